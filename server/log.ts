@@ -1,0 +1,90 @@
+/**
+ * The daemon's logger: levels, one line per event, to stderr.
+ *
+ * @module
+ */
+
+/** Log levels, least to most severe. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Every level, least severe first. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** Options of {@linkcode Logger}. */
+export interface LoggerOptions {
+  /** The least severe level written. @default {"info"} */
+  level?: LogLevel;
+  /** Where lines go. @default {writes to stderr} */
+  write?: (line: string) => void;
+  /** The clock. @default {() => new Date()} */
+  now?: () => Date;
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  try {
+    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+  } catch {
+    // stderr gone: nothing sensible left to do with a log line
+  }
+}
+
+function formatValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return /^[^\s"=]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
+}
+
+/**
+ * A small structured logger: `2026-11-23T13:16:00.123Z INFO event key=value ...`.
+ * Never pass passwords or tokens as fields.
+ */
+export class Logger {
+  readonly #min: number;
+  readonly #write: (line: string) => void;
+  readonly #now: () => Date;
+
+  constructor(options: LoggerOptions = {}) {
+    this.#min = LOG_LEVELS.indexOf(options.level ?? "info");
+    this.#write = options.write ?? writeStderr;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Whether `level` is written. */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.#min;
+  }
+
+  /** Writes one line for `event` at `level`. */
+  log(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+    if (!this.enabled(level)) return;
+    let line = `${this.#now().toISOString()} ${level.toUpperCase()} ${event}`;
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
+    }
+    this.#write(line);
+  }
+
+  debug(event: string, fields?: Record<string, unknown>): void {
+    this.log("debug", event, fields);
+  }
+  info(event: string, fields?: Record<string, unknown>): void {
+    this.log("info", event, fields);
+  }
+  warn(event: string, fields?: Record<string, unknown>): void {
+    this.log("warn", event, fields);
+  }
+  error(event: string, fields?: Record<string, unknown>): void {
+    this.log("error", event, fields);
+  }
+}
+
+/**
+ * A peer address for people: IPv4 clients of a dual-stack socket
+ * (`::ffff:a.b.c.d`) are shown as `a.b.c.d`, IPv6 in brackets.
+ */
+export function formatPeer(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
+  const host = addr.hostname.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
+}

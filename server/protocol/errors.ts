@@ -1,0 +1,121 @@
+/**
+ * The one error type that crosses the wire, with the stable codes of
+ * PROTOCOL.md §3.
+ *
+ * @module
+ */
+
+/** Every error code of the protocol. Programs match on these; they never change. */
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_request"
+  | "invalid_order"
+  | "unknown_op"
+  | "queue_full"
+  | "not_found"
+  | "unknown_task"
+  | "invalid_task"
+  | "user_exists"
+  | "bad_credentials"
+  | "invalid_user"
+  | "unauthorized"
+  | "too_large"
+  | "busy"
+  | "shutting_down"
+  | "internal";
+
+/** An example order, shown to people who type something that is not JSON. */
+export const EXAMPLE_ORDER =
+  '{"cliente":"Ana","productos":["pan","agua"],"direccion":"Calle 1"}';
+
+/** The default `mensaje` of each code, in Spanish, for people. */
+export const MESSAGES: Readonly<Record<ErrorCode, string>> = {
+  invalid_json:
+    `❌ JSON inválido. Envíe un objeto JSON por línea, por ejemplo: ${EXAMPLE_ORDER}`,
+  invalid_request: "❌ Solicitud inválida.",
+  invalid_order: "❌ Pedido inválido.",
+  unknown_op: "❌ Operación desconocida. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.",
+  queue_full: "❌ Límite de pedidos alcanzado. Intente más tarde.",
+  not_found: "❌ Pedido no encontrado.",
+  unknown_task: "❌ Tarea desconocida. Use sum, upper o lower.",
+  invalid_task: "❌ Argumentos de tarea inválidos.",
+  user_exists: "❌ El usuario ya existe.",
+  bad_credentials: "❌ Usuario o contraseña incorrectos.",
+  invalid_user: "❌ Usuario o contraseña inválidos.",
+  unauthorized: "❌ Sesión inválida o vencida. Inicie sesión.",
+  too_large: "❌ Solicitud demasiado grande.",
+  busy: "❌ Servidor ocupado: demasiadas conexiones. Intente más tarde.",
+  shutting_down: "❌ El servidor se está deteniendo. Intente más tarde.",
+  internal: "❌ Error interno. El pedido no fue aceptado; reintente.",
+};
+
+/** Codes after whose reply the daemon closes the connection (§3). */
+export const CLOSING_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "too_large",
+  "busy",
+  "shutting_down",
+]);
+
+/** Options of {@linkcode ProtocolError}. */
+export interface ProtocolErrorOptions {
+  /** The request field at fault, sent as `campo`. */
+  campo?: string;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * An error with a stable protocol code. Its wire form is
+ * `{"ok":false,"error":code,"mensaje":message[,"campo":campo]}`.
+ *
+ * @example Usage
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ * const e = new ProtocolError("invalid_order", "❌ Falta el cliente.", { campo: "cliente" });
+ * console.log(e.toReply());
+ * ```
+ */
+export class ProtocolError extends Error {
+  /** The stable code. */
+  readonly code: ErrorCode;
+  /** The field at fault, if any. */
+  readonly campo: string | undefined;
+
+  /**
+   * @param code The stable code.
+   * @param message The `mensaje` for people; defaults to {@linkcode MESSAGES}.
+   * @param options The field at fault and the cause.
+   */
+  constructor(code: ErrorCode, message?: string, options: ProtocolErrorOptions = {}) {
+    super(message ?? MESSAGES[code], options.cause === undefined ? {} : { cause: options.cause });
+    this.name = "ProtocolError";
+    this.code = code;
+    this.campo = options.campo;
+  }
+
+  /** Whether the daemon closes the connection after replying with this error. */
+  get closesConnection(): boolean {
+    return CLOSING_CODES.has(this.code);
+  }
+
+  /** The reply object sent on the wire. */
+  toReply(): ErrorReply {
+    const reply: ErrorReply = { ok: false, error: this.code, mensaje: this.message };
+    if (this.campo !== undefined) reply.campo = this.campo;
+    return reply;
+  }
+}
+
+/** The wire form of every failure. */
+export interface ErrorReply {
+  ok: false;
+  error: ErrorCode;
+  mensaje: string;
+  campo?: string;
+  [extra: string]: unknown;
+}
+
+/** Builds an error reply for `code` with its default message. */
+export function errorReply(code: ErrorCode, message?: string): ErrorReply {
+  return new ProtocolError(code, message).toReply();
+}

@@ -1,0 +1,61 @@
+/**
+ * The storage interface the daemon's main thread uses. The SQLite store
+ * (one writer worker plus a read connection) implements it; a PostgreSQL
+ * store shared by several daemons will implement it too.
+ *
+ * Every write resolves only after it is committed.
+ *
+ * @module
+ */
+
+import type { Estado, ListFilter, NewOrder, Pedido } from "../../server/protocol/messages.ts";
+
+/** The result of {@linkcode OrderStore.insert}. */
+export interface InsertResult {
+  /** The stored order (new, or the existing one with the same `clave`). */
+  pedido: Pedido;
+  /** True when `clave` was already used and no new order was made. */
+  duplicado: boolean;
+}
+
+/** How an attempt ended. */
+export interface Outcome {
+  estado: Extract<Estado, "listo" | "error">;
+  /** ISO 8601 UTC with milliseconds. */
+  at: string;
+  /** The reason, when `estado` is `error`. */
+  detalle?: string;
+}
+
+/** The storage of orders. Implementations are safe to call concurrently. */
+export interface OrderStore extends AsyncDisposable {
+  /**
+   * Stores a new order in state `pendiente` with `intentos` 0, or, when its
+   * `clave` is already stored, returns that order with `duplicado: true`.
+   * Resolves after the commit.
+   */
+  insert(order: NewOrder, receivedAt: string): Promise<InsertResult>;
+  /**
+   * Marks an attempt as started: `estado = 'en proceso'`, `fecha_inicio`,
+   * `worker`, `intentos + 1`, `fecha_fin = null`. Resolves after the commit.
+   */
+  markStarted(id: number, worker: number, at: string): Promise<void>;
+  /**
+   * Records how an order ended (`fecha_fin`, `detalle_error`). Resolves after
+   * the commit. When the store was opened with an admission buffer, one slot
+   * is released at commit time.
+   */
+  markFinished(id: number, outcome: Outcome): Promise<void>;
+  /** Puts an order back to `pendiente` (e.g. a drain that ran out of time). */
+  markPending(id: number): Promise<void>;
+  /** One order by id, or null. */
+  get(id: number): Promise<Pedido | null>;
+  /** The order with this idempotency key, or null. */
+  findByClave(clave: string): Promise<Pedido | null>;
+  /** Orders newest first, per the filter. */
+  list(filter: ListFilter): Promise<Pedido[]>;
+  /** Orders left `pendiente` or `en proceso`, oldest first (for restart). */
+  unfinished(): Promise<Pedido[]>;
+  /** Flushes pending writes and closes. Idempotent. */
+  close(): Promise<void>;
+}
