@@ -25,13 +25,11 @@ export type ErrorCode =
   | "internal";
 
 /** An example order, shown to people who type something that is not JSON. */
-export const EXAMPLE_ORDER =
-  '{"cliente":"Ana","productos":["pan","agua"],"direccion":"Calle 1"}';
+export const EXAMPLE_ORDER = '{"cliente":"Ana","productos":["pan","agua"],"direccion":"Calle 1"}';
 
 /** The default `mensaje` of each code, in Spanish, for people. */
 export const MESSAGES: Readonly<Record<ErrorCode, string>> = {
-  invalid_json:
-    `❌ JSON inválido. Envíe un objeto JSON por línea, por ejemplo: ${EXAMPLE_ORDER}`,
+  invalid_json: `❌ JSON inválido. Envíe un objeto JSON por línea, por ejemplo: ${EXAMPLE_ORDER}`,
   invalid_request: "❌ Solicitud inválida.",
   invalid_order: "❌ Pedido inválido.",
   unknown_op: "❌ Operación desconocida. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.",

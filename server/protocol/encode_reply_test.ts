@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { ProtocolError } from "./errors.ts";
+import { encodeReply, replyBytes } from "./encode_reply.ts";
+
+Deno.test("encodeReply() writes compact JSON and one newline", () => {
+  assert.equal(encodeReply({ ok: true, pong: true }), '{"ok":true,"pong":true}\n');
+  assert.equal(
+    encodeReply({ ok: true, id: 42, estado: "pendiente", mensaje: "✅ Pedido 42 recibido." }),
+    '{"ok":true,"id":42,"estado":"pendiente","mensaje":"✅ Pedido 42 recibido."}\n',
+  );
+  assert.equal(
+    encodeReply(
+      new ProtocolError("invalid_order", "❌ Falta el cliente.", { campo: "cliente" }).toReply(),
+    ),
+    '{"ok":false,"error":"invalid_order","mensaje":"❌ Falta el cliente.","campo":"cliente"}\n',
+  );
+});
+
+Deno.test("encodeReply() keeps every reply on one line", () => {
+  const line = encodeReply({ ok: true, result: "a\nb\r\nc", pedido: { productos: ["x\n"] } });
+  assert.equal(line.indexOf("\n"), line.length - 1);
+  assert.deepEqual(JSON.parse(line), {
+    ok: true,
+    result: "a\nb\r\nc",
+    pedido: { productos: ["x\n"] },
+  });
+});
+
+Deno.test("replyBytes() encodes the line as UTF-8", () => {
+  const reply = { ok: true, result: "Zoë 🍕" };
+  const encoded = replyBytes(reply);
+  assert.equal(new TextDecoder().decode(encoded), encodeReply(reply));
+  assert.equal(encoded.at(-1), 0x0a);
+  // A lone surrogate is escaped, so the bytes are always valid UTF-8.
+  const lone = replyBytes({ ok: true, result: "a\ud800b" });
+  assert.equal(
+    new TextDecoder("utf-8", { fatal: true }).decode(lone),
+    '{"ok":true,"result":"a\\ud800b"}\n',
+  );
+});

@@ -1,0 +1,240 @@
+/**
+ * Parsing of one request (PROTOCOL.md §2, §3 and §8): JSON text in, a typed
+ * {@linkcode Request} out, or a {@linkcode ProtocolError} with its code.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import { type Estado, ESTADOS, type ListFilter, type Request, type TaskSpec } from "./messages.ts";
+import { validateOrder } from "./validate_order.ts";
+
+type Args = Record<string, unknown>;
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_TIMEOUT_MS = 600_000;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+/** How much of an unknown `op` or task name is echoed back in `mensaje`. */
+const ECHO_CHARS = 40;
+
+/** Operations of a later version: recognised, but answered `unknown_op` for now. */
+const LATER_OPS: ReadonlySet<string> = new Set(["REGISTRO", "LOGIN", "GET_TAREAS_HTML"]);
+
+/**
+ * Parses one request: a bare order (no `op`), or an envelope
+ * `{"op": OP, ...}` whose arguments are at the top level or in `data`
+ * (fields in `data` win). `OP` is case-insensitive and trimmed.
+ *
+ * @param text One framed request, as decoded UTF-8.
+ * @returns The validated request.
+ * @throws {ProtocolError} `invalid_json` (not JSON, or not an object),
+ * `invalid_request` (a bad envelope field, named in `campo`),
+ * `invalid_order`, `unknown_op`, `invalid_task` or `unknown_task`.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseRequest } from "./parse_request.ts";
+ * console.log(parseRequest('{"op":"estado","data":{"id":42}}'));
+ * // { op: "ESTADO", id: 42, esperar: false, timeoutMs: 30000 }
+ * ```
+ */
+export function parseRequest(text: string): Request {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    // SyntaxError, and also RangeError if deep nesting overflows the stack.
+    throw new ProtocolError("invalid_json", undefined, { cause });
+  }
+  if (!isPlainObject(value)) throw new ProtocolError("invalid_json");
+
+  if (!Object.hasOwn(value, "op")) return { op: "PEDIDO", order: validateOrder(value) };
+  const rawOp = value.op;
+  if (typeof rawOp !== "string") {
+    throw new ProtocolError(
+      "invalid_request",
+      '❌ El campo "op" debe ser un texto, por ejemplo "PING".',
+      { campo: "op" },
+    );
+  }
+  const op = rawOp.trim().toUpperCase();
+  const args = envelopeArgs(value);
+
+  switch (op) {
+    case "PEDIDO":
+      return { op: "PEDIDO", order: validateOrder(args) };
+    case "ESTADO":
+      return parseEstado(args);
+    case "LISTAR":
+      return { op: "LISTAR", filter: parseFilter(args) };
+    case "STATS":
+      return { op: "STATS" };
+    case "PING":
+      return { op: "PING" };
+    case "TASK":
+      return { op: "TASK", task: parseTask(args) };
+  }
+  if (LATER_OPS.has(op)) {
+    throw new ProtocolError(
+      "unknown_op",
+      `❌ Operación no disponible en esta versión: ${op}.`,
+      { campo: "op" },
+    );
+  }
+  throw new ProtocolError(
+    "unknown_op",
+    `❌ Operación desconocida: ${echo(rawOp)}. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.`,
+    { campo: "op" },
+  );
+}
+
+/** The arguments of an envelope: its top-level fields, overridden by those of `data`. */
+function envelopeArgs(envelope: Args): Args {
+  if (!Object.hasOwn(envelope, "data")) return envelope;
+  const data = envelope.data;
+  if (!isPlainObject(data)) {
+    throw new ProtocolError(
+      "invalid_request",
+      '❌ El campo "data" debe ser un objeto JSON con los argumentos.',
+      { campo: "data" },
+    );
+  }
+  const args: Args = {};
+  for (const source of [envelope, data]) {
+    for (const key of Object.keys(source)) {
+      // Assigning "__proto__" would set the prototype instead of a field.
+      if (key !== "__proto__") args[key] = source[key];
+    }
+  }
+  return args;
+}
+
+function parseEstado(args: Args): Request {
+  const id = own(args, "id");
+  if (!isId(id)) {
+    throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
+  }
+  const esperar = own(args, "esperar") ?? false;
+  if (typeof esperar !== "boolean") {
+    throw badField("esperar", '❌ El campo "esperar" debe ser true o false.');
+  }
+  const timeout = own(args, "timeout_ms") ?? DEFAULT_TIMEOUT_MS;
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
+    throw badField(
+      "timeout_ms",
+      '❌ El campo "timeout_ms" debe ser un número de milisegundos mayor o igual a 0.',
+    );
+  }
+  return { op: "ESTADO", id, esperar, timeoutMs: Math.min(timeout, MAX_TIMEOUT_MS) };
+}
+
+function parseFilter(args: Args): ListFilter {
+  const estado = own(args, "estado") ?? undefined;
+  if (estado !== undefined && !ESTADOS.includes(estado as Estado)) {
+    throw badField(
+      "estado",
+      `❌ El campo "estado" debe ser uno de: ${ESTADOS.map((e) => `"${e}"`).join(", ")}.`,
+    );
+  }
+  const cliente = own(args, "cliente") ?? undefined;
+  if (cliente !== undefined && typeof cliente !== "string") {
+    throw badField("cliente", '❌ El campo "cliente" debe ser un texto.');
+  }
+  const limit = own(args, "limit") ?? DEFAULT_LIMIT;
+  if (!isId(limit)) {
+    throw badField(
+      "limit",
+      `❌ El campo "limit" debe ser un número entero mayor o igual a 1 (máximo ${MAX_LIMIT}).`,
+    );
+  }
+  const antesDe = own(args, "antes_de") ?? undefined;
+  if (antesDe !== undefined && !isId(antesDe)) {
+    throw badField(
+      "antes_de",
+      '❌ El campo "antes_de" debe ser un id: un número entero mayor o igual a 1.',
+    );
+  }
+  const filter: ListFilter = { limit: Math.min(limit, MAX_LIMIT) };
+  if (estado !== undefined) filter.estado = estado as Estado;
+  if (cliente !== undefined) filter.cliente = cliente;
+  if (antesDe !== undefined) filter.antesDe = antesDe;
+  return filter;
+}
+
+function parseTask(args: Args): TaskSpec {
+  const task = own(args, "task");
+  if (!isPlainObject(task)) {
+    throw new ProtocolError(
+      "invalid_task",
+      '❌ Falta la tarea: envíe "task": {"name": "sum", "args": [1, 2]}.',
+      { campo: "task" },
+    );
+  }
+  const name = own(task, "name");
+  if (typeof name !== "string") {
+    throw new ProtocolError(
+      "invalid_task",
+      '❌ La tarea necesita un nombre en "name": sum, upper o lower.',
+      { campo: "task.name" },
+    );
+  }
+  switch (name) {
+    case "sum": {
+      const list = own(task, "args");
+      if (!Array.isArray(list) || !list.every(isFiniteNumber)) {
+        throw new ProtocolError(
+          "invalid_task",
+          '❌ La tarea sum necesita "args": una lista de números.',
+          { campo: "task.args" },
+        );
+      }
+      return { name, args: list };
+    }
+    case "upper":
+    case "lower": {
+      const s = own(task, "s");
+      if (typeof s !== "string") {
+        throw new ProtocolError(
+          "invalid_task",
+          `❌ La tarea ${name} necesita "s": un texto.`,
+          { campo: "task.s" },
+        );
+      }
+      return { name, s };
+    }
+  }
+  throw new ProtocolError(
+    "unknown_task",
+    `❌ Tarea desconocida: ${echo(name)}. Use sum, upper o lower.`,
+    { campo: "task.name" },
+  );
+}
+
+function isPlainObject(value: unknown): value is Args {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A safe integer ≥ 1 (an order id, a `limit`). */
+function isId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+/** An own property of `record`, never one inherited through its prototype. */
+function own(record: Args, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function badField(campo: string, mensaje: string): ProtocolError {
+  return new ProtocolError("invalid_request", mensaje, { campo });
+}
+
+/** Client text quoted for a `mensaje`, cut short if long. */
+function echo(text: string): string {
+  const chars = Array.from(text.slice(0, 2 * ECHO_CHARS)).slice(0, ECHO_CHARS).join("");
+  return JSON.stringify(chars.length < text.length ? `${chars}…` : chars);
+}

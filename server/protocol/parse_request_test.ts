@@ -1,0 +1,319 @@
+import assert from "node:assert/strict";
+import { type ErrorCode, MESSAGES, ProtocolError } from "./errors.ts";
+import { parseRequest } from "./parse_request.ts";
+
+const ORDER = '"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"';
+const NEW_ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
+
+/** Asserts that `text` is refused with `code` (and `campo`), with a Spanish mensaje. */
+function assertRefused(text: string, code: ErrorCode, campo?: string): ProtocolError {
+  let error: unknown;
+  try {
+    parseRequest(text);
+  } catch (e) {
+    error = e;
+  }
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  assert.ok(error instanceof ProtocolError, `expected a ProtocolError for ${shown}`);
+  assert.equal(error.code, code, `${shown}: ${error.message}`);
+  assert.equal(error.campo, campo, `${shown}: ${error.message}`);
+  assert.match(error.message, /^❌ \S/);
+  return error;
+}
+
+Deno.test("parseRequest() refuses text that is not JSON with invalid_json and an example", () => {
+  for (const text of ["", " ", "hola", "{", '{"op":}', "{'op':'PING'}", '{"op":"PING"} x', "}"]) {
+    const error = assertRefused(text, "invalid_json");
+    assert.equal(error.message, MESSAGES.invalid_json);
+    assert.ok(error.cause instanceof SyntaxError);
+  }
+  assert.match(MESSAGES.invalid_json, /"cliente"/);
+});
+
+Deno.test("parseRequest() refuses JSON that is not an object with invalid_json", () => {
+  for (const text of ["null", "[]", "[1,2]", '[{"op":"PING"}]', '"PING"', "5", "true", "1e400"]) {
+    assert.equal(assertRefused(text, "invalid_json").message, MESSAGES.invalid_json);
+  }
+});
+
+Deno.test("parseRequest() refuses deep nesting with invalid_json", () => {
+  assertRefused("[".repeat(100000), "invalid_json");
+  assertRefused("[".repeat(100000) + "]".repeat(100000), "invalid_json");
+  assertRefused('{"a":'.repeat(100000), "invalid_json");
+  assertRefused("[".repeat(1_000_000) + "]".repeat(999_999), "invalid_json");
+  // Deep but well-formed JSON parses (V8's JSON.parse does not recurse): an object is then an order.
+  assertRefused('{"a":'.repeat(100000) + "1" + "}".repeat(100000), "invalid_order", "cliente");
+  const deep = "[".repeat(100000) + "]".repeat(100000);
+  assert.deepEqual(parseRequest(`{${ORDER},"extra":${deep}}`), { op: "PEDIDO", order: NEW_ORDER });
+});
+
+Deno.test("parseRequest() reads an object without op as a bare order", () => {
+  assert.deepEqual(parseRequest(`{${ORDER}}`), { op: "PEDIDO", order: NEW_ORDER });
+  assert.deepEqual(parseRequest(`{${ORDER},"dirección":"x","extra":[1]}`), {
+    op: "PEDIDO",
+    order: NEW_ORDER,
+  });
+  assertRefused("{}", "invalid_order", "cliente");
+  assertRefused('{"cliente":"Ana"}', "invalid_order", "productos");
+});
+
+Deno.test("parseRequest() refuses a non-string op with invalid_request", () => {
+  for (const op of ["5", "null", "true", '["PING"]', '{"name":"PING"}']) {
+    assertRefused(`{"op":${op}}`, "invalid_request", "op");
+  }
+  assertRefused(`{${ORDER},"op":null}`, "invalid_request", "op");
+});
+
+Deno.test("parseRequest() reads op case-insensitively and trimmed", () => {
+  for (const op of ["PING", "ping", "Ping", " pInG\t"]) {
+    assert.deepEqual(parseRequest(`{"op":${JSON.stringify(op)}}`), { op: "PING" });
+  }
+  assert.deepEqual(parseRequest('{"op":"stats"}'), { op: "STATS" });
+});
+
+Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
+  for (const op of ["", "  ", "FOO", "PINGG", "PED IDO", "pedidos"]) {
+    const error = assertRefused(`{"op":${JSON.stringify(op)}}`, "unknown_op", "op");
+    assert.match(error.message, /PEDIDO, ESTADO, LISTAR, STATS, TASK o PING/);
+  }
+  // A long op is echoed only in part.
+  const error = assertRefused(`{"op":"${"X".repeat(10000)}"}`, "unknown_op", "op");
+  assert.ok(error.message.length < 200);
+});
+
+Deno.test("parseRequest() answers the account operations with unknown_op for now", () => {
+  for (const op of ["REGISTRO", "login", "Get_Tareas_Html"]) {
+    const error = assertRefused(
+      `{"op":"${op}","data":{"usuario":"ana","password":"s3cret-pass"}}`,
+      "unknown_op",
+      "op",
+    );
+    assert.equal(error.message, `❌ Operación no disponible en esta versión: ${op.toUpperCase()}.`);
+  }
+});
+
+Deno.test("parseRequest() reads arguments at the top level or in data, data winning", () => {
+  const expected = { op: "ESTADO", id: 42, esperar: false, timeoutMs: 30000 };
+  assert.deepEqual(parseRequest('{"op":"estado","data":{"id":42}}'), expected);
+  assert.deepEqual(
+    parseRequest('{"op":"estado","data":{"id":42}}'),
+    parseRequest('{"op":"ESTADO","id":42}'),
+  );
+  assert.deepEqual(parseRequest('{"op":"ESTADO","id":1,"data":{"id":42}}'), expected);
+  assert.deepEqual(parseRequest('{"op":"ESTADO","id":42,"data":{}}'), expected);
+  assert.deepEqual(parseRequest('{"op":"ESTADO","id":42,"data":{"esperar":true}}'), {
+    ...expected,
+    esperar: true,
+  });
+  // data wins even when its value is bad.
+  assertRefused('{"op":"ESTADO","id":42,"data":{"id":"x"}}', "invalid_request", "id");
+});
+
+Deno.test("parseRequest() refuses a data that is not an object with invalid_request", () => {
+  for (const data of ["null", "[]", '[{"id":42}]', '"id=42"', "42", "false"]) {
+    assertRefused(`{"op":"ESTADO","id":42,"data":${data}}`, "invalid_request", "data");
+  }
+});
+
+Deno.test("parseRequest() ignores __proto__ keys when merging data", () => {
+  assertRefused('{"op":"ESTADO","data":{"__proto__":{"id":5}}}', "invalid_request", "id");
+  assertRefused('{"op":"ESTADO","__proto__":{"id":5},"data":{}}', "invalid_request", "id");
+  assertRefused(
+    `{"op":"PEDIDO","data":{"__proto__":{${ORDER}}}}`,
+    "invalid_order",
+    "cliente",
+  );
+  assert.deepEqual(parseRequest(`{"op":"PEDIDO","__proto__":{"x":1},"data":{${ORDER}}}`), {
+    op: "PEDIDO",
+    order: NEW_ORDER,
+  });
+  assert.equal(({} as Record<string, unknown>).id, undefined);
+});
+
+Deno.test("parseRequest() reads PEDIDO in both forms", () => {
+  const expected = { op: "PEDIDO", order: NEW_ORDER };
+  assert.deepEqual(parseRequest(`{"op":"PEDIDO","data":{${ORDER}}}`), expected);
+  assert.deepEqual(parseRequest(`{"op":"pedido",${ORDER}}`), expected);
+  assert.deepEqual(parseRequest(`{"op":"PEDIDO","cliente":"Otro","data":{${ORDER}}}`), expected);
+  assert.deepEqual(parseRequest(`{"op":"PEDIDO","data":{${ORDER},"clave":"k1"}}`), {
+    op: "PEDIDO",
+    order: { ...NEW_ORDER, clave: "k1" },
+  });
+  assertRefused('{"op":"PEDIDO"}', "invalid_order", "cliente");
+  assertRefused(
+    '{"op":"PEDIDO","data":{"cliente":"Ana","productos":[]}}',
+    "invalid_order",
+    "productos",
+  );
+});
+
+Deno.test("parseRequest() reads ESTADO with its defaults", () => {
+  assert.deepEqual(parseRequest('{"op":"ESTADO","id":1}'), {
+    op: "ESTADO",
+    id: 1,
+    esperar: false,
+    timeoutMs: 30000,
+  });
+  assert.deepEqual(parseRequest('{"op":"ESTADO","id":7,"esperar":true,"timeout_ms":1500}'), {
+    op: "ESTADO",
+    id: 7,
+    esperar: true,
+    timeoutMs: 1500,
+  });
+  assert.deepEqual(
+    parseRequest('{"op":"ESTADO","id":7,"esperar":null,"timeout_ms":null}'),
+    { op: "ESTADO", id: 7, esperar: false, timeoutMs: 30000 },
+  );
+  assert.equal(
+    (parseRequest('{"op":"ESTADO","id":7,"timeout_ms":0}') as { timeoutMs: number }).timeoutMs,
+    0,
+  );
+});
+
+Deno.test("parseRequest() requires ESTADO id to be a safe integer of at least 1", () => {
+  assertRefused('{"op":"ESTADO"}', "invalid_request", "id");
+  for (
+    const id of ["null", "0", "-1", "1.5", '"42"', "true", "[42]", "1e400", "9007199254740992"]
+  ) {
+    assertRefused(`{"op":"ESTADO","id":${id}}`, "invalid_request", "id");
+  }
+  assert.equal(
+    (parseRequest('{"op":"ESTADO","id":9007199254740991}') as { id: number }).id,
+    Number.MAX_SAFE_INTEGER,
+  );
+});
+
+Deno.test("parseRequest() checks ESTADO esperar and timeout_ms", () => {
+  for (const esperar of ["1", '"true"', "0", "[]"]) {
+    assertRefused(`{"op":"ESTADO","id":1,"esperar":${esperar}}`, "invalid_request", "esperar");
+  }
+  for (const timeout of ["-1", '"5"', "1e400", "-1e400", "true", "[]"]) {
+    assertRefused(
+      `{"op":"ESTADO","id":1,"timeout_ms":${timeout}}`,
+      "invalid_request",
+      "timeout_ms",
+    );
+  }
+  for (const [timeout, expected] of [["600000", 600000], ["600001", 600000], ["1e300", 600000]]) {
+    const request = parseRequest(`{"op":"ESTADO","id":1,"timeout_ms":${timeout}}`);
+    assert.equal((request as { timeoutMs: number }).timeoutMs, expected);
+  }
+});
+
+Deno.test("parseRequest() reads LISTAR with its defaults and optional filters", () => {
+  assert.deepEqual(parseRequest('{"op":"LISTAR"}'), { op: "LISTAR", filter: { limit: 50 } });
+  assert.deepEqual(
+    parseRequest(
+      '{"op":"listar","data":{"estado":"en proceso","cliente":" Ana","limit":10,"antes_de":99}}',
+    ),
+    { op: "LISTAR", filter: { estado: "en proceso", cliente: " Ana", limit: 10, antesDe: 99 } },
+  );
+  // null is absent, and absent keys are left out.
+  const request = parseRequest(
+    '{"op":"LISTAR","estado":null,"cliente":null,"limit":null,"antes_de":null}',
+  );
+  assert.deepEqual(request, { op: "LISTAR", filter: { limit: 50 } });
+  assert.deepEqual(Object.keys((request as { filter: object }).filter), ["limit"]);
+  for (const estado of ["pendiente", "en proceso", "listo", "error"]) {
+    assert.deepEqual(parseRequest(`{"op":"LISTAR","estado":"${estado}"}`), {
+      op: "LISTAR",
+      filter: { estado, limit: 50 },
+    });
+  }
+});
+
+Deno.test("parseRequest() checks LISTAR fields", () => {
+  for (const estado of ['"LISTO"', '"en_proceso"', '""', "1", '["listo"]']) {
+    assertRefused(`{"op":"LISTAR","estado":${estado}}`, "invalid_request", "estado");
+  }
+  for (const cliente of ["1", "true", '["Ana"]', '{"a":1}']) {
+    assertRefused(`{"op":"LISTAR","cliente":${cliente}}`, "invalid_request", "cliente");
+  }
+  for (const limit of ["0", "-5", "1.5", '"10"', "1e400", "1e20", "true"]) {
+    assertRefused(`{"op":"LISTAR","limit":${limit}}`, "invalid_request", "limit");
+  }
+  for (const antesDe of ["0", "-1", "2.5", '"9"', "1e400", "false"]) {
+    assertRefused(`{"op":"LISTAR","antes_de":${antesDe}}`, "invalid_request", "antes_de");
+  }
+});
+
+Deno.test("parseRequest() caps LISTAR limit at 1000", () => {
+  for (const [limit, expected] of [[1, 1], [1000, 1000], [1001, 1000], [2 ** 53 - 1, 1000]]) {
+    assert.deepEqual(parseRequest(`{"op":"LISTAR","limit":${limit}}`), {
+      op: "LISTAR",
+      filter: { limit: expected },
+    });
+  }
+});
+
+Deno.test("parseRequest() reads STATS and PING, ignoring other fields", () => {
+  assert.deepEqual(parseRequest('{"op":"STATS"}'), { op: "STATS" });
+  assert.deepEqual(parseRequest('{"op":"PING","data":{"x":1},"y":2}'), { op: "PING" });
+});
+
+Deno.test("parseRequest() reads TASK sum, upper and lower", () => {
+  assert.deepEqual(parseRequest('{"op":"TASK","data":{"task":{"name":"sum","args":[1,2,3.5]}}}'), {
+    op: "TASK",
+    task: { name: "sum", args: [1, 2, 3.5] },
+  });
+  assert.deepEqual(parseRequest('{"op":"task","task":{"name":"sum","args":[]}}'), {
+    op: "TASK",
+    task: { name: "sum", args: [] },
+  });
+  assert.deepEqual(parseRequest('{"op":"TASK","data":{"task":{"name":"upper","s":"hola"}}}'), {
+    op: "TASK",
+    task: { name: "upper", s: "hola" },
+  });
+  assert.deepEqual(
+    parseRequest('{"op":"TASK","data":{"task":{"name":"lower","s":"","args":[1],"x":1}}}'),
+    { op: "TASK", task: { name: "lower", s: "" } },
+  );
+});
+
+Deno.test("parseRequest() refuses a TASK without a proper task with invalid_task", () => {
+  assertRefused('{"op":"TASK"}', "invalid_task", "task");
+  for (const task of ["null", '"sum"', "[1,2]", "5"]) {
+    assertRefused(`{"op":"TASK","data":{"task":${task}}}`, "invalid_task", "task");
+  }
+  for (const name of ["", ',"name":null', ',"name":5', ',"name":["sum"]']) {
+    assertRefused(`{"op":"TASK","task":{"args":[1]${name}}}`, "invalid_task", "task.name");
+  }
+  for (const args of ["", ',"args":null', ',"args":"1,2"', ',"args":[1,"2"]', ',"args":[1,null]']) {
+    assertRefused(`{"op":"TASK","task":{"name":"sum"${args}}}`, "invalid_task", "task.args");
+  }
+  assertRefused(
+    '{"op":"TASK","task":{"name":"sum","args":[1,1e400]}}',
+    "invalid_task",
+    "task.args",
+  );
+  assertRefused('{"op":"TASK","task":{"name":"sum","args":[-1e400]}}', "invalid_task", "task.args");
+  for (const s of ["", ',"s":null', ',"s":5', ',"s":["a"]']) {
+    assertRefused(`{"op":"TASK","task":{"name":"upper"${s}}}`, "invalid_task", "task.s");
+    assertRefused(`{"op":"TASK","task":{"name":"lower"${s}}}`, "invalid_task", "task.s");
+  }
+});
+
+Deno.test("parseRequest() refuses an unknown task name with unknown_task", () => {
+  for (const name of ["SUM", "Upper", "mul", "", " sum"]) {
+    const error = assertRefused(
+      `{"op":"TASK","task":{"name":${JSON.stringify(name)},"args":[1]}}`,
+      "unknown_task",
+      "task.name",
+    );
+    assert.match(error.message, /sum, upper o lower/);
+  }
+});
+
+Deno.test("parseRequest() handles huge numbers", () => {
+  assertRefused('{"op":"ESTADO","id":1e400}', "invalid_request", "id");
+  assertRefused('{"op":"ESTADO","id":123456789012345678901234567890}', "invalid_request", "id");
+  assertRefused(
+    `{${ORDER.replace('["pan"]', '[{"nombre":"pan","cantidad":1e400}]')}}`,
+    "invalid_order",
+    "productos[0].cantidad",
+  );
+  assert.deepEqual(parseRequest('{"op":"TASK","task":{"name":"sum","args":[1e308,1e-320]}}'), {
+    op: "TASK",
+    task: { name: "sum", args: [1e308, 1e-320] },
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * Validation of an order (PROTOCOL.md §2.1 and §8): the rules of each field,
+ * and the normalised {@linkcode NewOrder} that is stored.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import type { NewOrder, Producto } from "./messages.ts";
+
+const MAX_CLIENTE = 200;
+const MAX_PRODUCTOS = 100;
+const MAX_NOMBRE = 200;
+const MAX_DIRECCION = 500;
+const MAX_CLAVE = 128;
+
+/** Marks a value that is missing, not a string, or empty after trimming. */
+const EMPTY_TEXT: unique symbol = Symbol("empty");
+/** Marks a string longer than allowed after trimming. */
+const LONG_TEXT: unique symbol = Symbol("long");
+
+const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
+
+/**
+ * Checks an order and returns it normalised: `cliente`, `direccion` and
+ * product names trimmed, product objects reduced to `{nombre, cantidad}`
+ * (`cantidad` 1 when absent), `dirección` read as `direccion`, `clave` null
+ * when absent, unknown fields dropped. Lengths count Unicode code points.
+ * Only own properties are read. A field that is `null` counts as absent.
+ *
+ * @param value The order object (a bare order, or the arguments of PEDIDO).
+ * @returns The order, ready to store.
+ * @throws {ProtocolError} `invalid_order`, with `campo` naming the first bad
+ * field, checked in the order `cliente`, `productos` (or `productos[i]`,
+ * `productos[i].nombre`, `productos[i].cantidad`), `direccion`, `clave`.
+ *
+ * @example Usage
+ * ```ts
+ * import { validateOrder } from "./validate_order.ts";
+ * const order = validateOrder({
+ *   cliente: " Ana ",
+ *   productos: ["pan", { nombre: "agua", cantidad: 2, nota: "fría" }],
+ *   dirección: "Calle 1",
+ * });
+ * console.log(order);
+ * // { cliente: "Ana", productos: ["pan", { nombre: "agua", cantidad: 2 }], direccion: "Calle 1", clave: null }
+ * ```
+ */
+export function validateOrder(value: Record<string, unknown>): NewOrder {
+  const cliente = trimmedText(own(value, "cliente"), MAX_CLIENTE);
+  if (cliente === EMPTY_TEXT) {
+    throw invalid("cliente", `❌ Falta el cliente (texto de 1 a ${MAX_CLIENTE} caracteres).`);
+  }
+  if (cliente === LONG_TEXT) {
+    throw invalid(
+      "cliente",
+      `❌ El cliente es demasiado largo (máximo ${MAX_CLIENTE} caracteres).`,
+    );
+  }
+
+  const productos = validateProductos(own(value, "productos"));
+
+  let rawDireccion = own(value, "direccion");
+  if (rawDireccion === undefined || rawDireccion === null) rawDireccion = own(value, "dirección");
+  const direccion = trimmedText(rawDireccion, MAX_DIRECCION);
+  if (direccion === EMPTY_TEXT) {
+    throw invalid(
+      "direccion",
+      `❌ Falta la dirección (campo "direccion", texto de 1 a ${MAX_DIRECCION} caracteres).`,
+    );
+  }
+  if (direccion === LONG_TEXT) {
+    throw invalid(
+      "direccion",
+      `❌ La dirección es demasiado larga (máximo ${MAX_DIRECCION} caracteres).`,
+    );
+  }
+
+  const rawClave = own(value, "clave");
+  let clave: string | null = null;
+  if (rawClave !== undefined && rawClave !== null) {
+    if (typeof rawClave !== "string" || rawClave.length === 0 || !fits(rawClave, MAX_CLAVE)) {
+      throw invalid("clave", `❌ La clave debe ser un texto de 1 a ${MAX_CLAVE} caracteres.`);
+    }
+    clave = rawClave;
+  }
+
+  return { cliente, productos, direccion, clave };
+}
+
+function validateProductos(raw: unknown): Producto[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw invalid(
+      "productos",
+      `❌ Faltan los productos (lista de 1 a ${MAX_PRODUCTOS} productos, cada uno ${PRODUCT_SHAPE}).`,
+    );
+  }
+  if (raw.length > MAX_PRODUCTOS) {
+    throw invalid(
+      "productos",
+      `❌ Demasiados productos: ${raw.length} (máximo ${MAX_PRODUCTOS}).`,
+    );
+  }
+  const productos: Producto[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const item: unknown = raw[i];
+    const path = `productos[${i}]`;
+    if (typeof item === "string") {
+      productos[i] = productName(item, path, path);
+    } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
+      const record = item as Record<string, unknown>;
+      const nombre = productName(own(record, "nombre"), `${path}.nombre`, path);
+      let cantidad = own(record, "cantidad");
+      if (cantidad === undefined || cantidad === null) cantidad = 1;
+      if (typeof cantidad !== "number" || !Number.isSafeInteger(cantidad) || cantidad < 1) {
+        throw invalid(
+          `${path}.cantidad`,
+          `❌ La cantidad del producto ${path} debe ser un número entero mayor o igual a 1.`,
+        );
+      }
+      productos[i] = { nombre, cantidad };
+    } else {
+      throw invalid(path, `❌ El producto ${path} no es válido: use ${PRODUCT_SHAPE}.`);
+    }
+  }
+  return productos;
+}
+
+/** A product name (a string item, or `nombre` of an object item), trimmed. */
+function productName(raw: unknown, campo: string, path: string): string {
+  const nombre = trimmedText(raw, MAX_NOMBRE);
+  if (nombre === EMPTY_TEXT) {
+    throw invalid(
+      campo,
+      `❌ Falta el nombre del producto ${path} (texto de 1 a ${MAX_NOMBRE} caracteres).`,
+    );
+  }
+  if (nombre === LONG_TEXT) {
+    throw invalid(
+      campo,
+      `❌ El nombre del producto ${path} es demasiado largo (máximo ${MAX_NOMBRE} caracteres).`,
+    );
+  }
+  return nombre;
+}
+
+/** `raw` trimmed if it is a string of 1 to `max` code points after trimming. */
+function trimmedText(raw: unknown, max: number): string | typeof EMPTY_TEXT | typeof LONG_TEXT {
+  if (typeof raw !== "string") return EMPTY_TEXT;
+  const text = raw.trim();
+  if (text.length === 0) return EMPTY_TEXT;
+  return fits(text, max) ? text : LONG_TEXT;
+}
+
+/** Whether `text` has at most `max` Unicode code points. */
+function fits(text: string, max: number): boolean {
+  // Every code point takes one or two UTF-16 code units.
+  if (text.length <= max) return true;
+  if (text.length > 2 * max) return false;
+  let count = 0;
+  for (const _ of text) {
+    if (++count > max) return false;
+  }
+  return true;
+}
+
+/** An own property of `record`, never one inherited through its prototype. */
+function own(record: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function invalid(campo: string, mensaje: string): ProtocolError {
+  return new ProtocolError("invalid_order", mensaje, { campo });
+}

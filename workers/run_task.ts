@@ -1,0 +1,29 @@
+/**
+ * The small tasks of PROTOCOL.md §2.5. Pure; the processor worker runs them.
+ *
+ * @module
+ */
+
+import type { TaskSpec } from "../server/protocol/messages.ts";
+
+/**
+ * Runs one task and returns its result.
+ *
+ * @example Usage
+ * ```ts
+ * import { runTask } from "./run_task.ts";
+ * console.log(runTask({ name: "sum", args: [1, 2, 3.5] })); // 6.5
+ * ```
+ */
+export function runTask(task: TaskSpec): number | string {
+  switch (task.name) {
+    case "sum":
+      return task.args.reduce((total, n) => total + n, 0);
+    case "upper":
+      return task.s.toUpperCase();
+    case "lower":
+      return task.s.toLowerCase();
+    default:
+      throw new TypeError(`Unexpected task "${(task as { name: string }).name}"`);
+  }
+}
