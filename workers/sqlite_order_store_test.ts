@@ -1,0 +1,307 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { Admission } from "../server/admission.ts";
+import type { NewOrder } from "../server/protocol/messages.ts";
+import { SqliteOrderStore } from "./sqlite_order_store.ts";
+import type { OrderStore } from "./store/store.ts";
+
+function order(fields: Partial<NewOrder> = {}): NewOrder {
+  return { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null, ...fields };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** A temp dir with a database path in it, removed on dispose. */
+function tempDb(): { dir: string; path: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "pedidos_order_store_" });
+  return {
+    dir,
+    path: `${dir}/pedidos.db`,
+    [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}
+
+/** Runs `fn` with a read-only connection of its own on `path`. */
+function withConnection<T>(path: string, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** Records every Worker made while it is in scope (tests in a file run one at a time). */
+function spyOnWorkers(): { created: Worker[]; terminated: Set<Worker> } & Disposable {
+  const Original = globalThis.Worker;
+  const created: Worker[] = [];
+  const terminated = new Set<Worker>();
+  globalThis.Worker = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Worker>) {
+      super(...args);
+      created.push(this);
+    }
+    override terminate(): void {
+      terminated.add(this);
+      super.terminate();
+    }
+  };
+  return { created, terminated, [Symbol.dispose]: () => globalThis.Worker = Original };
+}
+
+Deno.test("SqliteOrderStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches", async () => {
+  using db = tempDb();
+  const store = await SqliteOrderStore.open({ path: db.path });
+  let results;
+  try {
+    results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => store.insert(order({ cliente: `c${i}` }), now())),
+    );
+  } finally {
+    await store.close();
+  }
+  assert.equal(new Set(results.map((r) => r.pedido.id)).size, 500);
+  assert.ok(results.every((r) => !r.duplicado && r.pedido.estado === "pendiente"));
+  const stats = store.writerStats!;
+  assert.equal(stats.ops, 500);
+  assert.ok(stats.batches <= 10, `expected group commit, got ${stats.batches} batches`);
+  withConnection(db.path, (conn) => {
+    assert.equal(conn.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 500);
+  });
+});
+
+Deno.test("SqliteOrderStore groups inserts that arrive while a transaction commits", async () => {
+  using db = tempDb();
+  const store = await SqliteOrderStore.open({ path: db.path });
+  try {
+    // 50 clients, each sending 10 orders one after another with some jitter,
+    // so ops reach the writer in many separate messages.
+    await Promise.all(Array.from({ length: 50 }, async (_, client) => {
+      for (let i = 0; i < 10; i++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+        await store.insert(order({ cliente: `c${client}` }), now());
+      }
+    }));
+  } finally {
+    await store.close();
+  }
+  const stats = store.writerStats!;
+  assert.equal(stats.ops, 500);
+  assert.ok(stats.largestBatch > 1, `no batch held more than one op: ${JSON.stringify(stats)}`);
+  assert.ok(stats.batches < 250, `expected group commit, got ${JSON.stringify(stats)}`);
+});
+
+Deno.test("SqliteOrderStore.insert() resolves only after the row is committed", async () => {
+  using db = tempDb();
+  await using store = await SqliteOrderStore.open({ path: db.path });
+  for (let i = 0; i < 5; i++) {
+    const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
+    // A connection opened after the promise resolved sees the row at once.
+    const row = withConnection(
+      db.path,
+      (conn) => conn.prepare("SELECT cliente, estado FROM pedidos WHERE id = ?").get(pedido.id),
+    );
+    assert.deepEqual({ ...row }, { cliente: `visible ${i}`, estado: "pendiente" });
+  }
+  const { pedido } = await store.insert(order(), now());
+  await store.markStarted(pedido.id, 1, now());
+  const estado = withConnection(
+    db.path,
+    (conn) => conn.prepare("SELECT estado FROM pedidos WHERE id = ?").get(pedido.id)?.estado,
+  );
+  assert.equal(estado, "en proceso");
+});
+
+Deno.test("SqliteOrderStore.insert() with the same clave concurrently makes one row", async () => {
+  using db = tempDb();
+  await using store = await SqliteOrderStore.open({ path: db.path, sync: "normal" });
+  const [a, b] = await Promise.all([
+    store.insert(order({ clave: "k-1", cliente: "primero" }), now()),
+    store.insert(order({ clave: "k-1", cliente: "segundo" }), now()),
+  ]);
+  assert.deepEqual([a.duplicado, b.duplicado], [false, true]);
+  assert.equal(b.pedido.id, a.pedido.id);
+  assert.equal(b.pedido.cliente, "primero");
+  const later = await store.insert(order({ clave: "k-1" }), now());
+  assert.equal(later.duplicado, true);
+  assert.equal(later.pedido.id, a.pedido.id);
+  const n = withConnection(
+    db.path,
+    (conn) => conn.prepare("SELECT count(*) AS n FROM pedidos WHERE clave = ?").get("k-1")?.n,
+  );
+  assert.equal(n, 1);
+});
+
+Deno.test("SqliteOrderStore.markFinished() releases exactly one admission slot per order", async () => {
+  const admission = Admission.create(3);
+  await using store = await SqliteOrderStore.open({ path: ":memory:", admission });
+  const ids: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    assert.ok(admission.tryAcquire());
+    ids.push((await store.insert(order(), now())).pedido.id);
+  }
+  assert.equal(admission.tryAcquire(), false);
+  await Promise.all(ids.map((id, i) => store.markStarted(id, i + 1, now())));
+  assert.equal(admission.used, 3, "starting an order holds its slot");
+
+  await store.markFinished(ids[0]!, { estado: "listo", at: now() });
+  assert.equal(admission.used, 2);
+  await Promise.all([
+    store.markFinished(ids[1]!, { estado: "listo", at: now() }),
+    store.markFinished(ids[2]!, { estado: "error", at: now(), detalle: "sin stock" }),
+  ]);
+  assert.equal(admission.used, 0);
+
+  // A markFinished that is not committed releases nothing.
+  assert.ok(admission.tryAcquire());
+  await assert.rejects(store.markFinished(9999, { estado: "listo", at: now() }), /not found/);
+  assert.equal(admission.used, 1);
+  admission.release();
+});
+
+Deno.test("SqliteOrderStore reads a :memory: database through the writer, after earlier writes", async () => {
+  await using store = await SqliteOrderStore.open({ path: ":memory:" });
+  const a = (await store.insert(order({ clave: "a", cliente: "Ana" }), now())).pedido;
+  const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
+  await store.markStarted(a.id, 2, now());
+  // Not awaited: the read waits behind the write queued before it.
+  const c = store.insert(order({ cliente: "Carla" }), now());
+  const listed = await store.list({ limit: 50 });
+  assert.deepEqual(listed.map((p) => p.cliente), ["Carla", "Beto", "Ana"]);
+  assert.equal((await c).pedido.id, listed[0]!.id);
+
+  assert.deepEqual((await store.get(a.id))?.worker, 2);
+  assert.equal(await store.get(12345), null);
+  assert.equal((await store.findByClave("a"))?.id, a.id);
+  assert.equal(await store.findByClave("zzz"), null);
+  assert.deepEqual((await store.list({ cliente: "Beto", limit: 5 })).map((p) => p.id), [b.id]);
+  assert.deepEqual((await store.list({ estado: "en proceso", limit: 5 })).map((p) => p.id), [a.id]);
+  assert.deepEqual((await store.unfinished()).map((p) => p.id), [a.id, b.id, listed[0]!.id]);
+});
+
+Deno.test("SqliteOrderStore reads a file database on the main thread", async () => {
+  using db = tempDb();
+  await using store = await SqliteOrderStore.open({ path: db.path });
+  const a = (await store.insert(order({ clave: "a" }), now())).pedido;
+  const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
+  await store.markStarted(a.id, 1, now());
+  await store.markFinished(a.id, { estado: "listo", at: new Date(Date.now() + 5).toISOString() });
+  const got = await store.get(a.id);
+  assert.equal(got?.estado, "listo");
+  assert.ok(got.duracion_ms !== null && got.duracion_ms >= 0);
+  assert.equal((await store.findByClave("a"))?.id, a.id);
+  assert.deepEqual((await store.list({ limit: 10 })).map((p) => p.id), [b.id, a.id]);
+  assert.deepEqual((await store.unfinished()).map((p) => p.id), [b.id]);
+  await store.markPending(b.id);
+  assert.equal((await store.get(b.id))?.estado, "pendiente");
+});
+
+Deno.test("SqliteOrderStore.close() is idempotent and later calls reject", async () => {
+  using db = tempDb();
+  const store: OrderStore & SqliteOrderStore = await SqliteOrderStore.open({ path: db.path });
+  // Queued in the same tick as close(): flushed and committed before the writer closes.
+  const queued = store.insert(order({ cliente: "justo a tiempo" }), now());
+  const first = store.close();
+  assert.equal(store.close(), first);
+  await first;
+  assert.equal((await queued).duplicado, false);
+  await store[Symbol.asyncDispose]();
+  assert.notEqual(store.writerStats, null);
+  assert.equal(store.writerStats?.ops, 1);
+
+  await assert.rejects(store.insert(order(), now()), /Cannot insert: the store is closed/);
+  await assert.rejects(store.markStarted(1, 1, now()), /closed/);
+  await assert.rejects(store.get(1), /Cannot get: the store is closed/);
+  await assert.rejects(store.list({ limit: 1 }), /closed/);
+  withConnection(db.path, (conn) => {
+    assert.equal(conn.prepare("SELECT cliente FROM pedidos").get()?.cliente, "justo a tiempo");
+  });
+});
+
+Deno.test("SqliteOrderStore.open() on a bad path rejects with a clear message and ends the worker", async () => {
+  using db = tempDb();
+  using spy = spyOnWorkers();
+  const path = `${db.dir}/nope/x.db`;
+  await assert.rejects(SqliteOrderStore.open({ path }), {
+    message: `Cannot open database "${path}": directory does not exist`,
+  });
+  assert.equal(spy.created.length, 1);
+  assert.ok(spy.terminated.has(spy.created[0]!), "the writer worker was terminated");
+});
+
+Deno.test("SqliteOrderStore answers errors for a failing batch and keeps working", async () => {
+  using db = tempDb();
+  await using store = await SqliteOrderStore.open({ path: db.path });
+  const target = (await store.insert(order(), now())).pedido;
+
+  // One bad op (a CHECK violation) among good ones: only it fails.
+  const [good1, bad, good2] = await Promise.allSettled([
+    store.insert(order({ cliente: "bueno 1" }), now()),
+    store.markFinished(target.id, { estado: "roto" as "listo", at: now() }),
+    store.insert(order({ cliente: "bueno 2" }), now()),
+  ]);
+  assert.equal(good1.status, "fulfilled");
+  assert.equal(good2.status, "fulfilled");
+  assert.equal(bad.status, "rejected");
+  assert.match((bad as PromiseRejectedResult).reason.message, /CHECK constraint failed/);
+  assert.equal((await store.get(target.id))?.estado, "pendiente");
+
+  // Every write fails (as when the disk is full): nothing resolves, nothing is stored.
+  withWriteConnection(db.path, (conn) =>
+    conn.exec(`CREATE TRIGGER lleno BEFORE INSERT ON pedidos
+      BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`));
+  const failing = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) => store.insert(order({ cliente: `perdido ${i}` }), now())),
+  );
+  assert.ok(failing.every((r) => r.status === "rejected"));
+  for (const r of failing) {
+    assert.match(
+      (r as PromiseRejectedResult).reason.message,
+      /^Cannot insert: database or disk is full$/,
+    );
+  }
+  assert.deepEqual(await store.list({ cliente: "perdido 0", limit: 5 }), []);
+  withConnection(db.path, (conn) => {
+    assert.equal(
+      conn.prepare("SELECT count(*) AS n FROM pedidos WHERE cliente LIKE 'perdido %'").get()?.n,
+      0,
+    );
+  });
+
+  // The cause goes away: the store works again.
+  withWriteConnection(db.path, (conn) => conn.exec("DROP TRIGGER lleno"));
+  const after = await store.insert(order({ cliente: "después" }), now());
+  assert.equal((await store.get(after.pedido.id))?.cliente, "después");
+  await store.close();
+  assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
+});
+
+Deno.test("SqliteOrderStore rejects pending and later calls when the writer worker dies", async () => {
+  using spy = spyOnWorkers();
+  await using store = await SqliteOrderStore.open({ path: ":memory:" });
+  const worker = spy.created[0]!;
+  const died = new Promise((resolve) => worker.addEventListener("error", resolve, { once: true }));
+  const pending = store.insert(order(), now());
+  // Reaches the writer before the insert (whose message goes out in a microtask)
+  // and makes it throw `Unexpected message "bogus"`, which ends the worker.
+  worker.postMessage({ type: "bogus" });
+  await assert.rejects(
+    pending,
+    /Cannot insert: the writer worker failed: .*Unexpected message "bogus"/,
+  );
+  await died;
+  await assert.rejects(store.get(1), /the writer worker failed/);
+  await store.close();
+  assert.ok(spy.terminated.has(worker));
+});
+
+function withWriteConnection(path: string, fn: (db: DatabaseSync) => void): void {
+  const db = new DatabaseSync(path, { timeout: 5000 });
+  try {
+    fn(db);
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The SQLite schema of PROTOCOL.md §5 and its migrations.
+ *
+ * The schema version lives in `PRAGMA user_version`. Migration `n` (1-based)
+ * takes a file from version `n - 1` to version `n`; {@linkcode migrate}
+ * applies the missing ones in one transaction, so an older file is upgraded
+ * in place and a failed upgrade leaves the file as it was.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/**
+ * The DDL of each version, in order: `MIGRATIONS[0]` makes version 1.
+ * Append new versions; never edit a released one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: orders.
+  `CREATE TABLE pedidos (
+    id             INTEGER PRIMARY KEY,
+    clave          TEXT UNIQUE,
+    cliente        TEXT NOT NULL,
+    productos      TEXT NOT NULL,
+    direccion      TEXT NOT NULL,
+    estado         TEXT NOT NULL DEFAULT 'pendiente'
+                   CHECK (estado IN ('pendiente', 'en proceso', 'listo', 'error')),
+    fecha_recibido TEXT NOT NULL,
+    fecha_inicio   TEXT,
+    fecha_fin      TEXT,
+    worker         INTEGER,
+    intentos       INTEGER NOT NULL DEFAULT 0,
+    detalle_error  TEXT
+  );
+  CREATE INDEX pedidos_estado_id ON pedidos (estado, id);
+  CREATE INDEX pedidos_cliente_id ON pedidos (cliente, id);`,
+  // 2: accounts (REGISTRO / LOGIN, §2.6).
+  `CREATE TABLE usuarios (
+    id      INTEGER PRIMARY KEY,
+    usuario TEXT UNIQUE NOT NULL COLLATE NOCASE,
+    hash    TEXT NOT NULL,
+    creado  TEXT NOT NULL
+  );
+  CREATE TABLE sesiones (
+    token_hash TEXT PRIMARY KEY,
+    usuario_id INTEGER NOT NULL REFERENCES usuarios (id),
+    expira     TEXT NOT NULL
+  );
+  CREATE INDEX sesiones_usuario_id ON sesiones (usuario_id);`,
+];
+
+/** The schema version this code writes and understands. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Reads `PRAGMA user_version`.
+ *
+ * @param db An open connection.
+ * @returns The file's schema version (0 for a new, empty file).
+ */
+export function schemaVersion(db: DatabaseSync): number {
+  const row = db.prepare("PRAGMA user_version").get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}
+
+/**
+ * Brings the file up to {@linkcode SCHEMA_VERSION}, applying the missing
+ * migrations inside one `BEGIN IMMEDIATE` transaction. Idempotent.
+ *
+ * @param db A writable connection, not inside a transaction.
+ * @returns The schema version after migrating.
+ * @throws {Error} When the file's version is newer than this code knows, or
+ * a migration fails (the file is then left unchanged).
+ *
+ * @example Usage
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * import { migrate, SCHEMA_VERSION } from "./schema.ts";
+ * const db = new DatabaseSync(":memory:");
+ * console.log(migrate(db) === SCHEMA_VERSION); // true
+ * db.close();
+ * ```
+ */
+export function migrate(db: DatabaseSync): number {
+  if (schemaVersion(db) === SCHEMA_VERSION) return SCHEMA_VERSION;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Read again under the write lock: another process may have migrated.
+    const current = schemaVersion(db);
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `Cannot migrate database: its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      db.exec(MIGRATIONS[version - 1]!);
+    }
+    // PRAGMA takes no bound parameters; the value is a constant of this module.
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+  return SCHEMA_VERSION;
+}

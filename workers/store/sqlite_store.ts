@@ -1,0 +1,389 @@
+/**
+ * A small synchronous store of orders over one `node:sqlite` connection.
+ *
+ * The writer worker owns the only writable instance; the main thread may
+ * hold a read-only one on the same file (WAL mode lets it read while the
+ * writer writes). Every statement is prepared once and takes bound
+ * parameters only.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type {
+  Estado,
+  ListFilter,
+  NewOrder,
+  Pedido,
+  Producto,
+} from "../../server/protocol/messages.ts";
+import type { InsertResult, Outcome } from "./store.ts";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+
+/** How long a connection waits for a lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Options of {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * Open read-only: no pragmas that write, no migration. The file must
+   * already exist with a schema this code knows.
+   *
+   * @default {false}
+   */
+  readOnly?: boolean;
+  /**
+   * `full` syncs the WAL at every commit (survives power loss); `normal`
+   * survives a crash of the process but may lose the last commits on power
+   * loss. Ignored when `readOnly`.
+   *
+   * @default {"full"}
+   */
+  sync?: "full" | "normal";
+}
+
+/** A row of `pedidos` as SQLite returns it. */
+interface Row {
+  id: number;
+  clave: string | null;
+  cliente: string;
+  productos: string;
+  direccion: string;
+  estado: Estado;
+  fecha_recibido: string;
+  fecha_inicio: string | null;
+  fecha_fin: string | null;
+  worker: number | null;
+  intentos: number;
+  detalle_error: string | null;
+}
+
+const COLUMNS = "id, clave, cliente, productos, direccion, estado, fecha_recibido, " +
+  "fecha_inicio, fecha_fin, worker, intentos, detalle_error";
+
+const SQL = {
+  insert: `INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido)
+    VALUES (?, ?, ?, ?, 'pendiente', ?)
+    ON CONFLICT (clave) DO NOTHING
+    RETURNING ${COLUMNS}`,
+  markStarted: `UPDATE pedidos
+    SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
+        fecha_fin = NULL, detalle_error = NULL
+    WHERE id = ?`,
+  markFinished: `UPDATE pedidos SET estado = ?, fecha_fin = ?, detalle_error = ? WHERE id = ?`,
+  markPending: `UPDATE pedidos
+    SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
+        detalle_error = NULL
+    WHERE id = ?`,
+  get: `SELECT ${COLUMNS} FROM pedidos WHERE id = ?`,
+  findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
+  unfinished: `SELECT ${COLUMNS} FROM pedidos
+    WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
+} as const;
+
+/**
+ * One connection to the orders database, with prepared statements.
+ *
+ * @example Usage
+ * ```ts
+ * import { SqliteStore } from "./sqlite_store.ts";
+ * using store = SqliteStore.open(":memory:");
+ * const { pedido } = store.insert(
+ *   { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null },
+ *   new Date().toISOString(),
+ * );
+ * console.log(store.get(pedido.id)?.estado); // "pendiente"
+ * ```
+ */
+export class SqliteStore implements Disposable {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /**
+   * Opens (and for a writer, creates and migrates) a database.
+   *
+   * @param path A file path, or `:memory:`. `file:` URIs are not supported.
+   * @param options See {@linkcode SqliteStoreOptions}.
+   * @returns The open store.
+   * @throws {Error} `Cannot open database "PATH": REASON`, e.g. when the
+   * directory does not exist or is not writable, or the file's schema is
+   * newer than this code.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const { readOnly = false, sync = "full" } = options;
+    if (path.startsWith("file:")) {
+      throw new TypeError(`Cannot open database "${path}": file: URIs are not supported`);
+    }
+    if (readOnly && path === ":memory:") {
+      throw new TypeError(`Cannot open database "${path}": a read-only :memory: is always empty`);
+    }
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { readOnly });
+      // A constant of this module: PRAGMA takes no bound parameters.
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      if (readOnly) {
+        checkReadableVersion(db);
+      } else {
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec(sync === "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+        db.exec("PRAGMA foreign_keys = ON");
+        migrate(db);
+      }
+    } catch (error) {
+      if (db?.isOpen) db.close();
+      const reason = explainOpenFailure(path, readOnly, error);
+      throw new Error(`Cannot open database "${path}": ${reason}`, { cause: error });
+    }
+    return new SqliteStore(db);
+  }
+
+  /** The file's schema version (`PRAGMA user_version`). */
+  get schemaVersion(): number {
+    return schemaVersion(this.#db);
+  }
+
+  /** Whether a transaction is open on this connection. */
+  get inTransaction(): boolean {
+    return this.#db.isTransaction;
+  }
+
+  /**
+   * Stores a new order (`pendiente`, `intentos` 0), or returns the one that
+   * already has its `clave`.
+   *
+   * @param order The validated order.
+   * @param receivedAt ISO 8601 UTC with milliseconds.
+   * @returns The stored order and whether it already existed.
+   */
+  insert(order: NewOrder, receivedAt: string): InsertResult {
+    const row = this.#stmt(SQL.insert).get(
+      order.clave,
+      order.cliente,
+      JSON.stringify(order.productos),
+      order.direccion,
+      receivedAt,
+    ) as Row | undefined;
+    if (row !== undefined) return { pedido: toPedido(row), duplicado: false };
+    // Only a conflict on `clave` makes DO NOTHING skip the row.
+    const existing = order.clave === null ? null : this.findByClave(order.clave);
+    if (existing === null) throw new Error("Cannot insert order: no row was stored");
+    return { pedido: existing, duplicado: true };
+  }
+
+  /**
+   * Starts an attempt: `en proceso`, `fecha_inicio`, `worker`, `intentos + 1`.
+   *
+   * @throws {Error} When no order has this id.
+   */
+  markStarted(id: number, worker: number, at: string): void {
+    this.#update("start", id, SQL.markStarted, at, worker, id);
+  }
+
+  /**
+   * Ends an attempt: `listo` or `error`, `fecha_fin`, `detalle_error`.
+   *
+   * @throws {Error} When no order has this id, or `outcome.estado` is not a
+   * final state (the table's CHECK refuses it).
+   */
+  markFinished(id: number, outcome: Outcome): void {
+    const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+    this.#update("finish", id, SQL.markFinished, outcome.estado, outcome.at, detalle, id);
+  }
+
+  /**
+   * Puts an order back to `pendiente` and clears the fields of the attempt
+   * (`intentos` is kept).
+   *
+   * @throws {Error} When no order has this id.
+   */
+  markPending(id: number): void {
+    this.#update("reset", id, SQL.markPending, id);
+  }
+
+  /** One order by id, or null. */
+  get(id: number): Pedido | null {
+    const row = this.#stmt(SQL.get).get(id) as Row | undefined;
+    return row === undefined ? null : toPedido(row);
+  }
+
+  /** The order with this idempotency key, or null. */
+  findByClave(clave: string): Pedido | null {
+    const row = this.#stmt(SQL.findByClave).get(clave) as Row | undefined;
+    return row === undefined ? null : toPedido(row);
+  }
+
+  /**
+   * Orders newest first. `estado` and `cliente` match exactly, `antesDe` is
+   * exclusive, at most `limit` rows.
+   */
+  list(filter: ListFilter): Pedido[] {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (filter.estado !== undefined) {
+      where.push("estado = ?");
+      params.push(filter.estado);
+    }
+    if (filter.cliente !== undefined) {
+      where.push("cliente = ?");
+      params.push(filter.cliente);
+    }
+    if (filter.antesDe !== undefined) {
+      where.push("id < ?");
+      params.push(filter.antesDe);
+    }
+    params.push(filter.limit);
+    // Only constant fragments are joined; every value is a bound parameter.
+    const sql = `SELECT ${COLUMNS} FROM pedidos` +
+      (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+      " ORDER BY id DESC LIMIT ?";
+    return (this.#stmt(sql).all(...params) as unknown as Row[]).map(toPedido);
+  }
+
+  /** Orders left `pendiente` or `en proceso`, oldest first. */
+  unfinished(): Pedido[] {
+    return (this.#stmt(SQL.unfinished).all() as unknown as Row[]).map(toPedido);
+  }
+
+  /** Starts a write transaction (`BEGIN IMMEDIATE`). */
+  begin(): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+  }
+
+  /** Commits the open transaction. */
+  commit(): void {
+    this.#db.exec("COMMIT");
+  }
+
+  /** Rolls back the open transaction, if any (SQLite may already have). */
+  rollback(): void {
+    if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+  }
+
+  /** Closes the connection. Idempotent. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Closes the connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #update(verb: string, id: number, sql: string, ...params: SQLInputValue[]): void {
+    const { changes } = this.#stmt(sql).run(...params);
+    if (changes === 0) throw new Error(`Cannot ${verb} order ${id}: not found`);
+  }
+}
+
+function toPedido(row: Row): Pedido {
+  const { fecha_inicio, fecha_fin } = row;
+  return {
+    id: row.id,
+    clave: row.clave,
+    cliente: row.cliente,
+    productos: JSON.parse(row.productos) as Producto[],
+    direccion: row.direccion,
+    estado: row.estado,
+    fecha_recibido: row.fecha_recibido,
+    fecha_inicio,
+    fecha_fin,
+    worker: row.worker,
+    intentos: row.intentos,
+    detalle_error: row.detalle_error,
+    duracion_ms: fecha_inicio !== null && fecha_fin !== null
+      ? Date.parse(fecha_fin) - Date.parse(fecha_inicio)
+      : null,
+  };
+}
+
+function checkReadableVersion(db: DatabaseSync): void {
+  const version = schemaVersion(db);
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `its schema version ${version} is newer than version ${SCHEMA_VERSION} known to this program`,
+    );
+  }
+  if (version < 1) throw new Error("it has no orders table (schema version 0)");
+}
+
+/** SQLite primary result codes that mean "the file system said no". */
+const OPEN_FAILURES = new Set([8, /* READONLY */ 10, /* IOERR */ 14 /* CANTOPEN */]);
+
+/**
+ * Turns SQLite's terse "unable to open database file" into a reason by
+ * looking at the path. Runs only when opening failed.
+ */
+function explainOpenFailure(path: string, readOnly: boolean, error: unknown): string {
+  const message = reasonOf(error);
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  // The constructor's error carries no errcode, only this message.
+  const fromFileSystem = typeof errcode === "number"
+    ? OPEN_FAILURES.has(errcode & 0xff)
+    : /unable to open database file/.test(message);
+  if (!fromFileSystem) return message;
+  if (path === ":memory:" || path === "") return message;
+  try {
+    const dir = dirname(path);
+    const dirInfo = statOrNull(dir);
+    if (dirInfo === null) return "directory does not exist";
+    if (!dirInfo.isDirectory) return `"${dir}" is not a directory`;
+    const fileInfo = statOrNull(path);
+    if (fileInfo === null) {
+      return readOnly ? "file does not exist" : notWritable(dir, "directory") ?? message;
+    }
+    if (fileInfo.isDirectory) return "it is a directory";
+    // WAL mode needs the directory too, for the -wal and -shm files.
+    if (!readOnly) return notWritable(path, "file") ?? notWritable(dir, "directory") ?? message;
+  } catch {
+    // Not allowed to look (Deno permissions): SQLite's message will do.
+  }
+  return message;
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** Probes by opening for writing (a file) or creating a temp file (a directory). */
+function notWritable(target: string, what: "file" | "directory"): string | null {
+  try {
+    if (what === "file") {
+      Deno.openSync(target, { write: true }).close();
+    } else {
+      Deno.removeSync(Deno.makeTempFileSync({ dir: target, prefix: ".pedidos-probe-" }));
+    }
+    return null;
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) return `${what} is not writable`;
+    if (error instanceof Error && /read-only file system/i.test(error.message)) {
+      return `${what} is on a read-only file system`;
+    }
+    throw error;
+  }
+}
+
+/** The reason part of an error: `Cannot x: reason` gives `reason`. */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^Cannot [^:]*: /, "");
+}

@@ -1,0 +1,94 @@
+/**
+ * The messages between the main thread and the writer worker
+ * (`writer_worker.ts`). Pure types, no I/O.
+ *
+ * Handshake: the main thread sends `init`; the writer answers `ready` or
+ * `init_failed`. Then the main thread sends `ops` (many operations, each with
+ * a sequence number) and the writer answers `results` (one message per
+ * committed batch, one result per operation). `close` flushes what is
+ * pending and is answered by `closed`, after which the writer exits.
+ *
+ * @module
+ */
+
+import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
+import type { InsertResult, Outcome } from "./store/store.ts";
+
+/** One operation of a batch, discriminated on `op`. */
+export type Op =
+  | { op: "insert"; order: NewOrder; receivedAt: string }
+  | { op: "markStarted"; id: number; worker: number; at: string }
+  | { op: "markFinished"; id: number; outcome: Outcome }
+  | { op: "markPending"; id: number }
+  // Reads: sent to the writer only for `:memory:` databases.
+  | { op: "get"; id: number }
+  | { op: "findByClave"; clave: string }
+  | { op: "list"; filter: ListFilter }
+  | { op: "unfinished" };
+
+/** What each operation resolves to. */
+export interface OpValues {
+  insert: InsertResult;
+  markStarted: void;
+  markFinished: void;
+  markPending: void;
+  get: Pedido | null;
+  findByClave: Pedido | null;
+  list: Pedido[];
+  unfinished: Pedido[];
+}
+
+/** The value an operation `O` resolves to. */
+export type OpValue<O extends Op> = OpValues[O["op"]];
+
+/** An operation with the sequence number its result will carry. */
+export type SequencedOp = Op & { seq: number };
+
+/** The result of one operation: committed (`ok`), or not committed. */
+export type OpResult =
+  | { seq: number; ok: true; value: unknown }
+  | {
+    seq: number;
+    ok: false;
+    /** SQLite's message (or the store's), e.g. `database or disk is full`. */
+    error: string;
+    /** SQLite's extended error code, when SQLite raised the error. */
+    errcode?: number;
+  };
+
+/** Counters the writer keeps and sends with `closed`. */
+export interface WriterStats {
+  /** Group transactions run (not counting one-by-one retries). */
+  batches: number;
+  /** Operations received. */
+  ops: number;
+  /** Operations in the largest batch. */
+  largestBatch: number;
+  /** Batches that failed and were retried one operation at a time. */
+  failedBatches: number;
+  /** Admission releases that threw (a slot released that was not taken). */
+  releaseErrors: number;
+}
+
+/** The `init` message: what the writer opens. */
+export interface InitMessage {
+  type: "init";
+  /** Database file, or `:memory:`. */
+  path: string;
+  sync: "full" | "normal";
+  /** An `Admission` buffer; one slot is released per committed `markFinished`. */
+  admission?: SharedArrayBuffer;
+}
+
+/** Messages the main thread sends to the writer. */
+export type ToWriter =
+  | InitMessage
+  | { type: "ops"; ops: SequencedOp[] }
+  | { type: "close" };
+
+/** Messages the writer sends to the main thread. */
+export type FromWriter =
+  | { type: "ready"; schemaVersion: number }
+  | { type: "init_failed"; message: string }
+  | { type: "results"; results: OpResult[] }
+  | { type: "closed"; stats: WriterStats };
