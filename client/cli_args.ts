@@ -1,0 +1,238 @@
+/**
+ * The `client` subcommand's arguments: which request to send, where, and how
+ * to print the reply. Pure: no I/O beyond the injected config sources.
+ *
+ * @module
+ */
+
+import {
+  CLIENT_SETTINGS,
+  type ClientConfig,
+  ConfigError,
+  type ConfigSources,
+  type ExtraFlag,
+  formatUsage,
+  freezeConfig,
+  resolveConfig,
+  wholeNumber,
+} from "../server/config.ts";
+import { type Estado, ESTADOS } from "../server/protocol/messages.ts";
+
+/** What the client is asked to do. */
+export type ClientAction =
+  | { kind: "help" }
+  /** Send one order built from flags; with `esperar`, then wait for it to finish. */
+  | { kind: "pedido"; request: Record<string, unknown>; esperar: boolean; timeoutMs: number | null }
+  /** Read one JSON request from stdin and send it as-is. */
+  | { kind: "stdin"; esperar: boolean; timeoutMs: number | null }
+  | { kind: "estado"; request: Record<string, unknown> }
+  | { kind: "listar"; request: Record<string, unknown> }
+  | { kind: "stats"; request: Record<string, unknown> }
+  | { kind: "task"; request: Record<string, unknown> }
+  | { kind: "ping"; request: Record<string, unknown> };
+
+/** A parsed `client` command line: the action, where the daemon is, and whether to print raw JSON. */
+export type ClientCommand = ClientAction & {
+  /** Where the daemon is. */
+  config: ClientConfig;
+  /** Print each reply line exactly as received. */
+  json: boolean;
+};
+
+const EXTRA_FLAGS: Record<string, ExtraFlag> = {
+  json: { type: "boolean" },
+  cliente: { type: "string" },
+  producto: { type: "string", multiple: true },
+  direccion: { type: "string" },
+  clave: { type: "string" },
+  esperar: { type: "boolean" },
+  "timeout-ms": { type: "string" },
+  estado: { type: "string" },
+  limit: { type: "string" },
+  "antes-de": { type: "string" },
+};
+
+const ORDER_FLAGS = ["cliente", "producto", "direccion", "clave"];
+
+const COMMANDS = ["estado", "listar", "stats", "task", "ping"];
+
+/** The flags each command accepts beside `--host`, `--port`, `--env-file`, `--json`, `--help`. */
+const ALLOWED: Record<string, readonly string[]> = {
+  pedido: [...ORDER_FLAGS, "esperar", "timeout-ms"],
+  stdin: ["esperar", "timeout-ms"],
+  estado: ["esperar", "timeout-ms"],
+  listar: ["estado", "cliente", "limit", "antes-de"],
+  stats: [],
+  task: [],
+  ping: [],
+};
+
+/** The usage text of `client`, printed with a usage error and with `--help`. */
+export const CLIENT_USAGE: string = formatUsage(
+  `Usage:
+  pedidos client --cliente NAME --producto P [--producto P ...] --direccion ADDR [--clave K] [--esperar]
+  pedidos client [--esperar] < order.json      one JSON order (or any JSON request) from stdin
+  pedidos client estado ID [--esperar] [--timeout-ms MS]
+  pedidos client listar [--estado E] [--cliente C] [--limit N] [--antes-de ID]
+  pedidos client stats
+  pedidos client task sum 1 2 3.5 | task upper hola mundo | task lower HOLA
+  pedidos client ping
+
+Sends one request to the daemon and prints the reply.
+Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect.`,
+  CLIENT_SETTINGS,
+  [["--json", "print each reply line exactly as received"]],
+);
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function positiveId(text: string, what: string): number {
+  try {
+    return wholeNumber(1)(text);
+  } catch {
+    throw new ConfigError(`Invalid ${what} "${text}": must be a whole number ≥ 1`);
+  }
+}
+
+function flagNumber(flags: Record<string, unknown>, flag: string, min: number): number | null {
+  const text = flags[flag];
+  if (typeof text !== "string") return null;
+  try {
+    return wholeNumber(min)(text);
+  } catch (error) {
+    throw new ConfigError(`Invalid --${flag} "${text}": ${(error as Error).message}`);
+  }
+}
+
+function parseEstado(text: string): Estado {
+  const wanted = text.trim().toLowerCase().replace(/[_-]/g, " ");
+  const estado = ESTADOS.find((e) => e === wanted);
+  if (estado === undefined) {
+    throw new ConfigError(`Invalid --estado "${text}": must be one of ${ESTADOS.join(", ")}`);
+  }
+  return estado;
+}
+
+function taskRequest(args: string[]): Record<string, unknown> {
+  const [name, ...rest] = args;
+  let task: Record<string, unknown>;
+  if (name === "sum") {
+    const bad = rest.find((arg) => !NUMBER.test(arg) || !Number.isFinite(Number(arg)));
+    if (bad !== undefined) {
+      throw new ConfigError(`Invalid task sum argument "${bad}": not a number`);
+    }
+    task = { name, args: rest.map(Number) };
+  } else if (name === "upper" || name === "lower") {
+    if (rest.length === 0) throw new ConfigError(`Missing text: task ${name} needs words`);
+    task = { name, s: rest.join(" ") };
+  } else {
+    throw new ConfigError(
+      name === undefined ? "Missing task name" : `Unknown task "${name}": use sum, upper or lower`,
+    );
+  }
+  return { op: "TASK", data: { task } };
+}
+
+function orderRequest(flags: Record<string, unknown>): Record<string, unknown> {
+  const missing = ["cliente", "producto", "direccion"].filter((flag) => flags[flag] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `Missing ${
+        missing.map((flag) => `--${flag}`).join(", ")
+      }: an order needs --cliente, --producto and --direccion`,
+    );
+  }
+  const request: Record<string, unknown> = {
+    cliente: flags.cliente,
+    productos: flags.producto,
+    direccion: flags.direccion,
+  };
+  if (flags.clave !== undefined) request.clave = flags.clave;
+  return request;
+}
+
+function action(
+  positionals: string[],
+  flags: Record<string, unknown>,
+): Exclude<ClientAction, { kind: "help" }> {
+  const [command, ...rest] = positionals;
+  if (command !== undefined && !COMMANDS.includes(command)) {
+    throw new ConfigError(`Unknown command "${command}": use ${COMMANDS.join(", ")}`);
+  }
+  const kind = command ??
+    (ORDER_FLAGS.some((flag) => flags[flag] !== undefined) ? "pedido" : "stdin");
+  const allowed = ALLOWED[kind] ?? [];
+  for (const [flag, value] of Object.entries(flags)) {
+    if (value !== undefined && flag !== "json" && !allowed.includes(flag)) {
+      const where = command === undefined ? "when sending an order" : `with "${command}"`;
+      throw new ConfigError(`Unexpected --${flag}: not valid ${where}`);
+    }
+  }
+  if (kind !== "estado" && kind !== "task" && rest.length > 0) {
+    throw new ConfigError(`Unexpected argument "${rest[0]}"`);
+  }
+  const esperar = flags.esperar === true;
+  const timeoutMs = flagNumber(flags, "timeout-ms", 0);
+  if (timeoutMs !== null && !esperar) {
+    throw new ConfigError("Unexpected --timeout-ms: needs --esperar");
+  }
+
+  switch (kind) {
+    case "pedido":
+      return { kind, request: orderRequest(flags), esperar, timeoutMs };
+    case "stdin":
+      return { kind, esperar, timeoutMs };
+    case "estado": {
+      if (rest.length !== 1) throw new ConfigError("Usage: client estado ID [--esperar]");
+      const request: Record<string, unknown> = {
+        op: "ESTADO",
+        id: positiveId(rest[0] ?? "", "ID"),
+      };
+      if (esperar) request.esperar = true;
+      if (timeoutMs !== null) request.timeout_ms = timeoutMs;
+      return { kind, request };
+    }
+    case "listar": {
+      const request: Record<string, unknown> = { op: "LISTAR" };
+      if (typeof flags.estado === "string") request.estado = parseEstado(flags.estado);
+      if (typeof flags.cliente === "string") request.cliente = flags.cliente;
+      const limit = flagNumber(flags, "limit", 1);
+      if (limit !== null) request.limit = limit;
+      const antesDe = flagNumber(flags, "antes-de", 1);
+      if (antesDe !== null) request.antes_de = antesDe;
+      return { kind, request };
+    }
+    case "stats":
+      return { kind, request: { op: "STATS" } };
+    case "ping":
+      return { kind, request: { op: "PING" } };
+    default:
+      return { kind: "task", request: taskRequest(rest) };
+  }
+}
+
+/**
+ * Parses the arguments of `client` (after the word `client`).
+ *
+ * @example Usage
+ * ```ts
+ * import { parseClientArgs } from "./cli_args.ts";
+ * const command = parseClientArgs(["task", "sum", "1", "2"], { getEnv: () => undefined, readFile: () => null });
+ * console.log(command.kind, command.config.port); // task 8888
+ * ```
+ * @param args The command line after `client`.
+ * @param sources Where the environment and env file are read.
+ * @returns A frozen command.
+ * @throws {ConfigError} On bad usage: unknown command or flag, missing or bad value.
+ */
+export function parseClientArgs(args: string[], sources: ConfigSources = {}): ClientCommand {
+  const resolved = resolveConfig(args, CLIENT_SETTINGS, {
+    ...sources,
+    extraFlags: EXTRA_FLAGS,
+    allowPositionals: true,
+  });
+  const { config, help } = resolved;
+  const json = resolved.flags.json === true;
+  if (help) return freezeConfig({ kind: "help", config, json });
+  return freezeConfig({ ...action(resolved.positionals, resolved.flags), config, json });
+}

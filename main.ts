@@ -1,0 +1,116 @@
+/**
+ * pedidos: one program, several subcommands.
+ *
+ *   pedidos server   the daemon
+ *   pedidos client   one order or query
+ *
+ * This file picks the subcommand, owns the process's signals and exit
+ * status, and is the only place that calls `Deno.exit`.
+ *
+ * @module
+ */
+
+import { ConfigError, parseServerConfig, SERVER_USAGE } from "./server/config.ts";
+import { Logger } from "./server/log.ts";
+import { type RunSummary, Server } from "./server/server.ts";
+import { runClient } from "./client/cli.ts";
+
+const USAGE = `pedidos — takes orders over TCP, stores each durably, processes them in parallel
+
+Usage:
+  pedidos server [flags]     run the daemon (pedidos server --help)
+  pedidos client [args]      send one order or query (pedidos client --help)
+
+Protocol: docs/protocol.md`;
+
+function print(text: string): void {
+  console.log(text);
+}
+
+function printError(text: string): void {
+  console.error(text);
+}
+
+/** The summary printed to stdout when the daemon stops. */
+export function formatSummary(summary: RunSummary): string {
+  const d = summary.duracion_ms;
+  const show = (v: number | null) => (v === null ? "-" : String(v));
+  return [
+    `resumen recibidos=${summary.recibidos} aceptados=${summary.aceptados} ` +
+    `rechazados=${summary.rechazados} listos=${summary.listos} errores=${summary.errores} ` +
+    `pendientes=${summary.pendientes} uptime_s=${summary.uptime_s}`,
+    `duracion_ms min=${show(d.min)} p50=${show(d.p50)} p95=${show(d.p95)} max=${show(d.max)} ` +
+    `avg=${show(d.avg)}`,
+  ].join("\n");
+}
+
+async function runServer(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    print(SERVER_USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = parseServerConfig(args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    printError(`pedidos server: ${error.message}\n\n${SERVER_USAGE}`);
+    return 2;
+  }
+  const logger = new Logger({ level: config.log });
+  let server: Server;
+  try {
+    server = await Server.start({ config, logger });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    printError(`pedidos server: cannot start: ${message}`);
+    return error instanceof Deno.errors.AddrInUse ? 1 : 2;
+  }
+  if (config.envFile) logger.info("config.env_file", { path: config.envFile });
+  print(server.readyLine);
+
+  let signals = 0;
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      logger.info("server.signal", { action: "draining" });
+      stop();
+    } else {
+      logger.warn("server.signal", { action: "exit now" });
+      Deno.exit(1);
+    }
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stopped;
+  const summary = await server.shutdown();
+  print(formatSummary(summary));
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  return 0;
+}
+
+/** Runs the subcommand named by `args[0]` and returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "server":
+      return await runServer(rest);
+    case "client":
+      return await runClient(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      print(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      printError(`pedidos: unknown subcommand "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

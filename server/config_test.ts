@@ -1,0 +1,333 @@
+import assert from "node:assert/strict";
+import {
+  ConfigError,
+  type ConfigSources,
+  envName,
+  parseClientConfig,
+  parseServerConfig,
+  SERVER_SETTINGS,
+  SERVER_USAGE,
+  type ServerConfig,
+  wantsHelp,
+} from "./config.ts";
+
+/** Sources with a fake environment and fake files; records what was asked. */
+function fake(env: Record<string, string> = {}, files: Record<string, string> = {}) {
+  const envAsked: string[] = [];
+  const filesAsked: string[] = [];
+  const sources: ConfigSources = {
+    getEnv: (name) => {
+      envAsked.push(name);
+      return env[name];
+    },
+    readFile: (path) => {
+      filesAsked.push(path);
+      return files[path] ?? null;
+    },
+  };
+  return { sources, envAsked, filesAsked };
+}
+
+const DEFAULTS: ServerConfig = {
+  hosts: ["127.0.0.1", "::1"],
+  port: 8888,
+  workers: 3,
+  maxPedidos: 6,
+  processMs: { min: 1000, max: 3000 },
+  db: "pedidos.db",
+  sync: "full",
+  drainTimeoutMs: 10000,
+  idleTimeoutMs: 300000,
+  maxRequestBytes: 65536,
+  maxConnections: 1024,
+  log: "info",
+  envFile: null,
+};
+
+Deno.test("parseServerConfig() returns the defaults when nothing is set", () => {
+  const { sources, filesAsked } = fake();
+  assert.deepEqual(parseServerConfig([], sources), DEFAULTS);
+  assert.deepEqual(filesAsked, [".env.local"]);
+});
+
+Deno.test("parseServerConfig() reads each flag", () => {
+  const cases: [string[], Partial<ServerConfig>][] = [
+    [["--host", "0.0.0.0"], { hosts: ["0.0.0.0"] }],
+    [["--port", "0"], { port: 0 }],
+    [["--port=65535"], { port: 65535 }],
+    [["--workers", "8"], { workers: 8 }],
+    [["--max-pedidos", "20"], { maxPedidos: 20 }],
+    [["--process-ms", "1500"], { processMs: { min: 1500, max: 1500 } }],
+    [["--process-ms", "10-20"], { processMs: { min: 10, max: 20 } }],
+    [["--db", ":memory:"], { db: ":memory:" }],
+    [["--sync", "normal"], { sync: "normal" }],
+    [["--drain-timeout-ms", "0"], { drainTimeoutMs: 0 }],
+    [["--idle-timeout-ms", "5"], { idleTimeoutMs: 5 }],
+    [["--max-request-bytes", "64"], { maxRequestBytes: 64 }],
+    [["--max-connections", "2"], { maxConnections: 2 }],
+    [["--log", "debug"], { log: "debug" }],
+    [["--log", "WARN"], { log: "warn" }],
+  ];
+  for (const [args, expected] of cases) {
+    assert.deepEqual(
+      parseServerConfig(args, fake().sources),
+      { ...DEFAULTS, ...expected },
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("parseServerConfig() takes --host repeated and comma-separated", () => {
+  const config = parseServerConfig(["--host", "a", "--host", "b,c"], fake().sources);
+  assert.deepEqual(config.hosts, ["a", "b", "c"]);
+  assert.deepEqual(parseServerConfig(["--host", "[::1], 127.0.0.1"], fake().sources).hosts, [
+    "::1",
+    "127.0.0.1",
+  ]);
+});
+
+Deno.test('parseServerConfig() keeps "*" as the single host', () => {
+  assert.deepEqual(parseServerConfig(["--host", "*"], fake().sources).hosts, ["*"]);
+  assert.deepEqual(parseServerConfig(["--host", "::1,*"], fake().sources).hosts, ["*"]);
+  assert.deepEqual(parseServerConfig([], fake({ PEDIDOS_HOST: "*" }).sources).hosts, ["*"]);
+});
+
+Deno.test("parseServerConfig() reads --process-ms 0 as no wait", () => {
+  assert.deepEqual(parseServerConfig(["--process-ms", "0"], fake().sources).processMs, {
+    min: 0,
+    max: 0,
+  });
+});
+
+/** Three distinct values per key: for the flag, the environment and the env file. */
+const SAMPLES: Record<keyof typeof SERVER_SETTINGS, [string, string, string]> = {
+  hosts: ["a", "b", "c"],
+  port: ["1", "2", "3"],
+  workers: ["1", "2", "3"],
+  maxPedidos: ["1", "2", "3"],
+  processMs: ["1", "2-4", "0"],
+  db: ["a.db", "b.db", "c.db"],
+  sync: ["normal", "full", "normal"],
+  drainTimeoutMs: ["1", "2", "3"],
+  idleTimeoutMs: ["1", "2", "3"],
+  maxRequestBytes: ["100", "200", "300"],
+  maxConnections: ["1", "2", "3"],
+  log: ["debug", "warn", "error"],
+};
+
+Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {
+  for (const [key, setting] of Object.entries(SERVER_SETTINGS)) {
+    const [flagText, envText, fileText] = SAMPLES[key as keyof typeof SAMPLES];
+    const name = envName(setting.flag);
+    const args = [`--${setting.flag}`, flagText];
+    const env = { [name]: envText };
+    const files = { ".env.local": `${name}=${fileText}\n` };
+    const get = (config: ServerConfig) => config[key as keyof ServerConfig];
+    const parsed = (text: string) => setting.parse(text);
+
+    assert.deepEqual(get(parseServerConfig(args, fake(env, files).sources)), parsed(flagText), key);
+    assert.deepEqual(get(parseServerConfig([], fake(env, files).sources)), parsed(envText), key);
+    assert.deepEqual(get(parseServerConfig([], fake({}, files).sources)), parsed(fileText), key);
+    assert.deepEqual(get(parseServerConfig([], fake().sources)), setting.default, key);
+    // the other keys keep their defaults
+    const only = parseServerConfig(args, fake().sources);
+    for (const [other, value] of Object.entries(DEFAULTS)) {
+      if (other !== key) {
+        assert.deepEqual(only[other as keyof ServerConfig], value, `${key} ${other}`);
+      }
+    }
+  }
+});
+
+Deno.test("parseServerConfig() reads .env.local only when it exists", () => {
+  const absent = fake();
+  assert.equal(parseServerConfig([], absent.sources).envFile, null);
+  assert.deepEqual(absent.filesAsked, [".env.local"]);
+
+  const present = fake({}, { ".env.local": "# comment\nPEDIDOS_WORKERS=5\nOTHER=1\n" });
+  const config = parseServerConfig([], present.sources);
+  assert.equal(config.envFile, ".env.local");
+  assert.equal(config.workers, 5);
+});
+
+Deno.test("parseServerConfig() reads --env-file or PEDIDOS_ENV_FILE instead of .env.local", () => {
+  const files = {
+    ".env.local": "PEDIDOS_PORT=1\n",
+    "x.env": "PEDIDOS_PORT=2\n",
+    "y.env": "PEDIDOS_PORT=3\n",
+  };
+  const byFlag = fake({ PEDIDOS_ENV_FILE: "y.env" }, files);
+  const config = parseServerConfig(["--env-file", "x.env"], byFlag.sources);
+  assert.equal(config.port, 2);
+  assert.equal(config.envFile, "x.env");
+  assert.deepEqual(byFlag.filesAsked, ["x.env"]);
+
+  const byEnv = parseServerConfig([], fake({ PEDIDOS_ENV_FILE: "y.env" }, files).sources);
+  assert.equal(byEnv.port, 3);
+  assert.equal(byEnv.envFile, "y.env");
+});
+
+Deno.test("parseServerConfig() refuses a named env file that does not exist", () => {
+  assert.throws(
+    () => parseServerConfig(["--env-file", "nope.env"], fake().sources),
+    (error) => error instanceof ConfigError && /nope\.env/.test(error.message),
+  );
+  assert.throws(
+    () => parseServerConfig([], fake({ PEDIDOS_ENV_FILE: "gone.env" }).sources),
+    (error) => error instanceof ConfigError && /gone\.env.*does not exist/.test(error.message),
+  );
+});
+
+Deno.test("parseServerConfig() reads a real env file without writing Deno.env", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/test.env`;
+    Deno.writeTextFileSync(path, "PEDIDOS_MAX_PEDIDOS=17\nPEDIDOS_GATEWAY_THING=x\n");
+    const before = Deno.env.get("PEDIDOS_MAX_PEDIDOS");
+    const config = parseServerConfig(["--env-file", path], { getEnv: () => undefined });
+    assert.equal(config.maxPedidos, 17);
+    assert.equal(config.envFile, path);
+    assert.equal(Deno.env.get("PEDIDOS_MAX_PEDIDOS"), before);
+    assert.throws(
+      () => parseServerConfig(["--env-file", `${dir}/missing.env`], { getEnv: () => undefined }),
+      ConfigError,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseServerConfig() ignores unknown PEDIDOS_ keys and asks only for known names", () => {
+  const { sources, envAsked } = fake(
+    { PEDIDOS_WEB_PORT: "nonsense" },
+    { ".env.local": "PEDIDOS_CLIENTES=abc\nPEDIDOS_WEB_HOST=x\n" },
+  );
+  assert.deepEqual(parseServerConfig([], sources), { ...DEFAULTS, envFile: ".env.local" });
+  const known = new Set([
+    "PEDIDOS_ENV_FILE",
+    ...Object.values(SERVER_SETTINGS).map((s) => envName(s.flag)),
+  ]);
+  for (const name of envAsked) assert.ok(known.has(name), name);
+});
+
+Deno.test("parseServerConfig() treats an empty environment value as unset", () => {
+  assert.equal(parseServerConfig([], fake({ PEDIDOS_PORT: "" }).sources).port, 8888);
+});
+
+const BAD: [flag: string, value: string][] = [
+  ["port", "abc"],
+  ["port", "70000"],
+  ["port", "-1"],
+  ["workers", "2.5"],
+  ["workers", "0"],
+  ["workers", "abc"],
+  ["max-pedidos", "0"],
+  ["process-ms", "5-2"],
+  ["process-ms", "x"],
+  ["process-ms", "1-"],
+  ["sync", "fast"],
+  ["log", "loud"],
+  ["max-request-bytes", "63"],
+  ["idle-timeout-ms", "0"],
+  ["host", ","],
+];
+
+Deno.test("parseServerConfig() refuses bad values from flags", () => {
+  for (const [flag, value] of BAD) {
+    assert.throws(
+      () => parseServerConfig([`--${flag}`, value], fake().sources),
+      (error) =>
+        error instanceof ConfigError && error.message.includes(`--${flag} "${value}"`) &&
+        !error.message.endsWith("."),
+      `--${flag} ${value}`,
+    );
+  }
+});
+
+Deno.test("parseServerConfig() refuses bad values from the environment, naming the variable", () => {
+  for (const [flag, value] of BAD) {
+    const name = envName(flag);
+    assert.throws(
+      () => parseServerConfig([], fake({ [name]: value }).sources),
+      (error) =>
+        error instanceof ConfigError && error.message.includes(`${name} "${value}"`) &&
+        error.message.includes("environment"),
+      `${name}=${value}`,
+    );
+  }
+});
+
+Deno.test("parseServerConfig() refuses bad values from the env file, naming the variable and file", () => {
+  for (const [flag, value] of BAD) {
+    const name = envName(flag);
+    const files = { ".env.local": `${name}=${value}\n` };
+    assert.throws(
+      () => parseServerConfig([], fake({}, files).sources),
+      (error) =>
+        error instanceof ConfigError && error.message.includes(`${name} "${value}"`) &&
+        error.message.includes("env file .env.local"),
+      `${name}=${value} in .env.local`,
+    );
+  }
+});
+
+Deno.test("parseServerConfig() refuses unknown flags, missing values and arguments", () => {
+  const cases: [string[], RegExp][] = [
+    [["--nope"], /Unknown option '--nope'/],
+    [["--port"], /--port.*missing/],
+    [["--port", "--workers", "3"], /--port.*ambiguous/],
+    [["extra"], /Unexpected argument 'extra'/],
+    [["--db", ""], /--db ""/],
+  ];
+  for (const [args, pattern] of cases) {
+    assert.throws(() => parseServerConfig(args, fake().sources), (error) => {
+      return error instanceof ConfigError && error.name === "ConfigError" &&
+        pattern.test(error.message);
+    }, args.join(" "));
+  }
+});
+
+Deno.test("parseServerConfig() returns a frozen object", () => {
+  const config = parseServerConfig([], fake().sources);
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.hosts));
+  assert.ok(Object.isFrozen(config.processMs));
+  assert.throws(() => {
+    (config as { port: number }).port = 1;
+  }, TypeError);
+});
+
+Deno.test("SERVER_USAGE names every flag, its variable and default", () => {
+  for (const setting of Object.values(SERVER_SETTINGS)) {
+    assert.ok(SERVER_USAGE.includes(`--${setting.flag} `), setting.flag);
+    assert.ok(SERVER_USAGE.includes(envName(setting.flag)), setting.flag);
+    assert.ok(SERVER_USAGE.includes(setting.shown), setting.flag);
+  }
+  assert.ok(SERVER_USAGE.includes("--env-file"));
+});
+
+Deno.test("wantsHelp() finds --help and -h before --", () => {
+  assert.equal(wantsHelp(["--port", "1", "--help"]), true);
+  assert.equal(wantsHelp(["-h"]), true);
+  assert.equal(wantsHelp(["--", "--help"]), false);
+  assert.equal(wantsHelp([]), false);
+  assert.doesNotThrow(() => parseServerConfig(["--help"], fake().sources));
+});
+
+Deno.test("parseClientConfig() defaults to localhost:8888 and maps * to localhost", () => {
+  assert.deepEqual(parseClientConfig([], fake().sources), {
+    hosts: ["localhost"],
+    port: 8888,
+    envFile: null,
+  });
+  assert.deepEqual(parseClientConfig(["--host", "*"], fake().sources).hosts, ["localhost"]);
+  const fromEnv = parseClientConfig(
+    [],
+    fake({ PEDIDOS_HOST: "::1,127.0.0.1", PEDIDOS_PORT: "9" }).sources,
+  );
+  assert.deepEqual(fromEnv.hosts, ["::1", "127.0.0.1"]);
+  assert.equal(fromEnv.port, 9);
+  assert.throws(() => parseClientConfig(["--port", "0"], fake().sources), ConfigError);
+  assert.throws(() => parseClientConfig(["--workers", "2"], fake().sources), ConfigError);
+  assert.ok(Object.isFrozen(parseClientConfig([], fake().sources)));
+});

@@ -1,0 +1,85 @@
+/**
+ * Routes one request's text to the operation that answers it. Every
+ * failure becomes the reply of its protocol code; nothing throws out.
+ *
+ * @module
+ */
+
+import type { RequestHandler } from "./connection.ts";
+import type { Logger } from "./log.ts";
+import type { OrderService } from "./order_service.ts";
+import { errorReply, ProtocolError } from "./protocol/errors.ts";
+import type { Reply, Request } from "./protocol/messages.ts";
+import { parseRequest } from "./protocol/parse_request.ts";
+
+/** What the dispatcher needs. */
+export interface DispatcherDeps {
+  orders: OrderService;
+  logger: Logger;
+  /** Open connections now. */
+  connections: () => number;
+  /** `performance.now()` when the daemon started. */
+  startedAt: number;
+}
+
+/** Builds the request handler of every connection. */
+export function createDispatcher(deps: DispatcherDeps): RequestHandler {
+  const { orders, logger } = deps;
+
+  async function guard(work: Promise<Reply>): Promise<Reply> {
+    try {
+      return await work;
+    } catch (error) {
+      if (error instanceof ProtocolError) return error.toReply();
+      logger.error("request.internal_error", { error: String(error) });
+      return errorReply("internal");
+    }
+  }
+
+  return function handle(text: string): Reply | Promise<Reply> {
+    let request: Request;
+    try {
+      request = parseRequest(text);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (error.code === "invalid_order") orders.countReceived();
+      return error.toReply();
+    }
+    switch (request.op) {
+      case "PING":
+        return { ok: true, pong: true };
+      case "PEDIDO":
+        orders.countReceived();
+        return guard(orders.submit(request.order));
+      case "ESTADO":
+        return guard(
+          orders.status(request.id, { esperar: request.esperar, timeoutMs: request.timeoutMs }),
+        );
+      case "LISTAR":
+        return guard(orders.list(request.filter));
+      case "STATS": {
+        const s = orders.stats();
+        return {
+          ok: true,
+          stats: {
+            recibidos: s.recibidos,
+            aceptados: s.aceptados,
+            rechazados: s.rechazados,
+            pendientes: s.pendientes,
+            en_proceso: s.en_proceso,
+            listos: s.listos,
+            errores: s.errores,
+            capacidad: s.capacidad,
+            libres: s.libres,
+            workers: s.workers,
+            conexiones: deps.connections(),
+            duracion_ms: s.duracion_ms,
+            uptime_s: Math.floor((performance.now() - deps.startedAt) / 1000),
+          },
+        };
+      }
+      case "TASK":
+        return guard(orders.runTask(request.task));
+    }
+  };
+}

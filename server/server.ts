@@ -1,0 +1,266 @@
+/**
+ * The daemon: opens the store, starts the pool, recovers unfinished orders,
+ * listens, serves connections, and stops gracefully.
+ *
+ * @module
+ */
+
+import { Admission } from "./admission.ts";
+import type { ServerConfig } from "./config.ts";
+import { Connection } from "./connection.ts";
+import { createDispatcher } from "./dispatch.ts";
+import type { DurationSummary } from "./duration_histogram.ts";
+import { formatAddr, listenAll } from "./listen.ts";
+import { formatPeer, Logger } from "./log.ts";
+import { OrderService } from "./order_service.ts";
+import { errorReply } from "./protocol/errors.ts";
+import { WorkerPool } from "../workers/pool.ts";
+import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
+import type { OrderStore } from "../workers/store/store.ts";
+
+/** The parts of {@linkcode ServerConfig} the server uses. */
+export type ServerSettings = Omit<ServerConfig, "envFile">;
+
+/** Options of {@linkcode Server.start}. */
+export interface ServerOptions {
+  config: ServerSettings;
+  /** @default {a Logger at config.log, to stderr} */
+  logger?: Logger;
+  /** The processor worker module (tests inject faulty ones). @default {workers/processor_worker.ts} */
+  processorUrl?: URL | string;
+  /** See {@linkcode WorkerPoolOptions.stallMs}. @default 30000 */
+  stallMs?: number;
+}
+
+/** What a run did, printed when the daemon stops. */
+export interface RunSummary {
+  recibidos: number;
+  aceptados: number;
+  rechazados: number;
+  listos: number;
+  errores: number;
+  /** Orders left `pendiente` for the next start. */
+  pendientes: number;
+  duracion_ms: DurationSummary;
+  uptime_s: number;
+}
+
+const busyLine = new TextEncoder().encode(JSON.stringify(errorReply("busy")) + "\n");
+
+/** A running daemon. `await using server = await Server.start(...)`. */
+export class Server implements AsyncDisposable {
+  readonly #config: ServerSettings;
+  readonly #logger: Logger;
+  readonly #store: OrderStore;
+  readonly #pool: WorkerPool;
+  readonly #orders: OrderService;
+  readonly #listeners: Deno.TcpListener[];
+  readonly #connections = new Set<Connection>();
+  readonly #startedAt = performance.now();
+  readonly #accepting: Promise<void>[];
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #shutdown: Promise<RunSummary> | null = null;
+
+  private constructor(
+    options: ServerOptions,
+    parts: {
+      store: OrderStore;
+      pool: WorkerPool;
+      orders: OrderService;
+      listeners: Deno.TcpListener[];
+    },
+  ) {
+    this.#config = options.config;
+    this.#logger = options.logger ?? new Logger({ level: options.config.log });
+    this.#store = parts.store;
+    this.#pool = parts.pool;
+    this.#orders = parts.orders;
+    this.#listeners = parts.listeners;
+    const handle = createDispatcher({
+      orders: this.#orders,
+      logger: this.#logger,
+      connections: () => this.#connections.size,
+      startedAt: this.#startedAt,
+    });
+    this.#accepting = this.#listeners.map((listener) => this.#acceptLoop(listener, handle));
+    const idle = this.#config.idleTimeoutMs;
+    this.#sweeper = setInterval(() => this.#sweepIdle(), Math.max(10, Math.min(1000, idle / 4)));
+  }
+
+  /**
+   * Opens the store, starts the workers, schedules unfinished orders and
+   * listens. Anything opened is closed again if a later step fails.
+   */
+  static async start(options: ServerOptions): Promise<Server> {
+    const { config } = options;
+    const logger = options.logger ?? new Logger({ level: config.log });
+    const admission = Admission.create(config.maxPedidos);
+    const store = await SqliteOrderStore.open({ path: config.db, sync: config.sync, admission });
+    let pool: WorkerPool | undefined;
+    try {
+      pool = await WorkerPool.start({
+        size: config.workers,
+        logger,
+        ...(options.processorUrl ? { moduleUrl: options.processorUrl } : {}),
+        ...(options.stallMs ? { stallMs: options.stallMs } : {}),
+      });
+      const orders = new OrderService({
+        store,
+        admission,
+        pool,
+        processMs: config.processMs,
+        logger,
+      });
+      const listeners = listenAll(config.hosts, config.port);
+      await orders.recover();
+      return new Server({ ...options, logger }, { store, pool, orders, listeners });
+    } catch (error) {
+      await pool?.close();
+      await store.close();
+      throw error;
+    }
+  }
+
+  /** The addresses listened on. */
+  get addrs(): Deno.NetAddr[] {
+    return this.#listeners.map((listener) => listener.addr as Deno.NetAddr);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.addrs[0]!.port;
+  }
+
+  /** The line printed when ready: `listening on 127.0.0.1:8888 [::1]:8888`. */
+  get readyLine(): string {
+    return `listening on ${this.addrs.map(formatAddr).join(" ")}`;
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Reply bytes held for peers that have not read them yet, over all connections. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const connection of this.#connections) total += connection.unsentBytes;
+    return total;
+  }
+
+  /**
+   * Stops: no new connections or work (`shutting_down`), running orders
+   * drain for `drainTimeoutMs`, the rest stays `pendiente`, the store is
+   * flushed and closed. Idempotent: later calls return the same promise.
+   */
+  shutdown(): Promise<RunSummary> {
+    this.#shutdown ??= this.#stop();
+    return this.#shutdown;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown().then(() => {});
+  }
+
+  async #stop(): Promise<RunSummary> {
+    this.#logger.info("server.stopping", { connections: this.#connections.size });
+    for (const listener of this.#listeners) {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+    }
+    await Promise.allSettled(this.#accepting);
+    for (const connection of [...this.#connections]) connection.beginStop();
+    const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
+    // Give busy connections a moment to write their last replies.
+    const deadline = Date.now() + 1000;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const connection of [...this.#connections]) connection.close();
+    clearInterval(this.#sweeper);
+    await this.#store.close();
+    const after = this.#orders.stats();
+    const summary: RunSummary = {
+      recibidos: after.recibidos,
+      aceptados: after.aceptados,
+      rechazados: after.rechazados,
+      listos: after.listos,
+      errores: after.errores,
+      pendientes: leftPending,
+      duracion_ms: after.duracion_ms,
+      uptime_s: Math.floor((performance.now() - this.#startedAt) / 1000),
+    };
+    this.#logger.info("server.stopped", { ...summary, duracion_ms: undefined });
+    return summary;
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener, handle: ReturnType<typeof createDispatcher>) {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#shutdown || error instanceof Deno.errors.BadResource) return;
+        this.#logger.error("server.accept_failed", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 50)); // e.g. out of file descriptors
+        continue;
+      }
+      const peer = formatPeer(conn.remoteAddr);
+      if (this.#shutdown || this.#connections.size >= this.#config.maxConnections) {
+        this.#logger.warn("conn.busy", { peer, open: this.#connections.size });
+        this.#refuse(conn);
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal
+      }
+      const connection = new Connection(conn, {
+        maxRequestBytes: this.#config.maxRequestBytes,
+        handle,
+        logger: this.#logger,
+        peer,
+        onClose: (c) => {
+          this.#connections.delete(c);
+          this.#logger.debug("conn.close", { peer });
+        },
+      });
+      this.#connections.add(connection);
+      this.#logger.debug("conn.open", { peer });
+      connection.serve().catch((error) =>
+        this.#logger.error("conn.failed", { peer, error: String(error) })
+      );
+    }
+  }
+
+  #refuse(conn: Deno.TcpConn): void {
+    const reply = this.#shutdown
+      ? new TextEncoder().encode(JSON.stringify(errorReply("shutting_down")) + "\n")
+      : busyLine;
+    const timer = setTimeout(() => close(), 1000); // never wait long on a peer that won't read
+    function close() {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    conn.write(reply).then(close, close);
+  }
+
+  #sweepIdle(): void {
+    const limit = this.#config.idleTimeoutMs;
+    const now = performance.now();
+    for (const connection of this.#connections) {
+      if (connection.pending === 0 && now - connection.lastActive > limit) {
+        this.#logger.info("conn.idle_timeout", { peer: connection.peer });
+        connection.close();
+      }
+    }
+  }
+}

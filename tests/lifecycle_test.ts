@@ -1,0 +1,193 @@
+/**
+ * The real daemon process: ready line, bad flags, SIGTERM drain, a second
+ * signal, SIGKILL in the middle of a pipelined burst, and restart recovery.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { PedidosClient } from "../client/client.ts";
+import { rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+
+const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+function readRows(path: string) {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare("SELECT id, clave, estado, intentos FROM pedidos ORDER BY id").all() as {
+      id: number;
+      clave: string | null;
+      estado: string;
+      intentos: number;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("bad flags and bad environment values exit 2 with usage before opening anything", async () => {
+  await using dir = await tempDir();
+  for (
+    const [args, env] of [
+      [["server", "--workers", "0"], {}],
+      [["server", "--port", "abc"], {}],
+      [["server", "--port", "70000"], {}],
+      [["server", "--process-ms", "5-2"], {}],
+      [["server", "--bogus"], {}],
+      [["server"], { PEDIDOS_MAX_PEDIDOS: "0" }],
+      [["server"], { PEDIDOS_SYNC: "fast" }],
+    ] as [string[], Record<string, string>][]
+  ) {
+    const result = await runMain(dir.path, [...args, "--db", `${dir.path}/x.db`], { env });
+    assert.equal(result.code, 2, `${args.join(" ")} ${JSON.stringify(env)}: ${result.stderr}`);
+    assert.match(result.stderr, /--max-pedidos/, "usage printed");
+    assert.equal(result.stdout, "");
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no database was created");
+});
+
+Deno.test("a database in a missing directory is refused at start with exit 2", async () => {
+  await using dir = await tempDir();
+  const result = await runMain(dir.path, ["server", "--port", "0", "--db", `${dir.path}/no/x.db`]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /no\/x\.db/);
+});
+
+Deno.test("the default hosts are 127.0.0.1 and ::1 on one port, printed in the ready line", async () => {
+  await using dir = await tempDir();
+  await using daemon = await startSubprocess(dir.path, ["--db", `${dir.path}/p.db`]);
+  assert.equal(daemon.readyLine, `listening on 127.0.0.1:${daemon.port} [::1]:${daemon.port}`);
+  for (const host of ["127.0.0.1", "::1"]) {
+    await using conn = await rawConnect(daemon.port, host);
+    await conn.write('{"op":"PING"}\n');
+    assert.equal((await conn.readLine())?.pong, true);
+  }
+  daemon.kill("SIGTERM");
+  assert.equal((await daemon.exited()).code, 0);
+});
+
+Deno.test("--host '*' serves IPv4 and IPv6 on one dual-stack port", async () => {
+  await using dir = await tempDir();
+  await using daemon = await startSubprocess(dir.path, ["--host", "*", "--db", `${dir.path}/p.db`]);
+  assert.match(daemon.readyLine, new RegExp(`^listening on \\[::\\]:${daemon.port}`));
+  for (const host of ["127.0.0.1", "::1"]) {
+    await using conn = await rawConnect(daemon.port, host);
+    await conn.write('{"op":"PING"}\n');
+    assert.equal((await conn.readLine())?.pong, true);
+  }
+  daemon.kill("SIGTERM");
+  assert.equal((await daemon.exited()).code, 0);
+});
+
+Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a restart finishes them", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  const args = ["--db", db, "--workers", "1", "--process-ms", "600", "--drain-timeout-ms", "3000"];
+  const first = await startSubprocess(dir.path, args);
+  const ids: number[] = [];
+  await using conn = await rawConnect(first.port);
+  for (let i = 0; i < 4; i++) {
+    await conn.write(JSON.stringify(ORDER) + "\n");
+    ids.push((await conn.readLine())?.id as number);
+  }
+  await conn.write(`{"op":"ESTADO","id":${ids[3]},"esperar":true}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the first order is running
+  first.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await conn.write('{"op":"PING"}\n');
+  const waited = await conn.readLine();
+  assert.equal(waited?.timeout, true, "the waiter is answered when the daemon stops");
+  assert.equal((await conn.readLine())?.error, "shutting_down");
+  assert.equal(await conn.readLine(), null, "closed after shutting_down");
+  const result = await first.exited();
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /resumen .*aceptados=4 .*listos=1 .*pendientes=3/);
+  assert.match(result.stdout, /duracion_ms min=\d+ p50=\d+ p95=\d+ max=\d+/);
+  assert.deepEqual(readRows(db).map((r) => r.estado), [
+    "listo",
+    "pendiente",
+    "pendiente",
+    "pendiente",
+  ]);
+
+  await using second = await startSubprocess(dir.path, [...args, "--process-ms", "0"]);
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: second.port });
+  for (const id of ids) {
+    const reply = await client.request({ op: "ESTADO", id, esperar: true });
+    assert.equal((reply.pedido as Record<string, unknown>).estado, "listo");
+  }
+  await client.close();
+  second.kill("SIGTERM");
+  assert.equal((await second.exited()).code, 0);
+  assert.deepEqual(readRows(db).map((r) => r.intentos), [1, 1, 1, 1]);
+});
+
+Deno.test("a second signal during the drain exits 1 at once; the order runs again next start", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  const first = await startSubprocess(dir.path, ["--db", db, "--process-ms", "20000"]);
+  await using conn = await rawConnect(first.port);
+  await conn.write(JSON.stringify(ORDER) + "\n");
+  const id = (await conn.readLine())?.id;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  first.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  first.kill("SIGTERM");
+  const result = await first.exited();
+  assert.equal(result.code, 1);
+  assert.equal(readRows(db)[0]?.estado, "en proceso");
+
+  await using second = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: second.port });
+  const reply = await client.request({ op: "ESTADO", id, esperar: true });
+  const pedido = reply.pedido as Record<string, unknown>;
+  assert.equal(pedido.estado, "listo");
+  assert.equal(pedido.intentos, 2, "the interrupted attempt counts");
+  await client.close();
+  second.kill("SIGTERM");
+  assert.equal((await second.exited()).code, 0);
+});
+
+Deno.test("SIGKILL right after the last ack loses no acked order; a restart ends each listo exactly once", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  const args = ["--db", db, "--workers", "2", "--max-pedidos", "1000", "--process-ms", "5"];
+  const first = await startSubprocess(dir.path, args);
+  const total = 300;
+  const acked = new Map<string, number>();
+  await using conn = await rawConnect(first.port);
+  await conn.write(
+    Array.from({ length: total }, (_, i) => JSON.stringify({ ...ORDER, clave: `crash-${i}` }))
+      .join("\n") + "\n",
+  );
+  for (let i = 0; i < total; i++) {
+    const reply = await conn.readLine();
+    assert.equal(reply?.ok, true);
+    acked.set(`crash-${i}`, reply?.id as number);
+  }
+  first.kill("SIGKILL");
+  assert.equal((await first.exited()).code, 137);
+  conn.close();
+  const atKill = readRows(db);
+  assert.equal(atKill.length, total, "every acked order was committed");
+  assert.ok(atKill.some((r) => r.estado !== "listo"), "the kill interrupted work");
+
+  await using second = await startSubprocess(dir.path, args);
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: second.port });
+  for (const id of acked.values()) {
+    const reply = await client.request({ op: "ESTADO", id, esperar: true });
+    assert.equal((reply.pedido as Record<string, unknown>).estado, "listo");
+  }
+  // A client retrying with the same clave gets the same order back.
+  const retry = await client.request({ ...ORDER, clave: "crash-0" });
+  assert.equal(retry.duplicado, true);
+  assert.equal(retry.id, acked.get("crash-0"));
+  await client.close();
+  second.kill("SIGTERM");
+  assert.equal((await second.exited()).code, 0);
+  const rows = readRows(db);
+  assert.equal(rows.length, total, "no order twice");
+  assert.equal(new Set(rows.map((r) => r.clave)).size, total);
+  for (const row of rows) {
+    assert.equal(row.estado, "listo");
+    assert.equal(acked.get(row.clave!), row.id);
+  }
+});

@@ -1,0 +1,97 @@
+/**
+ * The limits of PROTOCOL.md §1: idle time, connection count, and a peer
+ * that never reads its replies.
+ */
+import assert from "node:assert/strict";
+import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
+
+Deno.test("an idle connection is closed after --idle-timeout-ms", async () => {
+  await using daemon = await startInProcess({ idleTimeoutMs: 200 });
+  await using conn = await rawConnect(daemon.port);
+  await conn.write('{"op":"PING"}\n');
+  assert.equal((await conn.readLine())?.pong, true);
+  const started = Date.now();
+  assert.equal(await conn.closedByPeer(3000), true, "closed by the daemon");
+  assert.ok(Date.now() - started >= 150, "not before the timeout");
+});
+
+Deno.test("a slowloris peer that never ends a line is cut by the idle timeout", async () => {
+  await using daemon = await startInProcess({ idleTimeoutMs: 300 });
+  await using conn = await rawConnect(daemon.port);
+  const cut = conn.closedByPeer(4000);
+  for (let i = 0; i < 12; i++) {
+    try {
+      await conn.write("{");
+    } catch {
+      break; // already cut
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(await cut, true);
+});
+
+Deno.test("a connection waiting on esperar is not idle", async () => {
+  await using daemon = await startInProcess({
+    idleTimeoutMs: 100,
+    workers: 1,
+    processMs: { min: 500, max: 500 },
+  });
+  await using conn = await rawConnect(daemon.port);
+  await conn.write('{"cliente":"Ana","productos":["pan"],"direccion":"C 1"}\n');
+  const id = (await conn.readLine())?.id;
+  await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+  const reply = await conn.readLine(3000);
+  assert.equal((reply?.pedido as Record<string, unknown>).estado, "listo");
+});
+
+Deno.test("connections over --max-connections get busy and are closed; the others keep working", async () => {
+  await using daemon = await startInProcess({ maxConnections: 3 });
+  const open = [];
+  for (let i = 0; i < 3; i++) open.push(await rawConnect(daemon.port));
+  try {
+    for (let i = 0; i < 3; i++) {
+      await using extra = await rawConnect(daemon.port);
+      const reply = await extra.readLine();
+      assert.equal(reply?.error, "busy");
+      assert.equal(await extra.readLine(), null, "closed after busy");
+    }
+    for (const conn of open) {
+      await conn.write('{"op":"PING"}\n');
+      assert.equal((await conn.readLine())?.pong, true);
+    }
+    open.pop()!.close();
+    await waitUntil(() => daemon.server.connections === 2);
+    await using again = await rawConnect(daemon.port);
+    await again.write('{"op":"PING"}\n');
+    assert.equal((await again.readLine())?.pong, true, "a freed place can be taken");
+  } finally {
+    for (const conn of open) conn.close();
+  }
+});
+
+Deno.test("a peer that sends without reading cannot grow the daemon's buffers", async () => {
+  await using daemon = await startInProcess();
+  await using conn = await rawConnect(daemon.port);
+  const ping = '{"op":"PING"}\n';
+  const burst = new TextEncoder().encode(ping.repeat(20_000)); // ≈ 280 KB of requests → ≈ 460 KB of replies
+  let written = 0;
+  let peak = 0;
+  const writing = (async () => {
+    for (let i = 0; i < 25; i++) {
+      await conn.write(burst);
+      written += burst.length;
+    }
+  })().catch(() => {});
+  // The daemon stops reading once its unsent replies reach the cap, so our
+  // writes stall in the kernel buffers instead of piling up in the daemon.
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    peak = Math.max(peak, daemon.server.bufferedBytes);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(written < 25 * burst.length, "the writer was held back");
+  assert.ok(peak <= 512 * 1024, `buffered reply bytes stayed bounded: ${peak}`);
+  conn.close();
+  await writing;
+  await waitUntil(() => daemon.server.connections === 0);
+});
