@@ -117,7 +117,8 @@ function describeTable(pedidos: unknown[]): string {
   const sizes = header.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row[i] ?? ""))));
   const line = (row: string[]) =>
     row.map((cell, i) => pad(cell, sizes[i] ?? 0, i === 0 || i === 5)).join("  ").trimEnd();
-  return [header, ...rows].map(line).join("\n") + `\n(${rows.length} pedidos)\n`;
+  return [header, ...rows].map(line).join("\n") +
+    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"})\n`;
 }
 
 function describeStats(stats: Fields): string {

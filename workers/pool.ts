@@ -83,6 +83,8 @@ export class WorkerPool implements AsyncDisposable {
   #crashes = 0;
   /** Crashes in a row per worker number, for the respawn backoff. */
   readonly #streak = new Map<number, number>();
+  /** Respawns waiting out their backoff. */
+  readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
 
   private constructor(options: WorkerPoolOptions) {
     this.#moduleUrl = options.moduleUrl ?? DEFAULT_MODULE;
@@ -160,6 +162,8 @@ export class WorkerPool implements AsyncDisposable {
     this.#closed = true;
     this.#stopped = true;
     for (const entry of this.#queue.splice(0)) entry.reject(new PoolClosedError());
+    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#respawns.clear();
     for (const slot of this.#slots) {
       clearTimeout(slot.timer);
       slot.worker.terminate();
@@ -233,13 +237,21 @@ export class WorkerPool implements AsyncDisposable {
             worker: slot.number,
             error: String(error),
           });
-          if (!this.#closed) setTimeout(respawn, 1000);
+          if (!this.#closed) this.#later(respawn, 1000);
         },
       );
     };
-    if (delay) setTimeout(respawn, delay);
+    if (delay) this.#later(respawn, delay);
     else respawn();
     this.#wakeIdleWaiters();
+  }
+
+  #later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#respawns.delete(timer);
+      fn();
+    }, ms);
+    this.#respawns.add(timer);
   }
 
   #release(slot: Slot): void {
