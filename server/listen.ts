@@ -55,7 +55,7 @@ function bindOnce(hosts: string[], port: number): Deno.TcpListener[] {
     for (const host of hosts) {
       const shared = listeners.length > 0 ? (listeners[0]!.addr as Deno.NetAddr).port : port;
       if (host === "*") listeners.push(...bindWildcard(shared));
-      else listeners.push(bind(host.replace(/^\[(.*)\]$/, "$1"), shared));
+      else listeners.push(bind(host, shared));
     }
     return listeners;
   } catch (error) {
@@ -72,7 +72,8 @@ function bindOnce(hosts: string[], port: number): Deno.TcpListener[] {
  * @throws {Deno.errors.AddrInUse} when the port is taken.
  */
 export function listenAll(hosts: readonly string[], port: number): Deno.TcpListener[] {
-  const unique = hosts.includes("*") ? ["*"] : [...new Set(hosts)];
+  const bare = hosts.map((host) => host.replace(/^\[(.*)\]$/, "$1"));
+  const unique = bare.includes("*") ? ["*"] : [...new Set(bare)];
   for (let attempt = 1;; attempt++) {
     try {
       return bindOnce(unique, port);

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { formatPeer, Logger } from "./log.ts";
+
+Deno.test("Logger writes one line per event at or above its level", () => {
+  const lines: string[] = [];
+  const log = new Logger({
+    level: "warn",
+    write: (line) => lines.push(line),
+    now: () => new Date("2026-11-23T13:16:00.123Z"),
+  });
+  log.info("conn.open", { peer: "1.2.3.4:5" });
+  log.warn("conn.busy", { peer: "1.2.3.4:5", open: 3 });
+  log.error("order.failed", { error: "disk full", note: undefined });
+  assert.deepEqual(lines, [
+    "2026-11-23T13:16:00.123Z WARN conn.busy peer=1.2.3.4:5 open=3",
+    '2026-11-23T13:16:00.123Z ERROR order.failed error="disk full"',
+  ]);
+});
+
+Deno.test("formatPeer() shows IPv4 clients of a dual-stack socket as plain IPv4", () => {
+  const tcp = (hostname: string, port: number): Deno.NetAddr => ({
+    transport: "tcp",
+    hostname,
+    port,
+  });
+  assert.equal(formatPeer(tcp("::ffff:127.0.0.1", 5000)), "127.0.0.1:5000");
+  assert.equal(formatPeer(tcp("127.0.0.1", 5000)), "127.0.0.1:5000");
+  assert.equal(formatPeer(tcp("::1", 5000)), "[::1]:5000");
+  assert.equal(formatPeer(tcp("2001:db8::1", 80)), "[2001:db8::1]:80");
+});
