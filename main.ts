@@ -23,6 +23,9 @@ Usage:
 
 Protocol: docs/protocol.md`;
 
+/** Signals closer together than this are one signal delivered twice. */
+const DUPLICATE_SIGNAL_MS = 150;
+
 function print(text: string): void {
   console.log(text);
 }
@@ -70,10 +73,15 @@ async function runServer(args: string[]): Promise<number> {
   print(server.readyLine);
 
   let signals = 0;
+  let firstAt = 0;
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   const onSignal = () => {
+    // One signal can arrive twice at once (a supervisor signalling the process
+    // group while `deno task` forwards it): only a later one means "now".
+    if (signals > 0 && performance.now() - firstAt < DUPLICATE_SIGNAL_MS) return;
     signals++;
     if (signals === 1) {
+      firstAt = performance.now();
       logger.info("server.signal", { action: "draining" });
       stop();
     } else {

@@ -84,6 +84,8 @@ export class OrderService {
   readonly #settling = new Set<Promise<void>>();
   readonly #durations = new DurationHistogram();
   readonly #stop = new AbortController();
+  /** Aborted when the drain gives up on running orders. */
+  readonly #closingSignal = new AbortController();
   #leftPending = 0;
   #counts = { recibidos: 0, aceptados: 0, rechazados: 0, listos: 0, errores: 0 };
 
@@ -214,6 +216,11 @@ export class OrderService {
     await this.#pool.stop(deadline.signal);
     clearTimeout(timer);
     await this.#pool.close();
+    // Finishing writes still retrying (a full disk) get one more chance, then stop.
+    const grace = setTimeout(() => this.#closingSignal.abort(), Math.max(1000, timeoutMs / 4));
+    await Promise.allSettled([...this.#settling]);
+    this.#closingSignal.abort();
+    clearTimeout(grace);
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
     this.#stop.abort(); // answer the waiters of orders left pendiente
     return this.#leftPending;
@@ -236,6 +243,10 @@ export class OrderService {
       workers: this.#pool.size,
       duracion_ms: this.#durations.summary(),
     };
+  }
+
+  get #closing(): boolean {
+    return this.#closingSignal.signal.aborted;
   }
 
   #schedule(pedido: Pedido, front: boolean): void {
@@ -274,14 +285,18 @@ export class OrderService {
 
   async #finish(id: number, outcome: Outcome, startedAt: string): Promise<void> {
     this.#active.set(id, "cerrando");
+    // Retried until it is committed (a full disk may come back); when the
+    // daemon stops first, the order stays `en proceso` in the store and is
+    // processed again at the next start.
     for (let attempt = 1;; attempt++) {
       try {
         await this.#store.markFinished(id, outcome); // the store releases the slot at commit
         break;
       } catch (error) {
         this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
-        if (attempt >= 20) return; // stays `en proceso` in the store: processed again at next start
-        await delay(Math.min(2000, 50 * attempt));
+        if (this.#closing) return;
+        await delay(Math.min(2000, 50 * attempt), this.#closingSignal.signal);
+        if (this.#closing) return;
       }
     }
     this.#active.delete(id);

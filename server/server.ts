@@ -97,6 +97,7 @@ export class Server implements AsyncDisposable {
     const admission = Admission.create(config.maxPedidos);
     const store = await SqliteOrderStore.open({ path: config.db, sync: config.sync, admission });
     let pool: WorkerPool | undefined;
+    let listeners: Deno.TcpListener[] = [];
     try {
       pool = await WorkerPool.start({
         size: config.workers,
@@ -111,10 +112,11 @@ export class Server implements AsyncDisposable {
         processMs: config.processMs,
         logger,
       });
-      const listeners = listenAll(config.hosts, config.port);
+      listeners = listenAll(config.hosts, config.port);
       await orders.recover();
       return new Server({ ...options, logger }, { store, pool, orders, listeners });
     } catch (error) {
+      for (const listener of listeners) listener.close();
       await pool?.close();
       await store.close();
       throw error;

@@ -129,7 +129,7 @@ Deno.test("a second signal during the drain exits 1 at once; the order runs agai
   const id = (await conn.readLine())?.id;
   await new Promise((resolve) => setTimeout(resolve, 200));
   first.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, 400));
   first.kill("SIGTERM");
   const result = await first.exited();
   assert.equal(result.code, 1);
