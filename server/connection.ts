@@ -1,17 +1,24 @@
 /**
  * One client session: frames requests off the socket, hands each to the
  * dispatcher, and writes the replies in request order. Pipelining is
- * bounded: reading pauses while too many requests are unanswered or too
- * many reply bytes are unsent, so a peer that stops reading cannot grow
- * the daemon's memory.
+ * bounded: requests are dispatched one by one, only while fewer than
+ * `maxPending` are being answered and fewer than `maxUnsentBytes` reply
+ * bytes wait for the socket; the rest of a chunk waits in a backlog and reading
+ * pauses until it is empty. A reply that is not ready at once gets a turn of
+ * the event loop before the next request is dispatched, so quick replies
+ * (reads) count against the byte cap before more are started. A peer that
+ * stops reading therefore holds at most about `maxUnsentBytes` plus one
+ * reply, whatever it sends.
  *
  * @module
  */
 
+import { setImmediate } from "node:timers";
+
 import type { Logger } from "./log.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import type { ErrorCode } from "./protocol/errors.ts";
-import { RequestFramer } from "./protocol/framing.ts";
+import { type Frame, RequestFramer } from "./protocol/framing.ts";
 import type { Reply } from "./protocol/messages.ts";
 
 /** Answers one request's text. */
@@ -25,9 +32,9 @@ export interface ConnectionOptions {
   logger: Logger;
   /** The peer, for logs. */
   peer: string;
-  /** Requests received but not yet written back before reading pauses. @default 256 */
+  /** Requests being answered (reply not ready yet) before dispatching and reading pause. @default 256 */
   maxPending?: number;
-  /** Reply bytes waiting for the socket before reading pauses. @default 262144 */
+  /** Reply bytes (UTF-16 units) waiting for the socket before dispatching and reading pause. @default 262144 */
   maxUnsentBytes?: number;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
@@ -49,6 +56,11 @@ function isClosing(reply: Reply): boolean {
   return reply.ok === false && CLOSING_CODES.has(reply.error as ErrorCode);
 }
 
+/** One turn of the event loop (about 0.02 ms; `setTimeout(0)` costs 2 ms). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A client session over one socket. */
 export class Connection {
   /** The peer address, for people. */
@@ -64,10 +76,20 @@ export class Connection {
   readonly #onClose: ((connection: Connection) => void) | undefined;
   /** Replies in request order; the head is the next to write. */
   readonly #slots: Slot[] = [];
+  /** Requests framed but not yet dispatched (from `#backlogHead` on). */
+  #backlog: Frame[] = [];
+  #backlogHead = 0;
+  #pumping = false;
+  /** Requests dispatched whose reply is not ready yet. */
+  #answering = 0;
   #unsentBytes = 0;
   #writing = false;
+  /** `performance.now()` when the write in progress began, or null. */
+  #writeSince: number | null = null;
   #stopping = false;
   #readDone = false;
+  /** A reply that closes the connection is queued: nothing after it is dispatched. */
+  #closeQueued = false;
   #closed = false;
   #wakeReader: (() => void) | null = null;
   #wakeDrained: (() => void) | null = null;
@@ -83,9 +105,14 @@ export class Connection {
     this.#onClose = options.onClose;
   }
 
-  /** Requests received whose replies are not yet written. */
+  /** Requests received whose replies are not yet written (dispatched or waiting to be). */
   get pending(): number {
-    return this.#slots.length;
+    return this.#slots.length + this.#backlog.length - this.#backlogHead;
+  }
+
+  /** How long the write in progress has waited for the peer to read, in ms (0 when none). */
+  get writeStalledMs(): number {
+    return this.#writeSince === null ? 0 : performance.now() - this.#writeSince;
   }
 
   /** Reply bytes waiting to be written. */
@@ -117,11 +144,11 @@ export class Connection {
           this.#accept(this.#framer.end());
           break;
         }
-        const chunk = buffer.slice(0, n);
+        const frames = this.#framer.push(buffer.subarray(0, n));
         if (n === buffer.length && buffer.length < MAX_READ) {
           buffer = new Uint8Array(buffer.length * 2);
         }
-        this.#accept(this.#framer.push(chunk));
+        this.#accept(frames);
       }
       // Half-close: answer everything already received, then close.
       if (!this.#closed) await this.#drained();
@@ -136,7 +163,7 @@ export class Connection {
    */
   beginStop(): void {
     this.#stopping = true;
-    if (this.#slots.length === 0) this.close();
+    if (this.pending === 0) this.close();
   }
 
   /** Closes the socket now. Idempotent. */
@@ -144,6 +171,8 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#slots.length = 0;
+    this.#backlog = [];
+    this.#backlogHead = 0;
     this.#unsentBytes = 0;
     try {
       this.#socket.close();
@@ -155,38 +184,97 @@ export class Connection {
     this.#onClose?.(this);
   }
 
-  #accept(frames: ReturnType<RequestFramer["push"]>): void {
-    if (frames.length === 0) return;
+  /** Queues framed requests and dispatches what the limits allow. */
+  #accept(frames: Frame[]): void {
+    if (frames.length === 0 || this.#closed || this.#closeQueued) return;
     this.lastActive = performance.now();
-    for (const frame of frames) {
-      if (this.#closed) return;
-      let reply: Reply | Promise<Reply>;
-      if (frame.kind === "too_large") reply = errorReply("too_large");
-      else if (this.#stopping) reply = errorReply("shutting_down");
-      else if (frame.kind === "bad_utf8") reply = errorReply("invalid_json");
-      else {
-        try {
-          reply = this.#handle(frame.text);
-        } catch (error) {
-          this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-          reply = errorReply("internal");
+    for (const frame of frames) this.#backlog.push(frame);
+    void this.#pump();
+  }
+
+  #hasRoom(): boolean {
+    return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
+  }
+
+  /** Dispatches backlog requests one by one while there is room. One pump at a time. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (
+        this.#backlogHead < this.#backlog.length && !this.#closed && !this.#closeQueued &&
+        this.#hasRoom()
+      ) {
+        const frame = this.#backlog[this.#backlogHead++]!;
+        if (this.#backlogHead === this.#backlog.length) {
+          this.#backlog = [];
+          this.#backlogHead = 0;
         }
+        const slot = this.#dispatch(frame);
+        // Let a reply that is ready within a turn (a read) count before the next request.
+        if (slot.line === null && !this.#closed) await nextTurn();
       }
-      const slot: Slot = { line: null, closes: false };
-      this.#slots.push(slot);
-      if (reply instanceof Promise) {
-        reply.then(
-          (value) => this.#fill(slot, value),
-          (error) => {
-            this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-            this.#fill(slot, errorReply("internal"));
-          },
-        );
-      } else this.#fill(slot, reply);
-      if (slot.closes) {
+      if (this.#closeQueued) {
         // Nothing after a closing reply is read or answered.
+        this.#backlog = [];
+        this.#backlogHead = 0;
         this.#readDone = true;
-        return;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.#wake();
+  }
+
+  #dispatch(frame: Frame): Slot {
+    let reply: Reply | Promise<Reply>;
+    if (frame.kind === "too_large") reply = errorReply("too_large");
+    else if (this.#stopping) reply = errorReply("shutting_down");
+    else if (frame.kind === "bad_utf8") reply = errorReply("invalid_json");
+    else {
+      try {
+        reply = this.#handle(frame.text);
+      } catch (error) {
+        this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+        reply = errorReply("internal");
+      }
+    }
+    const slot: Slot = { line: null, closes: false };
+    this.#slots.push(slot);
+    if (reply instanceof Promise) {
+      this.#answering++;
+      reply.then(
+        (value) => {
+          this.#answering--;
+          this.#fill(slot, value);
+        },
+        (error) => {
+          this.#answering--;
+          this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+          this.#fill(slot, errorReply("internal"));
+        },
+      );
+    } else this.#fill(slot, reply);
+    return slot;
+  }
+
+  /** Resumes whatever waits for room: the pump, the reader, the drain at end of input. */
+  #wake(): void {
+    if (this.#closed) {
+      this.#wakeReader?.();
+      this.#wakeDrained?.();
+      return;
+    }
+    const backlogged = this.#backlogHead < this.#backlog.length;
+    if (backlogged && !this.#pumping && !this.#closeQueued && this.#hasRoom()) {
+      void this.#pump();
+      return; // the pump wakes the others when it stops
+    }
+    if (!backlogged) {
+      this.#wakeReader?.();
+      if (this.#slots.length === 0) {
+        this.#wakeDrained?.();
+        if (this.#stopping) this.close();
       }
     }
   }
@@ -196,7 +284,10 @@ export class Connection {
     slot.line = JSON.stringify(reply) + "\n";
     slot.closes = isClosing(reply);
     this.#unsentBytes += slot.line.length;
-    if (slot.closes) this.#readDone = true;
+    if (slot.closes) {
+      this.#closeQueued = true;
+      this.#readDone = true;
+    }
     this.#flush();
   }
 
@@ -227,34 +318,37 @@ export class Connection {
           this.close();
           return;
         }
-        this.#wakeReader?.();
+        this.#wake();
       }
     } catch {
       this.close(); // the peer went away mid-reply
     } finally {
       this.#writing = false;
     }
-    if (this.#slots.length === 0) {
-      this.#wakeDrained?.();
-      if (this.#stopping) this.close();
-    }
+    this.#wake();
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#socket.write(bytes.subarray(offset));
+    this.#writeSince = performance.now();
+    try {
+      let offset = 0;
+      while (offset < bytes.length) {
+        offset += await this.#socket.write(bytes.subarray(offset));
+        this.#writeSince = performance.now(); // the peer read something
+      }
+    } finally {
+      this.#writeSince = null;
     }
   }
 
+  /** Resolves when the backlog is dispatched and there is room for more. */
   #roomToRead(): Promise<void> | void {
-    if (this.#slots.length < this.#maxPending && this.#unsentBytes < this.#maxUnsent) return;
+    const ready = () =>
+      this.#closed || (this.#backlogHead === this.#backlog.length && this.#hasRoom());
+    if (ready()) return;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#wakeReader = () => {
-      if (
-        this.#closed ||
-        (this.#slots.length < this.#maxPending && this.#unsentBytes < this.#maxUnsent)
-      ) {
+      if (ready()) {
         this.#wakeReader = null;
         resolve();
       }
@@ -262,11 +356,13 @@ export class Connection {
     return promise;
   }
 
+  /** Resolves when every request received is answered (or the connection closed). */
   #drained(): Promise<void> | void {
-    if (this.#slots.length === 0) return;
+    const done = () => this.#closed || this.pending === 0;
+    if (done()) return;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#wakeDrained = () => {
-      if (this.#closed || this.#slots.length === 0) {
+      if (done()) {
         this.#wakeDrained = null;
         resolve();
       }

@@ -173,12 +173,14 @@ export class OrderService {
   /**
    * Runs a task on the pool; it holds a slot while it runs.
    *
-   * @throws {ProtocolError} `queue_full`, `shutting_down`, `internal`.
+   * @throws {ProtocolError} `queue_full`, `shutting_down`, `internal`; `invalid_task`
+   * when the result is not a finite number.
    */
   async runTask(task: TaskSpec): Promise<Reply> {
     if (!this.#admission.tryAcquire()) throw new ProtocolError("queue_full");
+    let result;
     try {
-      return { ok: true, result: await this.#pool.submit({ kind: "task", task }) };
+      result = await this.#pool.submit({ kind: "task", task });
     } catch (error) {
       if (error instanceof PoolClosedError) throw new ProtocolError("shutting_down");
       this.#logger.error("task.failed", { task: task.name, error: String(error) });
@@ -186,6 +188,15 @@ export class OrderService {
     } finally {
       this.#admission.release();
     }
+    // JSON has no Infinity: `sum` of [1e308, 1e308] would go out as `"result":null`.
+    if (typeof result === "number" && !Number.isFinite(result)) {
+      throw new ProtocolError(
+        "invalid_task",
+        "❌ El resultado de la tarea no cabe en un número JSON (es infinito).",
+        { campo: "task.args" },
+      );
+    }
+    return { ok: true, result };
   }
 
   /**
@@ -293,7 +304,10 @@ export class OrderService {
         await this.#store.markFinished(id, outcome); // the store releases the slot at commit
         break;
       } catch (error) {
-        this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
+        // The first failure, then one line in 30 (a full disk can last minutes).
+        if (attempt % 30 === 1) {
+          this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
+        }
         if (this.#closing) return;
         await delay(Math.min(2000, 50 * attempt), this.#closingSignal.signal);
         if (this.#closing) return;

@@ -18,6 +18,8 @@ const MAX_CLAVE = 128;
 const EMPTY_TEXT: unique symbol = Symbol("empty");
 /** Marks a string longer than allowed after trimming. */
 const LONG_TEXT: unique symbol = Symbol("long");
+/** Marks a text holding a NUL character. */
+const HAS_NUL: unique symbol = Symbol("nul");
 
 const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
 
@@ -48,6 +50,7 @@ const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
  */
 export function validateOrder(value: Record<string, unknown>): NewOrder {
   const cliente = trimmedText(own(value, "cliente"), MAX_CLIENTE);
+  if (cliente === HAS_NUL) throw hasNul("cliente", "El cliente");
   if (cliente === EMPTY_TEXT) {
     throw invalid("cliente", `❌ Falta el cliente (texto de 1 a ${MAX_CLIENTE} caracteres).`);
   }
@@ -63,6 +66,7 @@ export function validateOrder(value: Record<string, unknown>): NewOrder {
   let rawDireccion = own(value, "direccion");
   if (rawDireccion === undefined || rawDireccion === null) rawDireccion = own(value, "dirección");
   const direccion = trimmedText(rawDireccion, MAX_DIRECCION);
+  if (direccion === HAS_NUL) throw hasNul("direccion", "La dirección");
   if (direccion === EMPTY_TEXT) {
     throw invalid(
       "direccion",
@@ -82,6 +86,7 @@ export function validateOrder(value: Record<string, unknown>): NewOrder {
     if (typeof rawClave !== "string" || rawClave.length === 0 || !fits(rawClave, MAX_CLAVE)) {
       throw invalid("clave", `❌ La clave debe ser un texto de 1 a ${MAX_CLAVE} caracteres.`);
     }
+    if (rawClave.includes("\u0000")) throw hasNul("clave", "La clave");
     clave = rawClave;
   }
 
@@ -129,6 +134,7 @@ function validateProductos(raw: unknown): Producto[] {
 /** A product name (a string item, or `nombre` of an object item), trimmed. */
 function productName(raw: unknown, campo: string, path: string): string {
   const nombre = trimmedText(raw, MAX_NOMBRE);
+  if (nombre === HAS_NUL) throw hasNul(campo, `El nombre del producto ${path}`);
   if (nombre === EMPTY_TEXT) {
     throw invalid(
       campo,
@@ -144,9 +150,17 @@ function productName(raw: unknown, campo: string, path: string): string {
   return nombre;
 }
 
-/** `raw` trimmed if it is a string of 1 to `max` code points after trimming. */
-function trimmedText(raw: unknown, max: number): string | typeof EMPTY_TEXT | typeof LONG_TEXT {
+/**
+ * `raw` trimmed if it is a string of 1 to `max` code points after trimming
+ * and holds no NUL (SQLite keeps a NUL inside TEXT, but `node:sqlite` reads
+ * TEXT only up to it: the field would come back cut short).
+ */
+function trimmedText(
+  raw: unknown,
+  max: number,
+): string | typeof EMPTY_TEXT | typeof LONG_TEXT | typeof HAS_NUL {
   if (typeof raw !== "string") return EMPTY_TEXT;
+  if (raw.includes("\u0000")) return HAS_NUL;
   const text = raw.trim();
   if (text.length === 0) return EMPTY_TEXT;
   return fits(text, max) ? text : LONG_TEXT;
@@ -167,6 +181,10 @@ function fits(text: string, max: number): boolean {
 /** An own property of `record`, never one inherited through its prototype. */
 function own(record: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function hasNul(campo: string, what: string): ProtocolError {
+  return invalid(campo, `❌ ${what} no puede contener el carácter NUL (\\u0000).`);
 }
 
 function invalid(campo: string, mensaje: string): ProtocolError {

@@ -233,3 +233,15 @@ Deno.test("validateOrder() ignores a __proto__ field and inherited properties", 
   assert.equal(Object.hasOwn(result, "__proto__"), false);
   assert.equal(({} as Record<string, unknown>).x, undefined);
 });
+
+Deno.test("validateOrder() refuses a NUL in any text field, naming the field", () => {
+  // node:sqlite would read such a text back cut at the NUL.
+  assert.match(assertInvalid(order({ cliente: "A\u0000na" }), "cliente").message, /NUL/);
+  assertInvalid(order({ direccion: "C\u00001" }), "direccion");
+  assertInvalid(order({ dirección: "C\u00001", direccion: undefined }), "direccion");
+  assertInvalid(order({ productos: ["pan", "a\u0000b"] }), "productos[1]");
+  assertInvalid(order({ productos: [{ nombre: "\u0000" }] }), "productos[0].nombre");
+  assertInvalid(order({ clave: "k\u0000" }), "clave");
+  // Other control characters are kept as sent.
+  assert.equal(validateOrder(order({ cliente: "A\u0001\u007fB" })).cliente, "A\u0001\u007fB");
+});

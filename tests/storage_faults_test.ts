@@ -1,0 +1,285 @@
+/**
+ * Storage faults (issue 4, §4): a database in a read-only or missing
+ * directory, a database already held by another daemon, and a disk that
+ * fills up while orders arrive.
+ *
+ * The read-only and disk-full cases mount a tiny tmpfs (we run as root in
+ * CI). Where mounting is impossible they are skipped with a message saying
+ * so; nothing else is skipped.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { canMount, mountTmpfs, readRows, remount, stats } from "./fault_util.ts";
+import {
+  type RawConn,
+  rawConnect,
+  runMain,
+  startInProcess,
+  startSubprocess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
+
+const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+const MOUNTABLE = await canMount();
+const NO_MOUNT = "cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)";
+
+if (!MOUNTABLE) console.warn(`storage_faults_test: skipping tmpfs tests: ${NO_MOUNT}`);
+
+Deno.test({
+  name:
+    "storage: a database in a read-only directory is refused at start with exit 2 and the reason",
+  ignore: !MOUNTABLE,
+  async fn() {
+    await using fs = (await mountTmpfs("1m"))!;
+    // One database made while the directory was writable, then the directory goes read-only.
+    {
+      await using daemon = await startSubprocess(fs.path, ["--db", `${fs.path}/old.db`]);
+      daemon.kill("SIGTERM");
+      assert.equal((await daemon.exited()).code, 0);
+    }
+    await remount(fs.path, "ro");
+    for (const name of ["old.db", "new.db"]) {
+      const db = `${fs.path}/${name}`;
+      const result = await runMain(fs.path, ["server", "--port", "0", "--db", db]);
+      assert.equal(result.code, 2, `${name}: ${result.stderr}`);
+      assert.equal(result.stdout, "", "never ready");
+      assert.match(result.stderr, /^pedidos server: cannot start: Cannot open database/m);
+      assert.ok(result.stderr.includes(db), `${name}: names the file: ${result.stderr}`);
+      assert.match(result.stderr, /read-only file system|not writable/, `${name}: says why`);
+    }
+  },
+});
+
+Deno.test("storage: a database in a missing directory is refused with exit 2, naming the reason", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/no/such/dir/p.db`;
+  const result = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.match(
+    result.stderr,
+    /cannot start: Cannot open database ".*no\/such\/dir\/p\.db": directory does not exist/,
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing was created");
+});
+
+Deno.test("storage: a second daemon on the same database is refused with exit 2; the first keeps serving", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  const first = await startSubprocess(dir.path, ["--db", db]);
+  try {
+    const second = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.equal(second.stdout, "", "the second never got ready");
+    assert.match(
+      second.stderr,
+      /cannot start: Cannot open database ".*p\.db": it is in use by another process \(lock file ".*p\.db\.lock" is held/,
+    );
+    // The same file by another path is the same database.
+    const other = await runMain(dir.path, ["server", "--port", "0", "--db", "./p.db"]);
+    assert.equal(other.code, 2, other.stderr);
+
+    await using conn = await rawConnect(first.port);
+    await conn.write(JSON.stringify(ORDER) + "\n");
+    assert.equal((await conn.readLine())?.ok, true, "the first daemon still takes orders");
+  } finally {
+    first.kill("SIGKILL");
+    await first.exited();
+  }
+  // A daemon killed with SIGKILL leaves its lock file, but not its lock.
+  await using again = await startSubprocess(dir.path, ["--db", db]);
+  again.kill("SIGTERM");
+  assert.equal((await again.exited()).code, 0);
+  assert.equal(readRows(db).length, 1);
+});
+
+Deno.test("storage: Server.start() twice on one file in one process refuses the second", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  await using first = await startInProcess({ db });
+  await assert.rejects(startInProcess({ db }), /in use by another process/);
+  await using conn = await rawConnect(first.port);
+  await conn.write('{"op":"PING"}\n');
+  assert.equal((await conn.readLine())?.pong, true);
+});
+
+/** Fills the file system at `dir` with one file until the disk refuses more. */
+async function fill(path: string): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(16 * 1024).fill(0x2a);
+  try {
+    for (;;) await file.write(chunk);
+  } catch {
+    // ENOSPC: full
+  }
+  for (let size = 4096; size >= 1; size = Math.floor(size / 2)) {
+    try {
+      for (;;) await file.write(chunk.subarray(0, size)); // the last few bytes too
+    } catch {
+      // full at this size
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "storage: a full disk gets internal, never an ok for an order not committed; reads go on; intake recovers",
+  ignore: !MOUNTABLE,
+  async fn() {
+    await using fs = (await mountTmpfs("3m"))!;
+    const db = `${fs.path}/p.db`;
+    const acked = new Map<string, number>();
+    const refused: string[] = [];
+    const big = { ...ORDER, productos: Array.from({ length: 40 }, (_, i) => `p${i}`.repeat(40)) };
+    {
+      await using daemon = await startInProcess({
+        db,
+        maxPedidos: 1000,
+        workers: 2,
+        processMs: { min: 0, max: 5 },
+      });
+      await using conn = await rawConnect(daemon.port);
+      const send = async (clave: string) => {
+        await conn.write(JSON.stringify({ ...big, clave }) + "\n");
+        const reply = await conn.readLine(15_000);
+        if (reply?.ok === true) acked.set(clave, reply.id as number);
+        else {
+          assert.equal(reply?.error, "internal", JSON.stringify(reply));
+          refused.push(clave);
+        }
+        return reply;
+      };
+      for (let i = 0; i < 5; i++) await send(`before-${i}`);
+      assert.equal(acked.size, 5);
+
+      await fill(`${fs.path}/filler`);
+      // Keep sending until the disk refuses (the WAL may still have room for a few).
+      let i = 0;
+      while (refused.length < 5) {
+        assert.ok(i < 400, "the disk never refused an order");
+        await send(`full-${i++}`);
+      }
+      // Reads and everything that does not write keep working.
+      await conn.write(
+        `{"op":"ESTADO","id":${acked.get("before-0")}}\n{"op":"LISTAR","limit":3}\n` +
+          '{"op":"PING"}\n{"op":"TASK","task":{"name":"sum","args":[1,2]}}\n',
+      );
+      assert.equal((await conn.readLine())?.ok, true, "ESTADO while full");
+      assert.equal(((await conn.readLine())?.pedidos as unknown[]).length, 3, "LISTAR while full");
+      assert.equal((await conn.readLine())?.pong, true);
+      assert.equal((await conn.readLine())?.result, 3);
+      // A retry of an acked order is still recognised.
+      await conn.write(JSON.stringify({ ...big, clave: "before-1" }) + "\n");
+      const retry = await conn.readLine();
+      assert.equal(retry?.duplicado, true);
+      assert.equal(retry?.id, acked.get("before-1"));
+
+      // Space comes back: intake recovers, refused orders can be retried by clave.
+      await Deno.remove(`${fs.path}/filler`);
+      for (let j = 0; j < 5; j++) {
+        const reply = await send(`after-${j}`);
+        assert.equal(reply?.ok, true, `after space returns: ${JSON.stringify(reply)}`);
+      }
+      for (const clave of refused.splice(0)) {
+        assert.equal((await send(clave))?.ok, true, `retry of ${clave}`);
+      }
+      for (const id of acked.values()) {
+        await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n`);
+        const pedido = (await conn.readLine(12_000))?.pedido as Record<string, unknown>;
+        assert.equal(pedido.estado, "listo", `order ${id} finished`);
+      }
+      await waitUntil(async () => {
+        const s = await stats(daemon.port);
+        return s.libres === s.capacidad && s.pendientes === 0 && s.en_proceso === 0;
+      }, { timeoutMs: 10_000, what: "every slot back" });
+    }
+    // Every acked order is in the file, under its id, listo; nothing else is.
+    const rows = readRows(db);
+    const byClave = new Map(rows.map((row) => [row.clave, row]));
+    for (const [clave, id] of acked) {
+      assert.equal(byClave.get(clave)?.id, id, `${clave} stored`);
+      assert.equal(byClave.get(clave)?.estado, "listo");
+    }
+    assert.equal(rows.length, acked.size, "no order stored that was not acked");
+  },
+});
+
+/** Holds a write transaction on `db` from this process, like a foreign writer. */
+function holdWriteLock(db: string): DatabaseSync {
+  const other = new DatabaseSync(db);
+  other.exec("PRAGMA busy_timeout = 5000"); // the daemon may be mid-commit
+  other.exec("BEGIN IMMEDIATE");
+  return other;
+}
+
+Deno.test("storage: while a foreign writer holds the database, orders get internal (never ok) and intake recovers", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  await using daemon = await startInProcess({ db, maxPedidos: 100 });
+  await using conn: RawConn = await rawConnect(daemon.port);
+  const foreign = holdWriteLock(db);
+  let released = false;
+  try {
+    await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
+    const reply = await conn.readLine(15_000);
+    assert.equal(reply?.error, "internal", "refused once the busy timeout passes");
+    await conn.write('{"op":"LISTAR"}\n');
+    assert.equal((await conn.readLine())?.ok, true, "reads go on");
+    foreign.exec("ROLLBACK");
+    foreign.close();
+    released = true;
+    await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
+    const again = await conn.readLine();
+    assert.equal(again?.ok, true);
+    assert.equal(again?.duplicado, undefined, "the refused order had not been stored");
+  } finally {
+    if (!released) foreign.close();
+  }
+});
+
+Deno.test({
+  name:
+    "storage: a stop while the disk is full ends in time; orders whose end was not written run again",
+  ignore: !MOUNTABLE,
+  async fn() {
+    await using fs = (await mountTmpfs("3m"))!;
+    const db = `${fs.path}/p.db`;
+    const ids: number[] = [];
+    {
+      const daemon = await startInProcess({
+        db,
+        workers: 2,
+        processMs: { min: 300, max: 300 },
+        drainTimeoutMs: 500,
+      });
+      try {
+        await using conn = await rawConnect(daemon.port);
+        await conn.write(`${JSON.stringify(ORDER)}\n`.repeat(4));
+        for (let i = 0; i < 4; i++) ids.push((await conn.readLine())?.id as number);
+        await fill(`${fs.path}/filler`); // while the first two are being processed
+        await new Promise((resolve) => setTimeout(resolve, 400)); // they end; `listo` cannot be written
+      } finally {
+        const started = Date.now();
+        const summary = await daemon.server.shutdown();
+        const took = Date.now() - started;
+        assert.ok(took < 4000, `stopped in ${took} ms despite the full disk`);
+        assert.equal(summary.listos, 0, "no order counted listo without its commit");
+        await daemon[Symbol.asyncDispose]();
+      }
+    }
+    await Deno.remove(`${fs.path}/filler`);
+    assert.deepEqual(
+      readRows(db).map((row) => row.estado === "listo"),
+      [false, false, false, false],
+      "nothing is listo in the file",
+    );
+    await using again = await startInProcess({ db, processMs: { min: 0, max: 0 } });
+    await using conn = await rawConnect(again.port);
+    for (const id of ids) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n`);
+      const pedido = (await conn.readLine(12_000))?.pedido as Record<string, unknown>;
+      assert.equal(pedido.estado, "listo", `order ${id} processed at the next start`);
+    }
+  },
+});
