@@ -41,9 +41,19 @@ export interface ServerConfig {
   maxConnections: number;
   /** Least severe log level written. */
   log: LogLevel;
+  /**
+   * How long a LOGIN session token is valid, in seconds (§2.6). Optional so
+   * that settings written before accounts existed stay valid.
+   *
+   * @default {86400}
+   */
+  sessionTtlS?: number;
   /** The env file that was read, or null. */
   envFile: string | null;
 }
+
+/** The default of {@linkcode ServerConfig.sessionTtlS}: one day. */
+export const DEFAULT_SESSION_TTL_S = 86400;
 
 /** Where a client finds the daemon. */
 export interface ClientConfig {
@@ -277,6 +287,14 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     shown: "info",
     help: `${LOG_LEVELS.join(", ")}; logs go to stderr`,
     parse: oneOf(LOG_LEVELS),
+  },
+  sessionTtlS: {
+    flag: "session-ttl-s",
+    arg: "S",
+    default: DEFAULT_SESSION_TTL_S,
+    shown: String(DEFAULT_SESSION_TTL_S),
+    help: "how long a LOGIN session token is valid",
+    parse: wholeNumber(1, 366 * 86400),
   },
 };
 

@@ -41,6 +41,7 @@ const DEFAULTS: ServerConfig = {
   maxRequestBytes: 65536,
   maxConnections: 1024,
   log: "info",
+  sessionTtlS: 86400,
   envFile: null,
 };
 
@@ -67,6 +68,7 @@ Deno.test("parseServerConfig() reads each flag", () => {
     [["--max-connections", "2"], { maxConnections: 2 }],
     [["--log", "debug"], { log: "debug" }],
     [["--log", "WARN"], { log: "warn" }],
+    [["--session-ttl-s", "60"], { sessionTtlS: 60 }],
   ];
   for (const [args, expected] of cases) {
     assert.deepEqual(
@@ -113,6 +115,7 @@ const SAMPLES: Record<keyof typeof SERVER_SETTINGS, [string, string, string]> = 
   maxRequestBytes: ["100", "200", "300"],
   maxConnections: ["1", "2", "3"],
   log: ["debug", "warn", "error"],
+  sessionTtlS: ["1", "2", "3"],
 };
 
 Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {
@@ -230,6 +233,8 @@ const BAD: [flag: string, value: string][] = [
   ["max-request-bytes", "63"],
   ["idle-timeout-ms", "0"],
   ["host", ","],
+  ["session-ttl-s", "0"],
+  ["session-ttl-s", "1h"],
 ];
 
 Deno.test("parseServerConfig() refuses bad values from flags", () => {

@@ -5,16 +5,32 @@
  * @module
  */
 
+import type { AccountService } from "./accounts.ts";
 import type { RequestHandler } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import type { OrderService } from "./order_service.ts";
 import { errorReply, ProtocolError } from "./protocol/errors.ts";
-import type { Reply, Request } from "./protocol/messages.ts";
+import type { Reply, Request, Secret } from "./protocol/messages.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
+import { renderTareasHtml } from "./tareas_html.ts";
+
+/** The part of {@linkcode OrderService} the dispatcher calls (tests may pass a fake). */
+export type OrderOperations = Pick<
+  OrderService,
+  "countReceived" | "submit" | "status" | "list" | "stats" | "runTask"
+>;
+
+/** The part of {@linkcode AccountService} the dispatcher calls. */
+export type AccountOperations = Pick<AccountService, "register" | "login" | "authenticate">;
 
 /** What the dispatcher needs. */
 export interface DispatcherDeps {
-  orders: OrderService;
+  orders: OrderOperations;
+  /**
+   * REGISTRO, LOGIN and GET_TAREAS_HTML (§2.6). Without it they are answered
+   * `unknown_op`, "not available on this server".
+   */
+  accounts?: AccountOperations;
   logger: Logger;
   /** Open connections now. */
   connections: () => number;
@@ -24,7 +40,7 @@ export interface DispatcherDeps {
 
 /** Builds the request handler of every connection. */
 export function createDispatcher(deps: DispatcherDeps): RequestHandler {
-  const { orders, logger } = deps;
+  const { orders, accounts, logger } = deps;
 
   async function guard(work: Promise<Reply>): Promise<Reply> {
     try {
@@ -80,6 +96,23 @@ export function createDispatcher(deps: DispatcherDeps): RequestHandler {
       }
       case "TASK":
         return guard(orders.runTask(request.task));
+      case "REGISTRO":
+        return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
+      case "LOGIN":
+        return accounts ? guard(accounts.login(request.credentials)) : noAccounts(request.op);
+      case "GET_TAREAS_HTML":
+        return accounts ? guard(tareasHtml(accounts, request.token)) : noAccounts(request.op);
     }
   };
+
+  async function tareasHtml(accounts: AccountOperations, token: Secret): Promise<Reply> {
+    const { usuario } = await accounts.authenticate(token);
+    return { ok: true, html: renderTareasHtml({ usuario, workers: orders.stats().workers }) };
+  }
+}
+
+function noAccounts(op: string): Reply {
+  return new ProtocolError("unknown_op", `❌ Operación no disponible en este servidor: ${op}.`, {
+    campo: "op",
+  }).toReply();
 }

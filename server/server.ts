@@ -5,6 +5,7 @@
  * @module
  */
 
+import { AccountService } from "./accounts.ts";
 import { Admission } from "./admission.ts";
 import type { ServerConfig } from "./config.ts";
 import { Connection } from "./connection.ts";
@@ -67,6 +68,7 @@ export class Server implements AsyncDisposable {
       store: OrderStore;
       pool: WorkerPool;
       orders: OrderService;
+      accounts: AccountService;
       listeners: Deno.TcpListener[];
     },
   ) {
@@ -78,6 +80,7 @@ export class Server implements AsyncDisposable {
     this.#listeners = parts.listeners;
     const handle = createDispatcher({
       orders: this.#orders,
+      accounts: parts.accounts,
       logger: this.#logger,
       connections: () => this.#connections.size,
       startedAt: this.#startedAt,
@@ -112,9 +115,10 @@ export class Server implements AsyncDisposable {
         processMs: config.processMs,
         logger,
       });
+      const accounts = new AccountService({ store, logger, sessionTtlS: config.sessionTtlS });
       listeners = listenAll(config.hosts, config.port);
       await orders.recover();
-      return new Server({ ...options, logger }, { store, pool, orders, listeners });
+      return new Server({ ...options, logger }, { store, pool, orders, accounts, listeners });
     } catch (error) {
       for (const listener of listeners) listener.close();
       await pool?.close();
@@ -261,6 +265,11 @@ export class Server implements AsyncDisposable {
     for (const connection of this.#connections) {
       if (connection.pending === 0 && now - connection.lastActive > limit) {
         this.#logger.info("conn.idle_timeout", { peer: connection.peer });
+        connection.close();
+      } else if (connection.writeStalledMs > limit) {
+        // A peer that has read nothing of its replies for that long is idle too;
+        // without this it would hold its place and its buffers for ever.
+        this.#logger.info("conn.write_timeout", { peer: connection.peer });
         connection.close();
       }
     }

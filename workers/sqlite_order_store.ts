@@ -1,7 +1,8 @@
 /**
- * The SQLite implementation of {@linkcode OrderStore}, as the main thread
- * sees it: writes go to the single writer worker (`writer_worker.ts`), reads
- * go to a read-only connection on the main thread.
+ * The SQLite implementation of {@linkcode OrderStore} and
+ * {@linkcode AccountStore}, as the main thread sees it: writes go to the
+ * single writer worker (`writer_worker.ts`), reads go to a read-only
+ * connection on the main thread.
  *
  * Writes made in the same tick are coalesced into one `ops` message, and the
  * writer commits what arrives together in one transaction (group commit), so
@@ -19,7 +20,14 @@
 import type { Admission } from "../server/admission.ts";
 import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
-import type { InsertResult, OrderStore, Outcome } from "./store/store.ts";
+import type {
+  AccountStore,
+  InsertResult,
+  OrderStore,
+  Outcome,
+  Sesion,
+  Usuario,
+} from "./store/store.ts";
 import type {
   FromWriter,
   Op,
@@ -58,7 +66,7 @@ interface Inflight {
 }
 
 /**
- * Orders in SQLite, through one writer worker.
+ * Orders and accounts in SQLite, through one writer worker.
  *
  * @example Usage
  * ```ts ignore
@@ -71,7 +79,7 @@ interface Inflight {
  * console.log((await store.get(pedido.id))?.estado); // "pendiente"
  * ```
  */
-export class SqliteOrderStore implements OrderStore {
+export class SqliteOrderStore implements OrderStore, AccountStore {
   readonly #worker: Worker;
   readonly #closeTimeoutMs: number;
   #reader: SqliteStore | null = null;
@@ -84,6 +92,8 @@ export class SqliteOrderStore implements OrderStore {
   readonly #closed = Promise.withResolvers<void>();
   #closing: Promise<void> | null = null;
   #stats: WriterStats | null = null;
+  /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
+  #lock: Deno.FsFile | null = null;
 
   private constructor(worker: Worker, closeTimeoutMs: number) {
     this.#worker = worker;
@@ -103,14 +113,33 @@ export class SqliteOrderStore implements OrderStore {
    *
    * @param options See {@linkcode SqliteOrderStoreOptions}.
    * @returns The open store.
+   * A file database is first locked, with an exclusive advisory lock on
+   * `<path>.lock` beside it (created if needed, never removed), so that a
+   * second daemon on the same file is refused instead of sharing the
+   * writer's role. The lock goes with the process, even on SIGKILL.
+   *
    * @throws {Error} The writer's reason, e.g.
    * `Cannot open database "/nope/x.db": directory does not exist`; the worker
-   * is terminated.
+   * is terminated. `Cannot open database "x.db": it is in use by another
+   * process (lock file "x.db.lock" is held)` when another store holds it.
    */
   static async open(options: SqliteOrderStoreOptions): Promise<SqliteOrderStore> {
     const { path, sync = "full", admission, closeTimeoutMs = 10_000 } = options;
+    // When the lock file cannot even be created (no such directory, read-only),
+    // the writer's attempt below explains why better than the lock file would.
+    let lock: Deno.FsFile | null = null;
+    let lockError: unknown = null;
+    if (path !== ":memory:") {
+      try {
+        lock = lockDatabase(path);
+      } catch (error) {
+        if (error instanceof DatabaseInUseError) throw error;
+        lockError = error;
+      }
+    }
     const worker = new Worker(new URL("./writer_worker.ts", import.meta.url), { type: "module" });
     const store = new SqliteOrderStore(worker, closeTimeoutMs);
+    store.#lock = lock;
     const init: ToWriter = admission === undefined
       ? { type: "init", path, sync }
       : { type: "init", path, sync, admission: admission.buffer };
@@ -119,7 +148,15 @@ export class SqliteOrderStore implements OrderStore {
       await store.#ready.promise;
     } catch (error) {
       worker.terminate();
+      lock?.close();
       throw error;
+    }
+    if (lockError !== null) {
+      await store.close();
+      const reason = lockError instanceof Error ? lockError.message : String(lockError);
+      throw new Error(`Cannot open database "${path}": cannot lock "${path}.lock": ${reason}`, {
+        cause: lockError,
+      });
     }
     if (path !== ":memory:") {
       try {
@@ -177,6 +214,34 @@ export class SqliteOrderStore implements OrderStore {
     return this.#read({ op: "unfinished" }, (reader) => reader.unfinished());
   }
 
+  /** {@inheritDoc AccountStore.createUser} */
+  createUser(usuario: string, hash: string, at: string): Promise<number | null> {
+    return this.#send({ op: "createUser", usuario, hash, at });
+  }
+
+  /** {@inheritDoc AccountStore.findUser} */
+  findUser(usuario: string): Promise<Usuario | null> {
+    return this.#read({ op: "findUser", usuario }, (reader) => reader.findUser(usuario));
+  }
+
+  /** {@inheritDoc AccountStore.createSession} */
+  createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void> {
+    return this.#send({ op: "createSession", tokenHash, usuarioId, expira });
+  }
+
+  /** {@inheritDoc AccountStore.findSession} */
+  findSession(tokenHash: string, now: string): Promise<Sesion | null> {
+    return this.#read(
+      { op: "findSession", tokenHash, now },
+      (reader) => reader.findSession(tokenHash, now),
+    );
+  }
+
+  /** {@inheritDoc AccountStore.deleteExpiredSessions} */
+  deleteExpiredSessions(now: string): Promise<number> {
+    return this.#send({ op: "deleteExpiredSessions", now });
+  }
+
   /**
    * Sends what is queued, lets the writer commit it and close, then closes
    * the read connection. Later calls reject. Idempotent: every call returns
@@ -214,6 +279,8 @@ export class SqliteOrderStore implements OrderStore {
     }
     this.#worker.terminate();
     this.#rejectAll("the store closed before the writer answered");
+    this.#lock?.close(); // last: the file is free for another daemon only now
+    this.#lock = null;
   }
 
   #send<O extends Op>(op: O): Promise<OpValue<O>> {
@@ -289,4 +356,33 @@ export class SqliteOrderStore implements OrderStore {
     }
     this.#inflight.clear();
   }
+}
+
+/** Another process (or another store in this one) holds the database's lock file. */
+class DatabaseInUseError extends Error {
+  constructor(path: string) {
+    super(
+      `Cannot open database "${path}": it is in use by another process ` +
+        `(lock file "${path}.lock" is held; is another pedidos daemon running on it?)`,
+    );
+    this.name = "DatabaseInUseError";
+  }
+}
+
+/**
+ * Takes the exclusive lock on `<path>.lock` without waiting.
+ *
+ * @throws {DatabaseInUseError} when it is held elsewhere; the file system's
+ * error when the lock file cannot be opened.
+ */
+function lockDatabase(path: string): Deno.FsFile {
+  const file = Deno.openSync(`${path}.lock`, { read: true, write: true, create: true });
+  let locked = false;
+  try {
+    locked = file.tryLockSync(true);
+  } finally {
+    if (!locked) file.close();
+  }
+  if (!locked) throw new DatabaseInUseError(path);
+  return file;
 }

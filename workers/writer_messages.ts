@@ -12,7 +12,7 @@
  */
 
 import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
-import type { InsertResult, Outcome } from "./store/store.ts";
+import type { InsertResult, Outcome, Sesion, Usuario } from "./store/store.ts";
 
 /** One operation of a batch, discriminated on `op`. */
 export type Op =
@@ -20,11 +20,16 @@ export type Op =
   | { op: "markStarted"; id: number; worker: number; at: string }
   | { op: "markFinished"; id: number; outcome: Outcome }
   | { op: "markPending"; id: number }
+  | { op: "createUser"; usuario: string; hash: string; at: string }
+  | { op: "createSession"; tokenHash: string; usuarioId: number; expira: string }
+  | { op: "deleteExpiredSessions"; now: string }
   // Reads: sent to the writer only for `:memory:` databases.
   | { op: "get"; id: number }
   | { op: "findByClave"; clave: string }
   | { op: "list"; filter: ListFilter }
-  | { op: "unfinished" };
+  | { op: "unfinished" }
+  | { op: "findUser"; usuario: string }
+  | { op: "findSession"; tokenHash: string; now: string };
 
 /** What each operation resolves to. */
 export interface OpValues {
@@ -36,6 +41,11 @@ export interface OpValues {
   findByClave: Pedido | null;
   list: Pedido[];
   unfinished: Pedido[];
+  createUser: number | null;
+  createSession: void;
+  deleteExpiredSessions: number;
+  findUser: Usuario | null;
+  findSession: Sesion | null;
 }
 
 /** The value an operation `O` resolves to. */

@@ -147,6 +147,16 @@ function apply(store: SqliteStore, op: Op): unknown {
       return store.list(op.filter);
     case "unfinished":
       return store.unfinished();
+    case "createUser":
+      return store.createUser(op.usuario, op.hash, op.at);
+    case "createSession":
+      return store.createSession(op.tokenHash, op.usuarioId, op.expira);
+    case "deleteExpiredSessions":
+      return store.deleteExpiredSessions(op.now);
+    case "findUser":
+      return store.findUser(op.usuario);
+    case "findSession":
+      return store.findSession(op.tokenHash, op.now);
     default:
       throw new Error(`Unexpected operation "${(op as { op: unknown }).op}"`);
   }

@@ -1,6 +1,6 @@
 /**
  * Wire types: the requests the daemon understands and the order object of
- * PROTOCOL.md §5. Pure types, no I/O.
+ * PROTOCOL.md §5. Pure types and values, no I/O.
  *
  * @module
  */
@@ -53,6 +53,47 @@ export interface ListFilter {
   antesDe?: number;
 }
 
+/**
+ * A secret (a password, a session token) that hides itself: printing,
+ * logging, `String()` or `JSON.stringify()` show `[oculto]`, never the value.
+ * Only {@linkcode Secret.reveal} gives it, at the one place that needs it.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The value itself. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  /** `[oculto]`. */
+  toString(): string {
+    return "[oculto]";
+  }
+
+  /** `"[oculto]"` in JSON. */
+  toJSON(): string {
+    return "[oculto]";
+  }
+
+  /** `[oculto]` in `console.log` and `Deno.inspect`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return "[oculto]";
+  }
+}
+
+/** The arguments of REGISTRO and LOGIN (§2.6), after validation. */
+export interface Credentials {
+  /** 3–64 characters of ASCII letters, digits, `.`, `_`, `-`. */
+  usuario: string;
+  /** 8–256 characters. */
+  password: Secret;
+}
+
 /** A parsed, validated request. */
 export type Request =
   | { op: "PEDIDO"; order: NewOrder }
@@ -60,7 +101,10 @@ export type Request =
   | { op: "LISTAR"; filter: ListFilter }
   | { op: "STATS" }
   | { op: "TASK"; task: TaskSpec }
-  | { op: "PING" };
+  | { op: "PING" }
+  | { op: "REGISTRO"; credentials: Credentials }
+  | { op: "LOGIN"; credentials: Credentials }
+  | { op: "GET_TAREAS_HTML"; token: Secret };
 
 /** Any reply object; `ok` says which kind. */
 export type Reply = { ok: boolean; [field: string]: unknown };

@@ -6,7 +6,15 @@
  */
 
 import { ProtocolError } from "./errors.ts";
-import { type Estado, ESTADOS, type ListFilter, type Request, type TaskSpec } from "./messages.ts";
+import {
+  type Credentials,
+  type Estado,
+  ESTADOS,
+  type ListFilter,
+  type Request,
+  Secret,
+  type TaskSpec,
+} from "./messages.ts";
 import { validateOrder } from "./validate_order.ts";
 
 type Args = Record<string, unknown>;
@@ -18,8 +26,12 @@ const MAX_LIMIT = 1000;
 /** How much of an unknown `op` or task name is echoed back in `mensaje`. */
 const ECHO_CHARS = 40;
 
-/** Operations of a later version: recognised, but answered `unknown_op` for now. */
-const LATER_OPS: ReadonlySet<string> = new Set(["REGISTRO", "LOGIN", "GET_TAREAS_HTML"]);
+/** An account name (§2.6): 3–64 ASCII letters, digits, `.`, `_`, `-`. */
+const USUARIO_REGEXP = /^[A-Za-z0-9._-]{3,64}$/;
+const MIN_PASSWORD_CHARS = 8;
+const MAX_PASSWORD_CHARS = 256;
+/** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */
+const MAX_TOKEN_CHARS = 512;
 
 /**
  * Parses one request: a bare order (no `op`), or an envelope
@@ -30,7 +42,9 @@ const LATER_OPS: ReadonlySet<string> = new Set(["REGISTRO", "LOGIN", "GET_TAREAS
  * @returns The validated request.
  * @throws {ProtocolError} `invalid_json` (not JSON, or not an object),
  * `invalid_request` (a bad envelope field, named in `campo`),
- * `invalid_order`, `unknown_op`, `invalid_task` or `unknown_task`.
+ * `invalid_order`, `unknown_op`, `invalid_task`, `unknown_task`,
+ * `invalid_user` (REGISTRO/LOGIN credentials that break the rules) or
+ * `unauthorized` (GET_TAREAS_HTML without a token).
  *
  * @example Usage
  * ```ts
@@ -74,17 +88,16 @@ export function parseRequest(text: string): Request {
       return { op: "PING" };
     case "TASK":
       return { op: "TASK", task: parseTask(args) };
-  }
-  if (LATER_OPS.has(op)) {
-    throw new ProtocolError(
-      "unknown_op",
-      `❌ Operación no disponible en esta versión: ${op}.`,
-      { campo: "op" },
-    );
+    case "REGISTRO":
+    case "LOGIN":
+      return { op, credentials: parseCredentials(args) };
+    case "GET_TAREAS_HTML":
+      return { op, token: parseToken(args) };
   }
   throw new ProtocolError(
     "unknown_op",
-    `❌ Operación desconocida: ${echo(rawOp)}. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.`,
+    `❌ Operación desconocida: ${echo(rawOp)}. Use PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, ` +
+      "REGISTRO, LOGIN o GET_TAREAS_HTML.",
     { campo: "op" },
   );
 }
@@ -209,6 +222,46 @@ function parseTask(args: Args): TaskSpec {
     `❌ Tarea desconocida: ${echo(name)}. Use sum, upper o lower.`,
     { campo: "task.name" },
   );
+}
+
+/** `usuario` (or its alias `username`) and `password` of REGISTRO and LOGIN. */
+function parseCredentials(args: Args): Credentials {
+  const usuario = own(args, "usuario") ?? own(args, "username");
+  if (typeof usuario !== "string" || !USUARIO_REGEXP.test(usuario)) {
+    throw new ProtocolError(
+      "invalid_user",
+      '❌ El usuario debe tener de 3 a 64 caracteres: letras sin tilde, dígitos, ".", "_" o "-".',
+      { campo: "usuario" },
+    );
+  }
+  const password = own(args, "password");
+  const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;
+  if (
+    typeof password !== "string" || chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS
+  ) {
+    throw new ProtocolError(
+      "invalid_user",
+      `❌ La contraseña debe tener de ${MIN_PASSWORD_CHARS} a ${MAX_PASSWORD_CHARS} caracteres.`,
+      { campo: "password" },
+    );
+  }
+  return { usuario, password: new Secret(password) };
+}
+
+/** The session `token` of GET_TAREAS_HTML; anything unusable is `unauthorized`. */
+function parseToken(args: Args): Secret {
+  const token = own(args, "token");
+  if (typeof token !== "string" || token === "" || token.length > MAX_TOKEN_CHARS) {
+    throw new ProtocolError("unauthorized", undefined, { campo: "token" });
+  }
+  return new Secret(token);
+}
+
+/** The number of code points in `text`, counting no further than `limit`. */
+function codePoints(text: string, limit: number): number {
+  let count = 0;
+  for (const _ of text) if (++count >= limit) break;
+  return count;
 }
 
 function isPlainObject(value: unknown): value is Args {

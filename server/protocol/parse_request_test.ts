@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ErrorCode, MESSAGES, ProtocolError } from "./errors.ts";
+import { Secret } from "./messages.ts";
 import { parseRequest } from "./parse_request.ts";
 
 const ORDER = '"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"';
@@ -74,21 +75,124 @@ Deno.test("parseRequest() reads op case-insensitively and trimmed", () => {
 Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
   for (const op of ["", "  ", "FOO", "PINGG", "PED IDO", "pedidos"]) {
     const error = assertRefused(`{"op":${JSON.stringify(op)}}`, "unknown_op", "op");
-    assert.match(error.message, /PEDIDO, ESTADO, LISTAR, STATS, TASK o PING/);
+    assert.match(
+      error.message,
+      /PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, REGISTRO, LOGIN o GET_TAREAS_HTML/,
+    );
   }
   // A long op is echoed only in part.
   const error = assertRefused(`{"op":"${"X".repeat(10000)}"}`, "unknown_op", "op");
   assert.ok(error.message.length < 200);
 });
 
-Deno.test("parseRequest() answers the account operations with unknown_op for now", () => {
-  for (const op of ["REGISTRO", "login", "Get_Tareas_Html"]) {
-    const error = assertRefused(
+Deno.test("parseRequest() reads REGISTRO and LOGIN credentials, with username as an alias", () => {
+  for (const op of ["REGISTRO", "login", " Registro "]) {
+    const forms = [
       `{"op":"${op}","data":{"usuario":"ana","password":"s3cret-pass"}}`,
-      "unknown_op",
-      "op",
+      `{"op":"${op}","usuario":"ana","password":"s3cret-pass"}`,
+      `{"op":"${op}","data":{"username":"ana","password":"s3cret-pass"}}`,
+    ];
+    for (const text of forms) {
+      const request = parseRequest(text);
+      assert.equal(request.op, op.trim().toUpperCase());
+      assert.ok(request.op === "REGISTRO" || request.op === "LOGIN");
+      assert.equal(request.credentials.usuario, "ana");
+      assert.ok(request.credentials.password instanceof Secret);
+      assert.equal(request.credentials.password.reveal(), "s3cret-pass");
+    }
+  }
+  // usuario wins over username when both are given
+  const both = parseRequest(
+    '{"op":"LOGIN","usuario":"ana","username":"eva","password":"12345678"}',
+  );
+  assert.ok(both.op === "LOGIN" && both.credentials.usuario === "ana");
+});
+
+Deno.test("parseRequest() accepts names of 3-64 letters, digits, dot, underscore and dash", () => {
+  for (const usuario of ["ana", "Ana.Maria_2-x", "a".repeat(64), "0_0", "..."]) {
+    const request = parseRequest(JSON.stringify({ op: "REGISTRO", usuario, password: "12345678" }));
+    assert.ok(request.op === "REGISTRO" && request.credentials.usuario === usuario, usuario);
+  }
+});
+
+Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
+  const bad: unknown[] = [
+    "ab",
+    "a".repeat(65),
+    "<script>",
+    "ana maria",
+    " ana",
+    "josé",
+    "ana@x",
+    "",
+    42,
+    null,
+    ["ana"],
+  ];
+  for (const usuario of bad) {
+    const text = JSON.stringify({ op: "REGISTRO", data: { usuario, password: "s3cret-pass" } });
+    assert.match(assertRefused(text, "invalid_user", "usuario").message, /3 a 64/);
+  }
+  assertRefused('{"op":"LOGIN","password":"s3cret-pass"}', "invalid_user", "usuario");
+});
+
+Deno.test("parseRequest() refuses a bad password with invalid_user", () => {
+  const bad: unknown[] = ["1234567", "x".repeat(257), "😀".repeat(257), "", 12345678, null];
+  for (const password of bad) {
+    const text = JSON.stringify({ op: "LOGIN", data: { usuario: "ana", password } });
+    assert.match(assertRefused(text, "invalid_user", "password").message, /8 a 256/);
+  }
+  assertRefused('{"op":"REGISTRO","usuario":"ana"}', "invalid_user", "password");
+});
+
+Deno.test("parseRequest() counts password length in code points", () => {
+  for (const password of ["😀".repeat(8), "ñ".repeat(256), "😀".repeat(256)]) {
+    const request = parseRequest(JSON.stringify({ op: "LOGIN", usuario: "ana", password }));
+    assert.ok(request.op === "LOGIN" && request.credentials.password.reveal() === password);
+  }
+  assertRefused(
+    JSON.stringify({ op: "LOGIN", usuario: "ana", password: "😀".repeat(7) }),
+    "invalid_user",
+    "password",
+  );
+});
+
+Deno.test("parseRequest() never shows a password or token when a request is printed", () => {
+  const login = parseRequest('{"op":"LOGIN","usuario":"ana","password":"s3cret-pass"}');
+  const tareas = parseRequest('{"op":"GET_TAREAS_HTML","token":"tok-123456"}');
+  assert.ok(login.op === "LOGIN" && tareas.op === "GET_TAREAS_HTML");
+  for (const request of [login, tareas]) {
+    for (const shown of [JSON.stringify(request), Deno.inspect(request, { depth: 10 })]) {
+      assert.doesNotMatch(shown, /s3cret-pass|tok-123456/);
+      assert.match(shown, /\[oculto\]/);
+    }
+  }
+  assert.equal(`${login.credentials.password}`, "[oculto]");
+  assert.equal(String(tareas.token), "[oculto]");
+});
+
+Deno.test("parseRequest() reads the token of GET_TAREAS_HTML", () => {
+  for (
+    const text of [
+      '{"op":"GET_TAREAS_HTML","data":{"token":"abc"}}',
+      '{"op":"get_tareas_html","token":"abc"}',
+    ]
+  ) {
+    const request = parseRequest(text);
+    assert.ok(request.op === "GET_TAREAS_HTML" && request.token.reveal() === "abc");
+  }
+});
+
+Deno.test("parseRequest() answers GET_TAREAS_HTML without a usable token with unauthorized", () => {
+  for (
+    const data of [{}, { token: "" }, { token: 5 }, { token: null }, { token: "x".repeat(513) }]
+  ) {
+    const error = assertRefused(
+      JSON.stringify({ op: "GET_TAREAS_HTML", data }),
+      "unauthorized",
+      "token",
     );
-    assert.equal(error.message, `❌ Operación no disponible en esta versión: ${op.toUpperCase()}.`);
+    assert.equal(error.message, MESSAGES.unauthorized);
   }
 });
 

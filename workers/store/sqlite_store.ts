@@ -1,5 +1,6 @@
 /**
- * A small synchronous store of orders over one `node:sqlite` connection.
+ * A small synchronous store of orders (and accounts) over one `node:sqlite`
+ * connection.
  *
  * The writer worker owns the only writable instance; the main thread may
  * hold a read-only one on the same file (WAL mode lets it read while the
@@ -18,7 +19,7 @@ import type {
   Pedido,
   Producto,
 } from "../../server/protocol/messages.ts";
-import type { InsertResult, Outcome } from "./store.ts";
+import type { InsertResult, Outcome, Sesion, Usuario } from "./store.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
@@ -80,6 +81,16 @@ const SQL = {
   findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
   unfinished: `SELECT ${COLUMNS} FROM pedidos
     WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
+  // Accounts (§2.6). `usuario` is COLLATE NOCASE: "Ana" and "ana" are one account.
+  createUser: `INSERT INTO usuarios (usuario, hash, creado) VALUES (?, ?, ?)
+    ON CONFLICT (usuario) DO NOTHING
+    RETURNING id`,
+  findUser: `SELECT id, usuario, hash, creado FROM usuarios WHERE usuario = ?`,
+  createSession: `INSERT INTO sesiones (token_hash, usuario_id, expira) VALUES (?, ?, ?)`,
+  findSession: `SELECT s.usuario_id AS usuarioId, u.usuario AS usuario, s.expira AS expira
+    FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
+    WHERE s.token_hash = ? AND s.expira > ?`,
+  deleteExpiredSessions: `DELETE FROM sesiones WHERE expira <= ?`,
 } as const;
 
 /**
@@ -248,6 +259,42 @@ export class SqliteStore implements Disposable {
   /** Orders left `pendiente` or `en proceso`, oldest first. */
   unfinished(): Pedido[] {
     return (this.#stmt(SQL.unfinished).all() as unknown as Row[]).map(toPedido);
+  }
+
+  /**
+   * Stores an account, unless the name (ignoring ASCII case) is taken.
+   *
+   * @returns The new id, or null when the name was taken.
+   */
+  createUser(usuario: string, hash: string, at: string): number | null {
+    const row = this.#stmt(SQL.createUser).get(usuario, hash, at) as { id: number } | undefined;
+    return row?.id ?? null;
+  }
+
+  /** The account with this name (ignoring ASCII case), or null. */
+  findUser(usuario: string): Usuario | null {
+    const row = this.#stmt(SQL.findUser).get(usuario) as Usuario | undefined;
+    return row === undefined
+      ? null
+      : { id: row.id, usuario: row.usuario, hash: row.hash, creado: row.creado };
+  }
+
+  /** Stores a session by the hash of its token. */
+  createSession(tokenHash: string, usuarioId: number, expira: string): void {
+    this.#stmt(SQL.createSession).run(tokenHash, usuarioId, expira);
+  }
+
+  /** The session with this token hash that ends after `now`, or null. */
+  findSession(tokenHash: string, now: string): Sesion | null {
+    const row = this.#stmt(SQL.findSession).get(tokenHash, now) as Sesion | undefined;
+    return row === undefined
+      ? null
+      : { usuarioId: row.usuarioId, usuario: row.usuario, expira: row.expira };
+  }
+
+  /** Deletes the sessions that ended at or before `now`; returns how many. */
+  deleteExpiredSessions(now: string): number {
+    return Number(this.#stmt(SQL.deleteExpiredSessions).run(now).changes);
   }
 
   /** Starts a write transaction (`BEGIN IMMEDIATE`). */

@@ -59,3 +59,51 @@ export interface OrderStore extends AsyncDisposable {
   /** Flushes pending writes and closes. Idempotent. */
   close(): Promise<void>;
 }
+
+/** A stored account (table `usuarios`). */
+export interface Usuario {
+  id: number;
+  /** The name as registered (lookups ignore ASCII case). */
+  usuario: string;
+  /** The password's salted slow hash, in the account service's own format. */
+  hash: string;
+  /** When it was registered, ISO 8601 UTC. */
+  creado: string;
+}
+
+/** A live session (table `sesiones`), found by the SHA-256 of its token. */
+export interface Sesion {
+  usuarioId: number;
+  /** The account's name as registered. */
+  usuario: string;
+  /** When it stops being valid, ISO 8601 UTC. */
+  expira: string;
+}
+
+/**
+ * The storage of accounts and sessions (PROTOCOL.md §2.6), apart from
+ * {@linkcode OrderStore}. It never sees a password or a token: only their
+ * hashes. Writes resolve after their commit; implementations are safe to
+ * call concurrently.
+ */
+export interface AccountStore {
+  /**
+   * Stores a new account, or does nothing when the name (ignoring ASCII
+   * case) is taken. Resolves after the commit.
+   *
+   * @returns The new account's id, or null when the name was taken.
+   */
+  createUser(usuario: string, hash: string, at: string): Promise<number | null>;
+  /** The account with this name (ignoring ASCII case), or null. */
+  findUser(usuario: string): Promise<Usuario | null>;
+  /** Stores a session that ends at `expira`. Resolves after the commit. */
+  createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void>;
+  /** The session with this token hash, if it ends after `now`; else null. */
+  findSession(tokenHash: string, now: string): Promise<Sesion | null>;
+  /**
+   * Deletes the sessions that ended at or before `now`.
+   *
+   * @returns How many were deleted.
+   */
+  deleteExpiredSessions(now: string): Promise<number>;
+}

@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
+import { AccountService, hashToken } from "./accounts.ts";
+import { Logger } from "./log.ts";
+import { PasswordHasher } from "./password_hash.ts";
+import { ProtocolError } from "./protocol/errors.ts";
+import { type Credentials, Secret } from "./protocol/messages.ts";
+
+const FAST = { ln: 10, r: 8, p: 1 };
+const PASSWORD = "s3cret-pass";
+
+function creds(usuario: string, password = PASSWORD): Credentials {
+  return { usuario, password: new Secret(password) };
+}
+
+/** An AccountService on a fresh SQLite file, with its log lines and a settable clock. */
+async function setup(options: { ln?: number; ttlS?: number } = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "pedidos_accounts_" });
+  const path = `${dir}/pedidos.db`;
+  const store = await SqliteOrderStore.open({ path });
+  const lines: string[] = [];
+  const clock = { now: Date.parse("2026-11-23T12:00:00.000Z") };
+  const accounts = new AccountService({
+    store,
+    logger: new Logger({ level: "debug", write: (line) => lines.push(line) }),
+    hasher: new PasswordHasher({ params: { ...FAST, ln: options.ln ?? FAST.ln } }),
+    sessionTtlS: options.ttlS ?? 3600,
+    now: () => clock.now,
+  });
+  return {
+    accounts,
+    store,
+    path,
+    lines,
+    clock,
+    async [Symbol.asyncDispose]() {
+      await store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<ProtocolError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ProtocolError, String(error));
+    return error;
+  }
+  assert.fail("expected a ProtocolError");
+}
+
+function rows(path: string, sql: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare(sql).all().map((row) => ({ ...row }));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("AccountService.register() stores a salted scrypt hash, never the password", async () => {
+  await using t = await setup();
+  assert.deepEqual(await t.accounts.register(creds("ana")), { ok: true, usuario: "ana" });
+  assert.deepEqual(await t.accounts.register(creds("eva")), { ok: true, usuario: "eva" });
+  const users = rows(t.path, "SELECT usuario, hash FROM usuarios ORDER BY id");
+  assert.equal(users.length, 2);
+  for (const { hash } of users) {
+    assert.match(String(hash), /^\$scrypt\$ln=10,r=8,p=1\$/);
+    assert.ok(!String(hash).includes(PASSWORD));
+  }
+  assert.notEqual(users[0]!.hash, users[1]!.hash, "same password, different salts");
+});
+
+Deno.test("AccountService.register() answers user_exists for a taken name, ignoring case", async () => {
+  await using t = await setup();
+  await t.accounts.register(creds("Ana"));
+  for (const usuario of ["Ana", "ana", "ANA"]) {
+    const error = await refusal(t.accounts.register(creds(usuario, "other-pass")));
+    assert.equal(error.code, "user_exists");
+    assert.equal(error.campo, "usuario");
+  }
+  // Two at once: exactly one wins.
+  const results = await Promise.allSettled([
+    t.accounts.register(creds("eva")),
+    t.accounts.register(creds("EVA")),
+  ]);
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+  assert.equal(rows(t.path, "SELECT * FROM usuarios").length, 2);
+});
+
+Deno.test("AccountService.login() issues a random token stored only as its SHA-256", async () => {
+  await using t = await setup({ ttlS: 60 });
+  await t.accounts.register(creds("Ana"));
+  const a = await t.accounts.login(creds("ana"));
+  const b = await t.accounts.login(creds("ANA"));
+  assert.equal(a.ok, true);
+  assert.equal(a.usuario, "Ana", "the name as registered");
+  assert.match(String(a.token), /^[A-Za-z0-9_-]{43}$/, "32 bytes, base64url");
+  assert.notEqual(a.token, b.token);
+  assert.equal(a.expira, "2026-11-23T12:01:00.000Z");
+  const sessions = rows(t.path, "SELECT token_hash, expira FROM sesiones ORDER BY rowid");
+  assert.deepEqual(sessions.map((s) => s.token_hash), [
+    hashToken(String(a.token)),
+    hashToken(String(b.token)),
+  ]);
+  const everything = JSON.stringify(rows(t.path, "SELECT * FROM sesiones"));
+  assert.ok(!everything.includes(String(a.token)));
+});
+
+Deno.test("AccountService.login() answers bad_credentials alike for a wrong password and an unknown name", async () => {
+  await using t = await setup();
+  await t.accounts.register(creds("ana"));
+  const wrong = await refusal(t.accounts.login(creds("ana", "wrong-pass")));
+  const unknown = await refusal(t.accounts.login(creds("nadie")));
+  assert.equal(wrong.code, "bad_credentials");
+  assert.deepEqual(unknown.toReply(), wrong.toReply());
+  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 0);
+});
+
+Deno.test("AccountService.login() takes about as long for an unknown name as for a wrong password", async () => {
+  await using t = await setup({ ln: 13 }); // ~20 ms per hash: well above the noise
+  await t.accounts.register(creds("ana"));
+  async function median(usuario: string): Promise<number> {
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const started = performance.now();
+      await refusal(t.accounts.login(creds(usuario, "wrong-pass")));
+      times.push(performance.now() - started);
+    }
+    return times.sort((x, y) => x - y)[3]!;
+  }
+  await median("nadie"); // warm up (the dummy hash is made on first use)
+  const unknown = await median("nadie");
+  const wrong = await median("ana");
+  const ratio = unknown / wrong;
+  assert.ok(
+    ratio > 0.6 && ratio < 1.6,
+    `unknown ${unknown.toFixed(1)} ms vs wrong ${wrong.toFixed(1)} ms`,
+  );
+});
+
+Deno.test("AccountService.authenticate() accepts a live token only", async () => {
+  await using t = await setup({ ttlS: 60 });
+  await t.accounts.register(creds("ana"));
+  const { token } = await t.accounts.login(creds("ana"));
+  const sesion = await t.accounts.authenticate(new Secret(String(token)));
+  assert.equal(sesion.usuario, "ana");
+  for (const bad of ["", "x", String(token).slice(1), String(token).toUpperCase()]) {
+    assert.equal((await refusal(t.accounts.authenticate(new Secret(bad)))).code, "unauthorized");
+  }
+  t.clock.now += 59_999;
+  await t.accounts.authenticate(new Secret(String(token)));
+  t.clock.now += 1;
+  const expired = await refusal(t.accounts.authenticate(new Secret(String(token))));
+  assert.equal(expired.code, "unauthorized");
+});
+
+Deno.test("AccountService.login() deletes expired sessions at most once a minute", async () => {
+  await using t = await setup({ ttlS: 10 });
+  await t.accounts.register(creds("ana"));
+  await t.accounts.login(creds("ana")); // sweeps (nothing yet)
+  t.clock.now += 11_000;
+  await t.accounts.login(creds("ana")); // within the minute: no sweep
+  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 2);
+  t.clock.now += 60_000;
+  await t.accounts.login(creds("ana")); // sweeps the two expired ones
+  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 1);
+});
+
+Deno.test("AccountService never logs a password or a token", async () => {
+  await using t = await setup();
+  await t.accounts.register(creds("ana"));
+  await refusal(t.accounts.register(creds("ana")));
+  const { token } = await t.accounts.login(creds("ana"));
+  await refusal(t.accounts.login(creds("ana", "wrong-pass-1")));
+  await refusal(t.accounts.login(creds("s3cret-pass-typed-as-name", "wrong-pass-2")));
+  await t.accounts.authenticate(new Secret(String(token)));
+  const log = t.lines.join("\n");
+  assert.match(log, /account\.registered usuario=ana/);
+  assert.match(log, /account\.login usuario=ana/);
+  assert.match(log, /account\.login_failed/);
+  for (
+    const secret of [PASSWORD, "wrong-pass-1", "wrong-pass-2", "s3cret-pass-typed", String(token)]
+  ) {
+    assert.ok(!log.includes(secret), `the log shows ${secret}`);
+  }
+});

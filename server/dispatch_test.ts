@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
+import type { AccountStore } from "../workers/store/store.ts";
+import { AccountService } from "./accounts.ts";
+import { createDispatcher, type OrderOperations } from "./dispatch.ts";
+import { Logger } from "./log.ts";
+import type { OrderStats } from "./order_service.ts";
+import { PasswordHasher } from "./password_hash.ts";
+import type { Reply } from "./protocol/messages.ts";
+
+/** Orders are not under test here: only `stats().workers` is read. */
+const ORDERS = {
+  countReceived() {},
+  stats: () => ({ workers: 4 }) as OrderStats,
+} as unknown as OrderOperations;
+
+async function setup(store?: AccountStore) {
+  const own = store ? null : await SqliteOrderStore.open({ path: ":memory:" });
+  const lines: string[] = [];
+  const logger = new Logger({ level: "debug", write: (line) => lines.push(line) });
+  const accounts = new AccountService({
+    store: store ?? own!,
+    logger,
+    hasher: new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } }),
+  });
+  const handle = createDispatcher({
+    orders: ORDERS,
+    accounts,
+    logger,
+    connections: () => 0,
+    startedAt: 0,
+  });
+  return {
+    lines,
+    send: (request: unknown) => Promise.resolve(handle(JSON.stringify(request))) as Promise<Reply>,
+    async [Symbol.asyncDispose]() {
+      await own?.close();
+    },
+  };
+}
+
+Deno.test("dispatcher: REGISTRO → LOGIN → GET_TAREAS_HTML, the happy path of §2.6", async () => {
+  await using d = await setup();
+  assert.deepEqual(
+    await d.send({ op: "REGISTRO", data: { usuario: "ana", password: "s3cret-pass" } }),
+    { ok: true, usuario: "ana" },
+  );
+  const login = await d.send({ op: "LOGIN", data: { username: "ana", password: "s3cret-pass" } });
+  assert.equal(login.ok, true);
+  assert.equal(login.usuario, "ana");
+  assert.equal(typeof login.token, "string");
+  const tareas = await d.send({ op: "GET_TAREAS_HTML", data: { token: login.token } });
+  assert.equal(tareas.ok, true);
+  assert.match(String(tareas.html), /¡Hola, ana!/);
+  assert.match(String(tareas.html), /<strong>4<\/strong> workers/);
+});
+
+Deno.test("dispatcher: each account error code", async () => {
+  await using d = await setup();
+  await d.send({ op: "REGISTRO", usuario: "ana", password: "s3cret-pass" });
+  const cases: [unknown, string][] = [
+    [{ op: "REGISTRO", usuario: "ANA", password: "s3cret-pass" }, "user_exists"],
+    [{ op: "REGISTRO", usuario: "a", password: "s3cret-pass" }, "invalid_user"],
+    [{ op: "REGISTRO", usuario: "ana", password: "short" }, "invalid_user"],
+    [{ op: "LOGIN", usuario: "<script>", password: "s3cret-pass" }, "invalid_user"],
+    [{ op: "LOGIN", usuario: "ana", password: "wrong-pass" }, "bad_credentials"],
+    [{ op: "LOGIN", usuario: "nadie", password: "s3cret-pass" }, "bad_credentials"],
+    [{ op: "GET_TAREAS_HTML" }, "unauthorized"],
+    [{ op: "GET_TAREAS_HTML", token: "not-a-token" }, "unauthorized"],
+  ];
+  for (const [request, code] of cases) {
+    const reply = await d.send(request);
+    assert.equal(reply.ok, false, JSON.stringify(request));
+    assert.equal(reply.error, code, JSON.stringify(request));
+    assert.match(String(reply.mensaje), /^❌ /);
+  }
+});
+
+Deno.test("dispatcher: without an account service the account ops are unknown_op", async () => {
+  const handle = createDispatcher({
+    orders: ORDERS,
+    logger: new Logger({ write: () => {} }),
+    connections: () => 0,
+    startedAt: 0,
+  });
+  for (const op of ["REGISTRO", "LOGIN"]) {
+    const reply = await handle(JSON.stringify({ op, usuario: "ana", password: "s3cret-pass" }));
+    assert.equal(reply.error, "unknown_op");
+    assert.match(String(reply.mensaje), /no disponible en este servidor/);
+  }
+});
+
+Deno.test("dispatcher: a storage failure is internal, and the log shows no password", async () => {
+  const broken: AccountStore = {
+    findUser: () => Promise.resolve(null),
+    createUser: () => Promise.reject(new Error("Cannot createUser: database or disk is full")),
+    createSession: () => Promise.reject(new Error("unreachable")),
+    findSession: () => Promise.reject(new Error("Cannot findSession: disk I/O error")),
+    deleteExpiredSessions: () => Promise.resolve(0),
+  };
+  await using d = await setup(broken);
+  const reply = await d.send({ op: "REGISTRO", usuario: "ana", password: "s3cret-pass" });
+  assert.equal(reply.error, "internal");
+  assert.equal((await d.send({ op: "GET_TAREAS_HTML", token: "tok-abcdef" })).error, "internal");
+  const log = d.lines.join("\n");
+  assert.match(log, /database or disk is full/);
+  assert.ok(!log.includes("s3cret-pass") && !log.includes("tok-abcdef"));
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { scrypt } from "node:crypto";
+import type { Buffer } from "node:buffer";
+import { DEFAULT_SCRYPT, PasswordHasher } from "./password_hash.ts";
+
+const FAST = { ln: 10, r: 8, p: 1 };
+
+Deno.test("PasswordHasher.hash() makes a salted PHC string that verify() accepts", async () => {
+  const hasher = new PasswordHasher({ params: FAST });
+  const a = await hasher.hash("s3cret-pass");
+  const b = await hasher.hash("s3cret-pass");
+  assert.match(a, /^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+  assert.notEqual(a, b, "each hash has its own salt");
+  assert.ok(!a.includes("s3cret-pass"));
+  assert.equal(await hasher.verify("s3cret-pass", a), true);
+  assert.equal(await hasher.verify("s3cret-pass", b), true);
+  assert.equal(await hasher.verify("s3cret-pasS", a), false);
+  assert.equal(await hasher.verify("", a), false);
+});
+
+Deno.test("PasswordHasher.verify() reads the cost from the stored hash", async () => {
+  const old = await new PasswordHasher({ params: { ln: 9, r: 4, p: 1 } }).hash("pass-1234");
+  const current = new PasswordHasher({ params: FAST });
+  assert.equal(await current.verify("pass-1234", old), true);
+});
+
+Deno.test("PasswordHasher.verify() is false for a malformed stored hash", async () => {
+  const hasher = new PasswordHasher({ params: FAST });
+  for (const stored of ["", "s3cret-pass", "$scrypt$ln=10,r=8,p=1$abc", "$argon2id$v=19$x$y"]) {
+    assert.equal(await hasher.verify("s3cret-pass", stored), false, stored);
+  }
+});
+
+Deno.test("PasswordHasher.dummyHash() is made once and matches no password", async () => {
+  const hasher = new PasswordHasher({ params: FAST });
+  const dummy = await hasher.dummyHash();
+  assert.equal(await hasher.dummyHash(), dummy);
+  assert.match(dummy, /^\$scrypt\$ln=10,/);
+  assert.equal(await hasher.verify("s3cret-pass", dummy), false);
+});
+
+Deno.test("PasswordHasher hashes off the main thread: timers keep firing", async () => {
+  const hasher = new PasswordHasher({ params: DEFAULT_SCRYPT, concurrency: 2 });
+  let last = performance.now();
+  let worstGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 5);
+  try {
+    const started = performance.now();
+    await Promise.all([1, 2, 3, 4].map((i) => hasher.hash(`password-${i}`)));
+    const took = performance.now() - started;
+    // Four default-cost hashes take hundreds of ms; the event loop never stalls for one.
+    assert.ok(took > 100, `hashing took ${took.toFixed(0)} ms: the cost is too low to test`);
+    assert.ok(
+      worstGap < Math.max(60, took / 4),
+      `the event loop stalled ${worstGap.toFixed(0)} ms`,
+    );
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+Deno.test("PasswordHasher runs at most `concurrency` hashes at once", async () => {
+  let running = 0;
+  let most = 0;
+  const counting = ((...args: Parameters<typeof scrypt>) => {
+    running++;
+    most = Math.max(most, running);
+    const done = args[args.length - 1] as (error: Error | null, key: Buffer) => void;
+    const wrapped = (error: Error | null, key: Buffer) => {
+      running--;
+      done(error, key);
+    };
+    (scrypt as (...a: unknown[]) => void)(...args.slice(0, -1), wrapped);
+  }) as typeof scrypt;
+  for (const concurrency of [1, 2]) {
+    most = 0;
+    const hasher = new PasswordHasher({
+      params: { ln: 10, r: 8, p: 1 },
+      concurrency,
+      scrypt: counting,
+    });
+    const hashes = await Promise.all([1, 2, 3, 4, 5].map((i) => hasher.hash(`password-${i}`)));
+    assert.equal(most, concurrency, `at most ${concurrency} at once`);
+    // Every queued hash still ran, and each checks.
+    assert.equal(new Set(hashes).size, 5);
+    assert.equal(await hasher.verify("password-3", hashes[2]!), true);
+  }
+});
