@@ -1,0 +1,322 @@
+/**
+ * The bench's targets, each a process of its own started on a free
+ * loopback port and stopped after: the echo ceiling, the daemon, and Redis.
+ *
+ * @module
+ */
+
+import { type LoadProtocol, PEDIDOS_PROTOCOL } from "../load.ts";
+import { PedidosClient } from "../client.ts";
+import { redisLpushProtocol } from "./redis_protocol.ts";
+
+/** The repository root. */
+export const ROOT: string = new URL("../../", import.meta.url).pathname;
+
+/** Something the load generator can drive. */
+export interface Target extends AsyncDisposable {
+  /** For the report, e.g. `daemon --sync full`. */
+  readonly name: string;
+  readonly port: number;
+  /** The wire the load generator speaks to it. */
+  readonly protocol: LoadProtocol;
+  /** The process, for its memory. */
+  readonly process: ServiceProcess;
+  /** Waits until work accepted earlier is done (a daemon's backlog), so rounds do not overlap. */
+  settle(): Promise<void>;
+}
+
+const decoder = new TextDecoder();
+
+async function drain(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      sink.text += decoder.decode(chunk, { stream: true });
+      if (sink.text.length > 1_000_000) sink.text = sink.text.slice(-500_000);
+    }
+  } catch {
+    // the process went away
+  }
+}
+
+/** A child process with its output collected and a bounded stop. */
+export class ServiceProcess implements AsyncDisposable {
+  readonly name: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdout = { text: "" };
+  readonly #stderr = { text: "" };
+  readonly #draining: Promise<void>;
+  #stopped: Promise<Deno.CommandStatus> | null = null;
+
+  private constructor(name: string, child: Deno.ChildProcess) {
+    this.name = name;
+    this.#child = child;
+    this.#draining = Promise.all([
+      drain(child.stdout, this.#stdout),
+      drain(child.stderr, this.#stderr),
+    ]).then(() => {});
+  }
+
+  /**
+   * Starts `command args` and waits until `ready` says so (checked on each
+   * output and every 50 ms) or `timeoutMs` passes.
+   *
+   * @throws {Error} When it exits or is not ready in time; it is killed.
+   */
+  static async spawn(
+    name: string,
+    command: string,
+    args: string[],
+    options: {
+      cwd?: string;
+      ready: (output: string) => boolean | Promise<boolean>;
+      timeoutMs?: number;
+    },
+  ): Promise<ServiceProcess> {
+    const child = new Deno.Command(command, {
+      args,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const service = new ServiceProcess(name, child);
+    let exited = false;
+    child.status.then(() => exited = true);
+    const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+    while (!(await options.ready(service.output))) {
+      if (exited || Date.now() > deadline) {
+        await service.stop();
+        throw new Error(
+          `Cannot start ${name}: ${exited ? "it exited" : "not ready in time"}\n${service.output}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return service;
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Everything it printed so far, stdout then stderr. */
+  get output(): string {
+    return this.#stdout.text + this.#stderr.text;
+  }
+
+  /** Resident set size in KiB now (via `ps`), or null when it cannot be read. */
+  async rssKiB(): Promise<number | null> {
+    try {
+      const { stdout } = await new Deno.Command("ps", {
+        args: ["-o", "rss=", "-p", String(this.pid)],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const value = Number(decoder.decode(stdout).trim());
+      return Number.isFinite(value) && value > 0 ? value : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with its exit status. Idempotent. */
+  stop(graceMs = 15_000): Promise<Deno.CommandStatus> {
+    this.#stopped ??= (async () => {
+      try {
+        this.#child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, graceMs);
+      const status = await this.#child.status;
+      clearTimeout(timer);
+      await this.#draining;
+      return status;
+    })();
+    return this.#stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+function portFromReadyLine(output: string): number | null {
+  const match = /listening on \S*?:(\d+)/.exec(output);
+  return match ? Number(match[1]) : null;
+}
+
+function simpleTarget(
+  name: string,
+  process: ServiceProcess,
+  port: number,
+  protocol: LoadProtocol,
+  settle: () => Promise<void> = () => Promise.resolve(),
+): Target {
+  return {
+    name,
+    port,
+    protocol,
+    process,
+    settle,
+    async [Symbol.asyncDispose]() {
+      await process.stop();
+    },
+  };
+}
+
+/** Starts the echo ceiling (`echo_server.ts`) as its own Deno process. */
+export async function startEcho(): Promise<Target> {
+  const process = await ServiceProcess.spawn("echo", Deno.execPath(), [
+    "run",
+    "--allow-net=127.0.0.1",
+    `${ROOT}client/bench/echo_server.ts`,
+    "--port",
+    "0",
+  ], { ready: (out) => portFromReadyLine(out) !== null });
+  return simpleTarget(
+    "echo (ceiling)",
+    process,
+    portFromReadyLine(process.output)!,
+    PEDIDOS_PROTOCOL,
+  );
+}
+
+/** Options of {@linkcode startDaemon}. */
+export interface DaemonOptions {
+  /** Where its database goes (a temp dir, removed by the caller). */
+  dir: string;
+  sync: "full" | "normal";
+  /** @default {2} */
+  workers?: number;
+  /** @default {1024} */
+  maxConnections?: number;
+  /** Capacity. @default {100000000: intake is never refused} */
+  maxPedidos?: number;
+  /** The report's name. @default {`daemon --sync ${sync}`} */
+  name?: string;
+}
+
+/** Waits until the daemon has nothing pending or in process (bounded). */
+async function settleDaemon(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port });
+  while (Date.now() < deadline) {
+    const reply = await client.request({ op: "STATS" });
+    const stats = reply.stats as Record<string, number> | undefined;
+    if (!stats || (stats.pendientes ?? 0) + (stats.en_proceso ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Starts `main.ts server` on 127.0.0.1, port 0, intake-ready: capacity
+ * effectively unlimited (unless given), `--process-ms 0`, logs at `warn`.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<Target> {
+  const { dir, sync, workers = 2, maxConnections = 1024, maxPedidos = 100_000_000 } = options;
+  const process = await ServiceProcess.spawn(`daemon ${sync}`, Deno.execPath(), [
+    "run",
+    "--frozen",
+    `--config=${ROOT}deno.json`,
+    "--allow-net=127.0.0.1",
+    `--allow-read=${ROOT},${dir}`,
+    `--allow-write=${dir}`,
+    "--allow-env=PEDIDOS_*,NO_COLOR",
+    `${ROOT}main.ts`,
+    "server",
+    "--host=127.0.0.1",
+    "--port=0",
+    `--db=${dir}/pedidos.db`,
+    `--sync=${sync}`,
+    `--workers=${workers}`,
+    `--max-pedidos=${maxPedidos}`,
+    "--process-ms=0",
+    `--max-connections=${maxConnections}`,
+    "--idle-timeout-ms=3600000",
+    "--drain-timeout-ms=2000",
+    "--log=warn",
+  ], { cwd: dir, ready: (out) => portFromReadyLine(out) !== null });
+  const port = portFromReadyLine(process.output)!;
+  return simpleTarget(
+    options.name ?? `daemon --sync ${sync}`,
+    process,
+    port,
+    PEDIDOS_PROTOCOL,
+    () => settleDaemon(port),
+  );
+}
+
+/** The version of `redis-server`, or null when it is not installed (or not allowed). */
+export async function redisVersion(): Promise<string | null> {
+  try {
+    const { stdout, success } = await new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) return null;
+    return /v=(\S+)/.exec(decoder.decode(stdout))?.[1] ?? "?";
+  } catch {
+    return null;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function redisAnswersPing(port: number): Promise<boolean> {
+  let conn: Deno.TcpConn | null = null;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode("PING\r\n"));
+    const buffer = new Uint8Array(64);
+    const n = await conn.read(buffer);
+    return n !== null && decoder.decode(buffer.subarray(0, n)).startsWith("+PONG");
+  } catch {
+    return false;
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Starts a private `redis-server` on a free 127.0.0.1 port with a durable
+ * ack: `appendonly yes`, `appendfsync always`, no RDB snapshots, files in `dir`.
+ */
+export async function startRedis(dir: string): Promise<Target> {
+  const port = freePort();
+  const process = await ServiceProcess.spawn("redis", "redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--dir",
+    dir,
+    "--daemonize",
+    "no",
+  ], { cwd: dir, ready: () => redisAnswersPing(port) });
+  return simpleTarget("Redis LPUSH, AOF always", process, port, redisLpushProtocol());
+}

@@ -1,0 +1,289 @@
+/**
+ * The load generator: `clientes` connections, each sending `pedidos` orders
+ * one at a time or pipelined, optionally paced (`tasa`) and bounded in time
+ * (`duracionMs`); then, with `esperar`, waits until every accepted order is
+ * `listo` through `ESTADO esperar`.
+ *
+ * Every wait is bounded: a reply that does not come within `replyTimeoutMs`
+ * closes its connection, and after a stop (the signal, or `duracionMs`)
+ * in-flight replies are awaited for `graceMs` at most. Connection failures,
+ * resets and a daemon that stops mid-run are counted, never thrown.
+ *
+ * What is counted:
+ * - `enviados`: orders written to a socket.
+ * - `aceptados`: replies `ok: true` (new or `duplicado`).
+ * - `rechazados`: replies `queue_full` (the semaphore at work).
+ * - `errores`: every other failure — other error replies, orders sent and
+ *   never answered (`sin_respuesta`), connections that could not be opened
+ *   (`conexion`) or were lost before their client finished
+ *   (`conexion_perdida`); {@linkcode LoadSummary.erroresPorTipo} splits them.
+ * - latency: from writing an order to reading its reply, over every reply.
+ *
+ * The wire is pluggable ({@linkcode LoadProtocol}) so the bench drives other
+ * line-based servers (its echo server, Redis) with this same code.
+ *
+ * @module
+ */
+
+import {
+  connectAll,
+  type LoadConnection,
+  Pacer,
+  type RunContext,
+  type RunSettings,
+  Tally,
+} from "./load_connection.ts";
+import { type LoadProtocol, PEDIDOS_PROTOCOL } from "./load_protocol.ts";
+import { type LatencySummary, perSecond, RateMeter, round } from "./load_stats.ts";
+import { waitForListos, type WaitSummary } from "./load_wait.ts";
+
+export {
+  type LoadProtocol,
+  orderJson,
+  type OrderRef,
+  PEDIDOS_PROTOCOL,
+  type ReplyKind,
+} from "./load_protocol.ts";
+export type { WaitSummary } from "./load_wait.ts";
+
+/** Options of {@linkcode runLoad}. */
+export interface LoadOptions {
+  /** Daemon hosts, tried in order for each connection. @default {["localhost"]} */
+  hosts?: string[];
+  /** The daemon's port. @default {8888} */
+  port?: number;
+  /** Connections. @default {10} */
+  clientes?: number;
+  /** Orders per connection; `Infinity` sends until `duracionMs` or the signal. @default {10} */
+  pedidos?: number;
+  /** Orders in flight per connection (1 = one at a time). @default {1} */
+  pipeline?: number;
+  /** Orders per second over all connections; null for as fast as replies allow. @default {null} */
+  tasa?: number | null;
+  /** Stop sending this long after the start. @default {null} */
+  duracionMs?: number | null;
+  /** Orders carry `clave` `PREFIX-CONNECTION-INDEX`, so a rerun is deduplicated. @default {null} */
+  clavePrefijo?: string | null;
+  /** Then wait until every accepted order is `listo`. @default {false} */
+  esperar?: boolean;
+  /** How long the wait for `listo` may take. @default {60000} */
+  esperarTimeoutMs?: number;
+  /** A reply later than this closes its connection; its orders count `sin_respuesta`. @default {10000} */
+  replyTimeoutMs?: number;
+  /** Giving up on opening one connection. @default {5000} */
+  connectTimeoutMs?: number;
+  /** After a stop, how long in-flight replies are awaited. @default {2000} */
+  graceMs?: number;
+  /** How often `onProgress` is called. @default {250} */
+  progressEveryMs?: number;
+  /** The wire. @default {PEDIDOS_PROTOCOL} */
+  protocol?: LoadProtocol;
+}
+
+/** What {@linkcode runLoad} reports while it runs. */
+export interface LoadProgress {
+  fase: "conectando" | "enviando" | "esperando";
+  /** Seconds since sending started (0 while connecting). */
+  segundos: number;
+  enviados: number;
+  aceptados: number;
+  rechazados: number;
+  errores: number;
+  /** Replies per second over about the last second. */
+  porSegundo: number;
+  /** Accepted orders seen `listo` so far while waiting; null before. */
+  listos: number | null;
+}
+
+/** What a run did. */
+export interface LoadSummary {
+  enviados: number;
+  aceptados: number;
+  /** Of `aceptados`, replies with `duplicado: true`. */
+  duplicados: number;
+  rechazados: number;
+  errores: number;
+  /** `errores` by kind: `conexion`, `conexion_perdida`, `sin_respuesta`, `protocolo`, or a reply's error code. */
+  erroresPorTipo: Record<string, number>;
+  conexiones: { abiertas: number; fallidas: number; perdidas: number };
+  /** Up to 5 distinct failure messages, for people. */
+  detalles: string[];
+  /** Seconds from the start of sending until the last reply (or give-up). */
+  segundos: number;
+  /** Replies per second over `segundos`. */
+  porSegundo: number;
+  /** Write → reply, over every reply. */
+  latenciaMs: LatencySummary;
+  /** Whether the signal stopped the run. */
+  interrumpido: boolean;
+  /** Ids of accepted orders (only kept with `esperar`). */
+  ids: number[];
+  /** Null without `esperar`. */
+  esperar: WaitSummary | null;
+}
+
+/** Options of one run of {@linkcode runLoad}. */
+export interface LoadRunOptions {
+  /** Stops the run; what was done so far is still summarised. */
+  signal?: AbortSignal;
+  /** Called every `progressEveryMs` while the run goes on. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+function positive(name: string, value: number, integer = true): number {
+  const valid = integer
+    ? Number.isSafeInteger(value) || value === Infinity
+    : Number.isFinite(value);
+  if (!valid || value <= 0) {
+    throw new RangeError(`Cannot run load: ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function settingsOf(options: LoadOptions): RunSettings {
+  const s: RunSettings = {
+    hosts: options.hosts ?? ["localhost"],
+    port: options.port ?? 8888,
+    clientes: positive("clientes", options.clientes ?? 10),
+    pedidos: positive("pedidos", options.pedidos ?? 10),
+    pipeline: positive("pipeline", options.pipeline ?? 1),
+    tasa: options.tasa == null ? null : positive("tasa", options.tasa, false),
+    duracionMs: options.duracionMs == null
+      ? null
+      : positive("duracionMs", options.duracionMs, false),
+    clavePrefijo: options.clavePrefijo ?? null,
+    esperar: options.esperar ?? false,
+    esperarTimeoutMs: positive("esperarTimeoutMs", options.esperarTimeoutMs ?? 60_000, false),
+    replyTimeoutMs: positive("replyTimeoutMs", options.replyTimeoutMs ?? 10_000, false),
+    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs ?? 5000, false),
+    graceMs: positive("graceMs", options.graceMs ?? 2000, false),
+    progressEveryMs: positive("progressEveryMs", options.progressEveryMs ?? 250, false),
+    protocol: options.protocol ?? PEDIDOS_PROTOCOL,
+  };
+  if (s.hosts.length === 0) throw new RangeError("Cannot run load: no hosts given");
+  if (s.pedidos === Infinity && s.duracionMs === null) {
+    throw new RangeError("Cannot run load: unlimited pedidos needs duracionMs");
+  }
+  if (s.pipeline === Infinity) throw new RangeError("Cannot run load: pipeline must be finite");
+  return s;
+}
+
+/**
+ * Runs a load against a daemon and summarises it. Never throws for network
+ * trouble: failures are counted in the summary.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runLoad } from "./load.ts";
+ * const summary = await runLoad({ port: 8888, clientes: 50, pedidos: 20, esperar: true });
+ * console.log(summary.aceptados, summary.latenciaMs.p99, summary.esperar?.hastaListosS);
+ * ```
+ * @param options What to send, where, how fast. See {@linkcode LoadOptions}.
+ * @param run The stop signal and a progress callback.
+ * @returns The counts, rate, latencies and, with `esperar`, the wait.
+ * @throws {RangeError} On an invalid option (before anything is opened).
+ */
+export async function runLoad(
+  options: LoadOptions = {},
+  run: LoadRunOptions = {},
+): Promise<LoadSummary> {
+  const settings = settingsOf(options);
+  const { signal, onProgress } = run;
+  const tally = new Tally();
+  const stopper = new AbortController();
+  const ctx: RunContext = {
+    settings,
+    tally,
+    pacer: settings.tasa === null ? null : new Pacer(settings.tasa),
+    stop: stopper.signal,
+  };
+  const onAbort = () => stopper.abort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) stopper.abort();
+
+  let fase: LoadProgress["fase"] = "conectando";
+  let t0 = performance.now();
+  let wall0 = Date.now();
+  let stoppedAt: number | null = null;
+  let listos: number | null = null;
+  let connections: (LoadConnection | null)[] = [];
+  const meter = new RateMeter(1000);
+  let lastProgress = -Infinity;
+
+  function tick(): void {
+    const now = performance.now();
+    if (stopper.signal.aborted) stoppedAt ??= now;
+    for (const connection of connections) {
+      if (connection === null || connection.closed) continue;
+      const oldest = connection.oldestSentAt;
+      if (oldest !== null && now - oldest > settings.replyTimeoutMs) {
+        connection.close(null, `No reply within ${settings.replyTimeoutMs} ms`);
+      } else if (oldest !== null && stoppedAt !== null && now - stoppedAt > settings.graceMs) {
+        connection.close(null, `Stopped; no reply within ${settings.graceMs} ms`);
+      }
+    }
+    const rate = meter.sample(now, tally.answered);
+    if (onProgress && now - lastProgress >= settings.progressEveryMs - 5) {
+      lastProgress = now;
+      onProgress({
+        fase,
+        segundos: fase === "conectando" ? 0 : round((now - t0) / 1000, 1),
+        enviados: tally.enviados,
+        aceptados: tally.aceptados,
+        rechazados: tally.rechazados,
+        errores: tally.errores,
+        porSegundo: round(rate, 1),
+        listos,
+      });
+    }
+  }
+  const ticker = setInterval(tick, Math.min(100, settings.progressEveryMs));
+  let durationTimer: ReturnType<typeof setTimeout> | undefined;
+  let sendSeconds = 0;
+  let waitSummary: WaitSummary | null = null;
+  try {
+    connections = await connectAll(ctx, stopper.signal);
+    fase = "enviando";
+    t0 = performance.now();
+    wall0 = Date.now();
+    if (settings.duracionMs !== null) {
+      durationTimer = setTimeout(() => stopper.abort(), settings.duracionMs);
+    }
+    await Promise.all(connections.map((connection) => connection?.run()));
+    clearTimeout(durationTimer);
+    sendSeconds = ((tally.lastReplyAt > 0 ? tally.lastReplyAt : performance.now()) - t0) / 1000;
+    if (settings.esperar && !signal?.aborted) {
+      fase = "esperando";
+      listos = 0;
+      waitSummary = await waitForListos(tally.ids, {
+        settings,
+        started: { wall: wall0, mono: t0 },
+        signal: signal ?? new AbortController().signal,
+        onListo: () => {
+          listos = (listos ?? 0) + 1;
+        },
+      });
+    }
+  } finally {
+    clearInterval(ticker);
+    clearTimeout(durationTimer);
+    signal?.removeEventListener("abort", onAbort);
+    for (const connection of connections) connection?.close(null);
+  }
+  return {
+    enviados: tally.enviados,
+    aceptados: tally.aceptados,
+    duplicados: tally.duplicados,
+    rechazados: tally.rechazados,
+    errores: tally.errores,
+    erroresPorTipo: { ...tally.erroresPorTipo },
+    conexiones: { ...tally.conexiones },
+    detalles: [...tally.detalles],
+    segundos: round(Math.max(0, sendSeconds), 3),
+    porSegundo: round(perSecond(tally.latency.count, sendSeconds), 1),
+    latenciaMs: tally.latency.summary(),
+    interrumpido: signal?.aborted ?? false,
+    ids: settings.esperar ? [...tally.ids] : [],
+    esperar: waitSummary,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The end of a load run with `esperar`: waits, through `ESTADO esperar`
+ * pipelined on a few connections, until every accepted order is final, and
+ * times it by the daemon's own `fecha_fin`. Used by `load.ts`.
+ *
+ * @module
+ */
+
+import { PedidosClient } from "./client.ts";
+import type { RunSettings } from "./load_connection.ts";
+import { LatencySamples, type LatencySummary, round } from "./load_stats.ts";
+
+/** The wait for `listo` (with `esperar`). */
+export interface WaitSummary {
+  /** Accepted orders seen `listo`. */
+  listos: number;
+  /** Accepted orders that ended `error`. */
+  conError: number;
+  /** Accepted orders not seen finished when the wait ended (timeout, lost connection). */
+  sinTerminar: number;
+  /**
+   * Seconds from the start of sending until the last accepted order's
+   * `fecha_fin` (the daemon's clock, so checking adds nothing), capped by
+   * when it was seen; null unless every accepted order was seen `listo`.
+   */
+  hastaListosS: number | null;
+  /** Per order, `fecha_fin − fecha_recibido` in ms. */
+  latenciaMs: LatencySummary;
+}
+
+function isFinal(estado: unknown): boolean {
+  return estado === "listo" || estado === "error";
+}
+
+/**
+ * Waits until every id is final (or `esperarTimeoutMs`, or `signal`), and
+ * calls `onListo` for each order seen `listo`.
+ */
+export async function waitForListos(
+  ids: number[],
+  options: {
+    settings: RunSettings;
+    /** When sending started: `Date.now()` and `performance.now()`. */
+    started: { wall: number; mono: number };
+    signal: AbortSignal;
+    onListo: () => void;
+  },
+): Promise<WaitSummary> {
+  const { settings, started, signal, onListo } = options;
+  const unique = [...new Set(ids)].sort((a, b) => a - b);
+  const latency = new LatencySamples();
+  const summary: WaitSummary = {
+    listos: 0,
+    conError: 0,
+    sinTerminar: 0,
+    hastaListosS: null,
+    latenciaMs: latency.summary(),
+  };
+  if (unique.length === 0) {
+    summary.hastaListosS = 0;
+    return summary;
+  }
+  const deadline = performance.now() + settings.esperarTimeoutMs;
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), settings.esperarTimeoutMs);
+  const stop = AbortSignal.any([signal, timeout.signal]);
+  const clients: PedidosClient[] = [];
+  let lastFin = -Infinity;
+  let next = 0;
+
+  async function check(client: PedidosClient, id: number): Promise<void> {
+    for (;;) {
+      const left = Math.ceil(deadline - performance.now());
+      if (left <= 0 || stop.aborted) break;
+      let reply;
+      try {
+        reply = await client.request({ op: "ESTADO", id, esperar: true, timeout_ms: left }, {
+          signal: stop,
+        });
+      } catch {
+        break;
+      }
+      const pedido = reply.pedido as Record<string, unknown> | undefined;
+      if (!reply.ok || typeof pedido !== "object" || pedido === null) break;
+      if (isFinal(pedido.estado)) {
+        const fin = Date.parse(String(pedido.fecha_fin));
+        const recibido = Date.parse(String(pedido.fecha_recibido));
+        if (Number.isFinite(fin)) lastFin = Math.max(lastFin, fin);
+        if (Number.isFinite(fin) && Number.isFinite(recibido)) latency.add(fin - recibido);
+        if (pedido.estado === "listo") {
+          summary.listos++;
+          onListo();
+        } else summary.conError++;
+        return;
+      }
+    }
+    summary.sinTerminar++;
+  }
+
+  async function worker(client: PedidosClient): Promise<void> {
+    const inflight = new Set<Promise<void>>();
+    while (next < unique.length && !stop.aborted) {
+      const task = check(client, unique[next++]!);
+      inflight.add(task);
+      task.finally(() => inflight.delete(task));
+      if (inflight.size >= 128) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+  }
+
+  try {
+    const count = Math.min(4, settings.clientes, unique.length);
+    for (let i = 0; i < count && !stop.aborted; i++) {
+      try {
+        clients.push(
+          await PedidosClient.connectAny(settings.hosts, settings.port, {
+            signal: stop,
+            connectTimeoutMs: settings.connectTimeoutMs,
+          }),
+        );
+      } catch {
+        break;
+      }
+    }
+    await Promise.all(clients.map(worker));
+  } finally {
+    clearTimeout(timer);
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  summary.sinTerminar += unique.length - summary.listos - summary.conError - summary.sinTerminar;
+  summary.latenciaMs = latency.summary();
+  if (summary.listos === unique.length) {
+    const seen = (performance.now() - started.mono) / 1000;
+    const byClock = (lastFin - started.wall) / 1000;
+    summary.hastaListosS = round(Math.min(seen, Math.max(0, byClock)), 3);
+  }
+  return summary;
+}
