@@ -3,6 +3,7 @@
  *
  *   pedidos server   the daemon
  *   pedidos client   one order or query
+ *   pedidos web      the web gateway
  *
  * This file picks the subcommand, owns the process's signals and exit
  * status, and is the only place that calls `Deno.exit`.
@@ -14,12 +15,16 @@ import { ConfigError, parseServerConfig, SERVER_USAGE } from "./server/config.ts
 import { Logger } from "./server/log.ts";
 import { type RunSummary, Server } from "./server/server.ts";
 import { runClient } from "./client/cli.ts";
+import { runLoadCommand } from "./client/load_cli.ts";
+import { runWebCommand } from "./client/web/main.ts";
 
 const USAGE = `pedidos — takes orders over TCP, stores each durably, processes them in parallel
 
 Usage:
   pedidos server [flags]     run the daemon (pedidos server --help)
   pedidos client [args]      send one order or query (pedidos client --help)
+  pedidos load [flags]       many concurrent clients (pedidos load --help)
+  pedidos web [flags]        run the web gateway (pedidos web --help)
 
 Protocol: docs/protocol.md`;
 
@@ -70,8 +75,9 @@ async function runServer(args: string[]): Promise<number> {
     return error instanceof Deno.errors.AddrInUse ? 1 : 2;
   }
   if (config.envFile) logger.info("config.env_file", { path: config.envFile });
-  print(server.readyLine);
 
+  // Listen for signals before saying we are ready: a script that signals us
+  // right after the ready line must get a graceful stop, not a default kill.
   let signals = 0;
   let firstAt = 0;
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
@@ -91,12 +97,27 @@ async function runServer(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  print(server.readyLine);
   await stopped;
   const summary = await server.shutdown();
   print(formatSummary(summary));
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   return 0;
+}
+
+/** The web gateway, stopped by SIGINT or SIGTERM. */
+async function runWeb(args: string[]): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    return await runWebCommand(args, { signal: stop.signal });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
 }
 
 /** Runs the subcommand named by `args[0]` and returns the exit status. */
@@ -107,6 +128,10 @@ export async function main(args: string[]): Promise<number> {
       return await runServer(rest);
     case "client":
       return await runClient(rest);
+    case "load":
+      return await runLoadCommand(rest);
+    case "web":
+      return await runWeb(rest);
     case undefined:
     case "help":
     case "--help":

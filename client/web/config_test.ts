@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../server/config.ts";
+import { parseWebConfig, WEB_USAGE } from "./config.ts";
+
+const NONE = { getEnv: () => undefined, readFile: () => null };
+
+Deno.test("parseWebConfig() defaults to 127.0.0.1:5000, daemon at localhost:8888", () => {
+  assert.deepEqual(parseWebConfig([], NONE), {
+    hosts: ["localhost"],
+    port: 8888,
+    webHost: "127.0.0.1",
+    webPort: 5000,
+    log: "info",
+    envFile: null,
+  });
+});
+
+Deno.test("parseWebConfig() reads flags, then PEDIDOS_WEB_* variables, then the env file", () => {
+  const env: Record<string, string> = { PEDIDOS_WEB_PORT: "6000", PEDIDOS_WEB_HOST: "::1" };
+  const sources = { getEnv: (name: string) => env[name], readFile: () => "PEDIDOS_PORT=9999\n" };
+  const config = parseWebConfig(["--web-port", "0", "--host", "127.0.0.1"], sources);
+  assert.equal(config.webPort, 0);
+  assert.equal(config.webHost, "::1");
+  assert.deepEqual(config.hosts, ["127.0.0.1"]);
+  assert.equal(config.port, 9999);
+  assert.equal(parseWebConfig(["--web-host", "[::1]"], NONE).webHost, "::1");
+});
+
+Deno.test("parseWebConfig() refuses bad values", () => {
+  for (
+    const args of [["--web-port", "70000"], ["--web-host", "a,b"], ["--web-host", " "], ["--nope"]]
+  ) {
+    assert.throws(() => parseWebConfig(args, NONE), ConfigError, args.join(" "));
+  }
+});
+
+Deno.test("WEB_USAGE names the gateway's flags and their variables", () => {
+  for (
+    const text of [
+      "--web-host",
+      "PEDIDOS_WEB_HOST",
+      "--web-port",
+      "PEDIDOS_WEB_PORT",
+      "5000",
+      "--host",
+      "--port",
+    ]
+  ) {
+    assert.ok(WEB_USAGE.includes(text), text);
+  }
+});

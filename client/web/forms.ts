@@ -1,0 +1,76 @@
+/**
+ * What the gateway's forms need besides the pages: reading form fields,
+ * turning the daemon's refusals into words and HTTP statuses.
+ *
+ * @module
+ */
+
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Producto, Reply } from "../../server/protocol/messages.ts";
+
+/** HTTP status of each daemon error code, in one place. */
+export function statusFor(code: unknown): ContentfulStatusCode {
+  switch (code) {
+    case "invalid_json":
+    case "invalid_request":
+    case "invalid_order":
+    case "invalid_task":
+    case "unknown_task":
+    case "invalid_user":
+      return 422;
+    case "bad_credentials":
+    case "unauthorized":
+      return 401;
+    case "user_exists":
+      return 409;
+    case "not_found":
+    case "unknown_op":
+      return 404;
+    case "queue_full":
+    case "busy":
+    case "shutting_down":
+      return 503;
+    default:
+      return 502;
+  }
+}
+
+/** The daemon's refusal in words, for people. */
+export function refusal(reply: Reply): string {
+  const mensaje = typeof reply.mensaje === "string"
+    ? reply.mensaje
+    : "❌ El servidor rechazó la solicitud.";
+  return reply.error === "queue_full"
+    ? `${mensaje} El servidor está a plena capacidad: todos sus lugares están ocupados.`
+    : mensaje;
+}
+
+const PRODUCT_COUNT_REGEXP = /^(.*?)\s*[x×]\s*(\d{1,6})$/i;
+const NUMBER_REGEXP = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
+const DECIMAL_COMMA_REGEXP = /^[-+]?\d+,\d+$/;
+
+/** Textarea lines → `productos`: `pan`, `pan x2` → `{nombre: "pan", cantidad: 2}`. */
+export function parseProductos(text: string): Producto[] {
+  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").map(
+    (line) => {
+      const match = PRODUCT_COUNT_REGEXP.exec(line);
+      if (match === null || match[1] === "") return line;
+      return { nombre: match[1]!, cantidad: Number(match[2]) };
+    },
+  );
+}
+
+/** `1 2; 3,5 x` → `[1, 2, 3.5, "x"]`: what is not a number goes as text, for the daemon to judge. */
+export function parseNumbers(text: string): (number | string)[] {
+  return text.split(/[\s;]+/).filter((item) => item !== "").map((item) => {
+    if (NUMBER_REGEXP.test(item)) return Number(item);
+    if (DECIMAL_COMMA_REGEXP.test(item)) return Number(item.replace(",", "."));
+    return item;
+  });
+}
+
+/** A text field of a parsed form; `""` when missing or a file. */
+export function field(form: Record<string, unknown>, name: string): string {
+  const value = form[name];
+  return typeof value === "string" ? value : "";
+}

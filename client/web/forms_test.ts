@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { parseNumbers, parseProductos, statusFor } from "./forms.ts";
+
+Deno.test("parseNumbers() reads spaces and semicolons as separators and a decimal comma", () => {
+  assert.deepEqual(parseNumbers("1 2 3.5"), [1, 2, 3.5]);
+  assert.deepEqual(parseNumbers(" 1;2 ;  3,5\n-4 1e3 .5 "), [1, 2, 3.5, -4, 1000, 0.5]);
+  assert.deepEqual(parseNumbers("1 dos 3"), [1, "dos", 3]);
+  assert.deepEqual(parseNumbers("   "), []);
+});
+
+Deno.test("parseProductos() reads one product per line, with an optional count", () => {
+  assert.deepEqual(parseProductos("pan\n\n agua x2 \r\nvino ×3\nx2\ncaja 10"), [
+    "pan",
+    { nombre: "agua", cantidad: 2 },
+    { nombre: "vino", cantidad: 3 },
+    "x2",
+    "caja 10",
+  ]);
+});
+
+Deno.test("statusFor() maps each protocol code to one HTTP status", () => {
+  assert.equal(statusFor("invalid_order"), 422);
+  assert.equal(statusFor("invalid_user"), 422);
+  assert.equal(statusFor("bad_credentials"), 401);
+  assert.equal(statusFor("unauthorized"), 401);
+  assert.equal(statusFor("user_exists"), 409);
+  assert.equal(statusFor("queue_full"), 503);
+  assert.equal(statusFor("shutting_down"), 503);
+  assert.equal(statusFor("internal"), 502);
+  assert.equal(statusFor(undefined), 502);
+});

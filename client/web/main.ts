@@ -1,0 +1,114 @@
+/**
+ * The `web` subcommand: serves the gateway ({@linkcode createGatewayHandler})
+ * over HTTP with `Deno.serve`, talking to the daemon over TCP.
+ *
+ * @module
+ */
+
+import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config.ts";
+import { Logger } from "../../server/log.ts";
+import { formatAddress } from "../client.ts";
+import { createGatewayHandler } from "./app.tsx";
+import { parseWebConfig, WEB_USAGE } from "./config.ts";
+import { connectDaemon } from "./daemon.ts";
+
+/** The outside world of {@linkcode runWebCommand}; tests replace it. */
+export interface WebIo {
+  /** Stops the gateway (main.ts ties it to SIGINT/SIGTERM). */
+  signal?: AbortSignal;
+  /** Writes text as-is. @default {writes to Deno.stdout} */
+  stdout?: (text: string) => void;
+  /** Writes text as-is. @default {writes to Deno.stderr} */
+  stderr?: (text: string) => void;
+  /** Where the environment and env file are read. @default {the real ones} */
+  sources?: ConfigSources;
+}
+
+const encoder = new TextEncoder();
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+}
+
+/**
+ * Runs the gateway until `io.signal` aborts. Prints one ready line to
+ * stdout: `web listening on http://127.0.0.1:5000/ (daemon localhost:8888)`.
+ *
+ * @returns The exit status: 0 after a clean stop, 1 when the port is taken,
+ * 2 on bad usage.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runWebCommand } from "./main.ts";
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => stop.abort());
+ * Deno.exit(await runWebCommand(["--web-port", "5000"], { signal: stop.signal }));
+ * ```
+ */
+export async function runWebCommand(args: string[], io: WebIo = {}): Promise<number> {
+  const out = io.stdout ?? ((text: string) => writeAll(Deno.stdout, text));
+  const err = io.stderr ?? ((text: string) => writeAll(Deno.stderr, text));
+  if (wantsHelp(args)) {
+    out(WEB_USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = parseWebConfig(args, io.sources);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err(`pedidos web: ${error.message}\n\n${WEB_USAGE}`);
+    return 2;
+  }
+  const logger = new Logger({ level: config.log, write: (line) => err(`${line}\n`) });
+  const daemon = connectDaemon({ hosts: config.hosts, port: config.port, logger });
+  const handler = createGatewayHandler({ daemon, logger });
+  const stop = new AbortController();
+  const onAbort = () => {
+    handler.close(); // ends live streams, so the server can finish
+    stop.abort();
+  };
+  if (io.signal?.aborted) onAbort();
+  io.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: config.webHost,
+        port: config.webPort,
+        signal: stop.signal,
+        onListen: resolve,
+        onError: (error) => {
+          logger.error("web.error", { error: String(error) });
+          return new Response("Error interno", { status: 500 });
+        },
+      }, handler);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      err(
+        `pedidos web: cannot listen on ${
+          formatAddress(config.webHost, config.webPort)
+        }: ${message}\n`,
+      );
+      return error instanceof Deno.errors.AddrInUse ? 1 : 2;
+    }
+    const addr = await listening;
+    const url = `http://${formatAddress(addr.hostname, addr.port)}/`;
+    out(`web listening on ${url} (daemon ${daemon.address})\n`);
+    const ping = await daemon.request({ op: "PING" }).catch(() => null);
+    if (ping === null) {
+      logger.warn("web.daemon_not_ready", {
+        daemon: daemon.address,
+        hint: "start it with: deno task server",
+      });
+    }
+    await server.finished;
+    return 0;
+  } finally {
+    io.signal?.removeEventListener("abort", onAbort);
+    handler.close();
+    await daemon.close();
+  }
+}

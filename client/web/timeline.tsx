@@ -1,0 +1,193 @@
+/**
+ * The Panel's timeline, drawn on the server as SVG: a chart of the slots in
+ * use (orders waiting and in process, against the capacity, with the
+ * moments orders were refused), then one lane per worker with a bar per
+ * order from `fecha_inicio` to `fecha_fin`. Pure: same input, same SVG.
+ *
+ * @module
+ */
+
+import type { Pedido } from "../../server/protocol/messages.ts";
+
+/** What the timeline shows. */
+export interface TimelineOptions {
+  /** Recent orders, in any order. */
+  pedidos: Pedido[];
+  /** The pool's size: one lane per worker. */
+  workers: number;
+  /** The daemon's capacity (STATS `capacidad`). */
+  capacidad: number;
+  /** The right edge, ms since the epoch. */
+  now: number;
+  /** How much time the chart spans. @default {60000} */
+  windowMs?: number;
+  /** When orders were refused with `queue_full`, and how many. */
+  rejections?: { at: number; count: number }[];
+}
+
+const WIDTH = 1000;
+const LEFT = 92;
+const RIGHT = 12;
+const PLOT = WIDTH - LEFT - RIGHT;
+const QUEUE_TOP = 24;
+const QUEUE_HEIGHT = 96;
+const LANE_TOP = QUEUE_TOP + QUEUE_HEIGHT + 26;
+const LANE_HEIGHT = 26;
+const LANE_GAP = 8;
+const SAMPLES = 240;
+
+/** The CSS class of a state: `en proceso` → `en-proceso`. */
+export function estadoClass(estado: string): string {
+  return estado.replace(/\s+/g, "-");
+}
+
+function ms(iso: string | null): number | null {
+  if (iso === null) return null;
+  const value = Date.parse(iso);
+  return Number.isNaN(value) ? null : value;
+}
+
+function seconds(value: number | null): string {
+  return value === null ? "—" : `${(value / 1000).toFixed(2)} s`;
+}
+
+/** The SVG timeline. */
+export function Timeline(props: TimelineOptions) {
+  const { pedidos, now, windowMs = 60_000, rejections = [] } = props;
+  const start = now - windowMs;
+  const x = (t: number) => LEFT + (Math.min(Math.max(t, start), now) - start) / windowMs * PLOT;
+  const spans = pedidos.map((p) => {
+    const recibido = ms(p.fecha_recibido) ?? now;
+    const inicio = ms(p.fecha_inicio);
+    const fin = ms(p.fecha_fin);
+    const running = p.estado === "en proceso" || inicio !== null && fin !== null;
+    return {
+      p,
+      recibido,
+      waitEnd: p.estado === "pendiente" ? now : inicio ?? fin ?? now,
+      inicio: running ? inicio : null,
+      runEnd: p.estado === "en proceso" ? now : fin ?? now,
+    };
+  });
+  const lanes = Math.max(props.workers, ...pedidos.map((p) => p.worker ?? 0));
+
+  // Slots in use over time, sampled: waiting stacked on running.
+  const waiting: number[] = [];
+  const running: number[] = [];
+  for (let i = 0; i <= SAMPLES; i++) {
+    const t = start + windowMs * i / SAMPLES;
+    let w = 0;
+    let r = 0;
+    for (const s of spans) {
+      if (s.recibido <= t && t < s.waitEnd) w++;
+      if (s.inicio !== null && s.inicio <= t && t < s.runEnd) r++;
+    }
+    waiting.push(w);
+    running.push(r);
+  }
+  const peak = Math.max(props.capacidad, 1, ...waiting.map((w, i) => w + running[i]!));
+  const y = (n: number) => QUEUE_TOP + QUEUE_HEIGHT - n / peak * QUEUE_HEIGHT;
+  const step = (top: number[], bottom: number[]) => {
+    const pts: string[] = [];
+    top.forEach((n, i) => {
+      const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
+      const nx = (LEFT + PLOT * Math.min(i + 1, SAMPLES) / SAMPLES).toFixed(1);
+      pts.push(`${px},${y(n).toFixed(1)}`, `${nx},${y(n).toFixed(1)}`);
+    });
+    const back: string[] = [];
+    for (let i = bottom.length - 1; i >= 0; i--) {
+      const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
+      const nx = (LEFT + PLOT * Math.min(i + 1, SAMPLES) / SAMPLES).toFixed(1);
+      back.push(`${nx},${y(bottom[i]!).toFixed(1)}`, `${px},${y(bottom[i]!).toFixed(1)}`);
+    }
+    return `M${pts.join("L")}L${back.join("L")}Z`;
+  };
+  const zeros = running.map(() => 0);
+  const stacked = waiting.map((w, i) => w + running[i]!);
+  const height = LANE_TOP + lanes * (LANE_HEIGHT + LANE_GAP) + 22;
+  const ticks = Array.from({ length: Math.floor(windowMs / 10_000) + 1 }, (_, i) => i * 10_000);
+
+  return (
+    <svg
+      class="timeline"
+      viewBox={`0 0 ${WIDTH} ${height}`}
+      role="img"
+      aria-label={`Línea de tiempo de los últimos ${windowMs / 1000} segundos`}
+    >
+      <text class="tl-title" x={LEFT} y={QUEUE_TOP - 10}>
+        Lugares ocupados (en espera sobre en proceso)
+      </text>
+      <rect class="tl-bg" x={LEFT} y={QUEUE_TOP} width={PLOT} height={QUEUE_HEIGHT} />
+      <path class="tl-run" d={step(running, zeros)} />
+      <path class="tl-wait" d={step(stacked, running)} />
+      <line
+        class="tl-cap"
+        x1={LEFT}
+        x2={LEFT + PLOT}
+        y1={y(props.capacidad)}
+        y2={y(props.capacidad)}
+      />
+      <text class="tl-label" x={LEFT - 6} y={y(props.capacidad) + 4} text-anchor="end">
+        capacidad {props.capacidad}
+      </text>
+      <text class="tl-label" x={LEFT - 6} y={QUEUE_TOP + QUEUE_HEIGHT} text-anchor="end">0</text>
+      {rejections.filter((r) => r.at > start && r.at <= now).map((r) => (
+        <path
+          class="tl-reject"
+          d={`M${x(r.at).toFixed(1)},${QUEUE_TOP - 1}l-4,-7h8z`}
+        >
+          <title>{r.count} rechazado{r.count === 1 ? "" : "s"} (queue_full)</title>
+        </path>
+      ))}
+      {Array.from({ length: lanes }, (_, i) => {
+        const top = LANE_TOP + i * (LANE_HEIGHT + LANE_GAP);
+        return (
+          <g class="tl-lane">
+            <rect class="tl-bg" x={LEFT} y={top} width={PLOT} height={LANE_HEIGHT} />
+            <text class="tl-label" x={LEFT - 6} y={top + LANE_HEIGHT / 2 + 4} text-anchor="end">
+              Worker {i + 1}
+            </text>
+          </g>
+        );
+      })}
+      {spans.filter((s) => s.inicio !== null && s.p.worker !== null && s.runEnd >= start).map(
+        (s) => {
+          const top = LANE_TOP + (s.p.worker! - 1) * (LANE_HEIGHT + LANE_GAP);
+          const x1 = x(s.inicio!);
+          const width = Math.max(2, x(s.runEnd) - x1);
+          const duracion = s.p.estado === "en proceso" ? now - s.inicio! : s.p.duracion_ms;
+          return (
+            <g class={`tl-bar ${estadoClass(s.p.estado)}`} data-id={s.p.id}>
+              <rect
+                x={x1.toFixed(1)}
+                y={top + 2}
+                width={width.toFixed(1)}
+                height={LANE_HEIGHT - 4}
+                rx="3"
+              />
+              {width > 40 && (
+                <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{s.p.id}</text>
+              )}
+              <title>
+                Pedido #{s.p.id} · {s.p.cliente} · {s.p.estado} · {seconds(duracion)}
+              </title>
+            </g>
+          );
+        },
+      )}
+      {ticks.map((t) => {
+        const tx = LEFT + (windowMs - t) / windowMs * PLOT;
+        return (
+          <text
+            class="tl-tick"
+            x={tx.toFixed(1)}
+            y={height - 6}
+            text-anchor={t === 0 ? "end" : t === windowMs ? "start" : "middle"}
+          >
+            {t === 0 ? "ahora" : `−${t / 1000} s`}
+          </text>
+        );
+      })}
+    </svg>
+  );
+}

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import type { Pedido } from "../../server/protocol/messages.ts";
+import { estadoClass, Timeline } from "./timeline.tsx";
+
+const NOW = Date.parse("2026-11-23T12:01:00.000Z");
+
+function pedido(id: number, fields: Partial<Pedido>): Pedido {
+  return {
+    id,
+    clave: null,
+    cliente: "Ana",
+    productos: ["pan"],
+    direccion: "Calle 1",
+    estado: "pendiente",
+    fecha_recibido: new Date(NOW - 10_000).toISOString(),
+    fecha_inicio: null,
+    fecha_fin: null,
+    worker: null,
+    intentos: 0,
+    detalle_error: null,
+    duracion_ms: null,
+    ...fields,
+  };
+}
+
+function at(secondsAgo: number): string {
+  return new Date(NOW - secondsAgo * 1000).toISOString();
+}
+
+function svg(pedidos: Pedido[], extra: { rejections?: { at: number; count: number }[] } = {}) {
+  return String(<Timeline pedidos={pedidos} workers={3} capacidad={6} now={NOW} {...extra} />);
+}
+
+Deno.test("estadoClass() makes a CSS class of a state", () => {
+  assert.equal(estadoClass("en proceso"), "en-proceso");
+  assert.equal(estadoClass("listo"), "listo");
+});
+
+Deno.test("Timeline draws a lane per worker and a bar per started order", () => {
+  const out = svg([
+    pedido(1, {
+      estado: "listo",
+      worker: 1,
+      fecha_inicio: at(30),
+      fecha_fin: at(28),
+      duracion_ms: 2000,
+    }),
+    pedido(2, { estado: "en proceso", worker: 3, fecha_inicio: at(2) }),
+    pedido(3, {
+      estado: "error",
+      worker: 2,
+      fecha_inicio: at(20),
+      fecha_fin: at(19),
+      duracion_ms: 1000,
+    }),
+    pedido(4, { estado: "pendiente" }),
+  ]);
+  assert.equal(out.match(/>Worker \d</g)?.length, 3);
+  assert.match(out, /<g class="tl-bar listo" data-id="1">/);
+  assert.match(out, /<g class="tl-bar en-proceso" data-id="2">/);
+  assert.match(out, /<g class="tl-bar error" data-id="3">/);
+  assert.ok(!out.includes('data-id="4"'), "a waiting order has no bar");
+  assert.match(out, /Pedido #1 · Ana · listo · 2.00 s/);
+  assert.match(out, /Pedido #2 · Ana · en proceso · 2.00 s/);
+  // The bar of order 1 spans 2 s of the 60 s window: 2/60 of the plot's width.
+  const width = Number(/data-id="1"><rect x="[\d.]+" y="\d+" width="([\d.]+)"/.exec(out)![1]);
+  assert.ok(Math.abs(width - 2 / 60 * 896) < 1, `width ${width}`);
+});
+
+Deno.test("Timeline adds lanes for workers beyond the pool size and leaves out old orders", () => {
+  const out = svg([
+    pedido(1, {
+      estado: "listo",
+      worker: 5,
+      fecha_inicio: at(10),
+      fecha_fin: at(9),
+      duracion_ms: 1000,
+    }),
+    pedido(2, {
+      estado: "listo",
+      worker: 1,
+      fecha_inicio: at(200),
+      fecha_fin: at(199),
+      duracion_ms: 1000,
+    }),
+  ]);
+  assert.equal(out.match(/>Worker \d</g)?.length, 5);
+  assert.ok(!out.includes('data-id="2"'));
+});
+
+Deno.test("Timeline marks refusals and the capacity, and escapes client names", () => {
+  const out = svg(
+    [pedido(1, {
+      cliente: "<script>x</script>",
+      estado: "en proceso",
+      worker: 1,
+      fecha_inicio: at(1),
+    })],
+    { rejections: [{ at: NOW - 5000, count: 3 }, { at: NOW - 120_000, count: 1 }] },
+  );
+  assert.equal(out.match(/class="tl-reject"/g)?.length, 1);
+  assert.match(out, /3 rechazados \(queue_full\)/);
+  assert.match(out, /capacidad 6/);
+  assert.ok(!out.includes("<script>"));
+  assert.match(out, /&lt;script&gt;x&lt;\/script&gt;/);
+});

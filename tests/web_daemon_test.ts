@@ -1,0 +1,136 @@
+/**
+ * The gateway's connections to a real daemon, and `pedidos web` itself.
+ */
+import assert from "node:assert/strict";
+import { ClientError } from "../client/client.ts";
+import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
+import { runWebCommand } from "../client/web/main.ts";
+import { Logger } from "../server/log.ts";
+import { startInProcess } from "./test_util.ts";
+
+const quiet = () => new Logger({ level: "error", write: () => {} });
+
+Deno.test("connectDaemon() keeps one connection for queries and one for work, whatever the load", async () => {
+  await using daemon = await startInProcess();
+  await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger: quiet() });
+  const replies = await Promise.all(
+    Array.from({ length: 50 }, () => link.request({ op: "STATS" })),
+  );
+  assert.ok(replies.every((r) => r.ok));
+  assert.equal(daemon.server.connections, 1);
+  const task = await link.request({ op: "TASK", data: { task: { name: "upper", s: "hola" } } });
+  assert.equal(task.result, "HOLA");
+  assert.equal(daemon.server.connections, 2);
+  await Promise.all(Array.from({ length: 20 }, () => link.request({ op: "PING" })));
+  assert.equal(daemon.server.connections, 2);
+});
+
+Deno.test("DaemonLink fails fast while the daemon is down and reconnects when it is back", async () => {
+  const first = await startInProcess({ hosts: ["127.0.0.1"] });
+  const port = first.port;
+  const link = new DaemonLink({ hosts: ["127.0.0.1"], port, logger: quiet() });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    await first[Symbol.asyncDispose]();
+    // The old connection is closed: a query is retried on a new one, which fails to connect.
+    await assert.rejects(link.request({ op: "STATS" }), ClientError);
+    const started = performance.now();
+    await assert.rejects(
+      link.request({ op: "STATS" }),
+      (e) => e instanceof ClientError && e.code === "connect_failed",
+    );
+    assert.ok(performance.now() - started < 100, "within the backoff, no new attempt");
+    await using second = await startInProcess({ hosts: ["127.0.0.1"], port });
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the backoff
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    assert.equal(second.server.connections, 1);
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink finds a stale connection with a PING before a request it must not repeat", async () => {
+  const first = await startInProcess({ hosts: ["127.0.0.1"] });
+  const port = first.port;
+  const link = new DaemonLink({ hosts: ["127.0.0.1"], port, logger: quiet(), checkIdleMs: 0 });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    await first[Symbol.asyncDispose]();
+    await using second = await startInProcess({ hosts: ["127.0.0.1"], port });
+    // An order without `clave` is never sent twice; the PING finds the old connection gone.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const reply = await link.request({ cliente: "Ana", productos: ["pan"], direccion: "Calle 1" });
+    assert.equal(reply.ok, true);
+    assert.equal(second.server.connections, 1);
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("pedidos web serves the gateway until stopped", async () => {
+  await using daemon = await startInProcess();
+  const stop = new AbortController();
+  let out = "";
+  let err = "";
+  const ready = Promise.withResolvers<string>();
+  const exit = runWebCommand(
+    ["--web-port", "0", "--host", "127.0.0.1", "--port", String(daemon.port), "--log", "warn"],
+    {
+      signal: stop.signal,
+      sources: { getEnv: () => undefined, readFile: () => null },
+      stdout: (text) => {
+        out += text;
+        const url = /web listening on (http:\/\/\S+) /.exec(out);
+        if (url) ready.resolve(url[1]!);
+      },
+      stderr: (text) => err += text,
+    },
+  );
+  const url = await ready.promise;
+  assert.match(out, /^web listening on http:\/\/127\.0\.0\.1:\d+\/ \(daemon 127\.0\.0\.1:\d+\)\n$/);
+  const login = await fetch(`${url}login`);
+  assert.equal(login.status, 200);
+  assert.match(await login.text(), /<h1>Entrar<\/h1>/);
+  stop.abort();
+  assert.equal(await exit, 0);
+  assert.equal(err, "");
+});
+
+Deno.test("pedidos web starts without the daemon and says so", async () => {
+  using free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = free.addr.port;
+  free.close(); // nothing listens there now
+  const stop = new AbortController();
+  let err = "";
+  const ready = Promise.withResolvers<string>();
+  const exit = runWebCommand(["--web-port", "0", "--host", "127.0.0.1", "--port", String(port)], {
+    signal: stop.signal,
+    sources: { getEnv: () => undefined, readFile: () => null },
+    stdout: (text) => ready.resolve(/(http:\/\/\S+) /.exec(text)![1]!),
+    stderr: (text) => err += text,
+  });
+  const url = await ready.promise;
+  const page = await fetch(`${url}login`);
+  assert.equal(page.status, 200, "the pages that need no daemon work");
+  await page.body?.cancel();
+  stop.abort();
+  assert.equal(await exit, 0);
+  assert.match(
+    err,
+    /WARN web\.daemon_not_ready daemon=127\.0\.0\.1:\d+ hint="start it with: deno task server"/,
+  );
+});
+
+Deno.test("pedidos web: bad flags exit 2 with the usage; --help exits 0", async () => {
+  let err = "";
+  const code = await runWebCommand(["--web-port", "x"], {
+    sources: { getEnv: () => undefined, readFile: () => null },
+    stderr: (text) => err += text,
+  });
+  assert.equal(code, 2);
+  assert.match(err, /Invalid --web-port "x"/);
+  assert.match(err, /Usage: pedidos web/);
+  let out = "";
+  assert.equal(await runWebCommand(["--help"], { stdout: (text) => out += text }), 0);
+  assert.match(out, /--web-host/);
+});

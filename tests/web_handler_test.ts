@@ -1,0 +1,466 @@
+/**
+ * The web gateway as a plain fetch handler: every page, form and error,
+ * with a fake daemon and no sockets.
+ */
+import assert from "node:assert/strict";
+import { SESSION_COOKIE } from "../client/web/app.tsx";
+import { FakeBrowser, fakeGateway, ORIGIN, signIn } from "./web_test_util.ts";
+
+const PASSWORD = "s3cret-pass";
+
+function sessionCookie(browser: FakeBrowser): string {
+  return browser.cookies.get(SESSION_COOKIE) ?? "";
+}
+
+Deno.test("gateway: GET /login sets an HttpOnly, SameSite=Lax session cookie holding a random id", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  const page = await browser.get("/login");
+  assert.equal(page.status, 200);
+  assert.match(page.text, /^<!DOCTYPE html><html lang="es">/);
+  assert.match(page.text, /<h1>Entrar<\/h1>/);
+  const [cookie] = page.headers.getSetCookie();
+  assert.match(
+    cookie!,
+    new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Lax$`),
+  );
+  assert.match(page.text, /name="_csrf" value="[A-Za-z0-9_-]{43}"/);
+});
+
+Deno.test("gateway: every page sends security headers", async () => {
+  using gw = fakeGateway();
+  const page = await gw.browser().get("/login");
+  const csp = page.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(page.headers.get("cache-control"), "no-store");
+});
+
+Deno.test("gateway: pages behind the login redirect there; live streams answer 401", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  for (const path of ["/", "/tareas", "/pedidos", "/panel"]) {
+    const page = await browser.get(path);
+    assert.equal(page.status, 303, path);
+    assert.equal(page.location, "/login", path);
+  }
+  const login = await browser.get("/login");
+  assert.match(login.text, /Inicie sesión para continuar/);
+  for (const path of ["/pedidos/eventos", "/panel/eventos"]) {
+    assert.equal((await browser.get(path)).status, 401, path);
+  }
+  assert.equal(gw.daemon.requests.length, 0, "nothing reached the daemon");
+});
+
+Deno.test("gateway: Registro creates the account and sends the browser to Login", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  const page = await browser.submit("/registro", {
+    usuario: "ana",
+    password: PASSWORD,
+    password2: PASSWORD,
+  });
+  assert.equal(page.status, 303);
+  assert.equal(page.location, "/login");
+  assert.deepEqual(gw.daemon.sent("REGISTRO"), [
+    { op: "REGISTRO", data: { usuario: "ana", password: PASSWORD } },
+  ]);
+  assert.match((await browser.get("/login")).text, /Cuenta ana creada/);
+});
+
+Deno.test("gateway: Registro shows each refusal in words, keeping the name", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  const mismatch = await browser.submit("/registro", {
+    usuario: "ana",
+    password: PASSWORD,
+    password2: "otra-cosa",
+  });
+  assert.equal(mismatch.status, 422);
+  assert.match(mismatch.text, /Las contraseñas no coinciden/);
+  assert.equal(gw.daemon.sent("REGISTRO").length, 0);
+
+  const bad = await browser.submit("/registro", {
+    usuario: "a!",
+    password: PASSWORD,
+    password2: PASSWORD,
+  });
+  assert.equal(bad.status, 422);
+  assert.match(bad.text, /El usuario debe tener de 3 a 64 caracteres/);
+
+  await browser.submit("/registro", { usuario: "ana", password: PASSWORD, password2: PASSWORD });
+  const taken = await browser.submit("/registro", {
+    usuario: "ana",
+    password: PASSWORD,
+    password2: PASSWORD,
+  });
+  assert.equal(taken.status, 409);
+  assert.match(taken.text, /El usuario ana ya existe/);
+  assert.match(taken.text, /name="usuario" value="ana"/);
+});
+
+Deno.test("gateway: Login opens a new session id and never puts the password or token in a cookie", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await browser.submit("/registro", { usuario: "ana", password: PASSWORD, password2: PASSWORD });
+  await browser.get("/login");
+  const before = sessionCookie(browser);
+  const page = await browser.post("/login", { usuario: "ana", password: PASSWORD });
+  assert.equal(page.status, 303);
+  assert.equal(page.location, "/");
+  const after = sessionCookie(browser);
+  assert.notEqual(after, before, "a new id after login (no session fixation)");
+  const [cookie] = page.headers.getSetCookie();
+  assert.match(
+    cookie!,
+    /^pedidos_sesion=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+  );
+  const token = [...gw.daemon.tokens.keys()][0]!;
+  for (const line of browser.setCookies) {
+    assert.ok(!line.includes(PASSWORD) && !line.includes(token), line);
+  }
+  // The old id is worth nothing now.
+  const stale = new FakeBrowser(gw.handler);
+  stale.cookies.set(SESSION_COOKIE, before);
+  assert.equal((await stale.get("/")).location, "/login");
+});
+
+Deno.test("gateway: Login refuses bad credentials with 401, in words", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await browser.submit("/registro", { usuario: "ana", password: PASSWORD, password2: PASSWORD });
+  for (const [usuario, password] of [["ana", "wrong-pass"], ["nadie", PASSWORD]]) {
+    const page = await browser.submit("/login", { usuario: usuario!, password: password! });
+    assert.equal(page.status, 401);
+    assert.match(page.text, /Usuario o contraseña incorrectos/);
+    assert.ok(!page.text.includes(password!), "the password is not echoed back");
+  }
+});
+
+Deno.test("gateway: Inicio shows the daemon's GET_TAREAS_HTML fragment", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const page = await browser.get("/");
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<h2>¡Hola, ana!<\/h2>/);
+  assert.match(page.text, /<strong>3<\/strong> workers/);
+  assert.match(page.text, /👤 ana/);
+  const [request] = gw.daemon.sent("GET_TAREAS_HTML");
+  assert.deepEqual(request, {
+    op: "GET_TAREAS_HTML",
+    data: { token: [...gw.daemon.tokens.keys()][0] },
+  });
+});
+
+Deno.test("gateway: a session the daemon no longer knows signs out", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.tokens.clear(); // e.g. it expired
+  const page = await browser.get("/");
+  assert.equal(page.status, 303);
+  assert.equal(page.location, "/login");
+  assert.match((await browser.get("/login")).text, /Su sesión venció/);
+  assert.equal((await browser.get("/tareas")).location, "/login");
+});
+
+Deno.test("gateway: Tareas runs sum, upper and lower and shows the result", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const sum = await browser.submit("/tareas", { tarea: "sum", numeros: "1 2; 3,5" });
+  assert.equal(sum.status, 200);
+  assert.match(
+    sum.text,
+    /<output class="result ok" role="status" data-tarea="sum">Resultado: 6.5<\/output>/,
+  );
+  assert.deepEqual(gw.daemon.sent("TASK")[0], {
+    op: "TASK",
+    data: { task: { name: "sum", args: [1, 2, 3.5] } },
+  });
+  const upper = await browser.submit("/tareas", { tarea: "upper", texto: "hola <b>" });
+  assert.match(upper.text, /Resultado: HOLA &lt;B&gt;/);
+  const lower = await browser.submit("/tareas", { tarea: "lower", texto: "HOLA" });
+  assert.match(lower.text, /data-tarea="lower">Resultado: hola</);
+});
+
+Deno.test("gateway: Tareas shows the daemon's error in words", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const bad = await browser.submit("/tareas", { tarea: "sum", numeros: "1 dos 3" });
+  assert.equal(bad.status, 422);
+  assert.match(bad.text, /class="result error"[^>]*>❌ La tarea sum necesita/);
+  assert.deepEqual(gw.daemon.sent("TASK")[0], {
+    op: "TASK",
+    data: { task: { name: "sum", args: [1, "dos", 3] } },
+  });
+  gw.daemon.refuse.TASK = "queue_full";
+  const full = await browser.submit("/tareas", { tarea: "upper", texto: "hola" });
+  assert.equal(full.status, 503);
+  assert.match(full.text, /plena capacidad/);
+  const unknown = await browser.submit("/tareas", { tarea: "bailar" });
+  assert.equal(unknown.status, 422);
+});
+
+Deno.test("gateway: Pedidos places an order with an idempotency key and shows it", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const form = await browser.get("/pedidos");
+  assert.equal(form.status, 200);
+  assert.match(form.text, /Todavía no hay pedidos/);
+  const clave = /name="clave" value="([^"]+)"/.exec(form.text)![1]!;
+  const fields = { cliente: "Ana", productos: "pan\nagua x2\n", direccion: "Calle 1", clave };
+  const sent = await browser.post("/pedidos", fields);
+  assert.equal(sent.status, 303);
+  assert.equal(sent.location, "/pedidos");
+  assert.deepEqual(gw.daemon.sent("PEDIDO")[0], {
+    op: "PEDIDO",
+    data: {
+      cliente: "Ana",
+      productos: ["pan", { nombre: "agua", cantidad: 2 }],
+      direccion: "Calle 1",
+      clave,
+    },
+  });
+  const list = await browser.get("/pedidos");
+  assert.match(list.text, /✅ Pedido 1 recibido/);
+  assert.match(list.text, /<tr data-id="1" data-estado="pendiente">/);
+  assert.match(list.text, /pan, agua ×2/);
+  // Sending the same form twice makes one order.
+  await browser.post("/pedidos", fields);
+  assert.equal(gw.daemon.pedidos.length, 1);
+  assert.match((await browser.get("/pedidos")).text, /ya estaba registrado/);
+});
+
+Deno.test("gateway: Pedidos escapes what clients typed", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ cliente: '<script>alert("x")</script>', productos: ["<img src=x>"] });
+  const page = await browser.get("/pedidos");
+  assert.ok(!page.text.includes("<script>alert"));
+  assert.ok(!page.text.includes("<img src=x>"));
+  assert.match(page.text, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/);
+});
+
+Deno.test("gateway: Pedidos shows refusals in words and keeps what was typed", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  await browser.get("/pedidos");
+  const invalid = await browser.post("/pedidos", {
+    cliente: " ",
+    productos: "pan",
+    direccion: "Calle 1",
+    clave: "k1",
+  });
+  assert.equal(invalid.status, 422);
+  assert.match(invalid.text, /Falta el campo &quot;cliente&quot;/);
+  assert.match(invalid.text, /name="cliente" value=" "[^>]*aria-invalid="true"/);
+  gw.daemon.refuse.PEDIDO = "queue_full";
+  const full = await browser.post("/pedidos", {
+    cliente: "Eva",
+    productos: "pan",
+    direccion: "Calle 2",
+    clave: "k2",
+  });
+  assert.equal(full.status, 503);
+  assert.match(full.text, /Falla simulada: queue_full[\s\S]*plena capacidad/);
+  assert.match(full.text, /name="cliente" value="Eva"/);
+  assert.match(full.text, /name="clave" value="k2"/, "the same key, so a retry makes one order");
+});
+
+Deno.test("gateway: Panel shows the counters and one timeline lane per worker", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const t = Date.now();
+  gw.daemon.addPedido({
+    estado: "listo",
+    worker: 2,
+    fecha_recibido: new Date(t - 5000).toISOString(),
+    fecha_inicio: new Date(t - 4000).toISOString(),
+    fecha_fin: new Date(t - 2000).toISOString(),
+    duracion_ms: 2000,
+  });
+  gw.daemon.addPedido({
+    cliente: "<b>Eva</b>",
+    estado: "en proceso",
+    worker: 1,
+    fecha_inicio: new Date(t - 1000).toISOString(),
+  });
+  Object.assign(gw.daemon.stats, { en_proceso: 1, listos: 1, libres: 5, rechazados: 4 });
+  const page = await browser.get("/panel");
+  assert.equal(page.status, 200);
+  for (
+    const label of [
+      "capacidad",
+      "libres",
+      "en espera",
+      "en proceso",
+      "listos",
+      "rechazados",
+      "p50",
+      "p95",
+    ]
+  ) {
+    assert.match(page.text, new RegExp(`<span class="label">${label}</span>`), label);
+  }
+  assert.match(page.text, /<svg class="timeline"/);
+  assert.equal(page.text.match(/Worker \d/g)?.length, 3);
+  assert.match(page.text, /<g class="tl-bar listo" data-id="1">/);
+  assert.match(page.text, /<g class="tl-bar en-proceso" data-id="2">/);
+  assert.match(page.text, /&lt;b&gt;Eva&lt;\/b&gt;/);
+  assert.ok(!page.text.includes("<b>Eva"));
+});
+
+Deno.test("gateway: the live streams send HTML snapshots as server-sent events", async () => {
+  using gw = fakeGateway({ liveIntervalMs: 10 });
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "pendiente" });
+  const response = await gw.handler(
+    new Request(`${ORIGIN}/pedidos/eventos`, {
+      headers: { cookie: `${SESSION_COOKIE}=${sessionCookie(browser)}` },
+    }),
+  );
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes('data-estado="pendiente"')) text += (await reader.read()).value ?? "";
+  assert.match(text, /^retry: 2000\n\nevent: html\ndata: /);
+  gw.daemon.pedidos[0]!.estado = "listo";
+  while (!text.includes('data-estado="listo"')) text += (await reader.read()).value ?? "";
+  await reader.cancel();
+});
+
+Deno.test("gateway: closing the gateway ends the live streams", async () => {
+  using gw = fakeGateway({ liveIntervalMs: 10 });
+  const browser = gw.browser();
+  await signIn(browser);
+  const response = await gw.handler(
+    new Request(`${ORIGIN}/panel/eventos`, {
+      headers: { cookie: `${SESSION_COOKIE}=${sessionCookie(browser)}` },
+    }),
+  );
+  const reader = response.body!.getReader();
+  await reader.read();
+  gw.handler.close();
+  for (;;) if ((await reader.read()).done) break;
+});
+
+Deno.test("gateway: when the daemon is down every page says so plainly", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.down = true;
+  for (const path of ["/", "/pedidos", "/panel"]) {
+    const page = await browser.get(path);
+    assert.equal(page.status, 503, path);
+    assert.match(page.text, /No hay conexión con el servidor de pedidos \(localhost:8888\)/, path);
+  }
+  const task = await browser.submit("/tareas", { tarea: "upper", texto: "hola" });
+  assert.equal(task.status, 503);
+  assert.match(task.text, /No hay conexión/);
+  const order = await browser.post("/pedidos", {
+    cliente: "Ana",
+    productos: "pan",
+    direccion: "C 1",
+    clave: "k",
+  });
+  assert.equal(order.status, 503);
+  const other = gw.browser();
+  const login = await other.submit("/login", { usuario: "ana", password: PASSWORD });
+  assert.equal(login.status, 503);
+  assert.match(login.text, /No hay conexión/);
+  gw.daemon.down = false;
+  assert.equal((await browser.get("/pedidos")).status, 200, "and recovers when it is back");
+});
+
+Deno.test("gateway: a form POST without the session's CSRF token is refused with 403", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const order = { cliente: "Ana", productos: "pan", direccion: "Calle 1", clave: "k" };
+  const cases = [
+    { csrf: null, origin: ORIGIN },
+    { csrf: "forged-token", origin: ORIGIN },
+    { csrf: gw.browser().csrf ?? "x".repeat(43), origin: ORIGIN },
+    { csrf: undefined, origin: "https://evil.example" },
+    { csrf: undefined, origin: null },
+  ];
+  for (const options of cases) {
+    const page = await browser.post("/pedidos", order, options);
+    assert.equal(page.status, 403, JSON.stringify(options));
+    assert.match(page.text, /protección CSRF/);
+  }
+  // Another session's token does not work either.
+  const other = gw.browser();
+  await other.get("/login");
+  assert.equal((await browser.post("/pedidos", order, { csrf: other.csrf })).status, 403);
+  // Nor does a login form without one.
+  assert.equal(
+    (await other.post("/login", { usuario: "ana", password: PASSWORD }, { csrf: null })).status,
+    403,
+  );
+  assert.equal(gw.daemon.sent("PEDIDO").length, 0);
+  assert.equal(gw.daemon.sent("LOGIN").length, 1, "only the sign-in of setup");
+  assert.equal((await browser.post("/pedidos", order)).status, 303, "the real form works");
+});
+
+Deno.test("gateway: Logout forgets the session", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  const old = sessionCookie(browser);
+  await browser.get("/");
+  const page = await browser.post("/logout", {});
+  assert.equal(page.status, 303);
+  assert.equal(page.location, "/login");
+  assert.notEqual(sessionCookie(browser), old);
+  assert.match((await browser.get("/login")).text, /Sesión cerrada/);
+  const stale = new FakeBrowser(gw.handler);
+  stale.cookies.set(SESSION_COOKIE, old);
+  assert.equal((await stale.get("/")).location, "/login");
+});
+
+Deno.test("gateway: no password or session token in any cookie or log line", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser, "ana", PASSWORD);
+  await browser.submit("/login", { usuario: "ana", password: "wrong-pass-123" });
+  await browser.get("/");
+  await browser.submit("/tareas", { tarea: "sum", numeros: "1 2" });
+  await browser.submit("/pedidos", {
+    cliente: "Ana",
+    productos: "pan",
+    direccion: "C 1",
+    clave: "k",
+  });
+  await browser.post("/logout", {});
+  const secrets = [PASSWORD, "wrong-pass-123", ...gw.daemon.tokens.keys()];
+  const log = gw.lines.join("\n");
+  assert.match(log, /web\.request method=POST path=\/login status=303/);
+  for (const secret of secrets) {
+    assert.ok(!log.includes(secret), `the log shows ${secret}`);
+    for (const line of browser.setCookies) assert.ok(!line.includes(secret), line);
+  }
+});
+
+Deno.test("gateway: unknown pages are 404 and large bodies 413, in Spanish", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  const missing = await browser.get("/nada");
+  assert.equal(missing.status, 404);
+  assert.match(missing.text, /Página no encontrada/);
+  await browser.get("/login");
+  const big = await browser.post("/login", { usuario: "ana", password: "x".repeat(100_000) });
+  assert.equal(big.status, 413);
+  assert.equal(gw.daemon.sent("LOGIN").length, 0);
+});

@@ -1,0 +1,294 @@
+/**
+ * Helpers for the gateway's handler tests: a fake daemon (no sockets) and a
+ * tiny browser that keeps cookies and fills in the CSRF token, like a real
+ * one would.
+ *
+ * @module
+ */
+
+import { ClientError } from "../client/client.ts";
+import type { DaemonClient } from "../client/web/daemon.ts";
+import { createGatewayHandler, type GatewayHandler } from "../client/web/app.tsx";
+import { Logger } from "../server/log.ts";
+import type { Pedido, Reply } from "../server/protocol/messages.ts";
+import { renderTareasHtml } from "../server/tareas_html.ts";
+
+/** The origin the fake browser browses. */
+export const ORIGIN = "http://pedidos.test";
+
+/** A daemon in memory that speaks enough of the protocol for the gateway. */
+export class FakeDaemon implements DaemonClient {
+  readonly address = "localhost:8888";
+  /** Every request received, in order. */
+  readonly requests: Record<string, unknown>[] = [];
+  /** Throw `connect_failed` for every request, like a daemon that is down. */
+  down = false;
+  /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
+  readonly refuse: Record<string, string> = {};
+  readonly users = new Map<string, { usuario: string; password: string }>();
+  readonly tokens = new Map<string, string>();
+  readonly pedidos: Pedido[] = [];
+  stats = {
+    recibidos: 0,
+    aceptados: 0,
+    rechazados: 0,
+    pendientes: 0,
+    en_proceso: 0,
+    listos: 0,
+    errores: 0,
+    capacidad: 6,
+    libres: 6,
+    workers: 3,
+    conexiones: 2,
+    duracion_ms: { min: null, p50: null, p95: null, max: null, avg: null },
+    uptime_s: 5,
+  };
+  #nextToken = 1;
+
+  request(body: Record<string, unknown>): Promise<Reply> {
+    this.requests.push(structuredClone(body));
+    if (this.down) {
+      return Promise.reject(
+        new ClientError("connect_failed", "Cannot connect to localhost:8888: Connection refused"),
+      );
+    }
+    const op = String(body.op ?? "PEDIDO").toUpperCase();
+    const data = (body.data ?? body) as Record<string, unknown>;
+    const refused = this.refuse[op];
+    if (refused) return Promise.resolve(fail(refused, `❌ Falla simulada: ${refused}.`));
+    return Promise.resolve(this.#answer(op, data));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Requests of one op. */
+  sent(op: string): Record<string, unknown>[] {
+    return this.requests.filter((r) => r.op === op);
+  }
+
+  /** Adds a stored order. */
+  addPedido(fields: Partial<Pedido> = {}): Pedido {
+    const pedido: Pedido = {
+      id: this.pedidos.length + 1,
+      clave: null,
+      cliente: "Ana",
+      productos: ["pan"],
+      direccion: "Calle 1",
+      estado: "pendiente",
+      fecha_recibido: new Date().toISOString(),
+      fecha_inicio: null,
+      fecha_fin: null,
+      worker: null,
+      intentos: 0,
+      detalle_error: null,
+      duracion_ms: null,
+      ...fields,
+    };
+    this.pedidos.push(pedido);
+    return pedido;
+  }
+
+  #answer(op: string, data: Record<string, unknown>): Reply {
+    switch (op) {
+      case "PING":
+        return { ok: true, pong: true };
+      case "REGISTRO": {
+        const usuario = String(data.usuario);
+        if (!/^[A-Za-z0-9._-]{3,64}$/.test(usuario)) {
+          return fail("invalid_user", "❌ El usuario debe tener de 3 a 64 caracteres.");
+        }
+        if (String(data.password).length < 8) {
+          return fail("invalid_user", "❌ La contraseña debe tener de 8 a 256 caracteres.");
+        }
+        if (this.users.has(usuario.toLowerCase())) {
+          return fail("user_exists", `❌ El usuario ${usuario} ya existe.`);
+        }
+        this.users.set(usuario.toLowerCase(), { usuario, password: String(data.password) });
+        return { ok: true, usuario };
+      }
+      case "LOGIN": {
+        const user = this.users.get(String(data.usuario).toLowerCase());
+        if (!user || user.password !== data.password) {
+          return fail("bad_credentials", "❌ Usuario o contraseña incorrectos.");
+        }
+        const token = `daemon-token-${this.#nextToken++}-${"x".repeat(30)}`;
+        this.tokens.set(token, user.usuario);
+        const expira = new Date(Date.now() + 3600_000).toISOString();
+        return { ok: true, usuario: user.usuario, token, expira };
+      }
+      case "GET_TAREAS_HTML": {
+        const usuario = this.tokens.get(String(data.token));
+        if (usuario === undefined) return fail("unauthorized", "❌ Sesión inválida o vencida.");
+        return { ok: true, html: renderTareasHtml({ usuario, workers: this.stats.workers }) };
+      }
+      case "TASK": {
+        const task = data.task as { name: string; args?: unknown[]; s?: unknown };
+        if (task.name === "sum") {
+          if (!task.args?.every((n) => typeof n === "number")) {
+            return fail("invalid_task", '❌ La tarea sum necesita "args": una lista de números.');
+          }
+          return { ok: true, result: (task.args as number[]).reduce((a, b) => a + b, 0) };
+        }
+        const s = String(task.s);
+        return { ok: true, result: task.name === "upper" ? s.toUpperCase() : s.toLowerCase() };
+      }
+      case "PEDIDO": {
+        this.stats.recibidos++;
+        if (String(data.cliente ?? "").trim() === "") {
+          return { ...fail("invalid_order", '❌ Falta el campo "cliente".'), campo: "cliente" };
+        }
+        const existing = this.pedidos.find((p) => p.clave !== null && p.clave === data.clave);
+        if (existing) {
+          return {
+            ok: true,
+            id: existing.id,
+            estado: existing.estado,
+            duplicado: true,
+            mensaje: `✅ Pedido ${existing.id} ya estaba registrado (clave repetida).`,
+          };
+        }
+        this.stats.aceptados++;
+        const pedido = this.addPedido({
+          cliente: String(data.cliente),
+          productos: data.productos as Pedido["productos"],
+          direccion: String(data.direccion),
+          clave: typeof data.clave === "string" ? data.clave : null,
+        });
+        return {
+          ok: true,
+          id: pedido.id,
+          estado: "pendiente",
+          mensaje: `✅ Pedido ${pedido.id} recibido.`,
+        };
+      }
+      case "LISTAR": {
+        const limit = typeof data.limit === "number" ? data.limit : 50;
+        return { ok: true, pedidos: [...this.pedidos].reverse().slice(0, limit) };
+      }
+      case "STATS":
+        return { ok: true, stats: structuredClone(this.stats) };
+      default:
+        return fail("unknown_op", "❌ Operación desconocida.");
+    }
+  }
+}
+
+function fail(error: string, mensaje: string): Reply {
+  return { ok: false, error, mensaje };
+}
+
+/** What a response looked like, read once. */
+export interface Page {
+  status: number;
+  headers: Headers;
+  text: string;
+  location: string | null;
+}
+
+/** Options of one request of {@linkcode FakeBrowser}. */
+export interface SendOptions {
+  /** The `Origin` header: same origin by default, `null` for none. */
+  origin?: string | null;
+  /** The CSRF token sent: the one of the last page by default, `null` for none. */
+  csrf?: string | null;
+}
+
+/** A browser without sockets: keeps cookies, sends Origin, fills in `_csrf`. */
+export class FakeBrowser {
+  readonly handler: (request: Request) => Promise<Response>;
+  readonly cookies = new Map<string, string>();
+  /** Every Set-Cookie header received. */
+  readonly setCookies: string[] = [];
+  /** The CSRF token of the last page that had one. */
+  csrf: string | null = null;
+
+  constructor(handler: (request: Request) => Promise<Response>) {
+    this.handler = handler;
+  }
+
+  /** GET, following no redirects. */
+  get(path: string): Promise<Page> {
+    return this.send(new Request(ORIGIN + path, { headers: this.#headers() }));
+  }
+
+  /** POST a form. */
+  post(path: string, fields: Record<string, string>, options: SendOptions = {}): Promise<Page> {
+    const form = new URLSearchParams(fields);
+    const csrf = options.csrf === undefined ? this.csrf : options.csrf;
+    if (csrf !== null) form.set("_csrf", csrf);
+    const headers = this.#headers();
+    headers.set("content-type", "application/x-www-form-urlencoded");
+    const origin = options.origin === undefined ? ORIGIN : options.origin;
+    if (origin !== null) headers.set("origin", origin);
+    return this.send(new Request(ORIGIN + path, { method: "POST", headers, body: form }));
+  }
+
+  /** GET `path`, then POST the form there. */
+  async submit(path: string, fields: Record<string, string>): Promise<Page> {
+    await this.get(path);
+    return this.post(path, fields);
+  }
+
+  async send(request: Request): Promise<Page> {
+    const response = await this.handler(request);
+    for (const line of response.headers.getSetCookie()) {
+      this.setCookies.push(line);
+      const [pair] = line.split(";");
+      const at = pair!.indexOf("=");
+      const name = pair!.slice(0, at);
+      const value = pair!.slice(at + 1);
+      if (/max-age=0/i.test(line) || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await response.text();
+    const token = /name="_csrf" value="([^"]*)"/.exec(text);
+    if (token) this.csrf = token[1]!;
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      location: response.headers.get("location"),
+    };
+  }
+
+  #headers(): Headers {
+    const headers = new Headers();
+    if (this.cookies.size > 0) {
+      headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    }
+    return headers;
+  }
+}
+
+/** A gateway on a fake daemon, with its log lines; closed on dispose. */
+export function fakeGateway(options: { liveIntervalMs?: number } = {}) {
+  const daemon = new FakeDaemon();
+  const lines: string[] = [];
+  const logger = new Logger({ level: "debug", write: (line) => lines.push(line) });
+  const handler: GatewayHandler = createGatewayHandler({
+    daemon,
+    logger,
+    liveIntervalMs: options.liveIntervalMs ?? 20,
+  });
+  return {
+    daemon,
+    handler,
+    lines,
+    browser: () => new FakeBrowser(handler),
+    [Symbol.dispose]() {
+      handler.close();
+    },
+  };
+}
+
+/** Registers and signs in `usuario` in `browser`. */
+export async function signIn(browser: FakeBrowser, usuario = "ana", password = "s3cret-pass") {
+  await browser.submit("/registro", { usuario, password, password2: password });
+  const page = await browser.submit("/login", { usuario, password });
+  if (page.status !== 303 || page.location !== "/") {
+    throw new Error(`Cannot sign in: ${page.status} ${page.text.slice(0, 200)}`);
+  }
+  return page;
+}
