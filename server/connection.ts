@@ -49,7 +49,8 @@ interface Slot {
 }
 
 const encoder = new TextEncoder();
-const MIN_READ = 2048;
+/** First read buffer: small, so that an idle connection holds little; it doubles when filled. */
+const MIN_READ = 128;
 const MAX_READ = 65536;
 
 function isClosing(reply: Reply): boolean {
@@ -68,7 +69,9 @@ export class Connection {
   /** `performance.now()` of the last request received or reply written. */
   lastActive = performance.now();
   readonly #socket: Socket;
-  readonly #framer: RequestFramer;
+  readonly #maxRequestBytes: number;
+  /** Made at the first byte received, so an idle connection costs less. */
+  #framer: RequestFramer | null = null;
   readonly #handle: RequestHandler;
   readonly #logger: Logger;
   readonly #maxPending: number;
@@ -97,7 +100,7 @@ export class Connection {
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
     this.peer = options.peer;
-    this.#framer = new RequestFramer({ maxRequestBytes: options.maxRequestBytes });
+    this.#maxRequestBytes = options.maxRequestBytes;
     this.#handle = options.handle;
     this.#logger = options.logger;
     this.#maxPending = options.maxPending ?? 256;
@@ -141,9 +144,10 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
-          this.#accept(this.#framer.end());
+          this.#accept(this.#framer?.end() ?? []);
           break;
         }
+        this.#framer ??= new RequestFramer({ maxRequestBytes: this.#maxRequestBytes });
         const frames = this.#framer.push(buffer.subarray(0, n));
         if (n === buffer.length && buffer.length < MAX_READ) {
           buffer = new Uint8Array(buffer.length * 2);

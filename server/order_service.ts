@@ -13,7 +13,7 @@ import type { Logger } from "./log.ts";
 import { ProtocolError } from "./protocol/errors.ts";
 import type { ListFilter, NewOrder, Pedido, Reply, TaskSpec } from "./protocol/messages.ts";
 import { pickDelay } from "../workers/process_job.ts";
-import { PoolClosedError, type WorkerPool } from "../workers/pool.ts";
+import { type JobRun, PoolClosedError, type WorkerPool } from "../workers/pool.ts";
 import type { OrderStore, Outcome } from "../workers/store/store.ts";
 
 /** Options of {@linkcode OrderService}. */
@@ -50,6 +50,10 @@ const FINAL = new Set(["listo", "error"]);
 
 function now(): string {
   return new Date().toISOString();
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -260,22 +264,48 @@ export class OrderService {
     return this.#closingSignal.signal.aborted;
   }
 
+  /**
+   * Queues one attempt of an order. An attempt that takes processing time is
+   * recorded twice, when a worker takes it (`en proceso`, visible while it
+   * runs) and when it ends. One that takes none goes to a worker in a run
+   * and is recorded once, when it ends, with the start and end its worker
+   * reported (`markRan`); if it failed, its start is recorded then, so that
+   * `intentos` counts it.
+   */
   #schedule(pedido: Pedido, front: boolean): void {
     const { id } = pedido;
     this.#active.set(id, "pendiente");
-    let startedAt = "";
     const job = { kind: "order" as const, pedido, delayMs: pickDelay(this.#processMs) };
-    const onStart = (worker: number) => {
-      startedAt = now();
+    const recordStart = job.delayMs > 0;
+    let worker = 0;
+    let startedAt = 0;
+    let endedAt = 0;
+    const onStart = (w: number) => {
+      worker = w;
+      startedAt = Date.now();
       this.#active.set(id, "en proceso");
-      this.#store.markStarted(id, worker, startedAt).catch((error) =>
-        this.#logger.error("order.mark_started_failed", { id, error: String(error) })
-      );
+      if (recordStart) this.#markStarted(id, worker, startedAt);
     };
-    const settled = this.#pool.submit(job, { front, onStart }).then(
-      () => this.#finish(id, { estado: "listo", at: now() }, startedAt),
+    const onRan = (run: JobRun) => {
+      startedAt = run.startedAt;
+      endedAt = run.endedAt;
+    };
+    const settled = this.#pool.submit(job, { front, onStart, onRan }).then(
+      () => {
+        const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
+        if (recordStart) return this.#finish(id, outcome, startedAt);
+        const start = iso(startedAt);
+        return this.#finish(
+          id,
+          outcome,
+          startedAt,
+          () => this.#store.markRan(id, worker, start, outcome),
+        );
+      },
       (error: Error) => {
         if (error instanceof PoolClosedError) return this.#leavePending(id);
+        // A started attempt counts in `intentos`, also when it took no time.
+        if (!recordStart && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;
         this.#logger.warn("order.attempt_failed", { id, attempt: attempts, error: error.message });
         if (attempts < this.#maxAttempts) {
@@ -289,19 +319,35 @@ export class OrderService {
     this.#track(settled);
   }
 
+  #markStarted(id: number, worker: number, startedAt: number): void {
+    this.#store.markStarted(id, worker, iso(startedAt)).catch((error) =>
+      this.#logger.error("order.mark_started_failed", { id, error: String(error) })
+    );
+  }
+
   #track(promise: Promise<void>): void {
     this.#settling.add(promise);
     promise.finally(() => this.#settling.delete(promise));
   }
 
-  async #finish(id: number, outcome: Outcome, startedAt: string): Promise<void> {
+  /**
+   * Writes an order's final state (by default `markFinished`), retrying until
+   * it is committed, then counts it and wakes its waiters.
+   */
+  async #finish(
+    id: number,
+    outcome: Outcome,
+    startedAt: number,
+    write: () => Promise<void> = () => this.#store.markFinished(id, outcome),
+  ): Promise<void> {
     this.#active.set(id, "cerrando");
     // Retried until it is committed (a full disk may come back); when the
-    // daemon stops first, the order stays `en proceso` in the store and is
-    // processed again at the next start.
+    // daemon stops first, the order stays unfinished in the store (`en
+    // proceso`, or `pendiente` for a zero-time attempt) and is processed
+    // again at the next start.
     for (let attempt = 1;; attempt++) {
       try {
-        await this.#store.markFinished(id, outcome); // the store releases the slot at commit
+        await write(); // the store releases the slot at commit
         break;
       } catch (error) {
         // The first failure, then one line in 30 (a full disk can last minutes).
@@ -316,11 +362,12 @@ export class OrderService {
     this.#active.delete(id);
     if (outcome.estado === "listo") this.#counts.listos++;
     else this.#counts.errores++;
-    if (startedAt) this.#durations.record(Date.parse(outcome.at) - Date.parse(startedAt));
+    if (startedAt) this.#durations.record(Date.parse(outcome.at) - startedAt);
     this.#logger.debug("order.finished", { id, estado: outcome.estado });
     const waiters = this.#waiters.get(id);
+    if (waiters === undefined) return;
     this.#waiters.delete(id);
-    waiters?.forEach((wake) => wake());
+    waiters.forEach((wake) => wake());
   }
 
   async #leavePending(id: number): Promise<void> {

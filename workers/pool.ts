@@ -4,10 +4,24 @@
  * is replaced at the same number, and its job is rejected with
  * {@linkcode WorkerCrashError} so the caller can retry it.
  *
+ * **Runs.** Orders that take no processing time (`delayMs` 0) are sent as a
+ * run: every such job queued together at the head of the queue (up to
+ * {@linkcode MAX_RUN}) goes to one worker in one message, which processes
+ * them one after the other and answers once, with each job's own start and
+ * end. So one message, not one per order, crosses to the worker and back.
+ * While a run is out, the jobs behind it wait for it (up to
+ * {@linkcode RUN_OVERLAP_MS}, in case its worker is slow or stuck), so they
+ * all start after every order of the run ended: first-in first-out holds in
+ * the recorded times too. Jobs that take time (and
+ * tasks) go one per message, as before.
+ *
+ * Dispatching waits for the end of the current microtask run, so that jobs
+ * queued together (one group commit's orders) form one run.
+ *
  * @module
  */
 
-import type { FromProcessor, Job, ToProcessor } from "./processor_messages.ts";
+import type { FromProcessor, Job, JobOutcome, ToProcessor } from "./processor_messages.ts";
 import type { Logger } from "../server/log.ts";
 
 /** Options of {@linkcode WorkerPool.start}. */
@@ -28,6 +42,19 @@ export interface SubmitOptions {
   front?: boolean;
   /** Called when a worker takes the job, with the worker's number (1-based). */
   onStart?: (worker: number) => void;
+  /**
+   * Called before the job resolves or rejects, when its worker reported when
+   * it ran: jobs sent in a run (orders that take no processing time).
+   */
+  onRan?: (run: JobRun) => void;
+}
+
+/** When a worker ran one job: its own clock, ms since the epoch. */
+export interface JobRun {
+  /** The worker's number (1-based). */
+  worker: number;
+  startedAt: number;
+  endedAt: number;
 }
 
 /** A job's worker threw, died or hung. */
@@ -55,6 +82,7 @@ interface Entry {
   id: number;
   job: Job;
   onStart: ((worker: number) => void) | undefined;
+  onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
 }
@@ -62,11 +90,26 @@ interface Entry {
 interface Slot {
   readonly number: number;
   worker: Worker;
-  entry: Entry | null;
+  /** The jobs sent to it and not answered: none, one, or a run. */
+  entries: Entry[];
+  /** Whether `entries` went as a run (`runMany`). */
+  run: boolean;
+  /** `performance.now()` when `entries` were sent. */
+  since: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const DEFAULT_MODULE = new URL("./processor_worker.ts", import.meta.url);
+
+/** Most jobs sent in one run. */
+export const MAX_RUN = 256;
+/** How long a run out holds back the next jobs before they go to another worker anyway. */
+export const RUN_OVERLAP_MS = 100;
+
+/** Whether a job may go in a run: an order that takes no processing time. */
+function quick(job: Job): boolean {
+  return job.kind === "order" && job.delayMs === 0;
+}
 
 /** A pool of processor workers. Dispose it to terminate them. */
 export class WorkerPool implements AsyncDisposable {
@@ -80,6 +123,11 @@ export class WorkerPool implements AsyncDisposable {
   #stopped = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  /** The worker holding the run out now, if any. */
+  #runOut: Slot | null = null;
+  #dispatchQueued = false;
+  /** Set while jobs wait for the run out, to try again once it is late. */
+  #overlapTimer: ReturnType<typeof setTimeout> | undefined;
   #crashes = 0;
   /** Crashes in a row per worker number, for the respawn backoff. */
   readonly #streak = new Map<number, number>();
@@ -118,9 +166,11 @@ export class WorkerPool implements AsyncDisposable {
   get queued(): number {
     return this.#queue.length;
   }
-  /** Jobs being run now. */
+  /** Jobs being run now (every job of a run out counts). */
   get running(): number {
-    return this.#slots.filter((slot) => slot.entry !== null).length;
+    let running = 0;
+    for (const slot of this.#slots) if (slot) running += slot.entries.length;
+    return running;
   }
   /** Workers replaced since start. */
   get crashes(): number {
@@ -131,10 +181,17 @@ export class WorkerPool implements AsyncDisposable {
   submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
     if (this.#stopped) return Promise.reject(new PoolClosedError());
     const { promise, resolve, reject } = Promise.withResolvers<Result>();
-    const entry: Entry = { id: this.#nextId++, job, onStart: options.onStart, resolve, reject };
+    const entry: Entry = {
+      id: this.#nextId++,
+      job,
+      onStart: options.onStart,
+      onRan: options.onRan,
+      resolve,
+      reject,
+    };
     if (options.front) this.#queue.unshift(entry);
     else this.#queue.push(entry);
-    this.#dispatch();
+    this.#dispatchSoon();
     return promise;
   }
 
@@ -164,12 +221,12 @@ export class WorkerPool implements AsyncDisposable {
     for (const entry of this.#queue.splice(0)) entry.reject(new PoolClosedError());
     for (const timer of this.#respawns) clearTimeout(timer);
     this.#respawns.clear();
+    this.#runOut = null;
+    clearTimeout(this.#overlapTimer);
     for (const slot of this.#slots) {
       clearTimeout(slot.timer);
       slot.worker.terminate();
-      const entry = slot.entry;
-      slot.entry = null;
-      entry?.reject(new PoolClosedError());
+      for (const entry of slot.entries.splice(0)) entry.reject(new PoolClosedError());
     }
     this.#wakeIdleWaiters();
     return Promise.resolve();
@@ -181,7 +238,7 @@ export class WorkerPool implements AsyncDisposable {
 
   #spawn(number: number): Promise<void> {
     const worker = new Worker(this.#moduleUrl, { type: "module", name: `processor-${number}` });
-    const slot: Slot = { number, worker, entry: null, timer: undefined };
+    const slot: Slot = { number, worker, entries: [], run: false, since: 0, timer: undefined };
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     let ready = false;
@@ -203,13 +260,36 @@ export class WorkerPool implements AsyncDisposable {
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {
-    const entry = slot.entry;
-    if (!entry || message.type === "ready" || message.jobId !== entry.id) return;
+    const entries = slot.entries;
+    if (entries.length === 0 || message.type === "ready") return;
+    if (message.type === "ranMany") {
+      if (!slot.run || !sameJobs(entries, message.outcomes)) return;
+    } else if (slot.run || message.jobId !== entries[0]!.id) return;
     clearTimeout(slot.timer);
-    slot.entry = null;
+    slot.entries = [];
+    if (this.#runOut === slot) this.#runOut = null;
     this.#streak.delete(slot.number);
-    if (message.type === "done") entry.resolve(message.result);
-    else entry.reject(new WorkerCrashError(slot.number, message.message));
+    switch (message.type) {
+      case "done":
+        entries[0]!.resolve(message.result);
+        break;
+      case "failed":
+        entries[0]!.reject(new WorkerCrashError(slot.number, message.message));
+        break;
+      case "ranMany":
+        message.outcomes.forEach((outcome, i) => {
+          const entry = entries[i]!;
+          const { startedAt, endedAt } = outcome;
+          try {
+            entry.onRan?.({ worker: slot.number, startedAt, endedAt });
+          } catch (error) {
+            this.#logger?.error("pool.on_ran_failed", { error: String(error) });
+          }
+          if (outcome.ok) entry.resolve(outcome.result);
+          else entry.reject(new WorkerCrashError(slot.number, outcome.message));
+        });
+        break;
+    }
     this.#release(slot);
   }
 
@@ -218,12 +298,17 @@ export class WorkerPool implements AsyncDisposable {
     this.#crashes++;
     clearTimeout(slot.timer);
     slot.worker.terminate();
-    const entry = slot.entry;
-    slot.entry = null;
+    const entries = slot.entries;
+    slot.entries = [];
+    if (this.#runOut === slot) this.#runOut = null;
     const idleAt = this.#idle.indexOf(slot);
     if (idleAt >= 0) this.#idle.splice(idleAt, 1);
     this.#logger?.warn("worker.crash", { worker: slot.number, reason });
-    entry?.reject(new WorkerCrashError(slot.number, reason));
+    // Last job first: a caller that retries each at the head of the queue
+    // (`front`) then puts the run back in its own order.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      entries[i]!.reject(new WorkerCrashError(slot.number, reason));
+    }
     // A worker that keeps dying waits longer and longer before each respawn.
     const streak = (this.#streak.get(slot.number) ?? 0) + 1;
     this.#streak.set(slot.number, streak);
@@ -257,7 +342,8 @@ export class WorkerPool implements AsyncDisposable {
   #release(slot: Slot): void {
     if (this.#closed) return;
     this.#idle.push(slot);
-    this.#dispatch();
+    // Later, so that the jobs just answered can be retried at the head first.
+    this.#dispatchSoon();
     if (this.running === 0) this.#wakeIdleWaiters();
   }
 
@@ -265,21 +351,66 @@ export class WorkerPool implements AsyncDisposable {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
+  /** Dispatches at the end of this microtask run, once for everything queued meanwhile. */
+  #dispatchSoon(): void {
+    if (this.#dispatchQueued) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(() => {
+      this.#dispatchQueued = false;
+      this.#dispatch();
+    });
+  }
+
   #dispatch(): void {
     while (!this.#stopped && this.#idle.length > 0 && this.#queue.length > 0) {
+      if (this.#runOut !== null) {
+        // Whatever comes next waits for the run out, unless its worker is slow or stuck.
+        const late = performance.now() - this.#runOut.since - RUN_OVERLAP_MS;
+        if (late < 0) {
+          this.#overlapTimer ??= setTimeout(() => {
+            this.#overlapTimer = undefined;
+            this.#dispatch();
+          }, Math.ceil(-late));
+          return;
+        }
+      }
+      const run = quick(this.#queue[0]!.job);
       const slot = this.#idle.shift()!;
-      const entry = this.#queue.shift()!;
-      slot.entry = entry;
-      const allowed = (entry.job.kind === "order" ? entry.job.delayMs : 0) + this.#stallMs;
+      let count = 1;
+      if (run) {
+        while (
+          count < this.#queue.length && count < MAX_RUN && quick(this.#queue[count]!.job)
+        ) count++;
+      }
+      const entries = this.#queue.splice(0, count);
+      slot.entries = entries;
+      slot.run = run;
+      slot.since = performance.now();
+      if (run) this.#runOut = slot;
+      const first = entries[0]!;
+      const allowed = (first.job.kind === "order" ? first.job.delayMs : 0) + this.#stallMs;
       slot.timer = setTimeout(() => this.#crash(slot, `no answer in ${allowed} ms`), allowed);
       slot.worker.postMessage(
-        { type: "run", jobId: entry.id, job: entry.job } satisfies ToProcessor,
+        run
+          ? {
+            type: "runMany",
+            jobs: entries.map((entry) => ({ jobId: entry.id, job: entry.job })),
+          } satisfies ToProcessor
+          : { type: "run", jobId: first.id, job: first.job } satisfies ToProcessor,
       );
-      try {
-        entry.onStart?.(slot.number);
-      } catch (error) {
-        this.#logger?.error("pool.on_start_failed", { error: String(error) });
+      for (const entry of entries) {
+        try {
+          entry.onStart?.(slot.number);
+        } catch (error) {
+          this.#logger?.error("pool.on_start_failed", { error: String(error) });
+        }
       }
     }
   }
+}
+
+/** Whether a `ranMany` answers exactly the jobs of this run, in order. */
+function sameJobs(entries: Entry[], outcomes: JobOutcome[]): boolean {
+  return outcomes.length === entries.length &&
+    outcomes.every((outcome, i) => outcome.jobId === entries[i]!.id);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PoolClosedError, WorkerCrashError, WorkerPool } from "./pool.ts";
+import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./pool.ts";
 import type { Job } from "./processor_messages.ts";
 import type { Pedido } from "../server/protocol/messages.ts";
 import { Logger } from "../server/log.ts";
@@ -107,4 +107,60 @@ Deno.test("WorkerPool.start() fails clearly when the worker module cannot load",
     WorkerPool.start({ size: 1, moduleUrl: new URL("./no_such_worker.ts", import.meta.url) }),
     /Cannot start worker 1/,
   );
+});
+
+Deno.test("WorkerPool sends zero-time orders queued together to one worker as a run, in order, with each job's own times", async () => {
+  await using pool = await WorkerPool.start({ size: 2 });
+  const started: [number, number][] = [];
+  const runs = new Map<number, JobRun>();
+  const results = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+    pool.submit(order(i), {
+      onStart: (worker) => started.push([i, worker]),
+      onRan: (run) => runs.set(i, run),
+    })));
+  assert.deepEqual(results, Array(6).fill(null));
+  assert.deepEqual(started.map(([i]) => i), [0, 1, 2, 3, 4, 5]);
+  assert.equal(new Set(started.map(([, worker]) => worker)).size, 1, "one worker took the run");
+  let last = 0;
+  for (let i = 0; i < 6; i++) {
+    const run = runs.get(i)!;
+    assert.equal(run.worker, started[0]![1]);
+    assert.ok(run.startedAt >= last && run.endedAt >= run.startedAt, JSON.stringify(run));
+    last = run.endedAt;
+  }
+});
+
+Deno.test("WorkerPool starts zero-time orders first-in first-out in the recorded times, across runs and workers", async () => {
+  await using pool = await WorkerPool.start({ size: 2 });
+  const runs: JobRun[] = [];
+  const jobs: Promise<unknown>[] = [];
+  for (let wave = 0; wave < 5; wave++) {
+    for (let i = 0; i < 10; i++) {
+      const n = wave * 10 + i;
+      jobs.push(pool.submit(order(n), { onRan: (run) => runs[n] = run }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await Promise.all(jobs);
+  for (let n = 1; n < 50; n++) {
+    assert.ok(
+      runs[n]!.startedAt >= runs[n - 1]!.endedAt,
+      `order ${n} started before ${n - 1} ended`,
+    );
+  }
+});
+
+Deno.test("WorkerPool rejects every job of a run whose worker dies, and stays at full size", async () => {
+  await using pool = await WorkerPool.start({ size: 1, moduleUrl: FAULTY, logger: quiet });
+  const failed: number[] = [];
+  const jobs = ["Ana", "throw", "Ana"].map((cliente, i) =>
+    pool.submit(order(i, cliente)).catch((error) => {
+      assert.ok(error instanceof WorkerCrashError);
+      failed.push(i);
+    })
+  );
+  await Promise.all(jobs);
+  assert.deepEqual(failed.sort(), [0, 1, 2]);
+  assert.equal(pool.crashes, 1);
+  assert.equal(await pool.submit(order(9)), null, "the replacement works");
 });

@@ -19,7 +19,7 @@
 
 import type { Admission } from "../server/admission.ts";
 import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
-import { SqliteStore } from "./store/sqlite_store.ts";
+import { newPedido, SqliteStore } from "./store/sqlite_store.ts";
 import type {
   AccountStore,
   InsertResult,
@@ -49,7 +49,7 @@ export interface SqliteOrderStoreOptions {
    * @default {"full"}
    */
   sync?: "full" | "normal";
-  /** The capacity semaphore; the writer releases one slot per committed `markFinished`. */
+  /** The capacity semaphore; the writer releases one slot per committed `markFinished` or `markRan`. */
   admission?: Admission;
   /**
    * How long {@linkcode SqliteOrderStore.close} waits for the writer to
@@ -175,8 +175,13 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
   }
 
   /** {@inheritDoc OrderStore.insert} */
-  insert(order: NewOrder, receivedAt: string): Promise<InsertResult> {
-    return this.#send({ op: "insert", order, receivedAt });
+  async insert(order: NewOrder, receivedAt: string): Promise<InsertResult> {
+    // The writer answers only the new id (or the order its `clave` already
+    // has): the rest of a new row is what was sent.
+    const stored = await this.#send({ op: "insert", order, receivedAt });
+    return typeof stored === "number"
+      ? { pedido: newPedido(stored, order, receivedAt), duplicado: false }
+      : { pedido: stored, duplicado: true };
   }
 
   /** {@inheritDoc OrderStore.markStarted} */
@@ -187,6 +192,11 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
   /** {@inheritDoc OrderStore.markFinished} */
   markFinished(id: number, outcome: Outcome): Promise<void> {
     return this.#send({ op: "markFinished", id, outcome });
+  }
+
+  /** {@inheritDoc OrderStore.markRan} */
+  markRan(id: number, worker: number, startedAt: string, outcome: Outcome): Promise<void> {
+    return this.#send({ op: "markRan", id, worker, startedAt, outcome });
   }
 
   /** {@inheritDoc OrderStore.markPending} */

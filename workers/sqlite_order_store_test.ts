@@ -161,6 +161,25 @@ Deno.test("SqliteOrderStore.markFinished() releases exactly one admission slot p
   admission.release();
 });
 
+Deno.test("SqliteOrderStore.markRan() releases one admission slot at its commit", async () => {
+  const admission = Admission.create(2);
+  await using store = await SqliteOrderStore.open({ path: ":memory:", admission });
+  assert.ok(admission.tryAcquire());
+  assert.ok(admission.tryAcquire());
+  const a = (await store.insert(order(), now())).pedido.id;
+  const b = (await store.insert(order(), now())).pedido.id;
+  await store.markRan(a, 1, now(), { estado: "listo", at: now() });
+  assert.equal(admission.used, 1);
+  await assert.rejects(store.markRan(9999, 1, now(), { estado: "listo", at: now() }), /not found/);
+  assert.equal(admission.used, 1, "a markRan that is not committed releases nothing");
+  await store.markRan(b, 2, now(), { estado: "error", at: now(), detalle: "x" });
+  assert.equal(admission.used, 0);
+  const stored = await store.get(b);
+  assert.equal(stored?.estado, "error");
+  assert.equal(stored?.worker, 2);
+  assert.equal(stored?.intentos, 1);
+});
+
 Deno.test("SqliteOrderStore reads a :memory: database through the writer, after earlier writes", async () => {
   await using store = await SqliteOrderStore.open({ path: ":memory:" });
   const a = (await store.insert(order({ clave: "a", cliente: "Ana" }), now())).pedido;

@@ -12,13 +12,14 @@
  */
 
 import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
-import type { InsertResult, Outcome, Sesion, Usuario } from "./store/store.ts";
+import type { Outcome, Sesion, Usuario } from "./store/store.ts";
 
 /** One operation of a batch, discriminated on `op`. */
 export type Op =
   | { op: "insert"; order: NewOrder; receivedAt: string }
   | { op: "markStarted"; id: number; worker: number; at: string }
   | { op: "markFinished"; id: number; outcome: Outcome }
+  | { op: "markRan"; id: number; worker: number; startedAt: string; outcome: Outcome }
   | { op: "markPending"; id: number }
   | { op: "createUser"; usuario: string; hash: string; at: string }
   | { op: "createSession"; tokenHash: string; usuarioId: number; expira: string }
@@ -33,9 +34,11 @@ export type Op =
 
 /** What each operation resolves to. */
 export interface OpValues {
-  insert: InsertResult;
+  /** The new order's id, or the order already stored with its `clave`. */
+  insert: number | Pedido;
   markStarted: void;
   markFinished: void;
+  markRan: void;
   markPending: void;
   get: Pedido | null;
   findByClave: Pedido | null;
@@ -86,7 +89,7 @@ export interface InitMessage {
   /** Database file, or `:memory:`. */
   path: string;
   sync: "full" | "normal";
-  /** An `Admission` buffer; one slot is released per committed `markFinished`. */
+  /** An `Admission` buffer; one slot is released per committed `markFinished` or `markRan`. */
   admission?: SharedArrayBuffer;
 }
 

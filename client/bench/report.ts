@@ -201,7 +201,12 @@ export function renderReport(result: BenchResult): string {
       } |`,
     );
   }
-  lines.push("");
+  lines.push(
+    "",
+    "Why the daemon sits where it does, with profile figures, and what closing the gap would " +
+      "take: [architecture.md, Performance](architecture.md#performance-where-the-time-goes).",
+    "",
+  );
 
   lines.push("## Memory", "");
   if (result.idle) {

@@ -10,7 +10,6 @@
  * @module
  */
 
-import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type {
   Estado,
@@ -64,15 +63,19 @@ const COLUMNS = "id, clave, cliente, productos, direccion, estado, fecha_recibid
   "fecha_inicio, fecha_fin, worker, intentos, detalle_error";
 
 const SQL = {
+  // No RETURNING: the caller knows every column of a new row but its id.
   insert: `INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido)
     VALUES (?, ?, ?, ?, 'pendiente', ?)
-    ON CONFLICT (clave) DO NOTHING
-    RETURNING ${COLUMNS}`,
+    ON CONFLICT (clave) DO NOTHING`,
   markStarted: `UPDATE pedidos
     SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
         fecha_fin = NULL, detalle_error = NULL
     WHERE id = ?`,
   markFinished: `UPDATE pedidos SET estado = ?, fecha_fin = ?, detalle_error = ? WHERE id = ?`,
+  markRan: `UPDATE pedidos
+    SET estado = ?, fecha_inicio = ?, fecha_fin = ?, worker = ?, intentos = intentos + 1,
+        detalle_error = ?
+    WHERE id = ?`,
   markPending: `UPDATE pedidos
     SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
         detalle_error = NULL
@@ -173,18 +176,34 @@ export class SqliteStore implements Disposable {
    * @returns The stored order and whether it already existed.
    */
   insert(order: NewOrder, receivedAt: string): InsertResult {
-    const row = this.#stmt(SQL.insert).get(
+    const stored = this.insertId(order, receivedAt);
+    return typeof stored === "number"
+      ? { pedido: newPedido(stored, order, receivedAt), duplicado: false }
+      : { pedido: stored, duplicado: true };
+  }
+
+  /**
+   * Like {@linkcode SqliteStore.insert}, but returns only what the caller
+   * cannot know: the new order's id, or the order already stored with the
+   * same `clave`. {@linkcode newPedido} builds the new row from the id.
+   *
+   * @param order The validated order.
+   * @param receivedAt ISO 8601 UTC with milliseconds.
+   * @returns The new id, or the existing order.
+   */
+  insertId(order: NewOrder, receivedAt: string): number | Pedido {
+    const { changes, lastInsertRowid } = this.#stmt(SQL.insert).run(
       order.clave,
       order.cliente,
       JSON.stringify(order.productos),
       order.direccion,
       receivedAt,
-    ) as Row | undefined;
-    if (row !== undefined) return { pedido: toPedido(row), duplicado: false };
+    );
+    if (changes === 1 || changes === 1n) return Number(lastInsertRowid);
     // Only a conflict on `clave` makes DO NOTHING skip the row.
     const existing = order.clave === null ? null : this.findByClave(order.clave);
     if (existing === null) throw new Error("Cannot insert order: no row was stored");
-    return { pedido: existing, duplicado: true };
+    return existing;
   }
 
   /**
@@ -205,6 +224,29 @@ export class SqliteStore implements Disposable {
   markFinished(id: number, outcome: Outcome): void {
     const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
     this.#update("finish", id, SQL.markFinished, outcome.estado, outcome.at, detalle, id);
+  }
+
+  /**
+   * Records a whole attempt at once, start and end (an order whose
+   * processing took no time): `listo` or `error`, `fecha_inicio`,
+   * `fecha_fin`, `worker`, `intentos + 1`, `detalle_error`.
+   *
+   * @throws {Error} When no order has this id, or `outcome.estado` is not a
+   * final state.
+   */
+  markRan(id: number, worker: number, startedAt: string, outcome: Outcome): void {
+    const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+    this.#update(
+      "finish",
+      id,
+      SQL.markRan,
+      outcome.estado,
+      startedAt,
+      outcome.at,
+      worker,
+      detalle,
+      id,
+    );
   }
 
   /**
@@ -337,6 +379,33 @@ export class SqliteStore implements Disposable {
   }
 }
 
+/**
+ * The row {@linkcode SqliteStore.insert} stores for a new order, as
+ * {@linkcode SqliteStore.get} would read it back.
+ *
+ * @param id The id the insert got.
+ * @param order The order inserted.
+ * @param receivedAt Its `fecha_recibido`.
+ * @returns The stored order: `pendiente`, `intentos` 0.
+ */
+export function newPedido(id: number, order: NewOrder, receivedAt: string): Pedido {
+  return {
+    id,
+    clave: order.clave,
+    cliente: order.cliente,
+    productos: order.productos,
+    direccion: order.direccion,
+    estado: "pendiente",
+    fecha_recibido: receivedAt,
+    fecha_inicio: null,
+    fecha_fin: null,
+    worker: null,
+    intentos: 0,
+    detalle_error: null,
+    duracion_ms: null,
+  };
+}
+
 function toPedido(row: Row): Pedido {
   const { fecha_inicio, fecha_fin } = row;
   return {
@@ -385,7 +454,7 @@ function explainOpenFailure(path: string, readOnly: boolean, error: unknown): st
   if (!fromFileSystem) return message;
   if (path === ":memory:" || path === "") return message;
   try {
-    const dir = dirname(path);
+    const dir = parentDir(path);
     const dirInfo = statOrNull(dir);
     if (dirInfo === null) return "directory does not exist";
     if (!dirInfo.isDirectory) return `"${dir}" is not a directory`;
@@ -400,6 +469,18 @@ function explainOpenFailure(path: string, readOnly: boolean, error: unknown): st
     // Not allowed to look (Deno permissions): SQLite's message will do.
   }
   return message;
+}
+
+/**
+ * The directory part of a path, like `node:path` `dirname` for the paths a
+ * database has (not imported: in the writer worker it would load Node's
+ * compatibility layer, about 1 MB, for this one error message).
+ */
+function parentDir(path: string): string {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  const at = trimmed.lastIndexOf("/");
+  if (at < 0) return ".";
+  return at === 0 ? "/" : trimmed.slice(0, at).replace(/\/+$/, "") || "/";
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {

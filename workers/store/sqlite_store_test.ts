@@ -72,6 +72,40 @@ testBoth("SqliteStore.insert() and get() round-trip every field of §5", (store)
   assert.equal(store.get(pedido.id + 1000), null);
 });
 
+testBoth("SqliteStore.markRan() records a whole attempt, start and end, in one write", (store) => {
+  const { pedido } = store.insert(order(), T0);
+  store.markRan(pedido.id, 2, T1, { estado: "listo", at: T2 });
+  assert.deepEqual(store.get(pedido.id), {
+    ...pedido,
+    estado: "listo",
+    fecha_inicio: T1,
+    fecha_fin: T2,
+    worker: 2,
+    intentos: 1,
+    duracion_ms: 643,
+  });
+  // An attempt recorded before (e.g. one that failed) still counts.
+  const second = store.insert(order(), T0).pedido;
+  store.markStarted(second.id, 1, T0);
+  store.markRan(second.id, 1, T1, { estado: "error", at: T2, detalle: "sin stock" });
+  const stored = store.get(second.id);
+  assert.equal(stored?.intentos, 2);
+  assert.equal(stored?.detalle_error, "sin stock");
+  assert.throws(() => store.markRan(9999, 1, T1, { estado: "listo", at: T2 }), /not found/);
+});
+
+testBoth(
+  "SqliteStore.insert() answers the row as get() reads it, and a repeated clave",
+  (store) => {
+    const productos = ["pan", { nombre: "agua", cantidad: 3 }];
+    const first = store.insert(order({ clave: "k-9", productos }), T0);
+    assert.deepEqual(first.pedido, store.get(first.pedido.id));
+    assert.equal(store.insertId(order({ clave: "k-10" }), T0), first.pedido.id + 1);
+    const again = store.insertId(order({ clave: "k-9", cliente: "Otro" }), T1);
+    assert.deepEqual(again, first.pedido, "the order stored first, unchanged");
+  },
+);
+
 Deno.test("SqliteStore stores productos as JSON text and dates as ISO text, readable by any tool", () => {
   using dir = tempDir();
   const path = `${dir.path}/pedidos.db`;

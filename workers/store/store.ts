@@ -46,6 +46,13 @@ export interface OrderStore extends AsyncDisposable {
    * is released at commit time.
    */
   markFinished(id: number, outcome: Outcome): Promise<void>;
+  /**
+   * Records a whole attempt in one write, when its start and end are both
+   * known (an order processed in no time): `estado` and `fecha_fin` of the
+   * outcome, `fecha_inicio`, `worker`, `intentos + 1`. Resolves after the
+   * commit; releases a slot like {@linkcode OrderStore.markFinished}.
+   */
+  markRan(id: number, worker: number, startedAt: string, outcome: Outcome): Promise<void>;
   /** Puts an order back to `pendiente` (e.g. a drain that ran out of time). */
   markPending(id: number): Promise<void>;
   /** One order by id, or null. */
