@@ -3,10 +3,14 @@
  *
  *   pedidos server   the daemon
  *   pedidos client   one order or query
+ *   pedidos load     many concurrent clients
  *   pedidos web      the web gateway
  *
  * This file picks the subcommand, owns the process's signals and exit
- * status, and is the only place that calls `Deno.exit`.
+ * status, and is the only place that calls `Deno.exit`. The client, load
+ * and web subcommands are imported only when chosen (literal specifiers, so
+ * `deno compile` still embeds them): the daemon does not carry the web
+ * framework in its memory.
  *
  * @module
  */
@@ -14,9 +18,6 @@
 import { ConfigError, parseServerConfig, SERVER_USAGE } from "./server/config.ts";
 import { Logger } from "./server/log.ts";
 import { type RunSummary, Server } from "./server/server.ts";
-import { runClient } from "./client/cli.ts";
-import { runLoadCommand } from "./client/load_cli.ts";
-import { runWebCommand } from "./client/web/main.ts";
 
 const USAGE = `pedidos — takes orders over TCP, stores each durably, processes them in parallel
 
@@ -113,6 +114,7 @@ async function runWeb(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
+    const { runWebCommand } = await import("./client/web/main.ts");
     return await runWebCommand(args, { signal: stop.signal });
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -127,9 +129,9 @@ export async function main(args: string[]): Promise<number> {
     case "server":
       return await runServer(rest);
     case "client":
-      return await runClient(rest);
+      return await (await import("./client/cli.ts")).runClient(rest);
     case "load":
-      return await runLoadCommand(rest);
+      return await (await import("./client/load_cli.ts")).runLoadCommand(rest);
     case "web":
       return await runWeb(rest);
     case undefined:
