@@ -12,6 +12,7 @@ import { createGatewayHandler, type GatewayHandler } from "../client/web/app.tsx
 import { Logger } from "../server/log.ts";
 import type { Pedido, Reply } from "../server/protocol/messages.ts";
 import { renderTareasHtml } from "../server/tareas_html.ts";
+import { newPedido } from "../workers/store/sqlite_store.ts";
 
 /** The origin the fake browser browses. */
 export const ORIGIN = "http://pedidos.test";
@@ -70,22 +71,9 @@ export class FakeDaemon implements DaemonClient {
 
   /** Adds a stored order. */
   addPedido(fields: Partial<Pedido> = {}): Pedido {
-    const pedido: Pedido = {
-      id: this.pedidos.length + 1,
-      clave: null,
-      cliente: "Ana",
-      productos: ["pan"],
-      direccion: "Calle 1",
-      estado: "pendiente",
-      fecha_recibido: new Date().toISOString(),
-      fecha_inicio: null,
-      fecha_fin: null,
-      worker: null,
-      intentos: 0,
-      detalle_error: null,
-      duracion_ms: null,
-      ...fields,
-    };
+    const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
+    const received = new Date().toISOString();
+    const pedido: Pedido = { ...newPedido(this.pedidos.length + 1, order, received), ...fields };
     this.pedidos.push(pedido);
     return pedido;
   }

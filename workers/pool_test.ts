@@ -1,29 +1,15 @@
 import assert from "node:assert/strict";
 import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./pool.ts";
 import type { Job } from "./processor_messages.ts";
-import type { Pedido } from "../server/protocol/messages.ts";
 import { Logger } from "../server/log.ts";
+import { newPedido } from "./store/sqlite_store.ts";
 
 const FAULTY = new URL("../tests/fixtures/faulty_processor_worker.ts", import.meta.url);
 const quiet = new Logger({ level: "error", write: () => {} });
 
 function order(id: number, cliente = "Ana", delayMs = 0): Job {
-  const pedido: Pedido = {
-    id,
-    clave: null,
-    cliente,
-    productos: ["pan"],
-    direccion: "C 1",
-    estado: "pendiente",
-    fecha_recibido: new Date().toISOString(),
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    duracion_ms: null,
-  };
-  return { kind: "order", pedido, delayMs };
+  const order = { cliente, productos: ["pan"], direccion: "C 1", clave: null };
+  return { kind: "order", pedido: newPedido(id, order, new Date().toISOString()), delayMs };
 }
 
 Deno.test("WorkerPool runs jobs first-in first-out, at most `size` at once", async () => {

@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
 import type { Pedido } from "../../server/protocol/messages.ts";
 import { estadoClass, Timeline } from "./timeline.tsx";
+import { newPedido } from "../../workers/store/sqlite_store.ts";
 
 const NOW = Date.parse("2026-11-23T12:01:00.000Z");
 
 function pedido(id: number, fields: Partial<Pedido>): Pedido {
-  return {
-    id,
-    clave: null,
-    cliente: "Ana",
-    productos: ["pan"],
-    direccion: "Calle 1",
-    estado: "pendiente",
-    fecha_recibido: new Date(NOW - 10_000).toISOString(),
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    duracion_ms: null,
-    ...fields,
-  };
+  const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
+  return { ...newPedido(id, order, new Date(NOW - 10_000).toISOString()), ...fields };
 }
 
 function at(secondsAgo: number): string {
