@@ -86,6 +86,19 @@ export interface Subprocess extends AsyncDisposable {
   exited(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+/**
+ * The permission flags (`--allow-*`) of a `deno.json` task, as written there,
+ * so that a test runs a subcommand with exactly what its task grants.
+ *
+ * @param task A task name, e.g. `"web"`.
+ */
+export function taskPermissions(task: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks ?? {};
+  const command: unknown = tasks[task];
+  if (typeof command !== "string") throw new Error(`deno.json has no task ${task}`);
+  return command.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+}
+
 /** Permission flags like the `server` task's, widened to the test's temp dir. */
 export function serverPermissions(dir: string): string[] {
   return [

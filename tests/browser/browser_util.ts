@@ -6,7 +6,7 @@
  */
 
 import { type Browser, chromium } from "playwright-core";
-import { ROOT } from "../test_util.ts";
+import { ROOT, taskPermissions } from "../test_util.ts";
 
 /** The browser: Debian's package (`apt-get install -y chromium`). */
 export const CHROMIUM = Deno.env.get("PEDIDOS_CHROMIUM") ?? "/usr/bin/chromium";
@@ -43,9 +43,7 @@ export async function startGateway(daemonPort: number, cwd: string): Promise<Gat
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-read=.env.local",
-      "--allow-env=PEDIDOS_*,NO_COLOR",
+      ...taskPermissions("web"),
       `${ROOT}main.ts`,
       "web",
       "--web-port",

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ROOT, startSubprocess, tempDir } from "../test_util.ts";
+import { ROOT, startSubprocess, taskPermissions, tempDir } from "../test_util.ts";
 import { launchChromium, startGateway } from "./browser_util.ts";
 
 const OUT = `${ROOT}docs/screenshots`;
@@ -49,9 +49,7 @@ try {
   const load = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-read=.env.local",
-      "--allow-env=PEDIDOS_*,NO_COLOR",
+      ...taskPermissions("load"),
       `${ROOT}main.ts`,
       "load",
       "--host",
