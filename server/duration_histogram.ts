@@ -8,14 +8,9 @@
 const LINEAR = 1024;
 const SUB_BUCKETS = 64;
 
-/** Percentile summary as sent in STATS (`null`s before the first value). */
-export interface DurationSummary {
-  min: number | null;
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-  avg: number | null;
-}
+import type { DurationSummary } from "./protocol/replies.ts";
+
+export type { DurationSummary };
 
 function bucketOf(ms: number): number {
   if (ms < LINEAR) return ms;

@@ -13,6 +13,9 @@ export type ErrorCode =
   | "unknown_op"
   | "queue_full"
   | "not_found"
+  | "not_cancellable"
+  | "not_retryable"
+  | "unavailable"
   | "unknown_task"
   | "invalid_task"
   | "user_exists"
@@ -35,6 +38,9 @@ export const MESSAGES: Readonly<Record<ErrorCode, string>> = {
   unknown_op: "❌ Operación desconocida. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.",
   queue_full: "❌ Límite de pedidos alcanzado. Intente más tarde.",
   not_found: "❌ Pedido no encontrado.",
+  not_cancellable: "❌ El pedido ya no se puede cancelar: solo se cancela un pedido pendiente.",
+  not_retryable: "❌ El pedido no se puede reintentar: solo se reintenta un pedido en error.",
+  unavailable: "❌ El almacén de pedidos no está disponible. Nada fue aceptado; reintente.",
   unknown_task: "❌ Tarea desconocida. Use sum, upper o lower.",
   invalid_task: "❌ Argumentos de tarea inválidos.",
   user_exists: "❌ El usuario ya existe.",

@@ -6,10 +6,16 @@
  */
 
 /** The states of an order's lifecycle (§4). */
-export type Estado = "pendiente" | "en proceso" | "listo" | "error";
+export type Estado = "pendiente" | "en proceso" | "listo" | "error" | "cancelado";
 
 /** Every state, in lifecycle order. */
-export const ESTADOS: readonly Estado[] = ["pendiente", "en proceso", "listo", "error"];
+export const ESTADOS: readonly Estado[] = [
+  "pendiente",
+  "en proceso",
+  "listo",
+  "error",
+  "cancelado",
+];
 
 /** One item of `productos`, after validation (strings trimmed, `cantidad` filled in). */
 export type Producto = string | { nombre: string; cantidad: number };
@@ -106,5 +112,9 @@ export type Request =
   | { op: "LOGIN"; credentials: Credentials }
   | { op: "GET_TAREAS_HTML"; token: Secret };
 
-/** Any reply object; `ok` says which kind. */
+/**
+ * Any reply object, loosely typed.
+ *
+ * @deprecated Use the typed replies of `replies.ts`.
+ */
 export type Reply = { ok: boolean; [field: string]: unknown };
