@@ -5,12 +5,12 @@
  * @module
  */
 
-const LINEAR = 1024;
-const SUB_BUCKETS = 64;
-
 import type { DurationSummary } from "./protocol/replies.ts";
 
 export type { DurationSummary };
+
+const LINEAR = 1024;
+const SUB_BUCKETS = 64;
 
 function bucketOf(ms: number): number {
   if (ms < LINEAR) return ms;
