@@ -47,7 +47,8 @@ export function formatSummary(summary: RunSummary): string {
   return [
     `resumen recibidos=${summary.recibidos} aceptados=${summary.aceptados} ` +
     `rechazados=${summary.rechazados} listos=${summary.listos} errores=${summary.errores} ` +
-    `pendientes=${summary.pendientes} uptime_s=${summary.uptime_s}`,
+    `cancelados=${summary.cancelados} pendientes=${summary.pendientes} ` +
+    `uptime_s=${summary.uptime_s}`,
     `duracion_ms min=${show(d.min)} p50=${show(d.p50)} p95=${show(d.p95)} max=${show(d.max)} ` +
     `avg=${show(d.avg)}`,
   ].join("\n");

@@ -2,8 +2,10 @@
  * Admission control: a counting semaphore built on `Atomics` over a
  * `SharedArrayBuffer`, so the main thread and the workers share one count.
  *
- * The main thread only ever calls {@linkcode Admission.tryAcquire}, which
- * never blocks. Workers may block in {@linkcode Admission.acquire}.
+ * Nothing here ever blocks: {@linkcode Admission.tryAcquire} takes slots
+ * with a compare-and-swap loop and {@linkcode Admission.release} gives them
+ * back with `Atomics.sub`, from any thread that holds the buffer. The
+ * daemon uses it through `capacity.ts`, which decides who takes a slot.
  *
  * @module
  */
@@ -88,30 +90,12 @@ export class Admission {
     Atomics.add(this.#cells, USED, n);
   }
 
-  /**
-   * Waits (blocking the calling thread) until `n` slots are taken or
-   * `timeoutMs` passes. Only for workers: the main thread must not block.
-   *
-   * @returns whether the slots were taken.
-   */
-  acquire(n = 1, timeoutMs = Infinity): boolean {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const used = Atomics.load(this.#cells, USED);
-      if (this.tryAcquire(n)) return true;
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.#cells, USED, used, left);
-    }
-  }
-
-  /** Gives back `n` slots and wakes blocked waiters. */
+  /** Gives back `n` slots. */
   release(n = 1): void {
     const before = Atomics.sub(this.#cells, USED, n);
     if (before - n < 0) {
       Atomics.add(this.#cells, USED, n);
       throw new RangeError("Cannot release slot: none is taken");
     }
-    Atomics.notify(this.#cells, USED);
   }
 }

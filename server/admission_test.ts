@@ -33,62 +33,34 @@ Deno.test("Admission.create() rejects a capacity below 1", () => {
   assert.throws(() => Admission.create(1.5), RangeError);
 });
 
-Deno.test("Admission.acquire() in a worker wakes when another thread releases", async () => {
-  const sem = Admission.create(1);
-  sem.tryAcquire();
-  const probe = new SharedArrayBuffer(8);
-  const worker = new Worker(
-    new URL("../tests/fixtures/admission_race_worker.ts", import.meta.url),
-    {
-      type: "module",
-    },
-  );
-  try {
-    const done = new Promise<number>((resolve) => worker.onmessage = (e) => resolve(e.data));
-    worker.postMessage({ admission: sem.buffer, probe, rounds: 1, blocking: true });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    sem.release(); // the worker is blocked in acquire() until now
-    assert.equal(await done, 1);
-    assert.equal(sem.used, 0);
-  } finally {
-    worker.terminate();
-  }
-});
-
-for (const blocking of [false, true]) {
-  Deno.test(
-    `Admission shared by 4 threads racing (${
-      blocking ? "acquire" : "tryAcquire"
-    }) never exceeds capacity and returns every slot`,
-    async () => {
-      const capacity = 3;
-      const sem = Admission.create(capacity);
-      const probe = new SharedArrayBuffer(8);
-      const workers = Array.from(
-        { length: 4 },
-        () =>
-          new Worker(new URL("../tests/fixtures/admission_race_worker.ts", import.meta.url), {
-            type: "module",
-          }),
-      );
-      try {
-        const taken = await Promise.all(workers.map((worker) =>
-          new Promise<number>((resolve) => {
-            worker.onmessage = (e) => resolve(e.data);
-            worker.postMessage({ admission: sem.buffer, probe, rounds: 3000, blocking });
-          })
-        ));
-        const maxInside = new Int32Array(probe)[1]!;
-        assert.ok(maxInside <= capacity, `at most ${capacity} inside, saw ${maxInside}`);
-        assert.ok(maxInside >= 1);
-        if (blocking) {
-          assert.equal(taken.reduce((a, b) => a + b, 0), 12_000, "every acquire succeeded");
-        }
-        assert.equal(sem.used, 0, "every slot returned");
-        assert.equal(sem.free, capacity);
-      } finally {
-        for (const worker of workers) worker.terminate();
-      }
-    },
-  );
-}
+Deno.test(
+  "Admission shared by 4 threads racing tryAcquire() never exceeds capacity and returns every slot",
+  async () => {
+    const capacity = 3;
+    const sem = Admission.create(capacity);
+    const probe = new SharedArrayBuffer(8);
+    const workers = Array.from(
+      { length: 4 },
+      () =>
+        new Worker(new URL("../tests/fixtures/admission_race_worker.ts", import.meta.url), {
+          type: "module",
+        }),
+    );
+    try {
+      const taken = await Promise.all(workers.map((worker) =>
+        new Promise<number>((resolve) => {
+          worker.onmessage = (e) => resolve(e.data);
+          worker.postMessage({ admission: sem.buffer, probe, rounds: 3000 });
+        })
+      ));
+      const maxInside = new Int32Array(probe)[1]!;
+      assert.ok(maxInside <= capacity, `at most ${capacity} inside, saw ${maxInside}`);
+      assert.ok(maxInside >= 1);
+      assert.ok(taken.reduce((a, b) => a + b, 0) > 0, "some tryAcquire succeeded");
+      assert.equal(sem.used, 0, "every slot returned");
+      assert.equal(sem.free, capacity);
+    } finally {
+      for (const worker of workers) worker.terminate();
+    }
+  },
+);

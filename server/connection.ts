@@ -1,7 +1,14 @@
 /**
  * One client session: frames requests off the socket, hands each to the
- * dispatcher, and writes the replies in request order. Pipelining is
- * bounded: requests are dispatched one by one, only while fewer than
+ * dispatcher, and writes the replies in request order.
+ *
+ * **Effects in request order (§8).** A request runs only when the requests
+ * still running before it may overlap it ({@linkcode mayOverlap}): a run of
+ * orders goes to the store together, reads overlap reads, and anything else
+ * waits until everything before it is answered. So a read pipelined after
+ * an order sees that order.
+ *
+ * **Bounded pipelining.** Requests are dispatched one by one, only while fewer than
  * `maxPending` are being answered and fewer than `maxUnsentBytes` reply
  * bytes wait for the socket; the rest of a chunk waits in a backlog and reading
  * pauses until it is empty. A reply that is not ready at once gets a turn of
@@ -15,20 +22,20 @@
 
 import { setImmediate } from "node:timers";
 
+import { type Dispatcher, isReply } from "./dispatch.ts";
 import type { Logger } from "./log.ts";
+import { encodeReply } from "./protocol/encode_reply.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
-import type { ErrorCode } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
-import type { Reply } from "./protocol/messages.ts";
-
-/** Answers one request's text. */
-export type RequestHandler = (text: string) => Reply | Promise<Reply>;
+import type { Request } from "./protocol/messages.ts";
+import type { Reply } from "./protocol/replies.ts";
+import { mayOverlap, type Overlap, overlapOf } from "./protocol/request_effects.ts";
 
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** Largest request in bytes (without its newline). */
   maxRequestBytes: number;
-  handle: RequestHandler;
+  dispatcher: Pick<Dispatcher, "parse" | "run">;
   logger: Logger;
   /** The peer, for logs. */
   peer: string;
@@ -54,7 +61,7 @@ const MIN_READ = 128;
 const MAX_READ = 65536;
 
 function isClosing(reply: Reply): boolean {
-  return reply.ok === false && CLOSING_CODES.has(reply.error as ErrorCode);
+  return reply.ok === false && CLOSING_CODES.has(reply.error);
 }
 
 /** One turn of the event loop (about 0.02 ms; `setTimeout(0)` costs 2 ms). */
@@ -72,7 +79,7 @@ export class Connection {
   readonly #maxRequestBytes: number;
   /** Made at the first byte received, so an idle connection costs less. */
   #framer: RequestFramer | null = null;
-  readonly #handle: RequestHandler;
+  readonly #dispatcher: Pick<Dispatcher, "parse" | "run">;
   readonly #logger: Logger;
   readonly #maxPending: number;
   readonly #maxUnsent: number;
@@ -85,6 +92,12 @@ export class Connection {
   #pumping = false;
   /** Requests dispatched whose reply is not ready yet. */
   #answering = 0;
+  /** The overlap class of the requests being answered (meaningful while `#answering` > 0). */
+  #answeringClass: Overlap | null = null;
+  /** The next request, parsed, waiting for the requests before it (§8). */
+  #held: { request: Request; overlap: Overlap } | null = null;
+  /** Aborted when the connection closes: work for this client may stop. */
+  readonly #gone = new AbortController();
   #unsentBytes = 0;
   #writing = false;
   /** `performance.now()` when the write in progress began, or null. */
@@ -101,7 +114,7 @@ export class Connection {
     this.#socket = socket;
     this.peer = options.peer;
     this.#maxRequestBytes = options.maxRequestBytes;
-    this.#handle = options.handle;
+    this.#dispatcher = options.dispatcher;
     this.#logger = options.logger;
     this.#maxPending = options.maxPending ?? 256;
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
@@ -110,7 +123,7 @@ export class Connection {
 
   /** Requests received whose replies are not yet written (dispatched or waiting to be). */
   get pending(): number {
-    return this.#slots.length + this.#backlog.length - this.#backlogHead;
+    return this.#slots.length + this.#backlog.length - this.#backlogHead + (this.#held ? 1 : 0);
   }
 
   /** How long the write in progress has waited for the peer to read, in ms (0 when none). */
@@ -177,7 +190,9 @@ export class Connection {
     this.#slots.length = 0;
     this.#backlog = [];
     this.#backlogHead = 0;
+    this.#held = null;
     this.#unsentBytes = 0;
+    this.#gone.abort();
     try {
       this.#socket.close();
     } catch {
@@ -200,21 +215,39 @@ export class Connection {
     return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
   }
 
+  /** Whether the pump could dispatch something now. */
+  #canProgress(): boolean {
+    if (this.#closed || this.#closeQueued || !this.#hasRoom()) return false;
+    if (this.#held !== null) {
+      return mayOverlap(this.#held.overlap, this.#answering, this.#answeringClass);
+    }
+    return this.#backlogHead < this.#backlog.length;
+  }
+
   /** Dispatches backlog requests one by one while there is room. One pump at a time. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (
-        this.#backlogHead < this.#backlog.length && !this.#closed && !this.#closeQueued &&
-        this.#hasRoom()
-      ) {
-        const frame = this.#backlog[this.#backlogHead++]!;
-        if (this.#backlogHead === this.#backlog.length) {
-          this.#backlog = [];
-          this.#backlogHead = 0;
+      while (!this.#closed && !this.#closeQueued && this.#hasRoom()) {
+        if (this.#held === null) {
+          if (this.#backlogHead === this.#backlog.length) break;
+          const frame = this.#backlog[this.#backlogHead++]!;
+          if (this.#backlogHead === this.#backlog.length) {
+            this.#backlog = [];
+            this.#backlogHead = 0;
+          }
+          const early = this.#answerAtOnce(frame);
+          if (early !== null) {
+            this.#fill(this.#reserve(), early);
+            continue;
+          }
         }
-        const slot = this.#dispatch(frame);
+        const { request, overlap } = this.#held!;
+        // §8: wait until the requests before it are answered, unless it may overlap them.
+        if (!mayOverlap(overlap, this.#answering, this.#answeringClass)) break;
+        this.#held = null;
+        const slot = this.#run(request, overlap);
         // Let a reply that is ready within a turn (a read) count before the next request.
         if (slot.line === null && !this.#closed) await nextTurn();
       }
@@ -222,6 +255,7 @@ export class Connection {
         // Nothing after a closing reply is read or answered.
         this.#backlog = [];
         this.#backlogHead = 0;
+        this.#held = null;
         this.#readDone = true;
       }
     } finally {
@@ -230,35 +264,57 @@ export class Connection {
     this.#wake();
   }
 
-  #dispatch(frame: Frame): Slot {
-    let reply: Reply | Promise<Reply>;
-    if (frame.kind === "too_large") reply = errorReply("too_large");
-    else if (this.#stopping) reply = errorReply("shutting_down");
-    else if (frame.kind === "bad_utf8") reply = errorReply("invalid_json");
-    else {
-      try {
-        reply = this.#handle(frame.text);
-      } catch (error) {
-        this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-        reply = errorReply("internal");
-      }
+  /**
+   * The reply to a frame that is answered without running anything (too
+   * large, bad UTF-8, bad JSON or fields, the daemon stopping), or null when
+   * the frame is a request to run; it is then parsed into `#held`.
+   */
+  #answerAtOnce(frame: Frame): Reply | null {
+    if (frame.kind === "too_large") return errorReply("too_large");
+    if (this.#stopping) return errorReply("shutting_down");
+    if (frame.kind === "bad_utf8") return errorReply("invalid_json");
+    let parsed;
+    try {
+      parsed = this.#dispatcher.parse(frame.text);
+    } catch (error) {
+      this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+      return errorReply("internal");
     }
+    if (isReply(parsed)) return parsed;
+    this.#held = { request: parsed, overlap: overlapOf(parsed) };
+    return null;
+  }
+
+  #reserve(): Slot {
     const slot: Slot = { line: null, closes: false };
     this.#slots.push(slot);
-    if (reply instanceof Promise) {
-      this.#answering++;
-      reply.then(
-        (value) => {
-          this.#answering--;
-          this.#fill(slot, value);
-        },
-        (error) => {
-          this.#answering--;
-          this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-          this.#fill(slot, errorReply("internal"));
-        },
-      );
-    } else this.#fill(slot, reply);
+    return slot;
+  }
+
+  #run(request: Request, overlap: Overlap): Slot {
+    const slot = this.#reserve();
+    let reply: Reply | Promise<Reply>;
+    try {
+      reply = this.#dispatcher.run(request, { signal: this.#gone.signal });
+    } catch (error) {
+      this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+      reply = errorReply("internal");
+    }
+    if (!(reply instanceof Promise)) {
+      this.#fill(slot, reply);
+      return slot;
+    }
+    this.#answering++;
+    this.#answeringClass = overlap;
+    const answered = (value: Reply) => {
+      this.#answering--;
+      this.#fill(slot, value);
+      this.#wake(); // the next request may have waited for this one
+    };
+    reply.then(answered, (error) => {
+      this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+      answered(errorReply("internal"));
+    });
     return slot;
   }
 
@@ -269,8 +325,8 @@ export class Connection {
       this.#wakeDrained?.();
       return;
     }
-    const backlogged = this.#backlogHead < this.#backlog.length;
-    if (backlogged && !this.#pumping && !this.#closeQueued && this.#hasRoom()) {
+    const backlogged = this.#held !== null || this.#backlogHead < this.#backlog.length;
+    if (!this.#pumping && this.#canProgress()) {
       void this.#pump();
       return; // the pump wakes the others when it stops
     }
@@ -285,7 +341,7 @@ export class Connection {
 
   #fill(slot: Slot, reply: Reply): void {
     if (this.#closed) return;
-    slot.line = JSON.stringify(reply) + "\n";
+    slot.line = encodeReply(reply);
     slot.closes = isClosing(reply);
     this.#unsentBytes += slot.line.length;
     if (slot.closes) {
@@ -348,7 +404,8 @@ export class Connection {
   /** Resolves when the backlog is dispatched and there is room for more. */
   #roomToRead(): Promise<void> | void {
     const ready = () =>
-      this.#closed || (this.#backlogHead === this.#backlog.length && this.#hasRoom());
+      this.#closed ||
+      (this.#held === null && this.#backlogHead === this.#backlog.length && this.#hasRoom());
     if (ready()) return;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#wakeReader = () => {

@@ -1,23 +1,26 @@
 /**
- * Routes one request's text to the operation that answers it. Every
- * failure becomes the reply of its protocol code; nothing throws out.
+ * Routes requests to the services that answer them. A request's text is
+ * first parsed ({@linkcode Dispatcher.parse}: bad input is answered at once),
+ * then run ({@linkcode Dispatcher.run}); the connection decides when, so
+ * that effects keep request order (§8). Every failure becomes the reply of
+ * its protocol code; nothing throws out.
  *
  * @module
  */
 
-import type { AccountService } from "./accounts.ts";
-import type { RequestHandler } from "./connection.ts";
+import type { AccountService } from "./accounts/account_service.ts";
+import { renderTareasHtml } from "./accounts/tareas_html.ts";
 import type { Logger } from "./log.ts";
-import type { OrderService } from "./order_service.ts";
+import type { OrderService } from "./orders/order_service.ts";
 import { errorReply, ProtocolError } from "./protocol/errors.ts";
-import type { Reply, Request, Secret } from "./protocol/messages.ts";
+import type { Request, Secret } from "./protocol/messages.ts";
+import type { Reply, Stats, TareasHtmlReply } from "./protocol/replies.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
-import { renderTareasHtml } from "./tareas_html.ts";
 
 /** The part of {@linkcode OrderService} the dispatcher calls (tests may pass a fake). */
 export type OrderOperations = Pick<
   OrderService,
-  "countReceived" | "submit" | "status" | "list" | "stats" | "runTask"
+  "countReceived" | "submit" | "status" | "list" | "stats" | "runTask" | "cancel" | "retry"
 >;
 
 /** The part of {@linkcode AccountService} the dispatcher calls. */
@@ -38,8 +41,24 @@ export interface DispatcherDeps {
   startedAt: number;
 }
 
-/** Builds the request handler of every connection. */
-export function createDispatcher(deps: DispatcherDeps): RequestHandler {
+/** What a request runs with. */
+export interface RunContext {
+  /** Aborted when the client's connection closes. */
+  signal?: AbortSignal;
+}
+
+/** Parses and runs the requests of every connection. */
+export interface Dispatcher {
+  /** A request to run, or the reply to text that is not one. */
+  parse(text: string): Request | Reply;
+  /** Runs a parsed request. */
+  run(request: Request, context?: RunContext): Reply | Promise<Reply>;
+  /** STATS now. */
+  stats(): Stats;
+}
+
+/** Builds the dispatcher of every connection. */
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { orders, accounts, logger } = deps;
 
   async function guard(work: Promise<Reply>): Promise<Reply> {
@@ -52,63 +71,69 @@ export function createDispatcher(deps: DispatcherDeps): RequestHandler {
     }
   }
 
-  return function handle(text: string): Reply | Promise<Reply> {
-    let request: Request;
-    try {
-      request = parseRequest(text);
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      if (error.code === "invalid_order") orders.countReceived();
-      return error.toReply();
-    }
-    switch (request.op) {
-      case "PING":
-        return { ok: true, pong: true };
-      case "PEDIDO":
-        orders.countReceived();
-        return guard(orders.submit(request.order));
-      case "ESTADO":
-        return guard(
-          orders.status(request.id, { esperar: request.esperar, timeoutMs: request.timeoutMs }),
-        );
-      case "LISTAR":
-        return guard(orders.list(request.filter));
-      case "STATS": {
-        const s = orders.stats();
-        return {
-          ok: true,
-          stats: {
-            recibidos: s.recibidos,
-            aceptados: s.aceptados,
-            rechazados: s.rechazados,
-            pendientes: s.pendientes,
-            en_proceso: s.en_proceso,
-            listos: s.listos,
-            errores: s.errores,
-            capacidad: s.capacidad,
-            libres: s.libres,
-            workers: s.workers,
-            conexiones: deps.connections(),
-            duracion_ms: s.duracion_ms,
-            uptime_s: Math.floor((performance.now() - deps.startedAt) / 1000),
-          },
-        };
-      }
-      case "TASK":
-        return guard(orders.runTask(request.task));
-      case "REGISTRO":
-        return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
-      case "LOGIN":
-        return accounts ? guard(accounts.login(request.credentials)) : noAccounts(request.op);
-      case "GET_TAREAS_HTML":
-        return accounts ? guard(tareasHtml(accounts, request.token)) : noAccounts(request.op);
-    }
-  };
+  function stats(): Stats {
+    return {
+      ...orders.stats(),
+      conexiones: deps.connections(),
+      uptime_s: Math.floor((performance.now() - deps.startedAt) / 1000),
+    };
+  }
 
-  async function tareasHtml(accounts: AccountOperations, token: Secret): Promise<Reply> {
+  async function tareasHtml(accounts: AccountOperations, token: Secret): Promise<TareasHtmlReply> {
     const { usuario } = await accounts.authenticate(token);
     return { ok: true, html: renderTareasHtml({ usuario, workers: orders.stats().workers }) };
   }
+
+  return {
+    parse(text: string): Request | Reply {
+      try {
+        return parseRequest(text);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        if (error.code === "invalid_order") orders.countReceived();
+        return error.toReply();
+      }
+    },
+
+    run(request: Request, context: RunContext = {}): Reply | Promise<Reply> {
+      switch (request.op) {
+        case "PING":
+          return { ok: true, pong: true };
+        case "PEDIDO":
+          orders.countReceived();
+          return guard(orders.submit(request.order));
+        case "ESTADO":
+          return guard(orders.status(request.id, {
+            esperar: request.esperar,
+            timeoutMs: request.timeoutMs,
+            ...(context.signal ? { signal: context.signal } : {}),
+          }));
+        case "LISTAR":
+          return guard(orders.list(request.filter));
+        case "STATS":
+          return { ok: true, stats: stats() };
+        case "TASK":
+          return guard(orders.runTask(request.task));
+        case "CANCELAR":
+          return guard(orders.cancel(request.id));
+        case "REINTENTAR":
+          return guard(orders.retry(request.id));
+        case "REGISTRO":
+          return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
+        case "LOGIN":
+          return accounts ? guard(accounts.login(request.credentials)) : noAccounts(request.op);
+        case "GET_TAREAS_HTML":
+          return accounts ? guard(tareasHtml(accounts, request.token)) : noAccounts(request.op);
+      }
+    },
+
+    stats,
+  };
+}
+
+/** Whether `parse` gave a reply (bad input) rather than a request. */
+export function isReply(parsed: Request | Reply): parsed is Reply {
+  return "ok" in parsed;
 }
 
 function noAccounts(op: string): Reply {

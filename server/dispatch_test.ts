@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
-import type { AccountStore } from "../workers/store/store.ts";
-import { AccountService } from "./accounts.ts";
-import { createDispatcher, type OrderOperations } from "./dispatch.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
+import type { AccountStore } from "./store/store.ts";
+import { AccountService } from "./accounts/account_service.ts";
+import { createDispatcher, isReply, type OrderOperations } from "./dispatch.ts";
 import { Logger } from "./log.ts";
-import type { OrderStats } from "./order_service.ts";
-import { PasswordHasher } from "./password_hash.ts";
-import type { Reply } from "./protocol/messages.ts";
+import type { OrderStats } from "./orders/order_service.ts";
+import { PasswordHasher } from "./accounts/password_hash.ts";
 
 /** Orders are not under test here: only `stats().workers` is read. */
 const ORDERS = {
@@ -15,7 +14,7 @@ const ORDERS = {
 } as unknown as OrderOperations;
 
 async function setup(store?: AccountStore) {
-  const own = store ? null : await SqliteOrderStore.open({ path: ":memory:" });
+  const own = store ? null : await SqliteStore.open({ path: ":memory:" });
   const lines: string[] = [];
   const logger = new Logger({ level: "debug", write: (line) => lines.push(line) });
   const accounts = new AccountService({
@@ -23,7 +22,7 @@ async function setup(store?: AccountStore) {
     logger,
     hasher: new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } }),
   });
-  const handle = createDispatcher({
+  const dispatcher = createDispatcher({
     orders: ORDERS,
     accounts,
     logger,
@@ -32,7 +31,11 @@ async function setup(store?: AccountStore) {
   });
   return {
     lines,
-    send: (request: unknown) => Promise.resolve(handle(JSON.stringify(request))) as Promise<Reply>,
+    // deno-lint-ignore no-explicit-any -- tests read any field of any reply
+    async send(request: unknown): Promise<any> {
+      const parsed = dispatcher.parse(JSON.stringify(request));
+      return isReply(parsed) ? parsed : await dispatcher.run(parsed);
+    },
     async [Symbol.asyncDispose]() {
       await own?.close();
     },
@@ -77,16 +80,19 @@ Deno.test("dispatcher: each account error code", async () => {
 });
 
 Deno.test("dispatcher: without an account service the account ops are unknown_op", async () => {
-  const handle = createDispatcher({
+  const dispatcher = createDispatcher({
     orders: ORDERS,
     logger: new Logger({ write: () => {} }),
     connections: () => 0,
     startedAt: 0,
   });
   for (const op of ["REGISTRO", "LOGIN"]) {
-    const reply = await handle(JSON.stringify({ op, usuario: "ana", password: "s3cret-pass" }));
-    assert.equal(reply.error, "unknown_op");
-    assert.match(String(reply.mensaje), /no disponible en este servidor/);
+    const parsed = dispatcher.parse(
+      JSON.stringify({ op, usuario: "ana", password: "s3cret-pass" }),
+    );
+    const reply = isReply(parsed) ? parsed : await dispatcher.run(parsed);
+    assert.equal(reply.ok === false && reply.error, "unknown_op");
+    assert.match(String(reply.ok === false && reply.mensaje), /no disponible en este servidor/);
   }
 });
 

@@ -5,19 +5,20 @@
  * @module
  */
 
-import { AccountService } from "./accounts.ts";
-import { Admission } from "./admission.ts";
+import { AccountService } from "./accounts/account_service.ts";
+import { Capacity } from "./capacity.ts";
 import type { ServerConfig } from "./config.ts";
 import { Connection } from "./connection.ts";
-import { createDispatcher } from "./dispatch.ts";
-import type { DurationSummary } from "./duration_histogram.ts";
+import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
 import { formatPeer, Logger } from "./log.ts";
-import { OrderService } from "./order_service.ts";
+import { OrderService } from "./orders/order_service.ts";
+import { replyBytes } from "./protocol/encode_reply.ts";
 import { errorReply } from "./protocol/errors.ts";
-import { WorkerPool } from "../workers/pool.ts";
-import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
-import type { OrderStore } from "../workers/store/store.ts";
+import type { DurationSummary } from "./protocol/replies.ts";
+import { WorkerPool } from "./processing/worker_pool.ts";
+import { openStore } from "./store/open_store.ts";
+import type { Store } from "./store/store.ts";
 
 /** The parts of {@linkcode ServerConfig} the server uses. */
 export type ServerSettings = Omit<ServerConfig, "envFile">;
@@ -40,32 +41,35 @@ export interface RunSummary {
   rechazados: number;
   listos: number;
   errores: number;
+  cancelados: number;
   /** Orders left `pendiente` for the next start. */
   pendientes: number;
   duracion_ms: DurationSummary;
   uptime_s: number;
 }
 
-const busyLine = new TextEncoder().encode(JSON.stringify(errorReply("busy")) + "\n");
+const BUSY = replyBytes(errorReply("busy"));
+const SHUTTING_DOWN = replyBytes(errorReply("shutting_down"));
 
 /** A running daemon. `await using server = await Server.start(...)`. */
 export class Server implements AsyncDisposable {
   readonly #config: ServerSettings;
   readonly #logger: Logger;
-  readonly #store: OrderStore;
+  readonly #store: Store;
   readonly #pool: WorkerPool;
   readonly #orders: OrderService;
   readonly #listeners: Deno.TcpListener[];
   readonly #connections = new Set<Connection>();
   readonly #startedAt = performance.now();
   readonly #accepting: Promise<void>[];
+  readonly #dispatcher: Dispatcher;
   readonly #sweeper: ReturnType<typeof setInterval>;
   #shutdown: Promise<RunSummary> | null = null;
 
   private constructor(
     options: ServerOptions,
     parts: {
-      store: OrderStore;
+      store: Store;
       pool: WorkerPool;
       orders: OrderService;
       accounts: AccountService;
@@ -78,14 +82,15 @@ export class Server implements AsyncDisposable {
     this.#pool = parts.pool;
     this.#orders = parts.orders;
     this.#listeners = parts.listeners;
-    const handle = createDispatcher({
+    const dispatcher = createDispatcher({
       orders: this.#orders,
       accounts: parts.accounts,
       logger: this.#logger,
       connections: () => this.#connections.size,
       startedAt: this.#startedAt,
     });
-    this.#accepting = this.#listeners.map((listener) => this.#acceptLoop(listener, handle));
+    this.#dispatcher = dispatcher;
+    this.#accepting = this.#listeners.map((listener) => this.#acceptLoop(listener, dispatcher));
     const idle = this.#config.idleTimeoutMs;
     this.#sweeper = setInterval(() => this.#sweepIdle(), Math.max(10, Math.min(1000, idle / 4)));
   }
@@ -97,8 +102,8 @@ export class Server implements AsyncDisposable {
   static async start(options: ServerOptions): Promise<Server> {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
-    const admission = Admission.create(config.maxPedidos);
-    const store = await SqliteOrderStore.open({ path: config.db, sync: config.sync, admission });
+    const capacity = Capacity.create(config.maxPedidos);
+    const store = await openStore({ db: config.db, sync: config.sync });
     let pool: WorkerPool | undefined;
     let listeners: Deno.TcpListener[] = [];
     try {
@@ -110,7 +115,7 @@ export class Server implements AsyncDisposable {
       });
       const orders = new OrderService({
         store,
-        admission,
+        capacity,
         pool,
         processMs: config.processMs,
         logger,
@@ -188,22 +193,23 @@ export class Server implements AsyncDisposable {
     for (const connection of [...this.#connections]) connection.close();
     clearInterval(this.#sweeper);
     await this.#store.close();
-    const after = this.#orders.stats();
+    const after = this.#dispatcher.stats();
     const summary: RunSummary = {
       recibidos: after.recibidos,
       aceptados: after.aceptados,
       rechazados: after.rechazados,
       listos: after.listos,
       errores: after.errores,
+      cancelados: after.cancelados,
       pendientes: leftPending,
       duracion_ms: after.duracion_ms,
-      uptime_s: Math.floor((performance.now() - this.#startedAt) / 1000),
+      uptime_s: after.uptime_s,
     };
     this.#logger.info("server.stopped", { ...summary, duracion_ms: undefined });
     return summary;
   }
 
-  async #acceptLoop(listener: Deno.TcpListener, handle: ReturnType<typeof createDispatcher>) {
+  async #acceptLoop(listener: Deno.TcpListener, dispatcher: Dispatcher) {
     for (;;) {
       let conn: Deno.TcpConn;
       try {
@@ -227,7 +233,7 @@ export class Server implements AsyncDisposable {
       }
       const connection = new Connection(conn, {
         maxRequestBytes: this.#config.maxRequestBytes,
-        handle,
+        dispatcher,
         logger: this.#logger,
         peer,
         onClose: (c) => {
@@ -244,9 +250,7 @@ export class Server implements AsyncDisposable {
   }
 
   #refuse(conn: Deno.TcpConn): void {
-    const reply = this.#shutdown
-      ? new TextEncoder().encode(JSON.stringify(errorReply("shutting_down")) + "\n")
-      : busyLine;
+    const reply = this.#shutdown ? SHUTTING_DOWN : BUSY;
     const timer = setTimeout(() => close(), 1000); // never wait long on a peer that won't read
     function close() {
       clearTimeout(timer);

@@ -11,8 +11,8 @@ import type { DaemonClient } from "../client/web/daemon.ts";
 import { createGatewayHandler, type GatewayHandler } from "../client/web/app.tsx";
 import { Logger } from "../server/log.ts";
 import type { Pedido, Reply } from "../server/protocol/messages.ts";
-import { renderTareasHtml } from "../server/tareas_html.ts";
-import { newPedido } from "../workers/store/sqlite_store.ts";
+import { renderTareasHtml } from "../server/accounts/tareas_html.ts";
+import { newPedido } from "../server/store/new_pedido.ts";
 
 /** The origin the fake browser browses. */
 export const ORIGIN = "http://pedidos.test";

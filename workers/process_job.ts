@@ -22,6 +22,15 @@ export async function processJob(job: Job): Promise<number | string | null> {
   return null;
 }
 
+/**
+ * Whether a job goes to a worker in a run with its neighbours, and is
+ * recorded once when it ends: an order that takes no processing time. The
+ * pool batches by it; the scheduler records attempts by it.
+ */
+export function runsInBatch(job: Job): boolean {
+  return job.kind === "order" && job.delayMs === 0;
+}
+
 /** Picks a processing time in `[min, max]` ms, uniformly. */
 export function pickDelay(range: { min: number; max: number }): number {
   return range.min + Math.floor(Math.random() * (range.max - range.min + 1));

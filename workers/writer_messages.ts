@@ -11,16 +11,19 @@
  * @module
  */
 
-import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
-import type { Outcome, Sesion, Usuario } from "./store/store.ts";
+import type { ListFilter, Pedido, PedidoNuevo } from "../server/protocol/messages.ts";
+import type { ChangeResult, Outcome, Sesion, Usuario } from "../server/store/store.ts";
 
 /** One operation of a batch, discriminated on `op`. */
 export type Op =
-  | { op: "insert"; order: NewOrder; receivedAt: string }
+  | { op: "insert"; pedido: PedidoNuevo; receivedAt: string }
   | { op: "markStarted"; id: number; worker: number; at: string }
   | { op: "markFinished"; id: number; outcome: Outcome }
   | { op: "markRan"; id: number; worker: number; startedAt: string; outcome: Outcome }
   | { op: "markPending"; id: number }
+  | { op: "cancel"; id: number; at: string }
+  | { op: "retry"; id: number }
+  | { op: "prune"; before: string; limit: number }
   | { op: "createUser"; usuario: string; hash: string; at: string }
   | { op: "createSession"; tokenHash: string; usuarioId: number; expira: string }
   | { op: "deleteExpiredSessions"; now: string }
@@ -40,6 +43,9 @@ export interface OpValues {
   markFinished: void;
   markRan: void;
   markPending: void;
+  cancel: ChangeResult;
+  retry: ChangeResult;
+  prune: number;
   get: Pedido | null;
   findByClave: Pedido | null;
   list: Pedido[];
@@ -65,8 +71,6 @@ export type OpResult =
     ok: false;
     /** SQLite's message (or the store's), e.g. `database or disk is full`. */
     error: string;
-    /** SQLite's extended error code, when SQLite raised the error. */
-    errcode?: number;
   };
 
 /** Counters the writer keeps and sends with `closed`. */
@@ -79,8 +83,6 @@ export interface WriterStats {
   largestBatch: number;
   /** Batches that failed and were retried one operation at a time. */
   failedBatches: number;
-  /** Admission releases that threw (a slot released that was not taken). */
-  releaseErrors: number;
 }
 
 /** The `init` message: what the writer opens. */
@@ -89,8 +91,6 @@ export interface InitMessage {
   /** Database file, or `:memory:`. */
   path: string;
   sync: "full" | "normal";
-  /** An `Admission` buffer; one slot is released per committed `markFinished` or `markRan`. */
-  admission?: SharedArrayBuffer;
 }
 
 /** Messages the main thread sends to the writer. */

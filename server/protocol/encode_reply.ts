@@ -1,10 +1,10 @@
 /**
- * Encoding of replies (PROTOCOL.md §1): one compact JSON line each.
+ * Encoding of replies (§1): one compact JSON line each.
  *
  * @module
  */
 
-import type { Reply } from "./messages.ts";
+import type { Reply } from "./replies.ts";
 
 const encoder = new TextEncoder();
 

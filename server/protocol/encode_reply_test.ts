@@ -17,17 +17,15 @@ Deno.test("encodeReply() writes compact JSON and one newline", () => {
 });
 
 Deno.test("encodeReply() keeps every reply on one line", () => {
-  const line = encodeReply({ ok: true, result: "a\nb\r\nc", pedido: { productos: ["x\n"] } });
+  const line = encodeReply({ ok: true, result: "a\nb\r\nc" });
   assert.equal(line.indexOf("\n"), line.length - 1);
-  assert.deepEqual(JSON.parse(line), {
-    ok: true,
-    result: "a\nb\r\nc",
-    pedido: { productos: ["x\n"] },
-  });
+  assert.deepEqual(JSON.parse(line), { ok: true, result: "a\nb\r\nc" });
+  const error = encodeReply({ ok: false, error: "invalid_order", mensaje: "x\ny", campo: "a\n" });
+  assert.equal(error.indexOf("\n"), error.length - 1);
 });
 
 Deno.test("replyBytes() encodes the line as UTF-8", () => {
-  const reply = { ok: true, result: "Zoë 🍕" };
+  const reply = { ok: true as const, result: "Zoë 🍕" };
   const encoded = replyBytes(reply);
   assert.equal(new TextDecoder().decode(encoded), encodeReply(reply));
   assert.equal(encoded.at(-1), 0x0a);

@@ -1,6 +1,6 @@
 /**
  * The one error type that crosses the wire, with the stable codes of
- * PROTOCOL.md §3.
+ * the protocol's §3 (`docs/protocol.md`).
  *
  * @module
  */
@@ -35,7 +35,8 @@ export const MESSAGES: Readonly<Record<ErrorCode, string>> = {
   invalid_json: `❌ JSON inválido. Envíe un objeto JSON por línea, por ejemplo: ${EXAMPLE_ORDER}`,
   invalid_request: "❌ Solicitud inválida.",
   invalid_order: "❌ Pedido inválido.",
-  unknown_op: "❌ Operación desconocida. Use PEDIDO, ESTADO, LISTAR, STATS, TASK o PING.",
+  unknown_op:
+    "❌ Operación desconocida. Use PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, CANCELAR o REINTENTAR.",
   queue_full: "❌ Límite de pedidos alcanzado. Intente más tarde.",
   not_found: "❌ Pedido no encontrado.",
   not_cancellable: "❌ El pedido ya no se puede cancelar: solo se cancela un pedido pendiente.",
@@ -66,6 +67,8 @@ export interface ProtocolErrorOptions {
   campo?: string;
   /** The underlying error. */
   cause?: unknown;
+  /** More fields of the reply that help, e.g. the order as it is (`pedido`). */
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -84,6 +87,8 @@ export class ProtocolError extends Error {
   readonly code: ErrorCode;
   /** The field at fault, if any. */
   readonly campo: string | undefined;
+  /** More fields of the reply. */
+  readonly extra: Record<string, unknown> | undefined;
 
   /**
    * @param code The stable code.
@@ -95,16 +100,12 @@ export class ProtocolError extends Error {
     this.name = "ProtocolError";
     this.code = code;
     this.campo = options.campo;
-  }
-
-  /** Whether the daemon closes the connection after replying with this error. */
-  get closesConnection(): boolean {
-    return CLOSING_CODES.has(this.code);
+    this.extra = options.extra;
   }
 
   /** The reply object sent on the wire. */
   toReply(): ErrorReply {
-    const reply: ErrorReply = { ok: false, error: this.code, mensaje: this.message };
+    const reply: ErrorReply = { ...this.extra, ok: false, error: this.code, mensaje: this.message };
     if (this.campo !== undefined) reply.campo = this.campo;
     return reply;
   }

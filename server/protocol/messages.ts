@@ -21,7 +21,7 @@ export const ESTADOS: readonly Estado[] = [
 export type Producto = string | { nombre: string; cantidad: number };
 
 /** A validated order, ready to store. */
-export interface NewOrder {
+export interface PedidoNuevo {
   cliente: string;
   productos: Producto[];
   direccion: string;
@@ -42,6 +42,8 @@ export interface Pedido {
   worker: number | null;
   intentos: number;
   detalle_error: string | null;
+  /** The processor module's JSON result (§11), or null. */
+  resultado: unknown;
   duracion_ms: number | null;
 }
 
@@ -102,7 +104,7 @@ export interface Credentials {
 
 /** A parsed, validated request. */
 export type Request =
-  | { op: "PEDIDO"; order: NewOrder }
+  | { op: "PEDIDO"; order: PedidoNuevo }
   | { op: "ESTADO"; id: number; esperar: boolean; timeoutMs: number }
   | { op: "LISTAR"; filter: ListFilter }
   | { op: "STATS" }
@@ -110,7 +112,9 @@ export type Request =
   | { op: "PING" }
   | { op: "REGISTRO"; credentials: Credentials }
   | { op: "LOGIN"; credentials: Credentials }
-  | { op: "GET_TAREAS_HTML"; token: Secret };
+  | { op: "GET_TAREAS_HTML"; token: Secret }
+  | { op: "CANCELAR"; id: number }
+  | { op: "REINTENTAR"; id: number };
 
 /**
  * Any reply object, loosely typed.

@@ -93,11 +93,14 @@ export function parseRequest(text: string): Request {
       return { op, credentials: parseCredentials(args) };
     case "GET_TAREAS_HTML":
       return { op, token: parseToken(args) };
+    case "CANCELAR":
+    case "REINTENTAR":
+      return { op, id: parseId(args) };
   }
   throw new ProtocolError(
     "unknown_op",
     `❌ Operación desconocida: ${echo(rawOp)}. Use PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, ` +
-      "REGISTRO, LOGIN o GET_TAREAS_HTML.",
+      "CANCELAR, REINTENTAR, REGISTRO, LOGIN o GET_TAREAS_HTML.",
     { campo: "op" },
   );
 }
@@ -123,11 +126,17 @@ function envelopeArgs(envelope: Args): Args {
   return args;
 }
 
-function parseEstado(args: Args): Request {
+/** The `id` of ESTADO, CANCELAR and REINTENTAR. */
+function parseId(args: Args): number {
   const id = own(args, "id");
   if (!isId(id)) {
     throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
   }
+  return id;
+}
+
+function parseEstado(args: Args): Request {
+  const id = parseId(args);
   const esperar = own(args, "esperar") ?? false;
   if (typeof esperar !== "boolean") {
     throw badField("esperar", '❌ El campo "esperar" debe ser true o false.');

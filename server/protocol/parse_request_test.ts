@@ -77,7 +77,7 @@ Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
     const error = assertRefused(`{"op":${JSON.stringify(op)}}`, "unknown_op", "op");
     assert.match(
       error.message,
-      /PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, REGISTRO, LOGIN o GET_TAREAS_HTML/,
+      /PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, CANCELAR, REINTENTAR, REGISTRO, LOGIN o GET_TAREAS_HTML/,
     );
   }
   // A long op is echoed only in part.

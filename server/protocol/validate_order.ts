@@ -1,12 +1,12 @@
 /**
  * Validation of an order (PROTOCOL.md §2.1 and §8): the rules of each field,
- * and the normalised {@linkcode NewOrder} that is stored.
+ * and the normalised {@linkcode PedidoNuevo} that is stored.
  *
  * @module
  */
 
 import { ProtocolError } from "./errors.ts";
-import type { NewOrder, Producto } from "./messages.ts";
+import type { PedidoNuevo, Producto } from "./messages.ts";
 
 const MAX_CLIENTE = 200;
 const MAX_PRODUCTOS = 100;
@@ -48,7 +48,7 @@ const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
  * // { cliente: "Ana", productos: ["pan", { nombre: "agua", cantidad: 2 }], direccion: "Calle 1", clave: null }
  * ```
  */
-export function validateOrder(value: Record<string, unknown>): NewOrder {
+export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
   const cliente = trimmedText(own(value, "cliente"), MAX_CLIENTE);
   if (cliente === HAS_NUL) throw hasNul("cliente", "El cliente");
   if (cliente === EMPTY_TEXT) {

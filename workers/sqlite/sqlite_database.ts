@@ -1,11 +1,11 @@
 /**
- * A small synchronous store of orders (and accounts) over one `node:sqlite`
- * connection.
- *
- * The writer worker owns the only writable instance; the main thread may
- * hold a read-only one on the same file (WAL mode lets it read while the
- * writer writes). Every statement is prepared once and takes bound
+ * The orders database over one synchronous `node:sqlite` connection: the
+ * statements of every order and account operation, prepared once, bound
  * parameters only.
+ *
+ * The writer worker owns the only writable instance; the main thread's
+ * SQLite store holds a read-only one on the same file (WAL mode lets it
+ * read while the writer writes).
  *
  * @module
  */
@@ -14,18 +14,18 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import type {
   Estado,
   ListFilter,
-  NewOrder,
   Pedido,
+  PedidoNuevo,
   Producto,
 } from "../../server/protocol/messages.ts";
-import type { InsertResult, Outcome, Sesion, Usuario } from "./store.ts";
+import type { ChangeResult, Outcome, Sesion, Usuario } from "../../server/store/store.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
-/** Options of {@linkcode SqliteStore.open}. */
-export interface SqliteStoreOptions {
+/** Options of {@linkcode SqliteDatabase.open}. */
+export interface SqliteDatabaseOptions {
   /**
    * Open read-only: no pragmas that write, no migration. The file must
    * already exist with a schema this code knows.
@@ -57,10 +57,14 @@ interface Row {
   worker: number | null;
   intentos: number;
   detalle_error: string | null;
+  resultado: string | null;
 }
 
 const COLUMNS = "id, clave, cliente, productos, direccion, estado, fecha_recibido, " +
-  "fecha_inicio, fecha_fin, worker, intentos, detalle_error";
+  "fecha_inicio, fecha_fin, worker, intentos, detalle_error, resultado";
+
+/** The finished states (§4); their orders may be pruned. */
+const FINISHED = "('listo', 'error', 'cancelado')";
 
 const SQL = {
   // No RETURNING: the caller knows every column of a new row but its id.
@@ -71,14 +75,28 @@ const SQL = {
     SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
         fecha_fin = NULL, detalle_error = NULL
     WHERE id = ?`,
-  markFinished: `UPDATE pedidos SET estado = ?, fecha_fin = ?, detalle_error = ? WHERE id = ?`,
+  markFinished: `UPDATE pedidos SET estado = ?, fecha_fin = ?, detalle_error = ?, resultado = ?
+    WHERE id = ?`,
   markRan: `UPDATE pedidos
     SET estado = ?, fecha_inicio = ?, fecha_fin = ?, worker = ?, intentos = intentos + 1,
-        detalle_error = ?
+        detalle_error = ?, resultado = ?
     WHERE id = ?`,
+  cancel: `UPDATE pedidos SET estado = 'cancelado', fecha_fin = ?
+    WHERE id = ? AND estado = 'pendiente'`,
+  retry: `UPDATE pedidos
+    SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
+        detalle_error = NULL, resultado = NULL
+    WHERE id = ? AND estado = 'error'`,
+  // Oldest first by id; the newest row is never deleted, so that
+  // INTEGER PRIMARY KEY (max(id) + 1) never hands out an id again.
+  prune: `DELETE FROM pedidos WHERE id IN (
+    SELECT id FROM pedidos
+    WHERE estado IN ${FINISHED} AND fecha_fin < ?
+      AND id < (SELECT max(id) FROM pedidos)
+    ORDER BY id LIMIT ?)`,
   markPending: `UPDATE pedidos
     SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
-        detalle_error = NULL
+        detalle_error = NULL, resultado = NULL
     WHERE id = ?`,
   get: `SELECT ${COLUMNS} FROM pedidos WHERE id = ?`,
   findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
@@ -101,16 +119,16 @@ const SQL = {
  *
  * @example Usage
  * ```ts
- * import { SqliteStore } from "./sqlite_store.ts";
- * using store = SqliteStore.open(":memory:");
- * const { pedido } = store.insert(
+ * import { SqliteDatabase } from "./sqlite_database.ts";
+ * using db = SqliteDatabase.open(":memory:");
+ * const id = db.insert(
  *   { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null },
  *   new Date().toISOString(),
  * );
- * console.log(store.get(pedido.id)?.estado); // "pendiente"
+ * console.log(typeof id === "number" && db.get(id)?.estado); // "pendiente"
  * ```
  */
-export class SqliteStore implements Disposable {
+export class SqliteDatabase implements Disposable {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
@@ -122,13 +140,13 @@ export class SqliteStore implements Disposable {
    * Opens (and for a writer, creates and migrates) a database.
    *
    * @param path A file path, or `:memory:`. `file:` URIs are not supported.
-   * @param options See {@linkcode SqliteStoreOptions}.
-   * @returns The open store.
+   * @param options See {@linkcode SqliteDatabaseOptions}.
+   * @returns The open database.
    * @throws {Error} `Cannot open database "PATH": REASON`, e.g. when the
    * directory does not exist or is not writable, or the file's schema is
    * newer than this code.
    */
-  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  static open(path: string, options: SqliteDatabaseOptions = {}): SqliteDatabase {
     const { readOnly = false, sync = "full" } = options;
     if (path.startsWith("file:")) {
       throw new TypeError(`Cannot open database "${path}": file: URIs are not supported`);
@@ -154,7 +172,7 @@ export class SqliteStore implements Disposable {
       const reason = explainOpenFailure(path, readOnly, error);
       throw new Error(`Cannot open database "${path}": ${reason}`, { cause: error });
     }
-    return new SqliteStore(db);
+    return new SqliteDatabase(db);
   }
 
   /** The file's schema version (`PRAGMA user_version`). */
@@ -168,30 +186,15 @@ export class SqliteStore implements Disposable {
   }
 
   /**
-   * Stores a new order (`pendiente`, `intentos` 0), or returns the one that
-   * already has its `clave`.
-   *
-   * @param order The validated order.
-   * @param receivedAt ISO 8601 UTC with milliseconds.
-   * @returns The stored order and whether it already existed.
-   */
-  insert(order: NewOrder, receivedAt: string): InsertResult {
-    const stored = this.insertId(order, receivedAt);
-    return typeof stored === "number"
-      ? { pedido: newPedido(stored, order, receivedAt), duplicado: false }
-      : { pedido: stored, duplicado: true };
-  }
-
-  /**
-   * Like {@linkcode SqliteStore.insert}, but returns only what the caller
-   * cannot know: the new order's id, or the order already stored with the
-   * same `clave`. {@linkcode newPedido} builds the new row from the id.
+   * Stores a new order (`pendiente`, `intentos` 0) and returns only what the
+   * caller cannot know: its id. When its `clave` is already stored, nothing
+   * is stored and the existing order is returned instead.
    *
    * @param order The validated order.
    * @param receivedAt ISO 8601 UTC with milliseconds.
    * @returns The new id, or the existing order.
    */
-  insertId(order: NewOrder, receivedAt: string): number | Pedido {
+  insert(order: PedidoNuevo, receivedAt: string): number | Pedido {
     const { changes, lastInsertRowid } = this.#stmt(SQL.insert).run(
       order.clave,
       order.cliente,
@@ -223,7 +226,17 @@ export class SqliteStore implements Disposable {
    */
   markFinished(id: number, outcome: Outcome): void {
     const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
-    this.#update("finish", id, SQL.markFinished, outcome.estado, outcome.at, detalle, id);
+    const resultado = outcome.resultado ?? null;
+    this.#update(
+      "finish",
+      id,
+      SQL.markFinished,
+      outcome.estado,
+      outcome.at,
+      detalle,
+      resultado,
+      id,
+    );
   }
 
   /**
@@ -245,8 +258,37 @@ export class SqliteStore implements Disposable {
       outcome.at,
       worker,
       detalle,
+      outcome.resultado ?? null,
       id,
     );
+  }
+
+  /**
+   * CANCELAR: a `pendiente` order becomes `cancelado`, `fecha_fin` = `at`.
+   *
+   * @returns `changed`, `refused` (another state) or `not_found`, with the order as it is now.
+   */
+  cancel(id: number, at: string): ChangeResult {
+    return this.#change(id, SQL.cancel, at, id);
+  }
+
+  /**
+   * REINTENTAR: an `error` order goes back to `pendiente`; `intentos` is kept.
+   *
+   * @returns `changed`, `refused` (another state) or `not_found`, with the order as it is now.
+   */
+  retry(id: number): ChangeResult {
+    return this.#change(id, SQL.retry, id);
+  }
+
+  /**
+   * Deletes up to `limit` finished orders whose `fecha_fin` is before
+   * `before`, oldest first, never the newest order.
+   *
+   * @returns How many were deleted.
+   */
+  prune(before: string, limit: number): number {
+    return Number(this.#stmt(SQL.prune).run(before, limit).changes);
   }
 
   /**
@@ -377,33 +419,13 @@ export class SqliteStore implements Disposable {
     const { changes } = this.#stmt(sql).run(...params);
     if (changes === 0) throw new Error(`Cannot ${verb} order ${id}: not found`);
   }
-}
 
-/**
- * The row {@linkcode SqliteStore.insert} stores for a new order, as
- * {@linkcode SqliteStore.get} would read it back.
- *
- * @param id The id the insert got.
- * @param order The order inserted.
- * @param receivedAt Its `fecha_recibido`.
- * @returns The stored order: `pendiente`, `intentos` 0.
- */
-export function newPedido(id: number, order: NewOrder, receivedAt: string): Pedido {
-  return {
-    id,
-    clave: order.clave,
-    cliente: order.cliente,
-    productos: order.productos,
-    direccion: order.direccion,
-    estado: "pendiente",
-    fecha_recibido: receivedAt,
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    duracion_ms: null,
-  };
+  #change(id: number, sql: string, ...params: SQLInputValue[]): ChangeResult {
+    const { changes } = this.#stmt(sql).run(...params);
+    const pedido = this.get(id);
+    if (pedido === null) return { status: "not_found" };
+    return { status: changes === 0 ? "refused" : "changed", pedido };
+  }
 }
 
 function toPedido(row: Row): Pedido {
@@ -421,6 +443,7 @@ function toPedido(row: Row): Pedido {
     worker: row.worker,
     intentos: row.intentos,
     detalle_error: row.detalle_error,
+    resultado: row.resultado === null ? null : JSON.parse(row.resultado),
     duracion_ms: fecha_inicio !== null && fecha_fin !== null
       ? Date.parse(fecha_fin) - Date.parse(fecha_inicio)
       : null,

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { SqliteOrderStore } from "../workers/sqlite_order_store.ts";
-import { AccountService, hashToken } from "./accounts.ts";
-import { Logger } from "./log.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import { AccountService, hashToken } from "./account_service.ts";
+import { Logger } from "../log.ts";
 import { PasswordHasher } from "./password_hash.ts";
-import { ProtocolError } from "./protocol/errors.ts";
-import { type Credentials, Secret } from "./protocol/messages.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { type Credentials, Secret } from "../protocol/messages.ts";
 
 const FAST = { ln: 10, r: 8, p: 1 };
 const PASSWORD = "s3cret-pass";
@@ -18,7 +18,7 @@ function creds(usuario: string, password = PASSWORD): Credentials {
 async function setup(options: { ln?: number; ttlS?: number } = {}) {
   const dir = await Deno.makeTempDir({ prefix: "pedidos_accounts_" });
   const path = `${dir}/pedidos.db`;
-  const store = await SqliteOrderStore.open({ path });
+  const store = await SqliteStore.open({ path });
   const lines: string[] = [];
   const clock = { now: Date.parse("2026-11-23T12:00:00.000Z") };
   const accounts = new AccountService({

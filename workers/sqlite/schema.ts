@@ -1,5 +1,5 @@
 /**
- * The SQLite schema of PROTOCOL.md §5 and its migrations.
+ * The SQLite schema of the protocol's §5 (`docs/protocol.md`) and its migrations.
  *
  * The schema version lives in `PRAGMA user_version`. Migration `n` (1-based)
  * takes a file from version `n - 1` to version `n`; {@linkcode migrate}
@@ -47,6 +47,37 @@ export const MIGRATIONS: readonly string[] = [
     expira     TEXT NOT NULL
   );
   CREATE INDEX sesiones_usuario_id ON sesiones (usuario_id);`,
+  // 3: v1.1 — state 'cancelado' (CANCELAR), `resultado` (processor modules),
+  // the owning account of orders placed through the web gateway, and roles.
+  // SQLite cannot change a CHECK in place, so the table is rebuilt.
+  `CREATE TABLE pedidos_v3 (
+    id             INTEGER PRIMARY KEY,
+    clave          TEXT UNIQUE,
+    cliente        TEXT NOT NULL,
+    productos      TEXT NOT NULL,
+    direccion      TEXT NOT NULL,
+    estado         TEXT NOT NULL DEFAULT 'pendiente'
+                   CHECK (estado IN ('pendiente', 'en proceso', 'listo', 'error', 'cancelado')),
+    fecha_recibido TEXT NOT NULL,
+    fecha_inicio   TEXT,
+    fecha_fin      TEXT,
+    worker         INTEGER,
+    intentos       INTEGER NOT NULL DEFAULT 0,
+    detalle_error  TEXT,
+    resultado      TEXT,
+    usuario_id     INTEGER REFERENCES usuarios (id)
+  );
+  INSERT INTO pedidos_v3 (id, clave, cliente, productos, direccion, estado, fecha_recibido,
+                          fecha_inicio, fecha_fin, worker, intentos, detalle_error)
+    SELECT id, clave, cliente, productos, direccion, estado, fecha_recibido,
+           fecha_inicio, fecha_fin, worker, intentos, detalle_error FROM pedidos;
+  DROP TABLE pedidos;
+  ALTER TABLE pedidos_v3 RENAME TO pedidos;
+  CREATE INDEX pedidos_estado_id ON pedidos (estado, id);
+  CREATE INDEX pedidos_cliente_id ON pedidos (cliente, id);
+  CREATE INDEX pedidos_usuario_id ON pedidos (usuario_id, id) WHERE usuario_id IS NOT NULL;
+  ALTER TABLE usuarios ADD COLUMN rol TEXT NOT NULL DEFAULT 'usuario'
+    CHECK (rol IN ('usuario', 'operador'));`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -1,11 +1,29 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Admission } from "../server/admission.ts";
-import type { NewOrder } from "../server/protocol/messages.ts";
-import { SqliteOrderStore } from "./sqlite_order_store.ts";
-import type { OrderStore } from "./store/store.ts";
+import type { PedidoNuevo } from "../protocol/messages.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import { runStoreConformance } from "./store_conformance.ts";
 
-function order(fields: Partial<NewOrder> = {}): NewOrder {
+runStoreConformance({
+  name: "SqliteStore (:memory:)",
+  open: () => SqliteStore.open({ path: ":memory:" }),
+});
+
+runStoreConformance({
+  name: "SqliteStore (file)",
+  async open() {
+    const dir = await Deno.makeTempDir({ prefix: "pedidos_store_" });
+    const store = await SqliteStore.open({ path: `${dir}/pedidos.db` });
+    const close = store.close.bind(store);
+    let removed: Promise<void> | null = null;
+    // The suite closes the store (maybe twice): the temp dir goes with it.
+    store.close = () =>
+      removed ??= close().finally(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+    return store;
+  },
+});
+
+function order(fields: Partial<PedidoNuevo> = {}): PedidoNuevo {
   return { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null, ...fields };
 }
 
@@ -51,9 +69,9 @@ function spyOnWorkers(): { created: Worker[]; terminated: Set<Worker> } & Dispos
   return { created, terminated, [Symbol.dispose]: () => globalThis.Worker = Original };
 }
 
-Deno.test("SqliteOrderStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches", async () => {
+Deno.test("SqliteStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches", async () => {
   using db = tempDb();
-  const store = await SqliteOrderStore.open({ path: db.path });
+  const store = await SqliteStore.open({ path: db.path });
   let results;
   try {
     results = await Promise.all(
@@ -63,7 +81,7 @@ Deno.test("SqliteOrderStore.insert() resolves 500 concurrent inserts with distin
     await store.close();
   }
   assert.equal(new Set(results.map((r) => r.pedido.id)).size, 500);
-  assert.ok(results.every((r) => !r.duplicado && r.pedido.estado === "pendiente"));
+  assert.ok(results.every((r) => r.status === "inserted" && r.pedido.estado === "pendiente"));
   const stats = store.writerStats!;
   assert.equal(stats.ops, 500);
   assert.ok(stats.batches <= 10, `expected group commit, got ${stats.batches} batches`);
@@ -72,9 +90,9 @@ Deno.test("SqliteOrderStore.insert() resolves 500 concurrent inserts with distin
   });
 });
 
-Deno.test("SqliteOrderStore groups inserts that arrive while a transaction commits", async () => {
+Deno.test("SqliteStore groups inserts that arrive while a transaction commits", async () => {
   using db = tempDb();
-  const store = await SqliteOrderStore.open({ path: db.path });
+  const store = await SqliteStore.open({ path: db.path });
   try {
     // 50 clients, each sending 10 orders one after another with some jitter,
     // so ops reach the writer in many separate messages.
@@ -93,9 +111,9 @@ Deno.test("SqliteOrderStore groups inserts that arrive while a transaction commi
   assert.ok(stats.batches < 250, `expected group commit, got ${JSON.stringify(stats)}`);
 });
 
-Deno.test("SqliteOrderStore.insert() resolves only after the row is committed", async () => {
+Deno.test("SqliteStore.insert() resolves only after the row is committed", async () => {
   using db = tempDb();
-  await using store = await SqliteOrderStore.open({ path: db.path });
+  await using store = await SqliteStore.open({ path: db.path });
   for (let i = 0; i < 5; i++) {
     const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
     // A connection opened after the promise resolved sees the row at once.
@@ -114,18 +132,18 @@ Deno.test("SqliteOrderStore.insert() resolves only after the row is committed", 
   assert.equal(estado, "en proceso");
 });
 
-Deno.test("SqliteOrderStore.insert() with the same clave concurrently makes one row", async () => {
+Deno.test("SqliteStore.insert() with the same clave concurrently makes one row", async () => {
   using db = tempDb();
-  await using store = await SqliteOrderStore.open({ path: db.path, sync: "normal" });
+  await using store = await SqliteStore.open({ path: db.path, sync: "normal" });
   const [a, b] = await Promise.all([
     store.insert(order({ clave: "k-1", cliente: "primero" }), now()),
     store.insert(order({ clave: "k-1", cliente: "segundo" }), now()),
   ]);
-  assert.deepEqual([a.duplicado, b.duplicado], [false, true]);
+  assert.deepEqual([a.status, b.status], ["inserted", "duplicate"]);
   assert.equal(b.pedido.id, a.pedido.id);
   assert.equal(b.pedido.cliente, "primero");
   const later = await store.insert(order({ clave: "k-1" }), now());
-  assert.equal(later.duplicado, true);
+  assert.equal(later.status, "duplicate");
   assert.equal(later.pedido.id, a.pedido.id);
   const n = withConnection(
     db.path,
@@ -134,54 +152,8 @@ Deno.test("SqliteOrderStore.insert() with the same clave concurrently makes one 
   assert.equal(n, 1);
 });
 
-Deno.test("SqliteOrderStore.markFinished() releases exactly one admission slot per order", async () => {
-  const admission = Admission.create(3);
-  await using store = await SqliteOrderStore.open({ path: ":memory:", admission });
-  const ids: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    assert.ok(admission.tryAcquire());
-    ids.push((await store.insert(order(), now())).pedido.id);
-  }
-  assert.equal(admission.tryAcquire(), false);
-  await Promise.all(ids.map((id, i) => store.markStarted(id, i + 1, now())));
-  assert.equal(admission.used, 3, "starting an order holds its slot");
-
-  await store.markFinished(ids[0]!, { estado: "listo", at: now() });
-  assert.equal(admission.used, 2);
-  await Promise.all([
-    store.markFinished(ids[1]!, { estado: "listo", at: now() }),
-    store.markFinished(ids[2]!, { estado: "error", at: now(), detalle: "sin stock" }),
-  ]);
-  assert.equal(admission.used, 0);
-
-  // A markFinished that is not committed releases nothing.
-  assert.ok(admission.tryAcquire());
-  await assert.rejects(store.markFinished(9999, { estado: "listo", at: now() }), /not found/);
-  assert.equal(admission.used, 1);
-  admission.release();
-});
-
-Deno.test("SqliteOrderStore.markRan() releases one admission slot at its commit", async () => {
-  const admission = Admission.create(2);
-  await using store = await SqliteOrderStore.open({ path: ":memory:", admission });
-  assert.ok(admission.tryAcquire());
-  assert.ok(admission.tryAcquire());
-  const a = (await store.insert(order(), now())).pedido.id;
-  const b = (await store.insert(order(), now())).pedido.id;
-  await store.markRan(a, 1, now(), { estado: "listo", at: now() });
-  assert.equal(admission.used, 1);
-  await assert.rejects(store.markRan(9999, 1, now(), { estado: "listo", at: now() }), /not found/);
-  assert.equal(admission.used, 1, "a markRan that is not committed releases nothing");
-  await store.markRan(b, 2, now(), { estado: "error", at: now(), detalle: "x" });
-  assert.equal(admission.used, 0);
-  const stored = await store.get(b);
-  assert.equal(stored?.estado, "error");
-  assert.equal(stored?.worker, 2);
-  assert.equal(stored?.intentos, 1);
-});
-
-Deno.test("SqliteOrderStore reads a :memory: database through the writer, after earlier writes", async () => {
-  await using store = await SqliteOrderStore.open({ path: ":memory:" });
+Deno.test("SqliteStore reads a :memory: database through the writer, after earlier writes", async () => {
+  await using store = await SqliteStore.open({ path: ":memory:" });
   const a = (await store.insert(order({ clave: "a", cliente: "Ana" }), now())).pedido;
   const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
   await store.markStarted(a.id, 2, now());
@@ -200,9 +172,9 @@ Deno.test("SqliteOrderStore reads a :memory: database through the writer, after 
   assert.deepEqual((await store.unfinished()).map((p) => p.id), [a.id, b.id, listed[0]!.id]);
 });
 
-Deno.test("SqliteOrderStore reads a file database on the main thread", async () => {
+Deno.test("SqliteStore reads a file database on the main thread", async () => {
   using db = tempDb();
-  await using store = await SqliteOrderStore.open({ path: db.path });
+  await using store = await SqliteStore.open({ path: db.path });
   const a = (await store.insert(order({ clave: "a" }), now())).pedido;
   const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
   await store.markStarted(a.id, 1, now());
@@ -217,42 +189,20 @@ Deno.test("SqliteOrderStore reads a file database on the main thread", async () 
   assert.equal((await store.get(b.id))?.estado, "pendiente");
 });
 
-Deno.test("SqliteOrderStore.close() is idempotent and later calls reject", async () => {
-  using db = tempDb();
-  const store: OrderStore & SqliteOrderStore = await SqliteOrderStore.open({ path: db.path });
-  // Queued in the same tick as close(): flushed and committed before the writer closes.
-  const queued = store.insert(order({ cliente: "justo a tiempo" }), now());
-  const first = store.close();
-  assert.equal(store.close(), first);
-  await first;
-  assert.equal((await queued).duplicado, false);
-  await store[Symbol.asyncDispose]();
-  assert.notEqual(store.writerStats, null);
-  assert.equal(store.writerStats?.ops, 1);
-
-  await assert.rejects(store.insert(order(), now()), /Cannot insert: the store is closed/);
-  await assert.rejects(store.markStarted(1, 1, now()), /closed/);
-  await assert.rejects(store.get(1), /Cannot get: the store is closed/);
-  await assert.rejects(store.list({ limit: 1 }), /closed/);
-  withConnection(db.path, (conn) => {
-    assert.equal(conn.prepare("SELECT cliente FROM pedidos").get()?.cliente, "justo a tiempo");
-  });
-});
-
-Deno.test("SqliteOrderStore.open() on a bad path rejects with a clear message and ends the worker", async () => {
+Deno.test("SqliteStore.open() on a bad path rejects with a clear message and ends the worker", async () => {
   using db = tempDb();
   using spy = spyOnWorkers();
   const path = `${db.dir}/nope/x.db`;
-  await assert.rejects(SqliteOrderStore.open({ path }), {
+  await assert.rejects(SqliteStore.open({ path }), {
     message: `Cannot open database "${path}": directory does not exist`,
   });
   assert.equal(spy.created.length, 1);
   assert.ok(spy.terminated.has(spy.created[0]!), "the writer worker was terminated");
 });
 
-Deno.test("SqliteOrderStore answers errors for a failing batch and keeps working", async () => {
+Deno.test("SqliteStore answers errors for a failing batch and keeps working", async () => {
   using db = tempDb();
-  await using store = await SqliteOrderStore.open({ path: db.path });
+  await using store = await SqliteStore.open({ path: db.path });
   const target = (await store.insert(order(), now())).pedido;
 
   // One bad op (a CHECK violation) among good ones: only it fails.
@@ -297,9 +247,9 @@ Deno.test("SqliteOrderStore answers errors for a failing batch and keeps working
   assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
 });
 
-Deno.test("SqliteOrderStore rejects pending and later calls when the writer worker dies", async () => {
+Deno.test("SqliteStore rejects pending and later calls when the writer worker dies", async () => {
   using spy = spyOnWorkers();
-  await using store = await SqliteOrderStore.open({ path: ":memory:" });
+  await using store = await SqliteStore.open({ path: ":memory:" });
   const worker = spy.created[0]!;
   const died = new Promise((resolve) => worker.addEventListener("error", resolve, { once: true }));
   const pending = store.insert(order(), now());
@@ -324,3 +274,30 @@ function withWriteConnection(path: string, fn: (db: DatabaseSync) => void): void
     db.close();
   }
 }
+
+const T0 = "2026-11-23T12:00:00.000Z";
+const LATER = "2026-11-24T12:00:00.000Z";
+
+Deno.test("SqliteStore keeps accounts in usuarios and sesiones, readable by any SQLite tool", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pedidos_accounts_" });
+  try {
+    const store = await SqliteStore.open({ path: `${dir}/pedidos.db` });
+    const id = (await store.createUser("ana", "$scrypt$x", T0))!;
+    await store.createSession("ab".repeat(32), id, LATER);
+    await store.close();
+    const db = new DatabaseSync(`${dir}/pedidos.db`, { readOnly: true });
+    try {
+      const users = db.prepare("SELECT usuario, hash FROM usuarios").all();
+      assert.deepEqual(users.map((u) => ({ ...u })), [{ usuario: "ana", hash: "$scrypt$x" }]);
+      const sessions = db.prepare("SELECT token_hash, usuario_id FROM sesiones").all();
+      assert.deepEqual(sessions.map((s) => ({ ...s })), [{
+        token_hash: "ab".repeat(32),
+        usuario_id: id,
+      }]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -21,14 +21,20 @@
  * @module
  */
 
-import type { FromProcessor, Job, JobOutcome, ToProcessor } from "./processor_messages.ts";
-import type { Logger } from "../server/log.ts";
+import type {
+  FromProcessor,
+  Job,
+  JobOutcome,
+  ToProcessor,
+} from "../../workers/processor_messages.ts";
+import { runsInBatch } from "../../workers/process_job.ts";
+import type { Logger } from "../log.ts";
 
 /** Options of {@linkcode WorkerPool.start}. */
 export interface WorkerPoolOptions {
   /** How many workers. */
   size: number;
-  /** The worker module. @default {processor_worker.ts beside this file} */
+  /** The worker module. @default {workers/processor_worker.ts} */
   moduleUrl?: URL | string;
   /** Time a job may run beyond its own simulated delay before its worker counts as hung. @default 30000 */
   stallMs?: number;
@@ -47,6 +53,11 @@ export interface SubmitOptions {
    * it ran: jobs sent in a run (orders that take no processing time).
    */
   onRan?: (run: JobRun) => void;
+  /**
+   * Withdraws the job while it is still queued: it is removed at once and
+   * rejects with `signal.reason`. Once a worker has it, aborting does nothing.
+   */
+  signal?: AbortSignal;
 }
 
 /** When a worker ran one job: its own clock, ms since the epoch. */
@@ -85,6 +96,8 @@ interface Entry {
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
+  /** Removes the job's abort listener, if it has one. */
+  forget: () => void;
 }
 
 interface Slot {
@@ -99,17 +112,12 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-const DEFAULT_MODULE = new URL("./processor_worker.ts", import.meta.url);
+const DEFAULT_MODULE = new URL("../../workers/processor_worker.ts", import.meta.url);
 
 /** Most jobs sent in one run. */
 export const MAX_RUN = 256;
 /** How long a run out holds back the next jobs before they go to another worker anyway. */
 export const RUN_OVERLAP_MS = 100;
-
-/** Whether a job may go in a run: an order that takes no processing time. */
-function quick(job: Job): boolean {
-  return job.kind === "order" && job.delayMs === 0;
-}
 
 /** A pool of processor workers. Dispose it to terminate them. */
 export class WorkerPool implements AsyncDisposable {
@@ -162,10 +170,6 @@ export class WorkerPool implements AsyncDisposable {
   get size(): number {
     return this.#slots.length;
   }
-  /** Jobs waiting for a worker. */
-  get queued(): number {
-    return this.#queue.length;
-  }
   /** Jobs being run now (every job of a run out counts). */
   get running(): number {
     let running = 0;
@@ -180,6 +184,8 @@ export class WorkerPool implements AsyncDisposable {
   /** Queues a job; resolves with its result when a worker has run it. */
   submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
     if (this.#stopped) return Promise.reject(new PoolClosedError());
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const { promise, resolve, reject } = Promise.withResolvers<Result>();
     const entry: Entry = {
       id: this.#nextId++,
@@ -188,7 +194,19 @@ export class WorkerPool implements AsyncDisposable {
       onRan: options.onRan,
       resolve,
       reject,
+      forget: () => {},
     };
+    if (signal) {
+      const withdraw = () => {
+        const at = this.#queue.indexOf(entry);
+        if (at < 0) return; // a worker has it already
+        this.#queue.splice(at, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", withdraw, { once: true });
+      entry.forget = () => signal.removeEventListener("abort", withdraw);
+      promise.then(entry.forget, entry.forget);
+    }
     if (options.front) this.#queue.unshift(entry);
     else this.#queue.push(entry);
     this.#dispatchSoon();
@@ -374,17 +392,18 @@ export class WorkerPool implements AsyncDisposable {
           return;
         }
       }
-      const run = quick(this.#queue[0]!.job);
+      const run = runsInBatch(this.#queue[0]!.job);
       const slot = this.#idle.shift()!;
       let count = 1;
       if (run) {
         while (
-          count < this.#queue.length && count < MAX_RUN && quick(this.#queue[count]!.job)
+          count < this.#queue.length && count < MAX_RUN && runsInBatch(this.#queue[count]!.job)
         ) count++;
       }
       const entries = this.#queue.splice(0, count);
       slot.entries = entries;
       slot.run = run;
+      for (const entry of entries) entry.forget();
       slot.since = performance.now();
       if (run) this.#runOut = slot;
       const first = entries[0]!;

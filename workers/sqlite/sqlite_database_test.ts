@@ -1,15 +1,22 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import type { NewOrder } from "../../server/protocol/messages.ts";
+import type { Pedido, PedidoNuevo } from "../../server/protocol/messages.ts";
 import { migrate, MIGRATIONS, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
-import { SqliteStore } from "./sqlite_store.ts";
+import { SqliteDatabase } from "./sqlite_database.ts";
 
 const T0 = "2026-11-23T13:16:00.123Z";
 const T1 = "2026-11-23T13:16:01.357Z";
 const T2 = "2026-11-23T13:16:02.000Z";
 
-function order(fields: Partial<NewOrder> = {}): NewOrder {
+function order(fields: Partial<PedidoNuevo> = {}): PedidoNuevo {
   return { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null, ...fields };
+}
+
+/** Inserts a new order and reads it back. */
+function add(db: SqliteDatabase, pedido: PedidoNuevo, at: string): Pedido {
+  const id = db.insert(pedido, at);
+  assert.equal(typeof id, "number", "a new order");
+  return db.get(id as number)!;
 }
 
 /** A temp dir removed on dispose. */
@@ -19,100 +26,25 @@ function tempDir(): { path: string } & Disposable {
 }
 
 /** Runs `fn` against a `:memory:` store and against a store on a temp file. */
-function testBoth(name: string, fn: (store: SqliteStore) => void): void {
+function testBoth(name: string, fn: (store: SqliteDatabase) => void): void {
   Deno.test(`${name} (:memory:)`, () => {
-    using store = SqliteStore.open(":memory:");
+    using store = SqliteDatabase.open(":memory:");
     fn(store);
   });
   Deno.test(`${name} (file)`, () => {
     using dir = tempDir();
-    using store = SqliteStore.open(`${dir.path}/pedidos.db`);
+    using store = SqliteDatabase.open(`${dir.path}/pedidos.db`);
     fn(store);
   });
 }
 
-testBoth("SqliteStore.insert() and get() round-trip every field of §5", (store) => {
-  const productos = ["pan", { nombre: "agua", cantidad: 3 }, "café ☕"];
-  const { pedido, duplicado } = store.insert(
-    { cliente: "Juan Pérez", productos, direccion: "Av. Siempre Viva 742", clave: "k-1" },
-    T0,
-  );
-  assert.equal(duplicado, false);
-  assert.ok(Number.isSafeInteger(pedido.id) && pedido.id > 0);
-  const expected = {
-    id: pedido.id,
-    clave: "k-1",
-    cliente: "Juan Pérez",
-    productos,
-    direccion: "Av. Siempre Viva 742",
-    estado: "pendiente",
-    fecha_recibido: T0,
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    duracion_ms: null,
-  };
-  assert.deepEqual(pedido, expected);
-  assert.deepEqual(store.get(pedido.id), expected);
-
-  store.markStarted(pedido.id, 2, T1);
-  store.markFinished(pedido.id, { estado: "error", at: T2, detalle: "sin stock" });
-  assert.deepEqual(store.get(pedido.id), {
-    ...expected,
-    estado: "error",
-    fecha_inicio: T1,
-    fecha_fin: T2,
-    worker: 2,
-    intentos: 1,
-    detalle_error: "sin stock",
-    duracion_ms: 643,
-  });
-  assert.equal(store.get(pedido.id + 1000), null);
-});
-
-testBoth("SqliteStore.markRan() records a whole attempt, start and end, in one write", (store) => {
-  const { pedido } = store.insert(order(), T0);
-  store.markRan(pedido.id, 2, T1, { estado: "listo", at: T2 });
-  assert.deepEqual(store.get(pedido.id), {
-    ...pedido,
-    estado: "listo",
-    fecha_inicio: T1,
-    fecha_fin: T2,
-    worker: 2,
-    intentos: 1,
-    duracion_ms: 643,
-  });
-  // An attempt recorded before (e.g. one that failed) still counts.
-  const second = store.insert(order(), T0).pedido;
-  store.markStarted(second.id, 1, T0);
-  store.markRan(second.id, 1, T1, { estado: "error", at: T2, detalle: "sin stock" });
-  const stored = store.get(second.id);
-  assert.equal(stored?.intentos, 2);
-  assert.equal(stored?.detalle_error, "sin stock");
-  assert.throws(() => store.markRan(9999, 1, T1, { estado: "listo", at: T2 }), /not found/);
-});
-
-testBoth(
-  "SqliteStore.insert() answers the row as get() reads it, and a repeated clave",
-  (store) => {
-    const productos = ["pan", { nombre: "agua", cantidad: 3 }];
-    const first = store.insert(order({ clave: "k-9", productos }), T0);
-    assert.deepEqual(first.pedido, store.get(first.pedido.id));
-    assert.equal(store.insertId(order({ clave: "k-10" }), T0), first.pedido.id + 1);
-    const again = store.insertId(order({ clave: "k-9", cliente: "Otro" }), T1);
-    assert.deepEqual(again, first.pedido, "the order stored first, unchanged");
-  },
-);
-
-Deno.test("SqliteStore stores productos as JSON text and dates as ISO text, readable by any tool", () => {
+Deno.test("SqliteDatabase stores productos as JSON text and dates as ISO text, readable by any tool", () => {
   using dir = tempDir();
   const path = `${dir.path}/pedidos.db`;
   let id: number;
   {
-    using store = SqliteStore.open(path);
-    id = store.insert(order({ productos: ["pan", { nombre: "agua", cantidad: 2 }] }), T0).pedido.id;
+    using store = SqliteDatabase.open(path);
+    id = add(store, order({ productos: ["pan", { nombre: "agua", cantidad: 2 }] }), T0).id;
   }
   const db = new DatabaseSync(path, { readOnly: true });
   try {
@@ -132,30 +64,9 @@ Deno.test("SqliteStore stores productos as JSON text and dates as ISO text, read
 });
 
 testBoth(
-  "SqliteStore.insert() returns the existing order with duplicado when clave is taken",
+  "SqliteDatabase.markStarted() increments intentos and sets fecha_inicio and worker",
   (store) => {
-    const first = store.insert(order({ clave: "abc", cliente: "Ana" }), T0);
-    store.markStarted(first.pedido.id, 1, T1);
-    const again = store.insert(order({ clave: "abc", cliente: "Otro" }), T2);
-    assert.equal(again.duplicado, true);
-    assert.equal(again.pedido.id, first.pedido.id);
-    assert.equal(again.pedido.cliente, "Ana");
-    assert.equal(again.pedido.estado, "en proceso", "the reply carries the current state");
-    assert.equal(store.list({ limit: 10 }).length, 1);
-    // Orders without a clave never collide.
-    const a = store.insert(order(), T0);
-    const b = store.insert(order(), T0);
-    assert.notEqual(a.pedido.id, b.pedido.id);
-    assert.equal(b.duplicado, false);
-    assert.deepEqual(store.findByClave("abc"), again.pedido);
-    assert.equal(store.findByClave("nope"), null);
-  },
-);
-
-testBoth(
-  "SqliteStore.markStarted() increments intentos and sets fecha_inicio and worker",
-  (store) => {
-    const { id } = store.insert(order(), T0).pedido;
+    const { id } = add(store, order(), T0);
     store.markStarted(id, 3, T1);
     let p = store.get(id)!;
     assert.deepEqual([p.estado, p.intentos, p.fecha_inicio, p.worker, p.fecha_fin], [
@@ -181,8 +92,8 @@ testBoth(
   },
 );
 
-testBoth("SqliteStore.markFinished() sets fecha_fin and duracion_ms", (store) => {
-  const { id } = store.insert(order(), T0).pedido;
+testBoth("SqliteDatabase.markFinished() sets fecha_fin and duracion_ms", (store) => {
+  const { id } = add(store, order(), T0);
   store.markStarted(id, 1, T1);
   store.markFinished(id, { estado: "listo", at: T2, detalle: "ignored when listo" });
   const p = store.get(id)!;
@@ -196,20 +107,12 @@ testBoth("SqliteStore.markFinished() sets fecha_fin and duracion_ms", (store) =>
   );
 });
 
-testBoth("SqliteStore.markPending() puts an order back and keeps intentos", (store) => {
-  const { id } = store.insert(order(), T0).pedido;
-  store.markStarted(id, 2, T1);
-  store.markPending(id);
-  const p = store.get(id)!;
-  assert.deepEqual([p.estado, p.intentos, p.fecha_inicio, p.worker], ["pendiente", 1, null, null]);
-});
-
 testBoth(
-  "SqliteStore.list() filters by estado, cliente, limit and exclusive antesDe, newest first",
+  "SqliteDatabase.list() filters by estado, cliente, limit and exclusive antesDe, newest first",
   (store) => {
     const ids: number[] = [];
     for (let i = 0; i < 10; i++) {
-      ids.push(store.insert(order({ cliente: i % 2 === 0 ? "Ana" : "Beto" }), T0).pedido.id);
+      ids.push(add(store, order({ cliente: i % 2 === 0 ? "Ana" : "Beto" }), T0).id);
     }
     store.markStarted(ids[3]!, 1, T1);
     store.markFinished(ids[3]!, { estado: "listo", at: T2 });
@@ -241,9 +144,9 @@ testBoth(
 );
 
 testBoth(
-  "SqliteStore.unfinished() returns pendiente and en proceso orders, oldest first",
+  "SqliteDatabase.unfinished() returns pendiente and en proceso orders, oldest first",
   (store) => {
-    const ids = [0, 1, 2, 3, 4].map(() => store.insert(order(), T0).pedido.id);
+    const ids = [0, 1, 2, 3, 4].map(() => add(store, order(), T0).id);
     store.markStarted(ids[0]!, 1, T1);
     store.markStarted(ids[1]!, 2, T1);
     store.markFinished(ids[1]!, { estado: "listo", at: T2 });
@@ -256,15 +159,15 @@ testBoth(
   },
 );
 
-testBoth("SqliteStore.rollback() discards what the transaction wrote", (store) => {
+testBoth("SqliteDatabase.rollback() discards what the transaction wrote", (store) => {
   store.begin();
   assert.equal(store.inTransaction, true);
-  const { id } = store.insert(order(), T0).pedido;
+  const { id } = add(store, order(), T0);
   store.rollback();
   assert.equal(store.inTransaction, false);
   assert.equal(store.get(id), null);
   store.begin();
-  const kept = store.insert(order(), T0).pedido.id;
+  const kept = add(store, order(), T0).id;
   store.commit();
   assert.notEqual(store.get(kept), null);
 });
@@ -296,17 +199,24 @@ Deno.test("migrate() on an empty file sets user_version >= 1 and is idempotent",
       "worker",
       "intentos",
       "detalle_error",
+      "resultado",
+      "usuario_id",
     ]);
     const indexes = db.prepare(
       "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
     ).all().map((r) => r.name);
-    assert.deepEqual(indexes, ["pedidos_cliente_id", "pedidos_estado_id", "sesiones_usuario_id"]);
+    assert.deepEqual(indexes, [
+      "pedidos_cliente_id",
+      "pedidos_estado_id",
+      "pedidos_usuario_id",
+      "sesiones_usuario_id",
+    ]);
   } finally {
     db.close();
   }
 });
 
-Deno.test("SqliteStore.open() upgrades a version-1 file in place and keeps its rows", () => {
+Deno.test("SqliteDatabase.open() upgrades a version-1 file to the current version in place and keeps its rows", () => {
   using dir = tempDir();
   const path = `${dir.path}/old.db`;
   const old = new DatabaseSync(path);
@@ -318,15 +228,18 @@ Deno.test("SqliteStore.open() upgrades a version-1 file in place and keeps its r
   old.close();
 
   {
-    using store = SqliteStore.open(path);
-    assert.equal(store.schemaVersion, 2);
+    using store = SqliteDatabase.open(path);
+    assert.equal(store.schemaVersion, SCHEMA_VERSION);
     const kept = store.findByClave("viejo");
     assert.equal(kept?.cliente, "Ana");
     assert.deepEqual(kept?.productos, ["pan"]);
+    // Version 3 allows the state of CANCELAR on the rebuilt table.
+    assert.equal(store.cancel(kept!.id, T1).status, "changed");
+    assert.equal(store.get(kept!.id)?.estado, "cancelado");
   }
   const db = new DatabaseSync(path, { readOnly: true });
   try {
-    assert.equal(schemaVersion(db), 2);
+    assert.equal(schemaVersion(db), SCHEMA_VERSION);
     assert.equal(db.prepare("SELECT count(*) AS n FROM usuarios").get()?.n, 0);
     assert.equal(db.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 1);
   } finally {
@@ -334,14 +247,14 @@ Deno.test("SqliteStore.open() upgrades a version-1 file in place and keeps its r
   }
 });
 
-Deno.test("SqliteStore.open() refuses a file with a newer schema version", () => {
+Deno.test("SqliteDatabase.open() refuses a file with a newer schema version", () => {
   using dir = tempDir();
   const path = `${dir.path}/future.db`;
   const db = new DatabaseSync(path);
   db.exec("PRAGMA user_version = 99");
   db.close();
   assert.throws(
-    () => SqliteStore.open(path),
+    () => SqliteDatabase.open(path),
     (error: Error) => {
       assert.match(
         error.message,
@@ -350,7 +263,7 @@ Deno.test("SqliteStore.open() refuses a file with a newer schema version", () =>
       return true;
     },
   );
-  assert.throws(() => SqliteStore.open(path, { readOnly: true }), /schema version 99 is newer/);
+  assert.throws(() => SqliteDatabase.open(path, { readOnly: true }), /schema version 99 is newer/);
   const after = new DatabaseSync(path, { readOnly: true });
   try {
     assert.equal(schemaVersion(after), 99, "the file is left untouched");
@@ -359,33 +272,33 @@ Deno.test("SqliteStore.open() refuses a file with a newer schema version", () =>
   }
 });
 
-Deno.test("SqliteStore.open() in a missing directory throws a message naming the path and reason", () => {
+Deno.test("SqliteDatabase.open() in a missing directory throws a message naming the path and reason", () => {
   using dir = tempDir();
   const path = `${dir.path}/nope/x.db`;
-  assert.throws(() => SqliteStore.open(path), {
+  assert.throws(() => SqliteDatabase.open(path), {
     message: `Cannot open database "${path}": directory does not exist`,
   });
-  assert.throws(() => SqliteStore.open(`${dir.path}/missing.db`, { readOnly: true }), {
+  assert.throws(() => SqliteDatabase.open(`${dir.path}/missing.db`, { readOnly: true }), {
     message: `Cannot open database "${dir.path}/missing.db": file does not exist`,
   });
-  assert.throws(() => SqliteStore.open(dir.path), {
+  assert.throws(() => SqliteDatabase.open(dir.path), {
     message: `Cannot open database "${dir.path}": it is a directory`,
   });
   Deno.writeTextFileSync(`${dir.path}/plain`, "");
-  assert.throws(() => SqliteStore.open(`${dir.path}/plain/x.db`), {
+  assert.throws(() => SqliteDatabase.open(`${dir.path}/plain/x.db`), {
     message:
       `Cannot open database "${dir.path}/plain/x.db": "${dir.path}/plain" is not a directory`,
   });
-  assert.throws(() => SqliteStore.open("file:x.db"), TypeError);
+  assert.throws(() => SqliteDatabase.open("file:x.db"), TypeError);
 });
 
-Deno.test("SqliteStore.open({ readOnly }) reads what the writer committed and cannot write", () => {
+Deno.test("SqliteDatabase.open({ readOnly }) reads what the writer committed and cannot write", () => {
   using dir = tempDir();
   const path = `${dir.path}/pedidos.db`;
-  using writer = SqliteStore.open(path, { sync: "normal" });
-  using reader = SqliteStore.open(path, { readOnly: true });
+  using writer = SqliteDatabase.open(path, { sync: "normal" });
+  using reader = SqliteDatabase.open(path, { readOnly: true });
   writer.begin();
-  const { id } = writer.insert(order(), T0).pedido;
+  const { id } = add(writer, order(), T0);
   assert.equal(reader.get(id), null, "uncommitted rows are invisible");
   writer.commit();
   assert.equal(reader.get(id)?.id, id);

@@ -1,8 +1,7 @@
 /**
- * The SQLite implementation of {@linkcode OrderStore} and
- * {@linkcode AccountStore}, as the main thread sees it: writes go to the
- * single writer worker (`writer_worker.ts`), reads go to a read-only
- * connection on the main thread.
+ * The SQLite {@linkcode Store}, as the main thread sees it: writes go to the
+ * single writer worker (`workers/writer_worker.ts`), reads go to a
+ * read-only connection on the main thread.
  *
  * Writes made in the same tick are coalesced into one `ops` message, and the
  * writer commits what arrives together in one transaction (group commit), so
@@ -17,17 +16,8 @@
  * @module
  */
 
-import type { Admission } from "../server/admission.ts";
-import type { ListFilter, NewOrder, Pedido } from "../server/protocol/messages.ts";
-import { newPedido, SqliteStore } from "./store/sqlite_store.ts";
-import type {
-  AccountStore,
-  InsertResult,
-  OrderStore,
-  Outcome,
-  Sesion,
-  Usuario,
-} from "./store/store.ts";
+import type { ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
+import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import type {
   FromWriter,
   Op,
@@ -36,10 +26,13 @@ import type {
   SequencedOp,
   ToWriter,
   WriterStats,
-} from "./writer_messages.ts";
+} from "../../workers/writer_messages.ts";
+import { DatabaseInUseError, lockDatabase } from "./database_lock.ts";
+import { newPedido } from "./new_pedido.ts";
+import type { ChangeResult, InsertResult, Outcome, Sesion, Store, Usuario } from "./store.ts";
 
-/** Options of {@linkcode SqliteOrderStore.open}. */
-export interface SqliteOrderStoreOptions {
+/** Options of {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
   /** The database file (created and migrated when needed), or `:memory:`. */
   path: string;
   /**
@@ -49,10 +42,8 @@ export interface SqliteOrderStoreOptions {
    * @default {"full"}
    */
   sync?: "full" | "normal";
-  /** The capacity semaphore; the writer releases one slot per committed `markFinished` or `markRan`. */
-  admission?: Admission;
   /**
-   * How long {@linkcode SqliteOrderStore.close} waits for the writer to
+   * How long {@linkcode SqliteStore.close} waits for the writer to
    * flush and close before it terminates the worker.
    *
    * @default {10000}
@@ -70,19 +61,19 @@ interface Inflight {
  *
  * @example Usage
  * ```ts ignore
- * import { SqliteOrderStore } from "./sqlite_order_store.ts";
- * await using store = await SqliteOrderStore.open({ path: "pedidos.db" });
- * const { pedido } = await store.insert(
+ * import { SqliteStore } from "./sqlite_store.ts";
+ * await using store = await SqliteStore.open({ path: "pedidos.db" });
+ * const inserted = await store.insert(
  *   { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null },
  *   new Date().toISOString(),
  * );
- * console.log((await store.get(pedido.id))?.estado); // "pendiente"
+ * console.log(inserted.pedido.estado); // "pendiente"
  * ```
  */
-export class SqliteOrderStore implements OrderStore, AccountStore {
+export class SqliteStore implements Store {
   readonly #worker: Worker;
   readonly #closeTimeoutMs: number;
-  #reader: SqliteStore | null = null;
+  #reader: SqliteDatabase | null = null;
   #outbox: SequencedOp[] = [];
   readonly #inflight = new Map<number, Inflight>();
   #nextSeq = 1;
@@ -111,7 +102,7 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
    * Starts the writer worker, which opens (creating and migrating) the
    * database, then opens the read connection.
    *
-   * @param options See {@linkcode SqliteOrderStoreOptions}.
+   * @param options See {@linkcode SqliteStoreOptions}.
    * @returns The open store.
    * A file database is first locked, with an exclusive advisory lock on
    * `<path>.lock` beside it (created if needed, never removed), so that a
@@ -123,8 +114,8 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
    * is terminated. `Cannot open database "x.db": it is in use by another
    * process (lock file "x.db.lock" is held)` when another store holds it.
    */
-  static async open(options: SqliteOrderStoreOptions): Promise<SqliteOrderStore> {
-    const { path, sync = "full", admission, closeTimeoutMs = 10_000 } = options;
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const { path, sync = "full", closeTimeoutMs = 10_000 } = options;
     // When the lock file cannot even be created (no such directory, read-only),
     // the writer's attempt below explains why better than the lock file would.
     let lock: Deno.FsFile | null = null;
@@ -137,13 +128,13 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
         lockError = error;
       }
     }
-    const worker = new Worker(new URL("./writer_worker.ts", import.meta.url), { type: "module" });
-    const store = new SqliteOrderStore(worker, closeTimeoutMs);
+    const worker = new Worker(new URL("../../workers/writer_worker.ts", import.meta.url), {
+      type: "module",
+      name: "writer",
+    });
+    const store = new SqliteStore(worker, closeTimeoutMs);
     store.#lock = lock;
-    const init: ToWriter = admission === undefined
-      ? { type: "init", path, sync }
-      : { type: "init", path, sync, admission: admission.buffer };
-    worker.postMessage(init);
+    worker.postMessage({ type: "init", path, sync } satisfies ToWriter);
     try {
       await store.#ready.promise;
     } catch (error) {
@@ -160,7 +151,7 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     }
     if (path !== ":memory:") {
       try {
-        store.#reader = SqliteStore.open(path, { readOnly: true });
+        store.#reader = SqliteDatabase.open(path, { readOnly: true });
       } catch (error) {
         await store.close();
         throw error;
@@ -174,72 +165,87 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     return this.#stats;
   }
 
-  /** {@inheritDoc OrderStore.insert} */
-  async insert(order: NewOrder, receivedAt: string): Promise<InsertResult> {
+  /** {@inheritDoc Store.insert} */
+  async insert(pedido: PedidoNuevo, receivedAt: string): Promise<InsertResult> {
     // The writer answers only the new id (or the order its `clave` already
     // has): the rest of a new row is what was sent.
-    const stored = await this.#send({ op: "insert", order, receivedAt });
+    const stored = await this.#send({ op: "insert", pedido, receivedAt });
     return typeof stored === "number"
-      ? { pedido: newPedido(stored, order, receivedAt), duplicado: false }
-      : { pedido: stored, duplicado: true };
+      ? { status: "inserted", pedido: newPedido(stored, pedido, receivedAt) }
+      : { status: "duplicate", pedido: stored };
   }
 
-  /** {@inheritDoc OrderStore.markStarted} */
+  /** {@inheritDoc Store.markStarted} */
   markStarted(id: number, worker: number, at: string): Promise<void> {
     return this.#send({ op: "markStarted", id, worker, at });
   }
 
-  /** {@inheritDoc OrderStore.markFinished} */
+  /** {@inheritDoc Store.markFinished} */
   markFinished(id: number, outcome: Outcome): Promise<void> {
     return this.#send({ op: "markFinished", id, outcome });
   }
 
-  /** {@inheritDoc OrderStore.markRan} */
+  /** {@inheritDoc Store.markRan} */
   markRan(id: number, worker: number, startedAt: string, outcome: Outcome): Promise<void> {
     return this.#send({ op: "markRan", id, worker, startedAt, outcome });
   }
 
-  /** {@inheritDoc OrderStore.markPending} */
+  /** {@inheritDoc Store.markPending} */
   markPending(id: number): Promise<void> {
     return this.#send({ op: "markPending", id });
   }
 
-  /** {@inheritDoc OrderStore.get} */
+  /** {@inheritDoc Store.cancel} */
+  cancel(id: number, at: string): Promise<ChangeResult> {
+    return this.#send({ op: "cancel", id, at });
+  }
+
+  /** {@inheritDoc Store.retry} */
+  retry(id: number): Promise<ChangeResult> {
+    return this.#send({ op: "retry", id });
+  }
+
+  /** {@inheritDoc Store.prune} */
+  prune(before: string, limit: number): Promise<number> {
+    return this.#send({ op: "prune", before, limit });
+  }
+
+  /** {@inheritDoc Store.get} */
   get(id: number): Promise<Pedido | null> {
     return this.#read({ op: "get", id }, (reader) => reader.get(id));
   }
 
-  /** {@inheritDoc OrderStore.findByClave} */
+  /** {@inheritDoc Store.findByClave} */
   findByClave(clave: string): Promise<Pedido | null> {
     return this.#read({ op: "findByClave", clave }, (reader) => reader.findByClave(clave));
   }
 
-  /** {@inheritDoc OrderStore.list} */
+  /** {@inheritDoc Store.list} */
   list(filter: ListFilter): Promise<Pedido[]> {
     return this.#read({ op: "list", filter }, (reader) => reader.list(filter));
   }
 
-  /** {@inheritDoc OrderStore.unfinished} */
+  /** {@inheritDoc Store.unfinished} */
   unfinished(): Promise<Pedido[]> {
     return this.#read({ op: "unfinished" }, (reader) => reader.unfinished());
   }
 
-  /** {@inheritDoc AccountStore.createUser} */
+  /** {@inheritDoc Store.createUser} */
   createUser(usuario: string, hash: string, at: string): Promise<number | null> {
     return this.#send({ op: "createUser", usuario, hash, at });
   }
 
-  /** {@inheritDoc AccountStore.findUser} */
+  /** {@inheritDoc Store.findUser} */
   findUser(usuario: string): Promise<Usuario | null> {
     return this.#read({ op: "findUser", usuario }, (reader) => reader.findUser(usuario));
   }
 
-  /** {@inheritDoc AccountStore.createSession} */
+  /** {@inheritDoc Store.createSession} */
   createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void> {
     return this.#send({ op: "createSession", tokenHash, usuarioId, expira });
   }
 
-  /** {@inheritDoc AccountStore.findSession} */
+  /** {@inheritDoc Store.findSession} */
   findSession(tokenHash: string, now: string): Promise<Sesion | null> {
     return this.#read(
       { op: "findSession", tokenHash, now },
@@ -247,7 +253,7 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     );
   }
 
-  /** {@inheritDoc AccountStore.deleteExpiredSessions} */
+  /** {@inheritDoc Store.deleteExpiredSessions} */
   deleteExpiredSessions(now: string): Promise<number> {
     return this.#send({ op: "deleteExpiredSessions", now });
   }
@@ -262,7 +268,7 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     return this.#closing ??= this.#close();
   }
 
-  /** Calls {@linkcode SqliteOrderStore.close}. */
+  /** Calls {@linkcode SqliteStore.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -308,7 +314,7 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     return resolvers.promise;
   }
 
-  #read<O extends Op>(op: O, local: (reader: SqliteStore) => OpValue<O>): Promise<OpValue<O>> {
+  #read<O extends Op>(op: O, local: (reader: SqliteDatabase) => OpValue<O>): Promise<OpValue<O>> {
     if (this.#reader === null || this.#unavailable !== null) return this.#send(op);
     try {
       return Promise.resolve(local(this.#reader));
@@ -366,33 +372,4 @@ export class SqliteOrderStore implements OrderStore, AccountStore {
     }
     this.#inflight.clear();
   }
-}
-
-/** Another process (or another store in this one) holds the database's lock file. */
-class DatabaseInUseError extends Error {
-  constructor(path: string) {
-    super(
-      `Cannot open database "${path}": it is in use by another process ` +
-        `(lock file "${path}.lock" is held; is another pedidos daemon running on it?)`,
-    );
-    this.name = "DatabaseInUseError";
-  }
-}
-
-/**
- * Takes the exclusive lock on `<path>.lock` without waiting.
- *
- * @throws {DatabaseInUseError} when it is held elsewhere; the file system's
- * error when the lock file cannot be opened.
- */
-function lockDatabase(path: string): Deno.FsFile {
-  const file = Deno.openSync(`${path}.lock`, { read: true, write: true, create: true });
-  let locked = false;
-  try {
-    locked = file.tryLockSync(true);
-  } finally {
-    if (!locked) file.close();
-  }
-  if (!locked) throw new DatabaseInUseError(path);
-  return file;
 }

@@ -1,5 +1,5 @@
 /**
- * The account service of PROTOCOL.md §2.6: REGISTRO, LOGIN and the
+ * The account service of the protocol's §2.6: REGISTRO, LOGIN and the
  * sessions behind GET_TAREAS_HTML.
  *
  * - Passwords are kept only as salted scrypt hashes, computed off the main
@@ -13,12 +13,13 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import type { AccountStore, Sesion } from "../workers/store/store.ts";
-import { DEFAULT_SESSION_TTL_S } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { AccountStore, Sesion } from "../store/store.ts";
+import { DEFAULT_SESSION_TTL_S } from "../config.ts";
+import type { Logger } from "../log.ts";
 import { PasswordHasher } from "./password_hash.ts";
-import { ProtocolError } from "./protocol/errors.ts";
-import type { Credentials, Reply, Secret } from "./protocol/messages.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Credentials, Secret } from "../protocol/messages.ts";
+import type { LoginReply, RegistroReply } from "../protocol/replies.ts";
 
 /** Options of {@linkcode AccountService}. */
 export interface AccountServiceOptions {
@@ -71,7 +72,7 @@ export class AccountService {
    * @returns `{ok: true, usuario}`.
    * @throws {ProtocolError} `user_exists` when the name is taken (ignoring ASCII case).
    */
-  async register({ usuario, password }: Credentials): Promise<Reply> {
+  async register({ usuario, password }: Credentials): Promise<RegistroReply> {
     if (await this.#store.findUser(usuario) !== null) throw userExists(usuario);
     const hash = await this.#hasher.hash(password.reveal());
     const id = await this.#store.createUser(usuario, hash, this.#iso(0));
@@ -87,7 +88,7 @@ export class AccountService {
    * @throws {ProtocolError} `bad_credentials`, the same for an unknown name
    * and a wrong password, after the same work.
    */
-  async login({ usuario, password }: Credentials): Promise<Reply> {
+  async login({ usuario, password }: Credentials): Promise<LoginReply> {
     const user = await this.#store.findUser(usuario);
     const stored = user?.hash ?? await this.#hasher.dummyHash();
     const matches = await this.#hasher.verify(password.reveal(), stored);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./pool.ts";
-import type { Job } from "./processor_messages.ts";
-import { Logger } from "../server/log.ts";
-import { newPedido } from "./store/sqlite_store.ts";
+import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./worker_pool.ts";
+import type { Job } from "../../workers/processor_messages.ts";
+import { Logger } from "../log.ts";
+import { newPedido } from "../store/new_pedido.ts";
 
-const FAULTY = new URL("../tests/fixtures/faulty_processor_worker.ts", import.meta.url);
+const FAULTY = new URL("../../tests/fixtures/faulty_processor_worker.ts", import.meta.url);
 const quiet = new Logger({ level: "error", write: () => {} });
 
 function order(id: number, cliente = "Ana", delayMs = 0): Job {

@@ -1,0 +1,83 @@
+/**
+ * The orders this daemon holds and has not finished, by id, each in one of
+ * three named states, with the capacity slot it holds. `pendientes` and
+ * `en_proceso` of STATS are counted here.
+ *
+ * - `pendiente`: waiting for a worker (queued on the pool).
+ * - `en proceso`: a worker has it.
+ * - `cerrando`: processed; its final state is being committed.
+ *
+ * @module
+ */
+
+import type { Permit } from "../capacity.ts";
+import type { Pedido } from "../protocol/messages.ts";
+
+/** The state of an order this daemon holds. */
+export type ActiveState = "pendiente" | "en proceso" | "cerrando";
+
+/** An order held by this daemon. */
+export interface ActiveOrder {
+  state: ActiveState;
+  /** The order as its current attempt sees it. */
+  pedido: Pedido;
+  /** Its capacity slot, given back when it ends. */
+  readonly permit: Permit;
+  /** Withdraws its queued attempt from the pool (CANCELAR); replaced at every attempt. */
+  withdraw: AbortController;
+}
+
+/** Unfinished orders by id. */
+export class ActiveOrders {
+  readonly #orders = new Map<number, ActiveOrder>();
+
+  /** Starts holding an order, `pendiente`, with its slot. */
+  add(pedido: Pedido, permit: Permit): ActiveOrder {
+    const order: ActiveOrder = {
+      state: "pendiente",
+      pedido,
+      permit,
+      withdraw: new AbortController(),
+    };
+    this.#orders.set(pedido.id, order);
+    return order;
+  }
+
+  /** The order, if this daemon holds it. */
+  get(id: number): ActiveOrder | undefined {
+    return this.#orders.get(id);
+  }
+
+  /** Moves an order to another state (no-op for an order not held). */
+  move(id: number, state: ActiveState): void {
+    const order = this.#orders.get(id);
+    if (order !== undefined) order.state = state;
+  }
+
+  /** Stops holding an order and gives its slot back. */
+  end(id: number): void {
+    const order = this.#orders.get(id);
+    if (order === undefined) return;
+    this.#orders.delete(id);
+    order.permit.release();
+  }
+
+  /**
+   * How many wait and how many are on a worker (an order `cerrando` is on
+   * neither: its worker is free, its slot held until its end is committed).
+   */
+  counts(): { pendientes: number; enProceso: number } {
+    let pendientes = 0;
+    let enProceso = 0;
+    for (const { state } of this.#orders.values()) {
+      if (state === "pendiente") pendientes++;
+      else if (state === "en proceso") enProceso++;
+    }
+    return { pendientes, enProceso };
+  }
+
+  /** How many orders are held. */
+  get size(): number {
+    return this.#orders.size;
+  }
+}

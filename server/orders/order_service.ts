@@ -1,0 +1,203 @@
+/**
+ * The orders of this daemon, put together: {@linkcode Intake} (PEDIDO,
+ * CANCELAR, REINTENTAR), the {@linkcode Scheduler} (attempts on the pool),
+ * the {@linkcode ActiveOrders} they share, the {@linkcode FinishWaiters} of
+ * `ESTADO esperar` and the {@linkcode RunCounters} of STATS; plus reads,
+ * restart recovery and the drain. Independent of sockets: the dispatcher
+ * calls it, tests may call it directly.
+ *
+ * @module
+ */
+
+import type { Capacity } from "../capacity.ts";
+import type { Logger } from "../log.ts";
+import type { ListFilter, Pedido, PedidoNuevo, TaskSpec } from "../protocol/messages.ts";
+import type {
+  ListarReply,
+  PedidoReply,
+  PedidoStateReply,
+  Stats,
+  TaskReply,
+} from "../protocol/replies.ts";
+import type { WorkerPool } from "../processing/worker_pool.ts";
+import type { OrderStore } from "../store/store.ts";
+import { ActiveOrders } from "./active_orders.ts";
+import { FinishWaiters } from "./finish_waiters.ts";
+import { Intake, notFound } from "./intake.ts";
+import { RunCounters } from "./run_counters.ts";
+import { Scheduler } from "./scheduler.ts";
+import { runTask } from "./tasks.ts";
+
+/** Options of {@linkcode OrderService}. */
+export interface OrderServiceOptions {
+  store: OrderStore;
+  capacity: Capacity;
+  pool: WorkerPool;
+  logger: Logger;
+  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
+  processMs?: { min: number; max: number };
+  /** Attempts in all before an order whose worker keeps failing ends `error`. @default 3 */
+  maxAttempts?: number;
+  /**
+   * How often a wait re-reads an order this daemon does not hold (one
+   * finished or held elsewhere); orders held here wake their waiters.
+   *
+   * @default 1000
+   */
+  pollMs?: number;
+}
+
+/** Options of {@linkcode OrderService.status}. */
+export interface StatusOptions {
+  /** Wait until the order is finished or the time is up. @default false */
+  esperar?: boolean;
+  /** The longest wait in ms. @default 30000 */
+  timeoutMs?: number;
+  /** Ends a wait early (the client left). */
+  signal?: AbortSignal;
+}
+
+/** The order part of STATS (the rest is the server's: connections, uptime). */
+export type OrderStats = Omit<Stats, "conexiones" | "uptime_s">;
+
+const FINISHED = new Set(["listo", "error", "cancelado"]);
+
+/** Accepts, schedules and tracks orders. */
+export class OrderService {
+  readonly #store: OrderStore;
+  readonly #capacity: Capacity;
+  readonly #pool: WorkerPool;
+  readonly #logger: Logger;
+  readonly #pollMs: number;
+  readonly #active = new ActiveOrders();
+  readonly #waiters = new FinishWaiters();
+  readonly #counters = new RunCounters();
+  readonly #scheduler: Scheduler;
+  readonly #intake: Intake;
+  /** Aborted at the end of a drain: waits still open are answered. */
+  readonly #stopped = new AbortController();
+
+  constructor(options: OrderServiceOptions) {
+    this.#store = options.store;
+    this.#capacity = options.capacity;
+    this.#pool = options.pool;
+    this.#logger = options.logger;
+    this.#pollMs = options.pollMs ?? 1000;
+    const parts = {
+      store: this.#store,
+      active: this.#active,
+      counters: this.#counters,
+      waiters: this.#waiters,
+      logger: this.#logger,
+    };
+    this.#scheduler = new Scheduler({
+      ...parts,
+      pool: this.#pool,
+      ...(options.processMs ? { processMs: options.processMs } : {}),
+      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    });
+    this.#intake = new Intake({ ...parts, capacity: this.#capacity, scheduler: this.#scheduler });
+  }
+
+  /** Counts one PEDIDO request received (valid or not). */
+  countReceived(): void {
+    this.#counters.received();
+  }
+
+  /** {@inheritDoc Intake.submit} */
+  submit(pedido: PedidoNuevo): Promise<PedidoReply> {
+    return this.#intake.submit(pedido);
+  }
+
+  /** {@inheritDoc Intake.cancel} */
+  cancel(id: number): Promise<PedidoStateReply> {
+    return this.#intake.cancel(id);
+  }
+
+  /** {@inheritDoc Intake.retry} */
+  retry(id: number): Promise<PedidoStateReply> {
+    return this.#intake.retry(id);
+  }
+
+  /**
+   * ESTADO: one order, optionally waiting until it is finished or the time
+   * is up (then with `timeout`).
+   *
+   * @throws {ProtocolError} `not_found`.
+   */
+  async status(id: number, options: StatusOptions = {}): Promise<PedidoStateReply> {
+    let pedido = await this.#store.get(id);
+    if (pedido === null) throw notFound(id);
+    if (!options.esperar || FINISHED.has(pedido.estado)) return { ok: true, pedido };
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    const signal = AbortSignal.any([
+      this.#stopped.signal,
+      ...(options.signal ? [options.signal] : []),
+    ]);
+    while (!FINISHED.has(pedido.estado)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) return { ok: true, pedido, timeout: true };
+      // An order held here wakes its waiters when it ends; any other is re-read now and then.
+      const held = this.#active.get(id) !== undefined;
+      await this.#waiters.wait(id, {
+        timeoutMs: held ? left : Math.min(left, this.#pollMs),
+        signal,
+      });
+      pedido = (await this.#store.get(id)) ?? pedido;
+    }
+    return { ok: true, pedido };
+  }
+
+  /** LISTAR: recent orders, newest first. */
+  async list(filter: ListFilter): Promise<ListarReply> {
+    return { ok: true, pedidos: await this.#store.list(filter) };
+  }
+
+  /** {@inheritDoc runTask} */
+  runTask(task: TaskSpec): Promise<TaskReply> {
+    return runTask(task, { capacity: this.#capacity, pool: this.#pool, logger: this.#logger });
+  }
+
+  /**
+   * Schedules the orders a previous run left `pendiente` or `en proceso`,
+   * oldest first. They hold capacity like any order, even beyond it.
+   *
+   * @returns how many were found.
+   */
+  async recover(): Promise<number> {
+    const rows: Pedido[] = await this.#store.unfinished();
+    const permits = this.#capacity.takeBeyond(rows.length);
+    rows.forEach((pedido, i) => {
+      this.#active.add(pedido, permits[i]!);
+      this.#scheduler.schedule(pedido);
+    });
+    if (rows.length > 0) this.#logger.info("orders.recovered", { count: rows.length });
+    return rows.length;
+  }
+
+  /**
+   * Stops processing (see {@linkcode Scheduler.drain}), then answers the
+   * waits still open with the current state. Does not close the store.
+   *
+   * @returns how many orders were left `pendiente`.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const left = await this.#scheduler.drain(timeoutMs);
+    this.#stopped.abort();
+    return left;
+  }
+
+  /** The order part of STATS. */
+  stats(): OrderStats {
+    const { pendientes, enProceso } = this.#active.counts();
+    return {
+      ...this.#counters.counts,
+      pendientes,
+      en_proceso: enProceso,
+      capacidad: this.#capacity.capacity,
+      libres: this.#capacity.free,
+      workers: this.#pool.size,
+      duracion_ms: this.#counters.durations,
+    };
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The scheduler: runs each order held by this daemon on the processor
+ * pool, first in first out, records every attempt in the store, retries a
+ * failed attempt, and drains at a stop.
+ *
+ * An attempt that takes processing time is recorded twice: when a worker
+ * takes it (`en proceso`, visible while it runs) and when it ends. One that
+ * takes none goes to a worker in a run ({@linkcode runsInBatch}) and is
+ * recorded once, when it ends, with the start and end its worker reported
+ * (`markRan`); if it failed, its start is recorded then, so that `intentos`
+ * counts it. The order's capacity slot is given back only after its final
+ * state is committed.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { Pedido } from "../protocol/messages.ts";
+import { type JobRun, PoolClosedError, type WorkerPool } from "../processing/worker_pool.ts";
+import type { OrderStore, Outcome } from "../store/store.ts";
+import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
+import type { ActiveOrders } from "./active_orders.ts";
+import type { FinishWaiters } from "./finish_waiters.ts";
+import type { RunCounters } from "./run_counters.ts";
+
+/** Options of {@linkcode Scheduler}. */
+export interface SchedulerOptions {
+  store: OrderStore;
+  pool: WorkerPool;
+  active: ActiveOrders;
+  counters: RunCounters;
+  waiters: FinishWaiters;
+  logger: Logger;
+  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
+  processMs?: { min: number; max: number };
+  /** Attempts in all before an order whose worker keeps failing ends `error`. @default 3 */
+  maxAttempts?: number;
+}
+
+/** The reason a queued attempt was withdrawn (CANCELAR). */
+const WITHDRAWN = new Error("Withdrawn: the order was cancelled");
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Runs and records the attempts of the orders this daemon holds. */
+export class Scheduler {
+  readonly #store: OrderStore;
+  readonly #pool: WorkerPool;
+  readonly #active: ActiveOrders;
+  readonly #counters: RunCounters;
+  readonly #waiters: FinishWaiters;
+  readonly #logger: Logger;
+  readonly #processMs: { min: number; max: number };
+  readonly #maxAttempts: number;
+  /** Writes of attempts' ends in flight (a drain awaits them). */
+  readonly #settling = new Set<Promise<void>>();
+  /** Aborted when a drain gives up on finishing writes. */
+  readonly #closing = new AbortController();
+  #leftPending = 0;
+
+  constructor(options: SchedulerOptions) {
+    this.#store = options.store;
+    this.#pool = options.pool;
+    this.#active = options.active;
+    this.#counters = options.counters;
+    this.#waiters = options.waiters;
+    this.#logger = options.logger;
+    this.#processMs = options.processMs ?? { min: 0, max: 0 };
+    this.#maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  /**
+   * Queues the next attempt of an order held in `active` (at the tail, or
+   * at the head for a retry that keeps its place).
+   */
+  schedule(pedido: Pedido, options: { front?: boolean } = {}): void {
+    const { id } = pedido;
+    const held = this.#active.get(id);
+    if (held === undefined) throw new Error(`Cannot schedule order ${id}: it is not held`);
+    held.state = "pendiente";
+    held.pedido = pedido;
+    held.withdraw = new AbortController();
+    const job = { kind: "order" as const, pedido, delayMs: pickDelay(this.#processMs) };
+    const recordOnce = runsInBatch(job);
+    let worker = 0;
+    let startedAt = 0;
+    let endedAt = 0;
+    const onStart = (w: number) => {
+      worker = w;
+      startedAt = Date.now();
+      this.#active.move(id, "en proceso");
+      if (!recordOnce) this.#markStarted(id, worker, startedAt);
+    };
+    const onRan = (run: JobRun) => {
+      startedAt = run.startedAt;
+      endedAt = run.endedAt;
+    };
+    const signal = held.withdraw.signal;
+    const settled = this.#pool.submit(job, { front: options.front, onStart, onRan, signal }).then(
+      () => {
+        const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
+        if (!recordOnce) return this.#finish(id, outcome, startedAt);
+        const start = iso(startedAt);
+        return this.#finish(
+          id,
+          outcome,
+          startedAt,
+          () => this.#store.markRan(id, worker, start, outcome),
+        );
+      },
+      (error: Error) => {
+        if (error === WITHDRAWN) return;
+        if (error instanceof PoolClosedError) return this.#leavePending(id);
+        // A started attempt counts in `intentos`, also when it took no time.
+        if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
+        const attempts = pedido.intentos + 1;
+        this.#logger.warn("order.attempt_failed", { id, attempt: attempts, error: error.message });
+        if (attempts < this.#maxAttempts) {
+          this.schedule({ ...pedido, intentos: attempts }, { front: true });
+          return;
+        }
+        const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
+        return this.#finish(id, outcome, startedAt);
+      },
+    );
+    this.#track(settled);
+  }
+
+  /**
+   * Takes a queued attempt back from the pool, so that it never runs
+   * (CANCELAR). Only an order that no worker has taken can be withdrawn.
+   *
+   * @returns whether it was withdrawn.
+   */
+  withdraw(id: number): boolean {
+    const held = this.#active.get(id);
+    if (held === undefined || held.state !== "pendiente") return false;
+    held.withdraw.abort(WITHDRAWN);
+    return true;
+  }
+
+  /**
+   * Stops processing: orders not started stay `pendiente`; running ones may
+   * finish for `timeoutMs`, after which they are put back to `pendiente`.
+   *
+   * @returns how many orders were left `pendiente`.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    await this.#pool.stop(deadline.signal);
+    clearTimeout(timer);
+    await this.#pool.close();
+    // Finishing writes still retrying (a full disk) get one more chance, then stop.
+    const grace = setTimeout(() => this.#closing.abort(), Math.max(1000, timeoutMs / 4));
+    await Promise.allSettled([...this.#settling]);
+    this.#closing.abort();
+    clearTimeout(grace);
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    return this.#leftPending;
+  }
+
+  /** Keeps a write the drain must wait for. */
+  #track(promise: Promise<void>): void {
+    this.#settling.add(promise);
+    promise.finally(() => this.#settling.delete(promise));
+  }
+
+  #markStarted(id: number, worker: number, startedAt: number): void {
+    this.#store.markStarted(id, worker, iso(startedAt)).catch((error) =>
+      this.#logger.error("order.mark_started_failed", { id, error: String(error) })
+    );
+  }
+
+  /**
+   * Writes an order's final state (by default `markFinished`), retrying until
+   * it is committed, then gives its slot back, counts it and wakes its waiters.
+   */
+  async #finish(
+    id: number,
+    outcome: Outcome,
+    startedAt: number,
+    write: () => Promise<void> = () => this.#store.markFinished(id, outcome),
+  ): Promise<void> {
+    this.#active.move(id, "cerrando");
+    // Retried until it is committed (a full disk may come back); when the
+    // daemon stops first, the order stays unfinished in the store (`en
+    // proceso`, or `pendiente` for a zero-time attempt) and is processed
+    // again at the next start.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await write();
+        break;
+      } catch (error) {
+        // The first failure, then one line in 30 (a full disk can last minutes).
+        if (attempt % 30 === 1) {
+          this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
+        }
+        if (this.#closing.signal.aborted) return;
+        await delay(Math.min(2000, 50 * attempt), this.#closing.signal);
+        if (this.#closing.signal.aborted) return;
+      }
+    }
+    this.#active.end(id);
+    const duration = startedAt ? Date.parse(outcome.at) - startedAt : undefined;
+    this.#counters.ended(outcome.estado, duration);
+    this.#logger.debug("order.finished", { id, estado: outcome.estado });
+    this.#waiters.wake(id);
+  }
+
+  async #leavePending(id: number): Promise<void> {
+    this.#active.end(id);
+    this.#leftPending++;
+    try {
+      await this.#store.markPending(id);
+    } catch (error) {
+      // Left `en proceso`: the next start processes it again all the same.
+      this.#logger.warn("order.mark_pending_failed", { id, error: String(error) });
+    }
+  }
+}

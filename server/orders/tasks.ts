@@ -1,0 +1,50 @@
+/**
+ * TASK (§2.5): a small task run on the processor pool. It holds a capacity
+ * slot while it runs, so a full daemon answers `queue_full`; nothing is
+ * stored.
+ *
+ * @module
+ */
+
+import type { Capacity } from "../capacity.ts";
+import type { Logger } from "../log.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { TaskSpec } from "../protocol/messages.ts";
+import type { TaskReply } from "../protocol/replies.ts";
+import { PoolClosedError, type WorkerPool } from "../processing/worker_pool.ts";
+
+/** What {@linkcode runTask} needs. */
+export interface TaskDeps {
+  capacity: Capacity;
+  pool: WorkerPool;
+  logger: Logger;
+}
+
+/**
+ * Runs a task on the pool, holding a slot meanwhile.
+ *
+ * @throws {ProtocolError} `queue_full`, `shutting_down`, `internal`;
+ * `invalid_task` when the result is not a finite number.
+ */
+export async function runTask(task: TaskSpec, deps: TaskDeps): Promise<TaskReply> {
+  using permit = deps.capacity.tryTake() ?? undefined;
+  if (permit === undefined) throw new ProtocolError("queue_full");
+  let result;
+  try {
+    result = await deps.pool.submit({ kind: "task", task });
+  } catch (error) {
+    if (error instanceof PoolClosedError) throw new ProtocolError("shutting_down");
+    deps.logger.error("task.failed", { task: task.name, error: String(error) });
+    throw new ProtocolError("internal", "❌ La tarea falló; reintente.", { cause: error });
+  }
+  // JSON has no Infinity: `sum` of [1e308, 1e308] would go out as `"result":null`.
+  if (typeof result === "number" && !Number.isFinite(result)) {
+    throw new ProtocolError(
+      "invalid_task",
+      "❌ El resultado de la tarea no cabe en un número JSON (es infinito).",
+      { campo: "task.args" },
+    );
+  }
+  if (result === null) throw new ProtocolError("internal", "❌ La tarea no dio resultado.");
+  return { ok: true, result };
+}

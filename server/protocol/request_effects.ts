@@ -1,0 +1,52 @@
+/**
+ * Which requests on one connection may run at the same time without
+ * breaking §8 "Effects in request order": requests take effect in the
+ * order sent, as if each waited for the previous reply. Pure.
+ *
+ * - `pedido`: a run of orders goes to the store together (one group
+ *   commit); the store keeps their order, so they may overlap each other.
+ * - `read`: changes nothing, so reads may overlap each other; a read waits
+ *   for every earlier change on its connection (it must see it), and a
+ *   change waits for every earlier read (the read must not see the change).
+ * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
+ *   REGISTRO and LOGIN.
+ *
+ * @module
+ */
+
+import type { Request } from "./messages.ts";
+
+/** How a request may overlap its neighbours on a connection. */
+export type Overlap = "pedido" | "read" | "exclusive";
+
+/**
+ * The overlap class of a request.
+ *
+ * @example Usage
+ * ```ts
+ * import { overlapOf } from "./request_effects.ts";
+ * console.log(overlapOf({ op: "STATS" })); // "read"
+ * ```
+ */
+export function overlapOf(request: Request): Overlap {
+  switch (request.op) {
+    case "PEDIDO":
+      return "pedido";
+    case "ESTADO":
+    case "LISTAR":
+    case "STATS":
+    case "PING":
+    case "GET_TAREAS_HTML":
+      return "read";
+    default:
+      return "exclusive";
+  }
+}
+
+/**
+ * Whether a request of class `next` may start while `running` requests of
+ * class `runningClass` are unanswered on the same connection.
+ */
+export function mayOverlap(next: Overlap, running: number, runningClass: Overlap | null): boolean {
+  return running === 0 || (next === runningClass && next !== "exclusive");
+}
