@@ -7,10 +7,12 @@
  */
 
 import { ClientError } from "../client/client.ts";
-import type { DaemonClient } from "../client/web/daemon.ts";
+import type { DaemonClient, DaemonRequest } from "../client/web/daemon.ts";
 import { createGatewayHandler, type GatewayHandler } from "../client/web/app.tsx";
 import { Logger } from "../server/log.ts";
-import type { Pedido, Reply } from "../server/protocol/messages.ts";
+import type { ErrorCode } from "../server/protocol/errors.ts";
+import type { Pedido } from "../server/protocol/messages.ts";
+import type { ErrorReply, Op, Reply, ReplyOf, Stats } from "../server/protocol/replies.ts";
 import { renderTareasHtml } from "../server/tareas_html.ts";
 import { newPedido } from "../workers/store/sqlite_store.ts";
 
@@ -25,11 +27,11 @@ export class FakeDaemon implements DaemonClient {
   /** Throw `connect_failed` for every request, like a daemon that is down. */
   down = false;
   /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
-  readonly refuse: Record<string, string> = {};
+  readonly refuse: Partial<Record<Op, ErrorCode>> = {};
   readonly users = new Map<string, { usuario: string; password: string }>();
   readonly tokens = new Map<string, string>();
   readonly pedidos: Pedido[] = [];
-  stats = {
+  stats: Stats = {
     recibidos: 0,
     aceptados: 0,
     rechazados: 0,
@@ -37,6 +39,7 @@ export class FakeDaemon implements DaemonClient {
     en_proceso: 0,
     listos: 0,
     errores: 0,
+    cancelados: 0,
     capacidad: 6,
     libres: 6,
     workers: 3,
@@ -46,7 +49,7 @@ export class FakeDaemon implements DaemonClient {
   };
   #nextToken = 1;
 
-  request(body: Record<string, unknown>): Promise<Reply> {
+  request<O extends Op = "PEDIDO">(body: DaemonRequest<O>): Promise<ReplyOf<O>> {
     this.requests.push(structuredClone(body));
     if (this.down) {
       return Promise.reject(
@@ -55,9 +58,10 @@ export class FakeDaemon implements DaemonClient {
     }
     const op = String(body.op ?? "PEDIDO").toUpperCase();
     const data = (body.data ?? body) as Record<string, unknown>;
-    const refused = this.refuse[op];
+    const refused = this.refuse[op as Op];
     if (refused) return Promise.resolve(fail(refused, `❌ Falla simulada: ${refused}.`));
-    return Promise.resolve(this.#answer(op, data));
+    // The fake answers each op with that op's reply; the cast states it.
+    return Promise.resolve(this.#answer(op, data) as ReplyOf<O>);
   }
 
   close(): Promise<void> {
@@ -163,7 +167,7 @@ export class FakeDaemon implements DaemonClient {
   }
 }
 
-function fail(error: string, mensaje: string): Reply {
+function fail(error: ErrorCode, mensaje: string): ErrorReply {
   return { ok: false, error, mensaje };
 }
 

@@ -11,19 +11,30 @@
  * @module
  */
 
-import type { Reply } from "../../server/protocol/messages.ts";
+import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
 import { ClientError, formatAddress, PedidosClient } from "../client.ts";
 import type { Logger } from "../../server/log.ts";
+
+/**
+ * One request as sent on the wire: `op` names the operation (a bare order,
+ * without `op`, is a PEDIDO, as in the protocol), the other fields are its
+ * arguments.
+ */
+export type DaemonRequest<O extends Op = Op> = { op?: O; [field: string]: unknown };
 
 /** What the gateway needs from the daemon; tests pass a fake. */
 export interface DaemonClient {
   /**
-   * Sends one request and resolves with the daemon's reply (which may be an
-   * error reply: the daemon's refusals are replies).
+   * Sends one request and resolves with the daemon's reply to it: the typed
+   * reply of its operation, or an error reply (the daemon's refusals are
+   * replies, not exceptions).
    *
    * @throws {ClientError} When the daemon cannot be reached or the connection is lost.
    */
-  request(body: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<Reply>;
+  request<O extends Op = "PEDIDO">(
+    body: DaemonRequest<O>,
+    options?: { signal?: AbortSignal },
+  ): Promise<ReplyOf<O>>;
   /** Where the daemon is, for people: `localhost:8888`. */
   readonly address: string;
   /** Closes the connections. Idempotent. */
@@ -82,7 +93,10 @@ export class DaemonLink implements DaemonClient {
   }
 
   /** {@inheritDoc DaemonClient.request} */
-  async request(body: Record<string, unknown>, options: { signal?: AbortSignal } = {}) {
+  async request<O extends Op = "PEDIDO">(
+    body: DaemonRequest<O>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReplyOf<O>> {
     const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
     const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
     const idleMs = performance.now() - this.#lastUsed;
@@ -108,7 +122,7 @@ export class DaemonLink implements DaemonClient {
     await client?.close();
   }
 
-  async #send(body: Record<string, unknown>, signal?: AbortSignal): Promise<Reply> {
+  async #send<O extends Op>(body: DaemonRequest<O>, signal?: AbortSignal): Promise<ReplyOf<O>> {
     const client = await this.#connection();
     const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 15_000);
     try {
@@ -116,7 +130,10 @@ export class DaemonLink implements DaemonClient {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       this.#lastUsed = performance.now();
-      return reply;
+      // The wire boundary: PedidosClient checks that a reply is an object with
+      // a boolean `ok`; that it is the reply of this operation is the protocol's
+      // promise (replies come back in request order). The one cast of replies.
+      return reply as ReplyOf<O>;
     } catch (error) {
       if (timeout.aborted && !signal?.aborted) {
         throw new ClientError(
@@ -205,7 +222,10 @@ export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncD
   };
   return {
     address: queries.address,
-    request(body, requestOptions) {
+    request<O extends Op = "PEDIDO">(
+      body: DaemonRequest<O>,
+      requestOptions?: { signal?: AbortSignal },
+    ): Promise<ReplyOf<O>> {
       const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
       return (WORK_OPS.has(op) ? work : queries).request(body, requestOptions);
     },

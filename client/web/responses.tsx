@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { Layout, type LayoutProps } from "./layout.tsx";
+import { Layout, type LayoutProps } from "./components/layout.tsx";
 import type { SessionStore, WebSession } from "./sessions.ts";
 
 /** The name of the session cookie. */

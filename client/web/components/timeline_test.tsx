@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import type { Pedido } from "../../server/protocol/messages.ts";
-import { estadoClass, Timeline } from "./timeline.tsx";
-import { newPedido } from "../../workers/store/sqlite_store.ts";
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import { estadoClass } from "./estado_badge.tsx";
+import { Timeline } from "./timeline.tsx";
+import { newPedido } from "../../../workers/store/sqlite_store.ts";
 
 const NOW = Date.parse("2026-11-23T12:01:00.000Z");
 

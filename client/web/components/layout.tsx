@@ -6,7 +6,8 @@
  */
 
 import type { Child } from "hono/jsx";
-import type { Flash } from "./sessions.ts";
+import type { Flash } from "../sessions.ts";
+import { Problem } from "./problem.tsx";
 
 /** Which navigation entry is the current page. */
 export type NavKey = "inicio" | "tareas" | "pedidos" | "panel" | "login" | "registro";
@@ -97,9 +98,4 @@ export function Layout(props: LayoutProps) {
       </body>
     </html>
   );
-}
-
-/** A problem reaching the daemon, said plainly. */
-export function Problem(props: { text: string }) {
-  return <p class="banner" role="alert">⚠️ {props.text}</p>;
 }

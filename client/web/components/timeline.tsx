@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Pedido } from "../../server/protocol/messages.ts";
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import { estadoClass } from "./estado_badge.tsx";
 
 /** What the timeline shows. */
 export interface TimelineOptions {
@@ -35,11 +36,6 @@ const LANE_TOP = QUEUE_TOP + QUEUE_HEIGHT + 26;
 const LANE_HEIGHT = 26;
 const LANE_GAP = 8;
 const SAMPLES = 240;
-
-/** The CSS class of a state: `en proceso` → `en-proceso`. */
-export function estadoClass(estado: string): string {
-  return estado.replace(/\s+/g, "-");
-}
 
 function ms(iso: string | null): number | null {
   if (iso === null) return null;
