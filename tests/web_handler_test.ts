@@ -319,6 +319,21 @@ Deno.test("gateway: Panel shows the counters and one timeline lane per worker", 
   assert.ok(!page.text.includes("<b>Eva"));
 });
 
+Deno.test("gateway: cancelled orders show as a grey badge on Pedidos and a counter on the Panel", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "cancelado", fecha_fin: new Date().toISOString() });
+  gw.daemon.stats.cancelados = 7;
+  const pedidos = await browser.get("/pedidos");
+  assert.match(
+    pedidos.text,
+    /<tr data-id="1" data-estado="cancelado">[\s\S]*?<span class="estado cancelado">cancelado<\/span>/,
+  );
+  const panel = await browser.get("/panel");
+  assert.match(panel.text, /<span class="value">7<\/span><span class="label">cancelados<\/span>/);
+});
+
 Deno.test("gateway: the live streams send HTML snapshots as server-sent events", async () => {
   using gw = fakeGateway({ liveIntervalMs: 10 });
   const browser = gw.browser();

@@ -70,6 +70,8 @@ export function PanelContent(props: PanelContentProps) {
         <Counter label="listos" value={stats.listos} tone="done" />
         <Counter label="rechazados" value={stats.rechazados} tone="alert" />
         <Counter label="errores" value={stats.errores} />
+        {/* A v1.0 daemon sends no `cancelados`: it cannot cancel, so none were. */}
+        <Counter label="cancelados" value={stats.cancelados ?? 0} tone="off" />
         <Counter label="p50" value={ms(d.p50)} />
         <Counter label="p95" value={ms(d.p95)} />
         <Counter label="máx" value={ms(d.max)} />

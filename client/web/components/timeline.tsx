@@ -60,7 +60,10 @@ export function Timeline(props: TimelineOptions) {
     return {
       p,
       recibido,
-      waitEnd: p.estado === "pendiente" ? now : inicio ?? fin ?? now,
+      // A cancelled order waited until it was cancelled (`fecha_fin`), never to "now".
+      waitEnd: p.estado === "pendiente"
+        ? now
+        : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : now),
       inicio: running ? inicio : null,
       runEnd: p.estado === "en proceso" ? now : fin ?? now,
     };
