@@ -254,6 +254,80 @@ export class FakeBrowser {
   }
 }
 
+/** Options of {@linkcode EventStream.until} and {@linkcode EventStream.end}. */
+export interface WaitOptions {
+  /** Fail when nothing matched (or the stream did not end) within this time. @default {5000} */
+  timeoutMs?: number;
+}
+
+/**
+ * A server-sent-events response read as text, like a browser's
+ * `EventSource` would. Every wait is bounded: a stream that ends early or
+ * never sends what is awaited fails the test with what it did send.
+ * Cancels the stream on dispose.
+ */
+export class EventStream implements AsyncDisposable {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  /** Everything received so far. */
+  text = "";
+
+  constructor(response: Response) {
+    if (response.body === null) throw new TypeError("Cannot read events: the response has no body");
+    this.#reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /**
+   * Reads until the text received matches `pattern`.
+   *
+   * @returns Everything received so far.
+   * @throws {Error} When the stream ends first, or after `timeoutMs`.
+   */
+  async until(pattern: string | RegExp, options: WaitOptions = {}): Promise<string> {
+    const matches = () =>
+      typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+    const what = `the event stream to send ${pattern}`;
+    while (!matches()) {
+      const { done, value } = await this.#read(what, options);
+      if (done) throw new Error(`Waited for ${what}, but it ended. It sent:\n${this.text}`);
+      this.text += value;
+    }
+    return this.text;
+  }
+
+  /**
+   * Reads until the stream ends.
+   *
+   * @throws {Error} When it is still open after `timeoutMs`.
+   */
+  async end(options: WaitOptions = {}): Promise<void> {
+    for (;;) {
+      const { done, value } = await this.#read("the event stream to end", options);
+      if (done) return;
+      this.text += value;
+    }
+  }
+
+  async #read(what: string, options: WaitOptions): Promise<ReadableStreamReadResult<string>> {
+    const { timeoutMs = 5000 } = options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`Waited ${timeoutMs} ms for ${what}. It sent:\n${this.text}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#reader.read(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops reading (the browser leaves). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}
+
 /** A gateway on a fake daemon, with its log lines; closed on dispose. */
 export function fakeGateway(options: { liveIntervalMs?: number } = {}) {
   const daemon = new FakeDaemon();
