@@ -53,6 +53,14 @@ export interface DaemonLinkOptions {
   timeoutMs?: number;
   /** Connecting gives up after this long. @default {2000} */
   connectTimeoutMs?: number;
+  /** The clock of the backoff and the idle check, in ms. @default {performance.now} */
+  now?: () => number;
+  /** Opens a connection. @default {PedidosClient.connectAny} */
+  connect?: (
+    hosts: string[],
+    port: number,
+    options: { connectTimeoutMs: number },
+  ) => Promise<PedidosClient>;
   /**
    * A connection idle for longer than this is checked with a PING before a
    * request that must not be sent twice (REGISTRO, LOGIN, PEDIDO without
@@ -78,6 +86,7 @@ export class DaemonLink implements DaemonClient {
   readonly address: string;
   readonly #options: DaemonLinkOptions;
   readonly #name: string;
+  readonly #now: () => number;
   #client: PedidosClient | null = null;
   #connecting: Promise<PedidosClient> | null = null;
   #lastError: ClientError | null = null;
@@ -89,6 +98,7 @@ export class DaemonLink implements DaemonClient {
   constructor(options: DaemonLinkOptions) {
     this.#options = options;
     this.#name = options.name ?? "daemon";
+    this.#now = options.now ?? (() => performance.now());
     this.address = options.hosts.map((host) => formatAddress(host, options.port)).join(", ");
   }
 
@@ -99,7 +109,7 @@ export class DaemonLink implements DaemonClient {
   ): Promise<ReplyOf<O>> {
     const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
     const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
-    const idleMs = performance.now() - this.#lastUsed;
+    const idleMs = this.#now() - this.#lastUsed;
     if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
       // A stale connection (the daemon restarted) is found out by a PING, not by this request.
       await this.#send({ op: "PING" }, options.signal).catch(() => {});
@@ -129,7 +139,7 @@ export class DaemonLink implements DaemonClient {
       const reply = await client.request(body, {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
-      this.#lastUsed = performance.now();
+      this.#lastUsed = this.#now();
       // The wire boundary: PedidosClient checks that a reply is an object with
       // a boolean `ok`; that it is the reply of this operation is the protocol's
       // promise (replies come back in request order). The one cast of replies.
@@ -157,11 +167,12 @@ export class DaemonLink implements DaemonClient {
     }
     if (this.#client !== null) return Promise.resolve(this.#client);
     if (this.#connecting !== null) return this.#connecting;
-    if (this.#lastError !== null && performance.now() < this.#retryAt) {
+    if (this.#lastError !== null && this.#now() < this.#retryAt) {
       return Promise.reject(this.#lastError);
     }
     const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
-    this.#connecting = PedidosClient.connectAny(hosts, port, { connectTimeoutMs }).then(
+    const connect = this.#options.connect ?? PedidosClient.connectAny;
+    this.#connecting = connect(hosts, port, { connectTimeoutMs }).then(
       (client) => {
         this.#connecting = null;
         if (this.#closed) {
@@ -171,7 +182,7 @@ export class DaemonLink implements DaemonClient {
         this.#client = client;
         this.#lastError = null;
         this.#backoffMs = MIN_BACKOFF_MS;
-        this.#lastUsed = performance.now();
+        this.#lastUsed = this.#now();
         this.#options.logger.info("web.daemon_connected", {
           link: this.#name,
           daemon: this.address,
@@ -190,7 +201,7 @@ export class DaemonLink implements DaemonClient {
           });
         }
         this.#lastError = failure;
-        this.#retryAt = performance.now() + this.#backoffMs;
+        this.#retryAt = this.#now() + this.#backoffMs;
         this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2);
         throw failure;
       },
