@@ -15,7 +15,9 @@ import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 export interface DaemonLinkOptions {
   /** Hosts tried in order. */
   hosts: string[];
+  /** The daemon's port. */
   port: number;
+  /** Where connections lost and found are logged. */
   logger: Logger;
   /** The link's name in logs. @default {"daemon"} */
   name?: string;
@@ -65,6 +67,7 @@ export class DaemonLink implements DaemonClient {
   #lastUsed = 0;
   #closed = false;
 
+  /** Makes the link; it connects on the first request. */
   constructor(options: DaemonLinkOptions) {
     this.#options = options;
     this.#name = options.name ?? "daemon";

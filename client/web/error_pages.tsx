@@ -16,7 +16,11 @@ import type { RouteDeps } from "./route_deps.ts";
 export class ErrorPages {
   readonly #deps: Pick<RouteDeps, "respond" | "logger">;
 
-  /** @param deps Where pages are made and problems logged. */
+  /**
+   * Makes the error pages.
+   *
+   * @param deps Where pages are made and problems logged.
+   */
   constructor(deps: Pick<RouteDeps, "respond" | "logger">) {
     this.#deps = deps;
   }

@@ -29,6 +29,12 @@ export class Responses {
   readonly #sessions: SessionStore;
   readonly #now: () => number;
 
+  /**
+   * Answers with sessions from one store.
+   *
+   * @param sessions Where sessions are kept.
+   * @param now The clock, in ms since the epoch (cookie lifetimes).
+   */
   constructor(sessions: SessionStore, now: () => number) {
     this.#sessions = sessions;
     this.#now = now;

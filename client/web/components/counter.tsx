@@ -6,7 +6,9 @@
 
 /** Props of {@linkcode Counter}. */
 export interface CounterProps {
+  /** What it counts. */
   label: string;
+  /** The number (or a duration in words). */
   value: string | number;
   /** A colour: `wait`, `run`, `done`, `alert`. @default {none} */
   tone?: string;

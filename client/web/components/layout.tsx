@@ -14,17 +14,21 @@ export type NavKey = "inicio" | "tareas" | "pedidos" | "panel" | "login" | "regi
 
 /** Props of {@linkcode Layout}. */
 export interface LayoutProps {
+  /** The page's title, before " · Pedidos". */
   title: string;
+  /** The navigation entry marked as current. */
   nav: NavKey;
   /** The signed-in user, or null. */
   usuario: string | null;
   /** The session's CSRF token, for the logout form. */
   csrf: string | null;
+  /** A message shown once, above the page. */
   flash?: Flash | null;
   /** A problem reaching the daemon, shown above everything. */
   problem?: string | null;
   /** Reload every few seconds when JavaScript is off (live pages). */
   refreshWithoutScript?: boolean;
+  /** The page itself. */
   children?: Child;
 }
 

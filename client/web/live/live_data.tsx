@@ -34,7 +34,9 @@ export interface LiveDataOptions {
 
 /** The recent orders, or why they could not be read. */
 export interface OrdersData {
+  /** Newest first, or null when they could not be read. */
   pedidos: Pedido[] | null;
+  /** Why not, in words. */
   problem: string | null;
 }
 
@@ -49,6 +51,7 @@ export class LiveData {
   readonly #closing = new AbortController();
   readonly #rejections: RejectionLog;
 
+  /** Makes the two feeds; nothing is asked until someone watches. */
   constructor(options: LiveDataOptions) {
     this.#options = options;
     this.#rejections = new RejectionLog(options.timelineMs);

@@ -40,6 +40,7 @@ export class LiveFeed {
   #active = false;
   #closed = false;
 
+  /** Makes the feed; it renders only while someone watches. */
   constructor(options: LiveFeedOptions) {
     this.#render = options.render;
     this.#intervalMs = options.intervalMs ?? 500;

@@ -20,7 +20,11 @@ export class RejectionLog {
   readonly #rejections: Rejection[] = [];
   #last: number | null = null;
 
-  /** @param spanMs How long a rise is kept: the timeline's span. */
+  /**
+   * An empty log.
+   *
+   * @param spanMs How long a rise is kept: the timeline's span.
+   */
   constructor(spanMs: number) {
     this.#spanMs = spanMs;
   }

@@ -7,7 +7,9 @@
 
 /** Props of {@linkcode MessagePage}. */
 export interface MessagePageProps {
+  /** The heading. */
   title: string;
+  /** What happened, in one sentence. */
   text: string;
   /** Where "Volver" goes. @default {"/"} */
   back?: string;

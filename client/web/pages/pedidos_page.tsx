@@ -12,8 +12,11 @@ import { OrdersTable } from "../components/orders_table.tsx";
 
 /** The order form's values. */
 export interface OrderForm {
+  /** Who orders. */
   cliente: string;
+  /** One product per line, `pan x2` for two. */
   productos: string;
+  /** Where to. */
   direccion: string;
   /** The idempotency key of this form: sending it twice makes one order. */
   clave: string;
@@ -23,6 +26,7 @@ export interface OrderForm {
 export interface PedidosPageProps {
   /** The session's CSRF token. */
   csrf: string;
+  /** What the form shows. */
   form: OrderForm;
   /** The daemon's refusal, in words. */
   error?: string | null;

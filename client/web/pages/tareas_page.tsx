@@ -12,7 +12,9 @@ export type TareaName = "sum" | "upper" | "lower";
 
 /** The outcome of one task. */
 export interface TaskOutcome {
+  /** Which task ran. */
   tarea: TareaName;
+  /** Whether the daemon ran it. */
   ok: boolean;
   /** The result, or the daemon's error in words. */
   text: string;
