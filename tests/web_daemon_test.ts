@@ -2,7 +2,7 @@
  * The gateway's connections to a real daemon, and `pedidos web` itself.
  */
 import assert from "node:assert/strict";
-import { ClientError } from "../client/client.ts";
+import { ClientError, PedidosClient } from "../client/client.ts";
 import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
 import { runWebCommand } from "../client/web/main.ts";
 import { Logger } from "../server/log.ts";
@@ -25,24 +25,54 @@ Deno.test("connectDaemon() keeps one connection for queries and one for work, wh
   assert.equal(daemon.server.connections, 2);
 });
 
+/** A clock that moves only when the test says so. */
+function manualClock() {
+  const clock = { ms: 0, now: () => clock.ms };
+  return clock;
+}
+
+/** `PedidosClient.connectAny`, counting the attempts. */
+function countingConnect() {
+  const counter = {
+    attempts: 0,
+    connect: (hosts: string[], port: number, options: { connectTimeoutMs: number }) => {
+      counter.attempts++;
+      return PedidosClient.connectAny(hosts, port, options);
+    },
+  };
+  return counter;
+}
+
 Deno.test("DaemonLink fails fast while the daemon is down and reconnects when it is back", async () => {
   const first = await startInProcess({ hosts: ["127.0.0.1"] });
   const port = first.port;
-  const link = new DaemonLink({ hosts: ["127.0.0.1"], port, logger: quiet() });
+  const clock = manualClock();
+  const counter = countingConnect();
+  const link = new DaemonLink({
+    hosts: ["127.0.0.1"],
+    port,
+    logger: quiet(),
+    now: clock.now,
+    connect: counter.connect,
+  });
   try {
     assert.equal((await link.request({ op: "PING" })).ok, true);
+    assert.equal(counter.attempts, 1);
     await first[Symbol.asyncDispose]();
     // The old connection is closed: a query is retried on a new one, which fails to connect.
     await assert.rejects(link.request({ op: "STATS" }), ClientError);
-    const started = performance.now();
+    assert.equal(counter.attempts, 2);
+    // Within the backoff (250 ms), requests fail at once, without trying to connect.
+    clock.ms += 249;
     await assert.rejects(
       link.request({ op: "STATS" }),
       (e) => e instanceof ClientError && e.code === "connect_failed",
     );
-    assert.ok(performance.now() - started < 100, "within the backoff, no new attempt");
+    assert.equal(counter.attempts, 2, "within the backoff, no new attempt");
     await using second = await startInProcess({ hosts: ["127.0.0.1"], port });
-    await new Promise((resolve) => setTimeout(resolve, 600)); // past the backoff
+    clock.ms += 1; // past the backoff
     assert.equal((await link.request({ op: "PING" })).ok, true);
+    assert.equal(counter.attempts, 3);
     assert.equal(second.server.connections, 1);
   } finally {
     await link.close();
@@ -52,13 +82,20 @@ Deno.test("DaemonLink fails fast while the daemon is down and reconnects when it
 Deno.test("DaemonLink finds a stale connection with a PING before a request it must not repeat", async () => {
   const first = await startInProcess({ hosts: ["127.0.0.1"] });
   const port = first.port;
-  const link = new DaemonLink({ hosts: ["127.0.0.1"], port, logger: quiet(), checkIdleMs: 0 });
+  const clock = manualClock();
+  const link = new DaemonLink({
+    hosts: ["127.0.0.1"],
+    port,
+    logger: quiet(),
+    checkIdleMs: 5000,
+    now: clock.now,
+  });
   try {
     assert.equal((await link.request({ op: "PING" })).ok, true);
     await first[Symbol.asyncDispose]();
     await using second = await startInProcess({ hosts: ["127.0.0.1"], port });
+    clock.ms += 5001; // idle for longer than checkIdleMs
     // An order without `clave` is never sent twice; the PING finds the old connection gone.
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const reply = await link.request({ cliente: "Ana", productos: ["pan"], direccion: "Calle 1" });
     assert.equal(reply.ok, true);
     assert.equal(second.server.connections, 1);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { SESSION_COOKIE } from "../client/web/app.tsx";
-import { FakeBrowser, fakeGateway, ORIGIN, signIn } from "./web_test_util.ts";
+import { EventStream, FakeBrowser, fakeGateway, ORIGIN, signIn } from "./web_test_util.ts";
 
 const PASSWORD = "s3cret-pass";
 
@@ -231,10 +231,24 @@ Deno.test("gateway: Pedidos places an order with an idempotency key and shows it
   assert.match(list.text, /✅ Pedido 1 recibido/);
   assert.match(list.text, /<tr data-id="1" data-estado="pendiente">/);
   assert.match(list.text, /pan, agua ×2/);
-  // Sending the same form twice makes one order.
-  await browser.post("/pedidos", fields);
-  assert.equal(gw.daemon.pedidos.length, 1);
-  assert.match((await browser.get("/pedidos")).text, /ya estaba registrado/);
+  // Sending the same form twice (a double click, a reload) must make one order. The daemon
+  // deduplicates by `clave`; the gateway's part is to send the form's clave again, unchanged,
+  // and to show the daemon's answer.
+  const again = await browser.post("/pedidos", fields);
+  assert.equal(again.status, 303);
+  assert.equal(again.location, "/pedidos");
+  const [first, second] = gw.daemon.sent("PEDIDO");
+  assert.deepEqual(second, first, "the same request again, with the same clave");
+  const after = await browser.get("/pedidos");
+  assert.match(after.text, /class="flash ok" role="status">✅ Pedido 1 ya estaba registrado/);
+  // Each form shown has a new clave, so the next order is a new one.
+  const next = /name="clave" value="([^"]+)"/.exec(after.text)![1]!;
+  assert.notEqual(next, clave);
+  assert.notEqual(/name="clave" value="([^"]+)"/.exec(list.text)![1], clave);
+  // A form that comes without a clave still gets one, so a retry of it can be told apart.
+  await browser.post("/pedidos", { cliente: "Eva", productos: "pan", direccion: "Calle 2" });
+  const sentClave = (gw.daemon.sent("PEDIDO")[2]!.data as { clave: unknown }).clave;
+  assert.match(String(sentClave), /^[0-9a-f-]{36}$/);
 });
 
 Deno.test("gateway: Pedidos escapes what clients typed", async () => {
@@ -319,6 +333,21 @@ Deno.test("gateway: Panel shows the counters and one timeline lane per worker", 
   assert.ok(!page.text.includes("<b>Eva"));
 });
 
+Deno.test("gateway: cancelled orders show as a grey badge on Pedidos and a counter on the Panel", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "cancelado", fecha_fin: new Date().toISOString() });
+  gw.daemon.stats.cancelados = 7;
+  const pedidos = await browser.get("/pedidos");
+  assert.match(
+    pedidos.text,
+    /<tr data-id="1" data-estado="cancelado">[\s\S]*?<span class="estado cancelado">cancelado<\/span>/,
+  );
+  const panel = await browser.get("/panel");
+  assert.match(panel.text, /<span class="value">7<\/span><span class="label">cancelados<\/span>/);
+});
+
 Deno.test("gateway: the live streams send HTML snapshots as server-sent events", async () => {
   using gw = fakeGateway({ liveIntervalMs: 10 });
   const browser = gw.browser();
@@ -331,13 +360,11 @@ Deno.test("gateway: the live streams send HTML snapshots as server-sent events",
   );
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes('data-estado="pendiente"')) text += (await reader.read()).value ?? "";
+  await using events = new EventStream(response);
+  const text = await events.until('data-estado="pendiente"');
   assert.match(text, /^retry: 2000\n\nevent: html\ndata: /);
   gw.daemon.pedidos[0]!.estado = "listo";
-  while (!text.includes('data-estado="listo"')) text += (await reader.read()).value ?? "";
-  await reader.cancel();
+  await events.until(/event: html\ndata: .*data-estado="listo"/);
 });
 
 Deno.test("gateway: closing the gateway ends the live streams", async () => {
@@ -349,10 +376,19 @@ Deno.test("gateway: closing the gateway ends the live streams", async () => {
       headers: { cookie: `${SESSION_COOKIE}=${sessionCookie(browser)}` },
     }),
   );
-  const reader = response.body!.getReader();
-  await reader.read();
+  await using events = new EventStream(response);
+  await events.until(/event: html\ndata: <div class="counters">/);
   gw.handler.close();
-  for (;;) if ((await reader.read()).done) break;
+  await events.end({ timeoutMs: 2000 });
+  // A stream asked for after close() ends at once too.
+  const late = await gw.handler(
+    new Request(`${ORIGIN}/panel/eventos`, {
+      headers: { cookie: `${SESSION_COOKIE}=${sessionCookie(browser)}` },
+    }),
+  );
+  await using lateEvents = new EventStream(late);
+  await lateEvents.end({ timeoutMs: 2000 });
+  assert.equal(lateEvents.text, "retry: 2000\n\n", "and sends no snapshot");
 });
 
 Deno.test("gateway: when the daemon is down every page says so plainly", async () => {

@@ -7,10 +7,12 @@
  */
 
 import { ClientError } from "../client/client.ts";
-import type { DaemonClient } from "../client/web/daemon.ts";
+import type { DaemonClient, DaemonRequest } from "../client/web/daemon.ts";
 import { createGatewayHandler, type GatewayHandler } from "../client/web/app.tsx";
 import { Logger } from "../server/log.ts";
-import type { Pedido, Reply } from "../server/protocol/messages.ts";
+import type { ErrorCode } from "../server/protocol/errors.ts";
+import type { Pedido } from "../server/protocol/messages.ts";
+import type { ErrorReply, Op, Reply, ReplyOf, Stats } from "../server/protocol/replies.ts";
 import { renderTareasHtml } from "../server/accounts/tareas_html.ts";
 import { newPedido } from "../server/store/new_pedido.ts";
 
@@ -25,11 +27,11 @@ export class FakeDaemon implements DaemonClient {
   /** Throw `connect_failed` for every request, like a daemon that is down. */
   down = false;
   /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
-  readonly refuse: Record<string, string> = {};
+  readonly refuse: Partial<Record<Op, ErrorCode>> = {};
   readonly users = new Map<string, { usuario: string; password: string }>();
   readonly tokens = new Map<string, string>();
   readonly pedidos: Pedido[] = [];
-  stats = {
+  stats: Stats = {
     recibidos: 0,
     aceptados: 0,
     rechazados: 0,
@@ -37,6 +39,7 @@ export class FakeDaemon implements DaemonClient {
     en_proceso: 0,
     listos: 0,
     errores: 0,
+    cancelados: 0,
     capacidad: 6,
     libres: 6,
     workers: 3,
@@ -46,7 +49,7 @@ export class FakeDaemon implements DaemonClient {
   };
   #nextToken = 1;
 
-  request(body: Record<string, unknown>): Promise<Reply> {
+  request<O extends Op = "PEDIDO">(body: DaemonRequest<O>): Promise<ReplyOf<O>> {
     this.requests.push(structuredClone(body));
     if (this.down) {
       return Promise.reject(
@@ -55,9 +58,10 @@ export class FakeDaemon implements DaemonClient {
     }
     const op = String(body.op ?? "PEDIDO").toUpperCase();
     const data = (body.data ?? body) as Record<string, unknown>;
-    const refused = this.refuse[op];
+    const refused = this.refuse[op as Op];
     if (refused) return Promise.resolve(fail(refused, `❌ Falla simulada: ${refused}.`));
-    return Promise.resolve(this.#answer(op, data));
+    // The fake answers each op with that op's reply; the cast states it.
+    return Promise.resolve(this.#answer(op, data) as ReplyOf<O>);
   }
 
   close(): Promise<void> {
@@ -163,7 +167,7 @@ export class FakeDaemon implements DaemonClient {
   }
 }
 
-function fail(error: string, mensaje: string): Reply {
+function fail(error: ErrorCode, mensaje: string): ErrorReply {
   return { ok: false, error, mensaje };
 }
 
@@ -247,6 +251,80 @@ export class FakeBrowser {
       headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     }
     return headers;
+  }
+}
+
+/** Options of {@linkcode EventStream.until} and {@linkcode EventStream.end}. */
+export interface WaitOptions {
+  /** Fail when nothing matched (or the stream did not end) within this time. @default {5000} */
+  timeoutMs?: number;
+}
+
+/**
+ * A server-sent-events response read as text, like a browser's
+ * `EventSource` would. Every wait is bounded: a stream that ends early or
+ * never sends what is awaited fails the test with what it did send.
+ * Cancels the stream on dispose.
+ */
+export class EventStream implements AsyncDisposable {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  /** Everything received so far. */
+  text = "";
+
+  constructor(response: Response) {
+    if (response.body === null) throw new TypeError("Cannot read events: the response has no body");
+    this.#reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /**
+   * Reads until the text received matches `pattern`.
+   *
+   * @returns Everything received so far.
+   * @throws {Error} When the stream ends first, or after `timeoutMs`.
+   */
+  async until(pattern: string | RegExp, options: WaitOptions = {}): Promise<string> {
+    const matches = () =>
+      typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+    const what = `the event stream to send ${pattern}`;
+    while (!matches()) {
+      const { done, value } = await this.#read(what, options);
+      if (done) throw new Error(`Waited for ${what}, but it ended. It sent:\n${this.text}`);
+      this.text += value;
+    }
+    return this.text;
+  }
+
+  /**
+   * Reads until the stream ends.
+   *
+   * @throws {Error} When it is still open after `timeoutMs`.
+   */
+  async end(options: WaitOptions = {}): Promise<void> {
+    for (;;) {
+      const { done, value } = await this.#read("the event stream to end", options);
+      if (done) return;
+      this.text += value;
+    }
+  }
+
+  async #read(what: string, options: WaitOptions): Promise<ReadableStreamReadResult<string>> {
+    const { timeoutMs = 5000 } = options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`Waited ${timeoutMs} ms for ${what}. It sent:\n${this.text}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#reader.read(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops reading (the browser leaves). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
   }
 }
 

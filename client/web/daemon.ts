@@ -11,175 +11,35 @@
  * @module
  */
 
-import type { Reply } from "../../server/protocol/messages.ts";
-import { ClientError, formatAddress, PedidosClient } from "../client.ts";
-import type { Logger } from "../../server/log.ts";
+import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
+import { DaemonLink, type DaemonLinkOptions } from "./daemon_link.ts";
+
+export { DaemonLink, type DaemonLinkOptions } from "./daemon_link.ts";
+
+/**
+ * One request as sent on the wire: `op` names the operation (a bare order,
+ * without `op`, is a PEDIDO, as in the protocol), the other fields are its
+ * arguments.
+ */
+export type DaemonRequest<O extends Op = Op> = { op?: O; [field: string]: unknown };
 
 /** What the gateway needs from the daemon; tests pass a fake. */
 export interface DaemonClient {
   /**
-   * Sends one request and resolves with the daemon's reply (which may be an
-   * error reply: the daemon's refusals are replies).
+   * Sends one request and resolves with the daemon's reply to it: the typed
+   * reply of its operation, or an error reply (the daemon's refusals are
+   * replies, not exceptions).
    *
    * @throws {ClientError} When the daemon cannot be reached or the connection is lost.
    */
-  request(body: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<Reply>;
+  request<O extends Op = "PEDIDO">(
+    body: DaemonRequest<O>,
+    options?: { signal?: AbortSignal },
+  ): Promise<ReplyOf<O>>;
   /** Where the daemon is, for people: `localhost:8888`. */
   readonly address: string;
   /** Closes the connections. Idempotent. */
   close(): Promise<void>;
-}
-
-/** Options of {@linkcode DaemonLink} and {@linkcode connectDaemon}. */
-export interface DaemonLinkOptions {
-  /** Hosts tried in order. */
-  hosts: string[];
-  port: number;
-  logger: Logger;
-  /** The link's name in logs. @default {"daemon"} */
-  name?: string;
-  /** A reply not received within this time fails with a `timeout` error. @default {15000} */
-  timeoutMs?: number;
-  /** Connecting gives up after this long. @default {2000} */
-  connectTimeoutMs?: number;
-  /**
-   * A connection idle for longer than this is checked with a PING before a
-   * request that must not be sent twice (REGISTRO, LOGIN, PEDIDO without
-   * `clave`), so a daemon restart is found out by the PING.
-   *
-   * @default {5000}
-   */
-  checkIdleMs?: number;
-}
-
-/** Requests that may be sent again when the connection was found closed. */
-const SAFE_TO_RETRY = new Set(["STATS", "LISTAR", "ESTADO", "PING", "GET_TAREAS_HTML", "TASK"]);
-const MIN_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 4000;
-
-/**
- * One long-lived, reconnecting connection to the daemon. Requests made
- * while it is connecting wait for that one attempt; after a failure the
- * next attempt is made no sooner than a backoff (250 ms doubling to 4 s),
- * and requests in between fail at once, so a down daemon costs nothing.
- */
-export class DaemonLink implements DaemonClient {
-  readonly address: string;
-  readonly #options: DaemonLinkOptions;
-  readonly #name: string;
-  #client: PedidosClient | null = null;
-  #connecting: Promise<PedidosClient> | null = null;
-  #lastError: ClientError | null = null;
-  #retryAt = 0;
-  #backoffMs = MIN_BACKOFF_MS;
-  #lastUsed = 0;
-  #closed = false;
-
-  constructor(options: DaemonLinkOptions) {
-    this.#options = options;
-    this.#name = options.name ?? "daemon";
-    this.address = options.hosts.map((host) => formatAddress(host, options.port)).join(", ");
-  }
-
-  /** {@inheritDoc DaemonClient.request} */
-  async request(body: Record<string, unknown>, options: { signal?: AbortSignal } = {}) {
-    const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
-    const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
-    const idleMs = performance.now() - this.#lastUsed;
-    if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
-      // A stale connection (the daemon restarted) is found out by a PING, not by this request.
-      await this.#send({ op: "PING" }, options.signal).catch(() => {});
-    }
-    try {
-      return await this.#send(body, options.signal);
-    } catch (error) {
-      if (!retriable || !(error instanceof ClientError) || error.code !== "connection_closed") {
-        throw error;
-      }
-      return await this.#send(body, options.signal);
-    }
-  }
-
-  /** {@inheritDoc DaemonClient.close} */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const client = this.#client ?? await this.#connecting?.catch(() => null);
-    this.#client = null;
-    await client?.close();
-  }
-
-  async #send(body: Record<string, unknown>, signal?: AbortSignal): Promise<Reply> {
-    const client = await this.#connection();
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 15_000);
-    try {
-      const reply = await client.request(body, {
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      this.#lastUsed = performance.now();
-      return reply;
-    } catch (error) {
-      if (timeout.aborted && !signal?.aborted) {
-        throw new ClientError(
-          "timeout",
-          `No reply from the daemon within ${this.#options.timeoutMs ?? 15_000} ms`,
-          { cause: error },
-        );
-      }
-      if (error instanceof ClientError && this.#client === client) {
-        this.#client = null;
-        this.#options.logger.warn("web.daemon_lost", { link: this.#name, error: error.message });
-        client.close().catch(() => {});
-      }
-      throw error;
-    }
-  }
-
-  #connection(): Promise<PedidosClient> {
-    if (this.#closed) {
-      return Promise.reject(new ClientError("connection_closed", "The gateway is stopping"));
-    }
-    if (this.#client !== null) return Promise.resolve(this.#client);
-    if (this.#connecting !== null) return this.#connecting;
-    if (this.#lastError !== null && performance.now() < this.#retryAt) {
-      return Promise.reject(this.#lastError);
-    }
-    const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
-    this.#connecting = PedidosClient.connectAny(hosts, port, { connectTimeoutMs }).then(
-      (client) => {
-        this.#connecting = null;
-        if (this.#closed) {
-          client.close().catch(() => {});
-          throw new ClientError("connection_closed", "The gateway is stopping");
-        }
-        this.#client = client;
-        this.#lastError = null;
-        this.#backoffMs = MIN_BACKOFF_MS;
-        this.#lastUsed = performance.now();
-        this.#options.logger.info("web.daemon_connected", {
-          link: this.#name,
-          daemon: this.address,
-        });
-        return client;
-      },
-      (error: unknown) => {
-        this.#connecting = null;
-        const failure = error instanceof ClientError
-          ? error
-          : new ClientError("connect_failed", String(error), { cause: error });
-        if (this.#lastError === null) {
-          this.#options.logger.warn("web.daemon_unreachable", {
-            link: this.#name,
-            error: failure.message,
-          });
-        }
-        this.#lastError = failure;
-        this.#retryAt = performance.now() + this.#backoffMs;
-        this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2);
-        throw failure;
-      },
-    );
-    return this.#connecting;
-  }
 }
 
 /** Operations sent on the work connection; everything else is a query. */
@@ -205,7 +65,10 @@ export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncD
   };
   return {
     address: queries.address,
-    request(body, requestOptions) {
+    request<O extends Op = "PEDIDO">(
+      body: DaemonRequest<O>,
+      requestOptions?: { signal?: AbortSignal },
+    ): Promise<ReplyOf<O>> {
       const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
       return (WORK_OPS.has(op) ? work : queries).request(body, requestOptions);
     },

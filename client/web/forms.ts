@@ -6,10 +6,16 @@
  */
 
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Producto, Reply } from "../../server/protocol/messages.ts";
+import type { ErrorCode } from "../../server/protocol/errors.ts";
+import type { Producto } from "../../server/protocol/messages.ts";
+import type { ErrorReply } from "../../server/protocol/replies.ts";
 
-/** HTTP status of each daemon error code, in one place. */
-export function statusFor(code: unknown): ContentfulStatusCode {
+/**
+ * HTTP status of each daemon error code, in one place. Codes the gateway's
+ * requests cannot meet (`too_large`, `internal`, and the v1.1 codes of
+ * CANCELAR/REINTENTAR and the store) are a bad gateway: 502.
+ */
+export function statusFor(code: ErrorCode | undefined): ContentfulStatusCode {
   switch (code) {
     case "invalid_json":
     case "invalid_request":
@@ -36,10 +42,8 @@ export function statusFor(code: unknown): ContentfulStatusCode {
 }
 
 /** The daemon's refusal in words, for people. */
-export function refusal(reply: Reply): string {
-  const mensaje = typeof reply.mensaje === "string"
-    ? reply.mensaje
-    : "❌ El servidor rechazó la solicitud.";
+export function refusal(reply: ErrorReply): string {
+  const mensaje = reply.mensaje ?? "❌ El servidor rechazó la solicitud.";
   return reply.error === "queue_full"
     ? `${mensaje} El servidor está a plena capacidad: todos sus lugares están ocupados.`
     : mensaje;

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { Layout, type LayoutProps } from "./layout.tsx";
+import { Layout, type LayoutProps } from "./components/layout.tsx";
 import type { SessionStore, WebSession } from "./sessions.ts";
 
 /** The name of the session cookie. */
@@ -29,6 +29,12 @@ export class Responses {
   readonly #sessions: SessionStore;
   readonly #now: () => number;
 
+  /**
+   * Answers with sessions from one store.
+   *
+   * @param sessions Where sessions are kept.
+   * @param now The clock, in ms since the epoch (cookie lifetimes).
+   */
   constructor(sessions: SessionStore, now: () => number) {
     this.#sessions = sessions;
     this.#now = now;

@@ -11,7 +11,9 @@ import { timingSafeEqual } from "node:crypto";
 
 /** A message shown once on the next page (after a redirect). */
 export interface Flash {
+  /** Green or red. */
   kind: "ok" | "error";
+  /** The message. */
   text: string;
 }
 
@@ -62,6 +64,7 @@ export class SessionStore {
   readonly #anonymousTtlMs: number;
   readonly #now: () => number;
 
+  /** An empty store. */
   constructor(options: SessionStoreOptions = {}) {
     this.#max = options.maxSessions ?? 10_000;
     this.#anonymousTtlMs = options.anonymousTtlMs ?? 3_600_000;

@@ -85,6 +85,7 @@ table.orders { width: 100%; border-collapse: collapse; font-size: .92rem; }
 .estado.en-proceso { background: #dbeafe; color: #1e40af; }
 .estado.listo { background: #dcfce7; color: #166534; }
 .estado.error { background: #fee2e2; color: #991b1b; }
+.estado.cancelado { background: #e5e7eb; color: #374151; }
 .live { color: #9ca3af; font-size: .8rem; vertical-align: middle; }
 .live[data-state="on"] { color: var(--done); }
 .live[data-state="off"] { color: var(--err); }
@@ -94,6 +95,7 @@ table.orders { width: 100%; border-collapse: collapse; font-size: .92rem; }
 .counter .label { color: var(--muted); font-size: .8rem; }
 .counter.wait .value { color: #b45309; } .counter.run .value { color: #1d4ed8; }
 .counter.done .value { color: #15803d; } .counter.alert .value { color: #b91c1c; }
+.counter.off .value { color: #6b7280; }
 .timeline-wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .5rem; }
 svg.timeline { display: block; width: 100%; min-width: 640px; height: auto; font-size: 12px; }
 .tl-bg { fill: #f8fafc; stroke: var(--line); }
@@ -107,6 +109,7 @@ svg.timeline { display: block; width: 100%; min-width: 640px; height: auto; font
 .tl-bar.listo rect { fill: var(--done); }
 .tl-bar.en-proceso rect { fill: var(--run); }
 .tl-bar.error rect { fill: var(--err); }
+.tl-bar.cancelado rect { fill: #9ca3af; }
 .tl-bar text { fill: #fff; font-weight: 600; font-size: 11px; pointer-events: none; }
 .legend { display: flex; flex-wrap: wrap; gap: .4rem 1rem; list-style: none; padding: 0; color: var(--muted); font-size: .85rem; }
 .sw { display: inline-block; width: .9rem; height: .9rem; border-radius: 3px; margin-right: .35rem; vertical-align: -2px; }

@@ -111,15 +111,24 @@ Deno.test({
         const row = `tr[data-id="${id}"]`;
         assert.equal(await page.textContent(`${row} td.cliente`), cliente, "shown as text");
         assert.equal(await page.evaluate("window.__xss"), undefined, "never run");
-        // Watch the row change without reloading: mark the page, then follow the states.
-        await page.evaluate("window.__sameDocument = true");
-        const seen: string[] = [];
-        const deadline = Date.now() + 20_000;
-        while (seen.at(-1) !== "listo" && Date.now() < deadline) {
-          const estado = await page.getAttribute(row, "data-estado");
-          if (estado !== null && estado !== seen.at(-1)) seen.push(estado);
-          await page.waitForTimeout(50);
-        }
+        // Watch the row change without reloading: mark the page, then record every state the
+        // row shows as the live part is replaced (a MutationObserver, so none is missed), until
+        // it shows listo or 20 s pass.
+        const seen = await page.evaluate(`new Promise((resolve) => {
+          window.__sameDocument = true;
+          const live = document.querySelector('[data-live="/pedidos/eventos"]');
+          const seen = [];
+          const done = () => { observer.disconnect(); resolve(seen); };
+          const note = () => {
+            const estado = live.querySelector('${row}')?.getAttribute("data-estado");
+            if (estado && estado !== seen.at(-1)) seen.push(estado);
+            if (estado === "listo") done();
+          };
+          const observer = new MutationObserver(note);
+          observer.observe(live, { childList: true, subtree: true, attributes: true });
+          setTimeout(done, 20000);
+          note();
+        })`) as string[];
         assert.equal(seen.at(-1), "listo", `states seen: ${seen.join(" → ")}`);
         assert.ok(seen.includes("en proceso"), `states seen: ${seen.join(" → ")}`);
         const order = ["pendiente", "en proceso", "listo"];
@@ -136,6 +145,8 @@ Deno.test({
         );
         const listos = page.locator(".counter", { hasText: "listos" }).locator(".value");
         assert.ok(Number(await listos.textContent()) >= 1);
+        const cancelados = page.locator(".counter", { hasText: "cancelados" }).locator(".value");
+        assert.equal(await cancelados.textContent(), "0", "nothing was cancelled");
         await page.evaluate("window.__sameDocument = true");
       });
 

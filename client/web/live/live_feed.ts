@@ -6,28 +6,45 @@
  * @module
  */
 
+/**
+ * Runs `tick` once after `ms`; the returned function cancels it. `tick`'s
+ * promise settles when that snapshot has been rendered and handed out.
+ */
+export type Schedule = (tick: () => Promise<void>, ms: number) => () => void;
+
 /** Options of {@linkcode LiveFeed}. */
 export interface LiveFeedOptions {
   /** Renders the current snapshot; must not throw (render the error instead). */
   render: () => Promise<string>;
   /** Time between two snapshots. @default {500} */
   intervalMs?: number;
+  /** How the next snapshot is timed; tests pass a manual one. @default {setTimeout} */
+  schedule?: Schedule;
+}
+
+function scheduleWithTimer(tick: () => Promise<void>, ms: number): () => void {
+  const timer = setTimeout(() => void tick(), ms);
+  return () => clearTimeout(timer);
 }
 
 /** Watches one snapshot; see the module docs. */
 export class LiveFeed {
   readonly #render: () => Promise<string>;
   readonly #intervalMs: number;
+  readonly #schedule: Schedule;
   readonly #listeners = new Set<(html: string) => void>();
   #last: string | null = null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  /** A loop is running (a render in flight or a timer set). */
+  /** Cancels the next tick, when one is scheduled. */
+  #cancel: (() => void) | null = null;
+  /** A loop is running (a render in flight or a tick scheduled). */
   #active = false;
   #closed = false;
 
+  /** Makes the feed; it renders only while someone watches. */
   constructor(options: LiveFeedOptions) {
     this.#render = options.render;
     this.#intervalMs = options.intervalMs ?? 500;
+    this.#schedule = options.schedule ?? scheduleWithTimer;
   }
 
   /** Watchers now. */
@@ -37,7 +54,8 @@ export class LiveFeed {
 
   /**
    * Calls `listener` with each new snapshot (an unchanged one is not sent
-   * again) until the returned function is called.
+   * again) until the returned function is called. The first snapshot is
+   * rendered at once when nobody was watching.
    */
   subscribe(listener: (html: string) => void): () => void {
     if (this.#closed) return () => {};
@@ -61,16 +79,16 @@ export class LiveFeed {
 
   #stop(): void {
     this.#last = null;
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
+    if (this.#cancel !== null) {
+      this.#cancel();
+      this.#cancel = null;
       this.#active = false;
     }
     // With a render in flight, #tick sees no watchers and ends the loop.
   }
 
   async #tick(): Promise<void> {
-    this.#timer = null;
+    this.#cancel = null;
     const html = await this.#render();
     if (this.#closed || this.#listeners.size === 0) {
       this.#active = false;
@@ -80,6 +98,6 @@ export class LiveFeed {
       this.#last = html;
       for (const listener of this.#listeners) listener(html);
     }
-    this.#timer = setTimeout(() => void this.#tick(), this.#intervalMs);
+    this.#cancel = this.#schedule(() => this.#tick(), this.#intervalMs);
   }
 }

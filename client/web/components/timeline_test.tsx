@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import type { Pedido } from "../../server/protocol/messages.ts";
-import { estadoClass, Timeline } from "./timeline.tsx";
-import { newPedido } from "../../server/store/new_pedido.ts";
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import { estadoClass } from "./estado_badge.tsx";
+import { Timeline } from "./timeline.tsx";
+import { newPedido } from "../../../server/store/new_pedido.ts";
 
 const NOW = Date.parse("2026-11-23T12:01:00.000Z");
 
@@ -90,4 +91,17 @@ Deno.test("Timeline marks refusals and the capacity, and escapes client names", 
   assert.match(out, /capacidad 6/);
   assert.ok(!out.includes("<script>"));
   assert.match(out, /&lt;script&gt;x&lt;\/script&gt;/);
+});
+
+Deno.test("Timeline counts a cancelled order as waiting only until it was cancelled", () => {
+  const waiting = (pedidos: Pedido[]) => /class="tl-wait" d="([^"]*)"/.exec(svg(pedidos))![1]!;
+  const none = waiting([]);
+  const cancelled = pedido(1, { estado: "cancelado", fecha_recibido: at(50), fecha_fin: at(40) });
+  assert.notEqual(waiting([cancelled]), none, "it waited from -50 s to -40 s");
+  assert.equal(
+    waiting([{ ...cancelled, fecha_fin: null }]),
+    none,
+    "without fecha_fin it is not shown waiting up to now",
+  );
+  assert.ok(!svg([cancelled]).includes('data-id="1"'), "it never ran: no bar");
 });

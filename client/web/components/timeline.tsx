@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Pedido } from "../../server/protocol/messages.ts";
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import { estadoClass } from "./estado_badge.tsx";
 
 /** What the timeline shows. */
 export interface TimelineOptions {
@@ -36,11 +37,6 @@ const LANE_HEIGHT = 26;
 const LANE_GAP = 8;
 const SAMPLES = 240;
 
-/** The CSS class of a state: `en proceso` → `en-proceso`. */
-export function estadoClass(estado: string): string {
-  return estado.replace(/\s+/g, "-");
-}
-
 function ms(iso: string | null): number | null {
   if (iso === null) return null;
   const value = Date.parse(iso);
@@ -64,7 +60,10 @@ export function Timeline(props: TimelineOptions) {
     return {
       p,
       recibido,
-      waitEnd: p.estado === "pendiente" ? now : inicio ?? fin ?? now,
+      // A cancelled order waited until it was cancelled (`fecha_fin`), never to "now".
+      waitEnd: p.estado === "pendiente"
+        ? now
+        : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : now),
       inicio: running ? inicio : null,
       runEnd: p.estado === "en proceso" ? now : fin ?? now,
     };

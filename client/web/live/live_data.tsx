@@ -1,23 +1,25 @@
 /**
  * The live parts of Pedidos and Panel: what they show (read from the
- * daemon), one {@linkcode LiveFeed} each, and the server-sent-events stream
- * that carries the snapshots to the browser.
+ * daemon), one {@linkcode LiveFeed} each, and their event streams.
  *
  * @module
  */
 
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
-import type { Pedido, Reply } from "../../server/protocol/messages.ts";
-import { refusal } from "./forms.ts";
-import { Problem } from "./layout.tsx";
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import type { Ask } from "../ask.ts";
+import { OrdersTable } from "../components/orders_table.tsx";
+import { PanelContent, type PanelContentProps } from "../components/panel_content.tsx";
+import { Problem } from "../components/problem.tsx";
+import { refusal } from "../forms.ts";
 import { LiveFeed } from "./live_feed.ts";
-import { OrdersTable, PanelContent, type PanelContentProps, type PanelStats } from "./pages.tsx";
+import { liveStream } from "./live_stream.ts";
+import { RejectionLog } from "./rejection_log.ts";
 
 /** Options of {@linkcode LiveData}. */
 export interface LiveDataOptions {
   /** Asks the daemon; null when it cannot be reached. */
-  ask: (body: Record<string, unknown>) => Promise<Reply | null>;
+  ask: Ask;
   /** What to say when the daemon cannot be reached. */
   unreachable: () => string;
   /** The clock, in ms since the epoch. */
@@ -32,13 +34,14 @@ export interface LiveDataOptions {
 
 /** The recent orders, or why they could not be read. */
 export interface OrdersData {
+  /** Newest first, or null when they could not be read. */
   pedidos: Pedido[] | null;
+  /** Why not, in words. */
   problem: string | null;
 }
 
-function asPedidos(value: unknown): Pedido[] {
-  return Array.isArray(value) ? value as Pedido[] : [];
-}
+/** Orders the Panel's timeline is drawn from. */
+const TIMELINE_ORDERS = 300;
 
 /** The data of the live pages and their streams. */
 export class LiveData {
@@ -46,12 +49,12 @@ export class LiveData {
   readonly #panel: LiveFeed;
   readonly #orders: LiveFeed;
   readonly #closing = new AbortController();
-  /** When STATS `rechazados` went up, over the timeline's span. */
-  readonly #rejections: { at: number; count: number }[] = [];
-  #lastRejected: number | null = null;
+  readonly #rejections: RejectionLog;
 
+  /** Makes the two feeds; nothing is asked until someone watches. */
   constructor(options: LiveDataOptions) {
     this.#options = options;
+    this.#rejections = new RejectionLog(options.timelineMs);
     this.#panel = new LiveFeed({
       intervalMs: options.intervalMs,
       render: async () => String(<PanelContent {...await this.panel()} />),
@@ -72,25 +75,20 @@ export class LiveData {
 
   /** What the Panel shows now: STATS, recent orders, recent refusals. */
   async panel(): Promise<PanelContentProps> {
-    const { ask, now, timelineMs } = this.#options;
+    const { ask, now } = this.#options;
     const [statsReply, listReply] = await Promise.all([
       ask({ op: "STATS" }),
-      ask({ op: "LISTAR", limit: 300 }),
+      ask({ op: "LISTAR", limit: TIMELINE_ORDERS }),
     ]);
     const at = now();
     if (statsReply === null || !statsReply.ok) {
       const problem = statsReply === null ? this.#options.unreachable() : refusal(statsReply);
       return { stats: null, pedidos: [], now: at, rejections: [], problem };
     }
-    const stats = statsReply.stats as PanelStats;
-    const rejections = this.#rejections;
-    if (this.#lastRejected !== null && stats.rechazados > this.#lastRejected) {
-      rejections.push({ at, count: stats.rechazados - this.#lastRejected });
-    }
-    this.#lastRejected = stats.rechazados;
-    while (rejections.length > 0 && rejections[0]!.at < at - timelineMs) rejections.shift();
-    const pedidos = listReply?.ok ? asPedidos(listReply.pedidos) : [];
-    return { stats, pedidos, now: at, rejections: [...rejections] };
+    const { stats } = statsReply;
+    const rejections = this.#rejections.record(at, stats.rechazados);
+    const pedidos = listReply?.ok ? listReply.pedidos : [];
+    return { stats, pedidos, now: at, rejections };
   }
 
   /** The most recent orders. */
@@ -98,7 +96,7 @@ export class LiveData {
     const reply = await this.#options.ask({ op: "LISTAR", limit: this.#options.recentOrders });
     if (reply === null) return { pedidos: null, problem: this.#options.unreachable() };
     if (!reply.ok) return { pedidos: null, problem: refusal(reply) };
-    return { pedidos: asPedidos(reply.pedidos), problem: null };
+    return { pedidos: reply.pedidos, problem: null };
   }
 
   /**
@@ -107,36 +105,7 @@ export class LiveData {
    */
   stream(c: Context, page: "panel" | "pedidos"): Response {
     const feed = page === "panel" ? this.#panel : this.#orders;
-    const closing = this.#closing.signal;
-    return streamSSE(c, async (stream) => {
-      const ended = Promise.withResolvers<void>();
-      let writing: Promise<void> | null = null;
-      let latest: string | null = null;
-      // Each snapshot is whole: a reader that falls behind gets the latest one, not a backlog.
-      const send = (html: string) => {
-        latest = html;
-        writing ??= (async () => {
-          while (latest !== null && !stream.aborted) {
-            const next = latest;
-            latest = null;
-            await stream.writeSSE({ event: "html", data: next });
-          }
-          writing = null;
-        })();
-      };
-      const stop = () => ended.resolve();
-      stream.onAbort(stop);
-      closing.addEventListener("abort", stop, { once: true });
-      await stream.write("retry: 2000\n\n");
-      const unsubscribe = feed.subscribe(send);
-      try {
-        await ended.promise;
-      } finally {
-        unsubscribe();
-        closing.removeEventListener("abort", stop);
-        await writing;
-      }
-    });
+    return liveStream(c, feed, { signal: this.#closing.signal });
   }
 
   /** Ends every stream and stops polling. Idempotent. */

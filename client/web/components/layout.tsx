@@ -6,24 +6,29 @@
  */
 
 import type { Child } from "hono/jsx";
-import type { Flash } from "./sessions.ts";
+import type { Flash } from "../sessions.ts";
+import { Problem } from "./problem.tsx";
 
 /** Which navigation entry is the current page. */
 export type NavKey = "inicio" | "tareas" | "pedidos" | "panel" | "login" | "registro";
 
 /** Props of {@linkcode Layout}. */
 export interface LayoutProps {
+  /** The page's title, before " · Pedidos". */
   title: string;
+  /** The navigation entry marked as current. */
   nav: NavKey;
   /** The signed-in user, or null. */
   usuario: string | null;
   /** The session's CSRF token, for the logout form. */
   csrf: string | null;
+  /** A message shown once, above the page. */
   flash?: Flash | null;
   /** A problem reaching the daemon, shown above everything. */
   problem?: string | null;
   /** Reload every few seconds when JavaScript is off (live pages). */
   refreshWithoutScript?: boolean;
+  /** The page itself. */
   children?: Child;
 }
 
@@ -97,9 +102,4 @@ export function Layout(props: LayoutProps) {
       </body>
     </html>
   );
-}
-
-/** A problem reaching the daemon, said plainly. */
-export function Problem(props: { text: string }) {
-  return <p class="banner" role="alert">⚠️ {props.text}</p>;
 }

@@ -1,0 +1,184 @@
+/**
+ * One long-lived TCP connection to the daemon that reconnects by itself,
+ * with a backoff, and never sends twice a request that must not be
+ * repeated. {@linkcode connectDaemon} keeps two of them.
+ *
+ * @module
+ */
+
+import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
+import type { Logger } from "../../server/log.ts";
+import { ClientError, formatAddress, PedidosClient } from "../client.ts";
+import type { DaemonClient, DaemonRequest } from "./daemon.ts";
+
+/** Options of {@linkcode DaemonLink} and `connectDaemon()`. */
+export interface DaemonLinkOptions {
+  /** Hosts tried in order. */
+  hosts: string[];
+  /** The daemon's port. */
+  port: number;
+  /** Where connections lost and found are logged. */
+  logger: Logger;
+  /** The link's name in logs. @default {"daemon"} */
+  name?: string;
+  /** A reply not received within this time fails with a `timeout` error. @default {15000} */
+  timeoutMs?: number;
+  /** Connecting gives up after this long. @default {2000} */
+  connectTimeoutMs?: number;
+  /** The clock of the backoff and the idle check, in ms. @default {performance.now} */
+  now?: () => number;
+  /** Opens a connection. @default {PedidosClient.connectAny} */
+  connect?: (
+    hosts: string[],
+    port: number,
+    options: { connectTimeoutMs: number },
+  ) => Promise<PedidosClient>;
+  /**
+   * A connection idle for longer than this is checked with a PING before a
+   * request that must not be sent twice (REGISTRO, LOGIN, PEDIDO without
+   * `clave`), so a daemon restart is found out by the PING.
+   *
+   * @default {5000}
+   */
+  checkIdleMs?: number;
+}
+
+/** Requests that may be sent again when the connection was found closed. */
+const SAFE_TO_RETRY = new Set(["STATS", "LISTAR", "ESTADO", "PING", "GET_TAREAS_HTML", "TASK"]);
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 4000;
+
+/**
+ * One long-lived, reconnecting connection to the daemon. Requests made
+ * while it is connecting wait for that one attempt; after a failure the
+ * next attempt is made no sooner than a backoff (250 ms doubling to 4 s),
+ * and requests in between fail at once, so a down daemon costs nothing.
+ */
+export class DaemonLink implements DaemonClient {
+  readonly address: string;
+  readonly #options: DaemonLinkOptions;
+  readonly #name: string;
+  readonly #now: () => number;
+  #client: PedidosClient | null = null;
+  #connecting: Promise<PedidosClient> | null = null;
+  #lastError: ClientError | null = null;
+  #retryAt = 0;
+  #backoffMs = MIN_BACKOFF_MS;
+  #lastUsed = 0;
+  #closed = false;
+
+  /** Makes the link; it connects on the first request. */
+  constructor(options: DaemonLinkOptions) {
+    this.#options = options;
+    this.#name = options.name ?? "daemon";
+    this.#now = options.now ?? (() => performance.now());
+    this.address = options.hosts.map((host) => formatAddress(host, options.port)).join(", ");
+  }
+
+  /** {@inheritDoc DaemonClient.request} */
+  async request<O extends Op = "PEDIDO">(
+    body: DaemonRequest<O>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReplyOf<O>> {
+    const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
+    const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
+    const idleMs = this.#now() - this.#lastUsed;
+    if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
+      // A stale connection (the daemon restarted) is found out by a PING, not by this request.
+      await this.#send({ op: "PING" }, options.signal).catch(() => {});
+    }
+    try {
+      return await this.#send(body, options.signal);
+    } catch (error) {
+      if (!retriable || !(error instanceof ClientError) || error.code !== "connection_closed") {
+        throw error;
+      }
+      return await this.#send(body, options.signal);
+    }
+  }
+
+  /** {@inheritDoc DaemonClient.close} */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client ?? await this.#connecting?.catch(() => null);
+    this.#client = null;
+    await client?.close();
+  }
+
+  async #send<O extends Op>(body: DaemonRequest<O>, signal?: AbortSignal): Promise<ReplyOf<O>> {
+    const client = await this.#connection();
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 15_000);
+    try {
+      const reply = await client.request(body, {
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      this.#lastUsed = this.#now();
+      // The wire boundary: PedidosClient checks that a reply is an object with
+      // a boolean `ok`; that it is the reply of this operation is the protocol's
+      // promise (replies come back in request order). The one cast of replies.
+      return reply as ReplyOf<O>;
+    } catch (error) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new ClientError(
+          "timeout",
+          `No reply from the daemon within ${this.#options.timeoutMs ?? 15_000} ms`,
+          { cause: error },
+        );
+      }
+      if (error instanceof ClientError && this.#client === client) {
+        this.#client = null;
+        this.#options.logger.warn("web.daemon_lost", { link: this.#name, error: error.message });
+        client.close().catch(() => {});
+      }
+      throw error;
+    }
+  }
+
+  #connection(): Promise<PedidosClient> {
+    if (this.#closed) {
+      return Promise.reject(new ClientError("connection_closed", "The gateway is stopping"));
+    }
+    if (this.#client !== null) return Promise.resolve(this.#client);
+    if (this.#connecting !== null) return this.#connecting;
+    if (this.#lastError !== null && this.#now() < this.#retryAt) {
+      return Promise.reject(this.#lastError);
+    }
+    const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
+    const connect = this.#options.connect ?? PedidosClient.connectAny;
+    this.#connecting = connect(hosts, port, { connectTimeoutMs }).then(
+      (client) => {
+        this.#connecting = null;
+        if (this.#closed) {
+          client.close().catch(() => {});
+          throw new ClientError("connection_closed", "The gateway is stopping");
+        }
+        this.#client = client;
+        this.#lastError = null;
+        this.#backoffMs = MIN_BACKOFF_MS;
+        this.#lastUsed = this.#now();
+        this.#options.logger.info("web.daemon_connected", {
+          link: this.#name,
+          daemon: this.address,
+        });
+        return client;
+      },
+      (error: unknown) => {
+        this.#connecting = null;
+        const failure = error instanceof ClientError
+          ? error
+          : new ClientError("connect_failed", String(error), { cause: error });
+        if (this.#lastError === null) {
+          this.#options.logger.warn("web.daemon_unreachable", {
+            link: this.#name,
+            error: failure.message,
+          });
+        }
+        this.#lastError = failure;
+        this.#retryAt = this.#now() + this.#backoffMs;
+        this.#backoffMs = Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2);
+        throw failure;
+      },
+    );
+    return this.#connecting;
+  }
+}

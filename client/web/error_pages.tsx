@@ -1,0 +1,71 @@
+/**
+ * What the gateway answers when something goes wrong: a refused form
+ * (403, CSRF), a page that does not exist (404), an error of its own
+ * (500, logged). Each is a whole page in Spanish.
+ *
+ * @module
+ */
+
+import type { ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { MessagePage } from "./pages/message_page.tsx";
+import type { GatewayContext, GatewayEnv } from "./responses.tsx";
+import type { RouteDeps } from "./route_deps.ts";
+
+/** The gateway's error pages. */
+export class ErrorPages {
+  readonly #deps: Pick<RouteDeps, "respond" | "logger">;
+
+  /**
+   * Makes the error pages.
+   *
+   * @param deps Where pages are made and problems logged.
+   */
+  constructor(deps: Pick<RouteDeps, "respond" | "logger">) {
+    this.#deps = deps;
+  }
+
+  /** 403: the form did not come from this page or its CSRF token had expired. Logged as a warning. */
+  forbidden(c: GatewayContext): Response {
+    this.#deps.logger.warn("web.csrf_rejected", { path: c.req.path });
+    return this.#deps.respond.page(
+      c,
+      { title: "Solicitud rechazada", nav: "inicio" },
+      <MessagePage
+        title="Solicitud rechazada"
+        text="El formulario no venía de esta página o había caducado (protección CSRF). Recargue la página e inténtelo de nuevo."
+        back={c.req.path}
+      />,
+      403,
+    );
+  }
+
+  /** The app's `notFound`: 404 naming the path. */
+  readonly notFound: NotFoundHandler<GatewayEnv> = (c) =>
+    this.#deps.respond.page(
+      c,
+      { title: "No encontrado", nav: "inicio" },
+      <MessagePage title="Página no encontrada" text={`No existe ${c.req.path}.`} />,
+      404,
+    );
+
+  /**
+   * The app's `onError`: a 403 from hono's `csrf()` is {@linkcode forbidden};
+   * another `HTTPException` gives its own response; anything else is
+   * logged and answered with a 500 page.
+   */
+  readonly onError: ErrorHandler<GatewayEnv> = (error, c) => {
+    if (error instanceof HTTPException && error.status === 403) return this.forbidden(c);
+    if (error instanceof HTTPException) return error.getResponse();
+    this.#deps.logger.error("web.error", { path: c.req.path, error: String(error) });
+    return this.#deps.respond.page(
+      c,
+      { title: "Error", nav: "inicio" },
+      <MessagePage
+        title="Algo salió mal"
+        text="Error interno de la pasarela. Inténtelo de nuevo."
+      />,
+      500,
+    );
+  };
+}

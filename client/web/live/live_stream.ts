@@ -1,0 +1,60 @@
+/**
+ * A server-sent-events response that carries a {@linkcode LiveFeed}'s
+ * snapshots to one browser.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { LiveFeed } from "./live_feed.ts";
+
+/** Options of {@linkcode liveStream}. */
+export interface LiveStreamOptions {
+  /** Ends the stream (the gateway is closing). */
+  signal: AbortSignal;
+}
+
+/**
+ * Answers with `text/event-stream`: first `retry: 2000`, then each new
+ * snapshot of `feed` as `event: html`, until the browser leaves or
+ * `signal` aborts. Each snapshot is whole, so a reader that falls behind
+ * gets the latest one, never a backlog.
+ *
+ * @param c The request's context.
+ * @param feed The snapshots to send.
+ * @param options When to stop.
+ * @returns The streaming response.
+ */
+export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOptions): Response {
+  const { signal } = options;
+  return streamSSE(c, async (stream) => {
+    const ended = Promise.withResolvers<void>();
+    let writing: Promise<void> | null = null;
+    let latest: string | null = null;
+    const send = (html: string) => {
+      latest = html;
+      writing ??= (async () => {
+        while (latest !== null && !stream.aborted) {
+          const next = latest;
+          latest = null;
+          await stream.writeSSE({ event: "html", data: next });
+        }
+        writing = null;
+      })();
+    };
+    const stop = () => ended.resolve();
+    stream.onAbort(stop);
+    signal.addEventListener("abort", stop, { once: true });
+    if (signal.aborted) stop();
+    await stream.write("retry: 2000\n\n");
+    const unsubscribe = feed.subscribe(send);
+    try {
+      await ended.promise;
+    } finally {
+      unsubscribe();
+      signal.removeEventListener("abort", stop);
+      await writing;
+    }
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The security headers of every response: a Content-Security-Policy that
+ * allows only the gateway's own script and stylesheet, no framing, plus
+ * hono's defaults (`nosniff`, no referrer, …). No HSTS: the gateway may
+ * be served over plain HTTP on a private network.
+ *
+ * @module
+ */
+
+import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+
+/**
+ * hono's `secureHeaders()` with the gateway's policy.
+ *
+ * @returns The middleware.
+ */
+export function securityHeaders(): MiddlewareHandler {
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+      objectSrc: ["'none'"],
+    },
+    strictTransportSecurity: false,
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Pedidos (`/pedidos`): the order form, and the recent orders, live (the
+ * live part is {@linkcode OrdersTable}, replaced from `/pedidos/eventos`).
+ *
+ * @module
+ */
+
+import type { Pedido } from "../../../server/protocol/messages.ts";
+import { CsrfField } from "../components/csrf_field.tsx";
+import { FormError } from "../components/form_error.tsx";
+import { OrdersTable } from "../components/orders_table.tsx";
+
+/** The order form's values. */
+export interface OrderForm {
+  /** Who orders. */
+  cliente: string;
+  /** One product per line, `pan x2` for two. */
+  productos: string;
+  /** Where to. */
+  direccion: string;
+  /** The idempotency key of this form: sending it twice makes one order. */
+  clave: string;
+}
+
+/** Props of {@linkcode PedidosPage}. */
+export interface PedidosPageProps {
+  /** The session's CSRF token. */
+  csrf: string;
+  /** What the form shows. */
+  form: OrderForm;
+  /** The daemon's refusal, in words. */
+  error?: string | null;
+  /** The field at fault. */
+  campo?: string | null;
+  /** The recent orders, or null when they could not be read. */
+  pedidos: Pedido[] | null;
+  /** The clock, ms since the epoch. */
+  now: number;
+}
+
+/** Place an order; the recent orders, live. */
+export function PedidosPage(props: PedidosPageProps) {
+  const { form } = props;
+  const bad = (campo: string) => props.campo?.startsWith(campo) ? "true" : undefined;
+  return (
+    <>
+      <h1>Pedidos</h1>
+      <div class="grid wide-first">
+        <section class="card">
+          <h2>Nuevo pedido</h2>
+          <FormError text={props.error} />
+          <form method="post" action="/pedidos" class="stack">
+            <CsrfField token={props.csrf} />
+            <input type="hidden" name="clave" value={form.clave} />
+            <label>
+              Cliente
+              <input
+                name="cliente"
+                value={form.cliente}
+                maxlength={200}
+                required
+                aria-invalid={bad("cliente")}
+              />
+            </label>
+            <label>
+              Productos
+              <textarea name="productos" rows={3} required aria-invalid={bad("productos")}>
+                {form.productos}
+              </textarea>
+              <small>Uno por línea; «pan x2» pide dos.</small>
+            </label>
+            <label>
+              Dirección
+              <input
+                name="direccion"
+                value={form.direccion}
+                maxlength={500}
+                required
+                aria-invalid={bad("direccion")}
+              />
+            </label>
+            <button type="submit">Enviar pedido</button>
+          </form>
+        </section>
+        <section class="card">
+          <h2>
+            Pedidos recientes <span class="live" data-live-status>●</span>
+          </h2>
+          <div data-live="/pedidos/eventos" aria-live="polite">
+            <OrdersTable pedidos={props.pedidos} now={props.now} />
+          </div>
+        </section>
+      </div>
+    </>
+  );
+}

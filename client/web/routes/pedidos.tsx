@@ -1,0 +1,116 @@
+/**
+ * The pedidos area, mounted at `/pedidos`: the page (the order form and the
+ * recent orders), the form's POST (PEDIDO), and the live feed of recent
+ * orders (`/pedidos/eventos`). All need a signed-in user.
+ *
+ * Each form carries an idempotency `clave`, new on every page shown and
+ * kept when a refused form is shown again, so sending one form twice (a
+ * double click, a retry after `queue_full`) makes one order: the daemon
+ * answers the second with the first's id and `duplicado`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { field, parseProductos, refusal, statusFor } from "../forms.ts";
+import { signedIn } from "../middleware/signed_in.ts";
+import { type OrderForm, PedidosPage } from "../pages/pedidos_page.tsx";
+import type { GatewayContext, GatewayEnv } from "../responses.tsx";
+import type { RouteDeps } from "../route_deps.ts";
+
+/** Why a form was not accepted. */
+interface Refused {
+  /** The daemon's refusal, in words. */
+  error: string | null;
+  /** The field at fault. */
+  campo: string | null;
+  /** A problem reaching the daemon. */
+  problem: string | null;
+}
+
+const ACCEPTED: Refused = { error: null, campo: null, problem: null };
+
+/** The longest `clave` the protocol takes. */
+const MAX_CLAVE = 128;
+
+/**
+ * The Pedidos routes.
+ *
+ * @param deps The gateway's shared parts.
+ * @returns A sub-app to mount at `/pedidos`.
+ */
+export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
+  const { ask, unreachable, respond, live, now } = deps;
+  const app = new Hono<GatewayEnv>();
+  const guard = signedIn(respond);
+  app.use("/", guard);
+  app.use("/eventos", guard);
+
+  async function page(
+    c: GatewayContext,
+    form: OrderForm,
+    refused: Refused,
+    status: ContentfulStatusCode,
+  ): Promise<Response> {
+    const session = c.get("session")!;
+    const { pedidos, problem } = await live.orders();
+    if (problem !== null && status === 200) status = 503;
+    return respond.page(
+      c,
+      {
+        title: "Pedidos",
+        nav: "pedidos",
+        problem: refused.problem ?? problem,
+        refreshWithoutScript: true,
+      },
+      <PedidosPage
+        csrf={session.csrf}
+        form={form}
+        error={refused.error}
+        campo={refused.campo}
+        pedidos={pedidos}
+        now={now()}
+      />,
+      status,
+    );
+  }
+
+  app.get("/", (c) => {
+    const usuario = c.get("session")!.usuario ?? "";
+    const form = { cliente: usuario, productos: "", direccion: "", clave: crypto.randomUUID() };
+    return page(c, form, ACCEPTED, 200);
+  });
+
+  app.post("/", async (c) => {
+    const session = c.get("session")!;
+    const body = await c.req.parseBody();
+    const given = field(body, "clave");
+    const form: OrderForm = {
+      cliente: field(body, "cliente"),
+      productos: field(body, "productos"),
+      direccion: field(body, "direccion"),
+      clave: given.length >= 1 && given.length <= MAX_CLAVE ? given : crypto.randomUUID(),
+    };
+    const reply = await ask({
+      op: "PEDIDO",
+      data: {
+        cliente: form.cliente,
+        productos: parseProductos(form.productos),
+        direccion: form.direccion,
+        clave: form.clave,
+      },
+    });
+    if (reply?.ok) {
+      session.flash = { kind: "ok", text: reply.mensaje ?? `✅ Pedido ${reply.id} recibido.` };
+      return c.redirect("/pedidos", 303);
+    }
+    if (reply === null) return page(c, form, { ...ACCEPTED, problem: unreachable() }, 503);
+    const refused = { error: refusal(reply), campo: reply.campo ?? null, problem: null };
+    return page(c, form, refused, statusFor(reply.error));
+  });
+
+  app.get("/eventos", (c) => live.stream(c, "pedidos"));
+
+  return app;
+}

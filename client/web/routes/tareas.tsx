@@ -1,0 +1,95 @@
+/**
+ * The tareas area: Inicio (`/`, the daemon's GET_TAREAS_HTML fragment) and
+ * Tareas (`/tareas`, TASK `sum`, `upper`, `lower`). Mounted at `/`; both
+ * pages need a signed-in user.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { field, parseNumbers, refusal, statusFor } from "../forms.ts";
+import { signedIn } from "../middleware/signed_in.ts";
+import { InicioPage } from "../pages/inicio_page.tsx";
+import { MessagePage } from "../pages/message_page.tsx";
+import { TareasPage, type TaskOutcome } from "../pages/tareas_page.tsx";
+import type { GatewayEnv } from "../responses.tsx";
+import type { RouteDeps } from "../route_deps.ts";
+
+/**
+ * The Inicio and Tareas routes.
+ *
+ * @param deps The gateway's shared parts.
+ * @returns A sub-app to mount at `/`.
+ */
+export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
+  const { ask, unreachable, respond } = deps;
+  const app = new Hono<GatewayEnv>();
+  const guard = signedIn(respond);
+  app.use("/", guard);
+  app.use("/tareas", guard);
+
+  app.get("/", async (c) => {
+    const session = c.get("session")!;
+    const reply = await ask({ op: "GET_TAREAS_HTML", data: { token: session.token } });
+    if (reply?.ok === false && reply.error === "unauthorized") {
+      return respond.signOut(c, "Su sesión venció. Entre de nuevo.", "error");
+    }
+    if (reply === null || !reply.ok) {
+      return respond.page(
+        c,
+        {
+          title: "Inicio",
+          nav: "inicio",
+          problem: reply === null ? unreachable() : refusal(reply),
+        },
+        <InicioPage fragment={null} />,
+        reply ? statusFor(reply.error) : 503,
+      );
+    }
+    return respond.page(
+      c,
+      { title: "Inicio", nav: "inicio" },
+      <InicioPage fragment={reply.html} />,
+    );
+  });
+
+  app.get("/tareas", (c) => {
+    const session = c.get("session")!;
+    return respond.page(c, { title: "Tareas", nav: "tareas" }, <TareasPage csrf={session.csrf} />);
+  });
+
+  app.post("/tareas", async (c) => {
+    const session = c.get("session")!;
+    const form = await c.req.parseBody();
+    const tarea = field(form, "tarea");
+    if (tarea !== "sum" && tarea !== "upper" && tarea !== "lower") {
+      return respond.page(
+        c,
+        { title: "Tareas", nav: "tareas" },
+        <MessagePage title="Tarea desconocida" text="Use sum, upper o lower." back="/tareas" />,
+        422,
+      );
+    }
+    const numeros = field(form, "numeros");
+    const texto = field(form, "texto");
+    const task = tarea === "sum"
+      ? { name: tarea, args: parseNumbers(numeros) }
+      : { name: tarea, s: texto };
+    const reply = await ask({ op: "TASK", data: { task } });
+    let outcome: TaskOutcome | null = null;
+    if (reply?.ok) {
+      const text = typeof reply.result === "string" ? reply.result : JSON.stringify(reply.result);
+      outcome = { tarea, ok: true, text };
+    } else if (reply) {
+      outcome = { tarea, ok: false, text: refusal(reply) };
+    }
+    return respond.page(
+      c,
+      { title: "Tareas", nav: "tareas", problem: reply === null ? unreachable() : null },
+      <TareasPage csrf={session.csrf} numeros={numeros} texto={texto} outcome={outcome} />,
+      reply === null ? 503 : reply.ok ? 200 : statusFor(reply.error),
+    );
+  });
+
+  return app;
+}
