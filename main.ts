@@ -15,7 +15,8 @@
  * @module
  */
 
-import { ConfigError, parseServerConfig, SERVER_USAGE } from "./server/config.ts";
+import { parseServerConfig, SERVER_USAGE } from "./server/config/server_config.ts";
+import { ConfigError } from "./server/config/settings.ts";
 import { Logger } from "./server/log.ts";
 import { type RunSummary, Server } from "./server/server.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ConfigError, type ConfigSources } from "../server/config.ts";
+import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import type { Reply } from "../server/protocol/messages.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient, type ReplyLine } from "./client.ts";

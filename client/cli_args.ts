@@ -5,17 +5,16 @@
  * @module
  */
 
+import { CLIENT_SETTINGS, type ClientConfig } from "./client_config.ts";
 import {
-  CLIENT_SETTINGS,
-  type ClientConfig,
   ConfigError,
   type ConfigSources,
   type ExtraFlag,
   formatUsage,
   freezeConfig,
   resolveConfig,
-  wholeNumber,
-} from "../server/config.ts";
+} from "../server/config/settings.ts";
+import { wholeNumber } from "../server/config/value_parsers.ts";
 import { type Estado, ESTADOS } from "../server/protocol/messages.ts";
 
 /** What the client is asked to do. */

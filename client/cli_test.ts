@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, type ConfigSources } from "../server/config.ts";
+import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import { runClient } from "./cli.ts";
 import { CLIENT_USAGE, parseClientArgs } from "./cli_args.ts";
 

@@ -11,16 +11,15 @@
  * @module
  */
 
+import { CLIENT_SETTINGS, type ClientConfig } from "./client_config.ts";
 import {
-  CLIENT_SETTINGS,
-  type ClientConfig,
   ConfigError,
   type ConfigSources,
   type ExtraFlag,
   formatUsage,
   resolveConfig,
-  wholeNumber,
-} from "../server/config.ts";
+} from "../server/config/settings.ts";
+import { wholeNumber } from "../server/config/value_parsers.ts";
 import { formatAddress } from "./client.ts";
 import { type LoadOptions, type LoadProgress, type LoadSummary, runLoad } from "./load.ts";
 

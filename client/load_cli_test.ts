@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, type ConfigSources } from "../server/config.ts";
+import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import type { LoadSummary } from "./load.ts";
 import {
   formatLoadSummary,

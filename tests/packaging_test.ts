@@ -8,15 +8,14 @@
 import assert from "node:assert/strict";
 import { parseEnv } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { CLIENT_SETTINGS } from "../client/client_config.ts";
+import { parseServerConfig, SERVER_SETTINGS } from "../server/config/server_config.ts";
 import {
-  CLIENT_SETTINGS,
   type ConfigSources,
   DEFAULT_ENV_FILE,
   envName,
-  parseServerConfig,
-  SERVER_SETTINGS,
   type Setting,
-} from "../server/config.ts";
+} from "../server/config/settings.ts";
 import { parseWebConfig, WEB_SETTINGS } from "../client/web/config.ts";
 import { parseClientArgs } from "../client/cli_args.ts";
 import { parseLoadArgs } from "../client/load_cli.ts";

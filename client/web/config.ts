@@ -7,17 +7,16 @@
  * @module
  */
 
+import { CLIENT_SETTINGS, type ClientConfig } from "../client_config.ts";
+import { SERVER_SETTINGS } from "../../server/config/server_config.ts";
 import {
-  CLIENT_SETTINGS,
-  type ClientConfig,
   type ConfigSources,
   formatUsage,
   freezeConfig,
   resolveConfig,
-  SERVER_SETTINGS,
   type Settings,
-  wholeNumber,
-} from "../../server/config.ts";
+} from "../../server/config/settings.ts";
+import { wholeNumber } from "../../server/config/value_parsers.ts";
 import type { LogLevel } from "../../server/log.ts";
 
 /** The gateway's configuration. */

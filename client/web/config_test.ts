@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../server/config.ts";
+import { ConfigError } from "../../server/config/settings.ts";
 import { parseWebConfig, WEB_USAGE } from "./config.ts";
 
 const NONE = { getEnv: () => undefined, readFile: () => null };

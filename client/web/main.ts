@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config.ts";
+import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { Logger } from "../../server/log.ts";
 import { formatAddress } from "../client.ts";
 import { createGatewayHandler } from "./app.tsx";

@@ -14,7 +14,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import type { AccountStore, Sesion } from "../store/store.ts";
-import { DEFAULT_SESSION_TTL_S } from "../config.ts";
+import { DEFAULT_SESSION_TTL_S } from "../config/server_config.ts";
 import type { Logger } from "../log.ts";
 import { PasswordHasher } from "./password_hash.ts";
 import { ProtocolError } from "../protocol/errors.ts";

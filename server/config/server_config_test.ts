@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
+import { parseClientConfig } from "../../client/client_config.ts";
+import { ConfigError, type ConfigSources, envName, wantsHelp } from "./settings.ts";
 import {
-  ConfigError,
-  type ConfigSources,
-  envName,
-  parseClientConfig,
   parseServerConfig,
   SERVER_SETTINGS,
   SERVER_USAGE,
   type ServerConfig,
-  wantsHelp,
-} from "./config.ts";
+} from "./server_config.ts";
 
 /** Sources with a fake environment and fake files; records what was asked. */
 function fake(env: Record<string, string> = {}, files: Record<string, string> = {}) {

@@ -1,69 +1,20 @@
 /**
- * Configuration: the only module that reads `Deno.env` and env files.
+ * The settings engine every subcommand uses: a defaults table per command
+ * (one {@linkcode Setting} per key: flag, default, parser) resolved key by
+ * key with the precedence command-line flag > environment variable > env
+ * file (`--env-file`, `PEDIDOS_ENV_FILE`, else `.env.local` when present) >
+ * default. The environment variable is `PEDIDOS_` plus the flag in upper
+ * case with `_` for `-`. Env files are parsed with `node:util` `parseEnv`
+ * and never written into `Deno.env`. This is the only module that reads
+ * `Deno.env` and env files.
  *
- * Every key comes from one table ({@linkcode SERVER_SETTINGS},
- * {@linkcode CLIENT_SETTINGS}) that names its flag, its default and its
- * parser; the environment variable is `PEDIDOS_` plus the flag in upper case
- * with `_` for `-`. Precedence, key by key: command-line flag > environment
- * variable > env file (`--env-file`, `PEDIDOS_ENV_FILE`, else `.env.local`
- * when present) > default. Env files are parsed with `node:util` `parseEnv`
- * and never written into `Deno.env`.
+ * The daemon's table is `server_config.ts`; the clients' is
+ * `client/client_config.ts`; the gateway's `client/web/config.ts`.
  *
  * @module
  */
 
 import { parseArgs, parseEnv } from "node:util";
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
-
-/** The daemon's configuration (PROTOCOL.md §7). */
-export interface ServerConfig {
-  /** Addresses to listen on; `["*"]` means every address of both families. */
-  hosts: string[];
-  /** TCP port, `0` picks a free one. */
-  port: number;
-  /** Processing workers, ≥ 1. */
-  workers: number;
-  /** Capacity: orders accepted but not finished, ≥ 1. */
-  maxPedidos: number;
-  /** Simulated processing time range in ms; `{ min: 0, max: 0 }` means no wait. */
-  processMs: { min: number; max: number };
-  /** SQLite file, or `:memory:`. */
-  db: string;
-  /** SQLite `synchronous` mode. */
-  sync: "full" | "normal";
-  /** How long a stop waits for running orders. */
-  drainTimeoutMs: number;
-  /** An idle connection is closed after this long. */
-  idleTimeoutMs: number;
-  /** Largest request, in bytes, without its final newline. */
-  maxRequestBytes: number;
-  /** Connections open at once. */
-  maxConnections: number;
-  /** Least severe log level written. */
-  log: LogLevel;
-  /**
-   * How long a LOGIN session token is valid, in seconds (§2.6). Optional so
-   * that settings written before accounts existed stay valid.
-   *
-   * @default {86400}
-   */
-  sessionTtlS?: number;
-  /** The env file that was read, or null. */
-  envFile: string | null;
-}
-
-/** The default of {@linkcode ServerConfig.sessionTtlS}: one day. */
-export const DEFAULT_SESSION_TTL_S = 86400;
-
-/** Where a client finds the daemon. */
-export interface ClientConfig {
-  /** Hosts to try in order. */
-  hosts: string[];
-  /** The daemon's port. */
-  port: number;
-  /** The env file that was read, or null. */
-  envFile: string | null;
-}
 
 /** A bad flag, environment variable or env file; the message says which, the value and why. */
 export class ConfigError extends Error {
@@ -141,186 +92,6 @@ export const DEFAULT_ENV_FILE = ".env.local";
 export function envName(flag: string): string {
   return `PEDIDOS_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
-
-/** A parser of whole numbers in `[min, max]`. */
-export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
-  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
-  return (text) => {
-    const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new RangeError(`must be a whole number ${range}`);
-    }
-    return value;
-  };
-}
-
-/** A parser that accepts one of `choices`, ignoring case. */
-export function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
-  return (text) => {
-    const value = choices.find((choice) => choice === text.trim().toLowerCase());
-    if (value === undefined) throw new RangeError(`must be one of ${choices.join(", ")}`);
-    return value;
-  };
-}
-
-/** Splits `a,b , c` into hosts, dropping `[]` around IPv6 literals and duplicates. */
-export function parseHosts(text: string): string[] {
-  const hosts = text.split(",").map((host) => host.trim().replace(/^\[(.*)\]$/, "$1"));
-  if (hosts.some((host) => host === "")) {
-    throw new RangeError("must be a comma-separated host list");
-  }
-  return [...new Set(hosts)];
-}
-
-function parseProcessMs(text: string): { min: number; max: number } {
-  const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(text);
-  if (match === null) throw new RangeError("must be a number of ms or a range MIN-MAX");
-  const min = wholeNumber(0)(match[1] ?? "");
-  const max = match[2] === undefined ? min : wholeNumber(0)(match[2]);
-  if (min > max) throw new RangeError("must be a range MIN-MAX with MIN ≤ MAX");
-  return { min, max };
-}
-
-function nonEmpty(text: string): string {
-  if (text.trim() === "") throw new RangeError("must not be empty");
-  return text;
-}
-
-/** The daemon's defaults table. */
-export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
-  hosts: {
-    flag: "host",
-    arg: "HOST[,HOST]",
-    default: ["127.0.0.1", "::1"],
-    shown: "127.0.0.1,::1",
-    help: 'addresses to listen on, repeatable; "*" = every address',
-    multiple: true,
-    parse: (text) => {
-      const hosts = parseHosts(text);
-      return hosts.includes("*") ? ["*"] : hosts;
-    },
-  },
-  port: {
-    flag: "port",
-    arg: "N",
-    default: 8888,
-    shown: "8888",
-    help: "TCP port; 0 picks a free one",
-    parse: wholeNumber(0, 65535),
-  },
-  workers: {
-    flag: "workers",
-    arg: "N",
-    default: 3,
-    shown: "3",
-    help: "orders processed at once",
-    parse: wholeNumber(1),
-  },
-  maxPedidos: {
-    flag: "max-pedidos",
-    arg: "N",
-    default: 6,
-    shown: "6",
-    help: "capacity: orders accepted and not yet finished",
-    parse: wholeNumber(1),
-  },
-  processMs: {
-    flag: "process-ms",
-    arg: "MS|MIN-MAX",
-    default: { min: 1000, max: 3000 },
-    shown: "1000-3000",
-    help: "simulated processing time; 0 = no wait",
-    parse: parseProcessMs,
-  },
-  db: {
-    flag: "db",
-    arg: "PATH",
-    default: "pedidos.db",
-    shown: "pedidos.db",
-    help: "SQLite file, or :memory:",
-    parse: nonEmpty,
-  },
-  sync: {
-    flag: "sync",
-    arg: "MODE",
-    default: "full",
-    shown: "full",
-    help: "full (survives power loss) or normal",
-    parse: oneOf(["full", "normal"] as const),
-  },
-  drainTimeoutMs: {
-    flag: "drain-timeout-ms",
-    arg: "MS",
-    default: 10000,
-    shown: "10000",
-    help: "on stop, wait this long for running orders",
-    parse: wholeNumber(0),
-  },
-  idleTimeoutMs: {
-    flag: "idle-timeout-ms",
-    arg: "MS",
-    default: 300000,
-    shown: "300000",
-    help: "close a connection idle this long",
-    parse: wholeNumber(1),
-  },
-  maxRequestBytes: {
-    flag: "max-request-bytes",
-    arg: "N",
-    default: 65536,
-    shown: "65536",
-    help: "largest request; bigger gets too_large",
-    parse: wholeNumber(64),
-  },
-  maxConnections: {
-    flag: "max-connections",
-    arg: "N",
-    default: 1024,
-    shown: "1024",
-    help: "connections open at once; more get busy",
-    parse: wholeNumber(1),
-  },
-  log: {
-    flag: "log",
-    arg: "LEVEL",
-    default: "info",
-    shown: "info",
-    help: `${LOG_LEVELS.join(", ")}; logs go to stderr`,
-    parse: oneOf(LOG_LEVELS),
-  },
-  sessionTtlS: {
-    flag: "session-ttl-s",
-    arg: "S",
-    default: DEFAULT_SESSION_TTL_S,
-    shown: String(DEFAULT_SESSION_TTL_S),
-    help: "how long a LOGIN session token is valid",
-    parse: wholeNumber(1, 366 * 86400),
-  },
-};
-
-/** The defaults table of every subcommand that talks to the daemon. */
-export const CLIENT_SETTINGS: Settings<Omit<ClientConfig, "envFile">> = {
-  hosts: {
-    flag: "host",
-    arg: "HOST[,HOST]",
-    default: ["localhost"],
-    shown: "localhost",
-    help: "daemon hosts, tried in order; repeatable",
-    multiple: true,
-    parse: (text) => {
-      const hosts = parseHosts(text);
-      return hosts.includes("*") ? ["localhost"] : hosts;
-    },
-  },
-  port: {
-    flag: "port",
-    arg: "N",
-    default: 8888,
-    shown: "8888",
-    help: "the daemon's port",
-    parse: wholeNumber(1, 65535),
-  },
-};
 
 /**
  * The usage text of a table: every flag, its environment variable and default.
@@ -491,42 +262,6 @@ export function freezeConfig<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/** The usage text printed with a bad flag and with `--help`. */
-export const SERVER_USAGE: string = formatUsage(
-  "Usage: pedidos server [flags]\n\nRuns the order daemon.",
-  SERVER_SETTINGS,
-);
-
-/**
- * Reads the daemon's configuration. `--help`/`-h` is accepted and ignored:
- * check {@linkcode wantsHelp} first.
- *
- * @example Usage
- * ```ts
- * import { parseServerConfig } from "./config.ts";
- * const config = parseServerConfig(["--port", "0", "--workers", "2"], { getEnv: () => undefined, readFile: () => null });
- * console.log(config.port, config.workers, config.hosts); // 0 2 ["127.0.0.1", "::1"]
- * ```
- * @param args The flags after `server`.
- * @param sources Where the environment and env file are read.
- * @returns A deeply frozen config.
- * @throws {ConfigError} On a bad flag or a bad value from any source.
- */
-export function parseServerConfig(args: string[], sources: ConfigSources = {}): ServerConfig {
-  return freezeConfig({ ...resolveConfig(args, SERVER_SETTINGS, sources).config });
-}
-
-/**
- * Reads where the daemon is (`--host`, `--port`, `--env-file`) for a command
- * that takes no other flags. Commands with their own flags use
- * {@linkcode resolveConfig} with {@linkcode CLIENT_SETTINGS}.
- *
- * @throws {ConfigError} On a bad flag or a bad value from any source.
- */
-export function parseClientConfig(args: string[], sources: ConfigSources = {}): ClientConfig {
-  return freezeConfig({ ...resolveConfig(args, CLIENT_SETTINGS, sources).config });
 }
 
 /** Whether `args` ask for help (`--help` or `-h` before any `--`). */

@@ -1,0 +1,60 @@
+/**
+ * Where a client finds the daemon: the defaults table of every subcommand
+ * that talks to it (`client`, `load`, `web`). Resolved by the settings
+ * engine (`server/config/settings.ts`).
+ *
+ * @module
+ */
+
+import {
+  type ConfigSources,
+  freezeConfig,
+  resolveConfig,
+  type Settings,
+} from "../server/config/settings.ts";
+import { parseHosts, wholeNumber } from "../server/config/value_parsers.ts";
+
+/** Where a client finds the daemon. */
+export interface ClientConfig {
+  /** Hosts to try in order. */
+  hosts: string[];
+  /** The daemon's port. */
+  port: number;
+  /** The env file that was read, or null. */
+  envFile: string | null;
+}
+
+/** The defaults table of every subcommand that talks to the daemon. */
+export const CLIENT_SETTINGS: Settings<Omit<ClientConfig, "envFile">> = {
+  hosts: {
+    flag: "host",
+    arg: "HOST[,HOST]",
+    default: ["localhost"],
+    shown: "localhost",
+    help: "daemon hosts, tried in order; repeatable",
+    multiple: true,
+    parse: (text) => {
+      const hosts = parseHosts(text);
+      return hosts.includes("*") ? ["localhost"] : hosts;
+    },
+  },
+  port: {
+    flag: "port",
+    arg: "N",
+    default: 8888,
+    shown: "8888",
+    help: "the daemon's port",
+    parse: wholeNumber(1, 65535),
+  },
+};
+
+/**
+ * Reads where the daemon is (`--host`, `--port`, `--env-file`) for a command
+ * that takes no other flags. Commands with their own flags use
+ * {@linkcode resolveConfig} with {@linkcode CLIENT_SETTINGS}.
+ *
+ * @throws {ConfigError} On a bad flag or a bad value from any source.
+ */
+export function parseClientConfig(args: string[], sources: ConfigSources = {}): ClientConfig {
+  return freezeConfig({ ...resolveConfig(args, CLIENT_SETTINGS, sources).config });
+}

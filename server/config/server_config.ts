@@ -1,0 +1,193 @@
+/**
+ * The daemon's configuration (§7): its type, its defaults table and its
+ * usage text. Resolved by the settings engine (`settings.ts`).
+ *
+ * @module
+ */
+
+import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import {
+  type ConfigSources,
+  formatUsage,
+  freezeConfig,
+  resolveConfig,
+  type Settings,
+} from "./settings.ts";
+import { nonEmpty, oneOf, parseHosts, parseProcessMs, wholeNumber } from "./value_parsers.ts";
+
+/** The daemon's configuration (§7). */
+export interface ServerConfig {
+  /** Addresses to listen on; `["*"]` means every address of both families. */
+  hosts: string[];
+  /** TCP port, `0` picks a free one. */
+  port: number;
+  /** Processing workers, ≥ 1. */
+  workers: number;
+  /** Capacity: orders accepted but not finished, ≥ 1. */
+  maxPedidos: number;
+  /** Simulated processing time range in ms; `{ min: 0, max: 0 }` means no wait. */
+  processMs: { min: number; max: number };
+  /** SQLite file, or `:memory:`. */
+  db: string;
+  /** SQLite `synchronous` mode. */
+  sync: "full" | "normal";
+  /** How long a stop waits for running orders. */
+  drainTimeoutMs: number;
+  /** An idle connection is closed after this long. */
+  idleTimeoutMs: number;
+  /** Largest request, in bytes, without its final newline. */
+  maxRequestBytes: number;
+  /** Connections open at once. */
+  maxConnections: number;
+  /** Least severe log level written. */
+  log: LogLevel;
+  /**
+   * How long a LOGIN session token is valid, in seconds (§2.6). Optional so
+   * that settings written before accounts existed stay valid.
+   *
+   * @default {86400}
+   */
+  sessionTtlS?: number;
+  /** The env file that was read, or null. */
+  envFile: string | null;
+}
+
+/** The default of {@linkcode ServerConfig.sessionTtlS}: one day. */
+export const DEFAULT_SESSION_TTL_S = 86400;
+
+/** The daemon's defaults table. */
+export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
+  hosts: {
+    flag: "host",
+    arg: "HOST[,HOST]",
+    default: ["127.0.0.1", "::1"],
+    shown: "127.0.0.1,::1",
+    help: 'addresses to listen on, repeatable; "*" = every address',
+    multiple: true,
+    parse: (text) => {
+      const hosts = parseHosts(text);
+      return hosts.includes("*") ? ["*"] : hosts;
+    },
+  },
+  port: {
+    flag: "port",
+    arg: "N",
+    default: 8888,
+    shown: "8888",
+    help: "TCP port; 0 picks a free one",
+    parse: wholeNumber(0, 65535),
+  },
+  workers: {
+    flag: "workers",
+    arg: "N",
+    default: 3,
+    shown: "3",
+    help: "orders processed at once",
+    parse: wholeNumber(1),
+  },
+  maxPedidos: {
+    flag: "max-pedidos",
+    arg: "N",
+    default: 6,
+    shown: "6",
+    help: "capacity: orders accepted and not yet finished",
+    parse: wholeNumber(1),
+  },
+  processMs: {
+    flag: "process-ms",
+    arg: "MS|MIN-MAX",
+    default: { min: 1000, max: 3000 },
+    shown: "1000-3000",
+    help: "simulated processing time; 0 = no wait",
+    parse: parseProcessMs,
+  },
+  db: {
+    flag: "db",
+    arg: "PATH",
+    default: "pedidos.db",
+    shown: "pedidos.db",
+    help: "SQLite file, or :memory:",
+    parse: nonEmpty,
+  },
+  sync: {
+    flag: "sync",
+    arg: "MODE",
+    default: "full",
+    shown: "full",
+    help: "full (survives power loss) or normal",
+    parse: oneOf(["full", "normal"] as const),
+  },
+  drainTimeoutMs: {
+    flag: "drain-timeout-ms",
+    arg: "MS",
+    default: 10000,
+    shown: "10000",
+    help: "on stop, wait this long for running orders",
+    parse: wholeNumber(0),
+  },
+  idleTimeoutMs: {
+    flag: "idle-timeout-ms",
+    arg: "MS",
+    default: 300000,
+    shown: "300000",
+    help: "close a connection idle this long",
+    parse: wholeNumber(1),
+  },
+  maxRequestBytes: {
+    flag: "max-request-bytes",
+    arg: "N",
+    default: 65536,
+    shown: "65536",
+    help: "largest request; bigger gets too_large",
+    parse: wholeNumber(64),
+  },
+  maxConnections: {
+    flag: "max-connections",
+    arg: "N",
+    default: 1024,
+    shown: "1024",
+    help: "connections open at once; more get busy",
+    parse: wholeNumber(1),
+  },
+  log: {
+    flag: "log",
+    arg: "LEVEL",
+    default: "info",
+    shown: "info",
+    help: `${LOG_LEVELS.join(", ")}; logs go to stderr`,
+    parse: oneOf(LOG_LEVELS),
+  },
+  sessionTtlS: {
+    flag: "session-ttl-s",
+    arg: "S",
+    default: DEFAULT_SESSION_TTL_S,
+    shown: String(DEFAULT_SESSION_TTL_S),
+    help: "how long a LOGIN session token is valid",
+    parse: wholeNumber(1, 366 * 86400),
+  },
+};
+
+/** The usage text printed with a bad flag and with `--help`. */
+export const SERVER_USAGE: string = formatUsage(
+  "Usage: pedidos server [flags]\n\nRuns the order daemon.",
+  SERVER_SETTINGS,
+);
+
+/**
+ * Reads the daemon's configuration. `--help`/`-h` is accepted and ignored:
+ * check {@linkcode wantsHelp} first.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseServerConfig } from "./server_config.ts";
+ * const config = parseServerConfig(["--port", "0", "--workers", "2"], { getEnv: () => undefined, readFile: () => null });
+ * console.log(config.port, config.workers, config.hosts); // 0 2 ["127.0.0.1", "::1"]
+ * ```
+ * @param args The flags after `server`.
+ * @param sources Where the environment and env file are read.
+ * @returns A deeply frozen config.
+ * @throws {ConfigError} On a bad flag or a bad value from any source.
+ */
+export function parseServerConfig(args: string[], sources: ConfigSources = {}): ServerConfig {
+  return freezeConfig({ ...resolveConfig(args, SERVER_SETTINGS, sources).config });
+}

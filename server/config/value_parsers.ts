@@ -1,0 +1,52 @@
+/**
+ * Parsers of configuration values: each turns text into a value or throws
+ * an error whose message says why the text is bad.
+ *
+ * @module
+ */
+
+/** A parser of whole numbers in `[min, max]`. */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  return (text) => {
+    const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new RangeError(`must be a whole number ${range}`);
+    }
+    return value;
+  };
+}
+
+/** A parser that accepts one of `choices`, ignoring case. */
+export function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    const value = choices.find((choice) => choice === text.trim().toLowerCase());
+    if (value === undefined) throw new RangeError(`must be one of ${choices.join(", ")}`);
+    return value;
+  };
+}
+
+/** Splits `a,b , c` into hosts, dropping `[]` around IPv6 literals and duplicates. */
+export function parseHosts(text: string): string[] {
+  const hosts = text.split(",").map((host) => host.trim().replace(/^\[(.*)\]$/, "$1"));
+  if (hosts.some((host) => host === "")) {
+    throw new RangeError("must be a comma-separated host list");
+  }
+  return [...new Set(hosts)];
+}
+
+/** A processing time in ms, or a range `MIN-MAX`. */
+export function parseProcessMs(text: string): { min: number; max: number } {
+  const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(text);
+  if (match === null) throw new RangeError("must be a number of ms or a range MIN-MAX");
+  const min = wholeNumber(0)(match[1] ?? "");
+  const max = match[2] === undefined ? min : wholeNumber(0)(match[2]);
+  if (min > max) throw new RangeError("must be a range MIN-MAX with MIN ≤ MAX");
+  return { min, max };
+}
+
+/** A text that is not empty. */
+export function nonEmpty(text: string): string {
+  if (text.trim() === "") throw new RangeError("must not be empty");
+  return text;
+}
