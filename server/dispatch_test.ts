@@ -103,6 +103,7 @@ Deno.test("dispatcher: a storage failure is internal, and the log shows no passw
     createSession: () => Promise.reject(new Error("unreachable")),
     findSession: () => Promise.reject(new Error("Cannot findSession: disk I/O error")),
     deleteExpiredSessions: () => Promise.resolve(0),
+    setRole: () => Promise.resolve(false),
   };
   await using d = await setup(broken);
   const reply = await d.send({ op: "REGISTRO", usuario: "ana", password: "s3cret-pass" });

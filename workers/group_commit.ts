@@ -123,7 +123,7 @@ export class GroupCommit implements Disposable {
 function apply(db: SqliteDatabase, op: Op): unknown {
   switch (op.op) {
     case "insert":
-      return db.insert(op.pedido, op.receivedAt);
+      return db.insert(op.pedido, op.receivedAt, op.owner);
     case "markStarted":
       return db.markStarted(op.id, op.worker, op.at);
     case "markFinished":
@@ -133,13 +133,15 @@ function apply(db: SqliteDatabase, op: Op): unknown {
     case "markPending":
       return db.markPending(op.id);
     case "cancel":
-      return db.cancel(op.id, op.at);
+      return db.cancel(op.id, op.at, op.owner);
     case "retry":
-      return db.retry(op.id);
+      return db.retry(op.id, op.owner);
+    case "setRole":
+      return db.setRole(op.usuario, op.rol);
     case "prune":
       return db.prune(op.before, op.limit);
     case "get":
-      return db.get(op.id);
+      return db.get(op.id, op.owner);
     case "findByClave":
       return db.findByClave(op.clave);
     case "list":

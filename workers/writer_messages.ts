@@ -12,23 +12,24 @@
  */
 
 import type { ListFilter, Pedido, PedidoNuevo } from "../server/protocol/messages.ts";
-import type { ChangeResult, Outcome, Sesion, Usuario } from "../server/store/store.ts";
+import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../server/store/store.ts";
 
 /** One operation of a batch, discriminated on `op`. */
 export type Op =
-  | { op: "insert"; pedido: PedidoNuevo; receivedAt: string }
+  | { op: "insert"; pedido: PedidoNuevo; receivedAt: string; owner: number | null }
   | { op: "markStarted"; id: number; worker: number; at: string }
   | { op: "markFinished"; id: number; outcome: Outcome }
   | { op: "markRan"; id: number; worker: number; startedAt: string; outcome: Outcome }
   | { op: "markPending"; id: number }
-  | { op: "cancel"; id: number; at: string }
-  | { op: "retry"; id: number }
+  | { op: "cancel"; id: number; at: string; owner?: number }
+  | { op: "retry"; id: number; owner?: number }
+  | { op: "setRole"; usuario: string; rol: Rol }
   | { op: "prune"; before: string; limit: number }
   | { op: "createUser"; usuario: string; hash: string; at: string }
   | { op: "createSession"; tokenHash: string; usuarioId: number; expira: string }
   | { op: "deleteExpiredSessions"; now: string }
   // Reads: sent to the writer only for `:memory:` databases.
-  | { op: "get"; id: number }
+  | { op: "get"; id: number; owner?: number }
   | { op: "findByClave"; clave: string }
   | { op: "list"; filter: ListFilter }
   | { op: "unfinished" }
@@ -45,6 +46,7 @@ export interface OpValues {
   markPending: void;
   cancel: ChangeResult;
   retry: ChangeResult;
+  setRole: boolean;
   prune: number;
   get: Pedido | null;
   findByClave: Pedido | null;

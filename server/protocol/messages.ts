@@ -59,6 +59,8 @@ export interface ListFilter {
   cliente?: string;
   limit: number;
   antesDe?: number;
+  /** Only the orders this account placed (set by the daemon from a session token, never by clients). */
+  usuarioId?: number;
 }
 
 /**

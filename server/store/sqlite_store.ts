@@ -29,7 +29,7 @@ import type {
 } from "../../workers/writer_messages.ts";
 import { DatabaseInUseError, lockDatabase } from "./database_lock.ts";
 import { newPedido } from "./new_pedido.ts";
-import type { ChangeResult, InsertResult, Outcome, Sesion, Store, Usuario } from "./store.ts";
+import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "./store.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -166,10 +166,14 @@ export class SqliteStore implements Store {
   }
 
   /** {@inheritDoc Store.insert} */
-  async insert(pedido: PedidoNuevo, receivedAt: string): Promise<InsertResult> {
+  async insert(
+    pedido: PedidoNuevo,
+    receivedAt: string,
+    owner: number | null = null,
+  ): Promise<InsertResult> {
     // The writer answers only the new id (or the order its `clave` already
     // has): the rest of a new row is what was sent.
-    const stored = await this.#send({ op: "insert", pedido, receivedAt });
+    const stored = await this.#send({ op: "insert", pedido, receivedAt, owner });
     return typeof stored === "number"
       ? { status: "inserted", pedido: newPedido(stored, pedido, receivedAt) }
       : { status: "duplicate", pedido: stored };
@@ -196,13 +200,15 @@ export class SqliteStore implements Store {
   }
 
   /** {@inheritDoc Store.cancel} */
-  cancel(id: number, at: string): Promise<ChangeResult> {
-    return this.#send({ op: "cancel", id, at });
+  cancel(id: number, at: string, owner?: number): Promise<ChangeResult> {
+    return this.#send(
+      owner === undefined ? { op: "cancel", id, at } : { op: "cancel", id, at, owner },
+    );
   }
 
   /** {@inheritDoc Store.retry} */
-  retry(id: number): Promise<ChangeResult> {
-    return this.#send({ op: "retry", id });
+  retry(id: number, owner?: number): Promise<ChangeResult> {
+    return this.#send(owner === undefined ? { op: "retry", id } : { op: "retry", id, owner });
   }
 
   /** {@inheritDoc Store.prune} */
@@ -211,8 +217,9 @@ export class SqliteStore implements Store {
   }
 
   /** {@inheritDoc Store.get} */
-  get(id: number): Promise<Pedido | null> {
-    return this.#read({ op: "get", id }, (reader) => reader.get(id));
+  get(id: number, owner?: number): Promise<Pedido | null> {
+    const op = owner === undefined ? { op: "get" as const, id } : { op: "get" as const, id, owner };
+    return this.#read(op, (reader) => reader.get(id, owner));
   }
 
   /** {@inheritDoc Store.findByClave} */
@@ -238,6 +245,11 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.findUser} */
   findUser(usuario: string): Promise<Usuario | null> {
     return this.#read({ op: "findUser", usuario }, (reader) => reader.findUser(usuario));
+  }
+
+  /** {@inheritDoc Store.setRole} */
+  setRole(usuario: string, rol: Rol): Promise<boolean> {
+    return this.#send({ op: "setRole", usuario, rol });
   }
 
   /** {@inheritDoc Store.createSession} */

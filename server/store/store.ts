@@ -48,8 +48,11 @@ export interface OrderStore {
   /**
    * Stores a new order in state `pendiente` with `intentos` 0, or, when its
    * `clave` is already stored, answers that order. Resolves after the commit.
+   *
+   * @param owner The account that placed it (orders placed through the web
+   * gateway); null or absent for anonymous orders (TCP clients).
    */
-  insert(pedido: PedidoNuevo, receivedAt: string): Promise<InsertResult>;
+  insert(pedido: PedidoNuevo, receivedAt: string, owner?: number | null): Promise<InsertResult>;
   /**
    * Marks an attempt as started: `estado = 'en proceso'`, `fecha_inicio`,
    * `worker`, `intentos + 1`, `fecha_fin` cleared. Resolves after the commit.
@@ -67,15 +70,17 @@ export interface OrderStore {
   markPending(id: number): Promise<void>;
   /**
    * CANCELAR (§2.8): a `pendiente` order becomes `cancelado` with `fecha_fin`
-   * = `at`; any other state is `refused`.
+   * = `at`; any other state is `refused`. With `owner`, an order of another
+   * account (or of none) is `not_found`.
    */
-  cancel(id: number, at: string): Promise<ChangeResult>;
+  cancel(id: number, at: string, owner?: number): Promise<ChangeResult>;
   /**
    * REINTENTAR (§2.9): an `error` order goes back to `pendiente`, its
    * attempt fields and `detalle_error` cleared, `intentos` kept; any other
-   * state is `refused`.
+   * state is `refused`. With `owner`, an order of another account (or of
+   * none) is `not_found`.
    */
-  retry(id: number): Promise<ChangeResult>;
+  retry(id: number, owner?: number): Promise<ChangeResult>;
   /**
    * Deletes up to `limit` finished orders (`listo`, `error`, `cancelado`)
    * whose `fecha_fin` is before `before`, oldest first. Never deletes the
@@ -84,11 +89,11 @@ export interface OrderStore {
    * @returns How many were deleted.
    */
   prune(before: string, limit: number): Promise<number>;
-  /** One order by id, or null. */
-  get(id: number): Promise<Pedido | null>;
+  /** One order by id, or null; with `owner`, null unless that account placed it. */
+  get(id: number, owner?: number): Promise<Pedido | null>;
   /** The order with this idempotency key, or null. */
   findByClave(clave: string): Promise<Pedido | null>;
-  /** Orders newest first, per the filter. */
+  /** Orders newest first, per the filter (`usuarioId`: only that account's). */
   list(filter: ListFilter): Promise<Pedido[]>;
   /** Orders left `pendiente` or `en proceso`, oldest first (for restart). */
   unfinished(): Promise<Pedido[]>;
@@ -103,7 +108,11 @@ export interface Usuario {
   hash: string;
   /** When it was registered, ISO 8601 UTC. */
   creado: string;
+  rol: Rol;
 }
+
+/** What an account may see: its own orders (`usuario`), or everyone's (`operador`). */
+export type Rol = "usuario" | "operador";
 
 /** A live session (table `sesiones`), found by the SHA-256 of its token. */
 export interface Sesion {
@@ -112,6 +121,8 @@ export interface Sesion {
   usuario: string;
   /** When it stops being valid, ISO 8601 UTC. */
   expira: string;
+  /** The account's role now (a change applies to live sessions at once). */
+  rol: Rol;
 }
 
 /**
@@ -128,6 +139,12 @@ export interface AccountStore {
   createUser(usuario: string, hash: string, at: string): Promise<number | null>;
   /** The account with this name (ignoring ASCII case), or null. */
   findUser(usuario: string): Promise<Usuario | null>;
+  /**
+   * Gives an account a role (`pedidos usuarios operador NAME`).
+   *
+   * @returns false when no account has this name.
+   */
+  setRole(usuario: string, rol: Rol): Promise<boolean>;
   /** Stores a session that ends at `expira`. */
   createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void>;
   /** The session with this token hash, if it ends after `now`; else null. */

@@ -272,6 +272,7 @@ export function runStoreConformance(options: ConformanceOptions): void {
       usuario: "Ana",
       hash: "hash-1",
       creado: T0,
+      rol: "usuario",
     });
     assert.equal(await store.findUser("eva"), null);
   });
@@ -283,6 +284,7 @@ export function runStoreConformance(options: ConformanceOptions): void {
       usuarioId: id,
       usuario: "ana",
       expira: LATER,
+      rol: "usuario",
     });
     assert.equal(await store.findSession("th-1", LATER), null, "expired at its expiry");
     assert.equal(await store.findSession("th-2", T0), null);
@@ -295,6 +297,42 @@ export function runStoreConformance(options: ConformanceOptions): void {
     assert.equal(await store.deleteExpiredSessions(T0), 1);
     assert.equal(await store.deleteExpiredSessions(T0), 0);
     assert.notEqual(await store.findSession("new", T0), null);
+  });
+
+  test("setRole() makes an account operador, and its live sessions say so at once", async (store) => {
+    const id = (await store.createUser("Ana", "h", T0))!;
+    await store.createSession("th", id, LATER);
+    assert.equal(await store.setRole("ANA", "operador"), true, "names ignore ASCII case");
+    assert.equal((await store.findUser("ana"))?.rol, "operador");
+    assert.equal((await store.findSession("th", T0))?.rol, "operador");
+    assert.equal(await store.setRole("ana", "usuario"), true);
+    assert.equal((await store.findSession("th", T0))?.rol, "usuario");
+    assert.equal(await store.setRole("nadie", "operador"), false);
+  });
+
+  test("orders placed by an account are its own: get, list, cancel and retry scoped by owner", async (store) => {
+    const ana = (await store.createUser("ana", "h", T0))!;
+    const beto = (await store.createUser("beto", "h", T0))!;
+    const mine = await store.insert(nuevo({ cliente: "de Ana" }), T0, ana);
+    const theirs = await store.insert(nuevo({ cliente: "de Beto" }), T0, beto);
+    const anonymous = await store.insert(nuevo({ cliente: "de nadie" }), T0);
+    const [m, t, a] = [mine.pedido.id, theirs.pedido.id, anonymous.pedido.id];
+    assert.equal((await store.get(m, ana))?.cliente, "de Ana");
+    assert.equal(await store.get(t, ana), null, "another account's order is not found");
+    assert.equal(await store.get(a, ana), null, "an anonymous order is no account's");
+    assert.equal((await store.get(t))?.cliente, "de Beto", "unscoped reads see every order");
+    const ids = async (usuarioId?: number) =>
+      (await store.list({ limit: 10, ...(usuarioId ? { usuarioId } : {}) })).map((p) => p.id);
+    assert.deepEqual(await ids(ana), [m]);
+    assert.deepEqual(await ids(beto), [t]);
+    assert.deepEqual(await ids(), [a, t, m]);
+    assert.deepEqual(await store.cancel(t, T1, ana), { status: "not_found" });
+    assert.equal((await store.get(t))?.estado, "pendiente", "untouched");
+    assert.equal((await store.cancel(m, T1, ana)).status, "changed");
+    await store.markStarted(t, 1, T1);
+    await store.markFinished(t, { estado: "error", at: T2, detalle: "x" });
+    assert.deepEqual(await store.retry(t, ana), { status: "not_found" });
+    assert.equal((await store.retry(t, beto)).status, "changed");
   });
 
   test("createSession() refuses an unknown account", async (store) => {

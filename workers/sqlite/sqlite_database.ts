@@ -18,7 +18,7 @@ import type {
   PedidoNuevo,
   Producto,
 } from "../../server/protocol/messages.ts";
-import type { ChangeResult, Outcome, Sesion, Usuario } from "../../server/store/store.ts";
+import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/store/store.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
@@ -68,8 +68,9 @@ const FINISHED = "('listo', 'error', 'cancelado')";
 
 const SQL = {
   // No RETURNING: the caller knows every column of a new row but its id.
-  insert: `INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido)
-    VALUES (?, ?, ?, ?, 'pendiente', ?)
+  insert: `INSERT INTO pedidos
+      (clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
+    VALUES (?, ?, ?, ?, 'pendiente', ?, ?)
     ON CONFLICT (clave) DO NOTHING`,
   markStarted: `UPDATE pedidos
     SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
@@ -99,6 +100,7 @@ const SQL = {
         detalle_error = NULL, resultado = NULL
     WHERE id = ?`,
   get: `SELECT ${COLUMNS} FROM pedidos WHERE id = ?`,
+  getOwned: `SELECT ${COLUMNS} FROM pedidos WHERE id = ? AND usuario_id = ?`,
   findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
   unfinished: `SELECT ${COLUMNS} FROM pedidos
     WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
@@ -106,9 +108,11 @@ const SQL = {
   createUser: `INSERT INTO usuarios (usuario, hash, creado) VALUES (?, ?, ?)
     ON CONFLICT (usuario) DO NOTHING
     RETURNING id`,
-  findUser: `SELECT id, usuario, hash, creado FROM usuarios WHERE usuario = ?`,
+  findUser: `SELECT id, usuario, hash, creado, rol FROM usuarios WHERE usuario = ?`,
+  setRole: `UPDATE usuarios SET rol = ? WHERE usuario = ?`,
   createSession: `INSERT INTO sesiones (token_hash, usuario_id, expira) VALUES (?, ?, ?)`,
-  findSession: `SELECT s.usuario_id AS usuarioId, u.usuario AS usuario, s.expira AS expira
+  findSession: `SELECT s.usuario_id AS usuarioId, u.usuario AS usuario, s.expira AS expira,
+      u.rol AS rol
     FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
     WHERE s.token_hash = ? AND s.expira > ?`,
   deleteExpiredSessions: `DELETE FROM sesiones WHERE expira <= ?`,
@@ -192,15 +196,17 @@ export class SqliteDatabase implements Disposable {
    *
    * @param order The validated order.
    * @param receivedAt ISO 8601 UTC with milliseconds.
+   * @param owner The account that placed it, if any.
    * @returns The new id, or the existing order.
    */
-  insert(order: PedidoNuevo, receivedAt: string): number | Pedido {
+  insert(order: PedidoNuevo, receivedAt: string, owner: number | null = null): number | Pedido {
     const { changes, lastInsertRowid } = this.#stmt(SQL.insert).run(
       order.clave,
       order.cliente,
       JSON.stringify(order.productos),
       order.direccion,
       receivedAt,
+      owner,
     );
     if (changes === 1 || changes === 1n) return Number(lastInsertRowid);
     // Only a conflict on `clave` makes DO NOTHING skip the row.
@@ -268,7 +274,8 @@ export class SqliteDatabase implements Disposable {
    *
    * @returns `changed`, `refused` (another state) or `not_found`, with the order as it is now.
    */
-  cancel(id: number, at: string): ChangeResult {
+  cancel(id: number, at: string, owner?: number): ChangeResult {
+    if (owner !== undefined && this.get(id, owner) === null) return { status: "not_found" };
     return this.#change(id, SQL.cancel, at, id);
   }
 
@@ -277,7 +284,8 @@ export class SqliteDatabase implements Disposable {
    *
    * @returns `changed`, `refused` (another state) or `not_found`, with the order as it is now.
    */
-  retry(id: number): ChangeResult {
+  retry(id: number, owner?: number): ChangeResult {
+    if (owner !== undefined && this.get(id, owner) === null) return { status: "not_found" };
     return this.#change(id, SQL.retry, id);
   }
 
@@ -301,9 +309,12 @@ export class SqliteDatabase implements Disposable {
     this.#update("reset", id, SQL.markPending, id);
   }
 
-  /** One order by id, or null. */
-  get(id: number): Pedido | null {
-    const row = this.#stmt(SQL.get).get(id) as Row | undefined;
+  /** One order by id, or null; with `owner`, null unless that account placed it. */
+  get(id: number, owner?: number): Pedido | null {
+    const row =
+      (owner === undefined
+        ? this.#stmt(SQL.get).get(id)
+        : this.#stmt(SQL.getOwned).get(id, owner)) as Row | undefined;
     return row === undefined ? null : toPedido(row);
   }
 
@@ -331,6 +342,10 @@ export class SqliteDatabase implements Disposable {
     if (filter.antesDe !== undefined) {
       where.push("id < ?");
       params.push(filter.antesDe);
+    }
+    if (filter.usuarioId !== undefined) {
+      where.push("usuario_id = ?");
+      params.push(filter.usuarioId);
     }
     params.push(filter.limit);
     // Only constant fragments are joined; every value is a bound parameter.
@@ -360,7 +375,12 @@ export class SqliteDatabase implements Disposable {
     const row = this.#stmt(SQL.findUser).get(usuario) as Usuario | undefined;
     return row === undefined
       ? null
-      : { id: row.id, usuario: row.usuario, hash: row.hash, creado: row.creado };
+      : { id: row.id, usuario: row.usuario, hash: row.hash, creado: row.creado, rol: row.rol };
+  }
+
+  /** Gives an account a role; false when no account has this name. */
+  setRole(usuario: string, rol: Rol): boolean {
+    return Number(this.#stmt(SQL.setRole).run(rol, usuario).changes) > 0;
   }
 
   /** Stores a session by the hash of its token. */
@@ -373,7 +393,7 @@ export class SqliteDatabase implements Disposable {
     const row = this.#stmt(SQL.findSession).get(tokenHash, now) as Sesion | undefined;
     return row === undefined
       ? null
-      : { usuarioId: row.usuarioId, usuario: row.usuario, expira: row.expira };
+      : { usuarioId: row.usuarioId, usuario: row.usuario, expira: row.expira, rol: row.rol };
   }
 
   /** Deletes the sessions that ended at or before `now`; returns how many. */
