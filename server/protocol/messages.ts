@@ -1,6 +1,6 @@
 /**
  * Wire types: the requests the daemon understands and the order object of
- * PROTOCOL.md §5. Pure types and values, no I/O.
+ * docs/protocol.md §5. Pure types and values, no I/O.
  *
  * @module
  */
