@@ -7,8 +7,7 @@
  * @module
  */
 
-import { runLoad } from "../load.ts";
-import { median } from "../load_stats.ts";
+import { median, runLoad } from "../load/mod.ts";
 import type { Target } from "./targets.ts";
 
 /** One measurement of one target at one connection count. */

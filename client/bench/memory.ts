@@ -7,7 +7,7 @@
  */
 
 import { PedidosClient } from "../client.ts";
-import { orderJson } from "../load.ts";
+import { orderJson } from "../load/mod.ts";
 import type { Target } from "./targets.ts";
 
 /** What {@linkcode probeIdle} saw. */

@@ -157,7 +157,7 @@ export function renderReport(result: BenchResult): string {
     "",
   );
   lines.push(
-    "**Method.** One load generator (`client/load.ts`, the code behind `deno task load`) drives " +
+    "**Method.** One load generator (`client/load/`, the code behind `deno task load`) drives " +
       "every target from the bench process: request/response (no pipelining), " +
       `${conns.join(", ")} connections, ${result.seconds} s per measurement, ` +
       `${result.rounds} rounds; within a round the targets take turns, in a rotated order ` +

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type LoadProtocol, PEDIDOS_PROTOCOL } from "../load.ts";
+import { type LoadProtocol, PEDIDOS_PROTOCOL } from "../load/mod.ts";
 import { PedidosClient } from "../client.ts";
 import { redisLpushProtocol } from "./redis_protocol.ts";
 

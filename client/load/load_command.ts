@@ -20,9 +20,9 @@ import {
   formatUsage,
   resolveConfig,
   wholeNumber,
-} from "../server/config.ts";
-import { formatAddress } from "./client.ts";
-import { type LoadOptions, type LoadProgress, type LoadSummary, runLoad } from "./load.ts";
+} from "../../server/config.ts";
+import { formatAddress } from "../client.ts";
+import { type LoadOptions, type LoadProgress, type LoadSummary, runLoad } from "./run_load.ts";
 
 /** The exit statuses of {@linkcode runLoadCommand}. */
 export const LOAD_EXIT = Object.freeze({
@@ -131,7 +131,7 @@ function prefix(text: string): string {
  *
  * @example Usage
  * ```ts
- * import { parseLoadArgs } from "./load_cli.ts";
+ * import { parseLoadArgs } from "./load_command.ts";
  * const command = parseLoadArgs(["--clientes", "50", "--pedidos", "20"], { getEnv: () => undefined, readFile: () => null });
  * console.log(command.options.clientes, command.options.pedidos); // 50 20
  * ```
@@ -287,7 +287,7 @@ function signalController(): { signal: AbortSignal } & Disposable {
  *
  * @example Usage
  * ```ts ignore
- * import { runLoadCommand } from "./load_cli.ts";
+ * import { runLoadCommand } from "./load_command.ts";
  * Deno.exit(await runLoadCommand(["--clientes", "50", "--pedidos", "20", "--esperar"]));
  * ```
  */

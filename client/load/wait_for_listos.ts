@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PedidosClient } from "./client.ts";
+import { PedidosClient } from "../client.ts";
 import type { RunSettings } from "./load_connection.ts";
 import { LatencySamples, type LatencySummary, round } from "./load_stats.ts";
 

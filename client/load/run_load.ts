@@ -35,7 +35,7 @@ import {
 } from "./load_connection.ts";
 import { type LoadProtocol, PEDIDOS_PROTOCOL } from "./load_protocol.ts";
 import { type LatencySummary, perSecond, RateMeter, round } from "./load_stats.ts";
-import { waitForListos, type WaitSummary } from "./load_wait.ts";
+import { waitForListos, type WaitSummary } from "./wait_for_listos.ts";
 
 export {
   type LoadProtocol,
@@ -44,7 +44,7 @@ export {
   PEDIDOS_PROTOCOL,
   type ReplyKind,
 } from "./load_protocol.ts";
-export type { WaitSummary } from "./load_wait.ts";
+export type { WaitSummary } from "./wait_for_listos.ts";
 
 /** Options of {@linkcode runLoad}. */
 export interface LoadOptions {
@@ -174,7 +174,7 @@ function settingsOf(options: LoadOptions): RunSettings {
  *
  * @example Usage
  * ```ts ignore
- * import { runLoad } from "./load.ts";
+ * import { runLoad } from "./run_load.ts";
  * const summary = await runLoad({ port: 8888, clientes: 50, pedidos: 20, esperar: true });
  * console.log(summary.aceptados, summary.latenciaMs.p99, summary.esperar?.hastaListosS);
  * ```

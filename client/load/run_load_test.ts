@@ -5,8 +5,8 @@
  * asserted beyond "it ends".
  */
 import assert from "node:assert/strict";
-import { type LoadSummary, orderJson, PEDIDOS_PROTOCOL, runLoad } from "./load.ts";
-import { startInProcess } from "../tests/test_util.ts";
+import { type LoadSummary, orderJson, PEDIDOS_PROTOCOL, runLoad } from "./run_load.ts";
+import { startInProcess } from "../../tests/test_util.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

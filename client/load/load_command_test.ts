@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, type ConfigSources } from "../server/config.ts";
-import type { LoadSummary } from "./load.ts";
+import { ConfigError, type ConfigSources } from "../../server/config.ts";
+import type { LoadSummary } from "./run_load.ts";
 import {
   formatLoadSummary,
   formatProgress,
@@ -10,8 +10,8 @@ import {
   loadStatus,
   parseLoadArgs,
   runLoadCommand,
-} from "./load_cli.ts";
-import { runMain, startInProcess, tempDir } from "../tests/test_util.ts";
+} from "./load_command.ts";
+import { runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
 
 /** No environment, no env file: the tests see only their flags. */
 const NOTHING: ConfigSources = { getEnv: () => undefined, readFile: () => null };
