@@ -14,13 +14,8 @@
  * @module
  */
 
-export {
-  type LoadOptions,
-  type LoadProgress,
-  type LoadRunOptions,
-  type LoadSummary,
-  runLoad,
-} from "./run_load.ts";
+export type { LoadOptions } from "./load_settings.ts";
+export { type LoadProgress, type LoadRunOptions, type LoadSummary, runLoad } from "./run_load.ts";
 export {
   type LoadProtocol,
   orderJson,
@@ -29,4 +24,3 @@ export {
   type ReplyKind,
 } from "./load_protocol.ts";
 export type { WaitSummary } from "./wait_for_listos.ts";
-export { median } from "./load_stats.ts";
