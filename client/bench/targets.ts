@@ -210,9 +210,8 @@ async function settleDaemon(port: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port });
   while (Date.now() < deadline) {
-    const reply = await client.request({ op: "STATS" });
-    const stats = reply.stats as Record<string, number> | undefined;
-    if (!stats || (stats.pendientes ?? 0) + (stats.en_proceso ?? 0) === 0) return;
+    const reply = await client.call("STATS");
+    if (!reply.ok || reply.stats.pendientes + reply.stats.en_proceso === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -35,8 +35,8 @@ Deno.test("runLoad() with esperar waits until every accepted order is listo, and
   assert.equal(again.duplicados, 15, "same claves: no new orders");
   assert.deepEqual([...again.ids].sort(), [...first.ids].sort());
   assert.equal(again.esperar?.listos, 15);
-  const stats = await (await daemon.client()).request({ op: "STATS" });
-  assert.equal((stats.stats as Record<string, number>).aceptados, 15);
+  const stats = await (await daemon.client()).call("STATS");
+  assert.equal(stats.ok && stats.stats.aceptados, 15);
 });
 
 Deno.test("runLoad() sees the semaphore: a small capacity rejects with queue_full", async () => {
