@@ -84,8 +84,6 @@ export class LineReader {
   readonly #source: ByteReader;
   readonly #maxLineBytes: number;
   #buffer: Uint8Array;
-  /** `#buffer` up to `#end`, so a search never reads stale bytes. */
-  #data: Uint8Array;
   /** The first byte not handed out yet. */
   #start = 0;
   /** The end of the bytes read. */
@@ -105,7 +103,6 @@ export class LineReader {
     this.#source = source instanceof ReadableStream ? chunkReader(source) : source;
     this.#maxLineBytes = maxLineBytes;
     this.#buffer = new Uint8Array(Math.min(bufferBytes, maxLineBytes + 2));
-    this.#data = this.#buffer.subarray(0, 0);
   }
 
   /**
@@ -127,7 +124,6 @@ export class LineReader {
     const n = await this.#source.read(this.#buffer.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
-    this.#data = this.#buffer.subarray(0, this.#end);
     return true;
   }
 
@@ -140,13 +136,15 @@ export class LineReader {
    */
   next(): Uint8Array | null {
     const start = this.#start;
-    const newline = this.#data.indexOf(NEWLINE, this.#scan);
+    const end = this.#end;
+    if (start === end) return null;
+    // Searching the whole buffer saves a view per read; a `\n` past `end` is stale and ignored.
+    let newline = this.#scan < end ? this.#buffer.indexOf(NEWLINE, this.#scan) : -1;
+    if (newline >= end) newline = -1;
     if (newline === -1) {
       // The longest line accepted may be waiting for its `\n` after its `\r`.
-      if (this.#end - start > this.#maxLineBytes + 1) {
-        throw new LineTooLongError(this.#maxLineBytes);
-      }
-      this.#scan = this.#end;
+      if (end - start > this.#maxLineBytes + 1) throw new LineTooLongError(this.#maxLineBytes);
+      this.#scan = end;
       return null;
     }
     const stop = newline > start && this.#buffer[newline - 1] === CR ? newline - 1 : newline;
