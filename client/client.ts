@@ -7,29 +7,26 @@
  * answers in request order, so replies are matched to requests first in,
  * first out.
  *
+ * About 250 lines, over our ~200: most of it is the documented public API
+ * (four methods and their options) that the CLI, the load generator and
+ * the web gateway share; the parts that stand alone are apart (`dial.ts`,
+ * `line_reader.ts`, `reply_waiters.ts`, `decode_reply.ts`, `client_error.ts`).
+ *
  * @module
  */
 
 import type { Op, Reply, ReplyOf } from "../server/protocol/replies.ts";
 import { ClientError } from "./client_error.ts";
 import { decodeReply } from "./decode_reply.ts";
-import { formatAddress } from "./format_address.ts";
+import { dial, dialAny, type DialOptions } from "./dial.ts";
 import { LineReader, LineTooLongError } from "./line_reader.ts";
 import { ReplyWaiters } from "./reply_waiters.ts";
 
 export { ClientError, type ClientErrorCode, isRetriable } from "./client_error.ts";
 export { formatAddress } from "./format_address.ts";
 
-/** Options of {@linkcode PedidosClient.connect}. */
-export interface ConnectOptions {
-  /** The daemon's host. @default {"localhost"} */
-  hostname?: string;
-  /** The daemon's port. @default {8888} */
-  port?: number;
-  /** Aborts connecting; the promise rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Gives up connecting after this long, with a `timeout` error. @default {5000} */
-  connectTimeoutMs?: number;
+/** Options of {@linkcode PedidosClient.connect}: where, how long to try, and a cap on replies. */
+export interface ConnectOptions extends DialOptions {
   /** A reply longer than this fails the connection with a `protocol` error. @default {67108864} */
   maxReplyBytes?: number;
 }
@@ -97,38 +94,8 @@ export class PedidosClient implements AsyncDisposable {
    * @throws {ClientError} `connect_failed` (refused, unknown host, …) or `timeout`.
    */
   static async connect(options: ConnectOptions = {}): Promise<PedidosClient> {
-    const {
-      hostname = "localhost",
-      port = 8888,
-      signal,
-      connectTimeoutMs = 5000,
-      maxReplyBytes = 64 * 1024 * 1024,
-    } = options;
-    signal?.throwIfAborted();
-    const address = formatAddress(hostname, port);
-    const timeout = AbortSignal.timeout(connectTimeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname,
-        port,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
-        throw new ClientError(
-          "timeout",
-          `Cannot connect to ${address}: no answer within ${connectTimeoutMs} ms`,
-          { cause: error },
-        );
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ClientError("connect_failed", `Cannot connect to ${address}: ${reason}`, {
-        cause: error,
-      });
-    }
-    return new PedidosClient(conn, maxReplyBytes);
+    const { maxReplyBytes = 64 * 1024 * 1024, ...where } = options;
+    return new PedidosClient(await dial(where), maxReplyBytes);
   }
 
   /**
@@ -141,21 +108,8 @@ export class PedidosClient implements AsyncDisposable {
     port: number,
     options: Omit<ConnectOptions, "hostname" | "port"> = {},
   ): Promise<PedidosClient> {
-    if (hosts.length === 0) throw new RangeError("Cannot connect: no hosts given");
-    const failures: ClientError[] = [];
-    for (const hostname of hosts) {
-      try {
-        return await PedidosClient.connect({ ...options, hostname, port });
-      } catch (error) {
-        if (!(error instanceof ClientError)) throw error;
-        failures.push(error);
-      }
-    }
-    if (failures.length === 1) throw failures[0];
-    const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-    throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
-      cause: failures,
-    });
+    const { maxReplyBytes = 64 * 1024 * 1024, ...rest } = options;
+    return new PedidosClient(await dialAny(hosts, port, rest), maxReplyBytes);
   }
 
   /** Requests sent (or being sent) whose replies have not arrived yet. */
