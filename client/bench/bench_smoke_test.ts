@@ -8,7 +8,7 @@
  * where a missing `redis-server` fails the test: CI installs it.
  */
 import assert from "node:assert/strict";
-import { runBench } from "./main.ts";
+import { runBench } from "./run_bench.ts";
 import { TARGET_NAMES } from "./report.ts";
 import { redisVersion } from "./targets.ts";
 import { tempDir } from "../../tests/test_util.ts";

@@ -1,0 +1,108 @@
+/**
+ * `deno task bench`: measures the daemon side by side with its ceilings in
+ * the same run — a minimal NDJSON echo server, the daemon with `--sync
+ * normal` and `--sync full`, end to end to `listo`, and Redis with a durable
+ * ack when `redis-server` is installed — then probes the daemon's memory,
+ * and writes `docs/benchmarks.md`.
+ *
+ * ```sh
+ * deno task bench            # about 3 minutes
+ * deno task bench --quick    # well under a minute
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { headline } from "./report.ts";
+import { type BenchOptions, runBench } from "./run_bench.ts";
+
+const USAGE = `Usage: deno task bench [--quick] [--out PATH] [--rounds N] [--seconds S]
+                        [--conns 1,16,64] [--idle N] [--no-redis]
+
+Measures the daemon beside an echo ceiling and Redis in the same run and
+writes the report (default docs/benchmarks.md). About 3 minutes; --quick
+well under one.
+`;
+
+async function main(args: string[]): Promise<number> {
+  const encoder = new TextEncoder();
+  // A closed pipe must not kill the bench before it stops its processes.
+  const write = (file: typeof Deno.stdout, text: string) => {
+    try {
+      const bytes = encoder.encode(text);
+      for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    } catch {
+      // nobody is reading
+    }
+  };
+  const print = (text: string) => write(Deno.stdout, text);
+  const printError = (text: string) => write(Deno.stderr, text);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        quick: { type: "boolean" },
+        out: { type: "string", default: "docs/benchmarks.md" },
+        rounds: { type: "string" },
+        seconds: { type: "string" },
+        conns: { type: "string" },
+        idle: { type: "string" },
+        "no-redis": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    printError(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    print(USAGE);
+    return 0;
+  }
+  const num = (text: string | undefined, name: string) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`--${name} "${text}"`);
+    return value;
+  };
+  let options: BenchOptions;
+  try {
+    options = {
+      quick: values.quick ?? false,
+      rounds: num(values.rounds, "rounds"),
+      seconds: num(values.seconds, "seconds"),
+      conns: values.conns?.split(",").map((c) => num(c.trim(), "conns")!),
+      idleConnections: num(values.idle, "idle"),
+      redis: !values["no-redis"],
+      out: values.out,
+    };
+  } catch (error) {
+    printError(`bench: invalid ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const controller = new AbortController();
+  // The first Ctrl-C stops after the current measurement and cleans up; a second one exits now.
+  const onSignal = () => controller.signal.aborted ? Deno.exit(130) : controller.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const { result, report } = await runBench({
+      ...options,
+      signal: controller.signal,
+      log: (line) => printError(`${line}\n`),
+    });
+    print(report.slice(report.indexOf("## Throughput"), report.indexOf("## Memory")));
+    print(`Headline: ${headline(result)}\n`);
+    if (options.out) print(`Wrote ${options.out}\n`);
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
