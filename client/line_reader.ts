@@ -111,7 +111,7 @@ export class LineReader {
    * @returns `false` at end of input.
    * @throws {LineTooLongError} When the buffer is full of one line at its cap.
    */
-  async fill(): Promise<boolean> {
+  fill(): Promise<boolean> {
     if (this.#start === this.#end) {
       this.#start = this.#end = this.#scan = 0;
     } else if (this.#start > 0) {
@@ -120,12 +120,22 @@ export class LineReader {
       this.#scan -= this.#start;
       this.#start = 0;
     }
-    if (this.#end === this.#buffer.length) this.#grow();
-    const n = await this.#source.read(this.#buffer.subarray(this.#end));
+    if (this.#end === this.#buffer.length) {
+      try {
+        this.#grow();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    // `then`, not `async`/`await`: one promise less per read, on the hot path of the bench.
+    return this.#source.read(this.#buffer.subarray(this.#end)).then(this.#filled);
+  }
+
+  readonly #filled = (n: number | null): boolean => {
     if (n === null) return false;
     this.#end += n;
     return true;
-  }
+  };
 
   /**
    * The next complete line, without its `\n` (or `\r\n`), or `null` when
