@@ -63,11 +63,6 @@ export class LatencySamples {
     this.#values[this.#count++] = ms;
   }
 
-  /** Adds every sample of `other`. */
-  addAll(other: LatencySamples): void {
-    for (const value of other.#values.subarray(0, other.#count)) this.add(value);
-  }
-
   /**
    * p50, p95, p99 and max, rounded to `digits` decimals.
    *

@@ -28,17 +28,6 @@ Deno.test("LatencySamples.summary() sorts, grows past its first buffer and round
   assert.deepEqual(samples.summary(0), { p50: 3, p95: 5, p99: 5, max: 5 });
 });
 
-Deno.test("LatencySamples.addAll() merges two sets", () => {
-  const a = new LatencySamples();
-  const b = new LatencySamples();
-  a.add(1);
-  b.add(3);
-  b.add(2);
-  a.addAll(b);
-  assert.equal(a.count, 3);
-  assert.deepEqual(a.summary(), { p50: 2, p95: 3, p99: 3, max: 3 });
-});
-
 Deno.test("round() rounds to the given decimals", () => {
   assert.equal(round(1.23456, 2), 1.23);
   assert.equal(round(2.5, 0), 3);
