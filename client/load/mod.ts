@@ -24,3 +24,4 @@ export {
   type ReplyKind,
 } from "./load_protocol.ts";
 export type { WaitSummary } from "./wait_for_listos.ts";
+export type { LatencySummary } from "./latency_samples.ts";

@@ -66,7 +66,7 @@ Deno.test("runLoad() against a daemon that stops mid-run ends and reports it", a
   let stopping: Promise<unknown> | null = null;
   // Only the daemon's stop can end a run of 10⁹ orders; the guard turns a hang into a failure.
   const guard = new AbortController();
-  const timer = setTimeout(() => guard.abort(), 60_000);
+  const timer = setTimeout(() => guard.abort(), 30_000);
   try {
     const summary = await runLoad({
       ...base(daemon.port),
