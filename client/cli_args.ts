@@ -15,7 +15,7 @@ import {
   resolveConfig,
 } from "../server/config/settings.ts";
 import { wholeNumber } from "../server/config/value_parsers.ts";
-import { type Estado, ESTADOS } from "../server/protocol/messages.ts";
+import { orderRequest, parseEstado, taskRequest } from "./cli_requests.ts";
 
 /** What the client is asked to do. */
 export type ClientAction =
@@ -83,8 +83,6 @@ Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect.`,
   [["--json", "print each reply line exactly as received"]],
 );
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
 function positiveId(text: string, what: string): number {
   try {
     return wholeNumber(1)(text);
@@ -101,53 +99,6 @@ function flagNumber(flags: Record<string, unknown>, flag: string, min: number): 
   } catch (error) {
     throw new ConfigError(`Invalid --${flag} "${text}": ${(error as Error).message}`);
   }
-}
-
-function parseEstado(text: string): Estado {
-  const wanted = text.trim().toLowerCase().replace(/[_-]/g, " ");
-  const estado = ESTADOS.find((e) => e === wanted);
-  if (estado === undefined) {
-    throw new ConfigError(`Invalid --estado "${text}": must be one of ${ESTADOS.join(", ")}`);
-  }
-  return estado;
-}
-
-function taskRequest(args: string[]): Record<string, unknown> {
-  const [name, ...rest] = args;
-  let task: Record<string, unknown>;
-  if (name === "sum") {
-    const bad = rest.find((arg) => !NUMBER.test(arg) || !Number.isFinite(Number(arg)));
-    if (bad !== undefined) {
-      throw new ConfigError(`Invalid task sum argument "${bad}": not a number`);
-    }
-    task = { name, args: rest.map(Number) };
-  } else if (name === "upper" || name === "lower") {
-    if (rest.length === 0) throw new ConfigError(`Missing text: task ${name} needs words`);
-    task = { name, s: rest.join(" ") };
-  } else {
-    throw new ConfigError(
-      name === undefined ? "Missing task name" : `Unknown task "${name}": use sum, upper or lower`,
-    );
-  }
-  return { op: "TASK", data: { task } };
-}
-
-function orderRequest(flags: Record<string, unknown>): Record<string, unknown> {
-  const missing = ["cliente", "producto", "direccion"].filter((flag) => flags[flag] === undefined);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      `Missing ${
-        missing.map((flag) => `--${flag}`).join(", ")
-      }: an order needs --cliente, --producto and --direccion`,
-    );
-  }
-  const request: Record<string, unknown> = {
-    cliente: flags.cliente,
-    productos: flags.producto,
-    direccion: flags.direccion,
-  };
-  if (flags.clave !== undefined) request.clave = flags.clave;
-  return request;
 }
 
 function action(
