@@ -117,10 +117,3 @@ export type Request =
   | { op: "GET_TAREAS_HTML"; token: Secret }
   | { op: "CANCELAR"; id: number }
   | { op: "REINTENTAR"; id: number };
-
-/**
- * Any reply object, loosely typed.
- *
- * @deprecated Use the typed replies of `replies.ts`.
- */
-export type Reply = { ok: boolean; [field: string]: unknown };
