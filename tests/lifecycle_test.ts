@@ -5,9 +5,13 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { PedidosClient } from "../client/client.ts";
-import { rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import { type RawConn, rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+function pedidoOf(reply: Record<string, unknown> | null): Record<string, unknown> {
+  return reply?.pedido as Record<string, unknown>;
+}
 
 function readRows(path: string) {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -190,4 +194,72 @@ Deno.test("SIGKILL right after the last ack loses no acked order; a restart ends
     assert.equal(row.estado, "listo");
     assert.equal(acked.get(row.clave!), row.id);
   }
+});
+
+Deno.test("orders recovered at a restart hold capacity: libres is max(0, C − N) and new orders get queue_full until enough end", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  // One worker busy for a minute: every order stays unfinished.
+  const slow = ["--db", db, "--workers", "1", "--process-ms", "60000"];
+  const send = async (conn: RawConn, line: string) => {
+    await conn.write(line + "\n");
+    return await conn.readLine();
+  };
+  const stats = async (conn: RawConn) =>
+    (await send(conn, '{"op":"STATS"}'))?.stats as Record<string, number>;
+
+  const first = await startSubprocess(dir.path, [...slow, "--max-pedidos", "10"]);
+  const ids: number[] = [];
+  {
+    await using conn = await rawConnect(first.port);
+    for (let i = 0; i < 5; i++) ids.push((await send(conn, JSON.stringify(ORDER)))?.id as number);
+  }
+  first.kill("SIGKILL");
+  assert.equal((await first.exited()).code, 137);
+
+  // N = 5 unfinished, C = 3: no slot is free, and none frees until two more end.
+  const second = await startSubprocess(dir.path, [...slow, "--max-pedidos", "3"]);
+  {
+    await using conn = await rawConnect(second.port);
+    let s = await stats(conn);
+    assert.deepEqual(
+      [s.capacidad, s.libres, s.pendientes! + s.en_proceso!],
+      [3, 0, 5],
+      "five recovered orders hold the three slots and more",
+    );
+    assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+    assert.equal(
+      (await send(conn, '{"op":"TASK","task":{"name":"sum","args":[1]}}'))?.error,
+      "queue_full",
+    );
+    for (const id of [ids[4], ids[3]]) {
+      assert.equal(pedidoOf(await send(conn, `{"op":"CANCELAR","id":${id}}`)).estado, "cancelado");
+    }
+    assert.equal(
+      (await send(conn, JSON.stringify(ORDER)))?.error,
+      "queue_full",
+      "three recovered orders still fill the three slots",
+    );
+    assert.equal(
+      pedidoOf(await send(conn, `{"op":"CANCELAR","id":${ids[2]}}`)).estado,
+      "cancelado",
+    );
+    s = await stats(conn);
+    assert.equal(s.libres, 1, "two orders left hold two of the three slots");
+    const accepted = await send(conn, JSON.stringify(ORDER));
+    assert.equal(accepted?.ok, true, "a slot came free");
+    ids.push(accepted?.id as number);
+    assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+  }
+  second.kill("SIGKILL");
+  assert.equal((await second.exited()).code, 137);
+
+  // N = 3 unfinished, C = 8: five slots are free, and five new orders fit.
+  await using third = await startSubprocess(dir.path, [...slow, "--max-pedidos", "8"]);
+  await using conn = await rawConnect(third.port);
+  const s = await stats(conn);
+  assert.deepEqual([s.capacidad, s.libres, s.pendientes! + s.en_proceso!], [8, 5, 3]);
+  for (let i = 0; i < 5; i++) assert.equal((await send(conn, JSON.stringify(ORDER)))?.ok, true);
+  assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+  third.kill("SIGKILL");
 });
