@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { PedidosClient } from "../client/client.ts";
-import { type RawConn, rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import {
+  type RawConn,
+  rawConnect,
+  runMain,
+  startSubprocess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
@@ -25,6 +32,14 @@ function readRows(path: string) {
   } finally {
     db.close();
   }
+}
+
+/** A connection the daemon has taken (it answered a PING), now idle. */
+async function servedConnection(port: number): Promise<RawConn> {
+  const conn = await rawConnect(port);
+  await conn.write('{"op":"PING"}\n');
+  assert.equal((await conn.readLine())?.pong, true);
+  return conn;
 }
 
 Deno.test("bad flags and bad environment values exit 2 with usage before opening anything", async () => {
@@ -84,7 +99,16 @@ Deno.test("--host '*' serves IPv4 and IPv6 on one dual-stack port", async () => 
 Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a restart finishes them", async () => {
   await using dir = await tempDir();
   const db = `${dir.path}/p.db`;
-  const args = ["--db", db, "--workers", "1", "--process-ms", "600", "--drain-timeout-ms", "3000"];
+  const args = [
+    "--db",
+    db,
+    "--workers",
+    "1",
+    "--process-ms",
+    "2000",
+    "--drain-timeout-ms",
+    "20000",
+  ];
   const first = await startSubprocess(dir.path, args);
   const ids: number[] = [];
   await using conn = await rawConnect(first.port);
@@ -93,11 +117,16 @@ Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a resta
     ids.push((await conn.readLine())?.id as number);
   }
   await conn.write(`{"op":"ESTADO","id":${ids[3]},"esperar":true}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 200)); // the first order is running
+  await waitUntil(() => readRows(db)[0]?.estado === "en proceso", {
+    what: "the first order to run",
+  });
+  await using idle = await servedConnection(first.port);
   first.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The daemon closes idle connections when it begins to stop: from then on
+  // every new request on a busy connection gets shutting_down.
+  assert.equal(await idle.closedByPeer(10_000), true, "the idle connection is closed at once");
   await conn.write('{"op":"PING"}\n');
-  const waited = await conn.readLine();
+  const waited = await conn.readLine(10_000);
   assert.equal(waited?.timeout, true, "the waiter is answered when the daemon stops");
   assert.equal((await conn.readLine())?.error, "shutting_down");
   assert.equal(await conn.readLine(), null, "closed after shutting_down");
@@ -131,9 +160,13 @@ Deno.test("a second signal during the drain exits 1 at once; the order runs agai
   await using conn = await rawConnect(first.port);
   await conn.write(JSON.stringify(ORDER) + "\n");
   const id = (await conn.readLine())?.id;
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitUntil(() => readRows(db)[0]?.estado === "en proceso", { what: "the order to run" });
+  await using idle = await servedConnection(first.port);
   first.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(await idle.closedByPeer(10_000), true, "the daemon took the first signal");
+  // Two signals closer than 150 ms are one delivered twice (main.ts): wait longer
+  // than that after the first was taken. Only a lower bound: later is as good.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   first.kill("SIGTERM");
   const result = await first.exited();
   assert.equal(result.code, 1);
