@@ -109,7 +109,7 @@ Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a resta
     "--drain-timeout-ms",
     "20000",
   ];
-  const first = await startSubprocess(dir.path, args);
+  await using first = await startSubprocess(dir.path, args);
   const ids: number[] = [];
   await using conn = await rawConnect(first.port);
   for (let i = 0; i < 4; i++) {
@@ -156,7 +156,7 @@ Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a resta
 Deno.test("a second signal during the drain exits 1 at once; the order runs again next start", async () => {
   await using dir = await tempDir();
   const db = `${dir.path}/p.db`;
-  const first = await startSubprocess(dir.path, ["--db", db, "--process-ms", "20000"]);
+  await using first = await startSubprocess(dir.path, ["--db", db, "--process-ms", "20000"]);
   await using conn = await rawConnect(first.port);
   await conn.write(JSON.stringify(ORDER) + "\n");
   const id = (await conn.readLine())?.id;
@@ -241,7 +241,7 @@ Deno.test("orders recovered at a restart hold capacity: libres is max(0, C − N
   const stats = async (conn: RawConn) =>
     (await send(conn, '{"op":"STATS"}'))?.stats as Record<string, number>;
 
-  const first = await startSubprocess(dir.path, [...slow, "--max-pedidos", "10"]);
+  await using first = await startSubprocess(dir.path, [...slow, "--max-pedidos", "10"]);
   const ids: number[] = [];
   {
     await using conn = await rawConnect(first.port);
@@ -251,7 +251,7 @@ Deno.test("orders recovered at a restart hold capacity: libres is max(0, C − N
   assert.equal((await first.exited()).code, 137);
 
   // N = 5 unfinished, C = 3: no slot is free, and none frees until two more end.
-  const second = await startSubprocess(dir.path, [...slow, "--max-pedidos", "3"]);
+  await using second = await startSubprocess(dir.path, [...slow, "--max-pedidos", "3"]);
   {
     await using conn = await rawConnect(second.port);
     let s = await stats(conn);
