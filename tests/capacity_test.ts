@@ -8,10 +8,12 @@ import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
 Deno.test("a full daemon answers queue_full with the seed's message and stores nothing", async () => {
+  // Three workers, each busy for 2 s: the three orders hold their slots
+  // through every check below, then all end together.
   await using daemon = await startInProcess({
     maxPedidos: 3,
-    workers: 1,
-    processMs: { min: 300, max: 300 },
+    workers: 3,
+    processMs: { min: 2000, max: 2000 },
   });
   await using conn = await rawConnect(daemon.port);
   await conn.write(Array.from({ length: 5 }, () => JSON.stringify(ORDER)).join("\n") + "\n");
@@ -100,7 +102,8 @@ Deno.test("orders run FIFO, at most --workers at once, and in parallel", async (
 });
 
 Deno.test("ESTADO esperar holds the reply until listo, or answers timeout", async () => {
-  await using daemon = await startInProcess({ processMs: { min: 300, max: 300 }, workers: 1 });
+  // b cannot end before a has run for 1 s and b for 1 s more.
+  await using daemon = await startInProcess({ processMs: { min: 1000, max: 1000 }, workers: 1 });
   await using conn = await rawConnect(daemon.port);
   await conn.write(JSON.stringify(ORDER) + "\n" + JSON.stringify(ORDER) + "\n");
   const a = (await conn.readLine())?.id;

@@ -217,7 +217,7 @@ Deno.test("a drain that runs out of time puts running orders back to pendiente; 
     "--process-ms",
     "20000",
     "--drain-timeout-ms",
-    "1500",
+    "3000",
   ]);
   await using conn = await rawConnect(first.port);
   await conn.write(
@@ -226,14 +226,15 @@ Deno.test("a drain that runs out of time puts running orders back to pendiente; 
   const ids = [];
   for (let i = 0; i < 3; i++) ids.push((await conn.readLine())?.id as number);
   await waitUntil(() => readRows(db).filter((r) => r.estado === "en proceso").length === 2);
-  const started = Date.now();
   first.kill("SIGTERM");
+  let exited = false;
+  const exiting = first.exited().finally(() => exited = true);
   // Our connection is idle (every reply read): it is closed at once, not after the drain.
-  assert.equal(await conn.closedByPeer(1000), true, "idle connection closed at once");
-  assert.ok(Date.now() - started < 1000, `idle connection closed in ${Date.now() - started} ms`);
-  const exit = await first.exited();
+  assert.equal(await conn.closedByPeer(20_000), true, "idle connection closed");
+  assert.equal(exited, false, "idle connection closed before the drain ended");
+  const exit = await exiting;
   assert.equal(exit.code, 0, exit.stderr);
-  assert.ok(Date.now() - started < 4500, "stopped soon after the drain timeout");
+  // The drain ran out of time: both 20 s orders were stopped, none finished.
   assert.match(exit.stdout, /listos=0 .*pendientes=3/);
   assert.deepEqual(readRows(db).map((r) => [r.estado, r.intentos]), [
     ["pendiente", 1],

@@ -7,24 +7,32 @@
  * cache: it survives a crash of the daemon — tests/crash_soak_test.ts kills
  * `normal` daemons too — but not a crash of the machine).
  *
- * Skipped, with a message, where `strace` is missing or not allowed.
+ * Skipped, with a message, where `strace` is missing or not allowed;
+ * in CI (`CI=true`) they fail with the reason instead.
  */
 import assert from "node:assert/strict";
-import { ROOT, serverPermissions, tempDir } from "./test_util.ts";
+import { type Privilege, privilegedTest } from "./privilege_util.ts";
+import { readRows } from "./fault_util.ts";
+import { ROOT, serverPermissions, tempDir, waitUntil } from "./test_util.ts";
 
-const STRACE = await (async () => {
+/** Whether `strace` can trace a process here; if not, why. */
+const STRACE: Privilege = await (async () => {
+  const name = "strace (installed, and ptrace allowed)";
   try {
     const out = await new Deno.Command("strace", {
       args: ["-f", "-qq", "-o", "/dev/null", "true"],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).output();
-    return out.success;
-  } catch {
-    return false;
+    const why = new TextDecoder().decode(out.stderr).trim() || `strace exited ${out.code}`;
+    return { name, missing: out.success ? null : why };
+  } catch (error) {
+    return {
+      name,
+      missing: error instanceof Deno.errors.NotFound ? "not installed" : String(error),
+    };
   }
 })();
-if (!STRACE) console.warn("durability_test: skipping: strace is missing or ptrace is not allowed");
 
 interface Call {
   time: number;
@@ -49,6 +57,7 @@ function parseTrace(text: string): Call[] {
 async function traceOrders(sync: "full" | "normal", n: number): Promise<Call[]> {
   await using dir = await tempDir();
   const trace = `${dir.path}/trace.txt`;
+  const db = `${dir.path}/p.db`;
   const child = new Deno.Command("strace", {
     args: [
       "-f",
@@ -69,7 +78,7 @@ async function traceOrders(sync: "full" | "normal", n: number): Promise<Call[]> 
       "--port",
       "0",
       "--db",
-      `${dir.path}/p.db`,
+      db,
       "--sync",
       sync,
       "--workers",
@@ -107,7 +116,11 @@ async function traceOrders(sync: "full" | "normal", n: number): Promise<Call[]> 
         );
         const got = await conn.read(buffer);
         assert.match(new TextDecoder().decode(buffer.subarray(0, got ?? 0)), /"ok":true/);
-        if (i === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+        if (i === 0) {
+          await waitUntil(() => readRows(db)[0]?.estado === "en proceso", {
+            what: "the first order to start",
+          });
+        }
       }
     } finally {
       conn.close();
@@ -144,19 +157,17 @@ function syncedBeforeAck(calls: Call[]): boolean[] {
   });
 }
 
-Deno.test({
+privilegedTest("durability_test", STRACE, {
   name: "durability: with --sync full the WAL is fsynced after each order's commit, before its ok",
-  ignore: !STRACE,
   async fn() {
     const synced = syncedBeforeAck(await traceOrders("full", 3));
     assert.deepEqual(synced, [true, true, true]);
   },
 });
 
-Deno.test({
+privilegedTest("durability_test", STRACE, {
   name:
     "durability: with --sync normal the ok goes out before any fsync (crash-safe, not power-safe)",
-  ignore: !STRACE,
   async fn() {
     const synced = syncedBeforeAck(await traceOrders("normal", 3));
     assert.deepEqual(synced, [false, false, false]);

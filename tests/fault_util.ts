@@ -7,6 +7,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import type { Privilege } from "./privilege_util.ts";
 import { rawConnect } from "./test_util.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same sequence. */
@@ -121,19 +122,22 @@ export interface Tmpfs extends AsyncDisposable {
 
 /**
  * Mounts a tmpfs of `size` (e.g. `"2m"`) on a new temp directory, optionally
- * read-only. Null when this machine does not let us mount (not root, no
- * CAP_SYS_ADMIN): callers skip with a message.
+ * read-only.
+ *
+ * @throws {Error} With mount's reason when this machine does not let us
+ * mount (not root, no CAP_SYS_ADMIN): see {@linkcode tmpfsPrivilege}.
  */
 export async function mountTmpfs(
   size: string,
   options: { readOnly?: boolean } = {},
-): Promise<Tmpfs | null> {
+): Promise<Tmpfs> {
   const path = await Deno.makeTempDir({ prefix: "pedidos-tmpfs-" });
   const opts = `size=${size},mode=0777${options.readOnly ? ",ro" : ""}`;
   const mounted = await run("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", path]);
   if (mounted.code !== 0) {
     await Deno.remove(path, { recursive: true }).catch(() => {});
-    return null;
+    const why = mounted.stderr.trim() || `mount exited ${mounted.code}`;
+    throw new Error(`Cannot mount a tmpfs on ${path}: ${why}`);
   }
   return {
     path,
@@ -150,14 +154,21 @@ export async function remount(path: string, mode: "ro" | "rw"): Promise<void> {
   if (result.code !== 0) throw new Error(`Cannot remount ${path} ${mode}: ${result.stderr}`);
 }
 
-let mountable: Promise<boolean> | null = null;
+let tmpfs: Promise<Privilege> | null = null;
 
-/** Whether this machine lets the tests mount a tmpfs (tried once per process). */
-export function canMount(): Promise<boolean> {
-  return mountable ??= (async () => {
-    const fs = await mountTmpfs("64k");
-    if (fs === null) return false;
-    await fs[Symbol.asyncDispose]();
-    return true;
+/**
+ * Whether this machine lets the tests mount a tmpfs (tried once per
+ * process), and if not, why (mount's own words).
+ */
+export function tmpfsPrivilege(): Promise<Privilege> {
+  return tmpfs ??= (async () => {
+    const name = "mount -t tmpfs (root with CAP_SYS_ADMIN)";
+    try {
+      const fs = await mountTmpfs("64k");
+      await fs[Symbol.asyncDispose]();
+      return { name, missing: null };
+    } catch (error) {
+      return { name, missing: error instanceof Error ? error.message : String(error) };
+    }
   })();
 }

@@ -30,28 +30,35 @@ async function dribble(conn: RawConn, text: string, everyMs: number, limitMs: nu
 }
 
 Deno.test("hostile: twenty slowloris peers are all cut by the idle timeout while a normal client is served", async () => {
-  await using daemon = await startInProcess({ idleTimeoutMs: 400, maxConnections: 64 });
+  await using daemon = await startInProcess({ idleTimeoutMs: 2000, maxConnections: 64 });
   // Never a newline, or only whitespace, or a request whose object never closes.
   const patterns = ["{", " ", "\r\n", '{"op":"PI', '{"cliente":"aaaaaaaaaa', "[[[[", '"\\'];
   const peers = await Promise.all(
     Array.from({ length: 20 }, () => rawConnect(daemon.port)),
   );
   try {
-    const cut = peers.map((peer, i) => peer.closedByPeer(5000).then((closed) => ({ closed, i })));
-    const dribbling = peers.map((peer, i) =>
-      dribble(peer, patterns[i % patterns.length]!, 150, 4000)
+    let cutSoFar = 0;
+    const cut = peers.map((peer, i) =>
+      peer.closedByPeer(20_000).then((closed) => {
+        cutSoFar++;
+        return { closed, i };
+      })
     );
-    // Meanwhile a normal client gets prompt answers.
+    const dribbling = peers.map((peer, i) =>
+      dribble(peer, patterns[i % patterns.length]!, 150, 20_000)
+    );
+    await waitUntil(() => daemon.server.connections === 20, { what: "the peers taken" });
+    // Meanwhile a normal client is answered at once: while every slowloris is
+    // still there, and on and on until the last is cut.
     await using normal = await rawConnect(daemon.port);
-    let slowest = 0;
-    for (let i = 0; i < 20; i++) {
-      const started = performance.now();
+    await normal.write('{"op":"PING"}\n');
+    assert.equal((await normal.readLine())?.pong, true);
+    assert.equal(cutSoFar, 0, "answered while all twenty held their connections");
+    while (cutSoFar < peers.length) {
       await normal.write('{"op":"PING"}\n');
       assert.equal((await normal.readLine())?.pong, true);
-      slowest = Math.max(slowest, performance.now() - started);
-      await sleep(50);
+      await sleep(100);
     }
-    assert.ok(slowest < 250, `the normal client was answered promptly (${slowest} ms)`);
     for (const { closed, i } of await Promise.all(cut)) {
       assert.equal(
         closed,
@@ -109,7 +116,7 @@ Deno.test("hostile: a flood of connections over --max-connections gets busy whil
     // Peers over the limit that neither read nor close are dropped all the same.
     const silent = await Promise.all(Array.from({ length: 20 }, () => rawConnect(daemon.port)));
     try {
-      const closed = await Promise.all(silent.map((peer) => peer.closedByPeer(3000)));
+      const closed = await Promise.all(silent.map((peer) => peer.closedByPeer(10_000)));
       assert.ok(closed.every(Boolean), "silent extra peers are closed");
     } finally {
       for (const peer of silent) peer.close();
@@ -186,7 +193,7 @@ Deno.test("hostile: LISTAR replies to a peer that never reads stay bounded, and 
   let peak = 0;
   let rssPeak = 0;
   const started = Date.now();
-  while (daemon.server.connections > 0 && Date.now() - started < 8000) {
+  while (daemon.server.connections > 0 && Date.now() - started < 30_000) {
     peak = Math.max(peak, daemon.server.bufferedBytes);
     rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
     await sleep(10);

@@ -5,9 +5,20 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { PedidosClient } from "../client/client.ts";
-import { rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import {
+  type RawConn,
+  rawConnect,
+  runMain,
+  startSubprocess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+function pedidoOf(reply: Record<string, unknown> | null): Record<string, unknown> {
+  return reply?.pedido as Record<string, unknown>;
+}
 
 function readRows(path: string) {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -21,6 +32,14 @@ function readRows(path: string) {
   } finally {
     db.close();
   }
+}
+
+/** A connection the daemon has taken (it answered a PING), now idle. */
+async function servedConnection(port: number): Promise<RawConn> {
+  const conn = await rawConnect(port);
+  await conn.write('{"op":"PING"}\n');
+  assert.equal((await conn.readLine())?.pong, true);
+  return conn;
 }
 
 Deno.test("bad flags and bad environment values exit 2 with usage before opening anything", async () => {
@@ -80,8 +99,17 @@ Deno.test("--host '*' serves IPv4 and IPv6 on one dual-stack port", async () => 
 Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a restart finishes them", async () => {
   await using dir = await tempDir();
   const db = `${dir.path}/p.db`;
-  const args = ["--db", db, "--workers", "1", "--process-ms", "600", "--drain-timeout-ms", "3000"];
-  const first = await startSubprocess(dir.path, args);
+  const args = [
+    "--db",
+    db,
+    "--workers",
+    "1",
+    "--process-ms",
+    "2000",
+    "--drain-timeout-ms",
+    "20000",
+  ];
+  await using first = await startSubprocess(dir.path, args);
   const ids: number[] = [];
   await using conn = await rawConnect(first.port);
   for (let i = 0; i < 4; i++) {
@@ -89,11 +117,16 @@ Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a resta
     ids.push((await conn.readLine())?.id as number);
   }
   await conn.write(`{"op":"ESTADO","id":${ids[3]},"esperar":true}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 200)); // the first order is running
+  await waitUntil(() => readRows(db)[0]?.estado === "en proceso", {
+    what: "the first order to run",
+  });
+  await using idle = await servedConnection(first.port);
   first.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The daemon closes idle connections when it begins to stop: from then on
+  // every new request on a busy connection gets shutting_down.
+  assert.equal(await idle.closedByPeer(10_000), true, "the idle connection is closed at once");
   await conn.write('{"op":"PING"}\n');
-  const waited = await conn.readLine();
+  const waited = await conn.readLine(10_000);
   assert.equal(waited?.timeout, true, "the waiter is answered when the daemon stops");
   assert.equal((await conn.readLine())?.error, "shutting_down");
   assert.equal(await conn.readLine(), null, "closed after shutting_down");
@@ -123,13 +156,17 @@ Deno.test("SIGTERM drains running orders, leaves the rest pendiente, and a resta
 Deno.test("a second signal during the drain exits 1 at once; the order runs again next start", async () => {
   await using dir = await tempDir();
   const db = `${dir.path}/p.db`;
-  const first = await startSubprocess(dir.path, ["--db", db, "--process-ms", "20000"]);
+  await using first = await startSubprocess(dir.path, ["--db", db, "--process-ms", "20000"]);
   await using conn = await rawConnect(first.port);
   await conn.write(JSON.stringify(ORDER) + "\n");
   const id = (await conn.readLine())?.id;
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitUntil(() => readRows(db)[0]?.estado === "en proceso", { what: "the order to run" });
+  await using idle = await servedConnection(first.port);
   first.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(await idle.closedByPeer(10_000), true, "the daemon took the first signal");
+  // Two signals closer than 150 ms are one delivered twice (main.ts): wait longer
+  // than that after the first was taken. Only a lower bound: later is as good.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   first.kill("SIGTERM");
   const result = await first.exited();
   assert.equal(result.code, 1);
@@ -190,4 +227,72 @@ Deno.test("SIGKILL right after the last ack loses no acked order; a restart ends
     assert.equal(row.estado, "listo");
     assert.equal(acked.get(row.clave!), row.id);
   }
+});
+
+Deno.test("orders recovered at a restart hold capacity: libres is max(0, C − N) and new orders get queue_full until enough end", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  // One worker busy for a minute: every order stays unfinished.
+  const slow = ["--db", db, "--workers", "1", "--process-ms", "60000"];
+  const send = async (conn: RawConn, line: string) => {
+    await conn.write(line + "\n");
+    return await conn.readLine();
+  };
+  const stats = async (conn: RawConn) =>
+    (await send(conn, '{"op":"STATS"}'))?.stats as Record<string, number>;
+
+  await using first = await startSubprocess(dir.path, [...slow, "--max-pedidos", "10"]);
+  const ids: number[] = [];
+  {
+    await using conn = await rawConnect(first.port);
+    for (let i = 0; i < 5; i++) ids.push((await send(conn, JSON.stringify(ORDER)))?.id as number);
+  }
+  first.kill("SIGKILL");
+  assert.equal((await first.exited()).code, 137);
+
+  // N = 5 unfinished, C = 3: no slot is free, and none frees until two more end.
+  await using second = await startSubprocess(dir.path, [...slow, "--max-pedidos", "3"]);
+  {
+    await using conn = await rawConnect(second.port);
+    let s = await stats(conn);
+    assert.deepEqual(
+      [s.capacidad, s.libres, s.pendientes! + s.en_proceso!],
+      [3, 0, 5],
+      "five recovered orders hold the three slots and more",
+    );
+    assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+    assert.equal(
+      (await send(conn, '{"op":"TASK","task":{"name":"sum","args":[1]}}'))?.error,
+      "queue_full",
+    );
+    for (const id of [ids[4], ids[3]]) {
+      assert.equal(pedidoOf(await send(conn, `{"op":"CANCELAR","id":${id}}`)).estado, "cancelado");
+    }
+    assert.equal(
+      (await send(conn, JSON.stringify(ORDER)))?.error,
+      "queue_full",
+      "three recovered orders still fill the three slots",
+    );
+    assert.equal(
+      pedidoOf(await send(conn, `{"op":"CANCELAR","id":${ids[2]}}`)).estado,
+      "cancelado",
+    );
+    s = await stats(conn);
+    assert.equal(s.libres, 1, "two orders left hold two of the three slots");
+    const accepted = await send(conn, JSON.stringify(ORDER));
+    assert.equal(accepted?.ok, true, "a slot came free");
+    ids.push(accepted?.id as number);
+    assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+  }
+  second.kill("SIGKILL");
+  assert.equal((await second.exited()).code, 137);
+
+  // N = 3 unfinished, C = 8: five slots are free, and five new orders fit.
+  await using third = await startSubprocess(dir.path, [...slow, "--max-pedidos", "8"]);
+  await using conn = await rawConnect(third.port);
+  const s = await stats(conn);
+  assert.deepEqual([s.capacidad, s.libres, s.pendientes! + s.en_proceso!], [8, 5, 3]);
+  for (let i = 0; i < 5; i++) assert.equal((await send(conn, JSON.stringify(ORDER)))?.ok, true);
+  assert.equal((await send(conn, JSON.stringify(ORDER)))?.error, "queue_full");
+  third.kill("SIGKILL");
 });

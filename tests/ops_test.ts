@@ -206,7 +206,7 @@ Deno.test("after a half-close every request already sent is answered", async () 
 Deno.test("clave makes a retried order idempotent, even when the daemon is full", async () => {
   await using daemon = await startInProcess({
     maxPedidos: 1,
-    processMs: { min: 2000, max: 2000 },
+    processMs: { min: 60_000, max: 60_000 },
     drainTimeoutMs: 50,
   });
   await using conn = await rawConnect(daemon.port);

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseEnv } from "node:util";
+import { isDeepStrictEqual, parseEnv } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { CLIENT_SETTINGS } from "../client/client_config.ts";
 import { parseServerConfig, SERVER_SETTINGS } from "../server/config/server_config.ts";
@@ -25,7 +25,6 @@ import { ROOT, tempDir } from "./test_util.ts";
 const ENV_FILES = [".env.local", ".env.docker"];
 const SERVICES = ["servidor", "web", "cliente", "testcliente"];
 const CLIENT_SERVICES = ["web", "cliente", "testcliente"];
-const SUBCOMMANDS = ["server", "client", "load", "web"];
 
 function read(path: string): string {
   return Deno.readTextFileSync(`${ROOT}${path}`);
@@ -84,6 +83,30 @@ function envKeysReadByCode(): Set<string> {
   parseLoadArgs([], sources);
   return seen;
 }
+
+/** The programs that read `PEDIDOS_*` keys: the keys each reads, and its configuration. */
+const PROGRAMS = [
+  {
+    name: "server",
+    table: SERVER_SETTINGS,
+    config: (s: ConfigSources) => parseServerConfig([], s),
+  },
+  { name: "web", table: WEB_SETTINGS, config: (s: ConfigSources) => parseWebConfig([], s) },
+  {
+    name: "client",
+    table: CLIENT_SETTINGS,
+    config: (s: ConfigSources) => parseClientArgs(["ping"], s).config,
+  },
+].map(({ name, table, config }) => {
+  const settings = Object.values<Setting<unknown>>(table);
+  const keys = new Set([...settings.map((s) => envName(s.flag)), "PEDIDOS_ENV_FILE"]);
+  /** Whether `value` is what this program's usage shows as the default of `key`. */
+  const shows = (key: string, value: string) =>
+    key === "PEDIDOS_ENV_FILE"
+      ? value === DEFAULT_ENV_FILE
+      : settings.some((s) => envName(s.flag) === key && s.shown === value);
+  return { name, keys, config, shows };
+});
 
 /** The defaults a key is documented with: what the usage texts show. */
 function shownDefaults(key: string): Set<string> {
@@ -450,9 +473,12 @@ Deno.test(
         dir.path,
         /web listening on (http:\/\/\S+)/,
       );
+      // Signed out, / leads to the login page.
       const page = await fetch(web.ready[1] ?? "");
-      await page.body?.cancel();
-      assert.ok(page.status < 500, `GET / answered ${page.status}`);
+      const html = await page.text();
+      assert.equal(page.status, 200, `GET / answered ${page.status}`);
+      assert.equal(new URL(page.url).pathname, "/login");
+      assert.match(html, /<title>Entrar · Pedidos<\/title>/);
       const webExit = await web.stop();
       assert.equal(webExit.code, 0, webExit.stderr);
     }
@@ -496,10 +522,33 @@ Deno.test("env files explain every key and hold only values the code accepts", (
       while (above >= 0 && KEY_LINE.test(all[above] ?? "")) above--;
       assert.match(all[above] ?? "", /^#\s*\S/, `${file}: a comment explains ${key}`);
     }
-    const vars = parseEnv(text) as Record<string, string | undefined>;
-    assert.doesNotThrow(() => parseServerConfig([], only(vars)), file);
-    assert.doesNotThrow(() => parseWebConfig([], only(vars)), file);
-    assert.doesNotThrow(() => parseClientArgs(["ping"], only(vars)), file);
+    // Each line, as written (set) or uncommented (shown): the programs that
+    // read its key accept it, and a shown default changes nothing.
+    for (const { key, value, commented } of envLines(text)) {
+      const readers = PROGRAMS.filter((program) => program.keys.has(key));
+      assert.ok(readers.length > 0, `${file}: ${key} is read by a program`);
+      const effects = readers.map((program) => {
+        // An empty default env file, so that naming it is no change.
+        const sources = (vars: Record<string, string>): ConfigSources => ({
+          getEnv: (name) => vars[name],
+          readFile: (path) => path === DEFAULT_ENV_FILE ? "" : null,
+        });
+        const set = program.config(sources({ [key]: value }));
+        return { program, changes: !isDeepStrictEqual(set, program.config(sources({}))) };
+      });
+      if (commented) {
+        // A key several programs read shows one program's default (the daemon's host).
+        const shownBy = readers.filter((program) => program.shows(key, value));
+        assert.ok(shownBy.length > 0, `${file}: # ${key}=${value} is a program's default`);
+        for (const { program, changes } of effects) {
+          if (shownBy.includes(program)) {
+            assert.ok(!changes, `${file}: # ${key}=${value} is ${program.name}'s default`);
+          }
+        }
+      } else {
+        assert.ok(effects.some((e) => e.changes), `${file}: ${key}=${value} changes a setting`);
+      }
+    }
   }
 });
 
@@ -534,18 +583,38 @@ Deno.test("compose.yaml defines servidor, web, cliente and testcliente, built fr
   assert.ok(Object.hasOwn(volumes ?? {}, data.split(":")[0] ?? ""), "the volume is declared");
 });
 
-Deno.test("compose.yaml: every command parses, and the clients reach a healthy servidor", () => {
+Deno.test("compose.yaml: every command parses to what its service is for, and the clients reach a healthy servidor", () => {
   const { services } = compose();
-  for (const [name, service] of Object.entries(services)) {
-    const [subcommand, ...args] = service.command ?? [];
-    assert.ok(SUBCOMMANDS.includes(subcommand ?? ""), `${name} runs a pedidos subcommand`);
-    const sources = only(serviceEnv(service));
-    if (subcommand === "server") parseServerConfig(args, sources);
-    if (subcommand === "web") parseWebConfig(args, sources);
-    if (subcommand === "client") parseClientArgs(args, sources);
-    if (subcommand === "load") parseLoadArgs(args, sources);
-  }
-  assert.equal(services.servidor?.command?.[0], "server");
+  const subcommands = Object.entries(services).map(([name, s]) => [name, s.command?.[0]]);
+  assert.deepEqual(Object.fromEntries(subcommands), {
+    servidor: "server",
+    web: "web",
+    cliente: "client",
+    testcliente: "load",
+  });
+  // What each service runs with, read as the program reads its command and environment.
+  const sourcesOf = (name: string) => only(serviceEnv(services[name] ?? {}));
+  const argsOf = (name: string) => services[name]?.command?.slice(1) ?? [];
+  const server = parseServerConfig(argsOf("servidor"), sourcesOf("servidor"));
+  assert.deepEqual([server.hosts, server.port, server.db], [["*"], 8888, "/data/pedidos.db"]);
+  const web = parseWebConfig(argsOf("web"), sourcesOf("web"));
+  assert.deepEqual(
+    [web.hosts, web.port, web.webHost, web.webPort],
+    [["servidor"], 8888, "0.0.0.0", 5000],
+  );
+  assert.deepEqual(parseClientArgs(argsOf("cliente"), sourcesOf("cliente")), {
+    kind: "pedido",
+    request: { cliente: "Ana", productos: ["pan", "agua"], direccion: "Calle 1" },
+    esperar: true,
+    timeoutMs: null,
+    config: { hosts: ["servidor"], port: 8888, envFile: null },
+    json: false,
+  });
+  const load = parseLoadArgs(argsOf("testcliente"), sourcesOf("testcliente"));
+  assert.deepEqual(
+    [load.config.hosts, load.config.port, load.options.clientes, load.options.pedidos],
+    [["servidor"], 8888, 10, 5],
+  );
   assert.deepEqual(services.servidor?.healthcheck?.test?.slice(2, 4), ["client", "ping"]);
   for (const name of CLIENT_SERVICES) {
     const service = services[name] ?? {};

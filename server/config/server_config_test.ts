@@ -98,37 +98,42 @@ Deno.test("parseServerConfig() reads --process-ms 0 as no wait", () => {
   });
 });
 
-/** Three distinct values per key: for the flag, the environment and the env file. */
-const SAMPLES: Record<keyof typeof SERVER_SETTINGS, [string, string, string]> = {
-  hosts: ["a", "b", "c"],
-  port: ["1", "2", "3"],
-  workers: ["1", "2", "3"],
-  maxPedidos: ["1", "2", "3"],
-  processMs: ["1", "2-4", "0"],
-  db: ["a.db", "b.db", "c.db"],
-  sync: ["normal", "full", "normal"],
-  drainTimeoutMs: ["1", "2", "3"],
-  idleTimeoutMs: ["1", "2", "3"],
-  maxRequestBytes: ["100", "200", "300"],
-  maxConnections: ["1", "2", "3"],
-  log: ["debug", "warn", "error"],
-  sessionTtlS: ["1", "2", "3"],
+type Key = keyof typeof SERVER_SETTINGS;
+type Sample<K extends Key> = [text: string, value: ServerConfig[K]];
+
+/**
+ * Three distinct values per key, as text and as the value it must give: for
+ * the flag, the environment and the env file.
+ */
+const SAMPLES: { [K in Key]: [Sample<K>, Sample<K>, Sample<K>] } = {
+  hosts: [["a", ["a"]], ["b", ["b"]], ["c", ["c"]]],
+  port: [["1", 1], ["2", 2], ["3", 3]],
+  workers: [["1", 1], ["2", 2], ["3", 3]],
+  maxPedidos: [["1", 1], ["2", 2], ["3", 3]],
+  processMs: [["1", { min: 1, max: 1 }], ["2-4", { min: 2, max: 4 }], ["0", { min: 0, max: 0 }]],
+  db: [["a.db", "a.db"], ["b.db", "b.db"], ["c.db", "c.db"]],
+  sync: [["normal", "normal"], ["full", "full"], ["normal", "normal"]],
+  drainTimeoutMs: [["1", 1], ["2", 2], ["3", 3]],
+  idleTimeoutMs: [["1", 1], ["2", 2], ["3", 3]],
+  maxRequestBytes: [["100", 100], ["200", 200], ["300", 300]],
+  maxConnections: [["1", 1], ["2", 2], ["3", 3]],
+  log: [["debug", "debug"], ["warn", "warn"], ["error", "error"]],
+  sessionTtlS: [["1", 1], ["2", 2], ["3", 3]],
 };
 
 Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {
   for (const [key, setting] of Object.entries(SERVER_SETTINGS)) {
-    const [flagText, envText, fileText] = SAMPLES[key as keyof typeof SAMPLES];
+    const [[flagText, flagValue], [envText, envValue], [fileText, fileValue]] = SAMPLES[key as Key];
     const name = envName(setting.flag);
     const args = [`--${setting.flag}`, flagText];
     const env = { [name]: envText };
     const files = { ".env.local": `${name}=${fileText}\n` };
     const get = (config: ServerConfig) => config[key as keyof ServerConfig];
-    const parsed = (text: string) => setting.parse(text);
 
-    assert.deepEqual(get(parseServerConfig(args, fake(env, files).sources)), parsed(flagText), key);
-    assert.deepEqual(get(parseServerConfig([], fake(env, files).sources)), parsed(envText), key);
-    assert.deepEqual(get(parseServerConfig([], fake({}, files).sources)), parsed(fileText), key);
-    assert.deepEqual(get(parseServerConfig([], fake().sources)), setting.default, key);
+    assert.deepEqual(get(parseServerConfig(args, fake(env, files).sources)), flagValue, key);
+    assert.deepEqual(get(parseServerConfig([], fake(env, files).sources)), envValue, key);
+    assert.deepEqual(get(parseServerConfig([], fake({}, files).sources)), fileValue, key);
+    assert.deepEqual(get(parseServerConfig([], fake().sources)), DEFAULTS[key as Key], key);
     // the other keys keep their defaults
     const only = parseServerConfig(args, fake().sources);
     for (const [other, value] of Object.entries(DEFAULTS)) {
@@ -313,7 +318,12 @@ Deno.test("wantsHelp() finds --help and -h before --", () => {
   assert.equal(wantsHelp(["-h"]), true);
   assert.equal(wantsHelp(["--", "--help"]), false);
   assert.equal(wantsHelp([]), false);
-  assert.doesNotThrow(() => parseServerConfig(["--help"], fake().sources));
+  // parseServerConfig() accepts and ignores them: main.ts prints the usage first.
+  assert.deepEqual(parseServerConfig(["--help"], fake().sources), DEFAULTS);
+  assert.deepEqual(parseServerConfig(["-h", "--port", "1"], fake().sources), {
+    ...DEFAULTS,
+    port: 1,
+  });
 });
 
 Deno.test("parseClientConfig() defaults to localhost:8888 and maps * to localhost", () => {

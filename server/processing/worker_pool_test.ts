@@ -75,9 +75,10 @@ Deno.test("WorkerPool reports a job that fails without killing its worker", asyn
 Deno.test("WorkerPool.stop() rejects queued jobs and lets running ones finish", async () => {
   const pool = await WorkerPool.start({ size: 1 });
   try {
-    const running = pool.submit(order(1, "Ana", 100));
+    const { promise: started, resolve: onStart } = Promise.withResolvers<number>();
+    const running = pool.submit(order(1, "Ana", 100), { onStart });
     const queued = pool.submit(order(2));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await started;
     const stopping = pool.stop();
     await assert.rejects(queued, PoolClosedError);
     assert.equal(await running, null);
