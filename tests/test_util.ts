@@ -26,6 +26,8 @@ export const TEST_SETTINGS: ServerSettings = {
   maxRequestBytes: 65536,
   maxConnections: 64,
   log: "error",
+  // Retries after a failed attempt wait 10-20-… ms, not 1-2-… s.
+  retryBackoffMs: 10,
 };
 
 /** A temporary directory removed on dispose. */
