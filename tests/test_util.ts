@@ -52,7 +52,7 @@ export interface InProcessDaemon extends AsyncDisposable {
 /** Starts a daemon in this process with {@linkcode TEST_SETTINGS} and `overrides`. */
 export async function startInProcess(
   overrides: Partial<ServerSettings> = {},
-  extra: { processorUrl?: URL; stallMs?: number } = {},
+  extra: { processorUrl?: URL; stallMs?: number; pruneBatchSize?: number } = {},
 ): Promise<InProcessDaemon> {
   const config = { ...TEST_SETTINGS, ...overrides };
   const server = await Server.start({
