@@ -24,7 +24,11 @@ Deno.test("example total_productos stores the order's totals in resultado", asyn
   });
   const pedido = await run(daemon, ["pan", { nombre: "agua", cantidad: 2 }, "pan"]);
   assert.equal(pedido.estado, "listo");
-  assert.deepEqual(pedido.resultado, { articulos: 4, lineas: 3, por_producto: { pan: 2, agua: 2 } });
+  assert.deepEqual(pedido.resultado, {
+    articulos: 4,
+    lineas: 3,
+    por_producto: { pan: 2, agua: 2 },
+  });
 });
 
 Deno.test("example http_callout posts the order, is retried when the service fails, and aborts a hung request", async () => {
