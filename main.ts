@@ -133,7 +133,7 @@ export async function main(args: string[]): Promise<number> {
     case "client":
       return await (await import("./client/cli.ts")).runClient(rest);
     case "load":
-      return await (await import("./client/load_cli.ts")).runLoadCommand(rest);
+      return await (await import("./client/load/load_command.ts")).runLoadCommand(rest);
     case "web":
       return await runWeb(rest);
     case undefined:

@@ -15,7 +15,7 @@ import {
   resolveConfig,
 } from "../server/config/settings.ts";
 import { wholeNumber } from "../server/config/value_parsers.ts";
-import { type Estado, ESTADOS } from "../server/protocol/messages.ts";
+import { orderRequest, parseEstado, taskRequest } from "./cli_requests.ts";
 
 /** What the client is asked to do. */
 export type ClientAction =
@@ -26,6 +26,8 @@ export type ClientAction =
   | { kind: "stdin"; esperar: boolean; timeoutMs: number | null }
   | { kind: "estado"; request: Record<string, unknown> }
   | { kind: "listar"; request: Record<string, unknown> }
+  /** CANCELAR or REINTENTAR one order (§2.8, §2.9). */
+  | { kind: "cancelar" | "reintentar"; request: Record<string, unknown> }
   | { kind: "stats"; request: Record<string, unknown> }
   | { kind: "task"; request: Record<string, unknown> }
   | { kind: "ping"; request: Record<string, unknown> };
@@ -53,7 +55,10 @@ const EXTRA_FLAGS: Record<string, ExtraFlag> = {
 
 const ORDER_FLAGS = ["cliente", "producto", "direccion", "clave"];
 
-const COMMANDS = ["estado", "listar", "stats", "task", "ping"];
+const COMMANDS = ["estado", "listar", "cancelar", "reintentar", "stats", "task", "ping"];
+
+/** The commands that take one order id. */
+const WITH_ID = ["estado", "cancelar", "reintentar"];
 
 /** The flags each command accepts beside `--host`, `--port`, `--env-file`, `--json`, `--help`. */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -61,6 +66,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   stdin: ["esperar", "timeout-ms"],
   estado: ["esperar", "timeout-ms"],
   listar: ["estado", "cliente", "limit", "antes-de"],
+  cancelar: [],
+  reintentar: [],
   stats: [],
   task: [],
   ping: [],
@@ -73,6 +80,8 @@ export const CLIENT_USAGE: string = formatUsage(
   pedidos client [--esperar] < order.json      one JSON order (or any JSON request) from stdin
   pedidos client estado ID [--esperar] [--timeout-ms MS]
   pedidos client listar [--estado E] [--cliente C] [--limit N] [--antes-de ID]
+  pedidos client cancelar ID                   cancel an order that has not started
+  pedidos client reintentar ID                 run an order that ended in error again
   pedidos client stats
   pedidos client task sum 1 2 3.5 | task upper hola mundo | task lower HOLA
   pedidos client ping
@@ -82,8 +91,6 @@ Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect.`,
   CLIENT_SETTINGS,
   [["--json", "print each reply line exactly as received"]],
 );
-
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function positiveId(text: string, what: string): number {
   try {
@@ -103,53 +110,6 @@ function flagNumber(flags: Record<string, unknown>, flag: string, min: number): 
   }
 }
 
-function parseEstado(text: string): Estado {
-  const wanted = text.trim().toLowerCase().replace(/[_-]/g, " ");
-  const estado = ESTADOS.find((e) => e === wanted);
-  if (estado === undefined) {
-    throw new ConfigError(`Invalid --estado "${text}": must be one of ${ESTADOS.join(", ")}`);
-  }
-  return estado;
-}
-
-function taskRequest(args: string[]): Record<string, unknown> {
-  const [name, ...rest] = args;
-  let task: Record<string, unknown>;
-  if (name === "sum") {
-    const bad = rest.find((arg) => !NUMBER.test(arg) || !Number.isFinite(Number(arg)));
-    if (bad !== undefined) {
-      throw new ConfigError(`Invalid task sum argument "${bad}": not a number`);
-    }
-    task = { name, args: rest.map(Number) };
-  } else if (name === "upper" || name === "lower") {
-    if (rest.length === 0) throw new ConfigError(`Missing text: task ${name} needs words`);
-    task = { name, s: rest.join(" ") };
-  } else {
-    throw new ConfigError(
-      name === undefined ? "Missing task name" : `Unknown task "${name}": use sum, upper or lower`,
-    );
-  }
-  return { op: "TASK", data: { task } };
-}
-
-function orderRequest(flags: Record<string, unknown>): Record<string, unknown> {
-  const missing = ["cliente", "producto", "direccion"].filter((flag) => flags[flag] === undefined);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      `Missing ${
-        missing.map((flag) => `--${flag}`).join(", ")
-      }: an order needs --cliente, --producto and --direccion`,
-    );
-  }
-  const request: Record<string, unknown> = {
-    cliente: flags.cliente,
-    productos: flags.producto,
-    direccion: flags.direccion,
-  };
-  if (flags.clave !== undefined) request.clave = flags.clave;
-  return request;
-}
-
 function action(
   positionals: string[],
   flags: Record<string, unknown>,
@@ -167,7 +127,7 @@ function action(
       throw new ConfigError(`Unexpected --${flag}: not valid ${where}`);
     }
   }
-  if (kind !== "estado" && kind !== "task" && rest.length > 0) {
+  if (!WITH_ID.includes(kind) && kind !== "task" && rest.length > 0) {
     throw new ConfigError(`Unexpected argument "${rest[0]}"`);
   }
   const esperar = flags.esperar === true;
@@ -200,6 +160,12 @@ function action(
       const antesDe = flagNumber(flags, "antes-de", 1);
       if (antesDe !== null) request.antes_de = antesDe;
       return { kind, request };
+    }
+    case "cancelar":
+    case "reintentar": {
+      if (rest.length !== 1) throw new ConfigError(`Usage: client ${kind} ID`);
+      const op = kind === "cancelar" ? "CANCELAR" : "REINTENTAR";
+      return { kind, request: { op, id: positiveId(rest[0] ?? "", "ID") } };
     }
     case "stats":
       return { kind, request: { op: "STATS" } };

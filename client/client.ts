@@ -7,21 +7,26 @@
  * answers in request order, so replies are matched to requests first in,
  * first out.
  *
+ * About 250 lines, over our ~200: most of it is the documented public API
+ * (four methods and their options) that the CLI, the load generator and
+ * the web gateway share; the parts that stand alone are apart (`dial.ts`,
+ * `line_reader.ts`, `reply_waiters.ts`, `decode_reply.ts`, `client_error.ts`).
+ *
  * @module
  */
 
-import type { Reply } from "../server/protocol/messages.ts";
+import type { Op, Reply, ReplyOf } from "../server/protocol/replies.ts";
+import { ClientError } from "./client_error.ts";
+import { decodeReply } from "./decode_reply.ts";
+import { dial, dialAny, type DialOptions } from "./dial.ts";
+import { LineReader, LineTooLongError } from "./line_reader.ts";
+import { ReplyWaiters } from "./reply_waiters.ts";
 
-/** Options of {@linkcode PedidosClient.connect}. */
-export interface ConnectOptions {
-  /** The daemon's host. @default {"localhost"} */
-  hostname?: string;
-  /** The daemon's port. @default {8888} */
-  port?: number;
-  /** Aborts connecting; the promise rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Gives up connecting after this long, with a `timeout` error. @default {5000} */
-  connectTimeoutMs?: number;
+export { ClientError, type ClientErrorCode, isRetriable } from "./client_error.ts";
+export { formatAddress } from "./format_address.ts";
+
+/** Options of {@linkcode PedidosClient.connect}: where, how long to try, and a cap on replies. */
+export interface ConnectOptions extends DialOptions {
   /** A reply longer than this fails the connection with a `protocol` error. @default {67108864} */
   maxReplyBytes?: number;
 }
@@ -44,73 +49,16 @@ export interface ReplyLine {
   raw: string;
 }
 
-/** What went wrong on the client's side of the wire. */
-export type ClientErrorCode = "connect_failed" | "connection_closed" | "timeout" | "protocol";
-
-/** A failure to reach or talk to the daemon (the daemon's own refusals are replies, not errors). */
-export class ClientError extends Error {
-  /** What went wrong. */
-  readonly code: ClientErrorCode;
-
-  /**
-   * @param code What went wrong.
-   * @param message For people, e.g. `Cannot connect to localhost:8888: Connection refused`.
-   * @param options The underlying error.
-   */
-  constructor(code: ClientErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ClientError";
-    this.code = code;
-  }
-}
-
-const RETRIABLE_REPLIES = new Set(["queue_full", "busy", "shutting_down", "internal"]);
-
 /**
- * Whether trying again later may succeed: a {@linkcode ClientError} other than
- * `protocol`, or an error reply `queue_full`, `busy`, `shutting_down` or
- * `internal`. Retry orders with the same `clave` so that only one is made.
+ * A reply to a request body built at run time ({@linkcode PedidosClient.request}):
+ * any reply, and any field of it readable as `unknown`. Narrow on `ok` and
+ * the operation's fields, or use {@linkcode PedidosClient.call} for the
+ * operation's own reply type.
  */
-export function isRetriable(errorOrReply: unknown): boolean {
-  if (errorOrReply instanceof ClientError) return errorOrReply.code !== "protocol";
-  if (typeof errorOrReply !== "object" || errorOrReply === null) return false;
-  const { ok, error } = errorOrReply as Record<string, unknown>;
-  return ok === false && typeof error === "string" && RETRIABLE_REPLIES.has(error);
-}
-
-/** `host:port`, with IPv6 literals in brackets. */
-export function formatAddress(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
-interface Pending {
-  resolve(line: ReplyLine): void;
-  reject(error: unknown): void;
-  /** Settled already (its caller gave up); the reply is dropped when it comes. */
-  done: boolean;
-}
+export type AnyReply = Reply & { [field: string]: unknown };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const NEWLINE = 0x0a;
-
-function parseReply(raw: string): Reply {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new ClientError("protocol", `Cannot parse reply: not JSON: ${raw.slice(0, 200)}`, {
-      cause: error,
-    });
-  }
-  if (
-    typeof value !== "object" || value === null || Array.isArray(value) ||
-    typeof (value as Record<string, unknown>).ok !== "boolean"
-  ) {
-    throw new ClientError("protocol", `Cannot parse reply: no boolean "ok": ${raw.slice(0, 200)}`);
-  }
-  return value as Reply;
-}
 
 /**
  * A connection to the daemon.
@@ -126,9 +74,8 @@ function parseReply(raw: string): Reply {
 export class PedidosClient implements AsyncDisposable {
   readonly #conn: Deno.TcpConn;
   readonly #maxReplyBytes: number;
-  /** Requests written or queued for writing, awaiting replies, oldest at #head. */
-  #queue: Pending[] = [];
-  #head = 0;
+  /** Requests written or queued for writing, awaiting replies. */
+  readonly #waiters = new ReplyWaiters<ReplyLine>();
   #writing: Promise<void> = Promise.resolve();
   readonly #reading: Promise<void>;
   #closed = false;
@@ -147,38 +94,8 @@ export class PedidosClient implements AsyncDisposable {
    * @throws {ClientError} `connect_failed` (refused, unknown host, …) or `timeout`.
    */
   static async connect(options: ConnectOptions = {}): Promise<PedidosClient> {
-    const {
-      hostname = "localhost",
-      port = 8888,
-      signal,
-      connectTimeoutMs = 5000,
-      maxReplyBytes = 64 * 1024 * 1024,
-    } = options;
-    signal?.throwIfAborted();
-    const address = formatAddress(hostname, port);
-    const timeout = AbortSignal.timeout(connectTimeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname,
-        port,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) {
-        throw new ClientError(
-          "timeout",
-          `Cannot connect to ${address}: no answer within ${connectTimeoutMs} ms`,
-          { cause: error },
-        );
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ClientError("connect_failed", `Cannot connect to ${address}: ${reason}`, {
-        cause: error,
-      });
-    }
-    return new PedidosClient(conn, maxReplyBytes);
+    const { maxReplyBytes = 64 * 1024 * 1024, ...where } = options;
+    return new PedidosClient(await dial(where), maxReplyBytes);
   }
 
   /**
@@ -191,40 +108,46 @@ export class PedidosClient implements AsyncDisposable {
     port: number,
     options: Omit<ConnectOptions, "hostname" | "port"> = {},
   ): Promise<PedidosClient> {
-    if (hosts.length === 0) throw new RangeError("Cannot connect: no hosts given");
-    const failures: ClientError[] = [];
-    for (const hostname of hosts) {
-      try {
-        return await PedidosClient.connect({ ...options, hostname, port });
-      } catch (error) {
-        if (!(error instanceof ClientError)) throw error;
-        failures.push(error);
-      }
-    }
-    if (failures.length === 1) throw failures[0];
-    const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-    throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
-      cause: failures,
-    });
+    const { maxReplyBytes = 64 * 1024 * 1024, ...rest } = options;
+    return new PedidosClient(await dialAny(hosts, port, rest), maxReplyBytes);
   }
 
   /** Requests sent (or being sent) whose replies have not arrived yet. */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    return this.#waiters.size;
   }
 
   /**
-   * Sends one request as a JSON line and resolves with its reply.
+   * Sends one request as a JSON line and resolves with its reply, whatever
+   * the request (for bodies built at run time, as the web gateway forwards
+   * them). For a known operation {@linkcode PedidosClient.call} gives the
+   * operation's own reply type.
    *
    * @throws {ClientError} `connection_closed` when the connection ends before the reply, `protocol` when the reply is not a JSON object with `ok`.
    */
-  async request(body: Record<string, unknown>, options: RequestOptions = {}): Promise<Reply> {
-    return (await this.exchange(JSON.stringify(body), options)).reply;
+  async request(body: Record<string, unknown>, options: RequestOptions = {}): Promise<AnyReply> {
+    return (await this.exchange(JSON.stringify(body), options)).reply as AnyReply;
   }
 
-  /** Sends `line` as-is (plus `\n` if missing) and resolves with one reply. */
-  async sendRaw(line: string, options: RequestOptions = {}): Promise<Reply> {
-    return (await this.exchange(line, options)).reply;
+  /**
+   * Sends the envelope `{"op": op, ...fields}` and resolves with the
+   * operation's reply: its own success type, or an error reply.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const reply = await client.call("ESTADO", { id: 42 });
+   * if (reply.ok) console.log(reply.pedido.estado);
+   * else console.log(reply.error);
+   * ```
+   * @throws {ClientError} As {@linkcode PedidosClient.request}.
+   */
+  async call<O extends Op>(
+    op: O,
+    fields: Record<string, unknown> = {},
+    options: RequestOptions = {},
+  ): Promise<ReplyOf<O>> {
+    // The daemon answers an operation with its own reply or an error (PROTOCOL.md §2–§3).
+    return (await this.exchange(JSON.stringify({ op, ...fields }), options)).reply as ReplyOf<O>;
   }
 
   /**
@@ -242,30 +165,10 @@ export class PedidosClient implements AsyncDisposable {
           new ClientError("connection_closed", "Cannot send: connection closed"),
       );
     }
-    const { promise, resolve, reject } = Promise.withResolvers<ReplyLine>();
-    const onAbort = () => entry.reject(signal?.reason);
-    const settle = () => {
-      entry.done = true;
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const entry: Pending = {
-      resolve: (value) => {
-        if (entry.done) return;
-        settle();
-        resolve(value);
-      },
-      reject: (error) => {
-        if (entry.done) return;
-        settle();
-        reject(error);
-      },
-      done: false,
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.#queue.push(entry);
+    const reply = this.#waiters.add(signal);
     const bytes = encoder.encode(line.endsWith("\n") ? line : `${line}\n`);
     this.#writing = this.#writing.then(() => this.#writeAll(bytes));
-    return promise;
+    return reply;
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -281,37 +184,21 @@ export class PedidosClient implements AsyncDisposable {
   }
 
   async #readLoop(): Promise<void> {
-    let buffer = new Uint8Array(16 * 1024);
-    let length = 0;
-    let scanned = 0;
+    const reader = new LineReader(this.#conn, { maxLineBytes: this.#maxReplyBytes });
     let reason: ClientError | null = null;
     try {
-      for (;;) {
-        if (length === buffer.length) {
-          const bigger = new Uint8Array(buffer.length * 2);
-          bigger.set(buffer);
-          buffer = bigger;
-        }
-        const n = await this.#conn.read(buffer.subarray(length));
-        if (n === null) break;
-        length += n;
-        let start = 0;
-        let newline = buffer.subarray(0, length).indexOf(NEWLINE, scanned);
-        while (newline !== -1) {
-          this.#deliver(decoder.decode(buffer.subarray(start, newline)));
-          start = newline + 1;
-          newline = buffer.subarray(0, length).indexOf(NEWLINE, start);
-        }
-        if (start > 0) buffer.copyWithin(0, start, length);
-        length -= start;
-        scanned = length;
-        if (length > this.#maxReplyBytes) {
-          throw new ClientError("protocol", `Reply longer than ${this.#maxReplyBytes} bytes`);
+      while (await reader.fill()) {
+        for (let line = reader.next(); line !== null; line = reader.next()) {
+          this.#deliver(decoder.decode(line));
         }
       }
     } catch (error) {
       if (error instanceof ClientError) reason = error;
-      else if (!this.#closed) {
+      else if (error instanceof LineTooLongError) {
+        reason = new ClientError("protocol", `Reply longer than ${this.#maxReplyBytes} bytes`, {
+          cause: error,
+        });
+      } else if (!this.#closed) {
         reason = new ClientError("connection_closed", "Connection lost", { cause: error });
       }
     } finally {
@@ -319,22 +206,15 @@ export class PedidosClient implements AsyncDisposable {
     }
   }
 
-  #deliver(text: string): void {
-    const raw = text.endsWith("\r") ? text.slice(0, -1) : text;
+  #deliver(raw: string): void {
     if (raw.trim() === "") return;
-    const entry = this.#queue[this.#head];
-    if (entry === undefined) {
+    if (this.#waiters.size === 0) {
       throw new ClientError("protocol", "Unexpected reply: no request waiting");
     }
-    this.#queue[this.#head++] = undefined as unknown as Pending;
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
     try {
-      entry.resolve({ reply: parseReply(raw), raw });
+      this.#waiters.resolveOldest({ reply: decodeReply(raw), raw });
     } catch (error) {
-      entry.reject(error);
+      this.#waiters.rejectOldest(error);
     }
   }
 
@@ -350,10 +230,7 @@ export class PedidosClient implements AsyncDisposable {
     }
     this.#closedReason ??= reason ??
       new ClientError("connection_closed", "Connection closed before the reply");
-    const waiting = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
-    for (const entry of waiting) entry.reject(this.#closedReason);
+    this.#waiters.rejectAll(this.#closedReason);
   }
 
   /** Closes the connection; pending requests reject with `connection_closed`. Idempotent. */

@@ -1,112 +1,13 @@
 import assert from "node:assert/strict";
 import { ClientError, formatAddress, isRetriable, PedidosClient } from "./client.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** What a fake server does with one request line: the reply lines to write, and whether to close after. */
-type Handler = (line: string, index: number) => { replies: string[]; close?: boolean };
-
-interface FakeServer extends AsyncDisposable {
-  port: number;
-  /** Every request line received, over all connections. */
-  lines: string[];
-}
-
-async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
-  const bytes = encoder.encode(text);
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
-/** An NDJSON server on loopback, port 0; closing after a reply half-closes and drains, so the reply is not lost to a reset. */
-function fakeServer(handler: Handler, hostname = "127.0.0.1"): FakeServer {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const lines: string[] = [];
-  const conns = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
-
-  async function serve(conn: Deno.Conn): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    let pending = "";
-    let closing = false;
-    try {
-      for (;;) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        if (closing) continue; // drain until the client closes
-        pending += decoder.decode(buffer.subarray(0, n), { stream: true });
-        let newline;
-        while (!closing && (newline = pending.indexOf("\n")) !== -1) {
-          const line = pending.slice(0, newline);
-          pending = pending.slice(newline + 1);
-          lines.push(line);
-          const { replies, close = false } = handler(line, lines.length - 1);
-          for (const reply of replies) await writeAll(conn, reply);
-          if (close) {
-            closing = true;
-            await conn.closeWrite();
-          }
-        }
-      }
-    } catch {
-      // the test closed the connection
-    } finally {
-      conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-  }
-
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        conns.add(conn);
-        const task = serve(conn);
-        tasks.add(task);
-        task.finally(() => tasks.delete(task));
-      }
-    } catch {
-      // listener closed
-    }
-  })();
-
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    lines,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
-      await Promise.all(tasks);
-    },
-  };
-}
+import { fakeLineServer, type Script } from "./testing/fake_line_server.ts";
+import { unusedPort } from "./testing/unused_port.ts";
 
 /** Replies `{"ok":true,"echo":REQUEST}` to every line. */
-const echo: Handler = (line) => ({
-  replies: [`${JSON.stringify({ ok: true, echo: JSON.parse(line) })}\n`],
-});
-
-function freePort(hostname = "127.0.0.1"): number {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+const echo: Script = (line) => JSON.stringify({ ok: true, echo: JSON.parse(line) });
 
 Deno.test("PedidosClient.request() matches 100 pipelined requests to their replies in order", async () => {
-  await using server = fakeServer(echo);
+  await using server = fakeLineServer(echo);
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const replies = Array.from({ length: 100 }, (_, i) => client.request({ op: "PING", i }));
   assert.equal(client.pending, 100);
@@ -117,14 +18,14 @@ Deno.test("PedidosClient.request() matches 100 pipelined requests to their repli
 });
 
 Deno.test("PedidosClient works over IPv6 loopback", async () => {
-  await using server = fakeServer(echo, "::1");
+  await using server = fakeLineServer(echo, { hostname: "::1" });
   await using client = await PedidosClient.connect({ hostname: "::1", port: server.port });
   assert.deepEqual(await client.request({ op: "PING" }), { ok: true, echo: { op: "PING" } });
 });
 
 Deno.test("PedidosClient delivers a reply sent before the server closes and rejects the rest", async () => {
-  await using server = fakeServer(() => ({
-    replies: ['{"ok":false,"error":"too_large","mensaje":"❌ Solicitud demasiado grande."}\n'],
+  await using server = fakeLineServer(() => ({
+    reply: '{"ok":false,"error":"too_large","mensaje":"❌ Solicitud demasiado grande."}',
     close: true,
   }));
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
@@ -151,7 +52,7 @@ Deno.test("PedidosClient delivers a reply sent before the server closes and reje
 });
 
 Deno.test("PedidosClient.connect() to a closed port fails with connect_failed", async () => {
-  const port = freePort();
+  const port = unusedPort();
   await assert.rejects(
     PedidosClient.connect({ hostname: "127.0.0.1", port }),
     (error) =>
@@ -167,7 +68,7 @@ Deno.test("PedidosClient.connect() rejects with the signal's reason when aborted
 });
 
 Deno.test("PedidosClient.close() is idempotent and rejects pending requests", async () => {
-  await using server = fakeServer(() => ({ replies: [] })); // never replies
+  await using server = fakeLineServer(() => null); // never replies
   const client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const waiting = client.request({ op: "PING" });
   const rejected = assert.rejects(waiting, { name: "ClientError", code: "connection_closed" });
@@ -180,14 +81,14 @@ Deno.test("PedidosClient.close() is idempotent and rejects pending requests", as
 });
 
 Deno.test("PedidosClient.connectAny() skips a dead host", async () => {
-  await using server = fakeServer(echo, "127.0.0.1");
+  await using server = fakeLineServer(echo, { hostname: "127.0.0.1" });
   // nothing listens on [::1] at this port
   await using client = await PedidosClient.connectAny(["::1", "127.0.0.1"], server.port);
   assert.deepEqual(await client.request({ op: "PING" }), { ok: true, echo: { op: "PING" } });
 });
 
 Deno.test("PedidosClient.connectAny() names every address when none connects", async () => {
-  const port = freePort();
+  const port = unusedPort();
   await assert.rejects(
     PedidosClient.connectAny(["127.0.0.1", "::1"], port),
     (error) =>
@@ -196,21 +97,19 @@ Deno.test("PedidosClient.connectAny() names every address when none connects", a
   );
 });
 
-Deno.test("PedidosClient.exchange() keeps the raw reply line and sendRaw() adds the newline", async () => {
-  await using server = fakeServer(() => ({ replies: ['{"ok": true,  "pong": true}\r\n'] }));
+Deno.test("PedidosClient.exchange() keeps the raw reply line and adds the newline", async () => {
+  await using server = fakeLineServer(() => '{"ok": true,  "pong": true}\r\n');
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   assert.deepEqual(await client.exchange('{"op":"PING"}'), {
     reply: { ok: true, pong: true },
     raw: '{"ok": true,  "pong": true}',
   });
-  assert.deepEqual(await client.sendRaw('{ "op": "PING" }'), { ok: true, pong: true });
+  assert.deepEqual((await client.exchange('{ "op": "PING" }')).reply, { ok: true, pong: true });
   assert.deepEqual(server.lines, ['{"op":"PING"}', '{ "op": "PING" }']);
 });
 
 Deno.test("PedidosClient.request() rejects a reply that is not a JSON object with ok and goes on", async () => {
-  await using server = fakeServer((_, i) => ({
-    replies: [i === 0 ? "hello\n" : '{"ok":true}\n'],
-  }));
+  await using server = fakeLineServer((_, { index }) => index === 0 ? "hello" : '{"ok":true}');
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const bad = client.request({ n: 0 });
   const good = client.request({ n: 1 });
@@ -219,7 +118,7 @@ Deno.test("PedidosClient.request() rejects a reply that is not a JSON object wit
 });
 
 Deno.test("PedidosClient.request() with an aborted signal drops its reply and keeps the order", async () => {
-  await using server = fakeServer(echo);
+  await using server = fakeLineServer(echo);
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const controller = new AbortController();
   const abandoned = client.request({ n: 1 }, { signal: controller.signal });
@@ -231,13 +130,52 @@ Deno.test("PedidosClient.request() with an aborted signal drops its reply and ke
 
 Deno.test("PedidosClient splits replies that arrive in pieces or together", async () => {
   const big = "x".repeat(200_000);
-  await using server = fakeServer((_, i) => ({
-    replies: i === 0 ? [`{"ok":true,"big":"${big}"}\n{"ok":true,"n":2}\n`] : [],
-  }));
+  await using server = fakeLineServer((_, { index }) =>
+    index === 0 ? `{"ok":true,"big":"${big}"}\n{"ok":true,"n":2}\n` : null
+  );
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const [first, second] = await Promise.all([client.request({}), client.request({})]);
   assert.equal(first.big, big);
   assert.deepEqual(second, { ok: true, n: 2 });
+});
+
+Deno.test("PedidosClient.call() sends the envelope and resolves with the operation's reply", async () => {
+  await using server = fakeLineServer((line) =>
+    JSON.parse(line).id === 7
+      ? JSON.stringify({ ok: true, pedido: { id: 7, estado: "cancelado" } })
+      : '{"ok":false,"error":"not_found","mensaje":"❌ Pedido no encontrado."}'
+  );
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
+  const found = await client.call("ESTADO", { id: 7 });
+  assert.equal(found.ok && found.pedido.estado, "cancelado");
+  const missing = await client.call("ESTADO", { id: 8 });
+  assert.equal(!missing.ok && missing.error, "not_found");
+  assert.deepEqual(server.lines, ['{"op":"ESTADO","id":7}', '{"op":"ESTADO","id":8}']);
+});
+
+Deno.test("PedidosClient fails with protocol when a reply is longer than maxReplyBytes", async () => {
+  await using server = fakeLineServer(() => JSON.stringify({ ok: true, big: "x".repeat(5000) }));
+  await using client = await PedidosClient.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    maxReplyBytes: 1000,
+  });
+  await assert.rejects(client.request({ op: "PING" }), {
+    name: "ClientError",
+    code: "protocol",
+    message: "Reply longer than 1000 bytes",
+  });
+  await assert.rejects(client.request({ op: "PING" }), { code: "protocol" });
+});
+
+Deno.test("PedidosClient fails with protocol on a reply nobody asked for", async () => {
+  await using server = fakeLineServer(() => '{"ok":true}\n{"ok":true}');
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
+  assert.deepEqual(await client.request({ op: "PING" }), { ok: true });
+  await assert.rejects(client.request({ op: "PING" }), {
+    code: "protocol",
+    message: "Unexpected reply: no request waiting",
+  });
 });
 
 Deno.test("isRetriable() is true for connection failures and capacity replies", () => {

@@ -17,6 +17,10 @@
  * stops reading therefore holds at most about `maxUnsentBytes` plus one
  * reply, whatever it sends.
  *
+ * Longer than one sitting: reading, ordering, dispatching and writing share
+ * the session's state (the reply slots, the counts that pause reading), and
+ * splitting them would spread one state machine over several files.
+ *
  * @module
  */
 

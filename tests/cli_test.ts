@@ -35,9 +35,41 @@ Deno.test("client places an order from flags, waits for it, and reads it back", 
   assert.equal(list.code, 0);
   assert.match(list.stdout, /Ana/);
 
+  // One order received, accepted and finished; nothing refused, failed or waiting.
   const stats = await runMain(dir.path, ["client", ...port, "stats"]);
-  assert.equal(stats.code, 0);
-  assert.match(stats.stdout, /1/);
+  assert.equal(stats.code, 0, stats.stderr);
+  const shown = Object.fromEntries(
+    stats.stdout.trimEnd().split("\n").map((line) => line.split(/:\s+/, 2) as [string, string]),
+  );
+  assert.deepEqual(
+    {
+      recibidos: shown.recibidos,
+      aceptados: shown.aceptados,
+      rechazados: shown.rechazados,
+      pendientes: shown.pendientes,
+      en_proceso: shown.en_proceso,
+      listos: shown.listos,
+      errores: shown.errores,
+      capacidad: shown.capacidad,
+      libres: shown.libres,
+      workers: shown.workers,
+    },
+    {
+      recibidos: "1",
+      aceptados: "1",
+      rechazados: "0",
+      pendientes: "0",
+      en_proceso: "0",
+      listos: "1",
+      errores: "0",
+      capacidad: "6",
+      libres: "6",
+      workers: "2",
+    },
+    stats.stdout,
+  );
+  assert.equal(shown.cancelados, "0", stats.stdout);
+  assert.match(shown.duracion_ms ?? "", /^min \d+ · p50 \d+ · p95 \d+ · max \d+ · avg \d+$/);
 
   const task = await runMain(dir.path, ["client", ...port, "task", "sum", "1", "2", "3.5"]);
   assert.equal(task.code, 0);
@@ -57,7 +89,42 @@ Deno.test("client reads one JSON order from stdin", async () => {
     { stdin: '{"cliente":"Eva","productos":[{"nombre":"pan","cantidad":2}],"direccion":"C 2"}\n' },
   );
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(JSON.parse(result.stdout).ok, true);
+  const placed = JSON.parse(result.stdout);
+  assert.equal(placed.ok, true);
+  assert.equal(typeof placed.id, "number");
+
+  // What was stored is the order that was typed, read back by ESTADO and by LISTAR.
+  const port = ["--host", "127.0.0.1", "--port", String(daemon.port), "--json"];
+  const estado = await runMain(dir.path, [
+    "client",
+    ...port,
+    "estado",
+    String(placed.id),
+    "--esperar",
+  ]);
+  assert.equal(estado.code, 0, estado.stderr);
+  const { pedido } = JSON.parse(estado.stdout);
+  assert.deepEqual(
+    {
+      id: pedido.id,
+      cliente: pedido.cliente,
+      productos: pedido.productos,
+      direccion: pedido.direccion,
+      clave: pedido.clave,
+      estado: pedido.estado,
+    },
+    {
+      id: placed.id,
+      cliente: "Eva",
+      productos: [{ nombre: "pan", cantidad: 2 }],
+      direccion: "C 2",
+      clave: null,
+      estado: "listo",
+    },
+  );
+  const listar = await runMain(dir.path, ["client", ...port, "listar", "--cliente", "Eva"]);
+  assert.equal(listar.code, 0, listar.stderr);
+  assert.deepEqual(JSON.parse(listar.stdout).pedidos, [pedido]);
 });
 
 Deno.test("client exit status: 1 when refused, 2 on bad usage, 3 when it cannot connect", async () => {

@@ -18,7 +18,7 @@ import {
 } from "../server/config/settings.ts";
 import { parseWebConfig, WEB_SETTINGS } from "../client/web/config.ts";
 import { parseClientArgs } from "../client/cli_args.ts";
-import { parseLoadArgs } from "../client/load_cli.ts";
+import { parseLoadArgs } from "../client/load/load_args.ts";
 import { type CompilePlan, planCompile } from "../server/packaging/compile.ts";
 import { ROOT, tempDir } from "./test_util.ts";
 

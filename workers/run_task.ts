@@ -1,5 +1,5 @@
 /**
- * The small tasks of PROTOCOL.md §2.5. Pure; the processor worker runs them.
+ * The small tasks of docs/protocol.md §2.5. Pure; the processor worker runs them.
  *
  * @module
  */

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { runLoad } from "../load.ts";
-import { median } from "../load_stats.ts";
+import { runLoad } from "../load/mod.ts";
 import type { Target } from "./targets.ts";
 
 /** One measurement of one target at one connection count. */
@@ -127,6 +126,14 @@ export async function runRounds(options: RoundsOptions): Promise<Sample[]> {
     }
   }
   return samples;
+}
+
+/** The median of `values` (mean of the middle two for an even count); `null` when empty. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** The median row of each target and connection count, in the order given. */

@@ -11,9 +11,10 @@
  * @module
  */
 
+import { LineReader } from "../line_reader.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const NEWLINE = 0x0a;
 
 /** Answers one request line: the daemon's accept reply for a made-up id. */
 export function echoReply(line: string, id: number): string {
@@ -26,43 +27,31 @@ export function echoReply(line: string, id: number): string {
   ) + "\n";
 }
 
+/** A request line longer than this closes the connection (the daemon's default limit is 64 KiB). */
+const MAX_LINE_BYTES = 1024 * 1024;
+
 /** Serves one connection until the peer leaves. */
 async function serve(conn: Deno.TcpConn, nextId: () => number): Promise<void> {
-  let buffer = new Uint8Array(64 * 1024);
-  let length = 0;
+  const reader = new LineReader(conn, { maxLineBytes: MAX_LINE_BYTES, bufferBytes: 64 * 1024 });
   try {
-    for (;;) {
-      if (length === buffer.length) {
-        const bigger = new Uint8Array(buffer.length * 2);
-        bigger.set(buffer);
-        buffer = bigger;
-      }
-      const n = await conn.read(buffer.subarray(length));
-      if (n === null) return;
-      const end = length + n;
-      let start = 0;
+    while (await reader.fill()) {
       let out = "";
-      for (let nl = buffer.indexOf(NEWLINE, length); nl !== -1 && nl < end;) {
-        const line = decoder.decode(buffer.subarray(start, nl)).trim();
-        if (line !== "") {
-          try {
-            out += echoReply(line, nextId());
-          } catch {
-            out += '{"ok":false,"error":"invalid_json"}\n';
-          }
+      for (let bytes = reader.next(); bytes !== null; bytes = reader.next()) {
+        const line = decoder.decode(bytes).trim();
+        if (line === "") continue;
+        try {
+          out += echoReply(line, nextId());
+        } catch {
+          out += '{"ok":false,"error":"invalid_json"}\n';
         }
-        start = nl + 1;
-        nl = start < end ? buffer.indexOf(NEWLINE, start) : -1;
       }
-      if (start > 0) buffer.copyWithin(0, start, end);
-      length = end - start;
       if (out !== "") {
         const bytes = encoder.encode(out);
         for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
       }
     }
   } catch {
-    // reset by peer
+    // reset by peer, or a line over the limit
   } finally {
     try {
       conn.close();

@@ -6,8 +6,9 @@
  * @module
  */
 
+import type { Stats } from "../../server/protocol/replies.ts";
 import { PedidosClient } from "../client.ts";
-import { orderJson } from "../load.ts";
+import { orderJson } from "../load/mod.ts";
 import type { Target } from "./targets.ts";
 
 /** What {@linkcode probeIdle} saw. */
@@ -40,10 +41,11 @@ export interface NonReaderResult {
   endKiB: number | null;
 }
 
-async function stats(port: number): Promise<Record<string, number>> {
+/** The daemon's counters now; null when it refuses (e.g. `busy`). */
+async function stats(port: number): Promise<Stats | null> {
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port });
-  const reply = await client.request({ op: "STATS" });
-  return (reply.stats ?? {}) as Record<string, number>;
+  const reply = await client.call("STATS");
+  return reply.ok ? reply.stats : null;
 }
 
 function closeAll(conns: Deno.TcpConn[]): void {
@@ -79,7 +81,7 @@ export async function probeIdle(target: Target, count: number): Promise<IdleResu
     let held = 0;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      held = (await stats(target.port)).conexiones ?? 0;
+      held = (await stats(target.port))?.conexiones ?? 0;
       if (held >= conns.length + 1) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -152,7 +154,7 @@ export async function probeNonReader(
     seconds,
     writtenBytes,
     stalledAfterS,
-    accepted: (after.aceptados ?? 0) - (before.aceptados ?? 0),
+    accepted: (after?.aceptados ?? 0) - (before?.aceptados ?? 0),
     beforeKiB,
     stalledKiB,
     peakKiB,

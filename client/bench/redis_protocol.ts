@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type LoadProtocol, orderJson } from "../load.ts";
+import { type LoadProtocol, orderJson } from "../load/mod.ts";
 
 const encoder = new TextEncoder();
 const COLON = 0x3a;

@@ -23,9 +23,10 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { type LoadSummary, runLoad } from "../load.ts";
+import { type LoadSummary, runLoad } from "../load/mod.ts";
 import { migrate } from "../../workers/sqlite/schema.ts";
-import { ROOT, ServiceProcess } from "./targets.ts";
+import { ServiceProcess } from "./service_process.ts";
+import { ROOT } from "./targets.ts";
 
 /** A daemon started for this bench, with its metrics address. */
 interface Daemon extends AsyncDisposable {

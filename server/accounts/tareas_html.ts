@@ -1,5 +1,5 @@
 /**
- * The HTML fragment of GET_TAREAS_HTML (PROTOCOL.md §2.6): it greets the
+ * The HTML fragment of GET_TAREAS_HTML (`docs/protocol.md` §2.6): it greets the
  * user and lists the tasks and the pool size. Every value placed in it goes
  * through {@linkcode escapeHtml}, by construction: the {@linkcode html} tag
  * escapes each interpolation.

@@ -1,6 +1,6 @@
 /**
  * The request framer: splits the bytes of one connection into requests
- * (PROTOCOL.md §1 and §8).
+ * (`docs/protocol.md` §1 and §8).
  *
  * A request ends at the first newline where the bracket depth (`{`/`[`
  * against `}`/`]`, outside JSON strings) is ≤ 0, so a pretty-printed object

@@ -89,7 +89,7 @@ Deno.test("RequestFramer.push() gives the same frames when fed one byte at a tim
 });
 
 /**
- * A plain, whole-input reading of PROTOCOL.md §1/§8, independent of the
+ * A plain, whole-input reading of docs/protocol.md §1/§8, independent of the
  * framer's incremental scan: skip whitespace, scan to the first newline at
  * depth ≤ 0, cut one trailing \r, check the size, decode.
  */

@@ -1,6 +1,6 @@
 /**
  * Wire types: the requests the daemon understands and the order object of
- * PROTOCOL.md §5. Pure types and values, no I/O.
+ * docs/protocol.md §5. Pure types and values, no I/O.
  *
  * @module
  */
@@ -117,10 +117,3 @@ export type Request =
   | { op: "GET_TAREAS_HTML"; token: Secret }
   | { op: "CANCELAR"; id: number }
   | { op: "REINTENTAR"; id: number };
-
-/**
- * Any reply object, loosely typed.
- *
- * @deprecated Use the typed replies of `replies.ts`.
- */
-export type Reply = { ok: boolean; [field: string]: unknown };

@@ -1,5 +1,5 @@
 /**
- * Parsing of one request (PROTOCOL.md §2, §3 and §8): JSON text in, a typed
+ * Parsing of one request (`docs/protocol.md` §2, §3 and §8): JSON text in, a typed
  * {@linkcode Request} out, or a {@linkcode ProtocolError} with its code.
  *
  * @module

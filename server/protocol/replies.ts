@@ -1,5 +1,5 @@
 /**
- * The replies of the protocol (PROTOCOL.md §2–§3), one type per operation,
+ * The replies of the protocol (`docs/protocol.md` §2–§3), one type per operation,
  * and the one `Stats` object that the daemon, the CLI, the load generator
  * and the web gateway share. Pure types, no I/O.
  *

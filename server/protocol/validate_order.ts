@@ -1,5 +1,5 @@
 /**
- * Validation of an order (PROTOCOL.md §2.1 and §8): the rules of each field,
+ * Validation of an order (`docs/protocol.md` §2.1 and §8): the rules of each field,
  * and the normalised {@linkcode PedidoNuevo} that is stored.
  *
  * @module

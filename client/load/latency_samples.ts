@@ -1,6 +1,5 @@
 /**
- * Pure counting helpers of the load generator: latency samples with exact
- * percentiles, a recent-rate meter, and rounding for reports. No I/O.
+ * Latencies of a load run, kept exactly, and their percentiles. Pure: no I/O.
  *
  * @module
  */
@@ -24,7 +23,7 @@ export interface LatencySummary {
  *
  * @example Usage
  * ```ts
- * import { percentile } from "./load_stats.ts";
+ * import { percentile } from "./latency_samples.ts";
  * console.log(percentile([1, 2, 3, 4], 50)); // 2
  * ```
  */
@@ -39,11 +38,6 @@ export function percentile(sorted: ArrayLike<number>, p: number): number | null 
 export function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
-}
-
-/** Events per second, `0` for an empty interval. */
-export function perSecond(count: number, seconds: number): number {
-  return seconds > 0 ? count / seconds : 0;
 }
 
 /**
@@ -69,17 +63,12 @@ export class LatencySamples {
     this.#values[this.#count++] = ms;
   }
 
-  /** Adds every sample of `other`. */
-  addAll(other: LatencySamples): void {
-    for (const value of other.#values.subarray(0, other.#count)) this.add(value);
-  }
-
   /**
    * p50, p95, p99 and max, rounded to `digits` decimals.
    *
    * @example Usage
    * ```ts
-   * import { LatencySamples } from "./load_stats.ts";
+   * import { LatencySamples } from "./latency_samples.ts";
    * const samples = new LatencySamples();
    * for (const ms of [4, 1, 3, 2]) samples.add(ms);
    * console.log(samples.summary()); // { p50: 2, p95: 4, p99: 4, max: 4 }
@@ -93,39 +82,4 @@ export class LatencySamples {
     };
     return { p50: at(50), p95: at(95), p99: at(99), max: at(100) };
   }
-}
-
-/**
- * The rate of a growing counter over roughly the last `windowMs`, from
- * samples taken by the caller (e.g. on every progress tick).
- */
-export class RateMeter {
-  readonly #windowMs: number;
-  readonly #samples: { at: number; count: number }[] = [];
-
-  /** @param windowMs How far back the rate looks. @default 1000 */
-  constructor(windowMs = 1000) {
-    this.#windowMs = windowMs;
-  }
-
-  /**
-   * Records the counter's value at time `at` (ms) and returns the rate per
-   * second since the oldest sample still inside the window.
-   */
-  sample(at: number, count: number): number {
-    this.#samples.push({ at, count });
-    while (this.#samples.length > 2 && at - this.#samples[1]!.at >= this.#windowMs) {
-      this.#samples.shift();
-    }
-    const first = this.#samples[0]!;
-    return perSecond(count - first.count, (at - first.at) / 1000);
-  }
-}
-
-/** The median of `values` (mean of the middle two for an even count); `null` when empty. */
-export function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -6,6 +6,9 @@
  * @module
  */
 
+import type { Reply } from "../../server/protocol/replies.ts";
+import { decodeReply } from "../decode_reply.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -46,19 +49,18 @@ export function orderJson(order: OrderRef): string {
 export const PEDIDOS_PROTOCOL: LoadProtocol = {
   encode: (order) => encoder.encode(orderJson(order) + "\n"),
   classify(line) {
-    let reply: unknown;
+    let reply: Reply;
     try {
-      reply = JSON.parse(decoder.decode(line));
+      reply = decodeReply(decoder.decode(line));
     } catch {
       return { kind: "error", code: "protocolo" };
     }
-    if (typeof reply !== "object" || reply === null) return { kind: "error", code: "protocolo" };
-    const { ok, id, duplicado, error } = reply as Record<string, unknown>;
-    if (ok === true) {
-      return { kind: "accepted", id: typeof id === "number" ? id : null, duplicado: !!duplicado };
+    if (reply.ok) {
+      // A PEDIDO's reply; any other `ok` (from another line server) counts as accepted too.
+      if (!("id" in reply)) return { kind: "accepted", id: null, duplicado: false };
+      return { kind: "accepted", id: reply.id, duplicado: reply.duplicado === true };
     }
-    if (ok !== false) return { kind: "error", code: "protocolo" };
-    if (error === "queue_full") return { kind: "rejected" };
-    return { kind: "error", code: typeof error === "string" ? error : "protocolo" };
+    if (reply.error === "queue_full") return { kind: "rejected" };
+    return { kind: "error", code: typeof reply.error === "string" ? reply.error : "protocolo" };
   },
 };

@@ -1,14 +1,15 @@
 /**
  * The end of a load run with `esperar`: waits, through `ESTADO esperar`
  * pipelined on a few connections, until every accepted order is final, and
- * times it by the daemon's own `fecha_fin`. Used by `load.ts`.
+ * times it by the daemon's own `fecha_fin`. Used by `run_load.ts`.
  *
  * @module
  */
 
-import { PedidosClient } from "./client.ts";
-import type { RunSettings } from "./load_connection.ts";
-import { LatencySamples, type LatencySummary, round } from "./load_stats.ts";
+import type { Estado } from "../../server/protocol/messages.ts";
+import { PedidosClient } from "../client.ts";
+import type { LoadSettings } from "./load_settings.ts";
+import { LatencySamples, type LatencySummary, round } from "./latency_samples.ts";
 
 /** The wait for `listo` (with `esperar`). */
 export interface WaitSummary {
@@ -16,6 +17,8 @@ export interface WaitSummary {
   listos: number;
   /** Accepted orders that ended `error`. */
   conError: number;
+  /** Accepted orders cancelled (by someone else) before they ran. */
+  cancelados: number;
   /** Accepted orders not seen finished when the wait ended (timeout, lost connection). */
   sinTerminar: number;
   /**
@@ -28,8 +31,17 @@ export interface WaitSummary {
   latenciaMs: LatencySummary;
 }
 
-function isFinal(estado: unknown): boolean {
-  return estado === "listo" || estado === "error";
+/** Whether an order in `estado` has ended: it will not change by itself any more. */
+function isFinal(estado: Estado): boolean {
+  switch (estado) {
+    case "listo":
+    case "error":
+    case "cancelado":
+      return true;
+    case "pendiente":
+    case "en proceso":
+      return false;
+  }
 }
 
 /**
@@ -39,7 +51,7 @@ function isFinal(estado: unknown): boolean {
 export async function waitForListos(
   ids: number[],
   options: {
-    settings: RunSettings;
+    settings: LoadSettings;
     /** When sending started: `Date.now()` and `performance.now()`. */
     started: { wall: number; mono: number };
     signal: AbortSignal;
@@ -52,6 +64,7 @@ export async function waitForListos(
   const summary: WaitSummary = {
     listos: 0,
     conError: 0,
+    cancelados: 0,
     sinTerminar: 0,
     hastaListosS: null,
     latenciaMs: latency.summary(),
@@ -74,27 +87,27 @@ export async function waitForListos(
       if (left <= 0 || stop.aborted) break;
       let reply;
       try {
-        reply = await client.request({ op: "ESTADO", id, esperar: true, timeout_ms: left }, {
+        reply = await client.call("ESTADO", { id, esperar: true, timeout_ms: left }, {
           signal: stop,
         });
       } catch {
         break;
       }
-      const pedido = reply.pedido as Record<string, unknown> | undefined;
-      if (!reply.ok || typeof pedido !== "object" || pedido === null) break;
+      if (!reply.ok) break;
+      const { pedido } = reply;
       if (isFinal(pedido.estado)) {
-        const fin = Date.parse(String(pedido.fecha_fin));
-        const recibido = Date.parse(String(pedido.fecha_recibido));
+        const fin = Date.parse(pedido.fecha_fin ?? "");
+        const recibido = Date.parse(pedido.fecha_recibido);
         if (Number.isFinite(fin)) lastFin = Math.max(lastFin, fin);
         if (Number.isFinite(fin) && Number.isFinite(recibido)) latency.add(fin - recibido);
         if (pedido.estado === "listo") {
           summary.listos++;
           onListo();
-        } else summary.conError++;
+        } else if (pedido.estado === "error") summary.conError++;
+        else summary.cancelados++;
         return;
       }
     }
-    summary.sinTerminar++;
   }
 
   async function worker(client: PedidosClient): Promise<void> {
@@ -127,7 +140,7 @@ export async function waitForListos(
     clearTimeout(timer);
     await Promise.all(clients.map((client) => client.close()));
   }
-  summary.sinTerminar += unique.length - summary.listos - summary.conError - summary.sinTerminar;
+  summary.sinTerminar = unique.length - summary.listos - summary.conError - summary.cancelados;
   summary.latenciaMs = latency.summary();
   if (summary.listos === unique.length) {
     const seen = (performance.now() - started.mono) / 1000;

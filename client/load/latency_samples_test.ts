@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LatencySamples, median, percentile, perSecond, RateMeter, round } from "./load_stats.ts";
+import { LatencySamples, percentile, round } from "./latency_samples.ts";
 
 Deno.test("percentile() is the nearest rank", () => {
   const values = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
@@ -28,33 +28,7 @@ Deno.test("LatencySamples.summary() sorts, grows past its first buffer and round
   assert.deepEqual(samples.summary(0), { p50: 3, p95: 5, p99: 5, max: 5 });
 });
 
-Deno.test("LatencySamples.addAll() merges two sets", () => {
-  const a = new LatencySamples();
-  const b = new LatencySamples();
-  a.add(1);
-  b.add(3);
-  b.add(2);
-  a.addAll(b);
-  assert.equal(a.count, 3);
-  assert.deepEqual(a.summary(), { p50: 2, p95: 3, p99: 3, max: 3 });
-});
-
-Deno.test("RateMeter.sample() is the rate over about the last window", () => {
-  const meter = new RateMeter(1000);
-  assert.equal(meter.sample(0, 0), 0);
-  assert.equal(meter.sample(500, 50), 100);
-  assert.equal(meter.sample(1000, 100), 100);
-  // The first samples leave the window: only the last second counts.
-  assert.equal(meter.sample(2000, 1100), 1000);
-  assert.equal(meter.sample(3000, 1100), 0);
-});
-
-Deno.test("median(), perSecond() and round() cover the edges", () => {
-  assert.equal(median([]), null);
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 3, 2]), 2.5);
-  assert.equal(perSecond(10, 0), 0);
-  assert.equal(perSecond(10, 2), 5);
+Deno.test("round() rounds to the given decimals", () => {
   assert.equal(round(1.23456, 2), 1.23);
   assert.equal(round(2.5, 0), 3);
 });

@@ -19,66 +19,20 @@
  *   (`conexion_perdida`); {@linkcode LoadSummary.erroresPorTipo} splits them.
  * - latency: from writing an order to reading its reply, over every reply.
  *
- * The wire is pluggable ({@linkcode LoadProtocol}) so the bench drives other
+ * The wire is pluggable (`LoadProtocol`, in `load_protocol.ts`) so the bench drives other
  * line-based servers (its echo server, Redis) with this same code.
  *
  * @module
  */
 
-import {
-  connectAll,
-  type LoadConnection,
-  Pacer,
-  type RunContext,
-  type RunSettings,
-  Tally,
-} from "./load_connection.ts";
-import { type LoadProtocol, PEDIDOS_PROTOCOL } from "./load_protocol.ts";
-import { type LatencySummary, perSecond, RateMeter, round } from "./load_stats.ts";
-import { waitForListos, type WaitSummary } from "./load_wait.ts";
-
-export {
-  type LoadProtocol,
-  orderJson,
-  type OrderRef,
-  PEDIDOS_PROTOCOL,
-  type ReplyKind,
-} from "./load_protocol.ts";
-export type { WaitSummary } from "./load_wait.ts";
-
-/** Options of {@linkcode runLoad}. */
-export interface LoadOptions {
-  /** Daemon hosts, tried in order for each connection. @default {["localhost"]} */
-  hosts?: string[];
-  /** The daemon's port. @default {8888} */
-  port?: number;
-  /** Connections. @default {10} */
-  clientes?: number;
-  /** Orders per connection; `Infinity` sends until `duracionMs` or the signal. @default {10} */
-  pedidos?: number;
-  /** Orders in flight per connection (1 = one at a time). @default {1} */
-  pipeline?: number;
-  /** Orders per second over all connections; null for as fast as replies allow. @default {null} */
-  tasa?: number | null;
-  /** Stop sending this long after the start. @default {null} */
-  duracionMs?: number | null;
-  /** Orders carry `clave` `PREFIX-CONNECTION-INDEX`, so a rerun is deduplicated. @default {null} */
-  clavePrefijo?: string | null;
-  /** Then wait until every accepted order is `listo`. @default {false} */
-  esperar?: boolean;
-  /** How long the wait for `listo` may take. @default {60000} */
-  esperarTimeoutMs?: number;
-  /** A reply later than this closes its connection; its orders count `sin_respuesta`. @default {10000} */
-  replyTimeoutMs?: number;
-  /** Giving up on opening one connection. @default {5000} */
-  connectTimeoutMs?: number;
-  /** After a stop, how long in-flight replies are awaited. @default {2000} */
-  graceMs?: number;
-  /** How often `onProgress` is called. @default {250} */
-  progressEveryMs?: number;
-  /** The wire. @default {PEDIDOS_PROTOCOL} */
-  protocol?: LoadProtocol;
-}
+import { connectAll } from "./connect_all.ts";
+import type { LoadConnection, RunContext } from "./load_connection.ts";
+import { type LoadOptions, resolveLoadSettings } from "./load_settings.ts";
+import { type LatencySummary, round } from "./latency_samples.ts";
+import { perSecond, RateMeter } from "./rate_meter.ts";
+import { Pacer } from "./pacer.ts";
+import { Tally } from "./tally.ts";
+import { waitForListos, type WaitSummary } from "./wait_for_listos.ts";
 
 /** What {@linkcode runLoad} reports while it runs. */
 export interface LoadProgress {
@@ -130,51 +84,13 @@ export interface LoadRunOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
-function positive(name: string, value: number, integer = true): number {
-  const valid = integer
-    ? Number.isSafeInteger(value) || value === Infinity
-    : Number.isFinite(value);
-  if (!valid || value <= 0) {
-    throw new RangeError(`Cannot run load: ${name} must be a positive number, got ${value}`);
-  }
-  return value;
-}
-
-function settingsOf(options: LoadOptions): RunSettings {
-  const s: RunSettings = {
-    hosts: options.hosts ?? ["localhost"],
-    port: options.port ?? 8888,
-    clientes: positive("clientes", options.clientes ?? 10),
-    pedidos: positive("pedidos", options.pedidos ?? 10),
-    pipeline: positive("pipeline", options.pipeline ?? 1),
-    tasa: options.tasa == null ? null : positive("tasa", options.tasa, false),
-    duracionMs: options.duracionMs == null
-      ? null
-      : positive("duracionMs", options.duracionMs, false),
-    clavePrefijo: options.clavePrefijo ?? null,
-    esperar: options.esperar ?? false,
-    esperarTimeoutMs: positive("esperarTimeoutMs", options.esperarTimeoutMs ?? 60_000, false),
-    replyTimeoutMs: positive("replyTimeoutMs", options.replyTimeoutMs ?? 10_000, false),
-    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs ?? 5000, false),
-    graceMs: positive("graceMs", options.graceMs ?? 2000, false),
-    progressEveryMs: positive("progressEveryMs", options.progressEveryMs ?? 250, false),
-    protocol: options.protocol ?? PEDIDOS_PROTOCOL,
-  };
-  if (s.hosts.length === 0) throw new RangeError("Cannot run load: no hosts given");
-  if (s.pedidos === Infinity && s.duracionMs === null) {
-    throw new RangeError("Cannot run load: unlimited pedidos needs duracionMs");
-  }
-  if (s.pipeline === Infinity) throw new RangeError("Cannot run load: pipeline must be finite");
-  return s;
-}
-
 /**
  * Runs a load against a daemon and summarises it. Never throws for network
  * trouble: failures are counted in the summary.
  *
  * @example Usage
  * ```ts ignore
- * import { runLoad } from "./load.ts";
+ * import { runLoad } from "./run_load.ts";
  * const summary = await runLoad({ port: 8888, clientes: 50, pedidos: 20, esperar: true });
  * console.log(summary.aceptados, summary.latenciaMs.p99, summary.esperar?.hastaListosS);
  * ```
@@ -187,7 +103,7 @@ export async function runLoad(
   options: LoadOptions = {},
   run: LoadRunOptions = {},
 ): Promise<LoadSummary> {
-  const settings = settingsOf(options);
+  const settings = resolveLoadSettings(options);
   const { signal, onProgress } = run;
   const tally = new Tally();
   const stopper = new AbortController();

@@ -1,0 +1,203 @@
+/**
+ * The whole bench in one call: measures the daemon side by side with its
+ * ceilings in the same run — a minimal NDJSON echo server, the daemon with
+ * `--sync normal` and `--sync full`, end to end to `listo`, and Redis with a
+ * durable ack when `redis-server` is installed — then probes the daemon's
+ * memory and renders the report. `main.ts` is its command line.
+ *
+ * @module
+ */
+
+import os from "node:os";
+import { type Row, runRounds, type Sample, summarise } from "./driver.ts";
+import { type IdleResult, type NonReaderResult, probeIdle, probeNonReader } from "./memory.ts";
+import { type BenchResult, type Machine, renderReport, TARGET_NAMES } from "./report.ts";
+import { redisVersion, startDaemon, startEcho, startRedis, type Target } from "./targets.ts";
+
+/** Options of {@linkcode runBench}. */
+export interface BenchOptions {
+  /** Fewer rounds, shorter measurements, fewer idle connections. @default {false} */
+  quick?: boolean;
+  /** Rounds per target and connection count. @default {5, or 2 quick} */
+  rounds?: number;
+  /** Seconds of sending per measurement. @default {1.5, or 0.5 quick} */
+  seconds?: number;
+  /** Connection counts. @default {[1, 16, 64]} */
+  conns?: number[];
+  /** Idle connections opened on the daemon (0 skips the probe). @default {10000, or 2000 quick} */
+  idleConnections?: number;
+  /** Seconds the never-reading client stays held back (0 skips the probe). @default {3, or 1 quick} */
+  nonReaderSeconds?: number;
+  /** Include Redis when `redis-server` is installed. @default {true} */
+  redis?: boolean;
+  /** A short unrecorded run per target first. @default {true} */
+  warmUp?: boolean;
+  /** Where the report is written; null writes nothing. @default {null} */
+  out?: string | null;
+  /** Progress lines, for people. @default {nothing} */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode runBench} returns. */
+export interface BenchOutput {
+  result: BenchResult;
+  /** The Markdown report. */
+  report: string;
+}
+
+function machine(redis: string | null): Machine {
+  // Each fact needs --allow-sys; without it (as under `deno task test`) it is left out.
+  let cpu = "unknown CPU";
+  let memoryGiB: number | null = null;
+  let release = "";
+  try {
+    cpu = os.cpus()[0]?.model.trim() || cpu;
+  } catch {
+    // not allowed
+  }
+  try {
+    memoryGiB = Deno.systemMemoryInfo().total / 2 ** 30;
+    release = ` ${Deno.osRelease()}`;
+  } catch {
+    // not allowed
+  }
+  return {
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    memoryGiB,
+    os: `${Deno.build.os}${release}`,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    redis,
+  };
+}
+
+function formatSample(s: Sample): string {
+  const e2e = s.e2ePerS === null ? "" : `  e2e ${s.e2ePerS.toFixed(0)}/s`;
+  return `round ${s.round + 1}  ${s.target.padEnd(28)} ${String(s.conns).padStart(3)} conns  ` +
+    `${s.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${s.p50?.toFixed(2) ?? "—"} ms  ` +
+    `p99 ${s.p99?.toFixed(2) ?? "—"} ms${e2e}${s.errors ? `  ${s.errors} errors` : ""}`;
+}
+
+/**
+ * Runs the whole bench and renders the report (and writes it to `out`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runBench } from "./run_bench.ts";
+ * const { report } = await runBench({ quick: true, out: "docs/benchmarks.md" });
+ * ```
+ */
+export async function runBench(options: BenchOptions = {}): Promise<BenchOutput> {
+  const quick = options.quick ?? false;
+  const rounds = options.rounds ?? (quick ? 2 : 5);
+  const seconds = options.seconds ?? (quick ? 0.5 : 1.5);
+  const conns = options.conns ?? [1, 16, 64];
+  const idleCount = options.idleConnections ?? (quick ? 2000 : 10_000);
+  const nonReaderSeconds = options.nonReaderSeconds ?? (quick ? 1 : 3);
+  const log = options.log ?? (() => {});
+  const { signal } = options;
+  const started = performance.now();
+
+  const redis = options.redis === false ? null : await redisVersion();
+  const redisNote = options.redis === false
+    ? "Redis was left out (--no-redis)."
+    : redis === null
+    ? "Redis is not installed here (no `redis-server`), so there is no Redis row or ratio."
+    : null;
+  const tmp = await Deno.makeTempDir({ prefix: "pedidos-bench-" });
+  const targets: Target[] = [];
+  let samples: Sample[] = [];
+  let idle: IdleResult | null = null;
+  let nonReader: NonReaderResult | null = null;
+  const peakKiB: Record<string, number | null> = {};
+  try {
+    log("starting the targets…");
+    const dirs = ["normal", "full", "redis", "memory"].map((name) => `${tmp}/${name}`);
+    for (const dir of dirs) await Deno.mkdir(dir);
+    const [normalDir, fullDir, redisDir, memoryDir] = dirs as [string, string, string, string];
+    const starting = [
+      startEcho(),
+      startDaemon({ dir: normalDir, sync: "normal" }),
+      startDaemon({ dir: fullDir, sync: "full" }),
+      ...(redis === null ? [] : [startRedis(redisDir)]),
+    ];
+    const settled = await Promise.allSettled(starting);
+    for (const s of settled) if (s.status === "fulfilled") targets.push(s.value);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+
+    samples = await runRounds({
+      targets,
+      endToEnd: new Set([TARGET_NAMES.full]),
+      conns,
+      rounds,
+      seconds,
+      warmUp: options.warmUp ?? true,
+      signal,
+      onSample: (sample) => log(formatSample(sample)),
+    });
+    for (const target of targets) {
+      const values = samples.filter((s) => s.target === target.name && s.rssKiB !== null)
+        .map((s) => s.rssKiB!);
+      peakKiB[target.name] = values.length > 0 ? Math.max(...values) : null;
+    }
+    await Promise.all(targets.splice(0).map((target) => target.process.stop()));
+
+    if ((idleCount > 0 || nonReaderSeconds > 0) && !signal?.aborted) {
+      log("memory probes on a fresh daemon…");
+      await using daemon = await startDaemon({
+        dir: memoryDir,
+        sync: "full",
+        maxConnections: idleCount + 64,
+        maxPedidos: 1000,
+      });
+      if (idleCount > 0) {
+        idle = await probeIdle(daemon, idleCount);
+        log(`idle: ${idle.held} connections held, RSS ${idle.beforeKiB} → ${idle.withKiB} KiB`);
+      }
+      if (nonReaderSeconds > 0) {
+        nonReader = await probeNonReader(daemon, {
+          holdSeconds: nonReaderSeconds,
+          maxSeconds: nonReaderSeconds + 10,
+        });
+        log(
+          `never-reading client: wrote ${nonReader.writtenBytes} B, RSS ${nonReader.beforeKiB} → ` +
+            `${nonReader.stalledKiB} (held back) → ${nonReader.endKiB} KiB`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(targets.map((target) => target.process.stop()));
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+
+  const intake = [TARGET_NAMES.echo, TARGET_NAMES.normal, TARGET_NAMES.full];
+  const rows: Row[] = [
+    ...summarise(samples, intake, conns),
+    ...summarise(samples, [TARGET_NAMES.full], conns, "e2e").map((r) => ({
+      ...r,
+      target: TARGET_NAMES.e2e,
+    })),
+    ...(redis === null ? [] : summarise(samples, [TARGET_NAMES.redis], conns)),
+  ];
+  const result: BenchResult = {
+    date: new Date(),
+    machine: machine(redis),
+    quick,
+    rounds,
+    seconds,
+    conns,
+    rows,
+    samples,
+    peakKiB,
+    idle,
+    nonReader,
+    elapsedS: (performance.now() - started) / 1000,
+    redisNote,
+  };
+  const report = renderReport(result);
+  if (options.out) await Deno.writeTextFile(options.out, report);
+  return { result, report };
+}

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
+import { parseClientArgs } from "./cli_args.ts";
+import { NO_SOURCES as NOTHING } from "./testing/cli_harness.ts";
+
+Deno.test("parseClientArgs() builds each request", () => {
+  const cases: [string[], Record<string, unknown>][] = [
+    [["ping"], { kind: "ping", request: { op: "PING" } }],
+    [["stats"], { kind: "stats", request: { op: "STATS" } }],
+    [["estado", "7"], { kind: "estado", request: { op: "ESTADO", id: 7 } }],
+    [["listar", "--cliente", "Ana"], { kind: "listar", request: { op: "LISTAR", cliente: "Ana" } }],
+    [["listar", "--estado", "cancelado"], {
+      kind: "listar",
+      request: { op: "LISTAR", estado: "cancelado" },
+    }],
+    [["listar", "--estado", "EN-PROCESO"], {
+      kind: "listar",
+      request: { op: "LISTAR", estado: "en proceso" },
+    }],
+    [["task", "lower", "HOLA"], {
+      kind: "task",
+      request: { op: "TASK", data: { task: { name: "lower", s: "HOLA" } } },
+    }],
+    [["--esperar"], { kind: "stdin", esperar: true, timeoutMs: null }],
+  ];
+  for (const [args, expected] of cases) {
+    const { config: _, json: __, ...command } = parseClientArgs(args, NOTHING);
+    assert.deepEqual(command, expected, args.join(" "));
+  }
+});
+
+Deno.test("parseClientArgs() reads --host, --port and --json with the config precedence", () => {
+  const sources: ConfigSources = {
+    getEnv: (name) => ({ PEDIDOS_PORT: "9001" } as Record<string, string>)[name],
+    readFile: (path) => path === ".env.local" ? "PEDIDOS_HOST=*\nPEDIDOS_PORT=9002\n" : null,
+  };
+  const command = parseClientArgs(["ping", "--json"], sources);
+  assert.deepEqual(command.config, { hosts: ["localhost"], port: 9001, envFile: ".env.local" });
+  assert.equal(command.json, true);
+  const flags = parseClientArgs(["ping", "--host", "a,b", "--host", "c", "--port", "1"], sources);
+  assert.deepEqual(flags.config.hosts, ["a", "b", "c"]);
+  assert.equal(flags.config.port, 1);
+  assert.ok(Object.isFrozen(command));
+  assert.throws(
+    () =>
+      parseClientArgs(["ping"], { getEnv: (name) => name === "PEDIDOS_PORT" ? "x" : undefined }),
+    /PEDIDOS_PORT "x" in the environment/,
+  );
+});
+
+Deno.test("parseClientArgs() refuses bad usage with a ConfigError", () => {
+  const cases: [string[], RegExp][] = [
+    [["estado"], /estado ID/],
+    [["estado", "abc"], /Invalid ID "abc"/],
+    [["estado", "1", "2"], /estado ID/],
+    [["listar", "--limit", "0"], /--limit "0"/],
+    [["listar", "--estado", "raro"], /--estado "raro"/],
+    [["--cliente", "Ana", "--producto", "pan"], /Missing --direccion/],
+    [["task"], /Missing task name/],
+    [["task", "div", "1"], /Unknown task "div"/],
+    [["task", "upper"], /needs words/],
+    [["ping", "extra"], /Unexpected argument "extra"/],
+    [["ping", "--esperar"], /--esperar/],
+    [["estado", "1", "--timeout-ms", "5"], /needs --esperar/],
+    [["--port", "0", "ping"], /--port "0"/],
+  ];
+  for (const [args, pattern] of cases) {
+    assert.throws(
+      () => parseClientArgs(args, NOTHING),
+      (error) => error instanceof ConfigError && pattern.test(error.message),
+      args.join(" "),
+    );
+  }
+});

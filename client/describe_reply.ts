@@ -1,0 +1,164 @@
+/**
+ * Replies for people, in Spanish like the daemon: what `pedidos client`
+ * prints without `--json`. Pure: no I/O.
+ *
+ * @module
+ */
+
+import type { Pedido, Producto } from "../server/protocol/messages.ts";
+import type { ErrorReply, Reply, Stats } from "../server/protocol/replies.ts";
+
+function width(text: string): number {
+  return [...text].length;
+}
+
+function pad(text: string, size: number, right = false): string {
+  const fill = " ".repeat(Math.max(0, size - width(text)));
+  return right ? fill + text : text + fill;
+}
+
+function cut(text: string, size: number): string {
+  const chars = [...text];
+  return chars.length <= size ? text : chars.slice(0, size - 1).join("") + "…";
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return "—";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** `850 ms`, `1.98 s`, or `—`. */
+function duration(ms: number | null): string {
+  if (typeof ms !== "number") return "—";
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** `pan, agua ×2`. */
+function summariseProductos(productos: Producto[]): string {
+  return productos.map((item) => {
+    if (typeof item === "string") return item;
+    return item.cantidad === 1 ? item.nombre : `${item.nombre} ×${item.cantidad}`;
+  }).join(", ");
+}
+
+/** Aligned `key: value` lines. */
+function keyValues(entries: [string, string][]): string {
+  const size = Math.max(0, ...entries.map(([key]) => width(key))) + 1;
+  return entries.map(([key, value]) => `${pad(`${key}:`, size)} ${value}`).join("\n") + "\n";
+}
+
+function describePedido(pedido: Pedido, timeout: boolean): string {
+  const entries = Object.entries(pedido).map(([key, value]): [string, string] => {
+    if (key === "productos") return [key, summariseProductos(pedido.productos)];
+    if (key === "duracion_ms") return ["duracion", duration(pedido.duracion_ms)];
+    return [key, text(value)];
+  });
+  if (timeout) entries.push(["espera", "⌛ se agotó antes de que terminara"]);
+  return keyValues(entries);
+}
+
+function describeTable(pedidos: Pedido[]): string {
+  if (pedidos.length === 0) return "(sin pedidos)\n";
+  const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN", "RESULTADO"];
+  const rows = pedidos.map((p) => [
+    String(p.id),
+    p.estado,
+    cut(p.cliente, 24),
+    cut(summariseProductos(p.productos), 32),
+    p.fecha_recibido,
+    duration(p.duracion_ms),
+    p.estado === "error" ? cut(text(p.detalle_error), 32) : cut(text(p.resultado ?? null), 32),
+  ]);
+  const sizes = header.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row[i] ?? ""))));
+  const line = (row: string[]) =>
+    row.map((cell, i) => pad(cell, sizes[i] ?? 0, i === 0 || i === 5)).join("  ").trimEnd();
+  return [header, ...rows].map(line).join("\n") +
+    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"})\n`;
+}
+
+/**
+ * Every counter of {@linkcode Stats}, in the order shown. A `Record`, so a
+ * counter added to `Stats` does not compile until it is shown here.
+ */
+const STATS_SHOWN: Record<keyof Stats, "count" | "durations" | "seconds"> = {
+  recibidos: "count",
+  aceptados: "count",
+  rechazados: "count",
+  pendientes: "count",
+  en_proceso: "count",
+  listos: "count",
+  errores: "count",
+  cancelados: "count",
+  capacidad: "count",
+  libres: "count",
+  workers: "count",
+  conexiones: "count",
+  duracion_ms: "durations",
+  uptime_s: "seconds",
+};
+
+/** One line per counter; one a daemon does not send (an older one) shows `—`. */
+function describeStats(stats: Stats): string {
+  const entries = Object.entries(STATS_SHOWN).map(([key, kind]): [string, string] => {
+    const value: unknown = stats[key as keyof Stats];
+    if (value === undefined) return [key, "—"];
+    if (kind === "seconds") return [key, `${text(value)} s`];
+    if (kind === "count") return [key, text(value)];
+    const parts = Object.entries(stats.duracion_ms).map(([name, v]) => `${name} ${text(v)}`);
+    return [key, parts.join(" · ")];
+  });
+  return keyValues(entries);
+}
+
+function describeError(reply: ErrorReply): string {
+  const campo = typeof reply.campo === "string" ? `, campo ${reply.campo}` : "";
+  return `${reply.mensaje} (${reply.error}${campo})\n`;
+}
+
+/**
+ * Any reply for people, whatever request it answers (so a request read
+ * from stdin is printed well too).
+ *
+ * @example Usage
+ * ```ts
+ * import { describeReply } from "./describe_reply.ts";
+ * console.log(describeReply({ ok: true, id: 42, estado: "pendiente", mensaje: "✅" }));
+ * // ✅ Pedido 42 recibido (pendiente)
+ * ```
+ */
+export function describeReply(reply: Reply): string {
+  if (!reply.ok) return describeError(reply);
+  if ("pong" in reply) return "pong\n";
+  if ("result" in reply) return `${text(reply.result)}\n`;
+  if ("pedidos" in reply) return describeTable(reply.pedidos);
+  if ("stats" in reply) return describeStats(reply.stats);
+  if ("pedido" in reply) return describePedido(reply.pedido, reply.timeout === true);
+  if ("id" in reply) {
+    return reply.duplicado === true
+      ? `✅ Pedido ${reply.id} ya recibido antes con esa clave (${reply.estado})\n`
+      : `✅ Pedido ${reply.id} recibido (${reply.estado})\n`;
+  }
+  return `${JSON.stringify(reply)}\n`;
+}
+
+/**
+ * The end of a wait for people: `✅ Pedido 42 listo en 1.98 s (worker 2)`,
+ * or how it ended otherwise (error, cancelled, the wait ran out).
+ */
+export function describeFinal(reply: Reply): string {
+  if (!reply.ok || !("pedido" in reply)) return describeReply(reply);
+  const p = reply.pedido;
+  if (reply.timeout === true) return `⌛ Pedido ${p.id} sigue ${p.estado}: se agotó la espera\n`;
+  switch (p.estado) {
+    case "error":
+      return `❌ Pedido ${p.id} terminó con error en ${duration(p.duracion_ms)}: ${
+        text(p.detalle_error)
+      }\n`;
+    case "cancelado":
+      return `🚫 Pedido ${p.id} cancelado\n`;
+    default: {
+      const worker = p.worker === null ? "" : ` (worker ${p.worker})`;
+      return `✅ Pedido ${p.id} ${p.estado} en ${duration(p.duracion_ms)}${worker}\n`;
+    }
+  }
+}

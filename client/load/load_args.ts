@@ -1,0 +1,134 @@
+/**
+ * The arguments of `pedidos load`: which load, where. Pure: no I/O beyond
+ * the injected config sources.
+ *
+ * @module
+ */
+
+import { CLIENT_SETTINGS, type ClientConfig } from "../client_config.ts";
+import {
+  ConfigError,
+  type ConfigSources,
+  type ExtraFlag,
+  formatUsage,
+  resolveConfig,
+} from "../../server/config/settings.ts";
+import { wholeNumber } from "../../server/config/value_parsers.ts";
+import type { LoadOptions } from "./load_settings.ts";
+
+/** A parsed `load` command line. */
+export interface LoadCommand {
+  /** `--help` was asked for. */
+  help: boolean;
+  /** Print the spec's JSON object instead of the summary for people. */
+  json: boolean;
+  /** Where the daemon is. */
+  config: ClientConfig;
+  /** What {@linkcode runLoad} gets. */
+  options: LoadOptions & {
+    clientes: number;
+    pedidos: number;
+    pipeline: number;
+    esperar: boolean;
+  };
+}
+
+const EXTRA_FLAGS: Record<string, ExtraFlag> = {
+  clientes: { type: "string" },
+  pedidos: { type: "string" },
+  pipeline: { type: "string" },
+  tasa: { type: "string" },
+  duracion: { type: "string" },
+  "clave-prefijo": { type: "string" },
+  esperar: { type: "boolean" },
+  "timeout-ms": { type: "string" },
+  json: { type: "boolean" },
+};
+
+/** The usage text of `load`, printed with a usage error and with `--help`. */
+export const LOAD_USAGE: string = formatUsage(
+  `Usage:
+  pedidos load [--clientes N] [--pedidos M] [--pipeline K] [--tasa R] [--duracion S]
+               [--clave-prefijo P] [--esperar [--timeout-ms MS]] [--json]
+
+Opens N connections to the daemon and sends M orders on each, one at a time
+(or K in flight with --pipeline), then prints what happened: sent, accepted,
+rejected (queue_full), errors, orders per second and latency. A live line
+shows progress on a terminal. Ctrl-C stops and still prints the summary.
+Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
+  CLIENT_SETTINGS,
+  [
+    ["--clientes N", "concurrent connections (default 10)"],
+    ["--pedidos M", "orders per connection (default 10; no limit with --duracion)"],
+    ["--pipeline K", "orders in flight per connection (default 1: one at a time)"],
+    ["--tasa R", "orders per second over all connections (default: as fast as it answers)"],
+    ["--duracion S", "stop sending after S seconds"],
+    ["--clave-prefijo P", "orders carry clave P-CONN-N, so a rerun is deduplicated"],
+    ["--esperar", "then wait until every accepted order is listo, and report the time"],
+    ["--timeout-ms MS", "with --esperar, how long to wait (default 60000)"],
+    ["--json", "print one JSON object: the summary of PROTOCOL.md §7"],
+  ],
+);
+
+function flagValue<T>(
+  flags: Record<string, unknown>,
+  flag: string,
+  parse: (text: string) => T,
+): T | null {
+  const text = flags[flag];
+  if (typeof text !== "string") return null;
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new ConfigError(`Invalid --${flag} "${text}": ${(error as Error).message}`);
+  }
+}
+
+function positiveNumber(text: string): number {
+  const value = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError("must be a number above 0");
+  return value;
+}
+
+function prefix(text: string): string {
+  if (text.length < 1 || text.length > 100) throw new RangeError("must be 1 to 100 characters");
+  return text;
+}
+
+/**
+ * Parses the arguments of `load` (after the word `load`).
+ *
+ * @example Usage
+ * ```ts
+ * import { parseLoadArgs } from "./load_args.ts";
+ * const command = parseLoadArgs(["--clientes", "50", "--pedidos", "20"], { getEnv: () => undefined, readFile: () => null });
+ * console.log(command.options.clientes, command.options.pedidos); // 50 20
+ * ```
+ * @param args The command line after `load`.
+ * @param sources Where the environment and env file are read.
+ * @returns The command.
+ * @throws {ConfigError} On an unknown flag or a bad value.
+ */
+export function parseLoadArgs(args: string[], sources: ConfigSources = {}): LoadCommand {
+  const resolved = resolveConfig(args, CLIENT_SETTINGS, { ...sources, extraFlags: EXTRA_FLAGS });
+  const { config, flags, help } = resolved;
+  const duracion = flagValue(flags, "duracion", positiveNumber);
+  const esperar = flags.esperar === true;
+  const timeoutMs = flagValue(flags, "timeout-ms", wholeNumber(1));
+  if (timeoutMs !== null && !esperar) {
+    throw new ConfigError("Unexpected --timeout-ms: needs --esperar");
+  }
+  const options: LoadCommand["options"] = {
+    hosts: config.hosts,
+    port: config.port,
+    clientes: flagValue(flags, "clientes", wholeNumber(1, 100_000)) ?? 10,
+    pedidos: flagValue(flags, "pedidos", wholeNumber(1)) ?? (duracion === null ? 10 : Infinity),
+    pipeline: flagValue(flags, "pipeline", wholeNumber(1, 10_000)) ?? 1,
+    tasa: flagValue(flags, "tasa", positiveNumber),
+    duracionMs: duracion === null ? null : duracion * 1000,
+    clavePrefijo: flagValue(flags, "clave-prefijo", prefix),
+    esperar,
+  };
+  if (timeoutMs !== null) options.esperarTimeoutMs = timeoutMs;
+  return { help, json: flags.json === true, config, options };
+}

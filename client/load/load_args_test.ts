@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../server/config/settings.ts";
+import { parseLoadArgs } from "./load_args.ts";
+import { NO_SOURCES as NOTHING } from "../testing/cli_harness.ts";
+
+Deno.test("parseLoadArgs() has defaults, and --duracion alone means no order limit", () => {
+  const plain = parseLoadArgs([], NOTHING);
+  assert.deepEqual(
+    {
+      clientes: plain.options.clientes,
+      pedidos: plain.options.pedidos,
+      pipeline: plain.options.pipeline,
+      tasa: plain.options.tasa,
+      duracionMs: plain.options.duracionMs,
+      esperar: plain.options.esperar,
+      hosts: plain.options.hosts,
+      port: plain.options.port,
+    },
+    {
+      clientes: 10,
+      pedidos: 10,
+      pipeline: 1,
+      tasa: null,
+      duracionMs: null,
+      esperar: false,
+      hosts: ["localhost"],
+      port: 8888,
+    },
+  );
+  assert.equal(plain.json, false);
+  const timed = parseLoadArgs(["--duracion", "2.5", "--tasa", "100"], NOTHING);
+  assert.equal(timed.options.pedidos, Infinity);
+  assert.equal(timed.options.duracionMs, 2500);
+  assert.equal(timed.options.tasa, 100);
+});
+
+Deno.test("parseLoadArgs() reads every flag, and --host/--port from the environment", () => {
+  const command = parseLoadArgs([
+    "--clientes=50",
+    "--pedidos",
+    "20",
+    "--pipeline",
+    "8",
+    "--clave-prefijo",
+    "r1",
+    "--esperar",
+    "--timeout-ms",
+    "5000",
+    "--json",
+  ], {
+    getEnv: (name) => ({ PEDIDOS_PORT: "9999", PEDIDOS_HOST: "::1" })[name],
+    readFile: () => null,
+  });
+  assert.equal(command.options.clientes, 50);
+  assert.equal(command.options.pedidos, 20);
+  assert.equal(command.options.pipeline, 8);
+  assert.equal(command.options.clavePrefijo, "r1");
+  assert.equal(command.options.esperar, true);
+  assert.equal(command.options.esperarTimeoutMs, 5000);
+  assert.equal(command.json, true);
+  assert.equal(command.options.port, 9999);
+  assert.deepEqual(command.options.hosts, ["::1"]);
+});
+
+Deno.test("parseLoadArgs() refuses bad values with a message naming the flag", () => {
+  const bad: [string[], RegExp][] = [
+    [["--clientes", "0"], /--clientes "0"/],
+    [["--pedidos", "x"], /--pedidos "x"/],
+    [["--pipeline", "-1"], /--pipeline "-1"/],
+    [["--tasa", "0"], /--tasa "0"/],
+    [["--duracion", "abc"], /--duracion "abc"/],
+    [["--clave-prefijo", "x".repeat(101)], /--clave-prefijo/],
+    [["--timeout-ms", "10"], /needs --esperar/],
+    [["--nope"], /nope/],
+    [["extra"], /extra/],
+  ];
+  for (const [args, message] of bad) {
+    assert.throws(() => parseLoadArgs(args, NOTHING), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+});

@@ -1,0 +1,116 @@
+/**
+ * The `load` subcommand: many concurrent clients against a running daemon
+ * (PROTOCOL.md §7), with a live progress line on a terminal and a summary
+ * for people, or with `--json` exactly the spec's object.
+ *
+ * Exit status: 0 the run went through (refusals with `queue_full` are the
+ * semaphore at work, not errors), 1 there were errors (or, with
+ * `--esperar`, an accepted order was not seen `listo`), 2 bad usage, 3 no
+ * connection could be opened, 130 interrupted (the summary is printed still).
+ *
+ * @module
+ */
+
+import { ConfigError, type ConfigSources } from "../../server/config/settings.ts";
+import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
+import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
+import { type LoadSummary, runLoad } from "./run_load.ts";
+
+/** The exit statuses of {@linkcode runLoadCommand}. */
+export const LOAD_EXIT = Object.freeze({
+  ok: 0,
+  errors: 1,
+  usage: 2,
+  unreachable: 3,
+  interrupted: 130,
+});
+
+/** The outside world of {@linkcode runLoadCommand}; tests replace it. */
+export interface LoadIo {
+  /** Writes text as-is. @default {writes to Deno.stdout} */
+  stdout?: (text: string) => void;
+  /** Writes text as-is. @default {writes to Deno.stderr} */
+  stderr?: (text: string) => void;
+  /** Where the environment and env file are read. @default {the real ones} */
+  sources?: ConfigSources;
+  /** Stops the run (the summary is still printed). @default {SIGINT and SIGTERM} */
+  signal?: AbortSignal;
+  /** Whether stdout is a terminal, which turns the progress line on. @default {Deno.stdout.isTerminal()} */
+  isTerminal?: boolean;
+}
+
+/** The exit status of a finished run. */
+export function loadStatus(summary: LoadSummary, esperar: boolean): number {
+  if (summary.interrumpido) return LOAD_EXIT.interrupted;
+  if (summary.conexiones.abiertas === 0) return LOAD_EXIT.unreachable;
+  if (summary.errores > 0) return LOAD_EXIT.errors;
+  if (esperar && summary.esperar?.hastaListosS == null) return LOAD_EXIT.errors;
+  return LOAD_EXIT.ok;
+}
+
+const encoder = new TextEncoder();
+
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) {
+    written += file.writeSync(bytes.subarray(written));
+  }
+}
+
+/** Aborts on SIGINT/SIGTERM until disposed. */
+function signalController(): { signal: AbortSignal } & Disposable {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const name of signals) Deno.addSignalListener(name, abort);
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]() {
+      for (const name of signals) Deno.removeSignalListener(name, abort);
+    },
+  };
+}
+
+/**
+ * Runs `load` with `args` (the words after `load`) and returns the exit status.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runLoadCommand } from "./load_command.ts";
+ * Deno.exit(await runLoadCommand(["--clientes", "50", "--pedidos", "20", "--esperar"]));
+ * ```
+ */
+export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<number> {
+  const out = io.stdout ?? ((text: string) => writeAllSync(Deno.stdout, text));
+  const err = io.stderr ?? ((text: string) => writeAllSync(Deno.stderr, text));
+  let command: LoadCommand;
+  try {
+    command = parseLoadArgs(args, io.sources);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err(`pedidos load: ${error.message}\n\n${LOAD_USAGE}`);
+    return LOAD_EXIT.usage;
+  }
+  if (command.help) {
+    out(LOAD_USAGE);
+    return LOAD_EXIT.ok;
+  }
+  const terminal = io.isTerminal ?? Deno.stdout.isTerminal();
+  const live = terminal && !command.json;
+  using signals = io.signal === undefined ? signalController() : null;
+  const signal = io.signal ?? signals!.signal;
+  let drawn = false;
+  const summary = await runLoad(command.options, {
+    signal,
+    onProgress: live
+      ? (progress) => {
+        drawn = true;
+        out(`\r${formatProgress(progress)}\x1b[K`);
+      }
+      : undefined,
+  });
+  if (drawn) out("\r\x1b[K");
+  if (command.json) out(JSON.stringify(loadJson(summary, command.options.esperar)) + "\n");
+  else out(formatLoadSummary(summary, command));
+  return loadStatus(summary, command.options.esperar);
+}

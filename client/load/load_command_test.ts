@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { LOAD_USAGE } from "./load_args.ts";
+import { LOAD_EXIT, loadStatus, runLoadCommand } from "./load_command.ts";
+import { runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
+import { NO_SOURCES } from "../testing/cli_harness.ts";
+import { SAMPLE_LOAD_SUMMARY as SUMMARY } from "../testing/sample_load_summary.ts";
+import { unusedPort } from "../testing/unused_port.ts";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      stdout: (text: string) => void out.push(text),
+      stderr: (text: string) => void err.push(text),
+      sources: NO_SOURCES,
+      signal: new AbortController().signal,
+      isTerminal: false,
+    },
+  };
+}
+
+Deno.test("loadStatus() maps a run to its exit status", () => {
+  const ok = { ...SUMMARY, errores: 0, erroresPorTipo: {} };
+  assert.equal(loadStatus(ok, false), LOAD_EXIT.ok);
+  assert.equal(loadStatus(SUMMARY, false), LOAD_EXIT.errors);
+  assert.equal(loadStatus({ ...ok, interrumpido: true }, false), LOAD_EXIT.interrupted);
+  assert.equal(
+    loadStatus({ ...ok, conexiones: { abiertas: 0, fallidas: 3, perdidas: 0 } }, false),
+    LOAD_EXIT.unreachable,
+  );
+  assert.equal(loadStatus(ok, true), LOAD_EXIT.errors, "esperar without all listo");
+});
+
+Deno.test("runLoadCommand() --json prints only the spec's object", async () => {
+  await using daemon = await startInProcess({ maxPedidos: 1000 });
+  const { out, err, io } = capture();
+  const status = await runLoadCommand([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(daemon.port),
+    "--clientes",
+    "3",
+    "--pedidos",
+    "4",
+    "--esperar",
+    "--json",
+  ], io);
+  assert.equal(status, LOAD_EXIT.ok, err.join(""));
+  assert.equal(out.length, 1);
+  assert.ok(out[0]!.endsWith("}\n") && !out[0]!.includes("\r"));
+  const json = JSON.parse(out[0]!);
+  assert.deepEqual(Object.keys(json), [
+    "enviados",
+    "aceptados",
+    "rechazados",
+    "errores",
+    "por_segundo",
+    "latencia_ms",
+    "listos",
+    "hasta_listos_s",
+  ]);
+  assert.deepEqual(Object.keys(json.latencia_ms), ["p50", "p95", "p99", "max"]);
+  assert.equal(json.enviados, 12);
+  assert.equal(json.aceptados, 12);
+  assert.equal(json.listos, 12);
+  assert.equal(typeof json.hasta_listos_s, "number");
+});
+
+Deno.test("runLoadCommand() draws a progress line only on a terminal, and erases it", async () => {
+  await using daemon = await startInProcess({ maxPedidos: 1000 });
+  const args = ["--host", "127.0.0.1", "--port", String(daemon.port), "--duracion", "0.4"];
+  const plain = capture();
+  assert.equal(await runLoadCommand(args, plain.io), LOAD_EXIT.ok);
+  assert.ok(!plain.out.join("").includes("\r"), "no progress when not a terminal");
+  assert.match(plain.out.join(""), /^carga +10 clientes × ∞ pedidos/);
+
+  const tty = capture();
+  assert.equal(await runLoadCommand(args, { ...tty.io, isTerminal: true }), LOAD_EXIT.ok);
+  const progress = tty.out.filter((text) => text.startsWith("\r") && text.length > 3);
+  assert.ok(progress.length > 0, "at least one progress line");
+  assert.match(progress[0]!, /enviados \d+ · aceptados \d+ · rechazados \d+ · errores \d+/);
+  assert.ok(progress[0]!.endsWith("\x1b[K"));
+  const erase = tty.out.indexOf("\r\x1b[K");
+  assert.ok(erase > 0 && tty.out[erase + 1]!.startsWith("carga"), "erased before the summary");
+});
+
+Deno.test("runLoadCommand() with no daemon reports it and exits 3", async () => {
+  const port = unusedPort();
+  const { out, io } = capture();
+  const status = await runLoadCommand(["--host", "127.0.0.1", "--port", String(port)], io);
+  assert.equal(status, LOAD_EXIT.unreachable);
+  assert.match(out.join(""), /fallidas 10/);
+  assert.match(out.join(""), /Cannot connect to 127\.0\.0\.1 port/);
+});
+
+Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {
+  const help = capture();
+  assert.equal(await runLoadCommand(["--help"], help.io), LOAD_EXIT.ok);
+  assert.equal(help.out.join(""), LOAD_USAGE);
+  const bad = capture();
+  assert.equal(await runLoadCommand(["--clientes", "none"], bad.io), LOAD_EXIT.usage);
+  assert.match(bad.err.join(""), /^pedidos load: Invalid --clientes "none"/);
+  assert.match(LOAD_USAGE, /--clave-prefijo P/);
+  assert.match(LOAD_USAGE, /PEDIDOS_PORT/);
+});
+
+Deno.test("main.ts load runs as a subprocess and prints JSON", async () => {
+  await using daemon = await startInProcess({ maxPedidos: 1000 });
+  await using dir = await tempDir();
+  const result = await runMain(dir.path, [
+    "load",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(daemon.port),
+    "--clientes",
+    "2",
+    "--pedidos",
+    "3",
+    "--json",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).aceptados, 6);
+});

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { parseLoadArgs } from "./load_args.ts";
+import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
+import { NO_SOURCES as NOTHING } from "../testing/cli_harness.ts";
+import { SAMPLE_LOAD_SUMMARY as SUMMARY } from "../testing/sample_load_summary.ts";
+
+Deno.test("loadJson() is exactly the spec's object, with listos and hasta_listos_s only with esperar", () => {
+  assert.deepEqual(Object.keys(loadJson(SUMMARY, false)), [
+    "enviados",
+    "aceptados",
+    "rechazados",
+    "errores",
+    "por_segundo",
+    "latencia_ms",
+  ]);
+  assert.deepEqual(loadJson(SUMMARY, false).latencia_ms, { p50: 1, p95: 2, p99: 3, max: 4 });
+  const waited = loadJson({
+    ...SUMMARY,
+    esperar: {
+      listos: 7,
+      conError: 0,
+      cancelados: 0,
+      sinTerminar: 0,
+      hastaListosS: 1.25,
+      latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    },
+  }, true);
+  assert.deepEqual(waited, {
+    enviados: 10,
+    aceptados: 7,
+    rechazados: 2,
+    errores: 1,
+    por_segundo: 20,
+    latencia_ms: { p50: 1, p95: 2, p99: 3, max: 4 },
+    listos: 7,
+    hasta_listos_s: 1.25,
+  });
+  assert.deepEqual(loadJson(SUMMARY, true).hasta_listos_s, null, "not waited: null");
+});
+
+Deno.test("formatProgress() and formatLoadSummary() show the counts for people", () => {
+  const line = formatProgress({
+    fase: "enviando",
+    segundos: 1.5,
+    enviados: 10,
+    aceptados: 7,
+    rechazados: 2,
+    errores: 1,
+    porSegundo: 20,
+    listos: null,
+  });
+  assert.equal(line, "1.5 s · enviados 10 · aceptados 7 · rechazados 2 · errores 1 · 20.0/s");
+  const text = formatLoadSummary(SUMMARY, parseLoadArgs(["--clientes", "2"], NOTHING));
+  assert.match(text, /enviados 10 · aceptados 7 · rechazados 2 · errores 1/);
+  assert.match(text, /20\.0 pedidos\/s/);
+  assert.match(text, /p50 1\.00 ms · p95 2\.00 ms · p99 3\.00 ms · máx 4\.00 ms/);
+  assert.match(text, /errores +internal 1/);
+});
+
+Deno.test("formatLoadSummary() shows how the wait for listo ended, cancelled orders included", () => {
+  const command = parseLoadArgs(["--clientes", "2", "--esperar"], NOTHING);
+  const text = formatLoadSummary({
+    ...SUMMARY,
+    esperar: {
+      listos: 4,
+      conError: 1,
+      cancelados: 2,
+      sinTerminar: 0,
+      hastaListosS: null,
+      latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    },
+  }, command);
+  assert.match(text, /^listos +4 de 7: no todos llegaron a listo \(1 con error, 2 cancelados\)$/m);
+});

@@ -1,0 +1,164 @@
+/**
+ * The load generator's engine against scripted line servers: exact
+ * counting, pipelining, pacing, and failures.
+ */
+import assert from "node:assert/strict";
+import { type LoadSummary, runLoad } from "./run_load.ts";
+import { fakeLineServer } from "../testing/fake_line_server.ts";
+import { unusedPort } from "../testing/unused_port.ts";
+
+const OK = (id: number) => JSON.stringify({ ok: true, id, estado: "pendiente" });
+const FULL = JSON.stringify({ ok: false, error: "queue_full", mensaje: "lleno" });
+const INTERNAL = JSON.stringify({ ok: false, error: "internal", mensaje: "x" });
+
+function base(port: number) {
+  return { hosts: ["127.0.0.1"], port, progressEveryMs: 20 };
+}
+
+function checkInvariant(summary: LoadSummary): void {
+  // Every order sent was answered (accepted, rejected, other error reply) or is sin_respuesta.
+  const replyErrors = summary.errores -
+    (summary.erroresPorTipo.sin_respuesta ?? 0) -
+    (summary.erroresPorTipo.conexion ?? 0) -
+    (summary.erroresPorTipo.conexion_perdida ?? 0);
+  assert.equal(
+    summary.aceptados + summary.rechazados + replyErrors +
+      (summary.erroresPorTipo.sin_respuesta ?? 0),
+    summary.enviados,
+    `invariant: ${JSON.stringify(summary)}`,
+  );
+}
+
+Deno.test("runLoad() counts accepted, rejected and error replies exactly", async () => {
+  await using server = fakeLineServer((_, { index: n }) => [OK(n + 1), FULL, INTERNAL][n % 3]!);
+  const summary = await runLoad({ ...base(server.port), clientes: 3, pedidos: 10 });
+  assert.equal(summary.enviados, 30);
+  assert.equal(summary.aceptados, 10);
+  assert.equal(summary.rechazados, 10);
+  assert.equal(summary.errores, 10);
+  assert.deepEqual(summary.erroresPorTipo, { internal: 10 });
+  assert.deepEqual(summary.conexiones, { abiertas: 3, fallidas: 0, perdidas: 0 });
+  assert.equal(summary.interrumpido, false);
+  assert.equal(summary.esperar, null);
+  assert.ok(summary.latenciaMs.p50 !== null && summary.latenciaMs.max! >= summary.latenciaMs.p99!);
+  assert.ok(summary.porSegundo > 0);
+  assert.deepEqual(server.linesByConnection.map((l) => l.length), [10, 10, 10]);
+  checkInvariant(summary);
+});
+
+Deno.test("runLoad() sends valid orders, with clave PREFIX-CONN-N when asked", async () => {
+  await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
+  await runLoad({ ...base(server.port), clientes: 2, pedidos: 3, clavePrefijo: "run7" });
+  const claves = server.lines.map((line) => JSON.parse(line).clave).sort();
+  assert.deepEqual(claves, [
+    "run7-1-1",
+    "run7-1-2",
+    "run7-1-3",
+    "run7-2-1",
+    "run7-2-2",
+    "run7-2-3",
+  ]);
+  const order = JSON.parse(server.linesByConnection[0]![0]!);
+  assert.equal(typeof order.cliente, "string");
+  assert.ok(Array.isArray(order.productos) && order.productos.length > 0);
+  assert.equal(typeof order.direccion, "string");
+});
+
+Deno.test("runLoad() keeps at most --pipeline orders in flight per connection", async () => {
+  // The server answers only once 4 requests are waiting: a pipeline of 4 keeps going.
+  await using server = fakeLineServer((_, { index: n }) => OK(n + 1), { batch: 4 });
+  const summary = await runLoad({ ...base(server.port), clientes: 2, pedidos: 20, pipeline: 4 });
+  assert.equal(summary.aceptados, 40);
+  assert.equal(server.maxInFlight, 4);
+
+  await using one = fakeLineServer((_, { index: n }) => OK(n + 1));
+  await runLoad({ ...base(one.port), clientes: 1, pedidos: 20 });
+  assert.equal(one.maxInFlight, 1, "one at a time by default");
+});
+
+Deno.test("runLoad() against a port nobody listens on counts connection errors and ends", async () => {
+  const port = unusedPort();
+  const summary = await runLoad({ ...base(port), clientes: 5, pedidos: 10, esperar: true });
+  assert.equal(summary.enviados, 0);
+  assert.deepEqual(summary.conexiones, { abiertas: 0, fallidas: 5, perdidas: 0 });
+  assert.deepEqual(summary.erroresPorTipo, { conexion: 5 });
+  assert.equal(summary.errores, 5);
+  assert.match(summary.detalles[0] ?? "", /Cannot connect to 127\.0\.0\.1 port \d+/);
+  assert.deepEqual(summary.latenciaMs, { p50: null, p95: null, p99: null, max: null });
+  assert.equal(summary.esperar?.listos, 0);
+});
+
+Deno.test("runLoad() counts a connection the daemon closes mid-run, and the orders left unanswered", async () => {
+  // Each connection gets 3 replies; its 4th order is never answered and the connection closes.
+  const seen = new Map<number, number>();
+  await using server = fakeLineServer((_, { index: n, connection: conn }) => {
+    const count = (seen.get(conn) ?? 0) + 1;
+    seen.set(conn, count);
+    return count <= 3 ? OK(n + 1) : { close: true };
+  });
+  const summary = await runLoad({ ...base(server.port), clientes: 2, pedidos: 10, pipeline: 1 });
+  assert.equal(summary.aceptados, 6);
+  assert.equal(summary.enviados, 8);
+  assert.deepEqual(summary.erroresPorTipo, { sin_respuesta: 2, conexion_perdida: 2 });
+  assert.equal(summary.conexiones.perdidas, 2);
+  checkInvariant(summary);
+});
+
+Deno.test("runLoad() gives up on replies that never come, within replyTimeoutMs", async () => {
+  await using server = fakeLineServer((_, { index: n }) => n < 2 ? OK(n + 1) : null);
+  const summary = await runLoad({
+    ...base(server.port),
+    clientes: 2,
+    pedidos: 5,
+    pipeline: 2,
+    replyTimeoutMs: 150,
+  });
+  assert.equal(summary.aceptados, 2);
+  assert.equal(summary.erroresPorTipo.sin_respuesta, summary.enviados - 2);
+  assert.match(summary.detalles.join("\n"), /No reply within 150 ms/);
+  checkInvariant(summary);
+});
+
+Deno.test("runLoad() with unlimited pedidos stops at duracionMs, and the signal stops it too", async () => {
+  await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
+  const timed = await runLoad({
+    ...base(server.port),
+    clientes: 2,
+    pedidos: Infinity,
+    duracionMs: 150,
+  });
+  assert.ok(timed.enviados > 0);
+  assert.equal(timed.errores, 0, JSON.stringify(timed.erroresPorTipo));
+  assert.equal(timed.interrumpido, false);
+
+  const controller = new AbortController();
+  const progress: number[] = [];
+  const stopped = await runLoad({ ...base(server.port), clientes: 2, pedidos: 1e9 }, {
+    signal: controller.signal,
+    onProgress: (p) => {
+      progress.push(p.enviados);
+      if (p.enviados > 0) controller.abort();
+    },
+  });
+  assert.equal(stopped.interrumpido, true);
+  assert.ok(stopped.enviados > 0 && stopped.enviados < 2e9);
+  assert.ok(progress.length > 0);
+});
+
+Deno.test("runLoad() paces orders with tasa (never faster than asked)", async () => {
+  await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
+  const summary = await runLoad({ ...base(server.port), clientes: 4, pedidos: 4, tasa: 50 });
+  assert.equal(summary.enviados, 16);
+  assert.equal(summary.aceptados, 16);
+  assert.equal(server.lines.length, 16);
+  // At 50/s over all connections, the 16th order goes out 15 × 20 ms after the first at
+  // the earliest: a slow machine only makes it later, so this bound cannot flake.
+  assert.ok(summary.segundos >= 0.3, `16 orders in ${summary.segundos} s`);
+});
+
+Deno.test("runLoad() refuses bad options before opening anything", async () => {
+  await assert.rejects(() => runLoad({ clientes: 0 }), RangeError);
+  await assert.rejects(() => runLoad({ pedidos: Infinity }), /needs duracionMs/);
+  await assert.rejects(() => runLoad({ pipeline: 1.5 }), RangeError);
+  await assert.rejects(() => runLoad({ tasa: -1 }), RangeError);
+});
