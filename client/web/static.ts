@@ -79,16 +79,14 @@ table.orders { width: 100%; border-collapse: collapse; font-size: .92rem; }
 .orders th, .orders td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); }
 .orders th { color: var(--muted); font-weight: 600; font-size: .8rem; text-transform: uppercase; }
 .orders td.cliente { max-width: 14rem; overflow-wrap: anywhere; }
-.orders td.resultado { max-width: 16rem; overflow-wrap: anywhere; font-size: .85rem; }
+.orders td.resultado { max-width: 8rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-size: .85rem; }
 .orders td.resultado .detalle { color: #991b1b; }
-.orders td.acciones { white-space: nowrap; }
-form.accion { display: inline; margin: 0; }
+form.accion { display: inline; margin: 0 0 0 .3rem; }
 button.small { padding: .2rem .55rem; font-size: .8rem; }
 button.cancelar { background: #6b7280; }
 button.reintentar { background: #b45309; }
-.nota { display: block; font-size: .8rem; white-space: normal; max-width: 16rem; }
+.nota { display: block; font-size: .8rem; max-width: 12rem; margin-top: .2rem; }
 .nota.ok { color: #166534; } .nota.error { color: #991b1b; }
-.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 600px) { .orders .opt { display: none; } }
 .estado { display: inline-block; padding: .1rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; white-space: nowrap; }
 .estado.pendiente { background: #fef3c7; color: #92400e; }

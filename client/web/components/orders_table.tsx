@@ -28,7 +28,7 @@ export interface OrdersTableProps {
 }
 
 /** The longest `resultado` shown in a row, in characters (the cell's title has more). */
-const SHOWN_RESULT = 60;
+const SHOWN_RESULT = 40;
 const TITLE_RESULT = 500;
 
 function describeProductos(productos: Producto[]): string {
@@ -114,9 +114,6 @@ export function OrdersTable(props: OrdersTableProps) {
             <th class="opt">Recibido</th>
             <th>Duración</th>
             <th class="opt">Resultado</th>
-            <th>
-              <span class="sr-only">Acciones</span>
-            </th>
           </tr>
         </thead>
         <tbody>
@@ -125,17 +122,15 @@ export function OrdersTable(props: OrdersTableProps) {
               <td>{p.id}</td>
               <td class="cliente">{p.cliente}</td>
               <td class="opt">{describeProductos(p.productos)}</td>
-              <td>
+              <td class="estado-acciones">
                 <EstadoBadge estado={p.estado} />
+                <Actions pedido={p} csrf={props.csrf} nota={props.notas?.get(p.id)} />
               </td>
               <td class="opt">{p.worker ?? "—"}</td>
               <td class="opt">{time(p.fecha_recibido)}</td>
               <td>{duration(p, props.now)}</td>
               <td class="opt resultado">
                 <Outcome pedido={p} />
-              </td>
-              <td class="acciones">
-                <Actions pedido={p} csrf={props.csrf} nota={props.notas?.get(p.id)} />
               </td>
             </tr>
           ))}
