@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { RetryPolicy } from "../server/orders/retry_policy.ts";
 import type { ServerSettings } from "../server/server.ts";
 import { scrape } from "./metrics_util.ts";
-import { type InProcessDaemon, rawConnect, runMain, startInProcess, tempDir } from "./test_util.ts";
+import {
+  type InProcessDaemon,
+  rawConnect,
+  runMain,
+  startInProcess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
 
 const FIXTURES = new URL("./fixtures/processors/", import.meta.url);
 const SCRIPTED = new URL("scripted.ts", FIXTURES).pathname;
@@ -146,3 +153,33 @@ for (
     assert.doesNotMatch(out.stdout, /listening on/);
   });
 }
+
+Deno.test("an order waiting out its retry backoff at a stop is left pendiente and tried again at the next start", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/p.db`;
+  let id: number;
+  {
+    await using daemon = await start({ db, retryBackoffMs: 60_000 });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(
+      JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
+    );
+    id = (await conn.readLine())?.id as number;
+    let pedido: Record<string, unknown> = {};
+    await waitUntil(async () => {
+      await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+      pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
+      return pedido.intentos === 1 && pedido.estado === "pendiente";
+    }, { what: "the first attempt failed" });
+    const summary = await daemon.server.shutdown();
+    assert.equal(summary.pendientes, 1, "left pendiente for the next start");
+  }
+  await using again = await start({ db, retryBackoffMs: 60_000 });
+  const pedido = await (async () => {
+    await using conn = await rawConnect(again.port);
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+    return (await conn.readLine())?.pedido as Record<string, unknown>;
+  })();
+  assert.deepEqual([pedido.estado, pedido.intentos], ["listo", 2]);
+  assert.deepEqual((pedido.resultado as { intento: number }).intento, 2);
+});
