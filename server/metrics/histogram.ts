@@ -9,7 +9,9 @@
 export interface HistogramSnapshot {
   /** `[le, observations ≤ le]`, bounds ascending, `+Inf` last. */
   buckets: [le: number, count: number][];
+  /** The sum of every value observed. */
   sum: number;
+  /** How many values were observed. */
   count: number;
 }
 
@@ -31,7 +33,12 @@ export class Histogram {
   #sum = 0;
   #count = 0;
 
-  /** @param bounds The buckets' upper bounds, ascending (`+Inf` is added). */
+  /**
+   * Makes an empty histogram.
+   *
+   * @param bounds The buckets' upper bounds, ascending (`+Inf` is added).
+   * @throws {RangeError} When the bounds do not ascend.
+   */
   constructor(bounds: readonly number[]) {
     for (let i = 1; i < bounds.length; i++) {
       if (!(bounds[i]! > bounds[i - 1]!)) {

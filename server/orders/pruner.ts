@@ -15,9 +15,11 @@ import type { OrderStore } from "../store/store.ts";
 
 /** Options of {@linkcode Pruner.start}. */
 export interface PrunerOptions {
+  /** Where the orders are deleted. */
   store: Pick<OrderStore, "prune">;
   /** Finished orders older than this many seconds are deleted; must be ≥ 1. */
   retainS: number;
+  /** Where passes that delete something, and failures, are logged. */
   logger: Logger;
   /** Orders deleted per batch. @default 500 */
   batchSize?: number;

@@ -45,6 +45,11 @@ export class RetryPolicy {
   readonly baseMs: number;
   readonly #random: () => number;
 
+  /**
+   * Makes a policy.
+   *
+   * @throws {RangeError} When `maxAttempts` is below 1 or `baseMs` negative.
+   */
   constructor(options: RetryPolicyOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? 3;
     this.baseMs = options.baseMs ?? 1000;

@@ -35,6 +35,11 @@ export class ActionNotes {
   readonly #max: number;
   readonly #notes = new Map<number, ActionNote & { at: number }>();
 
+  /**
+   * Makes an empty set of notes.
+   *
+   * @param options The clock, how long a note is shown, how many are kept.
+   */
   constructor(options: ActionNotesOptions) {
     this.#now = options.now;
     this.#ttlMs = options.ttlMs ?? 60_000;
