@@ -14,8 +14,7 @@ import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
 import { formatPeer, Logger } from "./log.ts";
-import { DaemonMetrics } from "./metrics/daemon_metrics.ts";
-import { MetricsServer } from "./metrics/metrics_server.ts";
+import { type MetricsEndpoint, startMetrics } from "./metrics/start_metrics.ts";
 import { OrderService } from "./orders/order_service.ts";
 import { Pruner } from "./orders/pruner.ts";
 import { RetryPolicy } from "./orders/retry_policy.ts";
@@ -75,7 +74,7 @@ export class Server implements AsyncDisposable {
   readonly #dispatcher: Dispatcher;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #pruner: Pruner | null;
-  readonly #metricsServer: MetricsServer | null;
+  readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
 
   private constructor(
@@ -86,7 +85,7 @@ export class Server implements AsyncDisposable {
       orders: OrderService;
       accounts: AccountService;
       listeners: Deno.TcpListener[];
-      metrics: { server: MetricsServer; collector: DaemonMetrics } | null;
+      metrics: MetricsEndpoint | null;
     },
   ) {
     this.#config = options.config;
@@ -136,7 +135,7 @@ export class Server implements AsyncDisposable {
     const processor = config.processor ? processorSource(config.processor) : undefined;
     let pool: WorkerPool | undefined;
     let listeners: Deno.TcpListener[] = [];
-    let metrics: { server: MetricsServer; collector: DaemonMetrics } | null = null;
+    let metrics: MetricsEndpoint | null = null;
     try {
       pool = await WorkerPool.start({
         size: config.workers,
@@ -334,29 +333,4 @@ export class Server implements AsyncDisposable {
       }
     }
   }
-}
-
-/**
- * Starts the metrics endpoint when `--metrics-port` is set, and has the
- * SQLite writer report its batches to it.
- */
-function startMetrics(
-  config: ServerSettings,
-  store: Store,
-  logger: Logger,
-): { server: MetricsServer; collector: DaemonMetrics } | null {
-  const port = config.metricsPort ?? V11_DEFAULTS.metricsPort;
-  if (port === null) return null;
-  const collector = new DaemonMetrics();
-  const server = MetricsServer.start({
-    hostname: config.metricsHost ?? V11_DEFAULTS.metricsHost,
-    port,
-    render: () => collector.render(),
-    logger,
-  });
-  if (store instanceof SqliteStore) {
-    store.observeBatches((batch) => collector.observeWriterBatch(batch));
-  }
-  logger.info("metrics.listening", { url: `http://${formatAddr(server.addr)}/metrics` });
-  return { server, collector };
 }
