@@ -26,6 +26,8 @@ export type ClientAction =
   | { kind: "stdin"; esperar: boolean; timeoutMs: number | null }
   | { kind: "estado"; request: Record<string, unknown> }
   | { kind: "listar"; request: Record<string, unknown> }
+  /** CANCELAR or REINTENTAR one order (§2.8, §2.9). */
+  | { kind: "cancelar" | "reintentar"; request: Record<string, unknown> }
   | { kind: "stats"; request: Record<string, unknown> }
   | { kind: "task"; request: Record<string, unknown> }
   | { kind: "ping"; request: Record<string, unknown> };
@@ -53,7 +55,10 @@ const EXTRA_FLAGS: Record<string, ExtraFlag> = {
 
 const ORDER_FLAGS = ["cliente", "producto", "direccion", "clave"];
 
-const COMMANDS = ["estado", "listar", "stats", "task", "ping"];
+const COMMANDS = ["estado", "listar", "cancelar", "reintentar", "stats", "task", "ping"];
+
+/** The commands that take one order id. */
+const WITH_ID = ["estado", "cancelar", "reintentar"];
 
 /** The flags each command accepts beside `--host`, `--port`, `--env-file`, `--json`, `--help`. */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -61,6 +66,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   stdin: ["esperar", "timeout-ms"],
   estado: ["esperar", "timeout-ms"],
   listar: ["estado", "cliente", "limit", "antes-de"],
+  cancelar: [],
+  reintentar: [],
   stats: [],
   task: [],
   ping: [],
@@ -73,6 +80,8 @@ export const CLIENT_USAGE: string = formatUsage(
   pedidos client [--esperar] < order.json      one JSON order (or any JSON request) from stdin
   pedidos client estado ID [--esperar] [--timeout-ms MS]
   pedidos client listar [--estado E] [--cliente C] [--limit N] [--antes-de ID]
+  pedidos client cancelar ID                   cancel an order that has not started
+  pedidos client reintentar ID                 run an order that ended in error again
   pedidos client stats
   pedidos client task sum 1 2 3.5 | task upper hola mundo | task lower HOLA
   pedidos client ping
@@ -118,7 +127,7 @@ function action(
       throw new ConfigError(`Unexpected --${flag}: not valid ${where}`);
     }
   }
-  if (kind !== "estado" && kind !== "task" && rest.length > 0) {
+  if (!WITH_ID.includes(kind) && kind !== "task" && rest.length > 0) {
     throw new ConfigError(`Unexpected argument "${rest[0]}"`);
   }
   const esperar = flags.esperar === true;
@@ -151,6 +160,12 @@ function action(
       const antesDe = flagNumber(flags, "antes-de", 1);
       if (antesDe !== null) request.antes_de = antesDe;
       return { kind, request };
+    }
+    case "cancelar":
+    case "reintentar": {
+      if (rest.length !== 1) throw new ConfigError(`Usage: client ${kind} ID`);
+      const op = kind === "cancelar" ? "CANCELAR" : "REINTENTAR";
+      return { kind, request: { op, id: positiveId(rest[0] ?? "", "ID") } };
     }
     case "stats":
       return { kind, request: { op: "STATS" } };

@@ -28,10 +28,13 @@ Deno.test("runClient() listar prints a table with the ids", async () => {
     antes_de: 2000,
   });
   const rows = stdout.trimEnd().split("\n");
-  assert.match(rows[0] ?? "", /^\s*ID\s+ESTADO\s+CLIENTE\s+PRODUCTOS\s+RECIBIDO\s+DURACIÓN$/);
+  assert.match(
+    rows[0] ?? "",
+    /^\s*ID\s+ESTADO\s+CLIENTE\s+PRODUCTOS\s+RECIBIDO\s+DURACIÓN\s+RESULTADO$/,
+  );
   assert.match(
     rows[1] ?? "",
-    /^1007\s+listo\s+Carla\s+pan, agua ×2\s+2026-11-23T13:16:00\.123Z\s+1\.98 s$/,
+    /^1007\s+listo\s+Carla\s+pan, agua ×2\s+2026-11-23T13:16:00\.123Z\s+1\.98 s\s+—$/,
   );
   assert.match(rows[2] ?? "", /^\s+8\s+en proceso\s+Ana\s+/);
   assert.equal(rows[1]?.indexOf("listo"), rows[2]?.indexOf("en proceso"));

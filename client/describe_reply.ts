@@ -59,7 +59,7 @@ function describePedido(pedido: Pedido, timeout: boolean): string {
 
 function describeTable(pedidos: Pedido[]): string {
   if (pedidos.length === 0) return "(sin pedidos)\n";
-  const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN"];
+  const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN", "RESULTADO"];
   const rows = pedidos.map((p) => [
     String(p.id),
     p.estado,
@@ -67,6 +67,7 @@ function describeTable(pedidos: Pedido[]): string {
     cut(summariseProductos(p.productos), 32),
     p.fecha_recibido,
     duration(p.duracion_ms),
+    p.estado === "error" ? cut(text(p.detalle_error), 32) : cut(text(p.resultado ?? null), 32),
   ]);
   const sizes = header.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row[i] ?? ""))));
   const line = (row: string[]) =>

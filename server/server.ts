@@ -1,23 +1,30 @@
 /**
- * The daemon: opens the store, starts the pool, recovers unfinished orders,
- * listens, serves connections, and stops gracefully.
+ * The daemon: opens the store, starts the pool (loading the processor
+ * module, if any, in every worker: one that cannot load stops the start),
+ * recovers unfinished orders, listens (and serves metrics when asked),
+ * prunes old orders, serves connections, and stops gracefully.
  *
  * @module
  */
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import type { ServerConfig } from "./config/server_config.ts";
+import { type ServerConfig, V11_DEFAULTS } from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
 import { formatPeer, Logger } from "./log.ts";
+import { type MetricsEndpoint, startMetrics } from "./metrics/start_metrics.ts";
 import { OrderService } from "./orders/order_service.ts";
+import { Pruner } from "./orders/pruner.ts";
+import { RetryPolicy } from "./orders/retry_policy.ts";
 import { replyBytes } from "./protocol/encode_reply.ts";
 import { errorReply } from "./protocol/errors.ts";
 import type { DurationSummary } from "./protocol/replies.ts";
+import { processorSource } from "./processing/processor_source.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
 import type { Store } from "./store/store.ts";
 
 /** The parts of {@linkcode ServerConfig} the server uses. */
@@ -32,6 +39,8 @@ export interface ServerOptions {
   processorUrl?: URL | string;
   /** See {@linkcode WorkerPoolOptions.stallMs}. @default 30000 */
   stallMs?: number;
+  /** Orders deleted per retention batch (tests make it small). @default 500 */
+  pruneBatchSize?: number;
 }
 
 /** What a run did, printed when the daemon stops. */
@@ -64,6 +73,8 @@ export class Server implements AsyncDisposable {
   readonly #accepting: Promise<void>[];
   readonly #dispatcher: Dispatcher;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #pruner: Pruner | null;
+  readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
 
   private constructor(
@@ -74,6 +85,7 @@ export class Server implements AsyncDisposable {
       orders: OrderService;
       accounts: AccountService;
       listeners: Deno.TcpListener[];
+      metrics: MetricsEndpoint | null;
     },
   ) {
     this.#config = options.config;
@@ -91,6 +103,22 @@ export class Server implements AsyncDisposable {
     });
     this.#dispatcher = dispatcher;
     this.#accepting = this.#listeners.map((listener) => this.#acceptLoop(listener, dispatcher));
+    const retainS = this.#config.retainS ?? V11_DEFAULTS.retainS;
+    this.#pruner = retainS > 0
+      ? Pruner.start({
+        store: this.#store,
+        retainS,
+        logger: this.#logger,
+        ...(options.pruneBatchSize ? { batchSize: options.pruneBatchSize } : {}),
+      })
+      : null;
+    this.#metricsServer = parts.metrics?.server ?? null;
+    parts.metrics?.collector.attach({
+      stats: () => dispatcher.stats(),
+      durations: () => this.#orders.durationHistogram(),
+      workerRestarts: () => this.#pool.crashes,
+      retention: () => this.#pruner?.stats ?? null,
+    });
     const idle = this.#config.idleTimeoutMs;
     this.#sweeper = setInterval(() => this.#sweepIdle(), Math.max(10, Math.min(1000, idle / 4)));
   }
@@ -104,14 +132,17 @@ export class Server implements AsyncDisposable {
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
     const store = await openStore({ db: config.db, sync: config.sync });
+    const processor = config.processor ? processorSource(config.processor) : undefined;
     let pool: WorkerPool | undefined;
     let listeners: Deno.TcpListener[] = [];
+    let metrics: MetricsEndpoint | null = null;
     try {
       pool = await WorkerPool.start({
         size: config.workers,
         logger,
         ...(options.processorUrl ? { moduleUrl: options.processorUrl } : {}),
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
+        ...(processor ? { processor } : {}),
       });
       const orders = new OrderService({
         store,
@@ -119,13 +150,29 @@ export class Server implements AsyncDisposable {
         pool,
         processMs: config.processMs,
         logger,
+        retry: new RetryPolicy({
+          maxAttempts: config.maxIntentos ?? V11_DEFAULTS.maxIntentos,
+          baseMs: config.retryBackoffMs ?? V11_DEFAULTS.retryBackoffMs,
+        }),
+        ...(processor
+          ? { processor: { timeoutMs: config.processTimeoutMs ?? V11_DEFAULTS.processTimeoutMs } }
+          : {}),
       });
       const accounts = new AccountService({ store, logger, sessionTtlS: config.sessionTtlS });
       listeners = listenAll(config.hosts, config.port);
+      metrics = startMetrics(config, store, logger);
       await orders.recover();
-      return new Server({ ...options, logger }, { store, pool, orders, accounts, listeners });
+      return new Server({ ...options, logger }, {
+        store,
+        pool,
+        orders,
+        accounts,
+        listeners,
+        metrics,
+      });
     } catch (error) {
       for (const listener of listeners) listener.close();
+      await metrics?.server.close();
       await pool?.close();
       await store.close();
       throw error;
@@ -145,6 +192,11 @@ export class Server implements AsyncDisposable {
   /** The line printed when ready: `listening on 127.0.0.1:8888 [::1]:8888`. */
   get readyLine(): string {
     return `listening on ${this.addrs.map(formatAddr).join(" ")}`;
+  }
+
+  /** The address of the metrics endpoint, or null when it is off. */
+  get metricsAddr(): Deno.NetAddr | null {
+    return this.#metricsServer?.addr ?? null;
   }
 
   /** Open connections. */
@@ -183,6 +235,7 @@ export class Server implements AsyncDisposable {
       }
     }
     await Promise.allSettled(this.#accepting);
+    await this.#pruner?.close();
     for (const connection of [...this.#connections]) connection.beginStop();
     const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
     // Give busy connections a moment to write their last replies.
@@ -192,6 +245,8 @@ export class Server implements AsyncDisposable {
     }
     for (const connection of [...this.#connections]) connection.close();
     clearInterval(this.#sweeper);
+    await this.#metricsServer?.close();
+    if (this.#store instanceof SqliteStore) this.#store.observeBatches(null);
     await this.#store.close();
     const after = this.#dispatcher.stats();
     const summary: RunSummary = {

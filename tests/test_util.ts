@@ -26,6 +26,8 @@ export const TEST_SETTINGS: ServerSettings = {
   maxRequestBytes: 65536,
   maxConnections: 64,
   log: "error",
+  // Retries after a failed attempt wait 10-20-… ms, not 1-2-… s.
+  retryBackoffMs: 10,
 };
 
 /** A temporary directory removed on dispose. */
@@ -50,7 +52,7 @@ export interface InProcessDaemon extends AsyncDisposable {
 /** Starts a daemon in this process with {@linkcode TEST_SETTINGS} and `overrides`. */
 export async function startInProcess(
   overrides: Partial<ServerSettings> = {},
-  extra: { processorUrl?: URL; stallMs?: number; logger?: Logger } = {},
+  extra: { processorUrl?: URL; stallMs?: number; logger?: Logger; pruneBatchSize?: number } = {},
 ): Promise<InProcessDaemon> {
   const config = { ...TEST_SETTINGS, ...overrides };
   const server = await Server.start({

@@ -161,6 +161,23 @@ export class FakeDaemon implements DaemonClient {
       }
       case "STATS":
         return { ok: true, stats: structuredClone(this.stats) };
+      case "CANCELAR":
+      case "REINTENTAR": {
+        const pedido = this.pedidos.find((p) => p.id === data.id);
+        if (pedido === undefined) return fail("not_found", `❌ No existe el pedido ${data.id}.`);
+        const [from, to, code] = op === "CANCELAR"
+          ? ["pendiente", "cancelado", "not_cancellable"] as const
+          : ["error", "pendiente", "not_retryable"] as const;
+        if (pedido.estado !== from) {
+          return {
+            ...fail(code, `❌ El pedido ${pedido.id} está ${pedido.estado}.`),
+            pedido: structuredClone(pedido),
+          };
+        }
+        pedido.estado = to;
+        if (to === "pendiente") pedido.detalle_error = null;
+        return { ok: true, pedido: structuredClone(pedido) };
+      }
       default:
         return fail("unknown_op", "❌ Operación desconocida.");
     }

@@ -27,12 +27,12 @@
  */
 
 import type { SqliteDatabase } from "./sqlite/sqlite_database.ts";
-import type { Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
+import type { BatchTiming, Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
 
 /** Commits what arrives together in one transaction. */
 export class GroupCommit implements Disposable {
   readonly #db: SqliteDatabase;
-  readonly #onResults: (results: OpResult[]) => void;
+  readonly #onResults: (results: OpResult[], batch: BatchTiming) => void;
   #pending: SequencedOp[] = [];
   #scheduled = false;
   /** Flushes come back through this channel: one event-loop turn later. */
@@ -42,9 +42,10 @@ export class GroupCommit implements Disposable {
 
   /**
    * @param db The writable database; closed by {@linkcode GroupCommit.close}.
-   * @param onResults Receives the results of each committed batch, in operation order.
+   * @param onResults Receives the results of each committed batch, in operation order,
+   * and how large the batch was and how long its commit took.
    */
-  constructor(db: SqliteDatabase, onResults: (results: OpResult[]) => void) {
+  constructor(db: SqliteDatabase, onResults: (results: OpResult[], batch: BatchTiming) => void) {
     this.#db = db;
     this.#onResults = onResults;
     this.#turn.port1.onmessage = () => this.flush();
@@ -68,6 +69,7 @@ export class GroupCommit implements Disposable {
     this.#pending = [];
     this.stats.batches++;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    const start = performance.now();
     let results: OpResult[];
     try {
       results = this.#commit(batch);
@@ -77,7 +79,7 @@ export class GroupCommit implements Disposable {
         ? [failure(batch[0]!, error)]
         : batch.map((op) => this.#commitOne(op));
     }
-    this.#onResults(results);
+    this.#onResults(results, { size: batch.length, commitMs: performance.now() - start });
   }
 
   /** Flushes, then closes the database. */

@@ -1,12 +1,21 @@
 /**
- * What a processor does with one job. Pure apart from the simulated wait,
- * so tests can call it without a worker.
+ * What a processor does with one job. Pure apart from the simulated wait
+ * and the operator's module, so tests can call it without a worker.
  *
  * @module
  */
 
 import type { Job } from "./processor_messages.ts";
+import { type ProcessorFunction, runProcessor } from "./processor_module.ts";
 import { runTask } from "./run_task.ts";
+
+/** Options of {@linkcode processJob}. */
+export interface ProcessJobOptions {
+  /** The processor module's function, for `process` jobs. @default {null} */
+  processor?: ProcessorFunction | null;
+  /** Aborts a `process` job (its time is up). @default {a signal that never fires} */
+  signal?: AbortSignal;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,18 +23,34 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * Processes a job: an order waits its simulated processing time (no wait
- * at 0 ms) and yields null; a task returns its result.
+ * at 0 ms) and yields null; an order for the processor module yields its
+ * `resultado` as JSON text (or null); a task returns its result.
+ *
+ * @throws {Error} For a `process` job, the message to store in
+ * `detalle_error` (see {@linkcode runProcessor}).
  */
-export async function processJob(job: Job): Promise<number | string | null> {
+export async function processJob(
+  job: Job,
+  options: ProcessJobOptions = {},
+): Promise<number | string | null> {
   if (job.kind === "task") return runTask(job.task);
+  if (job.kind === "process") {
+    const { processor = null, signal = new AbortController().signal } = options;
+    if (processor === null) throw new Error("Cannot process order: no processor module is loaded");
+    return await runProcessor(processor, job.pedido, {
+      signal,
+      intento: job.pedido.intentos + 1,
+    });
+  }
   if (job.delayMs > 0) await sleep(job.delayMs);
   return null;
 }
 
 /**
  * Whether a job goes to a worker in a run with its neighbours, and is
- * recorded once when it ends: an order that takes no processing time. The
- * pool batches by it; the scheduler records attempts by it.
+ * recorded once when it ends: an order that takes no simulated processing
+ * time. The pool batches by it; the scheduler records attempts by it. An
+ * order for a processor module never does: it goes one per message.
  */
 export function runsInBatch(job: Job): boolean {
   return job.kind === "order" && job.delayMs === 0;

@@ -1,19 +1,33 @@
 /**
  * Typed messages between the main thread and the processor workers.
  *
- * A worker gets one job (`run`, answered by `done` or `failed`) or a run of
- * orders that take no processing time (`runMany`, answered by one `ranMany`
- * that reports each job's own start and end). Either way it holds one order
- * at a time: the jobs of a run are processed one after the other.
+ * Handshake: `init` (with the processor module to load, if any) is answered
+ * `ready`, or `init_failed` when the module cannot be loaded. Then a worker
+ * gets one job (`run`, answered by `done` or `failed`) or a run of orders
+ * that take no processing time (`runMany`, answered by one `ranMany` that
+ * reports each job's own start and end). Either way it holds one order at a
+ * time: the jobs of a run are processed one after the other. `abort` fires
+ * the signal of a running processor module's attempt (its time is up); the
+ * job is still answered, `done` or `failed`, when the module stops.
  *
  * @module
  */
 
 import type { Pedido, TaskSpec } from "../server/protocol/messages.ts";
+import type { ProcessorSource } from "./processor_module.ts";
 
-/** Work for a processor: an order (simulated processing) or a small task. */
+/**
+ * Work for a processor: an order (simulated processing), an order for the
+ * processor module (§11), or a small task.
+ */
 export type Job =
   | { kind: "order"; pedido: Pedido; delayMs: number }
+  | {
+    kind: "process";
+    pedido: Pedido;
+    /** How long the attempt may run before it is aborted. */
+    timeoutMs: number;
+  }
   | { kind: "task"; task: TaskSpec };
 
 /** One job of a `runMany`. */
@@ -32,13 +46,18 @@ export type JobOutcome =
 
 /** Main thread → processor. */
 export type ToProcessor =
-  | { type: "init"; worker: number }
+  | { type: "init"; worker: number; processor?: ProcessorSource }
   | { type: "run"; jobId: number; job: Job }
-  | { type: "runMany"; jobs: JobMessage[] };
+  | { type: "runMany"; jobs: JobMessage[] }
+  | { type: "abort"; jobId: number; reason: string };
 
-/** Processor → main thread. */
+/**
+ * Processor → main thread. The result of a `process` job is its `resultado`
+ * as JSON text, or null.
+ */
 export type FromProcessor =
   | { type: "ready"; worker: number }
+  | { type: "init_failed"; message: string }
   | { type: "done"; jobId: number; result: number | string | null }
   | { type: "failed"; jobId: number; message: string }
   | { type: "ranMany"; outcomes: JobOutcome[] };

@@ -4,6 +4,11 @@
  * only after this one is answered. A `runMany` is processed job by job, in
  * order, and answered once with each job's own start and end.
  *
+ * With a processor module (§11) named in `init`, the worker imports it
+ * before it says `ready` (or says `init_failed` with the reason), and runs
+ * its default export for every `process` job, with a signal that `abort`
+ * fires.
+ *
  * @module
  */
 
@@ -11,6 +16,11 @@
 
 import type { FromProcessor, JobMessage, JobOutcome, ToProcessor } from "./processor_messages.ts";
 import { processJob } from "./process_job.ts";
+import { describeError, loadProcessor, type ProcessorFunction } from "./processor_module.ts";
+
+let processor: ProcessorFunction | null = null;
+/** The abort controller of the job running now, by job id. */
+const running = new Map<number, AbortController>();
 
 function post(message: FromProcessor): void {
   self.postMessage(message);
@@ -21,7 +31,7 @@ async function runMany(jobs: JobMessage[]): Promise<JobOutcome[]> {
   for (const { jobId, job } of jobs) {
     const startedAt = Date.now();
     try {
-      const result = await processJob(job);
+      const result = await processJob(job, { processor });
       outcomes.push({ jobId, ok: true, result, startedAt, endedAt: Date.now() });
     } catch (error) {
       outcomes.push({ jobId, ok: false, message: String(error), startedAt, endedAt: Date.now() });
@@ -30,22 +40,42 @@ async function runMany(jobs: JobMessage[]): Promise<JobOutcome[]> {
   return outcomes;
 }
 
+async function run(jobId: number, job: JobMessage["job"]): Promise<void> {
+  const controller = new AbortController();
+  running.set(jobId, controller);
+  try {
+    const result = await processJob(job, { processor, signal: controller.signal });
+    post({ type: "done", jobId, result });
+  } catch (error) {
+    const message = job.kind === "process" ? describeError(error) : String(error);
+    post({ type: "failed", jobId, message });
+  } finally {
+    running.delete(jobId);
+  }
+}
+
 self.onmessage = async (event: MessageEvent<ToProcessor>) => {
   const message = event.data;
   switch (message.type) {
     case "init":
+      if (message.processor) {
+        try {
+          processor = await loadProcessor(message.processor);
+        } catch (error) {
+          post({ type: "init_failed", message: describeError(error) });
+          return;
+        }
+      }
       post({ type: "ready", worker: message.worker });
       break;
     case "run":
-      try {
-        const result = await processJob(message.job);
-        post({ type: "done", jobId: message.jobId, result });
-      } catch (error) {
-        post({ type: "failed", jobId: message.jobId, message: String(error) });
-      }
+      await run(message.jobId, message.job);
       break;
     case "runMany":
       post({ type: "ranMany", outcomes: await runMany(message.jobs) });
+      break;
+    case "abort":
+      running.get(message.jobId)?.abort(new DOMException(message.reason, "TimeoutError"));
       break;
     default:
       throw new Error(`Unexpected message "${(message as { type: string }).type}"`);

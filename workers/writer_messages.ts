@@ -75,6 +75,14 @@ export type OpResult =
     error: string;
   };
 
+/** One committed batch, as the metrics see it (§10). */
+export interface BatchTiming {
+  /** Operations in the batch. */
+  size: number;
+  /** From `BEGIN` to the last result, in ms (one-by-one retries included). */
+  commitMs: number;
+}
+
 /** Counters the writer keeps and sends with `closed`. */
 export interface WriterStats {
   /** Group transactions run (not counting one-by-one retries). */
@@ -105,5 +113,5 @@ export type ToWriter =
 export type FromWriter =
   | { type: "ready"; schemaVersion: number }
   | { type: "init_failed"; message: string }
-  | { type: "results"; results: OpResult[] }
+  | { type: "results"; results: OpResult[]; batch: BatchTiming }
   | { type: "closed"; stats: WriterStats };

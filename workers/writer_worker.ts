@@ -27,7 +27,7 @@ function init({ path, sync }: InitMessage): void {
     post({ type: "init_failed", message: error instanceof Error ? error.message : String(error) });
     return;
   }
-  writer = new GroupCommit(db, (results) => post({ type: "results", results }));
+  writer = new GroupCommit(db, (results, batch) => post({ type: "results", results, batch }));
   post({ type: "ready", schemaVersion: db.schemaVersion });
 }
 

@@ -79,6 +79,14 @@ table.orders { width: 100%; border-collapse: collapse; font-size: .92rem; }
 .orders th, .orders td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); }
 .orders th { color: var(--muted); font-weight: 600; font-size: .8rem; text-transform: uppercase; }
 .orders td.cliente { max-width: 14rem; overflow-wrap: anywhere; }
+.orders td.resultado { max-width: 8rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-size: .85rem; }
+.orders td.resultado .detalle { color: #991b1b; }
+form.accion { display: inline; margin: 0 0 0 .3rem; }
+button.small { padding: .2rem .55rem; font-size: .8rem; }
+button.cancelar { background: #6b7280; }
+button.reintentar { background: #b45309; }
+.nota { display: block; font-size: .8rem; max-width: 12rem; margin-top: .2rem; }
+.nota.ok { color: #166534; } .nota.error { color: #991b1b; }
 @media (max-width: 600px) { .orders .opt { display: none; } }
 .estado { display: inline-block; padding: .1rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; white-space: nowrap; }
 .estado.pendiente { background: #fef3c7; color: #92400e; }
@@ -121,14 +129,19 @@ svg.timeline { display: block; width: 100%; min-width: 640px; height: auto; font
 /**
  * `/static/app.js`: each element with `data-live="URL"` takes its content
  * from the server-sent events at URL (`event: html`); the `●` beside it
- * shows whether the stream is up. Without JavaScript, live pages reload.
+ * shows whether the stream is up. The snapshots are shared by every
+ * watcher, so their forms come without the session's CSRF token: it is
+ * copied in from the page's own forms (`input[data-csrf]`). Without
+ * JavaScript, live pages reload, rendered with the token.
  */
 export const APP_JS = `"use strict";
+const csrf = document.querySelector('input[name="_csrf"][value]');
 for (const el of document.querySelectorAll("[data-live]")) {
   const dot = document.querySelector("[data-live-status]");
   const source = new EventSource(el.dataset.live);
   source.addEventListener("html", (event) => {
     el.innerHTML = event.data;
+    if (csrf) for (const input of el.querySelectorAll("input[data-csrf]")) input.value = csrf.value;
     if (dot) { dot.dataset.state = "on"; dot.title = "en vivo"; }
   });
   source.addEventListener("open", () => { if (dot) dot.dataset.state = "on"; });

@@ -48,12 +48,43 @@ export interface ServerConfig {
    * @default {86400}
    */
   sessionTtlS?: number;
+  /**
+   * The processor module (§11): a path (relative to the working directory)
+   * or URL of an ES module whose default export processes one order; null:
+   * the simulated wait of `processMs`.
+   *
+   * @default {null}
+   */
+  processor?: string | null;
+  /** Attempts in all before a failing order ends `error` (§11). @default {3} */
+  maxIntentos?: number;
+  /** Wait before the second attempt, doubled for each later one, with jitter (§11). @default {1000} */
+  retryBackoffMs?: number;
+  /** Longest attempt of a processor module before it is aborted (§11). @default {60000} */
+  processTimeoutMs?: number;
+  /** Finished orders older than this many seconds are deleted; 0 keeps all (§4). @default {604800} */
+  retainS?: number;
+  /** The port of the metrics endpoint (§10); null: off. @default {null} */
+  metricsPort?: number | null;
+  /** The address of the metrics endpoint (§10). @default {"127.0.0.1"} */
+  metricsHost?: string;
   /** The env file that was read, or null. */
   envFile: string | null;
 }
 
 /** The default of {@linkcode ServerConfig.sessionTtlS}: one day. */
 export const DEFAULT_SESSION_TTL_S = 86400;
+
+/** The defaults of the v1.1 keys (§4, §10, §11), for settings that leave them out. */
+export const V11_DEFAULTS = {
+  processor: null,
+  maxIntentos: 3,
+  retryBackoffMs: 1000,
+  processTimeoutMs: 60_000,
+  retainS: 604_800,
+  metricsPort: null,
+  metricsHost: "127.0.0.1",
+} as const;
 
 /** The daemon's defaults table. */
 export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
@@ -164,6 +195,62 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     shown: String(DEFAULT_SESSION_TTL_S),
     help: "how long a LOGIN session token is valid",
     parse: wholeNumber(1, 366 * 86400),
+  },
+  processor: {
+    flag: "processor",
+    arg: "PATH",
+    default: V11_DEFAULTS.processor,
+    shown: "",
+    help: "ES module whose default export processes an order; none = simulated wait",
+    parse: nonEmpty,
+  },
+  maxIntentos: {
+    flag: "max-intentos",
+    arg: "N",
+    default: V11_DEFAULTS.maxIntentos,
+    shown: String(V11_DEFAULTS.maxIntentos),
+    help: "attempts before a failing order ends error",
+    parse: wholeNumber(1, 100),
+  },
+  retryBackoffMs: {
+    flag: "retry-backoff-ms",
+    arg: "MS",
+    default: V11_DEFAULTS.retryBackoffMs,
+    shown: String(V11_DEFAULTS.retryBackoffMs),
+    help: "wait before a retry, doubled each attempt, with jitter",
+    parse: wholeNumber(0, 3_600_000),
+  },
+  processTimeoutMs: {
+    flag: "process-timeout-ms",
+    arg: "MS",
+    default: V11_DEFAULTS.processTimeoutMs,
+    shown: String(V11_DEFAULTS.processTimeoutMs),
+    help: "a processor module's attempt longer than this is aborted",
+    parse: wholeNumber(1, 86_400_000),
+  },
+  retainS: {
+    flag: "retain-s",
+    arg: "S",
+    default: V11_DEFAULTS.retainS,
+    shown: String(V11_DEFAULTS.retainS),
+    help: "delete finished orders older than this; 0 = keep all",
+    parse: wholeNumber(0, 100 * 366 * 86400),
+  },
+  metricsPort: {
+    flag: "metrics-port",
+    arg: "N",
+    default: V11_DEFAULTS.metricsPort,
+    shown: "off",
+    help: "serve GET /metrics (Prometheus) on this port; 0 picks one; off",
+    parse: (text) => text.trim().toLowerCase() === "off" ? null : wholeNumber(0, 65535)(text),
+  },
+  metricsHost: {
+    flag: "metrics-host",
+    arg: "HOST",
+    default: V11_DEFAULTS.metricsHost,
+    shown: V11_DEFAULTS.metricsHost,
+    help: "address of the metrics endpoint",
+    parse: (text) => nonEmpty(text).trim().replace(/^\[(.*)\]$/, "$1"),
   },
 };
 

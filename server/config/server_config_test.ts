@@ -39,6 +39,13 @@ const DEFAULTS: ServerConfig = {
   maxConnections: 1024,
   log: "info",
   sessionTtlS: 86400,
+  processor: null,
+  maxIntentos: 3,
+  retryBackoffMs: 1000,
+  processTimeoutMs: 60000,
+  retainS: 604800,
+  metricsPort: null,
+  metricsHost: "127.0.0.1",
   envFile: null,
 };
 
@@ -63,6 +70,14 @@ Deno.test("parseServerConfig() reads each flag", () => {
     [["--idle-timeout-ms", "5"], { idleTimeoutMs: 5 }],
     [["--max-request-bytes", "64"], { maxRequestBytes: 64 }],
     [["--max-connections", "2"], { maxConnections: 2 }],
+    [["--processor", "procesar.ts"], { processor: "procesar.ts" }],
+    [["--max-intentos", "5"], { maxIntentos: 5 }],
+    [["--retry-backoff-ms", "0"], { retryBackoffMs: 0 }],
+    [["--process-timeout-ms", "250"], { processTimeoutMs: 250 }],
+    [["--retain-s", "0"], { retainS: 0 }],
+    [["--metrics-port", "9100"], { metricsPort: 9100 }],
+    [["--metrics-port", "OFF"], { metricsPort: null }],
+    [["--metrics-host", "[::1]"], { metricsHost: "::1" }],
     [["--log", "debug"], { log: "debug" }],
     [["--log", "WARN"], { log: "warn" }],
     [["--session-ttl-s", "60"], { sessionTtlS: 60 }],
@@ -119,6 +134,13 @@ const SAMPLES: { [K in Key]: [Sample<K>, Sample<K>, Sample<K>] } = {
   maxConnections: [["1", 1], ["2", 2], ["3", 3]],
   log: [["debug", "debug"], ["warn", "warn"], ["error", "error"]],
   sessionTtlS: [["1", 1], ["2", 2], ["3", 3]],
+  processor: [["a.ts", "a.ts"], ["b.ts", "b.ts"], ["file:///c.ts", "file:///c.ts"]],
+  maxIntentos: [["1", 1], ["2", 2], ["3", 3]],
+  retryBackoffMs: [["0", 0], ["2", 2], ["3", 3]],
+  processTimeoutMs: [["1", 1], ["2", 2], ["3", 3]],
+  retainS: [["0", 0], ["60", 60], ["3", 3]],
+  metricsPort: [["0", 0], ["9100", 9100], ["off", null]],
+  metricsHost: [["::1", "::1"], ["[::1]", "::1"], ["0.0.0.0", "0.0.0.0"]],
 };
 
 Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {
@@ -237,6 +259,12 @@ const BAD: [flag: string, value: string][] = [
   ["host", ","],
   ["session-ttl-s", "0"],
   ["session-ttl-s", "1h"],
+  ["max-intentos", "0"],
+  ["retry-backoff-ms", "-1"],
+  ["process-timeout-ms", "0"],
+  ["retain-s", "7d"],
+  ["metrics-port", "65536"],
+  ["metrics-port", "on"],
 ];
 
 Deno.test("parseServerConfig() refuses bad values from flags", () => {

@@ -11,6 +11,7 @@
 
 import type { Capacity } from "../capacity.ts";
 import type { Logger } from "../log.ts";
+import type { HistogramSnapshot } from "../metrics/histogram.ts";
 import type { ListFilter, Pedido, PedidoNuevo, TaskSpec } from "../protocol/messages.ts";
 import type {
   ListarReply,
@@ -24,6 +25,7 @@ import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
 import { runTask } from "./tasks.ts";
@@ -36,8 +38,10 @@ export interface OrderServiceOptions {
   logger: Logger;
   /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
   processMs?: { min: number; max: number };
-  /** Attempts in all before an order whose worker keeps failing ends `error`. @default 3 */
-  maxAttempts?: number;
+  /** When a failed attempt is tried again. @default {3 attempts, 1000 ms doubled} */
+  retry?: RetryPolicy;
+  /** Orders are run by the pool's processor module (§11), each attempt bounded by `timeoutMs`. */
+  processor?: { timeoutMs: number };
   /**
    * How often a wait re-reads an order this daemon does not hold (one
    * finished or held elsewhere); orders held here wake their waiters.
@@ -94,7 +98,8 @@ export class OrderService {
       ...parts,
       pool: this.#pool,
       ...(options.processMs ? { processMs: options.processMs } : {}),
-      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.processor ? { processor: options.processor } : {}),
     });
     this.#intake = new Intake({ ...parts, capacity: this.#capacity, scheduler: this.#scheduler });
   }
@@ -185,6 +190,11 @@ export class OrderService {
     const left = await this.#scheduler.drain(timeoutMs);
     this.#stopped.abort();
     return left;
+  }
+
+  /** The processing times of orders finished since start, in seconds (metrics, §10). */
+  durationHistogram(): HistogramSnapshot {
+    return this.#counters.durationHistogram;
   }
 
   /** The order part of STATS. */

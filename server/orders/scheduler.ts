@@ -11,6 +11,13 @@
  * counts it. The order's capacity slot is given back only after its final
  * state is committed.
  *
+ * With a processor module (`processor`, §11) every attempt is a `process`
+ * job, one per message, bounded by its timeout, and its result is stored in
+ * `resultado`. A failed attempt is tried again after the wait the
+ * {@linkcode RetryPolicy} gives, the order stored `pendiente` meanwhile (so
+ * CANCELAR can withdraw it), until the policy's last attempt; then it ends
+ * `error` with the reason in `detalle_error`.
+ *
  * @module
  */
 
@@ -19,8 +26,10 @@ import type { Pedido } from "../protocol/messages.ts";
 import { type JobRun, PoolClosedError, type WorkerPool } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
+import type { Job } from "../../workers/processor_messages.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
+import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode Scheduler}. */
@@ -33,8 +42,13 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
   processMs?: { min: number; max: number };
-  /** Attempts in all before an order whose worker keeps failing ends `error`. @default 3 */
-  maxAttempts?: number;
+  /** When a failed attempt is tried again. @default {3 attempts, 1000 ms doubled} */
+  retry?: RetryPolicy;
+  /**
+   * Orders are run by the pool's processor module (§11), each attempt
+   * aborted after `timeoutMs`; absent, by the simulated wait of `processMs`.
+   */
+  processor?: { timeoutMs: number };
 }
 
 /** The reason a queued attempt was withdrawn (CANCELAR). */
@@ -65,11 +79,14 @@ export class Scheduler {
   readonly #waiters: FinishWaiters;
   readonly #logger: Logger;
   readonly #processMs: { min: number; max: number };
-  readonly #maxAttempts: number;
+  readonly #retry: RetryPolicy;
+  readonly #processor: { timeoutMs: number } | undefined;
   /** Writes of attempts' ends in flight (a drain awaits them). */
   readonly #settling = new Set<Promise<void>>();
   /** Aborted when a drain gives up on finishing writes. */
   readonly #closing = new AbortController();
+  /** Aborted when a drain starts: backoff waits end, their orders stay `pendiente`. */
+  readonly #draining = new AbortController();
   #leftPending = 0;
 
   constructor(options: SchedulerOptions) {
@@ -80,7 +97,8 @@ export class Scheduler {
     this.#waiters = options.waiters;
     this.#logger = options.logger;
     this.#processMs = options.processMs ?? { min: 0, max: 0 };
-    this.#maxAttempts = options.maxAttempts ?? 3;
+    this.#retry = options.retry ?? new RetryPolicy();
+    this.#processor = options.processor;
   }
 
   /**
@@ -94,7 +112,9 @@ export class Scheduler {
     held.state = "pendiente";
     held.pedido = pedido;
     held.withdraw = new AbortController();
-    const job = { kind: "order" as const, pedido, delayMs: pickDelay(this.#processMs) };
+    const job: Job = this.#processor === undefined
+      ? { kind: "order", pedido, delayMs: pickDelay(this.#processMs) }
+      : { kind: "process", pedido, timeoutMs: this.#processor.timeoutMs };
     const recordOnce = runsInBatch(job);
     let worker = 0;
     let startedAt = 0;
@@ -111,8 +131,9 @@ export class Scheduler {
     };
     const signal = held.withdraw.signal;
     const settled = this.#pool.submit(job, { front: options.front, onStart, onRan, signal }).then(
-      () => {
+      (result) => {
         const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
+        if (job.kind === "process" && typeof result === "string") outcome.resultado = result;
         if (!recordOnce) return this.#finish(id, outcome, startedAt);
         const start = iso(startedAt);
         return this.#finish(
@@ -128,11 +149,14 @@ export class Scheduler {
         // A started attempt counts in `intentos`, also when it took no time.
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;
-        this.#logger.warn("order.attempt_failed", { id, attempt: attempts, error: error.message });
-        if (attempts < this.#maxAttempts) {
-          this.schedule({ ...pedido, intentos: attempts }, { front: true });
-          return;
-        }
+        const wait = this.#retry.delayAfter(attempts);
+        this.#logger.warn("order.attempt_failed", {
+          id,
+          attempt: attempts,
+          error: error.message,
+          retry_in_ms: wait,
+        });
+        if (wait !== null) return this.#retryLater({ ...pedido, intentos: attempts }, wait);
         const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
         return this.#finish(id, outcome, startedAt);
       },
@@ -160,6 +184,7 @@ export class Scheduler {
    * @returns how many orders were left `pendiente`.
    */
   async drain(timeoutMs: number): Promise<number> {
+    this.#draining.abort();
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     await this.#pool.stop(deadline.signal);
@@ -178,6 +203,31 @@ export class Scheduler {
   #track(promise: Promise<void>): void {
     this.#settling.add(promise);
     promise.finally(() => this.#settling.delete(promise));
+  }
+
+  /**
+   * Waits out a failed order's backoff, stored `pendiente` meanwhile, then
+   * queues its next attempt at the head. CANCELAR cuts the wait short (the
+   * order is withdrawn), so does a drain (it stays `pendiente`).
+   */
+  #retryLater(pedido: Pedido, waitMs: number): void {
+    const { id } = pedido;
+    const held = this.#active.get(id);
+    if (held === undefined) return;
+    held.state = "pendiente";
+    held.pedido = pedido;
+    const withdraw = held.withdraw = new AbortController();
+    this.#store.markPending(id).catch((error) =>
+      this.#logger.warn("order.mark_pending_failed", { id, error: String(error) })
+    );
+    const signal = AbortSignal.any([withdraw.signal, this.#draining.signal]);
+    this.#track(
+      backoff(waitMs, signal).then((passed) => {
+        if (passed) this.schedule(pedido, { front: true });
+        else if (!withdraw.signal.aborted) return this.#leavePending(id);
+        return undefined; // withdrawn: CANCELAR goes on with it
+      }),
+    );
   }
 
   #markStarted(id: number, worker: number, startedAt: number): void {

@@ -18,6 +18,14 @@
  * Dispatching waits for the end of the current microtask run, so that jobs
  * queued together (one group commit's orders) form one run.
  *
+ * **Processor modules** (§11). With `processor`, every worker loads the
+ * module before it is ready (a module that cannot load fails
+ * {@linkcode WorkerPool.start}). A `process` job that fails rejects with
+ * {@linkcode ProcessorError} (the module's message); one still running after
+ * its `timeoutMs` is aborted (the worker fires its signal) and rejects with
+ * {@linkcode ProcessTimeoutError}; if its worker has not answered
+ * `abortGraceMs` later, the worker is replaced.
+ *
  * @module
  */
 
@@ -27,6 +35,7 @@ import type {
   JobOutcome,
   ToProcessor,
 } from "../../workers/processor_messages.ts";
+import type { ProcessorSource } from "../../workers/processor_module.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import type { Logger } from "../log.ts";
 
@@ -40,6 +49,15 @@ export interface WorkerPoolOptions {
   stallMs?: number;
   /** Where worker crashes are logged. */
   logger?: Logger;
+  /** The processor module every worker loads (§11). @default {none} */
+  processor?: ProcessorSource;
+  /**
+   * How long a worker has to stop a `process` job once its time is up,
+   * before the worker is replaced.
+   *
+   * @default 1000
+   */
+  abortGraceMs?: number;
 }
 
 /** Options of {@linkcode WorkerPool.submit}. */
@@ -79,6 +97,24 @@ export class WorkerCrashError extends Error {
   }
 }
 
+/** A processor module failed an attempt: threw, rejected, or returned what cannot be stored. */
+export class ProcessorError extends Error {
+  /** @param message The module's message, as stored in `detalle_error`. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProcessorError";
+  }
+}
+
+/** A processor module's attempt ran out of time (`--process-timeout-ms`). */
+export class ProcessTimeoutError extends ProcessorError {
+  /** @param timeoutMs The time it had. */
+  constructor(timeoutMs: number) {
+    super(`Timed out after ${timeoutMs} ms (--process-timeout-ms)`);
+    this.name = "ProcessTimeoutError";
+  }
+}
+
 /** The pool stopped before the job ran. */
 export class PoolClosedError extends Error {
   constructor() {
@@ -110,6 +146,8 @@ interface Slot {
   /** `performance.now()` when `entries` were sent. */
   since: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when its `process` job ran out of time: what the job rejects with. */
+  timedOut: ProcessTimeoutError | null;
 }
 
 const DEFAULT_MODULE = new URL("../../workers/processor_worker.ts", import.meta.url);
@@ -124,6 +162,8 @@ export class WorkerPool implements AsyncDisposable {
   readonly #moduleUrl: URL | string;
   readonly #stallMs: number;
   readonly #logger: Logger | undefined;
+  readonly #processor: ProcessorSource | undefined;
+  readonly #abortGraceMs: number;
   readonly #slots: Slot[] = [];
   readonly #idle: Slot[] = [];
   readonly #queue: Entry[] = [];
@@ -146,6 +186,8 @@ export class WorkerPool implements AsyncDisposable {
     this.#moduleUrl = options.moduleUrl ?? DEFAULT_MODULE;
     this.#stallMs = options.stallMs ?? 30_000;
     this.#logger = options.logger;
+    this.#processor = options.processor;
+    this.#abortGraceMs = options.abortGraceMs ?? 1000;
   }
 
   /** Starts the workers and waits until each is ready. */
@@ -256,7 +298,15 @@ export class WorkerPool implements AsyncDisposable {
 
   #spawn(number: number): Promise<void> {
     const worker = new Worker(this.#moduleUrl, { type: "module", name: `processor-${number}` });
-    const slot: Slot = { number, worker, entries: [], run: false, since: 0, timer: undefined };
+    const slot: Slot = {
+      number,
+      worker,
+      entries: [],
+      run: false,
+      since: 0,
+      timer: undefined,
+      timedOut: null,
+    };
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     let ready = false;
@@ -265,6 +315,9 @@ export class WorkerPool implements AsyncDisposable {
       if (message.type === "ready") {
         ready = true;
         resolve();
+      } else if (message.type === "init_failed") {
+        worker.terminate();
+        reject(new Error(message.message));
       } else this.#onResult(slot, message);
     };
     worker.onerror = (event: ErrorEvent) => {
@@ -273,13 +326,19 @@ export class WorkerPool implements AsyncDisposable {
       else this.#crash(slot, event.message || "uncaught error");
     };
     worker.onmessageerror = () => this.#crash(slot, "unreadable message");
-    worker.postMessage({ type: "init", worker: number } satisfies ToProcessor);
+    worker.postMessage(
+      {
+        type: "init",
+        worker: number,
+        ...(this.#processor ? { processor: this.#processor } : {}),
+      } satisfies ToProcessor,
+    );
     return promise;
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {
     const entries = slot.entries;
-    if (entries.length === 0 || message.type === "ready") return;
+    if (entries.length === 0 || message.type === "ready" || message.type === "init_failed") return;
     if (message.type === "ranMany") {
       if (!slot.run || !sameJobs(entries, message.outcomes)) return;
     } else if (slot.run || message.jobId !== entries[0]!.id) return;
@@ -287,12 +346,24 @@ export class WorkerPool implements AsyncDisposable {
     slot.entries = [];
     if (this.#runOut === slot) this.#runOut = null;
     this.#streak.delete(slot.number);
+    const timedOut = slot.timedOut;
+    slot.timedOut = null;
+    if (timedOut !== null) {
+      // It stopped when its signal fired: the attempt failed all the same.
+      entries[0]!.reject(timedOut);
+      this.#release(slot);
+      return;
+    }
     switch (message.type) {
       case "done":
         entries[0]!.resolve(message.result);
         break;
       case "failed":
-        entries[0]!.reject(new WorkerCrashError(slot.number, message.message));
+        entries[0]!.reject(
+          entries[0]!.job.kind === "process"
+            ? new ProcessorError(message.message)
+            : new WorkerCrashError(slot.number, message.message),
+        );
         break;
       case "ranMany":
         message.outcomes.forEach((outcome, i) => {
@@ -318,6 +389,8 @@ export class WorkerPool implements AsyncDisposable {
     slot.worker.terminate();
     const entries = slot.entries;
     slot.entries = [];
+    const timedOut = slot.timedOut;
+    slot.timedOut = null;
     if (this.#runOut === slot) this.#runOut = null;
     const idleAt = this.#idle.indexOf(slot);
     if (idleAt >= 0) this.#idle.splice(idleAt, 1);
@@ -325,7 +398,7 @@ export class WorkerPool implements AsyncDisposable {
     // Last job first: a caller that retries each at the head of the queue
     // (`front`) then puts the run back in its own order.
     for (let i = entries.length - 1; i >= 0; i--) {
-      entries[i]!.reject(new WorkerCrashError(slot.number, reason));
+      entries[i]!.reject(timedOut ?? new WorkerCrashError(slot.number, reason));
     }
     // A worker that keeps dying waits longer and longer before each respawn.
     const streak = (this.#streak.get(slot.number) ?? 0) + 1;
@@ -347,6 +420,23 @@ export class WorkerPool implements AsyncDisposable {
     if (delay) this.#later(respawn, delay);
     else respawn();
     this.#wakeIdleWaiters();
+  }
+
+  /**
+   * A `process` job ran out of time: its worker fires the job's signal and
+   * has `abortGraceMs` to answer, else it is replaced.
+   */
+  #timeOut(slot: Slot, jobId: number, timeoutMs: number): void {
+    if (this.#closed || slot.entries[0]?.id !== jobId) return;
+    const error = new ProcessTimeoutError(timeoutMs);
+    slot.timedOut = error;
+    this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
+    slot.worker.postMessage({ type: "abort", jobId, reason: error.message } satisfies ToProcessor);
+    const grace = this.#abortGraceMs;
+    slot.timer = setTimeout(
+      () => this.#crash(slot, `did not stop ${grace} ms after its attempt was aborted`),
+      grace,
+    );
   }
 
   #later(fn: () => void, ms: number): void {
@@ -407,8 +497,13 @@ export class WorkerPool implements AsyncDisposable {
       slot.since = performance.now();
       if (run) this.#runOut = slot;
       const first = entries[0]!;
-      const allowed = (first.job.kind === "order" ? first.job.delayMs : 0) + this.#stallMs;
-      slot.timer = setTimeout(() => this.#crash(slot, `no answer in ${allowed} ms`), allowed);
+      if (first.job.kind === "process") {
+        const { timeoutMs } = first.job;
+        slot.timer = setTimeout(() => this.#timeOut(slot, first.id, timeoutMs), timeoutMs);
+      } else {
+        const allowed = (first.job.kind === "order" ? first.job.delayMs : 0) + this.#stallMs;
+        slot.timer = setTimeout(() => this.#crash(slot, `no answer in ${allowed} ms`), allowed);
+      }
       slot.worker.postMessage(
         run
           ? {

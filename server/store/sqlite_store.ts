@@ -19,6 +19,7 @@
 import type { ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import type {
+  BatchTiming,
   FromWriter,
   Op,
   OpResult,
@@ -83,6 +84,7 @@ export class SqliteStore implements Store {
   readonly #closed = Promise.withResolvers<void>();
   #closing: Promise<void> | null = null;
   #stats: WriterStats | null = null;
+  #onBatch: ((batch: BatchTiming) => void) | null = null;
   /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
   #lock: Deno.FsFile | null = null;
 
@@ -163,6 +165,14 @@ export class SqliteStore implements Store {
   /** The writer's counters, received when it closed; null before. */
   get writerStats(): WriterStats | null {
     return this.#stats;
+  }
+
+  /**
+   * Calls `observer` with the size and commit time of every batch the writer
+   * commits from now on (the metrics' writer histograms, §10); null stops.
+   */
+  observeBatches(observer: ((batch: BatchTiming) => void) | null): void {
+    this.#onBatch = observer;
   }
 
   /** {@inheritDoc Store.insert} */
@@ -350,6 +360,7 @@ export class SqliteStore implements Store {
         return this.#ready.reject(new Error(message.message));
       case "results":
         for (const result of message.results) this.#settle(result);
+        this.#onBatch?.(message.batch);
         return;
       case "closed":
         this.#stats = message.stats;

@@ -78,6 +78,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX pedidos_usuario_id ON pedidos (usuario_id, id) WHERE usuario_id IS NOT NULL;
   ALTER TABLE usuarios ADD COLUMN rol TEXT NOT NULL DEFAULT 'usuario'
     CHECK (rol IN ('usuario', 'operador'));`,
+  // 4: v1.1 retention — finished orders by the time they ended, so that a
+  // prune finds the old ones without reading every order kept.
+  `CREATE INDEX pedidos_fin ON pedidos (fecha_fin)
+    WHERE estado IN ('listo', 'error', 'cancelado');`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -208,6 +208,7 @@ Deno.test("migrate() on an empty file sets user_version >= 1 and is idempotent",
     assert.deepEqual(indexes, [
       "pedidos_cliente_id",
       "pedidos_estado_id",
+      "pedidos_fin",
       "pedidos_usuario_id",
       "sesiones_usuario_id",
     ]);

@@ -1,11 +1,15 @@
 /**
  * The recent orders as a table: the live part of Pedidos, re-rendered on
- * every snapshot of its feed.
+ * every snapshot of its feed. Each row shows the processor's `resultado`
+ * (or the error's reason), a Cancelar button on a `pendiente` order, a
+ * Reintentar button on an `error` one, and what became of the last such
+ * action.
  *
  * @module
  */
 
 import type { Pedido, Producto } from "../../../server/protocol/messages.ts";
+import type { ActionNote } from "../live/action_notes.ts";
 import { EstadoBadge } from "./estado_badge.tsx";
 
 /** Props of {@linkcode OrdersTable}. */
@@ -14,7 +18,18 @@ export interface OrdersTableProps {
   pedidos: Pedido[] | null;
   /** The clock, ms since the epoch: how long an order in process has run. */
   now: number;
+  /**
+   * The session's CSRF token for the action forms; null in the live
+   * snapshots, which every watcher shares (the page's script fills it in).
+   */
+  csrf: string | null;
+  /** What became of the last action asked of an order, by id. */
+  notas?: ReadonlyMap<number, ActionNote>;
 }
+
+/** The longest `resultado` shown in a row, in characters (the cell's title has more). */
+const SHOWN_RESULT = 40;
+const TITLE_RESULT = 500;
 
 function describeProductos(productos: Producto[]): string {
   return productos.map((item) =>
@@ -39,6 +54,48 @@ function duration(pedido: Pedido, now: number): string {
   return "—";
 }
 
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The processor's result as compact JSON, or the error's reason. */
+function Outcome(props: { pedido: Pedido }) {
+  const { pedido } = props;
+  if (pedido.estado === "error" && pedido.detalle_error) {
+    return (
+      <span class="detalle" title={cut(pedido.detalle_error, TITLE_RESULT)}>
+        {cut(pedido.detalle_error, SHOWN_RESULT)}
+      </span>
+    );
+  }
+  if (pedido.resultado === null || pedido.resultado === undefined) return <>—</>;
+  const json = JSON.stringify(pedido.resultado);
+  return <code title={cut(json, TITLE_RESULT)}>{cut(json, SHOWN_RESULT)}</code>;
+}
+
+/** The action a row offers (cancel a waiting order, retry a failed one), and the last one's note. */
+function Actions(props: { pedido: Pedido; csrf: string | null; nota: ActionNote | undefined }) {
+  const { pedido, csrf, nota } = props;
+  const action = pedido.estado === "pendiente"
+    ? { path: "cancelar", label: "Cancelar" }
+    : pedido.estado === "error"
+    ? { path: "reintentar", label: "Reintentar" }
+    : null;
+  return (
+    <>
+      {action && (
+        <form method="post" action={`/pedidos/${pedido.id}/${action.path}`} class="accion">
+          {csrf === null
+            ? <input type="hidden" name="_csrf" data-csrf />
+            : <input type="hidden" name="_csrf" value={csrf} />}
+          <button type="submit" class={`small ${action.path}`}>{action.label}</button>
+        </form>
+      )}
+      {nota && <small class={`nota ${nota.kind}`} role="status">{nota.text}</small>}
+    </>
+  );
+}
+
 /** The recent orders as a table, or a line saying there are none or they could not be read. */
 export function OrdersTable(props: OrdersTableProps) {
   const { pedidos } = props;
@@ -56,6 +113,7 @@ export function OrdersTable(props: OrdersTableProps) {
             <th class="opt">Worker</th>
             <th class="opt">Recibido</th>
             <th>Duración</th>
+            <th class="opt">Resultado</th>
           </tr>
         </thead>
         <tbody>
@@ -64,12 +122,16 @@ export function OrdersTable(props: OrdersTableProps) {
               <td>{p.id}</td>
               <td class="cliente">{p.cliente}</td>
               <td class="opt">{describeProductos(p.productos)}</td>
-              <td>
+              <td class="estado-acciones">
                 <EstadoBadge estado={p.estado} />
+                <Actions pedido={p} csrf={props.csrf} nota={props.notas?.get(p.id)} />
               </td>
               <td class="opt">{p.worker ?? "—"}</td>
               <td class="opt">{time(p.fecha_recibido)}</td>
               <td>{duration(p, props.now)}</td>
+              <td class="opt resultado">
+                <Outcome pedido={p} />
+              </td>
             </tr>
           ))}
         </tbody>

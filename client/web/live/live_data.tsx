@@ -12,6 +12,7 @@ import { OrdersTable } from "../components/orders_table.tsx";
 import { PanelContent, type PanelContentProps } from "../components/panel_content.tsx";
 import { Problem } from "../components/problem.tsx";
 import { refusal } from "../forms.ts";
+import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { LiveFeed } from "./live_feed.ts";
 import { liveStream } from "./live_stream.ts";
 import { RejectionLog } from "./rejection_log.ts";
@@ -38,6 +39,8 @@ export interface OrdersData {
   pedidos: Pedido[] | null;
   /** Why not, in words. */
   problem: string | null;
+  /** What became of the last CANCELAR / REINTENTAR asked of an order, by id. */
+  notas: ReadonlyMap<number, ActionNote>;
 }
 
 /** Orders the Panel's timeline is drawn from. */
@@ -50,11 +53,14 @@ export class LiveData {
   readonly #orders: LiveFeed;
   readonly #closing = new AbortController();
   readonly #rejections: RejectionLog;
+  /** What became of the actions asked from the Pedidos page, shown in their rows. */
+  readonly notes: ActionNotes;
 
   /** Makes the two feeds; nothing is asked until someone watches. */
   constructor(options: LiveDataOptions) {
     this.#options = options;
     this.#rejections = new RejectionLog(options.timelineMs);
+    this.notes = new ActionNotes({ now: options.now });
     this.#panel = new LiveFeed({
       intervalMs: options.intervalMs,
       render: async () => String(<PanelContent {...await this.panel()} />),
@@ -62,11 +68,12 @@ export class LiveData {
     this.#orders = new LiveFeed({
       intervalMs: options.intervalMs,
       render: async () => {
-        const { pedidos, problem } = await this.orders();
+        const { pedidos, problem, notas } = await this.orders();
+        // Shared by every watcher: its forms carry no CSRF token; the page's script adds it.
         return String(
           <>
             {problem && <Problem text={problem} />}
-            <OrdersTable pedidos={pedidos} now={options.now()} />
+            <OrdersTable pedidos={pedidos} now={options.now()} csrf={null} notas={notas} />
           </>,
         );
       },
@@ -94,9 +101,10 @@ export class LiveData {
   /** The most recent orders. */
   async orders(): Promise<OrdersData> {
     const reply = await this.#options.ask({ op: "LISTAR", limit: this.#options.recentOrders });
-    if (reply === null) return { pedidos: null, problem: this.#options.unreachable() };
-    if (!reply.ok) return { pedidos: null, problem: refusal(reply) };
-    return { pedidos: reply.pedidos, problem: null };
+    const notas = this.notes.current();
+    if (reply === null) return { pedidos: null, problem: this.#options.unreachable(), notas };
+    if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
+    return { pedidos: reply.pedidos, problem: null, notas };
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 
 import type { Pedido } from "../../../server/protocol/messages.ts";
+import type { ActionNote } from "../live/action_notes.ts";
 import { CsrfField } from "../components/csrf_field.tsx";
 import { FormError } from "../components/form_error.tsx";
 import { OrdersTable } from "../components/orders_table.tsx";
@@ -36,6 +37,8 @@ export interface PedidosPageProps {
   pedidos: Pedido[] | null;
   /** The clock, ms since the epoch. */
   now: number;
+  /** What became of the last CANCELAR / REINTENTAR asked of an order, by id. */
+  notas?: ReadonlyMap<number, ActionNote>;
 }
 
 /** Place an order; the recent orders, live. */
@@ -87,7 +90,12 @@ export function PedidosPage(props: PedidosPageProps) {
             Pedidos recientes <span class="live" data-live-status>●</span>
           </h2>
           <div data-live="/pedidos/eventos" aria-live="polite">
-            <OrdersTable pedidos={props.pedidos} now={props.now} />
+            <OrdersTable
+              pedidos={props.pedidos}
+              now={props.now}
+              csrf={props.csrf}
+              notas={props.notas}
+            />
           </div>
         </section>
       </div>

@@ -8,6 +8,11 @@
  * double click, a retry after `queue_full`) makes one order: the daemon
  * answers the second with the first's id and `duplicado`.
  *
+ * A row's Cancelar (a `pendiente` order) and Reintentar (an `error` one)
+ * buttons POST to `/pedidos/ID/cancelar` and `/pedidos/ID/reintentar`
+ * (CANCELAR, REINTENTAR: §2.8, §2.9), CSRF-checked like every form; what
+ * became of it is shown in the order's row and as the next page's message.
+ *
  * @module
  */
 
@@ -16,6 +21,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { field, parseProductos, refusal, statusFor } from "../forms.ts";
 import { signedIn } from "../middleware/signed_in.ts";
 import { type OrderForm, PedidosPage } from "../pages/pedidos_page.tsx";
+import type { ActionNote } from "../live/action_notes.ts";
 import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 
@@ -34,6 +40,18 @@ const ACCEPTED: Refused = { error: null, campo: null, problem: null };
 /** The longest `clave` the protocol takes. */
 const MAX_CLAVE = 128;
 
+/** An order id in a path: a positive whole number. */
+const ID_REGEXP = /^[1-9]\d{0,14}$/;
+
+/** The row actions: the path, the operation, and what a success says. */
+const ACTIONS = {
+  cancelar: { op: "CANCELAR", done: (id: number) => `✅ Pedido ${id} cancelado.` },
+  reintentar: {
+    op: "REINTENTAR",
+    done: (id: number) => `✅ Pedido ${id} de vuelta en la cola.`,
+  },
+} as const;
+
 /**
  * The Pedidos routes.
  *
@@ -46,6 +64,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   const guard = signedIn(respond);
   app.use("/", guard);
   app.use("/eventos", guard);
+  app.use("/:id/*", guard);
 
   async function page(
     c: GatewayContext,
@@ -71,6 +90,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         campo={refused.campo}
         pedidos={pedidos}
         now={now()}
+        notas={live.notes.current()}
       />,
       status,
     );
@@ -111,6 +131,24 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   });
 
   app.get("/eventos", (c) => live.stream(c, "pedidos"));
+
+  for (const [path, action] of Object.entries(ACTIONS)) {
+    app.post(`/:id/${path}`, async (c) => {
+      const text = c.req.param("id");
+      if (!ID_REGEXP.test(text)) return c.notFound();
+      const id = Number(text);
+      const session = c.get("session")!;
+      const reply = await ask({ op: action.op, id });
+      let note: ActionNote;
+      if (reply === null) note = { kind: "error", text: unreachable() };
+      else if (reply.ok) note = { kind: "ok", text: action.done(id) };
+      else note = { kind: "error", text: refusal(reply) };
+      // A refusal that names the order (not_cancellable, not_retryable) goes in its row.
+      if (reply === null || reply.ok || reply.pedido !== undefined) live.notes.set(id, note);
+      session.flash = note;
+      return c.redirect("/pedidos", 303);
+    });
+  }
 
   return app;
 }

@@ -1,0 +1,79 @@
+/**
+ * The metrics endpoint (PROTOCOL.md §10): `GET /metrics` over HTTP, in the
+ * Prometheus text format; any other path is 404, any other method on
+ * `/metrics` 405. Off unless `--metrics-port` is given; on loopback unless
+ * `--metrics-host` says otherwise. The text is built on each scrape.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import { CONTENT_TYPE } from "./prometheus_text.ts";
+
+/** Options of {@linkcode MetricsServer.start}. */
+export interface MetricsServerOptions {
+  /** The address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** The port; 0 picks a free one. */
+  port: number;
+  /** The exposition text now. */
+  render: () => string;
+  /** Where a failed render is logged. */
+  logger?: Logger;
+}
+
+/** A running metrics endpoint. Dispose it to stop it. */
+export class MetricsServer implements AsyncDisposable {
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  #closing: Promise<void> | null = null;
+
+  private constructor(server: Deno.HttpServer<Deno.NetAddr>) {
+    this.#server = server;
+  }
+
+  /**
+   * Listens and serves until {@linkcode MetricsServer.close}.
+   *
+   * @throws {Deno.errors.AddrInUse} (and the like) when it cannot listen.
+   */
+  static start(options: MetricsServerOptions): MetricsServer {
+    const { render, logger } = options;
+    const server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port,
+      onListen: () => {},
+    }, (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname !== "/metrics") return new Response("Not found\n", { status: 404 });
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
+      }
+      let body: string;
+      try {
+        body = render();
+      } catch (error) {
+        logger?.error("metrics.render_failed", { error: String(error) });
+        return new Response("Cannot render metrics\n", { status: 500 });
+      }
+      return new Response(request.method === "HEAD" ? null : body, {
+        headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
+      });
+    });
+    return new MetricsServer(server);
+  }
+
+  /** The address listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  /** Stops listening and waits for open requests. Idempotent. */
+  close(): Promise<void> {
+    return this.#closing ??= this.#server.shutdown();
+  }
+
+  /** Calls {@linkcode MetricsServer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Starting the metrics endpoint (§10) for a daemon: the collector, the HTTP
+ * server, and the SQLite writer reporting its batches to them.
+ *
+ * @module
+ */
+
+import type { ServerConfig } from "../config/server_config.ts";
+import { V11_DEFAULTS } from "../config/server_config.ts";
+import { formatAddr } from "../listen.ts";
+import type { Logger } from "../log.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import type { Store } from "../store/store.ts";
+import { DaemonMetrics } from "./daemon_metrics.ts";
+import { MetricsServer } from "./metrics_server.ts";
+
+/** A running metrics endpoint and the collector it renders. */
+export interface MetricsEndpoint {
+  /** The HTTP server; close it to stop. */
+  server: MetricsServer;
+  /** What it renders; the daemon attaches its sources once it is up. */
+  collector: DaemonMetrics;
+}
+
+/**
+ * Starts the metrics endpoint when `--metrics-port` is set, and has the
+ * SQLite writer report its batches to it.
+ *
+ * @returns The endpoint, or null when `--metrics-port` is off.
+ * @throws {Deno.errors.AddrInUse} (and the like) when it cannot listen.
+ */
+export function startMetrics(
+  config: Pick<ServerConfig, "metricsPort" | "metricsHost">,
+  store: Store,
+  logger: Logger,
+): MetricsEndpoint | null {
+  const port = config.metricsPort ?? V11_DEFAULTS.metricsPort;
+  if (port === null) return null;
+  const collector = new DaemonMetrics();
+  const server = MetricsServer.start({
+    hostname: config.metricsHost ?? V11_DEFAULTS.metricsHost,
+    port,
+    render: () => collector.render(),
+    logger,
+  });
+  if (store instanceof SqliteStore) {
+    store.observeBatches((batch) => collector.observeWriterBatch(batch));
+  }
+  logger.info("metrics.listening", { url: `http://${formatAddr(server.addr)}/metrics` });
+  return { server, collector };
+}

@@ -1,0 +1,162 @@
+/**
+ * Retention (PROTOCOL.md §4): deletes finished orders whose `fecha_fin` is
+ * older than `retainS`, through the store (for SQLite, one `prune` operation
+ * per batch through the writer), a bounded batch at a time with a pause
+ * between batches, so that the orders arriving meanwhile are committed
+ * between two batches rather than behind the whole backlog. A pass runs at
+ * start and then every `min(retainS, 60 s)`; a pass goes on until a batch
+ * comes back short.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { OrderStore } from "../store/store.ts";
+
+/** Options of {@linkcode Pruner.start}. */
+export interface PrunerOptions {
+  /** Where the orders are deleted. */
+  store: Pick<OrderStore, "prune">;
+  /** Finished orders older than this many seconds are deleted; must be ≥ 1. */
+  retainS: number;
+  /** Where passes that delete something, and failures, are logged. */
+  logger: Logger;
+  /** Orders deleted per batch. @default 500 */
+  batchSize?: number;
+  /** The pause between two batches of one pass, in ms. @default 10 */
+  pauseMs?: number;
+  /** Time between the starts of two passes, in ms. @default {min(retainS, 60) s} */
+  intervalMs?: number;
+  /** The clock, ms since the epoch. @default {Date.now} */
+  now?: () => number;
+}
+
+/** What retention did since start (the metrics' `pedidos_retencion_*`). */
+export interface PruneStats {
+  /** Passes finished. */
+  passes: number;
+  /** Batches run (`prune` calls answered). */
+  batches: number;
+  /** Orders deleted. */
+  deleted: number;
+  /** Batches that failed (the store refused; the pass ends, the next one tries again). */
+  failures: number;
+}
+
+/** The most often a pass runs. */
+export const MAX_INTERVAL_MS = 60_000;
+
+/** Deletes old finished orders now and then. Dispose it to stop. */
+export class Pruner implements AsyncDisposable {
+  readonly #store: Pick<OrderStore, "prune">;
+  readonly #retainMs: number;
+  readonly #logger: Logger;
+  readonly #batchSize: number;
+  readonly #pauseMs: number;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  readonly #stop = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pass: Promise<void> | null = null;
+  readonly #stats: PruneStats = { passes: 0, batches: 0, deleted: 0, failures: 0 };
+
+  private constructor(options: PrunerOptions) {
+    if (!Number.isSafeInteger(options.retainS) || options.retainS < 1) {
+      throw new RangeError(`Cannot start pruner: retainS must be ≥ 1, got ${options.retainS}`);
+    }
+    this.#store = options.store;
+    this.#retainMs = options.retainS * 1000;
+    this.#logger = options.logger;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#pauseMs = options.pauseMs ?? 10;
+    this.#intervalMs = options.intervalMs ?? Math.min(this.#retainMs, MAX_INTERVAL_MS);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Starts pruning: a first pass at once, then one every interval. */
+  static start(options: PrunerOptions): Pruner {
+    const pruner = new Pruner(options);
+    pruner.#later(0);
+    return pruner;
+  }
+
+  /** A copy of the counts since start. */
+  get stats(): PruneStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Runs one pass now (or joins the one running).
+   *
+   * @returns How many orders the pass deleted.
+   */
+  async pass(): Promise<number> {
+    const before = this.#stats.deleted;
+    this.#pass ??= this.#run().finally(() => this.#pass = null);
+    await this.#pass;
+    return this.#stats.deleted - before;
+  }
+
+  /** Stops: no more passes; a batch being deleted is waited for. Idempotent. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    clearTimeout(this.#timer);
+    await this.#pass;
+  }
+
+  /** Calls {@linkcode Pruner.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #later(ms: number): void {
+    if (this.#stop.signal.aborted) return;
+    this.#timer = setTimeout(() => {
+      const started = this.#now();
+      this.pass().finally(() =>
+        this.#later(Math.max(0, this.#intervalMs - (this.#now() - started)))
+      );
+    }, ms);
+  }
+
+  async #run(): Promise<void> {
+    const before = new Date(this.#now() - this.#retainMs).toISOString();
+    const start = performance.now();
+    let deleted = 0;
+    while (!this.#stop.signal.aborted) {
+      let n: number;
+      try {
+        n = await this.#store.prune(before, this.#batchSize);
+      } catch (error) {
+        this.#stats.failures++;
+        this.#logger.warn("retention.prune_failed", { error: String(error) });
+        return;
+      }
+      this.#stats.batches++;
+      this.#stats.deleted += n;
+      deleted += n;
+      if (n < this.#batchSize) break;
+      await pause(this.#pauseMs, this.#stop.signal);
+    }
+    this.#stats.passes++;
+    if (deleted > 0) {
+      this.#logger.info("retention.pruned", {
+        deleted,
+        before,
+        ms: Math.round(performance.now() - start),
+      });
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * CANCELAR racing the workers (§2.8): orders are cancelled while workers
+ * take them from the queue. For each order exactly one side wins: the
+ * cancel (`ok`, the order `cancelado`, never started) or the worker
+ * (`not_cancellable`, the order processed once and `listo`). Every slot
+ * comes back. Runs with the simulated processor (zero-time orders go in
+ * runs) and with a processor module (one order per message).
+ */
+import assert from "node:assert/strict";
+import type { ServerSettings } from "../server/server.ts";
+import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
+
+const SCRIPTED = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
+const ORDERS = 60;
+
+async function race(overrides: Partial<ServerSettings>, cliente: string): Promise<void> {
+  await using daemon = await startInProcess({ workers: 2, maxPedidos: ORDERS, ...overrides });
+  await using orders = await rawConnect(daemon.port);
+  await using cancels = await rawConnect(daemon.port);
+  const order = JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" });
+  await orders.write(`${order}\n`.repeat(ORDERS));
+  // Each order is cancelled as soon as its id is known, while the workers take the queue.
+  const ids: number[] = [];
+  for (let i = 0; i < ORDERS; i++) {
+    const reply = await orders.readLine();
+    assert.equal(reply?.ok, true, JSON.stringify(reply));
+    ids.push(reply?.id as number);
+    await cancels.write(`{"op":"CANCELAR","id":${reply?.id}}\n`);
+  }
+  const outcomes = { cancelled: 0, processed: 0 };
+  for (const id of ids) {
+    const reply = await cancels.readLine();
+    const seen = reply?.pedido as Record<string, unknown>;
+    assert.equal(seen?.id, id);
+    await orders.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+    const final = (await orders.readLine(17_000))?.pedido as Record<string, unknown>;
+    if (reply?.ok === true) {
+      outcomes.cancelled++;
+      assert.equal(seen.estado, "cancelado");
+      assert.deepEqual(
+        [final.estado, final.intentos, final.worker, final.fecha_inicio],
+        ["cancelado", 0, null, null],
+        `order ${id} was cancelled: it never ran`,
+      );
+    } else {
+      outcomes.processed++;
+      assert.equal(reply?.error, "not_cancellable", JSON.stringify(reply));
+      assert.ok(["en proceso", "listo"].includes(seen.estado as string), JSON.stringify(seen));
+      assert.deepEqual(
+        [final.estado, final.intentos],
+        ["listo", 1],
+        `order ${id} was taken by a worker: processed once`,
+      );
+    }
+  }
+  // The first order is on a worker before its CANCELAR arrives; the last ones wait behind it.
+  assert.ok(outcomes.processed >= 1 && outcomes.cancelled >= 1, JSON.stringify(outcomes));
+  await orders.write('{"op":"STATS"}\n');
+  const stats = (await orders.readLine())?.stats as Record<string, number>;
+  assert.equal(stats.cancelados, outcomes.cancelled);
+  assert.equal(stats.listos, outcomes.processed);
+  assert.equal(stats.libres, stats.capacidad, "every slot came back");
+}
+
+Deno.test("CANCELAR racing the workers: each order is either cancelled unprocessed or processed once (simulated, in runs)", async () => {
+  await race({ processMs: { min: 0, max: 8 } }, "Ana");
+});
+
+Deno.test("CANCELAR racing the workers: each order is either cancelled unprocessed or processed once (processor module)", async () => {
+  await race({ processor: SCRIPTED }, "wait-5");
+});
+
+Deno.test("CANCELAR withdraws an order waiting out its retry backoff; it is never tried again", async () => {
+  await using daemon = await startInProcess({
+    processor: SCRIPTED,
+    maxIntentos: 3,
+    retryBackoffMs: 60_000,
+  });
+  await using conn = await rawConnect(daemon.port);
+  await conn.write(
+    JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
+  );
+  const id = (await conn.readLine())?.id;
+  // After its first attempt fails it waits a minute, stored pendiente with one attempt.
+  let pedido: Record<string, unknown> = {};
+  await waitUntil(async () => {
+    await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+    pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
+    return pedido.intentos === 1 && pedido.estado === "pendiente";
+  }, { what: "the first attempt failed" });
+  assert.deepEqual([pedido.estado, pedido.intentos], ["pendiente", 1]);
+  await conn.write(`{"op":"CANCELAR","id":${id}}\n{"op":"STATS"}\n`);
+  const cancelled = (await conn.readLine())?.pedido as Record<string, unknown>;
+  assert.deepEqual([cancelled.estado, cancelled.intentos], ["cancelado", 1]);
+  const stats = (await conn.readLine())?.stats as Record<string, number>;
+  assert.equal(stats.libres, stats.capacidad, "its slot came back at once");
+  assert.equal(stats.pendientes, 0);
+});

@@ -1,0 +1,79 @@
+/**
+ * The example processor modules of `workers/examples/` (§11), run by a
+ * daemon as an operator would: `total_productos` totals an order, and
+ * `http_callout` hands it to a service on loopback, retried when the
+ * service fails and aborted through its signal when the service hangs.
+ */
+import assert from "node:assert/strict";
+import { scrape } from "./metrics_util.ts";
+import { type InProcessDaemon, rawConnect, startInProcess } from "./test_util.ts";
+
+const EXAMPLES = new URL("../workers/examples/", import.meta.url);
+
+async function run(daemon: InProcessDaemon, productos: unknown[]) {
+  await using conn = await rawConnect(daemon.port);
+  await conn.write(JSON.stringify({ cliente: "Ana", productos, direccion: "C 1" }) + "\n");
+  const id = (await conn.readLine())?.id;
+  await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+  return (await conn.readLine(17_000))?.pedido as Record<string, unknown>;
+}
+
+Deno.test("example total_productos stores the order's totals in resultado", async () => {
+  await using daemon = await startInProcess({
+    processor: new URL("total_productos.ts", EXAMPLES).pathname,
+  });
+  const pedido = await run(daemon, ["pan", { nombre: "agua", cantidad: 2 }, "pan"]);
+  assert.equal(pedido.estado, "listo");
+  assert.deepEqual(pedido.resultado, {
+    articulos: 4,
+    lineas: 3,
+    por_producto: { pan: 2, agua: 2 },
+  });
+});
+
+Deno.test("example http_callout posts the order, is retried when the service fails, and aborts a hung request", async () => {
+  const received: { intento: string | null; body: { id: number } }[] = [];
+  const hung = new Set<PromiseWithResolvers<Response>>();
+  await using service = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const intento = request.headers.get("x-pedidos-intento");
+      received.push({ intento, body: await request.json() });
+      if (intento === "1") return new Response("not yet", { status: 503 });
+      if (intento === "2") {
+        // Never answers (until the test ends): the attempt's signal must end the request.
+        const never = Promise.withResolvers<Response>();
+        hung.add(never);
+        return never.promise;
+      }
+      return Response.json({ aceptado: true }, { status: 201 });
+    },
+  );
+  Deno.env.set("PEDIDOS_CALLOUT_URL", `http://127.0.0.1:${service.addr.port}/pedidos`);
+  try {
+    await using daemon = await startInProcess({
+      workers: 1,
+      processor: new URL("http_callout.ts", EXAMPLES).pathname,
+      processTimeoutMs: 300,
+      metricsPort: 0,
+    });
+    const pedido = await run(daemon, ["pan"]);
+    assert.equal(pedido.estado, "listo", JSON.stringify(pedido));
+    assert.equal(pedido.intentos, 3);
+    assert.deepEqual(pedido.resultado, { status: 201, respuesta: { aceptado: true } });
+    assert.deepEqual(received.map((r) => [r.intento, r.body.id]), [
+      ["1", pedido.id],
+      ["2", pedido.id],
+      ["3", pedido.id],
+    ]);
+    const metrics = await scrape(daemon.server.metricsAddr!);
+    assert.equal(
+      metrics.value("pedidos_workers_reiniciados_total"),
+      0,
+      "fetch stopped on the signal: the worker was kept",
+    );
+  } finally {
+    Deno.env.delete("PEDIDOS_CALLOUT_URL");
+    for (const never of hung) never.resolve(new Response(null));
+  }
+});

@@ -1,0 +1,156 @@
+/**
+ * The Pedidos page's row actions (§2.8, §2.9 from the browser): Cancelar on
+ * a `pendiente` row, Reintentar on an `error` row, CSRF-checked like every
+ * form, what became of it shown in the order's row; and the processor's
+ * `resultado` shown in the row. Against the fake daemon, then a real one.
+ */
+import assert from "node:assert/strict";
+import { createGatewayHandler } from "../client/web/app.tsx";
+import { connectDaemon } from "../client/web/daemon.ts";
+import { Logger } from "../server/log.ts";
+import { rawConnect, startInProcess } from "./test_util.ts";
+import { EventStream, FakeBrowser, fakeGateway, ORIGIN, signIn } from "./web_test_util.ts";
+
+/** The `<tr>` of order `id` in a page. */
+function row(text: string, id: number): string {
+  const match = new RegExp(`<tr data-id="${id}"[\\s\\S]*?</tr>`).exec(text);
+  assert.ok(match, `no row for order ${id}`);
+  return match[0];
+}
+
+Deno.test("gateway: a pendiente row has a Cancelar button, an error row a Reintentar button, others none", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "pendiente" });
+  gw.daemon.addPedido({ estado: "error", detalle_error: "boom: sin stock" });
+  gw.daemon.addPedido({ estado: "listo", resultado: { total: 3 } });
+  gw.daemon.addPedido({ estado: "en proceso" });
+  const page = await browser.get("/pedidos");
+  const token = browser.csrf!;
+  assert.match(
+    row(page.text, 1),
+    new RegExp(
+      `<form method="post" action="/pedidos/1/cancelar" class="accion"><input type="hidden" name="_csrf" value="${token}"><button type="submit" class="small cancelar">Cancelar</button></form>`,
+    ),
+  );
+  assert.match(row(page.text, 2), /action="\/pedidos\/2\/reintentar"[\s\S]*>Reintentar</);
+  assert.match(row(page.text, 2), /boom: sin stock/, "the error's reason in its row");
+  assert.doesNotMatch(row(page.text, 3), /<form/);
+  assert.match(
+    row(page.text, 3),
+    /<code title="\{&quot;total&quot;:3\}">\{&quot;total&quot;:3\}<\/code>/,
+  );
+  assert.doesNotMatch(row(page.text, 4), /<form/);
+});
+
+Deno.test("gateway: Cancelar cancels the order and says so in its row; a second time says why not", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "pendiente" });
+  await browser.get("/pedidos");
+  const sent = await browser.post("/pedidos/1/cancelar", {});
+  assert.deepEqual([sent.status, sent.location], [303, "/pedidos"]);
+  assert.deepEqual(gw.daemon.sent("CANCELAR"), [{ op: "CANCELAR", id: 1 }]);
+  const after = await browser.get("/pedidos");
+  assert.match(row(after.text, 1), /data-estado="cancelado"/);
+  assert.match(
+    row(after.text, 1),
+    /<small class="nota ok" role="status">✅ Pedido 1 cancelado.<\/small>/,
+  );
+  await browser.post("/pedidos/1/cancelar", {});
+  const again = await browser.get("/pedidos");
+  assert.match(row(again.text, 1), /class="nota error"[^>]*>❌ El pedido 1 está cancelado.</);
+  assert.match(again.text, /class="flash error"/);
+});
+
+Deno.test("gateway: Reintentar sends an error order back to the queue; queue_full is said in words", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "error", detalle_error: "boom" });
+  await browser.get("/pedidos");
+  gw.daemon.refuse.REINTENTAR = "queue_full";
+  await browser.post("/pedidos/1/reintentar", {});
+  const full = await browser.get("/pedidos");
+  assert.match(
+    full.text,
+    /class="flash error"[^>]*>❌ Falla simulada: queue_full. El servidor está a plena capacidad/,
+  );
+  assert.match(row(full.text, 1), /data-estado="error"/);
+  delete gw.daemon.refuse.REINTENTAR;
+  await browser.post("/pedidos/1/reintentar", {});
+  const after = await browser.get("/pedidos");
+  assert.match(row(after.text, 1), /data-estado="pendiente"/);
+  assert.match(row(after.text, 1), /✅ Pedido 1 de vuelta en la cola./);
+  assert.match(row(after.text, 1), /action="\/pedidos\/1\/cancelar"/, "now it can be cancelled");
+});
+
+Deno.test("gateway: row actions need the session's CSRF token, a signed-in user, and a real id", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "pendiente" });
+  await browser.get("/pedidos");
+  const forged = await browser.post("/pedidos/1/cancelar", {}, { csrf: "forged" });
+  assert.equal(forged.status, 403);
+  const crossSite = await browser.post("/pedidos/1/cancelar", {}, { origin: "http://evil.test" });
+  assert.equal(crossSite.status, 403);
+  for (const id of ["0", "abc", "1.5", "-1", "99999999999999999"]) {
+    assert.equal((await browser.post(`/pedidos/${id}/cancelar`, {})).status, 404, id);
+  }
+  assert.deepEqual(gw.daemon.sent("CANCELAR"), [], "nothing reached the daemon");
+  const stranger = new FakeBrowser(gw.handler);
+  await stranger.get("/login");
+  const anonymous = await stranger.post("/pedidos/1/cancelar", {});
+  assert.equal(anonymous.status, 303);
+  assert.equal(anonymous.location, "/login");
+  assert.deepEqual(gw.daemon.sent("CANCELAR"), []);
+});
+
+Deno.test("gateway: the live snapshots carry the row actions without any CSRF token", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.addPedido({ estado: "pendiente" });
+  const headers = new Headers({
+    cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+  });
+  const response = await gw.handler(new Request(`${ORIGIN}/pedidos/eventos`, { headers }));
+  await using events = new EventStream(response);
+  const text = await events.until(/action="\/pedidos\/1\/cancelar"/);
+  assert.match(text, /<input type="hidden" name="_csrf" data-csrf="true">/);
+  assert.ok(!text.includes(browser.csrf!), "no session's token in shared HTML");
+});
+
+Deno.test("gateway with a real daemon: Cancelar on a waiting order; its row says cancelado", async () => {
+  // One worker busy for a minute: the second order waits, pendiente.
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+  });
+  await using conn = await rawConnect(daemon.port);
+  const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+  await conn.write(`${order}\n${order}\n`);
+  await conn.readLine();
+  const waiting = (await conn.readLine())?.id as number;
+  const logger = new Logger({ level: "error", write: () => {} });
+  await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger });
+  const handler = createGatewayHandler({ daemon: link, logger });
+  try {
+    const browser = new FakeBrowser(handler);
+    await signIn(browser);
+    assert.match(row((await browser.get("/pedidos")).text, waiting), /Cancelar/);
+    const sent = await browser.post(`/pedidos/${waiting}/cancelar`, {});
+    assert.equal(sent.status, 303);
+    const after = await browser.get("/pedidos");
+    assert.match(row(after.text, waiting), /data-estado="cancelado"/);
+    assert.match(row(after.text, waiting), /✅ Pedido \d+ cancelado./);
+    await conn.write(`{"op":"ESTADO","id":${waiting}}\n`);
+    assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "cancelado");
+  } finally {
+    handler.close();
+  }
+});

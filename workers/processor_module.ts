@@ -1,0 +1,131 @@
+/**
+ * Processor modules (PROTOCOL.md §11), as a processor worker sees them: the
+ * operator's ES module is loaded once per worker ({@linkcode loadProcessor})
+ * and its default export runs per order ({@linkcode runProcessor}), its
+ * result checked and encoded as JSON text for `resultado`.
+ *
+ * Runs inside the processor workers only: the daemon's main thread never
+ * imports an operator's module.
+ *
+ * @module
+ */
+
+import type { Pedido } from "../server/protocol/messages.ts";
+
+/** What a processor module's default export is called with, besides the order. */
+export interface ProcessorContext {
+  /** Fires when the attempt is aborted (`--process-timeout-ms`, or the daemon stops). */
+  signal: AbortSignal;
+  /** This attempt's number, 1 for the first. */
+  intento: number;
+}
+
+/** A processor module's default export. */
+export type ProcessorFunction = (pedido: Pedido, context: ProcessorContext) => unknown;
+
+/** The largest `resultado`, in bytes of its JSON text (§5). */
+export const MAX_RESULT_BYTES = 65536;
+
+/** The longest failure message kept in `detalle_error`, in characters. */
+export const MAX_ERROR_CHARS = 2000;
+
+/** Where a processor module is: the URL imported, and the path as the operator gave it. */
+export interface ProcessorSource {
+  /** The module's URL (`file:` for a path). */
+  url: string;
+  /** As given to `--processor`, for messages. */
+  path: string;
+}
+
+/**
+ * Imports a processor module and checks that its default export is a function.
+ *
+ * @param source The module.
+ * @returns Its default export.
+ * @throws {Error} `Cannot load processor module "PATH": REASON` when the
+ * import fails (no such file, a syntax error, no permission to read it, a
+ * throw at top level) or the default export is not a function.
+ */
+export async function loadProcessor(source: ProcessorSource): Promise<ProcessorFunction> {
+  let module: Record<string, unknown>;
+  try {
+    module = await import(source.url);
+  } catch (error) {
+    throw new Error(`Cannot load processor module "${source.path}": ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  const fn = module.default;
+  if (typeof fn !== "function") {
+    const got = fn === null ? "null" : typeof fn;
+    throw new Error(
+      `Cannot load processor module "${source.path}": its default export must be a function, got ${got}`,
+    );
+  }
+  return fn as ProcessorFunction;
+}
+
+/**
+ * Runs one attempt: calls the module's function and encodes its result.
+ *
+ * @returns The result as JSON text, or null when it returned `undefined`.
+ * @throws {Error} With the message to store in `detalle_error`: the
+ * function's own (thrown or rejected), or why its result cannot be stored
+ * (not JSON-serialisable, larger than {@linkcode MAX_RESULT_BYTES}).
+ */
+export async function runProcessor(
+  fn: ProcessorFunction,
+  pedido: Pedido,
+  context: ProcessorContext,
+): Promise<string | null> {
+  let result: unknown;
+  try {
+    result = await fn(pedido, context);
+  } catch (error) {
+    throw new Error(describeError(error), { cause: error });
+  }
+  return encodeResult(result);
+}
+
+/**
+ * A result as the JSON text stored in `resultado`.
+ *
+ * @returns The text, or null for `undefined`.
+ * @throws {Error} When it is not JSON-serialisable or is too large.
+ */
+export function encodeResult(result: unknown): string | null {
+  if (result === undefined) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result);
+  } catch (error) {
+    throw new Error(`The result is not JSON-serialisable: ${describeError(error)}`);
+  }
+  if (text === undefined) {
+    throw new Error(`The result is not JSON-serialisable: a ${typeof result} has no JSON form`);
+  }
+  // Most texts are far below the limit: count bytes only near it.
+  if (text.length * 3 > MAX_RESULT_BYTES) {
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > MAX_RESULT_BYTES) {
+      throw new Error(
+        `The result is too large: ${bytes} bytes of JSON, at most ${MAX_RESULT_BYTES}`,
+      );
+    }
+  }
+  return text;
+}
+
+/** A thrown value's message, as stored in `detalle_error` (at most {@linkcode MAX_ERROR_CHARS}). */
+export function describeError(error: unknown): string {
+  let text: string;
+  try {
+    if (error instanceof Error) text = String(error.message || error.name);
+    else if (typeof error === "string") text = error;
+    else text = JSON.stringify(error) ?? String(error);
+  } catch {
+    text = "(a thrown value that cannot be shown)";
+  }
+  if (text === "") text = "(no message)";
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 1)}…` : text;
+}

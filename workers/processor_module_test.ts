@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import {
+  describeError,
+  encodeResult,
+  MAX_ERROR_CHARS,
+  MAX_RESULT_BYTES,
+} from "./processor_module.ts";
+
+Deno.test("encodeResult() stores JSON text, null for undefined, up to 65536 bytes", () => {
+  assert.equal(encodeResult({ total: 3 }), '{"total":3}');
+  assert.equal(encodeResult(null), "null");
+  assert.equal(encodeResult(undefined), null);
+  const fits = "é".repeat((MAX_RESULT_BYTES - 2) / 2); // two bytes each, plus the quotes
+  assert.equal(encodeResult(fits)?.length, fits.length + 2);
+  assert.throws(() => encodeResult(fits + "é"), /too large: 65538 bytes of JSON, at most 65536/);
+});
+
+Deno.test("encodeResult() refuses what JSON cannot carry", () => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => encodeResult(cyclic), /not JSON-serialisable/);
+  assert.throws(() => encodeResult(1n), /not JSON-serialisable/);
+  assert.throws(() => encodeResult(() => 1), /not JSON-serialisable: a function has no JSON form/);
+  assert.throws(() => encodeResult(Symbol("s")), /not JSON-serialisable/);
+});
+
+Deno.test("describeError() gives the thrown message, whatever was thrown, cut to 2000 characters", () => {
+  assert.equal(describeError(new TypeError("bad input")), "bad input");
+  assert.equal(describeError("plain text"), "plain text");
+  assert.equal(describeError({ code: 7 }), '{"code":7}');
+  assert.equal(describeError(undefined), "undefined");
+  assert.equal(describeError(new Error("")), "Error");
+  assert.equal(describeError(Object.create(null)), "{}");
+  const long = describeError(new Error("x".repeat(10_000)));
+  assert.equal(long.length, MAX_ERROR_CHARS);
+  assert.ok(long.endsWith("…"));
+});
