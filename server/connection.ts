@@ -15,7 +15,14 @@
  * the event loop before the next request is dispatched, so quick replies
  * (reads) count against the byte cap before more are started. A peer that
  * stops reading therefore holds at most about `maxUnsentBytes` plus one
- * reply, whatever it sends.
+ * reply, whatever it sends. A request whose reply may be large (LISTAR,
+ * {@linkcode mayReplyLarge}) counts as `maxReplyBytes` unsent while it is
+ * answered, so a connection builds at most one large reply at a time.
+ *
+ * **End of input.** When the peer stops sending (a half-close, or a close:
+ * TCP tells them apart only once the daemon writes), every request already
+ * received is still answered, but waits (`ESTADO esperar`) end at once with
+ * the order's current state, so a client that left holds no slot.
  *
  * @module
  */
@@ -29,6 +36,7 @@ import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
+import { mayReplyLarge } from "./protocol/reply_budget.ts";
 import { mayOverlap, type Overlap, overlapOf } from "./protocol/request_effects.ts";
 
 /** Options of {@linkcode Connection}. */
@@ -43,6 +51,8 @@ export interface ConnectionOptions {
   maxPending?: number;
   /** Reply bytes (UTF-16 units) waiting for the socket before dispatching and reading pause. @default 262144 */
   maxUnsentBytes?: number;
+  /** The largest reply (`--max-reply-bytes`): what a LISTAR being answered counts as. @default 1048576 */
+  maxReplyBytes?: number;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
 }
@@ -83,6 +93,9 @@ export class Connection {
   readonly #logger: Logger;
   readonly #maxPending: number;
   readonly #maxUnsent: number;
+  readonly #maxReply: number;
+  /** Bytes counted for large replies being built (LISTAR), until they are ready. */
+  #reserved = 0;
   readonly #onClose: ((connection: Connection) => void) | undefined;
   /** Replies in request order; the head is the next to write. */
   readonly #slots: Slot[] = [];
@@ -96,7 +109,7 @@ export class Connection {
   #answeringClass: Overlap | null = null;
   /** The next request, parsed, waiting for the requests before it (§8). */
   #held: { request: Request; overlap: Overlap } | null = null;
-  /** Aborted when the connection closes: work for this client may stop. */
+  /** Aborted when the peer stops sending or the connection closes: waits end. */
   readonly #gone = new AbortController();
   #unsentBytes = 0;
   #writing = false;
@@ -118,6 +131,7 @@ export class Connection {
     this.#logger = options.logger;
     this.#maxPending = options.maxPending ?? 256;
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
+    this.#maxReply = options.maxReplyBytes ?? 1_048_576;
     this.#onClose = options.onClose;
   }
 
@@ -157,6 +171,7 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
+          this.#gone.abort(); // the peer stopped sending: waits end now
           this.#accept(this.#framer?.end() ?? []);
           break;
         }
@@ -192,6 +207,7 @@ export class Connection {
     this.#backlogHead = 0;
     this.#held = null;
     this.#unsentBytes = 0;
+    this.#reserved = 0;
     this.#gone.abort();
     try {
       this.#socket.close();
@@ -212,7 +228,8 @@ export class Connection {
   }
 
   #hasRoom(): boolean {
-    return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
+    return this.#answering < this.#maxPending &&
+      this.#unsentBytes + this.#reserved < this.#maxUnsent;
   }
 
   /** Whether the pump could dispatch something now. */
@@ -295,7 +312,7 @@ export class Connection {
     const slot = this.#reserve();
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.#dispatcher.run(request, { signal: this.#gone.signal });
+      reply = this.#dispatcher.run(request, { signal: this.#gone.signal, connection: this });
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
       reply = errorReply("internal");
@@ -306,8 +323,11 @@ export class Connection {
     }
     this.#answering++;
     this.#answeringClass = overlap;
+    const reserved = mayReplyLarge(request) ? this.#maxReply : 0;
+    this.#reserved += reserved;
     const answered = (value: Reply) => {
       this.#answering--;
+      if (!this.#closed) this.#reserved -= reserved;
       this.#fill(slot, value);
       this.#wake(); // the next request may have waited for this one
     };

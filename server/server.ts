@@ -7,7 +7,7 @@
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import type { ServerConfig } from "./config/server_config.ts";
+import { DEFAULT_LIMITS, type ServerConfig } from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
@@ -119,8 +119,15 @@ export class Server implements AsyncDisposable {
         pool,
         processMs: config.processMs,
         logger,
+        maxRequestBytes: config.maxRequestBytes,
+        ...limitsOf(config),
       });
-      const accounts = new AccountService({ store, logger, sessionTtlS: config.sessionTtlS });
+      const accounts = new AccountService({
+        store,
+        logger,
+        sessionTtlS: config.sessionTtlS,
+        maxLoginQueue: config.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue,
+      });
       listeners = listenAll(config.hosts, config.port);
       await orders.recover();
       return new Server({ ...options, logger }, { store, pool, orders, accounts, listeners });
@@ -150,6 +157,11 @@ export class Server implements AsyncDisposable {
   /** Open connections. */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** `ESTADO esperar` waits open now, over all connections. */
+  get waits(): number {
+    return this.#orders.waits;
   }
 
   /** Reply bytes held for peers that have not read them yet, over all connections. */
@@ -233,6 +245,7 @@ export class Server implements AsyncDisposable {
       }
       const connection = new Connection(conn, {
         maxRequestBytes: this.#config.maxRequestBytes,
+        maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
         dispatcher,
         logger: this.#logger,
         peer,
@@ -278,4 +291,14 @@ export class Server implements AsyncDisposable {
       }
     }
   }
+}
+
+/** The limits of `config` the order service applies, with their defaults. */
+function limitsOf(config: ServerSettings) {
+  return {
+    maxReplyBytes: config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+    maxWaiters: config.maxWaiters ?? DEFAULT_LIMITS.maxWaiters,
+    maxWaitersPerConnection: config.maxWaitersPerConnection ??
+      DEFAULT_LIMITS.maxWaitersPerConnection,
+  };
 }

@@ -39,6 +39,10 @@ const DEFAULTS: ServerConfig = {
   maxConnections: 1024,
   log: "info",
   sessionTtlS: 86400,
+  maxReplyBytes: 1048576,
+  maxWaiters: 10000,
+  maxWaitersPerConnection: 128,
+  maxLoginQueue: 32,
   envFile: null,
 };
 
@@ -113,6 +117,10 @@ const SAMPLES: Record<keyof typeof SERVER_SETTINGS, [string, string, string]> = 
   maxConnections: ["1", "2", "3"],
   log: ["debug", "warn", "error"],
   sessionTtlS: ["1", "2", "3"],
+  maxReplyBytes: ["200000", "300000", "400000"],
+  maxWaiters: ["1", "2", "3"],
+  maxWaitersPerConnection: ["1", "2", "3"],
+  maxLoginQueue: ["0", "1", "2"],
 };
 
 Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {
