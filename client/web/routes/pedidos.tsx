@@ -6,7 +6,11 @@
  * Each form carries an idempotency `clave`, new on every page shown and
  * kept when a refused form is shown again, so sending one form twice (a
  * double click, a retry after `queue_full`) makes one order: the daemon
- * answers the second with the first's id and `duplicado`.
+ * answers the second with the first's id and `duplicado`. The key is sent
+ * prefixed with the account's name ({@linkcode scopedClave}), so one
+ * account's keys never meet another's. Every request carries the
+ * session's token: the daemon records the order as the account's, and
+ * lists only the account's orders (an operador's: everyone's).
  *
  * @module
  */
@@ -34,6 +38,11 @@ const ACCEPTED: Refused = { error: null, campo: null, problem: null };
 /** The longest `clave` the protocol takes. */
 const MAX_CLAVE = 128;
 
+/** The `clave` sent to the daemon: the form's, in the account's own namespace. */
+export function scopedClave(usuario: string, clave: string): string {
+  return `${usuario.toLowerCase()}:${clave}`;
+}
+
 /**
  * The Pedidos routes.
  *
@@ -54,7 +63,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     status: ContentfulStatusCode,
   ): Promise<Response> {
     const session = c.get("session")!;
-    const { pedidos, problem } = await live.orders();
+    const { pedidos, problem } = await live.orders(session.token);
     if (problem !== null && status === 200) status = 503;
     return respond.page(
       c,
@@ -86,11 +95,12 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     const session = c.get("session")!;
     const body = await c.req.parseBody();
     const given = field(body, "clave");
+    const room = MAX_CLAVE - scopedClave(session.usuario, "").length;
     const form: OrderForm = {
       cliente: field(body, "cliente"),
       productos: field(body, "productos"),
       direccion: field(body, "direccion"),
-      clave: given.length >= 1 && given.length <= MAX_CLAVE ? given : crypto.randomUUID(),
+      clave: given.length >= 1 && given.length <= room ? given : crypto.randomUUID(),
     };
     const reply = await ask({
       op: "PEDIDO",
@@ -98,7 +108,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         cliente: form.cliente,
         productos: parseProductos(form.productos),
         direccion: form.direccion,
-        clave: form.clave,
+        clave: scopedClave(session.usuario, form.clave),
+        token: session.token,
       },
     });
     if (reply?.ok) {
