@@ -25,7 +25,7 @@ import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
-import { type ListBudgetOptions, listWithinBudget } from "./list_within_budget.ts";
+import { type ListBudgetOptions, listWithinBudget, ReadTurns } from "./list_within_budget.ts";
 import { DEFAULT_LIMITS } from "../config/server_config.ts";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
 import { largestOrderBytes } from "../protocol/reply_budget.ts";
@@ -109,6 +109,7 @@ export class OrderService {
     this.#listBudget = {
       maxBytes: options.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
       largestOrderBytes: largestOrderBytes(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES),
+      turns: new ReadTurns(),
     };
     const parts = {
       store: this.#store,
