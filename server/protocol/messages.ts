@@ -106,7 +106,7 @@ export interface Credentials {
 
 /**
  * A parsed, validated request. The order operations may carry a session
- * `token` (a protocol extension, `docs/protocol.md` §2.8): the account it
+ * `token` (a protocol extension, `docs/protocol.md` §2.10): the account it
  * names owns the new order, and only its own orders are seen or changed
  * (an `operador` sees every order). Without one, nothing is scoped.
  */
