@@ -44,7 +44,8 @@ const MAX_TOKEN_CHARS = 512;
  * `invalid_request` (a bad envelope field, named in `campo`),
  * `invalid_order`, `unknown_op`, `invalid_task`, `unknown_task`,
  * `invalid_user` (REGISTRO/LOGIN credentials that break the rules) or
- * `unauthorized` (GET_TAREAS_HTML without a token).
+ * `unauthorized` (GET_TAREAS_HTML without a token; an order operation whose
+ * optional `token` is not a usable string).
  *
  * @example Usage
  * ```ts
