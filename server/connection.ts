@@ -17,7 +17,9 @@
  * stops reading therefore holds at most about `maxUnsentBytes` plus one
  * reply, whatever it sends. A request whose reply may be large (LISTAR,
  * {@linkcode mayReplyLarge}) counts as `maxReplyBytes` unsent while it is
- * answered, so a connection builds at most one large reply at a time.
+ * answered, and starts only while the unsent bytes and that count are
+ * under the cap, so a connection builds at most one large reply at a time
+ * (small requests after it still start).
  *
  * **End of input.** When the peer stops sending (a half-close, or a close:
  * TCP tells them apart only once the daemon writes), every request already
@@ -228,16 +230,19 @@ export class Connection {
   }
 
   #hasRoom(): boolean {
-    return this.#answering < this.#maxPending &&
-      this.#unsentBytes + this.#reserved < this.#maxUnsent;
+    return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
+  }
+
+  /** Whether `held` may start now: §8's order, and room for a large reply (one at a time). */
+  #mayStart(held: { request: Request; overlap: Overlap }): boolean {
+    if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass)) return false;
+    return !mayReplyLarge(held.request) || this.#unsentBytes + this.#reserved < this.#maxUnsent;
   }
 
   /** Whether the pump could dispatch something now. */
   #canProgress(): boolean {
     if (this.#closed || this.#closeQueued || !this.#hasRoom()) return false;
-    if (this.#held !== null) {
-      return mayOverlap(this.#held.overlap, this.#answering, this.#answeringClass);
-    }
+    if (this.#held !== null) return this.#mayStart(this.#held);
     return this.#backlogHead < this.#backlog.length;
   }
 
@@ -261,8 +266,9 @@ export class Connection {
           }
         }
         const { request, overlap } = this.#held!;
-        // §8: wait until the requests before it are answered, unless it may overlap them.
-        if (!mayOverlap(overlap, this.#answering, this.#answeringClass)) break;
+        // §8: wait until the requests before it are answered, unless it may overlap them;
+        // a large reply also waits for the one being built and for unsent bytes to drain.
+        if (!this.#mayStart(this.#held!)) break;
         this.#held = null;
         const slot = this.#run(request, overlap);
         // Let a reply that is ready within a turn (a read) count before the next request.
