@@ -5,10 +5,11 @@
  *   pedidos client   one order or query
  *   pedidos load     many concurrent clients
  *   pedidos web      the web gateway
+ *   pedidos usuarios gives or takes back the operador role
  *
  * This file picks the subcommand, owns the process's signals and exit
- * status, and is the only place that calls `Deno.exit`. The client, load
- * and web subcommands are imported only when chosen (literal specifiers, so
+ * status, and is the only place that calls `Deno.exit`. The client, load,
+ * web and usuarios subcommands are imported only when chosen (literal specifiers, so
  * `deno compile` still embeds them): the daemon does not carry the web
  * framework in its memory.
  *
@@ -27,6 +28,11 @@ Usage:
   pedidos client [args]      send one order or query (pedidos client --help)
   pedidos load [flags]       many concurrent clients (pedidos load --help)
   pedidos web [flags]        run the web gateway (pedidos web --help)
+  pedidos usuarios operador NOMBRE [--db PATH]
+                             give an account the operador role: it sees every
+                             order and the Panel (pedidos usuarios --help)
+  pedidos usuarios usuario NOMBRE [--db PATH]
+                             take the role back: it sees only its own orders
 
 Protocol: docs/protocol.md`;
 
@@ -136,6 +142,8 @@ export async function main(args: string[]): Promise<number> {
       return await (await import("./client/load/load_command.ts")).runLoadCommand(rest);
     case "web":
       return await runWeb(rest);
+    case "usuarios":
+      return await (await import("./server/accounts/usuarios_command.ts")).runUsuariosCommand(rest);
     case undefined:
     case "help":
     case "--help":

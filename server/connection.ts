@@ -15,7 +15,16 @@
  * the event loop before the next request is dispatched, so quick replies
  * (reads) count against the byte cap before more are started. A peer that
  * stops reading therefore holds at most about `maxUnsentBytes` plus one
- * reply, whatever it sends.
+ * reply, whatever it sends. A request whose reply may be large (LISTAR,
+ * {@linkcode mayReplyLarge}) counts as `maxReplyBytes` unsent while it is
+ * answered, and starts only while the unsent bytes and that count are
+ * under the cap, so a connection builds at most one large reply at a time
+ * (small requests after it still start).
+ *
+ * **End of input.** When the peer stops sending (a half-close, or a close:
+ * TCP tells them apart only once the daemon writes), every request already
+ * received is still answered, but waits (`ESTADO esperar`) end at once with
+ * the order's current state, so a client that left holds no slot.
  *
  * Longer than one sitting: reading, ordering, dispatching and writing share
  * the session's state (the reply slots, the counts that pause reading), and
@@ -33,6 +42,7 @@ import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
+import { mayReplyLarge } from "./protocol/reply_budget.ts";
 import { mayOverlap, type Overlap, overlapOf } from "./protocol/request_effects.ts";
 
 /** Options of {@linkcode Connection}. */
@@ -47,6 +57,8 @@ export interface ConnectionOptions {
   maxPending?: number;
   /** Reply bytes (UTF-16 units) waiting for the socket before dispatching and reading pause. @default 262144 */
   maxUnsentBytes?: number;
+  /** The largest reply (`--max-reply-bytes`): what a LISTAR being answered counts as. @default 1048576 */
+  maxReplyBytes?: number;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
 }
@@ -87,6 +99,9 @@ export class Connection {
   readonly #logger: Logger;
   readonly #maxPending: number;
   readonly #maxUnsent: number;
+  readonly #maxReply: number;
+  /** Bytes counted for large replies being built (LISTAR), until they are ready. */
+  #reserved = 0;
   readonly #onClose: ((connection: Connection) => void) | undefined;
   /** Replies in request order; the head is the next to write. */
   readonly #slots: Slot[] = [];
@@ -100,7 +115,7 @@ export class Connection {
   #answeringClass: Overlap | null = null;
   /** The next request, parsed, waiting for the requests before it (§8). */
   #held: { request: Request; overlap: Overlap } | null = null;
-  /** Aborted when the connection closes: work for this client may stop. */
+  /** Aborted when the peer stops sending or the connection closes: waits end. */
   readonly #gone = new AbortController();
   #unsentBytes = 0;
   #writing = false;
@@ -122,6 +137,7 @@ export class Connection {
     this.#logger = options.logger;
     this.#maxPending = options.maxPending ?? 256;
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
+    this.#maxReply = options.maxReplyBytes ?? 1_048_576;
     this.#onClose = options.onClose;
   }
 
@@ -161,6 +177,7 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
+          this.#gone.abort(); // the peer stopped sending: waits end now
           this.#accept(this.#framer?.end() ?? []);
           break;
         }
@@ -196,6 +213,7 @@ export class Connection {
     this.#backlogHead = 0;
     this.#held = null;
     this.#unsentBytes = 0;
+    this.#reserved = 0;
     this.#gone.abort();
     try {
       this.#socket.close();
@@ -219,12 +237,16 @@ export class Connection {
     return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
   }
 
+  /** Whether `held` may start now: §8's order, and room for a large reply (one at a time). */
+  #mayStart(held: { request: Request; overlap: Overlap }): boolean {
+    if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass)) return false;
+    return !mayReplyLarge(held.request) || this.#unsentBytes + this.#reserved < this.#maxUnsent;
+  }
+
   /** Whether the pump could dispatch something now. */
   #canProgress(): boolean {
     if (this.#closed || this.#closeQueued || !this.#hasRoom()) return false;
-    if (this.#held !== null) {
-      return mayOverlap(this.#held.overlap, this.#answering, this.#answeringClass);
-    }
+    if (this.#held !== null) return this.#mayStart(this.#held);
     return this.#backlogHead < this.#backlog.length;
   }
 
@@ -248,8 +270,9 @@ export class Connection {
           }
         }
         const { request, overlap } = this.#held!;
-        // §8: wait until the requests before it are answered, unless it may overlap them.
-        if (!mayOverlap(overlap, this.#answering, this.#answeringClass)) break;
+        // §8: wait until the requests before it are answered, unless it may overlap them;
+        // a large reply also waits for the one being built and for unsent bytes to drain.
+        if (!this.#mayStart(this.#held!)) break;
         this.#held = null;
         const slot = this.#run(request, overlap);
         // Let a reply that is ready within a turn (a read) count before the next request.
@@ -299,7 +322,7 @@ export class Connection {
     const slot = this.#reserve();
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.#dispatcher.run(request, { signal: this.#gone.signal });
+      reply = this.#dispatcher.run(request, { signal: this.#gone.signal, connection: this });
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
       reply = errorReply("internal");
@@ -310,8 +333,11 @@ export class Connection {
     }
     this.#answering++;
     this.#answeringClass = overlap;
+    const reserved = mayReplyLarge(request) ? this.#maxReply : 0;
+    this.#reserved += reserved;
     const answered = (value: Reply) => {
       this.#answering--;
+      if (!this.#closed) this.#reserved -= reserved;
       this.#fill(slot, value);
       this.#wake(); // the next request may have waited for this one
     };

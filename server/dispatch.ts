@@ -43,8 +43,10 @@ export interface DispatcherDeps {
 
 /** What a request runs with. */
 export interface RunContext {
-  /** Aborted when the client's connection closes. */
+  /** Aborted when the client stops sending or its connection closes: waits end. */
   signal?: AbortSignal;
+  /** The client's connection (any object that identifies it), for per-connection limits. */
+  connection?: object;
 }
 
 /** Parses and runs the requests of every connection. */
@@ -79,6 +81,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     };
   }
 
+  /**
+   * The account of a request's session token: `owner` of new orders, and
+   * the `scope` of reads and changes (undefined for an `operador`: every order).
+   *
+   * @throws {ProtocolError} `unauthorized`.
+   */
+  async function sessionOf(token: Secret): Promise<{ owner: number; scope: number | undefined }> {
+    if (!accounts) {
+      throw new ProtocolError(
+        "unauthorized",
+        "❌ Este servidor no tiene cuentas: envíe la solicitud sin token.",
+        { campo: "token" },
+      );
+    }
+    const { usuarioId, rol } = await accounts.authenticate(token);
+    return { owner: usuarioId, scope: rol === "operador" ? undefined : usuarioId };
+  }
+
   async function tareasHtml(accounts: AccountOperations, token: Secret): Promise<TareasHtmlReply> {
     const { usuario } = await accounts.authenticate(token);
     return { ok: true, html: renderTareasHtml({ usuario, workers: orders.stats().workers }) };
@@ -99,25 +119,45 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       switch (request.op) {
         case "PING":
           return { ok: true, pong: true };
-        case "PEDIDO":
+        case "PEDIDO": {
           orders.countReceived();
-          return guard(orders.submit(request.order));
-        case "ESTADO":
-          return guard(orders.status(request.id, {
-            esperar: request.esperar,
-            timeoutMs: request.timeoutMs,
-            ...(context.signal ? { signal: context.signal } : {}),
-          }));
-        case "LISTAR":
-          return guard(orders.list(request.filter));
+          const { order, token } = request;
+          if (token === undefined) return guard(orders.submit(order));
+          return guard(sessionOf(token).then(({ owner }) => orders.submit(order, owner)));
+        }
+        case "ESTADO": {
+          const status = (owner?: number) =>
+            orders.status(request.id, {
+              esperar: request.esperar,
+              timeoutMs: request.timeoutMs,
+              ...(context.signal ? { signal: context.signal } : {}),
+              ...(context.connection ? { client: context.connection } : {}),
+              ...(owner === undefined ? {} : { owner }),
+            });
+          if (request.token === undefined) return guard(status());
+          return guard(sessionOf(request.token).then(({ scope }) => status(scope)));
+        }
+        case "LISTAR": {
+          const { filter, token } = request;
+          if (token === undefined) return guard(orders.list(filter));
+          return guard(
+            sessionOf(token).then(({ scope }) =>
+              orders.list(scope === undefined ? filter : { ...filter, usuarioId: scope })
+            ),
+          );
+        }
         case "STATS":
           return { ok: true, stats: stats() };
         case "TASK":
           return guard(orders.runTask(request.task));
         case "CANCELAR":
-          return guard(orders.cancel(request.id));
-        case "REINTENTAR":
-          return guard(orders.retry(request.id));
+        case "REINTENTAR": {
+          const { id, token } = request;
+          const change = (owner?: number) =>
+            request.op === "CANCELAR" ? orders.cancel(id, owner) : orders.retry(id, owner);
+          if (token === undefined) return guard(change());
+          return guard(sessionOf(token).then(({ scope }) => change(scope)));
+        }
         case "REGISTRO":
           return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
         case "LOGIN":

@@ -9,7 +9,7 @@
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import { type ServerConfig, V11_DEFAULTS } from "./config/server_config.ts";
+import { DEFAULT_LIMITS, type ServerConfig, V11_DEFAULTS } from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
@@ -157,8 +157,15 @@ export class Server implements AsyncDisposable {
         ...(processor
           ? { processor: { timeoutMs: config.processTimeoutMs ?? V11_DEFAULTS.processTimeoutMs } }
           : {}),
+        maxRequestBytes: config.maxRequestBytes,
+        ...limitsOf(config),
       });
-      const accounts = new AccountService({ store, logger, sessionTtlS: config.sessionTtlS });
+      const accounts = new AccountService({
+        store,
+        logger,
+        sessionTtlS: config.sessionTtlS,
+        maxLoginQueue: config.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue,
+      });
       listeners = listenAll(config.hosts, config.port);
       metrics = startMetrics(config, store, logger);
       await orders.recover();
@@ -202,6 +209,11 @@ export class Server implements AsyncDisposable {
   /** Open connections. */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** `ESTADO esperar` waits open now, over all connections. */
+  get waits(): number {
+    return this.#orders.waits;
   }
 
   /** Reply bytes held for peers that have not read them yet, over all connections. */
@@ -288,6 +300,7 @@ export class Server implements AsyncDisposable {
       }
       const connection = new Connection(conn, {
         maxRequestBytes: this.#config.maxRequestBytes,
+        maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
         dispatcher,
         logger: this.#logger,
         peer,
@@ -333,4 +346,14 @@ export class Server implements AsyncDisposable {
       }
     }
   }
+}
+
+/** The limits of `config` the order service applies, with their defaults. */
+function limitsOf(config: ServerSettings) {
+  return {
+    maxReplyBytes: config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+    maxWaiters: config.maxWaiters ?? DEFAULT_LIMITS.maxWaiters,
+    maxWaitersPerConnection: config.maxWaitersPerConnection ??
+      DEFAULT_LIMITS.maxWaitersPerConnection,
+  };
 }

@@ -224,7 +224,8 @@ Deno.test("gateway: Pedidos places an order with an idempotency key and shows it
       cliente: "Ana",
       productos: ["pan", { nombre: "agua", cantidad: 2 }],
       direccion: "Calle 1",
-      clave,
+      clave: `ana:${clave}`,
+      token: [...gw.daemon.tokens.keys()][0],
     },
   });
   const list = await browser.get("/pedidos");
@@ -248,7 +249,7 @@ Deno.test("gateway: Pedidos places an order with an idempotency key and shows it
   // A form that comes without a clave still gets one, so a retry of it can be told apart.
   await browser.post("/pedidos", { cliente: "Eva", productos: "pan", direccion: "Calle 2" });
   const sentClave = (gw.daemon.sent("PEDIDO")[2]!.data as { clave: unknown }).clave;
-  assert.match(String(sentClave), /^[0-9a-f-]{36}$/);
+  assert.match(String(sentClave), /^ana:[0-9a-f-]{36}$/);
 });
 
 Deno.test("gateway: Pedidos escapes what clients typed", async () => {
@@ -292,6 +293,7 @@ Deno.test("gateway: Pedidos shows refusals in words and keeps what was typed", a
 Deno.test("gateway: Panel shows the counters and one timeline lane per worker", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
+  gw.daemon.operators.add("ana");
   await signIn(browser);
   const t = Date.now();
   gw.daemon.addPedido({
@@ -336,6 +338,7 @@ Deno.test("gateway: Panel shows the counters and one timeline lane per worker", 
 Deno.test("gateway: cancelled orders show as a grey badge on Pedidos and a counter on the Panel", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
+  gw.daemon.operators.add("ana");
   await signIn(browser);
   gw.daemon.addPedido({ estado: "cancelado", fecha_fin: new Date().toISOString() });
   gw.daemon.stats.cancelados = 7;
@@ -370,6 +373,7 @@ Deno.test("gateway: the live streams send HTML snapshots as server-sent events",
 Deno.test("gateway: closing the gateway ends the live streams", async () => {
   using gw = fakeGateway({ liveIntervalMs: 10 });
   const browser = gw.browser();
+  gw.daemon.operators.add("ana");
   await signIn(browser);
   const response = await gw.handler(
     new Request(`${ORIGIN}/panel/eventos`, {
@@ -394,6 +398,7 @@ Deno.test("gateway: closing the gateway ends the live streams", async () => {
 Deno.test("gateway: when the daemon is down every page says so plainly", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
+  gw.daemon.operators.add("ana");
   await signIn(browser);
   gw.daemon.down = true;
   for (const path of ["/", "/pedidos", "/panel"]) {

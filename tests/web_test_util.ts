@@ -30,6 +30,8 @@ export class FakeDaemon implements DaemonClient {
   readonly refuse: Partial<Record<Op, ErrorCode>> = {};
   readonly users = new Map<string, { usuario: string; password: string }>();
   readonly tokens = new Map<string, string>();
+  /** Names (lower case) whose LOGIN answers `rol: "operador"`. */
+  readonly operators = new Set<string>();
   readonly pedidos: Pedido[] = [];
   stats: Stats = {
     recibidos: 0,
@@ -108,7 +110,8 @@ export class FakeDaemon implements DaemonClient {
         const token = `daemon-token-${this.#nextToken++}-${"x".repeat(30)}`;
         this.tokens.set(token, user.usuario);
         const expira = new Date(Date.now() + 3600_000).toISOString();
-        return { ok: true, usuario: user.usuario, token, expira };
+        const rol = this.operators.has(user.usuario.toLowerCase()) ? "operador" : "usuario";
+        return { ok: true, usuario: user.usuario, token, expira, rol };
       }
       case "GET_TAREAS_HTML": {
         const usuario = this.tokens.get(String(data.token));

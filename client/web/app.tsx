@@ -21,10 +21,16 @@
  *
  * Security: the session cookie (`pedidos_sesion`) is HttpOnly and
  * SameSite=Lax and holds only a random id; the daemon's token and the
- * user's name stay on the server ({@linkcode SessionStore}); a password is
- * passed to the daemon and forgotten. Every form POST must come from this
- * origin (hono's `csrf()`: `Origin` / `Sec-Fetch-Site`) and carry the
- * session's CSRF token (`middleware/csrf_token.ts`).
+ * user's name stay on the server ({@linkcode SessionStore}), for signed-in
+ * users only: an anonymous visitor's CSRF token is an HMAC of its cookie
+ * ({@linkcode VisitorTokens}), so anonymous page views cost no memory. A
+ * password is passed to the daemon and forgotten; sign-in and sign-up
+ * attempts are limited per client address and account
+ * ({@linkcode AccountLimits}). Every form POST must come from this origin
+ * (hono's `csrf()`: `Origin` / `Sec-Fetch-Site`) and carry the browser's
+ * CSRF token (`middleware/csrf_token.ts`). Each account sees only its own
+ * orders (the daemon scopes them by the session's token); the Panel is
+ * for operators. Live streams are bounded and end with their session.
  *
  * @module
  */
@@ -32,7 +38,9 @@
 import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { Logger } from "../../server/log.ts";
-import { createAsk, unreachableMessage } from "./ask.ts";
+import { AccountLimits } from "./account_limits.ts";
+import { createAsk, DaemonHealth } from "./ask.ts";
+import { clientAddress, isHttps } from "./client_address.ts";
 import type { DaemonClient } from "./daemon.ts";
 import { ErrorPages } from "./error_pages.tsx";
 import { LiveData } from "./live/live_data.tsx";
@@ -41,7 +49,7 @@ import { csrfToken } from "./middleware/csrf_token.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { session } from "./middleware/session.ts";
-import { type GatewayEnv, Responses } from "./responses.tsx";
+import { type GatewayContext, type GatewayEnv, Responses } from "./responses.tsx";
 import type { RouteDeps } from "./route_deps.ts";
 import { accountsRoutes } from "./routes/accounts.tsx";
 import { panelRoutes } from "./routes/panel.tsx";
@@ -49,6 +57,7 @@ import { pedidosRoutes } from "./routes/pedidos.tsx";
 import { staticRoutes } from "./routes/static.ts";
 import { tareasRoutes } from "./routes/tareas.tsx";
 import { SessionStore } from "./sessions.ts";
+import { VisitorTokens } from "./visitor_tokens.ts";
 
 export { SESSION_COOKIE } from "./responses.tsx";
 
@@ -68,11 +77,27 @@ export interface GatewayDeps {
   recentOrders?: number;
   /** Time span of the Panel's timeline. @default {60000} */
   timelineMs?: number;
+  /** Signs anonymous visitors' CSRF tokens and messages. @default {a VisitorTokens with a random key} */
+  visitors?: VisitorTokens;
+  /** The limits on sign-in and sign-up attempts. @default {an AccountLimits with the defaults} */
+  limits?: AccountLimits;
+  /**
+   * Believe `X-Forwarded-For` and `X-Forwarded-Proto` (`--web-trust-proxy`):
+   * only behind a reverse proxy that sets them. @default {false}
+   */
+  trustProxy?: boolean;
+  /** `always`: every cookie is `Secure`; `auto`: over HTTPS only. @default {"auto"} */
+  secureCookies?: "auto" | "always";
+  /** Live streams open at once, in all (`--web-max-streams`). @default {256} */
+  maxStreams?: number;
+  /** Live streams open at once per session. @default {4} */
+  maxStreamsPerSession?: number;
 }
 
 /** The gateway: a `fetch` handler plus `close()`, which ends live streams. */
 export interface GatewayHandler {
-  (request: Request): Promise<Response>;
+  /** Answers a request; `info` is what `Deno.serve` passes (the client's address). */
+  (request: Request, info?: { remoteAddr: Deno.NetAddr }): Promise<Response>;
   /** Ends every live stream and stops polling the daemon. Idempotent. */
   close(): void;
 }
@@ -103,8 +128,10 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   const sessions = deps.sessions ?? new SessionStore();
   const now = deps.now ?? Date.now;
   const closing = new AbortController();
-  const ask = createAsk(daemon, closing.signal);
-  const unreachable = () => unreachableMessage(daemon.address);
+  const health = new DaemonHealth(daemon.address);
+  const ask = createAsk(daemon, closing.signal, health);
+  const unreachable = () => health.problem();
+  const trustProxy = deps.trustProxy ?? false;
   const live = new LiveData({
     ask,
     unreachable,
@@ -112,9 +139,19 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     intervalMs: deps.liveIntervalMs ?? 500,
     recentOrders: deps.recentOrders ?? 15,
     timelineMs: deps.timelineMs ?? 60_000,
+    ...(deps.maxStreams ? { maxStreams: deps.maxStreams } : {}),
+    ...(deps.maxStreamsPerSession ? { maxStreamsPerSession: deps.maxStreamsPerSession } : {}),
   });
-  const respond = new Responses(sessions, now);
+  const respond = new Responses({
+    sessions,
+    visitors: deps.visitors ?? new VisitorTokens(),
+    now,
+    isHttps: (c) => isHttps(c, trustProxy),
+    alwaysSecure: deps.secureCookies === "always",
+  });
   const parts: RouteDeps = { ask, unreachable, respond, live, now, logger };
+  const limits = deps.limits ?? new AccountLimits({ now });
+  const address = (c: GatewayContext) => clientAddress(c, trustProxy);
   const errors = new ErrorPages(parts);
 
   const app = new Hono<GatewayEnv>();
@@ -129,13 +166,15 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   app.use("*", session(sessions));
   app.use("*", formBodyLimit());
   app.use("*", csrf());
-  app.use("*", csrfToken((c) => errors.forbidden(c)));
-  app.route("/", accountsRoutes(parts));
+  app.use("*", csrfToken(respond, (c) => errors.forbidden(c)));
+  app.route("/", accountsRoutes({ ...parts, limits, address }));
   app.route("/", tareasRoutes(parts));
   app.route("/pedidos", pedidosRoutes(parts));
   app.route("/panel", panelRoutes(parts));
 
-  const handler = ((request: Request) => Promise.resolve(app.fetch(request))) as GatewayHandler;
+  const handler =
+    ((request: Request, info?: { remoteAddr: Deno.NetAddr }) =>
+      Promise.resolve(app.fetch(request, info))) as GatewayHandler;
   handler.close = () => {
     closing.abort();
     live.close();

@@ -1,7 +1,9 @@
 /**
  * How the gateway asks the daemon: a typed request whose reply is the
  * operation's own ({@linkcode ReplyOf}), or `null` when the daemon cannot
- * be reached, which every page says in the same words.
+ * be reached or does not answer in time, which every page says in the same
+ * words ({@linkcode DaemonHealth.problem}): that the daemon is down, or
+ * that it is up but slow.
  *
  * @module
  */
@@ -19,18 +21,47 @@ export type Ask = <O extends Op>(
 ) => Promise<ReplyOf<O> | null>;
 
 /**
+ * What the gateway last learnt of the daemon: whether its last failure was
+ * a reply that did not come in time (the daemon is slow) or a connection
+ * that could not be made or was lost (it is down). A reply clears it.
+ */
+export class DaemonHealth {
+  readonly #address: string;
+  #slow = false;
+
+  /** @param address Where the daemon is, for people: `localhost:8888`. */
+  constructor(address: string) {
+    this.#address = address;
+  }
+
+  /** Records how a request ended: a reply, or a {@linkcode ClientError}. */
+  record(outcome: "reply" | ClientError): void {
+    this.#slow = outcome !== "reply" && outcome.code === "timeout";
+  }
+
+  /** What every page says when a request got no reply. */
+  problem(): string {
+    return this.#slow ? slowMessage(this.#address) : unreachableMessage(this.#address);
+  }
+}
+
+/**
  * Makes the gateway's {@linkcode Ask} on `daemon`.
  *
  * @param daemon The daemon.
  * @param signal Aborted when the gateway closes: requests in flight are given up.
+ * @param health Told how each request ended. @default {none}
  * @returns The ask function.
  * @throws What `daemon.request` throws other than a {@linkcode ClientError} (a bug).
  */
-export function createAsk(daemon: DaemonClient, signal: AbortSignal): Ask {
+export function createAsk(daemon: DaemonClient, signal: AbortSignal, health?: DaemonHealth): Ask {
   return async function ask(request) {
     try {
-      return await daemon.request(request, { signal });
+      const reply = await daemon.request(request, { signal });
+      health?.record("reply");
+      return reply;
     } catch (error) {
+      if (error instanceof ClientError && !signal.aborted) health?.record(error);
       if (error instanceof ClientError || signal.aborted) return null;
       throw error;
     }
@@ -45,4 +76,15 @@ export function createAsk(daemon: DaemonClient, signal: AbortSignal): Ask {
 export function unreachableMessage(address: string): string {
   return `No hay conexión con el servidor de pedidos (${address}). ` +
     "Compruebe que está en marcha (deno task server); esta página se recupera sola cuando vuelva.";
+}
+
+/**
+ * What every page says when the daemon is up but did not answer in time.
+ *
+ * @param address Where the daemon is, for people: `localhost:8888`.
+ */
+export function slowMessage(address: string): string {
+  return `El servidor de pedidos (${address}) está en marcha pero tarda demasiado en responder ` +
+    "(está muy ocupado). Si envió un pedido, pudo quedar registrado: vuelva a enviar el mismo " +
+    "formulario y no se duplicará.";
 }

@@ -16,7 +16,7 @@ import {
   resolveConfig,
   type Settings,
 } from "../../server/config/settings.ts";
-import { wholeNumber } from "../../server/config/value_parsers.ts";
+import { oneOf, wholeNumber } from "../../server/config/value_parsers.ts";
 import type { LogLevel } from "../../server/log.ts";
 
 /** The gateway's configuration. */
@@ -27,6 +27,18 @@ export interface WebConfig extends ClientConfig {
   webPort: number;
   /** Least severe log level written (to stderr). */
   log: LogLevel;
+  /**
+   * Whether a reverse proxy in front sets `X-Forwarded-For` and
+   * `X-Forwarded-Proto`, to be believed for the client's address (sign-in
+   * limits) and for HTTPS (the `Secure` cookie flag).
+   */
+  webTrustProxy: boolean;
+  /** `auto`: cookies are `Secure` when the request came over HTTPS; `always`: always. */
+  webSecureCookies: "auto" | "always";
+  /** Live streams (server-sent events) open at once, in all. */
+  webMaxStreams: number;
+  /** Live streams open at once per signed-in session. */
+  webMaxStreamsPerSession: number;
 }
 
 /** The gateway's defaults table: the client's, plus its own. */
@@ -53,6 +65,38 @@ export const WEB_SETTINGS: Settings<Omit<WebConfig, "envFile">> = {
     parse: wholeNumber(0, 65535),
   },
   log: SERVER_SETTINGS.log,
+  webTrustProxy: {
+    flag: "web-trust-proxy",
+    arg: "no|yes",
+    default: false,
+    shown: "no",
+    help: "believe X-Forwarded-For/-Proto from a reverse proxy in front",
+    parse: (text) => oneOf(["no", "yes"] as const)(text) === "yes",
+  },
+  webSecureCookies: {
+    flag: "web-secure-cookies",
+    arg: "auto|always",
+    default: "auto",
+    shown: "auto",
+    help: "Secure cookies: over HTTPS only (auto), or always",
+    parse: oneOf(["auto", "always"] as const),
+  },
+  webMaxStreams: {
+    flag: "web-max-streams",
+    arg: "N",
+    default: 256,
+    shown: "256",
+    help: "live pages (event streams) open at once; more get 429",
+    parse: wholeNumber(1),
+  },
+  webMaxStreamsPerSession: {
+    flag: "web-max-streams-per-session",
+    arg: "N",
+    default: 4,
+    shown: "4",
+    help: "live pages open at once per signed-in session",
+    parse: wholeNumber(1),
+  },
 };
 
 /** The usage text of `pedidos web`. */

@@ -11,6 +11,10 @@ Deno.test("parseWebConfig() defaults to 127.0.0.1:5000, daemon at localhost:8888
     webHost: "127.0.0.1",
     webPort: 5000,
     log: "info",
+    webTrustProxy: false,
+    webSecureCookies: "auto",
+    webMaxStreams: 256,
+    webMaxStreamsPerSession: 4,
     envFile: null,
   });
 });
@@ -48,4 +52,23 @@ Deno.test("WEB_USAGE names the gateway's flags and their variables", () => {
   ) {
     assert.ok(WEB_USAGE.includes(text), text);
   }
+});
+
+Deno.test("parseWebConfig() reads the proxy, cookie and live-stream settings", () => {
+  const config = parseWebConfig([
+    "--web-trust-proxy",
+    "yes",
+    "--web-secure-cookies",
+    "always",
+    "--web-max-streams",
+    "10",
+    "--web-max-streams-per-session",
+    "2",
+  ], NONE);
+  assert.equal(config.webTrustProxy, true);
+  assert.equal(config.webSecureCookies, "always");
+  assert.equal(config.webMaxStreams, 10);
+  assert.equal(config.webMaxStreamsPerSession, 2);
+  assert.throws(() => parseWebConfig(["--web-trust-proxy", "maybe"], NONE), ConfigError);
+  assert.throws(() => parseWebConfig(["--web-max-streams", "0"], NONE), ConfigError);
 });

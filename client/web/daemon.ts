@@ -2,11 +2,15 @@
  * The gateway's way to the daemon: long-lived TCP connections, never one
  * per HTTP request, that reconnect by themselves when the daemon comes back.
  *
- * The daemon answers each connection's requests in order, so a request that
- * waits (a TASK queued behind orders, a LOGIN hashing) would hold up every
- * reply behind it. The gateway therefore keeps two connections: one for
- * quick queries (STATS, LISTAR, GET_TAREAS_HTML, PING) that the live pages
- * poll, and one for work (PEDIDO, TASK, REGISTRO, LOGIN).
+ * The daemon answers each connection's requests in order, and runs a
+ * REGISTRO or LOGIN alone on its connection (§8), so a request that waits
+ * (a TASK queued behind orders, a password being hashed) would hold up
+ * every reply behind it. The gateway therefore keeps separate connections:
+ * one for quick queries (STATS, LISTAR, ESTADO, GET_TAREAS_HTML, PING) that
+ * the live pages poll, one for work (PEDIDO, TASK, CANCELAR, REINTENTAR),
+ * and two for accounts (REGISTRO, LOGIN: the daemon hashes two passwords
+ * at a time), each request going to the one with less waiting on it. A
+ * flood of sign-ins therefore never delays an order or a task.
  *
  * @module
  */
@@ -42,12 +46,16 @@ export interface DaemonClient {
   close(): Promise<void>;
 }
 
-/** Operations sent on the work connection; everything else is a query. */
-const WORK_OPS = new Set(["PEDIDO", "TASK", "REGISTRO", "LOGIN"]);
+/** Operations sent on the work connection. */
+const WORK_OPS = new Set(["PEDIDO", "TASK", "CANCELAR", "REINTENTAR"]);
+/** Operations sent on the account connections; everything else is a query. */
+const ACCOUNT_OPS = new Set(["REGISTRO", "LOGIN"]);
+/** Account connections: as many as the passwords the daemon hashes at once. */
+const ACCOUNT_LINKS = 2;
 
 /**
- * The gateway's daemon client: a query connection and a work connection
- * (see the module docs).
+ * The gateway's daemon client: a query connection, a work connection and
+ * two account connections, each opened when first needed (see the module docs).
  *
  * @example Usage
  * ```ts ignore
@@ -60,9 +68,25 @@ const WORK_OPS = new Set(["PEDIDO", "TASK", "REGISTRO", "LOGIN"]);
 export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncDisposable {
   const queries = new DaemonLink({ ...options, name: "consultas" });
   const work = new DaemonLink({ ...options, name: "trabajo" });
+  const accounts = Array.from({ length: ACCOUNT_LINKS }, (_, i) => ({
+    link: new DaemonLink({ ...options, name: `cuentas-${i + 1}` }),
+    waiting: 0,
+  }));
   const close = async () => {
-    await Promise.all([queries.close(), work.close()]);
+    await Promise.all([queries, work, ...accounts.map((a) => a.link)].map((link) => link.close()));
   };
+  async function toAccounts<O extends Op>(
+    body: DaemonRequest<O>,
+    requestOptions?: { signal?: AbortSignal },
+  ): Promise<ReplyOf<O>> {
+    const least = accounts.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+    least.waiting++;
+    try {
+      return await least.link.request(body, requestOptions);
+    } finally {
+      least.waiting--;
+    }
+  }
   return {
     address: queries.address,
     request<O extends Op = "PEDIDO">(
@@ -70,6 +94,7 @@ export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncD
       requestOptions?: { signal?: AbortSignal },
     ): Promise<ReplyOf<O>> {
       const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
+      if (ACCOUNT_OPS.has(op)) return toAccounts(body, requestOptions);
       return (WORK_OPS.has(op) ? work : queries).request(body, requestOptions);
     },
     close,

@@ -25,7 +25,12 @@ export class ErrorPages {
     this.#deps = deps;
   }
 
-  /** 403: the form did not come from this page or its CSRF token had expired. Logged as a warning. */
+  /**
+   * 403: the form did not come from this page or its CSRF token had
+   * expired. Logged as a warning. "Volver" goes to a fixed page, never to
+   * the request's path (a cross-site `POST //evil.example/` would make it
+   * a link away).
+   */
   forbidden(c: GatewayContext): Response {
     this.#deps.logger.warn("web.csrf_rejected", { path: c.req.path });
     return this.#deps.respond.page(
@@ -34,7 +39,7 @@ export class ErrorPages {
       <MessagePage
         title="Solicitud rechazada"
         text="El formulario no venía de esta página o había caducado (protección CSRF). Recargue la página e inténtelo de nuevo."
-        back={c.req.path}
+        back="/"
       />,
       403,
     );

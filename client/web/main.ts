@@ -63,7 +63,14 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
   }
   const logger = new Logger({ level: config.log, write: (line) => err(`${line}\n`) });
   const daemon = connectDaemon({ hosts: config.hosts, port: config.port, logger });
-  const handler = createGatewayHandler({ daemon, logger });
+  const handler = createGatewayHandler({
+    daemon,
+    logger,
+    trustProxy: config.webTrustProxy,
+    secureCookies: config.webSecureCookies,
+    maxStreams: config.webMaxStreams,
+    maxStreamsPerSession: config.webMaxStreamsPerSession,
+  });
   const stop = new AbortController();
   const onAbort = () => {
     handler.close(); // ends live streams, so the server can finish

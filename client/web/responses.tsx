@@ -1,72 +1,166 @@
 /**
  * How the gateway answers a browser: the session cookie, the session of a
- * request, whole pages in the {@linkcode Layout}, and signing out.
+ * request, CSRF tokens and one-time messages (kept in the session when
+ * signed in, signed into cookies otherwise: nothing is kept for anonymous
+ * visitors), whole pages in the {@linkcode Layout}, and signing out.
  *
  * @module
  */
 
 import type { Context } from "hono";
-import { setCookie } from "hono/cookie";
+import { getCookie, setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Layout, type LayoutProps } from "./components/layout.tsx";
-import type { SessionStore, WebSession } from "./sessions.ts";
+import {
+  type Flash,
+  randomToken,
+  safeEqual,
+  type SessionStore,
+  type SignIn,
+  type WebSession,
+} from "./sessions.ts";
+import type { VisitorTokens } from "./visitor_tokens.ts";
 
-/** The name of the session cookie. */
+/** The name of the session cookie: a signed-in session's id, or an anonymous visitor's. */
 export const SESSION_COOKIE = "pedidos_sesion";
 
-/** The gateway's hono environment: each request's session (null: none yet). */
-export type GatewayEnv = { Variables: { session: WebSession | null } };
+/** The name of the cookie that carries an anonymous visitor's next message, signed. */
+export const FLASH_COOKIE = "pedidos_aviso";
+
+/**
+ * The gateway's hono environment: each request's session (null: not signed
+ * in), and the anonymous visitor id given in this response, if any.
+ */
+export type GatewayEnv = {
+  Variables: { session: WebSession | null; visitor?: string };
+  /** What `Deno.serve` passes with each request; absent in tests that call the handler. */
+  Bindings: { remoteAddr?: Deno.NetAddr } | undefined;
+};
 
 /** A request's context in the gateway. */
 export type GatewayContext = Context<GatewayEnv>;
 
 /** The layout's props that a page chooses. */
-export type PageProps = Omit<LayoutProps, "usuario" | "csrf" | "children">;
+export type PageProps = Omit<LayoutProps, "usuario" | "csrf" | "rol" | "children">;
+
+/** Options of {@linkcode Responses}. */
+export interface ResponsesOptions {
+  /** Where sessions are kept. */
+  sessions: SessionStore;
+  /** Signs visitors' CSRF tokens and messages. */
+  visitors: VisitorTokens;
+  /** The clock, in ms since the epoch (cookie lifetimes). */
+  now: () => number;
+  /** Whether the request came over HTTPS (own TLS, or a trusted proxy says so). */
+  isHttps: (c: GatewayContext) => boolean;
+  /** `Secure` on every cookie, not only over HTTPS. @default {false} */
+  alwaysSecure?: boolean;
+}
 
 /** Answers with sessions from one store, on one clock. */
 export class Responses {
   readonly #sessions: SessionStore;
+  readonly #visitors: VisitorTokens;
   readonly #now: () => number;
+  readonly #isHttps: (c: GatewayContext) => boolean;
+  readonly #alwaysSecure: boolean;
 
-  /**
-   * Answers with sessions from one store.
-   *
-   * @param sessions Where sessions are kept.
-   * @param now The clock, in ms since the epoch (cookie lifetimes).
-   */
-  constructor(sessions: SessionStore, now: () => number) {
-    this.#sessions = sessions;
-    this.#now = now;
+  /** Answers with sessions from one store. */
+  constructor(options: ResponsesOptions) {
+    this.#sessions = options.sessions;
+    this.#visitors = options.visitors;
+    this.#now = options.now;
+    this.#isHttps = options.isHttps;
+    this.#alwaysSecure = options.alwaysSecure ?? false;
   }
 
   /**
-   * Sets the session cookie: only the random id, `HttpOnly`, `SameSite=Lax`,
-   * `Secure` over HTTPS; a signed-in session's lasts until it expires, an
-   * anonymous one until the browser closes.
+   * Sets a cookie the gateway's way: `HttpOnly`, `SameSite=Lax`, path `/`,
+   * `Secure` over HTTPS (or always, when configured).
    */
-  cookie(c: GatewayContext, session: WebSession): void {
-    const signedIn = session.usuario !== null;
-    setCookie(c, SESSION_COOKIE, session.id, {
+  #setCookie(c: GatewayContext, name: string, value: string, maxAge?: number): void {
+    setCookie(c, name, value, {
       path: "/",
       httpOnly: true,
       sameSite: "Lax",
-      secure: new URL(c.req.url).protocol === "https:",
-      ...(signedIn
-        ? { maxAge: Math.max(0, Math.floor((session.expires - this.#now()) / 1000)) }
-        : {}),
+      secure: this.#alwaysSecure || this.#isHttps(c),
+      ...(maxAge === undefined ? {} : { maxAge }),
     });
   }
 
-  /** The request's session, made (and its cookie set) if there is none. */
-  ensureSession(c: GatewayContext): WebSession {
-    let session = c.get("session");
-    if (session === null) {
-      session = this.#sessions.create();
-      c.set("session", session);
-      this.cookie(c, session);
+  /**
+   * Sets the session cookie: only the random id; a signed-in session's
+   * lasts until it expires, an anonymous visitor's until the browser closes.
+   */
+  cookie(c: GatewayContext, session: WebSession): void {
+    const maxAge = Math.max(0, Math.floor((session.expires - this.#now()) / 1000));
+    this.#setCookie(c, SESSION_COOKIE, session.id, maxAge);
+  }
+
+  /**
+   * The anonymous visitor's id: the cookie's, or a new random one (and its
+   * cookie). Nothing is kept for it.
+   */
+  #visitorId(c: GatewayContext): string {
+    const known = c.get("visitor");
+    if (known !== undefined) return known;
+    const id = getCookie(c, SESSION_COOKIE);
+    if (id !== undefined && VISITOR_ID_REGEXP.test(id)) return id;
+    return this.#newVisitor(c);
+  }
+
+  /** A new anonymous visitor id for this browser, with its cookie. */
+  #newVisitor(c: GatewayContext): string {
+    const id = randomToken();
+    c.set("visitor", id);
+    this.#setCookie(c, SESSION_COOKIE, id);
+    return id;
+  }
+
+  /**
+   * The CSRF token the request's forms carry: the session's, or for an
+   * anonymous visitor the HMAC of their cookie's id (setting that cookie
+   * if there is none).
+   */
+  csrf(c: GatewayContext): string {
+    const session = c.get("session");
+    return session ? session.csrf : this.#visitors.csrfFor(this.#visitorId(c));
+  }
+
+  /** Whether `token` is the CSRF token this request's forms carry (compared in constant time). */
+  csrfMatches(c: GatewayContext, token: string): boolean {
+    const session = c.get("session");
+    if (session) return safeEqual(token, session.csrf);
+    const id = getCookie(c, SESSION_COOKIE);
+    if (id === undefined || !VISITOR_ID_REGEXP.test(id)) return false;
+    return safeEqual(token, this.#visitors.csrfFor(id));
+  }
+
+  /**
+   * Leaves a message for the next page: in the session, or for an
+   * anonymous visitor in a signed cookie that lasts a minute.
+   */
+  flash(c: GatewayContext, flash: Flash): void {
+    const session = c.get("session");
+    if (session) session.flash = flash;
+    else this.#setCookie(c, FLASH_COOKIE, this.#visitors.sealFlash(flash), 60);
+  }
+
+  /** The message left for this page, taken (it is shown once). */
+  #takeFlash(c: GatewayContext): Flash | null {
+    const session = c.get("session");
+    let flash: Flash | null = null;
+    if (session?.flash) {
+      flash = session.flash;
+      session.flash = null;
     }
-    return session;
+    const sealed = getCookie(c, FLASH_COOKIE);
+    if (sealed !== undefined) {
+      flash ??= this.#visitors.openFlash(sealed);
+      this.#setCookie(c, FLASH_COOKIE, "", 0);
+    }
+    return flash;
   }
 
   /** A whole page: `body` in the layout, with the session's user, CSRF token and message. */
@@ -77,15 +171,12 @@ export class Responses {
     status: ContentfulStatusCode = 200,
   ): Response {
     const session = c.get("session");
-    let flash = props.flash;
-    if (flash === undefined) {
-      flash = session?.flash ?? null;
-      if (session) session.flash = null; // shown once
-    }
+    const flash = props.flash === undefined ? this.#takeFlash(c) : props.flash;
     const page = (
       <Layout
         {...props}
         usuario={session?.usuario ?? null}
+        rol={session?.rol ?? null}
         csrf={session?.csrf ?? null}
         flash={flash}
       >
@@ -97,20 +188,25 @@ export class Responses {
   }
 
   /** Signs the session in: a new session (new id, new CSRF token) with its cookie. */
-  signIn(c: GatewayContext, user: { usuario: string; token: string; expires: number }): void {
+  signIn(c: GatewayContext, user: SignIn): void {
     const next = this.#sessions.signIn(c.get("session"), user);
     c.set("session", next);
     this.cookie(c, next);
   }
 
-  /** Forgets the session and sends the browser to the login page with a message. */
+  /**
+   * Ends the session (its live streams end too) and sends the browser to
+   * the login page with a message, as a new anonymous visitor.
+   */
   signOut(c: GatewayContext, text: string | null, kind: "ok" | "error" = "ok"): Response {
     const old = c.get("session");
     if (old) this.#sessions.delete(old);
-    const fresh = this.#sessions.create();
-    if (text !== null) fresh.flash = { kind, text };
-    c.set("session", fresh);
-    this.cookie(c, fresh);
+    c.set("session", null);
+    this.#newVisitor(c);
+    if (text !== null) this.flash(c, { kind, text });
     return c.redirect("/login", 303);
   }
 }
+
+/** What a visitor id looks like ({@linkcode randomToken}); anything else is replaced. */
+const VISITOR_ID_REGEXP = /^[A-Za-z0-9_-]{43}$/;

@@ -14,7 +14,7 @@ import type { Responses } from "./responses.tsx";
 export interface RouteDeps {
   /** Asks the daemon; null when it cannot be reached. */
   ask: Ask;
-  /** What to say when the daemon cannot be reached. */
+  /** What to say when a request got no reply: the daemon is down, or up but slow. */
   unreachable: () => string;
   /** Pages, sessions and their cookie. */
   respond: Responses;

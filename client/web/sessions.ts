@@ -1,13 +1,15 @@
 /**
- * The gateway's sessions: the browser's cookie holds only a random id
- * (32 bytes, base64url); the daemon's session token, the user's name and
- * the CSRF token stay here, in memory. A gateway restart signs everyone
- * out; the daemon's own sessions are unaffected.
+ * The gateway's sessions of signed-in users: the browser's cookie holds
+ * only a random id (32 bytes, base64url); the daemon's session token, the
+ * user's name and role and the CSRF token stay here, in memory. A gateway
+ * restart signs everyone out; the daemon's own sessions are unaffected.
+ * Only a successful LOGIN makes a session: anonymous visitors cost nothing.
  *
  * @module
  */
 
 import { timingSafeEqual } from "node:crypto";
+import type { Rol } from "../../server/store/store.ts";
 
 /** A message shown once on the next page (after a redirect). */
 export interface Flash {
@@ -17,28 +19,34 @@ export interface Flash {
   text: string;
 }
 
-/** One browser's session. */
+/** One signed-in browser's session. */
 export interface WebSession {
   /** The cookie's value. */
   readonly id: string;
   /** The CSRF token every form of this session carries. */
   readonly csrf: string;
-  /** The signed-in user, or null before LOGIN. */
-  usuario: string | null;
+  /** The signed-in user. */
+  readonly usuario: string;
   /** The daemon's session token; never sent to the browser. */
-  token: string | null;
+  readonly token: string;
+  /** The account's role when it signed in: only an `operador` sees the Panel. */
+  readonly rol: Rol;
   /** When this session ends, ms since the epoch. */
-  expires: number;
+  readonly expires: number;
   /** A message for the next page. */
   flash: Flash | null;
+  /** Aborted when the session ends: sign-out, pushed out, or found expired. */
+  readonly ended: AbortSignal;
+  /** Live streams (server-sent events) open now for this session. */
+  streams: number;
 }
 
 /** Options of {@linkcode SessionStore}. */
 export interface SessionStoreOptions {
-  /** Sessions kept at most; the least recently used without a user go first. @default {10000} */
+  /** Sessions kept at most; the least recently used goes first. @default {10000} */
   maxSessions?: number;
-  /** How long a session without a user lives. @default {3600000} */
-  anonymousTtlMs?: number;
+  /** Sessions of one account kept at most; its least recently used goes first. @default {10} */
+  maxPerUser?: number;
   /** The clock, in ms since the epoch. @default {Date.now} */
   now?: () => number;
 }
@@ -57,17 +65,29 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The sessions of the gateway, in memory, bounded. */
+/** What a user gives {@linkcode SessionStore.signIn}. */
+export interface SignIn {
+  usuario: string;
+  token: string;
+  expires: number;
+  /** @default {"usuario"} */
+  rol?: Rol;
+}
+
+/**
+ * The signed-in sessions of the gateway, in memory, bounded in all and per
+ * account. Visitors who are not signed in have none (see `visitor_tokens.ts`).
+ */
 export class SessionStore {
-  readonly #sessions = new Map<string, WebSession>();
+  readonly #sessions = new Map<string, { session: WebSession; end: AbortController }>();
   readonly #max: number;
-  readonly #anonymousTtlMs: number;
+  readonly #maxPerUser: number;
   readonly #now: () => number;
 
   /** An empty store. */
   constructor(options: SessionStoreOptions = {}) {
     this.#max = options.maxSessions ?? 10_000;
-    this.#anonymousTtlMs = options.anonymousTtlMs ?? 3_600_000;
+    this.#maxPerUser = options.maxPerUser ?? 10;
     this.#now = options.now ?? Date.now;
   }
 
@@ -76,64 +96,58 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
-  /** The live session with this id, or null (an expired one is dropped). */
+  /** The live session with this id, or null (an expired one is ended). */
   get(id: string | undefined): WebSession | null {
     if (id === undefined) return null;
-    const session = this.#sessions.get(id);
-    if (session === undefined) return null;
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return null;
+    if (entry.session.expires <= this.#now()) {
+      this.#end(id);
+      return null;
+    }
     this.#sessions.delete(id);
-    if (session.expires <= this.#now()) return null;
-    this.#sessions.set(id, session); // most recently used last
-    return session;
-  }
-
-  /** A new session without a user. */
-  create(): WebSession {
-    return this.#add({
-      id: randomToken(),
-      csrf: randomToken(),
-      usuario: null,
-      token: null,
-      expires: this.#now() + this.#anonymousTtlMs,
-      flash: null,
-    });
+    this.#sessions.set(id, entry); // most recently used last
+    return entry.session;
   }
 
   /**
-   * Signs a user in: a new session (new id, new CSRF token) replaces `old`,
-   * so an id known before LOGIN is worthless after it.
+   * Signs a user in: a new session (new id, new CSRF token), replacing
+   * `old` if given, so an id known before LOGIN is worthless after it.
+   * When the store (or the account) is full, its least recently used
+   * session ends.
    */
-  signIn(old: WebSession | null, user: { usuario: string; token: string; expires: number }) {
-    if (old) this.#sessions.delete(old.id);
-    return this.#add({
+  signIn(old: WebSession | null, user: SignIn): WebSession {
+    if (old) this.delete(old);
+    const mine = [...this.#sessions.values()].filter(({ session }) =>
+      session.usuario.toLowerCase() === user.usuario.toLowerCase()
+    );
+    if (mine.length >= this.#maxPerUser) this.#end(mine[0]!.session.id);
+    if (this.#sessions.size >= this.#max) this.#end(this.#sessions.keys().next().value!);
+    const end = new AbortController();
+    const session: WebSession = {
       id: randomToken(),
       csrf: randomToken(),
       usuario: user.usuario,
       token: user.token,
+      rol: user.rol ?? "usuario",
       expires: user.expires,
       flash: null,
-    });
-  }
-
-  /** Forgets a session. */
-  delete(session: WebSession): void {
-    this.#sessions.delete(session.id);
-  }
-
-  /** Adds a session; when full, drops the least recently used one without a user first. */
-  #add(session: WebSession): WebSession {
-    if (this.#sessions.size >= this.#max) {
-      let victim: string | undefined;
-      for (const [id, candidate] of this.#sessions) {
-        victim ??= id;
-        if (candidate.usuario === null) {
-          victim = id;
-          break;
-        }
-      }
-      if (victim !== undefined) this.#sessions.delete(victim);
-    }
-    this.#sessions.set(session.id, session);
+      ended: end.signal,
+      streams: 0,
+    };
+    this.#sessions.set(session.id, { session, end });
     return session;
+  }
+
+  /** Ends a session (sign-out): forgotten, its live streams end. */
+  delete(session: WebSession): void {
+    this.#end(session.id);
+  }
+
+  #end(id: string): void {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return;
+    this.#sessions.delete(id);
+    entry.end.abort();
   }
 }

@@ -8,15 +8,18 @@
  *   the same work: an unknown name is checked against a dummy hash.
  * - A session token is 32 random bytes (base64url, 43 characters), given
  *   once to the client; the store keeps only its SHA-256, with an expiry.
+ * - Hashing is slow on purpose, so waiting for it is bounded: when
+ *   `maxLoginQueue` REGISTRO/LOGIN already wait for the hasher, one more is
+ *   refused at once with `queue_full` (nothing is created or checked).
  *
  * @module
  */
 
 import { createHash, randomBytes } from "node:crypto";
 import type { AccountStore, Sesion } from "../store/store.ts";
-import { DEFAULT_SESSION_TTL_S } from "../config/server_config.ts";
+import { DEFAULT_LIMITS, DEFAULT_SESSION_TTL_S } from "../config/server_config.ts";
 import type { Logger } from "../log.ts";
-import { PasswordHasher } from "./password_hash.ts";
+import { HasherBusyError, PasswordHasher } from "./password_hash.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Credentials, Secret } from "../protocol/messages.ts";
 import type { LoginReply, RegistroReply } from "../protocol/replies.ts";
@@ -28,8 +31,10 @@ export interface AccountServiceOptions {
   logger: Logger;
   /** How long a session token is valid, in seconds. @default {86400} */
   sessionTtlS?: number;
-  /** Hashes passwords. @default {a PasswordHasher with the default cost} */
+  /** Hashes passwords. @default {a PasswordHasher with the default cost and `maxLoginQueue`} */
   hasher?: PasswordHasher;
+  /** REGISTRO/LOGIN waiting for the hasher at most (`--max-login-queue`). @default {32} */
+  maxLoginQueue?: number;
   /** The clock, in ms since the epoch. @default {Date.now} */
   now?: () => number;
   /** Expired sessions are deleted at most this often, on a LOGIN. @default {60000} */
@@ -61,7 +66,8 @@ export class AccountService {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#ttlMs = (options.sessionTtlS ?? DEFAULT_SESSION_TTL_S) * 1000;
-    this.#hasher = options.hasher ?? new PasswordHasher();
+    this.#hasher = options.hasher ??
+      new PasswordHasher({ maxWaiting: options.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue });
     this.#now = options.now ?? Date.now;
     this.#sweepEveryMs = options.sweepEveryMs ?? 60_000;
   }
@@ -70,11 +76,12 @@ export class AccountService {
    * REGISTRO: stores a new account with a salted hash of its password.
    *
    * @returns `{ok: true, usuario}`.
-   * @throws {ProtocolError} `user_exists` when the name is taken (ignoring ASCII case).
+   * @throws {ProtocolError} `user_exists` when the name is taken (ignoring
+   * ASCII case); `queue_full` when too many wait for the hasher.
    */
   async register({ usuario, password }: Credentials): Promise<RegistroReply> {
     if (await this.#store.findUser(usuario) !== null) throw userExists(usuario);
-    const hash = await this.#hasher.hash(password.reveal());
+    const hash = await busyAsQueueFull(this.#hasher.hash(password.reveal()));
     const id = await this.#store.createUser(usuario, hash, this.#iso(0));
     if (id === null) throw userExists(usuario); // registered meanwhile
     this.#logger.info("account.registered", { usuario });
@@ -84,14 +91,15 @@ export class AccountService {
   /**
    * LOGIN: checks the password and opens a session.
    *
-   * @returns `{ok: true, usuario, token, expira}`; `usuario` as registered.
+   * @returns `{ok: true, usuario, token, expira, rol}`; `usuario` as registered.
    * @throws {ProtocolError} `bad_credentials`, the same for an unknown name
-   * and a wrong password, after the same work.
+   * and a wrong password, after the same work; `queue_full` when too many
+   * wait for the hasher.
    */
   async login({ usuario, password }: Credentials): Promise<LoginReply> {
     const user = await this.#store.findUser(usuario);
-    const stored = user?.hash ?? await this.#hasher.dummyHash();
-    const matches = await this.#hasher.verify(password.reveal(), stored);
+    const stored = user?.hash ?? await busyAsQueueFull(this.#hasher.dummyHash());
+    const matches = await busyAsQueueFull(this.#hasher.verify(password.reveal(), stored));
     if (user === null || !matches) {
       this.#logger.info("account.login_failed"); // no name: people type passwords there
       throw new ProtocolError("bad_credentials");
@@ -101,7 +109,7 @@ export class AccountService {
     await this.#store.createSession(hashToken(token), user.id, expira);
     this.#logger.info("account.login", { usuario: user.usuario });
     await this.#sweep();
-    return { ok: true, usuario: user.usuario, token, expira };
+    return { ok: true, usuario: user.usuario, token, expira, rol: user.rol };
   }
 
   /**
@@ -130,6 +138,20 @@ export class AccountService {
     } catch (error) {
       this.#logger.warn("account.sweep_failed", { error: String(error) });
     }
+  }
+}
+
+/** `work`, with the hasher's {@linkcode HasherBusyError} turned into `queue_full`. */
+async function busyAsQueueFull<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof HasherBusyError)) throw error;
+    throw new ProtocolError(
+      "queue_full",
+      "❌ Demasiados inicios de sesión y registros en espera. Intente de nuevo en unos segundos.",
+      { cause: error },
+    );
   }
 }
 

@@ -39,8 +39,23 @@ export interface PasswordHasherOptions {
   params?: ScryptParams;
   /** Hashes computed at once; more wait their turn (each takes 128·N·r bytes). @default 2 */
   concurrency?: number;
+  /**
+   * Hashes waiting for their turn at most; one more is refused at once with
+   * a {@linkcode HasherBusyError}, so a flood of logins cannot queue
+   * without bound. @default {Infinity}
+   */
+  maxWaiting?: number;
   /** The key derivation, called with the `node:crypto` scrypt arguments (tests count calls). @default {scrypt of node:crypto} */
   scrypt?: typeof scrypt;
+}
+
+/** Thrown when `maxWaiting` hashes already wait for their turn: nothing was hashed. */
+export class HasherBusyError extends Error {
+  /** @param maxWaiting The bound that was reached. */
+  constructor(maxWaiting: number) {
+    super(`Cannot hash: ${maxWaiting} hashes are already waiting`);
+    this.name = "HasherBusyError";
+  }
 }
 
 /**
@@ -58,6 +73,7 @@ export interface PasswordHasherOptions {
 export class PasswordHasher {
   readonly #params: ScryptParams;
   readonly #concurrency: number;
+  readonly #maxWaiting: number;
   readonly #scrypt: typeof scrypt;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
@@ -66,6 +82,7 @@ export class PasswordHasher {
   constructor(options: PasswordHasherOptions = {}) {
     this.#params = { ...(options.params ?? DEFAULT_SCRYPT) };
     this.#concurrency = Math.max(1, options.concurrency ?? 2);
+    this.#maxWaiting = Math.max(0, options.maxWaiting ?? Infinity);
     this.#scrypt = options.scrypt ?? scrypt;
   }
 
@@ -104,7 +121,10 @@ export class PasswordHasher {
    * LOGIN uses it for unknown names so they take as long as wrong passwords.
    */
   dummyHash(): Promise<string> {
-    return this.#dummy ??= this.hash(randomBytes(32).toString("base64"));
+    return this.#dummy ??= this.hash(randomBytes(32).toString("base64")).catch((error) => {
+      this.#dummy = null; // refused (busy): made by a later call
+      throw error;
+    });
   }
 
   async #derive(
@@ -128,10 +148,18 @@ export class PasswordHasher {
     }
   }
 
+  /** Hashes waiting for their turn now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   #acquire(): Promise<void> {
     if (this.#running < this.#concurrency) {
       this.#running++;
       return Promise.resolve();
+    }
+    if (this.#waiting.length >= this.#maxWaiting) {
+      return Promise.reject(new HasherBusyError(this.#maxWaiting));
     }
     return new Promise((resolve) => this.#waiting.push(resolve));
   }

@@ -6,7 +6,9 @@
  */
 
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import {
+  ConfigError,
   type ConfigSources,
   formatUsage,
   freezeConfig,
@@ -68,6 +70,20 @@ export interface ServerConfig {
   metricsPort?: number | null;
   /** The address of the metrics endpoint (§10). @default {"127.0.0.1"} */
   metricsHost?: string;
+  /**
+   * The largest reply, in bytes: LISTAR stops before it (and says how to go
+   * on). At least {@linkcode largestOrderBytes} of `maxRequestBytes`, so one
+   * order always fits. Optional like `sessionTtlS`.
+   *
+   * @default {1048576}
+   */
+  maxReplyBytes?: number;
+  /** `ESTADO esperar` waits open at once, over all connections; more get `queue_full`. @default {10000} */
+  maxWaiters?: number;
+  /** `ESTADO esperar` waits open at once on one connection; more get `queue_full`. @default {128} */
+  maxWaitersPerConnection?: number;
+  /** REGISTRO and LOGIN waiting for the password hasher; more get `queue_full`. @default {32} */
+  maxLoginQueue?: number;
   /** The env file that was read, or null. */
   envFile: string | null;
 }
@@ -85,6 +101,14 @@ export const V11_DEFAULTS = {
   metricsPort: null,
   metricsHost: "127.0.0.1",
 } as const;
+
+/** The defaults of the limits against hostile clients (`docs/guarantees.md`, "Hostile clients"). */
+export const DEFAULT_LIMITS = Object.freeze({
+  maxReplyBytes: 1_048_576,
+  maxWaiters: 10_000,
+  maxWaitersPerConnection: 128,
+  maxLoginQueue: 32,
+});
 
 /** The daemon's defaults table. */
 export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
@@ -252,6 +276,38 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     help: "address of the metrics endpoint",
     parse: (text) => nonEmpty(text).trim().replace(/^\[(.*)\]$/, "$1"),
   },
+  maxReplyBytes: {
+    flag: "max-reply-bytes",
+    arg: "N",
+    default: DEFAULT_LIMITS.maxReplyBytes,
+    shown: String(DEFAULT_LIMITS.maxReplyBytes),
+    help: "largest reply; LISTAR stops before it (mas, siguiente_antes_de)",
+    parse: wholeNumber(4096),
+  },
+  maxWaiters: {
+    flag: "max-waiters",
+    arg: "N",
+    default: DEFAULT_LIMITS.maxWaiters,
+    shown: String(DEFAULT_LIMITS.maxWaiters),
+    help: "ESTADO esperar waits open at once; more get queue_full",
+    parse: wholeNumber(1),
+  },
+  maxWaitersPerConnection: {
+    flag: "max-waiters-per-connection",
+    arg: "N",
+    default: DEFAULT_LIMITS.maxWaitersPerConnection,
+    shown: String(DEFAULT_LIMITS.maxWaitersPerConnection),
+    help: "ESTADO esperar waits open at once on one connection",
+    parse: wholeNumber(1),
+  },
+  maxLoginQueue: {
+    flag: "max-login-queue",
+    arg: "N",
+    default: DEFAULT_LIMITS.maxLoginQueue,
+    shown: String(DEFAULT_LIMITS.maxLoginQueue),
+    help: "REGISTRO/LOGIN waiting for a password hash; more get queue_full",
+    parse: wholeNumber(0),
+  },
 };
 
 /** The usage text printed with a bad flag and with `--help`. */
@@ -273,8 +329,19 @@ export const SERVER_USAGE: string = formatUsage(
  * @param args The flags after `server`.
  * @param sources Where the environment and env file are read.
  * @returns A deeply frozen config.
- * @throws {ConfigError} On a bad flag or a bad value from any source.
+ * @throws {ConfigError} On a bad flag or a bad value from any source, or a
+ * `--max-reply-bytes` too small for one order of `--max-request-bytes`.
  */
 export function parseServerConfig(args: string[], sources: ConfigSources = {}): ServerConfig {
-  return freezeConfig({ ...resolveConfig(args, SERVER_SETTINGS, sources).config });
+  const { config } = resolveConfig(args, SERVER_SETTINGS, sources);
+  const needed = largestOrderBytes(config.maxRequestBytes);
+  const maxReplyBytes = config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes;
+  if (maxReplyBytes < needed) {
+    throw new ConfigError(
+      `Invalid --max-reply-bytes ${maxReplyBytes}: must be at least ${needed} ` +
+        `(--max-request-bytes ${config.maxRequestBytes} + ${needed - config.maxRequestBytes} ` +
+        "for a result and the order's fields), so that one order always fits in a reply",
+    );
+  }
+  return freezeConfig({ ...config });
 }

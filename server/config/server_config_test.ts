@@ -46,6 +46,10 @@ const DEFAULTS: ServerConfig = {
   retainS: 604800,
   metricsPort: null,
   metricsHost: "127.0.0.1",
+  maxReplyBytes: 1048576,
+  maxWaiters: 10000,
+  maxWaitersPerConnection: 128,
+  maxLoginQueue: 32,
   envFile: null,
 };
 
@@ -141,6 +145,10 @@ const SAMPLES: { [K in Key]: [Sample<K>, Sample<K>, Sample<K>] } = {
   retainS: [["0", 0], ["60", 60], ["3", 3]],
   metricsPort: [["0", 0], ["9100", 9100], ["off", null]],
   metricsHost: [["::1", "::1"], ["[::1]", "::1"], ["0.0.0.0", "0.0.0.0"]],
+  maxReplyBytes: [["200000", 200000], ["300000", 300000], ["400000", 400000]],
+  maxWaiters: [["1", 1], ["2", 2], ["3", 3]],
+  maxWaitersPerConnection: [["1", 1], ["2", 2], ["3", 3]],
+  maxLoginQueue: [["0", 0], ["1", 1], ["2", 2]],
 };
 
 Deno.test("parseServerConfig() applies flag > environment > env file > default, key by key", () => {

@@ -3,8 +3,22 @@
  * wait ends when the order finishes here ({@linkcode FinishWaiters.wake}),
  * when its time is up, or when its signal aborts.
  *
+ * Waits are bounded: at most `maxWaiters` open at once over all clients and
+ * `maxWaitersPerClient` per client ({@linkcode FinishWaiters.admit}); one
+ * more gets `queue_full` at once, and nothing else changes.
+ *
  * @module
  */
+
+import { ProtocolError } from "../protocol/errors.ts";
+
+/** Options of {@linkcode FinishWaiters}. */
+export interface FinishWaitersOptions {
+  /** Waits open at once over all clients (`--max-waiters`). @default 10000 */
+  maxWaiters?: number;
+  /** Waits open at once per client (`--max-waiters-per-connection`). @default 128 */
+  maxWaitersPerClient?: number;
+}
 
 /** Options of {@linkcode FinishWaiters.wait}. */
 export interface WaitOptions {
@@ -18,6 +32,54 @@ export interface WaitOptions {
 export class FinishWaiters {
   readonly #waiters = new Map<number, Set<() => void>>();
   #count = 0;
+  readonly #maxWaiters: number;
+  readonly #maxPerClient: number;
+  #admitted = 0;
+  readonly #perClient = new WeakMap<object, number>();
+
+  constructor(options: FinishWaitersOptions = {}) {
+    this.#maxWaiters = options.maxWaiters ?? 10_000;
+    this.#maxPerClient = options.maxWaitersPerClient ?? 128;
+  }
+
+  /**
+   * Admits one wait of `client` (a connection; any object that identifies
+   * it) until the returned handle is disposed.
+   *
+   * @throws {ProtocolError} `queue_full`, `campo` `esperar`, when `client`
+   * has `maxWaitersPerClient` waits open, or all clients `maxWaiters`.
+   */
+  admit(client?: object): Disposable {
+    const own = client === undefined ? 0 : this.#perClient.get(client) ?? 0;
+    if (own >= this.#maxPerClient) {
+      throw tooManyWaits(
+        `❌ Demasiadas esperas abiertas en esta conexión (máximo ${this.#maxPerClient}). ` +
+          'Espere a que terminen, o consulte sin "esperar".',
+      );
+    }
+    if (this.#admitted >= this.#maxWaiters) {
+      throw tooManyWaits(
+        `❌ Demasiadas esperas abiertas en el servidor (máximo ${this.#maxWaiters}). ` +
+          'Intente más tarde, o consulte sin "esperar".',
+      );
+    }
+    this.#admitted++;
+    if (client !== undefined) this.#perClient.set(client, own + 1);
+    let open = true;
+    return {
+      [Symbol.dispose]: () => {
+        if (!open) return;
+        open = false;
+        this.#admitted--;
+        if (client !== undefined) this.#perClient.set(client, this.#perClient.get(client)! - 1);
+      },
+    };
+  }
+
+  /** Waits admitted and not yet ended ({@linkcode admit}). */
+  get admitted(): number {
+    return this.#admitted;
+  }
 
   /**
    * Waits until order `id` finishes here, the time is up, or the signal aborts.
@@ -58,4 +120,8 @@ export class FinishWaiters {
   get size(): number {
     return this.#count;
   }
+}
+
+function tooManyWaits(mensaje: string): ProtocolError {
+  return new ProtocolError("queue_full", mensaje, { campo: "esperar" });
 }

@@ -50,12 +50,13 @@ export class Intake {
 
   /**
    * PEDIDO: answers from the `clave` when it is already stored, else takes a
-   * slot, stores the order and queues it. Resolves only after the commit.
+   * slot, stores the order (as `owner`'s, when given) and queues it.
+   * Resolves only after the commit.
    *
    * @throws {ProtocolError} `queue_full` when no slot is free, `internal`
    * when storing failed.
    */
-  async submit(pedido: PedidoNuevo): Promise<PedidoReply> {
+  async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
     if (pedido.clave !== null) {
       const existing = await this.#store.findByClave(pedido.clave);
       if (existing) return duplicateReply(existing);
@@ -67,7 +68,7 @@ export class Intake {
     }
     let result;
     try {
-      result = await this.#store.insert(pedido, new Date().toISOString());
+      result = await this.#store.insert(pedido, new Date().toISOString(), owner ?? null);
     } catch (error) {
       permit.release();
       this.#logger.error("order.insert_failed", { error: String(error) });

@@ -10,6 +10,7 @@
  */
 
 import type { Capacity } from "../capacity.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import type { Logger } from "../log.ts";
 import type { HistogramSnapshot } from "../metrics/histogram.ts";
 import type { ListFilter, Pedido, PedidoNuevo, TaskSpec } from "../protocol/messages.ts";
@@ -26,6 +27,10 @@ import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
 import type { RetryPolicy } from "./retry_policy.ts";
+import { type ListBudgetOptions, listWithinBudget, ReadTurns } from "./list_within_budget.ts";
+import { DEFAULT_LIMITS } from "../config/server_config.ts";
+import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
+import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
 import { runTask } from "./tasks.ts";
@@ -49,6 +54,14 @@ export interface OrderServiceOptions {
    * @default 1000
    */
   pollMs?: number;
+  /** The largest LISTAR reply in bytes (`--max-reply-bytes`). @default {1048576} */
+  maxReplyBytes?: number;
+  /** `--max-request-bytes`: bounds one order's size in a reply. @default {65536} */
+  maxRequestBytes?: number;
+  /** `ESTADO esperar` waits open at once (`--max-waiters`). @default {10000} */
+  maxWaiters?: number;
+  /** `ESTADO esperar` waits open at once per connection. @default {128} */
+  maxWaitersPerConnection?: number;
 }
 
 /** Options of {@linkcode OrderService.status}. */
@@ -59,6 +72,10 @@ export interface StatusOptions {
   timeoutMs?: number;
   /** Ends a wait early (the client left). */
   signal?: AbortSignal;
+  /** Who waits (the connection), for the per-connection bound on waits. */
+  client?: object;
+  /** Only an order this account placed; any other is `not_found`. */
+  owner?: number;
 }
 
 /** The order part of STATS (the rest is the server's: connections, uptime). */
@@ -73,8 +90,9 @@ export class OrderService {
   readonly #pool: WorkerPool;
   readonly #logger: Logger;
   readonly #pollMs: number;
+  readonly #listBudget: ListBudgetOptions;
   readonly #active = new ActiveOrders();
-  readonly #waiters = new FinishWaiters();
+  readonly #waiters: FinishWaiters;
   readonly #counters = new RunCounters();
   readonly #scheduler: Scheduler;
   readonly #intake: Intake;
@@ -87,6 +105,16 @@ export class OrderService {
     this.#pool = options.pool;
     this.#logger = options.logger;
     this.#pollMs = options.pollMs ?? 1000;
+    this.#waiters = new FinishWaiters({
+      maxWaiters: options.maxWaiters ?? DEFAULT_LIMITS.maxWaiters,
+      maxWaitersPerClient: options.maxWaitersPerConnection ??
+        DEFAULT_LIMITS.maxWaitersPerConnection,
+    });
+    this.#listBudget = {
+      maxBytes: options.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+      largestOrderBytes: largestOrderBytes(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES),
+      turns: new ReadTurns(),
+    };
     const parts = {
       store: this.#store,
       active: this.#active,
@@ -109,31 +137,63 @@ export class OrderService {
     this.#counters.received();
   }
 
-  /** {@inheritDoc Intake.submit} */
-  submit(pedido: PedidoNuevo): Promise<PedidoReply> {
-    return this.#intake.submit(pedido);
+  /**
+   * {@inheritDoc Intake.submit}
+   *
+   * With `owner` (a session's account) the order is that account's. A
+   * `clave` already used by an order that is not the account's is refused
+   * (`invalid_order`, `campo` `clave`) rather than answered with that order.
+   */
+  async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
+    const reply = await this.#intake.submit(pedido, owner);
+    if (reply.duplicado && owner !== undefined && await this.#store.get(reply.id, owner) === null) {
+      throw new ProtocolError(
+        "invalid_order",
+        "❌ Esa clave ya la usó otro pedido que no es suyo; use otra clave.",
+        { campo: "clave" },
+      );
+    }
+    return reply;
   }
 
-  /** {@inheritDoc Intake.cancel} */
-  cancel(id: number): Promise<PedidoStateReply> {
+  /**
+   * {@inheritDoc Intake.cancel}
+   *
+   * With `owner`, another account's order is `not_found`.
+   */
+  async cancel(id: number, owner?: number): Promise<PedidoStateReply> {
+    await this.#checkOwner(id, owner);
     return this.#intake.cancel(id);
   }
 
-  /** {@inheritDoc Intake.retry} */
-  retry(id: number): Promise<PedidoStateReply> {
+  /**
+   * {@inheritDoc Intake.retry}
+   *
+   * With `owner`, another account's order is `not_found`.
+   */
+  async retry(id: number, owner?: number): Promise<PedidoStateReply> {
+    await this.#checkOwner(id, owner);
     return this.#intake.retry(id);
+  }
+
+  /** `not_found` unless `owner` is absent or placed order `id` (an order's owner never changes). */
+  async #checkOwner(id: number, owner: number | undefined): Promise<void> {
+    if (owner !== undefined && await this.#store.get(id, owner) === null) throw notFound(id);
   }
 
   /**
    * ESTADO: one order, optionally waiting until it is finished or the time
    * is up (then with `timeout`).
    *
-   * @throws {ProtocolError} `not_found`.
+   * @throws {ProtocolError} `not_found` (also for another account's order,
+   * with `owner`); `queue_full` when too many waits are open.
    */
   async status(id: number, options: StatusOptions = {}): Promise<PedidoStateReply> {
-    let pedido = await this.#store.get(id);
+    let pedido = await this.#store.get(id, options.owner);
     if (pedido === null) throw notFound(id);
     if (!options.esperar || FINISHED.has(pedido.estado)) return { ok: true, pedido };
+    if (options.signal?.aborted) return { ok: true, pedido, timeout: true };
+    using _admitted = this.#waiters.admit(options.client);
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     const signal = AbortSignal.any([
       this.#stopped.signal,
@@ -153,9 +213,9 @@ export class OrderService {
     return { ok: true, pedido };
   }
 
-  /** LISTAR: recent orders, newest first. */
-  async list(filter: ListFilter): Promise<ListarReply> {
-    return { ok: true, pedidos: await this.#store.list(filter) };
+  /** LISTAR: recent orders, newest first, within the reply budget ({@linkcode listWithinBudget}). */
+  list(filter: ListFilter): Promise<ListarReply> {
+    return listWithinBudget(this.#store, filter, this.#listBudget);
   }
 
   /** {@inheritDoc runTask} */
@@ -195,6 +255,11 @@ export class OrderService {
   /** The processing times of orders finished since start, in seconds (metrics, §10). */
   durationHistogram(): HistogramSnapshot {
     return this.#counters.durationHistogram;
+  }
+
+  /** `ESTADO esperar` waits open now. */
+  get waits(): number {
+    return this.#waiters.admitted;
   }
 
   /** The order part of STATS. */

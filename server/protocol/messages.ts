@@ -104,16 +104,21 @@ export interface Credentials {
   password: Secret;
 }
 
-/** A parsed, validated request. */
+/**
+ * A parsed, validated request. The order operations may carry a session
+ * `token` (a protocol extension, `docs/protocol.md` §2.10): the account it
+ * names owns the new order, and only its own orders are seen or changed
+ * (an `operador` sees every order). Without one, nothing is scoped.
+ */
 export type Request =
-  | { op: "PEDIDO"; order: PedidoNuevo }
-  | { op: "ESTADO"; id: number; esperar: boolean; timeoutMs: number }
-  | { op: "LISTAR"; filter: ListFilter }
+  | { op: "PEDIDO"; order: PedidoNuevo; token?: Secret }
+  | { op: "ESTADO"; id: number; esperar: boolean; timeoutMs: number; token?: Secret }
+  | { op: "LISTAR"; filter: ListFilter; token?: Secret }
   | { op: "STATS" }
   | { op: "TASK"; task: TaskSpec }
   | { op: "PING" }
   | { op: "REGISTRO"; credentials: Credentials }
   | { op: "LOGIN"; credentials: Credentials }
   | { op: "GET_TAREAS_HTML"; token: Secret }
-  | { op: "CANCELAR"; id: number }
-  | { op: "REINTENTAR"; id: number };
+  | { op: "CANCELAR"; id: number; token?: Secret }
+  | { op: "REINTENTAR"; id: number; token?: Secret };

@@ -44,7 +44,8 @@ const MAX_TOKEN_CHARS = 512;
  * `invalid_request` (a bad envelope field, named in `campo`),
  * `invalid_order`, `unknown_op`, `invalid_task`, `unknown_task`,
  * `invalid_user` (REGISTRO/LOGIN credentials that break the rules) or
- * `unauthorized` (GET_TAREAS_HTML without a token).
+ * `unauthorized` (GET_TAREAS_HTML without a token; an order operation whose
+ * optional `token` is not a usable string).
  *
  * @example Usage
  * ```ts
@@ -63,7 +64,9 @@ export function parseRequest(text: string): Request {
   }
   if (!isPlainObject(value)) throw new ProtocolError("invalid_json");
 
-  if (!Object.hasOwn(value, "op")) return { op: "PEDIDO", order: validateOrder(value) };
+  if (!Object.hasOwn(value, "op")) {
+    return withToken({ op: "PEDIDO", order: validateOrder(value) }, value);
+  }
   const rawOp = value.op;
   if (typeof rawOp !== "string") {
     throw new ProtocolError(
@@ -77,11 +80,11 @@ export function parseRequest(text: string): Request {
 
   switch (op) {
     case "PEDIDO":
-      return { op: "PEDIDO", order: validateOrder(args) };
+      return withToken({ op: "PEDIDO", order: validateOrder(args) }, args);
     case "ESTADO":
-      return parseEstado(args);
+      return withToken(parseEstado(args), args);
     case "LISTAR":
-      return { op: "LISTAR", filter: parseFilter(args) };
+      return withToken({ op: "LISTAR", filter: parseFilter(args) }, args);
     case "STATS":
       return { op: "STATS" };
     case "PING":
@@ -95,7 +98,7 @@ export function parseRequest(text: string): Request {
       return { op, token: parseToken(args) };
     case "CANCELAR":
     case "REINTENTAR":
-      return { op, id: parseId(args) };
+      return withToken({ op, id: parseId(args) }, args);
   }
   throw new ProtocolError(
     "unknown_op",
@@ -135,7 +138,7 @@ function parseId(args: Args): number {
   return id;
 }
 
-function parseEstado(args: Args): Request {
+function parseEstado(args: Args): Extract<Request, { op: "ESTADO" }> {
   const id = parseId(args);
   const esperar = own(args, "esperar") ?? false;
   if (typeof esperar !== "boolean") {
@@ -160,8 +163,8 @@ function parseFilter(args: Args): ListFilter {
     );
   }
   const cliente = own(args, "cliente") ?? undefined;
-  if (cliente !== undefined && typeof cliente !== "string") {
-    throw badField("cliente", '❌ El campo "cliente" debe ser un texto.');
+  if (cliente !== undefined && (typeof cliente !== "string" || !cliente.isWellFormed())) {
+    throw badField("cliente", '❌ El campo "cliente" debe ser un texto (Unicode válido).');
   }
   const limit = own(args, "limit") ?? DEFAULT_LIMIT;
   if (!isId(limit)) {
@@ -216,7 +219,7 @@ function parseTask(args: Args): TaskSpec {
     case "upper":
     case "lower": {
       const s = own(task, "s");
-      if (typeof s !== "string") {
+      if (typeof s !== "string" || !s.isWellFormed()) {
         throw new ProtocolError(
           "invalid_task",
           `❌ La tarea ${name} necesita "s": un texto.`,
@@ -246,7 +249,8 @@ function parseCredentials(args: Args): Credentials {
   const password = own(args, "password");
   const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;
   if (
-    typeof password !== "string" || chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS
+    typeof password !== "string" || chars < MIN_PASSWORD_CHARS ||
+    chars > MAX_PASSWORD_CHARS || !password.isWellFormed()
   ) {
     throw new ProtocolError(
       "invalid_user",
@@ -264,6 +268,17 @@ function parseToken(args: Args): Secret {
     throw new ProtocolError("unauthorized", undefined, { campo: "token" });
   }
   return new Secret(token);
+}
+
+/**
+ * `request` with the optional session `token` of the order operations
+ * (absent or null: none); a token that is not a usable string is
+ * `unauthorized`, like one that names no live session.
+ */
+function withToken<R extends Request>(request: R, args: Args): R {
+  const token = own(args, "token");
+  if (token === undefined || token === null) return request;
+  return { ...request, token: parseToken(args) };
 }
 
 /** The number of code points in `text`, counting no further than `limit`. */

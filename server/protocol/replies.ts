@@ -10,6 +10,7 @@
  */
 
 import type { ErrorReply } from "./errors.ts";
+import type { Rol } from "../store/store.ts";
 import type { Estado, Pedido } from "./messages.ts";
 
 export type { ErrorReply } from "./errors.ts";
@@ -69,10 +70,16 @@ export interface PedidoStateReply {
   timeout?: true;
 }
 
-/** LISTAR: orders newest first. */
+/**
+ * LISTAR: orders newest first. When the reply's byte budget
+ * (`--max-reply-bytes`) stopped the list before `limit`, `mas` is true and
+ * `siguiente_antes_de` is the `antes_de` that lists the next orders.
+ */
 export interface ListarReply {
   ok: true;
   pedidos: Pedido[];
+  mas?: true;
+  siguiente_antes_de?: number;
 }
 
 /** STATS. */
@@ -93,12 +100,14 @@ export interface RegistroReply {
   usuario: string;
 }
 
-/** LOGIN: the session token and when it ends (ISO 8601 UTC). */
+/** LOGIN: the session token, when it ends (ISO 8601 UTC), and the account's role. */
 export interface LoginReply {
   ok: true;
   usuario: string;
   token: string;
   expira: string;
+  /** `usuario` (sees its own orders) or `operador` (sees everyone's). */
+  rol: Rol;
 }
 
 /** GET_TAREAS_HTML. */

@@ -20,6 +20,8 @@ const EMPTY_TEXT: unique symbol = Symbol("empty");
 const LONG_TEXT: unique symbol = Symbol("long");
 /** Marks a text holding a NUL character. */
 const HAS_NUL: unique symbol = Symbol("nul");
+/** Marks a text holding a lone surrogate (`"\ud800"`): not Unicode, it cannot be stored as UTF-8. */
+const LONE_SURROGATE: unique symbol = Symbol("surrogate");
 
 const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
 
@@ -51,6 +53,7 @@ const PRODUCT_SHAPE = 'un texto o {"nombre": texto, "cantidad": entero ≥ 1}';
 export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
   const cliente = trimmedText(own(value, "cliente"), MAX_CLIENTE);
   if (cliente === HAS_NUL) throw hasNul("cliente", "El cliente");
+  if (cliente === LONE_SURROGATE) throw loneSurrogate("cliente", "El cliente");
   if (cliente === EMPTY_TEXT) {
     throw invalid("cliente", `❌ Falta el cliente (texto de 1 a ${MAX_CLIENTE} caracteres).`);
   }
@@ -67,6 +70,7 @@ export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
   if (rawDireccion === undefined || rawDireccion === null) rawDireccion = own(value, "dirección");
   const direccion = trimmedText(rawDireccion, MAX_DIRECCION);
   if (direccion === HAS_NUL) throw hasNul("direccion", "La dirección");
+  if (direccion === LONE_SURROGATE) throw loneSurrogate("direccion", "La dirección");
   if (direccion === EMPTY_TEXT) {
     throw invalid(
       "direccion",
@@ -87,6 +91,7 @@ export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
       throw invalid("clave", `❌ La clave debe ser un texto de 1 a ${MAX_CLAVE} caracteres.`);
     }
     if (rawClave.includes("\u0000")) throw hasNul("clave", "La clave");
+    if (!rawClave.isWellFormed()) throw loneSurrogate("clave", "La clave");
     clave = rawClave;
   }
 
@@ -135,6 +140,9 @@ function validateProductos(raw: unknown): Producto[] {
 function productName(raw: unknown, campo: string, path: string): string {
   const nombre = trimmedText(raw, MAX_NOMBRE);
   if (nombre === HAS_NUL) throw hasNul(campo, `El nombre del producto ${path}`);
+  if (nombre === LONE_SURROGATE) {
+    throw loneSurrogate(campo, `El nombre del producto ${path}`);
+  }
   if (nombre === EMPTY_TEXT) {
     throw invalid(
       campo,
@@ -153,14 +161,16 @@ function productName(raw: unknown, campo: string, path: string): string {
 /**
  * `raw` trimmed if it is a string of 1 to `max` code points after trimming
  * and holds no NUL (SQLite keeps a NUL inside TEXT, but `node:sqlite` reads
- * TEXT only up to it: the field would come back cut short).
+ * TEXT only up to it: the field would come back cut short) and no lone
+ * surrogate (stored as UTF-8 it would silently become U+FFFD).
  */
 function trimmedText(
   raw: unknown,
   max: number,
-): string | typeof EMPTY_TEXT | typeof LONG_TEXT | typeof HAS_NUL {
+): string | typeof EMPTY_TEXT | typeof LONG_TEXT | typeof HAS_NUL | typeof LONE_SURROGATE {
   if (typeof raw !== "string") return EMPTY_TEXT;
   if (raw.includes("\u0000")) return HAS_NUL;
+  if (!raw.isWellFormed()) return LONE_SURROGATE;
   const text = raw.trim();
   if (text.length === 0) return EMPTY_TEXT;
   return fits(text, max) ? text : LONG_TEXT;
@@ -185,6 +195,13 @@ function own(record: Record<string, unknown>, key: string): unknown {
 
 function hasNul(campo: string, what: string): ProtocolError {
   return invalid(campo, `❌ ${what} no puede contener el carácter NUL (\\u0000).`);
+}
+
+function loneSurrogate(campo: string, what: string): ProtocolError {
+  return invalid(
+    campo,
+    `❌ ${what} contiene un carácter inválido: un sustituto UTF-16 suelto (\\ud800–\\udfff).`,
+  );
 }
 
 function invalid(campo: string, mensaje: string): ProtocolError {

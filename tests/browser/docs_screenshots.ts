@@ -12,6 +12,7 @@
  * @module
  */
 
+import { setAccountRole } from "../../server/accounts/usuarios_command.ts";
 import { ROOT, startSubprocess, taskPermissions, tempDir } from "../test_util.ts";
 import { launchChromium, startGateway } from "./browser_util.ts";
 
@@ -30,6 +31,8 @@ try {
   await page.fill("input[name=password]", "s3cret-pass");
   await page.fill("input[name=password2]", "s3cret-pass");
   await page.click("main button[type=submit]");
+  await page.waitForURL(url("/login"));
+  await setAccountRole(`${dir.path}/pedidos.db`, "ana", "operador"); // the Panel is for operators
   await page.fill("input[name=usuario]", "ana");
   await page.fill("input[name=password]", "s3cret-pass");
   await page.click("main button[type=submit]");

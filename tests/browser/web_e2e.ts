@@ -15,6 +15,7 @@
 
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
+import { setAccountRole } from "../../server/accounts/usuarios_command.ts";
 import { startSubprocess, tempDir } from "../test_util.ts";
 import { FAILURES, launchChromium, startGateway } from "./browser_util.ts";
 
@@ -70,6 +71,9 @@ Deno.test({
           new RegExp(`Cuenta ${usuario} creada`),
         );
       });
+
+      // The Panel is for operators: make this account one, as an administrator would.
+      assert.equal(await setAccountRole(`${dir.path}/pedidos.db`, usuario, "operador"), true);
 
       await step(page, "login", async () => {
         await page.fill("input[name=usuario]", usuario);

@@ -6,6 +6,7 @@
  */
 
 import type { Child } from "hono/jsx";
+import type { Rol } from "../../../server/store/store.ts";
 import type { Flash } from "../sessions.ts";
 import { Problem } from "./problem.tsx";
 
@@ -20,6 +21,8 @@ export interface LayoutProps {
   nav: NavKey;
   /** The signed-in user, or null. */
   usuario: string | null;
+  /** The signed-in user's role: the Panel is shown to an `operador` only. @default {null} */
+  rol?: Rol | null;
   /** The session's CSRF token, for the logout form. */
   csrf: string | null;
   /** A message shown once, above the page. */
@@ -32,11 +35,11 @@ export interface LayoutProps {
   children?: Child;
 }
 
-const LINKS: { key: NavKey; href: string; label: string }[] = [
+const LINKS: { key: NavKey; href: string; label: string; operador?: true }[] = [
   { key: "inicio", href: "/", label: "Inicio" },
   { key: "tareas", href: "/tareas", label: "Tareas" },
   { key: "pedidos", href: "/pedidos", label: "Pedidos" },
-  { key: "panel", href: "/panel", label: "Panel" },
+  { key: "panel", href: "/panel", label: "Panel", operador: true },
 ];
 
 /** The page frame. */
@@ -63,7 +66,7 @@ export function Layout(props: LayoutProps) {
           {usuario
             ? (
               <nav aria-label="Principal">
-                {LINKS.map((link) => (
+                {LINKS.filter((link) => !link.operador || props.rol === "operador").map((link) => (
                   <a
                     href={link.href}
                     aria-current={props.nav === link.key ? "page" : undefined}

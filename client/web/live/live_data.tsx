@@ -1,27 +1,28 @@
 /**
  * The live parts of Pedidos and Panel: what they show (read from the
- * daemon), one {@linkcode LiveFeed} each, and their event streams.
+ * daemon with the session's token), a {@linkcode LiveFeed} per session and
+ * page, and their event streams, bounded.
  *
  * @module
  */
 
-import type { Context } from "hono";
 import type { Pedido } from "../../../server/protocol/messages.ts";
 import type { Ask } from "../ask.ts";
+import type { GatewayContext } from "../responses.tsx";
 import { OrdersTable } from "../components/orders_table.tsx";
 import { PanelContent, type PanelContentProps } from "../components/panel_content.tsx";
 import { Problem } from "../components/problem.tsx";
 import { refusal } from "../forms.ts";
-import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { LiveFeed } from "./live_feed.ts";
 import { liveStream } from "./live_stream.ts";
 import { RejectionLog } from "./rejection_log.ts";
+import { type ActionNote, ActionNotes } from "./action_notes.ts";
 
 /** Options of {@linkcode LiveData}. */
 export interface LiveDataOptions {
   /** Asks the daemon; null when it cannot be reached. */
   ask: Ask;
-  /** What to say when the daemon cannot be reached. */
+  /** What to say when the daemon does not answer (down, or slow). */
   unreachable: () => string;
   /** The clock, in ms since the epoch. */
   now: () => number;
@@ -31,6 +32,10 @@ export interface LiveDataOptions {
   recentOrders: number;
   /** Time span of the Panel's timeline. */
   timelineMs: number;
+  /** Live streams open at once, in all. @default {256} */
+  maxStreams?: number;
+  /** Live streams open at once per session. @default {4} */
+  maxStreamsPerSession?: number;
 }
 
 /** The recent orders, or why they could not be read. */
@@ -46,46 +51,47 @@ export interface OrdersData {
 /** Orders the Panel's timeline is drawn from. */
 const TIMELINE_ORDERS = 300;
 
-/** The data of the live pages and their streams. */
+/** A page with a live part. */
+export type LivePage = "panel" | "pedidos";
+
+/**
+ * The data of the live pages and their streams. Each signed-in session has
+ * its own feed per page (the daemon shows each account only its orders, or
+ * an operador everyone's), made when its first stream opens and dropped
+ * with its last; tabs of one session share it. Streams are bounded in all
+ * and per session, and end when their session ends (sign-out, expiry).
+ */
 export class LiveData {
   readonly #options: LiveDataOptions;
-  readonly #panel: LiveFeed;
-  readonly #orders: LiveFeed;
+  readonly #feeds = new Map<string, LiveFeed>();
   readonly #closing = new AbortController();
   readonly #rejections: RejectionLog;
   /** What became of the actions asked from the Pedidos page, shown in their rows. */
   readonly notes: ActionNotes;
+  readonly #maxStreams: number;
+  readonly #maxPerSession: number;
+  #streams = 0;
 
-  /** Makes the two feeds; nothing is asked until someone watches. */
+  /** Nothing is asked until someone watches. */
   constructor(options: LiveDataOptions) {
     this.#options = options;
     this.#rejections = new RejectionLog(options.timelineMs);
     this.notes = new ActionNotes({ now: options.now });
-    this.#panel = new LiveFeed({
-      intervalMs: options.intervalMs,
-      render: async () => String(<PanelContent {...await this.panel()} />),
-    });
-    this.#orders = new LiveFeed({
-      intervalMs: options.intervalMs,
-      render: async () => {
-        const { pedidos, problem, notas } = await this.orders();
-        // Shared by every watcher: its forms carry no CSRF token; the page's script adds it.
-        return String(
-          <>
-            {problem && <Problem text={problem} />}
-            <OrdersTable pedidos={pedidos} now={options.now()} csrf={null} notas={notas} />
-          </>,
-        );
-      },
-    });
+    this.#maxStreams = options.maxStreams ?? 256;
+    this.#maxPerSession = options.maxStreamsPerSession ?? 4;
   }
 
-  /** What the Panel shows now: STATS, recent orders, recent refusals. */
-  async panel(): Promise<PanelContentProps> {
+  /** Live streams open now. */
+  get streams(): number {
+    return this.#streams;
+  }
+
+  /** What the Panel shows now to the session of `token`: STATS, recent orders, recent refusals. */
+  async panel(token: string): Promise<PanelContentProps> {
     const { ask, now } = this.#options;
     const [statsReply, listReply] = await Promise.all([
       ask({ op: "STATS" }),
-      ask({ op: "LISTAR", limit: TIMELINE_ORDERS }),
+      ask({ op: "LISTAR", limit: TIMELINE_ORDERS, token }),
     ]);
     const at = now();
     if (statsReply === null || !statsReply.ok) {
@@ -98,9 +104,13 @@ export class LiveData {
     return { stats, pedidos, now: at, rejections };
   }
 
-  /** The most recent orders. */
-  async orders(): Promise<OrdersData> {
-    const reply = await this.#options.ask({ op: "LISTAR", limit: this.#options.recentOrders });
+  /** The most recent orders the session of `token` may see (its own; an operador's, all). */
+  async orders(token: string): Promise<OrdersData> {
+    const reply = await this.#options.ask({
+      op: "LISTAR",
+      limit: this.#options.recentOrders,
+      token,
+    });
     const notas = this.notes.current();
     if (reply === null) return { pedidos: null, problem: this.#options.unreachable(), notas };
     if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
@@ -109,17 +119,72 @@ export class LiveData {
 
   /**
    * A server-sent-events response carrying each new snapshot of a page's
-   * live part as `event: html`, until the browser leaves or {@linkcode close}.
+   * live part as `event: html`, until the browser leaves, the session ends
+   * or {@linkcode close}; `429` when too many streams are open, in all or
+   * for this session.
    */
-  stream(c: Context, page: "panel" | "pedidos"): Response {
-    const feed = page === "panel" ? this.#panel : this.#orders;
-    return liveStream(c, feed, { signal: this.#closing.signal });
+  stream(c: GatewayContext, page: LivePage): Response {
+    const session = c.get("session")!;
+    if (this.#streams >= this.#maxStreams) {
+      return tooMany(c, "Demasiadas páginas en vivo abiertas en el servidor; intente más tarde.");
+    }
+    if (session.streams >= this.#maxPerSession) {
+      return tooMany(
+        c,
+        `Tiene demasiadas páginas en vivo abiertas (máximo ${this.#maxPerSession}); cierre alguna.`,
+      );
+    }
+    this.#streams++;
+    session.streams++;
+    const key = `${page}\n${session.id}`;
+    const feed = this.#feeds.get(key) ?? this.#feed(key, page, session.token);
+    const expired = new AbortController();
+    const timer = setTimeout(
+      () => expired.abort(),
+      Math.max(0, Math.min(session.expires - this.#options.now(), 2 ** 31 - 1)),
+    );
+    return liveStream(c, feed, {
+      signal: AbortSignal.any([this.#closing.signal, session.ended, expired.signal]),
+      onEnd: () => {
+        clearTimeout(timer);
+        this.#streams--;
+        session.streams--;
+        if (feed.watchers === 0 && this.#feeds.get(key) === feed) {
+          feed.close();
+          this.#feeds.delete(key);
+        }
+      },
+    });
   }
 
   /** Ends every stream and stops polling. Idempotent. */
   close(): void {
     this.#closing.abort();
-    this.#panel.close();
-    this.#orders.close();
+    for (const feed of this.#feeds.values()) feed.close();
+    this.#feeds.clear();
   }
+
+  #feed(key: string, page: LivePage, token: string): LiveFeed {
+    const { intervalMs, now } = this.#options;
+    const render = page === "panel"
+      ? async () => String(<PanelContent {...await this.panel(token)} />)
+      : async () => {
+        const { pedidos, problem, notas } = await this.orders(token);
+        // Its forms carry no CSRF token (a feed outlives a page); the page's script adds it.
+        return String(
+          <>
+            {problem && <Problem text={problem} />}
+            <OrdersTable pedidos={pedidos} now={now()} csrf={null} notas={notas} />
+          </>,
+        );
+      };
+    const feed = new LiveFeed({ intervalMs, render });
+    this.#feeds.set(key, feed);
+    return feed;
+  }
+}
+
+function tooMany(c: GatewayContext, text: string): Response {
+  c.header("Retry-After", "10");
+  return c.text(text, 429);
 }

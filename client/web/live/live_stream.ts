@@ -11,15 +11,18 @@ import type { LiveFeed } from "./live_feed.ts";
 
 /** Options of {@linkcode liveStream}. */
 export interface LiveStreamOptions {
-  /** Ends the stream (the gateway is closing). */
+  /** Ends the stream (the gateway is closing, the session ended). */
   signal: AbortSignal;
+  /** Called once when the stream has ended, however it ended. */
+  onEnd?: () => void;
 }
 
 /**
  * Answers with `text/event-stream`: first `retry: 2000`, then each new
  * snapshot of `feed` as `event: html`, until the browser leaves or
  * `signal` aborts. Each snapshot is whole, so a reader that falls behind
- * gets the latest one, never a backlog.
+ * gets the latest one, never a backlog. When `signal` aborts, a snapshot
+ * still waiting for a browser that does not read is dropped.
  *
  * @param c The request's context.
  * @param feed The snapshots to send.
@@ -27,7 +30,7 @@ export interface LiveStreamOptions {
  * @returns The streaming response.
  */
 export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOptions): Response {
-  const { signal } = options;
+  const { signal, onEnd } = options;
   return streamSSE(c, async (stream) => {
     const ended = Promise.withResolvers<void>();
     let writing: Promise<void> | null = null;
@@ -47,14 +50,17 @@ export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOption
     stream.onAbort(stop);
     signal.addEventListener("abort", stop, { once: true });
     if (signal.aborted) stop();
-    await stream.write("retry: 2000\n\n");
-    const unsubscribe = feed.subscribe(send);
+    let unsubscribe = () => {};
     try {
+      await stream.write("retry: 2000\n\n");
+      if (!signal.aborted && !stream.aborted) unsubscribe = feed.subscribe(send);
       await ended.promise;
     } finally {
       unsubscribe();
       signal.removeEventListener("abort", stop);
+      if (signal.aborted) stream.abort(); // a write the browser never reads ends too
       await writing;
+      onEnd?.();
     }
   });
 }

@@ -1,6 +1,8 @@
 /**
  * One log line per request: method, path, status and time; never bodies,
- * cookies or tokens.
+ * cookies or tokens. The path is the client's text: control characters in
+ * it (which a terminal would obey: `\x1b[2J` clears the screen) are logged
+ * percent-encoded, and a very long one is cut.
  *
  * @module
  */
@@ -22,9 +24,34 @@ export function requestLog(logger: Logger): MiddlewareHandler {
     const level = c.req.path.startsWith("/static/") ? "debug" : "info";
     logger.log(level, "web.request", {
       method: c.req.method,
-      path: c.req.path,
+      path: loggablePath(c.req.path),
       status: c.res.status,
       ms: Math.round(performance.now() - started),
     });
   };
+}
+
+/** The longest path logged, in characters; longer ones end with `…`. */
+const MAX_LOGGED_PATH = 512;
+
+/** C0 controls, DEL and C1 controls. */
+// deno-lint-ignore no-control-regex
+const CONTROL_REGEXP = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A request path safe to put in a log line: control characters
+ * percent-encoded (`%1B`), cut after {@linkcode MAX_LOGGED_PATH} characters.
+ *
+ * @example Usage
+ * ```ts
+ * import { loggablePath } from "./request_log.ts";
+ * console.log(loggablePath("/a\u001b[2J")); // "/a%1B[2J"
+ * ```
+ */
+export function loggablePath(path: string): string {
+  const cut = path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
+  return cut.replace(
+    CONTROL_REGEXP,
+    (char) => encodeURIComponent(char).toUpperCase(),
+  );
 }

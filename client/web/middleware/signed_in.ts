@@ -12,16 +12,14 @@ import type { GatewayEnv, Responses } from "../responses.tsx";
  * Lets signed-in sessions through; others go to `/login` (303), or get 401
  * on an event stream (`…/eventos`), which cannot follow a redirect to a page.
  *
- * @param respond Makes the anonymous session that carries the message.
+ * @param respond Leaves the message for the login page.
  * @returns The middleware.
  */
 export function signedIn(respond: Responses): MiddlewareHandler<GatewayEnv> {
   return async function signedIn(c, next) {
-    const session = c.get("session");
-    if (session?.usuario && session.token) return await next();
+    if (c.get("session") !== null) return await next();
     if (c.req.path.endsWith("/eventos")) return c.text("Inicie sesión", 401);
-    const fresh = respond.ensureSession(c);
-    fresh.flash = { kind: "error", text: "Inicie sesión para continuar." };
+    respond.flash(c, { kind: "error", text: "Inicie sesión para continuar." });
     return c.redirect("/login", 303);
   };
 }

@@ -4,66 +4,89 @@
  *
  * A password goes from the form to the daemon and is forgotten; LOGIN's
  * token stays in the server-side session ({@linkcode Responses.signIn}).
+ * Attempts are limited per client address and per account
+ * ({@linkcode AccountLimits}): one over the limit gets `429` with
+ * `Retry-After`, and never reaches the daemon. Nothing is kept for a
+ * visitor until LOGIN succeeds.
  *
  * @module
  */
 
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AccountLimits } from "../account_limits.ts";
+import type { Attempt } from "../attempt_limiter.ts";
 import { field, refusal, statusFor } from "../forms.ts";
 import { LoginPage } from "../pages/login_page.tsx";
 import { RegistroPage } from "../pages/registro_page.tsx";
-import type { GatewayEnv } from "../responses.tsx";
+import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 
 /** How long a session lasts when LOGIN's `expira` cannot be read: one day. */
 const FALLBACK_SESSION_MS = 86_400_000;
 
+/** What the accounts routes need besides the shared parts. */
+export interface AccountsDeps extends RouteDeps {
+  /** The limits on attempts. */
+  limits: AccountLimits;
+  /** The client address of a request. */
+  address: (c: GatewayContext) => string;
+}
+
+/** The words and header of a refused attempt; null when it may go ahead. */
+function tooSoon(c: GatewayContext, attempt: Attempt): string | null {
+  if (attempt.ok) return null;
+  const seconds = Math.max(1, Math.ceil(attempt.retryAfterMs / 1000));
+  c.header("Retry-After", String(seconds));
+  return `❌ Demasiados intentos. Espere ${seconds} s y vuelva a intentarlo.`;
+}
+
 /**
  * The accounts routes.
  *
- * @param deps The gateway's shared parts.
+ * @param deps The gateway's shared parts, the limits and the client address.
  * @returns A sub-app to mount at `/`.
  */
-export function accountsRoutes(deps: RouteDeps): Hono<GatewayEnv> {
-  const { ask, unreachable, respond, now } = deps;
+export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
+  const { ask, unreachable, respond, now, limits, address } = deps;
   const app = new Hono<GatewayEnv>();
 
   app.get("/login", (c) => {
-    const session = respond.ensureSession(c);
-    if (session.usuario) return c.redirect("/", 303);
-    return respond.page(c, { title: "Entrar", nav: "login" }, <LoginPage csrf={session.csrf} />);
+    if (c.get("session")) return c.redirect("/", 303);
+    return respond.page(c, { title: "Entrar", nav: "login" }, <LoginPage csrf={respond.csrf(c)} />);
   });
 
   app.post("/login", async (c) => {
-    const session = c.get("session")!;
     const form = await c.req.parseBody();
     const usuario = field(form, "usuario").trim();
+    const again = (error: string | null, status: ContentfulStatusCode, problem?: string) =>
+      respond.page(
+        c,
+        { title: "Entrar", nav: "login", problem: problem ?? null },
+        <LoginPage csrf={respond.csrf(c)} usuario={usuario} error={error} />,
+        status,
+      );
+    const from = address(c);
+    const wait = tooSoon(c, limits.login(from, usuario));
+    if (wait !== null) return again(wait, 429);
     const reply = await ask({ op: "LOGIN", data: { usuario, password: field(form, "password") } });
-    if (reply?.ok) {
-      const expires = Date.parse(reply.expira) || now() + FALLBACK_SESSION_MS;
-      respond.signIn(c, { usuario: reply.usuario, token: reply.token, expires });
-      return c.redirect("/", 303);
-    }
-    return respond.page(
-      c,
-      { title: "Entrar", nav: "login", problem: reply === null ? unreachable() : null },
-      <LoginPage csrf={session.csrf} usuario={usuario} error={reply ? refusal(reply) : null} />,
-      reply ? statusFor(reply.error) : 503,
-    );
+    if (reply === null) return again(null, 503, unreachable());
+    if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
+    limits.loginSucceeded(from, usuario);
+    const expires = Date.parse(reply.expira) || now() + FALLBACK_SESSION_MS;
+    const rol = reply.rol === "operador" ? "operador" : "usuario";
+    respond.signIn(c, { usuario: reply.usuario, token: reply.token, expires, rol });
+    return c.redirect("/", 303);
   });
 
-  app.get("/registro", (c) => {
-    const session = respond.ensureSession(c);
-    return respond.page(
+  app.get("/registro", (c) =>
+    respond.page(
       c,
       { title: "Crear cuenta", nav: "registro" },
-      <RegistroPage csrf={session.csrf} />,
-    );
-  });
+      <RegistroPage csrf={respond.csrf(c)} />,
+    ));
 
   app.post("/registro", async (c) => {
-    const session = c.get("session")!;
     const form = await c.req.parseBody();
     const usuario = field(form, "usuario").trim();
     const password = field(form, "password");
@@ -71,16 +94,18 @@ export function accountsRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       respond.page(
         c,
         { title: "Crear cuenta", nav: "registro", problem: problem ?? null },
-        <RegistroPage csrf={session.csrf} usuario={usuario} error={error} />,
+        <RegistroPage csrf={respond.csrf(c)} usuario={usuario} error={error} />,
         status,
       );
     if (password !== field(form, "password2")) {
       return again("❌ Las contraseñas no coinciden.", 422);
     }
+    const wait = tooSoon(c, limits.register(address(c)));
+    if (wait !== null) return again(wait, 429);
     const reply = await ask({ op: "REGISTRO", data: { usuario, password } });
     if (reply === null) return again(null, 503, unreachable());
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
-    session.flash = { kind: "ok", text: `✅ Cuenta ${reply.usuario} creada. Ya puede entrar.` };
+    respond.flash(c, { kind: "ok", text: `✅ Cuenta ${reply.usuario} creada. Ya puede entrar.` });
     return c.redirect("/login", 303);
   });
 

@@ -1,12 +1,13 @@
 /**
  * The panel area, mounted at `/panel`: the page (STATS counters and the
- * workers' timeline) and its live feed (`/panel/eventos`). Both need a
- * signed-in user.
+ * workers' timeline) and its live feed (`/panel/eventos`). Both show
+ * everyone's orders, so both need a signed-in operador (403 otherwise).
  *
  * @module
  */
 
 import { Hono } from "hono";
+import { operatorOnly } from "../middleware/operator_only.tsx";
 import { signedIn } from "../middleware/signed_in.ts";
 import { PanelPage } from "../pages/panel_page.tsx";
 import type { GatewayEnv } from "../responses.tsx";
@@ -21,12 +22,10 @@ import type { RouteDeps } from "../route_deps.ts";
 export function panelRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   const { respond, live } = deps;
   const app = new Hono<GatewayEnv>();
-  const guard = signedIn(respond);
-  app.use("/", guard);
-  app.use("/eventos", guard);
+  for (const path of ["/", "/eventos"]) app.use(path, signedIn(respond), operatorOnly(respond));
 
   app.get("/", async (c) => {
-    const props = await live.panel();
+    const props = await live.panel(c.get("session")!.token);
     return respond.page(
       c,
       { title: "Panel", nav: "panel", refreshWithoutScript: true },

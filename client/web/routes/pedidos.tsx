@@ -6,11 +6,16 @@
  * Each form carries an idempotency `clave`, new on every page shown and
  * kept when a refused form is shown again, so sending one form twice (a
  * double click, a retry after `queue_full`) makes one order: the daemon
- * answers the second with the first's id and `duplicado`.
+ * answers the second with the first's id and `duplicado`. The key is sent
+ * prefixed with the account's name ({@linkcode scopedClave}), so one
+ * account's keys never meet another's. Every request carries the
+ * session's token: the daemon records the order as the account's, and
+ * lists only the account's orders (an operador's: everyone's).
  *
  * A row's Cancelar (a `pendiente` order) and Reintentar (an `error` one)
  * buttons POST to `/pedidos/ID/cancelar` and `/pedidos/ID/reintentar`
- * (CANCELAR, REINTENTAR: §2.8, §2.9), CSRF-checked like every form; what
+ * (CANCELAR, REINTENTAR: §2.8, §2.9), CSRF-checked like every form, with
+ * the session's token, so an account acts only on its own orders; what
  * became of it is shown in the order's row and as the next page's message.
  *
  * @module
@@ -21,9 +26,9 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { field, parseProductos, refusal, statusFor } from "../forms.ts";
 import { signedIn } from "../middleware/signed_in.ts";
 import { type OrderForm, PedidosPage } from "../pages/pedidos_page.tsx";
-import type { ActionNote } from "../live/action_notes.ts";
 import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
+import type { ActionNote } from "../live/action_notes.ts";
 
 /** Why a form was not accepted. */
 interface Refused {
@@ -52,6 +57,11 @@ const ACTIONS = {
   },
 } as const;
 
+/** The `clave` sent to the daemon: the form's, in the account's own namespace. */
+export function scopedClave(usuario: string, clave: string): string {
+  return `${usuario.toLowerCase()}:${clave}`;
+}
+
 /**
  * The Pedidos routes.
  *
@@ -73,7 +83,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     status: ContentfulStatusCode,
   ): Promise<Response> {
     const session = c.get("session")!;
-    const { pedidos, problem } = await live.orders();
+    const { pedidos, problem, notas } = await live.orders(session.token);
     if (problem !== null && status === 200) status = 503;
     return respond.page(
       c,
@@ -89,8 +99,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         error={refused.error}
         campo={refused.campo}
         pedidos={pedidos}
+        notas={notas}
         now={now()}
-        notas={live.notes.current()}
       />,
       status,
     );
@@ -106,11 +116,12 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     const session = c.get("session")!;
     const body = await c.req.parseBody();
     const given = field(body, "clave");
+    const room = MAX_CLAVE - scopedClave(session.usuario, "").length;
     const form: OrderForm = {
       cliente: field(body, "cliente"),
       productos: field(body, "productos"),
       direccion: field(body, "direccion"),
-      clave: given.length >= 1 && given.length <= MAX_CLAVE ? given : crypto.randomUUID(),
+      clave: given.length >= 1 && given.length <= room ? given : crypto.randomUUID(),
     };
     const reply = await ask({
       op: "PEDIDO",
@@ -118,7 +129,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         cliente: form.cliente,
         productos: parseProductos(form.productos),
         direccion: form.direccion,
-        clave: form.clave,
+        clave: scopedClave(session.usuario, form.clave),
+        token: session.token,
       },
     });
     if (reply?.ok) {
@@ -138,7 +150,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       if (!ID_REGEXP.test(text)) return c.notFound();
       const id = Number(text);
       const session = c.get("session")!;
-      const reply = await ask({ op: action.op, id });
+      const reply = await ask({ op: action.op, id, token: session.token });
       let note: ActionNote;
       if (reply === null) note = { kind: "error", text: unreachable() };
       else if (reply.ok) note = { kind: "ok", text: action.done(id) };

@@ -1,0 +1,326 @@
+/**
+ * Hostile clients of the daemon (issue 14): each attack of the review, made
+ * small and deterministic, fails. One small request cannot pin a large
+ * reply; waits are bounded and end when their client leaves; logins cannot
+ * queue without bound; a lone surrogate is refused. Bounded memory is read
+ * from the daemon's own counters (`Server.bufferedBytes`, `Server.waits`),
+ * never from timings.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import type { scrypt } from "node:crypto";
+import { AccountService } from "../server/accounts/account_service.ts";
+import { PasswordHasher } from "../server/accounts/password_hash.ts";
+import { parseServerConfig } from "../server/config/server_config.ts";
+import { Logger } from "../server/log.ts";
+import { ProtocolError } from "../server/protocol/errors.ts";
+import { Secret } from "../server/protocol/messages.ts";
+import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+
+const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+/** The connection's fixed cap of unsent reply bytes (`Connection`'s `maxUnsentBytes`). */
+const MAX_UNSENT = 262_144;
+
+/** An order of about 62 KB, within the default request limit: 3-byte characters in every field. */
+function bigOrder(i: number) {
+  const text = (n: number) => `${i}`.padEnd(n, "€");
+  return {
+    cliente: text(200),
+    productos: Array.from({ length: 100 }, () => text(200)),
+    direccion: text(500),
+  };
+}
+
+/** The bytes of a reply line as the daemon wrote it (compact JSON, same key order) plus its newline. */
+function lineBytes(reply: unknown): number {
+  return Buffer.byteLength(JSON.stringify(reply)) + 1;
+}
+
+Deno.test("hostile: LISTAR stops at --max-reply-bytes and says how to go on; paging lists every order once", async () => {
+  const maxReplyBytes = 262_144;
+  await using daemon = await startInProcess({ maxReplyBytes, maxPedidos: 30 });
+  const client = await daemon.client();
+  const ids: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    const reply = await client.request(bigOrder(i));
+    assert.equal(reply.ok, true, JSON.stringify(reply).slice(0, 200));
+    ids.push(reply.id as number);
+  }
+  const seen: number[] = [];
+  let pages = 0;
+  let antesDe: number | undefined;
+  for (;;) {
+    const reply = await client.request({ op: "LISTAR", limit: 1000, antes_de: antesDe });
+    pages++;
+    assert.equal(reply.ok, true);
+    assert.ok(lineBytes(reply) <= maxReplyBytes, `page ${pages}: ${lineBytes(reply)} bytes`);
+    const pedidos = reply.pedidos as { id: number }[];
+    assert.ok(pedidos.length >= 1, "every page makes progress");
+    seen.push(...pedidos.map((p) => p.id));
+    if (reply.mas === undefined) {
+      assert.equal(reply.siguiente_antes_de, undefined);
+      break;
+    }
+    assert.equal(reply.mas, true);
+    assert.equal(reply.siguiente_antes_de, pedidos.at(-1)!.id, "go on from the last order listed");
+    antesDe = reply.siguiente_antes_de as number;
+  }
+  assert.ok(pages >= 6, `24 orders of 62 KB need several pages of 256 KiB (got ${pages})`);
+  assert.deepEqual(seen, ids.toReversed(), "every order once, newest first");
+  // A limit reached within the budget says nothing more, as before.
+  const small = await client.request({ op: "LISTAR", limit: 2 });
+  assert.equal((small.pedidos as unknown[]).length, 2);
+  assert.equal(small.mas, undefined);
+});
+
+Deno.test("hostile: a peer that pipelines LISTARs and never reads holds at most the unsent cap plus one reply; others are served; memory returns when it leaves", async () => {
+  const maxReplyBytes = 262_144;
+  await using daemon = await startInProcess({ maxReplyBytes, maxPedidos: 30 });
+  const client = await daemon.client();
+  for (let i = 0; i < 24; i++) assert.equal((await client.request(bigOrder(i))).ok, true);
+  // Each request is 29 bytes; without the budget each reply would be 1.5 MB.
+  const bound = MAX_UNSENT + maxReplyBytes;
+  const attackers = await Promise.all(Array.from({ length: 3 }, () => rawConnect(daemon.port)));
+  try {
+    for (const attacker of attackers) {
+      await attacker.write('{"op":"LISTAR","limit":1000}\n'.repeat(100));
+    }
+    // The kernel's buffers fill first; then replies wait in the daemon.
+    await waitUntil(() => daemon.server.bufferedBytes > 3 * MAX_UNSENT / 2, {
+      what: "replies to wait in the daemon for the peers that never read",
+    });
+    let most = daemon.server.bufferedBytes;
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await client.request({ op: "PING" })).pong, true, "another client is answered");
+      const page = await client.request({ op: "LISTAR", limit: 1000 });
+      assert.equal(page.mas, true);
+      most = Math.max(most, daemon.server.bufferedBytes);
+    }
+    assert.ok(
+      most <= attackers.length * bound,
+      `${most} bytes held for ${attackers.length} peers (at most ${bound} each)`,
+    );
+  } finally {
+    for (const attacker of attackers) attacker.close();
+  }
+  await waitUntil(() => daemon.server.bufferedBytes === 0 && daemon.server.connections === 1, {
+    what: "the peers' replies to be dropped when they leave",
+  });
+});
+
+Deno.test("hostile: --max-reply-bytes below one order of --max-request-bytes is refused at start", () => {
+  const noFile = { getEnv: () => undefined, readFile: () => null };
+  assert.throws(
+    () => parseServerConfig(["--max-reply-bytes", "100000"], noFile),
+    /--max-reply-bytes 100000: must be at least 135168/,
+  );
+  assert.equal(
+    parseServerConfig(["--max-request-bytes", "1000", "--max-reply-bytes", "70632"], noFile)
+      .maxReplyBytes,
+    70632,
+  );
+});
+
+Deno.test("hostile: ESTADO esperar is bounded per connection and in total with queue_full; waits end with the order", async () => {
+  await using dir = await tempDir();
+  await using daemon = await startInProcess({
+    db: `${dir.path}/p.db`,
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+    maxWaiters: 3,
+    maxWaitersPerConnection: 2,
+  });
+  const client = await daemon.client();
+  await client.request(ORDER); // takes the only worker
+  const { id } = await client.request(ORDER); // stays pendiente
+  const wait = `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":60000}\n`;
+  await using a = await rawConnect(daemon.port);
+  await using b = await rawConnect(daemon.port);
+  await using c = await rawConnect(daemon.port);
+  await a.write(wait.repeat(3));
+  await waitUntil(() => daemon.server.waits === 2, { what: "two waits on the first connection" });
+  await b.write(wait);
+  await waitUntil(() => daemon.server.waits === 3, { what: "a third wait, on another connection" });
+  await c.write(wait);
+  const refused = await c.readLine();
+  assert.equal(refused?.error, "queue_full");
+  assert.equal(refused?.campo, "esperar");
+  assert.match(String(refused?.mensaje), /esperas abiertas en el servidor \(máximo 3\)/);
+  await c.write(`{"op":"ESTADO","id":${id}}\n`);
+  assert.equal((await c.readLine())?.ok, true, "a read without esperar is still answered");
+  // The order ends (cancelled): every wait on it is answered at once.
+  assert.equal((await client.request({ op: "CANCELAR", id })).ok, true);
+  for (let i = 0; i < 2; i++) {
+    const answered = await a.readLine();
+    assert.equal((answered?.pedido as { estado: string }).estado, "cancelado");
+    assert.equal(answered?.timeout, undefined);
+  }
+  const third = await a.readLine();
+  assert.equal(third?.error, "queue_full", "the connection's third wait was refused");
+  assert.match(String(third?.mensaje), /en esta conexión \(máximo 2\)/);
+  assert.equal(((await b.readLine())?.pedido as { estado: string }).estado, "cancelado");
+  assert.equal(daemon.server.waits, 0);
+});
+
+Deno.test("hostile: a client that closes during ESTADO esperar releases its wait and its connection at once", async () => {
+  await using dir = await tempDir();
+  await using daemon = await startInProcess({
+    db: `${dir.path}/p.db`,
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+    maxConnections: 4,
+  });
+  const client = await daemon.client();
+  const { id } = await client.request(ORDER);
+  const peers = await Promise.all(Array.from({ length: 3 }, () => rawConnect(daemon.port)));
+  for (const peer of peers) {
+    await peer.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`);
+  }
+  await waitUntil(() => daemon.server.waits === 3 && daemon.server.connections === 4, {
+    what: "three waiting clients",
+  });
+  for (const peer of peers) peer.close();
+  await waitUntil(() => daemon.server.waits === 0 && daemon.server.connections === 1, {
+    what: "the waits and connections to be released, long before the 600 s wait ends",
+  });
+  // Their places are free: new clients get in instead of busy.
+  await using next = await rawConnect(daemon.port);
+  await next.write('{"op":"PING"}\n');
+  assert.equal((await next.readLine())?.pong, true);
+});
+
+Deno.test("hostile: after a half-close a pending ESTADO esperar is answered at once with the current state", async () => {
+  await using dir = await tempDir();
+  await using daemon = await startInProcess({
+    db: `${dir.path}/p.db`,
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+  });
+  const client = await daemon.client();
+  const { id } = await client.request(ORDER);
+  await using peer = await rawConnect(daemon.port);
+  await peer.write(
+    `{"op":"PING"}\n{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`,
+  );
+  assert.equal((await peer.readLine())?.pong, true);
+  await waitUntil(() => daemon.server.waits === 1, { what: "the wait to start" });
+  await peer.conn.closeWrite();
+  const answered = await peer.readLine();
+  assert.equal(answered?.ok, true);
+  assert.equal(answered?.timeout, true);
+  assert.equal((answered?.pedido as { id: number }).id, id);
+  assert.equal(await peer.readLine(), null, "then the daemon closes");
+  assert.equal(daemon.server.waits, 0);
+});
+
+Deno.test("hostile: a flood of LOGINs beyond --max-login-queue gets queue_full at once; orders on other connections are answered", async () => {
+  await using daemon = await startInProcess({ maxLoginQueue: 1 });
+  const setup = await daemon.client();
+  assert.equal(
+    (await setup.request({ op: "REGISTRO", usuario: "ana", password: "s3cret-pass" })).ok,
+    true,
+  );
+  const peers = await Promise.all(Array.from({ length: 30 }, () => rawConnect(daemon.port)));
+  try {
+    const login = '{"op":"LOGIN","usuario":"ana","password":"wrong-pass"}\n';
+    await Promise.all(peers.map((peer) => peer.write(login)));
+    const order = await setup.request(ORDER);
+    assert.equal(order.ok, true, "an order is answered while logins are hashed");
+    const replies = await Promise.all(peers.map((peer) => peer.readLine(30_000)));
+    const codes = replies.map((reply) => reply?.error);
+    const busy = replies.filter((reply) => reply?.error === "queue_full");
+    assert.ok(busy.length >= 1, `some logins refused: ${codes.join(",")}`);
+    assert.match(String(busy[0]?.mensaje), /Demasiados inicios de sesión y registros en espera/);
+    assert.ok(
+      codes.every((code) => code === "queue_full" || code === "bad_credentials"),
+      codes.join(),
+    );
+    // Capacity given back: after the flood a real login works.
+    const ok = await setup.request({ op: "LOGIN", usuario: "ana", password: "s3cret-pass" });
+    assert.equal(ok.ok, true);
+  } finally {
+    for (const peer of peers) peer.close();
+  }
+});
+
+Deno.test("hostile: a lone surrogate in any text field gets invalid_order naming the field; nothing is stored", async () => {
+  await using daemon = await startInProcess();
+  await using conn = await rawConnect(daemon.port);
+  const cases: [string, string][] = [
+    ['{"cliente":"Ana \\ud800","productos":["pan"],"direccion":"Calle 1"}', "cliente"],
+    ['{"cliente":"Ana","productos":["pan","\\udc00x"],"direccion":"Calle 1"}', "productos[1]"],
+    [
+      '{"cliente":"Ana","productos":[{"nombre":"\\udbff","cantidad":2}],"direccion":"Calle 1"}',
+      "productos[0].nombre",
+    ],
+    ['{"cliente":"Ana","productos":["pan"],"direccion":"\\ud83d"}', "direccion"],
+    ['{"cliente":"Ana","productos":["pan"],"direccion":"Calle 1","clave":"k\\ude00"}', "clave"],
+  ];
+  for (const [line, campo] of cases) {
+    await conn.write(line + "\n");
+    const reply = await conn.readLine();
+    assert.equal(reply?.error, "invalid_order", line);
+    assert.equal(reply?.campo, campo, line);
+    assert.match(String(reply?.mensaje), /sustituto UTF-16 suelto/);
+  }
+  // A well-formed pair (an emoji) is a character like any other.
+  await conn.write('{"cliente":"Ana \\ud83d\\ude00","productos":["pan"],"direccion":"Calle 1"}\n');
+  assert.equal((await conn.readLine())?.ok, true);
+  await conn.write('{"op":"LISTAR","cliente":"\\ud800"}\n');
+  const listar = await conn.readLine();
+  assert.equal(listar?.error, "invalid_request");
+  assert.equal(listar?.campo, "cliente");
+  await conn.write('{"op":"LISTAR"}\n');
+  const stored = (await conn.readLine())?.pedidos as { cliente: string }[];
+  assert.deepEqual(stored.map((p) => p.cliente), ["Ana 😀"]);
+});
+
+Deno.test("hostile: AccountService refuses a LOGIN beyond maxLoginQueue with queue_full, checking nothing", async () => {
+  // A key derivation that answers only when the test says so.
+  const pending: (() => void)[] = [];
+  const gated = ((...args: unknown[]) => {
+    const keylen = args[2] as number;
+    const done = args[4] as (error: Error | null, key: Buffer) => void;
+    pending.push(() => done(null, Buffer.alloc(keylen)));
+  }) as unknown as typeof scrypt;
+  const hasher = new PasswordHasher({ concurrency: 1, maxWaiting: 1, scrypt: gated });
+  const user = {
+    id: 1,
+    usuario: "ana",
+    hash: "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+    creado: "2026-01-01T00:00:00.000Z",
+    rol: "usuario" as const,
+  };
+  const store = {
+    findUser: () => Promise.resolve(user),
+    createUser: () => Promise.resolve(null),
+    setRole: () => Promise.resolve(false),
+    createSession: () => Promise.resolve(),
+    findSession: () => Promise.resolve(null),
+    deleteExpiredSessions: () => Promise.resolve(0),
+  };
+  const accounts = new AccountService({
+    store,
+    hasher,
+    logger: new Logger({ level: "error", write: () => {} }),
+  });
+  const login = () => accounts.login({ usuario: "ana", password: new Secret("wrong-pass") });
+  const first = login(); // hashing
+  const second = login(); // waiting its turn
+  await waitUntil(() => pending.length === 1 && hasher.waiting === 1, {
+    what: "one hash, one wait",
+  });
+  await assert.rejects(
+    login(),
+    (error) => error instanceof ProtocolError && error.code === "queue_full",
+  );
+  assert.equal(pending.length, 1, "the refused login hashed nothing");
+  pending.shift()!();
+  await assert.rejects(first, (e) => e instanceof ProtocolError && e.code === "bad_credentials");
+  await waitUntil(() => pending.length === 1, { what: "the waiting login to get its turn" });
+  pending.shift()!();
+  await assert.rejects(second, (e) => e instanceof ProtocolError && e.code === "bad_credentials");
+});
