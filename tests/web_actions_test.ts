@@ -52,7 +52,9 @@ Deno.test("gateway: Cancelar cancels the order and says so in its row; a second 
   await browser.get("/pedidos");
   const sent = await browser.post("/pedidos/1/cancelar", {});
   assert.deepEqual([sent.status, sent.location], [303, "/pedidos"]);
-  assert.deepEqual(gw.daemon.sent("CANCELAR"), [{ op: "CANCELAR", id: 1 }]);
+  // With the session's token, so that the daemon lets an account act only on its own orders.
+  const [token] = [...gw.daemon.tokens.keys()];
+  assert.deepEqual(gw.daemon.sent("CANCELAR"), [{ op: "CANCELAR", id: 1, token }]);
   const after = await browser.get("/pedidos");
   assert.match(row(after.text, 1), /data-estado="cancelado"/);
   assert.match(
@@ -133,15 +135,19 @@ Deno.test("gateway with a real daemon: Cancelar on a waiting order; its row says
   });
   await using conn = await rawConnect(daemon.port);
   const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
-  await conn.write(`${order}\n${order}\n`);
-  await conn.readLine();
-  const waiting = (await conn.readLine())?.id as number;
+  await conn.write(`${order}\n`);
+  await conn.readLine(); // runs for a minute
   const logger = new Logger({ level: "error", write: () => {} });
   await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger });
   const handler = createGatewayHandler({ daemon: link, logger });
   try {
     const browser = new FakeBrowser(handler);
     await signIn(browser);
+    // The user's own order (a web user sees only theirs): it waits behind the running one.
+    await browser.get("/pedidos");
+    await browser.post("/pedidos", { cliente: "Eva", productos: "pan", direccion: "Calle 2" });
+    await conn.write('{"op":"LISTAR","limit":1}\n');
+    const waiting = ((await conn.readLine())?.pedidos as { id: number }[])[0]!.id;
     assert.match(row((await browser.get("/pedidos")).text, waiting), /Cancelar/);
     const sent = await browser.post(`/pedidos/${waiting}/cancelar`, {});
     assert.equal(sent.status, 303);
@@ -150,6 +156,33 @@ Deno.test("gateway with a real daemon: Cancelar on a waiting order; its row says
     assert.match(row(after.text, waiting), /✅ Pedido \d+ cancelado./);
     await conn.write(`{"op":"ESTADO","id":${waiting}}\n`);
     assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "cancelado");
+  } finally {
+    handler.close();
+  }
+});
+
+Deno.test("gateway with a real daemon: Cancelar on another account's order changes nothing", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+  });
+  await using conn = await rawConnect(daemon.port);
+  const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+  await conn.write(`${order}\n${order}\n`);
+  await conn.readLine(); // runs for a minute
+  const notMine = (await conn.readLine())?.id as number; // placed over TCP: no account's
+  const logger = new Logger({ level: "error", write: () => {} });
+  await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger });
+  const handler = createGatewayHandler({ daemon: link, logger });
+  try {
+    const browser = new FakeBrowser(handler);
+    await signIn(browser);
+    await browser.get("/pedidos");
+    const sent = await browser.post(`/pedidos/${notMine}/cancelar`, {});
+    assert.equal(sent.status, 303);
+    await conn.write(`{"op":"ESTADO","id":${notMine}}\n`);
+    assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "pendiente");
   } finally {
     handler.close();
   }
