@@ -26,6 +26,7 @@
  * @module
  */
 
+import { ClientIndexFold, type ClientIndexFoldOptions } from "./client_index_fold.ts";
 import type { SqliteDatabase } from "./sqlite/sqlite_database.ts";
 import type { BatchTiming, Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
 
@@ -37,6 +38,8 @@ export class GroupCommit implements Disposable {
   #scheduled = false;
   /** Flushes come back through this channel: one event-loop turn later. */
   readonly #turn = new MessageChannel();
+  /** Keeps the deferred client index in step, off the acknowledgement path. */
+  readonly #fold: ClientIndexFold;
   /** Counters, sent to the main thread when the writer closes. */
   readonly stats: WriterStats = { batches: 0, ops: 0, largestBatch: 0, failedBatches: 0 };
 
@@ -44,10 +47,16 @@ export class GroupCommit implements Disposable {
    * @param db The writable database; closed by {@linkcode GroupCommit.close}.
    * @param onResults Receives the results of each committed batch, in operation order,
    * and how large the batch was and how long its commit took.
+   * @param fold When to fold new orders into the client index.
    */
-  constructor(db: SqliteDatabase, onResults: (results: OpResult[], batch: BatchTiming) => void) {
+  constructor(
+    db: SqliteDatabase,
+    onResults: (results: OpResult[], batch: BatchTiming) => void,
+    fold: ClientIndexFoldOptions = {},
+  ) {
     this.#db = db;
     this.#onResults = onResults;
+    this.#fold = new ClientIndexFold(db, fold);
     this.#turn.port1.onmessage = () => this.flush();
   }
 
@@ -80,11 +89,17 @@ export class GroupCommit implements Disposable {
         : batch.map((op) => this.#commitOne(op));
     }
     this.#onResults(results, { size: batch.length, commitMs: performance.now() - start });
+    let inserted = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (batch[i]!.op === "insert" && results[i]!.ok) inserted++;
+    }
+    this.#fold.afterFlush(inserted);
   }
 
   /** Flushes, then closes the database. */
   close(): void {
     this.flush();
+    this.#fold[Symbol.dispose]();
     this.#turn.port1.close();
     this.#turn.port2.close();
     this.#db.close();

@@ -1,17 +1,27 @@
 /**
  * The bench's driver: the same load generator ({@linkcode runLoad}) against
  * every target, request/response (no pipelining), at each connection count,
- * targets alternating round by round so that a noisy moment of the machine
- * hits all of them alike; the figures are medians over rounds.
+ * then the other modes (one order per connection, pipelined), targets
+ * alternating round by round so that a noisy moment of the machine hits all
+ * of them alike; the figures are medians over rounds.
  *
  * @module
  */
 
 import { runLoad } from "../load/mod.ts";
+import { runConnectPerOrder } from "./connect_per_order.ts";
 import type { Target } from "./targets.ts";
+
+/**
+ * How a measurement drives its target: `rr` request/response (one request
+ * in flight per connection), `p32` 32 in flight per connection, `cpo` one
+ * order per connection (connect, send, read, close; `conns` loops at once).
+ */
+export type Mode = "rr" | "p32" | "cpo";
 
 /** One measurement of one target at one connection count. */
 export interface Sample {
+  mode: Mode;
   target: string;
   conns: number;
   round: number;
@@ -31,6 +41,7 @@ export interface Sample {
 
 /** Medians of a target at one connection count. */
 export interface Row {
+  mode: Mode;
   target: string;
   conns: number;
   reqPerS: number | null;
@@ -49,6 +60,8 @@ export interface RoundsOptions {
   rounds: number;
   /** Seconds of sending per measurement. */
   seconds: number;
+  /** Measurements in other modes, each round after the request/response ones. @default {[]} */
+  extra?: { mode: Mode; conns: number }[];
   /** A short unrecorded run per target first, so the JIT is warm. @default {true} */
   warmUp?: boolean;
   signal?: AbortSignal;
@@ -59,14 +72,45 @@ export interface RoundsOptions {
 /** Measures one target once. */
 export async function measure(
   target: Target,
-  options: { conns: number; seconds: number; endToEnd: boolean; signal?: AbortSignal },
+  options: {
+    conns: number;
+    seconds: number;
+    endToEnd: boolean;
+    mode?: Mode;
+    signal?: AbortSignal;
+  },
 ): Promise<Omit<Sample, "round">> {
+  const mode = options.mode ?? "rr";
+  if (mode === "cpo") {
+    const s = await runConnectPerOrder({
+      port: target.port,
+      clients: options.conns,
+      seconds: options.seconds,
+      protocol: target.protocol,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const rssKiB = await target.process.rssKiB();
+    await target.settle();
+    return {
+      mode,
+      target: target.name,
+      conns: options.conns,
+      reqPerS: s.perSecond,
+      p50: s.latencyMs.p50,
+      p99: s.latencyMs.p99,
+      errors: s.errors,
+      e2ePerS: null,
+      e2eP50: null,
+      e2eP99: null,
+      rssKiB,
+    };
+  }
   const summary = await runLoad({
     hosts: ["127.0.0.1"],
     port: target.port,
     clientes: options.conns,
     pedidos: Infinity,
-    pipeline: 1,
+    pipeline: mode === "p32" ? 32 : 1,
     duracionMs: options.seconds * 1000,
     esperar: options.endToEnd,
     esperarTimeoutMs: 60_000,
@@ -77,6 +121,7 @@ export async function measure(
   await target.settle();
   const wait = summary.esperar;
   return {
+    mode,
     target: target.name,
     conns: options.conns,
     reqPerS: summary.porSegundo,
@@ -105,8 +150,12 @@ export async function runRounds(options: RoundsOptions): Promise<Sample[]> {
     }
   }
   const samples: Sample[] = [];
+  const cases = [
+    ...conns.map((count) => ({ mode: "rr" as Mode, conns: count })),
+    ...(options.extra ?? []),
+  ];
   for (let round = 0; round < rounds && !signal?.aborted; round++) {
-    for (const count of conns) {
+    for (const { mode, conns: count } of cases) {
       // Rotate the order every round, so no target always goes first.
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const target of order) {
@@ -116,7 +165,8 @@ export async function runRounds(options: RoundsOptions): Promise<Sample[]> {
           ...(await measure(target, {
             conns: count,
             seconds,
-            endToEnd: endToEnd.has(target.name),
+            mode,
+            endToEnd: mode === "rr" && endToEnd.has(target.name),
             signal,
           })),
         };
@@ -142,14 +192,18 @@ export function summarise(
   targets: string[],
   conns: number[],
   pick: "intake" | "e2e" = "intake",
+  mode: Mode = "rr",
 ): Row[] {
   const rows: Row[] = [];
   for (const target of targets) {
     for (const count of conns) {
-      const mine = samples.filter((s) => s.target === target && s.conns === count);
+      const mine = samples.filter((s) =>
+        s.mode === mode && s.target === target && s.conns === count
+      );
       const values = (f: (s: Sample) => number | null) =>
         mine.map(f).filter((v): v is number => v !== null);
       rows.push({
+        mode,
         target,
         conns: count,
         reqPerS: median(values((s) => pick === "intake" ? s.reqPerS : s.e2ePerS)),

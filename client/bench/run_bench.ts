@@ -2,14 +2,15 @@
  * The whole bench in one call: measures the daemon side by side with its
  * ceilings in the same run — a minimal NDJSON echo server, the daemon with
  * `--sync normal` and `--sync full`, end to end to `listo`, and Redis with a
- * durable ack when `redis-server` is installed — then probes the daemon's
- * memory and renders the report. `main.ts` is its command line.
+ * durable ack when `redis-server` is installed — request/response at each
+ * connection count, one order per connection, and pipelined; then probes
+ * the daemon's memory and renders the report. `main.ts` is its command line.
  *
  * @module
  */
 
 import os from "node:os";
-import { type Row, runRounds, type Sample, summarise } from "./driver.ts";
+import { type Mode, type Row, runRounds, type Sample, summarise } from "./driver.ts";
 import { type IdleResult, type NonReaderResult, probeIdle, probeNonReader } from "./memory.ts";
 import { type BenchResult, type Machine, renderReport, TARGET_NAMES } from "./report.ts";
 import { redisVersion, startDaemon, startEcho, startRedis, type Target } from "./targets.ts";
@@ -24,6 +25,10 @@ export interface BenchOptions {
   seconds?: number;
   /** Connection counts. @default {[1, 16, 64]} */
   conns?: number[];
+  /** Loops of the one-order-per-connection mode (0 skips it). @default {50} */
+  perOrderClients?: number;
+  /** Connections of the pipelined mode, 32 in flight each (0 skips it). @default {16} */
+  pipelineConns?: number;
   /** Idle connections opened on the daemon (0 skips the probe). @default {10000, or 2000 quick} */
   idleConnections?: number;
   /** Seconds the never-reading client stays held back (0 skips the probe). @default {3, or 1 quick} */
@@ -75,7 +80,9 @@ function machine(redis: string | null): Machine {
 
 function formatSample(s: Sample): string {
   const e2e = s.e2ePerS === null ? "" : `  e2e ${s.e2ePerS.toFixed(0)}/s`;
-  return `round ${s.round + 1}  ${s.target.padEnd(28)} ${String(s.conns).padStart(3)} conns  ` +
+  return `round ${s.round + 1}  ${s.mode.padEnd(3)} ${s.target.padEnd(28)} ${
+    String(s.conns).padStart(3)
+  } conns  ` +
     `${s.reqPerS.toFixed(0).padStart(7)} req/s  p50 ${s.p50?.toFixed(2) ?? "—"} ms  ` +
     `p99 ${s.p99?.toFixed(2) ?? "—"} ms${e2e}${s.errors ? `  ${s.errors} errors` : ""}`;
 }
@@ -94,6 +101,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
   const rounds = options.rounds ?? (quick ? 2 : 5);
   const seconds = options.seconds ?? (quick ? 0.5 : 1.5);
   const conns = options.conns ?? [1, 16, 64];
+  const perOrderClients = options.perOrderClients ?? 50;
+  const pipelineConns = options.pipelineConns ?? 16;
+  const extra = [
+    ...(perOrderClients > 0 ? [{ mode: "cpo" as Mode, conns: perOrderClients }] : []),
+    ...(pipelineConns > 0 ? [{ mode: "p32" as Mode, conns: pipelineConns }] : []),
+  ];
   const idleCount = options.idleConnections ?? (quick ? 2000 : 10_000);
   const nonReaderSeconds = options.nonReaderSeconds ?? (quick ? 1 : 3);
   const log = options.log ?? (() => {});
@@ -132,6 +145,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
       targets,
       endToEnd: new Set([TARGET_NAMES.full]),
       conns,
+      extra,
       rounds,
       seconds,
       warmUp: options.warmUp ?? true,
@@ -182,6 +196,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     })),
     ...(redis === null ? [] : summarise(samples, [TARGET_NAMES.redis], conns)),
   ];
+  const everyTarget = [...intake, ...(redis === null ? [] : [TARGET_NAMES.redis])];
+  const perConnection = perOrderClients > 0
+    ? summarise(samples, everyTarget, [perOrderClients], "intake", "cpo")
+    : [];
+  const pipelined = pipelineConns > 0
+    ? summarise(samples, everyTarget, [pipelineConns], "intake", "p32")
+    : [];
   const result: BenchResult = {
     date: new Date(),
     machine: machine(redis),
@@ -190,6 +211,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     seconds,
     conns,
     rows,
+    perConnection,
+    pipelined,
     samples,
     peakKiB,
     idle,

@@ -82,6 +82,8 @@ export interface DaemonOptions {
   maxPedidos?: number;
   /** The report's name. @default {`daemon --sync ${sync}`} */
   name?: string;
+  /** The checkout whose `main.ts` runs (for before/after comparisons). @default {ROOT} */
+  root?: string;
 }
 
 /** Waits until the daemon has nothing pending or in process (bounded). */
@@ -101,15 +103,16 @@ async function settleDaemon(port: number, timeoutMs = 30_000): Promise<void> {
  */
 export async function startDaemon(options: DaemonOptions): Promise<Target> {
   const { dir, sync, workers = 2, maxConnections = 1024, maxPedidos = 100_000_000 } = options;
+  const root = options.root ?? ROOT;
   const process = await ServiceProcess.spawn(`daemon ${sync}`, Deno.execPath(), [
     "run",
     "--frozen",
-    `--config=${ROOT}deno.json`,
+    `--config=${root}deno.json`,
     "--allow-net=127.0.0.1",
-    `--allow-read=${ROOT},${dir}`,
+    `--allow-read=${root},${dir}`,
     `--allow-write=${dir}`,
     "--allow-env=PEDIDOS_*,NO_COLOR",
-    `${ROOT}main.ts`,
+    `${root}main.ts`,
     "server",
     "--host=127.0.0.1",
     "--port=0",

@@ -82,6 +82,57 @@ export const MIGRATIONS: readonly string[] = [
   // prune finds the old ones without reading every order kept.
   `CREATE INDEX pedidos_fin ON pedidos (fecha_fin)
     WHERE estado IN ('listo', 'error', 'cancelado');`,
+  // 5: fewer pages per commit. A commit used to dirty one leaf of the
+  // `(cliente, id)` index per distinct `cliente` in its batch, and one of
+  // the `clave` index even for orders without a key. Now `clave` is unique
+  // through a partial index (orders without a key add no entry: the rule
+  // of §5 is the same), and the client index is deferred: a side table
+  // `pedidos_cliente` the writer fills off the acknowledgement path, sorted
+  // by `cliente`, for every order up to the watermark `pedidos_cliente_hasta`;
+  // LISTAR by `cliente` reads the side table up to the watermark and the
+  // short tail above it from `pedidos` by id. A trigger keeps the side table
+  // in step with deletions (retention). The table is rebuilt: SQLite cannot
+  // drop a column's UNIQUE in place.
+  `CREATE TABLE pedidos_v5 (
+    id             INTEGER PRIMARY KEY,
+    clave          TEXT,
+    cliente        TEXT NOT NULL,
+    productos      TEXT NOT NULL,
+    direccion      TEXT NOT NULL,
+    estado         TEXT NOT NULL DEFAULT 'pendiente'
+                   CHECK (estado IN ('pendiente', 'en proceso', 'listo', 'error', 'cancelado')),
+    fecha_recibido TEXT NOT NULL,
+    fecha_inicio   TEXT,
+    fecha_fin      TEXT,
+    worker         INTEGER,
+    intentos       INTEGER NOT NULL DEFAULT 0,
+    detalle_error  TEXT,
+    resultado      TEXT,
+    usuario_id     INTEGER REFERENCES usuarios (id)
+  );
+  INSERT INTO pedidos_v5 SELECT id, clave, cliente, productos, direccion, estado, fecha_recibido,
+    fecha_inicio, fecha_fin, worker, intentos, detalle_error, resultado, usuario_id FROM pedidos;
+  DROP TABLE pedidos;
+  ALTER TABLE pedidos_v5 RENAME TO pedidos;
+  CREATE UNIQUE INDEX pedidos_clave ON pedidos (clave) WHERE clave IS NOT NULL;
+  CREATE INDEX pedidos_estado_id ON pedidos (estado, id);
+  CREATE INDEX pedidos_usuario_id ON pedidos (usuario_id, id) WHERE usuario_id IS NOT NULL;
+  CREATE INDEX pedidos_fin ON pedidos (fecha_fin)
+    WHERE estado IN ('listo', 'error', 'cancelado');
+  CREATE TABLE pedidos_cliente (
+    cliente TEXT NOT NULL,
+    id      INTEGER NOT NULL,
+    PRIMARY KEY (cliente, id)
+  ) WITHOUT ROWID;
+  INSERT INTO pedidos_cliente (cliente, id) SELECT cliente, id FROM pedidos ORDER BY cliente, id;
+  CREATE TABLE pedidos_cliente_hasta (
+    fila  INTEGER PRIMARY KEY CHECK (fila = 1),
+    hasta INTEGER NOT NULL
+  );
+  INSERT INTO pedidos_cliente_hasta (fila, hasta) SELECT 1, coalesce(max(id), 0) FROM pedidos;
+  CREATE TRIGGER pedidos_cliente_borrar AFTER DELETE ON pedidos BEGIN
+    DELETE FROM pedidos_cliente WHERE cliente = old.cliente AND id = old.id;
+  END;`,
 ];
 
 /** The schema version this code writes and understands. */

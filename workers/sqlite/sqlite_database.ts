@@ -70,6 +70,12 @@ interface Row {
 const COLUMNS = "id, clave, cliente, productos, direccion, estado, fecha_recibido, " +
   "fecha_inicio, fecha_fin, worker, intentos, detalle_error, resultado";
 
+/** {@linkcode COLUMNS} of the table aliased `p`. */
+// The id comes from the side table's key, so SQLite sees that arm in id order.
+const P_COLUMNS = COLUMNS.split(", ").map((column) =>
+  column === "id" ? "k.id AS id" : `p.${column}`
+).join(", ");
+
 /** The finished states (§4); their orders may be pruned. */
 const FINISHED = "('listo', 'error', 'cancelado')";
 
@@ -78,7 +84,7 @@ const SQL = {
   insert: `INSERT INTO pedidos
       (clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
     VALUES (?, ?, ?, ?, 'pendiente', ?, ?)
-    ON CONFLICT (clave) DO NOTHING`,
+    ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING`,
   markStarted: `UPDATE pedidos
     SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
         fecha_fin = NULL, detalle_error = NULL
@@ -126,7 +132,19 @@ const SQL = {
     FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
     WHERE s.token_hash = ? AND s.expira > ?`,
   deleteExpiredSessions: `DELETE FROM sesiones WHERE expira <= ?`,
+  // The deferred client index (schema v5): orders above the watermark, sorted
+  // by `cliente` so that each leaf of the side table is written once per fold.
+  foldClients: `INSERT INTO pedidos_cliente (cliente, id)
+    SELECT cliente, id FROM pedidos WHERE id > (SELECT hasta FROM pedidos_cliente_hasta)
+    ORDER BY cliente, id`,
+  raiseWatermark: `UPDATE pedidos_cliente_hasta
+    SET hasta = max(hasta, (SELECT coalesce(max(id), 0) FROM pedidos))`,
+  clientLag: `SELECT (SELECT coalesce(max(id), 0) FROM pedidos) - hasta AS lag
+    FROM pedidos_cliente_hasta`,
 } as const;
+
+/** The watermark of the deferred client index, as a scalar subquery. */
+const WATERMARK = "(SELECT hasta FROM pedidos_cliente_hasta)";
 
 /**
  * One connection to the orders database, with prepared statements.
@@ -339,15 +357,12 @@ export class SqliteDatabase implements Disposable {
    * exclusive, at most `limit` rows.
    */
   list(filter: ListFilter): Pedido[] {
+    if (filter.cliente !== undefined) return this.#listByClient(filter.cliente, filter);
     const where: string[] = [];
     const params: SQLInputValue[] = [];
     if (filter.estado !== undefined) {
       where.push("estado = ?");
       params.push(filter.estado);
-    }
-    if (filter.cliente !== undefined) {
-      where.push("cliente = ?");
-      params.push(filter.cliente);
     }
     if (filter.antesDe !== undefined) {
       where.push("id < ?");
@@ -363,6 +378,73 @@ export class SqliteDatabase implements Disposable {
       (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY id DESC LIMIT ?";
     return (this.#stmt(sql).all(...params) as unknown as Row[]).map(toPedido);
+  }
+
+  /**
+   * Orders of one `cliente`, newest first, in one statement (one snapshot):
+   * the tail above the watermark of the deferred client index, read from
+   * `pedidos` by id (at most a few thousand rows), then the side table
+   * `pedidos_cliente` below it. Both arms come in id order, so SQLite merges
+   * them and stops at the limit.
+   */
+  #listByClient(cliente: string, filter: ListFilter): Pedido[] {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (filter.estado !== undefined) {
+      where.push("estado = ?");
+      params.push(filter.estado);
+    }
+    if (filter.antesDe !== undefined) {
+      where.push("id < ?");
+      params.push(filter.antesDe);
+    }
+    if (filter.usuarioId !== undefined) {
+      where.push("usuario_id = ?");
+      params.push(filter.usuarioId);
+    }
+    const tail = where.map((w) => ` AND ${w}`).join("");
+    const indexed = where.map((w) => ` AND p.${w}`).join("").replace("p.id < ?", "k.id < ?");
+    // Only constant fragments are joined; every value is a bound parameter.
+    const sql = `SELECT ${COLUMNS} FROM pedidos
+      WHERE id > ${WATERMARK} AND cliente = ?${tail}
+      UNION ALL
+      SELECT ${P_COLUMNS} FROM pedidos_cliente k JOIN pedidos p ON p.id = k.id
+      WHERE k.cliente = ? AND k.id <= ${WATERMARK}${indexed}
+      ORDER BY id DESC LIMIT ?`;
+    return (this.#stmt(sql).all(
+      cliente,
+      ...params,
+      cliente,
+      ...params,
+      filter.limit,
+    ) as unknown as Row[])
+      .map(toPedido);
+  }
+
+  /**
+   * Folds the orders above the watermark into the deferred client index, in
+   * one transaction of its own, and raises the watermark. The writer calls
+   * it off the acknowledgement path.
+   *
+   * @returns How many orders were folded.
+   */
+  foldClients(): number {
+    this.begin();
+    try {
+      const { changes } = this.#stmt(SQL.foldClients).run();
+      this.#stmt(SQL.raiseWatermark).run();
+      this.commit();
+      return Number(changes);
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
+  }
+
+  /** How many ids lie above the watermark of the deferred client index (an upper bound). */
+  clientLag(): number {
+    const row = this.#stmt(SQL.clientLag).get() as { lag: number } | undefined;
+    return row?.lag ?? 0;
   }
 
   /** Orders left `pendiente` or `en proceso`, oldest first. */

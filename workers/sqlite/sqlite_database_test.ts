@@ -183,7 +183,13 @@ Deno.test("migrate() on an empty file sets user_version >= 1 and is idempotent",
     assert.equal(schemaVersion(db), SCHEMA_VERSION);
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all().map((r) => r.name);
-    assert.deepEqual(tables, ["pedidos", "sesiones", "usuarios"]);
+    assert.deepEqual(tables, [
+      "pedidos",
+      "pedidos_cliente",
+      "pedidos_cliente_hasta",
+      "sesiones",
+      "usuarios",
+    ]);
     const columns = db.prepare("SELECT name FROM pragma_table_info('pedidos') ORDER BY cid").all()
       .map((r) => r.name);
     assert.deepEqual(columns, [
@@ -206,7 +212,7 @@ Deno.test("migrate() on an empty file sets user_version >= 1 and is idempotent",
       "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
     ).all().map((r) => r.name);
     assert.deepEqual(indexes, [
-      "pedidos_cliente_id",
+      "pedidos_clave",
       "pedidos_estado_id",
       "pedidos_fin",
       "pedidos_usuario_id",
@@ -237,6 +243,8 @@ Deno.test("SqliteDatabase.open() upgrades a version-1 file to the current versio
     // Version 3 allows the state of CANCELAR on the rebuilt table.
     assert.equal(store.cancel(kept!.id, T1).status, "changed");
     assert.equal(store.get(kept!.id)?.estado, "cancelado");
+    // Version 5 indexed the old order by cliente.
+    assert.deepEqual(store.list({ limit: 10, cliente: "Ana" }).map((p) => p.id), [kept!.id]);
   }
   const db = new DatabaseSync(path, { readOnly: true });
   try {
