@@ -37,6 +37,7 @@ import type {
 } from "../../workers/processor_messages.ts";
 import type { ProcessorSource } from "../../workers/processor_module.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
+import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
 
 /** Options of {@linkcode WorkerPool.start}. */
@@ -459,11 +460,15 @@ export class WorkerPool implements AsyncDisposable {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  /** Dispatches at the end of this microtask run, once for everything queued meanwhile. */
+  /**
+   * Dispatches at the next turn of the event loop, once for everything queued
+   * meanwhile: after the replies of the commit that queued the jobs are
+   * handed to the sockets, so waking a worker does not delay them.
+   */
   #dispatchSoon(): void {
     if (this.#dispatchQueued) return;
     this.#dispatchQueued = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#dispatchQueued = false;
       this.#dispatch();
     });
