@@ -27,13 +27,12 @@ export interface ClientIndexFoldOptions {
 }
 
 /** Folds the tail of new orders into the client index when it is cheap to. */
-export class ClientIndexFold implements Disposable {
+export class ClientIndexFold {
   readonly #db: SqliteDatabase;
   readonly #every: number;
   readonly #idleMs: number;
   /** Orders above the watermark (an upper bound: ids of failed inserts count). */
   #lag: number;
-  #timer: ReturnType<typeof setTimeout> | null = null;
   #lastFlush = 0;
   /** Folds done, for tests and stats. */
   folds = 0;
@@ -43,7 +42,6 @@ export class ClientIndexFold implements Disposable {
     this.#every = options.every ?? 2048;
     this.#idleMs = options.idleMs ?? 200;
     this.#lag = db.clientLag();
-    if (this.#lag > 0) this.#arm();
   }
 
   /** Orders waiting above the watermark. */
@@ -52,42 +50,35 @@ export class ClientIndexFold implements Disposable {
   }
 
   /** Called after each committed flush with how many orders it inserted. */
-  afterFlush(inserted: number): void {
+  afterFlush(inserted: number, now: number = performance.now()): void {
     this.#lag += inserted;
-    this.#lastFlush = performance.now();
+    this.#lastFlush = now;
     if (this.#lag >= this.#every) this.fold();
-    else if (this.#lag > 0) this.#arm();
+  }
+
+  /** When an idle fold is due (`performance.now()` time), or null when nothing waits. */
+  dueAt(): number | null {
+    return this.#lag > 0 ? this.#lastFlush + this.#idleMs : null;
+  }
+
+  /** Folds when the writer has been idle long enough; returns {@linkcode dueAt}. */
+  runIdle(now: number = performance.now()): number | null {
+    if (this.#lag > 0 && now - this.#lastFlush >= this.#idleMs) {
+      this.fold();
+      // A failed fold is tried again one idle period later.
+      if (this.#lag > 0) this.#lastFlush = now;
+    }
+    return this.dueAt();
   }
 
   /** Folds every order above the watermark now. */
   fold(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
     try {
       this.#db.foldClients();
       this.folds++;
       this.#lag = 0;
     } catch {
-      // A full disk: nothing changed; the next flush or idle moment tries again.
-      this.#arm();
+      // A full disk: nothing changed; a later flush or idle moment tries again.
     }
-  }
-
-  /** Stops the idle timer. */
-  [Symbol.dispose](): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-  }
-
-  #arm(): void {
-    if (this.#timer !== null) return;
-    const check = () => {
-      this.#timer = null;
-      const idleFor = performance.now() - this.#lastFlush;
-      if (this.#lag === 0) return;
-      if (idleFor >= this.#idleMs) this.fold();
-      else this.#timer = setTimeout(check, this.#idleMs - idleFor);
-    };
-    this.#timer = setTimeout(check, this.#idleMs);
   }
 }

@@ -1,25 +1,18 @@
 /**
  * Group commit over the orders database: operations that arrive while a
  * transaction runs go into the next one, so many concurrent writes cost one
- * fsync. Pure apart from SQLite itself: the writer worker feeds it
- * messages, tests may drive it directly.
- *
- * Incoming operations collect in a pending batch; the first one schedules a
- * flush for a later turn of the event loop (a message to itself on a
- * `MessageChannel`), which lets messages already queued arrive first. A
- * flush runs `BEGIN IMMEDIATE`, every pending operation, `COMMIT`, and hands
- * one result per operation to `onResults`. Messages that queue during the
- * commit arrive before the next flush, so they form the next batch.
- *
- * The turn is not `setImmediate` (as fast): importing `node:timers`, or
- * touching the global, loads Node's compatibility layer into this isolate,
- * about 2 MB more per daemon for nothing else; not `setTimeout(0)` either
- * (about 2 ms a hop in Deno).
+ * fsync. Pure apart from SQLite itself, and driven from outside: the writer
+ * worker (`writer_worker.ts`) hands it what arrived with `enqueue` and calls
+ * `runDue` whenever nothing more is waiting, then sleeps until new
+ * operations arrive or the time `runDue` returned; tests may drive it
+ * directly. A flush runs `BEGIN IMMEDIATE`, every pending operation,
+ * `COMMIT`, and hands one result per operation to `onResults`. Operations
+ * that arrive during the commit form the next batch.
  *
  * **State changes ride with the next insert at low concurrency.** A batch of
  * nothing but state changes (`markStarted`, `markFinished`, `markRan`,
- * `markPending`) is held back for one short timer (about 2 ms in Deno) or
- * until another operation arrives, when the last batch with inserts had at
+ * `markPending`) is held back for up to {@linkcode HOLD_MS} or until another
+ * operation arrives, when the last batch with inserts had at
  * most {@linkcode HOLD_WHEN_INSERTS} of them: a request/response client then
  * pays one fsync per order (its insert commits with the previous order's
  * end) instead of two in a row. With many clients (larger insert batches)
@@ -52,18 +45,18 @@ const MAY_WAIT: ReadonlySet<string> = new Set([
 /** Hold state changes only while insert batches are this small. */
 export const HOLD_WHEN_INSERTS = 2;
 
+/** How long a batch of state changes may wait for an insert, in ms. */
+export const HOLD_MS = 1;
+
 /** Commits what arrives together in one transaction. */
 export class GroupCommit implements Disposable {
   readonly #db: SqliteDatabase;
   readonly #onResults: (results: OpResult[], batch: BatchTiming) => void;
   #pending: SequencedOp[] = [];
-  #scheduled = false;
-  /** The timer of a held batch of state changes, or null. */
-  #hold: ReturnType<typeof setTimeout> | null = null;
+  /** Until when a batch of state changes waits for an insert, or null. */
+  #holdUntil: number | null = null;
   /** Inserts in the last batch that had any (none seen yet: never hold). */
   #recentInserts = Infinity;
-  /** Flushes come back through this channel: one event-loop turn later. */
-  readonly #turn = new MessageChannel();
   /** Keeps the deferred client index in step, off the acknowledgement path. */
   readonly #fold: ClientIndexFold;
   /** Counters, sent to the main thread when the writer closes. */
@@ -83,47 +76,38 @@ export class GroupCommit implements Disposable {
     this.#db = db;
     this.#onResults = onResults;
     this.#fold = new ClientIndexFold(db, fold);
-    this.#turn.port1.onmessage = () => this.flush();
   }
 
   /** Adds operations to the next batch. */
   enqueue(ops: SequencedOp[]): void {
-    let urgent = false;
-    for (const op of ops) {
-      this.#pending.push(op);
-      if (!MAY_WAIT.has(op.op)) urgent = true;
-    }
+    for (const op of ops) this.#pending.push(op);
     this.stats.ops += ops.length;
-    if (this.#hold !== null) {
-      if (!urgent) return;
-      clearTimeout(this.#hold);
-      this.#hold = null;
-    }
-    if (!this.#scheduled && this.#pending.length > 0) {
-      this.#scheduled = true;
-      this.#turn.port2.postMessage(null);
-    }
   }
 
   /**
-   * Commits everything pending as one batch and hands over its results.
+   * Does what is due at `now`: commits the pending batch (unless it may still
+   * wait for an insert) and folds the client index when the writer is idle.
    *
-   * @param now Commit even a batch that could be held.
+   * @returns When to call again though nothing arrives (`performance.now()`
+   * time), or null when only new operations make work.
    */
-  flush(now = false): void {
-    this.#scheduled = false;
-    if (this.#pending.length === 0) return;
-    if (!now && this.#mayHold()) {
-      this.#hold = setTimeout(() => {
-        this.#hold = null;
-        this.flush(true);
-      }, 1);
-      return;
+  runDue(now: number = performance.now()): number | null {
+    if (this.#pending.length > 0) {
+      if (this.#mayHold()) {
+        this.#holdUntil ??= now + HOLD_MS;
+        if (now < this.#holdUntil) return this.#holdUntil;
+      }
+      this.flush();
+      return this.#fold.dueAt();
     }
-    if (this.#hold !== null) clearTimeout(this.#hold);
-    this.#hold = null;
-    const batch = this.#pending;
-    this.#pending = [];
+    return this.#fold.runIdle(now);
+  }
+
+  /** Commits everything pending as one batch and hands over its results. */
+  flush(): void {
+    this.#holdUntil = null;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;    this.#pending = [];
     this.stats.batches++;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     const start = performance.now();
@@ -146,17 +130,14 @@ export class GroupCommit implements Disposable {
   }
 
   #mayHold(): boolean {
-    if (this.#hold !== null || this.#recentInserts > HOLD_WHEN_INSERTS) return false;
+    if (this.#recentInserts > HOLD_WHEN_INSERTS) return false;
     for (const op of this.#pending) if (!MAY_WAIT.has(op.op)) return false;
     return true;
   }
 
   /** Flushes, then closes the database. */
   close(): void {
-    this.flush(true);
-    this.#fold[Symbol.dispose]();
-    this.#turn.port1.close();
-    this.#turn.port2.close();
+    this.flush();
     this.#db.close();
   }
 

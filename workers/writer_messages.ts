@@ -2,11 +2,14 @@
  * The messages between the main thread and the writer worker
  * (`writer_worker.ts`). Pure types, no I/O.
  *
- * Handshake: the main thread sends `init`; the writer answers `ready` or
- * `init_failed`. Then the main thread sends `ops` (many operations, each with
- * a sequence number) and the writer answers `results` (one message per
- * committed batch, one result per operation). `close` flushes what is
- * pending and is answered by `closed`, after which the writer exits.
+ * Handshake, by `postMessage`: the main thread sends `init` with two
+ * shared pipes (`shared_pipe.ts`); the writer answers `ready` or
+ * `init_failed`. From then on they speak through the pipes: the main thread
+ * sends `ops` (many operations, each with a sequence number) and the writer
+ * answers `results` (one message per committed batch, one result per
+ * operation). `close` flushes what is pending; the writer answers it with a
+ * `closed` `postMessage`, after which it exits. Everything in a pipe is
+ * JSON, so every operation and value here is plain data.
  *
  * @module
  */
@@ -101,17 +104,25 @@ export interface InitMessage {
   /** Database file, or `:memory:`. */
   path: string;
   sync: "full" | "normal";
+  /** The pipe main thread → writer (`SharedPipe.create`). */
+  toWriter: SharedArrayBuffer;
+  /** The pipe writer → main thread. */
+  fromWriter: SharedArrayBuffer;
 }
 
-/** Messages the main thread sends to the writer. */
-export type ToWriter =
-  | InitMessage
-  | { type: "ops"; ops: SequencedOp[] }
-  | { type: "close" };
+/** Messages the main thread posts to the writer. */
+export type ToWriter = InitMessage;
 
-/** Messages the writer sends to the main thread. */
+/** Messages the writer posts to the main thread. */
 export type FromWriter =
   | { type: "ready"; schemaVersion: number }
   | { type: "init_failed"; message: string }
-  | { type: "results"; results: OpResult[]; batch: BatchTiming }
   | { type: "closed"; stats: WriterStats };
+
+/** Messages the main thread sends through the pipe `toWriter`. */
+export type PipeToWriter =
+  | { type: "ops"; ops: SequencedOp[] }
+  | { type: "close" };
+
+/** Messages the writer sends through the pipe `fromWriter`. */
+export type PipeFromWriter = { type: "results"; results: OpResult[]; batch: BatchTiming };

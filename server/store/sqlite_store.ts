@@ -6,7 +6,9 @@
  * Writes made in the same tick are coalesced into one `ops` message, and the
  * writer commits what arrives together in one transaction (group commit), so
  * many concurrent orders cost few fsyncs. Each write resolves after its
- * commit.
+ * commit. Messages go through two shared pipes (`workers/shared_pipe.ts`),
+ * not `postMessage`: the writer sleeps in `Atomics.wait` and this side in
+ * `Atomics.waitAsync`, which wake faster.
  *
  * For a `:memory:` database the writer's connection is the only one that can
  * see the data (node:sqlite cannot share an in-memory database between
@@ -18,12 +20,15 @@
 
 import type { ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
+import { DATA, FrameReader, FrameWriter, SharedPipe, SPACE } from "../../workers/shared_pipe.ts";
 import type {
   BatchTiming,
   FromWriter,
   Op,
   OpResult,
   OpValue,
+  PipeFromWriter,
+  PipeToWriter,
   SequencedOp,
   ToWriter,
   WriterStats,
@@ -51,6 +56,9 @@ export interface SqliteStoreOptions {
    */
   closeTimeoutMs?: number;
 }
+
+/** Bytes of each pipe: room for thousands of operations; a larger message goes in pieces. */
+const PIPE_BYTES = 1 << 20;
 
 interface Inflight {
   op: Op["op"];
@@ -87,6 +95,16 @@ export class SqliteStore implements Store {
   #onBatch: ((batch: BatchTiming) => void) | null = null;
   /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
   #lock: Deno.FsFile | null = null;
+  readonly #toWriterBuffer = SharedPipe.create(PIPE_BYTES);
+  readonly #fromWriterBuffer = SharedPipe.create(PIPE_BYTES);
+  readonly #toWriter = new SharedPipe(this.#toWriterBuffer);
+  readonly #fromWriter = new SharedPipe(this.#fromWriterBuffer);
+  readonly #out = new FrameWriter(this.#toWriter);
+  readonly #in = new FrameReader<PipeFromWriter>(this.#fromWriter);
+  /** Whether a wait for room in the pipe to the writer is armed. */
+  #waitingForRoom = false;
+  /** Whether the results loop runs. */
+  #listening = false;
 
   private constructor(worker: Worker, closeTimeoutMs: number) {
     this.#worker = worker;
@@ -136,7 +154,15 @@ export class SqliteStore implements Store {
     });
     const store = new SqliteStore(worker, closeTimeoutMs);
     store.#lock = lock;
-    worker.postMessage({ type: "init", path, sync } satisfies ToWriter);
+    worker.postMessage(
+      {
+        type: "init",
+        path,
+        sync,
+        toWriter: store.#toWriterBuffer,
+        fromWriter: store.#fromWriterBuffer,
+      } satisfies ToWriter,
+    );
     try {
       await store.#ready.promise;
     } catch (error) {
@@ -304,7 +330,8 @@ export class SqliteStore implements Store {
     this.#reader?.close();
     this.#reader = null;
     if (writerAlive) {
-      this.#worker.postMessage({ type: "close" } satisfies ToWriter);
+      this.#out.send({ type: "close" } satisfies PipeToWriter);
+      this.#waitForRoom();
       const timer = setTimeout(
         () => this.#fail("the writer did not close in time"),
         this.#closeTimeoutMs,
@@ -349,21 +376,62 @@ export class SqliteStore implements Store {
     if (this.#outbox.length === 0 || this.#unavailable !== null) return;
     const ops = this.#outbox;
     this.#outbox = [];
-    this.#worker.postMessage({ type: "ops", ops } satisfies ToWriter);
+    if (!this.#out.send({ type: "ops", ops } satisfies PipeToWriter)) this.#waitForRoom();
+  }
+
+  /** The pipe to the writer is full: send the rest as the writer makes room. */
+  async #waitForRoom(): Promise<void> {
+    if (this.#waitingForRoom) return;
+    this.#waitingForRoom = true;
+    try {
+      const cells = this.#toWriter.cells;
+      while (this.#unavailable === null || this.#closing !== null) {
+        const seen = Atomics.load(cells, SPACE);
+        if (this.#out.flush() || this.#toWriter.stopped) return;
+        const wait = Atomics.waitAsync(cells, SPACE, seen, 100);
+        if (wait.async) await wait.value;
+      }
+    } finally {
+      this.#waitingForRoom = false;
+    }
+  }
+
+  /** Reads results from the writer until it has closed or failed. */
+  async #listen(): Promise<void> {
+    if (this.#listening) return;
+    this.#listening = true;
+    const cells = this.#fromWriter.cells;
+    while (!this.#fromWriter.stopped) {
+      const seen = Atomics.load(cells, DATA);
+      this.#drainResults();
+      const wait = Atomics.waitAsync(cells, DATA, seen);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  #drainResults(): void {
+    for (const message of this.#in.drain()) {
+      for (const result of message.results) this.#settle(result);
+      this.#onBatch?.(message.batch);
+    }
+  }
+
+  /** Ends the results loop (it is waiting; a stop wakes it). */
+  #stopListening(): void {
+    this.#fromWriter.stop();
   }
 
   #onMessage(message: FromWriter): void {
     switch (message.type) {
       case "ready":
+        void this.#listen();
         return this.#ready.resolve();
       case "init_failed":
         return this.#ready.reject(new Error(message.message));
-      case "results":
-        for (const result of message.results) this.#settle(result);
-        this.#onBatch?.(message.batch);
-        return;
       case "closed":
         this.#stats = message.stats;
+        this.#drainResults();
+        this.#stopListening();
         return this.#closed.resolve();
       default:
         // Throwing here would be an uncaught error on the main thread.
@@ -383,6 +451,9 @@ export class SqliteStore implements Store {
   #fail(reason: string): void {
     this.#unavailable ??= reason;
     this.#outbox = [];
+    // A writer blocked in Atomics.wait sees this within its longest sleep and returns.
+    this.#toWriter.stop();
+    this.#stopListening();
     this.#worker.terminate();
     this.#rejectAll(reason);
     this.#ready.reject(new Error(`Cannot open store: ${reason}`));

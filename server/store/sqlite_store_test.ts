@@ -1,3 +1,5 @@
+import { FrameWriter, SharedPipe } from "../../workers/shared_pipe.ts";
+import type { InitMessage } from "../../workers/writer_messages.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { PedidoNuevo } from "../protocol/messages.ts";
@@ -52,21 +54,36 @@ function withConnection<T>(path: string, fn: (db: DatabaseSync) => T): T {
 }
 
 /** Records every Worker made while it is in scope (tests in a file run one at a time). */
-function spyOnWorkers(): { created: Worker[]; terminated: Set<Worker> } & Disposable {
+function spyOnWorkers(): {
+  created: Worker[];
+  terminated: Set<Worker>;
+  posted: unknown[];
+} & Disposable {
   const Original = globalThis.Worker;
   const created: Worker[] = [];
   const terminated = new Set<Worker>();
+  const posted: unknown[] = [];
   globalThis.Worker = class extends Original {
     constructor(...args: ConstructorParameters<typeof Worker>) {
       super(...args);
       created.push(this);
+      const post = this.postMessage.bind(this) as (message: unknown) => void;
+      this.postMessage = (message: unknown) => {
+        posted.push(message);
+        post(message);
+      };
     }
     override terminate(): void {
       terminated.add(this);
       super.terminate();
     }
   };
-  return { created, terminated, [Symbol.dispose]: () => globalThis.Worker = Original };
+  return {
+    created,
+    terminated,
+    posted,
+    [Symbol.dispose]: () => globalThis.Worker = Original,
+  };
 }
 
 Deno.test("SqliteStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches", async () => {
@@ -255,7 +272,8 @@ Deno.test("SqliteStore rejects pending and later calls when the writer worker di
   const pending = store.insert(order(), now());
   // Reaches the writer before the insert (whose message goes out in a microtask)
   // and makes it throw `Unexpected message "bogus"`, which ends the worker.
-  worker.postMessage({ type: "bogus" });
+  const init = spy.posted[0] as InitMessage;
+  new FrameWriter(new SharedPipe(init.toWriter)).send({ type: "bogus" });
   await assert.rejects(
     pending,
     /Cannot insert: the writer worker failed: .*Unexpected message "bogus"/,

@@ -83,21 +83,25 @@ Deno.test("LISTAR by cliente reads indexes and the tail by id, never the whole t
   }
 });
 
-Deno.test("the writer folds once enough orders wait, and a shorter tail when it is idle", async () => {
+Deno.test("the writer folds once enough orders wait, and a shorter tail once it has been idle", () => {
   using db = SqliteDatabase.open(":memory:");
-  using fold = new ClientIndexFold(db, { every: 3, idleMs: 20 });
+  const fold = new ClientIndexFold(db, { every: 3, idleMs: 200 });
   add(db, "Ana");
   add(db, "Ana");
-  fold.afterFlush(2);
+  fold.afterFlush(2, 1000);
   assert.equal(fold.lag, 2, "below every: not yet");
   add(db, "Beto");
-  fold.afterFlush(1);
+  fold.afterFlush(1, 1001);
   assert.equal(fold.lag, 0, "folded at once");
   assert.equal(db.clientLag(), 0);
   add(db, "Ana");
-  fold.afterFlush(1);
-  while (fold.lag > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.equal(db.clientLag(), 0, "folded when idle");
+  fold.afterFlush(1, 2000);
+  assert.equal(fold.dueAt(), 2200);
+  assert.equal(fold.runIdle(2100), 2200, "not idle long enough");
+  assert.equal(db.clientLag(), 1);
+  assert.equal(fold.runIdle(2200), null, "folded, nothing more due");
+  assert.equal(db.clientLag(), 0);
+  assert.deepEqual(db.list({ limit: 9, cliente: "Ana" }).map((p) => p.id), [4, 2, 1]);
   assert.equal(fold.folds, 2);
 });
 
