@@ -35,7 +35,7 @@
 
 import { setImmediate } from "node:timers";
 
-import { type Dispatcher, isReply } from "./dispatch.ts";
+import { type Dispatcher, isReply, type RunContext } from "./dispatch.ts";
 import type { Logger } from "./log.ts";
 import { encodeReply } from "./protocol/encode_reply.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
@@ -51,8 +51,8 @@ export interface ConnectionOptions {
   maxRequestBytes: number;
   dispatcher: Pick<Dispatcher, "parse" | "run">;
   logger: Logger;
-  /** The peer, for logs. */
-  peer: string;
+  /** The peer, for logs; a function is called once, the first time it is needed. */
+  peer: string | (() => string);
   /** Requests being answered (reply not ready yet) before dispatching and reading pause. @default 256 */
   maxPending?: number;
   /** Reply bytes (UTF-16 units) waiting for the socket before dispatching and reading pause. @default 262144 */
@@ -72,6 +72,11 @@ interface Slot {
 }
 
 const encoder = new TextEncoder();
+/**
+ * The reason of a connection's abort: one object made once (an abort
+ * without a reason makes a DOMException with its stack every time).
+ */
+const GONE = new Error("The connection is gone");
 /** First read buffer: small, so that an idle connection holds little; it doubles when filled. */
 const MIN_READ = 128;
 const MAX_READ = 65536;
@@ -87,8 +92,7 @@ function nextTurn(): Promise<void> {
 
 /** A client session over one socket. */
 export class Connection {
-  /** The peer address, for people. */
-  readonly peer: string;
+  #peer: string | (() => string);
   /** `performance.now()` of the last request received or reply written. */
   lastActive = performance.now();
   readonly #socket: Socket;
@@ -115,8 +119,15 @@ export class Connection {
   #answeringClass: Overlap | null = null;
   /** The next request, parsed, waiting for the requests before it (§8). */
   #held: { request: Request; overlap: Overlap } | null = null;
-  /** Aborted when the peer stops sending or the connection closes: waits end. */
-  readonly #gone = new AbortController();
+  /**
+   * Aborted when the peer stops sending or the connection closes: waits end.
+   * Made on first use: most connections never need one.
+   */
+  #goneController: AbortController | null = null;
+  /** The peer stopped sending. */
+  #inputEnded = false;
+  /** What every request of this connection runs with; its signal is made on first use. */
+  readonly #context: RunContext;
   #unsentBytes = 0;
   #writing = false;
   /** `performance.now()` when the write in progress began, or null. */
@@ -131,7 +142,15 @@ export class Connection {
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
-    this.peer = options.peer;
+    this.#peer = options.peer;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    this.#context = {
+      get signal() {
+        return self.#gone;
+      },
+      connection: this,
+    };
     this.#maxRequestBytes = options.maxRequestBytes;
     this.#dispatcher = options.dispatcher;
     this.#logger = options.logger;
@@ -139,6 +158,19 @@ export class Connection {
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
     this.#maxReply = options.maxReplyBytes ?? 1_048_576;
     this.#onClose = options.onClose;
+  }
+
+  /** The peer address, for people. */
+  get peer(): string {
+    if (typeof this.#peer === "function") this.#peer = this.#peer();
+    return this.#peer;
+  }
+
+  /** Aborted when the peer stops sending or the connection closes. */
+  get #gone(): AbortSignal {
+    this.#goneController ??= new AbortController();
+    if (this.#closed || this.#inputEnded) this.#goneController.abort(GONE);
+    return this.#goneController.signal;
   }
 
   /** Requests received whose replies are not yet written (dispatched or waiting to be). */
@@ -177,7 +209,8 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
-          this.#gone.abort(); // the peer stopped sending: waits end now
+          this.#inputEnded = true;
+          this.#goneController?.abort(GONE); // the peer stopped sending: waits end now
           this.#accept(this.#framer?.end() ?? []);
           break;
         }
@@ -214,7 +247,7 @@ export class Connection {
     this.#held = null;
     this.#unsentBytes = 0;
     this.#reserved = 0;
-    this.#gone.abort();
+    this.#goneController?.abort(GONE);
     try {
       this.#socket.close();
     } catch {
@@ -322,7 +355,7 @@ export class Connection {
     const slot = this.#reserve();
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.#dispatcher.run(request, { signal: this.#gone.signal, connection: this });
+      reply = this.#dispatcher.run(request, this.#context);
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
       reply = errorReply("internal");

@@ -76,6 +76,13 @@ export class Server implements AsyncDisposable {
   readonly #pruner: Pruner | null;
   readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
+  /** Whether debug lines are written (checked once: most runs have them off). */
+  readonly #debug: boolean;
+  /** One function for every connection's close. */
+  readonly #onClose = (connection: Connection) => {
+    this.#connections.delete(connection);
+    if (this.#debug) this.#logger.debug("conn.close", { peer: connection.peer });
+  };
 
   private constructor(
     options: ServerOptions,
@@ -90,6 +97,7 @@ export class Server implements AsyncDisposable {
   ) {
     this.#config = options.config;
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
+    this.#debug = this.#logger.enabled("debug");
     this.#store = parts.store;
     this.#pool = parts.pool;
     this.#orders = parts.orders;
@@ -287,9 +295,10 @@ export class Server implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, 50)); // e.g. out of file descriptors
         continue;
       }
-      const peer = formatPeer(conn.remoteAddr);
+      // The peer's address is formatted only when a log line needs it.
+      const peer = () => formatPeer(conn.remoteAddr);
       if (this.#shutdown || this.#connections.size >= this.#config.maxConnections) {
-        this.#logger.warn("conn.busy", { peer, open: this.#connections.size });
+        this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
         this.#refuse(conn);
         continue;
       }
@@ -304,15 +313,12 @@ export class Server implements AsyncDisposable {
         dispatcher,
         logger: this.#logger,
         peer,
-        onClose: (c) => {
-          this.#connections.delete(c);
-          this.#logger.debug("conn.close", { peer });
-        },
+        onClose: this.#onClose,
       });
       this.#connections.add(connection);
-      this.#logger.debug("conn.open", { peer });
+      if (this.#debug) this.#logger.debug("conn.open", { peer: connection.peer });
       connection.serve().catch((error) =>
-        this.#logger.error("conn.failed", { peer, error: String(error) })
+        this.#logger.error("conn.failed", { peer: connection.peer, error: String(error) })
       );
     }
   }

@@ -107,7 +107,8 @@ export class GroupCommit implements Disposable {
   flush(): void {
     this.#holdUntil = null;
     if (this.#pending.length === 0) return;
-    const batch = this.#pending;    this.#pending = [];
+    const batch = this.#pending;
+    this.#pending = [];
     this.stats.batches++;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     const start = performance.now();

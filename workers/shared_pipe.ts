@@ -27,6 +27,10 @@ export const DATA = 2;
 export const SPACE = 3;
 /** Set once to ask the other end to stop now (it is about to be terminated). */
 const STOP = 4;
+/** 1 while the consumer waits on `DATA`: only then does a write notify (a wake-up costs). */
+const DATA_WAITER = 5;
+/** 1 while the producer waits on `SPACE`. */
+const SPACE_WAITER = 6;
 const HEADER_BYTES = 32;
 
 const encoder = new TextEncoder();
@@ -75,7 +79,7 @@ export class SharedPipe {
     if (n > first) this.#data.set(bytes.subarray(first, n), 0);
     Atomics.store(this.cells, HEAD, (head + n) | 0);
     Atomics.add(this.cells, DATA, 1);
-    Atomics.notify(this.cells, DATA);
+    if (Atomics.load(this.cells, DATA_WAITER) !== 0) Atomics.notify(this.cells, DATA);
     return n;
   }
 
@@ -92,8 +96,28 @@ export class SharedPipe {
     if (n > first) out.set(this.#data.subarray(0, n - first), first);
     Atomics.store(this.cells, TAIL, (tail + n) | 0);
     Atomics.add(this.cells, SPACE, 1);
-    Atomics.notify(this.cells, SPACE);
+    if (Atomics.load(this.cells, SPACE_WAITER) !== 0) Atomics.notify(this.cells, SPACE);
     return out;
+  }
+
+  /**
+   * Blocks this thread until `cell` ({@linkcode DATA} or {@linkcode SPACE})
+   * is no longer `seen`, or `ms` pass. Not on the main thread.
+   */
+  waitSync(cell: typeof DATA | typeof SPACE, seen: number, ms: number): void {
+    const waiter = cell === DATA ? DATA_WAITER : SPACE_WAITER;
+    Atomics.store(this.cells, waiter, 1);
+    Atomics.wait(this.cells, cell, seen, ms);
+    Atomics.store(this.cells, waiter, 0);
+  }
+
+  /** Like {@linkcode SharedPipe.waitSync}, without blocking (for the main thread). */
+  async waitAsync(cell: typeof DATA | typeof SPACE, seen: number, ms?: number): Promise<void> {
+    const waiter = cell === DATA ? DATA_WAITER : SPACE_WAITER;
+    Atomics.store(this.cells, waiter, 1);
+    const wait = Atomics.waitAsync(this.cells, cell, seen, ms);
+    if (wait.async) await wait.value;
+    Atomics.store(this.cells, waiter, 0);
   }
 }
 

@@ -42,7 +42,7 @@ function sendAll(out: FrameWriter, pipe: SharedPipe, message: PipeFromWriter): v
   while (!pipe.stopped) {
     const seen = Atomics.load(pipe.cells, SPACE);
     if (out.flush()) return;
-    Atomics.wait(pipe.cells, SPACE, seen, MAX_WAIT_MS);
+    pipe.waitSync(SPACE, seen, MAX_WAIT_MS);
   }
 }
 
@@ -64,7 +64,7 @@ function serve(writer: GroupCommit, input: SharedPipe): WriterStats {
     const due = writer.runDue();
     if (Atomics.load(input.cells, DATA) !== seen) continue;
     const waitMs = due === null ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, due - performance.now());
-    if (waitMs > 0) Atomics.wait(input.cells, DATA, seen, waitMs);
+    if (waitMs > 0) input.waitSync(DATA, seen, waitMs);
   }
 }
 

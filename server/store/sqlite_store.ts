@@ -388,8 +388,7 @@ export class SqliteStore implements Store {
       while (this.#unavailable === null || this.#closing !== null) {
         const seen = Atomics.load(cells, SPACE);
         if (this.#out.flush() || this.#toWriter.stopped) return;
-        const wait = Atomics.waitAsync(cells, SPACE, seen, 100);
-        if (wait.async) await wait.value;
+        await this.#toWriter.waitAsync(SPACE, seen, 100);
       }
     } finally {
       this.#waitingForRoom = false;
@@ -404,8 +403,7 @@ export class SqliteStore implements Store {
     while (!this.#fromWriter.stopped) {
       const seen = Atomics.load(cells, DATA);
       this.#drainResults();
-      const wait = Atomics.waitAsync(cells, DATA, seen);
-      if (wait.async) await wait.value;
+      await this.#fromWriter.waitAsync(DATA, seen);
     }
   }
 
