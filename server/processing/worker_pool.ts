@@ -175,6 +175,8 @@ export class WorkerPool implements AsyncDisposable {
   /** The worker holding the run out now, if any. */
   #runOut: Slot | null = null;
   #dispatchQueued = false;
+  /** Jobs dispatched this turn, posted at the next (see {@linkcode WorkerPool.#post}). */
+  readonly #posts: { worker: Worker; message: ToProcessor }[] = [];
   /** Set while jobs wait for the run out, to try again once it is late. */
   #overlapTimer: ReturnType<typeof setTimeout> | undefined;
   #crashes = 0;
@@ -432,7 +434,8 @@ export class WorkerPool implements AsyncDisposable {
     const error = new ProcessTimeoutError(timeoutMs);
     slot.timedOut = error;
     this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
-    slot.worker.postMessage({ type: "abort", jobId, reason: error.message } satisfies ToProcessor);
+    // Through the same queue as jobs, so it never overtakes the job it aborts.
+    this.#post(slot.worker, { type: "abort", jobId, reason: error.message });
     const grace = this.#abortGraceMs;
     slot.timer = setTimeout(
       () => this.#crash(slot, `did not stop ${grace} ms after its attempt was aborted`),
@@ -460,17 +463,27 @@ export class WorkerPool implements AsyncDisposable {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  /**
-   * Dispatches at the next turn of the event loop, once for everything queued
-   * meanwhile: after the replies of the commit that queued the jobs are
-   * handed to the sockets, so waking a worker does not delay them.
-   */
+  /** Dispatches at the end of this microtask run, once for everything queued meanwhile. */
   #dispatchSoon(): void {
     if (this.#dispatchQueued) return;
     this.#dispatchQueued = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#dispatchQueued = false;
       this.#dispatch();
+    });
+  }
+
+  /**
+   * Posts a job at the next turn of the event loop. The job is the worker's
+   * from now on (its order is `en proceso`), but waking the worker costs the
+   * main thread tens of microseconds: the replies of the commit that queued
+   * the job go to their sockets first.
+   */
+  #post(worker: Worker, message: ToProcessor): void {
+    this.#posts.push({ worker, message });
+    if (this.#posts.length > 1) return;
+    setImmediate(() => {
+      for (const { worker, message } of this.#posts.splice(0)) worker.postMessage(message);
     });
   }
 
@@ -509,7 +522,8 @@ export class WorkerPool implements AsyncDisposable {
         const allowed = (first.job.kind === "order" ? first.job.delayMs : 0) + this.#stallMs;
         slot.timer = setTimeout(() => this.#crash(slot, `no answer in ${allowed} ms`), allowed);
       }
-      slot.worker.postMessage(
+      this.#post(
+        slot.worker,
         run
           ? {
             type: "runMany",
