@@ -319,3 +319,19 @@ Deno.test("SqliteStore keeps accounts in usuarios and sesiones, readable by any 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStore (:memory:) answers a read larger than the pipe from the writer, whole", async () => {
+  await using store = await SqliteStore.open({ path: ":memory:" });
+  const direccion = "Calle ".repeat(150); // about 900 bytes an order
+  const inserted = await Promise.all(
+    Array.from(
+      { length: 2000 },
+      (_, i) => store.insert(order({ cliente: `c${i}`, direccion }), now()),
+    ),
+  );
+  // About 2 MB of JSON: twice the pipe, so the writer waits for room while this side reads.
+  const listed = await store.list({ limit: 2000 });
+  assert.equal(listed.length, 2000);
+  assert.deepEqual(listed.map((p) => p.id), inserted.map((r) => r.pedido.id).reverse());
+  assert.ok(listed.every((p) => p.direccion === direccion));
+});
