@@ -12,7 +12,7 @@
  *
  * Modes: `rr` (request/response, as the bench's main table), `p32` (32
  * requests in flight per connection), `cpo` (one order per connection:
- * connect, send, read, close).
+ * connect, send, read, close; `--cpo-conns` loops, default `--conns`).
  *
  * @module
  */
@@ -57,6 +57,7 @@ async function main(args: string[]): Promise<void> {
       tree: { type: "string", multiple: true },
       sync: { type: "string", default: "full" },
       conns: { type: "string", default: "16,64" },
+      "cpo-conns": { type: "string" },
       mode: { type: "string", default: "rr" },
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "1.5" },
@@ -72,6 +73,7 @@ async function main(args: string[]): Promise<void> {
   const syncs = values.sync.split(",") as ("full" | "normal")[];
   const modes = values.mode.split(",") as Mode[];
   const conns = values.conns.split(",").map(Number);
+  const cpoConns = (values["cpo-conns"] ?? values.conns).split(",").map(Number);
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const tmp = await Deno.makeTempDir({ prefix: "pedidos-compare-" });
@@ -90,7 +92,7 @@ async function main(args: string[]): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const mode of modes) {
         for (const sync of syncs) {
-          for (const count of conns) {
+          for (const count of mode === "cpo" ? cpoConns : conns) {
             const order = trees.map((_, i) => trees[(i + round) % trees.length]!);
             for (const tree of order) {
               const target = targets.get(`${tree.label}|${sync}`)!;
@@ -115,7 +117,7 @@ async function main(args: string[]): Promise<void> {
   console.log("\nmedians (ratio to the first tree; wins = rounds where it beat the first):");
   for (const mode of modes) {
     for (const sync of syncs) {
-      for (const count of conns) {
+      for (const count of mode === "cpo" ? cpoConns : conns) {
         const base = results.get(`${mode} ${sync} ${count}|${trees[0]!.label}`) ?? [];
         const line = trees.map((tree) => {
           const mine = results.get(`${mode} ${sync} ${count}|${tree.label}`) ?? [];
