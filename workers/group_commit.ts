@@ -32,15 +32,14 @@
 
 import { ClientIndexFold, type ClientIndexFoldOptions } from "./client_index_fold.ts";
 import type { SqliteDatabase } from "./sqlite/sqlite_database.ts";
-import type { BatchTiming, Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
-
-/** Operations that only record an attempt's progress: they may wait for the next insert. */
-const MAY_WAIT: ReadonlySet<string> = new Set([
-  "markStarted",
-  "markFinished",
-  "markRan",
-  "markPending",
-]);
+import {
+  type BatchTiming,
+  MAY_WAIT,
+  type Op,
+  type OpResult,
+  type SequencedOp,
+  type WriterStats,
+} from "./writer_messages.ts";
 
 /** Hold state changes only while insert batches are this small. */
 export const HOLD_WHEN_INSERTS = 2;
@@ -76,6 +75,11 @@ export class GroupCommit implements Disposable {
     this.#db = db;
     this.#onResults = onResults;
     this.#fold = new ClientIndexFold(db, fold);
+  }
+
+  /** Whether a batch of only state changes would wait for an insert now (low concurrency). */
+  get holdsStateChanges(): boolean {
+    return this.#recentInserts <= HOLD_WHEN_INSERTS;
   }
 
   /** Adds operations to the next batch. */
@@ -131,7 +135,7 @@ export class GroupCommit implements Disposable {
   }
 
   #mayHold(): boolean {
-    if (this.#recentInserts > HOLD_WHEN_INSERTS) return false;
+    if (!this.holdsStateChanges) return false;
     for (const op of this.#pending) if (!MAY_WAIT.has(op.op)) return false;
     return true;
   }
