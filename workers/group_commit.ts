@@ -32,14 +32,15 @@
 
 import { ClientIndexFold, type ClientIndexFoldOptions } from "./client_index_fold.ts";
 import type { SqliteDatabase } from "./sqlite/sqlite_database.ts";
-import {
-  type BatchTiming,
-  MAY_WAIT,
-  type Op,
-  type OpResult,
-  type SequencedOp,
-  type WriterStats,
-} from "./writer_messages.ts";
+import type { BatchTiming, Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
+
+/** Operations that only record an attempt's progress: they may wait for the next insert. */
+const MAY_WAIT: ReadonlySet<string> = new Set([
+  "markStarted",
+  "markFinished",
+  "markRan",
+  "markPending",
+]);
 
 /** Hold state changes only while insert batches are this small. */
 export const HOLD_WHEN_INSERTS = 2;
@@ -75,11 +76,6 @@ export class GroupCommit implements Disposable {
     this.#db = db;
     this.#onResults = onResults;
     this.#fold = new ClientIndexFold(db, fold);
-  }
-
-  /** Whether a batch of only state changes would wait for an insert now (low concurrency). */
-  get holdsStateChanges(): boolean {
-    return this.#recentInserts <= HOLD_WHEN_INSERTS;
   }
 
   /** Adds operations to the next batch. */
@@ -135,7 +131,7 @@ export class GroupCommit implements Disposable {
   }
 
   #mayHold(): boolean {
-    if (!this.holdsStateChanges) return false;
+    if (this.#recentInserts > HOLD_WHEN_INSERTS) return false;
     for (const op of this.#pending) if (!MAY_WAIT.has(op.op)) return false;
     return true;
   }

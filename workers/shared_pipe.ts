@@ -31,8 +31,6 @@ const STOP = 4;
 const DATA_WAITER = 5;
 /** 1 while the producer waits on `SPACE`. */
 const SPACE_WAITER = 6;
-/** A hint from the consumer to the producer, its meaning the user's (see `hint`). */
-const HINT = 7;
 const HEADER_BYTES = 32;
 
 const encoder = new TextEncoder();
@@ -68,26 +66,8 @@ export class SharedPipe {
     Atomics.notify(this.cells, DATA);
   }
 
-  /** A hint the consumer gives the producer (0 until set). */
-  get hint(): number {
-    return Atomics.load(this.cells, HINT);
-  }
-
-  set hint(value: number) {
-    Atomics.store(this.cells, HINT, value);
-  }
-
-  /** Wakes the consumer if it waits, for bytes written quietly. */
-  wake(): void {
-    Atomics.add(this.cells, DATA, 1);
-    if (Atomics.load(this.cells, DATA_WAITER) !== 0) Atomics.notify(this.cells, DATA);
-  }
-
-  /**
-   * Producer: copies as much of `bytes` as fits and, unless `quiet`, wakes the
-   * consumer; returns how many. Quiet bytes wait until the next wake-up.
-   */
-  write(bytes: Uint8Array, quiet = false): number {
+  /** Producer: copies as much of `bytes` as fits and wakes the consumer; returns how many. */
+  write(bytes: Uint8Array): number {
     const head = Atomics.load(this.cells, HEAD) >>> 0;
     const tail = Atomics.load(this.cells, TAIL) >>> 0;
     const free = this.#capacity - ((head - tail) >>> 0);
@@ -98,7 +78,8 @@ export class SharedPipe {
     this.#data.set(bytes.subarray(0, first), at);
     if (n > first) this.#data.set(bytes.subarray(first, n), 0);
     Atomics.store(this.cells, HEAD, (head + n) | 0);
-    if (!quiet) this.wake();
+    Atomics.add(this.cells, DATA, 1);
+    if (Atomics.load(this.cells, DATA_WAITER) !== 0) Atomics.notify(this.cells, DATA);
     return n;
   }
 
@@ -154,20 +135,13 @@ export class FrameWriter {
     return this.#queue.length > 0;
   }
 
-  /**
-   * Frames `message` as JSON and writes what fits; returns true when all of it
-   * went in. A `quiet` message does not wake the consumer (if it fits at once).
-   */
-  send(message: unknown, quiet = false): boolean {
+  /** Frames `message` as JSON and writes what fits; returns true when all of it went in. */
+  send(message: unknown): boolean {
     const body = encoder.encode(JSON.stringify(message));
     const frame = new Uint8Array(4 + body.length);
     new DataView(frame.buffer).setUint32(0, body.length, true);
     frame.set(body, 4);
     this.#queue.push(frame);
-    if (quiet && this.#queue.length === 1 && this.#pipe.write(frame, true) === frame.length) {
-      this.#queue.length = 0;
-      return true;
-    }
     return this.flush();
   }
 

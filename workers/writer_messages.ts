@@ -62,18 +62,6 @@ export interface OpValues {
   findSession: Sesion | null;
 }
 
-/**
- * Operations that only record an attempt's progress. At low concurrency the
- * writer lets a batch of nothing else wait (briefly) for the next insert, so
- * both share one commit; the main thread then need not wake it for them.
- */
-export const MAY_WAIT: ReadonlySet<Op["op"]> = new Set([
-  "markStarted",
-  "markFinished",
-  "markRan",
-  "markPending",
-]);
-
 /** The value an operation `O` resolves to. */
 export type OpValue<O extends Op> = OpValues[O["op"]];
 

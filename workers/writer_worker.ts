@@ -62,8 +62,6 @@ function serve(writer: GroupCommit, input: SharedPipe): WriterStats {
     // Drain again before committing: what arrived meanwhile joins this batch.
     if (got) continue;
     const due = writer.runDue();
-    // Tells the main thread whether a batch of only state changes may wait here unwoken.
-    input.hint = writer.holdsStateChanges ? 1 : 0;
     if (Atomics.load(input.cells, DATA) !== seen) continue;
     const waitMs = due === null ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, due - performance.now());
     if (waitMs > 0) input.waitSync(DATA, seen, waitMs);

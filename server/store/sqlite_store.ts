@@ -21,18 +21,17 @@
 import type { ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import { DATA, FrameReader, FrameWriter, SharedPipe, SPACE } from "../../workers/shared_pipe.ts";
-import {
-  type BatchTiming,
-  type FromWriter,
-  MAY_WAIT,
-  type Op,
-  type OpResult,
-  type OpValue,
-  type PipeFromWriter,
-  type PipeToWriter,
-  type SequencedOp,
-  type ToWriter,
-  type WriterStats,
+import type {
+  BatchTiming,
+  FromWriter,
+  Op,
+  OpResult,
+  OpValue,
+  PipeFromWriter,
+  PipeToWriter,
+  SequencedOp,
+  ToWriter,
+  WriterStats,
 } from "../../workers/writer_messages.ts";
 import { DatabaseInUseError, lockDatabase } from "./database_lock.ts";
 import { newPedido } from "./new_pedido.ts";
@@ -106,8 +105,6 @@ export class SqliteStore implements Store {
   #waitingForRoom = false;
   /** Whether the results loop runs. */
   #listening = false;
-  /** Wakes the writer for state changes sent without waking it. */
-  #wakeLater: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(worker: Worker, closeTimeoutMs: number) {
     this.#worker = worker;
@@ -332,7 +329,6 @@ export class SqliteStore implements Store {
     // checkpoints the WAL into the main file as it closes.
     this.#reader?.close();
     this.#reader = null;
-    clearTimeout(this.#wakeLater);
     if (writerAlive) {
       this.#out.send({ type: "close" } satisfies PipeToWriter);
       this.#waitForRoom();
@@ -380,19 +376,7 @@ export class SqliteStore implements Store {
     if (this.#outbox.length === 0 || this.#unavailable !== null) return;
     const ops = this.#outbox;
     this.#outbox = [];
-    // State changes the writer would hold for the next insert anyway go without
-    // waking it; a timer wakes it if no other operation does first.
-    const quiet = this.#toWriter.hint === 1 && ops.every((op) => MAY_WAIT.has(op.op));
-    if (!this.#out.send({ type: "ops", ops } satisfies PipeToWriter, quiet)) this.#waitForRoom();
-    if (!quiet) {
-      clearTimeout(this.#wakeLater);
-      this.#wakeLater = undefined;
-    } else {
-      this.#wakeLater ??= setTimeout(() => {
-        this.#wakeLater = undefined;
-        this.#toWriter.wake();
-      }, 1);
-    }
+    if (!this.#out.send({ type: "ops", ops } satisfies PipeToWriter)) this.#waitForRoom();
   }
 
   /** The pipe to the writer is full: send the rest as the writer makes room. */
@@ -465,7 +449,6 @@ export class SqliteStore implements Store {
   #fail(reason: string): void {
     this.#unavailable ??= reason;
     this.#outbox = [];
-    clearTimeout(this.#wakeLater);
     // A writer blocked in Atomics.wait sees this within its longest sleep and returns.
     this.#toWriter.stop();
     this.#stopListening();
