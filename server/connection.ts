@@ -61,13 +61,6 @@ export interface ConnectionOptions {
   maxReplyBytes?: number;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
-  /**
-   * Called once, just before the connection's second write to its socket
-   * (the server turns Nagle's algorithm off then: it can delay a write only
-   * while an earlier one is unacknowledged, so a connection that writes once
-   * never pays for the call).
-   */
-  beforeSecondWrite?: () => void;
 }
 
 /** The narrow part of `Deno.Conn` a session needs (tests may pass a fake). */
@@ -114,8 +107,6 @@ export class Connection {
   /** Bytes counted for large replies being built (LISTAR), until they are ready. */
   #reserved = 0;
   readonly #onClose: ((connection: Connection) => void) | undefined;
-  #beforeSecondWrite: (() => void) | undefined;
-  #writes = 0;
   /** Replies in request order; the head is the next to write. */
   readonly #slots: Slot[] = [];
   /** Requests framed but not yet dispatched (from `#backlogHead` on). */
@@ -167,7 +158,6 @@ export class Connection {
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
     this.#maxReply = options.maxReplyBytes ?? 1_048_576;
     this.#onClose = options.onClose;
-    this.#beforeSecondWrite = options.beforeSecondWrite;
   }
 
   /** The peer address, for people. */
@@ -462,14 +452,6 @@ export class Connection {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    if (++this.#writes === 2 && this.#beforeSecondWrite) {
-      try {
-        this.#beforeSecondWrite();
-      } catch {
-        // not fatal
-      }
-      this.#beforeSecondWrite = undefined;
-    }
     this.#writeSince = performance.now();
     try {
       let offset = 0;

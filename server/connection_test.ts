@@ -98,38 +98,3 @@ Deno.test("Connection runs an exclusive request alone", async () => {
   }
   await served;
 });
-
-Deno.test("Connection calls beforeSecondWrite once, just before its second write, and never for one reply", async () => {
-  for (
-    const [input, replies] of [[`{"op":"PING"}\n`, 1], [`{"op":"PING"}\n`.repeat(3), 3]] as const
-  ) {
-    const socket = fakeSocket(input);
-    const events: string[] = [];
-    let calls = 0;
-    const write = socket.write.bind(socket);
-    socket.write = (bytes: Uint8Array) => {
-      events.push("write");
-      return write(bytes);
-    };
-    const connection = new Connection(socket, {
-      maxRequestBytes: 65536,
-      dispatcher: {
-        parse: (text) => parseRequest(text),
-        // Each reply a few milliseconds after the one before: one write each.
-        run: () =>
-          new Promise<Reply>((resolve) =>
-            setTimeout(() => resolve({ ok: true, pong: true } as Reply), 5 * ++calls)
-          ),
-      },
-      logger: new Logger({ write: () => {} }),
-      peer: "test",
-      beforeSecondWrite: () => events.push("nodelay"),
-    });
-    await connection.serve();
-    assert.equal(socket.written().split("\n").filter(Boolean).length, replies);
-    assert.deepEqual(
-      events,
-      replies === 1 ? ["write"] : ["write", "nodelay", "write", "write"],
-    );
-  }
-});

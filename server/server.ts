@@ -302,8 +302,12 @@ export class Server implements AsyncDisposable {
         this.#refuse(conn);
         continue;
       }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal
+      }
       const connection = new Connection(conn, {
-        beforeSecondWrite: () => conn.setNoDelay(true),
         maxRequestBytes: this.#config.maxRequestBytes,
         maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
         dispatcher,
