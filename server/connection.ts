@@ -126,8 +126,11 @@ export class Connection {
   #goneController: AbortController | null = null;
   /** The peer stopped sending. */
   #inputEnded = false;
-  /** What every request of this connection runs with; its signal is made on first use. */
-  readonly #context: RunContext;
+  /**
+   * What every request of this connection runs with, made at its first
+   * request (an idle connection holds none); its signal is made on first use.
+   */
+  #context: RunContext | null = null;
   #unsentBytes = 0;
   #writing = false;
   /** `performance.now()` when the write in progress began, or null. */
@@ -143,14 +146,6 @@ export class Connection {
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
     this.#peer = options.peer;
-    // deno-lint-ignore no-this-alias
-    const self = this;
-    this.#context = {
-      get signal() {
-        return self.#gone;
-      },
-      connection: this,
-    };
     this.#maxRequestBytes = options.maxRequestBytes;
     this.#dispatcher = options.dispatcher;
     this.#logger = options.logger;
@@ -171,6 +166,17 @@ export class Connection {
     this.#goneController ??= new AbortController();
     if (this.#closed || this.#inputEnded) this.#goneController.abort(GONE);
     return this.#goneController.signal;
+  }
+
+  #makeContext(): RunContext {
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    return {
+      get signal() {
+        return self.#gone;
+      },
+      connection: this,
+    };
   }
 
   /** Requests received whose replies are not yet written (dispatched or waiting to be). */
@@ -355,7 +361,7 @@ export class Connection {
     const slot = this.#reserve();
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.#dispatcher.run(request, this.#context);
+      reply = this.#dispatcher.run(request, this.#context ??= this.#makeContext());
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
       reply = errorReply("internal");
