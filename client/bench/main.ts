@@ -19,11 +19,19 @@ import { type BenchOptions, runBench } from "./run_bench.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--out PATH] [--rounds N] [--seconds S]
                         [--conns 1,16,64] [--idle N] [--no-redis]
+                        [--daemon-root ABSOLUTE_PATH]
 
 Measures the daemon beside an echo ceiling and Redis in the same run and
 writes the report (default docs/benchmarks.md). About 3 minutes; --quick
-well under one.
+well under one. --daemon-root measures the daemon of another checkout
+(e.g. a git worktree of an older commit) with this bench.
 `;
+
+/** `path` with a trailing slash. @throws {RangeError} When it is not absolute. */
+function absoluteDir(path: string): string {
+  if (!path.startsWith("/")) throw new RangeError(`--daemon-root "${path}": give an absolute path`);
+  return path.endsWith("/") ? path : `${path}/`;
+}
 
 async function main(args: string[]): Promise<number> {
   const encoder = new TextEncoder();
@@ -50,6 +58,7 @@ async function main(args: string[]): Promise<number> {
         conns: { type: "string" },
         idle: { type: "string" },
         "no-redis": { type: "boolean" },
+        "daemon-root": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -76,6 +85,7 @@ async function main(args: string[]): Promise<number> {
       conns: values.conns?.split(",").map((c) => num(c.trim(), "conns")!),
       idleConnections: num(values.idle, "idle"),
       redis: !values["no-redis"],
+      ...(values["daemon-root"] ? { daemonRoot: absoluteDir(values["daemon-root"]) } : {}),
       out: values.out,
     };
   } catch (error) {

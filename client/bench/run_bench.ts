@@ -33,6 +33,8 @@ export interface BenchOptions {
   idleConnections?: number;
   /** Seconds the never-reading client stays held back (0 skips the probe). @default {3, or 1 quick} */
   nonReaderSeconds?: number;
+  /** The checkout whose daemon is measured (a before/after comparison). @default {this one} */
+  daemonRoot?: string;
   /** Include Redis when `redis-server` is installed. @default {true} */
   redis?: boolean;
   /** A short unrecorded run per target first. @default {true} */
@@ -132,8 +134,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     const [normalDir, fullDir, redisDir, memoryDir] = dirs as [string, string, string, string];
     const starting = [
       startEcho(),
-      startDaemon({ dir: normalDir, sync: "normal" }),
-      startDaemon({ dir: fullDir, sync: "full" }),
+      startDaemon({ dir: normalDir, sync: "normal", root: options.daemonRoot }),
+      startDaemon({ dir: fullDir, sync: "full", root: options.daemonRoot }),
       ...(redis === null ? [] : [startRedis(redisDir)]),
     ];
     const settled = await Promise.allSettled(starting);
@@ -164,6 +166,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
       await using daemon = await startDaemon({
         dir: memoryDir,
         sync: "full",
+        root: options.daemonRoot,
         maxConnections: idleCount + 64,
         maxPedidos: 1000,
       });
