@@ -22,6 +22,8 @@ import { replyBytes } from "./protocol/encode_reply.ts";
 import { errorReply } from "./protocol/errors.ts";
 import type { DurationSummary } from "./protocol/replies.ts";
 import { processorSource } from "./processing/processor_source.ts";
+import { InlinePool } from "./processing/inline_pool.ts";
+import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
@@ -41,6 +43,20 @@ export interface ServerOptions {
   stallMs?: number;
   /** Orders deleted per retention batch (tests make it small). @default 500 */
   pruneBatchSize?: number;
+  /**
+   * The store, instead of the one `config.db` names; the server closes it.
+   * Tests that run with nothing but `--allow-net` pass a `MemoryStore`.
+   *
+   * @default {openStore(config.db)}
+   */
+  store?: Store;
+  /**
+   * Run processing on the main thread (`InlinePool`) instead of Web Workers,
+   * whose modules need read permission. Simulated processing and tasks only.
+   *
+   * @default false
+   */
+  inlineProcessing?: boolean;
 }
 
 /** What a run did, printed when the daemon stops. */
@@ -65,7 +81,7 @@ export class Server implements AsyncDisposable {
   readonly #config: ServerSettings;
   readonly #logger: Logger;
   readonly #store: Store;
-  readonly #pool: WorkerPool;
+  readonly #pool: ProcessorPool;
   readonly #orders: OrderService;
   readonly #listeners: Deno.TcpListener[];
   readonly #connections = new Set<Connection>();
@@ -81,7 +97,7 @@ export class Server implements AsyncDisposable {
     options: ServerOptions,
     parts: {
       store: Store;
-      pool: WorkerPool;
+      pool: ProcessorPool;
       orders: OrderService;
       accounts: AccountService;
       listeners: Deno.TcpListener[];
@@ -131,13 +147,13 @@ export class Server implements AsyncDisposable {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
-    const store = await openStore({ db: config.db, sync: config.sync });
+    const store = options.store ?? await openStore({ db: config.db, sync: config.sync });
     const processor = config.processor ? processorSource(config.processor) : undefined;
-    let pool: WorkerPool | undefined;
+    let pool: ProcessorPool | undefined;
     let listeners: Deno.TcpListener[] = [];
     let metrics: MetricsEndpoint | null = null;
     try {
-      pool = await WorkerPool.start({
+      pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
         logger,
         ...(options.processorUrl ? { moduleUrl: options.processorUrl } : {}),

@@ -7,6 +7,7 @@ import {
   SERVER_USAGE,
   type ServerConfig,
 } from "./server_config.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 /** Sources with a fake environment and fake files; records what was asked. */
 function fake(env: Record<string, string> = {}, files: Record<string, string> = {}) {
@@ -213,24 +214,27 @@ Deno.test("parseServerConfig() refuses a named env file that does not exist", ()
   );
 });
 
-Deno.test("parseServerConfig() reads a real env file without writing Deno.env", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const path = `${dir}/test.env`;
-    Deno.writeTextFileSync(path, "PEDIDOS_MAX_PEDIDOS=17\nPEDIDOS_GATEWAY_THING=x\n");
-    const before = Deno.env.get("PEDIDOS_MAX_PEDIDOS");
-    const config = parseServerConfig(["--env-file", path], { getEnv: () => undefined });
-    assert.equal(config.maxPedidos, 17);
-    assert.equal(config.envFile, path);
-    assert.equal(Deno.env.get("PEDIDOS_MAX_PEDIDOS"), before);
-    assert.throws(
-      () => parseServerConfig(["--env-file", `${dir}/missing.env`], { getEnv: () => undefined }),
-      ConfigError,
-    );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+testWith("read", "write", "env")(
+  "parseServerConfig() reads a real env file without writing Deno.env",
+  () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const path = `${dir}/test.env`;
+      Deno.writeTextFileSync(path, "PEDIDOS_MAX_PEDIDOS=17\nPEDIDOS_GATEWAY_THING=x\n");
+      const before = Deno.env.get("PEDIDOS_MAX_PEDIDOS");
+      const config = parseServerConfig(["--env-file", path], { getEnv: () => undefined });
+      assert.equal(config.maxPedidos, 17);
+      assert.equal(config.envFile, path);
+      assert.equal(Deno.env.get("PEDIDOS_MAX_PEDIDOS"), before);
+      assert.throws(
+        () => parseServerConfig(["--env-file", `${dir}/missing.env`], { getEnv: () => undefined }),
+        ConfigError,
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("parseServerConfig() ignores unknown PEDIDOS_ keys and asks only for known names", () => {
   const { sources, envAsked } = fake(

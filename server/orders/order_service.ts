@@ -21,7 +21,7 @@ import type {
   Stats,
   TaskReply,
 } from "../protocol/replies.ts";
-import type { WorkerPool } from "../processing/worker_pool.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
 import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
@@ -39,7 +39,7 @@ import { runTask } from "./tasks.ts";
 export interface OrderServiceOptions {
   store: OrderStore;
   capacity: Capacity;
-  pool: WorkerPool;
+  pool: ProcessorPool;
   logger: Logger;
   /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
   processMs?: { min: number; max: number };
@@ -87,7 +87,7 @@ const FINISHED = new Set(["listo", "error", "cancelado"]);
 export class OrderService {
   readonly #store: OrderStore;
   readonly #capacity: Capacity;
-  readonly #pool: WorkerPool;
+  readonly #pool: ProcessorPool;
   readonly #logger: Logger;
   readonly #pollMs: number;
   readonly #listBudget: ListBudgetOptions;
