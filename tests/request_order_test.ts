@@ -38,7 +38,7 @@ async function firstId(conn: Awaited<ReturnType<typeof rawConnect>>): Promise<nu
   return reply?.id as number;
 }
 
-testWith("write")(
+testWith("read", "write")(
   "ESTADO pipelined after PEDIDO sees the order it names, every round",
   async () => {
     await using daemon = await daemonOnFile({ maxPedidos: 1000 });
@@ -56,7 +56,7 @@ testWith("write")(
   },
 );
 
-testWith("write")("LISTAR pipelined after PEDIDO lists that order first, every round", async () => {
+testWith("read", "write")("LISTAR pipelined after PEDIDO lists that order first, every round", async () => {
   await using daemon = await daemonOnFile({ maxPedidos: 1000 });
   await using conn = await rawConnect(daemon.port);
   for (let round = 0; round < ROUNDS; round++) {
@@ -68,7 +68,7 @@ testWith("write")("LISTAR pipelined after PEDIDO lists that order first, every r
   }
 });
 
-testWith("write")("STATS pipelined after PEDIDO counts it and its slot, every round", async () => {
+testWith("read", "write")("STATS pipelined after PEDIDO counts it and its slot, every round", async () => {
   // One worker, busy for a minute with the first order: the others wait.
   await using daemon = await daemonOnFile({
     maxPedidos: 1000,
@@ -88,7 +88,7 @@ testWith("write")("STATS pipelined after PEDIDO counts it and its slot, every ro
   }
 });
 
-testWith("write")(
+testWith("read", "write")(
   "CANCELAR pipelined after PEDIDO cancels that order, and ESTADO after it sees cancelado",
   async () => {
     // One worker, busy for a minute with the first order: every later order stays pendiente.
@@ -119,7 +119,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "PEDIDO pipelined after CANCELAR gets the slot the cancel gave back",
   async () => {
     await using daemon = await daemonOnFile({

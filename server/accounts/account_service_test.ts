@@ -62,7 +62,7 @@ function rows(path: string, sql: string): Record<string, unknown>[] {
   }
 }
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.register() stores a salted scrypt hash, never the password",
   async () => {
     await using t = await setup();
@@ -78,7 +78,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.register() answers user_exists for a taken name, ignoring case",
   async () => {
     await using t = await setup();
@@ -98,7 +98,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.login() issues a random token stored only as its SHA-256",
   async () => {
     await using t = await setup({ ttlS: 60 });
@@ -120,7 +120,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.login() answers bad_credentials alike for a wrong password and an unknown name",
   async () => {
     await using t = await setup();
@@ -133,7 +133,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.login() does the same work for an unknown name as for a wrong password",
   async () => {
     // Which key derivations each refusal costs, counted, instead of timed.
@@ -170,7 +170,7 @@ testWith("write")(
   },
 );
 
-testWith("write")("AccountService.authenticate() accepts a live token only", async () => {
+testWith("read", "write")("AccountService.authenticate() accepts a live token only", async () => {
   await using t = await setup({ ttlS: 60 });
   await t.accounts.register(creds("ana"));
   const { token } = await t.accounts.login(creds("ana"));
@@ -186,7 +186,7 @@ testWith("write")("AccountService.authenticate() accepts a live token only", asy
   assert.equal(expired.code, "unauthorized");
 });
 
-testWith("write")(
+testWith("read", "write")(
   "AccountService.login() deletes expired sessions at most once a minute",
   async () => {
     await using t = await setup({ ttlS: 10 });
@@ -201,7 +201,7 @@ testWith("write")(
   },
 );
 
-testWith("write")("AccountService never logs a password or a token", async () => {
+testWith("read", "write")("AccountService never logs a password or a token", async () => {
   await using t = await setup();
   await t.accounts.register(creds("ana"));
   await refusal(t.accounts.register(creds("ana")));

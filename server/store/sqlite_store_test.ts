@@ -72,7 +72,7 @@ function spyOnWorkers(): { created: Worker[]; terminated: Set<Worker> } & Dispos
   return { created, terminated, [Symbol.dispose]: () => globalThis.Worker = Original };
 }
 
-testWith("write")(
+testWith("read", "write")(
   "SqliteStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches",
   async () => {
     using db = tempDb();
@@ -96,7 +96,7 @@ testWith("write")(
   },
 );
 
-testWith("write")(
+testWith("read", "write")(
   "SqliteStore groups inserts that arrive while a transaction commits",
   async () => {
     using db = tempDb();
@@ -120,7 +120,7 @@ testWith("write")(
   },
 );
 
-testWith("write")("SqliteStore.insert() resolves only after the row is committed", async () => {
+testWith("read", "write")("SqliteStore.insert() resolves only after the row is committed", async () => {
   using db = tempDb();
   await using store = await SqliteStore.open({ path: db.path });
   for (let i = 0; i < 5; i++) {
@@ -141,7 +141,7 @@ testWith("write")("SqliteStore.insert() resolves only after the row is committed
   assert.equal(estado, "en proceso");
 });
 
-testWith("write")(
+testWith("read", "write")(
   "SqliteStore.insert() with the same clave concurrently makes one row",
   async () => {
     using db = tempDb();
@@ -189,7 +189,7 @@ testWith("read")(
   },
 );
 
-testWith("write")("SqliteStore reads a file database on the main thread", async () => {
+testWith("read", "write")("SqliteStore reads a file database on the main thread", async () => {
   using db = tempDb();
   await using store = await SqliteStore.open({ path: db.path });
   const a = (await store.insert(order({ clave: "a" }), now())).pedido;
@@ -220,7 +220,7 @@ testWith("read", "write")(
   },
 );
 
-testWith("write")("SqliteStore answers errors for a failing batch and keeps working", async () => {
+testWith("read", "write")("SqliteStore answers errors for a failing batch and keeps working", async () => {
   using db = tempDb();
   await using store = await SqliteStore.open({ path: db.path });
   const target = (await store.insert(order(), now())).pedido;
