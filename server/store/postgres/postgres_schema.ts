@@ -1,0 +1,119 @@
+/**
+ * The PostgreSQL schema (§9) and its migrations: the columns of §5 in
+ * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` and
+ * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
+ * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
+ * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
+ *
+ * The version is kept in `pedidos_esquema`. {@linkcode migrate} runs in one
+ * transaction under an advisory lock, so several daemons starting at once
+ * wait for each other and the second finds the work done.
+ *
+ * @module
+ */
+
+import type { Sql } from "postgres";
+
+/** The advisory lock key of migrations and of the capacity check at start. */
+export const SCHEMA_LOCK = 0x70656469; // "pedi"
+
+/** The advisory lock key taken by every transaction that adds unfinished orders. */
+export const CAPACITY_LOCK = 0x63617061; // "capa"
+
+/**
+ * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new
+ * versions; never edit a released one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usuarios (
+    id      bigserial PRIMARY KEY,
+    usuario text NOT NULL,
+    hash    text NOT NULL,
+    creado  timestamptz NOT NULL,
+    rol     text NOT NULL DEFAULT 'usuario' CHECK (rol IN ('usuario', 'operador'))
+  );
+  -- Names are one account ignoring ASCII case, as SQLite's NOCASE.
+  CREATE UNIQUE INDEX usuarios_usuario ON usuarios
+    (translate(usuario, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'));
+  CREATE TABLE sesiones (
+    token_hash text PRIMARY KEY,
+    usuario_id bigint NOT NULL REFERENCES usuarios (id),
+    expira     timestamptz NOT NULL
+  );
+  CREATE INDEX sesiones_usuario_id ON sesiones (usuario_id);
+  CREATE TABLE pedidos (
+    id             bigserial PRIMARY KEY,
+    clave          text UNIQUE,
+    cliente        text NOT NULL,
+    productos      jsonb NOT NULL,
+    direccion      text NOT NULL,
+    estado         text NOT NULL DEFAULT 'pendiente'
+                   CHECK (estado IN ('pendiente', 'en proceso', 'listo', 'error', 'cancelado')),
+    fecha_recibido timestamptz NOT NULL,
+    fecha_inicio   timestamptz,
+    fecha_fin      timestamptz,
+    worker         integer,
+    intentos       integer NOT NULL DEFAULT 0,
+    detalle_error  text,
+    resultado      jsonb,
+    usuario_id     bigint REFERENCES usuarios (id),
+    -- The lease of an order en proceso: which daemon holds it, until when.
+    nodo           text,
+    lease_hasta    timestamptz
+  );
+  -- The queue: only pending rows, so finished ones cost the claim nothing.
+  CREATE INDEX pedidos_pendientes ON pedidos (id) WHERE estado = 'pendiente';
+  -- Leases, for takeover and for counting what is unfinished.
+  CREATE INDEX pedidos_en_proceso ON pedidos (lease_hasta) WHERE estado = 'en proceso';
+  CREATE INDEX pedidos_cliente_id ON pedidos (cliente, id);
+  CREATE INDEX pedidos_usuario_id ON pedidos (usuario_id, id) WHERE usuario_id IS NOT NULL;
+  -- The capacity in force (--max-pedidos of the daemons alive), one row.
+  CREATE TABLE pedidos_cluster (
+    id        integer PRIMARY KEY CHECK (id = 1),
+    capacidad integer NOT NULL CHECK (capacidad >= 1)
+  );
+  -- The daemons: each start registers one and says it is alive while it runs.
+  -- It is alive while visto is less than lease_ms old.
+  CREATE TABLE pedidos_nodos (
+    id        text PRIMARY KEY,
+    capacidad integer NOT NULL,
+    lease_ms  integer NOT NULL,
+    inicio    timestamptz NOT NULL,
+    visto     timestamptz NOT NULL,
+    pid       integer NOT NULL
+  );`,
+];
+
+/** The schema version this code writes and understands. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Creates or upgrades the schema, in one transaction under
+ * {@linkcode SCHEMA_LOCK}. Idempotent.
+ *
+ * @param sql A connection pool.
+ * @returns The schema version after migrating.
+ * @throws {Error} When the database's version is newer than this code knows.
+ */
+export async function migrate(sql: Sql): Promise<number> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS pedidos_esquema (version integer NOT NULL)`;
+    const rows = await tx<{ version: number }[]>`SELECT version FROM pedidos_esquema`;
+    const current = rows[0]?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `Cannot migrate database: its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      await tx.unsafe(MIGRATIONS[version - 1]!);
+    }
+    if (rows.length === 0) {
+      await tx`INSERT INTO pedidos_esquema (version) VALUES (${SCHEMA_VERSION})`;
+    } else if (current < SCHEMA_VERSION) {
+      await tx`UPDATE pedidos_esquema SET version = ${SCHEMA_VERSION}`;
+    }
+    return SCHEMA_VERSION;
+  }) as number;
+}

@@ -1,0 +1,138 @@
+/**
+ * What a store shared by several daemons adds to {@linkcode Store} (§9):
+ * one queue, one capacity, leases and fencing. The PostgreSQL store
+ * implements it; the SQLite store does not (one daemon per file, held by
+ * its lock, so there is nothing to share), and {@linkcode isSharedQueue}
+ * tells them apart.
+ *
+ * - **One capacity.** {@linkcode SharedQueue.insertWithinCapacity} and
+ *   {@linkcode SharedQueue.retryWithinCapacity} count the unfinished orders
+ *   of the whole database and add only what fits, in the same transaction.
+ * - **One queue.** {@linkcode SharedQueue.claim} takes the oldest `pendiente`
+ *   orders (and, when asked, those whose lease ran out), each at most once,
+ *   and starts an attempt on each: `en proceso`, `intentos + 1`, a lease.
+ * - **Fencing.** Every later change of a claimed order names its attempt;
+ *   when the order has moved on to a newer attempt (another daemon took it
+ *   after the lease ran out) the change is refused and nothing is written.
+ * - **Wake-ups.** Daemons hear of new work and of finished orders anywhere
+ *   ({@linkcode SharedQueue.onWork}, {@linkcode SharedQueue.onFinished}).
+ *
+ * @module
+ */
+
+import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
+import type { ChangeResult, InsertResult, Outcome, Store } from "./store.ts";
+
+/** An order this daemon claimed, and the number of the attempt it started. */
+export interface ClaimedOrder {
+  /** The order as claimed: `en proceso`, `intentos` = `attempt`. */
+  pedido: Pedido;
+  /** The attempt's number (the order's `intentos`), which fences its changes. */
+  attempt: number;
+}
+
+/** What a capacity-checked insert did: as {@linkcode InsertResult}, or `full`. */
+export type CheckedInsert = InsertResult | { status: "full" };
+
+/** What a capacity-checked retry did: as {@linkcode ChangeResult}, or `full`. */
+export type CheckedChange = ChangeResult | { status: "full" };
+
+/** The cluster's counts (STATS of §9), read from the database. */
+export interface ClusterCounts {
+  /** The capacity in force (`--max-pedidos` of every daemon). */
+  capacidad: number;
+  pendientes: number;
+  enProceso: number;
+}
+
+/** Options of {@linkcode SharedQueue.claim}. */
+export interface ClaimOptions {
+  /** The most orders to claim. */
+  limit: number;
+  /** The attempts' `fecha_inicio`, ISO 8601 UTC. */
+  at: string;
+  /** Also take orders `en proceso` whose lease ran out (their daemon died). @default false */
+  takeover?: boolean;
+}
+
+/** How an attempt of a claimed order ended, with when and where it ran. */
+export interface AttemptEnd {
+  outcome: Outcome;
+  /** The worker (1-based) that ran it. */
+  worker: number;
+  /** When it started on the worker, ISO 8601 UTC. */
+  startedAt: string;
+}
+
+/** A lease this daemon holds: the order and the attempt. */
+export interface Lease {
+  id: number;
+  attempt: number;
+}
+
+/** The shared part of a store several daemons use at once. */
+export interface SharedQueue {
+  /** This daemon's name in the cluster (lease holder), unique per start. */
+  readonly nodeId: string;
+  /** How long a claim's lease lasts without renewal, ms. */
+  readonly leaseMs: number;
+  /**
+   * As {@linkcode Store.insert}, but only while the cluster has room: the
+   * count of unfinished orders and the insert are one transaction. A
+   * `clave` already stored answers `duplicate` even when full.
+   */
+  insertWithinCapacity(
+    pedido: PedidoNuevo,
+    receivedAt: string,
+    owner?: number | null,
+  ): Promise<CheckedInsert>;
+  /** As {@linkcode Store.retry}, but only while the cluster has room. */
+  retryWithinCapacity(id: number, owner?: number): Promise<CheckedChange>;
+  /**
+   * Claims up to `limit` orders, oldest first, that no one else holds, and
+   * starts an attempt on each (`en proceso`, `intentos + 1`, leased for
+   * {@linkcode SharedQueue.leaseMs} to this daemon).
+   */
+  claim(options: ClaimOptions): Promise<ClaimedOrder[]>;
+  /**
+   * Extends the leases this daemon still holds, and says it is alive.
+   *
+   * @returns The ids whose lease was extended; the others are lost (fenced).
+   */
+  renew(leases: Lease[]): Promise<number[]>;
+  /**
+   * Records which worker took the attempt and when (an attempt that takes
+   * processing time, while it runs).
+   *
+   * @returns false when the attempt was fenced: nothing was written.
+   */
+  markAttemptStarted(lease: Lease, worker: number, at: string): Promise<boolean>;
+  /**
+   * Records how the attempt ended (`listo` or `error`), its worker and start.
+   *
+   * @returns false when the attempt was fenced: nothing was written.
+   */
+  finishAttempt(lease: Lease, end: AttemptEnd): Promise<boolean>;
+  /**
+   * Gives the order back to the queue, `pendiente` (a failed attempt to be
+   * tried again, a drain). `started`: whether the attempt ran on a worker;
+   * when not, it does not count in `intentos`.
+   *
+   * @returns false when the attempt was fenced: nothing was written.
+   */
+  releaseAttempt(lease: Lease, options: { started: boolean }): Promise<boolean>;
+  /** The cluster's counts now. */
+  clusterCounts(): Promise<ClusterCounts>;
+  /**
+   * Calls `listener` when there may be work to claim: new `pendiente`
+   * orders on any daemon, or the database reachable again.
+   */
+  onWork(listener: () => void): Disposable;
+  /** Calls `listener` with the ids of orders that finished on any daemon. */
+  onFinished(listener: (ids: number[]) => void): Disposable;
+}
+
+/** Whether a store is shared by several daemons (PostgreSQL). */
+export function isSharedQueue(store: Store): store is Store & SharedQueue {
+  return typeof (store as Partial<SharedQueue>).claim === "function";
+}
