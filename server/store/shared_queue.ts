@@ -23,12 +23,17 @@
 import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import type { ChangeResult, InsertResult, Outcome, Store } from "./store.ts";
 
-/** An order this daemon claimed, and the number of the attempt it started. */
-export interface ClaimedOrder {
-  /** The order as claimed: `en proceso`, `intentos` = `attempt`. */
-  pedido: Pedido;
-  /** The attempt's number (the order's `intentos`), which fences its changes. */
+/** A lease this daemon holds: the order and the number of its attempt, which fences its changes. */
+export interface Lease {
+  id: number;
+  /** The attempt's number (the order's `intentos` when it was claimed). */
   attempt: number;
+}
+
+/** An order this daemon claimed: its lease, and the order as claimed. */
+export interface ClaimedOrder extends Lease {
+  /** `en proceso`, `intentos` = `attempt`. */
+  pedido: Pedido;
 }
 
 /** What a capacity-checked insert did: as {@linkcode InsertResult}, or `full`. */
@@ -62,12 +67,6 @@ export interface AttemptEnd {
   worker: number;
   /** When it started on the worker, ISO 8601 UTC. */
   startedAt: string;
-}
-
-/** A lease this daemon holds: the order and the attempt. */
-export interface Lease {
-  id: number;
-  attempt: number;
 }
 
 /** The shared part of a store several daemons use at once. */

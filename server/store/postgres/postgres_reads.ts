@@ -182,6 +182,7 @@ export class PostgresReads {
       );
     }
     return rows.sort((a, b) => a.id - b.id).map((row) => ({
+      id: row.id,
       pedido: toPedido(row),
       attempt: row.intentos,
     }));
