@@ -7,7 +7,7 @@
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import type { ServerConfig } from "./config/server_config.ts";
+import { DEFAULT_LEASE_MS, type ServerConfig } from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
@@ -65,6 +65,11 @@ export class Server implements AsyncDisposable {
   readonly #dispatcher: Dispatcher;
   readonly #sweeper: ReturnType<typeof setInterval>;
   #shutdown: Promise<RunSummary> | null = null;
+  /**
+   * Resolves when the daemon cannot go on (its PostgreSQL database, reached
+   * only after the start, refuses it); never on SQLite. Stop it then.
+   */
+  readonly failed: Promise<Error>;
 
   private constructor(
     options: ServerOptions,
@@ -74,8 +79,10 @@ export class Server implements AsyncDisposable {
       orders: OrderService;
       accounts: AccountService;
       listeners: Deno.TcpListener[];
+      failed: Promise<Error>;
     },
   ) {
+    this.failed = parts.failed;
     this.#config = options.config;
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
     this.#store = parts.store;
@@ -103,7 +110,15 @@ export class Server implements AsyncDisposable {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
-    const store = await openStore({ db: config.db, sync: config.sync });
+    const failed = Promise.withResolvers<Error>();
+    const store = await openStore({
+      db: config.db,
+      sync: config.sync,
+      capacity: config.maxPedidos,
+      leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS,
+      logger,
+      onFatal: failed.resolve,
+    });
     let pool: WorkerPool | undefined;
     let listeners: Deno.TcpListener[] = [];
     try {
@@ -123,7 +138,14 @@ export class Server implements AsyncDisposable {
       const accounts = new AccountService({ store, logger, sessionTtlS: config.sessionTtlS });
       listeners = listenAll(config.hosts, config.port);
       await orders.recover();
-      return new Server({ ...options, logger }, { store, pool, orders, accounts, listeners });
+      return new Server({ ...options, logger }, {
+        store,
+        pool,
+        orders,
+        accounts,
+        listeners,
+        failed: failed.promise,
+      });
     } catch (error) {
       for (const listener of listeners) listener.close();
       await pool?.close();

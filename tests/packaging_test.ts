@@ -382,12 +382,12 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-Deno.test("compile task bakes in network, the working directory and PEDIDOS_* only", () => {
+Deno.test("compile task bakes in network, the working directory, PEDIDOS_* and libpq's PG* only", () => {
   assert.deepEqual(bakedPermissions(compileTask()), [
     "--allow-net",
     "--allow-read=.",
     "--allow-write=.",
-    "--allow-env=PEDIDOS_*,NO_COLOR",
+    "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
   ]);
 });
 

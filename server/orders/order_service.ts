@@ -20,12 +20,14 @@ import type {
   TaskReply,
 } from "../protocol/replies.ts";
 import type { WorkerPool } from "../processing/worker_pool.ts";
+import { isSharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
+import { SharedOrders } from "./shared_orders.ts";
 import { runTask } from "./tasks.ts";
 
 /** Options of {@linkcode OrderService}. */
@@ -74,6 +76,8 @@ export class OrderService {
   readonly #counters = new RunCounters();
   readonly #scheduler: Scheduler;
   readonly #intake: Intake;
+  /** On a store shared by several daemons (§9): the shared queue instead of intake and scheduler. */
+  readonly #shared: SharedOrders | null;
   /** Aborted at the end of a drain: waits still open are answered. */
   readonly #stopped = new AbortController();
 
@@ -97,6 +101,17 @@ export class OrderService {
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     });
     this.#intake = new Intake({ ...parts, capacity: this.#capacity, scheduler: this.#scheduler });
+    const store = this.#store;
+    this.#shared = isSharedQueue(store)
+      ? new SharedOrders({
+        ...parts,
+        store,
+        capacity: this.#capacity,
+        pool: this.#pool,
+        ...(options.processMs ? { processMs: options.processMs } : {}),
+        ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      })
+      : null;
   }
 
   /** Counts one PEDIDO request received (valid or not). */
@@ -106,17 +121,17 @@ export class OrderService {
 
   /** {@inheritDoc Intake.submit} */
   submit(pedido: PedidoNuevo): Promise<PedidoReply> {
-    return this.#intake.submit(pedido);
+    return (this.#shared?.intake ?? this.#intake).submit(pedido);
   }
 
   /** {@inheritDoc Intake.cancel} */
   cancel(id: number): Promise<PedidoStateReply> {
-    return this.#intake.cancel(id);
+    return (this.#shared?.intake ?? this.#intake).cancel(id);
   }
 
   /** {@inheritDoc Intake.retry} */
   retry(id: number): Promise<PedidoStateReply> {
-    return this.#intake.retry(id);
+    return (this.#shared?.intake ?? this.#intake).retry(id);
   }
 
   /**
@@ -165,6 +180,11 @@ export class OrderService {
    * @returns how many were found.
    */
   async recover(): Promise<number> {
+    // A shared store's unfinished orders are the cluster's queue: claimed, not recovered.
+    if (this.#shared) {
+      this.#shared.start();
+      return 0;
+    }
     const rows: Pedido[] = await this.#store.unfinished();
     const permits = this.#capacity.takeBeyond(rows.length);
     rows.forEach((pedido, i) => {
@@ -182,9 +202,17 @@ export class OrderService {
    * @returns how many orders were left `pendiente`.
    */
   async drain(timeoutMs: number): Promise<number> {
-    const left = await this.#scheduler.drain(timeoutMs);
+    const left = await (this.#shared ?? this.#scheduler).drain(timeoutMs);
     this.#stopped.abort();
     return left;
+  }
+
+  /**
+   * On a shared store, the order part of STATS with the cluster's counts,
+   * read from the database (§9); null on a store of this daemon alone.
+   */
+  clusterStats(): Promise<OrderStats> | null {
+    return this.#shared?.stats(this.stats()) ?? null;
   }
 
   /** The order part of STATS. */

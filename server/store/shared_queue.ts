@@ -21,7 +21,7 @@
  */
 
 import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
-import type { ChangeResult, InsertResult, Outcome, Store } from "./store.ts";
+import type { ChangeResult, InsertResult, Outcome } from "./store.ts";
 
 /** A lease this daemon holds: the order and the number of its attempt, which fences its changes. */
 export interface Lease {
@@ -132,6 +132,6 @@ export interface SharedQueue {
 }
 
 /** Whether a store is shared by several daemons (PostgreSQL). */
-export function isSharedQueue(store: Store): store is Store & SharedQueue {
+export function isSharedQueue<S extends object>(store: S): store is S & SharedQueue {
   return typeof (store as Partial<SharedQueue>).claim === "function";
 }

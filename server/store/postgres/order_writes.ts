@@ -2,7 +2,8 @@
  * The writes of orders, as kinds of the {@linkcode PostgresWriter}: new
  * orders (one multi-row insert per batch, with or without the capacity
  * check), attempts of claimed orders (one fenced update per batch and
- * kind), and the rarer changes (one statement each).
+ * kind), and the rarer changes (one statement each). Every kind sends all
+ * its statements at once, and reads their rows after.
  *
  * Fenced writes match the order's attempt and lease holder: `intentos =
  * attempt AND nodo = this daemon AND estado = 'en proceso'`. When another
@@ -26,23 +27,34 @@ export interface InsertArgs {
   owner: number | null;
 }
 
-const FINISHED = "('listo', 'error', 'cancelado')";
+/** Room for `$2` more orders, when `$1` (checked) is true; else no limit (NULL). */
+const ROOM = `CASE WHEN $1 THEN greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
+    - (SELECT count(*) FROM pedidos WHERE estado = 'pendiente')
+    - (SELECT count(*) FROM pedidos WHERE estado = 'en proceso')) END`;
 
+/**
+ * Inserts, oldest first, each clave's first new order not stored yet, as
+ * many as fit (`$1`: checked), and returns the ones inserted, by position.
+ */
 const INSERT = `WITH input AS (
-    SELECT r.n, nextval('pedidos_id_seq') AS id, r.clave, r.cliente, r.productos, r.direccion,
-      r.fecha_recibido, r.usuario_id
-    FROM (SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(n int, clave text, cliente text,
+    SELECT * FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
       productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint)
-      ORDER BY n) r
+  ), fresh AS (
+    SELECT i.* FROM input i
+    WHERE i.clave IS NULL
+      OR (i.n = (SELECT min(j.n) FROM input j WHERE j.clave = i.clave)
+        AND NOT EXISTS (SELECT 1 FROM pedidos p WHERE p.clave = i.clave))
+  ), chosen AS (
+    SELECT f.*, nextval('pedidos_id_seq') AS id
+    FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${ROOM})) f
   ), ins AS (
     INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id)
     SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id
-    FROM input ORDER BY n
+    FROM chosen ORDER BY n
     ON CONFLICT (clave) DO NOTHING
     RETURNING id
   )
-  SELECT input.n, input.id, (ins.id IS NOT NULL) AS inserted
-  FROM input LEFT JOIN ins USING (id)`;
+  SELECT chosen.n, chosen.id FROM chosen JOIN ins USING (id)`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE clave IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
@@ -51,62 +63,19 @@ const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
 const GET_SCOPED = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint)`;
 
-/** Applies the writes of a kind one at a time. */
-function oneByOne<A, R>(
-  name: string,
-  apply: (ctx: BatchContext, args: A) => Promise<R>,
-): WriteKind<A, R> {
-  return {
-    name,
-    async apply(ctx, args) {
-      const results: R[] = [];
-      for (const one of args) results.push(await apply(ctx, one));
-      return results;
-    },
-  };
-}
+const FINISHED = "('listo', 'error', 'cancelado')";
 
-async function insertOrders(
-  ctx: BatchContext,
-  args: InsertArgs[],
-  checked: boolean,
-): Promise<CheckedInsert[]> {
-  const { tx } = ctx;
-  const results: (CheckedInsert | undefined)[] = new Array(args.length);
-  const claves = [...new Set(args.flatMap((a) => a.pedido.clave === null ? [] : [a.pedido.clave]))];
-  const stored = new Map<string, Pedido>();
-  if (claves.length > 0) {
-    const rows = await tx.unsafe<PedidoRow[]>(BY_CLAVES, [JSON.stringify(claves)], {
-      prepare: true,
-    });
-    for (const row of rows) stored.set(row.clave!, toPedido(row));
-  }
-  // Each clave's first new order is inserted; repeats in the batch follow its fate.
-  const fresh: number[] = [];
-  const leader = new Map<string, number>();
-  const followers: [at: number, leader: number][] = [];
-  args.forEach(({ pedido }, i) => {
-    const clave = pedido.clave;
-    const existing = clave === null ? undefined : stored.get(clave);
-    if (existing !== undefined) results[i] = { status: "duplicate", pedido: existing };
-    else if (clave !== null && leader.has(clave)) followers.push([i, leader.get(clave)!]);
-    else {
-      if (clave !== null) leader.set(clave, i);
-      fresh.push(i);
-    }
-  });
-  let fits = fresh.length;
-  if (checked && fresh.length > 0) {
-    const room = await ctx.room();
-    fits = Math.min(room.free, fresh.length);
-    room.free -= fits;
-  }
-  for (const i of fresh.slice(fits)) results[i] = { status: "full" };
-  const chosen = fresh.slice(0, fits);
-  if (chosen.length > 0) {
-    const input = chosen.map((i, n) => {
-      const { pedido, receivedAt, owner } = args[i]!;
-      return {
+/**
+ * New orders. A write whose clave is stored (before, or by an earlier order
+ * of the batch) answers `duplicate` with that order, even when full; a new
+ * one that did not fit answers `full`.
+ */
+function insertKind(checked: boolean): WriteKind<InsertArgs, CheckedInsert> {
+  return {
+    name: "insert",
+    checked,
+    async apply(ctx, args) {
+      const input = args.map(({ pedido, receivedAt, owner }, n) => ({
         n,
         clave: pedido.clave,
         cliente: pedido.cliente,
@@ -114,32 +83,31 @@ async function insertOrders(
         direccion: pedido.direccion,
         fecha_recibido: receivedAt,
         usuario_id: owner,
-      };
-    });
-    const rows = await tx.unsafe<{ n: number; id: number; inserted: boolean }[]>(
-      INSERT,
-      [JSON.stringify(input)],
-      { prepare: true },
-    );
-    for (const row of rows) {
-      const i = chosen[row.n]!;
-      const { pedido, receivedAt } = args[i]!;
-      if (row.inserted) {
-        results[i] = { status: "inserted", pedido: newPedido(row.id, pedido, receivedAt) };
-        continue;
-      }
-      // Only a clave stored meanwhile (by a write that skipped the capacity lock) gets here.
-      const [again] = await tx.unsafe<PedidoRow[]>(BY_CLAVES, [JSON.stringify([pedido.clave])]);
-      if (again === undefined) throw new Error("no row was stored");
-      results[i] = { status: "duplicate", pedido: toPedido(again) };
-    }
-    if (rows.some((row) => row.inserted)) ctx.newWork();
-  }
-  for (const [at, first] of followers) {
-    const lead = results[first]!;
-    results[at] = lead.status === "full" ? lead : { status: "duplicate", pedido: lead.pedido };
-  }
-  return results as CheckedInsert[];
+      }));
+      const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
+      const inserting = ctx.query<{ n: number; id: number }>(INSERT, [
+        checked,
+        JSON.stringify(input),
+      ]);
+      // After the insert, in the same transaction: sees the orders just stored too.
+      const reading = claves.length === 0
+        ? Promise.resolve([])
+        : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
+      const [inserted, stored] = await Promise.all([inserting, reading]);
+      const ids = new Map(inserted.map((row) => [row.n, row.id]));
+      const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
+      if (ids.size > 0) ctx.newWork();
+      return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
+        const id = ids.get(n);
+        if (id !== undefined) {
+          return { status: "inserted", pedido: newPedido(id, pedido, receivedAt) };
+        }
+        const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
+        if (existing !== undefined) return { status: "duplicate", pedido: existing };
+        return { status: "full" };
+      });
+    },
+  };
 }
 
 /** A fenced update of claimed orders, for every write of its kind in the batch at once. */
@@ -154,12 +122,26 @@ function fenced<A extends { lease: Lease }>(
     name,
     async apply(ctx, args) {
       const input = args.map((a) => ({ id: a.lease.id, intento: a.lease.attempt, ...record(a) }));
-      const rows = await ctx.tx.unsafe<{ id: number }[]>(sql, [JSON.stringify(input), nodeId], {
-        prepare: true,
-      });
+      const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId]);
       const done = new Set(rows.map((row) => row.id));
       if (done.size > 0) after(ctx, [...done]);
       return args.map((a) => done.has(a.lease.id));
+    },
+  };
+}
+
+/** One statement per write, all sent at once; `check` reads each write's rows. */
+function each<A, R>(
+  name: string,
+  statement: (args: A) => [text: string, params: unknown[]],
+  check: (ctx: BatchContext, args: A, rows: PedidoRow[]) => R | Error,
+): WriteKind<A, R> {
+  return {
+    name,
+    async apply(ctx, args) {
+      const sent = args.map((a) => ctx.query<PedidoRow>(...statement(a)));
+      const rows = await Promise.all(sent);
+      return args.map((a, i) => check(ctx, a, rows[i]!));
     },
   };
 }
@@ -170,23 +152,65 @@ function resultado(outcome: Outcome): unknown {
   return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);
 }
 
+function notFound(verb: string, id: number): Error {
+  return new Error(`Cannot ${verb} order ${id}: not found`);
+}
+
+/**
+ * CANCELAR (and REINTENTAR, with `retry`): the change, then the order as it
+ * is, in one go; what happened is read from the two.
+ */
+function changeKind(
+  name: string,
+  change: string,
+  params: (a: { id: number; owner: number | null; at?: string }) => unknown[],
+  onChanged: (ctx: BatchContext, id: number) => void,
+  checked = false,
+): WriteKind<{ id: number; owner: number | null; at?: string }, CheckedChange> {
+  return {
+    name,
+    checked,
+    async apply(ctx, args) {
+      const sent = args.map((a) => [
+        ctx.query<PedidoRow>(change, params(a)),
+        ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
+      ]);
+      const rows = await Promise.all(sent.map((pair) => Promise.all(pair)));
+      return args.map((a, i): CheckedChange => {
+        const [changed, current] = rows[i]!;
+        if (changed![0] !== undefined) {
+          onChanged(ctx, a.id);
+          return { status: "changed", pedido: toPedido(changed![0]) };
+        }
+        const row = current![0];
+        if (row === undefined) return { status: "not_found" };
+        // Still `error` yet not changed: the only reason left is capacity.
+        if (checked && row.estado === "error") return { status: "full" };
+        return { status: "refused", pedido: toPedido(row) };
+      });
+    },
+  };
+}
+
+const RETRY = (checked: boolean) =>
+  `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
+    worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
+  WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
+    AND ${checked ? `(${ROOM}) >= 1` : "$1"}
+  RETURNING ${PEDIDO_COLUMNS}`;
+
 /** Every kind of write of orders, for the daemon `nodeId`. */
 export function orderWrites(nodeId: string) {
   return {
-    insert: {
-      name: "insert",
-      apply: (ctx, args) => insertOrders(ctx, args, false),
-    } satisfies WriteKind<InsertArgs, CheckedInsert>,
-    insertChecked: {
-      name: "insert",
-      apply: (ctx, args) => insertOrders(ctx, args, true),
-    } satisfies WriteKind<InsertArgs, CheckedInsert>,
+    insert: insertKind(false),
+    insertChecked: insertKind(true),
 
     attemptStarted: fenced<{ lease: Lease; worker: number; at: string }>(
       "record attempt start",
       nodeId,
       `UPDATE pedidos p SET worker = r.worker, fecha_inicio = r.inicio
-      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, worker int, inicio timestamptz)
+      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, worker int,
+        inicio timestamptz)
       WHERE ${FENCE} RETURNING p.id`,
       (a) => ({ worker: a.worker, inicio: a.at }),
     ),
@@ -222,104 +246,96 @@ export function orderWrites(nodeId: string) {
       (ctx) => ctx.newWork(),
     ),
 
-    markStarted: oneByOne<{ id: number; worker: number; at: string }, void>(
+    markStarted: each<{ id: number; worker: number; at: string }, void>(
       "markStarted",
-      async ({ tx }, { id, worker, at }) => {
-        const rows = await tx`UPDATE pedidos
-          SET estado = 'en proceso', fecha_inicio = ${at}, worker = ${worker},
-            intentos = intentos + 1, fecha_fin = NULL, detalle_error = NULL
-          WHERE id = ${id} RETURNING id`;
-        if (rows.length === 0) throw new Error(`Cannot start order ${id}: not found`);
-      },
+      ({ id, worker, at }) => [
+        `UPDATE pedidos SET estado = 'en proceso', fecha_inicio = $2, worker = $3,
+          intentos = intentos + 1, fecha_fin = NULL, detalle_error = NULL
+        WHERE id = $1 RETURNING id`,
+        [id, at, worker],
+      ],
+      (_ctx, { id }, rows) => rows.length === 0 ? notFound("start", id) : undefined,
     ),
-    markFinished: oneByOne<{ id: number; outcome: Outcome; run?: AttemptEnd }, void>(
+    markFinished: each<{ id: number; outcome: Outcome; run?: AttemptEnd }, void>(
       "markFinished",
-      async (ctx, { id, outcome, run }) => {
+      ({ id, outcome, run }) => {
         const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
         const json = outcome.resultado ?? null;
-        const rows = run === undefined
-          ? await ctx.tx`UPDATE pedidos SET estado = ${outcome.estado}, fecha_fin = ${outcome.at},
-              detalle_error = ${detalle}, resultado = ${json}::text::jsonb, nodo = NULL, lease_hasta = NULL
-            WHERE id = ${id} RETURNING id`
-          : await ctx.tx`UPDATE pedidos SET estado = ${outcome.estado}, fecha_fin = ${outcome.at},
-              fecha_inicio = ${run.startedAt}, worker = ${run.worker}, intentos = intentos + 1,
-              detalle_error = ${detalle}, resultado = ${json}::text::jsonb, nodo = NULL, lease_hasta = NULL
-            WHERE id = ${id} RETURNING id`;
-        if (rows.length === 0) throw new Error(`Cannot finish order ${id}: not found`);
+        // With `run`: the whole attempt at once (markRan).
+        return [
+          `UPDATE pedidos SET estado = $2, fecha_fin = $3, detalle_error = $4,
+            resultado = $5::text::jsonb, nodo = NULL, lease_hasta = NULL,
+            fecha_inicio = CASE WHEN $6 THEN $7::timestamptz ELSE fecha_inicio END,
+            worker = CASE WHEN $6 THEN $8::integer ELSE worker END,
+            intentos = intentos + CASE WHEN $6 THEN 1 ELSE 0 END
+          WHERE id = $1 RETURNING id`,
+          [
+            id,
+            outcome.estado,
+            outcome.at,
+            detalle,
+            json,
+            run !== undefined,
+            run?.startedAt ?? null,
+            run?.worker ?? null,
+          ],
+        ];
+      },
+      (ctx, { id }, rows) => {
+        if (rows.length === 0) return notFound("finish", id);
         ctx.finished([id]);
+        return undefined;
       },
     ),
-    markPending: oneByOne<number, void>("markPending", async (ctx, id) => {
-      const rows = await ctx.tx`UPDATE pedidos
+    markPending: each<number, void>(
+      "markPending",
+      (id) => [
+        `UPDATE pedidos
         SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
           detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
-        WHERE id = ${id} RETURNING id`;
-      if (rows.length === 0) throw new Error(`Cannot reset order ${id}: not found`);
-      ctx.newWork();
-    }),
-    cancel: oneByOne<{ id: number; at: string; owner: number | null }, ChangeResult>(
-      "cancel",
-      async (ctx, { id, at, owner }) => {
-        const [changed] = await ctx.tx.unsafe<PedidoRow[]>(
-          `UPDATE pedidos SET estado = 'cancelado', fecha_fin = $3
-          WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint)
-            AND estado = 'pendiente'
-          RETURNING ${PEDIDO_COLUMNS}`,
-          [id, owner, at],
-          { prepare: true },
-        );
-        if (changed !== undefined) {
-          ctx.finished([id]);
-          return { status: "changed", pedido: toPedido(changed) };
-        }
-        const [row] = await ctx.tx.unsafe<PedidoRow[]>(GET_SCOPED, [id, owner], { prepare: true });
-        return row === undefined
-          ? { status: "not_found" }
-          : { status: "refused", pedido: toPedido(row) };
+        WHERE id = $1 RETURNING id`,
+        [id],
+      ],
+      (ctx, id, rows) => {
+        if (rows.length === 0) return notFound("reset", id);
+        ctx.newWork();
+        return undefined;
       },
     ),
-    retry: retryKind(false),
-    retryChecked: retryKind(true),
-    prune: oneByOne<{ before: string; limit: number }, number>(
+    cancel: changeKind(
+      "cancel",
+      `UPDATE pedidos SET estado = 'cancelado', fecha_fin = $3
+      WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint) AND estado = 'pendiente'
+      RETURNING ${PEDIDO_COLUMNS}`,
+      (a) => [a.id, a.owner, a.at],
+      (ctx, id) => ctx.finished([id]),
+    ) as WriteKind<{ id: number; owner: number | null; at?: string }, ChangeResult>,
+    retry: changeKind(
+      "retry",
+      RETRY(false),
+      (a) => [true, a.id, a.owner],
+      (ctx) => ctx.newWork(),
+    ),
+    retryChecked: changeKind(
+      "retry",
+      RETRY(true),
+      (a) => [true, a.id, a.owner],
+      (ctx) => ctx.newWork(),
+      true,
+    ),
+    prune: each<{ before: string; limit: number }, number>(
       "prune",
-      async ({ tx }, { before, limit }) => {
+      ({ before, limit }) => [
         // Oldest first; never the newest order, whose id must stay the highest ever given.
-        const rows = await tx.unsafe(
-          `DELETE FROM pedidos WHERE id IN (
-            SELECT id FROM pedidos
-            WHERE estado IN ${FINISHED} AND fecha_fin < $1
-              AND id < (SELECT max(id) FROM pedidos)
-            ORDER BY id LIMIT $2)
-          RETURNING id`,
-          [before, limit],
-          { prepare: true },
-        );
-        return rows.length;
-      },
+        `DELETE FROM pedidos WHERE id IN (
+          SELECT id FROM pedidos
+          WHERE estado IN ${FINISHED} AND fecha_fin < $1
+            AND id < (SELECT max(id) FROM pedidos)
+          ORDER BY id LIMIT $2)
+        RETURNING id`,
+        [before, limit],
+      ],
+      (_ctx, _args, rows) => rows.length,
     ),
   };
-}
-
-function retryKind(
-  checked: boolean,
-): WriteKind<{ id: number; owner: number | null }, CheckedChange> {
-  return oneByOne("retry", async (ctx, { id, owner }) => {
-    const room = checked ? await ctx.room() : null;
-    const [row] = await ctx.tx.unsafe<PedidoRow[]>(`${GET_SCOPED} FOR UPDATE`, [id, owner], {
-      prepare: true,
-    });
-    if (row === undefined) return { status: "not_found" };
-    if (row.estado !== "error") return { status: "refused", pedido: toPedido(row) };
-    if (room !== null && room.free < 1) return { status: "full" };
-    if (room !== null) room.free--;
-    const [changed] = await ctx.tx.unsafe<PedidoRow[]>(
-      `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
-        worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
-      WHERE id = $1 RETURNING ${PEDIDO_COLUMNS}`,
-      [id],
-      { prepare: true },
-    );
-    ctx.newWork();
-    return { status: "changed", pedido: toPedido(changed!) };
-  });
 }

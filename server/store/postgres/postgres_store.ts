@@ -84,12 +84,14 @@ export class PostgresStore implements Store, SharedQueue {
   readonly #reads: PostgresReads;
   readonly #workListeners = new Set<() => void>();
   readonly #finishListeners = new Set<(ids: number[]) => void>();
+  readonly #logger: Logger;
   #ready = false;
   #closed = false;
   #closing: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
     const logger = options.logger ?? new Logger({ level: "error" });
+    this.#logger = logger;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     this.#sql = postgres(driver);
@@ -170,6 +172,12 @@ export class PostgresStore implements Store, SharedQueue {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Cannot open database "${shown}": ${reason}`, { cause: error });
     }
+    options.logger?.info("store.opened", {
+      db: shown,
+      node: store.nodeId,
+      capacity: options.capacity,
+      lease_ms: store.leaseMs,
+    });
     return store;
   }
 
@@ -446,5 +454,7 @@ export class PostgresStore implements Store, SharedQueue {
       await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
     }
     await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
+    const { batches, writes, largestBatch } = this.#writer.stats;
+    this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
   }
 }

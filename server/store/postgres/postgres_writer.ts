@@ -5,44 +5,47 @@
  * one multi-row insert, all attempt ends in one update). Each write resolves
  * only after the `COMMIT`.
  *
- * Writes that add unfinished orders ask the batch for room
- * ({@linkcode BatchContext.room}): the first one takes the capacity lock
- * and counts the unfinished orders of the whole database, and later ones in
- * the same batch spend from that count, so the capacity is exact however
- * many daemons write at once.
+ * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
+ * unfinished orders, every statement, and `COMMIT` are sent together on one
+ * connection (pipelined), and the answers read after. So every kind of
+ * write sends all its statements before it first waits, and anything it
+ * decides from their rows it decides after the commit; a statement that
+ * fails aborts the whole transaction, which is then tried again one write
+ * at a time, so only the faulty write fails.
  *
- * A transaction that fails for any reason but a lost connection is tried
- * again one write at a time, so only the faulty write fails.
+ * Statements that add unfinished orders count them in SQL, after the lock:
+ * the count sees every order committed by the last holder, so the capacity
+ * is exact however many daemons write at once.
  *
  * @module
  */
 
-import type { Sql, TransactionSql } from "postgres";
+import type { Sql } from "postgres";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
-/** Room for new unfinished orders in this batch; spend it by decrementing `free`. */
-export interface Room {
-  free: number;
-}
-
-/** What a kind of write sees while its batch's transaction is open. */
+/** What a kind of write uses while its batch is being sent. */
 export interface BatchContext {
-  readonly tx: TransactionSql;
-  /** Takes the capacity lock (once per batch) and says how many more orders fit. */
-  room(): Promise<Room>;
+  /** Sends a statement now (after those sent before it); resolves with its rows. */
+  query<T extends object>(text: string, params: unknown[]): Promise<T[]>;
   /** New `pendiente` orders were made: the other daemons are woken after the commit. */
   newWork(): void;
   /** These orders finished: their waiters on every daemon are woken after the commit. */
   finished(ids: readonly number[]): void;
 }
 
-/** A kind of write: applies all the writes of its kind in a batch, in order. */
+/**
+ * A kind of write. `apply` sends every statement for all the writes of its
+ * kind in the batch before it first awaits, and resolves with one result
+ * per write, in order: an `Error` for a write that failed on its own (e.g.
+ * no such order), which does not abort the others.
+ */
 export interface WriteKind<A, R> {
   /** For error messages: `Cannot ${name}: ...`. */
   readonly name: string;
-  /** Returns one result per write, in the same order. */
-  apply(ctx: BatchContext, args: A[]): Promise<R[]>;
+  /** Whether it adds unfinished orders: the batch then takes the capacity lock first. */
+  readonly checked?: boolean;
+  apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
 }
 
 /** What the writer tells its store after each commit. */
@@ -60,6 +63,11 @@ export interface PostgresWriterOptions {
   unavailable: (what: string, error: unknown) => Error;
   /** Most writes in one transaction. @default 2000 */
   maxBatch?: number;
+  /**
+   * Transactions sent before the first is answered: while one waits for its
+   * commit to reach the disk, the next is already on its way. @default 2
+   */
+  maxInFlight?: number;
 }
 
 interface Queued {
@@ -76,7 +84,10 @@ export class PostgresWriter {
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
   #queue: Queued[] = [];
-  #running: Promise<void> | null = null;
+  /** Transactions in flight (at most `maxInFlight`). */
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #maxInFlight: number;
+  #scheduled = false;
   /** Batches committed, and writes in them (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0, largestBatch: 0 };
 
@@ -85,6 +96,7 @@ export class PostgresWriter {
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
+    this.#maxInFlight = options.maxInFlight ?? 2;
   }
 
   /** Queues a write; resolves with its result after its transaction commits. */
@@ -96,90 +108,152 @@ export class PostgresWriter {
       resolve: resolve as (value: unknown) => void,
       reject,
     });
-    this.#running ??= this.#drain();
+    this.#schedule();
     return promise;
   }
 
   /** Resolves when every write queued so far has settled. */
   async flush(): Promise<void> {
-    while (this.#running !== null) await this.#running;
-  }
-
-  async #drain(): Promise<void> {
-    // Let the writes of this tick join the first batch.
-    await Promise.resolve();
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        await this.#commit(batch, true);
-      }
-    } finally {
-      this.#running = null;
+    for (;;) {
+      if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      // Queued: the transaction for it starts in a microtask already queued.
+      else if (this.#queue.length > 0) {
+        await new Promise<void>((resolve) => queueMicrotask(resolve));
+      } else return;
     }
   }
 
-  /** Commits `batch` in one transaction; on a statement error, one write at a time. */
-  async #commit(batch: Queued[], isolate: boolean): Promise<void> {
-    const settle: (() => void)[] = [];
-    const effects: CommitEffects = { newWork: false, finished: [] };
-    try {
-      await this.#sql.begin(async (tx) => {
-        let room: Promise<Room> | null = null;
-        const ctx: BatchContext = {
-          tx,
-          room: () => room ??= countRoom(tx),
-          newWork: () => effects.newWork = true,
-          finished: (ids) => effects.finished.push(...ids),
-        };
-        for (const [kind, group] of groupByKind(batch)) {
-          const results = await kind.apply(ctx, group.map((queued) => queued.args));
-          group.forEach((queued, i) => settle.push(() => queued.resolve(results[i])));
-        }
-      });
-    } catch (error) {
-      if (isConnectionError(error)) {
-        // The commit may or may not have happened: the caller is told the store is unavailable.
-        for (const queued of batch) queued.reject(this.#unavailable(queued.kind.name, error));
-        return;
+  /** Starts a transaction for what is queued, at the end of this tick, if one may start. */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // Let the writes of this tick join the batch.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      while (this.#queue.length > 0 && this.#inFlight.size < this.#maxInFlight) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        const running: Promise<void> = this.#commit(batch, true).finally(() => {
+          this.#inFlight.delete(running);
+          if (this.#queue.length > 0) this.#schedule();
+        });
+        this.#inFlight.add(running);
       }
+    });
+  }
+
+  /** Commits `batch` in one transaction; when it aborts, one write at a time. */
+  async #commit(batch: Queued[], isolate: boolean): Promise<void> {
+    const groups = groupByKind(batch);
+    const effects: CommitEffects = { newWork: false, finished: [] };
+    let outcome;
+    try {
+      outcome = await this.#send(groups, effects);
+    } catch (error) {
+      // No connection, or it broke: the commit may or may not have happened.
+      for (const queued of batch) queued.reject(this.#unavailable(queued.kind.name, error));
+      return;
+    }
+    if (outcome.aborted !== null) {
       if (isolate && batch.length > 1) {
         for (const queued of batch) await this.#commit([queued], false);
         return;
       }
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = outcome.aborted instanceof Error
+        ? outcome.aborted.message
+        : String(outcome.aborted);
       for (const queued of batch) {
-        queued.reject(new Error(`Cannot ${queued.kind.name}: ${reason}`, { cause: error }));
+        queued.reject(
+          new Error(`Cannot ${queued.kind.name}: ${reason}`, { cause: outcome.aborted }),
+        );
       }
       return;
     }
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    for (const done of settle) done();
+    outcome.results.forEach((result, g) => {
+      const group = groups[g]![1];
+      if (result.status === "rejected") {
+        // Committed, but its rows could not be read back: say so, do not write again.
+        const reason = result.reason instanceof Error
+          ? result.reason.message
+          : String(result.reason);
+        for (const queued of group) {
+          queued.reject(new Error(`Cannot ${queued.kind.name}: ${reason}`));
+        }
+        return;
+      }
+      group.forEach((queued, i) => {
+        const value = result.value[i];
+        if (value instanceof Error) {
+          queued.reject(
+            new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }),
+          );
+        } else {
+          queued.resolve(value);
+        }
+      });
+    });
     if (effects.newWork || effects.finished.length > 0) this.#onCommit(effects);
+  }
+
+  /**
+   * Sends one transaction, pipelined, and reads its answers.
+   *
+   * @returns Each kind's results, or why the transaction aborted.
+   * @throws When the connection failed.
+   */
+  async #send(
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    effects: CommitEffects,
+  ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
+    const conn = await this.#sql.reserve();
+    try {
+      const sent: Promise<unknown>[] = [];
+      const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
+        // The driver sends a query only once it is awaited or executed: send it now, in order.
+        const promise = conn.unsafe(text, params as never[], { prepare: true })
+          .execute() as unknown as Promise<T[]>;
+        sent.push(promise);
+        return promise;
+      };
+      const ctx: BatchContext = {
+        query,
+        newWork: () => effects.newWork = true,
+        finished: (ids) => effects.finished.push(...ids),
+      };
+      query("BEGIN", []);
+      if (groups.some(([kind]) => kind.checked)) {
+        query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
+      }
+      const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
+      const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
+      const [results, statements] = await Promise.all([
+        Promise.allSettled(applied),
+        Promise.allSettled(sent),
+      ]);
+      const failures = [...statements, ...results].flatMap((s) =>
+        s.status === "rejected" ? [s.reason] : []
+      );
+      const lost = failures.find(isConnectionError);
+      if (lost !== undefined) throw lost;
+      const committed = await commit.then((r) => r.command === "COMMIT", () => false);
+      if (!committed) {
+        return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
+      }
+      return { aborted: null, results };
+    } finally {
+      conn.release();
+    }
   }
 }
 
-function groupByKind(batch: Queued[]): Map<WriteKind<unknown, unknown>, Queued[]> {
+function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {
   const groups = new Map<WriteKind<unknown, unknown>, Queued[]>();
   for (const queued of batch) {
     const group = groups.get(queued.kind);
     if (group === undefined) groups.set(queued.kind, [queued]);
     else group.push(queued);
   }
-  return groups;
-}
-
-/**
- * Takes the capacity lock until the commit, then counts: the count is read
- * after the lock, so it sees every order committed by the last holder.
- */
-async function countRoom(tx: TransactionSql): Promise<Room> {
-  await tx`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`;
-  const [row] = await tx<{ capacidad: number | null; unfinished: number }[]>`
-    SELECT (SELECT capacidad FROM pedidos_cluster WHERE id = 1) AS capacidad,
-      (SELECT count(*) FROM pedidos WHERE estado = 'pendiente')
-      + (SELECT count(*) FROM pedidos WHERE estado = 'en proceso') AS unfinished`;
-  if (row?.capacidad == null) throw new Error("the cluster's capacity is not set");
-  return { free: Math.max(0, row.capacidad - row.unfinished) };
+  return [...groups];
 }
