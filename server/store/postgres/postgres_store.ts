@@ -155,7 +155,9 @@ export class PostgresStore implements Store, SharedQueue {
       max: options.poolSize ?? 10,
       connect_timeout: options.connectTimeoutS ?? 5,
       idle_timeout: 60,
-      fetch_types: false,
+      // Left on: with it off, a reserve() that opens a new connection is never
+      // answered (postgres 3.4.9 resolves it only after the type query).
+      fetch_types: true,
       onnotice: () => {},
       connection: { application_name: target.applicationName ?? "pedidos" },
       types: { int8: INT8_AS_NUMBER } as unknown as Record<string, never>,

@@ -208,6 +208,9 @@ export class PostgresWriter {
     effects: CommitEffects,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     const conn = await this.#sql.reserve();
+    // A connection that broke is reclaimed by the driver when it closes; handing it
+    // back ourselves would put a closed connection among the open ones.
+    let broken = false;
     try {
       const sent: Promise<unknown>[] = [];
       const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
@@ -236,14 +239,17 @@ export class PostgresWriter {
         s.status === "rejected" ? [s.reason] : []
       );
       const lost = failures.find(isConnectionError);
-      if (lost !== undefined) throw lost;
+      if (lost !== undefined) {
+        broken = true;
+        throw lost;
+      }
       const committed = await commit.then((r) => r.command === "COMMIT", () => false);
       if (!committed) {
         return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
       }
       return { aborted: null, results };
     } finally {
-      conn.release();
+      if (!broken) conn.release();
     }
   }
 }
