@@ -47,6 +47,13 @@ export class Claimer {
   #subscription: Disposable | null = null;
   #nextTakeover = 0;
   #failing = false;
+  /**
+   * Whether the queue may hold orders for us: set by every wake-up from
+   * outside (new work, the database back), cleared when a claim got fewer
+   * than it asked for. An order leaving this daemon wakes the claimer only
+   * while it is set, so a drained queue is not asked again at every finish.
+   */
+  #mayHaveWork = true;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
@@ -61,8 +68,16 @@ export class Claimer {
     this.#renewer = setInterval(() => this.#renewing ??= this.#renew(), every);
   }
 
-  /** There may be work, or room for it: claim soon. */
+  /** There may be new work: claim soon. */
   poke(): void {
+    this.#mayHaveWork = true;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** An order left this daemon: claim soon if the queue may still hold work. */
+  roomMade(): void {
+    if (!this.#mayHaveWork) return;
     this.#woken = true;
     this.#wake?.();
   }
@@ -94,6 +109,7 @@ export class Claimer {
             takeover,
           });
           this.#failing = false;
+          if (claimed.length < room) this.#mayHaveWork = false;
           for (const order of claimed) {
             if (order.pedido.intentos > 1) {
               this.#o.logger.info("order.taken_over", { id: order.id, attempt: order.attempt });

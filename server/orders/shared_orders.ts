@@ -21,8 +21,8 @@ import type { RunCounters } from "./run_counters.ts";
 import { SharedAttempts } from "./shared_attempts.ts";
 import { SharedIntake, storeFailure } from "./shared_intake.ts";
 
-/** Orders held at once by a daemon whose orders take no processing time: two runs of the pool. */
-export const ZERO_TIME_PREFETCH = 512;
+/** Orders held at once by a daemon whose orders take no processing time: four runs of the pool. */
+export const ZERO_TIME_PREFETCH = 1024;
 
 /** Options of {@linkcode SharedOrders}. */
 export interface SharedOrdersOptions {
@@ -51,7 +51,7 @@ export class SharedOrders {
   constructor(options: SharedOrdersOptions) {
     const { store, pool, waiters } = options;
     this.#store = store;
-    this.#attempts = new SharedAttempts({ ...options, onSettled: () => this.#claimer.poke() });
+    this.#attempts = new SharedAttempts({ ...options, onSettled: () => this.#claimer.roomMade() });
     // Orders that take time are claimed for free workers only, so that idle
     // daemons get the rest; orders that take none are claimed in batches.
     const timed = (options.processMs?.max ?? 0) > 0;

@@ -22,9 +22,9 @@ import postgres, { type Options, type Sql } from "postgres";
 import type { Logger } from "../../log.ts";
 import { connectionReason } from "./postgres_errors.ts";
 
-/** The channel of new work. */
+/** The channel of new work; the payload is the sending daemon's node id. */
 export const WORK_CHANNEL = "pedidos_nuevos";
-/** The channel of finished orders; the payload is ids separated by commas. */
+/** The channel of finished orders; the payload is `NODE:ids separated by commas`. */
 export const FINISHED_CHANNEL = "pedidos_fin";
 
 /** Largest payload sent (PostgreSQL's limit is 8000 bytes). */
@@ -32,6 +32,11 @@ const MAX_PAYLOAD = 7000;
 
 /** Options of {@linkcode ClusterSignals}. */
 export interface ClusterSignalsOptions {
+  /**
+   * This daemon's node id: sent with its notifications, and its own are not
+   * heard (it wakes its own claimer and waiters without the round trip).
+   */
+  nodeId: string;
   /** The driver's options, for the listening connection. */
   connection: Options<Record<string, postgres.PostgresType>>;
   /** Where notifications are sent from (commits need not wait for the disk). */
@@ -129,10 +134,13 @@ export class ClusterSignals {
   }
 
   #onNotify(channel: string, payload: string): void {
+    const at = payload.indexOf(":");
+    const from = at === -1 ? payload : payload.slice(0, at);
+    if (from === this.#options.nodeId) return;
     if (channel === WORK_CHANNEL) {
       this.#options.onWork();
     } else if (channel === FINISHED_CHANNEL) {
-      const ids = payload.split(",").map(Number).filter(Number.isSafeInteger);
+      const ids = payload.slice(at + 1).split(",").map(Number).filter(Number.isSafeInteger);
       if (ids.length > 0) this.#options.onFinished(ids);
     }
   }
@@ -146,10 +154,11 @@ export class ClusterSignals {
     await Promise.resolve();
     while (this.#work || this.#finished.length > 0) {
       const messages: [string, string][] = [];
-      if (this.#work) messages.push([WORK_CHANNEL, ""]);
+      const node = this.#options.nodeId;
+      if (this.#work) messages.push([WORK_CHANNEL, node]);
       this.#work = false;
-      for (const payload of chunk(this.#finished.splice(0))) {
-        messages.push([FINISHED_CHANNEL, payload]);
+      for (const ids of chunk(this.#finished.splice(0))) {
+        messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
       }
       try {
         await Promise.all(

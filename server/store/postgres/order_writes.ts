@@ -6,7 +6,7 @@
  * its statements at once, and reads their rows after.
  *
  * Fenced writes match the order's attempt and lease holder: `intentos =
- * attempt AND nodo = this daemon AND estado = 'en proceso'`. When another
+ * attempt AND nodo = this daemon` (only an order `en proceso` has a `nodo`). When another
  * daemon took the order over (its lease ran out), nothing matches, nothing
  * is written, and the write answers false.
  *
@@ -29,8 +29,7 @@ export interface InsertArgs {
 
 /** Room for `$2` more orders, when `$1` (checked) is true; else no limit (NULL). */
 const ROOM = `CASE WHEN $1 THEN greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
-    - (SELECT count(*) FROM pedidos WHERE estado = 'pendiente')
-    - (SELECT count(*) FROM pedidos WHERE estado = 'en proceso')) END`;
+    - (SELECT sum(n) FROM pedidos_sin_terminar)) END`;
 
 /**
  * Inserts, oldest first, each clave's first new order not stored yet, as
@@ -51,7 +50,7 @@ const INSERT = `WITH input AS (
     INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id)
     SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id
     FROM chosen ORDER BY n
-    ON CONFLICT (clave) DO NOTHING
+    ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
     RETURNING id
   )
   SELECT chosen.n, chosen.id FROM chosen JOIN ins USING (id)`;
@@ -146,7 +145,13 @@ function each<A, R>(
   };
 }
 
-const FENCE = "p.id = r.id AND p.intentos = r.intento AND p.estado = 'en proceso' AND p.nodo = $2";
+/**
+ * The fence. `nodo` is set only while an order is `en proceso` (a claim sets
+ * it, every way out clears it), so it stands for the state too; leaving
+ * `estado` out keeps the planner on the primary key rather than the partial
+ * index of orders `en proceso`, whose dead entries a busy queue keeps many of.
+ */
+const FENCE = "p.id = r.id AND p.intentos = r.intento AND p.nodo = $2";
 
 function resultado(outcome: Outcome): unknown {
   return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);

@@ -54,7 +54,7 @@ const TAKEOVER = `WITH picked AS (
 const RENEW = `UPDATE pedidos p
   SET lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'
   FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int)
-  WHERE p.id = r.id AND p.intentos = r.intento AND p.estado = 'en proceso' AND p.nodo = $2
+  WHERE p.id = r.id AND p.intentos = r.intento AND p.nodo = $2
   RETURNING p.id`;
 
 /** What claims and renewals are made for. */

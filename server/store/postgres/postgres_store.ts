@@ -108,6 +108,7 @@ export class PostgresStore implements Store, SharedQueue {
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     this.#signals = new ClusterSignals({
+      nodeId: this.nodeId,
       connection: driver,
       send: this.#fast,
       logger,
@@ -118,8 +119,15 @@ export class PostgresStore implements Store, SharedQueue {
       sql: this.#sql,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
-        if (effects.newWork) this.#signals.announceWork();
-        if (effects.finished.length > 0) this.#signals.announceFinished(effects.finished);
+        // This daemon's own listeners at once; the others through NOTIFY.
+        if (effects.newWork) {
+          this.#signals.announceWork();
+          this.#emitWork();
+        }
+        if (effects.finished.length > 0) {
+          this.#signals.announceFinished(effects.finished);
+          this.#emitFinished(effects.finished);
+        }
       },
     });
     this.#writes = orderWrites(this.nodeId);
