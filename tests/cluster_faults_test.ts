@@ -62,17 +62,24 @@ class Pump {
     }));
   }
 
-  /** Sends what was never acknowledged until it is. */
+  /** Sends what was never acknowledged until it is (for 30 s at most). */
   async finish(port: number): Promise<void> {
-    for (let round = 0; this.unacked.size > 0; round++) {
-      assert.ok(round < 500, `${this.unacked.size} orders never acknowledged`);
+    const deadline = Date.now() + 30_000;
+    let last: unknown = null;
+    while (this.unacked.size > 0) {
+      assert.ok(
+        Date.now() < deadline,
+        `${this.unacked.size} never acknowledged: ${JSON.stringify(last)}`,
+      );
       for (const clave of [...this.unacked]) {
         const reply = await ask(port, order(clave));
+        last = reply;
         if (reply.ok !== true) continue;
         this.unacked.delete(clave);
         assert.ok(!this.acked.has(clave) || this.acked.get(clave) === reply.id);
         this.acked.set(clave, reply.id);
       }
+      if (this.unacked.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 }

@@ -13,7 +13,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import type { SharedQueue } from "../store/shared_queue.ts";
+import type { SharedQueue, WorkOrigin } from "../store/shared_queue.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { SharedAttempts } from "./shared_attempts.ts";
 
@@ -54,6 +54,8 @@ export class Claimer {
    * while it is set, so a drained queue is not asked again at every finish.
    */
   #mayHaveWork = true;
+  /** New work committed by this daemon since the last claim. */
+  #workHere = false;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
@@ -62,14 +64,18 @@ export class Claimer {
 
   /** Starts claiming and renewing. */
   start(): void {
-    this.#subscription = this.#o.store.onWork(() => this.poke());
+    this.#subscription = this.#o.store.onWork((origin) => this.poke(origin));
     this.#loop = this.#run();
     const every = Math.max(10, Math.floor(this.#o.store.leaseMs / 3));
     this.#renewer = setInterval(() => this.#renewing ??= this.#renew(), every);
   }
 
-  /** There may be new work: claim soon. */
-  poke(): void {
+  /**
+   * There may be new work: claim soon. Work committed `here` that this
+   * daemon cannot take all of is announced to the others.
+   */
+  poke(origin: WorkOrigin = "here"): void {
+    if (origin === "here") this.#workHere = true;
     this.#mayHaveWork = true;
     this.#woken = true;
     this.#wake?.();
@@ -97,7 +103,13 @@ export class Claimer {
       this.#woken = false;
       const held = this.#o.attempts.held;
       const room = this.#o.limit - held;
+      const workHere = this.#workHere;
+      this.#workHere = false;
       let full = false;
+      // Work committed here that this daemon cannot take all of now goes to the others.
+      if (workHere && (room <= 0 || (room < (this.#o.minBatch ?? 1) && held > 0))) {
+        this.#o.store.announceWork();
+      }
       if (room > 0 && (room >= (this.#o.minBatch ?? 1) || held === 0)) {
         const now = Date.now();
         const takeover = now >= this.#nextTakeover;
@@ -117,6 +129,7 @@ export class Claimer {
             this.#o.attempts.run(order);
           }
           full = claimed.length === room;
+          if (full && workHere) this.#o.store.announceWork();
         } catch (error) {
           // While the database is down the store says so at once; it wakes us when it is back.
           if (!this.#failing && !(error instanceof StoreUnavailableError)) {

@@ -84,6 +84,8 @@ export class SharedOrders {
     await this.#claimer.stop();
     const left = await this.#attempts.drain(timeoutMs);
     this.#finished[Symbol.dispose]();
+    // What this daemon gave back is for the others now.
+    if (left > 0) this.#store.announceWork();
     return left;
   }
 

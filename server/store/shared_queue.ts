@@ -14,8 +14,10 @@
  * - **Fencing.** Every later change of a claimed order names its attempt;
  *   when the order has moved on to a newer attempt (another daemon took it
  *   after the lease ran out) the change is refused and nothing is written.
- * - **Wake-ups.** Daemons hear of new work and of finished orders anywhere
- *   ({@linkcode SharedQueue.onWork}, {@linkcode SharedQueue.onFinished}).
+ * - **Wake-ups.** A daemon hears of new work committed by itself, and of work
+ *   another daemon could not take ({@linkcode SharedQueue.onWork},
+ *   {@linkcode SharedQueue.announceWork}); and of orders finished anywhere
+ *   ({@linkcode SharedQueue.onFinished}).
  *
  * @module
  */
@@ -41,6 +43,13 @@ export type CheckedInsert = InsertResult | { status: "full" };
 
 /** What a capacity-checked retry did: as {@linkcode ChangeResult}, or `full`. */
 export type CheckedChange = ChangeResult | { status: "full" };
+
+/**
+ * Where the news of new work comes from: this daemon committed it (`here`),
+ * another daemon announced work it could not take, or the database is
+ * reachable again (`elsewhere`).
+ */
+export type WorkOrigin = "here" | "elsewhere";
 
 /** The cluster's counts (STATS of §9), read from the database. */
 export interface ClusterCounts {
@@ -123,10 +132,16 @@ export interface SharedQueue {
   /** The cluster's counts now. */
   clusterCounts(): Promise<ClusterCounts>;
   /**
-   * Calls `listener` when there may be work to claim: new `pendiente`
-   * orders on any daemon, or the database reachable again.
+   * Calls `listener` when there may be work to claim: `pendiente` orders
+   * committed by this daemon (`here`), announced by another, or the
+   * database reachable again (`elsewhere`).
    */
-  onWork(listener: () => void): Disposable;
+  onWork(listener: (origin: WorkOrigin) => void): Disposable;
+  /**
+   * Tells the other daemons there is work this one could not take (it holds
+   * all it may); they claim it. Sent after the commits it is about.
+   */
+  announceWork(): void;
   /** Calls `listener` with the ids of orders that finished on any daemon. */
   onFinished(listener: (ids: number[]) => void): Disposable;
 }

@@ -250,14 +250,18 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     }
   });
 
-  test("onWork() and onFinished() wake the other daemons", async (open) => {
+  test("onWork() hears this daemon's new work and work announced elsewhere; onFinished() every finish", async (open) => {
     const [a, b] = [await open(), await open()];
-    const work = Promise.withResolvers<void>();
+    const here = Promise.withResolvers<string>();
+    const work = Promise.withResolvers<string>();
     const finished = Promise.withResolvers<number[]>();
-    using _w = b.onWork(() => work.resolve());
+    using _h = a.onWork((origin) => here.resolve(origin));
+    using _w = b.onWork((origin) => work.resolve(origin));
     using _f = b.onFinished((ids) => finished.resolve(ids));
     const { pedido } = await a.insert(nuevo(), T0);
-    await within(5000, "onWork on the other daemon", work.promise);
+    assert.equal(await within(5000, "onWork here", here.promise), "here");
+    a.announceWork();
+    assert.equal(await within(5000, "onWork on the other daemon", work.promise), "elsewhere");
     const [claimed] = await a.claim({ limit: 1, at: T1 });
     const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
     await a.finishAttempt(claimed!, end);

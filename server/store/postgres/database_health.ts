@@ -12,6 +12,7 @@
 
 import type { Logger } from "../../log.ts";
 import { StoreUnavailableError } from "../store_unavailable_error.ts";
+import { withDeadline } from "./deadline.ts";
 import { connectionReason, isConnectionError } from "./postgres_errors.ts";
 
 /** Options of {@linkcode DatabaseHealth}. */
@@ -30,12 +31,18 @@ export interface DatabaseHealthOptions {
   onFatal?: (error: Error) => void;
   /** First and longest wait between probes, ms. @default {{first: 100, max: 2000}} */
   backoff?: { first: number; max: number };
+  /**
+   * The longest an operation (or a probe) may wait for the database; past
+   * it, the database counts as unreachable. @default 15000
+   */
+  deadlineMs?: number;
 }
 
 /** The up/down state of one database, with its reconnect loop. */
 export class DatabaseHealth {
   readonly #options: DatabaseHealthOptions;
   readonly #backoff: { first: number; max: number };
+  readonly #deadlineMs: number;
   #down: { reason: string; since: number } | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -44,6 +51,7 @@ export class DatabaseHealth {
   constructor(options: DatabaseHealthOptions) {
     this.#options = options;
     this.#backoff = options.backoff ?? { first: 100, max: 2000 };
+    this.#deadlineMs = options.deadlineMs ?? 15_000;
   }
 
   /** Why the database is down, or null while it is up. */
@@ -52,15 +60,15 @@ export class DatabaseHealth {
   }
 
   /**
-   * Runs `fn` unless the database is down. A connection failure marks it
-   * down.
+   * Runs `fn` unless the database is down. A connection failure, or no
+   * answer within the deadline, marks it down.
    *
    * @throws {StoreUnavailableError} While it is down, or when `fn` lost the connection.
    */
   async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.#down !== null) throw new StoreUnavailableError(what, this.#down.reason);
     try {
-      return await fn();
+      return await withDeadline(fn(), this.#deadlineMs, what);
     } catch (error) {
       if (isConnectionError(error)) throw this.fail(what, error);
       throw error;
@@ -103,7 +111,7 @@ export class DatabaseHealth {
     if (this.#closed || this.#down === null) return;
     this.#attempts++;
     try {
-      await this.#options.probe();
+      await withDeadline(this.#options.probe(), this.#deadlineMs, "reach the database");
     } catch (error) {
       if (this.#closed) return;
       if (!isConnectionError(error)) {

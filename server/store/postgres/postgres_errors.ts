@@ -21,6 +21,8 @@ const CONNECTION_CODES = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // No answer within the store's deadline (deadline.ts): the connection is presumed lost.
+  "PEDIDOS_DEADLINE",
 ]);
 
 /**

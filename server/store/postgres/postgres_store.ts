@@ -29,6 +29,7 @@ import type {
   ClusterCounts,
   Lease,
   SharedQueue,
+  WorkOrigin,
 } from "../shared_queue.ts";
 import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "../store.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
@@ -82,7 +83,7 @@ export class PostgresStore implements Store, SharedQueue {
   readonly #writer: PostgresWriter;
   readonly #writes: ReturnType<typeof orderWrites>;
   readonly #reads: PostgresReads;
-  readonly #workListeners = new Set<() => void>();
+  readonly #workListeners = new Set<(origin: WorkOrigin) => void>();
   readonly #finishListeners = new Set<(ids: number[]) => void>();
   readonly #logger: Logger;
   #ready = false;
@@ -94,7 +95,8 @@ export class PostgresStore implements Store, SharedQueue {
     this.#logger = logger;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
-    this.#sql = postgres(driver);
+    // A connection that closes may leave a transaction of the writer unanswered.
+    this.#sql = postgres({ ...driver, onclose: () => this.#writer.connectionClosed() });
     this.#fast = postgres({
       ...driver,
       max: 2,
@@ -104,7 +106,7 @@ export class PostgresStore implements Store, SharedQueue {
       logger,
       shown: redactDatabaseUrl(options.url),
       probe: () => this.#prepare(),
-      onUp: () => this.#emitWork(),
+      onUp: () => this.#emitWork("elsewhere"),
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     this.#signals = new ClusterSignals({
@@ -112,18 +114,16 @@ export class PostgresStore implements Store, SharedQueue {
       connection: driver,
       send: this.#fast,
       logger,
-      onWork: () => this.#emitWork(),
+      onWork: () => this.#emitWork("elsewhere"),
       onFinished: (ids) => this.#emitFinished(ids),
     });
     this.#writer = new PostgresWriter({
       sql: this.#sql,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
-        // This daemon's own listeners at once; the others through NOTIFY.
-        if (effects.newWork) {
-          this.#signals.announceWork();
-          this.#emitWork();
-        }
+        // New work: this daemon's claimer first; the others hear of it only if
+        // it cannot take it all (announceWork). Finished orders: everyone.
+        if (effects.newWork) this.#emitWork("here");
         if (effects.finished.length > 0) {
           this.#signals.announceFinished(effects.finished);
           this.#emitFinished(effects.finished);
@@ -162,7 +162,9 @@ export class PostgresStore implements Store, SharedQueue {
         : target.sslmode as "prefer",
       max: options.poolSize ?? 10,
       connect_timeout: options.connectTimeoutS ?? 5,
-      idle_timeout: 60,
+      // Connections idle this long are closed: several daemons share the
+      // server's max_connections, and each keeps only what its load needs.
+      idle_timeout: 10,
       // Left on: with it off, a reserve() that opens a new connection is never
       // answered (postgres 3.4.9 resolves it only after the type query).
       fetch_types: true,
@@ -221,8 +223,8 @@ export class PostgresStore implements Store, SharedQueue {
     return this.#health.run(what, fn);
   }
 
-  #emitWork(): void {
-    for (const listener of this.#workListeners) listener();
+  #emitWork(origin: WorkOrigin): void {
+    for (const listener of this.#workListeners) listener(origin);
   }
 
   #emitFinished(ids: number[]): void {
@@ -428,8 +430,13 @@ export class PostgresStore implements Store, SharedQueue {
     return this.#run("count orders", () => this.#reads.clusterCounts());
   }
 
+  /** {@inheritDoc SharedQueue.announceWork} */
+  announceWork(): void {
+    if (!this.#closed) this.#signals.announceWork();
+  }
+
   /** {@inheritDoc SharedQueue.onWork} */
-  onWork(listener: () => void): Disposable {
+  onWork(listener: (origin: WorkOrigin) => void): Disposable {
     this.#workListeners.add(listener);
     return { [Symbol.dispose]: () => this.#workListeners.delete(listener) };
   }

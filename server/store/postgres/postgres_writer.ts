@@ -20,7 +20,8 @@
  * @module
  */
 
-import type { Sql } from "postgres";
+import type { ReservedSql, Sql } from "postgres";
+import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
@@ -64,6 +65,12 @@ export interface PostgresWriterOptions {
   /** Most writes in one transaction. @default 2000 */
   maxBatch?: number;
   /**
+   * The longest a transaction may take, from asking for a connection to its
+   * commit's answer; past it, its writes fail as if the database were down.
+   * @default 15000
+   */
+  deadlineMs?: number;
+  /**
    * Transactions in flight at once. With more than one, the next batch is
    * sent while the last waits for its commit to reach the disk; measured on
    * the bench's machine it gained nothing (batches that add orders wait for
@@ -86,6 +93,8 @@ export class PostgresWriter {
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
+  readonly #deadlineMs: number;
+  readonly #deadlines = new Set<Deadline>();
   #queue: Queued[] = [];
   /** Transactions in flight (at most `maxInFlight`). */
   readonly #inFlight = new Set<Promise<void>>();
@@ -99,6 +108,7 @@ export class PostgresWriter {
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
+    this.#deadlineMs = options.deadlineMs ?? 15_000;
     this.#maxInFlight = options.maxInFlight ?? 1;
   }
 
@@ -210,50 +220,84 @@ export class PostgresWriter {
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     effects: CommitEffects,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
-    const conn = await this.#sql.reserve();
-    // A connection that broke is reclaimed by the driver when it closes; handing it
-    // back ourselves would put a closed connection among the open ones.
-    let broken = false;
+    let late = false;
+    const reserving = this.#sql.reserve();
+    // A connection that comes after the deadline goes back at once.
+    reserving.then((conn) => late && conn.release(), () => {});
+    let conn;
     try {
-      const sent: Promise<unknown>[] = [];
-      const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
-        // The driver sends a query only once it is awaited or executed: send it now, in order.
-        const promise = conn.unsafe(text, params as never[], { prepare: true })
-          .execute() as unknown as Promise<T[]>;
-        sent.push(promise);
-        return promise;
-      };
-      const ctx: BatchContext = {
-        query,
-        newWork: () => effects.newWork = true,
-        finished: (ids) => effects.finished.push(...ids),
-      };
-      query("BEGIN", []);
-      if (groups.some(([kind]) => kind.checked)) {
-        query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      }
-      const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
-      const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
-      const [results, statements] = await Promise.all([
-        Promise.allSettled(applied),
-        Promise.allSettled(sent),
-      ]);
-      const failures = [...statements, ...results].flatMap((s) =>
-        s.status === "rejected" ? [s.reason] : []
-      );
-      const lost = failures.find(isConnectionError);
-      if (lost !== undefined) {
-        broken = true;
-        throw lost;
-      }
-      const committed = await commit.then((r) => r.command === "COMMIT", () => false);
-      if (!committed) {
-        return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
-      }
-      return { aborted: null, results };
-    } finally {
-      if (!broken) conn.release();
+      conn = await withDeadline(reserving, this.#deadlineMs, "reserve a connection");
+    } catch (error) {
+      late = true;
+      throw error;
     }
+    const reserved = conn;
+    const sending = this.#transaction(reserved, groups, effects);
+    // The connection goes back once its transaction has settled, unless it broke:
+    // the driver reclaims a broken one when it closes, and handing it back
+    // ourselves would put a closed connection among the open ones. A
+    // transaction that never settles keeps its connection, which is then dead.
+    sending.then(() => reserved.release(), (error) => {
+      if (!isConnectionError(error)) reserved.release();
+    });
+    const deadline = new Deadline(this.#deadlineMs, "commit");
+    this.#deadlines.add(deadline);
+    try {
+      return await deadline.race(sending);
+    } finally {
+      deadline.clear();
+      this.#deadlines.delete(deadline);
+    }
+  }
+
+  /**
+   * A connection of the pool closed (the server ended it, the network
+   * broke). A transaction queued on a connection that closed may never be
+   * answered: every transaction in flight now gets one more second at most.
+   */
+  connectionClosed(): void {
+    for (const deadline of this.#deadlines) deadline.hurry(1000);
+  }
+
+  /** Sends one transaction on `conn`, pipelined, and reads its answers. */
+  async #transaction(
+    conn: ReservedSql,
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    effects: CommitEffects,
+  ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
+    const sent: Promise<unknown>[] = [];
+    const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
+      // The driver sends a query only once it is awaited or executed: send it now, in order.
+      const promise = conn.unsafe(text, params as never[], { prepare: true })
+        .execute() as unknown as Promise<T[]>;
+      sent.push(promise);
+      return promise;
+    };
+    const ctx: BatchContext = {
+      query,
+      newWork: () => effects.newWork = true,
+      finished: (ids) => effects.finished.push(...ids),
+    };
+    query("BEGIN", []);
+    if (groups.some(([kind]) => kind.checked)) {
+      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
+    }
+    const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
+    const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
+    const [results, statements] = await Promise.all([
+      Promise.allSettled(applied),
+      Promise.allSettled(sent),
+    ]);
+    const failures = [...statements, ...results].flatMap((s) =>
+      s.status === "rejected" ? [s.reason] : []
+    );
+    const lost = failures.find(isConnectionError);
+    if (lost !== undefined) throw lost;
+    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
+    if (!committed) {
+      return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
+    }
+    return { aborted: null, results };
   }
 }
 
