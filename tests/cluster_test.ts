@@ -149,3 +149,40 @@ Deno.test({
     assert.equal(left[0]!.n, 2);
   },
 });
+
+Deno.test({
+  name:
+    "a daemon that stops gives the orders it holds back to the queue, and another daemon finishes them at once",
+  ignore,
+  async fn() {
+    await using cluster = await startCluster(0, ["--workers", "2", "--max-pedidos", "20"]);
+    const stopping = await cluster.start("A", [
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "200",
+    ]);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await ask(stopping.port, order())).id);
+    // Two run on A's two workers; the third waits on A's queue (claimed only when a worker frees).
+    await waitUntil(
+      async () =>
+        (await readPgRows(cluster.db)).filter((r) => r.estado === "en proceso").length === 2,
+      {
+        what: "A's workers to take two orders",
+      },
+    );
+    // B's lease would keep them from it for 30 s: only the stop gives them back sooner.
+    const other = await cluster.start("B", ["--process-ms", "0", "--lease-ms", "30000"]);
+    stopping.kill("SIGTERM");
+    assert.equal(await stopping.exited, 0);
+    assert.match(stopping.output(), /resumen .*listos=0 .*pendientes=2/);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 10_000, what: "B to finish them" },
+    );
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(rows.map((r) => r.intentos), [2, 2, 1], "an attempt cut short counts");
+    assert.equal((await ask(other.port, { op: "STATS" })).stats.listos, 3);
+  },
+});

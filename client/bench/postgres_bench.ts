@@ -56,6 +56,14 @@ async function measure(
   seconds: number,
   endToEnd: boolean,
 ): Promise<PgSample> {
+  // A moment unrecorded first, so that every target meets the load warm (pools
+  // open): the ceiling closes its idle connections while the others take their turn.
+  await Promise.all(
+    spread(conns, target.ports).map(([port, clientes]) =>
+      runLoad({ hosts: ["127.0.0.1"], port, clientes, pedidos: Infinity, duracionMs: 200 })
+    ),
+  );
+  await settle(target);
   const runs: LoadSummary[] = await Promise.all(
     spread(conns, target.ports).map(([port, clientes]) =>
       runLoad({

@@ -123,7 +123,7 @@ export class Claimer {
           this.#failing = false;
           if (claimed.length < room) this.#mayHaveWork = false;
           for (const order of claimed) {
-            if (order.pedido.intentos > 1) {
+            if (order.takenOver) {
               this.#o.logger.info("order.taken_over", { id: order.id, attempt: order.attempt });
             }
             this.#o.attempts.run(order);

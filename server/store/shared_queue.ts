@@ -36,6 +36,8 @@ export interface Lease {
 export interface ClaimedOrder extends Lease {
   /** `en proceso`, `intentos` = `attempt`. */
   pedido: Pedido;
+  /** Whether it was taken over from a daemon whose lease ran out. */
+  takenOver: boolean;
 }
 
 /** What a capacity-checked insert did: as {@linkcode InsertResult}, or `full`. */

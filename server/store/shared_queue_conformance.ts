@@ -144,6 +144,7 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
       first.map((x) => x.pedido.id),
       [...first.map((x) => x.pedido.id)].sort((x, y) => x - y),
     );
+    assert.ok(claims.flat().every((c) => c.takenOver === false));
     const stored = await b.get(ids[0]!);
     assert.deepEqual([stored?.estado, stored?.intentos, stored?.fecha_inicio], [
       "en proceso",
@@ -176,6 +177,7 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
       })(),
     );
     assert.equal(taken[0]?.attempt, 2, "intentos counts the takeover");
+    assert.equal(taken[0]?.takenOver, true);
     const listo = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T2 };
     assert.equal(await rescuer.finishAttempt(taken[0]!, listo), true);
     // The paused daemon comes back: none of its writes land (River#1302).

@@ -172,20 +172,15 @@ export class PostgresReads {
   async claim(sql: Sql, options: ClaimOptions & Holder): Promise<ClaimedOrder[]> {
     const { limit, at, nodeId, leaseMs } = options;
     const params = (n: number) => [n, nodeId, leaseMs, at];
-    const rows: PedidoRow[] = [];
-    if (options.takeover) {
-      rows.push(...await sql.unsafe<PedidoRow[]>(TAKEOVER, params(limit), { prepare: true }));
-    }
-    if (rows.length < limit) {
-      rows.push(
-        ...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - rows.length), { prepare: true }),
-      );
-    }
-    return rows.sort((a, b) => a.id - b.id).map((row) => ({
-      id: row.id,
-      pedido: toPedido(row),
-      attempt: row.intentos,
-    }));
+    const taken: PedidoRow[] = options.takeover
+      ? [...await sql.unsafe<PedidoRow[]>(TAKEOVER, params(limit), { prepare: true })]
+      : [];
+    const fresh: PedidoRow[] = taken.length < limit
+      ? [...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - taken.length), { prepare: true })]
+      : [];
+    const orders = (rows: PedidoRow[], takenOver: boolean) =>
+      rows.map((row) => ({ id: row.id, pedido: toPedido(row), attempt: row.intentos, takenOver }));
+    return [...orders(taken, true), ...orders(fresh, false)].sort((a, b) => a.id - b.id);
   }
 
   /** Renews the leases still held, and the daemon's own heartbeat. */
