@@ -33,6 +33,7 @@ import type {
 } from "../shared_queue.ts";
 import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "../store.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
+import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { orderWrites } from "./order_writes.ts";
 import { isConnectionError } from "./postgres_errors.ts";
@@ -63,13 +64,6 @@ export interface PostgresStoreOptions {
    */
   onFatal?: (error: Error) => void;
 }
-
-const INT8_AS_NUMBER = {
-  to: 20,
-  from: [20],
-  serialize: (value: number) => String(value),
-  parse: (text: string) => Number(text),
-};
 
 /** Orders, accounts and the shared queue in PostgreSQL. */
 export class PostgresStore implements Store, SharedQueue {
@@ -151,27 +145,10 @@ export class PostgresStore implements Store, SharedQueue {
     } catch (error) {
       throw new Error(`Cannot open database "${shown}": ${(error as Error).message}`);
     }
-    const driver: Options<Record<string, never>> = {
-      host: target.host,
-      port: target.port,
-      database: target.database,
-      user: target.user,
-      ...(target.password === "" ? {} : { pass: target.password }),
-      ssl: target.sslmode === null || target.sslmode === "disable"
-        ? false
-        : target.sslmode as "prefer",
-      max: options.poolSize ?? 10,
-      connect_timeout: options.connectTimeoutS ?? 5,
-      // Connections idle this long are closed: several daemons share the
-      // server's max_connections, and each keeps only what its load needs.
-      idle_timeout: 10,
-      // Left on: with it off, a reserve() that opens a new connection is never
-      // answered (postgres 3.4.9 resolves it only after the type query).
-      fetch_types: true,
-      onnotice: () => {},
-      connection: { application_name: target.applicationName ?? "pedidos" },
-      types: { int8: INT8_AS_NUMBER } as unknown as Record<string, never>,
-    };
+    const driver = driverOptions(target, {
+      poolSize: options.poolSize ?? 10,
+      connectTimeoutS: options.connectTimeoutS ?? 5,
+    });
     const store = new PostgresStore(options, driver);
     try {
       await store.#prepare();
