@@ -31,6 +31,7 @@ import {
 } from "./postgres_targets.ts";
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
 import { startDaemon } from "./targets.ts";
+import { cpuSeconds, postgresPids } from "./cpu_ticks.ts";
 
 /** One measurement: intake, and (for daemons) end to end. */
 interface PgSample {
@@ -41,6 +42,8 @@ interface PgSample {
   p99: number | null;
   e2ePerS: number | null;
   errors: number;
+  /** CPU per accepted order during the measurement, µs: the target's processes, and PostgreSQL's. */
+  cpuUs: { target: number; postgres: number } | null;
 }
 
 function spread(total: number, ports: number[]): [port: number, conns: number][] {
@@ -64,6 +67,7 @@ async function measure(
     ),
   );
   await settle(target);
+  const cpuBefore = await cpuNow(target);
   const runs: LoadSummary[] = await Promise.all(
     spread(conns, target.ports).map(([port, clientes]) =>
       runLoad({
@@ -79,6 +83,7 @@ async function measure(
       })
     ),
   );
+  const cpuAfter = await cpuNow(target);
   await settle(target);
   const replies = runs.reduce((n, r) => n + r.aceptados + r.rechazados + r.errores, 0);
   const weighted = runs.reduce(
@@ -97,7 +102,21 @@ async function measure(
       ? accepted / Math.max(...(waits as number[]))
       : null,
     errors: runs.reduce((n, r) => n + r.errores, 0),
+    cpuUs: cpuBefore === null || cpuAfter === null || accepted === 0 ? null : {
+      target: (cpuAfter.target - cpuBefore.target) / accepted * 1e6,
+      postgres: (cpuAfter.postgres - cpuBefore.postgres) / accepted * 1e6,
+    },
   };
+}
+
+/** CPU seconds so far of the target's processes and of PostgreSQL; null where unreadable. */
+async function cpuNow(target: MultiTarget): Promise<{ target: number; postgres: number } | null> {
+  const pids = await postgresPids();
+  const [own, postgres] = await Promise.all([
+    cpuSeconds(target.processes.map((p) => p.pid)),
+    pids === null ? null : cpuSeconds(pids),
+  ]);
+  return own === null || postgres === null ? null : { target: own, postgres };
 }
 
 /** Waits until the target has nothing unfinished (its daemons' STATS), so rounds do not overlap. */
@@ -228,6 +247,8 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
         p99: pick((s) => s.p99),
         e2ePerS: pick((s) => s.e2ePerS),
         errors: mine.reduce((n, s) => n + s.errors, 0),
+        cpuTargetUs: pick((s) => s.cpuUs?.target ?? null),
+        cpuPostgresUs: pick((s) => s.cpuUs?.postgres ?? null),
       });
     }
   }
