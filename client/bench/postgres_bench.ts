@@ -31,7 +31,7 @@ import {
 } from "./postgres_targets.ts";
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
 import { startDaemon } from "./targets.ts";
-import { cpuSeconds, postgresPids } from "./cpu_ticks.ts";
+import { cpuSeconds, postgresCpuSeconds } from "./cpu_ticks.ts";
 
 /** One measurement: intake, and (for daemons) end to end. */
 interface PgSample {
@@ -111,10 +111,9 @@ async function measure(
 
 /** CPU seconds so far of the target's processes and of PostgreSQL; null where unreadable. */
 async function cpuNow(target: MultiTarget): Promise<{ target: number; postgres: number } | null> {
-  const pids = await postgresPids();
   const [own, postgres] = await Promise.all([
     cpuSeconds(target.processes.map((p) => p.pid)),
-    pids === null ? null : cpuSeconds(pids),
+    postgresCpuSeconds(),
   ]);
   return own === null || postgres === null ? null : { target: own, postgres };
 }

@@ -160,10 +160,10 @@ export function renderPostgresSection(result: PgResult): string {
       } µs of its own CPU and ${fmt(oneRow.cpuPostgresUs)} µs of PostgreSQL's per order ` +
         `(the plain insert: ${fmt(plainRow?.cpuTargetUs ?? null)} + ${
           fmt(plainRow?.cpuPostgresUs ?? null)
-        } µs; the SQLite daemon: ${fmt(sqliteRow?.cpuTargetUs ?? null)} µs). ${result.cores} ` +
-        `cores shared with the load generator and PostgreSQL bound that at about ${
+        } µs; the SQLite daemon: ${fmt(sqliteRow?.cpuTargetUs ?? null)} µs). On ${result.cores} ` +
+        `cores that alone bounds it near ${
           fmt(result.cores * 1e6 / perOrder)
-        } orders/s even if nothing ever waited. Each order is three row versions in PostgreSQL ` +
+        } orders/s, before the load generator's share and with nothing ever waiting. Each order is three row versions in PostgreSQL ` +
         "(the insert, the claim that makes it `en proceso`, the end) with their index entries, " +
         "against one for the plain insert; batching makes each commit cheap, not the rows. More " +
         "daemons add their own CPU on the same two cores, and their inserts take turns on the " +
