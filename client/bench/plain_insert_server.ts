@@ -69,13 +69,7 @@ if (import.meta.main) {
   };
   const url = arg("--db");
   if (url === undefined) throw new Error("plain_insert_server: --db URL is required");
-  // Idle connections go after a second: the other targets of the bench need
-  // the server's connections while this one waits its turn.
-  const sql = postgres(url, {
-    max: Number(arg("--pool") ?? 64),
-    idle_timeout: 1,
-    onnotice: () => {},
-  });
+  const sql = postgres(url, { max: Number(arg("--pool") ?? 64), onnotice: () => {} });
   await sql`CREATE TABLE IF NOT EXISTS pedidos_plain (
     id bigserial PRIMARY KEY, cliente text NOT NULL, productos jsonb NOT NULL,
     direccion text NOT NULL, fecha timestamptz NOT NULL)`;

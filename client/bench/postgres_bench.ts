@@ -190,9 +190,28 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
   const load: number[] = [Deno.loadavg()[0] ?? 0];
   const samples: PgSample[] = [];
   const tmp = await Deno.makeTempDir({ prefix: "pedidos-bench-pg-" });
+  const note = (sample: PgSample) =>
+    log(
+      `${sample.target.padEnd(36)} ${String(sample.conns).padStart(2)} conns ` +
+        `${sample.reqPerS.toFixed(0).padStart(6)} req/s  e2e ${
+          sample.e2ePerS?.toFixed(0) ?? "—"
+        }/s`,
+    );
+  // The ceiling first, alone: its 64 connections and the daemons' pools together
+  // would pass the server's max_connections (100 by default).
+  {
+    await using plain = await startPlainInsert("pedidos_bench_plain");
+    await measure(plain, Math.max(...conns), 1, false);
+    for (let round = 0; round < rounds; round++) {
+      for (const count of conns) {
+        const sample = await measure(plain, count, seconds, false);
+        samples.push(sample);
+        note(sample);
+      }
+    }
+  }
   const targets: MultiTarget[] = [];
   try {
-    targets.push(await startPlainInsert("pedidos_bench_plain"));
     const sqlite = await startDaemon({ dir: tmp, sync: "full", name: "SQLite daemon --sync full" });
     targets.push({
       name: sqlite.name,
@@ -208,15 +227,9 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
       for (const count of conns) {
         const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
         for (const target of order) {
-          const endToEnd = !target.name.startsWith("plain");
-          const sample = await measure(target, count, seconds, endToEnd);
+          const sample = await measure(target, count, seconds, true);
           samples.push(sample);
-          log(
-            `round ${round + 1} ${sample.target.padEnd(36)} ${String(count).padStart(2)} conns ` +
-              `${sample.reqPerS.toFixed(0).padStart(6)} req/s  e2e ${
-                sample.e2ePerS?.toFixed(0) ?? "—"
-              }/s`,
-          );
+          note(sample);
         }
       }
     }

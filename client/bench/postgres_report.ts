@@ -68,8 +68,10 @@ export function renderPostgresSection(result: PgResult): string {
   lines.push("");
   lines.push(
     "**Method.** The bench's load generator (`client/load.ts`), request/response, " +
-      `${result.seconds} s per measurement, ${result.rounds} round(s), targets in a rotated ` +
-      "order each round; medians over rounds. Each target has a fresh database. *plain INSERT* is " +
+      `${result.seconds} s per measurement after a short unrecorded one, ${result.rounds} ` +
+      "round(s); medians over rounds. The ceiling is measured first, alone (its 64 connections " +
+      "and the daemons' would pass PostgreSQL's `max_connections`); the other targets take turns, " +
+      "in a rotated order each round. Each target has a fresh database. *plain INSERT* is " +
       "`client/bench/plain_insert_server.ts`: one `INSERT … RETURNING id` in autocommit per order, " +
       "the same driver (`postgres` 3.4.9), a pool of 64 — the one-row-per-commit ceiling. The " +
       "daemons run `--process-ms 0 --workers 2` and a capacity never reached; with several " +
@@ -168,7 +170,8 @@ export function renderPostgresSection(result: PgResult): string {
         "against one for the plain insert; batching makes each commit cheap, not the rows. More " +
         "daemons add their own CPU on the same two cores, and their inserts take turns on the " +
         "capacity lock (each holds it until its commit is on disk), so here they cannot add up; " +
-        "on more cores the daemons' own work spreads, and the lock's turns stay the bound of intake.",
+        "on more cores the daemons' own work spreads, and the lock's turns stay the bound of " +
+        "intake. Draining takes no lock: there the daemons add up as far as PostgreSQL lets them.",
     );
     lines.push("");
   }
