@@ -28,9 +28,9 @@ import {
   postgresVersion,
   startPgDaemons,
   startPlainInsert,
+  startSqliteDaemon,
 } from "./postgres_targets.ts";
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
-import { startDaemon } from "./targets.ts";
 import { cpuSeconds, postgresCpuSeconds } from "./cpu_ticks.ts";
 
 /** One measurement: intake, and (for daemons) end to end. */
@@ -57,7 +57,7 @@ async function measure(
   target: MultiTarget,
   conns: number,
   seconds: number,
-  endToEnd: boolean,
+  endToEnd = target.processesOrders,
 ): Promise<PgSample> {
   // A moment unrecorded first, so that every target meets the load warm (pools
   // open): the ceiling closes its idle connections while the others take their turn.
@@ -118,8 +118,12 @@ async function cpuNow(target: MultiTarget): Promise<{ target: number; postgres: 
   return own === null || postgres === null ? null : { target: own, postgres };
 }
 
-/** Waits until the target has nothing unfinished (its daemons' STATS), so rounds do not overlap. */
+/**
+ * Waits until the target has nothing unfinished (its daemons' STATS), so
+ * rounds do not overlap; nothing to wait for where orders wait on purpose.
+ */
 async function settle(target: MultiTarget): Promise<void> {
+  if (!target.processesOrders) return;
   const deadline = Date.now() + 60_000;
   for (const port of target.ports) {
     await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port });
@@ -140,7 +144,7 @@ async function settle(target: MultiTarget): Promise<void> {
  */
 export async function measureDrain(count: number, backlog: number): Promise<number> {
   await using target = await startPgDaemons(`pedidos_bench_drain${count}`, count);
-  const sql = postgres(target.url, { max: 1, onnotice: () => {} });
+  const sql = postgres(target.url!, { max: 1, onnotice: () => {} });
   try {
     const started = performance.now();
     await sql.begin(async (tx) => {
@@ -189,7 +193,6 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
   const began = performance.now();
   const load: number[] = [Deno.loadavg()[0] ?? 0];
   const samples: PgSample[] = [];
-  const tmp = await Deno.makeTempDir({ prefix: "pedidos-bench-pg-" });
   const note = (sample: PgSample) =>
     log(
       `${sample.target.padEnd(36)} ${String(sample.conns).padStart(2)} conns ` +
@@ -201,41 +204,41 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
   // would pass the server's max_connections (100 by default).
   {
     await using plain = await startPlainInsert("pedidos_bench_plain");
-    await measure(plain, Math.max(...conns), 1, false);
+    await measure(plain, Math.max(...conns), 1);
     for (let round = 0; round < rounds; round++) {
       for (const count of conns) {
-        const sample = await measure(plain, count, seconds, false);
+        const sample = await measure(plain, count, seconds);
         samples.push(sample);
         note(sample);
       }
     }
   }
-  const targets: MultiTarget[] = [];
-  try {
-    const sqlite = await startDaemon({ dir: tmp, sync: "full", name: "SQLite daemon --sync full" });
-    targets.push({
-      name: sqlite.name,
-      ports: [sqlite.port],
-      processes: [sqlite.process],
-      url: `${tmp}/pedidos.db`,
-      [Symbol.asyncDispose]: () => sqlite[Symbol.asyncDispose](),
-    });
-    for (const n of [1, 2, 3]) targets.push(await startPgDaemons(`pedidos_bench_${n}`, n));
-    // Warm up every target (JIT, connections, prepared statements).
-    for (const target of targets) await measure(target, Math.max(...conns), 0.5, false);
-    for (let round = 0; round < rounds; round++) {
-      for (const count of conns) {
-        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-        for (const target of order) {
-          const sample = await measure(target, count, seconds, true);
-          samples.push(sample);
-          note(sample);
+  // Then intake alone, then end to end: each phase's daemons take turns, in a
+  // rotated order each round (and stay within max_connections).
+  for (const mode of ["intake", "end to end"] as const) {
+    const targets: MultiTarget[] = [];
+    try {
+      targets.push(await startSqliteDaemon(mode));
+      for (const n of [1, 2, 3]) {
+        targets.push(
+          await startPgDaemons(`pedidos_bench_${mode === "intake" ? "i" : "e"}${n}`, n, mode),
+        );
+      }
+      // Warm up every target (JIT, connections, prepared statements).
+      for (const target of targets) await measure(target, Math.max(...conns), 0.5, false);
+      for (let round = 0; round < rounds; round++) {
+        for (const count of conns) {
+          const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+          for (const target of order) {
+            const sample = await measure(target, count, seconds);
+            samples.push(sample);
+            note(sample);
+          }
         }
       }
+    } finally {
+      await Promise.all(targets.map((t) => t[Symbol.asyncDispose]()));
     }
-  } finally {
-    await Promise.all(targets.map((t) => t[Symbol.asyncDispose]()));
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   const drains: { daemons: number; perS: number }[] = [];
   for (const n of [1, 2, 3]) {

@@ -64,23 +64,55 @@ export interface MultiTarget extends AsyncDisposable {
   readonly name: string;
   readonly ports: number[];
   readonly processes: ServiceProcess[];
-  /** The database it uses. */
-  readonly url: string;
+  /** Whether its orders are processed as they come (so a measurement may wait for them). */
+  readonly processesOrders: boolean;
+  /** Its PostgreSQL database, when it has one. */
+  readonly url?: string;
+}
+
+/** What a daemon target does with the orders it takes. */
+export type DaemonMode =
+  /** Processed at once (`--process-ms 0`): intake and processing share the machine. */
+  | "end to end"
+  /**
+   * Taken in and left waiting (`--process-ms 60000`: the workers hold one
+   * order each for a minute): what intake alone costs, the commits.
+   */
+  | "intake";
+
+function daemonArgs(db: string, mode: DaemonMode, workers: number): string[] {
+  return [
+    "server",
+    "--host=127.0.0.1",
+    "--port=0",
+    `--db=${db}`,
+    `--workers=${workers}`,
+    "--max-pedidos=100000000",
+    `--process-ms=${mode === "intake" ? 60_000 : 0}`,
+    "--max-connections=1024",
+    "--idle-timeout-ms=3600000",
+    "--drain-timeout-ms=500",
+    "--log=warn",
+  ];
 }
 
 /**
- * Starts `count` daemons on a fresh database `db`: intake-ready like the
- * SQLite daemon of the bench (capacity never reached, `--process-ms 0`,
- * 2 workers each, logs at `warn`).
+ * Starts `count` daemons on a fresh database `db`: a capacity never reached,
+ * 2 workers each, logs at `warn`, orders processed per `mode`.
  */
 export async function startPgDaemons(
   db: string,
   count: number,
-  options: { workers?: number; maxPedidos?: number } = {},
+  mode: DaemonMode = "end to end",
 ): Promise<MultiTarget> {
   const url = await createDatabase(db);
   const processes: ServiceProcess[] = [];
   const dir = await Deno.makeTempDir({ prefix: "pedidos-bench-pg-" });
+  const cleanUp = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await dropDatabase(db);
+    await Deno.remove(dir, { recursive: true });
+  };
   try {
     for (let i = 0; i < count; i++) {
       // One after the other: the first creates the schema.
@@ -93,34 +125,52 @@ export async function startPgDaemons(
           `--allow-read=${ROOT},${dir}`,
           "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
           `${ROOT}main.ts`,
-          "server",
-          "--host=127.0.0.1",
-          "--port=0",
-          `--db=${url}`,
-          `--workers=${options.workers ?? 2}`,
-          `--max-pedidos=${options.maxPedidos ?? 100_000_000}`,
-          "--process-ms=0",
-          "--max-connections=1024",
-          "--idle-timeout-ms=3600000",
-          "--drain-timeout-ms=2000",
-          "--log=warn",
+          ...daemonArgs(url, mode, 2),
         ], { cwd: dir, ready: (out) => portOf(out) !== null }),
       );
     }
   } catch (error) {
-    await Promise.all(processes.map((p) => p.stop()));
-    await dropDatabase(db);
+    await cleanUp();
+    throw error;
+  }
+  return {
+    name: `PostgreSQL, ${count} daemon${count === 1 ? "" : "s"}, ${mode}`,
+    ports: processes.map((p) => portOf(p.output)!),
+    processes,
+    processesOrders: mode === "end to end",
+    url,
+    [Symbol.asyncDispose]: cleanUp,
+  };
+}
+
+/** Starts our SQLite daemon (`--sync full`) in a fresh directory, orders processed per `mode`. */
+export async function startSqliteDaemon(mode: DaemonMode): Promise<MultiTarget> {
+  const dir = await Deno.makeTempDir({ prefix: "pedidos-bench-sqlite-" });
+  let process: ServiceProcess;
+  try {
+    process = await ServiceProcess.spawn(`SQLite daemon ${mode}`, Deno.execPath(), [
+      "run",
+      "--frozen",
+      `--config=${ROOT}deno.json`,
+      "--allow-net=127.0.0.1",
+      `--allow-read=${ROOT},${dir}`,
+      `--allow-write=${dir}`,
+      "--allow-env=PEDIDOS_*,NO_COLOR",
+      `${ROOT}main.ts`,
+      ...daemonArgs(`${dir}/pedidos.db`, mode, 2),
+      "--sync=full",
+    ], { cwd: dir, ready: (out) => portOf(out) !== null });
+  } catch (error) {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
   return {
-    name: count === 1 ? "PostgreSQL, 1 daemon" : `PostgreSQL, ${count} daemons`,
-    ports: processes.map((p) => portOf(p.output)!),
-    processes,
-    url,
+    name: `SQLite daemon --sync full, ${mode}`,
+    ports: [portOf(process.output)!],
+    processes: [process],
+    processesOrders: mode === "end to end",
     async [Symbol.asyncDispose]() {
-      await Promise.all(processes.map((p) => p.stop()));
-      await dropDatabase(db);
+      await process.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -151,7 +201,7 @@ export async function startPlainInsert(db: string): Promise<MultiTarget> {
     name: "plain INSERT per order (autocommit)",
     ports: [portOf(process.output)!],
     processes: [process],
-    url,
+    processesOrders: false,
     async [Symbol.asyncDispose]() {
       await process.stop();
       await dropDatabase(db);

@@ -60,11 +60,23 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
   });
 }
 
-/** Says this daemon is alive now; registers it again if its row was cleaned away. */
-export async function heartbeat(sql: Sql, node: NodeOptions): Promise<void> {
-  const rows = await sql`UPDATE pedidos_nodos SET visto = clock_timestamp()
-    WHERE id = ${node.nodeId} RETURNING id`;
-  if (rows.length === 0) await upsertNode(sql, node);
+/**
+ * Says this daemon is alive now (registering it again if its row was
+ * cleaned away).
+ *
+ * @returns How many other daemons are alive.
+ */
+export async function heartbeat(sql: Sql, node: NodeOptions): Promise<number> {
+  const [row] = await sql<{ yo: number; otros: number }[]>`
+    WITH yo AS (
+      UPDATE pedidos_nodos SET visto = clock_timestamp() WHERE id = ${node.nodeId} RETURNING id
+    )
+    SELECT (SELECT count(*) FROM yo) AS yo,
+      (SELECT count(*) FROM pedidos_nodos
+        WHERE id <> ${node.nodeId}
+          AND visto > clock_timestamp() - lease_ms * interval '1 millisecond') AS otros`;
+  if ((row?.yo ?? 0) === 0) await upsertNode(sql, node);
+  return row?.otros ?? 0;
 }
 
 async function upsertNode(sql: Sql, node: NodeOptions): Promise<void> {

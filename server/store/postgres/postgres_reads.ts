@@ -183,14 +183,18 @@ export class PostgresReads {
     return [...orders(taken, true), ...orders(fresh, false)].sort((a, b) => a.id - b.id);
   }
 
-  /** Renews the leases still held, and the daemon's own heartbeat. */
+  /**
+   * Renews the leases still held, and the daemon's own heartbeat.
+   *
+   * @returns The ids renewed, and how many other daemons are alive.
+   */
   async renew(
     sql: Sql,
     leases: Lease[],
     node: Holder & { capacity: number },
-  ): Promise<number[]> {
+  ): Promise<{ kept: number[]; peers: number }> {
     const input = JSON.stringify(leases.map(({ id, attempt }) => ({ id, intento: attempt })));
-    const [rows] = await Promise.all([
+    const [rows, peers] = await Promise.all([
       leases.length === 0
         ? Promise.resolve([])
         : sql.unsafe<{ id: number }[]>(RENEW, [input, node.nodeId, node.leaseMs], {
@@ -198,7 +202,7 @@ export class PostgresReads {
         }),
       heartbeat(sql, node),
     ]);
-    return rows.map((row) => row.id);
+    return { kept: rows.map((row) => row.id), peers };
   }
 
   async clusterCounts(): Promise<ClusterCounts> {

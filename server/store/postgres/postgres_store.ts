@@ -82,6 +82,8 @@ export class PostgresStore implements Store, SharedQueue {
   readonly #logger: Logger;
   #ready = false;
   #closed = false;
+  /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
+  #peers = 1;
   #closing: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
@@ -369,13 +371,15 @@ export class PostgresStore implements Store, SharedQueue {
   }
 
   /** {@inheritDoc SharedQueue.renew} */
-  renew(leases: Lease[]): Promise<number[]> {
-    return this.#run("renew", () =>
+  async renew(leases: Lease[]): Promise<number[]> {
+    const { kept, peers } = await this.#run("renew", () =>
       this.#reads.renew(this.#fast, leases, {
         nodeId: this.nodeId,
         leaseMs: this.leaseMs,
         capacity: this.#capacity,
       }));
+    this.#peers = peers;
+    return kept;
   }
 
   /** {@inheritDoc SharedQueue.markAttemptStarted} */
@@ -407,9 +411,14 @@ export class PostgresStore implements Store, SharedQueue {
     return this.#run("count orders", () => this.#reads.clusterCounts());
   }
 
-  /** {@inheritDoc SharedQueue.announceWork} */
+  /**
+   * {@inheritDoc SharedQueue.announceWork}
+   *
+   * Not sent while no other daemon was alive at the last heartbeat (a
+   * daemon that joins since finds the work by its poll within a second).
+   */
   announceWork(): void {
-    if (!this.#closed) this.#signals.announceWork();
+    if (!this.#closed && this.#peers > 0) this.#signals.announceWork();
   }
 
   /** {@inheritDoc SharedQueue.onWork} */
