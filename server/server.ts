@@ -9,7 +9,12 @@
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import { DEFAULT_LIMITS, type ServerConfig, V11_DEFAULTS } from "./config/server_config.ts";
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_LIMITS,
+  type ServerConfig,
+  V11_DEFAULTS,
+} from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
@@ -92,6 +97,11 @@ export class Server implements AsyncDisposable {
   readonly #pruner: Pruner | null;
   readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
+  /**
+   * Resolves when the daemon cannot go on (its PostgreSQL database, reached
+   * only after the start, refuses it); never on SQLite. Stop it then.
+   */
+  readonly failed: Promise<Error>;
 
   private constructor(
     options: ServerOptions,
@@ -102,8 +112,10 @@ export class Server implements AsyncDisposable {
       accounts: AccountService;
       listeners: Deno.TcpListener[];
       metrics: MetricsEndpoint | null;
+      failed: Promise<Error>;
     },
   ) {
+    this.failed = parts.failed;
     this.#config = options.config;
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
     this.#store = parts.store;
@@ -147,7 +159,15 @@ export class Server implements AsyncDisposable {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
-    const store = options.store ?? await openStore({ db: config.db, sync: config.sync });
+    const failed = Promise.withResolvers<Error>();
+    const store = options.store ?? await openStore({
+      db: config.db,
+      sync: config.sync,
+      capacity: config.maxPedidos,
+      leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS,
+      logger,
+      onFatal: failed.resolve,
+    });
     const processor = config.processor ? processorSource(config.processor) : undefined;
     let pool: ProcessorPool | undefined;
     let listeners: Deno.TcpListener[] = [];
@@ -192,6 +212,7 @@ export class Server implements AsyncDisposable {
         accounts,
         listeners,
         metrics,
+        failed: failed.promise,
       });
     } catch (error) {
       for (const listener of listeners) listener.close();

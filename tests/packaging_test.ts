@@ -185,6 +185,7 @@ function runtimeStage(instructions: Instruction[]): Instruction[] {
 // ---- compose.yaml
 
 interface Service {
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   image?: string;
   command?: string[];
@@ -202,11 +203,20 @@ interface Compose {
   volumes?: Record<string, unknown>;
 }
 
-function compose(): Compose {
+/**
+ * compose.yaml's services of the default profile (`docker compose up`); with
+ * `profile`, those of that profile only (`docker compose --profile NAME up NAMES`).
+ */
+function compose(profile?: string): Compose {
   // Compose resolves `<<: *anchor` merge keys; so must the parser.
   const parsed = parseYaml(read("compose.yaml"), { merge: true }) as Compose;
   assert.equal(typeof parsed?.services, "object", "compose.yaml has services");
-  return parsed;
+  const services = Object.fromEntries(
+    Object.entries(parsed.services).filter(([, service]) =>
+      profile === undefined ? service.profiles === undefined : service.profiles?.includes(profile)
+    ),
+  );
+  return { ...parsed, services };
 }
 
 function envFilesOf(service: Service): string[] {
@@ -406,14 +416,17 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-testWith("read")("compile task bakes in network, the working directory and PEDIDOS_* only", () => {
-  assert.deepEqual(bakedPermissions(compileTask()), [
-    "--allow-net",
-    "--allow-read=.",
-    "--allow-write=.",
-    "--allow-env=PEDIDOS_*,NO_COLOR",
-  ]);
-});
+testWith("read")(
+  "compile task bakes in network, the working directory, PEDIDOS_* and libpq's PG* only",
+  () => {
+    assert.deepEqual(bakedPermissions(compileTask()), [
+      "--allow-net",
+      "--allow-read=.",
+      "--allow-write=.",
+      "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
+    ]);
+  },
+);
 
 testWith("read", "write")(
   "compile task's permissions are enough for server --help from another directory",
@@ -664,6 +677,80 @@ testWith("read")("compose.yaml gives servidor longer to stop than its drain time
     `stop_grace_period ${servidor.stop_grace_period} > ${drainTimeoutMs} ms`,
   );
 });
+
+testWith("read")(
+  "compose.yaml cluster profile: PostgreSQL with a volume and a healthcheck, two daemons on it, the gateway and Adminer",
+  () => {
+    const { services, volumes } = compose("cluster");
+    assert.deepEqual(
+      Object.keys(services).sort(),
+      ["adminer", "postgres", "servidor-a", "servidor-b", "web-cluster"],
+    );
+    const postgres = services.postgres ?? {};
+    assert.match(postgres.image ?? "", /^postgres:\d+/);
+    const pgEnv = environmentOf(postgres);
+    const data = postgres.volumes?.find((v) => v.split(":")[1] === "/var/lib/postgresql/data");
+    assert.ok(data !== undefined, "PostgreSQL keeps its data on a volume");
+    assert.ok(Object.hasOwn(volumes ?? {}, data.split(":")[0] ?? ""), "the volume is declared");
+    assert.equal(postgres.healthcheck?.test?.[1], "pg_isready");
+
+    const capacities = new Set<number>();
+    for (const name of ["servidor-a", "servidor-b"]) {
+      const daemon = services[name] ?? {};
+      assert.deepEqual(daemon.command, ["server"], name);
+      assert.ok(daemon.build !== undefined, `${name} is built here`);
+      assert.equal(daemon.depends_on?.postgres?.condition, "service_healthy", name);
+      const env = serviceEnv(daemon);
+      const config = parseServerConfig([], only(env));
+      const url = new URL(config.db);
+      assert.equal(url.protocol, "postgres:", `${name} uses PostgreSQL`);
+      assert.deepEqual(
+        [url.hostname, url.username, url.pathname.slice(1)],
+        ["postgres", pgEnv.POSTGRES_USER, pgEnv.POSTGRES_DB],
+        `${name} reaches the postgres service's database`,
+      );
+      assert.equal(url.password, "", `${name}: no password in the URL (it would show in ps)`);
+      assert.equal(env.PGPASSWORD, pgEnv.POSTGRES_PASSWORD, `${name}: the password, in PGPASSWORD`);
+      assert.equal(daemon.healthcheck?.test?.[2], "client");
+      capacities.add(config.maxPedidos);
+      for (const key of Object.keys(environmentOf(daemon))) {
+        assert.ok(
+          envKeysReadByCode().has(key) || /^PG[A-Z]+$/.test(key),
+          `${name}: ${key} is read`,
+        );
+      }
+    }
+    assert.equal(capacities.size, 1, "both daemons have the same --max-pedidos (one capacity)");
+
+    const web = services["web-cluster"] ?? {};
+    assert.deepEqual(web.command, ["web"]);
+    const { config } = parseClientArgs(["ping"], only(serviceEnv(web)));
+    assert.deepEqual(
+      config.hosts,
+      ["servidor-a", "servidor-b"],
+      "the gateway reaches either daemon",
+    );
+    for (const name of ["servidor-a", "servidor-b"]) {
+      assert.equal(web.depends_on?.[name]?.condition, "service_healthy");
+    }
+    assert.match(services.adminer?.image ?? "", /^adminer(:|$)/);
+    assert.equal(environmentOf(services.adminer ?? {}).ADMINER_DEFAULT_SERVER, "postgres");
+
+    // Published on loopback only, and not on the default profile's ports.
+    const published: string[] = [];
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        assert.match(port, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${port} on loopback`);
+        published.push(port.split(":")[1] ?? "");
+      }
+    }
+    const defaults = Object.values(compose().services).flatMap((service) =>
+      (service.ports ?? []).map((port) => port.split(":")[1])
+    );
+    assert.equal(new Set([...published, ...defaults]).size, published.length + defaults.length);
+    assert.equal(published.includes("5432"), false, "PostgreSQL itself is not published");
+  },
+);
 
 testWith("read")(
   "Dockerfile compiles with exactly the compile task's flags, dependencies cached first",

@@ -56,37 +56,43 @@ testWith("read", "write")(
   },
 );
 
-testWith("read", "write")("LISTAR pipelined after PEDIDO lists that order first, every round", async () => {
-  await using daemon = await daemonOnFile({ maxPedidos: 1000 });
-  await using conn = await rawConnect(daemon.port);
-  for (let round = 0; round < ROUNDS; round++) {
-    await conn.write(`${order(`Eva ${round}`)}\n{"op":"LISTAR","limit":1}\n`);
-    const accepted = await conn.readLine();
-    const listed = await conn.readLine();
-    const pedidos = listed?.pedidos as { id: number; cliente: string }[];
-    assert.deepEqual(pedidos.map((p) => [p.id, p.cliente]), [[accepted?.id, `Eva ${round}`]]);
-  }
-});
+testWith("read", "write")(
+  "LISTAR pipelined after PEDIDO lists that order first, every round",
+  async () => {
+    await using daemon = await daemonOnFile({ maxPedidos: 1000 });
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < ROUNDS; round++) {
+      await conn.write(`${order(`Eva ${round}`)}\n{"op":"LISTAR","limit":1}\n`);
+      const accepted = await conn.readLine();
+      const listed = await conn.readLine();
+      const pedidos = listed?.pedidos as { id: number; cliente: string }[];
+      assert.deepEqual(pedidos.map((p) => [p.id, p.cliente]), [[accepted?.id, `Eva ${round}`]]);
+    }
+  },
+);
 
-testWith("read", "write")("STATS pipelined after PEDIDO counts it and its slot, every round", async () => {
-  // One worker, busy for a minute with the first order: the others wait.
-  await using daemon = await daemonOnFile({
-    maxPedidos: 1000,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-  });
-  await using conn = await rawConnect(daemon.port);
-  for (let round = 1; round <= ROUNDS; round++) {
-    await conn.write(`${order("Eva")}\n{"op":"STATS"}\n`);
-    assert.equal((await conn.readLine())?.ok, true);
-    const stats = (await conn.readLine())?.stats as Record<string, number>;
-    assert.deepEqual(
-      [stats.recibidos, stats.aceptados, stats.en_proceso, stats.pendientes, stats.libres],
-      [round, round, 1, round - 1, 1000 - round],
-    );
-  }
-});
+testWith("read", "write")(
+  "STATS pipelined after PEDIDO counts it and its slot, every round",
+  async () => {
+    // One worker, busy for a minute with the first order: the others wait.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 1000,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 1; round <= ROUNDS; round++) {
+      await conn.write(`${order("Eva")}\n{"op":"STATS"}\n`);
+      assert.equal((await conn.readLine())?.ok, true);
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.deepEqual(
+        [stats.recibidos, stats.aceptados, stats.en_proceso, stats.pendientes, stats.libres],
+        [round, round, 1, round - 1, 1000 - round],
+      );
+    }
+  },
+);
 
 testWith("read", "write")(
   "CANCELAR pipelined after PEDIDO cancels that order, and ESTADO after it sees cancelado",

@@ -113,7 +113,7 @@ export function serverPermissions(dir: string): string[] {
     "--allow-net",
     `--allow-read=${ROOT},${dir}`,
     `--allow-write=${dir}`,
-    "--allow-env=PEDIDOS_*,NO_COLOR",
+    "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
   ];
 }
 

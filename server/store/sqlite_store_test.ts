@@ -120,26 +120,29 @@ testWith("read", "write")(
   },
 );
 
-testWith("read", "write")("SqliteStore.insert() resolves only after the row is committed", async () => {
-  using db = tempDb();
-  await using store = await SqliteStore.open({ path: db.path });
-  for (let i = 0; i < 5; i++) {
-    const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
-    // A connection opened after the promise resolved sees the row at once.
-    const row = withConnection(
+testWith("read", "write")(
+  "SqliteStore.insert() resolves only after the row is committed",
+  async () => {
+    using db = tempDb();
+    await using store = await SqliteStore.open({ path: db.path });
+    for (let i = 0; i < 5; i++) {
+      const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
+      // A connection opened after the promise resolved sees the row at once.
+      const row = withConnection(
+        db.path,
+        (conn) => conn.prepare("SELECT cliente, estado FROM pedidos WHERE id = ?").get(pedido.id),
+      );
+      assert.deepEqual({ ...row }, { cliente: `visible ${i}`, estado: "pendiente" });
+    }
+    const { pedido } = await store.insert(order(), now());
+    await store.markStarted(pedido.id, 1, now());
+    const estado = withConnection(
       db.path,
-      (conn) => conn.prepare("SELECT cliente, estado FROM pedidos WHERE id = ?").get(pedido.id),
+      (conn) => conn.prepare("SELECT estado FROM pedidos WHERE id = ?").get(pedido.id)?.estado,
     );
-    assert.deepEqual({ ...row }, { cliente: `visible ${i}`, estado: "pendiente" });
-  }
-  const { pedido } = await store.insert(order(), now());
-  await store.markStarted(pedido.id, 1, now());
-  const estado = withConnection(
-    db.path,
-    (conn) => conn.prepare("SELECT estado FROM pedidos WHERE id = ?").get(pedido.id)?.estado,
-  );
-  assert.equal(estado, "en proceso");
-});
+    assert.equal(estado, "en proceso");
+  },
+);
 
 testWith("read", "write")(
   "SqliteStore.insert() with the same clave concurrently makes one row",
@@ -220,52 +223,55 @@ testWith("read", "write")(
   },
 );
 
-testWith("read", "write")("SqliteStore answers errors for a failing batch and keeps working", async () => {
-  using db = tempDb();
-  await using store = await SqliteStore.open({ path: db.path });
-  const target = (await store.insert(order(), now())).pedido;
+testWith("read", "write")(
+  "SqliteStore answers errors for a failing batch and keeps working",
+  async () => {
+    using db = tempDb();
+    await using store = await SqliteStore.open({ path: db.path });
+    const target = (await store.insert(order(), now())).pedido;
 
-  // One bad op (a CHECK violation) among good ones: only it fails.
-  const [good1, bad, good2] = await Promise.allSettled([
-    store.insert(order({ cliente: "bueno 1" }), now()),
-    store.markFinished(target.id, { estado: "roto" as "listo", at: now() }),
-    store.insert(order({ cliente: "bueno 2" }), now()),
-  ]);
-  assert.equal(good1.status, "fulfilled");
-  assert.equal(good2.status, "fulfilled");
-  assert.equal(bad.status, "rejected");
-  assert.match((bad as PromiseRejectedResult).reason.message, /CHECK constraint failed/);
-  assert.equal((await store.get(target.id))?.estado, "pendiente");
+    // One bad op (a CHECK violation) among good ones: only it fails.
+    const [good1, bad, good2] = await Promise.allSettled([
+      store.insert(order({ cliente: "bueno 1" }), now()),
+      store.markFinished(target.id, { estado: "roto" as "listo", at: now() }),
+      store.insert(order({ cliente: "bueno 2" }), now()),
+    ]);
+    assert.equal(good1.status, "fulfilled");
+    assert.equal(good2.status, "fulfilled");
+    assert.equal(bad.status, "rejected");
+    assert.match((bad as PromiseRejectedResult).reason.message, /CHECK constraint failed/);
+    assert.equal((await store.get(target.id))?.estado, "pendiente");
 
-  // Every write fails (as when the disk is full): nothing resolves, nothing is stored.
-  withWriteConnection(db.path, (conn) =>
-    conn.exec(`CREATE TRIGGER lleno BEFORE INSERT ON pedidos
+    // Every write fails (as when the disk is full): nothing resolves, nothing is stored.
+    withWriteConnection(db.path, (conn) =>
+      conn.exec(`CREATE TRIGGER lleno BEFORE INSERT ON pedidos
       BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`));
-  const failing = await Promise.allSettled(
-    Array.from({ length: 20 }, (_, i) => store.insert(order({ cliente: `perdido ${i}` }), now())),
-  );
-  assert.ok(failing.every((r) => r.status === "rejected"));
-  for (const r of failing) {
-    assert.match(
-      (r as PromiseRejectedResult).reason.message,
-      /^Cannot insert: database or disk is full$/,
+    const failing = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.insert(order({ cliente: `perdido ${i}` }), now())),
     );
-  }
-  assert.deepEqual(await store.list({ cliente: "perdido 0", limit: 5 }), []);
-  withConnection(db.path, (conn) => {
-    assert.equal(
-      conn.prepare("SELECT count(*) AS n FROM pedidos WHERE cliente LIKE 'perdido %'").get()?.n,
-      0,
-    );
-  });
+    assert.ok(failing.every((r) => r.status === "rejected"));
+    for (const r of failing) {
+      assert.match(
+        (r as PromiseRejectedResult).reason.message,
+        /^Cannot insert: database or disk is full$/,
+      );
+    }
+    assert.deepEqual(await store.list({ cliente: "perdido 0", limit: 5 }), []);
+    withConnection(db.path, (conn) => {
+      assert.equal(
+        conn.prepare("SELECT count(*) AS n FROM pedidos WHERE cliente LIKE 'perdido %'").get()?.n,
+        0,
+      );
+    });
 
-  // The cause goes away: the store works again.
-  withWriteConnection(db.path, (conn) => conn.exec("DROP TRIGGER lleno"));
-  const after = await store.insert(order({ cliente: "después" }), now());
-  assert.equal((await store.get(after.pedido.id))?.cliente, "después");
-  await store.close();
-  assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
-});
+    // The cause goes away: the store works again.
+    withWriteConnection(db.path, (conn) => conn.exec("DROP TRIGGER lleno"));
+    const after = await store.insert(order({ cliente: "después" }), now());
+    assert.equal((await store.get(after.pedido.id))?.cliente, "después");
+    await store.close();
+    assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
+  },
+);
 
 testWith("read", "write")(
   "SqliteStore rejects pending and later calls when the writer worker dies",
