@@ -7,11 +7,9 @@
 
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
-import { pgSkipReason } from "./postgres_util.ts";
+import { pgTest } from "./postgres_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { waitUntil } from "./test_util.ts";
-
-const ignore = Boolean(pgSkipReason);
 
 /** The cluster database's URL, reached through `port` instead, with a password in it. */
 function viaPort(url: string, port: number): string {
@@ -84,9 +82,8 @@ class Pump {
   }
 }
 
-Deno.test({
+pgTest({
   name: "a daemon paused past its lease cannot overwrite the attempt that took its order over",
-  ignore,
   async fn() {
     await using cluster = await startCluster(0, ["--lease-ms", "1000", "--workers", "1"]);
     const paused = await cluster.start("A", ["--process-ms", "2500"]);
@@ -115,10 +112,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+pgTest({
   name:
     "backends terminated under load: the daemons reconnect by themselves and lose nothing acknowledged",
-  ignore,
   async fn() {
     await using cluster = await startCluster(2, [
       "--process-ms",
@@ -166,10 +162,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+pgTest({
   name:
     "a daemon whose database is not there at first answers unavailable, serves once it comes, and loses nothing when it goes mid-load",
-  ignore,
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
@@ -229,9 +224,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+pgTest({
   name: "a daemon that finds another capacity in force once its database comes exits with status 2",
-  ignore,
   async fn() {
     await using cluster = await startCluster(1, ["--max-pedidos", "6"]);
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });

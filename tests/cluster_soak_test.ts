@@ -15,10 +15,11 @@
 import assert from "node:assert/strict";
 import { ask, type ClusterDaemon, order, readPgRows, startCluster } from "./cluster_util.ts";
 import { Random, seedFromEnv, withSeed } from "./fault_util.ts";
-import { pgSkipReason, type TestDatabase } from "./postgres_util.ts";
+import { pgTest, type TestDatabase } from "./postgres_util.ts";
+import { readEnv } from "./permissions.ts";
 import { waitUntil } from "./test_util.ts";
 
-const SOAK_MS = Number(Deno.env.get("PEDIDOS_SOAK_SECONDS") ?? 12) * 1000;
+const SOAK_MS = Number(readEnv("PEDIDOS_SOAK_SECONDS") ?? 12) * 1000;
 const CLIENTS = 6;
 
 function sleep(ms: number): Promise<void> {
@@ -98,10 +99,9 @@ async function checkAckedAreStored(db: TestDatabase, ledger: Ledger, when: strin
   }
 }
 
-Deno.test({
+pgTest({
   name:
     "cluster soak: a daemon SIGKILLed at random moments loses no acked order; each ends listo exactly once",
-  ignore: Boolean(pgSkipReason),
   async fn() {
     const seed = seedFromEnv(20_261_201);
     await withSeed(`cluster soak seed ${seed}`, async () => {

@@ -13,12 +13,13 @@
  */
 
 import postgres, { type Sql } from "postgres";
+import { lackingReason, readEnv } from "./permissions.ts";
 
 /** The admin URL tests create and drop databases with. */
-export const PG_ADMIN_URL: string = Deno.env.get("PEDIDOS_TEST_PG") ??
+export const PG_ADMIN_URL: string = readEnv("PEDIDOS_TEST_PG") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 
-const IN_CI = Deno.env.get("CI") === "true";
+const IN_CI = readEnv("CI") === "true";
 
 function adminSql(url = PG_ADMIN_URL): Sql {
   return postgres(url, { max: 2, connect_timeout: 5, onnotice: () => {}, fetch_types: false });
@@ -48,8 +49,21 @@ async function probe(): Promise<string | false> {
  * Why the PostgreSQL tests cannot run here (pass it as `ignore`), or false.
  * Always false with `CI=true`.
  */
-export const pgSkipReason: string | false = await probe();
+export const pgSkipReason: string | false =
+  // The driver reads libpq's PG* variables; the cluster tests run daemons in temp dirs.
+  lackingReason("read", "write", "run", "env") || await probe();
 if (pgSkipReason) console.log(`PostgreSQL tests ignored: ${pgSkipReason}`);
+
+/**
+ * `Deno.test` for a test against PostgreSQL: ignored, with the reason at the
+ * end of its name, when {@linkcode pgSkipReason} says it cannot run.
+ */
+export function pgTest(definition: { name: string; fn: () => Promise<void> }): void {
+  Deno.test({
+    ...definition,
+    ...(pgSkipReason ? { name: `${definition.name} [${pgSkipReason}]`, ignore: true } : {}),
+  });
+}
 
 /** A database of its own for one test. */
 export interface TestDatabase extends AsyncDisposable {

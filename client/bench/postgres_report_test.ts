@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
 import { writeSection } from "./postgres_bench.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 function row(target: string, conns: number, reqPerS: number): PgRow {
   return {
@@ -49,18 +50,21 @@ Deno.test("renderPostgresSection() checks the issue's goals against the medians"
   assert.match(text, /bounds one daemon near 20000 orders\/s/);
 });
 
-Deno.test("writeSection() appends the section once, then replaces it in place", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".md" });
-  try {
-    await Deno.writeTextFile(path, "# Benchmarks\n\nthe SQLite part\n");
-    await writeSection(path, "## PostgreSQL\n\nfirst");
-    await writeSection(path, "## PostgreSQL\n\nsecond");
-    const text = await Deno.readTextFile(path);
-    assert.match(text, /^# Benchmarks\n\nthe SQLite part\n\n<!-- postgres-bench:start -->/);
-    assert.doesNotMatch(text, /first/);
-    assert.equal(text.split("postgres-bench:start").length, 2, "one section");
-    assert.match(text, /second\n<!-- postgres-bench:end -->\n$/);
-  } finally {
-    await Deno.remove(path);
-  }
-});
+testWith("read", "write")(
+  "writeSection() appends the section once, then replaces it in place",
+  async () => {
+    const path = await Deno.makeTempFile({ suffix: ".md" });
+    try {
+      await Deno.writeTextFile(path, "# Benchmarks\n\nthe SQLite part\n");
+      await writeSection(path, "## PostgreSQL\n\nfirst");
+      await writeSection(path, "## PostgreSQL\n\nsecond");
+      const text = await Deno.readTextFile(path);
+      assert.match(text, /^# Benchmarks\n\nthe SQLite part\n\n<!-- postgres-bench:start -->/);
+      assert.doesNotMatch(text, /first/);
+      assert.equal(text.split("postgres-bench:start").length, 2, "one section");
+      assert.match(text, /second\n<!-- postgres-bench:end -->\n$/);
+    } finally {
+      await Deno.remove(path);
+    }
+  },
+);

@@ -10,9 +10,11 @@ import postgres from "postgres";
 import { ServiceProcess } from "./service_process.ts";
 import { ROOT } from "./targets.ts";
 
-/** The server the bench creates its databases on. */
-export const PG_ADMIN_URL: string = Deno.env.get("PEDIDOS_BENCH_PG") ??
-  "postgres://postgres@127.0.0.1:5432/postgres";
+/** The server the bench creates its databases on: `PEDIDOS_BENCH_PG`, else the local one. */
+export const PG_ADMIN_URL: string =
+  (Deno.permissions.querySync({ name: "env", variable: "PEDIDOS_BENCH_PG" }).state === "granted"
+    ? Deno.env.get("PEDIDOS_BENCH_PG")
+    : undefined) ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 function admin(): postgres.Sql {
   return postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });

@@ -122,9 +122,12 @@ export class SharedAttempts {
     const [permit] = this.#o.capacity.takeBeyond(1);
     const held = active.add(pedido, permit!);
     const { processor } = this.#o;
+    // The claim counted this attempt in `intentos`; a processor sees the order
+    // as it was before the attempt, as on SQLite (its `intento` is one more).
+    const before = { ...pedido, intentos: lease.attempt - 1 };
     const job: Job = processor === undefined
-      ? { kind: "order", pedido, delayMs: pickDelay(this.#processMs) }
-      : { kind: "process", pedido, timeoutMs: processor.timeoutMs };
+      ? { kind: "order", pedido: before, delayMs: pickDelay(this.#processMs) }
+      : { kind: "process", pedido: before, timeoutMs: processor.timeoutMs };
     const recordOnce = runsInBatch(job);
     let worker = 0;
     let startedAt = 0;

@@ -54,13 +54,15 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
 export function runSharedQueueConformance(options: SharedQueueConformanceOptions): void {
   const { name } = options;
   const ignore = Boolean(options.ignore);
+  // An ignored test says why in its name, where `deno test` prints it.
+  const why = options.ignore ? ` [${options.ignore}]` : "";
 
   function test(
     title: string,
     fn: (open: SharedDatabase["open"]) => Promise<void>,
   ): void {
     Deno.test({
-      name: `${name}: ${title}`,
+      name: `${name}: ${title}${why}`,
       ignore,
       async fn() {
         await using database = await options.database();

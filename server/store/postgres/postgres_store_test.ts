@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freshDatabase, pgSkipReason } from "../../../tests/postgres_util.ts";
+import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_util.ts";
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
@@ -31,9 +31,8 @@ runSharedQueueConformance({
   },
 });
 
-Deno.test({
+pgTest({
   name: "PostgresStore keeps its count of unfinished orders exact through every kind of change",
-  ignore: Boolean(pgSkipReason),
   async fn() {
     await using db = await freshDatabase();
     await using store = await PostgresStore.open({ url: db.url, capacity: 100 });
