@@ -1,5 +1,5 @@
 /**
- * Accounts over the wire (PROTOCOL.md §2.6), against a real daemon.
+ * Accounts over the wire (docs/protocol.md §2.6), against a real daemon.
  */
 import assert from "node:assert/strict";
 import { PedidosClient } from "../client/client.ts";

@@ -1,7 +1,7 @@
 /**
  * Crash soak (issue 4, §3): load with `clave`s against a real daemon
  * subprocess, SIGKILL at seeded random moments, restart, again and again;
- * then check PROTOCOL.md §6 on the database file:
+ * then check docs/protocol.md §6 on the database file:
  *
  * - at every kill, every order acked so far is in the file with its id;
  * - at the end every acked order exists exactly once and is `listo`,

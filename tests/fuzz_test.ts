@@ -5,7 +5,7 @@
  * deep nesting, huge numbers, `null`/arrays/strings as requests,
  * `__proto__` keys — is cut at seeded random points into random-sized
  * writes; every seed must get exactly the replies of the whole stream sent
- * in one write, and those replies must carry the codes of PROTOCOL.md §3.
+ * in one write, and those replies must carry the codes of docs/protocol.md §3.
  * A second test mutates requests at random and checks that the daemon
  * never crashes, never answers `internal`, and keeps serving.
  *

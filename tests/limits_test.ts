@@ -1,5 +1,5 @@
 /**
- * The limits of PROTOCOL.md §1: idle time, connection count, and a peer
+ * The limits of docs/protocol.md §1: idle time, connection count, and a peer
  * that never reads its replies.
  */
 import assert from "node:assert/strict";
