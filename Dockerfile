@@ -28,7 +28,7 @@ COPY workers/ workers/
 # equal): the permissions baked into the binary and the worker modules it
 # embeds. deno compile downloads its runtime (denort) from dl.deno.land here,
 # so this step needs network access.
-RUN ["deno", "compile", "--frozen", "--exclude-unused-npm", "--allow-net", "--allow-read=.", "--allow-write=.", "--allow-env=PEDIDOS_*,NO_COLOR", "--include=workers/processor_worker.ts", "--include=workers/writer_worker.ts", "--output=/out/pedidos", "main.ts"]
+RUN ["deno", "compile", "--frozen", "--exclude-unused-npm", "--allow-net", "--allow-read=.", "--allow-write=.", "--allow-env=PEDIDOS_*,NO_COLOR,PG*", "--include=workers/processor_worker.ts", "--include=workers/writer_worker.ts", "--output=/out/pedidos", "main.ts"]
 
 # The volume's mount point, handed to the runtime user (the runtime image has no shell).
 RUN ["mkdir", "-p", "/out/data"]

@@ -106,13 +106,20 @@ async function runServer(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // A PostgreSQL database reached only after the start may refuse this daemon (§9).
+  let status = 0;
+  server.failed.then((error) => {
+    printError(`pedidos server: cannot go on: ${error.message}`);
+    status = 2;
+    stop();
+  });
   print(server.readyLine);
   await stopped;
   const summary = await server.shutdown();
   print(formatSummary(summary));
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
-  return 0;
+  return status;
 }
 
 /** The web gateway, stopped by SIGINT or SIGTERM. */

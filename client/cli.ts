@@ -3,7 +3,7 @@
  * reply for people (in Spanish, like the daemon) or, with `--json`, each
  * reply line exactly as received.
  *
- * Exit status (PROTOCOL.md §7): 0 ok, 1 refused by the daemon, 2 bad usage,
+ * Exit status (docs/protocol.md §7): 0 ok, 1 refused by the daemon, 2 bad usage,
  * 3 cannot connect (or the connection is lost before the reply).
  *
  * @module

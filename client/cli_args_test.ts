@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import { parseClientArgs } from "./cli_args.ts";
 import { NO_SOURCES as NOTHING } from "./testing/cli_harness.ts";
+import { testWith } from "../tests/permissions.ts";
 
 Deno.test("parseClientArgs() builds each request", () => {
   const cases: [string[], Record<string, unknown>][] = [
@@ -29,24 +30,27 @@ Deno.test("parseClientArgs() builds each request", () => {
   }
 });
 
-Deno.test("parseClientArgs() reads --host, --port and --json with the config precedence", () => {
-  const sources: ConfigSources = {
-    getEnv: (name) => ({ PEDIDOS_PORT: "9001" } as Record<string, string>)[name],
-    readFile: (path) => path === ".env.local" ? "PEDIDOS_HOST=*\nPEDIDOS_PORT=9002\n" : null,
-  };
-  const command = parseClientArgs(["ping", "--json"], sources);
-  assert.deepEqual(command.config, { hosts: ["localhost"], port: 9001, envFile: ".env.local" });
-  assert.equal(command.json, true);
-  const flags = parseClientArgs(["ping", "--host", "a,b", "--host", "c", "--port", "1"], sources);
-  assert.deepEqual(flags.config.hosts, ["a", "b", "c"]);
-  assert.equal(flags.config.port, 1);
-  assert.ok(Object.isFrozen(command));
-  assert.throws(
-    () =>
-      parseClientArgs(["ping"], { getEnv: (name) => name === "PEDIDOS_PORT" ? "x" : undefined }),
-    /PEDIDOS_PORT "x" in the environment/,
-  );
-});
+testWith("read")(
+  "parseClientArgs() reads --host, --port and --json with the config precedence",
+  () => {
+    const sources: ConfigSources = {
+      getEnv: (name) => ({ PEDIDOS_PORT: "9001" } as Record<string, string>)[name],
+      readFile: (path) => path === ".env.local" ? "PEDIDOS_HOST=*\nPEDIDOS_PORT=9002\n" : null,
+    };
+    const command = parseClientArgs(["ping", "--json"], sources);
+    assert.deepEqual(command.config, { hosts: ["localhost"], port: 9001, envFile: ".env.local" });
+    assert.equal(command.json, true);
+    const flags = parseClientArgs(["ping", "--host", "a,b", "--host", "c", "--port", "1"], sources);
+    assert.deepEqual(flags.config.hosts, ["a", "b", "c"]);
+    assert.equal(flags.config.port, 1);
+    assert.ok(Object.isFrozen(command));
+    assert.throws(
+      () =>
+        parseClientArgs(["ping"], { getEnv: (name) => name === "PEDIDOS_PORT" ? "x" : undefined }),
+      /PEDIDOS_PORT "x" in the environment/,
+    );
+  },
+);
 
 Deno.test("parseClientArgs() refuses bad usage with a ConfigError", () => {
   const cases: [string[], RegExp][] = [

@@ -153,27 +153,6 @@ Deno.test("runClient() exits 3 when the connection closes before the reply", asy
   assert.match(stderr, /conexión/);
 });
 
-Deno.test("runClient() estado --esperar exits 1 when the wait times out", async () => {
-  await using daemon = fakeLineServer(() =>
-    JSON.stringify({ ok: true, pedido: { ...PEDIDO, estado: "en proceso" }, timeout: true })
-  );
-  const { status, stdout } = await run(daemon.port, [
-    "estado",
-    "42",
-    "--esperar",
-    "--timeout-ms",
-    "10",
-  ]);
-  assert.equal(status, 1);
-  assert.deepEqual(JSON.parse(daemon.lines[0] ?? ""), {
-    op: "ESTADO",
-    id: 42,
-    esperar: true,
-    timeout_ms: 10,
-  });
-  assert.match(stdout, /espera:\s+⌛/);
-});
-
 Deno.test("runClient() --help prints the usage and exits 0", async () => {
   let stdout = "";
   const status = await runClient(["--help"], {

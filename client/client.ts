@@ -146,7 +146,7 @@ export class PedidosClient implements AsyncDisposable {
     fields: Record<string, unknown> = {},
     options: RequestOptions = {},
   ): Promise<ReplyOf<O>> {
-    // The daemon answers an operation with its own reply or an error (PROTOCOL.md §2–§3).
+    // The daemon answers an operation with its own reply or an error (docs/protocol.md §2–§3).
     return (await this.exchange(JSON.stringify({ op, ...fields }), options)).reply as ReplyOf<O>;
   }
 

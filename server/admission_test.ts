@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Admission } from "./admission.ts";
+import { testWith } from "../tests/permissions.ts";
 
 Deno.test("Admission.tryAcquire() takes slots up to capacity and never blocks", () => {
   const sem = Admission.create(2);
@@ -33,7 +34,7 @@ Deno.test("Admission.create() rejects a capacity below 1", () => {
   assert.throws(() => Admission.create(1.5), RangeError);
 });
 
-Deno.test(
+testWith("read")(
   "Admission shared by 4 threads calling tryAcquire() at once grants exactly its capacity each time and gets every slot back",
   async () => {
     const capacity = 3;

@@ -16,11 +16,20 @@ import { errorReply, ProtocolError } from "./protocol/errors.ts";
 import type { Request, Secret } from "./protocol/messages.ts";
 import type { Reply, Stats, TareasHtmlReply } from "./protocol/replies.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
+import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
 
 /** The part of {@linkcode OrderService} the dispatcher calls (tests may pass a fake). */
 export type OrderOperations = Pick<
   OrderService,
-  "countReceived" | "submit" | "status" | "list" | "stats" | "runTask" | "cancel" | "retry"
+  | "countReceived"
+  | "submit"
+  | "status"
+  | "list"
+  | "stats"
+  | "clusterStats"
+  | "runTask"
+  | "cancel"
+  | "retry"
 >;
 
 /** The part of {@linkcode AccountService} the dispatcher calls. */
@@ -68,6 +77,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       return await work;
     } catch (error) {
       if (error instanceof ProtocolError) return error.toReply();
+      if (error instanceof StoreUnavailableError) return errorReply("unavailable");
       logger.error("request.internal_error", { error: String(error) });
       return errorReply("internal");
     }
@@ -146,8 +156,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
             ),
           );
         }
-        case "STATS":
-          return { ok: true, stats: stats() };
+        case "STATS": {
+          // On a shared store (§9) the cluster's counts are read from the database.
+          const cluster = orders.clusterStats?.();
+          if (!cluster) return { ok: true, stats: stats() };
+          return guard(cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })));
+        }
         case "TASK":
           return guard(orders.runTask(request.task));
         case "CANCELAR":

@@ -6,6 +6,7 @@ import { createDispatcher, isReply, type OrderOperations } from "./dispatch.ts";
 import { Logger } from "./log.ts";
 import type { OrderStats } from "./orders/order_service.ts";
 import { PasswordHasher } from "./accounts/password_hash.ts";
+import { testWith } from "../tests/permissions.ts";
 
 /** Orders are not under test here: only `stats().workers` is read. */
 const ORDERS = {
@@ -42,23 +43,26 @@ async function setup(store?: AccountStore) {
   };
 }
 
-Deno.test("dispatcher: REGISTRO → LOGIN → GET_TAREAS_HTML, the happy path of §2.6", async () => {
-  await using d = await setup();
-  assert.deepEqual(
-    await d.send({ op: "REGISTRO", data: { usuario: "ana", password: "s3cret-pass" } }),
-    { ok: true, usuario: "ana" },
-  );
-  const login = await d.send({ op: "LOGIN", data: { username: "ana", password: "s3cret-pass" } });
-  assert.equal(login.ok, true);
-  assert.equal(login.usuario, "ana");
-  assert.equal(typeof login.token, "string");
-  const tareas = await d.send({ op: "GET_TAREAS_HTML", data: { token: login.token } });
-  assert.equal(tareas.ok, true);
-  assert.match(String(tareas.html), /¡Hola, ana!/);
-  assert.match(String(tareas.html), /<strong>4<\/strong> workers/);
-});
+testWith("read")(
+  "dispatcher: REGISTRO → LOGIN → GET_TAREAS_HTML, the happy path of §2.6",
+  async () => {
+    await using d = await setup();
+    assert.deepEqual(
+      await d.send({ op: "REGISTRO", data: { usuario: "ana", password: "s3cret-pass" } }),
+      { ok: true, usuario: "ana" },
+    );
+    const login = await d.send({ op: "LOGIN", data: { username: "ana", password: "s3cret-pass" } });
+    assert.equal(login.ok, true);
+    assert.equal(login.usuario, "ana");
+    assert.equal(typeof login.token, "string");
+    const tareas = await d.send({ op: "GET_TAREAS_HTML", data: { token: login.token } });
+    assert.equal(tareas.ok, true);
+    assert.match(String(tareas.html), /¡Hola, ana!/);
+    assert.match(String(tareas.html), /<strong>4<\/strong> workers/);
+  },
+);
 
-Deno.test("dispatcher: each account error code", async () => {
+testWith("read")("dispatcher: each account error code", async () => {
   await using d = await setup();
   await d.send({ op: "REGISTRO", usuario: "ana", password: "s3cret-pass" });
   const cases: [unknown, string][] = [

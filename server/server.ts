@@ -9,7 +9,12 @@
 
 import { AccountService } from "./accounts/account_service.ts";
 import { Capacity } from "./capacity.ts";
-import { DEFAULT_LIMITS, type ServerConfig, V11_DEFAULTS } from "./config/server_config.ts";
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_LIMITS,
+  type ServerConfig,
+  V11_DEFAULTS,
+} from "./config/server_config.ts";
 import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
@@ -22,6 +27,8 @@ import { replyBytes } from "./protocol/encode_reply.ts";
 import { errorReply } from "./protocol/errors.ts";
 import type { DurationSummary } from "./protocol/replies.ts";
 import { processorSource } from "./processing/processor_source.ts";
+import { InlinePool } from "./processing/inline_pool.ts";
+import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
@@ -41,6 +48,20 @@ export interface ServerOptions {
   stallMs?: number;
   /** Orders deleted per retention batch (tests make it small). @default 500 */
   pruneBatchSize?: number;
+  /**
+   * The store, instead of the one `config.db` names; the server closes it.
+   * Tests that run with nothing but `--allow-net` pass a `MemoryStore`.
+   *
+   * @default {openStore(config.db)}
+   */
+  store?: Store;
+  /**
+   * Run processing on the main thread (`InlinePool`) instead of Web Workers,
+   * whose modules need read permission. Simulated processing and tasks only.
+   *
+   * @default false
+   */
+  inlineProcessing?: boolean;
 }
 
 /** What a run did, printed when the daemon stops. */
@@ -65,7 +86,7 @@ export class Server implements AsyncDisposable {
   readonly #config: ServerSettings;
   readonly #logger: Logger;
   readonly #store: Store;
-  readonly #pool: WorkerPool;
+  readonly #pool: ProcessorPool;
   readonly #orders: OrderService;
   readonly #listeners: Deno.TcpListener[];
   readonly #connections = new Set<Connection>();
@@ -83,18 +104,25 @@ export class Server implements AsyncDisposable {
     this.#connections.delete(connection);
     if (this.#debug) this.#logger.debug("conn.close", { peer: connection.peer });
   };
+  /**
+   * Resolves when the daemon cannot go on (its PostgreSQL database, reached
+   * only after the start, refuses it); never on SQLite. Stop it then.
+   */
+  readonly failed: Promise<Error>;
 
   private constructor(
     options: ServerOptions,
     parts: {
       store: Store;
-      pool: WorkerPool;
+      pool: ProcessorPool;
       orders: OrderService;
       accounts: AccountService;
       listeners: Deno.TcpListener[];
       metrics: MetricsEndpoint | null;
+      failed: Promise<Error>;
     },
   ) {
+    this.failed = parts.failed;
     this.#config = options.config;
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
     this.#debug = this.#logger.enabled("debug");
@@ -139,13 +167,21 @@ export class Server implements AsyncDisposable {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
-    const store = await openStore({ db: config.db, sync: config.sync });
+    const failed = Promise.withResolvers<Error>();
+    const store = options.store ?? await openStore({
+      db: config.db,
+      sync: config.sync,
+      capacity: config.maxPedidos,
+      leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS,
+      logger,
+      onFatal: failed.resolve,
+    });
     const processor = config.processor ? processorSource(config.processor) : undefined;
-    let pool: WorkerPool | undefined;
+    let pool: ProcessorPool | undefined;
     let listeners: Deno.TcpListener[] = [];
     let metrics: MetricsEndpoint | null = null;
     try {
-      pool = await WorkerPool.start({
+      pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
         logger,
         ...(options.processorUrl ? { moduleUrl: options.processorUrl } : {}),
@@ -184,6 +220,7 @@ export class Server implements AsyncDisposable {
         accounts,
         listeners,
         metrics,
+        failed: failed.promise,
       });
     } catch (error) {
       for (const listener of listeners) listener.close();

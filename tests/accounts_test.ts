@@ -1,9 +1,10 @@
 /**
- * Accounts over the wire (PROTOCOL.md §2.6), against a real daemon.
+ * Accounts over the wire (docs/protocol.md §2.6), against a real daemon.
  */
 import assert from "node:assert/strict";
 import { PedidosClient } from "../client/client.ts";
 import { startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ANA = { usuario: "ana", password: "s3cret-pass" };
 
@@ -52,40 +53,46 @@ Deno.test("daemon: other clients are answered while logins are being hashed", as
   assert.equal(answered, 3, "three PINGs were answered before the first LOGIN");
 });
 
-Deno.test("daemon: accounts and sessions survive a restart; --session-ttl-s ends sessions", async () => {
-  await using dir = await tempDir();
-  let token: unknown;
-  {
-    await using daemon = await startSubprocess(dir.path, ["--session-ttl-s", "3600"]);
+testWith("read", "write", "run", "env")(
+  "daemon: accounts and sessions survive a restart; --session-ttl-s ends sessions",
+  async () => {
+    await using dir = await tempDir();
+    let token: unknown;
+    {
+      await using daemon = await startSubprocess(dir.path, ["--session-ttl-s", "3600"]);
+      await using client = await PedidosClient.connect({
+        hostname: "127.0.0.1",
+        port: daemon.port,
+      });
+      assert.equal((await client.request({ op: "REGISTRO", data: ANA })).ok, true);
+      token = (await client.request({ op: "LOGIN", data: ANA })).token;
+      daemon.kill("SIGTERM");
+      assert.equal((await daemon.exited()).code, 0);
+    }
+    // A daemon that gives sessions 2 s: the hour-long one still works after the
+    // restart; a new one works at first, then ends.
+    await using daemon = await startSubprocess(dir.path, ["--session-ttl-s", "2"]);
     await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: daemon.port });
-    assert.equal((await client.request({ op: "REGISTRO", data: ANA })).ok, true);
-    token = (await client.request({ op: "LOGIN", data: ANA })).token;
+    assert.equal((await client.request({ op: "GET_TAREAS_HTML", token })).ok, true);
+    const short = (await client.request({ op: "LOGIN", data: ANA })).token;
+    assert.equal((await client.request({ op: "GET_TAREAS_HTML", token: short })).ok, true);
+    await waitUntil(
+      async () => (await client.request({ op: "GET_TAREAS_HTML", token: short })).ok === false,
+      { timeoutMs: 30_000, everyMs: 200, what: "the 2 s session to end" },
+    );
+    assert.equal(
+      (await client.request({ op: "GET_TAREAS_HTML", token: short })).error,
+      "unauthorized",
+    );
+    assert.equal(
+      (await client.request({ op: "GET_TAREAS_HTML", token })).ok,
+      true,
+      "the hour-long session goes on",
+    );
     daemon.kill("SIGTERM");
-    assert.equal((await daemon.exited()).code, 0);
-  }
-  // A daemon that gives sessions 2 s: the hour-long one still works after the
-  // restart; a new one works at first, then ends.
-  await using daemon = await startSubprocess(dir.path, ["--session-ttl-s", "2"]);
-  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: daemon.port });
-  assert.equal((await client.request({ op: "GET_TAREAS_HTML", token })).ok, true);
-  const short = (await client.request({ op: "LOGIN", data: ANA })).token;
-  assert.equal((await client.request({ op: "GET_TAREAS_HTML", token: short })).ok, true);
-  await waitUntil(
-    async () => (await client.request({ op: "GET_TAREAS_HTML", token: short })).ok === false,
-    { timeoutMs: 30_000, everyMs: 200, what: "the 2 s session to end" },
-  );
-  assert.equal(
-    (await client.request({ op: "GET_TAREAS_HTML", token: short })).error,
-    "unauthorized",
-  );
-  assert.equal(
-    (await client.request({ op: "GET_TAREAS_HTML", token })).ok,
-    true,
-    "the hour-long session goes on",
-  );
-  daemon.kill("SIGTERM");
-  const { stderr } = await daemon.exited();
-  for (const secret of [ANA.password, String(token), String(short)]) {
-    assert.ok(!stderr.includes(secret), "no secret in the log");
-  }
-});
+    const { stderr } = await daemon.exited();
+    for (const secret of [ANA.password, String(token), String(short)]) {
+      assert.ok(!stderr.includes(secret), "no secret in the log");
+    }
+  },
+);

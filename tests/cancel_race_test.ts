@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { ServerSettings } from "../server/server.ts";
 import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const SCRIPTED = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
 const ORDERS = 60;
@@ -66,33 +67,39 @@ Deno.test("CANCELAR racing the workers: each order is either cancelled unprocess
   await race({ processMs: { min: 0, max: 8 } }, "Ana");
 });
 
-Deno.test("CANCELAR racing the workers: each order is either cancelled unprocessed or processed once (processor module)", async () => {
-  await race({ processor: SCRIPTED }, "wait-5");
-});
+testWith("read")(
+  "CANCELAR racing the workers: each order is either cancelled unprocessed or processed once (processor module)",
+  async () => {
+    await race({ processor: SCRIPTED }, "wait-5");
+  },
+);
 
-Deno.test("CANCELAR withdraws an order waiting out its retry backoff; it is never tried again", async () => {
-  await using daemon = await startInProcess({
-    processor: SCRIPTED,
-    maxIntentos: 3,
-    retryBackoffMs: 60_000,
-  });
-  await using conn = await rawConnect(daemon.port);
-  await conn.write(
-    JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
-  );
-  const id = (await conn.readLine())?.id;
-  // After its first attempt fails it waits a minute, stored pendiente with one attempt.
-  let pedido: Record<string, unknown> = {};
-  await waitUntil(async () => {
-    await conn.write(`{"op":"ESTADO","id":${id}}\n`);
-    pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
-    return pedido.intentos === 1 && pedido.estado === "pendiente";
-  }, { what: "the first attempt failed" });
-  assert.deepEqual([pedido.estado, pedido.intentos], ["pendiente", 1]);
-  await conn.write(`{"op":"CANCELAR","id":${id}}\n{"op":"STATS"}\n`);
-  const cancelled = (await conn.readLine())?.pedido as Record<string, unknown>;
-  assert.deepEqual([cancelled.estado, cancelled.intentos], ["cancelado", 1]);
-  const stats = (await conn.readLine())?.stats as Record<string, number>;
-  assert.equal(stats.libres, stats.capacidad, "its slot came back at once");
-  assert.equal(stats.pendientes, 0);
-});
+testWith("read")(
+  "CANCELAR withdraws an order waiting out its retry backoff; it is never tried again",
+  async () => {
+    await using daemon = await startInProcess({
+      processor: SCRIPTED,
+      maxIntentos: 3,
+      retryBackoffMs: 60_000,
+    });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(
+      JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
+    );
+    const id = (await conn.readLine())?.id;
+    // After its first attempt fails it waits a minute, stored pendiente with one attempt.
+    let pedido: Record<string, unknown> = {};
+    await waitUntil(async () => {
+      await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+      pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
+      return pedido.intentos === 1 && pedido.estado === "pendiente";
+    }, { what: "the first attempt failed" });
+    assert.deepEqual([pedido.estado, pedido.intentos], ["pendiente", 1]);
+    await conn.write(`{"op":"CANCELAR","id":${id}}\n{"op":"STATS"}\n`);
+    const cancelled = (await conn.readLine())?.pedido as Record<string, unknown>;
+    assert.deepEqual([cancelled.estado, cancelled.intentos], ["cancelado", 1]);
+    const stats = (await conn.readLine())?.stats as Record<string, number>;
+    assert.equal(stats.libres, stats.capacidad, "its slot came back at once");
+    assert.equal(stats.pendientes, 0);
+  },
+);

@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { rawConnect, startInProcess, startSubprocess, tempDir } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const FAULTY = new URL("./fixtures/faulty_processor_worker.ts", import.meta.url);
 
@@ -31,70 +32,82 @@ Deno.test("CANCELAR answers not_found, and not_cancellable with the order once i
   assert.match(String(refused?.mensaje), /^❌ /);
 });
 
-Deno.test("a cancelled order gives its slot back at once and is never processed, not even after a restart", async () => {
-  await using dir = await tempDir();
-  // One worker busy for a minute: the second order waits pendiente.
-  const args = ["--workers", "1", "--max-pedidos", "2", "--process-ms", "60000", "--db", "p.db"];
-  let cancelledId: number;
-  {
-    await using daemon = await startSubprocess(dir.path, args);
+testWith("read", "write", "run", "env")(
+  "a cancelled order gives its slot back at once and is never processed, not even after a restart",
+  async () => {
+    await using dir = await tempDir();
+    // One worker busy for a minute: the second order waits pendiente.
+    const args = ["--workers", "1", "--max-pedidos", "2", "--process-ms", "60000", "--db", "p.db"];
+    let cancelledId: number;
+    {
+      await using daemon = await startSubprocess(dir.path, args);
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(order("primero") + order("segundo") + order("tercero"));
+      assert.equal((await conn.readLine())?.ok, true);
+      cancelledId = (await conn.readLine())?.id as number;
+      assert.equal((await conn.readLine())?.error, "queue_full");
+      await conn.write(
+        `{"op":"CANCELAR","id":${cancelledId}}\n` + order("cuarto") + '{"op":"STATS"}\n',
+      );
+      const cancelled = pedidoOf(await conn.readLine());
+      assert.equal(cancelled.estado, "cancelado");
+      assert.match(String(cancelled.fecha_fin), /Z$/);
+      assert.equal((await conn.readLine())?.ok, true, "the slot came back at once");
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.equal(stats.cancelados, 1);
+      daemon.kill("SIGKILL");
+      await daemon.exited();
+    }
+    const quick = args.map((arg) => arg === "60000" ? "0" : arg);
+    await using again = await startSubprocess(dir.path, quick);
+    await using conn = await rawConnect(again.port);
+    await conn.write(`{"op":"LISTAR"}\n`);
+    const listed = (await conn.readLine())?.pedidos as { id: number; estado: string }[];
+    await conn.write(`{"op":"ESTADO","id":${listed[0]!.id},"esperar":true}\n`);
+    await conn.readLine();
+    await conn.write(`{"op":"ESTADO","id":${cancelledId}}\n`);
+    const after = pedidoOf(await conn.readLine());
+    assert.deepEqual([after.estado, after.intentos, after.worker], ["cancelado", 0, null]);
+  },
+);
+
+testWith("read")(
+  "REINTENTAR puts an error order back in the queue, intentos going on counting",
+  async () => {
+    await using daemon = await startInProcess({ workers: 1 }, { processorUrl: FAULTY });
     await using conn = await rawConnect(daemon.port);
-    await conn.write(order("primero") + order("segundo") + order("tercero"));
-    assert.equal((await conn.readLine())?.ok, true);
-    cancelledId = (await conn.readLine())?.id as number;
-    assert.equal((await conn.readLine())?.error, "queue_full");
-    await conn.write(
-      `{"op":"CANCELAR","id":${cancelledId}}\n` + order("cuarto") + '{"op":"STATS"}\n',
+    await conn.write(order("fail"));
+    const id = (await conn.readLine())?.id;
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+    const failed = pedidoOf(await conn.readLine());
+    assert.deepEqual([failed.estado, failed.intentos], ["error", 3]);
+    await conn.write(`{"op":"REINTENTAR","id":${id}}\n{"op":"ESTADO","id":${id},"esperar":true}\n`);
+    const retried = pedidoOf(await conn.readLine());
+    assert.deepEqual(
+      [
+        retried.estado,
+        retried.detalle_error,
+        retried.fecha_inicio,
+        retried.worker,
+        retried.intentos,
+      ],
+      ["pendiente", null, null, null, 3],
     );
-    const cancelled = pedidoOf(await conn.readLine());
-    assert.equal(cancelled.estado, "cancelado");
-    assert.match(String(cancelled.fecha_fin), /Z$/);
-    assert.equal((await conn.readLine())?.ok, true, "the slot came back at once");
-    const stats = (await conn.readLine())?.stats as Record<string, number>;
-    assert.equal(stats.cancelados, 1);
-    daemon.kill("SIGKILL");
-    await daemon.exited();
-  }
-  const quick = args.map((arg) => arg === "60000" ? "0" : arg);
-  await using again = await startSubprocess(dir.path, quick);
-  await using conn = await rawConnect(again.port);
-  await conn.write(`{"op":"LISTAR"}\n`);
-  const listed = (await conn.readLine())?.pedidos as { id: number; estado: string }[];
-  await conn.write(`{"op":"ESTADO","id":${listed[0]!.id},"esperar":true}\n`);
-  await conn.readLine();
-  await conn.write(`{"op":"ESTADO","id":${cancelledId}}\n`);
-  const after = pedidoOf(await conn.readLine());
-  assert.deepEqual([after.estado, after.intentos, after.worker], ["cancelado", 0, null]);
-});
+    const again = pedidoOf(await conn.readLine());
+    assert.deepEqual([again.estado, again.intentos], ["error", 4], "one more attempt each time");
+    await conn.write(order("Ana"));
+    const ok = (await conn.readLine())?.id;
+    await conn.write(`{"op":"ESTADO","id":${ok},"esperar":true}\n{"op":"REINTENTAR","id":${ok}}\n`);
+    await conn.readLine();
+    const refused = await conn.readLine();
+    assert.equal(refused?.error, "not_retryable");
+    assert.equal(pedidoOf(refused).estado, "listo");
+    await conn.write('{"op":"REINTENTAR","id":4242}\n');
+    assert.equal((await conn.readLine())?.error, "not_found");
+  },
+);
 
-Deno.test("REINTENTAR puts an error order back in the queue, intentos going on counting", async () => {
-  await using daemon = await startInProcess({ workers: 1 }, { processorUrl: FAULTY });
-  await using conn = await rawConnect(daemon.port);
-  await conn.write(order("fail"));
-  const id = (await conn.readLine())?.id;
-  await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
-  const failed = pedidoOf(await conn.readLine());
-  assert.deepEqual([failed.estado, failed.intentos], ["error", 3]);
-  await conn.write(`{"op":"REINTENTAR","id":${id}}\n{"op":"ESTADO","id":${id},"esperar":true}\n`);
-  const retried = pedidoOf(await conn.readLine());
-  assert.deepEqual(
-    [retried.estado, retried.detalle_error, retried.fecha_inicio, retried.worker, retried.intentos],
-    ["pendiente", null, null, null, 3],
-  );
-  const again = pedidoOf(await conn.readLine());
-  assert.deepEqual([again.estado, again.intentos], ["error", 4], "one more attempt each time");
-  await conn.write(order("Ana"));
-  const ok = (await conn.readLine())?.id;
-  await conn.write(`{"op":"ESTADO","id":${ok},"esperar":true}\n{"op":"REINTENTAR","id":${ok}}\n`);
-  await conn.readLine();
-  const refused = await conn.readLine();
-  assert.equal(refused?.error, "not_retryable");
-  assert.equal(pedidoOf(refused).estado, "listo");
-  await conn.write('{"op":"REINTENTAR","id":4242}\n');
-  assert.equal((await conn.readLine())?.error, "not_found");
-});
-
-Deno.test("REINTENTAR on a full daemon answers queue_full and changes nothing", async () => {
+testWith("read")("REINTENTAR on a full daemon answers queue_full and changes nothing", async () => {
   // `fail` fails at once; any other order takes a minute.
   await using daemon = await startInProcess(
     { workers: 1, maxPedidos: 1, processMs: { min: 60_000, max: 60_000 }, drainTimeoutMs: 50 },

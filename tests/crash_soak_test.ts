@@ -1,7 +1,7 @@
 /**
  * Crash soak (issue 4, §3): load with `clave`s against a real daemon
  * subprocess, SIGKILL at seeded random moments, restart, again and again;
- * then check PROTOCOL.md §6 on the database file:
+ * then check docs/protocol.md §6 on the database file:
  *
  * - at every kill, every order acked so far is in the file with its id;
  * - at the end every acked order exists exactly once and is `listo`,
@@ -13,8 +13,9 @@
 import assert from "node:assert/strict";
 import { Random, readRows, seedFromEnv, withSeed } from "./fault_util.ts";
 import { rawConnect, startSubprocess, type Subprocess, tempDir, waitUntil } from "./test_util.ts";
+import { readEnv, testWith } from "./permissions.ts";
 
-const SOAK_MS = Number(Deno.env.get("PEDIDOS_SOAK_SECONDS") ?? 12) * 1000;
+const SOAK_MS = Number(readEnv("PEDIDOS_SOAK_SECONDS") ?? 12) * 1000;
 const CLIENTS = 4;
 const WINDOW = 16;
 
@@ -112,138 +113,160 @@ function checkAckedAreStored(db: string, ledger: Ledger, when: string): void {
   }
 }
 
-Deno.test("crash soak: SIGKILL at random moments loses no acked order; each ends listo exactly once", async () => {
-  const seed = seedFromEnv(20_261_123);
-  await withSeed(`crash soak seed ${seed}`, async () => {
-    const rng = new Random(seed);
-    await using dir = await tempDir();
-    const db = `${dir.path}/soak.db`;
-    const base = ["--db", db, "--workers", "2", "--max-pedidos", "64", "--drain-timeout-ms", "300"];
-    const ledger = new Ledger();
-    const deadline = Date.now() + SOAK_MS;
-    let kills = 0;
-    let killsInDrain = 0;
+testWith("read", "write", "run", "env")(
+  "crash soak: SIGKILL at random moments loses no acked order; each ends listo exactly once",
+  async () => {
+    const seed = seedFromEnv(20_261_123);
+    await withSeed(`crash soak seed ${seed}`, async () => {
+      const rng = new Random(seed);
+      await using dir = await tempDir();
+      const db = `${dir.path}/soak.db`;
+      const base = [
+        "--db",
+        db,
+        "--workers",
+        "2",
+        "--max-pedidos",
+        "64",
+        "--drain-timeout-ms",
+        "300",
+      ];
+      const ledger = new Ledger();
+      const deadline = Date.now() + SOAK_MS;
+      let kills = 0;
+      let killsInDrain = 0;
 
-    while (Date.now() < deadline || kills < 3) {
-      const sync = kills % 3 === 2 ? "normal" : "full";
-      const daemon: Subprocess = await startSubprocess(dir.path, [
-        ...base,
-        "--sync",
-        sync,
-        "--process-ms",
-        "0-15",
-      ]);
-      const stop = new AbortController();
-      const loaders = Array.from(
-        { length: CLIENTS },
-        () => load(daemon.port, ledger, stop.signal),
-      );
-      // From right at start (recovery running) to well into the load.
-      await sleep(rng.chance(0.15) ? rng.int(0, 20) : rng.int(50, 600));
-      if (rng.chance(0.2)) {
-        daemon.kill("SIGTERM"); // killed while draining
-        await sleep(rng.int(0, 60));
-        killsInDrain++;
-      }
-      daemon.kill("SIGKILL");
-      const { code } = await daemon.exited();
-      assert.ok(code === 137 || code === 0, `exit status ${code}`);
-      kills++;
-      stop.abort();
-      await Promise.all(loaders);
-      checkAckedAreStored(db, ledger, `after kill ${kills} (sync ${sync})`);
-    }
-
-    // The last run is let finish: resend what was never acked, then wait for the pool.
-    const last = await startSubprocess(dir.path, [...base, "--process-ms", "0"]);
-    try {
-      for (let round = 0; ledger.retry.length > 0; round++) {
-        assert.ok(round < 200, `${ledger.retry.length} orders never acked`);
-        const never = new AbortController().signal;
-        await Promise.all(
-          Array.from({ length: CLIENTS }, () => load(last.port, ledger, never, 1)),
+      while (Date.now() < deadline || kills < 3) {
+        const sync = kills % 3 === 2 ? "normal" : "full";
+        const daemon: Subprocess = await startSubprocess(dir.path, [
+          ...base,
+          "--sync",
+          sync,
+          "--process-ms",
+          "0-15",
+        ]);
+        const stop = new AbortController();
+        const loaders = Array.from(
+          { length: CLIENTS },
+          () => load(daemon.port, ledger, stop.signal),
         );
+        // From right at start (recovery running) to well into the load.
+        await sleep(rng.chance(0.15) ? rng.int(0, 20) : rng.int(50, 600));
+        if (rng.chance(0.2)) {
+          daemon.kill("SIGTERM"); // killed while draining
+          await sleep(rng.int(0, 60));
+          killsInDrain++;
+        }
+        daemon.kill("SIGKILL");
+        const { code } = await daemon.exited();
+        assert.ok(code === 137 || code === 0, `exit status ${code}`);
+        kills++;
+        stop.abort();
+        await Promise.all(loaders);
+        checkAckedAreStored(db, ledger, `after kill ${kills} (sync ${sync})`);
       }
-      await waitUntil(
-        () => readRows(db).every((row) => row.estado === "listo" || row.estado === "error"),
-        { timeoutMs: 30_000, what: "every order finished" },
+
+      // The last run is let finish: resend what was never acked, then wait for the pool.
+      const last = await startSubprocess(dir.path, [...base, "--process-ms", "0"]);
+      try {
+        for (let round = 0; ledger.retry.length > 0; round++) {
+          assert.ok(round < 200, `${ledger.retry.length} orders never acked`);
+          const never = new AbortController().signal;
+          await Promise.all(
+            Array.from({ length: CLIENTS }, () => load(last.port, ledger, never, 1)),
+          );
+        }
+        await waitUntil(
+          () => readRows(db).every((row) => row.estado === "listo" || row.estado === "error"),
+          { timeoutMs: 30_000, what: "every order finished" },
+        );
+      } finally {
+        last.kill("SIGTERM");
+      }
+      const exit = await last.exited();
+      assert.equal(exit.code, 0, exit.stderr);
+
+      const rows = readRows(db);
+      checkAckedAreStored(db, ledger, "at the end");
+      assert.equal(ledger.acked.size, ledger.issued, "every clave sent was acked in the end");
+      assert.equal(rows.length, ledger.acked.size, "exactly one row per acked order, none extra");
+      assert.equal(new Set(rows.map((row) => row.clave)).size, rows.length);
+      const states = Object.groupBy(rows, (row) => row.estado);
+      assert.deepEqual(
+        Object.keys(states),
+        ["listo"],
+        "every order is listo, none pendiente/error",
       );
-    } finally {
-      last.kill("SIGTERM");
+      assert.ok(rows.every((row) => row.intentos >= 1 && row.detalle_error === null));
+      const maxIntentos = Math.max(...rows.map((row) => row.intentos));
+      const reprocessed = rows.filter((row) => row.intentos > 1).length;
+      assert.ok(kills >= 3);
+      console.log(
+        `crash soak: seed ${seed}, ${kills} SIGKILLs (${killsInDrain} during a drain), ` +
+          `${ledger.acked.size} orders acked and verified, ${ledger.resent} resends, ` +
+          `${ledger.duplicates} answered duplicado, ${reprocessed} processed more than once ` +
+          `(max intentos ${maxIntentos})`,
+      );
+    });
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a SIGTERM or SIGINT right after the ready line is a graceful stop: exit 0 and the summary",
+  async () => {
+    // The daemon used to print its ready line before it listened for signals.
+    await using dir = await tempDir();
+    for (let i = 0; i < 5; i++) {
+      const daemon = await startSubprocess(dir.path, ["--db", `${dir.path}/p.db`]);
+      daemon.kill(i % 2 ? "SIGINT" : "SIGTERM");
+      const exit = await daemon.exited();
+      assert.equal(exit.code, 0, `run ${i}: ${exit.stderr}`);
+      assert.match(exit.stdout, /resumen recibidos=0/);
     }
-    const exit = await last.exited();
-    assert.equal(exit.code, 0, exit.stderr);
+  },
+);
 
-    const rows = readRows(db);
-    checkAckedAreStored(db, ledger, "at the end");
-    assert.equal(ledger.acked.size, ledger.issued, "every clave sent was acked in the end");
-    assert.equal(rows.length, ledger.acked.size, "exactly one row per acked order, none extra");
-    assert.equal(new Set(rows.map((row) => row.clave)).size, rows.length);
-    const states = Object.groupBy(rows, (row) => row.estado);
-    assert.deepEqual(Object.keys(states), ["listo"], "every order is listo, none pendiente/error");
-    assert.ok(rows.every((row) => row.intentos >= 1 && row.detalle_error === null));
-    const maxIntentos = Math.max(...rows.map((row) => row.intentos));
-    const reprocessed = rows.filter((row) => row.intentos > 1).length;
-    assert.ok(kills >= 3);
-    console.log(
-      `crash soak: seed ${seed}, ${kills} SIGKILLs (${killsInDrain} during a drain), ` +
-        `${ledger.acked.size} orders acked and verified, ${ledger.resent} resends, ` +
-        `${ledger.duplicates} answered duplicado, ${reprocessed} processed more than once ` +
-        `(max intentos ${maxIntentos})`,
+testWith("read", "write", "run", "env")(
+  "a drain that runs out of time puts running orders back to pendiente; the next start runs them",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using first = await startSubprocess(dir.path, [
+      "--db",
+      db,
+      "--workers",
+      "2",
+      "--process-ms",
+      "20000",
+      "--drain-timeout-ms",
+      "3000",
+    ]);
+    await using conn = await rawConnect(first.port);
+    await conn.write(
+      `${JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" })}\n`.repeat(3),
     );
-  });
-});
-
-Deno.test("a SIGTERM or SIGINT right after the ready line is a graceful stop: exit 0 and the summary", async () => {
-  // The daemon used to print its ready line before it listened for signals.
-  await using dir = await tempDir();
-  for (let i = 0; i < 5; i++) {
-    const daemon = await startSubprocess(dir.path, ["--db", `${dir.path}/p.db`]);
-    daemon.kill(i % 2 ? "SIGINT" : "SIGTERM");
-    const exit = await daemon.exited();
-    assert.equal(exit.code, 0, `run ${i}: ${exit.stderr}`);
-    assert.match(exit.stdout, /resumen recibidos=0/);
-  }
-});
-
-Deno.test("a drain that runs out of time puts running orders back to pendiente; the next start runs them", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using first = await startSubprocess(dir.path, [
-    "--db",
-    db,
-    "--workers",
-    "2",
-    "--process-ms",
-    "20000",
-    "--drain-timeout-ms",
-    "3000",
-  ]);
-  await using conn = await rawConnect(first.port);
-  await conn.write(
-    `${JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" })}\n`.repeat(3),
-  );
-  const ids = [];
-  for (let i = 0; i < 3; i++) ids.push((await conn.readLine())?.id as number);
-  await waitUntil(() => readRows(db).filter((r) => r.estado === "en proceso").length === 2);
-  first.kill("SIGTERM");
-  let exited = false;
-  const exiting = first.exited().finally(() => exited = true);
-  // Our connection is idle (every reply read): it is closed at once, not after the drain.
-  assert.equal(await conn.closedByPeer(20_000), true, "idle connection closed");
-  assert.equal(exited, false, "idle connection closed before the drain ended");
-  const exit = await exiting;
-  assert.equal(exit.code, 0, exit.stderr);
-  // The drain ran out of time: both 20 s orders were stopped, none finished.
-  assert.match(exit.stdout, /listos=0 .*pendientes=3/);
-  assert.deepEqual(readRows(db).map((r) => [r.estado, r.intentos]), [
-    ["pendiente", 1],
-    ["pendiente", 1],
-    ["pendiente", 0],
-  ]);
-  await using second = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
-  await waitUntil(() => readRows(db).every((r) => r.estado === "listo"), { what: "all listo" });
-  assert.deepEqual(readRows(db).map((r) => r.intentos), [2, 2, 1]);
-  second.kill("SIGTERM");
-  assert.equal((await second.exited()).code, 0);
-});
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await conn.readLine())?.id as number);
+    await waitUntil(() => readRows(db).filter((r) => r.estado === "en proceso").length === 2);
+    first.kill("SIGTERM");
+    let exited = false;
+    const exiting = first.exited().finally(() => exited = true);
+    // Our connection is idle (every reply read): it is closed at once, not after the drain.
+    assert.equal(await conn.closedByPeer(20_000), true, "idle connection closed");
+    assert.equal(exited, false, "idle connection closed before the drain ended");
+    const exit = await exiting;
+    assert.equal(exit.code, 0, exit.stderr);
+    // The drain ran out of time: both 20 s orders were stopped, none finished.
+    assert.match(exit.stdout, /listos=0 .*pendientes=3/);
+    assert.deepEqual(readRows(db).map((r) => [r.estado, r.intentos]), [
+      ["pendiente", 1],
+      ["pendiente", 1],
+      ["pendiente", 0],
+    ]);
+    await using second = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+    await waitUntil(() => readRows(db).every((r) => r.estado === "listo"), { what: "all listo" });
+    assert.deepEqual(readRows(db).map((r) => r.intentos), [2, 2, 1]);
+    second.kill("SIGTERM");
+    assert.equal((await second.exited()).code, 0);
+  },
+);

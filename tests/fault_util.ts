@@ -9,6 +9,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { Privilege } from "./privilege_util.ts";
 import { rawConnect } from "./test_util.ts";
+import { readEnv } from "./permissions.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same sequence. */
 export class Random {
@@ -46,7 +47,7 @@ export class Random {
 
 /** A seed from `PEDIDOS_TEST_SEED` when set (to replay a failure), else `fallback`. */
 export function seedFromEnv(fallback: number): number {
-  const text = Deno.env.get("PEDIDOS_TEST_SEED");
+  const text = readEnv("PEDIDOS_TEST_SEED");
   return text ? Number(text) : fallback;
 }
 

@@ -5,7 +5,7 @@
  * deep nesting, huge numbers, `null`/arrays/strings as requests,
  * `__proto__` keys — is cut at seeded random points into random-sized
  * writes; every seed must get exactly the replies of the whole stream sent
- * in one write, and those replies must carry the codes of PROTOCOL.md §3.
+ * in one write, and those replies must carry the codes of docs/protocol.md §3.
  * A second test mutates requests at random and checks that the daemon
  * never crashes, never answers `internal`, and keeps serving.
  *
@@ -16,9 +16,10 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { concat, Random, seedFromEnv, stats, withSeed } from "./fault_util.ts";
 import { type RawConn, rawConnect, startInProcess } from "./test_util.ts";
+import { readEnv } from "./permissions.ts";
 
 const MAX_REQUEST_BYTES = 32_768;
-const SEEDS = Number(Deno.env.get("PEDIDOS_FUZZ_SEEDS") ?? 120);
+const SEEDS = Number(readEnv("PEDIDOS_FUZZ_SEEDS") ?? 120);
 const ORDER = '"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"';
 
 type Expect =
@@ -224,7 +225,7 @@ Deno.test("fuzz: a fixed hostile stream cut at random points always gets the sam
 
   // The same stream, cut differently by each seed.
   const first = seedFromEnv(1);
-  const count = Deno.env.get("PEDIDOS_TEST_SEED") ? 1 : SEEDS;
+  const count = readEnv("PEDIDOS_TEST_SEED") ? 1 : SEEDS;
   let writes = 0;
   for (let seed = first; seed < first + count; seed++) {
     await withSeed(`fuzz seed ${seed}`, async () => {
@@ -284,7 +285,7 @@ Deno.test("fuzz: mutated requests never crash the daemon, never get internal, an
     typeof request === "string" ? new TextEncoder().encode(request) : request
   ).filter((request) => request.length < 2000);
   const first = seedFromEnv(1000);
-  const count = Deno.env.get("PEDIDOS_TEST_SEED") ? 1 : SEEDS * 3;
+  const count = readEnv("PEDIDOS_TEST_SEED") ? 1 : SEEDS * 3;
   let requests = 0;
   let replies = 0;
   let closedByTooLarge = 0;

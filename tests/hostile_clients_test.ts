@@ -16,6 +16,7 @@ import { Logger } from "../server/log.ts";
 import { ProtocolError } from "../server/protocol/errors.ts";
 import { Secret } from "../server/protocol/messages.ts";
 import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 /** The connection's fixed cap of unsent reply bytes (`Connection`'s `maxUnsentBytes`). */
@@ -121,100 +122,111 @@ Deno.test("hostile: --max-reply-bytes below one order of --max-request-bytes is 
   );
 });
 
-Deno.test("hostile: ESTADO esperar is bounded per connection and in total with queue_full; waits end with the order", async () => {
-  await using dir = await tempDir();
-  await using daemon = await startInProcess({
-    db: `${dir.path}/p.db`,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-    maxWaiters: 3,
-    maxWaitersPerConnection: 2,
-  });
-  const client = await daemon.client();
-  await client.request(ORDER); // takes the only worker
-  const { id } = await client.request(ORDER); // stays pendiente
-  const wait = `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":60000}\n`;
-  await using a = await rawConnect(daemon.port);
-  await using b = await rawConnect(daemon.port);
-  await using c = await rawConnect(daemon.port);
-  await a.write(wait.repeat(3));
-  await waitUntil(() => daemon.server.waits === 2, { what: "two waits on the first connection" });
-  await b.write(wait);
-  await waitUntil(() => daemon.server.waits === 3, { what: "a third wait, on another connection" });
-  await c.write(wait);
-  const refused = await c.readLine();
-  assert.equal(refused?.error, "queue_full");
-  assert.equal(refused?.campo, "esperar");
-  assert.match(String(refused?.mensaje), /esperas abiertas en el servidor \(máximo 3\)/);
-  await c.write(`{"op":"ESTADO","id":${id}}\n`);
-  assert.equal((await c.readLine())?.ok, true, "a read without esperar is still answered");
-  // The order ends (cancelled): every wait on it is answered at once.
-  assert.equal((await client.request({ op: "CANCELAR", id })).ok, true);
-  for (let i = 0; i < 2; i++) {
-    const answered = await a.readLine();
-    assert.equal((answered?.pedido as { estado: string }).estado, "cancelado");
-    assert.equal(answered?.timeout, undefined);
-  }
-  const third = await a.readLine();
-  assert.equal(third?.error, "queue_full", "the connection's third wait was refused");
-  assert.match(String(third?.mensaje), /en esta conexión \(máximo 2\)/);
-  assert.equal(((await b.readLine())?.pedido as { estado: string }).estado, "cancelado");
-  assert.equal(daemon.server.waits, 0);
-});
+testWith("read", "write")(
+  "hostile: ESTADO esperar is bounded per connection and in total with queue_full; waits end with the order",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({
+      db: `${dir.path}/p.db`,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+      maxWaiters: 3,
+      maxWaitersPerConnection: 2,
+    });
+    const client = await daemon.client();
+    await client.request(ORDER); // takes the only worker
+    const { id } = await client.request(ORDER); // stays pendiente
+    const wait = `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":60000}\n`;
+    await using a = await rawConnect(daemon.port);
+    await using b = await rawConnect(daemon.port);
+    await using c = await rawConnect(daemon.port);
+    await a.write(wait.repeat(3));
+    await waitUntil(() => daemon.server.waits === 2, { what: "two waits on the first connection" });
+    await b.write(wait);
+    await waitUntil(() => daemon.server.waits === 3, {
+      what: "a third wait, on another connection",
+    });
+    await c.write(wait);
+    const refused = await c.readLine();
+    assert.equal(refused?.error, "queue_full");
+    assert.equal(refused?.campo, "esperar");
+    assert.match(String(refused?.mensaje), /esperas abiertas en el servidor \(máximo 3\)/);
+    await c.write(`{"op":"ESTADO","id":${id}}\n`);
+    assert.equal((await c.readLine())?.ok, true, "a read without esperar is still answered");
+    // The order ends (cancelled): every wait on it is answered at once.
+    assert.equal((await client.request({ op: "CANCELAR", id })).ok, true);
+    for (let i = 0; i < 2; i++) {
+      const answered = await a.readLine();
+      assert.equal((answered?.pedido as { estado: string }).estado, "cancelado");
+      assert.equal(answered?.timeout, undefined);
+    }
+    const third = await a.readLine();
+    assert.equal(third?.error, "queue_full", "the connection's third wait was refused");
+    assert.match(String(third?.mensaje), /en esta conexión \(máximo 2\)/);
+    assert.equal(((await b.readLine())?.pedido as { estado: string }).estado, "cancelado");
+    assert.equal(daemon.server.waits, 0);
+  },
+);
 
-Deno.test("hostile: a client that closes during ESTADO esperar releases its wait and its connection at once", async () => {
-  await using dir = await tempDir();
-  await using daemon = await startInProcess({
-    db: `${dir.path}/p.db`,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-    maxConnections: 4,
-  });
-  const client = await daemon.client();
-  const { id } = await client.request(ORDER);
-  const peers = await Promise.all(Array.from({ length: 3 }, () => rawConnect(daemon.port)));
-  for (const peer of peers) {
-    await peer.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`);
-  }
-  await waitUntil(() => daemon.server.waits === 3 && daemon.server.connections === 4, {
-    what: "three waiting clients",
-  });
-  for (const peer of peers) peer.close();
-  await waitUntil(() => daemon.server.waits === 0 && daemon.server.connections === 1, {
-    what: "the waits and connections to be released, long before the 600 s wait ends",
-  });
-  // Their places are free: new clients get in instead of busy.
-  await using next = await rawConnect(daemon.port);
-  await next.write('{"op":"PING"}\n');
-  assert.equal((await next.readLine())?.pong, true);
-});
+testWith("read", "write")(
+  "hostile: a client that closes during ESTADO esperar releases its wait and its connection at once",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({
+      db: `${dir.path}/p.db`,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+      maxConnections: 4,
+    });
+    const client = await daemon.client();
+    const { id } = await client.request(ORDER);
+    const peers = await Promise.all(Array.from({ length: 3 }, () => rawConnect(daemon.port)));
+    for (const peer of peers) {
+      await peer.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`);
+    }
+    await waitUntil(() => daemon.server.waits === 3 && daemon.server.connections === 4, {
+      what: "three waiting clients",
+    });
+    for (const peer of peers) peer.close();
+    await waitUntil(() => daemon.server.waits === 0 && daemon.server.connections === 1, {
+      what: "the waits and connections to be released, long before the 600 s wait ends",
+    });
+    // Their places are free: new clients get in instead of busy.
+    await using next = await rawConnect(daemon.port);
+    await next.write('{"op":"PING"}\n');
+    assert.equal((await next.readLine())?.pong, true);
+  },
+);
 
-Deno.test("hostile: after a half-close a pending ESTADO esperar is answered at once with the current state", async () => {
-  await using dir = await tempDir();
-  await using daemon = await startInProcess({
-    db: `${dir.path}/p.db`,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-  });
-  const client = await daemon.client();
-  const { id } = await client.request(ORDER);
-  await using peer = await rawConnect(daemon.port);
-  await peer.write(
-    `{"op":"PING"}\n{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`,
-  );
-  assert.equal((await peer.readLine())?.pong, true);
-  await waitUntil(() => daemon.server.waits === 1, { what: "the wait to start" });
-  await peer.conn.closeWrite();
-  const answered = await peer.readLine();
-  assert.equal(answered?.ok, true);
-  assert.equal(answered?.timeout, true);
-  assert.equal((answered?.pedido as { id: number }).id, id);
-  assert.equal(await peer.readLine(), null, "then the daemon closes");
-  assert.equal(daemon.server.waits, 0);
-});
+testWith("read", "write")(
+  "hostile: after a half-close a pending ESTADO esperar is answered at once with the current state",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({
+      db: `${dir.path}/p.db`,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    const client = await daemon.client();
+    const { id } = await client.request(ORDER);
+    await using peer = await rawConnect(daemon.port);
+    await peer.write(
+      `{"op":"PING"}\n{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":600000}\n`,
+    );
+    assert.equal((await peer.readLine())?.pong, true);
+    await waitUntil(() => daemon.server.waits === 1, { what: "the wait to start" });
+    await peer.conn.closeWrite();
+    const answered = await peer.readLine();
+    assert.equal(answered?.ok, true);
+    assert.equal(answered?.timeout, true);
+    assert.equal((answered?.pedido as { id: number }).id, id);
+    assert.equal(await peer.readLine(), null, "then the daemon closes");
+    assert.equal(daemon.server.waits, 0);
+  },
+);
 
 Deno.test("hostile: a flood of LOGINs beyond --max-login-queue gets queue_full at once; orders on other connections are answered", async () => {
   await using daemon = await startInProcess({ maxLoginQueue: 1 });

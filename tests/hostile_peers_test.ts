@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Random, seedFromEnv, stats, withSeed } from "./fault_util.ts";
 import { type RawConn, rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
@@ -160,121 +161,127 @@ Deno.test("hostile: a peer that sends 20000 orders and never reads holds a bound
   assert.equal(s.aceptados, total);
 });
 
-Deno.test("hostile: LISTAR replies to a peer that never reads stay bounded, and the stalled peer is cut", async () => {
-  // Before the fix one 64 KB read dispatched ~2000 LISTARs at once and the
-  // daemon built every reply: more than 1 GB for this peer alone.
-  await using dir = await tempDir();
-  await using daemon = await startInProcess({
-    db: `${dir.path}/p.db`,
-    maxPedidos: 10_000,
-    idleTimeoutMs: 1500,
-  });
-  {
-    await using filler = await rawConnect(daemon.port);
-    const big = JSON.stringify({
-      ...ORDER,
-      productos: Array.from({ length: 5 }, () => "p".repeat(150)),
-    });
-    await filler.write((big + "\n").repeat(1000));
-    for (let i = 0; i < 1000; i++) assert.equal((await filler.readLine())?.ok, true);
-  }
-  let replyBytes = 0;
-  {
-    await using probe = await rawConnect(daemon.port);
-    await probe.write('{"op":"LISTAR","limit":1000}\n');
-    replyBytes = JSON.stringify(await probe.readLine()).length;
-  }
-  assert.ok(replyBytes > 500_000, `one LISTAR reply is big (${replyBytes} bytes)`);
-
-  const rssBefore = Deno.memoryUsage().rss;
-  const conn = await rawConnect(daemon.port);
-  const flood = new TextEncoder().encode('{"op":"LISTAR","limit":1000}\n'.repeat(4000));
-  const writing = conn.write(flood).catch(() => {});
-  let peak = 0;
-  let rssPeak = 0;
-  const started = Date.now();
-  while (daemon.server.connections > 0 && Date.now() - started < 30_000) {
-    peak = Math.max(peak, daemon.server.bufferedBytes);
-    rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
-    await sleep(10);
-  }
-  conn.close();
-  await writing;
-  assert.ok(
-    peak <= 256 * 1024 + 2 * replyBytes,
-    `buffered ${peak} bytes: at most the cap plus about one reply of ${replyBytes}`,
-  );
-  assert.ok(
-    rssPeak - rssBefore < 200 * 1024 * 1024,
-    `RSS grew by ${((rssPeak - rssBefore) / 1048576).toFixed(0)} MB`,
-  );
-  assert.equal(daemon.server.connections, 0, "the peer that read nothing for 1.5 s was cut");
-  assert.equal(daemon.server.bufferedBytes, 0);
-});
-
-Deno.test("hostile: connections reset mid-request and mid-reply leak no slot and no connection", async () => {
-  const seed = seedFromEnv(4242);
-  await withSeed(`reset storm seed ${seed}`, async () => {
-    const rng = new Random(seed);
+testWith("read", "write")(
+  "hostile: LISTAR replies to a peer that never reads stay bounded, and the stalled peer is cut",
+  async () => {
+    // Before the fix one 64 KB read dispatched ~2000 LISTARs at once and the
+    // daemon built every reply: more than 1 GB for this peer alone.
+    await using dir = await tempDir();
     await using daemon = await startInProcess({
-      maxPedidos: 12,
-      workers: 2,
-      processMs: { min: 5, max: 40 },
-      maxConnections: 64,
+      db: `${dir.path}/p.db`,
+      maxPedidos: 10_000,
+      idleTimeoutMs: 1500,
     });
-    // Some big orders, so LISTAR replies take several writes to send.
     {
-      await using conn = await rawConnect(daemon.port);
-      const big = JSON.stringify({ ...ORDER, direccion: "d".repeat(400) });
-      for (let i = 0; i < 12; i++) {
-        await conn.write(big + "\n");
-        const id = (await conn.readLine())?.id;
-        if (i === 11) {
-          await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
-          await conn.readLine(10_000);
+      await using filler = await rawConnect(daemon.port);
+      const big = JSON.stringify({
+        ...ORDER,
+        productos: Array.from({ length: 5 }, () => "p".repeat(150)),
+      });
+      await filler.write((big + "\n").repeat(1000));
+      for (let i = 0; i < 1000; i++) assert.equal((await filler.readLine())?.ok, true);
+    }
+    let replyBytes = 0;
+    {
+      await using probe = await rawConnect(daemon.port);
+      await probe.write('{"op":"LISTAR","limit":1000}\n');
+      replyBytes = JSON.stringify(await probe.readLine()).length;
+    }
+    assert.ok(replyBytes > 500_000, `one LISTAR reply is big (${replyBytes} bytes)`);
+
+    const rssBefore = Deno.memoryUsage().rss;
+    const conn = await rawConnect(daemon.port);
+    const flood = new TextEncoder().encode('{"op":"LISTAR","limit":1000}\n'.repeat(4000));
+    const writing = conn.write(flood).catch(() => {});
+    let peak = 0;
+    let rssPeak = 0;
+    const started = Date.now();
+    while (daemon.server.connections > 0 && Date.now() - started < 30_000) {
+      peak = Math.max(peak, daemon.server.bufferedBytes);
+      rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
+      await sleep(10);
+    }
+    conn.close();
+    await writing;
+    assert.ok(
+      peak <= 256 * 1024 + 2 * replyBytes,
+      `buffered ${peak} bytes: at most the cap plus about one reply of ${replyBytes}`,
+    );
+    assert.ok(
+      rssPeak - rssBefore < 200 * 1024 * 1024,
+      `RSS grew by ${((rssPeak - rssBefore) / 1048576).toFixed(0)} MB`,
+    );
+    assert.equal(daemon.server.connections, 0, "the peer that read nothing for 1.5 s was cut");
+    assert.equal(daemon.server.bufferedBytes, 0);
+  },
+);
+
+testWith("env")(
+  "hostile: connections reset mid-request and mid-reply leak no slot and no connection",
+  async () => {
+    const seed = seedFromEnv(4242);
+    await withSeed(`reset storm seed ${seed}`, async () => {
+      const rng = new Random(seed);
+      await using daemon = await startInProcess({
+        maxPedidos: 12,
+        workers: 2,
+        processMs: { min: 5, max: 40 },
+        maxConnections: 64,
+      });
+      // Some big orders, so LISTAR replies take several writes to send.
+      {
+        await using conn = await rawConnect(daemon.port);
+        const big = JSON.stringify({ ...ORDER, direccion: "d".repeat(400) });
+        for (let i = 0; i < 12; i++) {
+          await conn.write(big + "\n");
+          const id = (await conn.readLine())?.id;
+          if (i === 11) {
+            await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+            await conn.readLine(10_000);
+          }
         }
       }
-    }
-    const requests = [
-      () => JSON.stringify({ ...ORDER, clave: `r-${rng.int(0, 400)}` }),
-      () => JSON.stringify(ORDER),
-      () => '{"op":"TASK","task":{"name":"upper","s":"hola"}}',
-      () => `{"op":"ESTADO","id":${rng.int(1, 30)},"esperar":true,"timeout_ms":200}`,
-      () => '{"op":"LISTAR","limit":1000}',
-      () => '{"op":"PING"}',
-    ];
-    let resets = 0;
-    for (let wave = 0; wave < 10; wave++) {
-      await Promise.all(Array.from({ length: 15 }, async () => {
-        const conn = await rawConnect(daemon.port);
-        try {
-          const count = rng.int(1, 12);
-          let text = "";
-          for (let i = 0; i < count; i++) {
-            text += requests[rng.int(0, requests.length - 1)]!() + "\n";
+      const requests = [
+        () => JSON.stringify({ ...ORDER, clave: `r-${rng.int(0, 400)}` }),
+        () => JSON.stringify(ORDER),
+        () => '{"op":"TASK","task":{"name":"upper","s":"hola"}}',
+        () => `{"op":"ESTADO","id":${rng.int(1, 30)},"esperar":true,"timeout_ms":200}`,
+        () => '{"op":"LISTAR","limit":1000}',
+        () => '{"op":"PING"}',
+      ];
+      let resets = 0;
+      for (let wave = 0; wave < 10; wave++) {
+        await Promise.all(Array.from({ length: 15 }, async () => {
+          const conn = await rawConnect(daemon.port);
+          try {
+            const count = rng.int(1, 12);
+            let text = "";
+            for (let i = 0; i < count; i++) {
+              text += requests[rng.int(0, requests.length - 1)]!() + "\n";
+            }
+            // Often end mid-request: half of one more request, never finished.
+            if (rng.chance(0.6)) text += '{"cliente":"Ana","productos":["pa';
+            await conn.write(text);
+            const end = rng.int(0, 3);
+            if (end === 1) await conn.readLine(2000).catch(() => null); // read a little of the replies
+            if (end === 2) await sleep(rng.int(1, 30)); // let replies pile up unread
+            if (end === 3) await conn.conn.closeWrite().catch(() => {});
+          } finally {
+            conn.close(); // unread replies in our buffer: the kernel sends RST
+            resets++;
           }
-          // Often end mid-request: half of one more request, never finished.
-          if (rng.chance(0.6)) text += '{"cliente":"Ana","productos":["pa';
-          await conn.write(text);
-          const end = rng.int(0, 3);
-          if (end === 1) await conn.readLine(2000).catch(() => null); // read a little of the replies
-          if (end === 2) await sleep(rng.int(1, 30)); // let replies pile up unread
-          if (end === 3) await conn.conn.closeWrite().catch(() => {});
-        } finally {
-          conn.close(); // unread replies in our buffer: the kernel sends RST
-          resets++;
-        }
-      }));
-    }
-    assert.equal(resets, 150);
-    await waitUntil(async () => {
+        }));
+      }
+      assert.equal(resets, 150);
+      await waitUntil(async () => {
+        const s = await stats(daemon.port);
+        return s.libres === s.capacidad && s.pendientes === 0 && s.en_proceso === 0;
+      }, { timeoutMs: 15_000, what: "every slot free after the storm" });
       const s = await stats(daemon.port);
-      return s.libres === s.capacidad && s.pendientes === 0 && s.en_proceso === 0;
-    }, { timeoutMs: 15_000, what: "every slot free after the storm" });
-    const s = await stats(daemon.port);
-    assert.equal(s.conexiones, 1, "only the STATS connection is open");
-    assert.equal(s.listos, s.aceptados, "every accepted order finished");
-    assert.equal(s.errores, 0);
-    assert.equal(daemon.server.bufferedBytes, 0);
-  });
-});
+      assert.equal(s.conexiones, 1, "only the STATS connection is open");
+      assert.equal(s.listos, s.aceptados, "every accepted order finished");
+      assert.equal(s.errores, 0);
+      assert.equal(daemon.server.bufferedBytes, 0);
+    });
+  },
+);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
 import { rawConnect, startInProcess, tempDir } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 Deno.test("the metrics endpoint is off unless --metrics-port is given", async () => {
   await using daemon = await startInProcess();
@@ -32,76 +33,79 @@ Deno.test("GET /metrics answers Prometheus text 0.0.4 on loopback; other paths 4
   assert.equal(post.status, 405);
 });
 
-Deno.test("metrics scraped before and after a burst count every order, its end and its time", async () => {
-  await using dir = await tempDir();
-  await using daemon = await startInProcess({
-    db: `${dir.path}/p.db`,
-    metricsPort: 0,
-    maxPedidos: 10,
-    processMs: { min: 5, max: 20 },
-  });
-  const addr = daemon.server.metricsAddr!;
-  const before = await scrape(addr);
-  assert.equal(before.value("pedidos_recibidos_total"), 0);
-  assert.equal(before.value("pedidos_capacidad"), 10);
-  assert.equal(before.value("pedidos_libres"), 10);
-  assert.equal(before.value("pedidos_workers"), 2);
-  assert.equal(before.value('pedidos_duracion_segundos_bucket{le="+Inf"}'), 0);
+testWith("read", "write")(
+  "metrics scraped before and after a burst count every order, its end and its time",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({
+      db: `${dir.path}/p.db`,
+      metricsPort: 0,
+      maxPedidos: 10,
+      processMs: { min: 5, max: 20 },
+    });
+    const addr = daemon.server.metricsAddr!;
+    const before = await scrape(addr);
+    assert.equal(before.value("pedidos_recibidos_total"), 0);
+    assert.equal(before.value("pedidos_capacidad"), 10);
+    assert.equal(before.value("pedidos_libres"), 10);
+    assert.equal(before.value("pedidos_workers"), 2);
+    assert.equal(before.value('pedidos_duracion_segundos_bucket{le="+Inf"}'), 0);
 
-  await using conn = await rawConnect(daemon.port);
-  const BURST = 25;
-  const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
-  await conn.write(`${order}\n`.repeat(BURST) + "{}\n");
-  const ids: number[] = [];
-  let rejected = 0;
-  for (let i = 0; i < BURST; i++) {
-    const reply = await conn.readLine();
-    if (reply?.ok) ids.push(reply.id as number);
-    else rejected++;
-  }
-  assert.equal((await conn.readLine())?.error, "invalid_order");
-  const during = await scrape(addr);
-  assert.equal(during.value("pedidos_conexiones"), 1);
-  for (const id of ids) {
-    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+    await using conn = await rawConnect(daemon.port);
+    const BURST = 25;
+    const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+    await conn.write(`${order}\n`.repeat(BURST) + "{}\n");
+    const ids: number[] = [];
+    let rejected = 0;
+    for (let i = 0; i < BURST; i++) {
+      const reply = await conn.readLine();
+      if (reply?.ok) ids.push(reply.id as number);
+      else rejected++;
+    }
+    assert.equal((await conn.readLine())?.error, "invalid_order");
+    const during = await scrape(addr);
+    assert.equal(during.value("pedidos_conexiones"), 1);
+    for (const id of ids) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+      await conn.readLine();
+    }
+    await conn.write(`{"op":"CANCELAR","id":${ids[0]}}\n`);
     await conn.readLine();
-  }
-  await conn.write(`{"op":"CANCELAR","id":${ids[0]}}\n`);
-  await conn.readLine();
 
-  const after = await scrape(addr);
-  assert.equal(
-    after.value("pedidos_recibidos_total"),
-    BURST + 1,
-    "the invalid one counts as received",
-  );
-  assert.equal(after.value("pedidos_aceptados_total"), ids.length);
-  assert.equal(after.value("pedidos_rechazados_total"), rejected);
-  assert.ok(rejected > 0, "a burst over the capacity is partly refused");
-  assert.equal(after.value('pedidos_finalizados_total{estado="listo"}'), ids.length);
-  assert.equal(after.value('pedidos_finalizados_total{estado="error"}'), 0);
-  assert.equal(after.value('pedidos_finalizados_total{estado="cancelado"}'), 0);
-  assert.equal(after.value("pedidos_pendientes"), 0);
-  assert.equal(after.value("pedidos_en_proceso"), 0);
-  assert.equal(after.value("pedidos_libres"), 10);
-  // The processing-time histogram: every order, each at least 5 ms, buckets cumulative.
-  assert.equal(after.value("pedidos_duracion_segundos_count"), ids.length);
-  assert.equal(after.value('pedidos_duracion_segundos_bucket{le="+Inf"}'), ids.length);
-  assert.equal(after.value('pedidos_duracion_segundos_bucket{le="0.001"}'), 0);
-  assert.ok(after.value("pedidos_duracion_segundos_sum") >= ids.length * 0.005);
-  let last = 0;
-  for (
-    const line of after.text.matchAll(/^pedidos_duracion_segundos_bucket\{le="[^"]+"\} (\d+)$/gm)
-  ) {
-    assert.ok(Number(line[1]) >= last, "cumulative");
-    last = Number(line[1]);
-  }
-  // The writer committed the burst in batches: inserts, starts and ends.
-  const batches = after.value("pedidos_escritor_lote_operaciones_count");
-  const ops = after.value("pedidos_escritor_lote_operaciones_sum");
-  assert.ok(ops >= ids.length * 3, `${ops} operations for ${ids.length} orders`);
-  assert.ok(batches >= 1 && batches <= ops);
-  assert.equal(after.value("pedidos_escritor_commit_segundos_count"), batches);
-  assert.equal(after.value("pedidos_workers_reiniciados_total"), 0);
-  assert.ok(after.value("process_resident_memory_bytes") > 0);
-});
+    const after = await scrape(addr);
+    assert.equal(
+      after.value("pedidos_recibidos_total"),
+      BURST + 1,
+      "the invalid one counts as received",
+    );
+    assert.equal(after.value("pedidos_aceptados_total"), ids.length);
+    assert.equal(after.value("pedidos_rechazados_total"), rejected);
+    assert.ok(rejected > 0, "a burst over the capacity is partly refused");
+    assert.equal(after.value('pedidos_finalizados_total{estado="listo"}'), ids.length);
+    assert.equal(after.value('pedidos_finalizados_total{estado="error"}'), 0);
+    assert.equal(after.value('pedidos_finalizados_total{estado="cancelado"}'), 0);
+    assert.equal(after.value("pedidos_pendientes"), 0);
+    assert.equal(after.value("pedidos_en_proceso"), 0);
+    assert.equal(after.value("pedidos_libres"), 10);
+    // The processing-time histogram: every order, each at least 5 ms, buckets cumulative.
+    assert.equal(after.value("pedidos_duracion_segundos_count"), ids.length);
+    assert.equal(after.value('pedidos_duracion_segundos_bucket{le="+Inf"}'), ids.length);
+    assert.equal(after.value('pedidos_duracion_segundos_bucket{le="0.001"}'), 0);
+    assert.ok(after.value("pedidos_duracion_segundos_sum") >= ids.length * 0.005);
+    let last = 0;
+    for (
+      const line of after.text.matchAll(/^pedidos_duracion_segundos_bucket\{le="[^"]+"\} (\d+)$/gm)
+    ) {
+      assert.ok(Number(line[1]) >= last, "cumulative");
+      last = Number(line[1]);
+    }
+    // The writer committed the burst in batches: inserts, starts and ends.
+    const batches = after.value("pedidos_escritor_lote_operaciones_count");
+    const ops = after.value("pedidos_escritor_lote_operaciones_sum");
+    assert.ok(ops >= ids.length * 3, `${ops} operations for ${ids.length} orders`);
+    assert.ok(batches >= 1 && batches <= ops);
+    assert.equal(after.value("pedidos_escritor_commit_segundos_count"), batches);
+    assert.equal(after.value("pedidos_workers_reiniciados_total"), 0);
+    assert.ok(after.value("process_resident_memory_bytes") > 0);
+  },
+);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { PedidosClient } from "../client/client.ts";
 import { runUsuariosCommand, setAccountRole } from "../server/accounts/usuarios_command.ts";
 import { runMain, startInProcess, tempDir } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
@@ -26,57 +27,60 @@ function ids(reply: Record<string, unknown>): number[] {
   return (reply.pedidos as { id: number }[]).map((p) => p.id);
 }
 
-Deno.test("ownership: with a token each account sees and changes only its own orders; without one, everything as before", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using daemon = await startInProcess({
-    db,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-    maxPedidos: 20,
-  });
-  const client = await daemon.client();
-  const ana = await account(client, "ana");
-  const beto = await account(client, "beto");
-  assert.equal(ana.rol, "usuario", "LOGIN says the role");
+testWith("read", "write")(
+  "ownership: with a token each account sees and changes only its own orders; without one, everything as before",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({
+      db,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+      maxPedidos: 20,
+    });
+    const client = await daemon.client();
+    const ana = await account(client, "ana");
+    const beto = await account(client, "beto");
+    assert.equal(ana.rol, "usuario", "LOGIN says the role");
 
-  await client.request(ORDER); // anonymous, takes the only worker: the rest stay pendiente
-  const a = (await client.request({ op: "PEDIDO", data: ORDER, token: ana.token })).id as number;
-  const b = (await client.request({ ...ORDER, token: beto.token })).id as number; // a bare order too
-  const anon = (await client.request(ORDER)).id as number;
+    await client.request(ORDER); // anonymous, takes the only worker: the rest stay pendiente
+    const a = (await client.request({ op: "PEDIDO", data: ORDER, token: ana.token })).id as number;
+    const b = (await client.request({ ...ORDER, token: beto.token })).id as number; // a bare order too
+    const anon = (await client.request(ORDER)).id as number;
 
-  assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ana.token })), [a]);
-  assert.deepEqual(ids(await client.request({ op: "LISTAR", token: beto.token })), [b]);
-  const all = ids(await client.request({ op: "LISTAR" }));
-  assert.deepEqual(all.slice(0, 3), [anon, b, a], "without a token, every order");
+    assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ana.token })), [a]);
+    assert.deepEqual(ids(await client.request({ op: "LISTAR", token: beto.token })), [b]);
+    const all = ids(await client.request({ op: "LISTAR" }));
+    assert.deepEqual(all.slice(0, 3), [anon, b, a], "without a token, every order");
 
-  const foreign = await client.request({ op: "ESTADO", id: a, token: beto.token });
-  assert.equal(foreign.error, "not_found", "another account's order does not exist for beto");
-  assert.equal((await client.request({ op: "ESTADO", id: a, token: ana.token })).ok, true);
-  assert.equal((await client.request({ op: "ESTADO", id: a })).ok, true, "TCP as before");
-  for (const op of ["CANCELAR", "REINTENTAR"]) {
-    const refused = await client.request({ op, id: a, token: beto.token });
-    assert.equal(refused.error, "not_found", op);
-  }
-  const waited = await client.request({
-    op: "ESTADO",
-    id: a,
-    esperar: true,
-    timeout_ms: 1,
-    token: beto.token,
-  });
-  assert.equal(waited.error, "not_found", "no waiting on another's order either");
-  const cancelled = await client.request({ op: "CANCELAR", id: a, token: ana.token });
-  assert.equal((cancelled.pedido as { estado: string }).estado, "cancelado");
+    const foreign = await client.request({ op: "ESTADO", id: a, token: beto.token });
+    assert.equal(foreign.error, "not_found", "another account's order does not exist for beto");
+    assert.equal((await client.request({ op: "ESTADO", id: a, token: ana.token })).ok, true);
+    assert.equal((await client.request({ op: "ESTADO", id: a })).ok, true, "TCP as before");
+    for (const op of ["CANCELAR", "REINTENTAR"]) {
+      const refused = await client.request({ op, id: a, token: beto.token });
+      assert.equal(refused.error, "not_found", op);
+    }
+    const waited = await client.request({
+      op: "ESTADO",
+      id: a,
+      esperar: true,
+      timeout_ms: 1,
+      token: beto.token,
+    });
+    assert.equal(waited.error, "not_found", "no waiting on another's order either");
+    const cancelled = await client.request({ op: "CANCELAR", id: a, token: ana.token });
+    assert.equal((cancelled.pedido as { estado: string }).estado, "cancelado");
 
-  const bad = await client.request({ op: "LISTAR", token: "not-a-session" });
-  assert.equal(bad.error, "unauthorized");
-  assert.equal(bad.campo, undefined);
-  const badType = await client.request({ op: "ESTADO", id: a, token: 42 });
-  assert.equal(badType.error, "unauthorized");
-  assert.equal(badType.campo, "token");
-});
+    const bad = await client.request({ op: "LISTAR", token: "not-a-session" });
+    assert.equal(bad.error, "unauthorized");
+    assert.equal(bad.campo, undefined);
+    const badType = await client.request({ op: "ESTADO", id: a, token: 42 });
+    assert.equal(badType.error, "unauthorized");
+    assert.equal(badType.campo, "token");
+  },
+);
 
 Deno.test("ownership: a clave used by another account is refused, never answered with that account's order", async () => {
   await using daemon = await startInProcess({ maxPedidos: 20 });
@@ -95,54 +99,60 @@ Deno.test("ownership: a clave used by another account is refused, never answered
   assert.deepEqual(ids(await client.request({ op: "LISTAR", token: beto.token })), []);
 });
 
-Deno.test("ownership: an operador sees every order; the role is given and taken back while the daemon runs, at once", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using daemon = await startInProcess({ db, maxPedidos: 20 });
-  const client = await daemon.client();
-  const ana = await account(client, "ana");
-  const ope = await account(client, "ope");
-  const a = (await client.request({ ...ORDER, token: ana.token })).id as number;
-  const o = (await client.request({ ...ORDER, token: ope.token })).id as number;
-  assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o]);
+testWith("read", "write")(
+  "ownership: an operador sees every order; the role is given and taken back while the daemon runs, at once",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({ db, maxPedidos: 20 });
+    const client = await daemon.client();
+    const ana = await account(client, "ana");
+    const ope = await account(client, "ope");
+    const a = (await client.request({ ...ORDER, token: ana.token })).id as number;
+    const o = (await client.request({ ...ORDER, token: ope.token })).id as number;
+    assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o]);
 
-  const lines: string[] = [];
-  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-  assert.equal(await runUsuariosCommand(["operador", "OPE", "--db", db], io), 0);
-  assert.match(lines.at(-1)!, /OPE es operador/);
-  // The same session, at once: no new LOGIN needed.
-  assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o, a]);
-  assert.equal((await client.request({ op: "ESTADO", id: a, token: ope.token })).ok, true);
-  const relogin = await client.request({ op: "LOGIN", usuario: "ope", password: "s3cret-pass" });
-  assert.equal(relogin.rol, "operador");
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    assert.equal(await runUsuariosCommand(["operador", "OPE", "--db", db], io), 0);
+    assert.match(lines.at(-1)!, /OPE es operador/);
+    // The same session, at once: no new LOGIN needed.
+    assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o, a]);
+    assert.equal((await client.request({ op: "ESTADO", id: a, token: ope.token })).ok, true);
+    const relogin = await client.request({ op: "LOGIN", usuario: "ope", password: "s3cret-pass" });
+    assert.equal(relogin.rol, "operador");
 
-  assert.equal(await runUsuariosCommand(["usuario", "ope", "--db", db], io), 0);
-  assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o]);
-  assert.equal(await setAccountRole(db, "nadie", "operador"), false);
-});
+    assert.equal(await runUsuariosCommand(["usuario", "ope", "--db", db], io), 0);
+    assert.deepEqual(ids(await client.request({ op: "LISTAR", token: ope.token })), [o]);
+    assert.equal(await setAccountRole(db, "nadie", "operador"), false);
+  },
+);
 
-Deno.test("ownership: pedidos usuarios exits 1 for an unknown name and 2 for bad usage or a missing database", async () => {
-  await using dir = await tempDir();
-  const noFile = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "nope.db"]);
-  assert.equal(noFile.code, 2, noFile.stderr);
-  assert.match(noFile.stderr, /file does not exist/);
-  const usage = await runMain(dir.path, ["usuarios", "jefe", "ana"]);
-  assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /expected "operador NOMBRE" or "usuario NOMBRE"/);
-  // A database a daemon made, with one account.
-  {
-    await using daemon = await startInProcess({ db: `${dir.path}/p.db` });
-    await account(await daemon.client(), "ana");
-  }
-  const missing = await runMain(dir.path, ["usuarios", "operador", "beto", "--db", "p.db"]);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /no account named "beto"/);
-  const done = await runMain(dir.path, ["usuarios", "operador", "ana"], {
-    env: { PEDIDOS_DB: "p.db" },
-  });
-  assert.equal(done.code, 0, done.stderr);
-  assert.match(done.stdout, /ana es operador/);
-  const help = await runMain(dir.path, ["usuarios", "--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /pedidos usuarios operador NOMBRE/);
-});
+testWith("read", "write", "run", "env")(
+  "ownership: pedidos usuarios exits 1 for an unknown name and 2 for bad usage or a missing database",
+  async () => {
+    await using dir = await tempDir();
+    const noFile = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "nope.db"]);
+    assert.equal(noFile.code, 2, noFile.stderr);
+    assert.match(noFile.stderr, /file does not exist/);
+    const usage = await runMain(dir.path, ["usuarios", "jefe", "ana"]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /expected "operador NOMBRE" or "usuario NOMBRE"/);
+    // A database a daemon made, with one account.
+    {
+      await using daemon = await startInProcess({ db: `${dir.path}/p.db` });
+      await account(await daemon.client(), "ana");
+    }
+    const missing = await runMain(dir.path, ["usuarios", "operador", "beto", "--db", "p.db"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no account named "beto"/);
+    const done = await runMain(dir.path, ["usuarios", "operador", "ana"], {
+      env: { PEDIDOS_DB: "p.db" },
+    });
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /ana es operador/);
+    const help = await runMain(dir.path, ["usuarios", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /pedidos usuarios operador NOMBRE/);
+  },
+);

@@ -21,6 +21,7 @@ import { parseClientArgs } from "../client/cli_args.ts";
 import { parseLoadArgs } from "../client/load/load_args.ts";
 import { type CompilePlan, planCompile } from "../server/packaging/compile.ts";
 import { ROOT, tempDir } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ENV_FILES = [".env.local", ".env.docker"];
 const SERVICES = ["servidor", "web", "cliente", "testcliente"];
@@ -184,6 +185,7 @@ function runtimeStage(instructions: Instruction[]): Instruction[] {
 // ---- compose.yaml
 
 interface Service {
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   image?: string;
   command?: string[];
@@ -201,11 +203,20 @@ interface Compose {
   volumes?: Record<string, unknown>;
 }
 
-function compose(): Compose {
+/**
+ * compose.yaml's services of the default profile (`docker compose up`); with
+ * `profile`, those of that profile only (`docker compose --profile NAME up NAMES`).
+ */
+function compose(profile?: string): Compose {
   // Compose resolves `<<: *anchor` merge keys; so must the parser.
   const parsed = parseYaml(read("compose.yaml"), { merge: true }) as Compose;
   assert.equal(typeof parsed?.services, "object", "compose.yaml has services");
-  return parsed;
+  const services = Object.fromEntries(
+    Object.entries(parsed.services).filter(([, service]) =>
+      profile === undefined ? service.profiles === undefined : service.profiles?.includes(profile)
+    ),
+  );
+  return { ...parsed, services };
 }
 
 function envFilesOf(service: Service): string[] {
@@ -374,7 +385,7 @@ async function binaryEquivalentFlags(plan: CompilePlan): Promise<string[]> {
 
 // ---- the tests
 
-Deno.test("compile task embeds every module the code starts as a worker", () => {
+testWith("read")("compile task embeds every module the code starts as a worker", () => {
   const plan = compileTask();
   assert.equal(plan.entry, "main.ts");
   const included = includes(plan);
@@ -405,24 +416,30 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-Deno.test("compile task bakes in network, the working directory and PEDIDOS_* only", () => {
-  assert.deepEqual(bakedPermissions(compileTask()), [
-    "--allow-net",
-    "--allow-read=.",
-    "--allow-write=.",
-    "--allow-env=PEDIDOS_*,NO_COLOR",
-  ]);
-});
+testWith("read")(
+  "compile task bakes in network, the working directory, PEDIDOS_* and libpq's PG* only",
+  () => {
+    assert.deepEqual(bakedPermissions(compileTask()), [
+      "--allow-net",
+      "--allow-read=.",
+      "--allow-write=.",
+      "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
+    ]);
+  },
+);
 
-Deno.test("compile task's permissions are enough for server --help from another directory", async () => {
-  await using dir = await tempDir();
-  const flags = await binaryEquivalentFlags(compileTask());
-  const help = await deno(["run", ...flags, `${ROOT}main.ts`, "server", "--help"], dir.path);
-  assert.equal(help.code, 0, help.stderr);
-  assert.match(help.stdout, /^Usage: pedidos server/);
-});
+testWith("read", "write")(
+  "compile task's permissions are enough for server --help from another directory",
+  async () => {
+    await using dir = await tempDir();
+    const flags = await binaryEquivalentFlags(compileTask());
+    const help = await deno(["run", ...flags, `${ROOT}main.ts`, "server", "--help"], dir.path);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: pedidos server/);
+  },
+);
 
-Deno.test(
+testWith("read", "write")(
   "compile task's permissions run server, client, load and web from another directory, and SIGTERM exits 0",
   async () => {
     await using dir = await tempDir();
@@ -490,30 +507,33 @@ Deno.test(
   },
 );
 
-Deno.test("every PEDIDOS_* key the code reads is documented, with its default, in both env files", () => {
-  const keys = envKeysReadByCode();
-  // The recording saw the tables: the daemon's, the gateway's and the env file key.
-  for (const setting of [SERVER_SETTINGS.drainTimeoutMs, WEB_SETTINGS.webPort]) {
-    assert.ok(keys.has(envName(setting.flag)));
-  }
-  assert.ok(keys.has("PEDIDOS_ENV_FILE"));
+testWith("read")(
+  "every PEDIDOS_* key the code reads is documented, with its default, in both env files",
+  () => {
+    const keys = envKeysReadByCode();
+    // The recording saw the tables: the daemon's, the gateway's and the env file key.
+    for (const setting of [SERVER_SETTINGS.drainTimeoutMs, WEB_SETTINGS.webPort]) {
+      assert.ok(keys.has(envName(setting.flag)));
+    }
+    assert.ok(keys.has("PEDIDOS_ENV_FILE"));
 
-  for (const file of ENV_FILES) {
-    const lines = envLines(read(file));
-    const documented = new Set(lines.map((line) => line.key));
-    for (const key of keys) assert.ok(documented.has(key), `${file} documents ${key}`);
-    for (const { key, value, commented } of lines) {
-      // No key the code does not read (a typo, or a secret someone added).
-      assert.ok(keys.has(key), `${file}: ${key} is read by the code`);
-      // A commented-out line shows the built-in default.
-      if (commented) {
-        assert.ok(shownDefaults(key).has(value), `${file}: # ${key}=${value} is the default`);
+    for (const file of ENV_FILES) {
+      const lines = envLines(read(file));
+      const documented = new Set(lines.map((line) => line.key));
+      for (const key of keys) assert.ok(documented.has(key), `${file} documents ${key}`);
+      for (const { key, value, commented } of lines) {
+        // No key the code does not read (a typo, or a secret someone added).
+        assert.ok(keys.has(key), `${file}: ${key} is read by the code`);
+        // A commented-out line shows the built-in default.
+        if (commented) {
+          assert.ok(shownDefaults(key).has(value), `${file}: # ${key}=${value} is the default`);
+        }
       }
     }
-  }
-});
+  },
+);
 
-Deno.test("env files explain every key and hold only values the code accepts", () => {
+testWith("read")("env files explain every key and hold only values the code accepts", () => {
   for (const file of ENV_FILES) {
     const text = read(file);
     const all = text.split("\n");
@@ -552,79 +572,88 @@ Deno.test("env files explain every key and hold only values the code accepts", (
   }
 });
 
-Deno.test(".env.docker makes the daemon listen on every address and keep its database on /data", () => {
-  const vars = parseEnv(read(".env.docker")) as Record<string, string | undefined>;
-  const server = parseServerConfig([], only(vars));
-  assert.deepEqual(server.hosts, ["*"]);
-  assert.match(server.db, /^\/data\/[^/]+$/);
-  assert.equal(parseWebConfig([], only(vars)).webHost, "0.0.0.0");
-});
+testWith("read", "write")(
+  ".env.docker makes the daemon listen on every address and keep its database on /data",
+  () => {
+    const vars = parseEnv(read(".env.docker")) as Record<string, string | undefined>;
+    const server = parseServerConfig([], only(vars));
+    assert.deepEqual(server.hosts, ["*"]);
+    assert.match(server.db, /^\/data\/[^/]+$/);
+    assert.equal(parseWebConfig([], only(vars)).webHost, "0.0.0.0");
+  },
+);
 
-Deno.test("compose.yaml defines servidor, web, cliente and testcliente, built from the Dockerfile", () => {
-  const { services, volumes } = compose();
-  assert.deepEqual(Object.keys(services).sort(), [...SERVICES].sort());
-  for (const [name, service] of Object.entries(services)) {
-    const build = typeof service.build === "string" ? { context: service.build } : service.build;
-    assert.ok(build?.context !== undefined, `${name} is built here`);
-    assert.ok(
-      exists(`${build.context}/${build.dockerfile ?? "Dockerfile"}`),
-      `${name}'s Dockerfile`,
-    );
-    const files = envFilesOf(service);
-    assert.deepEqual(files, [".env.docker"], `${name} reads .env.docker`);
-    for (const file of files) assert.ok(exists(file), `${name}: env_file ${file} exists`);
-    const keys = envKeysReadByCode();
-    for (const key of Object.keys(environmentOf(service))) {
-      assert.ok(keys.has(key), `${name}: environment ${key} is read by the code`);
+testWith("read")(
+  "compose.yaml defines servidor, web, cliente and testcliente, built from the Dockerfile",
+  () => {
+    const { services, volumes } = compose();
+    assert.deepEqual(Object.keys(services).sort(), [...SERVICES].sort());
+    for (const [name, service] of Object.entries(services)) {
+      const build = typeof service.build === "string" ? { context: service.build } : service.build;
+      assert.ok(build?.context !== undefined, `${name} is built here`);
+      assert.ok(
+        exists(`${build.context}/${build.dockerfile ?? "Dockerfile"}`),
+        `${name}'s Dockerfile`,
+      );
+      const files = envFilesOf(service);
+      assert.deepEqual(files, [".env.docker"], `${name} reads .env.docker`);
+      for (const file of files) assert.ok(exists(file), `${name}: env_file ${file} exists`);
+      const keys = envKeysReadByCode();
+      for (const key of Object.keys(environmentOf(service))) {
+        assert.ok(keys.has(key), `${name}: environment ${key} is read by the code`);
+      }
     }
-  }
-  const data = services.servidor?.volumes?.find((volume) => volume.split(":")[1] === "/data");
-  assert.ok(data !== undefined, "servidor keeps /data on a volume");
-  assert.ok(Object.hasOwn(volumes ?? {}, data.split(":")[0] ?? ""), "the volume is declared");
-});
+    const data = services.servidor?.volumes?.find((volume) => volume.split(":")[1] === "/data");
+    assert.ok(data !== undefined, "servidor keeps /data on a volume");
+    assert.ok(Object.hasOwn(volumes ?? {}, data.split(":")[0] ?? ""), "the volume is declared");
+  },
+);
 
-Deno.test("compose.yaml: every command parses to what its service is for, and the clients reach a healthy servidor", () => {
-  const { services } = compose();
-  const subcommands = Object.entries(services).map(([name, s]) => [name, s.command?.[0]]);
-  assert.deepEqual(Object.fromEntries(subcommands), {
-    servidor: "server",
-    web: "web",
-    cliente: "client",
-    testcliente: "load",
-  });
-  // What each service runs with, read as the program reads its command and environment.
-  const sourcesOf = (name: string) => only(serviceEnv(services[name] ?? {}));
-  const argsOf = (name: string) => services[name]?.command?.slice(1) ?? [];
-  const server = parseServerConfig(argsOf("servidor"), sourcesOf("servidor"));
-  assert.deepEqual([server.hosts, server.port, server.db], [["*"], 8888, "/data/pedidos.db"]);
-  const web = parseWebConfig(argsOf("web"), sourcesOf("web"));
-  assert.deepEqual(
-    [web.hosts, web.port, web.webHost, web.webPort],
-    [["servidor"], 8888, "0.0.0.0", 5000],
-  );
-  assert.deepEqual(parseClientArgs(argsOf("cliente"), sourcesOf("cliente")), {
-    kind: "pedido",
-    request: { cliente: "Ana", productos: ["pan", "agua"], direccion: "Calle 1" },
-    esperar: true,
-    timeoutMs: null,
-    config: { hosts: ["servidor"], port: 8888, envFile: null },
-    json: false,
-  });
-  const load = parseLoadArgs(argsOf("testcliente"), sourcesOf("testcliente"));
-  assert.deepEqual(
-    [load.config.hosts, load.config.port, load.options.clientes, load.options.pedidos],
-    [["servidor"], 8888, 10, 5],
-  );
-  assert.deepEqual(services.servidor?.healthcheck?.test?.slice(2, 4), ["client", "ping"]);
-  for (const name of CLIENT_SERVICES) {
-    const service = services[name] ?? {};
-    assert.equal(service.depends_on?.servidor?.condition, "service_healthy", name);
-    const { config } = parseClientArgs(["ping"], only(serviceEnv(service)));
-    assert.deepEqual(config.hosts, ["servidor"], `${name} talks to servidor`);
-  }
-});
+testWith("read", "write")(
+  "compose.yaml: every command parses to what its service is for, and the clients reach a healthy servidor",
+  () => {
+    const { services } = compose();
+    const subcommands = Object.entries(services).map(([name, s]) => [name, s.command?.[0]]);
+    assert.deepEqual(Object.fromEntries(subcommands), {
+      servidor: "server",
+      web: "web",
+      cliente: "client",
+      testcliente: "load",
+    });
+    // What each service runs with, read as the program reads its command and environment.
+    const sourcesOf = (name: string) => only(serviceEnv(services[name] ?? {}));
+    const argsOf = (name: string) => services[name]?.command?.slice(1) ?? [];
+    const server = parseServerConfig(argsOf("servidor"), sourcesOf("servidor"));
+    assert.deepEqual([server.hosts, server.port, server.db], [["*"], 8888, "/data/pedidos.db"]);
+    const web = parseWebConfig(argsOf("web"), sourcesOf("web"));
+    assert.deepEqual(
+      [web.hosts, web.port, web.webHost, web.webPort],
+      [["servidor"], 8888, "0.0.0.0", 5000],
+    );
+    assert.deepEqual(parseClientArgs(argsOf("cliente"), sourcesOf("cliente")), {
+      kind: "pedido",
+      request: { cliente: "Ana", productos: ["pan", "agua"], direccion: "Calle 1" },
+      esperar: true,
+      timeoutMs: null,
+      config: { hosts: ["servidor"], port: 8888, envFile: null },
+      json: false,
+    });
+    const load = parseLoadArgs(argsOf("testcliente"), sourcesOf("testcliente"));
+    assert.deepEqual(
+      [load.config.hosts, load.config.port, load.options.clientes, load.options.pedidos],
+      [["servidor"], 8888, 10, 5],
+    );
+    assert.deepEqual(services.servidor?.healthcheck?.test?.slice(2, 4), ["client", "ping"]);
+    for (const name of CLIENT_SERVICES) {
+      const service = services[name] ?? {};
+      assert.equal(service.depends_on?.servidor?.condition, "service_healthy", name);
+      const { config } = parseClientArgs(["ping"], only(serviceEnv(service)));
+      assert.deepEqual(config.hosts, ["servidor"], `${name} talks to servidor`);
+    }
+  },
+);
 
-Deno.test("compose.yaml publishes the daemon and web ports on 127.0.0.1 only", () => {
+testWith("read")("compose.yaml publishes the daemon and web ports on 127.0.0.1 only", () => {
   const { services } = compose();
   const published = new Map<string, string[]>();
   for (const [name, service] of Object.entries(services)) {
@@ -637,7 +666,7 @@ Deno.test("compose.yaml publishes the daemon and web ports on 127.0.0.1 only", (
   assert.deepEqual(published.get("web"), [String(WEB_SETTINGS.webPort.default)]);
 });
 
-Deno.test("compose.yaml gives servidor longer to stop than its drain timeout", () => {
+testWith("read")("compose.yaml gives servidor longer to stop than its drain timeout", () => {
   const servidor = compose().services.servidor ?? {};
   const { drainTimeoutMs } = parseServerConfig(
     servidor.command?.slice(1) ?? [],
@@ -649,80 +678,166 @@ Deno.test("compose.yaml gives servidor longer to stop than its drain timeout", (
   );
 });
 
-Deno.test("Dockerfile compiles with exactly the compile task's flags, dependencies cached first", () => {
-  const plan = compileTask();
-  const instructions = dockerfile();
-  const from = instructions.find((i) => i.name === "FROM")?.args ?? "";
-  const version = /^denoland\/deno:(\d+\.\d+\.\d+)\b/.exec(from)?.[1];
-  const ci = /^DENO_VERSION="([^"]+)"/m.exec(read(".ci/run"))?.[1];
-  assert.ok(version !== undefined, `the build stage is a pinned denoland/deno image: ${from}`);
-  assert.equal(version, ci, "the same Deno as CI");
+testWith("read")(
+  "compose.yaml cluster profile: PostgreSQL with a volume and a healthcheck, two daemons on it, the gateway and Adminer",
+  () => {
+    const { services, volumes } = compose("cluster");
+    assert.deepEqual(
+      Object.keys(services).sort(),
+      ["adminer", "postgres", "servidor-a", "servidor-b", "web-cluster"],
+    );
+    const postgres = services.postgres ?? {};
+    assert.match(postgres.image ?? "", /^postgres:\d+/);
+    const pgEnv = environmentOf(postgres);
+    const data = postgres.volumes?.find((v) => v.split(":")[1] === "/var/lib/postgresql/data");
+    assert.ok(data !== undefined, "PostgreSQL keeps its data on a volume");
+    assert.ok(Object.hasOwn(volumes ?? {}, data.split(":")[0] ?? ""), "the volume is declared");
+    assert.equal(postgres.healthcheck?.test?.[1], "pg_isready");
 
-  const runs = instructions.filter((i) => i.name === "RUN").map((i) => execForm(i.args));
-  const compiles = runs.filter((run) => run?.[0] === "deno" && run[1] === "compile");
-  assert.equal(compiles.length, 1, "one deno compile, in exec form");
-  const args = (compiles[0] ?? []).slice(2).filter((arg) => !arg.startsWith("--output="));
-  assert.deepEqual(args, [...plan.flags, plan.entry]);
+    const capacities = new Set<number>();
+    for (const name of ["servidor-a", "servidor-b"]) {
+      const daemon = services[name] ?? {};
+      assert.deepEqual(daemon.command, ["server"], name);
+      assert.ok(daemon.build !== undefined, `${name} is built here`);
+      assert.equal(daemon.depends_on?.postgres?.condition, "service_healthy", name);
+      const env = serviceEnv(daemon);
+      const config = parseServerConfig([], only(env));
+      const url = new URL(config.db);
+      assert.equal(url.protocol, "postgres:", `${name} uses PostgreSQL`);
+      assert.deepEqual(
+        [url.hostname, url.username, url.pathname.slice(1)],
+        ["postgres", pgEnv.POSTGRES_USER, pgEnv.POSTGRES_DB],
+        `${name} reaches the postgres service's database`,
+      );
+      assert.equal(url.password, "", `${name}: no password in the URL (it would show in ps)`);
+      assert.equal(env.PGPASSWORD, pgEnv.POSTGRES_PASSWORD, `${name}: the password, in PGPASSWORD`);
+      assert.equal(daemon.healthcheck?.test?.[2], "client");
+      capacities.add(config.maxPedidos);
+      for (const key of Object.keys(environmentOf(daemon))) {
+        assert.ok(
+          envKeysReadByCode().has(key) || /^PG[A-Z]+$/.test(key),
+          `${name}: ${key} is read`,
+        );
+      }
+    }
+    assert.equal(capacities.size, 1, "both daemons have the same --max-pedidos (one capacity)");
 
-  const index = (test: (i: Instruction) => boolean) => instructions.findIndex(test);
-  const copyManifests = index((i) => i.name === "COPY" && /^deno\.json deno\.lock /.test(i.args));
-  const install = index((i) =>
-    i.name === "RUN" && JSON.stringify(execForm(i.args)) === '["deno","install","--frozen"]'
-  );
-  const copySources = index((i) => i.name === "COPY" && /\bmain\.ts\b|^\. /.test(i.args));
-  const compile = index((i) => i.name === "RUN" && execForm(i.args)?.[1] === "compile");
-  assert.ok(copyManifests >= 0 && copyManifests < install, "deno.json and deno.lock, then install");
-  assert.ok(install < copySources && copySources < compile, "then the sources, then compile");
-});
+    const web = services["web-cluster"] ?? {};
+    assert.deepEqual(web.command, ["web"]);
+    const { config } = parseClientArgs(["ping"], only(serviceEnv(web)));
+    assert.deepEqual(
+      config.hosts,
+      ["servidor-a", "servidor-b"],
+      "the gateway reaches either daemon",
+    );
+    for (const name of ["servidor-a", "servidor-b"]) {
+      assert.equal(web.depends_on?.[name]?.condition, "service_healthy");
+    }
+    assert.match(services.adminer?.image ?? "", /^adminer(:|$)/);
+    assert.equal(environmentOf(services.adminer ?? {}).ADMINER_DEFAULT_SERVER, "postgres");
 
-Deno.test("Dockerfile runtime image runs the binary as non-root with /data, both ports and a ping healthcheck", () => {
-  const stage = runtimeStage(dockerfile());
-  const get = (name: string) => stage.filter((i) => i.name === name).map((i) => i.args);
-  const user = get("USER").at(-1) ?? "root";
-  assert.doesNotMatch(user, /^(root|0)(:|$)/, "a non-root user");
-  assert.ok(get("VOLUME").some((v) => v === '["/data"]' || v === "/data"), "VOLUME /data");
-  assert.equal(get("WORKDIR").at(-1), "/data", "runs in /data, where --allow-read=. points");
-  const exposed = get("EXPOSE").flatMap((e) => e.split(/\s+/));
-  assert.ok(exposed.includes(String(SERVER_SETTINGS.port.default)), "EXPOSE the daemon's port");
-  assert.ok(exposed.includes(String(WEB_SETTINGS.webPort.default)), "EXPOSE the web port");
+    // Published on loopback only, and not on the default profile's ports.
+    const published: string[] = [];
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        assert.match(port, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${port} on loopback`);
+        published.push(port.split(":")[1] ?? "");
+      }
+    }
+    const defaults = Object.values(compose().services).flatMap((service) =>
+      (service.ports ?? []).map((port) => port.split(":")[1])
+    );
+    assert.equal(new Set([...published, ...defaults]).size, published.length + defaults.length);
+    assert.equal(published.includes("5432"), false, "PostgreSQL itself is not published");
+  },
+);
 
-  const entrypoint = execForm(get("ENTRYPOINT").at(-1) ?? "") ?? [];
-  const binary = entrypoint[0] ?? "";
-  assert.ok(get("COPY").some((c) => c.endsWith(` ${binary}`)), `${binary} is copied in`);
-  const health = get("HEALTHCHECK").at(-1) ?? "";
-  const check = execForm(health.slice(health.indexOf("CMD ")));
-  assert.deepEqual(check?.slice(0, 3), [binary, "client", "ping"]);
+testWith("read")(
+  "Dockerfile compiles with exactly the compile task's flags, dependencies cached first",
+  () => {
+    const plan = compileTask();
+    const instructions = dockerfile();
+    const from = instructions.find((i) => i.name === "FROM")?.args ?? "";
+    const version = /^denoland\/deno:(\d+\.\d+\.\d+)\b/.exec(from)?.[1];
+    const ci = /^DENO_VERSION="([^"]+)"/m.exec(read(".ci/run"))?.[1];
+    assert.ok(version !== undefined, `the build stage is a pinned denoland/deno image: ${from}`);
+    assert.equal(version, ci, "the same Deno as CI");
 
-  // ENV: keys the code reads, values it accepts, listening on every address.
-  const env: Record<string, string> = {};
-  for (const args of get("ENV")) {
-    for (const match of args.matchAll(/(\S+?)=(\S+)/g)) env[match[1] ?? ""] = match[2] ?? "";
-  }
-  const keys = envKeysReadByCode();
-  for (const key of Object.keys(env)) assert.ok(keys.has(key), `ENV ${key} is read by the code`);
-  assert.deepEqual(parseServerConfig([], only(env)).hosts, ["*"]);
-});
+    const runs = instructions.filter((i) => i.name === "RUN").map((i) => execForm(i.args));
+    const compiles = runs.filter((run) => run?.[0] === "deno" && run[1] === "compile");
+    assert.equal(compiles.length, 1, "one deno compile, in exec form");
+    const args = (compiles[0] ?? []).slice(2).filter((arg) => !arg.startsWith("--output="));
+    assert.deepEqual(args, [...plan.flags, plan.entry]);
 
-Deno.test("systemd unit runs as its own user, restarts on failure and outwaits the drain on SIGTERM", () => {
-  const unit: Record<string, string> = {};
-  for (const line of read("server/packaging/pedidos.service").split("\n")) {
-    const match = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (match !== null) unit[match[1] ?? ""] = (match[2] ?? "").trim();
-  }
-  assert.ok(unit.User !== undefined && !/^(root|0)$/.test(unit.User), `User=${unit.User}`);
-  assert.equal(unit.Restart, "on-failure");
-  assert.equal(unit.KillSignal, "SIGTERM");
+    const index = (test: (i: Instruction) => boolean) => instructions.findIndex(test);
+    const copyManifests = index((i) => i.name === "COPY" && /^deno\.json deno\.lock /.test(i.args));
+    const install = index((i) =>
+      i.name === "RUN" && JSON.stringify(execForm(i.args)) === '["deno","install","--frozen"]'
+    );
+    const copySources = index((i) => i.name === "COPY" && /\bmain\.ts\b|^\. /.test(i.args));
+    const compile = index((i) => i.name === "RUN" && execForm(i.args)?.[1] === "compile");
+    assert.ok(
+      copyManifests >= 0 && copyManifests < install,
+      "deno.json and deno.lock, then install",
+    );
+    assert.ok(install < copySources && copySources < compile, "then the sources, then compile");
+  },
+);
 
-  const [binary, subcommand, ...args] = (unit.ExecStart ?? "").split(/\s+/);
-  assert.match(binary ?? "", /\/pedidos$/);
-  assert.equal(subcommand, "server");
-  const { drainTimeoutMs } = parseServerConfig(args, only({}));
-  const stopMs = durationMs(unit.TimeoutStopSec ?? "90s");
-  assert.ok(
-    stopMs > drainTimeoutMs,
-    `TimeoutStopSec=${unit.TimeoutStopSec} > ${drainTimeoutMs} ms`,
-  );
+testWith("read")(
+  "Dockerfile runtime image runs the binary as non-root with /data, both ports and a ping healthcheck",
+  () => {
+    const stage = runtimeStage(dockerfile());
+    const get = (name: string) => stage.filter((i) => i.name === name).map((i) => i.args);
+    const user = get("USER").at(-1) ?? "root";
+    assert.doesNotMatch(user, /^(root|0)(:|$)/, "a non-root user");
+    assert.ok(get("VOLUME").some((v) => v === '["/data"]' || v === "/data"), "VOLUME /data");
+    assert.equal(get("WORKDIR").at(-1), "/data", "runs in /data, where --allow-read=. points");
+    const exposed = get("EXPOSE").flatMap((e) => e.split(/\s+/));
+    assert.ok(exposed.includes(String(SERVER_SETTINGS.port.default)), "EXPOSE the daemon's port");
+    assert.ok(exposed.includes(String(WEB_SETTINGS.webPort.default)), "EXPOSE the web port");
 
-  // The binary reads and writes only its working directory: the state directory.
-  assert.equal(unit.WorkingDirectory, `/var/lib/${unit.StateDirectory}`);
-});
+    const entrypoint = execForm(get("ENTRYPOINT").at(-1) ?? "") ?? [];
+    const binary = entrypoint[0] ?? "";
+    assert.ok(get("COPY").some((c) => c.endsWith(` ${binary}`)), `${binary} is copied in`);
+    const health = get("HEALTHCHECK").at(-1) ?? "";
+    const check = execForm(health.slice(health.indexOf("CMD ")));
+    assert.deepEqual(check?.slice(0, 3), [binary, "client", "ping"]);
+
+    // ENV: keys the code reads, values it accepts, listening on every address.
+    const env: Record<string, string> = {};
+    for (const args of get("ENV")) {
+      for (const match of args.matchAll(/(\S+?)=(\S+)/g)) env[match[1] ?? ""] = match[2] ?? "";
+    }
+    const keys = envKeysReadByCode();
+    for (const key of Object.keys(env)) assert.ok(keys.has(key), `ENV ${key} is read by the code`);
+    assert.deepEqual(parseServerConfig([], only(env)).hosts, ["*"]);
+  },
+);
+
+testWith("read")(
+  "systemd unit runs as its own user, restarts on failure and outwaits the drain on SIGTERM",
+  () => {
+    const unit: Record<string, string> = {};
+    for (const line of read("server/packaging/pedidos.service").split("\n")) {
+      const match = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+      if (match !== null) unit[match[1] ?? ""] = (match[2] ?? "").trim();
+    }
+    assert.ok(unit.User !== undefined && !/^(root|0)$/.test(unit.User), `User=${unit.User}`);
+    assert.equal(unit.Restart, "on-failure");
+    assert.equal(unit.KillSignal, "SIGTERM");
+
+    const [binary, subcommand, ...args] = (unit.ExecStart ?? "").split(/\s+/);
+    assert.match(binary ?? "", /\/pedidos$/);
+    assert.equal(subcommand, "server");
+    const { drainTimeoutMs } = parseServerConfig(args, only({}));
+    const stopMs = durationMs(unit.TimeoutStopSec ?? "90s");
+    assert.ok(
+      stopMs > drainTimeoutMs,
+      `TimeoutStopSec=${unit.TimeoutStopSec} > ${drainTimeoutMs} ms`,
+    );
+
+    // The binary reads and writes only its working directory: the state directory.
+    assert.equal(unit.WorkingDirectory, `/var/lib/${unit.StateDirectory}`);
+  },
+);

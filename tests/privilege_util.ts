@@ -7,8 +7,10 @@
  * @module
  */
 
+import { lackingReason, readEnv } from "./permissions.ts";
+
 /** Whether this run is CI: the `CI` environment variable is `true`. */
-export const IN_CI = Deno.env.get("CI") === "true";
+export const IN_CI = readEnv("CI") === "true";
 
 /** A privilege some tests need, and why it is missing (null when granted). */
 export interface Privilege {
@@ -30,6 +32,12 @@ export function privilegedTest(
   privilege: Privilege,
   definition: { name: string; fn: () => Promise<void> },
 ): void {
+  // Under `deno test --allow-net` these cannot even probe the machine.
+  const lacking = lackingReason("read", "write", "run", "env");
+  if (lacking !== false) {
+    Deno.test({ ...definition, name: `${definition.name} [${lacking}]`, ignore: true });
+    return;
+  }
   const { missing } = privilege;
   if (missing === null) {
     Deno.test(definition);

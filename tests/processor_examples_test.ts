@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
 import { type InProcessDaemon, rawConnect, startInProcess } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const EXAMPLES = new URL("../workers/examples/", import.meta.url);
 
@@ -18,7 +19,7 @@ async function run(daemon: InProcessDaemon, productos: unknown[]) {
   return (await conn.readLine(17_000))?.pedido as Record<string, unknown>;
 }
 
-Deno.test("example total_productos stores the order's totals in resultado", async () => {
+testWith("read")("example total_productos stores the order's totals in resultado", async () => {
   await using daemon = await startInProcess({
     processor: new URL("total_productos.ts", EXAMPLES).pathname,
   });
@@ -31,49 +32,52 @@ Deno.test("example total_productos stores the order's totals in resultado", asyn
   });
 });
 
-Deno.test("example http_callout posts the order, is retried when the service fails, and aborts a hung request", async () => {
-  const received: { intento: string | null; body: { id: number } }[] = [];
-  const hung = new Set<PromiseWithResolvers<Response>>();
-  await using service = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request) => {
-      const intento = request.headers.get("x-pedidos-intento");
-      received.push({ intento, body: await request.json() });
-      if (intento === "1") return new Response("not yet", { status: 503 });
-      if (intento === "2") {
-        // Never answers (until the test ends): the attempt's signal must end the request.
-        const never = Promise.withResolvers<Response>();
-        hung.add(never);
-        return never.promise;
-      }
-      return Response.json({ aceptado: true }, { status: 201 });
-    },
-  );
-  Deno.env.set("PEDIDOS_CALLOUT_URL", `http://127.0.0.1:${service.addr.port}/pedidos`);
-  try {
-    await using daemon = await startInProcess({
-      workers: 1,
-      processor: new URL("http_callout.ts", EXAMPLES).pathname,
-      processTimeoutMs: 300,
-      metricsPort: 0,
-    });
-    const pedido = await run(daemon, ["pan"]);
-    assert.equal(pedido.estado, "listo", JSON.stringify(pedido));
-    assert.equal(pedido.intentos, 3);
-    assert.deepEqual(pedido.resultado, { status: 201, respuesta: { aceptado: true } });
-    assert.deepEqual(received.map((r) => [r.intento, r.body.id]), [
-      ["1", pedido.id],
-      ["2", pedido.id],
-      ["3", pedido.id],
-    ]);
-    const metrics = await scrape(daemon.server.metricsAddr!);
-    assert.equal(
-      metrics.value("pedidos_workers_reiniciados_total"),
-      0,
-      "fetch stopped on the signal: the worker was kept",
+testWith("read", "env")(
+  "example http_callout posts the order, is retried when the service fails, and aborts a hung request",
+  async () => {
+    const received: { intento: string | null; body: { id: number } }[] = [];
+    const hung = new Set<PromiseWithResolvers<Response>>();
+    await using service = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (request) => {
+        const intento = request.headers.get("x-pedidos-intento");
+        received.push({ intento, body: await request.json() });
+        if (intento === "1") return new Response("not yet", { status: 503 });
+        if (intento === "2") {
+          // Never answers (until the test ends): the attempt's signal must end the request.
+          const never = Promise.withResolvers<Response>();
+          hung.add(never);
+          return never.promise;
+        }
+        return Response.json({ aceptado: true }, { status: 201 });
+      },
     );
-  } finally {
-    Deno.env.delete("PEDIDOS_CALLOUT_URL");
-    for (const never of hung) never.resolve(new Response(null));
-  }
-});
+    Deno.env.set("PEDIDOS_CALLOUT_URL", `http://127.0.0.1:${service.addr.port}/pedidos`);
+    try {
+      await using daemon = await startInProcess({
+        workers: 1,
+        processor: new URL("http_callout.ts", EXAMPLES).pathname,
+        processTimeoutMs: 300,
+        metricsPort: 0,
+      });
+      const pedido = await run(daemon, ["pan"]);
+      assert.equal(pedido.estado, "listo", JSON.stringify(pedido));
+      assert.equal(pedido.intentos, 3);
+      assert.deepEqual(pedido.resultado, { status: 201, respuesta: { aceptado: true } });
+      assert.deepEqual(received.map((r) => [r.intento, r.body.id]), [
+        ["1", pedido.id],
+        ["2", pedido.id],
+        ["3", pedido.id],
+      ]);
+      const metrics = await scrape(daemon.server.metricsAddr!);
+      assert.equal(
+        metrics.value("pedidos_workers_reiniciados_total"),
+        0,
+        "fetch stopped on the signal: the worker was kept",
+      );
+    } finally {
+      Deno.env.delete("PEDIDOS_CALLOUT_URL");
+      for (const never of hung) never.resolve(new Response(null));
+    }
+  },
+);

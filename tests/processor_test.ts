@@ -16,6 +16,7 @@ import {
   tempDir,
   waitUntil,
 } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const FIXTURES = new URL("./fixtures/processors/", import.meta.url);
 const SCRIPTED = new URL("scripted.ts", FIXTURES).pathname;
@@ -40,91 +41,112 @@ async function run(
   return pedido;
 }
 
-Deno.test("a processor module's result is stored in resultado and shown by ESTADO and LISTAR", async () => {
-  await using daemon = await start();
-  const pedido = await run(daemon, "ok", ["pan", { nombre: "agua", cantidad: 2 }]);
-  assert.equal(pedido.estado, "listo");
-  assert.deepEqual(pedido.resultado, { total: 3, intento: 1 });
-  assert.equal(pedido.intentos, 1);
-  await using conn = await rawConnect(daemon.port);
-  await conn.write('{"op":"LISTAR","estado":"listo"}\n');
-  const listed = (await conn.readLine())?.pedidos as Record<string, unknown>[];
-  assert.deepEqual(listed[0]?.resultado, { total: 3, intento: 1 });
-  assert.equal((await run(daemon, "nada")).resultado, null, "undefined is stored as null");
-});
+testWith("read")(
+  "a processor module's result is stored in resultado and shown by ESTADO and LISTAR",
+  async () => {
+    await using daemon = await start();
+    const pedido = await run(daemon, "ok", ["pan", { nombre: "agua", cantidad: 2 }]);
+    assert.equal(pedido.estado, "listo");
+    assert.deepEqual(pedido.resultado, { total: 3, intento: 1 });
+    assert.equal(pedido.intentos, 1);
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"op":"LISTAR","estado":"listo"}\n');
+    const listed = (await conn.readLine())?.pedidos as Record<string, unknown>[];
+    assert.deepEqual(listed[0]?.resultado, { total: 3, intento: 1 });
+    assert.equal((await run(daemon, "nada")).resultado, null, "undefined is stored as null");
+  },
+);
 
-Deno.test("a module that keeps throwing ends error after --max-intentos attempts, its message in detalle_error", async () => {
-  await using daemon = await start({ maxIntentos: 2 });
-  const thrown = await run(daemon, "throw");
-  assert.deepEqual([thrown.estado, thrown.intentos, thrown.detalle_error], [
-    "error",
-    2,
-    "boom: throw",
-  ]);
-  assert.equal(thrown.resultado, null);
-  const rejected = await run(daemon, "reject-text");
-  assert.deepEqual([rejected.estado, rejected.detalle_error], ["error", "rejected with a string"]);
-  const metrics = await scrape(daemon.server.metricsAddr!);
-  assert.equal(metrics.value('pedidos_finalizados_total{estado="error"}'), 2);
-  assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 0, "a throw is no crash");
-});
+testWith("read")(
+  "a module that keeps throwing ends error after --max-intentos attempts, its message in detalle_error",
+  async () => {
+    await using daemon = await start({ maxIntentos: 2 });
+    const thrown = await run(daemon, "throw");
+    assert.deepEqual([thrown.estado, thrown.intentos, thrown.detalle_error], [
+      "error",
+      2,
+      "boom: throw",
+    ]);
+    assert.equal(thrown.resultado, null);
+    const rejected = await run(daemon, "reject-text");
+    assert.deepEqual([rejected.estado, rejected.detalle_error], [
+      "error",
+      "rejected with a string",
+    ]);
+    const metrics = await scrape(daemon.server.metricsAddr!);
+    assert.equal(metrics.value('pedidos_finalizados_total{estado="error"}'), 2);
+    assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 0, "a throw is no crash");
+  },
+);
 
-Deno.test("failed attempts are retried after a backoff that doubles each time, within its jitter", async () => {
-  const retryBackoffMs = 100;
-  await using daemon = await start({ workers: 1, maxIntentos: 4, retryBackoffMs });
-  const pedido = await run(daemon, "flaky-4");
-  assert.equal(pedido.estado, "listo");
-  assert.equal(pedido.intentos, 4);
-  // The module recorded when each attempt started (one worker, one module instance).
-  const { starts, intento } = pedido.resultado as { starts: number[]; intento: number };
-  assert.equal(intento, 4);
-  assert.equal(starts.length, 4);
-  const policy = new RetryPolicy({ maxAttempts: 4, baseMs: retryBackoffMs });
-  for (let attempt = 1; attempt < 4; attempt++) {
-    const gap = starts[attempt]! - starts[attempt - 1]!;
-    const [min] = policy.bounds(attempt);
-    assert.ok(gap >= min - 2, `wait after attempt ${attempt}: ${gap} ms, at least ${min} ms`);
-  }
-  // The shortest wait allowed after each attempt exceeds the longest allowed after the one before.
-  assert.ok(policy.bounds(2)[0] > policy.bounds(1)[1]);
-  assert.ok(policy.bounds(3)[0] > policy.bounds(2)[1]);
-});
+testWith("read")(
+  "failed attempts are retried after a backoff that doubles each time, within its jitter",
+  async () => {
+    const retryBackoffMs = 100;
+    await using daemon = await start({ workers: 1, maxIntentos: 4, retryBackoffMs });
+    const pedido = await run(daemon, "flaky-4");
+    assert.equal(pedido.estado, "listo");
+    assert.equal(pedido.intentos, 4);
+    // The module recorded when each attempt started (one worker, one module instance).
+    const { starts, intento } = pedido.resultado as { starts: number[]; intento: number };
+    assert.equal(intento, 4);
+    assert.equal(starts.length, 4);
+    const policy = new RetryPolicy({ maxAttempts: 4, baseMs: retryBackoffMs });
+    for (let attempt = 1; attempt < 4; attempt++) {
+      const gap = starts[attempt]! - starts[attempt - 1]!;
+      const [min] = policy.bounds(attempt);
+      assert.ok(gap >= min - 2, `wait after attempt ${attempt}: ${gap} ms, at least ${min} ms`);
+    }
+    // The shortest wait allowed after each attempt exceeds the longest allowed after the one before.
+    assert.ok(policy.bounds(2)[0] > policy.bounds(1)[1]);
+    assert.ok(policy.bounds(3)[0] > policy.bounds(2)[1]);
+  },
+);
 
-Deno.test("results that cannot be stored fail the attempt: 1 MB, cyclic, bigint", async () => {
-  await using daemon = await start({ maxIntentos: 1 });
-  const big = await run(daemon, "big");
-  assert.equal(big.estado, "error");
-  assert.match(big.detalle_error as string, /too large: \d+ bytes of JSON, at most 65536/);
-  assert.equal(big.resultado, null);
-  const cyclic = await run(daemon, "cycle");
-  assert.equal(cyclic.estado, "error");
-  assert.match(cyclic.detalle_error as string, /not JSON-serialisable/);
-  const bigint = await run(daemon, "bigint");
-  assert.match(bigint.detalle_error as string, /not JSON-serialisable/);
-  assert.equal((await run(daemon, "ok")).estado, "listo", "the workers go on");
-});
+testWith("read")(
+  "results that cannot be stored fail the attempt: 1 MB, cyclic, bigint",
+  async () => {
+    await using daemon = await start({ maxIntentos: 1 });
+    const big = await run(daemon, "big");
+    assert.equal(big.estado, "error");
+    assert.match(big.detalle_error as string, /too large: \d+ bytes of JSON, at most 65536/);
+    assert.equal(big.resultado, null);
+    const cyclic = await run(daemon, "cycle");
+    assert.equal(cyclic.estado, "error");
+    assert.match(cyclic.detalle_error as string, /not JSON-serialisable/);
+    const bigint = await run(daemon, "bigint");
+    assert.match(bigint.detalle_error as string, /not JSON-serialisable/);
+    assert.equal((await run(daemon, "ok")).estado, "listo", "the workers go on");
+  },
+);
 
-Deno.test("an attempt over --process-timeout-ms is aborted: a module that honours its signal keeps its worker", async () => {
-  await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 200 });
-  const pedido = await run(daemon, "honour-signal");
-  assert.deepEqual([pedido.estado, pedido.intentos], ["error", 2]);
-  assert.match(pedido.detalle_error as string, /^Timed out after 200 ms/);
-  const metrics = await scrape(daemon.server.metricsAddr!);
-  assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 0);
-});
-
-for (const cliente of ["ignore-signal", "spin"]) {
-  Deno.test(`a module that does not stop when its attempt is aborted (${cliente}) has its worker replaced`, async () => {
-    await using daemon = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 200 });
-    const pedido = await run(daemon, cliente);
-    assert.deepEqual([pedido.estado, pedido.intentos], ["error", 1]);
+testWith("read")(
+  "an attempt over --process-timeout-ms is aborted: a module that honours its signal keeps its worker",
+  async () => {
+    await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 200 });
+    const pedido = await run(daemon, "honour-signal");
+    assert.deepEqual([pedido.estado, pedido.intentos], ["error", 2]);
     assert.match(pedido.detalle_error as string, /^Timed out after 200 ms/);
     const metrics = await scrape(daemon.server.metricsAddr!);
-    assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 1);
-    const next = await run(daemon, "ok");
-    assert.equal(next.estado, "listo", "the replacement worker runs the next order");
-    assert.equal(metrics.value("pedidos_libres"), metrics.value("pedidos_capacidad"));
-  });
+    assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 0);
+  },
+);
+
+for (const cliente of ["ignore-signal", "spin"]) {
+  testWith("read")(
+    `a module that does not stop when its attempt is aborted (${cliente}) has its worker replaced`,
+    async () => {
+      await using daemon = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 200 });
+      const pedido = await run(daemon, cliente);
+      assert.deepEqual([pedido.estado, pedido.intentos], ["error", 1]);
+      assert.match(pedido.detalle_error as string, /^Timed out after 200 ms/);
+      const metrics = await scrape(daemon.server.metricsAddr!);
+      assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 1);
+      const next = await run(daemon, "ok");
+      assert.equal(next.estado, "listo", "the replacement worker runs the next order");
+      assert.equal(metrics.value("pedidos_libres"), metrics.value("pedidos_capacidad"));
+    },
+  );
 }
 
 for (
@@ -135,51 +157,57 @@ for (
     ["throws_at_load.ts", /PROCESADOR_TOKEN is not set/],
   ] as const
 ) {
-  Deno.test(`a processor module that cannot be used (${fixture}) stops the daemon at start: exit 2, naming the path`, async () => {
-    await using dir = await tempDir();
-    const path = new URL(fixture, FIXTURES).pathname;
-    const out = await runMain(dir.path, [
-      "server",
-      "--port",
-      "0",
-      "--db",
-      ":memory:",
-      "--processor",
-      path,
-    ]);
-    assert.equal(out.code, 2, out.stderr);
-    assert.ok(out.stderr.includes(`Cannot load processor module "${path}"`), out.stderr);
-    assert.match(out.stderr, reason);
-    assert.doesNotMatch(out.stdout, /listening on/);
-  });
+  testWith("read", "write", "run", "env")(
+    `a processor module that cannot be used (${fixture}) stops the daemon at start: exit 2, naming the path`,
+    async () => {
+      await using dir = await tempDir();
+      const path = new URL(fixture, FIXTURES).pathname;
+      const out = await runMain(dir.path, [
+        "server",
+        "--port",
+        "0",
+        "--db",
+        ":memory:",
+        "--processor",
+        path,
+      ]);
+      assert.equal(out.code, 2, out.stderr);
+      assert.ok(out.stderr.includes(`Cannot load processor module "${path}"`), out.stderr);
+      assert.match(out.stderr, reason);
+      assert.doesNotMatch(out.stdout, /listening on/);
+    },
+  );
 }
 
-Deno.test("an order waiting out its retry backoff at a stop is left pendiente and tried again at the next start", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  let id: number;
-  {
-    await using daemon = await start({ db, retryBackoffMs: 60_000 });
-    await using conn = await rawConnect(daemon.port);
-    await conn.write(
-      JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
-    );
-    id = (await conn.readLine())?.id as number;
-    let pedido: Record<string, unknown> = {};
-    await waitUntil(async () => {
-      await conn.write(`{"op":"ESTADO","id":${id}}\n`);
-      pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
-      return pedido.intentos === 1 && pedido.estado === "pendiente";
-    }, { what: "the first attempt failed" });
-    const summary = await daemon.server.shutdown();
-    assert.equal(summary.pendientes, 1, "left pendiente for the next start");
-  }
-  await using again = await start({ db, retryBackoffMs: 60_000 });
-  const pedido = await (async () => {
-    await using conn = await rawConnect(again.port);
-    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
-    return (await conn.readLine())?.pedido as Record<string, unknown>;
-  })();
-  assert.deepEqual([pedido.estado, pedido.intentos], ["listo", 2]);
-  assert.deepEqual((pedido.resultado as { intento: number }).intento, 2);
-});
+testWith("read", "write")(
+  "an order waiting out its retry backoff at a stop is left pendiente and tried again at the next start",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    let id: number;
+    {
+      await using daemon = await start({ db, retryBackoffMs: 60_000 });
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(
+        JSON.stringify({ cliente: "flaky-2", productos: ["pan"], direccion: "C" }) + "\n",
+      );
+      id = (await conn.readLine())?.id as number;
+      let pedido: Record<string, unknown> = {};
+      await waitUntil(async () => {
+        await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+        pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
+        return pedido.intentos === 1 && pedido.estado === "pendiente";
+      }, { what: "the first attempt failed" });
+      const summary = await daemon.server.shutdown();
+      assert.equal(summary.pendientes, 1, "left pendiente for the next start");
+    }
+    await using again = await start({ db, retryBackoffMs: 60_000 });
+    const pedido = await (async () => {
+      await using conn = await rawConnect(again.port);
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+      return (await conn.readLine())?.pedido as Record<string, unknown>;
+    })();
+    assert.deepEqual([pedido.estado, pedido.intentos], ["listo", 2]);
+    assert.deepEqual((pedido.resultado as { intento: number }).intento, 2);
+  },
+);

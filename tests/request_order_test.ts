@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { rawConnect, startInProcess, tempDir } from "./test_util.ts";
 import type { ServerSettings } from "../server/server.ts";
+import { testWith } from "./permissions.ts";
 
 const ROUNDS = 40;
 
@@ -37,97 +38,112 @@ async function firstId(conn: Awaited<ReturnType<typeof rawConnect>>): Promise<nu
   return reply?.id as number;
 }
 
-Deno.test("ESTADO pipelined after PEDIDO sees the order it names, every round", async () => {
-  await using daemon = await daemonOnFile({ maxPedidos: 1000 });
-  await using conn = await rawConnect(daemon.port);
-  let id = await firstId(conn);
-  for (let round = 0; round < ROUNDS; round++) {
-    id++;
-    await conn.write(`${order(`Eva ${round}`)}\n{"op":"ESTADO","id":${id}}\n`);
-    const accepted = await conn.readLine();
-    const estado = await conn.readLine();
-    assert.equal(accepted?.id, id, `round ${round}: ids are consecutive on a fresh daemon`);
-    assert.equal(estado?.ok, true, `round ${round}: ${JSON.stringify(estado)}`);
-    assert.equal((estado?.pedido as { cliente: string }).cliente, `Eva ${round}`);
-  }
-});
+testWith("read", "write")(
+  "ESTADO pipelined after PEDIDO sees the order it names, every round",
+  async () => {
+    await using daemon = await daemonOnFile({ maxPedidos: 1000 });
+    await using conn = await rawConnect(daemon.port);
+    let id = await firstId(conn);
+    for (let round = 0; round < ROUNDS; round++) {
+      id++;
+      await conn.write(`${order(`Eva ${round}`)}\n{"op":"ESTADO","id":${id}}\n`);
+      const accepted = await conn.readLine();
+      const estado = await conn.readLine();
+      assert.equal(accepted?.id, id, `round ${round}: ids are consecutive on a fresh daemon`);
+      assert.equal(estado?.ok, true, `round ${round}: ${JSON.stringify(estado)}`);
+      assert.equal((estado?.pedido as { cliente: string }).cliente, `Eva ${round}`);
+    }
+  },
+);
 
-Deno.test("LISTAR pipelined after PEDIDO lists that order first, every round", async () => {
-  await using daemon = await daemonOnFile({ maxPedidos: 1000 });
-  await using conn = await rawConnect(daemon.port);
-  for (let round = 0; round < ROUNDS; round++) {
-    await conn.write(`${order(`Eva ${round}`)}\n{"op":"LISTAR","limit":1}\n`);
-    const accepted = await conn.readLine();
-    const listed = await conn.readLine();
-    const pedidos = listed?.pedidos as { id: number; cliente: string }[];
-    assert.deepEqual(pedidos.map((p) => [p.id, p.cliente]), [[accepted?.id, `Eva ${round}`]]);
-  }
-});
+testWith("read", "write")(
+  "LISTAR pipelined after PEDIDO lists that order first, every round",
+  async () => {
+    await using daemon = await daemonOnFile({ maxPedidos: 1000 });
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < ROUNDS; round++) {
+      await conn.write(`${order(`Eva ${round}`)}\n{"op":"LISTAR","limit":1}\n`);
+      const accepted = await conn.readLine();
+      const listed = await conn.readLine();
+      const pedidos = listed?.pedidos as { id: number; cliente: string }[];
+      assert.deepEqual(pedidos.map((p) => [p.id, p.cliente]), [[accepted?.id, `Eva ${round}`]]);
+    }
+  },
+);
 
-Deno.test("STATS pipelined after PEDIDO counts it and its slot, every round", async () => {
-  // One worker, busy for a minute with the first order: the others wait.
-  await using daemon = await daemonOnFile({
-    maxPedidos: 1000,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-  });
-  await using conn = await rawConnect(daemon.port);
-  for (let round = 1; round <= ROUNDS; round++) {
-    await conn.write(`${order("Eva")}\n{"op":"STATS"}\n`);
-    assert.equal((await conn.readLine())?.ok, true);
-    const stats = (await conn.readLine())?.stats as Record<string, number>;
-    assert.deepEqual(
-      [stats.recibidos, stats.aceptados, stats.en_proceso, stats.pendientes, stats.libres],
-      [round, round, 1, round - 1, 1000 - round],
-    );
-  }
-});
+testWith("read", "write")(
+  "STATS pipelined after PEDIDO counts it and its slot, every round",
+  async () => {
+    // One worker, busy for a minute with the first order: the others wait.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 1000,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 1; round <= ROUNDS; round++) {
+      await conn.write(`${order("Eva")}\n{"op":"STATS"}\n`);
+      assert.equal((await conn.readLine())?.ok, true);
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.deepEqual(
+        [stats.recibidos, stats.aceptados, stats.en_proceso, stats.pendientes, stats.libres],
+        [round, round, 1, round - 1, 1000 - round],
+      );
+    }
+  },
+);
 
-Deno.test("CANCELAR pipelined after PEDIDO cancels that order, and ESTADO after it sees cancelado", async () => {
-  // One worker, busy for a minute with the first order: every later order stays pendiente.
-  await using daemon = await daemonOnFile({
-    maxPedidos: 1000,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-  });
-  await using conn = await rawConnect(daemon.port);
-  let id = await firstId(conn);
-  for (let round = 0; round < ROUNDS; round++) {
-    id++;
-    await conn.write(
-      `${order(`Eva ${round}`)}\n{"op":"CANCELAR","id":${id}}\n{"op":"ESTADO","id":${id}}\n` +
-        `{"op":"STATS"}\n`,
-    );
-    assert.equal((await conn.readLine())?.id, id);
-    const cancelled = await conn.readLine();
-    assert.equal(cancelled?.ok, true, `round ${round}: ${JSON.stringify(cancelled)}`);
-    assert.equal((cancelled?.pedido as { estado: string }).estado, "cancelado");
-    const estado = await conn.readLine();
-    assert.equal((estado?.pedido as { estado: string }).estado, "cancelado");
-    const stats = (await conn.readLine())?.stats as Record<string, number>;
-    assert.equal(stats.cancelados, round + 1);
-    assert.equal(stats.libres, 999, "only the running order holds a slot");
-  }
-});
+testWith("read", "write")(
+  "CANCELAR pipelined after PEDIDO cancels that order, and ESTADO after it sees cancelado",
+  async () => {
+    // One worker, busy for a minute with the first order: every later order stays pendiente.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 1000,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    await using conn = await rawConnect(daemon.port);
+    let id = await firstId(conn);
+    for (let round = 0; round < ROUNDS; round++) {
+      id++;
+      await conn.write(
+        `${order(`Eva ${round}`)}\n{"op":"CANCELAR","id":${id}}\n{"op":"ESTADO","id":${id}}\n` +
+          `{"op":"STATS"}\n`,
+      );
+      assert.equal((await conn.readLine())?.id, id);
+      const cancelled = await conn.readLine();
+      assert.equal(cancelled?.ok, true, `round ${round}: ${JSON.stringify(cancelled)}`);
+      assert.equal((cancelled?.pedido as { estado: string }).estado, "cancelado");
+      const estado = await conn.readLine();
+      assert.equal((estado?.pedido as { estado: string }).estado, "cancelado");
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.equal(stats.cancelados, round + 1);
+      assert.equal(stats.libres, 999, "only the running order holds a slot");
+    }
+  },
+);
 
-Deno.test("PEDIDO pipelined after CANCELAR gets the slot the cancel gave back", async () => {
-  await using daemon = await daemonOnFile({
-    maxPedidos: 2,
-    workers: 1,
-    processMs: { min: 60_000, max: 60_000 },
-    drainTimeoutMs: 50,
-  });
-  await using conn = await rawConnect(daemon.port);
-  let id = await firstId(conn); // runs for a minute
-  await conn.write(order("espera") + "\n");
-  id = (await conn.readLine())?.id as number; // waits: the daemon is full now
-  for (let round = 0; round < ROUNDS; round++) {
-    await conn.write(`{"op":"CANCELAR","id":${id}}\n${order(`Eva ${round}`)}\n`);
-    assert.equal((await conn.readLine())?.ok, true);
-    const next = await conn.readLine();
-    assert.equal(next?.ok, true, `round ${round}: ${JSON.stringify(next)}`);
-    id = next?.id as number;
-  }
-});
+testWith("read", "write")(
+  "PEDIDO pipelined after CANCELAR gets the slot the cancel gave back",
+  async () => {
+    await using daemon = await daemonOnFile({
+      maxPedidos: 2,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    await using conn = await rawConnect(daemon.port);
+    let id = await firstId(conn); // runs for a minute
+    await conn.write(order("espera") + "\n");
+    id = (await conn.readLine())?.id as number; // waits: the daemon is full now
+    for (let round = 0; round < ROUNDS; round++) {
+      await conn.write(`{"op":"CANCELAR","id":${id}}\n${order(`Eva ${round}`)}\n`);
+      assert.equal((await conn.readLine())?.ok, true);
+      const next = await conn.readLine();
+      assert.equal(next?.ok, true, `round ${round}: ${JSON.stringify(next)}`);
+      id = next?.id as number;
+    }
+  },
+);

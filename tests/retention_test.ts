@@ -7,54 +7,58 @@
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
 import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 function order(clave: string): string {
   return JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1", clave }) + "\n";
 }
 
-Deno.test("retention deletes old finished orders in batches while orders keep arriving", async () => {
-  await using dir = await tempDir();
-  await using daemon = await startInProcess(
-    { db: `${dir.path}/p.db`, retainS: 1, metricsPort: 0, maxPedidos: 50 },
-    { pruneBatchSize: 5 },
-  );
-  await using conn = await rawConnect(daemon.port);
-  const OLD = 30;
-  await conn.write(Array.from({ length: OLD }, (_, i) => order(`old-${i}`)).join(""));
-  const old: number[] = [];
-  for (let i = 0; i < OLD; i++) old.push((await conn.readLine())?.id as number);
-  for (const id of old) {
-    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
-    assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "listo");
-  }
-  // A steady stream of new orders, each checked stored, until every old one is gone.
-  const fresh: number[] = [];
-  await waitUntil(async () => {
-    await conn.write(order(`new-${fresh.length}`));
-    const reply = await conn.readLine();
-    assert.equal(reply?.ok, true, JSON.stringify(reply));
-    fresh.push(reply?.id as number);
-    await conn.write(`{"op":"ESTADO","id":${reply?.id}}\n{"op":"ESTADO","id":${old.at(-1)}}\n`);
-    assert.equal((await conn.readLine())?.ok, true, "a new order is there at once");
-    return (await conn.readLine())?.error === "not_found";
-  }, { timeoutMs: 15_000, everyMs: 20, what: "the old orders pruned" });
-  for (const id of old) {
-    await conn.write(`{"op":"ESTADO","id":${id}}\n`);
-    assert.equal((await conn.readLine())?.error, "not_found", `order ${id} was pruned`);
-  }
-  const metrics = await scrape(daemon.server.metricsAddr!);
-  assert.ok(metrics.value("pedidos_retencion_borrados_total") >= OLD);
-  assert.ok(
-    metrics.value("pedidos_retencion_lotes_total") >= OLD / 5,
-    "at most 5 orders per batch",
-  );
-  assert.equal(metrics.value("pedidos_retencion_fallos_total"), 0);
-  // The window of a clave is the retention: a pruned order's clave makes a new order.
-  await conn.write(order("old-0"));
-  const reused = await conn.readLine();
-  assert.equal(reused?.duplicado, undefined);
-  assert.ok((reused?.id as number) > fresh.at(-1)!, "ids are never handed out twice");
-});
+testWith("read", "write")(
+  "retention deletes old finished orders in batches while orders keep arriving",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess(
+      { db: `${dir.path}/p.db`, retainS: 1, metricsPort: 0, maxPedidos: 50 },
+      { pruneBatchSize: 5 },
+    );
+    await using conn = await rawConnect(daemon.port);
+    const OLD = 30;
+    await conn.write(Array.from({ length: OLD }, (_, i) => order(`old-${i}`)).join(""));
+    const old: number[] = [];
+    for (let i = 0; i < OLD; i++) old.push((await conn.readLine())?.id as number);
+    for (const id of old) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+      assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "listo");
+    }
+    // A steady stream of new orders, each checked stored, until every old one is gone.
+    const fresh: number[] = [];
+    await waitUntil(async () => {
+      await conn.write(order(`new-${fresh.length}`));
+      const reply = await conn.readLine();
+      assert.equal(reply?.ok, true, JSON.stringify(reply));
+      fresh.push(reply?.id as number);
+      await conn.write(`{"op":"ESTADO","id":${reply?.id}}\n{"op":"ESTADO","id":${old.at(-1)}}\n`);
+      assert.equal((await conn.readLine())?.ok, true, "a new order is there at once");
+      return (await conn.readLine())?.error === "not_found";
+    }, { timeoutMs: 15_000, everyMs: 20, what: "the old orders pruned" });
+    for (const id of old) {
+      await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+      assert.equal((await conn.readLine())?.error, "not_found", `order ${id} was pruned`);
+    }
+    const metrics = await scrape(daemon.server.metricsAddr!);
+    assert.ok(metrics.value("pedidos_retencion_borrados_total") >= OLD);
+    assert.ok(
+      metrics.value("pedidos_retencion_lotes_total") >= OLD / 5,
+      "at most 5 orders per batch",
+    );
+    assert.equal(metrics.value("pedidos_retencion_fallos_total"), 0);
+    // The window of a clave is the retention: a pruned order's clave makes a new order.
+    await conn.write(order("old-0"));
+    const reused = await conn.readLine();
+    assert.equal(reused?.duplicado, undefined);
+    assert.ok((reused?.id as number) > fresh.at(-1)!, "ids are never handed out twice");
+  },
+);
 
 Deno.test("--retain-s 0 turns retention off: no pass runs, none is reported", async () => {
   await using daemon = await startInProcess({ retainS: 0, metricsPort: 0 });

@@ -22,6 +22,7 @@ import {
   tempDir,
   waitUntil,
 } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 const TMPFS = await tmpfsPrivilege();
@@ -50,58 +51,67 @@ privilegedTest("storage_faults_test", TMPFS, {
   },
 });
 
-Deno.test("storage: a database in a missing directory is refused with exit 2, naming the reason", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/no/such/dir/p.db`;
-  const result = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
-  assert.equal(result.code, 2);
-  assert.equal(result.stdout, "");
-  assert.match(
-    result.stderr,
-    /cannot start: Cannot open database ".*no\/such\/dir\/p\.db": directory does not exist/,
-  );
-  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing was created");
-});
-
-Deno.test("storage: a second daemon on the same database is refused with exit 2; the first keeps serving", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  const first = await startSubprocess(dir.path, ["--db", db]);
-  try {
-    const second = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
-    assert.equal(second.code, 2, second.stderr);
-    assert.equal(second.stdout, "", "the second never got ready");
+testWith("read", "write", "run", "env")(
+  "storage: a database in a missing directory is refused with exit 2, naming the reason",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/no/such/dir/p.db`;
+    const result = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
     assert.match(
-      second.stderr,
-      /cannot start: Cannot open database ".*p\.db": it is in use by another process \(lock file ".*p\.db\.lock" is held/,
+      result.stderr,
+      /cannot start: Cannot open database ".*no\/such\/dir\/p\.db": directory does not exist/,
     );
-    // The same file by another path is the same database.
-    const other = await runMain(dir.path, ["server", "--port", "0", "--db", "./p.db"]);
-    assert.equal(other.code, 2, other.stderr);
+    assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing was created");
+  },
+);
 
+testWith("read", "write", "run", "env")(
+  "storage: a second daemon on the same database is refused with exit 2; the first keeps serving",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const first = await startSubprocess(dir.path, ["--db", db]);
+    try {
+      const second = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
+      assert.equal(second.code, 2, second.stderr);
+      assert.equal(second.stdout, "", "the second never got ready");
+      assert.match(
+        second.stderr,
+        /cannot start: Cannot open database ".*p\.db": it is in use by another process \(lock file ".*p\.db\.lock" is held/,
+      );
+      // The same file by another path is the same database.
+      const other = await runMain(dir.path, ["server", "--port", "0", "--db", "./p.db"]);
+      assert.equal(other.code, 2, other.stderr);
+
+      await using conn = await rawConnect(first.port);
+      await conn.write(JSON.stringify(ORDER) + "\n");
+      assert.equal((await conn.readLine())?.ok, true, "the first daemon still takes orders");
+    } finally {
+      first.kill("SIGKILL");
+      await first.exited();
+    }
+    // A daemon killed with SIGKILL leaves its lock file, but not its lock.
+    await using again = await startSubprocess(dir.path, ["--db", db]);
+    again.kill("SIGTERM");
+    assert.equal((await again.exited()).code, 0);
+    assert.equal(readRows(db).length, 1);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "storage: Server.start() twice on one file in one process refuses the second",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using first = await startInProcess({ db });
+    await assert.rejects(startInProcess({ db }), /in use by another process/);
     await using conn = await rawConnect(first.port);
-    await conn.write(JSON.stringify(ORDER) + "\n");
-    assert.equal((await conn.readLine())?.ok, true, "the first daemon still takes orders");
-  } finally {
-    first.kill("SIGKILL");
-    await first.exited();
-  }
-  // A daemon killed with SIGKILL leaves its lock file, but not its lock.
-  await using again = await startSubprocess(dir.path, ["--db", db]);
-  again.kill("SIGTERM");
-  assert.equal((await again.exited()).code, 0);
-  assert.equal(readRows(db).length, 1);
-});
-
-Deno.test("storage: Server.start() twice on one file in one process refuses the second", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using first = await startInProcess({ db });
-  await assert.rejects(startInProcess({ db }), /in use by another process/);
-  await using conn = await rawConnect(first.port);
-  await conn.write('{"op":"PING"}\n');
-  assert.equal((await conn.readLine())?.pong, true);
-});
+    await conn.write('{"op":"PING"}\n');
+    assert.equal((await conn.readLine())?.pong, true);
+  },
+);
 
 /** Fills the file system at `dir` with one file until the disk refuses more. */
 async function fill(path: string): Promise<void> {
@@ -234,53 +244,56 @@ function failCommitsOfNewOrders(db: string): () => void {
   };
 }
 
-Deno.test("storage: an order whose COMMIT fails gets internal, never ok, and is not stored; intake recovers", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using daemon = await startInProcess({ db, maxPedidos: 10 });
-  await using conn = await rawConnect(daemon.port);
-  await conn.write(JSON.stringify({ ...ORDER, clave: "antes" }) + "\n");
-  const before = await conn.readLine();
-  assert.equal(before?.ok, true);
+testWith("read", "write", "run", "env")(
+  "storage: an order whose COMMIT fails gets internal, never ok, and is not stored; intake recovers",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({ db, maxPedidos: 10 });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(JSON.stringify({ ...ORDER, clave: "antes" }) + "\n");
+    const before = await conn.readLine();
+    assert.equal(before?.ok, true);
 
-  const undo = failCommitsOfNewOrders(db);
-  // Alone, and several at once (one group commit, then one commit each).
-  const claves = ["solo", "junto-1", "junto-2", "junto-3"];
-  await conn.write(JSON.stringify({ ...ORDER, clave: "solo" }) + "\n");
-  const replies = [await conn.readLine()];
-  await conn.write(
-    claves.slice(1).map((clave) => JSON.stringify({ ...ORDER, clave })).join("\n") + "\n",
-  );
-  for (let i = 1; i < claves.length; i++) replies.push(await conn.readLine());
-  for (const [i, reply] of replies.entries()) {
-    assert.deepEqual(
-      [reply?.ok, reply?.error],
-      [false, "internal"],
-      `${claves[i]}: ${JSON.stringify(reply)}`,
+    const undo = failCommitsOfNewOrders(db);
+    // Alone, and several at once (one group commit, then one commit each).
+    const claves = ["solo", "junto-1", "junto-2", "junto-3"];
+    await conn.write(JSON.stringify({ ...ORDER, clave: "solo" }) + "\n");
+    const replies = [await conn.readLine()];
+    await conn.write(
+      claves.slice(1).map((clave) => JSON.stringify({ ...ORDER, clave })).join("\n") + "\n",
     );
-  }
-  // Reads go on, and show nothing of the refused orders.
-  await conn.write('{"op":"LISTAR"}\n{"op":"STATS"}\n');
-  const listed = (await conn.readLine())?.pedidos as { id: number }[];
-  assert.deepEqual(listed.map((p) => p.id), [before?.id]);
-  const s = (await conn.readLine())?.stats as Record<string, number>;
-  assert.deepEqual([s.aceptados, s.pendientes! + s.en_proceso!], [1, 0], "none accepted or held");
-  assert.deepEqual(readRows(db).map((row) => row.clave), ["antes"], "nothing else in the file");
+    for (let i = 1; i < claves.length; i++) replies.push(await conn.readLine());
+    for (const [i, reply] of replies.entries()) {
+      assert.deepEqual(
+        [reply?.ok, reply?.error],
+        [false, "internal"],
+        `${claves[i]}: ${JSON.stringify(reply)}`,
+      );
+    }
+    // Reads go on, and show nothing of the refused orders.
+    await conn.write('{"op":"LISTAR"}\n{"op":"STATS"}\n');
+    const listed = (await conn.readLine())?.pedidos as { id: number }[];
+    assert.deepEqual(listed.map((p) => p.id), [before?.id]);
+    const s = (await conn.readLine())?.stats as Record<string, number>;
+    assert.deepEqual([s.aceptados, s.pendientes! + s.en_proceso!], [1, 0], "none accepted or held");
+    assert.deepEqual(readRows(db).map((row) => row.clave), ["antes"], "nothing else in the file");
 
-  // Once commits work again the same claves are taken as new orders.
-  undo();
-  await conn.write(claves.map((clave) => JSON.stringify({ ...ORDER, clave })).join("\n") + "\n");
-  for (const clave of claves) {
-    const reply = await conn.readLine();
-    assert.equal(reply?.ok, true, `${clave}: ${JSON.stringify(reply)}`);
-    assert.equal(reply?.duplicado, undefined, `${clave} had not been stored`);
-  }
-  await waitUntil(async () => {
-    const after = await stats(daemon.port);
-    return after.listos === 5 && after.libres === after.capacidad;
-  }, { what: "every order listo and every slot back" });
-  assert.deepEqual(readRows(db).map((row) => row.clave), ["antes", ...claves]);
-});
+    // Once commits work again the same claves are taken as new orders.
+    undo();
+    await conn.write(claves.map((clave) => JSON.stringify({ ...ORDER, clave })).join("\n") + "\n");
+    for (const clave of claves) {
+      const reply = await conn.readLine();
+      assert.equal(reply?.ok, true, `${clave}: ${JSON.stringify(reply)}`);
+      assert.equal(reply?.duplicado, undefined, `${clave} had not been stored`);
+    }
+    await waitUntil(async () => {
+      const after = await stats(daemon.port);
+      return after.listos === 5 && after.libres === after.capacidad;
+    }, { what: "every order listo and every slot back" });
+    assert.deepEqual(readRows(db).map((row) => row.clave), ["antes", ...claves]);
+  },
+);
 
 /** Holds a write transaction on `db` from this process, like a foreign writer. */
 function holdWriteLock(db: string): DatabaseSync {
@@ -290,30 +303,33 @@ function holdWriteLock(db: string): DatabaseSync {
   return other;
 }
 
-Deno.test("storage: while a foreign writer holds the database, orders get internal (never ok) and intake recovers", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using daemon = await startInProcess({ db, maxPedidos: 100 });
-  await using conn: RawConn = await rawConnect(daemon.port);
-  const foreign = holdWriteLock(db);
-  let released = false;
-  try {
-    await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
-    const reply = await conn.readLine(15_000);
-    assert.equal(reply?.error, "internal", "refused once the busy timeout passes");
-    await conn.write('{"op":"LISTAR"}\n');
-    assert.equal((await conn.readLine())?.ok, true, "reads go on");
-    foreign.exec("ROLLBACK");
-    foreign.close();
-    released = true;
-    await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
-    const again = await conn.readLine();
-    assert.equal(again?.ok, true);
-    assert.equal(again?.duplicado, undefined, "the refused order had not been stored");
-  } finally {
-    if (!released) foreign.close();
-  }
-});
+testWith("read", "write", "run", "env")(
+  "storage: while a foreign writer holds the database, orders get internal (never ok) and intake recovers",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({ db, maxPedidos: 100 });
+    await using conn: RawConn = await rawConnect(daemon.port);
+    const foreign = holdWriteLock(db);
+    let released = false;
+    try {
+      await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
+      const reply = await conn.readLine(15_000);
+      assert.equal(reply?.error, "internal", "refused once the busy timeout passes");
+      await conn.write('{"op":"LISTAR"}\n');
+      assert.equal((await conn.readLine())?.ok, true, "reads go on");
+      foreign.exec("ROLLBACK");
+      foreign.close();
+      released = true;
+      await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
+      const again = await conn.readLine();
+      assert.equal(again?.ok, true);
+      assert.equal(again?.duplicado, undefined, "the refused order had not been stored");
+    } finally {
+      if (!released) foreign.close();
+    }
+  },
+);
 
 privilegedTest("storage_faults_test", TMPFS, {
   name:

@@ -6,6 +6,8 @@
  */
 
 import { Server, type ServerSettings } from "../server/server.ts";
+import { MemoryStore } from "../server/store/memory_store.ts";
+import { granted } from "./permissions.ts";
 import { Logger } from "../server/log.ts";
 import { PedidosClient } from "../client/client.ts";
 
@@ -59,6 +61,10 @@ export async function startInProcess(
     config,
     logger: new Logger({ level: config.log }),
     ...extra,
+    // With nothing but --allow-net (`deno test --allow-net`), a daemon can
+    // neither load worker modules nor open a database file: it keeps its
+    // orders in memory and processes them on the main thread.
+    ...(granted("read") ? {} : { store: new MemoryStore(), inlineProcessing: true }),
   });
   const clients: PedidosClient[] = [];
   return {
@@ -107,7 +113,7 @@ export function serverPermissions(dir: string): string[] {
     "--allow-net",
     `--allow-read=${ROOT},${dir}`,
     `--allow-write=${dir}`,
-    "--allow-env=PEDIDOS_*,NO_COLOR",
+    "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
   ];
 }
 

@@ -20,6 +20,7 @@ import { Logger } from "../server/log.ts";
 import type { Op, ReplyOf } from "../server/protocol/replies.ts";
 import { startInProcess, tempDir, waitUntil } from "./test_util.ts";
 import { EventStream, FakeBrowser, FakeDaemon, ORIGIN, signIn } from "./web_test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const PASSWORD = "s3cret-pass";
 
@@ -250,51 +251,56 @@ Deno.test("gateway hostile: a daemon that is up but slow is called slow, not dow
   assert.doesNotMatch(page.text, /No hay conexión/);
 });
 
-Deno.test("gateway hostile: each account sees its own orders and feed; only operators get the Panel", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  await using daemon = await startInProcess({ db, maxPedidos: 20 });
-  await using link = connectDaemon({
-    hosts: ["127.0.0.1"],
-    port: daemon.port,
-    logger: new Logger({ level: "error", write: () => {} }),
-  });
-  using gw = gateway({ daemon: link });
-  const ana = gw.browser("198.51.100.1");
-  const beto = gw.browser("198.51.100.2");
-  await signIn(ana, "ana");
-  await signIn(beto, "beto");
-  const form = { cliente: "Ana Secreta", productos: "pan", direccion: "Calle 1", clave: "k-1" };
-  await ana.get("/pedidos");
-  assert.equal((await ana.post("/pedidos", form)).status, 303);
-  const anaPage = await ana.get("/pedidos");
-  assert.match(anaPage.text, /Ana Secreta/);
-  assert.doesNotMatch((await beto.get("/pedidos")).text, /Ana Secreta/, "beto does not see it");
-  // The same clave from beto is his own order, never "already registered" with ana's id.
-  assert.equal((await beto.post("/pedidos", { ...form, cliente: "Beto" })).status, 303);
-  const betoPage = await beto.get("/pedidos");
-  assert.match(betoPage.text, /✅ Pedido 2 recibido/);
-  assert.doesNotMatch(betoPage.text, /ya estaba registrado/);
-  // Live feeds are per session.
-  {
-    await using events = new EventStream(await gw.handler(streamRequest(beto, "/pedidos/eventos")));
-    const text = await events.until(/data-id="2"/);
-    assert.doesNotMatch(text, /Ana Secreta/);
-  }
-  // The Panel: 403 for users, in Spanish; 200 for an operator.
-  const refused = await beto.get("/panel");
-  assert.equal(refused.status, 403);
-  assert.match(refused.text, /Solo para operadores/);
-  assert.doesNotMatch(refused.text, /href="\/panel"/, "no Panel link for users");
-  assert.equal((await gw.handler(streamRequest(beto, "/panel/eventos"))).status, 403);
-  assert.equal(await setAccountRole(db, "ana", "operador"), true);
-  await signIn(ana, "ana"); // the gateway learns the role at sign-in
-  const panel = await ana.get("/panel");
-  assert.equal(panel.status, 200);
-  assert.match(panel.text, /href="\/panel"/);
-  assert.match(panel.text, /data-id="1"/);
-  assert.match(panel.text, /data-id="2"/, "an operador sees everyone's orders");
-});
+testWith("read", "write")(
+  "gateway hostile: each account sees its own orders and feed; only operators get the Panel",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({ db, maxPedidos: 20 });
+    await using link = connectDaemon({
+      hosts: ["127.0.0.1"],
+      port: daemon.port,
+      logger: new Logger({ level: "error", write: () => {} }),
+    });
+    using gw = gateway({ daemon: link });
+    const ana = gw.browser("198.51.100.1");
+    const beto = gw.browser("198.51.100.2");
+    await signIn(ana, "ana");
+    await signIn(beto, "beto");
+    const form = { cliente: "Ana Secreta", productos: "pan", direccion: "Calle 1", clave: "k-1" };
+    await ana.get("/pedidos");
+    assert.equal((await ana.post("/pedidos", form)).status, 303);
+    const anaPage = await ana.get("/pedidos");
+    assert.match(anaPage.text, /Ana Secreta/);
+    assert.doesNotMatch((await beto.get("/pedidos")).text, /Ana Secreta/, "beto does not see it");
+    // The same clave from beto is his own order, never "already registered" with ana's id.
+    assert.equal((await beto.post("/pedidos", { ...form, cliente: "Beto" })).status, 303);
+    const betoPage = await beto.get("/pedidos");
+    assert.match(betoPage.text, /✅ Pedido 2 recibido/);
+    assert.doesNotMatch(betoPage.text, /ya estaba registrado/);
+    // Live feeds are per session.
+    {
+      await using events = new EventStream(
+        await gw.handler(streamRequest(beto, "/pedidos/eventos")),
+      );
+      const text = await events.until(/data-id="2"/);
+      assert.doesNotMatch(text, /Ana Secreta/);
+    }
+    // The Panel: 403 for users, in Spanish; 200 for an operator.
+    const refused = await beto.get("/panel");
+    assert.equal(refused.status, 403);
+    assert.match(refused.text, /Solo para operadores/);
+    assert.doesNotMatch(refused.text, /href="\/panel"/, "no Panel link for users");
+    assert.equal((await gw.handler(streamRequest(beto, "/panel/eventos"))).status, 403);
+    assert.equal(await setAccountRole(db, "ana", "operador"), true);
+    await signIn(ana, "ana"); // the gateway learns the role at sign-in
+    const panel = await ana.get("/panel");
+    assert.equal(panel.status, 200);
+    assert.match(panel.text, /href="\/panel"/);
+    assert.match(panel.text, /data-id="1"/);
+    assert.match(panel.text, /data-id="2"/, "an operador sees everyone's orders");
+  },
+);
 
 Deno.test("gateway hostile: a live stream ends when its session ends: logout, expiry", async () => {
   const clock = { offset: 0 };

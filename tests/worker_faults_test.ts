@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const FAULTY = new URL("./fixtures/faulty_processor_worker.ts", import.meta.url);
 
@@ -24,7 +25,7 @@ async function stats(port: number) {
   return (await conn.readLine())?.stats as Record<string, number>;
 }
 
-Deno.test("an order whose worker crashes once is retried and ends listo", async () => {
+testWith("read")("an order whose worker crashes once is retried and ends listo", async () => {
   await using daemon = await startInProcess({ workers: 2 }, { processorUrl: FAULTY });
   const pedido = await orderAndWait(daemon.port, "throw-once");
   assert.equal(pedido.estado, "listo");
@@ -34,29 +35,38 @@ Deno.test("an order whose worker crashes once is retried and ends listo", async 
   assert.equal(s.workers, 2, "the pool is at full size");
 });
 
-Deno.test("an order whose worker always crashes ends error with detalle_error; the pool goes on", async () => {
-  await using daemon = await startInProcess({ workers: 2 }, { processorUrl: FAULTY });
-  const pedido = await orderAndWait(daemon.port, "throw");
-  assert.equal(pedido.estado, "error");
-  assert.equal(pedido.intentos, 3);
-  assert.match(pedido.detalle_error as string, /boom/);
-  assert.ok(pedido.fecha_fin);
-  const ok = await orderAndWait(daemon.port, "Ana");
-  assert.equal(ok.estado, "listo");
-  await waitUntil(async () => (await stats(daemon.port)).libres === 6, { what: "slots back" });
-  const s = await stats(daemon.port);
-  assert.equal(s.errores, 1);
-  assert.equal(s.listos, 1);
-});
+testWith("read")(
+  "an order whose worker always crashes ends error with detalle_error; the pool goes on",
+  async () => {
+    await using daemon = await startInProcess({ workers: 2 }, { processorUrl: FAULTY });
+    const pedido = await orderAndWait(daemon.port, "throw");
+    assert.equal(pedido.estado, "error");
+    assert.equal(pedido.intentos, 3);
+    assert.match(pedido.detalle_error as string, /boom/);
+    assert.ok(pedido.fecha_fin);
+    const ok = await orderAndWait(daemon.port, "Ana");
+    assert.equal(ok.estado, "listo");
+    await waitUntil(async () => (await stats(daemon.port)).libres === 6, { what: "slots back" });
+    const s = await stats(daemon.port);
+    assert.equal(s.errores, 1);
+    assert.equal(s.listos, 1);
+  },
+);
 
-Deno.test("an order whose worker goes silent is retried after the stall time", async () => {
-  await using daemon = await startInProcess({ workers: 1 }, { processorUrl: FAULTY, stallMs: 200 });
-  const pedido = await orderAndWait(daemon.port, "exit");
-  assert.equal(pedido.estado, "error");
-  assert.equal(pedido.intentos, 3);
-  assert.match(pedido.detalle_error as string, /no answer/);
-  assert.equal((await orderAndWait(daemon.port, "Ana")).estado, "listo");
-});
+testWith("read", "write", "run", "env")(
+  "an order whose worker goes silent is retried after the stall time",
+  async () => {
+    await using daemon = await startInProcess({ workers: 1 }, {
+      processorUrl: FAULTY,
+      stallMs: 200,
+    });
+    const pedido = await orderAndWait(daemon.port, "exit");
+    assert.equal(pedido.estado, "error");
+    assert.equal(pedido.intentos, 3);
+    assert.match(pedido.detalle_error as string, /no answer/);
+    assert.equal((await orderAndWait(daemon.port, "Ana")).estado, "listo");
+  },
+);
 
 /** Orders `n` of `cliente` pipelined on one connection; their ids. */
 async function orders(port: number, cliente: string, n: number): Promise<number[]> {
@@ -101,54 +111,63 @@ async function assertFullPool(port: number): Promise<void> {
 }
 
 for (const fault of ["mid-throw", "mid-reject", "mid-exit", "mid-hang"]) {
-  Deno.test(`a worker that dies mid-order (${fault}) is replaced; the order is retried and ends listo`, async () => {
-    await using daemon = await startInProcess(
-      { workers: 2, processMs: { min: 150, max: 150 } },
-      { processorUrl: FAULTY, stallMs: 300 },
-    );
-    const [id] = await orders(daemon.port, fault, 1);
-    const pedido = await waitFor(daemon.port, id!);
-    assert.equal(pedido.estado, "listo");
-    assert.equal(pedido.intentos, 2, "one failed attempt, one good one");
-    assert.equal(pedido.detalle_error, null);
-    await waitUntil(async () => (await stats(daemon.port)).libres === 6, { what: "slot back" });
-    await assertFullPool(daemon.port);
-    const s = await stats(daemon.port);
-    assert.equal(s.workers, 2);
-    assert.equal(s.listos, 3);
-    assert.equal(s.errores, 0);
-  });
+  testWith("read")(
+    `a worker that dies mid-order (${fault}) is replaced; the order is retried and ends listo`,
+    async () => {
+      await using daemon = await startInProcess(
+        { workers: 2, processMs: { min: 150, max: 150 } },
+        { processorUrl: FAULTY, stallMs: 300 },
+      );
+      const [id] = await orders(daemon.port, fault, 1);
+      const pedido = await waitFor(daemon.port, id!);
+      assert.equal(pedido.estado, "listo");
+      assert.equal(pedido.intentos, 2, "one failed attempt, one good one");
+      assert.equal(pedido.detalle_error, null);
+      await waitUntil(async () => (await stats(daemon.port)).libres === 6, { what: "slot back" });
+      await assertFullPool(daemon.port);
+      const s = await stats(daemon.port);
+      assert.equal(s.workers, 2);
+      assert.equal(s.listos, 3);
+      assert.equal(s.errores, 0);
+    },
+  );
 }
 
-Deno.test("every worker crashing at once with orders queued loses none: all retried, all listo", async () => {
-  await using daemon = await startInProcess(
-    { workers: 2, maxPedidos: 10, processMs: { min: 20, max: 20 } },
-    { processorUrl: FAULTY },
-  );
-  const ids = await orders(daemon.port, "throw-once", 8);
-  for (const id of ids) {
-    const pedido = await waitFor(daemon.port, id);
-    assert.equal(pedido.estado, "listo", `order ${id}`);
-    assert.equal(pedido.intentos, 2);
-  }
-  await waitUntil(async () => (await stats(daemon.port)).libres === 10, { what: "slots back" });
-  await assertFullPool(daemon.port);
-});
+testWith("read")(
+  "every worker crashing at once with orders queued loses none: all retried, all listo",
+  async () => {
+    await using daemon = await startInProcess(
+      { workers: 2, maxPedidos: 10, processMs: { min: 20, max: 20 } },
+      { processorUrl: FAULTY },
+    );
+    const ids = await orders(daemon.port, "throw-once", 8);
+    for (const id of ids) {
+      const pedido = await waitFor(daemon.port, id);
+      assert.equal(pedido.estado, "listo", `order ${id}`);
+      assert.equal(pedido.intentos, 2);
+    }
+    await waitUntil(async () => (await stats(daemon.port)).libres === 10, { what: "slots back" });
+    await assertFullPool(daemon.port);
+  },
+);
 
-Deno.test("a TASK whose worker crashes gets internal; its slot comes back and the pool is restored", async () => {
-  await using daemon = await startInProcess(
-    { workers: 2, maxPedidos: 2, processMs: { min: 150, max: 150 } },
-    { processorUrl: FAULTY },
-  );
-  await using conn = await rawConnect(daemon.port);
-  await conn.write('{"op":"TASK","task":{"name":"upper","s":"crash"}}\n');
-  const reply = await conn.readLine();
-  assert.equal(reply?.error, "internal");
-  assert.equal((await stats(daemon.port)).libres, 2, "the task's slot came back");
-  await conn.write('{"op":"TASK","task":{"name":"upper","s":"hola"}}\n');
-  assert.equal((await conn.readLine())?.result, "HOLA");
-  await assertFullPool(daemon.port);
-});
+testWith("read")(
+  "a TASK whose worker crashes gets internal; its slot comes back and the pool is restored",
+  async () => {
+    await using daemon = await startInProcess(
+      { workers: 2, maxPedidos: 2, processMs: { min: 150, max: 150 } },
+      { processorUrl: FAULTY },
+    );
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"op":"TASK","task":{"name":"upper","s":"crash"}}\n');
+    const reply = await conn.readLine();
+    assert.equal(reply?.error, "internal");
+    assert.equal((await stats(daemon.port)).libres, 2, "the task's slot came back");
+    await conn.write('{"op":"TASK","task":{"name":"upper","s":"hola"}}\n');
+    assert.equal((await conn.readLine())?.result, "HOLA");
+    await assertFullPool(daemon.port);
+  },
+);
 
 Deno.test("null, arrays and malformed tasks never reach a worker: no worker stops", async () => {
   await using daemon = await startInProcess({ workers: 2, processMs: { min: 150, max: 150 } });
@@ -175,25 +194,28 @@ Deno.test("null, arrays and malformed tasks never reach a worker: no worker stop
   assert.equal((await stats(daemon.port)).workers, 2);
 });
 
-Deno.test("attempts interrupted by restarts count: an order recovered with 2 attempts that fails once ends error", async () => {
-  await using dir = await tempDir();
-  const db = `${dir.path}/p.db`;
-  {
-    await using daemon = await startInProcess({ db });
-    await daemon.server.shutdown(); // creates the schema
-  }
-  const file = new DatabaseSync(db);
-  try {
-    file.prepare(
-      `INSERT INTO pedidos (cliente, productos, direccion, estado, fecha_recibido, intentos)
+testWith("read", "write")(
+  "attempts interrupted by restarts count: an order recovered with 2 attempts that fails once ends error",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    {
+      await using daemon = await startInProcess({ db });
+      await daemon.server.shutdown(); // creates the schema
+    }
+    const file = new DatabaseSync(db);
+    try {
+      file.prepare(
+        `INSERT INTO pedidos (cliente, productos, direccion, estado, fecha_recibido, intentos)
        VALUES ('throw', '["pan"]', 'C 1', 'en proceso', ?, 2)`,
-    ).run(new Date().toISOString());
-  } finally {
-    file.close();
-  }
-  await using daemon = await startInProcess({ db, workers: 1 }, { processorUrl: FAULTY });
-  const pedido = await waitFor(daemon.port, 1);
-  assert.equal(pedido.estado, "error");
-  assert.equal(pedido.intentos, 3);
-  assert.match(pedido.detalle_error as string, /boom/);
-});
+      ).run(new Date().toISOString());
+    } finally {
+      file.close();
+    }
+    await using daemon = await startInProcess({ db, workers: 1 }, { processorUrl: FAULTY });
+    const pedido = await waitFor(daemon.port, 1);
+    assert.equal(pedido.estado, "error");
+    assert.equal(pedido.intentos, 3);
+    assert.match(pedido.detalle_error as string, /boom/);
+  },
+);

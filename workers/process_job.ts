@@ -13,12 +13,28 @@ import { runTask } from "./run_task.ts";
 export interface ProcessJobOptions {
   /** The processor module's function, for `process` jobs. @default {null} */
   processor?: ProcessorFunction | null;
-  /** Aborts a `process` job (its time is up). @default {a signal that never fires} */
+  /**
+   * Aborts a `process` job (its time is up), or a simulated order's wait
+   * (the pool is closing). @default {a signal that never fires}
+   */
   signal?: AbortSignal;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts (then it rejects with the signal's reason). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**
@@ -42,7 +58,7 @@ export async function processJob(
       intento: job.pedido.intentos + 1,
     });
   }
-  if (job.delayMs > 0) await sleep(job.delayMs);
+  if (job.delayMs > 0) await sleep(job.delayMs, options.signal);
   return null;
 }
 

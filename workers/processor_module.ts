@@ -1,5 +1,5 @@
 /**
- * Processor modules (PROTOCOL.md §11), as a processor worker sees them: the
+ * Processor modules (docs/protocol.md §11), as a processor worker sees them: the
  * operator's ES module is loaded once per worker ({@linkcode loadProcessor})
  * and its default export runs per order ({@linkcode runProcessor}), its
  * result checked and encoded as JSON text for `resultado`.

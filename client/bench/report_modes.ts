@@ -99,3 +99,14 @@ export function renderModes(result: BenchResult): string[] {
   );
   return lines;
 }
+
+/**
+ * The report followed by every section of `previous` written by another
+ * bench between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers (e.g.
+ * `deno task bench:pg`'s), so that rerunning this bench keeps them.
+ */
+export function keepMarkedSections(report: string, previous: string): string {
+  const blocks = previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->\n?/g) ?? [];
+  if (blocks.length === 0) return report;
+  return `${report.trimEnd()}\n\n${blocks.map((block) => block.trimEnd()).join("\n\n")}\n`;
+}

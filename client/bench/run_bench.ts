@@ -13,6 +13,7 @@ import os from "node:os";
 import { type Mode, type Row, runRounds, type Sample, summarise } from "./driver.ts";
 import { type IdleResult, type NonReaderResult, probeIdle, probeNonReader } from "./memory.ts";
 import { type BenchResult, type Machine, renderReport, TARGET_NAMES } from "./report.ts";
+import { keepMarkedSections } from "./report_modes.ts";
 import { redisVersion, startDaemon, startEcho, startRedis, type Target } from "./targets.ts";
 
 /** Options of {@linkcode runBench}. */
@@ -224,6 +225,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     redisNote,
   };
   const report = renderReport(result);
-  if (options.out) await Deno.writeTextFile(options.out, report);
+  if (options.out) {
+    let previous = "";
+    try {
+      previous = await Deno.readTextFile(options.out);
+    } catch {
+      // a new file
+    }
+    await Deno.writeTextFile(options.out, keepMarkedSections(report, previous));
+  }
   return { result, report };
 }

@@ -66,7 +66,7 @@ Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
     ["--clave-prefijo P", "orders carry clave P-CONN-N, so a rerun is deduplicated"],
     ["--esperar", "then wait until every accepted order is listo, and report the time"],
     ["--timeout-ms MS", "with --esperar, how long to wait (default 60000)"],
-    ["--json", "print one JSON object: the summary of PROTOCOL.md §7"],
+    ["--json", "print one JSON object: the summary of docs/protocol.md §7"],
   ],
 );
 

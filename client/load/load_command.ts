@@ -1,6 +1,6 @@
 /**
  * The `load` subcommand: many concurrent clients against a running daemon
- * (PROTOCOL.md §7), with a live progress line on a terminal and a summary
+ * (docs/protocol.md §7), with a live progress line on a terminal and a summary
  * for people, or with `--json` exactly the spec's object.
  *
  * Exit status: 0 the run went through (refusals with `queue_full` are the

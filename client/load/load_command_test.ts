@@ -5,6 +5,7 @@ import { runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
 import { NO_SOURCES } from "../testing/cli_harness.ts";
 import { SAMPLE_LOAD_SUMMARY as SUMMARY } from "../testing/sample_load_summary.ts";
 import { unusedPort } from "../testing/unused_port.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 function capture() {
   const out: string[] = [];
@@ -108,21 +109,24 @@ Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)",
   assert.match(LOAD_USAGE, /PEDIDOS_PORT/);
 });
 
-Deno.test("main.ts load runs as a subprocess and prints JSON", async () => {
-  await using daemon = await startInProcess({ maxPedidos: 1000 });
-  await using dir = await tempDir();
-  const result = await runMain(dir.path, [
-    "load",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(daemon.port),
-    "--clientes",
-    "2",
-    "--pedidos",
-    "3",
-    "--json",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(JSON.parse(result.stdout).aceptados, 6);
-});
+testWith("read", "write", "run", "env")(
+  "main.ts load runs as a subprocess and prints JSON",
+  async () => {
+    await using daemon = await startInProcess({ maxPedidos: 1000 });
+    await using dir = await tempDir();
+    const result = await runMain(dir.path, [
+      "load",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(daemon.port),
+      "--clientes",
+      "2",
+      "--pedidos",
+      "3",
+      "--json",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).aceptados, 6);
+  },
+);

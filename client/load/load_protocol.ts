@@ -45,7 +45,7 @@ export function orderJson(order: OrderRef): string {
   }}],"direccion":"Calle Falsa ${100 + n}"${clave}}`;
 }
 
-/** The pedidos protocol: one JSON order per line; replies per PROTOCOL.md §2.1. */
+/** The pedidos protocol: one JSON order per line; replies per docs/protocol.md §2.1. */
 export const PEDIDOS_PROTOCOL: LoadProtocol = {
   encode: (order) => encoder.encode(orderJson(order) + "\n"),
   classify(line) {

@@ -10,7 +10,7 @@ import type { LoadCommand } from "./load_args.ts";
 import type { LoadProgress, LoadSummary } from "./run_load.ts";
 
 /**
- * The summary as the JSON object of PROTOCOL.md §7, and nothing else:
+ * The summary as the JSON object of docs/protocol.md §7, and nothing else:
  * `enviados`, `aceptados`, `rechazados`, `errores`, `por_segundo`,
  * `latencia_ms` (`p50`, `p95`, `p99`, `max`) and, with `esperar`, `listos`
  * and `hasta_listos_s`.

@@ -7,6 +7,7 @@ import { Logger } from "../log.ts";
 import { PasswordHasher } from "./password_hash.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { type Credentials, Secret } from "../protocol/messages.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 const FAST = { ln: 10, r: 8, p: 1 };
 const PASSWORD = "s3cret-pass";
@@ -61,100 +62,115 @@ function rows(path: string, sql: string): Record<string, unknown>[] {
   }
 }
 
-Deno.test("AccountService.register() stores a salted scrypt hash, never the password", async () => {
-  await using t = await setup();
-  assert.deepEqual(await t.accounts.register(creds("ana")), { ok: true, usuario: "ana" });
-  assert.deepEqual(await t.accounts.register(creds("eva")), { ok: true, usuario: "eva" });
-  const users = rows(t.path, "SELECT usuario, hash FROM usuarios ORDER BY id");
-  assert.equal(users.length, 2);
-  for (const { hash } of users) {
-    assert.match(String(hash), /^\$scrypt\$ln=10,r=8,p=1\$/);
-    assert.ok(!String(hash).includes(PASSWORD));
-  }
-  assert.notEqual(users[0]!.hash, users[1]!.hash, "same password, different salts");
-});
+testWith("read", "write")(
+  "AccountService.register() stores a salted scrypt hash, never the password",
+  async () => {
+    await using t = await setup();
+    assert.deepEqual(await t.accounts.register(creds("ana")), { ok: true, usuario: "ana" });
+    assert.deepEqual(await t.accounts.register(creds("eva")), { ok: true, usuario: "eva" });
+    const users = rows(t.path, "SELECT usuario, hash FROM usuarios ORDER BY id");
+    assert.equal(users.length, 2);
+    for (const { hash } of users) {
+      assert.match(String(hash), /^\$scrypt\$ln=10,r=8,p=1\$/);
+      assert.ok(!String(hash).includes(PASSWORD));
+    }
+    assert.notEqual(users[0]!.hash, users[1]!.hash, "same password, different salts");
+  },
+);
 
-Deno.test("AccountService.register() answers user_exists for a taken name, ignoring case", async () => {
-  await using t = await setup();
-  await t.accounts.register(creds("Ana"));
-  for (const usuario of ["Ana", "ana", "ANA"]) {
-    const error = await refusal(t.accounts.register(creds(usuario, "other-pass")));
-    assert.equal(error.code, "user_exists");
-    assert.equal(error.campo, "usuario");
-  }
-  // Two at once: exactly one wins.
-  const results = await Promise.allSettled([
-    t.accounts.register(creds("eva")),
-    t.accounts.register(creds("EVA")),
-  ]);
-  assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
-  assert.equal(rows(t.path, "SELECT * FROM usuarios").length, 2);
-});
+testWith("read", "write")(
+  "AccountService.register() answers user_exists for a taken name, ignoring case",
+  async () => {
+    await using t = await setup();
+    await t.accounts.register(creds("Ana"));
+    for (const usuario of ["Ana", "ana", "ANA"]) {
+      const error = await refusal(t.accounts.register(creds(usuario, "other-pass")));
+      assert.equal(error.code, "user_exists");
+      assert.equal(error.campo, "usuario");
+    }
+    // Two at once: exactly one wins.
+    const results = await Promise.allSettled([
+      t.accounts.register(creds("eva")),
+      t.accounts.register(creds("EVA")),
+    ]);
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    assert.equal(rows(t.path, "SELECT * FROM usuarios").length, 2);
+  },
+);
 
-Deno.test("AccountService.login() issues a random token stored only as its SHA-256", async () => {
-  await using t = await setup({ ttlS: 60 });
-  await t.accounts.register(creds("Ana"));
-  const a = await t.accounts.login(creds("ana"));
-  const b = await t.accounts.login(creds("ANA"));
-  assert.equal(a.ok, true);
-  assert.equal(a.usuario, "Ana", "the name as registered");
-  assert.match(String(a.token), /^[A-Za-z0-9_-]{43}$/, "32 bytes, base64url");
-  assert.notEqual(a.token, b.token);
-  assert.equal(a.expira, "2026-11-23T12:01:00.000Z");
-  const sessions = rows(t.path, "SELECT token_hash, expira FROM sesiones ORDER BY rowid");
-  assert.deepEqual(sessions.map((s) => s.token_hash), [
-    hashToken(String(a.token)),
-    hashToken(String(b.token)),
-  ]);
-  const everything = JSON.stringify(rows(t.path, "SELECT * FROM sesiones"));
-  assert.ok(!everything.includes(String(a.token)));
-});
+testWith("read", "write")(
+  "AccountService.login() issues a random token stored only as its SHA-256",
+  async () => {
+    await using t = await setup({ ttlS: 60 });
+    await t.accounts.register(creds("Ana"));
+    const a = await t.accounts.login(creds("ana"));
+    const b = await t.accounts.login(creds("ANA"));
+    assert.equal(a.ok, true);
+    assert.equal(a.usuario, "Ana", "the name as registered");
+    assert.match(String(a.token), /^[A-Za-z0-9_-]{43}$/, "32 bytes, base64url");
+    assert.notEqual(a.token, b.token);
+    assert.equal(a.expira, "2026-11-23T12:01:00.000Z");
+    const sessions = rows(t.path, "SELECT token_hash, expira FROM sesiones ORDER BY rowid");
+    assert.deepEqual(sessions.map((s) => s.token_hash), [
+      hashToken(String(a.token)),
+      hashToken(String(b.token)),
+    ]);
+    const everything = JSON.stringify(rows(t.path, "SELECT * FROM sesiones"));
+    assert.ok(!everything.includes(String(a.token)));
+  },
+);
 
-Deno.test("AccountService.login() answers bad_credentials alike for a wrong password and an unknown name", async () => {
-  await using t = await setup();
-  await t.accounts.register(creds("ana"));
-  const wrong = await refusal(t.accounts.login(creds("ana", "wrong-pass")));
-  const unknown = await refusal(t.accounts.login(creds("nadie")));
-  assert.equal(wrong.code, "bad_credentials");
-  assert.deepEqual(unknown.toReply(), wrong.toReply());
-  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 0);
-});
+testWith("read", "write")(
+  "AccountService.login() answers bad_credentials alike for a wrong password and an unknown name",
+  async () => {
+    await using t = await setup();
+    await t.accounts.register(creds("ana"));
+    const wrong = await refusal(t.accounts.login(creds("ana", "wrong-pass")));
+    const unknown = await refusal(t.accounts.login(creds("nadie")));
+    assert.equal(wrong.code, "bad_credentials");
+    assert.deepEqual(unknown.toReply(), wrong.toReply());
+    assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 0);
+  },
+);
 
-Deno.test("AccountService.login() does the same work for an unknown name as for a wrong password", async () => {
-  // Which key derivations each refusal costs, counted, instead of timed.
-  const derivations: string[] = [];
-  const counting = ((...args: Parameters<typeof scrypt>) => {
-    const [, salt, length, options] = args as unknown as [
-      unknown,
-      Uint8Array,
-      number,
-      ScryptOptions,
-    ];
-    derivations.push(
-      `N=${options.N} r=${options.r} p=${options.p} salt=${salt.length} out=${length}`,
-    );
-    (scrypt as (...a: unknown[]) => void)(...args);
-  }) as typeof scrypt;
-  await using t = await setup();
-  const accounts = new AccountService({
-    store: t.store,
-    logger: new Logger({ write: () => {} }),
-    hasher: new PasswordHasher({ params: FAST, scrypt: counting }),
-  });
-  await accounts.register(creds("ana"));
-  await refusal(accounts.login(creds("nadie"))); // the dummy hash is made on first use
-  const refusals: Record<string, string[]> = {};
-  for (const usuario of ["nadie", "ana"]) {
-    derivations.length = 0;
-    const refused = await refusal(accounts.login(creds(usuario, "wrong-pass")));
-    assert.equal(refused.code, "bad_credentials");
-    refusals[usuario] = [...derivations];
-  }
-  assert.equal(refusals.ana?.length, 1, "a wrong password costs one derivation");
-  assert.deepEqual(refusals.nadie, refusals.ana, "an unknown name costs the same one");
-});
+testWith("read", "write")(
+  "AccountService.login() does the same work for an unknown name as for a wrong password",
+  async () => {
+    // Which key derivations each refusal costs, counted, instead of timed.
+    const derivations: string[] = [];
+    const counting = ((...args: Parameters<typeof scrypt>) => {
+      const [, salt, length, options] = args as unknown as [
+        unknown,
+        Uint8Array,
+        number,
+        ScryptOptions,
+      ];
+      derivations.push(
+        `N=${options.N} r=${options.r} p=${options.p} salt=${salt.length} out=${length}`,
+      );
+      (scrypt as (...a: unknown[]) => void)(...args);
+    }) as typeof scrypt;
+    await using t = await setup();
+    const accounts = new AccountService({
+      store: t.store,
+      logger: new Logger({ write: () => {} }),
+      hasher: new PasswordHasher({ params: FAST, scrypt: counting }),
+    });
+    await accounts.register(creds("ana"));
+    await refusal(accounts.login(creds("nadie"))); // the dummy hash is made on first use
+    const refusals: Record<string, string[]> = {};
+    for (const usuario of ["nadie", "ana"]) {
+      derivations.length = 0;
+      const refused = await refusal(accounts.login(creds(usuario, "wrong-pass")));
+      assert.equal(refused.code, "bad_credentials");
+      refusals[usuario] = [...derivations];
+    }
+    assert.equal(refusals.ana?.length, 1, "a wrong password costs one derivation");
+    assert.deepEqual(refusals.nadie, refusals.ana, "an unknown name costs the same one");
+  },
+);
 
-Deno.test("AccountService.authenticate() accepts a live token only", async () => {
+testWith("read", "write")("AccountService.authenticate() accepts a live token only", async () => {
   await using t = await setup({ ttlS: 60 });
   await t.accounts.register(creds("ana"));
   const { token } = await t.accounts.login(creds("ana"));
@@ -170,19 +186,22 @@ Deno.test("AccountService.authenticate() accepts a live token only", async () =>
   assert.equal(expired.code, "unauthorized");
 });
 
-Deno.test("AccountService.login() deletes expired sessions at most once a minute", async () => {
-  await using t = await setup({ ttlS: 10 });
-  await t.accounts.register(creds("ana"));
-  await t.accounts.login(creds("ana")); // sweeps (nothing yet)
-  t.clock.now += 11_000;
-  await t.accounts.login(creds("ana")); // within the minute: no sweep
-  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 2);
-  t.clock.now += 60_000;
-  await t.accounts.login(creds("ana")); // sweeps the two expired ones
-  assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 1);
-});
+testWith("read", "write")(
+  "AccountService.login() deletes expired sessions at most once a minute",
+  async () => {
+    await using t = await setup({ ttlS: 10 });
+    await t.accounts.register(creds("ana"));
+    await t.accounts.login(creds("ana")); // sweeps (nothing yet)
+    t.clock.now += 11_000;
+    await t.accounts.login(creds("ana")); // within the minute: no sweep
+    assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 2);
+    t.clock.now += 60_000;
+    await t.accounts.login(creds("ana")); // sweeps the two expired ones
+    assert.equal(rows(t.path, "SELECT * FROM sesiones").length, 1);
+  },
+);
 
-Deno.test("AccountService never logs a password or a token", async () => {
+testWith("read", "write")("AccountService never logs a password or a token", async () => {
   await using t = await setup();
   await t.accounts.register(creds("ana"));
   await refusal(t.accounts.register(creds("ana")));

@@ -16,6 +16,18 @@ import {
   type Settings,
 } from "./settings.ts";
 import { nonEmpty, oneOf, parseHosts, parseProcessMs, wholeNumber } from "./value_parsers.ts";
+import {
+  isPostgresUrl,
+  parsePostgresUrl,
+  redactDatabaseUrl,
+} from "../store/postgres/postgres_url.ts";
+
+/** A SQLite path, or a PostgreSQL URL that can be read (§9). */
+function parseDb(text: string): string {
+  const db = nonEmpty(text);
+  if (isPostgresUrl(db)) parsePostgresUrl(db);
+  return db;
+}
 
 /** The daemon's configuration (§7). */
 export interface ServerConfig {
@@ -29,7 +41,7 @@ export interface ServerConfig {
   maxPedidos: number;
   /** Simulated processing time range in ms; `{ min: 0, max: 0 }` means no wait. */
   processMs: { min: number; max: number };
-  /** SQLite file, or `:memory:`. */
+  /** SQLite file, `:memory:`, or a PostgreSQL URL (§9). */
   db: string;
   /** SQLite `synchronous` mode. */
   sync: "full" | "normal";
@@ -84,6 +96,14 @@ export interface ServerConfig {
   maxWaitersPerConnection?: number;
   /** REGISTRO and LOGIN waiting for the password hasher; more get `queue_full`. @default {32} */
   maxLoginQueue?: number;
+  /**
+   * How long an order `en proceso` stays leased to the daemon running it
+   * without renewal, on a PostgreSQL store (§9). Optional so that settings
+   * written before it existed stay valid.
+   *
+   * @default {30000}
+   */
+  leaseMs?: number;
   /** The env file that was read, or null. */
   envFile: string | null;
 }
@@ -109,6 +129,9 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxWaitersPerConnection: 128,
   maxLoginQueue: 32,
 });
+
+/** The default of {@linkcode ServerConfig.leaseMs}: 30 s. */
+export const DEFAULT_LEASE_MS = 30_000;
 
 /** The daemon's defaults table. */
 export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
@@ -158,11 +181,12 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
   },
   db: {
     flag: "db",
-    arg: "PATH",
+    arg: "PATH|URL",
     default: "pedidos.db",
     shown: "pedidos.db",
-    help: "SQLite file, or :memory:",
-    parse: nonEmpty,
+    help: "SQLite file, :memory:, or postgres://USER[:PASS]@HOST[:PORT]/DB",
+    parse: parseDb,
+    redact: redactDatabaseUrl,
   },
   sync: {
     flag: "sync",
@@ -171,6 +195,14 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     shown: "full",
     help: "full (survives power loss) or normal",
     parse: oneOf(["full", "normal"] as const),
+  },
+  leaseMs: {
+    flag: "lease-ms",
+    arg: "MS",
+    default: DEFAULT_LEASE_MS,
+    shown: String(DEFAULT_LEASE_MS),
+    help: "PostgreSQL: a dead daemon's orders are taken over after this",
+    parse: wholeNumber(100, 24 * 3600 * 1000),
   },
   drainTimeoutMs: {
     flag: "drain-timeout-ms",

@@ -7,6 +7,7 @@ import {
   SERVER_USAGE,
   type ServerConfig,
 } from "./server_config.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 /** Sources with a fake environment and fake files; records what was asked. */
 function fake(env: Record<string, string> = {}, files: Record<string, string> = {}) {
@@ -38,6 +39,7 @@ const DEFAULTS: ServerConfig = {
   maxRequestBytes: 65536,
   maxConnections: 1024,
   log: "info",
+  leaseMs: 30000,
   sessionTtlS: 86400,
   processor: null,
   maxIntentos: 3,
@@ -130,8 +132,16 @@ const SAMPLES: { [K in Key]: [Sample<K>, Sample<K>, Sample<K>] } = {
   workers: [["1", 1], ["2", 2], ["3", 3]],
   maxPedidos: [["1", 1], ["2", 2], ["3", 3]],
   processMs: [["1", { min: 1, max: 1 }], ["2-4", { min: 2, max: 4 }], ["0", { min: 0, max: 0 }]],
-  db: [["a.db", "a.db"], ["b.db", "b.db"], ["c.db", "c.db"]],
+  db: [
+    ["a.db", "a.db"],
+    ["postgres://u@h/b", "postgres://u@h/b"],
+    [
+      "postgresql://u:p@h:6543/c?sslmode=require",
+      "postgresql://u:p@h:6543/c?sslmode=require",
+    ],
+  ],
   sync: [["normal", "normal"], ["full", "full"], ["normal", "normal"]],
+  leaseMs: [["100", 100], ["2000", 2000], ["30000", 30000]],
   drainTimeoutMs: [["1", 1], ["2", 2], ["3", 3]],
   idleTimeoutMs: [["1", 1], ["2", 2], ["3", 3]],
   maxRequestBytes: [["100", 100], ["200", 200], ["300", 300]],
@@ -213,24 +223,27 @@ Deno.test("parseServerConfig() refuses a named env file that does not exist", ()
   );
 });
 
-Deno.test("parseServerConfig() reads a real env file without writing Deno.env", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const path = `${dir}/test.env`;
-    Deno.writeTextFileSync(path, "PEDIDOS_MAX_PEDIDOS=17\nPEDIDOS_GATEWAY_THING=x\n");
-    const before = Deno.env.get("PEDIDOS_MAX_PEDIDOS");
-    const config = parseServerConfig(["--env-file", path], { getEnv: () => undefined });
-    assert.equal(config.maxPedidos, 17);
-    assert.equal(config.envFile, path);
-    assert.equal(Deno.env.get("PEDIDOS_MAX_PEDIDOS"), before);
-    assert.throws(
-      () => parseServerConfig(["--env-file", `${dir}/missing.env`], { getEnv: () => undefined }),
-      ConfigError,
-    );
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+testWith("read", "write", "env")(
+  "parseServerConfig() reads a real env file without writing Deno.env",
+  () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const path = `${dir}/test.env`;
+      Deno.writeTextFileSync(path, "PEDIDOS_MAX_PEDIDOS=17\nPEDIDOS_GATEWAY_THING=x\n");
+      const before = Deno.env.get("PEDIDOS_MAX_PEDIDOS");
+      const config = parseServerConfig(["--env-file", path], { getEnv: () => undefined });
+      assert.equal(config.maxPedidos, 17);
+      assert.equal(config.envFile, path);
+      assert.equal(Deno.env.get("PEDIDOS_MAX_PEDIDOS"), before);
+      assert.throws(
+        () => parseServerConfig(["--env-file", `${dir}/missing.env`], { getEnv: () => undefined }),
+        ConfigError,
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("parseServerConfig() ignores unknown PEDIDOS_ keys and asks only for known names", () => {
   const { sources, envAsked } = fake(
@@ -378,4 +391,33 @@ Deno.test("parseClientConfig() defaults to localhost:8888 and maps * to localhos
   assert.throws(() => parseClientConfig(["--port", "0"], fake().sources), ConfigError);
   assert.throws(() => parseClientConfig(["--workers", "2"], fake().sources), ConfigError);
   assert.ok(Object.isFrozen(parseClientConfig([], fake().sources)));
+});
+
+Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without showing its password", () => {
+  const cases: [string, RegExp][] = [
+    ["postgres://ana:s3cret@/pedidos", /must be a URL/],
+    ["postgres://ana:s3cret@[::1/pedidos", /must be a URL/],
+    ["postgres://:s3cret@db/pedidos", /must name a user/],
+    ["postgres://ana:s3cret@db", /must name one database/],
+    ["postgres://ana:s3cret@db/pedidos?sslmode=sometimes", /sslmode "sometimes"/],
+    ["postgres://ana:s3cret@db/pedidos?pool=9", /unknown parameter "pool"/],
+  ];
+  for (const [db, reason] of cases) {
+    const tries: [string[], ConfigSources][] = [
+      [["--db", db], fake().sources],
+      [[], fake({ PEDIDOS_DB: db }).sources],
+    ];
+    for (const [args, sources] of tries) {
+      let message = "";
+      try {
+        parseServerConfig(args, sources);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        message = error.message;
+      }
+      assert.match(message, reason, db);
+      assert.match(message, /:\*\*\*@/, "shown with its password masked");
+      assert.doesNotMatch(message, /s3cret/, "the password is not shown");
+    }
+  }
 });

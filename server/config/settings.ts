@@ -52,6 +52,8 @@ export interface Setting<T> {
   readonly multiple?: boolean;
   /** Turns text into the value; throws an error whose message says why the text is bad. */
   readonly parse: (text: string) => T;
+  /** How a value is shown in error messages, when it may hold a secret (a password in a URL). */
+  readonly redact?: (text: string) => string;
 }
 
 /** A defaults table: one {@linkcode Setting} per key of `T`. */
@@ -225,13 +227,14 @@ export function resolveConfig<T>(
     const flagValue = values[s.flag];
     let text: string | undefined;
     let where: string;
+    const show = (value: string) => s.redact ? s.redact(value) : value;
     if (flagValue !== undefined) {
       text = Array.isArray(flagValue) ? flagValue.join(",") : String(flagValue);
-      where = `--${s.flag} "${text}"`;
+      where = `--${s.flag} "${show(text)}"`;
     } else if ((text = getEnv(name)?.trim() || undefined) !== undefined) {
-      where = `${name} "${text}" in the environment`;
+      where = `${name} "${show(text)}" in the environment`;
     } else if ((text = fileVars?.[name]?.trim() || undefined) !== undefined) {
-      where = `${name} "${text}" in env file ${envFile}`;
+      where = `${name} "${show(text)}" in env file ${envFile}`;
     } else {
       config[key] = s.default;
       continue;

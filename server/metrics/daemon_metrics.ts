@@ -1,5 +1,5 @@
 /**
- * The daemon's metrics (PROTOCOL.md §10), as the families the endpoint
+ * The daemon's metrics (docs/protocol.md §10), as the families the endpoint
  * exports: the counters and gauges of STATS, the processing-time histogram,
  * and the operator's health — the writer's batch sizes and commit times,
  * worker restarts, retention passes, memory. Every metric is documented in

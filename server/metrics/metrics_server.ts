@@ -1,5 +1,5 @@
 /**
- * The metrics endpoint (PROTOCOL.md §10): `GET /metrics` over HTTP, in the
+ * The metrics endpoint (docs/protocol.md §10): `GET /metrics` over HTTP, in the
  * Prometheus text format; any other path is 404, any other method on
  * `/metrics` 405. Off unless `--metrics-port` is given; on loopback unless
  * `--metrics-host` says otherwise. The text is built on each scrape.

@@ -169,7 +169,8 @@ export class Intake {
   }
 }
 
-function duplicateReply(pedido: Pedido): PedidoReply {
+/** The reply to a PEDIDO whose `clave` is already stored. */
+export function duplicateReply(pedido: Pedido): PedidoReply {
   return {
     ok: true,
     id: pedido.id,
@@ -184,7 +185,8 @@ export function notFound(id: number): ProtocolError {
   return new ProtocolError("not_found", `❌ No existe el pedido ${id}.`);
 }
 
-function notCancellable(pedido: Pedido): ProtocolError {
+/** `not_cancellable`, with the order as it is. */
+export function notCancellable(pedido: Pedido): ProtocolError {
   return new ProtocolError(
     "not_cancellable",
     `❌ El pedido ${pedido.id} está ${pedido.estado}: solo se cancela un pedido pendiente.`,
@@ -192,7 +194,8 @@ function notCancellable(pedido: Pedido): ProtocolError {
   );
 }
 
-function notRetryable(pedido: Pedido): ProtocolError {
+/** `not_retryable`, with the order as it is. */
+export function notRetryable(pedido: Pedido): ProtocolError {
   return new ProtocolError(
     "not_retryable",
     `❌ El pedido ${pedido.id} está ${pedido.estado}: solo se reintenta un pedido en error.`,

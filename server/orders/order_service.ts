@@ -21,7 +21,8 @@ import type {
   Stats,
   TaskReply,
 } from "../protocol/replies.ts";
-import type { WorkerPool } from "../processing/worker_pool.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
+import { isSharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
@@ -33,13 +34,14 @@ import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
 import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
+import { SharedOrders } from "./shared_orders.ts";
 import { runTask } from "./tasks.ts";
 
 /** Options of {@linkcode OrderService}. */
 export interface OrderServiceOptions {
   store: OrderStore;
   capacity: Capacity;
-  pool: WorkerPool;
+  pool: ProcessorPool;
   logger: Logger;
   /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
   processMs?: { min: number; max: number };
@@ -87,7 +89,7 @@ const FINISHED = new Set(["listo", "error", "cancelado"]);
 export class OrderService {
   readonly #store: OrderStore;
   readonly #capacity: Capacity;
-  readonly #pool: WorkerPool;
+  readonly #pool: ProcessorPool;
   readonly #logger: Logger;
   readonly #pollMs: number;
   readonly #listBudget: ListBudgetOptions;
@@ -96,6 +98,8 @@ export class OrderService {
   readonly #counters = new RunCounters();
   readonly #scheduler: Scheduler;
   readonly #intake: Intake;
+  /** On a store shared by several daemons (§9): the shared queue instead of intake and scheduler. */
+  readonly #shared: SharedOrders | null;
   /** Aborted at the end of a drain: waits still open are answered. */
   readonly #stopped = new AbortController();
 
@@ -130,6 +134,18 @@ export class OrderService {
       ...(options.processor ? { processor: options.processor } : {}),
     });
     this.#intake = new Intake({ ...parts, capacity: this.#capacity, scheduler: this.#scheduler });
+    const store = this.#store;
+    this.#shared = isSharedQueue(store)
+      ? new SharedOrders({
+        ...parts,
+        store,
+        capacity: this.#capacity,
+        pool: this.#pool,
+        ...(options.processMs ? { processMs: options.processMs } : {}),
+        ...(options.retry ? { retry: options.retry } : {}),
+        ...(options.processor ? { processor: options.processor } : {}),
+      })
+      : null;
   }
 
   /** Counts one PEDIDO request received (valid or not). */
@@ -145,7 +161,7 @@ export class OrderService {
    * (`invalid_order`, `campo` `clave`) rather than answered with that order.
    */
   async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
-    const reply = await this.#intake.submit(pedido, owner);
+    const reply = await (this.#shared?.intake ?? this.#intake).submit(pedido, owner);
     if (reply.duplicado && owner !== undefined && await this.#store.get(reply.id, owner) === null) {
       throw new ProtocolError(
         "invalid_order",
@@ -163,7 +179,7 @@ export class OrderService {
    */
   async cancel(id: number, owner?: number): Promise<PedidoStateReply> {
     await this.#checkOwner(id, owner);
-    return this.#intake.cancel(id);
+    return (this.#shared?.intake ?? this.#intake).cancel(id);
   }
 
   /**
@@ -173,7 +189,7 @@ export class OrderService {
    */
   async retry(id: number, owner?: number): Promise<PedidoStateReply> {
     await this.#checkOwner(id, owner);
-    return this.#intake.retry(id);
+    return (this.#shared?.intake ?? this.#intake).retry(id);
   }
 
   /** `not_found` unless `owner` is absent or placed order `id` (an order's owner never changes). */
@@ -230,6 +246,11 @@ export class OrderService {
    * @returns how many were found.
    */
   async recover(): Promise<number> {
+    // A shared store's unfinished orders are the cluster's queue: claimed, not recovered.
+    if (this.#shared) {
+      this.#shared.start();
+      return 0;
+    }
     const rows: Pedido[] = await this.#store.unfinished();
     const permits = this.#capacity.takeBeyond(rows.length);
     rows.forEach((pedido, i) => {
@@ -247,7 +268,7 @@ export class OrderService {
    * @returns how many orders were left `pendiente`.
    */
   async drain(timeoutMs: number): Promise<number> {
-    const left = await this.#scheduler.drain(timeoutMs);
+    const left = await (this.#shared ?? this.#scheduler).drain(timeoutMs);
     this.#stopped.abort();
     return left;
   }
@@ -260,6 +281,14 @@ export class OrderService {
   /** `ESTADO esperar` waits open now. */
   get waits(): number {
     return this.#waiters.admitted;
+  }
+
+  /**
+   * On a shared store, the order part of STATS with the cluster's counts,
+   * read from the database (§9); null on a store of this daemon alone.
+   */
+  clusterStats(): Promise<OrderStats> | null {
+    return this.#shared?.stats(this.stats()) ?? null;
   }
 
   /** The order part of STATS. */

@@ -1,5 +1,5 @@
 /**
- * Retention (PROTOCOL.md §4): deletes finished orders whose `fecha_fin` is
+ * Retention (docs/protocol.md §4): deletes finished orders whose `fecha_fin` is
  * older than `retainS`, through the store (for SQLite, one `prune` operation
  * per batch through the writer), a bounded batch at a time with a pause
  * between batches, so that the orders arriving meanwhile are committed

@@ -1,5 +1,5 @@
 /**
- * When a failed attempt is tried again (PROTOCOL.md §11): up to
+ * When a failed attempt is tried again (docs/protocol.md §11): up to
  * `maxAttempts` attempts in all, the n-th retry after `baseMs · 2^(n−1)`
  * with ±{@linkcode JITTER} jitter, capped at {@linkcode MAX_BACKOFF_MS}.
  * With the jitter at a quarter, every wait is longer than any earlier one

@@ -23,7 +23,8 @@
 
 import type { Logger } from "../log.ts";
 import type { Pedido } from "../protocol/messages.ts";
-import { type JobRun, PoolClosedError, type WorkerPool } from "../processing/worker_pool.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
+import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
 import type { Job } from "../../workers/processor_messages.ts";
@@ -35,7 +36,7 @@ import type { RunCounters } from "./run_counters.ts";
 /** Options of {@linkcode Scheduler}. */
 export interface SchedulerOptions {
   store: OrderStore;
-  pool: WorkerPool;
+  pool: ProcessorPool;
   active: ActiveOrders;
   counters: RunCounters;
   waiters: FinishWaiters;
@@ -73,7 +74,7 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 /** Runs and records the attempts of the orders this daemon holds. */
 export class Scheduler {
   readonly #store: OrderStore;
-  readonly #pool: WorkerPool;
+  readonly #pool: ProcessorPool;
   readonly #active: ActiveOrders;
   readonly #counters: RunCounters;
   readonly #waiters: FinishWaiters;

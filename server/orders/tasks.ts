@@ -11,12 +11,13 @@ import type { Logger } from "../log.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { TaskSpec } from "../protocol/messages.ts";
 import type { TaskReply } from "../protocol/replies.ts";
-import { PoolClosedError, type WorkerPool } from "../processing/worker_pool.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
+import { PoolClosedError } from "../processing/worker_pool.ts";
 
 /** What {@linkcode runTask} needs. */
 export interface TaskDeps {
   capacity: Capacity;
-  pool: WorkerPool;
+  pool: ProcessorPool;
   logger: Logger;
 }
 

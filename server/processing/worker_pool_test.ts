@@ -3,6 +3,7 @@ import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./wo
 import type { Job } from "../../workers/processor_messages.ts";
 import { Logger } from "../log.ts";
 import { newPedido } from "../store/new_pedido.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 const FAULTY = new URL("../../tests/fixtures/faulty_processor_worker.ts", import.meta.url);
 const quiet = new Logger({ level: "error", write: () => {} });
@@ -12,7 +13,7 @@ function order(id: number, cliente = "Ana", delayMs = 0): Job {
   return { kind: "order", pedido: newPedido(id, order, new Date().toISOString()), delayMs };
 }
 
-Deno.test("WorkerPool runs jobs first-in first-out, at most `size` at once", async () => {
+testWith("read")("WorkerPool runs jobs first-in first-out, at most `size` at once", async () => {
   await using pool = await WorkerPool.start({ size: 2 });
   const started: number[] = [];
   let peak = 0;
@@ -27,52 +28,58 @@ Deno.test("WorkerPool runs jobs first-in first-out, at most `size` at once", asy
   assert.equal(peak, 2);
 });
 
-Deno.test("WorkerPool runs tasks and answers their results", async () => {
+testWith("read")("WorkerPool runs tasks and answers their results", async () => {
   await using pool = await WorkerPool.start({ size: 1 });
   assert.equal(await pool.submit({ kind: "task", task: { name: "sum", args: [1, 2, 3.5] } }), 6.5);
   assert.equal(await pool.submit({ kind: "task", task: { name: "upper", s: "hola" } }), "HOLA");
 });
 
-Deno.test("WorkerPool replaces a worker that throws, at the same number, and rejects its job", async () => {
-  await using pool = await WorkerPool.start({ size: 2, moduleUrl: FAULTY, logger: quiet });
-  let crashedOn = 0;
-  await assert.rejects(
-    pool.submit(order(1, "throw"), { onStart: (w) => crashedOn = w }),
-    (error) => error instanceof WorkerCrashError && /boom/.test(error.message),
-  );
-  assert.equal(pool.crashes, 1);
-  assert.equal(pool.size, 2);
-  // The pool keeps working at full size, on both worker numbers.
-  const workers = new Set<number>();
-  await Promise.all(
-    Array.from({ length: 20 }, (_, i) =>
-      pool.submit(order(10 + i, "Ana", 50), {
-        onStart: (w) => workers.add(w),
-      })),
-  );
-  assert.deepEqual(workers, new Set([1, 2]));
-  assert.ok(crashedOn === 1 || crashedOn === 2);
-});
+testWith("read")(
+  "WorkerPool replaces a worker that throws, at the same number, and rejects its job",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 2, moduleUrl: FAULTY, logger: quiet });
+    let crashedOn = 0;
+    await assert.rejects(
+      pool.submit(order(1, "throw"), { onStart: (w) => crashedOn = w }),
+      (error) => error instanceof WorkerCrashError && /boom/.test(error.message),
+    );
+    assert.equal(pool.crashes, 1);
+    assert.equal(pool.size, 2);
+    // The pool keeps working at full size, on both worker numbers.
+    const workers = new Set<number>();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        pool.submit(order(10 + i, "Ana", 50), {
+          onStart: (w) => workers.add(w),
+        })),
+    );
+    assert.deepEqual(workers, new Set([1, 2]));
+    assert.ok(crashedOn === 1 || crashedOn === 2);
+  },
+);
 
-Deno.test("WorkerPool treats a worker that goes silent as crashed after the stall time", async () => {
-  await using pool = await WorkerPool.start({
-    size: 1,
-    moduleUrl: FAULTY,
-    stallMs: 200,
-    logger: quiet,
-  });
-  await assert.rejects(pool.submit(order(1, "exit")), WorkerCrashError);
-  assert.equal(await pool.submit(order(2)), null, "the replacement works");
-});
+testWith("read")(
+  "WorkerPool treats a worker that goes silent as crashed after the stall time",
+  async () => {
+    await using pool = await WorkerPool.start({
+      size: 1,
+      moduleUrl: FAULTY,
+      stallMs: 200,
+      logger: quiet,
+    });
+    await assert.rejects(pool.submit(order(1, "exit")), WorkerCrashError);
+    assert.equal(await pool.submit(order(2)), null, "the replacement works");
+  },
+);
 
-Deno.test("WorkerPool reports a job that fails without killing its worker", async () => {
+testWith("read")("WorkerPool reports a job that fails without killing its worker", async () => {
   await using pool = await WorkerPool.start({ size: 1, moduleUrl: FAULTY, logger: quiet });
   await assert.rejects(pool.submit(order(1, "fail")), /cannot process/);
   assert.equal(pool.crashes, 0);
   assert.equal(await pool.submit(order(2)), null);
 });
 
-Deno.test("WorkerPool.stop() rejects queued jobs and lets running ones finish", async () => {
+testWith("read")("WorkerPool.stop() rejects queued jobs and lets running ones finish", async () => {
   const pool = await WorkerPool.start({ size: 1 });
   try {
     const { promise: started, resolve: onStart } = Promise.withResolvers<number>();
@@ -96,58 +103,67 @@ Deno.test("WorkerPool.start() fails clearly when the worker module cannot load",
   );
 });
 
-Deno.test("WorkerPool sends zero-time orders queued together to one worker as a run, in order, with each job's own times", async () => {
-  await using pool = await WorkerPool.start({ size: 2 });
-  const started: [number, number][] = [];
-  const runs = new Map<number, JobRun>();
-  const results = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-    pool.submit(order(i), {
-      onStart: (worker) => started.push([i, worker]),
-      onRan: (run) => runs.set(i, run),
-    })));
-  assert.deepEqual(results, Array(6).fill(null));
-  assert.deepEqual(started.map(([i]) => i), [0, 1, 2, 3, 4, 5]);
-  assert.equal(new Set(started.map(([, worker]) => worker)).size, 1, "one worker took the run");
-  let last = 0;
-  for (let i = 0; i < 6; i++) {
-    const run = runs.get(i)!;
-    assert.equal(run.worker, started[0]![1]);
-    assert.ok(run.startedAt >= last && run.endedAt >= run.startedAt, JSON.stringify(run));
-    last = run.endedAt;
-  }
-});
-
-Deno.test("WorkerPool starts zero-time orders first-in first-out in the recorded times, across runs and workers", async () => {
-  await using pool = await WorkerPool.start({ size: 2 });
-  const runs: JobRun[] = [];
-  const jobs: Promise<unknown>[] = [];
-  for (let wave = 0; wave < 5; wave++) {
-    for (let i = 0; i < 10; i++) {
-      const n = wave * 10 + i;
-      jobs.push(pool.submit(order(n), { onRan: (run) => runs[n] = run }));
+testWith("read")(
+  "WorkerPool sends zero-time orders queued together to one worker as a run, in order, with each job's own times",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 2 });
+    const started: [number, number][] = [];
+    const runs = new Map<number, JobRun>();
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      pool.submit(order(i), {
+        onStart: (worker) => started.push([i, worker]),
+        onRan: (run) => runs.set(i, run),
+      })));
+    assert.deepEqual(results, Array(6).fill(null));
+    assert.deepEqual(started.map(([i]) => i), [0, 1, 2, 3, 4, 5]);
+    assert.equal(new Set(started.map(([, worker]) => worker)).size, 1, "one worker took the run");
+    let last = 0;
+    for (let i = 0; i < 6; i++) {
+      const run = runs.get(i)!;
+      assert.equal(run.worker, started[0]![1]);
+      assert.ok(run.startedAt >= last && run.endedAt >= run.startedAt, JSON.stringify(run));
+      last = run.endedAt;
     }
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
-  await Promise.all(jobs);
-  for (let n = 1; n < 50; n++) {
-    assert.ok(
-      runs[n]!.startedAt >= runs[n - 1]!.endedAt,
-      `order ${n} started before ${n - 1} ended`,
-    );
-  }
-});
+  },
+);
 
-Deno.test("WorkerPool rejects every job of a run whose worker dies, and stays at full size", async () => {
-  await using pool = await WorkerPool.start({ size: 1, moduleUrl: FAULTY, logger: quiet });
-  const failed: number[] = [];
-  const jobs = ["Ana", "throw", "Ana"].map((cliente, i) =>
-    pool.submit(order(i, cliente)).catch((error) => {
-      assert.ok(error instanceof WorkerCrashError);
-      failed.push(i);
-    })
-  );
-  await Promise.all(jobs);
-  assert.deepEqual(failed.sort(), [0, 1, 2]);
-  assert.equal(pool.crashes, 1);
-  assert.equal(await pool.submit(order(9)), null, "the replacement works");
-});
+testWith("read")(
+  "WorkerPool starts zero-time orders first-in first-out in the recorded times, across runs and workers",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 2 });
+    const runs: JobRun[] = [];
+    const jobs: Promise<unknown>[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      for (let i = 0; i < 10; i++) {
+        const n = wave * 10 + i;
+        jobs.push(pool.submit(order(n), { onRan: (run) => runs[n] = run }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await Promise.all(jobs);
+    for (let n = 1; n < 50; n++) {
+      assert.ok(
+        runs[n]!.startedAt >= runs[n - 1]!.endedAt,
+        `order ${n} started before ${n - 1} ended`,
+      );
+    }
+  },
+);
+
+testWith("read")(
+  "WorkerPool rejects every job of a run whose worker dies, and stays at full size",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 1, moduleUrl: FAULTY, logger: quiet });
+    const failed: number[] = [];
+    const jobs = ["Ana", "throw", "Ana"].map((cliente, i) =>
+      pool.submit(order(i, cliente)).catch((error) => {
+        assert.ok(error instanceof WorkerCrashError);
+        failed.push(i);
+      })
+    );
+    await Promise.all(jobs);
+    assert.deepEqual(failed.sort(), [0, 1, 2]);
+    assert.equal(pool.crashes, 1);
+    assert.equal(await pool.submit(order(9)), null, "the replacement works");
+  },
+);

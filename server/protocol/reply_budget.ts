@@ -14,7 +14,7 @@
 
 import type { Request } from "./messages.ts";
 
-/** The largest `resultado` a processor module may store (PROTOCOL.md §11). */
+/** The largest `resultado` a processor module may store (docs/protocol.md §11). */
 export const MAX_RESULTADO_BYTES = 65536;
 
 /**

@@ -1,26 +1,47 @@
 /**
- * Opens the store that `--db` names. SQLite (a file, or `:memory:`) is the
- * embedded default.
+ * Opens the store that `--db` names: a PostgreSQL URL (§9) selects the
+ * PostgreSQL store, shared with every daemon on that database; anything
+ * else is a SQLite file (or `:memory:`), the embedded default.
  *
  * @module
  */
 
+import type { Logger } from "../log.ts";
+import { PostgresStore } from "./postgres/postgres_store.ts";
+import { isPostgresUrl } from "./postgres/postgres_url.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store } from "./store.ts";
 
 /** Options of {@linkcode openStore}. */
 export interface OpenStoreOptions {
-  /** `--db`: a SQLite file or `:memory:`. */
+  /** `--db`: a SQLite file, `:memory:`, or `postgres://…`. */
   db: string;
   /** SQLite `synchronous` mode. @default {"full"} */
   sync?: "full" | "normal";
+  /** `--max-pedidos`, checked against the cluster's (PostgreSQL only). @default 6 */
+  capacity?: number;
+  /** `--lease-ms` (PostgreSQL only). @default 30000 */
+  leaseMs?: number;
+  /** Where the PostgreSQL store logs outages and reconnections. */
+  logger?: Logger;
+  /** See {@linkcode PostgresStoreOptions.onFatal}. */
+  onFatal?: (error: Error) => void;
 }
 
 /**
  * Opens (creating or upgrading) the store named by `db`.
  *
- * @throws {Error} Why it cannot be opened, naming it.
+ * @throws {Error} Why it cannot be opened, naming it (a URL without its password).
  */
 export function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (isPostgresUrl(options.db)) {
+    return PostgresStore.open({
+      url: options.db,
+      capacity: options.capacity ?? 6,
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+    });
+  }
   return SqliteStore.open({ path: options.db, sync: options.sync ?? "full" });
 }

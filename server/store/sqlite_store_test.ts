@@ -1,18 +1,21 @@
-import { FrameWriter, SharedPipe } from "../../workers/shared_pipe.ts";
-import type { InitMessage } from "../../workers/writer_messages.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { PedidoNuevo } from "../protocol/messages.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { runStoreConformance } from "./store_conformance.ts";
+import { lackingReason, testWith } from "../../tests/permissions.ts";
+import { FrameWriter, SharedPipe } from "../../workers/shared_pipe.ts";
+import type { InitMessage } from "../../workers/writer_messages.ts";
 
 runStoreConformance({
   name: "SqliteStore (:memory:)",
   open: () => SqliteStore.open({ path: ":memory:" }),
+  ignore: lackingReason("read"),
 });
 
 runStoreConformance({
   name: "SqliteStore (file)",
+  ignore: lackingReason("read", "write"),
   async open() {
     const dir = await Deno.makeTempDir({ prefix: "pedidos_store_" });
     const store = await SqliteStore.open({ path: `${dir}/pedidos.db` });
@@ -86,110 +89,127 @@ function spyOnWorkers(): {
   };
 }
 
-Deno.test("SqliteStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches", async () => {
-  using db = tempDb();
-  const store = await SqliteStore.open({ path: db.path });
-  let results;
-  try {
-    results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => store.insert(order({ cliente: `c${i}` }), now())),
-    );
-  } finally {
-    await store.close();
-  }
-  assert.equal(new Set(results.map((r) => r.pedido.id)).size, 500);
-  assert.ok(results.every((r) => r.status === "inserted" && r.pedido.estado === "pendiente"));
-  const stats = store.writerStats!;
-  assert.equal(stats.ops, 500);
-  assert.ok(stats.batches <= 10, `expected group commit, got ${stats.batches} batches`);
-  withConnection(db.path, (conn) => {
-    assert.equal(conn.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 500);
-  });
-});
+testWith("read", "write")(
+  "SqliteStore.insert() resolves 500 concurrent inserts with distinct ids in far fewer batches",
+  async () => {
+    using db = tempDb();
+    const store = await SqliteStore.open({ path: db.path });
+    let results;
+    try {
+      results = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => store.insert(order({ cliente: `c${i}` }), now())),
+      );
+    } finally {
+      await store.close();
+    }
+    assert.equal(new Set(results.map((r) => r.pedido.id)).size, 500);
+    assert.ok(results.every((r) => r.status === "inserted" && r.pedido.estado === "pendiente"));
+    const stats = store.writerStats!;
+    assert.equal(stats.ops, 500);
+    assert.ok(stats.batches <= 10, `expected group commit, got ${stats.batches} batches`);
+    withConnection(db.path, (conn) => {
+      assert.equal(conn.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 500);
+    });
+  },
+);
 
-Deno.test("SqliteStore groups inserts that arrive while a transaction commits", async () => {
-  using db = tempDb();
-  const store = await SqliteStore.open({ path: db.path });
-  try {
-    // 50 clients, each sending 10 orders one after another with some jitter,
-    // so ops reach the writer in many separate messages.
-    await Promise.all(Array.from({ length: 50 }, async (_, client) => {
-      for (let i = 0; i < 10; i++) {
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
-        await store.insert(order({ cliente: `c${client}` }), now());
-      }
-    }));
-  } finally {
-    await store.close();
-  }
-  const stats = store.writerStats!;
-  assert.equal(stats.ops, 500);
-  assert.ok(stats.largestBatch > 1, `no batch held more than one op: ${JSON.stringify(stats)}`);
-  assert.ok(stats.batches < 250, `expected group commit, got ${JSON.stringify(stats)}`);
-});
+testWith("read", "write")(
+  "SqliteStore groups inserts that arrive while a transaction commits",
+  async () => {
+    using db = tempDb();
+    const store = await SqliteStore.open({ path: db.path });
+    try {
+      // 50 clients, each sending 10 orders one after another with some jitter,
+      // so ops reach the writer in many separate messages.
+      await Promise.all(Array.from({ length: 50 }, async (_, client) => {
+        for (let i = 0; i < 10; i++) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+          await store.insert(order({ cliente: `c${client}` }), now());
+        }
+      }));
+    } finally {
+      await store.close();
+    }
+    const stats = store.writerStats!;
+    assert.equal(stats.ops, 500);
+    assert.ok(stats.largestBatch > 1, `no batch held more than one op: ${JSON.stringify(stats)}`);
+    assert.ok(stats.batches < 250, `expected group commit, got ${JSON.stringify(stats)}`);
+  },
+);
 
-Deno.test("SqliteStore.insert() resolves only after the row is committed", async () => {
-  using db = tempDb();
-  await using store = await SqliteStore.open({ path: db.path });
-  for (let i = 0; i < 5; i++) {
-    const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
-    // A connection opened after the promise resolved sees the row at once.
-    const row = withConnection(
+testWith("read", "write")(
+  "SqliteStore.insert() resolves only after the row is committed",
+  async () => {
+    using db = tempDb();
+    await using store = await SqliteStore.open({ path: db.path });
+    for (let i = 0; i < 5; i++) {
+      const { pedido } = await store.insert(order({ cliente: `visible ${i}` }), now());
+      // A connection opened after the promise resolved sees the row at once.
+      const row = withConnection(
+        db.path,
+        (conn) => conn.prepare("SELECT cliente, estado FROM pedidos WHERE id = ?").get(pedido.id),
+      );
+      assert.deepEqual({ ...row }, { cliente: `visible ${i}`, estado: "pendiente" });
+    }
+    const { pedido } = await store.insert(order(), now());
+    await store.markStarted(pedido.id, 1, now());
+    const estado = withConnection(
       db.path,
-      (conn) => conn.prepare("SELECT cliente, estado FROM pedidos WHERE id = ?").get(pedido.id),
+      (conn) => conn.prepare("SELECT estado FROM pedidos WHERE id = ?").get(pedido.id)?.estado,
     );
-    assert.deepEqual({ ...row }, { cliente: `visible ${i}`, estado: "pendiente" });
-  }
-  const { pedido } = await store.insert(order(), now());
-  await store.markStarted(pedido.id, 1, now());
-  const estado = withConnection(
-    db.path,
-    (conn) => conn.prepare("SELECT estado FROM pedidos WHERE id = ?").get(pedido.id)?.estado,
-  );
-  assert.equal(estado, "en proceso");
-});
+    assert.equal(estado, "en proceso");
+  },
+);
 
-Deno.test("SqliteStore.insert() with the same clave concurrently makes one row", async () => {
-  using db = tempDb();
-  await using store = await SqliteStore.open({ path: db.path, sync: "normal" });
-  const [a, b] = await Promise.all([
-    store.insert(order({ clave: "k-1", cliente: "primero" }), now()),
-    store.insert(order({ clave: "k-1", cliente: "segundo" }), now()),
-  ]);
-  assert.deepEqual([a.status, b.status], ["inserted", "duplicate"]);
-  assert.equal(b.pedido.id, a.pedido.id);
-  assert.equal(b.pedido.cliente, "primero");
-  const later = await store.insert(order({ clave: "k-1" }), now());
-  assert.equal(later.status, "duplicate");
-  assert.equal(later.pedido.id, a.pedido.id);
-  const n = withConnection(
-    db.path,
-    (conn) => conn.prepare("SELECT count(*) AS n FROM pedidos WHERE clave = ?").get("k-1")?.n,
-  );
-  assert.equal(n, 1);
-});
+testWith("read", "write")(
+  "SqliteStore.insert() with the same clave concurrently makes one row",
+  async () => {
+    using db = tempDb();
+    await using store = await SqliteStore.open({ path: db.path, sync: "normal" });
+    const [a, b] = await Promise.all([
+      store.insert(order({ clave: "k-1", cliente: "primero" }), now()),
+      store.insert(order({ clave: "k-1", cliente: "segundo" }), now()),
+    ]);
+    assert.deepEqual([a.status, b.status], ["inserted", "duplicate"]);
+    assert.equal(b.pedido.id, a.pedido.id);
+    assert.equal(b.pedido.cliente, "primero");
+    const later = await store.insert(order({ clave: "k-1" }), now());
+    assert.equal(later.status, "duplicate");
+    assert.equal(later.pedido.id, a.pedido.id);
+    const n = withConnection(
+      db.path,
+      (conn) => conn.prepare("SELECT count(*) AS n FROM pedidos WHERE clave = ?").get("k-1")?.n,
+    );
+    assert.equal(n, 1);
+  },
+);
 
-Deno.test("SqliteStore reads a :memory: database through the writer, after earlier writes", async () => {
-  await using store = await SqliteStore.open({ path: ":memory:" });
-  const a = (await store.insert(order({ clave: "a", cliente: "Ana" }), now())).pedido;
-  const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
-  await store.markStarted(a.id, 2, now());
-  // Not awaited: the read waits behind the write queued before it.
-  const c = store.insert(order({ cliente: "Carla" }), now());
-  const listed = await store.list({ limit: 50 });
-  assert.deepEqual(listed.map((p) => p.cliente), ["Carla", "Beto", "Ana"]);
-  assert.equal((await c).pedido.id, listed[0]!.id);
+testWith("read")(
+  "SqliteStore reads a :memory: database through the writer, after earlier writes",
+  async () => {
+    await using store = await SqliteStore.open({ path: ":memory:" });
+    const a = (await store.insert(order({ clave: "a", cliente: "Ana" }), now())).pedido;
+    const b = (await store.insert(order({ cliente: "Beto" }), now())).pedido;
+    await store.markStarted(a.id, 2, now());
+    // Not awaited: the read waits behind the write queued before it.
+    const c = store.insert(order({ cliente: "Carla" }), now());
+    const listed = await store.list({ limit: 50 });
+    assert.deepEqual(listed.map((p) => p.cliente), ["Carla", "Beto", "Ana"]);
+    assert.equal((await c).pedido.id, listed[0]!.id);
 
-  assert.deepEqual((await store.get(a.id))?.worker, 2);
-  assert.equal(await store.get(12345), null);
-  assert.equal((await store.findByClave("a"))?.id, a.id);
-  assert.equal(await store.findByClave("zzz"), null);
-  assert.deepEqual((await store.list({ cliente: "Beto", limit: 5 })).map((p) => p.id), [b.id]);
-  assert.deepEqual((await store.list({ estado: "en proceso", limit: 5 })).map((p) => p.id), [a.id]);
-  assert.deepEqual((await store.unfinished()).map((p) => p.id), [a.id, b.id, listed[0]!.id]);
-});
+    assert.deepEqual((await store.get(a.id))?.worker, 2);
+    assert.equal(await store.get(12345), null);
+    assert.equal((await store.findByClave("a"))?.id, a.id);
+    assert.equal(await store.findByClave("zzz"), null);
+    assert.deepEqual((await store.list({ cliente: "Beto", limit: 5 })).map((p) => p.id), [b.id]);
+    assert.deepEqual((await store.list({ estado: "en proceso", limit: 5 })).map((p) => p.id), [
+      a.id,
+    ]);
+    assert.deepEqual((await store.unfinished()).map((p) => p.id), [a.id, b.id, listed[0]!.id]);
+  },
+);
 
-Deno.test("SqliteStore reads a file database on the main thread", async () => {
+testWith("read", "write")("SqliteStore reads a file database on the main thread", async () => {
   using db = tempDb();
   await using store = await SqliteStore.open({ path: db.path });
   const a = (await store.insert(order({ clave: "a" }), now())).pedido;
@@ -206,83 +226,94 @@ Deno.test("SqliteStore reads a file database on the main thread", async () => {
   assert.equal((await store.get(b.id))?.estado, "pendiente");
 });
 
-Deno.test("SqliteStore.open() on a bad path rejects with a clear message and ends the worker", async () => {
-  using db = tempDb();
-  using spy = spyOnWorkers();
-  const path = `${db.dir}/nope/x.db`;
-  await assert.rejects(SqliteStore.open({ path }), {
-    message: `Cannot open database "${path}": directory does not exist`,
-  });
-  assert.equal(spy.created.length, 1);
-  assert.ok(spy.terminated.has(spy.created[0]!), "the writer worker was terminated");
-});
+testWith("read", "write")(
+  "SqliteStore.open() on a bad path rejects with a clear message and ends the worker",
+  async () => {
+    using db = tempDb();
+    using spy = spyOnWorkers();
+    const path = `${db.dir}/nope/x.db`;
+    await assert.rejects(SqliteStore.open({ path }), {
+      message: `Cannot open database "${path}": directory does not exist`,
+    });
+    assert.equal(spy.created.length, 1);
+    assert.ok(spy.terminated.has(spy.created[0]!), "the writer worker was terminated");
+  },
+);
 
-Deno.test("SqliteStore answers errors for a failing batch and keeps working", async () => {
-  using db = tempDb();
-  await using store = await SqliteStore.open({ path: db.path });
-  const target = (await store.insert(order(), now())).pedido;
+testWith("read", "write")(
+  "SqliteStore answers errors for a failing batch and keeps working",
+  async () => {
+    using db = tempDb();
+    await using store = await SqliteStore.open({ path: db.path });
+    const target = (await store.insert(order(), now())).pedido;
 
-  // One bad op (a CHECK violation) among good ones: only it fails.
-  const [good1, bad, good2] = await Promise.allSettled([
-    store.insert(order({ cliente: "bueno 1" }), now()),
-    store.markFinished(target.id, { estado: "roto" as "listo", at: now() }),
-    store.insert(order({ cliente: "bueno 2" }), now()),
-  ]);
-  assert.equal(good1.status, "fulfilled");
-  assert.equal(good2.status, "fulfilled");
-  assert.equal(bad.status, "rejected");
-  assert.match((bad as PromiseRejectedResult).reason.message, /CHECK constraint failed/);
-  assert.equal((await store.get(target.id))?.estado, "pendiente");
+    // One bad op (a CHECK violation) among good ones: only it fails.
+    const [good1, bad, good2] = await Promise.allSettled([
+      store.insert(order({ cliente: "bueno 1" }), now()),
+      store.markFinished(target.id, { estado: "roto" as "listo", at: now() }),
+      store.insert(order({ cliente: "bueno 2" }), now()),
+    ]);
+    assert.equal(good1.status, "fulfilled");
+    assert.equal(good2.status, "fulfilled");
+    assert.equal(bad.status, "rejected");
+    assert.match((bad as PromiseRejectedResult).reason.message, /CHECK constraint failed/);
+    assert.equal((await store.get(target.id))?.estado, "pendiente");
 
-  // Every write fails (as when the disk is full): nothing resolves, nothing is stored.
-  withWriteConnection(db.path, (conn) =>
-    conn.exec(`CREATE TRIGGER lleno BEFORE INSERT ON pedidos
+    // Every write fails (as when the disk is full): nothing resolves, nothing is stored.
+    withWriteConnection(db.path, (conn) =>
+      conn.exec(`CREATE TRIGGER lleno BEFORE INSERT ON pedidos
       BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`));
-  const failing = await Promise.allSettled(
-    Array.from({ length: 20 }, (_, i) => store.insert(order({ cliente: `perdido ${i}` }), now())),
-  );
-  assert.ok(failing.every((r) => r.status === "rejected"));
-  for (const r of failing) {
-    assert.match(
-      (r as PromiseRejectedResult).reason.message,
-      /^Cannot insert: database or disk is full$/,
+    const failing = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.insert(order({ cliente: `perdido ${i}` }), now())),
     );
-  }
-  assert.deepEqual(await store.list({ cliente: "perdido 0", limit: 5 }), []);
-  withConnection(db.path, (conn) => {
-    assert.equal(
-      conn.prepare("SELECT count(*) AS n FROM pedidos WHERE cliente LIKE 'perdido %'").get()?.n,
-      0,
+    assert.ok(failing.every((r) => r.status === "rejected"));
+    for (const r of failing) {
+      assert.match(
+        (r as PromiseRejectedResult).reason.message,
+        /^Cannot insert: database or disk is full$/,
+      );
+    }
+    assert.deepEqual(await store.list({ cliente: "perdido 0", limit: 5 }), []);
+    withConnection(db.path, (conn) => {
+      assert.equal(
+        conn.prepare("SELECT count(*) AS n FROM pedidos WHERE cliente LIKE 'perdido %'").get()?.n,
+        0,
+      );
+    });
+
+    // The cause goes away: the store works again.
+    withWriteConnection(db.path, (conn) => conn.exec("DROP TRIGGER lleno"));
+    const after = await store.insert(order({ cliente: "después" }), now());
+    assert.equal((await store.get(after.pedido.id))?.cliente, "después");
+    await store.close();
+    assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
+  },
+);
+
+testWith("read", "write")(
+  "SqliteStore rejects pending and later calls when the writer worker dies",
+  async () => {
+    using spy = spyOnWorkers();
+    await using store = await SqliteStore.open({ path: ":memory:" });
+    const worker = spy.created[0]!;
+    const died = new Promise((resolve) =>
+      worker.addEventListener("error", resolve, { once: true })
     );
-  });
-
-  // The cause goes away: the store works again.
-  withWriteConnection(db.path, (conn) => conn.exec("DROP TRIGGER lleno"));
-  const after = await store.insert(order({ cliente: "después" }), now());
-  assert.equal((await store.get(after.pedido.id))?.cliente, "después");
-  await store.close();
-  assert.ok(store.writerStats!.failedBatches >= 2, JSON.stringify(store.writerStats));
-});
-
-Deno.test("SqliteStore rejects pending and later calls when the writer worker dies", async () => {
-  using spy = spyOnWorkers();
-  await using store = await SqliteStore.open({ path: ":memory:" });
-  const worker = spy.created[0]!;
-  const died = new Promise((resolve) => worker.addEventListener("error", resolve, { once: true }));
-  const pending = store.insert(order(), now());
-  // Reaches the writer before the insert (whose message goes out in a microtask)
-  // and makes it throw `Unexpected message "bogus"`, which ends the worker.
-  const init = spy.posted[0] as InitMessage;
-  new FrameWriter(new SharedPipe(init.toWriter)).send({ type: "bogus" });
-  await assert.rejects(
-    pending,
-    /Cannot insert: the writer worker failed: .*Unexpected message "bogus"/,
-  );
-  await died;
-  await assert.rejects(store.get(1), /the writer worker failed/);
-  await store.close();
-  assert.ok(spy.terminated.has(worker));
-});
+    const pending = store.insert(order(), now());
+    // Reaches the writer before the insert (whose message goes out in a microtask)
+    // and makes it throw `Unexpected message "bogus"`, which ends the worker.
+    const init = spy.posted[0] as InitMessage;
+    new FrameWriter(new SharedPipe(init.toWriter)).send({ type: "bogus" });
+    await assert.rejects(
+      pending,
+      /Cannot insert: the writer worker failed: .*Unexpected message "bogus"/,
+    );
+    await died;
+    await assert.rejects(store.get(1), /the writer worker failed/);
+    await store.close();
+    assert.ok(spy.terminated.has(worker));
+  },
+);
 
 function withWriteConnection(path: string, fn: (db: DatabaseSync) => void): void {
   const db = new DatabaseSync(path, { timeout: 5000 });
@@ -296,42 +327,48 @@ function withWriteConnection(path: string, fn: (db: DatabaseSync) => void): void
 const T0 = "2026-11-23T12:00:00.000Z";
 const LATER = "2026-11-24T12:00:00.000Z";
 
-Deno.test("SqliteStore keeps accounts in usuarios and sesiones, readable by any SQLite tool", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pedidos_accounts_" });
-  try {
-    const store = await SqliteStore.open({ path: `${dir}/pedidos.db` });
-    const id = (await store.createUser("ana", "$scrypt$x", T0))!;
-    await store.createSession("ab".repeat(32), id, LATER);
-    await store.close();
-    const db = new DatabaseSync(`${dir}/pedidos.db`, { readOnly: true });
+testWith("read", "write")(
+  "SqliteStore keeps accounts in usuarios and sesiones, readable by any SQLite tool",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pedidos_accounts_" });
     try {
-      const users = db.prepare("SELECT usuario, hash FROM usuarios").all();
-      assert.deepEqual(users.map((u) => ({ ...u })), [{ usuario: "ana", hash: "$scrypt$x" }]);
-      const sessions = db.prepare("SELECT token_hash, usuario_id FROM sesiones").all();
-      assert.deepEqual(sessions.map((s) => ({ ...s })), [{
-        token_hash: "ab".repeat(32),
-        usuario_id: id,
-      }]);
+      const store = await SqliteStore.open({ path: `${dir}/pedidos.db` });
+      const id = (await store.createUser("ana", "$scrypt$x", T0))!;
+      await store.createSession("ab".repeat(32), id, LATER);
+      await store.close();
+      const db = new DatabaseSync(`${dir}/pedidos.db`, { readOnly: true });
+      try {
+        const users = db.prepare("SELECT usuario, hash FROM usuarios").all();
+        assert.deepEqual(users.map((u) => ({ ...u })), [{ usuario: "ana", hash: "$scrypt$x" }]);
+        const sessions = db.prepare("SELECT token_hash, usuario_id FROM sesiones").all();
+        assert.deepEqual(sessions.map((s) => ({ ...s })), [{
+          token_hash: "ab".repeat(32),
+          usuario_id: id,
+        }]);
+      } finally {
+        db.close();
+      }
     } finally {
-      db.close();
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("SqliteStore (:memory:) answers a read larger than the pipe from the writer, whole", async () => {
-  await using store = await SqliteStore.open({ path: ":memory:" });
-  const direccion = "Calle ".repeat(150); // about 900 bytes an order
-  const inserted = await Promise.all(
-    Array.from(
-      { length: 2000 },
-      (_, i) => store.insert(order({ cliente: `c${i}`, direccion }), now()),
-    ),
-  );
-  // About 2 MB of JSON: twice the pipe, so the writer waits for room while this side reads.
-  const listed = await store.list({ limit: 2000 });
-  assert.equal(listed.length, 2000);
-  assert.deepEqual(listed.map((p) => p.id), inserted.map((r) => r.pedido.id).reverse());
-  assert.ok(listed.every((p) => p.direccion === direccion));
-});
+testWith("read")(
+  "SqliteStore (:memory:) answers a read larger than the pipe from the writer, whole",
+  async () => {
+    await using store = await SqliteStore.open({ path: ":memory:" });
+    const direccion = "Calle ".repeat(150); // about 900 bytes an order
+    const inserted = await Promise.all(
+      Array.from(
+        { length: 2000 },
+        (_, i) => store.insert(order({ cliente: `c${i}`, direccion }), now()),
+      ),
+    );
+    // About 2 MB of JSON each way: twice the pipe, so each side waits for room while the other reads.
+    const listed = await store.list({ limit: 2000 });
+    assert.equal(listed.length, 2000);
+    assert.deepEqual(listed.map((p) => p.id), inserted.map((r) => r.pedido.id).reverse());
+    assert.ok(listed.every((p) => p.direccion === direccion));
+  },
+);

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { PedidoNuevo } from "../../server/protocol/messages.ts";
 import { ClientIndexFold } from "../client_index_fold.ts";
 import { SqliteDatabase } from "./sqlite_database.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 const T0 = "2026-11-23T13:16:00.123Z";
 
@@ -42,7 +43,7 @@ Deno.test("LISTAR by cliente sees orders folded into the client index and the ne
   assert.deepEqual(ids({ limit: 50, cliente: "Ana" }), ana);
 });
 
-Deno.test("a pruned order leaves the client index too", () => {
+testWith("read", "write")("a pruned order leaves the client index too", () => {
   using dir = tempDir();
   const path = `${dir.path}/p.db`;
   using db = SqliteDatabase.open(path);
@@ -60,28 +61,31 @@ Deno.test("a pruned order leaves the client index too", () => {
   }
 });
 
-Deno.test("LISTAR by cliente reads indexes and the tail by id, never the whole table", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/p.db`;
-  using db = SqliteDatabase.open(path);
-  add(db, "Ana");
-  const raw = new DatabaseSync(path, { readOnly: true });
-  try {
-    // The statement list() runs for a cliente, with every optional filter.
-    const plan = raw.prepare(
-      `EXPLAIN QUERY PLAN SELECT id FROM pedidos
+testWith("read", "write")(
+  "LISTAR by cliente reads indexes and the tail by id, never the whole table",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/p.db`;
+    using db = SqliteDatabase.open(path);
+    add(db, "Ana");
+    const raw = new DatabaseSync(path, { readOnly: true });
+    try {
+      // The statement list() runs for a cliente, with every optional filter.
+      const plan = raw.prepare(
+        `EXPLAIN QUERY PLAN SELECT id FROM pedidos
         WHERE id > (SELECT hasta FROM pedidos_cliente_hasta) AND cliente = ? AND id < ?
       UNION ALL
       SELECT k.id AS id FROM pedidos_cliente k JOIN pedidos p ON p.id = k.id
         WHERE k.cliente = ? AND k.id <= (SELECT hasta FROM pedidos_cliente_hasta) AND k.id < ?
       ORDER BY id DESC LIMIT ?`,
-    ).all("Ana", 9, "Ana", 9, 10).map((row) => String(row.detail));
-    assert.ok(!plan.some((line) => /^SCAN (pedidos|p)\b/.test(line)), plan.join("\n"));
-    assert.ok(!plan.some((line) => line.includes("TEMP B-TREE")), plan.join("\n"));
-  } finally {
-    raw.close();
-  }
-});
+      ).all("Ana", 9, "Ana", 9, 10).map((row) => String(row.detail));
+      assert.ok(!plan.some((line) => /^SCAN (pedidos|p)\b/.test(line)), plan.join("\n"));
+      assert.ok(!plan.some((line) => line.includes("TEMP B-TREE")), plan.join("\n"));
+    } finally {
+      raw.close();
+    }
+  },
+);
 
 Deno.test("the writer folds once enough orders wait, and a shorter tail once it has been idle", () => {
   using db = SqliteDatabase.open(":memory:");

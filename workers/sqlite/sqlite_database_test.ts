@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { Pedido, PedidoNuevo } from "../../server/protocol/messages.ts";
 import { migrate, MIGRATIONS, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 import { SqliteDatabase } from "./sqlite_database.ts";
+import { testWith } from "../../tests/permissions.ts";
 
 const T0 = "2026-11-23T13:16:00.123Z";
 const T1 = "2026-11-23T13:16:01.357Z";
@@ -31,37 +32,40 @@ function testBoth(name: string, fn: (store: SqliteDatabase) => void): void {
     using store = SqliteDatabase.open(":memory:");
     fn(store);
   });
-  Deno.test(`${name} (file)`, () => {
+  testWith("read", "write")(`${name} (file)`, () => {
     using dir = tempDir();
     using store = SqliteDatabase.open(`${dir.path}/pedidos.db`);
     fn(store);
   });
 }
 
-Deno.test("SqliteDatabase stores productos as JSON text and dates as ISO text, readable by any tool", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/pedidos.db`;
-  let id: number;
-  {
-    using store = SqliteDatabase.open(path);
-    id = add(store, order({ productos: ["pan", { nombre: "agua", cantidad: 2 }] }), T0).id;
-  }
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    const row = db.prepare(
-      "SELECT productos, typeof(productos) AS t, fecha_recibido, estado, intentos FROM pedidos WHERE id = ?",
-    ).get(id);
-    assert.deepEqual({ ...row }, {
-      productos: '["pan",{"nombre":"agua","cantidad":2}]',
-      t: "text",
-      fecha_recibido: T0,
-      estado: "pendiente",
-      intentos: 0,
-    });
-  } finally {
-    db.close();
-  }
-});
+testWith("read", "write")(
+  "SqliteDatabase stores productos as JSON text and dates as ISO text, readable by any tool",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/pedidos.db`;
+    let id: number;
+    {
+      using store = SqliteDatabase.open(path);
+      id = add(store, order({ productos: ["pan", { nombre: "agua", cantidad: 2 }] }), T0).id;
+    }
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const row = db.prepare(
+        "SELECT productos, typeof(productos) AS t, fecha_recibido, estado, intentos FROM pedidos WHERE id = ?",
+      ).get(id);
+      assert.deepEqual({ ...row }, {
+        productos: '["pan",{"nombre":"agua","cantidad":2}]',
+        t: "text",
+        fecha_recibido: T0,
+        estado: "pendiente",
+        intentos: 0,
+      });
+    } finally {
+      db.close();
+    }
+  },
+);
 
 testBoth(
   "SqliteDatabase.markStarted() increments intentos and sets fecha_inicio and worker",
@@ -172,144 +176,162 @@ testBoth("SqliteDatabase.rollback() discards what the transaction wrote", (store
   assert.notEqual(store.get(kept), null);
 });
 
-Deno.test("migrate() on an empty file sets user_version >= 1 and is idempotent", () => {
-  using dir = tempDir();
-  const db = new DatabaseSync(`${dir.path}/empty.db`);
-  try {
-    assert.equal(schemaVersion(db), 0);
-    assert.equal(migrate(db), SCHEMA_VERSION);
-    assert.ok(schemaVersion(db) >= 1);
-    assert.equal(migrate(db), SCHEMA_VERSION);
-    assert.equal(schemaVersion(db), SCHEMA_VERSION);
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-      .all().map((r) => r.name);
-    assert.deepEqual(tables, [
-      "pedidos",
-      "pedidos_cliente",
-      "pedidos_cliente_hasta",
-      "sesiones",
-      "usuarios",
-    ]);
-    const columns = db.prepare("SELECT name FROM pragma_table_info('pedidos') ORDER BY cid").all()
-      .map((r) => r.name);
-    assert.deepEqual(columns, [
-      "id",
-      "clave",
-      "cliente",
-      "productos",
-      "direccion",
-      "estado",
-      "fecha_recibido",
-      "fecha_inicio",
-      "fecha_fin",
-      "worker",
-      "intentos",
-      "detalle_error",
-      "resultado",
-      "usuario_id",
-    ]);
-    const indexes = db.prepare(
-      "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
-    ).all().map((r) => r.name);
-    assert.deepEqual(indexes, [
-      "pedidos_clave",
-      "pedidos_estado_id",
-      "pedidos_fin",
-      "pedidos_usuario_id",
-      "sesiones_usuario_id",
-    ]);
-  } finally {
+testWith("read", "write")(
+  "migrate() on an empty file sets user_version >= 1 and is idempotent",
+  () => {
+    using dir = tempDir();
+    const db = new DatabaseSync(`${dir.path}/empty.db`);
+    try {
+      assert.equal(schemaVersion(db), 0);
+      assert.equal(migrate(db), SCHEMA_VERSION);
+      assert.ok(schemaVersion(db) >= 1);
+      assert.equal(migrate(db), SCHEMA_VERSION);
+      assert.equal(schemaVersion(db), SCHEMA_VERSION);
+      const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .all().map((r) => r.name);
+      assert.deepEqual(tables, [
+        "pedidos",
+        "pedidos_cliente",
+        "pedidos_cliente_hasta",
+        "sesiones",
+        "usuarios",
+      ]);
+      const columns = db.prepare("SELECT name FROM pragma_table_info('pedidos') ORDER BY cid").all()
+        .map((r) => r.name);
+      assert.deepEqual(columns, [
+        "id",
+        "clave",
+        "cliente",
+        "productos",
+        "direccion",
+        "estado",
+        "fecha_recibido",
+        "fecha_inicio",
+        "fecha_fin",
+        "worker",
+        "intentos",
+        "detalle_error",
+        "resultado",
+        "usuario_id",
+      ]);
+      const indexes = db.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+      ).all().map((r) => r.name);
+      assert.deepEqual(indexes, [
+        "pedidos_clave",
+        "pedidos_estado_id",
+        "pedidos_fin",
+        "pedidos_usuario_id",
+        "sesiones_usuario_id",
+      ]);
+    } finally {
+      db.close();
+    }
+  },
+);
+
+testWith("read", "write")(
+  "SqliteDatabase.open() upgrades a version-1 file to the current version in place and keeps its rows",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/old.db`;
+    const old = new DatabaseSync(path);
+    old.exec(MIGRATIONS[0]!);
+    old.exec("PRAGMA user_version = 1");
+    old.prepare(
+      "INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run("viejo", "Ana", '["pan"]', "Calle 1", "pendiente", T0);
+    old.close();
+
+    {
+      using store = SqliteDatabase.open(path);
+      assert.equal(store.schemaVersion, SCHEMA_VERSION);
+      const kept = store.findByClave("viejo");
+      assert.equal(kept?.cliente, "Ana");
+      assert.deepEqual(kept?.productos, ["pan"]);
+      // Version 3 allows the state of CANCELAR on the rebuilt table.
+      assert.equal(store.cancel(kept!.id, T1).status, "changed");
+      assert.equal(store.get(kept!.id)?.estado, "cancelado");
+      // Version 5 indexed the old order by cliente.
+      assert.deepEqual(store.list({ limit: 10, cliente: "Ana" }).map((p) => p.id), [kept!.id]);
+    }
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(schemaVersion(db), SCHEMA_VERSION);
+      assert.equal(db.prepare("SELECT count(*) AS n FROM usuarios").get()?.n, 0);
+      assert.equal(db.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 1);
+    } finally {
+      db.close();
+    }
+  },
+);
+
+testWith("read", "write")(
+  "SqliteDatabase.open() refuses a file with a newer schema version",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/future.db`;
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA user_version = 99");
     db.close();
-  }
-});
+    assert.throws(
+      () => SqliteDatabase.open(path),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^Cannot open database ".*future\.db": .*schema version 99 is newer/,
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => SqliteDatabase.open(path, { readOnly: true }),
+      /schema version 99 is newer/,
+    );
+    const after = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(schemaVersion(after), 99, "the file is left untouched");
+    } finally {
+      after.close();
+    }
+  },
+);
 
-Deno.test("SqliteDatabase.open() upgrades a version-1 file to the current version in place and keeps its rows", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/old.db`;
-  const old = new DatabaseSync(path);
-  old.exec(MIGRATIONS[0]!);
-  old.exec("PRAGMA user_version = 1");
-  old.prepare(
-    "INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido) VALUES (?, ?, ?, ?, ?, ?)",
-  ).run("viejo", "Ana", '["pan"]', "Calle 1", "pendiente", T0);
-  old.close();
+testWith("read", "write")(
+  "SqliteDatabase.open() in a missing directory throws a message naming the path and reason",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/nope/x.db`;
+    assert.throws(() => SqliteDatabase.open(path), {
+      message: `Cannot open database "${path}": directory does not exist`,
+    });
+    assert.throws(() => SqliteDatabase.open(`${dir.path}/missing.db`, { readOnly: true }), {
+      message: `Cannot open database "${dir.path}/missing.db": file does not exist`,
+    });
+    assert.throws(() => SqliteDatabase.open(dir.path), {
+      message: `Cannot open database "${dir.path}": it is a directory`,
+    });
+    Deno.writeTextFileSync(`${dir.path}/plain`, "");
+    assert.throws(() => SqliteDatabase.open(`${dir.path}/plain/x.db`), {
+      message:
+        `Cannot open database "${dir.path}/plain/x.db": "${dir.path}/plain" is not a directory`,
+    });
+    assert.throws(() => SqliteDatabase.open("file:x.db"), TypeError);
+  },
+);
 
-  {
-    using store = SqliteDatabase.open(path);
-    assert.equal(store.schemaVersion, SCHEMA_VERSION);
-    const kept = store.findByClave("viejo");
-    assert.equal(kept?.cliente, "Ana");
-    assert.deepEqual(kept?.productos, ["pan"]);
-    // Version 3 allows the state of CANCELAR on the rebuilt table.
-    assert.equal(store.cancel(kept!.id, T1).status, "changed");
-    assert.equal(store.get(kept!.id)?.estado, "cancelado");
-    // Version 5 indexed the old order by cliente.
-    assert.deepEqual(store.list({ limit: 10, cliente: "Ana" }).map((p) => p.id), [kept!.id]);
-  }
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    assert.equal(schemaVersion(db), SCHEMA_VERSION);
-    assert.equal(db.prepare("SELECT count(*) AS n FROM usuarios").get()?.n, 0);
-    assert.equal(db.prepare("SELECT count(*) AS n FROM pedidos").get()?.n, 1);
-  } finally {
-    db.close();
-  }
-});
-
-Deno.test("SqliteDatabase.open() refuses a file with a newer schema version", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/future.db`;
-  const db = new DatabaseSync(path);
-  db.exec("PRAGMA user_version = 99");
-  db.close();
-  assert.throws(
-    () => SqliteDatabase.open(path),
-    (error: Error) => {
-      assert.match(
-        error.message,
-        /^Cannot open database ".*future\.db": .*schema version 99 is newer/,
-      );
-      return true;
-    },
-  );
-  assert.throws(() => SqliteDatabase.open(path, { readOnly: true }), /schema version 99 is newer/);
-  const after = new DatabaseSync(path, { readOnly: true });
-  try {
-    assert.equal(schemaVersion(after), 99, "the file is left untouched");
-  } finally {
-    after.close();
-  }
-});
-
-Deno.test("SqliteDatabase.open() in a missing directory throws a message naming the path and reason", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/nope/x.db`;
-  assert.throws(() => SqliteDatabase.open(path), {
-    message: `Cannot open database "${path}": directory does not exist`,
-  });
-  assert.throws(() => SqliteDatabase.open(`${dir.path}/missing.db`, { readOnly: true }), {
-    message: `Cannot open database "${dir.path}/missing.db": file does not exist`,
-  });
-  assert.throws(() => SqliteDatabase.open(dir.path), {
-    message: `Cannot open database "${dir.path}": it is a directory`,
-  });
-  Deno.writeTextFileSync(`${dir.path}/plain`, "");
-  assert.throws(() => SqliteDatabase.open(`${dir.path}/plain/x.db`), {
-    message:
-      `Cannot open database "${dir.path}/plain/x.db": "${dir.path}/plain" is not a directory`,
-  });
-  assert.throws(() => SqliteDatabase.open("file:x.db"), TypeError);
-});
-
-Deno.test("SqliteDatabase.open({ readOnly }) reads what the writer committed and cannot write", () => {
-  using dir = tempDir();
-  const path = `${dir.path}/pedidos.db`;
-  using writer = SqliteDatabase.open(path, { sync: "normal" });
-  using reader = SqliteDatabase.open(path, { readOnly: true });
-  writer.begin();
-  const { id } = add(writer, order(), T0);
-  assert.equal(reader.get(id), null, "uncommitted rows are invisible");
-  writer.commit();
-  assert.equal(reader.get(id)?.id, id);
-  assert.throws(() => reader.insert(order(), T0), /readonly/);
-});
+testWith("read", "write")(
+  "SqliteDatabase.open({ readOnly }) reads what the writer committed and cannot write",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/pedidos.db`;
+    using writer = SqliteDatabase.open(path, { sync: "normal" });
+    using reader = SqliteDatabase.open(path, { readOnly: true });
+    writer.begin();
+    const { id } = add(writer, order(), T0);
+    assert.equal(reader.get(id), null, "uncommitted rows are invisible");
+    writer.commit();
+    assert.equal(reader.get(id)?.id, id);
+    assert.throws(() => reader.insert(order(), T0), /readonly/);
+  },
+);

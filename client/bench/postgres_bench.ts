@@ -1,0 +1,326 @@
+/**
+ * `deno task bench:pg`: the PostgreSQL store measured with the bench's own
+ * load code, on the local PostgreSQL, side by side in one run: the plain
+ * one-row-per-commit ceiling (same driver), our SQLite daemon, and 1, 2 and
+ * 3 daemons on one database — intake and end to end (`--process-ms 0`) at
+ * 1, 16 and 64 connections — then draining a backlog of 20,000 `pendiente`
+ * orders with 1, 2 and 3 daemons. Writes its section of `docs/benchmarks.md`.
+ *
+ * A load over several daemons opens its connections round-robin over them
+ * and sums their replies per second; `p50` is the mean of the daemons'
+ * p50s weighted by replies, `p99` the largest of their p99s.
+ *
+ * ```sh
+ * deno task bench:pg            # about 4 minutes
+ * deno task bench:pg --quick    # about 1 minute
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { type LoadSummary, runLoad } from "../load/mod.ts";
+import { median } from "./driver.ts";
+import { PedidosClient } from "../client.ts";
+import {
+  type MultiTarget,
+  postgresVersion,
+  startPgDaemons,
+  startPlainInsert,
+  startSqliteDaemon,
+} from "./postgres_targets.ts";
+import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
+import { cpuSeconds, postgresCpuSeconds } from "./cpu_ticks.ts";
+
+/** One measurement: intake, and (for daemons) end to end. */
+interface PgSample {
+  target: string;
+  conns: number;
+  reqPerS: number;
+  p50: number | null;
+  p99: number | null;
+  e2ePerS: number | null;
+  errors: number;
+  /** CPU per accepted order during the measurement, µs: the target's processes, and PostgreSQL's. */
+  cpuUs: { target: number; postgres: number } | null;
+}
+
+function spread(total: number, ports: number[]): [port: number, conns: number][] {
+  return ports.map((port, i): [number, number] => [
+    port,
+    Math.floor(total / ports.length) + (i < total % ports.length ? 1 : 0),
+  ]).filter(([, n]) => n > 0);
+}
+
+async function measure(
+  target: MultiTarget,
+  conns: number,
+  seconds: number,
+  endToEnd = target.processesOrders,
+): Promise<PgSample> {
+  // A moment unrecorded first, so that every target meets the load warm (pools
+  // open): the ceiling closes its idle connections while the others take their turn.
+  await Promise.all(
+    spread(conns, target.ports).map(([port, clientes]) =>
+      runLoad({ hosts: ["127.0.0.1"], port, clientes, pedidos: Infinity, duracionMs: 200 })
+    ),
+  );
+  await settle(target);
+  const cpuBefore = await cpuNow(target);
+  const runs: LoadSummary[] = await Promise.all(
+    spread(conns, target.ports).map(([port, clientes]) =>
+      runLoad({
+        hosts: ["127.0.0.1"],
+        port,
+        clientes,
+        pedidos: Infinity,
+        pipeline: 1,
+        duracionMs: seconds * 1000,
+        esperar: endToEnd,
+        esperarTimeoutMs: 120_000,
+        replyTimeoutMs: 10_000,
+      })
+    ),
+  );
+  const cpuAfter = await cpuNow(target);
+  await settle(target);
+  const replies = runs.reduce((n, r) => n + r.aceptados + r.rechazados + r.errores, 0);
+  const weighted = runs.reduce(
+    (sum, r) => sum + (r.latenciaMs.p50 ?? 0) * (r.aceptados + r.rechazados + r.errores),
+    0,
+  );
+  const waits = runs.map((r) => r.esperar?.hastaListosS ?? null);
+  const accepted = runs.reduce((n, r) => n + r.aceptados, 0);
+  return {
+    target: target.name,
+    conns,
+    reqPerS: runs.reduce((n, r) => n + r.porSegundo, 0),
+    p50: replies > 0 ? weighted / replies : null,
+    p99: Math.max(...runs.map((r) => r.latenciaMs.p99 ?? 0)),
+    e2ePerS: endToEnd && waits.every((w) => w !== null)
+      ? accepted / Math.max(...(waits as number[]))
+      : null,
+    errors: runs.reduce((n, r) => n + r.errores, 0),
+    cpuUs: cpuBefore === null || cpuAfter === null || accepted === 0 ? null : {
+      target: (cpuAfter.target - cpuBefore.target) / accepted * 1e6,
+      postgres: (cpuAfter.postgres - cpuBefore.postgres) / accepted * 1e6,
+    },
+  };
+}
+
+/** CPU seconds so far of the target's processes and of PostgreSQL; null where unreadable. */
+async function cpuNow(target: MultiTarget): Promise<{ target: number; postgres: number } | null> {
+  const [own, postgres] = await Promise.all([
+    cpuSeconds(target.processes.map((p) => p.pid)),
+    postgresCpuSeconds(),
+  ]);
+  return own === null || postgres === null ? null : { target: own, postgres };
+}
+
+/**
+ * Waits until the target has nothing unfinished (its daemons' STATS), so
+ * rounds do not overlap; nothing to wait for where orders wait on purpose.
+ */
+async function settle(target: MultiTarget): Promise<void> {
+  if (!target.processesOrders) return;
+  const deadline = Date.now() + 60_000;
+  for (const port of target.ports) {
+    await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port });
+    while (Date.now() < deadline) {
+      const stats = (await client.request({ op: "STATS" })).stats as
+        | Record<string, number>
+        | undefined;
+      if (!stats || (stats.pendientes ?? 0) + (stats.en_proceso ?? 0) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Drains a backlog: `count` daemons start on a fresh database, then
+ * `backlog` orders are stored `pendiente` in one transaction (and the
+ * daemons woken); timed from that commit until every one is `listo`.
+ */
+export async function measureDrain(count: number, backlog: number): Promise<number> {
+  await using target = await startPgDaemons(`pedidos_bench_drain${count}`, count);
+  const sql = postgres(target.url!, { max: 1, onnotice: () => {} });
+  try {
+    const started = performance.now();
+    await sql.begin(async (tx) => {
+      await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido)
+        SELECT 'Bench ' || n, '["pan"]'::jsonb, 'Calle 1', now()
+        FROM generate_series(1, ${backlog}) AS n`;
+      await tx`SELECT pg_notify('pedidos_nuevos', '')`;
+    });
+    for (;;) {
+      const [row] = await sql`SELECT count(*)::int AS n FROM pedidos WHERE estado = 'listo'`;
+      if ((row?.n ?? 0) >= backlog) break;
+      if (performance.now() - started > 300_000) throw new Error("the backlog did not drain");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return backlog / ((performance.now() - started) / 1000);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** Options of {@linkcode runPostgresBench}. */
+export interface PgBenchOptions {
+  /** @default {false} */
+  quick?: boolean;
+  /** @default {3, or 1 quick} */
+  rounds?: number;
+  /** Seconds of sending per measurement. @default {1.5, or 0.5 quick} */
+  seconds?: number;
+  /** @default {[1, 16, 64]} */
+  conns?: number[];
+  /** Orders in the drained backlog. @default {20000, or 5000 quick} */
+  backlog?: number;
+  log?: (line: string) => void;
+}
+
+/** Runs the PostgreSQL bench; returns its Markdown section. */
+export async function runPostgresBench(options: PgBenchOptions = {}): Promise<string> {
+  const quick = options.quick ?? false;
+  const rounds = options.rounds ?? (quick ? 1 : 3);
+  const seconds = options.seconds ?? (quick ? 0.5 : 1.5);
+  const conns = options.conns ?? [1, 16, 64];
+  const backlog = options.backlog ?? (quick ? 5000 : 20_000);
+  const log = options.log ?? (() => {});
+  const version = await postgresVersion();
+  if (version === null) throw new Error("PostgreSQL is not reachable (set PEDIDOS_BENCH_PG)");
+  const began = performance.now();
+  const load: number[] = [Deno.loadavg()[0] ?? 0];
+  const samples: PgSample[] = [];
+  const note = (sample: PgSample) =>
+    log(
+      `${sample.target.padEnd(36)} ${String(sample.conns).padStart(2)} conns ` +
+        `${sample.reqPerS.toFixed(0).padStart(6)} req/s  e2e ${
+          sample.e2ePerS?.toFixed(0) ?? "—"
+        }/s`,
+    );
+  // The ceiling first, alone: its 64 connections and the daemons' pools together
+  // would pass the server's max_connections (100 by default).
+  {
+    await using plain = await startPlainInsert("pedidos_bench_plain");
+    await measure(plain, Math.max(...conns), 1);
+    for (let round = 0; round < rounds; round++) {
+      for (const count of conns) {
+        const sample = await measure(plain, count, seconds);
+        samples.push(sample);
+        note(sample);
+      }
+    }
+  }
+  // Then intake alone, then end to end: each phase's daemons take turns, in a
+  // rotated order each round (and stay within max_connections).
+  for (const mode of ["intake", "end to end"] as const) {
+    const targets: MultiTarget[] = [];
+    try {
+      targets.push(await startSqliteDaemon(mode));
+      for (const n of [1, 2, 3]) {
+        targets.push(
+          await startPgDaemons(`pedidos_bench_${mode === "intake" ? "i" : "e"}${n}`, n, mode),
+        );
+      }
+      // Warm up every target (JIT, connections, prepared statements).
+      for (const target of targets) await measure(target, Math.max(...conns), 0.5, false);
+      for (let round = 0; round < rounds; round++) {
+        for (const count of conns) {
+          const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+          for (const target of order) {
+            const sample = await measure(target, count, seconds);
+            samples.push(sample);
+            note(sample);
+          }
+        }
+      }
+    } finally {
+      await Promise.all(targets.map((t) => t[Symbol.asyncDispose]()));
+    }
+  }
+  const drains: { daemons: number; perS: number }[] = [];
+  for (const n of [1, 2, 3]) {
+    const perS = await measureDrain(n, backlog);
+    drains.push({ daemons: n, perS });
+    log(`drain ${backlog} with ${n} daemon(s): ${perS.toFixed(0)}/s`);
+  }
+  load.push(Deno.loadavg()[0] ?? 0);
+
+  const rows: PgRow[] = [];
+  for (const name of [...new Set(samples.map((s) => s.target))]) {
+    for (const count of conns) {
+      const mine = samples.filter((s) => s.target === name && s.conns === count);
+      const pick = (f: (s: PgSample) => number | null) =>
+        median(mine.map(f).filter((v): v is number => v !== null));
+      rows.push({
+        target: name,
+        conns: count,
+        reqPerS: pick((s) => s.reqPerS),
+        p50: pick((s) => s.p50),
+        p99: pick((s) => s.p99),
+        e2ePerS: pick((s) => s.e2ePerS),
+        errors: mine.reduce((n, s) => n + s.errors, 0),
+        cpuTargetUs: pick((s) => s.cpuUs?.target ?? null),
+        cpuPostgresUs: pick((s) => s.cpuUs?.postgres ?? null),
+      });
+    }
+  }
+  return renderPostgresSection({
+    date: new Date(),
+    postgres: version,
+    cores: navigator.hardwareConcurrency,
+    rounds,
+    seconds,
+    backlog,
+    loadavg: load,
+    elapsedS: (performance.now() - began) / 1000,
+    rows,
+    drains,
+  });
+}
+
+/** Puts `section` into `path` between its markers (appended the first time). */
+export async function writeSection(path: string, section: string): Promise<void> {
+  const start = "<!-- postgres-bench:start -->";
+  const end = "<!-- postgres-bench:end -->";
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    // a new file
+  }
+  const block = `${start}\n${section.trim()}\n${end}\n`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  text = from !== -1 && to > from
+    ? text.slice(0, from) + block + text.slice(to + end.length + 1)
+    : `${text.trimEnd()}\n\n${block}`;
+  await Deno.writeTextFile(path, text);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean" },
+      rounds: { type: "string" },
+      seconds: { type: "string" },
+      backlog: { type: "string" },
+      out: { type: "string", default: "docs/benchmarks.md" },
+    },
+  });
+  const section = await runPostgresBench({
+    quick: values.quick ?? false,
+    ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
+    ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
+    ...(values.backlog ? { backlog: Number(values.backlog) } : {}),
+    log: (line) => console.error(line),
+  });
+  console.log(section);
+  if (values.out) {
+    await writeSection(values.out, section);
+    console.log(`Wrote ${values.out}`);
+  }
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
+import { writeSection } from "./postgres_bench.ts";
+import { testWith } from "../../tests/permissions.ts";
+
+function row(target: string, conns: number, reqPerS: number): PgRow {
+  return {
+    target,
+    conns,
+    reqPerS,
+    p50: 1,
+    p99: 2,
+    e2ePerS: target.endsWith("end to end") ? reqPerS : null,
+    errors: 0,
+    cpuTargetUs: 50,
+    cpuPostgresUs: 50,
+  };
+}
+
+const RESULT = {
+  date: new Date("2026-12-01T00:00:00Z"),
+  postgres: "15.20",
+  cores: 2,
+  rounds: 1,
+  seconds: 1,
+  backlog: 20000,
+  loadavg: [1, 2],
+  elapsedS: 10,
+  rows: [
+    row("plain INSERT per order (autocommit)", 64, 10_000),
+    row("SQLite daemon --sync full, intake", 64, 12_000),
+    row("PostgreSQL, 1 daemon, intake", 64, 24_000),
+    row("PostgreSQL, 2 daemons, intake", 64, 20_000),
+    row("SQLite daemon --sync full, end to end", 64, 10_000),
+    row("PostgreSQL, 1 daemon, end to end", 64, 8_000),
+  ],
+  drains: [{ daemons: 1, perS: 26_000 }, { daemons: 2, perS: 30_000 }],
+};
+
+Deno.test("renderPostgresSection() checks the issue's goals against the medians", () => {
+  const text = renderPostgresSection(RESULT);
+  const goal = (what: string) => text.split("\n").find((line) => line.startsWith(`| ${what}`));
+  assert.match(goal("1 daemon, intake at 64 conns vs plain INSERT")!, /2\.40× \| met/);
+  assert.match(goal("1 daemon, intake at 64 conns vs the SQLite daemon's")!, /2\.00× \| met/);
+  assert.match(goal("1 daemon, end to end at 64 conns vs the SQLite")!, /0\.80× \| \*\*missed\*\*/);
+  assert.match(goal("draining 20000 orders")!, /30000\/s \| met/);
+  assert.match(goal("2 daemons vs 1, intake at 64 conns")!, /0\.83× \| \*\*missed\*\*/);
+  assert.match(goal("3 daemons vs 1, intake at 64 conns")!, /— \|$/, "not measured: no verdict");
+  // 2 cores over 100 µs of CPU per order.
+  assert.match(text, /bounds one daemon near 20000 orders\/s/);
+});
+
+testWith("read", "write")(
+  "writeSection() appends the section once, then replaces it in place",
+  async () => {
+    const path = await Deno.makeTempFile({ suffix: ".md" });
+    try {
+      await Deno.writeTextFile(path, "# Benchmarks\n\nthe SQLite part\n");
+      await writeSection(path, "## PostgreSQL\n\nfirst");
+      await writeSection(path, "## PostgreSQL\n\nsecond");
+      const text = await Deno.readTextFile(path);
+      assert.match(text, /^# Benchmarks\n\nthe SQLite part\n\n<!-- postgres-bench:start -->/);
+      assert.doesNotMatch(text, /first/);
+      assert.equal(text.split("postgres-bench:start").length, 2, "one section");
+      assert.match(text, /second\n<!-- postgres-bench:end -->\n$/);
+    } finally {
+      await Deno.remove(path);
+    }
+  },
+);

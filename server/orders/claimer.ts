@@ -1,0 +1,177 @@
+/**
+ * The claim loop of a daemon on a shared store (§9): it takes the oldest
+ * `pendiente` orders of the whole cluster, a batch at a time, as long as
+ * this daemon has room for them, and hands them to {@linkcode SharedAttempts}.
+ *
+ * It claims when woken — a new order here, a NOTIFY from any daemon, an
+ * order leaving this daemon, the database reachable again — and otherwise
+ * on a slow poll, which is also when it takes over orders whose lease ran
+ * out (their daemon died). Meanwhile it renews the leases it holds every
+ * third of their length, which also says this daemon is alive.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import type { SharedQueue, WorkOrigin } from "../store/shared_queue.ts";
+import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
+import type { SharedAttempts } from "./shared_attempts.ts";
+
+/** Options of {@linkcode Claimer}. */
+export interface ClaimerOptions {
+  store: SharedQueue;
+  attempts: SharedAttempts;
+  logger: Logger;
+  /** Most orders held here at once (claimed and not finished). */
+  limit: number;
+  /**
+   * Claim only when at least this many fit (or nothing is held), so that a
+   * daemon that prefetches claims in batches, not one order per finish.
+   * @default 1
+   */
+  minBatch?: number;
+  /** The slow poll, and how often expired leases are looked for, ms. @default {min(1000, leaseMs / 2)} */
+  pollMs?: number;
+}
+
+/** Claims orders for this daemon and keeps their leases. */
+export class Claimer {
+  readonly #o: ClaimerOptions;
+  readonly #pollMs: number;
+  readonly #stop = new AbortController();
+  #wake: (() => void) | null = null;
+  #woken = false;
+  #loop: Promise<void> | null = null;
+  #renewer: ReturnType<typeof setInterval> | undefined;
+  #renewing: Promise<void> | null = null;
+  #subscription: Disposable | null = null;
+  #nextTakeover = 0;
+  #failing = false;
+  /**
+   * Whether the queue may hold orders for us: set by every wake-up from
+   * outside (new work, the database back), cleared when a claim got fewer
+   * than it asked for. An order leaving this daemon wakes the claimer only
+   * while it is set, so a drained queue is not asked again at every finish.
+   */
+  #mayHaveWork = true;
+  /** New work committed by this daemon since the last claim. */
+  #workHere = false;
+
+  constructor(options: ClaimerOptions) {
+    this.#o = options;
+    this.#pollMs = options.pollMs ?? Math.min(1000, options.store.leaseMs / 2);
+  }
+
+  /** Starts claiming and renewing. */
+  start(): void {
+    this.#subscription = this.#o.store.onWork((origin) => this.poke(origin));
+    this.#loop = this.#run();
+    const every = Math.max(10, Math.floor(this.#o.store.leaseMs / 3));
+    this.#renewer = setInterval(() => this.#renewing ??= this.#renew(), every);
+  }
+
+  /**
+   * There may be new work: claim soon. Work committed `here` that this
+   * daemon cannot take all of is announced to the others.
+   */
+  poke(origin: WorkOrigin = "here"): void {
+    if (origin === "here") this.#workHere = true;
+    this.#mayHaveWork = true;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** An order left this daemon: claim soon if the queue may still hold work. */
+  roomMade(): void {
+    if (!this.#mayHaveWork) return;
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Stops claiming and renewing (held orders keep their leases until they settle). */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#wake?.();
+    clearInterval(this.#renewer);
+    this.#subscription?.[Symbol.dispose]();
+    await this.#loop;
+    await this.#renewing;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      this.#woken = false;
+      const held = this.#o.attempts.held;
+      const room = this.#o.limit - held;
+      const workHere = this.#workHere;
+      this.#workHere = false;
+      let full = false;
+      // Work committed here that this daemon cannot take all of now goes to the others.
+      if (workHere && (room <= 0 || (room < (this.#o.minBatch ?? 1) && held > 0))) {
+        this.#o.store.announceWork();
+      }
+      if (room > 0 && (room >= (this.#o.minBatch ?? 1) || held === 0)) {
+        const now = Date.now();
+        const takeover = now >= this.#nextTakeover;
+        if (takeover) this.#nextTakeover = now + this.#pollMs;
+        try {
+          const claimed = await this.#o.store.claim({
+            limit: room,
+            at: new Date(now).toISOString(),
+            takeover,
+          });
+          this.#failing = false;
+          if (claimed.length < room) this.#mayHaveWork = false;
+          for (const order of claimed) {
+            if (order.takenOver) {
+              this.#o.logger.info("order.taken_over", { id: order.id, attempt: order.attempt });
+            }
+            this.#o.attempts.run(order);
+          }
+          full = claimed.length === room;
+          if (full && workHere) this.#o.store.announceWork();
+        } catch (error) {
+          // While the database is down the store says so at once; it wakes us when it is back.
+          if (!this.#failing && !(error instanceof StoreUnavailableError)) {
+            this.#o.logger.error("orders.claim_failed", { error: String(error) });
+          }
+          this.#failing = true;
+        }
+      }
+      if (this.#stop.signal.aborted) return;
+      // A full batch may mean more is waiting; a wake-up during the claim may too.
+      if ((full && !this.#failing) || this.#woken) continue;
+      await this.#sleep(this.#pollMs);
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  async #renew(): Promise<void> {
+    const leases = this.#o.attempts.leases();
+    try {
+      const kept = new Set(await this.#o.store.renew(leases));
+      const lost = leases.filter((lease) => !kept.has(lease.id)).map((lease) => lease.id);
+      // An order may have settled while the renewal was in flight: only those still held count.
+      const held = new Set(this.#o.attempts.leases().map((lease) => lease.id));
+      const gone = lost.filter((id) => held.has(id));
+      if (gone.length > 0) this.#o.attempts.lost(gone);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) {
+        this.#o.logger.warn("orders.renew_failed", { error: String(error) });
+      }
+    } finally {
+      this.#renewing = null;
+    }
+  }
+}

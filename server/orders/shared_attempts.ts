@@ -1,0 +1,258 @@
+/**
+ * Runs the orders this daemon claimed from the shared queue (§9) on the
+ * processor pool, and records each attempt's end with a write fenced by
+ * the attempt's number: if another daemon took the order over meanwhile
+ * (this one was paused past its lease), the write changes nothing and the
+ * order is left to the newer attempt.
+ *
+ * - An attempt that takes processing time records its worker when it
+ *   starts, and its end; one that takes none is recorded once, at its end.
+ * - A failed attempt goes back to the queue, where any daemon claims it
+ *   again once its retry backoff has passed (the {@linkcode RetryPolicy}:
+ *   stored as the order's `no_antes_de`), until the policy's attempts are
+ *   spent; then it ends `error`.
+ * - With a processor module, the job is the module's (`process`), its
+ *   result stored in `resultado`; else it is the simulated wait.
+ * - A claimed order holds a slot of the local gate while it is here, given
+ *   back once its end is committed (or fenced).
+ *
+ * @module
+ */
+
+import type { Capacity } from "../capacity.ts";
+import type { Logger } from "../log.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
+import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
+import type { Job } from "../../workers/processor_messages.ts";
+import type { AttemptEnd, ClaimedOrder, Lease, SharedQueue } from "../store/shared_queue.ts";
+import type { Outcome } from "../store/store.ts";
+import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
+import type { ActiveOrders } from "./active_orders.ts";
+import type { FinishWaiters } from "./finish_waiters.ts";
+import { RetryPolicy } from "./retry_policy.ts";
+import type { RunCounters } from "./run_counters.ts";
+
+/** Options of {@linkcode SharedAttempts}. */
+export interface SharedAttemptsOptions {
+  store: SharedQueue;
+  pool: ProcessorPool;
+  capacity: Capacity;
+  active: ActiveOrders;
+  counters: RunCounters;
+  waiters: FinishWaiters;
+  logger: Logger;
+  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
+  processMs?: { min: number; max: number };
+  /** When a failed attempt is tried again, and how many attempts in all. @default {new RetryPolicy()} */
+  retry?: RetryPolicy;
+  /** The processor module's settings (§11), when one is loaded. @default {none: the simulated wait} */
+  processor?: { timeoutMs: number };
+  /** Called whenever an order leaves this daemon (room to claim another). */
+  onSettled?: () => void;
+}
+
+/** Why a queued attempt was withdrawn: its lease was lost. */
+const LEASE_LOST = new Error("Withdrawn: the lease was lost");
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The attempts of claimed orders. */
+export class SharedAttempts {
+  readonly #o: SharedAttemptsOptions;
+  readonly #processMs: { min: number; max: number };
+  readonly #retry: RetryPolicy;
+  /** Claimed orders here, by id, with their lease. */
+  readonly #held = new Map<number, Lease>();
+  /** Ids whose final write is under way (their lease may end with it). */
+  readonly #writing = new Set<number>();
+  readonly #settling = new Set<Promise<void>>();
+  /** Aborted when a drain gives up on writes that keep failing. */
+  readonly #closing = new AbortController();
+  #leftPending = 0;
+
+  constructor(options: SharedAttemptsOptions) {
+    this.#o = options;
+    this.#processMs = options.processMs ?? { min: 0, max: 0 };
+    this.#retry = options.retry ?? new RetryPolicy();
+  }
+
+  /** Orders claimed and not yet settled here. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** The leases held now, to renew. */
+  leases(): Lease[] {
+    return [...this.#held.values()];
+  }
+
+  /**
+   * The leases of `ids` were lost (renewal found them taken over): attempts
+   * not started are withdrawn; running ones finish, and their writes are
+   * fenced.
+   */
+  lost(ids: number[]): void {
+    for (const id of ids) {
+      if (this.#writing.has(id)) continue;
+      this.#o.logger.warn("order.lease_lost", { id, attempt: this.#held.get(id)?.attempt });
+      this.#o.active.get(id)?.withdraw.abort(LEASE_LOST);
+    }
+  }
+
+  /** Runs one claimed order's attempt on the pool. */
+  run(claimed: ClaimedOrder): void {
+    const { pedido } = claimed;
+    const lease: Lease = { id: claimed.id, attempt: claimed.attempt };
+    const { store, pool, active, logger } = this.#o;
+    this.#held.set(lease.id, lease);
+    const [permit] = this.#o.capacity.takeBeyond(1);
+    const held = active.add(pedido, permit!);
+    const { processor } = this.#o;
+    // The claim counted this attempt in `intentos`; a processor sees the order
+    // as it was before the attempt, as on SQLite (its `intento` is one more).
+    const before = { ...pedido, intentos: lease.attempt - 1 };
+    const job: Job = processor === undefined
+      ? { kind: "order", pedido: before, delayMs: pickDelay(this.#processMs) }
+      : { kind: "process", pedido: before, timeoutMs: processor.timeoutMs };
+    const recordOnce = runsInBatch(job);
+    let worker = 0;
+    let startedAt = 0;
+    let endedAt = 0;
+    const onStart = (w: number) => {
+      worker = w;
+      startedAt = Date.now();
+      active.move(lease.id, "en proceso");
+      if (recordOnce) return;
+      store.markAttemptStarted(lease, w, iso(startedAt)).catch((error) =>
+        logger.warn("order.mark_started_failed", { id: lease.id, error: String(error) })
+      );
+    };
+    const onRan = (run: JobRun) => {
+      startedAt = run.startedAt;
+      endedAt = run.endedAt;
+    };
+    const signal = held.withdraw.signal;
+    const settled = pool.submit(job, { onStart, onRan, signal }).then(
+      (result) => {
+        const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
+        if (job.kind === "process" && typeof result === "string") outcome.resultado = result;
+        return this.#finish(lease, { outcome, worker, startedAt: iso(startedAt) });
+      },
+      (error: Error) => {
+        if (error === LEASE_LOST) return this.#drop(lease);
+        if (error instanceof PoolClosedError) {
+          this.#leftPending++;
+          return this.#release(lease, worker > 0);
+        }
+        const wait = this.#retry.delayAfter(lease.attempt);
+        logger.warn("order.attempt_failed", {
+          id: lease.id,
+          attempt: lease.attempt,
+          error: error.message,
+          retry_in_ms: wait,
+        });
+        if (wait !== null) return this.#release(lease, true, wait);
+        const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
+        const start = iso(startedAt || Date.now());
+        return this.#finish(lease, { outcome, worker: Math.max(worker, 1), startedAt: start });
+      },
+    );
+    this.#track(settled);
+  }
+
+  /**
+   * Stops: attempts not started go back to the queue; running ones may
+   * finish for `timeoutMs`, after which they go back too.
+   *
+   * @returns how many orders were given back to the queue.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    await this.#o.pool.stop(deadline.signal);
+    clearTimeout(timer);
+    await this.#o.pool.close();
+    const grace = setTimeout(() => this.#closing.abort(), Math.max(1000, timeoutMs / 4));
+    await Promise.allSettled([...this.#settling]);
+    this.#closing.abort();
+    clearTimeout(grace);
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    return this.#leftPending;
+  }
+
+  #track(promise: Promise<void>): void {
+    this.#settling.add(promise);
+    promise.finally(() => this.#settling.delete(promise));
+  }
+
+  /** Gives the order back to the queue (`pendiente`) for any daemon, after `retryInMs`. */
+  async #release(lease: Lease, started: boolean, retryInMs: number | null = null): Promise<void> {
+    await this.#settle(lease, () => this.#o.store.releaseAttempt(lease, { started, retryInMs }));
+  }
+
+  async #finish(lease: Lease, end: AttemptEnd): Promise<void> {
+    const { id } = lease;
+    this.#o.active.move(id, "cerrando");
+    const recorded = await this.#settle(lease, () => this.#o.store.finishAttempt(lease, end));
+    if (!recorded) return;
+    const started = Date.parse(end.startedAt);
+    this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
+    this.#o.logger.debug("order.finished", { id, estado: end.outcome.estado });
+    this.#o.waiters.wake(id);
+  }
+
+  /**
+   * Writes until it is committed (the database may be down for a while),
+   * then lets the order go. A fenced write (the order moved on to a newer
+   * attempt elsewhere) is not retried.
+   *
+   * @returns whether the write was committed and took effect.
+   */
+  async #settle(lease: Lease, write: () => Promise<boolean>): Promise<boolean> {
+    let took = false;
+    this.#writing.add(lease.id);
+    for (let attempt = 1;; attempt++) {
+      try {
+        took = await write();
+        break;
+      } catch (error) {
+        if (attempt % 30 === 1) {
+          this.#o.logger.error("order.write_failed", {
+            id: lease.id,
+            attempt,
+            error: String(error),
+          });
+        }
+        if (this.#closing.signal.aborted) break;
+        await sleep(Math.min(2000, 50 * attempt), this.#closing.signal);
+        if (this.#closing.signal.aborted) break;
+      }
+    }
+    if (!took && !this.#closing.signal.aborted) {
+      this.#o.logger.warn("order.fenced", { id: lease.id, attempt: lease.attempt });
+    }
+    this.#drop(lease);
+    return took;
+  }
+
+  #drop(lease: Lease): void {
+    this.#writing.delete(lease.id);
+    this.#held.delete(lease.id);
+    this.#o.active.end(lease.id);
+    this.#o.onSettled?.();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * PEDIDO, CANCELAR and REINTENTAR on a store shared by several daemons
+ * (§9). The order goes to the shared queue, not to this daemon's pool:
+ * whichever daemon has a free worker claims it (`claimer.ts`).
+ *
+ * Capacity is decided twice, both in `capacity.ts`'s terms: the local gate
+ * (a {@linkcode Permit}, held while the insert is in flight) refuses at once
+ * what could not fit anyway, and the database decides for the cluster, in
+ * the insert's transaction ({@linkcode SharedQueue.insertWithinCapacity}).
+ * Either refusal is `queue_full`, and nothing is stored.
+ *
+ * @module
+ */
+
+import type { Capacity, Permit } from "../capacity.ts";
+import type { Logger } from "../log.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { PedidoNuevo } from "../protocol/messages.ts";
+import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
+import type { SharedQueue } from "../store/shared_queue.ts";
+import type { OrderStore } from "../store/store.ts";
+import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
+import type { FinishWaiters } from "./finish_waiters.ts";
+import { duplicateReply, notCancellable, notFound, notRetryable } from "./intake.ts";
+import type { RunCounters } from "./run_counters.ts";
+
+/** Options of {@linkcode SharedIntake}. */
+export interface SharedIntakeOptions {
+  store: OrderStore & SharedQueue;
+  capacity: Capacity;
+  counters: RunCounters;
+  waiters: FinishWaiters;
+  logger: Logger;
+  /** Called when an order joined the queue (this daemon may claim it at once). */
+  onQueued: () => void;
+}
+
+/**
+ * The protocol error for a store that failed: `unavailable` while the
+ * database cannot be reached, else `internal`.
+ */
+export function storeFailure(error: unknown, message?: string): ProtocolError {
+  if (error instanceof StoreUnavailableError) {
+    return new ProtocolError("unavailable", undefined, { cause: error });
+  }
+  return new ProtocolError("internal", message, { cause: error });
+}
+
+/** Accepts, cancels and retries orders of the shared queue. */
+export class SharedIntake {
+  readonly #options: SharedIntakeOptions;
+
+  constructor(options: SharedIntakeOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * PEDIDO: answers from the `clave` when it is already stored, else stores
+   * the order (with its owner, an account, if any) if the cluster has room.
+   * Resolves only after the commit.
+   *
+   * @throws {ProtocolError} `queue_full`, `unavailable` (the database cannot be
+   * reached: nothing was accepted), `internal`.
+   */
+  async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
+    const { store, counters, logger } = this.#options;
+    if (pedido.clave !== null) {
+      const existing = await this.#guard(
+        "order.lookup_failed",
+        () => store.findByClave(pedido.clave!),
+      );
+      if (existing) return duplicateReply(existing);
+    }
+    const result = await this.#withSlot(
+      "order.insert_failed",
+      () => store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null),
+      { countRejected: true },
+    );
+    if (result.status === "full") {
+      counters.rejected();
+      throw new ProtocolError("queue_full");
+    }
+    if (result.status === "duplicate") return duplicateReply(result.pedido);
+    counters.accepted();
+    const { id } = result.pedido;
+    logger.debug("order.accepted", { id });
+    this.#options.onQueued();
+    return { ok: true, id, estado: "pendiente", mensaje: `✅ Pedido ${id} recibido.` };
+  }
+
+  /**
+   * CANCELAR (§2.8): a `pendiente` order, whichever daemon took it in, is
+   * stored `cancelado`; one a worker claimed first is `not_cancellable`.
+   *
+   * @throws {ProtocolError} `not_found`, `not_cancellable`, `unavailable`, `internal`.
+   */
+  async cancel(id: number): Promise<PedidoStateReply> {
+    const result = await this.#guard(
+      "order.cancel_failed",
+      () => this.#options.store.cancel(id, new Date().toISOString()),
+      "❌ No se pudo cancelar el pedido; reintente.",
+    );
+    if (result.status === "not_found") throw notFound(id);
+    if (result.status === "refused") throw notCancellable(result.pedido);
+    this.#options.counters.ended("cancelado");
+    this.#options.logger.debug("order.cancelled", { id });
+    this.#options.waiters.wake(id);
+    return { ok: true, pedido: result.pedido };
+  }
+
+  /**
+   * REINTENTAR (§2.9): an `error` order goes back to the queue if the
+   * cluster has room, `intentos` kept.
+   *
+   * @throws {ProtocolError} `not_found`, `not_retryable`, `queue_full`, `unavailable`, `internal`.
+   */
+  async retry(id: number): Promise<PedidoStateReply> {
+    const result = await this.#withSlot(
+      "order.retry_failed",
+      () => this.#options.store.retryWithinCapacity(id),
+      { message: "❌ No se pudo reintentar el pedido; reintente." },
+    );
+    if (result.status === "full") throw new ProtocolError("queue_full");
+    if (result.status === "not_found") throw notFound(id);
+    if (result.status === "refused") throw notRetryable(result.pedido);
+    this.#options.logger.debug("order.retried", { id });
+    this.#options.onQueued();
+    return { ok: true, pedido: result.pedido };
+  }
+
+  /** Runs `write` holding a local slot, given back once the database has decided. */
+  async #withSlot<T>(
+    event: string,
+    write: () => Promise<T>,
+    options: { countRejected?: boolean; message?: string },
+  ): Promise<T> {
+    const permit: Permit | null = this.#options.capacity.tryTake();
+    if (permit === null) {
+      if (options.countRejected) this.#options.counters.rejected();
+      throw new ProtocolError("queue_full");
+    }
+    try {
+      return await this.#guard(event, write, options.message);
+    } finally {
+      permit.release();
+    }
+  }
+
+  async #guard<T>(event: string, run: () => Promise<T>, message?: string): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) {
+        this.#options.logger.error(event, { error: String(error) });
+      }
+      throw storeFailure(error, message);
+    }
+  }
+}

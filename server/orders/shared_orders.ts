@@ -1,0 +1,116 @@
+/**
+ * The orders of a daemon on a store shared by several daemons (§9), put
+ * together for {@linkcode OrderService}: {@linkcode SharedIntake} puts
+ * orders in the shared queue, the {@linkcode Claimer} takes them from it for
+ * this daemon's pool, {@linkcode SharedAttempts} runs and records them, and
+ * finished orders anywhere wake this daemon's `ESTADO esperar`.
+ *
+ * @module
+ */
+
+import type { Capacity } from "../capacity.ts";
+import type { Logger } from "../log.ts";
+import type { ProcessorPool } from "../processing/processor_pool.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
+import type { SharedQueue } from "../store/shared_queue.ts";
+import type { OrderStore } from "../store/store.ts";
+import type { ActiveOrders } from "./active_orders.ts";
+import { Claimer } from "./claimer.ts";
+import type { FinishWaiters } from "./finish_waiters.ts";
+import type { OrderStats } from "./order_service.ts";
+import type { RunCounters } from "./run_counters.ts";
+import { SharedAttempts } from "./shared_attempts.ts";
+import { SharedIntake, storeFailure } from "./shared_intake.ts";
+
+/** Orders held at once by a daemon whose orders take no processing time: four runs of the pool. */
+export const ZERO_TIME_PREFETCH = 1024;
+
+/** Options of {@linkcode SharedOrders}. */
+export interface SharedOrdersOptions {
+  store: OrderStore & SharedQueue;
+  capacity: Capacity;
+  pool: ProcessorPool;
+  active: ActiveOrders;
+  counters: RunCounters;
+  waiters: FinishWaiters;
+  logger: Logger;
+  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
+  processMs?: { min: number; max: number };
+  /** When a failed attempt is tried again. @default {new RetryPolicy()} */
+  retry?: RetryPolicy;
+  /** The processor module's settings (§11), when one is loaded. @default {none} */
+  processor?: { timeoutMs: number };
+}
+
+/** A daemon's part of the shared queue. */
+export class SharedOrders {
+  /** PEDIDO, CANCELAR, REINTENTAR. */
+  readonly intake: SharedIntake;
+  readonly #store: SharedQueue;
+  readonly #attempts: SharedAttempts;
+  readonly #claimer: Claimer;
+  readonly #finished: Disposable;
+
+  constructor(options: SharedOrdersOptions) {
+    const { store, pool, waiters } = options;
+    this.#store = store;
+    this.#attempts = new SharedAttempts({ ...options, onSettled: () => this.#claimer.roomMade() });
+    // Orders that take time are claimed for free workers only, so that idle
+    // daemons get the rest; orders that take none are claimed in batches.
+    const timed = options.processor !== undefined || (options.processMs?.max ?? 0) > 0;
+    const limit = timed ? pool.size : Math.max(pool.size, ZERO_TIME_PREFETCH);
+    this.#claimer = new Claimer({
+      store,
+      attempts: this.#attempts,
+      logger: options.logger,
+      limit,
+      minBatch: timed ? 1 : limit / 2,
+    });
+    this.intake = new SharedIntake({ ...options, onQueued: () => this.#claimer.poke() });
+    this.#finished = store.onFinished((ids) => {
+      for (const id of ids) waiters.wake(id);
+    });
+  }
+
+  /** Starts claiming (instead of recovering: the cluster's unfinished orders are in the queue). */
+  start(): void {
+    this.#claimer.start();
+  }
+
+  /**
+   * Stops claiming, lets running attempts finish for `timeoutMs`, and gives
+   * the rest back to the queue for any daemon.
+   *
+   * @returns how many orders were given back.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    await this.#claimer.stop();
+    const left = await this.#attempts.drain(timeoutMs);
+    this.#finished[Symbol.dispose]();
+    // What this daemon gave back is for the others now.
+    if (left > 0) this.#store.announceWork();
+    return left;
+  }
+
+  /**
+   * STATS on a shared store: this daemon's counters, the cluster's
+   * `pendientes`, `en_proceso`, `capacidad` and `libres`.
+   *
+   * @throws {ProtocolError} `unavailable` while the database cannot be reached.
+   */
+  async stats(local: OrderStats): Promise<OrderStats> {
+    let counts;
+    try {
+      counts = await this.#store.clusterCounts();
+    } catch (error) {
+      throw storeFailure(error);
+    }
+    return {
+      ...local,
+      pendientes: counts.pendientes,
+      en_proceso: counts.enProceso,
+      capacidad: counts.capacidad,
+      libres: Math.max(0, counts.capacidad - counts.pendientes - counts.enProceso),
+    };
+  }
+}

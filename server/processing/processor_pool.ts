@@ -1,0 +1,34 @@
+/**
+ * What the scheduler and TASK need of a processor pool: run a job, first in
+ * first out, on one of `size` processors, one job per processor at a time.
+ * {@linkcode WorkerPool} runs jobs on Web Workers (the daemon's pool);
+ * {@linkcode InlinePool} runs them on the main thread (tests that run with
+ * nothing but `--allow-net`, which cannot load worker modules).
+ *
+ * @module
+ */
+
+import type { Job } from "../../workers/processor_messages.ts";
+import type { SubmitOptions } from "./worker_pool.ts";
+
+/** A job's result: a task's value, a processor module's `resultado` as JSON text, or null. */
+export type JobResult = number | string | null;
+
+/** A pool of processors. */
+export interface ProcessorPool extends AsyncDisposable {
+  /** How many processors. */
+  readonly size: number;
+  /** Jobs being run now. */
+  readonly running: number;
+  /** Processors replaced since start. */
+  readonly crashes: number;
+  /** Queues a job; resolves with its result when a processor has run it. */
+  submit(job: Job, options?: SubmitOptions): Promise<JobResult>;
+  /**
+   * Stops taking jobs: queued ones reject with `PoolClosedError`, running
+   * ones go on. Resolves when none runs or when `signal` aborts.
+   */
+  stop(signal?: AbortSignal): Promise<void>;
+  /** Ends every processor; running jobs reject. Idempotent. */
+  close(): Promise<void>;
+}

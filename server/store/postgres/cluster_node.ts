@@ -1,0 +1,87 @@
+/**
+ * A daemon joining the cluster of one database: one capacity for all
+ * (§9). The daemons alive are the rows of `pedidos_nodos` seen within their
+ * lease; while any is alive, a daemon with another `--max-pedidos` is
+ * refused, naming the value in force. When none is, the newcomer's value
+ * becomes the one in force (`pedidos_cluster`), which is what every insert
+ * counts against.
+ *
+ * @module
+ */
+
+import type { Sql } from "postgres";
+import { SCHEMA_LOCK } from "./postgres_schema.ts";
+
+/** Another capacity is in force in the cluster. */
+export class ClusterCapacityError extends Error {
+  /** The capacity in force. */
+  readonly inForce: number;
+
+  constructor(inForce: number, mine: number) {
+    super(
+      `the cluster's capacity in force is ${inForce} (--max-pedidos of the daemons running on this database), not ${mine}: start with --max-pedidos ${inForce}, or stop them all first`,
+    );
+    this.name = "ClusterCapacityError";
+    this.inForce = inForce;
+  }
+}
+
+/** Who joins. */
+export interface NodeOptions {
+  nodeId: string;
+  capacity: number;
+  leaseMs: number;
+}
+
+/**
+ * Registers this daemon, after checking its capacity against the daemons
+ * alive, under the schema's advisory lock (so two daemons starting at once
+ * with different values cannot both win).
+ *
+ * @throws {ClusterCapacityError} When another capacity is in force.
+ */
+export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
+    // Rows of daemons gone for a day are of no use to anyone.
+    await tx`DELETE FROM pedidos_nodos WHERE visto < clock_timestamp() - interval '1 day'`;
+    const [alive] = await tx<{ n: number }[]>`
+      SELECT count(*) AS n FROM pedidos_nodos
+      WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'
+        AND capacidad <> ${node.capacity}`;
+    if ((alive?.n ?? 0) > 0) {
+      const [row] = await tx<{ capacidad: number }[]>`
+        SELECT capacidad FROM pedidos_cluster WHERE id = 1`;
+      throw new ClusterCapacityError(row?.capacidad ?? NaN, node.capacity);
+    }
+    await tx`INSERT INTO pedidos_cluster (id, capacidad) VALUES (1, ${node.capacity})
+      ON CONFLICT (id) DO UPDATE SET capacidad = EXCLUDED.capacidad`;
+    await upsertNode(tx as unknown as Sql, node);
+  });
+}
+
+/**
+ * Says this daemon is alive now (registering it again if its row was
+ * cleaned away).
+ *
+ * @returns How many other daemons are alive.
+ */
+export async function heartbeat(sql: Sql, node: NodeOptions): Promise<number> {
+  const [row] = await sql<{ yo: number; otros: number }[]>`
+    WITH yo AS (
+      UPDATE pedidos_nodos SET visto = clock_timestamp() WHERE id = ${node.nodeId} RETURNING id
+    )
+    SELECT (SELECT count(*) FROM yo) AS yo,
+      (SELECT count(*) FROM pedidos_nodos
+        WHERE id <> ${node.nodeId}
+          AND visto > clock_timestamp() - lease_ms * interval '1 millisecond') AS otros`;
+  if ((row?.yo ?? 0) === 0) await upsertNode(sql, node);
+  return row?.otros ?? 0;
+}
+
+async function upsertNode(sql: Sql, node: NodeOptions): Promise<void> {
+  await sql`INSERT INTO pedidos_nodos (id, capacidad, lease_ms, inicio, visto, pid)
+    VALUES (${node.nodeId}, ${node.capacity}, ${node.leaseMs}, clock_timestamp(),
+      clock_timestamp(), ${Deno.pid})
+    ON CONFLICT (id) DO UPDATE SET visto = EXCLUDED.visto`;
+}

@@ -1,0 +1,192 @@
+/**
+ * Wake-ups between the daemons of one database, over LISTEN/NOTIFY:
+ * `pedidos_nuevos` (there are new `pendiente` orders: claim) and
+ * `pedidos_fin` (these orders finished: wake their `ESTADO esperar`).
+ *
+ * A notification is sent after the commit it is about, never inside the
+ * insert's transaction (PostgreSQL holds one global lock for queued
+ * notifications until that commit is flushed, which would serialise every
+ * commit), from a connection whose commits do not wait for the disk: a
+ * wake-up lost in a crash costs nothing, the claimers' slow poll finds the
+ * work. Sends are coalesced: at most one in flight, and what piles up
+ * meanwhile goes in the next one.
+ *
+ * Listening uses a connection of its own, established again (with a
+ * growing pause) whenever it breaks; after that, listeners are told there
+ * may be work, since notifications sent meanwhile were missed.
+ *
+ * @module
+ */
+
+import postgres, { type Options, type Sql } from "postgres";
+import type { Logger } from "../../log.ts";
+import { connectionReason } from "./postgres_errors.ts";
+
+/** The channel of new work; the payload is the sending daemon's node id. */
+export const WORK_CHANNEL = "pedidos_nuevos";
+/** The channel of finished orders; the payload is `NODE:ids separated by commas`. */
+export const FINISHED_CHANNEL = "pedidos_fin";
+
+/** Largest payload sent (PostgreSQL's limit is 8000 bytes). */
+const MAX_PAYLOAD = 7000;
+
+/** Options of {@linkcode ClusterSignals}. */
+export interface ClusterSignalsOptions {
+  /**
+   * This daemon's node id: sent with its notifications, and its own are not
+   * heard (it wakes its own claimer and waiters without the round trip).
+   */
+  nodeId: string;
+  /** The driver's options, for the listening connection. */
+  connection: Options<Record<string, postgres.PostgresType>>;
+  /** Where notifications are sent from (commits need not wait for the disk). */
+  send: Sql;
+  logger: Logger;
+  onWork: () => void;
+  onFinished: (ids: number[]) => void;
+}
+
+/** LISTEN and coalesced NOTIFY for one daemon. */
+export class ClusterSignals {
+  readonly #options: ClusterSignalsOptions;
+  readonly #listener: Sql;
+  #work = false;
+  #finished: number[] = [];
+  #sending: Promise<void> | null = null;
+  #closed = false;
+  #relisten: ReturnType<typeof setTimeout> | undefined;
+  #listening = false;
+
+  constructor(options: ClusterSignalsOptions) {
+    this.#options = options;
+    // `onnotify` is an option of the driver that its type declarations leave out.
+    const listenerOptions = {
+      ...options.connection,
+      max: 1,
+      idle_timeout: undefined,
+      max_lifetime: null,
+      onnotify: (channel: string, payload: string) => this.#onNotify(channel, payload),
+      onclose: () => this.#onClose(),
+    };
+    this.#listener = postgres(listenerOptions as typeof options.connection);
+  }
+
+  /** Whether the listening connection is established. */
+  get listening(): boolean {
+    return this.#listening;
+  }
+
+  /**
+   * Starts listening. Resolves once listening, or when the first try failed
+   * (it is then retried in the background).
+   */
+  async start(): Promise<void> {
+    await this.#listen(0);
+  }
+
+  /** New `pendiente` orders were committed here: tell every daemon. */
+  announceWork(): void {
+    this.#work = true;
+    this.#send();
+  }
+
+  /** These orders' final state was committed here: tell every daemon. */
+  announceFinished(ids: readonly number[]): void {
+    this.#finished.push(...ids);
+    this.#send();
+  }
+
+  /** Stops listening and sends what is pending. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#relisten);
+    while (this.#sending !== null) await this.#sending;
+    await this.#listener.end({ timeout: 1 });
+  }
+
+  async #listen(attempt: number): Promise<void> {
+    if (this.#closed || this.#listening) return;
+    try {
+      await this.#listener.unsafe(`LISTEN ${WORK_CHANNEL}`);
+      await this.#listener.unsafe(`LISTEN ${FINISHED_CHANNEL}`);
+      this.#listening = true;
+      // Anything announced while we were not listening was missed.
+      if (attempt > 0) this.#options.onWork();
+    } catch (error) {
+      if (this.#closed) return;
+      if (attempt % 30 === 0) {
+        this.#options.logger.warn("cluster.listen_failed", { reason: connectionReason(error) });
+      }
+      this.#listenLater(attempt + 1);
+    }
+  }
+
+  #listenLater(attempt: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#relisten);
+    const wait = Math.min(2000, 100 * 2 ** (attempt - 1));
+    this.#relisten = setTimeout(() => this.#listen(attempt), wait);
+  }
+
+  #onClose(): void {
+    this.#listening = false;
+    this.#listenLater(1);
+  }
+
+  #onNotify(channel: string, payload: string): void {
+    const at = payload.indexOf(":");
+    const from = at === -1 ? payload : payload.slice(0, at);
+    if (from === this.#options.nodeId) return;
+    if (channel === WORK_CHANNEL) {
+      this.#options.onWork();
+    } else if (channel === FINISHED_CHANNEL) {
+      const ids = payload.slice(at + 1).split(",").map(Number).filter(Number.isSafeInteger);
+      if (ids.length > 0) this.#options.onFinished(ids);
+    }
+  }
+
+  #send(): void {
+    this.#sending ??= this.#flush().finally(() => this.#sending = null);
+  }
+
+  async #flush(): Promise<void> {
+    // Let the commits of this tick join in.
+    await Promise.resolve();
+    while (this.#work || this.#finished.length > 0) {
+      const messages: [string, string][] = [];
+      const node = this.#options.nodeId;
+      if (this.#work) messages.push([WORK_CHANNEL, node]);
+      this.#work = false;
+      for (const ids of chunk(this.#finished.splice(0))) {
+        messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
+      }
+      try {
+        await Promise.all(
+          messages.map(([channel, payload]) =>
+            this.#options.send`SELECT pg_notify(${channel}, ${payload})`
+          ),
+        );
+      } catch (error) {
+        // A lost wake-up is made up for by the claimers' poll and the waiters' re-reads.
+        this.#options.logger.debug("cluster.notify_failed", { reason: connectionReason(error) });
+      }
+    }
+  }
+}
+
+/** Comma-separated ids in payloads of at most {@linkcode MAX_PAYLOAD} bytes. */
+function chunk(ids: number[]): string[] {
+  const payloads: string[] = [];
+  let current = "";
+  for (const id of ids) {
+    const next = current === "" ? String(id) : `${current},${id}`;
+    if (next.length > MAX_PAYLOAD) {
+      payloads.push(current);
+      current = String(id);
+    } else {
+      current = next;
+    }
+  }
+  if (current !== "") payloads.push(current);
+  return payloads;
+}

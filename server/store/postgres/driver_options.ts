@@ -1,0 +1,54 @@
+/**
+ * The driver's options for a PostgreSQL URL (`npm:postgres`): where to
+ * connect, how long to wait, and how values are read back.
+ *
+ * @module
+ */
+
+import type { Options } from "postgres";
+import type { PostgresTarget } from "./postgres_url.ts";
+
+/** `int8` (ids, counts) read as numbers, not strings: ids stay below 2^53. */
+const INT8_AS_NUMBER = {
+  to: 20,
+  from: [20],
+  serialize: (value: number) => String(value),
+  parse: (text: string) => Number(text),
+};
+
+/** Options of {@linkcode driverOptions}. */
+export interface DriverSettings {
+  /** Connections for reads and writes. */
+  poolSize: number;
+  /** How long a connection attempt may take, seconds. */
+  connectTimeoutS: number;
+}
+
+/** The driver's options to reach `target`. */
+export function driverOptions(
+  target: PostgresTarget,
+  settings: DriverSettings,
+): Options<Record<string, never>> {
+  return {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    // Without a password in the URL, the driver reads PGPASSWORD.
+    ...(target.password === "" ? {} : { pass: target.password }),
+    ssl: target.sslmode === null || target.sslmode === "disable"
+      ? false
+      : target.sslmode as "prefer",
+    max: settings.poolSize,
+    connect_timeout: settings.connectTimeoutS,
+    // Connections idle this long are closed: several daemons share the
+    // server's max_connections, and each keeps only what its load needs.
+    idle_timeout: 10,
+    // Left on: with it off, a reserve() that opens a new connection is never
+    // answered (postgres 3.4.9 resolves it only after the type query).
+    fetch_types: true,
+    onnotice: () => {},
+    connection: { application_name: target.applicationName ?? "pedidos" },
+    types: { int8: INT8_AS_NUMBER } as unknown as Record<string, never>,
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * The writes of orders, as kinds of the {@linkcode PostgresWriter}: new
+ * orders (one multi-row insert per batch, with or without the capacity
+ * check), attempts of claimed orders (one fenced update per batch and
+ * kind), and the rarer changes (one statement each). Every kind sends all
+ * its statements at once, and reads their rows after.
+ *
+ * Fenced writes match the order's attempt and lease holder: `intentos =
+ * attempt AND nodo = this daemon` (only an order `en proceso` has a `nodo`). When another
+ * daemon took the order over (its lease ran out), nothing matches, nothing
+ * is written, and the write answers false.
+ *
+ * @module
+ */
+
+import type { Pedido, PedidoNuevo } from "../../protocol/messages.ts";
+import { newPedido } from "../new_pedido.ts";
+import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_queue.ts";
+import type { ChangeResult, Outcome } from "../store.ts";
+import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
+import type { BatchContext, WriteKind } from "./postgres_writer.ts";
+
+/** A new order to insert. */
+export interface InsertArgs {
+  pedido: PedidoNuevo;
+  receivedAt: string;
+  owner: number | null;
+}
+
+/** Room for `$2` more orders, when `$1` (checked) is true; else no limit (NULL). */
+const ROOM = `CASE WHEN $1 THEN greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
+    - (SELECT sum(n) FROM pedidos_sin_terminar)) END`;
+
+/**
+ * Inserts, oldest first, each clave's first new order not stored yet, as
+ * many as fit (`$1`: checked), and returns the ones inserted, by position.
+ */
+const INSERT = `WITH input AS (
+    SELECT * FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
+      productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint)
+  ), fresh AS (
+    SELECT i.* FROM input i
+    WHERE i.clave IS NULL
+      OR (i.n = (SELECT min(j.n) FROM input j WHERE j.clave = i.clave)
+        AND NOT EXISTS (SELECT 1 FROM pedidos p WHERE p.clave = i.clave))
+  ), chosen AS (
+    SELECT f.*, nextval('pedidos_id_seq') AS id
+    FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${ROOM})) f
+  ), ins AS (
+    INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id)
+    SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id
+    FROM chosen ORDER BY n
+    ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
+    RETURNING id
+  )
+  SELECT chosen.n, chosen.id FROM chosen JOIN ins USING (id)`;
+
+const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
+  WHERE clave IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
+
+/** The order by id, when `$2` (the owner) is null or placed it. */
+const GET_SCOPED = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
+  WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint)`;
+
+const FINISHED = "('listo', 'error', 'cancelado')";
+
+/**
+ * New orders. A write whose clave is stored (before, or by an earlier order
+ * of the batch) answers `duplicate` with that order, even when full; a new
+ * one that did not fit answers `full`.
+ */
+function insertKind(checked: boolean): WriteKind<InsertArgs, CheckedInsert> {
+  return {
+    name: "insert",
+    checked,
+    async apply(ctx, args) {
+      const input = args.map(({ pedido, receivedAt, owner }, n) => ({
+        n,
+        clave: pedido.clave,
+        cliente: pedido.cliente,
+        productos: pedido.productos,
+        direccion: pedido.direccion,
+        fecha_recibido: receivedAt,
+        usuario_id: owner,
+      }));
+      const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
+      const inserting = ctx.query<{ n: number; id: number }>(INSERT, [
+        checked,
+        JSON.stringify(input),
+      ]);
+      // After the insert, in the same transaction: sees the orders just stored too.
+      const reading = claves.length === 0
+        ? Promise.resolve([])
+        : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
+      const [inserted, stored] = await Promise.all([inserting, reading]);
+      const ids = new Map(inserted.map((row) => [row.n, row.id]));
+      const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
+      if (ids.size > 0) ctx.newWork();
+      return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
+        const id = ids.get(n);
+        if (id !== undefined) {
+          return { status: "inserted", pedido: newPedido(id, pedido, receivedAt) };
+        }
+        const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
+        if (existing !== undefined) return { status: "duplicate", pedido: existing };
+        return { status: "full" };
+      });
+    },
+  };
+}
+
+/** A fenced update of claimed orders, for every write of its kind in the batch at once. */
+function fenced<A extends { lease: Lease }>(
+  name: string,
+  nodeId: string,
+  sql: string,
+  record: (args: A) => Record<string, unknown>,
+  after: (ctx: BatchContext, ids: number[]) => void = () => {},
+): WriteKind<A, boolean> {
+  return {
+    name,
+    async apply(ctx, args) {
+      const input = args.map((a) => ({ id: a.lease.id, intento: a.lease.attempt, ...record(a) }));
+      const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId]);
+      const done = new Set(rows.map((row) => row.id));
+      if (done.size > 0) after(ctx, [...done]);
+      return args.map((a) => done.has(a.lease.id));
+    },
+  };
+}
+
+/** One statement per write, all sent at once; `check` reads each write's rows. */
+function each<A, R>(
+  name: string,
+  statement: (args: A) => [text: string, params: unknown[]],
+  check: (ctx: BatchContext, args: A, rows: PedidoRow[]) => R | Error,
+): WriteKind<A, R> {
+  return {
+    name,
+    async apply(ctx, args) {
+      const sent = args.map((a) => ctx.query<PedidoRow>(...statement(a)));
+      const rows = await Promise.all(sent);
+      return args.map((a, i) => check(ctx, a, rows[i]!));
+    },
+  };
+}
+
+/**
+ * The fence. `nodo` is set only while an order is `en proceso` (a claim sets
+ * it, every way out clears it), so it stands for the state too; leaving
+ * `estado` out keeps the planner on the primary key rather than the partial
+ * index of orders `en proceso`, whose dead entries a busy queue keeps many of.
+ */
+const FENCE = "p.id = r.id AND p.intentos = r.intento AND p.nodo = $2";
+
+function resultado(outcome: Outcome): unknown {
+  return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);
+}
+
+function notFound(verb: string, id: number): Error {
+  return new Error(`Cannot ${verb} order ${id}: not found`);
+}
+
+/**
+ * CANCELAR (and REINTENTAR, with `retry`): the change, then the order as it
+ * is, in one go; what happened is read from the two.
+ */
+function changeKind(
+  name: string,
+  change: string,
+  params: (a: { id: number; owner: number | null; at?: string }) => unknown[],
+  onChanged: (ctx: BatchContext, id: number) => void,
+  checked = false,
+): WriteKind<{ id: number; owner: number | null; at?: string }, CheckedChange> {
+  return {
+    name,
+    checked,
+    async apply(ctx, args) {
+      const sent = args.map((a) => [
+        ctx.query<PedidoRow>(change, params(a)),
+        ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
+      ]);
+      const rows = await Promise.all(sent.map((pair) => Promise.all(pair)));
+      return args.map((a, i): CheckedChange => {
+        const [changed, current] = rows[i]!;
+        if (changed![0] !== undefined) {
+          onChanged(ctx, a.id);
+          return { status: "changed", pedido: toPedido(changed![0]) };
+        }
+        const row = current![0];
+        if (row === undefined) return { status: "not_found" };
+        // Still `error` yet not changed: the only reason left is capacity.
+        if (checked && row.estado === "error") return { status: "full" };
+        return { status: "refused", pedido: toPedido(row) };
+      });
+    },
+  };
+}
+
+const RETRY = (checked: boolean) =>
+  `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
+    worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
+  WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
+    AND ${checked ? `(${ROOM}) >= 1` : "$1"}
+  RETURNING ${PEDIDO_COLUMNS}`;
+
+/** Every kind of write of orders, for the daemon `nodeId`. */
+export function orderWrites(nodeId: string) {
+  return {
+    insert: insertKind(false),
+    insertChecked: insertKind(true),
+
+    attemptStarted: fenced<{ lease: Lease; worker: number; at: string }>(
+      "record attempt start",
+      nodeId,
+      `UPDATE pedidos p SET worker = r.worker, fecha_inicio = r.inicio
+      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, worker int,
+        inicio timestamptz)
+      WHERE ${FENCE} RETURNING p.id`,
+      (a) => ({ worker: a.worker, inicio: a.at }),
+    ),
+    attemptFinished: fenced<{ lease: Lease; end: AttemptEnd }>(
+      "finish attempt",
+      nodeId,
+      `UPDATE pedidos p SET estado = r.estado, fecha_inicio = r.inicio, fecha_fin = r.fin,
+        worker = r.worker, detalle_error = r.detalle, resultado = r.resultado,
+        nodo = NULL, lease_hasta = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, estado text,
+        inicio timestamptz, fin timestamptz, worker int, detalle text, resultado jsonb)
+      WHERE ${FENCE} RETURNING p.id`,
+      ({ end }) => ({
+        estado: end.outcome.estado,
+        inicio: end.startedAt,
+        fin: end.outcome.at,
+        worker: end.worker,
+        detalle: end.outcome.estado === "error" ? end.outcome.detalle ?? null : null,
+        resultado: resultado(end.outcome),
+      }),
+      (ctx, ids) => ctx.finished(ids),
+    ),
+    attemptReleased: fenced<{ lease: Lease; started: boolean; retryInMs: number | null }>(
+      "release attempt",
+      nodeId,
+      `UPDATE pedidos p SET estado = 'pendiente',
+        intentos = p.intentos - CASE WHEN r.started THEN 0 ELSE 1 END,
+        fecha_inicio = NULL, fecha_fin = NULL, worker = NULL, detalle_error = NULL,
+        resultado = NULL, nodo = NULL, lease_hasta = NULL,
+        no_antes_de = clock_timestamp() + r.retry_in_ms * interval '1 millisecond'
+      FROM jsonb_to_recordset($1::text::jsonb)
+        AS r(id bigint, intento int, started boolean, retry_in_ms int)
+      WHERE ${FENCE} RETURNING p.id`,
+      (a) => ({ started: a.started, retry_in_ms: a.retryInMs }),
+      (ctx) => ctx.newWork(),
+    ),
+
+    markStarted: each<{ id: number; worker: number; at: string }, void>(
+      "markStarted",
+      ({ id, worker, at }) => [
+        `UPDATE pedidos SET estado = 'en proceso', fecha_inicio = $2, worker = $3,
+          intentos = intentos + 1, fecha_fin = NULL, detalle_error = NULL
+        WHERE id = $1 RETURNING id`,
+        [id, at, worker],
+      ],
+      (_ctx, { id }, rows) => rows.length === 0 ? notFound("start", id) : undefined,
+    ),
+    markFinished: each<{ id: number; outcome: Outcome; run?: AttemptEnd }, void>(
+      "markFinished",
+      ({ id, outcome, run }) => {
+        const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+        const json = outcome.resultado ?? null;
+        // With `run`: the whole attempt at once (markRan).
+        return [
+          `UPDATE pedidos SET estado = $2, fecha_fin = $3, detalle_error = $4,
+            resultado = $5::text::jsonb, nodo = NULL, lease_hasta = NULL,
+            fecha_inicio = CASE WHEN $6 THEN $7::timestamptz ELSE fecha_inicio END,
+            worker = CASE WHEN $6 THEN $8::integer ELSE worker END,
+            intentos = intentos + CASE WHEN $6 THEN 1 ELSE 0 END
+          WHERE id = $1 RETURNING id`,
+          [
+            id,
+            outcome.estado,
+            outcome.at,
+            detalle,
+            json,
+            run !== undefined,
+            run?.startedAt ?? null,
+            run?.worker ?? null,
+          ],
+        ];
+      },
+      (ctx, { id }, rows) => {
+        if (rows.length === 0) return notFound("finish", id);
+        ctx.finished([id]);
+        return undefined;
+      },
+    ),
+    markPending: each<number, void>(
+      "markPending",
+      (id) => [
+        `UPDATE pedidos
+        SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
+          detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
+        WHERE id = $1 RETURNING id`,
+        [id],
+      ],
+      (ctx, id, rows) => {
+        if (rows.length === 0) return notFound("reset", id);
+        ctx.newWork();
+        return undefined;
+      },
+    ),
+    cancel: changeKind(
+      "cancel",
+      `UPDATE pedidos SET estado = 'cancelado', fecha_fin = $3
+      WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint) AND estado = 'pendiente'
+      RETURNING ${PEDIDO_COLUMNS}`,
+      (a) => [a.id, a.owner, a.at],
+      (ctx, id) => ctx.finished([id]),
+    ) as WriteKind<{ id: number; owner: number | null; at?: string }, ChangeResult>,
+    retry: changeKind(
+      "retry",
+      RETRY(false),
+      (a) => [true, a.id, a.owner],
+      (ctx) => ctx.newWork(),
+    ),
+    retryChecked: changeKind(
+      "retry",
+      RETRY(true),
+      (a) => [true, a.id, a.owner],
+      (ctx) => ctx.newWork(),
+      true,
+    ),
+    prune: each<{ before: string; limit: number }, number>(
+      "prune",
+      ({ before, limit }) => [
+        // Oldest first; never the newest order, whose id must stay the highest ever given.
+        `DELETE FROM pedidos WHERE id IN (
+          SELECT id FROM pedidos
+          WHERE estado IN ${FINISHED} AND fecha_fin < $1
+            AND id < (SELECT max(id) FROM pedidos)
+          ORDER BY id LIMIT $2)
+        RETURNING id`,
+        [before, limit],
+      ],
+      (_ctx, _args, rows) => rows.length,
+    ),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Which driver errors mean "the database cannot be reached" (answer
+ * `unavailable`, reconnect) rather than "this statement failed".
+ *
+ * @module
+ */
+
+/** Socket and driver codes of a connection that failed, broke or timed out. */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  // No answer within the store's deadline (deadline.ts): the connection is presumed lost.
+  "PEDIDOS_DEADLINE",
+]);
+
+/**
+ * SQLSTATEs of a server that is going away or cannot take us now: class 08
+ * (connection exception), `57P01` admin_shutdown (`pg_terminate_backend`),
+ * `57P02` crash_shutdown, `57P03` cannot_connect_now (starting up or
+ * recovering), `53300` too_many_connections.
+ */
+const SERVER_GOING = /^(08...|57P0[123]|53300)$/;
+
+/** Whether `error` means the database cannot be reached now. */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") {
+    return error instanceof Deno.errors.ConnectionRefused ||
+      error instanceof Deno.errors.ConnectionReset ||
+      error instanceof Deno.errors.ConnectionAborted ||
+      error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.TimedOut;
+  }
+  return CONNECTION_CODES.has(code) || SERVER_GOING.test(code);
+}
+
+/**
+ * A short reason for the log: the driver's code and message, without the
+ * URL (its messages name host and port only, never the password).
+ */
+export function connectionReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const message = error.message.replace(/^write /, "");
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+}

@@ -1,0 +1,221 @@
+/**
+ * The PostgreSQL store's statements that do not go through its writer:
+ * reads of orders, accounts and sessions (rare, one statement each), the
+ * claim of a batch of orders, lease renewal, and the cluster's counts.
+ *
+ * @module
+ */
+
+import type { Sql } from "postgres";
+import type { ListFilter, Pedido } from "../../protocol/messages.ts";
+import type { ClaimedOrder, ClaimOptions, ClusterCounts, Lease } from "../shared_queue.ts";
+import type { Rol, Sesion, Usuario } from "../store.ts";
+import { heartbeat } from "./cluster_node.ts";
+import {
+  P_COLUMNS,
+  PEDIDO_COLUMNS,
+  type PedidoRow,
+  type SesionRow,
+  toPedido,
+  toSesion,
+  toUsuario,
+  USUARIO_KEY,
+  type UsuarioRow,
+} from "./postgres_rows.ts";
+
+/** Sets a claimed order `en proceso` for a new attempt leased to `$2` for `$3` ms. */
+const START_ATTEMPT = `estado = 'en proceso', intentos = p.intentos + 1, fecha_inicio = $4,
+  fecha_fin = NULL, worker = NULL, detalle_error = NULL, resultado = NULL, no_antes_de = NULL,
+  nodo = $2, lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'`;
+
+/**
+ * The oldest `pendiente` orders no one else is claiming right now (`SKIP
+ * LOCKED`) and not waiting out a retry backoff (`no_antes_de`); the partial
+ * index on pending rows keeps finished rows out of the way.
+ */
+const CLAIM = `WITH picked AS (
+    SELECT id FROM pedidos
+    WHERE estado = 'pendiente' AND (no_antes_de IS NULL OR no_antes_de <= clock_timestamp())
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  )
+  UPDATE pedidos p SET ${START_ATTEMPT}
+  FROM picked WHERE p.id = picked.id
+  RETURNING ${P_COLUMNS}`;
+
+/** Orders whose lease ran out (their daemon died or stalled): taken over. */
+const TAKEOVER = `WITH picked AS (
+    SELECT id FROM pedidos
+    WHERE estado = 'en proceso' AND lease_hasta < clock_timestamp()
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  )
+  UPDATE pedidos p SET ${START_ATTEMPT}
+  FROM picked WHERE p.id = picked.id
+  RETURNING ${P_COLUMNS}`;
+
+const RENEW = `UPDATE pedidos p
+  SET lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'
+  FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int)
+  WHERE p.id = r.id AND p.intentos = r.intento AND p.nodo = $2
+  RETURNING p.id`;
+
+/** What claims and renewals are made for. */
+export interface Holder {
+  nodeId: string;
+  leaseMs: number;
+}
+
+/** Reads and the statements outside the writer. */
+export class PostgresReads {
+  readonly #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  async get(id: number, owner?: number): Promise<Pedido | null> {
+    const rows = await this.#sql.unsafe<PedidoRow[]>(
+      `SELECT ${PEDIDO_COLUMNS} FROM pedidos
+      WHERE id = $1 AND ($2::bigint IS NULL OR usuario_id = $2::bigint)`,
+      [id, owner ?? null],
+      { prepare: true },
+    );
+    return rows[0] === undefined ? null : toPedido(rows[0]);
+  }
+
+  async findByClave(clave: string): Promise<Pedido | null> {
+    const rows = await this.#sql.unsafe<PedidoRow[]>(
+      `SELECT ${PEDIDO_COLUMNS} FROM pedidos WHERE clave = $1`,
+      [clave],
+      { prepare: true },
+    );
+    return rows[0] === undefined ? null : toPedido(rows[0]);
+  }
+
+  async list(filter: ListFilter): Promise<Pedido[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (condition: string, value: string | number) => {
+      params.push(value);
+      where.push(condition.replace("?", `$${params.length}`));
+    };
+    if (filter.estado !== undefined) add("estado = ?", filter.estado);
+    if (filter.cliente !== undefined) add("cliente = ?", filter.cliente);
+    if (filter.antesDe !== undefined) add("id < ?", filter.antesDe);
+    if (filter.usuarioId !== undefined) add("usuario_id = ?", filter.usuarioId);
+    params.push(filter.limit);
+    // Only constant fragments are joined; every value is a bound parameter.
+    const text = `SELECT ${PEDIDO_COLUMNS} FROM pedidos` +
+      (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+      ` ORDER BY id DESC LIMIT $${params.length}`;
+    const rows = await this.#sql.unsafe<PedidoRow[]>(text, params, { prepare: true });
+    return rows.map(toPedido);
+  }
+
+  async unfinished(): Promise<Pedido[]> {
+    const rows = await this.#sql.unsafe<PedidoRow[]>(
+      `SELECT ${PEDIDO_COLUMNS} FROM pedidos
+      WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
+      [],
+      { prepare: true },
+    );
+    return rows.map(toPedido);
+  }
+
+  async createUser(usuario: string, hash: string, at: string): Promise<number | null> {
+    const rows = await this.#sql<{ id: number }[]>`
+      INSERT INTO usuarios (usuario, hash, creado) VALUES (${usuario}, ${hash}, ${at})
+      ON CONFLICT DO NOTHING RETURNING id`;
+    return rows[0]?.id ?? null;
+  }
+
+  async findUser(usuario: string): Promise<Usuario | null> {
+    const rows = await this.#sql.unsafe<UsuarioRow[]>(
+      `SELECT id, usuario, hash, creado, rol FROM usuarios
+      WHERE ${USUARIO_KEY} = ${USUARIO_KEY.replace("usuario", "$1::text")}`,
+      [usuario],
+      { prepare: true },
+    );
+    return rows[0] === undefined ? null : toUsuario(rows[0]);
+  }
+
+  async setRole(usuario: string, rol: Rol): Promise<boolean> {
+    const rows = await this.#sql.unsafe(
+      `UPDATE usuarios SET rol = $2
+      WHERE ${USUARIO_KEY} = ${USUARIO_KEY.replace("usuario", "$1::text")} RETURNING id`,
+      [usuario, rol],
+      { prepare: true },
+    );
+    return rows.length > 0;
+  }
+
+  async createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void> {
+    await this.#sql`INSERT INTO sesiones (token_hash, usuario_id, expira)
+      VALUES (${tokenHash}, ${usuarioId}, ${expira})`;
+  }
+
+  async findSession(tokenHash: string, now: string): Promise<Sesion | null> {
+    const rows = await this.#sql<SesionRow[]>`
+      SELECT s.usuario_id, u.usuario, s.expira, u.rol
+      FROM sesiones s JOIN usuarios u ON u.id = s.usuario_id
+      WHERE s.token_hash = ${tokenHash} AND s.expira > ${now}`;
+    return rows[0] === undefined ? null : toSesion(rows[0]);
+  }
+
+  async deleteExpiredSessions(now: string): Promise<number> {
+    const rows = await this.#sql`DELETE FROM sesiones WHERE expira <= ${now} RETURNING 1`;
+    return rows.length;
+  }
+
+  /**
+   * Claims orders on `sql`: first those whose lease ran out (with
+   * `takeover`), then the oldest pending ones, up to `limit` in all.
+   */
+  async claim(sql: Sql, options: ClaimOptions & Holder): Promise<ClaimedOrder[]> {
+    const { limit, at, nodeId, leaseMs } = options;
+    const params = (n: number) => [n, nodeId, leaseMs, at];
+    const taken: PedidoRow[] = options.takeover
+      ? [...await sql.unsafe<PedidoRow[]>(TAKEOVER, params(limit), { prepare: true })]
+      : [];
+    const fresh: PedidoRow[] = taken.length < limit
+      ? [...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - taken.length), { prepare: true })]
+      : [];
+    const orders = (rows: PedidoRow[], takenOver: boolean) =>
+      rows.map((row) => ({ id: row.id, pedido: toPedido(row), attempt: row.intentos, takenOver }));
+    return [...orders(taken, true), ...orders(fresh, false)].sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Renews the leases still held, and the daemon's own heartbeat.
+   *
+   * @returns The ids renewed, and how many other daemons are alive.
+   */
+  async renew(
+    sql: Sql,
+    leases: Lease[],
+    node: Holder & { capacity: number },
+  ): Promise<{ kept: number[]; peers: number }> {
+    const input = JSON.stringify(leases.map(({ id, attempt }) => ({ id, intento: attempt })));
+    const [rows, peers] = await Promise.all([
+      leases.length === 0
+        ? Promise.resolve([])
+        : sql.unsafe<{ id: number }[]>(RENEW, [input, node.nodeId, node.leaseMs], {
+          prepare: true,
+        }),
+      heartbeat(sql, node),
+    ]);
+    return { kept: rows.map((row) => row.id), peers };
+  }
+
+  async clusterCounts(): Promise<ClusterCounts> {
+    const [row] = await this.#sql<
+      { capacidad: number | null; pendientes: number; en_proceso: number }[]
+    >`SELECT (SELECT capacidad FROM pedidos_cluster WHERE id = 1) AS capacidad,
+        (SELECT count(*) FROM pedidos WHERE estado = 'pendiente') AS pendientes,
+        (SELECT count(*) FROM pedidos WHERE estado = 'en proceso') AS en_proceso`;
+    return {
+      capacidad: row?.capacidad ?? 0,
+      pendientes: row?.pendientes ?? 0,
+      enProceso: row?.en_proceso ?? 0,
+    };
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The PostgreSQL schema (§9) and its migrations: the columns of §5 in
+ * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` and
+ * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
+ * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
+ * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
+ *
+ * The version is kept in `pedidos_esquema`. {@linkcode migrate} runs in one
+ * transaction under an advisory lock, so several daemons starting at once
+ * wait for each other and the second finds the work done.
+ *
+ * @module
+ */
+
+import type { Sql } from "postgres";
+
+/** The advisory lock key of migrations and of the capacity check at start. */
+export const SCHEMA_LOCK = 0x70656469; // "pedi"
+
+/** The advisory lock key taken by every transaction that adds unfinished orders. */
+export const CAPACITY_LOCK = 0x63617061; // "capa"
+
+/**
+ * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new
+ * versions; never edit a released one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE usuarios (
+    id      bigserial PRIMARY KEY,
+    usuario text NOT NULL,
+    hash    text NOT NULL,
+    creado  timestamptz NOT NULL,
+    rol     text NOT NULL DEFAULT 'usuario' CHECK (rol IN ('usuario', 'operador'))
+  );
+  -- Names are one account ignoring ASCII case, as SQLite's NOCASE.
+  CREATE UNIQUE INDEX usuarios_usuario ON usuarios
+    (translate(usuario, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'));
+  CREATE TABLE sesiones (
+    token_hash text PRIMARY KEY,
+    usuario_id bigint NOT NULL REFERENCES usuarios (id),
+    expira     timestamptz NOT NULL
+  );
+  CREATE INDEX sesiones_usuario_id ON sesiones (usuario_id);
+  CREATE TABLE pedidos (
+    id             bigserial PRIMARY KEY,
+    clave          text,
+    cliente        text NOT NULL,
+    productos      jsonb NOT NULL,
+    direccion      text NOT NULL,
+    estado         text NOT NULL DEFAULT 'pendiente'
+                   CHECK (estado IN ('pendiente', 'en proceso', 'listo', 'error', 'cancelado')),
+    fecha_recibido timestamptz NOT NULL,
+    fecha_inicio   timestamptz,
+    fecha_fin      timestamptz,
+    worker         integer,
+    intentos       integer NOT NULL DEFAULT 0,
+    detalle_error  text,
+    resultado      jsonb,
+    usuario_id     bigint REFERENCES usuarios (id),
+    -- The lease of an order en proceso: which daemon holds it, until when.
+    nodo           text,
+    lease_hasta    timestamptz
+  );
+  -- A queue table: vacuumed often, so that the dead entries its updates leave
+  -- in the partial indexes below are cleared soon.
+  ALTER TABLE pedidos SET (autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.05);
+  -- Idempotency keys, unique; orders without one are not in this index, so
+  -- their every change costs one index entry less.
+  CREATE UNIQUE INDEX pedidos_clave ON pedidos (clave) WHERE clave IS NOT NULL;
+  -- The queue: only pending rows, so finished ones cost the claim nothing.
+  CREATE INDEX pedidos_pendientes ON pedidos (id) WHERE estado = 'pendiente';
+  -- Leases, for takeover and for counting what is unfinished.
+  CREATE INDEX pedidos_en_proceso ON pedidos (lease_hasta) WHERE estado = 'en proceso';
+  CREATE INDEX pedidos_cliente_id ON pedidos (cliente, id);
+  CREATE INDEX pedidos_usuario_id ON pedidos (usuario_id, id) WHERE usuario_id IS NOT NULL;
+  -- How many orders are unfinished (pendiente or en proceso): the sum of the
+  -- rows, kept by the triggers below in the same transaction as every change,
+  -- so that the capacity check reads 16 rows instead of counting the queue. A
+  -- transaction adds to the row of its backend (pid % 16): daemons do not wait
+  -- for each other's commits on one row.
+  CREATE TABLE pedidos_sin_terminar (
+    parte integer PRIMARY KEY,
+    n     bigint NOT NULL
+  );
+  INSERT INTO pedidos_sin_terminar SELECT g, 0 FROM generate_series(0, 15) AS g;
+  -- (plpgsql, whose statements keep their plans for the session.)
+  CREATE FUNCTION pedidos_contar_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE d bigint;
+  BEGIN
+    SELECT count(*) INTO d FROM nuevas WHERE estado IN ('pendiente', 'en proceso');
+    IF d <> 0 THEN
+      UPDATE pedidos_sin_terminar SET n = n + d WHERE parte = pg_backend_pid() % 16;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION pedidos_contar_update() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE d bigint;
+  BEGIN
+    SELECT (SELECT count(*) FROM nuevas WHERE estado IN ('pendiente', 'en proceso'))
+      - (SELECT count(*) FROM viejas WHERE estado IN ('pendiente', 'en proceso')) INTO d;
+    IF d <> 0 THEN
+      UPDATE pedidos_sin_terminar SET n = n + d WHERE parte = pg_backend_pid() % 16;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION pedidos_contar_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE d bigint;
+  BEGIN
+    SELECT count(*) INTO d FROM viejas WHERE estado IN ('pendiente', 'en proceso');
+    IF d <> 0 THEN
+      UPDATE pedidos_sin_terminar SET n = n - d WHERE parte = pg_backend_pid() % 16;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER pedidos_contar_insert AFTER INSERT ON pedidos
+    REFERENCING NEW TABLE AS nuevas FOR EACH STATEMENT EXECUTE FUNCTION pedidos_contar_insert();
+  CREATE TRIGGER pedidos_contar_update AFTER UPDATE ON pedidos
+    REFERENCING OLD TABLE AS viejas NEW TABLE AS nuevas
+    FOR EACH STATEMENT EXECUTE FUNCTION pedidos_contar_update();
+  CREATE TRIGGER pedidos_contar_delete AFTER DELETE ON pedidos
+    REFERENCING OLD TABLE AS viejas FOR EACH STATEMENT EXECUTE FUNCTION pedidos_contar_delete();
+  -- The capacity in force (--max-pedidos of the daemons alive), one row.
+  CREATE TABLE pedidos_cluster (
+    id        integer PRIMARY KEY CHECK (id = 1),
+    capacidad integer NOT NULL CHECK (capacidad >= 1)
+  );
+  -- The daemons: each start registers one and says it is alive while it runs.
+  -- It is alive while visto is less than lease_ms old.
+  CREATE TABLE pedidos_nodos (
+    id        text PRIMARY KEY,
+    capacidad integer NOT NULL,
+    lease_ms  integer NOT NULL,
+    inicio    timestamptz NOT NULL,
+    visto     timestamptz NOT NULL,
+    pid       integer NOT NULL
+  );`,
+  // 2: a failed attempt's retry backoff (§11): a pendiente order is not
+  // claimed before no_antes_de.
+  `ALTER TABLE pedidos ADD COLUMN no_antes_de timestamptz;`,
+];
+
+/** The schema version this code writes and understands. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Creates or upgrades the schema, in one transaction under
+ * {@linkcode SCHEMA_LOCK}. Idempotent.
+ *
+ * @param sql A connection pool.
+ * @returns The schema version after migrating.
+ * @throws {Error} When the database's version is newer than this code knows.
+ */
+export async function migrate(sql: Sql): Promise<number> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS pedidos_esquema (version integer NOT NULL)`;
+    const rows = await tx<{ version: number }[]>`SELECT version FROM pedidos_esquema`;
+    const current = rows[0]?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `Cannot migrate database: its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      await tx.unsafe(MIGRATIONS[version - 1]!);
+    }
+    if (rows.length === 0) {
+      await tx`INSERT INTO pedidos_esquema (version) VALUES (${SCHEMA_VERSION})`;
+    } else if (current < SCHEMA_VERSION) {
+      await tx`UPDATE pedidos_esquema SET version = ${SCHEMA_VERSION}`;
+    }
+    return SCHEMA_VERSION;
+  }) as number;
+}

@@ -1,0 +1,465 @@
+/**
+ * The PostgreSQL {@linkcode Store} (§9), shared by any number of daemons:
+ * it is also their {@linkcode SharedQueue}.
+ *
+ * - Writes of orders go through one writer per daemon
+ *   ({@linkcode PostgresWriter}): what arrives together is committed
+ *   together, and each write resolves after the `COMMIT`.
+ * - Reads, accounts, claims and lease renewals go straight to the
+ *   database. Claims, renewals and wake-ups use connections whose commits
+ *   do not wait for the disk: losing one in a crash only means an order is
+ *   processed again (at-least-once), which the lease already allows.
+ * - While the database cannot be reached, every operation rejects at once
+ *   with `StoreUnavailableError` and {@linkcode DatabaseHealth} reconnects;
+ *   the store opens even when the database is down at first, and gets
+ *   ready (schema, capacity check) when it comes.
+ *
+ * @module
+ */
+
+import postgres, { type Options, type Sql } from "postgres";
+import { Logger } from "../../log.ts";
+import type { ListFilter, Pedido, PedidoNuevo } from "../../protocol/messages.ts";
+import type {
+  AttemptEnd,
+  CheckedChange,
+  CheckedInsert,
+  ClaimedOrder,
+  ClaimOptions,
+  ClusterCounts,
+  Lease,
+  ReleaseOptions,
+  SharedQueue,
+  WorkOrigin,
+} from "../shared_queue.ts";
+import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "../store.ts";
+import { ClusterSignals } from "./cluster_signals.ts";
+import { driverOptions } from "./driver_options.ts";
+import { DatabaseHealth } from "./database_health.ts";
+import { orderWrites } from "./order_writes.ts";
+import { isConnectionError } from "./postgres_errors.ts";
+import { registerNode } from "./cluster_node.ts";
+import { PostgresReads } from "./postgres_reads.ts";
+import { migrate } from "./postgres_schema.ts";
+import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
+import { PostgresWriter } from "./postgres_writer.ts";
+
+/** Options of {@linkcode PostgresStore.open}. */
+export interface PostgresStoreOptions {
+  /** `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&application_name=…]`. */
+  url: string;
+  /** This daemon's `--max-pedidos`; it must be the capacity in force in the cluster. */
+  capacity: number;
+  /** How long a claim's lease lasts without renewal, ms. @default {30000} */
+  leaseMs?: number;
+  /** @default {a Logger at "error"} */
+  logger?: Logger;
+  /** Connections for reads and writes. @default {10} */
+  poolSize?: number;
+  /** How long a connection attempt may take, seconds. @default {5} */
+  connectTimeoutS?: number;
+  /**
+   * Called when the database, reached only after the store opened, refuses
+   * this daemon (e.g. another capacity is in force). The store stays
+   * unavailable; the daemon should stop.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+/** Orders, accounts and the shared queue in PostgreSQL. */
+export class PostgresStore implements Store, SharedQueue {
+  readonly nodeId: string = crypto.randomUUID();
+  readonly leaseMs: number;
+  readonly #capacity: number;
+  readonly #sql: Sql;
+  readonly #fast: Sql;
+  readonly #health: DatabaseHealth;
+  readonly #signals: ClusterSignals;
+  readonly #writer: PostgresWriter;
+  readonly #writes: ReturnType<typeof orderWrites>;
+  readonly #reads: PostgresReads;
+  readonly #workListeners = new Set<(origin: WorkOrigin) => void>();
+  readonly #finishListeners = new Set<(ids: number[]) => void>();
+  readonly #logger: Logger;
+  #ready = false;
+  #closed = false;
+  /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
+  #peers = 1;
+  #closing: Promise<void> | null = null;
+
+  private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
+    const logger = options.logger ?? new Logger({ level: "error" });
+    this.#logger = logger;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.#capacity = options.capacity;
+    // A connection that closes may leave a transaction of the writer unanswered.
+    this.#sql = postgres({ ...driver, onclose: () => this.#writer.connectionClosed() });
+    this.#fast = postgres({
+      ...driver,
+      max: 2,
+      connection: { ...driver.connection, synchronous_commit: "off" },
+    });
+    this.#health = new DatabaseHealth({
+      logger,
+      shown: redactDatabaseUrl(options.url),
+      probe: () => this.#prepare(),
+      onUp: () => this.#emitWork("elsewhere"),
+      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+    });
+    this.#signals = new ClusterSignals({
+      nodeId: this.nodeId,
+      connection: driver,
+      send: this.#fast,
+      logger,
+      onWork: () => this.#emitWork("elsewhere"),
+      onFinished: (ids) => this.#emitFinished(ids),
+    });
+    this.#writer = new PostgresWriter({
+      sql: this.#sql,
+      unavailable: (what, error) => this.#health.fail(what, error),
+      onCommit: (effects) => {
+        // New work: this daemon's claimer first; the others hear of it only if
+        // it cannot take it all (announceWork). Finished orders: everyone.
+        if (effects.newWork) this.#emitWork("here");
+        if (effects.finished.length > 0) {
+          this.#signals.announceFinished(effects.finished);
+          this.#emitFinished(effects.finished);
+        }
+      },
+    });
+    this.#writes = orderWrites(this.nodeId);
+    this.#reads = new PostgresReads(this.#sql);
+  }
+
+  /**
+   * Opens the store: creates or upgrades the schema and joins the cluster.
+   * When the database cannot be reached, the store opens anyway, unavailable,
+   * and does both when the database comes.
+   *
+   * @throws {Error} `Cannot open database "URL without password": REASON` for a
+   * bad URL, a refused login, a missing database, a newer schema, or a
+   * capacity other than the cluster's.
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const shown = redactDatabaseUrl(options.url);
+    let target;
+    try {
+      target = parsePostgresUrl(options.url);
+    } catch (error) {
+      throw new Error(`Cannot open database "${shown}": ${(error as Error).message}`);
+    }
+    const driver = driverOptions(target, {
+      poolSize: options.poolSize ?? 10,
+      connectTimeoutS: options.connectTimeoutS ?? 5,
+    });
+    const store = new PostgresStore(options, driver);
+    try {
+      await store.#prepare();
+    } catch (error) {
+      if (isConnectionError(error)) {
+        store.#health.startDown(error);
+        return store;
+      }
+      await store.close();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot open database "${shown}": ${reason}`, { cause: error });
+    }
+    options.logger?.info("store.opened", {
+      db: shown,
+      node: store.nodeId,
+      capacity: options.capacity,
+      lease_ms: store.leaseMs,
+    });
+    return store;
+  }
+
+  /** The writer's counters: batches committed and writes in them. */
+  get writerStats(): { batches: number; writes: number; largestBatch: number } {
+    return { ...this.#writer.stats };
+  }
+
+  /** Why the database is unreachable now, or null. */
+  get unavailableReason(): string | null {
+    return this.#health.downReason;
+  }
+
+  async #prepare(): Promise<void> {
+    if (!this.#ready) {
+      await migrate(this.#sql);
+      await registerNode(this.#sql, {
+        nodeId: this.nodeId,
+        capacity: this.#capacity,
+        leaseMs: this.leaseMs,
+      });
+      this.#ready = true;
+      await this.#signals.start();
+    } else {
+      await this.#sql`SELECT 1`;
+    }
+  }
+
+  #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error(`Cannot ${what}: the store is closed`));
+    return this.#health.run(what, fn);
+  }
+
+  #emitWork(origin: WorkOrigin): void {
+    for (const listener of this.#workListeners) listener(origin);
+  }
+
+  #emitFinished(ids: number[]): void {
+    for (const listener of this.#finishListeners) listener(ids);
+  }
+
+  // ---- OrderStore
+
+  /** {@inheritDoc Store.insert} */
+  async insert(
+    pedido: PedidoNuevo,
+    receivedAt: string,
+    owner: number | null = null,
+  ): Promise<InsertResult> {
+    const result = await this.#run(
+      "insert",
+      () => this.#writer.write(this.#writes.insert, { pedido, receivedAt, owner }),
+    );
+    if (result.status === "full") throw new Error("Cannot insert: unexpected full");
+    return result;
+  }
+
+  /** {@inheritDoc Store.markStarted} */
+  markStarted(id: number, worker: number, at: string): Promise<void> {
+    return this.#run(
+      "markStarted",
+      () => this.#writer.write(this.#writes.markStarted, { id, worker, at }),
+    );
+  }
+
+  /** {@inheritDoc Store.markFinished} */
+  markFinished(id: number, outcome: Outcome): Promise<void> {
+    return this.#run(
+      "markFinished",
+      () => this.#writer.write(this.#writes.markFinished, { id, outcome }),
+    );
+  }
+
+  /** {@inheritDoc Store.markRan} */
+  markRan(id: number, worker: number, startedAt: string, outcome: Outcome): Promise<void> {
+    return this.#run(
+      "markRan",
+      () =>
+        this.#writer.write(this.#writes.markFinished, {
+          id,
+          outcome,
+          run: { outcome, worker, startedAt },
+        }),
+    );
+  }
+
+  /** {@inheritDoc Store.markPending} */
+  markPending(id: number): Promise<void> {
+    return this.#run("markPending", () => this.#writer.write(this.#writes.markPending, id));
+  }
+
+  /** {@inheritDoc Store.cancel} */
+  cancel(id: number, at: string, owner?: number): Promise<ChangeResult> {
+    return this.#run(
+      "cancel",
+      () => this.#writer.write(this.#writes.cancel, { id, at, owner: owner ?? null }),
+    );
+  }
+
+  /** {@inheritDoc Store.retry} */
+  async retry(id: number, owner?: number): Promise<ChangeResult> {
+    const result = await this.#run(
+      "retry",
+      () => this.#writer.write(this.#writes.retry, { id, owner: owner ?? null }),
+    );
+    if (result.status === "full") throw new Error("Cannot retry: unexpected full");
+    return result;
+  }
+
+  /** {@inheritDoc Store.prune} */
+  prune(before: string, limit: number): Promise<number> {
+    return this.#run("prune", () => this.#writer.write(this.#writes.prune, { before, limit }));
+  }
+
+  /** {@inheritDoc Store.get} */
+  get(id: number, owner?: number): Promise<Pedido | null> {
+    return this.#run("get", () => this.#reads.get(id, owner));
+  }
+
+  /** {@inheritDoc Store.findByClave} */
+  findByClave(clave: string): Promise<Pedido | null> {
+    return this.#run("findByClave", () => this.#reads.findByClave(clave));
+  }
+
+  /** {@inheritDoc Store.list} */
+  list(filter: ListFilter): Promise<Pedido[]> {
+    return this.#run("list", () => this.#reads.list(filter));
+  }
+
+  /** {@inheritDoc Store.unfinished} */
+  unfinished(): Promise<Pedido[]> {
+    return this.#run("unfinished", () => this.#reads.unfinished());
+  }
+
+  // ---- AccountStore
+
+  /** {@inheritDoc Store.createUser} */
+  createUser(usuario: string, hash: string, at: string): Promise<number | null> {
+    return this.#run("createUser", () => this.#reads.createUser(usuario, hash, at));
+  }
+
+  /** {@inheritDoc Store.findUser} */
+  findUser(usuario: string): Promise<Usuario | null> {
+    return this.#run("findUser", () => this.#reads.findUser(usuario));
+  }
+
+  /** {@inheritDoc Store.setRole} */
+  setRole(usuario: string, rol: Rol): Promise<boolean> {
+    return this.#run("setRole", () => this.#reads.setRole(usuario, rol));
+  }
+
+  /** {@inheritDoc Store.createSession} */
+  createSession(tokenHash: string, usuarioId: number, expira: string): Promise<void> {
+    return this.#run(
+      "createSession",
+      () => this.#reads.createSession(tokenHash, usuarioId, expira),
+    );
+  }
+
+  /** {@inheritDoc Store.findSession} */
+  findSession(tokenHash: string, now: string): Promise<Sesion | null> {
+    return this.#run("findSession", () => this.#reads.findSession(tokenHash, now));
+  }
+
+  /** {@inheritDoc Store.deleteExpiredSessions} */
+  deleteExpiredSessions(now: string): Promise<number> {
+    return this.#run("deleteExpiredSessions", () => this.#reads.deleteExpiredSessions(now));
+  }
+
+  // ---- SharedQueue
+
+  /** {@inheritDoc SharedQueue.insertWithinCapacity} */
+  insertWithinCapacity(
+    pedido: PedidoNuevo,
+    receivedAt: string,
+    owner: number | null = null,
+  ): Promise<CheckedInsert> {
+    return this.#run(
+      "insert",
+      () => this.#writer.write(this.#writes.insertChecked, { pedido, receivedAt, owner }),
+    );
+  }
+
+  /** {@inheritDoc SharedQueue.retryWithinCapacity} */
+  retryWithinCapacity(id: number, owner?: number): Promise<CheckedChange> {
+    return this.#run(
+      "retry",
+      () => this.#writer.write(this.#writes.retryChecked, { id, owner: owner ?? null }),
+    );
+  }
+
+  /** {@inheritDoc SharedQueue.claim} */
+  claim(options: ClaimOptions): Promise<ClaimedOrder[]> {
+    return this.#run("claim", () =>
+      this.#reads.claim(this.#fast, {
+        ...options,
+        nodeId: this.nodeId,
+        leaseMs: this.leaseMs,
+      }));
+  }
+
+  /** {@inheritDoc SharedQueue.renew} */
+  async renew(leases: Lease[]): Promise<number[]> {
+    const { kept, peers } = await this.#run("renew", () =>
+      this.#reads.renew(this.#fast, leases, {
+        nodeId: this.nodeId,
+        leaseMs: this.leaseMs,
+        capacity: this.#capacity,
+      }));
+    this.#peers = peers;
+    return kept;
+  }
+
+  /** {@inheritDoc SharedQueue.markAttemptStarted} */
+  markAttemptStarted(lease: Lease, worker: number, at: string): Promise<boolean> {
+    return this.#run(
+      "record attempt start",
+      () => this.#writer.write(this.#writes.attemptStarted, { lease, worker, at }),
+    );
+  }
+
+  /** {@inheritDoc SharedQueue.finishAttempt} */
+  finishAttempt(lease: Lease, end: AttemptEnd): Promise<boolean> {
+    return this.#run(
+      "finish attempt",
+      () => this.#writer.write(this.#writes.attemptFinished, { lease, end }),
+    );
+  }
+
+  /** {@inheritDoc SharedQueue.releaseAttempt} */
+  releaseAttempt(lease: Lease, options: ReleaseOptions): Promise<boolean> {
+    const { started, retryInMs = null } = options;
+    return this.#run(
+      "release attempt",
+      () => this.#writer.write(this.#writes.attemptReleased, { lease, started, retryInMs }),
+    );
+  }
+
+  /** {@inheritDoc SharedQueue.clusterCounts} */
+  clusterCounts(): Promise<ClusterCounts> {
+    return this.#run("count orders", () => this.#reads.clusterCounts());
+  }
+
+  /**
+   * {@inheritDoc SharedQueue.announceWork}
+   *
+   * Not sent while no other daemon was alive at the last heartbeat (a
+   * daemon that joins since finds the work by its poll within a second).
+   */
+  announceWork(): void {
+    if (!this.#closed && this.#peers > 0) this.#signals.announceWork();
+  }
+
+  /** {@inheritDoc SharedQueue.onWork} */
+  onWork(listener: (origin: WorkOrigin) => void): Disposable {
+    this.#workListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#workListeners.delete(listener) };
+  }
+
+  /** {@inheritDoc SharedQueue.onFinished} */
+  onFinished(listener: (ids: number[]) => void): Disposable {
+    this.#finishListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#finishListeners.delete(listener) };
+  }
+
+  // ---- lifecycle
+
+  /**
+   * Commits the writes queued before it, leaves the cluster (its node row
+   * goes), and closes every connection. Idempotent; later calls reject.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  /** Calls {@linkcode PostgresStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await this.#writer.flush();
+    this.#health.close();
+    await this.#signals.close();
+    if (this.#ready && this.#health.downReason === null) {
+      await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
+    }
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
+    const { batches, writes, largestBatch } = this.#writer.stats;
+    this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
+  }
+}

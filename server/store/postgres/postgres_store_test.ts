@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_util.ts";
+import { runStoreConformance } from "../store_conformance.ts";
+import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
+import { PostgresStore } from "./postgres_store.ts";
+
+runStoreConformance({
+  name: "PostgresStore",
+  ignore: pgSkipReason,
+  async open() {
+    const db = await freshDatabase();
+    const store = await PostgresStore.open({ url: db.url, capacity: 6 });
+    const close = store.close.bind(store);
+    let dropped: Promise<void> | null = null;
+    // The suite closes the store (maybe twice): the database goes with it.
+    store.close = () => dropped ??= close().finally(() => db[Symbol.asyncDispose]());
+    return store;
+  },
+});
+
+runSharedQueueConformance({
+  name: "PostgresStore (shared queue)",
+  ignore: pgSkipReason,
+  async database() {
+    const db = await freshDatabase();
+    return {
+      open: (options = {}) =>
+        PostgresStore.open({ url: db.url, capacity: 6, connectTimeoutS: 5, ...options }),
+      [Symbol.asyncDispose]: () => db[Symbol.asyncDispose](),
+    };
+  },
+});
+
+pgTest({
+  name: "PostgresStore keeps its count of unfinished orders exact through every kind of change",
+  async fn() {
+    await using db = await freshDatabase();
+    await using store = await PostgresStore.open({ url: db.url, capacity: 100 });
+    const check = async (step: string) => {
+      const [kept] = await db.sql`SELECT sum(n)::int AS n FROM pedidos_sin_terminar`;
+      const [real] = await db.sql`SELECT count(*)::int AS n FROM pedidos
+        WHERE estado IN ('pendiente', 'en proceso')`;
+      assert.equal(kept?.n, real?.n, `after ${step}`);
+    };
+    const order = (clave: string | null = null) => ({
+      cliente: "Ana",
+      productos: ["pan"],
+      direccion: "Calle 1",
+      clave,
+    });
+    const at = new Date().toISOString();
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await store.insert(order(), at)).pedido.id);
+    await Promise.all([1, 2, 3].map((i) => store.insertWithinCapacity(order(`k${i}`), at)));
+    await store.insertWithinCapacity(order("k1"), at); // a duplicate changes nothing
+    await check("inserts");
+    const claimed = await store.claim({ limit: 4, at });
+    await check("a claim");
+    const end = (estado: "listo" | "error") => ({
+      outcome: { estado, at, ...(estado === "error" ? { detalle: "x" } : {}) },
+      worker: 1,
+      startedAt: at,
+    });
+    await store.finishAttempt(claimed[0]!, end("listo"));
+    await store.finishAttempt(claimed[1]!, end("error"));
+    await store.releaseAttempt(claimed[2]!, { started: true });
+    await check("attempts ended and released");
+    assert.equal((await store.retryWithinCapacity(claimed[1]!.id)).status, "changed");
+    await check("a retry");
+    const pending = (await store.list({ estado: "pendiente", limit: 10 })).map((p) => p.id);
+    assert.equal((await store.cancel(pending[0]!, at)).status, "changed");
+    await store.markStarted(pending[1]!, 1, at);
+    await store.markPending(pending[1]!);
+    await store.markRan(pending[2]!, 1, at, { estado: "listo", at });
+    await check("cancel and the plain state changes");
+    assert.ok(await store.prune("2100-01-01T00:00:00.000Z", 100) > 0);
+    await check("a prune");
+  },
+});

@@ -1,0 +1,106 @@
+/**
+ * `--db postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (§9): recognising
+ * it, reading it into the driver's options, and showing it without its
+ * password. A URL's password never reaches a log line or an error message:
+ * everything that shows a URL shows {@linkcode redactDatabaseUrl} of it.
+ *
+ * @module
+ */
+
+/** Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`). */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(db.trim());
+}
+
+/** Where a PostgreSQL URL points, read into the parts the driver takes. */
+export interface PostgresTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** Empty when the URL has none (the driver then reads `PGPASSWORD`). */
+  password: string;
+  /** libpq's `sslmode`, when given: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`. */
+  sslmode: string | null;
+  /** `application_name`, when given. */
+  applicationName: string | null;
+}
+
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const KNOWN_PARAMS = new Set(["sslmode", "application_name"]);
+
+/**
+ * Reads a PostgreSQL URL.
+ *
+ * @param db The `--db` value.
+ * @returns Its parts.
+ * @throws {RangeError} Why it is not a usable URL; the message never contains
+ * the password.
+ *
+ * @example Usage
+ * ```ts
+ * import { parsePostgresUrl } from "./postgres_url.ts";
+ * const target = parsePostgresUrl("postgres://ana:s3cret@db.example:6543/pedidos?sslmode=require");
+ * console.log(target.host, target.port, target.database, target.sslmode); // db.example 6543 pedidos require
+ * ```
+ */
+export function parsePostgresUrl(db: string): PostgresTarget {
+  if (!isPostgresUrl(db)) throw new RangeError("must start with postgres:// or postgresql://");
+  let url: URL;
+  try {
+    url = new URL(db.trim());
+  } catch {
+    throw new RangeError("must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (host === "") throw new RangeError("must name a host: postgres://USER@HOST/DATABASE");
+  const user = decode(url.username);
+  if (user === "") throw new RangeError("must name a user: postgres://USER@HOST/DATABASE");
+  const database = decode(url.pathname.replace(/^\//, ""));
+  if (database === "" || database.includes("/")) {
+    throw new RangeError("must name one database: postgres://USER@HOST/DATABASE");
+  }
+  const port = url.port === "" ? 5432 : Number(url.port);
+  for (const key of url.searchParams.keys()) {
+    if (!KNOWN_PARAMS.has(key)) {
+      throw new RangeError(`has an unknown parameter "${key}" (known: sslmode, application_name)`);
+    }
+  }
+  const sslmode = url.searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
+    throw new RangeError(`has sslmode "${sslmode}"; use one of ${SSL_MODES.join(", ")}`);
+  }
+  return {
+    host,
+    port,
+    database,
+    user,
+    password: decode(url.password),
+    sslmode,
+    applicationName: url.searchParams.get("application_name"),
+  };
+}
+
+/**
+ * The URL as it may be shown: its password replaced by `***`. Text that is
+ * not a URL with a password is returned as it is.
+ *
+ * @example Usage
+ * ```ts
+ * import { redactDatabaseUrl } from "./postgres_url.ts";
+ * console.log(redactDatabaseUrl("postgres://ana:s3cret@db/pedidos")); // postgres://ana:***@db/pedidos
+ * ```
+ */
+export function redactDatabaseUrl(db: string): string {
+  // Not through URL: a malformed URL must be redacted too. Up to the last
+  // "@", so that an unescaped "@" in a password does not leave a part shown.
+  return db.replace(/^(\s*postgres(?:ql)?:\/\/[^:@/?#]*):.*@/i, "$1:***@");
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new RangeError("has a malformed %-escape");
+  }
+}

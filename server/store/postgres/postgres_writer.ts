@@ -1,0 +1,312 @@
+/**
+ * The PostgreSQL store's single writer: every write of orders waits in one
+ * queue, and what is queued when a transaction starts is committed together
+ * in it (group commit), one statement per kind of write (all new orders in
+ * one multi-row insert, all attempt ends in one update). Each write resolves
+ * only after the `COMMIT`.
+ *
+ * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
+ * unfinished orders, every statement, and `COMMIT` are sent together on one
+ * connection (pipelined), and the answers read after. So every kind of
+ * write sends all its statements before it first waits, and anything it
+ * decides from their rows it decides after the commit; a statement that
+ * fails aborts the whole transaction, which is then tried again one write
+ * at a time, so only the faulty write fails.
+ *
+ * Statements that add unfinished orders count them in SQL, after the lock:
+ * the count sees every order committed by the last holder, so the capacity
+ * is exact however many daemons write at once.
+ *
+ * @module
+ */
+
+import type { ReservedSql, Sql } from "postgres";
+import { Deadline, withDeadline } from "./deadline.ts";
+import { CAPACITY_LOCK } from "./postgres_schema.ts";
+import { isConnectionError } from "./postgres_errors.ts";
+
+/** What a kind of write uses while its batch is being sent. */
+export interface BatchContext {
+  /** Sends a statement now (after those sent before it); resolves with its rows. */
+  query<T extends object>(text: string, params: unknown[]): Promise<T[]>;
+  /** New `pendiente` orders were made: the other daemons are woken after the commit. */
+  newWork(): void;
+  /** These orders finished: their waiters on every daemon are woken after the commit. */
+  finished(ids: readonly number[]): void;
+}
+
+/**
+ * A kind of write. `apply` sends every statement for all the writes of its
+ * kind in the batch before it first awaits, and resolves with one result
+ * per write, in order: an `Error` for a write that failed on its own (e.g.
+ * no such order), which does not abort the others.
+ */
+export interface WriteKind<A, R> {
+  /** For error messages: `Cannot ${name}: ...`. */
+  readonly name: string;
+  /** Whether it adds unfinished orders: the batch then takes the capacity lock first. */
+  readonly checked?: boolean;
+  apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
+}
+
+/** What the writer tells its store after each commit. */
+export interface CommitEffects {
+  newWork: boolean;
+  finished: number[];
+}
+
+/** Options of {@linkcode PostgresWriter}. */
+export interface PostgresWriterOptions {
+  sql: Sql;
+  /** After each commit, with what it did. */
+  onCommit: (effects: CommitEffects) => void;
+  /** Turns a lost connection into the error its writes reject with (and notes the outage). */
+  unavailable: (what: string, error: unknown) => Error;
+  /** Most writes in one transaction. @default 2000 */
+  maxBatch?: number;
+  /**
+   * The longest a transaction may take, from asking for a connection to its
+   * commit's answer; past it, its writes fail as if the database were down.
+   * @default 15000
+   */
+  deadlineMs?: number;
+  /**
+   * Transactions in flight at once. With more than one, the next batch is
+   * sent while the last waits for its commit to reach the disk; measured on
+   * the bench's machine it gained nothing (batches that add orders wait for
+   * each other on the capacity lock anyway), so one, as SQLite's writer.
+   * @default 1
+   */
+  maxInFlight?: number;
+}
+
+interface Queued {
+  kind: WriteKind<unknown, unknown>;
+  args: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The one writer of a PostgreSQL store. */
+export class PostgresWriter {
+  readonly #sql: Sql;
+  readonly #onCommit: (effects: CommitEffects) => void;
+  readonly #unavailable: (what: string, error: unknown) => Error;
+  readonly #maxBatch: number;
+  readonly #deadlineMs: number;
+  readonly #deadlines = new Set<Deadline>();
+  #queue: Queued[] = [];
+  /** Transactions in flight (at most `maxInFlight`). */
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #maxInFlight: number;
+  #scheduled = false;
+  /** Batches committed, and writes in them (for tests and the bench). */
+  readonly stats = { batches: 0, writes: 0, largestBatch: 0 };
+
+  constructor(options: PostgresWriterOptions) {
+    this.#sql = options.sql;
+    this.#onCommit = options.onCommit;
+    this.#unavailable = options.unavailable;
+    this.#maxBatch = options.maxBatch ?? 2000;
+    this.#deadlineMs = options.deadlineMs ?? 15_000;
+    this.#maxInFlight = options.maxInFlight ?? 1;
+  }
+
+  /** Queues a write; resolves with its result after its transaction commits. */
+  write<A, R>(kind: WriteKind<A, R>, args: A): Promise<R> {
+    const { promise, resolve, reject } = Promise.withResolvers<R>();
+    this.#queue.push({
+      kind: kind as WriteKind<unknown, unknown>,
+      args,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+    });
+    this.#schedule();
+    return promise;
+  }
+
+  /** Resolves when every write queued so far has settled. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      // Queued: the transaction for it starts in a microtask already queued.
+      else if (this.#queue.length > 0) {
+        await new Promise<void>((resolve) => queueMicrotask(resolve));
+      } else return;
+    }
+  }
+
+  /** Starts a transaction for what is queued, at the end of this tick, if one may start. */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // Let the writes of this tick join the batch.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      while (this.#queue.length > 0 && this.#inFlight.size < this.#maxInFlight) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        const running: Promise<void> = this.#commit(batch, true).finally(() => {
+          this.#inFlight.delete(running);
+          if (this.#queue.length > 0) this.#schedule();
+        });
+        this.#inFlight.add(running);
+      }
+    });
+  }
+
+  /** Commits `batch` in one transaction; when it aborts, one write at a time. */
+  async #commit(batch: Queued[], isolate: boolean): Promise<void> {
+    const groups = groupByKind(batch);
+    const effects: CommitEffects = { newWork: false, finished: [] };
+    let outcome;
+    try {
+      outcome = await this.#send(groups, effects);
+    } catch (error) {
+      // No connection, or it broke: the commit may or may not have happened.
+      for (const queued of batch) queued.reject(this.#unavailable(queued.kind.name, error));
+      return;
+    }
+    if (outcome.aborted !== null) {
+      if (isolate && batch.length > 1) {
+        for (const queued of batch) await this.#commit([queued], false);
+        return;
+      }
+      const reason = outcome.aborted instanceof Error
+        ? outcome.aborted.message
+        : String(outcome.aborted);
+      for (const queued of batch) {
+        queued.reject(
+          new Error(`Cannot ${queued.kind.name}: ${reason}`, { cause: outcome.aborted }),
+        );
+      }
+      return;
+    }
+    this.stats.batches++;
+    this.stats.writes += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    outcome.results.forEach((result, g) => {
+      const group = groups[g]![1];
+      if (result.status === "rejected") {
+        // Committed, but its rows could not be read back: say so, do not write again.
+        const reason = result.reason instanceof Error
+          ? result.reason.message
+          : String(result.reason);
+        for (const queued of group) {
+          queued.reject(new Error(`Cannot ${queued.kind.name}: ${reason}`));
+        }
+        return;
+      }
+      group.forEach((queued, i) => {
+        const value = result.value[i];
+        if (value instanceof Error) {
+          queued.reject(
+            new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }),
+          );
+        } else {
+          queued.resolve(value);
+        }
+      });
+    });
+    if (effects.newWork || effects.finished.length > 0) this.#onCommit(effects);
+  }
+
+  /**
+   * Sends one transaction, pipelined, and reads its answers.
+   *
+   * @returns Each kind's results, or why the transaction aborted.
+   * @throws When the connection failed.
+   */
+  async #send(
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    effects: CommitEffects,
+  ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
+    let late = false;
+    const reserving = this.#sql.reserve();
+    // A connection that comes after the deadline goes back at once.
+    reserving.then((conn) => late && conn.release(), () => {});
+    let conn;
+    try {
+      conn = await withDeadline(reserving, this.#deadlineMs, "reserve a connection");
+    } catch (error) {
+      late = true;
+      throw error;
+    }
+    const reserved = conn;
+    const sending = this.#transaction(reserved, groups, effects);
+    // The connection goes back once its transaction has settled, unless it broke:
+    // the driver reclaims a broken one when it closes, and handing it back
+    // ourselves would put a closed connection among the open ones. A
+    // transaction that never settles keeps its connection, which is then dead.
+    sending.then(() => reserved.release(), (error) => {
+      if (!isConnectionError(error)) reserved.release();
+    });
+    const deadline = new Deadline(this.#deadlineMs, "commit");
+    this.#deadlines.add(deadline);
+    try {
+      return await deadline.race(sending);
+    } finally {
+      deadline.clear();
+      this.#deadlines.delete(deadline);
+    }
+  }
+
+  /**
+   * A connection of the pool closed (the server ended it, the network
+   * broke). A transaction queued on a connection that closed may never be
+   * answered: every transaction in flight now gets one more second at most.
+   */
+  connectionClosed(): void {
+    for (const deadline of this.#deadlines) deadline.hurry(1000);
+  }
+
+  /** Sends one transaction on `conn`, pipelined, and reads its answers. */
+  async #transaction(
+    conn: ReservedSql,
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    effects: CommitEffects,
+  ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
+    const sent: Promise<unknown>[] = [];
+    const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
+      // The driver sends a query only once it is awaited or executed: send it now, in order.
+      const promise = conn.unsafe(text, params as never[], { prepare: true })
+        .execute() as unknown as Promise<T[]>;
+      sent.push(promise);
+      return promise;
+    };
+    const ctx: BatchContext = {
+      query,
+      newWork: () => effects.newWork = true,
+      finished: (ids) => effects.finished.push(...ids),
+    };
+    query("BEGIN", []);
+    if (groups.some(([kind]) => kind.checked)) {
+      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
+    }
+    const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
+    const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
+    const [results, statements] = await Promise.all([
+      Promise.allSettled(applied),
+      Promise.allSettled(sent),
+    ]);
+    const failures = [...statements, ...results].flatMap((s) =>
+      s.status === "rejected" ? [s.reason] : []
+    );
+    const lost = failures.find(isConnectionError);
+    if (lost !== undefined) throw lost;
+    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
+    if (!committed) {
+      return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
+    }
+    return { aborted: null, results };
+  }
+}
+
+function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {
+  const groups = new Map<WriteKind<unknown, unknown>, Queued[]>();
+  for (const queued of batch) {
+    const group = groups.get(queued.kind);
+    if (group === undefined) groups.set(queued.kind, [queued]);
+    else group.push(queued);
+  }
+  return [...groups];
+}

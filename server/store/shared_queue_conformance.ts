@@ -1,0 +1,282 @@
+/**
+ * The conformance suite of {@linkcode SharedQueue}: what a store shared by
+ * several daemons must do, seen through the interface only, with several
+ * stores open on one database as several daemons have them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { PedidoNuevo } from "../protocol/messages.ts";
+import type { SharedQueue } from "./shared_queue.ts";
+import type { Store } from "./store.ts";
+
+/** One empty database, on which stores may be opened as daemons would. */
+export interface SharedDatabase extends AsyncDisposable {
+  /** Opens a store on it (a daemon joining). */
+  open(options?: { capacity?: number; leaseMs?: number }): Promise<Store & SharedQueue>;
+}
+
+/** Options of {@linkcode runSharedQueueConformance}. */
+export interface SharedQueueConformanceOptions {
+  /** Names the store in test names. */
+  name: string;
+  /** A new, empty database; the suite disposes it after closing its stores. */
+  database: () => Promise<SharedDatabase>;
+  /** Why the suite cannot run here; its tests are then ignored with it. */
+  ignore?: string | false;
+}
+
+function nuevo(fields: Partial<PedidoNuevo> = {}): PedidoNuevo {
+  return { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null, ...fields };
+}
+
+const T0 = "2026-11-23T13:16:00.123Z";
+const T1 = "2026-11-23T13:16:01.000Z";
+const T2 = "2026-11-23T13:16:02.000Z";
+
+/** Waits for `promise`, or fails after `ms` naming `what`. */
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Registers the suite's tests with `Deno.test`. */
+export function runSharedQueueConformance(options: SharedQueueConformanceOptions): void {
+  const { name } = options;
+  const ignore = Boolean(options.ignore);
+  // An ignored test says why in its name, where `deno test` prints it.
+  const why = options.ignore ? ` [${options.ignore}]` : "";
+
+  function test(
+    title: string,
+    fn: (open: SharedDatabase["open"]) => Promise<void>,
+  ): void {
+    Deno.test({
+      name: `${name}: ${title}${why}`,
+      ignore,
+      async fn() {
+        await using database = await options.database();
+        const stores: Store[] = [];
+        try {
+          await fn(async (o) => {
+            const store = await database.open(o);
+            stores.push(store);
+            return store;
+          });
+        } finally {
+          await Promise.all(stores.map((store) => store.close()));
+        }
+      },
+    });
+  }
+
+  test("insertWithinCapacity() never lets the cluster hold more unfinished orders than its capacity", async (open) => {
+    const [a, b] = [await open({ capacity: 5 }), await open({ capacity: 5 })];
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).insertWithinCapacity(nuevo(), T0)),
+    );
+    assert.equal(results.filter((r) => r.status === "inserted").length, 5);
+    assert.equal(results.filter((r) => r.status === "full").length, 19);
+    assert.deepEqual(await a.clusterCounts(), { capacidad: 5, pendientes: 5, enProceso: 0 });
+    // A finished order frees its slot for anyone.
+    const [claimed] = await b.claim({ limit: 1, at: T1 });
+    assert.ok(claimed);
+    const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
+    assert.equal(await b.finishAttempt(claimed, end), true);
+    assert.equal((await a.insertWithinCapacity(nuevo(), T0)).status, "inserted");
+    assert.equal((await b.insertWithinCapacity(nuevo(), T0)).status, "full");
+  });
+
+  test("insertWithinCapacity() answers a stored clave as duplicate even when full", async (open) => {
+    const store = await open({ capacity: 1 });
+    const first = await store.insertWithinCapacity(nuevo({ clave: "k" }), T0);
+    assert.equal(first.status, "inserted");
+    const [again, other] = await Promise.all([
+      store.insertWithinCapacity(nuevo({ clave: "k" }), T0),
+      store.insertWithinCapacity(nuevo({ clave: "otra" }), T0),
+    ]);
+    assert.equal(again.status, "duplicate");
+    assert.equal(
+      again.status === "duplicate" && again.pedido.id,
+      first.status === "inserted" && first.pedido.id,
+    );
+    assert.equal(other.status, "full");
+  });
+
+  test("retryWithinCapacity() takes a slot like a new order, or answers full and changes nothing", async (open) => {
+    const store = await open({ capacity: 1 });
+    const inserted = await store.insertWithinCapacity(nuevo(), T0);
+    assert.equal(inserted.status, "inserted");
+    const [claimed] = await store.claim({ limit: 1, at: T1 });
+    const failed = {
+      outcome: { estado: "error" as const, at: T2, detalle: "x" },
+      worker: 1,
+      startedAt: T1,
+    };
+    assert.equal(await store.finishAttempt(claimed!, failed), true);
+    assert.equal((await store.insertWithinCapacity(nuevo(), T0)).status, "inserted");
+    assert.deepEqual(await store.retryWithinCapacity(claimed!.pedido.id), { status: "full" });
+    assert.equal((await store.get(claimed!.pedido.id))?.estado, "error", "unchanged");
+  });
+
+  test("claim() takes the oldest pendiente orders, each by one daemon only, and starts an attempt", async (open) => {
+    const [a, b, c] = [await open(), await open(), await open()];
+    const ids: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await a.insert(nuevo({ cliente: `c${i}` }), T0);
+      ids.push(r.pedido.id);
+    }
+    const claims = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => [a, b, c][i % 3]!.claim({ limit: 4, at: T1 })),
+    );
+    const claimed = claims.flat().map((x) => x.pedido.id).sort((x, y) => x - y);
+    assert.deepEqual(claimed, ids, "every order claimed once, none twice");
+    const first = claims[0]!;
+    assert.deepEqual(
+      first.map((x) => x.pedido.id),
+      [...first.map((x) => x.pedido.id)].sort((x, y) => x - y),
+    );
+    assert.ok(claims.flat().every((c) => c.takenOver === false));
+    const stored = await b.get(ids[0]!);
+    assert.deepEqual([stored?.estado, stored?.intentos, stored?.fecha_inicio], [
+      "en proceso",
+      1,
+      T1,
+    ]);
+    assert.deepEqual(await a.claim({ limit: 5, at: T1 }), [], "nothing left");
+  });
+
+  test("an expired lease is taken over by another daemon: a new attempt, and the old one is fenced", async (open) => {
+    const paused = await open({ leaseMs: 150 });
+    const rescuer = await open({ leaseMs: 150 });
+    const { pedido } = await paused.insert(nuevo(), T0);
+    const [old] = await paused.claim({ limit: 1, at: T1 });
+    assert.equal(old?.attempt, 1);
+    assert.deepEqual(
+      await rescuer.claim({ limit: 1, at: T1, takeover: true }),
+      [],
+      "lease still held",
+    );
+    let taken: Awaited<ReturnType<typeof rescuer.claim>> = [];
+    await within(
+      5000,
+      "the lease to run out",
+      (async () => {
+        while (taken.length === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          taken = await rescuer.claim({ limit: 1, at: T2, takeover: true });
+        }
+      })(),
+    );
+    assert.equal(taken[0]?.attempt, 2, "intentos counts the takeover");
+    assert.equal(taken[0]?.takenOver, true);
+    const listo = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T2 };
+    assert.equal(await rescuer.finishAttempt(taken[0]!, listo), true);
+    // The paused daemon comes back: none of its writes land (River#1302).
+    const late = {
+      outcome: { estado: "error" as const, at: T2, detalle: "tarde" },
+      worker: 9,
+      startedAt: T1,
+    };
+    assert.equal(await paused.finishAttempt(old!, late), false);
+    assert.equal(await paused.markAttemptStarted(old!, 9, T1), false);
+    assert.equal(await paused.releaseAttempt(old!, { started: true }), false);
+    assert.deepEqual(await paused.renew([old!]), []);
+    const after = await paused.get(pedido.id);
+    assert.deepEqual([after?.estado, after?.intentos, after?.worker, after?.detalle_error], [
+      "listo",
+      2,
+      1,
+      null,
+    ]);
+  });
+
+  test("renew() keeps a lease alive past its length; a finished attempt is not taken over", async (open) => {
+    const holder = await open({ leaseMs: 600 });
+    const other = await open({ leaseMs: 600 });
+    await holder.insert(nuevo(), T0);
+    const [claimed] = await holder.claim({ limit: 1, at: T1 });
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.deepEqual(await holder.renew([claimed!]), [claimed!.pedido.id]);
+      assert.deepEqual(await other.claim({ limit: 1, at: T1, takeover: true }), []);
+    }
+    const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 2, startedAt: T1 };
+    assert.equal(await holder.finishAttempt(claimed!, end), true);
+    await new Promise((resolve) => setTimeout(resolve, 650));
+    assert.deepEqual(await other.claim({ limit: 1, at: T1, takeover: true }), []);
+  });
+
+  test("releaseAttempt() puts an order back pendiente; an attempt that never started does not count", async (open) => {
+    const store = await open();
+    const { pedido } = await store.insert(nuevo(), T0);
+    const [first] = await store.claim({ limit: 1, at: T1 });
+    assert.equal(await store.releaseAttempt(first!, { started: false }), true);
+    assert.deepEqual(
+      [(await store.get(pedido.id))?.estado, (await store.get(pedido.id))?.intentos],
+      ["pendiente", 0],
+    );
+    const [second] = await store.claim({ limit: 1, at: T1 });
+    assert.equal(await store.markAttemptStarted(second!, 2, T2), true);
+    assert.equal((await store.get(pedido.id))?.worker, 2);
+    assert.equal(await store.releaseAttempt(second!, { started: true }), true);
+    const back = await store.get(pedido.id);
+    assert.deepEqual([back?.estado, back?.intentos, back?.worker], ["pendiente", 1, null]);
+  });
+
+  test("cancel() and a claim of the same order: exactly one wins", async (open) => {
+    const [a, b] = [await open(), await open()];
+    for (let round = 0; round < 10; round++) {
+      const { pedido } = await a.insert(nuevo(), T0);
+      const [cancelled, claimed] = await Promise.all([
+        a.cancel(pedido.id, T1),
+        b.claim({ limit: 1, at: T1 }),
+      ]);
+      assert.equal(
+        (cancelled.status === "changed" ? 1 : 0) + claimed.length,
+        1,
+        `round ${round}: ${cancelled.status}, ${claimed.length} claimed`,
+      );
+      for (const c of claimed) {
+        const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
+        await b.finishAttempt(c, end);
+      }
+    }
+  });
+
+  test("onWork() hears this daemon's new work and work announced elsewhere; onFinished() every finish", async (open) => {
+    const [a, b] = [await open(), await open()];
+    const here = Promise.withResolvers<string>();
+    const work = Promise.withResolvers<string>();
+    const finished = Promise.withResolvers<number[]>();
+    using _h = a.onWork((origin) => here.resolve(origin));
+    using _w = b.onWork((origin) => work.resolve(origin));
+    using _f = b.onFinished((ids) => finished.resolve(ids));
+    const { pedido } = await a.insert(nuevo(), T0);
+    assert.equal(await within(5000, "onWork here", here.promise), "here");
+    a.announceWork();
+    assert.equal(await within(5000, "onWork on the other daemon", work.promise), "elsewhere");
+    const [claimed] = await a.claim({ limit: 1, at: T1 });
+    const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
+    await a.finishAttempt(claimed!, end);
+    assert.deepEqual(await within(5000, "onFinished", finished.promise), [pedido.id]);
+  });
+
+  test("a daemon with another capacity than the daemons alive cannot join; alone, it sets it", async (open) => {
+    const first = await open({ capacity: 6 });
+    await assert.rejects(open({ capacity: 7 }), /capacity in force is 6\b/);
+    await first.close();
+    const next = await open({ capacity: 7 });
+    assert.equal((await next.clusterCounts()).capacidad, 7);
+  });
+}

@@ -1,0 +1,242 @@
+/**
+ * Faults of a cluster on PostgreSQL (§9): a daemon paused past its lease
+ * (fencing), backends terminated under load, a database that is not there
+ * at first or goes away mid-load (`unavailable`, then recovery), and a
+ * database that refuses a daemon once it is reached.
+ */
+
+import assert from "node:assert/strict";
+import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
+import { pgTest } from "./postgres_util.ts";
+import { TcpProxy } from "./tcp_proxy.ts";
+import { waitUntil } from "./test_util.ts";
+
+/** The cluster database's URL, reached through `port` instead, with a password in it. */
+function viaPort(url: string, port: number): string {
+  const through = new URL(url);
+  through.port = String(port);
+  through.password = "topsecret";
+  return through.href;
+}
+
+/**
+ * Clients sending orders with claves to `ports` until `signal` aborts;
+ * what was acknowledged (clave → id) and how often the answer was `unavailable`.
+ */
+class Pump {
+  readonly acked = new Map<string, number>();
+  readonly unacked = new Set<string>();
+  unavailable = 0;
+  #next = 0;
+
+  async run(ports: () => number[], signal: AbortSignal, clients = 4): Promise<void> {
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
+      while (!signal.aborted) {
+        const port = ports()[c % ports().length]!;
+        const clave = this.unacked.values().next().value ?? `p-${this.#next++}`;
+        this.unacked.delete(clave);
+        let reply;
+        try {
+          reply = await ask(port, order(clave), 5000);
+        } catch {
+          reply = null; // the connection broke
+        }
+        if (reply?.ok === true) {
+          const before = this.acked.get(clave);
+          assert.ok(
+            before === undefined || before === reply.id,
+            `${clave}: ${before} then ${reply.id}`,
+          );
+          this.acked.set(clave, reply.id);
+          continue;
+        }
+        if (reply?.error === "unavailable") this.unavailable++;
+        else if (reply !== null) {
+          assert.ok(["queue_full", "shutting_down"].includes(reply.error), JSON.stringify(reply));
+        }
+        this.unacked.add(clave);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }));
+  }
+
+  /** Sends what was never acknowledged until it is (for 30 s at most). */
+  async finish(port: number): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let last: unknown = null;
+    while (this.unacked.size > 0) {
+      assert.ok(
+        Date.now() < deadline,
+        `${this.unacked.size} never acknowledged: ${JSON.stringify(last)}`,
+      );
+      for (const clave of [...this.unacked]) {
+        const reply = await ask(port, order(clave));
+        last = reply;
+        if (reply.ok !== true) continue;
+        this.unacked.delete(clave);
+        assert.ok(!this.acked.has(clave) || this.acked.get(clave) === reply.id);
+        this.acked.set(clave, reply.id);
+      }
+      if (this.unacked.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+pgTest({
+  name: "a daemon paused past its lease cannot overwrite the attempt that took its order over",
+  async fn() {
+    await using cluster = await startCluster(0, ["--lease-ms", "1000", "--workers", "1"]);
+    const paused = await cluster.start("A", ["--process-ms", "2500"]);
+    const placed = await ask(paused.port, order("fence-1"));
+    assert.equal(placed.ok, true);
+    await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "en proceso", {
+      what: "A to take the order",
+    });
+    paused.kill("SIGSTOP");
+    const rescuer = await cluster.start("B", ["--process-ms", "0"]);
+    await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "listo", {
+      timeoutMs: 15_000,
+      what: "B to take the order over and finish it",
+    });
+    const [done] = await readPgRows(cluster.db);
+    assert.equal(done?.intentos, 2, "the takeover counts as an attempt");
+    await rescuer.waitForLine(/order\.taken_over id=\d+ attempt=2/);
+
+    paused.kill("SIGCONT");
+    // A's attempt ends and its write finds the order moved on: nothing is written.
+    await paused.waitForLine(/WARN order\.fenced id=\d+ attempt=1/);
+    assert.deepEqual(await readPgRows(cluster.db), [done]);
+    const stats = (await ask(paused.port, { op: "STATS" })).stats;
+    assert.deepEqual([stats.listos, stats.en_proceso, stats.libres], [0, 0, 6]);
+    assert.equal((await ask(rescuer.port, { op: "STATS" })).stats.listos, 1);
+  },
+});
+
+pgTest({
+  name:
+    "backends terminated under load: the daemons reconnect by themselves and lose nothing acknowledged",
+  async fn() {
+    await using cluster = await startCluster(2, [
+      "--process-ms",
+      "0-5",
+      "--max-pedidos",
+      "1000",
+      "--lease-ms",
+      "2000",
+    ]);
+    const pump = new Pump();
+    const stop = new AbortController();
+    const ports = () => cluster.daemons.map((d) => d.port);
+    const pumping = pump.run(ports, stop.signal, 6);
+    try {
+      for (let i = 0; i < 4; i++) {
+        await waitUntil(() => pump.acked.size >= 100 * (i + 1), {
+          timeoutMs: 20_000,
+          what: `load before termination ${i + 1}`,
+        });
+        await cluster.db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = ${cluster.db.name} AND pid <> pg_backend_pid()
+            AND application_name = 'pedidos'`;
+      }
+      await waitUntil(() => pump.acked.size >= 500, { timeoutMs: 20_000, what: "load after" });
+    } finally {
+      stop.abort();
+      await pumping;
+    }
+    await pump.finish(ports()[0]!);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 30_000, what: "every order listo" },
+    );
+    const rows = await readPgRows(cluster.db);
+    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
+    assert.equal(rows.length, pump.acked.size, "one order per acknowledged clave, none extra");
+    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+    for (const daemon of cluster.daemons) {
+      assert.equal((await ask(daemon.port, { op: "PING" })).pong, true, `${daemon.name} is up`);
+    }
+    console.log(
+      `terminated backends 4 times: ${pump.acked.size} orders acknowledged and verified, ` +
+        `${pump.unavailable} answers unavailable`,
+    );
+  },
+});
+
+pgTest({
+  name:
+    "a daemon whose database is not there at first answers unavailable, serves once it comes, and loses nothing when it goes mid-load",
+  async fn() {
+    await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    const url = viaPort(cluster.db.url, proxy.port);
+    const daemon = await cluster.start("A", ["--db", url, "--lease-ms", "2000"]);
+    // Nothing listens at the database's address: the daemon is up, the store is not.
+    await daemon.waitForLine(/ERROR store\.unavailable/);
+    assert.equal((await ask(daemon.port, { op: "PING" })).pong, true);
+    for (
+      const request of [order("x-1"), { op: "ESTADO", id: 1 }, { op: "LISTAR" }, { op: "STATS" }]
+    ) {
+      const reply = await ask(daemon.port, request);
+      assert.equal(reply.error, "unavailable", JSON.stringify(request));
+      assert.match(reply.mensaje, /no está disponible/);
+    }
+    assert.equal(
+      (await ask(daemon.port, {
+        op: "REGISTRO",
+        data: { usuario: "ana", password: "s3cret-pass" },
+      }))
+        .error,
+      "unavailable",
+    );
+
+    proxy.open();
+    await daemon.waitForLine(/INFO store\.reconnected/);
+    assert.equal((await ask(daemon.port, order("x-1"))).ok, true, "served once it came");
+
+    const pump = new Pump();
+    const stop = new AbortController();
+    const pumping = pump.run(() => [daemon.port], stop.signal);
+    try {
+      await waitUntil(() => pump.acked.size >= 100, { timeoutMs: 20_000, what: "load" });
+      await proxy.cut();
+      await waitUntil(() => pump.unavailable > 0, { timeoutMs: 20_000, what: "unavailable" });
+      proxy.open();
+      await waitUntil(() => pump.acked.size >= 300, { timeoutMs: 30_000, what: "load after" });
+    } finally {
+      stop.abort();
+      await pumping;
+    }
+    await pump.finish(daemon.port);
+    pump.acked.set("x-1", (await ask(daemon.port, order("x-1"))).id);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 30_000, what: "every order listo" },
+    );
+    const rows = await readPgRows(cluster.db);
+    assert.equal(rows.length, pump.acked.size);
+    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
+    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+
+    daemon.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+    assert.doesNotMatch(daemon.output(), /topsecret/, "the password is never logged");
+    assert.match(daemon.output(), /postgres:\*\*\*@127\.0\.0\.1/);
+  },
+});
+
+pgTest({
+  name: "a daemon that finds another capacity in force once its database comes exits with status 2",
+  async fn() {
+    await using cluster = await startCluster(1, ["--max-pedidos", "6"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    const late = await cluster.start("B", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--max-pedidos",
+      "7",
+    ]);
+    proxy.open();
+    assert.equal(await late.exited, 2);
+    assert.match(late.output(), /cannot go on: .*capacity in force is 6\b/);
+  },
+});

@@ -1,0 +1,215 @@
+/**
+ * Several daemons on one PostgreSQL database (§9), each a real subprocess:
+ * one capacity, one queue, waits and accounts across daemons, and a
+ * daemon with another capacity refused.
+ */
+
+import assert from "node:assert/strict";
+import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
+import { pgTest } from "./postgres_util.ts";
+import { ROOT, waitUntil } from "./test_util.ts";
+import { SCHEMA_VERSION } from "../server/store/postgres/postgres_schema.ts";
+
+pgTest({
+  name: "three daemons on one database: a concurrent burst to all three never exceeds the capacity",
+  async fn() {
+    // Nothing finishes during the burst (each order takes a minute), so exactly
+    // the capacity is accepted, whichever daemons took them.
+    await using cluster = await startCluster(3, [
+      "--max-pedidos",
+      "10",
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "100",
+    ]);
+    const replies = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => ask(cluster.daemons[i % 3]!.port, order(`b${i}`))),
+    );
+    const accepted = replies.filter((r) => r.ok === true);
+    assert.equal(accepted.length, 10, JSON.stringify(replies.filter((r) => r.ok !== true)[0]));
+    assert.ok(replies.every((r) => r.ok === true || r.error === "queue_full"));
+    const rows = await readPgRows(cluster.db);
+    assert.equal(rows.length, 10, "nothing refused was stored");
+    assert.deepEqual(
+      rows.map((r) => r.id).sort((a, b) => a - b),
+      accepted.map((r) => r.id).sort((a, b) => a - b),
+    );
+    // Every daemon reports the cluster's counts; a PEDIDO to any is refused.
+    for (const daemon of cluster.daemons) {
+      const { stats } = await ask(daemon.port, { op: "STATS" });
+      assert.equal(stats.capacidad, 10);
+      assert.equal(stats.libres, 0);
+      assert.equal(stats.pendientes + stats.en_proceso, 10);
+      assert.equal((await ask(daemon.port, order())).error, "queue_full");
+    }
+    const rechazados = await Promise.all(
+      cluster.daemons.map(async (d) => (await ask(d.port, { op: "STATS" })).stats.rechazados),
+    );
+    assert.equal(rechazados.reduce((a: number, b: number) => a + b, 0), 50 + 3);
+  },
+});
+
+pgTest({
+  name:
+    "an order accepted by A is processed by the cluster and waited on from B; a LOGIN on A works on C",
+  async fn() {
+    await using cluster = await startCluster(3, ["--process-ms", "200", "--max-pedidos", "20"]);
+    const [a, b, c] = cluster.daemons as [
+      typeof cluster.daemons[0],
+      typeof cluster.daemons[0],
+      typeof cluster.daemons[0],
+    ];
+    const placed = await ask(a.port, order("espera-1"));
+    assert.equal(placed.ok, true);
+    const waited = await ask(b.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(waited.ok, true);
+    assert.equal(waited.pedido.estado, "listo", JSON.stringify(waited));
+    assert.equal(waited.timeout, undefined);
+    // The same clave on another daemon names the same order.
+    const again = await ask(c.port, order("espera-1"));
+    assert.deepEqual([again.id, again.duplicado], [placed.id, true]);
+    assert.deepEqual(
+      (await ask(c.port, { op: "LISTAR" })).pedidos.map((p: { id: number }) => p.id),
+      [placed.id],
+    );
+
+    const credentials = { usuario: "ana", password: "s3cret-pass" };
+    assert.equal((await ask(a.port, { op: "REGISTRO", data: credentials })).ok, true);
+    assert.equal((await ask(b.port, { op: "REGISTRO", data: credentials })).error, "user_exists");
+    const login = await ask(a.port, { op: "LOGIN", data: credentials });
+    assert.equal(login.ok, true);
+    const tareas = await ask(c.port, { op: "GET_TAREAS_HTML", data: { token: login.token } });
+    assert.equal(tareas.ok, true, JSON.stringify(tareas));
+    assert.match(tareas.html, /ana/);
+  },
+});
+
+pgTest({
+  name: "orders pile up on one daemon's intake and are processed by every daemon's workers",
+  async fn() {
+    await using cluster = await startCluster(3, [
+      "--process-ms",
+      "150",
+      "--workers",
+      "1",
+      "--max-pedidos",
+      "100",
+    ]);
+    const a = cluster.daemons[0]!;
+    const ids: number[] = [];
+    for (let i = 0; i < 24; i++) ids.push((await ask(a.port, order())).id);
+    await waitUntil(async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"), {
+      timeoutMs: 30_000,
+      what: "every order listo",
+    });
+    const finished = await Promise.all(
+      cluster.daemons.map(async (d) => (await ask(d.port, { op: "STATS" })).stats.listos),
+    );
+    assert.equal(finished.reduce((x: number, y: number) => x + y, 0), 24);
+    assert.ok(finished.every((n: number) => n > 0), `each daemon processed some: ${finished}`);
+    const rows = await readPgRows(cluster.db);
+    assert.ok(rows.every((r) => r.intentos === 1), "each order was processed once");
+  },
+});
+
+pgTest({
+  name:
+    "a daemon started with another --max-pedidos than the daemons running refuses to start, naming the value in force",
+  async fn() {
+    await using cluster = await startCluster(1, ["--max-pedidos", "6"]);
+    await using other = await cluster.start("B", ["--max-pedidos", "7"], { ready: false });
+    assert.equal(await other.exited, 2);
+    assert.match(other.output(), /capacity in force is 6\b/);
+    assert.doesNotMatch(other.output(), /listening on/);
+    // The one running is unaffected.
+    assert.equal((await ask(cluster.daemons[0]!.port, { op: "STATS" })).stats.capacidad, 6);
+  },
+});
+
+pgTest({
+  name: "three daemons started at once on an empty database create its schema once",
+  async fn() {
+    await using cluster = await startCluster(3, []);
+    const versions = await cluster.db.sql`SELECT version FROM pedidos_esquema ORDER BY version`;
+    // One row, at the version this code knows: the schema was made once.
+    assert.deepEqual(versions.map((row) => row.version), [SCHEMA_VERSION]);
+    const nodes = await cluster.db.sql`SELECT count(*)::int AS n FROM pedidos_nodos`;
+    assert.equal(nodes[0]!.n, 3);
+    // A daemon that stops leaves the cluster.
+    const a = cluster.daemons[0]!;
+    a.kill("SIGTERM");
+    assert.equal(await a.exited, 0);
+    const left = await cluster.db.sql`SELECT count(*)::int AS n FROM pedidos_nodos`;
+    assert.equal(left[0]!.n, 2);
+  },
+});
+
+pgTest({
+  name:
+    "a daemon that stops gives the orders it holds back to the queue, and another daemon finishes them at once",
+  async fn() {
+    await using cluster = await startCluster(0, ["--workers", "2", "--max-pedidos", "20"]);
+    const stopping = await cluster.start("A", [
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "200",
+    ]);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await ask(stopping.port, order())).id);
+    // Two run on A's two workers; the third waits on A's queue (claimed only when a worker frees).
+    await waitUntil(
+      async () =>
+        (await readPgRows(cluster.db)).filter((r) => r.estado === "en proceso").length === 2,
+      {
+        what: "A's workers to take two orders",
+      },
+    );
+    // B's lease would keep them from it for 30 s: only the stop gives them back sooner.
+    const other = await cluster.start("B", ["--process-ms", "0", "--lease-ms", "30000"]);
+    stopping.kill("SIGTERM");
+    assert.equal(await stopping.exited, 0);
+    assert.match(stopping.output(), /resumen .*listos=0 .*pendientes=2/);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 10_000, what: "B to finish them" },
+    );
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(rows.map((r) => r.intentos), [2, 2, 1], "an attempt cut short counts");
+    assert.equal((await ask(other.port, { op: "STATS" })).stats.listos, 3);
+  },
+});
+
+pgTest({
+  name:
+    "on PostgreSQL a processor module's result is stored, and a failed attempt waits out its backoff before any daemon claims it again",
+  async fn() {
+    const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
+    await using cluster = await startCluster(1, [
+      "--processor",
+      processor,
+      "--retry-backoff-ms",
+      "400",
+      "--workers",
+      "1",
+    ]);
+    const port = cluster.daemons[0]!.port;
+    const ok = await ask(port, { ...order(), cliente: "ok" });
+    const done = await ask(port, { op: "ESTADO", id: ok.id, esperar: true });
+    assert.deepEqual([done.pedido.estado, done.pedido.resultado], ["listo", {
+      total: 1,
+      intento: 1,
+    }]);
+    // Fails its first attempt, goes back to the queue, and is claimed again only after the backoff.
+    const flaky = await ask(port, { ...order(), cliente: "flaky-2" });
+    const later = await ask(port, { op: "ESTADO", id: flaky.id, esperar: true });
+    assert.equal(later.pedido.estado, "listo");
+    assert.equal(later.pedido.intentos, 2);
+    const [first, second] = later.pedido.resultado.starts as number[];
+    assert.ok(
+      second! - first! >= 400 * 0.75,
+      `the second attempt started ${second! - first!} ms after the first`,
+    );
+  },
+});
