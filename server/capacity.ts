@@ -83,20 +83,30 @@ export class Capacity {
   }
 
   #permit(): Permit {
-    const admission = this.#admission;
-    let released = false;
-    return {
-      get released() {
-        return released;
-      },
-      release() {
-        if (released) return;
-        released = true;
-        admission.release();
-      },
-      [Symbol.dispose]() {
-        this.release();
-      },
-    };
+    return new SlotPermit(this.#admission);
+  }
+}
+
+/** A slot of an {@linkcode Admission}, given back once. */
+class SlotPermit implements Permit {
+  readonly #admission: Admission;
+  #released = false;
+
+  constructor(admission: Admission) {
+    this.#admission = admission;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#admission.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }

@@ -12,6 +12,7 @@
 
 import type { Permit } from "../capacity.ts";
 import type { Pedido } from "../protocol/messages.ts";
+import type { Job } from "../../workers/processor_messages.ts";
 
 /** The state of an order this daemon holds. */
 export type ActiveState = "pendiente" | "en proceso" | "cerrando";
@@ -23,8 +24,10 @@ export interface ActiveOrder {
   pedido: Pedido;
   /** Its capacity slot, given back when it ends. */
   readonly permit: Permit;
-  /** Withdraws its queued attempt from the pool (CANCELAR); replaced at every attempt. */
-  withdraw: AbortController;
+  /** Its attempt's job on the pool (for CANCELAR to withdraw it while queued), if any. */
+  job: Job | null;
+  /** Ends its retry backoff early (CANCELAR), while it waits one; else null. */
+  backoff: AbortController | null;
 }
 
 /** Unfinished orders by id. */
@@ -37,7 +40,8 @@ export class ActiveOrders {
       state: "pendiente",
       pedido,
       permit,
-      withdraw: new AbortController(),
+      job: null,
+      backoff: null,
     };
     this.#orders.set(pedido.id, order);
     return order;

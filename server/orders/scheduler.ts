@@ -112,10 +112,10 @@ export class Scheduler {
     if (held === undefined) throw new Error(`Cannot schedule order ${id}: it is not held`);
     held.state = "pendiente";
     held.pedido = pedido;
-    held.withdraw = new AbortController();
     const job: Job = this.#processor === undefined
       ? { kind: "order", pedido, delayMs: pickDelay(this.#processMs) }
       : { kind: "process", pedido, timeoutMs: this.#processor.timeoutMs };
+    held.job = job;
     const recordOnce = runsInBatch(job);
     let worker = 0;
     let startedAt = 0;
@@ -130,8 +130,7 @@ export class Scheduler {
       startedAt = run.startedAt;
       endedAt = run.endedAt;
     };
-    const signal = held.withdraw.signal;
-    const settled = this.#pool.submit(job, { front: options.front, onStart, onRan, signal }).then(
+    const settled = this.#pool.submit(job, { front: options.front, onStart, onRan }).then(
       (result) => {
         const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
         if (job.kind === "process" && typeof result === "string") outcome.resultado = result;
@@ -174,8 +173,11 @@ export class Scheduler {
   withdraw(id: number): boolean {
     const held = this.#active.get(id);
     if (held === undefined || held.state !== "pendiente") return false;
-    held.withdraw.abort(WITHDRAWN);
-    return true;
+    if (held.backoff !== null) {
+      held.backoff.abort(WITHDRAWN);
+      return true;
+    }
+    return held.job !== null && this.#pool.withdraw(held.job, WITHDRAWN);
   }
 
   /**
@@ -217,13 +219,15 @@ export class Scheduler {
     if (held === undefined) return;
     held.state = "pendiente";
     held.pedido = pedido;
-    const withdraw = held.withdraw = new AbortController();
+    held.job = null;
+    const withdraw = held.backoff = new AbortController();
     this.#store.markPending(id).catch((error) =>
       this.#logger.warn("order.mark_pending_failed", { id, error: String(error) })
     );
     const signal = AbortSignal.any([withdraw.signal, this.#draining.signal]);
     this.#track(
       backoff(waitMs, signal).then((passed) => {
+        held.backoff = null;
         if (passed) this.schedule(pedido, { front: true });
         else if (!withdraw.signal.aborted) return this.#leavePending(id);
         return undefined; // withdrawn: CANCELAR goes on with it

@@ -109,7 +109,8 @@ export class SharedAttempts {
     for (const id of ids) {
       if (this.#writing.has(id)) continue;
       this.#o.logger.warn("order.lease_lost", { id, attempt: this.#held.get(id)?.attempt });
-      this.#o.active.get(id)?.withdraw.abort(LEASE_LOST);
+      const job = this.#o.active.get(id)?.job;
+      if (job) this.#o.pool.withdraw(job, LEASE_LOST);
     }
   }
 
@@ -145,8 +146,8 @@ export class SharedAttempts {
       startedAt = run.startedAt;
       endedAt = run.endedAt;
     };
-    const signal = held.withdraw.signal;
-    const settled = pool.submit(job, { onStart, onRan, signal }).then(
+    held.job = job;
+    const settled = pool.submit(job, { onStart, onRan }).then(
       (result) => {
         const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
         if (job.kind === "process" && typeof result === "string") outcome.resultado = result;

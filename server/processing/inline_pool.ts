@@ -62,25 +62,20 @@ export class InlinePool implements ProcessorPool {
     if (job.kind === "process") {
       return Promise.reject(new Error("Cannot run a processor module on the inline pool"));
     }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     const { promise, resolve, reject } = Promise.withResolvers<JobResult>();
     const entry: Entry = { job, options, resolve, reject };
-    if (signal) {
-      const withdraw = () => {
-        const at = this.#queue.indexOf(entry);
-        if (at < 0) return; // running already
-        this.#queue.splice(at, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", withdraw, { once: true });
-      const forget = () => signal.removeEventListener("abort", withdraw);
-      promise.then(forget, forget);
-    }
     if (options.front) this.#queue.unshift(entry);
     else this.#queue.push(entry);
     queueMicrotask(() => this.#dispatch());
     return promise;
+  }
+
+  withdraw(job: Job, reason: unknown): boolean {
+    const at = this.#queue.findIndex((entry) => entry.job === job);
+    if (at < 0) return false;
+    const [entry] = this.#queue.splice(at, 1);
+    entry!.reject(reason);
+    return true;
   }
 
   async stop(signal?: AbortSignal): Promise<void> {

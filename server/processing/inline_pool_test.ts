@@ -31,13 +31,17 @@ Deno.test("InlinePool runs jobs first in first out, at most size at once, each o
   assert.equal(await pool.submit({ kind: "task", task: { name: "sum", args: [1, 2] } }), 3);
 });
 
-Deno.test("InlinePool withdraws a queued job on abort, and close() cuts a running one short", async () => {
+Deno.test("InlinePool withdraws a queued job, not a running one, and close() cuts a running one short", async () => {
   const pool = new InlinePool(1);
-  const running = pool.submit(order(1, 60_000));
-  const withdraw = new AbortController();
-  const queued = pool.submit(order(2, 0), { signal: withdraw.signal });
-  withdraw.abort(new Error("cancelado"));
+  const first = order(1, 60_000);
+  const running = pool.submit(first);
+  const second = order(2, 0);
+  const queued = pool.submit(second);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(pool.withdraw(first, new Error("no")), false, "it is running");
+  assert.equal(pool.withdraw(second, new Error("cancelado")), true);
   await assert.rejects(queued, /cancelado/);
+  assert.equal(pool.withdraw(second, new Error("again")), false);
   await pool.close();
   await assert.rejects(running, PoolClosedError);
   await assert.rejects(pool.submit(order(3, 0)), PoolClosedError);

@@ -9,7 +9,27 @@
  */
 
 import type { Job } from "../../workers/processor_messages.ts";
-import type { SubmitOptions } from "./worker_pool.ts";
+
+/** Options of {@linkcode ProcessorPool.submit}. */
+export interface SubmitOptions {
+  /** Put the job at the head of the queue (a retry keeps its place). @default false */
+  front?: boolean;
+  /** Called when a worker takes the job, with the worker's number (1-based). */
+  onStart?: (worker: number) => void;
+  /**
+   * Called before the job resolves or rejects, when its worker reported when
+   * it ran: jobs sent in a run (orders that take no processing time).
+   */
+  onRan?: (run: JobRun) => void;
+}
+
+/** When a worker ran one job: its own clock, ms since the epoch. */
+export interface JobRun {
+  /** The worker's number (1-based). */
+  worker: number;
+  startedAt: number;
+  endedAt: number;
+}
 
 /** A job's result: a task's value, a processor module's `resultado` as JSON text, or null. */
 export type JobResult = number | string | null;
@@ -24,6 +44,13 @@ export interface ProcessorPool extends AsyncDisposable {
   readonly crashes: number;
   /** Queues a job; resolves with its result when a processor has run it. */
   submit(job: Job, options?: SubmitOptions): Promise<JobResult>;
+  /**
+   * Takes `job` (the very object submitted) back while it is still queued:
+   * its promise rejects with `reason`. A job a processor has taken stays.
+   *
+   * @returns whether it was withdrawn.
+   */
+  withdraw(job: Job, reason: unknown): boolean;
   /**
    * Stops taking jobs: queued ones reject with `PoolClosedError`, running
    * ones go on. Resolves when none runs or when `signal` aborts.

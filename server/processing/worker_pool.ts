@@ -39,6 +39,9 @@ import type { ProcessorSource } from "../../workers/processor_module.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
+import type { JobRun, ProcessorPool, SubmitOptions } from "./processor_pool.ts";
+
+export type { JobRun, SubmitOptions };
 
 /** Options of {@linkcode WorkerPool.start}. */
 export interface WorkerPoolOptions {
@@ -59,32 +62,6 @@ export interface WorkerPoolOptions {
    * @default 1000
    */
   abortGraceMs?: number;
-}
-
-/** Options of {@linkcode WorkerPool.submit}. */
-export interface SubmitOptions {
-  /** Put the job at the head of the queue (a retry keeps its place). @default false */
-  front?: boolean;
-  /** Called when a worker takes the job, with the worker's number (1-based). */
-  onStart?: (worker: number) => void;
-  /**
-   * Called before the job resolves or rejects, when its worker reported when
-   * it ran: jobs sent in a run (orders that take no processing time).
-   */
-  onRan?: (run: JobRun) => void;
-  /**
-   * Withdraws the job while it is still queued: it is removed at once and
-   * rejects with `signal.reason`. Once a worker has it, aborting does nothing.
-   */
-  signal?: AbortSignal;
-}
-
-/** When a worker ran one job: its own clock, ms since the epoch. */
-export interface JobRun {
-  /** The worker's number (1-based). */
-  worker: number;
-  startedAt: number;
-  endedAt: number;
 }
 
 /** A job's worker threw, died or hung. */
@@ -133,8 +110,6 @@ interface Entry {
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
-  /** Removes the job's abort listener, if it has one. */
-  forget: () => void;
 }
 
 interface Slot {
@@ -159,7 +134,7 @@ export const MAX_RUN = 256;
 export const RUN_OVERLAP_MS = 100;
 
 /** A pool of processor workers. Dispose it to terminate them. */
-export class WorkerPool implements AsyncDisposable {
+export class WorkerPool implements ProcessorPool {
   readonly #moduleUrl: URL | string;
   readonly #stallMs: number;
   readonly #logger: Logger | undefined;
@@ -229,8 +204,6 @@ export class WorkerPool implements AsyncDisposable {
   /** Queues a job; resolves with its result when a worker has run it. */
   submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
     if (this.#stopped) return Promise.reject(new PoolClosedError());
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     const { promise, resolve, reject } = Promise.withResolvers<Result>();
     const entry: Entry = {
       id: this.#nextId++,
@@ -239,23 +212,20 @@ export class WorkerPool implements AsyncDisposable {
       onRan: options.onRan,
       resolve,
       reject,
-      forget: () => {},
     };
-    if (signal) {
-      const withdraw = () => {
-        const at = this.#queue.indexOf(entry);
-        if (at < 0) return; // a worker has it already
-        this.#queue.splice(at, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", withdraw, { once: true });
-      entry.forget = () => signal.removeEventListener("abort", withdraw);
-      promise.then(entry.forget, entry.forget);
-    }
     if (options.front) this.#queue.unshift(entry);
     else this.#queue.push(entry);
     this.#dispatchSoon();
     return promise;
+  }
+
+  /** {@inheritDoc ProcessorPool.withdraw} */
+  withdraw(job: Job, reason: unknown): boolean {
+    const at = this.#queue.findIndex((entry) => entry.job === job);
+    if (at < 0) return false; // a worker has it, or it never was here
+    const [entry] = this.#queue.splice(at, 1);
+    entry!.reject(reason as Error);
+    return true;
   }
 
   /**
@@ -511,7 +481,6 @@ export class WorkerPool implements AsyncDisposable {
       const entries = this.#queue.splice(0, count);
       slot.entries = entries;
       slot.run = run;
-      for (const entry of entries) entry.forget();
       slot.since = performance.now();
       if (run) this.#runOut = slot;
       const first = entries[0]!;
