@@ -22,6 +22,14 @@ export interface DriverSettings {
   poolSize: number;
   /** How long a connection attempt may take, seconds. */
   connectTimeoutS: number;
+  /**
+   * The longest a transaction of ours may sit idle (the daemon paused, or
+   * cut off mid-transaction) before PostgreSQL ends its session, in ms: the
+   * lease, so that a paused daemon cannot keep an order's row locked past
+   * its lease, where another daemon's takeover (`SKIP LOCKED`) would never
+   * see it.
+   */
+  idleInTransactionMs: number;
 }
 
 /** The driver's options to reach `target`. */
@@ -48,7 +56,10 @@ export function driverOptions(
     // answered (postgres 3.4.9 resolves it only after the type query).
     fetch_types: true,
     onnotice: () => {},
-    connection: { application_name: target.applicationName ?? "pedidos" },
+    connection: {
+      application_name: target.applicationName ?? "pedidos",
+      idle_in_transaction_session_timeout: settings.idleInTransactionMs,
+    },
     types: { int8: INT8_AS_NUMBER } as unknown as Record<string, never>,
   };
 }

@@ -151,6 +151,7 @@ export class PostgresStore implements Store, SharedQueue {
     const driver = driverOptions(target, {
       poolSize: options.poolSize ?? 10,
       connectTimeoutS: options.connectTimeoutS ?? 5,
+      idleInTransactionMs: options.leaseMs ?? 30_000,
     });
     const store = new PostgresStore(options, driver);
     try {
