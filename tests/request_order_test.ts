@@ -26,6 +26,19 @@ async function daemonOnFile(overrides: Partial<ServerSettings>) {
   });
 }
 
+/**
+ * A daemon on a file whose one worker is busy for a minute with the first
+ * order it gets, so every later order stays `pendiente`.
+ */
+function busyDaemonOnFile(maxPedidos: number) {
+  return daemonOnFile({
+    maxPedidos,
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 50,
+  });
+}
+
 function order(cliente: string): string {
   return JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" });
 }
@@ -74,13 +87,7 @@ testWith("read", "write")(
 testWith("read", "write")(
   "STATS pipelined after PEDIDO counts it and its slot, every round",
   async () => {
-    // One worker, busy for a minute with the first order: the others wait.
-    await using daemon = await daemonOnFile({
-      maxPedidos: 1000,
-      workers: 1,
-      processMs: { min: 60_000, max: 60_000 },
-      drainTimeoutMs: 50,
-    });
+    await using daemon = await busyDaemonOnFile(1000);
     await using conn = await rawConnect(daemon.port);
     for (let round = 1; round <= ROUNDS; round++) {
       await conn.write(`${order("Eva")}\n{"op":"STATS"}\n`);
@@ -97,13 +104,7 @@ testWith("read", "write")(
 testWith("read", "write")(
   "CANCELAR pipelined after PEDIDO cancels that order, and ESTADO after it sees cancelado",
   async () => {
-    // One worker, busy for a minute with the first order: every later order stays pendiente.
-    await using daemon = await daemonOnFile({
-      maxPedidos: 1000,
-      workers: 1,
-      processMs: { min: 60_000, max: 60_000 },
-      drainTimeoutMs: 50,
-    });
+    await using daemon = await busyDaemonOnFile(1000);
     await using conn = await rawConnect(daemon.port);
     let id = await firstId(conn);
     for (let round = 0; round < ROUNDS; round++) {
@@ -128,12 +129,7 @@ testWith("read", "write")(
 testWith("read", "write")(
   "PEDIDO pipelined after CANCELAR gets the slot the cancel gave back",
   async () => {
-    await using daemon = await daemonOnFile({
-      maxPedidos: 2,
-      workers: 1,
-      processMs: { min: 60_000, max: 60_000 },
-      drainTimeoutMs: 50,
-    });
+    await using daemon = await busyDaemonOnFile(2);
     await using conn = await rawConnect(daemon.port);
     let id = await firstId(conn); // runs for a minute
     await conn.write(order("espera") + "\n");

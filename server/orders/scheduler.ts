@@ -26,8 +26,8 @@ import type { Pedido } from "../protocol/messages.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
-import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
-import type { Job } from "../../workers/processor_messages.ts";
+import { runsInBatch } from "../../workers/process_job.ts";
+import { attemptJob, iso } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
@@ -54,22 +54,6 @@ export interface SchedulerOptions {
 
 /** The reason a queued attempt was withdrawn (CANCELAR). */
 const WITHDRAWN = new Error("Withdrawn: the order was cancelled");
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Runs and records the attempts of the orders this daemon holds. */
 export class Scheduler {
@@ -112,9 +96,7 @@ export class Scheduler {
     if (held === undefined) throw new Error(`Cannot schedule order ${id}: it is not held`);
     held.state = "pendiente";
     held.pedido = pedido;
-    const job: Job = this.#processor === undefined
-      ? { kind: "order", pedido, delayMs: pickDelay(this.#processMs) }
-      : { kind: "process", pedido, timeoutMs: this.#processor.timeoutMs };
+    const job = attemptJob(pedido, { processor: this.#processor, processMs: this.#processMs });
     held.job = job;
     const recordOnce = runsInBatch(job);
     let worker = 0;
@@ -266,7 +248,7 @@ export class Scheduler {
           this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
         }
         if (this.#closing.signal.aborted) return;
-        await delay(Math.min(2000, 50 * attempt), this.#closing.signal);
+        await backoff(Math.min(2000, 50 * attempt), this.#closing.signal);
         if (this.#closing.signal.aborted) return;
       }
     }

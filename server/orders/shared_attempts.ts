@@ -23,13 +23,13 @@ import type { Capacity } from "../capacity.ts";
 import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
-import type { Job } from "../../workers/processor_messages.ts";
 import type { AttemptEnd, ClaimedOrder, Lease, SharedQueue } from "../store/shared_queue.ts";
 import type { Outcome } from "../store/store.ts";
-import { pickDelay, runsInBatch } from "../../workers/process_job.ts";
+import { runsInBatch } from "../../workers/process_job.ts";
+import { attemptJob, iso } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
-import { RetryPolicy } from "./retry_policy.ts";
+import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode SharedAttempts}. */
@@ -53,22 +53,6 @@ export interface SharedAttemptsOptions {
 
 /** Why a queued attempt was withdrawn: its lease was lost. */
 const LEASE_LOST = new Error("Withdrawn: the lease was lost");
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** The attempts of claimed orders. */
 export class SharedAttempts {
@@ -122,13 +106,10 @@ export class SharedAttempts {
     this.#held.set(lease.id, lease);
     const [permit] = this.#o.capacity.takeBeyond(1);
     const held = active.add(pedido, permit!);
-    const { processor } = this.#o;
     // The claim counted this attempt in `intentos`; a processor sees the order
     // as it was before the attempt, as on SQLite (its `intento` is one more).
     const before = { ...pedido, intentos: lease.attempt - 1 };
-    const job: Job = processor === undefined
-      ? { kind: "order", pedido: before, delayMs: pickDelay(this.#processMs) }
-      : { kind: "process", pedido: before, timeoutMs: processor.timeoutMs };
+    const job = attemptJob(before, { processor: this.#o.processor, processMs: this.#processMs });
     const recordOnce = runsInBatch(job);
     let worker = 0;
     let startedAt = 0;
@@ -239,7 +220,7 @@ export class SharedAttempts {
           });
         }
         if (this.#closing.signal.aborted) break;
-        await sleep(Math.min(2000, 50 * attempt), this.#closing.signal);
+        await backoff(Math.min(2000, 50 * attempt), this.#closing.signal);
         if (this.#closing.signal.aborted) break;
       }
     }
