@@ -358,26 +358,12 @@ export class SqliteDatabase implements Disposable {
    */
   list(filter: ListFilter): Pedido[] {
     if (filter.cliente !== undefined) return this.#listByClient(filter.cliente, filter);
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    if (filter.estado !== undefined) {
-      where.push("estado = ?");
-      params.push(filter.estado);
-    }
-    if (filter.antesDe !== undefined) {
-      where.push("id < ?");
-      params.push(filter.antesDe);
-    }
-    if (filter.usuarioId !== undefined) {
-      where.push("usuario_id = ?");
-      params.push(filter.usuarioId);
-    }
-    params.push(filter.limit);
+    const { where, params } = filterClauses(filter);
     // Only constant fragments are joined; every value is a bound parameter.
     const sql = `SELECT ${COLUMNS} FROM pedidos` +
       (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY id DESC LIMIT ?";
-    return (this.#stmt(sql).all(...params) as unknown as Row[]).map(toPedido);
+    return (this.#stmt(sql).all(...params, filter.limit) as unknown as Row[]).map(toPedido);
   }
 
   /**
@@ -388,20 +374,7 @@ export class SqliteDatabase implements Disposable {
    * them and stops at the limit.
    */
   #listByClient(cliente: string, filter: ListFilter): Pedido[] {
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    if (filter.estado !== undefined) {
-      where.push("estado = ?");
-      params.push(filter.estado);
-    }
-    if (filter.antesDe !== undefined) {
-      where.push("id < ?");
-      params.push(filter.antesDe);
-    }
-    if (filter.usuarioId !== undefined) {
-      where.push("usuario_id = ?");
-      params.push(filter.usuarioId);
-    }
+    const { where, params } = filterClauses(filter);
     const tail = where.map((w) => ` AND ${w}`).join("");
     const indexed = where.map((w) => ` AND p.${w}`).join("").replace("p.id < ?", "k.id < ?");
     // Only constant fragments are joined; every value is a bound parameter.
@@ -538,6 +511,28 @@ export class SqliteDatabase implements Disposable {
     if (pedido === null) return { status: "not_found" };
     return { status: changes === 0 ? "refused" : "changed", pedido };
   }
+}
+
+/**
+ * The `WHERE` clauses of LISTAR's filters other than `cliente`, and their
+ * bound values in order. Only constant fragments: every value is bound.
+ */
+function filterClauses(filter: ListFilter): { where: string[]; params: SQLInputValue[] } {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  if (filter.estado !== undefined) {
+    where.push("estado = ?");
+    params.push(filter.estado);
+  }
+  if (filter.antesDe !== undefined) {
+    where.push("id < ?");
+    params.push(filter.antesDe);
+  }
+  if (filter.usuarioId !== undefined) {
+    where.push("usuario_id = ?");
+    params.push(filter.usuarioId);
+  }
+  return { where, params };
 }
 
 function toPedido(row: Row): Pedido {
