@@ -13,7 +13,7 @@
  */
 
 import type { Logger } from "../log.ts";
-import type { SharedQueue, WorkOrigin } from "../store/shared_queue.ts";
+import type { ClaimedOrder, SharedQueue, WorkOrigin } from "../store/shared_queue.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { SharedAttempts } from "./shared_attempts.ts";
 
@@ -56,6 +56,8 @@ export class Claimer {
   #mayHaveWork = true;
   /** New work committed by this daemon since the last claim. */
   #workHere = false;
+  /** Room promised to orders being inserted to be taken here ({@linkcode Claimer.reserve}). */
+  #reserved = 0;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
@@ -88,6 +90,32 @@ export class Claimer {
     this.#wake?.();
   }
 
+  /**
+   * Promises room for one more order here, for an order about to be
+   * inserted and taken at once (`InsertOptions.take`): claims leave it free
+   * until {@linkcode Claimer.runTaken} or {@linkcode Claimer.unreserve}.
+   *
+   * @returns false when this daemon holds all it may, or has stopped.
+   */
+  reserve(): boolean {
+    if (this.#stop.signal.aborted) return false;
+    if (this.#o.attempts.held + this.#reserved >= this.#o.limit) return false;
+    this.#reserved++;
+    return true;
+  }
+
+  /** The reserved order was not taken here (it waits in the queue, or was not stored). */
+  unreserve(): void {
+    this.#reserved--;
+    this.roomMade();
+  }
+
+  /** Runs an order taken at its insert, in the room reserved for it. */
+  runTaken(order: ClaimedOrder): void {
+    this.#reserved--;
+    this.#o.attempts.run(order);
+  }
+
   /** Stops claiming and renewing (held orders keep their leases until they settle). */
   async stop(): Promise<void> {
     this.#stop.abort();
@@ -101,7 +129,7 @@ export class Claimer {
   async #run(): Promise<void> {
     while (!this.#stop.signal.aborted) {
       this.#woken = false;
-      const held = this.#o.attempts.held;
+      const held = this.#o.attempts.held + this.#reserved;
       const room = this.#o.limit - held;
       const workHere = this.#workHere;
       this.#workHere = false;

@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { PedidoNuevo } from "../protocol/messages.ts";
 import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
-import type { SharedQueue } from "../store/shared_queue.ts";
+import type { ClaimedOrder, SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
@@ -33,6 +33,22 @@ export interface SharedIntakeOptions {
   logger: Logger;
   /** Called when an order joined the queue (this daemon may claim it at once). */
   onQueued: () => void;
+  /**
+   * This daemon's room to run orders, when it takes new orders at their
+   * insert while it has room and nothing older waits (saving the claim).
+   * @default {none: every order goes through the queue}
+   */
+  taker?: Taker;
+}
+
+/** Room to run orders taken at their insert: the {@linkcode Claimer}'s. */
+export interface Taker {
+  /** Promises room for one order; false when there is none. */
+  reserve(): boolean;
+  /** The promised room is not needed (the order waits in the queue, or was not stored). */
+  unreserve(): void;
+  /** Runs the attempt of an order taken at its insert, in its promised room. */
+  runTaken(order: ClaimedOrder): void;
 }
 
 /**
@@ -71,11 +87,23 @@ export class SharedIntake {
       );
       if (existing) return duplicateReply(existing);
     }
-    const result = await this.#withSlot(
-      "order.insert_failed",
-      () => store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null),
-      { countRejected: true },
-    );
+    const { taker } = this.#options;
+    const take = taker?.reserve() ?? false;
+    let result;
+    try {
+      result = await this.#withSlot(
+        "order.insert_failed",
+        () => store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take }),
+        { countRejected: true },
+      );
+    } catch (error) {
+      if (take) taker!.unreserve();
+      throw error;
+    }
+    if (take) {
+      if (result.status === "inserted" && result.claimed) taker!.runTaken(result.claimed);
+      else taker!.unreserve();
+    }
     if (result.status === "full") {
       counters.rejected();
       throw new ProtocolError("queue_full");
@@ -83,8 +111,8 @@ export class SharedIntake {
     if (result.status === "duplicate") return duplicateReply(result.pedido);
     counters.accepted();
     const { id } = result.pedido;
-    logger.debug("order.accepted", { id });
-    this.#options.onQueued();
+    logger.debug("order.accepted", { id, taken: result.claimed !== undefined });
+    if (!result.claimed) this.#options.onQueued();
     return { ok: true, id, estado: "pendiente", mensaje: `✅ Pedido ${id} recibido.` };
   }
 

@@ -66,7 +66,11 @@ export class SharedOrders {
       limit,
       minBatch: timed ? 1 : limit / 2,
     });
-    this.intake = new SharedIntake({ ...options, onQueued: () => this.#claimer.poke() });
+    this.intake = new SharedIntake({
+      ...options,
+      onQueued: () => this.#claimer.poke(),
+      taker: this.#claimer,
+    });
     this.#finished = store.onFinished((ids) => {
       for (const id of ids) waiters.wake(id);
     });

@@ -40,8 +40,25 @@ export interface ClaimedOrder extends Lease {
   takenOver: boolean;
 }
 
-/** What a capacity-checked insert did: as {@linkcode InsertResult}, or `full`. */
-export type CheckedInsert = InsertResult | { status: "full" };
+/**
+ * What a capacity-checked insert did: as {@linkcode InsertResult}, or `full`.
+ * An order taken at its insert ({@linkcode InsertOptions.take}) comes with
+ * its attempt, `claimed`, and is `en proceso`.
+ */
+export type CheckedInsert =
+  | InsertResult & { claimed?: ClaimedOrder }
+  | { status: "full" };
+
+/** Options of {@linkcode SharedQueue.insertWithinCapacity}. */
+export interface InsertOptions {
+  /**
+   * Start this daemon's attempt on the new order in the insert itself
+   * (`en proceso`, `intentos` 1, leased here), as a claim would, when no
+   * older order is waiting to be claimed (they go first). The caller has
+   * room to run it. @default false
+   */
+  take?: boolean;
+}
 
 /** What a capacity-checked retry did: as {@linkcode ChangeResult}, or `full`. */
 export type CheckedChange = ChangeResult | { status: "full" };
@@ -106,6 +123,7 @@ export interface SharedQueue {
     pedido: PedidoNuevo,
     receivedAt: string,
     owner?: number | null,
+    options?: InsertOptions,
   ): Promise<CheckedInsert>;
   /** As {@linkcode Store.retry}, but only while the cluster has room. */
   retryWithinCapacity(id: number, owner?: number): Promise<CheckedChange>;

@@ -129,6 +129,41 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     assert.equal((await store.get(claimed!.pedido.id))?.estado, "error", "unchanged");
   });
 
+  test("insertWithinCapacity({take}) starts this daemon's attempt at once, unless an older order waits", async (open) => {
+    const [a, b] = [await open({ capacity: 3 }), await open({ capacity: 3 })];
+    const taken = await a.insertWithinCapacity(nuevo({ cliente: "uno" }), T0, null, { take: true });
+    assert.equal(taken.status, "inserted");
+    const claimed = taken.status === "inserted" ? taken.claimed : undefined;
+    assert.ok(claimed, "nothing waited: taken at its insert");
+    assert.deepEqual([claimed.attempt, claimed.pedido.estado, claimed.takenOver], [
+      1,
+      "en proceso",
+      false,
+    ]);
+    const stored = await b.get(claimed.id);
+    assert.deepEqual([stored?.estado, stored?.intentos], ["en proceso", 1]);
+    assert.deepEqual(await b.claim({ limit: 5, at: T1 }), [], "no one else can claim it");
+    assert.deepEqual(await b.renew([claimed]), [], "its lease is the taker's, not b's");
+    // Not asked to be taken: it waits in the queue; then an order asked to is
+    // not taken either, since an older one waits.
+    const queued = await a.insertWithinCapacity(nuevo({ cliente: "dos" }), T0);
+    assert.ok(queued.status === "inserted" && queued.claimed === undefined);
+    const behind = await a.insertWithinCapacity(nuevo({ cliente: "tres" }), T0, null, {
+      take: true,
+    });
+    assert.ok(behind.status === "inserted" && behind.claimed === undefined);
+    assert.equal(behind.pedido.estado, "pendiente");
+    assert.deepEqual(await b.clusterCounts(), { capacidad: 3, pendientes: 2, enProceso: 1 });
+    // A taken order counts against the capacity like any other.
+    const full = await a.insertWithinCapacity(nuevo(), T0, null, { take: true });
+    assert.equal(full.status, "full");
+    // Its attempt is fenced like a claimed one: it ends once, by its taker.
+    const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
+    assert.equal(await b.finishAttempt(claimed, end), false, "b holds no lease on it");
+    assert.equal(await a.finishAttempt(claimed, end), true);
+    assert.equal((await b.get(claimed.id))?.estado, "listo");
+  });
+
   test("claim() takes the oldest pendiente orders, each by one daemon only, and starts an attempt", async (open) => {
     const [a, b, c] = [await open(), await open(), await open()];
     const ids: number[] = [];

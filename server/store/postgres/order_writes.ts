@@ -25,35 +25,57 @@ export interface InsertArgs {
   pedido: PedidoNuevo;
   receivedAt: string;
   owner: number | null;
+  /**
+   * Start this daemon's attempt on it at once (`en proceso`, leased here) when
+   * no older order is waiting to be claimed. @default false
+   */
+  take?: boolean;
 }
 
 /** Room for `$2` more orders, when `$1` (checked) is true; else no limit (NULL). */
 const ROOM = `CASE WHEN $1 THEN greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
     - (SELECT sum(n) FROM pedidos_sin_terminar)) END`;
 
+/** Whether some `pendiente` order may be claimed now (one not waiting out a retry backoff). */
+const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
+    AND (no_antes_de IS NULL OR no_antes_de <= clock_timestamp()))`;
+
 /**
  * Inserts, oldest first, each clave's first new order not stored yet, as
- * many as fit (`$1`: checked), and returns the ones inserted, by position.
+ * many as fit (`$1`: checked), and returns the ones chosen, by position,
+ * with whether each was stored (a clave inserted meanwhile by another daemon
+ * is not) and taken: an order asked to be taken (`take`) starts
+ * an attempt leased to this daemon (`$3`, for `$4` ms) in the insert itself
+ * when no older order waits in the queue, which would otherwise go first.
+ * That saves the claim: one row version and one round trip per order.
  */
 const INSERT = `WITH input AS (
     SELECT * FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
-      productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint)
+      productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint,
+      take boolean)
   ), fresh AS (
     SELECT i.* FROM input i
     WHERE i.clave IS NULL
       OR (i.n = (SELECT min(j.n) FROM input j WHERE j.clave = i.clave)
         AND NOT EXISTS (SELECT 1 FROM pedidos p WHERE p.clave = i.clave))
   ), chosen AS (
-    SELECT f.*, nextval('pedidos_id_seq') AS id
+    SELECT f.*, nextval('pedidos_id_seq') AS id,
+      coalesce(f.take, false) AND NOT (SELECT ${CLAIMABLE}) AS taken
     FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${ROOM})) f
   ), ins AS (
-    INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id)
-    SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id
+    INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
+      estado, intentos, fecha_inicio, nodo, lease_hasta)
+    SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
+      CASE WHEN taken THEN 'en proceso' ELSE 'pendiente' END,
+      CASE WHEN taken THEN 1 ELSE 0 END,
+      CASE WHEN taken THEN fecha_recibido END,
+      CASE WHEN taken THEN $3::text END,
+      CASE WHEN taken THEN clock_timestamp() + $4::int * interval '1 millisecond' END
     FROM chosen ORDER BY n
     ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
     RETURNING id
   )
-  SELECT chosen.n, chosen.id FROM chosen JOIN ins USING (id)`;
+  SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE clave IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
@@ -67,14 +89,18 @@ const FINISHED = "('listo', 'error', 'cancelado')";
 /**
  * New orders. A write whose clave is stored (before, or by an earlier order
  * of the batch) answers `duplicate` with that order, even when full; a new
- * one that did not fit answers `full`.
+ * one that did not fit answers `full`; one taken at its insert answers
+ * `inserted` with its attempt (`claimed`).
  */
-function insertKind(checked: boolean): WriteKind<InsertArgs, CheckedInsert> {
+function insertKind(
+  checked: boolean,
+  holder: { nodeId: string; leaseMs: number },
+): WriteKind<InsertArgs, CheckedInsert> {
   return {
     name: "insert",
     checked,
     async apply(ctx, args) {
-      const input = args.map(({ pedido, receivedAt, owner }, n) => ({
+      const input = args.map(({ pedido, receivedAt, owner, take }, n) => ({
         n,
         clave: pedido.clave,
         cliente: pedido.cliente,
@@ -82,24 +108,44 @@ function insertKind(checked: boolean): WriteKind<InsertArgs, CheckedInsert> {
         direccion: pedido.direccion,
         fecha_recibido: receivedAt,
         usuario_id: owner,
+        take: take === true,
       }));
       const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
-      const inserting = ctx.query<{ n: number; id: number }>(INSERT, [
-        checked,
-        JSON.stringify(input),
-      ]);
+      const inserting = ctx.query<{ n: number; id: number; taken: boolean; stored: boolean }>(
+        INSERT,
+        [
+          checked,
+          JSON.stringify(input),
+          holder.nodeId,
+          holder.leaseMs,
+        ],
+      );
       // After the insert, in the same transaction: sees the orders just stored too.
       const reading = claves.length === 0
         ? Promise.resolve([])
         : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
       const [inserted, stored] = await Promise.all([inserting, reading]);
-      const ids = new Map(inserted.map((row) => [row.n, row.id]));
+      // (Every chosen row comes back: a hashed lookup of the inserted ids, where a
+      // join would compare each row with each.)
+      const rows = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
       const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
-      if (ids.size > 0) ctx.newWork();
+      if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
       return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
-        const id = ids.get(n);
-        if (id !== undefined) {
-          return { status: "inserted", pedido: newPedido(id, pedido, receivedAt) };
+        const row = rows.get(n);
+        if (row !== undefined) {
+          const fresh = newPedido(row.id, pedido, receivedAt);
+          if (!row.taken) return { status: "inserted", pedido: fresh };
+          const started: Pedido = {
+            ...fresh,
+            estado: "en proceso",
+            intentos: 1,
+            fecha_inicio: receivedAt,
+          };
+          return {
+            status: "inserted",
+            pedido: started,
+            claimed: { id: row.id, attempt: 1, pedido: started, takenOver: false },
+          };
         }
         const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
         if (existing !== undefined) return { status: "duplicate", pedido: existing };
@@ -121,7 +167,8 @@ function fenced<A extends { lease: Lease }>(
     name,
     async apply(ctx, args) {
       const input = args.map((a) => ({ id: a.lease.id, intento: a.lease.attempt, ...record(a) }));
-      const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId]);
+      const ids = `{${args.map((a) => a.lease.id).join(",")}}`;
+      const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId, ids]);
       const done = new Set(rows.map((row) => row.id));
       if (done.size > 0) after(ctx, [...done]);
       return args.map((a) => done.has(a.lease.id));
@@ -150,8 +197,12 @@ function each<A, R>(
  * it, every way out clears it), so it stands for the state too; leaving
  * `estado` out keeps the planner on the primary key rather than the partial
  * index of orders `en proceso`, whose dead entries a busy queue keeps many of.
+ * The ids again as an array (`$3`): the primary key then tells the planner
+ * how few rows the update touches, whatever its statistics say, so it looks
+ * them up instead of scanning the table.
  */
-const FENCE = "p.id = r.id AND p.intentos = r.intento AND p.nodo = $2";
+const FENCE = "p.id = ANY($3::text::bigint[]) AND p.id = r.id AND p.intentos = r.intento " +
+  "AND p.nodo = $2";
 
 function resultado(outcome: Outcome): unknown {
   return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);
@@ -204,11 +255,11 @@ const RETRY = (checked: boolean) =>
     AND ${checked ? `(${ROOM}) >= 1` : "$1"}
   RETURNING ${PEDIDO_COLUMNS}`;
 
-/** Every kind of write of orders, for the daemon `nodeId`. */
-export function orderWrites(nodeId: string) {
+/** Every kind of write of orders, for the daemon `nodeId` (whose leases last `leaseMs`). */
+export function orderWrites(nodeId: string, leaseMs: number) {
   return {
-    insert: insertKind(false),
-    insertChecked: insertKind(true),
+    insert: insertKind(false, { nodeId, leaseMs }),
+    insertChecked: insertKind(true, { nodeId, leaseMs }),
 
     attemptStarted: fenced<{ lease: Lease; worker: number; at: string }>(
       "record attempt start",

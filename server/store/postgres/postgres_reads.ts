@@ -42,10 +42,14 @@ const CLAIM = `WITH picked AS (
   FROM picked WHERE p.id = picked.id
   RETURNING ${P_COLUMNS}`;
 
-/** Orders whose lease ran out (their daemon died or stalled): taken over. */
+/**
+ * Orders whose lease ran out (their daemon died or stalled): taken over.
+ * (`statement_timestamp()`, being stable, bounds the index of leases; the
+ * volatile `clock_timestamp()` would make it read every entry.)
+ */
 const TAKEOVER = `WITH picked AS (
     SELECT id FROM pedidos
-    WHERE estado = 'en proceso' AND lease_hasta < clock_timestamp()
+    WHERE estado = 'en proceso' AND lease_hasta < statement_timestamp()
     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
   )
   UPDATE pedidos p SET ${START_ATTEMPT}
@@ -55,7 +59,8 @@ const TAKEOVER = `WITH picked AS (
 const RENEW = `UPDATE pedidos p
   SET lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'
   FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int)
-  WHERE p.id = r.id AND p.intentos = r.intento AND p.nodo = $2
+  WHERE p.id = ANY($4::text::bigint[]) AND p.id = r.id AND p.intentos = r.intento
+    AND p.nodo = $2
   RETURNING p.id`;
 
 /** What claims and renewals are made for. */
@@ -195,10 +200,12 @@ export class PostgresReads {
     node: Holder & { capacity: number },
   ): Promise<{ kept: number[]; peers: number }> {
     const input = JSON.stringify(leases.map(({ id, attempt }) => ({ id, intento: attempt })));
+    // The ids again as an array: the primary key bounds the rows (see FENCE in order_writes.ts).
+    const ids = `{${leases.map((lease) => lease.id).join(",")}}`;
     const [rows, peers] = await Promise.all([
       leases.length === 0
         ? Promise.resolve([])
-        : sql.unsafe<{ id: number }[]>(RENEW, [input, node.nodeId, node.leaseMs], {
+        : sql.unsafe<{ id: number }[]>(RENEW, [input, node.nodeId, node.leaseMs, ids], {
           prepare: true,
         }),
       heartbeat(sql, node),

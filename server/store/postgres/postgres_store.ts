@@ -27,6 +27,7 @@ import type {
   ClaimedOrder,
   ClaimOptions,
   ClusterCounts,
+  InsertOptions,
   Lease,
   ReleaseOptions,
   SharedQueue,
@@ -94,10 +95,20 @@ export class PostgresStore implements Store, SharedQueue {
     this.#capacity = options.capacity;
     // A connection that closes may leave a transaction of the writer unanswered.
     this.#sql = postgres({ ...driver, onclose: () => this.#writer.connectionClosed() });
+    // Claims, renewals and notifications: statements over a batch of orders,
+    // planned for each call (see BATCH_PLANNING in postgres_writer.ts), and
+    // without bitmap scans: a claim then walks the index of pending orders
+    // in order and stops at its limit, where a bitmap scan, chosen on
+    // statistics that lag behind, reads the whole queue and sorts it.
     this.#fast = postgres({
       ...driver,
       max: 2,
-      connection: { ...driver.connection, synchronous_commit: "off" },
+      connection: {
+        ...driver.connection,
+        synchronous_commit: "off",
+        plan_cache_mode: "force_custom_plan",
+        enable_bitmapscan: "off",
+      },
     });
     this.#health = new DatabaseHealth({
       logger,
@@ -127,7 +138,7 @@ export class PostgresStore implements Store, SharedQueue {
         }
       },
     });
-    this.#writes = orderWrites(this.nodeId);
+    this.#writes = orderWrites(this.nodeId, this.leaseMs);
     this.#reads = new PostgresReads(this.#sql);
   }
 
@@ -347,10 +358,12 @@ export class PostgresStore implements Store, SharedQueue {
     pedido: PedidoNuevo,
     receivedAt: string,
     owner: number | null = null,
+    options: InsertOptions = {},
   ): Promise<CheckedInsert> {
+    const take = options.take ?? false;
     return this.#run(
       "insert",
-      () => this.#writer.write(this.#writes.insertChecked, { pedido, receivedAt, owner }),
+      () => this.#writer.write(this.#writes.insertChecked, { pedido, receivedAt, owner, take }),
     );
   }
 

@@ -3,6 +3,7 @@ import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_uti
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
+import { CAPACITY_LOCK } from "./postgres_schema.ts";
 
 runStoreConformance({
   name: "PostgresStore",
@@ -75,5 +76,42 @@ pgTest({
     await check("cancel and the plain state changes");
     assert.ok(await store.prune("2100-01-01T00:00:00.000Z", 100) > 0);
     await check("a prune");
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: attempts end while new orders wait for the capacity lock (writes in two lanes)",
+  async fn() {
+    await using db = await freshDatabase();
+    await using store = await PostgresStore.open({ url: db.url, capacity: 100 });
+    const at = new Date().toISOString();
+    const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
+    const taken = await store.insertWithinCapacity(order, at, null, { take: true });
+    assert.ok(taken.status === "inserted" && taken.claimed);
+    // Another daemon is deciding what fits: it holds the capacity lock in an open transaction.
+    const locked = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const holding = db.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`;
+      locked.resolve();
+      await release.promise;
+    });
+    await locked.promise;
+    let inserted = false;
+    const waiting = store.insertWithinCapacity(order, at).then((r) => {
+      inserted = true;
+      return r;
+    });
+    const end = { outcome: { estado: "listo" as const, at }, worker: 1, startedAt: at };
+    try {
+      assert.equal(await store.finishAttempt(taken.claimed, end), true, "not held up by the lock");
+      assert.equal((await store.get(taken.claimed.id))?.estado, "listo");
+      assert.equal(inserted, false, "the new order waits for its turn on the lock");
+    } finally {
+      release.resolve();
+      await holding;
+    }
+    assert.equal((await waiting).status, "inserted");
   },
 });

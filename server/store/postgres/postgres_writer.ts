@@ -5,6 +5,13 @@
  * one multi-row insert, all attempt ends in one update). Each write resolves
  * only after the `COMMIT`.
  *
+ * Writes go in two lanes, each one transaction at a time: those that add
+ * unfinished orders (new orders, checked retries), whose transactions take
+ * the capacity lock, and the rest (the ends of attempts, cancels, …), which
+ * need no lock and so are not held up by the inserts' turns on it, nor hold
+ * them up: PostgreSQL works on both at once. Within a lane, writes are
+ * committed in the order they were queued.
+ *
  * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
  * unfinished orders, every statement, and `COMMIT` are sent together on one
  * connection (pipelined), and the answers read after. So every kind of
@@ -24,6 +31,23 @@ import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
+
+/**
+ * How the statements of a batch are planned, for its transaction only.
+ *
+ * - For their own arguments and the table as it is now: a prepared
+ *   statement's generic plan is made once per connection, and kept; one made
+ *   while the table was small (a new database) scans the whole table for
+ *   every batch once it has grown. Planning costs a fraction of a batch.
+ * - Without nested loops: a batch joins its rows (hundreds) to the orders
+ *   they change, and with statistics that lag behind (autovacuum off, or
+ *   not yet run) the planner guesses that one side has a row or two and
+ *   compares every row with every other; hashing them costs the same for a
+ *   few rows and stays linear for many. The writer's statements look orders
+ *   up by primary key, which this leaves alone.
+ */
+export const BATCH_PLANNING = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), " +
+  "set_config('enable_nestloop', 'off', true)";
 
 /** What a kind of write uses while its batch is being sent. */
 export interface BatchContext {
@@ -70,14 +94,6 @@ export interface PostgresWriterOptions {
    * @default 15000
    */
   deadlineMs?: number;
-  /**
-   * Transactions in flight at once. With more than one, the next batch is
-   * sent while the last waits for its commit to reach the disk; measured on
-   * the bench's machine it gained nothing (batches that add orders wait for
-   * each other on the capacity lock anyway), so one, as SQLite's writer.
-   * @default 1
-   */
-  maxInFlight?: number;
 }
 
 interface Queued {
@@ -95,10 +111,8 @@ export class PostgresWriter {
   readonly #maxBatch: number;
   readonly #deadlineMs: number;
   readonly #deadlines = new Set<Deadline>();
-  #queue: Queued[] = [];
-  /** Transactions in flight (at most `maxInFlight`). */
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #maxInFlight: number;
+  /** The two lanes: writes that add unfinished orders, and the others. */
+  readonly #lanes: [Lane, Lane] = [new Lane(), new Lane()];
   #scheduled = false;
   /** Batches committed, and writes in them (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0, largestBatch: 0 };
@@ -109,13 +123,12 @@ export class PostgresWriter {
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
     this.#deadlineMs = options.deadlineMs ?? 15_000;
-    this.#maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** Queues a write; resolves with its result after its transaction commits. */
   write<A, R>(kind: WriteKind<A, R>, args: A): Promise<R> {
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.#queue.push({
+    this.#lanes[kind.checked ? 0 : 1].queue.push({
       kind: kind as WriteKind<unknown, unknown>,
       args,
       resolve: resolve as (value: unknown) => void,
@@ -128,28 +141,29 @@ export class PostgresWriter {
   /** Resolves when every write queued so far has settled. */
   async flush(): Promise<void> {
     for (;;) {
-      if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      const running = this.#lanes.flatMap((lane) => lane.running ?? []);
+      if (running.length > 0) await Promise.allSettled(running);
       // Queued: the transaction for it starts in a microtask already queued.
-      else if (this.#queue.length > 0) {
+      else if (this.#lanes.some((lane) => lane.queue.length > 0)) {
         await new Promise<void>((resolve) => queueMicrotask(resolve));
       } else return;
     }
   }
 
-  /** Starts a transaction for what is queued, at the end of this tick, if one may start. */
+  /** Starts a transaction in each idle lane with writes queued, at the end of this tick. */
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     // Let the writes of this tick join the batch.
     queueMicrotask(() => {
       this.#scheduled = false;
-      while (this.#queue.length > 0 && this.#inFlight.size < this.#maxInFlight) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        const running: Promise<void> = this.#commit(batch, true).finally(() => {
-          this.#inFlight.delete(running);
-          if (this.#queue.length > 0) this.#schedule();
+      for (const lane of this.#lanes) {
+        if (lane.running !== null || lane.queue.length === 0) continue;
+        const batch = lane.queue.splice(0, this.#maxBatch);
+        lane.running = this.#commit(batch, true).finally(() => {
+          lane.running = null;
+          if (lane.queue.length > 0) this.#schedule();
         });
-        this.#inFlight.add(running);
       }
     });
   }
@@ -279,6 +293,7 @@ export class PostgresWriter {
       finished: (ids) => effects.finished.push(...ids),
     };
     query("BEGIN", []);
+    query(BATCH_PLANNING, []);
     if (groups.some(([kind]) => kind.checked)) {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
@@ -299,6 +314,12 @@ export class PostgresWriter {
     }
     return { aborted: null, results };
   }
+}
+
+/** A lane of writes: its queue, and its transaction in flight. */
+class Lane {
+  queue: Queued[] = [];
+  running: Promise<void> | null = null;
 }
 
 function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {
