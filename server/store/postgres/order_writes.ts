@@ -19,6 +19,7 @@ import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_
 import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
+import { ROOM } from "./postgres_schema.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -32,9 +33,13 @@ export interface InsertArgs {
   take?: boolean;
 }
 
-/** Room for `$2` more orders, when `$1` (checked) is true; else no limit (NULL). */
-const ROOM = `CASE WHEN $1 THEN greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
-    - (SELECT sum(n) FROM pedidos_sin_terminar)) END`;
+/**
+ * How many orders the batch may add, when `$1` (checked) is true: what its
+ * reservation `$5` grants (none if it was taken back), or without one (its
+ * transaction holds the capacity lock) the room there is; else no limit (NULL).
+ */
+const GRANTED = `CASE WHEN $1 THEN CASE WHEN $5::bigint IS NULL THEN ${ROOM}
+    ELSE coalesce((SELECT n FROM pedidos_reservas WHERE id = $5), 0) END END`;
 
 /** Whether some `pendiente` order may be claimed now (one not waiting out a retry backoff). */
 const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
@@ -42,7 +47,7 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
 
 /**
  * Inserts, oldest first, each clave's first new order not stored yet, as
- * many as fit (`$1`: checked), and returns the ones chosen, by position,
+ * many as its reservation grants (`$1`: checked), and returns the ones chosen, by position,
  * with whether each was stored (a clave inserted meanwhile by another daemon
  * is not) and taken: an order asked to be taken (`take`) starts
  * an attempt leased to this daemon (`$3`, for `$4` ms) in the insert itself
@@ -61,7 +66,7 @@ const INSERT = `WITH input AS (
   ), chosen AS (
     SELECT f.*, nextval('pedidos_id_seq') AS id,
       coalesce(f.take, false) AND NOT (SELECT ${CLAIMABLE}) AS taken
-    FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${ROOM})) f
+    FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${GRANTED})) f
   ), ins AS (
     INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
       estado, intentos, fecha_inicio, nodo, lease_hasta)
@@ -98,7 +103,7 @@ function insertKind(
 ): WriteKind<InsertArgs, CheckedInsert> {
   return {
     name: "insert",
-    checked,
+    reserves: checked,
     async apply(ctx, args) {
       const input = args.map(({ pedido, receivedAt, owner, take }, n) => ({
         n,
@@ -118,19 +123,26 @@ function insertKind(
           JSON.stringify(input),
           holder.nodeId,
           holder.leaseMs,
+          ctx.reservation?.id ?? null,
         ],
       );
       // After the insert, in the same transaction: sees the orders just stored too.
       const reading = claves.length === 0
         ? Promise.resolve([])
         : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
-      const [inserted, stored] = await Promise.all([inserting, reading]);
+      const [inserted, stored, granted] = await Promise.all([
+        inserting,
+        reading,
+        ctx.reservation?.granted ?? null,
+      ]);
+      // Its reservation was taken back (this daemon was deemed gone): nothing was inserted.
+      const lost = ctx.reservation !== null && granted === null;
       // (Every chosen row comes back: a hashed lookup of the inserted ids, where a
       // join would compare each row with each.)
       const rows = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
       const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
       if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
-      return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
+      return args.map(({ pedido, receivedAt }, n): CheckedInsert | Error => {
         const row = rows.get(n);
         if (row !== undefined) {
           const fresh = newPedido(row.id, pedido, receivedAt);
@@ -149,6 +161,7 @@ function insertKind(
         }
         const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
         if (existing !== undefined) return { status: "duplicate", pedido: existing };
+        if (lost) return new Error("the room reserved for it in the cluster was taken back");
         return { status: "full" };
       });
     },
@@ -252,7 +265,7 @@ const RETRY = (checked: boolean) =>
   `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
     worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
   WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
-    AND ${checked ? `(${ROOM}) >= 1` : "$1"}
+    AND ${checked ? `${ROOM} >= 1` : "$1"}
   RETURNING ${PEDIDO_COLUMNS}`;
 
 /** Every kind of write of orders, for the daemon `nodeId` (whose leases last `leaseMs`). */

@@ -3,7 +3,8 @@
  * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` and
  * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
  * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
- * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
+ * (`pedidos_cluster`), the capacity reserved for inserts on their way
+ * (`pedidos_reservas`) and the daemons alive (`pedidos_nodos`).
  *
  * The version is kept in `pedidos_esquema`. {@linkcode migrate} runs in one
  * transaction under an advisory lock, so several daemons starting at once
@@ -17,8 +18,20 @@ import type { Sql } from "postgres";
 /** The advisory lock key of migrations and of the capacity check at start. */
 export const SCHEMA_LOCK = 0x70656469; // "pedi"
 
-/** The advisory lock key taken by every transaction that adds unfinished orders. */
+/**
+ * The advisory lock key taken to decide what fits: by a reservation for new
+ * orders, and by a transaction that puts an order back in the queue.
+ */
 export const CAPACITY_LOCK = 0x63617061; // "capa"
+
+/**
+ * How many more unfinished orders the cluster has room for now: its
+ * capacity, less the orders unfinished and the room reserved for inserts
+ * on their way. Exact only under {@linkcode CAPACITY_LOCK}.
+ */
+export const ROOM = `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
+    - (SELECT coalesce(sum(n), 0) FROM pedidos_sin_terminar)
+    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas))`;
 
 /**
  * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new
@@ -138,6 +151,16 @@ export const MIGRATIONS: readonly string[] = [
   // 2: a failed attempt's retry backoff (§11): a pendiente order is not
   // claimed before no_antes_de.
   `ALTER TABLE pedidos ADD COLUMN no_antes_de timestamptz;`,
+  // 3: capacity reserved for new orders whose insert is on its way
+  // (postgres_writer.ts): decided under the capacity lock in a short
+  // transaction of its own, spent and deleted by the insert's. Unlogged: no
+  // transaction outlives a crash of the server, so neither may its
+  // reservation, and deciding one then waits for no disk.
+  `CREATE UNLOGGED TABLE pedidos_reservas (
+    id   bigint PRIMARY KEY,
+    nodo text NOT NULL,
+    n    integer NOT NULL CHECK (n >= 0)
+  );`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -39,7 +39,7 @@ import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { orderWrites } from "./order_writes.ts";
 import { isConnectionError } from "./postgres_errors.ts";
-import { registerNode } from "./cluster_node.ts";
+import { heartbeat, registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
@@ -86,6 +86,11 @@ export class PostgresStore implements Store, SharedQueue {
   #closed = false;
   /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
   #peers = 1;
+  /**
+   * Whether no other daemon was alive at the start or the last heartbeat:
+   * the writer then decides what fits in the insert's own transaction.
+   */
+  #alone = false;
   #closing: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
@@ -127,6 +132,8 @@ export class PostgresStore implements Store, SharedQueue {
     });
     this.#writer = new PostgresWriter({
       sql: this.#sql,
+      nodeId: this.nodeId,
+      shared: () => !this.#alone,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
         // New work: this daemon's claimer first; the others hear of it only if
@@ -198,11 +205,9 @@ export class PostgresStore implements Store, SharedQueue {
   async #prepare(): Promise<void> {
     if (!this.#ready) {
       await migrate(this.#sql);
-      await registerNode(this.#sql, {
-        nodeId: this.nodeId,
-        capacity: this.#capacity,
-        leaseMs: this.leaseMs,
-      });
+      const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
+      await registerNode(this.#sql, node);
+      this.#alone = await heartbeat(this.#sql, node) === 0;
       this.#ready = true;
       await this.#signals.start();
     } else {
@@ -394,6 +399,7 @@ export class PostgresStore implements Store, SharedQueue {
         capacity: this.#capacity,
       }));
     this.#peers = peers;
+    this.#alone = peers === 0;
     return kept;
   }
 
@@ -471,6 +477,8 @@ export class PostgresStore implements Store, SharedQueue {
     await this.#signals.close();
     if (this.#ready && this.#health.downReason === null) {
       await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
+      // (None should be left once the writer is flushed; one left over would hold room.)
+      await this.#sql`DELETE FROM pedidos_reservas WHERE nodo = ${this.nodeId}`.catch(() => {});
     }
     await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
     const { batches, writes, largestBatch } = this.#writer.stats;

@@ -115,3 +115,64 @@ pgTest({
     assert.equal((await waiting).status, "inserted");
   },
 });
+
+pgTest({
+  name:
+    "PostgresStore: a daemon whose insert waits to commit does not hold up the other daemons' inserts",
+  async fn() {
+    await using db = await freshDatabase();
+    await using a = await PostgresStore.open({ url: db.url, capacity: 10 });
+    await using b = await PostgresStore.open({ url: db.url, capacity: 10 });
+    const at = new Date().toISOString();
+    const order = (clave: string) => ({
+      cliente: "Ana",
+      productos: ["pan"],
+      direccion: "C 1",
+      clave,
+    });
+    // Someone is inserting clave "x" and has not committed: b's insert of "x" waits for it.
+    const started = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const rival = db.sql.begin(async (tx) => {
+      await tx`INSERT INTO pedidos (clave, cliente, productos, direccion, fecha_recibido)
+        VALUES ('x', 'Otro', '["pan"]', 'C 2', now())`;
+      started.resolve();
+      await release.promise;
+      throw new Error("rolled back");
+    }).catch(() => {});
+    await started.promise;
+    let bDone = false;
+    const bInsert = b.insertWithinCapacity(order("x"), at).finally(() => bDone = true);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const inserted = await a.insertWithinCapacity(order("y"), at);
+      assert.equal(inserted.status, "inserted", "a's insert did not wait for b's");
+      assert.equal(bDone, false, "b's insert is still waiting");
+    } finally {
+      release.resolve();
+      await rival;
+    }
+    assert.equal((await bInsert).status, "inserted");
+    assert.deepEqual(await a.clusterCounts(), { capacidad: 10, pendientes: 2, enProceso: 0 });
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: room reserved by a daemon alive counts against the capacity; a dead daemon's is taken back",
+  async fn() {
+    await using db = await freshDatabase();
+    await using a = await PostgresStore.open({ url: db.url, capacity: 3 });
+    await using b = await PostgresStore.open({ url: db.url, capacity: 3 });
+    const at = new Date().toISOString();
+    const order = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: null };
+    // b has an insert of 3 on its way (its reservation): nothing else fits.
+    await db.sql`INSERT INTO pedidos_reservas (id, nodo, n) VALUES (1, ${b.nodeId}, 3)`;
+    assert.deepEqual(await a.insertWithinCapacity(order, at), { status: "full" });
+    // b dies before its insert commits: its reservation is taken back by the next one.
+    await db.sql`UPDATE pedidos_nodos SET visto = now() - interval '1 hour' WHERE id = ${b.nodeId}`;
+    assert.equal((await a.insertWithinCapacity(order, at)).status, "inserted");
+    const left = await db.sql`SELECT id, nodo, n FROM pedidos_reservas`;
+    assert.deepEqual([...left], [], "nothing reserved once the inserts committed");
+  },
+});

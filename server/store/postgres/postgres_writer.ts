@@ -6,11 +6,25 @@
  * only after the `COMMIT`.
  *
  * Writes go in two lanes, each one transaction at a time: those that add
- * unfinished orders (new orders, checked retries), whose transactions take
- * the capacity lock, and the rest (the ends of attempts, cancels, …), which
- * need no lock and so are not held up by the inserts' turns on it, nor hold
- * them up: PostgreSQL works on both at once. Within a lane, writes are
- * committed in the order they were queued.
+ * unfinished orders (new orders, checked retries), and the rest (the ends
+ * of attempts, cancels, …), which are then not held up by the first's turns
+ * on the capacity, nor hold them up: PostgreSQL works on both at once.
+ * Within a lane, writes are committed in the order they were queued.
+ *
+ * **Capacity.** What fits is decided under one advisory lock for the whole
+ * cluster ({@linkcode CAPACITY_LOCK}), counting the orders unfinished and the
+ * room reserved. A daemon alone takes the lock in the insert's transaction,
+ * until its commit: one round trip, the fewest statements. With other
+ * daemons alive, holding it until the commit is on disk would make every
+ * daemon's inserts wait for the others' disk writes, so a batch first
+ * reserves room for its new orders in a short transaction of its own (lock, count, one row in the unlogged `pedidos_reservas`, commit:
+ * nothing to wait for on disk), sent in the same round trip just before the
+ * insert's; the insert adds as many orders as were granted and deletes the
+ * reservation, in its own transaction, so that at every commit the orders
+ * and the reservations together never exceed the capacity. A reservation
+ * whose insert never committed (it failed, the connection broke, its daemon
+ * died) is deleted by a later reservation: this daemon's, or anyone's once
+ * the daemon is not alive any more (`pedidos_nodos`).
  *
  * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
  * unfinished orders, every statement, and `COMMIT` are sent together on one
@@ -29,7 +43,7 @@
 
 import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
-import { CAPACITY_LOCK } from "./postgres_schema.ts";
+import { CAPACITY_LOCK, ROOM } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
@@ -57,6 +71,13 @@ export interface BatchContext {
   newWork(): void;
   /** These orders finished: their waiters on every daemon are woken after the commit. */
   finished(ids: readonly number[]): void;
+  /**
+   * The batch's reservation, when a kind reserves and other daemons are
+   * alive: its id in `pedidos_reservas`, and how many orders it grants
+   * (null: it was taken back, so none). Without one, the batch holds the
+   * capacity lock, and the kind counts the room itself ({@linkcode ROOM}).
+   */
+  readonly reservation: { id: number; granted: Promise<number | null> } | null;
 }
 
 /**
@@ -68,8 +89,17 @@ export interface BatchContext {
 export interface WriteKind<A, R> {
   /** For error messages: `Cannot ${name}: ...`. */
   readonly name: string;
-  /** Whether it adds unfinished orders: the batch then takes the capacity lock first. */
+  /**
+   * Whether it may put orders back among the unfinished (a checked retry):
+   * the batch then takes the capacity lock, until its commit.
+   */
   readonly checked?: boolean;
+  /**
+   * Whether each of its writes may add one new unfinished order, within the
+   * capacity: the batch reserves room for all of them first, and the kind
+   * adds no more than {@linkcode BatchContext.reservation} grants.
+   */
+  readonly reserves?: boolean;
   apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
 }
 
@@ -82,6 +112,14 @@ export interface CommitEffects {
 /** Options of {@linkcode PostgresWriter}. */
 export interface PostgresWriterOptions {
   sql: Sql;
+  /** This daemon's node id, which its reservations carry. */
+  nodeId: string;
+  /**
+   * Whether other daemons are alive (inserting too): new orders then reserve
+   * their room first rather than hold the capacity lock until their commit.
+   * @default {() => true}
+   */
+  shared?: () => boolean;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
   /** Turns a lost connection into the error its writes reject with (and notes the outage). */
@@ -106,6 +144,10 @@ interface Queued {
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: Sql;
+  readonly #nodeId: string;
+  readonly #shared: () => boolean;
+  /** Reservations that may be left over (their insert did not commit): deleted by the next. */
+  readonly #leaked = new Set<number>();
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
@@ -119,6 +161,8 @@ export class PostgresWriter {
 
   constructor(options: PostgresWriterOptions) {
     this.#sql = options.sql;
+    this.#nodeId = options.nodeId;
+    this.#shared = options.shared ?? (() => true);
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
@@ -128,7 +172,7 @@ export class PostgresWriter {
   /** Queues a write; resolves with its result after its transaction commits. */
   write<A, R>(kind: WriteKind<A, R>, args: A): Promise<R> {
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.#lanes[kind.checked ? 0 : 1].queue.push({
+    this.#lanes[kind.checked || kind.reserves ? 0 : 1].queue.push({
       kind: kind as WriteKind<unknown, unknown>,
       args,
       resolve: resolve as (value: unknown) => void,
@@ -287,17 +331,47 @@ export class PostgresWriter {
       sent.push(promise);
       return promise;
     };
+    const adding = groups.reduce((n, [kind, group]) => kind.reserves ? n + group.length : n, 0);
+    const reserving = adding > 0 && this.#shared() ? adding : 0;
+    let reservation: BatchContext["reservation"] = null;
+    let reserved: Promise<boolean> = Promise.resolve(false);
+    if (reserving > 0) {
+      const id = reservationId();
+      const leaked = [...this.#leaked];
+      query("BEGIN", []);
+      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
+      query(CLEAN_RESERVATIONS, [`{${leaked.join(",")}}`]);
+      query(RESERVE, [id, this.#nodeId, reserving]);
+      reserved = query<never>("COMMIT", []).then(
+        (r) => (r as unknown as { command: string }).command === "COMMIT",
+        () => false,
+      );
+      reserved.then((ok) => ok && leaked.forEach((old) => this.#leaked.delete(old)));
+      reservation = { id, granted: Promise.resolve(null) };
+    }
+    query("BEGIN", []);
+    query(BATCH_PLANNING, []);
+    if (reservation !== null) {
+      // Held until the commit: no one can take it back meanwhile.
+      const granted = query<{ n: number }>(HOLD_RESERVATION, [reservation.id])
+        .then((rows) => rows[0]?.n ?? null);
+      reservation = { id: reservation.id, granted };
+    }
+    if ((adding > 0 && reserving === 0) || groups.some(([kind]) => kind.checked)) {
+      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
+      // What it counts must not include room reserved by daemons gone.
+      query(CLEAN_RESERVATIONS, [`{${[...this.#leaked].join(",")}}`]);
+    }
     const ctx: BatchContext = {
       query,
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
+      reservation,
     };
-    query("BEGIN", []);
-    query(BATCH_PLANNING, []);
-    if (groups.some(([kind]) => kind.checked)) {
-      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-    }
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
+    if (reservation !== null) {
+      query("DELETE FROM pedidos_reservas WHERE id = $1", [reservation.id]);
+    }
     const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
     const [results, statements] = await Promise.all([
       Promise.allSettled(applied),
@@ -307,13 +381,40 @@ export class PostgresWriter {
       s.status === "rejected" ? [s.reason] : []
     );
     const lost = failures.find(isConnectionError);
+    const committed = lost === undefined &&
+      await commit.then((r) => r.command === "COMMIT", () => false);
+    // A reservation whose insert did not commit is left over, if it was made.
+    if (!committed && reservation !== null && (lost !== undefined || await reserved)) {
+      this.#leaked.add(reservation.id);
+    }
     if (lost !== undefined) throw lost;
-    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
     }
     return { aborted: null, results };
   }
+}
+
+/**
+ * Deletes the reservations left over: this daemon's (`$1`, their ids), and
+ * those of daemons not alive.
+ */
+const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r
+  WHERE r.id = ANY($1::text::bigint[])
+    OR NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
+      AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
+
+/** Reserves room for up to `$3` new orders, as much as there is, for the daemon `$2`. */
+const RESERVE = `INSERT INTO pedidos_reservas (id, nodo, n)
+  VALUES ($1, $2, least($3::int, ${ROOM}))`;
+
+/** Locks the batch's reservation (`$1`), and reads what it grants. */
+const HOLD_RESERVATION = "SELECT n FROM pedidos_reservas WHERE id = $1 FOR UPDATE";
+
+/** A new reservation's id: random, 53 bits. */
+function reservationId(): number {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return (high! % 2 ** 21) * 2 ** 32 + low!;
 }
 
 /** A lane of writes: its queue, and its transaction in flight. */
