@@ -8,8 +8,12 @@
  * notifications until that commit is flushed, which would serialise every
  * commit), from a connection whose commits do not wait for the disk: a
  * wake-up lost in a crash costs nothing, the claimers' slow poll finds the
- * work. Sends are coalesced: at most one in flight, and what piles up
- * meanwhile goes in the next one.
+ * work. Sends are coalesced: at most one in flight, what piles up
+ * meanwhile goes in the next one, and while they keep coming, one every
+ * `gapMs` at most. Under load every batch a daemon commits would otherwise
+ * make one more notification for every other daemon to read and act on:
+ * measured with 2 and 3 daemons taking orders at 64 connections, sending
+ * them all cost a quarter of the cluster's intake.
  *
  * Listening uses a connection of its own, established again (with a
  * growing pause) whenever it breaks; after that, listeners are told there
@@ -44,6 +48,11 @@ export interface ClusterSignalsOptions {
   logger: Logger;
   onWork: () => void;
   onFinished: (ids: number[]) => void;
+  /**
+   * The shortest time between two sends while there is more to send, ms:
+   * the longest a wake-up waits behind another. @default 25
+   */
+  gapMs?: number;
 }
 
 /** LISTEN and coalesced NOTIFY for one daemon. */
@@ -53,12 +62,16 @@ export class ClusterSignals {
   #work = false;
   #finished: number[] = [];
   #sending: Promise<void> | null = null;
+  /** When the last send started (`performance.now()`). */
+  #lastSent = -Infinity;
+  readonly #gapMs: number;
   #closed = false;
   #relisten: ReturnType<typeof setTimeout> | undefined;
   #listening = false;
 
   constructor(options: ClusterSignalsOptions) {
     this.#options = options;
+    this.#gapMs = options.gapMs ?? 25;
     // `onnotify` is an option of the driver that its type declarations leave out.
     const listenerOptions = {
       ...options.connection,
@@ -153,6 +166,9 @@ export class ClusterSignals {
     // Let the commits of this tick join in.
     await Promise.resolve();
     while (this.#work || this.#finished.length > 0) {
+      const wait = this.#lastSent + this.#gapMs - performance.now();
+      if (wait > 0 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#lastSent = performance.now();
       const messages: [string, string][] = [];
       const node = this.#options.nodeId;
       if (this.#work) messages.push([WORK_CHANNEL, node]);

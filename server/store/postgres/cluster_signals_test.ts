@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { Logger } from "../../log.ts";
+import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { ClusterSignals } from "./cluster_signals.ts";
+import { driverOptions } from "./driver_options.ts";
+import { parsePostgresUrl } from "./postgres_url.ts";
+
+pgTest({
+  name:
+    "ClusterSignals: a burst of announcements reaches the other daemons as a few wake-ups, the last after the burst",
+  async fn() {
+    await using db = await freshDatabase();
+    const driver = driverOptions(parsePostgresUrl(db.url), {
+      poolSize: 2,
+      connectTimeoutS: 5,
+      idleInTransactionMs: 30_000,
+    });
+    const send = postgres({ ...driver, max: 1 });
+    const logger = new Logger({ level: "error" });
+    let heard = 0;
+    let lastHeard = 0;
+    const listener = new ClusterSignals({
+      nodeId: "b",
+      connection: driver,
+      send,
+      logger,
+      onWork: () => {
+        heard++;
+        lastHeard = performance.now();
+      },
+      onFinished: () => {},
+    });
+    const sender = new ClusterSignals({
+      nodeId: "a",
+      connection: driver,
+      send,
+      logger,
+      onWork: () => {},
+      onFinished: () => {},
+      gapMs: 25,
+    });
+    try {
+      await listener.start();
+      await sender.start();
+      const announcements = 40;
+      let lastAnnounced = 0;
+      for (let i = 0; i < announcements; i++) {
+        sender.announceWork();
+        lastAnnounced = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await sender.close();
+      for (let i = 0; i < 100 && lastHeard < lastAnnounced; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(lastHeard >= lastAnnounced, "the work announced last was heard after it");
+      assert.ok(heard >= 2, `heard ${heard}`);
+      assert.ok(heard < announcements / 2, `${announcements} announcements, ${heard} wake-ups`);
+    } finally {
+      await sender.close();
+      await listener.close();
+      await send.end({ timeout: 1 });
+    }
+  },
+});
