@@ -48,6 +48,8 @@ export interface ClusterSignalsOptions {
   logger: Logger;
   onWork: () => void;
   onFinished: (ids: number[]) => void;
+  /** Any notification from another daemon: it is alive. @default {nothing} */
+  onPeer?: () => void;
   /**
    * The shortest time between two sends while there is more to send, ms:
    * the longest a wake-up waits behind another. @default 25
@@ -150,6 +152,7 @@ export class ClusterSignals {
     const at = payload.indexOf(":");
     const from = at === -1 ? payload : payload.slice(0, at);
     if (from === this.#options.nodeId) return;
+    this.#options.onPeer?.();
     if (channel === WORK_CHANNEL) {
       this.#options.onWork();
     } else if (channel === FINISHED_CHANNEL) {

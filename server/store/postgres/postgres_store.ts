@@ -87,8 +87,9 @@ export class PostgresStore implements Store, SharedQueue {
   /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
   #peers = 1;
   /**
-   * Whether no other daemon was alive at the start or the last heartbeat:
-   * the writer then decides what fits in the insert's own transaction.
+   * Whether no other daemon was alive at the start or the last heartbeat,
+   * and none has been heard from since: the writer then decides what fits
+   * in the insert's own transaction.
    */
   #alone = false;
   #closing: Promise<void> | null = null;
@@ -129,6 +130,7 @@ export class PostgresStore implements Store, SharedQueue {
       logger,
       onWork: () => this.#emitWork("elsewhere"),
       onFinished: (ids) => this.#emitFinished(ids),
+      onPeer: () => this.#alone = false,
     });
     this.#writer = new PostgresWriter({
       sql: this.#sql,
@@ -210,6 +212,8 @@ export class PostgresStore implements Store, SharedQueue {
       this.#alone = await heartbeat(this.#sql, node) === 0;
       this.#ready = true;
       await this.#signals.start();
+      // The daemons alive hear that another joined (onPeer), without waiting for a heartbeat.
+      if (!this.#alone) this.#signals.announceWork();
     } else {
       await this.#sql`SELECT 1`;
     }
