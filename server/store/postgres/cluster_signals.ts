@@ -28,7 +28,7 @@ import { connectionReason } from "./postgres_errors.ts";
 
 /** The channel of new work; the payload is the sending daemon's node id. */
 export const WORK_CHANNEL = "pedidos_nuevos";
-/** The channel of finished orders; the payload is `NODE:ids separated by commas`. */
+/** The channel of finished orders; the payload is `NODE:ids separated by commas` (none: NODE just joined). */
 export const FINISHED_CHANNEL = "pedidos_fin";
 
 /** Largest payload sent (PostgreSQL's limit is 8000 bytes). */
@@ -62,6 +62,7 @@ export class ClusterSignals {
   readonly #options: ClusterSignalsOptions;
   readonly #listener: Sql;
   #work = false;
+  #hello = false;
   #finished: number[] = [];
   #sending: Promise<void> | null = null;
   /** When the last send started (`performance.now()`). */
@@ -102,6 +103,15 @@ export class ClusterSignals {
   /** New `pendiente` orders were committed here: tell every daemon. */
   announceWork(): void {
     this.#work = true;
+    this.#send();
+  }
+
+  /**
+   * This daemon joined: tell every daemon it is alive (`onPeer`), with a
+   * notification on the channel of finished orders that names none.
+   */
+  announceJoined(): void {
+    this.#hello = true;
     this.#send();
   }
 
@@ -168,14 +178,16 @@ export class ClusterSignals {
   async #flush(): Promise<void> {
     // Let the commits of this tick join in.
     await Promise.resolve();
-    while (this.#work || this.#finished.length > 0) {
+    while (this.#work || this.#hello || this.#finished.length > 0) {
       const wait = this.#lastSent + this.#gapMs - performance.now();
       if (wait > 0 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastSent = performance.now();
       const messages: [string, string][] = [];
       const node = this.#options.nodeId;
       if (this.#work) messages.push([WORK_CHANNEL, node]);
+      if (this.#hello && this.#finished.length === 0) messages.push([FINISHED_CHANNEL, `${node}:`]);
       this.#work = false;
+      this.#hello = false;
       for (const ids of chunk(this.#finished.splice(0))) {
         messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
       }

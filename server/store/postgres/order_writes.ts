@@ -19,7 +19,7 @@ import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_
 import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
-import { ROOM } from "./postgres_schema.ts";
+import { leftOver, room } from "./postgres_schema.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -35,11 +35,13 @@ export interface InsertArgs {
 
 /**
  * How many orders the batch may add, when `$1` (checked) is true: what its
- * reservation `$5` grants (none if it was taken back), or without one (its
- * transaction holds the capacity lock) the room there is; else no limit (NULL).
+ * reservation `$5` granted (`spent`; none if it was taken back), or without
+ * one (the transaction holds the capacity lock) the room there is once the
+ * reservations left over are gone (`gone`); else no limit (NULL).
  */
-const GRANTED = `CASE WHEN $1 THEN CASE WHEN $5::bigint IS NULL THEN ${ROOM}
-    ELSE coalesce((SELECT n FROM pedidos_reservas WHERE id = $5), 0) END END`;
+const GRANTED = `CASE WHEN $1 THEN CASE WHEN $5::bigint IS NULL
+    THEN ${room("(SELECT coalesce(sum(n), 0) FROM gone)")}
+    ELSE coalesce((SELECT n FROM spent), 0) END END`;
 
 /** Whether some `pendiente` order may be claimed now (one not waiting out a retry backoff). */
 const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
@@ -47,14 +49,27 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
 
 /**
  * Inserts, oldest first, each clave's first new order not stored yet, as
- * many as its reservation grants (`$1`: checked), and returns the ones chosen, by position,
- * with whether each was stored (a clave inserted meanwhile by another daemon
- * is not) and taken: an order asked to be taken (`take`) starts
- * an attempt leased to this daemon (`$3`, for `$4` ms) in the insert itself
- * when no older order waits in the queue, which would otherwise go first.
- * That saves the claim: one row version and one round trip per order.
+ * many as fit ({@linkcode GRANTED}), and returns the ones chosen, by
+ * position, with whether each was stored (a clave inserted meanwhile by
+ * another daemon is not) and taken; then one more row, `n` -1, whose
+ * `stored` says whether the batch's reservation was there to spend.
+ *
+ * An order asked to be taken (`take`) starts an attempt leased to this
+ * daemon (`$3`, for `$4` ms) in the insert itself when no older order waits
+ * in the queue, which would otherwise go first. That saves the claim: one
+ * row version and one round trip per order.
+ *
+ * The reservation (`$5`) is deleted here, so that it and the orders it
+ * granted are never counted together; without one, the reservations left
+ * over (`$6`: this daemon's ids) are deleted under the lock before counting.
  */
-const INSERT = `WITH input AS (
+const INSERT = `WITH spent AS (
+    DELETE FROM pedidos_reservas WHERE id = $5 RETURNING n
+  ), gone AS (
+    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL
+      AND (${leftOver("$6::text::bigint[]")})
+    RETURNING r.n
+  ), input AS (
     SELECT * FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
       productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint,
       take boolean)
@@ -80,7 +95,8 @@ const INSERT = `WITH input AS (
     ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
     RETURNING id
   )
-  SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen`;
+  SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen
+  UNION ALL SELECT -1, NULL, NULL, EXISTS (SELECT 1 FROM spent)`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE clave IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
@@ -123,27 +139,25 @@ function insertKind(
           JSON.stringify(input),
           holder.nodeId,
           holder.leaseMs,
-          ctx.reservation?.id ?? null,
+          ctx.reservation,
+          ctx.leftOver,
         ],
       );
       // After the insert, in the same transaction: sees the orders just stored too.
       const reading = claves.length === 0
         ? Promise.resolve([])
         : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
-      const [inserted, stored, granted] = await Promise.all([
-        inserting,
-        reading,
-        ctx.reservation?.granted ?? null,
-      ]);
+      const [rows, stored] = await Promise.all([inserting, reading]);
+      const inserted = rows.filter((row) => row.n >= 0);
       // Its reservation was taken back (this daemon was deemed gone): nothing was inserted.
-      const lost = ctx.reservation !== null && granted === null;
+      const lost = ctx.reservation !== null && rows.some((row) => row.n === -1 && !row.stored);
       // (Every chosen row comes back: a hashed lookup of the inserted ids, where a
       // join would compare each row with each.)
-      const rows = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
+      const byN = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
       const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
       if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
       return args.map(({ pedido, receivedAt }, n): CheckedInsert | Error => {
-        const row = rows.get(n);
+        const row = byN.get(n);
         if (row !== undefined) {
           const fresh = newPedido(row.id, pedido, receivedAt);
           if (!row.taken) return { status: "inserted", pedido: fresh };
@@ -265,7 +279,7 @@ const RETRY = (checked: boolean) =>
   `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
     worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
   WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
-    AND ${checked ? `${ROOM} >= 1` : "$1"}
+    AND ${checked ? `${room()} >= 1` : "$1"}
   RETURNING ${PEDIDO_COLUMNS}`;
 
 /** Every kind of write of orders, for the daemon `nodeId` (whose leases last `leaseMs`). */

@@ -27,11 +27,26 @@ export const CAPACITY_LOCK = 0x63617061; // "capa"
 /**
  * How many more unfinished orders the cluster has room for now: its
  * capacity, less the orders unfinished and the room reserved for inserts
- * on their way. Exact only under {@linkcode CAPACITY_LOCK}.
+ * on their way, plus `released` (an SQL expression: room of reservations
+ * the same statement deletes, which its snapshot still sees). Exact only
+ * under {@linkcode CAPACITY_LOCK}.
  */
-export const ROOM = `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
+export function room(released = "0"): string {
+  return `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
     - (SELECT coalesce(sum(n), 0) FROM pedidos_sin_terminar)
-    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas))`;
+    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas) + (${released}))`;
+}
+
+/**
+ * Which rows of `pedidos_reservas` (as `r`) are left over: those of this
+ * daemon whose insert did not commit (`ids`, an SQL array of their ids), and
+ * those of daemons not alive. Deleted under {@linkcode CAPACITY_LOCK} before
+ * counting.
+ */
+export function leftOver(ids: string): string {
+  return `r.id = ANY(${ids}) OR NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
+      AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
+}
 
 /**
  * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new

@@ -43,7 +43,13 @@ import { heartbeat, registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
-import { PostgresWriter } from "./postgres_writer.ts";
+import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
+
+/**
+ * The writer's connections: one per lane, and one to spare for a lane whose
+ * connection is given up for dead until the driver closes it.
+ */
+const WRITER_CONNECTIONS = 3;
 
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -73,6 +79,7 @@ export class PostgresStore implements Store, SharedQueue {
   readonly leaseMs: number;
   readonly #capacity: number;
   readonly #sql: Sql;
+  readonly #writeSql: Sql;
   readonly #fast: Sql;
   readonly #health: DatabaseHealth;
   readonly #signals: ClusterSignals;
@@ -100,9 +107,16 @@ export class PostgresStore implements Store, SharedQueue {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     // A connection that closes may leave a transaction of the writer unanswered.
-    this.#sql = postgres({ ...driver, onclose: () => this.#writer.connectionClosed() });
+    this.#sql = postgres(driver);
+    // The writer's: a connection that closes may leave one of its transactions unanswered.
+    this.#writeSql = postgres({
+      ...driver,
+      max: WRITER_CONNECTIONS,
+      onclose: () => this.#writer.connectionClosed(),
+      connection: { ...driver.connection, ...WRITER_SETTINGS },
+    });
     // Claims, renewals and notifications: statements over a batch of orders,
-    // planned for each call (see BATCH_PLANNING in postgres_writer.ts), and
+    // planned for each call (see WRITER_SETTINGS in postgres_writer.ts), and
     // without bitmap scans: a claim then walks the index of pending orders
     // in order and stops at its limit, where a bitmap scan, chosen on
     // statistics that lag behind, reads the whole queue and sorts it.
@@ -133,7 +147,7 @@ export class PostgresStore implements Store, SharedQueue {
       onPeer: () => this.#alone = false,
     });
     this.#writer = new PostgresWriter({
-      sql: this.#sql,
+      sql: this.#writeSql,
       nodeId: this.nodeId,
       shared: () => !this.#alone,
       unavailable: (what, error) => this.#health.fail(what, error),
@@ -213,7 +227,7 @@ export class PostgresStore implements Store, SharedQueue {
       this.#ready = true;
       await this.#signals.start();
       // The daemons alive hear that another joined (onPeer), without waiting for a heartbeat.
-      if (!this.#alone) this.#signals.announceWork();
+      if (!this.#alone) this.#signals.announceJoined();
     } else {
       await this.#sql`SELECT 1`;
     }
@@ -484,7 +498,9 @@ export class PostgresStore implements Store, SharedQueue {
       // (None should be left once the writer is flushed; one left over would hold room.)
       await this.#sql`DELETE FROM pedidos_reservas WHERE nodo = ${this.nodeId}`.catch(() => {});
     }
-    await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
+    await Promise.all(
+      [this.#sql, this.#writeSql, this.#fast].map((sql) => sql.end({ timeout: 5 })),
+    );
     const { batches, writes, largestBatch } = this.#writer.stats;
     this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
   }

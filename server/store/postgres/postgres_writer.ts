@@ -43,25 +43,28 @@
 
 import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
-import { CAPACITY_LOCK, ROOM } from "./postgres_schema.ts";
+import { CAPACITY_LOCK, leftOver, room } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
- * How the statements of a batch are planned, for its transaction only.
+ * How the writer's connections plan their statements (connection settings).
  *
- * - For their own arguments and the table as it is now: a prepared
- *   statement's generic plan is made once per connection, and kept; one made
- *   while the table was small (a new database) scans the whole table for
- *   every batch once it has grown. Planning costs a fraction of a batch.
+ * - For each statement's own arguments and the table as it is now: a
+ *   prepared statement's generic plan is made once per connection, and
+ *   kept; one made while the table was small (a new database) scans the
+ *   whole table for every batch once it has grown. Planning costs a
+ *   fraction of a batch.
  * - Without nested loops: a batch joins its rows (hundreds) to the orders
- *   they change, and with statistics that lag behind (autovacuum off, or
- *   not yet run) the planner guesses that one side has a row or two and
- *   compares every row with every other; hashing them costs the same for a
- *   few rows and stays linear for many. The writer's statements look orders
- *   up by primary key, which this leaves alone.
+ *   they change, and with statistics that lag behind (autovacuum off, or not
+ *   yet run) the planner guesses that one side has a row or two and compares
+ *   every row with every other; hashing them costs the same for a few rows
+ *   and stays linear for many. The writer's statements look orders up by
+ *   primary key, which this leaves alone.
  */
-export const BATCH_PLANNING = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), " +
-  "set_config('enable_nestloop', 'off', true)";
+export const WRITER_SETTINGS: Record<string, string> = {
+  plan_cache_mode: "force_custom_plan",
+  enable_nestloop: "off",
+};
 
 /** What a kind of write uses while its batch is being sent. */
 export interface BatchContext {
@@ -72,12 +75,15 @@ export interface BatchContext {
   /** These orders finished: their waiters on every daemon are woken after the commit. */
   finished(ids: readonly number[]): void;
   /**
-   * The batch's reservation, when a kind reserves and other daemons are
-   * alive: its id in `pedidos_reservas`, and how many orders it grants
-   * (null: it was taken back, so none). Without one, the batch holds the
-   * capacity lock, and the kind counts the room itself ({@linkcode ROOM}).
+   * The id of the batch's reservation in `pedidos_reservas`, when a kind
+   * reserves and other daemons are alive: the kind adds no more orders than
+   * it grants, and deletes it in the same transaction. Null: the batch holds
+   * the capacity lock, and the kind counts the room itself, after deleting
+   * the reservations left over ({@linkcode BatchContext.leftOver}).
    */
-  readonly reservation: { id: number; granted: Promise<number | null> } | null;
+  readonly reservation: number | null;
+  /** This daemon's reservations that may be left over, as an SQL array literal of ids. */
+  readonly leftOver: string;
 }
 
 /**
@@ -111,6 +117,10 @@ export interface CommitEffects {
 
 /** Options of {@linkcode PostgresWriter}. */
 export interface PostgresWriterOptions {
+  /**
+   * The writer's own connections, set up as {@linkcode WRITER_SETTINGS}
+   * says: each lane uses one at a time.
+   */
   sql: Sql;
   /** This daemon's node id, which its reservations carry. */
   nodeId: string;
@@ -333,45 +343,35 @@ export class PostgresWriter {
     };
     const adding = groups.reduce((n, [kind, group]) => kind.reserves ? n + group.length : n, 0);
     const reserving = adding > 0 && this.#shared() ? adding : 0;
-    let reservation: BatchContext["reservation"] = null;
+    const leaked = [...this.#leaked];
+    const leftOver = `{${leaked.join(",")}}`;
+    let reservation: number | null = null;
     let reserved: Promise<boolean> = Promise.resolve(false);
     if (reserving > 0) {
-      const id = reservationId();
-      const leaked = [...this.#leaked];
+      reservation = reservationId();
       query("BEGIN", []);
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      query(CLEAN_RESERVATIONS, [`{${leaked.join(",")}}`]);
-      query(RESERVE, [id, this.#nodeId, reserving]);
+      query(RESERVE, [reservation, this.#nodeId, reserving, leftOver]);
       reserved = query<never>("COMMIT", []).then(
         (r) => (r as unknown as { command: string }).command === "COMMIT",
         () => false,
       );
-      reserved.then((ok) => ok && leaked.forEach((old) => this.#leaked.delete(old)));
-      reservation = { id, granted: Promise.resolve(null) };
     }
+    const checked = groups.some(([kind]) => kind.checked);
     query("BEGIN", []);
-    query(BATCH_PLANNING, []);
-    if (reservation !== null) {
-      // Held until the commit: no one can take it back meanwhile.
-      const granted = query<{ n: number }>(HOLD_RESERVATION, [reservation.id])
-        .then((rows) => rows[0]?.n ?? null);
-      reservation = { id: reservation.id, granted };
-    }
-    if ((adding > 0 && reserving === 0) || groups.some(([kind]) => kind.checked)) {
+    if ((adding > 0 && reserving === 0) || checked) {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      // What it counts must not include room reserved by daemons gone.
-      query(CLEAN_RESERVATIONS, [`{${[...this.#leaked].join(",")}}`]);
     }
+    // (An insert without a reservation deletes what is left over itself.)
+    if (checked) query(CLEAN_RESERVATIONS, [leftOver]);
     const ctx: BatchContext = {
       query,
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
       reservation,
+      leftOver,
     };
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
-    if (reservation !== null) {
-      query("DELETE FROM pedidos_reservas WHERE id = $1", [reservation.id]);
-    }
     const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
     const [results, statements] = await Promise.all([
       Promise.allSettled(applied),
@@ -383,9 +383,12 @@ export class PostgresWriter {
     const lost = failures.find(isConnectionError);
     const committed = lost === undefined &&
       await commit.then((r) => r.command === "COMMIT", () => false);
-    // A reservation whose insert did not commit is left over, if it was made.
+    // The left-overs were deleted by a committed reservation, or by a committed
+    // transaction under the lock; a reservation whose insert did not commit is one.
+    const cleaned = await reserved || (committed && (reserving === 0 && adding > 0 || checked));
+    if (cleaned) leaked.forEach((id) => this.#leaked.delete(id));
     if (!committed && reservation !== null && (lost !== undefined || await reserved)) {
-      this.#leaked.add(reservation.id);
+      this.#leaked.add(reservation);
     }
     if (lost !== undefined) throw lost;
     if (!committed) {
@@ -395,21 +398,19 @@ export class PostgresWriter {
   }
 }
 
+/** Deletes the reservations left over (`$1`: this daemon's ids). */
+const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${leftOver("$1::text::bigint[]")}`;
+
 /**
- * Deletes the reservations left over: this daemon's (`$1`, their ids), and
- * those of daemons not alive.
+ * Reserves room for up to `$3` new orders, as much as there is, for the
+ * daemon `$2`, once the reservations left over are gone (`$4`: this
+ * daemon's ids).
  */
-const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r
-  WHERE r.id = ANY($1::text::bigint[])
-    OR NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
-      AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
-
-/** Reserves room for up to `$3` new orders, as much as there is, for the daemon `$2`. */
-const RESERVE = `INSERT INTO pedidos_reservas (id, nodo, n)
-  VALUES ($1, $2, least($3::int, ${ROOM}))`;
-
-/** Locks the batch's reservation (`$1`), and reads what it grants. */
-const HOLD_RESERVATION = "SELECT n FROM pedidos_reservas WHERE id = $1 FOR UPDATE";
+const RESERVE = `WITH gone AS (
+    DELETE FROM pedidos_reservas r WHERE ${leftOver("$4::text::bigint[]")} RETURNING r.n
+  )
+  INSERT INTO pedidos_reservas (id, nodo, n)
+  VALUES ($1, $2, least($3::int, ${room("(SELECT coalesce(sum(n), 0) FROM gone)")}))`;
 
 /** A new reservation's id: random, 53 bits. */
 function reservationId(): number {
