@@ -19,7 +19,7 @@ import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_
 import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
-import { leftOver, room } from "./postgres_schema.ts";
+import { LEFT_OVER, room } from "./postgres_schema.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -40,7 +40,7 @@ export interface InsertArgs {
  * reservations left over are gone (`gone`); else no limit (NULL).
  */
 const GRANTED = `CASE WHEN $1 THEN CASE WHEN $5::bigint IS NULL
-    THEN ${room("(SELECT coalesce(sum(n), 0) FROM gone)")}
+    THEN ${room("(SELECT coalesce(sum(n), 0) FROM gone WHERE id IS NOT NULL)")}
     ELSE coalesce((SELECT n FROM spent), 0) END END`;
 
 /** Whether some `pendiente` order may be claimed now (one not waiting out a retry backoff). */
@@ -59,25 +59,33 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
  * in the queue, which would otherwise go first. That saves the claim: one
  * row version and one round trip per order.
  *
- * The reservation (`$5`) is deleted here, so that it and the orders it
- * granted are never counted together; without one, the reservations left
- * over (`$6`: this daemon's ids) are deleted under the lock before counting.
+ * The reservation (`$5`, in this daemon's row) is marked spent here, so
+ * that it and the orders it granted are never counted together; one taken
+ * back or replaced meanwhile grants nothing. Without one (under the lock),
+ * the reservations of daemons gone are deleted before counting, and one of
+ * this daemon's whose insert never committed is marked spent.
  */
 const INSERT = `WITH spent AS (
-    DELETE FROM pedidos_reservas WHERE id = $5 RETURNING n
+    UPDATE pedidos_reservas SET id = NULL WHERE nodo = $3 AND id = $5 RETURNING n
   ), gone AS (
-    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL
-      AND (${leftOver("$6::text::bigint[]")})
-    RETURNING r.n
+    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL AND ${LEFT_OVER}
+    RETURNING r.n, r.id
+  ), mine AS (
+    UPDATE pedidos_reservas SET id = NULL
+    WHERE $1 AND $5::bigint IS NULL AND nodo = $3 AND id IS NOT NULL
+    RETURNING n
   ), input AS (
-    SELECT * FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
+    SELECT x.*, min(x.n) OVER (PARTITION BY x.clave) AS first
+    FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
       productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint,
       take boolean)
   ), fresh AS (
-    SELECT i.* FROM input i
-    WHERE i.clave IS NULL
-      OR (i.n = (SELECT min(j.n) FROM input j WHERE j.clave = i.clave)
-        AND NOT EXISTS (SELECT 1 FROM pedidos p WHERE p.clave = i.clave))
+    SELECT i.n, i.clave, i.cliente, i.productos, i.direccion, i.fecha_recibido, i.usuario_id,
+      i.take
+    FROM input i
+    LEFT JOIN LATERAL (SELECT true AS stored FROM pedidos p WHERE p.clave = i.clave LIMIT 1) e
+      ON true
+    WHERE i.clave IS NULL OR (i.n = i.first AND e.stored IS NULL)
   ), chosen AS (
     SELECT f.*, nextval('pedidos_id_seq') AS id,
       coalesce(f.take, false) AND NOT (SELECT ${CLAIMABLE}) AS taken
@@ -99,7 +107,7 @@ const INSERT = `WITH spent AS (
   UNION ALL SELECT -1, NULL, NULL, EXISTS (SELECT 1 FROM spent)`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
-  WHERE clave IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
+  WHERE clave = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`;
 
 /** The order by id, when `$2` (the owner) is null or placed it. */
 const GET_SCOPED = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
@@ -140,7 +148,6 @@ function insertKind(
           holder.nodeId,
           holder.leaseMs,
           ctx.reservation,
-          ctx.leftOver,
         ],
       );
       // After the insert, in the same transaction: sees the orders just stored too.
@@ -182,18 +189,28 @@ function insertKind(
   };
 }
 
-/** A fenced update of claimed orders, for every write of its kind in the batch at once. */
+/**
+ * A fenced update of claimed orders, for every write of its kind in the
+ * batch at once: `set` assigns from {@linkcode field}s of each order's
+ * entry in `$1`, an object keyed by id.
+ */
 function fenced<A extends { lease: Lease }>(
   name: string,
   nodeId: string,
-  sql: string,
+  set: string,
   record: (args: A) => Record<string, unknown>,
   after: (ctx: BatchContext, ids: number[]) => void = () => {},
 ): WriteKind<A, boolean> {
+  const sql = `WITH v AS MATERIALIZED (SELECT $1::text::jsonb AS j)
+    UPDATE pedidos p SET ${set}
+    FROM v
+    WHERE ${FENCE}
+    RETURNING p.id`;
   return {
     name,
     async apply(ctx, args) {
-      const input = args.map((a) => ({ id: a.lease.id, intento: a.lease.attempt, ...record(a) }));
+      const input: Record<number, Record<string, unknown>> = {};
+      for (const a of args) input[a.lease.id] = { intento: a.lease.attempt, ...record(a) };
       const ids = `{${args.map((a) => a.lease.id).join(",")}}`;
       const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId, ids]);
       const done = new Set(rows.map((row) => row.id));
@@ -201,6 +218,12 @@ function fenced<A extends { lease: Lease }>(
       return args.map((a) => done.has(a.lease.id));
     },
   };
+}
+
+/** The value of `name`, as `type`, in the order's entry of a fenced update's `$1`. */
+function field(name: string, type: string): string {
+  if (type === "jsonb") return `nullif(v.j -> p.id::text -> '${name}', 'null'::jsonb)`;
+  return `(v.j -> p.id::text ->> '${name}')::${type}`;
 }
 
 /** One statement per write, all sent at once; `check` reads each write's rows. */
@@ -220,16 +243,16 @@ function each<A, R>(
 }
 
 /**
- * The fence. `nodo` is set only while an order is `en proceso` (a claim sets
- * it, every way out clears it), so it stands for the state too; leaving
- * `estado` out keeps the planner on the primary key rather than the partial
- * index of orders `en proceso`, whose dead entries a busy queue keeps many of.
- * The ids again as an array (`$3`): the primary key then tells the planner
- * how few rows the update touches, whatever its statistics say, so it looks
- * them up instead of scanning the table.
+ * The fence: the order's attempt and lease holder. `nodo` is set only while
+ * an order is `en proceso` (a claim sets it, every way out clears it), so it
+ * stands for the state too; leaving `estado` out keeps the planner on the
+ * primary key rather than the partial index of orders `en proceso`, whose
+ * dead entries a busy queue keeps many of. The orders are found by their ids
+ * (`$3`, an array) in the primary key, and each one's values looked up in
+ * `$1` by id: no join the planner could get wrong, whatever its statistics.
  */
-const FENCE = "p.id = ANY($3::text::bigint[]) AND p.id = r.id AND p.intentos = r.intento " +
-  "AND p.nodo = $2";
+const FENCE = `p.id = ANY($3::text::bigint[]) AND p.nodo = $2
+      AND p.intentos = ${field("intento", "int")}`;
 
 function resultado(outcome: Outcome): unknown {
   return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);
@@ -279,7 +302,7 @@ const RETRY = (checked: boolean) =>
   `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
     worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
   WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
-    AND ${checked ? `${room()} >= 1` : "$1"}
+    AND $1::boolean${checked ? ` AND ${room()} >= 1` : ""}
   RETURNING ${PEDIDO_COLUMNS}`;
 
 /** Every kind of write of orders, for the daemon `nodeId` (whose leases last `leaseMs`). */
@@ -291,21 +314,16 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     attemptStarted: fenced<{ lease: Lease; worker: number; at: string }>(
       "record attempt start",
       nodeId,
-      `UPDATE pedidos p SET worker = r.worker, fecha_inicio = r.inicio
-      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, worker int,
-        inicio timestamptz)
-      WHERE ${FENCE} RETURNING p.id`,
+      `worker = ${field("worker", "int")}, fecha_inicio = ${field("inicio", "timestamptz")}`,
       (a) => ({ worker: a.worker, inicio: a.at }),
     ),
     attemptFinished: fenced<{ lease: Lease; end: AttemptEnd }>(
       "finish attempt",
       nodeId,
-      `UPDATE pedidos p SET estado = r.estado, fecha_inicio = r.inicio, fecha_fin = r.fin,
-        worker = r.worker, detalle_error = r.detalle, resultado = r.resultado,
-        nodo = NULL, lease_hasta = NULL
-      FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int, estado text,
-        inicio timestamptz, fin timestamptz, worker int, detalle text, resultado jsonb)
-      WHERE ${FENCE} RETURNING p.id`,
+      `estado = ${field("estado", "text")}, fecha_inicio = ${field("inicio", "timestamptz")},
+        fecha_fin = ${field("fin", "timestamptz")}, worker = ${field("worker", "int")},
+        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "jsonb")},
+        nodo = NULL, lease_hasta = NULL`,
       ({ end }) => ({
         estado: end.outcome.estado,
         inicio: end.startedAt,
@@ -319,14 +337,13 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     attemptReleased: fenced<{ lease: Lease; started: boolean; retryInMs: number | null }>(
       "release attempt",
       nodeId,
-      `UPDATE pedidos p SET estado = 'pendiente',
-        intentos = p.intentos - CASE WHEN r.started THEN 0 ELSE 1 END,
+      `estado = 'pendiente',
+        intentos = p.intentos - CASE WHEN ${field("started", "boolean")} THEN 0 ELSE 1 END,
         fecha_inicio = NULL, fecha_fin = NULL, worker = NULL, detalle_error = NULL,
         resultado = NULL, nodo = NULL, lease_hasta = NULL,
-        no_antes_de = clock_timestamp() + r.retry_in_ms * interval '1 millisecond'
-      FROM jsonb_to_recordset($1::text::jsonb)
-        AS r(id bigint, intento int, started boolean, retry_in_ms int)
-      WHERE ${FENCE} RETURNING p.id`,
+        no_antes_de = clock_timestamp() + ${
+        field("retry_in_ms", "int")
+      } * interval '1 millisecond'`,
       (a) => ({ started: a.started, retry_in_ms: a.retryInMs }),
       (ctx) => ctx.newWork(),
     ),
@@ -412,11 +429,11 @@ export function orderWrites(nodeId: string, leaseMs: number) {
       "prune",
       ({ before, limit }) => [
         // Oldest first; never the newest order, whose id must stay the highest ever given.
-        `DELETE FROM pedidos WHERE id IN (
+        `DELETE FROM pedidos WHERE id = ANY(ARRAY(
           SELECT id FROM pedidos
           WHERE estado IN ${FINISHED} AND fecha_fin < $1
             AND id < (SELECT max(id) FROM pedidos)
-          ORDER BY id LIMIT $2)
+          ORDER BY id LIMIT $2))
         RETURNING id`,
         [before, limit],
       ],

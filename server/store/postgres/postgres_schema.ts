@@ -34,19 +34,16 @@ export const CAPACITY_LOCK = 0x63617061; // "capa"
 export function room(released = "0"): string {
   return `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
     - (SELECT coalesce(sum(n), 0) FROM pedidos_sin_terminar)
-    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas) + (${released}))`;
+    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas WHERE id IS NOT NULL)
+    + (${released}))`;
 }
 
 /**
- * Which rows of `pedidos_reservas` (as `r`) are left over: those of this
- * daemon whose insert did not commit (`ids`, an SQL array of their ids), and
- * those of daemons not alive. Deleted under {@linkcode CAPACITY_LOCK} before
- * counting.
+ * Which rows of `pedidos_reservas` (as `r`) are left over: those of daemons
+ * not alive. Deleted under {@linkcode CAPACITY_LOCK}, before counting.
  */
-export function leftOver(ids: string): string {
-  return `r.id = ANY(${ids}) OR NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
+export const LEFT_OVER = `NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
       AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
-}
 
 /**
  * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new
@@ -174,6 +171,16 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE UNLOGGED TABLE pedidos_reservas (
     id   bigint PRIMARY KEY,
     nodo text NOT NULL,
+    n    integer NOT NULL CHECK (n >= 0)
+  );`,
+  // 4: one row of reservations per daemon, changed in place (HOT updates
+  // that page pruning keeps to a page or two), where a row inserted and
+  // deleted for every batch left a dead row per batch for vacuum to clear.
+  // \`id\` is the reservation in force, NULL once spent.
+  `DROP TABLE pedidos_reservas;
+  CREATE UNLOGGED TABLE pedidos_reservas (
+    nodo text PRIMARY KEY,
+    id   bigint,
     n    integer NOT NULL CHECK (n >= 0)
   );`,
 ];

@@ -19,12 +19,13 @@
  * daemon's inserts wait for the others' disk writes, so a batch first
  * reserves room for its new orders in a short transaction of its own (lock, count, one row in the unlogged `pedidos_reservas`, commit:
  * nothing to wait for on disk), sent in the same round trip just before the
- * insert's; the insert adds as many orders as were granted and deletes the
- * reservation, in its own transaction, so that at every commit the orders
- * and the reservations together never exceed the capacity. A reservation
- * whose insert never committed (it failed, the connection broke, its daemon
- * died) is deleted by a later reservation: this daemon's, or anyone's once
- * the daemon is not alive any more (`pedidos_nodos`).
+ * insert's; the insert adds as many orders as were granted and marks the
+ * reservation spent, in its own transaction, so that at every commit the orders
+ * and the reservations together never exceed the capacity. Each daemon has
+ * one row there, changed in place. A reservation whose insert never
+ * committed (it failed, the connection broke) is replaced by the daemon's
+ * next one; that of a daemon not alive any more (`pedidos_nodos`) is deleted
+ * by whoever counts next.
  *
  * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
  * unfinished orders, every statement, and `COMMIT` are sent together on one
@@ -43,27 +44,28 @@
 
 import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
-import { CAPACITY_LOCK, leftOver, room } from "./postgres_schema.ts";
+import { CAPACITY_LOCK, LEFT_OVER, room } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
- * How the writer's connections plan their statements (connection settings).
- *
- * - For each statement's own arguments and the table as it is now: a
- *   prepared statement's generic plan is made once per connection, and
- *   kept; one made while the table was small (a new database) scans the
- *   whole table for every batch once it has grown. Planning costs a
- *   fraction of a batch.
- * - Without nested loops: a batch joins its rows (hundreds) to the orders
- *   they change, and with statistics that lag behind (autovacuum off, or not
- *   yet run) the planner guesses that one side has a row or two and compares
- *   every row with every other; hashing them costs the same for a few rows
- *   and stays linear for many. The writer's statements look orders up by
- *   primary key, which this leaves alone.
+ * How the writer's connections plan their statements (connection settings):
+ * never a sequential or a bitmap scan of a table. Its statements look orders
+ * up by primary key, `clave` or the index of pending orders, and each
+ * statement's plan is made once per connection and kept (a prepared
+ * statement's generic plan), often while the table is small (a new
+ * database): planned on that size, or on statistics that lag behind
+ * (autovacuum off, or not yet run), a scan of the whole table looks cheap,
+ * and once the table has grown every batch would pay for it. Without those
+ * scans the only plans left go through the indexes, at any size; and no
+ * planning is paid for each batch.
  */
 export const WRITER_SETTINGS: Record<string, string> = {
-  plan_cache_mode: "force_custom_plan",
-  enable_nestloop: "off",
+  enable_seqscan: "off",
+  enable_bitmapscan: "off",
+  // A scan with no other way (a table without an index for it) is priced as
+  // disabled, which would pass the JIT's threshold: 100 ms of compiling for a
+  // statement of a millisecond.
+  jit: "off",
 };
 
 /** What a kind of write uses while its batch is being sent. */
@@ -75,15 +77,13 @@ export interface BatchContext {
   /** These orders finished: their waiters on every daemon are woken after the commit. */
   finished(ids: readonly number[]): void;
   /**
-   * The id of the batch's reservation in `pedidos_reservas`, when a kind
-   * reserves and other daemons are alive: the kind adds no more orders than
-   * it grants, and deletes it in the same transaction. Null: the batch holds
-   * the capacity lock, and the kind counts the room itself, after deleting
-   * the reservations left over ({@linkcode BatchContext.leftOver}).
+   * The id of the batch's reservation (this daemon's row of
+   * `pedidos_reservas`), when a kind reserves and other daemons are alive:
+   * the kind adds no more orders than it grants, and marks it spent in the
+   * same transaction. Null: the batch holds the capacity lock, and the kind
+   * counts the room itself, after deleting the reservations left over.
    */
   readonly reservation: number | null;
-  /** This daemon's reservations that may be left over, as an SQL array literal of ids. */
-  readonly leftOver: string;
 }
 
 /**
@@ -156,8 +156,6 @@ export class PostgresWriter {
   readonly #sql: Sql;
   readonly #nodeId: string;
   readonly #shared: () => boolean;
-  /** Reservations that may be left over (their insert did not commit): deleted by the next. */
-  readonly #leaked = new Set<number>();
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
@@ -343,19 +341,13 @@ export class PostgresWriter {
     };
     const adding = groups.reduce((n, [kind, group]) => kind.reserves ? n + group.length : n, 0);
     const reserving = adding > 0 && this.#shared() ? adding : 0;
-    const leaked = [...this.#leaked];
-    const leftOver = `{${leaked.join(",")}}`;
     let reservation: number | null = null;
-    let reserved: Promise<boolean> = Promise.resolve(false);
     if (reserving > 0) {
       reservation = reservationId();
       query("BEGIN", []);
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      query(RESERVE, [reservation, this.#nodeId, reserving, leftOver]);
-      reserved = query<never>("COMMIT", []).then(
-        (r) => (r as unknown as { command: string }).command === "COMMIT",
-        () => false,
-      );
+      query(RESERVE, [reservation, this.#nodeId, reserving]);
+      query("COMMIT", []);
     }
     const checked = groups.some(([kind]) => kind.checked);
     query("BEGIN", []);
@@ -363,13 +355,12 @@ export class PostgresWriter {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
     // (An insert without a reservation deletes what is left over itself.)
-    if (checked) query(CLEAN_RESERVATIONS, [leftOver]);
+    if (checked) query(CLEAN_RESERVATIONS, []);
     const ctx: BatchContext = {
       query,
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
       reservation,
-      leftOver,
     };
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
     const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
@@ -383,13 +374,6 @@ export class PostgresWriter {
     const lost = failures.find(isConnectionError);
     const committed = lost === undefined &&
       await commit.then((r) => r.command === "COMMIT", () => false);
-    // The left-overs were deleted by a committed reservation, or by a committed
-    // transaction under the lock; a reservation whose insert did not commit is one.
-    const cleaned = await reserved || (committed && (reserving === 0 && adding > 0 || checked));
-    if (cleaned) leaked.forEach((id) => this.#leaked.delete(id));
-    if (!committed && reservation !== null && (lost !== undefined || await reserved)) {
-      this.#leaked.add(reservation);
-    }
     if (lost !== undefined) throw lost;
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
@@ -398,19 +382,23 @@ export class PostgresWriter {
   }
 }
 
-/** Deletes the reservations left over (`$1`: this daemon's ids). */
-const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${leftOver("$1::text::bigint[]")}`;
+/** Deletes the reservations left over (of daemons not alive). */
+const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${LEFT_OVER}`;
 
 /**
  * Reserves room for up to `$3` new orders, as much as there is, for the
- * daemon `$2`, once the reservations left over are gone (`$4`: this
- * daemon's ids).
+ * daemon `$2` (reservation `$1`, in place of any it had: one whose insert
+ * never committed, which its insert can no longer spend), once the
+ * reservations left over are gone. (A reservation of ours left over still
+ * counts until it is replaced: a bound, not a leak.)
  */
 const RESERVE = `WITH gone AS (
-    DELETE FROM pedidos_reservas r WHERE ${leftOver("$4::text::bigint[]")} RETURNING r.n
+    DELETE FROM pedidos_reservas r WHERE ${LEFT_OVER} RETURNING r.n, r.id
   )
-  INSERT INTO pedidos_reservas (id, nodo, n)
-  VALUES ($1, $2, least($3::int, ${room("(SELECT coalesce(sum(n), 0) FROM gone)")}))`;
+  INSERT INTO pedidos_reservas (nodo, id, n)
+  VALUES ($2, $1, least($3::int,
+    ${room("(SELECT coalesce(sum(n), 0) FROM gone WHERE id IS NOT NULL)")}))
+  ON CONFLICT (nodo) DO UPDATE SET id = EXCLUDED.id, n = EXCLUDED.n`;
 
 /** A new reservation's id: random, 53 bits. */
 function reservationId(): number {

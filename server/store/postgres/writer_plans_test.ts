@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import type { WriteKind } from "./postgres_writer.ts";
+import { orderWrites } from "./order_writes.ts";
+import { migrate } from "./postgres_schema.ts";
+import { WRITER_SETTINGS } from "./postgres_writer.ts";
+
+const AT = "2026-12-01T10:00:00.000Z";
+
+/** Every statement the writer's kinds send, with their parameters, as sent. */
+async function statements(): Promise<[string, unknown[]][]> {
+  const w = orderWrites("nodo-a", 30_000);
+  const sent: [string, unknown[]][] = [];
+  const ctx = (reservation: number | null) => ({
+    query: (text: string, params: unknown[]) => {
+      sent.push([text, params]);
+      return Promise.resolve([]);
+    },
+    newWork() {},
+    finished() {},
+    reservation,
+  });
+  const apply = <A>(kind: WriteKind<A, unknown>, args: A, reservation: number | null = null) =>
+    kind.apply(ctx(reservation) as never, [args]);
+  const pedido = { cliente: "Ana", productos: [{ nombre: "pan", cantidad: 1 }], direccion: "C 1" };
+  const insert = { pedido: { ...pedido, clave: "k1" }, receivedAt: AT, owner: null, take: true };
+  const lease = { id: 1, attempt: 1 };
+  const end = { outcome: { estado: "listo" as const, at: AT }, worker: 1, startedAt: AT };
+  await apply(w.insertChecked, insert, 7);
+  await apply(w.insertChecked, insert);
+  await apply(w.insert, insert);
+  await apply(w.attemptStarted, { lease, worker: 1, at: AT });
+  await apply(w.attemptFinished, { lease, end });
+  await apply(w.attemptReleased, { lease, started: true, retryInMs: 10 });
+  await apply(w.cancel, { id: 1, owner: null, at: AT });
+  await apply(w.retryChecked, { id: 1, owner: null });
+  await apply(w.markFinished, { id: 1, outcome: end.outcome });
+  await apply(w.prune, { before: AT, limit: 10 });
+  return sent;
+}
+
+function literal(value: unknown): string {
+  if (value === null) return "NULL";
+  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
+  return String(value);
+}
+
+pgTest({
+  name:
+    "the writer's statements, planned once on an empty table, reach orders only through indexes",
+  async fn() {
+    await using db = await freshDatabase();
+    // As the writer's connections are set up; a plan made once and kept.
+    const sql = postgres(db.url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { ...WRITER_SETTINGS, plan_cache_mode: "force_generic_plan" },
+    });
+    try {
+      await migrate(sql);
+      const sent = await statements();
+      assert.ok(sent.length >= 10);
+      for (const [i, [text, params]] of sent.entries()) {
+        await sql.unsafe(`PREPARE s${i} AS ${text}`);
+        const rows = await sql.unsafe(`EXPLAIN EXECUTE s${i}(${params.map(literal).join(", ")})`);
+        const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+        const what = text.replace(/\s+/g, " ").slice(0, 60);
+        assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
+        assert.doesNotMatch(plan, /Bitmap Heap Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
