@@ -18,8 +18,8 @@ import { newPedido } from "../new_pedido.ts";
 import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_queue.ts";
 import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
-import type { BatchContext, WriteKind } from "./postgres_writer.ts";
-import { LEFT_OVER, room } from "./postgres_schema.ts";
+import { type BatchContext, WRITE_AGAIN, type WriteKind } from "./postgres_writer.ts";
+import { leftOver, room } from "./postgres_schema.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -68,7 +68,7 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
 const INSERT = `WITH spent AS (
     UPDATE pedidos_reservas SET id = NULL WHERE nodo = $3 AND id = $5 RETURNING n
   ), gone AS (
-    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL AND ${LEFT_OVER}
+    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL AND ${leftOver("$3")}
     RETURNING r.n, r.id
   ), mine AS (
     UPDATE pedidos_reservas SET id = NULL
@@ -163,7 +163,7 @@ function insertKind(
       const byN = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
       const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
       if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
-      return args.map(({ pedido, receivedAt }, n): CheckedInsert | Error => {
+      return args.map(({ pedido, receivedAt }, n): CheckedInsert | typeof WRITE_AGAIN => {
         const row = byN.get(n);
         if (row !== undefined) {
           const fresh = newPedido(row.id, pedido, receivedAt);
@@ -182,7 +182,8 @@ function insertKind(
         }
         const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
         if (existing !== undefined) return { status: "duplicate", pedido: existing };
-        if (lost) return new Error("the room reserved for it in the cluster was taken back");
+        // Nothing was inserted: it goes in a later batch, with a reservation of its own.
+        if (lost) return WRITE_AGAIN;
         return { status: "full" };
       });
     },

@@ -40,10 +40,13 @@ export function room(released = "0"): string {
 
 /**
  * Which rows of `pedidos_reservas` (as `r`) are left over: those of daemons
- * not alive. Deleted under {@linkcode CAPACITY_LOCK}, before counting.
+ * not alive, other than `self` (an SQL expression: this daemon's node id).
+ * Deleted under {@linkcode CAPACITY_LOCK}, before counting.
  */
-export const LEFT_OVER = `NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
+export function leftOver(self: string): string {
+  return `r.nodo <> ${self} AND NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
       AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
+}
 
 /**
  * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new

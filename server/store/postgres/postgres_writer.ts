@@ -44,7 +44,7 @@
 
 import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
-import { CAPACITY_LOCK, LEFT_OVER, room } from "./postgres_schema.ts";
+import { CAPACITY_LOCK, leftOver, room } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
@@ -106,8 +106,18 @@ export interface WriteKind<A, R> {
    * adds no more than {@linkcode BatchContext.reservation} grants.
    */
   readonly reserves?: boolean;
-  apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
+  apply(ctx: BatchContext, args: A[]): Promise<(R | Error | typeof WRITE_AGAIN)[]>;
 }
+
+/**
+ * What a kind answers for a write that changed nothing and should go in a
+ * later batch (an insert whose reservation was taken back). The writer
+ * queues it again, three times at most.
+ */
+export const WRITE_AGAIN: unique symbol = Symbol("write again");
+
+/** Times a write answered {@linkcode WRITE_AGAIN} is queued again before it fails. */
+const MAX_AGAIN = 3;
 
 /** What the writer tells its store after each commit. */
 export interface CommitEffects {
@@ -147,6 +157,8 @@ export interface PostgresWriterOptions {
 interface Queued {
   kind: WriteKind<unknown, unknown>;
   args: unknown;
+  /** Times it was queued again ({@linkcode WRITE_AGAIN}). */
+  again?: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -180,7 +192,7 @@ export class PostgresWriter {
   /** Queues a write; resolves with its result after its transaction commits. */
   write<A, R>(kind: WriteKind<A, R>, args: A): Promise<R> {
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.#lanes[kind.checked || kind.reserves ? 0 : 1].queue.push({
+    this.#laneOf(kind).queue.push({
       kind: kind as WriteKind<unknown, unknown>,
       args,
       resolve: resolve as (value: unknown) => void,
@@ -188,6 +200,10 @@ export class PostgresWriter {
     });
     this.#schedule();
     return promise;
+  }
+
+  #laneOf(kind: WriteKind<never, unknown>): Lane {
+    return this.#lanes[kind.checked || kind.reserves ? 0 : 1];
   }
 
   /** Resolves when every write queued so far has settled. */
@@ -247,6 +263,7 @@ export class PostgresWriter {
       }
       return;
     }
+    const again: Queued[] = [];
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -264,7 +281,14 @@ export class PostgresWriter {
       }
       group.forEach((queued, i) => {
         const value = result.value[i];
-        if (value instanceof Error) {
+        if (value === WRITE_AGAIN) {
+          queued.again = (queued.again ?? 0) + 1;
+          if (queued.again <= MAX_AGAIN) {
+            again.push(queued);
+          } else {
+            queued.reject(new Error(`Cannot ${queued.kind.name}: tried ${MAX_AGAIN} times`));
+          }
+        } else if (value instanceof Error) {
           queued.reject(
             new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }),
           );
@@ -273,6 +297,9 @@ export class PostgresWriter {
         }
       });
     });
+    // First in their lane's queue: they were queued before anything there.
+    for (const queued of again.reverse()) this.#laneOf(queued.kind).queue.unshift(queued);
+    if (again.length > 0) this.#schedule();
     if (effects.newWork || effects.finished.length > 0) this.#onCommit(effects);
   }
 
@@ -355,7 +382,7 @@ export class PostgresWriter {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
     // (An insert without a reservation deletes what is left over itself.)
-    if (checked) query(CLEAN_RESERVATIONS, []);
+    if (checked) query(CLEAN_RESERVATIONS, [this.#nodeId]);
     const ctx: BatchContext = {
       query,
       newWork: () => effects.newWork = true,
@@ -382,18 +409,20 @@ export class PostgresWriter {
   }
 }
 
-/** Deletes the reservations left over (of daemons not alive). */
-const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${LEFT_OVER}`;
+/** Deletes the reservations left over (of daemons not alive but `$1`). */
+const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${leftOver("$1")}`;
 
 /**
  * Reserves room for up to `$3` new orders, as much as there is, for the
  * daemon `$2` (reservation `$1`, in place of any it had: one whose insert
  * never committed, which its insert can no longer spend), once the
  * reservations left over are gone. (A reservation of ours left over still
- * counts until it is replaced: a bound, not a leak.)
+ * counts until it is replaced: a bound, not a leak.) One taken back by
+ * another daemon before its insert ran (this daemon's heartbeat was late)
+ * grants nothing, and its orders go in a later batch ({@linkcode WRITE_AGAIN}).
  */
 const RESERVE = `WITH gone AS (
-    DELETE FROM pedidos_reservas r WHERE ${LEFT_OVER} RETURNING r.n, r.id
+    DELETE FROM pedidos_reservas r WHERE ${leftOver("$2")} RETURNING r.n, r.id
   )
   INSERT INTO pedidos_reservas (nodo, id, n)
   VALUES ($2, $1, least($3::int,
