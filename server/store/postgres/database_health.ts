@@ -61,13 +61,19 @@ export class DatabaseHealth {
 
   /**
    * Runs `fn` unless the database is down. A connection failure, or no
-   * answer within the deadline, marks it down.
+   * answer within the deadline, marks it down. With `deadline: false`, `fn`
+   * bounds its own waits (the writer's transactions have their deadlines).
    *
    * @throws {StoreUnavailableError} While it is down, or when `fn` lost the connection.
    */
-  async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async run<T>(
+    what: string,
+    fn: () => Promise<T>,
+    options: { deadline?: boolean } = {},
+  ): Promise<T> {
     if (this.#down !== null) throw new StoreUnavailableError(what, this.#down.reason);
     try {
+      if (options.deadline === false) return await fn();
       return await withDeadline(fn(), this.#deadlineMs, what);
     } catch (error) {
       if (isConnectionError(error)) throw this.fail(what, error);

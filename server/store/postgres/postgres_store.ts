@@ -233,6 +233,15 @@ export class PostgresStore implements Store, SharedQueue {
     }
   }
 
+  /**
+   * Runs a write of the writer, which bounds its own waits (a deadline per
+   * transaction): no timer of its own for each write.
+   */
+  #write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error(`Cannot ${what}: the store is closed`));
+    return this.#health.run(what, fn, { deadline: false });
+  }
+
   #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(`Cannot ${what}: the store is closed`));
     return this.#health.run(what, fn);
@@ -254,7 +263,7 @@ export class PostgresStore implements Store, SharedQueue {
     receivedAt: string,
     owner: number | null = null,
   ): Promise<InsertResult> {
-    const result = await this.#run(
+    const result = await this.#write(
       "insert",
       () => this.#writer.write(this.#writes.insert, { pedido, receivedAt, owner }),
     );
@@ -264,7 +273,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.markStarted} */
   markStarted(id: number, worker: number, at: string): Promise<void> {
-    return this.#run(
+    return this.#write(
       "markStarted",
       () => this.#writer.write(this.#writes.markStarted, { id, worker, at }),
     );
@@ -272,7 +281,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.markFinished} */
   markFinished(id: number, outcome: Outcome): Promise<void> {
-    return this.#run(
+    return this.#write(
       "markFinished",
       () => this.#writer.write(this.#writes.markFinished, { id, outcome }),
     );
@@ -280,7 +289,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.markRan} */
   markRan(id: number, worker: number, startedAt: string, outcome: Outcome): Promise<void> {
-    return this.#run(
+    return this.#write(
       "markRan",
       () =>
         this.#writer.write(this.#writes.markFinished, {
@@ -293,12 +302,12 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.markPending} */
   markPending(id: number): Promise<void> {
-    return this.#run("markPending", () => this.#writer.write(this.#writes.markPending, id));
+    return this.#write("markPending", () => this.#writer.write(this.#writes.markPending, id));
   }
 
   /** {@inheritDoc Store.cancel} */
   cancel(id: number, at: string, owner?: number): Promise<ChangeResult> {
-    return this.#run(
+    return this.#write(
       "cancel",
       () => this.#writer.write(this.#writes.cancel, { id, at, owner: owner ?? null }),
     );
@@ -306,7 +315,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.retry} */
   async retry(id: number, owner?: number): Promise<ChangeResult> {
-    const result = await this.#run(
+    const result = await this.#write(
       "retry",
       () => this.#writer.write(this.#writes.retry, { id, owner: owner ?? null }),
     );
@@ -316,7 +325,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc Store.prune} */
   prune(before: string, limit: number): Promise<number> {
-    return this.#run("prune", () => this.#writer.write(this.#writes.prune, { before, limit }));
+    return this.#write("prune", () => this.#writer.write(this.#writes.prune, { before, limit }));
   }
 
   /** {@inheritDoc Store.get} */
@@ -384,7 +393,7 @@ export class PostgresStore implements Store, SharedQueue {
     options: InsertOptions = {},
   ): Promise<CheckedInsert> {
     const take = options.take ?? false;
-    return this.#run(
+    return this.#write(
       "insert",
       () => this.#writer.write(this.#writes.insertChecked, { pedido, receivedAt, owner, take }),
     );
@@ -392,7 +401,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc SharedQueue.retryWithinCapacity} */
   retryWithinCapacity(id: number, owner?: number): Promise<CheckedChange> {
-    return this.#run(
+    return this.#write(
       "retry",
       () => this.#writer.write(this.#writes.retryChecked, { id, owner: owner ?? null }),
     );
@@ -423,7 +432,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc SharedQueue.markAttemptStarted} */
   markAttemptStarted(lease: Lease, worker: number, at: string): Promise<boolean> {
-    return this.#run(
+    return this.#write(
       "record attempt start",
       () => this.#writer.write(this.#writes.attemptStarted, { lease, worker, at }),
     );
@@ -431,7 +440,7 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc SharedQueue.finishAttempt} */
   finishAttempt(lease: Lease, end: AttemptEnd): Promise<boolean> {
-    return this.#run(
+    return this.#write(
       "finish attempt",
       () => this.#writer.write(this.#writes.attemptFinished, { lease, end }),
     );
@@ -440,7 +449,7 @@ export class PostgresStore implements Store, SharedQueue {
   /** {@inheritDoc SharedQueue.releaseAttempt} */
   releaseAttempt(lease: Lease, options: ReleaseOptions): Promise<boolean> {
     const { started, retryInMs = null } = options;
-    return this.#run(
+    return this.#write(
       "release attempt",
       () => this.#writer.write(this.#writes.attemptReleased, { lease, started, retryInMs }),
     );
