@@ -28,7 +28,7 @@ import { connectionReason } from "./postgres_errors.ts";
 
 /** The channel of new work; the payload is the sending daemon's node id. */
 export const WORK_CHANNEL = "pedidos_nuevos";
-/** The channel of finished orders; the payload is `NODE:ids separated by commas` (none: NODE just joined). */
+/** The channel of finished orders; the payload is `NODE:ids separated by commas`. */
 export const FINISHED_CHANNEL = "pedidos_fin";
 
 /** Largest payload sent (PostgreSQL's limit is 8000 bytes). */
@@ -48,8 +48,6 @@ export interface ClusterSignalsOptions {
   logger: Logger;
   onWork: () => void;
   onFinished: (ids: number[]) => void;
-  /** Any notification from another daemon: it is alive. @default {nothing} */
-  onPeer?: () => void;
   /**
    * The shortest time between two sends while there is more to send, ms:
    * the longest a wake-up waits behind another. @default 25
@@ -62,7 +60,6 @@ export class ClusterSignals {
   readonly #options: ClusterSignalsOptions;
   readonly #listener: Sql;
   #work = false;
-  #hello = false;
   #finished: number[] = [];
   #sending: Promise<void> | null = null;
   /** When the last send started (`performance.now()`). */
@@ -103,15 +100,6 @@ export class ClusterSignals {
   /** New `pendiente` orders were committed here: tell every daemon. */
   announceWork(): void {
     this.#work = true;
-    this.#send();
-  }
-
-  /**
-   * This daemon joined: tell every daemon it is alive (`onPeer`), with a
-   * notification on the channel of finished orders that names none.
-   */
-  announceJoined(): void {
-    this.#hello = true;
     this.#send();
   }
 
@@ -162,7 +150,6 @@ export class ClusterSignals {
     const at = payload.indexOf(":");
     const from = at === -1 ? payload : payload.slice(0, at);
     if (from === this.#options.nodeId) return;
-    this.#options.onPeer?.();
     if (channel === WORK_CHANNEL) {
       this.#options.onWork();
     } else if (channel === FINISHED_CHANNEL) {
@@ -178,16 +165,14 @@ export class ClusterSignals {
   async #flush(): Promise<void> {
     // Let the commits of this tick join in.
     await Promise.resolve();
-    while (this.#work || this.#hello || this.#finished.length > 0) {
+    while (this.#work || this.#finished.length > 0) {
       const wait = this.#lastSent + this.#gapMs - performance.now();
       if (wait > 0 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastSent = performance.now();
       const messages: [string, string][] = [];
       const node = this.#options.nodeId;
       if (this.#work) messages.push([WORK_CHANNEL, node]);
-      if (this.#hello && this.#finished.length === 0) messages.push([FINISHED_CHANNEL, `${node}:`]);
       this.#work = false;
-      this.#hello = false;
       for (const ids of chunk(this.#finished.splice(0))) {
         messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
       }

@@ -18,8 +18,8 @@ import { newPedido } from "../new_pedido.ts";
 import type { AttemptEnd, CheckedChange, CheckedInsert, Lease } from "../shared_queue.ts";
 import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
-import { type BatchContext, WRITE_AGAIN, type WriteKind } from "./postgres_writer.ts";
-import { leftOver, room } from "./postgres_schema.ts";
+import type { BatchContext, WriteKind } from "./postgres_writer.ts";
+import { ROOM } from "./postgres_schema.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -33,15 +33,8 @@ export interface InsertArgs {
   take?: boolean;
 }
 
-/**
- * How many orders the batch may add, when `$1` (checked) is true: what its
- * reservation `$5` granted (`spent`; none if it was taken back), or without
- * one (the transaction holds the capacity lock) the room there is once the
- * reservations left over are gone (`gone`); else no limit (NULL).
- */
-const GRANTED = `CASE WHEN $1 THEN CASE WHEN $5::bigint IS NULL
-    THEN ${room("(SELECT coalesce(sum(n), 0) FROM gone WHERE id IS NOT NULL)")}
-    ELSE coalesce((SELECT n FROM spent), 0) END END`;
+/** Room for more orders, when `$1` (checked) is true; else no limit (NULL). */
+const GRANTED = `CASE WHEN $1 THEN ${ROOM} END`;
 
 /** Whether some `pendiente` order may be claimed now (one not waiting out a retry backoff). */
 const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
@@ -51,30 +44,14 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
  * Inserts, oldest first, each clave's first new order not stored yet, as
  * many as fit ({@linkcode GRANTED}), and returns the ones chosen, by
  * position, with whether each was stored (a clave inserted meanwhile by
- * another daemon is not) and taken; then one more row, `n` -1, whose
- * `stored` says whether the batch's reservation was there to spend.
+ * another daemon is not) and taken.
  *
  * An order asked to be taken (`take`) starts an attempt leased to this
  * daemon (`$3`, for `$4` ms) in the insert itself when no older order waits
  * in the queue, which would otherwise go first. That saves the claim: one
  * row version and one round trip per order.
- *
- * The reservation (`$5`, in this daemon's row) is marked spent here, so
- * that it and the orders it granted are never counted together; one taken
- * back or replaced meanwhile grants nothing. Without one (under the lock),
- * the reservations of daemons gone are deleted before counting, and one of
- * this daemon's whose insert never committed is marked spent.
  */
-const INSERT = `WITH spent AS (
-    UPDATE pedidos_reservas SET id = NULL WHERE nodo = $3 AND id = $5 RETURNING n
-  ), gone AS (
-    DELETE FROM pedidos_reservas r WHERE $1 AND $5::bigint IS NULL AND ${leftOver("$3")}
-    RETURNING r.n, r.id
-  ), mine AS (
-    UPDATE pedidos_reservas SET id = NULL
-    WHERE $1 AND $5::bigint IS NULL AND nodo = $3 AND id IS NOT NULL
-    RETURNING n
-  ), input AS (
+const INSERT = `WITH input AS (
     SELECT x.*, min(x.n) OVER (PARTITION BY x.clave) AS first
     FROM jsonb_to_recordset($2::text::jsonb) AS x(n int, clave text, cliente text,
       productos jsonb, direccion text, fecha_recibido timestamptz, usuario_id bigint,
@@ -103,8 +80,7 @@ const INSERT = `WITH spent AS (
     ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
     RETURNING id
   )
-  SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen
-  UNION ALL SELECT -1, NULL, NULL, EXISTS (SELECT 1 FROM spent)`;
+  SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE clave = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`;
@@ -127,7 +103,7 @@ function insertKind(
 ): WriteKind<InsertArgs, CheckedInsert> {
   return {
     name: "insert",
-    reserves: checked,
+    checked,
     async apply(ctx, args) {
       const input = args.map(({ pedido, receivedAt, owner, take }, n) => ({
         n,
@@ -147,23 +123,19 @@ function insertKind(
           JSON.stringify(input),
           holder.nodeId,
           holder.leaseMs,
-          ctx.reservation,
         ],
       );
       // After the insert, in the same transaction: sees the orders just stored too.
       const reading = claves.length === 0
         ? Promise.resolve([])
         : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
-      const [rows, stored] = await Promise.all([inserting, reading]);
-      const inserted = rows.filter((row) => row.n >= 0);
-      // Its reservation was taken back (this daemon was deemed gone): nothing was inserted.
-      const lost = ctx.reservation !== null && rows.some((row) => row.n === -1 && !row.stored);
+      const [inserted, stored] = await Promise.all([inserting, reading]);
       // (Every chosen row comes back: a hashed lookup of the inserted ids, where a
       // join would compare each row with each.)
       const byN = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
       const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
       if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
-      return args.map(({ pedido, receivedAt }, n): CheckedInsert | typeof WRITE_AGAIN => {
+      return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
         const row = byN.get(n);
         if (row !== undefined) {
           const fresh = newPedido(row.id, pedido, receivedAt);
@@ -182,8 +154,6 @@ function insertKind(
         }
         const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
         if (existing !== undefined) return { status: "duplicate", pedido: existing };
-        // Nothing was inserted: it goes in a later batch, with a reservation of its own.
-        if (lost) return WRITE_AGAIN;
         return { status: "full" };
       });
     },
@@ -303,7 +273,7 @@ const RETRY = (checked: boolean) =>
   `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
     worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
   WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
-    AND $1::boolean${checked ? ` AND ${room()} >= 1` : ""}
+    AND $1::boolean${checked ? ` AND ${ROOM} >= 1` : ""}
   RETURNING ${PEDIDO_COLUMNS}`;
 
 /** Every kind of write of orders, for the daemon `nodeId` (whose leases last `leaseMs`). */

@@ -3,8 +3,7 @@
  * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` and
  * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
  * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
- * (`pedidos_cluster`), the capacity reserved for inserts on their way
- * (`pedidos_reservas`) and the daemons alive (`pedidos_nodos`).
+ * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
  *
  * The version is kept in `pedidos_esquema`. {@linkcode migrate} runs in one
  * transaction under an advisory lock, so several daemons starting at once
@@ -18,35 +17,16 @@ import type { Sql } from "postgres";
 /** The advisory lock key of migrations and of the capacity check at start. */
 export const SCHEMA_LOCK = 0x70656469; // "pedi"
 
-/**
- * The advisory lock key taken to decide what fits: by a reservation for new
- * orders, and by a transaction that puts an order back in the queue.
- */
+/** The advisory lock key taken by every transaction that adds unfinished orders. */
 export const CAPACITY_LOCK = 0x63617061; // "capa"
 
 /**
  * How many more unfinished orders the cluster has room for now: its
- * capacity, less the orders unfinished and the room reserved for inserts
- * on their way, plus `released` (an SQL expression: room of reservations
- * the same statement deletes, which its snapshot still sees). Exact only
- * under {@linkcode CAPACITY_LOCK}.
+ * capacity, less the orders unfinished. Exact only under
+ * {@linkcode CAPACITY_LOCK}, held until the commit.
  */
-export function room(released = "0"): string {
-  return `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
-    - (SELECT coalesce(sum(n), 0) FROM pedidos_sin_terminar)
-    - (SELECT coalesce(sum(n), 0) FROM pedidos_reservas WHERE id IS NOT NULL)
-    + (${released}))`;
-}
-
-/**
- * Which rows of `pedidos_reservas` (as `r`) are left over: those of daemons
- * not alive, other than `self` (an SQL expression: this daemon's node id).
- * Deleted under {@linkcode CAPACITY_LOCK}, before counting.
- */
-export function leftOver(self: string): string {
-  return `r.nodo <> ${self} AND NOT EXISTS (SELECT 1 FROM pedidos_nodos d WHERE d.id = r.nodo
-      AND d.visto > clock_timestamp() - d.lease_ms * interval '1 millisecond')`;
-}
+export const ROOM = `greatest(0, (SELECT capacidad FROM pedidos_cluster WHERE id = 1)
+    - (SELECT coalesce(sum(n), 0) FROM pedidos_sin_terminar))`;
 
 /**
  * The DDL of each version: `MIGRATIONS[0]` makes version 1. Append new
@@ -166,26 +146,6 @@ export const MIGRATIONS: readonly string[] = [
   // 2: a failed attempt's retry backoff (§11): a pendiente order is not
   // claimed before no_antes_de.
   `ALTER TABLE pedidos ADD COLUMN no_antes_de timestamptz;`,
-  // 3: capacity reserved for new orders whose insert is on its way
-  // (postgres_writer.ts): decided under the capacity lock in a short
-  // transaction of its own, spent and deleted by the insert's. Unlogged: no
-  // transaction outlives a crash of the server, so neither may its
-  // reservation, and deciding one then waits for no disk.
-  `CREATE UNLOGGED TABLE pedidos_reservas (
-    id   bigint PRIMARY KEY,
-    nodo text NOT NULL,
-    n    integer NOT NULL CHECK (n >= 0)
-  );`,
-  // 4: one row of reservations per daemon, changed in place (HOT updates
-  // that page pruning keeps to a page or two), where a row inserted and
-  // deleted for every batch left a dead row per batch for vacuum to clear.
-  // \`id\` is the reservation in force, NULL once spent.
-  `DROP TABLE pedidos_reservas;
-  CREATE UNLOGGED TABLE pedidos_reservas (
-    nodo text PRIMARY KEY,
-    id   bigint,
-    n    integer NOT NULL CHECK (n >= 0)
-  );`,
 ];
 
 /** The schema version this code writes and understands. */

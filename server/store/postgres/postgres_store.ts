@@ -39,7 +39,7 @@ import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { orderWrites } from "./order_writes.ts";
 import { isConnectionError } from "./postgres_errors.ts";
-import { heartbeat, registerNode } from "./cluster_node.ts";
+import { registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
@@ -93,12 +93,6 @@ export class PostgresStore implements Store, SharedQueue {
   #closed = false;
   /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
   #peers = 1;
-  /**
-   * Whether no other daemon was alive at the start or the last heartbeat,
-   * and none has been heard from since: the writer then decides what fits
-   * in the insert's own transaction.
-   */
-  #alone = false;
   #closing: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
@@ -144,12 +138,9 @@ export class PostgresStore implements Store, SharedQueue {
       logger,
       onWork: () => this.#emitWork("elsewhere"),
       onFinished: (ids) => this.#emitFinished(ids),
-      onPeer: () => this.#alone = false,
     });
     this.#writer = new PostgresWriter({
       sql: this.#writeSql,
-      nodeId: this.nodeId,
-      shared: () => !this.#alone,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
         // New work: this daemon's claimer first; the others hear of it only if
@@ -223,11 +214,8 @@ export class PostgresStore implements Store, SharedQueue {
       await migrate(this.#sql);
       const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
       await registerNode(this.#sql, node);
-      this.#alone = await heartbeat(this.#sql, node) === 0;
       this.#ready = true;
       await this.#signals.start();
-      // The daemons alive hear that another joined (onPeer), without waiting for a heartbeat.
-      if (!this.#alone) this.#signals.announceJoined();
     } else {
       await this.#sql`SELECT 1`;
     }
@@ -426,7 +414,6 @@ export class PostgresStore implements Store, SharedQueue {
         capacity: this.#capacity,
       }));
     this.#peers = peers;
-    this.#alone = peers === 0;
     return kept;
   }
 
@@ -504,8 +491,6 @@ export class PostgresStore implements Store, SharedQueue {
     await this.#signals.close();
     if (this.#ready && this.#health.downReason === null) {
       await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
-      // (None should be left once the writer is flushed; one left over would hold room.)
-      await this.#sql`DELETE FROM pedidos_reservas WHERE nodo = ${this.nodeId}`.catch(() => {});
     }
     await Promise.all(
       [this.#sql, this.#writeSql, this.#fast].map((sql) => sql.end({ timeout: 5 })),

@@ -12,20 +12,12 @@
  * Within a lane, writes are committed in the order they were queued.
  *
  * **Capacity.** What fits is decided under one advisory lock for the whole
- * cluster ({@linkcode CAPACITY_LOCK}), counting the orders unfinished and the
- * room reserved. A daemon alone takes the lock in the insert's transaction,
- * until its commit: one round trip, the fewest statements. With other
- * daemons alive, holding it until the commit is on disk would make every
- * daemon's inserts wait for the others' disk writes, so a batch first
- * reserves room for its new orders in a short transaction of its own (lock, count, one row in the unlogged `pedidos_reservas`, commit:
- * nothing to wait for on disk), sent in the same round trip just before the
- * insert's; the insert adds as many orders as were granted and marks the
- * reservation spent, in its own transaction, so that at every commit the orders
- * and the reservations together never exceed the capacity. Each daemon has
- * one row there, changed in place. A reservation whose insert never
- * committed (it failed, the connection broke) is replaced by the daemon's
- * next one; that of a daemon not alive any more (`pedidos_nodos`) is deleted
- * by whoever counts next.
+ * cluster ({@linkcode CAPACITY_LOCK}), taken by a transaction that adds
+ * unfinished orders and held until its commit. (Reserving room first in a
+ * short transaction of its own, so that no daemon's inserts wait for
+ * another's commit to reach the disk, was built and measured: on the
+ * bench's 2-core machine two daemons took in 1.27× fewer orders with it,
+ * each batch paying a second transaction; see `docs/benchmarks.md`.)
  *
  * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
  * unfinished orders, every statement, and `COMMIT` are sent together on one
@@ -44,7 +36,7 @@
 
 import type { ReservedSql, Sql } from "postgres";
 import { Deadline, withDeadline } from "./deadline.ts";
-import { CAPACITY_LOCK, leftOver, room } from "./postgres_schema.ts";
+import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
@@ -76,14 +68,6 @@ export interface BatchContext {
   newWork(): void;
   /** These orders finished: their waiters on every daemon are woken after the commit. */
   finished(ids: readonly number[]): void;
-  /**
-   * The id of the batch's reservation (this daemon's row of
-   * `pedidos_reservas`), when a kind reserves and other daemons are alive:
-   * the kind adds no more orders than it grants, and marks it spent in the
-   * same transaction. Null: the batch holds the capacity lock, and the kind
-   * counts the room itself, after deleting the reservations left over.
-   */
-  readonly reservation: number | null;
 }
 
 /**
@@ -100,24 +84,8 @@ export interface WriteKind<A, R> {
    * the batch then takes the capacity lock, until its commit.
    */
   readonly checked?: boolean;
-  /**
-   * Whether each of its writes may add one new unfinished order, within the
-   * capacity: the batch reserves room for all of them first, and the kind
-   * adds no more than {@linkcode BatchContext.reservation} grants.
-   */
-  readonly reserves?: boolean;
-  apply(ctx: BatchContext, args: A[]): Promise<(R | Error | typeof WRITE_AGAIN)[]>;
+  apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
 }
-
-/**
- * What a kind answers for a write that changed nothing and should go in a
- * later batch (an insert whose reservation was taken back). The writer
- * queues it again, three times at most.
- */
-export const WRITE_AGAIN: unique symbol = Symbol("write again");
-
-/** Times a write answered {@linkcode WRITE_AGAIN} is queued again before it fails. */
-const MAX_AGAIN = 3;
 
 /** What the writer tells its store after each commit. */
 export interface CommitEffects {
@@ -132,14 +100,6 @@ export interface PostgresWriterOptions {
    * says: each lane uses one at a time.
    */
   sql: Sql;
-  /** This daemon's node id, which its reservations carry. */
-  nodeId: string;
-  /**
-   * Whether other daemons are alive (inserting too): new orders then reserve
-   * their room first rather than hold the capacity lock until their commit.
-   * @default {() => true}
-   */
-  shared?: () => boolean;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
   /** Turns a lost connection into the error its writes reject with (and notes the outage). */
@@ -157,8 +117,6 @@ export interface PostgresWriterOptions {
 interface Queued {
   kind: WriteKind<unknown, unknown>;
   args: unknown;
-  /** Times it was queued again ({@linkcode WRITE_AGAIN}). */
-  again?: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -166,8 +124,6 @@ interface Queued {
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: Sql;
-  readonly #nodeId: string;
-  readonly #shared: () => boolean;
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
@@ -181,8 +137,6 @@ export class PostgresWriter {
 
   constructor(options: PostgresWriterOptions) {
     this.#sql = options.sql;
-    this.#nodeId = options.nodeId;
-    this.#shared = options.shared ?? (() => true);
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
@@ -192,7 +146,7 @@ export class PostgresWriter {
   /** Queues a write; resolves with its result after its transaction commits. */
   write<A, R>(kind: WriteKind<A, R>, args: A): Promise<R> {
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.#laneOf(kind).queue.push({
+    this.#lanes[kind.checked ? 0 : 1].queue.push({
       kind: kind as WriteKind<unknown, unknown>,
       args,
       resolve: resolve as (value: unknown) => void,
@@ -200,10 +154,6 @@ export class PostgresWriter {
     });
     this.#schedule();
     return promise;
-  }
-
-  #laneOf(kind: WriteKind<never, unknown>): Lane {
-    return this.#lanes[kind.checked || kind.reserves ? 0 : 1];
   }
 
   /** Resolves when every write queued so far has settled. */
@@ -263,7 +213,6 @@ export class PostgresWriter {
       }
       return;
     }
-    const again: Queued[] = [];
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -281,14 +230,7 @@ export class PostgresWriter {
       }
       group.forEach((queued, i) => {
         const value = result.value[i];
-        if (value === WRITE_AGAIN) {
-          queued.again = (queued.again ?? 0) + 1;
-          if (queued.again <= MAX_AGAIN) {
-            again.push(queued);
-          } else {
-            queued.reject(new Error(`Cannot ${queued.kind.name}: tried ${MAX_AGAIN} times`));
-          }
-        } else if (value instanceof Error) {
+        if (value instanceof Error) {
           queued.reject(
             new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }),
           );
@@ -297,9 +239,6 @@ export class PostgresWriter {
         }
       });
     });
-    // First in their lane's queue: they were queued before anything there.
-    for (const queued of again.reverse()) this.#laneOf(queued.kind).queue.unshift(queued);
-    if (again.length > 0) this.#schedule();
     if (effects.newWork || effects.finished.length > 0) this.#onCommit(effects);
   }
 
@@ -366,28 +305,14 @@ export class PostgresWriter {
       sent.push(promise);
       return promise;
     };
-    const adding = groups.reduce((n, [kind, group]) => kind.reserves ? n + group.length : n, 0);
-    const reserving = adding > 0 && this.#shared() ? adding : 0;
-    let reservation: number | null = null;
-    if (reserving > 0) {
-      reservation = reservationId();
-      query("BEGIN", []);
-      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      query(RESERVE, [reservation, this.#nodeId, reserving]);
-      query("COMMIT", []);
-    }
-    const checked = groups.some(([kind]) => kind.checked);
     query("BEGIN", []);
-    if ((adding > 0 && reserving === 0) || checked) {
+    if (groups.some(([kind]) => kind.checked)) {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
-    // (An insert without a reservation deletes what is left over itself.)
-    if (checked) query(CLEAN_RESERVATIONS, [this.#nodeId]);
     const ctx: BatchContext = {
       query,
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
-      reservation,
     };
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
     const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
@@ -399,40 +324,13 @@ export class PostgresWriter {
       s.status === "rejected" ? [s.reason] : []
     );
     const lost = failures.find(isConnectionError);
-    const committed = lost === undefined &&
-      await commit.then((r) => r.command === "COMMIT", () => false);
     if (lost !== undefined) throw lost;
+    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
     }
     return { aborted: null, results };
   }
-}
-
-/** Deletes the reservations left over (of daemons not alive but `$1`). */
-const CLEAN_RESERVATIONS = `DELETE FROM pedidos_reservas r WHERE ${leftOver("$1")}`;
-
-/**
- * Reserves room for up to `$3` new orders, as much as there is, for the
- * daemon `$2` (reservation `$1`, in place of any it had: one whose insert
- * never committed, which its insert can no longer spend), once the
- * reservations left over are gone. (A reservation of ours left over still
- * counts until it is replaced: a bound, not a leak.) One taken back by
- * another daemon before its insert ran (this daemon's heartbeat was late)
- * grants nothing, and its orders go in a later batch ({@linkcode WRITE_AGAIN}).
- */
-const RESERVE = `WITH gone AS (
-    DELETE FROM pedidos_reservas r WHERE ${leftOver("$2")} RETURNING r.n, r.id
-  )
-  INSERT INTO pedidos_reservas (nodo, id, n)
-  VALUES ($2, $1, least($3::int,
-    ${room("(SELECT coalesce(sum(n), 0) FROM gone WHERE id IS NOT NULL)")}))
-  ON CONFLICT (nodo) DO UPDATE SET id = EXCLUDED.id, n = EXCLUDED.n`;
-
-/** A new reservation's id: random, 53 bits. */
-function reservationId(): number {
-  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
-  return (high! % 2 ** 21) * 2 ** 32 + low!;
 }
 
 /** A lane of writes: its queue, and its transaction in flight. */
