@@ -174,7 +174,7 @@ export function renderPostgresSection(result: PgResult): string {
         fmt(two.cpuPostgresUs)
       } µs per order against one's ${fmt(intake.cpuTargetUs)} + ${fmt(intake.cpuPostgresUs)}:` +
         " each gets half the connections, so its batches are half as large and every order " +
-        "carries twice the work done once a batch — statements, planning, turns of the event loop)"
+        "carries twice the work done once a batch — statements, commits, turns of the event loop)"
       : "") +
     ". Their inserts take turns on the capacity lock, each holding it until its commit is on " +
     "disk; reserving room first in a short transaction of its own, so that none waits for " +
