@@ -58,6 +58,8 @@ export class Claimer {
   #workHere = false;
   /** Room promised to orders being inserted to be taken here ({@linkcode Claimer.reserve}). */
   #reserved = 0;
+  /** Orders asked for by the claim in flight: room no insert may promise meanwhile. */
+  #claiming = 0;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
@@ -99,7 +101,7 @@ export class Claimer {
    */
   reserve(): boolean {
     if (this.#stop.signal.aborted) return false;
-    if (this.#o.attempts.held + this.#reserved >= this.#o.limit) return false;
+    if (this.#o.attempts.held + this.#reserved + this.#claiming >= this.#o.limit) return false;
     this.#reserved++;
     return true;
   }
@@ -143,11 +145,12 @@ export class Claimer {
         const takeover = now >= this.#nextTakeover;
         if (takeover) this.#nextTakeover = now + this.#pollMs;
         try {
+          this.#claiming = room;
           const claimed = await this.#o.store.claim({
             limit: room,
             at: new Date(now).toISOString(),
             takeover,
-          });
+          }).finally(() => this.#claiming = 0);
           this.#failing = false;
           if (claimed.length < room) this.#mayHaveWork = false;
           for (const order of claimed) {
