@@ -8,7 +8,7 @@
 
 import postgres from "postgres";
 import { ServiceProcess } from "./service_process.ts";
-import { ROOT } from "./targets.ts";
+import { ROOT, runMain } from "./targets.ts";
 
 /** The server the bench creates its databases on: `PEDIDOS_BENCH_PG`, else the local one. */
 export const PG_ADMIN_URL: string =
@@ -121,13 +121,7 @@ export async function startPgDaemons(
       // One after the other: the first creates the schema.
       processes.push(
         await ServiceProcess.spawn(`daemon ${db} #${i + 1}`, Deno.execPath(), [
-          "run",
-          "--frozen",
-          `--config=${ROOT}deno.json`,
-          "--allow-net=127.0.0.1",
-          `--allow-read=${ROOT},${dir}`,
-          "--allow-env=PEDIDOS_*,NO_COLOR,PG*",
-          `${ROOT}main.ts`,
+          ...runMain(ROOT, dir, { postgres: true }),
           ...daemonArgs(url, mode, 2),
         ], { cwd: dir, ready: (out) => portOf(out) !== null }),
       );
@@ -152,14 +146,7 @@ export async function startSqliteDaemon(mode: DaemonMode): Promise<MultiTarget> 
   let process: ServiceProcess;
   try {
     process = await ServiceProcess.spawn(`SQLite daemon ${mode}`, Deno.execPath(), [
-      "run",
-      "--frozen",
-      `--config=${ROOT}deno.json`,
-      "--allow-net=127.0.0.1",
-      `--allow-read=${ROOT},${dir}`,
-      `--allow-write=${dir}`,
-      "--allow-env=PEDIDOS_*,NO_COLOR",
-      `${ROOT}main.ts`,
+      ...runMain(ROOT, dir),
       ...daemonArgs(`${dir}/pedidos.db`, mode, 2),
       "--sync=full",
     ], { cwd: dir, ready: (out) => portOf(out) !== null });

@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { type LoadSummary, runLoad } from "../load/mod.ts";
 import { migrate } from "../../workers/sqlite/schema.ts";
 import { ServiceProcess } from "./service_process.ts";
-import { ROOT } from "./targets.ts";
+import { ROOT, runMain } from "./targets.ts";
 
 /** A daemon started for this bench, with its metrics address. */
 interface Daemon extends AsyncDisposable {
@@ -37,14 +37,7 @@ interface Daemon extends AsyncDisposable {
 
 async function startDaemon(dir: string, flags: string[]): Promise<Daemon> {
   const process = await ServiceProcess.spawn("daemon", Deno.execPath(), [
-    "run",
-    "--frozen",
-    `--config=${ROOT}deno.json`,
-    "--allow-net=127.0.0.1",
-    `--allow-read=${ROOT},${dir}`,
-    `--allow-write=${dir}`,
-    "--allow-env=PEDIDOS_*,NO_COLOR",
-    `${ROOT}main.ts`,
+    ...runMain(ROOT, dir),
     "server",
     "--host=127.0.0.1",
     "--port=0",

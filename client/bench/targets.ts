@@ -13,6 +13,26 @@ import { ServiceProcess } from "./service_process.ts";
 /** The repository root. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
 
+/**
+ * `deno run` of the checkout `root`'s `main.ts` with the daemon's least
+ * permissions, its files in `dir`: what follows is `main.ts`'s arguments.
+ * With `postgres`, no files to write and the driver's `PG*` variables.
+ */
+export function runMain(root: string, dir: string, options: { postgres?: boolean } = {}): string[] {
+  return [
+    "run",
+    "--frozen",
+    `--config=${root}deno.json`,
+    "--allow-net=127.0.0.1",
+    `--allow-read=${root},${dir}`,
+    ...(options.postgres ? ["--allow-env=PEDIDOS_*,NO_COLOR,PG*"] : [
+      `--allow-write=${dir}`,
+      "--allow-env=PEDIDOS_*,NO_COLOR",
+    ]),
+    `${root}main.ts`,
+  ];
+}
+
 /** Something the load generator can drive. */
 export interface Target extends AsyncDisposable {
   /** For the report, e.g. `daemon --sync full`. */
@@ -105,14 +125,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Target> {
   const { dir, sync, workers = 2, maxConnections = 1024, maxPedidos = 100_000_000 } = options;
   const root = options.root ?? ROOT;
   const process = await ServiceProcess.spawn(`daemon ${sync}`, Deno.execPath(), [
-    "run",
-    "--frozen",
-    `--config=${root}deno.json`,
-    "--allow-net=127.0.0.1",
-    `--allow-read=${root},${dir}`,
-    `--allow-write=${dir}`,
-    "--allow-env=PEDIDOS_*,NO_COLOR",
-    `${root}main.ts`,
+    ...runMain(root, dir),
     "server",
     "--host=127.0.0.1",
     "--port=0",

@@ -10,6 +10,23 @@
 import type { Pedido } from "../protocol/messages.ts";
 import type { Job } from "../../workers/processor_messages.ts";
 import { pickDelay } from "../../workers/process_job.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
+
+/**
+ * How a daemon processes orders (`--process-ms`, `--processor`, the retry
+ * policy): options of the services that run attempts, one set for all.
+ */
+export interface ProcessingOptions {
+  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
+  processMs?: { min: number; max: number };
+  /** When a failed attempt is tried again, and how many attempts in all. @default {new RetryPolicy()} */
+  retry?: RetryPolicy;
+  /**
+   * Orders are run by the pool's processor module (§11), each attempt
+   * aborted after `timeoutMs`; absent, by the simulated wait of `processMs`.
+   */
+  processor?: { timeoutMs: number };
+}
 
 /** How attempts are processed. */
 export interface AttemptSettings {

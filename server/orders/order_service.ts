@@ -27,7 +27,7 @@ import type { OrderStore } from "../store/store.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
-import type { RetryPolicy } from "./retry_policy.ts";
+import type { ProcessingOptions } from "./attempt_job.ts";
 import { type ListBudgetOptions, listWithinBudget, ReadTurns } from "./list_within_budget.ts";
 import { DEFAULT_LIMITS } from "../config/server_config.ts";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
@@ -38,17 +38,11 @@ import { SharedOrders } from "./shared_orders.ts";
 import { runTask } from "./tasks.ts";
 
 /** Options of {@linkcode OrderService}. */
-export interface OrderServiceOptions {
+export interface OrderServiceOptions extends ProcessingOptions {
   store: OrderStore;
   capacity: Capacity;
   pool: ProcessorPool;
   logger: Logger;
-  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
-  processMs?: { min: number; max: number };
-  /** When a failed attempt is tried again. @default {3 attempts, 1000 ms doubled} */
-  retry?: RetryPolicy;
-  /** Orders are run by the pool's processor module (§11), each attempt bounded by `timeoutMs`. */
-  processor?: { timeoutMs: number };
   /**
    * How often a wait re-reads an order this daemon does not hold (one
    * finished or held elsewhere); orders held here wake their waiters.

@@ -27,29 +27,21 @@ import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
-import { attemptJob, iso } from "./attempt_job.ts";
+import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
+import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode Scheduler}. */
-export interface SchedulerOptions {
+export interface SchedulerOptions extends ProcessingOptions {
   store: OrderStore;
   pool: ProcessorPool;
   active: ActiveOrders;
   counters: RunCounters;
   waiters: FinishWaiters;
   logger: Logger;
-  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
-  processMs?: { min: number; max: number };
-  /** When a failed attempt is tried again. @default {3 attempts, 1000 ms doubled} */
-  retry?: RetryPolicy;
-  /**
-   * Orders are run by the pool's processor module (§11), each attempt
-   * aborted after `timeoutMs`; absent, by the simulated wait of `processMs`.
-   */
-  processor?: { timeoutMs: number };
 }
 
 /** The reason a queued attempt was withdrawn (CANCELAR). */
@@ -67,9 +59,7 @@ export class Scheduler {
   readonly #retry: RetryPolicy;
   readonly #processor: { timeoutMs: number } | undefined;
   /** Writes of attempts' ends in flight (a drain awaits them). */
-  readonly #settling = new Set<Promise<void>>();
-  /** Aborted when a drain gives up on finishing writes. */
-  readonly #closing = new AbortController();
+  readonly #settling = new SettlingWrites();
   /** Aborted when a drain starts: backoff waits end, their orders stay `pendiente`. */
   readonly #draining = new AbortController();
   #leftPending = 0;
@@ -143,7 +133,7 @@ export class Scheduler {
         return this.#finish(id, outcome, startedAt);
       },
     );
-    this.#track(settled);
+    this.#settling.track(settled);
   }
 
   /**
@@ -170,24 +160,8 @@ export class Scheduler {
    */
   async drain(timeoutMs: number): Promise<number> {
     this.#draining.abort();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    await this.#pool.stop(deadline.signal);
-    clearTimeout(timer);
-    await this.#pool.close();
-    // Finishing writes still retrying (a full disk) get one more chance, then stop.
-    const grace = setTimeout(() => this.#closing.abort(), Math.max(1000, timeoutMs / 4));
-    await Promise.allSettled([...this.#settling]);
-    this.#closing.abort();
-    clearTimeout(grace);
-    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    await this.#settling.drain(this.#pool, timeoutMs);
     return this.#leftPending;
-  }
-
-  /** Keeps a write the drain must wait for. */
-  #track(promise: Promise<void>): void {
-    this.#settling.add(promise);
-    promise.finally(() => this.#settling.delete(promise));
   }
 
   /**
@@ -207,7 +181,7 @@ export class Scheduler {
       this.#logger.warn("order.mark_pending_failed", { id, error: String(error) })
     );
     const signal = AbortSignal.any([withdraw.signal, this.#draining.signal]);
-    this.#track(
+    this.#settling.track(
       backoff(waitMs, signal).then((passed) => {
         held.backoff = null;
         if (passed) this.schedule(pedido, { front: true });
@@ -247,9 +221,9 @@ export class Scheduler {
         if (attempt % 30 === 1) {
           this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
         }
-        if (this.#closing.signal.aborted) return;
-        await backoff(Math.min(2000, 50 * attempt), this.#closing.signal);
-        if (this.#closing.signal.aborted) return;
+        if (this.#settling.signal.aborted) return;
+        await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
+        if (this.#settling.signal.aborted) return;
       }
     }
     this.#active.end(id);

@@ -26,14 +26,15 @@ import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { AttemptEnd, ClaimedOrder, Lease, SharedQueue } from "../store/shared_queue.ts";
 import type { Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
-import { attemptJob, iso } from "./attempt_job.ts";
+import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
+import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode SharedAttempts}. */
-export interface SharedAttemptsOptions {
+export interface SharedAttemptsOptions extends ProcessingOptions {
   store: SharedQueue;
   pool: ProcessorPool;
   capacity: Capacity;
@@ -41,12 +42,6 @@ export interface SharedAttemptsOptions {
   counters: RunCounters;
   waiters: FinishWaiters;
   logger: Logger;
-  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
-  processMs?: { min: number; max: number };
-  /** When a failed attempt is tried again, and how many attempts in all. @default {new RetryPolicy()} */
-  retry?: RetryPolicy;
-  /** The processor module's settings (§11), when one is loaded. @default {none: the simulated wait} */
-  processor?: { timeoutMs: number };
   /** Called whenever an order leaves this daemon (room to claim another). */
   onSettled?: () => void;
 }
@@ -63,9 +58,8 @@ export class SharedAttempts {
   readonly #held = new Map<number, Lease>();
   /** Ids whose final write is under way (their lease may end with it). */
   readonly #writing = new Set<number>();
-  readonly #settling = new Set<Promise<void>>();
-  /** Aborted when a drain gives up on writes that keep failing. */
-  readonly #closing = new AbortController();
+  /** Writes of attempts' ends in flight (a drain awaits them). */
+  readonly #settling = new SettlingWrites();
   #leftPending = 0;
 
   constructor(options: SharedAttemptsOptions) {
@@ -153,7 +147,7 @@ export class SharedAttempts {
         return this.#finish(lease, { outcome, worker: Math.max(worker, 1), startedAt: start });
       },
     );
-    this.#track(settled);
+    this.#settling.track(settled);
   }
 
   /**
@@ -163,22 +157,8 @@ export class SharedAttempts {
    * @returns how many orders were given back to the queue.
    */
   async drain(timeoutMs: number): Promise<number> {
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    await this.#o.pool.stop(deadline.signal);
-    clearTimeout(timer);
-    await this.#o.pool.close();
-    const grace = setTimeout(() => this.#closing.abort(), Math.max(1000, timeoutMs / 4));
-    await Promise.allSettled([...this.#settling]);
-    this.#closing.abort();
-    clearTimeout(grace);
-    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    await this.#settling.drain(this.#o.pool, timeoutMs);
     return this.#leftPending;
-  }
-
-  #track(promise: Promise<void>): void {
-    this.#settling.add(promise);
-    promise.finally(() => this.#settling.delete(promise));
   }
 
   /** Gives the order back to the queue (`pendiente`) for any daemon, after `retryInMs`. */
@@ -219,12 +199,12 @@ export class SharedAttempts {
             error: String(error),
           });
         }
-        if (this.#closing.signal.aborted) break;
-        await backoff(Math.min(2000, 50 * attempt), this.#closing.signal);
-        if (this.#closing.signal.aborted) break;
+        if (this.#settling.signal.aborted) break;
+        await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
+        if (this.#settling.signal.aborted) break;
       }
     }
-    if (!took && !this.#closing.signal.aborted) {
+    if (!took && !this.#settling.signal.aborted) {
       this.#o.logger.warn("order.fenced", { id: lease.id, attempt: lease.attempt });
     }
     this.#drop(lease);

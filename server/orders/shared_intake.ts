@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { PedidoNuevo } from "../protocol/messages.ts";
 import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
-import type { ClaimedOrder, SharedQueue } from "../store/shared_queue.ts";
+import type { CheckedInsert, ClaimedOrder, SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
@@ -89,20 +89,17 @@ export class SharedIntake {
     }
     const { taker } = this.#options;
     const take = taker?.reserve() ?? false;
-    let result;
+    let result: CheckedInsert | undefined;
     try {
       result = await this.#withSlot(
         "order.insert_failed",
         () => store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take }),
         { countRejected: true },
       );
-    } catch (error) {
-      if (take) taker!.unreserve();
-      throw error;
-    }
-    if (take) {
-      if (result.status === "inserted" && result.claimed) taker!.runTaken(result.claimed);
-      else taker!.unreserve();
+    } finally {
+      // The room promised is used by the order taken, or given back.
+      if (take && result?.status === "inserted" && result.claimed) taker!.runTaken(result.claimed);
+      else if (take) taker!.unreserve();
     }
     if (result.status === "full") {
       counters.rejected();

@@ -11,7 +11,7 @@
 import type { Capacity } from "../capacity.ts";
 import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
-import type { RetryPolicy } from "./retry_policy.ts";
+import type { ProcessingOptions } from "./attempt_job.ts";
 import type { SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import type { ActiveOrders } from "./active_orders.ts";
@@ -26,7 +26,7 @@ import { SharedIntake, storeFailure } from "./shared_intake.ts";
 export const ZERO_TIME_PREFETCH = 1024;
 
 /** Options of {@linkcode SharedOrders}. */
-export interface SharedOrdersOptions {
+export interface SharedOrdersOptions extends ProcessingOptions {
   store: OrderStore & SharedQueue;
   capacity: Capacity;
   pool: ProcessorPool;
@@ -34,12 +34,6 @@ export interface SharedOrdersOptions {
   counters: RunCounters;
   waiters: FinishWaiters;
   logger: Logger;
-  /** Simulated processing time range in ms. @default {{min: 0, max: 0}} */
-  processMs?: { min: number; max: number };
-  /** When a failed attempt is tried again. @default {new RetryPolicy()} */
-  retry?: RetryPolicy;
-  /** The processor module's settings (§11), when one is loaded. @default {none} */
-  processor?: { timeoutMs: number };
 }
 
 /** A daemon's part of the shared queue. */

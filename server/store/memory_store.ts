@@ -23,6 +23,17 @@ interface Row {
 const FINISHED = new Set(["listo", "error", "cancelado"]);
 
 /** Orders, accounts and sessions in memory. */
+/** What an order back in the queue has of its last attempt: nothing. */
+const PENDING_AGAIN = {
+  estado: "pendiente",
+  fecha_inicio: null,
+  fecha_fin: null,
+  worker: null,
+  detalle_error: null,
+  resultado: null,
+  duracion_ms: null,
+} as const;
+
 export class MemoryStore implements Store {
   /** Orders by id, in id order (a Map keeps insertion order). */
   readonly #rows = new Map<number, Row>();
@@ -86,15 +97,7 @@ export class MemoryStore implements Store {
   /** {@inheritDoc Store.markPending} */
   markPending(id: number): Promise<void> {
     return this.#do(() => {
-      Object.assign(this.#row(id, "reset").pedido, {
-        estado: "pendiente",
-        fecha_inicio: null,
-        fecha_fin: null,
-        worker: null,
-        detalle_error: null,
-        resultado: null,
-        duracion_ms: null,
-      });
+      Object.assign(this.#row(id, "reset").pedido, PENDING_AGAIN);
     });
   }
 
@@ -111,15 +114,7 @@ export class MemoryStore implements Store {
   retry(id: number, owner?: number): Promise<ChangeResult> {
     return this.#change(id, owner, (p) => {
       if (p.estado !== "error") return false;
-      Object.assign(p, {
-        estado: "pendiente",
-        fecha_inicio: null,
-        fecha_fin: null,
-        worker: null,
-        detalle_error: null,
-        resultado: null,
-        duracion_ms: null,
-      });
+      Object.assign(p, PENDING_AGAIN);
       return true;
     });
   }

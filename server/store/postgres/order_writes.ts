@@ -172,23 +172,42 @@ function fenced<A extends { lease: Lease }>(
   record: (args: A) => Record<string, unknown>,
   after: (ctx: BatchContext, ids: number[]) => void = () => {},
 ): WriteKind<A, boolean> {
-  const sql = `WITH v AS MATERIALIZED (SELECT $1::text::jsonb AS j)
-    UPDATE pedidos p SET ${set}
-    FROM v
-    WHERE ${FENCE}
-    RETURNING p.id`;
+  const sql = fencedUpdate(set);
   return {
     name,
     async apply(ctx, args) {
-      const input: Record<number, Record<string, unknown>> = {};
-      for (const a of args) input[a.lease.id] = { intento: a.lease.attempt, ...record(a) };
-      const ids = `{${args.map((a) => a.lease.id).join(",")}}`;
-      const rows = await ctx.query<{ id: number }>(sql, [JSON.stringify(input), nodeId, ids]);
+      const params = fenceParams(args.map((a) => [a.lease, record(a)]), nodeId);
+      const rows = await ctx.query<{ id: number }>(sql, params);
       const done = new Set(rows.map((row) => row.id));
       if (done.size > 0) after(ctx, [...done]);
       return args.map((a) => done.has(a.lease.id));
     },
   };
+}
+
+/**
+ * An update of leased orders, fenced ({@linkcode FENCE}): `set` assigns
+ * from {@linkcode field}s of each order's entry in `$1`, an object keyed by
+ * id; `$2` is this daemon, `$3` the ids; answers the ids changed. Further
+ * parameters from `$4`.
+ */
+export function fencedUpdate(set: string): string {
+  return `WITH v AS MATERIALIZED (SELECT $1::text::jsonb AS j)
+    UPDATE pedidos p SET ${set}
+    FROM v
+    WHERE ${FENCE}
+    RETURNING p.id`;
+}
+
+/** The first three parameters of a {@linkcode fencedUpdate}: each lease with its values. */
+export function fenceParams(
+  entries: [Lease, Record<string, unknown>][],
+  nodeId: string,
+): [string, string, string] {
+  const input: Record<number, Record<string, unknown>> = {};
+  for (const [lease, values] of entries) input[lease.id] = { intento: lease.attempt, ...values };
+  const ids = `{${entries.map(([lease]) => lease.id).join(",")}}`;
+  return [JSON.stringify(input), nodeId, ids];
 }
 
 /** The value of `name`, as `type`, in the order's entry of a fenced update's `$1`. */

@@ -11,6 +11,7 @@ import type { ListFilter, Pedido } from "../../protocol/messages.ts";
 import type { ClaimedOrder, ClaimOptions, ClusterCounts, Lease } from "../shared_queue.ts";
 import type { Rol, Sesion, Usuario } from "../store.ts";
 import { heartbeat } from "./cluster_node.ts";
+import { fencedUpdate, fenceParams } from "./order_writes.ts";
 import {
   P_COLUMNS,
   PEDIDO_COLUMNS,
@@ -56,12 +57,8 @@ const TAKEOVER = `WITH picked AS (
   FROM picked WHERE p.id = picked.id
   RETURNING ${P_COLUMNS}`;
 
-const RENEW = `UPDATE pedidos p
-  SET lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'
-  FROM jsonb_to_recordset($1::text::jsonb) AS r(id bigint, intento int)
-  WHERE p.id = ANY($4::text::bigint[]) AND p.id = r.id AND p.intentos = r.intento
-    AND p.nodo = $2
-  RETURNING p.id`;
+/** Extends leases still held (`$4`: the lease's length, ms). */
+const RENEW = fencedUpdate("lease_hasta = clock_timestamp() + $4::int * interval '1 millisecond'");
 
 /** What claims and renewals are made for. */
 export interface Holder {
@@ -199,15 +196,13 @@ export class PostgresReads {
     leases: Lease[],
     node: Holder & { capacity: number },
   ): Promise<{ kept: number[]; peers: number }> {
-    const input = JSON.stringify(leases.map(({ id, attempt }) => ({ id, intento: attempt })));
-    // The ids again as an array: the primary key bounds the rows (see FENCE in order_writes.ts).
-    const ids = `{${leases.map((lease) => lease.id).join(",")}}`;
     const [rows, peers] = await Promise.all([
-      leases.length === 0
-        ? Promise.resolve([])
-        : sql.unsafe<{ id: number }[]>(RENEW, [input, node.nodeId, node.leaseMs, ids], {
-          prepare: true,
-        }),
+      leases.length === 0 ? Promise.resolve([]) : sql.unsafe<{ id: number }[]>(RENEW, [
+        ...fenceParams(leases.map((lease) => [lease, {}]), node.nodeId),
+        node.leaseMs,
+      ], {
+        prepare: true,
+      }),
       heartbeat(sql, node),
     ]);
     return { kept: rows.map((row) => row.id), peers };

@@ -16,7 +16,7 @@
  * unfinished orders and held until its commit. (Reserving room first in a
  * short transaction of its own, so that no daemon's inserts wait for
  * another's commit to reach the disk, was built and measured: on the
- * bench's 2-core machine two daemons took in 1.27× fewer orders with it,
+ * bench's 2-core machine two daemons took in 1.27× more orders without it,
  * each batch paying a second transaction; see `docs/benchmarks.md`.)
  *
  * A batch is one round trip: `BEGIN`, the capacity lock when a write adds
@@ -80,8 +80,9 @@ export interface WriteKind<A, R> {
   /** For error messages: `Cannot ${name}: ...`. */
   readonly name: string;
   /**
-   * Whether it may put orders back among the unfinished (a checked retry):
-   * the batch then takes the capacity lock, until its commit.
+   * Whether it adds unfinished orders within the capacity (new orders,
+   * checked retries): the batch then takes the capacity lock first, until
+   * its commit, and goes in the first lane.
    */
   readonly checked?: boolean;
   apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
