@@ -45,12 +45,6 @@ import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
 import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
 
-/**
- * The writer's connections: one per lane, and one to spare for a lane whose
- * connection is given up for dead until the driver closes it.
- */
-const WRITER_CONNECTIONS = 3;
-
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
   /** `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&application_name=…]`. */
@@ -79,7 +73,6 @@ export class PostgresStore implements Store, SharedQueue {
   readonly leaseMs: number;
   readonly #capacity: number;
   readonly #sql: Sql;
-  readonly #writeSql: Sql;
   readonly #fast: Sql;
   readonly #health: DatabaseHealth;
   readonly #signals: ClusterSignals;
@@ -101,11 +94,12 @@ export class PostgresStore implements Store, SharedQueue {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     // A connection that closes may leave a transaction of the writer unanswered.
-    this.#sql = postgres(driver);
-    // The writer's: a connection that closes may leave one of its transactions unanswered.
-    this.#writeSql = postgres({
+    // Reads and the writer. A connection that closes may leave a transaction
+    // of the writer unanswered. (A pool of its own, of a few connections, ran
+    // dry when backends were terminated: the driver does not always give back
+    // a reserved connection that broke.)
+    this.#sql = postgres({
       ...driver,
-      max: WRITER_CONNECTIONS,
       onclose: () => this.#writer.connectionClosed(),
       connection: { ...driver.connection, ...WRITER_SETTINGS },
     });
@@ -140,7 +134,7 @@ export class PostgresStore implements Store, SharedQueue {
       onFinished: (ids) => this.#emitFinished(ids),
     });
     this.#writer = new PostgresWriter({
-      sql: this.#writeSql,
+      sql: this.#sql,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
         // New work: this daemon's claimer first; the others hear of it only if
@@ -492,9 +486,7 @@ export class PostgresStore implements Store, SharedQueue {
     if (this.#ready && this.#health.downReason === null) {
       await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
     }
-    await Promise.all(
-      [this.#sql, this.#writeSql, this.#fast].map((sql) => sql.end({ timeout: 5 })),
-    );
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
     const { batches, writes, largestBatch } = this.#writer.stats;
     this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
   }

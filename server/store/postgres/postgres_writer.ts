@@ -40,8 +40,8 @@ import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
 /**
- * How the writer's connections plan their statements (connection settings):
- * never a sequential or a bitmap scan of a table. Its statements look orders
+ * How the store's connections (the writer's and the reads') plan their
+ * statements: never a sequential or a bitmap scan of a table. Its statements look orders
  * up by primary key, `clave` or the index of pending orders, and each
  * statement's plan is made once per connection and kept (a prepared
  * statement's generic plan), often while the table is small (a new
@@ -96,10 +96,7 @@ export interface CommitEffects {
 
 /** Options of {@linkcode PostgresWriter}. */
 export interface PostgresWriterOptions {
-  /**
-   * The writer's own connections, set up as {@linkcode WRITER_SETTINGS}
-   * says: each lane uses one at a time.
-   */
+  /** Connections set up as {@linkcode WRITER_SETTINGS} says: each lane uses one at a time. */
   sql: Sql;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
