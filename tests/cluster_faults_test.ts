@@ -225,6 +225,54 @@ pgTest({
 });
 
 pgTest({
+  name:
+    "a daemon whose connections go silent (no reset, no answer) gives them up, reconnects and loses nothing",
+  async fn() {
+    await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
+    const pump = new Pump();
+    const stop = new AbortController();
+    const pumping = pump.run(() => [daemon.port], stop.signal);
+    try {
+      await waitUntil(() => pump.acked.size >= 100, { timeoutMs: 20_000, what: "load" });
+      // Every connection the daemon has (its pools and its LISTEN) goes dark;
+      // only the ones it opens from now on reach the database.
+      assert.ok(proxy.freeze() >= 2);
+      // Its waits run out (15 s), it answers unavailable, then it must not
+      // wait on those connections again.
+      await daemon.waitForLine(/ERROR store\.unavailable/, 30_000);
+      await daemon.waitForLine(/INFO store\.reconnected/, 30_000);
+      const before = pump.acked.size;
+      await waitUntil(() => pump.acked.size >= before + 100, {
+        timeoutMs: 20_000,
+        what: "orders taken again on new connections",
+      });
+    } finally {
+      stop.abort();
+      await pumping;
+    }
+    await pump.finish(daemon.port);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 40_000, what: "every order listo" },
+    ).catch(async (e) => {
+      console.log((await readPgRows(cluster.db)).filter((r) => r.estado !== "listo"));
+      console.log(daemon.output().split("\n").filter((l) => !/INFO order/.test(l)).join("\n"));
+      throw e;
+    });
+    const rows = await readPgRows(cluster.db);
+    assert.equal(rows.length, pump.acked.size, "one order per acknowledged clave, none extra");
+    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
+    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+    // Stopping does not wait for ever on the dark connections either.
+    daemon.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+  },
+});
+
+pgTest({
   name: "a daemon that finds another capacity in force once its database comes exits with status 2",
   async fn() {
     await using cluster = await startCluster(1, ["--max-pedidos", "6"]);

@@ -6,14 +6,26 @@
  * @module
  */
 
-/** A proxy that can be opened (forwarding) and cut (closed, refusing). */
+/** Two connections forwarded to each other. */
+interface Pair {
+  a: Deno.TcpConn;
+  b: Deno.TcpConn;
+  done: Promise<unknown>;
+  /** Black-holed: both stay open, nothing sent either way arrives. */
+  frozen: boolean;
+}
+
+/**
+ * A proxy that can be opened (forwarding), cut (closed, refusing) and
+ * frozen (its connections silent while new ones work).
+ */
 export class TcpProxy implements AsyncDisposable {
   /** The port it listens on while open (fixed for its life). */
   readonly port: number;
   readonly #target: { hostname: string; port: number };
   #listener: Deno.TcpListener | null = null;
   #accepting: Promise<void> | null = null;
-  readonly #pairs = new Set<{ a: Deno.TcpConn; b: Deno.TcpConn; done: Promise<unknown> }>();
+  readonly #pairs = new Set<Pair>();
 
   /** A proxy to `target` on a free port, not listening yet: nothing answers there. */
   constructor(target: { hostname: string; port: number }) {
@@ -58,6 +70,19 @@ export class TcpProxy implements AsyncDisposable {
     await Promise.allSettled(pairs.map((pair) => pair.done));
   }
 
+  /**
+   * Black-holes every connection through it now: they stay open, and what
+   * either side sends is dropped, as on a network path that went dark
+   * without a reset (a failover behind a virtual address, a firewall that
+   * forgot the connection). Connections made later forward as usual.
+   *
+   * @returns How many connections were frozen.
+   */
+  freeze(): number {
+    for (const pair of this.#pairs) pair.frozen = true;
+    return this.#pairs.size;
+  }
+
   async #forward(a: Deno.TcpConn): Promise<void> {
     let b: Deno.TcpConn;
     try {
@@ -66,9 +91,13 @@ export class TcpProxy implements AsyncDisposable {
       a.close();
       return;
     }
+    const pair: Pair = { a, b, done: Promise.resolve(), frozen: false };
     const copy = async (from: Deno.TcpConn, to: Deno.TcpConn) => {
+      const writer = to.writable.getWriter();
       try {
-        await from.readable.pipeTo(to.writable, { preventClose: false });
+        for await (const chunk of from.readable) {
+          if (!pair.frozen) await writer.write(chunk);
+        }
       } catch {
         // one side broke
       }
@@ -80,7 +109,6 @@ export class TcpProxy implements AsyncDisposable {
         }
       }
     };
-    const pair = { a, b, done: Promise.resolve() as Promise<unknown> };
     pair.done = Promise.allSettled([copy(a, b), copy(b, a)]).finally(() =>
       this.#pairs.delete(pair)
     );

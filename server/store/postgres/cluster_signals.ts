@@ -43,8 +43,8 @@ export interface ClusterSignalsOptions {
   nodeId: string;
   /** The driver's options, for the listening connection. */
   connection: Options<Record<string, postgres.PostgresType>>;
-  /** Where notifications are sent from (commits need not wait for the disk). */
-  send: Sql;
+  /** The pool notifications are sent from now (commits need not wait for the disk). */
+  send: () => Sql;
   logger: Logger;
   onWork: () => void;
   onFinished: (ids: number[]) => void;
@@ -58,7 +58,7 @@ export interface ClusterSignalsOptions {
 /** LISTEN and coalesced NOTIFY for one daemon. */
 export class ClusterSignals {
   readonly #options: ClusterSignalsOptions;
-  readonly #listener: Sql;
+  #listener: Sql;
   #work = false;
   #finished: number[] = [];
   #sending: Promise<void> | null = null;
@@ -68,20 +68,28 @@ export class ClusterSignals {
   #closed = false;
   #relisten: ReturnType<typeof setTimeout> | undefined;
   #listening = false;
+  #started = false;
 
   constructor(options: ClusterSignalsOptions) {
     this.#options = options;
     this.#gapMs = options.gapMs ?? 25;
+    this.#listener = this.#newListener();
+  }
+
+  #newListener(): Sql {
     // `onnotify` is an option of the driver that its type declarations leave out.
-    const listenerOptions = {
-      ...options.connection,
-      max: 1,
-      idle_timeout: undefined,
-      max_lifetime: null,
-      onnotify: (channel: string, payload: string) => this.#onNotify(channel, payload),
-      onclose: () => this.#onClose(),
-    };
-    this.#listener = postgres(listenerOptions as typeof options.connection);
+    const listener: Sql = postgres(
+      {
+        ...this.#options.connection,
+        max: 1,
+        idle_timeout: undefined,
+        max_lifetime: null,
+        onnotify: (channel: string, payload: string) => this.#onNotify(channel, payload),
+        // A listener given up (reconnect) is not listened on again.
+        onclose: () => listener === this.#listener && this.#onClose(),
+      } as ClusterSignalsOptions["connection"],
+    );
+    return listener;
   }
 
   /** Whether the listening connection is established. */
@@ -94,6 +102,7 @@ export class ClusterSignals {
    * (it is then retried in the background).
    */
   async start(): Promise<void> {
+    this.#started = true;
     await this.#listen(0);
   }
 
@@ -107,6 +116,19 @@ export class ClusterSignals {
   announceFinished(ids: readonly number[]): void {
     this.#finished.push(...ids);
     this.#send();
+  }
+
+  /**
+   * Gives up the listening connection, which may have gone silent without
+   * closing (the database was found unreachable), and listens on a new one.
+   */
+  reconnect(): void {
+    if (this.#closed) return;
+    const old = this.#listener;
+    this.#listener = this.#newListener();
+    this.#listening = false;
+    old.end({ timeout: 0 }).catch(() => {});
+    if (this.#started) this.#listenLater(1);
   }
 
   /** Stops listening and sends what is pending. */
@@ -179,7 +201,7 @@ export class ClusterSignals {
       try {
         await Promise.all(
           messages.map(([channel, payload]) =>
-            this.#options.send`SELECT pg_notify(${channel}, ${payload})`
+            this.#options.send()`SELECT pg_notify(${channel}, ${payload})`
           ),
         );
       } catch (error) {

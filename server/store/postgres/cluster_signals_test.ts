@@ -23,7 +23,7 @@ pgTest({
     const listener = new ClusterSignals({
       nodeId: "b",
       connection: driver,
-      send,
+      send: () => send,
       logger,
       onWork: () => {
         heard++;
@@ -34,7 +34,7 @@ pgTest({
     const sender = new ClusterSignals({
       nodeId: "a",
       connection: driver,
-      send,
+      send: () => send,
       logger,
       onWork: () => {},
       onFinished: () => {},

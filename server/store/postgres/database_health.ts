@@ -22,6 +22,8 @@ export interface DatabaseHealthOptions {
   logger: Logger;
   /** The database as it may be shown (its URL without the password). */
   shown: string;
+  /** Called each time the database is found unreachable, before probing starts. */
+  onDown?: () => void;
   /** Called each time the database is reachable again. */
   onUp?: () => void;
   /**
@@ -92,6 +94,7 @@ export class DatabaseHealth {
       this.#down = { reason, since: Date.now() };
       this.#attempts = 0;
       this.#options.logger.error("store.unavailable", { db: this.#options.shown, reason });
+      this.#options.onDown?.();
       this.#schedule();
     }
     return new StoreUnavailableError(what, reason, { cause: error });

@@ -20,6 +20,8 @@ const CONNECTION_CODES = new Set([
   "EAI_AGAIN",
   "CONNECTION_CLOSED",
   "CONNECTION_DESTROYED",
+  // A query sent to a pool that is being retired (connection_pools.ts).
+  "CONNECTION_ENDED",
   "CONNECT_TIMEOUT",
   // No answer within the store's deadline (deadline.ts): the connection is presumed lost.
   "PEDIDOS_DEADLINE",

@@ -68,10 +68,15 @@ export interface Holder {
 
 /** Reads and the statements outside the writer. */
 export class PostgresReads {
-  readonly #sql: Sql;
+  readonly #pool: () => Sql;
 
-  constructor(sql: Sql) {
-    this.#sql = sql;
+  /** Reads on the pool `pool()` returns at each read. */
+  constructor(pool: () => Sql) {
+    this.#pool = pool;
+  }
+
+  get #sql(): Sql {
+    return this.#pool();
   }
 
   async get(id: number, owner?: number): Promise<Pedido | null> {

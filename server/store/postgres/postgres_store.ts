@@ -17,7 +17,7 @@
  * @module
  */
 
-import postgres, { type Options, type Sql } from "postgres";
+import type { Options } from "postgres";
 import { Logger } from "../../log.ts";
 import type { ListFilter, Pedido, PedidoNuevo } from "../../protocol/messages.ts";
 import type {
@@ -35,6 +35,7 @@ import type {
 } from "../shared_queue.ts";
 import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "../store.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
+import { ConnectionPools } from "./connection_pools.ts";
 import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { orderWrites } from "./order_writes.ts";
@@ -72,8 +73,7 @@ export class PostgresStore implements Store, SharedQueue {
   readonly nodeId: string = crypto.randomUUID();
   readonly leaseMs: number;
   readonly #capacity: number;
-  readonly #sql: Sql;
-  readonly #fast: Sql;
+  readonly #pools: ConnectionPools;
   readonly #health: DatabaseHealth;
   readonly #signals: ClusterSignals;
   readonly #writer: PostgresWriter;
@@ -93,48 +93,53 @@ export class PostgresStore implements Store, SharedQueue {
     this.#logger = logger;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
-    // A connection that closes may leave a transaction of the writer unanswered.
-    // Reads and the writer. A connection that closes may leave a transaction
-    // of the writer unanswered. (A pool of its own, of a few connections, ran
-    // dry when backends were terminated: the driver does not always give back
-    // a reserved connection that broke.)
-    this.#sql = postgres({
-      ...driver,
-      onclose: () => this.#writer.connectionClosed(),
-      connection: { ...driver.connection, ...WRITER_SETTINGS },
-    });
-    // Claims, renewals and notifications: statements over a batch of orders,
-    // planned for each call (see WRITER_SETTINGS in postgres_writer.ts), and
-    // without bitmap scans: a claim then walks the index of pending orders
-    // in order and stops at its limit, where a bitmap scan, chosen on
-    // statistics that lag behind, reads the whole queue and sorts it.
-    this.#fast = postgres({
-      ...driver,
-      max: 2,
-      connection: {
-        ...driver.connection,
-        synchronous_commit: "off",
-        plan_cache_mode: "force_custom_plan",
-        enable_bitmapscan: "off",
+    this.#pools = new ConnectionPools({
+      // Reads and the writer. A connection that closes may leave a
+      // transaction of the writer unanswered.
+      main: {
+        ...driver,
+        onclose: () => this.#writer.connectionClosed(),
+        connection: { ...driver.connection, ...WRITER_SETTINGS },
+      },
+      // Claims, renewals and notifications: statements over a batch of
+      // orders, planned for each call (see WRITER_SETTINGS in
+      // postgres_writer.ts), and without bitmap scans: a claim then walks the
+      // index of pending orders in order and stops at its limit, where a
+      // bitmap scan, chosen on statistics that lag behind, reads the whole
+      // queue and sorts it.
+      fast: {
+        ...driver,
+        max: 2,
+        connection: {
+          ...driver.connection,
+          synchronous_commit: "off",
+          plan_cache_mode: "force_custom_plan",
+          enable_bitmapscan: "off",
+        },
       },
     });
     this.#health = new DatabaseHealth({
       logger,
       shown: redactDatabaseUrl(options.url),
       probe: () => this.#prepare(),
+      // Connections that failed are given up with their pools (connection_pools.ts).
+      onDown: () => {
+        this.#pools.replace();
+        this.#signals.reconnect();
+      },
       onUp: () => this.#emitWork("elsewhere"),
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
     this.#signals = new ClusterSignals({
       nodeId: this.nodeId,
       connection: driver,
-      send: this.#fast,
+      send: () => this.#pools.fast,
       logger,
       onWork: () => this.#emitWork("elsewhere"),
       onFinished: (ids) => this.#emitFinished(ids),
     });
     this.#writer = new PostgresWriter({
-      sql: this.#sql,
+      sql: () => this.#pools.main,
       unavailable: (what, error) => this.#health.fail(what, error),
       onCommit: (effects) => {
         // New work: this daemon's claimer first; the others hear of it only if
@@ -147,7 +152,7 @@ export class PostgresStore implements Store, SharedQueue {
       },
     });
     this.#writes = orderWrites(this.nodeId, this.leaseMs);
-    this.#reads = new PostgresReads(this.#sql);
+    this.#reads = new PostgresReads(() => this.#pools.main);
   }
 
   /**
@@ -205,13 +210,13 @@ export class PostgresStore implements Store, SharedQueue {
 
   async #prepare(): Promise<void> {
     if (!this.#ready) {
-      await migrate(this.#sql);
+      await migrate(this.#pools.main);
       const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
-      await registerNode(this.#sql, node);
+      await registerNode(this.#pools.main, node);
       this.#ready = true;
       await this.#signals.start();
     } else {
-      await this.#sql`SELECT 1`;
+      await this.#pools.main`SELECT 1`;
     }
   }
 
@@ -392,7 +397,7 @@ export class PostgresStore implements Store, SharedQueue {
   /** {@inheritDoc SharedQueue.claim} */
   claim(options: ClaimOptions): Promise<ClaimedOrder[]> {
     return this.#run("claim", () =>
-      this.#reads.claim(this.#fast, {
+      this.#reads.claim(this.#pools.fast, {
         ...options,
         nodeId: this.nodeId,
         leaseMs: this.leaseMs,
@@ -401,12 +406,15 @@ export class PostgresStore implements Store, SharedQueue {
 
   /** {@inheritDoc SharedQueue.renew} */
   async renew(leases: Lease[]): Promise<number[]> {
-    const { kept, peers } = await this.#run("renew", () =>
-      this.#reads.renew(this.#fast, leases, {
-        nodeId: this.nodeId,
-        leaseMs: this.leaseMs,
-        capacity: this.#capacity,
-      }));
+    const { kept, peers } = await this.#run(
+      "renew",
+      () =>
+        this.#reads.renew(this.#pools.fast, leases, {
+          nodeId: this.nodeId,
+          leaseMs: this.leaseMs,
+          capacity: this.#capacity,
+        }),
+    );
     this.#peers = peers;
     return kept;
   }
@@ -484,9 +492,9 @@ export class PostgresStore implements Store, SharedQueue {
     this.#health.close();
     await this.#signals.close();
     if (this.#ready && this.#health.downReason === null) {
-      await this.#sql`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
+      await this.#pools.main`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
     }
-    await Promise.all([this.#sql.end({ timeout: 5 }), this.#fast.end({ timeout: 5 })]);
+    await this.#pools.end(5);
     const { batches, writes, largestBatch } = this.#writer.stats;
     this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
   }

@@ -96,8 +96,11 @@ export interface CommitEffects {
 
 /** Options of {@linkcode PostgresWriter}. */
 export interface PostgresWriterOptions {
-  /** Connections set up as {@linkcode WRITER_SETTINGS} says: each lane uses one at a time. */
-  sql: Sql;
+  /**
+   * The pool now, its connections set up as {@linkcode WRITER_SETTINGS}
+   * says: each lane uses one at a time.
+   */
+  sql: () => Sql;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
   /** Turns a lost connection into the error its writes reject with (and notes the outage). */
@@ -121,7 +124,7 @@ interface Queued {
 
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
-  readonly #sql: Sql;
+  readonly #sql: () => Sql;
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
@@ -251,7 +254,7 @@ export class PostgresWriter {
     effects: CommitEffects,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     let late = false;
-    const reserving = this.#sql.reserve();
+    const reserving = this.#sql().reserve();
     // A connection that comes after the deadline goes back at once.
     reserving.then((conn) => late && conn.release(), () => {});
     let conn;
@@ -266,7 +269,8 @@ export class PostgresWriter {
     // The connection goes back once its transaction has settled, unless it broke:
     // the driver reclaims a broken one when it closes, and handing it back
     // ourselves would put a closed connection among the open ones. A
-    // transaction that never settles keeps its connection, which is then dead.
+    // transaction that never settles keeps its connection, which is then dead:
+    // its deadline marks the database down, and the store replaces the pool.
     sending.then(() => reserved.release(), (error) => {
       if (!isConnectionError(error)) reserved.release();
     });
