@@ -273,6 +273,38 @@ pgTest({
 });
 
 pgTest({
+  name: "a daemon told to stop while its connections are silent still stops",
+  async fn() {
+    await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
+    const acked = new Map<string, number>();
+    for (let i = 0; i < 20; i++) {
+      const reply = await ask(daemon.port, order(`s-${i}`));
+      assert.equal(reply.ok, true, JSON.stringify(reply));
+      acked.set(`s-${i}`, reply.id);
+    }
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { what: "every order listo" },
+    );
+    // Idle, then every connection goes dark, and it is told to stop at once:
+    // leaving the cluster (its node row) must not wait on them for ever.
+    assert.ok(proxy.freeze() >= 2);
+    daemon.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      daemon.exited,
+      new Promise<"hung">((resolve) => timer = setTimeout(() => resolve("hung"), 30_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(status, 0, "stopped cleanly within 30 s of SIGTERM");
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(new Map(rows.map((r) => [r.clave, r.id])), acked);
+  },
+});
+
+pgTest({
   name: "a daemon that finds another capacity in force once its database comes exits with status 2",
   async fn() {
     await using cluster = await startCluster(1, ["--max-pedidos", "6"]);

@@ -24,6 +24,7 @@
 
 import postgres, { type Options, type Sql } from "postgres";
 import type { Logger } from "../../log.ts";
+import { withDeadline } from "./deadline.ts";
 import { connectionReason } from "./postgres_errors.ts";
 
 /** The channel of new work; the payload is the sending daemon's node id. */
@@ -131,11 +132,17 @@ export class ClusterSignals {
     if (this.#started) this.#listenLater(1);
   }
 
-  /** Stops listening and sends what is pending. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening and sends what is pending, waiting `sendMs` at most for
+   * that (a wake-up lost is made up for by the others' poll).
+   */
+  async close(sendMs = 2000): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#relisten);
-    while (this.#sending !== null) await this.#sending;
+    const sent = (async () => {
+      while (this.#sending !== null) await this.#sending;
+    })();
+    await withDeadline(sent, sendMs, "send the last notifications").catch(() => {});
     await this.#listener.end({ timeout: 1 });
   }
 

@@ -38,6 +38,7 @@ import { ClusterSignals } from "./cluster_signals.ts";
 import { ConnectionPools } from "./connection_pools.ts";
 import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
+import { withDeadline } from "./deadline.ts";
 import { orderWrites } from "./order_writes.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 import { registerNode } from "./cluster_node.ts";
@@ -45,6 +46,9 @@ import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
 import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
+
+/** The longest closing waits to leave the cluster and to send its last notifications, ms. */
+const LEAVE_MS = 2000;
 
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -490,9 +494,15 @@ export class PostgresStore implements Store, SharedQueue {
     this.#closed = true;
     await this.#writer.flush();
     this.#health.close();
-    await this.#signals.close();
+    await this.#signals.close(LEAVE_MS);
     if (this.#ready && this.#health.downReason === null) {
-      await this.#pools.main`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.catch(() => {});
+      // Bounded: a connection gone silent must not hold the stop (the others
+      // forget this node once its heartbeat is old in any case).
+      await withDeadline(
+        this.#pools.main`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.execute(),
+        LEAVE_MS,
+        "leave the cluster",
+      ).catch(() => {});
     }
     await this.#pools.end(5);
     const { batches, writes, largestBatch } = this.#writer.stats;
