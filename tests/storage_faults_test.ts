@@ -316,6 +316,18 @@ testWith("read", "write", "run", "env")(
       await conn.write(JSON.stringify({ ...ORDER, clave: "locked" }) + "\n");
       const reply = await conn.readLine(15_000);
       assert.equal(reply?.error, "internal", "refused once the busy timeout passes");
+      // Several at once: a batch is refused as a whole after one busy timeout
+      // (5 s), not retried one order at a time (5 s each, the writer blocked
+      // meanwhile: 8 orders would take 40 s).
+      await using others = await rawConnect(daemon.port);
+      const claves = Array.from({ length: 8 }, (_, i) => `locked-${i}`);
+      await others.write(
+        claves.map((clave) => JSON.stringify({ ...ORDER, clave })).join("\n") + "\n",
+      );
+      for (const clave of claves) {
+        const refused = await others.readLine(12_000);
+        assert.equal(refused?.error, "internal", `${clave}: ${JSON.stringify(refused)}`);
+      }
       await conn.write('{"op":"LISTAR"}\n');
       assert.equal((await conn.readLine())?.ok, true, "reads go on");
       foreign.exec("ROLLBACK");

@@ -25,7 +25,10 @@
  * CHECK violation, an unknown id) does not fail its neighbours, and each
  * operation is answered from its own commit. Nothing that was not committed
  * is ever answered as a success. When the cause hits every transaction (a
- * full disk), every operation gets the SQLite error.
+ * full disk), every operation gets the SQLite error. A batch that could not
+ * get the database's lock in the busy timeout (another process writes) is
+ * not retried: each retry would wait as long again, the writer blocked
+ * meanwhile, so every operation of it gets that error at once.
  *
  * @module
  */
@@ -117,8 +120,10 @@ export class GroupCommit implements Disposable {
       results = this.#commit(batch);
     } catch (error) {
       this.stats.failedBatches++;
-      results = batch.length === 1
-        ? [failure(batch[0]!, error)]
+      // One at a time, unless every transaction would meet the same wait:
+      // behind another writer's lock, each would wait the busy timeout again.
+      results = batch.length === 1 || isLockedOut(error)
+        ? batch.map((op) => failure(op, error))
         : batch.map((op) => this.#commitOne(op));
     }
     this.#onResults(results, { size: batch.length, commitMs: performance.now() - start });
@@ -171,6 +176,15 @@ export class GroupCommit implements Disposable {
       return failure(op, error);
     }
   }
+}
+
+/**
+ * Whether `error` is SQLite's SQLITE_BUSY or SQLITE_LOCKED: the database's
+ * lock is held elsewhere (node:sqlite in Deno gives no error code, only the
+ * message).
+ */
+export function isLockedOut(error: unknown): boolean {
+  return error instanceof Error && /^database (table )?is locked\b/.test(error.message);
 }
 
 /** Runs one operation inside the open transaction. */
