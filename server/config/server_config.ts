@@ -22,10 +22,22 @@ import {
   redactDatabaseUrl,
 } from "../store/postgres/postgres_url.ts";
 
-/** A SQLite path, or a PostgreSQL URL that can be read (§9). */
+/**
+ * A SQLite path, or a PostgreSQL URL that can be read (§9). A URL of any
+ * other scheme is refused here, rather than taken for a file's name.
+ */
 function parseDb(text: string): string {
   const db = nonEmpty(text);
-  if (isPostgresUrl(db)) parsePostgresUrl(db);
+  if (isPostgresUrl(db)) {
+    parsePostgresUrl(db);
+  } else {
+    const scheme = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(db)?.[1];
+    if (scheme !== undefined) {
+      throw new RangeError(
+        `names a ${scheme.toLowerCase()}:// database, which pedidos cannot use: give a SQLite file's path, :memory:, or postgres://USER@HOST/DATABASE`,
+      );
+    }
+  }
   return db;
 }
 

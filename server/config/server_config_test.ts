@@ -401,6 +401,11 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
     ["postgres://ana:s3cret@db", /must name one database/],
     ["postgres://ana:s3cret@db/pedidos?sslmode=sometimes", /sslmode "sometimes"/],
     ["postgres://ana:s3cret@db/pedidos?pool=9", /unknown parameter "pool"/],
+    [
+      "mysql://ana:s3cret@db/pedidos",
+      /mysql:\/\/ database, which pedidos cannot use.*postgres:\/\//,
+    ],
+    ["file://ana:s3cret@db/pedidos.db", /file:\/\/ database, which pedidos cannot use.*SQLite/],
   ];
   for (const [db, reason] of cases) {
     const tries: [string[], ConfigSources][] = [

@@ -94,7 +94,8 @@ export function parsePostgresUrl(db: string): PostgresTarget {
 export function redactDatabaseUrl(db: string): string {
   // Not through URL: a malformed URL must be redacted too. Up to the last
   // "@", so that an unescaped "@" in a password does not leave a part shown.
-  return db.replace(/^(\s*postgres(?:ql)?:\/\/[^:@/?#]*):.*@/i, "$1:***@");
+  // Any scheme: a URL refused for its scheme is shown masked too.
+  return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, "$1:***@");
 }
 
 function decode(text: string): string {
