@@ -31,8 +31,7 @@ import { InlinePool } from "./processing/inline_pool.ts";
 import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
-import { SqliteStore } from "./store/sqlite_store.ts";
-import type { Store } from "./store/store.ts";
+import { observesBatches, type Store } from "./store/store.ts";
 
 /** The parts of {@linkcode ServerConfig} the server uses. */
 export type ServerSettings = Omit<ServerConfig, "envFile">;
@@ -151,6 +150,7 @@ export class Server implements AsyncDisposable {
     this.#metricsServer = parts.metrics?.server ?? null;
     parts.metrics?.collector.attach({
       stats: () => dispatcher.stats(),
+      cluster: () => this.#orders.clusterStats(),
       durations: () => this.#orders.durationHistogram(),
       workerRestarts: () => this.#pool.crashes,
       retention: () => this.#pruner?.stats ?? null,
@@ -303,7 +303,7 @@ export class Server implements AsyncDisposable {
     for (const connection of [...this.#connections]) connection.close();
     clearInterval(this.#sweeper);
     await this.#metricsServer?.close();
-    if (this.#store instanceof SqliteStore) this.#store.observeBatches(null);
+    if (observesBatches(this.#store)) this.#store.observeBatches(null);
     await this.#store.close();
     const after = this.#dispatcher.stats();
     const summary: RunSummary = {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
 import { pgTest } from "./postgres_util.ts";
+import { scrape } from "./metrics_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { waitUntil } from "./test_util.ts";
 
@@ -301,6 +302,55 @@ pgTest({
     assert.equal(status, 0, "stopped cleanly within 30 s of SIGTERM");
     const rows = await readPgRows(cluster.db);
     assert.deepEqual(new Map(rows.map((r) => [r.clave, r.id])), acked);
+  },
+});
+
+pgTest({
+  name:
+    "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "50", "--workers", "1"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const watched = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--metrics-port",
+      "0",
+      "--process-ms",
+      "60000",
+    ]);
+    const url = /metrics\.listening url=http:\/\/([\d.]+):(\d+)/.exec(
+      await watched.waitForLine(/metrics\.listening/),
+    )!;
+    const addr = { transport: "tcp", hostname: url[1]!, port: Number(url[2]) } as Deno.NetAddr;
+    // Another daemon takes 5 orders: each daemon's one worker holds one, 3 wait.
+    const busy = await cluster.start("B", ["--process-ms", "60000"]);
+    for (let i = 0; i < 5; i++) assert.equal((await ask(busy.port, order(`b-${i}`))).ok, true);
+    await waitUntil(
+      async () =>
+        (await readPgRows(cluster.db)).filter((r) => r.estado === "en proceso").length === 2,
+      { what: "one order on each daemon's worker" },
+    );
+    const stats = (await ask(watched.port, { op: "STATS" })).stats;
+    const seen = await scrape(addr);
+    assert.equal(seen.value("pedidos_pendientes"), 3, "the cluster's, not the 0 that A holds");
+    assert.equal(seen.value("pedidos_en_proceso"), 2);
+    assert.equal(stats.pendientes, 3, "as STATS says");
+    assert.equal(seen.value("pedidos_capacidad"), 50);
+    assert.equal(seen.value("pedidos_libres"), 45, "the cluster's free slots, as in STATS");
+    assert.equal(seen.value("pedidos_almacen_disponible"), 1);
+
+    assert.equal((await ask(watched.port, order("a-1"))).ok, true);
+    const after = await scrape(addr);
+    assert.ok(after.value("pedidos_escritor_lote_operaciones_count") >= 1, "its writer's batches");
+
+    await proxy.cut();
+    await watched.waitForLine(/ERROR store\.unavailable/);
+    const down = await scrape(addr);
+    assert.equal(down.value("pedidos_almacen_disponible"), 0);
+    assert.equal(down.has("pedidos_pendientes"), false, "no queue figures it cannot read");
+    assert.ok(down.value("pedidos_aceptados_total") >= 1, "its own counters still shown");
   },
 });
 

@@ -15,8 +15,14 @@ import { encodeMetrics, type MetricFamily } from "./prometheus_text.ts";
 
 /** Where the numbers come from, read at each scrape. */
 export interface MetricsSources {
-  /** STATS now. */
+  /** STATS now, as this daemon knows it. */
   stats: () => Stats;
+  /**
+   * On a shared store (§9): the cluster's `pendientes`, `en_proceso`,
+   * `capacidad` and `libres`, read from the database (rejects while it
+   * cannot be reached). Null, or absent, on a store of one daemon.
+   */
+  cluster?: () => Promise<Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres">> | null;
   /** Processing times of orders finished since start, in seconds. */
   durations: () => HistogramSnapshot;
   /** Processor workers replaced since start. */
@@ -66,11 +72,11 @@ export class DaemonMetrics {
   }
 
   /** The families now. */
-  families(): MetricFamily[] {
+  async families(): Promise<MetricFamily[]> {
     const writer: MetricFamily[] = [
       {
         name: "pedidos_escritor_lote_operaciones",
-        help: "Operations per transaction of the SQLite writer (group commit).",
+        help: "Operations per transaction of the store's writer (group commit).",
         type: "histogram",
         histogram: this.#batchSize.snapshot(),
       },
@@ -85,6 +91,15 @@ export class DaemonMetrics {
     if (sources === null) return writer;
     const s = sources.stats();
     const retention = sources.retention();
+    const reading = sources.cluster?.() ?? null;
+    // The queue's gauges: the cluster's when the store is shared; none while
+    // its database cannot be reached (pedidos_almacen_disponible says so).
+    let queue: Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres"> | null = s;
+    let available: number | null = null;
+    if (reading !== null) {
+      queue = await reading.catch(() => null);
+      available = queue === null ? 0 : 1;
+    }
     const families: MetricFamily[] = [
       counter("pedidos_recibidos_total", "PEDIDO requests received (valid or not).", s.recibidos),
       counter("pedidos_aceptados_total", "New orders accepted.", s.aceptados),
@@ -99,10 +114,19 @@ export class DaemonMetrics {
           { labels: { estado: "cancelado" }, value: s.cancelados },
         ],
       },
-      gauge("pedidos_pendientes", "Orders waiting for a worker now.", s.pendientes),
-      gauge("pedidos_en_proceso", "Orders on a worker now.", s.en_proceso),
-      gauge("pedidos_capacidad", "Capacity (--max-pedidos).", s.capacidad),
-      gauge("pedidos_libres", "Capacity slots free now.", s.libres),
+      ...(queue === null ? [] : [
+        gauge("pedidos_pendientes", "Orders waiting for a worker now.", queue.pendientes),
+        gauge("pedidos_en_proceso", "Orders on a worker now.", queue.en_proceso),
+        gauge("pedidos_capacidad", "Capacity (--max-pedidos).", queue.capacidad),
+        gauge("pedidos_libres", "Capacity slots free now.", queue.libres),
+      ]),
+      ...(available === null ? [] : [
+        gauge(
+          "pedidos_almacen_disponible",
+          "1 while the shared database answers, 0 while it cannot be reached.",
+          available,
+        ),
+      ]),
       gauge("pedidos_conexiones", "Open TCP connections.", s.conexiones),
       {
         name: "pedidos_duracion_segundos",
@@ -146,8 +170,8 @@ export class DaemonMetrics {
   }
 
   /** The exposition text now. */
-  render(): string {
-    return encodeMetrics(this.families());
+  async render(): Promise<string> {
+    return encodeMetrics(await this.families());
   }
 }
 

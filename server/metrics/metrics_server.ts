@@ -17,7 +17,7 @@ export interface MetricsServerOptions {
   /** The port; 0 picks a free one. */
   port: number;
   /** The exposition text now. */
-  render: () => string;
+  render: () => string | Promise<string>;
   /** Where a failed render is logged. */
   logger?: Logger;
 }
@@ -42,7 +42,7 @@ export class MetricsServer implements AsyncDisposable {
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port,
       onListen: () => {},
-    }, (request) => {
+    }, async (request) => {
       const { pathname } = new URL(request.url);
       if (pathname !== "/metrics") return new Response("Not found\n", { status: 404 });
       if (request.method !== "GET" && request.method !== "HEAD") {
@@ -50,7 +50,7 @@ export class MetricsServer implements AsyncDisposable {
       }
       let body: string;
       try {
-        body = render();
+        body = await render();
       } catch (error) {
         logger?.error("metrics.render_failed", { error: String(error) });
         return new Response("Cannot render metrics\n", { status: 500 });

@@ -9,8 +9,7 @@ import type { ServerConfig } from "../config/server_config.ts";
 import { V11_DEFAULTS } from "../config/server_config.ts";
 import { formatAddr } from "../listen.ts";
 import type { Logger } from "../log.ts";
-import { SqliteStore } from "../store/sqlite_store.ts";
-import type { Store } from "../store/store.ts";
+import { observesBatches, type Store } from "../store/store.ts";
 import { DaemonMetrics } from "./daemon_metrics.ts";
 import { MetricsServer } from "./metrics_server.ts";
 
@@ -43,9 +42,7 @@ export function startMetrics(
     render: () => collector.render(),
     logger,
   });
-  if (store instanceof SqliteStore) {
-    store.observeBatches((batch) => collector.observeWriterBatch(batch));
-  }
+  if (observesBatches(store)) store.observeBatches((batch) => collector.observeWriterBatch(batch));
   logger.info("metrics.listening", { url: `http://${formatAddr(server.addr)}/metrics` });
   return { server, collector };
 }

@@ -35,7 +35,16 @@ import type {
 } from "../../workers/writer_messages.ts";
 import { DatabaseInUseError, lockDatabase } from "./database_lock.ts";
 import { newPedido } from "./new_pedido.ts";
-import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "./store.ts";
+import type {
+  ChangeResult,
+  InsertResult,
+  ObservesBatches,
+  Outcome,
+  Rol,
+  Sesion,
+  Store,
+  Usuario,
+} from "./store.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -79,7 +88,7 @@ interface Inflight {
  * console.log(inserted.pedido.estado); // "pendiente"
  * ```
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, ObservesBatches {
   readonly #worker: Worker;
   readonly #closeTimeoutMs: number;
   #reader: SqliteDatabase | null = null;

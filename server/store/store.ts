@@ -158,6 +158,25 @@ export interface AccountStore {
 }
 
 /** Everything the daemon keeps: orders, accounts and sessions. */
+/** The size and time of one transaction of a store's writer. */
+export interface WriterBatch {
+  /** Operations in the batch. */
+  size: number;
+  /** How long it took, ms. */
+  commitMs: number;
+}
+
+/** A store whose writer reports its batches (the metrics' writer histograms, §10). */
+export interface ObservesBatches {
+  /** Calls `observer` with every batch committed from now on; null stops. */
+  observeBatches(observer: ((batch: WriterBatch) => void) | null): void;
+}
+
+/** Whether `store` reports its writer's batches. */
+export function observesBatches<S extends object>(store: S): store is S & ObservesBatches {
+  return typeof (store as Partial<ObservesBatches>).observeBatches === "function";
+}
+
 export interface Store extends OrderStore, AccountStore, AsyncDisposable {
   /** Flushes pending writes and closes. Idempotent; later calls reject. */
   close(): Promise<void>;

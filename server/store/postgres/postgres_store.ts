@@ -33,7 +33,17 @@ import type {
   SharedQueue,
   WorkOrigin,
 } from "../shared_queue.ts";
-import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario } from "../store.ts";
+import type {
+  ChangeResult,
+  InsertResult,
+  ObservesBatches,
+  Outcome,
+  Rol,
+  Sesion,
+  Store,
+  Usuario,
+  WriterBatch,
+} from "../store.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
 import { ConnectionPools } from "./connection_pools.ts";
 import { driverOptions } from "./driver_options.ts";
@@ -73,7 +83,7 @@ export interface PostgresStoreOptions {
 }
 
 /** Orders, accounts and the shared queue in PostgreSQL. */
-export class PostgresStore implements Store, SharedQueue {
+export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly nodeId: string = crypto.randomUUID();
   readonly leaseMs: number;
   readonly #capacity: number;
@@ -205,6 +215,15 @@ export class PostgresStore implements Store, SharedQueue {
   /** The writer's counters: batches committed and writes in them. */
   get writerStats(): { batches: number; writes: number; largestBatch: number } {
     return { ...this.#writer.stats };
+  }
+
+  /**
+   * Calls `observer` with the size and time (from asking for a connection to
+   * the commit's answer) of every batch the writer commits from now on (the
+   * metrics' writer histograms, §10); null stops.
+   */
+  observeBatches(observer: ((batch: WriterBatch) => void) | null): void {
+    this.#writer.onBatch = observer;
   }
 
   /** Why the database is unreachable now, or null. */

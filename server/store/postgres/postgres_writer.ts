@@ -133,6 +133,8 @@ export class PostgresWriter {
   /** The two lanes: writes that add unfinished orders, and the others. */
   readonly #lanes: [Lane, Lane] = [new Lane(), new Lane()];
   #scheduled = false;
+  /** Called with the size and time of each batch committed (the metrics' writer histograms). */
+  onBatch: ((batch: { size: number; commitMs: number }) => void) | null = null;
   /** Batches committed, and writes in them (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0, largestBatch: 0 };
 
@@ -192,6 +194,7 @@ export class PostgresWriter {
     const groups = groupByKind(batch);
     const effects: CommitEffects = { newWork: false, finished: [] };
     let outcome;
+    const began = performance.now();
     try {
       outcome = await this.#send(groups, effects);
     } catch (error) {
@@ -217,6 +220,7 @@ export class PostgresWriter {
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    this.onBatch?.({ size: batch.length, commitMs: performance.now() - began });
     outcome.results.forEach((result, g) => {
       const group = groups[g]![1];
       if (result.status === "rejected") {
