@@ -97,6 +97,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly #finishListeners = new Set<(ids: number[]) => void>();
   readonly #logger: Logger;
   #ready = false;
+  /** Whether {@linkcode PostgresStore.open} returned it. */
+  #opened = false;
   #closed = false;
   /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
   #peers = 1;
@@ -197,12 +199,14 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     } catch (error) {
       if (isConnectionError(error)) {
         store.#health.startDown(error);
+        store.#opened = true;
         return store;
       }
       await store.close();
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Cannot open database "${shown}": ${reason}`, { cause: error });
     }
+    store.#opened = true;
     options.logger?.info("store.opened", {
       db: shown,
       node: store.nodeId,
@@ -524,6 +528,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       ).catch(() => {});
     }
     await this.#pools.end(5);
+    // (Not when it closes because it could not be opened: the error says it all.)
+    if (!this.#opened) return;
     const { batches, writes, largestBatch } = this.#writer.stats;
     this.#logger.info("store.closed", { batches, writes, largest_batch: largestBatch });
   }
