@@ -40,8 +40,26 @@ export class ConnectionPools {
   constructor(options: ConnectionPoolsOptions) {
     this.#options = options;
     this.#retireS = options.retireS ?? 5;
-    this.#main = postgres(options.main);
-    this.#fast = postgres(options.fast);
+    this.#main = this.#open("main");
+    this.#fast = this.#open("fast");
+  }
+
+  /**
+   * A new pool with `which`'s options. Its `onclose` is called only while it
+   * is in use: the closes of a retired pool's connections are expected.
+   */
+  #open(which: "main" | "fast"): Sql {
+    const options = this.#options[which];
+    const onclose = options.onclose;
+    const pool: Sql = postgres({
+      ...options,
+      ...(onclose === undefined ? {} : {
+        onclose: (id: number) => {
+          if (pool === (which === "main" ? this.#main : this.#fast)) onclose(id);
+        },
+      }),
+    });
+    return pool;
   }
 
   /** The pool of reads and the writer now. */
@@ -62,8 +80,8 @@ export class ConnectionPools {
   /** Opens new pools for what comes next and retires the ones in use. */
   replace(): void {
     const old = [this.#main, this.#fast];
-    this.#main = postgres(this.#options.main);
-    this.#fast = postgres(this.#options.fast);
+    this.#main = this.#open("main");
+    this.#fast = this.#open("fast");
     this.#replaced++;
     for (const pool of old) this.#retire(pool);
   }
