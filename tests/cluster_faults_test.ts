@@ -355,6 +355,41 @@ pgTest({
 });
 
 pgTest({
+  name:
+    "a database that takes no writes (read-only, as a standby) makes orders unavailable, never internal, until it takes them again",
+  async fn() {
+    await using cluster = await startCluster(1, ["--process-ms", "0", "--max-pedidos", "100"]);
+    const [daemon] = cluster.daemons;
+    assert.equal((await ask(daemon!.port, order("rw-1"))).ok, true);
+    const { sql, name } = cluster.db;
+    await sql.unsafe(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+    try {
+      // Its sessions start again, read-only from now on.
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = ${name} AND pid <> pg_backend_pid() AND application_name = 'pedidos'`;
+      await daemon!.waitForLine(/ERROR store\.unavailable/);
+      const mark = daemon!.output().length;
+      for (let i = 0; i < 10; i++) {
+        const reply = await ask(daemon!.port, order(`ro-${i}`));
+        assert.equal(reply.error, "unavailable", JSON.stringify(reply));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.doesNotMatch(
+        daemon!.output().slice(mark),
+        /store\.reconnected/,
+        "a read-only database does not count as back",
+      );
+    } finally {
+      await sql.unsafe(`ALTER DATABASE "${name}" RESET default_transaction_read_only`);
+    }
+    await daemon!.waitForLine(/INFO store\.reconnected/);
+    assert.equal((await ask(daemon!.port, order("ro-0"))).ok, true, "taken once it takes writes");
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(rows.map((r) => r.clave).sort(), ["ro-0", "rw-1"]);
+  },
+});
+
+pgTest({
   name: "a daemon that finds another capacity in force once its database comes exits with status 2",
   async fn() {
     await using cluster = await startCluster(1, ["--max-pedidos", "6"]);

@@ -31,9 +31,20 @@ const CONNECTION_CODES = new Set([
  * SQLSTATEs of a server that is going away or cannot take us now: class 08
  * (connection exception), `57P01` admin_shutdown (`pg_terminate_backend`),
  * `57P02` crash_shutdown, `57P03` cannot_connect_now (starting up or
- * recovering), `53300` too_many_connections.
+ * recovering), `53300` too_many_connections, `25006`
+ * read_only_sql_transaction (a standby, e.g. the old primary after a
+ * failover, or a database made read-only): nothing can be accepted there.
  */
-const SERVER_GOING = /^(08...|57P0[123]|53300)$/;
+const SERVER_GOING = /^(08...|57P0[123]|53300|25006)$/;
+
+/** The code of {@linkcode readOnlyError}. */
+export const READ_ONLY_CODE = "25006";
+
+/** The error of a database that answers but takes no writes. */
+export function readOnlyError(): Error {
+  const error = new Error("the database takes no writes (read-only, or a standby)");
+  return Object.assign(error, { code: READ_ONLY_CODE });
+}
 
 /** Whether `error` means the database cannot be reached now. */
 export function isConnectionError(error: unknown): boolean {

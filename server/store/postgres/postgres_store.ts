@@ -50,7 +50,7 @@ import { driverOptions } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { withDeadline } from "./deadline.ts";
 import { orderWrites } from "./order_writes.ts";
-import { isConnectionError } from "./postgres_errors.ts";
+import { isConnectionError, READ_ONLY_CODE, readOnlyError } from "./postgres_errors.ts";
 import { registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
@@ -235,15 +235,28 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     return this.#health.downReason;
   }
 
+  /**
+   * Gets the store ready, or (once ready) checks that the database answers
+   * and takes writes: the probe of {@linkcode DatabaseHealth}.
+   */
   async #prepare(): Promise<void> {
-    if (!this.#ready) {
-      await migrate(this.#pools.main);
-      const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
-      await registerNode(this.#pools.main, node);
-      this.#ready = true;
-      await this.#signals.start();
-    } else {
-      await this.#pools.main`SELECT 1`;
+    try {
+      if (!this.#ready) {
+        await migrate(this.#pools.main);
+        const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
+        await registerNode(this.#pools.main, node);
+        this.#ready = true;
+        await this.#signals.start();
+      } else {
+        const [row] = await this.#pools.main<{ ro: string }[]>`
+          SELECT current_setting('transaction_read_only') AS ro`;
+        if (row?.ro === "on") throw readOnlyError();
+      }
+    } catch (error) {
+      // A session keeps the read-only default it started with: the next try
+      // needs new ones (which may reach the new primary after a failover).
+      if ((error as { code?: unknown }).code === READ_ONLY_CODE) this.#pools.replace();
+      throw error;
     }
   }
 
