@@ -213,3 +213,77 @@ pgTest({
     );
   },
 });
+
+pgTest({
+  name:
+    "an order accepted by A and cancelled from B: A's waiter wakes with cancelado and the cluster's slot is free again",
+  async fn() {
+    await using cluster = await startCluster(2, [
+      "--workers",
+      "1",
+      "--process-ms",
+      "60000",
+      "--max-pedidos",
+      "3",
+    ]);
+    const [a, b] = cluster.daemons as [typeof cluster.daemons[0], typeof cluster.daemons[0]];
+    // Both workers busy (one order each), then one order waits: the cluster is full.
+    assert.equal((await ask(a.port, order("ocupa-1"))).ok, true);
+    assert.equal((await ask(b.port, order("ocupa-2"))).ok, true);
+    await waitUntil(
+      async () =>
+        (await readPgRows(cluster.db)).filter((r) => r.estado === "en proceso").length === 2,
+      { what: "both workers busy" },
+    );
+    const target = await ask(a.port, order("espera-cancelar"));
+    assert.equal(target.ok, true);
+    assert.equal((await ask(a.port, order("sobra"))).error, "queue_full");
+
+    const waiting = ask(a.port, { op: "ESTADO", id: target.id, esperar: true }, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // A's waiter is in place
+    const cancelled = await ask(b.port, { op: "CANCELAR", id: target.id });
+    assert.equal(cancelled.ok, true, JSON.stringify(cancelled));
+    assert.equal(cancelled.pedido.estado, "cancelado");
+    const woke = await waiting;
+    assert.equal(woke.pedido.estado, "cancelado", JSON.stringify(woke));
+    assert.equal(woke.timeout, undefined, "woken by the cancel, not by its timeout");
+    // A second cancel, from A, says why not; the slot it freed takes a new order on A.
+    assert.equal((await ask(a.port, { op: "CANCELAR", id: target.id })).error, "not_cancellable");
+    assert.equal((await ask(a.port, order("sobra"))).ok, true);
+    assert.equal((await ask(b.port, { op: "STATS" })).stats.libres, 0);
+  },
+});
+
+pgTest({
+  name:
+    "an order that ended error on A is retried from B (REINTENTAR) and any daemon runs it again to listo",
+  async fn() {
+    const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
+    await using cluster = await startCluster(2, [
+      "--processor",
+      processor,
+      "--max-intentos",
+      "1",
+      "--workers",
+      "1",
+    ]);
+    const [a, b] = cluster.daemons as [typeof cluster.daemons[0], typeof cluster.daemons[0]];
+    // Fails its first attempt; with one attempt allowed it ends error.
+    const placed = await ask(a.port, { ...order("reintentar-1"), cliente: "flaky-2" });
+    assert.equal(placed.ok, true);
+    const failed = await ask(a.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(failed.pedido.estado, "error", JSON.stringify(failed));
+    assert.match(failed.pedido.detalle_error, /attempt 1 failed/);
+    assert.equal(
+      (await ask(b.port, { op: "REINTENTAR", id: placed.id + 1000 })).error,
+      "not_found",
+    );
+    const retried = await ask(b.port, { op: "REINTENTAR", id: placed.id });
+    assert.equal(retried.ok, true, JSON.stringify(retried));
+    const done = await ask(a.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "listo", JSON.stringify(done));
+    assert.equal(done.pedido.intentos, 2, "the retry is one more attempt");
+    assert.equal(done.pedido.detalle_error, null);
+    assert.equal((await ask(b.port, { op: "REINTENTAR", id: placed.id })).error, "not_retryable");
+  },
+});
