@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
-import { pgTest } from "./postgres_util.ts";
+import { pgTest, type TestDatabase } from "./postgres_util.ts";
 import { scrape } from "./metrics_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { waitUntil } from "./test_util.ts";
@@ -59,6 +59,22 @@ class Pump {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }));
+  }
+
+  /**
+   * Waits until every order in `db` is `listo` (`timeoutMs` at most), then
+   * checks that each acknowledged clave is stored once, with the id it was
+   * acknowledged with, and nothing else is.
+   */
+  async allListo(db: TestDatabase, timeoutMs = 30_000): Promise<void> {
+    await waitUntil(
+      async () => (await readPgRows(db)).every((r) => r.estado === "listo"),
+      { timeoutMs, what: "every order listo" },
+    );
+    const rows = await readPgRows(db);
+    assert.equal(rows.length, this.acked.size, "one order per acknowledged clave, none extra");
+    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
+    for (const [clave, id] of this.acked) assert.equal(byClave.get(clave), id, clave);
   }
 
   /** Sends what was never acknowledged until it is (for 30 s at most). */
@@ -145,14 +161,7 @@ pgTest({
       await pumping;
     }
     await pump.finish(ports()[0]!);
-    await waitUntil(
-      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
-      { timeoutMs: 30_000, what: "every order listo" },
-    );
-    const rows = await readPgRows(cluster.db);
-    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
-    assert.equal(rows.length, pump.acked.size, "one order per acknowledged clave, none extra");
-    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+    await pump.allListo(cluster.db);
     for (const daemon of cluster.daemons) {
       assert.equal((await ask(daemon.port, { op: "PING" })).pong, true, `${daemon.name} is up`);
     }
@@ -209,14 +218,7 @@ pgTest({
     }
     await pump.finish(daemon.port);
     pump.acked.set("x-1", (await ask(daemon.port, order("x-1"))).id);
-    await waitUntil(
-      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
-      { timeoutMs: 30_000, what: "every order listo" },
-    );
-    const rows = await readPgRows(cluster.db);
-    assert.equal(rows.length, pump.acked.size);
-    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
-    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+    await pump.allListo(cluster.db);
 
     daemon.kill("SIGTERM");
     assert.equal(await daemon.exited, 0);
@@ -255,18 +257,7 @@ pgTest({
       await pumping;
     }
     await pump.finish(daemon.port);
-    await waitUntil(
-      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
-      { timeoutMs: 40_000, what: "every order listo" },
-    ).catch(async (e) => {
-      console.log((await readPgRows(cluster.db)).filter((r) => r.estado !== "listo"));
-      console.log(daemon.output().split("\n").filter((l) => !/INFO order/.test(l)).join("\n"));
-      throw e;
-    });
-    const rows = await readPgRows(cluster.db);
-    assert.equal(rows.length, pump.acked.size, "one order per acknowledged clave, none extra");
-    const byClave = new Map(rows.map((r) => [r.clave, r.id]));
-    for (const [clave, id] of pump.acked) assert.equal(byClave.get(clave), id, clave);
+    await pump.allListo(cluster.db, 40_000);
     // Stopping does not wait for ever on the dark connections either.
     daemon.kill("SIGTERM");
     assert.equal(await daemon.exited, 0);

@@ -12,7 +12,9 @@
  * @module
  */
 
-import postgres, { type Sql } from "postgres";
+import postgres, { type Options, type Sql } from "postgres";
+import { driverOptions } from "../server/store/postgres/driver_options.ts";
+import { parsePostgresUrl } from "../server/store/postgres/postgres_url.ts";
 import { lackingReason, readEnv } from "./permissions.ts";
 
 /** The admin URL tests create and drop databases with. */
@@ -101,4 +103,13 @@ export async function freshDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** The store's driver options for `url` with a pool of 2, for tests of the store's parts. */
+export function storeDriverOptions(url: string): Options<Record<string, never>> {
+  return driverOptions(parsePostgresUrl(url), {
+    poolSize: 2,
+    connectTimeoutS: 5,
+    idleInTransactionMs: 30_000,
+  });
 }

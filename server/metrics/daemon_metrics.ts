@@ -13,6 +13,9 @@ import type { Stats } from "../protocol/replies.ts";
 import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import { encodeMetrics, type MetricFamily } from "./prometheus_text.ts";
 
+/** The queue's gauges: this daemon's, or on a shared store the cluster's. */
+type QueueGauges = Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres">;
+
 /** Where the numbers come from, read at each scrape. */
 export interface MetricsSources {
   /** STATS now, as this daemon knows it. */
@@ -22,7 +25,7 @@ export interface MetricsSources {
    * `capacidad` and `libres`, read from the database (rejects while it
    * cannot be reached). Null, or absent, on a store of one daemon.
    */
-  cluster?: () => Promise<Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres">> | null;
+  cluster?: () => Promise<QueueGauges> | null;
   /** Processing times of orders finished since start, in seconds. */
   durations: () => HistogramSnapshot;
   /** Processor workers replaced since start. */
@@ -94,7 +97,7 @@ export class DaemonMetrics {
     const reading = sources.cluster?.() ?? null;
     // The queue's gauges: the cluster's when the store is shared; none while
     // its database cannot be reached (pedidos_almacen_disponible says so).
-    let queue: Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres"> | null = s;
+    let queue: QueueGauges | null = s;
     let available: number | null = null;
     if (reading !== null) {
       queue = await reading.catch(() => null);

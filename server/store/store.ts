@@ -14,6 +14,7 @@
  */
 
 import type { Estado, ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
+import type { BatchTiming } from "../../workers/writer_messages.ts";
 
 /** What {@linkcode OrderStore.insert} did. */
 export type InsertResult =
@@ -157,19 +158,10 @@ export interface AccountStore {
   deleteExpiredSessions(now: string): Promise<number>;
 }
 
-/** Everything the daemon keeps: orders, accounts and sessions. */
-/** The size and time of one transaction of a store's writer. */
-export interface WriterBatch {
-  /** Operations in the batch. */
-  size: number;
-  /** How long it took, ms. */
-  commitMs: number;
-}
-
 /** A store whose writer reports its batches (the metrics' writer histograms, §10). */
 export interface ObservesBatches {
   /** Calls `observer` with every batch committed from now on; null stops. */
-  observeBatches(observer: ((batch: WriterBatch) => void) | null): void;
+  observeBatches(observer: ((batch: BatchTiming) => void) | null): void;
 }
 
 /** Whether `store` reports its writer's batches. */
@@ -177,6 +169,7 @@ export function observesBatches<S extends object>(store: S): store is S & Observ
   return typeof (store as Partial<ObservesBatches>).observeBatches === "function";
 }
 
+/** Everything the daemon keeps: orders, accounts and sessions. */
 export interface Store extends OrderStore, AccountStore, AsyncDisposable {
   /** Flushes pending writes and closes. Idempotent; later calls reject. */
   close(): Promise<void>;

@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Logger } from "../../log.ts";
-import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { freshDatabase, pgTest, storeDriverOptions } from "../../../tests/postgres_util.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
-import { driverOptions } from "./driver_options.ts";
-import { parsePostgresUrl } from "./postgres_url.ts";
 
 pgTest({
   name:
     "ClusterSignals: a burst of announcements reaches the other daemons as a few wake-ups, the last after the burst",
   async fn() {
     await using db = await freshDatabase();
-    const driver = driverOptions(parsePostgresUrl(db.url), {
-      poolSize: 2,
-      connectTimeoutS: 5,
-      idleInTransactionMs: 30_000,
-    });
+    const driver = storeDriverOptions(db.url);
     const send = postgres({ ...driver, max: 1 });
     const logger = new Logger({ level: "error" });
     let heard = 0;

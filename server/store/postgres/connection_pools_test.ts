@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { freshDatabase, pgTest, storeDriverOptions } from "../../../tests/postgres_util.ts";
 import { ConnectionPools } from "./connection_pools.ts";
-import { driverOptions } from "./driver_options.ts";
 import { isConnectionError } from "./postgres_errors.ts";
-import { parsePostgresUrl } from "./postgres_url.ts";
 
 pgTest({
   name:
     "ConnectionPools.replace(): new work goes to new connections, what ran on the old ones finishes, and their closes are not reported",
   async fn() {
     await using db = await freshDatabase();
-    const driver = driverOptions(parsePostgresUrl(db.url), {
-      poolSize: 2,
-      connectTimeoutS: 5,
-      idleInTransactionMs: 30_000,
-    });
+    const driver = storeDriverOptions(db.url);
     let closes = 0;
     const pools = new ConnectionPools({
       main: { ...driver, onclose: () => closes++ },

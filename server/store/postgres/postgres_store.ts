@@ -42,8 +42,8 @@ import type {
   Sesion,
   Store,
   Usuario,
-  WriterBatch,
 } from "../store.ts";
+import type { BatchTiming } from "../../../workers/writer_messages.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
 import { ConnectionPools } from "./connection_pools.ts";
 import { driverOptions } from "./driver_options.ts";
@@ -226,7 +226,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
    * the commit's answer) of every batch the writer commits from now on (the
    * metrics' writer histograms, §10); null stops.
    */
-  observeBatches(observer: ((batch: WriterBatch) => void) | null): void {
+  observeBatches(observer: ((batch: BatchTiming) => void) | null): void {
     this.#writer.onBatch = observer;
   }
 

@@ -35,6 +35,7 @@
  */
 
 import type { ReservedSql, Sql } from "postgres";
+import type { BatchTiming } from "../../../workers/writer_messages.ts";
 import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
@@ -134,7 +135,7 @@ export class PostgresWriter {
   readonly #lanes: [Lane, Lane] = [new Lane(), new Lane()];
   #scheduled = false;
   /** Called with the size and time of each batch committed (the metrics' writer histograms). */
-  onBatch: ((batch: { size: number; commitMs: number }) => void) | null = null;
+  onBatch: ((batch: BatchTiming) => void) | null = null;
   /** Batches committed, and writes in them (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0, largestBatch: 0 };
 
