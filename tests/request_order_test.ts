@@ -143,3 +143,53 @@ testWith("read", "write")(
     }
   },
 );
+
+testWith("read", "write")(
+  "CANCELAR pipelined after an order a worker took refuses it as ESTADO and STATS show it: en proceso, its worker, its attempt",
+  async () => {
+    for (let round = 0; round < 5; round++) {
+      // The one worker is idle: it takes the order as soon as it is stored.
+      await using daemon = await busyDaemonOnFile(5);
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(
+        `${order("Eva")}\n{"op":"CANCELAR","id":1}\n{"op":"ESTADO","id":1}\n{"op":"STATS"}\n`,
+      );
+      assert.equal((await conn.readLine())?.id, 1);
+      const refused = await conn.readLine();
+      assert.equal(refused?.error, "not_cancellable", `round ${round}: ${JSON.stringify(refused)}`);
+      const shown = refused?.pedido as Record<string, unknown>;
+      const estado = (await conn.readLine())?.pedido as Record<string, unknown>;
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.equal(stats.en_proceso, 1);
+      for (const seen of [shown, estado]) {
+        assert.deepEqual(
+          [seen.estado, seen.worker, seen.intentos, typeof seen.fecha_inicio],
+          ["en proceso", 1, 1, "string"],
+          `round ${round}: ${JSON.stringify(seen)}`,
+        );
+      }
+    }
+  },
+);
+
+testWith("read", "write")(
+  "a PEDIDO pipelined after one with the same clave is answered duplicado even when that one filled the daemon",
+  async () => {
+    await using daemon = await busyDaemonOnFile(1);
+    await using conn = await rawConnect(daemon.port);
+    const withClave = JSON.stringify({
+      cliente: "Eva",
+      productos: ["pan"],
+      direccion: "C 1",
+      clave: "una-vez",
+    });
+    await conn.write(`${withClave}\n${withClave}\n${order("sin clave")}\n`);
+    const first = await conn.readLine();
+    const second = await conn.readLine();
+    const third = await conn.readLine();
+    assert.equal(first?.ok, true);
+    assert.equal(first?.duplicado, undefined);
+    assert.deepEqual([second?.ok, second?.id, second?.duplicado], [true, first?.id, true]);
+    assert.equal(third?.error, "queue_full", "the daemon is full for anything else");
+  },
+);

@@ -28,6 +28,8 @@ export interface ActiveOrder {
   job: Job | null;
   /** Ends its retry backoff early (CANCELAR), while it waits one; else null. */
   backoff: AbortController | null;
+  /** The attempt a worker has (since it took it, until the order is queued again); else null. */
+  run: { worker: number; startedAt: number } | null;
 }
 
 /** Unfinished orders by id. */
@@ -42,6 +44,7 @@ export class ActiveOrders {
       permit,
       job: null,
       backoff: null,
+      run: null,
     };
     this.#orders.set(pedido.id, order);
     return order;
@@ -55,7 +58,50 @@ export class ActiveOrders {
   /** Moves an order to another state (no-op for an order not held). */
   move(id: number, state: ActiveState): void {
     const order = this.#orders.get(id);
-    if (order !== undefined) order.state = state;
+    if (order === undefined) return;
+    order.state = state;
+    if (state === "pendiente") order.run = null;
+  }
+
+  /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
+  start(id: number, worker: number, startedAt: number): void {
+    const order = this.#orders.get(id);
+    if (order === undefined) return;
+    order.state = "en proceso";
+    order.run = { worker, startedAt };
+  }
+
+  /**
+   * The order as a client should see it: as stored, unless a worker here
+   * has its attempt and the store does not say so yet (the start of an
+   * attempt is written after the worker takes it, or with its end for one
+   * that takes no time). Then it is `en proceso`, with its worker, its
+   * start, and the attempt counted in `intentos` — as STATS counts it.
+   */
+  present(pedido: Pedido): Pedido {
+    const run = this.#orders.get(pedido.id)?.run;
+    if (run === undefined || run === null) return pedido;
+    if (pedido.estado === "pendiente") {
+      return {
+        ...pedido,
+        estado: "en proceso",
+        fecha_inicio: new Date(run.startedAt).toISOString(),
+        fecha_fin: null,
+        worker: run.worker,
+        intentos: pedido.intentos + 1,
+        detalle_error: null,
+        resultado: null,
+        duracion_ms: null,
+      };
+    }
+    if (pedido.estado === "en proceso" && pedido.worker === null) {
+      return {
+        ...pedido,
+        worker: run.worker,
+        fecha_inicio: pedido.fecha_inicio ?? new Date(run.startedAt).toISOString(),
+      };
+    }
+    return pedido;
   }
 
   /** Stops holding an order and gives its slot back. */

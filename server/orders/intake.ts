@@ -13,6 +13,7 @@ import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
 import type { ChangeResult, OrderStore } from "../store/store.ts";
 import type { ActiveOrders } from "./active_orders.ts";
+import { ClavesInFlight } from "./claves_in_flight.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import type { RunCounters } from "./run_counters.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -37,6 +38,7 @@ export class Intake {
   readonly #counters: RunCounters;
   readonly #waiters: FinishWaiters;
   readonly #logger: Logger;
+  readonly #claves = new ClavesInFlight();
 
   constructor(options: IntakeOptions) {
     this.#store = options.store;
@@ -61,14 +63,24 @@ export class Intake {
       const existing = await this.#store.findByClave(pedido.clave);
       if (existing) return duplicateReply(existing);
     }
-    const permit = this.#capacity.tryTake();
+    let permit = this.#capacity.tryTake();
+    if (permit === null && pedido.clave !== null && await this.#claves.settled(pedido.clave)) {
+      // Full, but an order with this clave was being stored (sent just before,
+      // maybe on this connection): answer as if this one had waited for it.
+      const existing = await this.#store.findByClave(pedido.clave);
+      if (existing) return duplicateReply(existing);
+      permit = this.#capacity.tryTake();
+    }
     if (permit === null) {
       this.#counters.rejected();
       throw new ProtocolError("queue_full");
     }
     let result;
     try {
-      result = await this.#store.insert(pedido, new Date().toISOString(), owner ?? null);
+      result = await this.#claves.track(
+        pedido.clave,
+        this.#store.insert(pedido, new Date().toISOString(), owner ?? null),
+      );
     } catch (error) {
       permit.release();
       this.#logger.error("order.insert_failed", { error: String(error) });
@@ -96,13 +108,11 @@ export class Intake {
   async cancel(id: number): Promise<PedidoStateReply> {
     const held = this.#active.get(id);
     if (held !== undefined && !this.#scheduler.withdraw(id)) {
-      // A worker has it. The store may still say `pendiente` for an order
-      // processed in no time, whose start is written with its end.
+      // A worker has it. The store may not say so yet (its start is written
+      // after, or with its end for an order processed in no time).
       const pedido = await this.#store.get(id);
       if (pedido === null) throw notFound(id);
-      throw notCancellable(
-        pedido.estado === "pendiente" ? { ...pedido, estado: "en proceso" } : pedido,
-      );
+      throw notCancellable(this.#active.present(pedido));
     }
     let result: ChangeResult;
     try {

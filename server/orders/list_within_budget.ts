@@ -62,6 +62,12 @@ export interface ListBudgetOptions {
   largestOrderBytes: number;
   /** Whose turn it is to read rows. @default {a ReadTurns of this call's own} */
   turns?: ReadTurns;
+  /**
+   * Each order as a client should see it (`ActiveOrders.present`); one whose
+   * state so seen no longer matches the filter's is listed as stored.
+   * @default {as stored}
+   */
+  present?: (pedido: Pedido) => Pedido;
 }
 
 /** The reply without any order, its `mas` and `siguiente_antes_de` at their longest. */
@@ -97,7 +103,9 @@ export async function listWithinBudget(
     const chunk = Math.min(left, Math.max(MIN_CHUNK, fits));
     await turns.wait();
     const rows = await store.list({ ...filter, limit: chunk, ...(antesDe ? { antesDe } : {}) });
-    for (const pedido of rows) {
+    for (const row of rows) {
+      const seen = options.present?.(row) ?? row;
+      const pedido = filter.estado === undefined || seen.estado === filter.estado ? seen : row;
       // A comma before every order but the first.
       const size = Buffer.byteLength(JSON.stringify(pedido)) + (pedidos.length > 0 ? 1 : 0);
       if (pedidos.length > 0 && bytes + size > maxBytes) {

@@ -199,7 +199,11 @@ export class OrderService {
    * with `owner`); `queue_full` when too many waits are open.
    */
   async status(id: number, options: StatusOptions = {}): Promise<PedidoStateReply> {
-    let pedido = await this.#store.get(id, options.owner);
+    const read = async (owner?: number) => {
+      const stored = await this.#store.get(id, owner);
+      return stored === null ? null : this.#active.present(stored);
+    };
+    let pedido = await read(options.owner);
     if (pedido === null) throw notFound(id);
     if (!options.esperar || FINISHED.has(pedido.estado)) return { ok: true, pedido };
     if (options.signal?.aborted) return { ok: true, pedido, timeout: true };
@@ -218,14 +222,17 @@ export class OrderService {
         timeoutMs: held ? left : Math.min(left, this.#pollMs),
         signal,
       });
-      pedido = (await this.#store.get(id)) ?? pedido;
+      pedido = (await read()) ?? pedido;
     }
     return { ok: true, pedido };
   }
 
   /** LISTAR: recent orders, newest first, within the reply budget ({@linkcode listWithinBudget}). */
   list(filter: ListFilter): Promise<ListarReply> {
-    return listWithinBudget(this.#store, filter, this.#listBudget);
+    return listWithinBudget(this.#store, filter, {
+      ...this.#listBudget,
+      present: (pedido) => this.#active.present(pedido),
+    });
   }
 
   /** {@inheritDoc runTask} */

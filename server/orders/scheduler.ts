@@ -85,6 +85,7 @@ export class Scheduler {
     const held = this.#active.get(id);
     if (held === undefined) throw new Error(`Cannot schedule order ${id}: it is not held`);
     held.state = "pendiente";
+    held.run = null;
     held.pedido = pedido;
     const job = attemptJob(pedido, { processor: this.#processor, processMs: this.#processMs });
     held.job = job;
@@ -95,7 +96,7 @@ export class Scheduler {
     const onStart = (w: number) => {
       worker = w;
       startedAt = Date.now();
-      this.#active.move(id, "en proceso");
+      this.#active.start(id, w, startedAt);
       if (!recordOnce) this.#markStarted(id, worker, startedAt);
     };
     const onRan = (run: JobRun) => {
@@ -174,6 +175,7 @@ export class Scheduler {
     const held = this.#active.get(id);
     if (held === undefined) return;
     held.state = "pendiente";
+    held.run = null;
     held.pedido = pedido;
     held.job = null;
     const withdraw = held.backoff = new AbortController();

@@ -111,7 +111,7 @@ export class SharedAttempts {
     const onStart = (w: number) => {
       worker = w;
       startedAt = Date.now();
-      active.move(lease.id, "en proceso");
+      active.start(lease.id, w, startedAt);
       if (recordOnce) return;
       store.markAttemptStarted(lease, w, iso(startedAt)).catch((error) =>
         logger.warn("order.mark_started_failed", { id: lease.id, error: String(error) })

@@ -20,6 +20,8 @@ import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
 import type { CheckedInsert, ClaimedOrder, SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
+import type { ActiveOrders } from "./active_orders.ts";
+import { ClavesInFlight } from "./claves_in_flight.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import { duplicateReply, notCancellable, notFound, notRetryable } from "./intake.ts";
 import type { RunCounters } from "./run_counters.ts";
@@ -33,6 +35,8 @@ export interface SharedIntakeOptions {
   logger: Logger;
   /** Called when an order joined the queue (this daemon may claim it at once). */
   onQueued: () => void;
+  /** The orders this daemon holds, to show one a worker here has as it is. @default {none} */
+  active?: Pick<ActiveOrders, "present">;
   /**
    * This daemon's room to run orders, when it takes new orders at their
    * insert while it has room and nothing older waits (saving the claim).
@@ -65,6 +69,7 @@ export function storeFailure(error: unknown, message?: string): ProtocolError {
 /** Accepts, cancels and retries orders of the shared queue. */
 export class SharedIntake {
   readonly #options: SharedIntakeOptions;
+  readonly #claves = new ClavesInFlight();
 
   constructor(options: SharedIntakeOptions) {
     this.#options = options;
@@ -86,15 +91,28 @@ export class SharedIntake {
         () => store.findByClave(pedido.clave!),
       );
       if (existing) return duplicateReply(existing);
+      if (this.#options.capacity.free === 0 && await this.#claves.settled(pedido.clave)) {
+        // No room here, but an order with this clave was being stored (sent just
+        // before, maybe on this connection): answer as if this one had waited for it.
+        const stored = await this.#guard(
+          "order.lookup_failed",
+          () => store.findByClave(pedido.clave!),
+        );
+        if (stored) return duplicateReply(stored);
+      }
     }
     const { taker } = this.#options;
     const take = taker?.reserve() ?? false;
     let result: CheckedInsert | undefined;
     try {
-      result = await this.#withSlot(
-        "order.insert_failed",
-        () => store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take }),
-        { countRejected: true },
+      result = await this.#claves.track(
+        pedido.clave,
+        this.#withSlot(
+          "order.insert_failed",
+          () =>
+            store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take }),
+          { countRejected: true },
+        ),
       );
     } finally {
       // The room promised is used by the order taken, or given back.
@@ -126,7 +144,9 @@ export class SharedIntake {
       "❌ No se pudo cancelar el pedido; reintente.",
     );
     if (result.status === "not_found") throw notFound(id);
-    if (result.status === "refused") throw notCancellable(result.pedido);
+    if (result.status === "refused") {
+      throw notCancellable(this.#options.active?.present(result.pedido) ?? result.pedido);
+    }
     this.#options.counters.ended("cancelado");
     this.#options.logger.debug("order.cancelled", { id });
     this.#options.waiters.wake(id);

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { Capacity } from "../capacity.ts";
+import type { Pedido } from "../protocol/messages.ts";
+import { ActiveOrders } from "./active_orders.ts";
+
+const STORED: Pedido = {
+  id: 7,
+  clave: null,
+  cliente: "Ana",
+  productos: ["pan"],
+  direccion: "C 1",
+  estado: "pendiente",
+  fecha_recibido: "2026-12-01T10:00:00.000Z",
+  fecha_inicio: null,
+  fecha_fin: null,
+  worker: null,
+  intentos: 0,
+  detalle_error: null,
+  resultado: null,
+  duracion_ms: null,
+};
+
+Deno.test("ActiveOrders.present() shows an order a worker took as en proceso before the store says so", () => {
+  const active = new ActiveOrders();
+  const [permit] = Capacity.create(1).takeBeyond(1);
+  active.add(STORED, permit!);
+  assert.deepEqual(active.present(STORED), STORED, "queued: as stored");
+  const startedAt = Date.parse("2026-12-01T10:00:01.000Z");
+  active.start(7, 2, startedAt);
+  assert.deepEqual(active.present(STORED), {
+    ...STORED,
+    estado: "en proceso",
+    worker: 2,
+    intentos: 1,
+    fecha_inicio: "2026-12-01T10:00:01.000Z",
+  });
+  // Stored en proceso without its worker yet (a claim on PostgreSQL): the worker is filled in.
+  const claimed = { ...STORED, estado: "en proceso" as const, intentos: 1, fecha_inicio: "x" };
+  assert.deepEqual(active.present(claimed), { ...claimed, worker: 2 });
+  // Once stored further, or queued again, it is shown as stored.
+  const done = { ...claimed, estado: "listo" as const, worker: 2 };
+  assert.deepEqual(active.present(done), done);
+  active.move(7, "pendiente");
+  assert.deepEqual(active.present(STORED), STORED);
+  assert.deepEqual(active.present({ ...STORED, id: 8 }), { ...STORED, id: 8 }, "not held here");
+});
