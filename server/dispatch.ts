@@ -120,7 +120,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         return parseRequest(text);
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        if (error.code === "invalid_order") orders.countReceived();
+        if (error.op === "PEDIDO") orders.countReceived();
         return error.toReply();
       }
     },

@@ -7,6 +7,34 @@ import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
+Deno.test("STATS recibidos counts every PEDIDO request, its envelope bad or its order invalid", async () => {
+  await using daemon = await startInProcess({});
+  await using conn = await rawConnect(daemon.port);
+  const requests = [
+    '{"op":"PEDIDO","data":5}', // data not an object
+    '{"op":"pedido","data":null}',
+    '{"op":"PEDIDO","data":[]}',
+    "{}", // a bare order missing its fields
+    '{"op":"PEDIDO","data":{"cliente":"Ana"}}',
+    JSON.stringify(ORDER),
+    '{"op":"ESTADO","data":5}', // not a PEDIDO
+  ];
+  await conn.write(requests.join("\n") + '\n{"op":"STATS"}\n');
+  const replies = [];
+  for (let i = 0; i < requests.length; i++) replies.push(await conn.readLine());
+  assert.deepEqual(replies.map((r) => r?.error ?? "ok"), [
+    "invalid_request",
+    "invalid_request",
+    "invalid_request",
+    "invalid_order",
+    "invalid_order",
+    "ok",
+    "invalid_request",
+  ]);
+  const stats = (await conn.readLine())?.stats as Record<string, number>;
+  assert.deepEqual([stats.recibidos, stats.aceptados], [6, 1]);
+});
+
 Deno.test("a full daemon answers queue_full with the seed's message and stores nothing", async () => {
   // Three workers, each busy for 2 s: the three orders hold their slots
   // through every check below, then all end together.

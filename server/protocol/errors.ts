@@ -69,6 +69,8 @@ export interface ProtocolErrorOptions {
   cause?: unknown;
   /** More fields of the reply that help, e.g. the order as it is (`pedido`). */
   extra?: Record<string, unknown>;
+  /** The request's `op`, when it is known (not sent: STATS counts refused PEDIDO requests). */
+  op?: string;
 }
 
 /**
@@ -89,6 +91,8 @@ export class ProtocolError extends Error {
   readonly campo: string | undefined;
   /** More fields of the reply. */
   readonly extra: Record<string, unknown> | undefined;
+  /** The request's `op`, when it is known; not part of the reply. */
+  readonly op: string | undefined;
 
   /**
    * @param code The stable code.
@@ -101,6 +105,7 @@ export class ProtocolError extends Error {
     this.code = code;
     this.campo = options.campo;
     this.extra = options.extra;
+    this.op = options.op;
   }
 
   /** The reply object sent on the wire. */

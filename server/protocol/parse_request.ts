@@ -64,9 +64,7 @@ export function parseRequest(text: string): Request {
   }
   if (!isPlainObject(value)) throw new ProtocolError("invalid_json");
 
-  if (!Object.hasOwn(value, "op")) {
-    return withToken({ op: "PEDIDO", order: validateOrder(value) }, value);
-  }
+  if (!Object.hasOwn(value, "op")) return pedido(value, false);
   const rawOp = value.op;
   if (typeof rawOp !== "string") {
     throw new ProtocolError(
@@ -75,12 +73,12 @@ export function parseRequest(text: string): Request {
       { campo: "op" },
     );
   }
-  const op = rawOp.trim().toUpperCase();
+  // Case-insensitive in ASCII only: "pıng" (dotless i) is not PING.
+  const op = rawOp.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase());
+  if (op === "PEDIDO") return pedido(value, true);
   const args = envelopeArgs(value);
 
   switch (op) {
-    case "PEDIDO":
-      return withToken({ op: "PEDIDO", order: validateOrder(args) }, args);
     case "ESTADO":
       return withToken(parseEstado(args), args);
     case "LISTAR":
@@ -129,6 +127,25 @@ function envelopeArgs(envelope: Args): Args {
   return args;
 }
 
+/**
+ * A PEDIDO request (`enveloped`: with `op`, its fields maybe in `data`).
+ * Its errors name the op, so that STATS counts it received, valid or not.
+ */
+function pedido(value: Args, enveloped: boolean): Request {
+  try {
+    const args = enveloped ? envelopeArgs(value) : value;
+    return withToken({ op: "PEDIDO", order: validateOrder(args) }, args);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new ProtocolError(error.code, error.message, {
+      campo: error.campo,
+      extra: error.extra,
+      cause: error.cause,
+      op: "PEDIDO",
+    });
+  }
+}
+
 /** The `id` of ESTADO, CANCELAR and REINTENTAR. */
 function parseId(args: Args): number {
   const id = own(args, "id");
@@ -167,14 +184,14 @@ function parseFilter(args: Args): ListFilter {
     throw badField("cliente", '❌ El campo "cliente" debe ser un texto (Unicode válido).');
   }
   const limit = own(args, "limit") ?? DEFAULT_LIMIT;
-  if (!isId(limit)) {
+  if (!isBound(limit)) {
     throw badField(
       "limit",
       `❌ El campo "limit" debe ser un número entero mayor o igual a 1 (máximo ${MAX_LIMIT}).`,
     );
   }
   const antesDe = own(args, "antes_de") ?? undefined;
-  if (antesDe !== undefined && !isId(antesDe)) {
+  if (antesDe !== undefined && !isBound(antesDe)) {
     throw badField(
       "antes_de",
       '❌ El campo "antes_de" debe ser un id: un número entero mayor o igual a 1.',
@@ -183,7 +200,8 @@ function parseFilter(args: Args): ListFilter {
   const filter: ListFilter = { limit: Math.min(limit, MAX_LIMIT) };
   if (estado !== undefined) filter.estado = estado as Estado;
   if (cliente !== undefined) filter.cliente = cliente;
-  if (antesDe !== undefined) filter.antesDe = antesDe;
+  // Every id is below the largest safe integer: a larger bound excludes nothing more.
+  if (antesDe !== undefined) filter.antesDe = Math.min(antesDe, Number.MAX_SAFE_INTEGER);
   return filter;
 }
 
@@ -292,9 +310,14 @@ function isPlainObject(value: unknown): value is Args {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A safe integer ≥ 1 (an order id, a `limit`). */
+/** A safe integer ≥ 1 (an order id). */
 function isId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
+/** An integer ≥ 1, however large (a `limit` or `antes_de`: a bound, clamped where used). */
+function isBound(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1;
 }
 
 function isFiniteNumber(value: unknown): value is number {

@@ -73,7 +73,8 @@ Deno.test("parseRequest() reads op case-insensitively and trimmed", () => {
 });
 
 Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
-  for (const op of ["", "  ", "FOO", "PINGG", "PED IDO", "pedidos"]) {
+  // Case-insensitive in ASCII only: a dotless ı or a long ſ does not fold into PING or STATS.
+  for (const op of ["", "  ", "FOO", "PINGG", "PED IDO", "pedidos", "pıng", "ſtats", "ﬆats"]) {
     const error = assertRefused(`{"op":${JSON.stringify(op)}}`, "unknown_op", "op");
     assert.match(
       error.message,
@@ -333,7 +334,7 @@ Deno.test("parseRequest() checks LISTAR fields", () => {
   for (const cliente of ["1", "true", '["Ana"]', '{"a":1}']) {
     assertRefused(`{"op":"LISTAR","cliente":${cliente}}`, "invalid_request", "cliente");
   }
-  for (const limit of ["0", "-5", "1.5", '"10"', "1e400", "1e20", "true"]) {
+  for (const limit of ["0", "-5", "1.5", '"10"', "1e400", "true"]) {
     assertRefused(`{"op":"LISTAR","limit":${limit}}`, "invalid_request", "limit");
   }
   for (const antesDe of ["0", "-1", "2.5", '"9"', "1e400", "false"]) {
@@ -342,12 +343,37 @@ Deno.test("parseRequest() checks LISTAR fields", () => {
 });
 
 Deno.test("parseRequest() caps LISTAR limit at 1000", () => {
-  for (const [limit, expected] of [[1, 1], [1000, 1000], [1001, 1000], [2 ** 53 - 1, 1000]]) {
+  for (
+    const [limit, expected] of [
+      [1, 1],
+      [1000, 1000],
+      [1001, 1000],
+      [2 ** 53 - 1, 1000],
+      [2 ** 53, 1000],
+      [1e20, 1000],
+      [1e300, 1000],
+    ]
+  ) {
     assert.deepEqual(parseRequest(`{"op":"LISTAR","limit":${limit}}`), {
       op: "LISTAR",
       filter: { limit: expected },
     });
   }
+});
+
+Deno.test("parseRequest() reads an antes_de beyond every id as no bound below it", () => {
+  assert.deepEqual(parseRequest('{"op":"LISTAR","antes_de":1e20}'), {
+    op: "LISTAR",
+    filter: { limit: 50, antesDe: Number.MAX_SAFE_INTEGER },
+  });
+});
+
+Deno.test("parseRequest() names PEDIDO on every error of a PEDIDO request, and no other op", () => {
+  for (const text of ['{"op":"PEDIDO","data":5}', '{"op":"pedido","data":[]}']) {
+    assert.equal(assertRefused(text, "invalid_request", "data").op, "PEDIDO", text);
+  }
+  assert.equal(assertRefused("{}", "invalid_order", "cliente").op, "PEDIDO");
+  assert.equal(assertRefused('{"op":"ESTADO","data":5}', "invalid_request", "data").op, undefined);
 });
 
 Deno.test("parseRequest() reads STATS and PING, ignoring other fields", () => {
