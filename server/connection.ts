@@ -23,8 +23,10 @@
  *
  * **End of input.** When the peer stops sending (a half-close, or a close:
  * TCP tells them apart only once the daemon writes), every request already
- * received is still answered, but waits (`ESTADO esperar`) end at once with
- * the order's current state, so a client that left holds no slot.
+ * received is still answered, waits (`ESTADO esperar`) included: each until
+ * its order ends or its `timeout_ms` passes (§2.2, §8 half-close). A wait
+ * ends early only when the connection closes (a reply could not be
+ * written: the peer is gone) or the daemon stops.
  *
  * Longer than one sitting: reading, ordering, dispatching and writing share
  * the session's state (the reply slots, the counts that pause reading), and
@@ -72,6 +74,7 @@ interface Slot {
 }
 
 const encoder = new TextEncoder();
+const LF = 0x0a;
 /**
  * The reason of a connection's abort: one object made once (an abort
  * without a reason makes a DOMException with its stack every time).
@@ -120,12 +123,10 @@ export class Connection {
   /** The next request, parsed, waiting for the requests before it (§8). */
   #held: { request: Request; overlap: Overlap } | null = null;
   /**
-   * Aborted when the peer stops sending or the connection closes: waits end.
+   * Aborted when the connection closes: waits end.
    * Made on first use: most connections never need one.
    */
   #goneController: AbortController | null = null;
-  /** The peer stopped sending. */
-  #inputEnded = false;
   /**
    * What every request of this connection runs with, made at its first
    * request (an idle connection holds none); its signal is made on first use.
@@ -161,10 +162,10 @@ export class Connection {
     return this.#peer;
   }
 
-  /** Aborted when the peer stops sending or the connection closes. */
+  /** Aborted when the connection closes. */
   get #gone(): AbortSignal {
     this.#goneController ??= new AbortController();
-    if (this.#closed || this.#inputEnded) this.#goneController.abort(GONE);
+    if (this.#closed) this.#goneController.abort(GONE);
     return this.#goneController.signal;
   }
 
@@ -215,13 +216,18 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
-          this.#inputEnded = true;
-          this.#goneController?.abort(GONE); // the peer stopped sending: waits end now
           this.#accept(this.#framer?.end() ?? []);
           break;
         }
         this.#framer ??= new RequestFramer({ maxRequestBytes: this.#maxRequestBytes });
         const frames = this.#framer.push(buffer.subarray(0, n));
+        // A request coming in line by line (typed into telnet, pasted over a
+        // slow link) is activity at each of its lines. Bytes that end no line
+        // are not (a peer dribbling a request that never ends is cut by the
+        // idle timeout), nor is whitespace between requests.
+        if (this.#framer.bufferedBytes > 0 && buffer.subarray(0, n).includes(LF)) {
+          this.lastActive = performance.now();
+        }
         if (n === buffer.length && buffer.length < MAX_READ) {
           buffer = new Uint8Array(buffer.length * 2);
         }

@@ -30,6 +30,32 @@ Deno.test("a slowloris peer that never ends a line is cut by the idle timeout", 
   assert.equal(await cut, true);
 });
 
+Deno.test("a request typed line by line, slower than the idle timeout in all, is answered", async () => {
+  await using daemon = await startInProcess({ idleTimeoutMs: 400 });
+  await using conn = await rawConnect(daemon.port);
+  // 4 lines 250 ms apart: 750 ms from the first to the last, each within the timeout.
+  for (const line of ["{\n", ' "op":\n', ' "PING"\n', "}\n"]) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await conn.write(line);
+  }
+  assert.equal((await conn.readLine())?.pong, true);
+});
+
+Deno.test("whitespace lines between requests do not keep a connection alive", async () => {
+  await using daemon = await startInProcess({ idleTimeoutMs: 300 });
+  await using conn = await rawConnect(daemon.port);
+  const cut = conn.closedByPeer(10_000);
+  for (let i = 0; i < 12; i++) {
+    try {
+      await conn.write(" \r\n");
+    } catch {
+      break; // already cut
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(await cut, true);
+});
+
 Deno.test("a connection waiting on esperar is not idle", async () => {
   await using daemon = await startInProcess({
     idleTimeoutMs: 100,
