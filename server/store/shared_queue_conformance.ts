@@ -113,6 +113,30 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     assert.equal(other.status, "full");
   });
 
+  test("finishAttempt() stores any JSON result as given, one with a NUL beside others finished at once", async (open) => {
+    const store = await open({ capacity: 3 });
+    for (let i = 0; i < 3; i++) await store.insertWithinCapacity(nuevo(), T0);
+    const claimed = await store.claim({ limit: 3, at: T1 });
+    assert.equal(claimed.length, 3);
+    const results = [{ s: "a\u0000b" }, { t: "\ud800x" }, { total: 3 }];
+    const written = await within(
+      10_000,
+      "the three ends",
+      Promise.all(claimed.map((order, i) =>
+        store.finishAttempt(order, {
+          outcome: { estado: "listo", at: T2, resultado: JSON.stringify(results[i]) },
+          worker: 1,
+          startedAt: T1,
+        })
+      )),
+    );
+    assert.deepEqual(written, [true, true, true]);
+    for (const [i, order] of claimed.entries()) {
+      const stored = await store.get(order.pedido.id);
+      assert.deepEqual([stored?.estado, stored?.resultado], ["listo", results[i]]);
+    }
+  });
+
   test("retryWithinCapacity() takes a slot like a new order, or answers full and changes nothing", async (open) => {
     const store = await open({ capacity: 1 });
     const inserted = await store.insertWithinCapacity(nuevo(), T0);

@@ -135,6 +135,15 @@ export function runStoreConformance(options: ConformanceOptions): void {
     await store.markFinished(ok.id, { estado: "listo", at: T2, resultado: '{"total":3}' });
     const done = await store.get(ok.id);
     assert.deepEqual([done?.estado, done?.resultado], ["listo", { total: 3 }]);
+    // Any JSON a processor's result can be: a NUL, an unpaired surrogate (as JSON.stringify writes them).
+    const odd = await insert(store);
+    const value = { s: "a\u0000b", t: "\ud800x", n: [1, null] };
+    await store.markRan(odd.id, 1, T1, {
+      estado: "listo",
+      at: T2,
+      resultado: JSON.stringify(value),
+    });
+    assert.deepEqual((await store.get(odd.id))?.resultado, value);
   });
 
   test("markRan() records a whole attempt in one write; a failed one before still counts", async (store) => {
@@ -217,6 +226,7 @@ export function runStoreConformance(options: ConformanceOptions): void {
     assert.deepEqual(await ids({ limit: 50, antesDe: c.id }), [b.id, a.id]);
     assert.deepEqual(await ids({ limit: 50, cliente: "Ana" }), [c.id, a.id]);
     assert.deepEqual(await ids({ limit: 50, cliente: "ana" }), [], "an exact match");
+    assert.deepEqual(await ids({ limit: 50, cliente: "Ana\u0000" }), [], "a NUL matches nothing");
     assert.deepEqual(await ids({ limit: 50, estado: "cancelado" }), [b.id]);
     assert.deepEqual(await ids({ limit: 50, estado: "pendiente", cliente: "Ana" }), [c.id, a.id]);
   });

@@ -212,7 +212,6 @@ export function fenceParams(
 
 /** The value of `name`, as `type`, in the order's entry of a fenced update's `$1`. */
 function field(name: string, type: string): string {
-  if (type === "jsonb") return `nullif(v.j -> p.id::text -> '${name}', 'null'::jsonb)`;
   return `(v.j -> p.id::text ->> '${name}')::${type}`;
 }
 
@@ -244,8 +243,14 @@ function each<A, R>(
 const FENCE = `p.id = ANY($3::text::bigint[]) AND p.nodo = $2
       AND p.intentos = ${field("intento", "int")}`;
 
-function resultado(outcome: Outcome): unknown {
-  return outcome.resultado === undefined ? null : JSON.parse(outcome.resultado);
+/**
+ * The result's JSON text (or null), carried as a string inside a fenced
+ * update's `$1` and parsed as `json`, which keeps it as it is: as a JSON
+ * value there, a `\u0000` in it would make the whole `$1::jsonb` (every
+ * order of the batch) fail.
+ */
+function resultado(outcome: Outcome): string | null {
+  return outcome.resultado ?? null;
 }
 
 function notFound(verb: string, id: number): Error {
@@ -312,7 +317,7 @@ export function orderWrites(nodeId: string, leaseMs: number) {
       nodeId,
       `estado = ${field("estado", "text")}, fecha_inicio = ${field("inicio", "timestamptz")},
         fecha_fin = ${field("fin", "timestamptz")}, worker = ${field("worker", "int")},
-        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "jsonb")},
+        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "json")},
         nodo = NULL, lease_hasta = NULL`,
       ({ end }) => ({
         estado: end.outcome.estado,
@@ -356,7 +361,7 @@ export function orderWrites(nodeId: string, leaseMs: number) {
         // With `run`: the whole attempt at once (markRan).
         return [
           `UPDATE pedidos SET estado = $2, fecha_fin = $3, detalle_error = $4,
-            resultado = $5::text::jsonb, nodo = NULL, lease_hasta = NULL,
+            resultado = $5::text::json, nodo = NULL, lease_hasta = NULL,
             fecha_inicio = CASE WHEN $6 THEN $7::timestamptz ELSE fecha_inicio END,
             worker = CASE WHEN $6 THEN $8::integer ELSE worker END,
             intentos = intentos + CASE WHEN $6 THEN 1 ELSE 0 END

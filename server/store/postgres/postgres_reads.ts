@@ -99,6 +99,9 @@ export class PostgresReads {
   }
 
   async list(filter: ListFilter): Promise<Pedido[]> {
+    // No stored cliente holds a NUL (orders with one are refused), and PostgreSQL
+    // refuses one in a text parameter: such a filter matches nothing, as on SQLite.
+    if (filter.cliente?.includes("\u0000")) return [];
     const where: string[] = [];
     const params: (string | number)[] = [];
     const add = (condition: string, value: string | number) => {

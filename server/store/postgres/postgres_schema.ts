@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema (§9) and its migrations: the columns of §5 in
- * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` and
- * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
+ * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` `jsonb`,
+ * `resultado` `json`: any result JSON can write), accounts, and what the cluster needs: the lease of
  * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
  * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
  *
@@ -146,6 +146,10 @@ export const MIGRATIONS: readonly string[] = [
   // 2: a failed attempt's retry backoff (§11): a pendiente order is not
   // claimed before no_antes_de.
   `ALTER TABLE pedidos ADD COLUMN no_antes_de timestamptz;`,
+  // 3: a processor's result kept as the JSON it is (json, not jsonb): jsonb
+  // refuses \u0000 in a string, and an unpaired surrogate escape, which
+  // JSON.stringify writes and SQLite keeps.
+  `ALTER TABLE pedidos ALTER COLUMN resultado TYPE json USING resultado::json;`,
 ];
 
 /** The schema version this code writes and understands. */

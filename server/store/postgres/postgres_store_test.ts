@@ -3,7 +3,7 @@ import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_uti
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
-import { CAPACITY_LOCK } from "./postgres_schema.ts";
+import { CAPACITY_LOCK, MIGRATIONS, SCHEMA_VERSION } from "./postgres_schema.ts";
 
 runStoreConformance({
   name: "PostgresStore",
@@ -113,5 +113,27 @@ pgTest({
       await holding;
     }
     assert.equal((await waiting).status, "inserted");
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: a database of schema version 2 is migrated, its stored results kept (resultado becomes json)",
+  async fn() {
+    await using db = await freshDatabase();
+    await db.sql.begin(async (tx) => {
+      await tx`CREATE TABLE pedidos_esquema (version integer NOT NULL)`;
+      for (const ddl of MIGRATIONS.slice(0, 2)) await tx.unsafe(ddl);
+      await tx`INSERT INTO pedidos_esquema VALUES (2)`;
+      await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado, resultado)
+        VALUES ('Ana', '["pan"]', 'C 1', now(), 'listo', '{"total": 3}'::jsonb)`;
+    });
+    await using store = await PostgresStore.open({ url: db.url, capacity: 6 });
+    const [version] = await db.sql`SELECT version FROM pedidos_esquema`;
+    assert.equal(version?.version, SCHEMA_VERSION);
+    const [column] = await db.sql`SELECT data_type FROM information_schema.columns
+      WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
+    assert.equal(column?.data_type, "json");
+    assert.deepEqual((await store.get(1))?.resultado, { total: 3 });
   },
 });
