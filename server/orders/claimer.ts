@@ -44,6 +44,8 @@ export class Claimer {
   #loop: Promise<void> | null = null;
   #renewer: ReturnType<typeof setInterval> | undefined;
   #renewing: Promise<void> | null = null;
+  /** Wake-ups at the end of retry backoffs ({@linkcode Claimer.pokeIn}). */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #subscription: Disposable | null = null;
   #nextTakeover = 0;
   #failing = false;
@@ -85,6 +87,19 @@ export class Claimer {
     this.#wake?.();
   }
 
+  /**
+   * An order released here becomes claimable in `ms` (its retry backoff):
+   * claim then, rather than at the next slow poll.
+   */
+  pokeIn(ms: number): void {
+    if (this.#stop.signal.aborted) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.poke();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
   /** An order left this daemon: claim soon if the queue may still hold work. */
   roomMade(): void {
     if (!this.#mayHaveWork) return;
@@ -123,6 +138,8 @@ export class Claimer {
     this.#stop.abort();
     this.#wake?.();
     clearInterval(this.#renewer);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.#subscription?.[Symbol.dispose]();
     await this.#loop;
     await this.#renewing;

@@ -58,3 +58,39 @@ Deno.test("Claimer.reserve() promises no room that a claim in flight has asked f
     await stopping;
   }
 });
+
+Deno.test("Claimer.pokeIn() claims when a retry backoff ends, not at the next slow poll; stop() clears it", async () => {
+  const { store, claims } = pendingQueue();
+  const attempts = {
+    held: 0,
+    run() {},
+    leases: () => [],
+    lost() {},
+  } as unknown as SharedAttempts;
+  const claimer = new Claimer({
+    store,
+    attempts,
+    logger: new Logger({ level: "error" }),
+    limit: 2,
+    pollMs: 600_000,
+  });
+  claimer.start();
+  try {
+    while (claims.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    claims[0]!.answer([]); // nothing claimable yet: the claimer sleeps for its long poll
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(claims.length, 1);
+    claimer.pokeIn(30);
+    const deadline = Date.now() + 10_000;
+    while (claims.length === 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(claims.length, 2, "claimed again when the backoff ended");
+    claims[1]!.answer([]);
+    claimer.pokeIn(60_000); // pending at stop: cleared (the test's sanitizers check)
+  } finally {
+    const stopping = claimer.stop();
+    for (const claim of claims) claim.answer([]);
+    await stopping;
+  }
+});

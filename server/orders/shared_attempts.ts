@@ -44,6 +44,8 @@ export interface SharedAttemptsOptions extends ProcessingOptions {
   logger: Logger;
   /** Called whenever an order leaves this daemon (room to claim another). */
   onSettled?: () => void;
+  /** Called when an order released for a retry may be claimed again, in `ms`. */
+  onRetryDue?: (ms: number) => void;
 }
 
 /** Why a queued attempt was withdrawn: its lease was lost. */
@@ -163,7 +165,11 @@ export class SharedAttempts {
 
   /** Gives the order back to the queue (`pendiente`) for any daemon, after `retryInMs`. */
   async #release(lease: Lease, started: boolean, retryInMs: number | null = null): Promise<void> {
-    await this.#settle(lease, () => this.#o.store.releaseAttempt(lease, { started, retryInMs }));
+    const released = await this.#settle(
+      lease,
+      () => this.#o.store.releaseAttempt(lease, { started, retryInMs }),
+    );
+    if (released && retryInMs !== null) this.#o.onRetryDue?.(retryInMs);
   }
 
   async #finish(lease: Lease, end: AttemptEnd): Promise<void> {

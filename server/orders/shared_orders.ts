@@ -48,7 +48,12 @@ export class SharedOrders {
   constructor(options: SharedOrdersOptions) {
     const { store, pool, waiters } = options;
     this.#store = store;
-    this.#attempts = new SharedAttempts({ ...options, onSettled: () => this.#claimer.roomMade() });
+    this.#attempts = new SharedAttempts({
+      ...options,
+      onSettled: () => this.#claimer.roomMade(),
+      // Claimed again on time, not at the next slow poll.
+      onRetryDue: (ms) => this.#claimer.pokeIn(ms),
+    });
     // Orders that take time are claimed for free workers only, so that idle
     // daemons get the rest; orders that take none are claimed in batches.
     const timed = options.processor !== undefined || (options.processMs?.max ?? 0) > 0;
