@@ -10,6 +10,7 @@ import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import {
   ConfigError,
   type ConfigSources,
+  describeGiven,
   formatUsage,
   freezeConfig,
   resolveConfig,
@@ -97,9 +98,11 @@ export interface ServerConfig {
   /**
    * The largest reply, in bytes: LISTAR stops before it (and says how to go
    * on). At least {@linkcode largestOrderBytes} of `maxRequestBytes`, so one
-   * order always fits. Optional like `sessionTtlS`.
+   * order always fits. When it is not set, {@linkcode parseServerConfig}
+   * makes it {@linkcode defaultMaxReplyBytes} of `maxRequestBytes`. Optional
+   * like `sessionTtlS` (settings given to the server without it: 1048576).
    *
-   * @default {1048576}
+   * @default {defaultMaxReplyBytes(maxRequestBytes)}
    */
   maxReplyBytes?: number;
   /** `ESTADO esperar` waits open at once, over all connections; more get `queue_full`. @default {10000} */
@@ -141,6 +144,22 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxWaitersPerConnection: 128,
   maxLoginQueue: 32,
 });
+
+/**
+ * The `--max-reply-bytes` used when none is set: 1 MiB, or one whole order of
+ * `--max-request-bytes` when that is larger, so that any valid
+ * `--max-request-bytes` starts.
+ *
+ * @example Usage
+ * ```ts
+ * import { defaultMaxReplyBytes } from "./server_config.ts";
+ * console.log(defaultMaxReplyBytes(65536)); // 1048576
+ * console.log(defaultMaxReplyBytes(1000000)); // 1069632
+ * ```
+ */
+export function defaultMaxReplyBytes(maxRequestBytes: number): number {
+  return Math.max(DEFAULT_LIMITS.maxReplyBytes, largestOrderBytes(maxRequestBytes));
+}
 
 /** The default of {@linkcode ServerConfig.leaseMs}: 30 s. */
 export const DEFAULT_LEASE_MS = 30_000;
@@ -325,7 +344,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     arg: "N",
     default: DEFAULT_LIMITS.maxReplyBytes,
     shown: String(DEFAULT_LIMITS.maxReplyBytes),
-    help: "largest reply; LISTAR stops before it (mas, siguiente_antes_de)",
+    help: "largest reply; LISTAR stops before it; unset: grows to fit --max-request-bytes",
     parse: wholeNumber(4096),
   },
   maxWaiters: {
@@ -374,17 +393,25 @@ export const SERVER_USAGE: string = formatUsage(
  * @param sources Where the environment and env file are read.
  * @returns A deeply frozen config.
  * @throws {ConfigError} On a bad flag or a bad value from any source, or a
- * `--max-reply-bytes` too small for one order of `--max-request-bytes`.
+ * `--max-reply-bytes` set too small for one order of `--max-request-bytes`.
  */
 export function parseServerConfig(args: string[], sources: ConfigSources = {}): ServerConfig {
-  const { config } = resolveConfig(args, SERVER_SETTINGS, sources);
-  const needed = largestOrderBytes(config.maxRequestBytes);
+  const { config, given } = resolveConfig(args, SERVER_SETTINGS, sources);
+  const { maxRequestBytes } = config;
+  if (given.maxReplyBytes === undefined) {
+    return freezeConfig({ ...config, maxReplyBytes: defaultMaxReplyBytes(maxRequestBytes) });
+  }
+  const needed = largestOrderBytes(maxRequestBytes);
   const maxReplyBytes = config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes;
   if (maxReplyBytes < needed) {
+    const request = given.maxRequestBytes === undefined
+      ? `the default --max-request-bytes ${maxRequestBytes}`
+      : describeGiven(given.maxRequestBytes, maxRequestBytes);
     throw new ConfigError(
-      `Invalid --max-reply-bytes ${maxReplyBytes}: must be at least ${needed} ` +
-        `(--max-request-bytes ${config.maxRequestBytes} + ${needed - config.maxRequestBytes} ` +
-        "for a result and the order's fields), so that one order always fits in a reply",
+      `Invalid ${describeGiven(given.maxReplyBytes, maxReplyBytes)}: must be at least ${needed} ` +
+        `for ${request} (the request + ${needed - maxRequestBytes} for a result and the ` +
+        "order's fields), so that one order always fits in a reply; leave it unset and it " +
+        "follows --max-request-bytes",
     );
   }
   return freezeConfig({ ...config });

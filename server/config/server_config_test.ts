@@ -262,6 +262,60 @@ Deno.test("parseServerConfig() treats an empty environment value as unset", () =
   assert.equal(parseServerConfig([], fake({ PEDIDOS_PORT: "" }).sources).port, 8888);
 });
 
+Deno.test("parseServerConfig() makes an unset --max-reply-bytes fit one order of any --max-request-bytes", () => {
+  const cases: [string[], Record<string, string>, Record<string, string>, number][] = [
+    [[], {}, {}, 1_048_576],
+    [["--max-request-bytes", "1000000"], {}, {}, 1_000_000 + 69_632],
+    [[], { PEDIDOS_MAX_REQUEST_BYTES: "1000000" }, {}, 1_069_632],
+    [[], {}, { ".env.local": "PEDIDOS_MAX_REQUEST_BYTES=4000000\n" }, 4_069_632],
+    [["--max-request-bytes", "979000"], {}, {}, 1_048_632],
+    [["--max-request-bytes", "978944"], {}, {}, 1_048_576],
+  ];
+  for (const [args, env, files, expected] of cases) {
+    const config = parseServerConfig(args, fake(env, files).sources);
+    assert.equal(config.maxReplyBytes, expected, JSON.stringify([args, env, files]));
+  }
+});
+
+Deno.test("parseServerConfig() refuses a --max-reply-bytes set too small for --max-request-bytes, naming both and why", () => {
+  const cases: [string[], Record<string, string>, Record<string, string>, RegExp][] = [
+    [
+      ["--max-request-bytes", "1000000", "--max-reply-bytes", "1048576"],
+      {},
+      {},
+      /^Invalid --max-reply-bytes 1048576: must be at least 1069632 for --max-request-bytes 1000000 .*one order always fits/,
+    ],
+    [
+      ["--max-request-bytes", "1000000"],
+      { PEDIDOS_MAX_REPLY_BYTES: "1048576" },
+      {},
+      /PEDIDOS_MAX_REPLY_BYTES=1048576 in the environment: must be at least 1069632 for --max-request-bytes 1000000/,
+    ],
+    [
+      [],
+      { PEDIDOS_MAX_REQUEST_BYTES: "1000000" },
+      { ".env.local": "PEDIDOS_MAX_REPLY_BYTES=1048576\n" },
+      /PEDIDOS_MAX_REPLY_BYTES=1048576 in env file \.env\.local: .* for PEDIDOS_MAX_REQUEST_BYTES=1000000 in the environment/,
+    ],
+    [
+      ["--max-reply-bytes", "100000"],
+      {},
+      {},
+      /--max-reply-bytes 100000: must be at least 135168 for the default --max-request-bytes 65536/,
+    ],
+  ];
+  for (const [args, env, files, pattern] of cases) {
+    assert.throws(
+      () => parseServerConfig(args, fake(env, files).sources),
+      (error) => error instanceof ConfigError && pattern.test(error.message),
+      JSON.stringify([args, env, files]),
+    );
+  }
+  // Exactly one order's room is enough.
+  const fits = ["--max-request-bytes", "1000000", "--max-reply-bytes", "1069632"];
+  assert.equal(parseServerConfig(fits, fake().sources).maxReplyBytes, 1_069_632);
+});
+
 const BAD: [flag: string, value: string][] = [
   ["port", "abc"],
   ["port", "70000"],

@@ -75,10 +75,20 @@ export interface ResolveOptions extends ConfigSources {
   allowPositionals?: boolean;
 }
 
+/** Where a value that was set came from: a flag, the environment or an env file. */
+export interface Given {
+  /** The flag (`--max-reply-bytes`) or the variable (`PEDIDOS_MAX_REPLY_BYTES`). */
+  name: string;
+  /** `""` for a flag, else ` in the environment` or ` in env file PATH`. */
+  place: string;
+}
+
 /** What {@linkcode resolveConfig} found. */
 export interface Resolved<T> {
   /** Every key of the table, resolved and parsed, plus the env file read. */
   config: T & { envFile: string | null };
+  /** Where each key that was set came from; a key left at its default is absent. */
+  given: { [K in keyof T]?: Given };
   /** The values of the extra flags, as `parseArgs` returns them. */
   flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
   /** Positional arguments. */
@@ -89,6 +99,14 @@ export interface Resolved<T> {
 
 /** The env file read when none is named. */
 export const DEFAULT_ENV_FILE = ".env.local";
+
+/**
+ * A value as its source named it, for messages: `--max-reply-bytes 100000`,
+ * `PEDIDOS_MAX_REPLY_BYTES=100000 in the environment`.
+ */
+export function describeGiven(given: Given, value: unknown): string {
+  return given.place === "" ? `${given.name} ${value}` : `${given.name}=${value}${given.place}`;
+}
 
 /** The environment variable of a flag: `max-pedidos` → `PEDIDOS_MAX_PEDIDOS`. */
 export function envName(flag: string): string {
@@ -222,19 +240,19 @@ export function resolveConfig<T>(
   const fileVars = readEnvFile(envFile, namedFile !== undefined, readFile);
 
   const config: Record<string, unknown> = {};
+  const given: Record<string, Given> = {};
   for (const [key, s] of table) {
     const name = envName(s.flag);
     const flagValue = values[s.flag];
     let text: string | undefined;
-    let where: string;
-    const show = (value: string) => s.redact ? s.redact(value) : value;
+    let place: string;
     if (flagValue !== undefined) {
       text = Array.isArray(flagValue) ? flagValue.join(",") : String(flagValue);
-      where = `--${s.flag} "${show(text)}"`;
+      place = "";
     } else if ((text = getEnv(name)?.trim() || undefined) !== undefined) {
-      where = `${name} "${show(text)}" in the environment`;
+      place = " in the environment";
     } else if ((text = fileVars?.[name]?.trim() || undefined) !== undefined) {
-      where = `${name} "${show(text)}" in env file ${envFile}`;
+      place = ` in env file ${envFile}`;
     } else {
       config[key] = s.default;
       continue;
@@ -243,8 +261,11 @@ export function resolveConfig<T>(
       config[key] = s.parse(text);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      const shown = s.redact ? s.redact(text) : text;
+      const where = place === "" ? `--${s.flag} "${shown}"` : `${name} "${shown}"${place}`;
       throw new ConfigError(`Invalid ${where}: ${reason}`, { cause: error });
     }
+    given[key] = { name: place === "" ? `--${s.flag}` : name, place };
   }
   config.envFile = fileVars === null ? null : envFile;
 
@@ -252,6 +273,7 @@ export function resolveConfig<T>(
   for (const name of Object.keys(extraFlags)) flags[name] = values[name];
   return {
     config: config as T & { envFile: string | null },
+    given: given as Resolved<T>["given"],
     flags,
     positionals,
     help: values.help === true || values.h === true,

@@ -1,0 +1,47 @@
+/**
+ * The real daemon process, started with settings an outside audit found
+ * refused or mishandled: a large --max-request-bytes, overlapping --host
+ * lists, and empty values in the environment or env file.
+ */
+import assert from "node:assert/strict";
+import { rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
+
+const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+testWith("read", "write", "run", "env")(
+  "server --max-request-bytes 1000000 starts without --max-reply-bytes, and takes orders",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startSubprocess(dir.path, [
+      "--max-request-bytes",
+      "1000000",
+      "--db",
+      ":memory:",
+      "--process-ms",
+      "0",
+    ]);
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(JSON.stringify(ORDER) + "\n");
+    assert.equal((await conn.readLine())?.ok, true);
+    daemon.kill("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a --max-reply-bytes set too small for --max-request-bytes exits 2 naming both",
+  async () => {
+    await using dir = await tempDir();
+    const result = await runMain(
+      dir.path,
+      ["server", "--port", "0", "--db", ":memory:", "--max-request-bytes", "1000000"],
+      { env: { PEDIDOS_MAX_REPLY_BYTES: "1048576" } },
+    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /PEDIDOS_MAX_REPLY_BYTES=1048576 in the environment: must be at least 1069632 for --max-request-bytes 1000000/,
+    );
+  },
+);
