@@ -45,3 +45,25 @@ testWith("read", "write", "run", "env")(
     );
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "an empty PEDIDOS_WORKERS, PEDIDOS_MAX_PEDIDOS or PEDIDOS_PORT exits 2 naming it, from the environment or the env file",
+  async () => {
+    for (const name of ["PEDIDOS_WORKERS", "PEDIDOS_MAX_PEDIDOS", "PEDIDOS_PORT"]) {
+      for (const where of ["environment", "env file"]) {
+        await using dir = await tempDir();
+        let env: Record<string, string> = {};
+        if (where === "env file") Deno.writeTextFileSync(`${dir.path}/.env.local`, `${name}=\n`);
+        else env = { [name]: "" };
+        // A database in a missing directory: a daemon that took the default
+        // instead would stop there (exit 2, another message) rather than run on.
+        const args = ["server", "--db", `${dir.path}/missing/x.db`];
+        if (name !== "PEDIDOS_PORT") args.push("--port", "0");
+        const result = await runMain(dir.path, args, { env });
+        assert.equal(result.code, 2, `${name} in the ${where}: ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(`Invalid ${name} "" in (the )?${where}`));
+        assert.equal(result.stdout, "");
+      }
+    }
+  },
+);

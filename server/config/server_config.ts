@@ -290,6 +290,8 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     shown: "",
     help: "ES module whose default export processes an order; none = simulated wait",
     parse: nonEmpty,
+    // `PEDIDOS_PROCESSOR=` is the documented "none" (.env.local, .env.docker).
+    emptyMeansDefault: true,
   },
   maxIntentos: {
     flag: "max-intentos",

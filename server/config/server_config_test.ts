@@ -258,8 +258,55 @@ Deno.test("parseServerConfig() ignores unknown PEDIDOS_ keys and asks only for k
   for (const name of envAsked) assert.ok(known.has(name), name);
 });
 
-Deno.test("parseServerConfig() treats an empty environment value as unset", () => {
-  assert.equal(parseServerConfig([], fake({ PEDIDOS_PORT: "" }).sources).port, 8888);
+Deno.test("parseServerConfig() refuses an empty value from the environment or env file, naming the variable", () => {
+  for (const [key, setting] of Object.entries(SERVER_SETTINGS)) {
+    if (key === "processor") continue; // empty is its documented "none" (next test)
+    const name = envName(setting.flag);
+    for (const value of ["", "  "]) {
+      assert.throws(
+        () => parseServerConfig([], fake({ [name]: value }).sources),
+        (error) =>
+          error instanceof ConfigError && error.message.includes(`${name} ""`) &&
+          error.message.includes("in the environment"),
+        `${name}=${JSON.stringify(value)}`,
+      );
+      assert.throws(
+        () => parseServerConfig([], fake({}, { ".env.local": `${name}=${value}\n` }).sources),
+        (error) =>
+          error instanceof ConfigError && error.message.includes(`${name} ""`) &&
+          error.message.includes("in env file .env.local"),
+        `${name}=${JSON.stringify(value)} in .env.local`,
+      );
+    }
+    // as the flag is
+    assert.throws(() => parseServerConfig([`--${setting.flag}`, ""], fake().sources), ConfigError);
+  }
+  // An empty environment value does not fall through to the env file either.
+  assert.throws(
+    () =>
+      parseServerConfig(
+        [],
+        fake({ PEDIDOS_WORKERS: "" }, { ".env.local": "PEDIDOS_WORKERS=5\n" }).sources,
+      ),
+    /PEDIDOS_WORKERS "" in the environment/,
+  );
+});
+
+Deno.test("parseServerConfig() reads an empty PEDIDOS_PROCESSOR as no processor module, as the env files document", () => {
+  assert.equal(parseServerConfig([], fake({ PEDIDOS_PROCESSOR: "" }).sources).processor, null);
+  const files = { ".env.local": "PEDIDOS_PROCESSOR=\n" };
+  assert.equal(parseServerConfig([], fake({}, files).sources).processor, null);
+  // The environment's empty value beats the env file's module.
+  const both = fake({ PEDIDOS_PROCESSOR: "" }, { ".env.local": "PEDIDOS_PROCESSOR=a.ts\n" });
+  assert.equal(parseServerConfig([], both.sources).processor, null);
+});
+
+Deno.test("parseServerConfig() refuses an empty PEDIDOS_ENV_FILE as --env-file '' is refused", () => {
+  assert.throws(
+    () => parseServerConfig([], fake({ PEDIDOS_ENV_FILE: "" }).sources),
+    (error) => error instanceof ConfigError && /PEDIDOS_ENV_FILE ""/.test(error.message),
+  );
+  assert.throws(() => parseServerConfig(["--env-file", ""], fake().sources), ConfigError);
 });
 
 Deno.test("parseServerConfig() makes an unset --max-reply-bytes fit one order of any --max-request-bytes", () => {

@@ -6,7 +6,9 @@
  * default. The environment variable is `PEDIDOS_` plus the flag in upper
  * case with `_` for `-`. Env files are parsed with `node:util` `parseEnv`
  * and never written into `Deno.env`. This is the only module that reads
- * `Deno.env` and env files.
+ * `Deno.env` and env files. A variable set to an empty value is set: it is
+ * parsed (and refused where a value is needed) like the same empty flag,
+ * unless its setting documents empty as "none" ({@linkcode Setting.emptyMeansDefault}).
  *
  * The daemon's table is `server_config.ts`; the clients' is
  * `client/client_config.ts`; the gateway's `client/web/config.ts`.
@@ -54,6 +56,15 @@ export interface Setting<T> {
   readonly parse: (text: string) => T;
   /** How a value is shown in error messages, when it may hold a secret (a password in a URL). */
   readonly redact?: (text: string) => string;
+  /**
+   * Whether an empty value in the environment or an env file (`PEDIDOS_PROCESSOR=`)
+   * means the default, for a setting whose default is a documented "none".
+   * Otherwise an empty value is parsed like any other, and refused where a
+   * value is needed, as the same flag would be (`--workers ""`).
+   *
+   * @default {false}
+   */
+  readonly emptyMeansDefault?: boolean;
 }
 
 /** A defaults table: one {@linkcode Setting} per key of `T`. */
@@ -233,9 +244,15 @@ export function resolveConfig<T>(
   ) as Record<string, string | string[] | boolean>;
   const positionals = unprotect(parsed.positionals) as string[];
 
-  const namedFile = typeof values["env-file"] === "string"
-    ? values["env-file"]
-    : getEnv("PEDIDOS_ENV_FILE") || undefined;
+  let namedFile: string | undefined;
+  if (typeof values["env-file"] === "string") {
+    namedFile = values["env-file"];
+  } else {
+    namedFile = getEnv("PEDIDOS_ENV_FILE")?.trim();
+    if (namedFile === "") {
+      throw new ConfigError('Invalid PEDIDOS_ENV_FILE "" in the environment: must name a file');
+    }
+  }
   const envFile = namedFile ?? DEFAULT_ENV_FILE;
   const fileVars = readEnvFile(envFile, namedFile !== undefined, readFile);
 
@@ -249,11 +266,15 @@ export function resolveConfig<T>(
     if (flagValue !== undefined) {
       text = Array.isArray(flagValue) ? flagValue.join(",") : String(flagValue);
       place = "";
-    } else if ((text = getEnv(name)?.trim() || undefined) !== undefined) {
+    } else if ((text = getEnv(name)?.trim()) !== undefined) {
       place = " in the environment";
-    } else if ((text = fileVars?.[name]?.trim() || undefined) !== undefined) {
+    } else if ((text = fileVars?.[name]?.trim()) !== undefined) {
       place = ` in env file ${envFile}`;
     } else {
+      config[key] = s.default;
+      continue;
+    }
+    if (text === "" && place !== "" && s.emptyMeansDefault) {
       config[key] = s.default;
       continue;
     }
