@@ -2,8 +2,19 @@
  * Binding the daemon's listeners: every configured host on one port, both
  * address families, with `*` meaning every address.
  *
+ * Hosts may overlap: `127.0.0.1,localhost` name one address, `0.0.0.0`
+ * takes every IPv4 address, and `::` every IPv6 address and, where it is
+ * dual-stack (Linux by default), every IPv4 address too. The kernel refuses
+ * a second listener on an address one of ours already covers, so each host
+ * is first resolved to the address it binds, wildcards are bound first, and
+ * an address a wildcard (or an earlier host) of ours covers is not bound
+ * again: the daemon listens on the union. A port held by another program
+ * still fails with `AddrInUse`.
+ *
  * @module
  */
+
+import type { Logger } from "./log.ts";
 
 /** Formats a listening address: `127.0.0.1:8888`, `[::1]:8888`. */
 export function formatAddr(addr: Deno.NetAddr): string {
@@ -12,8 +23,85 @@ export function formatAddr(addr: Deno.NetAddr): string {
     : `${addr.hostname}:${addr.port}`;
 }
 
+/** An address not bound because one bound before it covers it. */
+export interface Covered {
+  /** The host as configured, e.g. `localhost`. */
+  host: string;
+  /** The address bound before it that covers it, e.g. `::`. */
+  by: string;
+}
+
+/** What {@linkcode planListeners} decides: the addresses to bind, in order, and the rest. */
+export interface ListenPlan {
+  /** Addresses to bind, wildcards first. */
+  bind: string[];
+  /** Hosts left out, each with the address that covers it. */
+  covered: Covered[];
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+function isIpv6(address: string): boolean {
+  return address.includes(":");
+}
+
+/** Whether a listener on `by` takes the connections to `address` (same port). */
+function covers(by: string, address: string, dualStack: boolean): boolean {
+  if (by === address) return true;
+  if (by === "0.0.0.0") return IPV4.test(address);
+  if (by === "::") return isIpv6(address) || (dualStack && IPV4.test(address));
+  return false;
+}
+
+/**
+ * Decides which addresses to bind for hosts already resolved to the address
+ * each one binds. Pure.
+ *
+ * @example Usage
+ * ```ts
+ * import { planListeners } from "./listen.ts";
+ * const plan = planListeners(
+ *   [{ host: "0.0.0.0", address: "0.0.0.0" }, { host: "::", address: "::" }],
+ *   { dualStack: true },
+ * );
+ * console.log(plan.bind, plan.covered); // ["::"] [{ host: "0.0.0.0", by: "::" }]
+ * ```
+ * @param hosts Each configured host and the address it resolves to (or the
+ * host itself when it could not be resolved: it is then only matched as is).
+ * @param options Whether `::` takes IPv4 connections too.
+ * @returns `::` first, then `0.0.0.0`, then the others in their order; an
+ * address covered by one before it is left out.
+ */
+export function planListeners(
+  hosts: readonly { host: string; address: string }[],
+  options: { dualStack: boolean },
+): ListenPlan {
+  const rank = (address: string) => address === "::" ? 0 : address === "0.0.0.0" ? 1 : 2;
+  const ordered = [...hosts].sort((a, b) => rank(a.address) - rank(b.address)); // stable
+  const plan: ListenPlan = { bind: [], covered: [] };
+  for (const { host, address } of ordered) {
+    const by = plan.bind.find((bound) => covers(bound, address, options.dualStack));
+    if (by === undefined) plan.bind.push(address);
+    else plan.covered.push({ host, by });
+  }
+  return plan;
+}
+
 function bind(hostname: string, port: number): Deno.TcpListener {
   return Deno.listen({ hostname, port, transport: "tcp" });
+}
+
+/** {@linkcode bind}, with an `AddrInUse` that names the address taken. */
+function bindNamed(hostname: string, port: number): Deno.TcpListener {
+  try {
+    return bind(hostname, port);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse) || port === 0) throw error;
+    const where = formatAddr({ transport: "tcp", hostname, port });
+    throw new Deno.errors.AddrInUse(`Cannot listen on ${where}: ${error.message}`, {
+      cause: error,
+    });
+  }
 }
 
 function closeAll(listeners: Deno.TcpListener[]): void {
@@ -27,18 +115,55 @@ function closeAll(listeners: Deno.TcpListener[]): void {
 }
 
 /**
+ * The address `host` binds, as the system resolves it (`localhost` →
+ * `127.0.0.1`, `0:0::1` → `::1`): learnt by binding it on a free port for
+ * a moment. The host itself when that fails (the real bind will say why).
+ */
+function resolveAddress(host: string): string {
+  try {
+    const probe = bind(host, 0);
+    const { hostname } = probe.addr as Deno.NetAddr;
+    probe.close();
+    return hostname;
+  } catch {
+    return host;
+  }
+}
+
+/**
+ * Whether `::` takes IPv4 connections too: then `ipv4` cannot be bound on a
+ * port `::` holds. Tried on a free port, not the daemon's.
+ */
+function isDualStack(ipv4: string): boolean {
+  let v6: Deno.TcpListener;
+  try {
+    v6 = bind("::", 0);
+  } catch {
+    return false; // no IPv6 here; binding `::` will say so
+  }
+  try {
+    bind(ipv4, (v6.addr as Deno.NetAddr).port).close();
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.AddrInUse;
+  } finally {
+    v6.close();
+  }
+}
+
+/**
  * `*`: `::` is dual-stack on Linux unless `bindv6only=1`, in which case
  * `0.0.0.0` binds beside it; without IPv6, `0.0.0.0` alone.
  */
 function bindWildcard(port: number): Deno.TcpListener[] {
   let v6: Deno.TcpListener;
   try {
-    v6 = bind("::", port);
+    v6 = bindNamed("::", port);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied) {
       throw error;
     }
-    return [bind("0.0.0.0", port)]; // no IPv6 on this host
+    return [bindNamed("0.0.0.0", port)]; // no IPv6 on this host
   }
   try {
     return [v6, bind("0.0.0.0", (v6.addr as Deno.NetAddr).port)];
@@ -49,13 +174,13 @@ function bindWildcard(port: number): Deno.TcpListener[] {
   }
 }
 
-function bindOnce(hosts: string[], port: number): Deno.TcpListener[] {
+function bindOnce(addresses: string[], port: number): Deno.TcpListener[] {
   const listeners: Deno.TcpListener[] = [];
   try {
-    for (const host of hosts) {
+    for (const address of addresses) {
       const shared = listeners.length > 0 ? (listeners[0]!.addr as Deno.NetAddr).port : port;
-      if (host === "*") listeners.push(...bindWildcard(shared));
-      else listeners.push(bind(host, shared));
+      if (address === "*") listeners.push(...bindWildcard(shared));
+      else listeners.push(bindNamed(address, shared));
     }
     return listeners;
   } catch (error) {
@@ -64,19 +189,54 @@ function bindOnce(hosts: string[], port: number): Deno.TcpListener[] {
   }
 }
 
+/** Options of {@linkcode listenAll}. */
+export interface ListenOptions {
+  /** Where a host left out as covered is logged (`listen.covered`, info). @default {none} */
+  logger?: Logger;
+}
+
+/** The plan for `hosts`: `*` alone, or each host resolved and the overlaps left out. */
+function planHosts(hosts: readonly string[]): ListenPlan {
+  const bare = hosts.map((host) => host.replace(/^\[(.*)\]$/, "$1"));
+  if (bare.includes("*")) return { bind: ["*"], covered: [] }; // every address already
+
+  const resolved = [...new Set(bare)].map((host) => ({ host, address: resolveAddress(host) }));
+  const addresses = resolved.map(({ address }) => address);
+  const ipv4 = addresses.find((address) => IPV4.test(address));
+  const dualStack = addresses.includes("::") && ipv4 !== undefined && isDualStack(ipv4);
+  return planListeners(resolved, { dualStack });
+}
+
 /**
  * Listens on every host on one port. With port 0 the first listener picks
  * a free port and the others share it (retried when another program holds
- * that port on one of the other addresses).
+ * that port on one of the other addresses). Hosts that overlap are bound
+ * once (see the module's documentation).
  *
- * @throws {Deno.errors.AddrInUse} when the port is taken.
+ * @param hosts The configured hosts; `*` means every address.
+ * @param port The port; 0 picks a free one.
+ * @param options Where to log the hosts left out.
+ * @returns One listener per address bound, in the order bound.
+ * @throws {Deno.errors.AddrInUse} when another program holds the port on
+ * one of the addresses; the message names it.
  */
-export function listenAll(hosts: readonly string[], port: number): Deno.TcpListener[] {
-  const bare = hosts.map((host) => host.replace(/^\[(.*)\]$/, "$1"));
-  const unique = bare.includes("*") ? ["*"] : [...new Set(bare)];
+export function listenAll(
+  hosts: readonly string[],
+  port: number,
+  options: ListenOptions = {},
+): Deno.TcpListener[] {
+  const plan = planHosts(hosts);
   for (let attempt = 1;; attempt++) {
     try {
-      return bindOnce(unique, port);
+      const listeners = bindOnce(plan.bind, port);
+      const shared = (listeners[0]!.addr as Deno.NetAddr).port;
+      for (const { host, by } of plan.covered) {
+        options.logger?.info("listen.covered", {
+          host,
+          by: formatAddr({ transport: "tcp", hostname: by, port: shared }),
+        });
+      }
+      return listeners;
     } catch (error) {
       if (port !== 0 || !(error instanceof Deno.errors.AddrInUse) || attempt >= 20) throw error;
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatAddr, listenAll } from "./listen.ts";
+import { formatAddr, listenAll, planListeners } from "./listen.ts";
+import { Logger } from "./log.ts";
 
 function closeAll(listeners: Deno.Listener[]) {
   for (const l of listeners) l.close();
@@ -37,6 +38,107 @@ Deno.test("listenAll() fails with AddrInUse when a fixed port is taken and leave
     // 127.0.0.1 was bound first and must have been closed again.
     const again = Deno.listen({ hostname: "127.0.0.1", port });
     again.close();
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("planListeners() binds wildcards first and leaves out what they cover", () => {
+  const h = (host: string, address = host) => ({ host, address });
+  assert.deepEqual(planListeners([h("0.0.0.0"), h("::")], { dualStack: true }), {
+    bind: ["::"],
+    covered: [{ host: "0.0.0.0", by: "::" }],
+  });
+  assert.deepEqual(planListeners([h("0.0.0.0"), h("::")], { dualStack: false }), {
+    bind: ["::", "0.0.0.0"],
+    covered: [],
+  });
+  assert.deepEqual(
+    planListeners([h("127.0.0.1"), h("::1"), h("::")], { dualStack: true }),
+    { bind: ["::"], covered: [{ host: "127.0.0.1", by: "::" }, { host: "::1", by: "::" }] },
+  );
+  assert.deepEqual(
+    planListeners([h("127.0.0.1"), h("::1"), h("0.0.0.0")], { dualStack: true }),
+    { bind: ["0.0.0.0", "::1"], covered: [{ host: "127.0.0.1", by: "0.0.0.0" }] },
+  );
+  assert.deepEqual(
+    planListeners([h("127.0.0.1"), h("::1"), h("::")], { dualStack: false }),
+    { bind: ["::", "127.0.0.1"], covered: [{ host: "::1", by: "::" }] },
+  );
+});
+
+Deno.test("planListeners() binds an address named twice once", () => {
+  assert.deepEqual(
+    planListeners([
+      { host: "127.0.0.1", address: "127.0.0.1" },
+      { host: "localhost", address: "127.0.0.1" },
+      { host: "::1", address: "::1" },
+    ], { dualStack: true }),
+    { bind: ["127.0.0.1", "::1"], covered: [{ host: "localhost", by: "127.0.0.1" }] },
+  );
+  // A host that could not be resolved is only matched as it is.
+  assert.deepEqual(
+    planListeners([{ host: "db.invalid", address: "db.invalid" }, {
+      host: "0.0.0.0",
+      address: "0.0.0.0",
+    }], { dualStack: true }),
+    { bind: ["0.0.0.0", "db.invalid"], covered: [] },
+  );
+});
+
+Deno.test("listenAll() binds 127.0.0.1 and localhost, one address, once", () => {
+  const logged: string[] = [];
+  const logger = new Logger({ level: "info", write: (line) => logged.push(line) });
+  const listeners = listenAll(["127.0.0.1", "localhost"], 0, { logger });
+  try {
+    const addrs = listeners.map((l) => l.addr as Deno.NetAddr);
+    const shown = addrs.map(formatAddr);
+    assert.equal(new Set(shown).size, shown.length, `no address twice: ${shown}`);
+    assert.equal(addrs[0]!.hostname, "127.0.0.1");
+    assert.ok(addrs.every((addr) => addr.port === addrs[0]!.port));
+    if (addrs.length === 1) {
+      // localhost is 127.0.0.1 here: logged as covered, not bound again
+      assert.match(logged.join("\n"), /INFO listen\.covered host=localhost by=127\.0\.0\.1:\d+/);
+    }
+  } finally {
+    closeAll(listeners);
+  }
+});
+
+Deno.test("listenAll() binds 0.0.0.0 and :: in either order, :: first, on one port", async () => {
+  for (const hosts of [["0.0.0.0", "::"], ["::", "0.0.0.0"], ["[::]", "0.0.0.0", "127.0.0.1"]]) {
+    const listeners = listenAll(hosts, 0);
+    try {
+      const addrs = listeners.map((l) => l.addr as Deno.NetAddr);
+      assert.equal(addrs[0]!.hostname, "::", hosts.join(","));
+      // [::] alone where it is dual-stack (Linux's default), 0.0.0.0 beside it where not.
+      assert.ok(addrs.length <= 2 && addrs.every((a) => a.port === addrs[0]!.port));
+      assert.ok(addrs.slice(1).every((a) => a.hostname === "0.0.0.0"), JSON.stringify(addrs));
+      for (const hostname of ["127.0.0.1", "::1"]) {
+        const conn = await Deno.connect({ hostname, port: addrs[0]!.port });
+        conn.close();
+      }
+    } finally {
+      closeAll(listeners);
+    }
+  }
+});
+
+Deno.test("listenAll() still fails with AddrInUse naming the address when another listener holds it", () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    for (const hosts of [["127.0.0.1", "localhost"], ["::1", "127.0.0.1"], ["0.0.0.0", "::"]]) {
+      assert.throws(
+        () => listenAll(hosts, port),
+        (error) =>
+          error instanceof Deno.errors.AddrInUse &&
+          /^Cannot listen on (127\.0\.0\.1|0\.0\.0\.0|\[::\]):\d+: /.test(error.message),
+        hosts.join(","),
+      );
+    }
+    // ::1 was bound first and closed again.
+    Deno.listen({ hostname: "::1", port }).close();
   } finally {
     taken.close();
   }

@@ -210,7 +210,7 @@ export class Server implements AsyncDisposable {
         sessionTtlS: config.sessionTtlS,
         maxLoginQueue: config.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue,
       });
-      listeners = listenAll(config.hosts, config.port);
+      listeners = listenAll(config.hosts, config.port, { logger });
       metrics = startMetrics(config, store, logger);
       await orders.recover();
       return new Server({ ...options, logger }, {

@@ -4,10 +4,15 @@
  * lists, and empty values in the environment or env file.
  */
 import assert from "node:assert/strict";
-import { rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import { type RawConn, rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+async function ping(conn: RawConn): Promise<void> {
+  await conn.write('{"op":"PING"}\n');
+  assert.equal((await conn.readLine())?.pong, true);
+}
 
 testWith("read", "write", "run", "env")(
   "server --max-request-bytes 1000000 starts without --max-reply-bytes, and takes orders",
@@ -43,6 +48,50 @@ testWith("read", "write", "run", "env")(
       result.stderr,
       /PEDIDOS_MAX_REPLY_BYTES=1048576 in the environment: must be at least 1069632 for --max-request-bytes 1000000/,
     );
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "server --host 127.0.0.1,localhost starts and listens on each address once",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startSubprocess(dir.path, [
+      "--host",
+      "127.0.0.1,localhost",
+      "--db",
+      ":memory:",
+    ]);
+    const addrs = daemon.readyLine.replace("listening on ", "").split(" ");
+    assert.equal(addrs[0], `127.0.0.1:${daemon.port}`);
+    assert.equal(new Set(addrs).size, addrs.length, daemon.readyLine);
+    await using conn = await rawConnect(daemon.port, "127.0.0.1");
+    await ping(conn);
+    daemon.kill("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "server --host 0.0.0.0,:: starts on [::] (dual-stack) and serves IPv4 and IPv6",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startSubprocess(dir.path, [
+      "--host",
+      "0.0.0.0,::",
+      "--db",
+      ":memory:",
+    ]);
+    // [::] alone where it takes IPv4 too (Linux's default), 0.0.0.0 beside it where not.
+    assert.match(
+      daemon.readyLine,
+      new RegExp(`^listening on \\[::\\]:${daemon.port}( 0\\.0\\.0\\.0:${daemon.port})?$`),
+    );
+    for (const host of ["127.0.0.1", "::1"]) {
+      await using conn = await rawConnect(daemon.port, host);
+      await ping(conn);
+    }
+    daemon.kill("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
   },
 );
 
