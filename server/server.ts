@@ -89,6 +89,8 @@ export class Server implements AsyncDisposable {
   readonly #orders: OrderService;
   readonly #listeners: Deno.TcpListener[];
   readonly #connections = new Set<Connection>();
+  /** Connections refused (`busy`, `shutting_down`) whose reply is being written; each closes itself. */
+  readonly #refused = new Set<() => void>();
   readonly #startedAt = performance.now();
   readonly #accepting: Promise<void>[];
   readonly #dispatcher: Dispatcher;
@@ -96,6 +98,8 @@ export class Server implements AsyncDisposable {
   readonly #pruner: Pruner | null;
   readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
+  /** Whether the listeners were closed: at the end of the drain of a stop. */
+  #listenersClosed = false;
   /** Whether debug lines are written (checked once: most runs have them off). */
   readonly #debug: boolean;
   /** One function for every connection's close. */
@@ -269,9 +273,11 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Stops: no new connections or work (`shutting_down`), running orders
-   * drain for `drainTimeoutMs`, the rest stays `pendiente`, the store is
-   * flushed and closed. Idempotent: later calls return the same promise.
+   * Stops: no new work (`shutting_down`, written to a new connection as soon
+   * as it is accepted: the listeners stay open until the drain ends), idle
+   * connections closed at once, running orders drain for `drainTimeoutMs`,
+   * the rest stays `pendiente`, the store is flushed and closed. Idempotent:
+   * later calls return the same promise.
    */
   shutdown(): Promise<RunSummary> {
     this.#shutdown ??= this.#stop();
@@ -284,6 +290,12 @@ export class Server implements AsyncDisposable {
 
   async #stop(): Promise<RunSummary> {
     this.#logger.info("server.stopping", { connections: this.#connections.size });
+    // The listeners stay open while draining: a new connection is answered
+    // shutting_down (#acceptLoop) rather than refused by the kernel.
+    await this.#pruner?.close();
+    for (const connection of [...this.#connections]) connection.beginStop();
+    const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
+    this.#listenersClosed = true;
     for (const listener of this.#listeners) {
       try {
         listener.close();
@@ -292,15 +304,13 @@ export class Server implements AsyncDisposable {
       }
     }
     await Promise.allSettled(this.#accepting);
-    await this.#pruner?.close();
-    for (const connection of [...this.#connections]) connection.beginStop();
-    const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
     // Give busy connections a moment to write their last replies.
     const deadline = Date.now() + 1000;
     while (this.#connections.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     for (const connection of [...this.#connections]) connection.close();
+    for (const close of [...this.#refused]) close();
     clearInterval(this.#sweeper);
     await this.#metricsServer?.close();
     if (observesBatches(this.#store)) this.#store.observeBatches(null);
@@ -327,16 +337,21 @@ export class Server implements AsyncDisposable {
       try {
         conn = await listener.accept();
       } catch (error) {
-        if (this.#shutdown || error instanceof Deno.errors.BadResource) return;
+        if (this.#listenersClosed || error instanceof Deno.errors.BadResource) return;
         this.#logger.error("server.accept_failed", { error: String(error) });
         await new Promise((resolve) => setTimeout(resolve, 50)); // e.g. out of file descriptors
         continue;
       }
       // The peer's address is formatted only when a log line needs it.
       const peer = () => formatPeer(conn.remoteAddr);
-      if (this.#shutdown || this.#connections.size >= this.#config.maxConnections) {
+      if (this.#shutdown) {
+        if (this.#debug) this.#logger.debug("conn.shutting_down", { peer: peer() });
+        this.#refuse(conn, SHUTTING_DOWN);
+        continue;
+      }
+      if (this.#connections.size >= this.#config.maxConnections) {
         this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
-        this.#refuse(conn);
+        this.#refuse(conn, BUSY);
         continue;
       }
       try {
@@ -360,17 +375,20 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #refuse(conn: Deno.TcpConn): void {
-    const reply = this.#shutdown ? SHUTTING_DOWN : BUSY;
+  /** Writes `reply` (busy, shutting_down) as soon as `conn` is accepted, then closes it. */
+  #refuse(conn: Deno.TcpConn, reply: Uint8Array): void {
+    const refused = this.#refused;
     const timer = setTimeout(() => close(), 1000); // never wait long on a peer that won't read
     function close() {
       clearTimeout(timer);
+      refused.delete(close);
       try {
         conn.close();
       } catch {
         // already closed
       }
     }
+    refused.add(close);
     conn.write(reply).then(close, close);
   }
 
