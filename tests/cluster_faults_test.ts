@@ -298,7 +298,7 @@ pgTest({
 
 pgTest({
   name:
-    "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0",
+    "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0 and NaN for what it cannot read",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "50", "--workers", "1"]);
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
@@ -340,7 +340,10 @@ pgTest({
     await watched.waitForLine(/ERROR store\.unavailable/);
     const down = await scrape(addr);
     assert.equal(down.value("pedidos_almacen_disponible"), 0);
-    assert.equal(down.has("pedidos_pendientes"), false, "no queue figures it cannot read");
+    for (const unknown of ["pedidos_pendientes", "pedidos_en_proceso", "pedidos_libres"]) {
+      assert.ok(Number.isNaN(down.value(unknown)), `${unknown}: NaN, a figure it cannot read`);
+    }
+    assert.equal(down.value("pedidos_capacidad"), 50, "the capacity is known without the database");
     assert.ok(down.value("pedidos_aceptados_total") >= 1, "its own counters still shown");
   },
 });

@@ -42,8 +42,9 @@ export async function scrape(addr: Deno.NetAddr): Promise<Scrape> {
     const [, name, labels = "", raw] = sample;
     const family = name!.replace(/_(bucket|sum|count)$/, "");
     assert.ok(typed.has(name!) || typed.has(family), `no # TYPE before ${name}`);
-    const value = raw === "+Inf" ? Infinity : Number(raw);
-    assert.ok(!Number.isNaN(value), `not a number: ${line}`);
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+    // "NaN" is the exposition format's unknown value; anything else must be a number.
+    assert.ok(raw === "NaN" || !Number.isNaN(value), `not a number: ${line}`);
     samples.set(`${name}${labels}`, value);
   }
   assert.ok(text.endsWith("\n"), "the text ends with a newline");

@@ -95,13 +95,16 @@ export class DaemonMetrics {
     const s = sources.stats();
     const retention = sources.retention();
     const reading = sources.cluster?.() ?? null;
-    // The queue's gauges: the cluster's when the store is shared; none while
-    // its database cannot be reached (pedidos_almacen_disponible says so).
-    let queue: QueueGauges | null = s;
+    // The queue's gauges: the cluster's when the store is shared. While its
+    // database cannot be reached they are NaN (unknown: this daemon's own
+    // view would look like an empty queue), but the capacity, which every
+    // daemon of the cluster has the same; pedidos_almacen_disponible says why.
+    let queue: QueueGauges = s;
     let available: number | null = null;
     if (reading !== null) {
-      queue = await reading.catch(() => null);
-      available = queue === null ? 0 : 1;
+      const cluster = await reading.catch(() => null);
+      available = cluster === null ? 0 : 1;
+      queue = cluster ?? { pendientes: NaN, en_proceso: NaN, capacidad: s.capacidad, libres: NaN };
     }
     const families: MetricFamily[] = [
       counter("pedidos_recibidos_total", "PEDIDO requests received (valid or not).", s.recibidos),
@@ -117,12 +120,10 @@ export class DaemonMetrics {
           { labels: { estado: "cancelado" }, value: s.cancelados },
         ],
       },
-      ...(queue === null ? [] : [
-        gauge("pedidos_pendientes", "Orders waiting for a worker now.", queue.pendientes),
-        gauge("pedidos_en_proceso", "Orders on a worker now.", queue.en_proceso),
-        gauge("pedidos_capacidad", "Capacity (--max-pedidos).", queue.capacidad),
-        gauge("pedidos_libres", "Capacity slots free now.", queue.libres),
-      ]),
+      gauge("pedidos_pendientes", "Orders waiting for a worker now.", queue.pendientes),
+      gauge("pedidos_en_proceso", "Orders on a worker now.", queue.en_proceso),
+      gauge("pedidos_capacidad", "Capacity (--max-pedidos).", queue.capacidad),
+      gauge("pedidos_libres", "Capacity slots free now.", queue.libres),
       ...(available === null ? [] : [
         gauge(
           "pedidos_almacen_disponible",
