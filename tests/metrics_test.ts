@@ -13,6 +13,16 @@ Deno.test("the metrics endpoint is off unless --metrics-port is given", async ()
   assert.equal(daemon.server.metricsAddr, null);
 });
 
+Deno.test("a --metrics-port already in use stops the start with an error that names the metrics endpoint", async () => {
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await assert.rejects(
+    startInProcess({ metricsPort: held.addr.port }),
+    (error: Error) =>
+      error instanceof Deno.errors.AddrInUse &&
+      error.message.includes(`--metrics-port ${held.addr.port}`),
+  );
+});
+
 Deno.test("GET /metrics answers Prometheus text 0.0.4 on loopback; other paths 404, other methods 405", async () => {
   await using daemon = await startInProcess({ metricsPort: 0 });
   const addr = daemon.server.metricsAddr!;

@@ -36,12 +36,19 @@ export function startMetrics(
   const port = config.metricsPort ?? V11_DEFAULTS.metricsPort;
   if (port === null) return null;
   const collector = new DaemonMetrics();
-  const server = MetricsServer.start({
-    hostname: config.metricsHost ?? V11_DEFAULTS.metricsHost,
-    port,
-    render: () => collector.render(),
-    logger,
-  });
+  const hostname = config.metricsHost ?? V11_DEFAULTS.metricsHost;
+  let server: MetricsServer;
+  try {
+    server = MetricsServer.start({ hostname, port, render: () => collector.render(), logger });
+  } catch (error) {
+    // Say which listener: the daemon's own port may be fine.
+    const where = `the metrics endpoint (--metrics-host ${hostname} --metrics-port ${port})`;
+    const reason = error instanceof Error ? error.message : String(error);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Deno.errors.AddrInUse(`${where}: ${reason}`, { cause: error });
+    }
+    throw new Error(`${where}: ${reason}`, { cause: error });
+  }
   if (observesBatches(store)) store.observeBatches((batch) => collector.observeWriterBatch(batch));
   logger.info("metrics.listening", { url: `http://${formatAddr(server.addr)}/metrics` });
   return { server, collector };
