@@ -121,6 +121,17 @@ testWith("read")(
 );
 
 testWith("read")(
+  "a module that calls Deno.exit fails its attempt at once, not at --process-timeout-ms; the daemon goes on",
+  async () => {
+    await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 600_000 });
+    const pedido = await run(daemon, "exit");
+    assert.deepEqual([pedido.estado, pedido.intentos], ["error", 2]);
+    assert.match(pedido.detalle_error as string, /Deno\.exit\(3\) called by the processor module/);
+    assert.equal((await run(daemon, "ok")).estado, "listo", "its worker goes on");
+  },
+);
+
+testWith("read")(
   "an attempt over --process-timeout-ms is aborted: a module that honours its signal keeps its worker",
   async () => {
     await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 200 });

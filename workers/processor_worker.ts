@@ -18,6 +18,19 @@ import type { FromProcessor, JobMessage, JobOutcome, ToProcessor } from "./proce
 import { processJob } from "./process_job.ts";
 import { describeError, loadProcessor, type ProcessorFunction } from "./processor_module.ts";
 
+/**
+ * A module's `Deno.exit` throws instead: in a worker it would end the
+ * worker silently, and its attempt would wait out `--process-timeout-ms`.
+ * Thrown in an attempt it fails that attempt at once (retried as any
+ * failure); thrown while loading, the module cannot be used; thrown
+ * elsewhere, it is an uncaught error, and the pool replaces the worker.
+ */
+Object.defineProperty(Deno, "exit", {
+  value: (code?: number): never => {
+    throw new Error(`Deno.exit(${code ?? ""}) called by the processor module`);
+  },
+});
+
 let processor: ProcessorFunction | null = null;
 /** The abort controller of the job running now, by job id. */
 const running = new Map<number, AbortController>();
