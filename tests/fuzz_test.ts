@@ -63,7 +63,9 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   ['{"op":"ESTADO","id":-0}', { code: "invalid_request", campo: "id" }],
   ['{"op":"ESTADO","id":1.5}', { code: "invalid_request", campo: "id" }],
   ['{"op":"ESTADO","id":9007199254740991}', { code: "not_found" }],
-  ['{"op":"LISTAR","limit":1e308}', { code: "invalid_request", campo: "limit" }],
+  // Over 1000: 1000 (of a client with no orders, so that every run lists the same).
+  ['{"op":"LISTAR","limit":1e308,"cliente":"nadie"}', { ok: true }],
+  ['{"op":"LISTAR","limit":1e400}', { code: "invalid_request", campo: "limit" }], // Infinity
   ['{"op":"ESTADO","id":1,"timeout_ms":1e400}', { code: "invalid_request", campo: "timeout_ms" }],
   [
     '{"cliente":"a","productos":[{"nombre":"x","cantidad":1e400}],"direccion":"d"}',
