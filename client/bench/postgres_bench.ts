@@ -24,6 +24,8 @@ import { type LoadSummary, runLoad } from "../load/mod.ts";
 import { median } from "./driver.ts";
 import { PedidosClient } from "../client.ts";
 import {
+  createDatabase,
+  dropDatabase,
   type MultiTarget,
   postgresVersion,
   startPgDaemons,
@@ -32,6 +34,7 @@ import {
 } from "./postgres_targets.ts";
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
 import { cpuSeconds, postgresCpuSeconds } from "./cpu_ticks.ts";
+import { ROOT } from "./targets.ts";
 
 /** One measurement: intake, and (for daemons) end to end. */
 interface PgSample {
@@ -146,13 +149,14 @@ export async function measureDrain(count: number, backlog: number): Promise<numb
   await using target = await startPgDaemons(`pedidos_bench_drain${count}`, count);
   const sql = postgres(target.url!, { max: 1, onnotice: () => {} });
   try {
-    const started = performance.now();
     await sql.begin(async (tx) => {
       await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido)
         SELECT 'Bench ' || n, '["pan"]'::jsonb, 'Calle 1', now()
         FROM generate_series(1, ${backlog}) AS n`;
       await tx`SELECT pg_notify('pedidos_nuevos', '')`;
     });
+    // From the commit (the daemons are woken by it): storing the backlog is not draining it.
+    const started = performance.now();
     // Watched through the daemons' count of unfinished orders (16 rows): counting
     // the table itself every 10 ms would take a good share of PostgreSQL's CPU.
     for (;;) {
@@ -169,6 +173,44 @@ export async function measureDrain(count: number, backlog: number): Promise<numb
     return backlog / seconds;
   } finally {
     await sql.end({ timeout: 1 });
+  }
+}
+
+/**
+ * Drains the same backlog with graphile-worker, the issue's reference
+ * (`graphile_drain.ts`, a process of its own on a fresh database); jobs/s.
+ */
+export async function measureGraphileDrain(backlog: number): Promise<number> {
+  const db = "pedidos_bench_graphile";
+  const url = await createDatabase(db);
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--frozen",
+        `--config=${ROOT}deno.json`,
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        "--allow-read",
+        "--allow-sys",
+        `${ROOT}client/bench/graphile_drain.ts`,
+        "--db",
+        url,
+        "--jobs",
+        String(backlog),
+      ],
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
+    if (code !== 0 || !out.startsWith("{")) {
+      throw new Error(
+        `graphile-worker's drain failed (exit ${code}): ${new TextDecoder().decode(stderr)}`,
+      );
+    }
+    return (JSON.parse(out) as { perS: number }).perS;
+  } finally {
+    await dropDatabase(db);
   }
 }
 
@@ -247,12 +289,22 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
       await Promise.all(targets.map((t) => t[Symbol.asyncDispose]()));
     }
   }
-  const drains: { daemons: number; perS: number }[] = [];
-  for (const n of [1, 2, 3]) {
-    const perS = await measureDrain(n, backlog);
-    drains.push({ daemons: n, perS });
-    log(`drain ${backlog} with ${n} daemon(s): ${perS.toFixed(0)}/s`);
+  // The drains, ours and graphile-worker's, taking turns in a rotated order each round.
+  const drainSamples = new Map<number, number[]>();
+  const drainers = [0, 1, 2, 3]; // 0: graphile-worker
+  for (let round = 0; round < rounds; round++) {
+    for (const n of drainers.map((_, i) => drainers[(i + round) % drainers.length]!)) {
+      const perS = n === 0 ? await measureGraphileDrain(backlog) : await measureDrain(n, backlog);
+      drainSamples.set(n, [...drainSamples.get(n) ?? [], perS]);
+      log(
+        `drain ${backlog} with ${n === 0 ? "graphile-worker" : `${n} daemon(s)`}: ${
+          perS.toFixed(0)
+        }/s`,
+      );
+    }
   }
+  const drains = [1, 2, 3].map((n) => ({ daemons: n, perS: median(drainSamples.get(n)!)! }));
+  const graphileDrain = median(drainSamples.get(0)!);
   load.push(Deno.loadavg()[0] ?? 0);
 
   const rows: PgRow[] = [];
@@ -285,6 +337,7 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
     elapsedS: (performance.now() - began) / 1000,
     rows,
     drains,
+    graphileDrain,
   });
 }
 
