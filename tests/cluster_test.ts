@@ -211,6 +211,14 @@ pgTest({
       second! - first! >= 400 * 0.75,
       `the second attempt started ${second! - first!} ms after the first`,
     );
+    // An error message PostgreSQL's text cannot hold as is (a NUL, a lone surrogate) still
+    // ends the order: error, the message whole but those two, as U+FFFD.
+    const odd = await ask(port, { ...order(), cliente: "throw-odd" });
+    const failed = await ask(port, { op: "ESTADO", id: odd.id, esperar: true, timeout_ms: 20_000 });
+    assert.deepEqual([failed.pedido.estado, failed.pedido.detalle_error], [
+      "error",
+      "boom\ufffdtail \ufffd!",
+    ]);
   },
 });
 

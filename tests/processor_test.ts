@@ -73,8 +73,12 @@ testWith("read")(
       "error",
       "rejected with a string",
     ]);
+    // A message holding what no store's text keeps (a NUL, a lone surrogate) is kept whole,
+    // those two as U+FFFD.
+    const odd = await run(daemon, "throw-odd");
+    assert.deepEqual([odd.estado, odd.detalle_error], ["error", "boom\ufffdtail \ufffd!"]);
     const metrics = await scrape(daemon.server.metricsAddr!);
-    assert.equal(metrics.value('pedidos_finalizados_total{estado="error"}'), 2);
+    assert.equal(metrics.value('pedidos_finalizados_total{estado="error"}'), 3);
     assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 0, "a throw is no crash");
   },
 );

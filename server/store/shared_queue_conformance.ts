@@ -137,6 +137,33 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     }
   });
 
+  test("finishAttempt() stores any error text, one with a NUL beside others failed at once", async (open) => {
+    const store = await open({ capacity: 3 });
+    for (let i = 0; i < 3; i++) await store.insertWithinCapacity(nuevo(), T0);
+    const claimed = await store.claim({ limit: 3, at: T1 });
+    assert.equal(claimed.length, 3);
+    // A processor's error message is its own text: a NUL, an unpaired surrogate.
+    const detalles = ["boom\u0000tail", "mal \ud800 formado", "boom"];
+    const written = await within(
+      10_000,
+      "the three ends",
+      Promise.all(claimed.map((order, i) =>
+        store.finishAttempt(order, {
+          outcome: { estado: "error", at: T2, detalle: detalles[i]! },
+          worker: 1,
+          startedAt: T1,
+        })
+      )),
+    );
+    assert.deepEqual(written, [true, true, true]);
+    const stored = await Promise.all(claimed.map((order) => store.get(order.pedido.id)));
+    assert.deepEqual(stored.map((p) => p?.estado), ["error", "error", "error"]);
+    assert.equal(stored[2]?.detalle_error, "boom");
+    // As given, or as close as the store's text can hold: U+FFFD for the NUL, the lone surrogate.
+    assert.ok(["boom\u0000tail", "boom\ufffdtail"].includes(stored[0]?.detalle_error!));
+    assert.ok(["mal \ud800 formado", "mal \ufffd formado"].includes(stored[1]?.detalle_error!));
+  });
+
   test("retryWithinCapacity() takes a slot like a new order, or answers full and changes nothing", async (open) => {
     const store = await open({ capacity: 1 });
     const inserted = await store.insertWithinCapacity(nuevo(), T0);

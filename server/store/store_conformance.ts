@@ -144,6 +144,11 @@ export function runStoreConformance(options: ConformanceOptions): void {
       resultado: JSON.stringify(value),
     });
     assert.deepEqual((await store.get(odd.id))?.resultado, value);
+    // And any error text: as given, or U+FFFD for what the store's text cannot hold.
+    const failed = await insert(store);
+    await store.markRan(failed.id, 1, T1, { estado: "error", at: T2, detalle: "x\u0000y\udc00" });
+    const detalle = (await store.get(failed.id))?.detalle_error;
+    assert.ok(["x\u0000y\udc00", "x\ufffdy\ufffd"].includes(detalle!), JSON.stringify(detalle));
   });
 
   test("markRan() records a whole attempt in one write; a failed one before still counts", async (store) => {

@@ -25,6 +25,7 @@ import type {
   Producto,
 } from "../../server/protocol/messages.ts";
 import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/store/store.ts";
+import { storableText } from "../../server/store/storable_text.ts";
 import { explainOpenFailure } from "./open_failure.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
@@ -259,7 +260,7 @@ export class SqliteDatabase implements Disposable {
    * final state (the table's CHECK refuses it).
    */
   markFinished(id: number, outcome: Outcome): void {
-    const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+    const detalle = storableText(outcome.estado === "error" ? outcome.detalle ?? null : null);
     const resultado = outcome.resultado ?? null;
     this.#update(
       "finish",
@@ -282,7 +283,7 @@ export class SqliteDatabase implements Disposable {
    * final state.
    */
   markRan(id: number, worker: number, startedAt: string, outcome: Outcome): void {
-    const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+    const detalle = storableText(outcome.estado === "error" ? outcome.detalle ?? null : null);
     this.#update(
       "finish",
       id,

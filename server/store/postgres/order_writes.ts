@@ -20,6 +20,7 @@ import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
 import { ROOM } from "./postgres_schema.ts";
+import { storableText } from "../storable_text.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -324,7 +325,7 @@ export function orderWrites(nodeId: string, leaseMs: number) {
         inicio: end.startedAt,
         fin: end.outcome.at,
         worker: end.worker,
-        detalle: end.outcome.estado === "error" ? end.outcome.detalle ?? null : null,
+        detalle: storableText(end.outcome.estado === "error" ? end.outcome.detalle ?? null : null),
         resultado: resultado(end.outcome),
       }),
       (ctx, ids) => ctx.finished(ids),
@@ -356,7 +357,7 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     markFinished: each<{ id: number; outcome: Outcome; run?: AttemptEnd }, void>(
       "markFinished",
       ({ id, outcome, run }) => {
-        const detalle = outcome.estado === "error" ? outcome.detalle ?? null : null;
+        const detalle = storableText(outcome.estado === "error" ? outcome.detalle ?? null : null);
         const json = outcome.resultado ?? null;
         // With `run`: the whole attempt at once (markRan).
         return [
