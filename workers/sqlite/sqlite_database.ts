@@ -25,7 +25,7 @@ import type {
   Producto,
 } from "../../server/protocol/messages.ts";
 import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/store/store.ts";
-import { storableText } from "../../server/store/storable_text.ts";
+import { storableText } from "../storable_text.ts";
 import { explainOpenFailure } from "./open_failure.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 

@@ -20,7 +20,7 @@ import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
 import { ROOM } from "./postgres_schema.ts";
-import { storableText } from "../storable_text.ts";
+import { storableText } from "../../../workers/storable_text.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
