@@ -93,3 +93,93 @@ Deno.test("runLoad() against a daemon that stops mid-run ends and reports it", a
     await daemon[Symbol.asyncDispose]();
   }
 });
+
+/**
+ * A proxy to `port` on a free port that counts the requests of each op
+ * passing through it (an op in a line of its own), for as long as it lives.
+ */
+function countingProxy(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ops = new Map<string, number>();
+  const conns = new Set<Deno.TcpConn>();
+  const pipes: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const client of listener) {
+      const daemon = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.add(client).add(daemon);
+      const decoder = new TextDecoder();
+      let pending = "";
+      const count = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          pending += decoder.decode(chunk, { stream: true });
+          const lines = pending.split("\n");
+          pending = lines.pop()!;
+          for (const line of lines) {
+            const op = /"op":"(\w+)"/.exec(line)?.[1] ?? "PEDIDO";
+            ops.set(op, (ops.get(op) ?? 0) + 1);
+          }
+          controller.enqueue(chunk);
+        },
+      });
+      pipes.push(
+        client.readable.pipeThrough(count).pipeTo(daemon.writable).catch(() => {}),
+        daemon.readable.pipeTo(client.writable).catch(() => {}),
+      );
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    ops,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by its pipe already
+        }
+      }
+      await Promise.all(pipes);
+    },
+  };
+}
+
+Deno.test("runLoad() with esperar reads orders already finished in pages of LISTAR, not one ESTADO each", async () => {
+  await using daemon = await startInProcess({ maxPedidos: 5000, workers: 2 });
+  await using proxy = countingProxy(daemon.port);
+  const summary = await runLoad({
+    ...base(proxy.port),
+    clientes: 4,
+    pedidos: 300,
+    pipeline: 8,
+    esperar: true,
+  });
+  assert.equal(summary.aceptados, 1200);
+  assert.equal(summary.esperar?.listos, 1200, "every order seen listo");
+  assert.equal(summary.esperar?.sinTerminar, 0);
+  assert.ok(summary.esperar?.hastaListosS !== null);
+  // Most orders are done when sending ends: a couple of pages read them, and only
+  // the orders still running then get an ESTADO.
+  const listar = proxy.ops.get("LISTAR") ?? 0;
+  const estado = proxy.ops.get("ESTADO") ?? 0;
+  assert.ok(listar >= 1 && listar <= 3, `LISTAR ${listar}`);
+  assert.ok(estado < 600, `ESTADO ${estado} for 1200 orders`);
+});
+
+Deno.test("runLoad() with esperar waits, one ESTADO each, for the orders still running when sending ends", async () => {
+  // 2 workers, 150 ms an order: when the 8 orders are sent, at most 2 have started.
+  await using daemon = await startInProcess({
+    maxPedidos: 100,
+    workers: 2,
+    processMs: { min: 150, max: 150 },
+  });
+  await using proxy = countingProxy(daemon.port);
+  const summary = await runLoad({ ...base(proxy.port), clientes: 2, pedidos: 4, esperar: true });
+  assert.equal(summary.aceptados, 8);
+  assert.equal(summary.esperar?.listos, 8);
+  assert.equal(summary.esperar?.sinTerminar, 0);
+  // The last orders end about 4 × 150 ms after the first started: the wait is timed by them.
+  assert.ok(summary.esperar!.hastaListosS! >= 0.45, String(summary.esperar?.hastaListosS));
+  assert.ok((proxy.ops.get("ESTADO") ?? 0) >= 6, JSON.stringify([...proxy.ops]));
+});

@@ -1,12 +1,16 @@
 /**
- * The end of a load run with `esperar`: waits, through `ESTADO esperar`
- * pipelined on a few connections, until every accepted order is final, and
- * times it by the daemon's own `fecha_fin`. Used by `run_load.ts`.
+ * The end of a load run with `esperar`: waits until every accepted order is
+ * final, and times it by the daemon's own `fecha_fin`. The orders already
+ * final are read in pages of `LISTAR` (a thousand a request, newest first,
+ * over the range of the accepted ids); only the others are waited on, one
+ * `ESTADO esperar` each, pipelined on a few connections. So the check adds
+ * little to the daemon's work while it may still be processing the run's
+ * last orders. Used by `run_load.ts`.
  *
  * @module
  */
 
-import type { Estado } from "../../server/protocol/messages.ts";
+import type { Estado, Pedido } from "../../server/protocol/messages.ts";
 import { PedidosClient } from "../client.ts";
 import type { LoadSettings } from "./load_settings.ts";
 import { LatencySamples, type LatencySummary, round } from "./latency_samples.ts";
@@ -81,6 +85,47 @@ export async function waitForListos(
   let lastFin = -Infinity;
   let next = 0;
 
+  /** Counts `pedido` when it is final; whether it was. */
+  function record(pedido: Pedido): boolean {
+    if (!isFinal(pedido.estado)) return false;
+    const fin = Date.parse(pedido.fecha_fin ?? "");
+    const recibido = Date.parse(pedido.fecha_recibido);
+    if (Number.isFinite(fin)) lastFin = Math.max(lastFin, fin);
+    if (Number.isFinite(fin) && Number.isFinite(recibido)) latency.add(fin - recibido);
+    if (pedido.estado === "listo") {
+      summary.listos++;
+      onListo();
+    } else if (pedido.estado === "error") summary.conError++;
+    else summary.cancelados++;
+    return true;
+  }
+
+  /**
+   * Reads the orders of `ids` that are final already, a page of `LISTAR`
+   * at a time from the newest down to the oldest; the ids still to wait for.
+   */
+  async function sweep(client: PedidosClient, ids: number[]): Promise<number[]> {
+    const left = new Set(ids);
+    const oldest = ids[0]!;
+    let before = ids.at(-1)! + 1;
+    while (before > oldest && !stop.aborted) {
+      let reply;
+      try {
+        reply = await client.call("LISTAR", { antes_de: before, limit: 1000 }, { signal: stop });
+      } catch {
+        break;
+      }
+      if (!reply.ok || reply.pedidos.length === 0) break;
+      for (const pedido of reply.pedidos) {
+        if (left.has(pedido.id) && record(pedido)) left.delete(pedido.id);
+      }
+      const lowest = Math.min(...reply.pedidos.map((p) => p.id));
+      if (!(lowest < before)) break;
+      before = lowest;
+    }
+    return ids.filter((id) => left.has(id));
+  }
+
   async function check(client: PedidosClient, id: number): Promise<void> {
     for (;;) {
       const left = Math.ceil(deadline - performance.now());
@@ -94,26 +139,15 @@ export async function waitForListos(
         break;
       }
       if (!reply.ok) break;
-      const { pedido } = reply;
-      if (isFinal(pedido.estado)) {
-        const fin = Date.parse(pedido.fecha_fin ?? "");
-        const recibido = Date.parse(pedido.fecha_recibido);
-        if (Number.isFinite(fin)) lastFin = Math.max(lastFin, fin);
-        if (Number.isFinite(fin) && Number.isFinite(recibido)) latency.add(fin - recibido);
-        if (pedido.estado === "listo") {
-          summary.listos++;
-          onListo();
-        } else if (pedido.estado === "error") summary.conError++;
-        else summary.cancelados++;
-        return;
-      }
+      if (record(reply.pedido)) return;
     }
   }
 
+  let waiting: number[] = unique;
   async function worker(client: PedidosClient): Promise<void> {
     const inflight = new Set<Promise<void>>();
-    while (next < unique.length && !stop.aborted) {
-      const task = check(client, unique[next++]!);
+    while (next < waiting.length && !stop.aborted) {
+      const task = check(client, waiting[next++]!);
       inflight.add(task);
       task.finally(() => inflight.delete(task));
       if (inflight.size >= 128) await Promise.race(inflight);
@@ -135,6 +169,7 @@ export async function waitForListos(
         break;
       }
     }
+    if (clients[0] !== undefined) waiting = await sweep(clients[0], unique);
     await Promise.all(clients.map(worker));
   } finally {
     clearTimeout(timer);
