@@ -114,7 +114,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       // transaction of the writer unanswered.
       main: {
         ...driver,
-        onclose: () => this.#writer.connectionClosed(),
+        onclose: (id: number) => this.#writer.connectionClosed(id),
         connection: { ...driver.connection, ...WRITER_SETTINGS },
       },
       // Claims, renewals and notifications: statements over a batch of

@@ -134,7 +134,8 @@ export class PostgresWriter {
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
   readonly #deadlineMs: number;
-  readonly #deadlines = new Set<Deadline>();
+  /** The deadline of each transaction in flight, and the connection it went on once known. */
+  readonly #deadlines = new Map<Deadline, Carrier>();
   /** The two lanes: writes that add unfinished orders, and the others. */
   readonly #lanes: [Lane, Lane] = [new Lane(), new Lane()];
   #scheduled = false;
@@ -274,7 +275,8 @@ export class PostgresWriter {
       throw error;
     }
     const reserved = conn;
-    const sending = this.#transaction(reserved, groups, effects);
+    const carrier: Carrier = { connection: null };
+    const sending = this.#transaction(reserved, groups, effects, carrier);
     // The connection goes back once its transaction has settled, unless it broke:
     // the driver reclaims a broken one when it closes, and handing it back
     // ourselves would put a closed connection among the open ones. A
@@ -284,7 +286,7 @@ export class PostgresWriter {
       if (!isConnectionError(error)) reserved.release();
     });
     const deadline = new Deadline(this.#deadlineMs, "commit");
-    this.#deadlines.add(deadline);
+    this.#deadlines.set(deadline, carrier);
     try {
       return await deadline.race(sending);
     } finally {
@@ -295,11 +297,18 @@ export class PostgresWriter {
 
   /**
    * A connection of the pool closed (the server ended it, the network
-   * broke). A transaction queued on a connection that closed may never be
-   * answered: every transaction in flight now gets one more second at most.
+   * broke, or it was idle long enough). A transaction queued on a
+   * connection that closed may never be answered: a transaction in flight
+   * on that connection (`id`, the driver's), or on one not known yet, now
+   * gets one more second at most. Others go on: an idle connection closing
+   * says nothing of theirs, and a slow commit must not be answered as lost.
    */
-  connectionClosed(): void {
-    for (const deadline of this.#deadlines) deadline.hurry(1000);
+  connectionClosed(id?: number): void {
+    for (const [deadline, carrier] of this.#deadlines) {
+      if (id === undefined || carrier.connection === null || carrier.connection === id) {
+        deadline.hurry(1000);
+      }
+    }
   }
 
   /** Sends one transaction on `conn`, pipelined, and reads its answers. */
@@ -307,16 +316,30 @@ export class PostgresWriter {
     conn: ReservedSql,
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     effects: CommitEffects,
+    carrier: Carrier,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     const sent: Promise<unknown>[] = [];
-    const query = <T extends object>(text: string, params: unknown[]): Promise<T[]> => {
+    const query = <T extends object>(
+      text: string,
+      params: unknown[],
+      options: Record<string, unknown> = {},
+    ): Promise<T[]> => {
       // The driver sends a query only once it is awaited or executed: send it now, in order.
-      const promise = conn.unsafe(text, params as never[], { prepare: true })
+      const promise = conn.unsafe(text, params as never[], { prepare: true, ...options })
         .execute() as unknown as Promise<T[]>;
       sent.push(promise);
       return promise;
     };
-    query("BEGIN", []);
+    // Which connection carries the transaction, for connectionClosed(): the
+    // driver (postgres 3.4.9, pinned) hands it to a query's `onexecute` as it
+    // sends the query, as its own `sql.begin` uses; true keeps pipelining as
+    // without it.
+    query("BEGIN", [], {
+      onexecute: (connection: { id: number }) => {
+        carrier.connection = connection.id;
+        return true;
+      },
+    });
     if (groups.some(([kind]) => kind.checked)) {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
@@ -342,6 +365,11 @@ export class PostgresWriter {
     }
     return { aborted: null, results };
   }
+}
+
+/** The driver's connection a transaction went on (its `id`), once it was sent. */
+interface Carrier {
+  connection: number | null;
 }
 
 /** A lane of writes: its queue, and its transaction in flight. */
