@@ -173,3 +173,33 @@ Deno.test("LISTAR filters by estado and cliente and pages with antes_de", async 
   await conn.write('{"op":"LISTAR","estado":"raro"}\n');
   assert.equal((await conn.readLine())?.error, "invalid_request");
 });
+
+Deno.test("with --process-ms 0 a worker still has one order at a time: STATS never shows more en proceso than workers", async () => {
+  await using daemon = await startInProcess({ workers: 1, maxPedidos: 1000 });
+  await using sender = await rawConnect(daemon.port);
+  await using watcher = await rawConnect(daemon.port);
+  const count = 300;
+  await sender.write(`${JSON.stringify(ORDER)}\n`.repeat(count));
+  let most = 0;
+  for (;;) {
+    await watcher.write('{"op":"STATS"}\n');
+    const { stats } = (await watcher.readLine()) as { stats: Record<string, number> };
+    most = Math.max(most, stats.en_proceso!);
+    if (stats.listos === count) break;
+  }
+  for (let i = 0; i < count; i++) assert.equal((await sender.readLine())?.ok, true);
+  assert.ok(most <= 1, `${most} orders en proceso on 1 worker`);
+  // And as stored: each order has its own moment on the worker, one after the other.
+  await watcher.write(`{"op":"LISTAR","limit":${count}}\n`);
+  const { pedidos } = (await watcher.readLine()) as {
+    pedidos: { worker: number; fecha_inicio: string; fecha_fin: string }[];
+  };
+  const runs = pedidos.map((p) => [Date.parse(p.fecha_inicio), Date.parse(p.fecha_fin)]).sort((
+    a,
+    b,
+  ) => a[0]! - b[0]!);
+  for (let i = 1; i < runs.length; i++) {
+    assert.ok(runs[i]![0]! >= runs[i - 1]![1]!, "no two runs of the worker overlap");
+  }
+  assert.ok(pedidos.every((p) => p.worker === 1));
+});

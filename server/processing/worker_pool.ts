@@ -107,6 +107,8 @@ interface Entry {
   id: number;
   job: Job;
   onStart: ((worker: number) => void) | undefined;
+  /** Whether `onStart` was called: a job sent in a run is started when its turn comes. */
+  started?: boolean;
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
@@ -343,6 +345,10 @@ export class WorkerPool implements ProcessorPool {
           const entry = entries[i]!;
           const { startedAt, endedAt } = outcome;
           try {
+            if (!entry.started) {
+              entry.started = true;
+              entry.onStart?.(slot.number);
+            }
             entry.onRan?.({ worker: slot.number, startedAt, endedAt });
           } catch (error) {
             this.#logger?.error("pool.on_ran_failed", { error: String(error) });
@@ -500,12 +506,14 @@ export class WorkerPool implements ProcessorPool {
           } satisfies ToProcessor
           : { type: "run", jobId: first.id, job: first.job } satisfies ToProcessor,
       );
-      for (const entry of entries) {
-        try {
-          entry.onStart?.(slot.number);
-        } catch (error) {
-          this.#logger?.error("pool.on_start_failed", { error: String(error) });
-        }
+      // A worker runs one job at a time: of a run, only the first starts now;
+      // each of the others is started when the run's answer says it ran (each
+      // takes no time), so no more orders show `en proceso` than there are workers.
+      first.started = true;
+      try {
+        first.onStart?.(slot.number);
+      } catch (error) {
+        this.#logger?.error("pool.on_start_failed", { error: String(error) });
       }
     }
   }
