@@ -293,5 +293,9 @@ pgTest({
     assert.equal(done.pedido.intentos, 2, "the retry is one more attempt");
     assert.equal(done.pedido.detalle_error, null);
     assert.equal((await ask(b.port, { op: "REINTENTAR", id: placed.id })).error, "not_retryable");
+    // An id past 2^53 names no order: not found, as on SQLite (not a bigint out of range).
+    for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
+      assert.equal((await ask(a.port, { op, id: 1e20 })).error, "not_found", op);
+    }
   },
 });

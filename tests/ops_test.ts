@@ -111,6 +111,10 @@ Deno.test("daemon answers each error code and keeps the connection open where th
     ['{"cliente":"Ana","productos":[],"direccion":"C 1"}', "invalid_order", "productos"],
     ['{"op":"BAILAR"}', "unknown_op"],
     ['{"op":"ESTADO","id":999999}', "not_found"],
+    // An id past 2^53 names no order either.
+    ['{"op":"ESTADO","id":99999999999999999999}', "not_found"],
+    ['{"op":"CANCELAR","id":9223372036854775807}', "not_found"],
+    ['{"op":"REINTENTAR","id":1e20}', "not_found"],
     ['{"op":"TASK","data":{"task":{"name":"mul","args":[1]}}}', "unknown_task"],
     ['{"op":"TASK","data":{"task":{"name":"sum","args":["a"]}}}', "invalid_task"],
     ['{"op":"TASK"}', "invalid_task"],

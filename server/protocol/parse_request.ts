@@ -146,13 +146,17 @@ function pedido(value: Args, enveloped: boolean): Request {
   }
 }
 
-/** The `id` of ESTADO, CANCELAR and REINTENTAR. */
+/**
+ * The `id` of ESTADO, CANCELAR and REINTENTAR: any integer ≥ 1. One past
+ * 2^53 names no order (ids stay below it), so it is read as the largest
+ * safe integer, which is not found either.
+ */
 function parseId(args: Args): number {
   const id = own(args, "id");
-  if (!isId(id)) {
+  if (!isBound(id)) {
     throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
   }
-  return id;
+  return Math.min(id, Number.MAX_SAFE_INTEGER);
 }
 
 function parseEstado(args: Args): Extract<Request, { op: "ESTADO" }> {
@@ -308,11 +312,6 @@ function codePoints(text: string, limit: number): number {
 
 function isPlainObject(value: unknown): value is Args {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A safe integer ≥ 1 (an order id). */
-function isId(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
 }
 
 /** An integer ≥ 1, however large (a `limit` or `antes_de`: a bound, clamped where used). */
