@@ -193,3 +193,34 @@ testWith("read", "write")(
     assert.equal(third?.error, "queue_full", "the daemon is full for anything else");
   },
 );
+
+testWith("read", "write")(
+  "reads pipelined after ESTADO esperar see what the wait saw: the order listo, counted in STATS",
+  async () => {
+    // Each order takes 150 ms on one of two workers: the wait is answered when it ends.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 100,
+      workers: 2,
+      processMs: { min: 150, max: 150 },
+    });
+    await using placer = await rawConnect(daemon.port);
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < 5; round++) {
+      await placer.write(order(`Gil ${round}`) + "\n");
+      const { id } = (await placer.readLine()) as { id: number };
+      await conn.write(
+        `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n` +
+          `{"op":"ESTADO","id":${id}}\n{"op":"LISTAR","limit":1}\n{"op":"STATS"}\n`,
+      );
+      const waited = (await conn.readLine())?.pedido as { estado: string };
+      const after = (await conn.readLine())?.pedido as { estado: string };
+      const listed = ((await conn.readLine())?.pedidos as { id: number; estado: string }[])[0];
+      const stats = (await conn.readLine())?.stats as Record<string, number>;
+      assert.equal(waited.estado, "listo", `round ${round}`);
+      assert.equal(after.estado, "listo", `round ${round}: ESTADO after the wait`);
+      assert.deepEqual([listed?.id, listed?.estado], [id, "listo"], `round ${round}: LISTAR`);
+      assert.equal(stats.listos, round + 1, `round ${round}: STATS`);
+      assert.equal(stats.en_proceso, 0, `round ${round}: STATS`);
+    }
+  },
+);

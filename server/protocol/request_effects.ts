@@ -8,6 +8,11 @@
  * - `read`: changes nothing, so reads may overlap each other; a read waits
  *   for every earlier change on its connection (it must see it), and a
  *   change waits for every earlier read (the read must not see the change).
+ * - `wait`: ESTADO with `esperar`, a read answered later, when its order
+ *   ends. It may start beside earlier reads and waits, but nothing else
+ *   starts until it is answered: a read after it must see what the wait saw
+ *   (its order `listo`, not still `en proceso`), as if it had been sent
+ *   after the wait's reply.
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
  *   REGISTRO and LOGIN.
  *
@@ -17,7 +22,7 @@
 import type { Request } from "./messages.ts";
 
 /** How a request may overlap its neighbours on a connection. */
-export type Overlap = "pedido" | "read" | "exclusive";
+export type Overlap = "pedido" | "read" | "wait" | "exclusive";
 
 /**
  * The overlap class of a request.
@@ -33,6 +38,7 @@ export function overlapOf(request: Request): Overlap {
     case "PEDIDO":
       return "pedido";
     case "ESTADO":
+      return request.esperar ? "wait" : "read";
     case "LISTAR":
     case "STATS":
     case "PING":
@@ -48,5 +54,14 @@ export function overlapOf(request: Request): Overlap {
  * class `runningClass` are unanswered on the same connection.
  */
 export function mayOverlap(next: Overlap, running: number, runningClass: Overlap | null): boolean {
-  return running === 0 || (next === runningClass && next !== "exclusive");
+  if (running === 0) return true;
+  switch (next) {
+    case "pedido":
+    case "read":
+      return runningClass === next;
+    case "wait":
+      return runningClass === "read" || runningClass === "wait";
+    case "exclusive":
+      return false;
+  }
 }

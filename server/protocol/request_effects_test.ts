@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { mayOverlap, overlapOf } from "./request_effects.ts";
+
+Deno.test("overlapOf() puts ESTADO with esperar apart from the other reads", () => {
+  assert.equal(overlapOf({ op: "ESTADO", id: 1, esperar: false, timeoutMs: 0 }), "read");
+  assert.equal(overlapOf({ op: "ESTADO", id: 1, esperar: true, timeoutMs: 100 }), "wait");
+  assert.equal(overlapOf({ op: "STATS" }), "read");
+});
+
+Deno.test("mayOverlap(): a wait joins running reads and waits, and nothing else joins a wait", () => {
+  assert.equal(mayOverlap("wait", 2, "read"), true);
+  assert.equal(mayOverlap("wait", 1, "wait"), true);
+  assert.equal(mayOverlap("read", 1, "wait"), false, "a read after a wait sees what it saw");
+  assert.equal(mayOverlap("pedido", 1, "wait"), false);
+  assert.equal(mayOverlap("exclusive", 1, "wait"), false);
+  assert.equal(mayOverlap("wait", 1, "pedido"), false, "a wait after an order sees it");
+  assert.equal(mayOverlap("read", 3, "read"), true);
+  assert.equal(mayOverlap("exclusive", 0, null), true);
+});
