@@ -180,6 +180,40 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     assert.equal((await store.get(claimed!.pedido.id))?.estado, "error", "unchanged");
   });
 
+  test("retryWithinCapacity() racing the attempts of another daemon never answers full while there is room", async (open) => {
+    const [a, b] = [await open({ capacity: 50 }), await open({ capacity: 50 })];
+    const inserted = await a.insertWithinCapacity(nuevo(), T0);
+    assert.equal(inserted.status, "inserted");
+    const id = inserted.status === "inserted" ? inserted.pedido.id : 0;
+    // A runs the order again and again, each attempt failing; B keeps asking to retry it.
+    let running = true;
+    const attempts = (async () => {
+      let ended = 0;
+      while (running) {
+        const [lease] = await a.claim({ limit: 1, at: T1 });
+        if (lease === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          continue;
+        }
+        const failed = { estado: "error" as const, at: T2, detalle: "x" };
+        await a.finishAttempt(lease, { outcome: failed, worker: 1, startedAt: T1 });
+        ended++;
+      }
+      return ended;
+    })();
+    const answers = new Map<string, number>();
+    for (let i = 0; i < 600; i++) {
+      const answer = await b.retryWithinCapacity(id);
+      const key = answer.status === "refused" ? `refused ${answer.pedido.estado}` : answer.status;
+      answers.set(key, (answers.get(key) ?? 0) + 1);
+    }
+    running = false;
+    const ended = await attempts;
+    const seen = JSON.stringify([...answers]);
+    assert.ok(ended > 10 && (answers.get("changed") ?? 0) > 10, `the race ran: ${seen}`);
+    assert.equal(answers.get("full"), undefined, `one order and room for 50: ${seen}`);
+  });
+
   test("insertWithinCapacity({take}) starts this daemon's attempt at once, unless an older order waits", async (open) => {
     const [a, b] = [await open({ capacity: 3 }), await open({ capacity: 3 })];
     const taken = await a.insertWithinCapacity(nuevo({ cliente: "uno" }), T0, null, { take: true });

@@ -92,6 +92,9 @@ const GET_SCOPED = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
 
 const FINISHED = "('listo', 'error', 'cancelado')";
 
+/** Waits for whoever changes the order now, and keeps others from changing it until the commit. */
+const LOCK_ORDER = `SELECT 1 FROM pedidos WHERE id = $1 FOR UPDATE`;
+
 /**
  * New orders. A write whose clave is stored (before, or by an earlier order
  * of the batch) answers `duplicate` with that order, even when full; a new
@@ -259,8 +262,13 @@ function notFound(verb: string, id: number): Error {
 }
 
 /**
- * CANCELAR (and REINTENTAR, with `retry`): the change, then the order as it
- * is, in one go; what happened is read from the two.
+ * CANCELAR (and REINTENTAR, with `retry`): the order's row locked, the
+ * change, then the order as it is, in one go; what happened is read from
+ * the two. The lock comes first so that both see the same version of the
+ * order: each statement reads the database as it is when it starts, and
+ * without it an attempt ending elsewhere between the two (`en proceso`
+ * when the change looked, `error` when the read did) made a REINTENTAR
+ * answer `queue_full` with room to spare.
  */
 function changeKind(
   name: string,
@@ -273,10 +281,13 @@ function changeKind(
     name,
     checked,
     async apply(ctx, args) {
-      const sent = args.map((a) => [
-        ctx.query<PedidoRow>(change, params(a)),
-        ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
-      ]);
+      const sent = args.map((a) => {
+        ctx.query(LOCK_ORDER, [a.id]);
+        return [
+          ctx.query<PedidoRow>(change, params(a)),
+          ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
+        ];
+      });
       const rows = await Promise.all(sent.map((pair) => Promise.all(pair)));
       return args.map((a, i): CheckedChange => {
         const [changed, current] = rows[i]!;
