@@ -45,21 +45,12 @@ export class ConnectionPools {
   }
 
   /**
-   * A new pool with `which`'s options. Its `onclose` is called only while it
-   * is in use: the closes of a retired pool's connections are expected.
+   * A new pool with `which`'s options. Its `onclose` hears the closes of a
+   * retired pool's connections too: what still runs on one of them may wait
+   * on a connection that closed (the writer's transactions name theirs).
    */
   #open(which: "main" | "fast"): Sql {
-    const options = this.#options[which];
-    const onclose = options.onclose;
-    const pool: Sql = postgres({
-      ...options,
-      ...(onclose === undefined ? {} : {
-        onclose: (id: number) => {
-          if (pool === (which === "main" ? this.#main : this.#fast)) onclose(id);
-        },
-      }),
-    });
-    return pool;
+    return postgres(this.#options[which]);
   }
 
   /** The pool of reads and the writer now. */

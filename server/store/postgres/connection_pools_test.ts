@@ -5,13 +5,13 @@ import { isConnectionError } from "./postgres_errors.ts";
 
 pgTest({
   name:
-    "ConnectionPools.replace(): new work goes to new connections, what ran on the old ones finishes, and their closes are not reported",
+    "ConnectionPools.replace(): new work goes to new connections, what ran on the old ones finishes, and their closes are still reported",
   async fn() {
     await using db = await freshDatabase();
     const driver = storeDriverOptions(db.url);
-    let closes = 0;
+    const closed: number[] = [];
     const pools = new ConnectionPools({
-      main: { ...driver, onclose: () => closes++ },
+      main: { ...driver, onclose: (id: number) => closed.push(id) },
       fast: { ...driver, max: 1 },
       retireS: 5,
     });
@@ -35,12 +35,15 @@ pgTest({
         (error) => isConnectionError(error),
       );
       assert.equal(await pid(pools.fast) > 0, true);
-      // Its connections have closed: none of that reaches onclose.
+      // Its connection has closed, and says so: what still waited on it would hear it.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(closes, 0);
+      assert.equal(closed.length, 1, "the retired pool's connection");
+      const retired = closed[0];
+      await pools.end(1);
+      assert.ok(closed.length >= 2, "the pool in use reports its closes");
+      assert.ok(closed.slice(1).every((id) => id !== retired), "each connection is named once");
     } finally {
       await pools.end(1);
     }
-    assert.ok(closes >= 1, "the pool in use reports its closes");
   },
 });
