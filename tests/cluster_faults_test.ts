@@ -183,6 +183,9 @@ pgTest({
     // Nothing listens at the database's address: the daemon is up, the store is not.
     await daemon.waitForLine(/ERROR store\.unavailable/);
     assert.equal((await ask(daemon.port, { op: "PING" })).pong, true);
+    // A task needs no database: it runs, within this daemon's capacity.
+    const task = { op: "TASK", data: { task: { name: "upper", s: "hola" } } };
+    assert.deepEqual(await ask(daemon.port, task, 5_000), { ok: true, result: "HOLA" });
     for (
       const request of [order("x-1"), { op: "ESTADO", id: 1 }, { op: "LISTAR" }, { op: "STATS" }]
     ) {

@@ -299,3 +299,25 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name: "a TASK is refused with queue_full on a daemon with room while the cluster is full",
+  async fn() {
+    await using cluster = await startCluster(2, [
+      "--workers",
+      "2",
+      "--process-ms",
+      "60000",
+      "--max-pedidos",
+      "3",
+    ]);
+    const [a, b] = cluster.daemons as [typeof cluster.daemons[0], typeof cluster.daemons[0]];
+    const task = { op: "TASK", data: { task: { name: "sum", args: [1, 2] } } };
+    assert.deepEqual(await ask(b.port, task), { ok: true, result: 3 }, "room: it runs");
+    for (let i = 0; i < 3; i++) assert.equal((await ask(a.port, order(`llena-${i}`))).ok, true);
+    assert.equal((await ask(b.port, { op: "STATS" })).stats.libres, 0, "the cluster is full");
+    // B itself holds at most one of the three: its own gate has room, the cluster has none.
+    const refused = await ask(b.port, task, 5_000);
+    assert.equal(refused.error, "queue_full", JSON.stringify(refused));
+  },
+});

@@ -237,7 +237,13 @@ export class OrderService {
 
   /** {@inheritDoc runTask} */
   runTask(task: TaskSpec): Promise<TaskReply> {
-    return runTask(task, { capacity: this.#capacity, pool: this.#pool, logger: this.#logger });
+    const shared = this.#shared;
+    return runTask(task, {
+      capacity: this.#capacity,
+      pool: this.#pool,
+      logger: this.#logger,
+      ...(shared === null ? {} : { clusterRoom: () => shared.room() }),
+    });
   }
 
   /**

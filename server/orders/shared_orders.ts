@@ -96,6 +96,20 @@ export class SharedOrders {
   }
 
   /**
+   * The cluster's room for more unfinished work now (its capacity less the
+   * orders unfinished in the database), or null when the database cannot be
+   * read.
+   */
+  async room(): Promise<number | null> {
+    try {
+      const counts = await this.#store.clusterCounts();
+      return counts.capacidad - counts.pendientes - counts.enProceso;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
    * STATS on a shared store: this daemon's counters, the cluster's
    * `pendientes`, `en_proceso`, `capacidad` and `libres`.
    *

@@ -1,7 +1,9 @@
 /**
  * TASK (§2.5): a small task run on the processor pool. It holds a capacity
  * slot while it runs, so a full daemon answers `queue_full`; nothing is
- * stored.
+ * stored. In a cluster (§9) the capacity is the cluster's: a task is also
+ * refused while the database counts the cluster full. (Its slot is held on
+ * this daemon only; tasks are not stored, so other daemons do not see it.)
  *
  * @module
  */
@@ -19,6 +21,12 @@ export interface TaskDeps {
   capacity: Capacity;
   pool: ProcessorPool;
   logger: Logger;
+  /**
+   * The cluster's room for more unfinished work, from the database; null
+   * when it cannot be read now (a task needs no database, so it then runs
+   * within this daemon's capacity). @default {none: this daemon's capacity only}
+   */
+  clusterRoom?: () => Promise<number | null>;
 }
 
 /**
@@ -30,6 +38,8 @@ export interface TaskDeps {
 export async function runTask(task: TaskSpec, deps: TaskDeps): Promise<TaskReply> {
   using permit = deps.capacity.tryTake() ?? undefined;
   if (permit === undefined) throw new ProtocolError("queue_full");
+  const room = await deps.clusterRoom?.();
+  if (room != null && room <= 0) throw new ProtocolError("queue_full");
   let result;
   try {
     result = await deps.pool.submit({ kind: "task", task });
