@@ -14,6 +14,14 @@ Deno.test("encodeReply() writes compact JSON and one newline", () => {
     ),
     '{"ok":false,"error":"invalid_order","mensaje":"❌ Falta el cliente.","campo":"cliente"}\n',
   );
+  // What an error adds (the order of not_cancellable) comes after §3's fields, which it cannot change.
+  const refused = new ProtocolError("not_cancellable", "❌ No.", {
+    extra: { pedido: { id: 7 }, ok: true, error: "x" },
+  });
+  assert.equal(
+    encodeReply(refused.toReply()),
+    '{"ok":false,"error":"not_cancellable","mensaje":"❌ No.","pedido":{"id":7}}\n',
+  );
 });
 
 Deno.test("encodeReply() keeps every reply on one line", () => {

@@ -110,8 +110,12 @@ export class ProtocolError extends Error {
 
   /** The reply object sent on the wire. */
   toReply(): ErrorReply {
-    const reply: ErrorReply = { ...this.extra, ok: false, error: this.code, mensaje: this.message };
+    // §3's shape first (`{"ok":false,"error":…,"mensaje":…`), then what this error adds.
+    const reply: ErrorReply = { ok: false, error: this.code, mensaje: this.message };
     if (this.campo !== undefined) reply.campo = this.campo;
+    for (const [key, value] of Object.entries(this.extra ?? {})) {
+      if (!(key in reply)) (reply as Record<string, unknown>)[key] = value;
+    }
     return reply;
   }
 }
