@@ -33,6 +33,28 @@ Deno.test("daemon: REGISTRO, LOGIN and GET_TAREAS_HTML over TCP", async () => {
   );
 });
 
+Deno.test("daemon: a name may have letters of any script, and is one account however its accents are typed", async () => {
+  await using daemon = await startInProcess({});
+  const client = await daemon.client();
+  const password = "s3cret-pass";
+  const registered = await client.request({ op: "REGISTRO", data: { usuario: "josé", password } });
+  assert.deepEqual(registered, { ok: true, usuario: "josé" });
+  // The same name with the accent as a combining mark: the same account.
+  const again = await client.request({
+    op: "REGISTRO",
+    data: { usuario: "jose\u0301", password },
+  });
+  assert.equal(again.error, "user_exists");
+  const login = await client.request({ op: "LOGIN", data: { usuario: "jose\u0301", password } });
+  assert.deepEqual([login.ok, login.usuario], [true, "josé"]);
+  const tareas = await client.request({ op: "GET_TAREAS_HTML", token: login.token });
+  assert.match(String(tareas.html), /¡Hola, josé!/);
+  assert.equal(
+    (await client.request({ op: "REGISTRO", data: { usuario: "Ñandú_2", password } })).ok,
+    true,
+  );
+});
+
 Deno.test("daemon: other clients are answered while logins are being hashed", async () => {
   await using daemon = await startInProcess();
   const a = await daemon.client();

@@ -90,7 +90,7 @@ export class FakeDaemon implements DaemonClient {
         return { ok: true, pong: true };
       case "REGISTRO": {
         const usuario = String(data.usuario);
-        if (!/^[A-Za-z0-9._-]{3,64}$/.test(usuario)) {
+        if (!/^[\p{L}\p{M}0-9._-]{3,64}$/u.test(usuario)) {
           return fail("invalid_user", "❌ El usuario debe tener de 3 a 64 caracteres.");
         }
         if (String(data.password).length < 8) {

@@ -27,7 +27,11 @@ const MAX_LIMIT = 1000;
 const ECHO_CHARS = 40;
 
 /** An account name (§2.6): 3–64 ASCII letters, digits, `.`, `_`, `-`. */
-const USUARIO_REGEXP = /^[A-Za-z0-9._-]{3,64}$/;
+/**
+ * A user name (§2.6): 3–64 letters (any script's, with their combining
+ * marks), digits, `.`, `_`, `-`, counted in code points after NFC.
+ */
+const USUARIO_REGEXP = /^[\p{L}\p{M}0-9._-]{3,64}$/u;
 const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 256;
 /** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */
@@ -260,11 +264,13 @@ function parseTask(args: Args): TaskSpec {
 
 /** `usuario` (or its alias `username`) and `password` of REGISTRO and LOGIN. */
 function parseCredentials(args: Args): Credentials {
-  const usuario = own(args, "usuario") ?? own(args, "username");
-  if (typeof usuario !== "string" || !USUARIO_REGEXP.test(usuario)) {
+  const given = own(args, "usuario") ?? own(args, "username");
+  // One form of each name: "josé" typed with a combining accent is the same account.
+  const usuario = typeof given === "string" && given.isWellFormed() ? given.normalize("NFC") : null;
+  if (usuario === null || !USUARIO_REGEXP.test(usuario)) {
     throw new ProtocolError(
       "invalid_user",
-      '❌ El usuario debe tener de 3 a 64 caracteres: letras sin tilde, dígitos, ".", "_" o "-".',
+      '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".',
       { campo: "usuario" },
     );
   }

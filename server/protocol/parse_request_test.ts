@@ -123,8 +123,10 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     "<script>",
     "ana maria",
     " ana",
-    "josé",
     "ana@x",
+    "jo😀sé",
+    "a\u0301b", // "áb" once composed: two characters
+    "\ud800ana",
     "",
     42,
     null,
@@ -135,6 +137,22 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     assert.match(assertRefused(text, "invalid_user", "usuario").message, /3 a 64/);
   }
   assertRefused('{"op":"LOGIN","password":"s3cret-pass"}', "invalid_user", "usuario");
+});
+
+Deno.test("parseRequest() takes letters of any script in usuario, in one Unicode form", () => {
+  for (const usuario of ["josé", "María_2", "Ñandú-3", "Łukasz", "Ελένη", "山田太郎"]) {
+    const parsed = parseRequest(JSON.stringify({
+      op: "REGISTRO",
+      data: { usuario, password: "s3cret-pass" },
+    })) as { credentials: { usuario: string } };
+    assert.equal(parsed.credentials.usuario, usuario);
+  }
+  // The accent typed as a combining mark is the same name.
+  const decomposed = parseRequest(JSON.stringify({
+    op: "LOGIN",
+    data: { usuario: "jose\u0301", password: "s3cret-pass" },
+  })) as { credentials: { usuario: string } };
+  assert.equal(decomposed.credentials.usuario, "josé");
 });
 
 Deno.test("parseRequest() refuses a bad password with invalid_user", () => {

@@ -291,6 +291,12 @@ export function runStoreConformance(options: ConformanceOptions): void {
       rol: "usuario",
     });
     assert.equal(await store.findUser("eva"), null);
+    // Letters beyond ASCII are kept as they are and found as they are.
+    const jose = await store.createUser("josé", "hash-4", T0);
+    assert.equal(typeof jose, "number");
+    assert.equal((await store.findUser("josé"))?.id, jose);
+    assert.equal(await store.createUser("josé", "hash-5", T0), null);
+    assert.equal((await store.findUser("JOSé"))?.id, jose, "its ASCII letters ignore case");
   });
 
   test("findSession() finds a live session by token hash, not an expired one", async (store) => {

@@ -34,11 +34,11 @@ export function RegistroPage(props: RegistroPageProps) {
             autocomplete="username"
             minlength={3}
             maxlength={64}
-            pattern="[A-Za-z0-9._\-]{3,64}"
+            pattern="[\p{L}\p{M}0-9._\-]{3,64}"
             required
             autofocus
           />
-          <small>De 3 a 64 caracteres: letras sin tilde, dígitos, «.», «_» o «-».</small>
+          <small>De 3 a 64 caracteres: letras, dígitos, «.», «_» o «-».</small>
         </label>
         <label>
           Contraseña
