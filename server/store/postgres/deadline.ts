@@ -12,26 +12,53 @@
 export const DEADLINE_CODE = "PEDIDOS_DEADLINE";
 
 /**
+ * How late a deadline's timer may fire before the deadline doubts itself,
+ * ms: a timer that fires this much after it was due says the daemon itself
+ * stood still (SIGSTOP, a long pause, a starved CPU), and then the
+ * database's answer may be waiting, unread, in the socket — timers run
+ * before the socket is read. Such a deadline gives the answer
+ * {@linkcode LATE_GRACE_MS} more, once.
+ */
+export const LATE_MS = 250;
+
+/** The extra time of a deadline whose timer fired late ({@linkcode LATE_MS}), ms. */
+export const LATE_GRACE_MS = 250;
+
+/**
+ * Calls `expire` once `ms` have passed, unless the timer fired late by more
+ * than {@linkcode LATE_MS}: then once {@linkcode LATE_GRACE_MS} more have
+ * passed. Returns what clears it.
+ */
+function deadlineTimer(ms: number, expire: () => void): () => void {
+  const due = performance.now() + ms;
+  let timer = setTimeout(() => {
+    if (performance.now() - due > LATE_MS) timer = setTimeout(expire, LATE_GRACE_MS);
+    else expire();
+  }, ms);
+  return () => clearTimeout(timer);
+}
+
+/**
  * `promise`, or a rejection once `ms` have passed, whichever comes first.
  *
  * @param what Names the operation in the error, e.g. `commit`.
  * @throws {Error} With `code` {@linkcode DEADLINE_CODE}: `Cannot commit: no answer from the database within 15000 ms`.
  */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let clear = () => {};
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    clear = deadlineTimer(ms, () => {
       const error = new Error(`Cannot ${what}: no answer from the database within ${ms} ms`);
       reject(Object.assign(error, { code: DEADLINE_CODE }));
-    }, ms);
+    });
   });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, late]).finally(() => clear());
 }
 
 /** A deadline that can be brought forward ({@linkcode Deadline.hurry}). */
 export class Deadline {
   readonly #what: string;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #clear: () => void = () => {};
   readonly #expired = Promise.withResolvers<never>();
 
   /** Expires in `ms`; {@linkcode Deadline.clear} it once the wait is over. */
@@ -53,16 +80,16 @@ export class Deadline {
 
   /** Stops the timer. */
   clear(): void {
-    clearTimeout(this.#timer);
+    this.#clear();
   }
 
   #arm(ms: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#clear();
+    this.#clear = deadlineTimer(ms, () => {
       const error = new Error(
         `Cannot ${this.#what}: no answer from the database within the deadline`,
       );
       this.#expired.reject(Object.assign(error, { code: DEADLINE_CODE }));
-    }, ms);
+    });
   }
 }
