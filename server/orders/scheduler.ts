@@ -100,6 +100,7 @@ export class Scheduler {
       if (!recordOnce) this.#markStarted(id, worker, startedAt);
     };
     const onRan = (run: JobRun) => {
+      worker = run.worker;
       startedAt = run.startedAt;
       endedAt = run.endedAt;
     };

@@ -120,6 +120,7 @@ export class SharedAttempts {
       );
     };
     const onRan = (run: JobRun) => {
+      worker = run.worker;
       startedAt = run.startedAt;
       endedAt = run.endedAt;
     };

@@ -14,7 +14,11 @@ import type { Job } from "../../workers/processor_messages.ts";
 export interface SubmitOptions {
   /** Put the job at the head of the queue (a retry keeps its place). @default false */
   front?: boolean;
-  /** Called when a worker takes the job, with the worker's number (1-based). */
+  /**
+   * Called when a worker takes the job, with the worker's number (1-based);
+   * of jobs sent in a run, only for the first (the others are told by
+   * `onRan`, when they have run).
+   */
   onStart?: (worker: number) => void;
   /**
    * Called before the job resolves or rejects, when its worker reported when

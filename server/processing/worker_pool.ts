@@ -107,8 +107,6 @@ interface Entry {
   id: number;
   job: Job;
   onStart: ((worker: number) => void) | undefined;
-  /** Whether `onStart` was called: a job sent in a run is started when its turn comes. */
-  started?: boolean;
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
@@ -345,10 +343,6 @@ export class WorkerPool implements ProcessorPool {
           const entry = entries[i]!;
           const { startedAt, endedAt } = outcome;
           try {
-            if (!entry.started) {
-              entry.started = true;
-              entry.onStart?.(slot.number);
-            }
             entry.onRan?.({ worker: slot.number, startedAt, endedAt });
           } catch (error) {
             this.#logger?.error("pool.on_ran_failed", { error: String(error) });
@@ -506,10 +500,10 @@ export class WorkerPool implements ProcessorPool {
           } satisfies ToProcessor
           : { type: "run", jobId: first.id, job: first.job } satisfies ToProcessor,
       );
-      // A worker runs one job at a time: of a run, only the first starts now;
-      // each of the others is started when the run's answer says it ran (each
-      // takes no time), so no more orders show `en proceso` than there are workers.
-      first.started = true;
+      // A worker runs one job at a time: of a run, only the first is started
+      // (`en proceso`); the others, which take no time, are told only when
+      // they ran (`onRan`, with their worker), so no more orders show
+      // `en proceso` than there are workers.
       try {
         first.onStart?.(slot.number);
       } catch (error) {
