@@ -60,6 +60,31 @@ testWith("read", "write")(
   },
 );
 
+testWith("read", "write")(
+  "retention deletes a lone order too, the newest, and its id is not handed out again, even after a restart",
+  async () => {
+    await using dir = await tempDir();
+    const settings = { db: `${dir.path}/p.db`, retainS: 1, maxPedidos: 10 };
+    let id: number;
+    {
+      await using daemon = await startInProcess(settings);
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(order("solo"));
+      id = (await conn.readLine())?.id as number;
+      await waitUntil(async () => {
+        await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+        return (await conn.readLine())?.error === "not_found";
+      }, { timeoutMs: 10_000, everyMs: 100, what: "the only order pruned" });
+    }
+    await using daemon = await startInProcess(settings);
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(order("solo"));
+    const again = await conn.readLine();
+    assert.equal(again?.duplicado, undefined, "its clave is free again");
+    assert.ok((again?.id as number) > id, `id ${again?.id} given twice`);
+  },
+);
+
 Deno.test("--retain-s 0 turns retention off: no pass runs, none is reported", async () => {
   await using daemon = await startInProcess({ retainS: 0, metricsPort: 0 });
   await using conn = await rawConnect(daemon.port);

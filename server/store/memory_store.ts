@@ -124,7 +124,7 @@ export class MemoryStore implements Store {
     return this.#do(() => {
       let deleted = 0;
       for (const [id, { pedido }] of this.#rows) {
-        if (deleted >= limit || id === this.#newestId()) break;
+        if (deleted >= limit) break;
         if (!FINISHED.has(pedido.estado) || pedido.fecha_fin === null) continue;
         if (pedido.fecha_fin >= before) continue;
         this.#rows.delete(id);
@@ -271,12 +271,6 @@ export class MemoryStore implements Store {
   #copy(id: number): Pedido | null {
     const row = this.#rows.get(id);
     return row === undefined ? null : structuredClone(row.pedido);
-  }
-
-  #newestId(): number | undefined {
-    let newest: number | undefined;
-    for (const id of this.#rows.keys()) newest = id;
-    return newest;
   }
 
   #end(p: Pedido, outcome: Outcome): void {

@@ -263,11 +263,12 @@ export function runStoreConformance(options: ConformanceOptions): void {
     for (const id of [...old, cancelled.id]) assert.equal(await store.get(id), null);
     assert.equal((await store.get(waiting.id))?.estado, "pendiente", "unfinished orders stay");
     assert.equal((await store.get(recent.id))?.estado, "listo", "newer than the cutoff");
-    // Everything finished and old: the newest order stays, so its id is never handed out again.
-    assert.equal(await store.prune("2100-01-01T00:00:00.000Z", 100), 0);
+    // Everything finished and old: all of it goes, the newest order too (§4), and its
+    // id is never handed out again.
     await store.cancel(waiting.id, T2);
-    assert.equal(await store.prune("2100-01-01T00:00:00.000Z", 100), 1);
-    assert.notEqual(await store.get(recent.id), null);
+    assert.equal(await store.prune("2100-01-01T00:00:00.000Z", 100), 2);
+    assert.equal(await store.get(recent.id), null, "the newest order, finished and old, is gone");
+    assert.equal(await store.get(waiting.id), null);
     const next = await insert(store, { clave: "new" });
     assert.ok(next.id > recent.id, `id ${next.id} reused`);
     // A pruned order's clave may be used again.

@@ -133,6 +133,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER pedidos_cliente_borrar AFTER DELETE ON pedidos BEGIN
     DELETE FROM pedidos_cliente WHERE cliente = old.cliente AND id = old.id;
   END;`,
+  // 6: retention may delete the newest order too (§4: every finished order
+  // past --retain-s). An INTEGER PRIMARY KEY would then hand its id out
+  // again (max(id) + 1), so the highest id ever given is kept here, raised
+  // before each prune, and a new order's id is above both.
+  `CREATE TABLE pedidos_id_alto (
+    fila INTEGER PRIMARY KEY CHECK (fila = 1),
+    alto INTEGER NOT NULL
+  );
+  INSERT INTO pedidos_id_alto (fila, alto) SELECT 1, coalesce(max(id), 0) FROM pedidos;`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -82,9 +82,12 @@ const FINISHED = "('listo', 'error', 'cancelado')";
 
 const SQL = {
   // No RETURNING: the caller knows every column of a new row but its id.
+  // The id above every id given, pruned or not (schema v6).
   insert: `INSERT INTO pedidos
-      (clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
-    VALUES (?, ?, ?, ?, 'pendiente', ?, ?)
+      (id, clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
+    VALUES (max((SELECT coalesce(max(id), 0) FROM pedidos),
+                (SELECT alto FROM pedidos_id_alto)) + 1,
+            ?, ?, ?, ?, 'pendiente', ?, ?)
     ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING`,
   markStarted: `UPDATE pedidos
     SET estado = 'en proceso', fecha_inicio = ?, worker = ?, intentos = intentos + 1,
@@ -104,13 +107,14 @@ const SQL = {
     WHERE id = ? AND estado = 'error'`,
   // Oldest first by `fecha_fin`, through the partial index `pedidos_fin`
   // (schema v4; named, as the planner without statistics prefers another):
-  // a prune that finds nothing reads no order. The newest row
-  // is never deleted, so that INTEGER PRIMARY KEY (max(id) + 1) never hands
-  // out an id again.
+  // a prune that finds nothing reads no order. The newest order may go too:
+  // `raiseIdAlto` runs first, in the same transaction, so its id is never
+  // handed out again.
+  raiseIdAlto: `UPDATE pedidos_id_alto
+    SET alto = max(alto, (SELECT coalesce(max(id), 0) FROM pedidos))`,
   prune: `DELETE FROM pedidos WHERE id IN (
     SELECT id FROM pedidos INDEXED BY pedidos_fin
     WHERE estado IN ${FINISHED} AND fecha_fin < ?
-      AND id < (SELECT max(id) FROM pedidos)
     ORDER BY fecha_fin LIMIT ?)`,
   markPending: `UPDATE pedidos
     SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
@@ -320,11 +324,13 @@ export class SqliteDatabase implements Disposable {
 
   /**
    * Deletes up to `limit` finished orders whose `fecha_fin` is before
-   * `before`, oldest first, never the newest order.
+   * `before`, oldest first (the newest too: its id is remembered first, so
+   * no new order gets it).
    *
    * @returns How many were deleted.
    */
   prune(before: string, limit: number): number {
+    this.#stmt(SQL.raiseIdAlto).run();
     return Number(this.#stmt(SQL.prune).run(before, limit).changes);
   }
 

@@ -193,6 +193,7 @@ testWith("read", "write")(
         "pedidos",
         "pedidos_cliente",
         "pedidos_cliente_hasta",
+        "pedidos_id_alto",
         "sesiones",
         "usuarios",
       ]);
@@ -333,5 +334,25 @@ testWith("read", "write")(
     writer.commit();
     assert.equal(reader.get(id)?.id, id);
     assert.throws(() => reader.insert(order(), T0), /readonly/);
+  },
+);
+
+testWith("read", "write")(
+  "a version 5 file keeps its highest id through the upgrade: after every order is pruned, a new one gets the next id",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/v5.db`;
+    const old = new DatabaseSync(path);
+    for (const ddl of MIGRATIONS.slice(0, 5)) old.exec(ddl);
+    old.exec("PRAGMA user_version = 5");
+    for (let i = 0; i < 3; i++) {
+      old.prepare(`INSERT INTO pedidos (cliente, productos, direccion, estado, fecha_recibido,
+        fecha_fin) VALUES ('Ana', '["pan"]', 'C 1', 'listo', ?, ?)`).run(T0, T0);
+    }
+    old.close();
+    using db = SqliteDatabase.open(path);
+    assert.equal(db.prune("2100-01-01T00:00:00.000Z", 100), 3, "all three, the newest too");
+    const next = db.insert(order({ cliente: "Eva" }), T0);
+    assert.equal(next, 4, "not 1 again");
   },
 );

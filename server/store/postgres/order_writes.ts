@@ -435,11 +435,10 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     prune: each<{ before: string; limit: number }, number>(
       "prune",
       ({ before, limit }) => [
-        // Oldest first; never the newest order, whose id must stay the highest ever given.
+        // Oldest first; the newest too: ids come from a sequence, never handed out twice.
         `DELETE FROM pedidos WHERE id = ANY(ARRAY(
           SELECT id FROM pedidos
           WHERE estado IN ${FINISHED} AND fecha_fin < $1
-            AND id < (SELECT max(id) FROM pedidos)
           ORDER BY id LIMIT $2))
         RETURNING id`,
         [before, limit],
