@@ -11,6 +11,7 @@
 
 import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import type { Reply } from "../server/protocol/replies.ts";
+import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { describeFinal, describeReply } from "./describe_reply.ts";
@@ -147,6 +148,14 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
       );
       return EXIT.usage;
     }
+    // One request per run: more would be sent and stored, yet only the first answered here.
+    const requests = countRequests(stdinText);
+    if (requests > 1) {
+      err(
+        `Cannot send stdin: it holds ${requests} requests, and the client sends one (a request ends at a newline outside braces); send each on its own, or use deno task load\n\n${CLIENT_USAGE}`,
+      );
+      return EXIT.usage;
+    }
   }
 
   let client: PedidosClient;
@@ -170,4 +179,10 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
   } finally {
     await client.close();
   }
+}
+
+/** How many requests the daemon would read in `text` (its framing, §8: depth of braces). */
+function countRequests(text: string): number {
+  const framer = new RequestFramer({ maxRequestBytes: Number.MAX_SAFE_INTEGER });
+  return framer.push(new TextEncoder().encode(`${text}\n`)).length;
 }

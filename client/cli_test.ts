@@ -133,6 +133,24 @@ Deno.test("runClient() exits 2 on bad usage and prints the message and usage", a
   }
 });
 
+Deno.test("runClient() sends a request spread over lines as one, and refuses stdin that holds several", async () => {
+  await using daemon = fakeLineServer(accepted);
+  const pretty = '{\n  "cliente": "Bea",\n  "productos": ["sal"],\n  "direccion": "Calle 2"\n}';
+  assert.equal((await run(daemon.port, [], pretty)).status, 0);
+  const sent = daemon.lines.length;
+  for (
+    const stdin of [
+      'hola\n{"cliente":"Eva","productos":["a"],"direccion":"d"}\n',
+      '{"op":"PING"}\n{"op":"PING"}',
+    ]
+  ) {
+    const { status, stderr } = await run(daemon.port, [], stdin);
+    assert.equal(status, 2, stdin);
+    assert.match(stderr, /holds 2 requests/);
+  }
+  assert.equal(daemon.lines.length, sent, "nothing of the refused input was sent");
+});
+
 Deno.test("runClient() exits 2 when stdin is empty", async () => {
   const { status, stderr } = await run(1, [], "  \n");
   assert.equal(status, 2);
