@@ -30,6 +30,13 @@ testWith("read")("example total_productos stores the order's totals in resultado
     lineas: 3,
     por_producto: { pan: 2, agua: 2 },
   });
+  // Product names that are also names of an object's own machinery are counted like any other.
+  const odd = await run(daemon, ["constructor", { nombre: "__proto__", cantidad: 2 }, "toString"]);
+  assert.equal(odd.estado, "listo");
+  assert.deepEqual(
+    JSON.stringify((odd.resultado as { por_producto: unknown }).por_producto),
+    '{"constructor":1,"__proto__":2,"toString":1}',
+  );
 });
 
 testWith("read", "env")(

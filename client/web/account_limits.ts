@@ -14,6 +14,7 @@
 
 import { type Attempt, AttemptLimiter, type AttemptLimiterOptions } from "./attempt_limiter.ts";
 import { addressKey } from "./client_address.ts";
+import { accountKey } from "./account_key.ts";
 
 /** The defaults of every limit (documented in `docs/guarantees.md`, "Hostile clients"). */
 export const DEFAULT_ACCOUNT_LIMITS = Object.freeze({
@@ -70,7 +71,7 @@ export class AccountLimits {
    * limit (then nothing is counted).
    */
   login(address: string, usuario: string): Attempt {
-    const keys = [addressKey(address), usuario.toLowerCase()] as const;
+    const keys = [addressKey(address), accountKey(usuario)] as const;
     const refusals = [this.#loginAddress.check(keys[0]), this.#loginAccount.check(keys[1])]
       .filter((attempt) => !attempt.ok);
     if (refusals.length > 0) {
@@ -83,7 +84,7 @@ export class AccountLimits {
 
   /** A LOGIN succeeded: the account starts over, the address gets its attempt back. */
   loginSucceeded(address: string, usuario: string): void {
-    this.#loginAccount.reset(usuario.toLowerCase());
+    this.#loginAccount.reset(accountKey(usuario));
     this.#loginAddress.forgive(addressKey(address));
   }
 

@@ -10,6 +10,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import type { Rol } from "../../server/store/store.ts";
+import { accountKey } from "./account_key.ts";
 
 /** A message shown once on the next page (after a redirect). */
 export interface Flash {
@@ -119,7 +120,7 @@ export class SessionStore {
   signIn(old: WebSession | null, user: SignIn): WebSession {
     if (old) this.delete(old);
     const mine = [...this.#sessions.values()].filter(({ session }) =>
-      session.usuario.toLowerCase() === user.usuario.toLowerCase()
+      accountKey(session.usuario) === accountKey(user.usuario)
     );
     if (mine.length >= this.#maxPerUser) this.#end(mine[0]!.session.id);
     if (this.#sessions.size >= this.#max) this.#end(this.#sessions.keys().next().value!);

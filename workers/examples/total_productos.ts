@@ -34,12 +34,17 @@ export default function totalProductos(
   pedido: { productos: Producto[] },
   _context: { signal: AbortSignal; intento: number },
 ): Totales {
-  const porProducto: Record<string, number> = {};
+  // A Map, not an object: a product may be named "constructor" or "__proto__".
+  const porProducto = new Map<string, number>();
   let articulos = 0;
   for (const item of pedido.productos) {
     const [nombre, cantidad] = typeof item === "string" ? [item, 1] : [item.nombre, item.cantidad];
-    porProducto[nombre] = (porProducto[nombre] ?? 0) + cantidad;
+    porProducto.set(nombre, (porProducto.get(nombre) ?? 0) + cantidad);
     articulos += cantidad;
   }
-  return { articulos, lineas: pedido.productos.length, por_producto: porProducto };
+  return {
+    articulos,
+    lineas: pedido.productos.length,
+    por_producto: Object.fromEntries(porProducto),
+  };
 }

@@ -29,6 +29,7 @@ import { type OrderForm, PedidosPage } from "../pages/pedidos_page.tsx";
 import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 import type { ActionNote } from "../live/action_notes.ts";
+import { accountKey } from "../account_key.ts";
 
 /** Why a form was not accepted. */
 interface Refused {
@@ -59,7 +60,7 @@ const ACTIONS = {
 
 /** The `clave` sent to the daemon: the form's, in the account's own namespace. */
 export function scopedClave(usuario: string, clave: string): string {
-  return `${usuario.toLowerCase()}:${clave}`;
+  return `${accountKey(usuario)}:${clave}`;
 }
 
 /**

@@ -1,0 +1,21 @@
+/**
+ * One account's key in the gateway (per-account limits, sessions, the
+ * account's `clave` namespace): its name as the daemon compares names,
+ * ignoring ASCII case only (`Ana` and `ana` are one account; `José` and
+ * `JOSÉ` are two).
+ *
+ * @module
+ */
+
+/**
+ * The account's key: `usuario` with its ASCII letters in lower case.
+ *
+ * @example Usage
+ * ```ts
+ * import { accountKey } from "./account_key.ts";
+ * console.log(accountKey("AnA"), accountKey("ÉBC")); // "ana" "Ébc"
+ * ```
+ */
+export function accountKey(usuario: string): string {
+  return usuario.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
