@@ -41,6 +41,13 @@ Deno.test("GET /metrics answers Prometheus text 0.0.4 on loopback; other paths 4
   const post = await fetch(`http://127.0.0.1:${addr.port}/metrics`, { method: "POST" });
   await post.body?.cancel();
   assert.equal(post.status, 405);
+  assert.equal(post.headers.get("allow"), "GET, HEAD");
+  // HEAD: GET's headers, with the length of the text a GET would get.
+  const head = await fetch(`http://127.0.0.1:${addr.port}/metrics`, { method: "HEAD" });
+  await head.body?.cancel();
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  assert.ok(Number(head.headers.get("content-length")) > 1000, head.headers.get("content-length")!);
 });
 
 testWith("read", "write")(

@@ -46,7 +46,10 @@ export class MetricsServer implements AsyncDisposable {
       const { pathname } = new URL(request.url);
       if (pathname !== "/metrics") return new Response("Not found\n", { status: 404 });
       if (request.method !== "GET" && request.method !== "HEAD") {
-        return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
+        return new Response("Method not allowed\n", {
+          status: 405,
+          headers: { allow: "GET, HEAD" },
+        });
       }
       let body: string;
       try {
@@ -55,9 +58,14 @@ export class MetricsServer implements AsyncDisposable {
         logger?.error("metrics.render_failed", { error: String(error) });
         return new Response("Cannot render metrics\n", { status: 500 });
       }
-      return new Response(request.method === "HEAD" ? null : body, {
-        headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
-      });
+      const headers: Record<string, string> = {
+        "content-type": CONTENT_TYPE,
+        "cache-control": "no-store",
+      };
+      if (request.method !== "HEAD") return new Response(body, { headers });
+      // HEAD: GET's headers, its length too, without the body.
+      headers["content-length"] = String(new TextEncoder().encode(body).byteLength);
+      return new Response(null, { headers });
     });
     return new MetricsServer(server);
   }
