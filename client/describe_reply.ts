@@ -112,7 +112,12 @@ function describeStats(stats: Stats): string {
 
 function describeError(reply: ErrorReply): string {
   const campo = typeof reply.campo === "string" ? `, campo ${reply.campo}` : "";
-  return `${reply.mensaje} (${reply.error}${campo})\n`;
+  // A peer that is not the daemon may leave either out.
+  const mensaje = typeof reply.mensaje === "string"
+    ? reply.mensaje
+    : "❌ El servidor rechazó la solicitud.";
+  const error = typeof reply.error === "string" ? reply.error : "sin código";
+  return `${mensaje} (${error}${campo})\n`;
 }
 
 /**
