@@ -407,3 +407,29 @@ Deno.test("gateway hostile: cookies are Secure behind an HTTPS proxy only when i
   assert.doesNotMatch(await cookieOf({ trustProxy: true }, {}), /Secure/, "plain HTTP");
   assert.match(await cookieOf({ secureCookies: "always" }, {}), /; Secure/);
 });
+
+Deno.test("gateway hostile: behind a trusted HTTPS proxy a form from the page's own https origin passes, without Sec-Fetch-Site", async () => {
+  // What an older browser sends (no Sec-Fetch-Site) through the documented proxy.
+  const post = async (options: Partial<GatewayDeps>, origin: string) => {
+    using gw = gateway(options);
+    const browser = gw.browser();
+    await browser.get("/login");
+    const headers = new Headers({
+      "content-type": "application/x-www-form-urlencoded",
+      "x-forwarded-proto": "https",
+      origin,
+      cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+    });
+    const body = new URLSearchParams({ usuario: "ana", password: "s3cret-pass" });
+    body.set("_csrf", browser.csrf!);
+    const response = await gw.handler(
+      new Request(`${ORIGIN}/login`, { method: "POST", headers, body }),
+    );
+    await response.body?.cancel();
+    return response.status;
+  };
+  const https = ORIGIN.replace("http:", "https:");
+  assert.notEqual(await post({ trustProxy: true }, https), 403, "its own origin");
+  assert.equal(await post({ trustProxy: true }, "https://evil.test"), 403, "another origin");
+  assert.equal(await post({}, https), 403, "the proxy's word is not taken unless trusted");
+});

@@ -165,7 +165,15 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   app.route("/static", staticRoutes());
   app.use("*", session(sessions));
   app.use("*", formBodyLimit());
-  app.use("*", csrf());
+  // The page's own origin, as the browser sees it: behind a trusted HTTPS
+  // proxy that is https, though this server is reached over plain HTTP.
+  app.use(
+    "*",
+    csrf({
+      origin: (origin, c) =>
+        origin === `${isHttps(c, trustProxy) ? "https" : "http"}://${new URL(c.req.url).host}`,
+    }),
+  );
   app.use("*", csrfToken(respond, (c) => errors.forbidden(c)));
   app.route("/", accountsRoutes({ ...parts, limits, address }));
   app.route("/", tareasRoutes(parts));
