@@ -12,7 +12,7 @@ import type { Capacity } from "../capacity.ts";
 import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import type { ProcessingOptions } from "./attempt_job.ts";
-import type { SharedQueue } from "../store/shared_queue.ts";
+import type { ClusterCounts, SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import { Claimer } from "./claimer.ts";
@@ -102,8 +102,7 @@ export class SharedOrders {
    */
   async room(): Promise<number | null> {
     try {
-      const counts = await this.#store.clusterCounts();
-      return counts.capacidad - counts.pendientes - counts.enProceso;
+      return roomOf(await this.#store.clusterCounts());
     } catch {
       return null;
     }
@@ -127,7 +126,12 @@ export class SharedOrders {
       pendientes: counts.pendientes,
       en_proceso: counts.enProceso,
       capacidad: counts.capacidad,
-      libres: Math.max(0, counts.capacidad - counts.pendientes - counts.enProceso),
+      libres: Math.max(0, roomOf(counts)),
     };
   }
+}
+
+/** The cluster's capacity less its unfinished orders (negative when a smaller capacity took over). */
+function roomOf(counts: ClusterCounts): number {
+  return counts.capacidad - counts.pendientes - counts.enProceso;
 }

@@ -26,7 +26,6 @@ const MAX_LIMIT = 1000;
 /** How much of an unknown `op` or task name is echoed back in `mensaje`. */
 const ECHO_CHARS = 40;
 
-/** An account name (§2.6): 3–64 ASCII letters, digits, `.`, `_`, `-`. */
 /**
  * A user name (§2.6): 3–64 letters (any script's, with their combining
  * marks), digits, `.`, `_`, `-`, counted in code points after NFC.
