@@ -105,12 +105,14 @@ function insertKind(
   checked: boolean,
   holder: { nodeId: string; leaseMs: number },
 ): WriteKind<InsertArgs, CheckedInsert> {
-  return {
-    name: "insert",
-    checked,
-    async apply(ctx, args) {
-      const input = args.map(({ pedido, receivedAt, owner, take }, n) => ({
-        n,
+  // Each order's row of the INSERT's input, made once: its length sizes the
+  // batch (PostgresWriter's maxBatchBytes), and apply joins the rows.
+  const rows = new WeakMap<InsertArgs, string>();
+  const rowOf = (args: InsertArgs): string => {
+    let row = rows.get(args);
+    if (row === undefined) {
+      const { pedido, receivedAt, owner, take } = args;
+      row = JSON.stringify({
         clave: pedido.clave,
         cliente: pedido.cliente,
         productos: pedido.productos,
@@ -118,13 +120,24 @@ function insertKind(
         fecha_recibido: receivedAt,
         usuario_id: owner,
         take: take === true,
-      }));
+      });
+      rows.set(args, row);
+    }
+    return row;
+  };
+  return {
+    name: "insert",
+    checked,
+    size: (args) => rowOf(args).length,
+    async apply(ctx, args) {
+      // `n`, the order's place in the batch, first in each row.
+      const input = `[${args.map((a, n) => `{"n":${n},${rowOf(a).slice(1)}`).join(",")}]`;
       const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
       const inserting = ctx.query<{ n: number; id: number; taken: boolean; stored: boolean }>(
         INSERT,
         [
           checked,
-          JSON.stringify(input),
+          input,
           holder.nodeId,
           holder.leaseMs,
         ],

@@ -90,6 +90,14 @@ export interface WriteKind<A, R> {
    * its commit, and goes in the first lane.
    */
   readonly checked?: boolean;
+  /**
+   * About how many bytes of statement parameters `args` adds to a batch:
+   * with {@linkcode PostgresWriterOptions.maxBatchBytes}, what keeps a
+   * batch of large writes from growing past what one parameter (1 GiB in
+   * PostgreSQL) or one JavaScript string (about 512 MiB in V8) can hold.
+   * @default {0}
+   */
+  size?(args: A): number;
   apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
 }
 
@@ -113,6 +121,12 @@ export interface PostgresWriterOptions {
   /** Most writes in one transaction. @default 2000 */
   maxBatch?: number;
   /**
+   * Most bytes of writes in one transaction, as their kinds size them
+   * ({@linkcode WriteKind.size}); a write larger than this goes alone.
+   * @default {16 MiB}
+   */
+  maxBatchBytes?: number;
+  /**
    * The longest a transaction may take, from asking for a connection to its
    * commit's answer; past it, its writes fail as if the database were down.
    * @default 15000
@@ -123,6 +137,7 @@ export interface PostgresWriterOptions {
 interface Queued {
   kind: WriteKind<unknown, unknown>;
   args: unknown;
+  bytes: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -133,6 +148,7 @@ export class PostgresWriter {
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown) => Error;
   readonly #maxBatch: number;
+  readonly #maxBatchBytes: number;
   readonly #deadlineMs: number;
   /** The deadline of each transaction in flight, and the connection it went on once known. */
   readonly #deadlines = new Map<Deadline, Carrier>();
@@ -149,6 +165,7 @@ export class PostgresWriter {
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
+    this.#maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.#deadlineMs = options.deadlineMs ?? 15_000;
   }
 
@@ -158,6 +175,7 @@ export class PostgresWriter {
     this.#lanes[kind.checked ? 0 : 1].queue.push({
       kind: kind as WriteKind<unknown, unknown>,
       args,
+      bytes: kind.size?.(args) ?? 0,
       resolve: resolve as (value: unknown) => void,
       reject,
     });
@@ -186,13 +204,25 @@ export class PostgresWriter {
       this.#scheduled = false;
       for (const lane of this.#lanes) {
         if (lane.running !== null || lane.queue.length === 0) continue;
-        const batch = lane.queue.splice(0, this.#maxBatch);
+        const batch = lane.queue.splice(0, this.#batchLength(lane.queue));
         lane.running = this.#commit(batch, true).finally(() => {
           lane.running = null;
           if (lane.queue.length > 0) this.#schedule();
         });
       }
     });
+  }
+
+  /** How many of the writes queued first go in the next batch: at least one. */
+  #batchLength(queue: Queued[]): number {
+    let bytes = queue[0]?.bytes ?? 0;
+    let n = 1;
+    while (n < queue.length && n < this.#maxBatch) {
+      bytes += queue[n]!.bytes;
+      if (bytes > this.#maxBatchBytes) break;
+      n++;
+    }
+    return n;
   }
 
   /** Commits `batch` in one transaction; when it aborts, one write at a time. */

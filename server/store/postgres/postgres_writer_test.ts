@@ -47,3 +47,42 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name: "writes queued together are split into batches no larger than maxBatchBytes",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    try {
+      const sizes: number[] = [];
+      const sized: WriteKind<number, number> = {
+        name: "sized",
+        size: (bytes) => bytes,
+        async apply(ctx, args) {
+          sizes.push(args.reduce((sum, bytes) => sum + bytes, 0));
+          await ctx.query("SELECT 1", []);
+          return args;
+        },
+      };
+      const writer = new PostgresWriter({
+        sql: () => sql,
+        onCommit: () => {},
+        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
+        maxBatchBytes: 250,
+      });
+      // Queued in one tick: without the bound, one transaction would carry them all.
+      const writes = [100, 100, 100, 100, 1000, 100, 50, 100].map((bytes) =>
+        writer.write(sized, bytes)
+      );
+      assert.deepEqual(await Promise.all(writes), [100, 100, 100, 100, 1000, 100, 50, 100]);
+      assert.deepEqual(
+        sizes,
+        [200, 200, 1000, 250],
+        "each batch within the bound; a larger write alone",
+      );
+      assert.equal(writer.stats.writes, 8);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
