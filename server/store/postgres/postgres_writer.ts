@@ -11,6 +11,15 @@
  * on the capacity, nor hold them up: PostgreSQL works on both at once.
  * Within a lane, writes are committed in the order they were queued.
  *
+ * **Back to back.** A lane keeps its connection while writes wait. When a
+ * transaction's `COMMIT` is answered, the writes queued meanwhile go out
+ * at once on that connection, before the writers of the batch just
+ * committed are answered: PostgreSQL works on the next batch while this
+ * process answers the last (reserving a connection anew, and answering
+ * first, left PostgreSQL idle for that time: 1.13× the intake at 64
+ * connections, median of 12 alternating runs; 1.05× at 16). Once nothing
+ * waits, the connection goes back to the pool.
+ *
  * **Capacity.** What fits is decided under one advisory lock for the whole
  * cluster ({@linkcode CAPACITY_LOCK}), taken by a transaction that adds
  * unfinished orders and held until its commit. (Reserving room first in a
@@ -186,7 +195,7 @@ export class PostgresWriter {
   /** Resolves when every write queued so far has settled. */
   async flush(): Promise<void> {
     for (;;) {
-      const running = this.#lanes.flatMap((lane) => lane.running ?? []);
+      const running = this.#lanes.flatMap((lane) => [...lane.running]);
       if (running.length > 0) await Promise.allSettled(running);
       // Queued: the transaction for it starts in a microtask already queued.
       else if (this.#lanes.some((lane) => lane.queue.length > 0)) {
@@ -202,15 +211,27 @@ export class PostgresWriter {
     // Let the writes of this tick join the batch.
     queueMicrotask(() => {
       this.#scheduled = false;
-      for (const lane of this.#lanes) {
-        if (lane.running !== null || lane.queue.length === 0) continue;
-        const batch = lane.queue.splice(0, this.#batchLength(lane.queue));
-        lane.running = this.#commit(batch, true).finally(() => {
-          lane.running = null;
-          if (lane.queue.length > 0) this.#schedule();
-        });
-      }
+      for (const lane of this.#lanes) this.#start(lane);
     });
+  }
+
+  /**
+   * Starts the lane's next transaction, when it is free and writes wait;
+   * when none wait, lets its connection go back to the pool.
+   */
+  #start(lane: Lane): void {
+    if (lane.busy) return;
+    if (lane.queue.length === 0) {
+      lane.letGo();
+      return;
+    }
+    lane.busy = true;
+    const batch = lane.queue.splice(0, this.#batchLength(lane.queue));
+    const running: Promise<void> = this.#commit(batch, true, lane, () => {
+      lane.busy = false;
+      this.#start(lane);
+    }).finally(() => lane.running.delete(running));
+    lane.running.add(running);
   }
 
   /** How many of the writes queued first go in the next batch: at least one. */
@@ -225,24 +246,55 @@ export class PostgresWriter {
     return n;
   }
 
-  /** Commits `batch` in one transaction; when it aborts, one write at a time. */
-  async #commit(batch: Queued[], isolate: boolean): Promise<void> {
+  /**
+   * Commits `batch` in one transaction on `lane`; when it aborts, one write
+   * at a time. Calls `next` once the outcome is known, before answering the
+   * writes: the lane's next transaction then goes out on the connection just
+   * freed while this batch's writers are answered, rather than after.
+   */
+  async #commit(
+    batch: Queued[],
+    isolate: boolean,
+    lane: Lane,
+    next: () => void = () => {},
+  ): Promise<void> {
+    let nextCalled = false;
+    const goOn = () => {
+      if (nextCalled) return;
+      nextCalled = true;
+      next();
+    };
+    try {
+      await this.#commitBatch(batch, isolate, lane, goOn);
+    } finally {
+      goOn();
+    }
+  }
+
+  async #commitBatch(
+    batch: Queued[],
+    isolate: boolean,
+    lane: Lane,
+    goOn: () => void,
+  ): Promise<void> {
     const groups = groupByKind(batch);
     const effects: CommitEffects = { newWork: false, finished: [] };
     let outcome;
     const began = performance.now();
     try {
-      outcome = await this.#send(groups, effects);
+      outcome = await this.#send(groups, effects, lane);
     } catch (error) {
+      goOn();
       // No connection, or it broke: the commit may or may not have happened.
       for (const queued of batch) queued.reject(this.#unavailable(queued.kind.name, error));
       return;
     }
     if (outcome.aborted !== null) {
       if (isolate && batch.length > 1) {
-        for (const queued of batch) await this.#commit([queued], false);
+        for (const queued of batch) await this.#commit([queued], false, lane);
         return;
       }
+      goOn();
       const reason = outcome.aborted instanceof Error
         ? outcome.aborted.message
         : String(outcome.aborted);
@@ -253,6 +305,7 @@ export class PostgresWriter {
       }
       return;
     }
+    goOn();
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -292,33 +345,47 @@ export class PostgresWriter {
   async #send(
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     effects: CommitEffects,
+    lane: Lane,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
-    let late = false;
-    const reserving = this.#sql().reserve();
-    // A connection that comes after the deadline goes back at once.
-    reserving.then((conn) => late && conn.release(), () => {});
-    let conn;
-    try {
-      conn = await withDeadline(reserving, this.#deadlineMs, "reserve a connection");
-    } catch (error) {
-      late = true;
-      throw error;
+    const pool = this.#sql();
+    // The lane's connection from its last transaction, when it still has it:
+    // then the statements go out now, without a turn through the pool.
+    let conn = lane.take(pool);
+    if (conn === null) {
+      let late = false;
+      const reserving = pool.reserve();
+      // A connection that comes after the deadline goes back at once.
+      reserving.then((conn) => late && conn.release(), () => {});
+      try {
+        conn = await withDeadline(reserving, this.#deadlineMs, "reserve a connection");
+      } catch (error) {
+        late = true;
+        throw error;
+      }
     }
     const reserved = conn;
     const carrier: Carrier = { connection: null };
     const sending = this.#transaction(reserved, groups, effects, carrier);
-    // The connection goes back once its transaction has settled, unless it broke:
+    let expired = false;
+    // Once its transaction has settled, the connection stays with the lane for
+    // its next one (the lane lets it go when nothing waits), unless it broke:
     // the driver reclaims a broken one when it closes, and handing it back
     // ourselves would put a closed connection among the open ones. A
     // transaction that never settles keeps its connection, which is then dead:
     // its deadline marks the database down, and the store replaces the pool.
-    sending.then(() => reserved.release(), (error) => {
-      if (!isConnectionError(error)) reserved.release();
+    // One that settles after its deadline goes back to its pool.
+    sending.then(() => expired ? reserved.release() : lane.hold(reserved, pool), (error) => {
+      if (isConnectionError(error)) return;
+      if (expired) reserved.release();
+      else lane.hold(reserved, pool);
     });
     const deadline = new Deadline(this.#deadlineMs, "commit");
     this.#deadlines.set(deadline, carrier);
     try {
       return await deadline.race(sending);
+    } catch (error) {
+      expired = true;
+      throw error;
     } finally {
       deadline.clear();
       this.#deadlines.delete(deadline);
@@ -402,10 +469,39 @@ interface Carrier {
   connection: number | null;
 }
 
-/** A lane of writes: its queue, and its transaction in flight. */
+/** A lane of writes: its queue, its transaction in flight, and the connection it goes on. */
 class Lane {
   queue: Queued[] = [];
-  running: Promise<void> | null = null;
+  /** Whether a transaction is being sent or awaited (its writes may still be being answered). */
+  busy = false;
+  /** Its transactions not yet done answering their writes. */
+  readonly running = new Set<Promise<void>>();
+  #conn: ReservedSql | null = null;
+  #pool: Sql | null = null;
+
+  /** Keeps `conn`, of `pool`, for the next transaction. */
+  hold(conn: ReservedSql, pool: Sql): void {
+    this.letGo();
+    this.#conn = conn;
+    this.#pool = pool;
+  }
+
+  /** The connection kept, when it is of `pool`; one of another pool (replaced) goes back. */
+  take(pool: Sql): ReservedSql | null {
+    const conn = this.#conn;
+    if (conn !== null && this.#pool !== pool) this.letGo();
+    if (this.#conn === null) return null;
+    this.#conn = null;
+    this.#pool = null;
+    return conn;
+  }
+
+  /** Gives the connection kept back to its pool. */
+  letGo(): void {
+    this.#conn?.release();
+    this.#conn = null;
+    this.#pool = null;
+  }
 }
 
 function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {

@@ -86,3 +86,44 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name: "the writer gives its connection back once nothing waits: a pool of one serves reads again",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const writer = new PostgresWriter({
+        sql: () => sql,
+        onCommit: () => {},
+        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
+        deadlineMs: 5_000,
+      });
+      const quick: WriteKind<number, number> = {
+        name: "quick",
+        async apply(ctx, args) {
+          await ctx.query("SELECT 1", []);
+          return args;
+        },
+      };
+      // Several transactions in a row (each queued while the last one runs),
+      // then a read on the pool's only connection.
+      const first = writer.write(quick, 1);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const rest = [2, 3, 4].map((n) => writer.write(quick, n));
+      assert.deepEqual(await Promise.all([first, ...rest]), [1, 2, 3, 4]);
+      assert.ok(writer.stats.batches >= 2, `one batch only: ${JSON.stringify(writer.stats)}`);
+      const read = sql`SELECT 42 AS answer`;
+      const timeout = new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve("no connection"), 3_000);
+        read.finally(() => clearTimeout(timer));
+      });
+      const answer = await Promise.race([read.then((rows) => rows[0]!.answer), timeout]);
+      assert.equal(answer, 42);
+      // And the writer goes on afterwards, reserving again.
+      assert.equal(await writer.write(quick, 5), 5);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
