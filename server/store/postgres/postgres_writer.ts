@@ -151,6 +151,16 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+/**
+ * `COMMIT`, padded with a comment to 1 KiB and sent unprepared (its text goes
+ * with it): the driver (postgres 3.4.9, pinned) sends what it has queued at
+ * once when that reaches 1024 bytes, and otherwise only at the next turn of
+ * the event loop. A batch's multi-row insert passes that size and goes out
+ * at once; without the padding its `COMMIT` followed a turn later, while
+ * PostgreSQL waited, idle in the transaction, with the capacity lock held.
+ */
+const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
+
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: () => Sql;
@@ -446,7 +456,9 @@ export class PostgresWriter {
       finished: (ids) => effects.finished.push(...ids),
     };
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
-    const commit = query<never>("COMMIT", []) as Promise<unknown> as Promise<{ command: string }>;
+    const commit = query<never>(COMMIT, [], { prepare: false }) as Promise<unknown> as Promise<
+      { command: string }
+    >;
     const [results, statements] = await Promise.all([
       Promise.allSettled(applied),
       Promise.allSettled(sent),
