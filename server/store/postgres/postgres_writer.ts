@@ -52,6 +52,7 @@ import type { BatchTiming } from "../../../workers/writer_messages.ts";
 import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
+import { reserveConnection } from "./reserve_connection.ts";
 
 /**
  * How the store's connections (the writer's and the reads') plan their
@@ -160,6 +161,14 @@ interface Queued {
  * PostgreSQL waited, idle in the transaction, with the capacity lock held.
  */
 const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
+
+/**
+ * How long a reservation of a connection may go unanswered before it is
+ * asked again (the driver can lose one: `reserve_connection.ts`). A
+ * connection comes in a few milliseconds, or one connect, when the pool has
+ * to open it.
+ */
+const RESERVE_RETRY_MS = 1000;
 
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
@@ -362,14 +371,12 @@ export class PostgresWriter {
     // then the statements go out now, without a turn through the pool.
     let conn = lane.take(pool);
     if (conn === null) {
-      let late = false;
-      const reserving = pool.reserve();
-      // A connection that comes after the deadline goes back at once.
-      reserving.then((conn) => late && conn.release(), () => {});
+      const reservation = reserveConnection(() => pool.reserve(), RESERVE_RETRY_MS);
       try {
-        conn = await withDeadline(reserving, this.#deadlineMs, "reserve a connection");
+        conn = await withDeadline(reservation.promise, this.#deadlineMs, "reserve a connection");
       } catch (error) {
-        late = true;
+        // A connection that comes after the deadline goes back at once.
+        reservation.cancel();
         throw error;
       }
     }

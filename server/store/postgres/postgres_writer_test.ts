@@ -127,3 +127,38 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "a write that asks for a connection as the pool closes an idle one is not lost (a pause, then resume)",
+  async fn() {
+    await using db = await freshDatabase();
+    // One connection, closed after a second idle: after a pause, every idle
+    // timer is overdue, and fires just before the writes that were waiting.
+    const sql = postgres(db.url, { max: 1, idle_timeout: 1, onnotice: () => {} });
+    try {
+      const writer = new PostgresWriter({
+        sql: () => sql,
+        onCommit: () => {},
+        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
+        deadlineMs: 6_000,
+      });
+      const quick: WriteKind<number, number> = {
+        name: "quick",
+        async apply(ctx, args) {
+          await ctx.query("SELECT 1", []);
+          return args;
+        },
+      };
+      assert.equal(await writer.write(quick, 1), 1);
+      // The connection is idle now, its idle timer started: this timer, due at
+      // the same time and made after it, runs right after it closes the connection.
+      const second = await new Promise<Promise<number>>((resolve) =>
+        setTimeout(() => resolve(writer.write(quick, 2)), 1000)
+      );
+      assert.equal(await second, 2, "committed, not failed at the deadline");
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
