@@ -53,6 +53,7 @@ import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 import { reserveConnection } from "./reserve_connection.ts";
+import { WriterLane } from "./writer_lane.ts";
 
 /**
  * How the store's connections (the writer's and the reads') plan their
@@ -170,6 +171,8 @@ const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
  */
 const RESERVE_RETRY_MS = 1000;
 
+type Lane = WriterLane<Queued>;
+
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: () => Sql;
@@ -181,7 +184,7 @@ export class PostgresWriter {
   /** The deadline of each transaction in flight, and the connection it went on once known. */
   readonly #deadlines = new Map<Deadline, Carrier>();
   /** The two lanes: writes that add unfinished orders, and the others. */
-  readonly #lanes: [Lane, Lane] = [new Lane(), new Lane()];
+  readonly #lanes: [Lane, Lane] = [new WriterLane(), new WriterLane()];
   #scheduled = false;
   /** Called with the size and time of each batch committed (the metrics' writer histograms). */
   onBatch: ((batch: BatchTiming) => void) | null = null;
@@ -486,41 +489,6 @@ export class PostgresWriter {
 /** The driver's connection a transaction went on (its `id`), once it was sent. */
 interface Carrier {
   connection: number | null;
-}
-
-/** A lane of writes: its queue, its transaction in flight, and the connection it goes on. */
-class Lane {
-  queue: Queued[] = [];
-  /** Whether a transaction is being sent or awaited (its writes may still be being answered). */
-  busy = false;
-  /** Its transactions not yet done answering their writes. */
-  readonly running = new Set<Promise<void>>();
-  #conn: ReservedSql | null = null;
-  #pool: Sql | null = null;
-
-  /** Keeps `conn`, of `pool`, for the next transaction. */
-  hold(conn: ReservedSql, pool: Sql): void {
-    this.letGo();
-    this.#conn = conn;
-    this.#pool = pool;
-  }
-
-  /** The connection kept, when it is of `pool`; one of another pool (replaced) goes back. */
-  take(pool: Sql): ReservedSql | null {
-    const conn = this.#conn;
-    if (conn !== null && this.#pool !== pool) this.letGo();
-    if (this.#conn === null) return null;
-    this.#conn = null;
-    this.#pool = null;
-    return conn;
-  }
-
-  /** Gives the connection kept back to its pool. */
-  letGo(): void {
-    this.#conn?.release();
-    this.#conn = null;
-    this.#pool = null;
-  }
 }
 
 function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {
