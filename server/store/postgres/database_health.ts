@@ -100,6 +100,14 @@ export class DatabaseHealth {
     return new StoreUnavailableError(what, reason, { cause: error });
   }
 
+  /**
+   * The error to reject the operation `what` with, for a connection lost in
+   * an outage already noted (its pool retired since): not noted again.
+   */
+  unavailable(what: string, error: unknown): StoreUnavailableError {
+    return new StoreUnavailableError(what, connectionReason(error), { cause: error });
+  }
+
   /** Marks the database down from the start (it could not be reached when opened). */
   startDown(error: unknown): void {
     this.fail("open", error);

@@ -156,7 +156,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     });
     this.#writer = new PostgresWriter({
       sql: () => this.#pools.main,
-      unavailable: (what, error) => this.#health.fail(what, error),
+      unavailable: (what, error, stale) =>
+        stale ? this.#health.unavailable(what, error) : this.#health.fail(what, error),
       onCommit: (effects) => {
         // New work: this daemon's claimer first; the others hear of it only if
         // it cannot take it all (announceWork). Finished orders: everyone.

@@ -127,8 +127,13 @@ export interface PostgresWriterOptions {
   sql: () => Sql;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
-  /** Turns a lost connection into the error its writes reject with (and notes the outage). */
-  unavailable: (what: string, error: unknown) => Error;
+  /**
+   * Turns a lost connection into the error its writes reject with, and
+   * notes the outage, unless `stale`: the transaction went on a pool
+   * retired since (an outage was noted meanwhile, and the store moved to
+   * new connections), so its failure says nothing of the database now.
+   */
+  unavailable: (what: string, error: unknown, stale: boolean) => Error;
   /** Most writes in one transaction. @default 2000 */
   maxBatch?: number;
   /**
@@ -177,7 +182,7 @@ type Lane = WriterLane<Queued>;
 export class PostgresWriter {
   readonly #sql: () => Sql;
   readonly #onCommit: (effects: CommitEffects) => void;
-  readonly #unavailable: (what: string, error: unknown) => Error;
+  readonly #unavailable: (what: string, error: unknown, stale: boolean) => Error;
   readonly #maxBatch: number;
   readonly #maxBatchBytes: number;
   readonly #deadlineMs: number;
@@ -303,12 +308,16 @@ export class PostgresWriter {
     const effects: CommitEffects = { newWork: false, finished: [] };
     let outcome;
     const began = performance.now();
+    const pool = this.#sql();
     try {
-      outcome = await this.#send(groups, effects, lane);
+      outcome = await this.#send(groups, effects, lane, pool);
     } catch (error) {
       goOn();
       // No connection, or it broke: the commit may or may not have happened.
-      for (const queued of batch) queued.reject(this.#unavailable(queued.kind.name, error));
+      const stale = this.#sql() !== pool;
+      for (const queued of batch) {
+        queued.reject(this.#unavailable(queued.kind.name, error, stale));
+      }
       return;
     }
     if (outcome.aborted !== null) {
@@ -368,8 +377,8 @@ export class PostgresWriter {
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     effects: CommitEffects,
     lane: Lane,
+    pool: Sql,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
-    const pool = this.#sql();
     // The lane's connection from its last transaction, when it still has it:
     // then the statements go out now, without a turn through the pool.
     let conn = lane.take(pool);

@@ -162,3 +162,39 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name: "a write lost on a pool retired meanwhile fails as unavailable without noting a new outage",
+  async fn() {
+    await using db = await freshDatabase();
+    const old = postgres(db.url, { max: 1, onnotice: () => {} });
+    const fresh = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      let pool = old;
+      const noted: { what: string; stale: boolean }[] = [];
+      const writer = new PostgresWriter({
+        sql: () => pool,
+        onCommit: () => {},
+        unavailable: (what, error, stale) => {
+          noted.push({ what, stale });
+          return new Error(`unavailable: ${what}`, { cause: error });
+        },
+        deadlineMs: 1_000,
+      });
+      const stuck = writer.write(slow(5), null);
+      stuck.catch(() => {});
+      // Meanwhile the store finds the database down and moves to new connections.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      pool = fresh;
+      await assert.rejects(stuck, /unavailable: sleep/);
+      assert.deepEqual(noted, [{ what: "sleep", stale: true }]);
+      // A write on the pool in use that goes unanswered is an outage to note.
+      noted.length = 0;
+      await assert.rejects(writer.write(slow(5), null), /unavailable: sleep/);
+      assert.deepEqual(noted, [{ what: "sleep", stale: false }]);
+    } finally {
+      await old.end({ timeout: 0 });
+      await fresh.end({ timeout: 0 });
+    }
+  },
+});
