@@ -26,6 +26,14 @@ function tempDir(): { path: string } & Disposable {
   return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
 }
 
+/** A database file at `path` made by an older release: the schema up to `version`. */
+function fileAtVersion(path: string, version: number): DatabaseSync {
+  const db = new DatabaseSync(path);
+  for (const ddl of MIGRATIONS.slice(0, version)) db.exec(ddl);
+  db.exec(`PRAGMA user_version = ${version}`);
+  return db;
+}
+
 /** Runs `fn` against a `:memory:` store and against a store on a temp file. */
 function testBoth(name: string, fn: (store: SqliteDatabase) => void): void {
   Deno.test(`${name} (:memory:)`, () => {
@@ -236,9 +244,7 @@ testWith("read", "write")(
   () => {
     using dir = tempDir();
     const path = `${dir.path}/old.db`;
-    const old = new DatabaseSync(path);
-    old.exec(MIGRATIONS[0]!);
-    old.exec("PRAGMA user_version = 1");
+    const old = fileAtVersion(path, 1);
     old.prepare(
       "INSERT INTO pedidos (clave, cliente, productos, direccion, estado, fecha_recibido) VALUES (?, ?, ?, ?, ?, ?)",
     ).run("viejo", "Ana", '["pan"]', "Calle 1", "pendiente", T0);
@@ -342,9 +348,7 @@ testWith("read", "write")(
   () => {
     using dir = tempDir();
     const path = `${dir.path}/v5.db`;
-    const old = new DatabaseSync(path);
-    for (const ddl of MIGRATIONS.slice(0, 5)) old.exec(ddl);
-    old.exec("PRAGMA user_version = 5");
+    const old = fileAtVersion(path, 5);
     for (let i = 0; i < 3; i++) {
       old.prepare(`INSERT INTO pedidos (cliente, productos, direccion, estado, fecha_recibido,
         fecha_fin) VALUES ('Ana', '["pan"]', 'C 1', 'listo', ?, ?)`).run(T0, T0);

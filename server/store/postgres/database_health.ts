@@ -97,7 +97,7 @@ export class DatabaseHealth {
       this.#options.onDown?.();
       this.#schedule();
     }
-    return new StoreUnavailableError(what, reason, { cause: error });
+    return this.unavailable(what, error);
   }
 
   /**

@@ -403,10 +403,9 @@ export class PostgresWriter {
     // transaction that never settles keeps its connection, which is then dead:
     // its deadline marks the database down, and the store replaces the pool.
     // One that settles after its deadline goes back to its pool.
-    sending.then(() => expired ? reserved.release() : lane.hold(reserved, pool), (error) => {
-      if (isConnectionError(error)) return;
-      if (expired) reserved.release();
-      else lane.hold(reserved, pool);
+    const keep = () => expired ? reserved.release() : lane.hold(reserved, pool);
+    sending.then(keep, (error) => {
+      if (!isConnectionError(error)) keep();
     });
     const deadline = new Deadline(this.#deadlineMs, "commit");
     this.#deadlines.set(deadline, carrier);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
-import { PostgresWriter, type WriteKind } from "./postgres_writer.ts";
+import { PostgresWriter, type PostgresWriterOptions, type WriteKind } from "./postgres_writer.ts";
 
 /** A write whose transaction takes `seconds` in the database. */
 function slow(seconds: number): WriteKind<null, string> {
@@ -12,6 +12,28 @@ function slow(seconds: number): WriteKind<null, string> {
       return args.map(() => "done");
     },
   };
+}
+
+/** A write of one short statement, answering with its argument. */
+const QUICK: WriteKind<number, number> = {
+  name: "quick",
+  async apply(ctx, args) {
+    await ctx.query("SELECT 1", []);
+    return args;
+  },
+};
+
+/** A writer on `sql` that notes nothing: a lost connection is `unavailable: <what>`. */
+function writerOn(
+  sql: PostgresWriterOptions["sql"],
+  options: Partial<PostgresWriterOptions> = {},
+): PostgresWriter {
+  return new PostgresWriter({
+    sql,
+    onCommit: () => {},
+    unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
+    ...options,
+  });
 }
 
 pgTest({
@@ -32,11 +54,7 @@ pgTest({
       },
     });
     try {
-      writer = new PostgresWriter({
-        sql: () => sql,
-        onCommit: () => {},
-        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
-      });
+      writer = writerOn(() => sql);
       // Two connections open, then idle: one carries the write, the other closes meanwhile.
       await Promise.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(0.05)`]);
       const result = await writer.write(slow(3), null);
@@ -64,12 +82,7 @@ pgTest({
           return args;
         },
       };
-      const writer = new PostgresWriter({
-        sql: () => sql,
-        onCommit: () => {},
-        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
-        maxBatchBytes: 250,
-      });
+      const writer = writerOn(() => sql, { maxBatchBytes: 250 });
       // Queued in one tick: without the bound, one transaction would carry them all.
       const writes = [100, 100, 100, 100, 1000, 100, 50, 100].map((bytes) =>
         writer.write(sized, bytes)
@@ -93,24 +106,12 @@ pgTest({
     await using db = await freshDatabase();
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
-      const writer = new PostgresWriter({
-        sql: () => sql,
-        onCommit: () => {},
-        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
-        deadlineMs: 5_000,
-      });
-      const quick: WriteKind<number, number> = {
-        name: "quick",
-        async apply(ctx, args) {
-          await ctx.query("SELECT 1", []);
-          return args;
-        },
-      };
+      const writer = writerOn(() => sql, { deadlineMs: 5_000 });
       // Several transactions in a row (each queued while the last one runs),
       // then a read on the pool's only connection.
-      const first = writer.write(quick, 1);
+      const first = writer.write(QUICK, 1);
       await new Promise((resolve) => setTimeout(resolve, 0));
-      const rest = [2, 3, 4].map((n) => writer.write(quick, n));
+      const rest = [2, 3, 4].map((n) => writer.write(QUICK, n));
       assert.deepEqual(await Promise.all([first, ...rest]), [1, 2, 3, 4]);
       assert.ok(writer.stats.batches >= 2, `one batch only: ${JSON.stringify(writer.stats)}`);
       const read = sql`SELECT 42 AS answer`;
@@ -121,7 +122,7 @@ pgTest({
       const answer = await Promise.race([read.then((rows) => rows[0]!.answer), timeout]);
       assert.equal(answer, 42);
       // And the writer goes on afterwards, reserving again.
-      assert.equal(await writer.write(quick, 5), 5);
+      assert.equal(await writer.write(QUICK, 5), 5);
     } finally {
       await sql.end({ timeout: 1 });
     }
@@ -137,24 +138,12 @@ pgTest({
     // timer is overdue, and fires just before the writes that were waiting.
     const sql = postgres(db.url, { max: 1, idle_timeout: 1, onnotice: () => {} });
     try {
-      const writer = new PostgresWriter({
-        sql: () => sql,
-        onCommit: () => {},
-        unavailable: (what, error) => new Error(`unavailable: ${what}`, { cause: error }),
-        deadlineMs: 6_000,
-      });
-      const quick: WriteKind<number, number> = {
-        name: "quick",
-        async apply(ctx, args) {
-          await ctx.query("SELECT 1", []);
-          return args;
-        },
-      };
-      assert.equal(await writer.write(quick, 1), 1);
+      const writer = writerOn(() => sql, { deadlineMs: 6_000 });
+      assert.equal(await writer.write(QUICK, 1), 1);
       // The connection is idle now, its idle timer started: this timer, due at
       // the same time and made after it, runs right after it closes the connection.
       const second = await new Promise<Promise<number>>((resolve) =>
-        setTimeout(() => resolve(writer.write(quick, 2)), 1000)
+        setTimeout(() => resolve(writer.write(QUICK, 2)), 1000)
       );
       assert.equal(await second, 2, "committed, not failed at the deadline");
     } finally {
@@ -172,9 +161,7 @@ pgTest({
     try {
       let pool = old;
       const noted: { what: string; stale: boolean }[] = [];
-      const writer = new PostgresWriter({
-        sql: () => pool,
-        onCommit: () => {},
+      const writer = writerOn(() => pool, {
         unavailable: (what, error, stale) => {
           noted.push({ what, stale });
           return new Error(`unavailable: ${what}`, { cause: error });
