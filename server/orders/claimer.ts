@@ -163,11 +163,19 @@ export class Claimer {
         if (takeover) this.#nextTakeover = now + this.#pollMs;
         try {
           this.#claiming = room;
-          const claimed = await this.#o.store.claim({
-            limit: room,
-            at: new Date(now).toISOString(),
-            takeover,
-          }).finally(() => this.#claiming = 0);
+          let claimed: ClaimedOrder[];
+          try {
+            claimed = await this.#o.store.claim({
+              limit: room,
+              at: new Date(now).toISOString(),
+              takeover,
+            });
+          } finally {
+            // In the same turn as the claimed orders start below: a `.finally()`
+            // callback would free the room some microtasks earlier, and an
+            // insert could promise it to an order of its own meanwhile.
+            this.#claiming = 0;
+          }
           this.#failing = false;
           if (claimed.length < room) this.#mayHaveWork = false;
           for (const order of claimed) {

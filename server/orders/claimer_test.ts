@@ -59,6 +59,48 @@ Deno.test("Claimer.reserve() promises no room that a claim in flight has asked f
   }
 });
 
+Deno.test("Claimer.reserve() between a claim's answer and the claimed orders' start promises no room they fill", async () => {
+  const { store, claims } = pendingQueue();
+  let held = 0;
+  const attempts = {
+    get held() {
+      return held;
+    },
+    run() {
+      held++;
+    },
+    leases: () => [],
+    lost() {},
+  } as unknown as SharedAttempts;
+  const claimer = new Claimer({
+    store,
+    attempts,
+    logger: new Logger({ level: "error" }),
+    limit: 1,
+  });
+  claimer.start();
+  try {
+    while (claims.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    claims[0]!.answer([{ id: 1, attempt: 1 } as ClaimedOrder]);
+    // An insert asks for room in every microtask turn until the claimed order runs.
+    const promised: boolean[] = [];
+    while (held === 0 && promised.length < 100) {
+      promised.push(claimer.reserve());
+      await Promise.resolve();
+    }
+    assert.equal(held, 1, "the claimed order ran");
+    assert.deepEqual(
+      promised.filter((p) => p),
+      [],
+      "one worker: no insert may take a second order",
+    );
+  } finally {
+    const stopping = claimer.stop();
+    for (const claim of claims) claim.answer([]);
+    await stopping;
+  }
+});
+
 Deno.test("Claimer.pokeIn() claims when a retry backoff ends, not at the next slow poll; stop() clears it", async () => {
   const { store, claims } = pendingQueue();
   const attempts = {
