@@ -188,33 +188,42 @@ export class ClusterSignals {
   }
 
   #send(): void {
-    this.#sending ??= this.#flush().finally(() => this.#sending = null);
+    this.#sending ??= this.#flush();
   }
 
+  /**
+   * Sends until nothing is left to announce, and in the same turn lets
+   * `#send` start anew: an announcement made a
+   * microtask later is never left behind.
+   */
   async #flush(): Promise<void> {
-    // Let the commits of this tick join in.
-    await Promise.resolve();
-    while (this.#work || this.#finished.length > 0) {
-      const wait = this.#lastSent + this.#gapMs - performance.now();
-      if (wait > 0 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, wait));
-      this.#lastSent = performance.now();
-      const messages: [string, string][] = [];
-      const node = this.#options.nodeId;
-      if (this.#work) messages.push([WORK_CHANNEL, node]);
-      this.#work = false;
-      for (const ids of chunk(this.#finished.splice(0))) {
-        messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
+    try {
+      // Let the commits of this tick join in.
+      await Promise.resolve();
+      while (this.#work || this.#finished.length > 0) {
+        const wait = this.#lastSent + this.#gapMs - performance.now();
+        if (wait > 0 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, wait));
+        this.#lastSent = performance.now();
+        const messages: [string, string][] = [];
+        const node = this.#options.nodeId;
+        if (this.#work) messages.push([WORK_CHANNEL, node]);
+        this.#work = false;
+        for (const ids of chunk(this.#finished.splice(0))) {
+          messages.push([FINISHED_CHANNEL, `${node}:${ids}`]);
+        }
+        try {
+          await Promise.all(
+            messages.map(([channel, payload]) =>
+              this.#options.send()`SELECT pg_notify(${channel}, ${payload})`
+            ),
+          );
+        } catch (error) {
+          // A lost wake-up is made up for by the claimers' poll and the waiters' re-reads.
+          this.#options.logger.debug("cluster.notify_failed", { reason: connectionReason(error) });
+        }
       }
-      try {
-        await Promise.all(
-          messages.map(([channel, payload]) =>
-            this.#options.send()`SELECT pg_notify(${channel}, ${payload})`
-          ),
-        );
-      } catch (error) {
-        // A lost wake-up is made up for by the claimers' poll and the waiters' re-reads.
-        this.#options.logger.debug("cluster.notify_failed", { reason: connectionReason(error) });
-      }
+    } finally {
+      this.#sending = null;
     }
   }
 }
