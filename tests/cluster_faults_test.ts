@@ -268,6 +268,42 @@ pgTest({
 });
 
 pgTest({
+  name:
+    "a daemon out of reach of its database for longer than its lease keeps running its own order once back: one attempt, no takeover",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "10", "--lease-ms", "1000"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--process-ms",
+      "4000",
+    ]);
+    const { id } = await ask(daemon.port, order("own-1"));
+    await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "en proceso", {
+      what: "the order en proceso",
+    });
+    // Its lease runs out while the daemon cannot renew it; no other daemon is there.
+    await proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 1800));
+    proxy.open();
+    let done;
+    await waitUntil(async () => {
+      // (unavailable until the daemon has reconnected)
+      done = await ask(
+        daemon.port,
+        { op: "ESTADO", id, esperar: true, timeout_ms: 10_000 },
+        15_000,
+      );
+      return done.ok === true && done.pedido.estado === "listo";
+    }, { timeoutMs: 30_000, what: `order ${id} listo` });
+    assert.equal(done!.pedido.intentos, 1, "its one attempt, not one taken over from itself");
+    assert.doesNotMatch(daemon.output(), /order\.taken_over/);
+  },
+});
+
+pgTest({
   name: "a daemon told to stop while its connections are silent still stops",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);

@@ -169,6 +169,8 @@ export class Claimer {
               limit: room,
               at: new Date(now).toISOString(),
               takeover,
+              // Its own orders past their lease (the database was out of reach) are still its own.
+              holding: takeover ? this.#o.attempts.leases().map((lease) => lease.id) : [],
             });
           } finally {
             // In the same turn as the claimed orders start below: a `.finally()`
@@ -217,11 +219,9 @@ export class Claimer {
     const leases = this.#o.attempts.leases();
     try {
       const kept = new Set(await this.#o.store.renew(leases));
-      const lost = leases.filter((lease) => !kept.has(lease.id)).map((lease) => lease.id);
-      // An order may have settled while the renewal was in flight: only those still held count.
-      const held = new Set(this.#o.attempts.leases().map((lease) => lease.id));
-      const gone = lost.filter((id) => held.has(id));
-      if (gone.length > 0) this.#o.attempts.lost(gone);
+      // (Those settled or claimed again here meanwhile are told apart by lost().)
+      const lost = leases.filter((lease) => !kept.has(lease.id));
+      if (lost.length > 0) this.#o.attempts.lost(lost);
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) {
         this.#o.logger.warn("orders.renew_failed", { error: String(error) });

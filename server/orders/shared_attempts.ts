@@ -24,7 +24,7 @@ import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { AttemptEnd, ClaimedOrder, Lease, SharedQueue } from "../store/shared_queue.ts";
-import type { Outcome } from "../store/store.ts";
+import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
@@ -35,7 +35,7 @@ import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode SharedAttempts}. */
 export interface SharedAttemptsOptions extends ProcessingOptions {
-  store: SharedQueue;
+  store: SharedQueue & Pick<OrderStore, "get">;
   pool: ProcessorPool;
   capacity: Capacity;
   active: ActiveOrders;
@@ -58,6 +58,12 @@ export class SharedAttempts {
   readonly #retry: RetryPolicy;
   /** Claimed orders here, by id, with their lease. */
   readonly #held = new Map<number, Lease>();
+  /**
+   * Orders claimed again while their previous attempt here is still
+   * settling (its end was committed but the answer lost, and the retry of
+   * the write is fenced): each runs once that attempt has let go.
+   */
+  readonly #next = new Map<number, ClaimedOrder>();
   /** Ids whose final write is under way (their lease may end with it). */
   readonly #writing = new Set<number>();
   /** Writes of attempts' ends in flight (a drain awaits them). */
@@ -72,23 +78,38 @@ export class SharedAttempts {
 
   /** Orders claimed and not yet settled here. */
   get held(): number {
-    return this.#held.size;
+    return this.#held.size + this.#next.size;
   }
 
-  /** The leases held now, to renew. */
+  /** The leases held now, to renew: one per order, its newest attempt's. */
   leases(): Lease[] {
-    return [...this.#held.values()];
+    return [...this.#held.values()].map((lease) => this.#current(lease.id) ?? lease);
+  }
+
+  /** The lease of the newest attempt of order `id` here, if any. */
+  #current(id: number): Lease | undefined {
+    const next = this.#next.get(id);
+    return next === undefined ? this.#held.get(id) : { id, attempt: next.attempt };
   }
 
   /**
-   * The leases of `ids` were lost (renewal found them taken over): attempts
-   * not started are withdrawn; running ones finish, and their writes are
-   * fenced.
+   * These `leases` were lost (renewal found them taken over): attempts not
+   * started are withdrawn; running ones finish, and their writes are
+   * fenced. A lease of an attempt settled here meanwhile, or replaced by a
+   * newer claim here, is passed over.
    */
-  lost(ids: number[]): void {
-    for (const id of ids) {
+  lost(leases: readonly Lease[]): void {
+    for (const { id, attempt } of leases) {
+      // Settled meanwhile, or claimed again here since: that newer lease is not the one lost.
+      if (this.#current(id)?.attempt !== attempt) continue;
+      if (this.#next.delete(id)) {
+        // Claimed again and not started: it is no longer ours to run.
+        this.#o.logger.warn("order.lease_lost", { id, attempt });
+        this.#o.onSettled?.();
+        continue;
+      }
       if (this.#writing.has(id)) continue;
-      this.#o.logger.warn("order.lease_lost", { id, attempt: this.#held.get(id)?.attempt });
+      this.#o.logger.warn("order.lease_lost", { id, attempt });
       const job = this.#o.active.get(id)?.job;
       if (job) this.#o.pool.withdraw(job, LEASE_LOST);
     }
@@ -96,6 +117,10 @@ export class SharedAttempts {
 
   /** Runs one claimed order's attempt on the pool. */
   run(claimed: ClaimedOrder): void {
+    if (this.#held.has(claimed.id)) {
+      this.#next.set(claimed.id, claimed);
+      return;
+    }
     const { pedido } = claimed;
     const lease: Lease = { id: claimed.id, attempt: claimed.attempt };
     const { store, pool, active, logger } = this.#o;
@@ -170,24 +195,43 @@ export class SharedAttempts {
       lease,
       () => this.#o.store.releaseAttempt(lease, { started, retryInMs }),
     );
+    this.#drop(lease);
     if (released && retryInMs !== null) this.#o.onRetryDue?.(retryInMs);
   }
 
   async #finish(lease: Lease, end: AttemptEnd): Promise<void> {
     const { id } = lease;
     this.#o.active.move(id, "cerrando");
-    const recorded = await this.#settle(lease, () => this.#o.store.finishAttempt(lease, end));
-    if (!recorded) return;
-    const started = Date.parse(end.startedAt);
-    this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
-    this.#o.logger.debug("order.finished", { id, estado: end.outcome.estado });
-    this.#o.waiters.wake(id);
+    const { store } = this.#o;
+    let unsure = false;
+    const recorded = await this.#settle(lease, async () => {
+      try {
+        // A try after one whose answer was lost may be fenced by that one, committed after all.
+        return await store.finishAttempt(lease, end) || (unsure && await this.#ended(lease, end));
+      } catch (error) {
+        unsure = true;
+        throw error;
+      }
+    });
+    if (recorded) {
+      const started = Date.parse(end.startedAt);
+      this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
+      this.#o.logger.debug("order.finished", { id, estado: end.outcome.estado });
+    }
+    this.#drop(lease);
+  }
+
+  /** Whether the order stands as this attempt's `end` left it. */
+  async #ended(lease: Lease, end: AttemptEnd): Promise<boolean> {
+    const stored = await this.#o.store.get(lease.id);
+    return stored !== null && stored.intentos === lease.attempt &&
+      stored.estado === end.outcome.estado;
   }
 
   /**
-   * Writes until it is committed (the database may be down for a while),
-   * then lets the order go. A fenced write (the order moved on to a newer
-   * attempt elsewhere) is not retried.
+   * Writes until it is committed (the database may be down for a while).
+   * A fenced write (the order moved on to a newer attempt elsewhere) is not
+   * retried.
    *
    * @returns whether the write was committed and took effect.
    */
@@ -214,14 +258,24 @@ export class SharedAttempts {
     if (!took && !this.#settling.signal.aborted) {
       this.#o.logger.warn("order.fenced", { id: lease.id, attempt: lease.attempt });
     }
-    this.#drop(lease);
     return took;
   }
 
+  /**
+   * Lets the order go: its slot, and its waiters here, who read it again
+   * (also when its end was fenced: the order may have ended elsewhere).
+   * An attempt claimed again meanwhile starts now.
+   */
   #drop(lease: Lease): void {
-    this.#writing.delete(lease.id);
-    this.#held.delete(lease.id);
-    this.#o.active.end(lease.id);
-    this.#o.onSettled?.();
+    const { id } = lease;
+    if (this.#held.get(id) !== lease) return;
+    this.#writing.delete(id);
+    this.#held.delete(id);
+    this.#o.active.end(id);
+    this.#o.waiters.wake(id);
+    const next = this.#next.get(id);
+    if (next === undefined) return this.#o.onSettled?.();
+    this.#next.delete(id);
+    this.run(next);
   }
 }

@@ -97,6 +97,12 @@ export interface ClaimOptions {
   at: string;
   /** Also take orders `en proceso` whose lease ran out (their daemon died). @default false */
   takeover?: boolean;
+  /**
+   * Orders this daemon holds: never taken over, even past their lease (it
+   * ran out while the database was out of reach; the next renewal extends
+   * it, unless another daemon took it over first). @default []
+   */
+  holding?: readonly number[];
 }
 
 /** How an attempt of a claimed order ended, with when and where it ran. */

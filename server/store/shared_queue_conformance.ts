@@ -321,6 +321,22 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     ]);
   });
 
+  test("claim() with takeover passes over the expired leases the claimer names as its own; renew() extends them", async (open) => {
+    const store = await open({ leaseMs: 150 });
+    await store.insert(nuevo(), T0);
+    await store.insert(nuevo(), T0);
+    const held = await store.claim({ limit: 2, at: T1 });
+    assert.equal(held.length, 2);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // both leases run out
+    const [own] = held;
+    const taken = await store.claim({ limit: 2, at: T2, takeover: true, holding: [own!.id] });
+    assert.deepEqual(taken.map((o) => [o.id, o.attempt]), [[held[1]!.id, 2]], "only the other one");
+    assert.deepEqual(await store.renew([own!]), [own!.id], "still its lease to renew");
+    const end = { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 };
+    assert.equal(await store.finishAttempt(own!, end), true);
+    assert.equal((await store.get(own!.id))?.intentos, 1);
+  });
+
   test("renew() keeps a lease alive past its length; a finished attempt is not taken over", async (open) => {
     const holder = await open({ leaseMs: 600 });
     const other = await open({ leaseMs: 600 });

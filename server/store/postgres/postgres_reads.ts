@@ -44,13 +44,15 @@ const CLAIM = `WITH picked AS (
   RETURNING ${P_COLUMNS}`;
 
 /**
- * Orders whose lease ran out (their daemon died or stalled): taken over.
+ * Orders whose lease ran out (their daemon died or stalled): taken over,
+ * but for those this daemon still holds (`$5`, a JSON array of ids).
  * (`statement_timestamp()`, being stable, bounds the index of leases; the
  * volatile `clock_timestamp()` would make it read every entry.)
  */
 const TAKEOVER = `WITH picked AS (
     SELECT id FROM pedidos
     WHERE estado = 'en proceso' AND lease_hasta < statement_timestamp()
+      AND id <> ALL(ARRAY(SELECT jsonb_array_elements_text($5::text::jsonb)::bigint))
     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
   )
   UPDATE pedidos p SET ${START_ATTEMPT}
@@ -183,8 +185,13 @@ export class PostgresReads {
   async claim(sql: Sql, options: ClaimOptions & Holder): Promise<ClaimedOrder[]> {
     const { limit, at, nodeId, leaseMs } = options;
     const params = (n: number) => [n, nodeId, leaseMs, at];
+    const holding = JSON.stringify(options.holding ?? []);
     const taken: PedidoRow[] = options.takeover
-      ? [...await sql.unsafe<PedidoRow[]>(TAKEOVER, params(limit), { prepare: true })]
+      ? [
+        ...await sql.unsafe<PedidoRow[]>(TAKEOVER, [...params(limit), holding], {
+          prepare: true,
+        }),
+      ]
       : [];
     const fresh: PedidoRow[] = taken.length < limit
       ? [...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - taken.length), { prepare: true })]
