@@ -20,6 +20,7 @@
  */
 
 import type { Capacity } from "../capacity.ts";
+import type { Pedido } from "../protocol/messages.ts";
 import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
@@ -202,17 +203,11 @@ export class SharedAttempts {
   async #finish(lease: Lease, end: AttemptEnd): Promise<void> {
     const { id } = lease;
     this.#o.active.move(id, "cerrando");
-    const { store } = this.#o;
-    let unsure = false;
-    const recorded = await this.#settle(lease, async () => {
-      try {
-        // A try after one whose answer was lost may be fenced by that one, committed after all.
-        return await store.finishAttempt(lease, end) || (unsure && await this.#ended(lease, end));
-      } catch (error) {
-        unsure = true;
-        throw error;
-      }
-    });
+    const recorded = await this.#settle(
+      lease,
+      () => this.#o.store.finishAttempt(lease, end),
+      (stored) => stored.intentos === lease.attempt && stored.estado === end.outcome.estado,
+    );
     if (recorded) {
       const started = Date.parse(end.startedAt);
       this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
@@ -221,28 +216,31 @@ export class SharedAttempts {
     this.#drop(lease);
   }
 
-  /** Whether the order stands as this attempt's `end` left it. */
-  async #ended(lease: Lease, end: AttemptEnd): Promise<boolean> {
-    const stored = await this.#o.store.get(lease.id);
-    return stored !== null && stored.intentos === lease.attempt &&
-      stored.estado === end.outcome.estado;
-  }
-
   /**
    * Writes until it is committed (the database may be down for a while).
    * A fenced write (the order moved on to a newer attempt elsewhere) is not
-   * retried.
+   * retried. A try that failed may have been committed all the same (its
+   * answer was lost), and then fences the next: when a later try is fenced,
+   * the order is read back, and the write counts as taken if `landed` says
+   * the order stands as it left it.
    *
    * @returns whether the write was committed and took effect.
    */
-  async #settle(lease: Lease, write: () => Promise<boolean>): Promise<boolean> {
+  async #settle(
+    lease: Lease,
+    write: () => Promise<boolean>,
+    landed?: (stored: Pedido) => boolean,
+  ): Promise<boolean> {
     let took = false;
+    let unsure = false;
     this.#writing.add(lease.id);
     for (let attempt = 1;; attempt++) {
       try {
-        took = await write();
+        took = await write() ||
+          (unsure && landed !== undefined && await this.#stands(lease, landed));
         break;
       } catch (error) {
+        unsure = true;
         if (attempt % 30 === 1) {
           this.#o.logger.error("order.write_failed", {
             id: lease.id,
@@ -256,9 +254,16 @@ export class SharedAttempts {
       }
     }
     if (!took && !this.#settling.signal.aborted) {
-      this.#o.logger.warn("order.fenced", { id: lease.id, attempt: lease.attempt });
+      // (After a failed try, maybe by that try.)
+      this.#o.logger.warn("order.fenced", { id: lease.id, attempt: lease.attempt, unsure });
     }
     return took;
+  }
+
+  /** Whether order `lease.id` is stored and `landed` says it stands as a write left it. */
+  async #stands(lease: Lease, landed: (stored: Pedido) => boolean): Promise<boolean> {
+    const stored = await this.#o.store.get(lease.id);
+    return stored !== null && landed(stored);
   }
 
   /**
