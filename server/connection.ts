@@ -247,6 +247,7 @@ export class Connection {
   beginStop(): void {
     this.#stopping = true;
     if (this.pending === 0) this.close();
+    else this.#wake(); // a request held back (§8) is answered shutting_down now
   }
 
   /** Closes the socket now. Idempotent. */
@@ -291,7 +292,7 @@ export class Connection {
   /** Whether the pump could dispatch something now. */
   #canProgress(): boolean {
     if (this.#closed || this.#closeQueued || !this.#hasRoom()) return false;
-    if (this.#held !== null) return this.#mayStart(this.#held);
+    if (this.#held !== null) return this.#stopping || this.#mayStart(this.#held);
     return this.#backlogHead < this.#backlog.length;
   }
 
@@ -313,6 +314,12 @@ export class Connection {
             this.#fill(this.#reserve(), early);
             continue;
           }
+        }
+        if (this.#stopping) {
+          // Parsed before the stop, waiting for the requests before it: it runs no more.
+          this.#held = null;
+          this.#fill(this.#reserve(), errorReply("shutting_down"));
+          continue;
         }
         const { request, overlap } = this.#held!;
         // §8: wait until the requests before it are answered, unless it may overlap them;

@@ -54,3 +54,32 @@ Deno.test("a stopping daemon with nothing to drain closes its listeners promptly
     Deno.errors.ConnectionRefused,
   );
 });
+
+Deno.test("a stopping daemon answers shutting_down to a request pipelined behind a wait, and stores nothing for it", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 1000, max: 1000 },
+    drainTimeoutMs: 10_000,
+  });
+  const client = await daemon.client();
+  const { id } = await client.request(ORDER);
+  await using conn = await rawConnect(daemon.port);
+  // The PEDIDO waits behind the ESTADO esperar (§8) when the stop begins.
+  await conn.write(
+    `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":20000}\n` +
+      `${JSON.stringify(ORDER)}\n{"op":"PING"}\n`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stopped = daemon.server.shutdown();
+  const waited = await conn.readLine(15_000);
+  assert.equal(
+    (waited?.pedido as Record<string, unknown>).estado,
+    "listo",
+    "the drain ends the wait",
+  );
+  assert.deepEqual(await conn.readLine(), errorReply("shutting_down"), "the PEDIDO held back");
+  assert.ok(await conn.closedByPeer(1000), "closed after that reply, as any shutting_down");
+  const summary = await stopped;
+  assert.equal(summary.aceptados, 1, "only the order taken before the stop");
+  assert.equal(summary.pendientes, 0);
+});
