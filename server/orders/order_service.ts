@@ -203,6 +203,9 @@ export class OrderService {
       const stored = await this.#store.get(id, owner);
       return stored === null ? null : this.#active.present(stored);
     };
+    // Whether it was held here when read: if it is not when the read is
+    // answered, it left meanwhile (its finish woke no one yet waiting).
+    let heldAtRead = this.#active.get(id) !== undefined;
     let pedido = await read(options.owner);
     if (pedido === null) throw notFound(id);
     if (!options.esperar || FINISHED.has(pedido.estado)) return { ok: true, pedido };
@@ -218,10 +221,13 @@ export class OrderService {
       if (left <= 0 || signal.aborted) return { ok: true, pedido, timeout: true };
       // An order held here wakes its waiters when it ends; any other is re-read now and then.
       const held = this.#active.get(id) !== undefined;
-      await this.#waiters.wait(id, {
-        timeoutMs: held ? left : Math.min(left, this.#pollMs),
-        signal,
-      });
+      if (held || !heldAtRead) {
+        await this.#waiters.wait(id, {
+          timeoutMs: held ? left : Math.min(left, this.#pollMs),
+          signal,
+        });
+      }
+      heldAtRead = this.#active.get(id) !== undefined;
       pedido = (await read()) ?? pedido;
     }
     return { ok: true, pedido };
