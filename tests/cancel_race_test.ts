@@ -103,3 +103,130 @@ testWith("read")(
     assert.equal(stats.pendientes, 0);
   },
 );
+
+Deno.test("CANCELAR sent on another connection while its order is being committed: ok means cancelled and never run", async () => {
+  await using daemon = await startInProcess({
+    workers: 2,
+    maxPedidos: 100,
+    processMs: { min: 20, max: 20 },
+  });
+  await using orders = await rawConnect(daemon.port);
+  await using cancels = await rawConnect(daemon.port);
+  const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+  const cancelled: number[] = [];
+  for (let id = 1; id <= 20; id++) {
+    // Ids are handed out in turn: the order about to be stored, cancelled at the same moment.
+    await Promise.all([
+      orders.write(`${order}\n`),
+      cancels.write(`{"op":"CANCELAR","id":${id}}\n`),
+    ]);
+    assert.equal((await orders.readLine())?.id, id);
+    const reply = await cancels.readLine();
+    if (reply?.ok === true) cancelled.push(id);
+    else {assert.ok(
+        ["not_found", "not_cancellable"].includes(reply?.error as string),
+        JSON.stringify(reply),
+      );}
+  }
+  assert.ok(cancelled.length >= 1, "some cancels reach their order while it is committed");
+  for (const id of cancelled) {
+    await orders.write(`{"op":"ESTADO","id":${id}}\n`);
+    const final = (await orders.readLine())?.pedido as Record<string, unknown>;
+    assert.deepEqual(
+      [final.estado, final.intentos, final.worker],
+      ["cancelado", 0, null],
+      `order ${id}`,
+    );
+  }
+  await waitUntil(async () => {
+    await orders.write('{"op":"STATS"}\n');
+    const stats = (await orders.readLine())?.stats as Record<string, number>;
+    return stats.listos! + stats.cancelados! === 20;
+  }, { what: "every order listo or cancelado" });
+  await orders.write('{"op":"STATS"}\n');
+  const stats = (await orders.readLine())?.stats as Record<string, number>;
+  assert.equal(stats.cancelados, cancelled.length, "none counted twice");
+  assert.equal(stats.libres, stats.capacidad, "every slot came back");
+});
+
+testWith("read")(
+  "REINTENTAR and CANCELAR of an error order at once: the cancel wins only if the order never runs again",
+  async () => {
+    await using daemon = await startInProcess({
+      processor: SCRIPTED,
+      maxIntentos: 1,
+      maxPedidos: 20,
+    });
+    await using conn = await rawConnect(daemon.port);
+    await using other = await rawConnect(daemon.port);
+    const ids: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await conn.write(
+        JSON.stringify({ cliente: "throw", productos: ["pan"], direccion: "C" }) + "\n",
+      );
+      ids.push((await conn.readLine())?.id as number);
+    }
+    for (const id of ids) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n`);
+      assert.equal(
+        ((await conn.readLine(12_000))?.pedido as Record<string, unknown>).estado,
+        "error",
+      );
+    }
+    for (const id of ids) {
+      await Promise.all([
+        conn.write(`{"op":"REINTENTAR","id":${id}}\n`),
+        other.write(`{"op":"CANCELAR","id":${id}}\n`),
+      ]);
+      const retried = await conn.readLine();
+      const cancel = await other.readLine();
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n`);
+      const final = (await conn.readLine(12_000))?.pedido as Record<string, unknown>;
+      if (cancel?.ok === true) {
+        assert.equal(retried?.ok, true, "a cancel finds the order pendiente only after the retry");
+        assert.deepEqual(
+          [final.estado, final.intentos],
+          ["cancelado", 1],
+          `order ${id} never ran again`,
+        );
+      } else {
+        assert.equal(cancel?.error, "not_cancellable", JSON.stringify(cancel));
+        assert.deepEqual([final.estado, final.intentos], retried?.ok ? ["error", 2] : ["error", 1]);
+      }
+    }
+    await conn.write('{"op":"STATS"}\n');
+    const stats = (await conn.readLine())?.stats as Record<string, number>;
+    assert.equal(stats.libres, stats.capacidad, "every slot came back");
+  },
+);
+
+Deno.test("CANCELAR of orders handed to a worker in a run answers not_cancellable with what they became, never pendiente", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    maxPedidos: 10_000,
+    processMs: { min: 0, max: 0 },
+  });
+  await using orders = await rawConnect(daemon.port);
+  await using cancels = await rawConnect(daemon.port);
+  const count = 400;
+  const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+  await orders.write(`${order}\n`.repeat(count));
+  // Cancels of the ids to come, pipelined while the orders go to the worker in runs.
+  await cancels.write(
+    Array.from({ length: count }, (_, i) => `{"op":"CANCELAR","id":${i + 1}}\n`).join(""),
+  );
+  for (let i = 0; i < count; i++) assert.equal((await orders.readLine())?.ok, true);
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const reply = await cancels.readLine();
+    const estado = (reply?.pedido as Record<string, unknown> | undefined)?.estado as string;
+    const key = `${reply?.ok === true ? "ok" : reply?.error}:${estado ?? ""}`;
+    seen[key] = (seen[key] ?? 0) + 1;
+  }
+  assert.equal(seen["not_cancellable:pendiente"], undefined, JSON.stringify(seen));
+  await waitUntil(async () => {
+    await orders.write('{"op":"STATS"}\n');
+    const stats = (await orders.readLine())?.stats as Record<string, number>;
+    return stats.listos! + stats.cancelados! === count && stats.libres === stats.capacidad;
+  }, { what: "every order listo or cancelado, every slot back" });
+});

@@ -124,3 +124,22 @@ testWith("read")("REINTENTAR on a full daemon answers queue_full and changes not
   assert.equal((await conn.readLine())?.error, "queue_full");
   assert.equal(pedidoOf(await conn.readLine()).estado, "error");
 });
+
+Deno.test("a REINTENTAR that is refused holds no slot: a PEDIDO sent with it on a daemon with one slot is taken", async () => {
+  await using daemon = await startInProcess({ workers: 1, maxPedidos: 1 });
+  await using conn = await rawConnect(daemon.port);
+  await using other = await rawConnect(daemon.port);
+  await conn.write(order("Ana"));
+  const id = (await conn.readLine())?.id;
+  for (let round = 0; round < 20; round++) {
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
+    assert.equal(pedidoOf(await conn.readLine()).estado, "listo");
+    // The one slot is free; the REINTENTAR of a listo order cannot take it.
+    await Promise.all([conn.write(`{"op":"REINTENTAR","id":${id}}\n`), other.write(order("Ana"))]);
+    assert.equal((await conn.readLine())?.error, "not_retryable");
+    const taken = await other.readLine();
+    assert.equal(taken?.ok, true, `round ${round}: ${JSON.stringify(taken)}`);
+    await other.write(`{"op":"ESTADO","id":${taken?.id},"esperar":true}\n`);
+    assert.equal(pedidoOf(await other.readLine()).estado, "listo");
+  }
+});

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Capacity } from "../capacity.ts";
+import type { Capacity, Permit } from "../capacity.ts";
 import type { Logger } from "../log.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
@@ -39,6 +39,17 @@ export class Intake {
   readonly #waiters: FinishWaiters;
   readonly #logger: Logger;
   readonly #claves = new ClavesInFlight();
+  /**
+   * CANCELARs in flight, by id, of orders they found not held here. An
+   * order being stored or put back (a PEDIDO, a REINTENTAR) may be that
+   * order: it is held when its commit is answered, which may come before or
+   * after the cancel's, and must not be queued before the cancel is settled.
+   */
+  readonly #cancelling = new Map<number, number>();
+  /** Orders held and not queued: a cancel in flight decides ({@linkcode Intake.#cancelling}). */
+  readonly #parked = new Set<number>();
+  /** Orders cancelled before they were held here: not to be queued when they are. */
+  readonly #cancelled = new Set<number>();
 
   constructor(options: IntakeOptions) {
     this.#store = options.store;
@@ -93,8 +104,7 @@ export class Intake {
     this.#counters.accepted();
     const { id } = result.pedido;
     this.#logger.debug("order.accepted", { id });
-    this.#active.add(result.pedido, permit);
-    this.#scheduler.schedule(result.pedido);
+    this.#hold(result.pedido, permit);
     return { ok: true, id, estado: "pendiente", mensaje: `✅ Pedido ${id} recibido.` };
   }
 
@@ -106,24 +116,34 @@ export class Intake {
    * `internal` when the change could not be stored (the order stays queued).
    */
   async cancel(id: number): Promise<PedidoStateReply> {
-    const held = this.#active.get(id);
-    if (held !== undefined && !this.#scheduler.withdraw(id)) {
+    let held = this.#active.get(id);
+    for (let waited = 0; held !== undefined && !this.#scheduler.withdraw(id); waited += POLL_MS) {
       // A worker has it. The store may not say so yet (its start is written
       // after, or with its end for an order processed in no time).
       const pedido = await this.#store.get(id);
       if (pedido === null) throw notFound(id);
-      throw notCancellable(this.#active.present(pedido));
+      const seen = this.#active.present(pedido);
+      if (seen.estado !== "pendiente" || waited >= TAKEN_WAIT_MS) throw notCancellable(seen);
+      // Still shown pendiente: one of a run of orders that take no time,
+      // handed to a worker after the run's first, or one that another cancel
+      // decides. It is taken all the same: answer once it shows what became of it.
+      await this.#waiters.wait(id, { timeoutMs: POLL_MS });
+      held = this.#active.get(id);
     }
+    const watching = held === undefined;
+    if (watching) this.#cancelling.set(id, (this.#cancelling.get(id) ?? 0) + 1);
     let result: ChangeResult;
     try {
       result = await this.#store.cancel(id, new Date().toISOString());
     } catch (error) {
       this.#logger.error("order.cancel_failed", { id, error: String(error) });
       if (held !== undefined) this.#requeue(id);
+      else this.#unwatch(id, false);
       throw new ProtocolError("internal", "❌ No se pudo cancelar el pedido; reintente.", {
         cause: error,
       });
     }
+    if (watching) this.#unwatch(id, result.status === "changed");
     if (result.status === "not_found") throw notFound(id);
     if (result.status === "refused") {
       if (held !== undefined) this.#requeue(id);
@@ -144,10 +164,11 @@ export class Intake {
    * `queue_full` when no slot is free (nothing changes), `internal`.
    */
   async retry(id: number): Promise<PedidoStateReply> {
-    if (this.#active.get(id) !== undefined) {
-      const pedido = await this.#store.get(id);
-      if (pedido === null) throw notFound(id);
-      throw notRetryable(pedido);
+    // Refused without a slot when it cannot be retried, so that it keeps none from a PEDIDO meanwhile.
+    const stored = await this.#store.get(id);
+    if (stored === null) throw notFound(id);
+    if (this.#active.get(id) !== undefined || stored.estado !== "error") {
+      throw notRetryable(this.#active.present(stored));
     }
     const permit = this.#capacity.tryTake();
     if (permit === null) throw new ProtocolError("queue_full");
@@ -167,9 +188,44 @@ export class Intake {
       throw notRetryable(result.pedido);
     }
     this.#logger.debug("order.retried", { id });
-    this.#active.add(result.pedido, permit);
-    this.#scheduler.schedule(result.pedido);
+    this.#hold(result.pedido, permit);
     return { ok: true, pedido: result.pedido };
+  }
+
+  /**
+   * Holds an order just stored `pendiente` (new, or put back) with its slot,
+   * and queues it, unless a cancel found it first (it then ends here) or is
+   * in flight (it waits for that one).
+   */
+  #hold(pedido: Pedido, permit: Permit): void {
+    const { id } = pedido;
+    if (this.#cancelled.delete(id)) {
+      permit.release();
+      return;
+    }
+    this.#active.add(pedido, permit);
+    if (this.#cancelling.has(id)) this.#parked.add(id);
+    else this.#scheduler.schedule(pedido);
+  }
+
+  /**
+   * A cancel of order `id`, not held when it started, is settled: an order
+   * parked for it meanwhile ends (`cancelled`) or goes to the queue; one
+   * cancelled and not held yet is not queued when it is.
+   */
+  #unwatch(id: number, cancelled: boolean): void {
+    const left = this.#cancelling.get(id)! - 1;
+    if (left > 0) this.#cancelling.set(id, left);
+    else this.#cancelling.delete(id);
+    if (!this.#parked.has(id)) {
+      if (cancelled) this.#cancelled.add(id);
+      return;
+    }
+    if (!cancelled && left > 0) return; // another cancel in flight decides
+    this.#parked.delete(id);
+    if (cancelled) return this.#active.end(id);
+    const order = this.#active.get(id);
+    if (order !== undefined) this.#scheduler.schedule(order.pedido);
   }
 
   /** Puts a withdrawn order back at the head of the queue (its cancel did not commit). */
@@ -178,6 +234,11 @@ export class Intake {
     if (held !== undefined) this.#scheduler.schedule(held.pedido, { front: true });
   }
 }
+
+/** How often a CANCELAR looks again at an order a worker has but that still shows `pendiente`, ms. */
+const POLL_MS = 10;
+/** How long it looks, ms, before it answers with the order as it is. */
+const TAKEN_WAIT_MS = 5000;
 
 /** The reply to a PEDIDO whose `clave` is already stored. */
 export function duplicateReply(pedido: Pedido): PedidoReply {
