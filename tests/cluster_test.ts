@@ -321,3 +321,28 @@ pgTest({
     assert.equal(refused.error, "queue_full", JSON.stringify(refused));
   },
 });
+
+pgTest({
+  name:
+    "on PostgreSQL a REINTENTAR that is refused holds no slot: a PEDIDO sent with it on a daemon with one slot is taken",
+  async fn() {
+    await using cluster = await startCluster(1, ["--max-pedidos", "1", "--process-ms", "0"]);
+    const [daemon] = cluster.daemons;
+    const { id } = await ask(daemon!.port, order());
+    for (let round = 0; round < 10; round++) {
+      await waitUntil(
+        async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+        {
+          what: "every order listo",
+        },
+      );
+      // The one slot is free; the REINTENTAR of a listo order cannot take it.
+      const [retried, taken] = await Promise.all([
+        ask(daemon!.port, { op: "REINTENTAR", id }),
+        ask(daemon!.port, order()),
+      ]);
+      assert.equal(retried.error, "not_retryable");
+      assert.equal(taken.ok, true, `round ${round}: ${JSON.stringify(taken)}`);
+    }
+  },
+});

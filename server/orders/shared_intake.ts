@@ -160,6 +160,10 @@ export class SharedIntake {
    * @throws {ProtocolError} `not_found`, `not_retryable`, `queue_full`, `unavailable`, `internal`.
    */
   async retry(id: number): Promise<PedidoStateReply> {
+    // Refused without a slot when it cannot be retried, so that it keeps none from a PEDIDO meanwhile.
+    const stored = await this.#guard("order.retry_failed", () => this.#options.store.get(id));
+    if (stored === null) throw notFound(id);
+    if (stored.estado !== "error") throw notRetryable(stored);
     const result = await this.#withSlot(
       "order.retry_failed",
       () => this.#options.store.retryWithinCapacity(id),
