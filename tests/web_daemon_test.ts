@@ -10,7 +10,7 @@ import { startInProcess } from "./test_util.ts";
 
 const quiet = () => new Logger({ level: "error", write: () => {} });
 
-Deno.test("connectDaemon() keeps one connection for queries and one for work, whatever the load", async () => {
+Deno.test("connectDaemon() keeps one connection for queries, and opens one for tasks when a task comes", async () => {
   await using daemon = await startInProcess();
   await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger: quiet() });
   const replies = await Promise.all(
@@ -23,6 +23,22 @@ Deno.test("connectDaemon() keeps one connection for queries and one for work, wh
   assert.equal(daemon.server.connections, 2);
   await Promise.all(Array.from({ length: 20 }, () => link.request({ op: "PING" })));
   assert.equal(daemon.server.connections, 2);
+});
+
+Deno.test("connectDaemon(): an order is answered while a task waits for a worker behind the orders queued before it", async () => {
+  await using daemon = await startInProcess({ workers: 1, processMs: { min: 600, max: 600 } });
+  await using link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger: quiet() });
+  const order = { cliente: "Ana", productos: ["pan"], direccion: "C 1" };
+  assert.equal((await link.request(order)).ok, true); // the only worker is busy
+  assert.equal((await link.request(order)).ok, true); // and this one waits for it
+  let taskDone = false;
+  const task = link.request({ op: "TASK", data: { task: { name: "upper", s: "hola" } } })
+    .finally(() => taskDone = true);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const another = await link.request(order);
+  assert.equal(another.ok, true);
+  assert.equal(taskDone, false, "the order did not wait behind the task");
+  assert.equal((await task).result, "HOLA");
 });
 
 /** A clock that moves only when the test says so. */

@@ -7,10 +7,12 @@
  * (a TASK queued behind orders, a password being hashed) would hold up
  * every reply behind it. The gateway therefore keeps separate connections:
  * one for quick queries (STATS, LISTAR, ESTADO, GET_TAREAS_HTML, PING) that
- * the live pages poll, one for work (PEDIDO, TASK, CANCELAR, REINTENTAR),
- * and two for accounts (REGISTRO, LOGIN: the daemon hashes two passwords
- * at a time), each request going to the one with less waiting on it. A
- * flood of sign-ins therefore never delays an order or a task.
+ * the live pages poll, one for orders (PEDIDO, CANCELAR, REINTENTAR), a few
+ * for tasks (a TASK waits for a worker, behind the orders queued before it,
+ * and holds up what follows it on its connection), and two for accounts
+ * (REGISTRO, LOGIN: the daemon hashes two passwords at a time); a task or an
+ * account request goes to the connection of its kind with the least waiting
+ * on it. A flood of sign-ins or of tasks therefore never delays an order.
  *
  * @module
  */
@@ -46,16 +48,19 @@ export interface DaemonClient {
   close(): Promise<void>;
 }
 
-/** Operations sent on the work connection. */
-const WORK_OPS = new Set(["PEDIDO", "TASK", "CANCELAR", "REINTENTAR"]);
+/** Operations sent on the orders connection. */
+const ORDER_OPS = new Set(["PEDIDO", "CANCELAR", "REINTENTAR"]);
 /** Operations sent on the account connections; everything else is a query. */
 const ACCOUNT_OPS = new Set(["REGISTRO", "LOGIN"]);
 /** Account connections: as many as the passwords the daemon hashes at once. */
 const ACCOUNT_LINKS = 2;
+/** Task connections: tasks of different users wait for workers side by side. */
+const TASK_LINKS = 4;
 
 /**
- * The gateway's daemon client: a query connection, a work connection and
- * two account connections, each opened when first needed (see the module docs).
+ * The gateway's daemon client: a query connection, an orders connection,
+ * task connections and account connections, each opened when first needed
+ * (see the module docs).
  *
  * @example Usage
  * ```ts ignore
@@ -67,26 +72,13 @@ const ACCOUNT_LINKS = 2;
  */
 export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncDisposable {
   const queries = new DaemonLink({ ...options, name: "consultas" });
-  const work = new DaemonLink({ ...options, name: "trabajo" });
-  const accounts = Array.from({ length: ACCOUNT_LINKS }, (_, i) => ({
-    link: new DaemonLink({ ...options, name: `cuentas-${i + 1}` }),
-    waiting: 0,
-  }));
+  const orders = new DaemonLink({ ...options, name: "pedidos" });
+  const tasks = linkGroup(options, "tareas", TASK_LINKS);
+  const accounts = linkGroup(options, "cuentas", ACCOUNT_LINKS);
   const close = async () => {
-    await Promise.all([queries, work, ...accounts.map((a) => a.link)].map((link) => link.close()));
+    const all = [queries, orders, ...tasks.links, ...accounts.links];
+    await Promise.all(all.map((link) => link.close()));
   };
-  async function toAccounts<O extends Op>(
-    body: DaemonRequest<O>,
-    requestOptions?: { signal?: AbortSignal },
-  ): Promise<ReplyOf<O>> {
-    const least = accounts.reduce((a, b) => (b.waiting < a.waiting ? b : a));
-    least.waiting++;
-    try {
-      return await least.link.request(body, requestOptions);
-    } finally {
-      least.waiting--;
-    }
-  }
   return {
     address: queries.address,
     request<O extends Op = "PEDIDO">(
@@ -94,10 +86,37 @@ export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncD
       requestOptions?: { signal?: AbortSignal },
     ): Promise<ReplyOf<O>> {
       const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
-      if (ACCOUNT_OPS.has(op)) return toAccounts(body, requestOptions);
-      return (WORK_OPS.has(op) ? work : queries).request(body, requestOptions);
+      if (ACCOUNT_OPS.has(op)) return accounts.request(body, requestOptions);
+      if (op === "TASK") return tasks.request(body, requestOptions);
+      return (ORDER_OPS.has(op) ? orders : queries).request(body, requestOptions);
     },
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * `count` connections named `name-1`, `name-2`…: each request goes to the
+ * one with the fewest requests waiting on it.
+ */
+function linkGroup(options: DaemonLinkOptions, name: string, count: number) {
+  const members = Array.from({ length: count }, (_, i) => ({
+    link: new DaemonLink({ ...options, name: `${name}-${i + 1}` }),
+    waiting: 0,
+  }));
+  return {
+    links: members.map((member) => member.link),
+    async request<O extends Op>(
+      body: DaemonRequest<O>,
+      requestOptions?: { signal?: AbortSignal },
+    ): Promise<ReplyOf<O>> {
+      const least = members.reduce((a, b) => (b.waiting < a.waiting ? b : a));
+      least.waiting++;
+      try {
+        return await least.link.request(body, requestOptions);
+      } finally {
+        least.waiting--;
+      }
+    },
   };
 }
