@@ -136,6 +136,29 @@ testWith("read")(
 );
 
 testWith("read")(
+  "an error a module leaves behind (a timer that throws, a promise that rejects) fails no order, and the worker goes on; self.close() fails its attempt at once",
+  async () => {
+    await using daemon = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 600_000 });
+    await using conn = await rawConnect(daemon.port);
+    const send = (cliente: string) =>
+      conn.write(JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" }) + "\n");
+    // The second order runs on the same worker while the first one's leftovers go off.
+    await send("stray-100");
+    await send("wait-400");
+    const ids = [(await conn.readLine())?.id, (await conn.readLine())?.id];
+    for (const id of ids) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":20000}\n`);
+      const pedido = (await conn.readLine(22_000))?.pedido as Record<string, unknown>;
+      assert.deepEqual([pedido.estado, pedido.detalle_error], ["listo", null], `order ${id}`);
+    }
+    const closed = await run(daemon, "close");
+    assert.equal(closed.estado, "error");
+    assert.match(closed.detalle_error as string, /self\.close\(\) called by the processor module/);
+    assert.equal((await run(daemon, "ok")).estado, "listo", "its worker goes on");
+  },
+);
+
+testWith("read")(
   "an attempt over --process-timeout-ms is aborted: a module that honours its signal keeps its worker",
   async () => {
     await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 200 });

@@ -60,4 +60,10 @@ export type FromProcessor =
   | { type: "init_failed"; message: string }
   | { type: "done"; jobId: number; result: number | string | null }
   | { type: "failed"; jobId: number; message: string }
-  | { type: "ranMany"; outcomes: JobOutcome[] };
+  | { type: "ranMany"; outcomes: JobOutcome[] }
+  /**
+   * An error thrown, or a promise rejected, outside any job's own code path
+   * (a timer a module left behind): the worker goes on, and the job it runs
+   * now, if any, is not blamed for it.
+   */
+  | { type: "stray"; message: string };

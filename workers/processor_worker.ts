@@ -23,12 +23,35 @@ import { describeError, loadProcessor, type ProcessorFunction } from "./processo
  * worker silently, and its attempt would wait out `--process-timeout-ms`.
  * Thrown in an attempt it fails that attempt at once (retried as any
  * failure); thrown while loading, the module cannot be used; thrown
- * elsewhere, it is an uncaught error, and the pool replaces the worker.
+ * elsewhere, it is a stray error (below), reported.
  */
 Object.defineProperty(Deno, "exit", {
   value: (code?: number): never => {
     throw new Error(`Deno.exit(${code ?? ""}) called by the processor module`);
   },
+});
+
+/**
+ * Likewise `self.close()`: the worker would end silently, and its next
+ * attempt would wait out `--process-timeout-ms`.
+ */
+self.close = (): never => {
+  throw new Error("self.close() called by the processor module");
+};
+
+/**
+ * An error a module throws, or a promise it rejects, outside the call that
+ * runs a job (a timer it left behind, a promise it did not await) is
+ * reported and the worker goes on: the job it runs now, maybe another
+ * order's, is not failed for it.
+ */
+self.addEventListener("error", (event: ErrorEvent) => {
+  event.preventDefault();
+  post({ type: "stray", message: describeError(event.error ?? event.message) });
+});
+self.addEventListener("unhandledrejection", (event: PromiseRejectionEvent) => {
+  event.preventDefault();
+  post({ type: "stray", message: describeError(event.reason) });
 });
 
 let processor: ProcessorFunction | null = null;

@@ -310,6 +310,10 @@ export class WorkerPool implements ProcessorPool {
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {
+    if (message.type === "stray") {
+      this.#logger?.warn("worker.stray_error", { worker: slot.number, error: message.message });
+      return;
+    }
     const entries = slot.entries;
     if (entries.length === 0 || message.type === "ready" || message.type === "init_failed") return;
     if (message.type === "ranMany") {
