@@ -455,6 +455,30 @@ Deno.test("gateway: a form POST without the session's CSRF token is refused with
   assert.equal((await browser.post("/pedidos", order)).status, 303, "the real form works");
 });
 
+Deno.test("gateway: a POST whose body is no form (multipart without a boundary, or cut short) is refused with 403, not an error page", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await browser.get("/login");
+  const bodies: [string, string][] = [
+    ["multipart/form-data", "usuario=ana"],
+    ["multipart/form-data; boundary=x", "garbage without any boundary line"],
+  ];
+  for (const [type, body] of bodies) {
+    const headers = new Headers({ "content-type": type, origin: ORIGIN });
+    headers.set("cookie", [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    const page = await browser.send(
+      new Request(`${ORIGIN}/login`, { method: "POST", headers, body }),
+    );
+    assert.equal(page.status, 403, type);
+  }
+  assert.deepEqual(
+    gw.lines.filter((line) => / ERROR /.test(line)),
+    [],
+    "nothing for the error log",
+  );
+  assert.equal(gw.daemon.sent("LOGIN").length, 0);
+});
+
 Deno.test("gateway: Logout forgets the session", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

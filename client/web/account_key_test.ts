@@ -7,6 +7,11 @@ Deno.test("accountKey() folds ASCII case only, as the daemon compares names", ()
   assert.equal(accountKey("Ana_2-X.y"), "ana_2-x.y");
   assert.equal(accountKey("ÉBC"), "Ébc");
   assert.notEqual(accountKey("Ébc"), accountKey("ébc"), "two accounts for the daemon");
+  assert.equal(
+    accountKey("Jose\u0301"),
+    accountKey("Jos\u00e9"),
+    "one account, however it is typed",
+  );
 });
 
 Deno.test("scopedClave() gives two accounts that differ beyond ASCII case two namespaces", () => {

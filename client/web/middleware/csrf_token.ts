@@ -25,7 +25,13 @@ export function csrfToken(
 ): MiddlewareHandler<GatewayEnv> {
   return async function csrfToken(c, next) {
     if (c.req.method !== "POST") return await next();
-    const form = await c.req.parseBody();
+    let form;
+    try {
+      form = await c.req.parseBody();
+    } catch {
+      // A body that is no form (a multipart one without a boundary, cut short…) carries no token.
+      return refuse(c);
+    }
     if (!respond.csrfMatches(c, field(form, "_csrf"))) return refuse(c);
     await next();
   };
