@@ -167,6 +167,41 @@ Deno.test("gateway: a session the daemon no longer knows signs out", async () =>
   assert.equal((await browser.get("/tareas")).location, "/login");
 });
 
+Deno.test("gateway: a session the daemon no longer knows signs out from Pedidos, an order or the Panel too, and its live stream ends", async () => {
+  using gw = fakeGateway();
+  gw.daemon.operators.add("ana");
+  const order = { cliente: "Ana", productos: "pan", direccion: "Calle 1", clave: "k" };
+  const visits: [
+    string,
+    (browser: FakeBrowser) => Promise<{ status: number; location: string | null }>,
+  ][] = [
+    ["GET /pedidos", (browser) => browser.get("/pedidos")],
+    ["POST /pedidos", (browser) => browser.post("/pedidos", order)],
+    ["GET /panel", (browser) => browser.get("/panel")],
+  ];
+  for (const [what, visit] of visits) {
+    const browser = gw.browser();
+    await signIn(browser);
+    await browser.get("/pedidos"); // its CSRF token
+    gw.daemon.tokens.clear(); // the daemon restarted on another database
+    const page = await visit(browser);
+    assert.deepEqual([page.status, page.location], [303, "/login"], what);
+    assert.match((await browser.get("/login")).text, /Su sesión venció/, what);
+    assert.equal((await browser.get("/pedidos")).location, "/login", `${what}: signed out`);
+  }
+  const browser = gw.browser();
+  await signIn(browser);
+  const response = await browser.handler(
+    new Request(`${ORIGIN}/pedidos/eventos`, {
+      headers: { cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ") },
+    }),
+  );
+  await using stream = new EventStream(response);
+  await stream.until(/event: html/);
+  gw.daemon.tokens.clear();
+  await stream.end();
+});
+
 Deno.test("gateway: Tareas runs sum, upper and lower and shows the result", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

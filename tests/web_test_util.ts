@@ -62,6 +62,10 @@ export class FakeDaemon implements DaemonClient {
     const data = (body.data ?? body) as Record<string, unknown>;
     const refused = this.refuse[op as Op];
     if (refused) return Promise.resolve(fail(refused, `❌ Falla simulada: ${refused}.`));
+    // As the daemon: a request with a session token it does not know is refused.
+    if (typeof data.token === "string" && !this.tokens.has(data.token)) {
+      return Promise.resolve(fail("unauthorized", "❌ Sesión inválida o vencida."));
+    }
     // The fake answers each op with that op's reply; the cast states it.
     return Promise.resolve(this.#answer(op, data) as ReplyOf<O>);
   }

@@ -39,7 +39,7 @@ import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { Logger } from "../../server/log.ts";
 import { AccountLimits } from "./account_limits.ts";
-import { createAsk, DaemonHealth } from "./ask.ts";
+import { type Ask, createAsk, DaemonHealth } from "./ask.ts";
 import { clientAddress, isHttps } from "./client_address.ts";
 import type { DaemonClient } from "./daemon.ts";
 import { ErrorPages } from "./error_pages.tsx";
@@ -129,7 +129,17 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   const now = deps.now ?? Date.now;
   const closing = new AbortController();
   const health = new DaemonHealth(daemon.address);
-  const ask = createAsk(daemon, closing.signal, health);
+  const asked = createAsk(daemon, closing.signal, health);
+  // A session token the daemon refuses (it expired there, or its accounts were
+  // replaced) ends every session holding it: its pages sign out, its streams end.
+  const ask: Ask = async (request) => {
+    const reply = await asked(request);
+    if (reply?.ok === false && reply.error === "unauthorized") {
+      const token = request.token ?? (request.data as { token?: unknown } | undefined)?.token;
+      if (typeof token === "string") sessions.endByToken(token);
+    }
+    return reply;
+  };
   const unreachable = () => health.problem();
   const trustProxy = deps.trustProxy ?? false;
   const live = new LiveData({

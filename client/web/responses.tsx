@@ -199,6 +199,20 @@ export class Responses {
    * the login page with a message, as a new anonymous visitor.
    */
   signOut(c: GatewayContext, text: string | null, kind: "ok" | "error" = "ok"): Response {
+    return this.#signOut(c, text, kind);
+  }
+
+  /**
+   * When the daemon refused this request's session token (the session was
+   * ended meanwhile, see `app.tsx`), the sign-out that says so; else null.
+   */
+  ifSessionEnded(c: GatewayContext): Response | null {
+    const session = c.get("session");
+    if (session === null || !session.ended.aborted) return null;
+    return this.#signOut(c, "Su sesión venció. Entre de nuevo.", "error");
+  }
+
+  #signOut(c: GatewayContext, text: string | null, kind: "ok" | "error"): Response {
     const old = c.get("session");
     if (old) this.#sessions.delete(old);
     c.set("session", null);

@@ -145,6 +145,17 @@ export class SessionStore {
     this.#end(session.id);
   }
 
+  /**
+   * Ends every session holding the daemon's session token `token`: the
+   * daemon no longer knows it (it expired there, or the daemon's accounts
+   * were replaced), so nothing asked with it can work.
+   */
+  endByToken(token: string): void {
+    for (const [id, { session }] of [...this.#sessions]) {
+      if (session.token === token) this.#end(id);
+    }
+  }
+
   #end(id: string): void {
     const entry = this.#sessions.get(id);
     if (entry === undefined) return;

@@ -26,6 +26,8 @@ export function panelRoutes(deps: RouteDeps): Hono<GatewayEnv> {
 
   app.get("/", async (c) => {
     const props = await live.panel(c.get("session")!.token);
+    const ended = respond.ifSessionEnded(c);
+    if (ended !== null) return ended;
     return respond.page(
       c,
       { title: "Panel", nav: "panel", refreshWithoutScript: true },

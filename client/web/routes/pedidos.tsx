@@ -85,6 +85,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   ): Promise<Response> {
     const session = c.get("session")!;
     const { pedidos, problem, notas } = await live.orders(session.token);
+    const ended = respond.ifSessionEnded(c);
+    if (ended !== null) return ended;
     if (problem !== null && status === 200) status = 503;
     return respond.page(
       c,
@@ -134,6 +136,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         token: session.token,
       },
     });
+    const ended = respond.ifSessionEnded(c);
+    if (ended !== null) return ended;
     if (reply?.ok) {
       session.flash = { kind: "ok", text: reply.mensaje ?? `✅ Pedido ${reply.id} recibido.` };
       return c.redirect("/pedidos", 303);
@@ -152,6 +156,8 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       const id = Number(text);
       const session = c.get("session")!;
       const reply = await ask({ op: action.op, id, token: session.token });
+      const ended = respond.ifSessionEnded(c);
+      if (ended !== null) return ended;
       let note: ActionNote;
       if (reply === null) note = { kind: "error", text: unreachable() };
       else if (reply.ok) note = { kind: "ok", text: action.done(id) };

@@ -31,9 +31,8 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   app.get("/", async (c) => {
     const session = c.get("session")!;
     const reply = await ask({ op: "GET_TAREAS_HTML", data: { token: session.token } });
-    if (reply?.ok === false && reply.error === "unauthorized") {
-      return respond.signOut(c, "Su sesión venció. Entre de nuevo.", "error");
-    }
+    const ended = respond.ifSessionEnded(c);
+    if (ended !== null) return ended;
     if (reply === null || !reply.ok) {
       return respond.page(
         c,
