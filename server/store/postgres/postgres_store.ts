@@ -75,6 +75,12 @@ export interface PostgresStoreOptions {
   /** How long a connection attempt may take, seconds. @default {5} */
   connectTimeoutS?: number;
   /**
+   * The longest the setup at open, a read or a probe may go unanswered
+   * before the database counts as unreachable, ms (the writer's
+   * transactions have deadlines of their own). @default {15000}
+   */
+  deadlineMs?: number;
+  /**
    * Called when the database, reached only after the store opened, refuses
    * this daemon (e.g. another capacity is in force). The store stays
    * unavailable; the daemon should stop.
@@ -138,6 +144,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       logger,
       shown: redactDatabaseUrl(options.url),
       probe: () => this.#prepare(),
+      ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
       // Connections that failed are given up with their pools (connection_pools.ts).
       onDown: () => {
         this.#pools.replace();
@@ -196,7 +203,9 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     });
     const store = new PostgresStore(options, driver);
     try {
-      await store.#prepare();
+      // Bounded: a port that answers as no PostgreSQL does (an HTTP server),
+      // then closes, leaves the driver's first statement unsettled for ever.
+      await withDeadline(store.#prepare(), options.deadlineMs ?? 15_000, "open the database");
     } catch (error) {
       if (isConnectionError(error)) {
         store.#health.startDown(error);

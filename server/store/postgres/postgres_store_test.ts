@@ -137,3 +137,39 @@ pgTest({
     assert.deepEqual((await store.get(1))?.resultado, { total: 3 });
   },
 });
+
+Deno.test("PostgresStore.open() on a port that answers as no PostgreSQL does, then closes, opens unavailable instead of hanging", async () => {
+  // An HTTP server where the database was expected: a 400, then the connection closes.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        try {
+          await conn.read(new Uint8Array(1024));
+          await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+        } catch {
+          // the store gave up first
+        } finally {
+          conn.close();
+        }
+      })();
+    }
+  })();
+  const { port } = listener.addr as Deno.NetAddr;
+  try {
+    const store = await PostgresStore.open({
+      url: `postgres://postgres@127.0.0.1:${port}/nada`,
+      capacity: 6,
+      deadlineMs: 300,
+    });
+    try {
+      assert.notEqual(store.unavailableReason, null, "down, with a reason");
+      await assert.rejects(() => store.get(1), { name: "StoreUnavailableError" });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
