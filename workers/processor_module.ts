@@ -11,6 +11,7 @@
  */
 
 import type { Pedido } from "../server/protocol/messages.ts";
+import { storableJson } from "./storable_text.ts";
 
 /** What a processor module's default export is called with, besides the order. */
 export interface ProcessorContext {
@@ -97,7 +98,8 @@ export function encodeResult(result: unknown): string | null {
   if (result === undefined) return null;
   let text: string | undefined;
   try {
-    text = JSON.stringify(result);
+    // Its strings as every store can keep them (U+FFFD for a NUL or a lone surrogate).
+    text = JSON.stringify(result, storableJson);
   } catch (error) {
     throw new Error(`The result is not JSON-serialisable: ${describeError(error)}`);
   }

@@ -15,6 +15,18 @@ Deno.test("encodeResult() stores JSON text, null for undefined, up to 65536 byte
   assert.throws(() => encodeResult(fits + "é"), /too large: 65538 bytes of JSON, at most 65536/);
 });
 
+Deno.test("encodeResult() writes U+FFFD for a NUL or a lone surrogate in any string of the result, keys too, as every store keeps it", () => {
+  const odd = { "k\u0000": ["a\u0000b", { t: "\ud800x" }], ok: "🚀 e\u0301", n: 1 };
+  assert.deepEqual(JSON.parse(encodeResult(odd)!), {
+    "k\ufffd": ["a\ufffdb", { t: "\ufffdx" }],
+    ok: "🚀 e\u0301",
+    n: 1,
+  });
+  assert.equal(JSON.parse(encodeResult("\udc00")!), "\ufffd");
+  const plain = { total: 3, items: ["pan", "leche"] };
+  assert.equal(encodeResult(plain), JSON.stringify(plain), "anything else as it is");
+});
+
 Deno.test("encodeResult() refuses what JSON cannot carry", () => {
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;

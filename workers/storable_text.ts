@@ -1,6 +1,6 @@
 /**
- * Text from outside the order's own fields, an attempt's error message, as
- * every store can keep it whole.
+ * Text from outside the order's own fields, an attempt's error message and
+ * its result, as every store can keep it whole.
  *
  * @module
  */
@@ -18,4 +18,25 @@ export function storableText(text: string): string;
 export function storableText(text: string | null): string | null;
 export function storableText(text: string | null): string | null {
   return text === null ? null : text.toWellFormed().replaceAll("\u0000", "\ufffd");
+}
+
+/**
+ * A `JSON.stringify` replacer that makes every string of a value, keys
+ * included, {@linkcode storableText}: PostgreSQL's `jsonb` refuses a NUL
+ * and an unpaired surrogate in a string, and a result is stored the same
+ * in every store.
+ */
+export function storableJson(_key: string, value: unknown): unknown {
+  if (typeof value === "string") return storableText(value);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  if (keys.every((key) => storableText(key) === key)) return value;
+  return Object.fromEntries(
+    keys.map((key) => [storableText(key), (value as Record<string, unknown>)[key]]),
+  );
+}
+
+/** JSON text with its strings made storable ({@linkcode storableJson}). */
+export function storableJsonText(text: string): string {
+  return JSON.stringify(JSON.parse(text), storableJson);
 }

@@ -20,7 +20,7 @@ import type { ChangeResult, Outcome } from "../store.ts";
 import { PEDIDO_COLUMNS, type PedidoRow, toPedido } from "./postgres_rows.ts";
 import type { BatchContext, WriteKind } from "./postgres_writer.ts";
 import { ROOM } from "./postgres_schema.ts";
-import { storableText } from "../../../workers/storable_text.ts";
+import { storableJsonText, storableText } from "../../../workers/storable_text.ts";
 
 /** A new order to insert. */
 export interface InsertArgs {
@@ -262,12 +262,15 @@ const FENCE = `p.id = ANY($3::text::bigint[]) AND p.nodo = $2
 
 /**
  * The result's JSON text (or null), carried as a string inside a fenced
- * update's `$1` and parsed as `json`, which keeps it as it is: as a JSON
- * value there, a `\u0000` in it would make the whole `$1::jsonb` (every
- * order of the batch) fail.
+ * update's `$1` and parsed as `jsonb` there, with its strings made
+ * storable: a NUL or a lone surrogate left in it would fail the whole
+ * statement, every order of the batch, at every retry. (A processor's
+ * results are made so already; this holds for any caller.)
  */
 function resultado(outcome: Outcome): string | null {
-  return outcome.resultado ?? null;
+  return outcome.resultado === undefined || outcome.resultado === null
+    ? null
+    : storableJsonText(outcome.resultado);
 }
 
 function notFound(verb: string, id: number): Error {
@@ -342,7 +345,7 @@ export function orderWrites(nodeId: string, leaseMs: number) {
       nodeId,
       `estado = ${field("estado", "text")}, fecha_inicio = ${field("inicio", "timestamptz")},
         fecha_fin = ${field("fin", "timestamptz")}, worker = ${field("worker", "int")},
-        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "json")},
+        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "jsonb")},
         nodo = NULL, lease_hasta = NULL`,
       ({ end }) => ({
         estado: end.outcome.estado,
@@ -382,11 +385,11 @@ export function orderWrites(nodeId: string, leaseMs: number) {
       "markFinished",
       ({ id, outcome, run }) => {
         const detalle = storableText(outcome.estado === "error" ? outcome.detalle ?? null : null);
-        const json = outcome.resultado ?? null;
+        const json = resultado(outcome);
         // With `run`: the whole attempt at once (markRan).
         return [
           `UPDATE pedidos SET estado = $2, fecha_fin = $3, detalle_error = $4,
-            resultado = $5::text::json, nodo = NULL, lease_hasta = NULL,
+            resultado = $5::text::jsonb, nodo = NULL, lease_hasta = NULL,
             fecha_inicio = CASE WHEN $6 THEN $7::timestamptz ELSE fecha_inicio END,
             worker = CASE WHEN $6 THEN $8::integer ELSE worker END,
             intentos = intentos + CASE WHEN $6 THEN 1 ELSE 0 END

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema (§9) and its migrations: the columns of §5 in
  * PostgreSQL types (`id` bigint, dates `timestamptz`, `productos` `jsonb`,
- * `resultado` `json`: any result JSON can write), accounts, and what the cluster needs: the lease of
+ * `resultado` `jsonb`), accounts, and what the cluster needs: the lease of
  * an order `en proceso` (`nodo`, `lease_hasta`), the capacity in force
  * (`pedidos_cluster`) and the daemons alive (`pedidos_nodos`).
  *
@@ -150,6 +150,18 @@ export const MIGRATIONS: readonly string[] = [
   // refuses \u0000 in a string, and an unpaired surrogate escape, which
   // JSON.stringify writes and SQLite keeps.
   `ALTER TABLE pedidos ALTER COLUMN resultado TYPE json USING resultado::json;`,
+  // 4: back to jsonb, as §9 has it: results are now stored with U+FFFD for a
+  // NUL or a lone surrogate. One stored before that jsonb cannot hold is kept
+  // as a JSON string of its text.
+  `CREATE FUNCTION pg_temp.pedidos_resultado_jsonb(r json) RETURNS jsonb LANGUAGE plpgsql AS $$
+  BEGIN
+    RETURN r::jsonb;
+  EXCEPTION WHEN untranslatable_character OR invalid_text_representation
+    OR invalid_parameter_value THEN
+    RETURN to_jsonb(r::text);
+  END $$;
+  ALTER TABLE pedidos ALTER COLUMN resultado TYPE jsonb
+    USING pg_temp.pedidos_resultado_jsonb(resultado);`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -118,7 +118,7 @@ pgTest({
 
 pgTest({
   name:
-    "PostgresStore: a database of schema version 2 is migrated, its stored results kept (resultado becomes json)",
+    "PostgresStore: a database of schema version 2 is migrated, its stored results kept (resultado jsonb, as §9 says)",
   async fn() {
     await using db = await freshDatabase();
     await db.sql.begin(async (tx) => {
@@ -133,8 +133,34 @@ pgTest({
     assert.equal(version?.version, SCHEMA_VERSION);
     const [column] = await db.sql`SELECT data_type FROM information_schema.columns
       WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
-    assert.equal(column?.data_type, "json");
+    assert.equal(column?.data_type, "jsonb");
     assert.deepEqual((await store.get(1))?.resultado, { total: 3 });
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: a database of schema version 3 (resultado json) is migrated to jsonb; a stored result jsonb cannot hold is kept as the string of its text",
+  async fn() {
+    await using db = await freshDatabase();
+    await db.sql.begin(async (tx) => {
+      await tx`CREATE TABLE pedidos_esquema (version integer NOT NULL)`;
+      for (const ddl of MIGRATIONS.slice(0, 3)) await tx.unsafe(ddl);
+      await tx`INSERT INTO pedidos_esquema VALUES (3)`;
+      for (const text of ['{"b": 1, "a": [2]}', '{"s": "a\\u0000b"}', '{"t": "\\ud800x"}']) {
+        await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado, resultado)
+          VALUES ('Ana', '["pan"]', 'C 1', now(), 'listo', ${text}::text::json)`;
+      }
+    });
+    await using store = await PostgresStore.open({ url: db.url, capacity: 6 });
+    const [column] = await db.sql`SELECT data_type FROM information_schema.columns
+      WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
+    assert.equal(column?.data_type, "jsonb");
+    assert.deepEqual((await store.get(1))?.resultado, { b: 1, a: [2] });
+    assert.equal((await store.get(2))?.resultado, '{"s": "a\\u0000b"}');
+    assert.equal((await store.get(3))?.resultado, '{"t": "\\ud800x"}');
+    const [typed] = await db.sql`SELECT jsonb_typeof(resultado) AS t FROM pedidos WHERE id = 1`;
+    assert.equal(typed?.t, "object", "jsonb's functions work on it");
   },
 });
 
