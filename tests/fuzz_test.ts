@@ -61,6 +61,7 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   ['{"op":"ESTADO","id":1e400}', { code: "invalid_request", campo: "id" }],
   // An integer id past 2^53 names no order.
   ['{"op":"ESTADO","id":123456789012345678901234567890}', { code: "not_found" }],
+  ['{"op":"CANCELAR","id":1e20}', { code: "not_found" }],
   ['{"op":"ESTADO","id":-0}', { code: "invalid_request", campo: "id" }],
   ['{"op":"ESTADO","id":1.5}', { code: "invalid_request", campo: "id" }],
   ['{"op":"ESTADO","id":9007199254740991}', { code: "not_found" }],

@@ -151,15 +151,18 @@ function pedido(value: Args, enveloped: boolean): Request {
 
 /**
  * The `id` of ESTADO, CANCELAR and REINTENTAR: any integer ≥ 1. One past
- * 2^53 names no order (ids stay below it), so it is read as the largest
- * safe integer, which is not found either.
+ * 2^53 names no order (ids stay below it): `not_found` at once, naming it
+ * as it was read.
  */
 function parseId(args: Args): number {
   const id = own(args, "id");
   if (!isBound(id)) {
     throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
   }
-  return Math.min(id, Number.MAX_SAFE_INTEGER);
+  if (id > Number.MAX_SAFE_INTEGER) {
+    throw new ProtocolError("not_found", `❌ No existe el pedido ${id}.`);
+  }
+  return id;
 }
 
 function parseEstado(args: Args): Extract<Request, { op: "ESTADO" }> {
