@@ -4,6 +4,7 @@ import { Logger } from "../log.ts";
 import { InlinePool } from "../processing/inline_pool.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { OrderService } from "./order_service.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 
 Deno.test("OrderService.status() with esperar answers an order that finished while it was being read, not at its timeout", async () => {
   const store = new MemoryStore();
@@ -43,6 +44,63 @@ Deno.test("OrderService.status() with esperar answers an order that finished whi
     });
     assert.notEqual(reply, "late", "answered as it finished, not at the end of its wait");
     assert.equal(reply !== "late" && reply.pedido.estado, "listo");
+  } finally {
+    await service.drain(1000);
+  }
+});
+
+Deno.test("OrderService.cancel() twice at once on an order waiting out its retry backoff: when the first fails to store, the order is cancelled by neither or run once, never both", async () => {
+  const store = new MemoryStore();
+  await using pool = new InlinePool(1);
+  let attempts = 0;
+  const submit = pool.submit.bind(pool);
+  pool.submit = (job, options) => {
+    // The first attempt fails at once: the order waits out a minute's backoff.
+    if (++attempts === 1) {
+      options?.onStart?.(1);
+      return Promise.reject(new Error("first attempt fails"));
+    }
+    return submit(job, options);
+  };
+  // The first cancel's write fails; the second's commits after it.
+  let cancels = 0;
+  const cancel = store.cancel.bind(store);
+  store.cancel = async (id, at, owner) => {
+    if (++cancels === 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      throw new Error("SQLITE_BUSY: database is locked");
+    }
+    const result = cancel(id, at, owner);
+    await new Promise((resolve) => setTimeout(resolve, 6));
+    return result;
+  };
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(4),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 30, max: 30 },
+    retry: new RetryPolicy({ maxAttempts: 3, baseMs: 60_000 }),
+  });
+  try {
+    const { id } = await service.submit({
+      cliente: "Ana",
+      productos: ["pan"],
+      direccion: "C 1",
+      clave: null,
+    });
+    while ((await store.get(id))?.intentos !== 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const replies = await Promise.allSettled([service.cancel(id), service.cancel(id)]);
+    const cancelled = replies.some((r) => r.status === "fulfilled");
+    await service.status(id, { esperar: true, timeoutMs: 5000 });
+    const final = await store.get(id);
+    if (cancelled) assert.deepEqual([final?.estado, attempts], ["cancelado", 1]);
+    else assert.deepEqual([final?.estado, attempts], ["listo", 2], "run once more, not twice");
+    const stats = service.stats();
+    assert.equal(stats.listos + stats.cancelados, 1, JSON.stringify(stats));
+    assert.equal(stats.libres, stats.capacidad, "every slot back");
   } finally {
     await service.drain(1000);
   }

@@ -148,7 +148,10 @@ export class Scheduler {
     const held = this.#active.get(id);
     if (held === undefined || held.state !== "pendiente") return false;
     if (held.backoff !== null) {
-      held.backoff.abort(WITHDRAWN);
+      // Taken first, in this turn: a second CANCELAR withdraws nothing more.
+      const backoff = held.backoff;
+      held.backoff = null;
+      backoff.abort(WITHDRAWN);
       return true;
     }
     return held.job !== null && this.#pool.withdraw(held.job, WITHDRAWN);
