@@ -83,7 +83,7 @@ export function parseRequest(text: string): Request {
 
   switch (op) {
     case "ESTADO":
-      return withToken(parseEstado(args), args);
+      return found(withToken(parseEstado(args), args));
     case "LISTAR":
       return withToken({ op: "LISTAR", filter: parseFilter(args) }, args);
     case "STATS":
@@ -99,7 +99,7 @@ export function parseRequest(text: string): Request {
       return { op, token: parseToken(args) };
     case "CANCELAR":
     case "REINTENTAR":
-      return withToken({ op, id: parseId(args) }, args);
+      return found(withToken({ op, id: parseId(args) }, args));
   }
   throw new ProtocolError(
     "unknown_op",
@@ -149,20 +149,25 @@ function pedido(value: Args, enveloped: boolean): Request {
   }
 }
 
-/**
- * The `id` of ESTADO, CANCELAR and REINTENTAR: any integer ≥ 1. One past
- * 2^53 names no order (ids stay below it): `not_found` at once, naming it
- * as it was read.
- */
+/** The `id` of ESTADO, CANCELAR and REINTENTAR: any integer ≥ 1 (see {@linkcode found}). */
 function parseId(args: Args): number {
   const id = own(args, "id");
   if (!isBound(id)) {
     throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
   }
-  if (id > Number.MAX_SAFE_INTEGER) {
-    throw new ProtocolError("not_found", `❌ No existe el pedido ${id}.`);
-  }
   return id;
+}
+
+/**
+ * A request whose every field is valid, unless its `id` is past 2^53: no
+ * order has one (ids stay below it), so it is `not_found` at once, naming
+ * the id as it was read (to the nearest number JSON gives).
+ */
+function found<R extends { id: number }>(request: R): R {
+  if (request.id > Number.MAX_SAFE_INTEGER) {
+    throw new ProtocolError("not_found", `❌ No existe el pedido ${request.id}.`);
+  }
+  return request;
 }
 
 function parseEstado(args: Args): Extract<Request, { op: "ESTADO" }> {

@@ -310,6 +310,9 @@ Deno.test("parseRequest() requires ESTADO id to be an integer of at least 1; one
       assert.equal(error.message, `❌ No existe el pedido ${shown}.`);
     }
   }
+  // Once every other field is valid.
+  assertRefused('{"op":"ESTADO","id":1e20,"esperar":"sí"}', "invalid_request", "esperar");
+  assertRefused('{"op":"CANCELAR","id":1e20,"token":7}', "unauthorized", "token");
 });
 
 Deno.test("parseRequest() checks ESTADO esperar and timeout_ms", () => {
