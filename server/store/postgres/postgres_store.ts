@@ -75,8 +75,8 @@ export interface PostgresStoreOptions {
   /** How long a connection attempt may take, seconds. @default {5} */
   connectTimeoutS?: number;
   /**
-   * The longest the setup at open, a read or a probe may go unanswered
-   * before the database counts as unreachable, ms (the writer's
+   * The longest the first statement at open, a read or a probe may go
+   * unanswered before the database counts as unreachable, ms (the writer's
    * transactions have deadlines of their own). @default {15000}
    */
   deadlineMs?: number;
@@ -203,9 +203,16 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     });
     const store = new PostgresStore(options, driver);
     try {
-      // Bounded: a port that answers as no PostgreSQL does (an HTTP server),
-      // then closes, leaves the driver's first statement unsettled for ever.
-      await withDeadline(store.#prepare(), options.deadlineMs ?? 15_000, "open the database");
+      // Reaching it is bounded: a port that answers as no PostgreSQL does (an
+      // HTTP server), then closes, leaves the driver's first statement
+      // unsettled for ever. The schema's setup is not: a migration that
+      // rewrites a large table takes as long as it takes.
+      await withDeadline(
+        store.#pools.main`SELECT 1`.execute(),
+        options.deadlineMs ?? 15_000,
+        "reach the database",
+      );
+      await store.#prepare();
     } catch (error) {
       if (isConnectionError(error)) {
         store.#health.startDown(error);
