@@ -5,6 +5,7 @@
  * replaced), results that cannot be stored, and modules that cannot load.
  */
 import assert from "node:assert/strict";
+import { Logger } from "../server/log.ts";
 import { RetryPolicy } from "../server/orders/retry_policy.ts";
 import type { ServerSettings } from "../server/server.ts";
 import { scrape } from "./metrics_util.ts";
@@ -138,7 +139,18 @@ testWith("read")(
 testWith("read")(
   "an error a module leaves behind (a timer that throws, a promise that rejects) fails no order, and the worker goes on; self.close() fails its attempt at once",
   async () => {
-    await using daemon = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 600_000 });
+    const lines: string[] = [];
+    const logger = new Logger({ level: "warn", write: (line) => lines.push(line) });
+    await using daemon = await startInProcess(
+      {
+        processor: SCRIPTED,
+        metricsPort: 0,
+        workers: 1,
+        maxIntentos: 1,
+        processTimeoutMs: 600_000,
+      },
+      { logger },
+    );
     await using conn = await rawConnect(daemon.port);
     const send = (cliente: string) =>
       conn.write(JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" }) + "\n");
@@ -151,6 +163,11 @@ testWith("read")(
       const pedido = (await conn.readLine(22_000))?.pedido as Record<string, unknown>;
       assert.deepEqual([pedido.estado, pedido.detalle_error], ["listo", null], `order ${id}`);
     }
+    // A flood of them is one log line a second, not one each.
+    assert.equal((await run(daemon, "stray-flood")).estado, "listo");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const strays = lines.filter((line) => / worker\.stray_error /.test(line));
+    assert.ok(strays.length >= 1 && strays.length <= 3, strays.join("\n"));
     const closed = await run(daemon, "close");
     assert.equal(closed.estado, "error");
     assert.match(closed.detalle_error as string, /self\.close\(\) called by the processor module/);

@@ -124,6 +124,8 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Set when its `process` job ran out of time: what the job rejects with. */
   timedOut: ProcessTimeoutError | null;
+  /** Its module's stray errors: when the last was logged, and how many since (one line a second). */
+  strays: { loggedAt: number; since: number };
 }
 
 const DEFAULT_MODULE = new URL("../../workers/processor_worker.ts", import.meta.url);
@@ -279,6 +281,7 @@ export class WorkerPool implements ProcessorPool {
       since: 0,
       timer: undefined,
       timedOut: null,
+      strays: { loggedAt: -Infinity, since: 0 },
     };
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -311,7 +314,19 @@ export class WorkerPool implements ProcessorPool {
 
   #onResult(slot: Slot, message: FromProcessor): void {
     if (message.type === "stray") {
-      this.#logger?.warn("worker.stray_error", { worker: slot.number, error: message.message });
+      // A module that throws from a timer every millisecond writes one line a second.
+      const now = performance.now();
+      if (now - slot.strays.loggedAt < 1000) {
+        slot.strays.since++;
+        return;
+      }
+      const more = slot.strays.since;
+      slot.strays = { loggedAt: now, since: 0 };
+      this.#logger?.warn("worker.stray_error", {
+        worker: slot.number,
+        error: message.message,
+        ...(more > 0 ? { more_since_last_line: more } : {}),
+      });
       return;
     }
     const entries = slot.entries;
