@@ -169,6 +169,14 @@ testWith("read")(
     const strays = lines.filter((line) => / worker\.stray_error /.test(line));
     assert.ok(strays.length >= 1 && strays.length <= 3, strays.join("\n"));
     const closed = await run(daemon, "close");
+    // An error thrown in a callback the attempt waits on: it fails at its timeout, saying so.
+    await using quick = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 300 });
+    const hung = await run(quick, "callback-throws");
+    assert.equal(hung.estado, "error");
+    assert.match(
+      hung.detalle_error as string,
+      /^Timed out after 300 ms .*; meanwhile the module threw outside it: boom in a callback$/,
+    );
     assert.equal(closed.estado, "error");
     assert.match(closed.detalle_error as string, /self\.close\(\) called by the processor module/);
     assert.equal((await run(daemon, "ok")).estado, "listo", "its worker goes on");

@@ -86,9 +86,16 @@ export class ProcessorError extends Error {
 
 /** A processor module's attempt ran out of time (`--process-timeout-ms`). */
 export class ProcessTimeoutError extends ProcessorError {
-  /** @param timeoutMs The time it had. */
-  constructor(timeoutMs: number) {
-    super(`Timed out after ${timeoutMs} ms (--process-timeout-ms)`);
+  /**
+   * @param timeoutMs The time it had.
+   * @param stray An error its module threw meanwhile outside the attempt's
+   * own calls (maybe in a callback the attempt waited on), if any.
+   */
+  constructor(timeoutMs: number, stray: string | null = null) {
+    super(
+      `Timed out after ${timeoutMs} ms (--process-timeout-ms)` +
+        (stray === null ? "" : `; meanwhile the module threw outside it: ${stray.slice(0, 1800)}`),
+    );
     this.name = "ProcessTimeoutError";
   }
 }
@@ -124,8 +131,11 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Set when its `process` job ran out of time: what the job rejects with. */
   timedOut: ProcessTimeoutError | null;
-  /** Its module's stray errors: when the last was logged, and how many since (one line a second). */
-  strays: { loggedAt: number; since: number };
+  /**
+   * Its module's stray errors: when the last was logged, and how many since
+   * (one line a second); the last one thrown while a job ran, by job id.
+   */
+  strays: { loggedAt: number; since: number; during: { jobId: number; message: string } | null };
 }
 
 const DEFAULT_MODULE = new URL("../../workers/processor_worker.ts", import.meta.url);
@@ -281,7 +291,7 @@ export class WorkerPool implements ProcessorPool {
       since: 0,
       timer: undefined,
       timedOut: null,
-      strays: { loggedAt: -Infinity, since: 0 },
+      strays: { loggedAt: -Infinity, since: 0, during: null },
     };
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -314,6 +324,10 @@ export class WorkerPool implements ProcessorPool {
 
   #onResult(slot: Slot, message: FromProcessor): void {
     if (message.type === "stray") {
+      const running = slot.entries[0];
+      if (running !== undefined) {
+        slot.strays.during = { jobId: running.id, message: message.message };
+      }
       // A module that throws from a timer every millisecond writes one line a second.
       const now = performance.now();
       if (now - slot.strays.loggedAt < 1000) {
@@ -321,7 +335,8 @@ export class WorkerPool implements ProcessorPool {
         return;
       }
       const more = slot.strays.since;
-      slot.strays = { loggedAt: now, since: 0 };
+      slot.strays.loggedAt = now;
+      slot.strays.since = 0;
       this.#logger?.warn("worker.stray_error", {
         worker: slot.number,
         error: message.message,
@@ -420,7 +435,11 @@ export class WorkerPool implements ProcessorPool {
    */
   #timeOut(slot: Slot, jobId: number, timeoutMs: number): void {
     if (this.#closed || slot.entries[0]?.id !== jobId) return;
-    const error = new ProcessTimeoutError(timeoutMs);
+    const during = slot.strays.during;
+    const error = new ProcessTimeoutError(
+      timeoutMs,
+      during?.jobId === jobId ? during.message : null,
+    );
     slot.timedOut = error;
     this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
     // Through the same queue as jobs, so it never overtakes the job it aborts.
