@@ -199,7 +199,12 @@ export class Responses {
    * the login page with a message, as a new anonymous visitor.
    */
   signOut(c: GatewayContext, text: string | null, kind: "ok" | "error" = "ok"): Response {
-    return this.#signOut(c, text, kind);
+    const old = c.get("session");
+    if (old) this.#sessions.delete(old);
+    c.set("session", null);
+    this.#newVisitor(c);
+    if (text !== null) this.flash(c, { kind, text });
+    return c.redirect("/login", 303);
   }
 
   /**
@@ -209,16 +214,7 @@ export class Responses {
   ifSessionEnded(c: GatewayContext): Response | null {
     const session = c.get("session");
     if (session === null || !session.ended.aborted) return null;
-    return this.#signOut(c, "Su sesión venció. Entre de nuevo.", "error");
-  }
-
-  #signOut(c: GatewayContext, text: string | null, kind: "ok" | "error"): Response {
-    const old = c.get("session");
-    if (old) this.#sessions.delete(old);
-    c.set("session", null);
-    this.#newVisitor(c);
-    if (text !== null) this.flash(c, { kind, text });
-    return c.redirect("/login", 303);
+    return this.signOut(c, "Su sesión venció. Entre de nuevo.", "error");
   }
 }
 
