@@ -14,6 +14,14 @@ import { testWith } from "./permissions.ts";
 const SCRIPTED = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
 const ORDERS = 60;
 
+/** STATS asked on `conn`, its counts. */
+async function statsOn(
+  conn: Awaited<ReturnType<typeof rawConnect>>,
+): Promise<Record<string, number>> {
+  await conn.write('{"op":"STATS"}\n');
+  return (await conn.readLine())?.stats as Record<string, number>;
+}
+
 async function race(overrides: Partial<ServerSettings>, cliente: string): Promise<void> {
   await using daemon = await startInProcess({ workers: 2, maxPedidos: ORDERS, ...overrides });
   await using orders = await rawConnect(daemon.port);
@@ -56,8 +64,7 @@ async function race(overrides: Partial<ServerSettings>, cliente: string): Promis
   }
   // The first order is on a worker before its CANCELAR arrives; the last ones wait behind it.
   assert.ok(outcomes.processed >= 1 && outcomes.cancelled >= 1, JSON.stringify(outcomes));
-  await orders.write('{"op":"STATS"}\n');
-  const stats = (await orders.readLine())?.stats as Record<string, number>;
+  const stats = await statsOn(orders);
   assert.equal(stats.cancelados, outcomes.cancelled);
   assert.equal(stats.listos, outcomes.processed);
   assert.equal(stats.libres, stats.capacidad, "every slot came back");
@@ -139,12 +146,10 @@ Deno.test("CANCELAR sent on another connection while its order is being committe
     );
   }
   await waitUntil(async () => {
-    await orders.write('{"op":"STATS"}\n');
-    const stats = (await orders.readLine())?.stats as Record<string, number>;
+    const stats = await statsOn(orders);
     return stats.listos! + stats.cancelados! === 20;
   }, { what: "every order listo or cancelado" });
-  await orders.write('{"op":"STATS"}\n');
-  const stats = (await orders.readLine())?.stats as Record<string, number>;
+  const stats = await statsOn(orders);
   assert.equal(stats.cancelados, cancelled.length, "none counted twice");
   assert.equal(stats.libres, stats.capacidad, "every slot came back");
 });
@@ -194,8 +199,7 @@ testWith("read")(
         assert.deepEqual([final.estado, final.intentos], retried?.ok ? ["error", 2] : ["error", 1]);
       }
     }
-    await conn.write('{"op":"STATS"}\n');
-    const stats = (await conn.readLine())?.stats as Record<string, number>;
+    const stats = await statsOn(conn);
     assert.equal(stats.libres, stats.capacidad, "every slot came back");
   },
 );
@@ -225,8 +229,7 @@ Deno.test("CANCELAR of orders handed to a worker in a run answers not_cancellabl
   }
   assert.equal(seen["not_cancellable:pendiente"], undefined, JSON.stringify(seen));
   await waitUntil(async () => {
-    await orders.write('{"op":"STATS"}\n');
-    const stats = (await orders.readLine())?.stats as Record<string, number>;
+    const stats = await statsOn(orders);
     return stats.listos! + stats.cancelados! === count && stats.libres === stats.capacidad;
   }, { what: "every order listo or cancelado, every slot back" });
 });

@@ -36,7 +36,15 @@ export function storableJson(_key: string, value: unknown): unknown {
   );
 }
 
-/** JSON text with its strings made storable ({@linkcode storableJson}). */
+/**
+ * JSON text with its strings made storable ({@linkcode storableJson}). Text
+ * with no `\u0000` and no surrogate escape (JSON.stringify writes only
+ * unpaired ones so) is returned as it is, unparsed.
+ */
 export function storableJsonText(text: string): string {
+  if (!MAYBE_UNSTORABLE.test(text)) return text;
   return JSON.stringify(JSON.parse(text), storableJson);
 }
+
+/** An escape of a NUL or of a surrogate, in JSON text. */
+const MAYBE_UNSTORABLE = /\\u(?:0000|d[89a-f])/i;

@@ -21,26 +21,29 @@ function pendingQueue() {
   return { store, claims };
 }
 
-Deno.test("Claimer.reserve() promises no room that a claim in flight has asked for", async () => {
-  const { store, claims } = pendingQueue();
-  let held = 0;
+/** A started claimer of `limit` orders whose attempts only count the orders run. */
+function startCounting(store: SharedQueue, limit: number) {
   const attempts = {
-    get held() {
-      return held;
-    },
+    held: 0,
     run() {
-      held++;
+      this.held++;
     },
     leases: () => [],
     lost() {},
-  } as unknown as SharedAttempts;
+  };
   const claimer = new Claimer({
     store,
-    attempts,
+    attempts: attempts as unknown as SharedAttempts,
     logger: new Logger({ level: "error" }),
-    limit: 2,
+    limit,
   });
   claimer.start();
+  return { claimer, attempts };
+}
+
+Deno.test("Claimer.reserve() promises no room that a claim in flight has asked for", async () => {
+  const { store, claims } = pendingQueue();
+  const { claimer } = startCounting(store, 2);
   try {
     while (claims.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     assert.equal(claims[0]!.options.limit, 2, "the claim asks for all the room");
@@ -61,34 +64,17 @@ Deno.test("Claimer.reserve() promises no room that a claim in flight has asked f
 
 Deno.test("Claimer.reserve() between a claim's answer and the claimed orders' start promises no room they fill", async () => {
   const { store, claims } = pendingQueue();
-  let held = 0;
-  const attempts = {
-    get held() {
-      return held;
-    },
-    run() {
-      held++;
-    },
-    leases: () => [],
-    lost() {},
-  } as unknown as SharedAttempts;
-  const claimer = new Claimer({
-    store,
-    attempts,
-    logger: new Logger({ level: "error" }),
-    limit: 1,
-  });
-  claimer.start();
+  const { claimer, attempts } = startCounting(store, 1);
   try {
     while (claims.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     claims[0]!.answer([{ id: 1, attempt: 1 } as ClaimedOrder]);
     // An insert asks for room in every microtask turn until the claimed order runs.
     const promised: boolean[] = [];
-    while (held === 0 && promised.length < 100) {
+    while (attempts.held === 0 && promised.length < 100) {
       promised.push(claimer.reserve());
       await Promise.resolve();
     }
-    assert.equal(held, 1, "the claimed order ran");
+    assert.equal(attempts.held, 1, "the claimed order ran");
     assert.deepEqual(
       promised.filter((p) => p),
       [],

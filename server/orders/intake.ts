@@ -137,8 +137,8 @@ export class Intake {
       result = await this.#store.cancel(id, new Date().toISOString());
     } catch (error) {
       this.#logger.error("order.cancel_failed", { id, error: String(error) });
-      if (held !== undefined) this.#requeue(id);
-      else this.#unwatch(id, false);
+      if (watching) this.#unwatch(id, false);
+      else this.#requeue(id);
       throw new ProtocolError("internal", "❌ No se pudo cancelar el pedido; reintente.", {
         cause: error,
       });

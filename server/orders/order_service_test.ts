@@ -6,6 +6,8 @@ import { MemoryStore } from "../store/memory_store.ts";
 import { OrderService } from "./order_service.ts";
 import { RetryPolicy } from "./retry_policy.ts";
 
+const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: null };
+
 Deno.test("OrderService.status() with esperar answers an order that finished while it was being read, not at its timeout", async () => {
   const store = new MemoryStore();
   // Each read is answered 100 ms late, with the order as it was when asked for.
@@ -25,12 +27,7 @@ Deno.test("OrderService.status() with esperar answers an order that finished whi
     pollMs: 60_000, // orders not held here would be read again only after a minute
   });
   try {
-    const { id } = await service.submit({
-      cliente: "Ana",
-      productos: ["pan"],
-      direccion: "C 1",
-      clave: null,
-    });
+    const { id } = await service.submit(ORDER);
     // Read while it runs; it finishes (and wakes no one yet) before the read is answered.
     // Without a wake-up it would be read again only at the end of its 20 s wait.
     const stop = new AbortController();
@@ -83,12 +80,7 @@ Deno.test("OrderService.cancel() twice at once on an order waiting out its retry
     retry: new RetryPolicy({ maxAttempts: 3, baseMs: 60_000 }),
   });
   try {
-    const { id } = await service.submit({
-      cliente: "Ana",
-      productos: ["pan"],
-      direccion: "C 1",
-      clave: null,
-    });
+    const { id } = await service.submit(ORDER);
     while ((await store.get(id))?.intentos !== 1) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }

@@ -103,14 +103,14 @@ export class SharedAttempts {
     for (const { id, attempt } of leases) {
       // Settled meanwhile, or claimed again here since: that newer lease is not the one lost.
       if (this.#current(id)?.attempt !== attempt) continue;
-      if (this.#next.delete(id)) {
-        // Claimed again and not started: it is no longer ours to run.
-        this.#o.logger.warn("order.lease_lost", { id, attempt });
+      // Claimed again and not started: it is no longer ours to run.
+      const waiting = this.#next.delete(id);
+      if (!waiting && this.#writing.has(id)) continue;
+      this.#o.logger.warn("order.lease_lost", { id, attempt });
+      if (waiting) {
         this.#o.onSettled?.();
         continue;
       }
-      if (this.#writing.has(id)) continue;
-      this.#o.logger.warn("order.lease_lost", { id, attempt });
       const job = this.#o.active.get(id)?.job;
       if (job) this.#o.pool.withdraw(job, LEASE_LOST);
     }

@@ -265,7 +265,7 @@ const FENCE = `p.id = ANY($3::text::bigint[]) AND p.nodo = $2
  * update's `$1` and parsed as `jsonb` there, with its strings made
  * storable: a NUL or a lone surrogate left in it would fail the whole
  * statement, every order of the batch, at every retry. (A processor's
- * results are made so already; this holds for any caller.)
+ * results are made so already, and pass through unparsed.)
  */
 function resultado(outcome: Outcome): string | null {
   return outcome.resultado === undefined || outcome.resultado === null

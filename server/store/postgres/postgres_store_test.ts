@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Sql, TransactionSql } from "postgres";
 import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_util.ts";
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
@@ -116,24 +117,34 @@ pgTest({
   },
 });
 
+/** Makes the schema of `version` in an empty database, as a daemon of that version left it. */
+async function schemaAt(sql: TransactionSql, version: number): Promise<void> {
+  await sql`CREATE TABLE pedidos_esquema (version integer NOT NULL)`;
+  for (const ddl of MIGRATIONS.slice(0, version)) await sql.unsafe(ddl);
+  await sql`INSERT INTO pedidos_esquema VALUES (${version})`;
+}
+
+/** The type of the column `pedidos.resultado`. */
+async function resultadoType(sql: Sql): Promise<string | undefined> {
+  const [column] = await sql<{ data_type: string }[]>`SELECT data_type
+    FROM information_schema.columns WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
+  return column?.data_type;
+}
+
 pgTest({
   name:
     "PostgresStore: a database of schema version 2 is migrated, its stored results kept (resultado jsonb, as §9 says)",
   async fn() {
     await using db = await freshDatabase();
     await db.sql.begin(async (tx) => {
-      await tx`CREATE TABLE pedidos_esquema (version integer NOT NULL)`;
-      for (const ddl of MIGRATIONS.slice(0, 2)) await tx.unsafe(ddl);
-      await tx`INSERT INTO pedidos_esquema VALUES (2)`;
+      await schemaAt(tx, 2);
       await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado, resultado)
         VALUES ('Ana', '["pan"]', 'C 1', now(), 'listo', '{"total": 3}'::jsonb)`;
     });
     await using store = await PostgresStore.open({ url: db.url, capacity: 6 });
     const [version] = await db.sql`SELECT version FROM pedidos_esquema`;
     assert.equal(version?.version, SCHEMA_VERSION);
-    const [column] = await db.sql`SELECT data_type FROM information_schema.columns
-      WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
-    assert.equal(column?.data_type, "jsonb");
+    assert.equal(await resultadoType(db.sql), "jsonb");
     assert.deepEqual((await store.get(1))?.resultado, { total: 3 });
   },
 });
@@ -144,18 +155,14 @@ pgTest({
   async fn() {
     await using db = await freshDatabase();
     await db.sql.begin(async (tx) => {
-      await tx`CREATE TABLE pedidos_esquema (version integer NOT NULL)`;
-      for (const ddl of MIGRATIONS.slice(0, 3)) await tx.unsafe(ddl);
-      await tx`INSERT INTO pedidos_esquema VALUES (3)`;
+      await schemaAt(tx, 3);
       for (const text of ['{"b": 1, "a": [2]}', '{"s": "a\\u0000b"}', '{"t": "\\ud800x"}']) {
         await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado, resultado)
           VALUES ('Ana', '["pan"]', 'C 1', now(), 'listo', ${text}::text::json)`;
       }
     });
     await using store = await PostgresStore.open({ url: db.url, capacity: 6 });
-    const [column] = await db.sql`SELECT data_type FROM information_schema.columns
-      WHERE table_name = 'pedidos' AND column_name = 'resultado'`;
-    assert.equal(column?.data_type, "jsonb");
+    assert.equal(await resultadoType(db.sql), "jsonb");
     assert.deepEqual((await store.get(1))?.resultado, { b: 1, a: [2] });
     assert.equal((await store.get(2))?.resultado, '{"s": "a\\u0000b"}');
     assert.equal((await store.get(3))?.resultado, '{"t": "\\ud800x"}');
