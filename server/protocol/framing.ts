@@ -134,15 +134,18 @@ export class RequestFramer {
         last = i + max - 1;
       }
       if (b === LF) {
-        // A raw newline cannot be inside a JSON string: it ends string state.
-        inString = false;
-        escaped = false;
         if (depth <= 0) {
           frames.push(this.#frame(chunk, start, i));
           started = false;
           depth = 0;
+          inString = false;
+          escaped = false;
           continue;
         }
+        // Within an object a string goes on across a raw newline (the request
+        // is then invalid JSON, but where it ends is where its quotes and
+        // brackets say: §8 counts depth outside strings).
+        escaped = false;
       } else if (inString) {
         if (escaped) escaped = false;
         else if (b === BACKSLASH) escaped = true;

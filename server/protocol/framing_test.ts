@@ -107,7 +107,7 @@ function referenceFrames(input: Uint8Array, max: number): Frame[] {
     for (; i < input.length; i++) {
       const c = String.fromCharCode(input[i]!);
       if (c === "\n") {
-        inString = escaped = false;
+        escaped = false;
         if (depth <= 0) break;
       } else if (inString) {
         if (escaped) escaped = false;
@@ -203,16 +203,24 @@ Deno.test("RequestFramer.push() ignores brackets inside strings", () => {
   assert.deepEqual(frameAll('{"{":1}\n'), [request('{"{":1}')]);
 });
 
-Deno.test("RequestFramer.push() ends string state at a raw newline", () => {
-  // A telnet user who forgot a closing quote is not stuck: the next line is not in a string.
-  assert.deepEqual(frameAll('{"cliente":"Ana\n}\n{"op":"PING"}\n'), [
-    request('{"cliente":"Ana\n}'),
+Deno.test("RequestFramer.push() keeps a string open across a raw newline inside an object", () => {
+  // An address typed on two lines: the request ends where its quotes and braces
+  // close (it is then invalid JSON, one reply), and the requests after it are
+  // framed as sent, not swallowed into a string.
+  assert.deepEqual(frameAll('{"direccion":"Calle\r\n1"}\r\n{"op":"PING"}\r\n{"op":"PING"}\n'), [
+    request('{"direccion":"Calle\r\n1"}'),
+    request('{"op":"PING"}'),
     request('{"op":"PING"}'),
   ]);
-  // At depth 0 the newline also ends the request.
+  // The same split across chunks at the newline.
+  const framer = new RequestFramer();
+  assert.deepEqual(framer.push(encoder.encode('{"cliente":"An')), []);
+  assert.deepEqual(framer.push(encoder.encode('a\n{]}"}\n')), [request('{"cliente":"Ana\n{]}"}')]);
+  // At depth 0 a newline ends the request, in a string or not.
   assert.deepEqual(frameAll('"abc\n"def"\n'), [request('"abc'), request('"def"')]);
-  // A backslash before a newline does not escape it.
+  // A backslash before a newline does not carry over to the next line.
   assert.deepEqual(frameAll('"abc\\\n5\n'), [request('"abc\\'), request("5")]);
+  assert.deepEqual(frameAll('{"a":"b\\\n"}\n'), [request('{"a":"b\\\n"}')]);
 });
 
 Deno.test("RequestFramer.push() yields nothing for whitespace-only lines", () => {
