@@ -61,6 +61,11 @@ export interface ConnectionOptions {
   maxUnsentBytes?: number;
   /** The largest reply (`--max-reply-bytes`): what a LISTAR being answered counts as. @default 1048576 */
   maxReplyBytes?: number;
+  /**
+   * `ESTADO esperar` waits open at once (`--max-waiters-per-connection`): the
+   * next one is held, with everything after it, until one ends. @default 128
+   */
+  maxWaits?: number;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
 }
@@ -107,6 +112,9 @@ export class Connection {
   readonly #maxPending: number;
   readonly #maxUnsent: number;
   readonly #maxReply: number;
+  readonly #maxWaits: number;
+  /** `ESTADO esperar` requests being answered. */
+  #waits = 0;
   /** Bytes counted for large replies being built (LISTAR), until they are ready. */
   #reserved = 0;
   readonly #onClose: ((connection: Connection) => void) | undefined;
@@ -153,6 +161,7 @@ export class Connection {
     this.#maxPending = options.maxPending ?? 256;
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
     this.#maxReply = options.maxReplyBytes ?? 1_048_576;
+    this.#maxWaits = options.maxWaits ?? 128;
     this.#onClose = options.onClose;
   }
 
@@ -283,9 +292,13 @@ export class Connection {
     return this.#answering < this.#maxPending && this.#unsentBytes < this.#maxUnsent;
   }
 
-  /** Whether `held` may start now: §8's order, and room for a large reply (one at a time). */
+  /**
+   * Whether `held` may start now: §8's order, room for a large reply (one at
+   * a time), and for a wait, fewer than `maxWaits` open.
+   */
   #mayStart(held: { request: Request; overlap: Overlap }): boolean {
     if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass)) return false;
+    if (held.overlap === "wait" && this.#waits >= this.#maxWaits) return false;
     return !mayReplyLarge(held.request) || this.#unsentBytes + this.#reserved < this.#maxUnsent;
   }
 
@@ -385,10 +398,13 @@ export class Connection {
     }
     this.#answering++;
     this.#answeringClass = overlap;
+    const wait = overlap === "wait" ? 1 : 0;
+    this.#waits += wait;
     const reserved = mayReplyLarge(request) ? this.#maxReply : 0;
     this.#reserved += reserved;
     const answered = (value: Reply) => {
       this.#answering--;
+      this.#waits -= wait;
       if (!this.#closed) this.#reserved -= reserved;
       this.#fill(slot, value);
       this.#wake(); // the next request may have waited for this one

@@ -362,6 +362,7 @@ export class Server implements AsyncDisposable {
       const connection = new Connection(conn, {
         maxRequestBytes: this.#config.maxRequestBytes,
         maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+        maxWaits: this.#config.maxWaitersPerConnection ?? DEFAULT_LIMITS.maxWaitersPerConnection,
         dispatcher,
         logger: this.#logger,
         peer,

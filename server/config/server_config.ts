@@ -362,7 +362,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     arg: "N",
     default: DEFAULT_LIMITS.maxWaitersPerConnection,
     shown: String(DEFAULT_LIMITS.maxWaitersPerConnection),
-    help: "ESTADO esperar waits open at once on one connection",
+    help: "ESTADO esperar waits open at once on one connection; more wait their turn",
     parse: wholeNumber(1),
   },
   maxLoginQueue: {

@@ -5,7 +5,9 @@
  *
  * Waits are bounded: at most `maxWaiters` open at once over all clients and
  * `maxWaitersPerClient` per client ({@linkcode FinishWaiters.admit}); one
- * more gets `queue_full` at once, and nothing else changes.
+ * more gets `queue_full` at once, and nothing else changes. (A connection
+ * holds its waits beyond the per-client bound back itself, so that bound
+ * is a guard here.)
  *
  * @module
  */
