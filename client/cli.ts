@@ -48,13 +48,6 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string):
   }
 }
 
-/** 0 when the wait ended `listo`; 1 when refused, ended otherwise (`error`, `cancelado`), or timed out. */
-function waitStatus(reply: Reply): number {
-  const listo = reply.ok && "pedido" in reply && reply.timeout !== true &&
-    reply.pedido.estado === "listo";
-  return listo ? EXIT.ok : EXIT.refused;
-}
-
 interface Session {
   client: PedidosClient;
   command: ClientCommand;
@@ -92,15 +85,8 @@ async function run(session: Session): Promise<number> {
       if (!command.json) session.out(`⏳ Esperando el pedido ${first.id}…\n`);
       const wait: Record<string, unknown> = { op: "ESTADO", id: first.id, esperar: true };
       if (command.timeoutMs !== null) wait.timeout_ms = command.timeoutMs;
-      return waitStatus(await send(session, JSON.stringify(wait), describeFinal));
-    }
-    case "estado": {
-      const reply = await send(session, JSON.stringify(command.request));
-      return command.request.esperar === true
-        ? waitStatus(reply)
-        : reply.ok
-        ? EXIT.ok
-        : EXIT.refused;
+      // §7: 0 on `ok` (the wait was answered, whatever the order's end), 1 when refused.
+      return (await send(session, JSON.stringify(wait), describeFinal)).ok ? EXIT.ok : EXIT.refused;
     }
     default: {
       const reply = await send(session, JSON.stringify(command.request));

@@ -51,7 +51,8 @@ Deno.test("runClient() with --esperar waits for the order and prints its final s
   assert.match(stdout, /✅ Pedido 42 listo en 1\.98 s \(worker 2\)/);
 });
 
-Deno.test("runClient() with --esperar exits 1 when the order ends cancelado or in error", async () => {
+Deno.test("runClient() with --esperar exits 0 when the wait is answered ok, whatever the order's end, and shows that end", async () => {
+  // §7: 0 on ok, 1 only when the daemon refused the request.
   for (
     const [pedido, shown] of [
       [{ ...PEDIDO, estado: "cancelado", worker: null }, /🚫 Pedido 42 cancelado/],
@@ -63,9 +64,20 @@ Deno.test("runClient() with --esperar exits 1 when the order ends cancelado or i
     );
     const order = ["--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1"];
     const { status, stdout } = await run(daemon.port, [...order, "--esperar"]);
-    assert.equal(status, 1, stdout);
+    assert.equal(status, 0, stdout);
     assert.match(stdout, shown);
   }
+  // A wait that timed out is answered ok too; a refused one exits 1.
+  await using daemon = fakeLineServer((line) =>
+    JSON.parse(line).id === 42
+      ? JSON.stringify({ ok: true, pedido: { ...PEDIDO, estado: "pendiente" }, timeout: true })
+      : '{"ok":false,"error":"not_found","mensaje":"❌ No existe el pedido."}'
+  );
+  assert.equal(
+    (await run(daemon.port, ["estado", "42", "--esperar", "--timeout-ms", "10"])).status,
+    0,
+  );
+  assert.equal((await run(daemon.port, ["estado", "43", "--esperar"])).status, 1);
 });
 
 Deno.test("runClient() reads one JSON request from stdin and sends it as-is", async () => {
