@@ -62,6 +62,14 @@ export interface WorkerPoolOptions {
    * @default 1000
    */
   abortGraceMs?: number;
+  /**
+   * How long a worker has to load (its processor module included) before it
+   * is given up: a module whose top-level `await` never settles fails the
+   * start, naming the module, rather than leaving the daemon waiting.
+   *
+   * @default 30000
+   */
+  loadTimeoutMs?: number;
 }
 
 /** A job's worker threw, died or hung. */
@@ -152,6 +160,9 @@ export class WorkerPool implements ProcessorPool {
   readonly #logger: Logger | undefined;
   readonly #processor: ProcessorSource | undefined;
   readonly #abortGraceMs: number;
+  readonly #loadTimeoutMs: number;
+  /** The load deadlines of workers starting. */
+  readonly #loading = new Set<ReturnType<typeof setTimeout>>();
   readonly #slots: Slot[] = [];
   readonly #idle: Slot[] = [];
   readonly #queue: Entry[] = [];
@@ -178,6 +189,7 @@ export class WorkerPool implements ProcessorPool {
     this.#logger = options.logger;
     this.#processor = options.processor;
     this.#abortGraceMs = options.abortGraceMs ?? 1000;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? 30_000;
   }
 
   /** Starts the workers and waits until each is ready. */
@@ -266,6 +278,8 @@ export class WorkerPool implements ProcessorPool {
     for (const entry of this.#queue.splice(0)) entry.reject(new PoolClosedError());
     for (const timer of this.#respawns) clearTimeout(timer);
     this.#respawns.clear();
+    for (const timer of this.#loading) clearTimeout(timer);
+    this.#loading.clear();
     this.#runOut = null;
     clearTimeout(this.#overlapTimer);
     for (const slot of this.#slots) {
@@ -296,6 +310,23 @@ export class WorkerPool implements ProcessorPool {
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     let ready = false;
+    const loading = setTimeout(() => {
+      worker.terminate();
+      const ms = this.#loadTimeoutMs;
+      reject(
+        new Error(
+          this.#processor
+            ? `Cannot load processor module "${this.#processor.path}": it did not finish loading within ${ms} ms (a top-level await that never settles?)`
+            : `Cannot start worker ${number}: not ready within ${ms} ms`,
+        ),
+      );
+    }, this.#loadTimeoutMs);
+    this.#loading.add(loading);
+    const loaded = () => {
+      clearTimeout(loading);
+      this.#loading.delete(loading);
+    };
+    promise.then(loaded, loaded);
     worker.onmessage = (event: MessageEvent<FromProcessor>) => {
       const message = event.data;
       if (message.type === "ready") {

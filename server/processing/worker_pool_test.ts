@@ -4,6 +4,7 @@ import type { Job } from "../../workers/processor_messages.ts";
 import { Logger } from "../log.ts";
 import { newPedido } from "../store/new_pedido.ts";
 import { testWith } from "../../tests/permissions.ts";
+import { processorSource } from "./processor_source.ts";
 
 const FAULTY = new URL("../../tests/fixtures/faulty_processor_worker.ts", import.meta.url);
 const quiet = new Logger({ level: "error", write: () => {} });
@@ -167,3 +168,20 @@ testWith("read")(
     assert.equal(await pool.submit(order(9)), null, "the replacement works");
   },
 );
+
+Deno.test("WorkerPool.start() gives up on a processor module that never finishes loading, naming it", async () => {
+  const path =
+    new URL("../../tests/fixtures/processors/hangs_at_load.ts", import.meta.url).pathname;
+  await assert.rejects(
+    WorkerPool.start({
+      size: 2,
+      processor: processorSource(path),
+      loadTimeoutMs: 300,
+    }),
+    (error: Error) => {
+      assert.ok(error.message.includes(`Cannot load processor module "${path}"`), error.message);
+      assert.match(error.message, /did not finish loading within 300 ms/);
+      return true;
+    },
+  );
+});
