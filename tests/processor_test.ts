@@ -59,6 +59,25 @@ testWith("read")(
 );
 
 testWith("read")(
+  "a processor module sees the order as its attempt made it: en proceso, intentos counting it, its worker and start",
+  async () => {
+    await using daemon = await start();
+    const pedido = await run(daemon, "seen");
+    assert.equal(pedido.estado, "listo");
+    const seen = pedido.resultado as Record<string, unknown>;
+    assert.deepEqual(
+      { estado: seen.estado, intentos: seen.intentos, worker: seen.worker, intento: seen.intento },
+      { estado: "en proceso", intentos: 1, worker: pedido.worker, intento: 1 },
+    );
+    assert.equal(typeof seen.fecha_inicio, "string");
+    assert.ok(
+      Date.parse(seen.fecha_inicio as string) >= Date.parse(pedido.fecha_recibido as string),
+      JSON.stringify({ seen, pedido }),
+    );
+  },
+);
+
+testWith("read")(
   "a module that keeps throwing ends error after --max-intentos attempts, its message in detalle_error",
   async () => {
     await using daemon = await start({ maxIntentos: 2 });

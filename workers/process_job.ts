@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Pedido } from "../server/protocol/messages.ts";
 import type { Job } from "./processor_messages.ts";
 import { type ProcessorFunction, runProcessor } from "./processor_module.ts";
 import { runTask } from "./run_task.ts";
@@ -18,6 +19,8 @@ export interface ProcessJobOptions {
    * (the pool is closing). @default {a signal that never fires}
    */
   signal?: AbortSignal;
+  /** The worker's number (1-based), shown to the module as the order's `worker`. @default {null} */
+  worker?: number | null;
 }
 
 /** Waits `ms`, or less when `signal` aborts (then it rejects with the signal's reason). */
@@ -53,10 +56,17 @@ export async function processJob(
   if (job.kind === "process") {
     const { processor = null, signal = new AbortController().signal } = options;
     if (processor === null) throw new Error("Cannot process order: no processor module is loaded");
-    return await runProcessor(processor, job.pedido, {
-      signal,
-      intento: job.pedido.intentos + 1,
-    });
+    // The module sees the order as this attempt made it (§4, §8): en proceso,
+    // this attempt counted in `intentos`, its start and worker set.
+    const intento = job.pedido.intentos + 1;
+    const pedido: Pedido = {
+      ...job.pedido,
+      estado: "en proceso",
+      intentos: intento,
+      fecha_inicio: new Date().toISOString(),
+      worker: options.worker ?? null,
+    };
+    return await runProcessor(processor, pedido, { signal, intento });
   }
   if (job.delayMs > 0) await sleep(job.delayMs, options.signal);
   return null;

@@ -55,6 +55,8 @@ self.addEventListener("unhandledrejection", (event: PromiseRejectionEvent) => {
 });
 
 let processor: ProcessorFunction | null = null;
+/** This worker's number (1-based), from the pool's `init`. */
+let workerNumber: number | null = null;
 /** The abort controller of the job running now, by job id. */
 const running = new Map<number, AbortController>();
 
@@ -80,7 +82,11 @@ async function run(jobId: number, job: JobMessage["job"]): Promise<void> {
   const controller = new AbortController();
   running.set(jobId, controller);
   try {
-    const result = await processJob(job, { processor, signal: controller.signal });
+    const result = await processJob(job, {
+      processor,
+      signal: controller.signal,
+      worker: workerNumber,
+    });
     post({ type: "done", jobId, result });
   } catch (error) {
     const message = job.kind === "process" ? describeError(error) : String(error);
@@ -94,6 +100,7 @@ self.onmessage = async (event: MessageEvent<ToProcessor>) => {
   const message = event.data;
   switch (message.type) {
     case "init":
+      workerNumber = message.worker;
       if (message.processor) {
         try {
           processor = await loadProcessor(message.processor);
