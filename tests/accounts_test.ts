@@ -75,6 +75,17 @@ Deno.test("daemon: other clients are answered while logins are being hashed", as
   assert.equal(answered, 3, "three PINGs were answered before the first LOGIN");
 });
 
+Deno.test("daemon: forty clients signing in at once are all signed in, with the default settings", async () => {
+  await using daemon = await startInProcess();
+  const first = await daemon.client();
+  await first.request({ op: "REGISTRO", data: ANA });
+  const clients = await Promise.all(Array.from({ length: 40 }, () => daemon.client()));
+  const replies = await Promise.all(clients.map((c) => c.request({ op: "LOGIN", data: ANA })));
+  const refused = replies.filter((reply) => !reply.ok);
+  assert.deepEqual(refused, [], "every sign-in waits its turn for the hasher");
+  assert.equal(new Set(replies.map((reply) => reply.token)).size, 40, "forty sessions");
+});
+
 testWith("read", "write", "run", "env")(
   "daemon: accounts and sessions survive a restart; --session-ttl-s ends sessions",
   async () => {

@@ -33,7 +33,7 @@ export interface AccountServiceOptions {
   sessionTtlS?: number;
   /** Hashes passwords. @default {a PasswordHasher with the default cost and `maxLoginQueue`} */
   hasher?: PasswordHasher;
-  /** REGISTRO/LOGIN waiting for the hasher at most (`--max-login-queue`). @default {32} */
+  /** REGISTRO/LOGIN waiting for the hasher at most (`--max-login-queue`). @default {1024} */
   maxLoginQueue?: number;
   /** The clock, in ms since the epoch. @default {Date.now} */
   now?: () => number;

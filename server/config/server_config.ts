@@ -142,7 +142,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxReplyBytes: 1_048_576,
   maxWaiters: 10_000,
   maxWaitersPerConnection: 128,
-  maxLoginQueue: 32,
+  maxLoginQueue: 1024,
 });
 
 /**

@@ -51,7 +51,7 @@ const DEFAULTS: ServerConfig = {
   maxReplyBytes: 1048576,
   maxWaiters: 10000,
   maxWaitersPerConnection: 128,
-  maxLoginQueue: 32,
+  maxLoginQueue: 1024,
   envFile: null,
 };
 
