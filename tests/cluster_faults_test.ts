@@ -174,6 +174,33 @@ pgTest({
 
 pgTest({
   name:
+    "a storm of terminated backends (every 50 ms for 3 s) leaves the daemon up: it reconnects and serves after",
+  async fn() {
+    await using cluster = await startCluster(1, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
+    const [daemon] = cluster.daemons;
+    let exited: number | null = null;
+    daemon!.exited.then((code) => exited = code);
+    const until = performance.now() + 3000;
+    let rounds = 0;
+    while (performance.now() < until && exited === null) {
+      // Each round also ends the connections the pool has just opened, some
+      // while they ask the server for its types (the driver's own query).
+      await cluster.db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = ${cluster.db.name} AND pid <> pg_backend_pid()`;
+      rounds++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(exited, null, `the daemon died after ${rounds} rounds:\n${daemon!.output()}`);
+    await waitUntil(async () => (await ask(daemon!.port, order())).ok === true, {
+      timeoutMs: 20_000,
+      what: "an order taken after the storm",
+    });
+    assert.doesNotMatch(daemon!.output(), /Uncaught/);
+  },
+});
+
+pgTest({
+  name:
     "a daemon whose database is not there at first answers unavailable, serves once it comes, and loses nothing when it goes mid-load",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);

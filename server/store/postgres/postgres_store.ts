@@ -17,6 +17,7 @@
  * @module
  */
 
+import { ignoreLostTypeFetches } from "./lost_type_fetch.ts";
 import type { Options } from "postgres";
 import { Logger } from "../../log.ts";
 import type { ListFilter, Pedido, PedidoNuevo } from "../../protocol/messages.ts";
@@ -189,6 +190,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
    * capacity other than the cluster's.
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    ignoreLostTypeFetches();
     const shown = redactDatabaseUrl(options.url);
     let target;
     try {
