@@ -16,6 +16,22 @@ const INT8_AS_NUMBER = {
   parse: (text: string) => Number(text),
 };
 
+/**
+ * The longest one of our transactions may wait for this process, in ms,
+ * whatever the lease: every transaction sends all its statements at once
+ * (the writer's) or one right after another (migrations, the node's
+ * registration), so only a paused or cut-off daemon leaves one waiting that
+ * long. One paused holding the capacity lock held up every other daemon's
+ * intake until then, which past their 15 s deadline answered `unavailable`
+ * though the database was up; 5 s stays below that deadline.
+ */
+export const IDLE_IN_TRANSACTION_MS = 5000;
+
+/** {@linkcode DriverSettings.idleInTransactionMs} for a lease of `leaseMs`: the shorter. */
+export function idleInTransactionMsFor(leaseMs: number): number {
+  return Math.min(leaseMs, IDLE_IN_TRANSACTION_MS);
+}
+
 /** Options of {@linkcode driverOptions}. */
 export interface DriverSettings {
   /** Connections for reads and writes. */
@@ -24,10 +40,12 @@ export interface DriverSettings {
   connectTimeoutS: number;
   /**
    * The longest a transaction of ours may sit idle (the daemon paused, or
-   * cut off mid-transaction) before PostgreSQL ends its session, in ms: the
-   * lease, so that a paused daemon cannot keep an order's row locked past
-   * its lease, where another daemon's takeover (`SKIP LOCKED`) would never
-   * see it.
+   * cut off mid-transaction) before PostgreSQL ends its session, in ms. At
+   * most the lease, so that a paused daemon cannot keep an order's row
+   * locked past its lease, where another daemon's takeover (`SKIP LOCKED`)
+   * would never see it; and short, so that one paused while it held the
+   * capacity lock (between its insert and its `COMMIT`) holds up the other
+   * daemons' intake for that long only: see {@linkcode IDLE_IN_TRANSACTION_MS}.
    */
   idleInTransactionMs: number;
 }

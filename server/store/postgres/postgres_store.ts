@@ -47,7 +47,7 @@ import type {
 import type { BatchTiming } from "../../../workers/writer_messages.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
 import { ConnectionPools } from "./connection_pools.ts";
-import { driverOptions } from "./driver_options.ts";
+import { driverOptions, idleInTransactionMsFor } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { withDeadline } from "./deadline.ts";
 import { orderWrites } from "./order_writes.ts";
@@ -201,7 +201,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     const driver = driverOptions(target, {
       poolSize: options.poolSize ?? 10,
       connectTimeoutS: options.connectTimeoutS ?? 5,
-      idleInTransactionMs: options.leaseMs ?? 30_000,
+      idleInTransactionMs: idleInTransactionMsFor(options.leaseMs ?? 30_000),
     });
     const store = new PostgresStore(options, driver);
     try {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import type { Sql, TransactionSql } from "postgres";
-import { freshDatabase, pgSkipReason, pgTest } from "../../../tests/postgres_util.ts";
+import postgres, { type Sql, type TransactionSql } from "postgres";
+import {
+  freshDatabase,
+  pgSkipReason,
+  pgTest,
+  storeDriverOptions,
+} from "../../../tests/postgres_util.ts";
+import { waitUntil } from "../../../tests/test_util.ts";
+import { idleInTransactionMsFor } from "./driver_options.ts";
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
@@ -114,6 +121,42 @@ pgTest({
       await holding;
     }
     assert.equal((await waiting).status, "inserted");
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: a daemon paused while it holds the capacity lock holds up another's intake for 5 s, not its lease, and nothing answers unavailable",
+  async fn() {
+    await using db = await freshDatabase();
+    await using store = await PostgresStore.open({ url: db.url, capacity: 100, leaseMs: 30_000 });
+    // The paused daemon: a connection set up as a store's with the same lease,
+    // in a transaction that took the capacity lock and then sends nothing more.
+    const paused = postgres(db.url, {
+      ...storeDriverOptions(db.url),
+      connection: {
+        ...storeDriverOptions(db.url).connection,
+        idle_in_transaction_session_timeout: idleInTransactionMsFor(30_000),
+      },
+    });
+    try {
+      const holding = paused.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`;
+        await new Promise(() => {}); // paused: never goes on
+      }).catch((error) => error);
+      await waitUntil(async () => {
+        const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND granted`;
+        return row!.n > 0;
+      }, { what: "the lock held" });
+      const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
+      const result = await store.insertWithinCapacity(order, new Date().toISOString());
+      assert.equal(result.status, "inserted", "taken once PostgreSQL ended the idle transaction");
+      assert.equal(store.unavailableReason, null);
+      assert.match(String(await holding), /idle-in-transaction timeout|terminat|CONNECTION_CLOSED/i);
+    } finally {
+      await paused.end({ timeout: 1 });
+    }
   },
 });
 
