@@ -508,6 +508,9 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
     ],
     ["file://ana:s3cret@db/pedidos.db", /file:\/\/ database, which pedidos cannot use.*SQLite/],
   ];
+  // A password as a parameter is masked too.
+  cases.push(["postgres://ana@db/pedidos?password=s3cret", /unknown parameter "password"/]);
+  cases.push(["postgres://ana@db/pedidos?sslmode=x&PASS=s3cret#y", /unknown parameter "PASS"/]);
   for (const [db, reason] of cases) {
     const tries: [string[], ConfigSources][] = [
       [["--db", db], fake().sources],
@@ -522,7 +525,11 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
         message = error.message;
       }
       assert.match(message, reason, db);
-      assert.match(message, /:\*\*\*@/, "shown with its password masked");
+      assert.match(
+        message,
+        /:\*\*\*@|password=\*\*\*|PASS=\*\*\*/,
+        "shown with its password masked",
+      );
       assert.doesNotMatch(message, /s3cret/, "the password is not shown");
     }
   }

@@ -153,7 +153,10 @@ pgTest({
       const result = await store.insertWithinCapacity(order, new Date().toISOString());
       assert.equal(result.status, "inserted", "taken once PostgreSQL ended the idle transaction");
       assert.equal(store.unavailableReason, null);
-      assert.match(String(await holding), /idle-in-transaction timeout|terminat|CONNECTION_CLOSED/i);
+      assert.match(
+        String(await holding),
+        /idle-in-transaction timeout|terminat|CONNECTION_CLOSED/i,
+      );
     } finally {
       await paused.end({ timeout: 1 });
     }

@@ -95,7 +95,9 @@ export function redactDatabaseUrl(db: string): string {
   // Not through URL: a malformed URL must be redacted too. Up to the last
   // "@", so that an unescaped "@" in a password does not leave a part shown.
   // Any scheme: a URL refused for its scheme is shown masked too.
-  return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, "$1:***@");
+  // A password given as a parameter (`?password=…`, which libpq takes) too.
+  return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, "$1:***@")
+    .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
 }
 
 function decode(text: string): string {
