@@ -91,13 +91,21 @@ function bind(hostname: string, port: number): Deno.TcpListener {
   return Deno.listen({ hostname, port, transport: "tcp" });
 }
 
-/** {@linkcode bind}, with an `AddrInUse` that names the address taken. */
+/**
+ * {@linkcode bind}, with an `AddrInUse` that names the address taken, and an
+ * `AddrNotAvailable` (an address this machine does not have) that names it.
+ */
 function bindNamed(hostname: string, port: number): Deno.TcpListener {
   try {
     return bind(hostname, port);
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse) || port === 0) throw error;
     const where = formatAddr({ transport: "tcp", hostname, port });
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new Deno.errors.AddrNotAvailable(`Cannot listen on ${where}: ${error.message}`, {
+        cause: error,
+      });
+    }
+    if (!(error instanceof Deno.errors.AddrInUse) || port === 0) throw error;
     throw new Deno.errors.AddrInUse(`Cannot listen on ${where}: ${error.message}`, {
       cause: error,
     });

@@ -116,3 +116,25 @@ testWith("read", "write", "run", "env")(
     }
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "a --host this machine does not have stops the daemon at start: exit 2, naming the address",
+  async () => {
+    await using dir = await tempDir();
+    // 192.0.2.1 is for documentation only (RFC 5737): no machine has it. Binding fails at once.
+    const result = await runMain(dir.path, [
+      "server",
+      "--host",
+      "127.0.0.1,192.0.2.1",
+      "--port",
+      "0",
+      "--db",
+      ":memory:",
+    ]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /cannot start: Cannot listen on 192\.0\.2\.1:\d+: Cannot assign requested address/,
+    );
+  },
+);
