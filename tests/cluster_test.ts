@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
 import { pgTest } from "./postgres_util.ts";
-import { ROOT, waitUntil } from "./test_util.ts";
+import { rawConnect, ROOT, waitUntil } from "./test_util.ts";
 import { SCHEMA_VERSION } from "../server/store/postgres/postgres_schema.ts";
 
 pgTest({
@@ -344,5 +344,45 @@ pgTest({
       assert.equal(retried.error, "not_retryable");
       assert.equal(taken.ok, true, `round ${round}: ${JSON.stringify(taken)}`);
     }
+  },
+});
+
+pgTest({
+  name:
+    "on PostgreSQL orders with a clave pipelined on one connection take effect in request order: ids, capacity and duplicates as if each waited",
+  async fn() {
+    await using cluster = await startCluster(1, [
+      "--workers",
+      "1",
+      "--process-ms",
+      "60000",
+      "--max-pedidos",
+      "8",
+    ]);
+    const [daemon] = cluster.daemons;
+    await using conn = await rawConnect(daemon!.port);
+    const line = (cliente: string, clave: string | null) =>
+      JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1", clave }) + "\n";
+    // Two orders with one clave: the first sent is the one stored, the second its duplicate.
+    await conn.write(line("first", "k-1") + line("second", "k-1"));
+    const [made, again] = [await conn.readLine(), await conn.readLine()];
+    assert.equal(made?.ok, true);
+    assert.equal(made?.duplicado, undefined, JSON.stringify(made));
+    assert.equal(again?.duplicado, true, JSON.stringify(again));
+    assert.equal(again?.id, made?.id);
+    await conn.write(`{"op":"ESTADO","id":${made?.id}}\n`);
+    assert.equal(((await conn.readLine())?.pedido as { cliente: string }).cliente, "first");
+    // Eight more with a clave on the first: seven fit, in order, and the last is refused.
+    await conn.write(
+      Array.from({ length: 8 }, (_, i) => line(`o${i}`, i === 0 ? "k-2" : null)).join(""),
+    );
+    const replies = [];
+    for (let i = 0; i < 8; i++) replies.push(await conn.readLine());
+    assert.deepEqual(
+      replies.map((r) => r?.ok === true ? "ok" : r?.error),
+      [...Array(7).fill("ok"), "queue_full"],
+    );
+    const ids = replies.slice(0, 7).map((r) => r?.id as number);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `ids in request order: ${ids}`);
   },
 });

@@ -85,21 +85,28 @@ export class SharedIntake {
    */
   async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
     const { store, counters, logger } = this.#options;
-    if (pedido.clave !== null) {
+    // With room here, the insert itself answers a stored clave (`duplicate`),
+    // and it goes to the writer now, in request order (§8): a lookup first
+    // would let the orders sent after this one overtake it.
+    if (pedido.clave !== null && this.#options.capacity.free === 0) {
+      // No room here: a clave already stored still gets its order (§8,
+      // idempotency first), else the order is refused.
       const existing = await this.#guard(
         "order.lookup_failed",
         () => store.findByClave(pedido.clave!),
       );
       if (existing) return duplicateReply(existing);
-      if (this.#options.capacity.free === 0 && await this.#claves.settled(pedido.clave)) {
-        // No room here, but an order with this clave was being stored (sent just
-        // before, maybe on this connection): answer as if this one had waited for it.
+      if (await this.#claves.settled(pedido.clave)) {
+        // An order with this clave was being stored (sent just before, maybe
+        // on this connection): answer as if this one had waited for it.
         const stored = await this.#guard(
           "order.lookup_failed",
           () => store.findByClave(pedido.clave!),
         );
         if (stored) return duplicateReply(stored);
       }
+      counters.rejected();
+      throw new ProtocolError("queue_full");
     }
     const { taker } = this.#options;
     const take = taker?.reserve() ?? false;
