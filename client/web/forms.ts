@@ -49,7 +49,11 @@ export function refusal(reply: ErrorReply): string {
     : mensaje;
 }
 
-const PRODUCT_COUNT_REGEXP = /^(.*?)\s*[x×]\s*(\d{1,6})$/i;
+/**
+ * `NAME x2`, `NAME x 2`, `NAME ×2`, `NAME×2`: an `x` counts only after a
+ * space (`Xbox 360`, `Fox 2`, `tornillo 4x40` are names), a `×` anywhere.
+ */
+const PRODUCT_COUNT_REGEXP = /^(.*?)(?:\s+x|\s*×)\s*(\d{1,6})$/i;
 const NUMBER_REGEXP = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 const DECIMAL_COMMA_REGEXP = /^[-+]?\d+,\d+$/;
 

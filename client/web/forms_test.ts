@@ -18,6 +18,21 @@ Deno.test("parseProductos() reads one product per line, with an optional count",
   ]);
 });
 
+Deno.test("parseProductos() takes an x as a count only after a space: Xbox 360 is a name", () => {
+  assert.deepEqual(
+    parseProductos("Xbox 360\nFox 2\nMax 10\ntornillo 4x40\npan×2\npan X 3\nbox x 4"),
+    [
+      "Xbox 360",
+      "Fox 2",
+      "Max 10",
+      "tornillo 4x40",
+      { nombre: "pan", cantidad: 2 },
+      { nombre: "pan", cantidad: 3 },
+      { nombre: "box", cantidad: 4 },
+    ],
+  );
+});
+
 Deno.test("statusFor() maps each protocol code to one HTTP status", () => {
   assert.equal(statusFor("invalid_order"), 422);
   assert.equal(statusFor("invalid_user"), 422);
