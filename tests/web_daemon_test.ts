@@ -174,6 +174,37 @@ Deno.test("pedidos web starts without the daemon and says so", async () => {
   );
 });
 
+Deno.test("pedidos web answers a Host header that makes no URL with 400, logging no error", async () => {
+  await using daemon = await startInProcess();
+  const stop = new AbortController();
+  let err = "";
+  const ready = Promise.withResolvers<string>();
+  const exit = runWebCommand(
+    ["--web-port", "0", "--host", "127.0.0.1", "--port", String(daemon.port)],
+    {
+      signal: stop.signal,
+      sources: { getEnv: () => undefined, readFile: () => null },
+      stdout: (text) => ready.resolve(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(text)![1]!),
+      stderr: (text) => err += text,
+    },
+  );
+  const port = Number(await ready.promise);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode("GET /login HTTP/1.1\r\nHost: a b<c>\r\nConnection: close\r\n\r\n"),
+  );
+  let text = "";
+  const buf = new Uint8Array(4096);
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  stop.abort();
+  assert.equal(await exit, 0);
+  assert.doesNotMatch(err, /ERROR/);
+});
+
 Deno.test("pedidos web: bad flags exit 2 with the usage; --help exits 0", async () => {
   let err = "";
   const code = await runWebCommand(["--web-port", "x"], {

@@ -190,9 +190,14 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   app.route("/pedidos", pedidosRoutes(parts));
   app.route("/panel", panelRoutes(parts));
 
-  const handler =
-    ((request: Request, info?: { remoteAddr: Deno.NetAddr }) =>
-      Promise.resolve(app.fetch(request, info))) as GatewayHandler;
+  const handler = ((request: Request, info?: { remoteAddr: Deno.NetAddr }) => {
+    // A Host header that makes no URL (`Host: a b<c>`) is the client's mistake:
+    // 400, not a 500 page and an ERROR line for anyone to write.
+    if (!URL.canParse(request.url)) {
+      return Promise.resolve(new Response("Solicitud inválida", { status: 400 }));
+    }
+    return Promise.resolve(app.fetch(request, info));
+  }) as GatewayHandler;
   handler.close = () => {
     closing.abort();
     live.close();
