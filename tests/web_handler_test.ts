@@ -430,6 +430,26 @@ Deno.test("gateway: closing the gateway ends the live streams", async () => {
   assert.equal(lateEvents.text, "retry: 2000\n\n", "and sends no snapshot");
 });
 
+Deno.test("gateway: an order the daemon did not answer is shown at once, without asking the daemon again", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  await browser.get("/pedidos"); // the form, and its CSRF token
+  gw.daemon.down = true;
+  const before = gw.daemon.requests.length;
+  const order = await browser.post("/pedidos", {
+    cliente: "Ana",
+    productos: "pan",
+    direccion: "C 1",
+    clave: "k",
+  });
+  assert.equal(order.status, 503);
+  assert.match(order.text, /No hay conexión/);
+  // One request (the PEDIDO): a stalled daemon makes each one wait its full timeout.
+  assert.deepEqual(gw.daemon.requests.slice(before).map((r) => r.op), ["PEDIDO"]);
+  assert.match(order.text, /value="C 1"/, "the form keeps what was typed");
+});
+
 Deno.test("gateway: when the daemon is down every page says so plainly", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

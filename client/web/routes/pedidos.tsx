@@ -84,7 +84,11 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     status: ContentfulStatusCode,
   ): Promise<Response> {
     const session = c.get("session")!;
-    const { pedidos, problem, notas } = await live.orders(session.token);
+    // The daemon just did not answer: the page is drawn without asking it
+    // again, which would add its own wait (a stalled daemon made this 45 s).
+    const { pedidos, problem, notas } = refused.problem !== null
+      ? { pedidos: null, problem: refused.problem, notas: live.notes.current() }
+      : await live.orders(session.token);
     const ended = respond.ifSessionEnded(c);
     if (ended !== null) return ended;
     if (problem !== null && status === 200) status = 503;
