@@ -48,6 +48,11 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string):
   }
 }
 
+/** §7: 0 on `ok` (a wait's reply too, whatever the order's end), 1 when the daemon refused. */
+function exitFor(reply: Reply): number {
+  return reply.ok ? EXIT.ok : EXIT.refused;
+}
+
 interface Session {
   client: PedidosClient;
   command: ClientCommand;
@@ -85,13 +90,10 @@ async function run(session: Session): Promise<number> {
       if (!command.json) session.out(`⏳ Esperando el pedido ${first.id}…\n`);
       const wait: Record<string, unknown> = { op: "ESTADO", id: first.id, esperar: true };
       if (command.timeoutMs !== null) wait.timeout_ms = command.timeoutMs;
-      // §7: 0 on `ok` (the wait was answered, whatever the order's end), 1 when refused.
-      return (await send(session, JSON.stringify(wait), describeFinal)).ok ? EXIT.ok : EXIT.refused;
+      return exitFor(await send(session, JSON.stringify(wait), describeFinal));
     }
-    default: {
-      const reply = await send(session, JSON.stringify(command.request));
-      return reply.ok ? EXIT.ok : EXIT.refused;
-    }
+    default:
+      return exitFor(await send(session, JSON.stringify(command.request)));
   }
 }
 
