@@ -14,6 +14,9 @@ const USED = 0;
 const CAPACITY = 1;
 const SLOTS = 2;
 
+/** The largest capacity: what the semaphore's 32-bit cells count with room to spare. */
+export const MAX_CAPACITY = 0x3fffffff;
+
 /**
  * A counting semaphore shared between threads.
  *
@@ -36,8 +39,10 @@ export class Admission {
 
   /** A new semaphore with `capacity` free slots. */
   static create(capacity: number): Admission {
-    if (!Number.isSafeInteger(capacity) || capacity < 1 || capacity > 0x3fffffff) {
-      throw new RangeError(`Cannot create semaphore: capacity must be 1 or more, got ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+      throw new RangeError(
+        `Cannot create semaphore: capacity must be from 1 to ${MAX_CAPACITY}, got ${capacity}`,
+      );
     }
     const sem = new Admission(new SharedArrayBuffer(SLOTS * 4));
     Atomics.store(sem.#cells, CAPACITY, capacity);

@@ -13,7 +13,7 @@ import {
   formatUsage,
   resolveConfig,
 } from "../../server/config/settings.ts";
-import { wholeNumber } from "../../server/config/value_parsers.ts";
+import { MAX_TIMER_MS, wholeNumber } from "../../server/config/value_parsers.ts";
 import type { LoadOptions } from "./load_settings.ts";
 
 /** A parsed `load` command line. */
@@ -84,9 +84,23 @@ function flagValue<T>(
   }
 }
 
-function positiveNumber(text: string): number {
+/** A rate of orders per second: one every 1000 s at the slowest. */
+function rate(text: string): number {
   const value = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
-  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError("must be a number above 0");
+  if (!(value >= 0.001) || !Number.isFinite(value)) {
+    throw new RangeError("must be a number of at least 0.001");
+  }
+  return value;
+}
+
+/** The longest `--duracion`, in seconds: what one timer can wait. */
+const MAX_DURACION_S = Math.floor(MAX_TIMER_MS / 1000);
+
+function duration(text: string): number {
+  const value = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || value > MAX_DURACION_S) {
+    throw new RangeError(`must be a number of seconds above 0 and at most ${MAX_DURACION_S}`);
+  }
   return value;
 }
 
@@ -112,9 +126,9 @@ function prefix(text: string): string {
 export function parseLoadArgs(args: string[], sources: ConfigSources = {}): LoadCommand {
   const resolved = resolveConfig(args, CLIENT_SETTINGS, { ...sources, extraFlags: EXTRA_FLAGS });
   const { config, flags, help } = resolved;
-  const duracion = flagValue(flags, "duracion", positiveNumber);
+  const duracion = flagValue(flags, "duracion", duration);
   const esperar = flags.esperar === true;
-  const timeoutMs = flagValue(flags, "timeout-ms", wholeNumber(1));
+  const timeoutMs = flagValue(flags, "timeout-ms", wholeNumber(1, MAX_TIMER_MS));
   if (timeoutMs !== null && !esperar) {
     throw new ConfigError("Unexpected --timeout-ms: needs --esperar");
   }
@@ -124,7 +138,7 @@ export function parseLoadArgs(args: string[], sources: ConfigSources = {}): Load
     clientes: flagValue(flags, "clientes", wholeNumber(1, 100_000)) ?? 10,
     pedidos: flagValue(flags, "pedidos", wholeNumber(1)) ?? (duracion === null ? 10 : Infinity),
     pipeline: flagValue(flags, "pipeline", wholeNumber(1, 10_000)) ?? 1,
-    tasa: flagValue(flags, "tasa", positiveNumber),
+    tasa: flagValue(flags, "tasa", rate),
     duracionMs: duracion === null ? null : duracion * 1000,
     clavePrefijo: flagValue(flags, "clave-prefijo", prefix),
     esperar,

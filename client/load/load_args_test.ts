@@ -69,6 +69,10 @@ Deno.test("parseLoadArgs() refuses bad values with a message naming the flag", (
     [["--pipeline", "-1"], /--pipeline "-1"/],
     [["--tasa", "0"], /--tasa "0"/],
     [["--duracion", "abc"], /--duracion "abc"/],
+    // Longer than a timer can wait: it would stop at once, not never.
+    [["--duracion", "3000000"], /--duracion "3000000"/],
+    [["--tasa", "0.0001"], /--tasa "0.0001"/],
+    [["--esperar", "--timeout-ms", "3000000000"], /--timeout-ms "3000000000"/],
     [["--clave-prefijo", "x".repeat(101)], /--clave-prefijo/],
     [["--timeout-ms", "10"], /needs --esperar/],
     [["--nope"], /nope/],

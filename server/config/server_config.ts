@@ -16,7 +16,16 @@ import {
   resolveConfig,
   type Settings,
 } from "./settings.ts";
-import { nonEmpty, oneOf, parseHosts, parseProcessMs, wholeNumber } from "./value_parsers.ts";
+import {
+  MAX_TIMER_MS,
+  nonEmpty,
+  ONE_DAY_MS,
+  oneOf,
+  parseHosts,
+  parseProcessMs,
+  wholeNumber,
+} from "./value_parsers.ts";
+import { MAX_CAPACITY } from "../admission.ts";
 import {
   isPostgresUrl,
   parsePostgresUrl,
@@ -161,6 +170,15 @@ export function defaultMaxReplyBytes(maxRequestBytes: number): number {
   return Math.max(DEFAULT_LIMITS.maxReplyBytes, largestOrderBytes(maxRequestBytes));
 }
 
+/** The most `--workers`: each is a thread with its own heap (about 7 MiB idle). */
+export const MAX_WORKERS = 1024;
+
+/** The largest `--max-request-bytes`: 64 MiB. */
+export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+
+/** The largest `--max-reply-bytes`: 256 MiB, well inside what one string holds. */
+export const MAX_REPLY_BYTES = 256 * 1024 * 1024;
+
 /** The default of {@linkcode ServerConfig.leaseMs}: 30 s. */
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -192,7 +210,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: 3,
     shown: "3",
     help: "orders processed at once",
-    parse: wholeNumber(1),
+    parse: wholeNumber(1, MAX_WORKERS),
   },
   maxPedidos: {
     flag: "max-pedidos",
@@ -200,7 +218,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: 6,
     shown: "6",
     help: "capacity: orders accepted and not yet finished",
-    parse: wholeNumber(1),
+    parse: wholeNumber(1, MAX_CAPACITY),
   },
   processMs: {
     flag: "process-ms",
@@ -241,7 +259,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: 10000,
     shown: "10000",
     help: "on stop, wait this long for running orders",
-    parse: wholeNumber(0),
+    parse: wholeNumber(0, ONE_DAY_MS),
   },
   idleTimeoutMs: {
     flag: "idle-timeout-ms",
@@ -249,7 +267,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: 300000,
     shown: "300000",
     help: "close a connection idle this long",
-    parse: wholeNumber(1),
+    parse: wholeNumber(1, MAX_TIMER_MS),
   },
   maxRequestBytes: {
     flag: "max-request-bytes",
@@ -257,7 +275,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: 65536,
     shown: "65536",
     help: "largest request; bigger gets too_large",
-    parse: wholeNumber(64),
+    parse: wholeNumber(64, MAX_REQUEST_BYTES),
   },
   maxConnections: {
     flag: "max-connections",
@@ -315,7 +333,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: V11_DEFAULTS.processTimeoutMs,
     shown: String(V11_DEFAULTS.processTimeoutMs),
     help: "a processor module's attempt longer than this is aborted",
-    parse: wholeNumber(1, 86_400_000),
+    parse: wholeNumber(1, ONE_DAY_MS),
   },
   retainS: {
     flag: "retain-s",
@@ -347,7 +365,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: DEFAULT_LIMITS.maxReplyBytes,
     shown: String(DEFAULT_LIMITS.maxReplyBytes),
     help: "largest reply; LISTAR stops before it; unset: grows to fit --max-request-bytes",
-    parse: wholeNumber(4096),
+    parse: wholeNumber(4096, MAX_REPLY_BYTES),
   },
   maxWaiters: {
     flag: "max-waiters",
@@ -400,6 +418,19 @@ export const SERVER_USAGE: string = formatUsage(
 export function parseServerConfig(args: string[], sources: ConfigSources = {}): ServerConfig {
   const { config, given } = resolveConfig(args, SERVER_SETTINGS, sources);
   const { maxRequestBytes } = config;
+  const metricsPort = config.metricsPort ?? null;
+  if (given.metricsPort !== undefined && metricsPort === config.port && metricsPort !== 0) {
+    const metricsHost = config.metricsHost ?? V11_DEFAULTS.metricsHost;
+    const wildcard = (host: string) => ["*", "0.0.0.0", "::"].includes(host);
+    if (
+      wildcard(metricsHost) || config.hosts.some((host) => host === metricsHost || wildcard(host))
+    ) {
+      throw new ConfigError(
+        `Invalid ${describeGiven(given.metricsPort, metricsPort)}: it is the daemon's own port ` +
+          `on ${metricsHost}; the metrics endpoint needs a port of its own`,
+      );
+    }
+  }
   if (given.maxReplyBytes === undefined) {
     return freezeConfig({ ...config, maxReplyBytes: defaultMaxReplyBytes(maxRequestBytes) });
   }

@@ -387,6 +387,16 @@ const BAD: [flag: string, value: string][] = [
   ["retain-s", "7d"],
   ["metrics-port", "65536"],
   ["metrics-port", "on"],
+  // Past what a timer can wait (setTimeout would fire at once), or what the
+  // semaphore or a thread count can hold: refused, not failing later.
+  ["process-ms", "3000000000"],
+  ["process-ms", "0-86400001"],
+  ["drain-timeout-ms", "3000000000"],
+  ["idle-timeout-ms", "2147483648"],
+  ["max-pedidos", "1073741824"],
+  ["workers", "1025"],
+  ["max-request-bytes", "9007199254740991"],
+  ["max-reply-bytes", "268435457"],
 ];
 
 Deno.test("parseServerConfig() refuses bad values from flags", () => {
@@ -533,4 +543,26 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
       assert.doesNotMatch(message, /s3cret/, "the password is not shown");
     }
   }
+});
+
+Deno.test("parseServerConfig() refuses a --metrics-port that is the daemon's own port on the same address", () => {
+  assert.throws(
+    () => parseServerConfig(["--port", "9100", "--metrics-port", "9100"], fake().sources),
+    (error) =>
+      error instanceof ConfigError && /--metrics-port 9100: it is the daemon's own port/.test(
+        error.message,
+      ),
+  );
+  assert.throws(
+    () =>
+      parseServerConfig([], fake({ PEDIDOS_PORT: "9100", PEDIDOS_METRICS_PORT: "9100" }).sources),
+    ConfigError,
+  );
+  // Another address, or port 0 for both (each picks its own): fine.
+  const apart = ["--host", "10.0.0.5", "--port", "9100", "--metrics-port", "9100"];
+  assert.equal(parseServerConfig(apart, fake().sources).metricsPort, 9100);
+  assert.equal(
+    parseServerConfig(["--port", "0", "--metrics-port", "0"], fake().sources).metricsPort,
+    0,
+  );
 });

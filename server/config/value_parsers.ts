@@ -5,6 +5,16 @@
  * @module
  */
 
+/**
+ * The longest delay a timer can wait: `setTimeout` runs a longer one after
+ * 1 ms (with a warning), so a setting of milliseconds above it would fire at
+ * once, not late.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** One day in milliseconds: the bound of the processing times and the drain. */
+export const ONE_DAY_MS = 86_400_000;
+
 /** A parser of whole numbers in `[min, max]`. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
@@ -35,12 +45,13 @@ export function parseHosts(text: string): string[] {
   return [...new Set(hosts)];
 }
 
-/** A processing time in ms, or a range `MIN-MAX`. */
+/** A processing time in ms, or a range `MIN-MAX`, of at most a day. */
 export function parseProcessMs(text: string): { min: number; max: number } {
   const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(text);
   if (match === null) throw new RangeError("must be a number of ms or a range MIN-MAX");
-  const min = wholeNumber(0)(match[1] ?? "");
-  const max = match[2] === undefined ? min : wholeNumber(0)(match[2]);
+  const ms = wholeNumber(0, ONE_DAY_MS);
+  const min = ms(match[1] ?? "");
+  const max = match[2] === undefined ? min : ms(match[2]);
   if (min > max) throw new RangeError("must be a range MIN-MAX with MIN ≤ MAX");
   return { min, max };
 }
