@@ -92,23 +92,21 @@ function bind(hostname: string, port: number): Deno.TcpListener {
 }
 
 /**
- * {@linkcode bind}, with an `AddrInUse` that names the address taken, and an
- * `AddrNotAvailable` (an address this machine does not have) that names it.
+ * {@linkcode bind}, with an error that names the address: one taken
+ * (`AddrInUse`), one this machine does not have (`AddrNotAvailable`), a host
+ * name that does not resolve, …; of the same class as the system's.
  */
 function bindNamed(hostname: string, port: number): Deno.TcpListener {
   try {
     return bind(hostname, port);
   } catch (error) {
+    // Port 0's AddrInUse is retried (listenAll), and a refused permission
+    // already names the host.
+    if (!(error instanceof Error) || error instanceof Deno.errors.PermissionDenied) throw error;
+    if (error instanceof Deno.errors.AddrInUse && port === 0) throw error;
     const where = formatAddr({ transport: "tcp", hostname, port });
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new Deno.errors.AddrNotAvailable(`Cannot listen on ${where}: ${error.message}`, {
-        cause: error,
-      });
-    }
-    if (!(error instanceof Deno.errors.AddrInUse) || port === 0) throw error;
-    throw new Deno.errors.AddrInUse(`Cannot listen on ${where}: ${error.message}`, {
-      cause: error,
-    });
+    const Named = error.constructor as new (message: string, options: ErrorOptions) => Error;
+    throw new Named(`Cannot listen on ${where}: ${error.message}`, { cause: error });
   }
 }
 

@@ -19,7 +19,7 @@ import { Connection } from "./connection.ts";
 import { createDispatcher, type Dispatcher } from "./dispatch.ts";
 import { formatAddr, listenAll } from "./listen.ts";
 import { formatPeer, Logger } from "./log.ts";
-import { type MetricsEndpoint, startMetrics } from "./metrics/start_metrics.ts";
+import { type MetricsEndpoint, reportBatches, startMetrics } from "./metrics/start_metrics.ts";
 import { OrderService } from "./orders/order_service.ts";
 import { Pruner } from "./orders/pruner.ts";
 import { RetryPolicy } from "./orders/retry_policy.ts";
@@ -164,27 +164,27 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Opens the store, starts the workers, schedules unfinished orders and
-   * listens. Anything opened is closed again if a later step fails.
+   * Listens, starts the workers, opens the store and schedules unfinished
+   * orders; connections are accepted once all is done. Anything opened is
+   * closed again if a later step fails.
    */
   static async start(options: ServerOptions): Promise<Server> {
     const { config } = options;
     const logger = options.logger ?? new Logger({ level: config.log });
     const capacity = Capacity.create(config.maxPedidos);
     const failed = Promise.withResolvers<Error>();
-    const store = options.store ?? await openStore({
-      db: config.db,
-      sync: config.sync,
-      capacity: config.maxPedidos,
-      leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS,
-      logger,
-      onFatal: failed.resolve,
-    });
+    // What a bad value can make fail goes first, before the database is
+    // opened or created (§7): the addresses (a host that does not resolve,
+    // a port taken), then the processor module. Connections that come
+    // meanwhile wait in the listen queue until the daemon is ready.
     const processor = config.processor ? processorSource(config.processor) : undefined;
+    let store: Store | undefined = options.store;
     let pool: ProcessorPool | undefined;
     let listeners: Deno.TcpListener[] = [];
     let metrics: MetricsEndpoint | null = null;
     try {
+      listeners = listenAll(config.hosts, config.port, { logger });
+      metrics = startMetrics(config, logger);
       pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
         logger,
@@ -192,6 +192,15 @@ export class Server implements AsyncDisposable {
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
         ...(processor ? { processor } : {}),
       });
+      store ??= await openStore({
+        db: config.db,
+        sync: config.sync,
+        capacity: config.maxPedidos,
+        leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS,
+        logger,
+        onFatal: failed.resolve,
+      });
+      if (metrics !== null) reportBatches(metrics, store);
       const orders = new OrderService({
         store,
         capacity,
@@ -214,8 +223,6 @@ export class Server implements AsyncDisposable {
         sessionTtlS: config.sessionTtlS,
         maxLoginQueue: config.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue,
       });
-      listeners = listenAll(config.hosts, config.port, { logger });
-      metrics = startMetrics(config, store, logger);
       await orders.recover();
       return new Server({ ...options, logger }, {
         store,
@@ -230,7 +237,7 @@ export class Server implements AsyncDisposable {
       for (const listener of listeners) listener.close();
       await metrics?.server.close();
       await pool?.close();
-      await store.close();
+      await store?.close();
       throw error;
     }
   }

@@ -138,3 +138,23 @@ testWith("read", "write", "run", "env")(
     );
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "a bad address or processor stops the daemon before its database is created, naming what is wrong",
+  async () => {
+    await using dir = await tempDir();
+    const cases: [flags: string[], names: RegExp][] = [
+      // `.invalid` never resolves (RFC 2606).
+      [["--host", "nosuchhost.invalid"], /Cannot listen on nosuchhost\.invalid:0: /],
+      [["--metrics-host", "not a host", "--metrics-port", "0"], /--metrics-host not a host/],
+      [["--processor", "no_such_module.ts"], /no_such_module\.ts/],
+    ];
+    for (const [flags, names] of cases) {
+      const result = await runMain(dir.path, ["server", "--port", "0", "--db", "p.db", ...flags]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, names);
+      assert.equal(result.stdout, "", "never ready");
+      assert.deepEqual([...Deno.readDirSync(dir.path)], [], `${flags}: nothing was created`);
+    }
+  },
+);

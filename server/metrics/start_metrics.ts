@@ -22,15 +22,14 @@ export interface MetricsEndpoint {
 }
 
 /**
- * Starts the metrics endpoint when `--metrics-port` is set, and has the
- * SQLite writer report its batches to it.
+ * Starts the metrics endpoint when `--metrics-port` is set (before the store
+ * is opened: a bad address fails the start first; see {@linkcode reportBatches}).
  *
  * @returns The endpoint, or null when `--metrics-port` is off.
  * @throws {Deno.errors.AddrInUse} (and the like) when it cannot listen.
  */
 export function startMetrics(
   config: Pick<ServerConfig, "metricsPort" | "metricsHost">,
-  store: Store,
   logger: Logger,
 ): MetricsEndpoint | null {
   const port = config.metricsPort ?? V11_DEFAULTS.metricsPort;
@@ -49,7 +48,13 @@ export function startMetrics(
     }
     throw new Error(`${where}: ${reason}`, { cause: error });
   }
-  if (observesBatches(store)) store.observeBatches((batch) => collector.observeWriterBatch(batch));
   logger.info("metrics.listening", { url: `http://${formatAddr(server.addr)}/metrics` });
   return { server, collector };
+}
+
+/** Has the store's writer (SQLite's) report its batches to the endpoint. */
+export function reportBatches(metrics: MetricsEndpoint, store: Store): void {
+  if (observesBatches(store)) {
+    store.observeBatches((batch) => metrics.collector.observeWriterBatch(batch));
+  }
 }
