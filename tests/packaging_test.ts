@@ -194,7 +194,7 @@ interface Service {
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition?: string }>;
-  healthcheck?: { test?: string[] };
+  healthcheck?: { test?: string[]; disable?: boolean };
   stop_grace_period?: string;
 }
 
@@ -665,6 +665,36 @@ testWith("read")("compose.yaml publishes the daemon and web ports on 127.0.0.1 o
   assert.deepEqual(published.get("servidor"), [String(SERVER_SETTINGS.port.default)]);
   assert.deepEqual(published.get("web"), [String(WEB_SETTINGS.webPort.default)]);
 });
+
+testWith("read")(
+  "compose.yaml: only the daemons' containers keep the image's ping healthcheck; the others turn it off",
+  () => {
+    const dockerfile = Deno.readTextFileSync(`${ROOT}Dockerfile`);
+    assert.match(
+      dockerfile,
+      /HEALTHCHECK[^\n]*\\\n\s*CMD \[[^\]]*"client", "ping", "--host", "127\.0\.0\.1"\]/,
+    );
+    const ours = [
+      ...Object.entries(compose().services),
+      ...Object.entries(compose("cluster").services),
+    ]
+      .filter(([, s]) => s.image === "pedidos:local");
+    assert.ok(ours.length >= 6, ours.map(([name]) => name).join());
+    for (const [name, service] of ours) {
+      if (service.command?.[0] === "server") {
+        assert.deepEqual(service.healthcheck?.test?.slice(1, 5), [
+          "/usr/local/bin/pedidos",
+          "client",
+          "ping",
+          "--host",
+        ], name);
+      } else {
+        // Nothing listens on its 127.0.0.1:8888: the ping would fail and mark it unhealthy.
+        assert.equal(service.healthcheck?.disable, true, `${name} turns the ping off`);
+      }
+    }
+  },
+);
 
 testWith("read")("compose.yaml gives servidor longer to stop than its drain timeout", () => {
   const servidor = compose().services.servidor ?? {};
