@@ -47,8 +47,8 @@ async function connectOne(
 
 /**
  * Opens `clientes` connections, at most 128 at once, each to the first of
- * `hosts` that answers within `connectTimeoutMs`; one that fails counts one
- * `conexion` error.
+ * `hosts` that answers within `connectTimeoutMs`; one that fails counts a
+ * failed connection (incident `conexion`).
  *
  * @returns One entry per client: its connection, or null when it failed.
  */
@@ -69,7 +69,7 @@ export async function connectAll(
       } catch (error) {
         if (signal.aborted) return;
         tally.conexiones.fallidas++;
-        tally.error("conexion", 1, message(error));
+        tally.incident("conexion", message(error));
       }
     }
   }

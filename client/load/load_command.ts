@@ -43,7 +43,8 @@ export interface LoadIo {
 export function loadStatus(summary: LoadSummary, esperar: boolean): number {
   if (summary.interrumpido) return LOAD_EXIT.interrupted;
   if (summary.conexiones.abiertas === 0) return LOAD_EXIT.unreachable;
-  if (summary.errores > 0) return LOAD_EXIT.errors;
+  const { fallidas, perdidas } = summary.conexiones;
+  if (summary.errores > 0 || fallidas > 0 || perdidas > 0) return LOAD_EXIT.errors;
   if (esperar && summary.esperar?.hastaListosS == null) return LOAD_EXIT.errors;
   return LOAD_EXIT.ok;
 }

@@ -33,6 +33,20 @@ Deno.test("loadStatus() maps a run to its exit status", () => {
     LOAD_EXIT.unreachable,
   );
   assert.equal(loadStatus(ok, true), LOAD_EXIT.errors, "esperar without all listo");
+  // No order failed, but a connection did: not a clean run.
+  for (
+    const conexiones of [{ abiertas: 3, fallidas: 1, perdidas: 0 }, {
+      abiertas: 3,
+      fallidas: 0,
+      perdidas: 1,
+    }]
+  ) {
+    assert.equal(
+      loadStatus({ ...ok, conexiones }, false),
+      LOAD_EXIT.errors,
+      JSON.stringify(conexiones),
+    );
+  }
 });
 
 Deno.test("runLoadCommand() --json prints only the spec's object", async () => {

@@ -20,6 +20,9 @@ export interface RunContext {
   stop: AbortSignal;
 }
 
+/** Codes a daemon sends as it accepts a connection it will not serve, then closes it. */
+const TURNED_AWAY = new Set(["busy", "shutting_down"]);
+
 /** A reply longer than this is not one of ours: the connection is dropped as `protocolo`. */
 const MAX_REPLY_BYTES = 1 << 20;
 
@@ -38,6 +41,10 @@ export class LoadConnection {
   #outstanding = 0;
   #next = 0;
   #closed = false;
+  /** Whether the daemon turned it away unasked (`busy`): a failed connection, not a lost one. */
+  #turnedAway = false;
+  /** Whether a reply to one of its orders came. */
+  #served = false;
   #wake: (() => void) | null = null;
 
   constructor(conn: Deno.TcpConn, client: number, ctx: RunContext) {
@@ -70,18 +77,19 @@ export class LoadConnection {
   }
 
   /**
-   * Closes the socket once. With a `kind`, the connection failed: that
-   * counts one error of `kind`, and each unanswered order one `sin_respuesta`.
+   * Closes the socket once. With `lost`, the connection was lost before its
+   * client finished (one incident `conexion_perdida`); either way each
+   * unanswered order counts one `sin_respuesta`.
    */
-  close(kind: string | null, detail?: string): void {
+  close(lost: "conexion_perdida" | null, detail?: string): void {
     if (this.#closed) return;
     this.#closed = true;
     const { tally } = this.#ctx;
     tally.error("sin_respuesta", this.#outstanding, detail);
     this.#outstanding = 0;
-    if (kind === "conexion_perdida") {
+    if (lost !== null && !this.#turnedAway) {
       tally.conexiones.perdidas++;
-      tally.error(kind, 1, detail);
+      tally.incident(lost, detail);
     }
     try {
       this.#conn.close();
@@ -150,7 +158,7 @@ export class LoadConnection {
       this.#peerClosed("the daemon closed the connection");
     } catch (error) {
       if (error instanceof LineTooLongError) {
-        this.#ctx.tally.error("protocolo", 1, `Reply longer than ${MAX_REPLY_BYTES} bytes`);
+        this.#ctx.tally.incident("protocolo", `Reply longer than ${MAX_REPLY_BYTES} bytes`);
         this.close(null);
       } else this.#peerClosed(`Connection lost: ${message(error)}`);
     }
@@ -168,10 +176,16 @@ export class LoadConnection {
     const kind = settings.protocol.classify(line);
     tally.lastReplyAt = now;
     if (this.#outstanding === 0) {
-      // Not an answer to anything we sent, e.g. `busy` as the daemon accepts us.
-      tally.error(kind.kind === "error" ? kind.code : "protocolo");
+      // Not an answer to anything we sent, e.g. `busy` as the daemon accepts
+      // us: no order failed; a connection turned away failed.
+      tally.incident(kind.kind === "error" ? kind.code : "protocolo");
+      if (kind.kind === "error" && TURNED_AWAY.has(kind.code)) this.#turnAway(kind.code);
       return;
     }
+    // `busy` before any other reply: the connection was turned away as it
+    // was accepted, and the orders already sent fail with it.
+    const turnedAway = kind.kind === "error" && !this.#served && TURNED_AWAY.has(kind.code);
+    this.#served = true;
     tally.latency.add(now - this.#sentAt[this.#head]!);
     this.#head = (this.#head + 1) % settings.pipeline;
     this.#outstanding--;
@@ -187,7 +201,17 @@ export class LoadConnection {
       default:
         tally.error(kind.code);
     }
+    if (turnedAway) this.#turnAway(kind.code);
     this.#wakeUp();
+  }
+
+  /** The daemon turned it away (it closes it next): a failed connection; it sends no more. */
+  #turnAway(code: string): void {
+    if (this.#turnedAway) return;
+    this.#turnedAway = true;
+    this.#ctx.tally.conexiones.abiertas--;
+    this.#ctx.tally.conexiones.fallidas++;
+    this.close(null, `the daemon turned the connection away (${code})`);
   }
 
   #sleepUntilWoken(): Promise<void> {

@@ -88,10 +88,14 @@ export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): s
       lines.push(`listos     ${wait.listos} de ${total}: ${time}${extra ? ` (${extra})` : ""}`);
     }
   }
-  const kinds = Object.entries(summary.erroresPorTipo);
-  if (kinds.length > 0) {
-    lines.push(`errores    ${kinds.map(([kind, count]) => `${kind} ${count}`).join(" · ")}`);
-    for (const detail of summary.detalles) lines.push(`           ${detail}`);
+  const list = (counts: Record<string, number>) =>
+    Object.entries(counts).map(([kind, count]) => `${kind} ${count}`).join(" · ");
+  if (Object.keys(summary.erroresPorTipo).length > 0) {
+    lines.push(`errores    ${list(summary.erroresPorTipo)}`);
   }
+  if (Object.keys(summary.incidencias).length > 0) {
+    lines.push(`incidencias ${list(summary.incidencias)}`);
+  }
+  for (const detail of summary.detalles) lines.push(`           ${detail}`);
   return lines.join("\n") + "\n";
 }

@@ -55,6 +55,12 @@ Deno.test("formatProgress() and formatLoadSummary() show the counts for people",
   assert.match(text, /20\.0 pedidos\/s/);
   assert.match(text, /p50 1\.00 ms · p95 2\.00 ms · p99 3\.00 ms · máx 4\.00 ms/);
   assert.match(text, /errores +internal 1/);
+  assert.doesNotMatch(text, /incidencias/, "none: no line");
+  const lost = formatLoadSummary(
+    { ...SUMMARY, incidencias: { conexion_perdida: 2 } },
+    parseLoadArgs([], NOTHING),
+  );
+  assert.match(lost, /incidencias conexion_perdida 2/);
 });
 
 Deno.test("formatLoadSummary() shows how the wait for listo ended, cancelled orders included", () => {

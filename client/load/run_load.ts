@@ -13,10 +13,12 @@
  * - `enviados`: orders written to a socket.
  * - `aceptados`: replies `ok: true` (new or `duplicado`).
  * - `rechazados`: replies `queue_full` (the semaphore at work).
- * - `errores`: every other failure — other error replies, orders sent and
- *   never answered (`sin_respuesta`), connections that could not be opened
- *   (`conexion`) or were lost before their client finished
- *   (`conexion_perdida`); {@linkcode LoadSummary.erroresPorTipo} splits them.
+ * - `errores`: every other order sent — another error reply, or none
+ *   (`sin_respuesta`); {@linkcode LoadSummary.erroresPorTipo} splits them.
+ *   So `enviados = aceptados + rechazados + errores`.
+ * - `conexiones`: opened, failed (could not be opened, or turned away with
+ *   `busy`), lost before their client finished; what went wrong with them
+ *   is in {@linkcode LoadSummary.incidencias}, not in `errores`.
  * - latency: from writing an order to reading its reply, over every reply.
  *
  * The wire is pluggable (`LoadProtocol`, in `load_protocol.ts`) so the bench drives other
@@ -57,9 +59,11 @@ export interface LoadSummary {
   duplicados: number;
   rechazados: number;
   errores: number;
-  /** `errores` by kind: `conexion`, `conexion_perdida`, `sin_respuesta`, `protocolo`, or a reply's error code. */
+  /** `errores` by kind: a reply's error code, or `sin_respuesta`. */
   erroresPorTipo: Record<string, number>;
   conexiones: { abiertas: number; fallidas: number; perdidas: number };
+  /** What went wrong with connections: `conexion`, `conexion_perdida`, `busy`, `protocolo`, … */
+  incidencias: Record<string, number>;
   /** Up to 5 distinct failure messages, for people. */
   detalles: string[];
   /** Seconds from the start of sending until the last reply (or give-up). */
@@ -194,6 +198,7 @@ export async function runLoad(
     errores: tally.errores,
     erroresPorTipo: { ...tally.erroresPorTipo },
     conexiones: { ...tally.conexiones },
+    incidencias: { ...tally.incidencias },
     detalles: [...tally.detalles],
     segundos: round(Math.max(0, sendSeconds), 3),
     porSegundo: round(perSecond(tally.latency.count, sendSeconds), 1),

@@ -16,17 +16,14 @@ function base(port: number) {
 }
 
 function checkInvariant(summary: LoadSummary): void {
-  // Every order sent was answered (accepted, rejected, other error reply) or is sin_respuesta.
-  const replyErrors = summary.errores -
-    (summary.erroresPorTipo.sin_respuesta ?? 0) -
-    (summary.erroresPorTipo.conexion ?? 0) -
-    (summary.erroresPorTipo.conexion_perdida ?? 0);
+  // Every order sent is counted once: accepted, rejected, or an error (another reply, or none).
   assert.equal(
-    summary.aceptados + summary.rechazados + replyErrors +
-      (summary.erroresPorTipo.sin_respuesta ?? 0),
+    summary.aceptados + summary.rechazados + summary.errores,
     summary.enviados,
     `invariant: ${JSON.stringify(summary)}`,
   );
+  const byKind = Object.values(summary.erroresPorTipo).reduce((a, b) => a + b, 0);
+  assert.equal(byKind, summary.errores, "erroresPorTipo splits errores");
 }
 
 Deno.test("runLoad() counts accepted, rejected and error replies exactly", async () => {
@@ -81,8 +78,8 @@ Deno.test("runLoad() against a port nobody listens on counts connection errors a
   const summary = await runLoad({ ...base(port), clientes: 5, pedidos: 10, esperar: true });
   assert.equal(summary.enviados, 0);
   assert.deepEqual(summary.conexiones, { abiertas: 0, fallidas: 5, perdidas: 0 });
-  assert.deepEqual(summary.erroresPorTipo, { conexion: 5 });
-  assert.equal(summary.errores, 5);
+  assert.deepEqual(summary.incidencias, { conexion: 5 });
+  assert.equal(summary.errores, 0, "no order was sent, so none failed");
   assert.match(summary.detalles[0] ?? "", /Cannot connect to 127\.0\.0\.1 port \d+/);
   assert.deepEqual(summary.latenciaMs, { p50: null, p95: null, p99: null, max: null });
   assert.equal(summary.esperar?.listos, 0);
@@ -99,7 +96,9 @@ Deno.test("runLoad() counts a connection the daemon closes mid-run, and the orde
   const summary = await runLoad({ ...base(server.port), clientes: 2, pedidos: 10, pipeline: 1 });
   assert.equal(summary.aceptados, 6);
   assert.equal(summary.enviados, 8);
-  assert.deepEqual(summary.erroresPorTipo, { sin_respuesta: 2, conexion_perdida: 2 });
+  assert.deepEqual(summary.erroresPorTipo, { sin_respuesta: 2 });
+  assert.equal(summary.errores, 2, "the 2 orders never answered, not the connections");
+  assert.deepEqual(summary.incidencias, { conexion_perdida: 2 });
   assert.equal(summary.conexiones.perdidas, 2);
   checkInvariant(summary);
 });

@@ -14,6 +14,7 @@ export const SAMPLE_LOAD_SUMMARY: LoadSummary = {
   rechazados: 2,
   errores: 1,
   erroresPorTipo: { internal: 1 },
+  incidencias: {},
   conexiones: { abiertas: 2, fallidas: 0, perdidas: 0 },
   detalles: [],
   segundos: 0.5,
