@@ -16,8 +16,10 @@
  * @module
  */
 
-import { parseServerConfig, SERVER_USAGE } from "./server/config/server_config.ts";
-import { ConfigError } from "./server/config/settings.ts";
+import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/config/server_config.ts";
+import { ConfigError, unknownVariables } from "./server/config/settings.ts";
+import { CLIENT_SETTINGS } from "./client/client_config.ts";
+import { WEB_SETTINGS } from "./client/web/config.ts";
 import { Logger } from "./server/log.ts";
 import { type RunSummary, Server } from "./server/server.ts";
 
@@ -83,7 +85,14 @@ async function runServer(args: string[]): Promise<number> {
     printError(`pedidos server: cannot start: ${message}`);
     return error instanceof Deno.errors.AddrInUse ? 1 : 2;
   }
-  if (config.envFile) logger.info("config.env_file", { path: config.envFile });
+  if (config.envFile) {
+    logger.info("config.env_file", { path: config.envFile });
+    // Read by no subcommand: a typo, which would otherwise change nothing silently.
+    const tables = [SERVER_SETTINGS, CLIENT_SETTINGS, WEB_SETTINGS];
+    for (const name of unknownVariables(config.envFile, tables)) {
+      logger.warn("config.unknown_variable", { name, file: config.envFile });
+    }
+  }
 
   // Listen for signals before saying we are ready: a script that signals us
   // right after the ready line must get a graceful stop, not a default kill.

@@ -185,6 +185,9 @@ export class Connection {
       get signal() {
         return self.#gone;
       },
+      get peer() {
+        return self.peer;
+      },
       connection: this,
     };
   }
@@ -362,7 +365,10 @@ export class Connection {
    * the frame is a request to run; it is then parsed into `#held`.
    */
   #answerAtOnce(frame: Frame): Reply | null {
-    if (frame.kind === "too_large") return errorReply("too_large");
+    if (frame.kind === "too_large") {
+      this.#logger.info("request.too_large", { peer: this.peer });
+      return errorReply("too_large");
+    }
     if (this.#stopping) return errorReply("shutting_down");
     if (frame.kind === "bad_utf8") return errorReply("invalid_json");
     let parsed;

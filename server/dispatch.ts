@@ -56,6 +56,8 @@ export interface RunContext {
   signal?: AbortSignal;
   /** The client's connection (any object that identifies it), for per-connection limits. */
   connection?: object;
+  /** The client's address, for logs (e.g. a failed sign-in). */
+  readonly peer?: string;
 }
 
 /** Parses and runs the requests of every connection. */
@@ -175,7 +177,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         case "REGISTRO":
           return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
         case "LOGIN":
-          return accounts ? guard(accounts.login(request.credentials)) : noAccounts(request.op);
+          return accounts
+            ? guard(accounts.login(request.credentials, { peer: context?.peer }))
+            : noAccounts(request.op);
         case "GET_TAREAS_HTML":
           return accounts ? guard(tareasHtml(accounts, request.token)) : noAccounts(request.op);
       }

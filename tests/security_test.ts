@@ -160,5 +160,9 @@ testWith("read", "env")(
       const leaks = lines.filter((line) => line.includes(secret));
       assert.deepEqual(leaks, [], `"${secret}" in the log`);
     }
+    // What is logged instead: where a failed sign-in came from.
+    const failed = lines.filter((line) => line.includes("account.login_failed"));
+    assert.equal(failed.length, 2, failed.join("\n"));
+    for (const line of failed) assert.match(line, /peer=127\.0\.0\.1:\d+/);
   },
 );

@@ -4,7 +4,16 @@
  * lists, and empty values in the environment or env file.
  */
 import assert from "node:assert/strict";
-import { type RawConn, rawConnect, runMain, startSubprocess, tempDir } from "./test_util.ts";
+import { Logger } from "../server/log.ts";
+import { Server } from "../server/server.ts";
+import {
+  type RawConn,
+  rawConnect,
+  runMain,
+  startSubprocess,
+  tempDir,
+  TEST_SETTINGS,
+} from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
@@ -156,5 +165,48 @@ testWith("read", "write", "run", "env")(
       assert.equal(result.stdout, "", "never ready");
       assert.deepEqual([...Deno.readDirSync(dir.path)], [], `${flags}: nothing was created`);
     }
+  },
+);
+
+testWith("read", "write", "env")(
+  "the log names the SQLite database opened and each request refused as too large, with its peer",
+  async () => {
+    await using dir = await tempDir();
+    const lines: string[] = [];
+    const server = await Server.start({
+      config: { ...TEST_SETTINGS, db: `${dir.path}/p.db`, maxRequestBytes: 100, log: "info" },
+      logger: new Logger({ level: "info", write: (line) => lines.push(line) }),
+    });
+    try {
+      await using conn = await rawConnect(server.port);
+      await conn.write(JSON.stringify({ ...ORDER, direccion: "x".repeat(200) }) + "\n");
+      assert.equal((await conn.readLine())?.error, "too_large");
+    } finally {
+      await server.shutdown();
+    }
+    const log = lines.join("\n");
+    assert.match(log, /store\.opened db=\S*p\.db sync=full capacity=6/);
+    assert.match(log, /request\.too_large peer=127\.0\.0\.1:\d+/);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a misspelt PEDIDOS_ variable in the env file is named in a warning, not ignored silently",
+  async () => {
+    await using dir = await tempDir();
+    Deno.writeTextFileSync(
+      `${dir.path}/.env.local`,
+      "PEDIDOS_WORKERS=2\nPEDIDOS_WORKRES=9\nPEDIDOS_WEB_PORT=5001\nOTRA_COSA=1\n",
+    );
+    const daemon = await startSubprocess(dir.path, ["--db", ":memory:"]);
+    daemon.kill("SIGTERM");
+    const { code, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    const warnings = stderr.split("\n").filter((line) => line.includes("config.unknown_variable"));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(
+      warnings[0]!,
+      /WARN config\.unknown_variable name=PEDIDOS_WORKRES file=\.env\.local/,
+    );
   },
 );

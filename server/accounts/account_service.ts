@@ -91,17 +91,22 @@ export class AccountService {
   /**
    * LOGIN: checks the password and opens a session.
    *
+   * @param from Where the request came from, for the log of a failed attempt.
    * @returns `{ok: true, usuario, token, expira, rol}`; `usuario` as registered.
    * @throws {ProtocolError} `bad_credentials`, the same for an unknown name
    * and a wrong password, after the same work; `queue_full` when too many
    * wait for the hasher.
    */
-  async login({ usuario, password }: Credentials): Promise<LoginReply> {
+  async login(
+    { usuario, password }: Credentials,
+    from: { peer?: string | undefined } = {},
+  ): Promise<LoginReply> {
     const user = await this.#store.findUser(usuario);
     const stored = user?.hash ?? await busyAsQueueFull(this.#hasher.dummyHash());
     const matches = await busyAsQueueFull(this.#hasher.verify(password.reveal(), stored));
     if (user === null || !matches) {
-      this.#logger.info("account.login_failed"); // no name: people type passwords there
+      // No name: people type passwords there. The address, to trace guessing.
+      this.#logger.info("account.login_failed", from.peer === undefined ? {} : { peer: from.peer });
       throw new ProtocolError("bad_credentials");
     }
     const token = randomBytes(TOKEN_BYTES).toString("base64url");

@@ -206,13 +206,14 @@ testWith("read", "write")("AccountService never logs a password or a token", asy
   await t.accounts.register(creds("ana"));
   await refusal(t.accounts.register(creds("ana")));
   const { token } = await t.accounts.login(creds("ana"));
-  await refusal(t.accounts.login(creds("ana", "wrong-pass-1")));
+  await refusal(t.accounts.login(creds("ana", "wrong-pass-1"), { peer: "192.0.2.7:50123" }));
   await refusal(t.accounts.login(creds("s3cret-pass-typed-as-name", "wrong-pass-2")));
   await t.accounts.authenticate(new Secret(String(token)));
   const log = t.lines.join("\n");
   assert.match(log, /account\.registered usuario=ana/);
   assert.match(log, /account\.login usuario=ana/);
-  assert.match(log, /account\.login_failed/);
+  // Where a failed attempt came from, to trace someone guessing.
+  assert.match(log, /account\.login_failed peer=192\.0\.2\.7:50123/);
   for (
     const secret of [PASSWORD, "wrong-pass-1", "wrong-pass-2", "s3cret-pass-typed", String(token)]
   ) {

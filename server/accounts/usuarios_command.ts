@@ -26,7 +26,13 @@ export const USUARIOS_USAGE: string = formatUsage(
     "       pedidos usuarios usuario NOMBRE    take it back (NOMBRE sees only its own orders)\n\n" +
     "Writes to the store of --db; safe while a daemon runs on it.\n" +
     "Exit status: 0 done, 1 no account has that name, 2 bad usage or the store cannot be opened.",
-  { db: SERVER_SETTINGS.db },
+  {
+    db: {
+      ...SERVER_SETTINGS.db,
+      // `:memory:` lives only inside a running daemon: nothing here to write.
+      help: "the daemon's SQLite file or postgres://USER[:PASS]@HOST[:PORT]/DB",
+    },
+  },
 );
 
 /** The outside world of {@linkcode runUsuariosCommand}; tests replace it. */

@@ -170,6 +170,36 @@ function defaultReadFile(path: string): string | null {
   }
 }
 
+/**
+ * The `PEDIDOS_` variables of the env file at `path` that none of `tables`
+ * reads (nor `PEDIDOS_ENV_FILE`): misspelt names, most likely, which would
+ * otherwise be ignored without a word.
+ *
+ * @example Usage
+ * ```ts
+ * import { unknownVariables } from "./settings.ts";
+ * import { SERVER_SETTINGS } from "./server_config.ts";
+ * const file = () => "PEDIDOS_WORKERS=2\nPEDIDOS_WORKRES=9\nOTHER=1\n";
+ * console.log(unknownVariables(".env.local", [SERVER_SETTINGS], file)); // ["PEDIDOS_WORKRES"]
+ * ```
+ */
+export function unknownVariables(
+  path: string,
+  tables: readonly Settings<object>[],
+  readFile: (path: string) => string | null = defaultReadFile,
+): string[] {
+  const text = readFile(path);
+  if (text === null) return [];
+  const known = new Set(["PEDIDOS_ENV_FILE"]);
+  for (const table of tables) {
+    const settings = Object.values(table as Record<string, Setting<unknown>>);
+    for (const setting of settings) known.add(envName(setting.flag));
+  }
+  return Object.keys(parseEnv(text)).filter((name) =>
+    name.startsWith("PEDIDOS_") && !known.has(name)
+  );
+}
+
 function readEnvFile(path: string, explicit: boolean, readFile: (path: string) => string | null) {
   let text: string | null;
   try {

@@ -33,7 +33,7 @@ export interface OpenStoreOptions {
  *
  * @throws {Error} Why it cannot be opened, naming it (a URL without its password).
  */
-export function openStore(options: OpenStoreOptions): Promise<Store> {
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (isPostgresUrl(options.db)) {
     return PostgresStore.open({
       url: options.db,
@@ -43,5 +43,8 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
   }
-  return SqliteStore.open({ path: options.db, sync: options.sync ?? "full" });
+  const sync = options.sync ?? "full";
+  const store = await SqliteStore.open({ path: options.db, sync });
+  options.logger?.info("store.opened", { db: options.db, sync, capacity: options.capacity ?? 6 });
+  return store;
 }
