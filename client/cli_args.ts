@@ -76,8 +76,9 @@ const ALLOWED: Record<string, readonly string[]> = {
 /** The usage text of `client`, printed with a usage error and with `--help`. */
 export const CLIENT_USAGE: string = formatUsage(
   `Usage:
-  pedidos client --cliente NAME --producto P [--producto P ...] --direccion ADDR [--clave K] [--esperar]
-  pedidos client [--esperar] < order.json      one JSON order (or any JSON request) from stdin
+  pedidos client --cliente NAME --producto P [--producto P ...] --direccion ADDR [--clave K]
+                 [--esperar [--timeout-ms MS]]
+  pedidos client [--esperar [--timeout-ms MS]] < order.json   one JSON order (or request) from stdin
   pedidos client estado ID [--esperar] [--timeout-ms MS]
   pedidos client listar [--estado E] [--cliente C] [--limit N] [--antes-de ID]
   pedidos client cancelar ID                   cancel an order that has not started
