@@ -84,6 +84,21 @@ testWith("read", "write", "run", "env")(
       // The same file by another path is the same database.
       const other = await runMain(dir.path, ["server", "--port", "0", "--db", "./p.db"]);
       assert.equal(other.code, 2, other.stderr);
+      // And by another name: a symbolic link (its lock file would be
+      // alias.db.lock) or a hard link (its WAL would be hard.db-wal: two
+      // writers, each with its own log).
+      Deno.symlinkSync(db, `${dir.path}/alias.db`);
+      Deno.linkSync(db, `${dir.path}/hard.db`);
+      for (const name of ["alias.db", "hard.db"]) {
+        const aliased = await runMain(dir.path, ["server", "--port", "0", "--db", name]);
+        assert.equal(aliased.code, 2, `${name}: ${aliased.stderr}`);
+        assert.match(aliased.stderr, /it is in use by another process/, name);
+        assert.equal(aliased.stdout, "", `${name}: never ready`);
+      }
+      assert.ok(
+        ![...Deno.readDirSync(dir.path)].some((e) => /^(alias|hard)\.db-wal$/.test(e.name)),
+        "the aliases never opened the database",
+      );
 
       await using conn = await rawConnect(first.port);
       await conn.write(JSON.stringify(ORDER) + "\n");

@@ -208,11 +208,14 @@ export async function startSubprocess(
 export async function runMain(
   dir: string,
   args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
+  options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...serverPermissions(dir), `${ROOT}main.ts`, ...args],
     cwd: dir,
+    // A command expected to end that does not (a daemon that starts where it
+    // should refuse) is killed: the test fails instead of hanging.
+    signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -33,7 +33,7 @@ import type {
   ToWriter,
   WriterStats,
 } from "../../workers/writer_messages.ts";
-import { DatabaseInUseError, lockDatabase } from "./database_lock.ts";
+import { DatabaseInUseError, type DatabaseLock, lockDatabase } from "./database_lock.ts";
 import { newPedido } from "./new_pedido.ts";
 import type {
   ChangeResult,
@@ -103,7 +103,7 @@ export class SqliteStore implements Store, ObservesBatches {
   #stats: WriterStats | null = null;
   #onBatch: ((batch: BatchTiming) => void) | null = null;
   /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
-  #lock: Deno.FsFile | null = null;
+  #lock: DatabaseLock | null = null;
   readonly #toWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #fromWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #toWriter = new SharedPipe(this.#toWriterBuffer);
@@ -147,7 +147,7 @@ export class SqliteStore implements Store, ObservesBatches {
     const { path, sync = "full", closeTimeoutMs = 10_000 } = options;
     // When the lock file cannot even be created (no such directory, read-only),
     // the writer's attempt below explains why better than the lock file would.
-    let lock: Deno.FsFile | null = null;
+    let lock: DatabaseLock | null = null;
     let lockError: unknown = null;
     if (path !== ":memory:") {
       try {
@@ -188,6 +188,7 @@ export class SqliteStore implements Store, ObservesBatches {
     }
     if (path !== ":memory:") {
       try {
+        lock?.holdFile(); // the file exists now
         store.#reader = SqliteDatabase.open(path, { readOnly: true });
       } catch (error) {
         await store.close();
