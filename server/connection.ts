@@ -26,7 +26,8 @@
  * received is still answered, waits (`ESTADO esperar`) included: each until
  * its order ends or its `timeout_ms` passes (§2.2, §8 half-close). A wait
  * ends early only when the connection closes (a reply could not be
- * written: the peer is gone) or the daemon stops.
+ * written, or a read failed: the peer reset it and is gone) or the daemon
+ * stops.
  *
  * Longer than one sitting: reading, ordering, dispatching and writing share
  * the session's state (the reply slots, the counts that pause reading), and
@@ -223,8 +224,11 @@ export class Connection {
         try {
           n = await this.#socket.read(buffer);
         } catch {
-          n = null; // reset by peer or closed by us
-          if (this.#closed) break;
+          // Closed by us, or reset by the peer: unlike a half-close, a reset
+          // says nothing can be written any more, so nothing is answered and
+          // its waits end now rather than hold their slots until they time out.
+          this.close();
+          break;
         }
         if (n === null) {
           this.#readDone = true;

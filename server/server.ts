@@ -345,6 +345,12 @@ export class Server implements AsyncDisposable {
         conn = await listener.accept();
       } catch (error) {
         if (this.#listenersClosed || error instanceof Deno.errors.BadResource) return;
+        if (peerGone(error)) {
+          // A peer that connected and reset before its turn: it costs nothing
+          // (a stream of them must not slow everyone else's accepts).
+          if (this.#debug) this.#logger.debug("conn.gone_before_accept", { error: String(error) });
+          continue;
+        }
         this.#logger.error("server.accept_failed", { error: String(error) });
         await new Promise((resolve) => setTimeout(resolve, 50)); // e.g. out of file descriptors
         continue;
@@ -425,4 +431,12 @@ function limitsOf(config: ServerSettings) {
     maxWaitersPerConnection: config.maxWaitersPerConnection ??
       DEFAULT_LIMITS.maxWaitersPerConnection,
   };
+}
+
+/** Whether an accept failed only because that one peer is gone (it reset before being accepted). */
+function peerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.Interrupted;
 }

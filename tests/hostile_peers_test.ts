@@ -5,6 +5,8 @@
  * checks each limit with one well-behaved peer.
  */
 import assert from "node:assert/strict";
+import net from "node:net";
+import { Logger } from "../server/log.ts";
 import { Random, seedFromEnv, stats, withSeed } from "./fault_util.ts";
 import { type RawConn, rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
@@ -282,6 +284,68 @@ testWith("env")(
       assert.equal(s.listos, s.aceptados, "every accepted order finished");
       assert.equal(s.errores, 0);
       assert.equal(daemon.server.bufferedBytes, 0);
+    });
+  },
+);
+
+/** Connects with node:net and resets the connection (RST, not FIN) once `sent` is written. */
+async function connectAndReset(port: number, sent = ""): Promise<void> {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("error", reject);
+  });
+  if (sent !== "") await new Promise<void>((resolve) => socket.write(sent, () => resolve()));
+  await sleep(20); // the request reaches the daemon before the reset
+  socket.resetAndDestroy();
+  await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+}
+
+testWith("read", "write")(
+  "hostile: connections reset before the daemon accepts them cost nothing: no error logged, no pause in accepting",
+  async () => {
+    const lines: string[] = [];
+    const logger = new Logger({ level: "info", write: (line) => lines.push(line) });
+    await using daemon = await startInProcess({ log: "info" }, { logger });
+    // A worker connects and resets 20 times while this thread (the daemon's)
+    // is blocked, so they wait in the listen queue already reset, and each
+    // accept() fails (NotConnected). The accept loop used to log an ERROR for
+    // each and sleep 50 ms: a stream of 20 a second stopped every other
+    // client's connections.
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL("./fixtures/reset_peers_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    worker.postMessage({ port: daemon.port, count: 20, done });
+    assert.equal(Atomics.wait(done, 0, 0, 20_000), "ok", "the worker reset its connections");
+    worker.terminate();
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"op":"PING"}\n');
+    assert.equal((await conn.readLine())?.pong, true);
+    assert.deepEqual(lines.filter((line) => line.includes("accept_failed")), []);
+  },
+);
+
+testWith("read", "write")(
+  "hostile: a client that resets its connection while waiting (ESTADO esperar) gives its connection and wait back at once",
+  async () => {
+    await using daemon = await startInProcess({
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 100,
+    });
+    await using first = await rawConnect(daemon.port);
+    await first.write(JSON.stringify(ORDER) + "\n");
+    const { id } = (await first.readLine()) as { id: number };
+    const wait = { op: "ESTADO", id, esperar: true, timeout_ms: 600_000 };
+    await Promise.all(
+      Array.from({ length: 5 }, () => connectAndReset(daemon.port, JSON.stringify(wait) + "\n")),
+    );
+    // A reset, unlike a half-close, says the reply can never be written: the
+    // waits end and their connections close, not in 10 minutes.
+    await waitUntil(() => daemon.server.waits === 0 && daemon.server.connections === 1, {
+      what: "the reset peers' waits and connections released",
+      timeoutMs: 5000,
     });
   },
 );
