@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { rawConnect, startInProcess, startSubprocess, tempDir } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { freshDatabase, pgTest } from "./postgres_util.ts";
 
 const FAULTY = new URL("./fixtures/faulty_processor_worker.ts", import.meta.url);
+const SCRIPTED = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
 
 function order(cliente: string): string {
   return JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" }) + "\n";
@@ -142,4 +144,61 @@ Deno.test("a REINTENTAR that is refused holds no slot: a PEDIDO sent with it on 
     await other.write(`{"op":"ESTADO","id":${taken?.id},"esperar":true}\n`);
     assert.equal(pedidoOf(await other.readLine()).estado, "listo");
   }
+});
+
+/**
+ * §2.9: a REINTENTAR puts the order back at the end of the queue. One worker:
+ * E fails; B holds the worker while P0 and P1 wait; E is retried, then Q
+ * comes. They must start in the order P0, P1, E, Q (on PostgreSQL, E, whose
+ * id is the lowest, used to go first).
+ */
+async function retriedGoesLast(db: string): Promise<void> {
+  await using daemon = await startInProcess({
+    workers: 1,
+    maxPedidos: 10,
+    db,
+    processor: SCRIPTED,
+    maxIntentos: 1,
+    drainTimeoutMs: 2000,
+  });
+  await using conn = await rawConnect(daemon.port);
+  const send = async (cliente: string) => {
+    await conn.write(order(cliente));
+    const reply = await conn.readLine();
+    assert.equal(reply?.ok, true, JSON.stringify(reply));
+    return reply?.id as number;
+  };
+  const waitFor = async (id: number) => {
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+    return pedidoOf(await conn.readLine(17_000));
+  };
+  const e = await send("wait-20-throw");
+  assert.equal((await waitFor(e)).estado, "error");
+  const b = await send("wait-400");
+  const p0 = await send("wait-20");
+  const p1 = await send("wait-20");
+  await conn.write(`{"op":"REINTENTAR","id":${e}}\n`);
+  assert.equal((await conn.readLine())?.ok, true);
+  const q = await send("wait-20");
+  const started: [string, number][] = [];
+  for (const [name, id] of [["B", b], ["P0", p0], ["P1", p1], ["E", e], ["Q", q]] as const) {
+    const done = await waitFor(id);
+    assert.ok(["listo", "error"].includes(done.estado as string), JSON.stringify(done));
+    started.push([name, Date.parse(done.fecha_inicio as string)]);
+  }
+  const order_ = started.sort((x, y) => x[1] - y[1]).map(([name]) => name);
+  assert.deepEqual(order_, ["B", "P0", "P1", "E", "Q"], JSON.stringify(started));
+}
+
+testWith("read", "write")(
+  "REINTENTAR puts the order back at the end of the queue (SQLite)",
+  () => retriedGoesLast(":memory:"),
+);
+
+pgTest({
+  name: "REINTENTAR puts the order back at the end of the queue (PostgreSQL)",
+  async fn() {
+    await using db = await freshDatabase();
+    await retriedGoesLast(db.url);
+  },
 });

@@ -65,13 +65,13 @@ const INSERT = `WITH input AS (
       ON true
     WHERE i.clave IS NULL OR (i.n = i.first AND e.stored IS NULL)
   ), chosen AS (
-    SELECT f.*, nextval('pedidos_id_seq') AS id,
+    SELECT f.*, nextval('pedidos_id_seq') AS id, nextval('pedidos_cola_seq') AS cola,
       coalesce(f.take, false) AND NOT (SELECT ${CLAIMABLE}) AS taken
     FROM (SELECT * FROM fresh ORDER BY n LIMIT (SELECT ${GRANTED})) f
   ), ins AS (
-    INSERT INTO pedidos (id, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
+    INSERT INTO pedidos (id, cola, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
       estado, intentos, fecha_inicio, nodo, lease_hasta)
-    SELECT id, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
+    SELECT id, cola, clave, cliente, productos, direccion, fecha_recibido, usuario_id,
       CASE WHEN taken THEN 'en proceso' ELSE 'pendiente' END,
       CASE WHEN taken THEN 1 ELSE 0 END,
       CASE WHEN taken THEN fecha_recibido END,
@@ -323,7 +323,8 @@ function changeKind(
 
 const RETRY = (checked: boolean) =>
   `UPDATE pedidos SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL,
-    worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL
+    worker = NULL, detalle_error = NULL, resultado = NULL, nodo = NULL, lease_hasta = NULL,
+    cola = nextval('pedidos_cola_seq')
   WHERE id = $2 AND ($3::bigint IS NULL OR usuario_id = $3::bigint) AND estado = 'error'
     AND $1::boolean${checked ? ` AND ${ROOM} >= 1` : ""}
   RETURNING ${PEDIDO_COLUMNS}`;

@@ -37,7 +37,7 @@ const START_ATTEMPT = `estado = 'en proceso', intentos = p.intentos + 1, fecha_i
 const CLAIM = `WITH picked AS (
     SELECT id FROM pedidos
     WHERE estado = 'pendiente' AND (no_antes_de IS NULL OR no_antes_de <= clock_timestamp())
-    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    ORDER BY coalesce(cola, id) LIMIT $1 FOR UPDATE SKIP LOCKED
   )
   UPDATE pedidos p SET ${START_ATTEMPT}
   FROM picked WHERE p.id = picked.id
