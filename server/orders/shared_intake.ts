@@ -90,13 +90,16 @@ export class SharedIntake {
     // would let the orders sent after this one overtake it.
     if (pedido.clave !== null && this.#options.capacity.free === 0) {
       // No room here: a clave already stored still gets its order (§8,
-      // idempotency first), else the order is refused.
+      // idempotency first), else the order is refused. The inserts of this
+      // clave in flight are noted before the lookup: one that commits while
+      // the lookup runs, unseen by it, is then waited for and looked at again.
+      const settling = this.#claves.settled(pedido.clave);
       const existing = await this.#guard(
         "order.lookup_failed",
         () => store.findByClave(pedido.clave!),
       );
       if (existing) return duplicateReply(existing);
-      if (await this.#claves.settled(pedido.clave)) {
+      if (await settling) {
         // An order with this clave was being stored (sent just before, maybe
         // on this connection): answer as if this one had waited for it.
         const stored = await this.#guard(
