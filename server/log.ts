@@ -35,6 +35,12 @@ function formatValue(value: unknown): string {
   return /^[^\s"=]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
 }
 
+/** How often a repeated failure is written at most ({@linkcode Logger.repeated}): 10 s. */
+export const REPEAT_WINDOW_MS = 10_000;
+
+/** Distinct failures remembered for {@linkcode Logger.repeated} before it starts over. */
+const MAX_REPEAT_KEYS = 256;
+
 /**
  * A small structured logger: `2026-11-23T13:16:00.123Z INFO event key=value ...`.
  * Never pass passwords or tokens as fields.
@@ -43,6 +49,8 @@ export class Logger {
   readonly #min: number;
   readonly #write: (line: string) => void;
   readonly #now: () => Date;
+  /** Of each repeated failure, when it was last written and how many were held back since. */
+  readonly #repeats = new Map<string, { at: number; held: number }>();
 
   constructor(options: LoggerOptions = {}) {
     this.#min = LOG_LEVELS.indexOf(options.level ?? "info");
@@ -63,6 +71,26 @@ export class Logger {
       if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
     }
     this.#write(line);
+  }
+
+  /**
+   * Writes a failure that may come once per request (a full disk, a database
+   * gone): the first of each `event` with the same `error` (numbers aside),
+   * then at most one every {@linkcode REPEAT_WINDOW_MS}, with `repeated=N`,
+   * how many were held back since the last one written.
+   */
+  repeated(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+    if (!this.enabled(level)) return;
+    const key = `${event} ${String(fields.error ?? "").replace(/\d+/g, "#")}`;
+    const now = this.#now().getTime();
+    const seen = this.#repeats.get(key);
+    if (seen !== undefined && now - seen.at < REPEAT_WINDOW_MS) {
+      seen.held++;
+      return;
+    }
+    if (seen === undefined && this.#repeats.size >= MAX_REPEAT_KEYS) this.#repeats.clear();
+    this.#repeats.set(key, { at: now, held: 0 });
+    this.log(level, event, seen?.held ? { ...fields, repeated: seen.held } : fields);
   }
 
   debug(event: string, fields?: Record<string, unknown>): void {

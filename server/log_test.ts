@@ -28,3 +28,20 @@ Deno.test("formatPeer() shows IPv4 clients of a dual-stack socket as plain IPv4"
   assert.equal(formatPeer(tcp("::1", 5000)), "[::1]:5000");
   assert.equal(formatPeer(tcp("2001:db8::1", 80)), "[2001:db8::1]:80");
 });
+
+Deno.test("Logger.repeated() writes a failure that repeats once per 10 s, saying how many it held back", () => {
+  const lines: string[] = [];
+  let ms = Date.parse("2026-12-01T00:00:00Z");
+  const logger = new Logger({ write: (line) => lines.push(line), now: () => new Date(ms) });
+  for (let i = 0; i < 1000; i++) {
+    logger.repeated("error", "order.insert_failed", { error: `disk is full (order ${i})` });
+    ms += 5; // 1000 failures in 5 s
+  }
+  logger.repeated("error", "order.insert_failed", { error: "another reason" });
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0]!, /ERROR order\.insert_failed error="disk is full \(order 0\)"$/);
+  assert.match(lines[1]!, /error="another reason"$/);
+  ms += 10_000;
+  logger.repeated("error", "order.insert_failed", { error: "disk is full (order 1000)" });
+  assert.match(lines[2]!, /error="disk is full \(order 1000\)" repeated=999$/);
+});

@@ -264,7 +264,10 @@ testWith("read", "write", "run", "env")(
   async () => {
     await using dir = await tempDir();
     const db = `${dir.path}/p.db`;
-    await using daemon = await startInProcess({ db, maxPedidos: 10 });
+    const lines: string[] = [];
+    await using daemon = await startInProcess({ db, maxPedidos: 10 }, {
+      logger: new Logger({ level: "error", write: (line) => lines.push(line) }),
+    });
     await using conn = await rawConnect(daemon.port);
     await conn.write(JSON.stringify({ ...ORDER, clave: "antes" }) + "\n");
     const before = await conn.readLine();
@@ -286,6 +289,10 @@ testWith("read", "write", "run", "env")(
         `${claves[i]}: ${JSON.stringify(reply)}`,
       );
     }
+    // The failure is logged, once: a full disk refuses every order, and a
+    // line for each (1,400 a second) buried everything else.
+    const failures = lines.filter((line) => line.includes("order.insert_failed"));
+    assert.equal(failures.length, 1, failures.join("\n"));
     // Reads go on, and show nothing of the refused orders.
     await conn.write('{"op":"LISTAR"}\n{"op":"STATS"}\n');
     const listed = (await conn.readLine())?.pedidos as { id: number }[];

@@ -94,7 +94,7 @@ export class Intake {
       );
     } catch (error) {
       permit.release();
-      this.#logger.error("order.insert_failed", { error: String(error) });
+      this.#logger.repeated("error", "order.insert_failed", { error: String(error) });
       throw new ProtocolError("internal", undefined, { cause: error });
     }
     if (result.status === "duplicate") {
@@ -136,7 +136,7 @@ export class Intake {
     try {
       result = await this.#store.cancel(id, new Date().toISOString());
     } catch (error) {
-      this.#logger.error("order.cancel_failed", { id, error: String(error) });
+      this.#logger.repeated("error", "order.cancel_failed", { id, error: String(error) });
       if (watching) this.#unwatch(id, false);
       else this.#requeue(id);
       throw new ProtocolError("internal", "❌ No se pudo cancelar el pedido; reintente.", {
@@ -177,7 +177,7 @@ export class Intake {
       result = await this.#store.retry(id);
     } catch (error) {
       permit.release();
-      this.#logger.error("order.retry_failed", { id, error: String(error) });
+      this.#logger.repeated("error", "order.retry_failed", { id, error: String(error) });
       throw new ProtocolError("internal", "❌ No se pudo reintentar el pedido; reintente.", {
         cause: error,
       });

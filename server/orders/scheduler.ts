@@ -184,7 +184,7 @@ export class Scheduler {
     held.job = null;
     const withdraw = held.backoff = new AbortController();
     this.#store.markPending(id).catch((error) =>
-      this.#logger.warn("order.mark_pending_failed", { id, error: String(error) })
+      this.#logger.repeated("warn", "order.mark_pending_failed", { id, error: String(error) })
     );
     const signal = AbortSignal.any([withdraw.signal, this.#draining.signal]);
     this.#settling.track(
@@ -199,7 +199,7 @@ export class Scheduler {
 
   #markStarted(id: number, worker: number, startedAt: number): void {
     this.#store.markStarted(id, worker, iso(startedAt)).catch((error) =>
-      this.#logger.error("order.mark_started_failed", { id, error: String(error) })
+      this.#logger.repeated("error", "order.mark_started_failed", { id, error: String(error) })
     );
   }
 
@@ -225,7 +225,11 @@ export class Scheduler {
       } catch (error) {
         // The first failure, then one line in 30 (a full disk can last minutes).
         if (attempt % 30 === 1) {
-          this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
+          this.#logger.repeated("error", "order.mark_finished_failed", {
+            id,
+            attempt,
+            error: String(error),
+          });
         }
         if (this.#settling.signal.aborted) return;
         await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
@@ -246,7 +250,7 @@ export class Scheduler {
       await this.#store.markPending(id);
     } catch (error) {
       // Left `en proceso`: the next start processes it again all the same.
-      this.#logger.warn("order.mark_pending_failed", { id, error: String(error) });
+      this.#logger.repeated("warn", "order.mark_pending_failed", { id, error: String(error) });
     }
   }
 }

@@ -210,7 +210,7 @@ export class SharedIntake {
       return await run();
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) {
-        this.#options.logger.error(event, { error: String(error) });
+        this.#options.logger.repeated("error", event, { error: String(error) });
       }
       throw storeFailure(error, message);
     }
