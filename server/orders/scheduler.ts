@@ -225,11 +225,7 @@ export class Scheduler {
       } catch (error) {
         // The first failure, then one line in 30 (a full disk can last minutes).
         if (attempt % 30 === 1) {
-          this.#logger.repeated("error", "order.mark_finished_failed", {
-            id,
-            attempt,
-            error: String(error),
-          });
+          this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
         }
         if (this.#settling.signal.aborted) return;
         await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
