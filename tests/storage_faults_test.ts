@@ -317,6 +317,32 @@ testWith("read", "write", "run", "env")(
   },
 );
 
+testWith("read", "write", "run", "env")(
+  "storage: a database file deleted while the daemon runs: orders get internal, never an ok that a restart would lose",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const lines: string[] = [];
+    await using daemon = await startInProcess({ db, maxPedidos: 10 }, {
+      logger: new Logger({ level: "error", write: (line) => lines.push(line) }),
+    });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(JSON.stringify({ ...ORDER, clave: "antes" }) + "\n");
+    assert.equal((await conn.readLine())?.ok, true);
+    for (const suffix of ["", "-wal", "-shm"]) Deno.removeSync(`${db}${suffix}`);
+    // Its commits would go to a file no one opens again: at the next start
+    // the order would be gone and its id and clave given to another.
+    for (const clave of ["despues-1", "despues-2"]) {
+      await conn.write(JSON.stringify({ ...ORDER, clave }) + "\n");
+      const reply = await conn.readLine();
+      assert.deepEqual([reply?.ok, reply?.error], [false, "internal"], JSON.stringify(reply));
+    }
+    assert.match(lines.join("\n"), /its file was deleted while the daemon ran/);
+    await conn.write('{"op":"PING"}\n');
+    assert.equal((await conn.readLine())?.pong, true, "the daemon still answers");
+  },
+);
+
 /** Holds a write transaction on `db` from this process, like a foreign writer. */
 function holdWriteLock(db: string): DatabaseSync {
   const other = new DatabaseSync(db);

@@ -34,6 +34,7 @@
  */
 
 import { ClientIndexFold, type ClientIndexFoldOptions } from "./client_index_fold.ts";
+import { DatabaseFileGoneError } from "./sqlite/database_file.ts";
 import type { SqliteDatabase } from "./sqlite/sqlite_database.ts";
 import type { BatchTiming, Op, OpResult, SequencedOp, WriterStats } from "./writer_messages.ts";
 
@@ -122,7 +123,7 @@ export class GroupCommit implements Disposable {
       this.stats.failedBatches++;
       // One at a time, unless every transaction would meet the same wait:
       // behind another writer's lock, each would wait the busy timeout again.
-      results = batch.length === 1 || isLockedOut(error)
+      results = batch.length === 1 || isLockedOut(error) || error instanceof DatabaseFileGoneError
         ? batch.map((op) => failure(op, error))
         : batch.map((op) => this.#commitOne(op));
     }

@@ -26,6 +26,7 @@ import type {
 } from "../../server/protocol/messages.ts";
 import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/store/store.ts";
 import { storableText } from "../storable_text.ts";
+import { DatabaseFile } from "./database_file.ts";
 import { explainOpenFailure } from "./open_failure.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
@@ -168,9 +169,12 @@ const WATERMARK = "(SELECT hasta FROM pedidos_cliente_hasta)";
 export class SqliteDatabase implements Disposable {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  /** The writer's file, checked after each commit; null for a reader or `:memory:`. */
+  readonly #file: DatabaseFile | null;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, file: DatabaseFile | null) {
     this.#db = db;
+    this.#file = file;
   }
 
   /**
@@ -209,7 +213,7 @@ export class SqliteDatabase implements Disposable {
       const reason = explainOpenFailure(path, readOnly, error);
       throw new Error(`Cannot open database "${path}": ${reason}`, { cause: error });
     }
-    return new SqliteDatabase(db);
+    return new SqliteDatabase(db, readOnly ? null : DatabaseFile.watch(path));
   }
 
   /** The file's schema version (`PRAGMA user_version`). */
@@ -478,9 +482,15 @@ export class SqliteDatabase implements Disposable {
     this.#db.exec("BEGIN IMMEDIATE");
   }
 
-  /** Commits the open transaction. */
+  /**
+   * Commits the open transaction.
+   *
+   * @throws {DatabaseFileGoneError} when the file was deleted or replaced
+   * meanwhile: the commit went to a file that will not be opened again.
+   */
   commit(): void {
     this.#db.exec("COMMIT");
+    this.#file?.check();
   }
 
   /** Rolls back the open transaction, if any (SQLite may already have). */

@@ -1,0 +1,76 @@
+/**
+ * Whether the database file the writer has open is still the one its path
+ * names. Deleted (`rm pedidos.db*`) or replaced while the daemon runs, the
+ * open file lives on unseen: commits still succeed, into a file no one will
+ * open again, and the orders they acknowledged are gone at the next start
+ * (their ids and claves then given to other orders). The writer checks
+ * after each commit and answers that commit's writes with an error instead.
+ *
+ * @module
+ */
+
+/** The database's file (or its WAL) is no longer at its path. */
+export class DatabaseFileGoneError extends Error {
+  constructor(path: string, what: string) {
+    super(
+      `Cannot write to database "${path}": ${what} while the daemon ran; ` +
+        "nothing written since is kept. Restore it (or move it back) and restart the daemon",
+    );
+    this.name = "DatabaseFileGoneError";
+  }
+}
+
+interface Identity {
+  dev: number;
+  ino: number;
+}
+
+function identity(path: string): Identity | null {
+  try {
+    const { dev, ino } = Deno.statSync(path);
+    return ino === null ? null : { dev, ino };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** The identity of a database file and of its WAL, checked against their paths. */
+export class DatabaseFile {
+  readonly #path: string;
+  readonly #file: Identity;
+  #wal: Identity | null;
+
+  private constructor(path: string, file: Identity) {
+    this.#path = path;
+    this.#file = file;
+    this.#wal = identity(`${path}-wal`);
+  }
+
+  /** Notes the file at `path` as it is now; null for `:memory:` or where it cannot be told. */
+  static watch(path: string): DatabaseFile | null {
+    if (path === ":memory:") return null;
+    const file = identity(path);
+    return file === null ? null : new DatabaseFile(path, file);
+  }
+
+  /**
+   * @throws {DatabaseFileGoneError} when the path names no file or another
+   * one, or the WAL seen before is gone or another.
+   */
+  check(): void {
+    const file = identity(this.#path);
+    if (file === null) throw new DatabaseFileGoneError(this.#path, "its file was deleted");
+    if (file.ino !== this.#file.ino || file.dev !== this.#file.dev) {
+      throw new DatabaseFileGoneError(this.#path, "its file was replaced by another");
+    }
+    const wal = identity(`${this.#path}-wal`);
+    if (this.#wal === null) {
+      this.#wal = wal;
+      return;
+    }
+    if (wal === null || wal.ino !== this.#wal.ino || wal.dev !== this.#wal.dev) {
+      throw new DatabaseFileGoneError(this.#path, "its write-ahead log (-wal) was deleted");
+    }
+  }
+}
