@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
-import { pgTest } from "./postgres_util.ts";
-import { rawConnect, ROOT, waitUntil } from "./test_util.ts";
+import { freshDatabase, pgTest } from "./postgres_util.ts";
+import { rawConnect, ROOT, startInProcess, waitUntil } from "./test_util.ts";
 import { SCHEMA_VERSION } from "../server/store/postgres/postgres_schema.ts";
 
 pgTest({
@@ -384,5 +384,37 @@ pgTest({
     );
     const ids = replies.slice(0, 7).map((r) => r?.id as number);
     assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `ids in request order: ${ids}`);
+  },
+});
+
+pgTest({
+  name: "cluster: the stop summary's pendientes is the queue the database is left with",
+  async fn() {
+    await using db = await freshDatabase();
+    const daemon = await startInProcess({
+      db: db.url,
+      workers: 1,
+      maxPedidos: 10,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 100,
+    });
+    let summary;
+    try {
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(`${JSON.stringify(order())}\n`.repeat(3));
+      for (let i = 0; i < 3; i++) assert.equal((await conn.readLine())?.ok, true);
+      await waitUntil(async () => {
+        const [row] = await db
+          .sql`SELECT count(*)::int AS n FROM pedidos WHERE estado = 'en proceso'`;
+        return row?.n === 1;
+      }, { what: "one order running" });
+    } finally {
+      summary = await daemon.server.shutdown();
+      await daemon[Symbol.asyncDispose]();
+    }
+    // The one running is given back at the drain's end; the two waiting were never taken here.
+    const [row] = await db.sql`SELECT count(*)::int AS n FROM pedidos WHERE estado = 'pendiente'`;
+    assert.equal(row?.n, 3);
+    assert.equal(summary.pendientes, 3, JSON.stringify(summary));
   },
 });

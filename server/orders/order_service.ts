@@ -278,12 +278,25 @@ export class OrderService {
    * Stops processing (see {@linkcode Scheduler.drain}), then answers the
    * waits still open with the current state. Does not close the store.
    *
-   * @returns how many orders were left `pendiente`.
+   * @returns how many orders were left `pendiente`: on PostgreSQL, the
+   * cluster's queue as the database has it then (the orders this daemon
+   * gave back and those it never took, for any daemon to run), or when it
+   * cannot be read, those this daemon gave back.
    */
   async drain(timeoutMs: number): Promise<number> {
     const left = await (this.#shared ?? this.#scheduler).drain(timeoutMs);
     this.#stopped.abort();
-    return left;
+    if (this.#shared === null) return left;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // Not the store's whole deadline: the stop goes on when the database is away.
+      const giveUp = new Promise<null>((resolve) => timer = setTimeout(resolve, 2000, null));
+      return (await Promise.race([this.clusterStats(), giveUp]))?.pendientes ?? left;
+    } catch {
+      return left; // the database cannot be reached
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The processing times of orders finished since start, in seconds (metrics, §10). */
