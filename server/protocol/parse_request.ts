@@ -165,7 +165,8 @@ function parseId(args: Args): number {
  */
 function found<R extends { id: number }>(request: R): R {
   if (request.id > Number.MAX_SAFE_INTEGER) {
-    throw new ProtocolError("not_found", `❌ No existe el pedido ${request.id}.`);
+    const shown = Number.isFinite(request.id) ? ` ${request.id}` : " con un id tan grande";
+    throw new ProtocolError("not_found", `❌ No existe el pedido${shown}.`);
   }
   return request;
 }
@@ -327,9 +328,13 @@ function isPlainObject(value: unknown): value is Args {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An integer ≥ 1, however large (a `limit` or `antes_de`: a bound, clamped where used). */
+/**
+ * An integer ≥ 1, however large (a `limit`, `antes_de` or `id`: clamped where
+ * used). A number too large for a double, such as `1e400`, is read by JSON as
+ * Infinity: as large as any, not a different kind of error than `1e300`.
+ */
 function isBound(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 1;
+  return value === Infinity || (typeof value === "number" && Number.isInteger(value) && value >= 1);
 }
 
 function isFiniteNumber(value: unknown): value is number {

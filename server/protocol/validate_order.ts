@@ -125,7 +125,8 @@ function validateProductos(raw: unknown): Producto[] {
       if (typeof cantidad !== "number" || !Number.isSafeInteger(cantidad) || cantidad < 1) {
         throw invalid(
           `${path}.cantidad`,
-          `❌ La cantidad del producto ${path} debe ser un número entero mayor o igual a 1.`,
+          `❌ La cantidad del producto ${path} debe ser un número entero de 1 a ` +
+            `${Number.MAX_SAFE_INTEGER}.`,
         );
       }
       productos[i] = { nombre, cantidad };
