@@ -256,7 +256,9 @@ function parseTask(args: Args): TaskSpec {
       if (typeof s !== "string" || !s.isWellFormed()) {
         throw new ProtocolError(
           "invalid_task",
-          `❌ La tarea ${name} necesita "s": un texto.`,
+          typeof s === "string"
+            ? `❌ La tarea ${name} necesita "s": un texto de Unicode válido (sin sustitutos sueltos).`
+            : `❌ La tarea ${name} necesita "s": un texto.`,
           { campo: "task.s" },
         );
       }

@@ -483,3 +483,14 @@ Deno.test("parseRequest() handles huge numbers", () => {
     task: { name: "sum", args: [1e308, 1e-320] },
   });
 });
+
+Deno.test("parseRequest() says a TASK text with a lone surrogate is not valid Unicode, not that it is missing", () => {
+  const bad = assertRefused(
+    '{"op":"TASK","task":{"name":"upper","s":"a\\ud800"}}',
+    "invalid_task",
+    "task.s",
+  );
+  assert.match(bad.message, /Unicode válido/);
+  const missing = assertRefused('{"op":"TASK","task":{"name":"upper"}}', "invalid_task", "task.s");
+  assert.doesNotMatch(missing.message, /Unicode/);
+});
