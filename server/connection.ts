@@ -67,6 +67,15 @@ export interface ConnectionOptions {
    * next one is held, with everything after it, until one ends. @default 128
    */
   maxWaits?: number;
+  /**
+   * Whether reads run one at a time rather than together: where each may go
+   * to the database on its own connection (PostgreSQL), two reads sent
+   * together can run in either order there, and the later could see an
+   * older state than the earlier (§8: as if each waited for the previous
+   * reply). Where reads are answered in turn anyway (SQLite's, synchronous),
+   * together costs nothing. @default false
+   */
+  serialReads?: boolean;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
 }
@@ -114,6 +123,7 @@ export class Connection {
   readonly #maxUnsent: number;
   readonly #maxReply: number;
   readonly #maxWaits: number;
+  readonly #serialReads: boolean;
   /** `ESTADO esperar` requests being answered. */
   #waits = 0;
   /** Bytes counted for large replies being built (LISTAR), until they are ready. */
@@ -163,6 +173,7 @@ export class Connection {
     this.#maxUnsent = options.maxUnsentBytes ?? 262_144;
     this.#maxReply = options.maxReplyBytes ?? 1_048_576;
     this.#maxWaits = options.maxWaits ?? 128;
+    this.#serialReads = options.serialReads ?? false;
     this.#onClose = options.onClose;
   }
 
@@ -305,6 +316,7 @@ export class Connection {
    */
   #mayStart(held: { request: Request; overlap: Overlap }): boolean {
     if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass)) return false;
+    if (this.#serialReads && held.overlap === "read" && this.#answering > 0) return false;
     if (held.overlap === "wait" && this.#waits >= this.#maxWaits) return false;
     return !mayReplyLarge(held.request) || this.#unsentBytes + this.#reserved < this.#maxUnsent;
   }

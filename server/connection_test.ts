@@ -98,3 +98,32 @@ Deno.test("Connection runs an exclusive request alone", async () => {
   }
   await served;
 });
+
+Deno.test("Connection with serialReads starts each read once the one before is answered (PostgreSQL: a later read never sees an older state)", async () => {
+  const input = '{"op":"ESTADO","id":1}\n{"op":"LISTAR"}\n{"op":"STATS"}\n';
+  for (const serialReads of [false, true]) {
+    const socket = fakeSocket(input);
+    const { dispatcher, started, pending } = manualDispatcher();
+    const connection = new Connection(socket, {
+      maxRequestBytes: 65536,
+      dispatcher,
+      logger: new Logger({ write: () => {} }),
+      peer: "test",
+      serialReads,
+    });
+    const served = connection.serve();
+    await settle();
+    if (!serialReads) {
+      assert.deepEqual(started, ["ESTADO", "LISTAR", "STATS"], "together by default");
+    } else {
+      for (const expected of [["ESTADO"], ["ESTADO", "LISTAR"], ["ESTADO", "LISTAR", "STATS"]]) {
+        assert.deepEqual(started, expected);
+        pending.shift()!.resolve({ ok: true, pong: true });
+        await settle();
+      }
+    }
+    for (const { resolve } of pending.splice(0)) resolve({ ok: true, pong: true });
+    await served;
+    assert.equal(socket.written().split("\n").length - 1, 3);
+  }
+});

@@ -31,6 +31,7 @@ import { InlinePool } from "./processing/inline_pool.ts";
 import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
+import { isSharedQueue } from "./store/shared_queue.ts";
 import { observesBatches, type Store } from "./store/store.ts";
 
 /** The parts of {@linkcode ServerConfig} the server uses. */
@@ -85,6 +86,8 @@ export class Server implements AsyncDisposable {
   readonly #config: ServerSettings;
   readonly #logger: Logger;
   readonly #store: Store;
+  /** Reads one at a time on each connection: the store's go to a database pool (PostgreSQL). */
+  readonly #serialReads: boolean;
   readonly #pool: ProcessorPool;
   readonly #orders: OrderService;
   readonly #listeners: Deno.TcpListener[];
@@ -130,6 +133,7 @@ export class Server implements AsyncDisposable {
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
     this.#debug = this.#logger.enabled("debug");
     this.#store = parts.store;
+    this.#serialReads = isSharedQueue(parts.store);
     this.#pool = parts.pool;
     this.#orders = parts.orders;
     this.#listeners = parts.listeners;
@@ -376,6 +380,7 @@ export class Server implements AsyncDisposable {
         maxRequestBytes: this.#config.maxRequestBytes,
         maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
         maxWaits: this.#config.maxWaitersPerConnection ?? DEFAULT_LIMITS.maxWaitersPerConnection,
+        serialReads: this.#serialReads,
         dispatcher,
         logger: this.#logger,
         peer,
