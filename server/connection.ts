@@ -48,6 +48,13 @@ import type { Reply } from "./protocol/replies.ts";
 import { mayReplyLarge } from "./protocol/reply_budget.ts";
 import { mayOverlap, type Overlap, overlapOf } from "./protocol/request_effects.ts";
 
+/**
+ * How long an idle connection stays open once the daemon stops, for a
+ * request already sent to be read and answered `shutting_down` rather than
+ * dropped unanswered.
+ */
+const STOP_GRACE_MS = 50;
+
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** Largest request in bytes (without its newline). */
@@ -124,6 +131,8 @@ export class Connection {
   readonly #maxReply: number;
   readonly #maxWaits: number;
   readonly #serialReads: boolean;
+  /** After a stop began on an idle connection: closes it unless a request came. */
+  #stopTimer: ReturnType<typeof setTimeout> | undefined;
   /** `ESTADO esperar` requests being answered. */
   #waits = 0;
   /** Bytes counted for large replies being built (LISTAR), until they are ready. */
@@ -273,14 +282,24 @@ export class Connection {
    */
   beginStop(): void {
     this.#stopping = true;
-    if (this.pending === 0) this.close();
-    else this.#wake(); // a request held back (§8) is answered shutting_down now
+    if (this.pending > 0) {
+      this.#wake(); // a request held back (§8) is answered shutting_down now
+      return;
+    }
+    // Idle: closed at once, but for a request already on its way in (in the
+    // socket's buffer, not read yet), which gets its shutting_down first.
+    this.#stopTimer ??= setTimeout(() => {
+      this.#stopTimer = undefined;
+      if (this.pending === 0) this.close();
+    }, STOP_GRACE_MS);
   }
 
   /** Closes the socket now. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#stopTimer);
+    this.#stopTimer = undefined;
     this.#slots.length = 0;
     this.#backlog = [];
     this.#backlogHead = 0;

@@ -127,3 +127,41 @@ Deno.test("Connection with serialReads starts each read once the one before is a
     assert.equal(socket.written().split("\n").length - 1, 3);
   }
 });
+
+Deno.test("Connection: a request already on its way in when the daemon stops gets shutting_down, not a silent close", async () => {
+  // The request reaches the socket just after the stop begins, before it was read.
+  const arrives = Promise.withResolvers<void>();
+  let sent = false;
+  const chunks: string[] = [];
+  let closed = false;
+  const socket: Socket = {
+    async read(buffer: Uint8Array) {
+      if (sent) return null;
+      await arrives.promise;
+      sent = true;
+      const bytes = new TextEncoder().encode('{"op":"PING"}\n');
+      buffer.set(bytes);
+      return bytes.length;
+    },
+    write(bytes: Uint8Array) {
+      chunks.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+    close() {
+      closed = true;
+    },
+  };
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher: manualDispatcher().dispatcher,
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  const served = connection.serve();
+  await settle();
+  connection.beginStop();
+  arrives.resolve();
+  await served;
+  assert.equal(closed, true);
+  assert.match(chunks.join(""), /^\{"ok":false,"error":"shutting_down"[^\n]*\n$/);
+});
