@@ -224,3 +224,46 @@ testWith("read", "write")(
     }
   },
 );
+
+testWith("read", "write")(
+  "reads pipelined while orders go pendiente → en proceso → listo agree with each other and never go back",
+  async () => {
+    // One worker, orders of 30 ms: every 30 ms one ends and the next starts.
+    await using daemon = await daemonOnFile({ workers: 1, processMs: { min: 30, max: 30 } });
+    await using conn = await rawConnect(daemon.port);
+    const order = JSON.stringify({ cliente: "Eva", productos: ["pan"], direccion: "C 1" });
+    await conn.write(`${order}\n`.repeat(6));
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await conn.readLine())?.id as number);
+    const rank = { pendiente: 0, "en proceso": 1, listo: 2 } as Record<string, number>;
+    const last = new Map<number, number>();
+    let groups = 0;
+    for (let done = false; !done; groups++) {
+      assert.ok(groups < 2000, "the orders never all ended");
+      // ESTADO of each, then the lists by state, in one write.
+      await conn.write(
+        ids.map((id) => `{"op":"ESTADO","id":${id}}\n`).join("") +
+          '{"op":"LISTAR","estado":"pendiente"}\n{"op":"LISTAR","estado":"en proceso"}\n',
+      );
+      const estado = new Map<number, string>();
+      for (const id of ids) {
+        estado.set(id, ((await conn.readLine())?.pedido as { estado: string }).estado);
+      }
+      const listed = async () =>
+        new Set(((await conn.readLine())?.pedidos as { id: number }[]).map((p) => p.id));
+      const pendientes = await listed();
+      const enProceso = await listed();
+      for (const id of ids) {
+        const seen = estado.get(id)!;
+        // A later read never shows an earlier state than an earlier read did…
+        assert.ok(rank[seen]! >= (last.get(id) ?? 0), `order ${id} went back to ${seen}`);
+        last.set(id, rank[seen]!);
+        // …and the list of pendientes, read after, has it only if that ESTADO said pendiente.
+        if (pendientes.has(id)) assert.equal(seen, "pendiente", `order ${id} listed pendiente`);
+        // The list of en proceso, read last, has none that ESTADO saw listo.
+        if (enProceso.has(id)) assert.notEqual(seen, "listo", `order ${id} listed en proceso`);
+      }
+      done = ids.every((id) => estado.get(id) === "listo");
+    }
+  },
+);

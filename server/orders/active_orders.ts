@@ -72,28 +72,19 @@ export class ActiveOrders {
   }
 
   /**
-   * The order as a client should see it: as stored, unless a worker here
-   * has its attempt and the store does not say so yet (the start of an
-   * attempt is written after the worker takes it, or with its end for one
-   * that takes no time). Then it is `en proceso`, with its worker, its
-   * start, and the attempt counted in `intentos` — as STATS counts it.
+   * The order as a client should see it: as stored, with the worker filled
+   * in when the store says `en proceso` but not yet which worker (a claim on
+   * PostgreSQL, whose worker is written after the worker takes it).
+   *
+   * The store is the truth for the state itself: an order a worker took is
+   * shown `en proceso` once its start is committed (a few ms), not before.
+   * Shown from memory ahead of the store, an ESTADO said `en proceso` while
+   * a LISTAR of `pendiente` still listed it, and two orders were `en proceso`
+   * with one worker (the next's start shown, the last's end not yet stored).
    */
   present(pedido: Pedido): Pedido {
     const run = this.#orders.get(pedido.id)?.run;
     if (run === undefined || run === null) return pedido;
-    if (pedido.estado === "pendiente") {
-      return {
-        ...pedido,
-        estado: "en proceso",
-        fecha_inicio: new Date(run.startedAt).toISOString(),
-        fecha_fin: null,
-        worker: run.worker,
-        intentos: pedido.intentos + 1,
-        detalle_error: null,
-        resultado: null,
-        duracion_ms: null,
-      };
-    }
     if (pedido.estado === "en proceso" && pedido.worker === null) {
       return {
         ...pedido,

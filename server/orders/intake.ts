@@ -124,9 +124,10 @@ export class Intake {
       if (pedido === null) throw notFound(id);
       const seen = this.#active.present(pedido);
       if (seen.estado !== "pendiente" || waited >= TAKEN_WAIT_MS) throw notCancellable(seen);
-      // Still shown pendiente: one of a run of orders that take no time,
-      // handed to a worker after the run's first, or one that another cancel
-      // decides. It is taken all the same: answer once it shows what became of it.
+      // Still stored pendiente: its start is being written, or it is one of a
+      // run of orders that take no time (written with their ends), or one
+      // that another cancel decides. It is taken all the same: answer once
+      // the store shows what became of it, as every later read will.
       await this.#waiters.wait(id, { timeoutMs: POLL_MS });
       held = this.#active.get(id);
     }
