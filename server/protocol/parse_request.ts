@@ -178,7 +178,8 @@ function parseEstado(args: Args): Extract<Request, { op: "ESTADO" }> {
     throw badField("esperar", '❌ El campo "esperar" debe ser true o false.');
   }
   const timeout = own(args, "timeout_ms") ?? DEFAULT_TIMEOUT_MS;
-  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
+  // However large (1e400 reads as Infinity), it is capped.
+  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
     throw badField(
       "timeout_ms",
       '❌ El campo "timeout_ms" debe ser un número de milisegundos mayor o igual a 0.',

@@ -324,14 +324,21 @@ Deno.test("parseRequest() checks ESTADO esperar and timeout_ms", () => {
   for (const esperar of ["1", '"true"', "0", "[]"]) {
     assertRefused(`{"op":"ESTADO","id":1,"esperar":${esperar}}`, "invalid_request", "esperar");
   }
-  for (const timeout of ["-1", '"5"', "1e400", "-1e400", "true", "[]"]) {
+  for (const timeout of ["-1", '"5"', "-1e400", "true", "[]"]) {
     assertRefused(
       `{"op":"ESTADO","id":1,"timeout_ms":${timeout}}`,
       "invalid_request",
       "timeout_ms",
     );
   }
-  for (const [timeout, expected] of [["600000", 600000], ["600001", 600000], ["1e300", 600000]]) {
+  for (
+    const [timeout, expected] of [
+      ["600000", 600000],
+      ["600001", 600000],
+      ["1e300", 600000],
+      ["1e400", 600000],
+    ]
+  ) {
     const request = parseRequest(`{"op":"ESTADO","id":1,"timeout_ms":${timeout}}`);
     assert.equal((request as { timeoutMs: number }).timeoutMs, expected);
   }
