@@ -343,6 +343,36 @@ testWith("read", "write", "run", "env")(
   },
 );
 
+testWith("read", "write", "run", "env")(
+  "storage: a WAL deleted while the daemon runs loses no acked order, not even to SIGKILL",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const acked: number[] = [];
+    {
+      const daemon = await startSubprocess(dir.path, ["--db", db, "--process-ms", "60000"]);
+      try {
+        await using conn = await rawConnect(daemon.port);
+        const send = async (clave: string) => {
+          await conn.write(JSON.stringify({ ...ORDER, clave }) + "\n");
+          const reply = await conn.readLine();
+          assert.equal(reply?.ok, true, JSON.stringify(reply));
+          acked.push(reply?.id as number);
+        };
+        await send("antes");
+        Deno.removeSync(`${db}-wal`);
+        // Committed into the deleted WAL, then checkpointed into the file before each ok.
+        for (const clave of ["despues-1", "despues-2", "despues-3"]) await send(clave);
+      } finally {
+        daemon.kill("SIGKILL");
+        await daemon.exited();
+      }
+    }
+    const rows = readRows(db);
+    assert.deepEqual(rows.map((row) => row.id), acked, "every acked order is in the file");
+  },
+);
+
 /** Holds a write transaction on `db` from this process, like a foreign writer. */
 function holdWriteLock(db: string): DatabaseSync {
   const other = new DatabaseSync(db);

@@ -6,6 +6,11 @@
  * (their ids and claves then given to other orders). The writer checks
  * after each commit and answers that commit's writes with an error instead.
  *
+ * A deleted WAL alone is mended: the commits in it are still in the open
+ * (deleted) WAL file, and a checkpoint copies them into the database file,
+ * which is still there. While the WAL stays gone, every commit is followed
+ * by a checkpoint (slower, and as durable).
+ *
  * @module
  */
 
@@ -41,10 +46,20 @@ export class DatabaseFile {
   readonly #file: Identity;
   #wal: Identity | null;
 
+  /** Where SQLite keeps the WAL: beside the file's real path (a symbolic link resolved). */
+  readonly #walPath: string;
+
   private constructor(path: string, file: Identity) {
     this.#path = path;
     this.#file = file;
-    this.#wal = identity(`${path}-wal`);
+    let real = path;
+    try {
+      real = Deno.realPathSync(path);
+    } catch {
+      // as given
+    }
+    this.#walPath = `${real}-wal`;
+    this.#wal = identity(this.#walPath);
   }
 
   /** Notes the file at `path` as it is now; null for `:memory:` or where it cannot be told. */
@@ -55,22 +70,23 @@ export class DatabaseFile {
   }
 
   /**
-   * @throws {DatabaseFileGoneError} when the path names no file or another
-   * one, or the WAL seen before is gone or another.
+   * @returns `"wal_gone"` when the WAL seen before is gone or another (the
+   * commits since are only in the open, deleted one: checkpoint them), else
+   * `"ok"`.
+   * @throws {DatabaseFileGoneError} when the path names no file or another one.
    */
-  check(): void {
+  check(): "ok" | "wal_gone" {
     const file = identity(this.#path);
     if (file === null) throw new DatabaseFileGoneError(this.#path, "its file was deleted");
     if (file.ino !== this.#file.ino || file.dev !== this.#file.dev) {
       throw new DatabaseFileGoneError(this.#path, "its file was replaced by another");
     }
-    const wal = identity(`${this.#path}-wal`);
+    const wal = identity(this.#walPath);
     if (this.#wal === null) {
       this.#wal = wal;
-      return;
+      return "ok";
     }
-    if (wal === null || wal.ino !== this.#wal.ino || wal.dev !== this.#wal.dev) {
-      throw new DatabaseFileGoneError(this.#path, "its write-ahead log (-wal) was deleted");
-    }
+    if (wal === null || wal.ino !== this.#wal.ino || wal.dev !== this.#wal.dev) return "wal_gone";
+    return "ok";
   }
 }

@@ -26,7 +26,7 @@ import type {
 } from "../../server/protocol/messages.ts";
 import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/store/store.ts";
 import { storableText } from "../storable_text.ts";
-import { DatabaseFile } from "./database_file.ts";
+import { DatabaseFile, DatabaseFileGoneError } from "./database_file.ts";
 import { explainOpenFailure } from "./open_failure.ts";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
@@ -171,9 +171,11 @@ export class SqliteDatabase implements Disposable {
   readonly #statements = new Map<string, StatementSync>();
   /** The writer's file, checked after each commit; null for a reader or `:memory:`. */
   readonly #file: DatabaseFile | null;
+  readonly #path: string;
 
-  private constructor(db: DatabaseSync, file: DatabaseFile | null) {
+  private constructor(db: DatabaseSync, path: string, file: DatabaseFile | null) {
     this.#db = db;
+    this.#path = path;
     this.#file = file;
   }
 
@@ -213,7 +215,7 @@ export class SqliteDatabase implements Disposable {
       const reason = explainOpenFailure(path, readOnly, error);
       throw new Error(`Cannot open database "${path}": ${reason}`, { cause: error });
     }
-    return new SqliteDatabase(db, readOnly ? null : DatabaseFile.watch(path));
+    return new SqliteDatabase(db, path, readOnly ? null : DatabaseFile.watch(path));
   }
 
   /** The file's schema version (`PRAGMA user_version`). */
@@ -490,7 +492,16 @@ export class SqliteDatabase implements Disposable {
    */
   commit(): void {
     this.#db.exec("COMMIT");
-    this.#file?.check();
+    if (this.#file?.check() !== "wal_gone") return;
+    // The WAL was deleted: what was just committed is only in the open,
+    // deleted one. Into the database file with it, now.
+    const done = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number };
+    if (done.busy !== 0) {
+      throw new DatabaseFileGoneError(
+        this.#path,
+        "its write-ahead log (-wal) was deleted, and a checkpoint to save what it held could not finish",
+      );
+    }
   }
 
   /** Rolls back the open transaction, if any (SQLite may already have). */
