@@ -164,11 +164,13 @@ export const MIGRATIONS: readonly string[] = [
     USING pg_temp.pedidos_resultado_jsonb(resultado);`,
   // 5: the queue's order apart from the id: a REINTENTAR puts the order back
   // at the end of the queue (§2.9), not at its id's place. Each new order
-  // takes the next place; one stored before has none, and its id is its
-  // place (the sequence starts past every id).
+  // takes the next place (the column's default: also the inserts of a daemon
+  // of version 4 still running during an upgrade); one stored before has
+  // none, and its id is its place (the sequence starts past every id).
   `CREATE SEQUENCE pedidos_cola_seq;
   SELECT setval('pedidos_cola_seq', coalesce((SELECT max(id) FROM pedidos), 0) + 1, false);
   ALTER TABLE pedidos ADD COLUMN cola bigint;
+  ALTER TABLE pedidos ALTER COLUMN cola SET DEFAULT nextval('pedidos_cola_seq');
   DROP INDEX pedidos_pendientes;
   CREATE INDEX pedidos_pendientes ON pedidos ((coalesce(cola, id))) WHERE estado = 'pendiente';`,
 ];

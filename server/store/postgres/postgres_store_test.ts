@@ -255,3 +255,34 @@ Deno.test("PostgresStore.open() on a port that answers as no PostgreSQL does, th
     await Promise.allSettled(handlers);
   }
 });
+
+pgTest({
+  name:
+    "PostgresStore: a database of schema version 4 gets the queue place of schema 5: old orders first, and an insert that names no place (a daemon of version 4 still running) gets the next",
+  async fn() {
+    await using db = await freshDatabase();
+    const insertAsVersion4 = (sql: Sql | TransactionSql) =>
+      sql`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido)
+        VALUES ('Ana', '["pan"]', 'C 1', now())`;
+    await db.sql.begin(async (tx) => {
+      await schemaAt(tx, 4);
+      await insertAsVersion4(tx);
+      await insertAsVersion4(tx);
+    });
+    await using store = await PostgresStore.open({ url: db.url, capacity: 10 });
+    await insertAsVersion4(db.sql);
+    const order = { cliente: "Eva", productos: ["pan"], direccion: "C 2", clave: null };
+    assert.equal(
+      (await store.insertWithinCapacity(order, new Date().toISOString())).status,
+      "inserted",
+    );
+    const rows = await db.sql<{ id: number; cola: number | null }[]>`
+      SELECT id::int, cola::int FROM pedidos ORDER BY coalesce(cola, id)`;
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      [1, 2, 3, 4],
+      "the queue keeps the order they came in",
+    );
+    assert.deepEqual(rows.map((row) => row.cola === null), [true, true, false, false]);
+  },
+});
