@@ -122,6 +122,25 @@ testWith("read", "write", "run", "env")(
     const db = `${dir.path}/p.db`;
     await using first = await startInProcess({ db });
     await assert.rejects(startInProcess({ db }), /in use by another process/);
+    // By a hard link too, and refused without touching the file: closing a
+    // descriptor of it here would drop the first one's SQLite locks, and
+    // another program's connection would then take itself for the last and
+    // delete the WAL from under it.
+    Deno.linkSync(db, `${dir.path}/hard.db`);
+    await assert.rejects(
+      startInProcess({ db: `${dir.path}/hard.db` }),
+      /in use by another process/,
+    );
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { DatabaseSync } from "node:sqlite"; const db = new DatabaseSync(${
+          JSON.stringify(db)
+        }); db.prepare("SELECT count(*) FROM pedidos").get(); db.close();`,
+      ],
+    }).output();
+    assert.equal(other.code, 0, new TextDecoder().decode(other.stderr));
+    assert.ok(Deno.statSync(`${db}-wal`).isFile, "the first's WAL is still there");
     await using conn = await rawConnect(first.port);
     await conn.write('{"op":"PING"}\n');
     assert.equal((await conn.readLine())?.pong, true);

@@ -34,37 +34,63 @@ export class DatabaseInUseError extends Error {
   }
 }
 
+/**
+ * The database files this process holds, by device and inode. Another store
+ * of this process asking for one of them (by another name) is refused
+ * without opening it: opening and closing a descriptor of the file would
+ * drop every POSIX lock SQLite holds on it here.
+ */
+const heldHere = new Set<string>();
+
+/** The device and inode of the file at `path`, or null when there is none. */
+function fileKey(path: string): string | null {
+  try {
+    const { dev, ino } = Deno.statSync(path);
+    return ino === null ? null : `${dev}:${ino}`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /** The locks of one database, held until {@linkcode DatabaseLock.close}. */
 export class DatabaseLock {
   readonly #path: string;
   readonly #real: string;
   readonly #files: Deno.FsFile[];
-  #holdsFile: boolean;
+  #key: string | null;
 
-  constructor(path: string, real: string, files: Deno.FsFile[], holdsFile: boolean) {
+  constructor(path: string, real: string, files: Deno.FsFile[], key: string | null) {
     this.#path = path;
     this.#real = real;
     this.#files = files;
-    this.#holdsFile = holdsFile;
+    this.#key = key;
   }
 
   /**
    * Locks the database file itself, once it exists: call it after creating
    * the database (a hard link to it can be made only from then on).
    *
-   * @throws {DatabaseInUseError} when another process holds it.
+   * @throws {DatabaseInUseError} when another process, or another store of
+   * this one, holds it.
    */
   holdFile(): void {
-    if (this.#holdsFile) return;
+    if (this.#key !== null) return;
+    const key = fileKey(this.#real);
+    if (key === null) return; // still not there (`:memory:` aside, not expected)
+    if (heldHere.has(key)) throw inUseUnderAnotherName(this.#path, this.#real);
     const own = tryLock(this.#real, { read: true });
     if (own === null) throw inUseUnderAnotherName(this.#path, this.#real);
     this.#files.unshift(own);
-    this.#holdsFile = true;
+    this.#key = key;
+    heldHere.add(key);
   }
 
   /** Lets the database go (after its SQLite connections have closed). */
   close(): void {
-    for (const file of this.#files) {
+    if (this.#key !== null) heldHere.delete(this.#key);
+    this.#key = null;
+    for (const file of this.#files.splice(0)) {
       try {
         file.close();
       } catch {
@@ -117,12 +143,14 @@ export function lockDatabase(path: string): DatabaseLock {
   const lockFile = `${real}.lock`;
   const lock = tryLock(lockFile, { read: true, write: true, create: true });
   if (lock === null) throw new DatabaseInUseError(path, `lock file "${lockFile}" is held`);
+  let key: string | null;
   let own: Deno.FsFile | null;
   try {
-    own = tryLock(real, { read: true });
-  } catch (error) {
+    key = fileKey(real);
     // Not created yet: SQLite creates it, then DatabaseLock.holdFile().
-    if (error instanceof Deno.errors.NotFound) return new DatabaseLock(path, real, [lock], false);
+    if (key === null) return new DatabaseLock(path, real, [lock], null);
+    own = heldHere.has(key) ? null : tryLock(real, { read: true });
+  } catch (error) {
     lock.close();
     throw error;
   }
@@ -130,5 +158,6 @@ export function lockDatabase(path: string): DatabaseLock {
     lock.close();
     throw inUseUnderAnotherName(path, real);
   }
-  return new DatabaseLock(path, real, [own, lock], true);
+  heldHere.add(key);
+  return new DatabaseLock(path, real, [own, lock], key);
 }
