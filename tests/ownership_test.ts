@@ -156,3 +156,21 @@ testWith("read", "write", "run", "env")(
     assert.match(help.stdout, /pedidos usuarios operador NOMBRE/);
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "ownership: pedidos usuarios refuses a database a daemon holds under another name (a hard link), and works on the daemon's name",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({ db: `${dir.path}/p.db` });
+    await account(await daemon.client(), "ana");
+    Deno.linkSync(`${dir.path}/p.db`, `${dir.path}/hard.db`);
+    // Under the link, it would read the file without the daemon's WAL (no
+    // "ana" yet) and write a WAL of its own, which a later start would replay.
+    const aliased = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "hard.db"]);
+    assert.equal(aliased.code, 2, aliased.stderr);
+    assert.match(aliased.stderr, /holds this file under another name/);
+    assert.throws(() => Deno.statSync(`${dir.path}/hard.db-wal`), Deno.errors.NotFound);
+    const done = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "p.db"]);
+    assert.equal(done.code, 0, done.stderr);
+  },
+);

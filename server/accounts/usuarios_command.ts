@@ -19,6 +19,7 @@ import { SERVER_SETTINGS } from "../config/server_config.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Rol } from "../store/store.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
+import { refuseOtherName } from "../store/database_lock.ts";
 
 /** The usage text of `pedidos usuarios`. */
 export const USUARIOS_USAGE: string = formatUsage(
@@ -73,6 +74,7 @@ export async function setAccountRole(db: string, usuario: string, rol: Rol): Pro
     }
     throw error;
   }
+  refuseOtherName(db);
   using database = SqliteDatabase.open(db);
   return database.setRole(usuario, rol);
 }

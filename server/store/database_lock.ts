@@ -161,3 +161,34 @@ export function lockDatabase(path: string): DatabaseLock {
   heldHere.add(key);
   return new DatabaseLock(path, real, [own, lock], key);
 }
+
+/**
+ * For a program that writes the database beside a running daemon without
+ * taking its lock (`pedidos usuarios`): refuses a file a daemon holds under
+ * another name (a hard link), whose WAL would not be the daemon's. A daemon
+ * on this very name is fine: SQLite shares its WAL. Call it before opening
+ * the database (it opens and closes a descriptor of the file).
+ *
+ * @throws {Error} naming the file, when a daemon holds it under another name.
+ */
+export function refuseOtherName(path: string): void {
+  const real = realDatabasePath(path);
+  const own = tryLock(real, { read: true });
+  if (own !== null) {
+    own.close(); // no daemon holds the file
+    return;
+  }
+  const lockFile = `${real}.lock`;
+  let lock: Deno.FsFile | null = null;
+  try {
+    lock = tryLock(lockFile, { read: true, write: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (lock === null && fileKey(lockFile) !== null) return; // held: a daemon on this name
+  lock?.close();
+  throw new Error(
+    `Cannot open database "${path}": a pedidos daemon holds this file under another name ` +
+      "(a hard link); use the name the daemon was given",
+  );
+}
