@@ -29,8 +29,21 @@ Deno.test("loadStatus() maps a run to its exit status", () => {
   assert.equal(loadStatus(SUMMARY, false), LOAD_EXIT.errors);
   assert.equal(loadStatus({ ...ok, interrumpido: true }, false), LOAD_EXIT.interrupted);
   assert.equal(
-    loadStatus({ ...ok, conexiones: { abiertas: 0, fallidas: 3, perdidas: 0 } }, false),
+    loadStatus({
+      ...ok,
+      conexiones: { abiertas: 0, fallidas: 3, perdidas: 0 },
+      incidencias: { conexion: 3 },
+    }, false),
     LOAD_EXIT.unreachable,
+  );
+  // Every connection turned away with busy: the daemon answered; the run failed.
+  assert.equal(
+    loadStatus({
+      ...ok,
+      conexiones: { abiertas: 0, fallidas: 3, perdidas: 0 },
+      incidencias: { busy: 3 },
+    }, false),
+    LOAD_EXIT.errors,
   );
   assert.equal(loadStatus(ok, true), LOAD_EXIT.errors, "esperar without all listo");
   // No order failed, but a connection did: not a clean run.

@@ -201,7 +201,10 @@ export class LoadConnection {
       default:
         tally.error(kind.code);
     }
-    if (turnedAway) this.#turnAway(kind.code);
+    if (turnedAway) {
+      tally.incident(kind.code);
+      this.#turnAway(kind.code);
+    }
     this.#wakeUp();
   }
 

@@ -61,6 +61,7 @@ Deno.test("runLoad() counts busy when there are more clients than --max-connecti
   // The 2 turned away are failed connections, not lost ones; an order one
   // of them sent before its busy came fails with it, and is counted once.
   assert.deepEqual(summary.conexiones, { abiertas: 2, fallidas: 2, perdidas: 0 });
+  assert.deepEqual(summary.incidencias, { busy: 2 }, "listed for people too");
   assert.equal(summary.aceptados + summary.rechazados + summary.errores, summary.enviados);
   assert.equal(summary.errores, summary.erroresPorTipo.busy ?? 0, JSON.stringify(summary));
 });
