@@ -188,7 +188,7 @@ export class Server implements AsyncDisposable {
     let metrics: MetricsEndpoint | null = null;
     try {
       listeners = listenAll(config.hosts, config.port, { logger });
-      metrics = startMetrics(config, logger);
+      metrics = startMetricsBeside(config, listeners, logger);
       pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
         logger,
@@ -444,4 +444,29 @@ function peerGone(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * {@linkcode startMetrics}, where a `--metrics-port` that is the daemon's own
+ * port (on an address that overlaps, e.g. `localhost` beside `127.0.0.1`) is
+ * a bad value (exit 2), not a port another program holds.
+ */
+function startMetricsBeside(
+  config: ServerSettings,
+  listeners: Deno.TcpListener[],
+  logger: Logger,
+): MetricsEndpoint | null {
+  try {
+    return startMetrics(config, logger);
+  } catch (error) {
+    const own = listeners.some((listener) =>
+      (listener.addr as Deno.NetAddr).port === config.metricsPort
+    );
+    if (!(error instanceof Deno.errors.AddrInUse) || !own) throw error;
+    throw new Error(
+      `Invalid --metrics-port ${config.metricsPort}: it is the daemon's own port; ` +
+        "the metrics endpoint needs a port of its own",
+      { cause: error },
+    );
+  }
 }

@@ -4,6 +4,7 @@
  * lists, and empty values in the environment or env file.
  */
 import assert from "node:assert/strict";
+import { unusedPort } from "../client/testing/unused_port.ts";
 import { Logger } from "../server/log.ts";
 import { Server } from "../server/server.ts";
 import {
@@ -208,5 +209,28 @@ testWith("read", "write", "run", "env")(
       warnings[0]!,
       /WARN config\.unknown_variable name=PEDIDOS_WORKRES file=\.env\.local/,
     );
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a --metrics-port that is the daemon's own port under another name for the address exits 2, naming it",
+  async () => {
+    await using dir = await tempDir();
+    const port = String(unusedPort());
+    const result = await runMain(dir.path, [
+      "server",
+      "--host",
+      "localhost",
+      "--port",
+      port,
+      "--metrics-port",
+      port,
+      "--metrics-host",
+      "127.0.0.1",
+      "--db",
+      ":memory:",
+    ]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, new RegExp(`--metrics-port ${port}: it is the daemon's own port`));
   },
 );
