@@ -56,7 +56,7 @@ export const COMMIT_BOUNDS_S: readonly number[] = [
  * Collects what is observed as it happens (the writer's batches) and renders
  * everything on a scrape. The writer reports from the moment the store is
  * open; the rest is {@linkcode DaemonMetrics.attach}ed once the daemon is
- * up (a scrape before that shows the writer's metrics only).
+ * up (the endpoint answers 503 before that).
  */
 export class DaemonMetrics {
   #sources: MetricsSources | null = null;
@@ -66,6 +66,11 @@ export class DaemonMetrics {
   /** Gives the sources of the numbers read at each scrape. */
   attach(sources: MetricsSources): void {
     this.#sources = sources;
+  }
+
+  /** Whether the daemon is up and its sources given. */
+  get attached(): boolean {
+    return this.#sources !== null;
   }
 
   /** Records one batch the writer committed. */

@@ -20,6 +20,12 @@ export interface MetricsServerOptions {
   render: () => string | Promise<string>;
   /** Where a failed render is logged. */
   logger?: Logger;
+  /**
+   * Whether there is anything to render yet: until then a scrape gets 503
+   * (the daemon is starting), not a page that looks up with half its numbers.
+   * @default {always}
+   */
+  ready?: () => boolean;
 }
 
 /** A running metrics endpoint. Dispose it to stop it. */
@@ -50,6 +56,9 @@ export class MetricsServer implements AsyncDisposable {
           status: 405,
           headers: { allow: "GET, HEAD" },
         });
+      }
+      if (options.ready?.() === false) {
+        return new Response("Starting\n", { status: 503, headers: { "retry-after": "1" } });
       }
       let body: string;
       try {

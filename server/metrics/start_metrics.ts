@@ -38,7 +38,13 @@ export function startMetrics(
   const hostname = config.metricsHost ?? V11_DEFAULTS.metricsHost;
   let server: MetricsServer;
   try {
-    server = MetricsServer.start({ hostname, port, render: () => collector.render(), logger });
+    server = MetricsServer.start({
+      hostname,
+      port,
+      render: () => collector.render(),
+      ready: () => collector.attached,
+      logger,
+    });
   } catch (error) {
     // Say which listener: the daemon's own port may be fine.
     const where = `the metrics endpoint (--metrics-host ${hostname} --metrics-port ${port})`;
