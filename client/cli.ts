@@ -84,8 +84,12 @@ async function run(session: Session): Promise<number> {
       if (!first.ok) return EXIT.refused;
       if (!command.esperar) return EXIT.ok;
       if (!("id" in first)) {
-        session.err("❌ La respuesta no trae un id de pedido que esperar.\n");
-        return EXIT.refused;
+        // The daemon did what was asked; --esperar was the mistake: bad usage.
+        session.err(
+          "❌ --esperar espera un pedido: lo enviado no era un pedido (la respuesta no trae " +
+            "un id que esperar).\n",
+        );
+        return EXIT.usage;
       }
       if (!command.json) session.out(`⏳ Esperando el pedido ${first.id}…\n`);
       const wait: Record<string, unknown> = { op: "ESTADO", id: first.id, esperar: true };

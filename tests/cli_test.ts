@@ -159,3 +159,18 @@ testWith("read", "write", "run", "env")(
     assert.match(down.stderr, new RegExp(String(closedPort)));
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "client --esperar with a request from stdin that is not an order is bad usage (exit 2), saying why",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess();
+    const result = await runMain(
+      dir.path,
+      ["client", "--host", "127.0.0.1", "--port", String(daemon.port), "--esperar"],
+      { stdin: '{"op":"STATS"}\n' },
+    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--esperar espera un pedido/);
+  },
+);
