@@ -22,7 +22,10 @@ Deno.test("DatabaseFile.check() passes while the path names the file, throws whe
 
     Deno.renameSync(path, `${path}.old`);
     Deno.writeTextFileSync(path, "another file at the path");
-    assert.throws(() => file.check(), /was replaced/);
+    assert.throws(
+      () => file.check(),
+      (e) => e instanceof DatabaseFileGoneError && /was replaced/.test(e.message),
+    );
     Deno.removeSync(path);
     assert.throws(() => file.check(), /was deleted/);
     assert.equal(DatabaseFile.watch(":memory:"), null);
