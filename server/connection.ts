@@ -75,12 +75,10 @@ export interface ConnectionOptions {
    */
   maxWaits?: number;
   /**
-   * Whether reads run one at a time rather than together: where each may go
-   * to the database on its own connection (PostgreSQL), two reads sent
-   * together can run in either order there, and the later could see an
-   * older state than the earlier (§8: as if each waited for the previous
-   * reply). Where reads are answered in turn anyway (SQLite's, synchronous),
-   * together costs nothing. @default false
+   * Whether reads run one at a time rather than together
+   * ({@linkcode mayOverlap}'s `readsTogether`): for a store whose reads go
+   * to a database pool (PostgreSQL). Where reads are answered in turn anyway
+   * (SQLite's, synchronous), together costs nothing. @default false
    */
   serialReads?: boolean;
   /** Called once when the connection is closed. */
@@ -334,8 +332,10 @@ export class Connection {
    * a time), and for a wait, fewer than `maxWaits` open.
    */
   #mayStart(held: { request: Request; overlap: Overlap }): boolean {
-    if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass)) return false;
-    if (this.#serialReads && held.overlap === "read" && this.#answering > 0) return false;
+    const readsTogether = !this.#serialReads;
+    if (!mayOverlap(held.overlap, this.#answering, this.#answeringClass, readsTogether)) {
+      return false;
+    }
     if (held.overlap === "wait" && this.#waits >= this.#maxWaits) return false;
     return !mayReplyLarge(held.request) || this.#unsentBytes + this.#reserved < this.#maxUnsent;
   }

@@ -84,9 +84,14 @@ function flagValue<T>(
   }
 }
 
+/** A plain decimal (`2`, `2.5`, `.5`), or NaN. */
+function decimal(text: string): number {
+  return /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+}
+
 /** A rate of orders per second: one every 1000 s at the slowest. */
 function rate(text: string): number {
-  const value = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  const value = decimal(text);
   if (!(value >= 0.001) || !Number.isFinite(value)) {
     throw new RangeError("must be a number of at least 0.001");
   }
@@ -97,7 +102,7 @@ function rate(text: string): number {
 const MAX_DURACION_S = Math.floor(MAX_TIMER_MS / 1000);
 
 function duration(text: string): number {
-  const value = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  const value = decimal(text);
   if (!(value > 0) || value > MAX_DURACION_S) {
     throw new RangeError(`must be a number of seconds above 0 and at most ${MAX_DURACION_S}`);
   }

@@ -44,13 +44,11 @@ export function loadStatus(summary: LoadSummary, esperar: boolean): number {
   if (summary.interrumpido) return LOAD_EXIT.interrupted;
   // Unreachable: no connection could be opened at all (one turned away with
   // `busy` reached the daemon: that is an error of the run, not this).
-  const { abiertas, fallidas } = summary.conexiones;
+  const { abiertas, fallidas, perdidas } = summary.conexiones;
   if (abiertas === 0 && fallidas === (summary.incidencias.conexion ?? 0)) {
     return LOAD_EXIT.unreachable;
   }
-  if (summary.errores > 0 || fallidas > 0 || summary.conexiones.perdidas > 0) {
-    return LOAD_EXIT.errors;
-  }
+  if (summary.errores > 0 || fallidas > 0 || perdidas > 0) return LOAD_EXIT.errors;
   if (esperar && summary.esperar?.hastaListosS == null) return LOAD_EXIT.errors;
   return LOAD_EXIT.ok;
 }

@@ -178,8 +178,8 @@ export class LoadConnection {
     if (this.#outstanding === 0) {
       // Not an answer to anything we sent, e.g. `busy` as the daemon accepts
       // us: no order failed; a connection turned away failed.
-      tally.incident(kind.kind === "error" ? kind.code : "protocolo");
       if (kind.kind === "error" && TURNED_AWAY.has(kind.code)) this.#turnAway(kind.code);
+      else tally.incident(kind.kind === "error" ? kind.code : "protocolo");
       return;
     }
     // `busy` before any other reply: the connection was turned away as it
@@ -201,15 +201,16 @@ export class LoadConnection {
       default:
         tally.error(kind.code);
     }
-    if (turnedAway) {
-      tally.incident(kind.code);
-      this.#turnAway(kind.code);
-    }
+    if (turnedAway) this.#turnAway(kind.code);
     this.#wakeUp();
   }
 
-  /** The daemon turned it away (it closes it next): a failed connection; it sends no more. */
+  /**
+   * The daemon turned it away with `code` (it closes it next): an incident,
+   * a failed connection; it sends no more.
+   */
   #turnAway(code: string): void {
+    this.#ctx.tally.incident(code);
     if (this.#turnedAway) return;
     this.#turnedAway = true;
     this.#ctx.tally.conexiones.abiertas--;

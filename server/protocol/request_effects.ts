@@ -51,14 +51,24 @@ export function overlapOf(request: Request): Overlap {
 
 /**
  * Whether a request of class `next` may start while `running` requests of
- * class `runningClass` are unanswered on the same connection.
+ * class `runningClass` are unanswered on the same connection. With
+ * `readsTogether` false, reads too run one at a time: where each may go to
+ * the database on a connection of its own (PostgreSQL), two reads sent
+ * together could run there in either order, and the later see an older
+ * state than the earlier.
  */
-export function mayOverlap(next: Overlap, running: number, runningClass: Overlap | null): boolean {
+export function mayOverlap(
+  next: Overlap,
+  running: number,
+  runningClass: Overlap | null,
+  readsTogether = true,
+): boolean {
   if (running === 0) return true;
   switch (next) {
     case "pedido":
+      return runningClass === "pedido";
     case "read":
-      return runningClass === next;
+      return runningClass === "read" && readsTogether;
     case "wait":
       return runningClass === "read" || runningClass === "wait";
     case "exclusive":

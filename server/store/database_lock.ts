@@ -16,7 +16,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { fileIdentity, realDatabasePath } from "../../workers/sqlite/database_file.ts";
 
 /** Another process (or another store in this one) holds the database's lock. */
 export class DatabaseInUseError extends Error {
@@ -42,15 +42,10 @@ export class DatabaseInUseError extends Error {
  */
 const heldHere = new Set<string>();
 
-/** The device and inode of the file at `path`, or null when there is none. */
+/** The device and inode of the file at `path`, as a key, or null when there is none. */
 function fileKey(path: string): string | null {
-  try {
-    const { dev, ino } = Deno.statSync(path);
-    return ino === null ? null : `${dev}:${ino}`;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
+  const identity = fileIdentity(path);
+  return identity === null ? null : `${identity.dev}:${identity.ino}`;
 }
 
 /** The locks of one database, held until {@linkcode DatabaseLock.close}. */
@@ -102,23 +97,6 @@ export class DatabaseLock {
 
 function inUseUnderAnotherName(path: string, real: string): DatabaseInUseError {
   return new DatabaseInUseError(path, `the file "${real}" is locked, under another name`);
-}
-
-/**
- * `path` with every symbolic link resolved: the file's own real path, or,
- * for a file not created yet, its directory's real path and its name.
- */
-export function realDatabasePath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  try {
-    return join(Deno.realPathSync(dirname(path)), basename(path));
-  } catch {
-    return path; // no such directory: opening it will say so
-  }
 }
 
 function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {

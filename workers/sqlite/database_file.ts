@@ -14,6 +14,8 @@
  * @module
  */
 
+import { basename, dirname, join } from "node:path";
+
 /** The database's file (or its WAL) is no longer at its path. */
 export class DatabaseFileGoneError extends Error {
   constructor(path: string, what: string) {
@@ -25,12 +27,14 @@ export class DatabaseFileGoneError extends Error {
   }
 }
 
-interface Identity {
+/** Which file a path names: its device and inode. */
+export interface FileIdentity {
   dev: number;
   ino: number;
 }
 
-function identity(path: string): Identity | null {
+/** The identity of the file at `path`, or null when there is none (or it cannot be told). */
+export function fileIdentity(path: string): FileIdentity | null {
   try {
     const { dev, ino } = Deno.statSync(path);
     return ino === null ? null : { dev, ino };
@@ -40,32 +44,43 @@ function identity(path: string): Identity | null {
   }
 }
 
+/**
+ * `path` with every symbolic link resolved: the file's own real path, or,
+ * for a file not created yet, its directory's real path and its name.
+ */
+export function realDatabasePath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  try {
+    return join(Deno.realPathSync(dirname(path)), basename(path));
+  } catch {
+    return path; // no such directory: opening it will say so
+  }
+}
+
 /** The identity of a database file and of its WAL, checked against their paths. */
 export class DatabaseFile {
   readonly #path: string;
-  readonly #file: Identity;
-  #wal: Identity | null;
+  readonly #file: FileIdentity;
+  #wal: FileIdentity | null;
 
   /** Where SQLite keeps the WAL: beside the file's real path (a symbolic link resolved). */
   readonly #walPath: string;
 
-  private constructor(path: string, file: Identity) {
+  private constructor(path: string, file: FileIdentity) {
     this.#path = path;
     this.#file = file;
-    let real = path;
-    try {
-      real = Deno.realPathSync(path);
-    } catch {
-      // as given
-    }
-    this.#walPath = `${real}-wal`;
-    this.#wal = identity(this.#walPath);
+    this.#walPath = `${realDatabasePath(path)}-wal`;
+    this.#wal = fileIdentity(this.#walPath);
   }
 
   /** Notes the file at `path` as it is now; null for `:memory:` or where it cannot be told. */
   static watch(path: string): DatabaseFile | null {
     if (path === ":memory:") return null;
-    const file = identity(path);
+    const file = fileIdentity(path);
     return file === null ? null : new DatabaseFile(path, file);
   }
 
@@ -76,12 +91,12 @@ export class DatabaseFile {
    * @throws {DatabaseFileGoneError} when the path names no file or another one.
    */
   check(): "ok" | "wal_gone" {
-    const file = identity(this.#path);
+    const file = fileIdentity(this.#path);
     if (file === null) throw new DatabaseFileGoneError(this.#path, "its file was deleted");
     if (file.ino !== this.#file.ino || file.dev !== this.#file.dev) {
       throw new DatabaseFileGoneError(this.#path, "its file was replaced by another");
     }
-    const wal = identity(this.#walPath);
+    const wal = fileIdentity(this.#walPath);
     if (this.#wal === null) {
       this.#wal = wal;
       return "ok";
