@@ -30,6 +30,12 @@ export interface ClaimerOptions {
    * @default 1
    */
   minBatch?: number;
+  /**
+   * The most orders asked for in one claim. Below `limit`, claims overlap the
+   * work on the orders claimed before: the next batch is claimed while the
+   * last is still being run and recorded. @default {limit}
+   */
+  maxBatch?: number;
   /** The slow poll, and how often expired leases are looked for, ms. @default {min(1000, leaseMs / 2)} */
   pollMs?: number;
 }
@@ -162,11 +168,12 @@ export class Claimer {
         const takeover = now >= this.#nextTakeover;
         if (takeover) this.#nextTakeover = now + this.#pollMs;
         try {
-          this.#claiming = room;
+          const asked = Math.min(room, this.#o.maxBatch ?? room);
+          this.#claiming = asked;
           let claimed: ClaimedOrder[];
           try {
             claimed = await this.#o.store.claim({
-              limit: room,
+              limit: asked,
               at: new Date(now).toISOString(),
               takeover,
               // Its own orders past their lease (the database was out of reach) are still its own.
@@ -179,14 +186,14 @@ export class Claimer {
             this.#claiming = 0;
           }
           this.#failing = false;
-          if (claimed.length < room) this.#mayHaveWork = false;
+          if (claimed.length < asked) this.#mayHaveWork = false;
           for (const order of claimed) {
             if (order.takenOver) {
               this.#o.logger.info("order.taken_over", { id: order.id, attempt: order.attempt });
             }
             this.#o.attempts.run(order);
           }
-          full = claimed.length === room;
+          full = claimed.length === asked;
           if (full && workHere) this.#o.store.announceWork();
         } catch (error) {
           // While the database is down the store says so at once; it wakes us when it is back.

@@ -122,3 +122,54 @@ Deno.test("Claimer.pokeIn() claims when a retry backoff ends, not at the next sl
     await stopping;
   }
 });
+
+Deno.test("Claimer with maxBatch claims the next batch while the orders of the last are still held", async () => {
+  const { store, claims } = pendingQueue();
+  const attempts = {
+    held: 0,
+    run() {
+      this.held++;
+    },
+    leases: () => [],
+    lost() {},
+  };
+  const claimer = new Claimer({
+    store,
+    attempts: attempts as unknown as SharedAttempts,
+    logger: new Logger({ level: "error" }),
+    limit: 4,
+    minBatch: 2,
+    maxBatch: 2,
+    pollMs: 600_000,
+  });
+  const orders = (from: number) =>
+    [from, from + 1].map((id) => ({ id, attempt: 1 }) as ClaimedOrder);
+  const claimsMade = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (claims.length < n && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return claims.length;
+  };
+  claimer.start();
+  try {
+    assert.equal(await claimsMade(1), 1);
+    assert.equal(claims[0]!.options.limit, 2, "half the room");
+    claims[0]!.answer(orders(1));
+    assert.equal(await claimsMade(2), 2, "a full batch: the next one at once, orders still held");
+    assert.equal(attempts.held, 2);
+    assert.equal(claims[1]!.options.limit, 2);
+    claims[1]!.answer(orders(3));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(claims.length, 2, "no room left: no claim until an order leaves");
+    attempts.held -= 2; // two orders left this daemon
+    claimer.roomMade();
+    assert.equal(await claimsMade(3), 3, "room for a batch: claimed while two are still held");
+    assert.equal(claims[2]!.options.limit, 2);
+    claims[2]!.answer([]);
+  } finally {
+    const stopping = claimer.stop();
+    for (const claim of claims) claim.answer([]);
+    await stopping;
+  }
+});

@@ -22,8 +22,15 @@ import type { RunCounters } from "./run_counters.ts";
 import { SharedAttempts } from "./shared_attempts.ts";
 import { SharedIntake, storeFailure } from "./shared_intake.ts";
 
-/** Orders held at once by a daemon whose orders take no processing time: four runs of the pool. */
-export const ZERO_TIME_PREFETCH = 1024;
+/**
+ * Orders held at once by a daemon whose orders take no processing time,
+ * claimed half at a time: the next half is claimed while the last is run
+ * and recorded (holding 1024 and claiming them all at once, claims and
+ * attempt ends took turns, PostgreSQL working on one, then the other:
+ * draining 20,000 orders, warm, 1.13x faster this way, medians of 6 runs
+ * alternating with the old way).
+ */
+export const ZERO_TIME_PREFETCH = 2048;
 
 /** Options of {@linkcode SharedOrders}. */
 export interface SharedOrdersOptions extends ProcessingOptions {
@@ -64,6 +71,7 @@ export class SharedOrders {
       logger: options.logger,
       limit,
       minBatch: timed ? 1 : limit / 2,
+      ...(timed ? {} : { maxBatch: limit / 2 }),
     });
     this.intake = new SharedIntake({
       ...options,
