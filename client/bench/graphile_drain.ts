@@ -6,12 +6,13 @@
  * (`completeJobBatchDelay: 0`) and a no-op task — so that our drain is
  * compared with it on the same machine, in the same run, as a ratio.
  *
- * Timed as our daemons' drain is: the runner is started and waiting, then
- * `--jobs` jobs are added in one transaction (`add_jobs`, which notifies
- * the runner), timed from that commit until no job is left in the table
- * (graphile-worker deletes a job once its completion commits).
+ * Timed as our daemons' drain is: the runner is started and waiting, drains
+ * `--warm-up` jobs first, unrecorded, then `--jobs` jobs are added in one
+ * transaction (`add_jobs`, which notifies the runner), timed from that
+ * commit until no job is left in the table (graphile-worker deletes a job
+ * once its completion commits).
  *
- * `deno run --allow-net=127.0.0.1 --allow-env --allow-read --allow-sys client/bench/graphile_drain.ts --db URL --jobs N`
+ * `deno run --allow-net=127.0.0.1 --allow-env --allow-read --allow-sys client/bench/graphile_drain.ts --db URL --jobs N [--warm-up W]`
  * prints one line of JSON, `{"jobs": N, "perS": …}`. The database must be
  * fresh; its `graphile_worker` schema is made here.
  *
@@ -24,11 +25,16 @@ import { Logger, makeWorkerUtils, run } from "graphile-worker";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { db: { type: "string" }, jobs: { type: "string", default: "20000" } },
+  options: {
+    db: { type: "string" },
+    jobs: { type: "string", default: "20000" },
+    "warm-up": { type: "string", default: "0" },
+  },
 });
 if (values.db === undefined) throw new Error("Missing --db URL");
 const url = values.db;
 const jobs = Number(values.jobs);
+const warmUp = Number(values["warm-up"]);
 
 // Silent: graphile-worker logs a line per job by default, which would be most of its cost.
 const logger = new Logger(() => () => {});
@@ -37,7 +43,8 @@ await utils.migrate();
 await utils.release();
 
 let ran = 0;
-const allRan = Promise.withResolvers<void>();
+let expected = 0;
+let allRan = Promise.withResolvers<void>();
 const runner = await run({
   connectionString: url,
   concurrency: 8,
@@ -46,31 +53,44 @@ const runner = await run({
   preset: { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0 } },
   taskList: {
     noop: () => {
-      if (++ran === jobs) allRan.resolve();
+      if (++ran === expected) allRan.resolve();
     },
   },
 });
 
 const sql = postgres(url, { max: 1, onnotice: () => {} });
-try {
+
+/** Adds `count` jobs in one transaction; seconds from its commit until the table is empty. */
+async function drain(count: number): Promise<number> {
+  ran = 0;
+  expected = count;
+  allRan = Promise.withResolvers<void>();
   // The same rows as our daemons' backlog, as job payloads.
   await sql`SELECT graphile_worker.add_jobs(ARRAY(
     SELECT json_populate_record(NULL::graphile_worker.job_spec, json_build_object(
       'identifier', 'noop',
       'payload', json_build_object('cliente', 'Bench ' || n, 'productos', json_build_array('pan'),
         'direccion', 'Calle 1')))
-    FROM generate_series(1, ${jobs}) AS n))`;
+    FROM generate_series(1, ${count}) AS n))`;
   const started = performance.now();
   const timeout = setTimeout(() => allRan.reject(new Error("the backlog did not drain")), 300_000);
-  await allRan.promise;
-  clearTimeout(timeout);
+  try {
+    await allRan.promise;
+  } finally {
+    clearTimeout(timeout);
+  }
   // Every handler ran; the last completions may still be committing.
   for (;;) {
     const [row] = await sql`SELECT count(*)::int AS n FROM graphile_worker._private_jobs`;
     if (row?.n === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  const seconds = (performance.now() - started) / 1000;
+  return (performance.now() - started) / 1000;
+}
+
+try {
+  if (warmUp > 0) await drain(warmUp);
+  const seconds = await drain(jobs);
   console.log(JSON.stringify({ jobs, perS: jobs / seconds }));
 } finally {
   await sql.end({ timeout: 1 });

@@ -124,15 +124,18 @@ export function renderPostgresSection(result: PgResult): string {
   lines.push("");
   lines.push(
     `**Draining a backlog.** ${result.backlog} orders stored \`pendiente\` in one transaction ` +
-      "while the daemons (end to end) wait, timed from that commit until every one is `listo`.",
+      "while the daemons (end to end) wait, timed from that commit until every one is `listo`. " +
+      "Before it, unrecorded, each cluster drains a quarter of that, as one that has been " +
+      "running would have (its code compiled by V8's JIT, its statements prepared): the " +
+      "intake's measurements meet warm daemons the same way.",
   );
   lines.push("");
   lines.push(
     "Beside them, the issue's reference: graphile-worker 0.18.0 (`client/bench/graphile_drain.ts`, " +
       "one process, concurrency 8, a local queue of 100 jobs, batched completion, a no-op " +
       "task — its best configuration in `../shared/design/postgres-notes.md`), the same " +
-      "backlog added in one transaction while it waits, timed from that commit until its " +
-      "job table is empty. Each drain starts on a fresh database; the drainers take turns in a " +
+      "backlog added in one transaction while it waits (after the same warm-up), timed from " +
+      "that commit until its job table is empty. Each drain starts on a fresh database; the drainers take turns in a " +
       "rotated order; medians over rounds.",
   );
   lines.push("");
