@@ -140,9 +140,12 @@ async function settle(target: MultiTarget): Promise<void> {
   }
 }
 
-/** Orders drained, unrecorded, before the measured backlog: a quarter of it. */
-export function warmUpBacklog(backlog: number): number {
-  return Math.max(1, Math.floor(backlog / 4));
+/**
+ * Orders drained, unrecorded, before the measured backlog: as many as it
+ * holds for each process that drains (each daemon, or graphile-worker's one).
+ */
+export function warmUpBacklog(backlog: number, processes: number): number {
+  return backlog * processes;
 }
 
 /**
@@ -170,10 +173,10 @@ async function drainOnce(sql: postgres.Sql, backlog: number): Promise<number> {
 }
 
 /**
- * Drains a backlog: `count` daemons start on a fresh database and drain a
- * smaller one first, unrecorded ({@linkcode warmUpBacklog}), as a cluster
- * that has been running would be (the intake's measurements meet warm
- * daemons the same way); then `backlog` orders are stored `pendiente` in one
+ * Drains a backlog: `count` daemons start on a fresh database and drain
+ * one first, unrecorded ({@linkcode warmUpBacklog}), to be as a cluster
+ * that has been running is (the intake's measurements meet warm daemons
+ * the same way); then `backlog` orders are stored `pendiente` in one
  * transaction (and the daemons woken), timed from that commit until every
  * one is `listo`.
  */
@@ -181,7 +184,7 @@ export async function measureDrain(count: number, backlog: number): Promise<numb
   await using target = await startPgDaemons(`pedidos_bench_drain${count}`, count);
   const sql = postgres(target.url!, { max: 1, onnotice: () => {} });
   try {
-    const warmUp = warmUpBacklog(backlog);
+    const warmUp = warmUpBacklog(backlog, count);
     await drainOnce(sql, warmUp);
     const seconds = await drainOnce(sql, backlog);
     const [done] = await sql`SELECT count(*)::int AS n FROM pedidos WHERE estado = 'listo'`;
@@ -217,7 +220,7 @@ export async function measureGraphileDrain(backlog: number): Promise<number> {
         "--jobs",
         String(backlog),
         "--warm-up",
-        String(warmUpBacklog(backlog)),
+        String(warmUpBacklog(backlog, 1)),
       ],
       stdin: "null",
       env: { NO_COLOR: "1" },

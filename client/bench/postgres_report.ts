@@ -125,9 +125,9 @@ export function renderPostgresSection(result: PgResult): string {
   lines.push(
     `**Draining a backlog.** ${result.backlog} orders stored \`pendiente\` in one transaction ` +
       "while the daemons (end to end) wait, timed from that commit until every one is `listo`. " +
-      "Before it, unrecorded, each cluster drains a quarter of that, as one that has been " +
-      "running would have (its code compiled by V8's JIT, its statements prepared): the " +
-      "intake's measurements meet warm daemons the same way.",
+      "Before it, unrecorded, each cluster drains as many orders for each of its daemons, as " +
+      "one that has been running would have (its code compiled by V8's optimising JIT, its " +
+      "statements prepared): the intake's measurements meet warm daemons the same way.",
   );
   lines.push("");
   lines.push(
