@@ -53,10 +53,12 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
 type Check = [what: string, wanted: string, measured: string, met: boolean | null];
 
 function atLeast(what: string, value: number | null, wanted: number): Check {
+  // A ratio just short of the goal with three decimals, so that it does not read as met.
+  const short = value !== null && value < wanted && Number(value.toFixed(2)) >= wanted;
   return [
     what,
     `≥ ${wanted.toFixed(2)}×`,
-    `${fmt(value, 2)}×`,
+    `${fmt(value, short ? 3 : 2)}×`,
     value === null ? null : value >= wanted,
   ];
 }

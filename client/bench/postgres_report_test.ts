@@ -53,6 +53,15 @@ Deno.test("renderPostgresSection() checks the issue's goals against the medians"
   assert.match(text, /bounds one daemon near 20000 orders\/s/);
 });
 
+Deno.test("renderPostgresSection() shows a ratio just short of its goal with three decimals, missed", () => {
+  const text = renderPostgresSection({
+    ...RESULT,
+    drains: [{ daemons: 1, perS: 22_893 }, { daemons: 2, perS: 22_873 }],
+  });
+  const goal = text.split("\n").find((line) => line.startsWith("| 2 daemons vs 1, drain"));
+  assert.match(goal!, /0\.999× \| \*\*missed\*\*/);
+});
+
 testWith("read", "write")(
   "writeSection() appends the section once, then replaces it in place",
   async () => {
