@@ -171,6 +171,36 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     assert.ok(["mal \ud800 formado", "mal \ufffd formado"].includes(stored[1]?.detalle_error!));
   });
 
+  test("finishAttempt() twice for one attempt at once: one end is stored, and only it answers true; a stale attempt's beside it stops nothing", async (open) => {
+    const store = await open({ capacity: 2 });
+    for (let i = 0; i < 2; i++) await store.insertWithinCapacity(nuevo(), T0);
+    const [c, d] = await store.claim({ limit: 2, at: T1 });
+    assert.ok(c && d);
+    const ends = [
+      { outcome: { estado: "listo" as const, at: T2 }, worker: 1, startedAt: T1 },
+      { outcome: { estado: "error" as const, at: T2, detalle: "dos" }, worker: 2, startedAt: T1 },
+    ];
+    const twice = await within(
+      10_000,
+      "two ends of one attempt",
+      Promise.all(ends.map((end) => store.finishAttempt(c, end))),
+    );
+    assert.equal(twice.filter((written) => written).length, 1, JSON.stringify(twice));
+    const stored = await store.get(c.pedido.id);
+    assert.equal(stored?.estado, ends[twice.indexOf(true)]!.outcome.estado);
+
+    const beside = await within(
+      10_000,
+      "the end of a stale attempt beside the current one",
+      Promise.all([
+        store.finishAttempt(d, ends[0]!),
+        store.finishAttempt({ id: d.id, attempt: d.attempt + 98 }, ends[1]!),
+      ]),
+    );
+    assert.deepEqual(beside, [true, false]);
+    assert.equal((await store.get(d.pedido.id))?.estado, "listo");
+  });
+
   test("retryWithinCapacity() takes a slot like a new order, or answers full and changes nothing", async (open) => {
     const store = await open({ capacity: 1 });
     const inserted = await store.insertWithinCapacity(nuevo(), T0);

@@ -195,50 +195,52 @@ function fenced<A extends { lease: Lease }>(
     name,
     async apply(ctx, args) {
       const params = fenceParams(args.map((a) => [a.lease, record(a)]), nodeId);
-      const rows = await ctx.query<{ id: number }>(sql, params);
-      const done = new Set(rows.map((row) => row.id));
-      if (done.size > 0) after(ctx, [...done]);
-      return args.map((a) => done.has(a.lease.id));
+      const rows = await ctx.query<{ id: number; n: number }>(sql, params);
+      if (rows.length > 0) after(ctx, rows.map((row) => row.id));
+      // By place: of two writes for one order in a batch, only the one applied answers true.
+      const applied = new Set(rows.map((row) => row.n));
+      return args.map((_, n) => applied.has(n));
     },
   };
 }
 
 /**
  * An update of leased orders, fenced ({@linkcode FENCE}): `set` assigns
- * from `v`, each order's row of `$1` (a JSON array of objects with `id`,
- * `intento` and `columns`, typed as given); `$2` is this daemon, `$3` the
- * ids; answers the ids changed. Further parameters from `$4`.
+ * from `v`, each order's row of `$1` (a JSON array of objects with `n`, its
+ * place, `id`, `intento` and `columns`, typed as given); `$2` is this daemon,
+ * `$3` the ids; answers the ids changed, each with the place of the row
+ * applied (`n`). Further parameters from `$4`.
  *
  * The rows are read with `jsonb_to_recordset` and joined by id: half the
  * time of looking each order's values up by id in one JSON object, seven
  * lookups a row (a batch of 1024 attempts' ends: 16 ms against 33 in
  * PostgreSQL 15 here, most of the rest the row versions and their index
- * entries).
+ * entries). An order named twice is changed once, by one of its rows that
+ * passes the fence (a stale attempt's never does), and only that row's
+ * place is answered.
  */
 export function fencedUpdate(set: string, columns: Record<string, string> = {}): string {
-  const row = Object.entries({ id: "bigint", intento: "int", ...columns })
+  const row = Object.entries({ n: "int", id: "bigint", intento: "int", ...columns })
     .map(([column, type]) => `${column} ${type}`).join(", ");
   return `UPDATE pedidos p SET ${set}
     FROM jsonb_to_recordset($1::text::jsonb) AS v(${row})
     WHERE ${FENCE}
-    RETURNING p.id`;
+    RETURNING p.id, v.n`;
 }
 
-/**
- * The first three parameters of a {@linkcode fencedUpdate}: each lease with
- * its values (an order named twice, the last).
- */
+/** The first three parameters of a {@linkcode fencedUpdate}: each lease with its values, in order. */
 export function fenceParams(
   entries: [Lease, Record<string, unknown>][],
   nodeId: string,
 ): [string, string, string] {
-  const input = new Map<number, Record<string, unknown>>();
-  for (const [lease, values] of entries) {
-    input.delete(lease.id);
-    input.set(lease.id, { id: lease.id, intento: lease.attempt, ...values });
-  }
-  const ids = `{${[...input.keys()].join(",")}}`;
-  return [JSON.stringify([...input.values()]), nodeId, ids];
+  const rows = entries.map(([lease, values], n) => ({
+    n,
+    id: lease.id,
+    intento: lease.attempt,
+    ...values,
+  }));
+  const ids = `{${[...new Set(entries.map(([lease]) => lease.id))].join(",")}}`;
+  return [JSON.stringify(rows), nodeId, ids];
 }
 
 /** One statement per write, all sent at once; `check` reads each write's rows. */
