@@ -53,12 +53,13 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
 type Check = [what: string, wanted: string, measured: string, met: boolean | null];
 
 function atLeast(what: string, value: number | null, wanted: number): Check {
-  // A ratio just short of the goal with three decimals, so that it does not read as met.
-  const short = value !== null && value < wanted && Number(value.toFixed(2)) >= wanted;
+  // Short of the goal, rounded down: 0.9996 reads 0.99, never 1.00, so that a
+  // missed goal does not read as met.
+  const shown = value !== null && value < wanted ? Math.floor(value * 100) / 100 : value;
   return [
     what,
     `≥ ${wanted.toFixed(2)}×`,
-    `${fmt(value, short ? 3 : 2)}×`,
+    `${fmt(shown, 2)}×`,
     value === null ? null : value >= wanted,
   ];
 }
