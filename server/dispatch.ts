@@ -12,7 +12,7 @@ import type { AccountService } from "./accounts/account_service.ts";
 import { renderTareasHtml } from "./accounts/tareas_html.ts";
 import type { Logger } from "./log.ts";
 import type { OrderService } from "./orders/order_service.ts";
-import { errorReply, ProtocolError } from "./protocol/errors.ts";
+import { errorReply, failureMessage, MESSAGES, ProtocolError } from "./protocol/errors.ts";
 import type { Request, Secret } from "./protocol/messages.ts";
 import type { Reply, Stats, TareasHtmlReply } from "./protocol/replies.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
@@ -74,14 +74,27 @@ export interface Dispatcher {
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { orders, accounts, logger } = deps;
 
-  async function guard(work: Promise<Reply>): Promise<Reply> {
+  /** The reply of `work`, a request of `op`; errors as protocol errors whose `mensaje` fits `op`. */
+  async function guard(op: string, work: Promise<Reply>): Promise<Reply> {
     try {
       return await work;
     } catch (error) {
-      if (error instanceof ProtocolError) return error.toReply();
-      if (error instanceof StoreUnavailableError) return errorReply("unavailable");
+      if (error instanceof ProtocolError) {
+        const reply = error.toReply();
+        // The generic wording ("nothing was accepted") is an order's; say what this request lost.
+        if (
+          (error.code === "unavailable" || error.code === "internal") &&
+          reply.mensaje === MESSAGES[error.code]
+        ) {
+          return { ...reply, mensaje: failureMessage(error.code, op) };
+        }
+        return reply;
+      }
+      if (error instanceof StoreUnavailableError) {
+        return errorReply("unavailable", failureMessage("unavailable", op));
+      }
       logger.error("request.internal_error", { error: String(error) });
-      return errorReply("internal");
+      return errorReply("internal", failureMessage("internal", op));
     }
   }
 
@@ -134,8 +147,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         case "PEDIDO": {
           orders.countReceived();
           const { order, token } = request;
-          if (token === undefined) return guard(orders.submit(order));
-          return guard(sessionOf(token).then(({ owner }) => orders.submit(order, owner)));
+          if (token === undefined) return guard(request.op, orders.submit(order));
+          return guard(
+            request.op,
+            sessionOf(token).then(({ owner }) => orders.submit(order, owner)),
+          );
         }
         case "ESTADO": {
           const status = (owner?: number) =>
@@ -146,13 +162,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
               ...(context.connection ? { client: context.connection } : {}),
               ...(owner === undefined ? {} : { owner }),
             });
-          if (request.token === undefined) return guard(status());
-          return guard(sessionOf(request.token).then(({ scope }) => status(scope)));
+          if (request.token === undefined) return guard(request.op, status());
+          return guard(request.op, sessionOf(request.token).then(({ scope }) => status(scope)));
         }
         case "LISTAR": {
           const { filter, token } = request;
-          if (token === undefined) return guard(orders.list(filter));
+          if (token === undefined) return guard(request.op, orders.list(filter));
           return guard(
+            request.op,
             sessionOf(token).then(({ scope }) =>
               orders.list(scope === undefined ? filter : { ...filter, usuarioId: scope })
             ),
@@ -162,26 +179,33 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           // On a shared store (§9) the cluster's counts are read from the database.
           const cluster = orders.clusterStats?.();
           if (!cluster) return { ok: true, stats: stats() };
-          return guard(cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })));
+          return guard(
+            request.op,
+            cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })),
+          );
         }
         case "TASK":
-          return guard(orders.runTask(request.task));
+          return guard(request.op, orders.runTask(request.task));
         case "CANCELAR":
         case "REINTENTAR": {
           const { id, token } = request;
           const change = (owner?: number) =>
             request.op === "CANCELAR" ? orders.cancel(id, owner) : orders.retry(id, owner);
-          if (token === undefined) return guard(change());
-          return guard(sessionOf(token).then(({ scope }) => change(scope)));
+          if (token === undefined) return guard(request.op, change());
+          return guard(request.op, sessionOf(token).then(({ scope }) => change(scope)));
         }
         case "REGISTRO":
-          return accounts ? guard(accounts.register(request.credentials)) : noAccounts(request.op);
+          return accounts
+            ? guard(request.op, accounts.register(request.credentials))
+            : noAccounts(request.op);
         case "LOGIN":
           return accounts
-            ? guard(accounts.login(request.credentials, { peer: context?.peer }))
+            ? guard(request.op, accounts.login(request.credentials, { peer: context?.peer }))
             : noAccounts(request.op);
         case "GET_TAREAS_HTML":
-          return accounts ? guard(tareasHtml(accounts, request.token)) : noAccounts(request.op);
+          return accounts
+            ? guard(request.op, tareasHtml(accounts, request.token))
+            : noAccounts(request.op);
       }
     },
 

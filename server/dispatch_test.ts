@@ -7,6 +7,7 @@ import { Logger } from "./log.ts";
 import type { OrderStats } from "./orders/order_service.ts";
 import { PasswordHasher } from "./accounts/password_hash.ts";
 import { testWith } from "../tests/permissions.ts";
+import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
 
 /** Orders are not under test here: only `stats().workers` is read. */
 const ORDERS = {
@@ -116,4 +117,58 @@ Deno.test("dispatcher: a storage failure is internal, and the log shows no passw
   const log = d.lines.join("\n");
   assert.match(log, /database or disk is full/);
   assert.ok(!log.includes("s3cret-pass") && !log.includes("tok-abcdef"));
+});
+
+Deno.test("dispatcher: an unreachable store's reply says what did not happen, per request", async () => {
+  const down = () => Promise.reject(new StoreUnavailableError("read", "connection refused"));
+  const orders = {
+    ...ORDERS,
+    submit: down,
+    status: down,
+    list: down,
+    cancel: down,
+    retry: down,
+    clusterStats: down,
+  } as unknown as OrderOperations;
+  const broken: AccountStore = {
+    findUser: down,
+    createUser: down,
+    createSession: down,
+    findSession: down,
+    deleteExpiredSessions: () => Promise.resolve(0),
+    setRole: () => Promise.resolve(false),
+  };
+  const logger = new Logger({ write: () => {} });
+  const dispatcher = createDispatcher({
+    orders,
+    accounts: new AccountService({
+      store: broken,
+      logger,
+      hasher: new PasswordHasher({ params: { ln: 10, r: 8, p: 1 } }),
+    }),
+    logger,
+    connections: () => 0,
+    startedAt: 0,
+  });
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ cliente: "Ana", productos: ["pan"], direccion: "Calle 1" }, /Nada fue aceptado/],
+    [{ op: "REINTENTAR", id: 1 }, /No se reintentó/],
+    [{ op: "CANCELAR", id: 1 }, /No se canceló/],
+    [{ op: "REGISTRO", data: { usuario: "ana", password: "s3cret-pass" } }, /No se registró/],
+    [{ op: "ESTADO", id: 1 }, /No se pudo leer/],
+    [{ op: "ESTADO", id: 1, esperar: true }, /No se pudo leer/],
+    [{ op: "LISTAR" }, /No se pudo leer/],
+    [{ op: "STATS" }, /No se pudo leer/],
+    [{ op: "LOGIN", data: { username: "ana", password: "s3cret-pass" } }, /No se inició sesión/],
+  ];
+  for (const [request, effect] of cases) {
+    const parsed = dispatcher.parse(JSON.stringify(request));
+    assert.ok(!isReply(parsed), JSON.stringify(parsed));
+    const reply = await dispatcher.run(parsed);
+    assert.equal(reply.ok === false && reply.error, "unavailable", JSON.stringify(request));
+    const mensaje = String(reply.ok === false && reply.mensaje);
+    assert.match(mensaje, /no está disponible/);
+    assert.match(mensaje, effect, JSON.stringify(request));
+    if (request.op !== undefined) assert.doesNotMatch(mensaje, /aceptado/, JSON.stringify(request));
+  }
 });

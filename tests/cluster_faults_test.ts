@@ -259,6 +259,39 @@ pgTest({
 
 pgTest({
   name:
+    "ESTADO esperar on a daemon that loses its database for a moment answers the finished order, not unavailable",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    // A runs the orders; B, which only waits on them, reaches the database through the proxy.
+    const a = await cluster.start("A", ["--process-ms", "3000"]);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await ask(a.port, order(`w-${i}`))).id);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((row) => row.estado === "en proceso"),
+      { what: "the orders en proceso on A" },
+    );
+    const b = await cluster.start("B", ["--db", viaPort(cluster.db.url, proxy.port)]);
+    const waits = ids.map((id) =>
+      ask(b.port, { op: "ESTADO", id, esperar: true, timeout_ms: 15_000 }, 20_000)
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // B re-reads an order held elsewhere once a second: at least one re-read meets the outage.
+    await proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    proxy.open();
+    for (const [i, reply] of (await Promise.all(waits)).entries()) {
+      assert.equal(reply.ok, true, `order ${ids[i]}: ${JSON.stringify(reply)}`);
+      assert.equal(reply.pedido.estado, "listo", JSON.stringify(reply));
+      assert.equal(reply.timeout, undefined);
+    }
+    assert.match(b.output(), /ERROR store\.unavailable/, "B did lose its database meanwhile");
+  },
+});
+
+pgTest({
+  name:
     "a daemon whose connections go silent (no reset, no answer) gives them up, reconnects and loses nothing",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);

@@ -24,6 +24,7 @@ import type {
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { isSharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore } from "../store/store.ts";
+import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
@@ -78,6 +79,9 @@ export interface StatusOptions {
 export type OrderStats = Omit<Stats, "conexiones" | "uptime_s">;
 
 const FINISHED = new Set(["listo", "error", "cancelado"]);
+
+/** How soon a wait reads again after the store could not be reached. */
+const STORE_RETRY_MS = 250;
 
 /** Accepts, schedules and tracks orders. */
 export class OrderService {
@@ -206,29 +210,57 @@ export class OrderService {
     // Whether it was held here when read: if it is not when the read is
     // answered, it left meanwhile (its finish woke no one yet waiting).
     let heldAtRead = this.#active.get(id) !== undefined;
-    let pedido = await read(options.owner);
-    if (pedido === null) throw notFound(id);
-    if (!options.esperar || FINISHED.has(pedido.estado)) return { ok: true, pedido };
-    if (options.signal?.aborted) return { ok: true, pedido, timeout: true };
+    // The order as last read (null until one read answered), and why the last read failed.
+    let pedido: Pedido | null = null;
+    let down: StoreUnavailableError | null = null;
+    try {
+      pedido = await read(options.owner);
+      if (pedido === null) throw notFound(id);
+    } catch (error) {
+      // A wait rides out a store that is away for a moment (below); a plain read does not.
+      if (!options.esperar || !(error instanceof StoreUnavailableError)) throw error;
+      down = error;
+    }
+    if (pedido !== null && (!options.esperar || FINISHED.has(pedido.estado))) {
+      return { ok: true, pedido };
+    }
+    if (options.signal?.aborted) {
+      if (pedido === null) throw down;
+      return { ok: true, pedido, timeout: true };
+    }
     using _admitted = this.#waiters.admit(options.client);
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     const signal = AbortSignal.any([
       this.#stopped.signal,
       ...(options.signal ? [options.signal] : []),
     ]);
-    while (!FINISHED.has(pedido.estado)) {
+    while (pedido === null || down !== null || !FINISHED.has(pedido.estado)) {
       const left = deadline - Date.now();
-      if (left <= 0 || signal.aborted) return { ok: true, pedido, timeout: true };
-      // An order held here wakes its waiters when it ends; any other is re-read now and then.
+      if (left <= 0 || signal.aborted) {
+        // A state not read now would be a guess: the store's outage is the answer.
+        if (down !== null) throw down;
+        return { ok: true, pedido: pedido!, timeout: true };
+      }
+      // An order held here wakes its waiters when it ends; any other is re-read now and then,
+      // and sooner while the store is away.
       const held = this.#active.get(id) !== undefined;
-      if (held || !heldAtRead) {
+      if (held || !heldAtRead || down !== null) {
         await this.#waiters.wait(id, {
-          timeoutMs: held ? left : Math.min(left, this.#pollMs),
+          timeoutMs: Math.min(left, down !== null ? STORE_RETRY_MS : held ? left : this.#pollMs),
           signal,
         });
       }
       heldAtRead = this.#active.get(id) !== undefined;
-      pedido = (await read()) ?? pedido;
+      try {
+        // Until one read answered, the owner is not known to match.
+        const now = await read(pedido === null ? options.owner : undefined);
+        if (now === null && pedido === null) throw notFound(id);
+        pedido = now ?? pedido;
+        down = null;
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        down = error;
+      }
     }
     return { ok: true, pedido };
   }

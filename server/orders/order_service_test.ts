@@ -5,6 +5,7 @@ import { InlinePool } from "../processing/inline_pool.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { OrderService } from "./order_service.ts";
 import { RetryPolicy } from "./retry_policy.ts";
+import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: null };
 
@@ -93,6 +94,45 @@ Deno.test("OrderService.cancel() twice at once on an order waiting out its retry
     const stats = service.stats();
     assert.equal(stats.listos + stats.cancelados, 1, JSON.stringify(stats));
     assert.equal(stats.libres, stats.capacidad, "every slot back");
+  } finally {
+    await service.drain(1000);
+  }
+});
+
+Deno.test("OrderService.status(): a wait outlives a store away for a moment; a plain read and a wait whose store stays away answer unavailable", async () => {
+  const store = new MemoryStore();
+  let away = false;
+  const get = store.get.bind(store);
+  store.get = (id, owner) =>
+    away ? Promise.reject(new StoreUnavailableError("get", "connection refused")) : get(id, owner);
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(10),
+    pool,
+    logger: new Logger({ level: "error" }),
+    processMs: { min: 300, max: 300 },
+    pollMs: 50,
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    away = true;
+    await assert.rejects(service.status(id), StoreUnavailableError);
+    // Away when the wait starts and for a while after: it reads again until the store answers.
+    const waiting = service.status(id, { esperar: true, timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    away = false;
+    const reply = await waiting;
+    assert.equal(reply.pedido.estado, "listo");
+    assert.equal(reply.timeout, undefined);
+    // Away to the end: no state is made up, the outage is the answer.
+    const second = await service.submit(ORDER);
+    away = true;
+    await assert.rejects(
+      service.status(second.id, { esperar: true, timeoutMs: 200 }),
+      StoreUnavailableError,
+    );
+    away = false;
   } finally {
     await service.drain(1000);
   }

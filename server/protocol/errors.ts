@@ -54,6 +54,32 @@ export const MESSAGES: Readonly<Record<ErrorCode, string>> = {
   internal: "❌ Error interno. El pedido no fue aceptado; reintente.",
 };
 
+/**
+ * What did not happen when a request of `op` failed with `unavailable` or
+ * `internal`, for the end of its `mensaje`: "nothing was accepted" is true
+ * of an order, not of a read.
+ */
+const NOT_DONE: Readonly<Record<string, string>> = {
+  PEDIDO: "Nada fue aceptado; reintente.",
+  REINTENTAR: "No se reintentó el pedido; vuelva a enviar REINTENTAR.",
+  CANCELAR: "No se canceló el pedido; vuelva a enviar CANCELAR.",
+  REGISTRO: "No se registró el usuario; reintente.",
+  LOGIN: "No se inició sesión; reintente.",
+};
+
+/**
+ * The `mensaje` of `unavailable` or `internal` for a request of `op`: the
+ * code's cause and what did not happen (a read: "No se pudo leer").
+ */
+export function failureMessage(code: "unavailable" | "internal", op: string): string {
+  const cause = code === "unavailable"
+    ? "❌ El almacén de pedidos no está disponible."
+    : "❌ Error interno.";
+  const outcome = NOT_DONE[op] ??
+    (op === "TASK" ? "La tarea no se ejecutó; reintente." : "No se pudo leer; reintente.");
+  return `${cause} ${outcome}`;
+}
+
 /** Codes after whose reply the daemon closes the connection (§3). */
 export const CLOSING_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "too_large",
