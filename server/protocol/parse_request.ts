@@ -31,6 +31,8 @@ const ECHO_CHARS = 40;
  * marks), digits, `.`, `_`, `-`, counted in code points after NFC.
  */
 const USUARIO_REGEXP = /^[\p{L}\p{M}0-9._-]{3,64}$/u;
+/** A combining mark only on a letter: marks alone would be a name that shows as nothing. */
+const USUARIO_MARKS_REGEXP = /^(?:\p{L}\p{M}*|[0-9._-])*$/u;
 const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 256;
 /** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */
@@ -79,6 +81,8 @@ export function parseRequest(text: string): Request {
   // Case-insensitive in ASCII only: "pıng" (dotless i) is not PING.
   const op = rawOp.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase());
   if (op === "PEDIDO") return pedido(value, true);
+  // An unknown op is the error to report, whatever else is wrong with the envelope.
+  if (!ENVELOPE_OPS.has(op)) throw unknownOp(rawOp);
   const args = envelopeArgs(value);
 
   switch (op) {
@@ -101,7 +105,26 @@ export function parseRequest(text: string): Request {
     case "REINTENTAR":
       return found(withToken({ op, id: parseId(args) }, args));
   }
-  throw new ProtocolError(
+  throw unknownOp(rawOp);
+}
+
+/** The ops of an envelope besides PEDIDO. */
+const ENVELOPE_OPS: ReadonlySet<string> = new Set([
+  "ESTADO",
+  "LISTAR",
+  "STATS",
+  "PING",
+  "TASK",
+  "REGISTRO",
+  "LOGIN",
+  "GET_TAREAS_HTML",
+  "CANCELAR",
+  "REINTENTAR",
+]);
+
+/** `unknown_op` for the `op` a client sent. */
+function unknownOp(rawOp: string): ProtocolError {
+  return new ProtocolError(
     "unknown_op",
     `❌ Operación desconocida: ${echo(rawOp)}. Use PEDIDO, ESTADO, LISTAR, STATS, TASK, PING, ` +
       "CANCELAR, REINTENTAR, REGISTRO, LOGIN o GET_TAREAS_HTML.",
@@ -278,7 +301,7 @@ function parseCredentials(args: Args): Credentials {
   const given = own(args, "usuario") ?? own(args, "username");
   // One form of each name: "josé" typed with a combining accent is the same account.
   const usuario = typeof given === "string" && given.isWellFormed() ? given.normalize("NFC") : null;
-  if (usuario === null || !USUARIO_REGEXP.test(usuario)) {
+  if (usuario === null || !USUARIO_REGEXP.test(usuario) || !USUARIO_MARKS_REGEXP.test(usuario)) {
     throw new ProtocolError(
       "invalid_user",
       '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".',

@@ -86,6 +86,14 @@ Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
   assert.ok(error.message.length < 200);
 });
 
+Deno.test("parseRequest() names an unknown op before a bad data field of the same envelope", () => {
+  for (const data of ["5", '"x"', "[1]", "null"]) {
+    assertRefused(`{"op":"FOO","data":${data}}`, "unknown_op", "op");
+    // For an op it knows, the bad data is the fault.
+    assertRefused(`{"op":"ESTADO","data":${data}}`, "invalid_request", "data");
+  }
+});
+
 Deno.test("parseRequest() reads REGISTRO and LOGIN credentials, with username as an alias", () => {
   for (const op of ["REGISTRO", "login", " Registro "]) {
     const forms = [
@@ -126,6 +134,9 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     "ana@x",
     "jo😀sé",
     "a\u0301b", // "áb" once composed: two characters
+    "\u0301\u0301\u0301", // combining marks on nothing: a name that shows as nothing
+    "_\u0301ab", // a mark on punctuation
+    "1\u20dd23", // a mark on a digit
     "\ud800ana",
     "",
     42,
@@ -140,7 +151,7 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
 });
 
 Deno.test("parseRequest() takes letters of any script in usuario, in one Unicode form", () => {
-  for (const usuario of ["josé", "María_2", "Ñandú-3", "Łukasz", "Ελένη", "山田太郎"]) {
+  for (const usuario of ["josé", "María_2", "Ñandú-3", "Łukasz", "Ελένη", "山田太郎", "नमस्ते"]) {
     const parsed = parseRequest(JSON.stringify({
       op: "REGISTRO",
       data: { usuario, password: "s3cret-pass" },
