@@ -91,6 +91,8 @@ export type Socket = Pick<Deno.Conn, "read" | "write" | "close">;
 interface Slot {
   line: string | null;
   closes: boolean;
+  /** Called once its reply is filled in (see {@linkcode Connection}'s turns). */
+  filled?: (() => void)[];
 }
 
 const encoder = new TextEncoder();
@@ -209,6 +211,32 @@ export class Connection {
       },
       connection: this,
     };
+  }
+
+  /**
+   * The context a request runs with: the connection's, and for a wait its
+   * turn ({@linkcode RunContext.turn}).
+   */
+  #contextOf(slot: Slot, overlap: Overlap): RunContext {
+    const shared = this.#context ??= this.#makeContext();
+    if (overlap !== "wait") return shared;
+    const context: RunContext = Object.create(shared);
+    return Object.assign(context, { turn: () => this.#turn(slot) });
+  }
+
+  /**
+   * Resolves once every request before `slot` is answered (at once when
+   * none is left, or when the connection closed: nothing is then answered).
+   */
+  #turn(slot: Slot): Promise<void> {
+    const earlier: Promise<void>[] = [];
+    for (const before of this.#slots) {
+      if (before === slot) break;
+      if (before.line === null) {
+        earlier.push(new Promise((resolve) => (before.filled ??= []).push(resolve)));
+      }
+    }
+    return Promise.all(earlier).then(() => {});
   }
 
   /** Requests received whose replies are not yet written (dispatched or waiting to be). */
@@ -428,7 +456,7 @@ export class Connection {
     const slot = this.#reserve();
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.#dispatcher.run(request, this.#context ??= this.#makeContext());
+      reply = this.#dispatcher.run(request, this.#contextOf(slot, overlap));
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
       reply = errorReply("internal");
@@ -481,6 +509,7 @@ export class Connection {
   #fill(slot: Slot, reply: Reply): void {
     if (this.#closed) return;
     slot.line = encodeReply(reply);
+    for (const resolve of slot.filled?.splice(0) ?? []) resolve();
     slot.closes = isClosing(reply);
     this.#unsentBytes += slot.line.length;
     if (slot.closes) {

@@ -58,6 +58,12 @@ export interface RunContext {
   connection?: object;
   /** The client's address, for logs (e.g. a failed sign-in). */
   readonly peer?: string;
+  /**
+   * A wait's turn: resolves once every request before it on its connection
+   * is answered, so that a wait that timed out first reads its order again
+   * then (§8: as if it had been sent after the previous reply).
+   */
+  turn?: () => Promise<void>;
 }
 
 /** Parses and runs the requests of every connection. */
@@ -160,6 +166,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
               timeoutMs: request.timeoutMs,
               ...(context.signal ? { signal: context.signal } : {}),
               ...(context.connection ? { client: context.connection } : {}),
+              ...(context.turn ? { turn: context.turn } : {}),
               ...(owner === undefined ? {} : { owner }),
             });
           if (request.token === undefined) return guard(request.op, status());

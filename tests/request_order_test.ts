@@ -267,3 +267,33 @@ testWith("read", "write")(
     }
   },
 );
+
+testWith("read", "write")(
+  "a short ESTADO esperar pipelined behind a long one on the same order is never answered with an older state than the long one's",
+  async () => {
+    // Each order takes 400 ms: the short wait times out while the order runs,
+    // the long one is answered when it is listo, and the short one's reply comes after it.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 100,
+      workers: 2,
+      processMs: { min: 400, max: 400 },
+    });
+    await using placer = await rawConnect(daemon.port);
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < 3; round++) {
+      await placer.write(order(`Ivo ${round}`) + "\n");
+      const { id } = (await placer.readLine()) as { id: number };
+      await conn.write(
+        `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n` +
+          `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":50}\n`,
+      );
+      type Waited = { pedido?: { estado: string }; timeout?: boolean } | null;
+      const long = (await conn.readLine()) as Waited;
+      const short = (await conn.readLine()) as Waited;
+      assert.equal(long?.pedido?.estado, "listo", `round ${round}: ${JSON.stringify(long)}`);
+      assert.equal(short?.pedido?.estado, "listo", `round ${round}: ${JSON.stringify(short)}`);
+      // As if sent after the long wait's reply: the order had ended, so it did not time out.
+      assert.equal(short?.timeout, undefined, `round ${round}: ${JSON.stringify(short)}`);
+    }
+  },
+);

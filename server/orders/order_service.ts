@@ -73,6 +73,12 @@ export interface StatusOptions {
   client?: object;
   /** Only an order this account placed; any other is `not_found`. */
   owner?: number;
+  /**
+   * Resolves when the requests before this one on its connection are
+   * answered. A wait whose time is up first reads the order again then, so
+   * that its reply is never older than theirs (§8, effects in request order).
+   */
+  turn?: () => Promise<void>;
 }
 
 /** The order part of STATS (the rest is the server's: connections, uptime). */
@@ -239,7 +245,10 @@ export class OrderService {
       if (left <= 0 || signal.aborted) {
         // A state not read now would be a guess: the store's outage is the answer.
         if (down !== null) throw down;
-        return { ok: true, pedido: pedido!, timeout: true };
+        if (signal.aborted || options.turn === undefined) {
+          return { ok: true, pedido: pedido!, timeout: true };
+        }
+        return await this.#atTurn(read, pedido!, options.turn, signal);
       }
       // An order held here wakes its waiters when it ends; any other is re-read now and then,
       // and sooner while the store is away.
@@ -263,6 +272,33 @@ export class OrderService {
       }
     }
     return { ok: true, pedido };
+  }
+
+  /**
+   * The reply of a wait whose time is up, given once the requests before it
+   * on its connection are answered: the order read again then (finished: no
+   * `timeout`), so that a wait with a short `timeout_ms` pipelined behind a
+   * long one is not answered with a state older than the long one's.
+   */
+  async #atTurn(
+    read: () => Promise<Pedido | null>,
+    pedido: Pedido,
+    turn: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<PedidoStateReply> {
+    const { promise: gone, resolve } = Promise.withResolvers<void>();
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([turn(), gone]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (signal.aborted) return { ok: true, pedido, timeout: true };
+    const now = (await read()) ?? pedido;
+    return FINISHED.has(now.estado)
+      ? { ok: true, pedido: now }
+      : { ok: true, pedido: now, timeout: true };
   }
 
   /** LISTAR: recent orders, newest first, within the reply budget ({@linkcode listWithinBudget}). */

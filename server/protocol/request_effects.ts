@@ -12,7 +12,9 @@
  *   ends. It may start beside earlier reads and waits, but nothing else
  *   starts until it is answered: a read after it must see what the wait saw
  *   (its order `listo`, not still `en proceso`), as if it had been sent
- *   after the wait's reply.
+ *   after the wait's reply. A wait whose time is up reads its order again
+ *   once the requests before it are answered (`RunContext.turn`), so it is
+ *   not answered with an older state than theirs.
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
  *   REGISTRO and LOGIN.
  *
