@@ -32,31 +32,34 @@ const START_ATTEMPT = `estado = 'en proceso', intentos = p.intentos + 1, fecha_i
 /**
  * The oldest `pendiente` orders no one else is claiming right now (`SKIP
  * LOCKED`) and not waiting out a retry backoff (`no_antes_de`); the partial
- * index on pending rows keeps finished rows out of the way.
+ * index on pending rows keeps finished rows out of the way. The picked ids
+ * reach the rows through the primary key (`= ANY(ARRAY(…))`): joined to
+ * the table instead (`UPDATE … FROM picked`), a claim of a thousand was
+ * planned as a hash of the whole table, read on every claim (42 ms a claim
+ * of 1024 beside 80,000 rows, against 15 ms).
  */
-const CLAIM = `WITH picked AS (
+const CLAIM = `UPDATE pedidos p SET ${START_ATTEMPT}
+  WHERE p.id = ANY(ARRAY(
     SELECT id FROM pedidos
     WHERE estado = 'pendiente' AND (no_antes_de IS NULL OR no_antes_de <= clock_timestamp())
     ORDER BY coalesce(cola, id) LIMIT $1 FOR UPDATE SKIP LOCKED
-  )
-  UPDATE pedidos p SET ${START_ATTEMPT}
-  FROM picked WHERE p.id = picked.id
+  ))
   RETURNING ${P_COLUMNS}`;
 
 /**
  * Orders whose lease ran out (their daemon died or stalled): taken over,
  * but for those this daemon still holds (`$5`, a JSON array of ids).
  * (`statement_timestamp()`, being stable, bounds the index of leases; the
- * volatile `clock_timestamp()` would make it read every entry.)
+ * volatile `clock_timestamp()` would make it read every entry.) Through
+ * the primary key, as {@linkcode CLAIM}.
  */
-const TAKEOVER = `WITH picked AS (
+const TAKEOVER = `UPDATE pedidos p SET ${START_ATTEMPT}
+  WHERE p.id = ANY(ARRAY(
     SELECT id FROM pedidos
     WHERE estado = 'en proceso' AND lease_hasta < statement_timestamp()
       AND id <> ALL(ARRAY(SELECT jsonb_array_elements_text($5::text::jsonb)::bigint))
     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-  )
-  UPDATE pedidos p SET ${START_ATTEMPT}
-  FROM picked WHERE p.id = picked.id
+  ))
   RETURNING ${P_COLUMNS}`;
 
 /** Extends leases still held (`$4`: the lease's length, ms). */
