@@ -185,3 +185,49 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "the capacity's next batch waits for the lock in PostgreSQL while the one before commits, and commits after it",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 4, onnotice: () => {} });
+    try {
+      // A row -1 makes its transaction's COMMIT take 400 ms (a deferred trigger): the disk, slow.
+      await sql.unsafe(`CREATE TABLE hechos (n int NOT NULL, orden bigserial);
+        CREATE FUNCTION lento() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.n = -1 THEN PERFORM pg_sleep(0.4); END IF; RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER lento AFTER INSERT ON hechos DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION lento();`);
+      const add: WriteKind<number, number> = {
+        name: "add",
+        checked: true,
+        async apply(ctx, args) {
+          await ctx.query("INSERT INTO hechos (n) SELECT unnest($1::int[])", [args]);
+          return args;
+        },
+      };
+      const writer = writerOn(() => sql);
+      const first = writer.write(add, -1);
+      // Queued while the first is under way: the next batch.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const next = [writer.write(add, 1), writer.write(add, 2)];
+      let waited = false;
+      for (let i = 0; i < 30 && !waited; i++) {
+        const [row] = await sql`SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND NOT granted`;
+        waited = row!.n === 1;
+        if (!waited) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.deepEqual(await Promise.all([first, ...next]), [-1, 1, 2]);
+      assert.ok(
+        waited,
+        "the next batch was sent while the first committed, and waited for the lock",
+      );
+      const rows = await sql`SELECT n FROM hechos ORDER BY orden`;
+      assert.deepEqual(rows.map((row) => row.n), [-1, 1, 2], "committed in the order queued");
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
