@@ -18,8 +18,11 @@
  * waits for the lock in PostgreSQL and runs the moment the `COMMIT` lets go
  * of it, rather than after this process has heard of the commit and sent
  * it. The lock is then held back to back, without a round trip and this
- * process's turn between two holders: 1.29× the intake at 64 connections
- * (alternating runs, 15.4k and 14.2k orders/s against 12.2k and 10.5k).
+ * process's turn between two holders: the intake at 64 connections gained
+ * 1.15× (median of five alternating pairs: 1.26, 1.34, 1.03, 1.15, 0.99×;
+ * most where the cores had room), end to end 0.97× (median of eleven,
+ * within the noise: there the cores set the pace, and a batch sent sooner
+ * is smaller).
  * Order is kept: the next transaction asks for the lock while this one holds
  * it, and so commits after it. (A `COMMIT` that fails after its statements
  * answered, which only an error of the database at commit does, has its
