@@ -6,24 +6,24 @@ import { PostgresReads } from "./postgres_reads.ts";
 
 const AT = "2026-12-01T10:00:00.000Z";
 
-/** The statements a claim sends (with takeover, and without), with their parameters. */
+/**
+ * The statements a claim sends (with takeover, and without), and a renewal
+ * of `limit` leases, with their parameters.
+ */
 async function claimStatements(limit: number): Promise<[string, unknown[]][]> {
   const sent: [string, unknown[]][] = [];
-  const fake = {
+  // Also called as a tagged template (the heartbeat, not under test here).
+  const fake = Object.assign(() => Promise.resolve([{ yo: 1, otros: 0 }]), {
     unsafe: (text: string, params: unknown[]) => {
       sent.push([text, params]);
       return Promise.resolve([]);
     },
-  };
-  const reads = new PostgresReads(() => fake as never);
-  await reads.claim(fake as never, {
-    limit,
-    at: AT,
-    takeover: true,
-    holding: [1, 2],
-    nodeId: "nodo-a",
-    leaseMs: 30_000,
   });
+  const reads = new PostgresReads(() => fake as never);
+  const holder = { nodeId: "nodo-a", leaseMs: 30_000 };
+  await reads.claim(fake as never, { limit, at: AT, takeover: true, holding: [1, 2], ...holder });
+  const leases = Array.from({ length: limit }, (_, i) => ({ id: 65_001 + i, attempt: 1 }));
+  await reads.renew(fake as never, leases, { ...holder, capacity: 10 });
   return sent;
 }
 
@@ -34,7 +34,7 @@ function literal(value: unknown): string {
 
 pgTest({
   name:
-    "a claim beside 60,000 finished orders reaches the ones it takes through indexes, not by reading the table",
+    "a claim or a renewal beside 60,000 finished orders reaches its orders through indexes, not by reading the table",
   async fn() {
     await using db = await freshDatabase();
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -52,7 +52,7 @@ pgTest({
       await sql`ANALYZE pedidos`;
       for (const limit of [1024, 8]) {
         const sent = await claimStatements(limit);
-        assert.equal(sent.length, 2, "the takeover, then the claim");
+        assert.equal(sent.length, 3, "the takeover, the claim, the renewal");
         for (const [text, params] of sent) {
           const rows = await sql.unsafe(
             `EXPLAIN ${text.replace(/\$(\d+)/g, (_, n) => literal(params[Number(n) - 1]))}`,
