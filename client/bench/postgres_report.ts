@@ -216,11 +216,11 @@ export function renderPostgresSection(result: PgResult): string {
     "at once) and answering only after a flush that follows it on the same connection was " +
     "measured too and did not gain (1, 2, 3 daemons: 1.08×, 0.85×, 1.02× of the figures " +
     "without it, within the noise): here the cores, not the lock, set the pace. On more " +
-    "cores, and a disk that overlaps flushes, that may turn. A daemon sends its next batch " +
-    "while the one before commits, to wait for the lock in PostgreSQL, so that the lock " +
-    "passes from holder to holder without a round trip between (one daemon's intake at 64 " +
-    "connections 1.15×, median of five alternating pairs; end to end 0.97×, within the " +
-    "noise: there the cores set the pace, and a batch sent sooner is smaller).";
+    "cores, and a disk that overlaps flushes, that may turn. Sending a daemon's next batch " +
+    "while the one before commits, to wait for the lock in PostgreSQL, was measured too " +
+    "(one daemon's intake at 64 connections 1.15×, median of five alternating pairs; end " +
+    "to end 0.97×, within the noise) and left out: the second connection it keeps made a " +
+    "connection lost at the commit harder to tell from one rolled back.";
   if (e2e?.cpuTargetUs != null && e2e.cpuPostgresUs != null) {
     const perOrder = e2e.cpuTargetUs + e2e.cpuPostgresUs;
     lines.push(

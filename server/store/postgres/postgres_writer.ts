@@ -5,29 +5,11 @@
  * one multi-row insert, all attempt ends in one update). Each write resolves
  * only after the `COMMIT`.
  *
- * Writes go in two lanes: those that add
+ * Writes go in two lanes, each one transaction at a time: those that add
  * unfinished orders (new orders, checked retries), and the rest (the ends
  * of attempts, cancels, …), which are then not held up by the first's turns
  * on the capacity, nor hold them up: PostgreSQL works on both at once.
  * Within a lane, writes are committed in the order they were queued.
- *
- * **Overlap (the capacity's lane).** The next transaction of the lane that
- * takes the capacity lock goes out, on another connection, as soon as the
- * statements of the one before have answered without error: that one then
- * holds the lock and has only its `COMMIT` (the disk) left, and the next
- * waits for the lock in PostgreSQL and runs the moment the `COMMIT` lets go
- * of it, rather than after this process has heard of the commit and sent
- * it. The lock is then held back to back, without a round trip and this
- * process's turn between two holders: the intake at 64 connections gained
- * 1.15× (median of five alternating pairs: 1.26, 1.34, 1.03, 1.15, 0.99×;
- * most where the cores had room), end to end 0.97× (median of eleven,
- * within the noise: there the cores set the pace, and a batch sent sooner
- * is smaller).
- * Order is kept: the next transaction asks for the lock while this one holds
- * it, and so commits after it. (A `COMMIT` that fails after its statements
- * answered, which only an error of the database at commit does, has its
- * writes tried again one at a time after the next batch.) The other lane
- * keeps one transaction at a time.
  *
  * **Back to back.** A lane keeps its connection while writes wait. When a
  * transaction's `COMMIT` is answered, the writes queued meanwhile go out
@@ -327,10 +309,8 @@ export class PostgresWriter {
     let outcome;
     const began = performance.now();
     const pool = this.#sql();
-    // The capacity's lane overlaps its transactions (see the module's doc).
-    const overlap = lane === this.#lanes[0] ? goOn : undefined;
     try {
-      outcome = await this.#send(groups, effects, lane, pool, overlap);
+      outcome = await this.#send(groups, effects, lane, pool);
     } catch (error) {
       goOn();
       // No connection, or it broke: the commit may or may not have happened.
@@ -398,7 +378,6 @@ export class PostgresWriter {
     effects: CommitEffects,
     lane: Lane,
     pool: Sql,
-    applied?: () => void,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     // The lane's connection from its last transaction, when it still has it:
     // then the statements go out now, without a turn through the pool.
@@ -415,7 +394,7 @@ export class PostgresWriter {
     }
     const reserved = conn;
     const carrier: Carrier = { connection: null };
-    const sending = this.#transaction(reserved, groups, effects, carrier, applied);
+    const sending = this.#transaction(reserved, groups, effects, carrier);
     let expired = false;
     // Once its transaction has settled, the connection stays with the lane for
     // its next one (the lane lets it go when nothing waits), unless it broke:
@@ -457,17 +436,12 @@ export class PostgresWriter {
     }
   }
 
-  /**
-   * Sends one transaction on `conn`, pipelined, and reads its answers.
-   * Calls `applied` once every statement before the `COMMIT` has answered
-   * without error (the transaction then holds what it locked, and commits).
-   */
+  /** Sends one transaction on `conn`, pipelined, and reads its answers. */
   async #transaction(
     conn: ReservedSql,
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     effects: CommitEffects,
     carrier: Carrier,
-    applied?: () => void,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     const sent: Promise<unknown>[] = [];
     const query = <T extends object>(
@@ -499,24 +473,20 @@ export class PostgresWriter {
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
     };
-    const kinds = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
-    const statements = [...sent];
+    const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
     const commit = query<never>(COMMIT, [], { prepare: false }) as Promise<unknown> as Promise<
       { command: string }
     >;
-    // Settled here, so that a connection lost before it is awaited leaves no rejection unheard.
-    const committing = commit.then((r) => r.command === "COMMIT", () => false);
-    const [results, answered] = await Promise.all([
-      Promise.allSettled(kinds),
-      Promise.allSettled(statements),
+    const [results, statements] = await Promise.all([
+      Promise.allSettled(applied),
+      Promise.allSettled(sent),
     ]);
-    const failures = [...answered, ...results].flatMap((s) =>
+    const failures = [...statements, ...results].flatMap((s) =>
       s.status === "rejected" ? [s.reason] : []
     );
     const lost = failures.find(isConnectionError);
     if (lost !== undefined) throw lost;
-    if (failures.length === 0) applied?.();
-    const committed = await committing;
+    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
     }
