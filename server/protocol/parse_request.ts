@@ -98,7 +98,7 @@ export function parseRequest(text: string): Request {
       return { op: "TASK", task: parseTask(args) };
     case "REGISTRO":
     case "LOGIN":
-      return { op, credentials: parseCredentials(args) };
+      return { op, credentials: parseCredentials(args, op === "REGISTRO") };
     case "GET_TAREAS_HTML":
       return { op, token: parseToken(args) };
     case "CANCELAR":
@@ -296,12 +296,19 @@ function parseTask(args: Args): TaskSpec {
   );
 }
 
-/** `usuario` (or its alias `username`) and `password` of REGISTRO and LOGIN. */
-function parseCredentials(args: Args): Credentials {
+/**
+ * `usuario` (or its alias `username`) and `password` of REGISTRO and LOGIN.
+ * Only a new name (`registering`) must have its combining marks on letters:
+ * one registered before that rule still signs in.
+ */
+function parseCredentials(args: Args, registering: boolean): Credentials {
   const given = own(args, "usuario") ?? own(args, "username");
   // One form of each name: "josé" typed with a combining accent is the same account.
   const usuario = typeof given === "string" && given.isWellFormed() ? given.normalize("NFC") : null;
-  if (usuario === null || !USUARIO_REGEXP.test(usuario) || !USUARIO_MARKS_REGEXP.test(usuario)) {
+  if (
+    usuario === null || !USUARIO_REGEXP.test(usuario) ||
+    (registering && !USUARIO_MARKS_REGEXP.test(usuario))
+  ) {
     throw new ProtocolError(
       "invalid_user",
       '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".',

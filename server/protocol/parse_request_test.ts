@@ -147,6 +147,12 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     const text = JSON.stringify({ op: "REGISTRO", data: { usuario, password: "s3cret-pass" } });
     assert.match(assertRefused(text, "invalid_user", "usuario").message, /3 a 64/);
   }
+  // A name registered before marks had to sit on letters still signs in.
+  const older = parseRequest(JSON.stringify({
+    op: "LOGIN",
+    data: { usuario: "_\u0301ab", password: "s3cret-pass" },
+  })) as { credentials: { usuario: string } };
+  assert.equal(older.credentials.usuario, "_\u0301ab");
   assertRefused('{"op":"LOGIN","password":"s3cret-pass"}', "invalid_user", "usuario");
 });
 
