@@ -173,6 +173,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE pedidos ALTER COLUMN cola SET DEFAULT nextval('pedidos_cola_seq');
   DROP INDEX pedidos_pendientes;
   CREATE INDEX pedidos_pendientes ON pedidos ((coalesce(cola, id))) WHERE estado = 'pendiente';`,
+  // 6: LISTAR of the orders in error or cancelled, newest first. Rare among
+  // the finished ones, they were found by reading the primary key backwards
+  // through every order kept. Only rows in those states are in the index, so
+  // the orders that end `listo` (the hot path) add no entry to it.
+  `CREATE INDEX pedidos_fallidos ON pedidos (id) WHERE estado IN ('error', 'cancelado');`,
 ];
 
 /** The schema version this code writes and understands. */

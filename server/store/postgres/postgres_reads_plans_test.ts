@@ -68,3 +68,41 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "LISTAR of the orders in error or cancelled, rare among 60,000 finished, reaches them through an index",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      await migrate(sql);
+      await sql`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado, intentos)
+        SELECT 'Ana ' || n, '["pan"]', 'C 1', now(),
+          CASE WHEN n % 20000 = 0 THEN 'error' WHEN n % 20000 = 1 THEN 'cancelado' ELSE 'listo' END,
+          1 FROM generate_series(1, 60000) n`;
+      await sql`ANALYZE pedidos`;
+      for (const estado of ["error", "cancelado"] as const) {
+        const sent: [string, unknown[]][] = [];
+        const fake = {
+          unsafe: (text: string, params: unknown[]) => {
+            sent.push([text, params]);
+            return Promise.resolve([]);
+          },
+        };
+        await new PostgresReads(() => fake as never).list({ estado, limit: 50 });
+        const [text, params] = sent[0]!;
+        const rows = await sql.unsafe(
+          `EXPLAIN ${text.replace(/\$(\d+)/g, (_, n) => literal(params[Number(n) - 1]))}`,
+        );
+        const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+        assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${estado}:\n${plan}`);
+        assert.doesNotMatch(plan, /Index Scan Backward using pedidos_pkey/, `${estado}:\n${plan}`);
+        const found = await sql.unsafe(text, params as never[]);
+        assert.equal(found.length, 3, `${estado}: every one of them`);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
