@@ -469,11 +469,13 @@ export function orderWrites(nodeId: string, leaseMs: number) {
     prune: each<{ before: string; limit: number }, number>(
       "prune",
       ({ before, limit }) => [
-        // Oldest first; the newest too: ids come from a sequence, never handed out twice.
+        // Those that ended first, through the index of finished orders by their end (a
+        // pass with none left reads none); the newest order too: ids come from a sequence,
+        // never handed out twice.
         `DELETE FROM pedidos WHERE id = ANY(ARRAY(
           SELECT id FROM pedidos
           WHERE estado IN ${FINISHED} AND fecha_fin < $1
-          ORDER BY id LIMIT $2))
+          ORDER BY fecha_fin LIMIT $2))
         RETURNING id`,
         [before, limit],
       ],

@@ -173,11 +173,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE pedidos ALTER COLUMN cola SET DEFAULT nextval('pedidos_cola_seq');
   DROP INDEX pedidos_pendientes;
   CREATE INDEX pedidos_pendientes ON pedidos ((coalesce(cola, id))) WHERE estado = 'pendiente';`,
-  // 6: LISTAR of the orders in error or cancelled, newest first. Rare among
-  // the finished ones, they were found by reading the primary key backwards
-  // through every order kept. Only rows in those states are in the index, so
-  // the orders that end `listo` (the hot path) add no entry to it.
-  `CREATE INDEX pedidos_fallidos ON pedidos (id) WHERE estado IN ('error', 'cancelado');`,
+  // 6: reads that went through every order kept. LISTAR of the orders in
+  // error or cancelled, newest first: rare among the finished ones, they were
+  // found by reading the primary key backwards (only rows in those states are
+  // in their index, so orders that end `listo` add no entry to it). And
+  // retention: a pass with nothing old enough left read every order to find
+  // none, each minute, on the writer's lane of attempt ends; finished orders
+  // by the time they ended, as on SQLite.
+  `CREATE INDEX pedidos_fallidos ON pedidos (id) WHERE estado IN ('error', 'cancelado');
+  CREATE INDEX pedidos_fin ON pedidos (fecha_fin) WHERE estado IN ('listo', 'error', 'cancelado');`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -71,3 +71,40 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "a retention pass with nothing old enough to delete, beside 60,000 finished orders, reads none of them",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {}, connection: WRITER_SETTINGS });
+    try {
+      await migrate(sql);
+      await sql`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido, estado,
+          intentos, fecha_inicio, fecha_fin)
+        SELECT 'Ana ' || n, '["pan"]', 'C 1', now(), 'listo', 1, now(), now()
+        FROM generate_series(1, 60000) n`;
+      await sql`ANALYZE pedidos`;
+      const sent: [string, unknown[]][] = [];
+      const ctx = {
+        query: (text: string, params: unknown[]) => {
+          sent.push([text, params]);
+          return Promise.resolve([]);
+        },
+      };
+      // A week ago: every order ended after it.
+      const before = new Date(Date.now() - 7 * 86_400_000).toISOString();
+      await orderWrites("nodo-a", 30_000).prune.apply(ctx as never, [{ before, limit: 500 }]);
+      const [text, params] = sent[0]!;
+      // (Nothing is old enough: running it deletes nothing.)
+      const rows = await sql.unsafe(`EXPLAIN (ANALYZE) ${text}`, params as never[]);
+      const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+      assert.doesNotMatch(plan, /Rows Removed by Filter: [1-9]/, plan);
+      assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, plan);
+      const [left] = await sql`SELECT count(*)::int AS n FROM pedidos`;
+      assert.equal(left!.n, 60_000);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
