@@ -472,10 +472,14 @@ export function orderWrites(nodeId: string, leaseMs: number) {
         // Those that ended first, through the index of finished orders by their end (a
         // pass with none left reads none); the newest order too: ids come from a sequence,
         // never handed out twice.
+        // The outer conditions are checked again on a row changed meanwhile (an order a
+        // REINTENTAR made pendiente again, committed while this pass waited for its lock):
+        // such an order stays.
         `DELETE FROM pedidos WHERE id = ANY(ARRAY(
           SELECT id FROM pedidos
           WHERE estado IN ${FINISHED} AND fecha_fin < $1
           ORDER BY fecha_fin LIMIT $2))
+          AND estado IN ${FINISHED} AND fecha_fin < $1
         RETURNING id`,
         [before, limit],
       ],
