@@ -3,6 +3,12 @@ import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
 import { migrate } from "./postgres_schema.ts";
 import { PostgresReads } from "./postgres_reads.ts";
+import {
+  inlined,
+  planOf,
+  type Sent,
+  StatementRecorder,
+} from "../../../tests/statement_recorder.ts";
 
 const AT = "2026-12-01T10:00:00.000Z";
 
@@ -10,26 +16,16 @@ const AT = "2026-12-01T10:00:00.000Z";
  * The statements a claim sends (with takeover, and without), and a renewal
  * of `limit` leases, with their parameters.
  */
-async function claimStatements(limit: number): Promise<[string, unknown[]][]> {
-  const sent: [string, unknown[]][] = [];
-  // Also called as a tagged template (the heartbeat, not under test here).
-  const fake = Object.assign(() => Promise.resolve([{ yo: 1, otros: 0 }]), {
-    unsafe: (text: string, params: unknown[]) => {
-      sent.push([text, params]);
-      return Promise.resolve([]);
-    },
-  });
-  const reads = new PostgresReads(() => fake as never);
+async function claimStatements(limit: number): Promise<Sent[]> {
+  const recorder = new StatementRecorder();
+  // (The heartbeat beside a renewal is not under test: it is answered as alone.)
+  const pool = recorder.pool([{ yo: 1, otros: 0 }]);
+  const reads = new PostgresReads(() => pool);
   const holder = { nodeId: "nodo-a", leaseMs: 30_000 };
-  await reads.claim(fake as never, { limit, at: AT, takeover: true, holding: [1, 2], ...holder });
+  await reads.claim(pool, { limit, at: AT, takeover: true, holding: [1, 2], ...holder });
   const leases = Array.from({ length: limit }, (_, i) => ({ id: 65_001 + i, attempt: 1 }));
-  await reads.renew(fake as never, leases, { ...holder, capacity: 10 });
-  return sent;
-}
-
-function literal(value: unknown): string {
-  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
-  return String(value);
+  await reads.renew(pool, leases, { ...holder, capacity: 10 });
+  return recorder.sent;
 }
 
 pgTest({
@@ -54,10 +50,7 @@ pgTest({
         const sent = await claimStatements(limit);
         assert.equal(sent.length, 3, "the takeover, the claim, the renewal");
         for (const [text, params] of sent) {
-          const rows = await sql.unsafe(
-            `EXPLAIN ${text.replace(/\$(\d+)/g, (_, n) => literal(params[Number(n) - 1]))}`,
-          );
-          const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+          const plan = await planOf(sql, inlined([text, params]));
           const what = `limit ${limit}, ${text.replace(/\s+/g, " ").slice(0, 60)}`;
           assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
           assert.doesNotMatch(plan, /Bitmap Heap Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
@@ -83,19 +76,10 @@ pgTest({
           1 FROM generate_series(1, 60000) n`;
       await sql`ANALYZE pedidos`;
       for (const estado of ["error", "cancelado"] as const) {
-        const sent: [string, unknown[]][] = [];
-        const fake = {
-          unsafe: (text: string, params: unknown[]) => {
-            sent.push([text, params]);
-            return Promise.resolve([]);
-          },
-        };
-        await new PostgresReads(() => fake as never).list({ estado, limit: 50 });
-        const [text, params] = sent[0]!;
-        const rows = await sql.unsafe(
-          `EXPLAIN ${text.replace(/\$(\d+)/g, (_, n) => literal(params[Number(n) - 1]))}`,
-        );
-        const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+        const recorder = new StatementRecorder();
+        await new PostgresReads(() => recorder.pool()).list({ estado, limit: 50 });
+        const [text, params] = recorder.sent[0]!;
+        const plan = await planOf(sql, inlined([text, params]));
         assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${estado}:\n${plan}`);
         assert.doesNotMatch(plan, /Index Scan Backward using pedidos_pkey/, `${estado}:\n${plan}`);
         const found = await sql.unsafe(text, params as never[]);

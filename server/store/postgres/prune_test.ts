@@ -4,6 +4,7 @@ import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
 import { orderWrites } from "./order_writes.ts";
 import { migrate } from "./postgres_schema.ts";
 import { WRITER_SETTINGS } from "./postgres_writer.ts";
+import { StatementRecorder } from "../../../tests/statement_recorder.ts";
 
 pgTest({
   name:
@@ -20,16 +21,12 @@ pgTest({
         VALUES ('Ana', '["pan"]', 'C 1', now() - interval '30 days', 'error', 1,
           now() - interval '30 days', now() - interval '30 days', 'falló')
         RETURNING id::int AS id`;
-      const sent: [string, unknown[]][] = [];
-      const ctx = {
-        query: (text: string, params: unknown[]) => {
-          sent.push([text, params]);
-          return Promise.resolve([]);
-        },
-      };
+      const recorder = new StatementRecorder();
       const before = new Date(Date.now() - 7 * 86_400_000).toISOString();
-      await orderWrites("nodo-a", 30_000).prune.apply(ctx as never, [{ before, limit: 500 }]);
-      const [text, params] = sent[0]!;
+      await orderWrites("nodo-a", 30_000).prune.apply(recorder.batch as never, [
+        { before, limit: 500 },
+      ]);
+      const [text, params] = recorder.sent[0]!;
       const retry = await sql.reserve();
       try {
         // Another daemon's REINTENTAR, not committed yet: the pass picks the order, then waits.

@@ -5,22 +5,22 @@ import type { WriteKind } from "./postgres_writer.ts";
 import { orderWrites } from "./order_writes.ts";
 import { migrate } from "./postgres_schema.ts";
 import { WRITER_SETTINGS } from "./postgres_writer.ts";
+import {
+  inlined,
+  literal,
+  planOf,
+  type Sent,
+  StatementRecorder,
+} from "../../../tests/statement_recorder.ts";
 
 const AT = "2026-12-01T10:00:00.000Z";
 
 /** Every statement the writer's kinds send, with their parameters, as sent. */
-async function statements(): Promise<[string, unknown[]][]> {
+async function statements(): Promise<Sent[]> {
   const w = orderWrites("nodo-a", 30_000);
-  const sent: [string, unknown[]][] = [];
-  const ctx = {
-    query: (text: string, params: unknown[]) => {
-      sent.push([text, params]);
-      return Promise.resolve([]);
-    },
-    newWork() {},
-    finished() {},
-  };
-  const apply = <A>(kind: WriteKind<A, unknown>, args: A) => kind.apply(ctx as never, [args]);
+  const recorder = new StatementRecorder();
+  const apply = <A>(kind: WriteKind<A, unknown>, args: A) =>
+    kind.apply(recorder.batch as never, [args]);
   const pedido = { cliente: "Ana", productos: [{ nombre: "pan", cantidad: 1 }], direccion: "C 1" };
   const insert = { pedido: { ...pedido, clave: "k1" }, receivedAt: AT, owner: null, take: true };
   const lease = { id: 1, attempt: 1 };
@@ -34,13 +34,7 @@ async function statements(): Promise<[string, unknown[]][]> {
   await apply(w.retryChecked, { id: 1, owner: null });
   await apply(w.markFinished, { id: 1, outcome: end.outcome });
   await apply(w.prune, { before: AT, limit: 10 });
-  return sent;
-}
-
-function literal(value: unknown): string {
-  if (value === null) return "NULL";
-  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
-  return String(value);
+  return recorder.sent;
 }
 
 pgTest({
@@ -60,8 +54,7 @@ pgTest({
       assert.ok(sent.length >= 9);
       for (const [i, [text, params]] of sent.entries()) {
         await sql.unsafe(`PREPARE s${i} AS ${text}`);
-        const rows = await sql.unsafe(`EXPLAIN EXECUTE s${i}(${params.map(literal).join(", ")})`);
-        const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+        const plan = await planOf(sql, `EXECUTE s${i}(${params.map(literal).join(", ")})`);
         const what = text.replace(/\s+/g, " ").slice(0, 60);
         assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
         assert.doesNotMatch(plan, /Bitmap Heap Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
@@ -85,20 +78,14 @@ pgTest({
         SELECT 'Ana ' || n, '["pan"]', 'C 1', now(), 'listo', 1, now(), now()
         FROM generate_series(1, 60000) n`;
       await sql`ANALYZE pedidos`;
-      const sent: [string, unknown[]][] = [];
-      const ctx = {
-        query: (text: string, params: unknown[]) => {
-          sent.push([text, params]);
-          return Promise.resolve([]);
-        },
-      };
+      const recorder = new StatementRecorder();
       // A week ago: every order ended after it.
       const before = new Date(Date.now() - 7 * 86_400_000).toISOString();
-      await orderWrites("nodo-a", 30_000).prune.apply(ctx as never, [{ before, limit: 500 }]);
-      const [text, params] = sent[0]!;
+      await orderWrites("nodo-a", 30_000).prune.apply(recorder.batch as never, [
+        { before, limit: 500 },
+      ]);
       // (Nothing is old enough: running it deletes nothing.)
-      const rows = await sql.unsafe(`EXPLAIN (ANALYZE) ${text}`, params as never[]);
-      const plan = rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+      const plan = await planOf(sql, inlined(recorder.sent[0]!), "(ANALYZE)");
       assert.doesNotMatch(plan, /Rows Removed by Filter: [1-9]/, plan);
       assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, plan);
       const [left] = await sql`SELECT count(*)::int AS n FROM pedidos`;
