@@ -45,8 +45,12 @@ interface PgSample {
   p99: number | null;
   e2ePerS: number | null;
   errors: number;
-  /** CPU per accepted order during the measurement, µs: the target's processes, and PostgreSQL's. */
-  cpuUs: { target: number; postgres: number } | null;
+  /**
+   * CPU per accepted order during the measurement, µs: the target's
+   * processes, PostgreSQL's, and the load generator's (this process, which
+   * does nothing else meanwhile).
+   */
+  cpuUs: { target: number; postgres: number; load: number } | null;
 }
 
 function spread(total: number, ports: number[]): [port: number, conns: number][] {
@@ -108,17 +112,26 @@ async function measure(
     cpuUs: cpuBefore === null || cpuAfter === null || accepted === 0 ? null : {
       target: (cpuAfter.target - cpuBefore.target) / accepted * 1e6,
       postgres: (cpuAfter.postgres - cpuBefore.postgres) / accepted * 1e6,
+      load: (cpuAfter.load - cpuBefore.load) / accepted * 1e6,
     },
   };
 }
 
-/** CPU seconds so far of the target's processes and of PostgreSQL; null where unreadable. */
-async function cpuNow(target: MultiTarget): Promise<{ target: number; postgres: number } | null> {
-  const [own, postgres] = await Promise.all([
+/**
+ * CPU seconds so far of the target's processes, of PostgreSQL and of this
+ * process (the load generator); null where unreadable.
+ */
+async function cpuNow(
+  target: MultiTarget,
+): Promise<{ target: number; postgres: number; load: number } | null> {
+  const [own, postgres, load] = await Promise.all([
     cpuSeconds(target.processes.map((p) => p.pid)),
     postgresCpuSeconds(),
+    cpuSeconds([Deno.pid]),
   ]);
-  return own === null || postgres === null ? null : { target: own, postgres };
+  return own === null || postgres === null || load === null
+    ? null
+    : { target: own, postgres, load };
 }
 
 /**
@@ -346,6 +359,7 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
         errors: mine.reduce((n, s) => n + s.errors, 0),
         cpuTargetUs: pick((s) => s.cpuUs?.target ?? null),
         cpuPostgresUs: pick((s) => s.cpuUs?.postgres ?? null),
+        cpuLoadUs: pick((s) => s.cpuUs?.load ?? null),
       });
     }
   }

@@ -14,6 +14,7 @@ function row(target: string, conns: number, reqPerS: number): PgRow {
     errors: 0,
     cpuTargetUs: 50,
     cpuPostgresUs: 50,
+    cpuLoadUs: 20,
   };
 }
 
@@ -49,8 +50,35 @@ Deno.test("renderPostgresSection() checks the issue's goals against the medians"
   assert.match(text, /\| 2 daemons \| 30000 \| 1\.25 \|/);
   assert.match(goal("2 daemons vs 1, intake at 64 conns")!, /0\.83× \| \*\*missed\*\*/);
   assert.match(goal("3 daemons vs 1, intake at 64 conns")!, /— \|$/, "not measured: no verdict");
-  // 2 cores over 100 µs of CPU per order.
-  assert.match(text, /bounds one daemon near 20000 orders\/s/);
+  // 2 cores over 120 µs of CPU per order (daemon, PostgreSQL, load generator).
+  assert.match(text, /bounds one daemon end to end near 16667 orders\/s/);
+});
+
+Deno.test("renderPostgresSection() says how many cores each goal would keep busy, and when that is more than the machine has", () => {
+  const text = renderPostgresSection(RESULT);
+  const goal = (what: string) => text.split("\n").find((line) => line.startsWith(`| ${what}`));
+  // 120 µs an order at the SQLite daemon's 10000/s: 1.2 cores of 2.
+  assert.match(goal("1 daemon, end to end at 64 conns vs the SQLite")!, /\| 1\.20 of 2 \|$/);
+  // Two daemons at one daemon's 24000/s, 120 µs an order: 2.88 cores.
+  assert.match(
+    goal("2 daemons vs 1, intake at 64 conns")!,
+    /\| 2\.88 of 2 \(more than there are\) \|$/,
+  );
+  // Twice the plain insert's 10000/s.
+  assert.match(goal("1 daemon, intake at 64 conns vs plain INSERT")!, /\| 2\.40 of 2 \(more/);
+  assert.match(
+    goal("draining 20000 orders, best of 1–3 daemons |")!,
+    /\| — \|$/,
+    "no CPU measured",
+  );
+  // The load generator's share not measured: no figure rather than a low one.
+  const unread = renderPostgresSection({
+    ...RESULT,
+    rows: RESULT.rows.map((r) => ({ ...r, cpuLoadUs: null })),
+  });
+  const line = unread.split("\n").find((l) => l.startsWith("| 2 daemons vs 1, intake"));
+  assert.match(line!, /\*\*missed\*\* \| — \|$/);
+  assert.match(unread, /near 20000 orders\/s, before the load generator's share,/);
 });
 
 Deno.test("renderPostgresSection() rounds a ratio short of its goal down, so that it reads missed", () => {
