@@ -43,6 +43,10 @@ function order(cliente: string): string {
   return JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" });
 }
 
+function withClave(cliente: string, clave: string): string {
+  return JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1", clave });
+}
+
 /** Sends one order alone and returns its id (the base for predicting the next ids). */
 async function firstId(conn: Awaited<ReturnType<typeof rawConnect>>): Promise<number> {
   await conn.write(order("base") + "\n");
@@ -191,6 +195,75 @@ testWith("read", "write")(
     assert.equal(first?.duplicado, undefined);
     assert.deepEqual([second?.ok, second?.id, second?.duplicado], [true, first?.id, true]);
     assert.equal(third?.error, "queue_full", "the daemon is full for anything else");
+  },
+);
+
+testWith("read", "write")(
+  "orders pipelined with and without a clave take effect in the order sent, also on a database in memory",
+  async () => {
+    for (const where of ["file", "memory"] as const) {
+      const settings: Partial<ServerSettings> = {
+        workers: 1,
+        processMs: { min: 60_000, max: 60_000 },
+        drainTimeoutMs: 50,
+      };
+      // The daemon full after the first of each pair: the first sent gets the slot.
+      {
+        await using daemon = where === "file"
+          ? await daemonOnFile({ ...settings, maxPedidos: 1 })
+          : await startInProcess({ ...settings, maxPedidos: 1, db: ":memory:" });
+        await using conn = await rawConnect(daemon.port);
+        await conn.write(`${withClave("Ana", "k-1")}\n${order("Bea")}\n{"op":"LISTAR"}\n`);
+        const first = await conn.readLine();
+        const second = await conn.readLine();
+        const listed = (await conn.readLine())?.pedidos as { cliente: string }[];
+        assert.equal(first?.ok, true, `${where}: ${JSON.stringify(first)}`);
+        assert.equal(second?.error, "queue_full", `${where}: ${JSON.stringify(second)}`);
+        assert.deepEqual(listed.map((p) => p.cliente), ["Ana"], where);
+      }
+      // With room: ids follow the order sent, whichever orders carry a clave.
+      {
+        await using daemon = where === "file"
+          ? await daemonOnFile({ ...settings, maxPedidos: 1000 })
+          : await startInProcess({ ...settings, maxPedidos: 1000, db: ":memory:" });
+        await using conn = await rawConnect(daemon.port);
+        for (let round = 0; round < ROUNDS; round++) {
+          await conn.write(
+            `${withClave(`Ana ${round}`, `k-${round}`)}\n${order(`Bea ${round}`)}\n`,
+          );
+          const first = await conn.readLine();
+          const second = await conn.readLine();
+          assert.ok(
+            (first?.id as number) < (second?.id as number),
+            `${where}, round ${round}: ${JSON.stringify([first, second])}`,
+          );
+        }
+      }
+    }
+  },
+);
+
+testWith("read", "write")(
+  "an order pipelined after a duplicate gets the last slot, which the duplicate does not need",
+  async () => {
+    await using daemon = await busyDaemonOnFile(2);
+    await using conn = await rawConnect(daemon.port);
+    await firstId(conn); // runs for a minute, in one of the two slots
+    // An order with a clave, cancelled: stored, holding no slot.
+    await conn.write(withClave("Ana", "hecho") + "\n");
+    const stored = await conn.readLine();
+    await conn.write(`{"op":"CANCELAR","id":${stored?.id}}\n`);
+    assert.equal((await conn.readLine())?.ok, true);
+    for (let round = 0; round < ROUNDS; round++) {
+      await conn.write(`${withClave("Ana", "hecho")}\n${order(`Bea ${round}`)}\n`);
+      const again = await conn.readLine();
+      const next = await conn.readLine();
+      assert.deepEqual([again?.id, again?.duplicado], [stored?.id, true]);
+      assert.equal(next?.ok, true, `round ${round}: ${JSON.stringify(next)}`);
+      // Cancelled in turn: the last slot is free again.
+      await conn.write(`{"op":"CANCELAR","id":${next?.id}}\n`);
+      assert.equal((await conn.readLine())?.ok, true);
+    }
   },
 );
 

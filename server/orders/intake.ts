@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
-import type { ChangeResult, OrderStore } from "../store/store.ts";
+import type { ChangeResult, InsertResult, OrderStore } from "../store/store.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import { ClavesInFlight } from "./claves_in_flight.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
@@ -50,6 +50,11 @@ export class Intake {
   readonly #parked = new Set<number>();
   /** Orders cancelled before they were held here: not to be queued when they are. */
   readonly #cancelled = new Set<number>();
+  /** Inserts of orders with a `clave` that hold a slot: a duplicate gives it back. */
+  readonly #slotHolders = new Set<Promise<void>>();
+  /** PEDIDOs waiting in line for a slot ({@linkcode Intake.#slotAfterDuplicates}), and the line. */
+  #inLine = 0;
+  #line: Promise<unknown> = Promise.resolve();
 
   constructor(options: IntakeOptions) {
     this.#store = options.store;
@@ -62,50 +67,114 @@ export class Intake {
   }
 
   /**
-   * PEDIDO: answers from the `clave` when it is already stored, else takes a
-   * slot, stores the order (as `owner`'s, when given) and queues it.
-   * Resolves only after the commit.
+   * PEDIDO: takes a slot, stores the order (as `owner`'s, when given) and
+   * queues it; an order whose `clave` is stored already is answered with
+   * that order (the insert finds it, and the slot goes back). Resolves only
+   * after the commit.
+   *
+   * The slot is taken, and the insert queued, before this first awaits: a
+   * run of orders pipelined on a connection reaches the store in the order
+   * sent (§8), whichever of them carry a `clave`. (A lookup of the `clave`
+   * first let an order sent after it overtake it: it took the last slot,
+   * or the lower id, wherever the lookup was not answered at once.)
+   *
+   * With no slot free, an order waits in line, first come first served,
+   * for the inserts of orders with a `clave` that hold one (each may give
+   * it back, a duplicate), as if it had waited for their replies; then,
+   * still full, an order whose `clave` is stored is answered from it
+   * (§8 "Idempotency first"), and any other is refused.
    *
    * @throws {ProtocolError} `queue_full` when no slot is free, `internal`
    * when storing failed.
    */
   async submit(pedido: PedidoNuevo, owner?: number): Promise<PedidoReply> {
-    if (pedido.clave !== null) {
-      const existing = await this.#store.findByClave(pedido.clave);
-      if (existing) return duplicateReply(existing);
-    }
-    let permit = this.#capacity.tryTake();
-    if (permit === null && pedido.clave !== null && await this.#claves.settled(pedido.clave)) {
-      // Full, but an order with this clave was being stored (sent just before,
-      // maybe on this connection): answer as if this one had waited for it.
-      const existing = await this.#store.findByClave(pedido.clave);
-      if (existing) return duplicateReply(existing);
-      permit = this.#capacity.tryTake();
-    }
-    if (permit === null) {
-      this.#counters.rejected();
-      throw new ProtocolError("queue_full");
-    }
-    let result;
-    try {
-      result = await this.#claves.track(
+    let started: Started | null = null;
+    const begin = (permit: Permit) => {
+      const inserting = this.#claves.track(
         pedido.clave,
         this.#store.insert(pedido, new Date().toISOString(), owner ?? null),
       );
-    } catch (error) {
-      permit.release();
-      this.#logger.repeated("error", "order.insert_failed", { error: String(error) });
-      throw new ProtocolError("internal", undefined, { cause: error });
+      // With a clave, it holds a slot it may give back (a duplicate): an order
+      // that finds none waits until it has kept or given back its slot.
+      let decided = () => {};
+      if (pedido.clave !== null) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#slotHolders.add(promise);
+        decided = () => {
+          this.#slotHolders.delete(promise);
+          resolve();
+        };
+      }
+      started = { permit, inserting, decided };
+    };
+    const now = this.#inLine === 0 ? this.#capacity.tryTake() : null;
+    if (now !== null) begin(now);
+    else await this.#slotAfterDuplicates(begin);
+    if (started === null && pedido.clave !== null) {
+      // Full: a clave already stored still gets its order. The inserts of this
+      // clave in flight are noted before the lookup: one that commits while the
+      // lookup runs, unseen by it, is then waited for and looked at again.
+      const settling = this.#claves.settled(pedido.clave);
+      const existing = await this.#store.findByClave(pedido.clave);
+      if (existing) return duplicateReply(existing);
+      if (await settling) {
+        // An order with this clave was being stored (sent just before, maybe
+        // on this connection): answer as if this one had waited for it.
+        const stored = await this.#store.findByClave(pedido.clave);
+        if (stored) return duplicateReply(stored);
+      }
+      const late = this.#capacity.tryTake();
+      if (late !== null) begin(late);
     }
-    if (result.status === "duplicate") {
-      permit.release();
-      return duplicateReply(result.pedido);
+    if (started === null) {
+      this.#counters.rejected();
+      throw new ProtocolError("queue_full");
     }
-    this.#counters.accepted();
-    const { id } = result.pedido;
-    this.#logger.debug("order.accepted", { id });
-    this.#hold(result.pedido, permit);
-    return { ok: true, id, estado: "pendiente", mensaje: `✅ Pedido ${id} recibido.` };
+    const { permit, inserting, decided } = started as Started;
+    try {
+      let result;
+      try {
+        result = await inserting;
+      } catch (error) {
+        permit.release();
+        this.#logger.repeated("error", "order.insert_failed", { error: String(error) });
+        throw new ProtocolError("internal", undefined, { cause: error });
+      }
+      if (result.status === "duplicate") {
+        permit.release();
+        return duplicateReply(result.pedido);
+      }
+      this.#counters.accepted();
+      const { id } = result.pedido;
+      this.#logger.debug("order.accepted", { id });
+      this.#hold(result.pedido, permit);
+      return { ok: true, id, estado: "pendiente", mensaje: `✅ Pedido ${id} recibido.` };
+    } finally {
+      decided();
+    }
+  }
+
+  /**
+   * A slot for a PEDIDO that found none free: in line behind the PEDIDOs
+   * waiting before it, once the inserts of orders with a `clave` holding a
+   * slot then have settled (a duplicate among them gives its slot back),
+   * its insert is begun with the slot, if one is free then.
+   */
+  async #slotAfterDuplicates(begin: (permit: Permit) => void): Promise<void> {
+    if (this.#inLine === 0 && this.#slotHolders.size === 0) return;
+    this.#inLine++;
+    const turn = this.#line.then(async () => {
+      await Promise.all([...this.#slotHolders]);
+      // Begun within the turn: the next in line waits for this insert too.
+      const permit = this.#capacity.tryTake();
+      if (permit !== null) begin(permit);
+    });
+    this.#line = turn.catch(() => {});
+    try {
+      await turn;
+    } finally {
+      this.#inLine--;
+    }
   }
 
   /**
@@ -240,6 +309,14 @@ export class Intake {
 const POLL_MS = 10;
 /** How long it looks, ms, before it answers with the order as it is. */
 const TAKEN_WAIT_MS = 5000;
+
+/** A PEDIDO's slot and its insert, once begun. */
+interface Started {
+  permit: Permit;
+  inserting: Promise<InsertResult>;
+  /** Its slot is kept or given back: those waiting for it may go on. */
+  decided: () => void;
+}
 
 /** The reply to a PEDIDO whose `clave` is already stored. */
 export function duplicateReply(pedido: Pedido): PedidoReply {
