@@ -73,12 +73,17 @@ testWith("read", "write")(
     const cancelled = await client.request({ op: "CANCELAR", id: a, token: ana.token });
     assert.equal((cancelled.pedido as { estado: string }).estado, "cancelado");
 
-    const bad = await client.request({ op: "LISTAR", token: "not-a-session" });
-    assert.equal(bad.error, "unauthorized");
-    assert.equal(bad.campo, undefined);
-    const badType = await client.request({ op: "ESTADO", id: a, token: 42 });
-    assert.equal(badType.error, "unauthorized");
-    assert.equal(badType.campo, "token");
+    // A token shaped as the daemon issues them that names no live session is refused.
+    const ended = await client.request({ op: "LISTAR", token: "x".repeat(43) });
+    assert.equal(ended.error, "unauthorized");
+    assert.equal(ended.campo, undefined);
+    // Any other `token` is a field the contract does not define: ignored (§2.1).
+    const stray = await client.request({ op: "ESTADO", id: a, token: 42 });
+    assert.equal(stray.ok, true, JSON.stringify(stray));
+    const placed = await client.request({ ...ORDER, token: "not-a-session" });
+    assert.equal(placed.ok, true, JSON.stringify(placed));
+    const seen = await client.request({ op: "ESTADO", id: placed.id, token: beto.token });
+    assert.equal(seen.error, "not_found", "placed without an owner: not beto's");
   },
 );
 

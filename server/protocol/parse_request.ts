@@ -339,15 +339,21 @@ function parseToken(args: Args): Secret {
   return new Secret(token);
 }
 
+/** What a session token the daemon issues looks like: 32 random bytes, base64url. */
+const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 /**
- * `request` with the optional session `token` of the order operations
- * (absent or null: none); a token that is not a usable string is
- * `unauthorized`, like one that names no live session.
+ * `request` with the optional session `token` of the order operations, an
+ * extension of the contract (docs/protocol.md §2.10). Only a value shaped
+ * like a token the daemon issues is read as one (one that names no live
+ * session is then `unauthorized`); any other `token` is what the contract
+ * says of a field it does not define: ignored (§2.1), so a client that
+ * happens to send one is served as if it had not.
  */
 function withToken<R extends Request>(request: R, args: Args): R {
   const token = own(args, "token");
-  if (token === undefined || token === null) return request;
-  return { ...request, token: parseToken(args) };
+  if (typeof token !== "string" || !SESSION_TOKEN.test(token)) return request;
+  return { ...request, token: new Secret(token) };
 }
 
 /** The number of code points in `text`, counting no further than `limit`. */

@@ -334,7 +334,27 @@ Deno.test("parseRequest() requires ESTADO id to be an integer of at least 1; one
   }
   // Once every other field is valid.
   assertRefused('{"op":"ESTADO","id":1e20,"esperar":"sí"}', "invalid_request", "esperar");
-  assertRefused('{"op":"CANCELAR","id":1e20,"token":7}', "unauthorized", "token");
+});
+
+Deno.test("parseRequest() reads an order operation's token only when it is shaped like a session token; any other is ignored, as an unknown field", () => {
+  const issued = "A".repeat(21) + "-_" + "z9".repeat(10); // 43 characters of base64url
+  for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
+    const read = parseRequest(`{"op":"${op}","id":1,"token":"${issued}"}`);
+    assert.equal((read as { token?: { reveal(): string } }).token?.reveal(), issued, op);
+    for (
+      const other of ['"abc"', "7", "true", '""', `"${issued}x"`, `"${issued.slice(1)}="`, "{}"]
+    ) {
+      const request = parseRequest(`{"op":"${op}","id":1,"token":${other}}`);
+      assert.equal("token" in request, false, `${op} with token ${other}`);
+    }
+  }
+  const bare = parseRequest(
+    `{"cliente":"Ana","productos":["pan"],"direccion":"Calle 1","token":"abc"}`,
+  );
+  assert.equal(bare.op, "PEDIDO");
+  assert.equal("token" in bare, false, "a bare order's stray token is not stored either");
+  const listed = parseRequest(`{"op":"LISTAR","data":{"token":"${issued}"}}`);
+  assert.equal((listed as { token?: { reveal(): string } }).token?.reveal(), issued, "in data too");
 });
 
 Deno.test("parseRequest() checks ESTADO esperar and timeout_ms", () => {
