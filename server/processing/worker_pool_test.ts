@@ -169,19 +169,22 @@ testWith("read")(
   },
 );
 
-Deno.test("WorkerPool.start() gives up on a processor module that never finishes loading, naming it", async () => {
-  const path =
-    new URL("../../tests/fixtures/processors/hangs_at_load.ts", import.meta.url).pathname;
-  await assert.rejects(
-    WorkerPool.start({
-      size: 2,
-      processor: processorSource(path),
-      loadTimeoutMs: 300,
-    }),
-    (error: Error) => {
-      assert.ok(error.message.includes(`Cannot load processor module "${path}"`), error.message);
-      assert.match(error.message, /did not finish loading within 300 ms/);
-      return true;
-    },
-  );
-});
+testWith("read")(
+  "WorkerPool.start() gives up on a processor module that never finishes loading, naming it",
+  async () => {
+    const path =
+      new URL("../../tests/fixtures/processors/hangs_at_load.ts", import.meta.url).pathname;
+    await assert.rejects(
+      WorkerPool.start({
+        size: 2,
+        processor: processorSource(path),
+        loadTimeoutMs: 300,
+      }),
+      (error: Error) => {
+        assert.ok(error.message.includes(`Cannot load processor module "${path}"`), error.message);
+        assert.match(error.message, /did not finish loading within 300 ms/);
+        return true;
+      },
+    );
+  },
+);

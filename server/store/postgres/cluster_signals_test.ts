@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { Logger } from "../../log.ts";
 import { freshDatabase, pgTest, storeDriverOptions } from "../../../tests/postgres_util.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
+import { testWith } from "../../../tests/permissions.ts";
 
 pgTest({
   name:
@@ -59,41 +60,44 @@ pgTest({
   },
 });
 
-Deno.test("ClusterSignals: a finish announced in any microtask after a send's answer is sent too", async () => {
-  for (let delay = 0; delay < 8; delay++) {
-    const sent: string[] = [];
-    const answers: (() => void)[] = [];
-    // Stands in for the pool: each pg_notify waits until the test answers it.
-    const send = () => (_strings: TemplateStringsArray, channel: string, payload: string) => {
-      sent.push(`${channel} ${payload}`);
-      return new Promise<void>((resolve) => answers.push(resolve));
-    };
-    const signals = new ClusterSignals({
-      nodeId: "a",
-      connection: {},
-      send: send as never,
-      logger: new Logger({ level: "error" }),
-      onWork() {},
-      onFinished() {},
-      gapMs: 0,
-    });
-    try {
-      signals.announceFinished([1]);
-      while (sent.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-      answers.shift()!();
-      for (let i = 0; i < delay; i++) await Promise.resolve();
-      signals.announceFinished([2]);
-      for (let i = 0; i < 50 && sent.length < 2; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
+testWith("env")(
+  "ClusterSignals: a finish announced in any microtask after a send's answer is sent too",
+  async () => {
+    for (let delay = 0; delay < 8; delay++) {
+      const sent: string[] = [];
+      const answers: (() => void)[] = [];
+      // Stands in for the pool: each pg_notify waits until the test answers it.
+      const send = () => (_strings: TemplateStringsArray, channel: string, payload: string) => {
+        sent.push(`${channel} ${payload}`);
+        return new Promise<void>((resolve) => answers.push(resolve));
+      };
+      const signals = new ClusterSignals({
+        nodeId: "a",
+        connection: {},
+        send: send as never,
+        logger: new Logger({ level: "error" }),
+        onWork() {},
+        onFinished() {},
+        gapMs: 0,
+      });
+      try {
+        signals.announceFinished([1]);
+        while (sent.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        answers.shift()!();
+        for (let i = 0; i < delay; i++) await Promise.resolve();
+        signals.announceFinished([2]);
+        for (let i = 0; i < 50 && sent.length < 2; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        assert.deepEqual(
+          sent.map((s) => s.split(" ")[1]),
+          ["a:1", "a:2"],
+          `${delay} microtasks after`,
+        );
+      } finally {
+        for (const answer of answers) answer();
+        await signals.close(100);
       }
-      assert.deepEqual(
-        sent.map((s) => s.split(" ")[1]),
-        ["a:1", "a:2"],
-        `${delay} microtasks after`,
-      );
-    } finally {
-      for (const answer of answers) answer();
-      await signals.close(100);
     }
-  }
-});
+  },
+);

@@ -12,6 +12,7 @@ import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
 import { CAPACITY_LOCK, MIGRATIONS, SCHEMA_VERSION } from "./postgres_schema.ts";
+import { testWith } from "../../../tests/permissions.ts";
 
 runStoreConformance({
   name: "PostgresStore",
@@ -217,44 +218,47 @@ pgTest({
   },
 });
 
-Deno.test("PostgresStore.open() on a port that answers as no PostgreSQL does, then closes, opens unavailable instead of hanging", async () => {
-  // An HTTP server where the database was expected: a 400, then the connection closes.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const handlers: Promise<void>[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      handlers.push((async () => {
-        try {
-          await conn.read(new Uint8Array(1024));
-          await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
-        } catch {
-          // the store gave up first
-        } finally {
-          conn.close();
-        }
-      })());
-    }
-  })();
-  const { port } = listener.addr as Deno.NetAddr;
-  try {
-    const store = await PostgresStore.open({
-      url: `postgres://postgres@127.0.0.1:${port}/nada`,
-      capacity: 6,
-      deadlineMs: 300,
-    });
+testWith("env")(
+  "PostgresStore.open() on a port that answers as no PostgreSQL does, then closes, opens unavailable instead of hanging",
+  async () => {
+    // An HTTP server where the database was expected: a 400, then the connection closes.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const handlers: Promise<void>[] = [];
+    const serving = (async () => {
+      for await (const conn of listener) {
+        handlers.push((async () => {
+          try {
+            await conn.read(new Uint8Array(1024));
+            await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+          } catch {
+            // the store gave up first
+          } finally {
+            conn.close();
+          }
+        })());
+      }
+    })();
+    const { port } = listener.addr as Deno.NetAddr;
     try {
-      assert.notEqual(store.unavailableReason, null, "down, with a reason");
-      await assert.rejects(() => store.get(1), { name: "StoreUnavailableError" });
+      const store = await PostgresStore.open({
+        url: `postgres://postgres@127.0.0.1:${port}/nada`,
+        capacity: 6,
+        deadlineMs: 300,
+      });
+      try {
+        assert.notEqual(store.unavailableReason, null, "down, with a reason");
+        await assert.rejects(() => store.get(1), { name: "StoreUnavailableError" });
+      } finally {
+        await store.close();
+      }
     } finally {
-      await store.close();
+      listener.close();
+      await serving;
+      // A connection the store closed ends its read only now and then (a loaded machine).
+      await Promise.allSettled(handlers);
     }
-  } finally {
-    listener.close();
-    await serving;
-    // A connection the store closed ends its read only now and then (a loaded machine).
-    await Promise.allSettled(handlers);
-  }
-});
+  },
+);
 
 pgTest({
   name:
