@@ -335,3 +335,77 @@ testWith("read", "write", "run", "env")(
     third.kill("SIGKILL");
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "orders a killed daemon had started wait pendiente after a restart: no worker of the last run, cancellable, run oldest first",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const send = async (conn: RawConn, line: string) => {
+      await conn.write(line + "\n");
+      return await conn.readLine();
+    };
+    const estado = async (conn: RawConn, id: number) =>
+      pedidoOf(await send(conn, `{"op":"ESTADO","id":${id}}`));
+
+    // Three workers start the three orders, and the daemon is killed while they run.
+    await using first = await startSubprocess(dir.path, [
+      "--db",
+      db,
+      "--workers",
+      "3",
+      "--process-ms",
+      "60000",
+    ]);
+    const ids: number[] = [];
+    {
+      await using conn = await rawConnect(first.port);
+      for (let i = 0; i < 3; i++) ids.push((await send(conn, JSON.stringify(ORDER)))?.id as number);
+      for (const id of ids) {
+        for (let tries = 0; (await estado(conn, id)).estado !== "en proceso"; tries++) {
+          assert.ok(tries < 200, `order ${id} never started`);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+    }
+    first.kill("SIGKILL");
+    assert.equal((await first.exited()).code, 137);
+
+    // One worker now: the oldest runs again; the other two wait, as pendiente.
+    await using second = await startSubprocess(dir.path, [
+      "--db",
+      db,
+      "--workers",
+      "1",
+      "--process-ms",
+      "1500",
+    ]);
+    await using conn = await rawConnect(second.port);
+    const [oldest, next, last] = ids as [number, number, number];
+    const running = await estado(conn, oldest);
+    assert.deepEqual([running.estado, running.worker, running.intentos], ["en proceso", 1, 2]);
+    for (const id of [next, last]) {
+      const waiting = await estado(conn, id);
+      assert.deepEqual(
+        [waiting.estado, waiting.worker, waiting.fecha_inicio, waiting.intentos],
+        ["pendiente", null, null, 1],
+        `order ${id}: ${JSON.stringify(waiting)}`,
+      );
+    }
+    const listed = (await send(conn, '{"op":"LISTAR","estado":"pendiente"}'))?.pedidos as {
+      id: number;
+    }[];
+    assert.deepEqual(listed.map((p) => p.id), [last, next]);
+    const stats = (await send(conn, '{"op":"STATS"}'))?.stats as Record<string, number>;
+    assert.deepEqual([stats.pendientes, stats.en_proceso], [2, 1]);
+    assert.equal(pedidoOf(await send(conn, `{"op":"CANCELAR","id":${last}}`)).estado, "cancelado");
+    // The next in line is the next accepted: it starts once the oldest ends.
+    const done = pedidoOf(await send(conn, `{"op":"ESTADO","id":${next},"esperar":true}`));
+    const before = pedidoOf(await send(conn, `{"op":"ESTADO","id":${oldest}}`));
+    assert.equal(done.estado, "listo");
+    assert.ok(
+      (done.fecha_inicio as string) >= (before.fecha_fin as string),
+      `${JSON.stringify(done)} started before ${JSON.stringify(before)} ended`,
+    );
+  },
+);

@@ -322,7 +322,8 @@ export class OrderService {
 
   /**
    * Schedules the orders a previous run left `pendiente` or `en proceso`,
-   * oldest first. They hold capacity like any order, even beyond it.
+   * oldest first, those it had started put back `pendiente`. They hold
+   * capacity like any order, even beyond it.
    *
    * @returns how many were found.
    */
@@ -332,7 +333,18 @@ export class OrderService {
       this.#shared.start();
       return 0;
     }
-    const rows: Pedido[] = await this.#store.unfinished();
+    const found: Pedido[] = await this.#store.unfinished();
+    // An order the last run had started waits in the queue again: stored
+    // `pendiente` (its interrupted attempt counted in `intentos`), so that it
+    // reads, lists and can be cancelled as the waiting order it is, with no
+    // worker of the last run nor its start.
+    const interrupted = found.filter((pedido) => pedido.estado === "en proceso");
+    await Promise.all(interrupted.map((pedido) => this.#store.markPending(pedido.id)));
+    const rows = found.map((pedido): Pedido =>
+      pedido.estado === "en proceso"
+        ? { ...pedido, estado: "pendiente", fecha_inicio: null, worker: null }
+        : pedido
+    );
     const permits = this.#capacity.takeBeyond(rows.length);
     rows.forEach((pedido, i) => {
       this.#active.add(pedido, permits[i]!);
