@@ -35,6 +35,8 @@ export interface ActiveOrder {
 /** Unfinished orders by id. */
 export class ActiveOrders {
   readonly #orders = new Map<number, ActiveOrder>();
+  /** Those asked for by {@linkcode ActiveOrders.closed}, resolved by {@linkcode ActiveOrders.end}. */
+  readonly #closing = new Map<number, PromiseWithResolvers<void>>();
 
   /** Starts holding an order, `pendiente`, with its slot. */
   add(pedido: Pedido, permit: Permit): ActiveOrder {
@@ -95,12 +97,26 @@ export class ActiveOrders {
     return pedido;
   }
 
+  /**
+   * Resolves once the order, held here `cerrando` (its final state being
+   * committed), has ended and given its slot back; null when it is not held
+   * `cerrando`.
+   */
+  closed(id: number): Promise<void> | null {
+    if (this.#orders.get(id)?.state !== "cerrando") return null;
+    let closing = this.#closing.get(id);
+    if (closing === undefined) this.#closing.set(id, closing = Promise.withResolvers<void>());
+    return closing.promise;
+  }
+
   /** Stops holding an order and gives its slot back. */
   end(id: number): void {
     const order = this.#orders.get(id);
     if (order === undefined) return;
     this.#orders.delete(id);
     order.permit.release();
+    this.#closing.get(id)?.resolve();
+    this.#closing.delete(id);
   }
 
   /**

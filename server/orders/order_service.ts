@@ -89,6 +89,13 @@ const FINISHED = new Set(["listo", "error", "cancelado"]);
 /** How soon a wait reads again after the store could not be reached. */
 const STORE_RETRY_MS = 250;
 
+/**
+ * The longest a read waits for the slot of an order whose end it saw
+ * committed ({@linkcode OrderService.#closedHere}): the writer's answer
+ * comes in a moment; past this, the read is answered anyway.
+ */
+const CLOSE_WAIT_MS = 1000;
+
 /** Accepts, schedules and tracks orders. */
 export class OrderService {
   readonly #store: OrderStore;
@@ -211,7 +218,9 @@ export class OrderService {
   async status(id: number, options: StatusOptions = {}): Promise<PedidoStateReply> {
     const read = async (owner?: number) => {
       const stored = await this.#store.get(id, owner);
-      return stored === null ? null : this.#active.present(stored);
+      if (stored === null) return null;
+      await this.#closedHere([stored]);
+      return this.#active.present(stored);
     };
     // Whether it was held here when read: if it is not when the read is
     // answered, it left meanwhile (its finish woke no one yet waiting).
@@ -302,11 +311,37 @@ export class OrderService {
   }
 
   /** LISTAR: recent orders, newest first, within the reply budget ({@linkcode listWithinBudget}). */
-  list(filter: ListFilter): Promise<ListarReply> {
-    return listWithinBudget(this.#store, filter, {
+  async list(filter: ListFilter): Promise<ListarReply> {
+    const reply = await listWithinBudget(this.#store, filter, {
       ...this.#listBudget,
       present: (pedido) => this.#active.present(pedido),
     });
+    await this.#closedHere(reply.pedidos);
+    return reply;
+  }
+
+  /**
+   * Waits until the orders read finished that this daemon still holds
+   * `cerrando` (their end committed, their slot not yet given back: the
+   * store's readers see a commit before the writer's answer reaches this
+   * thread) have given their slots back, so that a PEDIDO sent after the
+   * reply finds the slot of an order it was told had ended (§8: as if each
+   * request waited for the previous reply). A moment at most.
+   */
+  async #closedHere(read: readonly Pedido[]): Promise<void> {
+    const closing = read.flatMap((pedido) =>
+      FINISHED.has(pedido.estado) ? this.#active.closed(pedido.id) ?? [] : []
+    );
+    if (closing.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        Promise.all(closing),
+        new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** {@inheritDoc runTask} */

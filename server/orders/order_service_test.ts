@@ -137,3 +137,42 @@ Deno.test("OrderService.status(): a wait outlives a store away for a moment; a p
     await service.drain(1000);
   }
 });
+
+Deno.test("OrderService: an order read as ended has given its slot back: a PEDIDO after ESTADO or LISTAR said listo is not refused queue_full", async () => {
+  for (const how of ["ESTADO", "ESTADO esperar", "LISTAR"] as const) {
+    const store = new MemoryStore();
+    // The end is visible to reads at once, and the writer's answer comes 200 ms
+    // later, as a database's readers see a commit before its writer says so.
+    for (const method of ["markFinished", "markRan"] as const) {
+      const write = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
+      (store[method] as unknown) = async (...args: unknown[]) => {
+        await write(...args);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      };
+    }
+    await using pool = new InlinePool(1);
+    const service = new OrderService({
+      store,
+      capacity: Capacity.create(1),
+      pool,
+      logger: new Logger({ level: "error", write: () => {} }),
+      processMs: { min: 0, max: 0 },
+    });
+    try {
+      const { id } = await service.submit(ORDER);
+      // Until the store shows it ended (its writer not yet answered).
+      while ((await store.get(id))?.estado !== "listo") {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const seen = how === "LISTAR"
+        ? (await service.list({ limit: 1 })).pedidos[0]
+        : (await service.status(id, { esperar: how === "ESTADO esperar", timeoutMs: 5_000 }))
+          .pedido;
+      assert.equal(seen?.estado, "listo", how);
+      const next = await service.submit(ORDER);
+      assert.equal(next.ok, true, `${how}: the slot of the order it saw listo is free`);
+    } finally {
+      await service.drain(1000);
+    }
+  }
+});
