@@ -1,7 +1,8 @@
 /**
  * When a failed attempt is tried again (docs/protocol.md §11): up to
  * `maxAttempts` attempts in all, the n-th retry after `baseMs · 2^(n−1)`
- * with ±{@linkcode JITTER} jitter, capped at {@linkcode MAX_BACKOFF_MS}.
+ * with ±{@linkcode JITTER} jitter, capped at {@linkcode MAX_BACKOFF_MS} (or, for a
+ * base longer than that, at the first wait's longest: a base is never cut short).
  * With the jitter at a quarter, every wait is longer than any earlier one
  * could be (the shortest n-th wait, 1.5·2^(n−2)·base, beats the longest
  * (n−1)-th, 1.25·2^(n−2)·base), so attempt times grow.
@@ -15,7 +16,7 @@
 /** The jitter: a wait is its nominal time times a factor in `[1 − JITTER, 1 + JITTER)`. */
 export const JITTER = 0.25;
 
-/** The longest wait between two attempts: 10 minutes. */
+/** The longest wait between two attempts, unless the base is longer: 10 minutes. */
 export const MAX_BACKOFF_MS = 600_000;
 
 /** Options of {@linkcode RetryPolicy}. */
@@ -71,13 +72,21 @@ export class RetryPolicy {
   delayAfter(attempts: number): number | null {
     if (attempts >= this.maxAttempts) return null;
     const [min, max] = this.bounds(attempts);
-    return Math.min(MAX_BACKOFF_MS, Math.round(min + (max - min) * this.#random()));
+    return Math.min(this.#cap, Math.round(min + (max - min) * this.#random()));
   }
 
   /** The range `[min, max]` of the wait after failed attempt `attempts`, in ms. */
   bounds(attempts: number): [min: number, max: number] {
-    const nominal = Math.min(MAX_BACKOFF_MS, this.baseMs * 2 ** Math.max(0, attempts - 1));
-    return [nominal * (1 - JITTER), Math.min(MAX_BACKOFF_MS, nominal * (1 + JITTER))];
+    const nominal = Math.min(this.#cap, this.baseMs * 2 ** Math.max(0, attempts - 1));
+    return [nominal * (1 - JITTER), Math.min(this.#cap, nominal * (1 + JITTER))];
+  }
+
+  /**
+   * The longest wait: {@linkcode MAX_BACKOFF_MS}, or the first wait's longest
+   * when the base is longer than that (a base is never cut short).
+   */
+  get #cap(): number {
+    return Math.max(MAX_BACKOFF_MS, this.baseMs * (1 + JITTER));
   }
 }
 

@@ -38,3 +38,15 @@ Deno.test("backoff() resolves false at once when its signal aborts, and leaves n
   assert.equal(await backoff(60_000, controller.signal), false, "already aborted");
   assert.equal(await backoff(0, new AbortController().signal), true);
 });
+
+Deno.test("RetryPolicy with a base longer than ten minutes waits at least the base's lower bound, never the ten-minute cap", () => {
+  const hour = 3_600_000;
+  for (const random of [0, 0.5, 0.999]) {
+    const policy = new RetryPolicy({ maxAttempts: 4, baseMs: hour, random: () => random });
+    const waits = [1, 2, 3].map((n) => policy.delayAfter(n)!);
+    for (const wait of waits) {
+      assert.ok(wait >= hour * 0.75, `${wait} ms: shorter than the base allows`);
+      assert.ok(wait <= hour * 1.25, `${wait} ms: longer than the base's longest`);
+    }
+  }
+});
