@@ -566,3 +566,15 @@ Deno.test("parseServerConfig() refuses a --metrics-port that is the daemon's own
     0,
   );
 });
+
+Deno.test("parseServerConfig() reads the first variable of an env file saved with a byte order mark", () => {
+  const files = { ".env.local": "\uFEFFPEDIDOS_WORKERS=2\nPEDIDOS_PORT=9001\n" };
+  const config = parseServerConfig([], fake({}, files).sources);
+  assert.equal(config.workers, 2, "the first line's variable, after the mark");
+  assert.equal(config.port, 9001);
+  const client = parseClientConfig(
+    [],
+    fake({}, { ".env.local": "\uFEFFPEDIDOS_PORT=9002\n" }).sources,
+  );
+  assert.equal(client.port, 9002);
+});

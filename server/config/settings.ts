@@ -195,7 +195,7 @@ export function unknownVariables(
     const settings = Object.values(table as Record<string, Setting<unknown>>);
     for (const setting of settings) known.add(envName(setting.flag));
   }
-  return Object.keys(parseEnv(text)).filter((name) =>
+  return Object.keys(parseEnvText(text)).filter((name) =>
     name.startsWith("PEDIDOS_") && !known.has(name)
   );
 }
@@ -212,7 +212,16 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
   if (text === null && explicit) {
     throw new ConfigError(`Cannot read env file "${path}": it does not exist`);
   }
-  return text === null ? null : parseEnv(text) as Record<string, string | undefined>;
+  return text === null ? null : parseEnvText(text);
+}
+
+/**
+ * An env file's variables. A byte order mark at its start (as some editors
+ * save UTF-8) is not part of the first name: `parseEnv` would keep it there,
+ * and the first variable would be silently ignored.
+ */
+function parseEnvText(text: string): Record<string, string | undefined> {
+  return parseEnv(text.replace(/^\uFEFF/, "")) as Record<string, string | undefined>;
 }
 
 function cleanParseArgsMessage(error: unknown): string {
