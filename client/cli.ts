@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
+import { ConfigError, type ConfigSources, wantsHelp } from "../server/config/settings.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
@@ -115,6 +115,11 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
   const err = io.stderr ?? ((text: string) => writeAllSync(Deno.stderr, text));
   const { signal } = io;
 
+  // Help is shown whatever else is wrong (a bad value in the environment or env file).
+  if (wantsHelp(args)) {
+    out(CLIENT_USAGE);
+    return EXIT.ok;
+  }
   let command: ClientCommand;
   try {
     command = parseClientArgs(args, io.sources);

@@ -191,3 +191,19 @@ Deno.test("runClient() --help prints the usage and exits 0", async () => {
   });
   assert.deepEqual([status, stdout], [0, CLIENT_USAGE]);
 });
+
+Deno.test("runClient() --help prints the usage even when the environment or env file holds a bad value", async () => {
+  for (
+    const sources of [
+      {
+        getEnv: (name: string) => name === "PEDIDOS_PORT" ? "abc" : undefined,
+        readFile: () => null,
+      },
+      { getEnv: () => undefined, readFile: () => "PEDIDOS_PORT=99999\n" },
+    ]
+  ) {
+    let stdout = "";
+    const status = await runClient(["--help"], { stdout: (text) => stdout += text, sources });
+    assert.deepEqual([status, stdout], [0, CLIENT_USAGE]);
+  }
+});

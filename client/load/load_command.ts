@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ConfigError, type ConfigSources } from "../../server/config/settings.ts";
+import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
 import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
 import { type LoadSummary, runLoad } from "./run_load.ts";
@@ -88,6 +88,11 @@ function signalController(): { signal: AbortSignal } & Disposable {
 export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<number> {
   const out = io.stdout ?? ((text: string) => writeAllSync(Deno.stdout, text));
   const err = io.stderr ?? ((text: string) => writeAllSync(Deno.stderr, text));
+  // Help is shown whatever else is wrong (a bad value in the environment or env file).
+  if (wantsHelp(args)) {
+    out(LOAD_USAGE);
+    return LOAD_EXIT.ok;
+  }
   let command: LoadCommand;
   try {
     command = parseLoadArgs(args, io.sources);

@@ -157,3 +157,15 @@ testWith("read", "write", "run", "env")(
     assert.equal(JSON.parse(result.stdout).aceptados, 6);
   },
 );
+
+Deno.test("runLoadCommand() --help prints the usage even when the environment holds a bad value, or another flag is bad", async () => {
+  for (const args of [["--help"], ["--help", "--clientes", "0"], ["-h"]]) {
+    const help = capture();
+    help.io.sources = {
+      getEnv: (name) => name === "PEDIDOS_PORT" ? "abc" : undefined,
+      readFile: () => null,
+    };
+    assert.equal(await runLoadCommand(args, help.io), LOAD_EXIT.ok, args.join(" "));
+    assert.equal(help.out.join(""), LOAD_USAGE);
+  }
+});
