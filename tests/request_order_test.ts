@@ -244,6 +244,31 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "an order placed with a session token, then one without, pipelined: the first sent gets the last slot",
+  async () => {
+    // In memory, where the token's session is looked up through the writer.
+    await using daemon = await startInProcess({
+      db: ":memory:",
+      maxPedidos: 1,
+      workers: 1,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 50,
+    });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"op":"REGISTRO","data":{"usuario":"ana","password":"s3cret-pass"}}\n');
+    assert.equal((await conn.readLine())?.ok, true);
+    await conn.write('{"op":"LOGIN","data":{"usuario":"ana","password":"s3cret-pass"}}\n');
+    const token = (await conn.readLine())?.token as string;
+    const mine = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1", token });
+    await conn.write(`${mine}\n${order("Bea")}\n`);
+    const first = await conn.readLine();
+    const second = await conn.readLine();
+    assert.equal(first?.ok, true, JSON.stringify(first));
+    assert.equal(second?.error, "queue_full", JSON.stringify(second));
+  },
+);
+
+testWith("read", "write")(
   "an order pipelined after a duplicate gets the last slot, which the duplicate does not need",
   async () => {
     await using daemon = await busyDaemonOnFile(2);

@@ -5,6 +5,8 @@
  *
  * - `pedido`: a run of orders goes to the store together (one group
  *   commit); the store keeps their order, so they may overlap each other.
+ *   An order with a session `token` (docs/protocol.md §2.10) is
+ *   `exclusive`: its account is looked up first.
  * - `read`: changes nothing, so reads may overlap each other; a read waits
  *   for every earlier change on its connection (it must see it), and a
  *   change waits for every earlier read (the read must not see the change).
@@ -38,7 +40,9 @@ export type Overlap = "pedido" | "read" | "wait" | "exclusive";
 export function overlapOf(request: Request): Overlap {
   switch (request.op) {
     case "PEDIDO":
-      return "pedido";
+      // With a session token, its account is looked up before the order goes
+      // to the store: an order sent after it would overtake it.
+      return request.token === undefined ? "pedido" : "exclusive";
     case "ESTADO":
       return request.esperar ? "wait" : "read";
     case "LISTAR":
