@@ -18,7 +18,11 @@ export interface OpenStoreOptions {
   db: string;
   /** SQLite `synchronous` mode. @default {"full"} */
   sync?: "full" | "normal";
-  /** `--max-pedidos`, checked against the cluster's (PostgreSQL only). @default 6 */
+  /**
+   * `--max-pedidos`, checked against the cluster's (PostgreSQL only). A daemon
+   * gives it; absent, a PostgreSQL store does not join the cluster
+   * (`pedidos usuarios`). @default {none}
+   */
   capacity?: number;
   /** `--lease-ms` (PostgreSQL only). @default 30000 */
   leaseMs?: number;
@@ -37,7 +41,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (isPostgresUrl(options.db)) {
     return PostgresStore.open({
       url: options.db,
-      capacity: options.capacity ?? 6,
+      ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),

@@ -65,8 +65,13 @@ const LEAVE_MS = 2000;
 export interface PostgresStoreOptions {
   /** `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&application_name=…]`. */
   url: string;
-  /** This daemon's `--max-pedidos`; it must be the capacity in force in the cluster. */
-  capacity: number;
+  /**
+   * This daemon's `--max-pedidos`; it must be the capacity in force in the
+   * cluster. Absent: the store is not a daemon's (`pedidos usuarios`), and
+   * does not join the cluster: no capacity checked or set, no node
+   * registered; it reads and writes accounts, and must not take orders.
+   */
+  capacity?: number;
   /** How long a claim's lease lasts without renewal, ms. @default {30000} */
   leaseMs?: number;
   /** @default {a Logger at "error"} */
@@ -93,7 +98,7 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly nodeId: string = crypto.randomUUID();
   readonly leaseMs: number;
-  readonly #capacity: number;
+  readonly #capacity: number | undefined;
   readonly #pools: ConnectionPools;
   readonly #health: DatabaseHealth;
   readonly #signals: ClusterSignals;
@@ -262,8 +267,10 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     try {
       if (!this.#ready) {
         await migrate(this.#pools.main);
-        const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
-        await registerNode(this.#pools.main, node);
+        if (this.#capacity !== undefined) {
+          const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
+          await registerNode(this.#pools.main, node);
+        }
         this.#ready = true;
         await this.#signals.start();
       } else {
@@ -471,11 +478,19 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
         this.#reads.renew(this.#pools.fast, leases, {
           nodeId: this.nodeId,
           leaseMs: this.leaseMs,
-          capacity: this.#capacity,
+          capacity: this.#nodeCapacity(),
         }),
     );
     this.#peers = peers;
     return kept;
+  }
+
+  /** This daemon's capacity; a store that is not a daemon's has none (it takes no orders). */
+  #nodeCapacity(): number {
+    if (this.#capacity === undefined) {
+      throw new Error("This store is not a daemon's: it has no capacity in the cluster");
+    }
+    return this.#capacity;
   }
 
   /** {@inheritDoc SharedQueue.markAttemptStarted} */

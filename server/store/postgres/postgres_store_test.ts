@@ -13,6 +13,7 @@ import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
 import { CAPACITY_LOCK, MIGRATIONS, SCHEMA_VERSION } from "./postgres_schema.ts";
 import { testWith } from "../../../tests/permissions.ts";
+import { setAccountRole } from "../../accounts/usuarios_command.ts";
 
 runStoreConformance({
   name: "PostgresStore",
@@ -288,5 +289,31 @@ pgTest({
       "the queue keeps the order they came in",
     );
     assert.deepEqual(rows.map((row) => row.cola === null), [true, true, false, false]);
+  },
+});
+
+pgTest({
+  name:
+    "pedidos usuarios on a cluster's database changes a role without joining the cluster: no capacity checked or reset, no node left behind",
+  async fn() {
+    await using db = await freshDatabase();
+    // A daemon with --max-pedidos 10 runs on it, and has an account.
+    const daemon = await PostgresStore.open({ url: db.url, capacity: 10 });
+    try {
+      assert.notEqual(await daemon.createUser("ana", "x", new Date().toISOString()), null);
+      assert.equal(await setAccountRole(db.url, "ana", "operador"), true, "while it runs");
+      assert.equal((await daemon.findUser("ana"))?.rol, "operador");
+    } finally {
+      await daemon.close();
+    }
+    // With no daemon running, the command leaves the capacity in force as it was.
+    assert.equal(await setAccountRole(db.url, "ana", "usuario"), true);
+    const [cluster] = await db.sql`SELECT capacidad FROM pedidos_cluster WHERE id = 1`;
+    assert.equal(cluster?.capacidad, 10);
+    const [nodes] = await db.sql`SELECT count(*)::int AS n FROM pedidos_nodos`;
+    assert.equal(nodes?.n, 0, "the command registered no node");
+    // The next daemon with the same capacity starts at once.
+    const next = await PostgresStore.open({ url: db.url, capacity: 10 });
+    await next.close();
   },
 });
