@@ -64,6 +64,10 @@ export function driverOptions(
     ...(target.password === "" ? {} : { pass: target.password }),
     ssl: target.sslmode === null || target.sslmode === "disable"
       ? false
+      // libpq's `allow` takes a server without TLS, as `prefer` does; the
+      // driver (postgres 3.4.9) would take `allow` as `require`.
+      : target.sslmode === "allow"
+      ? "prefer"
       : target.sslmode as "prefer",
     max: settings.poolSize,
     connect_timeout: settings.connectTimeoutS,
