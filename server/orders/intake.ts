@@ -125,6 +125,14 @@ export class Intake {
       }
       const late = this.#capacity.tryTake();
       if (late !== null) begin(late);
+      else {
+        // Refused, unless an order with this clave sent before it took a slot
+        // that came free meanwhile (its insert begun after this one looked):
+        // then, as if this one had waited for its reply, it is that order.
+        await this.#claves.settled(pedido.clave);
+        const stored = await this.#store.findByClave(pedido.clave);
+        if (stored) return duplicateReply(stored);
+      }
     }
     if (started === null) {
       this.#counters.rejected();

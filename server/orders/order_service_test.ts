@@ -176,3 +176,77 @@ Deno.test("OrderService: an order read as ended has given its slot back: a PEDID
     }
   }
 });
+
+Deno.test("OrderService.submit(): the same clave twice at a full daemon whose slot comes free during the first's lookup: the first is stored, the second answers duplicado, never queue_full", async () => {
+  const store = new MemoryStore();
+  // Lookups answered 50 ms late, as through a busy writer.
+  const find = store.findByClave.bind(store);
+  store.findByClave = async (clave) => {
+    const found = await find(clave);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return found;
+  };
+  await using pool = new InlinePool(1);
+  const capacity = Capacity.create(1);
+  const service = new OrderService({
+    store,
+    capacity,
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 60_000, max: 60_000 },
+  });
+  try {
+    const held = capacity.tryTake()!; // the daemon is full
+    const order = { ...ORDER, clave: "k-1" };
+    const first = service.submit(order);
+    const second = service.submit(order);
+    setTimeout(() => held.release(), 10); // a slot comes free while both look
+    const [a, b] = await Promise.allSettled([first, second]);
+    assert.equal(a.status, "fulfilled", String((a as PromiseRejectedResult).reason));
+    assert.equal(b.status, "fulfilled", String((b as PromiseRejectedResult).reason));
+    const [one, two] = [
+      (a as PromiseFulfilledResult<unknown>).value as Record<string, unknown>,
+      (b as PromiseFulfilledResult<unknown>).value as Record<string, unknown>,
+    ];
+    assert.equal(one.duplicado, undefined);
+    assert.deepEqual([two.id, two.duplicado], [one.id, true]);
+  } finally {
+    await service.drain(50);
+  }
+});
+
+Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an order listo counts it ended and its slot free", async () => {
+  const store = new MemoryStore();
+  // The end is visible to reads at once; the writer's answer comes 200 ms later.
+  for (const method of ["markFinished", "markRan"] as const) {
+    const write = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
+    (store[method] as unknown) = async (...args: unknown[]) => {
+      await write(...args);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    };
+  }
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(1),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 0, max: 0 },
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    while ((await store.get(id))?.estado !== "listo") {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(service.stats().libres, 0, "its end not yet answered by the writer");
+    // ESTADO and STATS pipelined: both start now.
+    const [estado, stats] = await Promise.all([
+      service.status(id),
+      service.settleEnds().then(() => service.stats()),
+    ]);
+    assert.equal(estado.pedido.estado, "listo");
+    assert.deepEqual([stats.libres, stats.listos], [1, 1]);
+  } finally {
+    await service.drain(1000);
+  }
+});
