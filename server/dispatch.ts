@@ -26,6 +26,7 @@ export type OrderOperations = Pick<
   | "status"
   | "list"
   | "stats"
+  | "settleEnds"
   | "clusterStats"
   | "runTask"
   | "cancel"
@@ -185,7 +186,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         case "STATS": {
           // On a shared store (§9) the cluster's counts are read from the database.
           const cluster = orders.clusterStats?.();
-          if (!cluster) return { ok: true, stats: stats() };
+          if (!cluster) return orders.settleEnds().then(() => ({ ok: true, stats: stats() }));
           return guard(
             request.op,
             cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })),

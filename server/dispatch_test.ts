@@ -13,6 +13,7 @@ import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
 const ORDERS = {
   countReceived() {},
   stats: () => ({ workers: 4 }) as OrderStats,
+  settleEnds: () => Promise.resolve(),
 } as unknown as OrderOperations;
 
 async function setup(store?: AccountStore) {

@@ -109,6 +109,13 @@ export class ActiveOrders {
     return closing.promise;
   }
 
+  /** The ids of the orders held `cerrando` now (their final state being committed). */
+  closing(): number[] {
+    const ids: number[] = [];
+    for (const [id, { state }] of this.#orders) if (state === "cerrando") ids.push(id);
+    return ids;
+  }
+
   /** Stops holding an order and gives its slot back. */
   end(id: number): void {
     const order = this.#orders.get(id);

@@ -321,6 +321,16 @@ export class OrderService {
   }
 
   /**
+   * Waits (a moment at most) until the orders whose end is being committed
+   * now have given their slots back: STATS after a read that said `listo`,
+   * answered beside it, counts that order ended and its slot free (§8).
+   */
+  async settleEnds(): Promise<void> {
+    const closing = this.#active.closing().flatMap((id) => this.#active.closed(id) ?? []);
+    await this.#within(closing);
+  }
+
+  /**
    * Waits until the orders read finished that this daemon still holds
    * `cerrando` (their end committed, their slot not yet given back: the
    * store's readers see a commit before the writer's answer reaches this
@@ -332,6 +342,11 @@ export class OrderService {
     const closing = read.flatMap((pedido) =>
       FINISHED.has(pedido.estado) ? this.#active.closed(pedido.id) ?? [] : []
     );
+    await this.#within(closing);
+  }
+
+  /** Waits for `closing`, {@linkcode CLOSE_WAIT_MS} at most. */
+  async #within(closing: Promise<void>[]): Promise<void> {
     if (closing.length === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
