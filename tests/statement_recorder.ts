@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 /**
  * For tests of the SQL the PostgreSQL store sends: a recorder that takes
  * the place of a connection or of the writer's batch and keeps each
@@ -57,4 +58,10 @@ export function inlined([text, params]: Sent): string {
 export async function planOf(sql: Sql, statement: string, explain = ""): Promise<string> {
   const rows = await sql.unsafe(`EXPLAIN ${explain} ${statement}`);
   return rows.map((row) => row["QUERY PLAN"] as string).join("\n");
+}
+
+/** Asserts that `plan` reads no table `pedidos` whole: neither a sequential nor a bitmap heap scan. */
+export function assertNoTableScan(plan: string, what: string): void {
+  assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
+  assert.doesNotMatch(plan, /Bitmap Heap Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);
 }

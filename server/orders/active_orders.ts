@@ -109,11 +109,9 @@ export class ActiveOrders {
     return closing.promise;
   }
 
-  /** The ids of the orders held `cerrando` now (their final state being committed). */
-  closing(): number[] {
-    const ids: number[] = [];
-    for (const [id, { state }] of this.#orders) if (state === "cerrando") ids.push(id);
-    return ids;
+  /** {@linkcode ActiveOrders.closed} of every order held `cerrando` now. */
+  allClosed(): Promise<void>[] {
+    return [...this.#orders.keys()].flatMap((id) => this.closed(id) ?? []);
   }
 
   /** Stops holding an order and gives its slot back. */

@@ -326,8 +326,7 @@ export class OrderService {
    * answered beside it, counts that order ended and its slot free (§8).
    */
   async settleEnds(): Promise<void> {
-    const closing = this.#active.closing().flatMap((id) => this.#active.closed(id) ?? []);
-    await this.#within(closing);
+    await this.#within(this.#active.allClosed());
   }
 
   /**

@@ -9,6 +9,30 @@ import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: null };
 
+/**
+ * A store whose ends of attempts are visible to reads at once, and whose
+ * writer answers them 200 ms later, as a database's readers see a commit
+ * before its writer says so.
+ */
+function storeAnsweringEndsLate(): MemoryStore {
+  const store = new MemoryStore();
+  for (const method of ["markFinished", "markRan"] as const) {
+    const write = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
+    (store[method] as unknown) = async (...args: unknown[]) => {
+      await write(...args);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    };
+  }
+  return store;
+}
+
+/** Until the store shows order `id` ended `listo` (its writer may not have answered yet). */
+async function storedListo(store: MemoryStore, id: number): Promise<void> {
+  while ((await store.get(id))?.estado !== "listo") {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 Deno.test("OrderService.status() with esperar answers an order that finished while it was being read, not at its timeout", async () => {
   const store = new MemoryStore();
   // Each read is answered 100 ms late, with the order as it was when asked for.
@@ -140,16 +164,7 @@ Deno.test("OrderService.status(): a wait outlives a store away for a moment; a p
 
 Deno.test("OrderService: an order read as ended has given its slot back: a PEDIDO after ESTADO or LISTAR said listo is not refused queue_full", async () => {
   for (const how of ["ESTADO", "ESTADO esperar", "LISTAR"] as const) {
-    const store = new MemoryStore();
-    // The end is visible to reads at once, and the writer's answer comes 200 ms
-    // later, as a database's readers see a commit before its writer says so.
-    for (const method of ["markFinished", "markRan"] as const) {
-      const write = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
-      (store[method] as unknown) = async (...args: unknown[]) => {
-        await write(...args);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      };
-    }
+    const store = storeAnsweringEndsLate();
     await using pool = new InlinePool(1);
     const service = new OrderService({
       store,
@@ -160,10 +175,7 @@ Deno.test("OrderService: an order read as ended has given its slot back: a PEDID
     });
     try {
       const { id } = await service.submit(ORDER);
-      // Until the store shows it ended (its writer not yet answered).
-      while ((await store.get(id))?.estado !== "listo") {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await storedListo(store, id);
       const seen = how === "LISTAR"
         ? (await service.list({ limit: 1 })).pedidos[0]
         : (await service.status(id, { esperar: how === "ESTADO esperar", timeoutMs: 5_000 }))
@@ -216,15 +228,7 @@ Deno.test("OrderService.submit(): the same clave twice at a full daemon whose sl
 });
 
 Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an order listo counts it ended and its slot free", async () => {
-  const store = new MemoryStore();
-  // The end is visible to reads at once; the writer's answer comes 200 ms later.
-  for (const method of ["markFinished", "markRan"] as const) {
-    const write = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
-    (store[method] as unknown) = async (...args: unknown[]) => {
-      await write(...args);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    };
-  }
+  const store = storeAnsweringEndsLate();
   await using pool = new InlinePool(1);
   const service = new OrderService({
     store,
@@ -235,9 +239,7 @@ Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an o
   });
   try {
     const { id } = await service.submit(ORDER);
-    while ((await store.get(id))?.estado !== "listo") {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await storedListo(store, id);
     assert.equal(service.stats().libres, 0, "its end not yet answered by the writer");
     // ESTADO and STATS pipelined: both start now.
     const [estado, stats] = await Promise.all([
