@@ -111,24 +111,17 @@ export class Intake {
     if (now !== null) begin(now);
     else await this.#slotAfterDuplicates(begin);
     if (started === null && pedido.clave !== null) {
-      // Full: a clave already stored still gets its order. The inserts of this
-      // clave in flight are noted before the lookup: one that commits while the
-      // lookup runs, unseen by it, is then waited for and looked at again.
-      const settling = this.#claves.settled(pedido.clave);
+      // Full: a clave already stored still gets its order.
       const existing = await this.#store.findByClave(pedido.clave);
       if (existing) return duplicateReply(existing);
-      if (await settling) {
-        // An order with this clave was being stored (sent just before, maybe
-        // on this connection): answer as if this one had waited for it.
-        const stored = await this.#store.findByClave(pedido.clave);
-        if (stored) return duplicateReply(stored);
-      }
+      // A slot that came free meanwhile: the insert answers a clave stored since.
       const late = this.#capacity.tryTake();
       if (late !== null) begin(late);
       else {
-        // Refused, unless an order with this clave sent before it took a slot
-        // that came free meanwhile (its insert begun after this one looked):
-        // then, as if this one had waited for its reply, it is that order.
+        // Refused, unless an order with this clave sent before it is being
+        // stored (maybe on this connection, maybe in a slot that came free while
+        // this one looked): as if this one had waited for its reply, it is
+        // that order.
         await this.#claves.settled(pedido.clave);
         const stored = await this.#store.findByClave(pedido.clave);
         if (stored) return duplicateReply(stored);
