@@ -128,10 +128,6 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     err(`${error.message}\n\n${CLIENT_USAGE}`);
     return EXIT.usage;
   }
-  if (command.kind === "help") {
-    out(CLIENT_USAGE);
-    return EXIT.ok;
-  }
 
   let stdinText: string | null = null;
   if (command.kind === "stdin") {

@@ -101,10 +101,6 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
     err(`pedidos load: ${error.message}\n\n${LOAD_USAGE}`);
     return LOAD_EXIT.usage;
   }
-  if (command.help) {
-    out(LOAD_USAGE);
-    return LOAD_EXIT.ok;
-  }
   const terminal = io.isTerminal ?? Deno.stdout.isTerminal();
   const live = terminal && !command.json;
   using signals = io.signal === undefined ? signalController() : null;
