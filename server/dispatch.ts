@@ -93,12 +93,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           (error.code === "unavailable" || error.code === "internal") &&
           reply.mensaje === MESSAGES[error.code]
         ) {
-          return { ...reply, mensaje: failureMessage(error.code, op) };
+          const unknown = error.cause instanceof StoreUnavailableError &&
+            error.cause.outcomeUnknown;
+          return { ...reply, mensaje: failureMessage(error.code, op, unknown) };
         }
         return reply;
       }
       if (error instanceof StoreUnavailableError) {
-        return errorReply("unavailable", failureMessage("unavailable", op));
+        return errorReply("unavailable", failureMessage("unavailable", op, error.outcomeUnknown));
       }
       logger.error("request.internal_error", { error: String(error) });
       return errorReply("internal", failureMessage("internal", op));

@@ -498,3 +498,90 @@ pgTest({
     assert.match(late.output(), /cannot go on: .*capacity in force is 6\b/);
   },
 });
+
+/** The writer's `COMMIT`, as it goes over the wire (postgres_writer.ts pads it). */
+const WRITER_COMMIT = "COMMIT -- ---";
+
+pgTest({
+  name:
+    "a PEDIDO whose commit went through but whose answer was lost with the connection answers ok, with the id it was stored under, and runs at once",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--process-ms",
+      "0",
+    ]);
+    // Idle (no retention, nothing queued): the next COMMIT is the order's.
+    const broken = proxy.breakAt(WRITER_COMMIT, { deliver: true, afterReply: "COMMIT\0" });
+    const reply = await ask(daemon.port, order(), 15_000);
+    await broken;
+    assert.equal(reply.ok, true, JSON.stringify(reply));
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(rows.map((row) => row.id), [reply.id], "stored once, under the id answered");
+    // Taken by this daemon at its insert: it runs it now, not once its lease runs out (30 s).
+    const done = await ask(
+      daemon.port,
+      { op: "ESTADO", id: reply.id, esperar: true, timeout_ms: 10_000 },
+      15_000,
+    );
+    assert.equal(done.pedido?.estado, "listo", JSON.stringify(done));
+    assert.equal(done.pedido.intentos, 1);
+    assert.match(daemon.output(), /ERROR store\.unavailable/, "the connection was lost");
+  },
+});
+
+pgTest({
+  name:
+    "a PEDIDO whose commit never reached the database answers unavailable, nothing accepted, and nothing is stored",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
+    const broken = proxy.breakAt(WRITER_COMMIT, { deliver: false });
+    const reply = await ask(daemon.port, order(), 15_000);
+    await broken;
+    assert.equal(reply.error, "unavailable", JSON.stringify(reply));
+    assert.match(reply.mensaje, /Nada fue aceptado/);
+    assert.deepEqual(await readPgRows(cluster.db), []);
+    // And the next one is taken once the daemon has its database back.
+    await waitUntil(async () => (await ask(daemon.port, order())).ok === true, {
+      what: "an order accepted after the outage",
+    });
+  },
+});
+
+pgTest({
+  name:
+    "a PEDIDO whose commit's answer was lost while the database stays out of reach answers unavailable saying it may have been accepted",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
+    const broken = proxy.breakAt(WRITER_COMMIT, {
+      deliver: true,
+      afterReply: "COMMIT\0",
+      thenCut: true,
+    });
+    const reply = await ask(daemon.port, order("k-1"), 20_000);
+    await broken;
+    assert.equal(reply.error, "unavailable", JSON.stringify(reply));
+    assert.match(reply.mensaje, /No se sabe si el pedido fue aceptado/);
+    assert.doesNotMatch(reply.mensaje, /Nada fue aceptado/);
+    // It was: the same clave, once the database is back, answers that order.
+    assert.equal((await readPgRows(cluster.db)).length, 1);
+    proxy.open();
+    // deno-lint-ignore no-explicit-any -- a reply
+    let again: any = null;
+    await waitUntil(async () => {
+      again = await ask(daemon.port, order("k-1"));
+      return again.ok === true;
+    }, { what: "the order again, the database back" });
+    assert.equal(again.duplicado, true, JSON.stringify(again));
+  },
+});

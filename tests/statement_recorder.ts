@@ -20,6 +20,7 @@ export class StatementRecorder {
 
   /** As the writer's batch (`BatchContext`): pass to a kind's `apply`. */
   readonly batch = {
+    batch: 1,
     query: (text: string, params: unknown[]) => this.#keep(text, params),
     newWork() {},
     finished() {},

@@ -13,6 +13,18 @@ interface Pair {
   done: Promise<unknown>;
   /** Black-holed: both stay open, nothing sent either way arrives. */
   frozen: boolean;
+  /** Sprung on this pair: what the server sends is dropped until `afterReply` is seen. */
+  sprung: Trap | null;
+}
+
+/** What {@linkcode TcpProxy.breakAt} waits for, and what it does then. */
+interface Trap {
+  marker: Uint8Array;
+  afterReply: Uint8Array;
+  deliver: boolean;
+  freeze: boolean;
+  thenCut: boolean;
+  sprang: () => void;
 }
 
 /**
@@ -26,6 +38,7 @@ export class TcpProxy implements AsyncDisposable {
   #listener: Deno.TcpListener | null = null;
   #accepting: Promise<void> | null = null;
   readonly #pairs = new Set<Pair>();
+  #trap: Trap | null = null;
 
   /** A proxy to `target` on a free port, not listening yet: nothing answers there. */
   constructor(target: { hostname: string; port: number }) {
@@ -83,6 +96,52 @@ export class TcpProxy implements AsyncDisposable {
     return this.#pairs.size;
   }
 
+  /**
+   * Breaks the next connection on which the client sends `marker` (say, a
+   * `COMMIT`'s text), in one of two ways:
+   *
+   * - `deliver: true`: what the client sent goes on to the server, and the
+   *   server's answers on that connection are dropped until one carries
+   *   `afterReply` (e.g. `COMMIT\0`, the tag of the commit's completion):
+   *   the server has done it, the client never hears. Then both sides are
+   *   closed.
+   * - `deliver: false`: the data with the marker is dropped and both sides
+   *   closed at once: the server never gets it. With `freeze`, they stay
+   *   open instead, silent both ways (as {@linkcode freeze} does).
+   *
+   * With `thenCut`, the proxy stops listening at the same moment, so the
+   * client cannot come back through it until {@linkcode open}.
+   *
+   * @returns Resolves once it has broken the connection.
+   */
+  breakAt(
+    marker: string,
+    options: { deliver: boolean; afterReply?: string; freeze?: boolean; thenCut?: boolean },
+  ): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const bytes = new TextEncoder();
+    this.#trap = {
+      marker: bytes.encode(marker),
+      afterReply: bytes.encode(options.afterReply ?? ""),
+      deliver: options.deliver,
+      freeze: options.freeze ?? false,
+      thenCut: options.thenCut ?? false,
+      sprang: resolve,
+    };
+    return promise;
+  }
+
+  /** Stops listening (new connections are refused); those open go on. */
+  #stopListening(): void {
+    const listener = this.#listener;
+    this.#listener = null;
+    try {
+      listener?.close();
+    } catch {
+      // closed
+    }
+  }
+
   async #forward(a: Deno.TcpConn): Promise<void> {
     let b: Deno.TcpConn;
     try {
@@ -91,11 +150,57 @@ export class TcpProxy implements AsyncDisposable {
       a.close();
       return;
     }
-    const pair: Pair = { a, b, done: Promise.resolve(), frozen: false };
+    const pair: Pair = { a, b, done: Promise.resolve(), frozen: false, sprung: null };
+    const closeBoth = () => {
+      for (const conn of [a, b]) {
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }
+    };
+    // The last bytes seen each way, so that a marker split across chunks is found.
+    const tails = new Map<Deno.TcpConn, Uint8Array>();
+    const seen = (from: Deno.TcpConn, chunk: Uint8Array, marker: Uint8Array): boolean => {
+      const tail = tails.get(from) ?? new Uint8Array();
+      const both = new Uint8Array(tail.length + chunk.length);
+      both.set(tail);
+      both.set(chunk, tail.length);
+      tails.set(from, both.slice(Math.max(0, both.length - 64)));
+      return marker.length > 0 && indexOf(both, marker) >= 0;
+    };
     const copy = async (from: Deno.TcpConn, to: Deno.TcpConn) => {
       const writer = to.writable.getWriter();
       try {
         for await (const chunk of from.readable) {
+          const trap = this.#trap;
+          if (from === a && trap !== null && pair.sprung === null && seen(a, chunk, trap.marker)) {
+            this.#trap = null;
+            if (trap.thenCut) this.#stopListening();
+            if (!trap.deliver) {
+              trap.sprang();
+              if (trap.freeze) {
+                pair.frozen = true;
+                continue;
+              }
+              closeBoth();
+              break;
+            }
+            pair.sprung = trap;
+            // Only answers from now on count: the last commit's tag may be in the tail.
+            tails.delete(b);
+            await writer.write(chunk);
+            continue;
+          }
+          if (from === b && pair.sprung !== null) {
+            if (seen(b, chunk, pair.sprung.afterReply)) {
+              closeBoth();
+              pair.sprung.sprang();
+              break;
+            }
+            continue;
+          }
           if (!pair.frozen) await writer.write(chunk);
         }
       } catch {
@@ -118,4 +223,15 @@ export class TcpProxy implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cut();
   }
+}
+
+/** Where `needle` first occurs in `hay`, or -1. */
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (hay[i + j] !== needle[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
 }

@@ -68,14 +68,31 @@ const NOT_DONE: Readonly<Record<string, string>> = {
 };
 
 /**
- * The `mensaje` of `unavailable` or `internal` for a request of `op`: the
- * code's cause and what did not happen (a read: "No se pudo leer").
+ * What to do after a change whose commit went out while the connection
+ * broke, when whether it was done could not be learned (§6: it may or may
+ * not be stored).
  */
-export function failureMessage(code: "unavailable" | "internal", op: string): string {
+const NOT_KNOWN: Readonly<Record<string, string>> = {
+  PEDIDO:
+    "No se sabe si el pedido fue aceptado: reenvíelo con la misma clave (o búsquelo con LISTAR).",
+  REINTENTAR: "No se sabe si se reintentó el pedido: consúltelo con ESTADO.",
+  CANCELAR: "No se sabe si se canceló el pedido: consúltelo con ESTADO.",
+};
+
+/**
+ * The `mensaje` of `unavailable` or `internal` for a request of `op`: the
+ * code's cause and what did not happen (a read: "No se pudo leer"), or,
+ * with `outcomeUnknown`, that it may have happened.
+ */
+export function failureMessage(
+  code: "unavailable" | "internal",
+  op: string,
+  outcomeUnknown = false,
+): string {
   const cause = code === "unavailable"
     ? "❌ El almacén de pedidos no está disponible."
     : "❌ Error interno.";
-  const outcome = NOT_DONE[op] ??
+  const outcome = (outcomeUnknown ? NOT_KNOWN[op] : undefined) ?? NOT_DONE[op] ??
     (op === "TASK" ? "La tarea no se ejecutó; reintente." : "No se pudo leer; reintente.");
   return `${cause} ${outcome}`;
 }

@@ -7,9 +7,10 @@
  */
 
 /**
- * The store cannot reach its database now. Whatever was asked may or may
- * not have been done when the connection broke during a commit (§6: a
- * client that retries with the same `clave` gets exactly one order).
+ * The store cannot reach its database now: what was asked was not done,
+ * unless {@linkcode StoreUnavailableError.outcomeUnknown} (the connection
+ * broke during a commit whose outcome could not be learned; §6: a client
+ * that retries with the same `clave` gets exactly one order).
  *
  * @example Usage
  * ```ts
@@ -19,6 +20,13 @@
  * ```
  */
 export class StoreUnavailableError extends Error {
+  /**
+   * The connection broke after a commit was sent, and whether it was done
+   * could not be learned (the database stayed out of reach): unlike the
+   * other failures, this one may have been done.
+   */
+  outcomeUnknown = false;
+
   /**
    * @param what The operation, e.g. `insert`.
    * @param reason Why, for the log (never a password).

@@ -45,6 +45,7 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
     await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
     // Rows of daemons gone for a day are of no use to anyone.
     await tx`DELETE FROM pedidos_nodos WHERE visto < clock_timestamp() - interval '1 day'`;
+    await tx`DELETE FROM pedidos_lotes WHERE visto < clock_timestamp() - interval '1 day'`;
     const [alive] = await tx<{ n: number }[]>`
       SELECT count(*) AS n FROM pedidos_nodos
       WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'

@@ -51,6 +51,11 @@ const CLAIMABLE = `EXISTS (SELECT 1 FROM pedidos WHERE estado = 'pendiente'
  * daemon (`$3`, for `$4` ms) in the insert itself when no older order waits
  * in the queue, which would otherwise go first. That saves the claim: one
  * row version and one round trip per order.
+ *
+ * What it stored (`[n, id, taken]` of each order) is also kept as this
+ * daemon's lane `$6`'s last batch, numbered `$5`, in `pedidos_lotes`: when
+ * the answers are lost with the connection, {@linkcode LAST_BATCH} says
+ * whether the batch committed and what it stored.
  */
 const INSERT = `WITH input AS (
     SELECT x.*, min(x.n) OVER (PARTITION BY x.clave) AS first
@@ -80,8 +85,18 @@ const INSERT = `WITH input AS (
     FROM chosen ORDER BY n
     ON CONFLICT (clave) WHERE clave IS NOT NULL DO NOTHING
     RETURNING id
+  ), lote AS (
+    INSERT INTO pedidos_lotes (nodo, carril, lote, filas, visto)
+    SELECT $3::text, $6::smallint, $5::bigint,
+      coalesce(jsonb_agg(jsonb_build_array(c.n, c.id, c.taken)), '[]'), clock_timestamp()
+    FROM chosen c WHERE c.id IN (SELECT id FROM ins)
+    ON CONFLICT (nodo, carril) DO UPDATE
+      SET lote = excluded.lote, filas = excluded.filas, visto = excluded.visto
   )
   SELECT n, id, taken, id IN (SELECT id FROM ins) AS stored FROM chosen`;
+
+/** The last batch of new orders of this daemon's (`$1`) lane `$2`, as {@linkcode INSERT} kept it. */
+const LAST_BATCH = `SELECT lote, filas FROM pedidos_lotes WHERE nodo = $1 AND carril = $2`;
 
 const BY_CLAVES = `SELECT ${PEDIDO_COLUMNS} FROM pedidos
   WHERE clave = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`;
@@ -94,6 +109,43 @@ const FINISHED = "('listo', 'error', 'cancelado')";
 
 /** Waits for whoever changes the order now, and keeps others from changing it until the commit. */
 const LOCK_ORDER = `SELECT 1 FROM pedidos WHERE id = $1 FOR UPDATE`;
+
+/**
+ * Each new order's result, from the rows its batch stored (`n`, its place in
+ * the batch) and the orders of its claves as stored after it.
+ */
+function answer(
+  ctx: { newWork(): void },
+  args: InsertArgs[],
+  inserted: { n: number; id: number; taken: boolean }[],
+  stored: PedidoRow[],
+): CheckedInsert[] {
+  // (A hashed lookup of the inserted ids, where a join would compare each row with each.)
+  const byN = new Map(inserted.map((row) => [row.n, row]));
+  const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
+  if (inserted.some((row) => !row.taken)) ctx.newWork();
+  return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
+    const row = byN.get(n);
+    if (row !== undefined) {
+      const fresh = newPedido(row.id, pedido, receivedAt);
+      if (!row.taken) return { status: "inserted", pedido: fresh };
+      const started: Pedido = {
+        ...fresh,
+        estado: "en proceso",
+        intentos: 1,
+        fecha_inicio: receivedAt,
+      };
+      return {
+        status: "inserted",
+        pedido: started,
+        claimed: { id: row.id, attempt: 1, pedido: started, takenOver: false },
+      };
+    }
+    const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
+    if (existing !== undefined) return { status: "duplicate", pedido: existing };
+    return { status: "full" };
+  });
+}
 
 /**
  * New orders. A write whose clave is stored (before, or by an earlier order
@@ -135,44 +187,27 @@ function insertKind(
       const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
       const inserting = ctx.query<{ n: number; id: number; taken: boolean; stored: boolean }>(
         INSERT,
-        [
-          checked,
-          input,
-          holder.nodeId,
-          holder.leaseMs,
-        ],
+        [checked, input, holder.nodeId, holder.leaseMs, ctx.batch, checked ? 0 : 1],
       );
       // After the insert, in the same transaction: sees the orders just stored too.
       const reading = claves.length === 0
         ? Promise.resolve([])
         : ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
       const [inserted, stored] = await Promise.all([inserting, reading]);
-      // (Every chosen row comes back: a hashed lookup of the inserted ids, where a
-      // join would compare each row with each.)
-      const byN = new Map(inserted.filter((row) => row.stored).map((row) => [row.n, row]));
-      const byClave = new Map<string, Pedido>(stored.map((row) => [row.clave!, toPedido(row)]));
-      if (inserted.some((row) => row.stored && !row.taken)) ctx.newWork();
-      return args.map(({ pedido, receivedAt }, n): CheckedInsert => {
-        const row = byN.get(n);
-        if (row !== undefined) {
-          const fresh = newPedido(row.id, pedido, receivedAt);
-          if (!row.taken) return { status: "inserted", pedido: fresh };
-          const started: Pedido = {
-            ...fresh,
-            estado: "en proceso",
-            intentos: 1,
-            fecha_inicio: receivedAt,
-          };
-          return {
-            status: "inserted",
-            pedido: started,
-            claimed: { id: row.id, attempt: 1, pedido: started, takenOver: false },
-          };
-        }
-        const existing = pedido.clave === null ? undefined : byClave.get(pedido.clave);
-        if (existing !== undefined) return { status: "duplicate", pedido: existing };
-        return { status: "full" };
-      });
+      return answer(ctx, args, inserted.filter((row) => row.stored), stored);
+    },
+    async recover(ctx, args) {
+      const [last] = await ctx.query<{ lote: string; filas: [number, number, boolean][] }>(
+        LAST_BATCH,
+        [holder.nodeId, checked ? 0 : 1],
+      );
+      if (last === undefined || Number(last.lote) !== ctx.batch) return null;
+      const claves = [...new Set(args.flatMap((a) => a.pedido.clave ?? []))];
+      const stored = claves.length === 0
+        ? []
+        : await ctx.query<PedidoRow>(BY_CLAVES, [JSON.stringify(claves)]);
+      const inserted = last.filas.map(([n, id, taken]) => ({ n, id, taken }));
+      return answer(ctx, args, inserted, stored);
     },
   };
 }

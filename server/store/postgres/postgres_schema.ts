@@ -182,6 +182,20 @@ export const MIGRATIONS: readonly string[] = [
   // by the time they ended, as on SQLite.
   `CREATE INDEX pedidos_fallidos ON pedidos (id) WHERE estado IN ('error', 'cancelado');
   CREATE INDEX pedidos_fin ON pedidos (fecha_fin) WHERE estado IN ('listo', 'error', 'cancelado');`,
+  // 7: what the last batch of new orders of each daemon's writer lane stored,
+  // written in that batch's transaction: when the connection breaks after its
+  // COMMIT was sent, the daemon reads here whether it committed, and which
+  // orders it stored (order_writes.ts, lost_commit.ts). One row per lane,
+  // overwritten by each batch (HOT updates: no index changes); a daemon's rows
+  // go with it, or a day after it was last seen.
+  `CREATE TABLE pedidos_lotes (
+    nodo   text NOT NULL,
+    carril smallint NOT NULL,
+    lote   bigint NOT NULL,
+    filas  jsonb NOT NULL,
+    visto  timestamptz NOT NULL,
+    PRIMARY KEY (nodo, carril)
+  ) WITH (fillfactor = 50);`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -563,13 +563,17 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   async #close(): Promise<void> {
     this.#closed = true;
     await this.#writer.flush();
+    await this.#writer.close();
     this.#health.close();
     await this.#signals.close(LEAVE_MS);
     if (this.#ready && this.#health.downReason === null) {
       // Bounded: a connection gone silent must not hold the stop (the others
       // forget this node once its heartbeat is old in any case).
       await withDeadline(
-        this.#pools.main`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`.execute(),
+        this.#pools.main.begin(async (tx) => {
+          await tx`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`;
+          await tx`DELETE FROM pedidos_lotes WHERE nodo = ${this.nodeId}`;
+        }),
         LEAVE_MS,
         "leave the cluster",
       ).catch(() => {});

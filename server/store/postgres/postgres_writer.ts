@@ -52,6 +52,8 @@ import type { BatchTiming } from "../../../workers/writer_messages.ts";
 import { Deadline, withDeadline } from "./deadline.ts";
 import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
+import { StoreUnavailableError } from "../store_unavailable_error.ts";
+import { endLostTransaction, type LostTransaction } from "./lost_commit.ts";
 import { reserveConnection } from "./reserve_connection.ts";
 import { WriterLane } from "./writer_lane.ts";
 
@@ -78,6 +80,11 @@ export const WRITER_SETTINGS: Record<string, string> = {
 
 /** What a kind of write uses while its batch is being sent. */
 export interface BatchContext {
+  /**
+   * The transaction's number, unique in this writer: a kind that can
+   * {@linkcode WriteKind.recover | recover} stores it with what it wrote.
+   */
+  batch: number;
   /** Sends a statement now (after those sent before it); resolves with its rows. */
   query<T extends object>(text: string, params: unknown[]): Promise<T[]>;
   /** New `pendiente` orders were made: the other daemons are woken after the commit. */
@@ -110,6 +117,26 @@ export interface WriteKind<A, R> {
    */
   size?(args: A): number;
   apply(ctx: BatchContext, args: A[]): Promise<(R | Error)[]>;
+  /**
+   * The writes of a transaction whose connection broke once its `COMMIT`
+   * may have gone out, after it can no longer commit (`lost_commit.ts`):
+   * reads on another connection whether transaction `ctx.batch` committed
+   * and, if it did, resolves with the results `apply` would have given;
+   * null when it did not commit. A kind without it cannot tell: its writes
+   * then fail as if the database were down (they may or may not have been
+   * done).
+   */
+  recover?(ctx: RecoveryContext, args: A[]): Promise<(R | Error)[] | null>;
+}
+
+/** What {@linkcode WriteKind.recover} uses. */
+export interface RecoveryContext {
+  /** The number of the transaction lost ({@linkcode BatchContext.batch}). */
+  batch: number;
+  /** Runs a statement on the pool (not in a transaction). */
+  query<T extends object>(text: string, params: unknown[]): Promise<T[]>;
+  /** As {@linkcode BatchContext.newWork}: the transaction made new `pendiente` orders. */
+  newWork(): void;
 }
 
 /** What the writer tells its store after each commit. */
@@ -148,6 +175,13 @@ export interface PostgresWriterOptions {
    * @default 15000
    */
   deadlineMs?: number;
+  /**
+   * How long a transaction whose answers were lost with its connection may
+   * take to be found committed or not (`lost_commit.ts`), its writers
+   * waiting; past it, they fail, their outcome unknown.
+   * @default 5000
+   */
+  recoverMs?: number;
 }
 
 interface Queued {
@@ -178,6 +212,9 @@ const RESERVE_RETRY_MS = 1000;
 
 type Lane = WriterLane<Queued>;
 
+/** How long a lost transaction's backend is looked for, to be ended, after its writers were answered. */
+const LINGER_MS = 10 * 60_000;
+
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: () => Sql;
@@ -186,6 +223,13 @@ export class PostgresWriter {
   readonly #maxBatch: number;
   readonly #maxBatchBytes: number;
   readonly #deadlineMs: number;
+  readonly #recoverMs: number;
+  /** The number of the last transaction sent. */
+  #batchNumber = 0;
+  /** Aborted when the writer closes: lost transactions are no longer ended. */
+  readonly #closing = new AbortController();
+  /** Lost transactions' backends still being ended ({@linkcode PostgresWriter.#endLater}). */
+  readonly #ending = new Set<Promise<void>>();
   /** The deadline of each transaction in flight, and the connection it went on once known. */
   readonly #deadlines = new Map<Deadline, Carrier>();
   /** The two lanes: writes that add unfinished orders, and the others. */
@@ -203,6 +247,7 @@ export class PostgresWriter {
     this.#maxBatch = options.maxBatch ?? 2000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
     this.#deadlineMs = options.deadlineMs ?? 15_000;
+    this.#recoverMs = options.recoverMs ?? 5000;
   }
 
   /** Queues a write; resolves with its result after its transaction commits. */
@@ -309,15 +354,31 @@ export class PostgresWriter {
     let outcome;
     const began = performance.now();
     const pool = this.#sql();
+    const carrier: Carrier = { connection: null, pid: null, sentAt: 0, batch: 0 };
     try {
-      outcome = await this.#send(groups, effects, lane, pool);
+      outcome = await this.#send(groups, effects, lane, pool, carrier);
     } catch (error) {
-      goOn();
       // No connection, or it broke: the commit may or may not have happened.
       const stale = this.#sql() !== pool;
-      for (const queued of batch) {
-        queued.reject(this.#unavailable(queued.kind.name, error, stale));
+      const failures = batch.map((queued) => this.#unavailable(queued.kind.name, error, stale));
+      // Found out before the lane goes on: its next transaction would
+      // overwrite what this one stored to be found by.
+      const recovered = await this.#recover(groups, carrier);
+      goOn();
+      if (recovered === null) {
+        batch.forEach((queued, i) => queued.reject(failures[i]));
+        return;
       }
+      groups.forEach(([_kind, group], g) => {
+        const results = recovered[g];
+        for (const [n, queued] of group.entries()) {
+          const failure = failures[batch.indexOf(queued)]!;
+          if (results === undefined) {
+            if (failure instanceof StoreUnavailableError) failure.outcomeUnknown = true;
+            queued.reject(failure);
+          } else settle(queued, results[n]);
+        }
+      });
       return;
     }
     if (outcome.aborted !== null) {
@@ -353,18 +414,92 @@ export class PostgresWriter {
         }
         return;
       }
-      group.forEach((queued, i) => {
-        const value = result.value[i];
-        if (value instanceof Error) {
-          queued.reject(
-            new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }),
-          );
-        } else {
-          queued.resolve(value);
-        }
-      });
+      group.forEach((queued, i) => settle(queued, result.value[i]));
     });
     if (effects.newWork || effects.finished.length > 0) this.#onCommit(effects);
+  }
+
+  /**
+   * After a transaction's connection broke: whether it committed, and then
+   * its writes' results, read on another connection once it can no longer
+   * commit (`lost_commit.ts`).
+   *
+   * @returns null when it did not commit (found so, or it never reached a
+   * connection): its writes fail, the database unavailable. Else each
+   * group's results, or `undefined` for a group whose outcome is unknown (its
+   * kind cannot recover, or whether the transaction committed could not be
+   * learned in time: then every group).
+   */
+  async #recover(
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    carrier: Carrier,
+  ): Promise<(unknown[] | undefined)[] | null> {
+    if (carrier.pid === null) return null;
+    const unknown = groups.map(() => undefined);
+    // Ended whatever its writes: while its backend lingers (a connection gone
+    // silent), a COMMIT still in the network could land after the answer, and
+    // an open transaction keeps its locks, the capacity's among them, until
+    // the server's idle-in-transaction timeout (5 s at most with the store's
+    // settings, driver_options.ts; none where that is not set).
+    const lost = { pid: carrier.pid, sentAt: carrier.sentAt };
+    const until = performance.now() + this.#recoverMs;
+    const signal = this.#closing.signal;
+    const over = await endLostTransaction(lost, { sql: this.#sql, until, signal });
+    if (!over) {
+      this.#endLater(lost);
+      return unknown;
+    }
+    if (!groups.some(([kind]) => kind.recover)) return unknown;
+    const effects: CommitEffects = { newWork: false, finished: [] };
+    const ctx: RecoveryContext = {
+      batch: carrier.batch,
+      query: <T extends object>(text: string, params: unknown[]) =>
+        withDeadline(
+          this.#sql().unsafe(text, params as never[]).execute() as unknown as Promise<T[]>,
+          Math.max(1, until - performance.now()),
+          "recover a lost commit",
+        ),
+      newWork: () => effects.newWork = true,
+    };
+    const recovered: (unknown[] | undefined)[] = [];
+    for (const [kind, group] of groups) {
+      if (kind.recover === undefined) {
+        recovered.push(undefined);
+        continue;
+      }
+      let results;
+      try {
+        results = await kind.recover(ctx, group.map((queued) => queued.args));
+      } catch {
+        return unknown;
+      }
+      if (results === null) return null;
+      recovered.push(results);
+    }
+    if (effects.newWork) this.#onCommit(effects);
+    return recovered;
+  }
+
+  /**
+   * Goes on ending a lost transaction's backend once its writers have been
+   * answered, until it is gone (for {@linkcode LINGER_MS} at most, or until
+   * the writer closes): the database may be reached again meanwhile.
+   */
+  #endLater(lost: LostTransaction): void {
+    const until = performance.now() + LINGER_MS;
+    const ending: Promise<void> = endLostTransaction(lost, {
+      sql: this.#sql,
+      until,
+      intervalMs: 1000,
+      signal: this.#closing.signal,
+    }).then(() => {}, () => {}).finally(() => this.#ending.delete(ending));
+    this.#ending.add(ending);
+  }
+
+  /** Stops ending lost transactions' backends; resolves once none is being ended. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await Promise.all(this.#ending);
   }
 
   /**
@@ -378,6 +513,7 @@ export class PostgresWriter {
     effects: CommitEffects,
     lane: Lane,
     pool: Sql,
+    carrier: Carrier,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     // The lane's connection from its last transaction, when it still has it:
     // then the statements go out now, without a turn through the pool.
@@ -393,7 +529,6 @@ export class PostgresWriter {
       }
     }
     const reserved = conn;
-    const carrier: Carrier = { connection: null };
     const sending = this.#transaction(reserved, groups, effects, carrier);
     let expired = false;
     // Once its transaction has settled, the connection stays with the lane for
@@ -459,9 +594,15 @@ export class PostgresWriter {
     // driver (postgres 3.4.9, pinned) hands it to a query's `onexecute` as it
     // sends the query, as its own `sql.begin` uses; true keeps pipelining as
     // without it.
-    query("BEGIN", [], {
+    const batch = ++this.#batchNumber;
+    carrier.batch = batch;
+    // The driver sets a query's `state` to its connection's backend (process
+    // id and key) as it sends it, before `onexecute`.
+    const begin: Promise<unknown> & { state?: { pid?: number | null } } = query("BEGIN", [], {
       onexecute: (connection: { id: number }) => {
         carrier.connection = connection.id;
+        carrier.pid = begin.state?.pid ?? null;
+        carrier.sentAt = performance.now();
         return true;
       },
     });
@@ -469,6 +610,7 @@ export class PostgresWriter {
       query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
     const ctx: BatchContext = {
+      batch,
       query,
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
@@ -497,6 +639,21 @@ export class PostgresWriter {
 /** The driver's connection a transaction went on (its `id`), once it was sent. */
 interface Carrier {
   connection: number | null;
+  /** Its backend's process id, once sent (for a commit whose answer was lost). */
+  pid: number | null;
+  /** When it was sent (`performance.now()`). */
+  sentAt: number;
+  /** The transaction's number ({@linkcode BatchContext.batch}). */
+  batch: number;
+}
+
+/** Answers a write with its result: an `Error` is its own failure. */
+function settle(queued: Queued, value: unknown): void {
+  if (value instanceof Error) {
+    queued.reject(new Error(`Cannot ${queued.kind.name}: ${value.message}`, { cause: value }));
+  } else {
+    queued.resolve(value);
+  }
 }
 
 function groupByKind(batch: Queued[]): [WriteKind<unknown, unknown>, Queued[]][] {

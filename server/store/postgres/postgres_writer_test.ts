@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { TcpProxy } from "../../../tests/tcp_proxy.ts";
+import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { PostgresWriter, type PostgresWriterOptions, type WriteKind } from "./postgres_writer.ts";
 
 /** A write whose transaction takes `seconds` in the database. */
@@ -182,6 +184,44 @@ pgTest({
     } finally {
       await old.end({ timeout: 0 });
       await fresh.end({ timeout: 0 });
+    }
+  },
+});
+
+pgTest({
+  name:
+    "a transaction whose connection goes silent before its COMMIT arrives is ended before its writes are answered, its capacity lock let go (not left to a server timeout)",
+  async fn() {
+    await using db = await freshDatabase();
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const through = new URL(db.url);
+    through.port = String(proxy.port);
+    // (Without the store's idle_in_transaction_session_timeout: the writer ends it itself.)
+    const sql = postgres(through.href, { max: 2, onnotice: () => {} });
+    const writer = writerOn(() => sql, { deadlineMs: 500 });
+    try {
+      await db.sql`CREATE TABLE t (n integer)`;
+      const add: WriteKind<number, number> = {
+        name: "add",
+        checked: true,
+        async apply(ctx, args) {
+          await ctx.query("INSERT INTO t SELECT unnest($1::int[])", [args]);
+          return args;
+        },
+      };
+      const silent = proxy.breakAt("COMMIT -- ---", { deliver: false, freeze: true });
+      await assert.rejects(writer.write(add, 1), /unavailable: add/);
+      await silent;
+      // Another daemon's batch takes the capacity lock at once: the silent one's is gone.
+      const [row] = await db.sql.begin((tx) =>
+        tx`SELECT pg_try_advisory_xact_lock(${CAPACITY_LOCK}) AS got`
+      );
+      assert.equal(row?.got, true, "the capacity lock is free");
+      assert.deepEqual([...await db.sql`SELECT n FROM t`], [], "rolled back");
+    } finally {
+      await writer.close();
+      await sql.end({ timeout: 1 });
     }
   },
 });
