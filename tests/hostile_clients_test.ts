@@ -109,6 +109,22 @@ Deno.test("hostile: a peer that pipelines LISTARs and never reads holds at most 
   });
 });
 
+Deno.test("hostile: a TASK whose result would pass --max-reply-bytes is refused invalid_task, the reply within the limit", async () => {
+  const maxReplyBytes = 135_168;
+  await using daemon = await startInProcess({ maxReplyBytes });
+  const client = await daemon.client();
+  // `ΐ` is 2 bytes in UTF-8 and its upper case `Ϊ́` 6: 64 KB asked, 192 KB to answer.
+  const big = await client.request({ op: "TASK", task: { name: "upper", s: "ΐ".repeat(32_000) } });
+  assert.equal(big.error, "invalid_task", JSON.stringify(big).slice(0, 200));
+  assert.equal(big.campo, "task.s");
+  assert.match(big.mensaje as string, /--max-reply-bytes 135168/);
+  assert.ok(lineBytes(big) <= maxReplyBytes);
+  // One that fits is answered whole, and the connection goes on.
+  const fits = await client.request({ op: "TASK", task: { name: "upper", s: "ΐ".repeat(20_000) } });
+  assert.ok(fits.result === "ΐ".repeat(20_000).toUpperCase(), "the whole text, upper case");
+  assert.ok(lineBytes(fits) <= maxReplyBytes, `${lineBytes(fits)} bytes`);
+});
+
 Deno.test("hostile: --max-reply-bytes below one order of --max-request-bytes is refused at start", () => {
   const noFile = { getEnv: () => undefined, readFile: () => null };
   assert.throws(

@@ -365,6 +365,7 @@ export class OrderService {
       capacity: this.#capacity,
       pool: this.#pool,
       logger: this.#logger,
+      maxReplyBytes: this.#listBudget.maxBytes,
       ...(shared === null ? {} : { clusterRoom: () => shared.room() }),
     });
   }

@@ -27,13 +27,20 @@ export interface TaskDeps {
    * within this daemon's capacity). @default {none: this daemon's capacity only}
    */
   clusterRoom?: () => Promise<number | null>;
+  /**
+   * The largest reply line in bytes (`--max-reply-bytes`): a result that
+   * would not fit is refused (`upper` of a text can triple its UTF-8 size:
+   * `ΐ`, 2 bytes, is `Ϊ́`, 6). @default {no limit}
+   */
+  maxReplyBytes?: number;
 }
 
 /**
  * Runs a task on the pool, holding a slot meanwhile.
  *
  * @throws {ProtocolError} `queue_full`, `shutting_down`, `internal`;
- * `invalid_task` when the result is not a finite number.
+ * `invalid_task` when the result is not a finite number, or its reply would
+ * be larger than `maxReplyBytes`.
  */
 export async function runTask(task: TaskSpec, deps: TaskDeps): Promise<TaskReply> {
   using permit = deps.capacity.tryTake() ?? undefined;
@@ -57,5 +64,18 @@ export async function runTask(task: TaskSpec, deps: TaskDeps): Promise<TaskReply
     );
   }
   if (result === null) throw new ProtocolError("internal", "❌ La tarea no dio resultado.");
-  return { ok: true, result };
+  const reply: TaskReply = { ok: true, result };
+  if (deps.maxReplyBytes !== undefined && typeof result === "string") {
+    // The reply line as it is sent: compact JSON and its newline.
+    const bytes = new TextEncoder().encode(JSON.stringify(reply)).length + 1;
+    if (bytes > deps.maxReplyBytes) {
+      throw new ProtocolError(
+        "invalid_task",
+        `❌ El resultado de la tarea (${bytes} bytes) no cabe en una respuesta ` +
+          `(--max-reply-bytes ${deps.maxReplyBytes}); envíe un texto más corto.`,
+        { campo: "task.s" },
+      );
+    }
+  }
+  return reply;
 }
