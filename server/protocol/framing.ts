@@ -46,6 +46,10 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
+/** The first byte of a UTF-8 byte order mark (`EF BB BF`). */
+const BOM_FIRST = 0xef;
+/** JSON's whitespace only (or nothing). */
+const BLANK = /^[ \t\r\n]*$/;
 
 /** First size of the hold buffer. */
 const INITIAL_HOLD_BYTES = 1024;
@@ -135,7 +139,8 @@ export class RequestFramer {
       }
       if (b === LF) {
         if (depth <= 0) {
-          frames.push(this.#frame(chunk, start, i));
+          const frame = this.#frame(chunk, start, i);
+          if (frame !== null) frames.push(frame);
           started = false;
           depth = 0;
           inString = false;
@@ -182,14 +187,15 @@ export class RequestFramer {
     const frames: Frame[] = [];
     if (this.#closed) return frames;
     if (this.#started && this.#held > 0) {
-      frames.push(this.#decode(this.#hold.subarray(0, this.#held)));
+      const frame = this.#decode(this.#hold.subarray(0, this.#held));
+      if (frame !== null) frames.push(frame);
     }
     this.#reset();
     return frames;
   }
 
-  /** The frame of the request ending just before `chunk[end]` (a newline). */
-  #frame(chunk: Uint8Array, start: number, end: number): Frame {
+  /** The frame of the request ending just before `chunk[end]` (a newline); null for none. */
+  #frame(chunk: Uint8Array, start: number, end: number): Frame | null {
     if (this.#held === 0) return this.#decode(chunk.subarray(start, end));
     this.#append(chunk.subarray(0, end));
     const frame = this.#decode(this.#hold.subarray(0, this.#held));
@@ -198,14 +204,21 @@ export class RequestFramer {
     return frame;
   }
 
-  /** Decodes one request's bytes, without one trailing `\r`. */
-  #decode(bytes: Uint8Array): Frame {
+  /**
+   * Decodes one request's bytes, without one trailing `\r`. A leading byte
+   * order mark is dropped (as the decoder does); a line that held nothing
+   * else (but whitespace) is a blank line: null, no request.
+   */
+  #decode(bytes: Uint8Array): Frame | null {
     if (bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+    let text;
     try {
-      return { kind: "request", text: this.#decoder.decode(bytes) };
+      text = this.#decoder.decode(bytes);
     } catch {
       return BAD_UTF8;
     }
+    if (bytes[0] === BOM_FIRST && BLANK.test(text)) return null;
+    return { kind: "request", text };
   }
 
   /** Copies `part` to the end of the hold buffer, growing it up to `max + 1` bytes. */

@@ -129,6 +129,16 @@ function referenceFrames(input: Uint8Array, max: number): Frame[] {
   }
 }
 
+Deno.test("RequestFramer.push() takes a line of only a byte order mark for a blank line, and drops one before a request", () => {
+  const bom = [0xef, 0xbb, 0xbf];
+  assert.deepEqual(frameAll(bytes(bom, '\n{"op":"PING"}\n', bom, "  \r\n", bom)), [
+    request('{"op":"PING"}'),
+  ]);
+  assert.deepEqual(frameAll(bytes(bom, '{"op":"PING"}\n')), [request('{"op":"PING"}')]);
+  // Only at the start: a BOM after other text is part of the request.
+  assert.deepEqual(frameAll(bytes("x", bom, "\n")), [request("x\ufeff")]);
+});
+
 Deno.test("RequestFramer.push() matches a whole-input reference on random streams and chunks", () => {
   // A small seeded PRNG, so a failure can be replayed.
   let seed = 0x2545f491;
