@@ -382,7 +382,12 @@ testWith("read", "write", "run", "env")(
     ]);
     await using conn = await rawConnect(second.port);
     const [oldest, next, last] = ids as [number, number, number];
-    const running = await estado(conn, oldest);
+    // (Listening comes a moment before the worker has taken it up again.)
+    let running = await estado(conn, oldest);
+    for (let tries = 0; running.estado === "pendiente" && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      running = await estado(conn, oldest);
+    }
     assert.deepEqual([running.estado, running.worker, running.intentos], ["en proceso", 1, 2]);
     for (const id of [next, last]) {
       const waiting = await estado(conn, id);
