@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
-import { rawConnect, startInProcess, tempDir } from "./test_util.ts";
+import { rawConnect, startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 Deno.test("the metrics endpoint is off unless --metrics-port is given", async () => {
@@ -124,5 +124,58 @@ testWith("read", "write")(
     assert.equal(after.value("pedidos_escritor_commit_segundos_count"), batches);
     assert.equal(after.value("pedidos_workers_reiniciados_total"), 0);
     assert.ok(after.value("process_resident_memory_bytes") > 0);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "out of file descriptors, the metrics endpoint logs it and listens again: the daemon stays up and serves",
+  async () => {
+    await using dir = await tempDir();
+    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const metricsPort = probe.addr.port;
+    probe.close();
+    await using daemon = await startSubprocess(dir.path, [
+      "--db",
+      `${dir.path}/p.db`,
+      "--metrics-port",
+      String(metricsPort),
+      "--process-ms",
+      "0",
+    ], { fdLimit: 128 });
+    // More connections than the daemon has descriptors left: accepting fails.
+    const held: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 160; i++) {
+        try {
+          held.push(await Deno.connect({ hostname: "127.0.0.1", port: metricsPort }));
+        } catch (error) {
+          // It stopped listening: accepting failed.
+          if (error instanceof Deno.errors.ConnectionRefused) break;
+          throw error;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      for (const conn of held) conn.close();
+    }
+    // Once they are gone, it is scraped again; the daemon never stopped.
+    await waitUntil(async () => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        await response.body?.cancel();
+        return response.status === 200;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 10_000, everyMs: 200, what: "the metrics endpoint back" });
+    {
+      await using conn = await rawConnect(daemon.port);
+      await conn.write('{"op":"PING"}\n');
+      assert.equal((await conn.readLine())?.ok, true);
+    }
+    daemon.process.kill("SIGTERM");
+    const { code, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /metrics\.accept_failed/, "the failure was logged");
   },
 );

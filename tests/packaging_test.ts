@@ -860,7 +860,9 @@ testWith("read")(
     const [binary, subcommand, ...args] = (unit.ExecStart ?? "").split(/\s+/);
     assert.match(binary ?? "", /\/pedidos$/);
     assert.equal(subcommand, "server");
-    const { drainTimeoutMs } = parseServerConfig(args, only({}));
+    const { drainTimeoutMs, maxConnections } = parseServerConfig(args, only({}));
+    // A descriptor per connection, and more for the rest.
+    assert.ok(Number(unit.LimitNOFILE) > 2 * maxConnections, `LimitNOFILE=${unit.LimitNOFILE}`);
     const stopMs = durationMs(unit.TimeoutStopSec ?? "90s");
     assert.ok(
       stopMs > drainTimeoutMs,

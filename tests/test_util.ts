@@ -130,11 +130,28 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
 export async function startSubprocess(
   dir: string,
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** The daemon's limit of open file descriptors (`ulimit -n`). @default {the test's} */
+    fdLimit?: number;
+  } = {},
 ): Promise<Subprocess> {
   const fullArgs = args.includes("--port") ? args : [...args, "--port", "0"];
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...serverPermissions(dir), `${ROOT}main.ts`, "server", ...fullArgs],
+  const command = [
+    Deno.execPath(),
+    "run",
+    ...serverPermissions(dir),
+    `${ROOT}main.ts`,
+    "server",
+    ...fullArgs,
+  ];
+  // `exec`: the daemon is the process the test kills and waits for.
+  const [program, ...programArgs] = options.fdLimit === undefined
+    ? command
+    : ["/bin/sh", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "sh", ...command];
+  const process = new Deno.Command(program!, {
+    args: programArgs,
     cwd: dir,
     stdin: "null",
     stdout: "piped",

@@ -7,6 +7,7 @@
 
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { Logger } from "../../server/log.ts";
+import { LastingHttpServer } from "../../server/lasting_http_server.ts";
 import { formatAddress } from "../client.ts";
 import { createGatewayHandler } from "./app.tsx";
 import { parseWebConfig, WEB_USAGE } from "./config.ts";
@@ -79,19 +80,22 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
   if (io.signal?.aborted) onAbort();
   io.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-    let server: Deno.HttpServer<Deno.NetAddr>;
+    let server: LastingHttpServer;
     try {
-      server = Deno.serve({
+      // Out of file descriptors, it logs and listens again (not the end of the gateway).
+      server = LastingHttpServer.start({
         hostname: config.webHost,
         port: config.webPort,
         signal: stop.signal,
-        onListen: resolve,
+        handler,
         onError: (error) => {
           logger.error("web.error", { error: String(error) });
           return new Response("Error interno", { status: 500 });
         },
-      }, handler);
+        onAcceptFailed: (error, retryMs) =>
+          logger.error("web.accept_failed", { error: String(error), retry_ms: retryMs }),
+        onRelisten: () => logger.info("web.listening_again", {}),
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       err(
@@ -101,7 +105,7 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
       );
       return error instanceof Deno.errors.AddrInUse ? 1 : 2;
     }
-    const addr = await listening;
+    const addr = server.addr;
     const url = `http://${formatAddress(addr.hostname, addr.port)}/`;
     out(`web listening on ${url} (daemon ${daemon.address})\n`);
     const ping = await daemon.request({ op: "PING" }).catch(() => null);

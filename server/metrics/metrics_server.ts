@@ -2,11 +2,14 @@
  * The metrics endpoint (docs/protocol.md §10): `GET /metrics` over HTTP, in the
  * Prometheus text format; any other path is 404, any other method on
  * `/metrics` 405. Off unless `--metrics-port` is given; on loopback unless
- * `--metrics-host` says otherwise. The text is built on each scrape.
+ * `--metrics-host` says otherwise. The text is built on each scrape. A
+ * failure to accept (out of file descriptors) is logged and the endpoint
+ * listens again a second later; it never ends the daemon.
  *
  * @module
  */
 
+import { LastingHttpServer } from "../lasting_http_server.ts";
 import type { Logger } from "../log.ts";
 import { CONTENT_TYPE } from "./prometheus_text.ts";
 
@@ -18,7 +21,7 @@ export interface MetricsServerOptions {
   port: number;
   /** The exposition text now. */
   render: () => string | Promise<string>;
-  /** Where a failed render is logged. */
+  /** Where a failed render, or a failure to accept, is logged. */
   logger?: Logger;
   /**
    * Whether there is anything to render yet: until then a scrape gets 503
@@ -30,10 +33,9 @@ export interface MetricsServerOptions {
 
 /** A running metrics endpoint. Dispose it to stop it. */
 export class MetricsServer implements AsyncDisposable {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  #closing: Promise<void> | null = null;
+  readonly #server: LastingHttpServer;
 
-  private constructor(server: Deno.HttpServer<Deno.NetAddr>) {
+  private constructor(server: LastingHttpServer) {
     this.#server = server;
   }
 
@@ -44,11 +46,8 @@ export class MetricsServer implements AsyncDisposable {
    */
   static start(options: MetricsServerOptions): MetricsServer {
     const { render, logger } = options;
-    const server = Deno.serve({
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port,
-      onListen: () => {},
-    }, async (request) => {
+    const hostname = options.hostname ?? "127.0.0.1";
+    const handler = async (request: Request): Promise<Response> => {
       const { pathname } = new URL(request.url);
       if (pathname !== "/metrics") return new Response("Not found\n", { status: 404 });
       if (request.method !== "GET" && request.method !== "HEAD") {
@@ -75,6 +74,14 @@ export class MetricsServer implements AsyncDisposable {
       // HEAD: GET's headers, its length too, without the body.
       headers["content-length"] = String(new TextEncoder().encode(body).byteLength);
       return new Response(null, { headers });
+    };
+    const server = LastingHttpServer.start({
+      hostname,
+      port: options.port,
+      handler,
+      onAcceptFailed: (error, retryMs) =>
+        logger?.error("metrics.accept_failed", { error: String(error), retry_ms: retryMs }),
+      onRelisten: () => logger?.info("metrics.listening_again", {}),
     });
     return new MetricsServer(server);
   }
@@ -86,7 +93,7 @@ export class MetricsServer implements AsyncDisposable {
 
   /** Stops listening and waits for open requests. Idempotent. */
   close(): Promise<void> {
-    return this.#closing ??= this.#server.shutdown();
+    return this.#server.close();
   }
 
   /** Calls {@linkcode MetricsServer.close}. */
