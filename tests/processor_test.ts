@@ -203,6 +203,20 @@ testWith("read")(
 );
 
 testWith("read")(
+  "a processor module posting its own messages (null, a string, a malformed one) to the main thread does not stop the daemon: they are logged and ignored",
+  async () => {
+    const lines: string[] = [];
+    await using daemon = await startInProcess({ processor: SCRIPTED, workers: 1 }, {
+      logger: new Logger({ level: "warn", write: (line) => lines.push(line) }),
+    });
+    const pedido = await run(daemon, "post-junk");
+    assert.deepEqual([pedido.estado, pedido.resultado], ["listo", { posted: 4 }]);
+    assert.equal((await run(daemon, "ok")).estado, "listo", "the worker goes on");
+    assert.ok(lines.some((line) => /worker\.unexpected_message/.test(line)), lines.join("\n"));
+  },
+);
+
+testWith("read")(
   "an attempt over --process-timeout-ms is aborted: a module that honours its signal keeps its worker",
   async () => {
     await using daemon = await start({ workers: 1, maxIntentos: 2, processTimeoutMs: 200 });

@@ -67,3 +67,38 @@ export type FromProcessor =
    * now, if any, is not blamed for it.
    */
   | { type: "stray"; message: string };
+
+/**
+ * Whether `data`, a message from a processor worker, is one of
+ * {@linkcode FromProcessor}. A processor module runs in the worker's global
+ * scope and may call `self.postMessage` with anything (`null`, a string, an
+ * object of its own): the pool answers only well-formed messages.
+ */
+export function isFromProcessor(data: unknown): data is FromProcessor {
+  if (typeof data !== "object" || data === null) return false;
+  const m = data as Record<string, unknown>;
+  const text = (value: unknown) => typeof value === "string";
+  const id = (value: unknown) => Number.isSafeInteger(value);
+  const result = (value: unknown) =>
+    value === null || typeof value === "string" || typeof value === "number";
+  switch (m.type) {
+    case "ready":
+      return id(m.worker);
+    case "init_failed":
+    case "stray":
+      return text(m.message);
+    case "done":
+      return id(m.jobId) && result(m.result);
+    case "failed":
+      return id(m.jobId) && text(m.message);
+    case "ranMany":
+      return Array.isArray(m.outcomes) && m.outcomes.every((o: unknown) => {
+        if (typeof o !== "object" || o === null) return false;
+        const r = o as Record<string, unknown>;
+        return id(r.jobId) && typeof r.startedAt === "number" && typeof r.endedAt === "number" &&
+          (r.ok === true ? result(r.result) : r.ok === false && text(r.message));
+      });
+    default:
+      return false;
+  }
+}

@@ -29,11 +29,12 @@
  * @module
  */
 
-import type {
-  FromProcessor,
-  Job,
-  JobOutcome,
-  ToProcessor,
+import {
+  type FromProcessor,
+  isFromProcessor,
+  type Job,
+  type JobOutcome,
+  type ToProcessor,
 } from "../../workers/processor_messages.ts";
 import type { ProcessorSource } from "../../workers/processor_module.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
@@ -327,8 +328,13 @@ export class WorkerPool implements ProcessorPool {
       this.#loading.delete(loading);
     };
     promise.then(loaded, loaded);
-    worker.onmessage = (event: MessageEvent<FromProcessor>) => {
+    worker.onmessage = (event: MessageEvent<unknown>) => {
       const message = event.data;
+      if (!isFromProcessor(message)) {
+        // A processor module's own `self.postMessage`: not the worker's to answer.
+        this.#unexpected(slot, message);
+        return;
+      }
       if (message.type === "ready") {
         ready = true;
         resolve();
@@ -351,6 +357,23 @@ export class WorkerPool implements ProcessorPool {
       } satisfies ToProcessor,
     );
     return promise;
+  }
+
+  /** A message that is not one of the worker's: logged (once a second at most), ignored. */
+  #unexpected(slot: Slot, message: unknown): void {
+    const now = performance.now();
+    if (now - slot.strays.loggedAt < 1000) {
+      slot.strays.since++;
+      return;
+    }
+    slot.strays.loggedAt = now;
+    let shown: string;
+    try {
+      shown = String(JSON.stringify(message) ?? message).slice(0, 200);
+    } catch {
+      shown = Object.prototype.toString.call(message);
+    }
+    this.#logger?.warn("worker.unexpected_message", { worker: slot.number, message: shown });
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {
