@@ -585,3 +585,33 @@ pgTest({
     assert.equal(again.duplicado, true, JSON.stringify(again));
   },
 });
+
+pgTest({
+  name:
+    "metrics on PostgreSQL: a scrape while the database's connections are silent answers within Prometheus's scrape timeout, showing pedidos_almacen_disponible 0",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "50"]);
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--metrics-port",
+      "0",
+    ]);
+    const url = /metrics\.listening url=http:\/\/([\d.]+):(\d+)/.exec(
+      await daemon.waitForLine(/metrics\.listening/),
+    )!;
+    const metrics = `http://${url[1]}:${url[2]}/metrics`;
+    assert.equal((await ask(daemon.port, order())).ok, true, "connections open");
+    // Silent: no reset, no answer, as on a network path gone dark.
+    proxy.freeze();
+    proxy.stopAccepting();
+    // Prometheus gives up on a scrape after 10 s by default; 5 s here.
+    const response = await fetch(metrics, { signal: AbortSignal.timeout(5000) });
+    const text = await response.text();
+    assert.equal(response.status, 200);
+    assert.match(text, /^pedidos_almacen_disponible 0$/m);
+    assert.match(text, /^pedidos_pendientes NaN$/m);
+  },
+});

@@ -131,6 +131,11 @@ export class TcpProxy implements AsyncDisposable {
     return promise;
   }
 
+  /** Stops listening: new connections are refused; those open go on as they are. */
+  stopAccepting(): void {
+    this.#stopListening();
+  }
+
   /** Stops listening (new connections are refused); those open go on. */
   #stopListening(): void {
     const listener = this.#listener;

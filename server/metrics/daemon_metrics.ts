@@ -53,6 +53,21 @@ export const COMMIT_BOUNDS_S: readonly number[] = [
 ];
 
 /**
+ * The longest a scrape waits for the cluster's counts: well inside
+ * Prometheus's default scrape timeout (10 s).
+ */
+const CLUSTER_READ_MS = 2000;
+
+/** `promise`, or a rejection after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Collects what is observed as it happens (the writer's batches) and renders
  * everything on a scrape. The writer reports from the moment the store is
  * open; the rest is {@linkcode DaemonMetrics.attach}ed once the daemon is
@@ -107,7 +122,9 @@ export class DaemonMetrics {
     let queue: QueueGauges = s;
     let available: number | null = null;
     if (reading !== null) {
-      const cluster = await reading.catch(() => null);
+      // Within a scrape's time: a database that does not answer (a network
+      // path gone silent) shows as unavailable rather than failing the scrape.
+      const cluster = await within(reading, CLUSTER_READ_MS).catch(() => null);
       available = cluster === null ? 0 : 1;
       queue = cluster ?? { pendientes: NaN, en_proceso: NaN, capacidad: s.capacidad, libres: NaN };
     }
