@@ -4,7 +4,9 @@
  * reply line exactly as received.
  *
  * Exit status (docs/protocol.md §7): 0 ok, 1 refused by the daemon, 2 bad usage,
- * 3 cannot connect (or the connection is lost before the reply).
+ * 3 cannot connect (or the connection is lost before the reply, or the
+ * daemon does not answer within {@linkcode REPLY_TIMEOUT_MS} of what the
+ * request asks it to wait).
  *
  * @module
  */
@@ -37,7 +39,20 @@ export interface ClientIo {
   sources?: ConfigSources;
   /** Stops connecting and waiting; {@linkcode runClient} then returns 130. */
   signal?: AbortSignal;
+  /** {@linkcode REPLY_TIMEOUT_MS} (tests make it short). */
+  replyTimeoutMs?: number;
 }
+
+/**
+ * How long a reply may be late, past the time the request itself asks the
+ * daemon to wait (`ESTADO esperar`'s `timeout_ms`): a daemon that accepted
+ * the connection and never answers (stopped, or its host gone silent) is
+ * then given up on, exit 3, rather than waited for for ever.
+ */
+export const REPLY_TIMEOUT_MS = 30_000;
+
+/** `ESTADO esperar`'s wait when the request names none (§2.2). */
+const DEFAULT_WAIT_MS = 30_000;
 
 const encoder = new TextEncoder();
 
@@ -60,10 +75,27 @@ interface Session {
   out: (text: string) => void;
   err: (text: string) => void;
   signal: AbortSignal | undefined;
+  replyTimeoutMs: number;
 }
 
 async function send(session: Session, line: string, human = describeReply): Promise<Reply> {
-  const { reply, raw } = await session.client.exchange(line, { signal: session.signal });
+  const limitMs = session.replyTimeoutMs + waitsFor(line);
+  const late = AbortSignal.timeout(limitMs);
+  const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
+  let answer;
+  try {
+    answer = await session.client.exchange(line, { signal });
+  } catch (error) {
+    if (late.aborted && !session.signal?.aborted) {
+      throw new ClientError(
+        "timeout",
+        `El servidor no respondió en ${limitMs / 1000} s.`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const { reply, raw } = answer;
   if (session.command.json) session.out(`${raw}\n`);
   else if (reply.ok) session.out(human(reply));
   else session.err(human(reply));
@@ -163,15 +195,40 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     return EXIT.unreachable;
   }
   try {
-    return await run({ client, command, stdinText, out, err, signal });
+    const replyTimeoutMs = io.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
+    return await run({ client, command, stdinText, out, err, signal, replyTimeoutMs });
   } catch (error) {
     if (signal?.aborted) return EXIT.interrupted;
     if (!(error instanceof ClientError)) throw error;
-    err(`❌ Se perdió la conexión con el servidor antes de la respuesta. ${error.message}\n`);
+    err(
+      error.code === "timeout"
+        ? `❌ Sin respuesta del servidor. ${error.message}\n`
+        : `❌ Se perdió la conexión con el servidor antes de la respuesta. ${error.message}\n`,
+    );
     return EXIT.unreachable;
   } finally {
     await client.close();
   }
+}
+
+/** How long `line` asks the daemon to hold its reply: an `ESTADO` with `esperar`'s `timeout_ms`. */
+function waitsFor(line: string): number {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return 0;
+  }
+  const r = request as { data?: unknown; esperar?: unknown; timeout_ms?: unknown } | null;
+  const body =
+    (r !== null && typeof r === "object" && typeof r.data === "object" && r.data !== null
+      ? r.data
+      : r) as { esperar?: unknown; timeout_ms?: unknown } | null;
+  if (body === null || typeof body !== "object" || body.esperar !== true) return 0;
+  const ms = body.timeout_ms;
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0
+    ? Math.min(ms, 600_000)
+    : DEFAULT_WAIT_MS;
 }
 
 /** How many requests the daemon would read in `text` (its framing, §8: depth of braces). */

@@ -183,6 +183,22 @@ Deno.test("runClient() exits 3 when the connection closes before the reply", asy
   assert.match(stderr, /conexión/);
 });
 
+Deno.test("runClient() exits 3 when the daemon accepts and never answers, past the wait the request asks for", async () => {
+  await using daemon = fakeLineServer(() => null);
+  const silent = await run(daemon.port, ["ping"], undefined, 200);
+  assert.equal(silent.status, 3);
+  assert.match(silent.stderr, /Sin respuesta del servidor\. El servidor no respondió en 0\.2 s/);
+  // A wait is given its own time first: timeout_ms 300 + 200.
+  const waiting = await run(
+    daemon.port,
+    ["estado", "7", "--esperar", "--timeout-ms", "300"],
+    undefined,
+    200,
+  );
+  assert.equal(waiting.status, 3);
+  assert.match(waiting.stderr, /0\.5 s/);
+});
+
 Deno.test("runClient() --help prints the usage and exits 0", async () => {
   let stdout = "";
   const status = await runClient(["--help"], {

@@ -19,11 +19,15 @@ export interface ClientRun {
   stderr: string;
 }
 
-/** Runs `client --host 127.0.0.1 --port PORT ARGS…`, with `stdin` as its input when given. */
+/**
+ * Runs `client --host 127.0.0.1 --port PORT ARGS…`, with `stdin` as its input
+ * when given (and a reply timeout other than the client's).
+ */
 export async function runClientAt(
   port: number,
   args: string[],
   stdin?: string,
+  replyTimeoutMs?: number,
 ): Promise<ClientRun> {
   let stdout = "";
   let stderr = "";
@@ -31,6 +35,7 @@ export async function runClientAt(
     stdout: (text) => stdout += text,
     stderr: (text) => stderr += text,
     sources: NO_SOURCES,
+    ...(replyTimeoutMs === undefined ? {} : { replyTimeoutMs }),
     ...(stdin === undefined
       ? {}
       : { stdin: ReadableStream.from([new TextEncoder().encode(stdin)]) }),
