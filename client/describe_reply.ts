@@ -22,9 +22,27 @@ function cut(text: string, size: number): string {
   return chars.length <= size ? text : chars.slice(0, size - 1).join("") + "…";
 }
 
+/**
+ * Control characters (C0, DEL, C1) and the bidirectional overrides, which a
+ * terminal would act on rather than show: any client may store them in an
+ * order, and `\x1b[2J` in a `cliente` would clear the screen of whoever lists it.
+ */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with what a terminal would act on shown as escapes (`\n`, `\u001b`). */
+function printable(text: string): string {
+  return text.replace(
+    UNPRINTABLE,
+    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
 function text(value: unknown): string {
   if (value === null || value === undefined) return "—";
-  return typeof value === "string" ? value : JSON.stringify(value);
+  return printable(typeof value === "string" ? value : JSON.stringify(value));
 }
 
 /** `850 ms`, `1.98 s`, or `—`. */
@@ -36,8 +54,9 @@ function duration(ms: number | null): string {
 /** `pan, agua ×2`. */
 function summariseProductos(productos: Producto[]): string {
   return productos.map((item) => {
-    if (typeof item === "string") return item;
-    return item.cantidad === 1 ? item.nombre : `${item.nombre} ×${item.cantidad}`;
+    if (typeof item === "string") return printable(item);
+    const nombre = printable(item.nombre);
+    return item.cantidad === 1 ? nombre : `${nombre} ×${item.cantidad}`;
   }).join(", ");
 }
 
@@ -57,13 +76,18 @@ function describePedido(pedido: Pedido, timeout: boolean): string {
   return keyValues(entries);
 }
 
-function describeTable(pedidos: Pedido[]): string {
-  if (pedidos.length === 0) return "(sin pedidos)\n";
+/**
+ * LISTAR's table; `siguiente`, when the reply stopped short of its `limit`
+ * under the reply's size budget (`mas`), where to go on from.
+ */
+function describeTable(pedidos: Pedido[], siguiente: number | null = null): string {
+  const more = siguiente === null ? "" : `; hay más: siga con --antes-de ${siguiente}`;
+  if (pedidos.length === 0) return `(sin pedidos${more})\n`;
   const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN", "RESULTADO"];
   const rows = pedidos.map((p) => [
     String(p.id),
     p.estado,
-    cut(p.cliente, 24),
+    cut(printable(p.cliente), 24),
     cut(summariseProductos(p.productos), 32),
     p.fecha_recibido,
     duration(p.duracion_ms),
@@ -73,7 +97,7 @@ function describeTable(pedidos: Pedido[]): string {
   const line = (row: string[]) =>
     row.map((cell, i) => pad(cell, sizes[i] ?? 0, i === 0 || i === 5)).join("  ").trimEnd();
   return [header, ...rows].map(line).join("\n") +
-    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"})\n`;
+    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"}${more})\n`;
 }
 
 /**
@@ -111,12 +135,12 @@ function describeStats(stats: Stats): string {
 }
 
 function describeError(reply: ErrorReply): string {
-  const campo = typeof reply.campo === "string" ? `, campo ${reply.campo}` : "";
+  const campo = typeof reply.campo === "string" ? `, campo ${printable(reply.campo)}` : "";
   // A peer that is not the daemon may leave either out.
   const mensaje = typeof reply.mensaje === "string"
-    ? reply.mensaje
+    ? printable(reply.mensaje)
     : "❌ El servidor rechazó la solicitud.";
-  const error = typeof reply.error === "string" ? reply.error : "sin código";
+  const error = typeof reply.error === "string" ? printable(reply.error) : "sin código";
   return `${mensaje} (${error}${campo})\n`;
 }
 
@@ -135,7 +159,15 @@ export function describeReply(reply: Reply): string {
   if (!reply.ok) return describeError(reply);
   if ("pong" in reply) return "pong\n";
   if ("result" in reply) return `${text(reply.result)}\n`;
-  if ("pedidos" in reply) return describeTable(reply.pedidos);
+  if ("pedidos" in reply) {
+    const siguiente = reply as { mas?: unknown; siguiente_antes_de?: unknown };
+    return describeTable(
+      reply.pedidos,
+      siguiente.mas === true && typeof siguiente.siguiente_antes_de === "number"
+        ? siguiente.siguiente_antes_de
+        : null,
+    );
+  }
   if ("stats" in reply) return describeStats(reply.stats);
   if ("pedido" in reply) return describePedido(reply.pedido, reply.timeout === true);
   if ("id" in reply) {
