@@ -175,6 +175,13 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     }
     // One request per run: more would be sent and stored, yet only the first answered here.
     const requests = countRequests(stdinText);
+    if (requests === 0) {
+      // The daemon would wait for the rest of it: nothing would be answered.
+      err(
+        `Cannot send stdin: its request is incomplete (a { or [ is never closed outside strings)\n\n${CLIENT_USAGE}`,
+      );
+      return EXIT.usage;
+    }
     if (requests > 1) {
       err(
         `Cannot send stdin: it holds ${requests} requests, and the client sends one (a request ends at a newline outside braces); send each on its own, or use deno task load\n\n${CLIENT_USAGE}`,

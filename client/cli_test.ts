@@ -163,6 +163,14 @@ Deno.test("runClient() sends a request spread over lines as one, and refuses std
   assert.equal(daemon.lines.length, sent, "nothing of the refused input was sent");
 });
 
+Deno.test("runClient() exits 2 when stdin holds an incomplete request, sending nothing", async () => {
+  await using daemon = fakeLineServer(() => '{"ok":true,"pong":true}');
+  const { status, stderr } = await run(daemon.port, [], '{"op":"PING"');
+  assert.equal(status, 2);
+  assert.match(stderr, /incomplete/);
+  assert.deepEqual(daemon.lines, []);
+});
+
 Deno.test("runClient() exits 2 when stdin is empty", async () => {
   const { status, stderr } = await run(1, [], "  \n");
   assert.equal(status, 2);
