@@ -197,7 +197,7 @@ function insertKind(
       return answer(ctx, args, inserted.filter((row) => row.stored), stored);
     },
     async recover(ctx, args) {
-      const [last] = await ctx.query<{ lote: string; filas: [number, number, boolean][] }>(
+      const [last] = await ctx.query<{ lote: number | string; filas: [number, number, boolean][] }>(
         LAST_BATCH,
         [holder.nodeId, checked ? 0 : 1],
       );
