@@ -44,6 +44,16 @@
  * the count sees every order committed by the last holder, so the capacity
  * is exact however many daemons write at once.
  *
+ * **A lost answer.** When the connection breaks (or goes silent past the
+ * deadline) once a transaction was sent, its `COMMIT` may have been done
+ * with only the answer lost. Before its writers are answered, and before
+ * the lane goes on, the writer ends that connection's backend from a new
+ * connection, so nothing can commit later (`lost_commit.ts`), then asks the
+ * kinds that can tell ({@linkcode WriteKind.recover}: new orders, which
+ * store what each batch stored) whether it committed: their writers are
+ * answered as if the answer had come. The others fail as unavailable, their
+ * outcome unknown ({@linkcode StoreUnavailableError.outcomeUnknown}).
+ *
  * @module
  */
 
