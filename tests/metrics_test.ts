@@ -150,7 +150,10 @@ testWith("read", "write", "run", "env")(
           held.push(await Deno.connect({ hostname: "127.0.0.1", port: metricsPort }));
         } catch (error) {
           // It stopped listening: accepting failed.
-          if (error instanceof Deno.errors.ConnectionRefused) break;
+          if (
+            error instanceof Deno.errors.ConnectionRefused ||
+            error instanceof Deno.errors.ConnectionReset
+          ) break;
           throw error;
         }
       }

@@ -7,6 +7,7 @@ import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
 import { runWebCommand } from "../client/web/main.ts";
 import { Logger } from "../server/log.ts";
 import { ROOT, startInProcess, taskPermissions, waitUntil } from "./test_util.ts";
+import { testWith } from "./permissions.ts";
 
 const quiet = () => new Logger({ level: "error", write: () => {} });
 
@@ -219,74 +220,80 @@ Deno.test("pedidos web: bad flags exit 2 with the usage; --help exits 0", async 
   assert.match(out, /--web-host/);
 });
 
-Deno.test("pedidos web out of file descriptors logs it and listens again, rather than exiting", async () => {
-  using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const webPort = probe.addr.port;
-  probe.close();
-  // (No daemon: the sign-in page needs none.)
-  const command = [
-    Deno.execPath(),
-    "run",
-    ...taskPermissions("web"),
-    `${ROOT}main.ts`,
-    "web",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "1",
-    "--web-host",
-    "127.0.0.1",
-    "--web-port",
-    String(webPort),
-  ];
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", 'ulimit -n 64 && exec "$@"', "sh", ...command],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const output = Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  try {
-    const page = async () => {
-      try {
-        const response = await fetch(`http://127.0.0.1:${webPort}/login`);
-        await response.body?.cancel();
-        return response.status === 200;
-      } catch {
-        return false;
-      }
-    };
-    await waitUntil(page, { timeoutMs: 15_000, everyMs: 100, what: "the gateway listening" });
-    // More connections than it has descriptors left: accepting fails.
-    const held: Deno.TcpConn[] = [];
+testWith("read", "run", "env")(
+  "pedidos web out of file descriptors logs it and listens again, rather than exiting",
+  async () => {
+    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const webPort = probe.addr.port;
+    probe.close();
+    // (No daemon: the sign-in page needs none.)
+    const command = [
+      Deno.execPath(),
+      "run",
+      ...taskPermissions("web"),
+      `${ROOT}main.ts`,
+      "web",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "1",
+      "--web-host",
+      "127.0.0.1",
+      "--web-port",
+      String(webPort),
+    ];
+    const child = new Deno.Command("/bin/sh", {
+      args: ["-c", 'ulimit -n 64 && exec "$@"', "sh", ...command],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const output = Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
     try {
-      for (let i = 0; i < 100; i++) {
+      const page = async () => {
         try {
-          held.push(await Deno.connect({ hostname: "127.0.0.1", port: webPort }));
-        } catch (error) {
-          if (error instanceof Deno.errors.ConnectionRefused) break;
-          throw error;
+          const response = await fetch(`http://127.0.0.1:${webPort}/login`);
+          await response.body?.cancel();
+          return response.status === 200;
+        } catch {
+          return false;
         }
+      };
+      await waitUntil(page, { timeoutMs: 15_000, everyMs: 100, what: "the gateway listening" });
+      // More connections than it has descriptors left: accepting fails.
+      const held: Deno.TcpConn[] = [];
+      try {
+        for (let i = 0; i < 100; i++) {
+          try {
+            held.push(await Deno.connect({ hostname: "127.0.0.1", port: webPort }));
+          } catch (error) {
+            if (
+              error instanceof Deno.errors.ConnectionRefused ||
+              error instanceof Deno.errors.ConnectionReset
+            ) break;
+            throw error;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      } finally {
+        for (const conn of held) conn.close();
       }
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await waitUntil(page, { timeoutMs: 10_000, everyMs: 200, what: "the gateway back" });
     } finally {
-      for (const conn of held) conn.close();
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
     }
-    await waitUntil(page, { timeoutMs: 10_000, everyMs: 200, what: "the gateway back" });
-  } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-  }
-  const status = await child.status;
-  const [, stderr] = await output;
-  assert.equal(status.code, 0, stderr);
-  assert.match(stderr, /web\.accept_failed/, "the failure was logged");
-});
+    const status = await child.status;
+    const [, stderr] = await output;
+    assert.equal(status.code, 0, stderr);
+    assert.match(stderr, /web\.accept_failed/, "the failure was logged");
+  },
+);
