@@ -47,9 +47,12 @@ export interface ClientIo {
  * How long a reply may be late, past the time the request itself asks the
  * daemon to wait (`ESTADO esperar`'s `timeout_ms`): a daemon that accepted
  * the connection and never answers (stopped, or its host gone silent) is
- * then given up on, exit 3, rather than waited for for ever.
+ * then given up on, exit 3, rather than waited for for ever. Longer than
+ * the daemon's own worst case for an order on PostgreSQL (a connection and
+ * a commit of 15 s each, 5 s to learn a lost commit's outcome, behind one
+ * such batch): past it, it answers by itself.
  */
-export const REPLY_TIMEOUT_MS = 30_000;
+export const REPLY_TIMEOUT_MS = 60_000;
 
 /** `ESTADO esperar`'s wait when the request names none (§2.2). */
 const DEFAULT_WAIT_MS = 30_000;
@@ -87,9 +90,13 @@ async function send(session: Session, line: string, human = describeReply): Prom
     answer = await session.client.exchange(line, { signal });
   } catch (error) {
     if (late.aborted && !session.signal?.aborted) {
+      // An order may have been stored meanwhile (§6): say how to find out, not that it was lost.
+      const order = isOrder(line)
+        ? " No se sabe si el pedido fue aceptado: reenvíelo con la misma clave (o búsquelo con listar)."
+        : "";
       throw new ClientError(
         "timeout",
-        `El servidor no respondió en ${limitMs / 1000} s.`,
+        `El servidor no respondió en ${limitMs / 1000} s.${order}`,
         { cause: error },
       );
     }
@@ -215,6 +222,18 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     return EXIT.unreachable;
   } finally {
     await client.close();
+  }
+}
+
+/** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */
+function isOrder(line: string): boolean {
+  try {
+    const request = JSON.parse(line);
+    if (request === null || typeof request !== "object" || Array.isArray(request)) return false;
+    const op = (request as { op?: unknown }).op;
+    return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
+  } catch {
+    return false;
   }
 }
 

@@ -205,6 +205,16 @@ Deno.test("runClient() exits 3 when the daemon accepts and never answers, past t
   );
   assert.equal(waiting.status, 3);
   assert.match(waiting.stderr, /0\.5 s/);
+  // An order may have been stored meanwhile: the message says how to find out.
+  const order = await run(
+    daemon.port,
+    ["--cliente", "Ana", "--producto", "pan", "--direccion", "C 1", "--clave", "k"],
+    undefined,
+    200,
+  );
+  assert.equal(order.status, 3);
+  assert.match(order.stderr, /No se sabe si el pedido fue aceptado: reenvíelo con la misma clave/);
+  assert.doesNotMatch(silent.stderr, /No se sabe/);
 });
 
 Deno.test("runClient() --help prints the usage and exits 0", async () => {

@@ -145,6 +145,8 @@ interface Slot {
    * (one line a second); the last one thrown while a job ran, by job id.
    */
   strays: { loggedAt: number; since: number; during: { jobId: number; message: string } | null };
+  /** When a message not of the worker's was last logged, and how many came since. */
+  unexpected: { loggedAt: number; since: number };
 }
 
 const DEFAULT_MODULE = new URL("../../workers/processor_worker.ts", import.meta.url);
@@ -307,6 +309,7 @@ export class WorkerPool implements ProcessorPool {
       timer: undefined,
       timedOut: null,
       strays: { loggedAt: -Infinity, since: 0, during: null },
+      unexpected: { loggedAt: -Infinity, since: 0 },
     };
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -362,18 +365,25 @@ export class WorkerPool implements ProcessorPool {
   /** A message that is not one of the worker's: logged (once a second at most), ignored. */
   #unexpected(slot: Slot, message: unknown): void {
     const now = performance.now();
-    if (now - slot.strays.loggedAt < 1000) {
-      slot.strays.since++;
+    const seen = slot.unexpected;
+    if (now - seen.loggedAt < 1000) {
+      seen.since++;
       return;
     }
-    slot.strays.loggedAt = now;
+    const more = seen.since;
+    seen.loggedAt = now;
+    seen.since = 0;
     let shown: string;
     try {
       shown = String(JSON.stringify(message) ?? message).slice(0, 200);
     } catch {
       shown = Object.prototype.toString.call(message);
     }
-    this.#logger?.warn("worker.unexpected_message", { worker: slot.number, message: shown });
+    this.#logger?.warn("worker.unexpected_message", {
+      worker: slot.number,
+      message: shown,
+      ...(more > 0 ? { more_since_last_line: more } : {}),
+    });
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {

@@ -15,6 +15,10 @@
 
 import type { Sql } from "postgres";
 import { withDeadline } from "./deadline.ts";
+import { reserveConnection } from "./reserve_connection.ts";
+
+/** How long a reservation may go unanswered before it is asked again (`reserve_connection.ts`). */
+const RESERVE_RETRY_MS = 1000;
 
 /** The backend a transaction went on, as its connection knew it. */
 export interface LostTransaction {
@@ -26,6 +30,14 @@ export interface LostTransaction {
    * (started after the old one ended) is then not taken for it.
    */
   sentAt: number;
+  /**
+   * `performance.now()` when the connection was found lost (broken, or past
+   * its deadline): the transaction began before. A transaction the backend
+   * began later is another's — a connection whose late answer came after
+   * its deadline goes back to its pool, and may carry other work by now —
+   * and is never ended for it.
+   */
+  lostAt: number;
 }
 
 /** Options of {@linkcode endLostTransaction}. */
@@ -44,14 +56,36 @@ export interface EndLostTransactionOptions {
 const ASK_MS = 2000;
 
 /**
- * The backend, when it still runs, is ended (it has this role, as the
- * daemon's connections do): a terminated backend rolls back a transaction
- * that has not committed, and a commit already under way completes first.
- * No row: it is gone.
+ * The backend, while the lost transaction may still commit on it, is ended:
+ * a terminated backend rolls back a transaction that has not committed, and
+ * a commit already under way completes first. That is while it is in a
+ * transaction begun before the loss, or idle since before the transaction
+ * was sent (nothing of it has arrived yet, and may still: a path gone
+ * silent). It has this role, as the daemon's connections do, and started
+ * before the transaction was sent. No row: the transaction is over,
+ * committed or not (the backend is gone, idle since, or in a transaction
+ * begun after the loss — a connection whose late answer came past its
+ * deadline goes back to its pool, and may carry other work by now: that is
+ * never ended for it).
+ *
+ * Except a commit waiting for synchronous replication (`SyncRep`): it is
+ * committed here and not yet on the standby, and ending it would cancel
+ * that wait, leaving it on this server only — an order a failover would
+ * lose, answered `ok`. It is left to finish; its row stays, and its outcome
+ * is unknown until the standby confirms it. (Durations, `$2` since it was
+ * sent and `$3` since it was lost, are measured on this process's clock
+ * just before the statement goes out on a connection of its own, idle, so
+ * that it runs at once — not queued behind another statement, which would
+ * move the bounds; the database's clock is only read: the two need not
+ * agree.)
  */
-const END_BACKEND = `SELECT CASE WHEN usename = current_user THEN pg_terminate_backend(pid) END
+const END_BACKEND = `SELECT pid, CASE WHEN usename = current_user
+      AND wait_event IS DISTINCT FROM 'SyncRep' THEN pg_terminate_backend(pid) END AS ended
   FROM pg_stat_activity
-  WHERE pid = $1 AND backend_start <= clock_timestamp() - $2::float8 * interval '1 millisecond'`;
+  WHERE pid = $1 AND backend_start <= clock_timestamp() - $2::float8 * interval '1 millisecond'
+    AND (xact_start <= clock_timestamp() - $3::float8 * interval '1 millisecond'
+      OR (state = 'idle'
+        AND state_change <= clock_timestamp() - $2::float8 * interval '1 millisecond'))`;
 
 /**
  * Resolves true once the backend that ran `lost` has ended, so that its
@@ -69,16 +103,7 @@ export async function endLostTransaction(
     const left = options.until - performance.now();
     if (left <= 0 || options.signal?.aborted) return false;
     try {
-      const age = performance.now() - lost.sentAt;
-      const asking = options.sql().unsafe(END_BACKEND, [lost.pid, age]).execute() as unknown;
-      const rows = await Promise.race([
-        withDeadline(
-          asking as Promise<unknown[]>,
-          Math.min(left, ASK_MS),
-          "end a lost transaction",
-        ),
-        stop,
-      ]);
+      const rows = await Promise.race([look(options.sql(), lost, Math.min(left, ASK_MS)), stop]);
       if (rows === null) return false;
       if (rows.length === 0) return true;
     } catch {
@@ -86,6 +111,35 @@ export async function endLostTransaction(
     }
     const wait = Math.min(interval, options.until - performance.now());
     if (wait > 0) await sleep(wait, options.signal);
+  }
+}
+
+/**
+ * One look ({@linkcode END_BACKEND}) within `ms`, on a connection reserved
+ * for it: the pool's others may be busy, and a statement queued behind
+ * theirs would run later than its bounds were measured.
+ */
+async function look(sql: Sql, lost: LostTransaction, ms: number): Promise<unknown[]> {
+  const until = performance.now() + ms;
+  const reservation = reserveConnection(() => sql.reserve(), RESERVE_RETRY_MS);
+  let conn;
+  try {
+    conn = await withDeadline(reservation.promise, ms, "reserve a connection");
+  } catch (error) {
+    // A connection that comes after goes back at once.
+    reservation.cancel();
+    throw error;
+  }
+  try {
+    const now = performance.now();
+    const asking = conn.unsafe(END_BACKEND, [lost.pid, now - lost.sentAt, now - lost.lostAt]);
+    return await withDeadline(
+      asking.execute() as unknown as Promise<unknown[]>,
+      Math.max(1, until - now),
+      "end a lost transaction",
+    );
+  } finally {
+    conn.release();
   }
 }
 

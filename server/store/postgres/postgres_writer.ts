@@ -451,7 +451,7 @@ export class PostgresWriter {
     // an open transaction keeps its locks, the capacity's among them, until
     // the server's idle-in-transaction timeout (5 s at most with the store's
     // settings, driver_options.ts; none where that is not set).
-    const lost = { pid: carrier.pid, sentAt: carrier.sentAt };
+    const lost = { pid: carrier.pid, sentAt: carrier.sentAt, lostAt: performance.now() };
     const until = performance.now() + this.#recoverMs;
     const signal = this.#closing.signal;
     const over = await endLostTransaction(lost, { sql: this.#sql, until, signal });

@@ -225,3 +225,31 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "a transaction answered just past its deadline gives its connection back, and the recovery never ends the other work that connection carries next",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    const writer = writerOn(() => sql, { deadlineMs: 500, recoverMs: 3000 });
+    try {
+      await Promise.all([sql`SELECT 1`, sql`SELECT 1`]); // both connections open
+      // Committed at 0.8 s, past its 0.5 s deadline: its connection then goes back.
+      const write = writer.write(slow(0.8), null).then(() => "answered", (e) => String(e));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The pool's other connection is busy past the deadline, so the recovery's
+      // look and the next work both wait for the one given back.
+      // (The driver sends a query once it is executed or awaited.)
+      const busy = sql`SELECT pg_sleep(1.0)`.execute();
+      await new Promise((resolve) => setTimeout(resolve, 750));
+      const next = sql`SELECT pg_sleep(0.8), 'done' AS done`.execute();
+      const [settled, rows] = await Promise.all([write, next, busy]);
+      assert.equal(rows[0]?.done, "done", "the next work on that connection was not ended");
+      assert.match(settled, /unavailable: sleep/, "the write, past its deadline, failed");
+    } finally {
+      await writer.close();
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
