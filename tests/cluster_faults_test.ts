@@ -27,6 +27,13 @@ function viaPort(url: string, port: number): string {
 class Pump {
   readonly acked = new Map<string, number>();
   readonly unacked = new Set<string>();
+  /**
+   * Claves every attempt of which was answered "Nada fue aceptado" (§3:
+   * nothing was accepted), none left open (a connection broken before the
+   * reply, "No se sabe…"): a later attempt must not find one stored.
+   */
+  readonly #refused = new Set<string>();
+  readonly #open = new Set<string>();
   unavailable = 0;
   #next = 0;
 
@@ -42,6 +49,7 @@ class Pump {
         } catch {
           reply = null; // the connection broke
         }
+        this.#check(clave, reply);
         if (reply?.ok === true) {
           const before = this.acked.get(clave);
           assert.ok(
@@ -59,6 +67,18 @@ class Pump {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }));
+  }
+
+  /** Notes what `reply` (null: the connection broke first) says of `clave`'s attempts. */
+  #check(clave: string, reply: { ok?: boolean; duplicado?: boolean; mensaje?: string } | null) {
+    if (reply?.ok === true) {
+      assert.ok(
+        !(reply.duplicado === true && this.#refused.has(clave) && !this.#open.has(clave)),
+        `${clave}: stored, though every attempt before was answered "Nada fue aceptado"`,
+      );
+    } else if (reply === null || reply.ok === undefined) this.#open.add(clave);
+    else if (/Nada fue aceptado/.test(reply.mensaje ?? "")) this.#refused.add(clave);
+    else if (/No se sabe/.test(reply.mensaje ?? "")) this.#open.add(clave);
   }
 
   /**
@@ -89,6 +109,7 @@ class Pump {
       for (const clave of [...this.unacked]) {
         const reply = await ask(port, order(clave));
         last = reply;
+        this.#check(clave, reply);
         if (reply.ok !== true) continue;
         this.unacked.delete(clave);
         assert.ok(!this.acked.has(clave) || this.acked.get(clave) === reply.id);
