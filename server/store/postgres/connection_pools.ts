@@ -63,6 +63,19 @@ export class ConnectionPools {
     return this.#fast;
   }
 
+  /**
+   * A client of one connection, of its own, with the main pool's options:
+   * for work that must not share the pools' state, such as the looks of a
+   * lost commit's recovery (`lost_commit.ts`), which go on while the
+   * database cannot be reached — many connections that fail in a row left
+   * the driver's pool (postgres 3.4.9) with none it would hand out, and the
+   * probes that should see the database back waited out their deadline.
+   * End it after use.
+   */
+  single(): Sql {
+    return postgres({ ...this.#options.main, max: 1 });
+  }
+
   /** How many times the pools were replaced. */
   get replaced(): number {
     return this.#replaced;

@@ -52,6 +52,9 @@ export interface EndLostTransactionOptions {
   signal?: AbortSignal;
 }
 
+/** The longest wait between two looks while the database cannot be reached. */
+const MAX_BACKOFF_MS = 1000;
+
 /** The longest one look may take (a connection being opened to a database out of reach). */
 const ASK_MS = 2000;
 
@@ -99,6 +102,7 @@ export async function endLostTransaction(
 ): Promise<boolean> {
   const interval = options.intervalMs ?? 50;
   const stop = aborted(options.signal);
+  let failures = 0;
   for (;;) {
     const left = options.until - performance.now();
     if (left <= 0 || options.signal?.aborted) return false;
@@ -106,10 +110,15 @@ export async function endLostTransaction(
       const rows = await Promise.race([look(options.sql(), lost, Math.min(left, ASK_MS)), stop]);
       if (rows === null) return false;
       if (rows.length === 0) return true;
+      failures = 0;
     } catch {
-      // Not reachable yet: look again.
+      // Not reachable yet: look again, less often while that lasts.
+      failures++;
     }
-    const wait = Math.min(interval, options.until - performance.now());
+    const wait = Math.min(
+      Math.max(interval, Math.min(MAX_BACKOFF_MS, interval * 2 ** failures)),
+      options.until - performance.now(),
+    );
     if (wait > 0) await sleep(wait, options.signal);
   }
 }

@@ -169,6 +169,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     });
     this.#writer = new PostgresWriter({
       sql: () => this.#pools.main,
+      single: () => this.#pools.single(),
       unavailable: (what, error, stale) =>
         stale ? this.#health.unavailable(what, error) : this.#health.fail(what, error),
       onCommit: (effects) => {

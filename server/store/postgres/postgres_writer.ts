@@ -162,6 +162,13 @@ export interface PostgresWriterOptions {
    * says: each lane uses one at a time.
    */
   sql: () => Sql;
+  /**
+   * A client of one connection of its own, ended after use, for what finds
+   * out a lost commit's outcome (it runs while the database may be out of
+   * reach, and must not wear the pools out meanwhile).
+   * @default {the pool, `sql`, not ended}
+   */
+  single?: () => Sql;
   /** After each commit, with what it did. */
   onCommit: (effects: CommitEffects) => void;
   /**
@@ -228,6 +235,7 @@ const LINGER_MS = 10 * 60_000;
 /** The one writer of a PostgreSQL store. */
 export class PostgresWriter {
   readonly #sql: () => Sql;
+  readonly #single: (() => Sql) | null;
   readonly #onCommit: (effects: CommitEffects) => void;
   readonly #unavailable: (what: string, error: unknown, stale: boolean) => Error;
   readonly #maxBatch: number;
@@ -252,6 +260,7 @@ export class PostgresWriter {
 
   constructor(options: PostgresWriterOptions) {
     this.#sql = options.sql;
+    this.#single = options.single ?? null;
     this.#onCommit = options.onCommit;
     this.#unavailable = options.unavailable;
     this.#maxBatch = options.maxBatch ?? 2000;
@@ -454,7 +463,31 @@ export class PostgresWriter {
     const lost = { pid: carrier.pid, sentAt: carrier.sentAt, lostAt: performance.now() };
     const until = performance.now() + this.#recoverMs;
     const signal = this.#closing.signal;
-    const over = await endLostTransaction(lost, { sql: this.#sql, until, signal });
+    const side = this.#side();
+    try {
+      return await this.#recoverOn(side.sql, groups, carrier, lost, until, signal, unknown);
+    } finally {
+      await side.end();
+    }
+  }
+
+  /** A client for a recovery: {@linkcode PostgresWriterOptions.single}'s, or the pool. */
+  #side(): { sql: () => Sql; end: () => Promise<void> } {
+    if (this.#single === null) return { sql: this.#sql, end: () => Promise.resolve() };
+    const single = this.#single();
+    return { sql: () => single, end: () => single.end({ timeout: 0 }).catch(() => {}) };
+  }
+
+  async #recoverOn(
+    sql: () => Sql,
+    groups: [WriteKind<unknown, unknown>, Queued[]][],
+    carrier: Carrier,
+    lost: LostTransaction,
+    until: number,
+    signal: AbortSignal,
+    unknown: undefined[],
+  ): Promise<(unknown[] | undefined)[] | null> {
+    const over = await endLostTransaction(lost, { sql, until, signal });
     if (!over) {
       this.#endLater(lost);
       return unknown;
@@ -465,7 +498,7 @@ export class PostgresWriter {
       batch: carrier.batch,
       query: <T extends object>(text: string, params: unknown[]) =>
         withDeadline(
-          this.#sql().unsafe(text, params as never[]).execute() as unknown as Promise<T[]>,
+          sql().unsafe(text, params as never[]).execute() as unknown as Promise<T[]>,
           Math.max(1, until - performance.now()),
           "recover a lost commit",
         ),
@@ -497,12 +530,16 @@ export class PostgresWriter {
    */
   #endLater(lost: LostTransaction): void {
     const until = performance.now() + LINGER_MS;
+    const side = this.#side();
     const ending: Promise<void> = endLostTransaction(lost, {
-      sql: this.#sql,
+      sql: side.sql,
       until,
       intervalMs: 1000,
       signal: this.#closing.signal,
-    }).then(() => {}, () => {}).finally(() => this.#ending.delete(ending));
+    }).then(() => {}, () => {}).finally(async () => {
+      await side.end();
+      this.#ending.delete(ending);
+    });
     this.#ending.add(ending);
   }
 
