@@ -73,7 +73,9 @@ export class ConnectionPools {
    * End it after use.
    */
   single(): Sql {
-    return postgres({ ...this.#options.main, max: 1 });
+    // Without the pools' `onclose`: its close says nothing of their transactions.
+    const { onclose: _onclose, ...main } = this.#options.main;
+    return postgres({ ...main, max: 1 });
   }
 
   /** How many times the pools were replaced. */

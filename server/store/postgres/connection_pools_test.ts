@@ -47,3 +47,30 @@ pgTest({
     }
   },
 });
+
+pgTest({
+  name:
+    "ConnectionPools.single(): a client of its own, apart from the pools, whose close the pools' onclose does not hear",
+  async fn() {
+    await using db = await freshDatabase();
+    const driver = storeDriverOptions(db.url);
+    const closed: number[] = [];
+    const pools = new ConnectionPools({
+      main: { ...driver, onclose: (id: number) => closed.push(id) },
+      fast: { ...driver, max: 1 },
+    });
+    try {
+      const pid = async (sql: typeof pools.main) =>
+        (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
+      const main = await pid(pools.main);
+      const single = pools.single();
+      assert.notEqual(await pid(single), main, "a connection of its own");
+      await single.end({ timeout: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(closed, [], "its close is not one of the pools'");
+      assert.equal(await pid(pools.main), main, "the pool goes on as it was");
+    } finally {
+      await pools.end(1);
+    }
+  },
+});
