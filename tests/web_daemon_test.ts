@@ -6,6 +6,7 @@ import { ClientError, PedidosClient } from "../client/client.ts";
 import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
 import { runWebCommand } from "../client/web/main.ts";
 import { Logger } from "../server/log.ts";
+import { type FakeLineServer, fakeLineServer } from "../client/testing/fake_line_server.ts";
 import { ROOT, startInProcess, taskPermissions, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
@@ -297,3 +298,50 @@ testWith("read", "run", "env")(
     assert.match(stderr, /web\.accept_failed/, "the failure was logged");
   },
 );
+
+/** Two daemons as hosts "a" and "b" of one link (each a fake on its own port). */
+function twoHosts(a: FakeLineServer, b: FakeLineServer) {
+  const ports: Record<string, number> = { a: a.port, b: b.port };
+  return (hosts: string[]) =>
+    PedidosClient.connect({ hostname: "127.0.0.1", port: ports[hosts[0] ?? ""]! });
+}
+
+Deno.test("DaemonLink with several hosts sends a request refused by a stopping daemon to the next one, and stays there", async () => {
+  await using a = fakeLineServer(() => ({
+    close: true,
+    reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
+  }));
+  await using b = fakeLineServer(() => '{"ok":true,"pong":true}');
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    connect: twoHosts(a, b),
+  });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true, "answered by b");
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    assert.deepEqual([a.lines.length, b.lines.length], [1, 2], "a once, then b");
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink with several hosts gives up a daemon that does not answer in time: the next request goes to the next one", async () => {
+  await using a = fakeLineServer(() => null); // paused: accepts, never answers
+  await using b = fakeLineServer(() => '{"ok":true,"pong":true}');
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    timeoutMs: 200,
+    connect: twoHosts(a, b),
+  });
+  try {
+    await assert.rejects(link.request({ op: "PING" }), /No reply from the daemon within 200 ms/);
+    assert.equal((await link.request({ op: "PING" })).ok, true, "answered by b");
+    assert.deepEqual([a.lines.length, b.lines.length], [1, 1]);
+  } finally {
+    await link.close();
+  }
+});

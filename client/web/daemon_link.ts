@@ -3,6 +3,12 @@
  * with a backoff, and never sends twice a request that must not be
  * repeated. {@linkcode connectDaemon} keeps two of them.
  *
+ * With several hosts (a cluster, §9), a daemon that is stopping
+ * (`shutting_down`), full of connections (`busy`) or does not answer in
+ * time is set aside for a while ({@linkcode SET_ASIDE_MS}): the link
+ * connects to the next host, and a request refused so — not done, §3 — is
+ * sent there once more.
+ *
  * @module
  */
 
@@ -47,6 +53,10 @@ export interface DaemonLinkOptions {
 const SAFE_TO_RETRY = new Set(["STATS", "LISTAR", "ESTADO", "PING", "GET_TAREAS_HTML", "TASK"]);
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 4000;
+/** How long a host that refused (stopping, full) or did not answer is tried after the others. */
+export const SET_ASIDE_MS = 30_000;
+/** Replies that say the request was not done, and the connection is closed after them (§3). */
+const GO_ELSEWHERE = new Set(["shutting_down", "busy"]);
 
 /**
  * One long-lived, reconnecting connection to the daemon. Requests made
@@ -66,6 +76,10 @@ export class DaemonLink implements DaemonClient {
   #backoffMs = MIN_BACKOFF_MS;
   #lastUsed = 0;
   #closed = false;
+  /** The host the connection now goes to. */
+  #host: string | null = null;
+  /** Hosts set aside, until when (the link's clock). */
+  readonly #aside = new Map<string, number>();
 
   /** Makes the link; it connects on the first request. */
   constructor(options: DaemonLinkOptions) {
@@ -88,7 +102,12 @@ export class DaemonLink implements DaemonClient {
       await this.#send({ op: "PING" }, options.signal).catch(() => {});
     }
     try {
-      return await this.#send(body, options.signal);
+      const reply = await this.#send(body, options.signal);
+      // Not done there (§3): once more on another host, when there is one.
+      if (!reply.ok && GO_ELSEWHERE.has(reply.error) && this.#setAside()) {
+        return await this.#send(body, options.signal);
+      }
+      return reply;
     } catch (error) {
       if (!retriable || !(error instanceof ClientError) || error.code !== "connection_closed") {
         throw error;
@@ -119,6 +138,8 @@ export class DaemonLink implements DaemonClient {
       return reply as ReplyOf<O>;
     } catch (error) {
       if (timeout.aborted && !signal?.aborted) {
+        // Paused, or stuck: the next request goes to another host, if there is one.
+        if (this.#client === client) this.#setAside();
         throw new ClientError(
           "timeout",
           `No reply from the daemon within ${this.#options.timeoutMs ?? 15_000} ms`,
@@ -134,6 +155,51 @@ export class DaemonLink implements DaemonClient {
     }
   }
 
+  /**
+   * Sets the host of the connection now aside, and drops the connection,
+   * when another host could be tried instead.
+   *
+   * @returns Whether another host will be tried.
+   */
+  #setAside(): boolean {
+    if (this.#options.hosts.length < 2 || this.#host === null) return false;
+    this.#aside.set(this.#host, this.#now() + SET_ASIDE_MS);
+    this.#options.logger.warn("web.daemon_set_aside", {
+      link: this.#name,
+      daemon: formatAddress(this.#host, this.#options.port),
+    });
+    const client = this.#client;
+    this.#client = null;
+    this.#host = null;
+    client?.close().catch(() => {});
+    return true;
+  }
+
+  /** Connects to the first host that answers: those set aside last. */
+  async #connectFirst(): Promise<PedidosClient> {
+    const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
+    const connect = this.#options.connect ?? PedidosClient.connectAny;
+    const now = this.#now();
+    const aside = (host: string) => (this.#aside.get(host) ?? 0) > now;
+    const ordered = [...hosts.filter((h) => !aside(h)), ...hosts.filter(aside)];
+    const failures: ClientError[] = [];
+    for (const host of ordered) {
+      try {
+        const client = await connect([host], port, { connectTimeoutMs });
+        this.#host = host;
+        return client;
+      } catch (error) {
+        if (!(error instanceof ClientError)) throw error;
+        failures.push(error);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
+    throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
+      cause: failures,
+    });
+  }
+
   #connection(): Promise<PedidosClient> {
     if (this.#closed) {
       return Promise.reject(new ClientError("connection_closed", "The gateway is stopping"));
@@ -143,9 +209,7 @@ export class DaemonLink implements DaemonClient {
     if (this.#lastError !== null && this.#now() < this.#retryAt) {
       return Promise.reject(this.#lastError);
     }
-    const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
-    const connect = this.#options.connect ?? PedidosClient.connectAny;
-    this.#connecting = connect(hosts, port, { connectTimeoutMs }).then(
+    this.#connecting = this.#connectFirst().then(
       (client) => {
         this.#connecting = null;
         if (this.#closed) {
