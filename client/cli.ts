@@ -73,6 +73,11 @@ function exitFor(reply: Reply): number {
 
 interface Session {
   client: PedidosClient;
+  /**
+   * A connection to the next host after the one in use, or null when none is
+   * left or answers: for a request a stopping or full daemon refused.
+   */
+  nextHost: () => Promise<{ client: PedidosClient; where: string } | null>;
   command: ClientCommand;
   stdinText: string | null;
   out: (text: string) => void;
@@ -103,6 +108,21 @@ async function send(session: Session, line: string, human = describeReply): Prom
     throw error;
   }
   const { reply, raw } = answer;
+  if (!reply.ok && (reply.error === "shutting_down" || reply.error === "busy")) {
+    // Not done there (§3): the next host, when there is one.
+    const next = await session.nextHost();
+    if (next !== null) {
+      if (session.command.json) session.out(`${raw}\n`);
+      session.err(
+        `⚠️ ${
+          reply.error === "busy" ? "Servidor lleno" : "Servidor deteniéndose"
+        }; se prueba ${next.where}.\n`,
+      );
+      await session.client.close();
+      session.client = next.client;
+      return await send(session, line, human);
+    }
+  }
   if (session.command.json) session.out(`${raw}\n`);
   else if (reply.ok) session.out(human(reply));
   else session.err(human(reply));
@@ -197,20 +217,36 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     }
   }
 
+  const { hosts, port } = command.config;
   let client: PedidosClient;
+  let used: number;
   try {
-    client = await PedidosClient.connectAny(command.config.hosts, command.config.port, { signal });
+    ({ client, index: used } = await connectFrom(hosts, port, 0, signal));
   } catch (error) {
     if (signal?.aborted) return EXIT.interrupted;
     if (!(error instanceof ClientError)) throw error;
-    const { hosts, port } = command.config;
     const where = hosts.map((host) => formatAddress(host, port)).join(", ");
     err(`❌ No se pudo conectar con el servidor de pedidos en ${where}. ${error.message}\n`);
     return EXIT.unreachable;
   }
   try {
     const replyTimeoutMs = io.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
-    return await run({ client, command, stdinText, out, err, signal, replyTimeoutMs });
+    const nextHost = async () => {
+      if (used + 1 >= hosts.length) return null;
+      try {
+        const next = await connectFrom(hosts, port, used + 1, signal);
+        used = next.index;
+        return { client: next.client, where: formatAddress(hosts[used]!, port) };
+      } catch {
+        return null;
+      }
+    };
+    const session = { client, nextHost, command, stdinText, out, err, signal, replyTimeoutMs };
+    try {
+      return await run(session);
+    } finally {
+      client = session.client;
+    }
   } catch (error) {
     if (signal?.aborted) return EXIT.interrupted;
     if (!(error instanceof ClientError)) throw error;
@@ -223,6 +259,34 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Connects to the first of `hosts` from `from` on that accepts, as
+ * {@linkcode PedidosClient.connectAny} does, and says which.
+ *
+ * @throws {ClientError} `connect_failed` naming every address tried.
+ */
+async function connectFrom(
+  hosts: string[],
+  port: number,
+  from: number,
+  signal: AbortSignal | undefined,
+): Promise<{ client: PedidosClient; index: number }> {
+  const failures: ClientError[] = [];
+  for (let index = from; index < hosts.length; index++) {
+    try {
+      return { client: await PedidosClient.connectAny([hosts[index]!], port, { signal }), index };
+    } catch (error) {
+      if (!(error instanceof ClientError) || signal?.aborted) throw error;
+      failures.push(error);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
+  throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
+    cause: failures,
+  });
 }
 
 /** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */

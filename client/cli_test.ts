@@ -217,6 +217,27 @@ Deno.test("runClient() exits 3 when the daemon accepts and never answers, past t
   assert.doesNotMatch(silent.stderr, /No se sabe/);
 });
 
+Deno.test("runClient() with several hosts sends a request a stopping daemon refused to the next host", async () => {
+  await using stopping = fakeLineServer(() => ({
+    close: true,
+    reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
+  }));
+  await using next = fakeLineServer(() => '{"ok":true,"pong":true}', {
+    hostname: "127.0.0.2",
+    port: stopping.port,
+  });
+  let stdout = "";
+  let stderr = "";
+  const status = await runClient(
+    ["--host", "127.0.0.1,127.0.0.2", "--port", String(stopping.port), "ping"],
+    { stdout: (t) => stdout += t, stderr: (t) => stderr += t, sources: NO_SOURCES },
+  );
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout, "pong\n");
+  assert.match(stderr, /Servidor deteniéndose; se prueba 127\.0\.0\.2:/);
+  assert.deepEqual([stopping.lines.length, next.lines.length], [1, 1]);
+});
+
 Deno.test("runClient() --help prints the usage and exits 0", async () => {
   let stdout = "";
   const status = await runClient(["--help"], {

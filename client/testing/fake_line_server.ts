@@ -30,8 +30,10 @@ export type Script = (line: string, info: LineInfo) => Answer;
 
 /** Options of {@linkcode fakeLineServer}. */
 export interface FakeLineServerOptions {
-  /** Where it listens (port 0: a free one). @default {"127.0.0.1"} */
+  /** Where it listens. @default {"127.0.0.1"} */
   hostname?: string;
+  /** Its port. @default {0: a free one} */
+  port?: number;
   /**
    * Replies are held until this many wait on the connection, then written
    * at once (checked after each read). @default {1}
@@ -81,8 +83,8 @@ export function fakeLineServer(
   script: Script,
   options: FakeLineServerOptions = {},
 ): FakeLineServer {
-  const { hostname = "127.0.0.1", batch = 1 } = options;
-  const listener = Deno.listen({ hostname, port: 0 });
+  const { hostname = "127.0.0.1", port = 0, batch = 1 } = options;
+  const listener = Deno.listen({ hostname, port });
   const lines: string[] = [];
   const linesByConnection: string[][] = [];
   const open = new Set<Deno.Conn>();
