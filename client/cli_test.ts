@@ -222,19 +222,20 @@ Deno.test("runClient() with several hosts sends a request a stopping daemon refu
     close: true,
     reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
   }));
+  // (The other loopback address, as the tests may use no other.)
   await using next = fakeLineServer(() => '{"ok":true,"pong":true}', {
-    hostname: "127.0.0.2",
+    hostname: "::1",
     port: stopping.port,
   });
   let stdout = "";
   let stderr = "";
   const status = await runClient(
-    ["--host", "127.0.0.1,127.0.0.2", "--port", String(stopping.port), "ping"],
+    ["--host", "127.0.0.1,::1", "--port", String(stopping.port), "ping"],
     { stdout: (t) => stdout += t, stderr: (t) => stderr += t, sources: NO_SOURCES },
   );
   assert.equal(status, 0, stderr);
   assert.equal(stdout, "pong\n");
-  assert.match(stderr, /Servidor deteniéndose; se prueba 127\.0\.0\.2:/);
+  assert.match(stderr, /Servidor deteniéndose; se prueba \[::1\]:/);
   assert.deepEqual([stopping.lines.length, next.lines.length], [1, 1]);
 });
 
