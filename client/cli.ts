@@ -16,6 +16,7 @@ import type { Reply } from "../server/protocol/replies.ts";
 import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
+import { anyHostFailure } from "./dial.ts";
 import { describeFinal, describeReply } from "./describe_reply.ts";
 
 /** The exit statuses of {@linkcode runClient}. */
@@ -282,11 +283,7 @@ async function connectFrom(
       failures.push(error);
     }
   }
-  if (failures.length === 1) throw failures[0];
-  const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-  throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
-    cause: failures,
-  });
+  throw anyHostFailure(failures);
 }
 
 /** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */

@@ -77,9 +77,17 @@ export async function dialAny(
       failures.push(error);
     }
   }
-  if (failures.length === 1) throw failures[0];
+  throw anyHostFailure(failures);
+}
+
+/**
+ * The error for connecting to several hosts, none of which accepted: the
+ * one failure, or one naming each address tried.
+ */
+export function anyHostFailure(failures: ClientError[]): ClientError {
+  if (failures.length === 1) return failures[0]!;
   const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-  throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
+  return new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
     cause: failures,
   });
 }

@@ -15,6 +15,7 @@
 import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
 import type { Logger } from "../../server/log.ts";
 import { ClientError, formatAddress, PedidosClient } from "../client.ts";
+import { anyHostFailure } from "../dial.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 
 /** Options of {@linkcode DaemonLink} and `connectDaemon()`. */
@@ -193,11 +194,7 @@ export class DaemonLink implements DaemonClient {
         failures.push(error);
       }
     }
-    if (failures.length === 1) throw failures[0];
-    const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-    throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
-      cause: failures,
-    });
+    throw anyHostFailure(failures);
   }
 
   #connection(): Promise<PedidosClient> {
