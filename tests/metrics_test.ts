@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
-import { rawConnect, startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
+import {
+  answers200,
+  exhaustAccepts,
+  rawConnect,
+  startInProcess,
+  startSubprocess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 Deno.test("the metrics endpoint is off unless --metrics-port is given", async () => {
@@ -143,34 +151,13 @@ testWith("read", "write", "run", "env")(
       "0",
     ], { fdLimit: 128 });
     // More connections than the daemon has descriptors left: accepting fails.
-    const held: Deno.TcpConn[] = [];
-    try {
-      for (let i = 0; i < 160; i++) {
-        try {
-          held.push(await Deno.connect({ hostname: "127.0.0.1", port: metricsPort }));
-        } catch (error) {
-          // It stopped listening: accepting failed.
-          if (
-            error instanceof Deno.errors.ConnectionRefused ||
-            error instanceof Deno.errors.ConnectionReset
-          ) break;
-          throw error;
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    } finally {
-      for (const conn of held) conn.close();
-    }
+    await exhaustAccepts(metricsPort, 160);
     // Once they are gone, it is scraped again; the daemon never stopped.
-    await waitUntil(async () => {
-      try {
-        const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
-        await response.body?.cancel();
-        return response.status === 200;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 10_000, everyMs: 200, what: "the metrics endpoint back" });
+    await waitUntil(() => answers200(`http://127.0.0.1:${metricsPort}/metrics`), {
+      timeoutMs: 10_000,
+      everyMs: 200,
+      what: "the metrics endpoint back",
+    });
     {
       await using conn = await rawConnect(daemon.port);
       await conn.write('{"op":"PING"}\n');

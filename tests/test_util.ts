@@ -146,10 +146,9 @@ export async function startSubprocess(
     "server",
     ...fullArgs,
   ];
-  // `exec`: the daemon is the process the test kills and waits for.
   const [program, ...programArgs] = options.fdLimit === undefined
     ? command
-    : ["/bin/sh", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "sh", ...command];
+    : withFdLimit(options.fdLimit, command);
   const process = new Deno.Command(program!, {
     args: programArgs,
     cwd: dir,
@@ -343,5 +342,50 @@ export class RawConn implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+}
+
+/**
+ * `command` (program first) run under a limit of `fdLimit` open file
+ * descriptors (`ulimit -n`), through `/bin/sh`; `exec`: the process the test
+ * kills and waits for is the program's own.
+ */
+export function withFdLimit(fdLimit: number, command: string[]): string[] {
+  return ["/bin/sh", "-c", `ulimit -n ${fdLimit} && exec "$@"`, "sh", ...command];
+}
+
+/**
+ * Opens connections to `port` on 127.0.0.1 (`most` at most) until the
+ * server stops accepting them (refused or reset: out of descriptors, it
+ * stopped listening), holds them a moment, then closes them all.
+ */
+export async function exhaustAccepts(port: number, most: number): Promise<void> {
+  const held: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < most; i++) {
+      try {
+        held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      } catch (error) {
+        if (
+          error instanceof Deno.errors.ConnectionRefused ||
+          error instanceof Deno.errors.ConnectionReset
+        ) break;
+        throw error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    for (const conn of held) conn.close();
+  }
+}
+
+/** Whether a GET of `url` answers 200 now (false when it cannot be reached). */
+export async function answers200(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url);
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
   }
 }

@@ -7,7 +7,15 @@ import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
 import { runWebCommand } from "../client/web/main.ts";
 import { Logger } from "../server/log.ts";
 import { type FakeLineServer, fakeLineServer } from "../client/testing/fake_line_server.ts";
-import { ROOT, startInProcess, taskPermissions, waitUntil } from "./test_util.ts";
+import {
+  answers200,
+  exhaustAccepts,
+  ROOT,
+  startInProcess,
+  taskPermissions,
+  waitUntil,
+  withFdLimit,
+} from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 const quiet = () => new Logger({ level: "error", write: () => {} });
@@ -243,8 +251,9 @@ testWith("read", "run", "env")(
       "--web-port",
       String(webPort),
     ];
-    const child = new Deno.Command("/bin/sh", {
-      args: ["-c", 'ulimit -n 64 && exec "$@"', "sh", ...command],
+    const [program, ...args] = withFdLimit(64, command);
+    const child = new Deno.Command(program!, {
+      args,
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -256,34 +265,10 @@ testWith("read", "run", "env")(
       new Response(child.stderr).text(),
     ]);
     try {
-      const page = async () => {
-        try {
-          const response = await fetch(`http://127.0.0.1:${webPort}/login`);
-          await response.body?.cancel();
-          return response.status === 200;
-        } catch {
-          return false;
-        }
-      };
+      const page = () => answers200(`http://127.0.0.1:${webPort}/login`);
       await waitUntil(page, { timeoutMs: 15_000, everyMs: 100, what: "the gateway listening" });
       // More connections than it has descriptors left: accepting fails.
-      const held: Deno.TcpConn[] = [];
-      try {
-        for (let i = 0; i < 100; i++) {
-          try {
-            held.push(await Deno.connect({ hostname: "127.0.0.1", port: webPort }));
-          } catch (error) {
-            if (
-              error instanceof Deno.errors.ConnectionRefused ||
-              error instanceof Deno.errors.ConnectionReset
-            ) break;
-            throw error;
-          }
-        }
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      } finally {
-        for (const conn of held) conn.close();
-      }
+      await exhaustAccepts(webPort, 100);
       await waitUntil(page, { timeoutMs: 10_000, everyMs: 200, what: "the gateway back" });
     } finally {
       try {
