@@ -3,6 +3,7 @@
  * text 0.0.4 on `GET /metrics`, 404 elsewhere; the counters, gauges and
  * histograms scraped before and after a burst of orders.
  */
+import { unusedPort } from "../client/testing/unused_port.ts";
 import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
 import {
@@ -139,9 +140,7 @@ testWith("read", "write", "run", "env")(
   "out of file descriptors, the metrics endpoint logs it and listens again: the daemon stays up and serves",
   async () => {
     await using dir = await tempDir();
-    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const metricsPort = probe.addr.port;
-    probe.close();
+    const metricsPort = unusedPort();
     await using daemon = await startSubprocess(dir.path, [
       "--db",
       `${dir.path}/p.db`,

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { unusedPort } from "../client/testing/unused_port.ts";
+
 /** A running private server. */
 export interface PrivatePostgres extends AsyncDisposable {
   /** A URL for its `postgres` database, as the `postgres` user (trust). */
@@ -87,9 +89,7 @@ export async function startPrivatePostgres(
     await remove();
     throw new Error(`Cannot start PostgreSQL: initdb: ${init.out}`);
   }
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = unusedPort();
   const options = [
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",

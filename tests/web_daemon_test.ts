@@ -1,6 +1,7 @@
 /**
  * The gateway's connections to a real daemon, and `pedidos web` itself.
  */
+import { unusedPort } from "../client/testing/unused_port.ts";
 import assert from "node:assert/strict";
 import { ClientError, PedidosClient } from "../client/client.ts";
 import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
@@ -232,9 +233,7 @@ Deno.test("pedidos web: bad flags exit 2 with the usage; --help exits 0", async 
 testWith("read", "run", "env")(
   "pedidos web out of file descriptors logs it and listens again, rather than exiting",
   async () => {
-    using probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const webPort = probe.addr.port;
-    probe.close();
+    const webPort = unusedPort();
     // (No daemon: the sign-in page needs none.)
     const command = [
       Deno.execPath(),
