@@ -26,6 +26,19 @@ function storeAnsweringEndsLate(): MemoryStore {
   return store;
 }
 
+/** A daemon of one slot, processing at once, on {@linkcode storeAnsweringEndsLate}. */
+function serviceAnsweringEndsLate(pool: InlinePool): { store: MemoryStore; service: OrderService } {
+  const store = storeAnsweringEndsLate();
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(1),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 0, max: 0 },
+  });
+  return { store, service };
+}
+
 /** Until the store shows order `id` ended `listo` (its writer may not have answered yet). */
 async function storedListo(store: MemoryStore, id: number): Promise<void> {
   while ((await store.get(id))?.estado !== "listo") {
@@ -164,15 +177,8 @@ Deno.test("OrderService.status(): a wait outlives a store away for a moment; a p
 
 Deno.test("OrderService: an order read as ended has given its slot back: a PEDIDO after ESTADO or LISTAR said listo is not refused queue_full", async () => {
   for (const how of ["ESTADO", "ESTADO esperar", "LISTAR"] as const) {
-    const store = storeAnsweringEndsLate();
     await using pool = new InlinePool(1);
-    const service = new OrderService({
-      store,
-      capacity: Capacity.create(1),
-      pool,
-      logger: new Logger({ level: "error", write: () => {} }),
-      processMs: { min: 0, max: 0 },
-    });
+    const { store, service } = serviceAnsweringEndsLate(pool);
     try {
       const { id } = await service.submit(ORDER);
       await storedListo(store, id);
@@ -228,15 +234,8 @@ Deno.test("OrderService.submit(): the same clave twice at a full daemon whose sl
 });
 
 Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an order listo counts it ended and its slot free", async () => {
-  const store = storeAnsweringEndsLate();
   await using pool = new InlinePool(1);
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(1),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 0, max: 0 },
-  });
+  const { store, service } = serviceAnsweringEndsLate(pool);
   try {
     const { id } = await service.submit(ORDER);
     await storedListo(store, id);
