@@ -10,6 +10,8 @@
  * @module
  */
 
+import { pause } from "./pause.ts";
+
 /** Options of {@linkcode LastingHttpServer.start}. */
 export interface LastingHttpServerOptions {
   hostname: string;
@@ -110,18 +112,4 @@ export class LastingHttpServer implements AsyncDisposable {
       }
     }
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -12,6 +12,7 @@ import type { PruneStats } from "../orders/pruner.ts";
 import type { Stats } from "../protocol/replies.ts";
 import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import { encodeMetrics, type MetricFamily } from "./prometheus_text.ts";
+import { withDeadline } from "../store/postgres/deadline.ts";
 
 /** The queue's gauges: this daemon's, or on a shared store the cluster's. */
 type QueueGauges = Pick<Stats, "pendientes" | "en_proceso" | "capacidad" | "libres">;
@@ -57,15 +58,6 @@ export const COMMIT_BOUNDS_S: readonly number[] = [
  * Prometheus's default scrape timeout (10 s).
  */
 const CLUSTER_READ_MS = 2000;
-
-/** `promise`, or a rejection after `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Collects what is observed as it happens (the writer's batches) and renders
@@ -124,7 +116,8 @@ export class DaemonMetrics {
     if (reading !== null) {
       // Within a scrape's time: a database that does not answer (a network
       // path gone silent) shows as unavailable rather than failing the scrape.
-      const cluster = await within(reading, CLUSTER_READ_MS).catch(() => null);
+      const cluster = await withDeadline(reading, CLUSTER_READ_MS, "read the cluster's counts")
+        .catch(() => null);
       available = cluster === null ? 0 : 1;
       queue = cluster ?? { pendientes: NaN, en_proceso: NaN, capacidad: s.capacidad, libres: NaN };
     }

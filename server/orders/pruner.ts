@@ -12,6 +12,7 @@
 
 import type { Logger } from "../log.ts";
 import type { OrderStore } from "../store/store.ts";
+import { pause } from "../pause.ts";
 
 /** Options of {@linkcode Pruner.start}. */
 export interface PrunerOptions {
@@ -147,16 +148,4 @@ export class Pruner implements AsyncDisposable {
       });
     }
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

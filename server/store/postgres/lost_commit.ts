@@ -15,10 +15,8 @@
 
 import type { Sql } from "postgres";
 import { withDeadline } from "./deadline.ts";
-import { reserveConnection } from "./reserve_connection.ts";
-
-/** How long a reservation may go unanswered before it is asked again (`reserve_connection.ts`). */
-const RESERVE_RETRY_MS = 1000;
+import { RESERVE_RETRY_MS, reserveConnection } from "./reserve_connection.ts";
+import { pause } from "../../pause.ts";
 
 /** The backend a transaction went on, as its connection knew it. */
 export interface LostTransaction {
@@ -119,7 +117,7 @@ export async function endLostTransaction(
       Math.max(interval, Math.min(MAX_BACKOFF_MS, interval * 2 ** failures)),
       options.until - performance.now(),
     );
-    if (wait > 0) await sleep(wait, options.signal);
+    if (wait > 0) await pause(wait, options.signal);
   }
 }
 
@@ -150,20 +148,6 @@ async function look(sql: Sql, lost: LostTransaction, ms: number): Promise<unknow
   } finally {
     conn.release();
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Resolves null once `signal` aborts (never without one). */

@@ -64,7 +64,7 @@ import { CAPACITY_LOCK } from "./postgres_schema.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 import { StoreUnavailableError } from "../store_unavailable_error.ts";
 import { endLostTransaction, type LostTransaction } from "./lost_commit.ts";
-import { reserveConnection } from "./reserve_connection.ts";
+import { RESERVE_RETRY_MS, reserveConnection } from "./reserve_connection.ts";
 import { WriterLane } from "./writer_lane.ts";
 
 /**
@@ -218,14 +218,6 @@ interface Queued {
  * PostgreSQL waited, idle in the transaction, with the capacity lock held.
  */
 const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
-
-/**
- * How long a reservation of a connection may go unanswered before it is
- * asked again (the driver can lose one: `reserve_connection.ts`). A
- * connection comes in a few milliseconds, or one connect, when the pool has
- * to open it.
- */
-const RESERVE_RETRY_MS = 1000;
 
 type Lane = WriterLane<Queued>;
 

@@ -14,6 +14,13 @@
  * @module
  */
 
+/**
+ * How long a reservation of a connection may go unanswered before it is
+ * asked again (the driver can lose one). A connection comes in a few
+ * milliseconds, or one connect, when the pool has to open it.
+ */
+export const RESERVE_RETRY_MS = 1000;
+
 /** What can be reserved: a connection handed back with `release()`. */
 export interface Releasable {
   release(): void;
