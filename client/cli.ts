@@ -16,7 +16,7 @@ import type { Reply } from "../server/protocol/replies.ts";
 import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
-import { anyHostFailure } from "./dial.ts";
+import { firstToConnect } from "./dial.ts";
 import { describeFinal, describeReply } from "./describe_reply.ts";
 
 /** The exit statuses of {@linkcode runClient}. */
@@ -262,28 +262,18 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
   }
 }
 
-/**
- * Connects to the first of `hosts` from `from` on that accepts, as
- * {@linkcode PedidosClient.connectAny} does, and says which.
- *
- * @throws {ClientError} `connect_failed` naming every address tried.
- */
+/** Connects to the first of `hosts` from `from` on that accepts, and says which. */
 async function connectFrom(
   hosts: string[],
   port: number,
   from: number,
   signal: AbortSignal | undefined,
 ): Promise<{ client: PedidosClient; index: number }> {
-  const failures: ClientError[] = [];
-  for (let index = from; index < hosts.length; index++) {
-    try {
-      return { client: await PedidosClient.connectAny([hosts[index]!], port, { signal }), index };
-    } catch (error) {
-      if (!(error instanceof ClientError) || signal?.aborted) throw error;
-      failures.push(error);
-    }
-  }
-  throw anyHostFailure(failures);
+  const { value, index } = await firstToConnect(
+    hosts.slice(from),
+    (host) => PedidosClient.connectAny([host], port, { signal }),
+  );
+  return { client: value, index: from + index };
 }
 
 /** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */

@@ -68,26 +68,32 @@ export async function dialAny(
   options: Omit<DialOptions, "hostname" | "port"> = {},
 ): Promise<Deno.TcpConn> {
   if (hosts.length === 0) throw new RangeError("Cannot connect: no hosts given");
+  return (await firstToConnect(hosts, (hostname) => dial({ ...options, hostname, port }))).value;
+}
+
+/**
+ * Calls `connect` with each of `hosts` in order until one succeeds; a
+ * failure other than a {@linkcode ClientError} (an abort) ends the tries.
+ *
+ * @returns What it connected, and the place of its host in `hosts`.
+ * @throws {ClientError} The one failure, or `connect_failed` naming every address tried.
+ */
+export async function firstToConnect<T>(
+  hosts: readonly string[],
+  connect: (host: string) => Promise<T>,
+): Promise<{ value: T; index: number }> {
   const failures: ClientError[] = [];
-  for (const hostname of hosts) {
+  for (const [index, host] of hosts.entries()) {
     try {
-      return await dial({ ...options, hostname, port });
+      return { value: await connect(host), index };
     } catch (error) {
       if (!(error instanceof ClientError)) throw error;
       failures.push(error);
     }
   }
-  throw anyHostFailure(failures);
-}
-
-/**
- * The error for connecting to several hosts, none of which accepted: the
- * one failure, or one naming each address tried.
- */
-export function anyHostFailure(failures: ClientError[]): ClientError {
-  if (failures.length === 1) return failures[0]!;
+  if (failures.length === 1) throw failures[0];
   const reasons = failures.map((error) => error.message.replace(/^Cannot connect to /, ""));
-  return new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
+  throw new ClientError("connect_failed", `Cannot connect to any host: ${reasons.join("; ")}`, {
     cause: failures,
   });
 }

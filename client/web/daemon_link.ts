@@ -15,7 +15,7 @@
 import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
 import type { Logger } from "../../server/log.ts";
 import { ClientError, formatAddress, PedidosClient } from "../client.ts";
-import { anyHostFailure } from "../dial.ts";
+import { firstToConnect } from "../dial.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 
 /** Options of {@linkcode DaemonLink} and `connectDaemon()`. */
@@ -183,18 +183,12 @@ export class DaemonLink implements DaemonClient {
     const now = this.#now();
     const aside = (host: string) => (this.#aside.get(host) ?? 0) > now;
     const ordered = [...hosts.filter((h) => !aside(h)), ...hosts.filter(aside)];
-    const failures: ClientError[] = [];
-    for (const host of ordered) {
-      try {
-        const client = await connect([host], port, { connectTimeoutMs });
-        this.#host = host;
-        return client;
-      } catch (error) {
-        if (!(error instanceof ClientError)) throw error;
-        failures.push(error);
-      }
-    }
-    throw anyHostFailure(failures);
+    const { value, index } = await firstToConnect(
+      ordered,
+      (host) => connect([host], port, { connectTimeoutMs }),
+    );
+    this.#host = ordered[index]!;
+    return value;
   }
 
   #connection(): Promise<PedidosClient> {
