@@ -371,19 +371,21 @@ export class PostgresWriter {
     } catch (error) {
       // No connection, or it broke: the commit may or may not have happened.
       const stale = this.#sql() !== pool;
-      const failures = batch.map((queued) => this.#unavailable(queued.kind.name, error, stale));
+      const failures = new Map(
+        batch.map((queued) => [queued, this.#unavailable(queued.kind.name, error, stale)]),
+      );
       // Found out before the lane goes on: its next transaction would
       // overwrite what this one stored to be found by.
       const recovered = await this.#recover(groups, carrier);
       goOn();
       if (recovered === null) {
-        batch.forEach((queued, i) => queued.reject(failures[i]));
+        for (const [queued, failure] of failures) queued.reject(failure);
         return;
       }
       groups.forEach(([_kind, group], g) => {
         const results = recovered[g];
         for (const [n, queued] of group.entries()) {
-          const failure = failures[batch.indexOf(queued)]!;
+          const failure = failures.get(queued)!;
           if (results === undefined) {
             if (failure instanceof StoreUnavailableError) failure.outcomeUnknown = true;
             queued.reject(failure);
@@ -446,18 +448,15 @@ export class PostgresWriter {
     carrier: Carrier,
   ): Promise<(unknown[] | undefined)[] | null> {
     if (carrier.pid === null) return null;
-    const unknown = groups.map(() => undefined);
     // Ended whatever its writes: while its backend lingers (a connection gone
     // silent), a COMMIT still in the network could land after the answer, and
     // an open transaction keeps its locks, the capacity's among them, until
     // the server's idle-in-transaction timeout (5 s at most with the store's
     // settings, driver_options.ts; none where that is not set).
     const lost = { pid: carrier.pid, sentAt: carrier.sentAt, lostAt: performance.now() };
-    const until = performance.now() + this.#recoverMs;
-    const signal = this.#closing.signal;
     const side = this.#side();
     try {
-      return await this.#recoverOn(side.sql, groups, carrier, lost, until, signal, unknown);
+      return await this.#recoverOn(side.sql, groups, carrier.batch, lost);
     } finally {
       await side.end();
     }
@@ -470,16 +469,16 @@ export class PostgresWriter {
     return { sql: () => single, end: () => single.end({ timeout: 0 }).catch(() => {}) };
   }
 
+  /** {@linkcode PostgresWriter.#recover} of transaction `batch`, on `sql`. */
   async #recoverOn(
     sql: () => Sql,
     groups: [WriteKind<unknown, unknown>, Queued[]][],
-    carrier: Carrier,
+    batch: number,
     lost: LostTransaction,
-    until: number,
-    signal: AbortSignal,
-    unknown: undefined[],
   ): Promise<(unknown[] | undefined)[] | null> {
-    const over = await endLostTransaction(lost, { sql, until, signal });
+    const unknown = groups.map(() => undefined);
+    const until = performance.now() + this.#recoverMs;
+    const over = await endLostTransaction(lost, { sql, until, signal: this.#closing.signal });
     if (!over) {
       this.#endLater(lost);
       return unknown;
@@ -487,7 +486,7 @@ export class PostgresWriter {
     if (!groups.some(([kind]) => kind.recover)) return unknown;
     const effects: CommitEffects = { newWork: false, finished: [] };
     const ctx: RecoveryContext = {
-      batch: carrier.batch,
+      batch,
       query: <T extends object>(text: string, params: unknown[]) =>
         withDeadline(
           sql().unsafe(text, params as never[]).execute() as unknown as Promise<T[]>,
