@@ -44,11 +44,13 @@
  * one statement ({@linkcode WriteKind.autocommit}: new orders, through a
  * function that takes the capacity lock itself; the ends and starts of
  * attempts, one fenced update) goes with no `BEGIN`, lock or `COMMIT`: that
- * statement is its transaction, committed when it is answered. One statement
- * where there were four costs PostgreSQL and this process less per batch
- * (a batch of one new order: 105 µs of this process's CPU and 270 of
- * PostgreSQL's, against 270 and 337; of 18: 170 and 495, against 343 and
- * 610), which the batches of several daemons, each smaller, feel most.
+ * statement is its transaction, committed when it is answered. Before it goes
+ * {@linkcode AUTOCOMMIT_MARK}, which says which connection and backend carry
+ * the batch as it goes out. Two statements where there were four cost this
+ * process and PostgreSQL less per batch (a batch of 18 new orders, one after
+ * another on one connection: 250 µs of this process's CPU and 580 of
+ * PostgreSQL's, against 364 and 628), which the batches of several daemons,
+ * each smaller, feel most.
  *
  * Statements that add unfinished orders count them in SQL, after the lock:
  * the count sees every order committed by the last holder, so the capacity
@@ -237,6 +239,16 @@ interface Queued {
  */
 const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
 
+/**
+ * The first statement of a batch sent in autocommit, before the one that
+ * writes: a statement without parameters, which the driver sends at once
+ * and hands to `onexecute` (one with parameters, the first time on a
+ * connection, it describes first and does not), so that the connection and
+ * backend that carry the batch are known as it goes out (for a commit whose
+ * answer is lost). It takes no transaction id and writes nothing.
+ */
+const AUTOCOMMIT_MARK = "SELECT 1";
+
 type Lane = WriterLane<Queued>;
 
 /** How long a lost transaction's backend is looked for, to be ended, after its writers were answered. */
@@ -383,7 +395,7 @@ export class PostgresWriter {
     let outcome;
     const began = performance.now();
     const pool = this.#sql();
-    const carrier: Carrier = { connection: null, pid: null, sentAt: 0, batch: 0, first: null };
+    const carrier: Carrier = { connection: null, pid: null, sentAt: 0, batch: 0 };
     try {
       outcome = await this.#send(groups, effects, lane, pool, carrier);
     } catch (error) {
@@ -465,10 +477,6 @@ export class PostgresWriter {
     groups: [WriteKind<unknown, unknown>, Queued[]][],
     carrier: Carrier,
   ): Promise<(unknown[] | undefined)[] | null> {
-    // A first statement the driver sent only once it had described it (the
-    // first time on its connection) was not seen going out: its backend is
-    // the one it was handed to, and it went out after the transaction began.
-    carrier.pid ??= carrier.first?.state?.pid ?? null;
     if (carrier.pid === null) return null;
     // Ended whatever its writes: while its backend lingers (a connection gone
     // silent), a COMMIT still in the network could land after the answer, and
@@ -643,7 +651,6 @@ export class PostgresWriter {
     const alone = groups.length === 1 && groups[0]![0].autocommit === true;
     const batch = ++this.#batchNumber;
     carrier.batch = batch;
-    carrier.sentAt = performance.now();
     const query = <T extends object>(
       text: string,
       params: unknown[],
@@ -656,7 +663,8 @@ export class PostgresWriter {
       // uses (true keeps pipelining as without it), and has set the query's
       // `state` to its backend (process id and key) by then. (Not for a
       // statement with parameters the first time on a connection: the
-      // driver describes it first, and calls no `onexecute`; see `first`.)
+      // driver describes it first, and calls no `onexecute`. So the first
+      // statement has none: BEGIN, or AUTOCOMMIT_MARK.)
       const onexecute = sent.length > 0 ? {} : {
         onexecute: (connection: { id: number }) => {
           carrier.connection = connection.id;
@@ -671,11 +679,12 @@ export class PostgresWriter {
         params as never[],
         { prepare: true, ...options, ...onexecute },
       ).execute() as unknown as Promise<T[]>;
-      carrier.first ??= promise;
       sent.push(promise);
       return promise;
     };
-    if (!alone) {
+    if (alone) {
+      query(AUTOCOMMIT_MARK, []);
+    } else {
       query("BEGIN", []);
       if (groups.some(([kind]) => kind.checked)) {
         query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
@@ -687,6 +696,8 @@ export class PostgresWriter {
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
     };
+    // In autocommit, the statement that writes: it commits or not, alone.
+    const writing = sent.length;
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
     const commit = alone
       ? null
@@ -702,9 +713,14 @@ export class PostgresWriter {
     );
     const lost = failures.find(isConnectionError);
     if (lost !== undefined) throw lost;
-    const committed = commit === null
-      ? statements[0]?.status === "fulfilled"
-      : await commit.then((r) => r.command === "COMMIT", () => false);
+    if (commit === null) {
+      const written = statements[writing];
+      if (written?.status === "rejected") return { aborted: written.reason, results };
+      return written === undefined
+        ? { aborted: new Error("nothing was sent"), results }
+        : { aborted: null, results };
+    }
+    const committed = await commit.then((r) => r.command === "COMMIT", () => false);
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };
     }
@@ -717,15 +733,10 @@ interface Carrier {
   connection: number | null;
   /** Its backend's process id, once sent (for a commit whose answer was lost). */
   pid: number | null;
-  /**
-   * When it was sent (`performance.now()`): as its first statement went out,
-   * or, when that was not seen, as the transaction began (before).
-   */
+  /** When it was sent (`performance.now()`). */
   sentAt: number;
   /** The transaction's number ({@linkcode BatchContext.batch}). */
   batch: number;
-  /** Its first statement, whose `state` the driver sets to its backend as it takes it. */
-  first: { state?: { pid?: number | null } } | null;
 }
 
 /** Answers a write with its result: an `Error` is its own failure. */

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
 import { TcpProxy } from "../../../tests/tcp_proxy.ts";
-import { CAPACITY_LOCK } from "./postgres_schema.ts";
+import { StoreUnavailableError } from "../store_unavailable_error.ts";
+import { orderWrites } from "./order_writes.ts";
+import { CAPACITY_LOCK, migrate } from "./postgres_schema.ts";
 import { PostgresWriter, type PostgresWriterOptions, type WriteKind } from "./postgres_writer.ts";
 
 /** A write whose transaction takes `seconds` in the database. */
@@ -291,6 +293,118 @@ pgTest({
     } finally {
       await writer.close();
       await sql.end({ timeout: 1 });
+    }
+  },
+});
+
+/** A new order for the writer's insert kinds. */
+function newOrder(cliente: string, clave: string | null = null) {
+  return {
+    pedido: { cliente, productos: ["pan"], direccion: "C 1", clave },
+    receivedAt: new Date().toISOString(),
+    owner: null,
+  };
+}
+
+/** Holds the capacity lock for `seconds`, as another daemon's batch waiting for its disk would. */
+function holdCapacity(sql: postgres.Sql, seconds: number): Promise<unknown> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`;
+    await tx`SELECT pg_sleep(${seconds})`;
+  });
+}
+
+pgTest({
+  name:
+    "a new order waiting for the capacity lock on a fresh connection is not cut short when an idle connection of its pool closes",
+  async fn() {
+    await using db = await freshDatabase();
+    await migrate(db.sql);
+    await db.sql`INSERT INTO pedidos_cluster VALUES (1, 100)`;
+    let writer: PostgresWriter | null = null;
+    // Connections idle for a second are closed, as the store's are after ten.
+    const sql = postgres(db.url, {
+      max: 3,
+      idle_timeout: 1,
+      onnotice: () => {},
+      onclose: (id: number) => writer?.connectionClosed(id),
+    });
+    const other = postgres(db.url, { max: 1, onnotice: () => {} });
+    writer = writerOn(() => sql);
+    try {
+      // Two connections, then idle: one carries the order, the other closes meanwhile.
+      await Promise.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(0.05)`]);
+      const holding = holdCapacity(other, 2.5);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const result = await writer.write(
+        orderWrites("nodo-a", 30_000).insertChecked,
+        newOrder("Ana"),
+      );
+      await holding;
+      assert.equal(result.status, "inserted");
+    } finally {
+      await writer.close();
+      await sql.end({ timeout: 1 });
+      await other.end({ timeout: 1 });
+    }
+  },
+});
+
+pgTest({
+  name:
+    "a new order whose connection breaks while it waits for the capacity lock, the driver reconnecting meanwhile, is never stored once answered 'nothing accepted'",
+  async fn() {
+    await using db = await freshDatabase();
+    await migrate(db.sql);
+    await db.sql`INSERT INTO pedidos_cluster VALUES (1, 100)`;
+    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    proxy.open();
+    const through = new URL(db.url);
+    through.port = String(proxy.port);
+    let writer: PostgresWriter | null = null;
+    const sql = postgres(through.href, {
+      max: 1,
+      onnotice: () => {},
+      onclose: (id: number) => writer?.connectionClosed(id),
+    });
+    const other = postgres(db.url, { max: 1, onnotice: () => {} });
+    writer = new PostgresWriter({
+      sql: () => sql,
+      onCommit: () => {},
+      unavailable: (what, error) => new StoreUnavailableError(what, String(error)),
+    });
+    try {
+      const holding = holdCapacity(other, 4);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const writing = writer.write(
+        orderWrites("nodo-a", 30_000).insertChecked,
+        newOrder("Perdida", "k-1"),
+      ).then(() => null, (error) => error);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // A read waits for the pool's only connection (the writer's): once that
+      // one breaks, the driver opens a new one for it.
+      const read = sql`SELECT 1`.execute().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await proxy.cut();
+      proxy.open();
+      const failure = await writing;
+      await Promise.all([read, holding]);
+      assert.ok(failure instanceof StoreUnavailableError, String(failure));
+      // The database answers all along: whether it committed is known.
+      assert.equal(failure.outcomeUnknown, false);
+      // Its backend, had it been left, would commit once the lock is free: let it finish.
+      for (let i = 0; i < 100; i++) {
+        const [busy] = await db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`;
+        if (busy?.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const stored = await db.sql`SELECT id FROM pedidos`;
+      assert.equal(stored.length, 0, "answered 'nothing accepted', yet stored");
+    } finally {
+      await writer.close();
+      await sql.end({ timeout: 1 });
+      await other.end({ timeout: 1 });
     }
   },
 });
