@@ -520,15 +520,8 @@ pgTest({
   },
 });
 
-/**
- * An order whose batch the proxy breaks at: its client's name, as it goes
- * over the wire in the parameters of the writer's insert (a statement that
- * is its own transaction: postgres_writer.ts, `autocommit`).
- */
-const LOST = { ...order(), cliente: "Perdida" };
-const LOST_INSERT = '"cliente":"Perdida"';
-/** The tag of the insert's completion: done, and so committed. */
-const INSERT_DONE = "SELECT 1\0";
+/** The writer's `COMMIT`, as it goes over the wire (postgres_writer.ts pads it). */
+const WRITER_COMMIT = "COMMIT -- ---";
 
 pgTest({
   name:
@@ -543,8 +536,9 @@ pgTest({
       "--process-ms",
       "0",
     ]);
-    const broken = proxy.breakAt(LOST_INSERT, { deliver: true, afterReply: INSERT_DONE });
-    const reply = await ask(daemon.port, LOST, 15_000);
+    // Idle (no retention, nothing queued): the next COMMIT is the order's.
+    const broken = proxy.breakAt(WRITER_COMMIT, { deliver: true, afterReply: "COMMIT\0" });
+    const reply = await ask(daemon.port, order(), 15_000);
     await broken;
     assert.equal(reply.ok, true, JSON.stringify(reply));
     const rows = await readPgRows(cluster.db);
@@ -569,8 +563,8 @@ pgTest({
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
-    const broken = proxy.breakAt(LOST_INSERT, { deliver: false });
-    const reply = await ask(daemon.port, LOST, 15_000);
+    const broken = proxy.breakAt(WRITER_COMMIT, { deliver: false });
+    const reply = await ask(daemon.port, order(), 15_000);
     await broken;
     assert.equal(reply.error, "unavailable", JSON.stringify(reply));
     assert.match(reply.mensaje, /Nada fue aceptado/);
@@ -590,12 +584,12 @@ pgTest({
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
-    const broken = proxy.breakAt(LOST_INSERT, {
+    const broken = proxy.breakAt(WRITER_COMMIT, {
       deliver: true,
-      afterReply: INSERT_DONE,
+      afterReply: "COMMIT\0",
       thenCut: true,
     });
-    const reply = await ask(daemon.port, { ...LOST, clave: "k-1" }, 20_000);
+    const reply = await ask(daemon.port, order("k-1"), 20_000);
     await broken;
     assert.equal(reply.error, "unavailable", JSON.stringify(reply));
     assert.match(reply.mensaje, /No se sabe si el pedido fue aceptado/);
@@ -606,7 +600,7 @@ pgTest({
     // deno-lint-ignore no-explicit-any -- a reply
     let again: any = null;
     await waitUntil(async () => {
-      again = await ask(daemon.port, { ...LOST, clave: "k-1" });
+      again = await ask(daemon.port, order("k-1"));
       return again.ok === true;
     }, { what: "the order again, the database back" });
     assert.equal(again.duplicado, true, JSON.stringify(again));

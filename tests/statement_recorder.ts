@@ -61,31 +61,6 @@ export async function planOf(sql: Sql, statement: string, explain = ""): Promise
   return rows.map((row) => row["QUERY PLAN"] as string).join("\n");
 }
 
-/**
- * The plans of the statements that `statement` runs inside the functions it
- * calls (PostgreSQL's `auto_explain`, as notices), run in a transaction
- * rolled back. `sql` must have one connection, and `notices` be what its
- * `onnotice` fills.
- */
-export async function nestedPlansOf(
-  sql: Sql,
-  statement: string,
-  notices: string[],
-): Promise<string> {
-  notices.length = 0;
-  await sql.unsafe("BEGIN");
-  try {
-    await sql.unsafe("LOAD 'auto_explain'");
-    await sql.unsafe(`SET LOCAL auto_explain.log_min_duration = 0;
-      SET LOCAL auto_explain.log_nested_statements = on;
-      SET LOCAL auto_explain.log_level = notice`);
-    await sql.unsafe(statement);
-  } finally {
-    await sql.unsafe("ROLLBACK");
-  }
-  return notices.join("\n");
-}
-
 /** Asserts that `plan` reads no table `pedidos` whole: neither a sequential nor a bitmap heap scan. */
 export function assertNoTableScan(plan: string, what: string): void {
   assert.doesNotMatch(plan, /Seq Scan on pedidos\b(?!_)/, `${what}:\n${plan}`);

@@ -270,14 +270,13 @@ export function renderPostgresSection(result: PgResult): string {
     "`COMMIT` only once that one had committed, else rolled back and sent again): one " +
     "daemon's intake 1.04× at 64 connections (median of four alternating pairs: 0.99, 1.07, " +
     "1.06, 1.03) but 0.88× at 16 (five pairs): batches cut while the one before commits are " +
-    "smaller, each paying its own commit. A batch of new orders (or of attempts' starts or " +
-    "ends) goes as one statement with no `BEGIN`, lock or `COMMIT` around it — the insert is " +
-    "a function that takes the capacity lock itself — where it was four: in alternating " +
-    "pairs against the four (medians of four to six), one daemon's intake at 64 connections " +
-    "1.08× (at 16, 1.04×), end to end 0.95× and 1.01× in two series; two daemons' intake " +
-    "1.16×, end to end 1.23× and 1.11×; CPU per order of two daemons' intake 0.84× for " +
-    "the daemons and 0.84× for PostgreSQL, of one daemon's 0.91× and 0.84×: less work per " +
-    "batch, felt most where batches are small. At 64 connections the figures above are a closed " +
+    "smaller, each paying its own commit. So was sending a batch of new orders as one " +
+    "statement with no `BEGIN`, lock or `COMMIT` around it (a function that takes the lock " +
+    "itself): it needs a statement without parameters first, for the driver to say which " +
+    "backend carries the batch as it goes out (a lost answer's recovery ends that backend), " +
+    "and with it one daemon's intake at 64 connections came to 1.04× (at 16, 0.95×), end " +
+    "to end 0.98×, two daemons' intake 1.02× and end to end 0.94× (medians of five " +
+    "alternating pairs): within the noise, so it was left out. At 64 connections the figures above are a closed " +
     "loop — each connection waits for its answer before it sends again — so what holds one " +
     "daemon's intake back where the cores do not is the time an order spends on its way, " +
     "through the daemon, PostgreSQL's commit and the load generator, not any one of them.";

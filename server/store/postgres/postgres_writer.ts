@@ -38,19 +38,11 @@
  * write sends all its statements before it first waits, and anything it
  * decides from their rows it decides after the commit; a statement that
  * fails aborts the whole transaction, which is then tried again one write
- * at a time, so only the faulty write fails.
- *
- * **Alone, in autocommit.** A batch of one kind whose writes are all done by
- * one statement ({@linkcode WriteKind.autocommit}: new orders, through a
- * function that takes the capacity lock itself; the ends and starts of
- * attempts, one fenced update) goes with no `BEGIN`, lock or `COMMIT`: that
- * statement is its transaction, committed when it is answered. Before it goes
- * {@linkcode AUTOCOMMIT_MARK}, which says which connection and backend carry
- * the batch as it goes out. Two statements where there were four cost this
- * process and PostgreSQL less per batch (a batch of 18 new orders, one after
- * another on one connection: 250 µs of this process's CPU and 580 of
- * PostgreSQL's, against 364 and 628), which the batches of several daemons,
- * each smaller, feel most.
+ * at a time, so only the faulty write fails. (A batch of new orders sent as
+ * one statement in autocommit, through a function taking the lock itself,
+ * was built and measured: the statement without parameters it needs first,
+ * for the driver to say which backend carries it as it goes out, left it
+ * within the noise of the four; see `docs/benchmarks.md`.)
  *
  * Statements that add unfinished orders count them in SQL, after the lock:
  * the count sees every order committed by the last holder, so the capacity
@@ -130,14 +122,6 @@ export interface WriteKind<A, R> {
    * its commit, and goes in the first lane.
    */
   readonly checked?: boolean;
-  /**
-   * Whether `apply`'s first statement is a whole transaction by itself: one
-   * statement that does every write of the batch (the capacity lock taken in
-   * it, when `checked`), any others only reading what it wrote. A batch of
-   * this kind alone then goes with no `BEGIN`, lock or `COMMIT` around it,
-   * committed when that statement is answered. @default false
-   */
-  readonly autocommit?: boolean;
   /**
    * About how many bytes of statement parameters `args` adds to a batch:
    * with {@linkcode PostgresWriterOptions.maxBatchBytes}, what keeps a
@@ -238,16 +222,6 @@ interface Queued {
  * PostgreSQL waited, idle in the transaction, with the capacity lock held.
  */
 const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
-
-/**
- * The first statement of a batch sent in autocommit, before the one that
- * writes: a statement without parameters, which the driver sends at once
- * and hands to `onexecute` (one with parameters, the first time on a
- * connection, it describes first and does not), so that the connection and
- * backend that carry the batch are known as it goes out (for a commit whose
- * answer is lost). It takes no transaction id and writes nothing.
- */
-const AUTOCOMMIT_MARK = "SELECT 1";
 
 type Lane = WriterLane<Queued>;
 
@@ -647,48 +621,35 @@ export class PostgresWriter {
     carrier: Carrier,
   ): Promise<{ aborted: unknown; results: PromiseSettledResult<unknown[]>[] }> {
     const sent: Promise<unknown>[] = [];
-    // A batch of one kind that commits by itself goes without BEGIN and COMMIT.
-    const alone = groups.length === 1 && groups[0]![0].autocommit === true;
-    const batch = ++this.#batchNumber;
-    carrier.batch = batch;
     const query = <T extends object>(
       text: string,
       params: unknown[],
       options: Record<string, unknown> = {},
     ): Promise<T[]> => {
-      // The transaction's first statement says which connection carries it,
-      // for connectionClosed(), and which backend (for a commit whose answer
-      // was lost): the driver (postgres 3.4.9, pinned) hands the connection to
-      // a query's `onexecute` as it sends the query, as its own `sql.begin`
-      // uses (true keeps pipelining as without it), and has set the query's
-      // `state` to its backend (process id and key) by then. (Not for a
-      // statement with parameters the first time on a connection: the
-      // driver describes it first, and calls no `onexecute`. So the first
-      // statement has none: BEGIN, or AUTOCOMMIT_MARK.)
-      const onexecute = sent.length > 0 ? {} : {
-        onexecute: (connection: { id: number }) => {
-          carrier.connection = connection.id;
-          carrier.pid = promise.state?.pid ?? null;
-          carrier.sentAt = performance.now();
-          return true;
-        },
-      };
       // The driver sends a query only once it is awaited or executed: send it now, in order.
-      const promise: Promise<T[]> & { state?: { pid?: number | null } } = conn.unsafe(
-        text,
-        params as never[],
-        { prepare: true, ...options, ...onexecute },
-      ).execute() as unknown as Promise<T[]>;
+      const promise = conn.unsafe(text, params as never[], { prepare: true, ...options })
+        .execute() as unknown as Promise<T[]>;
       sent.push(promise);
       return promise;
     };
-    if (alone) {
-      query(AUTOCOMMIT_MARK, []);
-    } else {
-      query("BEGIN", []);
-      if (groups.some(([kind]) => kind.checked)) {
-        query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
-      }
+    // Which connection carries the transaction, for connectionClosed(): the
+    // driver (postgres 3.4.9, pinned) hands it to a query's `onexecute` as it
+    // sends the query, as its own `sql.begin` uses; true keeps pipelining as
+    // without it.
+    const batch = ++this.#batchNumber;
+    carrier.batch = batch;
+    // The driver sets a query's `state` to its connection's backend (process
+    // id and key) as it sends it, before `onexecute`.
+    const begin: Promise<unknown> & { state?: { pid?: number | null } } = query("BEGIN", [], {
+      onexecute: (connection: { id: number }) => {
+        carrier.connection = connection.id;
+        carrier.pid = begin.state?.pid ?? null;
+        carrier.sentAt = performance.now();
+        return true;
+      },
+    });
+    if (groups.some(([kind]) => kind.checked)) {
+      query(`SELECT pg_advisory_xact_lock(${CAPACITY_LOCK})`, []);
     }
     const ctx: BatchContext = {
       batch,
@@ -696,14 +657,10 @@ export class PostgresWriter {
       newWork: () => effects.newWork = true,
       finished: (ids) => effects.finished.push(...ids),
     };
-    // In autocommit, the statement that writes: it commits or not, alone.
-    const writing = sent.length;
     const applied = groups.map(([kind, group]) => kind.apply(ctx, group.map((q) => q.args)));
-    const commit = alone
-      ? null
-      : query<never>(COMMIT, [], { prepare: false }) as Promise<unknown> as Promise<
-        { command: string }
-      >;
+    const commit = query<never>(COMMIT, [], { prepare: false }) as Promise<unknown> as Promise<
+      { command: string }
+    >;
     const [results, statements] = await Promise.all([
       Promise.allSettled(applied),
       Promise.allSettled(sent),
@@ -713,13 +670,6 @@ export class PostgresWriter {
     );
     const lost = failures.find(isConnectionError);
     if (lost !== undefined) throw lost;
-    if (commit === null) {
-      const written = statements[writing];
-      if (written?.status === "rejected") return { aborted: written.reason, results };
-      return written === undefined
-        ? { aborted: new Error("nothing was sent"), results }
-        : { aborted: null, results };
-    }
     const committed = await commit.then((r) => r.command === "COMMIT", () => false);
     if (!committed) {
       return { aborted: failures[0] ?? new Error("the transaction was rolled back"), results };

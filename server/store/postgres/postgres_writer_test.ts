@@ -256,47 +256,6 @@ pgTest({
   },
 });
 
-pgTest({
-  name:
-    "writes of a kind that commits by itself (no BEGIN, no COMMIT) queued together: each is stored once, and a faulty one fails alone",
-  async fn() {
-    await using db = await freshDatabase();
-    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
-    const writer = writerOn(() => sql);
-    try {
-      await db.sql`CREATE TABLE t (n integer CHECK (n > 0))`;
-      let statements = 0;
-      const add: WriteKind<number, number> = {
-        name: "add",
-        autocommit: true,
-        async apply(ctx, args) {
-          statements++;
-          const rows = await ctx.query<{ n: number }>(
-            "INSERT INTO t SELECT unnest($1::int[]) RETURNING n",
-            [args],
-          );
-          return rows.map((row) => row.n);
-        },
-      };
-      const results = await Promise.allSettled([1, 2, -1, 3].map((n) => writer.write(add, n)));
-      assert.deepEqual(results.map((r) => r.status === "fulfilled" ? r.value : "failed"), [
-        1,
-        2,
-        "failed",
-        3,
-      ]);
-      const failure = results[2] as PromiseRejectedResult;
-      assert.match(String(failure.reason), /Cannot add: .*check constraint/);
-      assert.deepEqual([...await db.sql`SELECT n FROM t ORDER BY n`].map((r) => r.n), [1, 2, 3]);
-      // Together first; once that failed, each alone.
-      assert.equal(statements, 5);
-    } finally {
-      await writer.close();
-      await sql.end({ timeout: 1 });
-    }
-  },
-});
-
 /** A new order for the writer's insert kinds. */
 function newOrder(cliente: string, clave: string | null = null) {
   return {
