@@ -5,13 +5,17 @@
  * over the range of the accepted ids); only the others are waited on, one
  * `ESTADO esperar` each, pipelined on a few connections. So the check adds
  * little to the daemon's work while it may still be processing the run's
- * last orders. Used by `run_load.ts`.
+ * last orders. When the daemon waited on stops or dies, the wait goes on
+ * from the next of the hosts that answers (a cluster's daemons share their
+ * orders). Used by `run_load.ts`.
  *
  * @module
  */
 
 import type { Estado, Pedido } from "../../server/protocol/messages.ts";
-import { PedidosClient } from "../client.ts";
+import type { PedidosClient } from "../client.ts";
+import { pause } from "../../server/pause.ts";
+import { FailoverLink } from "./failover_link.ts";
 import type { LoadSettings } from "./load_settings.ts";
 import { LatencySamples, type LatencySummary, round } from "./latency_samples.ts";
 
@@ -34,6 +38,12 @@ export interface WaitSummary {
   /** Per order, `fecha_fin − fecha_recibido` in ms. */
   latenciaMs: LatencySummary;
 }
+
+/** How long to wait before asking again when no daemon answers, or one is stopping, ms. */
+const RETRY_MS = 200;
+
+/** Refusals that another daemon, or the same one a moment later, may not give. */
+const AGAIN: ReadonlySet<string> = new Set(["shutting_down", "unavailable", "busy"]);
 
 /** Whether an order in `estado` has ended: it will not change by itself any more. */
 function isFinal(estado: Estado): boolean {
@@ -81,7 +91,7 @@ export async function waitForListos(
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), settings.esperarTimeoutMs);
   const stop = AbortSignal.any([signal, timeout.signal]);
-  const clients: PedidosClient[] = [];
+  const links: FailoverLink[] = [];
   let lastFin = -Infinity;
   let next = 0;
 
@@ -126,28 +136,48 @@ export async function waitForListos(
     return ids.filter((id) => left.has(id));
   }
 
-  async function check(client: PedidosClient, id: number): Promise<void> {
+  /**
+   * Waits on the order `id` until it is final, on `link`'s daemon; on
+   * another when that one stops, dies or cannot reach its store for a
+   * moment.
+   */
+  async function check(link: FailoverLink, id: number): Promise<void> {
     for (;;) {
       const left = Math.ceil(deadline - performance.now());
       if (left <= 0 || stop.aborted) break;
+      let client: PedidosClient;
+      try {
+        client = await link.get();
+      } catch {
+        // No daemon answers now: one may come back before the deadline.
+        await pause(RETRY_MS, stop);
+        continue;
+      }
       let reply;
       try {
         reply = await client.call("ESTADO", { id, esperar: true, timeout_ms: left }, {
           signal: stop,
         });
       } catch {
-        break;
+        if (stop.aborted) break;
+        link.drop(client);
+        continue;
       }
-      if (!reply.ok) break;
+      if (!reply.ok) {
+        if (!AGAIN.has(reply.error)) break;
+        link.drop(client);
+        await pause(RETRY_MS, stop);
+        continue;
+      }
       if (record(reply.pedido)) return;
     }
   }
 
   let waiting: number[] = unique;
-  async function worker(client: PedidosClient): Promise<void> {
+  async function worker(link: FailoverLink): Promise<void> {
     const inflight = new Set<Promise<void>>();
     while (next < waiting.length && !stop.aborted) {
-      const task = check(client, waiting[next++]!);
+      const task = check(link, waiting[next++]!);
       inflight.add(task);
       task.finally(() => inflight.delete(task));
       if (inflight.size >= 128) await Promise.race(inflight);
@@ -157,23 +187,22 @@ export async function waitForListos(
 
   try {
     const count = Math.min(4, settings.clientes, unique.length);
-    for (let i = 0; i < count && !stop.aborted; i++) {
-      try {
-        clients.push(
-          await PedidosClient.connectAny(settings.hosts, settings.port, {
-            signal: stop,
-            connectTimeoutMs: settings.connectTimeoutMs,
-          }),
-        );
-      } catch {
-        break;
-      }
+    for (let i = 0; i < count; i++) {
+      links.push(
+        new FailoverLink({
+          hosts: settings.hosts,
+          port: settings.port,
+          connectTimeoutMs: settings.connectTimeoutMs,
+          signal: stop,
+        }),
+      );
     }
-    if (clients[0] !== undefined) waiting = await sweep(clients[0], unique);
-    await Promise.all(clients.map(worker));
+    const first = await links[0]!.get().catch(() => null);
+    if (first !== null) waiting = await sweep(first, unique);
+    await Promise.all(links.map(worker));
   } finally {
     clearTimeout(timer);
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(links.map((link) => link.close()));
   }
   summary.sinTerminar = unique.length - summary.listos - summary.conError - summary.cancelados;
   summary.latenciaMs = latency.summary();

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { fakeLineServer } from "../testing/fake_line_server.ts";
+import { resolveLoadSettings } from "./load_settings.ts";
+import { waitForListos } from "./wait_for_listos.ts";
+
+const AT = "2026-12-01T10:00:00.000Z";
+
+function pedido(id: number, estado: string) {
+  return {
+    id,
+    clave: null,
+    cliente: "Ana",
+    productos: [{ nombre: "pan", cantidad: 1 }],
+    direccion: "C 1",
+    estado,
+    fecha_recibido: AT,
+    fecha_inicio: estado === "listo" ? AT : null,
+    fecha_fin: estado === "listo" ? AT : null,
+    worker: estado === "listo" ? 1 : null,
+    intentos: estado === "listo" ? 1 : 0,
+    detalle_error: null,
+    resultado: null,
+  };
+}
+
+/** What a request line asks (`op`, and the id of an ESTADO). */
+function asked(line: string): { op: string; id?: number } {
+  return JSON.parse(line);
+}
+
+Deno.test("waitForListos() goes on from the next host when the daemon it waits on dies, and counts every order listo", async () => {
+  // A: lists nothing finished yet, then dies on every ESTADO (closes without a reply).
+  await using dying = fakeLineServer((line) =>
+    asked(line).op === "LISTAR" ? JSON.stringify({ ok: true, pedidos: [] }) : { close: true }
+  );
+  // B, on the other loopback address (the tests may use no other): the orders are done there.
+  await using other = fakeLineServer((line) => {
+    const { op, id } = asked(line);
+    if (op === "LISTAR") return JSON.stringify({ ok: true, pedidos: [] });
+    return JSON.stringify({ ok: true, pedido: pedido(id!, "listo") });
+  }, { hostname: "::1", port: dying.port });
+  const settings = resolveLoadSettings({
+    hosts: ["127.0.0.1", "::1"],
+    port: dying.port,
+    clientes: 2,
+    esperarTimeoutMs: 10_000,
+  });
+  let seen = 0;
+  const summary = await waitForListos([1, 2, 3], {
+    settings,
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => seen++,
+  });
+  assert.deepEqual(
+    [summary.listos, summary.sinTerminar, seen],
+    [3, 0, 3],
+    JSON.stringify(summary),
+  );
+  assert.ok(dying.lines.some((line) => asked(line).op === "ESTADO"), "A was asked first");
+  assert.equal(other.lines.filter((line) => asked(line).op === "ESTADO").length, 3);
+});
+
+Deno.test("waitForListos() asks again, on another host, an order whose daemon answered shutting_down", async () => {
+  await using stopping = fakeLineServer((line) =>
+    asked(line).op === "LISTAR"
+      ? JSON.stringify({ ok: true, pedidos: [] })
+      : JSON.stringify({ ok: false, error: "shutting_down", mensaje: "Se está deteniendo." })
+  );
+  await using other = fakeLineServer((line) => {
+    const { op, id } = asked(line);
+    if (op === "LISTAR") return JSON.stringify({ ok: true, pedidos: [] });
+    return JSON.stringify({ ok: true, pedido: pedido(id!, "listo") });
+  }, { hostname: "::1", port: stopping.port });
+  const summary = await waitForListos([7], {
+    settings: resolveLoadSettings({
+      hosts: ["127.0.0.1", "::1"],
+      port: stopping.port,
+      clientes: 1,
+      esperarTimeoutMs: 10_000,
+    }),
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => {},
+  });
+  assert.equal(summary.listos, 1, JSON.stringify(summary));
+  assert.equal(summary.sinTerminar, 0);
+});
