@@ -85,4 +85,11 @@ Deno.test("waitForListos() asks again, on another host, an order whose daemon an
   });
   assert.equal(summary.listos, 1, JSON.stringify(summary));
   assert.equal(summary.sinTerminar, 0);
+  assert.deepEqual(
+    [stopping, other].map((daemon) =>
+      daemon.lines.filter((line) => asked(line).op === "ESTADO").length
+    ),
+    [1, 1],
+    "asked once where it was stopping, then where it was not",
+  );
 });
