@@ -48,6 +48,13 @@ export class TcpProxy implements AsyncDisposable {
     probe.close();
   }
 
+  /** `url` (a database's, say) with this proxy's port in place of its own. */
+  through(url: string): string {
+    const through = new URL(url);
+    through.port = String(this.port);
+    return through.href;
+  }
+
   /** Starts listening and forwarding. */
   open(): void {
     if (this.#listener !== null) return;

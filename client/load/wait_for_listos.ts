@@ -187,16 +187,13 @@ export async function waitForListos(
 
   try {
     const count = Math.min(4, settings.clientes, unique.length);
-    for (let i = 0; i < count; i++) {
-      links.push(
-        new FailoverLink({
-          hosts: settings.hosts,
-          port: settings.port,
-          connectTimeoutMs: settings.connectTimeoutMs,
-          signal: stop,
-        }),
-      );
-    }
+    const { hosts, port, connectTimeoutMs } = settings;
+    links.push(
+      ...Array.from(
+        { length: count },
+        () => new FailoverLink({ hosts, port, connectTimeoutMs, signal: stop }),
+      ),
+    );
     const first = await links[0]!.get().catch(() => null);
     if (first !== null) waiting = await sweep(first, unique);
     await Promise.all(links.map(worker));

@@ -3,21 +3,31 @@ import { freshDatabase, pgTest, storeDriverOptions } from "../../../tests/postgr
 import { ConnectionPools } from "./connection_pools.ts";
 import { isConnectionError } from "./postgres_errors.ts";
 
+/** Pools on the database at `url`, as the store sets them up, and the ids of the main pool's connections closed. */
+function openPools(url: string, options: { retireS?: number } = {}) {
+  const driver = storeDriverOptions(url);
+  const closed: number[] = [];
+  const pools = new ConnectionPools({
+    main: { ...driver, onclose: (id: number) => closed.push(id) },
+    fast: { ...driver, max: 1 },
+    ...options,
+  });
+  return { pools, closed };
+}
+
+/** The backend process id of a connection of `sql`. */
+async function backendPid(sql: ConnectionPools["main"]): Promise<number> {
+  return (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
+}
+
 pgTest({
   name:
     "ConnectionPools.replace(): new work goes to new connections, what ran on the old ones finishes, and their closes are still reported",
   async fn() {
     await using db = await freshDatabase();
-    const driver = storeDriverOptions(db.url);
-    const closed: number[] = [];
-    const pools = new ConnectionPools({
-      main: { ...driver, onclose: (id: number) => closed.push(id) },
-      fast: { ...driver, max: 1 },
-      retireS: 5,
-    });
+    const { pools, closed } = openPools(db.url, { retireS: 5 });
     try {
-      const pid = async (sql = pools.main) =>
-        (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
+      const pid = (sql = pools.main) => backendPid(sql);
       const before = await pid();
       const old = pools.main;
       const running = old`SELECT pg_sleep(0.3), 'done' AS status`.execute();
@@ -53,22 +63,15 @@ pgTest({
     "ConnectionPools.single(): a client of its own, apart from the pools, whose close the pools' onclose does not hear",
   async fn() {
     await using db = await freshDatabase();
-    const driver = storeDriverOptions(db.url);
-    const closed: number[] = [];
-    const pools = new ConnectionPools({
-      main: { ...driver, onclose: (id: number) => closed.push(id) },
-      fast: { ...driver, max: 1 },
-    });
+    const { pools, closed } = openPools(db.url);
     try {
-      const pid = async (sql: typeof pools.main) =>
-        (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
-      const main = await pid(pools.main);
+      const main = await backendPid(pools.main);
       const single = pools.single();
-      assert.notEqual(await pid(single), main, "a connection of its own");
+      assert.notEqual(await backendPid(single), main, "a connection of its own");
       await single.end({ timeout: 0 });
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.deepEqual(closed, [], "its close is not one of the pools'");
-      assert.equal(await pid(pools.main), main, "the pool goes on as it was");
+      assert.equal(await backendPid(pools.main), main, "the pool goes on as it was");
     } finally {
       await pools.end(1);
     }

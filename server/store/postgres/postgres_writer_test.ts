@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
 import { TcpProxy } from "../../../tests/tcp_proxy.ts";
+import { waitUntil } from "../../../tests/test_util.ts";
 import { StoreUnavailableError } from "../store_unavailable_error.ts";
 import { orderWrites } from "./order_writes.ts";
 import { CAPACITY_LOCK, migrate } from "./postgres_schema.ts";
@@ -197,10 +198,8 @@ pgTest({
     await using db = await freshDatabase();
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
     proxy.open();
-    const through = new URL(db.url);
-    through.port = String(proxy.port);
     // (Without the store's idle_in_transaction_session_timeout: the writer ends it itself.)
-    const sql = postgres(through.href, { max: 2, onnotice: () => {} });
+    const sql = postgres(proxy.through(db.url), { max: 2, onnotice: () => {} });
     const writer = writerOn(() => sql, { deadlineMs: 500 });
     try {
       await db.sql`CREATE TABLE t (n integer)`;
@@ -318,18 +317,14 @@ pgTest({
     await db.sql`INSERT INTO pedidos_cluster VALUES (1, 100)`;
     await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
     proxy.open();
-    const through = new URL(db.url);
-    through.port = String(proxy.port);
     let writer: PostgresWriter | null = null;
-    const sql = postgres(through.href, {
+    const sql = postgres(proxy.through(db.url), {
       max: 1,
       onnotice: () => {},
       onclose: (id: number) => writer?.connectionClosed(id),
     });
     const other = postgres(db.url, { max: 1, onnotice: () => {} });
-    writer = new PostgresWriter({
-      sql: () => sql,
-      onCommit: () => {},
+    writer = writerOn(() => sql, {
       unavailable: (what, error) => new StoreUnavailableError(what, String(error)),
     });
     try {
@@ -352,12 +347,11 @@ pgTest({
       // The database answers all along: whether it committed is known.
       assert.equal(failure.outcomeUnknown, false);
       // Its backend, had it been left, would commit once the lock is free: let it finish.
-      for (let i = 0; i < 100; i++) {
+      await waitUntil(async () => {
         const [busy] = await db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
           WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`;
-        if (busy?.n === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+        return busy?.n === 0;
+      }, { timeoutMs: 5000, what: "the database's other backends idle" });
       const stored = await db.sql`SELECT id FROM pedidos`;
       assert.equal(stored.length, 0, "answered 'nothing accepted', yet stored");
     } finally {
