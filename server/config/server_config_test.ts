@@ -411,6 +411,26 @@ Deno.test("parseServerConfig() refuses bad values from flags", () => {
   }
 });
 
+Deno.test("parseServerConfig() refuses a bad value given before a good one for the same flag", () => {
+  // --host may be repeated: its values add up, and are refused together.
+  for (const [flag, value] of BAD.filter(([flag]) => flag !== "host")) {
+    assert.throws(
+      () => parseServerConfig([`--${flag}`, value, `--${flag}`, "2"], fake().sources),
+      (error) => error instanceof ConfigError && error.message.includes(`--${flag} "${value}"`),
+      `--${flag} ${value} --${flag} 2`,
+    );
+  }
+});
+
+Deno.test("parseServerConfig() takes the last of good values given for the same flag", () => {
+  const config = parseServerConfig(
+    ["--workers", "2", "--port", "9000", "--workers", "5", "--port", "0"],
+    fake().sources,
+  );
+  assert.equal(config.workers, 5);
+  assert.equal(config.port, 0);
+});
+
 Deno.test("parseServerConfig() refuses bad values from the environment, naming the variable", () => {
   for (const [flag, value] of BAD) {
     const name = envName(flag);

@@ -268,6 +268,7 @@ export function resolveConfig<T>(
       options: flagOptions,
       allowPositionals,
       strict: true,
+      tokens: true,
     });
   } catch (error) {
     throw new ConfigError(cleanParseArgsMessage(error), { cause: error });
@@ -317,13 +318,18 @@ export function resolveConfig<T>(
       config[key] = s.default;
       continue;
     }
-    try {
-      config[key] = s.parse(text);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      const shown = s.redact ? s.redact(text) : text;
-      const where = place === "" ? `--${s.flag} "${shown}"` : `${name} "${shown}"${place}`;
-      throw new ConfigError(`Invalid ${where}: ${reason}`, { cause: error });
+    // A flag given more than once counts as its last value, but every value
+    // given must be good: a bad one is never passed over for a later one.
+    const earlier = place === "" && !s.multiple ? givenBefore(parsed.tokens, s.flag) : [];
+    for (const value of [...earlier, text]) {
+      try {
+        config[key] = s.parse(value);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        const shown = s.redact ? s.redact(value) : value;
+        const where = place === "" ? `--${s.flag} "${shown}"` : `${name} "${shown}"${place}`;
+        throw new ConfigError(`Invalid ${where}: ${reason}`, { cause: error });
+      }
     }
     given[key] = { name: place === "" ? `--${s.flag}` : name, place };
   }
@@ -338,6 +344,20 @@ export function resolveConfig<T>(
     positionals,
     help: values.help === true || values.h === true,
   };
+}
+
+/** The values of flag `flag` given before its last, in order (none when given once). */
+function givenBefore(
+  tokens: ReturnType<typeof parseArgs>["tokens"],
+  flag: string,
+): string[] {
+  const values: string[] = [];
+  for (const token of tokens ?? []) {
+    if (token.kind === "option" && token.name === flag && typeof token.value === "string") {
+      values.push(token.value.replace(/^\0/, ""));
+    }
+  }
+  return values.slice(0, -1);
 }
 
 /** Freezes a config and everything in it; returns it. */
