@@ -216,6 +216,13 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
       );
       return EXIT.usage;
     }
+    if (command.esperar && !isOrder(stdinText) && isJsonObject(stdinText)) {
+      // Refused before it is sent: a request run and then called bad usage would mislead a script.
+      err(
+        `Cannot use --esperar: the request on stdin is not an order (its "op" is not PEDIDO); to wait for an order, use client estado ID --esperar\n\n${CLIENT_USAGE}`,
+      );
+      return EXIT.usage;
+    }
   }
 
   const { hosts, port } = command.config;
@@ -283,6 +290,16 @@ function isOrder(line: string): boolean {
     if (request === null || typeof request !== "object" || Array.isArray(request)) return false;
     const op = (request as { op?: unknown }).op;
     return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `line` is one JSON object (a request the daemon would read, whatever its `op`). */
+function isJsonObject(line: string): boolean {
+  try {
+    const value = JSON.parse(line);
+    return value !== null && typeof value === "object" && !Array.isArray(value);
   } catch {
     return false;
   }

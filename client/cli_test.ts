@@ -171,6 +171,29 @@ Deno.test("runClient() exits 2 when stdin holds an incomplete request, sending n
   assert.deepEqual(daemon.lines, []);
 });
 
+Deno.test("runClient() --esperar with a request on stdin that is not an order exits 2, sending nothing", async () => {
+  await using daemon = fakeLineServer(() => '{"ok":true,"pedido":{"id":2,"estado":"cancelado"}}');
+  for (const stdin of ['{"op":"CANCELAR","id":2}', '{"op":"TASK","tarea":"sum","args":[1]}']) {
+    const { status, stderr } = await run(daemon.port, ["--esperar"], stdin);
+    assert.equal(status, 2, stdin);
+    assert.match(stderr, /not an order/, stdin);
+  }
+  assert.deepEqual(daemon.lines, [], "nothing was sent, so nothing was done");
+  // An order on stdin is still sent and waited for.
+  await using orders = fakeLineServer((line) =>
+    line.includes("ESTADO")
+      ? '{"ok":true,"pedido":{"id":42,"estado":"listo","worker":1,"duracion_ms":5}}'
+      : accepted()
+  );
+  const { status } = await run(
+    orders.port,
+    ["--esperar"],
+    '{"op":"pedido","cliente":"A","productos":["a"],"direccion":"d"}',
+  );
+  assert.equal(status, 0);
+  assert.equal(orders.lines.length, 2);
+});
+
 Deno.test("runClient() exits 2 when stdin is empty", async () => {
   const { status, stderr } = await run(1, [], "  \n");
   assert.equal(status, 2);

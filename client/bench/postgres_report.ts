@@ -131,7 +131,7 @@ export function renderPostgresSection(result: PgResult): string {
   );
   lines.push("");
   lines.push(
-    "**Method.** The bench's load generator (`client/load.ts`), request/response, " +
+    "**Method.** The bench's load generator (`client/load/`), request/response, " +
       `${result.seconds} s per measurement after a short unrecorded one, ${result.rounds} ` +
       "round(s); medians over rounds. *plain INSERT* is `client/bench/plain_insert_server.ts`: " +
       "one `INSERT … RETURNING id` in autocommit per order, the same driver (`postgres` 3.4.9), " +

@@ -1,7 +1,8 @@
 /**
  * The lock that keeps a second daemon off a SQLite file, under any name it
  * is given: an exclusive advisory lock (`flock`) on `<path>.lock` beside
- * the file's real path (created if needed, never removed), and, when the
+ * the file's real path (created if needed, and removed only by a start that
+ * created it and then could not open the database), and, when the
  * database exists, on the database file itself. The first catches a second
  * daemon given the file by a symbolic link or another relative path; the
  * second, one given it by a hard link (another name of the same file, whose
@@ -54,12 +55,21 @@ export class DatabaseLock {
   readonly #real: string;
   readonly #files: Deno.FsFile[];
   #key: string | null;
+  /** The lock file, when this lock created it. */
+  readonly #created: string | null;
 
-  constructor(path: string, real: string, files: Deno.FsFile[], key: string | null) {
+  constructor(
+    path: string,
+    real: string,
+    files: Deno.FsFile[],
+    key: string | null,
+    created: string | null = null,
+  ) {
     this.#path = path;
     this.#real = real;
     this.#files = files;
     this.#key = key;
+    this.#created = created;
   }
 
   /**
@@ -79,6 +89,24 @@ export class DatabaseLock {
     this.#files.unshift(own);
     this.#key = key;
     heldHere.add(key);
+  }
+
+  /**
+   * Lets the database go after it could not be opened: as {@linkcode close},
+   * and a lock file this lock created is removed first, while still held, so
+   * that a failed start (a directory, a file that is not a database) leaves
+   * nothing behind. Another start that opened the same lock file meanwhile
+   * would still meet the lock on the database file itself.
+   */
+  discard(): void {
+    if (this.#created !== null) {
+      try {
+        Deno.removeSync(this.#created);
+      } catch {
+        // Gone already, or not ours to remove: an empty lock file is harmless.
+      }
+    }
+    this.close();
   }
 
   /** Lets the database go (after its SQLite connections have closed). */
@@ -119,6 +147,7 @@ function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {
 export function lockDatabase(path: string): DatabaseLock {
   const real = realDatabasePath(path);
   const lockFile = `${real}.lock`;
+  const created = !exists(lockFile);
   const lock = tryLock(lockFile, { read: true, write: true, create: true });
   if (lock === null) throw new DatabaseInUseError(path, `lock file "${lockFile}" is held`);
   let key: string | null;
@@ -126,7 +155,7 @@ export function lockDatabase(path: string): DatabaseLock {
   try {
     key = fileKey(real);
     // Not created yet: SQLite creates it, then DatabaseLock.holdFile().
-    if (key === null) return new DatabaseLock(path, real, [lock], null);
+    if (key === null) return new DatabaseLock(path, real, [lock], null, created ? lockFile : null);
     own = heldHere.has(key) ? null : tryLock(real, { read: true });
   } catch (error) {
     lock.close();
@@ -137,7 +166,7 @@ export function lockDatabase(path: string): DatabaseLock {
     throw inUseUnderAnotherName(path, real);
   }
   heldHere.add(key);
-  return new DatabaseLock(path, real, [own, lock], key);
+  return new DatabaseLock(path, real, [own, lock], key, created ? lockFile : null);
 }
 
 /**
@@ -169,4 +198,14 @@ export function refuseOtherName(path: string): void {
     `Cannot open database "${path}": a pedidos daemon holds this file under another name ` +
       "(a hard link); use the name the daemon was given",
   );
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

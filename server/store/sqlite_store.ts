@@ -176,7 +176,7 @@ export class SqliteStore implements Store, ObservesBatches {
       await store.#ready.promise;
     } catch (error) {
       worker.terminate();
-      lock?.close();
+      lock?.discard();
       throw error;
     }
     if (lockError !== null) {

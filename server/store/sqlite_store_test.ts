@@ -241,6 +241,28 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "SqliteStore.open() that cannot open the database leaves no lock file it made, and keeps one it found",
+  async () => {
+    using db = tempDb();
+    const garbage = `${db.dir}/garbage.db`;
+    Deno.writeTextFileSync(garbage, "this is not a database, and longer than a header\n".repeat(4));
+    const dir = `${db.dir}/adir`;
+    Deno.mkdirSync(dir);
+    for (const path of [garbage, dir]) {
+      await assert.rejects(SqliteStore.open({ path }), /Cannot open database|not a database/);
+      assert.throws(() => Deno.statSync(`${path}.lock`), Deno.errors.NotFound, path);
+    }
+    // A lock file that was there before the start is another's: left alone.
+    Deno.writeTextFileSync(`${garbage}.lock`, "");
+    await assert.rejects(SqliteStore.open({ path: garbage }));
+    assert.ok(Deno.statSync(`${garbage}.lock`).isFile);
+    // And a start that opens the database keeps its lock file, as before.
+    await using store = await SqliteStore.open({ path: db.path });
+    assert.ok(Deno.statSync(`${db.path}.lock`).isFile);
+  },
+);
+
+testWith("read", "write")(
   "SqliteStore answers errors for a failing batch and keeps working",
   async () => {
     using db = tempDb();
