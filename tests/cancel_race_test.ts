@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { ServerSettings } from "../server/server.ts";
 import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { freshDatabase, pgTest } from "./postgres_util.ts";
 
 const SCRIPTED = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
 const ORDERS = 60;
@@ -232,4 +233,53 @@ Deno.test("CANCELAR of orders handed to a worker in a run answers not_cancellabl
     const stats = await statsOn(orders);
     return stats.listos! + stats.cancelados! === count && stats.libres === stats.capacidad;
   }, { what: "every order listo or cancelado, every slot back" });
+});
+
+pgTest({
+  name:
+    "CANCELAR for the id of an order being committed answers ok or not_found, never not_cancellable with the order pendiente (PostgreSQL)",
+  async fn() {
+    await using db = await freshDatabase();
+    // One worker, held by the first order: every later order stays pendiente.
+    await using daemon = await startInProcess({
+      db: db.url,
+      workers: 1,
+      maxPedidos: 1000,
+      processMs: { min: 60_000, max: 60_000 },
+      drainTimeoutMs: 100,
+    });
+    await using orders = await rawConnect(daemon.port);
+    await using cancels = await rawConnect(daemon.port);
+    const order = JSON.stringify({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+    await orders.write(`${order}\n`);
+    let next = ((await orders.readLine())?.id as number) + 1;
+    const outcomes: Record<string, number> = {};
+    const cancelled: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      // The cancel for the id the order will get, sent with it: it meets the order's
+      // insert before, during or after its commit.
+      await Promise.all([
+        orders.write(`${order}\n`),
+        cancels.write(`{"op":"CANCELAR","id":${next}}\n`),
+      ]);
+      const placed = await orders.readLine();
+      const reply = await cancels.readLine();
+      assert.equal(placed?.id, next, JSON.stringify(placed));
+      const seen = reply?.pedido as Record<string, unknown> | undefined;
+      const outcome = reply?.ok === true ? `ok:${seen?.estado}` : `${reply?.error}:${seen?.estado}`;
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      assert.ok(
+        outcome === "ok:cancelado" || outcome === "not_found:undefined",
+        `order ${next}: ${JSON.stringify(reply)}`,
+      );
+      if (reply?.ok === true) cancelled.push(next);
+      next++;
+    }
+    // What each answer said is what the order is.
+    for (const id of [...cancelled.slice(0, 5), next - 1]) {
+      await orders.write(`{"op":"ESTADO","id":${id}}\n`);
+      const now = (await orders.readLine())?.pedido as Record<string, unknown>;
+      assert.equal(now.estado, cancelled.includes(id) ? "cancelado" : "pendiente", `order ${id}`);
+    }
+  },
 });

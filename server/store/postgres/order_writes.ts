@@ -327,11 +327,13 @@ function notFound(verb: string, id: number): Error {
 /**
  * CANCELAR (and REINTENTAR, with `retry`): the order's row locked, the
  * change, then the order as it is, in one go; what happened is read from
- * the two. The lock comes first so that both see the same version of the
- * order: each statement reads the database as it is when it starts, and
- * without it an attempt ending elsewhere between the two (`en proceso`
- * when the change looked, `error` when the read did) made a REINTENTAR
- * answer `queue_full` with room to spare.
+ * the three. The lock comes first so that the change and the read see the
+ * same version of the order: each statement reads the database as it is
+ * when it starts, and without it an attempt ending elsewhere between the
+ * two (`en proceso` when the change looked, `error` when the read did)
+ * made a REINTENTAR answer `queue_full` with room to spare. An order the
+ * lock did not find was not there for the change either (its insert
+ * committed after): `not_found`, whatever the read saw later.
  */
 function changeKind(
   name: string,
@@ -344,22 +346,24 @@ function changeKind(
     name,
     checked,
     async apply(ctx, args) {
-      const sent = args.map((a) => {
-        ctx.query(LOCK_ORDER, [a.id]);
-        return [
-          ctx.query<PedidoRow>(change, params(a)),
-          ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
-        ];
-      });
-      const rows = await Promise.all(sent.map((pair) => Promise.all(pair)));
+      const sent = args.map((a) => [
+        ctx.query<PedidoRow>(LOCK_ORDER, [a.id]),
+        ctx.query<PedidoRow>(change, params(a)),
+        ctx.query<PedidoRow>(GET_SCOPED, [a.id, a.owner]),
+      ]);
+      const rows = await Promise.all(sent.map((three) => Promise.all(three)));
       return args.map((a, i): CheckedChange => {
-        const [changed, current] = rows[i]!;
+        const [locked, changed, current] = rows[i]!;
         if (changed![0] !== undefined) {
           onChanged(ctx, a.id);
           return { status: "changed", pedido: toPedido(changed![0]) };
         }
         const row = current![0];
-        if (row === undefined) return { status: "not_found" };
+        // Not there when the lock and the change looked: an order whose insert
+        // committed only between them and the read (a cancel for an id not yet
+        // answered). The change saw no such order, so neither does its answer:
+        // `not_cancellable` with a `pendiente` order would tell a client to stop.
+        if (row === undefined || locked!.length === 0) return { status: "not_found" };
         // Still `error` yet not changed: the only reason left is capacity.
         if (checked && row.estado === "error") return { status: "full" };
         return { status: "refused", pedido: toPedido(row) };
