@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
-import { pgTest, type TestDatabase } from "./postgres_util.ts";
+import { adminSql, pgTest, type TestDatabase } from "./postgres_util.ts";
 import { scrape } from "./metrics_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { waitUntil } from "./test_util.ts";
@@ -500,6 +500,100 @@ pgTest({
     assert.equal((await ask(daemon!.port, order("ro-0"))).ok, true, "taken once it takes writes");
     const rows = await readPgRows(cluster.db);
     assert.deepEqual(rows.map((r) => r.clave).sort(), ["ro-0", "rw-1"]);
+  },
+});
+
+/** Makes database `name` refuse new sessions (or take them again), as an operator may. */
+async function allowConnections(name: string, allow: boolean): Promise<void> {
+  const admin = adminSql();
+  try {
+    await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS ${allow}`);
+    if (!allow) {
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = ${name} AND pid <> pg_backend_pid()`;
+    }
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+}
+
+pgTest({
+  name:
+    "a database that stops taking connections (FATAL 55000) is an outage: every daemon answers unavailable, stays up, and serves again once it takes them",
+  async fn() {
+    await using cluster = await startCluster(2, ["--max-pedidos", "100", "--process-ms", "0"]);
+    for (const daemon of cluster.daemons) {
+      assert.equal((await ask(daemon.port, order())).ok, true);
+    }
+    let exited: string | null = null;
+    for (const daemon of cluster.daemons) {
+      daemon.exited.then((status) => exited ??= `${daemon.name} exited with ${status}`);
+    }
+    await allowConnections(cluster.db.name, false);
+    try {
+      // Each request needs the database: STATS reads it, a PEDIDO writes it.
+      for (let round = 0; round < 5; round++) {
+        for (const daemon of cluster.daemons) {
+          for (const request of [{ op: "STATS" }, order()]) {
+            const reply = await ask(daemon.port, request);
+            assert.equal(reply.error, "unavailable", `${daemon.name}: ${JSON.stringify(reply)}`);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(exited, null, "no daemon gave up");
+    } finally {
+      await allowConnections(cluster.db.name, true);
+    }
+    const ids: number[] = [];
+    for (const daemon of cluster.daemons) {
+      await waitUntil(async () => {
+        const reply = await ask(daemon.port, order());
+        if (reply.ok === true) ids.push(reply.id);
+        return reply.ok === true;
+      }, { what: `${daemon.name} takes orders again`, timeoutMs: 15_000 });
+    }
+    const stored = new Set((await readPgRows(cluster.db)).map((row) => row.id));
+    assert.ok(ids.every((id) => stored.has(id)), "the orders answered ok are stored");
+    assert.equal(exited, null);
+    assert.match(cluster.daemons[0]!.output(), /store\.reconnected/);
+  },
+});
+
+pgTest({
+  name:
+    "a daemon started while its database takes no connections starts, answers unavailable, and serves once it does",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "10", "--process-ms", "0"]);
+    await allowConnections(cluster.db.name, false);
+    let daemon;
+    try {
+      daemon = await cluster.start("A");
+      const reply = await ask(daemon.port, order());
+      assert.equal(reply.error, "unavailable", JSON.stringify(reply));
+    } finally {
+      await allowConnections(cluster.db.name, true);
+    }
+    const started = daemon;
+    await waitUntil(async () => (await ask(started.port, order())).ok === true, {
+      what: "the daemon takes orders once the database takes connections",
+      timeoutMs: 15_000,
+    });
+  },
+});
+
+pgTest({
+  name:
+    "a daemon whose URL names a database that does not exist exits with status 2 at start, naming it without the password",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "10"]);
+    const url = new URL(cluster.db.url);
+    url.pathname = `/${cluster.db.name}_nope`;
+    url.password = "topsecret";
+    const daemon = await cluster.start("A", ["--db", url.href], { ready: false });
+    assert.equal(await daemon.exited, 2);
+    assert.match(daemon.output(), new RegExp(`${cluster.db.name}_nope.*does not exist`));
+    assert.doesNotMatch(daemon.output(), /topsecret/);
   },
 });
 

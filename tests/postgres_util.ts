@@ -23,7 +23,8 @@ export const PG_ADMIN_URL: string = readEnv("PEDIDOS_TEST_PG") ??
 
 const IN_CI = readEnv("CI") === "true";
 
-function adminSql(url = PG_ADMIN_URL): Sql {
+/** A connection pool to the admin database (`postgres`), for what a test database cannot do itself. */
+export function adminSql(url = PG_ADMIN_URL): Sql {
   return postgres(url, { max: 2, connect_timeout: 5, onnotice: () => {}, fetch_types: false });
 }
 

@@ -31,6 +31,12 @@ export interface DatabaseHealthOptions {
    * (e.g. the cluster's capacity differs); probing stops.
    */
   onFatal?: (error: Error) => void;
+  /**
+   * Whether a probe's error is one that retrying will not fix. Any other
+   * keeps the database down and the probe going. @default {not a
+   * connection error (`isConnectionError`)}
+   */
+  isFatal?: (error: unknown) => boolean;
   /** First and longest wait between probes, ms. @default {{first: 100, max: 2000}} */
   backoff?: { first: number; max: number };
   /**
@@ -131,7 +137,7 @@ export class DatabaseHealth {
       await withDeadline(this.#options.probe(), this.#deadlineMs, "reach the database");
     } catch (error) {
       if (this.#closed) return;
-      if (!isConnectionError(error)) {
+      if (this.#options.isFatal ? this.#options.isFatal(error) : !isConnectionError(error)) {
         this.#options.logger.error("store.failed", {
           db: this.#options.shown,
           error: String(error),

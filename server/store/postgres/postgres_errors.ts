@@ -37,6 +37,14 @@ const CONNECTION_CODES = new Set([
  */
 const SERVER_GOING = /^(08...|57P0[123]|53300|25006)$/;
 
+/**
+ * SQLSTATEs that say the daemon was set up wrong for this server rather
+ * than that the server is away: `28000` invalid_authorization_specification
+ * (no such role, refused by `pg_hba.conf`), `28P01` invalid_password,
+ * `3D000` invalid_catalog_name (no such database).
+ */
+const MISCONFIGURED = /^(28000|28P01|3D000)$/;
+
 /** The code of {@linkcode readOnlyError}. */
 export const READ_ONLY_CODE = "25006";
 
@@ -57,7 +65,25 @@ export function isConnectionError(error: unknown): boolean {
       error instanceof Deno.errors.BrokenPipe ||
       error instanceof Deno.errors.TimedOut;
   }
-  return CONNECTION_CODES.has(code) || SERVER_GOING.test(code);
+  if (CONNECTION_CODES.has(code) || SERVER_GOING.test(code)) return true;
+  // The server ends the session with every FATAL (or PANIC) error: whatever
+  // its code (e.g. `55000`, the database not taking connections; `3D000`, it
+  // was dropped), nothing can be done on that connection, nor on a new one
+  // until it changes. (`severity` is the field PostgreSQL never translates.)
+  const severity = (error as { severity?: unknown }).severity;
+  return severity === "FATAL" || severity === "PANIC";
+}
+
+/**
+ * Whether `error` says the daemon's URL is wrong for this server (no such
+ * database or role, a bad password): at start, a reason to stop, not to
+ * wait for the server; once the store has been up, an outage like any
+ * other (a database dropped and made again, a password changed).
+ */
+export function isMisconfiguration(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && MISCONFIGURED.test(code);
 }
 
 /**

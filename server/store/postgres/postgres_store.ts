@@ -51,7 +51,12 @@ import { driverOptions, idleInTransactionMsFor } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { withDeadline } from "./deadline.ts";
 import { orderWrites } from "./order_writes.ts";
-import { isConnectionError, READ_ONLY_CODE, readOnlyError } from "./postgres_errors.ts";
+import {
+  isConnectionError,
+  isMisconfiguration,
+  READ_ONLY_CODE,
+  readOnlyError,
+} from "./postgres_errors.ts";
 import { registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
@@ -150,6 +155,11 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       logger,
       shown: redactDatabaseUrl(options.url),
       probe: () => this.#prepare(),
+      // Once the store has been up, nothing the server says makes the daemon
+      // give up: it answers `unavailable` and keeps trying (§9). Before, the
+      // schema's setup may find what no retry fixes (another capacity in
+      // force, a newer schema), or a URL that is wrong (no such database).
+      isFatal: (error) => !this.#ready && (!isConnectionError(error) || isMisconfiguration(error)),
       ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
       // Connections that failed are given up with their pools (connection_pools.ts).
       onDown: () => {
@@ -222,7 +232,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       );
       await store.#prepare();
     } catch (error) {
-      if (isConnectionError(error)) {
+      if (isConnectionError(error) && !isMisconfiguration(error)) {
         store.#health.startDown(error);
         store.#opened = true;
         return store;
