@@ -257,7 +257,7 @@ testWith("read", "write")(
     await assert.rejects(SqliteStore.open({ path: garbage }));
     assert.ok(Deno.statSync(`${garbage}.lock`).isFile);
     // And a start that opens the database keeps its lock file, as before.
-    await using store = await SqliteStore.open({ path: db.path });
+    await using _store = await SqliteStore.open({ path: db.path });
     assert.ok(Deno.statSync(`${db.path}.lock`).isFile);
   },
 );
