@@ -365,6 +365,34 @@ Deno.test("gateway hostile: live streams are capped per session and in all with 
   }
 });
 
+Deno.test("gateway hostile: HEAD on a live stream opens none, so it takes no place from a page", async () => {
+  using gw = gateway({ maxStreams: 2, maxStreamsPerSession: 2 });
+  const ana = gw.browser();
+  await signIn(ana, "ana");
+  const asked = () => (gw.daemon as FakeDaemon).requests.length;
+  for (let i = 0; i < 6; i++) {
+    const head = await gw.handler(
+      new Request(streamRequest(ana, "/pedidos/eventos"), { method: "HEAD" }),
+    );
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-type"), "text/event-stream");
+    assert.equal(head.body, null);
+  }
+  const before = asked();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(asked(), before, "nothing polls the daemon for a HEAD");
+  const open: EventStream[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const response = await gw.handler(streamRequest(ana, "/pedidos/eventos"));
+      assert.equal(response.status, 200, "the session's places are all free");
+      open.push(new EventStream(response));
+    }
+  } finally {
+    for (const events of open) await events[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("gateway hostile: the CSRF page links back to a fixed page, never to the request's path", async () => {
   using gw = gateway();
   for (const path of ["//evil.example/", "/\\evil.example"]) {

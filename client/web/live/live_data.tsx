@@ -125,6 +125,13 @@ export class LiveData {
    */
   stream(c: GatewayContext, page: LivePage): Response {
     const session = c.get("session")!;
+    if (c.req.method === "HEAD") {
+      // The headers a GET would get, and no stream: a HEAD's body is dropped
+      // unread, never cancelled, so a stream opened for it would hold its
+      // place (and poll the daemon) until the session ended.
+      c.header("Cache-Control", "no-cache");
+      return c.body(null, 200, { "Content-Type": "text/event-stream" });
+    }
     if (this.#streams >= this.#maxStreams) {
       return tooMany(c, "Demasiadas páginas en vivo abiertas en el servidor; intente más tarde.");
     }
