@@ -131,6 +131,36 @@ Deno.test("DaemonLink finds a stale connection with a PING before a request it m
   }
 });
 
+Deno.test("DaemonLink: a request it must not repeat, after a PING not answered in time, fails with the PING's timeout and is never sent (one wait, not two)", async () => {
+  let answering = true;
+  await using server = fakeLineServer(() => answering ? '{"ok":true,"pong":true}' : null);
+  const clock = manualClock();
+  const link = new DaemonLink({
+    hosts: ["127.0.0.1"],
+    port: server.port,
+    logger: quiet(),
+    checkIdleMs: 5000,
+    timeoutMs: 300,
+    now: clock.now,
+  });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    answering = false; // paused
+    clock.ms += 5001;
+    await assert.rejects(
+      link.request({ cliente: "Ana", productos: ["pan"], direccion: "Calle 1" }),
+      (error) => error instanceof ClientError && error.code === "timeout",
+    );
+    assert.deepEqual(
+      server.lines.map((line) => JSON.parse(line).op ?? "PEDIDO"),
+      ["PING", "PING"],
+      "the order was never sent",
+    );
+  } finally {
+    await link.close();
+  }
+});
+
 Deno.test("pedidos web serves the gateway until stopped", async () => {
   await using daemon = await startInProcess();
   const stop = new AbortController();

@@ -100,7 +100,14 @@ export class DaemonLink implements DaemonClient {
     const idleMs = this.#now() - this.#lastUsed;
     if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
       // A stale connection (the daemon restarted) is found out by a PING, not by this request.
-      await this.#send({ op: "PING" }, options.signal).catch(() => {});
+      try {
+        await this.#send({ op: "PING" }, options.signal);
+      } catch (error) {
+        // No answer in time (the daemon paused, or stuck), and no other host to send it to:
+        // waiting for the request too would double the wait, and nothing has been done yet.
+        const elsewhere = this.#client === null && this.#options.hosts.length > 1;
+        if (error instanceof ClientError && error.code === "timeout" && !elsewhere) throw error;
+      }
     }
     try {
       const reply = await this.#send(body, options.signal);
