@@ -95,6 +95,28 @@ Deno.test("connections over --max-connections get busy and are closed; the other
   }
 });
 
+Deno.test("a client over --max-connections that sends its request at once still reads busy, not a reset", async () => {
+  await using daemon = await startInProcess({ maxConnections: 1 });
+  await using held = await rawConnect(daemon.port);
+  await held.write('{"op":"PING"}\n');
+  assert.equal((await held.readLine())?.pong, true);
+  const replies: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    await using extra = await rawConnect(daemon.port);
+    // As a client does: it writes as soon as it is connected, and reads later.
+    await extra.write('{"op":"STATS"}\n'.repeat(50));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    let reply;
+    try {
+      reply = await extra.readLine();
+    } catch (error) {
+      reply = { error: String(error) };
+    }
+    replies.push(String(reply?.error));
+  }
+  assert.deepEqual(replies, Array(20).fill("busy"));
+});
+
 Deno.test("a peer that sends without reading cannot grow the daemon's buffers", async () => {
   await using daemon = await startInProcess();
   await using conn = await rawConnect(daemon.port);

@@ -11,6 +11,7 @@ import { type FakeLineServer, fakeLineServer } from "../client/testing/fake_line
 import {
   answers200,
   exhaustAccepts,
+  rawConnect,
   ROOT,
   startInProcess,
   taskPermissions,
@@ -157,6 +158,30 @@ Deno.test("DaemonLink: a request it must not repeat, after a PING not answered i
       "the order was never sent",
     );
   } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink: a daemon over --max-connections answers busy to every request, never 'connection closed', and a freed place is taken", async () => {
+  await using daemon = await startInProcess({ maxConnections: 1 });
+  const held = await rawConnect(daemon.port);
+  await held.write('{"op":"PING"}\n');
+  assert.equal((await held.readLine())?.pong, true);
+  const link = new DaemonLink({ hosts: ["127.0.0.1"], port: daemon.port, logger: quiet() });
+  const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+  try {
+    for (let i = 0; i < 3; i++) {
+      // STATS may be repeated; an order without clave may not: both must be told "busy".
+      const stats = await link.request({ op: "STATS" });
+      assert.ok(!stats.ok && stats.error === "busy", JSON.stringify(stats));
+      const placed = await link.request(order);
+      assert.ok(!placed.ok && placed.error === "busy", JSON.stringify(placed));
+    }
+    held.close();
+    await waitUntil(() => daemon.server.connections === 0);
+    assert.equal((await link.request(order)).ok, true);
+  } finally {
+    held.close();
     await link.close();
   }
 });

@@ -111,9 +111,13 @@ export class DaemonLink implements DaemonClient {
     }
     try {
       const reply = await this.#send(body, options.signal);
-      // Not done there (§3): once more on another host, when there is one.
-      if (!reply.ok && GO_ELSEWHERE.has(reply.error) && this.#setAside()) {
-        return await this.#send(body, options.signal);
+      if (!reply.ok && GO_ELSEWHERE.has(reply.error)) {
+        // Not done there (§3): once more on another host, when there is one.
+        if (this.#setAside()) return await this.#send(body, options.signal);
+        // The daemon closes the connection after that reply: the next request
+        // opens a new one, rather than finding this one closed (and a request
+        // that must not be repeated failing as if the daemon were down).
+        this.#dropConnection();
       }
       return reply;
     } catch (error) {
@@ -161,6 +165,13 @@ export class DaemonLink implements DaemonClient {
       }
       throw error;
     }
+  }
+
+  /** Closes the connection now; the next request opens another. */
+  #dropConnection(): void {
+    const client = this.#client;
+    this.#client = null;
+    client?.close().catch(() => {});
   }
 
   /**
