@@ -7,7 +7,11 @@
  * `429` with `Retry-After`.
  *
  * A successful sign-in forgets the account's attempts and takes back the
- * address's, so people who type their password right are never slowed.
+ * address's, so people who type their password right are not slowed by
+ * their own attempts. The account's limit counts every address, though:
+ * while wrong passwords from anywhere keep it limited, its owner waits too
+ * (the price of slowing guesses spread over many addresses; see
+ * `docs/guarantees.md`).
  *
  * @module
  */
