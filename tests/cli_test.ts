@@ -171,6 +171,7 @@ testWith("read", "write", "run", "env")(
       { stdin: '{"op":"STATS"}\n' },
     );
     assert.equal(result.code, 2, result.stderr);
-    assert.match(result.stderr, /--esperar espera un pedido/);
+    assert.match(result.stderr, /Cannot use --esperar: the request on stdin is not an order/);
+    assert.equal(daemon.server.connections, 0, "refused before it connected");
   },
 );
