@@ -38,6 +38,23 @@ Deno.test("gateway: every page sends security headers", async () => {
   assert.equal(page.headers.get("cache-control"), "no-store");
 });
 
+Deno.test("gateway: a method other than GET, HEAD and POST gets 405 with Allow, on any path", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser, "ana");
+  const asked = gw.daemon.requests.length;
+  for (const method of ["PUT", "DELETE", "PATCH", "OPTIONS", "FOO"]) {
+    for (const path of ["/", "/pedidos", "/pedidos/1/cancelar", "/nope"]) {
+      const response = await gw.handler(new Request(`${ORIGIN}${path}`, { method }));
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("allow"), "GET, HEAD, POST");
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+      await response.body?.cancel();
+    }
+  }
+  assert.equal(gw.daemon.requests.length, asked, "nothing reached the daemon");
+});
+
 Deno.test("gateway: pages behind the login redirect there; live streams answer 401", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

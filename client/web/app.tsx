@@ -172,6 +172,13 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   // both CSRF checks run before any page.
   app.use("*", requestLog(logger));
   app.use("*", securityHeaders());
+  // Pages are read (GET, HEAD) and forms posted (POST); any other method is
+  // none of this server's, whatever the path: 405, not the CSRF page.
+  app.use("*", async (c, next) => {
+    if (["GET", "HEAD", "POST"].includes(c.req.method)) return await next();
+    c.header("Allow", "GET, HEAD, POST");
+    return c.text("Método no permitido", 405);
+  });
   app.route("/static", staticRoutes());
   app.use("*", session(sessions));
   app.use("*", formBodyLimit());
