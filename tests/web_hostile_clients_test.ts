@@ -13,7 +13,7 @@ import { ClientError } from "../client/client.ts";
 import { createGatewayHandler, type GatewayDeps } from "../client/web/app.tsx";
 import { connectDaemon, type DaemonClient, type DaemonRequest } from "../client/web/daemon.ts";
 import { loggablePath } from "../client/web/middleware/request_log.ts";
-import { SESSION_COOKIE } from "../client/web/responses.tsx";
+import { KNOWN_BROWSER_COOKIE, SESSION_COOKIE } from "../client/web/responses.tsx";
 import { SessionStore } from "../client/web/sessions.ts";
 import { setAccountRole } from "../server/accounts/usuarios_command.ts";
 import { Logger } from "../server/log.ts";
@@ -127,6 +127,45 @@ Deno.test("gateway hostile: logins for one account are limited from any address;
     [401, 401, 401, 401, 401],
     "and the count starts over",
   );
+});
+
+Deno.test("gateway hostile: wrong passwords from elsewhere do not lock out a browser that signed in to the account before", async () => {
+  const clock = { ms: Date.now() };
+  using gw = gateway({ now: () => clock.ms });
+  const daemon = gw.daemon as FakeDaemon;
+  daemon.users.set("ana", { usuario: "ana", password: PASSWORD });
+  // Ana signs in on her browser, which keeps the gateway's mark for her account, and signs out.
+  const own = gw.browser("198.51.100.20");
+  await own.get("/login");
+  assert.equal((await own.post("/login", { usuario: "ana", password: PASSWORD })).status, 303);
+  assert.ok(own.cookies.has(KNOWN_BROWSER_COOKIE), "the browser is marked");
+  await own.get("/");
+  assert.equal((await own.post("/logout", {})).status, 303);
+  // Someone else, from many addresses, tries her account until it is limited.
+  const guess = async (browser: FakeBrowser, password: string, usuario = "ANA") => {
+    await browser.get("/login");
+    return (await browser.post("/login", { usuario, password })).status;
+  };
+  const guesses = [];
+  for (let i = 0; i < 6; i++) guesses.push(await guess(gw.browser(`203.0.113.${i + 1}`), "x"));
+  assert.deepEqual(guesses, [401, 401, 401, 401, 401, 429]);
+  assert.equal(await guess(gw.browser("203.0.113.50"), PASSWORD), 429, "a new browser waits");
+  // Her own browser is counted on its own: her right password still gets her in.
+  assert.equal(await guess(own, PASSWORD), 303);
+  // A mark is the account's and the gateway's: another account's, or a forged one, counts for nothing.
+  const forger = gw.browser("203.0.113.60");
+  forger.cookies.set(KNOWN_BROWSER_COOKIE, own.cookies.get(KNOWN_BROWSER_COOKIE)!);
+  daemon.users.set("eva", { usuario: "eva", password: PASSWORD });
+  for (let i = 0; i < 5; i++) await guess(gw.browser(`203.0.113.${70 + i}`), "x", "eva");
+  assert.equal(await guess(forger, PASSWORD, "eva"), 429, "ana's mark is no mark for eva");
+  forger.cookies.set(KNOWN_BROWSER_COOKIE, "abc.def");
+  assert.equal(await guess(forger, PASSWORD, "eva"), 429, "a forged mark is none");
+  // And the marked browser's own wrong guesses are limited like anyone's.
+  await own.get("/");
+  assert.equal((await own.post("/logout", {})).status, 303);
+  const mine = [];
+  for (let i = 0; i < 6; i++) mine.push(await guess(own, "x"));
+  assert.deepEqual(mine, [401, 401, 401, 401, 401, 429]);
 });
 
 Deno.test("gateway hostile: registrations are limited per address", async () => {

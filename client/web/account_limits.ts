@@ -8,10 +8,13 @@
  *
  * A successful sign-in forgets the account's attempts and takes back the
  * address's, so people who type their password right are not slowed by
- * their own attempts. The account's limit counts every address, though:
- * while wrong passwords from anywhere keep it limited, its owner waits too
- * (the price of slowing guesses spread over many addresses; see
- * `docs/guarantees.md`).
+ * their own attempts. And a browser that has signed in to the account
+ * before (it shows the mark the gateway gave it then, see
+ * `VisitorTokens.sealKnownBrowser`) has its attempts at that account
+ * counted for itself alone, instead of with everyone's: wrong passwords
+ * from elsewhere, however many, do not lock its owner out. (It still counts
+ * for its address, and a mark taken from its browser buys a guesser only
+ * that browser's own few attempts.)
  *
  * @module
  */
@@ -26,6 +29,13 @@ export const DEFAULT_ACCOUNT_LIMITS = Object.freeze({
   loginPerAddress: { free: 10, baseDelayMs: 1000, maxDelayMs: 900_000, forgetAfterMs: 900_000 },
   /** LOGIN per account: 5 free, then 1 s doubling to 15 min; forgotten after 15 min. */
   loginPerAccount: { free: 5, baseDelayMs: 1000, maxDelayMs: 900_000, forgetAfterMs: 900_000 },
+  /** LOGIN per known browser of an account, instead of per account: as per account. */
+  loginPerKnownBrowser: {
+    free: 5,
+    baseDelayMs: 1000,
+    maxDelayMs: 900_000,
+    forgetAfterMs: 900_000,
+  },
   /** REGISTRO per client address: 5 free, then 10 s doubling to 1 h; forgotten after 1 h. */
   registroPerAddress: {
     free: 5,
@@ -39,6 +49,7 @@ export const DEFAULT_ACCOUNT_LIMITS = Object.freeze({
 export interface AccountLimitsOptions {
   loginPerAddress?: AttemptLimiterOptions;
   loginPerAccount?: AttemptLimiterOptions;
+  loginPerKnownBrowser?: AttemptLimiterOptions;
   registroPerAddress?: AttemptLimiterOptions;
   /** The clock, in ms. @default {Date.now} */
   now?: () => number;
@@ -48,6 +59,7 @@ export interface AccountLimitsOptions {
 export class AccountLimits {
   readonly #loginAddress: AttemptLimiter;
   readonly #loginAccount: AttemptLimiter;
+  readonly #loginKnown: AttemptLimiter;
   readonly #registro: AttemptLimiter;
 
   constructor(options: AccountLimitsOptions = {}) {
@@ -63,6 +75,11 @@ export class AccountLimits {
       ...options.loginPerAccount,
       ...now,
     });
+    this.#loginKnown = new AttemptLimiter({
+      ...d.loginPerKnownBrowser,
+      ...options.loginPerKnownBrowser,
+      ...now,
+    });
     this.#registro = new AttemptLimiter({
       ...d.registroPerAddress,
       ...options.registroPerAddress,
@@ -72,23 +89,31 @@ export class AccountLimits {
 
   /**
    * Counts a LOGIN of `usuario` from `address`, unless either is over its
-   * limit (then nothing is counted).
+   * limit (then nothing is counted). With `knownBrowser` (the id of the
+   * browser's mark for this account, checked by the caller), the attempt
+   * counts for that browser instead of for the account.
    */
-  login(address: string, usuario: string): Attempt {
-    const keys = [addressKey(address), accountKey(usuario)] as const;
-    const refusals = [this.#loginAddress.check(keys[0]), this.#loginAccount.check(keys[1])]
+  login(address: string, usuario: string, knownBrowser: string | null = null): Attempt {
+    const byAddress: [AttemptLimiter, string] = [this.#loginAddress, addressKey(address)];
+    const byAccount: [AttemptLimiter, string] = knownBrowser === null
+      ? [this.#loginAccount, accountKey(usuario)]
+      : [this.#loginKnown, knownBrowser];
+    const refusals = [byAddress, byAccount].map(([limiter, key]) => limiter.check(key))
       .filter((attempt) => !attempt.ok);
     if (refusals.length > 0) {
       return { ok: false, retryAfterMs: Math.max(...refusals.map((r) => r.retryAfterMs)) };
     }
-    this.#loginAddress.take(keys[0]);
-    this.#loginAccount.take(keys[1]);
+    for (const [limiter, key] of [byAddress, byAccount]) limiter.take(key);
     return { ok: true };
   }
 
-  /** A LOGIN succeeded: the account starts over, the address gets its attempt back. */
-  loginSucceeded(address: string, usuario: string): void {
+  /**
+   * A LOGIN succeeded: the account (and the known browser it came from)
+   * starts over, the address gets its attempt back.
+   */
+  loginSucceeded(address: string, usuario: string, knownBrowser: string | null = null): void {
     this.#loginAccount.reset(accountKey(usuario));
+    if (knownBrowser !== null) this.#loginKnown.reset(knownBrowser);
     this.#loginAddress.forgive(addressKey(address));
   }
 

@@ -28,6 +28,12 @@ export const SESSION_COOKIE = "pedidos_sesion";
 /** The name of the cookie that carries an anonymous visitor's next message, signed. */
 export const FLASH_COOKIE = "pedidos_aviso";
 
+/** The name of the cookie that marks a browser that signed in to an account (`account_limits.ts`). */
+export const KNOWN_BROWSER_COOKIE = "pedidos_conocido";
+
+/** How long a browser keeps its mark, s (browsers cap cookies at 400 days). */
+const KNOWN_BROWSER_MAX_AGE_S = 400 * 24 * 3600;
+
 /**
  * The gateway's hono environment: each request's session (null: not signed
  * in), and the anonymous visitor id given in this response, if any.
@@ -135,6 +141,24 @@ export class Responses {
     const id = getCookie(c, SESSION_COOKIE);
     if (id === undefined || !VISITOR_ID_REGEXP.test(id)) return false;
     return safeEqual(token, this.#visitors.csrfFor(id));
+  }
+
+  /**
+   * The id of this browser's mark for the account `account` (its key), or
+   * null when it shows none made by this gateway for that account.
+   */
+  knownBrowser(c: GatewayContext, account: string): string | null {
+    return this.#visitors.openKnownBrowser(getCookie(c, KNOWN_BROWSER_COOKIE), account);
+  }
+
+  /** Gives this browser a new mark for the account `account` (it has just signed in to it). */
+  markKnownBrowser(c: GatewayContext, account: string): void {
+    this.#setCookie(
+      c,
+      KNOWN_BROWSER_COOKIE,
+      this.#visitors.sealKnownBrowser(account),
+      KNOWN_BROWSER_MAX_AGE_S,
+    );
   }
 
   /**

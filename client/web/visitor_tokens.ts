@@ -13,7 +13,7 @@
 
 import { createHmac } from "node:crypto";
 import type { Flash } from "./sessions.ts";
-import { safeEqual } from "./sessions.ts";
+import { randomToken, safeEqual } from "./sessions.ts";
 
 /** Signs visitors' CSRF tokens and flash cookies with one key. */
 export class VisitorTokens {
@@ -69,6 +69,34 @@ export class VisitorTokens {
       // not ours after all
     }
     return null;
+  }
+
+  /**
+   * A mark for a browser that signed in to an account (its key, from
+   * `accountKey`): a random id, then a MAC binding it to the account. Its
+   * attempts at that account's password are then counted for that browser
+   * alone (`account_limits.ts`).
+   *
+   * @param account The account's key.
+   * @returns `ID.MAC`, base64url.
+   */
+  sealKnownBrowser(account: string): string {
+    const id = randomToken();
+    return `${id}.${this.#mac(`known\n${account}\n${id}`)}`;
+  }
+
+  /**
+   * The id of a mark {@linkcode sealKnownBrowser} made for `account` with
+   * this key, or null (none, forged, another account's, an earlier run's).
+   *
+   * @param sealed The cookie value.
+   * @param account The account's key.
+   */
+  openKnownBrowser(sealed: string | undefined, account: string): string | null {
+    if (sealed === undefined || sealed.length > 256) return null;
+    const [id = "", mac = "", ...rest] = sealed.split(".");
+    if (rest.length > 0 || id === "") return null;
+    return safeEqual(mac, this.#mac(`known\n${account}\n${id}`)) ? id : null;
   }
 
   #mac(text: string): string {

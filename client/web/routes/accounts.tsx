@@ -15,6 +15,7 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AccountLimits } from "../account_limits.ts";
+import { accountKey } from "../account_key.ts";
 import type { Attempt } from "../attempt_limiter.ts";
 import { field, refusal, statusFor } from "../forms.ts";
 import { LoginPage } from "../pages/login_page.tsx";
@@ -67,12 +68,14 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
         status,
       );
     const from = address(c);
-    const wait = tooSoon(c, limits.login(from, usuario));
+    const known = respond.knownBrowser(c, accountKey(usuario));
+    const wait = tooSoon(c, limits.login(from, usuario, known));
     if (wait !== null) return again(wait, 429);
     const reply = await ask({ op: "LOGIN", data: { usuario, password: field(form, "password") } });
     if (reply === null) return again(null, 503, unreachable());
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
-    limits.loginSucceeded(from, usuario);
+    limits.loginSucceeded(from, usuario, known);
+    respond.markKnownBrowser(c, accountKey(usuario));
     const expires = Date.parse(reply.expira) || now() + FALLBACK_SESSION_MS;
     const rol = reply.rol === "operador" ? "operador" : "usuario";
     respond.signIn(c, { usuario: reply.usuario, token: reply.token, expires, rol });
