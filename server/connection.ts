@@ -312,8 +312,16 @@ export class Connection {
       this.#wake(); // a request held back (§8) is answered shutting_down now
       return;
     }
-    // Idle: closed at once, but for a request already on its way in (in the
-    // socket's buffer, not read yet), which gets its shutting_down first.
+    this.#closeWhenQuiet();
+  }
+
+  /**
+   * Stopping, with everything received answered: closed once nothing more
+   * comes for a moment, so that a request already on its way in (in the
+   * socket's buffer, not read yet, or sent as the last reply arrived) gets
+   * its `shutting_down` rather than no reply at all.
+   */
+  #closeWhenQuiet(): void {
     this.#stopTimer ??= setTimeout(() => {
       this.#stopTimer = undefined;
       if (this.pending === 0) this.close();
@@ -501,7 +509,7 @@ export class Connection {
       this.#wakeReader?.();
       if (this.#slots.length === 0) {
         this.#wakeDrained?.();
-        if (this.#stopping) this.close();
+        if (this.#stopping) this.#closeWhenQuiet();
       }
     }
   }

@@ -83,3 +83,54 @@ Deno.test("a stopping daemon answers shutting_down to a request pipelined behind
   assert.equal(summary.aceptados, 1, "only the order taken before the stop");
   assert.equal(summary.pendientes, 0);
 });
+
+Deno.test("a stopping daemon answers shutting_down to a request sent as its last reply arrived, rather than closing on it", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 300, max: 300 },
+    drainTimeoutMs: 10_000,
+  });
+  const client = await daemon.client();
+  const { id } = await client.request(ORDER);
+  await using conn = await rawConnect(daemon.port);
+  await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":20000}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stopped = daemon.server.shutdown();
+  const waited = await conn.readLine(15_000);
+  assert.equal((waited?.pedido as Record<string, unknown>).estado, "listo");
+  // A client that sends its next request as soon as it has its reply, as any one-at-a-time client.
+  await conn.write(`${JSON.stringify(ORDER)}\n`);
+  assert.deepEqual(
+    await conn.readLine(),
+    errorReply("shutting_down"),
+    "told why, not left without a reply",
+  );
+  assert.ok(await conn.closedByPeer(1000), "closed after that reply");
+  const summary = await stopped;
+  assert.equal(summary.aceptados, 1, "the order sent during the stop was not taken");
+});
+
+Deno.test("a stopping daemon ends a pipelining connection with shutting_down, not a silent close", async () => {
+  await using daemon = await startInProcess({
+    workers: 2,
+    maxPedidos: 10_000,
+    processMs: { min: 200, max: 200 },
+    drainTimeoutMs: 10_000,
+  });
+  await using conn = await rawConnect(daemon.port);
+  const order = `${JSON.stringify(ORDER)}\n`;
+  await conn.write(order.repeat(8)); // 8 in flight, one more sent for each reply
+  let stopped: ReturnType<typeof daemon.server.shutdown> | null = null;
+  const replies: string[] = [];
+  for (;;) {
+    const reply = await conn.readLine(15_000);
+    if (reply === null) break;
+    replies.push(reply.ok === true ? "ok" : String(reply.error));
+    if (replies.length === 40) stopped = daemon.server.shutdown();
+    if (reply.ok === true) await conn.write(order).catch(() => {});
+  }
+  await stopped;
+  assert.ok(replies.length > 40, "the stop came while it was sending");
+  assert.equal(replies.at(-1), "shutting_down", `the last reply says why: ${replies.slice(-5)}`);
+  assert.ok(replies.slice(0, -1).every((r) => r === "ok"), "every reply before it, ok");
+});
