@@ -262,6 +262,72 @@ Deno.test("runClient() with several hosts sends a request a stopping daemon refu
   assert.deepEqual([stopping.lines.length, next.lines.length], [1, 1]);
 });
 
+/** A daemon that will not serve: it writes `reply` as it accepts each connection, then closes it. */
+function refusingOnAccept(reply: string, hostname = "127.0.0.1", port = 0) {
+  const listener = Deno.listen({ hostname, port });
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      await conn.write(new TextEncoder().encode(`${reply}\n`)).catch(() => 0);
+      // Give the client's request time to arrive first, as a real peer's often does.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      conn.close();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get accepted() {
+      return accepted;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("runClient() with several hosts goes on to the next when the first refuses as it accepts (busy, shutting_down)", async () => {
+  for (const error of ["shutting_down", "busy"]) {
+    await using refusing = refusingOnAccept(
+      `{"ok":false,"error":"${error}","mensaje":"❌ No."}`,
+    );
+    await using next = fakeLineServer(accepted, { hostname: "::1", port: refusing.port });
+    let stderr = "";
+    const status = await runClient(
+      [
+        "--host",
+        "127.0.0.1,::1",
+        "--port",
+        String(refusing.port),
+        "--cliente",
+        "Ana",
+        "--producto",
+        "pan",
+        "--direccion",
+        "C 1",
+      ],
+      { stdout: () => {}, stderr: (t) => stderr += t, sources: NO_SOURCES },
+    );
+    assert.equal(status, 0, `${error}: ${stderr}`);
+    assert.match(stderr, /se prueba \[::1\]:/, error);
+    assert.equal(next.lines.length, 1, `${error}: the order went to the next host`);
+  }
+});
+
+Deno.test("runClient() with one host that refuses as it accepts exits 1 with the refusal, not 3", async () => {
+  await using refusing = refusingOnAccept(
+    '{"ok":false,"error":"shutting_down","mensaje":"❌ El servidor se está deteniendo."}',
+  );
+  let stderr = "";
+  const status = await runClient(
+    ["--host", "127.0.0.1", "--port", String(refusing.port), "ping"],
+    { stdout: () => {}, stderr: (t) => stderr += t, sources: NO_SOURCES },
+  );
+  assert.equal(status, 1, stderr);
+  assert.match(stderr, /deteniendo/);
+});
+
 Deno.test("runClient() --help prints the usage and exits 0", async () => {
   let stdout = "";
   const status = await runClient(["--help"], {

@@ -80,6 +80,12 @@ export class PedidosClient implements AsyncDisposable {
   readonly #reading: Promise<void>;
   #closed = false;
   #closedReason: ClientError | null = null;
+  /**
+   * A refusal the daemon sent before any request (`busy`, `shutting_down`:
+   * it writes one as soon as it accepts a connection it will not serve,
+   * then closes it): the answer to the next request, which is then not sent.
+   */
+  #refusal: ReplyLine | null = null;
   #closing: Promise<void> | null = null;
 
   private constructor(conn: Deno.TcpConn, maxReplyBytes: number) {
@@ -159,6 +165,11 @@ export class PedidosClient implements AsyncDisposable {
   exchange(line: string, options: RequestOptions = {}): Promise<ReplyLine> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#refusal !== null) {
+      const refusal = this.#refusal;
+      this.#refusal = null; // once: the connection is closed after it
+      return Promise.resolve(refusal);
+    }
     if (this.#closed) {
       return Promise.reject(
         this.#closedReason ??
@@ -209,6 +220,11 @@ export class PedidosClient implements AsyncDisposable {
   #deliver(raw: string): void {
     if (raw.trim() === "") return;
     if (this.#waiters.size === 0) {
+      const refusal = this.#refusal === null ? refusalOf(raw) : null;
+      if (refusal !== null) {
+        this.#refusal = refusal;
+        return;
+      }
       throw new ClientError("protocol", "Unexpected reply: no request waiting");
     }
     try {
@@ -251,4 +267,21 @@ export class PedidosClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The line as a reply, when it is a refusal the daemon sends unasked as it
+ * accepts a connection it will not serve (§3: `busy`, `shutting_down`, each
+ * closed after the reply); null for anything else.
+ */
+function refusalOf(raw: string): ReplyLine | null {
+  try {
+    const reply = decodeReply(raw);
+    if (!reply.ok && (reply.error === "busy" || reply.error === "shutting_down")) {
+      return { reply, raw };
+    }
+  } catch {
+    // not a reply at all: the caller's protocol error
+  }
+  return null;
 }

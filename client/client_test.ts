@@ -51,6 +51,62 @@ Deno.test("PedidosClient delivers a reply sent before the server closes and reje
   });
 });
 
+Deno.test("PedidosClient answers the next request with a refusal the daemon sent as it accepted (busy, shutting_down), once", async () => {
+  for (const error of ["busy", "shutting_down"]) {
+    const line = `{"ok":false,"error":"${error}","mensaje":"❌ No."}`;
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const serving = (async () => {
+      const conn = await listener.accept();
+      await conn.write(new TextEncoder().encode(`${line}\n`));
+      conn.close();
+    })();
+    try {
+      const client = await PedidosClient.connect({
+        hostname: "127.0.0.1",
+        port: (listener.addr as Deno.NetAddr).port,
+      });
+      await serving;
+      // The refusal and the close have arrived before anything was asked.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const { reply, raw } = await client.exchange('{"op":"PING"}');
+      assert.deepEqual([reply.ok, raw], [false, line], error);
+      await assert.rejects(
+        client.request({ op: "PING" }),
+        (e) => e instanceof ClientError && e.code === "connection_closed",
+        "the connection is closed after it",
+      );
+      await client.close();
+    } finally {
+      listener.close();
+    }
+  }
+});
+
+Deno.test("PedidosClient still takes any other line sent before a request as a protocol error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.write(new TextEncoder().encode('{"ok":true,"pong":true}\n'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    conn.close();
+  })();
+  try {
+    const client = await PedidosClient.connect({
+      hostname: "127.0.0.1",
+      port: (listener.addr as Deno.NetAddr).port,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await assert.rejects(
+      client.request({ op: "PING" }),
+      (e) => e instanceof ClientError && e.code === "protocol",
+    );
+    await client.close();
+  } finally {
+    await serving;
+    listener.close();
+  }
+});
+
 Deno.test("PedidosClient.connect() to a closed port fails with connect_failed", async () => {
   const port = unusedPort();
   await assert.rejects(
