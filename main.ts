@@ -77,25 +77,10 @@ async function runServer(args: string[]): Promise<number> {
     return 2;
   }
   const logger = new Logger({ level: config.log });
-  let server: Server;
-  try {
-    server = await Server.start({ config, logger });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    printError(`pedidos server: cannot start: ${message}`);
-    return error instanceof Deno.errors.AddrInUse ? 1 : 2;
-  }
-  if (config.envFile) {
-    logger.info("config.env_file", { path: config.envFile });
-    // Read by no subcommand: a typo, which would otherwise change nothing silently.
-    const tables = [SERVER_SETTINGS, CLIENT_SETTINGS, WEB_SETTINGS];
-    for (const name of unknownVariables(config.envFile, tables)) {
-      logger.warn("config.unknown_variable", { name, file: config.envFile });
-    }
-  }
-
-  // Listen for signals before saying we are ready: a script that signals us
-  // right after the ready line must get a graceful stop, not a default kill.
+  // Listen for signals from the start, before the database is opened and a
+  // backlog recovered (which may take seconds): a stop asked meanwhile is
+  // carried out once the daemon is up, a graceful one with its summary, not
+  // a default kill. A hang-up (SIGHUP: the terminal closed) stops it the same way.
   let signals = 0;
   let firstAt = 0;
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
@@ -113,8 +98,29 @@ async function runServer(args: string[]): Promise<number> {
       Deno.exit(1);
     }
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  const unlisten = () => {
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+  };
+  let server: Server;
+  try {
+    server = await Server.start({ config, logger });
+  } catch (error) {
+    unlisten();
+    const message = error instanceof Error ? error.message : String(error);
+    printError(`pedidos server: cannot start: ${message}`);
+    return error instanceof Deno.errors.AddrInUse ? 1 : 2;
+  }
+  if (config.envFile) {
+    logger.info("config.env_file", { path: config.envFile });
+    // Read by no subcommand: a typo, which would otherwise change nothing silently.
+    const tables = [SERVER_SETTINGS, CLIENT_SETTINGS, WEB_SETTINGS];
+    for (const name of unknownVariables(config.envFile, tables)) {
+      logger.warn("config.unknown_variable", { name, file: config.envFile });
+    }
+  }
+
   // A PostgreSQL database reached only after the start may refuse this daemon (§9).
   let status = 0;
   server.failed.then((error) => {
@@ -122,12 +128,12 @@ async function runServer(args: string[]): Promise<number> {
     status = 2;
     stop();
   });
-  print(server.readyLine);
+  // Not ready for anyone when told to stop while starting: no ready line then.
+  if (signals === 0) print(server.readyLine);
   await stopped;
   const summary = await server.shutdown();
   print(formatSummary(summary));
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
+  unlisten();
   return status;
 }
 

@@ -5,10 +5,13 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { PedidosClient } from "../client/client.ts";
+import { unusedPort } from "../client/testing/unused_port.ts";
 import {
   type RawConn,
   rawConnect,
+  ROOT,
   runMain,
+  serverPermissions,
   startSubprocess,
   tempDir,
   waitUntil,
@@ -412,5 +415,57 @@ testWith("read", "write", "run", "env")(
       (done.fecha_inicio as string) >= (before.fecha_fin as string),
       `${JSON.stringify(done)} started before ${JSON.stringify(before)} ended`,
     );
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "SIGTERM or SIGHUP while the daemon is still starting stops it gracefully once up: exit 0 and the summary, no ready line",
+  async () => {
+    await using dir = await tempDir();
+    // A processor module slow to load: the start waits for it.
+    const slow = `${dir.path}/slow.js`;
+    await Deno.writeTextFile(
+      slow,
+      "await new Promise((r) => setTimeout(r, 1500));\nexport default () => 'ok';\n",
+    );
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+      const port = unusedPort();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...serverPermissions(dir.path),
+          `${ROOT}main.ts`,
+          "server",
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--db",
+          `${dir.path}/p.db`,
+          "--processor",
+          slow,
+        ],
+        cwd: dir.path,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const output = child.output();
+      // It listens first, then loads the module: signal once it listens.
+      await waitUntil(async () => {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: "the daemon listening", timeoutMs: 10_000 });
+      child.kill(signal);
+      const { code, stdout, stderr } = await output;
+      const out = new TextDecoder().decode(stdout);
+      assert.equal(code, 0, `${signal}: ${new TextDecoder().decode(stderr)}`);
+      assert.match(out, /^resumen recibidos=0 /m, signal);
+      assert.doesNotMatch(out, /listening on/, `${signal}: never said ready`);
+    }
   },
 );
