@@ -232,12 +232,23 @@ for (const cliente of ["ignore-signal", "spin"]) {
   testWith("read")(
     `a module that does not stop when its attempt is aborted (${cliente}) has its worker replaced`,
     async () => {
-      await using daemon = await start({ workers: 1, maxIntentos: 1, processTimeoutMs: 200 });
+      const lines: string[] = [];
+      await using daemon = await startInProcess(
+        { processor: SCRIPTED, metricsPort: 0, workers: 1, maxIntentos: 1, processTimeoutMs: 200 },
+        { logger: new Logger({ level: "warn", write: (line) => lines.push(line) }) },
+      );
       const pedido = await run(daemon, cliente);
       assert.deepEqual([pedido.estado, pedido.intentos], ["error", 1]);
       assert.match(pedido.detalle_error as string, /^Timed out after 200 ms/);
       const metrics = await scrape(daemon.server.metricsAddr!);
       assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 1);
+      // Only a worker whose thread never got to the abort is called a runaway: Deno cannot stop
+      // its thread, and the operator is told so.
+      assert.equal(
+        lines.some((line) => /ERROR worker\.runaway worker=1 runaways=1 /.test(line)),
+        cliente === "spin",
+        lines.join("\n"),
+      );
       const next = await run(daemon, "ok");
       assert.equal(next.estado, "listo", "the replacement worker runs the next order");
       assert.equal(metrics.value("pedidos_libres"), metrics.value("pedidos_capacidad"));
@@ -305,5 +316,33 @@ testWith("read", "write")(
     })();
     assert.deepEqual([pedido.estado, pedido.intentos], ["listo", 2]);
     assert.deepEqual((pedido.resultado as { intento: number }).intento, 2);
+  },
+);
+
+testWith("read")(
+  "what a processor module posts for itself is checked like its result: no invalid JSON, nothing over the limits is stored",
+  async () => {
+    await using daemon = await startInProcess({
+      processor: new URL("forges_done.ts", FIXTURES).pathname,
+      maxIntentos: 1,
+      workers: 1,
+    });
+    const badJson = await run(daemon, "badjson");
+    assert.equal(badJson.estado, "error");
+    assert.match(String(badJson.detalle_error), /not valid JSON/);
+    const huge = await run(daemon, "huge");
+    assert.equal(huge.estado, "error");
+    assert.match(String(huge.detalle_error), /too large/);
+    const long = await run(daemon, "longerror");
+    assert.equal(long.estado, "error");
+    assert.ok(String(long.detalle_error).length <= 2000, "detalle_error kept within its limit");
+    // A module that replaced JSON.stringify in its worker: its text is not JSON.
+    const patched = await run(daemon, "patched");
+    assert.equal(patched.estado, "error", JSON.stringify(patched));
+    // Every order is still readable, one by one and listed.
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"op":"LISTAR"}\n');
+    const listed = await conn.readLine();
+    assert.equal(listed?.ok, true, JSON.stringify(listed).slice(0, 300));
   },
 );

@@ -62,6 +62,12 @@ export type FromProcessor =
   | { type: "failed"; jobId: number; message: string }
   | { type: "ranMany"; outcomes: JobOutcome[] }
   /**
+   * The worker read the `abort` of job `jobId` and fired its signal: its
+   * thread was free to read it (a module looping without yielding never
+   * answers this, and its thread cannot be stopped).
+   */
+  | { type: "aborting"; jobId: number }
+  /**
    * An error thrown, or a promise rejected, outside any job's own code path
    * (a timer a module left behind): the worker goes on, and the job it runs
    * now, if any, is not blamed for it.
@@ -91,6 +97,8 @@ export function isFromProcessor(data: unknown): data is FromProcessor {
       return id(m.jobId) && result(m.result);
     case "failed":
       return id(m.jobId) && text(m.message);
+    case "aborting":
+      return id(m.jobId);
     case "ranMany":
       return Array.isArray(m.outcomes) && m.outcomes.every((o: unknown) => {
         if (typeof o !== "object" || o === null) return false;

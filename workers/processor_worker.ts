@@ -119,6 +119,7 @@ self.onmessage = async (event: MessageEvent<ToProcessor>) => {
       break;
     case "abort":
       running.get(message.jobId)?.abort(new DOMException(message.reason, "TimeoutError"));
+      post({ type: "aborting", jobId: message.jobId });
       break;
     default:
       throw new Error(`Unexpected message "${(message as { type: string }).type}"`);

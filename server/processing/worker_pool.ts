@@ -36,7 +36,11 @@ import {
   type JobOutcome,
   type ToProcessor,
 } from "../../workers/processor_messages.ts";
-import type { ProcessorSource } from "../../workers/processor_module.ts";
+import {
+  describeError,
+  encodeResult,
+  type ProcessorSource,
+} from "../../workers/processor_module.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
@@ -140,6 +144,8 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Set when its `process` job ran out of time: what the job rejects with. */
   timedOut: ProcessTimeoutError | null;
+  /** Whether it said it read the `abort` of its timed-out job (its thread was free). */
+  abortSeen: boolean;
   /**
    * Its module's stray errors: when the last was logged, and how many since
    * (one line a second); the last one thrown while a job ran, by job id.
@@ -181,6 +187,8 @@ export class WorkerPool implements ProcessorPool {
   /** Set while jobs wait for the run out, to try again once it is late. */
   #overlapTimer: ReturnType<typeof setTimeout> | undefined;
   #crashes = 0;
+  /** Workers replaced while looping without yielding (their threads still run). */
+  #runaways = 0;
   /** Crashes in a row per worker number, for the respawn backoff. */
   readonly #streak = new Map<number, number>();
   /** Respawns waiting out their backoff. */
@@ -223,6 +231,11 @@ export class WorkerPool implements ProcessorPool {
     for (const slot of this.#slots) if (slot) running += slot.entries.length;
     return running;
   }
+  /** Workers replaced while looping without yielding, since start (their threads still run). */
+  get runaways(): number {
+    return this.#runaways;
+  }
+
   /** Workers replaced since start. */
   get crashes(): number {
     return this.#crashes;
@@ -308,6 +321,7 @@ export class WorkerPool implements ProcessorPool {
       since: 0,
       timer: undefined,
       timedOut: null,
+      abortSeen: false,
       strays: { loggedAt: -Infinity, since: 0, during: null },
       unexpected: { loggedAt: -Infinity, since: 0 },
     };
@@ -387,6 +401,10 @@ export class WorkerPool implements ProcessorPool {
   }
 
   #onResult(slot: Slot, message: FromProcessor): void {
+    if (message.type === "aborting") {
+      if (slot.entries[0]?.id === message.jobId) slot.abortSeen = true;
+      return;
+    }
     if (message.type === "stray") {
       const running = slot.entries[0];
       if (running !== undefined) {
@@ -426,13 +444,28 @@ export class WorkerPool implements ProcessorPool {
       return;
     }
     switch (message.type) {
-      case "done":
-        entries[0]!.resolve(message.result);
+      case "done": {
+        const entry = entries[0]!;
+        if (entry.job.kind !== "process") {
+          entry.resolve(message.result);
+          break;
+        }
+        // What is stored, checked here and not only in the worker: the module
+        // runs there too, and may have changed `JSON` or posted a `done` itself.
+        let result: string | null;
+        try {
+          result = checkedResult(message.result);
+        } catch (error) {
+          entry.reject(new ProcessorError(describeError(error)));
+          break;
+        }
+        entry.resolve(result);
         break;
+      }
       case "failed":
         entries[0]!.reject(
           entries[0]!.job.kind === "process"
-            ? new ProcessorError(message.message)
+            ? new ProcessorError(describeError(message.message))
             : new WorkerCrashError(slot.number, message.message),
         );
         break;
@@ -505,14 +538,24 @@ export class WorkerPool implements ProcessorPool {
       during?.jobId === jobId ? during.message : null,
     );
     slot.timedOut = error;
+    slot.abortSeen = false;
     this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
     // Through the same queue as jobs, so it never overtakes the job it aborts.
     this.#post(slot.worker, { type: "abort", jobId, reason: error.message });
     const grace = this.#abortGraceMs;
-    slot.timer = setTimeout(
-      () => this.#crash(slot, `did not stop ${grace} ms after its attempt was aborted`),
-      grace,
-    );
+    slot.timer = setTimeout(() => {
+      if (!slot.abortSeen) {
+        // Its thread never got to the abort: a loop that does not yield. Deno's
+        // Worker.terminate() does not interrupt one, so the thread goes on.
+        this.#runaways++;
+        this.#logger?.error("worker.runaway", {
+          worker: slot.number,
+          runaways: this.#runaways,
+          advice: "its thread keeps running until the daemon restarts",
+        });
+      }
+      this.#crash(slot, `did not stop ${grace} ms after its attempt was aborted`);
+    }, grace);
   }
 
   #later(fn: () => void, ms: number): void {
@@ -619,4 +662,23 @@ export class WorkerPool implements ProcessorPool {
 function sameJobs(entries: Entry[], outcomes: JobOutcome[]): boolean {
   return outcomes.length === entries.length &&
     outcomes.every((outcome, i) => outcome.jobId === entries[i]!.id);
+}
+
+/**
+ * A processor module's result as a worker reported it (JSON text, or null),
+ * as it may be stored: valid JSON, within the size limit, its strings
+ * storable (the same {@linkcode encodeResult} as the worker's).
+ *
+ * @throws {Error} Why it cannot be stored; the attempt then fails.
+ */
+function checkedResult(result: unknown): string | null {
+  if (result === null) return null;
+  if (typeof result !== "string") throw new Error("The result is not JSON text");
+  let value: unknown;
+  try {
+    value = JSON.parse(result);
+  } catch {
+    throw new Error("The result is not valid JSON");
+  }
+  return encodeResult(value);
 }
