@@ -19,7 +19,8 @@ Deno.test("gateway: GET /login sets an HttpOnly, SameSite=Lax session cookie hol
   assert.equal(page.status, 200);
   assert.match(page.text, /^<!DOCTYPE html><html lang="es">/);
   assert.match(page.text, /<h1>Entrar<\/h1>/);
-  const [cookie] = page.headers.getSetCookie();
+  const cookies = page.headers.getSetCookie();
+  const cookie = cookies.find((line) => line.startsWith(`${SESSION_COOKIE}=`));
   assert.match(
     cookie!,
     new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Lax$`),
@@ -133,6 +134,11 @@ Deno.test("gateway: Login opens a new session id and never puts the password or 
   assert.match(
     cookie!,
     /^pedidos_sesion=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+  );
+  // The other cookie a sign-in sets: this browser's mark for the account (random, signed).
+  assert.deepEqual(
+    cookies.filter((line) => line !== cookie).map((line) => line.split("=")[0]),
+    ["pedidos_conocido"],
   );
   const token = [...gw.daemon.tokens.keys()][0]!;
   for (const line of browser.setCookies) {
