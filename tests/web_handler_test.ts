@@ -130,7 +130,8 @@ Deno.test("gateway: Login opens a new session id and never puts the password or 
   assert.equal(page.location, "/");
   const after = sessionCookie(browser);
   assert.notEqual(after, before, "a new id after login (no session fixation)");
-  const [cookie] = page.headers.getSetCookie();
+  const cookies = page.headers.getSetCookie();
+  const cookie = cookies.find((line) => line.startsWith(`${SESSION_COOKIE}=`));
   assert.match(
     cookie!,
     /^pedidos_sesion=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
