@@ -251,3 +251,26 @@ Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an o
     await service.drain(1000);
   }
 });
+
+Deno.test("OrderService: an attempt whose start could not be written still ends with its start recorded (intentos, fecha_inicio, worker)", async () => {
+  const store = new MemoryStore();
+  store.markStarted = () => Promise.reject(new Error("database or disk is full"));
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(10),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 30, max: 30 },
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    await storedListo(store, id);
+    const row = await store.get(id);
+    assert.equal(row?.intentos, 1, "the attempt counts");
+    assert.equal(row?.worker, 1);
+    assert.ok(row?.fecha_inicio !== null && row?.duracion_ms !== null, JSON.stringify(row));
+  } finally {
+    await service.drain(1000);
+  }
+});

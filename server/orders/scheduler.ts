@@ -93,11 +93,25 @@ export class Scheduler {
     let worker = 0;
     let startedAt = 0;
     let endedAt = 0;
+    /** Whether the attempt's start was written (false when that write failed, e.g. a full disk). */
+    let started: Promise<boolean> = Promise.resolve(true);
     const onStart = (w: number) => {
       worker = w;
       startedAt = Date.now();
       this.#active.start(id, w, startedAt);
-      if (!recordOnce) this.#markStarted(id, worker, startedAt);
+      if (!recordOnce) started = this.#markStarted(id, worker, startedAt);
+    };
+    // The end of an attempt whose start could not be written records the start
+    // too (`markRan`), so no order ends with no start and `intentos` 0.
+    const end = async (outcome: Outcome) => {
+      if (await started) return this.#finish(id, outcome, startedAt);
+      const start = iso(startedAt);
+      return this.#finish(
+        id,
+        outcome,
+        startedAt,
+        () => this.#store.markRan(id, worker, start, outcome),
+      );
     };
     const onRan = (run: JobRun) => {
       worker = run.worker;
@@ -108,7 +122,7 @@ export class Scheduler {
       (result) => {
         const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
         if (job.kind === "process" && typeof result === "string") outcome.resultado = result;
-        if (!recordOnce) return this.#finish(id, outcome, startedAt);
+        if (!recordOnce) return end(outcome);
         const start = iso(startedAt);
         return this.#finish(
           id,
@@ -132,7 +146,7 @@ export class Scheduler {
         });
         if (wait !== null) return this.#retryLater({ ...pedido, intentos: attempts }, wait);
         const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
-        return this.#finish(id, outcome, startedAt);
+        return recordOnce ? this.#finish(id, outcome, startedAt) : end(outcome);
       },
     );
     this.#settling.track(settled);
@@ -197,10 +211,12 @@ export class Scheduler {
     );
   }
 
-  #markStarted(id: number, worker: number, startedAt: number): void {
-    this.#store.markStarted(id, worker, iso(startedAt)).catch((error) =>
-      this.#logger.repeated("error", "order.mark_started_failed", { id, error: String(error) })
-    );
+  /** Writes an attempt's start; resolves with whether it was written (never rejects). */
+  #markStarted(id: number, worker: number, startedAt: number): Promise<boolean> {
+    return this.#store.markStarted(id, worker, iso(startedAt)).then(() => true, (error) => {
+      this.#logger.repeated("error", "order.mark_started_failed", { id, error: String(error) });
+      return false;
+    });
   }
 
   /**
