@@ -100,8 +100,17 @@ async function runServer(args: string[]): Promise<number> {
   };
   const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  // A file past the process's size limit (`ulimit -f`) would end the process
+  // at once (SIGXFSZ), answering no one: with it handled, the write fails
+  // instead (EFBIG), as a full disk does — `internal` for new orders, reads go on.
+  const onFileTooLarge = () =>
+    logger.repeated("error", "storage.file_size_limit", {
+      advice: "a file reached the process's file size limit (ulimit -f); raise it",
+    });
+  Deno.addSignalListener("SIGXFSZ", onFileTooLarge);
   const unlisten = () => {
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+    Deno.removeSignalListener("SIGXFSZ", onFileTooLarge);
   };
   let server: Server;
   try {

@@ -502,3 +502,47 @@ privilegedTest("storage_faults_test", TMPFS, {
     }
   },
 });
+
+testWith("read", "write", "run", "env")(
+  "storage: a file at the process's size limit (ulimit -f) fails writes like a full disk: internal, the daemon stays up, nothing acknowledged is lost",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const args = ["--db", db, "--max-pedidos", "1000", "--process-ms", "100000"];
+    const acked: number[] = [];
+    {
+      await using daemon = await startSubprocess(dir.path, [...args, "--drain-timeout-ms", "300"], {
+        fileSizeLimit: 1_000_000,
+      });
+      await using conn = await rawConnect(daemon.port);
+      // About 20 KB each: the WAL reaches the limit within a hundred orders.
+      const big = JSON.stringify({
+        cliente: "A",
+        productos: Array(100).fill("x".repeat(200)),
+        direccion: "d",
+      });
+      let refused: Record<string, unknown> | null = null;
+      for (let i = 0; i < 200 && refused === null; i++) {
+        await conn.write(`${big}\n`);
+        const reply = await conn.readLine();
+        if (reply?.ok === true) acked.push(reply.id as number);
+        else refused = reply;
+      }
+      assert.equal(refused?.error, "internal", JSON.stringify(refused));
+      assert.match(String(refused?.mensaje), /Nada fue aceptado/);
+      await conn.write('{"op":"PING"}\n');
+      assert.equal((await conn.readLine())?.pong, true, "the daemon is still up");
+      daemon.kill("SIGTERM");
+      const { code, stderr } = await daemon.exited();
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /ERROR storage\.file_size_limit/);
+    }
+    assert.ok(acked.length > 0, "some orders were taken before the limit");
+    const rows = readRows(db);
+    assert.deepEqual(
+      acked.filter((id) => !rows.some((row) => row.id === id)),
+      [],
+      "every acknowledged order is there",
+    );
+  },
+);

@@ -135,6 +135,8 @@ export async function startSubprocess(
     timeoutMs?: number;
     /** The daemon's limit of open file descriptors (`ulimit -n`). @default {the test's} */
     fdLimit?: number;
+    /** The largest file the daemon may write, bytes (`prlimit --fsize`). @default {none} */
+    fileSizeLimit?: number;
   } = {},
 ): Promise<Subprocess> {
   const fullArgs = args.includes("--port") ? args : [...args, "--port", "0"];
@@ -146,9 +148,12 @@ export async function startSubprocess(
     "server",
     ...fullArgs,
   ];
-  const [program, ...programArgs] = options.fdLimit === undefined
+  const limited = options.fileSizeLimit === undefined
     ? command
-    : withFdLimit(options.fdLimit, command);
+    : ["prlimit", `--fsize=${options.fileSizeLimit}`, "--", ...command];
+  const [program, ...programArgs] = options.fdLimit === undefined
+    ? limited
+    : withFdLimit(options.fdLimit, limited);
   const process = new Deno.Command(program!, {
     args: programArgs,
     cwd: dir,
