@@ -336,6 +336,9 @@ testWith("read")(
     const long = await run(daemon, "longerror");
     assert.equal(long.estado, "error");
     assert.ok(String(long.detalle_error).length <= 2000, "detalle_error kept within its limit");
+    // The handshake's failure posted by the module once the worker runs: ignored, not a crash.
+    const forged = await run(daemon, "initfailed");
+    assert.deepEqual([forged.estado, forged.resultado], ["listo", { fine: true }]);
     // A module that replaced JSON.stringify in its worker: its text is not JSON.
     const patched = await run(daemon, "patched");
     assert.equal(patched.estado, "error", JSON.stringify(patched));

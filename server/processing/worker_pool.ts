@@ -352,12 +352,16 @@ export class WorkerPool implements ProcessorPool {
         this.#unexpected(slot, message);
         return;
       }
-      if (message.type === "ready") {
+      // The handshake's messages count only before the worker is ready: after,
+      // they can only be its module's own (posted in the worker's form).
+      if (message.type === "ready" && !ready) {
         ready = true;
         resolve();
-      } else if (message.type === "init_failed") {
+      } else if (message.type === "init_failed" && !ready) {
         worker.terminate();
         reject(new Error(message.message));
+      } else if (message.type === "ready" || message.type === "init_failed") {
+        this.#unexpected(slot, message);
       } else this.#onResult(slot, message);
     };
     worker.onerror = (event: ErrorEvent) => {
