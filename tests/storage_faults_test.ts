@@ -484,6 +484,11 @@ privilegedTest("storage_faults_test", TMPFS, {
           }),
         ]).finally(() => clearTimeout(timer));
         assert.equal(summary.listos, 0, "no order counted listo without its commit");
+        assert.equal(
+          summary.pendientes,
+          4,
+          "the summary counts every order the next start processes, those whose end was not written too",
+        );
         await daemon[Symbol.asyncDispose]();
       }
     }

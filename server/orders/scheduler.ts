@@ -243,9 +243,11 @@ export class Scheduler {
         if (attempt % 30 === 1) {
           this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
         }
-        if (this.#settling.signal.aborted) return;
+        // Stopped first: the order is processed again at the next start, so the
+        // stop's summary counts it with those left pendiente.
+        if (this.#settling.signal.aborted) return void this.#leftPending++;
         await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
-        if (this.#settling.signal.aborted) return;
+        if (this.#settling.signal.aborted) return void this.#leftPending++;
       }
     }
     this.#active.end(id);
