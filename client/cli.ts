@@ -216,7 +216,7 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
       );
       return EXIT.usage;
     }
-    if (command.esperar && !isOrder(stdinText) && isJsonObject(stdinText)) {
+    if (command.esperar && asRequest(stdinText) !== null && !isOrder(stdinText)) {
       // Refused before it is sent: a request run and then called bad usage would mislead a script.
       err(
         `Cannot use --esperar: the request on stdin is not an order (its "op" is not PEDIDO); to wait for an order, use client estado ID --esperar\n\n${CLIENT_USAGE}`,
@@ -283,26 +283,22 @@ async function connectFrom(
   return { client: value, index: from + index };
 }
 
-/** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */
-function isOrder(line: string): boolean {
+/** `line` as one JSON object (a request the daemon would read, whatever its `op`), or null. */
+function asRequest(line: string): Record<string, unknown> | null {
   try {
-    const request = JSON.parse(line);
-    if (request === null || typeof request !== "object" || Array.isArray(request)) return false;
-    const op = (request as { op?: unknown }).op;
-    return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
+    const value = JSON.parse(line);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
-/** Whether `line` is one JSON object (a request the daemon would read, whatever its `op`). */
-function isJsonObject(line: string): boolean {
-  try {
-    const value = JSON.parse(line);
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  } catch {
-    return false;
-  }
+/** Whether `line` is a PEDIDO (the bare order too): what the daemon may store. */
+function isOrder(line: string): boolean {
+  const request = asRequest(line);
+  if (request === null) return false;
+  const op = request.op;
+  return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
 }
 
 /** How long `line` asks the daemon to hold its reply: an `ESTADO` with `esperar`'s `timeout_ms`. */

@@ -23,19 +23,21 @@ import { type Attempt, AttemptLimiter, type AttemptLimiterOptions } from "./atte
 import { addressKey } from "./client_address.ts";
 import { accountKey } from "./account_key.ts";
 
+const LOGIN_PER_ACCOUNT = Object.freeze({
+  free: 5,
+  baseDelayMs: 1000,
+  maxDelayMs: 900_000,
+  forgetAfterMs: 900_000,
+});
+
 /** The defaults of every limit (documented in `docs/guarantees.md`, "Hostile clients"). */
 export const DEFAULT_ACCOUNT_LIMITS = Object.freeze({
   /** LOGIN per client address: 10 free, then 1 s doubling to 15 min; forgotten after 15 min. */
   loginPerAddress: { free: 10, baseDelayMs: 1000, maxDelayMs: 900_000, forgetAfterMs: 900_000 },
   /** LOGIN per account: 5 free, then 1 s doubling to 15 min; forgotten after 15 min. */
-  loginPerAccount: { free: 5, baseDelayMs: 1000, maxDelayMs: 900_000, forgetAfterMs: 900_000 },
+  loginPerAccount: LOGIN_PER_ACCOUNT,
   /** LOGIN per known browser of an account, instead of per account: as per account. */
-  loginPerKnownBrowser: {
-    free: 5,
-    baseDelayMs: 1000,
-    maxDelayMs: 900_000,
-    forgetAfterMs: 900_000,
-  },
+  loginPerKnownBrowser: LOGIN_PER_ACCOUNT,
   /** REGISTRO per client address: 5 free, then 10 s doubling to 1 h; forgotten after 1 h. */
   registroPerAddress: {
     free: 5,

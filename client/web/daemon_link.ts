@@ -187,10 +187,8 @@ export class DaemonLink implements DaemonClient {
       link: this.#name,
       daemon: formatAddress(this.#host, this.#options.port),
     });
-    const client = this.#client;
-    this.#client = null;
+    this.#dropConnection();
     this.#host = null;
-    client?.close().catch(() => {});
     return true;
   }
 

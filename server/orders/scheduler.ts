@@ -101,10 +101,8 @@ export class Scheduler {
       this.#active.start(id, w, startedAt);
       if (!recordOnce) started = this.#markStarted(id, worker, startedAt);
     };
-    // The end of an attempt whose start could not be written records the start
-    // too (`markRan`), so no order ends with no start and `intentos` 0.
-    const end = async (outcome: Outcome) => {
-      if (await started) return this.#finish(id, outcome, startedAt);
+    /** Writes the end with the attempt's start (`markRan`): a run's, or one whose start was not written. */
+    const endWithStart = (outcome: Outcome) => {
       const start = iso(startedAt);
       return this.#finish(
         id,
@@ -113,6 +111,10 @@ export class Scheduler {
         () => this.#store.markRan(id, worker, start, outcome),
       );
     };
+    // The end of an attempt whose start could not be written records the start
+    // too, so no order ends with no start and `intentos` 0.
+    const end = async (outcome: Outcome) =>
+      await started ? this.#finish(id, outcome, startedAt) : endWithStart(outcome);
     const onRan = (run: JobRun) => {
       worker = run.worker;
       startedAt = run.startedAt;
@@ -122,14 +124,7 @@ export class Scheduler {
       (result) => {
         const outcome: Outcome = { estado: "listo", at: iso(endedAt || Date.now()) };
         if (job.kind === "process" && typeof result === "string") outcome.resultado = result;
-        if (!recordOnce) return end(outcome);
-        const start = iso(startedAt);
-        return this.#finish(
-          id,
-          outcome,
-          startedAt,
-          () => this.#store.markRan(id, worker, start, outcome),
-        );
+        return recordOnce ? endWithStart(outcome) : end(outcome);
       },
       (error: Error) => {
         if (error === WITHDRAWN) return;
@@ -146,7 +141,7 @@ export class Scheduler {
         });
         if (wait !== null) return this.#retryLater({ ...pedido, intentos: attempts }, wait);
         const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
-        return recordOnce ? this.#finish(id, outcome, startedAt) : end(outcome);
+        return end(outcome); // a run's start is written apart above
       },
     );
     this.#settling.track(settled);

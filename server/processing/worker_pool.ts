@@ -231,10 +231,6 @@ export class WorkerPool implements ProcessorPool {
     for (const slot of this.#slots) if (slot) running += slot.entries.length;
     return running;
   }
-  /** Workers replaced while looping without yielding, since start (their threads still run). */
-  get runaways(): number {
-    return this.#runaways;
-  }
 
   /** Workers replaced since start. */
   get crashes(): number {

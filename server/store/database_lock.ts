@@ -147,7 +147,7 @@ function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {
 export function lockDatabase(path: string): DatabaseLock {
   const real = realDatabasePath(path);
   const lockFile = `${real}.lock`;
-  const created = !exists(lockFile);
+  const created = fileIdentity(lockFile) === null ? lockFile : null;
   const lock = tryLock(lockFile, { read: true, write: true, create: true });
   if (lock === null) throw new DatabaseInUseError(path, `lock file "${lockFile}" is held`);
   let key: string | null;
@@ -155,7 +155,7 @@ export function lockDatabase(path: string): DatabaseLock {
   try {
     key = fileKey(real);
     // Not created yet: SQLite creates it, then DatabaseLock.holdFile().
-    if (key === null) return new DatabaseLock(path, real, [lock], null, created ? lockFile : null);
+    if (key === null) return new DatabaseLock(path, real, [lock], null, created);
     own = heldHere.has(key) ? null : tryLock(real, { read: true });
   } catch (error) {
     lock.close();
@@ -166,7 +166,7 @@ export function lockDatabase(path: string): DatabaseLock {
     throw inUseUnderAnotherName(path, real);
   }
   heldHere.add(key);
-  return new DatabaseLock(path, real, [own, lock], key, created ? lockFile : null);
+  return new DatabaseLock(path, real, [own, lock], key, created);
 }
 
 /**
@@ -198,14 +198,4 @@ export function refuseOtherName(path: string): void {
     `Cannot open database "${path}": a pedidos daemon holds this file under another name ` +
       "(a hard link); use the name the daemon was given",
   );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
