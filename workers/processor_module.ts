@@ -129,5 +129,24 @@ export function describeError(error: unknown): string {
     text = "(a thrown value that cannot be shown)";
   }
   if (text === "") text = "(no message)";
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 1)}…` : text;
+  return cutToCodePoints(text, MAX_ERROR_CHARS);
+}
+
+/**
+ * `text` when it has at most `max` code points (§8: characters in limits are
+ * code points); else its first `max - 1` and "…". Never splits a surrogate
+ * pair: a cut in UTF-16 units would leave half an emoji, stored as U+FFFD.
+ */
+function cutToCodePoints(text: string, max: number): string {
+  // Every code point is one or two UTF-16 units.
+  if (text.length <= max) return text;
+  let count = 0;
+  // UTF-16 units of the first max - 1 code points.
+  let kept = 0;
+  for (const char of text) {
+    count++;
+    if (count > max) return `${text.slice(0, kept)}…`;
+    if (count < max) kept += char.length;
+  }
+  return text;
 }

@@ -47,3 +47,18 @@ Deno.test("describeError() gives the thrown message, whatever was thrown, cut to
   assert.equal(long.length, MAX_ERROR_CHARS);
   assert.ok(long.endsWith("…"));
 });
+
+Deno.test("describeError() counts the 2000 characters in code points and never splits an emoji", () => {
+  // 1500 emoji are 3000 UTF-16 units but 1500 characters: kept whole.
+  const emoji = "😀".repeat(1500);
+  assert.equal(describeError(new Error(emoji)), emoji);
+  assert.equal(describeError("😀".repeat(MAX_ERROR_CHARS)), "😀".repeat(MAX_ERROR_CHARS));
+  // Cut after an odd number of units: whole emoji, then "…", no U+FFFD or lone half.
+  const cut = describeError(`a${"😀".repeat(3000)}`);
+  assert.equal([...cut].length, MAX_ERROR_CHARS);
+  assert.equal(cut, `a${"😀".repeat(MAX_ERROR_CHARS - 2)}…`);
+  assert.equal(
+    describeError("😀".repeat(MAX_ERROR_CHARS + 1)),
+    `${"😀".repeat(MAX_ERROR_CHARS - 1)}…`,
+  );
+});
