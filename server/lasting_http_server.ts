@@ -4,8 +4,7 @@
  * say, because many clients are connected — `Deno.serve` stops listening
  * and rejects its `finished` promise, which, left alone, ends the process.
  * {@linkcode LastingHttpServer} notes it and listens again on the same
- * address a moment later, until it is closed. Used by the metrics endpoint
- * and the web gateway.
+ * address a moment later, until it is closed. Used by the web gateway.
  *
  * @module
  */

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { scrape } from "./metrics_util.ts";
 import {
   answers200,
-  exhaustAccepts,
   rawConnect,
   startInProcess,
   startSubprocess,
@@ -137,7 +136,7 @@ testWith("read", "write")(
 );
 
 testWith("read", "write", "run", "env")(
-  "out of file descriptors, the metrics endpoint logs it and listens again: the daemon stays up and serves",
+  "out of file descriptors, the metrics endpoint logs it and accepts again: the daemon stays up and serves",
   async () => {
     await using dir = await tempDir();
     const metricsPort = unusedPort();
@@ -149,8 +148,18 @@ testWith("read", "write", "run", "env")(
       "--process-ms",
       "0",
     ], { fdLimit: 128 });
-    // More connections than the daemon has descriptors left: accepting fails.
-    await exhaustAccepts(metricsPort, 160);
+    // Order connections take every descriptor left; a scrape meanwhile cannot be accepted.
+    const held: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 160; i++) {
+        held.push(await Deno.connect({ hostname: "127.0.0.1", port: daemon.port }));
+      }
+      await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+        signal: AbortSignal.timeout(1500),
+      }).then((response) => response.body?.cancel(), () => {});
+    } finally {
+      for (const conn of held) conn.close();
+    }
     // Once they are gone, it is scraped again; the daemon never stopped.
     await waitUntil(() => answers200(`http://127.0.0.1:${metricsPort}/metrics`), {
       timeoutMs: 10_000,
@@ -166,5 +175,47 @@ testWith("read", "write", "run", "env")(
     const { code, stderr } = await daemon.exited();
     assert.equal(code, 0, stderr);
     assert.match(stderr, /metrics\.accept_failed/, "the failure was logged");
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "silent connections to the metrics endpoint hold only its share: the order port answers, extra scrapes get 503",
+  async () => {
+    await using dir = await tempDir();
+    const metricsPort = unusedPort();
+    await using daemon = await startSubprocess(dir.path, [
+      "--db",
+      `${dir.path}/p.db`,
+      "--metrics-port",
+      String(metricsPort),
+      "--process-ms",
+      "0",
+    ], { fdLimit: 128 });
+    // More silent connections than the daemon has descriptors.
+    const held: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 160; i++) {
+        held.push(await Deno.connect({ hostname: "127.0.0.1", port: metricsPort }));
+      }
+      {
+        await using conn = await rawConnect(daemon.port);
+        await conn.write('{"op":"PING"}\n');
+        assert.equal((await conn.readLine())?.ok, true, "the order port still answers");
+        await conn.write('{"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"}\n');
+        assert.equal((await conn.readLine())?.ok, true, "and takes orders");
+      }
+      const refused = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      await refused.body?.cancel();
+      assert.equal(refused.status, 503, "the endpoint's places are taken: refused, not hung");
+    } finally {
+      for (const conn of held) conn.close();
+    }
+    await waitUntil(() => answers200(`http://127.0.0.1:${metricsPort}/metrics`), {
+      timeoutMs: 10_000,
+      everyMs: 200,
+      what: "the metrics endpoint serving again",
+    });
+    daemon.process.kill("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
   },
 );
