@@ -128,6 +128,32 @@ pgTest({
 });
 
 pgTest({
+  name:
+    "after every daemon was killed, another --max-pedidos is refused until their lease runs out, and the message says so",
+  async fn() {
+    await using cluster = await startCluster(1, ["--max-pedidos", "6", "--lease-ms", "3000"]);
+    const a = cluster.daemons[0]!;
+    a.kill("SIGKILL");
+    await a.exited;
+    await using early = await cluster.start("B", ["--max-pedidos", "7"], { ready: false });
+    assert.equal(await early.exited, 2);
+    const said = early.output().match(
+      /capacity in force is 6 \(--max-pedidos of the daemon alive on this database\), not 7: .*killed .*until its lease runs out: (\d+) s more here/,
+    );
+    assert.ok(said, early.output());
+    assert.ok(Number(said[1]) <= 3, said[0]);
+    // Once A's lease has run out, the new value is taken.
+    await waitUntil(async () => {
+      const rows = await cluster.db.sql`SELECT 1 FROM pedidos_nodos
+        WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'`;
+      return rows.length === 0;
+    }, { timeoutMs: 10_000, what: "A's lease run out" });
+    const b = await cluster.start("C", ["--max-pedidos", "7"]);
+    assert.equal((await ask(b.port, { op: "STATS" })).stats.capacidad, 7);
+  },
+});
+
+pgTest({
   name: "three daemons started at once on an empty database create its schema once",
   async fn() {
     await using cluster = await startCluster(3, []);

@@ -17,9 +17,15 @@ export class ClusterCapacityError extends Error {
   /** The capacity in force. */
   readonly inForce: number;
 
-  constructor(inForce: number, mine: number) {
+  /**
+   * @param alive The daemons with another capacity seen alive.
+   * @param leaseLeftS Seconds until the last of them counts as gone, if it
+   * was killed rather than stopped.
+   */
+  constructor(inForce: number, mine: number, alive = 1, leaseLeftS = 0) {
+    const daemons = alive === 1 ? "the daemon" : `the ${alive} daemons`;
     super(
-      `the cluster's capacity in force is ${inForce} (--max-pedidos of the daemons running on this database), not ${mine}: start with --max-pedidos ${inForce}, or stop them all first`,
+      `the cluster's capacity in force is ${inForce} (--max-pedidos of ${daemons} alive on this database), not ${mine}: start with --max-pedidos ${inForce}, or stop them all first (a daemon killed or cut off, not stopped, counts as alive until its lease runs out: ${leaseLeftS} s more here)`,
     );
     this.name = "ClusterCapacityError";
     this.inForce = inForce;
@@ -46,14 +52,22 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
     // Rows of daemons gone for a day are of no use to anyone.
     await tx`DELETE FROM pedidos_nodos WHERE visto < clock_timestamp() - interval '1 day'`;
     await tx`DELETE FROM pedidos_lotes WHERE visto < clock_timestamp() - interval '1 day'`;
-    const [alive] = await tx<{ n: number }[]>`
-      SELECT count(*) AS n FROM pedidos_nodos
+    const [alive] = await tx<{ n: number; left_s: number | null }[]>`
+      SELECT count(*)::int AS n,
+        ceil(extract(epoch FROM max(visto + lease_ms * interval '1 millisecond')
+          - clock_timestamp()))::int AS left_s
+      FROM pedidos_nodos
       WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'
         AND capacidad <> ${node.capacity}`;
     if ((alive?.n ?? 0) > 0) {
       const [row] = await tx<{ capacidad: number }[]>`
         SELECT capacidad FROM pedidos_cluster WHERE id = 1`;
-      throw new ClusterCapacityError(row?.capacidad ?? NaN, node.capacity);
+      throw new ClusterCapacityError(
+        row?.capacidad ?? NaN,
+        node.capacity,
+        alive!.n,
+        alive!.left_s ?? 0,
+      );
     }
     await tx`INSERT INTO pedidos_cluster (id, capacidad) VALUES (1, ${node.capacity})
       ON CONFLICT (id) DO UPDATE SET capacidad = EXCLUDED.capacidad`;
