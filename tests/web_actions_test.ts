@@ -39,7 +39,7 @@ Deno.test("gateway: a pendiente row has a Cancelar button, an error row a Reinte
   assert.doesNotMatch(row(page.text, 3), /<form/);
   assert.match(
     row(page.text, 3),
-    /<code title="\{&quot;total&quot;:3\}">\{&quot;total&quot;:3\}<\/code>/,
+    /<code title="\u2068\{&quot;total&quot;:3\}\u2069">\{&quot;total&quot;:3\}<\/code>/,
   );
   assert.doesNotMatch(row(page.text, 4), /<form/);
 });
@@ -107,7 +107,7 @@ Deno.test("gateway: row actions need the session's CSRF token, a signed-in user,
   await stranger.get("/login");
   const anonymous = await stranger.post("/pedidos/1/cancelar", {});
   assert.equal(anonymous.status, 303);
-  assert.equal(anonymous.location, "/login");
+  assert.equal(anonymous.location, "/login?next=%2Fpedidos");
   assert.deepEqual(gw.daemon.sent("CANCELAR"), []);
 });
 

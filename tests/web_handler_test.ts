@@ -62,7 +62,7 @@ Deno.test("gateway: pages behind the login redirect there; live streams answer 4
   for (const path of ["/", "/tareas", "/pedidos", "/panel"]) {
     const page = await browser.get(path);
     assert.equal(page.status, 303, path);
-    assert.equal(page.location, "/login", path);
+    assert.equal(page.location, path === "/" ? "/login" : `/login?next=%2F${path.slice(1)}`, path);
   }
   const login = await browser.get("/login");
   assert.match(login.text, /Inicie sesión para continuar/);
@@ -171,7 +171,7 @@ Deno.test("gateway: Inicio shows the daemon's GET_TAREAS_HTML fragment", async (
   assert.equal(page.status, 200);
   assert.match(page.text, /<h2>¡Hola, ana!<\/h2>/);
   assert.match(page.text, /<strong>3<\/strong> workers/);
-  assert.match(page.text, /👤 ana/);
+  assert.match(page.text, /👤 <bdi>ana<\/bdi>/);
   const [request] = gw.daemon.sent("GET_TAREAS_HTML");
   assert.deepEqual(request, {
     op: "GET_TAREAS_HTML",
@@ -188,7 +188,7 @@ Deno.test("gateway: a session the daemon no longer knows signs out", async () =>
   assert.equal(page.status, 303);
   assert.equal(page.location, "/login");
   assert.match((await browser.get("/login")).text, /Su sesión venció/);
-  assert.equal((await browser.get("/tareas")).location, "/login");
+  assert.equal((await browser.get("/tareas")).location, "/login?next=%2Ftareas");
 });
 
 Deno.test("gateway: a session the daemon no longer knows signs out from Pedidos, an order or the Panel too, and its live stream ends", async () => {
@@ -209,9 +209,15 @@ Deno.test("gateway: a session the daemon no longer knows signs out from Pedidos,
     await browser.get("/pedidos"); // its CSRF token
     gw.daemon.tokens.clear(); // the daemon restarted on another database
     const page = await visit(browser);
-    assert.deepEqual([page.status, page.location], [303, "/login"], what);
+    const back = what.includes("panel") ? "/panel" : "/pedidos";
+    assert.deepEqual(
+      [page.status, page.location],
+      [303, `/login?next=${encodeURIComponent(back)}`],
+      what,
+    );
     assert.match((await browser.get("/login")).text, /Su sesión venció/, what);
-    assert.equal((await browser.get("/pedidos")).location, "/login", `${what}: signed out`);
+    const again = await browser.get("/pedidos");
+    assert.equal(again.location, "/login?next=%2Fpedidos", `${what}: signed out`);
   }
   const browser = gw.browser();
   await signIn(browser);
@@ -250,12 +256,13 @@ Deno.test("gateway: Tareas shows the daemon's error in words", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
   await signIn(browser);
-  const bad = await browser.submit("/tareas", { tarea: "sum", numeros: "1 dos 3" });
+  gw.daemon.refuse.TASK = "invalid_task";
+  const bad = await browser.submit("/tareas", { tarea: "sum", numeros: "1 2 3" });
   assert.equal(bad.status, 422);
-  assert.match(bad.text, /class="result error"[^>]*>❌ La tarea sum necesita/);
+  assert.match(bad.text, /class="result error"[^>]*>❌ Falla simulada: invalid_task/);
   assert.deepEqual(gw.daemon.sent("TASK")[0], {
     op: "TASK",
-    data: { task: { name: "sum", args: [1, "dos", 3] } },
+    data: { task: { name: "sum", args: [1, 2, 3] } },
   });
   gw.daemon.refuse.TASK = "queue_full";
   const full = await browser.submit("/tareas", { tarea: "upper", texto: "hola" });
@@ -290,7 +297,7 @@ Deno.test("gateway: Pedidos places an order with an idempotency key and shows it
   const list = await browser.get("/pedidos");
   assert.match(list.text, /✅ Pedido 1 recibido/);
   assert.match(list.text, /<tr data-id="1" data-estado="pendiente">/);
-  assert.match(list.text, /pan, agua ×2/);
+  assert.match(list.text, /<bdi>pan<\/bdi>, <bdi>agua<\/bdi> ×2/);
   // Sending the same form twice (a double click, a reload) must make one order. The daemon
   // deduplicates by `clave`; the gateway's part is to send the form's clave again, unchanged,
   // and to show the daemon's answer.

@@ -363,7 +363,8 @@ Deno.test("gateway hostile: a live stream ends when its session ends: logout, ex
   );
   await events.until("event: html");
   await events.end({ timeoutMs: 5000 });
-  assert.equal((await browser.get("/pedidos")).location, "/login", "and the session is over");
+  const after = await browser.get("/pedidos");
+  assert.equal(after.location, "/login?next=%2Fpedidos", "and the session is over");
 });
 
 Deno.test("gateway hostile: live streams are capped per session and in all with 429", async () => {

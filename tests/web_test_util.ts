@@ -353,7 +353,7 @@ export class EventStream implements AsyncDisposable {
 }
 
 /** A gateway on a fake daemon, with its log lines; closed on dispose. */
-export function fakeGateway(options: { liveIntervalMs?: number } = {}) {
+export function fakeGateway(options: { liveIntervalMs?: number; cluster?: boolean } = {}) {
   const daemon = new FakeDaemon();
   const lines: string[] = [];
   const logger = new Logger({ level: "debug", write: (line) => lines.push(line) });
@@ -361,6 +361,7 @@ export function fakeGateway(options: { liveIntervalMs?: number } = {}) {
     daemon,
     logger,
     liveIntervalMs: options.liveIntervalMs ?? 20,
+    cluster: options.cluster ?? false,
   });
   return {
     daemon,

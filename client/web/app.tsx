@@ -49,6 +49,7 @@ import { csrfToken } from "./middleware/csrf_token.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { session } from "./middleware/session.ts";
+import { toSignIn } from "./middleware/signed_in.ts";
 import { type GatewayContext, type GatewayEnv, Responses } from "./responses.tsx";
 import type { RouteDeps } from "./route_deps.ts";
 import { accountsRoutes } from "./routes/accounts.tsx";
@@ -92,6 +93,12 @@ export interface GatewayDeps {
   maxStreams?: number;
   /** Live streams open at once per session. @default {4} */
   maxStreamsPerSession?: number;
+  /**
+   * The daemon is one of several (`--host A,B`: a cluster, protocol §9): the
+   * Panel then says which counters are the cluster's and which the answering
+   * daemon's. @default {false}
+   */
+  cluster?: boolean;
 }
 
 /** The gateway: a `fetch` handler plus `close()`, which ends live streams. */
@@ -149,6 +156,8 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     intervalMs: deps.liveIntervalMs ?? 500,
     recentOrders: deps.recentOrders ?? 15,
     timelineMs: deps.timelineMs ?? 60_000,
+    cluster: deps.cluster ?? false,
+    address: daemon.address,
     ...(deps.maxStreams ? { maxStreams: deps.maxStreams } : {}),
     ...(deps.maxStreamsPerSession ? { maxStreamsPerSession: deps.maxStreamsPerSession } : {}),
   });
@@ -191,7 +200,10 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
         origin === `${isHttps(c, trustProxy) ? "https" : "http"}://${new URL(c.req.url).host}`,
     }),
   );
-  app.use("*", csrfToken(respond, (c) => errors.forbidden(c)));
+  app.use(
+    "*",
+    csrfToken(respond, { refuse: (c) => errors.forbidden(c), signIn: (c) => toSignIn(c, respond) }),
+  );
   app.route("/", accountsRoutes({ ...parts, limits, address }));
   app.route("/", tareasRoutes(parts));
   app.route("/pedidos", pedidosRoutes(parts));

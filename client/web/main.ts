@@ -71,6 +71,7 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     secureCookies: config.webSecureCookies,
     maxStreams: config.webMaxStreams,
     maxStreamsPerSession: config.webMaxStreamsPerSession,
+    cluster: config.hosts.length > 1,
   });
   const stop = new AbortController();
   const onAbort = () => {

@@ -21,6 +21,7 @@ import {
   type WebSession,
 } from "./sessions.ts";
 import type { VisitorTokens } from "./visitor_tokens.ts";
+import { loginPath, returnPath } from "./return_path.ts";
 
 /** The name of the session cookie: a signed-in session's id, or an anonymous visitor's. */
 export const SESSION_COOKIE = "pedidos_sesion";
@@ -220,15 +221,16 @@ export class Responses {
 
   /**
    * Ends the session (its live streams end too) and sends the browser to
-   * the login page with a message, as a new anonymous visitor.
+   * the login page with a message, as a new anonymous visitor; once signed
+   * in again, it goes to `next` (a path of this site) or Inicio.
    */
-  signOut(c: GatewayContext, text: string | null, kind: "ok" | "error" = "ok"): Response {
+  signOut(c: GatewayContext, flash: Flash | null, next: string | null = null): Response {
     const old = c.get("session");
     if (old) this.#sessions.delete(old);
     c.set("session", null);
     this.#newVisitor(c);
-    if (text !== null) this.flash(c, { kind, text });
-    return c.redirect("/login", 303);
+    if (flash !== null) this.flash(c, flash);
+    return c.redirect(loginPath(next), 303);
   }
 
   /**
@@ -238,7 +240,10 @@ export class Responses {
   ifSessionEnded(c: GatewayContext): Response | null {
     const session = c.get("session");
     if (session === null || !session.ended.aborted) return null;
-    return this.signOut(c, "Su sesión venció. Entre de nuevo.", "error");
+    const text = c.req.method === "POST"
+      ? "Su sesión venció y el formulario no se envió. Entre de nuevo."
+      : "Su sesión venció. Entre de nuevo.";
+    return this.signOut(c, { kind: "error", text }, returnPath(c));
   }
 }
 

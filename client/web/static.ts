@@ -97,6 +97,10 @@ button.reintentar { background: #b45309; }
 .live { color: #9ca3af; font-size: .8rem; vertical-align: middle; }
 .live[data-state="on"] { color: var(--done); }
 .live[data-state="off"] { color: var(--err); }
+.live a, .live span { font-weight: 600; color: inherit; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.skip { position: absolute; left: .5rem; top: -3rem; background: #fff; color: var(--accent); padding: .4rem .7rem; border-radius: 6px; z-index: 1; }
+.skip:focus { top: .5rem; }
 .counters { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fill, minmax(5.6rem, 1fr)); margin-bottom: .5rem; }
 .counter { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .65rem; }
 .counter .value { display: block; font-size: 1.3rem; font-weight: 700; font-variant-numeric: tabular-nums; }
@@ -104,8 +108,9 @@ button.reintentar { background: #b45309; }
 .counter.wait .value { color: #b45309; } .counter.run .value { color: #1d4ed8; }
 .counter.done .value { color: #15803d; } .counter.alert .value { color: #b91c1c; }
 .counter.off .value { color: #6b7280; }
-.timeline-wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .5rem; }
-svg.timeline { display: block; width: 100%; min-width: 640px; height: auto; font-size: 12px; }
+/* rtl: a timeline wider than the screen starts scrolled to its right end, "ahora". */
+.timeline-wrap { direction: rtl; overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .5rem; }
+svg.timeline { direction: ltr; display: block; width: 100%; min-width: 640px; height: auto; font-size: 12px; }
 .tl-bg { fill: #f8fafc; stroke: var(--line); }
 .tl-title { fill: var(--muted); font-weight: 600; }
 .tl-label, .tl-tick { fill: var(--muted); }
@@ -128,25 +133,150 @@ svg.timeline { display: block; width: 100%; min-width: 640px; height: auto; font
 
 /**
  * `/static/app.js`: each element with `data-live="URL"` takes its content
- * from the server-sent events at URL (`event: html`); the `●` beside it
- * shows whether the stream is up. The snapshots are shared by every
- * watcher, so their forms come without the session's CSRF token: it is
- * copied in from the page's own forms (`input[data-csrf]`). Without
- * JavaScript, live pages reload, rendered with the token.
+ * from the server-sent events at URL (`event: html`), changing only what
+ * differs (rows and bars matched by `data-id`), so the element a keyboard
+ * user is on keeps the focus and a row is never swapped under it. The `●`
+ * beside it says whether the page is live: the stream is up and the daemon
+ * answered (a snapshot with a `[data-problem]` banner says it did not, and
+ * one without ends the page's own stale banner). `event: fin` (the session
+ * ended) stops the stream and says so. A polite status line announces the
+ * orders whose state changed, not the whole table every tick. Times
+ * (`<time datetime>`) are shown in the browser's own zone, with the date
+ * when not today. The snapshots are shared by every watcher, so their forms
+ * come without the session's CSRF token: it is copied in from the page's
+ * own forms (`input[data-csrf]`).
  */
 export const APP_JS = `"use strict";
 const csrf = document.querySelector('input[name="_csrf"][value]');
+const dot = document.querySelector("[data-live-status]");
+const announcer = document.querySelector("[data-live-announce]");
+
+function status(state, text, link) {
+  if (!dot) return;
+  dot.dataset.state = state;
+  dot.title = text;
+  dot.textContent = state === "on" ? "●" : "● ";
+  if (state === "on") return;
+  const words = document.createElement(link ? "a" : "span");
+  words.textContent = text;
+  if (link) words.href = link;
+  dot.append(words);
+}
+
+function localTimes(root) {
+  const today = new Date().toDateString();
+  for (const time of root.querySelectorAll("time[datetime]")) {
+    const at = new Date(time.dateTime);
+    if (Number.isNaN(at.getTime())) continue;
+    const clock = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    time.textContent = at.toDateString() === today
+      ? at.toLocaleTimeString("es", clock)
+      : at.toLocaleString("es", { day: "numeric", month: "short", ...clock });
+    time.title = at.toLocaleString("es", { dateStyle: "full", timeStyle: "long" });
+  }
+}
+
+function key(node) {
+  return node.nodeType === Node.ELEMENT_NODE ? node.getAttribute("data-id") : null;
+}
+
+function morph(old, next) {
+  if (old.nodeType !== next.nodeType || old.nodeName !== next.nodeName) {
+    old.replaceWith(next);
+    return;
+  }
+  if (old.nodeType !== Node.ELEMENT_NODE) {
+    if (old.nodeValue !== next.nodeValue) old.nodeValue = next.nodeValue;
+    return;
+  }
+  for (const { name } of [...old.attributes]) {
+    if (!next.hasAttribute(name)) old.removeAttribute(name);
+  }
+  for (const { name, value } of [...next.attributes]) {
+    if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+  }
+  morphChildren(old, next);
+}
+
+function morphChildren(old, next) {
+  const wanted = new Set([...next.childNodes].map(key).filter((k) => k !== null));
+  const keyed = new Map();
+  for (const child of [...old.childNodes]) {
+    const k = key(child);
+    if (k === null) continue;
+    if (wanted.has(k)) keyed.set(k, child);
+    else child.remove();
+  }
+  let at = old.firstChild;
+  for (const child of [...next.childNodes]) {
+    const k = key(child);
+    const match = k !== null ? keyed.get(k) : at !== null && key(at) === null ? at : undefined;
+    if (match === undefined) {
+      old.insertBefore(child, at);
+      continue;
+    }
+    if (match === at) at = at.nextSibling;
+    else old.insertBefore(match, at);
+    morph(match, child);
+  }
+  while (at !== null) {
+    const after = at.nextSibling;
+    at.remove();
+    at = after;
+  }
+}
+
+function states(root) {
+  return new Map([...root.querySelectorAll("tr[data-id]")].map((row) => [row.dataset.id, row.dataset.estado]));
+}
+
 for (const el of document.querySelectorAll("[data-live]")) {
-  const dot = document.querySelector("[data-live-status]");
+  localTimes(el);
+  let last = null;
   const source = new EventSource(el.dataset.live);
   source.addEventListener("html", (event) => {
-    el.innerHTML = event.data;
-    if (csrf) for (const input of el.querySelectorAll("input[data-csrf]")) input.value = csrf.value;
-    if (dot) { dot.dataset.state = "on"; dot.title = "en vivo"; }
+    if (event.data !== last) {
+      last = event.data;
+      const before = states(el);
+      const focused = el.contains(document.activeElement) ? document.activeElement : null;
+      const row = focused?.closest("[data-id]")?.dataset.id;
+      const next = document.createElement("template");
+      next.innerHTML = event.data;
+      localTimes(next.content);
+      morphChildren(el, next.content);
+      if (csrf) for (const input of el.querySelectorAll("input[data-csrf]")) input.value = csrf.value;
+      if (focused && !el.contains(focused)) {
+        const same = row === undefined ? null : el.querySelector('[data-id="' + CSS.escape(row) + '"] button');
+        if (same) same.focus();
+        else { el.tabIndex = -1; el.focus({ preventScroll: true }); }
+      }
+      if (announcer) {
+        const changed = [];
+        for (const [id, estado] of states(el)) {
+          if (before.get(id) !== estado) changed.push("Pedido " + id + ": " + estado + ".");
+        }
+        if (changed.length > 0) announcer.textContent = changed.join(" ");
+      }
+    }
+    if (el.querySelector("[data-problem]")) {
+      status("off", "sin respuesta del servidor de pedidos");
+    } else {
+      for (const banner of document.querySelectorAll("[data-problem]")) {
+        if (!banner.closest("[data-live]")) banner.remove();
+      }
+      status("on", "en vivo");
+    }
   });
-  source.addEventListener("open", () => { if (dot) dot.dataset.state = "on"; });
+  source.addEventListener("fin", (event) => {
+    source.close();
+    status("off", event.data, "/login?next=" + encodeURIComponent(location.pathname));
+  });
   source.addEventListener("error", () => {
-    if (dot) { dot.dataset.state = "off"; dot.title = "reconectando…"; }
+    if (source.readyState === EventSource.CLOSED) {
+      status("off", "en vivo detenido: recargue la página", location.pathname);
+    } else {
+      status("off", "reconectando…");
+    }
   });
 }
 `;

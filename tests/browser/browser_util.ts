@@ -1,12 +1,14 @@
 /**
  * Helpers for the browser test and the docs' screenshots: Debian's Chromium
- * through playwright-core, and `pedidos web` as a subprocess.
+ * through playwright-core, and `pedidos web` as a subprocess, or in this
+ * process over a fake daemon.
  *
  * @module
  */
 
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { ROOT, taskPermissions } from "../test_util.ts";
+import { type FakeDaemon, fakeGateway } from "../web_test_util.ts";
 
 /** The browser: Debian's package (`apt-get install -y chromium`). */
 export const CHROMIUM = Deno.env.get("PEDIDOS_CHROMIUM") ?? "/usr/bin/chromium";
@@ -83,6 +85,68 @@ export async function startGateway(daemonPort: number, cwd: string): Promise<Gat
       const status = await child.status;
       await rest;
       return { code: status.code, stderr: await stderr };
+    },
+  };
+}
+
+/** A signed-in browser page on a gateway served in this process over a {@linkcode FakeDaemon}. */
+export interface FakeSite extends AsyncDisposable {
+  /** The daemon behind the gateway: its orders, its `down` switch, its tokens. */
+  daemon: FakeDaemon;
+  /** A tab, signed in as `ana` (an operador, so the Panel opens too). */
+  page: Page;
+  /** The page's browser context (cookies, viewport, JavaScript on or off). */
+  context: BrowserContext;
+  /** The gateway's address of `path`. */
+  url(path: string): string;
+}
+
+/** Options of {@linkcode openFakeSite}. */
+export interface FakeSiteOptions {
+  /** @default {{ width: 1280, height: 900 }} */
+  viewport?: { width: number; height: number };
+  /** @default {true} */
+  javaScriptEnabled?: boolean;
+}
+
+/**
+ * Serves a gateway over a {@linkcode FakeDaemon} on a free loopback port (no
+ * daemon to start: its orders can be set by hand, and it can be made to go
+ * down and come back), launches Chromium and signs `ana` in. Everything is
+ * stopped on dispose.
+ */
+export async function openFakeSite(options: FakeSiteOptions = {}): Promise<FakeSite> {
+  const gateway = fakeGateway({ liveIntervalMs: 50 });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request, info) => gateway.handler(request, info),
+  );
+  const browser = await launchChromium();
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    javaScriptEnabled: options.javaScriptEnabled ?? true,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const base = `http://127.0.0.1:${server.addr.port}/`;
+  const url = (path: string) => new URL(path, base).href;
+  const { daemon } = gateway;
+  daemon.users.set("ana", { usuario: "ana", password: "s3cret-pass" });
+  daemon.operators.add("ana");
+  await page.goto(url("/login"));
+  await page.fill("input[name=usuario]", "ana");
+  await page.fill("input[name=password]", "s3cret-pass");
+  await page.click("main button[type=submit]");
+  await page.waitForURL(url("/"));
+  return {
+    daemon,
+    page,
+    context,
+    url,
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      gateway.handler.close();
+      await server.shutdown();
     },
   };
 }

@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { setAccountRole } from "../../server/accounts/usuarios_command.ts";
 import { startSubprocess, tempDir } from "../test_util.ts";
-import { FAILURES, launchChromium, startGateway } from "./browser_util.ts";
+import { FAILURES, launchChromium, openFakeSite, startGateway } from "./browser_util.ts";
 
 /** Runs one step; on failure saves a screenshot of the page and names it in the error. */
 async function step(page: Page, name: string, fn: () => Promise<void>): Promise<void> {
@@ -174,7 +174,7 @@ Deno.test({
         await page.waitForURL(url("/login"));
         assert.match(await page.textContent(".flash.ok") ?? "", /Sesión cerrada/);
         await page.goto(url("/panel"));
-        assert.equal(page.url(), url("/login"));
+        assert.equal(page.url(), url("/login?next=%2Fpanel"), "and back to the Panel once in");
       });
     } finally {
       await browser?.close();
@@ -183,4 +183,165 @@ Deno.test({
       assert.ok(!stderr.includes("s3cret-pass"), "no password in the gateway's log");
     }
   },
+});
+
+/**
+ * Waits until the text of `selector` changes (a new snapshot), 10 s at most.
+ * (The pages' CSP forbids `waitForFunction`'s eval; `evaluate` is not bound by it.)
+ */
+async function changed(page: Page, selector: string): Promise<void> {
+  await page.evaluate(`new Promise((resolve, reject) => {
+    const text = () => document.querySelector(${JSON.stringify(selector)})?.textContent;
+    const before = text();
+    const observer = new MutationObserver(() => {
+      if (text() !== before) { observer.disconnect(); clearTimeout(timer); resolve(); }
+    });
+    observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+    const timer = setTimeout(() => reject(new Error("no new text in " + ${
+    JSON.stringify(selector)
+  })), 10000);
+  })`);
+}
+
+/** The browser tests on a fake daemon: playwright-core keeps a pipe and timers until close(). */
+function fakeSiteTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+}
+
+fakeSiteTest(
+  "browser: Back to a sent order form, then Enviar again, makes no second order",
+  async () => {
+    await using site = await openFakeSite();
+    const { page, url, daemon } = site;
+    await step(page, "send an order", async () => {
+      await page.goto(url("/pedidos"));
+      await page.fill("textarea[name=productos]", "pan x2");
+      await page.fill("input[name=direccion]", "Calle 1");
+      await page.click("main form button[type=submit]");
+      await page.waitForSelector(".flash.ok");
+      assert.match(await page.textContent(".flash.ok") ?? "", /Pedido 1 recibido/);
+    });
+    await step(page, "back, and send again", async () => {
+      await page.goBack();
+      await page.waitForSelector("main form textarea[name=productos]");
+      const typed = await page.inputValue("textarea[name=productos]");
+      await page.click("main form button[type=submit]");
+      // Either the browser refuses the empty form or the gateway answers: wait for the page to settle.
+      await page.waitForLoadState();
+      assert.equal(
+        daemon.pedidos.length,
+        1,
+        `one order, not two (the form came back with "${typed}")`,
+      );
+    });
+  },
+);
+
+fakeSiteTest(
+  "browser: when the session ends on an open Pedidos page, the ● says so and Entrar comes back to Pedidos",
+  async () => {
+    await using site = await openFakeSite();
+    const { page, url, daemon } = site;
+    await step(page, "the session ends", async () => {
+      await page.goto(url("/pedidos"));
+      await page.waitForSelector("[data-live-status][data-state=on]");
+      daemon.tokens.clear(); // the daemon forgot it: expired there
+      await page.waitForSelector("[data-live-status] a", { state: "attached" });
+      assert.match(await page.textContent("[data-live-status]") ?? "", /Su sesión terminó/);
+      assert.equal(
+        await page.getAttribute("[data-live-status] a", "href"),
+        "/login?next=%2Fpedidos",
+      );
+    });
+    await step(page, "the order typed goes to Entrar, then back to Pedidos", async () => {
+      await page.fill("textarea[name=productos]", "pan");
+      await page.fill("input[name=direccion]", "Calle 1");
+      await page.click("main form button[type=submit]");
+      await page.waitForURL(url("/login?next=%2Fpedidos"));
+      assert.match(await page.textContent(".flash.error") ?? "", /el formulario no se envió/);
+      assert.equal(daemon.pedidos.length, 0);
+      await page.fill("input[name=usuario]", "ana");
+      await page.fill("input[name=password]", "s3cret-pass");
+      await page.click("main button[type=submit]");
+      await page.waitForURL(url("/pedidos"));
+    });
+  },
+);
+
+fakeSiteTest(
+  "browser: a keyboard user on a row's Cancelar keeps the focus while the table updates",
+  async () => {
+    await using site = await openFakeSite();
+    const { page, url, daemon } = site;
+    const running = daemon.addPedido({
+      estado: "en proceso",
+      worker: 1,
+      fecha_inicio: new Date().toISOString(),
+    });
+    const waiting = daemon.addPedido({ cliente: "Bruno" });
+    const duration = `tr[data-id="${running.id}"] td:nth-child(7)`;
+    const cancelar = `tr[data-id="${waiting.id}"] button.cancelar`;
+    await step(page, "focus stays on Cancelar", async () => {
+      await page.goto(url("/pedidos"));
+      await page.focus(cancelar);
+      // The running order's duration counts up: each new value is a new snapshot.
+      for (let i = 0; i < 3; i++) await changed(page, duration);
+      assert.equal(
+        await page.evaluate(`document.activeElement?.closest("tr")?.dataset.id`),
+        String(waiting.id),
+      );
+    });
+    await step(page, "a new order on top does not move it to another row", async () => {
+      daemon.addPedido({ cliente: "Carla" });
+      await page.waitForSelector(`tr[data-id="${waiting.id + 1}"]`);
+      await page.keyboard.press("Enter");
+      await page.waitForSelector(".flash");
+      assert.equal(daemon.pedidos[waiting.id - 1]!.estado, "cancelado", "Enter cancelled Bruno's");
+      assert.equal(daemon.pedidos[waiting.id]!.estado, "pendiente", "not Carla's");
+    });
+    await step(page, "a change of state is announced in a line of its own", async () => {
+      assert.equal(
+        await page.$("[data-live][aria-live]"),
+        null,
+        "the table is not read every tick",
+      );
+      daemon.pedidos[running.id - 1]!.estado = "listo";
+      const line = `[data-live-announce]:has-text("Pedido ${running.id}: listo.")`;
+      await page.waitForSelector(line, { state: "attached" });
+    });
+  },
+);
+
+fakeSiteTest(
+  "browser: the banner and the ● follow the daemon going down and coming back",
+  async () => {
+    await using site = await openFakeSite();
+    const { page, url, daemon } = site;
+    await step(page, "down: the ● says so", async () => {
+      await page.goto(url("/pedidos"));
+      await page.waitForSelector("[data-live-status][data-state=on]");
+      daemon.down = true;
+      await page.waitForSelector("[data-live-status][data-state=off]");
+      assert.match(await page.textContent("[data-live-status]") ?? "", /sin respuesta/);
+    });
+    await step(page, "back: the page's banner goes, the ● is green", async () => {
+      await page.reload();
+      assert.match(await page.textContent("main > .banner") ?? "", /No hay conexión/);
+      daemon.down = false;
+      await page.waitForSelector("[data-live-status][data-state=on]");
+      assert.equal(await page.$(".banner"), null, "no banner left");
+    });
+  },
+);
+
+fakeSiteTest("browser: on a phone the Panel's timeline starts at its right end, now", async () => {
+  await using site = await openFakeSite({ viewport: { width: 360, height: 740 } });
+  const { page, url } = site;
+  await step(page, "ahora is on screen", async () => {
+    await page.goto(url("/panel"));
+    const ahora = page.locator("svg.timeline text.tl-tick", { hasText: "ahora" });
+    const box = await ahora.boundingBox();
+    assert.ok(box !== null);
+    assert.ok(box.x >= 0 && box.x + box.width <= 360, `ahora at x=${box.x}`);
+  });
 });

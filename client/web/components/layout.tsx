@@ -29,7 +29,10 @@ export interface LayoutProps {
   flash?: Flash | null;
   /** A problem reaching the daemon, shown above everything. */
   problem?: string | null;
-  /** Reload every few seconds when JavaScript is off (live pages). */
+  /**
+   * Reload every few seconds when JavaScript is off: only for a live page
+   * with nothing to type in (the Panel); a reload would wipe a form being filled.
+   */
   refreshWithoutScript?: boolean;
   /** The page itself. */
   children?: Child;
@@ -61,6 +64,7 @@ export function Layout(props: LayoutProps) {
         <script src="/static/app.js" defer></script>
       </head>
       <body>
+        <a class="skip" href="#contenido">Saltar al contenido</a>
         <header class="top">
           <a class="brand" href={usuario ? "/" : "/login"}>📦 Pedidos</a>
           {usuario
@@ -76,7 +80,9 @@ export function Layout(props: LayoutProps) {
                 ))}
                 <form method="post" action="/logout" class="logout">
                   <input type="hidden" name="_csrf" value={props.csrf ?? ""} />
-                  <span class="who" title="Sesión iniciada">👤 {usuario}</span>
+                  <span class="who" title="Sesión iniciada">
+                    👤 <bdi>{usuario}</bdi>
+                  </span>
                   <button type="submit" class="link">Salir</button>
                 </form>
               </nav>
@@ -92,7 +98,7 @@ export function Layout(props: LayoutProps) {
               </nav>
             )}
         </header>
-        <main>
+        <main id="contenido" tabindex={-1}>
           {props.problem && <Problem text={props.problem} />}
           {props.flash && (
             <p class={`flash ${props.flash.kind}`} role="status">{props.flash.text}</p>

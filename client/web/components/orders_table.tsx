@@ -11,6 +11,8 @@
 import type { Pedido, Producto } from "../../../server/protocol/messages.ts";
 import type { ActionNote } from "../live/action_notes.ts";
 import { EstadoBadge } from "./estado_badge.tsx";
+import { ReceivedTime } from "./received_time.tsx";
+import { cutText, isolate } from "../user_text.ts";
 
 /** Props of {@linkcode OrdersTable}. */
 export interface OrdersTableProps {
@@ -31,19 +33,22 @@ export interface OrdersTableProps {
 const SHOWN_RESULT = 40;
 const TITLE_RESULT = 500;
 
-function describeProductos(productos: Producto[]): string {
-  return productos.map((item) =>
-    typeof item === "string"
-      ? item
-      : item.cantidad === 1
-      ? item.nombre
-      : `${item.nombre} ×${item.cantidad}`
-  ).join(", ");
-}
-
-function time(iso: string | null): string {
-  if (iso === null) return "—";
-  return new Date(iso).toLocaleTimeString("es", { hour12: false });
+/**
+ * The products, each name isolated (`<bdi>`): a name with a right-to-left
+ * override (U+202E) cannot reverse the quantities and commas after it.
+ */
+function Productos(props: { productos: Producto[] }) {
+  return (
+    <>
+      {props.productos.map((item, i) => (
+        <>
+          {i > 0 && ", "}
+          <bdi>{typeof item === "string" ? item : item.nombre}</bdi>
+          {typeof item !== "string" && item.cantidad !== 1 && ` ×${item.cantidad}`}
+        </>
+      ))}
+    </>
+  );
 }
 
 function duration(pedido: Pedido, now: number): string {
@@ -54,23 +59,28 @@ function duration(pedido: Pedido, now: number): string {
   return "—";
 }
 
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
 /** The processor's result as compact JSON, or the error's reason. */
 function Outcome(props: { pedido: Pedido }) {
   const { pedido } = props;
   if (pedido.estado === "error" && pedido.detalle_error) {
     return (
-      <span class="detalle" title={cut(pedido.detalle_error, TITLE_RESULT)}>
-        {cut(pedido.detalle_error, SHOWN_RESULT)}
-      </span>
+      <bdi class="detalle" title={isolate(cutText(pedido.detalle_error, TITLE_RESULT))}>
+        {cutText(pedido.detalle_error, SHOWN_RESULT)}
+      </bdi>
     );
   }
   if (pedido.resultado === null || pedido.resultado === undefined) return <>—</>;
   const json = JSON.stringify(pedido.resultado);
-  return <code title={cut(json, TITLE_RESULT)}>{cut(json, SHOWN_RESULT)}</code>;
+  return (
+    <bdi>
+      <code title={isolate(cutText(json, TITLE_RESULT))}>{cutText(json, SHOWN_RESULT)}</code>
+    </bdi>
+  );
+}
+
+/** The note of an order, unless the order has moved on to a state it does not speak of. */
+function current(nota: ActionNote | undefined, pedido: Pedido): ActionNote | undefined {
+  return nota?.estados === undefined || nota.estados.includes(pedido.estado) ? nota : undefined;
 }
 
 /** The action a row offers (cancel a waiting order, retry a failed one), and the last one's note. */
@@ -120,14 +130,20 @@ export function OrdersTable(props: OrdersTableProps) {
           {pedidos.map((p) => (
             <tr data-id={p.id} data-estado={p.estado}>
               <td>{p.id}</td>
-              <td class="cliente">{p.cliente}</td>
-              <td class="opt">{describeProductos(p.productos)}</td>
+              <td class="cliente">
+                <bdi>{p.cliente}</bdi>
+              </td>
+              <td class="opt">
+                <Productos productos={p.productos} />
+              </td>
               <td class="estado-acciones">
                 <EstadoBadge estado={p.estado} />
-                <Actions pedido={p} csrf={props.csrf} nota={props.notas?.get(p.id)} />
+                <Actions pedido={p} csrf={props.csrf} nota={current(props.notas?.get(p.id), p)} />
               </td>
               <td class="opt">{p.worker ?? "—"}</td>
-              <td class="opt">{time(p.fecha_recibido)}</td>
+              <td class="opt">
+                <ReceivedTime iso={p.fecha_recibido} now={props.now} />
+              </td>
               <td>{duration(p, props.now)}</td>
               <td class="opt resultado">
                 <Outcome pedido={p} />

@@ -24,13 +24,21 @@ export interface PanelContentProps {
   rejections: Rejection[];
   /** A problem reaching the daemon. */
   problem?: string | null;
+  /**
+   * With several daemons (a cluster), the address of the one whose STATS
+   * these are; null with one. In a cluster STATS's queue gauges
+   * (capacidad, libres, en espera, en proceso) are the cluster's, its
+   * counters and durations that daemon's since it started (protocol §9),
+   * while the timeline shows the whole cluster's orders. @default {null}
+   */
+  cluster?: string | null;
 }
 
 function ms(value: number | null): string {
   return value === null ? "—" : value < 1000 ? `${value} ms` : `${(value / 1000).toFixed(2)} s`;
 }
 
-function Legend() {
+function Legend(props: { cluster: boolean }) {
   return (
     <ul class="legend">
       <li>
@@ -49,7 +57,7 @@ function Legend() {
         <i class="sw cap"></i>capacidad
       </li>
       <li>
-        <i class="sw rej"></i>rechazos (queue_full)
+        <i class="sw rej"></i>rechazos (queue_full{props.cluster ? ", este nodo" : ""})
       </li>
     </ul>
   );
@@ -60,24 +68,37 @@ export function PanelContent(props: PanelContentProps) {
   const { stats } = props;
   if (stats === null) return <Problem text={props.problem ?? "Sin datos del servidor."} />;
   const d = stats.duracion_ms;
+  const cluster = props.cluster ?? null;
+  // In a cluster, what only the answering daemon counted says so.
+  const node = (label: string) => cluster === null ? label : `${label} · este nodo`;
   return (
     <>
+      {cluster !== null && (
+        <p class="small" data-cluster>
+          Varios servidores comparten los pedidos (clúster). Capacidad, libres, en espera y en
+          proceso son del clúster; los demás contadores, del servidor que responde ({cluster}). La
+          línea de tiempo muestra los pedidos de todo el clúster: un pedido no dice en qué servidor
+          corrió, así que el «Worker N» de cada servidor comparte fila, y dos que coinciden en el
+          tiempo se dibujan en filas aparte («otro nodo»).
+        </p>
+      )}
       <div class="counters">
         <Counter label="capacidad" value={stats.capacidad} />
         <Counter label="libres" value={stats.libres} tone={stats.libres === 0 ? "alert" : ""} />
         <Counter label="en espera" value={stats.pendientes} tone="wait" />
         <Counter label="en proceso" value={stats.en_proceso} tone="run" />
-        <Counter label="listos" value={stats.listos} tone="done" />
-        <Counter label="rechazados" value={stats.rechazados} tone="alert" />
-        <Counter label="errores" value={stats.errores} />
+        <Counter label={node("listos")} value={stats.listos} tone="done" />
+        <Counter label={node("rechazados")} value={stats.rechazados} tone="alert" />
+        <Counter label={node("errores")} value={stats.errores} />
         {/* A v1.0 daemon sends no `cancelados`: it cannot cancel, so none were. */}
-        <Counter label="cancelados" value={stats.cancelados ?? 0} tone="off" />
-        <Counter label="p50" value={ms(d.p50)} />
-        <Counter label="p95" value={ms(d.p95)} />
-        <Counter label="máx" value={ms(d.max)} />
+        <Counter label={node("cancelados")} value={stats.cancelados ?? 0} tone="off" />
+        <Counter label={node("p50")} value={ms(d.p50)} />
+        <Counter label={node("p95")} value={ms(d.p95)} />
+        <Counter label={node("máx")} value={ms(d.max)} />
       </div>
       <p class="muted small">
-        {stats.workers} workers · {stats.aceptados} aceptados de {stats.recibidos} recibidos ·{" "}
+        {stats.workers} workers{cluster === null ? "" : " en este nodo"} · {stats.aceptados}{" "}
+        aceptados de {stats.recibidos} recibidos{cluster === null ? "" : " en este nodo"} ·{" "}
         {stats.conexiones} conexiones · en marcha hace {stats.uptime_s} s
       </p>
       <div class="timeline-wrap">
@@ -89,7 +110,7 @@ export function PanelContent(props: PanelContentProps) {
           rejections={props.rejections}
         />
       </div>
-      <Legend />
+      <Legend cluster={cluster !== null} />
     </>
   );
 }

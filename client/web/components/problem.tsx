@@ -4,7 +4,10 @@
  * @module
  */
 
-/** A problem reaching the daemon, said plainly. */
+/**
+ * A problem reaching the daemon, said plainly. `data-problem` lets the live
+ * pages' script tell a snapshot drawn without the daemon from one drawn with it.
+ */
 export function Problem(props: { text: string }) {
-  return <p class="banner" role="alert">⚠️ {props.text}</p>;
+  return <p class="banner" role="alert" data-problem>⚠️ {props.text}</p>;
 }

@@ -4,11 +4,18 @@
  * moments orders were refused), then one lane per worker with a bar per
  * order from `fecha_inicio` to `fecha_fin`. Pure: same input, same SVG.
  *
+ * Behind several daemons (a cluster, protocol §9) the orders are the whole
+ * cluster's, and an order does not say which daemon ran it: each daemon
+ * has a worker 1. Two bars of one worker number that overlap in time ran
+ * on different daemons, so they get lanes of their own ("Worker 1 · otro
+ * nodo") rather than one drawn over the other.
+ *
  * @module
  */
 
 import type { Pedido } from "../../../server/protocol/messages.ts";
 import { estadoClass } from "./estado_badge.tsx";
+import { isolate } from "../user_text.ts";
 
 /** What the timeline shows. */
 export interface TimelineOptions {
@@ -47,6 +54,41 @@ function seconds(value: number | null): string {
   return value === null ? "—" : `${(value / 1000).toFixed(2)} s`;
 }
 
+/** A bar to place: its worker number and when it ran. */
+interface Run {
+  worker: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Places each run in a lane of its worker number: the first lane that is
+ * free at its start (runs of one worker on one daemon never overlap, so
+ * with one daemon every run is in lane 0).
+ *
+ * @returns Each run's lane within its worker (`of`, in the order given),
+ * and the lanes of each worker number that needs more than one (`extra`).
+ */
+function packLanes(runs: Run[]): { of: number[]; extra: Map<number, number> } {
+  const of = new Array<number>(runs.length).fill(0);
+  const ends = new Map<number, number[]>();
+  const order = runs.map((_, i) => i).sort((a, b) =>
+    runs[a]!.from - runs[b]!.from || runs[a]!.to - runs[b]!.to
+  );
+  for (const i of order) {
+    const run = runs[i]!;
+    const lanes = ends.get(run.worker) ?? [];
+    let lane = lanes.findIndex((end) => end <= run.from);
+    if (lane === -1) lane = lanes.length;
+    lanes[lane] = run.to;
+    ends.set(run.worker, lanes);
+    of[i] = lane;
+  }
+  const extra = new Map<number, number>();
+  for (const [worker, lanes] of ends) if (lanes.length > 1) extra.set(worker, lanes.length);
+  return { of, extra };
+}
+
 /** The SVG timeline. */
 export function Timeline(props: TimelineOptions) {
   const { pedidos, now, windowMs = 60_000, rejections = [] } = props;
@@ -68,7 +110,15 @@ export function Timeline(props: TimelineOptions) {
       runEnd: p.estado === "en proceso" ? now : fin ?? now,
     };
   });
-  const lanes = Math.max(props.workers, ...pedidos.map((p) => p.worker ?? 0));
+  const bars = spans.filter((s) => s.inicio !== null && s.p.worker !== null && s.runEnd >= start);
+  const workers = Math.max(props.workers, ...pedidos.map((p) => p.worker ?? 0));
+  const lanes = packLanes(
+    bars.map((s) => ({ worker: s.p.worker!, from: s.inicio!, to: s.runEnd })),
+  );
+  const rows = Array.from({ length: workers }, (_, w) => lanes.extra.get(w + 1) ?? 1);
+  // The first lane of each worker number, then its extra ones, in worker order.
+  const firstLane = rows.map((_, w) => rows.slice(0, w).reduce((a, b) => a + b, 0));
+  const laneCount = rows.reduce((a, b) => a + b, 0);
 
   // Slots in use over time, sampled: waiting stacked on running.
   const waiting: number[] = [];
@@ -103,7 +153,7 @@ export function Timeline(props: TimelineOptions) {
   };
   const zeros = running.map(() => 0);
   const stacked = waiting.map((w, i) => w + running[i]!);
-  const height = LANE_TOP + lanes * (LANE_HEIGHT + LANE_GAP) + 22;
+  const height = LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) + 22;
   const ticks = Array.from({ length: Math.floor(windowMs / 10_000) + 1 }, (_, i) => i * 10_000);
 
   return (
@@ -138,20 +188,24 @@ export function Timeline(props: TimelineOptions) {
           <title>{r.count} rechazado{r.count === 1 ? "" : "s"} (queue_full)</title>
         </path>
       ))}
-      {Array.from({ length: lanes }, (_, i) => {
-        const top = LANE_TOP + i * (LANE_HEIGHT + LANE_GAP);
-        return (
-          <g class="tl-lane">
-            <rect class="tl-bg" x={LEFT} y={top} width={PLOT} height={LANE_HEIGHT} />
-            <text class="tl-label" x={LEFT - 6} y={top + LANE_HEIGHT / 2 + 4} text-anchor="end">
-              Worker {i + 1}
-            </text>
-          </g>
-        );
-      })}
-      {spans.filter((s) => s.inicio !== null && s.p.worker !== null && s.runEnd >= start).map(
-        (s) => {
-          const top = LANE_TOP + (s.p.worker! - 1) * (LANE_HEIGHT + LANE_GAP);
+      {rows.flatMap((count, w) =>
+        Array.from({ length: count }, (_, sub) => {
+          const top = LANE_TOP + (firstLane[w]! + sub) * (LANE_HEIGHT + LANE_GAP);
+          return (
+            <g class="tl-lane">
+              <rect class="tl-bg" x={LEFT} y={top} width={PLOT} height={LANE_HEIGHT} />
+              <text class="tl-label" x={LEFT - 6} y={top + LANE_HEIGHT / 2 + 4} text-anchor="end">
+                Worker {w + 1}
+                {sub > 0 && <tspan class="tl-node">· otro nodo</tspan>}
+              </text>
+            </g>
+          );
+        })
+      )}
+      {bars.map(
+        (s, i) => {
+          const lane = firstLane[s.p.worker! - 1]! + lanes.of[i]!;
+          const top = LANE_TOP + lane * (LANE_HEIGHT + LANE_GAP);
           const x1 = x(s.inicio!);
           const width = Math.max(2, x(s.runEnd) - x1);
           const duracion = s.p.estado === "en proceso" ? now - s.inicio! : s.p.duracion_ms;
@@ -168,7 +222,7 @@ export function Timeline(props: TimelineOptions) {
                 <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{s.p.id}</text>
               )}
               <title>
-                Pedido #{s.p.id} · {s.p.cliente} · {s.p.estado} · {seconds(duracion)}
+                Pedido #{s.p.id} · {isolate(s.p.cliente)} · {s.p.estado} · {seconds(duracion)}
               </title>
             </g>
           );

@@ -48,8 +48,9 @@ Deno.test("Timeline draws a lane per worker and a bar per started order", () => 
   assert.match(out, /<g class="tl-bar en-proceso" data-id="2">/);
   assert.match(out, /<g class="tl-bar error" data-id="3">/);
   assert.ok(!out.includes('data-id="4"'), "a waiting order has no bar");
-  assert.match(out, /Pedido #1 · Ana · listo · 2.00 s/);
-  assert.match(out, /Pedido #2 · Ana · en proceso · 2.00 s/);
+  // The client's name is isolated (FSI…PDI): an RLO in it cannot reverse the rest of the title.
+  assert.match(out, /Pedido #1 · \u2068Ana\u2069 · listo · 2.00 s/);
+  assert.match(out, /Pedido #2 · \u2068Ana\u2069 · en proceso · 2.00 s/);
   // The bar of order 1 spans 2 s of the 60 s window: 2/60 of the plot's width.
   const width = Number(/data-id="1"><rect x="[\d.]+" y="\d+" width="([\d.]+)"/.exec(out)![1]);
   assert.ok(Math.abs(width - 2 / 60 * 896) < 1, `width ${width}`);
@@ -104,4 +105,20 @@ Deno.test("Timeline counts a cancelled order as waiting only until it was cancel
     "without fecha_fin it is not shown waiting up to now",
   );
   assert.ok(!svg([cancelled]).includes('data-id="1"'), "it never ran: no bar");
+});
+
+Deno.test("Timeline of two daemons' orders draws a worker 1 bar of each in lanes of their own", () => {
+  // Both daemons of a cluster have a worker 1, and an order does not say which daemon ran it.
+  const out = svg([
+    pedido(1, { estado: "listo", worker: 1, fecha_inicio: at(20), fecha_fin: at(10) }),
+    pedido(2, { estado: "listo", worker: 1, fecha_inicio: at(15), fecha_fin: at(5) }),
+    pedido(3, { estado: "en proceso", worker: 1, fecha_inicio: at(4) }),
+  ]);
+  const top = (id: number) =>
+    Number(new RegExp(`data-id="${id}"><rect x="[\\d.]+" y="(\\d+)"`).exec(out)![1]);
+  assert.notEqual(top(1), top(2), "two bars at once are not drawn one over the other");
+  assert.equal(top(3), top(1), "a later one takes the first lane free again");
+  assert.equal(out.match(/>Worker 1</g)?.length, 2, "worker 1 has two lanes");
+  assert.equal(out.match(/· otro nodo/g)?.length, 1);
+  assert.equal(out.match(/>Worker \d</g)?.length, 4, "and workers 2 and 3 one each");
 });

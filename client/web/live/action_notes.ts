@@ -10,12 +10,20 @@
  * @module
  */
 
+import type { Estado } from "../../../server/protocol/messages.ts";
+
 /** One note: how an action on an order went, in words. */
 export interface ActionNote {
   /** Green or red. */
   kind: "ok" | "error";
   /** What happened, for people. */
   text: string;
+  /**
+   * The states the note speaks of (after Reintentar: `pendiente`, `en
+   * proceso`); an order seen in another state has moved on, and the note
+   * is not shown. @default {every state}
+   */
+  estados?: readonly Estado[];
 }
 
 /** Options of {@linkcode ActionNotes}. */
@@ -60,9 +68,9 @@ export class ActionNotes {
   current(): Map<number, ActionNote> {
     const since = this.#now() - this.#ttlMs;
     const shown = new Map<number, ActionNote>();
-    for (const [id, { kind, text, at }] of this.#notes) {
+    for (const [id, { at, ...note }] of this.#notes) {
       if (at < since) this.#notes.delete(id);
-      else shown.set(id, { kind, text });
+      else shown.set(id, note);
     }
     return shown;
   }

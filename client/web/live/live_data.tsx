@@ -32,6 +32,10 @@ export interface LiveDataOptions {
   recentOrders: number;
   /** Time span of the Panel's timeline. */
   timelineMs: number;
+  /** Several daemons share the orders (a cluster): see {@linkcode PanelContentProps.cluster}. @default {false} */
+  cluster?: boolean;
+  /** Where the daemon is, for people (the one whose STATS the Panel shows). @default {"el servidor"} */
+  address?: string;
   /** Live streams open at once, in all. @default {256} */
   maxStreams?: number;
   /** Live streams open at once per session. @default {4} */
@@ -94,14 +98,15 @@ export class LiveData {
       ask({ op: "LISTAR", limit: TIMELINE_ORDERS, token }),
     ]);
     const at = now();
+    const cluster = this.#options.cluster ? this.#options.address ?? "el servidor" : null;
     if (statsReply === null || !statsReply.ok) {
       const problem = statsReply === null ? this.#options.unreachable() : refusal(statsReply);
-      return { stats: null, pedidos: [], now: at, rejections: [], problem };
+      return { stats: null, pedidos: [], now: at, rejections: [], problem, cluster };
     }
     const { stats } = statsReply;
     const rejections = this.#rejections.record(at, stats.rechazados);
     const pedidos = listReply?.ok ? listReply.pedidos : [];
-    return { stats, pedidos, now: at, rejections };
+    return { stats, pedidos, now: at, rejections, cluster };
   }
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
@@ -152,6 +157,10 @@ export class LiveData {
     );
     return liveStream(c, feed, {
       signal: AbortSignal.any([this.#closing.signal, session.ended, expired.signal]),
+      farewell: () =>
+        session.ended.aborted || expired.signal.aborted
+          ? "Su sesión terminó: entre de nuevo para seguir en vivo."
+          : null,
       onEnd: () => {
         clearTimeout(timer);
         this.#streams--;

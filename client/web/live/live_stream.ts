@@ -15,14 +15,25 @@ export interface LiveStreamOptions {
   signal: AbortSignal;
   /** Called once when the stream has ended, however it ended. */
   onEnd?: () => void;
+  /**
+   * When `signal` has aborted, the last words for the page (`event: fin`),
+   * or null for none: a page told its session ended stops, where one whose
+   * stream just closed would try again, and be refused, forever.
+   * @default {none}
+   */
+  farewell?: () => string | null;
 }
+
+/** How long the last words wait for a browser that does not read, ms. */
+const FAREWELL_MS = 1000;
 
 /**
  * Answers with `text/event-stream`: first `retry: 2000`, then each new
  * snapshot of `feed` as `event: html`, until the browser leaves or
  * `signal` aborts. Each snapshot is whole, so a reader that falls behind
  * gets the latest one, never a backlog. When `signal` aborts, a snapshot
- * still waiting for a browser that does not read is dropped.
+ * still waiting for a browser that does not read is dropped, and the
+ * `farewell`, if any, is sent as `event: fin` (given a second at most).
  *
  * @param c The request's context.
  * @param feed The snapshots to send.
@@ -30,7 +41,7 @@ export interface LiveStreamOptions {
  * @returns The streaming response.
  */
 export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOptions): Response {
-  const { signal, onEnd } = options;
+  const { signal, onEnd, farewell } = options;
   return streamSSE(c, async (stream) => {
     const ended = Promise.withResolvers<void>();
     let writing: Promise<void> | null = null;
@@ -58,9 +69,31 @@ export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOption
     } finally {
       unsubscribe();
       signal.removeEventListener("abort", stop);
+      const last = signal.aborted && !stream.aborted ? farewell?.() ?? null : null;
+      if (last !== null) {
+        latest = null;
+        const previous = writing;
+        await within(
+          (async () => {
+            await previous;
+            await stream.writeSSE({ event: "fin", data: last });
+          })(),
+          FAREWELL_MS,
+        );
+      }
       if (signal.aborted) stream.abort(); // a write the browser never reads ends too
       await writing;
       onEnd?.();
     }
   });
+}
+
+/** Waits for `promise`, or `ms` at most. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -9,6 +9,7 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../../server/log.ts";
+import { cutText } from "../user_text.ts";
 
 /**
  * Logs `web.request` after each request: at `info`, or `debug` for
@@ -31,7 +32,7 @@ export function requestLog(logger: Logger): MiddlewareHandler {
   };
 }
 
-/** The longest path logged, in characters; longer ones end with `…`. */
+/** The longest path logged, in code points; longer ones end with `…`. */
 const MAX_LOGGED_PATH = 512;
 
 /** C0 controls, DEL and C1 controls. */
@@ -49,8 +50,7 @@ const CONTROL_REGEXP = /[\u0000-\u001f\u007f-\u009f]/g;
  * ```
  */
 export function loggablePath(path: string): string {
-  const cut = path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
-  return cut.replace(
+  return cutText(path, MAX_LOGGED_PATH + 1).replace(
     CONTROL_REGEXP,
     (char) => encodeURIComponent(char).toUpperCase(),
   );

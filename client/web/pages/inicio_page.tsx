@@ -16,6 +16,7 @@ export interface InicioPageProps {
 export function InicioPage(props: InicioPageProps) {
   return (
     <>
+      <h1>Inicio</h1>
       {props.fragment !== null && <section class="card">{raw(props.fragment)}</section>}
       <section class="tiles">
         <a class="tile" href="/tareas">

@@ -15,6 +15,8 @@ export interface LoginPageProps {
   usuario?: string;
   /** The refusal, in words. */
   error?: string | null;
+  /** The page to go back to once signed in (a path of this site), or null for Inicio. */
+  next?: string | null;
 }
 
 /** The sign-in form. */
@@ -25,6 +27,7 @@ export function LoginPage(props: LoginPageProps) {
       <FormError text={props.error} />
       <form method="post" action="/login" class="stack">
         <CsrfField token={props.csrf} />
+        {props.next && <input type="hidden" name="next" value={props.next} />}
         <label>
           Usuario
           <input

@@ -52,7 +52,21 @@ export function PedidosPage(props: PedidosPageProps) {
         <section class="card">
           <h2>Nuevo pedido</h2>
           <FormError text={props.error} />
-          <form method="post" action="/pedidos" class="stack">
+          {
+            /*
+             * autocomplete="off": Back to this page fetches it again (no-store), with a new
+             * `clave`; a browser that refilled the typed fields around that new key would make
+             * a second order of the same form. Not refilled, the form is visibly a new one.
+             */
+          }
+          {
+            /*
+             * No maxlength: a browser counts it in UTF-16 units, so 101 emoji would hit a limit
+             * of 200 the daemon (counting code points) accepts; the daemon judges, and a
+             * refused form comes back with what was typed.
+             */
+          }
+          <form method="post" action="/pedidos" class="stack" autocomplete="off">
             <CsrfField token={props.csrf} />
             <input type="hidden" name="clave" value={form.clave} />
             <label>
@@ -60,7 +74,6 @@ export function PedidosPage(props: PedidosPageProps) {
               <input
                 name="cliente"
                 value={form.cliente}
-                maxlength={200}
                 required
                 aria-invalid={bad("cliente")}
               />
@@ -77,7 +90,6 @@ export function PedidosPage(props: PedidosPageProps) {
               <input
                 name="direccion"
                 value={form.direccion}
-                maxlength={500}
                 required
                 aria-invalid={bad("direccion")}
               />
@@ -89,7 +101,17 @@ export function PedidosPage(props: PedidosPageProps) {
           <h2>
             Pedidos recientes <span class="live" data-live-status>●</span>
           </h2>
-          <div data-live="/pedidos/eventos" aria-live="polite">
+          {
+            /* Without JavaScript nothing updates, and reloading by itself would wipe the form. */
+          }
+          <noscript>
+            <p class="small">
+              <a href="/pedidos">Actualizar</a> para ver el estado actual.
+            </p>
+          </noscript>
+          {/* Not a live region: the table changes every tick; the line below says what matters. */}
+          <p class="sr-only" role="status" data-live-announce></p>
+          <div data-live="/pedidos/eventos">
             <OrdersTable
               pedidos={props.pedidos}
               now={props.now}

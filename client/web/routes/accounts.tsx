@@ -1,6 +1,8 @@
 /**
  * The accounts area: Crear cuenta (`/registro`, REGISTRO), Entrar
- * (`/login`, LOGIN) and Salir (`POST /logout`). Mounted at `/`.
+ * (`/login`, LOGIN) and Salir (`POST /logout`). Mounted at `/`. Entrar
+ * goes back to the page the browser was sent from (`/login?next=/pedidos`,
+ * a path of this site only: {@linkcode localPath}), or to Inicio.
  *
  * A password goes from the form to the daemon and is forgotten; LOGIN's
  * token stays in the server-side session ({@linkcode Responses.signIn}).
@@ -22,6 +24,7 @@ import { LoginPage } from "../pages/login_page.tsx";
 import { RegistroPage } from "../pages/registro_page.tsx";
 import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
+import { localPath } from "../return_path.ts";
 
 /** How long a session lasts when LOGIN's `expira` cannot be read: one day. */
 const FALLBACK_SESSION_MS = 86_400_000;
@@ -53,18 +56,24 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
   app.get("/login", (c) => {
-    if (c.get("session")) return c.redirect("/", 303);
-    return respond.page(c, { title: "Entrar", nav: "login" }, <LoginPage csrf={respond.csrf(c)} />);
+    const next = localPath(c.req.query("next"));
+    if (c.get("session")) return c.redirect(next ?? "/", 303);
+    return respond.page(
+      c,
+      { title: "Entrar", nav: "login" },
+      <LoginPage csrf={respond.csrf(c)} next={next} />,
+    );
   });
 
   app.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const usuario = field(form, "usuario").trim();
+    const next = localPath(field(form, "next"));
     const again = (error: string | null, status: ContentfulStatusCode, problem?: string) =>
       respond.page(
         c,
         { title: "Entrar", nav: "login", problem: problem ?? null },
-        <LoginPage csrf={respond.csrf(c)} usuario={usuario} error={error} />,
+        <LoginPage csrf={respond.csrf(c)} usuario={usuario} error={error} next={next} />,
         status,
       );
     const from = address(c);
@@ -79,7 +88,7 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     const expires = Date.parse(reply.expira) || now() + FALLBACK_SESSION_MS;
     const rol = reply.rol === "operador" ? "operador" : "usuario";
     respond.signIn(c, { usuario: reply.usuario, token: reply.token, expires, rol });
-    return c.redirect("/", 303);
+    return c.redirect(next ?? "/", 303);
   });
 
   app.get("/registro", (c) =>
@@ -112,7 +121,7 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     return c.redirect("/login", 303);
   });
 
-  app.post("/logout", (c) => respond.signOut(c, "Sesión cerrada."));
+  app.post("/logout", (c) => respond.signOut(c, { kind: "ok", text: "Sesión cerrada." }));
 
   return app;
 }

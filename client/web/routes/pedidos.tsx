@@ -30,6 +30,7 @@ import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 import type { ActionNote } from "../live/action_notes.ts";
 import { accountKey } from "../account_key.ts";
+import type { Estado } from "../../../server/protocol/messages.ts";
 
 /** Why a form was not accepted. */
 interface Refused {
@@ -51,10 +52,16 @@ const ID_REGEXP = /^[1-9]\d{0,14}$/;
 
 /** The row actions: the path, the operation, and what a success says. */
 const ACTIONS = {
-  cancelar: { op: "CANCELAR", done: (id: number) => `✅ Pedido ${id} cancelado.` },
+  cancelar: {
+    op: "CANCELAR",
+    done: (id: number) => `✅ Pedido ${id} cancelado.`,
+    estados: ["cancelado"],
+  },
   reintentar: {
     op: "REINTENTAR",
     done: (id: number) => `✅ Pedido ${id} de vuelta en la cola.`,
+    // Once it fails again or ends, "back in the queue" is old news.
+    estados: ["pendiente", "en proceso"],
   },
 } as const;
 
@@ -98,7 +105,6 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         title: "Pedidos",
         nav: "pedidos",
         problem: refused.problem ?? problem,
-        refreshWithoutScript: true,
       },
       <PedidosPage
         csrf={session.csrf}
@@ -164,11 +170,15 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       if (ended !== null) return ended;
       let note: ActionNote;
       if (reply === null) note = { kind: "error", text: unreachable() };
-      else if (reply.ok) note = { kind: "ok", text: action.done(id) };
-      else note = { kind: "error", text: refusal(reply) };
+      else if (reply.ok) note = { kind: "ok", text: action.done(id), estados: action.estados };
+      else {
+        // A refusal that names the order's state holds while the order stays in it.
+        const estado = (reply.pedido as { estado?: Estado } | null | undefined)?.estado;
+        note = { kind: "error", text: refusal(reply), ...(estado ? { estados: [estado] } : {}) };
+      }
       // A refusal that names the order (not_cancellable, not_retryable) goes in its row.
       if (reply === null || reply.ok || reply.pedido !== undefined) live.notes.set(id, note);
-      session.flash = note;
+      session.flash = { kind: note.kind, text: note.text };
       return c.redirect("/pedidos", 303);
     });
   }

@@ -16,6 +16,20 @@ import type { GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 
 /**
+ * What is wrong with the numbers typed for `sum`, in the user's words, or
+ * null: said here, where the typed entry is known, rather than as the
+ * daemon's `"args": una lista de números`.
+ */
+function sumMistake(args: (number | string)[]): string | null {
+  const wrong = args.find((item) => typeof item === "string");
+  if (wrong !== undefined) {
+    return `❌ «${wrong}» no es un número. Separe los números con espacios o «;» ` +
+      "(los decimales, con punto o coma: 3.5 o 3,5).";
+  }
+  return args.length === 0 ? "❌ Escriba al menos un número." : null;
+}
+
+/**
  * The Inicio and Tareas routes.
  *
  * @param deps The gateway's shared parts.
@@ -71,9 +85,21 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     }
     const numeros = field(form, "numeros");
     const texto = field(form, "texto");
-    const task = tarea === "sum"
-      ? { name: tarea, args: parseNumbers(numeros) }
-      : { name: tarea, s: texto };
+    const args = parseNumbers(numeros);
+    const mistake = tarea === "sum" ? sumMistake(args) : null;
+    if (mistake !== null) {
+      return respond.page(
+        c,
+        { title: "Tareas", nav: "tareas" },
+        <TareasPage
+          csrf={session.csrf}
+          numeros={numeros}
+          outcome={{ tarea, ok: false, text: mistake }}
+        />,
+        422,
+      );
+    }
+    const task = tarea === "sum" ? { name: tarea, args } : { name: tarea, s: texto };
     const reply = await ask({ op: "TASK", data: { task } });
     let outcome: TaskOutcome | null = null;
     if (reply?.ok) {

@@ -1,0 +1,57 @@
+/**
+ * Where a browser sent to Entrar goes back after signing in: the page it
+ * was on, carried as `/login?next=PATH`. Only a path of this site is ever
+ * followed (`/pedidos`, never `//evil.example/` or `https://evil.example/`),
+ * so the parameter cannot make the gateway an open redirect.
+ *
+ * @module
+ */
+
+import type { GatewayContext } from "./responses.tsx";
+
+/** The longest `next` followed, in characters: a page's path is far shorter. */
+const MAX_NEXT = 512;
+
+/** The origin a path is resolved against to see whether it stays on this site. */
+const THIS_SITE = "http://gateway.invalid";
+
+/**
+ * `next` when it is a path of this site, as a path (with its query); null
+ * otherwise: absent, another site (`//host`, `/\host`, `https://…`), a
+ * scheme (`javascript:`), control characters, or too long.
+ *
+ * @example Usage
+ * ```ts
+ * import { localPath } from "./return_path.ts";
+ * console.log(localPath("/pedidos")); // "/pedidos"
+ * console.log(localPath("//evil.example/")); // null
+ * ```
+ */
+export function localPath(next: string | undefined | null): string | null {
+  if (typeof next !== "string" || next.length > MAX_NEXT) return null;
+  // A browser reads `/\host` as `//host`, and drops tabs and newlines inside a URL.
+  // deno-lint-ignore no-control-regex
+  if (!next.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(next)) return null;
+  if (!URL.canParse(next, THIS_SITE)) return null;
+  const url = new URL(next, THIS_SITE);
+  if (url.origin !== THIS_SITE) return null;
+  return `${url.pathname}${url.search}`;
+}
+
+/**
+ * The page a request was made from, to come back to after signing in: a
+ * page's own path (and query); for a form's POST, the page that shows that
+ * form (`POST /pedidos/7/cancelar` → `/pedidos`: only a GET can be
+ * returned to).
+ */
+export function returnPath(c: GatewayContext): string {
+  const url = new URL(c.req.url);
+  if (c.req.method === "GET" || c.req.method === "HEAD") return `${url.pathname}${url.search}`;
+  return `/${url.pathname.split("/")[1] ?? ""}`;
+}
+
+/** Entrar, coming back to `path` once signed in (Inicio, the default, needs no `next`). */
+export function loginPath(path: string | null): string {
+  const next = localPath(path);
+  return next === null || next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`;
+}
