@@ -14,6 +14,15 @@
  * process holds on it, so the lock is closed only after SQLite's
  * connections are.
  *
+ * A database file not there yet is created here, empty, readable and
+ * writable by its owner only (0600, before the umask), and so is the lock
+ * file: SQLite gives the WAL and shared-memory files the mode of the
+ * database file, and these files hold the orders and the accounts' password
+ * hashes, which other users of the machine have no business reading (with
+ * the usual umask 022 SQLite would have made them readable by all). A lock
+ * file readable by others could also be locked by them, keeping the daemon
+ * from starting. Files already there keep their mode: the operator's.
+ *
  * @module
  */
 
@@ -55,15 +64,15 @@ export class DatabaseLock {
   readonly #real: string;
   readonly #files: Deno.FsFile[];
   #key: string | null;
-  /** The lock file, when this lock created it. */
-  readonly #created: string | null;
+  /** The files this lock created (the lock file, the empty database file). */
+  readonly #created: string[];
 
   constructor(
     path: string,
     real: string,
     files: Deno.FsFile[],
     key: string | null,
-    created: string | null = null,
+    created: string[] = [],
   ) {
     this.#path = path;
     this.#real = real;
@@ -93,17 +102,17 @@ export class DatabaseLock {
 
   /**
    * Lets the database go after it could not be opened: as {@linkcode close},
-   * and a lock file this lock created is removed first, while still held, so
-   * that a failed start (a directory, a file that is not a database) leaves
-   * nothing behind. Another start that opened the same lock file meanwhile
+   * and the lock file and empty database file this lock created are removed
+   * first, while still held, so that a failed start (a directory, a file
+   * that is not a database) leaves nothing behind. Another start that opened the same lock file meanwhile
    * would still meet the lock on the database file itself.
    */
   discard(): void {
-    if (this.#created !== null) {
+    for (const file of this.#created) {
       try {
-        Deno.removeSync(this.#created);
+        Deno.removeSync(file);
       } catch {
-        // Gone already, or not ours to remove: an empty lock file is harmless.
+        // Gone already, or not ours to remove: an empty file is harmless.
       }
     }
     this.close();
@@ -127,6 +136,26 @@ function inUseUnderAnotherName(path: string, real: string): DatabaseInUseError {
   return new DatabaseInUseError(path, `the file "${real}" is locked, under another name`);
 }
 
+/** Readable and writable by the owner only. */
+const PRIVATE = 0o600;
+
+/**
+ * Creates an empty database file with mode {@linkcode PRIVATE} (SQLite
+ * takes a file of no bytes for a new database).
+ *
+ * @returns false when a file is there already (made meanwhile by another
+ * start, which the locks then sort out).
+ */
+function createEmpty(path: string): boolean {
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: PRIVATE }).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+}
+
 function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {
   const file = Deno.openSync(path, options);
   let locked = false;
@@ -147,14 +176,18 @@ function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {
 export function lockDatabase(path: string): DatabaseLock {
   const real = realDatabasePath(path);
   const lockFile = `${real}.lock`;
-  const created = fileIdentity(lockFile) === null ? lockFile : null;
-  const lock = tryLock(lockFile, { read: true, write: true, create: true });
+  const created = fileIdentity(lockFile) === null ? [lockFile] : [];
+  const lock = tryLock(lockFile, { read: true, write: true, create: true, mode: PRIVATE });
   if (lock === null) throw new DatabaseInUseError(path, `lock file "${lockFile}" is held`);
   let key: string | null;
   let own: Deno.FsFile | null;
   try {
     key = fileKey(real);
-    // Not created yet: SQLite creates it, then DatabaseLock.holdFile().
+    if (key === null && createEmpty(real)) {
+      created.push(real);
+      key = fileKey(real);
+    }
+    // Still not there: SQLite creates it, then DatabaseLock.holdFile().
     if (key === null) return new DatabaseLock(path, real, [lock], null, created);
     own = heldHere.has(key) ? null : tryLock(real, { read: true });
   } catch (error) {

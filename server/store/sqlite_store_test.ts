@@ -394,3 +394,36 @@ testWith("read")(
     assert.ok(listed.every((p) => p.direccion === direccion));
   },
 );
+
+testWith("read", "write")(
+  "SqliteStore creates the database, its WAL, shared memory and lock files readable by their owner only",
+  async () => {
+    using db = tempDb();
+    const store = await SqliteStore.open({ path: db.path });
+    try {
+      await store.insert(order(), now());
+      for (const file of [db.path, `${db.path}-wal`, `${db.path}-shm`, `${db.path}.lock`]) {
+        const mode = Deno.statSync(file).mode! & 0o777;
+        assert.equal(mode & 0o077, 0, `${file}: mode ${mode.toString(8)} lets others read it`);
+      }
+    } finally {
+      await store.close();
+    }
+  },
+);
+
+testWith("read", "write")(
+  "SqliteStore leaves the mode of a database file that was there before as it was",
+  async () => {
+    using db = tempDb();
+    Deno.writeFileSync(db.path, new Uint8Array());
+    Deno.chmodSync(db.path, 0o640);
+    const store = await SqliteStore.open({ path: db.path });
+    try {
+      await store.insert(order(), now());
+    } finally {
+      await store.close();
+    }
+    assert.equal(Deno.statSync(db.path).mode! & 0o777, 0o640);
+  },
+);
