@@ -228,6 +228,29 @@ testWith("read")(
   },
 );
 
+testWith("read")(
+  "a result JSON keeps less of (a Map, NaN) is stored as JSON writes it, and the log says what changed where",
+  async () => {
+    const lines: string[] = [];
+    await using daemon = await startInProcess(
+      { processor: SCRIPTED, metricsPort: 0, workers: 1 },
+      { logger: new Logger({ level: "warn", write: (line) => lines.push(line) }) },
+    );
+    const pedido = await run(daemon, "map");
+    assert.equal(pedido.estado, "listo");
+    assert.deepEqual(pedido.resultado, { totales: {}, media: null });
+    const said = lines.filter((line) => /WARN processor\.result_changed /.test(line));
+    assert.equal(said.length, 1, lines.join("\n"));
+    assert.match(
+      said[0]!,
+      new RegExp(`id=${pedido.id} what="a Map, written \\{\\} at resultado\\.totales"`),
+    );
+    // A result JSON keeps whole says nothing.
+    assert.equal((await run(daemon, "ok")).estado, "listo");
+    assert.equal(lines.filter((line) => /result_changed/.test(line)).length, 1);
+  },
+);
+
 for (const cliente of ["ignore-signal", "spin"]) {
   testWith("read")(
     `a module that does not stop when its attempt is aborted (${cliente}) has its worker replaced`,

@@ -21,6 +21,8 @@ export interface ProcessJobOptions {
   signal?: AbortSignal;
   /** The worker's number (1-based), shown to the module as the order's `worker`. @default {null} */
   worker?: number | null;
+  /** Told what JSON changed of a module's result (`encodeResult` of `processor_module.ts`). @default {not told} */
+  onResultChanged?: (what: string) => void;
 }
 
 /** Waits `ms`, or less when `signal` aborts (then it rejects with the signal's reason). */
@@ -66,7 +68,7 @@ export async function processJob(
       fecha_inicio: new Date().toISOString(),
       worker: options.worker ?? null,
     };
-    return await runProcessor(processor, pedido, { signal, intento });
+    return await runProcessor(processor, pedido, { signal, intento }, options.onResultChanged);
   }
   if (job.delayMs > 0) await sleep(job.delayMs, options.signal);
   return null;

@@ -58,7 +58,11 @@ export type ToProcessor =
 export type FromProcessor =
   | { type: "ready"; worker: number }
   | { type: "init_failed"; message: string }
-  | { type: "done"; jobId: number; result: number | string | null }
+  /**
+   * `changed`: what JSON made of part of a module's result, which the
+   * module may not expect (`a Map, written {} at resultado.x`).
+   */
+  | { type: "done"; jobId: number; result: number | string | null; changed?: string }
   | { type: "failed"; jobId: number; message: string }
   | { type: "ranMany"; outcomes: JobOutcome[] }
   /**
@@ -94,7 +98,7 @@ export function isFromProcessor(data: unknown): data is FromProcessor {
     case "stray":
       return text(m.message);
     case "done":
-      return id(m.jobId) && result(m.result);
+      return id(m.jobId) && result(m.result) && (m.changed === undefined || text(m.changed));
     case "failed":
       return id(m.jobId) && text(m.message);
     case "aborting":

@@ -15,7 +15,11 @@ import { storableJson } from "./storable_text.ts";
 
 /** What a processor module's default export is called with, besides the order. */
 export interface ProcessorContext {
-  /** Fires when the attempt is aborted (`--process-timeout-ms`, or the daemon stops). */
+  /**
+   * Fires when the attempt runs past `--process-timeout-ms`. (Not when the
+   * daemon stops: a stop waits for the attempt, up to `--drain-timeout-ms`,
+   * and an attempt still running then is run again at the next start.)
+   */
   signal: AbortSignal;
   /** This attempt's number, 1 for the first. */
   intento: number;
@@ -69,6 +73,8 @@ export async function loadProcessor(source: ProcessorSource): Promise<ProcessorF
 /**
  * Runs one attempt: calls the module's function and encodes its result.
  *
+ * @param onChanged Told the first part of the result that JSON changes
+ * (see {@linkcode encodeResult}).
  * @returns The result as JSON text, or null when it returned `undefined`.
  * @throws {Error} With the message to store in `detalle_error`: the
  * function's own (thrown or rejected), or why its result cannot be stored
@@ -78,6 +84,7 @@ export async function runProcessor(
   fn: ProcessorFunction,
   pedido: Pedido,
   context: ProcessorContext,
+  onChanged?: (what: string) => void,
 ): Promise<string | null> {
   let result: unknown;
   try {
@@ -85,21 +92,47 @@ export async function runProcessor(
   } catch (error) {
     throw new Error(describeError(error), { cause: error });
   }
-  return encodeResult(result);
+  return encodeResult(result, onChanged);
 }
 
 /**
- * A result as the JSON text stored in `resultado`.
+ * A result as the JSON text stored in `resultado`: as `JSON.stringify`
+ * writes it (§11 asks for a JSON-serialisable result, and that is what
+ * JSON makes of it), strings made storable.
  *
+ * @param onChanged Told, once, the first value JSON keeps less of than the
+ * module gave — a `Map` or a `Set` (written `{}`), `NaN` or an infinity
+ * (written `null`) — with where it was (`resultado.totales`): the daemon
+ * logs it, since an author who returned a `Map` finds `{}` stored and no
+ * error anywhere.
  * @returns The text, or null for `undefined`.
  * @throws {Error} When it is not JSON-serialisable or is too large.
  */
-export function encodeResult(result: unknown): string | null {
+export function encodeResult(
+  result: unknown,
+  onChanged?: (what: string) => void,
+): string | null {
   if (result === undefined) return null;
   let text: string | undefined;
+  let noted = onChanged === undefined;
+  // The path of each object being written, for the place of a change.
+  const paths = new Map<unknown, string>();
+  const replacer = noted ? storableJson : function (this: unknown, key: string, value: unknown) {
+    const path = key === "" && paths.size === 0
+      ? "resultado"
+      : `${paths.get(this) ?? "resultado"}${Array.isArray(this) ? `[${key}]` : `.${key}`}`;
+    const change = lostInJson(value);
+    if (change !== null && !noted) {
+      noted = true;
+      onChanged!(`${change} at ${path}`);
+    }
+    const written = storableJson(key, value);
+    if (written !== null && typeof written === "object") paths.set(written, path);
+    return written;
+  };
   try {
     // Its strings as every store can keep them (U+FFFD for a NUL or a lone surrogate).
-    text = JSON.stringify(result, storableJson);
+    text = JSON.stringify(result, replacer);
   } catch (error) {
     throw new Error(`The result is not JSON-serialisable: ${describeError(error)}`);
   }
@@ -116,6 +149,14 @@ export function encodeResult(result: unknown): string | null {
     }
   }
   return text;
+}
+
+/** What JSON loses of `value`, or null when it keeps it. */
+function lostInJson(value: unknown): string | null {
+  if (typeof value === "number" && !Number.isFinite(value)) return `${value}, written null`;
+  if (value instanceof Map) return "a Map, written {}";
+  if (value instanceof Set) return "a Set, written {}";
+  return null;
 }
 
 /** A thrown value's message, as stored in `detalle_error` (at most {@linkcode MAX_ERROR_CHARS}). */

@@ -62,3 +62,26 @@ Deno.test("describeError() counts the 2000 characters in code points and never s
     `${"😀".repeat(MAX_ERROR_CHARS - 1)}…`,
   );
 });
+
+Deno.test("encodeResult() writes a Map, a Set, NaN as JSON does, and says the first one and where", () => {
+  const told: string[] = [];
+  const note = (what: string) => told.push(what);
+  assert.equal(
+    encodeResult({ a: [1, NaN], m: new Map([["k", 1]]) }, note),
+    '{"a":[1,null],"m":{}}',
+  );
+  assert.deepEqual(told, ["NaN, written null at resultado.a[1]"]);
+  told.length = 0;
+  assert.equal(encodeResult({ s: { t: new Set([1]) } }, note), '{"s":{"t":{}}}');
+  assert.deepEqual(told, ["a Set, written {} at resultado.s.t"]);
+  told.length = 0;
+  assert.equal(encodeResult(Infinity, note), "null");
+  assert.deepEqual(told, ["Infinity, written null at resultado"]);
+  told.length = 0;
+  // What JSON keeps whole (a Date is written as its ISO text) says nothing.
+  assert.equal(
+    encodeResult({ d: new Date(0), n: [1, "x", null, { y: true }] }, note),
+    '{"d":"1970-01-01T00:00:00.000Z","n":[1,"x",null,{"y":true}]}',
+  );
+  assert.deepEqual(told, []);
+});

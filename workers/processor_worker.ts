@@ -82,12 +82,18 @@ async function run(jobId: number, job: JobMessage["job"]): Promise<void> {
   const controller = new AbortController();
   running.set(jobId, controller);
   try {
+    let changed: string | undefined;
     const result = await processJob(job, {
       processor,
       signal: controller.signal,
       worker: workerNumber,
+      onResultChanged: (what) => changed = what,
     });
-    post({ type: "done", jobId, result });
+    post(
+      changed === undefined
+        ? { type: "done", jobId, result }
+        : { type: "done", jobId, result, changed },
+    );
   } catch (error) {
     const message = job.kind === "process" ? describeError(error) : String(error);
     post({ type: "failed", jobId, message });

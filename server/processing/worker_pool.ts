@@ -459,6 +459,13 @@ export class WorkerPool implements ProcessorPool {
           entry.reject(new ProcessorError(describeError(error)));
           break;
         }
+        if (message.changed !== undefined) {
+          // Stored as JSON writes it (§11), yet likely not what its author meant.
+          this.#logger?.repeated("warn", "processor.result_changed", {
+            id: entry.job.pedido.id,
+            what: message.changed,
+          });
+        }
         entry.resolve(result);
         break;
       }
