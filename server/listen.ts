@@ -87,22 +87,27 @@ export function planListeners(
   return plan;
 }
 
-function bind(hostname: string, port: number): Deno.TcpListener {
+/** Binds one address: `Deno.listen`, or a test's stand-in ({@linkcode ListenOptions.bind}). */
+type Bind = (hostname: string, port: number) => Deno.TcpListener;
+
+function listenTcp(hostname: string, port: number): Deno.TcpListener {
   return Deno.listen({ hostname, port, transport: "tcp" });
 }
 
 /**
- * {@linkcode bind}, with an error that names the address: one taken
- * (`AddrInUse`), one this machine does not have (`AddrNotAvailable`), a host
- * name that does not resolve, …; of the same class as the system's.
+ * `bind`, with an error that names the address: one taken (`AddrInUse`), one
+ * this machine does not have (`AddrNotAvailable`), a port below 1024 without
+ * the privilege (`PermissionDenied`), a host name that does not resolve, …;
+ * of the same class as the system's.
  */
-function bindNamed(hostname: string, port: number): Deno.TcpListener {
+function bindNamed(bind: Bind, hostname: string, port: number): Deno.TcpListener {
   try {
     return bind(hostname, port);
   } catch (error) {
-    // Port 0's AddrInUse is retried (listenAll), and a refused permission
-    // already names the host.
-    if (!(error instanceof Error) || error instanceof Deno.errors.PermissionDenied) throw error;
+    // Port 0's AddrInUse is retried (listenAll), and Deno's own refusal
+    // (`NotCapable`, no --allow-net for it) already names the address. The
+    // system's refusal (`PermissionDenied`: a port below 1024) does not.
+    if (!(error instanceof Error) || error instanceof Deno.errors.NotCapable) throw error;
     if (error instanceof Deno.errors.AddrInUse && port === 0) throw error;
     const where = formatAddr({ transport: "tcp", hostname, port });
     const Named = error.constructor as new (message: string, options: ErrorOptions) => Error;
@@ -125,7 +130,7 @@ function closeAll(listeners: Deno.TcpListener[]): void {
  * `127.0.0.1`, `0:0::1` → `::1`): learnt by binding it on a free port for
  * a moment. The host itself when that fails (the real bind will say why).
  */
-function resolveAddress(host: string): string {
+function resolveAddress(bind: Bind, host: string): string {
   try {
     const probe = bind(host, 0);
     const { hostname } = probe.addr as Deno.NetAddr;
@@ -140,7 +145,7 @@ function resolveAddress(host: string): string {
  * Whether `::` takes IPv4 connections too: then `ipv4` cannot be bound on a
  * port `::` holds. Tried on a free port, not the daemon's.
  */
-function isDualStack(ipv4: string): boolean {
+function isDualStack(bind: Bind, ipv4: string): boolean {
   let v6: Deno.TcpListener;
   try {
     v6 = bind("::", 0);
@@ -161,15 +166,15 @@ function isDualStack(ipv4: string): boolean {
  * `*`: `::` is dual-stack on Linux unless `bindv6only=1`, in which case
  * `0.0.0.0` binds beside it; without IPv6, `0.0.0.0` alone.
  */
-function bindWildcard(port: number): Deno.TcpListener[] {
+function bindWildcard(bind: Bind, port: number): Deno.TcpListener[] {
   let v6: Deno.TcpListener;
   try {
-    v6 = bindNamed("::", port);
+    v6 = bindNamed(bind, "::", port);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied) {
       throw error;
     }
-    return [bindNamed("0.0.0.0", port)]; // no IPv6 on this host
+    return [bindNamed(bind, "0.0.0.0", port)]; // no IPv6 on this host
   }
   try {
     return [v6, bind("0.0.0.0", (v6.addr as Deno.NetAddr).port)];
@@ -180,15 +185,50 @@ function bindWildcard(port: number): Deno.TcpListener[] {
   }
 }
 
-function bindOnce(addresses: string[], port: number): Deno.TcpListener[] {
+/**
+ * Whether `error` says this machine has no such address family: IPv6
+ * turned off (`::1` is then `AddrNotAvailable`), or no IPv4 or IPv6 stack at
+ * all (EAFNOSUPPORT, os error 97).
+ */
+export function isMissingFamily(error: unknown): boolean {
+  if (error instanceof Deno.errors.AddrNotAvailable) return true;
+  return error instanceof Error &&
+    /\(os error 97\)|address family not supported/i.test(error.message);
+}
+
+/** The default hosts, one per family: either may be left out where its family is missing. */
+const LOOPBACKS = ["127.0.0.1", "::1"];
+
+/** An address left out because this machine lacks its family, and why. */
+interface Skipped {
+  address: string;
+  error: Error;
+}
+
+function bindOnce(
+  bind: Bind,
+  addresses: string[],
+  port: number,
+  skipMissingFamily: boolean,
+): { listeners: Deno.TcpListener[]; skipped: Skipped[] } {
   const listeners: Deno.TcpListener[] = [];
+  const skipped: Skipped[] = [];
   try {
     for (const address of addresses) {
       const shared = listeners.length > 0 ? (listeners[0]!.addr as Deno.NetAddr).port : port;
-      if (address === "*") listeners.push(...bindWildcard(shared));
-      else listeners.push(bindNamed(address, shared));
+      try {
+        if (address === "*") listeners.push(...bindWildcard(bind, shared));
+        else listeners.push(bindNamed(bind, address, shared));
+      } catch (error) {
+        if (!skipMissingFamily || !LOOPBACKS.includes(address) || !isMissingFamily(error)) {
+          throw error;
+        }
+        skipped.push({ address, error: error as Error });
+      }
     }
-    return listeners;
+    // Neither family: nothing to serve on, the first failure says why.
+    if (listeners.length === 0 && skipped.length > 0) throw skipped[0]!.error;
+    return { listeners, skipped };
   } catch (error) {
     closeAll(listeners);
     throw error;
@@ -197,19 +237,37 @@ function bindOnce(addresses: string[], port: number): Deno.TcpListener[] {
 
 /** Options of {@linkcode listenAll}. */
 export interface ListenOptions {
-  /** Where a host left out as covered is logged (`listen.covered`, info). @default {none} */
+  /**
+   * Where a host left out as covered is logged (`listen.covered`, info), and
+   * a default host skipped (`listen.skipped`, warn). @default {none}
+   */
   logger?: Logger;
+  /**
+   * Whether `hosts` is the default list (`127.0.0.1,::1`), not one the
+   * operator named: then a loopback of an address family this machine does
+   * not have (IPv6 turned off) is skipped with a warning, as long as the
+   * other is bound, rather than stopping the start. A host the operator
+   * named must be bound, or the start fails.
+   *
+   * @default {false}
+   */
+  defaultHosts?: boolean;
+  /** Binds one address (tests simulate the system's refusals). @default {Deno.listen} */
+  bind?: (hostname: string, port: number) => Deno.TcpListener;
 }
 
 /** The plan for `hosts`: `*` alone, or each host resolved and the overlaps left out. */
-function planHosts(hosts: readonly string[]): ListenPlan {
+function planHosts(bind: Bind, hosts: readonly string[]): ListenPlan {
   const bare = hosts.map((host) => host.replace(/^\[(.*)\]$/, "$1"));
   if (bare.includes("*")) return { bind: ["*"], covered: [] }; // every address already
 
-  const resolved = [...new Set(bare)].map((host) => ({ host, address: resolveAddress(host) }));
+  const resolved = [...new Set(bare)].map((host) => ({
+    host,
+    address: resolveAddress(bind, host),
+  }));
   const addresses = resolved.map(({ address }) => address);
   const ipv4 = addresses.find((address) => IPV4.test(address));
-  const dualStack = addresses.includes("::") && ipv4 !== undefined && isDualStack(ipv4);
+  const dualStack = addresses.includes("::") && ipv4 !== undefined && isDualStack(bind, ipv4);
   return planListeners(resolved, { dualStack });
 }
 
@@ -221,21 +279,30 @@ function planHosts(hosts: readonly string[]): ListenPlan {
  *
  * @param hosts The configured hosts; `*` means every address.
  * @param port The port; 0 picks a free one.
- * @param options Where to log the hosts left out.
+ * @param options Where to log the hosts left out, and whether `hosts` is the default list.
  * @returns One listener per address bound, in the order bound.
  * @throws {Deno.errors.AddrInUse} when another program holds the port on
- * one of the addresses; the message names it.
+ * one of the addresses; the message names it, as every failure to bind does
+ * (`Cannot listen on 127.0.0.1:80: Permission denied ...`).
  */
 export function listenAll(
   hosts: readonly string[],
   port: number,
   options: ListenOptions = {},
 ): Deno.TcpListener[] {
-  const plan = planHosts(hosts);
+  const bind = options.bind ?? listenTcp;
+  const plan = planHosts(bind, hosts);
   for (let attempt = 1;; attempt++) {
     try {
-      const listeners = bindOnce(plan.bind, port);
+      const { listeners, skipped } = bindOnce(bind, plan.bind, port, options.defaultHosts ?? false);
       const shared = (listeners[0]!.addr as Deno.NetAddr).port;
+      for (const { address, error } of skipped) {
+        options.logger?.warn("listen.skipped", {
+          address: formatAddr({ transport: "tcp", hostname: address, port: shared }),
+          error: error.message,
+          advice: "this machine lacks its address family; name --host to require it",
+        });
+      }
       for (const { host, by } of plan.covered) {
         options.logger?.info("listen.covered", {
           host,

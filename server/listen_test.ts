@@ -160,3 +160,84 @@ Deno.test("listenAll() still fails with AddrInUse naming the address when anothe
     taken.close();
   }
 });
+
+/** `Deno.listen`, except that `refused` addresses fail as the system would refuse them. */
+function bindRefusing(refused: Record<string, () => Error>) {
+  return (hostname: string, port: number): Deno.TcpListener => {
+    const refusal = refused[hostname];
+    if (refusal) throw refusal();
+    return Deno.listen({ hostname, port, transport: "tcp" });
+  };
+}
+
+const NO_IPV6 = {
+  "::1": () => new Deno.errors.AddrNotAvailable("Cannot assign requested address (os error 99)"),
+};
+
+Deno.test("listenAll() names the address and port when the system refuses a port below 1024", () => {
+  const bind = (hostname: string, port: number): Deno.TcpListener => {
+    if (port < 1024) throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+    return Deno.listen({ hostname, port, transport: "tcp" });
+  };
+  assert.throws(
+    () => listenAll(["127.0.0.1"], 80, { bind }),
+    (error) =>
+      error instanceof Deno.errors.PermissionDenied &&
+      error.message === "Cannot listen on 127.0.0.1:80: Permission denied (os error 13)",
+  );
+});
+
+Deno.test({
+  name: "listenAll() names the address and port of a real port below 1024 it may not take",
+  fn() {
+    // Root (or a machine with ip_unprivileged_port_start = 0) may bind any
+    // port: the simulated refusal above stands in for it then. (Deno.uid()
+    // would need --allow-sys.)
+    let listeners: Deno.TcpListener[];
+    try {
+      listeners = listenAll(["127.0.0.1"], 1);
+    } catch (error) {
+      assert.ok(error instanceof Deno.errors.PermissionDenied, String(error));
+      assert.match(error.message, /^Cannot listen on 127\.0\.0\.1:1: /);
+      return;
+    }
+    closeAll(listeners);
+    console.log("skipped: port 1 could be bound here (running as root?); see the simulated test");
+  },
+});
+
+Deno.test("listenAll() with the default hosts skips ::1 where IPv6 is off, with a warning, and listens on 127.0.0.1", () => {
+  const lines: string[] = [];
+  const logger = new Logger({ write: (line) => lines.push(line) });
+  const listeners = listenAll(["127.0.0.1", "::1"], 0, {
+    bind: bindRefusing(NO_IPV6),
+    defaultHosts: true,
+    logger,
+  });
+  try {
+    assert.deepEqual(listeners.map((l) => (l.addr as Deno.NetAddr).hostname), ["127.0.0.1"]);
+    const port = (listeners[0]!.addr as Deno.NetAddr).port;
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0]!, new RegExp(` WARN listen\\.skipped address=\\[::1\\]:${port} `));
+  } finally {
+    closeAll(listeners);
+  }
+});
+
+Deno.test("listenAll() fails on a host the operator named that this machine cannot bind, naming it", () => {
+  assert.throws(
+    () => listenAll(["127.0.0.1", "::1"], 0, { bind: bindRefusing(NO_IPV6) }),
+    (error) => error instanceof Deno.errors.AddrNotAvailable && /\[::1\]:\d+/.test(error.message),
+  );
+});
+
+Deno.test("listenAll() with the default hosts fails when neither family can be bound", () => {
+  const bind = bindRefusing({
+    ...NO_IPV6,
+    "127.0.0.1": () => new Error("Address family not supported by protocol (os error 97)"),
+  });
+  assert.throws(
+    () => listenAll(["127.0.0.1", "::1"], 0, { bind, defaultHosts: true }),
+    /Cannot listen on 127\.0\.0\.1:0: Address family not supported/,
+  );
+});

@@ -12,6 +12,7 @@ import { Capacity } from "./capacity.ts";
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_LIMITS,
+  SERVER_SETTINGS,
   type ServerConfig,
   V11_DEFAULTS,
 } from "./config/server_config.ts";
@@ -31,6 +32,9 @@ import { InlinePool } from "./processing/inline_pool.ts";
 import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
+import { isPostgresUrl } from "./store/postgres/postgres_url.ts";
+import { SqliteDatabase } from "../workers/sqlite/sqlite_database.ts";
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../workers/sqlite/schema.ts";
 import { isSharedQueue } from "./store/shared_queue.ts";
 import { observesBatches, type Store } from "./store/store.ts";
 
@@ -187,7 +191,11 @@ export class Server implements AsyncDisposable {
     let listeners: Deno.TcpListener[] = [];
     let metrics: MetricsEndpoint | null = null;
     try {
-      listeners = listenAll(config.hosts, config.port, { logger });
+      // The default list may lose a family the machine lacks (IPv6 off): a
+      // start that fails there (exit 2) is not restarted by systemd. (The
+      // same list named by the operator counts as the default.)
+      const defaultHosts = String(config.hosts) === String(SERVER_SETTINGS.hosts.default);
+      listeners = listenAll(config.hosts, config.port, { logger, defaultHosts });
       metrics = startMetricsBeside(config, listeners, logger);
       pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
@@ -196,6 +204,8 @@ export class Server implements AsyncDisposable {
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
         ...(processor ? { processor } : {}),
       });
+      // Read before the store migrates it: an upgrade is logged, not silent.
+      const before = options.store ? null : schemaBeforeOpen(config.db);
       store ??= await openStore({
         db: config.db,
         sync: config.sync,
@@ -204,6 +214,9 @@ export class Server implements AsyncDisposable {
         logger,
         onFatal: failed.resolve,
       });
+      if (before !== null && before > 0 && before < SQLITE_SCHEMA_VERSION) {
+        logger.info("store.migrated", { db: config.db, from: before, to: SQLITE_SCHEMA_VERSION });
+      }
       if (metrics !== null) reportBatches(metrics, store);
       const orders = new OrderService({
         store,
@@ -469,4 +482,13 @@ function startMetricsBeside(
       { cause: error },
     );
   }
+}
+
+/**
+ * The schema version of the SQLite file `db` before this daemon opens it;
+ * null for PostgreSQL (which logs its own migration), `:memory:`, or a file
+ * not there yet.
+ */
+function schemaBeforeOpen(db: string): number | null {
+  return isPostgresUrl(db) ? null : SqliteDatabase.peekSchemaVersion(db);
 }

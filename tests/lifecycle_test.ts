@@ -12,11 +12,14 @@ import {
   ROOT,
   runMain,
   serverPermissions,
+  startInProcess,
   startSubprocess,
   tempDir,
   waitUntil,
 } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { Logger } from "../server/log.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../workers/sqlite/schema.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
@@ -467,5 +470,41 @@ testWith("read", "write", "run", "env")(
       assert.match(out, /^resumen recibidos=0 /m, signal);
       assert.doesNotMatch(out, /listening on/, `${signal}: never said ready`);
     }
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a database file of an older schema is upgraded at start with a store.migrated line naming both versions",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/old.db`;
+    // As a daemon two releases back left it: in WAL mode, at version N - 2.
+    const old = new DatabaseSync(path);
+    old.exec("PRAGMA journal_mode = WAL");
+    for (const ddl of MIGRATIONS.slice(0, SCHEMA_VERSION - 2)) old.exec(ddl);
+    old.exec(`PRAGMA user_version = ${SCHEMA_VERSION - 2}`);
+    old.close();
+    const lines: string[] = [];
+    const logger = new Logger({ write: (line) => lines.push(line) });
+    {
+      await using _daemon = await startInProcess({ db: path }, { logger });
+    }
+    const migrated = lines.filter((line) => line.split(" ")[2] === "store.migrated");
+    assert.equal(migrated.length, 1, lines.join("\n"));
+    assert.match(
+      migrated[0]!,
+      new RegExp(` INFO store\\.migrated db=\\S+ from=${SCHEMA_VERSION - 2} to=${SCHEMA_VERSION}$`),
+    );
+    // Opened again, at the latest version: nothing to say.
+    lines.length = 0;
+    {
+      await using _daemon = await startInProcess({ db: path }, { logger });
+    }
+    assert.equal(lines.filter((line) => line.includes("store.migrated")).length, 0);
+    // A new file is created, not upgraded.
+    {
+      await using _daemon = await startInProcess({ db: `${dir.path}/new.db` }, { logger });
+    }
+    assert.equal(lines.filter((line) => line.includes("store.migrated")).length, 0);
   },
 );

@@ -234,3 +234,25 @@ testWith("read", "write", "run", "env")(
     assert.match(result.stderr, new RegExp(`--metrics-port ${port}: it is the daemon's own port`));
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "an env file line that is not NAME=value exits 2 naming the file and line, for every subcommand",
+  async () => {
+    await using dir = await tempDir();
+    // Without `=` parseEnv would skip it: the daemon would start on 8888.
+    Deno.writeTextFileSync(`${dir.path}/.env.local`, "# settings\nPEDIDOS_PORT 9504\n");
+    const commands = [
+      ["server", "--db", ":memory:"],
+      ["client", "ping"],
+      ["load"],
+      ["web"],
+      ["usuarios", "operador", "ana", "--db", `${dir.path}/x.db`],
+    ];
+    for (const args of commands) {
+      // One that skipped the line would run on (a daemon on 8888): cut short.
+      const result = await runMain(dir.path, args, { timeoutMs: 20_000 });
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, /line 2 of env file \.env\.local \(starting "PEDIDOS_PORT"\)/);
+    }
+  },
+);

@@ -458,6 +458,22 @@ Deno.test("parseServerConfig() refuses bad values from the env file, naming the 
   }
 });
 
+Deno.test("parseServerConfig() refuses an env file line that is not NAME=value, naming the file and line", () => {
+  const files = { "x.env": "PEDIDOS_WORKERS=2\n\nPEDIDOS_PORT 9504\n" };
+  assert.throws(
+    () => parseServerConfig(["--env-file", "x.env"], fake({}, files).sources),
+    (error) =>
+      error instanceof ConfigError &&
+      error.message.includes("line 3 of env file x.env") &&
+      error.message.includes('"PEDIDOS_PORT"'),
+  );
+  // The client reads the same file the same way.
+  assert.throws(
+    () => parseClientConfig([], fake({}, { ".env.local": "PEDIDOS_PORT 9504\n" }).sources),
+    (error) => error instanceof ConfigError && error.message.includes("line 1 of env file"),
+  );
+});
+
 Deno.test("parseServerConfig() refuses unknown flags, missing values and arguments", () => {
   const cases: [string[], RegExp][] = [
     [["--nope"], /Unknown option '--nope'/],

@@ -17,6 +17,7 @@
  */
 
 import { parseArgs, parseEnv } from "node:util";
+import { findMalformedLine } from "./malformed_env_line.ts";
 
 /** A bad flag, environment variable or env file; the message says which, the value and why. */
 export class ConfigError extends Error {
@@ -212,7 +213,17 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
   if (text === null && explicit) {
     throw new ConfigError(`Cannot read env file "${path}": it does not exist`);
   }
-  return text === null ? null : parseEnvText(text);
+  if (text === null) return null;
+  // `parseEnv` skips a line it cannot read, and the setting on it would be
+  // silently left at its default: a bad line is a bad value, refused as one.
+  const malformed = findMalformedLine(text.replace(/^\uFEFF/, ""));
+  if (malformed !== null) {
+    throw new ConfigError(
+      `Invalid line ${malformed.line} of env file ${path} (starting "${malformed.start}"): ` +
+        "must be NAME=value, export NAME=value, a # comment or blank",
+    );
+  }
+  return parseEnvText(text);
 }
 
 /**

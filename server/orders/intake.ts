@@ -16,7 +16,9 @@ import type { ActiveOrders } from "./active_orders.ts";
 import { ClavesInFlight } from "./claves_in_flight.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import type { RunCounters } from "./run_counters.ts";
+import { queueFull } from "./queue_full.ts";
 import type { Scheduler } from "./scheduler.ts";
+import type { StorageHealth } from "./storage_health.ts";
 
 /** Options of {@linkcode Intake}. */
 export interface IntakeOptions {
@@ -27,6 +29,8 @@ export interface IntakeOptions {
   counters: RunCounters;
   waiters: FinishWaiters;
   logger: Logger;
+  /** Notes failed writes, and logs when they succeed again. */
+  storage: StorageHealth;
 }
 
 /** Accepts, cancels and retries orders. */
@@ -38,6 +42,7 @@ export class Intake {
   readonly #counters: RunCounters;
   readonly #waiters: FinishWaiters;
   readonly #logger: Logger;
+  readonly #storage: StorageHealth;
   readonly #claves = new ClavesInFlight();
   /**
    * CANCELARs in flight, by id, of orders they found not held here. An
@@ -64,6 +69,7 @@ export class Intake {
     this.#counters = options.counters;
     this.#waiters = options.waiters;
     this.#logger = options.logger;
+    this.#storage = options.storage;
   }
 
   /**
@@ -92,7 +98,7 @@ export class Intake {
     const begin = (permit: Permit) => {
       const inserting = this.#claves.track(
         pedido.clave,
-        this.#store.insert(pedido, new Date().toISOString(), owner ?? null),
+        this.#storage.track(this.#store.insert(pedido, new Date().toISOString(), owner ?? null)),
       );
       // With a clave, it holds a slot it may give back (a duplicate): an order
       // that finds none waits until it has kept or given back its slot.
@@ -129,7 +135,7 @@ export class Intake {
     }
     if (started === null) {
       this.#counters.rejected();
-      throw new ProtocolError("queue_full");
+      throw queueFull(this.#logger, this.#capacity);
     }
     const { permit, inserting, decided } = started as Started;
     try {
@@ -205,7 +211,7 @@ export class Intake {
     if (watching) this.#cancelling.set(id, (this.#cancelling.get(id) ?? 0) + 1);
     let result: ChangeResult;
     try {
-      result = await this.#store.cancel(id, new Date().toISOString());
+      result = await this.#storage.track(this.#store.cancel(id, new Date().toISOString()));
     } catch (error) {
       this.#logger.repeated("error", "order.cancel_failed", { id, error: String(error) });
       if (watching) this.#unwatch(id, false);
@@ -242,10 +248,10 @@ export class Intake {
       throw notRetryable(this.#active.present(stored));
     }
     const permit = this.#capacity.tryTake();
-    if (permit === null) throw new ProtocolError("queue_full");
+    if (permit === null) throw queueFull(this.#logger, this.#capacity);
     let result: ChangeResult;
     try {
-      result = await this.#store.retry(id);
+      result = await this.#storage.track(this.#store.retry(id));
     } catch (error) {
       permit.release();
       this.#logger.repeated("error", "order.retry_failed", { id, error: String(error) });

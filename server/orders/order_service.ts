@@ -36,6 +36,7 @@ import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SharedOrders } from "./shared_orders.ts";
+import { StorageHealth } from "./storage_health.ts";
 import { runTask } from "./tasks.ts";
 
 /** Options of {@linkcode OrderService}. */
@@ -130,6 +131,8 @@ export class OrderService {
       largestOrderBytes: largestOrderBytes(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES),
       turns: new ReadTurns(),
     };
+    // Both write to the store: a run of failed writes ends at either's success.
+    const storage = new StorageHealth(this.#logger);
     const parts = {
       store: this.#store,
       active: this.#active,
@@ -139,12 +142,18 @@ export class OrderService {
     };
     this.#scheduler = new Scheduler({
       ...parts,
+      storage,
       pool: this.#pool,
       ...(options.processMs ? { processMs: options.processMs } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.processor ? { processor: options.processor } : {}),
     });
-    this.#intake = new Intake({ ...parts, capacity: this.#capacity, scheduler: this.#scheduler });
+    this.#intake = new Intake({
+      ...parts,
+      storage,
+      capacity: this.#capacity,
+      scheduler: this.#scheduler,
+    });
     const store = this.#store;
     this.#shared = isSharedQueue(store)
       ? new SharedOrders({

@@ -274,3 +274,102 @@ Deno.test("OrderService: an attempt whose start could not be written still ends 
     await service.drain(1000);
   }
 });
+
+/** A logger that keeps its lines, on a clock the test moves. */
+function keptLines(level: "debug" | "info" = "info") {
+  const lines: string[] = [];
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const logger = new Logger({ level, write: (line) => lines.push(line), now: () => new Date(now) });
+  const advance = (ms: number) => void (now += ms);
+  const of = (event: string) => lines.filter((line) => line.split(" ")[2] === event);
+  return { logger, advance, of };
+}
+
+Deno.test("OrderService.submit(): queue_full refusals are logged at warn with the capacity, one line per 10 s with the count held back", async () => {
+  const { logger, advance, of } = keptLines();
+  await using pool = new InlinePool(1);
+  const { promise: held, resolve: release } = Promise.withResolvers<string>();
+  pool.submit = () => held; // the one order accepted runs until the end of the test
+  const service = new OrderService({
+    store: new MemoryStore(),
+    capacity: Capacity.create(1),
+    pool,
+    logger,
+  });
+  try {
+    assert.equal((await service.submit(ORDER)).ok, true);
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(service.submit(ORDER), { code: "queue_full" });
+    }
+    assert.equal(of("intake.queue_full").length, 1, "the first refusal, the next two held back");
+    assert.match(of("intake.queue_full")[0]!, / WARN intake\.queue_full capacity=1$/);
+    advance(10_000);
+    await assert.rejects(service.submit(ORDER), { code: "queue_full" });
+    assert.equal(of("intake.queue_full").length, 2);
+    assert.match(of("intake.queue_full")[1]!, / WARN intake\.queue_full capacity=1 repeated=2$/);
+  } finally {
+    release("");
+    await service.drain(1000);
+  }
+});
+
+Deno.test("OrderService: an order failing for good is logged order.failed at warn; an attempt to be retried, order.attempt_failed at info", async () => {
+  const { logger, of } = keptLines();
+  const store = new MemoryStore();
+  await using pool = new InlinePool(1);
+  pool.submit = (_job, options) => {
+    options?.onStart?.(1);
+    return Promise.reject(new Error("processor crashed"));
+  };
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(1),
+    pool,
+    logger,
+    retry: new RetryPolicy({ maxAttempts: 2, baseMs: 0 }),
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    await service.status(id, { esperar: true, timeoutMs: 5000 });
+    assert.equal((await store.get(id))?.estado, "error");
+    assert.deepEqual(of("order.attempt_failed").map((line) => line.split(" ")[1]), ["INFO"]);
+    assert.match(of("order.attempt_failed")[0]!, /attempt=1 .*retry_in_ms=0$/);
+    assert.equal(of("order.failed").length, 1);
+    assert.match(
+      of("order.failed")[0]!,
+      new RegExp(` WARN order\\.failed id=${id} attempt=2 error="processor crashed"$`),
+    );
+  } finally {
+    await service.drain(1000);
+  }
+});
+
+Deno.test("OrderService.submit(): after writes failed (a full disk), the first that succeeds logs storage.recovered once", async () => {
+  const { logger, of } = keptLines();
+  const store = new MemoryStore();
+  let full = true;
+  const insert = store.insert.bind(store);
+  store.insert = (...args) =>
+    full ? Promise.reject(new Error("database or disk is full")) : insert(...args);
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(4),
+    pool,
+    logger,
+    processMs: { min: 0, max: 0 },
+  });
+  try {
+    await assert.rejects(service.submit(ORDER), { code: "internal" });
+    await assert.rejects(service.submit(ORDER), { code: "internal" });
+    assert.equal(of("storage.recovered").length, 0, "not while writes fail");
+    full = false;
+    await service.submit(ORDER);
+    await service.submit(ORDER);
+    assert.deepEqual(of("storage.recovered").map((line) => line.split(" ").slice(1).join(" ")), [
+      "INFO storage.recovered failed_writes=2",
+    ]);
+  } finally {
+    await service.drain(1000);
+  }
+});

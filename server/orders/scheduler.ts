@@ -30,9 +30,11 @@ import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
+import { logFailedAttempt } from "./failed_attempt_log.ts";
 import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
+import type { StorageHealth } from "./storage_health.ts";
 
 /** Options of {@linkcode Scheduler}. */
 export interface SchedulerOptions extends ProcessingOptions {
@@ -42,6 +44,8 @@ export interface SchedulerOptions extends ProcessingOptions {
   counters: RunCounters;
   waiters: FinishWaiters;
   logger: Logger;
+  /** Notes failed writes, and logs when they succeed again. */
+  storage: StorageHealth;
 }
 
 /** The reason a queued attempt was withdrawn (CANCELAR). */
@@ -55,6 +59,7 @@ export class Scheduler {
   readonly #counters: RunCounters;
   readonly #waiters: FinishWaiters;
   readonly #logger: Logger;
+  readonly #storage: StorageHealth;
   readonly #processMs: { min: number; max: number };
   readonly #retry: RetryPolicy;
   readonly #processor: { timeoutMs: number } | undefined;
@@ -71,6 +76,7 @@ export class Scheduler {
     this.#counters = options.counters;
     this.#waiters = options.waiters;
     this.#logger = options.logger;
+    this.#storage = options.storage;
     this.#processMs = options.processMs ?? { min: 0, max: 0 };
     this.#retry = options.retry ?? new RetryPolicy();
     this.#processor = options.processor;
@@ -108,7 +114,7 @@ export class Scheduler {
         id,
         outcome,
         startedAt,
-        () => this.#store.markRan(id, worker, start, outcome),
+        () => this.#storage.track(this.#store.markRan(id, worker, start, outcome)),
       );
     };
     // The end of an attempt whose start could not be written records the start
@@ -133,11 +139,11 @@ export class Scheduler {
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;
         const wait = this.#retry.delayAfter(attempts);
-        this.#logger.warn("order.attempt_failed", {
+        logFailedAttempt(this.#logger, {
           id,
           attempt: attempts,
           error: error.message,
-          retry_in_ms: wait,
+          retryInMs: wait,
         });
         if (wait !== null) return this.#retryLater({ ...pedido, intentos: attempts }, wait);
         const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };
@@ -192,7 +198,7 @@ export class Scheduler {
     held.pedido = pedido;
     held.job = null;
     const withdraw = held.backoff = new AbortController();
-    this.#store.markPending(id).catch((error) =>
+    this.#storage.track(this.#store.markPending(id)).catch((error) =>
       this.#logger.repeated("warn", "order.mark_pending_failed", { id, error: String(error) })
     );
     const signal = AbortSignal.any([withdraw.signal, this.#draining.signal]);
@@ -208,7 +214,8 @@ export class Scheduler {
 
   /** Writes an attempt's start; resolves with whether it was written (never rejects). */
   #markStarted(id: number, worker: number, startedAt: number): Promise<boolean> {
-    return this.#store.markStarted(id, worker, iso(startedAt)).then(() => true, (error) => {
+    const writing = this.#storage.track(this.#store.markStarted(id, worker, iso(startedAt)));
+    return writing.then(() => true, (error) => {
       this.#logger.repeated("error", "order.mark_started_failed", { id, error: String(error) });
       return false;
     });
@@ -222,7 +229,7 @@ export class Scheduler {
     id: number,
     outcome: Outcome,
     startedAt: number,
-    write: () => Promise<void> = () => this.#store.markFinished(id, outcome),
+    write: () => Promise<void> = () => this.#storage.track(this.#store.markFinished(id, outcome)),
   ): Promise<void> {
     this.#active.move(id, "cerrando");
     // Retried until it is committed (a full disk may come back); when the
@@ -256,7 +263,7 @@ export class Scheduler {
     this.#active.end(id);
     this.#leftPending++;
     try {
-      await this.#store.markPending(id);
+      await this.#storage.track(this.#store.markPending(id));
     } catch (error) {
       // Left `en proceso`: the next start processes it again all the same.
       this.#logger.repeated("warn", "order.mark_pending_failed", { id, error: String(error) });

@@ -30,6 +30,7 @@ import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
+import { logFailedAttempt } from "./failed_attempt_log.ts";
 import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
@@ -164,11 +165,11 @@ export class SharedAttempts {
           return this.#release(lease, worker > 0);
         }
         const wait = this.#retry.delayAfter(lease.attempt);
-        logger.warn("order.attempt_failed", {
+        logFailedAttempt(logger, {
           id: lease.id,
           attempt: lease.attempt,
           error: error.message,
-          retry_in_ms: wait,
+          retryInMs: wait,
         });
         if (wait !== null) return this.#release(lease, true, wait);
         const outcome: Outcome = { estado: "error", at: iso(Date.now()), detalle: error.message };

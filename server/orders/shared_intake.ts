@@ -24,6 +24,7 @@ import type { ActiveOrders } from "./active_orders.ts";
 import { ClavesInFlight } from "./claves_in_flight.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import { duplicateReply, notCancellable, notFound, notRetryable } from "./intake.ts";
+import { queueFull } from "./queue_full.ts";
 import type { RunCounters } from "./run_counters.ts";
 
 /** Options of {@linkcode SharedIntake}. */
@@ -109,7 +110,7 @@ export class SharedIntake {
         if (stored) return duplicateReply(stored);
       }
       counters.rejected();
-      throw new ProtocolError("queue_full");
+      throw queueFull(this.#options.logger, this.#options.capacity);
     }
     const { taker } = this.#options;
     const take = taker?.reserve() ?? false;
@@ -131,7 +132,7 @@ export class SharedIntake {
     }
     if (result.status === "full") {
       counters.rejected();
-      throw new ProtocolError("queue_full");
+      throw queueFull(this.#options.logger, this.#options.capacity);
     }
     if (result.status === "duplicate") return duplicateReply(result.pedido);
     counters.accepted();
@@ -179,7 +180,7 @@ export class SharedIntake {
       () => this.#options.store.retryWithinCapacity(id),
       { message: "❌ No se pudo reintentar el pedido; reintente." },
     );
-    if (result.status === "full") throw new ProtocolError("queue_full");
+    if (result.status === "full") throw queueFull(this.#options.logger, this.#options.capacity);
     if (result.status === "not_found") throw notFound(id);
     if (result.status === "refused") throw notRetryable(result.pedido);
     this.#options.logger.debug("order.retried", { id });
@@ -196,7 +197,7 @@ export class SharedIntake {
     const permit: Permit | null = this.#options.capacity.tryTake();
     if (permit === null) {
       if (options.countRejected) this.#options.counters.rejected();
-      throw new ProtocolError("queue_full");
+      throw queueFull(this.#options.logger, this.#options.capacity);
     }
     try {
       return await this.#guard(event, write, options.message);

@@ -218,6 +218,28 @@ export class SqliteDatabase implements Disposable {
     return new SqliteDatabase(db, path, readOnly ? null : DatabaseFile.watch(path));
   }
 
+  /**
+   * The schema version of the database file at `path` as it is now, read
+   * without changing it (nor creating it): what {@linkcode SqliteDatabase.open}
+   * will migrate from, for the log line of an upgrade.
+   *
+   * @param path A file path; `:memory:` is never there before it is opened.
+   * @returns The version (0 for an empty file), or null when the file does not
+   * exist or cannot be read (opening it will say why).
+   */
+  static peekSchemaVersion(path: string): number | null {
+    if (path === ":memory:" || path.startsWith("file:")) return null;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { readOnly: true });
+      return schemaVersion(db);
+    } catch {
+      return null;
+    } finally {
+      if (db?.isOpen) db.close();
+    }
+  }
+
   /** The file's schema version (`PRAGMA user_version`). */
   get schemaVersion(): number {
     return schemaVersion(this.#db);

@@ -13,6 +13,7 @@
  */
 
 import type { Sql } from "postgres";
+import type { Logger } from "../../log.ts";
 
 /** The advisory lock key of migrations and of the capacity check at start. */
 export const SCHEMA_LOCK = 0x70656469; // "pedi"
@@ -201,20 +202,32 @@ export const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
+/** Options of {@linkcode migrate}. */
+export interface MigrateOptions {
+  /** Where an upgrade of an older schema is logged (`store.migrated`, info). @default {none} */
+  logger?: Logger;
+  /** The database as shown in that line (a URL without its password). @default {none} */
+  db?: string;
+}
+
 /**
  * Creates or upgrades the schema, in one transaction under
- * {@linkcode SCHEMA_LOCK}. Idempotent.
+ * {@linkcode SCHEMA_LOCK}. Idempotent. An upgrade of an older schema (not the
+ * creation of a new one) is logged once committed, with `from` and `to`.
  *
  * @param sql A connection pool.
+ * @param options Where to log an upgrade.
  * @returns The schema version after migrating.
  * @throws {Error} When the database's version is newer than this code knows.
  */
-export async function migrate(sql: Sql): Promise<number> {
-  return await sql.begin(async (tx) => {
+export async function migrate(sql: Sql, options: MigrateOptions = {}): Promise<number> {
+  let from = SCHEMA_VERSION;
+  await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
     await tx`CREATE TABLE IF NOT EXISTS pedidos_esquema (version integer NOT NULL)`;
     const rows = await tx<{ version: number }[]>`SELECT version FROM pedidos_esquema`;
     const current = rows[0]?.version ?? 0;
+    from = current;
     if (current > SCHEMA_VERSION) {
       throw new Error(
         `Cannot migrate database: its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
@@ -228,6 +241,10 @@ export async function migrate(sql: Sql): Promise<number> {
     } else if (current < SCHEMA_VERSION) {
       await tx`UPDATE pedidos_esquema SET version = ${SCHEMA_VERSION}`;
     }
-    return SCHEMA_VERSION;
-  }) as number;
+  });
+  // Another daemon may have done it first (then `from` is already the latest).
+  if (from > 0 && from < SCHEMA_VERSION) {
+    options.logger?.info("store.migrated", { db: options.db, from, to: SCHEMA_VERSION });
+  }
+  return SCHEMA_VERSION;
 }

@@ -113,6 +113,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly #workListeners = new Set<(origin: WorkOrigin) => void>();
   readonly #finishListeners = new Set<(ids: number[]) => void>();
   readonly #logger: Logger;
+  /** The database's URL without its password, for log lines. */
+  readonly #shown: string;
   #ready = false;
   /** Whether {@linkcode PostgresStore.open} returned it. */
   #opened = false;
@@ -124,6 +126,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
     const logger = options.logger ?? new Logger({ level: "error" });
     this.#logger = logger;
+    this.#shown = redactDatabaseUrl(options.url);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     this.#pools = new ConnectionPools({
@@ -277,7 +280,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   async #prepare(): Promise<void> {
     try {
       if (!this.#ready) {
-        await migrate(this.#pools.main);
+        await migrate(this.#pools.main, { logger: this.#logger, db: this.#shown });
         if (this.#capacity !== undefined) {
           const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
           await registerNode(this.#pools.main, node);

@@ -11,6 +11,7 @@ import { idleInTransactionMsFor } from "./driver_options.ts";
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
 import { PostgresStore } from "./postgres_store.ts";
+import { Logger } from "../../log.ts";
 import { CAPACITY_LOCK, MIGRATIONS, SCHEMA_VERSION } from "./postgres_schema.ts";
 import { testWith } from "../../../tests/permissions.ts";
 import { setAccountRole } from "../../accounts/usuarios_command.ts";
@@ -194,6 +195,35 @@ pgTest({
     assert.equal(version?.version, SCHEMA_VERSION);
     assert.equal(await resultadoType(db.sql), "jsonb");
     assert.deepEqual((await store.get(1))?.resultado, { total: 3 });
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore: opening a database of an older schema logs store.migrated with both versions; a new or current one logs none",
+  async fn() {
+    await using db = await freshDatabase();
+    await db.sql.begin((tx) => schemaAt(tx, 2));
+    const lines: string[] = [];
+    const logger = new Logger({ write: (line) => lines.push(line) });
+    const migrated = () => lines.filter((line) => line.split(" ")[2] === "store.migrated");
+    {
+      await using _store = await PostgresStore.open({ url: db.url, capacity: 6, logger });
+    }
+    assert.equal(migrated().length, 1, lines.join("\n"));
+    assert.match(
+      migrated()[0]!,
+      new RegExp(` INFO store\\.migrated db=\\S+ from=2 to=${SCHEMA_VERSION}$`),
+    );
+    assert.doesNotMatch(migrated()[0]!, /password|:[^@/]*@/, "the URL shown without a password");
+    {
+      await using _store = await PostgresStore.open({ url: db.url, capacity: 6, logger });
+    }
+    await using fresh = await freshDatabase();
+    {
+      await using _store = await PostgresStore.open({ url: fresh.url, capacity: 6, logger });
+    }
+    assert.equal(migrated().length, 1, "no upgrade: at the latest version, or created new");
   },
 });
 

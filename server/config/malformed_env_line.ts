@@ -1,0 +1,60 @@
+/**
+ * Finding the line of an env file that `node:util` `parseEnv` would skip
+ * without a word: `PEDIDOS_PORT 9504` (no `=`) sets nothing, and the daemon
+ * would start on its default port.
+ *
+ * @module
+ */
+
+/** A line of an env file that is not `NAME=value`, a comment or blank. */
+export interface MalformedLine {
+  /** Its number, from 1. */
+  line: number;
+  /** Its first word, to point at it without showing a value that may be a secret. */
+  start: string;
+}
+
+/** `NAME=value` or `export NAME=value`, as `parseEnv` reads them; a name has no spaces. */
+const ASSIGNMENT = /^(?:export\s+)?[^\s=#]+\s*=(.*)$/;
+
+/**
+ * The first line of `text` that is neither blank, nor a comment, nor
+ * `[export ]NAME=value`, or null when there is none. The lines inside a
+ * quoted value that spans lines (`A="one\ntwo"`) are part of the value.
+ *
+ * @example Usage
+ * ```ts
+ * import { findMalformedLine } from "./malformed_env_line.ts";
+ * console.log(findMalformedLine("# port\nPEDIDOS_PORT 9504\n")); // { line: 2, start: "PEDIDOS_PORT" }
+ * ```
+ * @param text The env file's text, without a byte order mark.
+ */
+export function findMalformedLine(text: string): MalformedLine | null {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const assignment = ASSIGNMENT.exec(line);
+    if (assignment === null) {
+      const start = line.split(/\s/, 1)[0]!.slice(0, 40);
+      return { line: i + 1, start };
+    }
+    i = lastLineOfValue(lines, i, assignment[1]!.trim());
+  }
+  return null;
+}
+
+/**
+ * The index of the line where the value starting on line `i` ends: a quote
+ * left open on its line closes on a later one (as `parseEnv` reads it), or,
+ * never closed, is read as plain text on its own line.
+ */
+function lastLineOfValue(lines: readonly string[], i: number, value: string): number {
+  const quote = value[0];
+  if (quote !== '"' && quote !== "'" && quote !== "`") return i;
+  if (value.indexOf(quote, 1) !== -1) return i;
+  for (let j = i + 1; j < lines.length; j++) {
+    if (lines[j]!.includes(quote)) return j;
+  }
+  return i;
+}
