@@ -30,9 +30,26 @@ function writeStderr(line: string): void {
   }
 }
 
+/** What a bare value may not hold: space, `"`, `=`, and C0, DEL and C1 controls. */
+// deno-lint-ignore no-control-regex
+const NEEDS_QUOTES = /[\s"=\u0000-\u001f\u007f-\u009f]/;
+
+/** DEL and C1 controls, which `JSON.stringify` leaves as they are. */
+const UNESCAPED_CONTROLS = /[\u007f-\u009f]/g;
+
+/**
+ * A field's value as written: bare when it can be, else JSON-quoted with
+ * every control character escaped, so that no value (a client's text, a
+ * processor module's error) can move a terminal's cursor, change its
+ * colours or start a line of its own in the log.
+ */
 function formatValue(value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
-  return /^[^\s"=]*$/.test(text) && text !== "" ? text : JSON.stringify(text);
+  if (text !== "" && !NEEDS_QUOTES.test(text)) return text;
+  return JSON.stringify(text).replace(
+    UNESCAPED_CONTROLS,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** How often a repeated failure is written at most ({@linkcode Logger.repeated}): 10 s. */

@@ -45,3 +45,19 @@ Deno.test("Logger.repeated() writes a failure that repeats once per 10 s, saying
   logger.repeated("error", "order.insert_failed", { error: "disk is full (order 1000)" });
   assert.match(lines[2]!, /error="disk is full \(order 1000\)" repeated=999$/);
 });
+
+Deno.test("Logger escapes every control character in a value: none reaches the terminal raw", () => {
+  const lines: string[] = [];
+  const log = new Logger({
+    level: "info",
+    write: (line) => lines.push(line),
+    now: () => new Date("2026-11-23T13:16:00.123Z"),
+  });
+  log.warn("worker.crash", { error: "\u001b[2J\u001b[31mboom", del: "a\u007fb", c1: "x\u009by" });
+  assert.deepEqual(lines, [
+    '2026-11-23T13:16:00.123Z WARN worker.crash error="\\u001b[2J\\u001b[31mboom" del="a\\u007fb" ' +
+    'c1="x\\u009by"',
+  ]);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(lines[0]!, /[\u0000-\u001f\u007f-\u009f]/);
+});
