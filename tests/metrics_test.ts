@@ -5,6 +5,7 @@
  */
 import { unusedPort } from "../client/testing/unused_port.ts";
 import assert from "node:assert/strict";
+import { Logger } from "../server/log.ts";
 import { scrape } from "./metrics_util.ts";
 import {
   answers200,
@@ -217,5 +218,29 @@ testWith("read", "write", "run", "env")(
     });
     daemon.process.kill("SIGTERM");
     assert.equal((await daemon.exited()).code, 0);
+  },
+);
+
+testWith("read", "write")(
+  "connections reset before the metrics endpoint accepts them cost nothing: no error logged, the next scrape answered",
+  async () => {
+    const lines: string[] = [];
+    const logger = new Logger({ level: "info", write: (line) => lines.push(line) });
+    await using daemon = await startInProcess({ metricsPort: 0 }, { logger });
+    const { port } = daemon.server.metricsAddr!;
+    // A worker connects and resets 20 times while this thread (the daemon's) is
+    // blocked, so each accept() meets a peer already gone (NotConnected). The
+    // endpoint took that for running out of descriptors and waited a second for
+    // each: 20 s without a scrape.
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL("./fixtures/reset_peers_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    worker.postMessage({ port, count: 20, done });
+    assert.equal(Atomics.wait(done, 0, 0, 20_000), "ok", "the worker reset its connections");
+    worker.terminate();
+    const metrics = await scrape(daemon.server.metricsAddr!);
+    assert.ok(metrics.text.includes("pedidos_recibidos_total"));
+    assert.deepEqual(lines.filter((line) => line.includes("accept_failed")), []);
   },
 );

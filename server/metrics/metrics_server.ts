@@ -20,6 +20,7 @@
 
 import type { Logger } from "../log.ts";
 import { pause } from "../pause.ts";
+import { peerGone } from "../peer_gone.ts";
 import { CONTENT_TYPE } from "./prometheus_text.ts";
 import { headEnd, MAX_HEAD_BYTES, parseRequestHead } from "./request_head.ts";
 
@@ -160,6 +161,8 @@ export class MetricsServer implements AsyncDisposable {
         conn = await this.#listener.accept();
       } catch (error) {
         if (closed.aborted) return;
+        // One peer that reset before it was accepted: the next one, at once.
+        if (peerGone(error)) continue;
         this.#options.logger?.error("metrics.accept_failed", {
           error: String(error),
           retry_ms: retryMs,
