@@ -29,11 +29,11 @@ import { errorReply } from "./protocol/errors.ts";
 import type { DurationSummary } from "./protocol/replies.ts";
 import { processorSource } from "./processing/processor_source.ts";
 import { InlinePool } from "./processing/inline_pool.ts";
+import { peerGone } from "./peer_gone.ts";
 import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
-import { isPostgresUrl } from "./store/postgres/postgres_url.ts";
-import { SqliteDatabase } from "../workers/sqlite/sqlite_database.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
 import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../workers/sqlite/schema.ts";
 import { isSharedQueue } from "./store/shared_queue.ts";
 import { observesBatches, type Store } from "./store/store.ts";
@@ -204,8 +204,6 @@ export class Server implements AsyncDisposable {
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
         ...(processor ? { processor } : {}),
       });
-      // Read before the store migrates it: an upgrade is logged, not silent.
-      const before = options.store ? null : schemaBeforeOpen(config.db);
       store ??= await openStore({
         db: config.db,
         sync: config.sync,
@@ -214,6 +212,8 @@ export class Server implements AsyncDisposable {
         logger,
         onFatal: failed.resolve,
       });
+      // An upgrade is logged, not silent (PostgreSQL's store logs its own).
+      const before = store instanceof SqliteStore ? store.schemaBefore : null;
       if (before !== null && before > 0 && before < SQLITE_SCHEMA_VERSION) {
         logger.info("store.migrated", { db: config.db, from: before, to: SQLITE_SCHEMA_VERSION });
       }
@@ -451,14 +451,6 @@ function limitsOf(config: ServerSettings) {
   };
 }
 
-/** Whether an accept failed only because that one peer is gone (it reset before being accepted). */
-function peerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.Interrupted;
-}
-
 /**
  * {@linkcode startMetrics}, where a `--metrics-port` that is the daemon's own
  * port (on an address that overlaps, e.g. `localhost` beside `127.0.0.1`) is
@@ -482,13 +474,4 @@ function startMetricsBeside(
       { cause: error },
     );
   }
-}
-
-/**
- * The schema version of the SQLite file `db` before this daemon opens it;
- * null for PostgreSQL (which logs its own migration), `:memory:`, or a file
- * not there yet.
- */
-function schemaBeforeOpen(db: string): number | null {
-  return isPostgresUrl(db) ? null : SqliteDatabase.peekSchemaVersion(db);
 }

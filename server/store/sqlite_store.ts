@@ -104,6 +104,7 @@ export class SqliteStore implements Store, ObservesBatches {
   #onBatch: ((batch: BatchTiming) => void) | null = null;
   /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
   #lock: DatabaseLock | null = null;
+  #schemaBefore: number | null = null;
   readonly #toWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #fromWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #toWriter = new SharedPipe(this.#toWriterBuffer);
@@ -125,6 +126,15 @@ export class SqliteStore implements Store, ObservesBatches {
     };
     worker.onmessageerror = () =>
       this.#fail("the writer worker sent a message that cannot be read");
+  }
+
+  /**
+   * The schema version the file had before this store opened it (0 for an
+   * empty file; null for a new file, `:memory:`, or one that could not be
+   * read): below the version this code writes, it was upgraded.
+   */
+  get schemaBefore(): number | null {
+    return this.#schemaBefore;
   }
 
   /**
@@ -157,12 +167,16 @@ export class SqliteStore implements Store, ObservesBatches {
         lockError = error;
       }
     }
+    // Read once the lock is held (never for a file another daemon holds, under
+    // any name), before the writer migrates it.
+    const schemaBefore = lock === null ? null : SqliteDatabase.peekSchemaVersion(path);
     const worker = new Worker(new URL("../../workers/writer_worker.ts", import.meta.url), {
       type: "module",
       name: "writer",
     });
     const store = new SqliteStore(worker, closeTimeoutMs);
     store.#lock = lock;
+    store.#schemaBefore = schemaBefore;
     worker.postMessage(
       {
         type: "init",
