@@ -43,6 +43,7 @@ import type { Logger } from "./log.ts";
 import { encodeReply } from "./protocol/encode_reply.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
+import { findTelnetInterrupt, TIMING_MARK_REFUSED } from "./protocol/telnet_interrupt.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
 import { mayReplyLarge } from "./protocol/reply_budget.ts";
@@ -162,6 +163,8 @@ export class Connection {
   #context: RunContext | null = null;
   #unsentBytes = 0;
   #writing = false;
+  /** A telnet timing mark to answer, at the next line boundary of the replies. */
+  #timingMarkDue = false;
   /** `performance.now()` when the write in progress began, or null. */
   #writeSince: number | null = null;
   #stopping = false;
@@ -282,7 +285,7 @@ export class Connection {
           break;
         }
         this.#framer ??= new RequestFramer({ maxRequestBytes: this.#maxRequestBytes });
-        const frames = this.#framer.push(buffer.subarray(0, n));
+        const frames = this.#frame(this.#framer, buffer.subarray(0, n));
         // A request coming in line by line (typed into telnet, pasted over a
         // slow link) is activity at each of its lines. Bytes that end no line
         // are not (a peer dribbling a request that never ends is cut by the
@@ -514,6 +517,25 @@ export class Connection {
     }
   }
 
+  /**
+   * The requests `chunk` completes. Telnet's Ctrl-C in it drops the request
+   * being typed, and its timing mark is answered at once, between two reply
+   * lines (`telnet_interrupt.ts`): telnet shows nothing until it comes.
+   */
+  #frame(framer: RequestFramer, chunk: Uint8Array): Frame[] {
+    const telnet = findTelnetInterrupt(chunk);
+    if (telnet === null) return framer.push(chunk);
+    const frames = framer.push(telnet.before);
+    if (telnet.interrupted) framer.dropPartial();
+    if (telnet.timingMark) {
+      this.#timingMarkDue = true;
+      void this.#flush();
+    }
+    // What follows it, Ctrl-C and timing mark again included.
+    frames.push(...this.#frame(framer, telnet.after));
+    return frames;
+  }
+
   #fill(slot: Slot, reply: Reply): void {
     if (this.#closed) return;
     slot.line = encodeReply(reply);
@@ -532,6 +554,11 @@ export class Connection {
     this.#writing = true;
     try {
       while (!this.#closed) {
+        if (this.#timingMarkDue) {
+          this.#timingMarkDue = false;
+          await this.#writeAll(TIMING_MARK_REFUSED);
+          if (this.#closed) return;
+        }
         let text = "";
         let count = 0;
         let closeAfter = false;

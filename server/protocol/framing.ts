@@ -178,6 +178,14 @@ export class RequestFramer {
   }
 
   /**
+   * Drops the request in progress, as if none had begun (telnet's Ctrl-C:
+   * the line being typed is abandoned). Requests already framed stay framed.
+   */
+  dropPartial(): void {
+    if (!this.#closed) this.#reset();
+  }
+
+  /**
    * Tells the framer the peer closed its sending side.
    *
    * @returns The final request if it had non-whitespace content but no
