@@ -113,6 +113,8 @@ export class SqliteStore implements Store, ObservesBatches {
   readonly #in = new FrameReader<PipeFromWriter>(this.#fromWriter);
   /** Whether a wait for room in the pipe to the writer is armed. */
   #waitingForRoom = false;
+  /** Set as close() begins: the close frame must still reach the writer. */
+  #closeRequested = false;
   /** Whether the results loop runs. */
   #listening = false;
 
@@ -346,6 +348,7 @@ export class SqliteStore implements Store, ObservesBatches {
   }
 
   async #close(): Promise<void> {
+    this.#closeRequested = true;
     this.#flushOutbox();
     const writerAlive = this.#unavailable === null;
     this.#unavailable = "the store is closed";
@@ -409,7 +412,9 @@ export class SqliteStore implements Store, ObservesBatches {
     this.#waitingForRoom = true;
     try {
       const cells = this.#toWriter.cells;
-      while (this.#unavailable === null || this.#closing !== null) {
+      // Closing sets #unavailable, yet what waits (the close frame last) must
+      // still go: #closing is not assigned until #close() first awaits.
+      while (this.#unavailable === null || this.#closeRequested) {
         const seen = Atomics.load(cells, SPACE);
         if (this.#out.flush() || this.#toWriter.stopped) return;
         await this.#toWriter.waitAsync(SPACE, seen, 100);

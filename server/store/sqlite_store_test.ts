@@ -427,3 +427,56 @@ testWith("read", "write")(
     assert.equal(Deno.statSync(db.path).mode! & 0o777, 0o640);
   },
 );
+
+testWith("read", "write")(
+  "SqliteStore.close() with the pipe to the writer full still reaches the writer, which checkpoints the WAL",
+  async () => {
+    using db = tempDb();
+    const store = await SqliteStore.open({ path: db.path, closeTimeoutMs: 3000 });
+    const foreign = new DatabaseSync(db.path);
+    foreign.exec("BEGIN IMMEDIATE"); // the writer blocks on its next BEGIN, reading nothing
+    let released = false;
+    try {
+      const at = now();
+      const first = store.createUser("primera", "h", at);
+      // Let the writer take the first op and block on the lock, so the pipe is empty.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // One frame that leaves 10 bytes of the 1 MiB pipe free: the close frame
+      // (20 bytes) goes in only in part, and nothing else is waiting to be sent.
+      const frame = (hash: string) =>
+        4 + JSON.stringify({
+          type: "ops",
+          ops: [{ op: "createUser", usuario: "segunda", hash, at, seq: 2 }],
+        }).length;
+      const hash = "x".repeat((1 << 20) - 10 - frame(""));
+      const second = store.createUser("segunda", hash, at);
+      await Promise.resolve(); // the outbox is flushed in a microtask
+      const closed = store.close();
+      foreign.exec("ROLLBACK");
+      foreign.close();
+      released = true;
+      assert.ok(typeof (await first) === "number");
+      assert.ok(typeof (await second) === "number");
+      await closed;
+    } finally {
+      if (!released) foreign.close();
+    }
+    // The writer got the close frame, so it was the last connection and
+    // folded the WAL into the file as it closed (terminated, it would not).
+    const wal = walBytes(db.path);
+    assert.equal(wal, 0, `the WAL still holds ${wal} bytes after close()`);
+    withConnection(db.path, (conn) => {
+      assert.equal(conn.prepare("SELECT count(*) AS n FROM usuarios").get()?.n, 2);
+    });
+  },
+);
+
+/** The size of the WAL beside `path`, 0 when there is none. */
+function walBytes(path: string): number {
+  try {
+    return Deno.statSync(`${path}-wal`).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
