@@ -134,6 +134,39 @@ for (const fault of ["mid-throw", "mid-reject", "mid-exit", "mid-hang"]) {
 }
 
 testWith("read")(
+  "orders in a run behind a job that crashes the worker are not charged for it: they end listo, only the crashing one ends error",
+  async () => {
+    // --process-ms 0: pipelined orders go to the worker in runs (runMany).
+    await using daemon = await startInProcess({ workers: 1, maxPedidos: 20 }, {
+      processorUrl: FAULTY,
+    });
+    await using conn = await rawConnect(daemon.port);
+    const clientes = ["Ana", "throw", "Bea", "Caro", "Dani", "Eva"];
+    await conn.write(
+      clientes.map((cliente) => JSON.stringify({ cliente, productos: ["pan"], direccion: "C 1" }))
+        .join("\n") + "\n",
+    );
+    const ids: number[] = [];
+    for (const cliente of clientes) {
+      const reply = await conn.readLine();
+      assert.equal(reply?.ok, true, `${cliente}: ${JSON.stringify(reply)}`);
+      ids.push(reply?.id as number);
+    }
+    for (const [i, id] of ids.entries()) {
+      const pedido = await waitFor(daemon.port, id);
+      if (clientes[i] === "throw") {
+        assert.equal(pedido.estado, "error");
+        assert.equal(pedido.intentos, 3, "its own three attempts");
+      } else {
+        assert.equal(pedido.estado, "listo", `${clientes[i]}: ${JSON.stringify(pedido)}`);
+        assert.ok((pedido.intentos as number) >= 1 && (pedido.intentos as number) <= 2);
+      }
+    }
+    await waitUntil(async () => (await stats(daemon.port)).libres === 20, { what: "slots back" });
+  },
+);
+
+testWith("read")(
   "every worker crashing at once with orders queued loses none: all retried, all listo",
   async () => {
     await using daemon = await startInProcess(
