@@ -19,6 +19,18 @@ function pedidoOf(reply: Line): Record<string, unknown> {
   return reply?.pedido as Record<string, unknown>;
 }
 
+Deno.test("an id past 2^53 is not_found, and the message never names the neighbouring id it reads as", async () => {
+  await using daemon = await startInProcess();
+  await using conn = await rawConnect(daemon.port);
+  for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
+    await conn.write(`{"op":"${op}","id":9007199254740993}\n`);
+    const reply = await conn.readLine();
+    assert.equal(reply?.error, "not_found", op);
+    assert.doesNotMatch(String(reply?.mensaje), /9007199254740992/, op);
+    assert.match(String(reply?.mensaje), /mayor que cualquier id posible/, op);
+  }
+});
+
 Deno.test("CANCELAR answers not_found, and not_cancellable with the order once it is listo", async () => {
   await using daemon = await startInProcess();
   await using conn = await rawConnect(daemon.port);

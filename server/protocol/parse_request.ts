@@ -183,13 +183,16 @@ function parseId(args: Args): number {
 
 /**
  * A request whose every field is valid, unless its `id` is past 2^53: no
- * order has one (ids stay below it), so it is `not_found` at once, naming
- * the id as it was read (to the nearest number JSON gives).
+ * order has one (ids stay below it), so it is `not_found` at once. The
+ * message does not name it: the number read is not the one sent
+ * (9007199254740993 reads as …992), and naming it would name another id.
  */
 function found<R extends { id: number }>(request: R): R {
   if (request.id > Number.MAX_SAFE_INTEGER) {
-    const shown = Number.isFinite(request.id) ? ` ${request.id}` : " con un id tan grande";
-    throw new ProtocolError("not_found", `❌ No existe el pedido${shown}.`);
+    throw new ProtocolError(
+      "not_found",
+      "❌ No existe ese pedido: el id es mayor que cualquier id posible (2^53 − 1).",
+    );
   }
   return request;
 }

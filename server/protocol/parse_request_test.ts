@@ -319,18 +319,17 @@ Deno.test("parseRequest() requires ESTADO id to be an integer of at least 1; one
     (parseRequest('{"op":"ESTADO","id":9007199254740991}') as { id: number }).id,
     Number.MAX_SAFE_INTEGER,
   );
-  // Past it: no order has such an id; the message names the one asked for.
-  const names = { "9007199254740992": "9007199254740992", "1e20": "100000000000000000000" };
-  for (const [id, shown] of Object.entries(names)) {
+  // Past it: no order has such an id. The message names none: past 2^53 the
+  // number read is not always the one sent (…993 reads as …992). One too
+  // large for a double (JSON reads Infinity) is as large as any.
+  for (const id of ["9007199254740992", "9007199254740993", "1e20", "1e400"]) {
     for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
       const error = assertRefused(`{"op":"${op}","id":${id}}`, "not_found");
-      assert.equal(error.message, `❌ No existe el pedido ${shown}.`);
+      assert.equal(
+        error.message,
+        "❌ No existe ese pedido: el id es mayor que cualquier id posible (2^53 − 1).",
+      );
     }
-  }
-  // One too large for a double (JSON reads Infinity) is as large as any: no order has it.
-  for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
-    const error = assertRefused(`{"op":"${op}","id":1e400}`, "not_found");
-    assert.equal(error.message, "❌ No existe el pedido con un id tan grande.");
   }
   // Once every other field is valid.
   assertRefused('{"op":"ESTADO","id":1e20,"esperar":"sí"}', "invalid_request", "esperar");
