@@ -329,8 +329,8 @@ export class Server implements AsyncDisposable {
     }
     await Promise.allSettled(this.#accepting);
     // Give busy connections a moment to write their last replies.
-    const deadline = Date.now() + 1000;
-    while (this.#connections.size > 0 && Date.now() < deadline) {
+    const deadline = performance.now() + 1000; // monotonic: a clock step changes no wait
+    while (this.#connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     for (const connection of [...this.#connections]) connection.close();
