@@ -76,13 +76,9 @@ function describePedido(pedido: Pedido, timeout: boolean): string {
   return keyValues(entries);
 }
 
-/**
- * LISTAR's table; `siguiente`, when the reply stopped short of its `limit`
- * under the reply's size budget (`mas`), where to go on from.
- */
-function describeTable(pedidos: Pedido[], siguiente: number | null = null): string {
-  const more = siguiente === null ? "" : `; hay más: siga con --antes-de ${siguiente}`;
-  if (pedidos.length === 0) return `(sin pedidos${more})\n`;
+/** LISTAR's table. */
+function describeTable(pedidos: Pedido[]): string {
+  if (pedidos.length === 0) return "(sin pedidos)\n";
   const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN", "RESULTADO"];
   const rows = pedidos.map((p) => [
     String(p.id),
@@ -97,7 +93,7 @@ function describeTable(pedidos: Pedido[], siguiente: number | null = null): stri
   const line = (row: string[]) =>
     row.map((cell, i) => pad(cell, sizes[i] ?? 0, i === 0 || i === 5)).join("  ").trimEnd();
   return [header, ...rows].map(line).join("\n") +
-    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"}${more})\n`;
+    `\n(${rows.length} ${rows.length === 1 ? "pedido" : "pedidos"})\n`;
 }
 
 /**
@@ -159,15 +155,7 @@ export function describeReply(reply: Reply): string {
   if (!reply.ok) return describeError(reply);
   if ("pong" in reply) return "pong\n";
   if ("result" in reply) return `${text(reply.result)}\n`;
-  if ("pedidos" in reply) {
-    const siguiente = reply as { mas?: unknown; siguiente_antes_de?: unknown };
-    return describeTable(
-      reply.pedidos,
-      siguiente.mas === true && typeof siguiente.siguiente_antes_de === "number"
-        ? siguiente.siguiente_antes_de
-        : null,
-    );
-  }
+  if ("pedidos" in reply) return describeTable(reply.pedidos);
   if ("stats" in reply) return describeStats(reply.stats);
   if ("pedido" in reply) return describePedido(reply.pedido, reply.timeout === true);
   if ("id" in reply) {

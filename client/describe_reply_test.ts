@@ -36,13 +36,3 @@ Deno.test("describeReply() shows control characters in an order as escapes, neve
     assert.match(text, /\\u202eoñi ×2/);
   }
 });
-
-Deno.test("describeReply() says when LISTAR stopped short of its limit, and where to go on", () => {
-  const listed = (extra: Record<string, unknown>) =>
-    describeReply({ ok: true, pedidos: [SAMPLE_PEDIDO], ...extra } as unknown as Reply);
-  assert.match(
-    listed({ mas: true, siguiente_antes_de: 37 }),
-    /\(1 pedido; hay más: siga con --antes-de 37\)\n$/,
-  );
-  assert.match(listed({}), /\(1 pedido\)\n$/);
-});

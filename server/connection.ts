@@ -47,6 +47,7 @@ import { findTelnetInterrupt, TIMING_MARK_REFUSED } from "./protocol/telnet_inte
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
 import { mayReplyLarge } from "./protocol/reply_budget.ts";
+import { ReplyStream } from "./protocol/reply_stream.ts";
 import { mayOverlap, type Overlap, overlapOf } from "./protocol/request_effects.ts";
 
 /**
@@ -92,6 +93,10 @@ export type Socket = Pick<Deno.Conn, "read" | "write" | "close">;
 interface Slot {
   line: string | null;
   closes: boolean;
+  /** A reply written in pieces (a long LISTAR); `line` stays null until its last piece is out. */
+  stream?: ReplyStream;
+  /** Called once the stream's last piece is written: the request counts as answered then. */
+  streamed?: () => void;
   /** Called once its reply is filled in (see {@linkcode Connection}'s turns). */
   filled?: (() => void)[];
 }
@@ -337,6 +342,9 @@ export class Connection {
     this.#closed = true;
     clearTimeout(this.#stopTimer);
     this.#stopTimer = undefined;
+    for (const slot of this.#slots) {
+      if (slot.stream) void slot.stream[Symbol.asyncDispose]().catch(() => {});
+    }
     this.#slots.length = 0;
     this.#backlog = [];
     this.#backlogHead = 0;
@@ -465,7 +473,7 @@ export class Connection {
 
   #run(request: Request, overlap: Overlap): Slot {
     const slot = this.#reserve();
-    let reply: Reply | Promise<Reply>;
+    let reply: Reply | Promise<Reply | ReplyStream>;
     try {
       reply = this.#dispatcher.run(request, this.#contextOf(slot, overlap));
     } catch (error) {
@@ -482,10 +490,28 @@ export class Connection {
     this.#waits += wait;
     const reserved = mayReplyLarge(request) ? this.#maxReply : 0;
     this.#reserved += reserved;
-    const answered = (value: Reply) => {
+    const done = () => {
       this.#answering--;
       this.#waits -= wait;
       if (!this.#closed) this.#reserved -= reserved;
+    };
+    const answered = (value: Reply | ReplyStream) => {
+      if (value instanceof ReplyStream) {
+        if (this.#closed) {
+          void value[Symbol.asyncDispose]().catch(() => {});
+          return;
+        }
+        // Answered only once the last piece is written (§8: a change sent
+        // after it must not show in its later pieces).
+        slot.stream = value;
+        slot.streamed = () => {
+          done();
+          this.#wake();
+        };
+        void this.#flush();
+        return;
+      }
+      done();
       this.#fill(slot, value);
       this.#wake(); // the next request may have waited for this one
     };
@@ -559,11 +585,20 @@ export class Connection {
           await this.#writeAll(TIMING_MARK_REFUSED);
           if (this.#closed) return;
         }
+        const head = this.#slots[0];
+        if (head?.stream) {
+          await this.#writeStream(head, head.stream);
+          if (this.#closed) return;
+          this.#slots.shift();
+          this.lastActive = performance.now();
+          head.streamed?.();
+          continue;
+        }
         let text = "";
         let count = 0;
         let closeAfter = false;
         for (const slot of this.#slots) {
-          if (slot.line === null) break;
+          if (slot.line === null || slot.stream) break;
           text += slot.line;
           count++;
           if (slot.closes) {
@@ -589,6 +624,45 @@ export class Connection {
       this.#writing = false;
     }
     this.#wake();
+  }
+
+  /**
+   * Writes a reply in pieces, making each only once the one before is
+   * written. A piece that cannot be made (the store failed mid-list) cannot
+   * be answered any more, half a line being out: the connection closes.
+   */
+  async #writeStream(slot: Slot, stream: ReplyStream): Promise<void> {
+    let piece: string | null = stream.first;
+    while (piece !== null) {
+      const bytes = encoder.encode(piece);
+      // The piece counts as unsent while it is written: it is what this
+      // connection holds of the reply (§1's bound, `Server.bufferedBytes`).
+      this.#unsentBytes += bytes.length;
+      try {
+        await this.#writeAll(bytes);
+      } finally {
+        if (!this.#closed) this.#unsentBytes -= bytes.length;
+      }
+      if (this.#closed) return;
+      this.lastActive = performance.now();
+      try {
+        piece = await stream.next();
+      } catch (error) {
+        this.#logger.error("request.failed", {
+          peer: this.peer,
+          error: String(error),
+          detail: "the reply was cut short: its start was already written",
+        });
+        this.close();
+        return;
+      }
+      if (this.#closed) {
+        await stream[Symbol.asyncDispose]().catch(() => {});
+        return;
+      }
+    }
+    slot.line = "";
+    for (const resolve of slot.filled?.splice(0) ?? []) resolve();
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {

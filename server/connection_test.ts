@@ -5,6 +5,7 @@ import { Logger } from "./log.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
+import { ReplyStream } from "./protocol/reply_stream.ts";
 
 /** A socket that delivers `input` as fast as it is read, then end of input, and keeps what is written. */
 function fakeSocket(input: string): Socket & { written: () => string } {
@@ -30,12 +31,12 @@ function fakeSocket(input: string): Socket & { written: () => string } {
 /** A dispatcher whose replies the test resolves by hand, logging when each request starts. */
 function manualDispatcher() {
   const started: string[] = [];
-  const pending: { op: string; resolve: (reply: Reply) => void }[] = [];
+  const pending: { op: string; resolve: (reply: Reply | ReplyStream) => void }[] = [];
   const dispatcher: Pick<Dispatcher, "parse" | "run"> = {
     parse: (text) => parseRequest(text),
     run(request: Request) {
       started.push(request.op);
-      const { promise, resolve } = Promise.withResolvers<Reply>();
+      const { promise, resolve } = Promise.withResolvers<Reply | ReplyStream>();
       pending.push({ op: request.op, resolve });
       return promise;
     },
@@ -164,4 +165,86 @@ Deno.test("Connection: a request already on its way in when the daemon stops get
   await served;
   assert.equal(closed, true);
   assert.match(chunks.join(""), /^\{"ok":false,"error":"shutting_down"[^\n]*\n$/);
+});
+
+/** A stream of `pieces` whose next piece is made only when the test lets it; an Error piece is thrown. */
+function manualStream(first: string) {
+  const asked: PromiseWithResolvers<string | Error | null>[] = [];
+  let ask = Promise.withResolvers<void>();
+  async function* rest(): AsyncGenerator<string, void> {
+    for (;;) {
+      const next = Promise.withResolvers<string | Error | null>();
+      asked.push(next);
+      ask.resolve();
+      const piece = await next.promise;
+      if (piece === null) return;
+      if (piece instanceof Error) throw piece;
+      yield piece;
+    }
+  }
+  return {
+    stream: new ReplyStream(first, rest()),
+    /** Resolves when the connection asks for the next piece, then gives it `piece`. */
+    async give(piece: string | Error | null) {
+      await ask.promise;
+      ask = Promise.withResolvers<void>();
+      asked.shift()!.resolve(piece);
+    },
+  };
+}
+
+Deno.test("Connection writes a reply in pieces, each asked for once the one before is written, and holds a change sent after it until the last", async () => {
+  const socket = fakeSocket('{"op":"LISTAR"}\n{"op":"CANCELAR","id":1}\n');
+  const { dispatcher, started, pending } = manualDispatcher();
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher,
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  const served = connection.serve();
+  await settle();
+  const { stream, give } = manualStream('{"ok":true,"pedidos":[{"id":3}');
+  pending.shift()!.resolve(stream);
+  await settle();
+  assert.equal(socket.written(), '{"ok":true,"pedidos":[{"id":3}', "the first piece is out");
+  assert.deepEqual(started, ["LISTAR"], "CANCELAR waits: the LISTAR is not answered yet");
+  await give(',{"id":2}');
+  await give(',{"id":1}]}\n');
+  await settle();
+  assert.deepEqual(started, ["LISTAR"], "still not: the stream has not ended");
+  await give(null);
+  await settle();
+  assert.deepEqual(started, ["LISTAR", "CANCELAR"], "runs once the last piece is written");
+  pending.shift()!.resolve({ ok: true, pong: true });
+  await served;
+  assert.deepEqual(socket.written().split("\n").slice(0, 2).map((line) => JSON.parse(line)), [
+    { ok: true, pedidos: [{ id: 3 }, { id: 2 }, { id: 1 }] },
+    { ok: true, pong: true },
+  ]);
+});
+
+Deno.test("Connection closes when a piece of a reply cannot be made: the line is cut short, nothing after it is answered", async () => {
+  const socket = fakeSocket('{"op":"LISTAR"}\n{"op":"PING"}\n');
+  const { dispatcher, pending } = manualDispatcher();
+  const lines: string[] = [];
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher,
+    logger: new Logger({ write: (line) => lines.push(line) }),
+    peer: "test",
+  });
+  const served = connection.serve();
+  await settle();
+  const { stream, give } = manualStream('{"ok":true,"pedidos":[{"id":3}');
+  pending.shift()!.resolve(stream);
+  await give(new Error("the store went away"));
+  await served;
+  assert.equal(connection.closed, true);
+  assert.equal(
+    socket.written(),
+    '{"ok":true,"pedidos":[{"id":3}',
+    "no newline: no client takes it whole",
+  );
+  assert.match(lines.join("\n"), /the store went away/);
 });

@@ -15,6 +15,7 @@ import type { OrderService } from "./orders/order_service.ts";
 import { errorReply, failureMessage, MESSAGES, ProtocolError } from "./protocol/errors.ts";
 import type { Request, Secret } from "./protocol/messages.ts";
 import type { Reply, Stats, TareasHtmlReply } from "./protocol/replies.ts";
+import type { ReplyStream } from "./protocol/reply_stream.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
 import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
 
@@ -71,8 +72,11 @@ export interface RunContext {
 export interface Dispatcher {
   /** A request to run, or the reply to text that is not one. */
   parse(text: string): Request | Reply;
-  /** Runs a parsed request. */
-  run(request: Request, context?: RunContext): Reply | Promise<Reply>;
+  /**
+   * Runs a parsed request. A reply too long to hold at once (LISTAR of many
+   * large orders) comes as a {@linkcode ReplyStream}.
+   */
+  run(request: Request, context?: RunContext): Reply | Promise<Reply | ReplyStream>;
   /** STATS now. */
   stats(): Stats;
 }
@@ -82,7 +86,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { orders, accounts, logger } = deps;
 
   /** The reply of `work`, a request of `op`; errors as protocol errors whose `mensaje` fits `op`. */
-  async function guard(op: string, work: Promise<Reply>): Promise<Reply> {
+  async function guard(
+    op: string,
+    work: Promise<Reply | ReplyStream>,
+  ): Promise<Reply | ReplyStream> {
     try {
       return await work;
     } catch (error) {
@@ -149,7 +156,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       }
     },
 
-    run(request: Request, context: RunContext = {}): Reply | Promise<Reply> {
+    run(request: Request, context: RunContext = {}): Reply | Promise<Reply | ReplyStream> {
       switch (request.op) {
         case "PING":
           return { ok: true, pong: true };

@@ -8,6 +8,8 @@ import type { OrderStats } from "./orders/order_service.ts";
 import { PasswordHasher } from "./accounts/password_hash.ts";
 import { testWith } from "../tests/permissions.ts";
 import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
+import type { Reply } from "./protocol/replies.ts";
+import { ReplyStream } from "./protocol/reply_stream.ts";
 
 /** Orders are not under test here: only `stats().workers` is read. */
 const ORDERS = {
@@ -37,7 +39,7 @@ async function setup(store?: AccountStore) {
     // deno-lint-ignore no-explicit-any -- tests read any field of any reply
     async send(request: unknown): Promise<any> {
       const parsed = dispatcher.parse(JSON.stringify(request));
-      return isReply(parsed) ? parsed : await dispatcher.run(parsed);
+      return isReply(parsed) ? parsed : await whole(await dispatcher.run(parsed));
     },
     async [Symbol.asyncDispose]() {
       await own?.close();
@@ -96,7 +98,7 @@ Deno.test("dispatcher: without an account service the account ops are unknown_op
     const parsed = dispatcher.parse(
       JSON.stringify({ op, usuario: "ana", password: "s3cret-pass" }),
     );
-    const reply = isReply(parsed) ? parsed : await dispatcher.run(parsed);
+    const reply = isReply(parsed) ? parsed : await whole(await dispatcher.run(parsed));
     assert.equal(reply.ok === false && reply.error, "unknown_op");
     assert.match(String(reply.ok === false && reply.mensaje), /no disponible en este servidor/);
   }
@@ -165,7 +167,7 @@ Deno.test("dispatcher: an unreachable store's reply says what did not happen, pe
   for (const [request, effect] of cases) {
     const parsed = dispatcher.parse(JSON.stringify(request));
     assert.ok(!isReply(parsed), JSON.stringify(parsed));
-    const reply = await dispatcher.run(parsed);
+    const reply = await whole(await dispatcher.run(parsed));
     assert.equal(reply.ok === false && reply.error, "unavailable", JSON.stringify(request));
     const mensaje = String(reply.ok === false && reply.mensaje);
     assert.match(mensaje, /no está disponible/);
@@ -173,3 +175,8 @@ Deno.test("dispatcher: an unreachable store's reply says what did not happen, pe
     if (request.op !== undefined) assert.doesNotMatch(mensaje, /aceptado/, JSON.stringify(request));
   }
 });
+
+/** A reply as one object, a reply in pieces read to its end. */
+async function whole(reply: Reply | ReplyStream): Promise<Reply> {
+  return reply instanceof ReplyStream ? JSON.parse(await reply.text()) : reply;
+}

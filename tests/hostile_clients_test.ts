@@ -37,7 +37,7 @@ function lineBytes(reply: unknown): number {
   return Buffer.byteLength(JSON.stringify(reply)) + 1;
 }
 
-Deno.test("hostile: LISTAR stops at --max-reply-bytes and says how to go on; paging lists every order once", async () => {
+Deno.test("hostile: LISTAR longer than --max-reply-bytes lists every order up to its limit, in one line written in pieces", async () => {
   const maxReplyBytes = 262_144;
   await using daemon = await startInProcess({ maxReplyBytes, maxPedidos: 30 });
   const client = await daemon.client();
@@ -47,54 +47,74 @@ Deno.test("hostile: LISTAR stops at --max-reply-bytes and says how to go on; pag
     assert.equal(reply.ok, true, JSON.stringify(reply).slice(0, 200));
     ids.push(reply.id as number);
   }
-  const seen: number[] = [];
-  let pages = 0;
-  let antesDe: number | undefined;
-  for (;;) {
-    const reply = await client.request({ op: "LISTAR", limit: 1000, antes_de: antesDe });
-    pages++;
-    assert.equal(reply.ok, true);
-    assert.ok(lineBytes(reply) <= maxReplyBytes, `page ${pages}: ${lineBytes(reply)} bytes`);
-    const pedidos = reply.pedidos as { id: number }[];
-    assert.ok(pedidos.length >= 1, "every page makes progress");
-    seen.push(...pedidos.map((p) => p.id));
-    if (reply.mas === undefined) {
-      assert.equal(reply.siguiente_antes_de, undefined);
-      break;
-    }
-    assert.equal(reply.mas, true);
-    assert.equal(reply.siguiente_antes_de, pedidos.at(-1)!.id, "go on from the last order listed");
-    antesDe = reply.siguiente_antes_de as number;
-  }
-  assert.ok(pages >= 6, `24 orders of 62 KB need several pages of 256 KiB (got ${pages})`);
-  assert.deepEqual(seen, ids.toReversed(), "every order once, newest first");
-  // A limit reached within the budget says nothing more, as before.
+  const all = await client.request({ op: "LISTAR", limit: 1000 });
+  assert.ok(lineBytes(all) > 5 * maxReplyBytes, `the reply is ${lineBytes(all)} bytes`);
+  assert.deepEqual(Object.keys(all), ["ok", "pedidos"], "the reply of §2.3, nothing else");
+  const listed = all.pedidos as { id: number; cliente: string; productos: unknown[] }[];
+  assert.deepEqual(listed.map((p) => p.id), ids.toReversed(), "every order once, newest first");
+  assert.equal(listed[0]!.cliente, bigOrder(23).cliente, "orders whole");
+  assert.equal(listed[0]!.productos.length, 100);
+  // limit and antes_de keep their meaning across pieces.
+  const some = await client.request({ op: "LISTAR", limit: 10, antes_de: ids[20] });
+  assert.deepEqual(
+    (some.pedidos as { id: number }[]).map((p) => p.id),
+    ids.slice(10, 20).toReversed(),
+  );
   const small = await client.request({ op: "LISTAR", limit: 2 });
-  assert.equal((small.pedidos as unknown[]).length, 2);
-  assert.equal(small.mas, undefined);
+  assert.deepEqual(
+    (small.pedidos as { id: number }[]).map((p) => p.id),
+    ids.slice(-2).toReversed(),
+  );
+  // The connection goes on: a request after the long reply is answered.
+  assert.equal((await client.request({ op: "PING" })).pong, true);
 });
 
-Deno.test("hostile: a peer that pipelines LISTARs and never reads holds at most the unsent cap plus one reply; others are served; memory returns when it leaves", async () => {
+Deno.test("hostile: a LISTAR in pieces keeps request order: a CANCELAR sent after it does not show in its later pieces", async () => {
+  const maxReplyBytes = 262_144;
+  await using daemon = await startInProcess({
+    maxReplyBytes,
+    maxPedidos: 30,
+    workers: 1,
+    processMs: { min: 60_000, max: 60_000 }, // the oldest runs, the others stay pendiente
+  });
+  const client = await daemon.client();
+  const ids: number[] = [];
+  for (let i = 0; i < 24; i++) ids.push((await client.request(bigOrder(i))).id as number);
+  await using conn = await rawConnect(daemon.port);
+  // The second oldest is in the LISTAR's last piece; the CANCELAR comes right behind it.
+  await conn.write(
+    '{"op":"LISTAR","limit":1000}\n' + JSON.stringify({ op: "CANCELAR", id: ids[1] }) + "\n",
+  );
+  const listed = await conn.readLine(30_000);
+  const second = (listed?.pedidos as { id: number; estado: string }[]).at(-2)!;
+  assert.equal(second.id, ids[1]);
+  assert.equal(second.estado, "pendiente", "listed as it was before the CANCELAR");
+  const cancelled = await conn.readLine(30_000);
+  assert.equal(cancelled?.ok, true, JSON.stringify(cancelled));
+  assert.equal((cancelled?.pedido as { estado: string }).estado, "cancelado");
+});
+
+Deno.test("hostile: a peer that pipelines LISTARs and never reads holds at most the unsent cap plus one piece; others are served; memory returns when it leaves", async () => {
   const maxReplyBytes = 262_144;
   await using daemon = await startInProcess({ maxReplyBytes, maxPedidos: 30 });
   const client = await daemon.client();
   for (let i = 0; i < 24; i++) assert.equal((await client.request(bigOrder(i))).ok, true);
-  // Each request is 29 bytes; without the budget each reply would be 1.5 MB.
+  // Each request is 29 bytes, each reply 1.5 MB: it is made a piece at a time as it is read.
   const bound = MAX_UNSENT + maxReplyBytes;
   const attackers = await Promise.all(Array.from({ length: 3 }, () => rawConnect(daemon.port)));
   try {
     for (const attacker of attackers) {
       await attacker.write('{"op":"LISTAR","limit":1000}\n'.repeat(100));
     }
-    // The kernel's buffers fill first; then replies wait in the daemon.
-    await waitUntil(() => daemon.server.bufferedBytes > 3 * MAX_UNSENT / 2, {
+    // The kernel's buffers fill first; then a piece waits in the daemon for each.
+    await waitUntil(() => daemon.server.bufferedBytes > 3 * maxReplyBytes / 2, {
       what: "replies to wait in the daemon for the peers that never read",
     });
     let most = daemon.server.bufferedBytes;
     for (let i = 0; i < 5; i++) {
       assert.equal((await client.request({ op: "PING" })).pong, true, "another client is answered");
       const page = await client.request({ op: "LISTAR", limit: 1000 });
-      assert.equal(page.mas, true);
+      assert.equal((page.pedidos as unknown[]).length, 24);
       most = Math.max(most, daemon.server.bufferedBytes);
     }
     assert.ok(

@@ -105,8 +105,9 @@ export interface ServerConfig {
   /** The address of the metrics endpoint (§10). @default {"127.0.0.1"} */
   metricsHost?: string;
   /**
-   * The largest reply, in bytes: LISTAR stops before it (and says how to go
-   * on). At least {@linkcode largestOrderBytes} of `maxRequestBytes`, so one
+   * The largest reply held at once, in bytes: a longer LISTAR reply is
+   * written in pieces of at most this, each read once the one before is
+   * written. At least {@linkcode largestOrderBytes} of `maxRequestBytes`, so one
    * order always fits. When it is not set, {@linkcode parseServerConfig}
    * makes it {@linkcode defaultMaxReplyBytes} of `maxRequestBytes`. Optional
    * like `sessionTtlS` (settings given to the server without it: 1048576).
@@ -364,7 +365,8 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     arg: "N",
     default: DEFAULT_LIMITS.maxReplyBytes,
     shown: String(DEFAULT_LIMITS.maxReplyBytes),
-    help: "largest reply; LISTAR stops before it; unset: grows to fit --max-request-bytes",
+    help:
+      "largest reply held; a longer LISTAR is written in pieces; unset: fits --max-request-bytes",
     parse: wholeNumber(4096, MAX_REPLY_BYTES),
   },
   maxWaiters: {

@@ -80,15 +80,14 @@ export interface ListOptions {
 const OPENING = '{"ok":true,"pedidos":[';
 /** The reply's text after the last order. */
 const CLOSING = "]}\n";
-/** Rows read at least per query, so that small orders do not cost a query each. */
-const MIN_CHUNK = 8;
 
 /**
- * LISTAR: `filter.limit` orders at most, newest first. Reads at most
- * `max(8, pieceBytes / largest order)` rows per query, each query at its
- * turn. When every order listed fits in `pieceBytes` the reply is a plain
- * {@linkcode ListarReply}; otherwise a {@linkcode ReplyStream} of the same
- * line, whose pieces after the first are read as they are asked for.
+ * LISTAR: `filter.limit` orders at most, newest first. Rows are read at
+ * most `max(1, pieceBytes / largest order)` per query, each query at its
+ * turn, and gathered into pieces of at most `pieceBytes`. When the first
+ * piece is the last, the reply is a plain {@linkcode ListarReply};
+ * otherwise a {@linkcode ReplyStream} of the same line, whose pieces after
+ * the first are read as they are asked for.
  *
  * @param store Where the orders are read.
  * @param filter LISTAR's filter.
@@ -100,63 +99,78 @@ export async function listOrders(
   filter: ListFilter,
   options: ListOptions,
 ): Promise<ListarReply | ReplyStream> {
-  const batches = readBatches(store, filter, options);
-  const first: Pedido[] = [];
-  const texts: string[] = [];
-  let bytes = 0;
+  const pieces = readPieces(store, filter, options);
+  let first: IteratorResult<Piece, void>;
   try {
-    while (bytes < options.pieceBytes) {
-      const next = await batches.next();
-      if (next.done) return { ok: true, pedidos: first };
-      for (const pedido of next.value) {
-        const text = JSON.stringify(pedido);
-        first.push(pedido);
-        texts.push(text);
-        bytes += Buffer.byteLength(text) + 1;
-      }
-    }
+    first = await pieces.next();
   } catch (error) {
-    await batches.return(undefined);
+    await pieces.return(undefined);
     throw error;
   }
-  return new ReplyStream(OPENING + texts.join(","), rest(batches));
+  if (first.done) return { ok: true, pedidos: [] };
+  if (first.value.last) return { ok: true, pedidos: first.value.pedidos };
+  return new ReplyStream(OPENING + first.value.text, rest(pieces));
 }
 
-/** The pieces after the first: each further batch, then the end of the line. */
-async function* rest(batches: AsyncGenerator<Pedido[], void>): AsyncGenerator<string, void> {
+/** The pieces after the first, each after a comma, then the end of the line. */
+async function* rest(pieces: AsyncGenerator<Piece, void>): AsyncGenerator<string, void> {
   try {
-    for await (const batch of batches) {
-      yield "," + batch.map((pedido) => JSON.stringify(pedido)).join(",");
-    }
+    for await (const piece of pieces) if (piece.text !== "") yield "," + piece.text;
   } finally {
-    await batches.return(undefined);
+    await pieces.return(undefined);
   }
   yield CLOSING;
 }
 
-/** The orders of `filter`, newest first, a batch per query; no batch is empty. */
-async function* readBatches(
+/** Orders listed together: their JSON joined by commas, and whether they end the list. */
+interface Piece {
+  pedidos: Pedido[];
+  text: string;
+  last: boolean;
+}
+
+/**
+ * The orders of `filter`, newest first, in pieces of at most `pieceBytes`
+ * of text: a piece takes one more query only while a query of the largest
+ * orders would still fit. Only the last may be empty (the query after a
+ * full piece found nothing more); it says it is the last.
+ */
+async function* readPieces(
   store: Pick<OrderStore, "list">,
   filter: ListFilter,
   options: ListOptions,
-): AsyncGenerator<Pedido[], void> {
+): AsyncGenerator<Piece, void> {
   const { pieceBytes, largestOrderBytes, turns = new ReadTurns() } = options;
-  const chunkMax = Math.max(MIN_CHUNK, Math.floor(pieceBytes / largestOrderBytes));
+  const perQuery = Math.max(1, Math.floor(pieceBytes / largestOrderBytes));
   let listed = 0;
   let antesDe = filter.antesDe;
-  while (listed < filter.limit) {
-    const chunk = Math.min(filter.limit - listed, chunkMax);
+  let pedidos: Pedido[] = [];
+  let texts: string[] = [];
+  let bytes = 0;
+  let ended = false;
+  while (!ended) {
+    const chunk = Math.min(filter.limit - listed, perQuery);
     await turns.wait();
     const rows = await store.list({ ...filter, limit: chunk, ...(antesDe ? { antesDe } : {}) });
-    if (rows.length === 0) return;
-    const pedidos = rows.map((row) => {
-      const seen = options.present?.(row) ?? row;
-      return filter.estado === undefined || seen.estado === filter.estado ? seen : row;
+    const seen = rows.map((row) => {
+      const shown = options.present?.(row) ?? row;
+      return filter.estado === undefined || shown.estado === filter.estado ? shown : row;
     });
-    await options.settle?.(pedidos);
+    await options.settle?.(seen);
+    for (const pedido of seen) {
+      const text = JSON.stringify(pedido);
+      pedidos.push(pedido);
+      texts.push(text);
+      bytes += Buffer.byteLength(text) + 1;
+    }
     listed += rows.length;
-    yield pedidos;
-    if (rows.length < chunk) return;
-    antesDe = rows.at(-1)!.id;
+    ended = rows.length < chunk || listed >= filter.limit;
+    if (!ended) antesDe = rows.at(-1)!.id;
+    if (ended || bytes + perQuery * largestOrderBytes > pieceBytes) {
+      if (pedidos.length > 0 || ended) yield { pedidos, text: texts.join(","), last: ended };
+      pedidos = [];
+      texts = [];
+      bytes = 0;
+    }
   }
 }

@@ -29,10 +29,11 @@ import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
 import { Intake, notFound } from "./intake.ts";
 import type { ProcessingOptions } from "./attempt_job.ts";
-import { type ListBudgetOptions, listWithinBudget, ReadTurns } from "./list_within_budget.ts";
+import { type ListOptions, listOrders, ReadTurns } from "./list_orders.ts";
 import { DEFAULT_LIMITS } from "../config/server_config.ts";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
 import { largestOrderBytes } from "../protocol/reply_budget.ts";
+import type { ReplyStream } from "../protocol/reply_stream.ts";
 import { RunCounters } from "./run_counters.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SharedOrders } from "./shared_orders.ts";
@@ -52,7 +53,11 @@ export interface OrderServiceOptions extends ProcessingOptions {
    * @default 1000
    */
   pollMs?: number;
-  /** The largest LISTAR reply in bytes (`--max-reply-bytes`). @default {1048576} */
+  /**
+   * `--max-reply-bytes`: a LISTAR reply longer than this is written in
+   * pieces of about this size, each read once the one before is written.
+   * @default {1048576}
+   */
   maxReplyBytes?: number;
   /** `--max-request-bytes`: bounds one order's size in a reply. @default {65536} */
   maxRequestBytes?: number;
@@ -104,7 +109,7 @@ export class OrderService {
   readonly #pool: ProcessorPool;
   readonly #logger: Logger;
   readonly #pollMs: number;
-  readonly #listBudget: ListBudgetOptions;
+  readonly #listOptions: ListOptions;
   readonly #active = new ActiveOrders();
   readonly #waiters: FinishWaiters;
   readonly #counters = new RunCounters();
@@ -126,8 +131,8 @@ export class OrderService {
       maxWaitersPerClient: options.maxWaitersPerConnection ??
         DEFAULT_LIMITS.maxWaitersPerConnection,
     });
-    this.#listBudget = {
-      maxBytes: options.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+    this.#listOptions = {
+      pieceBytes: options.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
       largestOrderBytes: largestOrderBytes(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES),
       turns: new ReadTurns(),
     };
@@ -253,13 +258,13 @@ export class OrderService {
       return { ok: true, pedido, timeout: true };
     }
     using _admitted = this.#waiters.admit(options.client);
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    const deadline = performance.now() + (options.timeoutMs ?? 30_000);
     const signal = AbortSignal.any([
       this.#stopped.signal,
       ...(options.signal ? [options.signal] : []),
     ]);
     while (pedido === null || down !== null || !FINISHED.has(pedido.estado)) {
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0 || signal.aborted) {
         // A state not read now would be a guess: the store's outage is the answer.
         if (down !== null) throw down;
@@ -319,14 +324,16 @@ export class OrderService {
       : { ok: true, pedido: now, timeout: true };
   }
 
-  /** LISTAR: recent orders, newest first, within the reply budget ({@linkcode listWithinBudget}). */
-  async list(filter: ListFilter): Promise<ListarReply> {
-    const reply = await listWithinBudget(this.#store, filter, {
-      ...this.#listBudget,
+  /**
+   * LISTAR: recent orders, newest first; a reply longer than
+   * `maxReplyBytes` comes in pieces ({@linkcode listOrders}).
+   */
+  list(filter: ListFilter): Promise<ListarReply | ReplyStream> {
+    return listOrders(this.#store, filter, {
+      ...this.#listOptions,
       present: (pedido) => this.#active.present(pedido),
+      settle: (pedidos) => this.#closedHere(pedidos),
     });
-    await this.#closedHere(reply.pedidos);
-    return reply;
   }
 
   /**
@@ -374,7 +381,7 @@ export class OrderService {
       capacity: this.#capacity,
       pool: this.#pool,
       logger: this.#logger,
-      maxReplyBytes: this.#listBudget.maxBytes,
+      maxReplyBytes: this.#listOptions.pieceBytes,
       ...(shared === null ? {} : { clusterRoom: () => shared.room() }),
     });
   }

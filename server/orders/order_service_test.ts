@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ListarReply } from "../protocol/replies.ts";
 import { Capacity } from "../capacity.ts";
 import { Logger } from "../log.ts";
 import { InlinePool } from "../processing/inline_pool.ts";
@@ -183,7 +184,7 @@ Deno.test("OrderService: an order read as ended has given its slot back: a PEDID
       const { id } = await service.submit(ORDER);
       await storedListo(store, id);
       const seen = how === "LISTAR"
-        ? (await service.list({ limit: 1 })).pedidos[0]
+        ? ((await service.list({ limit: 1 })) as ListarReply).pedidos[0]
         : (await service.status(id, { esperar: how === "ESTADO esperar", timeoutMs: 5_000 }))
           .pedido;
       assert.equal(seen?.estado, "listo", how);

@@ -70,16 +70,10 @@ export interface PedidoStateReply {
   timeout?: true;
 }
 
-/**
- * LISTAR: orders newest first. When the reply's byte budget
- * (`--max-reply-bytes`) stopped the list before `limit`, `mas` is true and
- * `siguiente_antes_de` is the `antes_de` that lists the next orders.
- */
+/** LISTAR: orders newest first. */
 export interface ListarReply {
   ok: true;
   pedidos: Pedido[];
-  mas?: true;
-  siguiente_antes_de?: number;
 }
 
 /** STATS. */
