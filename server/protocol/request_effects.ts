@@ -17,6 +17,11 @@
  *   after the wait's reply. A wait whose time is up reads its order again
  *   once the requests before it are answered (`RunContext.turn`), so it is
  *   not answered with an older state than theirs.
+ * - `list`: LISTAR, a read whose reply may be written in pieces, each read
+ *   from the store only once the one before is written (`list_orders.ts`).
+ *   Like a wait it may start beside earlier reads and waits, and nothing
+ *   starts until it is answered: a read after it, answered from the store
+ *   before its last piece is read, would show an older state than it.
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
  *   REGISTRO and LOGIN.
  *
@@ -26,7 +31,7 @@
 import type { Request } from "./messages.ts";
 
 /** How a request may overlap its neighbours on a connection. */
-export type Overlap = "pedido" | "read" | "wait" | "exclusive";
+export type Overlap = "pedido" | "read" | "wait" | "list" | "exclusive";
 
 /**
  * The overlap class of a request.
@@ -46,6 +51,7 @@ export function overlapOf(request: Request): Overlap {
     case "ESTADO":
       return request.esperar ? "wait" : "read";
     case "LISTAR":
+      return "list";
     case "STATS":
     case "PING":
     case "GET_TAREAS_HTML":
@@ -77,6 +83,8 @@ export function mayOverlap(
       return runningClass === "read" && readsTogether;
     case "wait":
       return runningClass === "read" || runningClass === "wait";
+    case "list":
+      return runningClass === "read" ? readsTogether : runningClass === "wait";
     case "exclusive":
       return false;
   }
