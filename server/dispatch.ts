@@ -195,7 +195,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         case "STATS": {
           // On a shared store (§9) the cluster's counts are read from the database.
           const cluster = orders.clusterStats?.();
-          if (!cluster) return orders.settleEnds().then(() => ({ ok: true, stats: stats() }));
+          if (!cluster) {
+            // `recibidos` as of now: requests parsed while ends settle came after
+            // this one (§8), and an invalid order is counted as it is parsed.
+            const { recibidos } = orders.stats();
+            return orders.settleEnds().then(() => ({
+              ok: true,
+              stats: { ...stats(), recibidos },
+            }));
+          }
           return guard(
             request.op,
             cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })),

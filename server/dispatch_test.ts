@@ -180,3 +180,27 @@ Deno.test("dispatcher: an unreachable store's reply says what did not happen, pe
 async function whole(reply: Reply | ReplyStream): Promise<Reply> {
   return reply instanceof ReplyStream ? JSON.parse(await reply.text()) : reply;
 }
+
+Deno.test("dispatcher: STATS counts in recibidos the orders received before it, not invalid ones parsed while it settles", async () => {
+  let recibidos = 10;
+  const settled = Promise.withResolvers<void>();
+  const dispatcher = createDispatcher({
+    orders: {
+      countReceived: () => void recibidos++,
+      stats: () => ({ workers: 4, recibidos }) as OrderStats,
+      settleEnds: () => settled.promise,
+    } as unknown as OrderOperations,
+    logger: new Logger({ write: () => {} }),
+    connections: () => 1,
+    startedAt: 0,
+  });
+  const parsed = dispatcher.parse('{"op":"STATS"}');
+  assert.ok(!isReply(parsed));
+  const reply = dispatcher.run(parsed);
+  // Sent after the STATS: an invalid order is answered (and counted) as it is parsed.
+  assert.ok(isReply(dispatcher.parse('{"cliente":""}')));
+  assert.equal(recibidos, 11);
+  settled.resolve();
+  const stats = await whole(await reply);
+  assert.equal(stats.ok && "stats" in stats && stats.stats.recibidos, 10);
+});
