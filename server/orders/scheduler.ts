@@ -24,7 +24,7 @@
 import type { Logger } from "../log.ts";
 import type { Pedido } from "../protocol/messages.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
-import { type JobRun, PoolClosedError, WorkerCrashError } from "../processing/worker_pool.ts";
+import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
@@ -135,15 +135,6 @@ export class Scheduler {
       (error: Error) => {
         if (error === WITHDRAWN) return;
         if (error instanceof PoolClosedError) return this.#leavePending(id);
-        if (recordOnce && worker === 0 && error instanceof WorkerCrashError) {
-          // Of a run only the first job is started; this one, behind it, was
-          // lost with the worker before it was known to run. It is charged
-          // nothing (no attempt, no backoff) and goes back to the head of the
-          // queue, in its place: the crash is the first job's attempt. (Jobs
-          // in runs run no processor module, so nothing in an order makes the
-          // worker crash again and again.)
-          return this.schedule(pedido, { front: true });
-        }
         // A started attempt counts in `intentos`, also when it took no time.
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;

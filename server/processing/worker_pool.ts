@@ -130,6 +130,12 @@ interface Entry {
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
+  /**
+   * Never sent in a run again: it was in one whose worker died before the
+   * jobs behind the first were known to run. Alone, a job that kills its
+   * worker is found out, and no other is charged for it.
+   */
+  alone?: boolean;
 }
 
 interface Slot {
@@ -506,6 +512,12 @@ export class WorkerPool implements ProcessorPool {
     const idleAt = this.#idle.indexOf(slot);
     if (idleAt >= 0) this.#idle.splice(idleAt, 1);
     this.#logger?.warn("worker.crash", { worker: slot.number, reason });
+    // Of a run only the first job was started; the others, not known to
+    // have run, go back to the head of the queue, in their order, each to
+    // run alone. Only the first is charged with the crash (its attempt).
+    const notStarted = slot.run ? entries.splice(1) : [];
+    for (const entry of notStarted) entry.alone = true;
+    this.#queue.unshift(...notStarted);
     // Last job first: a caller that retries each at the head of the queue
     // (`front`) then puts the run back in its own order.
     for (let i = entries.length - 1; i >= 0; i--) {
@@ -622,12 +634,13 @@ export class WorkerPool implements ProcessorPool {
           return;
         }
       }
-      const run = runsInBatch(this.#queue[0]!.job);
+      const batchable = (entry: Entry) => runsInBatch(entry.job) && entry.alone !== true;
+      const run = batchable(this.#queue[0]!);
       const slot = this.#idle.shift()!;
       let count = 1;
       if (run) {
         while (
-          count < this.#queue.length && count < MAX_RUN && runsInBatch(this.#queue[count]!.job)
+          count < this.#queue.length && count < MAX_RUN && batchable(this.#queue[count]!)
         ) count++;
       }
       const entries = this.#queue.splice(0, count);

@@ -152,19 +152,27 @@ testWith("read")(
 );
 
 testWith("read")(
-  "WorkerPool rejects every job of a run whose worker dies, and stays at full size",
+  "WorkerPool: when a run's worker dies, its first job (started) fails; the rest run again alone, so only a job that kills its worker fails with it",
   async () => {
     await using pool = await WorkerPool.start({ size: 1, moduleUrl: FAULTY, logger: quiet });
     const failed: number[] = [];
-    const jobs = ["Ana", "throw", "Ana"].map((cliente, i) =>
-      pool.submit(order(i, cliente)).catch((error) => {
-        assert.ok(error instanceof WorkerCrashError);
-        failed.push(i);
-      })
+    const started: number[] = [];
+    const jobs = ["Ana", "throw", "Bea", "Caro"].map((cliente, i) =>
+      pool.submit(order(i, cliente), { onStart: () => started.push(i) }).then(
+        () => "ok",
+        (error) => {
+          assert.ok(error instanceof WorkerCrashError);
+          failed.push(i);
+          return "failed";
+        },
+      )
     );
-    await Promise.all(jobs);
-    assert.deepEqual(failed.sort(), [0, 1, 2]);
-    assert.equal(pool.crashes, 1);
+    // All four in one run: Ana first; "throw" kills the worker. Then "throw"
+    // alone kills it again; Bea and Caro, alone, run.
+    assert.deepEqual(await Promise.all(jobs), ["failed", "failed", "ok", "ok"]);
+    assert.deepEqual(failed, [0, 1]);
+    assert.deepEqual(started, [0, 1, 2, 3], "each started once, in order");
+    assert.equal(pool.crashes, 2);
     assert.equal(await pool.submit(order(9)), null, "the replacement works");
   },
 );
