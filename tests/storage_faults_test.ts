@@ -247,6 +247,85 @@ privilegedTest("storage_faults_test", TMPFS, {
   },
 });
 
+privilegedTest("storage_faults_test", TMPFS, {
+  name:
+    "storage: killed on a full disk, restarted once space is freed, the daemon finishes every order: its WAL does not take the space back",
+  async fn() {
+    await using fs = await mountTmpfs("3m");
+    const db = `${fs.path}/p.db`;
+    const acked = new Map<string, number>();
+    const big = (clave: string) => ({
+      ...ORDER,
+      clave,
+      productos: Array.from({ length: 30 }, (_, i) => `${clave}-${i}-`.padEnd(150, "y")),
+    });
+    const first = await startSubprocess(fs.path, [
+      "--db",
+      db,
+      "--max-pedidos",
+      "1000",
+      "--process-ms",
+      "20-80",
+    ]);
+    try {
+      // 700 KB left: orders of 5 KB from 4 clients, 8 in flight each, fill it
+      // as they are stored and processed.
+      await fillBut(`${fs.path}/filler`, fs.path, 700 * 1024);
+      await Promise.all([0, 1, 2, 3].map(async (client) => {
+        await using conn = await rawConnect(first.port);
+        let refused = 0;
+        for (let i = 0; refused < 20 && i < 1000; i += 8) {
+          const claves = Array.from({ length: 8 }, (_, j) => `c${client}-${i + j}`);
+          await conn.write(claves.map((clave) => JSON.stringify(big(clave)) + "\n").join(""));
+          for (const clave of claves) {
+            const reply = await conn.readLine(15_000);
+            if (reply?.ok === true) acked.set(clave, reply.id as number);
+            else refused++;
+          }
+        }
+      }));
+      assert.ok(acked.size > 20, `${acked.size} orders stored before the disk filled`);
+    } finally {
+      first.kill("SIGKILL");
+      await first.exited();
+    }
+    await Deno.remove(`${fs.path}/filler`);
+    await using again = await startSubprocess(fs.path, [
+      "--db",
+      db,
+      "--max-pedidos",
+      "1000",
+      "--process-ms",
+      "20-80",
+    ]);
+    await waitUntil(async () => {
+      const s = await stats(again.port);
+      return s.pendientes === 0 && s.en_proceso === 0 && s.libres === s.capacidad;
+    }, { timeoutMs: 20_000, what: "every order left by the killed run finished" });
+    await using conn = await rawConnect(again.port);
+    for (const [clave, id] of acked) {
+      await conn.write(`{"op":"ESTADO","id":${id}}\n`);
+      const pedido = (await conn.readLine())?.pedido as Record<string, unknown>;
+      assert.equal(pedido?.clave, clave);
+      assert.equal(pedido?.estado, "listo", `order ${id}`);
+    }
+  },
+});
+
+/** Fills the file system of `dir` with a file at `path`, leaving `leave` bytes free. */
+async function fillBut(path: string, dir: string, leave: number): Promise<void> {
+  const free = Number(
+    new TextDecoder().decode(
+      (await new Deno.Command("df", { args: ["-B1", "--output=avail", dir] }).output()).stdout,
+    ).trim().split("\n")[1],
+  );
+  using file = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(64 * 1024).fill(0x2a);
+  for (let left = free - leave; left > 0; left -= chunk.length) {
+    await file.write(chunk.subarray(0, Math.min(chunk.length, left)));
+  }
+}
+
 /**
  * Makes every `COMMIT` that stored a new order fail, as a disk that fills up
  * at the commit would, with no privilege: each new row of `pedidos` adds a
@@ -392,6 +471,18 @@ testWith("read", "write", "run", "env")(
   },
 );
 
+/** Folds the WAL of `db` into its file and empties it, from a connection of this process. */
+function emptyWal(db: string): void {
+  const conn = new DatabaseSync(db);
+  try {
+    conn.exec("PRAGMA busy_timeout = 5000");
+    const done = conn.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number };
+    assert.equal(done.busy, 0, "the WAL emptied");
+  } finally {
+    conn.close();
+  }
+}
+
 /** Holds a write transaction on `db` from this process, like a foreign writer. */
 function holdWriteLock(db: string): DatabaseSync {
   const other = new DatabaseSync(db);
@@ -465,6 +556,9 @@ privilegedTest("storage_faults_test", TMPFS, {
             what: "the first two orders to start",
           },
         );
+        // The WAL emptied into the file first: on a full disk the daemon empties
+        // it itself to make room, and here it must find none.
+        emptyWal(db);
         await fill(`${fs.path}/filler`); // while the first two are being processed
         // They end, and `listo` cannot be written.
         const refused = (id: number) =>

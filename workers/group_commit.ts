@@ -61,6 +61,8 @@ export class GroupCommit implements Disposable {
   #holdUntil: number | null = null;
   /** Inserts in the last batch that had any (none seen yet: never hold). */
   #recentInserts = Infinity;
+  /** `performance.now()` before which a full disk does not empty the WAL again. */
+  #reclaimAfter = 0;
   /** Keeps the deferred client index in step, off the acknowledgement path. */
   readonly #fold: ClientIndexFold;
   /** Counters, sent to the main thread when the writer closes. */
@@ -121,6 +123,7 @@ export class GroupCommit implements Disposable {
       results = this.#commit(batch);
     } catch (error) {
       this.stats.failedBatches++;
+      if (isDiskFull(error)) this.#reclaimWal(performance.now());
       // One at a time, unless every transaction would meet the same wait:
       // behind another writer's lock, each would wait the busy timeout again.
       results = batch.length === 1 || isLockedOut(error) || error instanceof DatabaseFileGoneError
@@ -134,6 +137,17 @@ export class GroupCommit implements Disposable {
     }
     if (inserted > 0) this.#recentInserts = inserted;
     this.#fold.afterFlush(inserted);
+  }
+
+  /**
+   * On a full disk, empties the WAL into the file (at most once a second),
+   * so that the retries, and the writes after them, have its space: after
+   * a restart the WAL may hold much more than the file lacks.
+   */
+  #reclaimWal(now: number): void {
+    if (now < this.#reclaimAfter) return;
+    this.#reclaimAfter = now + 1000;
+    this.#db.reclaimWal();
   }
 
   #mayHold(): boolean {
@@ -177,6 +191,11 @@ export class GroupCommit implements Disposable {
       return failure(op, error);
     }
   }
+}
+
+/** Whether `error` is SQLite's SQLITE_FULL (a full disk, or a file at its size limit). */
+export function isDiskFull(error: unknown): boolean {
+  return error instanceof Error && /\bdatabase or disk is full\b/.test(error.message);
 }
 
 /**

@@ -209,6 +209,10 @@ export class SqliteDatabase implements Disposable {
         db.exec(sync === "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
         db.exec("PRAGMA foreign_keys = ON");
         migrate(db);
+        // What a previous run left in the WAL (a kill -9 leaves it whole) goes
+        // into the file now, and the WAL starts empty: on a nearly full disk
+        // its old pages would otherwise hold the space new writes need.
+        reclaimWal(db);
       }
     } catch (error) {
       if (db?.isOpen) db.close();
@@ -526,6 +530,19 @@ export class SqliteDatabase implements Disposable {
     }
   }
 
+  /**
+   * Copies the WAL into the database file and empties it (`PRAGMA
+   * wal_checkpoint(TRUNCATE)`), giving its space back to a full disk: the
+   * WAL holds every version of every page written since the last
+   * checkpoint, the file only the last. Never throws.
+   *
+   * @returns whether it finished (not when a reader holds the WAL, or the
+   * file cannot grow by the pages it must take).
+   */
+  reclaimWal(): boolean {
+    return reclaimWal(this.#db);
+  }
+
   /** Rolls back the open transaction, if any (SQLite may already have). */
   rollback(): void {
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -615,4 +632,16 @@ function checkReadableVersion(db: DatabaseSync): void {
     );
   }
   if (version < 1) throw new Error("it has no orders table (schema version 0)");
+}
+
+/** {@linkcode SqliteDatabase.reclaimWal} on a connection. */
+function reclaimWal(db: DatabaseSync): boolean {
+  try {
+    const done = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as
+      | { busy: number }
+      | undefined;
+    return done?.busy === 0;
+  } catch {
+    return false; // the disk is still full, or the database is not in WAL mode
+  }
 }

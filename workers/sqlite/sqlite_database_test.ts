@@ -360,3 +360,26 @@ testWith("read", "write")(
     assert.equal(next, 4, "not 1 again");
   },
 );
+
+testWith("read", "write")(
+  "SqliteDatabase.open() folds into the file the WAL a killed run left, and starts with it empty (a full disk gets its space)",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/p.db`;
+    const copy = `${dir.path}/copia.db`;
+    const first = SqliteDatabase.open(path);
+    try {
+      for (let i = 0; i < 200; i++) add(first, order({ cliente: `c${i}`.padEnd(2000, "x") }), T0);
+      // What a kill -9 leaves: the file and its WAL as they are while open.
+      Deno.copyFileSync(path, copy);
+      Deno.copyFileSync(`${path}-wal`, `${copy}-wal`);
+    } finally {
+      first.close();
+    }
+    const left = Deno.statSync(`${copy}-wal`).size;
+    assert.ok(left > 400_000, `the WAL left holds the orders (${left} bytes)`);
+    using again = SqliteDatabase.open(copy);
+    assert.equal(Deno.statSync(`${copy}-wal`).size, 0, "the WAL is empty once open");
+    assert.equal(again.list({ limit: 1000 }).length, 200, "every order is in the file");
+  },
+);
