@@ -17,7 +17,8 @@ import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { firstToConnect } from "./dial.ts";
-import { describeFinal, describeReply } from "./describe_reply.ts";
+import { describeFinal, describeReply, printable } from "./describe_reply.ts";
+import { checkReply } from "./check_reply.ts";
 
 /** The exit statuses of {@linkcode runClient}. */
 export const EXIT = Object.freeze({
@@ -124,10 +125,24 @@ async function send(session: Session, line: string, human = describeReply): Prom
       return await send(session, line, human);
     }
   }
-  if (session.command.json) session.out(`${raw}\n`);
-  else if (reply.ok) session.out(human(reply));
+  if (session.command.json) {
+    session.out(`${raw}\n`);
+    return reply;
+  }
+  // Printed for people: only a reply of the shape its request expects.
+  checkReply(parseLine(line), reply);
+  if (reply.ok) session.out(human(reply));
   else session.err(human(reply));
   return reply;
+}
+
+/** The request `line` as sent, parsed (null when it is not JSON: the daemon said so). */
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
 }
 
 async function run(session: Session): Promise<number> {
@@ -261,6 +276,10 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     err(
       error.code === "timeout"
         ? `❌ Sin respuesta del servidor. ${error.message}\n`
+        : error.code === "protocol"
+        ? `❌ El servidor respondió algo que no es una respuesta válida. ${
+          printable(error.message)
+        }\n`
         : `❌ Se perdió la conexión con el servidor antes de la respuesta. ${error.message}\n`,
     );
     return EXIT.unreachable;

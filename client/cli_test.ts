@@ -182,7 +182,7 @@ Deno.test("runClient() --esperar with a request on stdin that is not an order ex
   // An order on stdin is still sent and waited for.
   await using orders = fakeLineServer((line) =>
     line.includes("ESTADO")
-      ? '{"ok":true,"pedido":{"id":42,"estado":"listo","worker":1,"duracion_ms":5}}'
+      ? JSON.stringify({ ok: true, pedido: { ...PEDIDO, worker: 1, duracion_ms: 5 } })
       : accepted()
   );
   const { status } = await run(
@@ -351,4 +351,32 @@ Deno.test("runClient() --help prints the usage even when the environment or env 
     const status = await runClient(["--help"], { stdout: (text) => stdout += text, sources });
     assert.deepEqual([status, stdout], [0, CLIENT_USAGE]);
   }
+});
+
+Deno.test("runClient() answered with a reply of the wrong shape says so and exits 3, with no stack trace and no terminal escapes", async () => {
+  const wrong: [string[], unknown][] = [
+    [["listar"], { ok: true, pedidos: { length: 1 } }],
+    [["estado", "1"], { ok: true, pedido: null }],
+    [["stats"], { ok: true, stats: null }],
+    [["--cliente", "a", "--producto", "p", "--direccion", "d"], {
+      ok: true,
+      id: "\u001b[2J",
+      estado: "pendiente",
+    }],
+  ];
+  for (const [args, reply] of wrong) {
+    await using daemon = fakeLineServer(() => JSON.stringify(reply));
+    const { status, stdout, stderr } = await run(daemon.port, args);
+    assert.equal(status, 3, `${args.join(" ")}: ${stdout}${stderr}`);
+    assert.match(stderr, /no es una respuesta válida.*Respuesta inválida del servidor/);
+    assert.doesNotMatch(stdout + stderr, /\u001b|TypeError|    at /);
+  }
+});
+
+Deno.test("runClient() quotes a reply that is not JSON without its control characters", async () => {
+  await using daemon = fakeLineServer(() => "\u001b]0;pwned\u0007 no json");
+  const { status, stderr } = await run(daemon.port, ["ping"]);
+  assert.equal(status, 3);
+  assert.match(stderr, /not JSON: \\u001b\]0;pwned\\u0007 no json/);
+  assert.doesNotMatch(stderr, /\u001b|\u0007/);
 });

@@ -17,6 +17,7 @@
 
 import type { Op, Reply, ReplyOf } from "../server/protocol/replies.ts";
 import { ClientError } from "./client_error.ts";
+import { checkReply } from "./check_reply.ts";
 import { decodeReply } from "./decode_reply.ts";
 import { dial, dialAny, type DialOptions } from "./dial.ts";
 import { LineReader, LineTooLongError } from "./line_reader.ts";
@@ -133,10 +134,11 @@ export class PedidosClient implements AsyncDisposable {
    * them). For a known operation {@linkcode PedidosClient.call} gives the
    * operation's own reply type.
    *
-   * @throws {ClientError} `connection_closed` when the connection ends before the reply, `protocol` when the reply is not a JSON object with `ok`.
+   * @throws {ClientError} `connection_closed` when the connection ends before the reply, `protocol` when the reply is not a JSON object with `ok` or has not the shape of an answer to `body` ({@linkcode checkReply}).
    */
   async request(body: Record<string, unknown>, options: RequestOptions = {}): Promise<AnyReply> {
-    return (await this.exchange(JSON.stringify(body), options)).reply as AnyReply;
+    const { reply } = await this.exchange(JSON.stringify(body), options);
+    return checkReply(body, reply) as AnyReply;
   }
 
   /**
@@ -157,7 +159,9 @@ export class PedidosClient implements AsyncDisposable {
     options: RequestOptions = {},
   ): Promise<ReplyOf<O>> {
     // The daemon answers an operation with its own reply or an error (docs/protocol.md §2–§3).
-    return (await this.exchange(JSON.stringify({ op, ...fields }), options)).reply as ReplyOf<O>;
+    const body = { op, ...fields };
+    const { reply } = await this.exchange(JSON.stringify(body), options);
+    return checkReply(body, reply) as ReplyOf<O>;
   }
 
   /**

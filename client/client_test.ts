@@ -2,17 +2,22 @@ import assert from "node:assert/strict";
 import { ClientError, formatAddress, isRetriable, PedidosClient } from "./client.ts";
 import { fakeLineServer, type Script } from "./testing/fake_line_server.ts";
 import { unusedPort } from "./testing/unused_port.ts";
+import { SAMPLE_PEDIDO } from "./testing/cli_harness.ts";
 
-/** Replies `{"ok":true,"echo":REQUEST}` to every line. */
+/**
+ * Replies `{"ok":true,"echo":REQUEST}` to every line. The requests are of
+ * an operation the client does not know (`ECO`), whose reply it checks for
+ * no field: these tests are about lines, not replies.
+ */
 const echo: Script = (line) => JSON.stringify({ ok: true, echo: JSON.parse(line) });
 
 Deno.test("PedidosClient.request() matches 100 pipelined requests to their replies in order", async () => {
   await using server = fakeLineServer(echo);
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
-  const replies = Array.from({ length: 100 }, (_, i) => client.request({ op: "PING", i }));
+  const replies = Array.from({ length: 100 }, (_, i) => client.request({ op: "ECO", i }));
   assert.equal(client.pending, 100);
   const results = await Promise.all(replies);
-  results.forEach((reply, i) => assert.deepEqual(reply, { ok: true, echo: { op: "PING", i } }));
+  results.forEach((reply, i) => assert.deepEqual(reply, { ok: true, echo: { op: "ECO", i } }));
   assert.equal(client.pending, 0);
   assert.deepEqual(server.lines.map((line) => JSON.parse(line).i), [...Array(100).keys()]);
 });
@@ -20,7 +25,7 @@ Deno.test("PedidosClient.request() matches 100 pipelined requests to their repli
 Deno.test("PedidosClient works over IPv6 loopback", async () => {
   await using server = fakeLineServer(echo, { hostname: "::1" });
   await using client = await PedidosClient.connect({ hostname: "::1", port: server.port });
-  assert.deepEqual(await client.request({ op: "PING" }), { ok: true, echo: { op: "PING" } });
+  assert.deepEqual(await client.request({ op: "ECO" }), { ok: true, echo: { op: "ECO" } });
 });
 
 Deno.test("PedidosClient delivers a reply sent before the server closes and rejects the rest", async () => {
@@ -30,9 +35,9 @@ Deno.test("PedidosClient delivers a reply sent before the server closes and reje
   }));
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const [first, second, third] = await Promise.allSettled([
-    client.request({ n: 1 }),
-    client.request({ n: 2 }),
-    client.request({ n: 3 }),
+    client.request({ op: "ECO", n: 1 }),
+    client.request({ op: "ECO", n: 2 }),
+    client.request({ op: "ECO", n: 3 }),
   ]);
   assert.deepEqual(first, {
     status: "fulfilled",
@@ -140,7 +145,7 @@ Deno.test("PedidosClient.connectAny() skips a dead host", async () => {
   await using server = fakeLineServer(echo, { hostname: "127.0.0.1" });
   // nothing listens on [::1] at this port
   await using client = await PedidosClient.connectAny(["::1", "127.0.0.1"], server.port);
-  assert.deepEqual(await client.request({ op: "PING" }), { ok: true, echo: { op: "PING" } });
+  assert.deepEqual(await client.request({ op: "ECO" }), { ok: true, echo: { op: "ECO" } });
 });
 
 Deno.test("PedidosClient.connectAny() names every address when none connects", async () => {
@@ -167,8 +172,8 @@ Deno.test("PedidosClient.exchange() keeps the raw reply line and adds the newlin
 Deno.test("PedidosClient.request() rejects a reply that is not a JSON object with ok and goes on", async () => {
   await using server = fakeLineServer((_, { index }) => index === 0 ? "hello" : '{"ok":true}');
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
-  const bad = client.request({ n: 0 });
-  const good = client.request({ n: 1 });
+  const bad = client.request({ op: "ECO", n: 0 });
+  const good = client.request({ op: "ECO", n: 1 });
   await assert.rejects(bad, { name: "ClientError", code: "protocol" });
   assert.deepEqual(await good, { ok: true });
 });
@@ -177,11 +182,17 @@ Deno.test("PedidosClient.request() with an aborted signal drops its reply and ke
   await using server = fakeLineServer(echo);
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
   const controller = new AbortController();
-  const abandoned = client.request({ n: 1 }, { signal: controller.signal });
+  const abandoned = client.request({ op: "ECO", n: 1 }, { signal: controller.signal });
   controller.abort(new Error("gave up"));
   await assert.rejects(abandoned, /gave up/);
-  assert.deepEqual(await client.request({ n: 2 }), { ok: true, echo: { n: 2 } });
-  await assert.rejects(client.request({ n: 3 }, { signal: controller.signal }), /gave up/);
+  assert.deepEqual(await client.request({ op: "ECO", n: 2 }), {
+    ok: true,
+    echo: { op: "ECO", n: 2 },
+  });
+  await assert.rejects(
+    client.request({ op: "ECO", n: 3 }, { signal: controller.signal }),
+    /gave up/,
+  );
 });
 
 Deno.test("PedidosClient splits replies that arrive in pieces or together", async () => {
@@ -190,7 +201,10 @@ Deno.test("PedidosClient splits replies that arrive in pieces or together", asyn
     index === 0 ? `{"ok":true,"big":"${big}"}\n{"ok":true,"n":2}\n` : null
   );
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
-  const [first, second] = await Promise.all([client.request({}), client.request({})]);
+  const [first, second] = await Promise.all([
+    client.request({ op: "ECO" }),
+    client.request({ op: "ECO" }),
+  ]);
   assert.equal(first.big, big);
   assert.deepEqual(second, { ok: true, n: 2 });
 });
@@ -198,7 +212,7 @@ Deno.test("PedidosClient splits replies that arrive in pieces or together", asyn
 Deno.test("PedidosClient.call() sends the envelope and resolves with the operation's reply", async () => {
   await using server = fakeLineServer((line) =>
     JSON.parse(line).id === 7
-      ? JSON.stringify({ ok: true, pedido: { id: 7, estado: "cancelado" } })
+      ? JSON.stringify({ ok: true, pedido: { ...SAMPLE_PEDIDO, id: 7, estado: "cancelado" } })
       : '{"ok":false,"error":"not_found","mensaje":"❌ Pedido no encontrado."}'
   );
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
@@ -225,9 +239,9 @@ Deno.test("PedidosClient fails with protocol when a reply is longer than maxRepl
 });
 
 Deno.test("PedidosClient fails with protocol on a reply nobody asked for", async () => {
-  await using server = fakeLineServer(() => '{"ok":true}\n{"ok":true}');
+  await using server = fakeLineServer(() => '{"ok":true,"pong":true}\n{"ok":true,"pong":true}');
   await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
-  assert.deepEqual(await client.request({ op: "PING" }), { ok: true });
+  assert.deepEqual(await client.request({ op: "PING" }), { ok: true, pong: true });
   await assert.rejects(client.request({ op: "PING" }), {
     code: "protocol",
     message: "Unexpected reply: no request waiting",
@@ -241,4 +255,16 @@ Deno.test("isRetriable() is true for connection failures and capacity replies", 
   assert.equal(isRetriable({ ok: false, error: "invalid_order" }), false);
   assert.equal(isRetriable({ ok: true }), false);
   assert.equal(formatAddress("::1", 1), "[::1]:1");
+});
+
+Deno.test("PedidosClient.request() and call() reject a reply without the fields its operation's answer has", async () => {
+  await using server = fakeLineServer((line) =>
+    JSON.parse(line).op === "LISTAR" ? '{"ok":true,"pedidos":{}}' : '{"ok":true}'
+  );
+  await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: server.port });
+  await assert.rejects(client.call("LISTAR"), { code: "protocol", message: /"pedidos"/ });
+  await assert.rejects(client.request({ cliente: "Ana" }), { code: "protocol", message: /"id"/ });
+  await assert.rejects(client.request({ op: "PING" }), { code: "protocol", message: /"pong"/ });
+  // The connection goes on: the reply was read, only its shape was wrong.
+  assert.deepEqual((await client.exchange('{"op":"PING"}')).reply, { ok: true });
 });

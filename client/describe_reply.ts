@@ -31,7 +31,7 @@ function cut(text: string, size: number): string {
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with what a terminal would act on shown as escapes (`\n`, `\u001b`). */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(
     UNPRINTABLE,
     (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
@@ -85,11 +85,14 @@ function describeTable(pedidos: Pedido[]): string {
     p.estado,
     cut(printable(p.cliente), 24),
     cut(summariseProductos(p.productos), 32),
-    p.fecha_recibido,
+    printable(p.fecha_recibido),
     duration(p.duracion_ms),
     p.estado === "error" ? cut(text(p.detalle_error), 32) : cut(text(p.resultado ?? null), 32),
   ]);
-  const sizes = header.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row[i] ?? ""))));
+  // A loop, not Math.max(...rows): a spread of many rows overflows the stack.
+  const sizes = header.map((h, i) =>
+    rows.reduce((most, row) => Math.max(most, width(row[i] ?? "")), width(h))
+  );
   const line = (row: string[]) =>
     row.map((cell, i) => pad(cell, sizes[i] ?? 0, i === 0 || i === 5)).join("  ").trimEnd();
   return [header, ...rows].map(line).join("\n") +

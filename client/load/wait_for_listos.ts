@@ -170,6 +170,9 @@ export async function waitForListos(
         continue;
       }
       if (record(reply.pedido)) return;
+      // Not final yet (the wait ran out, or the daemon is stopping): a moment
+      // before asking again, so a daemon that answers at once is not asked in a loop.
+      await pause(RETRY_MS, stop);
     }
   }
 

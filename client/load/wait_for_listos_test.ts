@@ -93,3 +93,30 @@ Deno.test("waitForListos() asks again, on another host, an order whose daemon an
     "asked once where it was stopping, then where it was not",
   );
 });
+
+Deno.test("waitForListos() against a daemon whose replies have the wrong shape ends with a summary, counting the orders unfinished", async () => {
+  for (
+    const [listar, estado] of [
+      [{ ok: true }, { ok: true }],
+      [{ ok: true, pedidos: [null] }, { ok: true, pedido: { id: 1 } }],
+      [{ ok: true, pedidos: "x" }, { ok: true, pedido: pedido(1, "\u001b[2J") }],
+    ]
+  ) {
+    await using daemon = fakeLineServer((line) =>
+      JSON.stringify(asked(line).op === "LISTAR" ? listar : estado)
+    );
+    const settings = resolveLoadSettings({
+      hosts: ["127.0.0.1"],
+      port: daemon.port,
+      clientes: 1,
+      esperarTimeoutMs: 600,
+    });
+    const summary = await waitForListos([1, 2], {
+      settings,
+      started: { wall: Date.parse(AT), mono: performance.now() },
+      signal: new AbortController().signal,
+      onListo: () => {},
+    });
+    assert.deepEqual([summary.listos, summary.sinTerminar], [0, 2], JSON.stringify(summary));
+  }
+});

@@ -18,6 +18,13 @@ import { ClientError, formatAddress, PedidosClient } from "../client.ts";
 import { firstToConnect } from "../dial.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 
+/**
+ * The longest reply a gateway link reads: the gateway asks for 300 orders
+ * at most (the Panel's timeline), 40 MB at the largest order size. A
+ * client's default (256 MiB, for a LISTAR of 1000) on each of its links
+ * would let a daemon that answers more than asked hold gigabytes here.
+ */
+export const GATEWAY_MAX_REPLY_BYTES = 48 * 1024 * 1024;
 /** Options of {@linkcode DaemonLink} and `connectDaemon()`. */
 export interface DaemonLinkOptions {
   /** Hosts tried in order. */
@@ -201,7 +208,7 @@ export class DaemonLink implements DaemonClient {
     const ordered = [...hosts.filter((h) => !aside(h)), ...hosts.filter(aside)];
     const { value, index } = await firstToConnect(
       ordered,
-      (host) => connect([host], port, { connectTimeoutMs }),
+      (host) => connect([host], port, { connectTimeoutMs, maxReplyBytes: GATEWAY_MAX_REPLY_BYTES }),
     );
     this.#host = ordered[index]!;
     return value;

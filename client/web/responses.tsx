@@ -23,6 +23,8 @@ import {
 import type { VisitorTokens } from "./visitor_tokens.ts";
 import { loginPath, returnPath } from "./return_path.ts";
 
+/** The longest cookie lifetime browsers keep (and hono sets): 400 days, in seconds. */
+const MAX_COOKIE_AGE_S = 400 * 24 * 3600;
 /** The name of the session cookie: a signed-in session's id, or an anonymous visitor's. */
 export const SESSION_COOKIE = "pedidos_sesion";
 
@@ -101,7 +103,10 @@ export class Responses {
    * lasts until it expires, an anonymous visitor's until the browser closes.
    */
   cookie(c: GatewayContext, session: WebSession): void {
-    const maxAge = Math.max(0, Math.floor((session.expires - this.#now()) / 1000));
+    const left = Math.floor((session.expires - this.#now()) / 1000);
+    // Browsers keep a cookie 400 days at most (RFC 6265bis), and hono refuses
+    // a longer Max-Age: a daemon's far-off `expira` must not make sign-in fail.
+    const maxAge = Math.min(Math.max(0, left), MAX_COOKIE_AGE_S);
     this.#setCookie(c, SESSION_COOKIE, session.id, maxAge);
   }
 

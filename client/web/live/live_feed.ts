@@ -14,8 +14,14 @@ export type Schedule = (tick: () => Promise<void>, ms: number) => () => void;
 
 /** Options of {@linkcode LiveFeed}. */
 export interface LiveFeedOptions {
-  /** Renders the current snapshot; must not throw (render the error instead). */
+  /**
+   * Renders the current snapshot; should render an error rather than throw.
+   * One that throws anyway (a bug, a reply of an unexpected shape) costs
+   * that snapshot only: watchers keep the last one, the next comes on time.
+   */
   render: () => Promise<string>;
+  /** Told what a render threw. @default {writes one line to stderr} */
+  onError?: (error: unknown) => void;
   /** Time between two snapshots. @default {500} */
   intervalMs?: number;
   /** How the next snapshot is timed; tests pass a manual one. @default {setTimeout} */
@@ -30,6 +36,7 @@ function scheduleWithTimer(tick: () => Promise<void>, ms: number): () => void {
 /** Watches one snapshot; see the module docs. */
 export class LiveFeed {
   readonly #render: () => Promise<string>;
+  readonly #onError: (error: unknown) => void;
   readonly #intervalMs: number;
   readonly #schedule: Schedule;
   readonly #listeners = new Set<(html: string) => void>();
@@ -43,6 +50,8 @@ export class LiveFeed {
   /** Makes the feed; it renders only while someone watches. */
   constructor(options: LiveFeedOptions) {
     this.#render = options.render;
+    this.#onError = options.onError ??
+      ((error) => console.error(`live feed: a snapshot failed: ${String(error)}`));
     this.#intervalMs = options.intervalMs ?? 500;
     this.#schedule = options.schedule ?? scheduleWithTimer;
   }
@@ -89,14 +98,25 @@ export class LiveFeed {
 
   async #tick(): Promise<void> {
     this.#cancel = null;
-    const html = await this.#render();
+    let html: string | null = null;
+    try {
+      html = await this.#render();
+    } catch (error) {
+      this.#onError(error); // this snapshot only: a loop that ended would leave pages frozen
+    }
     if (this.#closed || this.#listeners.size === 0) {
       this.#active = false;
       return;
     }
-    if (html !== this.#last) {
+    if (html !== null && html !== this.#last) {
       this.#last = html;
-      for (const listener of this.#listeners) listener(html);
+      for (const listener of this.#listeners) {
+        try {
+          listener(html);
+        } catch (error) {
+          this.#onError(error);
+        }
+      }
     }
     this.#cancel = this.#schedule(() => this.#tick(), this.#intervalMs);
   }

@@ -134,3 +134,29 @@ Deno.test("LiveFeed renders again at once for a watcher who comes back", async (
   feed.close();
   assert.equal(timer.pending, null);
 });
+
+Deno.test("LiveFeed survives a render that throws: that snapshot is skipped, the next comes on time", async () => {
+  const timer = new ManualTimer();
+  let renders = 0;
+  const errors: unknown[] = [];
+  const feed = new LiveFeed({
+    intervalMs: 20,
+    schedule: timer.schedule,
+    render: () => {
+      renders++;
+      if (renders === 2) return Promise.reject(new TypeError("pedidos.map is not a function"));
+      return Promise.resolve(`v${renders}`);
+    },
+    onError: (error: unknown) => errors.push(error),
+  });
+  const seen: string[] = [];
+  const off = feed.subscribe((html) => seen.push(html));
+  await timer.scheduled();
+  await timer.fire(); // the render that throws
+  assert.equal(timer.pending, 20, "the loop goes on");
+  await timer.fire();
+  assert.deepEqual(seen, ["v1", "v3"]);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /pedidos\.map/);
+  off();
+});
