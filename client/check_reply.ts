@@ -9,26 +9,16 @@
  */
 
 import { ESTADOS } from "../server/protocol/messages.ts";
+import {
+  LISTAR_DEFAULT_LIMIT,
+  LISTAR_MAX_LIMIT,
+  opName,
+} from "../server/protocol/parse_request.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { ClientError } from "./client_error.ts";
+import { STATS_SHOWN } from "./describe_reply.ts";
 
 type Fields = Record<string, unknown>;
-
-const STAT_COUNTS = [
-  "recibidos",
-  "aceptados",
-  "rechazados",
-  "pendientes",
-  "en_proceso",
-  "listos",
-  "errores",
-  "capacidad",
-  "libres",
-  "workers",
-  "conexiones",
-  "cancelados",
-  "uptime_s",
-] as const;
 
 /**
  * The operation a request body asks for, as the daemon reads it: its `op`,
@@ -37,16 +27,15 @@ const STAT_COUNTS = [
 function opOf(body: unknown): string | null {
   if (!isObject(body)) return null;
   if (!("op" in body) || body.op === null || body.op === undefined) return "PEDIDO";
-  // As the daemon reads it: trimmed, ASCII letters in upper case.
-  return typeof body.op === "string"
-    ? body.op.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase())
-    : null;
+  return typeof body.op === "string" ? opName(body.op) : null;
 }
 
 /** The most orders a LISTAR of `body` may answer (§2.3: `limit`, default 50, at most 1000). */
 function listLimit(body: unknown): number {
   const limit = isObject(body) ? body.limit : undefined;
-  return typeof limit === "number" && limit >= 1 ? Math.min(limit, 1000) : 50;
+  return typeof limit === "number" && limit >= 1
+    ? Math.min(limit, LISTAR_MAX_LIMIT)
+    : LISTAR_DEFAULT_LIMIT;
 }
 
 /**
@@ -100,14 +89,17 @@ export function checkReply(body: unknown, reply: Reply): Reply {
       const stats = fields.stats;
       need(isObject(stats), "stats");
       // A counter may be missing (an older daemon, shown as "—"), never of another type.
-      for (const name of STAT_COUNTS) {
-        const count = (stats as Fields)[name];
-        need(count === undefined || isCount(count), `stats.${name}`);
-      }
-      const duracion = (stats as Fields).duracion_ms;
-      need(duracion === undefined || isObject(duracion), "stats.duracion_ms");
-      for (const [name, value] of Object.entries(duracion ?? {})) {
-        need(value === null || Number.isFinite(value), `stats.duracion_ms.${name}`);
+      for (const [name, kind] of Object.entries(STATS_SHOWN)) {
+        const value = (stats as Fields)[name];
+        if (value === undefined) continue;
+        if (kind !== "durations") {
+          need(isCount(value), `stats.${name}`);
+          continue;
+        }
+        need(isObject(value), `stats.${name}`);
+        for (const [part, ms] of Object.entries(value as Fields)) {
+          need(ms === null || Number.isFinite(ms), `stats.${name}.${part}`);
+        }
       }
       break;
     }

@@ -130,19 +130,10 @@ async function send(session: Session, line: string, human = describeReply): Prom
     return reply;
   }
   // Printed for people: only a reply of the shape its request expects.
-  checkReply(parseLine(line), reply);
+  checkReply(asRequest(line), reply);
   if (reply.ok) session.out(human(reply));
   else session.err(human(reply));
   return reply;
-}
-
-/** The request `line` as sent, parsed (null when it is not JSON: the daemon said so). */
-function parseLine(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return null;
-  }
 }
 
 async function run(session: Session): Promise<number> {

@@ -100,10 +100,11 @@ function describeTable(pedidos: Pedido[]): string {
 }
 
 /**
- * Every counter of {@linkcode Stats}, in the order shown. A `Record`, so a
- * counter added to `Stats` does not compile until it is shown here.
+ * Every counter of {@linkcode Stats}, in the order shown, and its kind. A
+ * `Record`, so a counter added to `Stats` does not compile until it is
+ * shown here (and checked: `check_reply.ts`).
  */
-const STATS_SHOWN: Record<keyof Stats, "count" | "durations" | "seconds"> = {
+export const STATS_SHOWN: Record<keyof Stats, "count" | "durations" | "seconds"> = {
   recibidos: "count",
   aceptados: "count",
   rechazados: "count",

@@ -656,10 +656,7 @@ export class Connection {
         this.close();
         return;
       }
-      if (this.#closed) {
-        await stream[Symbol.asyncDispose]().catch(() => {});
-        return;
-      }
+      if (this.#closed) return; // close() disposed of the stream: its slot was still queued
     }
     slot.line = "";
     for (const resolve of slot.filled?.splice(0) ?? []) resolve();

@@ -259,14 +259,8 @@ privilegedTest("storage_faults_test", TMPFS, {
       clave,
       productos: Array.from({ length: 30 }, (_, i) => `${clave}-${i}-`.padEnd(150, "y")),
     });
-    const first = await startSubprocess(fs.path, [
-      "--db",
-      db,
-      "--max-pedidos",
-      "1000",
-      "--process-ms",
-      "20-80",
-    ]);
+    const args = ["--db", db, "--max-pedidos", "1000", "--process-ms", "20-80"];
+    const first = await startSubprocess(fs.path, args);
     try {
       // 700 KB left: orders of 5 KB from 4 clients, 8 in flight each, fill it
       // as they are stored and processed.
@@ -290,14 +284,7 @@ privilegedTest("storage_faults_test", TMPFS, {
       await first.exited();
     }
     await Deno.remove(`${fs.path}/filler`);
-    await using again = await startSubprocess(fs.path, [
-      "--db",
-      db,
-      "--max-pedidos",
-      "1000",
-      "--process-ms",
-      "20-80",
-    ]);
+    await using again = await startSubprocess(fs.path, args);
     await waitUntil(async () => {
       const s = await stats(again.port);
       return s.pendientes === 0 && s.en_proceso === 0 && s.libres === s.capacidad;

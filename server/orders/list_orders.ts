@@ -167,7 +167,7 @@ async function* readPieces(
     ended = rows.length < chunk || listed >= filter.limit;
     if (!ended) antesDe = rows.at(-1)!.id;
     if (ended || bytes + perQuery * largestOrderBytes > pieceBytes) {
-      if (pedidos.length > 0 || ended) yield { pedidos, text: texts.join(","), last: ended };
+      yield { pedidos, text: texts.join(","), last: ended }; // empty only when it ends the list
       pedidos = [];
       texts = [];
       bytes = 0;

@@ -2,25 +2,17 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { ListFilter, Pedido } from "../protocol/messages.ts";
 import { ReplyStream } from "../protocol/reply_stream.ts";
+import { newPedido } from "../store/new_pedido.ts";
 import { listOrders } from "./list_orders.ts";
 
 function pedido(id: number, size: number): Pedido {
-  return {
-    id,
-    clave: null,
+  const nuevo = {
     cliente: "x".repeat(size),
     productos: [{ nombre: "pan", cantidad: 1 }],
     direccion: "C 1",
-    estado: "pendiente",
-    fecha_recibido: "2026-12-04T00:00:00.000Z",
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    resultado: null,
-    duracion_ms: null,
+    clave: null,
   };
+  return newPedido(id, nuevo, "2026-12-04T00:00:00.000Z");
 }
 
 /** A store of `stored` (oldest first) that records the rows each query asked for. */

@@ -634,7 +634,6 @@ export class WorkerPool implements ProcessorPool {
           return;
         }
       }
-      const batchable = (entry: Entry) => runsInBatch(entry.job) && entry.alone !== true;
       const run = batchable(this.#queue[0]!);
       const slot = this.#idle.shift()!;
       let count = 1;
@@ -676,6 +675,11 @@ export class WorkerPool implements ProcessorPool {
       }
     }
   }
+}
+
+/** Whether `entry` may go in a run (`runMany`) with its neighbours. */
+function batchable(entry: Entry): boolean {
+  return runsInBatch(entry.job) && entry.alone !== true;
 }
 
 /** Whether a `ranMany` answers exactly the jobs of this run, in order. */

@@ -21,8 +21,10 @@ type Args = Record<string, unknown>;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_TIMEOUT_MS = 600_000;
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 1000;
+/** LISTAR's `limit` when none is given (§2.3). */
+export const LISTAR_DEFAULT_LIMIT = 50;
+/** The largest LISTAR `limit`; a larger one is treated as this (§2.3, §8). */
+export const LISTAR_MAX_LIMIT = 1000;
 /** How much of an unknown `op` or task name is echoed back in `mensaje`. */
 const ECHO_CHARS = 40;
 
@@ -78,8 +80,7 @@ export function parseRequest(text: string): Request {
       { campo: "op" },
     );
   }
-  // Case-insensitive in ASCII only: "pıng" (dotless i) is not PING.
-  const op = rawOp.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase());
+  const op = opName(rawOp);
   if (op === "PEDIDO") return pedido(value, true);
   // An unknown op is the error to report, whatever else is wrong with the envelope.
   if (!ENVELOPE_OPS.has(op)) throw unknownOp(rawOp);
@@ -130,6 +131,20 @@ function unknownOp(rawOp: string): ProtocolError {
       "CANCELAR, REINTENTAR, REGISTRO, LOGIN o GET_TAREAS_HTML.",
     { campo: "op" },
   );
+}
+
+/**
+ * The operation an `op` names, as the daemon reads it: trimmed, and
+ * case-insensitive in ASCII only ("pıng", with a dotless i, is not PING).
+ *
+ * @example Usage
+ * ```ts
+ * import { opName } from "./parse_request.ts";
+ * console.log(opName(" estado ")); // "ESTADO"
+ * ```
+ */
+export function opName(rawOp: string): string {
+  return rawOp.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
 /** The arguments of an envelope: its top-level fields, overridden by those of `data`. */
@@ -226,11 +241,11 @@ function parseFilter(args: Args): ListFilter {
   if (cliente !== undefined && (typeof cliente !== "string" || !cliente.isWellFormed())) {
     throw badField("cliente", '❌ El campo "cliente" debe ser un texto (Unicode válido).');
   }
-  const limit = own(args, "limit") ?? DEFAULT_LIMIT;
+  const limit = own(args, "limit") ?? LISTAR_DEFAULT_LIMIT;
   if (!isBound(limit)) {
     throw badField(
       "limit",
-      `❌ El campo "limit" debe ser un número entero mayor o igual a 1 (máximo ${MAX_LIMIT}).`,
+      `❌ El campo "limit" debe ser un número entero mayor o igual a 1 (máximo ${LISTAR_MAX_LIMIT}).`,
     );
   }
   const antesDe = own(args, "antes_de") ?? undefined;
@@ -240,7 +255,7 @@ function parseFilter(args: Args): ListFilter {
       '❌ El campo "antes_de" debe ser un id: un número entero mayor o igual a 1.',
     );
   }
-  const filter: ListFilter = { limit: Math.min(limit, MAX_LIMIT) };
+  const filter: ListFilter = { limit: Math.min(limit, LISTAR_MAX_LIMIT) };
   if (estado !== undefined) filter.estado = estado as Estado;
   if (cliente !== undefined) filter.cliente = cliente;
   // Every id is below the largest safe integer: a larger bound excludes nothing more.
