@@ -30,9 +30,18 @@ function opOf(body: unknown): string | null {
   return typeof body.op === "string" ? opName(body.op) : null;
 }
 
-/** The most orders a LISTAR of `body` may answer (§2.3: `limit`, default 50, at most 1000). */
+/**
+ * The most orders a LISTAR of `body` may answer (§2.3: `limit`, default 50,
+ * at most 1000), its `limit` read as the daemon reads it: from `data` when
+ * given there (docs/protocol.md §8), a `null` one as absent.
+ */
 function listLimit(body: unknown): number {
-  const limit = isObject(body) ? body.limit : undefined;
+  const data = isObject(body) && isObject(body.data) ? body.data : undefined;
+  const limit = data !== undefined && Object.hasOwn(data, "limit")
+    ? data.limit
+    : isObject(body)
+    ? body.limit
+    : undefined;
   return typeof limit === "number" && limit >= 1
     ? Math.min(limit, LISTAR_MAX_LIMIT)
     : LISTAR_DEFAULT_LIMIT;

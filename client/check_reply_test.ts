@@ -77,3 +77,11 @@ Deno.test("checkReply() refuses a LISTAR answered with more orders than its limi
   refused({ op: "LISTAR" }, many, /más que el limit/); // the default limit is 50
   checkReply({ op: "LISTAR", limit: 1e9 }, many as Reply); // over 1000 counts as 1000
 });
+
+Deno.test("checkReply() reads a LISTAR's limit where the daemon does: in data first", () => {
+  const many = { ok: true, pedidos: Array.from({ length: 200 }, () => SAMPLE_PEDIDO) } as Reply;
+  checkReply({ op: "LISTAR", data: { limit: 200 } }, many);
+  checkReply({ op: "LISTAR", limit: 10, data: { limit: 200 } }, many); // data wins
+  refused({ op: "LISTAR", limit: 200, data: { limit: 10 } }, many, /más que el limit/);
+  refused({ op: "LISTAR", limit: 200, data: { limit: null } }, many, /más que el limit/); // 50
+});
