@@ -32,6 +32,13 @@ import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * Pages the WAL grows by before it is copied into the file and starts over
+ * (SQLite's default is 1000, 4 MB): 1 MB, so a disk with a little room
+ * left is not filled by old versions of pages before they are folded in —
+ * once full, folding them in may need room the file cannot get.
+ */
+const WAL_CHECKPOINT_PAGES = 256;
 
 /** Options of {@linkcode SqliteDatabase.open}. */
 export interface SqliteDatabaseOptions {
@@ -206,6 +213,7 @@ export class SqliteDatabase implements Disposable {
         checkReadableVersion(db);
       } else {
         db.exec("PRAGMA journal_mode = WAL");
+        db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
         db.exec(sync === "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
         db.exec("PRAGMA foreign_keys = ON");
         migrate(db);

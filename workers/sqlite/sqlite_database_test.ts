@@ -383,3 +383,15 @@ testWith("read", "write")(
     assert.equal(again.list({ limit: 1000 }).length, 200, "every order is in the file");
   },
 );
+
+testWith("read", "write")(
+  "SqliteDatabase folds its WAL into the file every 1 MB or so, so the WAL never takes much more of a nearly full disk",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/p.db`;
+    using db = SqliteDatabase.open(path);
+    for (let i = 0; i < 400; i++) add(db, order({ cliente: `c${i}`.padEnd(10_000, "x") }), T0);
+    const wal = Deno.statSync(`${path}-wal`).size;
+    assert.ok(wal < 1_500_000, `4 MB written, the WAL holds ${wal} bytes`);
+  },
+);
