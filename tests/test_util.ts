@@ -371,9 +371,12 @@ export async function exhaustAccepts(port: number, most: number): Promise<void> 
       try {
         held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
       } catch (error) {
+        // Refused, reset, or dropped as it was made (ENOTCONN: the peer closed
+        // it before connect() could read its address): no more to hold.
         if (
           error instanceof Deno.errors.ConnectionRefused ||
-          error instanceof Deno.errors.ConnectionReset
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.NotConnected
         ) break;
         throw error;
       }

@@ -318,6 +318,8 @@ testWith("read", "run", "env")(
       new Response(child.stdout).text(),
       new Response(child.stderr).text(),
     ]);
+    let status: Deno.CommandStatus;
+    let stderr: string;
     try {
       const page = () => answers200(`http://127.0.0.1:${webPort}/login`);
       await waitUntil(page, { timeoutMs: 15_000, everyMs: 100, what: "the gateway listening" });
@@ -330,9 +332,10 @@ testWith("read", "run", "env")(
       } catch {
         // gone
       }
+      // Awaited here, also when the test failed: the next test must not see it end.
+      status = await child.status;
+      [, stderr] = await output;
     }
-    const status = await child.status;
-    const [, stderr] = await output;
     assert.equal(status.code, 0, stderr);
     assert.match(stderr, /web\.accept_failed/, "the failure was logged");
   },
