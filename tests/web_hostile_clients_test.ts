@@ -290,6 +290,47 @@ Deno.test("gateway hostile: a daemon that is up but slow is called slow, not dow
   assert.doesNotMatch(page.text, /No hay conexión/);
 });
 
+/** Something at the daemon's address that answers `{"ok":true}` to every line, whatever it asked. */
+function okToEverythingServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const reply = new TextEncoder().encode('{"ok":true}\n');
+        for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {
+          for (const _ of chunk.matchAll(/\n/g)) await conn.write(reply);
+        }
+      })().catch(() => {}).finally(() => conns.delete(conn));
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) conn.close();
+      await serving;
+    },
+  };
+}
+
+Deno.test("gateway hostile: a daemon address that answers with something not of the protocol is called that, not down", async () => {
+  await using other = okToEverythingServer();
+  await using link = connectDaemon({
+    hosts: ["127.0.0.1"],
+    port: other.port,
+    logger: new Logger({ level: "error", write: () => {} }),
+  });
+  using gw = gateway({ daemon: link });
+  const browser = gw.browser();
+  await browser.get("/login");
+  const page = await browser.post("/login", { usuario: "ana", password: PASSWORD });
+  assert.equal(page.status, 503);
+  assert.match(page.text, /no envió una respuesta válida del protocolo de pedidos/);
+  assert.doesNotMatch(page.text, /No hay conexión/);
+});
+
 testWith("read", "write")(
   "gateway hostile: each account sees its own orders and feed; only operators get the Panel",
   async () => {

@@ -22,12 +22,14 @@ export type Ask = <O extends Op>(
 
 /**
  * What the gateway last learnt of the daemon: whether its last failure was
- * a reply that did not come in time (the daemon is slow) or a connection
- * that could not be made or was lost (it is down). A reply clears it.
+ * a reply that did not come in time (the daemon is slow), a reply that is
+ * not one of the protocol's (something else answers there, or a daemon of
+ * another version), or a connection that could not be made or was lost (it
+ * is down). A reply clears it.
  */
 export class DaemonHealth {
   readonly #address: string;
-  #slow = false;
+  #failure: "slow" | "invalid" | "down" = "down";
 
   /** @param address Where the daemon is, for people: `localhost:8888`. */
   constructor(address: string) {
@@ -36,12 +38,22 @@ export class DaemonHealth {
 
   /** Records how a request ended: a reply, or a {@linkcode ClientError}. */
   record(outcome: "reply" | ClientError): void {
-    this.#slow = outcome !== "reply" && outcome.code === "timeout";
+    if (outcome === "reply") this.#failure = "down";
+    else if (outcome.code === "timeout") this.#failure = "slow";
+    else if (outcome.code === "protocol") this.#failure = "invalid";
+    else this.#failure = "down";
   }
 
   /** What every page says when a request got no reply. */
   problem(): string {
-    return this.#slow ? slowMessage(this.#address) : unreachableMessage(this.#address);
+    switch (this.#failure) {
+      case "slow":
+        return slowMessage(this.#address);
+      case "invalid":
+        return invalidReplyMessage(this.#address);
+      case "down":
+        return unreachableMessage(this.#address);
+    }
   }
 }
 
@@ -76,6 +88,18 @@ export function createAsk(daemon: DaemonClient, signal: AbortSignal, health?: Da
 export function unreachableMessage(address: string): string {
   return `No hay conexión con el servidor de pedidos (${address}). ` +
     "Compruebe que está en marcha (deno task server); esta página se recupera sola cuando vuelva.";
+}
+
+/**
+ * What every page says when what answers at the daemon's address sent
+ * something that is not a reply of the protocol.
+ *
+ * @param address Where the daemon is, for people: `localhost:8888`.
+ */
+export function invalidReplyMessage(address: string): string {
+  return `Lo que responde en ${address} no envió una respuesta válida del protocolo de pedidos ` +
+    "(¿es otro programa, o un servidor de otra versión?). Compruebe la dirección " +
+    "(PEDIDOS_HOST, PEDIDOS_PORT) y la versión del servidor.";
 }
 
 /**
