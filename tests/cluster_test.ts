@@ -210,6 +210,42 @@ pgTest({
 
 pgTest({
   name:
+    "a daemon whose drain outlasts its lease keeps renewing it: no other daemon takes its running orders over, each runs once",
+  async fn() {
+    await using cluster = await startCluster(0, [
+      "--workers",
+      "2",
+      "--max-pedidos",
+      "20",
+      "--lease-ms",
+      "600",
+    ]);
+    const stopping = await cluster.start("A", [
+      "--process-ms",
+      "2500",
+      "--drain-timeout-ms",
+      "20000",
+    ]);
+    for (let i = 0; i < 2; i++) assert.equal((await ask(stopping.port, order())).ok, true);
+    await waitUntil(
+      async () =>
+        (await readPgRows(cluster.db)).filter((r) => r.estado === "en proceso").length === 2,
+      { what: "A's workers to take both orders" },
+    );
+    // B polls for leases run out every 300 ms: it would take them over 600 ms after A's last renewal.
+    const other = await cluster.start("B", ["--process-ms", "0"]);
+    stopping.kill("SIGTERM");
+    assert.equal(await stopping.exited, 0);
+    assert.match(stopping.output(), /resumen .*listos=2 /, stopping.output());
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(rows.map((r) => [r.estado, r.intentos]), [["listo", 1], ["listo", 1]]);
+    assert.doesNotMatch(other.output(), /taken_over/);
+    assert.equal((await ask(other.port, { op: "STATS" })).stats.listos, 0);
+  },
+});
+
+pgTest({
+  name:
     "on PostgreSQL a processor module's result is stored, and a failed attempt waits out its backoff before any daemon claims it again",
   async fn() {
     const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;

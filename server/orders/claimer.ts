@@ -7,7 +7,8 @@
  * order leaving this daemon, the database reachable again — and otherwise
  * on a slow poll, which is also when it takes over orders whose lease ran
  * out (their daemon died). Meanwhile it renews the leases it holds every
- * third of their length, which also says this daemon is alive.
+ * third of their length, which also says this daemon is alive — also
+ * while the daemon drains, after it has stopped claiming.
  *
  * @module
  */
@@ -139,15 +140,25 @@ export class Claimer {
     this.#o.attempts.run(order);
   }
 
-  /** Stops claiming and renewing (held orders keep their leases until they settle). */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming; the leases held are still renewed, so that orders
+   * running through a drain longer than a lease are not taken over by
+   * another daemon and run twice (until {@linkcode Claimer.stop}).
+   */
+  async stopClaiming(): Promise<void> {
     this.#stop.abort();
     this.#wake?.();
-    clearInterval(this.#renewer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#subscription?.[Symbol.dispose]();
+    this.#subscription = null;
     await this.#loop;
+  }
+
+  /** Stops claiming and renewing (held orders keep their leases until they settle or run out). */
+  async stop(): Promise<void> {
+    await this.stopClaiming();
+    clearInterval(this.#renewer);
     await this.#renewing;
   }
 

@@ -95,8 +95,10 @@ export class SharedOrders {
    * @returns how many orders were given back.
    */
   async drain(timeoutMs: number): Promise<number> {
-    await this.#claimer.stop();
+    await this.#claimer.stopClaiming();
+    // Renewing until the last attempt settles: a drain may outlast a lease.
     const left = await this.#attempts.drain(timeoutMs);
+    await this.#claimer.stop();
     this.#finished[Symbol.dispose]();
     // What this daemon gave back is for the others now.
     if (left > 0) this.#store.announceWork();
