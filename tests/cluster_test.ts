@@ -154,6 +154,49 @@ pgTest({
 });
 
 pgTest({
+  name:
+    "a daemon paused past its lease while another --max-pedidos came into force stops on its own, exit 2, naming the value in force",
+  async fn() {
+    await using cluster = await startCluster(1, ["--lease-ms", "900", "--max-pedidos", "5"]);
+    const a = cluster.daemons[0]!;
+    const placed = await ask(a.port, order());
+    assert.equal(placed.ok, true);
+    a.kill("SIGSTOP");
+    await waitUntil(async () => {
+      const rows = await cluster.db.sql`SELECT 1 FROM pedidos_nodos
+        WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'`;
+      return rows.length === 0;
+    }, { timeoutMs: 10_000, what: "A's lease run out" });
+    // A counts as gone: C's value comes into force.
+    const c = await cluster.start("C", ["--max-pedidos", "9"]);
+    a.kill("SIGCONT");
+    assert.equal(await a.exited, 2, a.output());
+    assert.match(a.output(), /capacity in force is now 9, not this daemon's 5/);
+    // What A had accepted is not lost: the cluster finishes it.
+    const done = await ask(c.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "listo", JSON.stringify(done));
+    assert.equal((await ask(c.port, { op: "STATS" })).stats.capacidad, 9);
+  },
+});
+
+pgTest({
+  name:
+    "while a daemon with an old --max-pedidos is still alive, one with the value in force may start and one with the old value may not",
+  async fn() {
+    await using cluster = await startCluster(1, ["--max-pedidos", "9"]);
+    // A daemon back from a pause, with the capacity that was in force before (it stops at its next
+    // heartbeat; here it is only its row, seen alive).
+    await cluster.db.sql`INSERT INTO pedidos_nodos (id, capacidad, lease_ms, inicio, visto, pid)
+      VALUES ('returned', 5, 60000, clock_timestamp(), clock_timestamp(), 1)`;
+    const agreeing = await cluster.start("D", ["--max-pedidos", "9"]);
+    assert.equal((await ask(agreeing.port, { op: "STATS" })).stats.capacidad, 9);
+    await using old = await cluster.start("E", ["--max-pedidos", "5"], { ready: false });
+    assert.equal(await old.exited, 2);
+    assert.match(old.output(), /capacity in force is 9\b.*not 5/);
+  },
+});
+
+pgTest({
   name: "three daemons started at once on an empty database create its schema once",
   async fn() {
     await using cluster = await startCluster(3, []);

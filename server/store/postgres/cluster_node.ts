@@ -44,6 +44,11 @@ export interface NodeOptions {
  * alive, under the schema's advisory lock (so two daemons starting at once
  * with different values cannot both win).
  *
+ * A daemon alive with another capacity refuses the newcomer, unless the
+ * newcomer's is the one in force: then that daemon is one that was cut off
+ * (or paused) past its lease while the value changed, and it stops on its
+ * own at its next heartbeat ({@linkcode heartbeat}).
+ *
  * @throws {ClusterCapacityError} When another capacity is in force.
  */
 export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
@@ -52,6 +57,9 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
     // Rows of daemons gone for a day are of no use to anyone.
     await tx`DELETE FROM pedidos_nodos WHERE visto < clock_timestamp() - interval '1 day'`;
     await tx`DELETE FROM pedidos_lotes WHERE visto < clock_timestamp() - interval '1 day'`;
+    const [row] = await tx<{ capacidad: number }[]>`
+      SELECT capacidad FROM pedidos_cluster WHERE id = 1`;
+    const inForce = row?.capacidad;
     const [alive] = await tx<{ n: number; left_s: number | null }[]>`
       SELECT count(*)::int AS n,
         ceil(extract(epoch FROM max(visto + lease_ms * interval '1 millisecond')
@@ -59,11 +67,9 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
       FROM pedidos_nodos
       WHERE visto > clock_timestamp() - lease_ms * interval '1 millisecond'
         AND capacidad <> ${node.capacity}`;
-    if ((alive?.n ?? 0) > 0) {
-      const [row] = await tx<{ capacidad: number }[]>`
-        SELECT capacidad FROM pedidos_cluster WHERE id = 1`;
+    if ((alive?.n ?? 0) > 0 && inForce !== node.capacity) {
       throw new ClusterCapacityError(
-        row?.capacidad ?? NaN,
+        inForce ?? NaN,
         node.capacity,
         alive!.n,
         alive!.left_s ?? 0,
@@ -75,23 +81,47 @@ export async function registerNode(sql: Sql, node: NodeOptions): Promise<void> {
   });
 }
 
+/** What a {@linkcode heartbeat} found. */
+export interface Heartbeat {
+  /** How many other daemons are alive. */
+  peers: number;
+  /** The capacity in force in the cluster now (null: none recorded). */
+  capacity: number | null;
+}
+
 /**
  * Says this daemon is alive now (registering it again if its row was
- * cleaned away).
- *
- * @returns How many other daemons are alive.
+ * cleaned away), and reads the capacity in force: another than this
+ * daemon's means a daemon with another `--max-pedidos` joined while this
+ * one counted as gone (cut off or paused past its lease), and this one
+ * must stop ({@linkcode ClusterCapacityChangedError}).
  */
-export async function heartbeat(sql: Sql, node: NodeOptions): Promise<number> {
-  const [row] = await sql<{ yo: number; otros: number }[]>`
+export async function heartbeat(sql: Sql, node: NodeOptions): Promise<Heartbeat> {
+  const [row] = await sql<{ yo: number; otros: number; capacidad: number | null }[]>`
     WITH yo AS (
       UPDATE pedidos_nodos SET visto = clock_timestamp() WHERE id = ${node.nodeId} RETURNING id
     )
     SELECT (SELECT count(*) FROM yo) AS yo,
       (SELECT count(*) FROM pedidos_nodos
         WHERE id <> ${node.nodeId}
-          AND visto > clock_timestamp() - lease_ms * interval '1 millisecond') AS otros`;
+          AND visto > clock_timestamp() - lease_ms * interval '1 millisecond') AS otros,
+      (SELECT capacidad FROM pedidos_cluster WHERE id = 1) AS capacidad`;
   if ((row?.yo ?? 0) === 0) await upsertNode(sql, node);
-  return row?.otros ?? 0;
+  return { peers: Number(row?.otros ?? 0), capacity: row?.capacidad ?? null };
+}
+
+/** The capacity in force changed under a running daemon (see {@linkcode heartbeat}). */
+export class ClusterCapacityChangedError extends Error {
+  /** The capacity in force now. */
+  readonly inForce: number;
+
+  constructor(inForce: number, mine: number) {
+    super(
+      `the cluster's capacity in force is now ${inForce}, not this daemon's ${mine}: a daemon started with --max-pedidos ${inForce} while this one counted as gone (cut off from the database or paused past its lease). This daemon stops; start it again with --max-pedidos ${inForce}`,
+    );
+    this.name = "ClusterCapacityChangedError";
+    this.inForce = inForce;
+  }
 }
 
 async function upsertNode(sql: Sql, node: NodeOptions): Promise<void> {

@@ -10,7 +10,7 @@ import type { Sql } from "postgres";
 import type { ListFilter, Pedido } from "../../protocol/messages.ts";
 import type { ClaimedOrder, ClaimOptions, ClusterCounts, Lease } from "../shared_queue.ts";
 import type { Rol, Sesion, Usuario } from "../store.ts";
-import { heartbeat } from "./cluster_node.ts";
+import { type Heartbeat, heartbeat } from "./cluster_node.ts";
 import { fencedUpdate, fenceParams } from "./order_writes.ts";
 import {
   P_COLUMNS,
@@ -207,14 +207,14 @@ export class PostgresReads {
   /**
    * Renews the leases still held, and the daemon's own heartbeat.
    *
-   * @returns The ids renewed, and how many other daemons are alive.
+   * @returns The ids renewed, how many other daemons are alive, and the capacity in force.
    */
   async renew(
     sql: Sql,
     leases: Lease[],
     node: Holder & { capacity: number },
-  ): Promise<{ kept: number[]; peers: number }> {
-    const [rows, peers] = await Promise.all([
+  ): Promise<{ kept: number[] } & Heartbeat> {
+    const [rows, beat] = await Promise.all([
       leases.length === 0 ? Promise.resolve([]) : sql.unsafe<{ id: number }[]>(RENEW, [
         ...fenceParams(leases.map((lease) => [lease, {}]), node.nodeId),
         node.leaseMs,
@@ -223,7 +223,7 @@ export class PostgresReads {
       }),
       heartbeat(sql, node),
     ]);
-    return { kept: rows.map((row) => row.id), peers };
+    return { kept: rows.map((row) => row.id), ...beat };
   }
 
   async clusterCounts(): Promise<ClusterCounts> {

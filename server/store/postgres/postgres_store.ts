@@ -57,7 +57,7 @@ import {
   READ_ONLY_CODE,
   readOnlyError,
 } from "./postgres_errors.ts";
-import { registerNode } from "./cluster_node.ts";
+import { ClusterCapacityChangedError, registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
 import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
@@ -93,8 +93,9 @@ export interface PostgresStoreOptions {
   deadlineMs?: number;
   /**
    * Called when the database, reached only after the store opened, refuses
-   * this daemon (e.g. another capacity is in force). The store stays
-   * unavailable; the daemon should stop.
+   * this daemon (e.g. another capacity is in force), or when a heartbeat
+   * finds that another capacity came into force while this daemon counted
+   * as gone. The daemon should stop.
    */
   onFatal?: (error: Error) => void;
 }
@@ -122,6 +123,9 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   /** Other daemons alive at the last heartbeat (announcements go nowhere without them). */
   #peers = 1;
   #closing: Promise<void> | null = null;
+  readonly #onFatal: ((error: Error) => void) | undefined;
+  /** Whether a heartbeat found another capacity in force (told once). */
+  #capacityChanged = false;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
     const logger = options.logger ?? new Logger({ level: "error" });
@@ -129,6 +133,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     this.#shown = redactDatabaseUrl(options.url);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
+    this.#onFatal = options.onFatal;
     this.#pools = new ConnectionPools({
       // Reads and the writer. A connection that closes may leave a
       // transaction of the writer unanswered.
@@ -486,16 +491,26 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
 
   /** {@inheritDoc SharedQueue.renew} */
   async renew(leases: Lease[]): Promise<number[]> {
-    const { kept, peers } = await this.#run(
+    const capacity = this.#nodeCapacity();
+    const { kept, peers, capacity: inForce } = await this.#run(
       "renew",
       () =>
         this.#reads.renew(this.#pools.fast, leases, {
           nodeId: this.nodeId,
           leaseMs: this.leaseMs,
-          capacity: this.#nodeCapacity(),
+          capacity,
         }),
     );
     this.#peers = peers;
+    if (inForce !== null && inForce !== capacity && !this.#capacityChanged) {
+      this.#capacityChanged = true;
+      const error = new ClusterCapacityChangedError(inForce, capacity);
+      this.#logger.error("store.capacity_changed", {
+        in_force: inForce,
+        max_pedidos: capacity,
+      });
+      this.#onFatal?.(error);
+    }
     return kept;
   }
 
