@@ -10,7 +10,7 @@ import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
 import { adminSql, pgTest, type TestDatabase } from "./postgres_util.ts";
 import { scrape } from "./metrics_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
-import { waitUntil } from "./test_util.ts";
+import { ROOT, waitUntil } from "./test_util.ts";
 
 /** The cluster database's URL, reached through `port` instead, with a password in it. */
 function viaPort(url: string, port: number): string {
@@ -728,5 +728,40 @@ pgTest({
     assert.equal(response.status, 200);
     assert.match(text, /^pedidos_almacen_disponible 0$/m);
     assert.match(text, /^pedidos_pendientes NaN$/m);
+  },
+});
+
+pgTest({
+  name:
+    "with a processor module, an order whose daemon was killed in its last attempt allowed is ended error by the daemon that takes it over, not run again",
+  async fn() {
+    const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
+    await using cluster = await startCluster(0, [
+      "--processor",
+      processor,
+      "--max-intentos",
+      "1",
+      "--lease-ms",
+      "600",
+      "--workers",
+      "1",
+    ]);
+    const a = await cluster.start("A");
+    const placed = await ask(a.port, { ...order(), cliente: "wait-60000" });
+    assert.equal(placed.ok, true);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).some((r) => r.estado === "en proceso"),
+      { what: "A running it" },
+    );
+    a.kill("SIGKILL");
+    await a.exited;
+    const b = await cluster.start("B");
+    const done = await ask(b.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "error", JSON.stringify(done));
+    assert.match(
+      done.pedido.detalle_error,
+      /attempt 1 of 1 \(--max-intentos\) ended before it did/,
+    );
+    assert.match(b.output(), /order\.failed/);
   },
 });

@@ -270,3 +270,47 @@ testWith("read", "write", "run", "env")(
     assert.equal((await second.exited()).code, 0);
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "with a processor module, an order whose every attempt ends with the daemon killed ends error at --max-intentos, and the next start serves the others",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const processor = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
+    const args = ["--db", db, "--processor", processor, "--max-intentos", "2", "--workers", "1"];
+    const running = async (daemon: Subprocess, attempt: number) =>
+      await waitUntil(() => {
+        const [row] = readRows(db);
+        return row?.estado === "en proceso" && row.intentos === attempt;
+      }, { what: `attempt ${attempt} running`, timeoutMs: 20_000 }).then(() => daemon);
+    // An order whose attempt takes the daemon down (here: killed while it runs, every time).
+    await using first = await startSubprocess(dir.path, args);
+    await using conn = await rawConnect(first.port);
+    await conn.write(
+      `${JSON.stringify({ cliente: "wait-60000", productos: ["pan"], direccion: "C 1" })}\n`,
+    );
+    assert.equal((await conn.readLine())?.ok, true);
+    (await running(first, 1)).kill("SIGKILL");
+    await first.exited();
+    await using second = await startSubprocess(dir.path, args);
+    (await running(second, 2)).kill("SIGKILL");
+    await second.exited();
+    // The last attempt allowed was cut short: not tried again, and the daemon serves others.
+    await using third = await startSubprocess(dir.path, args);
+    const [ended] = readRows(db);
+    assert.equal(ended?.estado, "error");
+    assert.equal(ended?.intentos, 2);
+    await using other = await rawConnect(third.port);
+    await other.write(
+      `${JSON.stringify({ cliente: "ok", productos: ["pan"], direccion: "C 1" })}\n`,
+    );
+    const placed = await other.readLine();
+    await other.write(`{"op":"ESTADO","id":${placed?.id},"esperar":true}\n`);
+    assert.equal(((await other.readLine())?.pedido as { estado: string }).estado, "listo");
+    await other.write(`{"op":"ESTADO","id":${ended?.id}}\n`);
+    const detail = ((await other.readLine())?.pedido as { detalle_error: string }).detalle_error;
+    assert.match(detail, /attempt 2 of 2 \(--max-intentos\) ended before it did/);
+    third.kill("SIGTERM");
+    assert.equal((await third.exited()).code, 0);
+  },
+);

@@ -29,3 +29,16 @@ export function logFailedAttempt(logger: Logger, failed: FailedAttempt): void {
   if (retryInMs === null) logger.warn("order.failed", { id, attempt, error });
   else logger.info("order.attempt_failed", { id, attempt, error, retry_in_ms: retryInMs });
 }
+
+/**
+ * The `detalle_error` of an order whose last attempt allowed was cut short
+ * by its daemon's end (killed, crashed, or cut off past its lease), with a
+ * processor module, which may be what ended it.
+ *
+ * @param attempt The attempt cut short.
+ * @param maxAttempts `--max-intentos`.
+ */
+export function interruptedDetail(attempt: number, maxAttempts: number): string {
+  return `The daemon running attempt ${attempt} of ${maxAttempts} (--max-intentos) ended ` +
+    "before it did (killed, crashed, or cut off from the database): not tried again";
+}

@@ -35,6 +35,8 @@ import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
 import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import type { ReplyStream } from "../protocol/reply_stream.ts";
 import { RunCounters } from "./run_counters.ts";
+import { interruptedDetail, logFailedAttempt } from "./failed_attempt_log.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SharedOrders } from "./shared_orders.ts";
 import { StorageHealth } from "./storage_health.ts";
@@ -117,12 +119,17 @@ export class OrderService {
   readonly #intake: Intake;
   /** On a store shared by several daemons (§9): the shared queue instead of intake and scheduler. */
   readonly #shared: SharedOrders | null;
+  readonly #retry: RetryPolicy;
+  /** Whether a processor module runs the orders (§11). */
+  readonly #processor: boolean;
   /** Aborted at the end of a drain: waits still open are answered. */
   readonly #stopped = new AbortController();
 
   constructor(options: OrderServiceOptions) {
     this.#store = options.store;
     this.#capacity = options.capacity;
+    this.#retry = options.retry ?? new RetryPolicy();
+    this.#processor = options.processor !== undefined;
     this.#pool = options.pool;
     this.#logger = options.logger;
     this.#pollMs = options.pollMs ?? 1000;
@@ -399,7 +406,16 @@ export class OrderService {
       this.#shared.start();
       return 0;
     }
-    const found: Pedido[] = await this.#store.unfinished();
+    const all: Pedido[] = await this.#store.unfinished();
+    // With a processor module, an attempt cut short by the daemon's end
+    // counts as failed (the module may be what ended it: a native crash, an
+    // exhausted heap): after the last one allowed the order ends `error`
+    // rather than take the daemon down at every start.
+    const exhausted = this.#processor
+      ? all.filter((p) => p.estado === "en proceso" && this.#retry.delayAfter(p.intentos) === null)
+      : [];
+    await Promise.all(exhausted.map((pedido) => this.#endInterrupted(pedido)));
+    const found = all.filter((pedido) => !exhausted.includes(pedido));
     // An order the last run had started waits in the queue again: stored
     // `pendiente` (its interrupted attempt counted in `intentos`), so that it
     // reads, lists and can be cancelled as the waiting order it is, with no
@@ -418,6 +434,22 @@ export class OrderService {
     });
     if (rows.length > 0) this.#logger.info("orders.recovered", { count: rows.length });
     return rows.length;
+  }
+
+  /** Ends `error` an order whose last attempt allowed was cut short by the daemon's end. */
+  async #endInterrupted(pedido: Pedido): Promise<void> {
+    const detalle = interruptedDetail(pedido.intentos, this.#retry.maxAttempts);
+    await this.#store.markFinished(pedido.id, {
+      estado: "error",
+      at: new Date().toISOString(),
+      detalle,
+    });
+    logFailedAttempt(this.#logger, {
+      id: pedido.id,
+      attempt: pedido.intentos,
+      error: detalle,
+      retryInMs: null,
+    });
   }
 
   /**

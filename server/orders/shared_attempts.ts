@@ -30,7 +30,7 @@ import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
-import { logFailedAttempt } from "./failed_attempt_log.ts";
+import { interruptedDetail, logFailedAttempt } from "./failed_attempt_log.ts";
 import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
@@ -129,6 +129,24 @@ export class SharedAttempts {
     this.#held.set(lease.id, lease);
     const [permit] = this.#o.capacity.takeBeyond(1);
     const held = active.add(pedido, permit!);
+    // With a processor module, an attempt cut short by its daemon's end
+    // counts as failed (the module may be what ended it): after the last one
+    // allowed, the order taken over ends `error` instead of running again.
+    // (`intentos` then counts this attempt too, which never starts.)
+    const cutShort = claimed.attempt - 1;
+    if (claimed.takenOver && this.#o.processor && this.#retry.delayAfter(cutShort) === null) {
+      const at = iso(Date.now());
+      const detalle = interruptedDetail(cutShort, this.#retry.maxAttempts);
+      logFailedAttempt(logger, {
+        id: lease.id,
+        attempt: cutShort,
+        error: detalle,
+        retryInMs: null,
+      });
+      const outcome: Outcome = { estado: "error", at, detalle };
+      this.#settling.track(this.#finish(lease, { outcome, worker: 1, startedAt: at }));
+      return;
+    }
     // The claim counted this attempt in `intentos`; a processor sees the order
     // as it was before the attempt, as on SQLite (its `intento` is one more).
     const before = { ...pedido, intentos: lease.attempt - 1 };
