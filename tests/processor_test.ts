@@ -257,12 +257,25 @@ for (const cliente of ["ignore-signal", "spin"]) {
     async () => {
       const lines: string[] = [];
       await using daemon = await startInProcess(
-        { processor: SCRIPTED, metricsPort: 0, workers: 1, maxIntentos: 1, processTimeoutMs: 200 },
+        {
+          processor: SCRIPTED,
+          metricsPort: 0,
+          workers: 1,
+          // A runaway is not tried again (each attempt would leave a thread spinning for good).
+          maxIntentos: cliente === "spin" ? 3 : 1,
+          processTimeoutMs: 200,
+        },
         { logger: new Logger({ level: "warn", write: (line) => lines.push(line) }) },
       );
       const pedido = await run(daemon, cliente);
       assert.deepEqual([pedido.estado, pedido.intentos], ["error", 1]);
       assert.match(pedido.detalle_error as string, /^Timed out after 200 ms/);
+      assert.equal(
+        /did not stop 1000 ms after it was aborted: the module loops without yielding/.test(
+          pedido.detalle_error as string,
+        ),
+        cliente === "spin",
+      );
       const metrics = await scrape(daemon.server.metricsAddr!);
       assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 1);
       // Only a worker whose thread never got to the abort is called a runaway: Deno cannot stop

@@ -24,7 +24,7 @@
 import type { Logger } from "../log.ts";
 import type { Pedido } from "../protocol/messages.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
-import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
+import { type JobRun, PoolClosedError, RunawayAttemptError } from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
@@ -138,7 +138,8 @@ export class Scheduler {
         // A started attempt counts in `intentos`, also when it took no time.
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;
-        const wait = this.#retry.delayAfter(attempts);
+        // A runaway leaves a thread that cannot be stopped: another attempt would leave another.
+        const wait = error instanceof RunawayAttemptError ? null : this.#retry.delayAfter(attempts);
         logFailedAttempt(this.#logger, {
           id,
           attempt: attempts,

@@ -23,7 +23,7 @@ import type { Capacity } from "../capacity.ts";
 import type { Pedido } from "../protocol/messages.ts";
 import type { Logger } from "../log.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
-import { type JobRun, PoolClosedError } from "../processing/worker_pool.ts";
+import { type JobRun, PoolClosedError, RunawayAttemptError } from "../processing/worker_pool.ts";
 import type { AttemptEnd, ClaimedOrder, Lease, SharedQueue } from "../store/shared_queue.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
@@ -182,7 +182,10 @@ export class SharedAttempts {
           this.#leftPending++;
           return this.#release(lease, worker > 0);
         }
-        const wait = this.#retry.delayAfter(lease.attempt);
+        // A runaway leaves a thread that cannot be stopped: another attempt would leave another.
+        const wait = error instanceof RunawayAttemptError
+          ? null
+          : this.#retry.delayAfter(lease.attempt);
         logFailedAttempt(logger, {
           id: lease.id,
           attempt: lease.attempt,

@@ -113,6 +113,23 @@ export class ProcessTimeoutError extends ProcessorError {
   }
 }
 
+/**
+ * A processor module's attempt ran out of time and its worker never got to
+ * the abort: a loop that does not yield. Its thread cannot be stopped
+ * (Deno's `Worker.terminate()` does not interrupt it) and keeps a core
+ * busy until the daemon restarts, so the order is not tried again: each
+ * attempt would leave one more such thread.
+ */
+export class RunawayAttemptError extends ProcessTimeoutError {
+  constructor(timeoutMs: number, graceMs: number) {
+    super(timeoutMs);
+    this.message += `, and did not stop ${graceMs} ms after it was aborted: the module loops ` +
+      "without yielding, and its thread cannot be stopped (it runs until the daemon restarts); " +
+      "not tried again";
+    this.name = "RunawayAttemptError";
+  }
+}
+
 /** The pool stopped before the job ran. */
 export class PoolClosedError extends Error {
   constructor() {
@@ -567,6 +584,7 @@ export class WorkerPool implements ProcessorPool {
         // Its thread never got to the abort: a loop that does not yield. Deno's
         // Worker.terminate() does not interrupt one, so the thread goes on.
         this.#runaways++;
+        slot.timedOut = new RunawayAttemptError(timeoutMs, grace);
         this.#logger?.error("worker.runaway", {
           worker: slot.number,
           runaways: this.#runaways,
