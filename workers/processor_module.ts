@@ -159,7 +159,18 @@ function lostInJson(value: unknown): string | null {
   return null;
 }
 
-/** A thrown value's message, as stored in `detalle_error` (at most {@linkcode MAX_ERROR_CHARS}). */
+/**
+ * Terminal colour and style sequences (`ESC [ … letter`), which Deno puts in
+ * some of its errors (a module that cannot be imported) even when its
+ * output is not a terminal. (Built from a string: a control character in a
+ * regular expression literal is what `no-control-regex` refuses.)
+ */
+const TERMINAL_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[ -/]*[@-~]`, "g");
+
+/**
+ * A thrown value's message, as stored in `detalle_error` (at most
+ * {@linkcode MAX_ERROR_CHARS}), without terminal colour sequences.
+ */
 export function describeError(error: unknown): string {
   let text: string;
   try {
@@ -169,6 +180,7 @@ export function describeError(error: unknown): string {
   } catch {
     text = "(a thrown value that cannot be shown)";
   }
+  text = text.replace(TERMINAL_SEQUENCE, "");
   if (text === "") text = "(no message)";
   return cutToCodePoints(text, MAX_ERROR_CHARS);
 }

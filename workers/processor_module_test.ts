@@ -85,3 +85,12 @@ Deno.test("encodeResult() writes a Map, a Set, NaN as JSON does, and says the fi
   );
   assert.deepEqual(told, []);
 });
+
+Deno.test("describeError() drops terminal colour sequences (Deno colours a failed import's message even into a pipe)", () => {
+  const esc = String.fromCharCode(27);
+  const coloured = new Error(
+    `Module not found "x.ts".\n    at ${esc}[0m${esc}[36mfile:///m.ts${esc}[0m:${esc}[0m${esc}[33m1${esc}[0m`,
+  );
+  assert.equal(describeError(coloured), 'Module not found "x.ts".\n    at file:///m.ts:1');
+  assert.equal(describeError(`${esc}[1m${esc}[31m${esc}[0m`), "(no message)");
+});
