@@ -40,7 +40,12 @@ export interface MetricsServerOptions {
    * @default {always}
    */
   ready?: () => boolean;
-  /** Connections open at once; more are answered 503 and closed. @default 16 */
+  /**
+   * Connections open at once. A connection past it takes the place of the
+   * oldest one that has not sent its whole request yet (so idle sockets
+   * cannot keep scrapes out); when every place is answering, it gets 503.
+   * @default 16
+   */
   maxConnections?: number;
   /** How long a connection may take to send its request, and again to take its reply, ms. @default 10000 */
   timeoutMs?: number;
@@ -96,6 +101,8 @@ export class MetricsServer implements AsyncDisposable {
   readonly #timeoutMs: number;
   /** Connections being served: at most {@linkcode MetricsServerOptions.maxConnections}. */
   readonly #open = new Set<Deno.TcpConn>();
+  /** Those of {@linkcode MetricsServer.#open} still reading their request head, oldest first. */
+  readonly #reading = new Set<Deno.TcpConn>();
   /** Connections being refused (503). */
   readonly #refused = new Set<Deno.TcpConn>();
   readonly #serving = new Set<Promise<void>>();
@@ -174,12 +181,23 @@ export class MetricsServer implements AsyncDisposable {
         closeQuietly(conn);
         return;
       }
+      if (this.#open.size >= this.#maxConnections) this.#dropOldestReading();
       const serving = this.#open.size >= this.#maxConnections
         ? this.#refuse(conn)
         : this.#serve(conn);
       this.#serving.add(serving);
       serving.finally(() => this.#serving.delete(serving));
     }
+  }
+
+  /** Closes the oldest connection that has not sent its whole request, if any, freeing its place. */
+  #dropOldestReading(): void {
+    const [oldest] = this.#reading;
+    if (oldest === undefined) return;
+    this.#reading.delete(oldest);
+    this.#open.delete(oldest);
+    closeQuietly(oldest);
+    this.#options.logger?.debug("metrics.idle_dropped", { open: this.#open.size });
   }
 
   /** Over the limit: 503 (written if the socket takes it at once), then closed. */
@@ -207,9 +225,11 @@ export class MetricsServer implements AsyncDisposable {
   /** One request: its head read within the timeout, its reply written within it again. */
   async #serve(conn: Deno.TcpConn): Promise<void> {
     this.#open.add(conn);
+    this.#reading.add(conn);
     let timer = setTimeout(() => closeQuietly(conn), this.#timeoutMs);
     try {
       const head = await readHead(conn);
+      this.#reading.delete(conn);
       if (head === null) return;
       const reply = await this.#answer(head);
       clearTimeout(timer);
@@ -219,6 +239,7 @@ export class MetricsServer implements AsyncDisposable {
       // The peer went away, or took too long: its connection is closed.
     } finally {
       clearTimeout(timer);
+      this.#reading.delete(conn);
       this.#open.delete(conn);
       closeQuietly(conn);
     }

@@ -88,10 +88,15 @@ Deno.test("MetricsServer closes a connection that sends no request within its ti
   assert.equal(await exchange(server.addr.port, "GET /metrics HTTP/1.1\r\nHost: a\r\n"), "");
 });
 
-Deno.test("MetricsServer serves at most maxConnections at once: more get 503, and a held place still serves", async () => {
+Deno.test("MetricsServer: connections that send nothing cannot keep a scrape out; more than maxConnections answering get 503", async () => {
+  let answering = Promise.withResolvers<void>();
+  let slow = false;
   await using server = MetricsServer.start({
     port: 0,
-    render: () => "pedidos_libres 6\n",
+    render: async () => {
+      if (slow) await answering.promise;
+      return "pedidos_libres 6\n";
+    },
     maxConnections: 2,
   });
   const { port } = server.addr;
@@ -100,13 +105,23 @@ Deno.test("MetricsServer serves at most maxConnections at once: more get 503, an
     await Deno.connect({ hostname: "127.0.0.1", port }),
   ];
   try {
-    // Both places taken by connections that have sent nothing yet.
+    // Both places taken by connections that have sent nothing: a scrape takes the oldest's place.
+    assert.match(await exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200 /);
+    assert.equal(await readToEnd(held[0]!), "", "the oldest silent connection was closed");
+    await held[1]!.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\n\r\n"));
+    assert.match(await readToEnd(held[1]!), /^HTTP\/1\.1 200 OK\r\n[^]*pedidos_libres 6\n$/);
+    // Two scrapes being answered hold both places: a third is refused.
+    slow = true;
+    const first = exchange(port, "GET /metrics HTTP/1.1\r\n\r\n");
+    const second = exchange(port, "GET /metrics HTTP/1.1\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const refused = await exchange(port, "GET /metrics HTTP/1.1\r\n\r\n");
     assert.match(refused, /^HTTP\/1\.1 503 [^]*\r\nretry-after: 1\r\n/);
-    await held[0]!.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\n\r\n"));
-    assert.match(await readToEnd(held[0]!), /^HTTP\/1\.1 200 OK\r\n[^]*pedidos_libres 6\n$/);
-    // Its place is free again.
-    assert.match(await exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200 /);
+    slow = false;
+    answering.resolve();
+    answering = Promise.withResolvers<void>();
+    assert.match(await first, /^HTTP\/1\.1 200 /);
+    assert.match(await second, /^HTTP\/1\.1 200 /);
   } finally {
     for (const conn of held) conn.close();
   }
