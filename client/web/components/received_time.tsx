@@ -17,20 +17,58 @@ export interface ReceivedTimeProps {
   timeZone?: string;
 }
 
-/** The text of `at`: the time and zone, after the date when not the day of `now`. */
+/** Time zones whose formatters are kept; a zone past these makes room by dropping the oldest. */
+const MAX_ZONES = 16;
+
+/** The two formatters of one zone: the day, and the clock with the zone's name. */
+interface ZoneFormats {
+  day: Intl.DateTimeFormat;
+  clock: Intl.DateTimeFormat;
+}
+
+/**
+ * Formatters by time zone (`""`: the gateway's). Made once per zone: each
+ * `Intl.DateTimeFormat` costs far more than a `format()` (a table row drew
+ * two per row; the native memory they held grew past a gigabyte).
+ */
+const formatsByZone = new Map<string, ZoneFormats>();
+
+/** The formatters of `timeZone`, made on first use. @throws {RangeError} An unknown zone. */
+function zoneFormats(timeZone: string | undefined): ZoneFormats {
+  const key = timeZone ?? "";
+  let formats = formatsByZone.get(key);
+  if (formats === undefined) {
+    const zone = timeZone === undefined ? {} : { timeZone };
+    formats = {
+      day: new Intl.DateTimeFormat("es", { dateStyle: "medium", ...zone }),
+      clock: new Intl.DateTimeFormat("es", {
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+        hour12: false,
+        timeZoneName: "short",
+        ...zone,
+      }),
+    };
+    if (formatsByZone.size >= MAX_ZONES) formatsByZone.delete(formatsByZone.keys().next().value!);
+    formatsByZone.set(key, formats);
+  }
+  return formats;
+}
+
+/**
+ * The text of `at`: the time and zone, after the date when not the day of `now`.
+ *
+ * @param at When the order was received.
+ * @param now What "today" is.
+ * @param timeZone The zone to draw in. @default {the gateway's}
+ * @throws {RangeError} An unknown `timeZone`.
+ */
 export function receivedText(at: Date, now: Date, timeZone?: string): string {
-  const zone = timeZone === undefined ? {} : { timeZone };
-  const day = new Intl.DateTimeFormat("es", { dateStyle: "medium", ...zone });
-  const clock = new Intl.DateTimeFormat("es", {
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hour12: false,
-    timeZoneName: "short",
-    ...zone,
-  });
+  const { day, clock } = zoneFormats(timeZone);
   const time = clock.format(at);
-  return day.format(at) === day.format(now) ? time : `${day.format(at)}, ${time}`;
+  const date = day.format(at);
+  return date === day.format(now) ? time : `${date}, ${time}`;
 }
 
 /** The time an order was received, or `—`. */
