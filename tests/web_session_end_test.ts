@@ -86,6 +86,36 @@ Deno.test("gateway: Entrar goes back only to a path of this site, never to anoth
   assert.equal(localPath("/pedidos?estado=listo"), "/pedidos?estado=listo");
 });
 
+Deno.test("gateway: Entrar never goes to a path whose dot segments leave //host, signed in or not", async () => {
+  using gw = fakeGateway();
+  const password = "s3cret-pass";
+  const signedIn = gw.browser();
+  await signIn(signedIn, "ana", password);
+  const elsewhere = [
+    "/.//evil.example/phish",
+    "/%2e//evil.example/phish",
+    "/%2E%2e//evil.example/phish",
+    "/a/..//evil.example/phish",
+    "/a/%2e%2e//evil.example/phish?x=1",
+    "/..//evil.example/phish",
+    "/\\\\evil.example/phish",
+    "/.\\/evil.example/phish",
+  ];
+  for (const next of elsewhere) {
+    const already = await signedIn.get(`/login?next=${encodeURIComponent(next)}`);
+    assert.deepEqual([already.status, already.location], [303, "/"], `signed in: ${next}`);
+    const browser = gw.browser();
+    const form = await browser.get(`/login?next=${encodeURIComponent(next)}`);
+    assert.doesNotMatch(form.text, /name="next"/, next);
+    const page = await browser.post("/login", { usuario: "ana", password, next });
+    assert.deepEqual([page.status, page.location], [303, "/"], `signing in: ${next}`);
+    assert.equal(localPath(next), null, next);
+  }
+  // A path of this site that merely holds dots or an encoded slash is still followed.
+  assert.equal(localPath("/a/../pedidos"), "/pedidos");
+  assert.equal(localPath("/./%2f/x"), "/%2f/x");
+});
+
 Deno.test("gateway: a form from another site is still refused with 403 when signed out", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -17,8 +17,10 @@ const THIS_SITE = "http://gateway.invalid";
 
 /**
  * `next` when it is a path of this site, as a path (with its query); null
- * otherwise: absent, another site (`//host`, `/\host`, `https://…`), a
- * scheme (`javascript:`), control characters, or too long.
+ * otherwise: absent, another site (`//host`, `/\host`, `https://…`, or a
+ * path that comes to `//host` once its dot segments are resolved:
+ * `/.//host`, `/%2e//host`, `/a/..//host`), a scheme (`javascript:`),
+ * control characters, or too long.
  *
  * @example Usage
  * ```ts
@@ -35,6 +37,9 @@ export function localPath(next: string | undefined | null): string | null {
   if (!URL.canParse(next, THIS_SITE)) return null;
   const url = new URL(next, THIS_SITE);
   if (url.origin !== THIS_SITE) return null;
+  // Dot segments are gone now: `/.//host`, `/%2e//host`, `/a/..//host` leave
+  // `//host`, which a browser reads as another site.
+  if (url.pathname.startsWith("//") || url.pathname.startsWith("/\\")) return null;
   return `${url.pathname}${url.search}`;
 }
 
