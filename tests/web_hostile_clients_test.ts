@@ -129,6 +129,37 @@ Deno.test("gateway hostile: logins for one account are limited from any address;
   );
 });
 
+Deno.test("gateway hostile: a sign-in with a name longer than any account's is refused as the daemon would, asked of no one and counted nowhere", async () => {
+  using gw = gateway();
+  const daemon = gw.daemon as FakeDaemon;
+  daemon.users.set("ana", { usuario: "ana", password: PASSWORD });
+  const attacker = gw.browser("203.0.113.9");
+  await attacker.get("/login");
+  const long = "a".repeat(65);
+  for (const usuario of [long, long, `${long}${"b".repeat(60_000)}`, ...Array(20).fill(long)]) {
+    const page = await attacker.post("/login", { usuario, password: "wrong-pass" });
+    assert.equal(page.status, 422, `a name of ${usuario.length}`);
+    assert.match(
+      page.text,
+      /❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, &quot;.&quot;, &quot;_&quot; o &quot;-&quot;./,
+    );
+  }
+  assert.equal(daemon.sent("LOGIN").length, 0, "the daemon was never asked");
+  // Nothing was counted for the address: its 10 free attempts are all still there.
+  const statuses = [];
+  for (let i = 0; i < 11; i++) {
+    const page = await attacker.post("/login", { usuario: `victima${i}`, password: "wrong-pass" });
+    statuses.push(page.status);
+  }
+  assert.deepEqual(statuses, [...Array(10).fill(401), 429]);
+  // 64 letters, however typed (here with combining accents: 128 UTF-16 units), may be a name.
+  const accented = "e\u0301".repeat(64);
+  const other = gw.browser("198.51.100.30");
+  await other.get("/login");
+  assert.equal((await other.post("/login", { usuario: accented, password: PASSWORD })).status, 401);
+  assert.deepEqual(daemon.sent("LOGIN").at(-1)?.data, { usuario: accented, password: PASSWORD });
+});
+
 Deno.test("gateway hostile: wrong passwords from elsewhere do not lock out a browser that signed in to the account before", async () => {
   const clock = { ms: Date.now() };
   using gw = gateway({ now: () => clock.ms });

@@ -8,8 +8,9 @@
  * token stays in the server-side session ({@linkcode Responses.signIn}).
  * Attempts are limited per client address and per account
  * ({@linkcode AccountLimits}): one over the limit gets `429` with
- * `Retry-After`, and never reaches the daemon. Nothing is kept for a
- * visitor until LOGIN succeeds.
+ * `Retry-After`, and never reaches the daemon. A name longer than any
+ * account's ({@linkcode nameTooLong}) is refused at once, counted nowhere.
+ * Nothing is kept for a visitor until LOGIN succeeds.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AccountLimits } from "../account_limits.ts";
 import { accountKey } from "../account_key.ts";
+import { nameTooLong, USUARIO_RULE } from "../account_name.ts";
 import type { Attempt } from "../attempt_limiter.ts";
 import { field, refusal, statusFor } from "../forms.ts";
 import { LoginPage } from "../pages/login_page.tsx";
@@ -76,6 +78,9 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
         <LoginPage csrf={respond.csrf(c)} usuario={usuario} error={error} next={next} />,
         status,
       );
+    // No account has a longer name: refused as the daemon would, before it
+    // can become a key of the limits (kept 15 min) or reach the daemon.
+    if (nameTooLong(usuario)) return again(USUARIO_RULE, 422);
     const from = address(c);
     const known = respond.knownBrowser(c, accountKey(usuario));
     const wait = tooSoon(c, limits.login(from, usuario, known));
