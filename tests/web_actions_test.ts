@@ -89,6 +89,35 @@ Deno.test("gateway: Reintentar sends an error order back to the queue; queue_ful
   assert.match(row(after.text, 1), /action="\/pedidos\/1\/cancelar"/, "now it can be cancelled");
 });
 
+Deno.test("gateway: another user's Cancelar or Reintentar that the daemon did not answer leaves no note in the owner's row", async () => {
+  using gw = fakeGateway();
+  const ana = gw.browser();
+  await signIn(ana, "ana");
+  gw.daemon.addPedido({ estado: "pendiente" });
+  const bruno = gw.browser();
+  await signIn(bruno, "bruno");
+  await bruno.get("/pedidos");
+  gw.daemon.down = true;
+  for (const action of ["cancelar", "reintentar"]) {
+    const sent = await bruno.post(`/pedidos/1/${action}`, {});
+    assert.deepEqual([sent.status, sent.location], [303, "/pedidos"], action);
+  }
+  assert.equal(gw.daemon.sent("CANCELAR").length, 1, "it was asked");
+  const told = await bruno.get("/pedidos");
+  assert.match(told.text, /class="flash error"[^>]*>[^<]*No hay conexión/, "the asker is told");
+  gw.daemon.down = false;
+  const page = await ana.get("/pedidos");
+  assert.doesNotMatch(row(page.text, 1), /class="nota/, "nothing of Bruno's in Ana's row");
+  assert.doesNotMatch(page.text, /No hay conexión/);
+  const headers = new Headers({
+    cookie: [...ana.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+  });
+  const response = await gw.handler(new Request(`${ORIGIN}/pedidos/eventos`, { headers }));
+  await using events = new EventStream(response);
+  const snapshot = await events.until(/<tr data-id="1"[\s\S]*?<\/tr>/);
+  assert.doesNotMatch(row(snapshot, 1), /class="nota/, "nor in its live snapshots");
+});
+
 Deno.test("gateway: row actions need the session's CSRF token, a signed-in user, and a real id", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -5,7 +5,10 @@
  *
  * The notes are the gateway's, not a session's: every signed-in user sees
  * that an order was cancelled or sent back to the queue (its state says so
- * too); a note holds no secret.
+ * too); a note holds no secret. So a note is kept only from the daemon's
+ * answer about the order, which it gives only to an account that may act
+ * on it; an action the daemon did not answer (it was out of reach) leaves
+ * no note, since anyone may ask one of any order's id.
  *
  * @module
  */

@@ -16,7 +16,9 @@
  * buttons POST to `/pedidos/ID/cancelar` and `/pedidos/ID/reintentar`
  * (CANCELAR, REINTENTAR: §2.8, §2.9), CSRF-checked like every form, with
  * the session's token, so an account acts only on its own orders; what
- * became of it is shown in the order's row and as the next page's message.
+ * became of it is shown as the next page's message, and in the order's row
+ * when the daemon answered of that order (not when it could not be reached:
+ * anyone may ask that of any id).
  *
  * @module
  */
@@ -176,8 +178,12 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         const estado = (reply.pedido as { estado?: Estado } | null | undefined)?.estado;
         note = { kind: "error", text: refusal(reply), ...(estado ? { estados: [estado] } : {}) };
       }
-      // A refusal that names the order (not_cancellable, not_retryable) goes in its row.
-      if (reply === null || reply.ok || reply.pedido !== undefined) live.notes.set(id, note);
+      // Only what the daemon said of the order goes in its row: a success, or a
+      // refusal that names it (not_cancellable, not_retryable), which it gives
+      // only to an account that may act on the order. Without an answer the
+      // note is the asker's alone (the flash): the row is seen by the order's
+      // owner, whoever asked.
+      if (reply !== null && (reply.ok || reply.pedido !== undefined)) live.notes.set(id, note);
       session.flash = { kind: note.kind, text: note.text };
       return c.redirect("/pedidos", 303);
     });
