@@ -15,8 +15,16 @@ import { connectDaemon } from "./daemon.ts";
 
 /** The outside world of {@linkcode runWebCommand}; tests replace it. */
 export interface WebIo {
-  /** Stops the gateway (main.ts ties it to SIGINT/SIGTERM). */
+  /**
+   * Stops the gateway (main.ts ties it to SIGINT/SIGTERM): it stops
+   * listening, ends the live pages, and waits up to 5 s for open requests.
+   */
   signal?: AbortSignal;
+  /**
+   * Stops the gateway at once, abandoning open requests: a stop asked
+   * again. @default {the second SIGINT or SIGTERM the process receives}
+   */
+  force?: AbortSignal;
   /** Writes text as-is. @default {writes to Deno.stdout} */
   stdout?: (text: string) => void;
   /** Writes text as-is. @default {writes to Deno.stderr} */
@@ -32,9 +40,28 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
 }
 
+/** Resolves once `signal` aborts (at once when it has). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** Calls `onSignal` on each SIGINT or SIGTERM until the returned function is called. */
+function onStopSignals(onSignal: () => void): () => void {
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const name of signals) Deno.addSignalListener(name, onSignal);
+  return () => {
+    for (const name of signals) Deno.removeSignalListener(name, onSignal);
+  };
+}
+
 /**
- * Runs the gateway until `io.signal` aborts. Prints one ready line to
- * stdout: `web listening on http://127.0.0.1:5000/ (daemon localhost:8888)`.
+ * Runs the gateway until `io.signal` aborts: it then stops listening, and
+ * waits up to 5 s for open requests (`io.force`, such as a second SIGTERM,
+ * ends the wait at once); those still open are abandoned. Prints one ready
+ * line to stdout: `web listening on http://127.0.0.1:5000/ (daemon localhost:8888)`.
  *
  * @returns The exit status: 0 after a clean stop, 1 when the port is taken,
  * 2 on bad usage.
@@ -74,12 +101,26 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     cluster: config.hosts.length > 1,
   });
   const stop = new AbortController();
+  const atOnce = new AbortController();
   const onAbort = () => {
     handler.close(); // ends live streams, so the server can finish
     stop.abort();
   };
+  const onForce = () => {
+    onAbort();
+    atOnce.abort();
+  };
+  // By default a second SIGINT or SIGTERM (main.ts stops on the first) ends the wait.
+  let stopSignals = 0;
+  const unlisten = io.force === undefined
+    ? onStopSignals(() => {
+      if (++stopSignals >= 2) onForce();
+    })
+    : () => {};
   if (io.signal?.aborted) onAbort();
   io.signal?.addEventListener("abort", onAbort, { once: true });
+  if (io.force?.aborted) onForce();
+  io.force?.addEventListener("abort", onForce, { once: true });
   try {
     let server: LastingHttpServer;
     try {
@@ -96,6 +137,8 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
         onAcceptFailed: (error, retryMs) =>
           logger.error("web.accept_failed", { error: String(error), retry_ms: retryMs }),
         onRelisten: () => logger.info("web.listening_again", {}),
+        onAbandon: (waitedMs) =>
+          logger.warn("web.stop_abandoned_requests", { waited_ms: waitedMs }),
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -116,10 +159,16 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
         hint: "start it with: deno task server",
       });
     }
-    await server.finished;
+    await aborted(stop.signal);
+    // Stops listening; open requests get their grace, or none once stopped again.
+    const closed = server.close();
+    await Promise.race([closed, aborted(atOnce.signal)]);
+    await server.close({ graceMs: 0 });
     return 0;
   } finally {
     io.signal?.removeEventListener("abort", onAbort);
+    io.force?.removeEventListener("abort", onForce);
+    unlisten();
     handler.close();
     await daemon.close();
   }
