@@ -477,6 +477,43 @@ Deno.test("gateway hostile: live streams are capped per session and in all with 
   }
 });
 
+Deno.test("gateway hostile: one account signed in many times cannot take more than its share of the live streams", async () => {
+  using gw = gateway({ maxStreams: 10, maxStreamsPerSession: 2, maxStreamsPerAccount: 3 });
+  const sessions = [gw.browser(), gw.browser()];
+  for (const browser of sessions) await signIn(browser, "ana");
+  const eva = gw.browser();
+  await signIn(eva, "eva");
+  const open: EventStream[] = [];
+  try {
+    for (const browser of [sessions[0]!, sessions[0]!, sessions[1]!]) {
+      const response = await gw.handler(streamRequest(browser, "/pedidos/eventos"));
+      assert.equal(response.status, 200);
+      open.push(new EventStream(response));
+    }
+    // Ana's second session has a place of its own left, but her account has none.
+    const fourth = await gw.handler(streamRequest(sessions[1]!, "/pedidos/eventos"));
+    assert.equal(fourth.status, 429);
+    assert.match(
+      await fourth.text(),
+      /Su cuenta tiene demasiadas páginas en vivo abiertas \(máximo 3/,
+    );
+    // Another account is served.
+    const other = await gw.handler(streamRequest(eva, "/pedidos/eventos"));
+    assert.equal(other.status, 200);
+    open.push(new EventStream(other));
+    // One of Ana's pages closed gives her account its place back.
+    await open.shift()![Symbol.asyncDispose]();
+    await waitUntil(async () => {
+      const again = await gw.handler(streamRequest(sessions[1]!, "/pedidos/eventos"));
+      if (again.status !== 200) return (await again.body?.cancel(), false);
+      open.push(new EventStream(again));
+      return true;
+    }, { what: "the account's place to be given back" });
+  } finally {
+    for (const events of open) await events[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("gateway hostile: HEAD on a live stream opens none, so it takes no place from a page", async () => {
   using gw = gateway({ maxStreams: 2, maxStreamsPerSession: 2 });
   const ana = gw.browser();

@@ -93,6 +93,8 @@ export interface GatewayDeps {
   maxStreams?: number;
   /** Live streams open at once per session. @default {4} */
   maxStreamsPerSession?: number;
+  /** Live streams open at once per account, over all its sessions. @default {8} */
+  maxStreamsPerAccount?: number;
   /**
    * The daemon is one of several (`--host A,B`: a cluster, protocol §9): the
    * Panel then says which counters are the cluster's and which the answering
@@ -160,6 +162,7 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     address: daemon.address,
     ...(deps.maxStreams ? { maxStreams: deps.maxStreams } : {}),
     ...(deps.maxStreamsPerSession ? { maxStreamsPerSession: deps.maxStreamsPerSession } : {}),
+    ...(deps.maxStreamsPerAccount ? { maxStreamsPerAccount: deps.maxStreamsPerAccount } : {}),
   });
   const respond = new Responses({
     sessions,

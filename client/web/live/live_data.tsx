@@ -17,6 +17,7 @@ import { LiveFeed } from "./live_feed.ts";
 import { liveStream } from "./live_stream.ts";
 import { RejectionLog } from "./rejection_log.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
+import { accountKey } from "../account_key.ts";
 
 /** Options of {@linkcode LiveData}. */
 export interface LiveDataOptions {
@@ -40,6 +41,12 @@ export interface LiveDataOptions {
   maxStreams?: number;
   /** Live streams open at once per session. @default {4} */
   maxStreamsPerSession?: number;
+  /**
+   * Live streams open at once per account, over all its sessions: one
+   * account cannot take the gateway's whole share however many times it
+   * signs in. @default {8}
+   */
+  maxStreamsPerAccount?: number;
 }
 
 /** The recent orders, or why they could not be read. */
@@ -62,8 +69,9 @@ export type LivePage = "panel" | "pedidos";
  * The data of the live pages and their streams. Each signed-in session has
  * its own feed per page (the daemon shows each account only its orders, or
  * an operador everyone's), made when its first stream opens and dropped
- * with its last; tabs of one session share it. Streams are bounded in all
- * and per session, and end when their session ends (sign-out, expiry).
+ * with its last; tabs of one session share it. Streams are bounded in all,
+ * per account and per session, and end when their session ends (sign-out,
+ * expiry).
  */
 export class LiveData {
   readonly #options: LiveDataOptions;
@@ -74,6 +82,9 @@ export class LiveData {
   readonly notes: ActionNotes;
   readonly #maxStreams: number;
   readonly #maxPerSession: number;
+  readonly #maxPerAccount: number;
+  /** Streams open per account ({@linkcode accountKey} of its name). */
+  readonly #perAccount = new Map<string, number>();
   #streams = 0;
 
   /** Nothing is asked until someone watches. */
@@ -83,6 +94,7 @@ export class LiveData {
     this.notes = new ActionNotes({ now: options.now });
     this.#maxStreams = options.maxStreams ?? 256;
     this.#maxPerSession = options.maxStreamsPerSession ?? 4;
+    this.#maxPerAccount = options.maxStreamsPerAccount ?? 8;
   }
 
   /** Live streams open now. */
@@ -146,8 +158,18 @@ export class LiveData {
         `Tiene demasiadas páginas en vivo abiertas (máximo ${this.#maxPerSession}); cierre alguna.`,
       );
     }
+    const account = accountKey(session.usuario);
+    const ofAccount = this.#perAccount.get(account) ?? 0;
+    if (ofAccount >= this.#maxPerAccount) {
+      return tooMany(
+        c,
+        `Su cuenta tiene demasiadas páginas en vivo abiertas (máximo ${this.#maxPerAccount}, ` +
+          "entre todas sus sesiones); cierre alguna.",
+      );
+    }
     this.#streams++;
     session.streams++;
+    this.#perAccount.set(account, ofAccount + 1);
     const key = `${page}\n${session.id}`;
     const feed = this.#feeds.get(key) ?? this.#feed(key, page, session.token);
     const expired = new AbortController();
@@ -165,6 +187,9 @@ export class LiveData {
         clearTimeout(timer);
         this.#streams--;
         session.streams--;
+        const left = (this.#perAccount.get(account) ?? 1) - 1;
+        if (left > 0) this.#perAccount.set(account, left);
+        else this.#perAccount.delete(account);
         if (feed.watchers === 0 && this.#feeds.get(key) === feed) {
           feed.close();
           this.#feeds.delete(key);
