@@ -33,6 +33,8 @@ export class FailoverLink implements AsyncDisposable {
   /** The place in `hosts` of the current connection's host. */
   #host = 0;
   #closed = false;
+  /** Connections given up and still closing: {@linkcode FailoverLink.close} waits for them. */
+  readonly #dropped = new Set<Promise<void>>();
 
   constructor(options: FailoverLinkOptions) {
     if (options.hosts.length === 0) throw new RangeError("Cannot connect: no hosts given");
@@ -84,10 +86,12 @@ export class FailoverLink implements AsyncDisposable {
       this.#client = null;
       this.#start = (this.#host + 1) % this.#options.hosts.length;
     }
-    client.close().catch(() => {});
+    const closing = client.close().catch(() => {});
+    this.#dropped.add(closing);
+    closing.finally(() => this.#dropped.delete(closing));
   }
 
-  /** Closes the connection; no other is opened. */
+  /** Closes the connection, and waits for those given up to be closed; no other is opened. */
   async close(): Promise<void> {
     this.#closed = true;
     const opening = this.#opening;
@@ -95,6 +99,7 @@ export class FailoverLink implements AsyncDisposable {
     const client = this.#client;
     this.#client = null;
     await client?.close();
+    await Promise.all(this.#dropped);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

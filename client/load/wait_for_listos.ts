@@ -161,6 +161,9 @@ export async function waitForListos(
       } catch {
         if (stop.aborted) break;
         link.drop(client);
+        // A moment before the next connection: a daemon whose replies cannot be
+        // read would otherwise be connected to in a loop until the deadline.
+        await pause(RETRY_MS, stop);
         continue;
       }
       if (!reply.ok) {

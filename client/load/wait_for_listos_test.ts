@@ -118,5 +118,8 @@ Deno.test("waitForListos() against a daemon whose replies have the wrong shape e
       onListo: () => {},
     });
     assert.deepEqual([summary.listos, summary.sinTerminar], [0, 2], JSON.stringify(summary));
+    // Each connection given up is followed by a pause, not by the next one at once.
+    const connections = daemon.linesByConnection.length;
+    assert.ok(connections <= 12, `${connections} connections in 600 ms`);
   }
 });
