@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { ClientError } from "../client/client.ts";
+import { fakeLineServer } from "../client/testing/fake_line_server.ts";
 import { createGatewayHandler, type GatewayDeps } from "../client/web/app.tsx";
 import { connectDaemon, type DaemonClient, type DaemonRequest } from "../client/web/daemon.ts";
 import { loggablePath } from "../client/web/middleware/request_log.ts";
@@ -321,33 +322,9 @@ Deno.test("gateway hostile: a daemon that is up but slow is called slow, not dow
   assert.doesNotMatch(page.text, /No hay conexión/);
 });
 
-/** Something at the daemon's address that answers `{"ok":true}` to every line, whatever it asked. */
-function okToEverythingServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const reply = new TextEncoder().encode('{"ok":true}\n');
-        for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {
-          for (const _ of chunk.matchAll(/\n/g)) await conn.write(reply);
-        }
-      })().catch(() => {}).finally(() => conns.delete(conn));
-    }
-  })().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await serving;
-    },
-  };
-}
-
 Deno.test("gateway hostile: a daemon address that answers with something not of the protocol is called that, not down", async () => {
-  await using other = okToEverythingServer();
+  // Something at the daemon's address that answers `{"ok":true}` to every line, whatever it asked.
+  await using other = fakeLineServer(() => '{"ok":true}');
   await using link = connectDaemon({
     hosts: ["127.0.0.1"],
     port: other.port,

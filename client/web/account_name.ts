@@ -10,12 +10,7 @@
  * @module
  */
 
-/** The most code points in an account's name, after NFC (protocol §2.6). */
-export const MAX_USUARIO_CHARS = 64;
-
-/** The daemon's words for a name that breaks its rule (`invalid_user`, `campo: "usuario"`). */
-export const USUARIO_RULE =
-  '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".';
+import { codePoints, MAX_USUARIO_CHARS } from "../../server/protocol/parse_request.ts";
 
 /**
  * Whether `usuario` is longer than any account's name: over
@@ -29,7 +24,5 @@ export const USUARIO_RULE =
  * ```
  */
 export function nameTooLong(usuario: string): boolean {
-  let chars = 0;
-  for (const _ of usuario.normalize("NFC")) if (++chars > MAX_USUARIO_CHARS) return true;
-  return false;
+  return codePoints(usuario.normalize("NFC"), MAX_USUARIO_CHARS + 1) > MAX_USUARIO_CHARS;
 }

@@ -10,6 +10,7 @@
 
 import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
 import { ClientError } from "../client.ts";
+import type { ClientErrorCode } from "../client_error.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 
 /**
@@ -29,7 +30,8 @@ export type Ask = <O extends Op>(
  */
 export class DaemonHealth {
   readonly #address: string;
-  #failure: "slow" | "invalid" | "down" = "down";
+  /** How the last request failed; null after a reply. */
+  #failure: ClientErrorCode | null = null;
 
   /** @param address Where the daemon is, for people: `localhost:8888`. */
   constructor(address: string) {
@@ -38,22 +40,14 @@ export class DaemonHealth {
 
   /** Records how a request ended: a reply, or a {@linkcode ClientError}. */
   record(outcome: "reply" | ClientError): void {
-    if (outcome === "reply") this.#failure = "down";
-    else if (outcome.code === "timeout") this.#failure = "slow";
-    else if (outcome.code === "protocol") this.#failure = "invalid";
-    else this.#failure = "down";
+    this.#failure = outcome === "reply" ? null : outcome.code;
   }
 
   /** What every page says when a request got no reply. */
   problem(): string {
-    switch (this.#failure) {
-      case "slow":
-        return slowMessage(this.#address);
-      case "invalid":
-        return invalidReplyMessage(this.#address);
-      case "down":
-        return unreachableMessage(this.#address);
-    }
+    if (this.#failure === "timeout") return slowMessage(this.#address);
+    if (this.#failure === "protocol") return invalidReplyMessage(this.#address);
+    return unreachableMessage(this.#address);
   }
 }
 

@@ -31,14 +31,19 @@ export function logFailedAttempt(logger: Logger, failed: FailedAttempt): void {
 }
 
 /**
- * The `detalle_error` of an order whose last attempt allowed was cut short
- * by its daemon's end (killed, crashed, or cut off past its lease), with a
- * processor module, which may be what ended it.
+ * Logs (`order.failed`) the end of an order whose last attempt allowed was
+ * cut short by its daemon's end (killed, crashed, or cut off past its
+ * lease), with a processor module, which may be what ended it.
  *
- * @param attempt The attempt cut short.
- * @param maxAttempts `--max-intentos`.
+ * @returns The order's `detalle_error`.
  */
-export function interruptedDetail(attempt: number, maxAttempts: number): string {
-  return `The daemon running attempt ${attempt} of ${maxAttempts} (--max-intentos) ended ` +
+export function logInterrupted(
+  logger: Logger,
+  cut: { id: number; attempt: number; maxAttempts: number },
+): string {
+  const { id, attempt, maxAttempts } = cut;
+  const error = `The daemon running attempt ${attempt} of ${maxAttempts} (--max-intentos) ended ` +
     "before it did (killed, crashed, or cut off from the database): not tried again";
+  logFailedAttempt(logger, { id, attempt, error, retryInMs: null });
+  return error;
 }

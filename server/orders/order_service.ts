@@ -35,7 +35,7 @@ import { DEFAULT_MAX_REQUEST_BYTES } from "../protocol/framing.ts";
 import { largestOrderBytes } from "../protocol/reply_budget.ts";
 import type { ReplyStream } from "../protocol/reply_stream.ts";
 import { RunCounters } from "./run_counters.ts";
-import { interruptedDetail, logFailedAttempt } from "./failed_attempt_log.ts";
+import { logInterrupted } from "./failed_attempt_log.ts";
 import { RetryPolicy } from "./retry_policy.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SharedOrders } from "./shared_orders.ts";
@@ -411,11 +411,10 @@ export class OrderService {
     // counts as failed (the module may be what ended it: a native crash, an
     // exhausted heap): after the last one allowed the order ends `error`
     // rather than take the daemon down at every start.
-    const exhausted = this.#processor
-      ? all.filter((p) => p.estado === "en proceso" && this.#retry.delayAfter(p.intentos) === null)
-      : [];
-    await Promise.all(exhausted.map((pedido) => this.#endInterrupted(pedido)));
-    const found = all.filter((pedido) => !exhausted.includes(pedido));
+    const exhausted = (p: Pedido) =>
+      this.#processor && p.estado === "en proceso" && this.#retry.delayAfter(p.intentos) === null;
+    await Promise.all(all.filter(exhausted).map((pedido) => this.#endInterrupted(pedido)));
+    const found = all.filter((pedido) => !exhausted(pedido));
     // An order the last run had started waits in the queue again: stored
     // `pendiente` (its interrupted attempt counted in `intentos`), so that it
     // reads, lists and can be cancelled as the waiting order it is, with no
@@ -438,17 +437,14 @@ export class OrderService {
 
   /** Ends `error` an order whose last attempt allowed was cut short by the daemon's end. */
   async #endInterrupted(pedido: Pedido): Promise<void> {
-    const detalle = interruptedDetail(pedido.intentos, this.#retry.maxAttempts);
     await this.#store.markFinished(pedido.id, {
       estado: "error",
       at: new Date().toISOString(),
-      detalle,
-    });
-    logFailedAttempt(this.#logger, {
-      id: pedido.id,
-      attempt: pedido.intentos,
-      error: detalle,
-      retryInMs: null,
+      detalle: logInterrupted(this.#logger, {
+        id: pedido.id,
+        attempt: pedido.intentos,
+        maxAttempts: this.#retry.maxAttempts,
+      }),
     });
   }
 

@@ -30,7 +30,7 @@ import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
-import { interruptedDetail, logFailedAttempt } from "./failed_attempt_log.ts";
+import { logFailedAttempt, logInterrupted } from "./failed_attempt_log.ts";
 import { SettlingWrites } from "./settling_writes.ts";
 import { backoff, RetryPolicy } from "./retry_policy.ts";
 import type { RunCounters } from "./run_counters.ts";
@@ -136,13 +136,8 @@ export class SharedAttempts {
     const cutShort = claimed.attempt - 1;
     if (claimed.takenOver && this.#o.processor && this.#retry.delayAfter(cutShort) === null) {
       const at = iso(Date.now());
-      const detalle = interruptedDetail(cutShort, this.#retry.maxAttempts);
-      logFailedAttempt(logger, {
-        id: lease.id,
-        attempt: cutShort,
-        error: detalle,
-        retryInMs: null,
-      });
+      const { maxAttempts } = this.#retry;
+      const detalle = logInterrupted(logger, { id: lease.id, attempt: cutShort, maxAttempts });
       const outcome: Outcome = { estado: "error", at, detalle };
       this.#settling.track(this.#finish(lease, { outcome, worker: 1, startedAt: at }));
       return;

@@ -33,6 +33,11 @@ const ECHO_CHARS = 40;
  * marks), digits, `.`, `_`, `-`, counted in code points after NFC.
  */
 const USUARIO_REGEXP = /^[\p{L}\p{M}0-9._-]{3,64}$/u;
+/** The most code points in a user name, after NFC (§2.6; {@linkcode USUARIO_REGEXP}'s 64). */
+export const MAX_USUARIO_CHARS = 64;
+/** The `mensaje` of `invalid_user`: the rule a user name breaks. */
+export const USUARIO_RULE =
+  '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".';
 /** A combining mark only on a letter: marks alone would be a name that shows as nothing. */
 const USUARIO_MARKS_REGEXP = /^(?:\p{L}\p{M}*|[0-9._-])*$/u;
 const MIN_PASSWORD_CHARS = 8;
@@ -327,11 +332,7 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
     usuario === null || !USUARIO_REGEXP.test(usuario) ||
     (registering && !USUARIO_MARKS_REGEXP.test(usuario))
   ) {
-    throw new ProtocolError(
-      "invalid_user",
-      '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".',
-      { campo: "usuario" },
-    );
+    throw new ProtocolError("invalid_user", USUARIO_RULE, { campo: "usuario" });
   }
   const password = own(args, "password");
   const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;
@@ -375,7 +376,7 @@ function withToken<R extends Request>(request: R, args: Args): R {
 }
 
 /** The number of code points in `text`, counting no further than `limit`. */
-function codePoints(text: string, limit: number): number {
+export function codePoints(text: string, limit: number): number {
   let count = 0;
   for (const _ of text) if (++count >= limit) break;
   return count;
