@@ -324,6 +324,36 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "a LISTAR pipelined right after ESTADO esperar lists the order as the wait saw it, listo",
+  async () => {
+    // Each order takes 150 ms on one of two workers: the wait is answered when it ends.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 100,
+      workers: 2,
+      processMs: { min: 150, max: 150 },
+    });
+    await using placer = await rawConnect(daemon.port);
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < 5; round++) {
+      await placer.write(order(`Lis ${round}`) + "\n");
+      const { id } = (await placer.readLine()) as { id: number };
+      await conn.write(
+        `{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n` +
+          `{"op":"LISTAR","cliente":"Lis ${round}"}\n`,
+      );
+      const waited = (await conn.readLine())?.pedido as { estado: string };
+      const listed = (await conn.readLine())?.pedidos as { id: number; estado: string }[];
+      assert.equal(waited.estado, "listo", `round ${round}`);
+      assert.deepEqual(
+        listed.map((p) => [p.id, p.estado]),
+        [[id, "listo"]],
+        `round ${round}: LISTAR after the wait`,
+      );
+    }
+  },
+);
+
+testWith("read", "write")(
   "reads pipelined while orders go pendiente → en proceso → listo agree with each other and never go back",
   async () => {
     // One worker, orders of 30 ms: every 30 ms one ends and the next starts.

@@ -19,9 +19,11 @@
  *   not answered with an older state than theirs.
  * - `list`: LISTAR, a read whose reply may be written in pieces, each read
  *   from the store only once the one before is written (`list_orders.ts`).
- *   Like a wait it may start beside earlier reads and waits, and nothing
- *   starts until it is answered: a read after it, answered from the store
- *   before its last piece is read, would show an older state than it.
+ *   It may start beside earlier reads, not beside a wait (it would list the
+ *   waited order as it was before the wait's answer, `en proceso` after the
+ *   wait said `listo`), and nothing starts until it is answered: a read
+ *   after it, answered from the store before its last piece is read, would
+ *   show an older state than it.
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
  *   REGISTRO and LOGIN.
  *
@@ -84,7 +86,7 @@ export function mayOverlap(
     case "wait":
       return runningClass === "read" || runningClass === "wait";
     case "list":
-      return runningClass === "read" ? readsTogether : runningClass === "wait";
+      return runningClass === "read" && readsTogether;
     case "exclusive":
       return false;
   }

@@ -18,11 +18,11 @@ Deno.test("mayOverlap(): a wait joins running reads and waits, and nothing else 
   assert.equal(mayOverlap("exclusive", 0, null), true);
 });
 
-Deno.test("mayOverlap(): a LISTAR joins running reads and waits, and nothing joins a LISTAR being written", () => {
+Deno.test("mayOverlap(): a LISTAR joins running reads, not waits, and nothing joins a LISTAR being written", () => {
   assert.equal(overlapOf({ op: "LISTAR", filter: { limit: 50 } }), "list");
   assert.equal(mayOverlap("list", 2, "read"), true);
   assert.equal(mayOverlap("list", 2, "read", false), false, "reads one at a time (PostgreSQL)");
-  assert.equal(mayOverlap("list", 1, "wait"), true);
+  assert.equal(mayOverlap("list", 1, "wait"), false, "a LISTAR after a wait lists what it saw");
   assert.equal(mayOverlap("list", 1, "pedido"), false, "a LISTAR after an order lists it");
   for (const next of ["read", "wait", "list", "pedido", "exclusive"] as const) {
     assert.equal(mayOverlap(next, 1, "list"), false, `${next} after a LISTAR in pieces`);
