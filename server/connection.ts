@@ -111,6 +111,8 @@ const GONE = new Error("The connection is gone");
 /** First read buffer: small, so that an idle connection holds little; it doubles when filled. */
 const MIN_READ = 128;
 const MAX_READ = 65536;
+/** Requests one connection answers at most between two turns of the event loop. */
+const REQUESTS_PER_TURN = 64;
 
 function isClosing(reply: Reply): boolean {
   return reply.ok === false && CLOSING_CODES.has(reply.error);
@@ -398,8 +400,19 @@ export class Connection {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
+    // Requests answered since the last turn of the event loop. Replies made at
+    // once (bad lines, PING) and writes that complete at once resolve in
+    // microtasks only: a peer pipelining thousands of them would keep the
+    // event loop, and every other connection, the listener and the timers,
+    // waiting until its backlog is done (seconds, for a flood of bad lines).
+    let sinceTurn = 0;
     try {
       while (!this.#closed && !this.#closeQueued && this.#hasRoom()) {
+        if (++sinceTurn > REQUESTS_PER_TURN) {
+          sinceTurn = 0;
+          await nextTurn();
+          continue; // closed, stopped or out of room meanwhile: checked again
+        }
         if (this.#held === null) {
           if (this.#backlogHead === this.#backlog.length) break;
           const frame = this.#backlog[this.#backlogHead++]!;
@@ -426,7 +439,10 @@ export class Connection {
         this.#held = null;
         const slot = this.#run(request, overlap);
         // Let a reply that is ready within a turn (a read) count before the next request.
-        if (slot.line === null && !this.#closed) await nextTurn();
+        if (slot.line === null && !this.#closed) {
+          sinceTurn = 0;
+          await nextTurn();
+        }
       }
       if (this.#closeQueued) {
         // Nothing after a closing reply is read or answered.

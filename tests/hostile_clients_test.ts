@@ -15,7 +15,7 @@ import { parseServerConfig } from "../server/config/server_config.ts";
 import { Logger } from "../server/log.ts";
 import { ProtocolError } from "../server/protocol/errors.ts";
 import { Secret } from "../server/protocol/messages.ts";
-import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { rawConnect, startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
@@ -128,6 +128,45 @@ Deno.test("hostile: a peer that pipelines LISTARs and never reads holds at most 
     what: "the peers' replies to be dropped when they leave",
   });
 });
+
+testWith("read", "write", "run")(
+  "hostile: a peer pipelining 200,000 bad lines does not hold up another client's PING until its flood is answered",
+  async () => {
+    // A daemon of its own process: the flood and the PING meet in its event
+    // loop only. Bad lines are answered without the store, each at once: the
+    // daemon must still give other connections their turn between them.
+    await using dir = await tempDir();
+    await using daemon = await startSubprocess(dir.path, ["--db", `${dir.path}/p.db`]);
+    const lines = 200_000;
+    await using flooder = await rawConnect(daemon.port);
+    await using pinger = await rawConnect(daemon.port);
+    let answered = 0;
+    const counted = (async () => {
+      const chunk = new Uint8Array(65536);
+      while (answered < lines) {
+        const n = await flooder.conn.read(chunk).catch(() => null);
+        if (n === null) return;
+        for (let i = 0; i < n; i++) if (chunk[i] === 10) answered++;
+      }
+    })();
+    const sent = flooder.write("x\n".repeat(lines));
+    await waitUntil(() => answered > 0, { what: "the flood to be answered" });
+    const whenPinged = answered;
+    await pinger.write('{"op":"PING"}\n');
+    assert.equal((await pinger.readLine(30_000))?.pong, true);
+    const between = answered - whenPinged;
+    await sent;
+    await counted;
+    assert.equal(answered, lines, "every bad line is answered");
+    // Without turns, the PING waited for a whole read of the flood to be
+    // answered (32,768 lines of 64 KiB, about 63,000 here: two reads); with
+    // them, about 3,500 here.
+    assert.ok(
+      between < 16_384,
+      `${between} bad lines of the other peer were answered while the PING waited`,
+    );
+  },
+);
 
 Deno.test("hostile: a TASK whose result would pass --max-reply-bytes is refused invalid_task, the reply within the limit", async () => {
   const maxReplyBytes = 135_168;
