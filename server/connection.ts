@@ -43,7 +43,11 @@ import type { Logger } from "./log.ts";
 import { encodeReply } from "./protocol/encode_reply.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
-import { findTelnetInterrupt, TIMING_MARK_REFUSED } from "./protocol/telnet_interrupt.ts";
+import {
+  findTelnetInterrupt,
+  telnetTail,
+  TIMING_MARK_REFUSED,
+} from "./protocol/telnet_interrupt.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
 import { mayReplyLarge } from "./protocol/reply_budget.ts";
@@ -172,6 +176,8 @@ export class Connection {
   #writing = false;
   /** A telnet timing mark to answer, at the next line boundary of the replies. */
   #timingMarkDue = false;
+  /** The last bytes of the read before, when they may start telnet's Ctrl-C ({@linkcode telnetTail}). */
+  #telnetHeld: Uint8Array | null = null;
   /** `performance.now()` when the write in progress began, or null. */
   #writeSince: number | null = null;
   #stopping = false;
@@ -288,11 +294,14 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
-          this.#accept(this.#framer?.end() ?? []);
+          const held = this.#telnetHeld;
+          this.#telnetHeld = null;
+          const frames = held === null || this.#framer === null ? [] : this.#framer.push(held);
+          this.#accept([...frames, ...(this.#framer?.end() ?? [])]);
           break;
         }
         this.#framer ??= new RequestFramer({ maxRequestBytes: this.#maxRequestBytes });
-        const frames = this.#frame(this.#framer, buffer.subarray(0, n));
+        const frames = this.#frame(this.#framer, this.#withHeld(buffer.subarray(0, n)));
         // A request coming in line by line (typed into telnet, pasted over a
         // slow link) is activity at each of its lines. Bytes that end no line
         // are not (a peer dribbling a request that never ends is cut by the
@@ -564,6 +573,25 @@ export class Connection {
    * being typed, and its timing mark is answered at once, between two reply
    * lines (`telnet_interrupt.ts`): telnet shows nothing until it comes.
    */
+  /**
+   * `chunk` after the bytes held back from the read before, less the bytes
+   * at its end that may start telnet's Ctrl-C ({@linkcode telnetTail}),
+   * held back in turn (copied: the read buffer is used again).
+   */
+  #withHeld(chunk: Uint8Array): Uint8Array {
+    let bytes = chunk;
+    if (this.#telnetHeld !== null) {
+      bytes = new Uint8Array(this.#telnetHeld.length + chunk.length);
+      bytes.set(this.#telnetHeld);
+      bytes.set(chunk, this.#telnetHeld.length);
+      this.#telnetHeld = null;
+    }
+    const tail = telnetTail(bytes);
+    if (tail === 0) return bytes;
+    this.#telnetHeld = bytes.slice(bytes.length - tail);
+    return bytes.subarray(0, bytes.length - tail);
+  }
+
   #frame(framer: RequestFramer, chunk: Uint8Array): Frame[] {
     const telnet = findTelnetInterrupt(chunk);
     if (telnet === null) return framer.push(chunk);

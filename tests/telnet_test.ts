@@ -54,3 +54,31 @@ testWith()(
     }
   },
 );
+
+testWith()(
+  "telnet's Ctrl-C split over several reads (a byte at a time) is still Ctrl-C: its timing mark is answered",
+  async () => {
+    await using daemon = await startInProcess({});
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: daemon.port });
+    try {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      await conn.write(encode('{"op":"ST'));
+      for (const byte of [0xff, 0xf4, 0xff, 0xfd, 0x06]) {
+        await conn.write(new Uint8Array([byte]));
+        // Each byte its own read: a slow link, or a client that writes a byte at a time.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      const mark = await readUntil(conn, (got) => got.length >= 3);
+      assert.deepEqual([...mark], [0xff, 0xfc, 0x06]);
+      await conn.write(encode('{"op":"PING"}\r\n'));
+      const got = await readUntil(conn, (bytes) => lines(bytes).includes("\n"));
+      assert.equal(
+        JSON.parse(lines(got).split("\n")[0]!).pong,
+        true,
+        "the half-typed request was dropped",
+      );
+    } finally {
+      conn.close();
+    }
+  },
+);

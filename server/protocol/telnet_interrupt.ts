@@ -73,3 +73,23 @@ export function findTelnetInterrupt(chunk: Uint8Array): TelnetInterrupt | null {
   }
   return null;
 }
+
+/**
+ * How many bytes at the end of `chunk` may be the start of telnet's Ctrl-C
+ * cut by the end of a read (`IAC`, or `IAC DO`): a client that writes a byte
+ * at a time, or a slow link, splits it. The connection holds them back and
+ * puts them before the next read's bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import { telnetTail } from "./telnet_interrupt.ts";
+ * console.log(telnetTail(new Uint8Array([0x7b, 0xff]))); // 1
+ * console.log(telnetTail(new Uint8Array([0x7b, 0x0a]))); // 0
+ * ```
+ */
+export function telnetTail(chunk: Uint8Array): number {
+  const n = chunk.length;
+  if (n >= 1 && chunk[n - 1] === IAC) return 1;
+  if (n >= 2 && chunk[n - 2] === IAC && chunk[n - 1] === DO) return 2;
+  return 0;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RequestFramer } from "./framing.ts";
-import { findTelnetInterrupt } from "./telnet_interrupt.ts";
+import { findTelnetInterrupt, telnetTail } from "./telnet_interrupt.ts";
 
 const bytes = (...parts: (string | number[])[]) =>
   new Uint8Array(
@@ -41,4 +41,13 @@ Deno.test("RequestFramer.dropPartial() abandons the request being typed, not tho
   assert.deepEqual(framer.push(bytes('{"op":"STATS"}\n')), [
     { kind: "request", text: '{"op":"STATS"}' },
   ]);
+});
+
+Deno.test("telnetTail() holds back the end of a read that may start telnet's Ctrl-C, and nothing else", () => {
+  assert.equal(telnetTail(bytes('{"op":"ST', [0xff])), 1, "IAC");
+  assert.equal(telnetTail(bytes('{"op":"ST', [0xff, 0xfd])), 2, "IAC DO");
+  assert.equal(telnetTail(bytes('{"op":"ST', [0xff, 0xf4])), 0, "IAC IP is whole");
+  assert.equal(telnetTail(bytes('{"op":"PING"}\n')), 0);
+  assert.equal(telnetTail(bytes([0xfd])), 0, "DO alone is not telnet's");
+  assert.equal(telnetTail(new Uint8Array()), 0);
 });
