@@ -7,6 +7,7 @@
  * while a daemon runs on the database.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import type { PedidosClient } from "../client/client.ts";
 import { runUsuariosCommand, setAccountRole } from "../server/accounts/usuarios_command.ts";
 import { runMain, startInProcess, tempDir } from "./test_util.ts";
@@ -134,12 +135,27 @@ testWith("read", "write")(
 );
 
 testWith("read", "write", "run", "env")(
-  "ownership: pedidos usuarios exits 1 for an unknown name and 2 for bad usage or a missing database",
+  "ownership: pedidos usuarios exits 1 for an unknown name and 2 for bad usage, a missing database or a file that is not one (left as it was)",
   async () => {
     await using dir = await tempDir();
     const noFile = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "nope.db"]);
     assert.equal(noFile.code, 2, noFile.stderr);
     assert.match(noFile.stderr, /file does not exist/);
+    // A mistyped --db: another program's SQLite file, an empty file, not SQLite at all.
+    {
+      const other = new DatabaseSync(`${dir.path}/otra.db`);
+      other.exec("CREATE TABLE notas (texto TEXT)");
+      other.close();
+    }
+    Deno.writeFileSync(`${dir.path}/vacio.db`, new Uint8Array());
+    Deno.writeTextFileSync(`${dir.path}/texto.db`, "hola\n".repeat(100));
+    for (const name of ["otra.db", "vacio.db", "texto.db"]) {
+      const before = Deno.readFileSync(`${dir.path}/${name}`);
+      const foreign = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", name]);
+      assert.equal(foreign.code, 2, `${name}: ${foreign.stderr}`);
+      assert.match(foreign.stderr, /not a pedidos database|file is not a database/, name);
+      assert.deepEqual(Deno.readFileSync(`${dir.path}/${name}`), before, `${name} left as it was`);
+    }
     const usage = await runMain(dir.path, ["usuarios", "jefe", "ana"]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /expected "operador NOMBRE" or "usuario NOMBRE"/);

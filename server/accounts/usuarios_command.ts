@@ -20,6 +20,7 @@ import { openStore } from "../store/open_store.ts";
 import type { Rol } from "../store/store.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import { refuseOtherName } from "../store/database_lock.ts";
+import { DatabaseSync } from "node:sqlite";
 
 /** The usage text of `pedidos usuarios`. */
 export const USUARIOS_USAGE: string = formatUsage(
@@ -75,8 +76,34 @@ export async function setAccountRole(db: string, usuario: string, rol: Rol): Pro
     throw error;
   }
   refuseOtherName(db);
+  refuseForeignDatabase(db);
   using database = SqliteDatabase.open(db);
   return database.setRole(usuario, rol);
+}
+
+/**
+ * Refuses a file that is not a pedidos database (a mistyped `--db`: another
+ * program's SQLite file, an empty file), which opening it as the store would
+ * fill with pedidos' tables. Reads only: a pedidos database has a schema
+ * version (`PRAGMA user_version` ≥ 1) and a `pedidos` table.
+ *
+ * @throws {Error} Naming the file, when it is not one (or not SQLite at all).
+ */
+function refuseForeignDatabase(db: string): void {
+  const probe = new DatabaseSync(db);
+  try {
+    const version = probe.prepare("PRAGMA user_version").get()?.user_version;
+    const table = probe
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'pedidos'")
+      .get();
+    if (typeof version !== "number" || version < 1 || table === undefined) {
+      throw new Error(
+        `"${db}" is not a pedidos database (no pedidos tables in it): left as it was; check --db`,
+      );
+    }
+  } finally {
+    probe.close();
+  }
 }
 
 /**
