@@ -138,7 +138,10 @@ async function runServer(args: string[]): Promise<number> {
     stop();
   });
   // Not ready for anyone when told to stop while starting: no ready line then.
-  if (signals === 0) print(server.readyLine);
+  if (signals === 0) {
+    print(server.readyLine);
+    if (server.metricsLine !== null) print(server.metricsLine);
+  }
   await stopped;
   const summary = await server.shutdown();
   print(formatSummary(summary));

@@ -274,6 +274,16 @@ export class Server implements AsyncDisposable {
     return `listening on ${this.addrs.map(formatAddr).join(" ")}`;
   }
 
+  /**
+   * The line printed after the ready line when the metrics endpoint is on:
+   * `metrics on http://127.0.0.1:9100/metrics` (with `--metrics-port 0`, the
+   * port picked); null when it is off.
+   */
+  get metricsLine(): string | null {
+    const addr = this.metricsAddr;
+    return addr === null ? null : `metrics on http://${formatAddr(addr)}/metrics`;
+  }
+
   /** The address of the metrics endpoint, or null when it is off. */
   get metricsAddr(): Deno.NetAddr | null {
     return this.#metricsServer?.addr ?? null;

@@ -22,6 +22,35 @@ Deno.test("the metrics endpoint is off unless --metrics-port is given", async ()
   assert.equal(daemon.server.metricsAddr, null);
 });
 
+testWith("read", "write", "run", "env")(
+  "with --metrics-port 0 the daemon prints the metrics URL after its ready line, even at --log warn",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startSubprocess(dir.path, [
+      "--db",
+      `${dir.path}/p.db`,
+      "--metrics-port",
+      "0",
+      "--log",
+      "warn",
+    ]);
+    let url = "";
+    await waitUntil(() => {
+      url = daemon.stdoutSoFar().match(/^metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m)?.[1] ??
+        "";
+      return url !== "";
+    }, { what: "the metrics line on stdout" });
+    assert.notEqual(new URL(url).port, String(daemon.port), "a port of its own");
+    assert.equal(await answers200(url), true, `${url} is scraped`);
+    daemon.kill("SIGTERM");
+    const { code, stdout } = await daemon.exited();
+    assert.equal(code, 0);
+    const lines = stdout.split("\n");
+    assert.match(lines[0]!, /^listening on /, "the ready line first");
+    assert.equal(lines[1], `metrics on ${url}`);
+  },
+);
+
 Deno.test("a --metrics-port already in use stops the start with an error that names the metrics endpoint", async () => {
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(

@@ -88,6 +88,8 @@ export interface Subprocess extends AsyncDisposable {
   port: number;
   /** The ready line. */
   readyLine: string;
+  /** What it printed to stdout so far. */
+  stdoutSoFar(): string;
   /** Sends a signal. */
   kill(signal?: Deno.Signal): void;
   /** Waits for exit; returns the status and everything printed. */
@@ -206,6 +208,7 @@ export async function startSubprocess(
     process,
     port,
     readyLine,
+    stdoutSoFar: () => stdout,
     kill(signal: Deno.Signal = "SIGTERM") {
       try {
         process.kill(signal);
