@@ -330,7 +330,10 @@ Deno.test("fuzz: mutated requests never crash the daemon, never get internal, an
       });
     });
   }
-  assert.ok(answeredInFull > 0 && closedByTooLarge > 0, "both endings were exercised");
+  // Over many seeds both endings come up; one seed replayed (PEDIDOS_TEST_SEED) has one.
+  if (count > 1) {
+    assert.ok(answeredInFull > 0 && closedByTooLarge > 0, "both endings were exercised");
+  }
   assert.equal(({} as Record<string, unknown>).polluted, undefined, "Object.prototype untouched");
   await using conn = await rawConnect(daemon.port);
   await conn.write(`{${ORDER}}\n{"op":"PING"}\n`);
