@@ -244,7 +244,10 @@ Deno.test("fuzz: a fixed hostile stream cut at random points always gets the sam
       assert.deepEqual(replies.map(normalize), expected);
     });
   }
-  assert.ok(writes > count * 50, `the stream was cut into many writes (${writes})`);
+  // Over many seeds; one seed replayed (PEDIDOS_TEST_SEED) may cut it in a few large writes.
+  if (count > 1) {
+    assert.ok(writes > count * 50, `the stream was cut into many writes (${writes})`);
+  }
 
   // Nothing leaked into the process (the daemon runs in it) and it still serves.
   assert.equal(({} as Record<string, unknown>).polluted, undefined, "Object.prototype untouched");
