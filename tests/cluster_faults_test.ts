@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ask, order, readPgRows, startCluster } from "./cluster_util.ts";
-import { adminSql, pgTest, type TestDatabase } from "./postgres_util.ts";
+import { adminSql, PG_SERVER, pgTest, type TestDatabase } from "./postgres_util.ts";
 import { scrape } from "./metrics_util.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import { ROOT, waitUntil } from "./test_util.ts";
@@ -15,6 +15,7 @@ import { ROOT, waitUntil } from "./test_util.ts";
 /** The cluster database's URL, reached through `port` instead, with a password in it. */
 function viaPort(url: string, port: number): string {
   const through = new URL(url);
+  through.hostname = "127.0.0.1"; // where the test's proxy listens
   through.port = String(port);
   through.password = "topsecret";
   return through.href;
@@ -225,7 +226,7 @@ pgTest({
     "a daemon whose database is not there at first answers unavailable, serves once it comes, and loses nothing when it goes mid-load",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     const url = viaPort(cluster.db.url, proxy.port);
     const daemon = await cluster.start("A", ["--db", url, "--lease-ms", "2000"]);
     // Nothing listens at the database's address: the daemon is up, the store is not.
@@ -283,7 +284,7 @@ pgTest({
     "ESTADO esperar on a daemon that loses its database for a moment answers the finished order, not unavailable",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "100"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     // A runs the orders; B, which only waits on them, reaches the database through the proxy.
     const a = await cluster.start("A", ["--process-ms", "3000"]);
@@ -316,7 +317,7 @@ pgTest({
     "a daemon whose connections go silent (no reset, no answer) gives them up, reconnects and loses nothing",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
     const pump = new Pump();
@@ -353,7 +354,7 @@ pgTest({
     "a daemon out of reach of its database for longer than its lease keeps running its own order once back: one attempt, no takeover",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "10", "--lease-ms", "1000"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", [
       "--db",
@@ -388,7 +389,7 @@ pgTest({
   name: "a daemon told to stop while its connections are silent still stops",
   async fn() {
     await using cluster = await startCluster(0, ["--process-ms", "0-5", "--max-pedidos", "1000"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
     const acked = new Map<string, number>();
@@ -421,7 +422,7 @@ pgTest({
     "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0 and NaN for what it cannot read",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "50", "--workers", "1"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const watched = await cluster.start("A", [
       "--db",
@@ -601,7 +602,7 @@ pgTest({
   name: "a daemon that finds another capacity in force once its database comes exits with status 2",
   async fn() {
     await using cluster = await startCluster(1, ["--max-pedidos", "6"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     const late = await cluster.start("B", [
       "--db",
       viaPort(cluster.db.url, proxy.port),
@@ -622,7 +623,7 @@ pgTest({
     "a PEDIDO whose commit went through but whose answer was lost with the connection answers ok, with the id it was stored under, and runs at once",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", [
       "--db",
@@ -654,7 +655,7 @@ pgTest({
     "a PEDIDO whose commit never reached the database answers unavailable, nothing accepted, and nothing is stored",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
     const broken = proxy.breakAt(WRITER_COMMIT, { deliver: false });
@@ -675,7 +676,7 @@ pgTest({
     "a PEDIDO whose commit's answer was lost while the database stays out of reach answers unavailable saying it may have been accepted",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", ["--db", viaPort(cluster.db.url, proxy.port)]);
     const broken = proxy.breakAt(WRITER_COMMIT, {
@@ -706,7 +707,7 @@ pgTest({
     "metrics on PostgreSQL: a scrape while the database's connections are silent answers within Prometheus's scrape timeout, showing pedidos_almacen_disponible 0",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "50"]);
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     const daemon = await cluster.start("A", [
       "--db",

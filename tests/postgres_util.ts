@@ -21,6 +21,18 @@ import { lackingReason, readEnv } from "./permissions.ts";
 export const PG_ADMIN_URL: string = readEnv("PEDIDOS_TEST_PG") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 
+/**
+ * Where the PostgreSQL server of {@linkcode PG_ADMIN_URL} listens: what a
+ * test's TCP proxy forwards to.
+ */
+export const PG_SERVER: { hostname: string; port: number } = (() => {
+  const url = new URL(PG_ADMIN_URL);
+  return {
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
+    port: url.port === "" ? 5432 : Number(url.port),
+  };
+})();
+
 const IN_CI = readEnv("CI") === "true";
 
 /** A connection pool to the admin database (`postgres`), for what a test database cannot do itself. */

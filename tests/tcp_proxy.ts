@@ -51,6 +51,7 @@ export class TcpProxy implements AsyncDisposable {
   /** `url` (a database's, say) with this proxy's port in place of its own. */
   through(url: string): string {
     const through = new URL(url);
+    through.hostname = "127.0.0.1"; // where it listens
     through.port = String(this.port);
     return through.href;
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { freshDatabase, PG_SERVER, pgTest } from "../../../tests/postgres_util.ts";
 import { TcpProxy } from "../../../tests/tcp_proxy.ts";
 import { waitUntil } from "../../../tests/test_util.ts";
 import { StoreUnavailableError } from "../store_unavailable_error.ts";
@@ -196,7 +196,7 @@ pgTest({
     "a transaction whose connection goes silent before its COMMIT arrives is ended before its writes are answered, its capacity lock let go (not left to a server timeout)",
   async fn() {
     await using db = await freshDatabase();
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     // (Without the store's idle_in_transaction_session_timeout: the writer ends it itself.)
     const sql = postgres(proxy.through(db.url), { max: 2, onnotice: () => {} });
@@ -315,7 +315,7 @@ pgTest({
     await using db = await freshDatabase();
     await migrate(db.sql);
     await db.sql`INSERT INTO pedidos_cluster VALUES (1, 100)`;
-    await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 5432 });
+    await using proxy = new TcpProxy(PG_SERVER);
     proxy.open();
     let writer: PostgresWriter | null = null;
     const sql = postgres(proxy.through(db.url), {
