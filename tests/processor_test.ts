@@ -297,6 +297,7 @@ for (
     ["missing.ts", /Module not found|No such file|not found/i],
     ["no_default.ts", /default export must be a function, got undefined/],
     ["default_number.ts", /default export must be a function, got number/],
+    ["default_class.ts", /default export must be a function, got a class/],
     ["throws_at_load.ts", /PROCESADOR_TOKEN is not set/],
   ] as const
 ) {

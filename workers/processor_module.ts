@@ -67,7 +67,21 @@ export async function loadProcessor(source: ProcessorSource): Promise<ProcessorF
       `Cannot load processor module "${source.path}": its default export must be a function, got ${got}`,
     );
   }
+  if (isClass(fn)) {
+    throw new Error(
+      `Cannot load processor module "${source.path}": its default export must be a function, got a class (it cannot be called without new)`,
+    );
+  }
   return fn as ProcessorFunction;
+}
+
+/** Whether `fn` is a class, which is a function that throws when called without `new`. */
+function isClass(fn: unknown): boolean {
+  try {
+    return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -176,6 +190,7 @@ export function describeError(error: unknown): string {
   try {
     if (error instanceof Error) text = String(error.message || error.name);
     else if (typeof error === "string") text = error;
+    else if (typeof error === "bigint") text = String(error);
     else text = JSON.stringify(error) ?? String(error);
   } catch {
     text = "(a thrown value that cannot be shown)";

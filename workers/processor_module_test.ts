@@ -43,6 +43,7 @@ Deno.test("describeError() gives the thrown message, whatever was thrown, cut to
   assert.equal(describeError(undefined), "undefined");
   assert.equal(describeError(new Error("")), "Error");
   assert.equal(describeError(Object.create(null)), "{}");
+  assert.equal(describeError(10n), "10", "a BigInt, which JSON.stringify refuses");
   const long = describeError(new Error("x".repeat(10_000)));
   assert.equal(long.length, MAX_ERROR_CHARS);
   assert.ok(long.endsWith("…"));
