@@ -179,11 +179,14 @@ export async function main(args: string[]): Promise<number> {
     case "usuarios":
       return await (await import("./server/accounts/usuarios_command.ts")).runUsuariosCommand(rest);
     case undefined:
+      // Bad usage, as every other: the usage goes to stderr, stdout stays empty.
+      printError(`pedidos: no subcommand given\n\n${USAGE}`);
+      return 2;
     case "help":
     case "--help":
     case "-h":
       print(USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
       printError(`pedidos: unknown subcommand "${command}"\n\n${USAGE}`);
       return 2;

@@ -25,6 +25,24 @@ async function ping(conn: RawConn): Promise<void> {
 }
 
 testWith("read", "write", "run", "env")(
+  "pedidos with no subcommand is bad usage: exit 2, the usage on stderr and nothing on stdout; --help prints it on stdout with 0",
+  async () => {
+    await using dir = await tempDir();
+    const none = await runMain(dir.path, []);
+    assert.equal(none.code, 2);
+    assert.equal(none.stdout, "");
+    assert.match(none.stderr, /no subcommand given[\s\S]*server/);
+    const unknown = await runMain(dir.path, ["servidor"]);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stdout, "");
+    const help = await runMain(dir.path, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.equal(help.stderr, "");
+    assert.match(help.stdout, /server/);
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "server --max-request-bytes 1000000 starts without --max-reply-bytes, and takes orders",
   async () => {
     await using dir = await tempDir();
