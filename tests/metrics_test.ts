@@ -51,6 +51,28 @@ testWith("read", "write", "run", "env")(
   },
 );
 
+testWith("read", "write", "run", "env")(
+  "--metrics-host * serves the metrics endpoint on every address, IPv4 and IPv6 loopback both",
+  async () => {
+    await using dir = await tempDir();
+    const metricsPort = unusedPort();
+    await using daemon = await startSubprocess(dir.path, [
+      "--db",
+      `${dir.path}/p.db`,
+      "--metrics-host",
+      "*",
+      "--metrics-port",
+      String(metricsPort),
+    ]);
+    assert.equal(await answers200(`http://127.0.0.1:${metricsPort}/metrics`), true, "IPv4");
+    assert.equal(await answers200(`http://[::1]:${metricsPort}/metrics`), true, "IPv6");
+    const line = new RegExp(`metrics on http://\\[::\\]:${metricsPort}/metrics`);
+    await waitUntil(() => line.test(daemon.stdoutSoFar()), { what: "the metrics line" });
+    daemon.kill("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
+  },
+);
+
 Deno.test("a --metrics-port already in use stops the start with an error that names the metrics endpoint", async () => {
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(

@@ -7,7 +7,7 @@
 
 import type { ServerConfig } from "../config/server_config.ts";
 import { V11_DEFAULTS } from "../config/server_config.ts";
-import { formatAddr } from "../listen.ts";
+import { formatAddr, isMissingFamily } from "../listen.ts";
 import type { Logger } from "../log.ts";
 import { observesBatches, type Store } from "../store/store.ts";
 import { DaemonMetrics } from "./daemon_metrics.ts";
@@ -37,14 +37,27 @@ export function startMetrics(
   const collector = new DaemonMetrics();
   const hostname = config.metricsHost ?? V11_DEFAULTS.metricsHost;
   let server: MetricsServer;
-  try {
-    server = MetricsServer.start({
-      hostname,
+  const start = (host: string) =>
+    MetricsServer.start({
+      hostname: host,
       port,
       render: () => collector.render(),
       ready: () => collector.attached,
       logger,
     });
+  try {
+    if (hostname !== "*") {
+      server = start(hostname);
+    } else {
+      // Every address, as `--host *`: `::` (IPv4 too where the system maps
+      // it, as Linux does), or 0.0.0.0 on a machine without IPv6.
+      try {
+        server = start("::");
+      } catch (error) {
+        if (!isMissingFamily(error)) throw error;
+        server = start("0.0.0.0");
+      }
+    }
   } catch (error) {
     // Say which listener: the daemon's own port may be fine.
     const where = `the metrics endpoint (--metrics-host ${hostname} --metrics-port ${port})`;
