@@ -28,6 +28,9 @@ export function loadJson(summary: LoadSummary, esperar: boolean): Record<string,
   if (esperar) {
     json.listos = summary.esperar?.listos ?? 0;
     json.hasta_listos_s = summary.esperar?.hastaListosS ?? null;
+    // Only when there are some: the summary's keys are otherwise those of §7.
+    const borrados = summary.esperar?.borrados ?? 0;
+    if (borrados > 0) json.borrados = borrados;
   }
   return json;
 }
@@ -74,7 +77,8 @@ export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): s
   if (options.esperar) {
     if (wait === null) lines.push("listos     — (no se esperó: la carga se interrumpió)");
     else {
-      const total = wait.listos + wait.conError + wait.cancelados + wait.sinTerminar;
+      const total = wait.listos + wait.conError + wait.cancelados + wait.borrados +
+        wait.sinTerminar;
       const time = wait.hastaListosS === null
         ? "no todos llegaron a listo"
         : wait.hastaListosS === 0
@@ -83,6 +87,9 @@ export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): s
       const extra = [
         wait.conError > 0 ? `${wait.conError} con error` : "",
         wait.cancelados > 0 ? `${wait.cancelados} cancelados` : "",
+        wait.borrados > 0
+          ? `${wait.borrados} ya borrados antes de verlos: la retención (--retain-s) o una base que no duró`
+          : "",
         wait.sinTerminar > 0 ? `${wait.sinTerminar} sin terminar` : "",
       ].filter(Boolean).join(", ");
       lines.push(`listos     ${wait.listos} de ${total}: ${time}${extra ? ` (${extra})` : ""}`);

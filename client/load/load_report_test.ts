@@ -20,6 +20,7 @@ Deno.test("loadJson() is exactly the spec's object, with listos and hasta_listos
       listos: 7,
       conError: 0,
       cancelados: 0,
+      borrados: 0,
       sinTerminar: 0,
       hastaListosS: 1.25,
       latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
@@ -71,10 +72,32 @@ Deno.test("formatLoadSummary() shows how the wait for listo ended, cancelled ord
       listos: 4,
       conError: 1,
       cancelados: 2,
+      borrados: 0,
       sinTerminar: 0,
       hastaListosS: null,
       latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
     },
   }, command);
   assert.match(text, /^listos +4 de 7: no todos llegaron a listo \(1 con error, 2 cancelados\)$/m);
+});
+
+Deno.test("formatLoadSummary() and loadJson() say how many orders were deleted before the wait saw them", () => {
+  const command = parseLoadArgs(["--clientes", "2", "--esperar"], NOTHING);
+  const summary = {
+    ...SUMMARY,
+    esperar: {
+      listos: 5,
+      conError: 0,
+      cancelados: 0,
+      borrados: 2,
+      sinTerminar: 0,
+      hastaListosS: null,
+      latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    },
+  };
+  assert.match(
+    formatLoadSummary(summary, command),
+    /^listos +5 de 7: no todos llegaron a listo \(2 ya borrados antes de verlos: la retención \(--retain-s\)/m,
+  );
+  assert.equal(loadJson(summary, true).borrados, 2);
 });

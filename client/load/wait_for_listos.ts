@@ -27,6 +27,13 @@ export interface WaitSummary {
   conError: number;
   /** Accepted orders cancelled (by someone else) before they ran. */
   cancelados: number;
+  /**
+   * Accepted orders the daemon no longer has (`not_found`) before they were
+   * seen final: deleted by retention (`--retain-s`, which deletes finished
+   * orders only), or lost with a database that did not last (`:memory:`).
+   * Not known to be `listo`.
+   */
+  borrados: number;
   /** Accepted orders not seen finished when the wait ended (timeout, lost connection). */
   sinTerminar: number;
   /**
@@ -79,6 +86,7 @@ export async function waitForListos(
     listos: 0,
     conError: 0,
     cancelados: 0,
+    borrados: 0,
     sinTerminar: 0,
     hastaListosS: null,
     latenciaMs: latency.summary(),
@@ -167,6 +175,10 @@ export async function waitForListos(
         continue;
       }
       if (!reply.ok) {
+        if (reply.error === "not_found") {
+          summary.borrados++;
+          return;
+        }
         if (!AGAIN.has(reply.error)) break;
         link.drop(client);
         await pause(RETRY_MS, stop);
@@ -207,7 +219,8 @@ export async function waitForListos(
     clearTimeout(timer);
     await Promise.all(links.map((link) => link.close()));
   }
-  summary.sinTerminar = unique.length - summary.listos - summary.conError - summary.cancelados;
+  summary.sinTerminar = unique.length - summary.listos - summary.conError - summary.cancelados -
+    summary.borrados;
   summary.latenciaMs = latency.summary();
   if (summary.listos === unique.length) {
     const seen = (performance.now() - started.mono) / 1000;

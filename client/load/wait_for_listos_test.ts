@@ -94,6 +94,34 @@ Deno.test("waitForListos() asks again, on another host, an order whose daemon an
   );
 });
 
+Deno.test("waitForListos() counts an accepted order the daemon no longer has (retention) as borrado, not as unfinished", async () => {
+  // Orders 1 and 2 listed listo; 3 and 4 deleted by retention before the wait asked.
+  await using daemon = fakeLineServer((line) => {
+    const { op } = asked(line);
+    if (op === "LISTAR") {
+      return JSON.stringify({ ok: true, pedidos: [pedido(2, "listo"), pedido(1, "listo")] });
+    }
+    return JSON.stringify({ ok: false, error: "not_found", mensaje: "No existe." });
+  });
+  const summary = await waitForListos([1, 2, 3, 4], {
+    settings: resolveLoadSettings({
+      hosts: ["127.0.0.1"],
+      port: daemon.port,
+      clientes: 1,
+      esperarTimeoutMs: 10_000,
+    }),
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => {},
+  });
+  assert.deepEqual(
+    [summary.listos, summary.borrados, summary.sinTerminar],
+    [2, 2, 0],
+    JSON.stringify(summary),
+  );
+  assert.equal(summary.hastaListosS, null, "not known to be listo: no time until all listo");
+});
+
 Deno.test("waitForListos() against a daemon whose replies have the wrong shape ends with a summary, counting the orders unfinished", async () => {
   for (
     const [listar, estado] of [
