@@ -47,10 +47,10 @@ const EXTRA_FLAGS: Record<string, ExtraFlag> = {
   direccion: { type: "string" },
   clave: { type: "string" },
   esperar: { type: "boolean" },
-  "timeout-ms": { type: "string" },
-  estado: { type: "string" },
-  limit: { type: "string" },
-  "antes-de": { type: "string" },
+  "timeout-ms": { type: "string", parse: wholeNumber(0) },
+  estado: { type: "string", parse: (text) => parseEstado(text) },
+  limit: { type: "string", parse: wholeNumber(1) },
+  "antes-de": { type: "string", parse: wholeNumber(1) },
 };
 
 const ORDER_FLAGS = ["cliente", "producto", "direccion", "clave"];

@@ -76,3 +76,24 @@ Deno.test("parseClientArgs() refuses bad usage with a ConfigError", () => {
     );
   }
 });
+
+Deno.test("parseClientArgs() takes the last of a flag given twice, but refuses a bad earlier value", () => {
+  const command = parseClientArgs(["listar", "--limit", "5", "--limit", "7"], NOTHING);
+  assert.equal((command as { request: { limit?: number } }).request.limit, 7);
+  for (
+    const [args, named] of [
+      [
+        ["estado", "1", "--esperar", "--timeout-ms", "abc", "--timeout-ms", "100"],
+        /--timeout-ms "abc"/,
+      ],
+      [["listar", "--limit", "0", "--limit", "5"], /--limit "0"/],
+      [["listar", "--estado", "hecho", "--estado", "listo"], /--estado "hecho"/],
+    ] as const
+  ) {
+    assert.throws(() => parseClientArgs([...args], NOTHING), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, named);
+      return true;
+    }, args.join(" "));
+  }
+});

@@ -34,14 +34,14 @@ export interface LoadCommand {
 }
 
 const EXTRA_FLAGS: Record<string, ExtraFlag> = {
-  clientes: { type: "string" },
-  pedidos: { type: "string" },
-  pipeline: { type: "string" },
-  tasa: { type: "string" },
-  duracion: { type: "string" },
-  "clave-prefijo": { type: "string" },
+  clientes: { type: "string", parse: wholeNumber(1, 100_000) },
+  pedidos: { type: "string", parse: wholeNumber(1) },
+  pipeline: { type: "string", parse: wholeNumber(1, 10_000) },
+  tasa: { type: "string", parse: (text) => rate(text) },
+  duracion: { type: "string", parse: (text) => duration(text) },
+  "clave-prefijo": { type: "string", parse: (text) => prefix(text) },
   esperar: { type: "boolean" },
-  "timeout-ms": { type: "string" },
+  "timeout-ms": { type: "string", parse: wholeNumber(1, MAX_TIMER_MS) },
   json: { type: "boolean" },
 };
 

@@ -86,3 +86,15 @@ Deno.test("parseLoadArgs() refuses bad values with a message naming the flag", (
     });
   }
 });
+
+Deno.test("parseLoadArgs() takes the last of a flag given twice, but refuses a bad earlier value", () => {
+  assert.equal(parseLoadArgs(["--clientes", "1", "--clientes", "2"], NOTHING).options.clientes, 2);
+  assert.throws(
+    () => parseLoadArgs(["--clientes", "abc", "--clientes", "2"], NOTHING),
+    /Invalid --clientes "abc"/,
+  );
+  assert.throws(
+    () => parseLoadArgs(["--esperar", "--timeout-ms", "0", "--timeout-ms", "100"], NOTHING),
+    /Invalid --timeout-ms "0"/,
+  );
+});

@@ -77,6 +77,13 @@ export interface ExtraFlag {
   type: "string" | "boolean";
   /** Whether it may be repeated. @default {false} */
   multiple?: boolean;
+  /**
+   * Checks a value (throws a `RangeError` saying what it must be). Every
+   * value given is checked, earlier ones of a flag given twice too: a bad
+   * one is never passed over for a later one, as with the table's flags.
+   * @default {none: the command reads the value itself}
+   */
+  parse?: (text: string) => unknown;
 }
 
 /** Options of {@linkcode resolveConfig}. */
@@ -347,7 +354,25 @@ export function resolveConfig<T>(
   config.envFile = fileVars === null ? null : envFile;
 
   const flags: Resolved<T>["flags"] = {};
-  for (const name of Object.keys(extraFlags)) flags[name] = values[name];
+  for (const [name, extra] of Object.entries(extraFlags)) {
+    flags[name] = values[name];
+    if (extra.parse === undefined || extra.type !== "string") continue;
+    const last = values[name];
+    const all = Array.isArray(last)
+      ? last
+      : typeof last === "string"
+      ? [...givenBefore(parsed.tokens, name), last]
+      : [];
+    for (const value of all) {
+      try {
+        extra.parse(String(value));
+      } catch (error) {
+        if (error instanceof ConfigError) throw error; // it names the flag itself
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new ConfigError(`Invalid --${name} "${value}": ${reason}`, { cause: error });
+      }
+    }
+  }
   return {
     config: config as T & { envFile: string | null },
     given: given as Resolved<T>["given"],
