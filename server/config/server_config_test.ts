@@ -106,6 +106,25 @@ Deno.test("parseServerConfig() takes --host repeated and comma-separated", () =>
   ]);
 });
 
+Deno.test("--host with a port is refused, naming it and --port; bare IPv6 addresses are hosts", () => {
+  for (const host of ["127.0.0.1:8889", "localhost:8888", "[::1]:8888", "a,b:1"]) {
+    assert.throws(
+      () => parseServerConfig(["--host", host], fake().sources),
+      /hosts without a port .*--port/,
+      host,
+    );
+    assert.throws(
+      () => parseClientConfig(["--host", host], fake().sources),
+      /give the port with --port/,
+      host,
+    );
+  }
+  assert.deepEqual(parseServerConfig(["--host", "::1,fe80::1"], fake().sources).hosts, [
+    "::1",
+    "fe80::1",
+  ]);
+});
+
 Deno.test('parseServerConfig() keeps "*" as the single host', () => {
   assert.deepEqual(parseServerConfig(["--host", "*"], fake().sources).hosts, ["*"]);
   assert.deepEqual(parseServerConfig(["--host", "::1,*"], fake().sources).hosts, ["*"]);

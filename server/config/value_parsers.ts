@@ -42,6 +42,13 @@ export function parseHosts(text: string): string[] {
   if (hosts.some((host) => host === "")) {
     throw new RangeError("must be a comma-separated host list");
   }
+  // A name or IPv4 address with ":PORT", or "[IPv6]:PORT": the port is a flag of its own.
+  const withPort = text.split(",").map((host) => host.trim()).find((host) =>
+    /^[^:\[\]]+:\d*$/.test(host) || /^\[[^\]]*\]:\d*$/.test(host)
+  );
+  if (withPort !== undefined) {
+    throw new RangeError(`must be hosts without a port ("${withPort}"): give the port with --port`);
+  }
   return [...new Set(hosts)];
 }
 
