@@ -25,6 +25,8 @@ export function loadJson(summary: LoadSummary, esperar: boolean): Record<string,
     por_segundo: summary.porSegundo,
     latencia_ms: { p50, p95, p99, max },
   };
+  // Only when there are some (a rerun with --clave-prefijo): otherwise the keys are §7's.
+  if (summary.duplicados > 0) json.duplicados = summary.duplicados;
   if (esperar) {
     json.listos = summary.esperar?.listos ?? 0;
     json.hasta_listos_s = summary.esperar?.hastaListosS ?? null;

@@ -101,3 +101,8 @@ Deno.test("formatLoadSummary() and loadJson() say how many orders were deleted b
   );
   assert.equal(loadJson(summary, true).borrados, 2);
 });
+
+Deno.test("loadJson() says how many accepted orders were duplicates, when there were some", () => {
+  assert.equal(loadJson({ ...SUMMARY, duplicados: 4 }, false).duplicados, 4);
+  assert.equal("duplicados" in loadJson({ ...SUMMARY, duplicados: 0 }, false), false);
+});
