@@ -569,11 +569,6 @@ export class Connection {
   }
 
   /**
-   * The requests `chunk` completes. Telnet's Ctrl-C in it drops the request
-   * being typed, and its timing mark is answered at once, between two reply
-   * lines (`telnet_interrupt.ts`): telnet shows nothing until it comes.
-   */
-  /**
    * `chunk` after the bytes held back from the read before, less the bytes
    * at its end that may start telnet's Ctrl-C ({@linkcode telnetTail}),
    * held back in turn (copied: the read buffer is used again).
@@ -592,6 +587,11 @@ export class Connection {
     return bytes.subarray(0, bytes.length - tail);
   }
 
+  /**
+   * The requests `chunk` completes. Telnet's Ctrl-C in it drops the request
+   * being typed, and its timing mark is answered at once, between two reply
+   * lines (`telnet_interrupt.ts`): telnet shows nothing until it comes.
+   */
   #frame(framer: RequestFramer, chunk: Uint8Array): Frame[] {
     const telnet = findTelnetInterrupt(chunk);
     if (telnet === null) return framer.push(chunk);
