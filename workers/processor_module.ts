@@ -115,8 +115,10 @@ export async function runProcessor(
  * JSON makes of it), strings made storable.
  *
  * @param onChanged Told, once, the first value JSON keeps less of than the
- * module gave — a `Map` or a `Set` (written `{}`), `NaN` or an infinity
- * (written `null`) — with where it was (`resultado.totales`): the daemon
+ * module gave — a `Map`, a `Set`, an `Error` or any other object whose data
+ * JSON does not see (written `{}`), a typed array (an object of its
+ * indices), `NaN`, an infinity or an invalid `Date` (written `null`), a
+ * function (left out) — with where it was (`resultado.totales`): the daemon
  * logs it, since an author who returned a `Map` finds `{}` stored and no
  * error anywhere.
  * @returns The text, or null for `undefined`.
@@ -135,8 +137,8 @@ export function encodeResult(
     const path = key === "" && paths.size === 0
       ? "resultado"
       : `${paths.get(this) ?? "resultado"}${Array.isArray(this) ? `[${key}]` : `.${key}`}`;
-    const change = lostInJson(value);
-    if (change !== null && !noted) {
+    const change = noted ? null : lostInJson((this as Record<string, unknown>)[key], value, this);
+    if (change !== null) {
       noted = true;
       onChanged!(`${change} at ${path}`);
     }
@@ -165,12 +167,41 @@ export function encodeResult(
   return text;
 }
 
-/** What JSON loses of `value`, or null when it keeps it. */
-function lostInJson(value: unknown): string | null {
+/**
+ * What JSON loses of `original` (a property of `holder`) once written as
+ * `value` (what its `toJSON`, if any, made of it), or null when it keeps it.
+ */
+function lostInJson(original: unknown, value: unknown, holder: unknown): string | null {
   if (typeof value === "number" && !Number.isFinite(value)) return `${value}, written null`;
-  if (value instanceof Map) return "a Map, written {}";
-  if (value instanceof Set) return "a Set, written {}";
+  if (typeof original === "function" || typeof original === "symbol") {
+    return `a ${typeof original}, ${Array.isArray(holder) ? "written null" : "left out"}`;
+  }
+  if (original instanceof Date && Number.isNaN(original.getTime())) {
+    return "an invalid Date, written null";
+  }
+  if (original === null || typeof original !== "object" || original !== value) return null;
+  // Written as the primitive it boxes.
+  if (original instanceof Number || original instanceof String || original instanceof Boolean) {
+    return null;
+  }
+  // An object written as it is (no toJSON): a class's instance whose data is
+  // not in enumerable properties of its own comes out {}, a typed array as
+  // an object of its indices.
+  const prototype = Object.getPrototypeOf(original);
+  if (prototype === Object.prototype || prototype === null || Array.isArray(original)) return null;
+  const name = typeof prototype.constructor === "function" && prototype.constructor.name !== ""
+    ? prototype.constructor.name
+    : "object of a class";
+  if (ArrayBuffer.isView(original) && !(original instanceof DataView)) {
+    return `${article(name)} ${name}, written as an object of its indices`;
+  }
+  if (Object.keys(original).length === 0) return `${article(name)} ${name}, written {}`;
   return null;
+}
+
+/** "a" or "an" before `word` (a name starting with U, as Uint8Array, takes "a"). */
+function article(word: string): string {
+  return /^[aeio]/i.test(word) ? "an" : "a";
 }
 
 /**

@@ -87,6 +87,52 @@ Deno.test("encodeResult() writes a Map, a Set, NaN as JSON does, and says the fi
   assert.deepEqual(told, []);
 });
 
+Deno.test("encodeResult() says what JSON loses of an Error, a RegExp, a class without own data, a typed array, an invalid Date, a function", () => {
+  const said = (result: unknown) => {
+    const told: string[] = [];
+    const text = encodeResult(result, (what) => told.push(what));
+    return [text, told.join("; ")];
+  };
+  class Vacia {
+    get total() {
+      return 3;
+    }
+  }
+  assert.deepEqual(said({ e: new Error("boom") }), [
+    '{"e":{}}',
+    "an Error, written {} at resultado.e",
+  ]);
+  assert.deepEqual(said([/x/]), ["[{}]", "a RegExp, written {} at resultado[0]"]);
+  assert.deepEqual(said({ v: new Vacia() }), ['{"v":{}}', "a Vacia, written {} at resultado.v"]);
+  assert.deepEqual(said({ b: new Uint8Array([7, 8]) }), [
+    '{"b":{"0":7,"1":8}}',
+    "a Uint8Array, written as an object of its indices at resultado.b",
+  ]);
+  assert.deepEqual(said({ d: new Date(NaN) }), [
+    '{"d":null}',
+    "an invalid Date, written null at resultado.d",
+  ]);
+  assert.deepEqual(said({ f: () => 1, n: 2 }), ['{"n":2}', "a function, left out at resultado.f"]);
+  assert.deepEqual(said([Symbol("s")]), ["[null]", "a symbol, written null at resultado[0]"]);
+  // What JSON writes whole says nothing: a boxed primitive, a class with its
+  // own data, a toJSON, an empty plain object, an undefined property.
+  class Caja {
+    total = 3;
+  }
+  assert.deepEqual(
+    said({
+      n: new Number(1),
+      s: new String("x"),
+      c: new Caja(),
+      j: { toJSON: () => 5 },
+      o: {},
+      u: undefined,
+    }),
+    ['{"n":1,"s":"x","c":{"total":3},"j":5,"o":{}}', ""],
+  );
+  assert.deepEqual(said(Object.create(null)), ["{}", ""]);
+});
+
 Deno.test("describeError() drops terminal colour sequences (Deno colours a failed import's message even into a pipe)", () => {
   const esc = String.fromCharCode(27);
   const coloured = new Error(
