@@ -477,6 +477,46 @@ Deno.test("parseServerConfig() refuses bad values from the env file, naming the 
   }
 });
 
+Deno.test("parseServerConfig() refuses a bad value in the environment or the env file even where a flag or the environment overrides it", () => {
+  for (const [flag, value] of BAD.filter(([flag]) => flag !== "host")) {
+    const name = envName(flag);
+    const good = ({
+      "process-ms": "0",
+      sync: "full",
+      log: "info",
+      "max-request-bytes": "1024",
+      "max-reply-bytes": "1048576",
+    } as Record<
+      string,
+      string
+    >)[flag] ?? "2";
+    // Overridden by a good flag: refused all the same, naming where it is.
+    assert.throws(
+      () => parseServerConfig([`--${flag}`, good], fake({ [name]: value }).sources),
+      (error) =>
+        error instanceof ConfigError && error.message.includes(`${name} "${value}"`) &&
+        error.message.includes("environment"),
+      `${name}=${value} under --${flag} ${good}`,
+    );
+    // In the env file, overridden by a good environment.
+    const files = { ".env.local": `${name}=${value}\n` };
+    assert.throws(
+      () => parseServerConfig([], fake({ [name]: good }, files).sources),
+      (error) =>
+        error instanceof ConfigError && error.message.includes(`${name} "${value}"`) &&
+        error.message.includes("env file .env.local"),
+      `${name}=${value} in .env.local under ${name}=${good}`,
+    );
+  }
+  // Good values everywhere: the flag's is in force, then the environment's.
+  const files = { ".env.local": "PEDIDOS_WORKERS=4\nPEDIDOS_PORT=9100\n" };
+  const config = parseServerConfig(
+    ["--workers", "2"],
+    fake({ PEDIDOS_WORKERS: "3", PEDIDOS_PORT: "9200" }, files).sources,
+  );
+  assert.deepEqual([config.workers, config.port], [2, 9200]);
+});
+
 Deno.test("parseServerConfig() refuses an env file line that is not NAME=value, naming the file and line", () => {
   const files = { "x.env": "PEDIDOS_WORKERS=2\n\nPEDIDOS_PORT 9504\n" };
   assert.throws(

@@ -318,38 +318,50 @@ export function resolveConfig<T>(
   const given: Record<string, Given> = {};
   for (const [key, s] of table) {
     const name = envName(s.flag);
+    // Every value given: the flag's (in the order given), the environment's,
+    // the env file's. The one in force is the flag's last, else the
+    // environment's, else the env file's; but each must be good: a bad value
+    // is refused wherever it is, never passed over for another (a flag given
+    // twice, an environment a flag overrides).
+    const sources: { text: string; place: string }[] = [];
+    let inForceAt = 0;
     const flagValue = values[s.flag];
-    let text: string | undefined;
-    let place: string;
     if (flagValue !== undefined) {
-      text = Array.isArray(flagValue) ? flagValue.join(",") : String(flagValue);
-      place = "";
-    } else if ((text = getEnv(name)?.trim()) !== undefined) {
-      place = " in the environment";
-    } else if ((text = fileVars?.[name]?.trim()) !== undefined) {
-      place = ` in env file ${envFile}`;
-    } else {
+      if (!s.multiple) {
+        for (const earlier of givenBefore(parsed.tokens, s.flag)) {
+          sources.push({ text: earlier, place: "" });
+        }
+      }
+      inForceAt = sources.length;
+      const text = Array.isArray(flagValue) ? flagValue.join(",") : String(flagValue);
+      sources.push({ text, place: "" });
+    }
+    const fromEnv = getEnv(name)?.trim();
+    if (fromEnv !== undefined) sources.push({ text: fromEnv, place: " in the environment" });
+    const fromFile = fileVars?.[name]?.trim();
+    if (fromFile !== undefined) sources.push({ text: fromFile, place: ` in env file ${envFile}` });
+    if (sources.length === 0) {
       config[key] = s.default;
       continue;
     }
-    if (text === "" && place !== "" && s.emptyMeansDefault) {
-      config[key] = s.default;
-      continue;
-    }
-    // A flag given more than once counts as its last value, but every value
-    // given must be good: a bad one is never passed over for a later one.
-    const earlier = place === "" && !s.multiple ? givenBefore(parsed.tokens, s.flag) : [];
-    for (const value of [...earlier, text]) {
+    sources.forEach(({ text, place }, i) => {
+      // An empty variable means the default (where the setting allows it).
+      const isDefault = text === "" && place !== "" && s.emptyMeansDefault === true;
+      let parsedValue: unknown;
       try {
-        config[key] = s.parse(value);
+        parsedValue = isDefault ? s.default : s.parse(text);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        const shown = s.redact ? s.redact(value) : value;
+        const shown = s.redact ? s.redact(text) : text;
         const where = place === "" ? `--${s.flag} "${shown}"` : `${name} "${shown}"${place}`;
         throw new ConfigError(`Invalid ${where}: ${reason}`, { cause: error });
       }
+      if (i === inForceAt) config[key] = parsedValue;
+    });
+    const inForce = sources[inForceAt]!;
+    if (!(inForce.text === "" && inForce.place !== "" && s.emptyMeansDefault)) {
+      given[key] = { name: inForce.place === "" ? `--${s.flag}` : name, place: inForce.place };
     }
-    given[key] = { name: place === "" ? `--${s.flag}` : name, place };
   }
   config.envFile = fileVars === null ? null : envFile;
 
