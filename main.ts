@@ -56,7 +56,7 @@ export function formatSummary(summary: RunSummary): string {
   return [
     `resumen recibidos=${summary.recibidos} aceptados=${summary.aceptados} ` +
     `rechazados=${summary.rechazados} listos=${summary.listos} errores=${summary.errores} ` +
-    `cancelados=${summary.cancelados} pendientes=${summary.pendientes} ` +
+    `cancelados=${summary.cancelados} pendientes=${show(summary.pendientes)} ` +
     `uptime_s=${summary.uptime_s}`,
     `duracion_ms min=${show(d.min)} p50=${show(d.p50)} p95=${show(d.p95)} max=${show(d.max)} ` +
     `avg=${show(d.avg)}`,

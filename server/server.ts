@@ -76,8 +76,11 @@ export interface RunSummary {
   listos: number;
   errores: number;
   cancelados: number;
-  /** Orders left `pendiente` for the next start. */
-  pendientes: number;
+  /**
+   * Orders left `pendiente` for the next start (on PostgreSQL, the
+   * cluster's queue); null when the database could not tell (shown `-`).
+   */
+  pendientes: number | null;
   duracion_ms: DurationSummary;
   uptime_s: number;
 }

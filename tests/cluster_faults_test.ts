@@ -766,3 +766,30 @@ pgTest({
     assert.match(b.output(), /order\.failed/);
   },
 });
+
+pgTest({
+  name:
+    "a daemon stopped while its database is out of reach prints pendientes=- in its summary: not known, not 0",
+  async fn() {
+    await using cluster = await startCluster(0, ["--process-ms", "60000", "--max-pedidos", "10"]);
+    await using proxy = new TcpProxy(PG_SERVER);
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--drain-timeout-ms",
+      "300",
+    ]);
+    assert.equal((await ask(daemon.port, order("left-1"))).ok, true);
+    await proxy.cut();
+    daemon.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+    assert.match(daemon.output(), /^resumen .* pendientes=- uptime_s=\d+$/m);
+    // With the database there, the count is the cluster's queue, as before.
+    const again = await cluster.start("B", ["--drain-timeout-ms", "300"]);
+    assert.equal((await ask(again.port, order("left-2"))).ok, true);
+    again.kill("SIGTERM");
+    assert.equal(await again.exited, 0);
+    assert.match(again.output(), /^resumen .* pendientes=\d+ uptime_s=\d+$/m);
+  },
+});

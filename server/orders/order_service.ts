@@ -454,10 +454,11 @@ export class OrderService {
    *
    * @returns how many orders were left `pendiente`: on PostgreSQL, the
    * cluster's queue as the database has it then (the orders this daemon
-   * gave back and those it never took, for any daemon to run), or when it
-   * cannot be read, those this daemon gave back.
+   * gave back and those it never took, for any daemon to run), or null when
+   * it cannot be read then (not known: the orders this daemon was running
+   * stay `en proceso` in the database until their leases end).
    */
-  async drain(timeoutMs: number): Promise<number> {
+  async drain(timeoutMs: number): Promise<number | null> {
     const left = await (this.#shared ?? this.#scheduler).drain(timeoutMs);
     this.#stopped.abort();
     if (this.#shared === null) return left;
@@ -465,9 +466,9 @@ export class OrderService {
     try {
       // Not the store's whole deadline: the stop goes on when the database is away.
       const giveUp = new Promise<null>((resolve) => timer = setTimeout(resolve, 2000, null));
-      return (await Promise.race([this.clusterStats(), giveUp]))?.pendientes ?? left;
+      return (await Promise.race([this.clusterStats(), giveUp]))?.pendientes ?? null;
     } catch {
-      return left; // the database cannot be reached
+      return null; // the database cannot be reached: not known
     } finally {
       clearTimeout(timer);
     }
