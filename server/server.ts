@@ -86,6 +86,13 @@ export interface RunSummary {
 }
 
 const BUSY = replyBytes(errorReply("busy"));
+/**
+ * How long a connection accepted over `--max-connections` waits for one to
+ * close before it is answered `busy` (see {@linkcode Server.#waitForPlace}).
+ */
+const BUSY_GRACE_MS = 50;
+/** Connections over the limit waiting for a place at most; more are answered `busy` at once. */
+const MAX_WAITING_FOR_PLACE = 64;
 const SHUTTING_DOWN = replyBytes(errorReply("shutting_down"));
 
 /** A running daemon. `await using server = await Server.start(...)`. */
@@ -116,7 +123,15 @@ export class Server implements AsyncDisposable {
   readonly #onClose = (connection: Connection) => {
     this.#connections.delete(connection);
     if (this.#debug) this.#logger.debug("conn.close", { peer: connection.peer });
+    // A connection over the limit waiting for one to close takes its place.
+    this.#placeWaiting();
   };
+  /**
+   * Connections accepted over the limit, waiting {@linkcode BUSY_GRACE_MS}
+   * for a place: a function that places it if there is room, and one that
+   * answers it at once.
+   */
+  readonly #overLimit = new Map<() => void, () => void>();
   /**
    * Resolves when the daemon cannot go on (its PostgreSQL database, reached
    * only after the start, refuses it); never on SQLite. Stop it then.
@@ -327,6 +342,8 @@ export class Server implements AsyncDisposable {
 
   async #stop(): Promise<RunSummary> {
     this.#logger.info("server.stopping", { connections: this.#connections.size });
+    // Connections waiting for a place get shutting_down now.
+    for (const giveUp of [...this.#overLimit.values()]) giveUp();
     // The listeners stay open while draining: a new connection is answered
     // shutting_down (#acceptLoop) rather than refused by the kernel.
     await this.#pruner?.close();
@@ -393,31 +410,71 @@ export class Server implements AsyncDisposable {
         continue;
       }
       if (this.#connections.size >= this.#config.maxConnections) {
-        this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
-        this.#refuse(conn, BUSY);
+        if (this.#overLimit.size < MAX_WAITING_FOR_PLACE) {
+          this.#waitForPlace(conn, peer, dispatcher);
+        } else {
+          this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
+          this.#refuse(conn, BUSY);
+        }
         continue;
       }
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // not fatal
-      }
-      const connection = new Connection(conn, {
-        maxRequestBytes: this.#config.maxRequestBytes,
-        maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
-        maxWaits: this.#config.maxWaitersPerConnection ?? DEFAULT_LIMITS.maxWaitersPerConnection,
-        serialReads: this.#serialReads,
-        dispatcher,
-        logger: this.#logger,
-        peer,
-        onClose: this.#onClose,
-      });
-      this.#connections.add(connection);
-      if (this.#debug) this.#logger.debug("conn.open", { peer: connection.peer });
-      connection.serve().catch((error) =>
-        this.#logger.error("conn.failed", { peer: connection.peer, error: String(error) })
-      );
+      this.#serve(conn, peer, dispatcher);
     }
+  }
+
+  /**
+   * A connection over the limit gets a place if one closes within
+   * {@linkcode BUSY_GRACE_MS}, else `busy`. A client that closes a
+   * connection and opens another at once has its close seen a moment after
+   * the new one is accepted (both come in the same turn, the accept first):
+   * without the grace, it would be refused a place it had just freed.
+   */
+  #waitForPlace(conn: Deno.TcpConn, peer: () => string, dispatcher: Dispatcher): void {
+    const settle = (placed: boolean) => {
+      clearTimeout(timer);
+      this.#overLimit.delete(tryPlace);
+      if (placed) return this.#serve(conn, peer, dispatcher);
+      if (this.#shutdown) return this.#refuse(conn, SHUTTING_DOWN);
+      this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
+      this.#refuse(conn, BUSY);
+    };
+    const tryPlace = () => {
+      if (!this.#shutdown && this.#connections.size < this.#config.maxConnections) settle(true);
+    };
+    const timer = setTimeout(() => settle(false), BUSY_GRACE_MS);
+    this.#overLimit.set(tryPlace, () => settle(false));
+  }
+
+  /** Gives the places freed to connections waiting for one, oldest first. */
+  #placeWaiting(): void {
+    for (const tryPlace of this.#overLimit.keys()) {
+      if (this.#connections.size >= this.#config.maxConnections) return;
+      tryPlace();
+    }
+  }
+
+  /** Serves `conn`, accepted within the limit. */
+  #serve(conn: Deno.TcpConn, peer: () => string, dispatcher: Dispatcher): void {
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal
+    }
+    const connection = new Connection(conn, {
+      maxRequestBytes: this.#config.maxRequestBytes,
+      maxReplyBytes: this.#config.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
+      maxWaits: this.#config.maxWaitersPerConnection ?? DEFAULT_LIMITS.maxWaitersPerConnection,
+      serialReads: this.#serialReads,
+      dispatcher,
+      logger: this.#logger,
+      peer,
+      onClose: this.#onClose,
+    });
+    this.#connections.add(connection);
+    if (this.#debug) this.#logger.debug("conn.open", { peer: connection.peer });
+    connection.serve().catch((error) =>
+      this.#logger.error("conn.failed", { peer: connection.peer, error: String(error) })
+    );
   }
 
   /** Writes `reply` (busy, shutting_down) as soon as `conn` is accepted, then closes it. */

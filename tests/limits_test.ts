@@ -95,6 +95,33 @@ Deno.test("connections over --max-connections get busy and are closed; the other
   }
 });
 
+Deno.test("a client that closes a connection and opens another at once, at --max-connections, gets the place it freed, not busy", async () => {
+  await using daemon = await startInProcess({ maxConnections: 2 });
+  await using held = await rawConnect(daemon.port);
+  const replies: unknown[] = [];
+  for (let i = 0; i < 10; i++) {
+    const first = await rawConnect(daemon.port);
+    await first.write('{"op":"PING"}\n');
+    assert.equal((await first.readLine())?.pong, true);
+    first.close();
+    await using next = await rawConnect(daemon.port);
+    await next.write('{"op":"PING"}\n');
+    const reply = await next.readLine();
+    replies.push(reply?.pong ?? reply?.error);
+    next.close();
+    await waitUntil(() => daemon.server.connections === 1);
+  }
+  assert.deepEqual(replies, Array(10).fill(true));
+  // Over the limit for good, a connection still gets busy.
+  await using second = await rawConnect(daemon.port);
+  await second.write('{"op":"PING"}\n');
+  assert.equal((await second.readLine())?.pong, true);
+  await using extra = await rawConnect(daemon.port);
+  assert.equal((await extra.readLine())?.error, "busy");
+  assert.equal(await extra.readLine(), null, "closed after busy");
+  held.close();
+});
+
 Deno.test("a client over --max-connections that sends its request at once still reads busy, not a reset", async () => {
   await using daemon = await startInProcess({ maxConnections: 1 });
   await using held = await rawConnect(daemon.port);
