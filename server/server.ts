@@ -53,6 +53,13 @@ export interface ServerOptions {
   /** Orders deleted per retention batch (tests make it small). @default 500 */
   pruneBatchSize?: number;
   /**
+   * How long a connection accepted over `--max-connections` waits for a
+   * place before it is answered `busy`; 0 answers it at once (tests that
+   * count `busy` use it, so clients that finish quickly do not make room).
+   * @default 50
+   */
+  busyGraceMs?: number;
+  /**
    * The store, instead of the one `config.db` names; the server closes it.
    * Tests that run with nothing but `--allow-net` pass a `MemoryStore`.
    *
@@ -119,6 +126,7 @@ export class Server implements AsyncDisposable {
   #listenersClosed = false;
   /** Whether debug lines are written (checked once: most runs have them off). */
   readonly #debug: boolean;
+  readonly #busyGraceMs: number;
   /** One function for every connection's close. */
   readonly #onClose = (connection: Connection) => {
     this.#connections.delete(connection);
@@ -154,6 +162,7 @@ export class Server implements AsyncDisposable {
     this.#config = options.config;
     this.#logger = options.logger ?? new Logger({ level: options.config.log });
     this.#debug = this.#logger.enabled("debug");
+    this.#busyGraceMs = options.busyGraceMs ?? BUSY_GRACE_MS;
     this.#store = parts.store;
     this.#serialReads = isSharedQueue(parts.store);
     this.#pool = parts.pool;
@@ -410,7 +419,7 @@ export class Server implements AsyncDisposable {
         continue;
       }
       if (this.#connections.size >= this.#config.maxConnections) {
-        if (this.#overLimit.size < MAX_WAITING_FOR_PLACE) {
+        if (this.#busyGraceMs > 0 && this.#overLimit.size < MAX_WAITING_FOR_PLACE) {
           this.#waitForPlace(conn, peer, dispatcher);
         } else {
           this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
@@ -441,7 +450,7 @@ export class Server implements AsyncDisposable {
     const tryPlace = () => {
       if (!this.#shutdown && this.#connections.size < this.#config.maxConnections) settle(true);
     };
-    const timer = setTimeout(() => settle(false), BUSY_GRACE_MS);
+    const timer = setTimeout(() => settle(false), this.#busyGraceMs);
     this.#overLimit.set(tryPlace, () => settle(false));
   }
 

@@ -54,7 +54,13 @@ export interface InProcessDaemon extends AsyncDisposable {
 /** Starts a daemon in this process with {@linkcode TEST_SETTINGS} and `overrides`. */
 export async function startInProcess(
   overrides: Partial<ServerSettings> = {},
-  extra: { processorUrl?: URL; stallMs?: number; logger?: Logger; pruneBatchSize?: number } = {},
+  extra: {
+    processorUrl?: URL;
+    stallMs?: number;
+    logger?: Logger;
+    pruneBatchSize?: number;
+    busyGraceMs?: number;
+  } = {},
 ): Promise<InProcessDaemon> {
   const config = { ...TEST_SETTINGS, ...overrides };
   const server = await Server.start({

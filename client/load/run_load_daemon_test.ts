@@ -55,7 +55,9 @@ Deno.test("runLoad() sees the semaphore: a small capacity rejects with queue_ful
 });
 
 Deno.test("runLoad() counts busy when there are more clients than --max-connections", async () => {
-  await using daemon = await startInProcess({ maxConnections: 2 });
+  // No grace for a place: the 2 clients that get in would otherwise finish
+  // and make room for the other 2 within it (the daemon's 50 ms).
+  await using daemon = await startInProcess({ maxConnections: 2 }, { busyGraceMs: 0 });
   const summary = await runLoad({ ...base(daemon.port), clientes: 4, pedidos: 3 });
   assert.equal(summary.aceptados, 6, "the clients that got in were served");
   // The 2 turned away are failed connections, not lost ones; an order one
