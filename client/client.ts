@@ -64,6 +64,11 @@ export type AnyReply = Reply & { [field: string]: unknown };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/**
+ * How long a connection whose sending failed is still read, for a reply the
+ * daemon sent before it closed, when the close itself does not end it.
+ */
+const SEND_LOST_GRACE_MS = 1000;
 
 /**
  * A connection to the daemon.
@@ -92,6 +97,8 @@ export class PedidosClient implements AsyncDisposable {
    */
   #refusal: ReplyLine | null = null;
   #closing: Promise<void> | null = null;
+  /** Why sending failed, once it has: nothing more is written. */
+  #sendLost: ClientError | null = null;
 
   private constructor(conn: Deno.TcpConn, maxReplyBytes: number) {
     this.#conn = conn;
@@ -191,14 +198,24 @@ export class PedidosClient implements AsyncDisposable {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
+    if (this.#sendLost !== null) return; // its waiter is rejected when the reading ends
     try {
       for (let written = 0; written < bytes.length && !this.#closed;) {
         written += await this.#conn.write(bytes.subarray(written));
       }
     } catch (error) {
-      this.#shutdown(
-        new ClientError("connection_closed", "Cannot send: connection lost", { cause: error }),
-      );
+      // The daemon may have answered before it closed: a request over its
+      // size limit gets too_large while the client is still sending it, and
+      // the daemon's close with the rest unread makes the sending fail. That
+      // reply is still to be read: the reading ends at the close and then
+      // rejects what is left unanswered with this reason. A peer that
+      // neither answers nor closes is cut after SEND_LOST_GRACE_MS.
+      this.#sendLost = new ClientError("connection_closed", "Cannot send: connection lost", {
+        cause: error,
+      });
+      const lost = this.#sendLost;
+      const timer = setTimeout(() => this.#shutdown(lost), SEND_LOST_GRACE_MS);
+      void this.#reading.finally(() => clearTimeout(timer));
     }
   }
 
@@ -218,10 +235,11 @@ export class PedidosClient implements AsyncDisposable {
           cause: error,
         });
       } else if (!this.#closed) {
-        reason = new ClientError("connection_closed", "Connection lost", { cause: error });
+        reason = this.#sendLost ??
+          new ClientError("connection_closed", "Connection lost", { cause: error });
       }
     } finally {
-      this.#shutdown(reason);
+      this.#shutdown(reason ?? this.#sendLost);
     }
   }
 

@@ -268,3 +268,36 @@ Deno.test("PedidosClient.request() and call() reject a reply without the fields 
   // The connection goes on: the reply was read, only its shape was wrong.
   assert.deepEqual((await client.exchange('{"op":"PING"}')).reply, { ok: true });
 });
+
+Deno.test("PedidosClient reads the daemon's too_large to a request of many megabytes, though the daemon closed while it was still sending", async () => {
+  // As the daemon does: it reads up to its limit, answers too_large and
+  // closes with the rest unread, so the client's sending fails (a reset).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(65_536);
+    for (let read = 0; read < 65_536;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      read += n;
+    }
+    await conn.write(
+      new TextEncoder().encode(
+        '{"ok":false,"error":"too_large","mensaje":"❌ Solicitud demasiado grande."}\n',
+      ),
+    );
+    conn.close();
+  })();
+  try {
+    await using client = await PedidosClient.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+    });
+    const line = JSON.stringify({ op: "PEDIDO", cliente: "a".repeat(48_000_000) });
+    const { reply } = await client.exchange(line);
+    assert.equal(reply.ok === false && reply.error, "too_large");
+  } finally {
+    await served;
+    listener.close();
+  }
+});
