@@ -37,6 +37,17 @@ export interface LoadIo {
   signal?: AbortSignal;
   /** Whether stdout is a terminal, which turns the progress line on. @default {Deno.stdout.isTerminal()} */
   isTerminal?: boolean;
+  /** The terminal's width, which the progress line fits in. @default {Deno.consoleSize().columns, read at each redraw} */
+  columns?: () => number;
+}
+
+/** The terminal's width, or no limit when it cannot be known. */
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns || Infinity;
+  } catch {
+    return Infinity;
+  }
 }
 
 /** The exit status of a finished run. */
@@ -106,12 +117,13 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
   using signals = io.signal === undefined ? signalController() : null;
   const signal = io.signal ?? signals!.signal;
   let drawn = false;
+  const columns = io.columns ?? terminalColumns;
   const summary = await runLoad(command.options, {
     signal,
     onProgress: live
       ? (progress) => {
         drawn = true;
-        out(`\r${formatProgress(progress)}\x1b[K`);
+        out(`\r${formatProgress(progress, columns())}\x1b[K`);
       }
       : undefined,
   });

@@ -41,19 +41,37 @@ function ms(value: number | null): string {
   return value === null ? "—" : `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
 }
 
-/** The progress line (without the carriage return). */
-export function formatProgress(progress: LoadProgress): string {
+/**
+ * The progress line (without the carriage return), to fit in `columns`
+ * characters when given: a line longer than the terminal wraps, and the
+ * carriage return that redraws it then goes back to its last row only, so
+ * every redraw would leave a row behind. Too wide, it uses short words
+ * (`env`, `acept`, `rech`, `err`), spaces only between them and the rate
+ * in whole orders; still too wide, it is cut.
+ */
+export function formatProgress(progress: LoadProgress, columns = Infinity): string {
   const head = progress.fase === "conectando" ? "conectando…" : `${progress.segundos.toFixed(1)} s`;
-  const parts = [
+  const rate = `${progress.porSegundo.toFixed(1)}/s`;
+  const { enviados, aceptados, rechazados, errores, listos } = progress;
+  const long = [
     head,
-    `enviados ${progress.enviados}`,
-    `aceptados ${progress.aceptados}`,
-    `rechazados ${progress.rechazados}`,
-    `errores ${progress.errores}`,
-    `${progress.porSegundo.toFixed(1)}/s`,
+    `enviados ${enviados}`,
+    `aceptados ${aceptados}`,
+    `rechazados ${rechazados}`,
+    `errores ${errores}`,
+    rate,
   ];
-  if (progress.listos !== null) parts.push(`esperando: listos ${progress.listos}`);
-  return parts.join(" · ");
+  if (listos !== null) long.push(`esperando: listos ${listos}`);
+  // One column is left free: a line that fills the last one wraps on some terminals.
+  const width = Math.max(1, columns - 1);
+  const line = long.join(" · ");
+  if ([...line].length <= width) return line;
+  const short = [head, `env ${enviados}`, `acept ${aceptados}`, `rech ${rechazados}`];
+  short.push(`err ${errores}`, `${Math.round(progress.porSegundo)}/s`);
+  if (listos !== null) short.push(`listos ${listos}`);
+  const compact = short.join(" ");
+  const chars = [...compact];
+  return chars.length <= width ? compact : chars.slice(0, width).join("");
 }
 
 /** The summary for people, in Spanish like the daemon. */

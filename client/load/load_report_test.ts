@@ -106,3 +106,27 @@ Deno.test("loadJson() says how many accepted orders were duplicates, when there 
   assert.equal(loadJson({ ...SUMMARY, duplicados: 4 }, false).duplicados, 4);
   assert.equal("duplicados" in loadJson({ ...SUMMARY, duplicados: 0 }, false), false);
 });
+
+Deno.test("formatProgress() fits the terminal's width: short words on 80 columns, cut on fewer, never wrapping", () => {
+  const waiting = {
+    fase: "esperando" as const,
+    segundos: 123.4,
+    enviados: 1_000_000,
+    aceptados: 999_999,
+    rechazados: 12_345,
+    errores: 678,
+    porSegundo: 12_345.6,
+    listos: 987_654,
+  };
+  const wide = formatProgress(waiting);
+  assert.ok(wide.length > 80, "the full line is wider than an 80-column terminal");
+  assert.match(wide, /aceptados 999999 .* esperando: listos 987654/);
+  const narrow = formatProgress(waiting, 80);
+  assert.ok([...narrow].length <= 79, narrow);
+  assert.equal(
+    narrow,
+    "123.4 s env 1000000 acept 999999 rech 12345 err 678 12346/s listos 987654",
+  );
+  assert.equal([...formatProgress(waiting, 20)].length, 19);
+  assert.equal(formatProgress(waiting, 200), wide, "the full line where it fits");
+});
