@@ -110,7 +110,11 @@ export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): s
         wait.borrados > 0
           ? `${wait.borrados} ya borrados antes de verlos: la retención (--retain-s) o una base que no duró`
           : "",
-        wait.sinTerminar > 0 ? `${wait.sinTerminar} sin terminar` : "",
+        wait.sinTerminar > 0
+          ? `${wait.sinTerminar} sin terminar${
+            wait.sinServidor ? ": ningún servidor respondía al final de la espera" : ""
+          }`
+          : "",
       ].filter(Boolean).join(", ");
       lines.push(`listos     ${wait.listos} de ${total}: ${time}${extra ? ` (${extra})` : ""}`);
     }

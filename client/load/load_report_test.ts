@@ -22,6 +22,7 @@ Deno.test("loadJson() is exactly the spec's object, with listos and hasta_listos
       cancelados: 0,
       borrados: 0,
       sinTerminar: 0,
+      sinServidor: false,
       hastaListosS: 1.25,
       latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
     },
@@ -74,6 +75,7 @@ Deno.test("formatLoadSummary() shows how the wait for listo ended, cancelled ord
       cancelados: 2,
       borrados: 0,
       sinTerminar: 0,
+      sinServidor: false,
       hastaListosS: null,
       latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
     },
@@ -91,6 +93,7 @@ Deno.test("formatLoadSummary() and loadJson() say how many orders were deleted b
       cancelados: 0,
       borrados: 2,
       sinTerminar: 0,
+      sinServidor: false,
       hastaListosS: null,
       latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
     },
@@ -129,4 +132,25 @@ Deno.test("formatProgress() fits the terminal's width: short words on 80 columns
   );
   assert.equal([...formatProgress(waiting, 20)].length, 19);
   assert.equal(formatProgress(waiting, 200), wide, "the full line where it fits");
+});
+
+Deno.test("formatLoadSummary() says no daemon answered at the end of the wait, when none did", () => {
+  const command = parseLoadArgs(["--clientes", "2", "--esperar"], NOTHING);
+  const text = formatLoadSummary({
+    ...SUMMARY,
+    esperar: {
+      listos: 4,
+      conError: 0,
+      cancelados: 0,
+      borrados: 0,
+      sinTerminar: 3,
+      sinServidor: true,
+      hastaListosS: null,
+      latenciaMs: { p50: 1, p95: 1, p99: 1, max: 1 },
+    },
+  }, command);
+  assert.match(
+    text,
+    /^listos +4 de 7: no todos llegaron a listo \(3 sin terminar: ningún servidor respondía al final de la espera\)$/m,
+  );
 });

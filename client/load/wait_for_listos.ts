@@ -37,6 +37,12 @@ export interface WaitSummary {
   /** Accepted orders not seen finished when the wait ended (timeout, lost connection). */
   sinTerminar: number;
   /**
+   * Whether, with orders not seen finished, no daemon could be reached at
+   * the end of the wait (it stopped or died, and none came back): the
+   * summary says so rather than leave them merely unfinished.
+   */
+  sinServidor: boolean;
+  /**
    * Seconds from the start of sending until the last accepted order's
    * `fecha_fin` (the daemon's clock, so checking adds nothing), capped by
    * when it was seen; null unless every accepted order was seen `listo`.
@@ -88,6 +94,7 @@ export async function waitForListos(
     cancelados: 0,
     borrados: 0,
     sinTerminar: 0,
+    sinServidor: false,
     hastaListosS: null,
     latenciaMs: latency.summary(),
   };
@@ -102,6 +109,8 @@ export async function waitForListos(
   const links: FailoverLink[] = [];
   let lastFin = -Infinity;
   let next = 0;
+  /** Whether the last try to reach a daemon did (null: none tried yet). */
+  let reached: boolean | null = null;
 
   /** Counts `pedido` when it is final; whether it was. */
   function record(pedido: Pedido): boolean {
@@ -158,6 +167,7 @@ export async function waitForListos(
         client = await link.get();
       } catch {
         // No daemon answers now: one may come back before the deadline.
+        reached = false;
         await pause(RETRY_MS, stop);
         continue;
       }
@@ -168,12 +178,14 @@ export async function waitForListos(
         });
       } catch {
         if (stop.aborted) break;
+        reached = false;
         link.drop(client);
         // A moment before the next connection: a daemon whose replies cannot be
         // read would otherwise be connected to in a loop until the deadline.
         await pause(RETRY_MS, stop);
         continue;
       }
+      reached = true;
       if (!reply.ok) {
         if (reply.error === "not_found") {
           summary.borrados++;
@@ -213,6 +225,7 @@ export async function waitForListos(
       ),
     );
     const first = await links[0]!.get().catch(() => null);
+    reached = first !== null;
     if (first !== null) waiting = await sweep(first, unique);
     await Promise.all(links.map(worker));
   } finally {
@@ -221,6 +234,7 @@ export async function waitForListos(
   }
   summary.sinTerminar = unique.length - summary.listos - summary.conError - summary.cancelados -
     summary.borrados;
+  summary.sinServidor = summary.sinTerminar > 0 && reached === false;
   summary.latenciaMs = latency.summary();
   if (summary.listos === unique.length) {
     const seen = (performance.now() - started.mono) / 1000;

@@ -151,3 +151,46 @@ Deno.test("waitForListos() against a daemon whose replies have the wrong shape e
     assert.ok(connections <= 12, `${connections} connections in 600 ms`);
   }
 });
+
+Deno.test("waitForListos() says no daemon answered when the one waited on dies and none comes back, and not when one answers", async () => {
+  const daemon = fakeLineServer((line) => {
+    const { op, id } = asked(line);
+    if (op === "LISTAR") return JSON.stringify({ ok: true, pedidos: [] });
+    return JSON.stringify({ ok: true, pedido: pedido(id!, "pendiente") });
+  });
+  const settings = resolveLoadSettings({
+    hosts: ["127.0.0.1"],
+    port: daemon.port,
+    clientes: 1,
+    esperarTimeoutMs: 1500,
+  });
+  const waiting = waitForListos([1, 2], {
+    settings,
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => {},
+  });
+  // It answers pendiente for a while, then dies for good.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await daemon[Symbol.asyncDispose]();
+  const gone = await waiting;
+  assert.deepEqual([gone.sinTerminar, gone.sinServidor], [2, true], JSON.stringify(gone));
+
+  await using alive = fakeLineServer((line) => {
+    const { op, id } = asked(line);
+    if (op === "LISTAR") return JSON.stringify({ ok: true, pedidos: [] });
+    return JSON.stringify({ ok: true, pedido: pedido(id!, "pendiente") });
+  });
+  const still = await waitForListos([1, 2], {
+    settings: resolveLoadSettings({
+      hosts: ["127.0.0.1"],
+      port: alive.port,
+      clientes: 1,
+      esperarTimeoutMs: 600,
+    }),
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => {},
+  });
+  assert.deepEqual([still.sinTerminar, still.sinServidor], [2, false], JSON.stringify(still));
+});
