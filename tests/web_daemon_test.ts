@@ -186,6 +186,63 @@ Deno.test("DaemonLink: a daemon over --max-connections answers busy to every req
   }
 });
 
+/** A PING padded to exactly `bytes` bytes on the wire (without the newline). */
+function pingOf(bytes: number) {
+  const empty = JSON.stringify({ op: "PING", relleno: "" }).length;
+  return { op: "PING" as const, relleno: "x".repeat(bytes - empty) };
+}
+
+Deno.test("DaemonLink answers a request over the daemon's --max-request-bytes too_large itself, never sending it; one at the limit is sent", async () => {
+  const lines: string[] = [];
+  await using daemon = await startInProcess({ maxRequestBytes: 1024 }, {
+    logger: new Logger({ level: "info", write: (line) => lines.push(line) }),
+  });
+  const logged: string[] = [];
+  const link = new DaemonLink({
+    hosts: ["127.0.0.1"],
+    port: daemon.port,
+    logger: new Logger({ level: "info", write: (line) => logged.push(line) }),
+    maxRequestBytes: 1024,
+  });
+  try {
+    assert.equal(JSON.stringify(pingOf(1024)).length, 1024);
+    assert.equal((await link.request(pingOf(1024))).ok, true, "at the limit: sent, answered");
+    // As many characters, one of them a control character: 1029 bytes once encoded (`\u0001`).
+    const over = { op: "PING" as const, relleno: `${pingOf(1024).relleno.slice(1)}\u0001` };
+    const refused = await link.request(over);
+    assert.ok(!refused.ok && refused.error === "too_large", JSON.stringify(refused));
+    assert.match(
+      refused.mensaje,
+      /^❌ Solicitud demasiado grande: ocupa 1029 bytes codificada, y el servidor de pedidos admite 1024 como máximo\./,
+    );
+    // The connection stayed: an order without clave (never sent twice) goes on it.
+    const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+    assert.equal((await link.request(order)).ok, true);
+    assert.deepEqual(lines.filter((line) => line.includes("request.too_large")), []);
+    assert.equal(logged.filter((line) => line.includes("web.daemon_connected")).length, 1);
+    assert.match(
+      logged.join("\n"),
+      /web\.request_too_large link=daemon op=PING bytes=1029 max=1024/,
+    );
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink: after too_large from a daemon whose limit is below the link's, the next request opens a new connection", async () => {
+  await using daemon = await startInProcess({ maxRequestBytes: 1024 });
+  const link = new DaemonLink({ hosts: ["127.0.0.1"], port: daemon.port, logger: quiet() });
+  try {
+    const over = await link.request(pingOf(2000));
+    assert.ok(!over.ok && over.error === "too_large", JSON.stringify(over));
+    // The daemon closed that connection: an order without clave (never sent twice) is not lost with it.
+    const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+    assert.equal((await link.request(order)).ok, true);
+  } finally {
+    await link.close();
+  }
+});
+
 Deno.test("pedidos web serves the gateway until stopped", async () => {
   await using daemon = await startInProcess();
   const stop = new AbortController();

@@ -6,7 +6,8 @@
  * slow daemon is called slow; each account sees its own orders and only
  * operators the Panel; live streams are bounded and end with their
  * session; the CSRF page, the log and the cookies cannot be turned against
- * the user.
+ * the user; a form too large for the daemon once encoded is refused by the
+ * gateway, never closing the connection other users share.
  */
 import assert from "node:assert/strict";
 import { ClientError } from "../client/client.ts";
@@ -586,4 +587,93 @@ Deno.test("gateway hostile: behind a trusted HTTPS proxy a form from the page's 
   assert.notEqual(await post({ trustProxy: true }, https), 403, "its own origin");
   assert.equal(await post({ trustProxy: true }, "https://evil.test"), 403, "another origin");
   assert.equal(await post({}, https), 403, "the proxy's word is not taken unless trusted");
+});
+
+/** A gateway on a real daemon (`--max-request-bytes` 65536), with what each logs. */
+async function gatewayOnDaemon() {
+  const daemonLines: string[] = [];
+  const daemon = await startInProcess({ drainTimeoutMs: 50 }, {
+    logger: new Logger({ level: "info", write: (line) => daemonLines.push(line) }),
+  });
+  const lines: string[] = [];
+  const logger = new Logger({ level: "info", write: (line) => lines.push(line) });
+  const link = connectDaemon({ hosts: ["127.0.0.1"], port: daemon.port, logger });
+  const handler = createGatewayHandler({ daemon: link, logger });
+  return {
+    handler,
+    lines,
+    daemonLines,
+    async [Symbol.asyncDispose]() {
+      handler.close();
+      await link.close();
+      await daemon[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("gateway hostile: an order form under 64 KiB but over the daemon's request limit once encoded is refused by the gateway, and another user's order at the same time is made", async () => {
+  await using gw = await gatewayOnDaemon();
+  const mallory = new FakeBrowser(gw.handler);
+  const ana = new FakeBrowser(gw.handler);
+  await signIn(mallory, "mallory");
+  await signIn(ana, "ana");
+  await mallory.get("/pedidos");
+  await ana.get("/pedidos");
+  // 12000 control characters: 36000 bytes of form (%01 each), under the
+  // gateway's 64 KiB; 72000 bytes of JSON (\u0001 each), over the daemon's 65536.
+  const direccion = "\u0001".repeat(12_000);
+  const hostile = { cliente: "Mallory", productos: "pan", direccion, clave: "mallory-1" };
+  assert.ok(new URLSearchParams(hostile).toString().length < 64 * 1024);
+  assert.ok(JSON.stringify(hostile).length > 65536);
+  const [refused, ...made] = await Promise.all([
+    mallory.post("/pedidos", hostile),
+    ...["pan", "agua", "leche"].map((productos) =>
+      ana.post("/pedidos", { cliente: "Ana", productos, direccion: "Calle 1" })
+    ),
+  ]);
+  // Sent, it would make the daemon close the shared orders connection under all four (502, 503s).
+  assert.deepEqual([refused, ...made].map((page) => page.status), [413, 303, 303, 303]);
+  assert.match(
+    refused.text,
+    /❌ Solicitud demasiado grande: ocupa \d+ bytes codificada, y el servidor de pedidos admite 65536 como máximo\./,
+  );
+  // The form again, with what was typed and its key (sent again, one order).
+  assert.ok(refused.text.includes(`name="direccion" value="${direccion}"`), "dirección kept");
+  assert.ok(refused.text.includes('value="Mallory"'), "cliente kept");
+  assert.ok(refused.text.includes('name="clave" value="mallory-1"'), "clave kept");
+  for (const page of made) assert.equal(page.location, "/pedidos");
+  // Nothing reached the daemon, and the gateway's connection to it stayed up.
+  assert.deepEqual(gw.daemonLines.filter((line) => line.includes("request.too_large")), []);
+  assert.deepEqual(gw.lines.filter((line) => line.includes("web.daemon_lost")), []);
+  const connected = gw.lines.filter((line) => /web\.daemon_connected link=pedidos /.test(line));
+  assert.equal(connected.length, 1, connected.join("\n"));
+  // The same user's next, smaller order goes through.
+  const next = await mallory.post("/pedidos", { ...hostile, direccion: "Calle 2" });
+  assert.equal(next.status, 303, next.text.slice(0, 300));
+  assert.match((await ana.get("/pedidos")).text, /agua/);
+});
+
+Deno.test("gateway hostile: a task or a sign-in over the daemon's request limit once encoded is refused by the gateway, keeping what was typed", async () => {
+  await using gw = await gatewayOnDaemon();
+  const mallory = new FakeBrowser(gw.handler);
+  await signIn(mallory, "mallory");
+  await mallory.get("/tareas");
+  // 54000 bytes of form (%22, %01), 68000 of JSON (\", \u0001).
+  const texto = '"'.repeat(10_000) + "\u0001".repeat(8_000);
+  const task = await mallory.post("/tareas", { tarea: "upper", texto });
+  assert.equal(task.status, 413, task.text.slice(0, 300));
+  assert.match(task.text, /❌ Solicitud demasiado grande: ocupa \d+ bytes codificada/);
+  assert.ok(task.text.includes(texto.replaceAll('"', "&quot;")), "texto kept");
+  const other = new FakeBrowser(gw.handler);
+  await other.get("/login");
+  const login = await other.post("/login", { usuario: "ana", password: "\u0001".repeat(15_000) });
+  assert.equal(login.status, 413, login.text.slice(0, 300));
+  assert.match(login.text, /❌ Solicitud demasiado grande/);
+  assert.ok(login.text.includes('value="ana"'), "usuario kept");
+  assert.deepEqual(gw.daemonLines.filter((line) => line.includes("request.too_large")), []);
+  assert.deepEqual(gw.lines.filter((line) => line.includes("web.daemon_lost")), []);
+  // The task connection is still up: a task of the right size is answered.
+  const upper = await mallory.post("/tareas", { tarea: "upper", texto: "hola" });
+  assert.equal(upper.status, 200);
+  assert.match(upper.text, /HOLA/);
 });

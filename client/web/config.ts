@@ -39,6 +39,12 @@ export interface WebConfig extends ClientConfig {
   webMaxStreams: number;
   /** Live streams open at once per signed-in session. */
   webMaxStreamsPerSession: number;
+  /**
+   * The daemon's `--max-request-bytes` (the same flag and variable, so a
+   * shared env file keeps both alike): a form longer once encoded is
+   * refused by the gateway, never sent.
+   */
+  maxRequestBytes: number;
 }
 
 /** The gateway's defaults table: the client's, plus its own. */
@@ -96,6 +102,10 @@ export const WEB_SETTINGS: Settings<Omit<WebConfig, "envFile">> = {
     shown: "4",
     help: "live pages open at once per signed-in session",
     parse: wholeNumber(1),
+  },
+  maxRequestBytes: {
+    ...SERVER_SETTINGS.maxRequestBytes,
+    help: "the daemon's --max-request-bytes; a longer form gets 413, unsent",
   },
 };
 

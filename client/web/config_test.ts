@@ -15,6 +15,7 @@ Deno.test("parseWebConfig() defaults to 127.0.0.1:5000, daemon at localhost:8888
     webSecureCookies: "auto",
     webMaxStreams: 256,
     webMaxStreamsPerSession: 4,
+    maxRequestBytes: 65536,
     envFile: null,
   });
 });
@@ -71,4 +72,12 @@ Deno.test("parseWebConfig() reads the proxy, cookie and live-stream settings", (
   assert.equal(config.webMaxStreamsPerSession, 2);
   assert.throws(() => parseWebConfig(["--web-trust-proxy", "maybe"], NONE), ConfigError);
   assert.throws(() => parseWebConfig(["--web-max-streams", "0"], NONE), ConfigError);
+});
+
+Deno.test("parseWebConfig() reads the daemon's --max-request-bytes from the daemon's own flag and variable", () => {
+  const file = { getEnv: () => undefined, readFile: () => "PEDIDOS_MAX_REQUEST_BYTES=1000000\n" };
+  assert.equal(parseWebConfig([], file).maxRequestBytes, 1_000_000, "a shared env file");
+  assert.equal(parseWebConfig(["--max-request-bytes", "4096"], NONE).maxRequestBytes, 4096);
+  assert.throws(() => parseWebConfig(["--max-request-bytes", "63"], NONE), ConfigError);
+  assert.ok(WEB_USAGE.includes("--max-request-bytes"));
 });

@@ -9,14 +9,21 @@
  * connects to the next host, and a request refused so — not done, §3 — is
  * sent there once more.
  *
+ * A request over the daemon's size limit ({@linkcode DaemonLinkOptions.maxRequestBytes})
+ * is never sent: the link answers it `too_large` itself
+ * (`request_size.ts`), since the daemon would close the connection after
+ * that reply, failing the other requests in flight on it (other users').
+ *
  * @module
  */
 
 import type { Op, ReplyOf } from "../../server/protocol/replies.ts";
+import { CLOSING_CODES } from "../../server/protocol/errors.ts";
 import type { Logger } from "../../server/log.ts";
 import { ClientError, formatAddress, PedidosClient } from "../client.ts";
 import { firstToConnect } from "../dial.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
+import { DEFAULT_MAX_REQUEST_BYTES, requestBytes, tooLargeReply } from "./request_size.ts";
 
 /**
  * The longest reply a gateway link reads: the gateway asks for 300 orders
@@ -55,6 +62,14 @@ export interface DaemonLinkOptions {
    * @default {5000}
    */
   checkIdleMs?: number;
+  /**
+   * The daemon's `--max-request-bytes`: a longer request (its JSON line in
+   * UTF-8, without the newline) is answered `too_large` by the link and
+   * never sent.
+   *
+   * @default {65536}
+   */
+  maxRequestBytes?: number;
 }
 
 /** Requests that may be sent again when the connection was found closed. */
@@ -103,6 +118,19 @@ export class DaemonLink implements DaemonClient {
     options: { signal?: AbortSignal } = {},
   ): Promise<ReplyOf<O>> {
     const op = typeof body.op === "string" ? body.op.toUpperCase() : "PEDIDO";
+    const maxBytes = this.#options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    const bytes = requestBytes(body);
+    if (bytes > maxBytes) {
+      // The daemon would answer the same, then close the connection under
+      // every other request in flight on it.
+      this.#options.logger.info("web.request_too_large", {
+        link: this.#name,
+        op,
+        bytes,
+        max: maxBytes,
+      });
+      return tooLargeReply(bytes, maxBytes);
+    }
     const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
     const idleMs = this.#now() - this.#lastUsed;
     if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
@@ -118,14 +146,16 @@ export class DaemonLink implements DaemonClient {
     }
     try {
       const reply = await this.#send(body, options.signal);
-      if (!reply.ok && GO_ELSEWHERE.has(reply.error)) {
-        // Not done there (§3): once more on another host, when there is one.
-        if (this.#setAside()) return await this.#send(body, options.signal);
-        // The daemon closes the connection after that reply: the next request
-        // opens a new one, rather than finding this one closed (and a request
-        // that must not be repeated failing as if the daemon were down).
-        this.#dropConnection();
+      if (reply.ok || !CLOSING_CODES.has(reply.error)) return reply;
+      // Not done there (§3): once more on another host, when there is one.
+      if (GO_ELSEWHERE.has(reply.error) && this.#setAside()) {
+        return await this.#send(body, options.signal);
       }
+      // The daemon closes the connection after that reply (`too_large` too:
+      // a daemon whose limit is below the link's): the next request opens a
+      // new one, rather than finding this one closed (and a request that must
+      // not be repeated failing as if the daemon were down).
+      this.#dropConnection();
       return reply;
     } catch (error) {
       if (!retriable || !(error instanceof ClientError) || error.code !== "connection_closed") {

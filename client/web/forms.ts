@@ -11,9 +11,11 @@ import type { Producto } from "../../server/protocol/messages.ts";
 import type { ErrorReply } from "../../server/protocol/replies.ts";
 
 /**
- * HTTP status of each daemon error code, in one place. Codes the gateway's
- * requests cannot meet (`too_large`, `internal`, and the v1.1 codes of
- * CANCELAR/REINTENTAR and the store) are a bad gateway: 502.
+ * HTTP status of each daemon error code, in one place. `too_large` is a
+ * form too large for the daemon once encoded (the gateway answers it
+ * itself, unsent: `request_size.ts`): 413, as a body over the gateway's own
+ * limit. Codes the gateway's requests cannot meet (`internal`, and the
+ * v1.1 codes of CANCELAR/REINTENTAR and the store) are a bad gateway: 502.
  */
 export function statusFor(code: ErrorCode | undefined): ContentfulStatusCode {
   switch (code) {
@@ -29,6 +31,8 @@ export function statusFor(code: ErrorCode | undefined): ContentfulStatusCode {
       return 401;
     case "user_exists":
       return 409;
+    case "too_large":
+      return 413;
     case "not_found":
     case "unknown_op":
       return 404;

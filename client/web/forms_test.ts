@@ -39,6 +39,7 @@ Deno.test("statusFor() maps each protocol code to one HTTP status", () => {
   assert.equal(statusFor("bad_credentials"), 401);
   assert.equal(statusFor("unauthorized"), 401);
   assert.equal(statusFor("user_exists"), 409);
+  assert.equal(statusFor("too_large"), 413);
   assert.equal(statusFor("queue_full"), 503);
   assert.equal(statusFor("shutting_down"), 503);
   assert.equal(statusFor("internal"), 502);

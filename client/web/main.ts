@@ -90,7 +90,12 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     return 2;
   }
   const logger = new Logger({ level: config.log, write: (line) => err(`${line}\n`) });
-  const daemon = connectDaemon({ hosts: config.hosts, port: config.port, logger });
+  const daemon = connectDaemon({
+    hosts: config.hosts,
+    port: config.port,
+    logger,
+    maxRequestBytes: config.maxRequestBytes,
+  });
   const handler = createGatewayHandler({
     daemon,
     logger,
