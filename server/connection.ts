@@ -43,11 +43,7 @@ import type { Logger } from "./log.ts";
 import { encodeReply } from "./protocol/encode_reply.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
-import {
-  findTelnetInterrupt,
-  telnetTail,
-  TIMING_MARK_REFUSED,
-} from "./protocol/telnet_interrupt.ts";
+import { INTERRUPT, TelnetFilter, type TelnetPiece } from "./protocol/telnet_commands.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
 import { mayReplyLarge } from "./protocol/reply_budget.ts";
@@ -122,6 +118,11 @@ function isClosing(reply: Reply): boolean {
   return reply.ok === false && CLOSING_CODES.has(reply.error);
 }
 
+/** Whether a piece of a read holds a line's end (a LF, or telnet's CR NUL made one). */
+function endsLine(piece: TelnetPiece): boolean {
+  return piece !== INTERRUPT && piece.includes(LF);
+}
+
 /** One turn of the event loop (about 0.02 ms; `setTimeout(0)` costs 2 ms). */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -136,6 +137,8 @@ export class Connection {
   readonly #maxRequestBytes: number;
   /** Made at the first byte received, so an idle connection costs less. */
   #framer: RequestFramer | null = null;
+  /** Takes telnet's commands out before framing; made with the framer. */
+  #telnet: TelnetFilter | null = null;
   readonly #dispatcher: Pick<Dispatcher, "parse" | "run">;
   readonly #logger: Logger;
   readonly #maxPending: number;
@@ -174,10 +177,6 @@ export class Connection {
   #context: RunContext | null = null;
   #unsentBytes = 0;
   #writing = false;
-  /** A telnet timing mark to answer, at the next line boundary of the replies. */
-  #timingMarkDue = false;
-  /** The last bytes of the read before, when they may start telnet's Ctrl-C ({@linkcode telnetTail}). */
-  #telnetHeld: Uint8Array | null = null;
   /** `performance.now()` when the write in progress began, or null. */
   #writeSince: number | null = null;
   #stopping = false;
@@ -294,19 +293,22 @@ export class Connection {
         }
         if (n === null) {
           this.#readDone = true;
-          const held = this.#telnetHeld;
-          this.#telnetHeld = null;
-          const frames = held === null || this.#framer === null ? [] : this.#framer.push(held);
+          const rest = this.#telnet?.end() ?? null;
+          const frames = rest === null || this.#framer === null ? [] : this.#framer.push(rest);
           this.#accept([...frames, ...(this.#framer?.end() ?? [])]);
           break;
         }
         this.#framer ??= new RequestFramer({ maxRequestBytes: this.#maxRequestBytes });
-        const frames = this.#frame(this.#framer, this.#withHeld(buffer.subarray(0, n)));
+        this.#telnet ??= new TelnetFilter();
+        const pieces = this.#telnet.push(buffer.subarray(0, n));
+        const frames = this.#frame(this.#framer, pieces);
+        // Telnet's answers go out at once, between two reply lines.
+        if (this.#telnet.answersDue) void this.#flush();
         // A request coming in line by line (typed into telnet, pasted over a
         // slow link) is activity at each of its lines. Bytes that end no line
         // are not (a peer dribbling a request that never ends is cut by the
         // idle timeout), nor is whitespace between requests.
-        if (this.#framer.bufferedBytes > 0 && buffer.subarray(0, n).includes(LF)) {
+        if (this.#framer.bufferedBytes > 0 && pieces.some(endsLine)) {
           this.lastActive = performance.now();
         }
         if (n === buffer.length && buffer.length < MAX_READ) {
@@ -569,40 +571,17 @@ export class Connection {
   }
 
   /**
-   * `chunk` after the bytes held back from the read before, less the bytes
-   * at its end that may start telnet's Ctrl-C ({@linkcode telnetTail}),
-   * held back in turn (copied: the read buffer is used again).
+   * The requests the pieces of a read complete (`telnet_commands.ts`):
+   * telnet's Ctrl-C among them drops the request being typed.
    */
-  #withHeld(chunk: Uint8Array): Uint8Array {
-    let bytes = chunk;
-    if (this.#telnetHeld !== null) {
-      bytes = new Uint8Array(this.#telnetHeld.length + chunk.length);
-      bytes.set(this.#telnetHeld);
-      bytes.set(chunk, this.#telnetHeld.length);
-      this.#telnetHeld = null;
+  #frame(framer: RequestFramer, pieces: TelnetPiece[]): Frame[] {
+    const [first] = pieces;
+    if (pieces.length === 1 && first !== INTERRUPT) return framer.push(first!);
+    const frames: Frame[] = [];
+    for (const piece of pieces) {
+      if (piece === INTERRUPT) framer.dropPartial();
+      else frames.push(...framer.push(piece));
     }
-    const tail = telnetTail(bytes);
-    if (tail === 0) return bytes;
-    this.#telnetHeld = bytes.slice(bytes.length - tail);
-    return bytes.subarray(0, bytes.length - tail);
-  }
-
-  /**
-   * The requests `chunk` completes. Telnet's Ctrl-C in it drops the request
-   * being typed, and its timing mark is answered at once, between two reply
-   * lines (`telnet_interrupt.ts`): telnet shows nothing until it comes.
-   */
-  #frame(framer: RequestFramer, chunk: Uint8Array): Frame[] {
-    const telnet = findTelnetInterrupt(chunk);
-    if (telnet === null) return framer.push(chunk);
-    const frames = framer.push(telnet.before);
-    if (telnet.interrupted) framer.dropPartial();
-    if (telnet.timingMark) {
-      this.#timingMarkDue = true;
-      void this.#flush();
-    }
-    // What follows it, Ctrl-C and timing mark again included.
-    frames.push(...this.#frame(framer, telnet.after));
     return frames;
   }
 
@@ -624,9 +603,10 @@ export class Connection {
     this.#writing = true;
     try {
       while (!this.#closed) {
-        if (this.#timingMarkDue) {
-          this.#timingMarkDue = false;
-          await this.#writeAll(TIMING_MARK_REFUSED);
+        // Telnet's answers (`telnet_commands.ts`), at a line boundary of the replies.
+        const answers = this.#telnet?.takeAnswers() ?? null;
+        if (answers !== null) {
+          await this.#writeAll(answers);
           if (this.#closed) return;
         }
         const head = this.#slots[0];

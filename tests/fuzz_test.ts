@@ -41,7 +41,9 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   ['{"op":"PING"} cola', { code: "invalid_json" }],
   ['{"a":1}{"b":2}', { code: "invalid_json" }],
   // Bytes that are not UTF-8, and NUL bytes.
-  [concat('{"cliente":"', Uint8Array.of(0xff, 0xfe), '"}'), { code: "invalid_json" }],
+  // (FE, then FF before no telnet command: FF FE would be telnet's IAC DONT, removed.)
+  [concat('{"cliente":"', Uint8Array.of(0xfe, 0xff), '"}'), { code: "invalid_json" }],
+  [concat('{"op":"', Uint8Array.of(0xff, 0xff), '"}'), { code: "invalid_json" }], // IAC IAC
   [concat('{"op":"', Uint8Array.of(0xc0, 0xaf), '"}'), { code: "invalid_json" }],
   [concat('{"op":"', Uint8Array.of(0xed, 0xa0, 0x80), '"}'), { code: "invalid_json" }],
   [concat('{"op":"', Uint8Array.of(0xe2, 0x82), '"}'), { code: "invalid_json" }],
@@ -49,6 +51,15 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   [concat(Uint8Array.of(0), '{"op":"PING"}'), { code: "invalid_json" }],
   [concat('{"op":"PI', Uint8Array.of(0), 'NG"}'), { code: "invalid_json" }],
   ['{"op":"PING\\u0000"}', { code: "unknown_op", campo: "op" }],
+  // Telnet's commands are removed wherever they fall (IAC NOP; a subnegotiation;
+  // IAC DO ECHO, answered IAC WONT ECHO between two reply lines), and its CR NUL ends a line.
+  [concat('{"op":"PI', Uint8Array.of(0xff, 0xf1), 'NG"}'), { ok: true, pong: true }],
+  [
+    concat(Uint8Array.of(0xff, 0xfa, 0x1f, 0, 80, 0, 24, 0xff, 0xf0), '{"op":"PING"}'),
+    { ok: true, pong: true },
+  ],
+  [concat('{"op":', Uint8Array.of(0xff, 0xfd, 0x01), '"PING"}'), { ok: true, pong: true }],
+  [concat('{"op":"PING"}\r', Uint8Array.of(0)), { ok: true, pong: true }],
   // Deep nesting.
   ["[".repeat(10_000) + "]".repeat(10_000), { code: "invalid_json" }],
   ['{"a":'.repeat(4000) + "1" + "}".repeat(4000), { code: "invalid_order", campo: "cliente" }],
@@ -177,15 +188,38 @@ async function writeInPieces(conn: RawConn, bytes: Uint8Array, rng: Random): Pro
   return writes;
 }
 
-/** Reads reply lines until the daemon closes the connection. */
+/**
+ * Reads reply lines until the daemon closes the connection. Telnet's
+ * answers (`IAC` and two bytes, written between two reply lines), due to
+ * the telnet commands of the stream, are left out.
+ */
 async function readUntilClosed(conn: RawConn, max: number): Promise<Record<string, unknown>[]> {
   const replies = [];
-  for (let i = 0; i <= max; i++) {
-    const reply = await conn.readLine(10_000);
-    if (reply === null) return replies;
-    replies.push(reply);
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(65536);
+  let buffered: Uint8Array = new Uint8Array();
+  for (;;) {
+    let at = 0;
+    for (;;) {
+      while (buffered[at] === 0xff && buffered.length - at >= 3) at += 3;
+      if (buffered[at] === 0xff) break; // an answer cut by the read
+      const end = buffered.indexOf(0x0a, at);
+      if (end === -1) break;
+      replies.push(JSON.parse(decoder.decode(buffered.subarray(at, end))));
+      if (replies.length > max) throw new Error(`more than ${max} replies`);
+      at = end + 1;
+    }
+    buffered = buffered.slice(at);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.conn.read(chunk).catch(() => null),
+      new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), 10_000)),
+    ]);
+    clearTimeout(timer);
+    if (n === "timeout") throw new Error("Timed out reading a reply line");
+    if (n === null) return replies;
+    buffered = concat(buffered, chunk.subarray(0, n));
   }
-  throw new Error(`more than ${max} replies`);
 }
 
 function checkExpected(replies: Record<string, unknown>[]): void {

@@ -82,3 +82,79 @@ testWith()(
     }
   },
 );
+
+/**
+ * Telnet's answers (`IAC` and two bytes) taken out of what the daemon
+ * wrote, each checked to stand between two reply lines; and the lines.
+ */
+function splitAnswers(got: Uint8Array): { answers: number[][]; lines: string[] } {
+  const answers: number[][] = [];
+  const text: number[] = [];
+  for (let i = 0; i < got.length;) {
+    if (got[i] === 0xff) {
+      assert.ok(text.length === 0 || text.at(-1) === 0x0a, "an answer between two reply lines");
+      answers.push([...got.subarray(i, i + 3)]);
+      i += 3;
+    } else {
+      text.push(got[i++]!);
+    }
+  }
+  const lines = new TextDecoder().decode(Uint8Array.from(text)).split("\n").slice(0, -1);
+  return { answers, lines };
+}
+
+testWith()(
+  "a telnet client that negotiates options gets its requests answered, and its options refused",
+  async () => {
+    await using daemon = await startInProcess({});
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: daemon.port });
+    try {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      // What PuTTY or Windows telnet send on connecting: IAC WILL NAWS, the
+      // window size (IAC SB NAWS 0 80 0 24 IAC SE), IAC DO ECHO.
+      await conn.write(new Uint8Array([0xff, 0xfb, 0x1f]));
+      await conn.write(new Uint8Array([0xff, 0xfa, 0x1f, 0, 80, 0, 24, 0xff, 0xf0]));
+      await conn.write(new Uint8Array([0xff, 0xfd, 0x01]));
+      await conn.write(encode('{"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"}\r\n'));
+      // A command inside a request is removed too (IAC NOP, IAC WONT LINEMODE).
+      await conn.write(encode('{"op":'));
+      await conn.write(new Uint8Array([0xff, 0xf1, 0xff, 0xfc, 0x22]));
+      await conn.write(encode('"PING"}\r\n'));
+      const got = await readUntil(conn, (bytes) => splitAnswers(bytes).lines.length >= 2);
+      const { answers, lines } = splitAnswers(got);
+      const [order, ping] = lines.map((line) => JSON.parse(line));
+      assert.equal(order.ok, true, JSON.stringify(order));
+      assert.equal(order.estado, "pendiente");
+      assert.equal(ping.pong, true, JSON.stringify(ping));
+      // IAC DONT NAWS, IAC WONT ECHO: nothing for the WONT.
+      assert.deepEqual(answers, [[0xff, 0xfe, 0x1f], [0xff, 0xfc, 0x01]]);
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+testWith()(
+  "a request typed in telnet's character mode, its line ended by CR NUL, gets its reply",
+  async () => {
+    await using daemon = await startInProcess({});
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: daemon.port });
+    try {
+      const encode = (text: string) => new TextEncoder().encode(text);
+      await conn.write(encode('{"op":"PING"}'));
+      // CR and NUL each its own read.
+      for (const byte of [0x0d, 0x00]) {
+        await conn.write(new Uint8Array([byte]));
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      await conn.write(encode('{"op":"STATS"}\r\0'));
+      const got = await readUntil(conn, (bytes) => lines(bytes).split("\n").length > 2);
+      const [ping, stats] = lines(got).split("\n").slice(0, 2).map((line) => JSON.parse(line));
+      assert.equal(ping.pong, true, JSON.stringify(ping));
+      assert.equal(stats.ok, true, JSON.stringify(stats));
+      assert.equal(typeof stats.stats.recibidos, "number");
+    } finally {
+      conn.close();
+    }
+  },
+);

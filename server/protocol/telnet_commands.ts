@@ -1,0 +1,286 @@
+/**
+ * Telnet's commands, taken out of a connection's byte stream before it is
+ * framed (`docs/protocol.md`, Readings of the spec: "Telnet's commands" and
+ * "CR NUL ends a line").
+ *
+ * A person types requests into `telnet` (§1), and telnet clients send
+ * commands among the typed bytes: option negotiation (`IAC WILL x`,
+ * `IAC WONT x`, `IAC DO x`, `IAC DONT x`), subnegotiation
+ * (`IAC SB x … IAC SE`), and two-byte commands (`IAC IP` for Ctrl-C,
+ * `IAC NOP`, `IAC AYT`, …). Left in the line they made the user's first
+ * request `invalid_json`, or a telnet waiting for its timing mark mute for
+ * good. So every command is removed wherever it falls (between requests or
+ * inside one, split across reads or not), and:
+ *
+ * - `IAC IP` (Ctrl-C) drops the request being typed ({@linkcode INTERRUPT});
+ * - the daemon supports no option, and answers as RFC 854 and RFC 1143 ask
+ *   of such a party: `DO x` → `WONT x`, `WILL x` → `DONT x`, and nothing to
+ *   `WONT x` or `DONT x` (never answering a refusal is what keeps two
+ *   parties from looping). `DO TIMING-MARK`, which telnet sends after
+ *   Ctrl-C and then hides every reply until it is answered, is answered so,
+ *   `WONT TIMING-MARK`;
+ * - nothing else is answered: not `IAC AYT` either, as every line the
+ *   daemon writes is a JSON reply to a request.
+ *
+ * Telnet in character mode ends a line with CR NUL (NVT's bare carriage
+ * return) rather than CR LF: a NUL right after a CR is taken as LF. A raw
+ * NUL is never valid JSON, so no JSON request loses by it.
+ *
+ * Byte FF (IAC) never occurs in UTF-8, so no JSON client sends a command:
+ * a chunk with neither byte FF nor NUL (every chunk of a JSON client) is
+ * passed on as it is, after one native scan for each. `IAC IAC` (the data
+ * byte FF) and an IAC before a byte that is no command are left in the
+ * stream for the framing to reject (invalid UTF-8).
+ *
+ * Pure: bytes in, values out; the connection writes the answers.
+ *
+ * @module
+ */
+
+/** Stands, among the data, where `IAC IP` was: the request being typed is dropped there. */
+export const INTERRUPT = "interrupt";
+
+/** What {@linkcode TelnetFilter.push} yields, in stream order: data to frame, or {@linkcode INTERRUPT}. */
+export type TelnetPiece = Uint8Array | typeof INTERRUPT;
+
+/**
+ * The most bytes of one subnegotiation skipped (after `IAC SB`: its option
+ * byte and its data). The daemon keeps none of them (it supports no
+ * option), so this bounds not memory but how much input one that never
+ * ends (`IAC SB` and no `IAC SE`) can swallow: past it the subnegotiation
+ * is given up and the bytes after it are data again (which the framing
+ * then answers, `invalid_json` most likely). Real ones are a few bytes
+ * (window size, terminal type) to a few hundred.
+ */
+export const MAX_SUBNEGOTIATION_BYTES = 1024;
+
+const NUL = 0x00;
+const LF = 0x0a;
+const CR = 0x0d;
+/** Interpret As Command: every command begins with it. */
+const IAC = 0xff;
+/** The lowest command byte after IAC: EOF (236, RFC 1184); below it, none. */
+const FIRST_COMMAND = 0xec;
+/** Subnegotiation end and begin. */
+const SE = 0xf0;
+const SB = 0xfa;
+/** Interrupt Process. */
+const IP = 0xf4;
+/** The option verbs, WILL (FB) to DONT (FE): each takes an option byte. */
+const WILL = 0xfb;
+const WONT = 0xfc;
+const DO = 0xfd;
+const DONT = 0xfe;
+
+/** Where in a command the stream is: data. */
+const DATA = 0;
+/** After an IAC in the data. */
+const COMMAND = 1;
+/** After `IAC WILL` (or WONT, DO, DONT): the option byte comes next. */
+const OPTION = 2;
+/** Within a subnegotiation. */
+const SUB = 3;
+/** After an IAC within a subnegotiation. */
+const SUB_COMMAND = 4;
+
+const LF_PIECE = Uint8Array.of(LF);
+const IAC_PIECE = Uint8Array.of(IAC);
+/** Flags of {@linkcode TelnetFilter.#due}. */
+const WONT_DUE = 1;
+const DONT_DUE = 2;
+
+/**
+ * Takes telnet's commands out of one connection's byte stream, and gathers
+ * the answers they are due. One per connection; its state (a command cut
+ * by the end of a read, a CR just before) goes on across reads, and it
+ * holds no byte of the stream.
+ *
+ * @example Usage
+ * ```ts
+ * import { TelnetFilter } from "./telnet_commands.ts";
+ * const telnet = new TelnetFilter();
+ * // IAC DO ECHO, then a request ending in CR NUL.
+ * const pieces = telnet.push(Uint8Array.of(0xff, 0xfd, 0x01, 0x7b, 0x7d, 0x0d, 0x00));
+ * console.log(pieces); // [ Uint8Array(3) [ 123, 125, 13 ], Uint8Array(1) [ 10 ] ]
+ * console.log(telnet.takeAnswers()); // Uint8Array(3) [ 255, 252, 1 ]: IAC WONT ECHO
+ * ```
+ */
+export class TelnetFilter {
+  #state = DATA;
+  /** The verb of the option command in progress (state `OPTION`). */
+  #verb = 0;
+  /** Bytes of the subnegotiation in progress so far. */
+  #subBytes = 0;
+  /** Whether the last data byte was a CR (a NUL after it ends a line). */
+  #cr = false;
+  /** The answers not yet taken, three bytes each, in the order they were due. */
+  #answers: number[] = [];
+  /** Per option, which answers are among {@linkcode TelnetFilter.#answers}: each is due once. */
+  #due: Uint8Array | null = null;
+
+  /**
+   * Whether answers are due ({@linkcode TelnetFilter.takeAnswers}). There
+   * are at most two per option (WONT and DONT), 1536 bytes, however many
+   * commands come before they are taken.
+   */
+  get answersDue(): boolean {
+    return this.#answers.length > 0;
+  }
+
+  /**
+   * Filters the next bytes read.
+   *
+   * @param chunk The bytes read. The pieces returned are views of it (but
+   * for a LF that stands for a NUL, and an IAC held from the read before),
+   * to be framed before it is used again.
+   * @returns The data, without telnet's commands, and {@linkcode INTERRUPT}
+   * where `IAC IP` was; `[chunk]` itself when it holds no byte FF or NUL.
+   */
+  push(chunk: Uint8Array): TelnetPiece[] {
+    const n = chunk.length;
+    if (n === 0) return [];
+    if (this.#state === DATA && chunk.indexOf(IAC) === -1 && chunk.indexOf(NUL) === -1) {
+      this.#cr = chunk[n - 1] === CR;
+      return [chunk];
+    }
+    const pieces: TelnetPiece[] = [];
+    let state = this.#state;
+    let cr = this.#cr;
+    // The data not passed on yet begins at `start`; -1 while in a command. The
+    // command in progress began at `command` (-1: in an earlier chunk).
+    let start = state === DATA ? 0 : -1;
+    let command = -1;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i]!;
+      switch (state) {
+        case DATA:
+          if (b === IAC) {
+            command = i;
+            state = COMMAND;
+          } else if (b === NUL && cr) {
+            if (i > start) pieces.push(chunk.subarray(start, i));
+            pieces.push(LF_PIECE);
+            start = i + 1;
+            cr = false;
+          } else {
+            cr = b === CR;
+          }
+          break;
+        case COMMAND:
+          if (b < FIRST_COMMAND || b === IAC) {
+            // `IAC IAC`, or an IAC before no command: data, for the framing to reject.
+            if (command === -1) {
+              pieces.push(IAC_PIECE);
+              start = i;
+            }
+            state = DATA;
+            cr = false;
+            if (b !== IAC) i--; // the byte after the IAC is data of its own
+            break;
+          }
+          if (start !== -1 && command > start) pieces.push(chunk.subarray(start, command));
+          start = -1;
+          if (b >= WILL) {
+            this.#verb = b;
+            state = OPTION;
+          } else if (b === SB) {
+            this.#subBytes = 0;
+            state = SUB;
+          } else {
+            if (b === IP) pieces.push(INTERRUPT);
+            state = DATA;
+            start = i + 1;
+          }
+          break;
+        case OPTION:
+          this.#answer(this.#verb, b);
+          state = DATA;
+          start = i + 1;
+          break;
+        case SUB:
+          if (b === IAC) {
+            state = SUB_COMMAND;
+          } else if (++this.#subBytes > MAX_SUBNEGOTIATION_BYTES) {
+            // Given up: what follows is data.
+            state = DATA;
+            start = i;
+            i--;
+          }
+          break;
+        case SUB_COMMAND:
+          if (b === SE) {
+            state = DATA;
+            start = i + 1;
+          } else if (b === IAC) {
+            state = SUB; // an escaped byte FF of the subnegotiation
+            this.#subBytes++;
+          } else {
+            // IAC and another byte within it: the subnegotiation ended without
+            // its IAC SE, and the IAC begins whatever comes next.
+            command = i - 1;
+            start = command === -1 ? 0 : command;
+            state = COMMAND;
+            i--;
+          }
+          break;
+      }
+    }
+    if (state === DATA) {
+      if (start < n) pieces.push(start === 0 ? chunk : chunk.subarray(start));
+    } else if (state === COMMAND && start !== -1 && command > start) {
+      pieces.push(chunk.subarray(start, command));
+    }
+    this.#state = state;
+    this.#cr = cr;
+    return pieces;
+  }
+
+  /**
+   * The end of input: a command cut by it (`IAC`, or `IAC` and a verb) is
+   * data after all, for the framing to reject; a subnegotiation cut by it
+   * is dropped.
+   *
+   * @returns Those bytes, or null for none.
+   */
+  end(): Uint8Array | null {
+    const state = this.#state;
+    this.#state = DATA;
+    this.#cr = false;
+    if (state === COMMAND) return IAC_PIECE;
+    if (state === OPTION) return Uint8Array.of(IAC, this.#verb);
+    return null;
+  }
+
+  /**
+   * Takes the answers due, to be written at once (between two reply lines:
+   * telnet shows nothing until the timing mark's comes).
+   *
+   * @returns Their bytes, in the order they were due, or null for none.
+   */
+  takeAnswers(): Uint8Array | null {
+    if (this.#answers.length === 0) return null;
+    const bytes = Uint8Array.from(this.#answers);
+    this.#answers = [];
+    this.#due!.fill(0);
+    return bytes;
+  }
+
+  /** `DO x` is answered `WONT x` and `WILL x` `DONT x`, once until taken; refusals are not answered. */
+  #answer(verb: number, option: number): void {
+    let flag;
+    let answer;
+    if (verb === DO) {
+      flag = WONT_DUE;
+      answer = WONT;
+    } else if (verb === WILL) {
+      flag = DONT_DUE;
+      answer = DONT;
+    } else {
+      return;
+    }
+    this.#due ??= new Uint8Array(256);
+    if ((this.#due[option]! & flag) !== 0) return;
+    this.#due[option]! |= flag;
+    this.#answers.push(IAC, answer, option);
+  }
+}
