@@ -615,3 +615,22 @@ Deno.test("gateway: unknown pages are 404 and large bodies 413, in Spanish", asy
   assert.equal(big.status, 413);
   assert.equal(gw.daemon.sent("LOGIN").length, 0);
 });
+
+Deno.test("gateway: HEAD says the length GET's body has, and sends no body", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser, "ana");
+  const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  for (const path of ["/", "/tareas", "/static/app.css", "/nope", "/pedidos", "/panel"]) {
+    const get = await gw.handler(new Request(`${ORIGIN}${path}`, { headers: { cookie } }));
+    const length = (await get.arrayBuffer()).byteLength;
+    assert.ok(length > 0 || get.status === 303, `${path} has a body (${get.status})`);
+    const head = await gw.handler(
+      new Request(`${ORIGIN}${path}`, { method: "HEAD", headers: { cookie } }),
+    );
+    assert.equal(head.status, get.status, path);
+    assert.equal(head.headers.get("content-length"), String(length), path);
+    assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
+    assert.equal(head.body, null, `${path}: no body`);
+  }
+});

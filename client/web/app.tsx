@@ -45,6 +45,7 @@ import type { DaemonClient } from "./daemon.ts";
 import { ErrorPages } from "./error_pages.tsx";
 import { LiveData } from "./live/live_data.tsx";
 import { formBodyLimit } from "./middleware/body_limit.ts";
+import { headLength } from "./middleware/head_length.ts";
 import { csrfToken } from "./middleware/csrf_token.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
@@ -179,9 +180,10 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   const app = new Hono<GatewayEnv>();
   app.onError(errors.onError);
   app.notFound(errors.notFound);
-  // In this order: every request is logged and gets the security headers;
+  // In this order: a HEAD gets its GET's length; every request is logged and gets the security headers;
   // static files need nothing more; then the session, the body limit and
   // both CSRF checks run before any page.
+  app.use("*", headLength());
   app.use("*", requestLog(logger));
   app.use("*", securityHeaders());
   // Pages are read (GET, HEAD) and forms posted (POST); any other method is
