@@ -35,6 +35,7 @@ Deno.test("gateway: every page sends security headers", async () => {
   assert.match(csp, /default-src 'self'/);
   assert.match(csp, /script-src 'self'/);
   assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(page.headers.get("x-frame-options"), "DENY", "as frame-ancestors says");
   assert.equal(page.headers.get("x-content-type-options"), "nosniff");
   assert.equal(page.headers.get("cache-control"), "no-store");
 });

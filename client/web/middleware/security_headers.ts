@@ -29,5 +29,8 @@ export function securityHeaders(): MiddlewareHandler {
       objectSrc: ["'none'"],
     },
     strictTransportSecurity: false,
+    // As frame-ancestors 'none' says, for browsers that know only this header
+    // (hono's default, SAMEORIGIN, would let the gateway's own pages frame it).
+    xFrameOptions: "DENY",
   });
 }
