@@ -31,6 +31,25 @@ Deno.test("an id past 2^53 is not_found, and the message never names the neighbo
   }
 });
 
+Deno.test("an id below 1 names no order: not_found, as an unknown id, for ESTADO, CANCELAR and REINTENTAR", async () => {
+  await using daemon = await startInProcess();
+  await using conn = await rawConnect(daemon.port);
+  for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
+    for (const id of ["0", "-1", "-1e400"]) {
+      await conn.write(`{"op":"${op}","id":${id}}\n`);
+      const reply = await conn.readLine();
+      assert.equal(reply?.error, "not_found", `${op} ${id}`);
+      assert.match(String(reply?.mensaje), /los ids empiezan en 1/);
+    }
+    await conn.write(`{"op":"${op}","id":"1"}\n`);
+    assert.equal(
+      (await conn.readLine())?.error,
+      "invalid_request",
+      "a string is of the wrong type",
+    );
+  }
+});
+
 Deno.test("CANCELAR answers not_found, and not_cancellable with the order once it is listo", async () => {
   await using daemon = await startInProcess();
   await using conn = await rawConnect(daemon.port);
@@ -132,6 +151,14 @@ testWith("read")("REINTENTAR on a full daemon answers queue_full and changes not
   const id = (await conn.readLine())?.id;
   await conn.write(`{"op":"ESTADO","id":${id},"esperar":true}\n`);
   assert.equal(pedidoOf(await conn.readLine()).estado, "error");
+  await conn.write(`{"op":"CANCELAR","id":${id}}\n`);
+  const notCancellable = await conn.readLine();
+  assert.equal(notCancellable?.error, "not_cancellable");
+  assert.equal(
+    notCancellable?.mensaje,
+    `❌ El pedido ${id} está en error: solo se cancela un pedido pendiente.`,
+    "in Spanish as one says it",
+  );
   await conn.write(order("Ana")); // runs for a minute, holding the only slot
   assert.equal((await conn.readLine())?.ok, true);
   await conn.write(`{"op":"REINTENTAR","id":${id}}\n{"op":"ESTADO","id":${id}}\n`);

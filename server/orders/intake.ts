@@ -341,11 +341,18 @@ export function notFound(id: number): ProtocolError {
   return new ProtocolError("not_found", `❌ No existe el pedido ${id}.`);
 }
 
+/** A state after "está": "en error", as one says it; the others as they are ("en proceso", "listo"). */
+function enEstado(estado: Pedido["estado"]): string {
+  return estado === "error" ? "en error" : estado;
+}
+
 /** `not_cancellable`, with the order as it is. */
 export function notCancellable(pedido: Pedido): ProtocolError {
   return new ProtocolError(
     "not_cancellable",
-    `❌ El pedido ${pedido.id} está ${pedido.estado}: solo se cancela un pedido pendiente.`,
+    `❌ El pedido ${pedido.id} está ${
+      enEstado(pedido.estado)
+    }: solo se cancela un pedido pendiente.`,
     { extra: { pedido } },
   );
 }
@@ -354,7 +361,9 @@ export function notCancellable(pedido: Pedido): ProtocolError {
 export function notRetryable(pedido: Pedido): ProtocolError {
   return new ProtocolError(
     "not_retryable",
-    `❌ El pedido ${pedido.id} está ${pedido.estado}: solo se reintenta un pedido en error.`,
+    `❌ El pedido ${pedido.id} está ${
+      enEstado(pedido.estado)
+    }: solo se reintenta un pedido en error.`,
     { extra: { pedido } },
   );
 }

@@ -192,19 +192,24 @@ function pedido(value: Args, enveloped: boolean): Request {
   }
 }
 
-/** The `id` of ESTADO, CANCELAR and REINTENTAR: any integer ≥ 1 (see {@linkcode found}). */
+/**
+ * The `id` of ESTADO, CANCELAR and REINTENTAR: any integer (see
+ * {@linkcode found}), however large or small (`1e400` and `-1e400` read as
+ * ±Infinity); anything else is of the wrong type (`invalid_request`).
+ */
 function parseId(args: Args): number {
   const id = own(args, "id");
-  if (!isBound(id)) {
-    throw badField("id", '❌ El campo "id" debe ser un número entero mayor o igual a 1.');
+  if (typeof id !== "number" || !(Number.isInteger(id) || id === Infinity || id === -Infinity)) {
+    throw badField("id", '❌ El campo "id" debe ser un número entero (los ids empiezan en 1).');
   }
   return id;
 }
 
 /**
- * A request whose every field is valid, unless its `id` is past 2^53: no
- * order has one (ids stay below it), so it is `not_found` at once. The
- * message does not name it: the number read is not the one sent
+ * A request whose every field is valid, unless its `id` names no order:
+ * one below 1 (ids start at 1) or past 2^53 (ids stay below it) is
+ * `not_found` at once, as §2 says of an unknown id. The message of one past
+ * 2^53 does not name it: the number read is not the one sent
  * (9007199254740993 reads as …992), and naming it would name another id.
  */
 function found<R extends { id: number }>(request: R): R {
@@ -213,6 +218,12 @@ function found<R extends { id: number }>(request: R): R {
       "not_found",
       "❌ No existe ese pedido: el id es mayor que cualquier id posible (2^53 − 1).",
     );
+  }
+  if (request.id < 1) {
+    const named = request.id < Number.MIN_SAFE_INTEGER
+      ? ""
+      : ` ${request.id === 0 ? 0 : request.id}`;
+    throw new ProtocolError("not_found", `❌ No existe el pedido${named}: los ids empiezan en 1.`);
   }
   return request;
 }

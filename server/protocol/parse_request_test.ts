@@ -310,10 +310,17 @@ Deno.test("parseRequest() reads ESTADO with its defaults", () => {
   );
 });
 
-Deno.test("parseRequest() requires ESTADO id to be an integer of at least 1; one past 2^53 names no order", () => {
+Deno.test("parseRequest() requires ESTADO id to be an integer; one below 1 or past 2^53 names no order", () => {
   assertRefused('{"op":"ESTADO"}', "invalid_request", "id");
-  for (const id of ["null", "0", "-1", "1.5", '"42"', "true", "[42]", "-1e400"]) {
+  for (const id of ["null", "1.5", "-0.5", '"42"', "true", "[42]", "{}"]) {
     assertRefused(`{"op":"ESTADO","id":${id}}`, "invalid_request", "id");
+  }
+  // An integer of the right type that no order has: unknown, as §2 says (ids start at 1).
+  for (const [id, named] of [["0", " 0"], ["-0", " 0"], ["-1", " -1"], ["-1e400", ""]]) {
+    for (const op of ["ESTADO", "CANCELAR", "REINTENTAR"]) {
+      const error = assertRefused(`{"op":"${op}","id":${id}}`, "not_found");
+      assert.equal(error.message, `❌ No existe el pedido${named}: los ids empiezan en 1.`);
+    }
   }
   assert.equal(
     (parseRequest('{"op":"ESTADO","id":9007199254740991}') as { id: number }).id,
