@@ -250,8 +250,9 @@ export class MetricsServer implements AsyncDisposable {
     if (bytes === "too_large") return { status: 431, body: "Request head too large\n" };
     const head = parseRequestHead(bytes);
     if (head === null) return { status: 400, body: "Bad request\n" };
-    if (head.path !== "/metrics") return { status: 404, body: "Not found\n" };
+    // A HEAD gets no body, whatever its answer (RFC 9110 §9.3.2).
     const headOnly = head.method === "HEAD";
+    if (head.path !== "/metrics") return { status: 404, body: "Not found\n", headOnly };
     if (head.method !== "GET" && !headOnly) {
       return { status: 405, body: "Method not allowed\n", headers: { allow: "GET, HEAD" } };
     }

@@ -75,6 +75,9 @@ Deno.test("MetricsServer answers junk 400, an endless head 431, other paths 404,
   }
   const post = await exchange(port, "POST /metrics HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
   assert.match(post, /^HTTP\/1\.1 405 [^]*\r\nallow: GET, HEAD\r\n/);
+  // A HEAD on another path: its 404 without a body, which a client would read as the next reply.
+  const head = await exchange(port, "HEAD /nope HTTP/1.1\r\n\r\n");
+  assert.match(head, /^HTTP\/1\.1 404 [^]*content-length: 10\r\n[^]*\r\n\r\n$/);
 });
 
 Deno.test("MetricsServer closes a connection that sends no request within its timeout", async () => {
