@@ -153,7 +153,10 @@ export function encodeResult(
     throw new Error(`The result is not JSON-serialisable: ${describeError(error)}`);
   }
   if (text === undefined) {
-    throw new Error(`The result is not JSON-serialisable: a ${typeof result} has no JSON form`);
+    const kind = typeof result === "object" && result !== null
+      ? "an object whose toJSON() gives undefined"
+      : `${article(typeof result)} ${typeof result}`;
+    throw new Error(`The result is not JSON-serialisable: ${kind} has no JSON form`);
   }
   // Most texts are far below the limit: count bytes only near it.
   if (text.length * 3 > MAX_RESULT_BYTES) {

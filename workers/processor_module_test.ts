@@ -33,6 +33,10 @@ Deno.test("encodeResult() refuses what JSON cannot carry", () => {
   assert.throws(() => encodeResult(cyclic), /not JSON-serialisable/);
   assert.throws(() => encodeResult(1n), /not JSON-serialisable/);
   assert.throws(() => encodeResult(() => 1), /not JSON-serialisable: a function has no JSON form/);
+  assert.throws(
+    () => encodeResult({ toJSON: () => undefined }),
+    /not JSON-serialisable: an object whose toJSON\(\) gives undefined has no JSON form/,
+  );
   assert.throws(() => encodeResult(Symbol("s")), /not JSON-serialisable/);
 });
 
