@@ -13,13 +13,15 @@
  * inside one, split across reads or not), and:
  *
  * - `IAC IP` (Ctrl-C) drops the request being typed ({@linkcode INTERRUPT});
- * - the daemon supports no option, and answers as RFC 854 and RFC 1143 ask
- *   of such a party: `DO x` → `WONT x`, `WILL x` → `DONT x`, and nothing to
- *   `WONT x` or `DONT x` (never answering a refusal is what keeps two
- *   parties from looping). `DO TIMING-MARK`, which telnet sends after
- *   Ctrl-C and then hides every reply until it is answered, is answered so,
- *   `WONT TIMING-MARK`;
- * - nothing else is answered: not `IAC AYT` either, as every line the
+ * - `DO TIMING-MARK`, which telnet sends after Ctrl-C and then hides every
+ *   reply until it is answered, is answered `WONT TIMING-MARK`;
+ * - nothing else is answered. The daemon supports no option, and a
+ *   request for one left unanswered stays off (RFC 1143): telnet clients
+ *   go on as typed. Answering every `DO x`/`WILL x` (`WONT x`/`DONT x`)
+ *   would write bytes that are no JSON line to any client whose data holds
+ *   FF FB–FE by chance (a binary or hostile one: 4 in 256 of its FF bytes),
+ *   between reply lines its reader takes for JSON; the timing mark's three
+ *   bytes are a far rarer run. Not `IAC AYT` either, as every line the
  *   daemon writes is a JSON reply to a request.
  *
  * Telnet in character mode ends a line with CR NUL (NVT's bare carriage
@@ -71,6 +73,10 @@ const WILL = 0xfb;
 const WONT = 0xfc;
 const DO = 0xfd;
 const DONT = 0xfe;
+/** The option telnet asks about after Ctrl-C (RFC 860). */
+const TIMING_MARK = 0x06;
+/** `IAC WONT TIMING-MARK`: the answer to `IAC DO TIMING-MARK`. */
+const TIMING_MARK_REFUSED = Uint8Array.of(IAC, WONT, TIMING_MARK);
 
 /** Where in a command the stream is: data. */
 const DATA = 0;
@@ -85,13 +91,10 @@ const SUB_COMMAND = 4;
 
 const LF_PIECE = Uint8Array.of(LF);
 const IAC_PIECE = Uint8Array.of(IAC);
-/** Flags of {@linkcode TelnetFilter.#due}. */
-const WONT_DUE = 1;
-const DONT_DUE = 2;
 
 /**
- * Takes telnet's commands out of one connection's byte stream, and gathers
- * the answers they are due. One per connection; its state (a command cut
+ * Takes telnet's commands out of one connection's byte stream, and says
+ * when the timing mark's answer is due. One per connection; its state (a command cut
  * by the end of a read, a CR just before) goes on across reads, and it
  * holds no byte of the stream.
  *
@@ -102,7 +105,7 @@ const DONT_DUE = 2;
  * // IAC DO ECHO, then a request ending in CR NUL.
  * const pieces = telnet.push(Uint8Array.of(0xff, 0xfd, 0x01, 0x7b, 0x7d, 0x0d, 0x00));
  * console.log(pieces); // [ Uint8Array(3) [ 123, 125, 13 ], Uint8Array(1) [ 10 ] ]
- * console.log(telnet.takeAnswers()); // Uint8Array(3) [ 255, 252, 1 ]: IAC WONT ECHO
+ * console.log(telnet.takeAnswers()); // null: an option request is not answered
  * ```
  */
 export class TelnetFilter {
@@ -113,18 +116,15 @@ export class TelnetFilter {
   #subBytes = 0;
   /** Whether the last data byte was a CR (a NUL after it ends a line). */
   #cr = false;
-  /** The answers not yet taken, three bytes each, in the order they were due. */
-  #answers: number[] = [];
-  /** Per option, which answers are among {@linkcode TelnetFilter.#answers}: each is due once. */
-  #due: Uint8Array | null = null;
+  /** Whether `IAC DO TIMING-MARK` came and its answer is not taken yet. */
+  #timingMarkDue = false;
 
   /**
-   * Whether answers are due ({@linkcode TelnetFilter.takeAnswers}). There
-   * are at most two per option (WONT and DONT), 1536 bytes, however many
-   * commands come before they are taken.
+   * Whether an answer is due ({@linkcode TelnetFilter.takeAnswers}): one,
+   * however many timing marks come before it is taken.
    */
   get answersDue(): boolean {
-    return this.#answers.length > 0;
+    return this.#timingMarkDue;
   }
 
   /**
@@ -180,7 +180,7 @@ export class TelnetFilter {
           }
           if (start !== -1 && command > start) pieces.push(chunk.subarray(start, command));
           start = -1;
-          if (b >= WILL) {
+          if (b >= WILL && b <= DONT) {
             this.#verb = b;
             state = OPTION;
           } else if (b === SB) {
@@ -252,35 +252,19 @@ export class TelnetFilter {
   }
 
   /**
-   * Takes the answers due, to be written at once (between two reply lines:
+   * Takes the answer due, to be written at once (between two reply lines:
    * telnet shows nothing until the timing mark's comes).
    *
-   * @returns Their bytes, in the order they were due, or null for none.
+   * @returns `IAC WONT TIMING-MARK`, or null when none is due.
    */
   takeAnswers(): Uint8Array | null {
-    if (this.#answers.length === 0) return null;
-    const bytes = Uint8Array.from(this.#answers);
-    this.#answers = [];
-    this.#due!.fill(0);
-    return bytes;
+    if (!this.#timingMarkDue) return null;
+    this.#timingMarkDue = false;
+    return TIMING_MARK_REFUSED;
   }
 
-  /** `DO x` is answered `WONT x` and `WILL x` `DONT x`, once until taken; refusals are not answered. */
+  /** `DO TIMING-MARK` is answered `WONT TIMING-MARK`; no other command is. */
   #answer(verb: number, option: number): void {
-    let flag;
-    let answer;
-    if (verb === DO) {
-      flag = WONT_DUE;
-      answer = WONT;
-    } else if (verb === WILL) {
-      flag = DONT_DUE;
-      answer = DONT;
-    } else {
-      return;
-    }
-    this.#due ??= new Uint8Array(256);
-    if ((this.#due[option]! & flag) !== 0) return;
-    this.#due[option]! |= flag;
-    this.#answers.push(IAC, answer, option);
+    if (verb === DO && option === TIMING_MARK) this.#timingMarkDue = true;
   }
 }
