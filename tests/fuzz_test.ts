@@ -41,7 +41,8 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   ['{"op":"PING"} cola', { code: "invalid_json" }],
   ['{"a":1}{"b":2}', { code: "invalid_json" }],
   // Bytes that are not UTF-8, and NUL bytes.
-  // (FE, then FF before no telnet command: FF FE would be telnet's IAC DONT, removed.)
+  // (FF FE is telnet's IAC DONT too: from a client that does not negotiate, it stays.)
+  [concat('{"cliente":"', Uint8Array.of(0xff, 0xfe), '"}'), { code: "invalid_json" }],
   [concat('{"cliente":"', Uint8Array.of(0xfe, 0xff), '"}'), { code: "invalid_json" }],
   [concat('{"op":"', Uint8Array.of(0xff, 0xff), '"}'), { code: "invalid_json" }], // IAC IAC
   [concat('{"op":"', Uint8Array.of(0xc0, 0xaf), '"}'), { code: "invalid_json" }],
@@ -51,14 +52,16 @@ const CORPUS: [string | Uint8Array, Expect][] = [
   [concat(Uint8Array.of(0), '{"op":"PING"}'), { code: "invalid_json" }],
   [concat('{"op":"PI', Uint8Array.of(0), 'NG"}'), { code: "invalid_json" }],
   ['{"op":"PING\\u0000"}', { code: "unknown_op", campo: "op" }],
-  // Telnet's commands are removed wherever they fall (IAC NOP; a subnegotiation;
-  // IAC DO ECHO, answered IAC WONT ECHO between two reply lines), and its CR NUL ends a line.
-  [concat('{"op":"PI', Uint8Array.of(0xff, 0xf1), 'NG"}'), { ok: true, pong: true }],
+  // Telnet's commands stay in the request of a client that does not negotiate
+  // (IAC NOP; a subnegotiation; IAC DO ECHO inside a request): invalid UTF-8.
+  // Telnet's CR NUL ends a line.
+  [concat('{"op":"PI', Uint8Array.of(0xff, 0xf1), 'NG"}'), { code: "invalid_json" }],
   [
     concat(Uint8Array.of(0xff, 0xfa, 0x1f, 0, 80, 0, 24, 0xff, 0xf0), '{"op":"PING"}'),
-    { ok: true, pong: true },
+    { code: "invalid_json" },
   ],
-  [concat('{"op":', Uint8Array.of(0xff, 0xfd, 0x01), '"PING"}'), { ok: true, pong: true }],
+  [concat('{"op":', Uint8Array.of(0xff, 0xfd, 0x01), '"PING"}'), { code: "invalid_json" }],
+  [concat(Uint8Array.of(0xff, 0xfe, 0xfd), '{"op":"PING"}'), { code: "invalid_json" }],
   [concat('{"op":"PING"}\r', Uint8Array.of(0)), { ok: true, pong: true }],
   // Deep nesting.
   ["[".repeat(10_000) + "]".repeat(10_000), { code: "invalid_json" }],
@@ -191,8 +194,8 @@ async function writeInPieces(conn: RawConn, bytes: Uint8Array, rng: Random): Pro
 
 /**
  * Reads reply lines until the daemon closes the connection. Telnet's
- * answers (`IAC` and two bytes, written between two reply lines), due to
- * the telnet commands of the stream, are left out.
+ * answer to a timing mark (`IAC WONT TIMING-MARK`, written between two reply
+ * lines), which random bytes may ask for (`IAC DO TIMING-MARK`), is left out.
  */
 async function readUntilClosed(conn: RawConn, max: number): Promise<Record<string, unknown>[]> {
   const replies = [];

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startInProcess } from "./test_util.ts";
+import { rawConnect, startInProcess } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 /** Reads until `done` says the bytes so far are enough (or the peer closes). */
@@ -158,5 +158,33 @@ testWith()(
     } finally {
       conn.close();
     }
+  },
+);
+
+testWith()(
+  "a client that is not telnet keeps its FF bytes: invalid UTF-8 is invalid_json, no line swallowed, nothing but replies",
+  async () => {
+    await using daemon = await startInProcess({});
+    await using conn = await rawConnect(daemon.port);
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const join = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
+    // FF FE FD in a name (IAC DONT 253 to a telnet reader), FF FE then a newline,
+    // FF FB 01 inside a request: each is invalid UTF-8, each line gets its reply.
+    await conn.write(join(
+      encode('{"cliente":"Ana'),
+      Uint8Array.of(0xff, 0xfe, 0xfd),
+      encode('","productos":["pan"],"direccion":"C 1"}\n'),
+      Uint8Array.of(0xff, 0xfe),
+      encode("\n"),
+      encode('{"op":"PING","x":"'),
+      Uint8Array.of(0xff, 0xfb, 0x01),
+      encode('"}\n{"op":"PING"}\n'),
+    ));
+    const replies = [];
+    for (let i = 0; i < 4; i++) replies.push(await conn.readLine());
+    assert.deepEqual(
+      replies.map((reply) => reply?.error ?? (reply?.pong ? "pong" : JSON.stringify(reply))),
+      ["invalid_json", "invalid_json", "invalid_json", "pong"],
+    );
   },
 );

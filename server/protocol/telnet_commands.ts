@@ -9,20 +9,28 @@
  * (`IAC SB x … IAC SE`), and two-byte commands (`IAC IP` for Ctrl-C,
  * `IAC NOP`, `IAC AYT`, …). Left in the line they made the user's first
  * request `invalid_json`, or a telnet waiting for its timing mark mute for
- * good. So every command is removed wherever it falls (between requests or
- * inside one, split across reads or not), and:
+ * good. But byte FF is also what a client sends that is not telnet at all
+ * (a binary or hostile one, invalid UTF-8 such as FF FE FD), and its
+ * bytes must stay what they are: `invalid_json`, never swallowed with a
+ * newline or made into a valid request. So:
  *
- * - `IAC IP` (Ctrl-C) drops the request being typed ({@linkcode INTERRUPT});
- * - `DO TIMING-MARK`, which telnet sends after Ctrl-C and then hides every
- *   reply until it is answered, is answered `WONT TIMING-MARK`;
+ * - anywhere, `IAC IP` (Ctrl-C) drops the request being typed
+ *   ({@linkcode INTERRUPT}), and `IAC DO TIMING-MARK`, which telnet sends
+ *   after Ctrl-C and then hides every reply until it is answered, is
+ *   answered `WONT TIMING-MARK`; both are removed;
+ * - a connection *negotiates* once an option command (`IAC WILL/WONT/DO/
+ *   DONT x`) comes at the start of a line (as PuTTY's and Windows telnet's
+ *   first bytes, or `telnet`'s on a change of mode) for an option telnet
+ *   has (`x` 0–39 but 10 and 13, which are line ends); from then on every
+ *   command is removed wherever it falls (between requests or inside one,
+ *   split across reads or not), subnegotiations too;
+ * - before that, any other FF is left as it is, for the framing to reject
+ *   (invalid UTF-8, `invalid_json`);
  * - nothing else is answered. The daemon supports no option, and a
  *   request for one left unanswered stays off (RFC 1143): telnet clients
- *   go on as typed. Answering every `DO x`/`WILL x` (`WONT x`/`DONT x`)
- *   would write bytes that are no JSON line to any client whose data holds
- *   FF FB–FE by chance (a binary or hostile one: 4 in 256 of its FF bytes),
- *   between reply lines its reader takes for JSON; the timing mark's three
- *   bytes are a far rarer run. Not `IAC AYT` either, as every line the
- *   daemon writes is a JSON reply to a request.
+ *   go on as typed. Answering every `DO x`/`WILL x` would write bytes that
+ *   are no JSON line between the replies. Not `IAC AYT` either, as every
+ *   line the daemon writes is a JSON reply to a request.
  *
  * Telnet in character mode ends a line with CR NUL (NVT's bare carriage
  * return) rather than CR LF: a NUL right after a CR is taken as LF. A raw
@@ -31,7 +39,8 @@
  * Byte FF (IAC) never occurs in UTF-8, so no JSON client sends a command:
  * a chunk with neither byte FF nor NUL (every chunk of a JSON client) is
  * passed on as it is, after one native scan for each. `IAC IAC` (the data
- * byte FF) and an IAC before a byte that is no command are left in the
+ * byte FF), an IAC before a byte that is no command, and (before the
+ * connection negotiates) every command but those two are left in the
  * stream for the framing to reject (invalid UTF-8).
  *
  * Pure: bytes in, values out; the connection writes the answers.
@@ -75,6 +84,15 @@ const DO = 0xfd;
 const DONT = 0xfe;
 /** The option telnet asks about after Ctrl-C (RFC 860). */
 const TIMING_MARK = 0x06;
+/**
+ * Whether `option` is one telnet has (0–39: RFC 856 to RFC 2217 and the
+ * like), but 10 and 13 (obsolete, and the bytes of a line's end): an option
+ * command for it at a line's start means a telnet client.
+ */
+function isTelnetOption(option: number): boolean {
+  return option <= 39 && option !== LF && option !== CR;
+}
+
 /** `IAC WONT TIMING-MARK`: the answer to `IAC DO TIMING-MARK`. */
 const TIMING_MARK_REFUSED = Uint8Array.of(IAC, WONT, TIMING_MARK);
 
@@ -116,6 +134,12 @@ export class TelnetFilter {
   #subBytes = 0;
   /** Whether the last data byte was a CR (a NUL after it ends a line). */
   #cr = false;
+  /** Whether the next data byte begins a line (none yet, or the last was a LF). */
+  #lineStart = true;
+  /** Whether the command in progress began at the start of a line. */
+  #commandAtLineStart = false;
+  /** Whether the connection negotiates (see the module docs): every command is removed. */
+  #negotiates = false;
   /** Whether `IAC DO TIMING-MARK` came and its answer is not taken yet. */
   #timingMarkDue = false;
 
@@ -141,15 +165,29 @@ export class TelnetFilter {
     if (n === 0) return [];
     if (this.#state === DATA && chunk.indexOf(IAC) === -1 && chunk.indexOf(NUL) === -1) {
       this.#cr = chunk[n - 1] === CR;
+      this.#lineStart = chunk[n - 1] === LF;
       return [chunk];
     }
     const pieces: TelnetPiece[] = [];
     let state = this.#state;
     let cr = this.#cr;
+    let lineStart = this.#lineStart;
     // The data not passed on yet begins at `start`; -1 while in a command. The
     // command in progress began at `command` (-1: in an earlier chunk).
     let start = state === DATA ? 0 : -1;
     let command = -1;
+    /** The command in progress is data after all: from its IAC on, `b` included. */
+    const asData = (i: number, held: number[]) => {
+      if (command === -1) {
+        pieces.push(Uint8Array.from(held));
+        start = i;
+      } else if (start === -1) {
+        start = command;
+      }
+      state = DATA;
+      cr = false;
+      lineStart = false;
+    };
     for (let i = 0; i < n; i++) {
       const b = chunk[i]!;
       switch (state) {
@@ -157,30 +195,33 @@ export class TelnetFilter {
           if (b === IAC) {
             command = i;
             state = COMMAND;
+            this.#commandAtLineStart = lineStart;
           } else if (b === NUL && cr) {
             if (i > start) pieces.push(chunk.subarray(start, i));
             pieces.push(LF_PIECE);
             start = i + 1;
             cr = false;
+            lineStart = true;
           } else {
             cr = b === CR;
+            lineStart = b === LF;
           }
           break;
-        case COMMAND:
-          if (b < FIRST_COMMAND || b === IAC) {
-            // `IAC IAC`, or an IAC before no command: data, for the framing to reject.
-            if (command === -1) {
-              pieces.push(IAC_PIECE);
-              start = i;
-            }
-            state = DATA;
-            cr = false;
+        case COMMAND: {
+          const verb = b >= WILL && b <= DONT;
+          if (
+            b < FIRST_COMMAND || b === IAC ||
+            (!this.#negotiates && !verb && b !== IP)
+          ) {
+            // `IAC IAC`, an IAC before no command, or a command of a client
+            // that does not negotiate: data, for the framing to reject.
+            asData(i, [IAC]);
             if (b !== IAC) i--; // the byte after the IAC is data of its own
             break;
           }
           if (start !== -1 && command > start) pieces.push(chunk.subarray(start, command));
           start = -1;
-          if (b >= WILL && b <= DONT) {
+          if (verb) {
             this.#verb = b;
             state = OPTION;
           } else if (b === SB) {
@@ -192,8 +233,20 @@ export class TelnetFilter {
             start = i + 1;
           }
           break;
+        }
         case OPTION:
-          this.#answer(this.#verb, b);
+          if (this.#verb === DO && b === TIMING_MARK) {
+            this.#timingMarkDue = true;
+          } else if (!this.#negotiates) {
+            if (this.#commandAtLineStart && isTelnetOption(b)) {
+              this.#negotiates = true;
+            } else {
+              // Not telnet's: IAC, the verb and this byte are data.
+              asData(i, [IAC, this.#verb]);
+              i--;
+              break;
+            }
+          }
           state = DATA;
           start = i + 1;
           break;
@@ -226,12 +279,13 @@ export class TelnetFilter {
       }
     }
     if (state === DATA) {
-      if (start < n) pieces.push(start === 0 ? chunk : chunk.subarray(start));
-    } else if (state === COMMAND && start !== -1 && command > start) {
-      pieces.push(chunk.subarray(start, command));
+      if (start !== -1 && start < n) pieces.push(start === 0 ? chunk : chunk.subarray(start));
+    } else if (state === COMMAND || state === OPTION) {
+      if (start !== -1 && command > start) pieces.push(chunk.subarray(start, command));
     }
     this.#state = state;
     this.#cr = cr;
+    this.#lineStart = lineStart;
     return pieces;
   }
 
@@ -261,10 +315,5 @@ export class TelnetFilter {
     if (!this.#timingMarkDue) return null;
     this.#timingMarkDue = false;
     return TIMING_MARK_REFUSED;
-  }
-
-  /** `DO TIMING-MARK` is answered `WONT TIMING-MARK`; no other command is. */
-  #answer(verb: number, option: number): void {
-    if (verb === DO && option === TIMING_MARK) this.#timingMarkDue = true;
   }
 }

@@ -19,6 +19,8 @@ const ECHO = 0x01;
 const SGA = 0x03;
 const TIMING_MARK = 0x06;
 const NAWS = 0x1f;
+/** What PuTTY sends first (IAC WILL NAWS): from then on the connection negotiates. */
+const HELLO = [IAC, WILL, NAWS];
 
 /**
  * What a filter makes of `chunks` fed one after the other, then the end of
@@ -57,13 +59,13 @@ Deno.test("TelnetFilter passes a chunk with no byte FF and no NUL on as it is", 
   assert.equal(filter.end(), null);
 });
 
-Deno.test("TelnetFilter removes every two-byte command, wherever it falls", () => {
+Deno.test("TelnetFilter removes every two-byte command, wherever it falls, once the client negotiates", () => {
   // NOP DM BRK AO AYT EC EL GA, a stray SE, and EOF SUSP ABORT EOR (RFC 1184, RFC 885).
   for (
     const command of [0xf1, 0xf2, 0xf3, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, SE, 0xec, 0xed, 0xee, 0xef]
   ) {
     const got = filterWithAnswers([
-      bytes([IAC, command], '{"op":', [IAC, command], '"PING"}', [IAC, command], "\n", [
+      bytes(HELLO, [IAC, command], '{"op":', [IAC, command], '"PING"}', [IAC, command], "\n", [
         IAC,
         command,
       ]),
@@ -75,6 +77,41 @@ Deno.test("TelnetFilter removes every two-byte command, wherever it falls", () =
       `command ${command.toString(16)} is not answered (AYT neither)`,
     );
   }
+});
+
+Deno.test("TelnetFilter leaves a client that does not negotiate its bytes: invalid UTF-8 stays invalid, no newline is swallowed", () => {
+  const kept = [
+    // Invalid UTF-8 in a request: not made valid by taking FF FE FD out.
+    bytes('{"cliente":"Ana', [IAC, DONT, 0xfd], '","productos":["pan"],"direccion":"C 1"}\n'),
+    // A line of junk: FF FE then the newline (option 10 is a line's end, not an option).
+    bytes([IAC, DONT], "\n"),
+    bytes([IAC, DONT, 0xfd], "\n"),
+    // An option command inside a line is no telnet client's first bytes.
+    bytes('{"a":"', [IAC, WILL, ECHO], '"}\n'),
+    bytes('{"a":"x', [IAC, DONT], '"}\n'),
+    // Subnegotiation and two-byte commands other than Ctrl-C: data until the client negotiates.
+    bytes([IAC, SB, NAWS, 0], "\n"),
+    bytes('{"a":"', [IAC, 0xf1, IAC, 0xf6], '"}\n'),
+  ];
+  for (const stream of kept) {
+    assert.deepEqual(filterAll([stream]), [...stream], String([...stream]));
+    for (let at = 0; at <= stream.length; at++) {
+      assert.deepEqual(filterAll([stream.subarray(0, at), stream.subarray(at)]), [...stream]);
+    }
+  }
+  // Framed, the request with FF FE FD is invalid UTF-8, as before.
+  const framer = new RequestFramer();
+  const frames = [];
+  for (const piece of new TelnetFilter().push(kept[0]!)) {
+    if (piece !== INTERRUPT) frames.push(...framer.push(piece));
+  }
+  assert.deepEqual(frames, [{ kind: "bad_utf8" }]);
+  // An option command at the start of a line (after a request, as telnet's on a
+  // change of mode) makes a negotiating client of it: its commands go from then on.
+  assert.deepEqual(
+    filterAll([bytes('{"op":"PING"}\n', [IAC, DO, ECHO], '{"a":"', [IAC, 0xf1], '"}\n')]),
+    data('{"op":"PING"}\n{"a":""}\n'),
+  );
 });
 
 Deno.test("TelnetFilter: IAC IP (Ctrl-C) stands as an interrupt where it was", () => {
@@ -119,6 +156,7 @@ Deno.test("TelnetFilter owes the timing mark's answer once until it is taken: a 
 Deno.test("TelnetFilter removes a subnegotiation, escaped IACs and all", () => {
   const got = filterWithAnswers([
     bytes(
+      HELLO,
       '{"op"',
       [IAC, SB, NAWS, 0, 80, 0, 24, IAC, SE],
       ':"PING"}\n',
@@ -129,7 +167,7 @@ Deno.test("TelnetFilter removes a subnegotiation, escaped IACs and all", () => {
   assert.deepEqual(got.data, data('{"op":"PING"}\n\n'));
   assert.deepEqual(got.answers, []);
   // An IAC and a command within it ends it (no IAC SE came): the command is taken as such.
-  assert.deepEqual(filterAll([bytes([IAC, SB, NAWS, 0, 80, IAC, IP], "{}\n")]), [
+  assert.deepEqual(filterAll([bytes(HELLO, [IAC, SB, NAWS, 0, 80, IAC, IP], "{}\n")]), [
     -1,
     ...data("{}\n"),
   ]);
@@ -139,7 +177,7 @@ Deno.test(`TelnetFilter gives up a subnegotiation that never ends after ${MAX_SU
   const filter = new TelnetFilter();
   // Within the limit (its option byte counts), everything is skipped, however it is cut.
   const skipped = filterAll(
-    [bytes([IAC, SB, NAWS]), new Uint8Array(MAX_SUBNEGOTIATION_BYTES - 2)],
+    [bytes(HELLO, [IAC, SB, NAWS]), new Uint8Array(MAX_SUBNEGOTIATION_BYTES - 2)],
     filter,
     false,
   );
@@ -151,7 +189,7 @@ Deno.test(`TelnetFilter gives up a subnegotiation that never ends after ${MAX_SU
   );
   // A million bytes of it: the pieces passed on are views of the chunks, nothing is kept.
   const huge = new TelnetFilter();
-  huge.push(bytes([IAC, SB, 24]));
+  huge.push(bytes(HELLO, [IAC, SB, 24]));
   const after = huge.push(new Uint8Array(1_000_000).fill(0x41));
   assert.equal(after.length, 1);
   assert.equal((after[0] as Uint8Array).length, 1_000_000 - (MAX_SUBNEGOTIATION_BYTES - 1));
@@ -181,7 +219,7 @@ Deno.test("TelnetFilter takes CR NUL (telnet in character mode) as a line's end,
   ]);
   assert.deepEqual(filterAll([bytes('{"op":"PING"}\r'), bytes([0])]), data('{"op":"PING"}\r\n'));
   // A command between them changes nothing: they are next to each other in the data.
-  assert.deepEqual(filterAll([bytes("{}\r", [IAC, 0xf1, 0])]), data("{}\r\n"));
+  assert.deepEqual(filterAll([bytes(HELLO, "{}\r", [IAC, 0xf1, 0])]), data("{}\r\n"));
   // A NUL after anything else is left to the framing (never valid JSON).
   assert.deepEqual(filterAll([bytes("{", [0], "}\n", [0])]), data("{", [0], "}\n", [0]));
   assert.deepEqual(filterAll([bytes("{}\r"), bytes("\r", [0])]), data("{}\r\r\n"));
@@ -236,7 +274,7 @@ Deno.test("TelnetFilter: a stream of every kind cut at every byte offset, and a 
 Deno.test("TelnetFilter.end() gives back a command cut by the end of input, as data; drops a subnegotiation", () => {
   assert.deepEqual(filterAll([bytes("{}", [IAC])]), data("{}", [IAC]));
   assert.deepEqual(filterAll([bytes("{}", [IAC, DO])]), data("{}", [IAC, DO]));
-  assert.deepEqual(filterAll([bytes("{}", [IAC, SB, NAWS, 0])]), data("{}"));
+  assert.deepEqual(filterAll([bytes(HELLO, "{}", [IAC, SB, NAWS, 0])]), data("{}"));
   const filter = new TelnetFilter();
   filter.push(bytes([IAC]));
   filter.end();
