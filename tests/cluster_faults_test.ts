@@ -751,9 +751,11 @@ pgTest({
     const placed = await ask(a.port, { ...order(), cliente: "wait-60000" });
     assert.equal(placed.ok, true);
     await waitUntil(
-      async () => (await readPgRows(cluster.db)).some((r) => r.estado === "en proceso"),
+      async () =>
+        (await readPgRows(cluster.db)).some((r) => r.estado === "en proceso" && r.worker !== null),
       { what: "A running it" },
     );
+    const [running] = await readPgRows(cluster.db);
     a.kill("SIGKILL");
     await a.exited;
     const b = await cluster.start("B");
@@ -764,6 +766,18 @@ pgTest({
       /attempt 1 of 1 \(--max-intentos\) ended before it did/,
     );
     assert.match(b.output(), /order\.failed/);
+    // As on SQLite: the attempts that ran (the one taken over never did), with
+    // the start and worker of the attempt cut short; an end of B's run, with no time of its own.
+    assert.deepEqual(
+      [done.pedido.intentos, done.pedido.fecha_inicio, done.pedido.worker],
+      [1, running!.fecha_inicio!.toISOString(), running!.worker],
+    );
+    const stats = await ask(b.port, { op: "STATS" });
+    assert.deepEqual(
+      [stats.stats.errores, stats.stats.duracion_ms.max],
+      [1, null],
+      JSON.stringify(stats),
+    );
   },
 });
 

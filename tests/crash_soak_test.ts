@@ -310,6 +310,10 @@ testWith("read", "write", "run", "env")(
     await other.write(`{"op":"ESTADO","id":${ended?.id}}\n`);
     const detail = ((await other.readLine())?.pedido as { detalle_error: string }).detalle_error;
     assert.match(detail, /attempt 2 of 2 \(--max-intentos\) ended before it did/);
+    // Ended by this run (STATS errores), with no processing time of its own.
+    await other.write('{"op":"STATS"}\n');
+    const stats = (await other.readLine())?.stats as { errores: number; listos: number };
+    assert.deepEqual([stats.errores, stats.listos], [1, 1]);
     third.kill("SIGTERM");
     assert.equal((await third.exited()).code, 0);
   },

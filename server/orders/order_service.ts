@@ -435,7 +435,11 @@ export class OrderService {
     return rows.length;
   }
 
-  /** Ends `error` an order whose last attempt allowed was cut short by the daemon's end. */
+  /**
+   * Ends `error` an order whose last attempt allowed was cut short by the
+   * daemon's end: an order ended by this run (STATS `errores`), with no
+   * processing time of this run's.
+   */
   async #endInterrupted(pedido: Pedido): Promise<void> {
     await this.#store.markFinished(pedido.id, {
       estado: "error",
@@ -446,6 +450,7 @@ export class OrderService {
         maxAttempts: this.#retry.maxAttempts,
       }),
     });
+    this.#counters.ended("error");
   }
 
   /**

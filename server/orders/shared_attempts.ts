@@ -131,15 +131,18 @@ export class SharedAttempts {
     const held = active.add(pedido, permit!);
     // With a processor module, an attempt cut short by its daemon's end
     // counts as failed (the module may be what ended it): after the last one
-    // allowed, the order taken over ends `error` instead of running again.
-    // (`intentos` then counts this attempt too, which never starts.)
+    // allowed, the order taken over ends `error` instead of running again,
+    // as on SQLite: `intentos`, its start and its worker those of the attempt
+    // cut short (the one claimed here never runs).
     const cutShort = claimed.attempt - 1;
     if (claimed.takenOver && this.#o.processor && this.#retry.delayAfter(cutShort) === null) {
       const at = iso(Date.now());
       const { maxAttempts } = this.#retry;
       const detalle = logInterrupted(logger, { id: lease.id, attempt: cutShort, maxAttempts });
       const outcome: Outcome = { estado: "error", at, detalle };
-      this.#settling.track(this.#finish(lease, { outcome, worker: 1, startedAt: at }));
+      const { startedAt = null, worker = null } = claimed.cutShort ?? {};
+      const end = { outcome, worker, startedAt: startedAt ?? at, notRun: true };
+      this.#settling.track(this.#finish(lease, end));
       return;
     }
     // The claim counted this attempt in `intentos`; a processor sees the order
@@ -220,14 +223,17 @@ export class SharedAttempts {
   async #finish(lease: Lease, end: AttemptEnd): Promise<void> {
     const { id } = lease;
     this.#o.active.move(id, "cerrando");
+    const intentos = end.notRun ? lease.attempt - 1 : lease.attempt;
     const recorded = await this.#settle(
       lease,
       () => this.#o.store.finishAttempt(lease, end),
-      (stored) => stored.intentos === lease.attempt && stored.estado === end.outcome.estado,
+      (stored) => stored.intentos === intentos && stored.estado === end.outcome.estado,
     );
     if (recorded) {
       const started = Date.parse(end.startedAt);
-      this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
+      // No attempt ran here: an end, but no processing time of this run's.
+      if (end.notRun) this.#o.counters.ended(end.outcome.estado);
+      else this.#o.counters.ended(end.outcome.estado, Date.parse(end.outcome.at) - started);
       this.#o.logger.debug("order.finished", { id, estado: end.outcome.estado });
     }
     this.#drop(lease);

@@ -38,6 +38,11 @@ export interface ClaimedOrder extends Lease {
   pedido: Pedido;
   /** Whether it was taken over from a daemon whose lease ran out. */
   takenOver: boolean;
+  /**
+   * Taken over: the attempt cut short, as it was (its start and worker,
+   * null where none was recorded), for an order that may not run again.
+   */
+  cutShort?: { startedAt: string | null; worker: number | null };
 }
 
 /**
@@ -108,10 +113,16 @@ export interface ClaimOptions {
 /** How an attempt of a claimed order ended, with when and where it ran. */
 export interface AttemptEnd {
   outcome: Outcome;
-  /** The worker (1-based) that ran it. */
-  worker: number;
+  /** The worker (1-based) that ran it; null for an attempt never run here ({@linkcode AttemptEnd.notRun}) whose worker is not known. */
+  worker: number | null;
   /** When it started on the worker, ISO 8601 UTC. */
   startedAt: string;
+  /**
+   * The end of an order taken over that may not run again: the attempt
+   * claimed never ran, so `intentos` goes back to the attempts that did
+   * (`worker` and `startedAt` are then the attempt cut short's).
+   */
+  notRun?: boolean;
 }
 
 /** The shared part of a store several daemons use at once. */

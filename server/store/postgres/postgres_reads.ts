@@ -50,17 +50,20 @@ const CLAIM = `UPDATE pedidos p SET ${START_ATTEMPT}
  * Orders whose lease ran out (their daemon died or stalled): taken over,
  * but for those this daemon still holds (`$5`, a JSON array of ids).
  * (`statement_timestamp()`, being stable, bounds the index of leases; the
- * volatile `clock_timestamp()` would make it read every entry.) Through
- * the primary key, as {@linkcode CLAIM}.
+ * volatile `clock_timestamp()` would make it read every entry.) Each comes
+ * with the start and worker of the attempt cut short (`inicio_antes`,
+ * `worker_antes`): an order that may not run again is ended with them, as
+ * on SQLite. The few rows taken reach the table through the primary key.
  */
-const TAKEOVER = `UPDATE pedidos p SET ${START_ATTEMPT}
-  WHERE p.id = ANY(ARRAY(
-    SELECT id FROM pedidos
+const TAKEOVER = `WITH cut AS (
+    SELECT id, fecha_inicio AS inicio_antes, worker AS worker_antes FROM pedidos
     WHERE estado = 'en proceso' AND lease_hasta < statement_timestamp()
       AND id <> ALL(ARRAY(SELECT jsonb_array_elements_text($5::text::jsonb)::bigint))
     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-  ))
-  RETURNING ${P_COLUMNS}`;
+  )
+  UPDATE pedidos p SET ${START_ATTEMPT}
+  FROM cut WHERE p.id = cut.id
+  RETURNING ${P_COLUMNS}, cut.inicio_antes, cut.worker_antes`;
 
 /** Extends leases still held (`$4`: the lease's length, ms). */
 const RENEW = fencedUpdate("lease_hasta = clock_timestamp() + $4::int * interval '1 millisecond'");
@@ -189,9 +192,10 @@ export class PostgresReads {
     const { limit, at, nodeId, leaseMs } = options;
     const params = (n: number) => [n, nodeId, leaseMs, at];
     const holding = JSON.stringify(options.holding ?? []);
-    const taken: PedidoRow[] = options.takeover
+    type CutRow = PedidoRow & { inicio_antes: Date | null; worker_antes: number | null };
+    const taken: CutRow[] = options.takeover
       ? [
-        ...await sql.unsafe<PedidoRow[]>(TAKEOVER, [...params(limit), holding], {
+        ...await sql.unsafe<CutRow[]>(TAKEOVER, [...params(limit), holding], {
           prepare: true,
         }),
       ]
@@ -199,9 +203,19 @@ export class PostgresReads {
     const fresh: PedidoRow[] = taken.length < limit
       ? [...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - taken.length), { prepare: true })]
       : [];
-    const orders = (rows: PedidoRow[], takenOver: boolean) =>
-      rows.map((row) => ({ id: row.id, pedido: toPedido(row), attempt: row.intentos, takenOver }));
-    return [...orders(taken, true), ...orders(fresh, false)].sort((a, b) => a.id - b.id);
+    const order = (row: PedidoRow, takenOver: boolean): ClaimedOrder => ({
+      id: row.id,
+      pedido: toPedido(row),
+      attempt: row.intentos,
+      takenOver,
+    });
+    return [
+      ...taken.map((row): ClaimedOrder => ({
+        ...order(row, true),
+        cutShort: { startedAt: row.inicio_antes?.toISOString() ?? null, worker: row.worker_antes },
+      })),
+      ...fresh.map((row) => order(row, false)),
+    ].sort((a, b) => a.id - b.id);
   }
 
   /**
