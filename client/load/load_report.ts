@@ -66,10 +66,15 @@ export function formatProgress(progress: LoadProgress, columns = Infinity): stri
   const width = Math.max(1, columns - 1);
   const line = long.join(" · ");
   if ([...line].length <= width) return line;
-  const short = [head, `env ${enviados}`, `acept ${aceptados}`, `rech ${rechazados}`];
-  short.push(`err ${errores}`, `${Math.round(progress.porSegundo)}/s`);
-  if (listos !== null) short.push(`listos ${listos}`);
-  const compact = short.join(" ");
+  const compact = [
+    head,
+    `env ${enviados}`,
+    `acept ${aceptados}`,
+    `rech ${rechazados}`,
+    `err ${errores}`,
+    `${Math.round(progress.porSegundo)}/s`,
+    ...(listos === null ? [] : [`listos ${listos}`]),
+  ].join(" ");
   const chars = [...compact];
   return chars.length <= width ? compact : chars.slice(0, width).join("");
 }

@@ -220,9 +220,7 @@ function found<R extends { id: number }>(request: R): R {
     );
   }
   if (request.id < 1) {
-    const named = request.id < Number.MIN_SAFE_INTEGER
-      ? ""
-      : ` ${request.id === 0 ? 0 : request.id}`;
+    const named = request.id < Number.MIN_SAFE_INTEGER ? "" : ` ${request.id}`; // `${-0}` is "0"
     throw new ProtocolError("not_found", `❌ No existe el pedido${named}: los ids empiezan en 1.`);
   }
   return request;

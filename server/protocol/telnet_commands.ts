@@ -176,10 +176,13 @@ export class TelnetFilter {
     // command in progress began at `command` (-1: in an earlier chunk).
     let start = state === DATA ? 0 : -1;
     let command = -1;
-    /** The command in progress is data after all: from its IAC on, `b` included. */
-    const asData = (i: number, held: number[]) => {
+    /**
+     * The command in progress is data after all, from its IAC on; the data
+     * goes on at `i` (the caller reads that byte again, or not).
+     */
+    const asData = (i: number) => {
       if (command === -1) {
-        pieces.push(Uint8Array.from(held));
+        pieces.push(this.#commandBytes(state)!); // begun in an earlier chunk
         start = i;
       } else if (start === -1) {
         start = command;
@@ -215,7 +218,7 @@ export class TelnetFilter {
           ) {
             // `IAC IAC`, an IAC before no command, or a command of a client
             // that does not negotiate: data, for the framing to reject.
-            asData(i, [IAC]);
+            asData(i);
             if (b !== IAC) i--; // the byte after the IAC is data of its own
             break;
           }
@@ -242,7 +245,7 @@ export class TelnetFilter {
               this.#negotiates = true;
             } else {
               // Not telnet's: IAC, the verb and this byte are data.
-              asData(i, [IAC, this.#verb]);
+              asData(i);
               i--;
               break;
             }
@@ -300,6 +303,11 @@ export class TelnetFilter {
     const state = this.#state;
     this.#state = DATA;
     this.#cr = false;
+    return this.#commandBytes(state);
+  }
+
+  /** The bytes of a command begun in `state` (`IAC`, or `IAC` and a verb), or null in no such state. */
+  #commandBytes(state: number): Uint8Array | null {
     if (state === COMMAND) return IAC_PIECE;
     if (state === OPTION) return Uint8Array.of(IAC, this.#verb);
     return null;
