@@ -178,13 +178,33 @@ testWith()(
       encode("\n"),
       encode('{"op":"PING","x":"'),
       Uint8Array.of(0xff, 0xfb, 0x01),
-      encode('"}\n{"op":"PING"}\n'),
+      encode('"}\n'),
+      // Telnet's Ctrl-C in halves: IAC DO TIMING-MARK in a name (no 'Ana' made
+      // of it, and no answer before the reply), IAC IP after junk (the junk is
+      // not dropped), IAC IP alone on a line (the line is not swallowed).
+      encode('{"cliente":"A'),
+      Uint8Array.of(0xff, 0xfd, 0x06),
+      encode('na","productos":["pan"],"direccion":"C 1"}\n'),
+      Uint8Array.of(0x80, 0x81),
+      encode("garbage"),
+      Uint8Array.of(0xff, 0xf4),
+      encode('{"op":"PING"}\n'),
+      Uint8Array.of(0xff, 0xf4),
+      encode('\n{"op":"PING"}\n'),
     ));
     const replies = [];
-    for (let i = 0; i < 4; i++) replies.push(await conn.readLine());
+    for (let i = 0; i < 7; i++) replies.push(await conn.readLine());
     assert.deepEqual(
       replies.map((reply) => reply?.error ?? (reply?.pong ? "pong" : JSON.stringify(reply))),
-      ["invalid_json", "invalid_json", "invalid_json", "pong"],
+      [
+        "invalid_json",
+        "invalid_json",
+        "invalid_json",
+        "invalid_json",
+        "invalid_json",
+        "invalid_json",
+        "pong",
+      ],
     );
   },
 );

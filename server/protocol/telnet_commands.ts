@@ -14,18 +14,22 @@
  * bytes must stay what they are: `invalid_json`, never swallowed with a
  * newline or made into a valid request. So:
  *
- * - anywhere, `IAC IP` (Ctrl-C) drops the request being typed
- *   ({@linkcode INTERRUPT}), and `IAC DO TIMING-MARK`, which telnet sends
- *   after Ctrl-C and then hides every reply until it is answered, is
- *   answered `WONT TIMING-MARK`; both are removed;
+ * - anywhere, telnet's Ctrl-C, `IAC IP IAC DO TIMING-MARK` (FF F4 FF FD
+ *   06, split across reads or not), drops the request being typed
+ *   ({@linkcode INTERRUPT}) and is removed; its timing mark, until it is
+ *   answered, makes telnet hide every reply, so it is answered
+ *   `WONT TIMING-MARK`;
  * - a connection *negotiates* once an option command (`IAC WILL/WONT/DO/
  *   DONT x`) comes at the start of a line (as PuTTY's and Windows telnet's
  *   first bytes, or `telnet`'s on a change of mode) for an option telnet
  *   has (`x` 0–39 but 10 and 13, which are line ends); from then on every
  *   command is removed wherever it falls (between requests or inside one,
- *   split across reads or not), subnegotiations too;
+ *   split across reads or not), subnegotiations too, and `IAC IP` and
+ *   `IAC DO TIMING-MARK` are each acted on alone;
  * - before that, any other FF is left as it is, for the framing to reject
- *   (invalid UTF-8, `invalid_json`);
+ *   (invalid UTF-8, `invalid_json`): `IAC IP` or `IAC DO TIMING-MARK` alone
+ *   too, so that no such bytes inside a request make it valid, swallow its
+ *   line, or put an answer that is no JSON before its reply;
  * - nothing else is answered. The daemon supports no option, and a
  *   request for one left unanswered stays off (RFC 1143): telnet clients
  *   go on as typed. Answering every `DO x`/`WILL x` would write bytes that
@@ -40,15 +44,15 @@
  * a chunk with neither byte FF nor NUL (every chunk of a JSON client) is
  * passed on as it is, after one native scan for each. `IAC IAC` (the data
  * byte FF), an IAC before a byte that is no command, and (before the
- * connection negotiates) every command but those two are left in the
- * stream for the framing to reject (invalid UTF-8).
+ * connection negotiates) every command but Ctrl-C's whole sequence are left
+ * in the stream for the framing to reject (invalid UTF-8).
  *
  * Pure: bytes in, values out; the connection writes the answers.
  *
  * @module
  */
 
-/** Stands, among the data, where `IAC IP` was: the request being typed is dropped there. */
+/** Stands, among the data, where Ctrl-C (`IAC IP`) was: the request being typed is dropped there. */
 export const INTERRUPT = "interrupt";
 
 /** What {@linkcode TelnetFilter.push} yields, in stream order: data to frame, or {@linkcode INTERRUPT}. */
@@ -106,6 +110,12 @@ const OPTION = 2;
 const SUB = 3;
 /** After an IAC within a subnegotiation. */
 const SUB_COMMAND = 4;
+/** Before the client negotiates: after `IAC IP`, Ctrl-C only if `IAC DO TIMING-MARK` follows. */
+const CTRL_C = 5;
+/** After `IAC IP IAC`, the same. */
+const CTRL_C_IAC = 6;
+/** After `IAC IP IAC DO`, the same. */
+const CTRL_C_DO = 7;
 
 const LF_PIECE = Uint8Array.of(LF);
 const IAC_PIECE = Uint8Array.of(IAC);
@@ -227,6 +237,8 @@ export class TelnetFilter {
           if (verb) {
             this.#verb = b;
             state = OPTION;
+          } else if (b === IP && !this.#negotiates) {
+            state = CTRL_C; // Ctrl-C only with its timing mark after it
           } else if (b === SB) {
             this.#subBytes = 0;
             state = SUB;
@@ -238,9 +250,7 @@ export class TelnetFilter {
           break;
         }
         case OPTION:
-          if (this.#verb === DO && b === TIMING_MARK) {
-            this.#timingMarkDue = true;
-          } else if (!this.#negotiates) {
+          if (!this.#negotiates) {
             if (this.#commandAtLineStart && isTelnetOption(b)) {
               this.#negotiates = true;
             } else {
@@ -250,8 +260,27 @@ export class TelnetFilter {
               break;
             }
           }
+          if (this.#verb === DO && b === TIMING_MARK) this.#timingMarkDue = true;
           state = DATA;
           start = i + 1;
+          break;
+        case CTRL_C:
+        case CTRL_C_IAC:
+        case CTRL_C_DO:
+          if (state === CTRL_C && b === IAC) {
+            state = CTRL_C_IAC;
+          } else if (state === CTRL_C_IAC && b === DO) {
+            state = CTRL_C_DO;
+          } else if (state === CTRL_C_DO && b === TIMING_MARK) {
+            pieces.push(INTERRUPT);
+            this.#timingMarkDue = true;
+            state = DATA;
+            start = i + 1;
+          } else {
+            // Not Ctrl-C's sequence: its bytes so far are data, and this one is read again.
+            asData(i);
+            i--;
+          }
           break;
         case SUB:
           if (b === IAC) {
@@ -283,7 +312,8 @@ export class TelnetFilter {
     }
     if (state === DATA) {
       if (start !== -1 && start < n) pieces.push(start === 0 ? chunk : chunk.subarray(start));
-    } else if (state === COMMAND || state === OPTION) {
+    } else if (state !== SUB && state !== SUB_COMMAND) {
+      // Within a command: the data before it goes on.
       if (start !== -1 && command > start) pieces.push(chunk.subarray(start, command));
     }
     this.#state = state;
@@ -293,9 +323,9 @@ export class TelnetFilter {
   }
 
   /**
-   * The end of input: a command cut by it (`IAC`, or `IAC` and a verb) is
-   * data after all, for the framing to reject; a subnegotiation cut by it
-   * is dropped.
+   * The end of input: a command cut by it (`IAC`, `IAC` and a verb, or
+   * part of Ctrl-C's sequence before the client negotiates) is data after
+   * all, for the framing to reject; a subnegotiation cut by it is dropped.
    *
    * @returns Those bytes, or null for none.
    */
@@ -306,11 +336,22 @@ export class TelnetFilter {
     return this.#commandBytes(state);
   }
 
-  /** The bytes of a command begun in `state` (`IAC`, or `IAC` and a verb), or null in no such state. */
+  /** The bytes of a command begun in `state` (`IAC`, `IAC` and a verb, part of Ctrl-C's), or null in no such state. */
   #commandBytes(state: number): Uint8Array | null {
-    if (state === COMMAND) return IAC_PIECE;
-    if (state === OPTION) return Uint8Array.of(IAC, this.#verb);
-    return null;
+    switch (state) {
+      case COMMAND:
+        return IAC_PIECE;
+      case OPTION:
+        return Uint8Array.of(IAC, this.#verb);
+      case CTRL_C:
+        return Uint8Array.of(IAC, IP);
+      case CTRL_C_IAC:
+        return Uint8Array.of(IAC, IP, IAC);
+      case CTRL_C_DO:
+        return Uint8Array.of(IAC, IP, IAC, DO);
+      default:
+        return null;
+    }
   }
 
   /**

@@ -92,6 +92,16 @@ Deno.test("TelnetFilter leaves a client that does not negotiate its bytes: inval
     // Subnegotiation and two-byte commands other than Ctrl-C: data until the client negotiates.
     bytes([IAC, SB, NAWS, 0], "\n"),
     bytes('{"a":"', [IAC, 0xf1, IAC, 0xf6], '"}\n'),
+    // Half of Ctrl-C's IAC IP IAC DO TIMING-MARK, or some of it and then other bytes: data.
+    bytes('{"cliente":"A', [IAC, DO, TIMING_MARK], 'na"}\n'),
+    bytes([0x80, 0x81], "garbage", [IAC, IP], '{"op":"PING"}\n'),
+    bytes([IAC, IP], "\n"),
+    bytes('{"a":"', [IAC, IP, IAC], '"}\n'),
+    bytes('{"a":"', [IAC, IP, IAC, DO], '"}\n'),
+    bytes('{"a":"', [IAC, IP, IAC, DO, ECHO], '"}\n'),
+    bytes('{"a":"', [IAC, IP, IAC, IAC, IP, IAC, WILL, TIMING_MARK], '"}\n'),
+    bytes([IAC, IP]),
+    bytes([IAC, IP, IAC, DO]),
   ];
   for (const stream of kept) {
     assert.deepEqual(filterAll([stream]), [...stream], String([...stream]));
@@ -114,11 +124,21 @@ Deno.test("TelnetFilter leaves a client that does not negotiate its bytes: inval
   );
 });
 
-Deno.test("TelnetFilter: IAC IP (Ctrl-C) stands as an interrupt where it was", () => {
-  assert.deepEqual(
-    filterAll([bytes('{"op":"PI', [IAC, IP, IAC, DO, TIMING_MARK], "x\n")]),
-    [...data('{"op":"PI'), -1, ...data("x\n")],
-  );
+Deno.test("TelnetFilter: telnet's Ctrl-C (IAC IP IAC DO TIMING-MARK) stands as an interrupt where it was, cut anywhere", () => {
+  const stream = bytes('{"op":"PI', [IAC, IP, IAC, DO, TIMING_MARK], "x\n");
+  const expected = [...data('{"op":"PI'), -1, ...data("x\n")];
+  assert.deepEqual(filterAll([stream]), expected);
+  for (let at = 0; at <= stream.length; at++) {
+    const filter = new TelnetFilter();
+    assert.deepEqual(filterAll([stream.subarray(0, at), stream.subarray(at)], filter), expected);
+    assert.deepEqual([...filter.takeAnswers() ?? []], [IAC, WONT, TIMING_MARK], `cut at ${at}`);
+  }
+  // Once the client negotiates, IAC IP alone is Ctrl-C too (and IAC DO TIMING-MARK alone is answered).
+  const alone = filterWithAnswers([bytes(HELLO, "{", [IAC, IP], "}\n", [IAC, DO, TIMING_MARK])]);
+  assert.deepEqual(alone.data, [...data("{"), -1, ...data("}\n")]);
+  assert.deepEqual(alone.answers, [IAC, WONT, TIMING_MARK]);
+  // Before, neither alone is answered.
+  assert.deepEqual(filterWithAnswers([bytes("{", [IAC, DO, TIMING_MARK], "}\n")]).answers, []);
 });
 
 Deno.test("TelnetFilter removes option negotiation and answers only Ctrl-C's timing mark", () => {
@@ -202,8 +222,8 @@ Deno.test("TelnetFilter leaves IAC IAC (data byte FF) and an IAC before no comma
     // Cut between the two bytes, the same.
     assert.deepEqual(filterAll([stream.subarray(0, 7), stream.subarray(7)]), [...stream]);
   }
-  // IAC IAC IAC IP: an escaped FF, then Ctrl-C.
-  assert.deepEqual(filterAll([bytes([IAC, IAC, IAC, IP])]), [IAC, IAC, -1]);
+  // IAC IAC, then Ctrl-C: an escaped FF, then the interrupt.
+  assert.deepEqual(filterAll([bytes([IAC, IAC, IAC, IP, IAC, DO, TIMING_MARK])]), [IAC, IAC, -1]);
   // Framed, it is invalid UTF-8 as before.
   const framer = new RequestFramer();
   const frames = [];
