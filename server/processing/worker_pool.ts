@@ -70,11 +70,22 @@ export interface WorkerPoolOptions {
   /**
    * How long a worker has to load (its processor module included) before it
    * is given up: a module whose top-level `await` never settles fails the
-   * start, naming the module, rather than leaving the daemon waiting.
+   * start, naming the module, rather than leaving the daemon waiting. Each
+   * worker's time counts from when it begins to load, not from the start of
+   * the pool (see `startConcurrency`).
    *
    * @default 30000
    */
   loadTimeoutMs?: number;
+  /**
+   * How many workers load at once at the start. Loading is mostly CPU
+   * (an isolate, the module graph compiled), so a thousand begun together
+   * share the cores and none is ready within its time (1024 on 2 cores:
+   * none in 30 s, though one after the other they all are in about 26 s).
+   *
+   * @default {navigator.hardwareConcurrency, at least 2}
+   */
+  startConcurrency?: number;
 }
 
 /** A job's worker threw, died or hung. */
@@ -232,11 +243,20 @@ export class WorkerPool implements ProcessorPool {
       throw new RangeError(`Cannot start pool: size must be 1 or more, got ${options.size}`);
     }
     const pool = new WorkerPool(options);
+    const lanes = Math.min(
+      options.size,
+      Math.max(1, options.startConcurrency ?? Math.max(2, navigator.hardwareConcurrency || 2)),
+    );
+    let next = 1;
+    let failed = false;
+    /** Loads workers one after the other, while any is left and none failed. */
+    const lane = async () => {
+      while (next <= options.size && !failed) await pool.#spawn(next++);
+    };
     try {
-      await Promise.all(
-        Array.from({ length: options.size }, (_, i) => pool.#spawn(i + 1)),
-      );
+      await Promise.all(Array.from({ length: lanes }, lane));
     } catch (error) {
+      failed = true;
       await pool.close();
       throw error;
     }

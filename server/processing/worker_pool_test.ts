@@ -196,3 +196,43 @@ testWith("read")(
     );
   },
 );
+
+testWith("read")(
+  "WorkerPool.start() loads at most startConcurrency workers at once, each with its own load time",
+  async () => {
+    const path =
+      new URL("../../tests/fixtures/processors/waits_at_load.ts", import.meta.url).pathname;
+    const channel = new BroadcastChannel("pedidos-test-load");
+    const loading: string[] = [];
+    let arrived = Promise.withResolvers<void>();
+    channel.onmessage = (event: MessageEvent<{ loading?: string }>) => {
+      if (event.data.loading) loading.push(event.data.loading), arrived.resolve();
+    };
+    try {
+      const starting = WorkerPool.start({
+        size: 6,
+        processor: processorSource(path),
+        startConcurrency: 2,
+        loadTimeoutMs: 2000,
+      });
+      let released = 0;
+      let most = 0;
+      while (released < 6) {
+        while (loading.length - released < Math.min(2, 6 - released)) {
+          await arrived.promise;
+          arrived = Promise.withResolvers();
+        }
+        // Time for any worker begun beyond the two to say so.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        most = Math.max(most, loading.length - released);
+        channel.postMessage({ release: loading[released++] });
+      }
+      await using pool = await starting;
+      assert.equal(most, 2, "two workers loading at once, never more");
+      assert.equal(pool.size, 6);
+      assert.equal(await pool.submit(order(1)), null, "the pool works");
+    } finally {
+      channel.close();
+    }
+  },
+);
