@@ -267,7 +267,14 @@ export class Server implements AsyncDisposable {
         sessionTtlS: config.sessionTtlS,
         maxLoginQueue: config.maxLoginQueue ?? DEFAULT_LIMITS.maxLoginQueue,
       });
-      await orders.recover();
+      await orders.recover().catch((error: Error) => {
+        // The unfinished orders could not be read (a page the disk corrupted):
+        // the message names the file, as every other database error at the start.
+        if (!(store instanceof SqliteStore) || error.message.startsWith("Cannot open database")) {
+          throw error;
+        }
+        throw new Error(`Cannot open database "${config.db}": ${error.message}`, { cause: error });
+      });
       return new Server({ ...options, logger }, {
         store,
         pool,

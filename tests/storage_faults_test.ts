@@ -16,6 +16,7 @@ import { Logger } from "../server/log.ts";
 import {
   type RawConn,
   rawConnect,
+  ROOT,
   runMain,
   startInProcess,
   startSubprocess,
@@ -630,5 +631,174 @@ testWith("read", "write", "run", "env")(
       [],
       "every acknowledged order is there",
     );
+  },
+);
+
+/**
+ * Leaves four orders in `db` (on a tmpfs at `dir`), two `en proceso` (a
+ * daemon run with `args`, killed with SIGKILL while they run) and two
+ * `pendiente`; then empties the WAL (kept, with its index, by the
+ * connection returned, to be held open) and fills the disk, so that every
+ * write of the next start needs space that is not there.
+ */
+async function leftRunningOnAFullDisk(
+  dir: string,
+  db: string,
+  args: string[],
+  cliente: string,
+): Promise<{ ids: number[]; held: DatabaseSync }> {
+  const ids: number[] = [];
+  {
+    await using daemon = await startSubprocess(dir, ["--db", db, "--workers", "2", ...args]);
+    await using conn = await rawConnect(daemon.port);
+    for (let i = 0; i < 4; i++) {
+      await conn.write(JSON.stringify({ ...ORDER, cliente, clave: `k${i}` }) + "\n");
+      ids.push((await conn.readLine())?.id as number);
+    }
+    await waitUntil(async () => (await stats(daemon.port)).en_proceso === 2, {
+      timeoutMs: 10_000,
+      what: "two orders running",
+    });
+    daemon.kill("SIGKILL");
+    await daemon.exited();
+  }
+  assert.deepEqual(readRows(db).map((row) => row.estado).sort(), [
+    "en proceso",
+    "en proceso",
+    "pendiente",
+    "pendiente",
+  ]);
+  const held = new DatabaseSync(db);
+  held.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  assert.equal(Deno.statSync(`${db}-wal`).size, 0);
+  await fill(`${dir}/filler`);
+  return { ids, held };
+}
+
+privilegedTest("storage_faults_test", TMPFS, {
+  name:
+    "storage: a restart on a full disk with orders left en proceso starts, serves reads, and finishes them once space returns",
+  async fn() {
+    await using fs = await mountTmpfs("3m");
+    const db = `${fs.path}/p.db`;
+    const { ids, held } = await leftRunningOnAFullDisk(
+      fs.path,
+      db,
+      ["--process-ms", "60000"],
+      "Ana",
+    );
+    using _held = held;
+    // The restart cannot put them back `pendiente`: it starts all the same.
+    await using daemon = await startSubprocess(fs.path, ["--db", db, "--workers", "2"], {
+      env: { PEDIDOS_PROCESS_MS: "0" },
+    });
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(`{"op":"ESTADO","id":${ids[0]}}\n{"op":"LISTAR","limit":10}\n`);
+    assert.equal((await conn.readLine())?.ok, true, "ESTADO on a full disk");
+    assert.equal(((await conn.readLine())?.pedidos as unknown[]).length, 4, "LISTAR");
+    // New orders: taken while the WAL has room, then refused.
+    for (let i = 0;; i++) {
+      assert.ok(i < 400, "the disk never refused an order");
+      await conn.write(JSON.stringify({ ...ORDER, clave: `full-${i}` }) + "\n");
+      const reply = await conn.readLine(15_000);
+      if (reply?.ok !== true) {
+        assert.equal(reply?.error, "internal", JSON.stringify(reply));
+        break;
+      }
+      ids.push(reply.id as number);
+    }
+    // Space comes back: every order ends `listo`, and the daemon says it writes again.
+    await Deno.remove(`${fs.path}/filler`);
+    for (const id of ids) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+      const pedido = (await conn.readLine(17_000))?.pedido as Record<string, unknown>;
+      assert.equal(pedido?.estado, "listo", `order ${id}: ${JSON.stringify(pedido)}`);
+    }
+    daemon.kill("SIGTERM");
+    const { code, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /order\.mark_pending_failed/);
+    assert.match(stderr, /storage\.recovered/);
+    const rows = readRows(db);
+    assert.deepEqual(rows.map((row) => row.id), ids, "every order acknowledged, none other");
+    assert.ok(rows.every((row) => row.estado === "listo"), JSON.stringify(rows));
+  },
+});
+
+privilegedTest("storage_faults_test", TMPFS, {
+  name:
+    "storage: a restart on a full disk that must end orders error (processor module, last attempt cut short) starts, and ends them once space returns",
+  async fn() {
+    await using fs = await mountTmpfs("3m");
+    const db = `${fs.path}/p.db`;
+    const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
+    const args = ["--processor", processor, "--max-intentos", "1"];
+    const { ids, held } = await leftRunningOnAFullDisk(fs.path, db, args, "wait-60000");
+    using _held = held;
+    // (The two waiting then run for a minute: the stop cuts them short.)
+    await using daemon = await startSubprocess(fs.path, [
+      "--db",
+      db,
+      "--workers",
+      "2",
+      "--drain-timeout-ms",
+      "100",
+      ...args,
+    ]);
+    await using conn = await rawConnect(daemon.port);
+    await conn.write(`{"op":"ESTADO","id":${ids[0]}}\n`);
+    assert.equal((await conn.readLine())?.ok, true, "ESTADO on a full disk");
+    await Deno.remove(`${fs.path}/filler`);
+    // The two cut short end `error`, not run again; the two waiting run.
+    const ended = [];
+    for (const id of ids.slice(0, 2)) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+      ended.push((await conn.readLine(17_000))?.pedido as Record<string, unknown>);
+    }
+    assert.deepEqual(ended.map((pedido) => pedido?.estado), ["error", "error"]);
+    assert.match(String(ended[0]?.detalle_error), /ended before it did/);
+    daemon.kill("SIGTERM");
+    const { code, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /order\.mark_finished_failed/);
+    assert.match(stderr, /storage\.recovered/);
+  },
+});
+
+testWith("read", "write", "run", "env")(
+  "storage: a database whose unfinished orders cannot be read (a corrupt page) is refused at start with exit 2, naming the file",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    {
+      await using daemon = await startSubprocess(dir.path, ["--db", db, "--process-ms", "60000"]);
+      await using conn = await rawConnect(daemon.port);
+      for (let i = 0; i < 3; i++) {
+        await conn.write(JSON.stringify(ORDER) + "\n");
+        assert.equal((await conn.readLine())?.ok, true);
+      }
+      daemon.kill("SIGKILL");
+      await daemon.exited();
+    }
+    // The index the unfinished orders are read by, overwritten with junk.
+    let offset: number;
+    {
+      using file = new DatabaseSync(db);
+      file.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      const { rootpage } = file.prepare(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'pedidos_estado_id'",
+      ).get() as { rootpage: number };
+      const { page_size } = file.prepare("PRAGMA page_size").get() as { page_size: number };
+      offset = (rootpage - 1) * page_size;
+    }
+    using handle = await Deno.open(db, { write: true });
+    await handle.seek(offset, Deno.SeekMode.Start);
+    await handle.write(new Uint8Array(512).fill(0x55));
+    const result = await runMain(dir.path, ["server", "--port", "0", "--db", db]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "", "never ready");
+    assert.match(result.stderr, /^pedidos server: cannot start: Cannot open database/m);
+    assert.ok(result.stderr.includes(db), `names the file: ${result.stderr}`);
+    assert.match(result.stderr, /malformed/);
   },
 );

@@ -116,6 +116,8 @@ export class OrderService {
   readonly #waiters: FinishWaiters;
   readonly #counters = new RunCounters();
   readonly #scheduler: Scheduler;
+  /** Notes the store's failed writes (a full disk) and logs when they succeed again. */
+  readonly #storage: StorageHealth;
   readonly #intake: Intake;
   /** On a store shared by several daemons (§9): the shared queue instead of intake and scheduler. */
   readonly #shared: SharedOrders | null;
@@ -144,7 +146,7 @@ export class OrderService {
       turns: new ReadTurns(),
     };
     // Both write to the store: a run of failed writes ends at either's success.
-    const storage = new StorageHealth(this.#logger);
+    const storage = this.#storage = new StorageHealth(this.#logger);
     const parts = {
       store: this.#store,
       active: this.#active,
@@ -398,7 +400,14 @@ export class OrderService {
    * oldest first, those it had started put back `pendiente`. They hold
    * capacity like any order, even beyond it.
    *
-   * @returns how many were found.
+   * Only reading them must succeed. A write that fails (a full disk) does
+   * not stop the start, so that the daemon serves reads meanwhile (and
+   * refuses new orders with `internal`): an order whose putting back fails
+   * is run all the same, stored `en proceso` as the last run left it until
+   * its attempt's own writes record it; an order to end `error` (below)
+   * has its end retried until it is committed, like any order's end.
+   *
+   * @returns how many were found (scheduled or ended).
    */
   async recover(): Promise<number> {
     // A shared store's unfinished orders are the cluster's queue: claimed, not recovered.
@@ -413,44 +422,48 @@ export class OrderService {
     // rather than take the daemon down at every start.
     const exhausted = (p: Pedido) =>
       this.#processor && p.estado === "en proceso" && this.#retry.delayAfter(p.intentos) === null;
-    await Promise.all(all.filter(exhausted).map((pedido) => this.#endInterrupted(pedido)));
+    const ended = all.filter(exhausted);
     const found = all.filter((pedido) => !exhausted(pedido));
     // An order the last run had started waits in the queue again: stored
     // `pendiente` (its interrupted attempt counted in `intentos`), so that it
     // reads, lists and can be cancelled as the waiting order it is, with no
     // worker of the last run nor its start.
     const interrupted = found.filter((pedido) => pedido.estado === "en proceso");
-    await Promise.all(interrupted.map((pedido) => this.#store.markPending(pedido.id)));
+    await Promise.all(
+      interrupted.map((pedido) =>
+        this.#storage.track(this.#store.markPending(pedido.id)).catch((error) =>
+          this.#logger.repeated("warn", "order.mark_pending_failed", {
+            id: pedido.id,
+            error: String(error),
+          })
+        )
+      ),
+    );
     const rows = found.map((pedido): Pedido =>
       pedido.estado === "en proceso"
         ? { ...pedido, estado: "pendiente", fecha_inicio: null, worker: null }
         : pedido
     );
-    const permits = this.#capacity.takeBeyond(rows.length);
-    rows.forEach((pedido, i) => {
+    const permits = this.#capacity.takeBeyond(ended.length + rows.length);
+    // Ended `error` by this run (STATS `errores`), with no processing time of this run's.
+    ended.forEach((pedido, i) => {
       this.#active.add(pedido, permits[i]!);
+      this.#scheduler.endUnrun(pedido.id, {
+        estado: "error",
+        at: new Date().toISOString(),
+        detalle: logInterrupted(this.#logger, {
+          id: pedido.id,
+          attempt: pedido.intentos,
+          maxAttempts: this.#retry.maxAttempts,
+        }),
+      });
+    });
+    rows.forEach((pedido, i) => {
+      this.#active.add(pedido, permits[ended.length + i]!);
       this.#scheduler.schedule(pedido);
     });
     if (rows.length > 0) this.#logger.info("orders.recovered", { count: rows.length });
-    return rows.length;
-  }
-
-  /**
-   * Ends `error` an order whose last attempt allowed was cut short by the
-   * daemon's end: an order ended by this run (STATS `errores`), with no
-   * processing time of this run's.
-   */
-  async #endInterrupted(pedido: Pedido): Promise<void> {
-    await this.#store.markFinished(pedido.id, {
-      estado: "error",
-      at: new Date().toISOString(),
-      detalle: logInterrupted(this.#logger, {
-        id: pedido.id,
-        attempt: pedido.intentos,
-        maxAttempts: this.#retry.maxAttempts,
-      }),
-    });
-    this.#counters.ended("error");
+    return ended.length + rows.length;
   }
 
   /**

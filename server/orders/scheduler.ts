@@ -155,6 +155,16 @@ export class Scheduler {
   }
 
   /**
+   * Ends an order held in `active` with `outcome`, without running it (its
+   * last attempt allowed was cut short by the last run's end): written as
+   * any order's end is, retried until it is committed, its slot then given
+   * back; counted with no processing time.
+   */
+  endUnrun(id: number, outcome: Outcome): void {
+    this.#settling.track(this.#finish(id, outcome, 0));
+  }
+
+  /**
    * Takes a queued attempt back from the pool, so that it never runs
    * (CANCELAR). Only an order that no worker has taken can be withdrawn.
    *
