@@ -14,7 +14,7 @@ import type { Logger } from "./log.ts";
 import type { OrderService } from "./orders/order_service.ts";
 import { errorReply, failureMessage, MESSAGES, ProtocolError } from "./protocol/errors.ts";
 import type { Request, Secret } from "./protocol/messages.ts";
-import type { Reply, Stats, TareasHtmlReply } from "./protocol/replies.ts";
+import { type Reply, type Stats, statsInOrder, type TareasHtmlReply } from "./protocol/replies.ts";
 import type { ReplyStream } from "./protocol/reply_stream.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
 import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
@@ -201,12 +201,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
             const { recibidos } = orders.stats();
             return orders.settleEnds().then(() => ({
               ok: true,
-              stats: { ...stats(), recibidos },
+              stats: statsInOrder({ ...stats(), recibidos }),
             }));
           }
           return guard(
             request.op,
-            cluster.then((counts) => ({ ok: true, stats: { ...stats(), ...counts } })),
+            cluster.then((counts) => ({ ok: true, stats: statsInOrder({ ...stats(), ...counts }) })),
           );
         }
         case "TASK":

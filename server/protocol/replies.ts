@@ -54,6 +54,35 @@ export interface Stats {
   uptime_s: number;
 }
 
+/** The keys of {@linkcode Stats} in the order of the spec's example (§2.4), `cancelados` after `errores`. */
+const STATS_KEYS = [
+  "recibidos",
+  "aceptados",
+  "rechazados",
+  "pendientes",
+  "en_proceso",
+  "listos",
+  "errores",
+  "cancelados",
+  "capacidad",
+  "libres",
+  "workers",
+  "conexiones",
+  "duracion_ms",
+  "uptime_s",
+] as const satisfies readonly (keyof Stats)[];
+
+/**
+ * STATS as written on the wire: its keys in the spec's order (a person
+ * reading the line finds them where the example shows them), whatever
+ * order its parts were gathered in.
+ */
+export function statsInOrder(stats: Stats): Stats {
+  const ordered: Partial<Record<keyof Stats, unknown>> = {};
+  for (const key of STATS_KEYS) ordered[key] = stats[key];
+  return ordered as Stats;
+}
+
 /** PEDIDO accepted (or answered from its `clave`, with `duplicado`). */
 export interface PedidoReply {
   ok: true;
