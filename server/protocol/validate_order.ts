@@ -14,8 +14,10 @@ const MAX_NOMBRE = 200;
 const MAX_DIRECCION = 500;
 const MAX_CLAVE = 128;
 
-/** Marks a value that is missing, not a string, or empty after trimming. */
+/** Marks a value that is missing (absent or null), or a string empty after trimming. */
 const EMPTY_TEXT: unique symbol = Symbol("empty");
+/** Marks a value given that is not a string (a number, a list, …). */
+const NOT_TEXT: unique symbol = Symbol("not text");
 /** Marks a string longer than allowed after trimming. */
 const LONG_TEXT: unique symbol = Symbol("long");
 /** Marks a text holding a NUL character. */
@@ -57,6 +59,9 @@ export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
   if (cliente === EMPTY_TEXT) {
     throw invalid("cliente", `❌ Falta el cliente (texto de 1 a ${MAX_CLIENTE} caracteres).`);
   }
+  if (cliente === NOT_TEXT) {
+    throw invalid("cliente", `❌ El cliente debe ser un texto de 1 a ${MAX_CLIENTE} caracteres.`);
+  }
   if (cliente === LONG_TEXT) {
     throw invalid(
       "cliente",
@@ -75,6 +80,12 @@ export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
     throw invalid(
       "direccion",
       `❌ Falta la dirección (campo "direccion", texto de 1 a ${MAX_DIRECCION} caracteres).`,
+    );
+  }
+  if (direccion === NOT_TEXT) {
+    throw invalid(
+      "direccion",
+      `❌ La dirección (campo "direccion") debe ser un texto de 1 a ${MAX_DIRECCION} caracteres.`,
     );
   }
   if (direccion === LONG_TEXT) {
@@ -150,6 +161,12 @@ function productName(raw: unknown, campo: string, path: string): string {
       `❌ Falta el nombre del producto ${path} (texto de 1 a ${MAX_NOMBRE} caracteres).`,
     );
   }
+  if (nombre === NOT_TEXT) {
+    throw invalid(
+      campo,
+      `❌ El nombre del producto ${path} debe ser un texto de 1 a ${MAX_NOMBRE} caracteres.`,
+    );
+  }
   if (nombre === LONG_TEXT) {
     throw invalid(
       campo,
@@ -168,8 +185,15 @@ function productName(raw: unknown, campo: string, path: string): string {
 function trimmedText(
   raw: unknown,
   max: number,
-): string | typeof EMPTY_TEXT | typeof LONG_TEXT | typeof HAS_NUL | typeof LONE_SURROGATE {
-  if (typeof raw !== "string") return EMPTY_TEXT;
+):
+  | string
+  | typeof EMPTY_TEXT
+  | typeof NOT_TEXT
+  | typeof LONG_TEXT
+  | typeof HAS_NUL
+  | typeof LONE_SURROGATE {
+  if (raw === undefined || raw === null) return EMPTY_TEXT;
+  if (typeof raw !== "string") return NOT_TEXT;
   if (raw.includes("\u0000")) return HAS_NUL;
   if (!raw.isWellFormed()) return LONE_SURROGATE;
   const text = raw.trim();

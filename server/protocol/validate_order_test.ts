@@ -47,9 +47,24 @@ Deno.test("validateOrder() refuses a missing, non-string or blank cliente", () =
   const { cliente: _, ...withoutCliente } = VALID;
   const error = assertInvalid(withoutCliente, "cliente");
   assert.equal(error.message, "❌ Falta el cliente (texto de 1 a 200 caracteres).");
-  for (const cliente of [null, 5, true, ["Ana"], { nombre: "Ana" }, "", "   ", "\t\n"]) {
-    assertInvalid(order({ cliente }), "cliente");
+  for (const cliente of [null, "", "   ", "\t\n"]) {
+    assert.match(assertInvalid(order({ cliente }), "cliente").message, /^❌ Falta el cliente/);
   }
+  // Given, but not text: said so, not that it is missing.
+  for (const cliente of [5, true, ["Ana"], { nombre: "Ana" }]) {
+    assert.equal(
+      assertInvalid(order({ cliente }), "cliente").message,
+      "❌ El cliente debe ser un texto de 1 a 200 caracteres.",
+    );
+  }
+  assert.match(
+    assertInvalid(order({ direccion: 742 }), "direccion").message,
+    /^❌ La dirección \(campo "direccion"\) debe ser un texto/,
+  );
+  assert.match(
+    assertInvalid(order({ productos: [{ nombre: 7 }] }), "productos[0].nombre").message,
+    /^❌ El nombre del producto productos\[0\] debe ser un texto/,
+  );
 });
 
 Deno.test("validateOrder() limits cliente to 1..200 code points after trimming", () => {
