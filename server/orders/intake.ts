@@ -199,7 +199,16 @@ export class Intake {
       const pedido = await this.#store.get(id);
       if (pedido === null) throw notFound(id);
       const seen = this.#active.present(pedido);
-      if (seen.estado !== "pendiente" || waited >= TAKEN_WAIT_MS) throw notCancellable(seen);
+      if (seen.estado !== "pendiente") throw notCancellable(seen);
+      // Stored pendiente, but held here past that: its start or end could not
+      // be written (a full disk). Said as it is, not as the store has it.
+      const state = this.#active.get(id)?.state;
+      if (state === "cerrando") {
+        throw notCancellable(seen, "ya se procesó (su fin se está guardando)");
+      }
+      if (waited >= TAKEN_WAIT_MS) {
+        throw notCancellable(seen, state === "en proceso" ? "está en proceso" : undefined);
+      }
       // Still stored pendiente: its start is being written, or it is one of a
       // run of orders that take no time (written with their ends), or one
       // that another cancel decides. It is taken all the same: answer once
@@ -346,12 +355,15 @@ function enEstado(estado: Pedido["estado"]): string {
   return estado === "error" ? "en error" : estado;
 }
 
-/** `not_cancellable`, with the order as it is. */
-export function notCancellable(pedido: Pedido): ProtocolError {
+/**
+ * `not_cancellable`, with the order as it is (stored); `como` says what it
+ * is when the store lags behind (by default "está" and its stored state).
+ */
+export function notCancellable(pedido: Pedido, como?: string): ProtocolError {
   return new ProtocolError(
     "not_cancellable",
-    `❌ El pedido ${pedido.id} está ${
-      enEstado(pedido.estado)
+    `❌ El pedido ${pedido.id} ${
+      como ?? `está ${enEstado(pedido.estado)}`
     }: solo se cancela un pedido pendiente.`,
     { extra: { pedido } },
   );

@@ -374,3 +374,36 @@ Deno.test("OrderService.submit(): after writes failed (a full disk), the first t
     await service.drain(1000);
   }
 });
+
+Deno.test("OrderService.cancel() of an order that ran but whose end cannot be written (a full disk) says it ran, not that it is pendiente", async () => {
+  const store = new MemoryStore();
+  const full = () => Promise.reject(new Error("database or disk is full"));
+  store.markRan = full;
+  store.markFinished = full;
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(2),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 0, max: 0 },
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    // It ran; its end is being retried. The store still says pendiente.
+    while (service.stats().libres !== 1 || service.stats().pendientes !== 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal((await store.get(id))?.estado, "pendiente");
+    await assert.rejects(service.cancel(id), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "not_cancellable");
+      assert.equal(
+        error.message,
+        `❌ El pedido ${id} ya se procesó (su fin se está guardando): solo se cancela un pedido pendiente.`,
+      );
+      return true;
+    });
+  } finally {
+    await service.drain(100);
+  }
+});
