@@ -8,7 +8,7 @@
  * state survives between chunks, a request that lies within one chunk is
  * decoded straight from that chunk, and only a request that spans chunks is
  * copied into the framer's own buffer. The buffer never holds more than
- * `maxRequestBytes + 1` bytes.
+ * `maxRequestBytes + 4` bytes (a byte order mark and a `\r` beyond it).
  *
  * @module
  */
@@ -17,7 +17,8 @@
 export interface FramerOptions {
   /**
    * The largest request accepted, in bytes, not counting its final newline
-   * (nor the `\r` before it).
+   * (nor the `\r` before it), the whitespace before it, or a byte order mark
+   * at its start (which is dropped). Whitespace at its end counts.
    *
    * @default {65536}
    */
@@ -48,6 +49,12 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 /** The first byte of a UTF-8 byte order mark (`EF BB BF`). */
 const BOM_FIRST = 0xef;
+/**
+ * The bytes beyond the limit a request that begins with byte EF may have: a
+ * byte order mark's, which is dropped. (One that begins with EF and no BOM
+ * is no JSON, `invalid_json` all the same.)
+ */
+const BOM_BYTES = 3;
 /** JSON's whitespace only (or nothing). */
 const BLANK = /^[ \t\r\n]*$/;
 
@@ -84,6 +91,8 @@ export class RequestFramer {
   #held = 0;
   /** Whether the request in progress has begun (a non-whitespace byte was seen). */
   #started = false;
+  /** The bytes the request in progress may have beyond the limit: a leading byte order mark's. */
+  #bom = 0;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -104,7 +113,7 @@ export class RequestFramer {
     this.#max = maxRequestBytes;
   }
 
-  /** Bytes held for the request in progress (at most `maxRequestBytes + 1`). */
+  /** Bytes held for the request in progress (at most `maxRequestBytes + 4`). */
   get bufferedBytes(): number {
     return this.#held;
   }
@@ -127,7 +136,7 @@ export class RequestFramer {
     // Where the request in progress begins in this chunk, and the last index
     // at which it is still within the limit.
     let start = 0;
-    let last = max - this.#held - 1;
+    let last = max + this.#bom - this.#held - 1;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
       const b = chunk[i]!;
@@ -135,7 +144,8 @@ export class RequestFramer {
         if (b === SPACE || b === TAB || b === CR || b === LF) continue;
         started = true;
         start = i;
-        last = i + max - 1;
+        this.#bom = b === BOM_FIRST ? BOM_BYTES : 0;
+        last = i + max + this.#bom - 1;
       }
       if (b === LF) {
         if (depth <= 0) {
@@ -234,7 +244,7 @@ export class RequestFramer {
     const needed = this.#held + part.length;
     if (needed > this.#hold.length) {
       let size = Math.max(this.#hold.length * 2, INITIAL_HOLD_BYTES);
-      size = Math.max(Math.min(size, this.#max + 1), needed);
+      size = Math.max(Math.min(size, this.#max + BOM_BYTES + 1), needed);
       const grown = new Uint8Array(size);
       grown.set(this.#hold.subarray(0, this.#held));
       this.#hold = grown;
@@ -247,6 +257,7 @@ export class RequestFramer {
     this.#hold = EMPTY;
     this.#held = 0;
     this.#started = false;
+    this.#bom = 0;
     this.#depth = 0;
     this.#inString = false;
     this.#escaped = false;

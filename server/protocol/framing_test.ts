@@ -139,6 +139,21 @@ Deno.test("RequestFramer.push() takes a line of only a byte order mark for a bla
   assert.deepEqual(frameAll(bytes("x", bom, "\n")), [request("x\ufeff")]);
 });
 
+Deno.test("RequestFramer.push(): a byte order mark before a request does not count toward the limit, however the bytes are cut", () => {
+  const bom = [0xef, 0xbb, 0xbf];
+  const exact = '{"op":"PING","x":"' + "a".repeat(40) + '"}';
+  const max = exact.length;
+  const input = bytes(bom, exact, "\r\n", bom, exact, "a\n");
+  const expected = [request(exact), { kind: "too_large" } as Frame];
+  assert.deepEqual(frameAll(input, max), expected);
+  for (let at = 0; at <= input.length; at++) {
+    assert.deepEqual(frameChunks([input.subarray(0, at), input.subarray(at)], max), expected);
+  }
+  // Whitespace before it does not count either; whitespace at its end does.
+  assert.deepEqual(frameAll(bytes("  \t", exact, "\n"), max), [request(exact)]);
+  assert.deepEqual(frameAll(bytes(exact, " \n"), max), [{ kind: "too_large" }]);
+});
+
 Deno.test("RequestFramer.push() matches a whole-input reference on random streams and chunks", () => {
   // A small seeded PRNG, so a failure can be replayed.
   let seed = 0x2545f491;
