@@ -206,7 +206,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           }
           return guard(
             request.op,
-            cluster.then((counts) => ({ ok: true, stats: statsInOrder({ ...stats(), ...counts }) })),
+            cluster.then((counts) => ({
+              ok: true,
+              stats: statsInOrder({ ...stats(), ...counts }),
+            })),
           );
         }
         case "TASK":
