@@ -781,10 +781,10 @@ testWith("read", "write", "run", "env")(
       await daemon.exited();
     }
     // The index the unfinished orders are read by, overwritten with junk.
+    emptyWal(db);
     let offset: number;
     {
-      using file = new DatabaseSync(db);
-      file.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      using file = new DatabaseSync(db, { readOnly: true });
       const { rootpage } = file.prepare(
         "SELECT rootpage FROM sqlite_master WHERE name = 'pedidos_estado_id'",
       ).get() as { rootpage: number };
