@@ -23,7 +23,7 @@ import type {
 } from "../protocol/replies.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
 import { isSharedQueue } from "../store/shared_queue.ts";
-import type { OrderStore } from "../store/store.ts";
+import type { OrderStore, Outcome } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
@@ -405,7 +405,8 @@ export class OrderService {
    * refuses new orders with `internal`): an order whose putting back fails
    * is run all the same, stored `en proceso` as the last run left it until
    * its attempt's own writes record it; an order to end `error` (below)
-   * has its end retried until it is committed, like any order's end.
+   * whose end cannot be written has it retried until it is committed, like
+   * any order's end.
    *
    * @returns how many were found (scheduled or ended).
    */
@@ -444,11 +445,12 @@ export class OrderService {
         ? { ...pedido, estado: "pendiente", fecha_inicio: null, worker: null }
         : pedido
     );
-    const permits = this.#capacity.takeBeyond(ended.length + rows.length);
-    // Ended `error` by this run (STATS `errores`), with no processing time of this run's.
-    ended.forEach((pedido, i) => {
-      this.#active.add(pedido, permits[i]!);
-      this.#scheduler.endUnrun(pedido.id, {
+    // Ended `error` by this run (STATS `errores`), with no processing time of
+    // this run's: written before the start ends; when that write fails, it is
+    // retried as any order's end is, the order holding a slot meanwhile.
+    const unwritten: [Pedido, Outcome][] = [];
+    await Promise.all(ended.map(async (pedido) => {
+      const outcome: Outcome = {
         estado: "error",
         at: new Date().toISOString(),
         detalle: logInterrupted(this.#logger, {
@@ -456,10 +458,25 @@ export class OrderService {
           attempt: pedido.intentos,
           maxAttempts: this.#retry.maxAttempts,
         }),
-      });
+      };
+      try {
+        await this.#storage.track(this.#store.markFinished(pedido.id, outcome));
+        this.#counters.ended("error");
+      } catch (error) {
+        this.#logger.repeated("error", "order.mark_finished_failed", {
+          id: pedido.id,
+          error: String(error),
+        });
+        unwritten.push([pedido, outcome]);
+      }
+    }));
+    const permits = this.#capacity.takeBeyond(unwritten.length + rows.length);
+    unwritten.forEach(([pedido, outcome], i) => {
+      this.#active.add(pedido, permits[i]!);
+      this.#scheduler.endUnrun(pedido.id, outcome);
     });
     rows.forEach((pedido, i) => {
-      this.#active.add(pedido, permits[ended.length + i]!);
+      this.#active.add(pedido, permits[unwritten.length + i]!);
       this.#scheduler.schedule(pedido);
     });
     if (rows.length > 0) this.#logger.info("orders.recovered", { count: rows.length });
