@@ -19,6 +19,10 @@
  * first, left PostgreSQL idle for that time: 1.13× the intake at 64
  * connections, median of 12 alternating runs; 1.05× at 16). Once nothing
  * waits, the connection goes back to the pool.
+ * (Going further, a second batch sent on another connection while the
+ * first still holds the capacity lock, checking under it that the first
+ * committed, was built and measured: 0.84–0.97× the intake, its batches
+ * smaller; see `docs/benchmarks.md`.)
  *
  * **Capacity.** What fits is decided under one advisory lock for the whole
  * cluster ({@linkcode CAPACITY_LOCK}), taken by a transaction that adds
