@@ -200,10 +200,12 @@ export class Intake {
       if (pedido === null) throw notFound(id);
       const seen = this.#active.present(pedido);
       if (seen.estado !== "pendiente") throw notCancellable(seen);
-      // Stored pendiente, but held here past that: its start or end could not
-      // be written (a full disk). Said as it is, not as the store has it.
+      // Stored pendiente, but held here past that: its end is being written
+      // (answered once written, with what it became), or its start or end
+      // could not be written (a full disk): said as it is, not as the store
+      // has it.
       const state = this.#active.get(id)?.state;
-      if (state === "cerrando") {
+      if (state === "cerrando" && waited >= CLOSING_WAIT_MS) {
         throw notCancellable(seen, "ya se procesó (su fin se está guardando)");
       }
       if (waited >= TAKEN_WAIT_MS) {
@@ -325,6 +327,12 @@ export class Intake {
 const POLL_MS = 10;
 /** How long it looks, ms, before it answers with the order as it is. */
 const TAKEN_WAIT_MS = 5000;
+/**
+ * How long it waits, ms, for the end of an order that ran to be written
+ * (held `cerrando`), before it says so: a commit takes milliseconds; past
+ * this the disk is failing (full), and the end waits for it.
+ */
+const CLOSING_WAIT_MS = 1000;
 
 /** A PEDIDO's slot and its insert, once begun. */
 interface Started {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import type { ListarReply } from "../protocol/replies.ts";
+import type { Pedido } from "../protocol/messages.ts";
+import type { ProtocolError } from "../protocol/errors.ts";
 import { Capacity } from "../capacity.ts";
 import { Logger } from "../log.ts";
 import { InlinePool } from "../processing/inline_pool.ts";
@@ -370,6 +372,46 @@ Deno.test("OrderService.submit(): after writes failed (a full disk), the first t
     assert.deepEqual(of("storage.recovered").map((line) => line.split(" ").slice(1).join(" ")), [
       "INFO storage.recovered failed_writes=2",
     ]);
+  } finally {
+    await service.drain(1000);
+  }
+});
+
+Deno.test("OrderService.cancel() of an order that ran while its end is being written answers not_cancellable with the order listo, not pendiente", async () => {
+  const store = new MemoryStore();
+  // Each end takes 300 ms to be written: the order is held, its end on its way.
+  let ending: Promise<void> = Promise.resolve();
+  const slowly =
+    <A extends unknown[]>(write: (...args: A) => Promise<void>) => (...args: A): Promise<void> =>
+      ending = new Promise((resolve) => setTimeout(resolve, 300)).then(() => write(...args));
+  store.markRan = slowly(store.markRan.bind(store));
+  store.markFinished = slowly(store.markFinished.bind(store));
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(2),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 0, max: 0 },
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    // It ran; its end is being written. The store still says pendiente.
+    while (service.stats().libres !== 1 || service.stats().pendientes !== 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal((await store.get(id))?.estado, "pendiente");
+    await assert.rejects(service.cancel(id), (error: ProtocolError) => {
+      assert.equal(error.code, "not_cancellable");
+      const pedido = error.extra?.pedido as Pedido;
+      assert.deepEqual([pedido.estado, pedido.intentos], ["listo", 1], error.message);
+      assert.equal(
+        error.message,
+        `❌ El pedido ${id} está listo: solo se cancela un pedido pendiente.`,
+      );
+      return true;
+    });
+    await ending;
   } finally {
     await service.drain(1000);
   }
