@@ -377,16 +377,14 @@ Deno.test("OrderService.submit(): after writes failed (a full disk), the first t
   }
 });
 
-Deno.test("OrderService.cancel() of an order that ran while its end is being written answers not_cancellable with the order listo, not pendiente", async () => {
-  const store = new MemoryStore();
-  // Each end takes 300 ms to be written: the order is held, its end on its way.
-  let ending: Promise<void> = Promise.resolve();
-  const slowly =
-    <A extends unknown[]>(write: (...args: A) => Promise<void>) => (...args: A): Promise<void> =>
-      ending = new Promise((resolve) => setTimeout(resolve, 300)).then(() => write(...args));
-  store.markRan = slowly(store.markRan.bind(store));
-  store.markFinished = slowly(store.markFinished.bind(store));
-  await using pool = new InlinePool(1);
+/**
+ * A service of one worker on `store`, with ORDER taken in and run (in no
+ * time) while its end is not written yet: the store still says pendiente.
+ */
+async function ranWithEndUnwritten(
+  store: MemoryStore,
+): Promise<{ pool: InlinePool; service: OrderService; id: number }> {
+  const pool = new InlinePool(1);
   const service = new OrderService({
     store,
     capacity: Capacity.create(2),
@@ -396,11 +394,30 @@ Deno.test("OrderService.cancel() of an order that ran while its end is being wri
   });
   try {
     const { id } = await service.submit(ORDER);
-    // It ran; its end is being written. The store still says pendiente.
     while (service.stats().libres !== 1 || service.stats().pendientes !== 0) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     assert.equal((await store.get(id))?.estado, "pendiente");
+    return { pool, service, id };
+  } catch (error) {
+    await service.drain(100);
+    await pool[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+Deno.test("OrderService.cancel() of an order that ran while its end is being written answers not_cancellable with the order listo, not pendiente", async () => {
+  const store = new MemoryStore();
+  // Each end takes 300 ms to be written: the order is held, its end on its way.
+  let ending: Promise<void> = Promise.resolve();
+  const slowly =
+    <A extends unknown[]>(write: (...args: A) => Promise<void>) => (...args: A): Promise<void> =>
+      ending = new Promise((resolve) => setTimeout(resolve, 300)).then(() => write(...args));
+  store.markRan = slowly(store.markRan.bind(store));
+  store.markFinished = slowly(store.markFinished.bind(store));
+  const { pool, service, id } = await ranWithEndUnwritten(store);
+  await using _pool = pool;
+  try {
     await assert.rejects(service.cancel(id), (error: ProtocolError) => {
       assert.equal(error.code, "not_cancellable");
       const pedido = error.extra?.pedido as Pedido;
@@ -422,21 +439,9 @@ Deno.test("OrderService.cancel() of an order that ran but whose end cannot be wr
   const full = () => Promise.reject(new Error("database or disk is full"));
   store.markRan = full;
   store.markFinished = full;
-  await using pool = new InlinePool(1);
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(2),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 0, max: 0 },
-  });
+  const { pool, service, id } = await ranWithEndUnwritten(store);
+  await using _pool = pool;
   try {
-    const { id } = await service.submit(ORDER);
-    // It ran; its end is being retried. The store still says pendiente.
-    while (service.stats().libres !== 1 || service.stats().pendientes !== 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    assert.equal((await store.get(id))?.estado, "pendiente");
     await assert.rejects(service.cancel(id), (error: Error & { code?: string }) => {
       assert.equal(error.code, "not_cancellable");
       assert.equal(
