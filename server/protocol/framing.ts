@@ -49,10 +49,15 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 /** The first byte of a UTF-8 byte order mark (`EF BB BF`). */
 const BOM_FIRST = 0xef;
+/** The second and third bytes of a UTF-8 byte order mark. */
+const BOM_SECOND = 0xbb;
+const BOM_THIRD = 0xbf;
 /**
- * The bytes beyond the limit a request that begins with byte EF may have: a
- * byte order mark's, which is dropped. (One that begins with EF and no BOM
- * is no JSON, `invalid_json` all the same.)
+ * The bytes beyond the limit a request that begins with a byte order mark
+ * may have: the mark's, which is dropped. Granted on its first byte (EF),
+ * taken back as soon as a byte after it is not the mark's: a request that
+ * begins with another character whose UTF-8 starts with EF (such as U+FF5B
+ * "｛") is held to the limit like any other.
  */
 const BOM_BYTES = 3;
 /** JSON's whitespace only (or nothing). */
@@ -93,6 +98,8 @@ export class RequestFramer {
   #started = false;
   /** The bytes the request in progress may have beyond the limit: a leading byte order mark's. */
   #bom = 0;
+  /** Which byte of a leading byte order mark comes next, to check (2 or 3), or 0: none to check. */
+  #bomNext = 0;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -133,6 +140,7 @@ export class RequestFramer {
     let depth = this.#depth;
     let inString = this.#inString;
     let escaped = this.#escaped;
+    let bomNext = this.#bomNext;
     // Where the request in progress begins in this chunk, and the last index
     // at which it is still within the limit.
     let start = 0;
@@ -145,7 +153,17 @@ export class RequestFramer {
         started = true;
         start = i;
         this.#bom = b === BOM_FIRST ? BOM_BYTES : 0;
+        bomNext = b === BOM_FIRST ? 2 : 0;
         last = i + max + this.#bom - 1;
+      } else if (bomNext !== 0) {
+        if (b !== (bomNext === 2 ? BOM_SECOND : BOM_THIRD)) {
+          // No byte order mark: no bytes beyond the limit.
+          this.#bom = 0;
+          last -= BOM_BYTES;
+          bomNext = 0;
+        } else {
+          bomNext = bomNext === 2 ? 3 : 0;
+        }
       }
       if (b === LF) {
         if (depth <= 0) {
@@ -184,6 +202,7 @@ export class RequestFramer {
     this.#depth = depth;
     this.#inString = inString;
     this.#escaped = escaped;
+    this.#bomNext = bomNext;
     return frames;
   }
 
@@ -258,6 +277,7 @@ export class RequestFramer {
     this.#held = 0;
     this.#started = false;
     this.#bom = 0;
+    this.#bomNext = 0;
     this.#depth = 0;
     this.#inString = false;
     this.#escaped = false;

@@ -154,6 +154,28 @@ Deno.test("RequestFramer.push(): a byte order mark before a request does not cou
   assert.deepEqual(frameAll(bytes(exact, " \n"), max), [{ kind: "too_large" }]);
 });
 
+Deno.test("RequestFramer.push(): a request that begins with byte EF but no byte order mark gets no bytes beyond the limit, however the bytes are cut", () => {
+  const max = 20;
+  // U+FF5B "｛" is EF BD 9B; a lone EF is no character; EF BB then no BF is half a mark.
+  for (const head of [[0xef, 0xbd, 0x9b], [0xef], [0xef, 0xbb]]) {
+    const fits = "a".repeat(max - head.length);
+    // Within the limit: text (invalid JSON) after "｛", undecodable bytes after the others.
+    const within = head.length === 3 ? "request" : "bad_utf8";
+    for (const [tail, expected] of [[fits, within], [fits + "a", "too_large"]] as const) {
+      const stream = bytes(head, tail, "\n", '{"op":"PING"}\n');
+      for (let at = 0; at <= stream.length; at++) {
+        const frames = frameChunks([stream.subarray(0, at), stream.subarray(at)], max);
+        assert.equal(frames[0]?.kind, expected, `${head} and ${tail.length} bytes, cut at ${at}`);
+        // Within the limit the connection goes on; over it, nothing more is framed.
+        assert.deepEqual(
+          frames.slice(1),
+          expected === "too_large" ? [] : [request('{"op":"PING"}')],
+        );
+      }
+    }
+  }
+});
+
 Deno.test("RequestFramer.push() matches a whole-input reference on random streams and chunks", () => {
   // A small seeded PRNG, so a failure can be replayed.
   let seed = 0x2545f491;
