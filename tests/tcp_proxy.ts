@@ -40,10 +40,17 @@ export class TcpProxy implements AsyncDisposable {
   readonly #pairs = new Set<Pair>();
   #trap: Trap | null = null;
 
-  /** A proxy to `target` on a free port, not listening yet: nothing answers there. */
-  constructor(target: { hostname: string; port: number }) {
+  /** The address it listens on. */
+  readonly hostname: string;
+
+  /**
+   * A proxy to `target` on a free port of `hostname` (default `127.0.0.1`),
+   * not listening yet: nothing answers there.
+   */
+  constructor(target: { hostname: string; port: number }, hostname = "127.0.0.1") {
     this.#target = target;
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.hostname = hostname;
+    const probe = Deno.listen({ hostname, port: 0 });
     this.port = (probe.addr as Deno.NetAddr).port;
     probe.close();
   }
@@ -51,7 +58,7 @@ export class TcpProxy implements AsyncDisposable {
   /** `url` (a database's, say) with this proxy's port in place of its own. */
   through(url: string): string {
     const through = new URL(url);
-    through.hostname = "127.0.0.1"; // where it listens
+    through.hostname = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
     through.port = String(this.port);
     return through.href;
   }
@@ -59,7 +66,7 @@ export class TcpProxy implements AsyncDisposable {
   /** Starts listening and forwarding. */
   open(): void {
     if (this.#listener !== null) return;
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    const listener = Deno.listen({ hostname: this.hostname, port: this.port });
     this.#listener = listener;
     this.#accepting = (async () => {
       for await (const conn of listener) this.#forward(conn);

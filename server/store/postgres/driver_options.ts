@@ -32,6 +32,26 @@ export function idleInTransactionMsFor(leaseMs: number): number {
   return Math.min(leaseMs, IDLE_IN_TRANSACTION_MS);
 }
 
+/**
+ * Settings every session of the store starts with, whatever the database's
+ * or the role's defaults (`ALTER DATABASE … SET`, `postgresql.conf`), which
+ * the store's correctness must not depend on:
+ * - `default_transaction_isolation`: read committed. The capacity check
+ *   counts unfinished orders in the statement after it takes the capacity
+ *   lock, and must see what the lock's last holder committed: under
+ *   repeatable read the transaction's snapshot is taken by the statement
+ *   that waits for the lock, before it has it, and three daemons accepted
+ *   12 orders for a capacity of 5; under serializable, claims fail.
+ * - `DateStyle`: ISO. The driver reads `timestamptz` from its text; in the
+ *   `SQL` or `German` styles with DMY it read 6 December as 12 June, and
+ *   with a zone abbreviation it could not read it at all (every read
+ *   failed).
+ */
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  default_transaction_isolation: "read committed",
+  datestyle: "ISO, MDY",
+};
+
 /** Options of {@linkcode driverOptions}. */
 export interface DriverSettings {
   /** Connections for reads and writes. */
@@ -56,8 +76,12 @@ export function driverOptions(
   settings: DriverSettings,
 ): Options<Record<string, never>> {
   return {
-    host: target.host,
-    port: target.port,
+    // One host and its port, as lists (which the driver, postgres 3.4.9,
+    // takes, though its types say text): given as text, it splits the host
+    // at each ":" for a port, so that an IPv6 address ("::1",
+    // "2001:db8::5") reached another server, or failed with no port.
+    host: [target.host] as unknown as string,
+    port: [target.port] as unknown as number,
     database: target.database,
     user: target.user,
     // Without a password in the URL, the driver reads PGPASSWORD.
@@ -79,6 +103,7 @@ export function driverOptions(
     fetch_types: true,
     onnotice: () => {},
     connection: {
+      ...SESSION_SETTINGS,
       application_name: target.applicationName ?? "pedidos",
       idle_in_transaction_session_timeout: settings.idleInTransactionMs,
     },

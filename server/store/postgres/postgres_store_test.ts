@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import {
   freshDatabase,
+  PG_SERVER,
   pgSkipReason,
   pgTest,
   storeDriverOptions,
 } from "../../../tests/postgres_util.ts";
 import { waitUntil } from "../../../tests/test_util.ts";
+import { TcpProxy } from "../../../tests/tcp_proxy.ts";
 import { idleInTransactionMsFor } from "./driver_options.ts";
 import { runStoreConformance } from "../store_conformance.ts";
 import { runSharedQueueConformance } from "../shared_queue_conformance.ts";
@@ -345,5 +347,67 @@ pgTest({
     // The next daemon with the same capacity starts at once.
     const next = await PostgresStore.open({ url: db.url, capacity: 10 });
     await next.close();
+  },
+});
+
+pgTest({
+  name:
+    "PostgresStore keeps the capacity exact across stores and reads dates right whatever the database's session defaults (repeatable read, DateStyle SQL DMY, another time zone)",
+  async fn() {
+    await using db = await freshDatabase();
+    for (
+      const setting of [
+        "default_transaction_isolation = 'repeatable read'",
+        "datestyle = 'SQL, DMY'",
+        "timezone = 'Asia/Kolkata'",
+      ]
+    ) {
+      await db.sql.unsafe(`ALTER DATABASE ${db.name} SET ${setting}`);
+    }
+    const stores = await Promise.all(
+      [0, 1, 2].map(() => PostgresStore.open({ url: db.url, capacity: 5 })),
+    );
+    try {
+      const at = "2026-12-06T04:05:06.789Z";
+      const order = (i: number) => ({
+        cliente: `c${i}`,
+        productos: ["pan"],
+        direccion: "Calle 1",
+        clave: null,
+      });
+      // Three daemons' writers, each with a batch, taking turns on the capacity lock.
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => stores[i % 3]!.insertWithinCapacity(order(i), at)),
+      );
+      const inserted = results.flatMap((r) => r.status === "inserted" ? [r.pedido] : []);
+      assert.equal(inserted.length, 5, "as many accepted as the capacity");
+      const [stored] = await db.sql`SELECT count(*)::int AS n FROM pedidos`;
+      assert.equal(stored?.n, 5, "as many stored");
+      // 6 December, not 12 June; and readable at all with the zone's abbreviation.
+      const read = await stores[1]!.get(inserted[0]!.id);
+      assert.equal(read?.fecha_recibido, at);
+      const listed = await stores[2]!.list({ limit: 10 });
+      assert.deepEqual(listed.map((p) => p.fecha_recibido), inserted.map(() => at));
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  },
+});
+
+pgTest({
+  name: "PostgresStore reaches a server at an IPv6 address in brackets (postgres://…@[::1]:PORT/…)",
+  async fn() {
+    await using db = await freshDatabase();
+    await using proxy = new TcpProxy(PG_SERVER, "::1");
+    proxy.open();
+    const url = proxy.through(db.url);
+    assert.match(url, /@\[::1\]:\d+\//);
+    await using store = await PostgresStore.open({ url, capacity: 6, connectTimeoutS: 2 });
+    const at = new Date().toISOString();
+    const { pedido } = await store.insert(
+      { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null },
+      at,
+    );
+    assert.equal((await store.get(pedido.id))?.cliente, "Ana");
   },
 });
