@@ -41,9 +41,21 @@ const SERVER_GOING = /^(08...|57P0[123]|53300|25006)$/;
  * SQLSTATEs that say the daemon was set up wrong for this server rather
  * than that the server is away: `28000` invalid_authorization_specification
  * (no such role, refused by `pg_hba.conf`), `28P01` invalid_password,
- * `3D000` invalid_catalog_name (no such database).
+ * `3D000` invalid_catalog_name (no such database). (And a server without
+ * TLS for a URL that requires it: {@linkcode tlsRefusedError}.)
  */
 const MISCONFIGURED = /^(28000|28P01|3D000)$/;
+
+/** The code of {@linkcode tlsRefusedError}. */
+export const TLS_REFUSED_CODE = "PEDIDOS_TLS_REFUSED";
+
+/**
+ * The error of a server that has no TLS, for a URL that requires it
+ * (`tls_refusal.ts`): a misconfiguration, as a database that does not exist.
+ */
+export function tlsRefusedError(reason: string): Error {
+  return Object.assign(new Error(reason), { code: TLS_REFUSED_CODE });
+}
 
 /** The code of {@linkcode readOnlyError}. */
 export const READ_ONLY_CODE = "25006";
@@ -83,7 +95,7 @@ export function isConnectionError(error: unknown): boolean {
 export function isMisconfiguration(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && MISCONFIGURED.test(code);
+  return typeof code === "string" && (MISCONFIGURED.test(code) || code === TLS_REFUSED_CODE);
 }
 
 /**

@@ -50,12 +50,14 @@ import { ConnectionPools } from "./connection_pools.ts";
 import { driverOptions, idleInTransactionMsFor } from "./driver_options.ts";
 import { DatabaseHealth } from "./database_health.ts";
 import { withDeadline } from "./deadline.ts";
+import { tlsRefusal } from "./tls_refusal.ts";
 import { orderWrites } from "./order_writes.ts";
 import {
   isConnectionError,
   isMisconfiguration,
   READ_ONLY_CODE,
   readOnlyError,
+  tlsRefusedError,
 } from "./postgres_errors.ts";
 import { ClusterCapacityChangedError, registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
@@ -65,6 +67,9 @@ import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
 
 /** The longest closing waits to leave the cluster and to send its last notifications, ms. */
 const LEAVE_MS = 2000;
+
+/** The `sslmode`s that take no connection without TLS. */
+const REQUIRES_TLS = new Set(["require", "verify-ca", "verify-full"]);
 
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -126,6 +131,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly #onFatal: ((error: Error) => void) | undefined;
   /** Whether a heartbeat found another capacity in force (told once). */
   #capacityChanged = false;
+  /** The server, when the URL requires TLS of it: asked whether it has any (tls_refusal.ts). */
+  #server: { host: string; port: number } | null = null;
 
   private constructor(options: PostgresStoreOptions, driver: Options<Record<string, never>>) {
     const logger = options.logger ?? new Logger({ level: "error" });
@@ -162,7 +169,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     this.#health = new DatabaseHealth({
       logger,
       shown: redactDatabaseUrl(options.url),
-      probe: () => this.#prepare(),
+      probe: () =>
+        this.#prepare().catch(async (error) => Promise.reject(await this.#explain(error))),
       // Once the store has been up, nothing the server says makes the daemon
       // give up: it answers `unavailable` and keeps trying (§9). Before, the
       // schema's setup may find what no retry fixes (another capacity in
@@ -228,6 +236,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       idleInTransactionMs: idleInTransactionMsFor(options.leaseMs ?? 30_000),
     });
     const store = new PostgresStore(options, driver);
+    if (REQUIRES_TLS.has(target.sslmode ?? "")) store.#server = target;
     try {
       // Reaching it is bounded: a port that answers as no PostgreSQL does (an
       // HTTP server), then closes, leaves the driver's first statement
@@ -239,7 +248,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
         "reach the database",
       );
       await store.#prepare();
-    } catch (error) {
+    } catch (caught) {
+      const error = await store.#explain(caught);
       if (isConnectionError(error) && !isMisconfiguration(error)) {
         store.#health.startDown(error);
         store.#opened = true;
@@ -282,6 +292,18 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
    * Gets the store ready, or (once ready) checks that the database answers
    * and takes writes: the probe of {@linkcode DatabaseHealth}.
    */
+  /**
+   * `error`, or, for a connection lost when the URL requires TLS, and the
+   * server answers that it has none, why this URL cannot work there (a
+   * misconfiguration: the daemon stops before it has been up): the driver
+   * starts TLS all the same, and what is left to say is a reset.
+   */
+  async #explain(error: unknown): Promise<unknown> {
+    if (this.#server === null || !isConnectionError(error)) return error;
+    const refusal = await tlsRefusal(this.#server.host, this.#server.port);
+    return refusal === null ? error : tlsRefusedError(refusal);
+  }
+
   async #prepare(): Promise<void> {
     try {
       if (!this.#ready) {
