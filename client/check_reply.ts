@@ -24,7 +24,7 @@ type Fields = Record<string, unknown>;
  * The operation a request body asks for, as the daemon reads it: its `op`,
  * or `PEDIDO` for a bare order; null when it cannot be told.
  */
-function opOf(body: unknown): string | null {
+export function opOf(body: unknown): string | null {
   if (!isObject(body)) return null;
   if (!("op" in body) || body.op === null || body.op === undefined) return "PEDIDO";
   return typeof body.op === "string" ? opName(body.op) : null;

@@ -12,13 +12,14 @@
  */
 
 import { ConfigError, type ConfigSources, wantsHelp } from "../server/config/settings.ts";
+import { MAX_REQUEST_BYTES } from "../server/config/server_config.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { firstToConnect } from "./dial.ts";
 import { describeFinal, describeReply, printable } from "./describe_reply.ts";
-import { checkReply } from "./check_reply.ts";
+import { checkReply, opOf } from "./check_reply.ts";
 
 /** The exit statuses of {@linkcode runClient}. */
 export const EXIT = Object.freeze({
@@ -61,11 +62,58 @@ const DEFAULT_WAIT_MS = 30_000;
 
 const encoder = new TextEncoder();
 
+/**
+ * The most of stdin read: the largest request a daemon takes
+ * (`--max-request-bytes` at most), and room for whitespace around it.
+ * Reading more would only hold it all in memory (`< /dev/zero` grew
+ * without end) to be refused as `too_large`.
+ */
+const MAX_STDIN_BYTES = MAX_REQUEST_BYTES + 64 * 1024;
+
+/** The text of `stream`, or null (and the stream cancelled) once it passes `max` bytes. */
+async function readAtMost(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<string | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > max) return null; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = encoder.encode(text);
   for (let written = 0; written < bytes.length;) {
     written += file.writeSync(bytes.subarray(written));
   }
+}
+
+/**
+ * Writes text to `file` until its reader goes (`client listar | head -2`):
+ * then what is left is dropped, quietly, as other command-line tools do,
+ * rather than ending in a stack trace.
+ */
+export function pipeWriter(file: { writeSync(p: Uint8Array): number }): (text: string) => void {
+  let gone = false;
+  return (text) => {
+    if (gone) return;
+    try {
+      writeAllSync(file, text);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+      gone = true;
+    }
+  };
 }
 
 /** §7: 0 on `ok` (a wait's reply too, whatever the order's end), 1 when the daemon refused. */
@@ -88,7 +136,11 @@ interface Session {
   replyTimeoutMs: number;
 }
 
-async function send(session: Session, line: string, human = describeReply): Promise<Reply> {
+async function send(
+  session: Session,
+  line: string,
+  human: (reply: Reply, op: string | null) => string = describeReply,
+): Promise<Reply> {
   const limitMs = session.replyTimeoutMs + waitsFor(line);
   const late = AbortSignal.timeout(limitMs);
   const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
@@ -130,9 +182,10 @@ async function send(session: Session, line: string, human = describeReply): Prom
     return reply;
   }
   // Printed for people: only a reply of the shape its request expects.
-  checkReply(asRequest(line), reply);
-  if (reply.ok) session.out(human(reply));
-  else session.err(human(reply));
+  const request = asRequest(line);
+  checkReply(request, reply);
+  if (reply.ok) session.out(human(reply, opOf(request)));
+  else session.err(human(reply, opOf(request)));
   return reply;
 }
 
@@ -177,8 +230,8 @@ async function run(session: Session): Promise<number> {
  * ```
  */
 export async function runClient(args: string[], io: ClientIo = {}): Promise<number> {
-  const out = io.stdout ?? ((text: string) => writeAllSync(Deno.stdout, text));
-  const err = io.stderr ?? ((text: string) => writeAllSync(Deno.stderr, text));
+  const out = io.stdout ?? pipeWriter(Deno.stdout);
+  const err = io.stderr ?? pipeWriter(Deno.stderr);
   const { signal } = io;
 
   // Help is shown whatever else is wrong (a bad value in the environment or env file).
@@ -200,7 +253,16 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     if (io.stdin === undefined && Deno.stdin.isTerminal()) {
       err("Escriba un pedido en JSON y termine con Ctrl-D:\n");
     }
-    stdinText = (await new Response(io.stdin ?? Deno.stdin.readable).text()).trim();
+    const read = await readAtMost(io.stdin ?? Deno.stdin.readable, MAX_STDIN_BYTES);
+    if (read === null) {
+      err(
+        `Cannot send stdin: it is larger than ${
+          MAX_REQUEST_BYTES / (1024 * 1024)
+        } MiB, more than any daemon takes (--max-request-bytes)\n\n${CLIENT_USAGE}`,
+      );
+      return EXIT.usage;
+    }
+    stdinText = read.trim();
     if (stdinText === "") {
       err(
         `Nothing to send: give --cliente, --producto and --direccion, or one JSON request on stdin\n\n${CLIENT_USAGE}`,

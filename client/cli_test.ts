@@ -2,7 +2,7 @@
  * `runClient()` against a scripted server: what it sends, and its exit statuses.
  */
 import assert from "node:assert/strict";
-import { runClient } from "./cli.ts";
+import { pipeWriter, runClient } from "./cli.ts";
 import { CLIENT_USAGE } from "./cli_args.ts";
 import { NO_SOURCES, runClientAt as run, SAMPLE_PEDIDO as PEDIDO } from "./testing/cli_harness.ts";
 import { fakeLineServer } from "./testing/fake_line_server.ts";
@@ -381,4 +381,60 @@ Deno.test("runClient() quotes a reply that is not JSON without its control chara
   assert.equal(status, 3);
   assert.match(stderr, /not JSON: \\u001b\]0;pwned\\u0007 no json/);
   assert.ok(!stderr.includes("\u001b") && !stderr.includes("\u0007"), "no control characters");
+});
+
+Deno.test("runClient() refuses a stdin larger than any daemon takes (exit 2), reading no more of it than that", async () => {
+  await using daemon = fakeLineServer(accepted);
+  // As `client < /dev/zero`, but it ends (at 80 MiB), so that a client reading it all ends too.
+  const chunk = new Uint8Array(1024 * 1024).fill(0x20);
+  let pulled = 0;
+  let cancelled = false;
+  const stdin = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled === 80 * chunk.length) return controller.close();
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  let stderr = "";
+  const status = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
+    stdin,
+    stdout: () => {},
+    stderr: (text) => stderr += text,
+    sources: NO_SOURCES,
+  });
+  assert.equal(status, 2);
+  assert.match(stderr, /^Cannot send stdin: it is larger than 64 MiB/);
+  assert.ok(cancelled, "the rest of stdin is not read");
+  assert.ok(pulled <= 66 * 1024 * 1024, `read ${pulled} bytes`);
+  assert.deepEqual(daemon.lines, [], "nothing sent");
+});
+
+Deno.test("pipeWriter() writes everything, then drops what is left quietly once the reader is gone", () => {
+  const written: number[] = [];
+  let open = true;
+  const file = {
+    writeSync(p: Uint8Array): number {
+      if (!open) throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+      // A short write: the rest must follow.
+      const n = Math.min(p.length, 3);
+      written.push(n);
+      return n;
+    },
+  };
+  const write = pipeWriter(file);
+  write("hola\n");
+  assert.deepEqual(written, [3, 2]);
+  open = false;
+  write("más\n");
+  write("y más\n");
+  const other = pipeWriter({
+    writeSync(): number {
+      throw new Deno.errors.PermissionDenied("no");
+    },
+  });
+  assert.throws(() => other("x"), Deno.errors.PermissionDenied);
 });

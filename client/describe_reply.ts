@@ -51,12 +51,15 @@ function duration(ms: number | null): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** `pan, agua ×2`. */
+/** `pan, agua ×2` (a `cantidad` left out is 1, §8). */
 function summariseProductos(productos: Producto[]): string {
+  if (!Array.isArray(productos)) return text(productos);
   return productos.map((item) => {
     if (typeof item === "string") return printable(item);
-    const nombre = printable(item.nombre);
-    return item.cantidad === 1 ? nombre : `${nombre} ×${item.cantidad}`;
+    if (typeof item !== "object" || item === null) return text(item);
+    const nombre = text(item.nombre);
+    const cantidad = item.cantidad ?? 1;
+    return cantidad === 1 ? nombre : `${nombre} ×${text(cantidad)}`;
   }).join(", ");
 }
 
@@ -70,7 +73,7 @@ function describePedido(pedido: Pedido, timeout: boolean): string {
   const entries = Object.entries(pedido).map(([key, value]): [string, string] => {
     if (key === "productos") return [key, summariseProductos(pedido.productos)];
     if (key === "duracion_ms") return ["duracion", duration(pedido.duracion_ms)];
-    return [key, text(value)];
+    return [printable(key), text(value)];
   });
   if (timeout) entries.push(["espera", "⌛ se agotó antes de que terminara"]);
   return keyValues(entries);
@@ -81,11 +84,11 @@ function describeTable(pedidos: Pedido[]): string {
   if (pedidos.length === 0) return "(sin pedidos)\n";
   const header = ["ID", "ESTADO", "CLIENTE", "PRODUCTOS", "RECIBIDO", "DURACIÓN", "RESULTADO"];
   const rows = pedidos.map((p) => [
-    String(p.id),
-    p.estado,
-    cut(printable(p.cliente), 24),
+    text(p.id),
+    text(p.estado),
+    cut(text(p.cliente), 24),
     cut(summariseProductos(p.productos), 32),
-    printable(p.fecha_recibido),
+    text(p.fecha_recibido),
     duration(p.duracion_ms),
     p.estado === "error" ? cut(text(p.detalle_error), 32) : cut(text(p.resultado ?? null), 32),
   ]);
@@ -128,7 +131,9 @@ function describeStats(stats: Stats): string {
     if (value === undefined) return [key, "—"];
     if (kind === "seconds") return [key, `${text(value)} s`];
     if (kind === "count") return [key, text(value)];
-    const parts = Object.entries(stats.duracion_ms).map(([name, v]) => `${name} ${text(v)}`);
+    const parts = Object.entries(stats.duracion_ms).map(([name, v]) =>
+      `${printable(name)} ${text(v)}`
+    );
     return [key, parts.join(" · ")];
   });
   return keyValues(entries);
@@ -144,9 +149,29 @@ function describeError(reply: ErrorReply): string {
   return `${mensaje} (${error}${campo})\n`;
 }
 
+/** Whether `value` is an object (not an array, not null). */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The operation a reply answers, told from its fields, when the request is not known. */
+function answeredOp(reply: Record<string, unknown>): string | null {
+  if (reply.pong === true) return "PING";
+  if ("result" in reply) return "TASK";
+  if (Array.isArray(reply.pedidos)) return "LISTAR";
+  if (isObject(reply.stats)) return "STATS";
+  if (isObject(reply.pedido)) return "ESTADO";
+  if ("id" in reply) return "PEDIDO";
+  return null;
+}
+
 /**
- * Any reply for people, whatever request it answers (so a request read
- * from stdin is printed well too).
+ * A reply for people. `op` is the operation of the request it answers
+ * (`PEDIDO` for a bare order, as `check_reply.ts` reads it, which has
+ * checked the fields shown for it): only those fields are shown, every
+ * string as {@linkcode printable}; a reply to another operation (an
+ * account's, one unknown, or one that cannot be told) is shown as its
+ * JSON, made printable. Without `op`, it is told from the reply's fields.
  *
  * @example Usage
  * ```ts
@@ -155,19 +180,35 @@ function describeError(reply: ErrorReply): string {
  * // ✅ Pedido 42 recibido (pendiente)
  * ```
  */
-export function describeReply(reply: Reply): string {
+export function describeReply(reply: Reply, op?: string | null): string {
   if (!reply.ok) return describeError(reply);
-  if ("pong" in reply) return "pong\n";
-  if ("result" in reply) return `${text(reply.result)}\n`;
-  if ("pedidos" in reply) return describeTable(reply.pedidos);
-  if ("stats" in reply) return describeStats(reply.stats);
-  if ("pedido" in reply) return describePedido(reply.pedido, reply.timeout === true);
-  if ("id" in reply) {
-    return reply.duplicado === true
-      ? `✅ Pedido ${reply.id} ya recibido antes con esa clave (${reply.estado})\n`
-      : `✅ Pedido ${reply.id} recibido (${reply.estado})\n`;
+  const fields = reply as unknown as Record<string, unknown>;
+  switch (op === undefined ? answeredOp(fields) : op) {
+    case "PING":
+      return "pong\n";
+    case "TASK":
+      return `${text(fields.result)}\n`;
+    case "LISTAR":
+      if (Array.isArray(fields.pedidos)) return describeTable(fields.pedidos as Pedido[]);
+      break;
+    case "STATS":
+      if (isObject(fields.stats)) return describeStats(fields.stats as unknown as Stats);
+      break;
+    case "ESTADO":
+    case "CANCELAR":
+    case "REINTENTAR":
+      if (isObject(fields.pedido)) {
+        return describePedido(fields.pedido as unknown as Pedido, fields.timeout === true);
+      }
+      break;
+    case "PEDIDO": {
+      const [id, estado] = [text(fields.id), text(fields.estado)];
+      return fields.duplicado === true
+        ? `✅ Pedido ${id} ya recibido antes con esa clave (${estado})\n`
+        : `✅ Pedido ${id} recibido (${estado})\n`;
+    }
   }
-  return `${JSON.stringify(reply)}\n`;
+  return `${printable(JSON.stringify(reply))}\n`;
 }
 
 /**
@@ -175,19 +216,24 @@ export function describeReply(reply: Reply): string {
  * or how it ended otherwise (error, cancelled, the wait ran out).
  */
 export function describeFinal(reply: Reply): string {
-  if (!reply.ok || !("pedido" in reply)) return describeReply(reply);
+  if (!reply.ok || !("pedido" in reply) || !isObject(reply.pedido)) {
+    return describeReply(reply, "ESTADO");
+  }
   const p = reply.pedido;
-  if (reply.timeout === true) return `⌛ Pedido ${p.id} sigue ${p.estado}: se agotó la espera\n`;
+  const [id, estado] = [text(p.id), text(p.estado)];
+  if (reply.timeout === true) return `⌛ Pedido ${id} sigue ${estado}: se agotó la espera\n`;
   switch (p.estado) {
     case "error":
-      return `❌ Pedido ${p.id} terminó con error en ${duration(p.duracion_ms)}: ${
+      return `❌ Pedido ${id} terminó con error en ${duration(p.duracion_ms)}: ${
         text(p.detalle_error)
       }\n`;
     case "cancelado":
-      return `🚫 Pedido ${p.id} cancelado\n`;
+      return `🚫 Pedido ${id} cancelado\n`;
     default: {
-      const worker = p.worker === null ? "" : ` (worker ${p.worker})`;
-      return `✅ Pedido ${p.id} ${p.estado} en ${duration(p.duracion_ms)}${worker}\n`;
+      const worker = p.worker === null || p.worker === undefined
+        ? ""
+        : ` (worker ${text(p.worker)})`;
+      return `✅ Pedido ${id} ${estado} en ${duration(p.duracion_ms)}${worker}\n`;
     }
   }
 }

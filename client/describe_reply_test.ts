@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeReply } from "./describe_reply.ts";
+import { describeFinal, describeReply } from "./describe_reply.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { SAMPLE_PEDIDO } from "./testing/cli_harness.ts";
 
@@ -35,4 +35,59 @@ Deno.test("describeReply() shows control characters in an order as escapes, neve
     assert.match(text, /pan\\r\\nagua/);
     assert.match(text, /\\u202eoñi ×2/);
   }
+});
+
+/** No character a terminal would act on, but the newlines between lines. */
+function assertInert(shown: string): void {
+  // deno-lint-ignore no-control-regex -- looking for control characters is the point
+  const acting = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+  assert.doesNotMatch(shown, acting);
+  assert.doesNotMatch(shown, /undefined/);
+}
+
+Deno.test("describeReply() shows only the fields the request's operation has, whatever else a hostile server adds", () => {
+  const escape = "\u001b[2J\u001b]0;pwn\u0007";
+  // An order's reply with a LISTAR's and a STATS's fields too: it is shown as an order's.
+  for (const extra of [{ pedidos: null }, { stats: null }, { pedidos: [{ id: escape }] }]) {
+    const shown = describeReply(
+      { ok: true, id: 1, estado: "pendiente", ...extra } as never,
+      "PEDIDO",
+    );
+    assert.equal(shown, "✅ Pedido 1 recibido (pendiente)\n");
+  }
+  // A reply to an operation this client does not know, or an account's: its JSON, made inert.
+  for (const op of ["FOO", "LOGIN", null]) {
+    const shown = describeReply(
+      { ok: true, pedido: null, x: `\u009b${escape}\u202e` } as never,
+      op,
+    );
+    assert.match(shown, /^\{"ok":true,"pedido":null,"x":/);
+    assertInert(shown);
+  }
+});
+
+Deno.test("describeReply() and describeFinal() make every key and value inert, and show what a server left out as such", () => {
+  const escape = "\u001b[2J";
+  const pedido = {
+    id: 7,
+    estado: "listo",
+    cliente: "Ana",
+    productos: [{ nombre: "pan" }, { nombre: `vino${escape}`, cantidad: 2 }],
+    direccion: "Calle 1",
+    fecha_recibido: "2026-12-06T04:05:06.789Z",
+    duracion_ms: 5,
+    [escape]: escape,
+  };
+  const estado = describeReply({ ok: true, pedido } as never, "ESTADO");
+  assertInert(estado);
+  assert.match(estado, /pan, vino\\u001b\[2J ×2/);
+  assertInert(describeReply({ ok: true, pedidos: [pedido] } as never, "LISTAR"));
+  assertInert(describeFinal({ ok: true, pedido } as never));
+  assert.equal(describeFinal({ ok: true, pedido } as never), "✅ Pedido 7 listo en 5 ms\n");
+  const stats = describeReply(
+    { ok: true, stats: { recibidos: 1, duracion_ms: { [escape]: 1, p50: null } } } as never,
+    "STATS",
+  );
+  assertInert(stats);
+  assert.match(stats, /\\u001b\[2J 1 · p50 —/);
 });

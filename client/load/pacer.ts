@@ -4,6 +4,9 @@
  * @module
  */
 
+/** The longest one timer waits (2^31 − 1 ms): asked for more, it fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Hands out send times `1000 / perSecond` ms apart over every connection
  * of a run, never bursting to catch up after a late send.
@@ -37,9 +40,17 @@ export class Pacer {
   wait(signal: AbortSignal): Promise<void> {
     const ms = this.reserve();
     if (ms < 1 || signal.aborted) return Promise.resolve();
+    const until = performance.now() + ms;
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // In hops a timer can wait: one asked for longer fires at once.
+      const arm = () => {
+        const left = until - performance.now();
+        if (left < 1) return done();
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
       signal.addEventListener("abort", done, { once: true });
+      arm();
       function done() {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);

@@ -57,17 +57,20 @@ export class Tally {
   /** When the last reply came (`performance.now()`), or 0. */
   lastReplyAt = 0;
 
-  /** Counts `count` orders failed with `kind`, keeping `detail` (up to 5 distinct) for people. */
+  /**
+   * Counts `count` orders failed with `kind`, keeping `detail` (up to 5
+   * distinct) for people. A kind is counted as {@linkcode countedKind} says.
+   */
   error(kind: string, count = 1, detail?: string): void {
     if (count <= 0) return;
     this.errores += count;
-    this.erroresPorTipo[kind] = (this.erroresPorTipo[kind] ?? 0) + count;
+    add(this.erroresPorTipo, kind, count);
     this.#keep(detail);
   }
 
   /** Counts something that went wrong with a connection (not an order), keeping `detail`. */
   incident(kind: string, detail?: string): void {
-    this.incidencias[kind] = (this.incidencias[kind] ?? 0) + 1;
+    add(this.incidencias, kind, 1);
     this.#keep(detail);
   }
 
@@ -79,4 +82,27 @@ export class Tally {
   get answered(): number {
     return this.aceptados + this.rechazados + this.errores;
   }
+}
+
+/** What a kind looks like: a code as the protocol's (`queue_full`), at most 64 characters. */
+const KIND = /^[a-z][a-z0-9_]{0,63}$/;
+/** The most kinds counted apart in one record; the rest are `otros`. */
+const MAX_KINDS = 32;
+
+/**
+ * The kind under which `kind` is counted in `counts`: itself when it looks
+ * like a code; else `codigo_no_valido`; `otros` once `counts` holds
+ * {@linkcode MAX_KINDS} others. A kind may come from the server (an error
+ * reply's code): one of terminal escapes would reach the summary, and a new
+ * long one in every reply would hold them all in memory.
+ */
+export function countedKind(counts: Record<string, number>, kind: string): string {
+  const counted = KIND.test(kind) ? kind : "codigo_no_valido";
+  if (Object.hasOwn(counts, counted) || Object.keys(counts).length < MAX_KINDS) return counted;
+  return "otros";
+}
+
+function add(counts: Record<string, number>, kind: string, count: number): void {
+  const counted = countedKind(counts, kind);
+  counts[counted] = (Object.hasOwn(counts, counted) ? counts[counted]! : 0) + count;
 }
