@@ -381,13 +381,16 @@ function waitsFor(line: string): number {
   } catch {
     return 0;
   }
-  const r = request as { data?: unknown; esperar?: unknown; timeout_ms?: unknown } | null;
-  const body =
-    (r !== null && typeof r === "object" && typeof r.data === "object" && r.data !== null
-      ? r.data
-      : r) as { esperar?: unknown; timeout_ms?: unknown } | null;
-  if (body === null || typeof body !== "object" || body.esperar !== true) return 0;
-  const ms = body.timeout_ms;
+  if (request === null || typeof request !== "object" || Array.isArray(request)) return 0;
+  // Each field as the daemon reads it (docs/protocol.md §8): from `data` when
+  // given there (not null), else from the top level.
+  const top = request as Record<string, unknown>;
+  const data = typeof top.data === "object" && top.data !== null
+    ? top.data as Record<string, unknown>
+    : {};
+  const field = (name: string) => data[name] ?? top[name];
+  if (field("esperar") !== true) return 0;
+  const ms = field("timeout_ms");
   return typeof ms === "number" && Number.isFinite(ms) && ms >= 0
     ? Math.min(ms, 600_000)
     : DEFAULT_WAIT_MS;

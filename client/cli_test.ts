@@ -240,6 +240,21 @@ Deno.test("runClient() exits 3 when the daemon accepts and never answers, past t
   assert.doesNotMatch(silent.stderr, /No se sabe/);
 });
 
+Deno.test("runClient() reads the wait a request on stdin asks for as the daemon does, field by field from data or the top level", async () => {
+  await using daemon = fakeLineServer(() => null);
+  for (
+    const request of [
+      { op: "ESTADO", data: { id: 7 }, esperar: true, timeout_ms: 300 },
+      { op: "ESTADO", data: { id: 7, esperar: true }, timeout_ms: 300 },
+      { op: "ESTADO", id: 7, esperar: true, data: { timeout_ms: 300 } },
+    ]
+  ) {
+    const waiting = await run(daemon.port, [], JSON.stringify(request), 200);
+    assert.equal(waiting.status, 3);
+    assert.match(waiting.stderr, /no respondió en 0\.5 s/, JSON.stringify(request));
+  }
+});
+
 Deno.test("runClient() with several hosts sends a request a stopping daemon refused to the next host", async () => {
   await using stopping = fakeLineServer(() => ({
     close: true,
