@@ -202,16 +202,18 @@ async function run(session: Session): Promise<number> {
       const first = await send(session, line);
       if (!first.ok) return EXIT.refused;
       if (!command.esperar) return EXIT.ok;
-      if (!("id" in first)) {
-        // The daemon did what was asked; --esperar was the mistake: bad usage.
-        session.err(
-          "❌ --esperar espera un pedido: lo enviado no era un pedido (la respuesta no trae " +
-            "un id que esperar).\n",
+      // What was sent is an order (--esperar with anything else is refused before
+      // it is sent): an `ok` without its id is the server's fault, not a bad usage,
+      // and under --json (whose replies are not checked) no id is sent back unchecked.
+      const id = (first as { id?: unknown }).id;
+      if (!Number.isSafeInteger(id) || (id as number) < 1) {
+        throw new ClientError(
+          "protocol",
+          'Respuesta inválida del servidor: el campo "id" falta o no es del tipo esperado',
         );
-        return EXIT.usage;
       }
-      if (!command.json) session.out(`⏳ Esperando el pedido ${first.id}…\n`);
-      const wait: Record<string, unknown> = { op: "ESTADO", id: first.id, esperar: true };
+      if (!command.json) session.out(`⏳ Esperando el pedido ${id}…\n`);
+      const wait: Record<string, unknown> = { op: "ESTADO", id, esperar: true };
       if (command.timeoutMs !== null) wait.timeout_ms = command.timeoutMs;
       return exitFor(await send(session, JSON.stringify(wait), describeFinal));
     }

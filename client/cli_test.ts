@@ -194,6 +194,19 @@ Deno.test("runClient() --esperar with a request on stdin that is not an order ex
   assert.equal(orders.lines.length, 2);
 });
 
+Deno.test("runClient() --esperar exits 3 when the order's ok carries no valid id, with --json too, and sends no wait", async () => {
+  for (const reply of ['{"ok":true}', '{"ok":true,"id":"\\u001b[2J","estado":"pendiente"}']) {
+    for (const json of [[], ["--json"]]) {
+      await using daemon = fakeLineServer(() => reply);
+      const order = ["--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1"];
+      const { status, stderr } = await run(daemon.port, [...order, "--esperar", ...json]);
+      assert.equal(status, 3, `${reply} ${json}`);
+      assert.match(stderr, /no es una respuesta válida/);
+      assert.equal(daemon.lines.length, 1, "no ESTADO sent");
+    }
+  }
+});
+
 Deno.test("runClient() exits 2 when stdin is empty", async () => {
   const { status, stderr } = await run(1, [], "  \n");
   assert.equal(status, 2);
