@@ -549,6 +549,19 @@ Deno.test("gateway hostile: control characters in a request path are logged esca
   assert.equal(loggablePath("/a\u001b[2J\u0000\u009b"), "/a%1B[2J%00%C2%9B");
 });
 
+Deno.test("gateway hostile: a right-to-left override in a path is shown escaped on the 404 page and in the log", async () => {
+  using gw = gateway();
+  // Reads as "No existe /.Verifique su cuenta en example.com" once reversed.
+  const page = await gw.browser().get("/%E2%80%AEmoc.elpmaxe%20ne%20atneuc%20us%20euqifireV");
+  assert.equal(page.status, 404);
+  assert.match(page.text, /No existe \/%E2%80%AEmoc\.elpmaxe ne atneuc us euqifireV\./);
+  assert.doesNotMatch(page.text, /\u202e/);
+  const line = gw.lines.find((l) => l.includes("web.request") && l.includes("elpmaxe"));
+  assert.ok(line !== undefined, gw.lines.join("\n"));
+  assert.doesNotMatch(line, /\u202e/);
+  assert.equal(loggablePath("/a\u2066b\u200f"), "/a%E2%81%A6b%E2%80%8F");
+});
+
 Deno.test("gateway hostile: cookies are Secure behind an HTTPS proxy only when it is trusted, or always when configured", async () => {
   const cookieOf = async (options: Partial<GatewayDeps>, headers: Record<string, string>) => {
     using gw = gateway(options);

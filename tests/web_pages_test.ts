@@ -75,6 +75,18 @@ Deno.test("gateway: user text is isolated, so a right-to-left override reverses 
   assert.match(row(pedidos.text, 1), /<bdi>pan\u202E<\/bdi> ×2/, "the quantity is outside");
   const panel = await browser.get("/panel");
   assert.match(panel.text, /<title>Pedido #1 · \u2068Ana\u202Eevil\u2069 · en proceso/);
+  // An isolate left open in the text would take the closing one, and the override go on.
+  gw.daemon.addPedido({
+    cliente: "Ana\u202E\u2066",
+    estado: "en proceso",
+    worker: 2,
+    fecha_inicio: new Date().toISOString(),
+  });
+  const again = await browser.get("/panel");
+  assert.match(
+    again.text,
+    /<title>Pedido #2 · \u2068Ana\u202E\u2066\u2069\u2069 · en proceso/,
+  );
 });
 
 Deno.test("gateway: the order form sets no length the browser counts in UTF-16 units", async () => {

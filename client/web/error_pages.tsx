@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import { MessagePage } from "./pages/message_page.tsx";
 import type { GatewayContext, GatewayEnv } from "./responses.tsx";
 import type { RouteDeps } from "./route_deps.ts";
+import { loggablePath } from "./middleware/request_log.ts";
 
 /** The gateway's error pages. */
 export class ErrorPages {
@@ -50,7 +51,9 @@ export class ErrorPages {
     this.#deps.respond.page(
       c,
       { title: "No encontrado", nav: "inicio" },
-      <MessagePage title="Página no encontrada" text={`No existe ${c.req.path}.`} />,
+      // The path as the log shows it: an override in it would make the page read
+      // as something else ("No existe /.Verifique su cuenta en …").
+      <MessagePage title="Página no encontrada" text={`No existe ${loggablePath(c.req.path)}.`} />,
       404,
     );
 

@@ -22,16 +22,37 @@ export function cutText(text: string, max: number): string {
   return points.length > max ? `${points.slice(0, max - 1).join("")}…` : text;
 }
 
+/** The isolate initiators (LRI, RLI, FSI) and POP DIRECTIONAL ISOLATE. */
+const ISOLATES = /[\u2066-\u2069]/;
+
 /**
  * `text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (U+2068,
- * U+2069), for a `title` or an SVG `<title>`.
+ * U+2069), for a `title` or an SVG `<title>`. The isolates in `text` are
+ * balanced first: an initiator it leaves open is closed at its end (else it
+ * would take the closing PDI, and an override before it would go on past
+ * the text), and a PDI with no initiator of its own is dropped (else it
+ * would close the isolate early). The closing PDI then ends every
+ * embedding and override begun inside (UAX #9, X6a).
  *
  * @example Usage
  * ```ts
  * import { isolate } from "./user_text.ts";
  * console.log(isolate("Ana") === "\u2068Ana\u2069"); // true
+ * console.log(isolate("Ana\u202e\u2066") === "\u2068Ana\u202e\u2066\u2069\u2069"); // true
  * ```
  */
 export function isolate(text: string): string {
-  return `\u2068${text}\u2069`;
+  if (!ISOLATES.test(text)) return `\u2068${text}\u2069`;
+  let open = 0;
+  let balanced = "";
+  for (const char of text) {
+    if (char === "\u2069") {
+      if (open === 0) continue;
+      open--;
+    } else if (char >= "\u2066" && char <= "\u2068") {
+      open++;
+    }
+    balanced += char;
+  }
+  return `\u2068${balanced}${"\u2069".repeat(open)}\u2069`;
 }

@@ -35,13 +35,17 @@ export function requestLog(logger: Logger): MiddlewareHandler {
 /** The longest path logged, in code points; longer ones end with `…`. */
 const MAX_LOGGED_PATH = 512;
 
-/** C0 controls, DEL and C1 controls. */
+/**
+ * C0 controls, DEL and C1 controls; and the bidirectional marks, embeddings,
+ * overrides and isolates, which would reverse how what follows them reads.
+ */
 // deno-lint-ignore no-control-regex
-const CONTROL_REGEXP = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_REGEXP = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * A request path safe to put in a log line: control characters
- * percent-encoded (`%1B`), cut after {@linkcode MAX_LOGGED_PATH} characters.
+ * A request path safe to put in a log line, or on a page: control and
+ * bidirectional characters percent-encoded (`%1B`, `%E2%80%AE`), cut after
+ * {@linkcode MAX_LOGGED_PATH} characters.
  *
  * @example Usage
  * ```ts
