@@ -64,7 +64,10 @@ export class LiveFeed {
   /**
    * Calls `listener` with each new snapshot (an unchanged one is not sent
    * again) until the returned function is called. The first snapshot is
-   * rendered at once when nobody was watching.
+   * rendered at once when nobody was watching; one who joins others gets
+   * the last snapshot at once (a microtask later), not only the next that
+   * differs from it: a second tab, or a stream that reconnected, would
+   * otherwise show nothing, or an outage long over, until the data changed.
    */
   subscribe(listener: (html: string) => void): () => void {
     if (this.#closed) return () => {};
@@ -72,6 +75,17 @@ export class LiveFeed {
     if (!this.#active) {
       this.#active = true;
       void this.#tick();
+    } else if (this.#last !== null) {
+      const last = this.#last;
+      queueMicrotask(() => {
+        // Unless it left meanwhile, or a newer snapshot reached it first.
+        if (!this.#listeners.has(listener) || this.#last !== last) return;
+        try {
+          listener(last);
+        } catch (error) {
+          this.#onError(error);
+        }
+      });
     }
     return () => {
       this.#listeners.delete(listener);

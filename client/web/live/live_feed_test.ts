@@ -160,3 +160,26 @@ Deno.test("LiveFeed survives a render that throws: that snapshot is skipped, the
   assert.match(String(errors[0]), /pedidos\.map/);
   off();
 });
+
+Deno.test("LiveFeed gives one who joins the watchers the last snapshot at once, unchanged since", async () => {
+  const timer = new ManualTimer();
+  const feed = new LiveFeed({
+    intervalMs: 20,
+    schedule: timer.schedule,
+    render: () => Promise.resolve("same"),
+  });
+  const first: string[] = [];
+  const offFirst = feed.subscribe((html) => first.push(html));
+  await timer.scheduled();
+  assert.deepEqual(first, ["same"]);
+  // A second tab of the session, or the first one's stream reconnecting.
+  const second: string[] = [];
+  const offSecond = feed.subscribe((html) => second.push(html));
+  await Promise.resolve();
+  assert.deepEqual(second, ["same"], "without waiting for the data to change");
+  await timer.fire();
+  assert.deepEqual(second, ["same"], "and not again while it stays the same");
+  assert.deepEqual(first, ["same"]);
+  offFirst();
+  offSecond();
+});
