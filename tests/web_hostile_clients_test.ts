@@ -107,6 +107,28 @@ Deno.test("gateway hostile: a burst of wrong-password logins from one address ge
   assert.equal((await other.post("/login", { usuario: "ana", password: PASSWORD })).status, 303);
 });
 
+Deno.test("gateway hostile: sign-ins and sign-ups that never reached the daemon use up no attempts", async () => {
+  using gw = gateway();
+  const daemon = gw.daemon as FakeDaemon;
+  daemon.users.set("ana", { usuario: "ana", password: PASSWORD });
+  const browser = gw.browser("203.0.113.7");
+  await browser.get("/login");
+  daemon.down = true;
+  const during: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    during.push((await browser.post("/login", { usuario: "ana", password: PASSWORD })).status);
+  }
+  assert.deepEqual(during, Array(12).fill(503), "an outage, not a guess");
+  const signUps: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const form = { usuario: `bea${i}`, password: PASSWORD, password2: PASSWORD };
+    signUps.push((await browser.post("/registro", form)).status);
+  }
+  assert.deepEqual(signUps, Array(12).fill(503));
+  daemon.down = false;
+  assert.equal((await browser.post("/login", { usuario: "ana", password: PASSWORD })).status, 303);
+});
+
 Deno.test("gateway hostile: logins for one account are limited from any address; a right password resets them", async () => {
   const clock = { ms: Date.now() };
   using gw = gateway({ now: () => clock.ms });

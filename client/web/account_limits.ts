@@ -119,8 +119,25 @@ export class AccountLimits {
     this.#loginAddress.forgive(addressKey(address));
   }
 
+  /**
+   * A LOGIN counted by {@linkcode login} never reached the daemon (it could
+   * not be reached, or did not answer): nothing was guessed, so the attempt
+   * is given back. Else retries through an outage would use up the free
+   * attempts, and the waits they start outlast it.
+   */
+  loginUnanswered(address: string, usuario: string, knownBrowser: string | null = null): void {
+    this.#loginAddress.forgive(addressKey(address));
+    if (knownBrowser === null) this.#loginAccount.forgive(accountKey(usuario));
+    else this.#loginKnown.forgive(knownBrowser);
+  }
+
   /** Counts a REGISTRO from `address`, unless it is over its limit. */
   register(address: string): Attempt {
     return this.#registro.take(addressKey(address));
+  }
+
+  /** A REGISTRO counted by {@linkcode register} never reached the daemon: given back. */
+  registerUnanswered(address: string): void {
+    this.#registro.forgive(addressKey(address));
   }
 }

@@ -87,7 +87,10 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     const wait = tooSoon(c, limits.login(from, usuario, known));
     if (wait !== null) return again(wait, 429);
     const reply = await ask({ op: "LOGIN", data: { usuario, password: field(form, "password") } });
-    if (reply === null) return again(null, 503, unreachable());
+    if (reply === null) {
+      limits.loginUnanswered(from, usuario, known);
+      return again(null, 503, unreachable());
+    }
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
     limits.loginSucceeded(from, usuario, known);
     respond.markKnownBrowser(c, accountKey(usuario));
@@ -118,10 +121,14 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     if (password !== field(form, "password2")) {
       return again("❌ Las contraseñas no coinciden.", 422);
     }
-    const wait = tooSoon(c, limits.register(address(c)));
+    const from = address(c);
+    const wait = tooSoon(c, limits.register(from));
     if (wait !== null) return again(wait, 429);
     const reply = await ask({ op: "REGISTRO", data: { usuario, password } });
-    if (reply === null) return again(null, 503, unreachable());
+    if (reply === null) {
+      limits.registerUnanswered(from);
+      return again(null, 503, unreachable());
+    }
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
     respond.flash(c, { kind: "ok", text: `✅ Cuenta ${reply.usuario} creada. Ya puede entrar.` });
     return c.redirect("/login", 303);
