@@ -444,3 +444,38 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
     await link.close();
   }
 });
+
+Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS rebinding's name gets 421", async () => {
+  await using daemon = await startInProcess();
+  const stop = new AbortController();
+  const ready = Promise.withResolvers<string>();
+  const exit = runWebCommand(
+    ["--web-port", "0", "--host", "127.0.0.1", "--port", String(daemon.port), "--log", "warn"],
+    {
+      signal: stop.signal,
+      sources: { getEnv: () => undefined, readFile: () => null },
+      stdout: (text) => ready.resolve(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(text)![1]!),
+      stderr: () => {},
+    },
+  );
+  const port = Number(await ready.promise);
+  const statusFor = async (host: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(`GET /login HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    return Number(/^HTTP\/1\.1 (\d+) /.exec(text)?.[1]);
+  };
+  assert.equal(await statusFor(`evil.example:${port}`), 421);
+  assert.equal(await statusFor(`127.0.0.1:${port}`), 200);
+  assert.equal(await statusFor(`localhost:${port}`), 200);
+  assert.equal(await statusFor(`[::1]:${port}`), 200);
+  stop.abort();
+  assert.equal(await exit, 0);
+});

@@ -59,6 +59,7 @@ import { pedidosRoutes } from "./routes/pedidos.tsx";
 import { staticRoutes } from "./routes/static.ts";
 import { tareasRoutes } from "./routes/tareas.tsx";
 import { SessionStore } from "./sessions.ts";
+import { hostOf, isLoopbackName } from "./loopback_host.ts";
 import { VisitorTokens } from "./visitor_tokens.ts";
 
 export { SESSION_COOKIE } from "./responses.tsx";
@@ -102,6 +103,16 @@ export interface GatewayDeps {
    * daemon's. @default {false}
    */
   cluster?: boolean;
+  /**
+   * The `Host` names answered: `loopback` only those of this machine
+   * (`localhost`, `127.0.0.1`, `[::1]`), any other getting 421, as a
+   * gateway listening only on the loopback is reached by no other name but
+   * through a DNS rebinding, whose page would pass the CSRF check as this
+   * site (its Origin matches its Host); `any` when the gateway is reached by
+   * names it cannot know (listening on other addresses, behind a proxy).
+   * @default {"any"}
+   */
+  hosts?: "any" | "loopback";
 }
 
 /** The gateway: a `fetch` handler plus `close()`, which ends live streams. */
@@ -193,6 +204,16 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     c.header("Allow", "GET, HEAD, POST");
     return c.text("Método no permitido", 405);
   });
+  if (deps.hosts === "loopback") {
+    app.use("*", async (c, next) => {
+      const host = hostOf(c.req.header("host") ?? new URL(c.req.url).host);
+      if (isLoopbackName(host)) return await next();
+      return c.text(
+        "Host no válido: este servidor solo responde a localhost, 127.0.0.1 y [::1].",
+        421,
+      );
+    });
+  }
   app.route("/static", staticRoutes());
   app.use("*", session(sessions));
   app.use("*", formBodyLimit());

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isLoopbackName } from "./loopback_host.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { Logger } from "../../server/log.ts";
 import { LastingHttpServer } from "../../server/lasting_http_server.ts";
@@ -104,6 +105,10 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     maxStreams: config.webMaxStreams,
     maxStreamsPerSession: config.webMaxStreamsPerSession,
     cluster: config.hosts.length > 1,
+    // Listening on the loopback only, it is reached by no other name (but a
+    // DNS rebinding's); behind a proxy, or on other addresses, by names it
+    // cannot know.
+    hosts: isLoopbackName(config.webHost) && !config.webTrustProxy ? "loopback" : "any",
   });
   const stop = new AbortController();
   const atOnce = new AbortController();
