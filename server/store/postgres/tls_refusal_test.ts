@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { tlsRefusal } from "./tls_refusal.ts";
 import { PostgresStore } from "./postgres_store.ts";
+import { testWith } from "../../../tests/permissions.ts";
 
 /**
  * A server on 127.0.0.1 that answers each connection's first 8 bytes (an
@@ -62,45 +63,58 @@ Deno.test("tlsRefusal() gives a reason only when the server answers that it take
   assert.equal(await tlsRefusal("127.0.0.1", closed), null);
 });
 
-Deno.test("PostgresStore.open() stops at start, naming why, when the URL requires TLS and the server has none", async () => {
-  await using server = fakeServer("N");
-  for (const sslmode of ["require", "verify-full"]) {
-    await assert.rejects(
-      PostgresStore.open({
-        url: `postgres://ana:s3cret@127.0.0.1:${server.port}/pedidos?sslmode=${sslmode}`,
-        capacity: 6,
-        connectTimeoutS: 2,
-      }),
-      (error: Error) => {
-        assert.match(error.message, /^Cannot open database ".*": the server does not support SSL/);
-        assert.doesNotMatch(error.message, /s3cret/);
-        return true;
-      },
-    );
-  }
-});
+// The driver reads libpq's PG* variables.
+testWith("env")(
+  "PostgresStore.open() stops at start, naming why, when the URL requires TLS and the server has none",
+  async () => {
+    await using server = fakeServer("N");
+    for (const sslmode of ["require", "verify-full"]) {
+      await assert.rejects(
+        PostgresStore.open({
+          url: `postgres://ana:s3cret@127.0.0.1:${server.port}/pedidos?sslmode=${sslmode}`,
+          capacity: 6,
+          connectTimeoutS: 2,
+        }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            /^Cannot open database ".*": the server does not support SSL/,
+          );
+          assert.doesNotMatch(error.message, /s3cret/);
+          return true;
+        },
+      );
+    }
+  },
+);
 
-Deno.test("PostgresStore started while its server is away stops, naming why, once it finds the server has no TLS the URL requires", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const fatal = Promise.withResolvers<Error>();
-  // Nothing listens yet: the store opens, down, and keeps trying.
-  await using _store = await PostgresStore.open({
-    url: `postgres://ana@127.0.0.1:${port}/pedidos?sslmode=require`,
-    capacity: 6,
-    connectTimeoutS: 2,
-    onFatal: fatal.resolve,
-  });
-  await using _server = fakeServer("N", port);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const waited = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("still waiting for the server after 10 s")), 10_000);
-  });
-  try {
-    const error = await Promise.race([fatal.promise, waited]);
-    assert.match(error.message, /the server does not support SSL/);
-  } finally {
-    clearTimeout(timer);
-  }
-});
+testWith("env")(
+  "PostgresStore started while its server is away stops, naming why, once it finds the server has no TLS the URL requires",
+  async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const fatal = Promise.withResolvers<Error>();
+    // Nothing listens yet: the store opens, down, and keeps trying.
+    await using _store = await PostgresStore.open({
+      url: `postgres://ana@127.0.0.1:${port}/pedidos?sslmode=require`,
+      capacity: 6,
+      connectTimeoutS: 2,
+      onFatal: fatal.resolve,
+    });
+    await using _server = fakeServer("N", port);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("still waiting for the server after 10 s")),
+        10_000,
+      );
+    });
+    try {
+      const error = await Promise.race([fatal.promise, waited]);
+      assert.match(error.message, /the server does not support SSL/);
+    } finally {
+      clearTimeout(timer);
+    }
+  },
+);
