@@ -873,3 +873,33 @@ testWith("read")(
     assert.equal(unit.WorkingDirectory, `/var/lib/${unit.StateDirectory}`);
   },
 );
+
+testWith("read")(
+  "systemd unit of the web gateway runs it as the daemon's user, after it, with the same settings file, and outwaits its 5 s stop",
+  () => {
+    const unitOf = (path: string) => {
+      const unit: Record<string, string> = {};
+      for (const line of read(path).split("\n")) {
+        const match = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+        if (match !== null) unit[match[1] ?? ""] = (match[2] ?? "").trim();
+      }
+      return unit;
+    };
+    const daemon = unitOf("server/packaging/pedidos.service");
+    const web = unitOf("server/packaging/pedidos-web.service");
+    assert.equal(web.User, daemon.User);
+    assert.match(web.After ?? "", /\bpedidos\.service\b/);
+    assert.equal(web.EnvironmentFile, daemon.EnvironmentFile);
+    assert.equal(web.WorkingDirectory, daemon.WorkingDirectory);
+    assert.equal(web.Restart, "on-failure");
+    assert.equal(web.RestartPreventExitStatus, "2");
+    const [binary, subcommand, ...args] = (web.ExecStart ?? "").split(/\s+/);
+    assert.match(binary ?? "", /\/pedidos$/);
+    assert.equal(subcommand, "web");
+    parseWebConfig(args, only({})); // its flags are the gateway's
+    assert.ok(
+      durationMs(web.TimeoutStopSec ?? "90s") > 5000,
+      `TimeoutStopSec=${web.TimeoutStopSec}`,
+    );
+  },
+);
