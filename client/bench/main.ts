@@ -22,10 +22,14 @@ const USAGE = `Usage: deno task bench [--quick] [--out PATH] [--rounds N] [--sec
                         [--daemon-root ABSOLUTE_PATH]
 
 Measures the daemon beside an echo ceiling and Redis in the same run and
-writes the report (default docs/benchmarks.md). About 3 minutes; --quick
-well under one. --daemon-root measures the daemon of another checkout
+writes the report (default docs/benchmarks.md; with --quick, a rough look,
+/tmp/pedidos-bench-quick.md, leaving the committed report alone). About 3
+minutes; --quick well under one. --daemon-root measures the daemon of another checkout
 (e.g. a git worktree of an older commit) with this bench.
 `;
+
+/** Where `--quick` writes its report unless `--out` says: not over the committed one. */
+const QUICK_OUT = "/tmp/pedidos-bench-quick.md";
 
 /** `path` with a trailing slash. @throws {RangeError} When it is not absolute. */
 function absoluteDir(path: string): string {
@@ -52,7 +56,7 @@ async function main(args: string[]): Promise<number> {
       args,
       options: {
         quick: { type: "boolean" },
-        out: { type: "string", default: "docs/benchmarks.md" },
+        out: { type: "string" },
         rounds: { type: "string" },
         seconds: { type: "string" },
         conns: { type: "string" },
@@ -86,7 +90,7 @@ async function main(args: string[]): Promise<number> {
       idleConnections: num(values.idle, "idle"),
       redis: !values["no-redis"],
       ...(values["daemon-root"] ? { daemonRoot: absoluteDir(values["daemon-root"]) } : {}),
-      out: values.out,
+      out: values.out ?? (values.quick ? QUICK_OUT : "docs/benchmarks.md"),
     };
   } catch (error) {
     printError(`bench: invalid ${(error as Error).message}\n\n${USAGE}`);
