@@ -63,6 +63,21 @@ export function formatSummary(summary: RunSummary): string {
   ].join("\n");
 }
 
+/**
+ * What to do about a file the process may not read or write: Deno's own
+ * advice ("run again with the --allow-read flag") cannot be followed through
+ * `deno task server`, which takes no Deno flags.
+ */
+function permissionHint(error: unknown): string {
+  // By its text: the refusal may come from the writer worker, as a plain Error.
+  const message = error instanceof Error ? error.message : String(error);
+  return /Requires (read|write) access to/.test(message)
+    ? ". (`deno task server` reads and writes only inside its folder: give --db and " +
+      "--env-file a path there, or run `deno run` with --allow-read and --allow-write for " +
+      "that folder; see Permissions in the README.)"
+    : "";
+}
+
 async function runServer(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     print(SERVER_USAGE);
@@ -118,7 +133,7 @@ async function runServer(args: string[]): Promise<number> {
   } catch (error) {
     unlisten();
     const message = error instanceof Error ? error.message : String(error);
-    printError(`pedidos server: cannot start: ${message}`);
+    printError(`pedidos server: cannot start: ${message}${permissionHint(error)}`);
     return error instanceof Deno.errors.AddrInUse ? 1 : 2;
   }
   if (config.envFile) {

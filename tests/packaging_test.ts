@@ -440,6 +440,34 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "compile task's permissions refuse a database outside the working directory with exit 2 and advice a task user can follow",
+  async () => {
+    await using dir = await tempDir();
+    await using elsewhere = await tempDir();
+    const flags = await binaryEquivalentFlags(compileTask());
+    const run = await deno(
+      [
+        "run",
+        ...flags,
+        `${ROOT}main.ts`,
+        "server",
+        "--port",
+        "0",
+        "--db",
+        `${elsewhere.path}/x.db`,
+      ],
+      dir.path,
+    );
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /cannot start: .*Requires read access to/);
+    assert.match(
+      run.stderr,
+      /reads and writes only inside its folder: .*see Permissions in the README/,
+    );
+  },
+);
+
+testWith("read", "write")(
   "compile task's permissions run server, client, load and web from another directory, and SIGTERM exits 0",
   async () => {
     await using dir = await tempDir();
