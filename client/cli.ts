@@ -57,6 +57,16 @@ export interface ClientIo {
  */
 export const REPLY_TIMEOUT_MS = 60_000;
 
+/**
+ * How long a host may stay silent on a request that changes nothing and
+ * waits for nothing ({@linkcode SAFE_OPS}) before the next host is asked,
+ * when there is one: such a request answers in milliseconds.
+ */
+export const SILENT_HOST_MS = 5_000;
+
+/** Requests that change nothing: asking the next host instead is safe. */
+const SAFE_OPS = new Set(["PING", "STATS", "LISTAR", "ESTADO"]);
+
 /** `ESTADO esperar`'s wait when the request names none (§2.2). */
 const DEFAULT_WAIT_MS = 30_000;
 
@@ -128,6 +138,8 @@ interface Session {
    * left or answers: for a request a stopping or full daemon refused.
    */
   nextHost: () => Promise<{ client: PedidosClient; where: string } | null>;
+  /** Whether a host after the one in use is left to try. */
+  hostsLeft: () => boolean;
   command: ClientCommand;
   stdinText: string | null;
   out: (text: string) => void;
@@ -141,13 +153,29 @@ async function send(
   line: string,
   human: (reply: Reply, op: string | null) => string = describeReply,
 ): Promise<Reply> {
-  const limitMs = session.replyTimeoutMs + waitsFor(line);
+  // A request that changes nothing and waits for nothing goes on to the next
+  // host when this one is silent a while (paused, or cut off without a reset):
+  // answered there, it is answered as it would have been here.
+  const quick = waitsFor(line) === 0 && SAFE_OPS.has(opOf(asRequest(line)) ?? "") &&
+    session.hostsLeft();
+  const limitMs = quick
+    ? Math.min(SILENT_HOST_MS, session.replyTimeoutMs)
+    : session.replyTimeoutMs + waitsFor(line);
   const late = AbortSignal.timeout(limitMs);
   const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
   let answer;
   try {
     answer = await session.client.exchange(line, { signal });
   } catch (error) {
+    if (quick && late.aborted && !session.signal?.aborted) {
+      const next = await session.nextHost();
+      if (next !== null) {
+        session.err(`⚠️ Sin respuesta en ${limitMs / 1000} s; se prueba ${next.where}.\n`);
+        await session.client.close();
+        session.client = next.client;
+        return await send(session, line, human);
+      }
+    }
     if (late.aborted && !session.signal?.aborted) {
       // An order may have been stored meanwhile (§6): say how to find out, not that it was lost.
       const order = isOrder(line)
@@ -319,7 +347,18 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
         return null;
       }
     };
-    const session = { client, nextHost, command, stdinText, out, err, signal, replyTimeoutMs };
+    const hostsLeft = () => used + 1 < hosts.length;
+    const session = {
+      client,
+      nextHost,
+      hostsLeft,
+      command,
+      stdinText,
+      out,
+      err,
+      signal,
+      replyTimeoutMs,
+    };
     try {
       return await run(session);
     } finally {

@@ -268,6 +268,38 @@ Deno.test("runClient() reads the wait a request on stdin asks for as the daemon 
   }
 });
 
+Deno.test("runClient() with several hosts asks the next one when the first is silent, for a request that changes nothing only", async () => {
+  await using silent = fakeLineServer(() => null);
+  // (The other loopback address, as the tests may use no other.)
+  await using next = fakeLineServer(
+    (line) => JSON.parse(line).op === "PING" ? '{"ok":true,"pong":true}' : accepted(),
+    { hostname: "::1", port: silent.port },
+  );
+  const ask = async (...args: string[]) => {
+    let stdout = "";
+    let stderr = "";
+    const status = await runClient(
+      ["--host", "127.0.0.1,::1", "--port", String(silent.port), ...args],
+      {
+        stdout: (t) => stdout += t,
+        stderr: (t) => stderr += t,
+        sources: NO_SOURCES,
+        replyTimeoutMs: 300,
+      },
+    );
+    return { status, stdout, stderr };
+  };
+  const ping = await ask("ping");
+  assert.equal(ping.status, 0, ping.stderr);
+  assert.equal(ping.stdout, "pong\n");
+  assert.match(ping.stderr, /Sin respuesta en 0\.3 s; se prueba \[::1\]:\d+/);
+  // An order may have been stored by the silent one: it is not sent again elsewhere.
+  const order = await ask("--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1");
+  assert.equal(order.status, 3);
+  assert.match(order.stderr, /No se sabe si el pedido fue aceptado/);
+  assert.deepEqual(next.lines.map((line) => JSON.parse(line).op ?? "PEDIDO"), ["PING"]);
+});
+
 Deno.test("runClient() with several hosts sends a request a stopping daemon refused to the next host", async () => {
   await using stopping = fakeLineServer(() => ({
     close: true,
