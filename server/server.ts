@@ -414,8 +414,14 @@ export class Server implements AsyncDisposable {
           if (this.#debug) this.#logger.debug("conn.gone_before_accept", { error: String(error) });
           continue;
         }
-        this.#logger.error("server.accept_failed", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, 50)); // e.g. out of file descriptors
+        // Out of file descriptors, say, this repeats every 50 ms: written once,
+        // then once every 10 s with how many were held back.
+        this.#logger.repeated("error", "server.accept_failed", {
+          error: String(error),
+          advice: "out of file descriptors? raise the open-file limit (ulimit -n, LimitNOFILE) " +
+            "above --max-connections, or lower it",
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
       // The peer's address is formatted only when a log line needs it.

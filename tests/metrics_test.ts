@@ -228,6 +228,11 @@ testWith("read", "write", "run", "env")(
     // (Whether a scrape met an accept failure, logged metrics.accept_failed, depends
     // on the moment it came: the daemon staying up and serving is what counts.)
     assert.equal(code, 0, stderr);
+    // The order port's accepts failed every 50 ms meanwhile: said once, with advice,
+    // not 20 times a second.
+    const failed = stderr.split("\n").filter((line) => line.includes("server.accept_failed"));
+    assert.ok(failed.length >= 1 && failed.length <= 2, failed.join("\n"));
+    assert.match(failed[0] ?? "", /advice="out of file descriptors\?/);
   },
 );
 

@@ -170,7 +170,7 @@ export class MetricsServer implements AsyncDisposable {
         if (closed.aborted) return;
         // One peer that reset before it was accepted: the next one, at once.
         if (peerGone(error)) continue;
-        this.#options.logger?.error("metrics.accept_failed", {
+        this.#options.logger?.repeated("error", "metrics.accept_failed", {
           error: String(error),
           retry_ms: retryMs,
         });
