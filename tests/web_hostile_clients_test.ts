@@ -129,6 +129,22 @@ Deno.test("gateway hostile: sign-ins and sign-ups that never reached the daemon 
   assert.equal((await browser.post("/login", { usuario: "ana", password: PASSWORD })).status, 303);
 });
 
+Deno.test("gateway hostile: sign-ins sent and never answered still count: a flood that makes the daemon late is limited", async () => {
+  using gw = gateway();
+  const daemon = gw.daemon as FakeDaemon;
+  daemon.users.set("ana", { usuario: "ana", password: PASSWORD });
+  daemon.silent = true;
+  const browser = gw.browser("203.0.113.8");
+  await browser.get("/login");
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    statuses.push(
+      (await browser.post("/login", { usuario: "ana", password: "wrong-pass" })).status,
+    );
+  }
+  assert.deepEqual(statuses, [503, 503, 503, 503, 503, 429], "the account's 5 free attempts");
+});
+
 Deno.test("gateway hostile: logins for one account are limited from any address; a right password resets them", async () => {
   const clock = { ms: Date.now() };
   using gw = gateway({ now: () => clock.ms });

@@ -26,6 +26,8 @@ export class FakeDaemon implements DaemonClient {
   readonly requests: Record<string, unknown>[] = [];
   /** Throw `connect_failed` for every request, like a daemon that is down. */
   down = false;
+  /** Throw `timeout` for every request, like a daemon that took it and never answered. */
+  silent = false;
   /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
   readonly refuse: Partial<Record<Op, ErrorCode>> = {};
   readonly users = new Map<string, { usuario: string; password: string }>();
@@ -57,6 +59,9 @@ export class FakeDaemon implements DaemonClient {
       return Promise.reject(
         new ClientError("connect_failed", "Cannot connect to localhost:8888: Connection refused"),
       );
+    }
+    if (this.silent) {
+      return Promise.reject(new ClientError("timeout", "No reply from the daemon within 15000 ms"));
     }
     const op = String(body.op ?? "PEDIDO").toUpperCase();
     const data = (body.data ?? body) as Record<string, unknown>;

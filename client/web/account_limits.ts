@@ -120,10 +120,11 @@ export class AccountLimits {
   }
 
   /**
-   * A LOGIN counted by {@linkcode login} never reached the daemon (it could
-   * not be reached, or did not answer): nothing was guessed, so the attempt
-   * is given back. Else retries through an outage would use up the free
-   * attempts, and the waits they start outlast it.
+   * A LOGIN counted by {@linkcode login} was never sent (no connection to
+   * the daemon could be made): nothing was guessed, so the attempt is given
+   * back. Else retries through an outage would use up the free attempts,
+   * and the waits they start outlast it. (One sent and not answered, late
+   * or its connection lost, may have been checked: it stays counted.)
    */
   loginUnanswered(address: string, usuario: string, knownBrowser: string | null = null): void {
     this.#loginAddress.forgive(addressKey(address));
@@ -136,7 +137,7 @@ export class AccountLimits {
     return this.#registro.take(addressKey(address));
   }
 
-  /** A REGISTRO counted by {@linkcode register} never reached the daemon: given back. */
+  /** A REGISTRO counted by {@linkcode register} was never sent: given back. */
   registerUnanswered(address: string): void {
     this.#registro.forgive(addressKey(address));
   }

@@ -153,8 +153,8 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   const asked = createAsk(daemon, closing.signal, health);
   // A session token the daemon refuses (it expired there, or its accounts were
   // replaced) ends every session holding it: its pages sign out, its streams end.
-  const ask: Ask = async (request) => {
-    const reply = await asked(request);
+  const ask: Ask = async (request, options) => {
+    const reply = await asked(request, options);
     if (reply?.ok === false && reply.error === "unauthorized") {
       const token = request.token ?? (request.data as { token?: unknown } | undefined)?.token;
       if (typeof token === "string") sessions.endByToken(token);

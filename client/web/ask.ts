@@ -13,12 +13,22 @@ import { ClientError } from "../client.ts";
 import type { ClientErrorCode } from "../client_error.ts";
 import type { DaemonClient, DaemonRequest } from "./daemon.ts";
 
+/** Options of an {@linkcode Ask}. */
+export interface AskOptions {
+  /**
+   * Told why a request got no reply: `connect_failed` when it was never
+   * sent (no connection could be made); else it may have been done.
+   */
+  failed?: (code: ClientErrorCode) => void;
+}
+
 /**
  * Sends one request; resolves with its reply (maybe an error reply), or
  * `null` when the daemon cannot be reached or the gateway is closing.
  */
 export type Ask = <O extends Op>(
   request: DaemonRequest<O> & { op: O },
+  options?: AskOptions,
 ) => Promise<ReplyOf<O> | null>;
 
 /**
@@ -61,12 +71,13 @@ export class DaemonHealth {
  * @throws What `daemon.request` throws other than a {@linkcode ClientError} (a bug).
  */
 export function createAsk(daemon: DaemonClient, signal: AbortSignal, health?: DaemonHealth): Ask {
-  return async function ask(request) {
+  return async function ask(request, options) {
     try {
       const reply = await daemon.request(request, { signal });
       health?.record("reply");
       return reply;
     } catch (error) {
+      if (error instanceof ClientError) options?.failed?.(error.code);
       if (error instanceof ClientError && !signal.aborted) health?.record(error);
       if (error instanceof ClientError || signal.aborted) return null;
       throw error;

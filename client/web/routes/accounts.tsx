@@ -86,9 +86,15 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     const known = respond.knownBrowser(c, accountKey(usuario));
     const wait = tooSoon(c, limits.login(from, usuario, known));
     if (wait !== null) return again(wait, 429);
-    const reply = await ask({ op: "LOGIN", data: { usuario, password: field(form, "password") } });
+    let sent = true;
+    const reply = await ask(
+      { op: "LOGIN", data: { usuario, password: field(form, "password") } },
+      { failed: (code) => sent = code !== "connect_failed" },
+    );
     if (reply === null) {
-      limits.loginUnanswered(from, usuario, known);
+      // Never sent, nothing guessed: the attempt is given back. One sent and not
+      // answered (late, or its connection lost) may have been checked: it counts.
+      if (!sent) limits.loginUnanswered(from, usuario, known);
       return again(null, 503, unreachable());
     }
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
@@ -124,9 +130,13 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
     const from = address(c);
     const wait = tooSoon(c, limits.register(from));
     if (wait !== null) return again(wait, 429);
-    const reply = await ask({ op: "REGISTRO", data: { usuario, password } });
+    let sent = true;
+    const reply = await ask(
+      { op: "REGISTRO", data: { usuario, password } },
+      { failed: (code) => sent = code !== "connect_failed" },
+    );
     if (reply === null) {
-      limits.registerUnanswered(from);
+      if (!sent) limits.registerUnanswered(from);
       return again(null, 503, unreachable());
     }
     if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
