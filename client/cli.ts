@@ -44,6 +44,8 @@ export interface ClientIo {
   signal?: AbortSignal;
   /** {@linkcode REPLY_TIMEOUT_MS} (tests make it short). */
   replyTimeoutMs?: number;
+  /** {@linkcode SILENT_HOST_MS} (tests make it short). */
+  silentHostMs?: number;
 }
 
 /**
@@ -140,6 +142,8 @@ interface Session {
   nextHost: () => Promise<{ client: PedidosClient; where: string } | null>;
   /** Whether a host after the one in use is left to try. */
   hostsLeft: () => boolean;
+  /** {@linkcode SILENT_HOST_MS} (tests make it short). */
+  silentHostMs: number;
   command: ClientCommand;
   stdinText: string | null;
   out: (text: string) => void;
@@ -148,34 +152,60 @@ interface Session {
   replyTimeoutMs: number;
 }
 
+/**
+ * A connection to the next host when `exchange` has not settled within
+ * {@linkcode Session.silentHostMs} and a host after this one accepts one;
+ * else null (it settled first, or no host is left that accepts).
+ */
+async function silentThenNext(
+  session: Session,
+  exchange: Promise<unknown>,
+): Promise<{ client: PedidosClient; where: string } | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = exchange.then(() => "settled" as const, () => "settled" as const);
+  const silent = new Promise<"silent">((resolve) => {
+    timer = setTimeout(() => resolve("silent"), session.silentHostMs);
+  });
+  try {
+    if (await Promise.race([settled, silent]) === "settled") return null;
+  } finally {
+    clearTimeout(timer);
+  }
+  // (Answered meanwhile, while the next host is being reached, it is asked
+  // there all the same: the request changes nothing.)
+  return await session.nextHost();
+}
+
 async function send(
   session: Session,
   line: string,
   human: (reply: Reply, op: string | null) => string = describeReply,
 ): Promise<Reply> {
-  // A request that changes nothing and waits for nothing goes on to the next
-  // host when this one is silent a while (paused, or cut off without a reset):
-  // answered there, it is answered as it would have been here.
-  const quick = waitsFor(line) === 0 && SAFE_OPS.has(opOf(asRequest(line)) ?? "") &&
-    session.hostsLeft();
-  const limitMs = quick
-    ? Math.min(SILENT_HOST_MS, session.replyTimeoutMs)
-    : session.replyTimeoutMs + waitsFor(line);
+  const limitMs = session.replyTimeoutMs + waitsFor(line);
   const late = AbortSignal.timeout(limitMs);
   const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
+  const exchange = session.client.exchange(line, { signal });
+  // A request that changes nothing and waits for nothing goes on to the next
+  // host when this one is silent a while (paused, or cut off without a reset),
+  // once that host has accepted a connection: answered there, it is answered
+  // as it would have been here. Until then, and with no host that accepts,
+  // this one's reply is still awaited.
+  if (waitsFor(line) === 0 && SAFE_OPS.has(opOf(asRequest(line)) ?? "") && session.hostsLeft()) {
+    const next = await silentThenNext(session, exchange);
+    if (next !== null) {
+      exchange.catch(() => {}); // given up with its connection
+      session.err(
+        `⚠️ Sin respuesta en ${session.silentHostMs / 1000} s; se prueba ${next.where}.\n`,
+      );
+      await session.client.close();
+      session.client = next.client;
+      return await send(session, line, human);
+    }
+  }
   let answer;
   try {
-    answer = await session.client.exchange(line, { signal });
+    answer = await exchange;
   } catch (error) {
-    if (quick && late.aborted && !session.signal?.aborted) {
-      const next = await session.nextHost();
-      if (next !== null) {
-        session.err(`⚠️ Sin respuesta en ${limitMs / 1000} s; se prueba ${next.where}.\n`);
-        await session.client.close();
-        session.client = next.client;
-        return await send(session, line, human);
-      }
-    }
     if (late.aborted && !session.signal?.aborted) {
       // An order may have been stored meanwhile (§6): say how to find out, not that it was lost.
       const order = isOrder(line)
@@ -352,6 +382,7 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
       client,
       nextHost,
       hostsLeft,
+      silentHostMs: io.silentHostMs ?? SILENT_HOST_MS,
       command,
       stdinText,
       out,

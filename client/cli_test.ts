@@ -284,7 +284,8 @@ Deno.test("runClient() with several hosts asks the next one when the first is si
         stdout: (t) => stdout += t,
         stderr: (t) => stderr += t,
         sources: NO_SOURCES,
-        replyTimeoutMs: 300,
+        silentHostMs: 200,
+        replyTimeoutMs: 1500,
       },
     );
     return { status, stdout, stderr };
@@ -292,12 +293,41 @@ Deno.test("runClient() with several hosts asks the next one when the first is si
   const ping = await ask("ping");
   assert.equal(ping.status, 0, ping.stderr);
   assert.equal(ping.stdout, "pong\n");
-  assert.match(ping.stderr, /Sin respuesta en 0\.3 s; se prueba \[::1\]:\d+/);
+  assert.match(ping.stderr, /Sin respuesta en 0\.2 s; se prueba \[::1\]:\d+/);
   // An order may have been stored by the silent one: it is not sent again elsewhere.
   const order = await ask("--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1");
   assert.equal(order.status, 3);
   assert.match(order.stderr, /No se sabe si el pedido fue aceptado/);
   assert.deepEqual(next.lines.map((line) => JSON.parse(line).op ?? "PEDIDO"), ["PING"]);
+});
+
+Deno.test("runClient() with several hosts keeps waiting for a slow first one when no other accepts", async () => {
+  // Answers each request 600 ms late; nothing listens on the second host.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(1024);
+    await conn.read(buf);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await conn.write(new TextEncoder().encode('{"ok":true,"pong":true}\n'));
+    await conn.read(buf).catch(() => null); // until the client closes
+    conn.close();
+  })();
+  let stdout = "";
+  let stderr = "";
+  const status = await runClient(
+    ["--host", "127.0.0.1,::1", "--port", String(listener.addr.port), "ping"],
+    {
+      stdout: (t) => stdout += t,
+      stderr: (t) => stderr += t,
+      sources: NO_SOURCES,
+      silentHostMs: 100,
+      replyTimeoutMs: 5000,
+    },
+  );
+  await serving;
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout, "pong\n");
 });
 
 Deno.test("runClient() with several hosts sends a request a stopping daemon refused to the next host", async () => {
