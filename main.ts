@@ -66,15 +66,17 @@ export function formatSummary(summary: RunSummary): string {
 /**
  * What to do about a file the process may not read or write: Deno's own
  * advice ("run again with the --allow-read flag") cannot be followed through
- * `deno task server`, which takes no Deno flags.
+ * `deno task server`, which takes no Deno flags, nor with the compiled
+ * binary, whose permissions are built in.
  */
 function permissionHint(error: unknown): string {
   // By its text: the refusal may come from the writer worker, as a plain Error.
   const message = error instanceof Error ? error.message : String(error);
   return /Requires (read|write) access to/.test(message)
-    ? ". (`deno task server` reads and writes only inside its folder: give --db and " +
-      "--env-file a path there, or run `deno run` with --allow-read and --allow-write for " +
-      "that folder; see Permissions in the README.)"
+    ? ". (The daemon reads and writes only inside the folder it starts in, through " +
+      "`deno task server` as in the compiled binary: give --db, --env-file and --processor " +
+      "paths there, or start it in the folder that holds them; or run `deno run` with " +
+      "--allow-read and --allow-write for that folder. See Permissions in the README.)"
     : "";
 }
 

@@ -462,7 +462,7 @@ testWith("read", "write")(
     assert.match(run.stderr, /cannot start: .*Requires read access to/);
     assert.match(
       run.stderr,
-      /reads and writes only inside its folder: .*see Permissions in the README/,
+      /reads and writes only inside the folder it starts in.*See Permissions in the README/,
     );
   },
 );

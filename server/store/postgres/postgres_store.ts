@@ -289,21 +289,23 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   }
 
   /**
-   * Gets the store ready, or (once ready) checks that the database answers
-   * and takes writes: the probe of {@linkcode DatabaseHealth}.
-   */
-  /**
-   * `error`, or, for a connection lost when the URL requires TLS, and the
-   * server answers that it has none, why this URL cannot work there (a
-   * misconfiguration: the daemon stops before it has been up): the driver
-   * starts TLS all the same, and what is left to say is a reset.
+   * `error`, or, for a connection lost before the store was first ready
+   * when the URL requires TLS, and the server answers that it has none, why
+   * this URL cannot work there (a misconfiguration: the daemon stops): the
+   * driver starts TLS all the same, and what is left to say is a reset.
+   * Once the store has been up nothing stops it (§9), so the server is not
+   * asked then: an outage costs it no extra connection.
    */
   async #explain(error: unknown): Promise<unknown> {
-    if (this.#server === null || !isConnectionError(error)) return error;
+    if (this.#server === null || this.#ready || !isConnectionError(error)) return error;
     const refusal = await tlsRefusal(this.#server.host, this.#server.port);
     return refusal === null ? error : tlsRefusedError(refusal);
   }
 
+  /**
+   * Gets the store ready, or (once ready) checks that the database answers
+   * and takes writes: the probe of {@linkcode DatabaseHealth}.
+   */
   async #prepare(): Promise<void> {
     try {
       if (!this.#ready) {
