@@ -459,10 +459,12 @@ Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS r
     },
   );
   const port = Number(await ready.promise);
-  const statusFor = async (host: string) => {
+  const statusFor = async (host: string, target = "/login") => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(
-      new TextEncoder().encode(`GET /login HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      new TextEncoder().encode(
+        `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
     );
     let text = "";
     const buf = new Uint8Array(4096);
@@ -476,6 +478,8 @@ Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS r
   assert.equal(await statusFor(`127.0.0.1:${port}`), 200);
   assert.equal(await statusFor(`localhost:${port}`), 200);
   assert.equal(await statusFor(`[::1]:${port}`), 200);
+  // A request target in absolute form names the host too.
+  assert.equal(await statusFor(`localhost:${port}`, `http://evil.example:${port}/login`), 421);
   stop.abort();
   assert.equal(await exit, 0);
 });

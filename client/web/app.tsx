@@ -206,8 +206,12 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   });
   if (deps.hosts === "loopback") {
     app.use("*", async (c, next) => {
-      const host = hostOf(c.req.header("host") ?? new URL(c.req.url).host);
-      if (isLoopbackName(host)) return await next();
+      // The Host header, and the URL's host too: from a request target in
+      // absolute form (`GET http://evil.example/…`) the URL names that one,
+      // and it is what the origin check compares.
+      const header = c.req.header("host");
+      const hosts = [new URL(c.req.url).host, ...(header === undefined ? [] : [header])];
+      if (hosts.every((host) => isLoopbackName(hostOf(host)))) return await next();
       return c.text(
         "Host no válido: este servidor solo responde a localhost, 127.0.0.1 y [::1].",
         421,

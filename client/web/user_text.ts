@@ -24,6 +24,12 @@ export function cutText(text: string, max: number): string {
 
 /** The isolate initiators (LRI, RLI, FSI) and POP DIRECTIONAL ISOLATE. */
 const ISOLATES = /[\u2066-\u2069]/;
+/** Paragraph separators (bidi class B): CR, LF, FS, GS, RS, NEL, PS. */
+// deno-lint-ignore no-control-regex -- matching them is the point
+const PARAGRAPHS = /[\n\r\u001c-\u001e\u0085\u2029]/;
+/** Splits at them, keeping each (a CR LF as one) at the odd places. */
+// deno-lint-ignore no-control-regex -- as above
+const PARAGRAPH_SPLIT = /(\r\n|[\n\r\u001c-\u001e\u0085\u2029])/;
 
 /**
  * `text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (U+2068,
@@ -32,7 +38,8 @@ const ISOLATES = /[\u2066-\u2069]/;
  * would take the closing PDI, and an override before it would go on past
  * the text), and a PDI with no initiator of its own is dropped (else it
  * would close the isolate early). The closing PDI then ends every
- * embedding and override begun inside (UAX #9, X6a).
+ * embedding and override begun inside (UAX #9, X6a). Each line of a
+ * text of several is isolated on its own, since a line break ends them all.
  *
  * @example Usage
  * ```ts
@@ -42,6 +49,12 @@ const ISOLATES = /[\u2066-\u2069]/;
  * ```
  */
 export function isolate(text: string): string {
+  // A paragraph separator ends every isolate and override begun before it
+  // (UAX #9, P1): each line is isolated on its own.
+  if (PARAGRAPHS.test(text)) {
+    return text.split(PARAGRAPH_SPLIT).map((part, i) => i % 2 === 1 ? part : isolate(part))
+      .join("");
+  }
   if (!ISOLATES.test(text)) return `\u2068${text}\u2069`;
   let open = 0;
   let balanced = "";
