@@ -445,12 +445,26 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
   }
 });
 
-Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS rebinding's name gets 421", async () => {
+/** The HTTP status of `GET target` with `Host: host` on a gateway started with `args`. */
+async function withGateway(
+  args: string[],
+  use: (statusFor: (host: string, target?: string) => Promise<number>) => Promise<void>,
+): Promise<void> {
   await using daemon = await startInProcess();
   const stop = new AbortController();
   const ready = Promise.withResolvers<string>();
   const exit = runWebCommand(
-    ["--web-port", "0", "--host", "127.0.0.1", "--port", String(daemon.port), "--log", "warn"],
+    [
+      "--web-port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(daemon.port),
+      "--log",
+      "warn",
+      ...args,
+    ],
     {
       signal: stop.signal,
       sources: { getEnv: () => undefined, readFile: () => null },
@@ -463,7 +477,8 @@ Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS r
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(
       new TextEncoder().encode(
-        `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nHost: ${host.replace("PORT", String(port))}\r\n` +
+          "Connection: close\r\n\r\n",
       ),
     );
     let text = "";
@@ -474,12 +489,37 @@ Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS r
     conn.close();
     return Number(/^HTTP\/1\.1 (\d+) /.exec(text)?.[1]);
   };
-  assert.equal(await statusFor(`evil.example:${port}`), 421);
-  assert.equal(await statusFor(`127.0.0.1:${port}`), 200);
-  assert.equal(await statusFor(`localhost:${port}`), 200);
-  assert.equal(await statusFor(`[::1]:${port}`), 200);
-  // A request target in absolute form names the host too.
-  assert.equal(await statusFor(`localhost:${port}`, `http://evil.example:${port}/login`), 421);
-  stop.abort();
-  assert.equal(await exit, 0);
+  try {
+    await use(statusFor);
+  } finally {
+    stop.abort();
+    assert.equal(await exit, 0);
+  }
+}
+
+Deno.test("pedidos web on the loopback answers only loopback Host names: a DNS rebinding's name gets 421", async () => {
+  await withGateway([], async (statusFor) => {
+    assert.equal(await statusFor("evil.example:PORT"), 421);
+    assert.equal(await statusFor("127.0.0.1:PORT"), 200);
+    assert.equal(await statusFor("localhost:PORT"), 200);
+    assert.equal(await statusFor("[::1]:PORT"), 200);
+    // A request target in absolute form names the host too.
+    assert.equal(await statusFor("localhost:PORT", "http://evil.example/login"), 421);
+  });
+});
+
+Deno.test("pedidos web --web-allowed-hosts: behind a trusted proxy it answers any name, unless told loopback; any answers any", async () => {
+  await withGateway(["--web-trust-proxy", "yes"], async (statusFor) => {
+    assert.equal(await statusFor("pedidos.example"), 200);
+  });
+  await withGateway(
+    ["--web-trust-proxy", "yes", "--web-allowed-hosts", "loopback"],
+    async (statusFor) => {
+      assert.equal(await statusFor("pedidos.example"), 421);
+      assert.equal(await statusFor("localhost:PORT"), 200);
+    },
+  );
+  await withGateway(["--web-allowed-hosts", "any"], async (statusFor) => {
+    assert.equal(await statusFor("pedidos.example"), 200);
+  });
 });

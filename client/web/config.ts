@@ -35,6 +35,13 @@ export interface WebConfig extends ClientConfig {
   webTrustProxy: boolean;
   /** `auto`: cookies are `Secure` when the request came over HTTPS; `always`: always. */
   webSecureCookies: "auto" | "always";
+  /**
+   * The `Host` names answered (against DNS rebinding): `loopback` only the
+   * loopback's (`localhost`, `127.0.0.1`, `[::1]`), others getting 421;
+   * `any`; `auto`, `loopback` when the gateway listens on a loopback
+   * address and trusts no proxy, else `any`.
+   */
+  webAllowedHosts: "auto" | "loopback" | "any";
   /** Live streams (server-sent events) open at once, in all. */
   webMaxStreams: number;
   /** Live streams open at once per signed-in session. */
@@ -86,6 +93,15 @@ export const WEB_SETTINGS: Settings<Omit<WebConfig, "envFile">> = {
     shown: "auto",
     help: "Secure cookies: over HTTPS only (auto), or always",
     parse: oneOf(["auto", "always"] as const),
+  },
+  webAllowedHosts: {
+    flag: "web-allowed-hosts",
+    arg: "auto|loopback|any",
+    default: "auto",
+    shown: "auto",
+    help: "Host names answered; loopback: localhost, 127.0.0.1, [::1] only (auto: so when " +
+      "listening on the loopback without a trusted proxy)",
+    parse: oneOf(["auto", "loopback", "any"] as const),
   },
   webMaxStreams: {
     flag: "web-max-streams",

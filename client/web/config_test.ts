@@ -12,6 +12,7 @@ Deno.test("parseWebConfig() defaults to 127.0.0.1:5000, daemon at localhost:8888
     webPort: 5000,
     log: "info",
     webTrustProxy: false,
+    webAllowedHosts: "auto",
     webSecureCookies: "auto",
     webMaxStreams: 256,
     webMaxStreamsPerSession: 4,

@@ -107,8 +107,12 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     cluster: config.hosts.length > 1,
     // Listening on the loopback only, it is reached by no other name (but a
     // DNS rebinding's); behind a proxy, or on other addresses, by names it
-    // cannot know.
-    hosts: isLoopbackName(config.webHost) && !config.webTrustProxy ? "loopback" : "any",
+    // cannot know, unless it is told (a container published on 127.0.0.1).
+    hosts: config.webAllowedHosts !== "auto"
+      ? config.webAllowedHosts
+      : isLoopbackName(config.webHost) && !config.webTrustProxy
+      ? "loopback"
+      : "any",
   });
   const stop = new AbortController();
   const atOnce = new AbortController();
