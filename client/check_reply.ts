@@ -16,7 +16,7 @@ import {
 } from "../server/protocol/parse_request.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { ClientError } from "./client_error.ts";
-import { STATS_SHOWN } from "./describe_reply.ts";
+import { isObject, STATS_SHOWN } from "./describe_reply.ts";
 
 type Fields = Record<string, unknown>;
 
@@ -175,10 +175,6 @@ function need(ok: boolean, field: string): void {
       `Respuesta inválida del servidor: el campo "${field}" falta o no es del tipo esperado`,
     );
   }
-}
-
-function isObject(value: unknown): value is Fields {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isId(value: unknown): boolean {

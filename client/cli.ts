@@ -181,7 +181,10 @@ async function send(
   line: string,
   human: (reply: Reply, op: string | null) => string = describeReply,
 ): Promise<Reply> {
-  const limitMs = session.replyTimeoutMs + waitsFor(line);
+  const request = asRequest(line);
+  const op = opOf(request);
+  const waitMs = waitsFor(request);
+  const limitMs = session.replyTimeoutMs + waitMs;
   const late = AbortSignal.timeout(limitMs);
   const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
   const exchange = session.client.exchange(line, { signal });
@@ -190,7 +193,7 @@ async function send(
   // once that host has accepted a connection: answered there, it is answered
   // as it would have been here. Until then, and with no host that accepts,
   // this one's reply is still awaited.
-  if (waitsFor(line) === 0 && SAFE_OPS.has(opOf(asRequest(line)) ?? "") && session.hostsLeft()) {
+  if (waitMs === 0 && SAFE_OPS.has(op ?? "") && session.hostsLeft()) {
     const next = await silentThenNext(session, exchange);
     if (next !== null) {
       exchange.catch(() => {}); // given up with its connection
@@ -240,10 +243,9 @@ async function send(
     return reply;
   }
   // Printed for people: only a reply of the shape its request expects.
-  const request = asRequest(line);
   checkReply(request, reply);
-  if (reply.ok) session.out(human(reply, opOf(request)));
-  else session.err(human(reply, opOf(request)));
+  if (reply.ok) session.out(human(reply, op));
+  else session.err(human(reply, op));
   return reply;
 }
 
@@ -445,18 +447,14 @@ function isOrder(line: string): boolean {
   return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
 }
 
-/** How long `line` asks the daemon to hold its reply: an `ESTADO` with `esperar`'s `timeout_ms`. */
-function waitsFor(line: string): number {
-  let request: unknown;
-  try {
-    request = JSON.parse(line);
-  } catch {
-    return 0;
-  }
-  if (request === null || typeof request !== "object" || Array.isArray(request)) return 0;
+/**
+ * How long `request` ({@linkcode asRequest}) asks the daemon to hold its
+ * reply: an `ESTADO` with `esperar`'s `timeout_ms`.
+ */
+function waitsFor(top: Record<string, unknown> | null): number {
+  if (top === null) return 0;
   // Each field as the daemon reads it (docs/protocol.md §8): from `data` when
   // given there (not null), else from the top level.
-  const top = request as Record<string, unknown>;
   const data = typeof top.data === "object" && top.data !== null
     ? top.data as Record<string, unknown>
     : {};

@@ -150,7 +150,7 @@ function describeError(reply: ErrorReply): string {
 }
 
 /** Whether `value` is an object (not an array, not null). */
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

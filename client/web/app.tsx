@@ -210,8 +210,11 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
       // absolute form (`GET http://evil.example/…`) the URL names that one,
       // and it is what the origin check compares.
       const header = c.req.header("host");
-      const hosts = [new URL(c.req.url).host, ...(header === undefined ? [] : [header])];
-      if (hosts.every((host) => isLoopbackName(hostOf(host)))) return await next();
+      const names = [
+        new URL(c.req.url).hostname,
+        ...(header === undefined ? [] : [hostOf(header)]),
+      ];
+      if (names.every(isLoopbackName)) return await next();
       return c.text(
         "Host no válido: este servidor solo responde a localhost, 127.0.0.1 y [::1].",
         421,
