@@ -118,6 +118,7 @@ export class Server implements AsyncDisposable {
   readonly #startedAt = performance.now();
   readonly #accepting: Promise<void>[];
   readonly #dispatcher: Dispatcher;
+  readonly #accounts: AccountService;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #pruner: Pruner | null;
   readonly #metricsServer: MetricsEndpoint["server"] | null;
@@ -167,6 +168,7 @@ export class Server implements AsyncDisposable {
     this.#serialReads = isSharedQueue(parts.store);
     this.#pool = parts.pool;
     this.#orders = parts.orders;
+    this.#accounts = parts.accounts;
     this.#listeners = parts.listeners;
     const dispatcher = createDispatcher({
       orders: this.#orders,
@@ -364,6 +366,8 @@ export class Server implements AsyncDisposable {
     // shutting_down (#acceptLoop) rather than refused by the kernel.
     await this.#pruner?.close();
     for (const connection of [...this.#connections]) connection.beginStop();
+    // Sign-ins still waiting for the hasher are answered shutting_down now.
+    this.#accounts.stop();
     const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
     this.#listenersClosed = true;
     for (const listener of this.#listeners) {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { PedidosClient } from "../client/client.ts";
 import { startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { runUsuariosCommand } from "../server/accounts/usuarios_command.ts";
 
 const ANA = { usuario: "ana", password: "s3cret-pass" };
 
@@ -129,3 +130,51 @@ testWith("read", "write", "run", "env")(
     }
   },
 );
+
+testWith("read", "write")(
+  "pedidos usuarios finds an account however the accents of its name are typed",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    await using daemon = await startInProcess({ db });
+    const client = await daemon.client();
+    const password = "s3cret-pass";
+    assert.equal((await client.request({ op: "REGISTRO", usuario: "Zoé", password })).ok, true);
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    // The name with the accent as a combining mark (a macOS file name, a paste).
+    assert.equal(
+      await runUsuariosCommand(["operador", "zoe\u0301", "--db", db], io),
+      0,
+      lines.join(),
+    );
+    const login = await client.request({ op: "LOGIN", usuario: "zoe\u0301", password });
+    assert.equal(login.rol, "operador");
+  },
+);
+
+Deno.test("daemon: sign-ups still waiting for the hasher when the daemon stops are each answered", async () => {
+  const daemon = await startInProcess();
+  try {
+    // Forty default-cost hashes take longer than the stop waits for busy
+    // connections: those not hashed yet must be answered shutting_down, not
+    // left without a reply when their connection is closed.
+    const clients = await Promise.all(Array.from({ length: 40 }, () => daemon.client()));
+    const replies = clients.map((c, i) =>
+      c.request({ op: "REGISTRO", data: { usuario: `user${i}`, password: "s3cret-pass" } })
+    );
+    // Every request is in the daemon before it stops.
+    await daemon.client().then((c) => c.request({ op: "PING" }));
+    await daemon.server.shutdown();
+    const settled = await Promise.allSettled(replies);
+    const codes = settled.map((s) => s.status === "fulfilled" ? s.value.error ?? "ok" : "no reply");
+    assert.deepEqual(
+      codes.filter((code) => code !== "ok" && code !== "shutting_down"),
+      [],
+      `every sign-up answered: ${codes.join(" ")}`,
+    );
+    assert.ok(codes.includes("shutting_down"), "some sign-ups were still waiting at the stop");
+  } finally {
+    await daemon[Symbol.asyncDispose]();
+  }
+});

@@ -17,8 +17,12 @@ import type { TaskSpec } from "../server/protocol/messages.ts";
  */
 export function runTask(task: TaskSpec): number | string {
   switch (task.name) {
-    case "sum":
-      return task.args.reduce((total, n) => total + n, 0);
+    case "sum": {
+      const total = task.args.reduce((total, n) => total + n, 0);
+      // A running total can overflow where the sum does not ([1e308, 1e308, -1e308]
+      // is 1e308): then the exact sum, correctly rounded, says whether it really does.
+      return Number.isFinite(total) ? total : Math.sumPrecise(task.args);
+    }
     case "upper":
       return task.s.toUpperCase();
     case "lower":

@@ -19,7 +19,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { AccountStore, Sesion } from "../store/store.ts";
 import { DEFAULT_LIMITS, DEFAULT_SESSION_TTL_S } from "../config/server_config.ts";
 import type { Logger } from "../log.ts";
-import { HasherBusyError, PasswordHasher } from "./password_hash.ts";
+import { HasherBusyError, HasherStoppedError, PasswordHasher } from "./password_hash.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Credentials, Secret } from "../protocol/messages.ts";
 import type { LoginReply, RegistroReply } from "../protocol/replies.ts";
@@ -128,6 +128,15 @@ export class AccountService {
     return sesion;
   }
 
+  /**
+   * The daemon is stopping: REGISTRO/LOGIN still waiting for the hasher (and
+   * any later one) are answered `shutting_down` rather than cut off with no
+   * reply when the connections close; the hashes running now finish.
+   */
+  stop(): void {
+    this.#hasher.stop();
+  }
+
   #iso(offsetMs: number): string {
     return new Date(this.#now() + offsetMs).toISOString();
   }
@@ -146,11 +155,17 @@ export class AccountService {
   }
 }
 
-/** `work`, with the hasher's {@linkcode HasherBusyError} turned into `queue_full`. */
+/**
+ * `work`, with the hasher's {@linkcode HasherBusyError} turned into
+ * `queue_full`, and its {@linkcode HasherStoppedError} into `shutting_down`.
+ */
 async function busyAsQueueFull<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
+    if (error instanceof HasherStoppedError) {
+      throw new ProtocolError("shutting_down", undefined, { cause: error });
+    }
     if (!(error instanceof HasherBusyError)) throw error;
     throw new ProtocolError(
       "queue_full",

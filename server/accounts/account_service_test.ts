@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { scrypt, type ScryptOptions } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "../store/sqlite_store.ts";
+import { MemoryStore } from "../store/memory_store.ts";
 import { AccountService, hashToken } from "./account_service.ts";
 import { Logger } from "../log.ts";
 import { PasswordHasher } from "./password_hash.ts";
@@ -219,4 +220,26 @@ testWith("read", "write")("AccountService never logs a password or a token", asy
   ) {
     assert.ok(!log.includes(secret), `the log shows ${secret}`);
   }
+});
+
+Deno.test("AccountService.stop(): sign-ins still waiting for the hasher are answered shutting_down, the running one finishes", async () => {
+  const store = new MemoryStore();
+  const hasher = new PasswordHasher({ params: FAST, concurrency: 1 });
+  const accounts = new AccountService({
+    store,
+    logger: new Logger({ level: "error", write: () => {} }),
+    hasher,
+  });
+  await accounts.register(creds("ana"));
+  const logins = ["ana", "ana", "nadie"].map((usuario) =>
+    accounts.login(creds(usuario)).then(
+      (reply) => reply.ok,
+      (error: ProtocolError) => error.code,
+    )
+  );
+  while (hasher.waiting < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  accounts.stop();
+  assert.deepEqual(await Promise.all(logins), [true, "shutting_down", "shutting_down"]);
+  assert.equal((await refusal(accounts.register(creds("eva")))).code, "shutting_down");
+  await store.close();
 });

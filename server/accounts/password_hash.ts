@@ -58,6 +58,14 @@ export class HasherBusyError extends Error {
   }
 }
 
+/** Thrown for a hash asked for, or still waiting its turn, once {@linkcode PasswordHasher.stop} was called. */
+export class HasherStoppedError extends Error {
+  constructor() {
+    super("Cannot hash: the hasher is stopping");
+    this.name = "HasherStoppedError";
+  }
+}
+
 /**
  * Hashes and checks passwords, a bounded number at a time.
  *
@@ -76,7 +84,8 @@ export class PasswordHasher {
   readonly #maxWaiting: number;
   readonly #scrypt: typeof scrypt;
   #running = 0;
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #stopped = false;
   #dummy: Promise<string> | null = null;
 
   constructor(options: PasswordHasherOptions = {}) {
@@ -148,12 +157,22 @@ export class PasswordHasher {
     }
   }
 
+  /**
+   * Stops taking hashes: those waiting for their turn, and any asked for
+   * later, reject with a {@linkcode HasherStoppedError}; running ones finish.
+   */
+  stop(): void {
+    this.#stopped = true;
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(new HasherStoppedError());
+  }
+
   /** Hashes waiting for their turn now. */
   get waiting(): number {
     return this.#waiting.length;
   }
 
   #acquire(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new HasherStoppedError());
     if (this.#running < this.#concurrency) {
       this.#running++;
       return Promise.resolve();
@@ -161,12 +180,12 @@ export class PasswordHasher {
     if (this.#waiting.length >= this.#maxWaiting) {
       return Promise.reject(new HasherBusyError(this.#maxWaiting));
     }
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
   #release(): void {
     const next = this.#waiting.shift();
-    if (next) next(); // the slot passes straight to the next waiter
+    if (next) next.resolve(); // the slot passes straight to the next waiter
     else this.#running--;
   }
 }

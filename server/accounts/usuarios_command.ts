@@ -60,6 +60,9 @@ const ROLES: Record<string, Rol> = { operador: "operador", usuario: "usuario" };
  * that does not exist, `:memory:`, a write lock held for more than 5 s).
  */
 export async function setAccountRole(db: string, usuario: string, rol: Rol): Promise<boolean> {
+  // Names are stored composed (NFC), as the daemon does: "josé" typed with a
+  // combining accent (a macOS file name, a paste) is the same account.
+  usuario = usuario.normalize("NFC");
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
     await using store = await openStore({ db });
     return await store.setRole(usuario, rol);
