@@ -180,7 +180,7 @@ export class MemoryStore implements Store {
   /** {@inheritDoc Store.createUser} */
   createUser(usuario: string, hash: string, at: string): Promise<number | null> {
     return this.#do(() => {
-      const key = usuario.toLowerCase();
+      const key = asciiLower(usuario);
       if (this.#users.has(key)) return null;
       const user: Usuario = { id: ++this.#lastUserId, usuario, hash, creado: at, rol: "usuario" };
       this.#users.set(key, user);
@@ -192,7 +192,7 @@ export class MemoryStore implements Store {
   /** {@inheritDoc Store.findUser} */
   findUser(usuario: string): Promise<Usuario | null> {
     return this.#do(() => {
-      const user = this.#users.get(usuario.toLowerCase());
+      const user = this.#users.get(asciiLower(usuario));
       return user === undefined ? null : { ...user };
     });
   }
@@ -200,7 +200,7 @@ export class MemoryStore implements Store {
   /** {@inheritDoc Store.setRole} */
   setRole(usuario: string, rol: Rol): Promise<boolean> {
     return this.#do(() => {
-      const user = this.#users.get(usuario.toLowerCase());
+      const user = this.#users.get(asciiLower(usuario));
       if (user === undefined) return false;
       user.rol = rol;
       return true;
@@ -304,4 +304,9 @@ export class MemoryStore implements Store {
       ? Date.parse(p.fecha_fin) - Date.parse(p.fecha_inicio)
       : null;
   }
+}
+
+/** A name as the SQLite and PostgreSQL stores compare names: ASCII letters in lower case, others as they are. */
+function asciiLower(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
 }

@@ -305,6 +305,8 @@ export function runStoreConformance(options: ConformanceOptions): void {
     assert.equal((await store.findUser("josé"))?.id, jose);
     assert.equal(await store.createUser("josé", "hash-5", T0), null);
     assert.equal((await store.findUser("JOSé"))?.id, jose, "its ASCII letters ignore case");
+    assert.equal(await store.findUser("JOSÉ"), null, "other letters keep their case");
+    assert.equal(typeof await store.createUser("JOSÉ", "hash-6", T0), "number", "another account");
   });
 
   test("findSession() finds a live session by token hash, not an expired one", async (store) => {
