@@ -5,8 +5,11 @@
  * never handed out twice.
  */
 import assert from "node:assert/strict";
+import { Server } from "../server/server.ts";
+import { Logger } from "../server/log.ts";
+import { MemoryStore } from "../server/store/memory_store.ts";
 import { scrape } from "./metrics_util.ts";
-import { rawConnect, startInProcess, tempDir, waitUntil } from "./test_util.ts";
+import { rawConnect, startInProcess, tempDir, TEST_SETTINGS, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 function order(clave: string): string {
@@ -94,4 +97,41 @@ Deno.test("--retain-s 0 turns retention off: no pass runs, none is reported", as
   assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "listo");
   const metrics = await scrape(daemon.server.metricsAddr!);
   assert.equal(metrics.has("pedidos_retencion_pasadas_total"), false);
+});
+
+Deno.test("a stop while a retention batch hangs on the store still answers shutting_down and closes idle connections at once", async () => {
+  // A store whose prune never answers until told: a PostgreSQL gone silent.
+  let release = () => {};
+  const hanging = new Promise<void>((resolve) => release = resolve);
+  let pruning = () => {};
+  const pruneStarted = new Promise<void>((resolve) => pruning = resolve);
+  const store = new (class extends MemoryStore {
+    override async prune(before: string, limit: number): Promise<number> {
+      pruning();
+      await hanging;
+      return super.prune(before, limit);
+    }
+  })();
+  const server = await Server.start({
+    config: { ...TEST_SETTINGS, hosts: ["127.0.0.1"], retainS: 1 },
+    logger: new Logger({ level: "error" }),
+    store,
+    inlineProcessing: true,
+  });
+  let stopped: Promise<unknown> = Promise.resolve();
+  try {
+    await using idle = await rawConnect(server.port);
+    await using busy = await rawConnect(server.port);
+    await busy.write(`{"op":"PING"}\n`);
+    assert.equal((await busy.readLine())?.pong, true);
+    await pruneStarted;
+    stopped = server.shutdown();
+    await busy.write(`{"op":"PING"}\n`);
+    assert.equal((await busy.readLine())?.error, "shutting_down");
+    assert.equal(await idle.readLine(), null, "an idle connection is closed at once");
+  } finally {
+    release();
+    await stopped;
+    await server.shutdown();
+  }
 });

@@ -20,7 +20,7 @@ export interface PrunerOptions {
   store: Pick<OrderStore, "prune">;
   /** Finished orders older than this many seconds are deleted; must be ≥ 1. */
   retainS: number;
-  /** Where passes that delete something, and failures, are logged. */
+  /** Where passes that delete something, and failures (at most one line every 10 s), are logged. */
   logger: Logger;
   /** Orders deleted per batch. @default 500 */
   batchSize?: number;
@@ -98,11 +98,16 @@ export class Pruner implements AsyncDisposable {
     return this.#stats.deleted - before;
   }
 
-  /** Stops: no more passes; a batch being deleted is waited for. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops: no more passes, and no batch after the one the store is deleting,
+   * which is not waited for: the store's close commits what was sent to it,
+   * and a store that cannot be reached must not hold a stop (the daemon's
+   * connections are told `shutting_down` after this). Idempotent.
+   */
+  close(): Promise<void> {
     this.#stop.abort();
     clearTimeout(this.#timer);
-    await this.#pass;
+    return Promise.resolve();
   }
 
   /** Calls {@linkcode Pruner.close}. */
@@ -130,7 +135,9 @@ export class Pruner implements AsyncDisposable {
         n = await this.#store.prune(before, this.#batchSize);
       } catch (error) {
         this.#stats.failures++;
-        this.#logger.warn("retention.prune_failed", { error: String(error) });
+        // Once a pass (every second with a short retention) while the store is
+        // down: rate-limited, as the store's own failures are.
+        this.#logger.repeated("warn", "retention.prune_failed", { error: String(error) });
         return;
       }
       this.#stats.batches++;

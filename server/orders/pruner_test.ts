@@ -55,6 +55,38 @@ Deno.test("Pruner counts a failing store and tries again at the next pass", asyn
   assert.ok(pruner.stats.passes >= 1);
 });
 
+Deno.test("Pruner logs a store that stays down once, not once a pass", async () => {
+  const lines: string[] = [];
+  const logger = new Logger({ level: "warn", write: (line) => lines.push(line) });
+  const store = { prune: () => Promise.reject(new Error("the database is unavailable")) };
+  await using pruner = Pruner.start({ store, retainS: 1, logger, intervalMs: 3_600_000 });
+  for (let i = 0; i < 5; i++) await pruner.pass();
+  assert.equal(pruner.stats.failures >= 5, true);
+  assert.equal(lines.filter((line) => line.includes("retention.prune_failed")).length, 1);
+});
+
+Deno.test("Pruner.close() returns while a batch still hangs in the store, and no batch follows it", async () => {
+  let release = () => {};
+  const calls: number[] = [];
+  const store = {
+    prune: (_before: string, limit: number) => {
+      calls.push(limit);
+      return new Promise<number>((resolve) => release = () => resolve(limit));
+    },
+  };
+  const pruner = Pruner.start({ store, retainS: 60, logger, batchSize: 1, pauseMs: 0 });
+  while (calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  let closed = false;
+  const closing = pruner.close().then(() => closed = true);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const closedWhileHanging = closed;
+  release();
+  await closing;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(closedWhileHanging, true, "close() waited for the store");
+  assert.equal(calls.length, 1, "a batch after close()");
+});
+
 Deno.test("Pruner.close() stops between batches and no pass runs after it", async () => {
   const store = fakeStore(1_000_000);
   const pruner = Pruner.start({ store, retainS: 60, logger, batchSize: 1, pauseMs: 5 });
