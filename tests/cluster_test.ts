@@ -524,3 +524,33 @@ pgTest({
     assert.equal(summary.pendientes, 3, JSON.stringify(summary));
   },
 });
+
+pgTest({
+  name:
+    "after an operator empties pedidos with TRUNCATE, the cluster takes orders again: its capacity is free, as STATS says",
+  async fn() {
+    await using cluster = await startCluster(2, [
+      "--max-pedidos",
+      "2",
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "100",
+    ]);
+    const [a, b] = cluster.daemons as [typeof cluster.daemons[0], typeof cluster.daemons[0]];
+    assert.equal((await ask(a.port, order())).ok, true);
+    assert.equal((await ask(b.port, order())).ok, true);
+    assert.equal((await ask(a.port, order())).error, "queue_full", "full");
+    await cluster.db.sql`TRUNCATE pedidos`;
+    assert.equal((await ask(b.port, { op: "STATS" })).stats.libres, 2);
+    const [first, second, third] = [
+      await ask(a.port, order()),
+      await ask(b.port, order()),
+      await ask(a.port, order()),
+    ];
+    assert.equal(first.ok, true, JSON.stringify(first));
+    assert.equal(second.ok, true, JSON.stringify(second));
+    assert.equal(third.error, "queue_full", "the capacity is still exact");
+    assert.ok(first.id > 2 && second.id > 2, "ids are never reused");
+  },
+});

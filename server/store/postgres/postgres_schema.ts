@@ -197,6 +197,22 @@ export const MIGRATIONS: readonly string[] = [
     visto  timestamptz NOT NULL,
     PRIMARY KEY (nodo, carril)
   ) WITH (fillfactor = 50);`,
+  // 8: `TRUNCATE pedidos` (an operator emptying the table with psql) fires no
+  // row-change trigger, and left the count of unfinished orders as it was:
+  // every new order was refused with queue_full for good, restarts or not,
+  // while STATS, which counts the rows, said every slot was free. The count
+  // now goes to 0 with it. A count already off is set right: the trigger's
+  // creation locks out every write of pedidos until this transaction commits,
+  // so the rows counted are the rows there are.
+  `CREATE FUNCTION pedidos_contar_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE pedidos_sin_terminar SET n = 0 WHERE n <> 0;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER pedidos_contar_truncate AFTER TRUNCATE ON pedidos
+    FOR EACH STATEMENT EXECUTE FUNCTION pedidos_contar_truncate();
+  UPDATE pedidos_sin_terminar SET n = CASE WHEN parte = 0
+    THEN (SELECT count(*) FROM pedidos WHERE estado IN ('pendiente', 'en proceso')) ELSE 0 END;`,
 ];
 
 /** The schema version this code writes and understands. */

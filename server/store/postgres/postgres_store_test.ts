@@ -202,6 +202,32 @@ pgTest({
 
 pgTest({
   name:
+    "PostgresStore: a database of schema version 7 emptied with TRUNCATE, whose capacity stayed taken, takes orders again once upgraded",
+  async fn() {
+    await using db = await freshDatabase();
+    await db.sql.begin(async (tx) => {
+      await schemaAt(tx, 7);
+      await tx`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido)
+        SELECT 'Ana', '["pan"]', 'C 1', now() FROM generate_series(1, 3)`;
+    });
+    await db.sql`TRUNCATE pedidos`;
+    await db.sql`INSERT INTO pedidos (cliente, productos, direccion, fecha_recibido)
+      VALUES ('Ana', '["pan"]', 'C 1', now())`;
+    await using store = await PostgresStore.open({ url: db.url, capacity: 3 });
+    const [left] = await db.sql<{ n: number }[]>`SELECT sum(n)::int AS n FROM pedidos_sin_terminar`;
+    assert.equal(left?.n, 1, "the one order unfinished");
+    const pedido = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: null };
+    const at = new Date().toISOString();
+    const results = [];
+    for (let i = 0; i < 3; i++) {
+      results.push((await store.insertWithinCapacity(pedido, at, null)).status);
+    }
+    assert.deepEqual(results, ["inserted", "inserted", "full"]);
+  },
+});
+
+pgTest({
+  name:
     "PostgresStore: opening a database of an older schema logs store.migrated with both versions; a new or current one logs none",
   async fn() {
     await using db = await freshDatabase();

@@ -7,9 +7,15 @@
  * @module
  */
 
-/** Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`). */
+/**
+ * Whether `db` is meant to name a PostgreSQL database: it starts with
+ * `postgres:` or `postgresql:`. A slash too few (`postgres:/ana:pw@db/x`) is
+ * such a URL mistyped, to be refused by {@linkcode parsePostgresUrl}: taken
+ * for a SQLite file's name, it was shown, password and all, in the error
+ * about its directory.
+ */
 export function isPostgresUrl(db: string): boolean {
-  return /^postgres(?:ql)?:\/\//i.test(db.trim());
+  return /^postgres(?:ql)?:/i.test(db.trim());
 }
 
 /** Where a PostgreSQL URL points, read into the parts the driver takes. */
@@ -45,28 +51,41 @@ const KNOWN_PARAMS = new Set(["sslmode", "application_name"]);
  * ```
  */
 export function parsePostgresUrl(db: string): PostgresTarget {
-  if (!isPostgresUrl(db)) throw new RangeError("must start with postgres:// or postgresql://");
+  if (!/^postgres(?:ql)?:\/\//i.test(db.trim())) {
+    throw new RangeError("must start with postgres:// or postgresql://");
+  }
   let url: URL;
   try {
     url = new URL(db.trim());
   } catch {
     throw new RangeError("must be a URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  // (A URL of this scheme keeps its host %-encoded, as libpq takes it: decoded.)
+  const host = decode(url.hostname.replace(/^\[(.*)\]$/, "$1"));
   if (host === "") throw new RangeError("must name a host: postgres://USER@HOST/DATABASE");
+  if (host.startsWith("/")) {
+    // libpq's Unix-socket directory: looked up as a host name, it never resolved.
+    throw new RangeError("names a Unix socket directory as its host; give a TCP host: HOST[:PORT]");
+  }
   const user = decode(url.username);
   if (user === "") throw new RangeError("must name a user: postgres://USER@HOST/DATABASE");
-  const database = decode(url.pathname.replace(/^\//, ""));
-  if (database === "" || database.includes("/")) {
+  // One path segment, decoded as libpq does: `%2F` is a "/" in the database's name.
+  const path = url.pathname.replace(/^\//, "");
+  if (path === "" || path.includes("/")) {
     throw new RangeError("must name one database: postgres://USER@HOST/DATABASE");
   }
+  const database = decode(path);
   const port = url.port === "" ? 5432 : Number(url.port);
+  if (port === 0) throw new RangeError("has port 0; give the server's port, 1-65535");
   for (const key of url.searchParams.keys()) {
     if (!KNOWN_PARAMS.has(key)) {
       throw new RangeError(`has an unknown parameter "${key}" (known: sslmode, application_name)`);
     }
   }
-  const sslmode = url.searchParams.get("sslmode");
+  // A parameter given twice counts with its last value, as libpq (and so psql) reads it:
+  // `?sslmode=disable&sslmode=require` requires TLS there, and must not connect without here.
+  const param = (key: string) => url.searchParams.getAll(key).at(-1) ?? null;
+  const sslmode = param("sslmode");
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
     throw new RangeError(`has sslmode "${sslmode}"; use one of ${SSL_MODES.join(", ")}`);
   }
@@ -77,7 +96,7 @@ export function parsePostgresUrl(db: string): PostgresTarget {
     user,
     password: decode(url.password),
     sslmode,
-    applicationName: url.searchParams.get("application_name"),
+    applicationName: param("application_name"),
   };
 }
 
@@ -96,7 +115,8 @@ export function redactDatabaseUrl(db: string): string {
   // "@", so that an unescaped "@" in a password does not leave a part shown.
   // Any scheme: a URL refused for its scheme is shown masked too.
   // A password given as a parameter (`?password=…`, which libpq takes) too.
-  return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, "$1:***@")
+  // A scheme with its slashes mistyped (`postgres:/ana:pw@db/x`) too.
+  return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/*[^:@/?#]*):.*@/i, "$1:***@")
     .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
 }
 

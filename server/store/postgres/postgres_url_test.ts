@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { isPostgresUrl, parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
+
+Deno.test("a --db URL with a parameter given twice takes its last value, as libpq and psql do: sslmode=disable&sslmode=require requires TLS", () => {
+  const target = parsePostgresUrl(
+    "postgres://ana@db/pedidos?sslmode=disable&application_name=a&sslmode=require&application_name=b",
+  );
+  assert.equal(target.sslmode, "require");
+  assert.equal(target.applicationName, "b");
+  assert.throws(
+    () => parsePostgresUrl("postgres://ana@db/pedidos?sslmode=require&sslmode=bogus"),
+    /sslmode "bogus"/,
+  );
+});
+
+Deno.test("a --db URL's database name may hold a %-encoded slash, as libpq reads it; an unencoded one is still two segments", () => {
+  assert.equal(
+    parsePostgresUrl("postgres://ana@db/ventas%2F2026%20%C3%A9").database,
+    "ventas/2026 é",
+  );
+  assert.throws(() => parsePostgresUrl("postgres://ana@db/a/b"), /must name one database/);
+  assert.throws(() => parsePostgresUrl("postgres://ana@db/"), /must name one database/);
+});
+
+Deno.test("a --db URL whose host is a Unix socket directory, or whose port is 0, is refused at start rather than retried forever", () => {
+  assert.throws(
+    () => parsePostgresUrl("postgres://ana:s3cret@%2Fvar%2Frun%2Fpostgresql/pedidos"),
+    (error: Error) => /Unix socket/.test(error.message) && !error.message.includes("s3cret"),
+  );
+  assert.throws(() => parsePostgresUrl("postgres://ana@db:0/pedidos"), /port 0/);
+  assert.equal(parsePostgresUrl("postgres://ana@%6Cocalhost/pedidos").host, "localhost");
+});
+
+Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL URL, refused, and shown without its password", () => {
+  for (const db of ["postgres:/ana:s3cret@db/pedidos", "postgresql:ana:s3cret@db/pedidos"]) {
+    assert.ok(isPostgresUrl(db), db);
+    assert.throws(() => parsePostgresUrl(db), /must start with postgres:\/\//);
+    assert.ok(!redactDatabaseUrl(db).includes("s3cret"), redactDatabaseUrl(db));
+  }
+  assert.equal(redactDatabaseUrl("postgres:/ana:s3cret@db/x"), "postgres:/ana:***@db/x");
+  // SQLite paths are not URLs.
+  for (const db of ["pedidos.db", ":memory:", "/var/lib/pedidos/pedidos.db", "postgres.db"]) {
+    assert.ok(!isPostgresUrl(db), db);
+  }
+});
