@@ -88,3 +88,37 @@ testWith("read", "env")(
     }
   },
 );
+
+testWith("read", "env")(
+  "example http_callout keeps a 2xx answer that is not JSON, however its text encodes (control characters, binary)",
+  async () => {
+    // 64 KiB of bytes that JSON writes six bytes each (\u0001), or as U+FFFD (binary).
+    const bodies = [new Uint8Array(64 * 1024).fill(1), new Uint8Array(64 * 1024).fill(0xff)];
+    let served = 0;
+    await using service = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (request) => {
+        await request.body?.cancel();
+        return new Response(bodies[served++ % bodies.length], { status: 200 });
+      },
+    );
+    Deno.env.set("PEDIDOS_CALLOUT_URL", `http://127.0.0.1:${service.addr.port}/pedidos`);
+    try {
+      await using daemon = await startInProcess({
+        workers: 1,
+        maxIntentos: 1,
+        processor: new URL("http_callout.ts", EXAMPLES).pathname,
+      });
+      for (const expected of ["\u0001", "\ufffd"]) {
+        const pedido = await run(daemon, ["pan"]);
+        assert.equal(pedido.estado, "listo", String(pedido.detalle_error));
+        const { status, respuesta } = pedido.resultado as { status: number; respuesta: string };
+        assert.equal(status, 200);
+        assert.ok(respuesta.length > 0 && [...respuesta].every((c) => c === expected));
+        assert.ok(new TextEncoder().encode(JSON.stringify(respuesta)).length <= 16 * 1024);
+      }
+    } finally {
+      Deno.env.delete("PEDIDOS_CALLOUT_URL");
+    }
+  },
+);

@@ -386,3 +386,71 @@ testWith("read")(
     assert.equal(listed?.ok, true, JSON.stringify(listed).slice(0, 300));
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "a processor module whose top level posts a worker's `ready` still cannot start the daemon when its default export is not a function: exit 2, naming the path",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/forges_ready.ts`;
+    await Deno.writeTextFile(
+      path,
+      'self.postMessage({ type: "ready", worker: 1 });\n' +
+        "await new Promise((resolve) => setTimeout(resolve, 200));\n" +
+        "export default 5;\n",
+    );
+    const out = await runMain(dir.path, [
+      "server",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--db",
+      ":memory:",
+      "--processor",
+      path,
+    ], { timeoutMs: 20_000 });
+    assert.equal(out.code, 2, out.stderr);
+    assert.ok(out.stderr.includes(`Cannot load processor module "${path}"`), out.stderr);
+    assert.match(out.stderr, /default export must be a function, got number/);
+    assert.doesNotMatch(out.stdout, /listening on/);
+  },
+);
+
+testWith("read", "write")(
+  "a processor module whose top level posts an `init_failed` of its own does not stop a daemon whose module loads",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/forges_init_failed.ts`;
+    await Deno.writeTextFile(
+      path,
+      'self.postMessage({ type: "init_failed", message: "forged" });\n' +
+        "export default () => ({ fine: true });\n",
+    );
+    await using daemon = await startInProcess({ processor: path, workers: 1 }, {
+      logger: new Logger({ level: "error", write: () => {} }),
+    });
+    const pedido = await run(daemon, "ok");
+    assert.deepEqual([pedido.estado, pedido.resultado], ["listo", { fine: true }]);
+  },
+);
+
+testWith("read", "write")(
+  "a processor module that sets self.onmessage for messages of its own still gets its orders: they end listo",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/own_onmessage.ts`;
+    await Deno.writeTextFile(
+      path,
+      "self.onmessage = () => {}; // written for a worker of its own\n" +
+        "export default (pedido: { id: number }) => ({ id: pedido.id });\n",
+    );
+    await using daemon = await startInProcess({
+      processor: path,
+      workers: 1,
+      maxIntentos: 1,
+      processTimeoutMs: 2000,
+    }, { logger: new Logger({ level: "error", write: () => {} }) });
+    const pedido = await run(daemon, "ok");
+    assert.deepEqual([pedido.estado, pedido.resultado], ["listo", { id: pedido.id }]);
+  },
+);

@@ -2,7 +2,11 @@
  * Typed messages between the main thread and the processor workers.
  *
  * Handshake: `init` (with the processor module to load, if any) is answered
- * `ready`, or `init_failed` when the module cannot be loaded. Then a worker
+ * `ready`, or `init_failed` when the module cannot be loaded, each carrying
+ * the `key` of the `init`: a module may post messages of these forms itself
+ * while it loads (its top level runs then), and only the worker knows the
+ * key (the module is imported while `init` is being handled, so its own
+ * listeners never see that message). Then a worker
  * gets one job (`run`, answered by `done` or `failed`) or a run of orders
  * that take no processing time (`runMany`, answered by one `ranMany` that
  * reports each job's own start and end). Either way it holds one order at a
@@ -46,7 +50,13 @@ export type JobOutcome =
 
 /** Main thread → processor. */
 export type ToProcessor =
-  | { type: "init"; worker: number; processor?: ProcessorSource }
+  | {
+    type: "init";
+    worker: number;
+    /** Echoed in `ready` and `init_failed`: what tells them from a module's own. */
+    key: string;
+    processor?: ProcessorSource;
+  }
   | { type: "run"; jobId: number; job: Job }
   | { type: "runMany"; jobs: JobMessage[] }
   | { type: "abort"; jobId: number; reason: string };
@@ -56,8 +66,8 @@ export type ToProcessor =
  * as JSON text, or null.
  */
 export type FromProcessor =
-  | { type: "ready"; worker: number }
-  | { type: "init_failed"; message: string }
+  | { type: "ready"; worker: number; key?: string }
+  | { type: "init_failed"; message: string; key?: string }
   /**
    * `changed`: what JSON made of part of a module's result, which the
    * module may not expect (`a Map, written {} at resultado.x`).
@@ -93,8 +103,9 @@ export function isFromProcessor(data: unknown): data is FromProcessor {
     value === null || typeof value === "string" || typeof value === "number";
   switch (m.type) {
     case "ready":
-      return id(m.worker);
+      return id(m.worker) && (m.key === undefined || text(m.key));
     case "init_failed":
+      return text(m.message) && (m.key === undefined || text(m.key));
     case "stray":
       return text(m.message);
     case "done":

@@ -60,8 +60,15 @@ let workerNumber: number | null = null;
 /** The abort controller of the job running now, by job id. */
 const running = new Map<number, AbortController>();
 
+/**
+ * The worker's own `postMessage`, taken before any module is loaded: a
+ * module that replaces `self.postMessage` (to wrap or silence it) does not
+ * get to see or drop the worker's answers.
+ */
+const postMessage = self.postMessage.bind(self);
+
 function post(message: FromProcessor): void {
-  self.postMessage(message);
+  postMessage(message);
 }
 
 async function runMany(jobs: JobMessage[]): Promise<JobOutcome[]> {
@@ -102,7 +109,13 @@ async function run(jobId: number, job: JobMessage["job"]): Promise<void> {
   }
 }
 
-self.onmessage = async (event: MessageEvent<ToProcessor>) => {
+/**
+ * A listener, not `self.onmessage`: a module that sets `self.onmessage` for
+ * messages of its own (code written for a worker of its own) adds its
+ * handler beside this one instead of replacing it, which would leave every
+ * job unanswered.
+ */
+self.addEventListener("message", async (event: MessageEvent<ToProcessor>) => {
   const message = event.data;
   switch (message.type) {
     case "init":
@@ -111,11 +124,11 @@ self.onmessage = async (event: MessageEvent<ToProcessor>) => {
         try {
           processor = await loadProcessor(message.processor);
         } catch (error) {
-          post({ type: "init_failed", message: describeError(error) });
+          post({ type: "init_failed", message: describeError(error), key: message.key });
           return;
         }
       }
-      post({ type: "ready", worker: message.worker });
+      post({ type: "ready", worker: message.worker, key: message.key });
       break;
     case "run":
       await run(message.jobId, message.job);
@@ -130,4 +143,4 @@ self.onmessage = async (event: MessageEvent<ToProcessor>) => {
     default:
       throw new Error(`Unexpected message "${(message as { type: string }).type}"`);
   }
-};
+});

@@ -367,6 +367,16 @@ export class WorkerPool implements ProcessorPool {
     this.#slots[number - 1] = slot;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     let ready = false;
+    // Told only to the worker: a processor module's top level, which runs while
+    // the worker loads, may post a `ready` or an `init_failed` of its own.
+    const key = crypto.randomUUID();
+    /**
+     * Whether a handshake message is the worker's. Without a processor module
+     * only the worker's own code runs there (tests' fake workers need not echo
+     * the key).
+     */
+    const own = (message: { key?: string }) =>
+      message.key === key || (this.#processor === undefined && message.key === undefined);
     const loading = setTimeout(() => {
       worker.terminate();
       const ms = this.#loadTimeoutMs;
@@ -393,10 +403,10 @@ export class WorkerPool implements ProcessorPool {
       }
       // The handshake's messages count only before the worker is ready: after,
       // they can only be its module's own (posted in the worker's form).
-      if (message.type === "ready" && !ready) {
+      if (message.type === "ready" && !ready && own(message)) {
         ready = true;
         resolve();
-      } else if (message.type === "init_failed" && !ready) {
+      } else if (message.type === "init_failed" && !ready && own(message)) {
         worker.terminate();
         reject(new Error(message.message));
       } else if (message.type === "ready" || message.type === "init_failed") {
@@ -413,6 +423,7 @@ export class WorkerPool implements ProcessorPool {
       {
         type: "init",
         worker: number,
+        key,
         ...(this.#processor ? { processor: this.#processor } : {}),
       } satisfies ToProcessor,
     );

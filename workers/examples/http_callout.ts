@@ -7,8 +7,10 @@
  *
  * It POSTs the order as JSON to `PEDIDOS_CALLOUT_URL` and returns
  * `{ "status": 201, "respuesta": <the service's JSON, or its text> }`
- * (the answer is cut to 16 KiB of text, well inside the 64 KiB a
- * `resultado` may take). An answer that is not 2xx, or a network error,
+ * (the answer is read up to 16 KiB and kept within 16 KiB of JSON, well
+ * inside the 64 KiB a `resultado` may take, whatever it holds: a text full
+ * of control characters or quotes, which JSON writes two to six bytes
+ * each, is cut shorter). An answer that is not 2xx, or a network error,
  * fails the attempt, which the daemon retries after its backoff
  * (`--retry-backoff-ms`, `--max-intentos`).
  *
@@ -26,7 +28,7 @@
 /** The service the orders go to. */
 const DESTINO = Deno.env.get("PEDIDOS_CALLOUT_URL") ?? "http://127.0.0.1:9000/pedidos";
 
-/** The longest answer kept, in characters. */
+/** The most of an answer read, and the longest kept, in bytes (of its JSON, once kept). */
 const MAX_RESPUESTA = 16 * 1024;
 
 /** What this processor returns. */
@@ -58,15 +60,60 @@ export default async function httpCallout(
     body: JSON.stringify(pedido),
     signal,
   });
-  const text = (await response.text()).slice(0, MAX_RESPUESTA);
+  const text = await readText(response, MAX_RESPUESTA);
   if (!response.ok) {
     throw new Error(`${DESTINO} answered ${response.status}: ${text.slice(0, 200)}`);
   }
-  let respuesta: unknown = text;
+  let respuesta: unknown;
   try {
     respuesta = JSON.parse(text);
   } catch {
     // not JSON: kept as text
   }
+  if (respuesta === undefined || jsonBytes(respuesta) > MAX_RESPUESTA) {
+    respuesta = cutToJsonBytes(text, MAX_RESPUESTA);
+  }
   return { status: response.status, respuesta };
+}
+
+/**
+ * The first `maxBytes` bytes of a body as text (a character cut at the end
+ * left out); the rest is not read, so a huge answer costs no memory.
+ */
+async function readText(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const bytes = new Uint8Array(maxBytes);
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const part = value.subarray(0, maxBytes - size);
+      bytes.set(part, size);
+      size += part.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return new TextDecoder().decode(bytes.subarray(0, size), { stream: true });
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes of `value`'s JSON text. */
+function jsonBytes(value: unknown): number {
+  return encoder.encode(JSON.stringify(value)).length;
+}
+
+/** `text`, cut (at a character) so that its JSON text takes at most `maxBytes` bytes. */
+function cutToJsonBytes(text: string, maxBytes: number): string {
+  let size = 2; // the quotes
+  let kept = 0;
+  for (const char of text) {
+    size += jsonBytes(char) - 2;
+    if (size > maxBytes) break;
+    kept += char.length;
+  }
+  return text.slice(0, kept);
 }
