@@ -45,8 +45,19 @@ function isIpv6(address: string): boolean {
   return address.includes(":");
 }
 
+/**
+ * An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) as the IPv4 address it
+ * names: a dual-stack socket bound on it takes that address's connections,
+ * so the two cannot both be bound on one port. Any other address as it is.
+ */
+function unmapped(address: string): string {
+  return address.replace(/^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i, "$1");
+}
+
 /** Whether a listener on `by` takes the connections to `address` (same port). */
-function covers(by: string, address: string, dualStack: boolean): boolean {
+function covers(mappedBy: string, mappedAddress: string, dualStack: boolean): boolean {
+  const by = unmapped(mappedBy);
+  const address = unmapped(mappedAddress);
   if (by === address) return true;
   if (by === "0.0.0.0") return IPV4.test(address);
   if (by === "::") return isIpv6(address) || (dualStack && IPV4.test(address));
@@ -76,7 +87,7 @@ export function planListeners(
   hosts: readonly { host: string; address: string }[],
   options: { dualStack: boolean },
 ): ListenPlan {
-  const rank = (address: string) => address === "::" ? 0 : address === "0.0.0.0" ? 1 : 2;
+  const rank = (address: string) => address === "::" ? 0 : unmapped(address) === "0.0.0.0" ? 1 : 2;
   const ordered = [...hosts].sort((a, b) => rank(a.address) - rank(b.address)); // stable
   const plan: ListenPlan = { bind: [], covered: [] };
   for (const { host, address } of ordered) {
@@ -266,7 +277,7 @@ function planHosts(bind: Bind, hosts: readonly string[]): ListenPlan {
     address: resolveAddress(bind, host),
   }));
   const addresses = resolved.map(({ address }) => address);
-  const ipv4 = addresses.find((address) => IPV4.test(address));
+  const ipv4 = addresses.find((address) => IPV4.test(unmapped(address)));
   const dualStack = addresses.includes("::") && ipv4 !== undefined && isDualStack(bind, ipv4);
   return planListeners(resolved, { dualStack });
 }

@@ -122,6 +122,38 @@ Deno.test("listenAll() binds 127.0.0.1 and localhost, one address, once", () => 
   }
 });
 
+Deno.test("planListeners() takes an IPv4-mapped IPv6 address for the IPv4 address it names", () => {
+  const hosts = (...names: string[]) => names.map((name) => ({ host: name, address: name }));
+  assert.deepEqual(
+    planListeners(hosts("::ffff:127.0.0.1", "127.0.0.1"), { dualStack: true }),
+    { bind: ["::ffff:127.0.0.1"], covered: [{ host: "127.0.0.1", by: "::ffff:127.0.0.1" }] },
+  );
+  assert.deepEqual(
+    planListeners(hosts("127.0.0.1", "::ffff:0.0.0.0"), { dualStack: true }),
+    { bind: ["::ffff:0.0.0.0"], covered: [{ host: "127.0.0.1", by: "::ffff:0.0.0.0" }] },
+  );
+  // `::` takes IPv4-mapped connections only where it takes IPv4 ones.
+  assert.deepEqual(
+    planListeners(hosts("::", "::ffff:127.0.0.1"), { dualStack: false }).bind,
+    ["::", "::ffff:127.0.0.1"],
+  );
+});
+
+Deno.test("listenAll() binds ::ffff:127.0.0.1 and 127.0.0.1, one address, once, on a free port", () => {
+  // Both bound on one port would fail AddrInUse, 20 times over, as if another program held it.
+  try {
+    Deno.listen({ hostname: "::ffff:127.0.0.1", port: 0 }).close();
+  } catch {
+    return; // no dual-stack IPv6 here: such an address cannot be bound at all
+  }
+  const listeners = listenAll(["::ffff:127.0.0.1", "127.0.0.1"], 0);
+  try {
+    assert.equal(listeners.length, 1);
+  } finally {
+    closeAll(listeners);
+  }
+});
+
 Deno.test("listenAll() binds 0.0.0.0 and :: in either order, :: first, on one port", async () => {
   for (const hosts of [["0.0.0.0", "::"], ["::", "0.0.0.0"], ["[::]", "0.0.0.0", "127.0.0.1"]]) {
     const listeners = listenAll(hosts, 0);

@@ -14,8 +14,12 @@ export interface MalformedLine {
   start: string;
 }
 
-/** `NAME=value` or `export NAME=value`, as `parseEnv` reads them; a name has no spaces. */
-const ASSIGNMENT = /^(?:export\s+)?[^\s=#]+\s*=(.*)$/;
+/**
+ * `NAME=value` or `export NAME=value`, as `parseEnv` reads them; a name has no
+ * spaces. `parseEnv` drops `export` only before a space: `export<TAB>NAME=1`
+ * sets a variable named `export<TAB>NAME`, so it is not an assignment here.
+ */
+const ASSIGNMENT = /^(?:export \s*)?[^\s=#]+\s*=(.*)$/;
 
 /**
  * The first line of `text` that is neither blank, nor a comment, nor
@@ -42,6 +46,35 @@ export function findMalformedLine(text: string): MalformedLine | null {
     i = lastLineOfValue(lines, i, assignment[1]!.trim());
   }
   return null;
+}
+
+/**
+ * The text of each assignment of `text`, in order: its line, or its lines
+ * when a quoted value spans several. Each may be read by `parseEnv` on its
+ * own, so that every value of a name given twice can be checked, not only
+ * the last, which `parseEnv` keeps. Lines {@linkcode findMalformedLine}
+ * refuses are left out.
+ *
+ * @example Usage
+ * ```ts
+ * import { assignmentTexts } from "./malformed_env_line.ts";
+ * console.log(assignmentTexts("# x\nA=1\nB=\"two\nlines\"\n")); // ["A=1", 'B="two\nlines"']
+ * ```
+ * @param text The env file's text, without a byte order mark.
+ */
+export function assignmentTexts(text: string): string[] {
+  const lines = text.split("\n");
+  const texts: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const assignment = ASSIGNMENT.exec(line);
+    if (assignment === null) continue;
+    const last = lastLineOfValue(lines, i, assignment[1]!.trim());
+    texts.push(lines.slice(i, last + 1).join("\n"));
+    i = last;
+  }
+  return texts;
 }
 
 /**

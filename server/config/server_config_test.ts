@@ -538,6 +538,8 @@ Deno.test("parseServerConfig() refuses unknown flags, missing values and argumen
     [["--nope"], /Unknown option '--nope'/],
     [["--port"], /--port.*missing/],
     [["--port", "--workers", "3"], /--port.*ambiguous/],
+    // A forgotten value is named as such, with the way to give one that starts with "-".
+    [["--workers", "--log", "debug"], /'--workers'.*value missing.*--workers=VALUE/],
     [["extra"], /Unexpected argument 'extra'/],
     [["--db", ""], /--db ""/],
   ];
@@ -672,4 +674,22 @@ Deno.test("parseServerConfig() reads the first variable of an env file saved wit
     fake({}, { ".env.local": "\uFEFFPEDIDOS_PORT=9002\n" }).sources,
   );
   assert.equal(client.port, 9002);
+});
+
+Deno.test("parseServerConfig() refuses a bad value an env file sets before a good one of the same name", () => {
+  const files = { ".env.local": "PEDIDOS_WORKERS=abc\nPEDIDOS_PORT=1\nPEDIDOS_WORKERS=2\n" };
+  assert.throws(
+    () => parseServerConfig([], fake({}, files).sources),
+    (error) =>
+      error instanceof ConfigError && error.message.includes('PEDIDOS_WORKERS "abc"') &&
+      error.message.includes("env file .env.local"),
+  );
+  // Good values set twice: the last is in force, as parseEnv reads it.
+  const twice = { ".env.local": 'PEDIDOS_WORKERS=4\nexport PEDIDOS_WORKERS="2"\nA="x\ny"\n' };
+  assert.equal(parseServerConfig([], fake({}, twice).sources).workers, 2);
+  // Even where a flag overrides them.
+  assert.throws(
+    () => parseServerConfig(["--workers", "3"], fake({}, files).sources),
+    (error) => error instanceof ConfigError && error.message.includes('PEDIDOS_WORKERS "abc"'),
+  );
 });

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs, parseEnv } from "node:util";
-import { findMalformedLine } from "./malformed_env_line.ts";
+import { assignmentTexts, findMalformedLine } from "./malformed_env_line.ts";
 
 /** A bad flag, environment variable or env file; the message says which, the value and why. */
 export class ConfigError extends Error {
@@ -230,7 +230,26 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
         "must be NAME=value, export NAME=value, a # comment or blank",
     );
   }
-  return parseEnvText(text);
+  return { vars: parseEnvText(text), earlier: earlierValues(text) };
+}
+
+/**
+ * The values of each name an env file sets more than once, but for the last
+ * (which `parseEnv` keeps): checked like every other value given, so that a
+ * bad one is never passed over for a later good one, as with a flag given twice.
+ */
+function earlierValues(text: string): Record<string, string[]> {
+  const all: Record<string, string[]> = {};
+  for (const assignment of assignmentTexts(text.replace(/^\uFEFF/, ""))) {
+    for (const [name, value] of Object.entries(parseEnvText(assignment))) {
+      if (value !== undefined) (all[name] ??= []).push(value);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(all).filter(([, values]) => values.length > 1).map((
+      [name, values],
+    ) => [name, values.slice(0, -1)]),
+  );
 }
 
 /**
@@ -244,7 +263,14 @@ function parseEnvText(text: string): Record<string, string | undefined> {
 
 function cleanParseArgsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return (message.split("\n")[0] ?? message).replaceAll("\0", "").replace(/\.$/, "");
+  const first = (message.split("\n")[0] ?? message).replaceAll("\0", "").replace(/\.$/, "");
+  // `--workers --log debug`: the value was most likely forgotten; say so, and
+  // how to give a value that starts with "-".
+  const ambiguous = /^Option '(--?[^']+)' argument is ambiguous$/.exec(first);
+  if (ambiguous === null) return first;
+  const flag = ambiguous[1]!;
+  return `${first}: is its value missing? The next argument starts with "-"; ` +
+    `a value that does is given as ${flag}=VALUE`;
 }
 
 // parseArgs takes "-1" for a flag; a leading NUL keeps negative numbers as values.
@@ -312,7 +338,8 @@ export function resolveConfig<T>(
     }
   }
   const envFile = namedFile ?? DEFAULT_ENV_FILE;
-  const fileVars = readEnvFile(envFile, namedFile !== undefined, readFile);
+  const file = readEnvFile(envFile, namedFile !== undefined, readFile);
+  const fileVars = file?.vars ?? null;
 
   const config: Record<string, unknown> = {};
   const given: Record<string, Given> = {};
@@ -340,6 +367,10 @@ export function resolveConfig<T>(
     if (fromEnv !== undefined) sources.push({ text: fromEnv, place: " in the environment" });
     const fromFile = fileVars?.[name]?.trim();
     if (fromFile !== undefined) sources.push({ text: fromFile, place: ` in env file ${envFile}` });
+    // The env file's earlier values of a name it sets twice: checked, never in force.
+    for (const earlier of file?.earlier[name] ?? []) {
+      sources.push({ text: earlier.trim(), place: ` in env file ${envFile}` });
+    }
     if (sources.length === 0) {
       config[key] = s.default;
       continue;
