@@ -17,7 +17,7 @@
  */
 
 import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/config/server_config.ts";
-import { ConfigError, unknownVariables } from "./server/config/settings.ts";
+import { ConfigError, unknownVariables, wantsHelp } from "./server/config/settings.ts";
 import { CLIENT_SETTINGS } from "./client/client_config.ts";
 import { WEB_SETTINGS } from "./client/web/config.ts";
 import { Logger } from "./server/log.ts";
@@ -81,7 +81,7 @@ function permissionHint(error: unknown): string {
 }
 
 async function runServer(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
+  if (wantsHelp(args)) {
     print(SERVER_USAGE);
     return 0;
   }
@@ -90,7 +90,7 @@ async function runServer(args: string[]): Promise<number> {
     config = parseServerConfig(args);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    printError(`pedidos server: ${error.message}\n\n${SERVER_USAGE}`);
+    printError(`pedidos server: ${error.message}${permissionHint(error)}\n\n${SERVER_USAGE}`);
     return 2;
   }
   const logger = new Logger({ level: config.log });

@@ -468,6 +468,37 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "compile task's permissions refuse an env file outside the working directory with exit 2 and the same advice",
+  async () => {
+    await using dir = await tempDir();
+    await using elsewhere = await tempDir();
+    await Deno.writeTextFile(`${elsewhere.path}/x.env`, "PEDIDOS_WORKERS=2\n");
+    const flags = await binaryEquivalentFlags(compileTask());
+    const run = await deno(
+      ["run", ...flags, `${ROOT}main.ts`, "server", "--env-file", `${elsewhere.path}/x.env`],
+      dir.path,
+    );
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /Requires read access to/);
+    assert.match(
+      run.stderr,
+      /reads and writes only inside the folder it starts in.*See Permissions in the README/,
+    );
+  },
+);
+
+testWith("read", "write")(
+  "server -- --help is an argument, not a request for help: exit 2",
+  async () => {
+    await using dir = await tempDir();
+    const flags = await binaryEquivalentFlags(compileTask());
+    const run = await deno(["run", ...flags, `${ROOT}main.ts`, "server", "--", "--help"], dir.path);
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stderr, /Unexpected argument '--help'/);
+  },
+);
+
+testWith("read", "write")(
   "compile task's permissions run server, client, load and web from another directory, and SIGTERM exits 0",
   async () => {
     await using dir = await tempDir();
