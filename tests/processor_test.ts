@@ -14,6 +14,7 @@ import {
   rawConnect,
   runMain,
   startInProcess,
+  startSubprocess,
   tempDir,
   waitUntil,
 } from "./test_util.ts";
@@ -452,5 +453,49 @@ testWith("read", "write")(
     }, { logger: new Logger({ level: "error", write: () => {} }) });
     const pedido = await run(daemon, "ok");
     assert.deepEqual([pedido.estado, pedido.resultado], ["listo", { id: pedido.id }]);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a processor module's console output goes to stderr: stdout keeps only the ready line and the summary",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/chatty.ts`;
+    await Deno.writeTextFile(
+      path,
+      'console.log("loading the chatty module");\n' +
+        "export default (pedido: { id: number }) => {\n" +
+        '  console.log("log of", pedido.id);\n' +
+        '  console.info("info of", pedido.id);\n' +
+        "  console.table([{ id: pedido.id }]);\n" +
+        "  return { done: true };\n" +
+        "};\n",
+    );
+    await using daemon = await startSubprocess(dir.path, [
+      "--host",
+      "127.0.0.1",
+      "--db",
+      ":memory:",
+      "--workers",
+      "1",
+      "--processor",
+      path,
+    ]);
+    await using conn = await rawConnect(daemon.port);
+    await conn.write('{"cliente":"Ana","productos":["pan"],"direccion":"C 1"}\n');
+    const id = (await conn.readLine())?.id;
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":20000}\n`);
+    assert.equal(((await conn.readLine(22_000))?.pedido as { estado: string }).estado, "listo");
+    daemon.kill("SIGTERM");
+    const { code, stdout, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stdout, /chatty|log of|info of/, stdout);
+    assert.deepEqual(
+      stdout.trim().split("\n").map((line) => line.split(" ")[0]),
+      ["listening", "resumen", "duracion_ms"],
+    );
+    for (const text of ["loading the chatty module", `log of ${id}`, `info of ${id}`]) {
+      assert.ok(stderr.includes(text), `stderr has ${text}: ${stderr}`);
+    }
   },
 );

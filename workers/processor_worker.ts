@@ -40,6 +40,15 @@ self.close = (): never => {
 };
 
 /**
+ * A module's console output goes to stderr, with the daemon's logs: stdout
+ * carries only the ready line and the summary, which scripts read.
+ */
+for (const name of ["log", "info", "debug"] as const) console[name] = console.error;
+console.dir = (item?: unknown, options?: Deno.InspectOptions) =>
+  console.error(Deno.inspect(item, options));
+console.table = (data: unknown) => console.error(Deno.inspect(data));
+
+/**
  * An error a module throws, or a promise it rejects, outside the call that
  * runs a job (a timer it left behind, a promise it did not await) is
  * reported and the worker goes on: the job it runs now, maybe another
