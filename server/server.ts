@@ -123,6 +123,12 @@ export class Server implements AsyncDisposable {
   readonly #pruner: Pruner | null;
   readonly #metricsServer: MetricsEndpoint["server"] | null;
   #shutdown: Promise<RunSummary> | null = null;
+  /**
+   * Set as a stop begins, before {@linkcode Server.#stop} runs: `#shutdown`
+   * is assigned only once its synchronous part has run, and that part
+   * answers the connections waiting for a place (`shutting_down`, not `busy`).
+   */
+  #stopping = false;
   /** Whether the listeners were closed: at the end of the drain of a stop. */
   #listenersClosed = false;
   /** Whether debug lines are written (checked once: most runs have them off). */
@@ -350,6 +356,7 @@ export class Server implements AsyncDisposable {
    * later calls return the same promise.
    */
   shutdown(): Promise<RunSummary> {
+    this.#stopping = true;
     this.#shutdown ??= this.#stop();
     return this.#shutdown;
   }
@@ -430,7 +437,7 @@ export class Server implements AsyncDisposable {
       }
       // The peer's address is formatted only when a log line needs it.
       const peer = () => formatPeer(conn.remoteAddr);
-      if (this.#shutdown) {
+      if (this.#stopping) {
         if (this.#debug) this.#logger.debug("conn.shutting_down", { peer: peer() });
         this.#refuse(conn, SHUTTING_DOWN);
         continue;
@@ -460,12 +467,12 @@ export class Server implements AsyncDisposable {
       clearTimeout(timer);
       this.#overLimit.delete(tryPlace);
       if (placed) return this.#serve(conn, peer, dispatcher);
-      if (this.#shutdown) return this.#refuse(conn, SHUTTING_DOWN);
+      if (this.#stopping) return this.#refuse(conn, SHUTTING_DOWN);
       this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
       this.#refuse(conn, BUSY);
     };
     const tryPlace = () => {
-      if (!this.#shutdown && this.#connections.size < this.#config.maxConnections) settle(true);
+      if (!this.#stopping && this.#connections.size < this.#config.maxConnections) settle(true);
     };
     const timer = setTimeout(() => settle(false), this.#busyGraceMs);
     this.#overLimit.set(tryPlace, () => settle(false));

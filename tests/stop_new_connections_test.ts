@@ -134,3 +134,17 @@ Deno.test("a stopping daemon ends a pipelining connection with shutting_down, no
   assert.equal(replies.at(-1), "shutting_down", `the last reply says why: ${replies.slice(-5)}`);
   assert.ok(replies.slice(0, -1).every((r) => r === "ok"), "every reply before it, ok");
 });
+
+Deno.test("a stopping daemon answers shutting_down, not busy, to a connection waiting for a place over --max-connections", async () => {
+  // The grace is long, so the extra connection is still waiting for a place when the stop begins.
+  await using daemon = await startInProcess({ maxConnections: 1 }, { busyGraceMs: 30_000 });
+  await using held = await rawConnect(daemon.port);
+  await held.write('{"op":"PING"}\n');
+  assert.equal((await held.readLine())?.pong, true);
+  await using extra = await rawConnect(daemon.port);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // accepted, waiting for a place
+  const stopped = daemon.server.shutdown();
+  assert.deepEqual(await extra.readLine(1000), errorReply("shutting_down"));
+  assert.ok(await extra.closedByPeer(1000), "closed after the reply");
+  await stopped;
+});
