@@ -18,6 +18,7 @@
 
 import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/config/server_config.ts";
 import { ConfigError, unknownVariables, wantsHelp } from "./server/config/settings.ts";
+import { WriterFailedError } from "./server/store/sqlite_store.ts";
 import { CLIENT_SETTINGS } from "./client/client_config.ts";
 import { WEB_SETTINGS } from "./client/web/config.ts";
 import { Logger } from "./server/log.ts";
@@ -42,11 +43,19 @@ Protocol: docs/protocol.md`;
 const DUPLICATE_SIGNAL_MS = 150;
 
 function print(text: string): void {
-  console.log(text);
+  try {
+    console.log(text);
+  } catch {
+    // stdout is gone (the terminal closed: EIO; a full disk: ENOSPC): the run goes on.
+  }
 }
 
 function printError(text: string): void {
-  console.error(text);
+  try {
+    console.error(text);
+  } catch {
+    // stderr is gone too: nothing left to tell.
+  }
 }
 
 /** The summary printed to stdout when the daemon stops. */
@@ -151,7 +160,9 @@ async function runServer(args: string[]): Promise<number> {
   let status = 0;
   server.failed.then((error) => {
     printError(`pedidos server: cannot go on: ${error.message}`);
-    status = 2;
+    // A writer that died can be restarted (a supervisor restarts on 1, not on 2);
+    // the other reasons are the database's settings, which a restart would not change.
+    status = error instanceof WriterFailedError ? 1 : 2;
     stop();
   });
   // Not ready for anyone when told to stop while starting: no ready line then.

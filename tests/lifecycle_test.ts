@@ -508,3 +508,48 @@ testWith("read", "write", "run", "env")(
     assert.equal(lines.filter((line) => line.includes("store.migrated")).length, 0);
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "a daemon whose stdout cannot be written (>/dev/full) still runs, and SIGTERM stops it with exit 0",
+  async () => {
+    await using dir = await tempDir();
+    const port = unusedPort();
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+    const command = [
+      Deno.execPath(),
+      "run",
+      ...serverPermissions(dir.path),
+      `${ROOT}main.ts`,
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--db",
+      `${dir.path}/p.db`,
+    ].map(quote).join(" ");
+    // exec: the signal reaches the daemon itself, not the shell.
+    const child = new Deno.Command("sh", {
+      args: ["-c", `exec ${command} >/dev/full`],
+      cwd: dir.path,
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const output = child.output();
+    // The ready line fails to print (ENOSPC): the daemon must serve all the same.
+    await waitUntil(async () => {
+      try {
+        await using conn = await rawConnect(port);
+        await conn.write('{"op":"PING"}\n');
+        return (await conn.readLine())?.pong === true;
+      } catch {
+        return false;
+      }
+    }, { what: "the daemon answering PING", timeoutMs: 15_000 });
+    child.kill("SIGTERM");
+    const { code, stderr } = await output;
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, err);
+    assert.doesNotMatch(err, /Uncaught/);
+  },
+);

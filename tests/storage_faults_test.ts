@@ -802,3 +802,115 @@ testWith("read", "write", "run", "env")(
     assert.match(result.stderr, /malformed/);
   },
 );
+
+/**
+ * Makes `path` a file this process cannot open for writing: mode 444 does it
+ * for any user but root; as root, the immutable attribute (`chattr +i`) does.
+ *
+ * @returns how to undo it, or null when neither stops this process.
+ */
+async function makeUnwritable(path: string): Promise<(() => Promise<void>) | null> {
+  const writable = () => {
+    try {
+      Deno.openSync(path, { write: true }).close();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const mode = Deno.statSync(path).mode! & 0o777;
+  Deno.chmodSync(path, 0o444);
+  if (!writable()) return () => Promise.resolve(Deno.chmodSync(path, mode));
+  Deno.chmodSync(path, mode);
+  const chattr = (flag: string) =>
+    new Deno.Command("chattr", { args: [flag, path], stdout: "null", stderr: "null" }).output()
+      .then((out) => out.success, () => false);
+  if (!await chattr("+i")) return null;
+  if (!writable()) return async () => void await chattr("-i");
+  await chattr("-i");
+  return null;
+}
+
+/** Whether a file can be made unwritable to this process here (see makeUnwritable). */
+const UNWRITABLE_FILE = await (async () => {
+  const name = "a file this process cannot write (chmod 444, or chattr +i as root)";
+  try {
+    const dir = await Deno.makeTempDir({ prefix: "pedidos-unwritable-" });
+    try {
+      Deno.writeFileSync(`${dir}/probe`, new Uint8Array());
+      const undo = await makeUnwritable(`${dir}/probe`);
+      await undo?.();
+      return { name, missing: undo === null ? "chattr +i is not available or not obeyed" : null };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  } catch (error) {
+    return { name, missing: error instanceof Error ? error.message : String(error) };
+  }
+})();
+
+privilegedTest("storage_faults_test", UNWRITABLE_FILE, {
+  name:
+    "storage: a database file the daemon may not write (chmod 444) is refused at start with exit 2, not served with internal to every order",
+  async fn() {
+    await using dir = await tempDir();
+    const db = `${dir.path}/solo_lectura.db`;
+    {
+      await using daemon = await startSubprocess(dir.path, ["--db", db]);
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(JSON.stringify(ORDER) + "\n");
+      assert.equal((await conn.readLine())?.ok, true);
+      daemon.kill("SIGTERM");
+      assert.equal((await daemon.exited()).code, 0);
+    }
+    // SQLite opens a file it may not write read-only, without a word: the
+    // daemon used to start, print its ready line and answer every order internal.
+    const undo = await makeUnwritable(db);
+    assert.ok(undo !== null, "the probe said it could be made unwritable");
+    try {
+      // A daemon that starts anyway is killed after 20 s: the test then fails.
+      const result = await runMain(dir.path, ["server", "--port", "0", "--db", db], {
+        timeoutMs: 20_000,
+      });
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stdout, "", "never ready");
+      assert.match(
+        result.stderr,
+        /^pedidos server: cannot start: Cannot open database ".*solo_lectura\.db": file is not writable/m,
+      );
+    } finally {
+      await undo();
+    }
+    assert.equal(readRows(db).length, 1, "the file is as it was");
+  },
+});
+
+testWith("read", "write", "run", "env")(
+  "storage: a --db that names a FIFO is refused at start with exit 2, not a start that hangs for good, deaf to SIGTERM",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/tuberia.db`;
+    const made = await new Deno.Command("mkfifo", { args: [db] }).output();
+    assert.ok(made.success, "mkfifo");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", `${ROOT}main.ts`, "server", "--port", "0", "--db", db],
+      cwd: dir.path,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    // Opening the FIFO to lock it blocked the start for good, signals unheard:
+    // only SIGKILL ended it. Killed after 20 s, the test fails instead of hanging.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.equal(new TextDecoder().decode(out.stdout), "", "never ready");
+    assert.match(
+      stderr,
+      /cannot start: Cannot open database ".*tuberia\.db": it is not a regular file \(a FIFO\)/,
+    );
+  },
+);

@@ -170,11 +170,13 @@ function tryLock(path: string, options: Deno.OpenOptions): Deno.FsFile | null {
 /**
  * Takes the database's locks without waiting.
  *
- * @throws {DatabaseInUseError} when one is held elsewhere; the file system's
- * error when the lock file cannot be opened.
+ * @throws {DatabaseInUseError} when one is held elsewhere;
+ * {@linkcode SpecialFileError} for a FIFO, a device or a socket; the file
+ * system's error when the lock file cannot be opened.
  */
 export function lockDatabase(path: string): DatabaseLock {
   const real = realDatabasePath(path);
+  refuseSpecialFile(path, real);
   const lockFile = `${real}.lock`;
   const created = fileIdentity(lockFile) === null ? [lockFile] : [];
   const lock = tryLock(lockFile, { read: true, write: true, create: true, mode: PRIVATE });
@@ -203,6 +205,37 @@ export function lockDatabase(path: string): DatabaseLock {
 }
 
 /**
+ * Refuses a path that names a FIFO, a device or a socket: opening a FIFO to
+ * lock it would block the start for good (signals unheard), and a device
+ * such as /dev/null would swallow what SQLite writes. Directories and
+ * missing files are left to SQLite, whose failure is explained.
+ *
+ * @throws {SpecialFileError} `Cannot open database "PATH": it is not a regular file (a FIFO)`.
+ */
+function refuseSpecialFile(path: string, real: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(real);
+  } catch {
+    return; // not there (or not to be looked at): opening it will say why
+  }
+  if (info.isFile || info.isDirectory) return;
+  const kind = info.isFifo
+    ? "a FIFO"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device"
+    : info.isSocket
+    ? "a socket"
+    : "not a file";
+  throw new SpecialFileError(`Cannot open database "${path}": it is not a regular file (${kind})`);
+}
+
+/** The database's path names a FIFO, a device or a socket (see lockDatabase). */
+export class SpecialFileError extends Error {
+  override name = "SpecialFileError";
+}
+
+/**
  * For a program that writes the database beside a running daemon without
  * taking its lock (`pedidos usuarios`): refuses a file a daemon holds under
  * another name (a hard link), whose WAL would not be the daemon's. A daemon
@@ -213,6 +246,7 @@ export function lockDatabase(path: string): DatabaseLock {
  */
 export function refuseOtherName(path: string): void {
   const real = realDatabasePath(path);
+  refuseSpecialFile(path, real);
   const own = tryLock(real, { read: true });
   if (own !== null) {
     own.close(); // no daemon holds the file

@@ -28,7 +28,7 @@ export interface OpenStoreOptions {
   leaseMs?: number;
   /** Where the PostgreSQL store logs outages and reconnections. */
   logger?: Logger;
-  /** See {@linkcode PostgresStoreOptions.onFatal}. */
+  /** See {@linkcode PostgresStoreOptions.onFatal} and {@linkcode SqliteStoreOptions.onFatal}. */
   onFatal?: (error: Error) => void;
 }
 
@@ -48,7 +48,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     });
   }
   const sync = options.sync ?? "full";
-  const store = await SqliteStore.open({ path: options.db, sync });
+  const store = await SqliteStore.open({
+    path: options.db,
+    sync,
+    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+  });
   options.logger?.info("store.opened", { db: options.db, sync, capacity: options.capacity ?? 6 });
   return store;
 }

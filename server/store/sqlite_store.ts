@@ -33,7 +33,12 @@ import type {
   ToWriter,
   WriterStats,
 } from "../../workers/writer_messages.ts";
-import { DatabaseInUseError, type DatabaseLock, lockDatabase } from "./database_lock.ts";
+import {
+  DatabaseInUseError,
+  type DatabaseLock,
+  lockDatabase,
+  SpecialFileError,
+} from "./database_lock.ts";
 import { newPedido } from "./new_pedido.ts";
 import type {
   ChangeResult,
@@ -64,6 +69,24 @@ export interface SqliteStoreOptions {
    * @default {10000}
    */
   closeTimeoutMs?: number;
+  /**
+   * Called once when the writer worker dies while the store is open (a bug
+   * in it): every call fails from then on, so the daemon should stop; its
+   * next start finishes every order the file holds. Not called for a
+   * failure while opening (`open` rejects) or closing.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+/**
+ * The writer worker died while the store was open: the daemon cannot go on,
+ * but a restart can (not a matter of configuration, unlike other reasons to stop).
+ */
+export class WriterFailedError extends Error {
+  constructor(path: string, reason: string) {
+    super(`Cannot write to database "${path}": ${reason}`);
+    this.name = "WriterFailedError";
+  }
 }
 
 /** Bytes of each pipe: room for thousands of operations; a larger message goes in pieces. */
@@ -91,6 +114,8 @@ interface Inflight {
 export class SqliteStore implements Store, ObservesBatches {
   readonly #worker: Worker;
   readonly #closeTimeoutMs: number;
+  #onFatal: ((error: Error) => void) | null = null;
+  #path = "";
   #reader: SqliteDatabase | null = null;
   #outbox: SequencedOp[] = [];
   readonly #inflight = new Map<number, Inflight>();
@@ -156,7 +181,7 @@ export class SqliteStore implements Store, ObservesBatches {
    * process (lock file "x.db.lock" is held)` when another store holds it.
    */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
-    const { path, sync = "full", closeTimeoutMs = 10_000 } = options;
+    const { path, sync = "full", closeTimeoutMs = 10_000, onFatal } = options;
     // When the lock file cannot even be created (no such directory, read-only),
     // the writer's attempt below explains why better than the lock file would.
     let lock: DatabaseLock | null = null;
@@ -165,7 +190,7 @@ export class SqliteStore implements Store, ObservesBatches {
       try {
         lock = lockDatabase(path);
       } catch (error) {
-        if (error instanceof DatabaseInUseError) throw error;
+        if (error instanceof DatabaseInUseError || error instanceof SpecialFileError) throw error;
         lockError = error;
       }
     }
@@ -211,6 +236,8 @@ export class SqliteStore implements Store, ObservesBatches {
         throw error;
       }
     }
+    store.#path = path;
+    store.#onFatal = onFatal ?? null;
     return store;
   }
 
@@ -476,6 +503,9 @@ export class SqliteStore implements Store, ObservesBatches {
 
   /** The writer is gone: refuse everything from now on. */
   #fail(reason: string): void {
+    // Open and not closing: the daemon cannot go on without its writer.
+    const fatal = this.#unavailable === null && !this.#closeRequested ? this.#onFatal : null;
+    this.#onFatal = null;
     this.#unavailable ??= reason;
     this.#outbox = [];
     // A writer blocked in Atomics.wait sees this within its longest sleep and returns.
@@ -485,6 +515,7 @@ export class SqliteStore implements Store, ObservesBatches {
     this.#rejectAll(reason);
     this.#ready.reject(new Error(`Cannot open store: ${reason}`));
     this.#closed.resolve();
+    fatal?.(new WriterFailedError(this.#path, reason));
   }
 
   #rejectAll(reason: string): void {

@@ -337,6 +337,37 @@ testWith("read", "write")(
   },
 );
 
+testWith("read", "write")(
+  "SqliteStore whose writer worker dies while open reports it once through onFatal, so the daemon stops instead of answering internal for good",
+  async () => {
+    using db = tempDb();
+    using spy = spyOnWorkers();
+    const fatal: Error[] = [];
+    const store = await SqliteStore.open({ path: db.path, onFatal: (error) => fatal.push(error) });
+    await store.insert(order(), now());
+    const init = spy.posted[0] as InitMessage;
+    const died = new Promise((resolve) =>
+      spy.created[0]!.addEventListener("error", resolve, { once: true })
+    );
+    new FrameWriter(new SharedPipe(init.toWriter)).send({ type: "bogus" });
+    await died;
+    await assert.rejects(store.insert(order(), now()), /the writer worker failed/);
+    await store.close();
+    assert.equal(fatal.length, 1, "reported once");
+    assert.match(
+      fatal[0]!.message,
+      /^Cannot write to database ".*pedidos\.db": the writer worker failed: .*Unexpected message "bogus"/,
+    );
+
+    // A store closed in the ordinary way reports nothing.
+    const calm: Error[] = [];
+    const again = await SqliteStore.open({ path: db.path, onFatal: (error) => calm.push(error) });
+    await again.insert(order(), now());
+    await again.close();
+    assert.deepEqual(calm, []);
+  },
+);
+
 function withWriteConnection(path: string, fn: (db: DatabaseSync) => void): void {
   const db = new DatabaseSync(path, { timeout: 5000 });
   try {

@@ -17,10 +17,10 @@ const OPEN_FAILURES = new Set([8, /* READONLY */ 10, /* IOERR */ 14 /* CANTOPEN 
 export function explainOpenFailure(path: string, readOnly: boolean, error: unknown): string {
   const message = reasonOf(error);
   const errcode = (error as { errcode?: unknown } | null)?.errcode;
-  // The constructor's error carries no errcode, only this message.
+  // The constructor's error (and exec's) carries no errcode, only the message.
   const fromFileSystem = typeof errcode === "number"
     ? OPEN_FAILURES.has(errcode & 0xff)
-    : /unable to open database file/.test(message);
+    : /unable to open database file|attempt to write a readonly database/.test(message);
   if (!fromFileSystem) return message;
   if (path === ":memory:" || path === "") return message;
   try {

@@ -39,6 +39,13 @@ const BUSY_TIMEOUT_MS = 5000;
  * once full, folding them in may need room the file cannot get.
  */
 const WAL_CHECKPOINT_PAGES = 256;
+/**
+ * Bytes the WAL is cut back to when it starts over (`journal_size_limit`).
+ * A reader that holds a transaction (`sqlite3` left open, a backup) keeps
+ * checkpoints from folding past it, so the WAL grows while it reads; without
+ * a limit the file keeps that size, hundreds of MB, until the next start.
+ */
+const WAL_SIZE_LIMIT = 4 * 1024 * 1024;
 
 /** Options of {@linkcode SqliteDatabase.open}. */
 export interface SqliteDatabaseOptions {
@@ -214,9 +221,11 @@ export class SqliteDatabase implements Disposable {
       } else {
         db.exec("PRAGMA journal_mode = WAL");
         db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+        db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
         db.exec(sync === "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
         db.exec("PRAGMA foreign_keys = ON");
         migrate(db);
+        checkWritable(db);
         // What a previous run left in the WAL (a kill -9 leaves it whole) goes
         // into the file now, and the WAL starts empty: on a nearly full disk
         // its old pages would otherwise hold the space new writes need.
@@ -640,6 +649,30 @@ function checkReadableVersion(db: DatabaseSync): void {
     );
   }
   if (version < 1) throw new Error("it has no orders table (schema version 0)");
+}
+
+/**
+ * Refuses a file this process may not write (mode 444, another owner,
+ * `chattr +i`): SQLite then opens it read-only without a word (and lets
+ * `BEGIN IMMEDIATE` pass), so a daemon would start and answer every order
+ * `internal`. A write that is rolled back meets the refusal; nothing is
+ * written. Skipped while another process holds the write lock (the writes
+ * wait their turn then, as documented).
+ */
+function checkWritable(db: DatabaseSync): void {
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (error) {
+    if (error instanceof Error && /^database (table )?is locked\b/.test(error.message)) return;
+    throw error;
+  }
+  try {
+    // Prepared, not exec'd: its error then carries SQLite's code, which
+    // explainOpenFailure turns into "file is not writable".
+    db.prepare(`PRAGMA user_version = ${SCHEMA_VERSION}`).run();
+  } finally {
+    db.exec("ROLLBACK");
+  }
 }
 
 /** {@linkcode SqliteDatabase.reclaimWal} on a connection. */

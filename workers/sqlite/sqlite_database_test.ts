@@ -395,3 +395,29 @@ testWith("read", "write")(
     assert.ok(wal < 1_500_000, `4 MB written, the WAL holds ${wal} bytes`);
   },
 );
+
+testWith("read", "write")(
+  "a WAL grown large behind a long read (sqlite3 left in a transaction) shrinks back once the reader is gone",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/p.db`;
+    using db = SqliteDatabase.open(path);
+    add(db, order(), T0);
+    // Another process's read transaction keeps every checkpoint from folding past it.
+    const reader = new DatabaseSync(path, { readOnly: true });
+    try {
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM pedidos").get();
+      for (let i = 0; i < 600; i++) add(db, order({ cliente: `c${i}`.padEnd(10_000, "x") }), T0);
+      const grown = Deno.statSync(`${path}-wal`).size;
+      assert.ok(grown > 5_000_000, `the WAL grew behind the reader (${grown} bytes)`);
+      reader.exec("COMMIT");
+    } finally {
+      reader.close();
+    }
+    // The next commits fold it all in and start the WAL over.
+    for (let i = 0; i < 5; i++) add(db, order(), T0);
+    const after = Deno.statSync(`${path}-wal`).size;
+    assert.ok(after <= 4 * 1024 * 1024, `the WAL is back to at most 4 MB (${after} bytes)`);
+  },
+);
