@@ -111,8 +111,21 @@ const GONE = new Error("The connection is gone");
 /** First read buffer: small, so that an idle connection holds little; it doubles when filled. */
 const MIN_READ = 128;
 const MAX_READ = 65536;
+/**
+ * Requests one read may frame before the next read is made small again: a
+ * request waiting for its turn takes tens of bytes however short it is, so
+ * a 64 KiB read of 2-byte requests would hold about 1.5 MiB.
+ */
+const FRAMES_PER_READ = 256;
 /** Requests one connection answers at most between two turns of the event loop. */
 const REQUESTS_PER_TURN = 64;
+/**
+ * Reply text (UTF-16 units) joined into one write at most, unless one reply
+ * alone is longer: replies that become ready together (waits ending at once)
+ * are written a batch at a time, so the joined text and its bytes never copy
+ * more than this beside the replies themselves.
+ */
+const WRITE_BATCH = 65536;
 
 function isClosing(reply: Reply): boolean {
   return reply.ok === false && CLOSING_CODES.has(reply.error);
@@ -311,7 +324,11 @@ export class Connection {
         if (this.#framer.bufferedBytes > 0 && pieces.some(endsLine)) {
           this.lastActive = performance.now();
         }
-        if (n === buffer.length && buffer.length < MAX_READ) {
+        if (frames.length > FRAMES_PER_READ) {
+          // Many small requests: each waits as an object until its turn, many
+          // times its bytes, so the next reads are small again.
+          buffer = new Uint8Array(MIN_READ);
+        } else if (n === buffer.length && buffer.length < MAX_READ) {
           buffer = new Uint8Array(buffer.length * 2);
         }
         this.#accept(frames);
@@ -623,6 +640,7 @@ export class Connection {
         let closeAfter = false;
         for (const slot of this.#slots) {
           if (slot.line === null || slot.stream) break;
+          if (count > 0 && text.length + slot.line.length > WRITE_BATCH) break;
           text += slot.line;
           count++;
           if (slot.closes) {

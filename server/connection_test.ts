@@ -252,3 +252,88 @@ Deno.test("Connection closes when a piece of a reply cannot be made: the line is
   );
   assert.match(lines.join("\n"), /the store went away/);
 });
+
+/**
+ * A peer that sends `line` for ever and stops reading: every read is filled;
+ * the first `readBytes` of replies are taken (as the kernel's buffers take
+ * them), then every write waits until the test ends. Records each write's size.
+ */
+function floodingPeer(line: string, readBytes: number) {
+  let taken = 0;
+  const pattern = new TextEncoder().encode(line.repeat(Math.ceil(65536 / line.length) + 1));
+  const writes: number[] = [];
+  const { promise: ended, resolve: end } = Promise.withResolvers<void>();
+  const socket: Socket = {
+    read(buffer: Uint8Array) {
+      // Start each read at a line's start, as a stream of whole lines.
+      const n = buffer.length - (buffer.length % line.length);
+      buffer.set(pattern.subarray(0, n));
+      return Promise.resolve(n);
+    },
+    write(bytes: Uint8Array) {
+      writes.push(bytes.length);
+      if (taken < readBytes) {
+        const n = Math.min(bytes.length, readBytes - taken);
+        taken += n;
+        return Promise.resolve(n);
+      }
+      return ended.then(() => {
+        throw new Deno.errors.ConnectionReset("gone");
+      });
+    },
+    close() {
+      end();
+    },
+  };
+  return { socket, writes };
+}
+
+Deno.test("Connection: a peer flooding tiny requests without reading holds few of them waiting, not a 64 KiB read's worth", async () => {
+  // Before: each read grew to 64 KiB, framed at once into ~32000 requests of
+  // 2 bytes, each an object waiting for its turn (~1.7 MB per such peer).
+  const { socket } = floodingPeer("x\n", 4 * 1024 * 1024);
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher: { parse: (text) => parseRequest(text), run: () => ({ ok: true, pong: true }) },
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  const served = connection.serve();
+  let most = 0;
+  for (let i = 0; i < 20_000 && connection.unsentBytes < 262_144; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    most = Math.max(most, connection.pending);
+  }
+  assert.ok(connection.unsentBytes >= 262_144, "the peer filled its reply budget");
+  // invalid_json replies are ~250 bytes: ~1000 held unsent, plus what one read framed.
+  assert.ok(most < 4096, `requests held at most: ${most}`);
+  connection.close();
+  await served;
+});
+
+Deno.test("Connection: replies that become ready together are written a bounded batch at a time, not joined into one write", async () => {
+  const waits = 128;
+  const { socket, writes } = floodingPeer('{"op":"ESTADO","id":1,"esperar":true}\n', 100_000);
+  const { dispatcher, pending } = manualDispatcher();
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher,
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  const served = connection.serve();
+  for (let i = 0; i < 50 && pending.length < waits; i++) await settle();
+  assert.equal(pending.length, waits, "every wait open at once");
+  // Every wait ends at once with a large order (the peer reads nothing).
+  const productos = Array.from({ length: 100 }, () => "p".repeat(600));
+  for (const { resolve } of pending.splice(0)) {
+    resolve({ ok: true, pedido: { id: 1, productos } } as unknown as Reply);
+  }
+  await settle();
+  const oneReply = JSON.stringify({ ok: true, pedido: { id: 1, productos } }).length + 1;
+  assert.ok(writes.length > 0);
+  // Before: one write of all 128 replies (7.7 MB), copied twice more to make it.
+  assert.ok(Math.max(...writes) <= 65536 + oneReply, `largest write: ${Math.max(...writes)} bytes`);
+  connection.close();
+  await served;
+});
