@@ -419,6 +419,41 @@ pgTest({
 
 pgTest({
   name:
+    "a daemon told to stop while its claim waits on a silent connection exits within its drain timeout and a short close, not the claim's 15 s deadline",
+  async fn() {
+    await using cluster = await startCluster(0, ["--process-ms", "0", "--max-pedidos", "100"]);
+    await using proxy = new TcpProxy(PG_SERVER);
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--drain-timeout-ms",
+      "1000",
+    ]);
+    const { id } = await ask(daemon.port, order("c-1"));
+    assert.equal(
+      (await ask(daemon.port, { op: "ESTADO", id, esperar: true })).pedido.estado,
+      "listo",
+    );
+    // Idle, every connection goes dark; its next claim (it polls every second) waits on one.
+    assert.ok(proxy.freeze() >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    daemon.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      daemon.exited,
+      // 1 s of drain and a close of a few seconds; the claim's deadline alone is 15 s.
+      new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), 10_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(status, 0, `stopped within 10 s of SIGTERM:\n${daemon.output()}`);
+    assert.deepEqual((await readPgRows(cluster.db)).map((r) => [r.clave, r.estado]), [
+      ["c-1", "listo"],
+    ]);
+  },
+});
+
+pgTest({
+  name:
     "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0 and NaN for what it cannot read",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "50", "--workers", "1"]);

@@ -144,22 +144,37 @@ export class Claimer {
    * Stops claiming; the leases held are still renewed, so that orders
    * running through a drain longer than a lease are not taken over by
    * another daemon and run twice (until {@linkcode Claimer.stop}).
+   *
+   * A claim in flight is awaited for `waitMs` at most: on a connection gone
+   * silent it would hold the stop until its deadline (15 s). The orders it
+   * brings later are handed to the attempts all the same, whose pool, stopped
+   * by then, gives them back to the queue; if its answer never comes (the
+   * daemon exits first), those it took stay leased to this daemon until their
+   * lease runs out, as after a crash, and another daemon takes them over.
    */
-  async stopClaiming(): Promise<void> {
+  async stopClaiming(waitMs = Infinity): Promise<void> {
+    this.#halt();
+    await within(this.#loop, waitMs);
+  }
+
+  /**
+   * Stops claiming and renewing (held orders keep their leases until they
+   * settle or run out); a claim or renewal in flight is awaited for `waitMs`
+   * at most.
+   */
+  async stop(waitMs = Infinity): Promise<void> {
+    this.#halt();
+    clearInterval(this.#renewer);
+    await within(Promise.all([this.#loop, this.#renewing]), waitMs);
+  }
+
+  #halt(): void {
     this.#stop.abort();
     this.#wake?.();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#subscription?.[Symbol.dispose]();
     this.#subscription = null;
-    await this.#loop;
-  }
-
-  /** Stops claiming and renewing (held orders keep their leases until they settle or run out). */
-  async stop(): Promise<void> {
-    await this.stopClaiming();
-    clearInterval(this.#renewer);
-    await this.#renewing;
   }
 
   async #run(): Promise<void> {
@@ -247,5 +262,20 @@ export class Claimer {
     } finally {
       this.#renewing = null;
     }
+  }
+}
+
+/** Waits for `promise`, for `ms` at most (for ever when `ms` is not finite). */
+async function within(promise: Promise<unknown> | null, ms: number): Promise<void> {
+  if (!Number.isFinite(ms)) {
+    await promise;
+    return;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, Math.max(0, ms)));
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -173,3 +173,18 @@ Deno.test("Claimer with maxBatch claims the next batch while the orders of the l
     await stopping;
   }
 });
+
+Deno.test("Claimer.stopClaiming(waitMs) stops waiting for a claim that goes unanswered; the orders it brings later are still handed over, to be given back", async () => {
+  const { store, claims } = pendingQueue();
+  const { claimer, attempts } = startCounting(store, 2);
+  while (claims.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  // Unanswered (the database gone silent): the stop goes on after waitMs.
+  await claimer.stopClaiming(20);
+  await claimer.stop(20);
+  assert.equal(claims.length, 1, "no claim after the stop");
+  // Answered late: the attempts get the orders (their stopped pool gives them back).
+  claims[0]!.answer([{ id: 1, attempt: 1 } as ClaimedOrder]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(attempts.held, 1);
+  assert.equal(claims.length, 1, "and none after it");
+});

@@ -496,17 +496,8 @@ export class OrderService {
   async drain(timeoutMs: number): Promise<number | null> {
     const left = await (this.#shared ?? this.#scheduler).drain(timeoutMs);
     this.#stopped.abort();
-    if (this.#shared === null) return left;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      // Not the store's whole deadline: the stop goes on when the database is away.
-      const giveUp = new Promise<null>((resolve) => timer = setTimeout(resolve, 2000, null));
-      return (await Promise.race([this.clusterStats(), giveUp]))?.pendientes ?? null;
-    } catch {
-      return null; // the database cannot be reached: not known
-    } finally {
-      clearTimeout(timer);
-    }
+    // The cluster's queue (null when the database does not say in time).
+    return this.#shared === null ? left : await this.#shared.stop();
   }
 
   /** The processing times of orders finished since start, in seconds (metrics, §10). */

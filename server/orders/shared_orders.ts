@@ -32,6 +32,20 @@ import { SharedIntake, storeFailure } from "./shared_intake.ts";
  */
 export const ZERO_TIME_PREFETCH = 2048;
 
+/**
+ * The least a drain waits for a claim in flight, ms, even with a shorter
+ * drain timeout: a claim answered just after is still given back to the
+ * queue while the store is open, not left leased to a daemon that is gone.
+ */
+export const CLAIM_WAIT_MS = 1000;
+
+/**
+ * The longest a stop waits, once drained, for a renewal in flight and for
+ * the cluster's count of pending orders (the summary's), ms: not the
+ * store's whole deadline, the stop goes on when the database is away.
+ */
+export const LAST_READ_MS = 1000;
+
 /** Options of {@linkcode SharedOrders}. */
 export interface SharedOrdersOptions extends ProcessingOptions {
   store: OrderStore & SharedQueue;
@@ -90,19 +104,50 @@ export class SharedOrders {
 
   /**
    * Stops claiming, lets running attempts finish for `timeoutMs`, and gives
-   * the rest back to the queue for any daemon.
+   * the rest back to the queue for any daemon. A claim in flight is awaited
+   * within the drain's time (at least {@linkcode CLAIM_WAIT_MS}): on a
+   * connection gone silent it would hold the stop until its deadline.
+   * {@linkcode SharedOrders.stop} ends what is left.
    *
    * @returns how many orders were given back.
    */
   async drain(timeoutMs: number): Promise<number> {
-    await this.#claimer.stopClaiming();
+    const began = performance.now();
+    await this.#claimer.stopClaiming(Math.max(timeoutMs, CLAIM_WAIT_MS));
     // Renewing until the last attempt settles: a drain may outlast a lease.
-    const left = await this.#attempts.drain(timeoutMs);
-    await this.#claimer.stop();
+    const left = await this.#attempts.drain(Math.max(0, timeoutMs - (performance.now() - began)));
     this.#finished[Symbol.dispose]();
     // What this daemon gave back is for the others now.
     if (left > 0) this.#store.announceWork();
     return left;
+  }
+
+  /**
+   * After {@linkcode SharedOrders.drain}: stops renewing, and reads the
+   * cluster's queue, side by side, each for {@linkcode LAST_READ_MS} at most.
+   *
+   * @returns the cluster's `pendiente` orders, or null when the database
+   * did not say in time.
+   */
+  async stop(): Promise<number | null> {
+    const [, pending] = await Promise.all([
+      this.#claimer.stop(LAST_READ_MS),
+      this.#pendingNow(LAST_READ_MS),
+    ]);
+    return pending;
+  }
+
+  /** The cluster's `pendiente` orders, or null when the database does not say within `ms`. */
+  async #pendingNow(ms: number): Promise<number | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const giveUp = new Promise<null>((resolve) => timer = setTimeout(resolve, ms, null));
+    try {
+      return (await Promise.race([this.#store.clusterCounts(), giveUp]))?.pendientes ?? null;
+    } catch {
+      return null; // the database cannot be reached: not known
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

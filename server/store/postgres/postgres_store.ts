@@ -68,6 +68,9 @@ import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
 /** The longest closing waits to leave the cluster and to send its last notifications, ms. */
 const LEAVE_MS = 2000;
 
+/** The longest a closing store lets its connections end gracefully, s. */
+const END_S = 1;
+
 /** The `sslmode`s that take no connection without TLS. */
 const REQUIRES_TLS = new Set(["require", "verify-ca", "verify-full"]);
 
@@ -613,25 +616,31 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     return this.close();
   }
 
+  /** Leaves the cluster (its node row goes), when the database is there. */
+  async #leave(): Promise<void> {
+    if (!this.#ready || this.#health.downReason !== null) return;
+    await withDeadline(
+      this.#pools.main.begin(async (tx) => {
+        await tx`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`;
+        await tx`DELETE FROM pedidos_lotes WHERE nodo = ${this.nodeId}`;
+      }),
+      LEAVE_MS,
+      "leave the cluster",
+    ).catch(() => {});
+  }
+
   async #close(): Promise<void> {
     this.#closed = true;
     await this.#writer.flush();
     await this.#writer.close();
     this.#health.close();
-    await this.#signals.close(LEAVE_MS);
-    if (this.#ready && this.#health.downReason === null) {
-      // Bounded: a connection gone silent must not hold the stop (the others
-      // forget this node once its heartbeat is old in any case).
-      await withDeadline(
-        this.#pools.main.begin(async (tx) => {
-          await tx`DELETE FROM pedidos_nodos WHERE id = ${this.nodeId}`;
-          await tx`DELETE FROM pedidos_lotes WHERE nodo = ${this.nodeId}`;
-        }),
-        LEAVE_MS,
-        "leave the cluster",
-      ).catch(() => {});
-    }
-    await this.#pools.end(5);
+    // Side by side, each bounded: a connection gone silent must not hold the
+    // stop (the others forget this node once its heartbeat is old in any case).
+    await Promise.all([this.#signals.close(LEAVE_MS), this.#leave()]);
+    // Nothing of this daemon's is left to run on them (its writes were
+    // committed above): what still does (a claim or renewal the stop gave up
+    // on, on a connection gone silent) is cut short.
+    await this.#pools.end(END_S);
     // (Not when it closes because it could not be opened: the error says it all.)
     if (!this.#opened) return;
     const { batches, writes, largestBatch } = this.#writer.stats;
