@@ -189,3 +189,44 @@ Deno.test("gateway: behind several daemons the Panel says which counters are thi
     } else assert.doesNotMatch(page.text, /clúster/);
   }
 });
+
+Deno.test("gateway: behind a queue longer than the Panel's list, its worker lanes still show the orders running and just finished", async () => {
+  using gw = fakeGateway();
+  gw.daemon.operators.add("ana");
+  // The fake lists every state; the daemon filters by `estado` (§2.3).
+  const answer = gw.daemon.request.bind(gw.daemon);
+  gw.daemon.request = ((body: Record<string, unknown>) => {
+    const data = (body.data ?? body) as Record<string, unknown>;
+    if (body.op !== "LISTAR" || typeof data.estado !== "string") return answer(body as never);
+    gw.daemon.requests.push(structuredClone(body));
+    const limit = typeof data.limit === "number" ? data.limit : 50;
+    const pedidos = [...gw.daemon.pedidos].reverse().filter((p) => p.estado === data.estado);
+    return Promise.resolve({ ok: true, pedidos: pedidos.slice(0, limit) });
+  }) as typeof gw.daemon.request;
+  const browser = gw.browser();
+  await signIn(browser);
+  const t = Date.now();
+  const at = (ago: number) => new Date(t - ago).toISOString();
+  // Orders run oldest first: the three just done and the three running are
+  // older than the 400 waiting behind them.
+  for (const worker of [1, 2, 3]) {
+    gw.daemon.addPedido({
+      estado: "listo",
+      worker,
+      fecha_inicio: at(5000),
+      fecha_fin: at(3000),
+      duracion_ms: 2000,
+      intentos: 1,
+    });
+  }
+  for (const worker of [1, 2, 3]) {
+    gw.daemon.addPedido({ estado: "en proceso", worker, fecha_inicio: at(2000), intentos: 1 });
+  }
+  for (let i = 0; i < 400; i++) gw.daemon.addPedido();
+  gw.daemon.stats = { ...gw.daemon.stats, capacidad: 1000, pendientes: 400, en_proceso: 3 };
+  const page = await browser.get("/panel");
+  const bars = [...page.text.matchAll(/<g class="tl-bar [^"]*" data-id="(\d+)"/g)].map((m) =>
+    Number(m[1])
+  );
+  assert.deepEqual(bars.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+});

@@ -102,13 +102,45 @@ export class LiveData {
     return this.#streams;
   }
 
-  /** What the Panel shows now to the session of `token`: STATS, recent orders, recent refusals. */
+  /**
+   * What the Panel shows now to the session of `token`: STATS, recent
+   * orders, recent refusals.
+   *
+   * The newest orders are not always the ones the workers run: orders run
+   * oldest first, so behind a queue longer than {@linkcode TIMELINE_ORDERS}
+   * (a capacity over it) the newest are all waiting, and the orders running
+   * and just finished are older; so is an old order sent back by
+   * Reintentar. So the orders `en proceso` are asked for too, and, when the
+   * newest reach back to an order not finished before the timeline's
+   * start, the newest `listo` and `error` ones: the worker lanes show what
+   * the workers did, not empty lanes beside "3 en proceso".
+   */
   async panel(token: string): Promise<PanelContentProps> {
-    const { ask, now } = this.#options;
-    const [statsReply, listReply] = await Promise.all([
+    const { ask, now, timelineMs } = this.#options;
+    const [statsReply, listReply, runningReply] = await Promise.all([
       ask({ op: "STATS" }),
       ask({ op: "LISTAR", limit: TIMELINE_ORDERS, token }),
+      ask({ op: "LISTAR", estado: "en proceso", limit: TIMELINE_ORDERS, token }),
     ]);
+    const newest = listReply?.ok ? listReply.pedidos : [];
+    // Orders end roughly oldest first: past an order that ended before the
+    // timeline's start, the older ones ended before it too.
+    const oldestEnd = Date.parse(newest.at(-1)?.fecha_fin ?? "");
+    const reachesBack = newest.length >= TIMELINE_ORDERS &&
+      !(oldestEnd < now() - timelineMs);
+    const finished = reachesBack
+      ? await Promise.all(
+        (["listo", "error"] as const).map((estado) =>
+          ask({ op: "LISTAR", estado, limit: TIMELINE_ORDERS, token })
+        ),
+      )
+      : [];
+    const byId = new Map<number, Pedido>();
+    for (const reply of [runningReply, ...finished]) {
+      if (reply?.ok) { for (const pedido of reply.pedidos) byId.set(pedido.id, pedido); }
+    }
+    // The newest list's copy of an order wins: one order is drawn once.
+    for (const pedido of newest) byId.set(pedido.id, pedido);
     const at = now();
     const cluster = this.#options.cluster ? this.#options.address ?? "el servidor" : null;
     if (statsReply === null || !statsReply.ok) {
@@ -117,8 +149,7 @@ export class LiveData {
     }
     const { stats } = statsReply;
     const rejections = this.#rejections.record(at, stats.rechazados);
-    const pedidos = listReply?.ok ? listReply.pedidos : [];
-    return { stats, pedidos, now: at, rejections, cluster };
+    return { stats, pedidos: [...byId.values()], now: at, rejections, cluster };
   }
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
