@@ -27,6 +27,7 @@ import type { OrderStore, Outcome } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import { ActiveOrders } from "./active_orders.ts";
 import { FinishWaiters } from "./finish_waiters.ts";
+import { WaitedOrders } from "./waited_orders.ts";
 import { Intake, notFound } from "./intake.ts";
 import type { ProcessingOptions } from "./attempt_job.ts";
 import { type ListOptions, listOrders, ReadTurns } from "./list_orders.ts";
@@ -114,6 +115,8 @@ export class OrderService {
   readonly #listOptions: ListOptions;
   readonly #active = new ActiveOrders();
   readonly #waiters: FinishWaiters;
+  /** The orders waits are open on, each held once. */
+  readonly #waited: WaitedOrders;
   readonly #counters = new RunCounters();
   readonly #scheduler: Scheduler;
   /** Notes the store's failed writes (a full disk) and logs when they succeed again. */
@@ -140,6 +143,7 @@ export class OrderService {
       maxWaitersPerClient: options.maxWaitersPerConnection ??
         DEFAULT_LIMITS.maxWaitersPerConnection,
     });
+    this.#waited = new WaitedOrders((id) => this.#store.get(id));
     this.#listOptions = {
       pieceBytes: options.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes,
       largestOrderBytes: largestOrderBytes(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES),
@@ -239,11 +243,13 @@ export class OrderService {
    * with `owner`); `queue_full` when too many waits are open.
    */
   async status(id: number, options: StatusOptions = {}): Promise<PedidoStateReply> {
-    const read = async (owner?: number) => {
-      const stored = await this.#store.get(id, owner);
+    // A poll joins one of the same order in flight; every other read is this wait's own (§8).
+    const read = async (owner?: number, poll = false) => {
+      const stored = await (poll ? this.#waited.poll(id) : this.#store.get(id, owner));
       if (stored === null) return null;
       await this.#closedHere([stored]);
-      return this.#active.present(stored);
+      // Many waits on one order hold it once (waited_orders.ts).
+      return this.#waited.share(this.#active.present(stored));
     };
     // Whether it was held here when read: if it is not when the read is
     // answered, it left meanwhile (its finish woke no one yet waiting).
@@ -267,6 +273,8 @@ export class OrderService {
       return { ok: true, pedido, timeout: true };
     }
     using _admitted = this.#waiters.admit(options.client);
+    using _held = this.#waited.hold(id);
+    if (pedido !== null) pedido = this.#waited.share(pedido);
     const deadline = performance.now() + (options.timeoutMs ?? 30_000);
     const signal = AbortSignal.any([
       this.#stopped.signal,
@@ -285,8 +293,10 @@ export class OrderService {
       // An order held here wakes its waiters when it ends; any other is re-read now and then,
       // and sooner while the store is away.
       const held = this.#active.get(id) !== undefined;
+      // Whether the read below must see a change (else it is a poll).
+      let woken = true;
       if (held || !heldAtRead || down !== null) {
-        await this.#waiters.wait(id, {
+        woken = await this.#waiters.wait(id, {
           timeoutMs: Math.min(left, down !== null ? STORE_RETRY_MS : held ? left : this.#pollMs),
           signal,
         });
@@ -294,7 +304,9 @@ export class OrderService {
       heldAtRead = this.#active.get(id) !== undefined;
       try {
         // Until one read answered, the owner is not known to match.
-        const now = await read(pedido === null ? options.owner : undefined);
+        const now = pedido === null
+          ? await read(options.owner)
+          : await read(undefined, !woken && down === null);
         if (now === null && pedido === null) throw notFound(id);
         pedido = now ?? pedido;
         down = null;

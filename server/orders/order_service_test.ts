@@ -454,3 +454,38 @@ Deno.test("OrderService.cancel() of an order that ran but whose end cannot be wr
     await service.drain(100);
   }
 });
+
+Deno.test("OrderService.status(): many waits on one order hold it once: their replies share one object, of the order as it ended", async () => {
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store: new MemoryStore(),
+    capacity: Capacity.create(10),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 200, max: 200 },
+  });
+  try {
+    const { id } = await service.submit(ORDER);
+    const waits = Array.from(
+      { length: 40 },
+      () => service.status(id, { esperar: true, timeoutMs: 10_000 }),
+    );
+    // Timed out at once, while it runs: one object for all of them too.
+    const early = await Promise.all(
+      Array.from({ length: 5 }, () => service.status(id, { esperar: true, timeoutMs: 0 })),
+    );
+    const replies = await Promise.all(waits);
+    for (const reply of replies) {
+      assert.equal(reply.pedido.estado, "listo");
+      assert.equal(reply.timeout, undefined);
+      assert.equal(reply.pedido, replies[0]!.pedido, "one object for every wait");
+    }
+    for (const reply of early) {
+      assert.equal(reply.timeout, true);
+      assert.notEqual(reply.pedido.estado, "listo");
+      assert.equal(reply.pedido, early[0]!.pedido);
+    }
+  } finally {
+    await service.drain(1000);
+  }
+});

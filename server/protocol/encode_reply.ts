@@ -25,7 +25,40 @@ const encoder = new TextEncoder();
  * ```
  */
 export function encodeReply(reply: Reply): string {
-  return JSON.stringify(reply) + "\n";
+  const shared = sharedPedido(reply);
+  if (shared === null) return JSON.stringify(reply) + "\n";
+  // The same text as JSON.stringify's, the order's own part shared by every
+  // reply that carries it (joined strings refer to their parts, not copies).
+  return `{"ok":true,"pedido":${pedidoJson(shared)}${
+    "timeout" in reply ? ',"timeout":true' : ""
+  }}\n`;
+}
+
+/**
+ * The JSON of frozen orders already encoded: a frozen order is one many
+ * waits share (`server/orders/waited_orders.ts`), so that ten thousand
+ * replies that carry it hold its text once. (Weak: it goes with the order.)
+ */
+const encoded = new WeakMap<object, string>();
+
+function pedidoJson(pedido: object): string {
+  let json = encoded.get(pedido);
+  if (json === undefined) encoded.set(pedido, json = JSON.stringify(pedido));
+  return json;
+}
+
+/**
+ * The order of an `ESTADO` reply (`{"ok":true,"pedido":…}`, perhaps with
+ * `"timeout":true`, in that order) when it is frozen; else null.
+ */
+function sharedPedido(reply: Reply): object | null {
+  if (!("pedido" in reply) || reply.ok !== true) return null;
+  const pedido: unknown = reply.pedido;
+  if (typeof pedido !== "object" || pedido === null || !Object.isFrozen(pedido)) return null;
+  const keys = Object.keys(reply);
+  if (keys[0] !== "ok" || keys[1] !== "pedido") return null;
+  if (keys.length === 2) return pedido;
+  return keys.length === 3 && keys[2] === "timeout" && reply.timeout === true ? pedido : null;
 }
 
 /**

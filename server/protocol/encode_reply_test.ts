@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "./errors.ts";
 import { encodeReply, replyBytes } from "./encode_reply.ts";
+import type { Pedido } from "./messages.ts";
 
 Deno.test("encodeReply() writes compact JSON and one newline", () => {
   assert.equal(encodeReply({ ok: true, pong: true }), '{"ok":true,"pong":true}\n');
@@ -43,4 +44,25 @@ Deno.test("replyBytes() encodes the line as UTF-8", () => {
     new TextDecoder("utf-8", { fatal: true }).decode(lone),
     '{"ok":true,"result":"a\\ud800b"}\n',
   );
+});
+
+Deno.test("encodeReply() of a frozen order shared by many ESTADO replies writes the same line JSON.stringify would", () => {
+  const pedido = Object.freeze({
+    id: 3,
+    cliente: 'Ana "la" del\n5º',
+    productos: [{ nombre: "pan", cantidad: 2 }],
+    estado: "en proceso",
+    resultado: null,
+  });
+  // A partial order is enough for the codec.
+  const order = pedido as unknown as Pedido;
+  const waited = { ok: true, pedido: order } as const;
+  const timedOut = { ok: true, pedido: order, timeout: true } as const;
+  assert.equal(encodeReply(waited), JSON.stringify(waited) + "\n");
+  assert.equal(encodeReply(timedOut), JSON.stringify(timedOut) + "\n");
+  // Twice: the second comes from what the first encoded.
+  assert.equal(encodeReply(timedOut), JSON.stringify(timedOut) + "\n");
+  // Any other shape is encoded as it is.
+  const other = { ok: true, timeout: true, pedido: order } as const;
+  assert.equal(encodeReply(other), JSON.stringify(other) + "\n");
 });
