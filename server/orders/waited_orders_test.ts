@@ -1,25 +1,15 @@
 import assert from "node:assert/strict";
 import type { Pedido } from "../protocol/messages.ts";
+import { newPedido } from "../store/new_pedido.ts";
 import { WaitedOrders } from "./waited_orders.ts";
 
 function pedido(fields: Partial<Pedido> = {}): Pedido {
-  return {
-    id: 7,
-    clave: null,
-    cliente: "Ana",
-    productos: ["pan".repeat(1000)],
-    direccion: "Calle 1",
-    estado: "pendiente",
-    fecha_recibido: "2026-12-06T10:00:00.000Z",
-    fecha_inicio: null,
-    fecha_fin: null,
-    worker: null,
-    intentos: 0,
-    detalle_error: null,
-    resultado: null,
-    duracion_ms: null,
-    ...fields,
-  };
+  const stored = newPedido(
+    7,
+    { clave: null, cliente: "Ana", productos: ["pan".repeat(1000)], direccion: "Calle 1" },
+    "2026-12-06T10:00:00.000Z",
+  );
+  return { ...stored, ...fields };
 }
 
 Deno.test("WaitedOrders: reads of a waited order in the same state are answered with one frozen object", () => {
