@@ -10,7 +10,7 @@ import type { Stats } from "../../../server/protocol/replies.ts";
 import type { Rejection } from "../live/rejection_log.ts";
 import { Counter } from "./counter.tsx";
 import { Problem } from "./problem.tsx";
-import { Timeline } from "./timeline.tsx";
+import { Timeline, type UnlistedWaiting } from "./timeline.tsx";
 
 /** Props of {@linkcode PanelContent}. */
 export interface PanelContentProps {
@@ -32,6 +32,8 @@ export interface PanelContentProps {
    * while the timeline shows the whole cluster's orders. @default {null}
    */
   cluster?: string | null;
+  /** Orders waiting beyond `pedidos`, drawn as waiting (see {@linkcode Timeline}). @default {null} */
+  waitingUnlisted?: UnlistedWaiting | null;
 }
 
 function ms(value: number | null): string {
@@ -108,6 +110,7 @@ export function PanelContent(props: PanelContentProps) {
           capacidad={stats.capacidad}
           now={props.now}
           rejections={props.rejections}
+          waitingUnlisted={props.waitingUnlisted ?? null}
         />
       </div>
       <Legend cluster={cluster !== null} />

@@ -31,6 +31,20 @@ export interface TimelineOptions {
   windowMs?: number;
   /** When orders were refused with `queue_full`, and how many. */
   rejections?: { at: number; count: number }[];
+  /**
+   * Orders waiting now that are not in `pedidos` (a queue longer than the
+   * list the gateway reads): how many, and a moment since which they have
+   * all been waiting. @default {null}
+   */
+  waitingUnlisted?: UnlistedWaiting | null;
+}
+
+/** Orders waiting beyond the list: see {@linkcode TimelineOptions.waitingUnlisted}. */
+export interface UnlistedWaiting {
+  /** How many. */
+  count: number;
+  /** Waiting at least since then, ms since the epoch. */
+  since: number;
 }
 
 const WIDTH = 1000;
@@ -91,9 +105,10 @@ function packLanes(runs: Run[]): { of: number[]; extra: Map<number, number> } {
 
 /** The SVG timeline. */
 export function Timeline(props: TimelineOptions) {
-  const { pedidos, now, windowMs = 60_000, rejections = [] } = props;
+  const { pedidos, now, windowMs = 60_000, rejections = [], waitingUnlisted = null } = props;
   const start = now - windowMs;
   const x = (t: number) => LEFT + (Math.min(Math.max(t, start), now) - start) / windowMs * PLOT;
+  // A wait or a run still going on ends at Infinity: it holds "now" too.
   const spans = pedidos.map((p) => {
     const recibido = ms(p.fecha_recibido) ?? now;
     const inicio = ms(p.fecha_inicio);
@@ -104,10 +119,10 @@ export function Timeline(props: TimelineOptions) {
       recibido,
       // A cancelled order waited until it was cancelled (`fecha_fin`), never to "now".
       waitEnd: p.estado === "pendiente"
-        ? now
-        : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : now),
+        ? Infinity
+        : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : Infinity),
       inicio: running ? inicio : null,
-      runEnd: p.estado === "en proceso" ? now : fin ?? now,
+      runEnd: p.estado === "en proceso" ? Infinity : fin ?? Infinity,
     };
   });
   const bars = spans.filter((s) => s.inicio !== null && s.p.worker !== null && s.runEnd >= start);
@@ -120,12 +135,13 @@ export function Timeline(props: TimelineOptions) {
   const firstLane = rows.map((_, w) => rows.slice(0, w).reduce((a, b) => a + b, 0));
   const laneCount = rows.reduce((a, b) => a + b, 0);
 
-  // Slots in use over time, sampled: waiting stacked on running.
+  // Slots in use over time, sampled at the end of each step, so that the
+  // last step is "now", as the counters: waiting stacked on running.
   const waiting: number[] = [];
   const running: number[] = [];
-  for (let i = 0; i <= SAMPLES; i++) {
-    const t = start + windowMs * i / SAMPLES;
-    let w = 0;
+  for (let i = 1; i <= SAMPLES; i++) {
+    const t = i === SAMPLES ? now : start + windowMs * i / SAMPLES;
+    let w = waitingUnlisted !== null && waitingUnlisted.since <= t ? waitingUnlisted.count : 0;
     let r = 0;
     for (const s of spans) {
       if (s.recibido <= t && t < s.waitEnd) w++;
@@ -140,13 +156,13 @@ export function Timeline(props: TimelineOptions) {
     const pts: string[] = [];
     top.forEach((n, i) => {
       const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
-      const nx = (LEFT + PLOT * Math.min(i + 1, SAMPLES) / SAMPLES).toFixed(1);
+      const nx = (LEFT + PLOT * (i + 1) / SAMPLES).toFixed(1);
       pts.push(`${px},${y(n).toFixed(1)}`, `${nx},${y(n).toFixed(1)}`);
     });
     const back: string[] = [];
     for (let i = bottom.length - 1; i >= 0; i--) {
       const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
-      const nx = (LEFT + PLOT * Math.min(i + 1, SAMPLES) / SAMPLES).toFixed(1);
+      const nx = (LEFT + PLOT * (i + 1) / SAMPLES).toFixed(1);
       back.push(`${nx},${y(bottom[i]!).toFixed(1)}`, `${px},${y(bottom[i]!).toFixed(1)}`);
     }
     return `M${pts.join("L")}L${back.join("L")}Z`;

@@ -122,3 +122,44 @@ Deno.test("Timeline of two daemons' orders draws a worker 1 bar of each in lanes
   assert.equal(out.match(/· otro nodo/g)?.length, 1);
   assert.equal(out.match(/>Worker \d</g)?.length, 4, "and workers 2 and 3 one each");
 });
+
+/**
+ * How many orders a band of the chart stands for at its right end ("ahora"):
+ * the height of its top's last step, read against the capacity line and 0.
+ */
+function atNow(out: string, band: "tl-wait" | "tl-run", capacidad = 6): number {
+  const d = new RegExp(`class="${band}" d="([^"]*)"`).exec(out)![1]!;
+  const all = d.split(/[MLZ]/).filter((p) => p !== "").map((p) => p.split(",").map(Number));
+  const top = all.slice(0, all.length / 2);
+  let y = NaN;
+  for (let i = 0; i + 1 < top.length; i += 2) if (top[i + 1]![0]! > top[i]![0]!) y = top[i]![1]!;
+  const cap = Number(/class="tl-cap" x1="[\d.]+" x2="[\d.]+" y1="([\d.]+)"/.exec(out)![1]);
+  const zero = Number(/y="([\d.]+)" text-anchor="end">0</.exec(out)![1]);
+  return Math.round((zero - y) / (zero - cap) * capacidad * 10) / 10;
+}
+
+Deno.test("Timeline at 'ahora' counts the orders waiting and running now, those of the last instant too", () => {
+  const out = svg([
+    pedido(1, { estado: "pendiente", fecha_recibido: at(5) }),
+    pedido(2, { estado: "pendiente", fecha_recibido: at(0.1) }),
+    pedido(3, { estado: "en proceso", worker: 1, fecha_recibido: at(3), fecha_inicio: at(0.1) }),
+  ]);
+  assert.equal(atNow(out, "tl-run"), 1, "order 3 runs now");
+  assert.equal(atNow(out, "tl-wait") - atNow(out, "tl-run"), 2, "orders 1 and 2 wait now");
+});
+
+Deno.test("Timeline counts the orders waiting beyond its list as waiting since they are known to", () => {
+  const listed = [pedido(7, { estado: "pendiente", fecha_recibido: at(20) })];
+  const out = String(
+    <Timeline
+      pedidos={listed}
+      workers={3}
+      capacidad={6}
+      now={NOW}
+      waitingUnlisted={{ count: 3, since: NOW - 30_000 }}
+    />,
+  );
+  assert.equal(atNow(out, "tl-wait"), 4, "the listed one and 3 more");
+  const alone = svg(listed);
+  assert.equal(atNow(alone, "tl-wait"), 1);
+});

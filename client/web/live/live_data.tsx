@@ -7,6 +7,8 @@
  */
 
 import type { Pedido } from "../../../server/protocol/messages.ts";
+import type { Stats } from "../../../server/protocol/replies.ts";
+import type { UnlistedWaiting } from "../components/timeline.tsx";
 import type { Ask } from "../ask.ts";
 import type { GatewayContext } from "../responses.tsx";
 import { OrdersTable } from "../components/orders_table.tsx";
@@ -114,13 +116,23 @@ export class LiveData {
    * newest reach back to an order not finished before the timeline's
    * start, the newest `listo` and `error` ones: the worker lanes show what
    * the workers did, not empty lanes beside "3 en proceso".
+   *
+   * The same goes for the orders waiting: an old order sent back by
+   * Reintentar waits behind newer ones, and a queue longer than
+   * {@linkcode TIMELINE_ORDERS} (a capacity over it) does not fit one list.
+   * So the newest `pendiente` ones are asked for too, and, when they fill
+   * the list, the others STATS counts (`pendientes`) are drawn as waiting
+   * since the oldest of them listed was received (ids grow with time: the
+   * unlisted ones came before it): the waiting band says at "now" what the
+   * "en espera" counter says.
    */
   async panel(token: string): Promise<PanelContentProps> {
     const { ask, now, timelineMs } = this.#options;
-    const [statsReply, listReply, runningReply] = await Promise.all([
+    const [statsReply, listReply, runningReply, waitingReply] = await Promise.all([
       ask({ op: "STATS" }),
       ask({ op: "LISTAR", limit: TIMELINE_ORDERS, token }),
       ask({ op: "LISTAR", estado: "en proceso", limit: TIMELINE_ORDERS, token }),
+      ask({ op: "LISTAR", estado: "pendiente", limit: TIMELINE_ORDERS, token }),
     ]);
     const newest = listReply?.ok ? listReply.pedidos : [];
     // Orders end roughly oldest first: past an order that ended before the
@@ -136,7 +148,7 @@ export class LiveData {
       )
       : [];
     const byId = new Map<number, Pedido>();
-    for (const reply of [runningReply, ...finished]) {
+    for (const reply of [waitingReply, runningReply, ...finished]) {
       if (reply?.ok) { for (const pedido of reply.pedidos) byId.set(pedido.id, pedido); }
     }
     // The newest list's copy of an order wins: one order is drawn once.
@@ -149,7 +161,19 @@ export class LiveData {
     }
     const { stats } = statsReply;
     const rejections = this.#rejections.record(at, stats.rechazados);
-    return { stats, pedidos: [...byId.values()], now: at, rejections, cluster };
+    const pedidos = [...byId.values()];
+    return {
+      stats,
+      pedidos,
+      now: at,
+      rejections,
+      cluster,
+      waitingUnlisted: unlistedWaiting(
+        waitingReply?.ok ? waitingReply.pedidos : [],
+        pedidos,
+        stats,
+      ),
+    };
   }
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
@@ -254,6 +278,23 @@ export class LiveData {
     this.#feeds.set(key, feed);
     return feed;
   }
+}
+
+/**
+ * The orders STATS counts `pendiente` that are not among `pedidos`, when
+ * the list of the newest `pendiente` ones (`listed`) was full: they are
+ * older than every one of it, so they have waited at least since the
+ * oldest of it was received. Null when there are none.
+ */
+function unlistedWaiting(
+  listed: Pedido[],
+  pedidos: Pedido[],
+  stats: Stats,
+): UnlistedWaiting | null {
+  if (listed.length < TIMELINE_ORDERS) return null; // every order waiting was listed
+  const count = stats.pendientes - pedidos.filter((p) => p.estado === "pendiente").length;
+  const since = Math.min(...listed.map((p) => Date.parse(p.fecha_recibido)));
+  return count > 0 && Number.isFinite(since) ? { count, since } : null;
 }
 
 function tooMany(c: GatewayContext, text: string): Response {
