@@ -106,7 +106,10 @@ async function runServer(args: string[]): Promise<number> {
   // Listen for signals from the start, before the database is opened and a
   // backlog recovered (which may take seconds): a stop asked meanwhile is
   // carried out once the daemon is up, a graceful one with its summary, not
-  // a default kill. A hang-up (SIGHUP: the terminal closed) stops it the same way.
+  // a default kill. A hang-up (SIGHUP: its terminal closed) stops it the same
+  // way when it has a terminal; without one (under nohup, a service manager,
+  // every stream redirected) a hang-up is not about it, and is ignored.
+  const hangUpStops = [Deno.stdin, Deno.stdout, Deno.stderr].some((stream) => stream.isTerminal());
   let signals = 0;
   let firstAt = 0;
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
@@ -124,8 +127,13 @@ async function runServer(args: string[]): Promise<number> {
       Deno.exit(1);
     }
   };
-  const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const onHangUp = () => {
+    if (hangUpStops) return onSignal();
+    logger.info("server.signal", { signal: "SIGHUP", action: "ignored (no terminal)" });
+  };
+  const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  Deno.addSignalListener("SIGHUP", onHangUp);
   // A file past the process's size limit (`ulimit -f`) would end the process
   // at once (SIGXFSZ), answering no one: with it handled, the write fails
   // instead (EFBIG), as a full disk does — `internal` for new orders, reads go on.
@@ -136,6 +144,7 @@ async function runServer(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGXFSZ", onFileTooLarge);
   const unlisten = () => {
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+    Deno.removeSignalListener("SIGHUP", onHangUp);
     Deno.removeSignalListener("SIGXFSZ", onFileTooLarge);
   };
   let server: Server;

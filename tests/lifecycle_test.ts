@@ -422,7 +422,7 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
-  "SIGTERM or SIGHUP while the daemon is still starting stops it gracefully once up: exit 0 and the summary, no ready line",
+  "SIGTERM or SIGINT while the daemon is still starting stops it gracefully once up: exit 0 and the summary, no ready line",
   async () => {
     await using dir = await tempDir();
     // A processor module slow to load: the start waits for it.
@@ -431,7 +431,7 @@ testWith("read", "write", "run", "env")(
       slow,
       "await new Promise((r) => setTimeout(r, 1500));\nexport default () => 'ok';\n",
     );
-    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const port = unusedPort();
       const child = new Deno.Command(Deno.execPath(), {
         args: [
@@ -469,6 +469,107 @@ testWith("read", "write", "run", "env")(
       assert.equal(code, 0, `${signal}: ${new TextDecoder().decode(stderr)}`);
       assert.match(out, /^resumen recibidos=0 /m, signal);
       assert.doesNotMatch(out, /listening on/, `${signal}: never said ready`);
+    }
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "a hang-up (SIGHUP) of a daemon without a terminal, as under nohup, is ignored and logged: it goes on serving",
+  async () => {
+    await using dir = await tempDir();
+    // No terminal: stdin from /dev/null, stdout and stderr piped.
+    await using daemon = await startSubprocess(dir.path, ["--db", `${dir.path}/p.db`]);
+    daemon.kill("SIGHUP");
+    {
+      await using client = await PedidosClient.connect({
+        hostname: "127.0.0.1",
+        port: daemon.port,
+      });
+      const placed = await client.request({ op: "PEDIDO", data: ORDER });
+      assert.equal(placed.ok, true, JSON.stringify(placed));
+    }
+    daemon.kill("SIGTERM");
+    const { code, stdout, stderr } = await daemon.exited();
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, / INFO server\.signal signal=SIGHUP action="ignored \(no terminal\)"/);
+    assert.match(stdout, /^resumen recibidos=1 aceptados=1 /m, "stopped by the SIGTERM, later");
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "closing the terminal a daemon runs in (SIGHUP) stops it gracefully: it drains, logs its stop and prints its summary",
+  async () => {
+    await using dir = await tempDir();
+    const out = `${dir.path}/daemon.out`;
+    const log = `${dir.path}/daemon.log`;
+    const pidFile = `${dir.path}/daemon.pid`;
+    const daemon = [
+      Deno.execPath(),
+      "run",
+      ...serverPermissions(dir.path),
+      `${ROOT}main.ts`,
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--db",
+      `${dir.path}/p.db`,
+    ].map((word) => `'${word}'`).join(" ");
+    // `script` runs it with a pseudo-terminal of its own for stdin (its output
+    // to files, read after); killing `script` closes that terminal: the
+    // kernel hangs up on the daemon.
+    const line = `echo $$ >'${pidFile}'; exec ${daemon} >'${out}' 2>'${log}'`;
+    const terminal = new Deno.Command("script", {
+      args: ["-q", "-e", "-c", line, "/dev/null"],
+      cwd: dir.path,
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+    // The daemon (`script`'s child, through its shell's exec), killed if the test fails.
+    let pid = 0;
+    try {
+      await waitUntil(async () => /^listening on /m.test(await read(out)), {
+        what: "the daemon's ready line",
+        timeoutMs: 20_000,
+      });
+      pid = Number(await read(pidFile));
+      const port = Number(/:(\d+)(?:\s|$)/.exec(await read(out))![1]);
+      terminal.kill("SIGKILL");
+      await waitUntil(async () => /^resumen /m.test(await read(out)), {
+        what: "the daemon's summary",
+        timeoutMs: 20_000,
+      });
+      const logged = await read(log);
+      assert.match(logged, / INFO server\.signal action=draining/);
+      assert.match(logged, / INFO server\.stopped /);
+      await waitUntil(async () => {
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          return false;
+        } catch {
+          return true;
+        }
+      }, { what: "the daemon gone", timeoutMs: 10_000 });
+      pid = 0;
+    } finally {
+      try {
+        terminal.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      await terminal.stdin.close().catch(() => {});
+      await terminal.status;
     }
   },
 );
