@@ -454,6 +454,54 @@ pgTest({
 
 pgTest({
   name:
+    "a daemon told to stop while orders run and its connections are silent exits within its drain timeout and a short close; another daemon then finishes those orders",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100", "--lease-ms", "2000"]);
+    await using proxy = new TcpProxy(PG_SERVER);
+    proxy.open();
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--workers",
+      "2",
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "1000",
+    ]);
+    const acked = new Map<string, number>();
+    for (const clave of ["r-1", "r-2"]) acked.set(clave, (await ask(daemon.port, order(clave))).id);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "en proceso"),
+      { what: "both orders en proceso" },
+    );
+    // Running, then every connection goes dark: the writes that give the
+    // orders back at the stop wait on them, and must not hold the stop up.
+    assert.ok(proxy.freeze() >= 2);
+    const asked = performance.now();
+    daemon.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      daemon.exited,
+      // 1 s of drain, 1 s of grace for the writes, a close of a few seconds;
+      // a write's own deadline alone is 15 s.
+      new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), 10_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(status, 0, `stopped within 10 s of SIGTERM:\n${daemon.output()}`);
+    assert.ok(performance.now() - asked < 10_000);
+    // What it could not give back is taken over once its lease ends.
+    await cluster.start("B", ["--process-ms", "0"]);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).every((r) => r.estado === "listo"),
+      { timeoutMs: 30_000, what: "both orders listo" },
+    );
+    const rows = await readPgRows(cluster.db);
+    assert.deepEqual(new Map(rows.map((r) => [r.clave, r.id])), acked);
+  },
+});
+
+pgTest({
+  name:
     "metrics on PostgreSQL: the queue gauges are the cluster's, writer batches are counted, and an unreachable database shows as pedidos_almacen_disponible 0 and NaN for what it cannot read",
   async fn() {
     await using cluster = await startCluster(0, ["--max-pedidos", "50", "--workers", "1"]);

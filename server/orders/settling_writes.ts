@@ -20,6 +20,22 @@ export class SettlingWrites {
     return this.#closing.signal;
   }
 
+  /**
+   * `promise`, or a rejection with {@linkcode signal}'s reason once a drain
+   * gives up: a write waiting on a database that does not answer (its
+   * connections silent) does not hold the stop for the write's own deadline.
+   * `promise` itself goes on, unobserved.
+   */
+  unlessGivenUp<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.#closing.signal;
+    return new Promise<T>((resolve, reject) => {
+      const giveUp = () => reject(signal.reason);
+      if (signal.aborted) giveUp();
+      else signal.addEventListener("abort", giveUp, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", giveUp));
+    });
+  }
+
   /** Keeps `promise` until it settles: a drain waits for it. */
   track(promise: Promise<void>): void {
     this.#settling.add(promise);

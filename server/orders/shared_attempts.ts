@@ -259,20 +259,24 @@ export class SharedAttempts {
     this.#writing.add(lease.id);
     for (let attempt = 1;; attempt++) {
       try {
-        took = await write() ||
-          (unsure && landed !== undefined && await this.#stands(lease, landed));
+        const settling = this.#settling;
+        took = await settling.unlessGivenUp(write()) ||
+          (unsure && landed !== undefined &&
+            await settling.unlessGivenUp(this.#stands(lease, landed)));
         break;
       } catch (error) {
         unsure = true;
-        if (attempt % 30 === 1) {
+        const { signal } = this.#settling;
+        if (attempt % 30 === 1 && !(signal.aborted && error === signal.reason)) {
           this.#o.logger.error("order.write_failed", {
             id: lease.id,
             attempt,
             error: String(error),
           });
         }
-        if (this.#settling.signal.aborted) break;
-        await backoff(Math.min(2000, 50 * attempt), this.#settling.signal);
+        // Given up by the stop: the order stays leased, taken over once the lease ends.
+        if (signal.aborted) break;
+        await backoff(Math.min(2000, 50 * attempt), signal);
         if (this.#settling.signal.aborted) break;
       }
     }

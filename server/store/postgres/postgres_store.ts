@@ -65,7 +65,10 @@ import { migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
 import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
 
-/** The longest closing waits to leave the cluster and to send its last notifications, ms. */
+/**
+ * The longest closing waits for the writes still in flight, then to leave
+ * the cluster and to send its last notifications, ms.
+ */
 const LEAVE_MS = 2000;
 
 /** The longest a closing store lets its connections end gracefully, s. */
@@ -631,14 +634,20 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    await this.#writer.flush();
+    // Every write a client was told of is committed by now; what is left
+    // (an attempt's end the drain gave up on, its connection silent) gets
+    // a bounded while, then is cut short with the connections below: the
+    // order stays leased and is taken over once its lease ends.
+    await withDeadline(this.#writer.flush(), LEAVE_MS, "commit the last writes").catch((error) =>
+      this.#logger.warn("store.close_unsettled_writes", { error: String(error) })
+    );
     await this.#writer.close();
     this.#health.close();
     // Side by side, each bounded: a connection gone silent must not hold the
     // stop (the others forget this node once its heartbeat is old in any case).
     await Promise.all([this.#signals.close(LEAVE_MS), this.#leave()]);
     // Nothing of this daemon's is left to run on them (its writes were
-    // committed above): what still does (a claim or renewal the stop gave up
+    // committed or given up above): what still does (a claim or renewal the stop gave up
     // on, on a connection gone silent) is cut short.
     await this.#pools.end(END_S);
     // (Not when it closes because it could not be opened: the error says it all.)
