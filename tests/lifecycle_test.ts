@@ -575,6 +575,58 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
+  "a daemon whose SQLite writer worker dies stops with exit status 1, for a supervisor to restart it, and the restart serves every order acknowledged",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const ids: number[] = [];
+    {
+      // Its writer dies on SIGUSR2, as a bug in it would make it.
+      await using daemon = await startSubprocess(dir.path, [
+        "--db",
+        db,
+        "--process-ms",
+        "60000",
+        "--drain-timeout-ms",
+        "500",
+      ], {
+        entry: `${ROOT}tests/fixtures/writer_crash_daemon.ts`,
+      });
+      {
+        await using client = await PedidosClient.connect({
+          hostname: "127.0.0.1",
+          port: daemon.port,
+        });
+        for (let i = 0; i < 3; i++) {
+          const placed = await client.request({ op: "PEDIDO", data: ORDER });
+          assert.equal(placed.ok, true, JSON.stringify(placed));
+          ids.push(placed.id as number);
+        }
+      }
+      daemon.kill("SIGUSR2");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const exit = await Promise.race([
+        daemon.exited(),
+        new Promise<null>((resolve) => timer = setTimeout(resolve, 20_000, null)),
+      ]).finally(() => clearTimeout(timer));
+      assert.ok(exit !== null, "it exits within 20 s of its writer's death");
+      assert.equal(exit.code, 1, exit.stderr);
+      assert.match(
+        exit.stderr,
+        /^pedidos server: cannot go on: Cannot write to database ".*p\.db": the writer worker failed/m,
+      );
+      assert.match(exit.stdout, /^resumen recibidos=3 aceptados=3 /m);
+    }
+    await using again = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+    await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: again.port });
+    for (const id of ids) {
+      const reply = await client.request({ op: "ESTADO", id, esperar: true });
+      assert.equal(pedidoOf(reply).estado, "listo", JSON.stringify(reply));
+    }
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "a database file of an older schema is upgraded at start with a store.migrated line naming both versions",
   async () => {
     await using dir = await tempDir();

@@ -145,6 +145,8 @@ export async function startSubprocess(
     fdLimit?: number;
     /** The largest file the daemon may write, bytes (`prlimit --fsize`). @default {none} */
     fileSizeLimit?: number;
+    /** The module run instead of `main.ts` (a fixture wrapping it). @default {main.ts} */
+    entry?: string;
   } = {},
 ): Promise<Subprocess> {
   const fullArgs = args.includes("--port") ? args : [...args, "--port", "0"];
@@ -152,7 +154,7 @@ export async function startSubprocess(
     Deno.execPath(),
     "run",
     ...serverPermissions(dir),
-    `${ROOT}main.ts`,
+    options.entry ?? `${ROOT}main.ts`,
     "server",
     ...fullArgs,
   ];
