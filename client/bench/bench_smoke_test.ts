@@ -1,7 +1,7 @@
 /**
  * A tiny real run of the bench so it cannot rot: every target, two
- * connection counts, one short round, both memory probes. Nothing about
- * speed is asserted.
+ * connection counts, one short round, every memory probe (many waits on
+ * one order scaled down). Nothing about speed is asserted.
  *
  * Redis is a target only where `redis-server` is installed. Without it the
  * Redis part is skipped with a visible warning, except under CI (`CI=true`),
@@ -44,6 +44,14 @@ testWith("read", "write", "env")(
       pipelineConns: 2,
       idleConnections: 20,
       nonReaderSeconds: 0.3,
+      manyWaits: {
+        waits: 12,
+        perConnection: 5,
+        products: 2,
+        nameChars: 10,
+        timeoutMs: 500,
+        notReadingS: 0.3,
+      },
       warmUp: false,
       out,
       log: (line) => lines.push(line),
@@ -87,6 +95,9 @@ testWith("read", "write", "env")(
     assert.match(report, /idle connections, daemon RSS/);
     assert.match(report, /\*\*Idle connections:\*\* 20 of 20 held open/);
     assert.match(report, /\*\*A client that never reads:\*\*/);
+    assert.match(report, /^## Many waits on one order$/m);
+    assert.match(report, /^\| read their answers \| 12 of 12 \| \d+\.\d \|/m);
+    assert.match(report, /^\| never read them \| 12 of 12 \| \d+\.\d \|/m);
     assert.match(report, hasRedis ? /Redis 7|Redis \d/ : /Redis is not installed/);
     assert.ok(lines.some((line) => line.startsWith("round 1")));
   },

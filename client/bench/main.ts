@@ -6,8 +6,9 @@
  * and writes `docs/benchmarks.md`.
  *
  * ```sh
- * deno task bench            # about 3 minutes
- * deno task bench --quick    # well under a minute
+ * deno task bench               # about 3½ minutes
+ * deno task bench --quick       # well under a minute
+ * deno task bench --only waits  # only the many-waits memory probe, about 35 s
  * ```
  *
  * @module
@@ -15,17 +16,19 @@
 
 import { parseArgs } from "node:util";
 import { headline } from "./report.ts";
-import { type BenchOptions, runBench } from "./run_bench.ts";
+import { type BenchOptions, runBench, runManyWaitsOnly } from "./run_bench.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--out PATH] [--rounds N] [--seconds S]
                         [--conns 1,16,64] [--idle N] [--no-redis]
-                        [--daemon-root ABSOLUTE_PATH]
+                        [--daemon-root ABSOLUTE_PATH] [--only waits]
 
 Measures the daemon beside an echo ceiling and Redis in the same run and
 writes the report (default docs/benchmarks.md; with --quick, a rough look,
-/tmp/pedidos-bench-quick.md, leaving the committed report alone). About 3
+/tmp/pedidos-bench-quick.md, leaving the committed report alone). About 3½
 minutes; --quick well under one. --daemon-root measures the daemon of another checkout
-(e.g. a git worktree of an older commit) with this bench.
+(e.g. a git worktree of an older commit) with this bench. --only waits runs
+only the probe of many ESTADO esperar waits on one big order (about 35 s;
+--quick, about 15) and rewrites only its section of the report.
 `;
 
 /** Where `--quick` writes its report unless `--out` says: not over the committed one. */
@@ -63,6 +66,7 @@ async function main(args: string[]): Promise<number> {
         idle: { type: "string" },
         "no-redis": { type: "boolean" },
         "daemon-root": { type: "string" },
+        only: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -82,6 +86,9 @@ async function main(args: string[]): Promise<number> {
   };
   let options: BenchOptions;
   try {
+    if (values.only !== undefined && values.only !== "waits") {
+      throw new RangeError(`--only "${values.only}" (the one part: waits)`);
+    }
     options = {
       quick: values.quick ?? false,
       rounds: num(values.rounds, "rounds"),
@@ -102,6 +109,18 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
+    if (values.only === "waits") {
+      const { section } = await runManyWaitsOnly({
+        quick: options.quick ?? false,
+        ...(options.daemonRoot ? { daemonRoot: options.daemonRoot } : {}),
+        out: options.out ?? null,
+        signal: controller.signal,
+        log: (line) => printError(`${line}\n`),
+      });
+      print(`${section}\n`);
+      if (options.out) print(`Wrote ${options.out}\n`);
+      return 0;
+    }
     const { result, report } = await runBench({
       ...options,
       signal: controller.signal,

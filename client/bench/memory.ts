@@ -48,7 +48,8 @@ async function stats(port: number): Promise<Stats | null> {
   return reply.ok ? reply.stats : null;
 }
 
-function closeAll(conns: Deno.TcpConn[]): void {
+/** Closes every connection of `conns`, those already closed too. */
+export function closeAll(conns: Deno.TcpConn[]): void {
   for (const conn of conns) {
     try {
       conn.close();

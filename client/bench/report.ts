@@ -12,6 +12,8 @@
 import type { Row, Sample } from "./driver.ts";
 import type { IdleResult, NonReaderResult } from "./memory.ts";
 import { modeChecks, renderModes } from "./report_modes.ts";
+import type { ManyWaitsResult } from "./many_waits.ts";
+import { renderManyWaits } from "./report_waits.ts";
 
 /** Names of the rows of the report. */
 export const TARGET_NAMES = Object.freeze({
@@ -52,6 +54,8 @@ export interface BenchResult {
   peakKiB: Record<string, number | null>;
   idle: IdleResult | null;
   nonReader: NonReaderResult | null;
+  /** Many waits on one big order; absent or null when skipped. */
+  manyWaits?: ManyWaitsResult | null;
   /** Seconds the whole bench took. */
   elapsedS: number;
   /** Why Redis is missing, when it is. */
@@ -251,6 +255,10 @@ export function renderReport(result: BenchResult): string {
     );
   }
   lines.push("");
+  if (result.manyWaits) {
+    const command = `deno task bench${result.quick ? " --quick" : ""}`;
+    lines.push(...renderManyWaits(result.manyWaits, { date: result.date, command, alone: false }));
+  }
 
   lines.push("## Every sample", "");
   lines.push(

@@ -103,10 +103,12 @@ export function renderModes(result: BenchResult): string[] {
 /**
  * The report followed by every section of `previous` written by another
  * bench between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers (e.g.
- * `deno task bench:pg`'s), so that rerunning this bench keeps them.
+ * `deno task bench:pg`'s), so that rerunning this bench keeps them; a
+ * section the report has itself (e.g. `many-waits`) is its own, not kept.
  */
 export function keepMarkedSections(report: string, previous: string): string {
-  const blocks = previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->\n?/g) ?? [];
+  const blocks = (previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->\n?/g) ?? [])
+    .filter((block) => !report.includes(block.slice(0, block.indexOf("-->") + 3)));
   if (blocks.length === 0) return report;
   return `${report.trimEnd()}\n\n${blocks.map((block) => block.trimEnd()).join("\n\n")}\n`;
 }

@@ -12,8 +12,10 @@
 import os from "node:os";
 import { type Mode, type Row, runRounds, type Sample, summarise } from "./driver.ts";
 import { type IdleResult, type NonReaderResult, probeIdle, probeNonReader } from "./memory.ts";
+import { type ManyWaitsOptions, type ManyWaitsResult, probeManyWaits } from "./many_waits.ts";
 import { type BenchResult, type Machine, renderReport, TARGET_NAMES } from "./report.ts";
 import { keepMarkedSections } from "./report_modes.ts";
+import { MANY_WAITS_MARK, renderManyWaits, replaceMarkedSection } from "./report_waits.ts";
 import { redisVersion, startDaemon, startEcho, startRedis, type Target } from "./targets.ts";
 
 /** Options of {@linkcode runBench}. */
@@ -34,6 +36,11 @@ export interface BenchOptions {
   idleConnections?: number;
   /** Seconds the never-reading client stays held back (0 skips the probe). @default {3, or 1 quick} */
   nonReaderSeconds?: number;
+  /**
+   * The probe of many waits on one big order (`many_waits.ts`): its sizes, or
+   * false to skip it. @default {its own; quick: 2000 waits, `timeoutMs` 2000, `notReadingS` 1}
+   */
+  manyWaits?: ProbeSizes | false;
   /** The checkout whose daemon is measured (a before/after comparison). @default {this one} */
   daemonRoot?: string;
   /** Include Redis when `redis-server` is installed. @default {true} */
@@ -47,12 +54,18 @@ export interface BenchOptions {
   signal?: AbortSignal;
 }
 
+/** The sizes of the probe of many waits, as {@linkcode BenchOptions.manyWaits} takes them. */
+export type ProbeSizes = Omit<ManyWaitsOptions, "dir" | "root" | "log" | "signal">;
+
 /** What {@linkcode runBench} returns. */
 export interface BenchOutput {
   result: BenchResult;
   /** The Markdown report. */
   report: string;
 }
+
+/** The probe of many waits under `--quick`: fewer waits, shorter timeouts and watch. */
+const QUICK_WAITS: ProbeSizes = { waits: 2000, timeoutMs: 2000, notReadingS: 1 };
 
 function machine(redis: string | null): Machine {
   // Each fact needs --allow-sys; without it (as under `deno task test`) it is left out.
@@ -112,6 +125,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
   ];
   const idleCount = options.idleConnections ?? (quick ? 2000 : 10_000);
   const nonReaderSeconds = options.nonReaderSeconds ?? (quick ? 1 : 3);
+  const waitSizes = options.manyWaits ?? (quick ? QUICK_WAITS : {});
   const log = options.log ?? (() => {});
   const { signal } = options;
   const started = performance.now();
@@ -127,6 +141,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
   let samples: Sample[] = [];
   let idle: IdleResult | null = null;
   let nonReader: NonReaderResult | null = null;
+  let manyWaits: ManyWaitsResult | null = null;
   const peakKiB: Record<string, number | null> = {};
   try {
     log("starting the targets…");
@@ -186,6 +201,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
         );
       }
     }
+    if (waitSizes !== false && !signal?.aborted) {
+      manyWaits = await probeManyWaits({
+        ...waitSizes,
+        dir: tmp,
+        root: options.daemonRoot,
+        log,
+        signal,
+      });
+    }
   } finally {
     await Promise.all(targets.map((target) => target.process.stop()));
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -221,6 +245,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     peakKiB,
     idle,
     nonReader,
+    manyWaits,
     elapsedS: (performance.now() - started) / 1000,
     redisNote,
   };
@@ -235,4 +260,55 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutput>
     await Deno.writeTextFile(options.out, keepMarkedSections(report, previous));
   }
   return { result, report };
+}
+
+/** Options of {@linkcode runManyWaitsOnly}. */
+export interface ManyWaitsOnlyOptions {
+  /** Shorter timeouts and watch, as the whole bench's `--quick`. @default {false} */
+  quick?: boolean;
+  /** The probe's sizes. @default {its own, or quick's} */
+  sizes?: ProbeSizes;
+  /** The checkout whose daemon is measured. @default {this one} */
+  daemonRoot?: string;
+  /** The report whose many-waits section is rewritten (the rest kept); null writes nothing. @default {null} */
+  out?: string | null;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * `deno task bench --only waits`: runs only the probe of many waits on one
+ * big order and rewrites only its section of `out`.
+ *
+ * @returns The probe's result and its section, markers included.
+ */
+export async function runManyWaitsOnly(
+  options: ManyWaitsOnlyOptions = {},
+): Promise<{ result: ManyWaitsResult; section: string }> {
+  const quick = options.quick ?? false;
+  const tmp = await Deno.makeTempDir({ prefix: "pedidos-bench-waits-" });
+  let result: ManyWaitsResult;
+  try {
+    result = await probeManyWaits({
+      ...(options.sizes ?? (quick ? QUICK_WAITS : {})),
+      dir: tmp,
+      root: options.daemonRoot,
+      log: options.log,
+      signal: options.signal,
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  const command = `deno task bench${quick ? " --quick" : ""} --only waits`;
+  const section = renderManyWaits(result, { date: new Date(), command, alone: true }).join("\n");
+  if (options.out) {
+    let previous = "";
+    try {
+      previous = await Deno.readTextFile(options.out);
+    } catch {
+      // a new file
+    }
+    await Deno.writeTextFile(options.out, replaceMarkedSection(previous, MANY_WAITS_MARK, section));
+  }
+  return { result, section };
 }

@@ -100,6 +100,8 @@ export interface DaemonOptions {
   maxConnections?: number;
   /** Capacity. @default {100000000: intake is never refused} */
   maxPedidos?: number;
+  /** `--process-ms`: how long each order holds a worker. @default {0} */
+  processMs?: number;
   /** The report's name. @default {`daemon --sync ${sync}`} */
   name?: string;
   /** The checkout whose `main.ts` runs (for before/after comparisons). @default {ROOT} */
@@ -119,10 +121,11 @@ async function settleDaemon(port: number, timeoutMs = 30_000): Promise<void> {
 
 /**
  * Starts `main.ts server` on 127.0.0.1, port 0, intake-ready: capacity
- * effectively unlimited (unless given), `--process-ms 0`, logs at `warn`.
+ * effectively unlimited (unless given), `--process-ms 0` (unless given), logs at `warn`.
  */
 export async function startDaemon(options: DaemonOptions): Promise<Target> {
   const { dir, sync, workers = 2, maxConnections = 1024, maxPedidos = 100_000_000 } = options;
+  const { processMs = 0 } = options;
   const root = options.root ?? ROOT;
   const process = await ServiceProcess.spawn(`daemon ${sync}`, Deno.execPath(), [
     ...runMain(root, dir),
@@ -133,7 +136,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Target> {
     `--sync=${sync}`,
     `--workers=${workers}`,
     `--max-pedidos=${maxPedidos}`,
-    "--process-ms=0",
+    `--process-ms=${processMs}`,
     `--max-connections=${maxConnections}`,
     "--idle-timeout-ms=3600000",
     "--drain-timeout-ms=2000",
