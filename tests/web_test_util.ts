@@ -187,7 +187,17 @@ export class FakeDaemon implements DaemonClient {
           };
         }
         pedido.estado = to;
-        if (to === "pendiente") pedido.detalle_error = null;
+        if (to === "pendiente") {
+          // §2.9: back to the queue, its attempt's fields cleared, `intentos` kept.
+          Object.assign(pedido, {
+            detalle_error: null,
+            resultado: null,
+            fecha_inicio: null,
+            fecha_fin: null,
+            worker: null,
+            duracion_ms: null,
+          });
+        }
         return { ok: true, pedido: structuredClone(pedido) };
       }
       default:

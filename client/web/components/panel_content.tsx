@@ -10,7 +10,7 @@ import type { Stats } from "../../../server/protocol/replies.ts";
 import type { Rejection } from "../live/rejection_log.ts";
 import { Counter } from "./counter.tsx";
 import { Problem } from "./problem.tsx";
-import { Timeline, type UnlistedWaiting } from "./timeline.tsx";
+import { type OrderPast, Timeline, type UnlistedWaiting } from "./timeline.tsx";
 
 /** Props of {@linkcode PanelContent}. */
 export interface PanelContentProps {
@@ -34,6 +34,8 @@ export interface PanelContentProps {
   cluster?: string | null;
   /** Orders waiting beyond `pedidos`, drawn as waiting (see {@linkcode Timeline}). @default {null} */
   waitingUnlisted?: UnlistedWaiting | null;
+  /** The past of the orders that have been back in the queue, by id: see {@linkcode OrderPast}. @default {none} */
+  pasts?: ReadonlyMap<number, OrderPast>;
 }
 
 function ms(value: number | null): string {
@@ -111,6 +113,7 @@ export function PanelContent(props: PanelContentProps) {
           now={props.now}
           rejections={props.rejections}
           waitingUnlisted={props.waitingUnlisted ?? null}
+          pasts={props.pasts ?? new Map()}
         />
       </div>
       <Legend cluster={cluster !== null} />

@@ -10,6 +10,11 @@
  * on different daemons, so they get lanes of their own ("Worker 1 · otro
  * nodo") rather than one drawn over the other.
  *
+ * An order that went back to the queue (a failed attempt waiting out its
+ * retry backoff, Reintentar after `error`) is drawn as it was seen
+ * ({@linkcode OrderPast}): waiting only while it was `pendiente`, its
+ * earlier attempts as failed bars.
+ *
  * @module
  */
 
@@ -37,6 +42,45 @@ export interface TimelineOptions {
    * all been waiting. @default {null}
    */
   waitingUnlisted?: UnlistedWaiting | null;
+  /** The past of the orders that have been back in the queue, by id. @default {none} */
+  pasts?: ReadonlyMap<number, OrderPast>;
+}
+
+/**
+ * An attempt of an order that its current copy no longer shows: the order
+ * went back to the queue after it (see {@linkcode OrderPast}).
+ */
+export interface PastAttempt {
+  /** Its number (the order's `intentos` while it ran). */
+  intento: number;
+  /** The worker that ran it. */
+  worker: number;
+  /** When it started, ms since the epoch. */
+  inicio: number;
+  /** When it ended (or was last seen running), ms since the epoch. */
+  fin: number;
+  /**
+   * Whether it was seen ending `error` (the order was then sent back by
+   * Reintentar); else it was seen going back to the queue from running (a
+   * failed attempt waiting out its retry backoff, or one cut short).
+   */
+  error: boolean;
+}
+
+/**
+ * What the Panel's snapshots saw of an order that has been back in the
+ * queue, which its current copy no longer says: its `fecha_inicio`,
+ * `fecha_fin` and `worker` are those of its last attempt, cleared while it
+ * waits again, and its `fecha_recibido` is when it first came.
+ */
+export interface OrderPast {
+  /** Its earlier attempts, drawn as failed bars. */
+  attempts: PastAttempt[];
+  /**
+   * When it waited, as seen (`to` Infinity: it waits still): drawn instead
+   * of a wait from `fecha_recibido` to its start.
+   */
+  waits: { from: number; to: number }[];
 }
 
 /** Orders waiting beyond the list: see {@linkcode TimelineOptions.waitingUnlisted}. */
@@ -68,11 +112,26 @@ function seconds(value: number | null): string {
   return value === null ? "—" : `${(value / 1000).toFixed(2)} s`;
 }
 
-/** A bar to place: its worker number and when it ran. */
-interface Run {
-  worker: number;
+/** A time span, ms since the epoch; `to` is Infinity while it goes on. */
+interface Interval {
   from: number;
   to: number;
+}
+
+/** A bar to place: its worker number and when it ran. */
+interface Run extends Interval {
+  worker: number;
+}
+
+/** One attempt of an order, drawn in its worker's lane. */
+interface Bar extends Run {
+  p: Pedido;
+  /** Its `data-id`: the order's id, and for an earlier attempt its number too (`7:1`). */
+  key: string;
+  /** Its CSS class: the state it shows. */
+  estado: string;
+  /** How it went, for its title. */
+  says: string;
 }
 
 /**
@@ -108,28 +167,64 @@ export function Timeline(props: TimelineOptions) {
   const { pedidos, now, windowMs = 60_000, rejections = [], waitingUnlisted = null } = props;
   const start = now - windowMs;
   const x = (t: number) => LEFT + (Math.min(Math.max(t, start), now) - start) / windowMs * PLOT;
-  // A wait or a run still going on ends at Infinity: it holds "now" too.
-  const spans = pedidos.map((p) => {
+  const pasts = props.pasts ?? new Map<number, OrderPast>();
+  // When orders waited and ran; a wait or a run still going on ends at
+  // Infinity: it holds "now" too.
+  const waits: Interval[] = [];
+  const runs: Interval[] = [];
+  const bars: Bar[] = [];
+  for (const p of pedidos) {
     const recibido = ms(p.fecha_recibido) ?? now;
     const inicio = ms(p.fecha_inicio);
     const fin = ms(p.fecha_fin);
-    const running = p.estado === "en proceso" || inicio !== null && fin !== null;
-    return {
-      p,
-      recibido,
-      // A cancelled order waited until it was cancelled (`fecha_fin`), never to "now".
-      waitEnd: p.estado === "pendiente"
-        ? Infinity
-        : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : Infinity),
-      inicio: running ? inicio : null,
-      runEnd: p.estado === "en proceso" ? Infinity : fin ?? Infinity,
-    };
-  });
-  const bars = spans.filter((s) => s.inicio !== null && s.p.worker !== null && s.runEnd >= start);
-  const workers = Math.max(props.workers, ...pedidos.map((p) => p.worker ?? 0));
-  const lanes = packLanes(
-    bars.map((s) => ({ worker: s.p.worker!, from: s.inicio!, to: s.runEnd })),
+    const past = pasts.get(p.id);
+    if (past !== undefined) waits.push(...past.waits);
+    else {
+      waits.push({
+        from: recibido,
+        // A cancelled order waited until it was cancelled (`fecha_fin`), never to "now".
+        to: p.estado === "pendiente"
+          ? Infinity
+          : inicio ?? fin ?? (p.estado === "cancelado" ? recibido : Infinity),
+      });
+    }
+    if (inicio !== null && (p.estado === "en proceso" || fin !== null)) {
+      const to = p.estado === "en proceso" ? Infinity : fin ?? Infinity;
+      runs.push({ from: inicio, to });
+      const duracion = p.estado === "en proceso" ? now - inicio : p.duracion_ms;
+      if (p.worker !== null) {
+        bars.push({
+          p,
+          key: String(p.id),
+          worker: p.worker,
+          from: inicio,
+          to,
+          estado: estadoClass(p.estado),
+          says: `${p.estado} · ${seconds(duracion)}`,
+        });
+      }
+    }
+    for (const attempt of past?.attempts ?? []) {
+      runs.push({ from: attempt.inicio, to: attempt.fin });
+      const ended = attempt.error ? "error" : "sin terminar, volvió a la cola";
+      bars.push({
+        p,
+        key: `${p.id}:${attempt.intento}`,
+        worker: attempt.worker,
+        from: attempt.inicio,
+        to: attempt.fin,
+        estado: estadoClass("error"),
+        says: `intento ${attempt.intento}: ${ended} · ${seconds(attempt.fin - attempt.inicio)}`,
+      });
+    }
+  }
+  const shown = bars.filter((bar) => bar.to >= start);
+  const workers = Math.max(
+    props.workers,
+    ...pedidos.map((p) => p.worker ?? 0),
+    ...shown.map((bar) => bar.worker),
   );
+  const lanes = packLanes(shown);
   const rows = Array.from({ length: workers }, (_, w) => lanes.extra.get(w + 1) ?? 1);
   // The first lane of each worker number, then its extra ones, in worker order.
   const firstLane = rows.map((_, w) => rows.slice(0, w).reduce((a, b) => a + b, 0));
@@ -143,10 +238,8 @@ export function Timeline(props: TimelineOptions) {
     const t = i === SAMPLES ? now : start + windowMs * i / SAMPLES;
     let w = waitingUnlisted !== null && waitingUnlisted.since <= t ? waitingUnlisted.count : 0;
     let r = 0;
-    for (const s of spans) {
-      if (s.recibido <= t && t < s.waitEnd) w++;
-      if (s.inicio !== null && s.inicio <= t && t < s.runEnd) r++;
-    }
+    for (const wait of waits) if (wait.from <= t && t < wait.to) w++;
+    for (const run of runs) if (run.from <= t && t < run.to) r++;
     waiting.push(w);
     running.push(r);
   }
@@ -218,32 +311,29 @@ export function Timeline(props: TimelineOptions) {
           );
         })
       )}
-      {bars.map(
-        (s, i) => {
-          const lane = firstLane[s.p.worker! - 1]! + lanes.of[i]!;
-          const top = LANE_TOP + lane * (LANE_HEIGHT + LANE_GAP);
-          const x1 = x(s.inicio!);
-          const width = Math.max(2, x(s.runEnd) - x1);
-          const duracion = s.p.estado === "en proceso" ? now - s.inicio! : s.p.duracion_ms;
-          return (
-            <g class={`tl-bar ${estadoClass(s.p.estado)}`} data-id={s.p.id}>
-              <rect
-                x={x1.toFixed(1)}
-                y={top + 2}
-                width={width.toFixed(1)}
-                height={LANE_HEIGHT - 4}
-                rx="3"
-              />
-              {width > 40 && (
-                <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{s.p.id}</text>
-              )}
-              <title>
-                Pedido #{s.p.id} · {isolate(s.p.cliente)} · {s.p.estado} · {seconds(duracion)}
-              </title>
-            </g>
-          );
-        },
-      )}
+      {shown.map((bar, i) => {
+        const lane = firstLane[bar.worker - 1]! + lanes.of[i]!;
+        const top = LANE_TOP + lane * (LANE_HEIGHT + LANE_GAP);
+        const x1 = x(bar.from);
+        const width = Math.max(2, x(bar.to) - x1);
+        return (
+          <g class={`tl-bar ${bar.estado}`} data-id={bar.key}>
+            <rect
+              x={x1.toFixed(1)}
+              y={top + 2}
+              width={width.toFixed(1)}
+              height={LANE_HEIGHT - 4}
+              rx="3"
+            />
+            {width > 40 && (
+              <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{bar.p.id}</text>
+            )}
+            <title>
+              Pedido #{bar.p.id} · {isolate(bar.p.cliente)} · {bar.says}
+            </title>
+          </g>
+        );
+      })}
       {ticks.map((t) => {
         const tx = LEFT + (windowMs - t) / windowMs * PLOT;
         return (

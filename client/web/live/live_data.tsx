@@ -18,6 +18,7 @@ import { refusal } from "../forms.ts";
 import { LiveFeed } from "./live_feed.ts";
 import { liveStream } from "./live_stream.ts";
 import { RejectionLog } from "./rejection_log.ts";
+import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
 
@@ -80,6 +81,7 @@ export class LiveData {
   readonly #feeds = new Map<string, LiveFeed>();
   readonly #closing = new AbortController();
   readonly #rejections: RejectionLog;
+  readonly #history: OrderHistory;
   /** What became of the actions asked from the Pedidos page, shown in their rows. */
   readonly notes: ActionNotes;
   readonly #maxStreams: number;
@@ -93,6 +95,7 @@ export class LiveData {
   constructor(options: LiveDataOptions) {
     this.#options = options;
     this.#rejections = new RejectionLog(options.timelineMs);
+    this.#history = new OrderHistory({ spanMs: options.timelineMs });
     this.notes = new ActionNotes({ now: options.now });
     this.#maxStreams = options.maxStreams ?? 256;
     this.#maxPerSession = options.maxStreamsPerSession ?? 4;
@@ -125,6 +128,11 @@ export class LiveData {
    * since the oldest of them listed was received (ids grow with time: the
    * unlisted ones came before it): the waiting band says at "now" what the
    * "en espera" counter says.
+   *
+   * An order back in the queue (a retry after a failed attempt, Reintentar)
+   * has lost its attempt's times: each snapshot is kept in an
+   * {@linkcode OrderHistory}, which tells the timeline when it ran and when
+   * it waited, as seen.
    */
   async panel(token: string): Promise<PanelContentProps> {
     const { ask, now, timelineMs } = this.#options;
@@ -168,6 +176,7 @@ export class LiveData {
       now: at,
       rejections,
       cluster,
+      pasts: this.#history.observe(at, pedidos),
       waitingUnlisted: unlistedWaiting(
         waitingReply?.ok ? waitingReply.pedidos : [],
         pedidos,
