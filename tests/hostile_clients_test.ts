@@ -198,7 +198,7 @@ Deno.test("hostile: --max-reply-bytes below one order of --max-request-bytes is 
 });
 
 testWith("read", "write")(
-  "hostile: ESTADO esperar waits beyond the per-connection bound are held until one ends (pipelining goes on); beyond the total they get queue_full; waits end with the order",
+  "hostile: ESTADO esperar waits beyond the per-connection bound are held until one ends (pipelining goes on); beyond the total they get queue_full, but one with timeout_ms 0 (no wait) is answered; waits end with the order",
   async () => {
     await using dir = await tempDir();
     await using daemon = await startInProcess({
@@ -229,6 +229,12 @@ testWith("read", "write")(
     assert.match(String(refused?.mensaje), /esperas abiertas en el servidor \(máximo 3\)/);
     await c.write(`{"op":"ESTADO","id":${id}}\n`);
     assert.equal((await c.readLine())?.ok, true, "a read without esperar is still answered");
+    // timeout_ms 0 waits for nothing: the state now, as a timed-out wait.
+    await c.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":0}\n`);
+    const now = await c.readLine();
+    assert.equal(now?.ok, true, JSON.stringify(now));
+    assert.equal(now?.timeout, true);
+    assert.equal((now?.pedido as { estado: string }).estado, "pendiente");
     // The order ends (cancelled): every wait on it is answered at once.
     assert.equal((await client.request({ op: "CANCELAR", id })).ok, true);
     for (let i = 0; i < 2; i++) {

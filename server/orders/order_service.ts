@@ -272,7 +272,10 @@ export class OrderService {
       if (pedido === null) throw down;
       return { ok: true, pedido, timeout: true };
     }
-    using _admitted = this.#waiters.admit(options.client);
+    // `timeout_ms` 0 waits for nothing: it is answered with the state now
+    // (read again at its turn), and counts against no bound of waits.
+    const waits = options.timeoutMs === undefined || options.timeoutMs > 0;
+    using _admitted = waits ? this.#waiters.admit(options.client) : undefined;
     using _held = this.#waited.hold(id);
     if (pedido !== null) pedido = this.#waited.share(pedido);
     const deadline = performance.now() + (options.timeoutMs ?? 30_000);
