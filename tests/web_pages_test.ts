@@ -230,3 +230,26 @@ Deno.test("gateway: behind a queue longer than the Panel's list, its worker lane
   );
   assert.deepEqual(bars.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
 });
+
+Deno.test("gateway: the Panel's counter tiles fit a capacity of 6 digits, even at their narrowest", async () => {
+  using gw = fakeGateway();
+  gw.daemon.operators.add("ana");
+  const browser = gw.browser();
+  await signIn(browser);
+  gw.daemon.stats = { ...gw.daemon.stats, capacidad: 999_999, libres: 999_999 };
+  const panel = await browser.get("/panel");
+  assert.match(panel.text, /<span class="value">999999<\/span><span class="label">capacidad</);
+  const css = (await browser.get("/static/app.css")).text;
+  const rem = (pattern: RegExp) => Number(pattern.exec(css)?.[1]) * 16;
+  // The narrowest tile: its grid column's minimum, less its padding and border.
+  const column = rem(/\.counters \{[^}]*minmax\(([\d.]+)rem/);
+  const padding = rem(/\.counter \{[^}]*padding: [\d.]+rem ([\d.]+)rem/);
+  const room = column - 2 * padding - 2;
+  // Six digits in DejaVu Sans Bold (0.696 em each), the widest of the usual sans-serifs.
+  const size = rem(/\.counter \.value \{[^}]*font-size: ([\d.]+)rem/);
+  const needed = 6 * 0.696 * size;
+  assert.ok(
+    needed <= room,
+    `six digits take ${needed.toFixed(1)} px; a tile has ${room.toFixed(1)}`,
+  );
+});

@@ -101,8 +101,9 @@ button.reintentar { background: #b45309; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .skip { position: absolute; left: .5rem; top: -3rem; background: #fff; color: var(--accent); padding: .4rem .7rem; border-radius: 6px; z-index: 1; }
 .skip:focus { top: .5rem; }
-.counters { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fill, minmax(5.6rem, 1fr)); margin-bottom: .5rem; }
-.counter { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .65rem; }
+/* A tile holds six digits of the widest usual font (DejaVu Sans Bold); a longer value wraps inside it. */
+.counters { display: grid; gap: .6rem; grid-template-columns: repeat(auto-fill, minmax(7.2rem, 1fr)); margin-bottom: .5rem; }
+.counter { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .65rem; overflow-wrap: anywhere; }
 .counter .value { display: block; font-size: 1.3rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 .counter .label { color: var(--muted); font-size: .8rem; }
 .counter.wait .value { color: #b45309; } .counter.run .value { color: #1d4ed8; }

@@ -92,9 +92,14 @@ export interface UnlistedWaiting {
 }
 
 const WIDTH = 1000;
-const LEFT = 92;
+/** The narrowest gutter left of the plot, for the labels. */
+const MIN_LEFT = 92;
 const RIGHT = 12;
-const PLOT = WIDTH - LEFT - RIGHT;
+/** The labels' font size in the drawing's units (`svg.timeline` in the stylesheet). */
+const LABEL_PX = 12;
+/** Room between a label's end and the plot, and before its start. */
+const LABEL_GAP = 6;
+const LABEL_MARGIN = 4;
 const QUEUE_TOP = 24;
 const QUEUE_HEIGHT = 96;
 const LANE_TOP = QUEUE_TOP + QUEUE_HEIGHT + 26;
@@ -106,6 +111,23 @@ function ms(iso: string | null): number | null {
   if (iso === null) return null;
   const value = Date.parse(iso);
   return Number.isNaN(value) ? null : value;
+}
+
+/**
+ * How wide a label may be drawn, in em: each character at most as wide as
+ * in DejaVu Sans, the sans-serif of a Linux without other fonts and the
+ * widest of the usual ones (digits 0.636 em; Arial's 0.556).
+ */
+function labelEm(text: string): number {
+  let em = 0;
+  for (const ch of text) {
+    if (/[fijlrt .,:;·'!|]/.test(ch)) em += 0.42;
+    else if (/[mwMW]/.test(ch)) em += 1;
+    else if (/[A-Z]/.test(ch)) em += 0.8;
+    else if (/[a-z0-9]/.test(ch)) em += 0.64;
+    else em += 1;
+  }
+  return em;
 }
 
 function seconds(value: number | null): string {
@@ -166,7 +188,6 @@ function packLanes(runs: Run[]): { of: number[]; extra: Map<number, number> } {
 export function Timeline(props: TimelineOptions) {
   const { pedidos, now, windowMs = 60_000, rejections = [], waitingUnlisted = null } = props;
   const start = now - windowMs;
-  const x = (t: number) => LEFT + (Math.min(Math.max(t, start), now) - start) / windowMs * PLOT;
   const pasts = props.pasts ?? new Map<number, OrderPast>();
   // When orders waited and ran; a wait or a run still going on ends at
   // Infinity: it holds "now" too.
@@ -229,6 +250,18 @@ export function Timeline(props: TimelineOptions) {
   // The first lane of each worker number, then its extra ones, in worker order.
   const firstLane = rows.map((_, w) => rows.slice(0, w).reduce((a, b) => a + b, 0));
   const laneCount = rows.reduce((a, b) => a + b, 0);
+  // The gutter is as wide as its longest label (a capacity of many digits,
+  // a cluster's "otro nodo" lanes), so that none is cut at the left edge.
+  const capacityLabel = `capacidad ${props.capacidad}`;
+  const laneLabel = (worker: number, sub: number) =>
+    `Worker ${worker}${sub > 0 ? "· otro nodo" : ""}`;
+  const labels = [capacityLabel, ...rows.map((count, w) => laneLabel(w + 1, count - 1))];
+  const left = Math.max(
+    MIN_LEFT,
+    Math.ceil(Math.max(...labels.map(labelEm)) * LABEL_PX) + LABEL_GAP + LABEL_MARGIN,
+  );
+  const plot = WIDTH - left - RIGHT;
+  const x = (t: number) => left + (Math.min(Math.max(t, start), now) - start) / windowMs * plot;
 
   // Slots in use over time, sampled at the end of each step, so that the
   // last step is "now", as the counters: waiting stacked on running.
@@ -248,14 +281,14 @@ export function Timeline(props: TimelineOptions) {
   const step = (top: number[], bottom: number[]) => {
     const pts: string[] = [];
     top.forEach((n, i) => {
-      const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
-      const nx = (LEFT + PLOT * (i + 1) / SAMPLES).toFixed(1);
+      const px = (left + plot * i / SAMPLES).toFixed(1);
+      const nx = (left + plot * (i + 1) / SAMPLES).toFixed(1);
       pts.push(`${px},${y(n).toFixed(1)}`, `${nx},${y(n).toFixed(1)}`);
     });
     const back: string[] = [];
     for (let i = bottom.length - 1; i >= 0; i--) {
-      const px = (LEFT + PLOT * i / SAMPLES).toFixed(1);
-      const nx = (LEFT + PLOT * (i + 1) / SAMPLES).toFixed(1);
+      const px = (left + plot * i / SAMPLES).toFixed(1);
+      const nx = (left + plot * (i + 1) / SAMPLES).toFixed(1);
       back.push(`${nx},${y(bottom[i]!).toFixed(1)}`, `${px},${y(bottom[i]!).toFixed(1)}`);
     }
     return `M${pts.join("L")}L${back.join("L")}Z`;
@@ -272,23 +305,35 @@ export function Timeline(props: TimelineOptions) {
       role="img"
       aria-label={`Línea de tiempo de los últimos ${windowMs / 1000} segundos`}
     >
-      <text class="tl-title" x={LEFT} y={QUEUE_TOP - 10}>
+      <text class="tl-title" x={left} y={QUEUE_TOP - 10}>
         Lugares ocupados (en espera sobre en proceso)
       </text>
-      <rect class="tl-bg" x={LEFT} y={QUEUE_TOP} width={PLOT} height={QUEUE_HEIGHT} />
+      <rect class="tl-bg" x={left} y={QUEUE_TOP} width={plot} height={QUEUE_HEIGHT} />
       <path class="tl-run" d={step(running, zeros)} />
       <path class="tl-wait" d={step(stacked, running)} />
       <line
         class="tl-cap"
-        x1={LEFT}
-        x2={LEFT + PLOT}
+        x1={left}
+        x2={left + plot}
         y1={y(props.capacidad)}
         y2={y(props.capacidad)}
       />
-      <text class="tl-label" x={LEFT - 6} y={y(props.capacidad) + 4} text-anchor="end">
-        capacidad {props.capacidad}
+      <text
+        class="tl-label"
+        x={left - LABEL_GAP}
+        y={y(props.capacidad) + 4}
+        text-anchor="end"
+      >
+        {capacityLabel}
       </text>
-      <text class="tl-label" x={LEFT - 6} y={QUEUE_TOP + QUEUE_HEIGHT} text-anchor="end">0</text>
+      <text
+        class="tl-label"
+        x={left - LABEL_GAP}
+        y={QUEUE_TOP + QUEUE_HEIGHT}
+        text-anchor="end"
+      >
+        0
+      </text>
       {rejections.filter((r) => r.at > start && r.at <= now).map((r) => (
         <path
           class="tl-reject"
@@ -302,8 +347,13 @@ export function Timeline(props: TimelineOptions) {
           const top = LANE_TOP + (firstLane[w]! + sub) * (LANE_HEIGHT + LANE_GAP);
           return (
             <g class="tl-lane">
-              <rect class="tl-bg" x={LEFT} y={top} width={PLOT} height={LANE_HEIGHT} />
-              <text class="tl-label" x={LEFT - 6} y={top + LANE_HEIGHT / 2 + 4} text-anchor="end">
+              <rect class="tl-bg" x={left} y={top} width={plot} height={LANE_HEIGHT} />
+              <text
+                class="tl-label"
+                x={left - LABEL_GAP}
+                y={top + LANE_HEIGHT / 2 + 4}
+                text-anchor="end"
+              >
                 Worker {w + 1}
                 {sub > 0 && <tspan class="tl-node">· otro nodo</tspan>}
               </text>
@@ -335,7 +385,7 @@ export function Timeline(props: TimelineOptions) {
         );
       })}
       {ticks.map((t) => {
-        const tx = LEFT + (windowMs - t) / windowMs * PLOT;
+        const tx = left + (windowMs - t) / windowMs * plot;
         return (
           <text
             class="tl-tick"

@@ -163,3 +163,62 @@ Deno.test("Timeline counts the orders waiting beyond its list as waiting since t
   const alone = svg(listed);
   assert.equal(atNow(alone, "tl-wait"), 1);
 });
+
+/**
+ * Advance widths (em) of DejaVu Sans, the sans-serif of a Linux without
+ * other fonts and the widest of the usual ones (digits 0.636 em; Arial's
+ * are 0.556): a label that fits in it fits in the others.
+ */
+const DEJAVU_SANS: Record<string, number> = {
+  ..."0123456789".split("").reduce((o, d) => ({ ...o, [d]: 0.636 }), {}),
+  c: 0.55,
+  a: 0.613,
+  p: 0.635,
+  i: 0.278,
+  d: 0.635,
+  " ": 0.318,
+  W: 0.989,
+  o: 0.612,
+  r: 0.411,
+  k: 0.579,
+  e: 0.615,
+  "·": 0.318,
+  t: 0.392,
+  n: 0.634,
+};
+
+/** Where each left-hand label of the chart starts, drawn in DejaVu Sans at the stylesheet's 12px. */
+function labelStarts(out: string): { text: string; left: number }[] {
+  return [
+    ...out.matchAll(/<text class="tl-label" x="([\d.]+)"[^>]*text-anchor="end">(.*?)<\/text>/g),
+  ]
+    .map(([, x, inner]) => {
+      const text = inner!.replace(/<[^>]*>/g, "");
+      const em = [...text].reduce((sum, ch) => sum + (DEJAVU_SANS[ch] ?? 1), 0);
+      return { text, left: Number(x) - em * 12 };
+    });
+}
+
+Deno.test("Timeline keeps its capacity label whole inside the drawing, up to a capacity of 6 digits and more", () => {
+  for (const capacidad of [6, 1000, 100_000, 999_999, 123_456_789]) {
+    const out = String(<Timeline pedidos={[]} workers={3} capacidad={capacidad} now={NOW} />);
+    const label = labelStarts(out).find((l) => l.text.startsWith("capacidad"));
+    assert.equal(label?.text, `capacidad ${capacidad}`);
+    assert.ok(label!.left >= 0, `"${label!.text}" starts at x=${label!.left.toFixed(1)}`);
+    // The plot still spans from the gutter to the right edge: a bar is where its time says.
+    const ahora = Number(/class="tl-tick" x="([\d.]+)"[^>]*>ahora</.exec(out)![1]);
+    assert.ok(Math.abs(ahora - 988) < 0.1);
+  }
+});
+
+Deno.test("Timeline keeps every lane label whole, a cluster's 'otro nodo' ones too", () => {
+  const out = svg([
+    pedido(1, { estado: "listo", worker: 1, fecha_inicio: at(20), fecha_fin: at(10) }),
+    pedido(2, { estado: "listo", worker: 1, fecha_inicio: at(15), fecha_fin: at(5) }),
+  ]);
+  const labels = labelStarts(out);
+  assert.ok(labels.some((l) => l.text === "Worker 1· otro nodo"), JSON.stringify(labels));
+  for (const label of labels) {
+    assert.ok(label.left >= 0, `"${label.text}" starts at x=${label.left.toFixed(1)}`);
+  }
+});
