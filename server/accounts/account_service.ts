@@ -102,7 +102,7 @@ export class AccountService {
     from: { peer?: string | undefined } = {},
   ): Promise<LoginReply> {
     const user = await this.#store.findUser(usuario);
-    const stored = user?.hash ?? await busyAsQueueFull(this.#hasher.dummyHash());
+    const stored = user?.hash ?? this.#hasher.dummyHash();
     const matches = await busyAsQueueFull(this.#hasher.verify(password.reveal(), stored));
     if (user === null || !matches) {
       // No name: people type passwords there. The address, to trace guessing.

@@ -158,7 +158,6 @@ testWith("read", "write")(
       hasher: new PasswordHasher({ params: FAST, scrypt: counting }),
     });
     await accounts.register(creds("ana"));
-    await refusal(accounts.login(creds("nadie"))); // the dummy hash is made on first use
     const refusals: Record<string, string[]> = {};
     for (const usuario of ["nadie", "ana"]) {
       derivations.length = 0;
@@ -167,7 +166,11 @@ testWith("read", "write")(
       refusals[usuario] = [...derivations];
     }
     assert.equal(refusals.ana?.length, 1, "a wrong password costs one derivation");
-    assert.deepEqual(refusals.nadie, refusals.ana, "an unknown name costs the same one");
+    assert.deepEqual(
+      refusals.nadie,
+      refusals.ana,
+      "an unknown name costs the same one, the first too",
+    );
   },
 );
 

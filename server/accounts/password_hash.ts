@@ -86,7 +86,7 @@ export class PasswordHasher {
   #running = 0;
   readonly #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
   #stopped = false;
-  #dummy: Promise<string> | null = null;
+  #dummy: string | null = null;
 
   constructor(options: PasswordHasherOptions = {}) {
     this.#params = { ...(options.params ?? DEFAULT_SCRYPT) };
@@ -101,10 +101,9 @@ export class PasswordHasher {
    * @param password The password in clear; never stored or logged.
    */
   async hash(password: string): Promise<string> {
-    const { ln, r, p } = this.#params;
     const salt = randomBytes(SALT_BYTES);
     const key = await this.#derive(password, salt, this.#params, HASH_BYTES);
-    return `$scrypt$ln=${ln},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
+    return phc(this.#params, salt, key);
   }
 
   /**
@@ -114,7 +113,7 @@ export class PasswordHasher {
   async verify(password: string, stored: string): Promise<boolean> {
     const match = PHC_REGEXP.exec(stored);
     if (match === null) {
-      await this.verify(password, await this.dummyHash());
+      await this.verify(password, this.dummyHash());
       return false;
     }
     const [, ln, r, p, salt, expected] = match;
@@ -125,15 +124,15 @@ export class PasswordHasher {
   }
 
   /**
-   * A hash of a random password with the current cost, made once. Checking
-   * a password against it costs what a real check costs and always fails:
-   * LOGIN uses it for unknown names so they take as long as wrong passwords.
+   * A hash of no password with the current cost: a random salt and a random
+   * key, made once and at no cost (no derivation), so that the first LOGIN
+   * of an unknown name takes no longer than the next. Checking a password
+   * against it costs what a real check costs and always fails (a key would
+   * have to match 32 random bytes): LOGIN uses it for unknown names so they
+   * take as long as wrong passwords.
    */
-  dummyHash(): Promise<string> {
-    return this.#dummy ??= this.hash(randomBytes(32).toString("base64")).catch((error) => {
-      this.#dummy = null; // refused (busy): made by a later call
-      throw error;
-    });
+  dummyHash(): string {
+    return this.#dummy ??= phc(this.#params, randomBytes(SALT_BYTES), randomBytes(HASH_BYTES));
   }
 
   async #derive(
@@ -188,6 +187,11 @@ export class PasswordHasher {
     if (next) next.resolve(); // the slot passes straight to the next waiter
     else this.#running--;
   }
+}
+
+/** The PHC string of a scrypt hash: `$scrypt$ln=…,r=…,p=…$<salt>$<key>`. */
+function phc({ ln, r, p }: ScryptParams, salt: Uint8Array, key: Uint8Array): string {
+  return `$scrypt$ln=${ln},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
 }
 
 function b64(bytes: Uint8Array): string {

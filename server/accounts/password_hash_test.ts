@@ -31,11 +31,17 @@ Deno.test("PasswordHasher.verify() is false for a malformed stored hash", async 
   }
 });
 
-Deno.test("PasswordHasher.dummyHash() is made once and matches no password", async () => {
-  const hasher = new PasswordHasher({ params: FAST });
-  const dummy = await hasher.dummyHash();
-  assert.equal(await hasher.dummyHash(), dummy);
-  assert.match(dummy, /^\$scrypt\$ln=10,/);
+Deno.test("PasswordHasher.dummyHash() is made once, with no derivation, and matches no password", async () => {
+  let derivations = 0;
+  const counting = ((...args: Parameters<typeof scrypt>) => {
+    derivations++;
+    (scrypt as (...a: unknown[]) => void)(...args);
+  }) as typeof scrypt;
+  const hasher = new PasswordHasher({ params: FAST, scrypt: counting });
+  const dummy = hasher.dummyHash();
+  assert.equal(hasher.dummyHash(), dummy);
+  assert.equal(derivations, 0);
+  assert.match(dummy, /^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
   assert.equal(await hasher.verify("s3cret-pass", dummy), false);
 });
 
