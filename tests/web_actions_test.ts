@@ -128,7 +128,7 @@ Deno.test("gateway: row actions need the session's CSRF token, a signed-in user,
   assert.equal(forged.status, 403);
   const crossSite = await browser.post("/pedidos/1/cancelar", {}, { origin: "http://evil.test" });
   assert.equal(crossSite.status, 403);
-  for (const id of ["0", "abc", "1.5", "-1", "99999999999999999"]) {
+  for (const id of ["0", "abc", "1.5", "-1", "1e3", "01", "99999999999999999"]) {
     assert.equal((await browser.post(`/pedidos/${id}/cancelar`, {})).status, 404, id);
   }
   assert.deepEqual(gw.daemon.sent("CANCELAR"), [], "nothing reached the daemon");
@@ -138,6 +138,41 @@ Deno.test("gateway: row actions need the session's CSRF token, a signed-in user,
   assert.equal(anonymous.status, 303);
   assert.equal(anonymous.location, "/login?next=%2Fpedidos");
   assert.deepEqual(gw.daemon.sent("CANCELAR"), []);
+});
+
+Deno.test("gateway: row actions take every id the daemon gives, up to 2^53 − 1 (16 digits)", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  for (const id of [1_000_000_000_000_000, Number.MAX_SAFE_INTEGER]) {
+    gw.daemon.addPedido({ id, estado: "pendiente" });
+    const page = await browser.get("/pedidos");
+    assert.match(row(page.text, id), new RegExp(`action="/pedidos/${id}/cancelar"`));
+    const sent = await browser.post(`/pedidos/${id}/cancelar`, {});
+    assert.deepEqual([sent.status, sent.location], [303, "/pedidos"], String(id));
+    assert.match(row((await browser.get("/pedidos")).text, id), /data-estado="cancelado"/);
+  }
+  assert.deepEqual(
+    gw.daemon.sent("CANCELAR").map((r) => r.id),
+    [1_000_000_000_000_000, Number.MAX_SAFE_INTEGER],
+  );
+});
+
+Deno.test("gateway: a row action's id past 2^53 − 1 gets a 404 page that says so, and reaches no daemon", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  await browser.get("/pedidos");
+  // 2^53 and past it: as numbers they would read as another id (…993 reads as …992).
+  for (const id of ["9007199254740992", "9007199254740993", "9999999999999999"]) {
+    for (const action of ["cancelar", "reintentar"]) {
+      const refused = await browser.post(`/pedidos/${id}/${action}`, {});
+      assert.equal(refused.status, 404, id);
+      assert.match(refused.text, /<h1[^>]*>Pedido no encontrado<\/h1>/);
+      assert.match(refused.text, /los ids van de 1 a 9007199254740991/);
+    }
+  }
+  assert.deepEqual([...gw.daemon.sent("CANCELAR"), ...gw.daemon.sent("REINTENTAR")], []);
 });
 
 Deno.test("gateway: the live snapshots carry the row actions without any CSRF token", async () => {

@@ -28,6 +28,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { field, parseProductos, refusal, statusFor } from "../forms.ts";
 import { signedIn } from "../middleware/signed_in.ts";
 import { type OrderForm, PedidosPage } from "../pages/pedidos_page.tsx";
+import { MessagePage } from "../pages/message_page.tsx";
 import type { GatewayContext, GatewayEnv } from "../responses.tsx";
 import type { RouteDeps } from "../route_deps.ts";
 import type { ActionNote } from "../live/action_notes.ts";
@@ -49,8 +50,20 @@ const ACCEPTED: Refused = { error: null, campo: null, problem: null };
 /** The longest `clave` the protocol takes. */
 const MAX_CLAVE = 128;
 
-/** An order id in a path: a positive whole number. */
-const ID_REGEXP = /^[1-9]\d{0,14}$/;
+/**
+ * An order id in a path, as the daemon takes one (§2.2; `found()` in
+ * `server/protocol/parse_request.ts`): a whole number from 1 to 2^53 − 1
+ * (16 digits), written plainly: no sign, no leading zero, no exponent.
+ *
+ * @returns The id; `"too_large"` for digits past 2^53 − 1 (as a number
+ * they would read as another id: …993 as …992); null for anything else.
+ */
+function orderId(text: string): number | "too_large" | null {
+  if (!/^[1-9]\d*$/.test(text)) return null;
+  if (text.length > 16) return "too_large";
+  const id = Number(text);
+  return Number.isSafeInteger(id) ? id : "too_large";
+}
 
 /** The row actions: the path, the operation, and what a success says. */
 const ACTIONS = {
@@ -163,9 +176,21 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
 
   for (const [path, action] of Object.entries(ACTIONS)) {
     app.post(`/:id/${path}`, async (c) => {
-      const text = c.req.param("id");
-      if (!ID_REGEXP.test(text)) return c.notFound();
-      const id = Number(text);
+      const id = orderId(c.req.param("id"));
+      if (id === null) return c.notFound();
+      if (id === "too_large") {
+        // No order has it: nothing to ask the daemon.
+        return respond.page(
+          c,
+          { title: "Pedido no encontrado", nav: "pedidos" },
+          <MessagePage
+            title="Pedido no encontrado"
+            text={`No existe ese pedido: los ids van de 1 a ${Number.MAX_SAFE_INTEGER}.`}
+            back="/pedidos"
+          />,
+          404,
+        );
+      }
       const session = c.get("session")!;
       const reply = await ask({ op: action.op, id, token: session.token });
       const ended = respond.ifSessionEnded(c);
