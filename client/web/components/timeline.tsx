@@ -254,7 +254,7 @@ export function Timeline(props: TimelineOptions) {
   // a cluster's "otro nodo" lanes), so that none is cut at the left edge.
   const capacityLabel = `capacidad ${props.capacidad}`;
   const laneLabel = (worker: number, sub: number) =>
-    `Worker ${worker}${sub > 0 ? "· otro nodo" : ""}`;
+    `Worker ${worker}${sub > 0 ? " · otro nodo" : ""}`;
   const labels = [capacityLabel, ...rows.map((count, w) => laneLabel(w + 1, count - 1))];
   const left = Math.max(
     MIN_LEFT,
@@ -355,7 +355,7 @@ export function Timeline(props: TimelineOptions) {
                 text-anchor="end"
               >
                 Worker {w + 1}
-                {sub > 0 && <tspan class="tl-node">· otro nodo</tspan>}
+                {sub > 0 && <tspan class="tl-node">{" · otro nodo"}</tspan>}
               </text>
             </g>
           );

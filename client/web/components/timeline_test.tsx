@@ -119,7 +119,7 @@ Deno.test("Timeline of two daemons' orders draws a worker 1 bar of each in lanes
   assert.notEqual(top(1), top(2), "two bars at once are not drawn one over the other");
   assert.equal(top(3), top(1), "a later one takes the first lane free again");
   assert.equal(out.match(/>Worker 1</g)?.length, 2, "worker 1 has two lanes");
-  assert.equal(out.match(/· otro nodo/g)?.length, 1);
+  assert.equal(out.match(/Worker 1<tspan class="tl-node"> · otro nodo/g)?.length, 1, out);
   assert.equal(out.match(/>Worker \d</g)?.length, 4, "and workers 2 and 3 one each");
 });
 
@@ -217,7 +217,7 @@ Deno.test("Timeline keeps every lane label whole, a cluster's 'otro nodo' ones t
     pedido(2, { estado: "listo", worker: 1, fecha_inicio: at(15), fecha_fin: at(5) }),
   ]);
   const labels = labelStarts(out);
-  assert.ok(labels.some((l) => l.text === "Worker 1· otro nodo"), JSON.stringify(labels));
+  assert.ok(labels.some((l) => l.text === "Worker 1 · otro nodo"), JSON.stringify(labels));
   for (const label of labels) {
     assert.ok(label.left >= 0, `"${label.text}" starts at x=${label.left.toFixed(1)}`);
   }
