@@ -197,6 +197,9 @@ export class FakeDaemon implements DaemonClient {
             worker: null,
             duracion_ms: null,
           });
+        } else {
+          // §2.8: cancelled now.
+          pedido.fecha_fin = new Date().toISOString();
         }
         return { ok: true, pedido: structuredClone(pedido) };
       }
