@@ -2,7 +2,8 @@
  * CANCELAR (§2.8) and REINTENTAR (§2.9) through the wire.
  */
 import assert from "node:assert/strict";
-import { rawConnect, startInProcess, startSubprocess, tempDir } from "./test_util.ts";
+import { DatabaseSync } from "node:sqlite";
+import { rawConnect, startInProcess, startSubprocess, tempDir, waitUntil } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 import { freshDatabase, pgTest } from "./postgres_util.ts";
 
@@ -241,3 +242,67 @@ pgTest({
     await retriedGoesLast(db.url);
   },
 });
+
+testWith("read", "write", "run", "env")(
+  "a REINTENTAR'd order keeps its place at the end of the queue through a kill -9 and a restart (SQLite): the orders stored before the retry run first",
+  async () => {
+    await using dir = await tempDir();
+    const args = [
+      "--workers",
+      "1",
+      "--max-pedidos",
+      "10",
+      "--processor",
+      SCRIPTED,
+      "--max-intentos",
+      "1",
+      "--db",
+      "p.db",
+    ];
+    const ids: Record<string, number> = {};
+    {
+      await using daemon = await startSubprocess(dir.path, args);
+      await using conn = await rawConnect(daemon.port);
+      const send = async (name: string, cliente: string) => {
+        await conn.write(order(cliente));
+        const reply = await conn.readLine();
+        assert.equal(reply?.ok, true, JSON.stringify(reply));
+        ids[name] = reply?.id as number;
+      };
+      await send("A", "wait-20-throw");
+      await conn.write(`{"op":"ESTADO","id":${ids.A},"esperar":true,"timeout_ms":15000}\n`);
+      assert.equal(pedidoOf(await conn.readLine(17_000)).estado, "error");
+      await send("H", "wait-600000"); // holds the only worker
+      await send("P", "wait-50");
+      await conn.write(`{"op":"REINTENTAR","id":${ids.A}}\n`);
+      assert.equal(pedidoOf(await conn.readLine()).estado, "pendiente");
+      await send("Q", "wait-50");
+      // H's start is committed: the restart ends it (its one attempt spent)
+      // rather than run it for ten minutes again.
+      await waitUntil(() => {
+        const db = new DatabaseSync(`${dir.path}/p.db`, { readOnly: true });
+        try {
+          const row = db.prepare("SELECT estado FROM pedidos WHERE id = ?").get(ids.H!);
+          return row?.estado === "en proceso";
+        } finally {
+          db.close();
+        }
+      }, { what: "H stored en proceso" });
+      daemon.kill("SIGKILL");
+      await daemon.exited();
+    }
+    await using again = await startSubprocess(dir.path, args);
+    await using conn = await rawConnect(again.port);
+    const started: [string, number][] = [];
+    for (const name of ["P", "A", "Q"]) {
+      await conn.write(`{"op":"ESTADO","id":${ids[name]},"esperar":true,"timeout_ms":15000}\n`);
+      const done = pedidoOf(await conn.readLine(17_000));
+      assert.ok(["listo", "error"].includes(done.estado as string), JSON.stringify(done));
+      started.push([name, Date.parse(done.fecha_inicio as string)]);
+    }
+    const runOrder = started.sort((x, y) => x[1] - y[1]).map(([name]) => name);
+    assert.deepEqual(runOrder, ["P", "A", "Q"], JSON.stringify({ ids, started }));
+    await conn.write(`{"op":"ESTADO","id":${ids.H}}\n`);
+    assert.equal(pedidoOf(await conn.readLine()).estado, "error", "H was not run again");
+  },
+);

@@ -511,3 +511,30 @@ function walBytes(path: string): number {
     throw error;
   }
 }
+
+testWith("read", "write")(
+  "SqliteStore opened again on its file lists a retried order in unfinished() where REINTENTAR put it: after the orders stored before, before those stored after (§2.9)",
+  async () => {
+    using db = tempDb();
+    let ids: Record<string, number>;
+    {
+      await using store = await SqliteStore.open({ path: db.path });
+      const a = (await store.insert(order({ cliente: "A" }), now())).pedido.id;
+      await store.markRan(a, 1, now(), { estado: "error", at: now(), detalle: "roto" });
+      const p = (await store.insert(order({ cliente: "P" }), now())).pedido.id;
+      // The retry and a new order in one group commit, the retry first.
+      const [retried, q] = await Promise.all([
+        store.retry(a),
+        store.insert(order({ cliente: "Q" }), now()),
+      ]);
+      assert.equal(retried.status, "changed");
+      ids = { a, p, q: q.pedido.id };
+      assert.deepEqual((await store.unfinished()).map((o) => o.cliente), ["P", "A", "Q"]);
+    }
+    await using again = await SqliteStore.open({ path: db.path });
+    assert.deepEqual((await again.unfinished()).map((o) => o.cliente), ["P", "A", "Q"]);
+    const r = (await again.insert(order({ cliente: "R" }), now())).pedido.id;
+    assert.ok(r > ids.q!, JSON.stringify({ ...ids, r }));
+    assert.deepEqual((await again.unfinished()).map((o) => o.cliente), ["P", "A", "Q", "R"]);
+  },
+);

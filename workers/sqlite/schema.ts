@@ -142,6 +142,18 @@ export const MIGRATIONS: readonly string[] = [
     alto INTEGER NOT NULL
   );
   INSERT INTO pedidos_id_alto (fila, alto) SELECT 1, coalesce(max(id), 0) FROM pedidos;`,
+  // 7: the queue's order apart from the id, so that a restart keeps it: a
+  // REINTENTAR puts the order back at the end of the queue (§2.9), not at its
+  // id's place. A new order has no `cola` (NULL: its id is its place, and an
+  // insert writes nothing more); a retry takes the next number of the ids'
+  // counter as its place, and the trigger counts it in `pedidos_id_alto`, so
+  // no later order gets it as its id and every later order comes after it.
+  // Adding a column rewrites no row.
+  `ALTER TABLE pedidos ADD COLUMN cola INTEGER;
+  CREATE TRIGGER pedidos_cola_alto AFTER UPDATE OF cola ON pedidos
+    WHEN new.cola IS NOT NULL BEGIN
+    UPDATE pedidos_id_alto SET alto = max(alto, new.cola);
+  END;`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -97,7 +97,8 @@ const FINISHED = "('listo', 'error', 'cancelado')";
 
 const SQL = {
   // No RETURNING: the caller knows every column of a new row but its id.
-  // The id above every id given, pruned or not (schema v6).
+  // The id above every id given, pruned or not (schema v6), and every place
+  // in the queue a retry took (v7). No `cola`: the id is the order's place.
   insert: `INSERT INTO pedidos
       (id, clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
     VALUES (max((SELECT coalesce(max(id), 0) FROM pedidos),
@@ -116,9 +117,14 @@ const SQL = {
     WHERE id = ?`,
   cancel: `UPDATE pedidos SET estado = 'cancelado', fecha_fin = ?
     WHERE id = ? AND estado = 'pendiente'`,
+  // Back at the end of the queue (schema v7): the next number of the ids'
+  // counter, past every id and place given; the trigger `pedidos_cola_alto`
+  // raises the counter to it, so every later order comes after.
   retry: `UPDATE pedidos
     SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
-        detalle_error = NULL, resultado = NULL
+        detalle_error = NULL, resultado = NULL,
+        cola = max((SELECT coalesce(max(id), 0) FROM pedidos),
+                   (SELECT alto FROM pedidos_id_alto)) + 1
     WHERE id = ? AND estado = 'error'`,
   // Oldest first by `fecha_fin`, through the partial index `pedidos_fin`
   // (schema v4; named, as the planner without statistics prefers another):
@@ -138,8 +144,9 @@ const SQL = {
   get: `SELECT ${COLUMNS} FROM pedidos WHERE id = ?`,
   getOwned: `SELECT ${COLUMNS} FROM pedidos WHERE id = ? AND usuario_id = ?`,
   findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
+  // In queue order (schema v7): a new order's place is its id, a retried one's its `cola`.
   unfinished: `SELECT ${COLUMNS} FROM pedidos
-    WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
+    WHERE estado IN ('pendiente', 'en proceso') ORDER BY coalesce(cola, id)`,
   // Accounts (§2.6). `usuario` is COLLATE NOCASE: "Ana" and "ana" are one account.
   createUser: `INSERT INTO usuarios (usuario, hash, creado) VALUES (?, ?, ?)
     ON CONFLICT (usuario) DO NOTHING
@@ -362,7 +369,10 @@ export class SqliteDatabase implements Disposable {
   }
 
   /**
-   * REINTENTAR: an `error` order goes back to `pendiente`; `intentos` is kept.
+   * REINTENTAR: an `error` order goes back to `pendiente`, at the end of the
+   * queue: after every order stored now, before every order stored later
+   * (its place is kept across restarts, see {@linkcode SqliteDatabase.unfinished});
+   * `intentos` is kept.
    *
    * @returns `changed`, `refused` (another state) or `not_found`, with the order as it is now.
    */
@@ -385,7 +395,8 @@ export class SqliteDatabase implements Disposable {
 
   /**
    * Puts an order back to `pendiente` and clears the fields of the attempt
-   * (`intentos` is kept).
+   * (`intentos` is kept). It keeps its place in the queue (a failed attempt
+   * waiting out its backoff, an attempt cut short by a stop).
    *
    * @throws {Error} When no order has this id.
    */
@@ -476,7 +487,11 @@ export class SqliteDatabase implements Disposable {
     return row?.lag ?? 0;
   }
 
-  /** Orders left `pendiente` or `en proceso`, oldest first. */
+  /**
+   * Orders left `pendiente` or `en proceso`, in queue order: oldest first,
+   * an order sent back by REINTENTAR where the retry put it (after the
+   * orders stored before the retry, before those stored after).
+   */
   unfinished(): Pedido[] {
     return (this.#stmt(SQL.unfinished).all() as unknown as Row[]).map(toPedido);
   }

@@ -171,6 +171,71 @@ testBoth(
   },
 );
 
+/** Ends an attempt of order `id` in `error`. */
+function fail(db: SqliteDatabase, id: number): void {
+  db.markStarted(id, 1, T1);
+  db.markFinished(id, { estado: "error", at: T2, detalle: "roto" });
+}
+
+testBoth(
+  "SqliteDatabase.unfinished() lists an order sent back by retry() after the orders stored before the retry and before those stored after",
+  (store) => {
+    const a = add(store, order({ cliente: "A" }), T0).id;
+    fail(store, a);
+    const p = add(store, order({ cliente: "P" }), T0).id;
+    assert.equal(store.retry(a).status, "changed");
+    const q = add(store, order({ cliente: "Q" }), T0).id;
+    assert.deepEqual(store.unfinished().map((o) => o.id), [p, a, q]);
+    // Retried again, with no new order between: still at the end, after q.
+    fail(store, a);
+    const b = add(store, order({ cliente: "B" }), T0).id;
+    fail(store, b);
+    assert.equal(store.retry(b).status, "changed");
+    assert.equal(store.retry(a).status, "changed");
+    const r = add(store, order({ cliente: "R" }), T0).id;
+    assert.deepEqual(store.unfinished().map((o) => o.id), [p, q, b, a, r]);
+    // Ids stay unique and increasing: the places retries took are never a new order's id.
+    assert.ok(p > a && q > p && b > q && r > b, JSON.stringify({ a, p, q, b, r }));
+    assert.equal(new Set([a, p, q, b, r]).size, 5);
+  },
+);
+
+testBoth(
+  "SqliteDatabase: a refused retry() takes no place; markPending() and cancel() keep the order's place",
+  (store) => {
+    const a = add(store, order(), T0).id;
+    fail(store, a);
+    const p = add(store, order(), T0).id;
+    assert.equal(store.retry(a).status, "changed");
+    assert.equal(store.retry(a).status, "refused", "pendiente now");
+    assert.equal(store.retry(p).status, "refused");
+    assert.deepEqual(store.retry(9999), { status: "not_found" });
+    // A failed attempt waiting out its backoff, then put back pendiente: the same place.
+    store.markStarted(a, 1, T1);
+    store.markPending(a);
+    store.markStarted(p, 1, T1);
+    store.markPending(p);
+    const q = add(store, order(), T0).id;
+    assert.deepEqual(store.unfinished().map((o) => o.id), [p, a, q]);
+    assert.equal(store.cancel(p, T2).status, "changed");
+    assert.deepEqual(store.unfinished().map((o) => o.id), [a, q]);
+    assert.equal(q, p + 2, "only the retry that changed the order took a number");
+  },
+);
+
+testBoth(
+  "SqliteDatabase: a retried order's place is never a new order's id, even after prune() took every order",
+  (store) => {
+    const a = add(store, order(), T0).id;
+    fail(store, a);
+    assert.equal(store.retry(a).status, "changed");
+    store.markRan(a, 1, T1, { estado: "listo", at: T2 });
+    assert.equal(store.prune("2100-01-01T00:00:00.000Z", 100), 1);
+    const b = add(store, order(), T0).id;
+    assert.equal(b, a + 2, "past the place the retry took");
+  },
+);
+
 testBoth("SqliteDatabase.rollback() discards what the transaction wrote", (store) => {
   store.begin();
   assert.equal(store.inTransaction, true);
@@ -222,6 +287,7 @@ testWith("read", "write")(
         "detalle_error",
         "resultado",
         "usuario_id",
+        "cola",
       ]);
       const indexes = db.prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
@@ -358,6 +424,28 @@ testWith("read", "write")(
     assert.equal(db.prune("2100-01-01T00:00:00.000Z", 100), 3, "all three, the newest too");
     const next = db.insert(order({ cliente: "Eva" }), T0);
     assert.equal(next, 4, "not 1 again");
+  },
+);
+
+testWith("read", "write")(
+  "a version 6 file upgrades with its orders' places: a retry after the upgrade goes after every order, and before the new ones",
+  () => {
+    using dir = tempDir();
+    const path = `${dir.path}/v6.db`;
+    const old = fileAtVersion(path, 6);
+    const insert = old.prepare(`INSERT INTO pedidos (cliente, productos, direccion, estado,
+      fecha_recibido) VALUES (?, '["pan"]', 'C 1', ?, ?)`);
+    insert.run("A", "error", T0);
+    insert.run("P", "pendiente", T0);
+    insert.run("E", "en proceso", T0);
+    old.close();
+    using db = SqliteDatabase.open(path);
+    assert.equal(db.schemaVersion, SCHEMA_VERSION);
+    assert.deepEqual(db.unfinished().map((p) => p.cliente), ["P", "E"], "by id, as before");
+    assert.equal(db.retry(1).status, "changed");
+    const q = db.insert(order({ cliente: "Q" }), T0);
+    assert.deepEqual(db.unfinished().map((p) => p.cliente), ["P", "E", "A", "Q"]);
+    assert.equal(q, 5, "after the place the retry took (4)");
   },
 );
 
