@@ -412,7 +412,7 @@ export class OrderService {
 
   /**
    * Schedules the orders a previous run left `pendiente` or `en proceso`,
-   * oldest first, those it had started put back `pendiente`. They hold
+   * in queue order, those it had started put back `pendiente`. They hold
    * capacity like any order, even beyond it.
    *
    * Only reading them must succeed. A write that fails (a full disk) does

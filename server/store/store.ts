@@ -96,7 +96,10 @@ export interface OrderStore {
   findByClave(clave: string): Promise<Pedido | null>;
   /** Orders newest first, per the filter (`usuarioId`: only that account's). */
   list(filter: ListFilter): Promise<Pedido[]>;
-  /** Orders left `pendiente` or `en proceso`, oldest first (for restart). */
+  /**
+   * Orders left `pendiente` or `en proceso`, in queue order (for restart):
+   * oldest first, an order sent back by REINTENTAR placed as of its retry.
+   */
   unfinished(): Promise<Pedido[]>;
 }
 
