@@ -18,6 +18,12 @@ import type { ChangeResult, InsertResult, Outcome, Rol, Sesion, Store, Usuario }
 interface Row {
   pedido: Pedido;
   owner: number | null;
+  /**
+   * Its place in the queue when a REINTENTAR put it back at the end: after
+   * order `[0]` (the last id given then), the `[1]`th retry since. Absent:
+   * its id is its place.
+   */
+  cola?: [number, number];
 }
 
 const FINISHED = new Set(["listo", "error", "cancelado"]);
@@ -42,6 +48,7 @@ export class MemoryStore implements Store {
   readonly #usersById = new Map<number, Usuario>();
   readonly #sessions = new Map<string, { usuarioId: number; expira: string }>();
   #lastId = 0;
+  #retries = 0;
   #lastUserId = 0;
   #closed = false;
 
@@ -115,6 +122,8 @@ export class MemoryStore implements Store {
     return this.#change(id, owner, (p) => {
       if (p.estado !== "error") return false;
       Object.assign(p, PENDING_AGAIN);
+      // At the end of the queue: after every order stored now, before every later one.
+      this.#rows.get(id)!.cola = [this.#lastId, ++this.#retries];
       return true;
     });
   }
@@ -170,10 +179,13 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.unfinished} */
   unfinished(): Promise<Pedido[]> {
+    const place = ({ pedido, cola }: Row) => cola ?? [pedido.id, 0];
     return this.#do(() =>
       [...this.#rows.values()]
         .filter(({ pedido }) => pedido.estado === "pendiente" || pedido.estado === "en proceso")
-        .map(({ pedido }) => structuredClone(pedido))
+        .map((row) => ({ row, at: place(row) }))
+        .sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1])
+        .map(({ row }) => structuredClone(row.pedido))
     );
   }
 

@@ -252,6 +252,21 @@ export function runStoreConformance(options: ConformanceOptions): void {
     assert.deepEqual((await store.unfinished()).map((p) => p.id), [b.id, c.id]);
   });
 
+  test("unfinished() lists them in queue order: an order sent back by retry() comes after those stored before the retry, before those stored after", async (store) => {
+    const failed = async () => {
+      const pedido = await insert(store);
+      await store.markRan(pedido.id, 1, T1, { estado: "error", at: T2, detalle: "roto" });
+      return pedido;
+    };
+    const a = await failed();
+    const b = await insert(store);
+    const c = await failed();
+    await store.retry(c.id);
+    await store.retry(a.id);
+    const d = await insert(store);
+    assert.deepEqual((await store.unfinished()).map((p) => p.id), [b.id, c.id, a.id, d.id]);
+  });
+
   test("prune() deletes finished orders older than the cutoff, a batch at a time, never reusing ids", async (store) => {
     const old: number[] = [];
     for (let i = 0; i < 5; i++) {

@@ -132,7 +132,7 @@ export class PostgresReads {
   async unfinished(): Promise<Pedido[]> {
     const rows = await this.#sql.unsafe<PedidoRow[]>(
       `SELECT ${PEDIDO_COLUMNS} FROM pedidos
-      WHERE estado IN ('pendiente', 'en proceso') ORDER BY id`,
+      WHERE estado IN ('pendiente', 'en proceso') ORDER BY coalesce(cola, id)`,
       [],
       { prepare: true },
     );
