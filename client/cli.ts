@@ -20,6 +20,9 @@ import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { firstToConnect } from "./dial.ts";
 import { describeFinal, describeReply, printable } from "./describe_reply.ts";
 import { checkReply, opOf } from "./check_reply.ts";
+import { pipeWriter } from "./pipe_writer.ts";
+
+export { pipeWriter };
 
 /** The exit statuses of {@linkcode runClient}. */
 export const EXIT = Object.freeze({
@@ -72,8 +75,6 @@ const SAFE_OPS = new Set(["PING", "STATS", "LISTAR", "ESTADO"]);
 /** `ESTADO esperar`'s wait when the request names none (§2.2). */
 const DEFAULT_WAIT_MS = 30_000;
 
-const encoder = new TextEncoder();
-
 /**
  * The most of stdin read: the largest request a daemon takes
  * (`--max-request-bytes` at most), and room for whitespace around it.
@@ -101,31 +102,6 @@ async function readAtMost(
     at += chunk.length;
   }
   return new TextDecoder().decode(bytes);
-}
-
-function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
-  const bytes = encoder.encode(text);
-  for (let written = 0; written < bytes.length;) {
-    written += file.writeSync(bytes.subarray(written));
-  }
-}
-
-/**
- * Writes text to `file` until its reader goes (`client listar | head -2`):
- * then what is left is dropped, quietly, as other command-line tools do,
- * rather than ending in a stack trace.
- */
-export function pipeWriter(file: { writeSync(p: Uint8Array): number }): (text: string) => void {
-  let gone = false;
-  return (text) => {
-    if (gone) return;
-    try {
-      writeAllSync(file, text);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-      gone = true;
-    }
-  };
 }
 
 /** §7: 0 on `ok` (a wait's reply too, whatever the order's end), 1 when the daemon refused. */

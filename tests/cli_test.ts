@@ -2,7 +2,7 @@
  * The `client` subcommand as a person runs it, against a real daemon.
  */
 import assert from "node:assert/strict";
-import { runMain, startInProcess, tempDir } from "./test_util.ts";
+import { ROOT, runMain, serverPermissions, startInProcess, tempDir } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 testWith("read", "write", "run", "env")(
@@ -173,5 +173,49 @@ testWith("read", "write", "run", "env")(
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /Cannot use --esperar: the request on stdin is not an order/);
     assert.equal(daemon.server.connections, 0, "refused before it connected");
+  },
+);
+
+/** Runs `main.ts ARGS…` with its stdout's reader gone before it writes (`… | true`). */
+async function runWithStdoutClosed(
+  dir: string,
+  args: string[],
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...serverPermissions(dir), `${ROOT}main.ts`, ...args],
+    cwd: dir,
+    signal: AbortSignal.timeout(60_000),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  await child.stdout.cancel();
+  const [stderr, status] = await Promise.all([new Response(child.stderr).text(), child.status]);
+  return { code: status.code, stderr };
+}
+
+testWith("read", "write", "run", "env")(
+  "load whose stdout reader is gone (load | true) ends with its own status, not a BrokenPipe stack trace",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({ processMs: { min: 0, max: 0 } });
+    const help = await runWithStdoutClosed(dir.path, ["load", "--help"]);
+    assert.equal(help.stderr, "");
+    assert.equal(help.code, 0);
+    const run = await runWithStdoutClosed(dir.path, [
+      "load",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(daemon.port),
+      "--clientes",
+      "1",
+      "--pedidos",
+      "1",
+      "--json",
+    ]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
   },
 );

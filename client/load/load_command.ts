@@ -15,6 +15,7 @@ import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/
 import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
 import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
 import { type LoadSummary, runLoad } from "./run_load.ts";
+import { pipeWriter } from "../pipe_writer.ts";
 
 /** The exit statuses of {@linkcode runLoadCommand}. */
 export const LOAD_EXIT = Object.freeze({
@@ -64,15 +65,6 @@ export function loadStatus(summary: LoadSummary, esperar: boolean): number {
   return LOAD_EXIT.ok;
 }
 
-const encoder = new TextEncoder();
-
-function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string): void {
-  const bytes = encoder.encode(text);
-  for (let written = 0; written < bytes.length;) {
-    written += file.writeSync(bytes.subarray(written));
-  }
-}
-
 /** Aborts on SIGINT/SIGTERM until disposed. */
 function signalController(): { signal: AbortSignal } & Disposable {
   const controller = new AbortController();
@@ -97,8 +89,9 @@ function signalController(): { signal: AbortSignal } & Disposable {
  * ```
  */
 export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<number> {
-  const out = io.stdout ?? ((text: string) => writeAllSync(Deno.stdout, text));
-  const err = io.stderr ?? ((text: string) => writeAllSync(Deno.stderr, text));
+  // A reader gone (`load | head -1`) drops the rest, rather than end in a stack trace.
+  const out = io.stdout ?? pipeWriter(Deno.stdout);
+  const err = io.stderr ?? pipeWriter(Deno.stderr);
   // Help is shown whatever else is wrong (a bad value in the environment or env file).
   if (wantsHelp(args)) {
     out(LOAD_USAGE);
