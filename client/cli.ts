@@ -291,7 +291,15 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     if (io.stdin === undefined && Deno.stdin.isTerminal()) {
       err("Escriba un pedido en JSON y termine con Ctrl-D:\n");
     }
-    const read = await readAtMost(io.stdin ?? Deno.stdin.readable, MAX_STDIN_BYTES);
+    let read: string | null;
+    try {
+      read = await readAtMost(io.stdin ?? Deno.stdin.readable, MAX_STDIN_BYTES);
+    } catch (error) {
+      // `client < some-directory`: nothing to send, said plainly rather than as a stack trace.
+      const reason = error instanceof Error ? error.message : String(error);
+      err(`Cannot read stdin: ${reason}\n\n${CLIENT_USAGE}`);
+      return EXIT.usage;
+    }
     if (read === null) {
       err(
         `Cannot send stdin: it is larger than ${

@@ -213,6 +213,26 @@ Deno.test("runClient() exits 2 when stdin is empty", async () => {
   assert.match(stderr, /Nothing to send/);
 });
 
+Deno.test("runClient() exits 2 when stdin cannot be read (client < a-directory), saying why, with no stack trace and nothing sent", async () => {
+  await using daemon = fakeLineServer(() => accepted());
+  let stdout = "";
+  let stderr = "";
+  const status = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
+    stdout: (text) => stdout += text,
+    stderr: (text) => stderr += text,
+    sources: NO_SOURCES,
+    stdin: new ReadableStream({
+      pull(controller) {
+        controller.error(new Deno.errors.IsADirectory("Is a directory (os error 21)"));
+      },
+    }),
+  });
+  assert.equal(status, 2);
+  assert.match(stderr, /^Cannot read stdin: Is a directory \(os error 21\)\n\nUsage:/);
+  assert.equal(stdout, "");
+  assert.deepEqual(daemon.lines, []);
+});
+
 Deno.test("runClient() exits 3 when it cannot connect, naming host:port", async () => {
   const port = unusedPort();
   const { status, stderr } = await run(port, ["ping"]);
