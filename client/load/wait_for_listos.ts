@@ -191,6 +191,12 @@ export async function waitForListos(
           summary.borrados++;
           return;
         }
+        if (reply.error === "queue_full") {
+          // Too many waits open on the daemon (its --max-waiters, shared with
+          // every other client): one is taken again once others have ended.
+          await pause(RETRY_MS, stop);
+          continue;
+        }
         if (!AGAIN.has(reply.error)) break;
         link.drop(client);
         await pause(RETRY_MS, stop);

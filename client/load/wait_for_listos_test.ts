@@ -194,3 +194,41 @@ Deno.test("waitForListos() says no daemon answered when the one waited on dies a
   });
   assert.deepEqual([still.sinTerminar, still.sinServidor], [2, false], JSON.stringify(still));
 });
+
+Deno.test("waitForListos() asks again, after a pause, a wait the daemon refused with queue_full (too many waits open), and counts the order listo", async () => {
+  // Every order's first two waits are refused, as when --max-waiters waits are open already.
+  const refused = new Map<number, number>();
+  await using daemon = fakeLineServer((line) => {
+    const { op, id } = asked(line);
+    if (op === "LISTAR") return JSON.stringify({ ok: true, pedidos: [] });
+    const times = refused.get(id!) ?? 0;
+    if (times < 2) {
+      refused.set(id!, times + 1);
+      return JSON.stringify({
+        ok: false,
+        error: "queue_full",
+        mensaje: "❌ Demasiadas esperas abiertas. Intente más tarde.",
+        campo: "esperar",
+      });
+    }
+    return JSON.stringify({ ok: true, pedido: pedido(id!, "listo") });
+  });
+  const summary = await waitForListos([1, 2, 3], {
+    settings: resolveLoadSettings({
+      hosts: ["127.0.0.1"],
+      port: daemon.port,
+      clientes: 2,
+      esperarTimeoutMs: 10_000,
+    }),
+    started: { wall: Date.parse(AT), mono: performance.now() },
+    signal: new AbortController().signal,
+    onListo: () => {},
+  });
+  assert.deepEqual(
+    [summary.listos, summary.sinTerminar],
+    [3, 0],
+    JSON.stringify(summary),
+  );
+  assert.equal(typeof summary.hastaListosS, "number");
+  assert.equal(daemon.lines.filter((line) => asked(line).op === "ESTADO").length, 9);
+});
