@@ -184,6 +184,9 @@ function packLanes(runs: Run[]): { of: number[]; extra: Map<number, number> } {
   return { of, extra };
 }
 
+/** After a worker's number, in the label of its lanes from another daemon. */
+const OTHER_NODE = " · otro nodo";
+
 /** The SVG timeline. */
 export function Timeline(props: TimelineOptions) {
   const { pedidos, now, windowMs = 60_000, rejections = [], waitingUnlisted = null } = props;
@@ -253,8 +256,7 @@ export function Timeline(props: TimelineOptions) {
   // The gutter is as wide as its longest label (a capacity of many digits,
   // a cluster's "otro nodo" lanes), so that none is cut at the left edge.
   const capacityLabel = `capacidad ${props.capacidad}`;
-  const laneLabel = (worker: number, sub: number) =>
-    `Worker ${worker}${sub > 0 ? " · otro nodo" : ""}`;
+  const laneLabel = (worker: number, sub: number) => `Worker ${worker}${sub > 0 ? OTHER_NODE : ""}`;
   const labels = [capacityLabel, ...rows.map((count, w) => laneLabel(w + 1, count - 1))];
   const left = Math.max(
     MIN_LEFT,
@@ -355,7 +357,7 @@ export function Timeline(props: TimelineOptions) {
                 text-anchor="end"
               >
                 Worker {w + 1}
-                {sub > 0 && <tspan class="tl-node">{" · otro nodo"}</tspan>}
+                {sub > 0 && <tspan class="tl-node">{OTHER_NODE}</tspan>}
               </text>
             </g>
           );
