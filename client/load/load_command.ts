@@ -121,7 +121,13 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
       : undefined,
   });
   if (drawn) out("\r\x1b[K");
-  if (command.json) out(JSON.stringify(loadJson(summary, command.options.esperar)) + "\n");
-  else out(formatLoadSummary(summary, command));
-  return loadStatus(summary, command.options.esperar);
+  const status = loadStatus(summary, command.options.esperar);
+  if (command.json) {
+    out(JSON.stringify(loadJson(summary, command.options.esperar)) + "\n");
+    // stdout is the spec's object alone: why no connection could be opened goes to stderr.
+    if (status === LOAD_EXIT.unreachable) {
+      err(`pedidos load: no connection could be opened\n${summary.detalles.join("\n")}\n`);
+    }
+  } else out(formatLoadSummary(summary, command));
+  return status;
 }

@@ -125,6 +125,17 @@ Deno.test("runLoadCommand() with no daemon reports it and exits 3", async () => 
   assert.match(out.join(""), /Cannot connect to 127\.0\.0\.1 port/);
 });
 
+Deno.test("runLoadCommand() --json with no daemon prints the spec's object on stdout and why on stderr, and exits 3", async () => {
+  const port = unusedPort();
+  const { out, err, io } = capture();
+  const args = ["--host", "127.0.0.1", "--port", String(port), "--json"];
+  assert.equal(await runLoadCommand(args, io), LOAD_EXIT.unreachable);
+  assert.equal(out.length, 1);
+  assert.equal(JSON.parse(out[0]!).enviados, 0);
+  assert.match(err.join(""), /^pedidos load: no connection could be opened\n/);
+  assert.match(err.join(""), /Cannot connect to 127\.0\.0\.1 port/);
+});
+
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {
   const help = capture();
   assert.equal(await runLoadCommand(["--help"], help.io), LOAD_EXIT.ok);
