@@ -22,6 +22,7 @@ import { WriterFailedError } from "./server/store/sqlite_store.ts";
 import { CLIENT_SETTINGS } from "./client/client_config.ts";
 import { WEB_SETTINGS } from "./client/web/config.ts";
 import { Logger } from "./server/log.ts";
+import { OutputError } from "./client/pipe_writer.ts";
 import { type RunSummary, Server } from "./server/server.ts";
 
 const USAGE = `pedidos — takes orders over TCP, stores each durably, processes them in parallel
@@ -202,15 +203,35 @@ async function runWeb(args: string[]): Promise<number> {
 }
 
 /** Runs the subcommand named by `args[0]` and returns the exit status. */
+/**
+ * Runs a command-line tool (`client`, `load`); when its output cannot be
+ * written (a full disk), says so on stderr and ends with status 1.
+ */
+async function writingOutput(command: string, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof OutputError)) throw error;
+    printError(`pedidos ${command}: ${error.message}`);
+    return 1;
+  }
+}
+
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case "server":
       return await runServer(rest);
     case "client":
-      return await (await import("./client/cli.ts")).runClient(rest);
+      return await writingOutput(
+        command,
+        async () => await (await import("./client/cli.ts")).runClient(rest),
+      );
     case "load":
-      return await (await import("./client/load/load_command.ts")).runLoadCommand(rest);
+      return await writingOutput(
+        command,
+        async () => await (await import("./client/load/load_command.ts")).runLoadCommand(rest),
+      );
     case "web":
       return await runWeb(rest);
     case "usuarios":

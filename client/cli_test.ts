@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { pipeWriter, runClient } from "./cli.ts";
+import { OutputError } from "./pipe_writer.ts";
 import { CLIENT_USAGE } from "./cli_args.ts";
 import { NO_SOURCES, runClientAt as run, SAMPLE_PEDIDO as PEDIDO } from "./testing/cli_harness.ts";
 import { fakeLineServer } from "./testing/fake_line_server.ts";
@@ -546,5 +547,8 @@ Deno.test("pipeWriter() writes everything, then drops what is left quietly once 
       throw new Deno.errors.PermissionDenied("no");
     },
   });
-  assert.throws(() => other("x"), Deno.errors.PermissionDenied);
+  assert.throws(
+    () => other("x"),
+    (error) => error instanceof OutputError && error.cause instanceof Deno.errors.PermissionDenied,
+  );
 });

@@ -196,6 +196,49 @@ async function runWithStdoutClosed(
 }
 
 testWith("read", "write", "run", "env")(
+  "client and load whose output cannot be written (> /dev/full) say so on stderr and exit 1, with no stack trace",
+  async () => {
+    await using dir = await tempDir();
+    await using daemon = await startInProcess({ processMs: { min: 0, max: 0 } });
+    const at = ["--host", "127.0.0.1", "--port", String(daemon.port)];
+    for (
+      const args of [["client", ...at, "ping"], [
+        "load",
+        ...at,
+        "--clientes",
+        "1",
+        "--pedidos",
+        "1",
+      ]]
+    ) {
+      const words = [
+        Deno.execPath(),
+        "run",
+        ...serverPermissions(dir.path),
+        `${ROOT}main.ts`,
+        ...args,
+      ];
+      const child = await new Deno.Command("sh", {
+        args: ["-c", `exec "$@" >/dev/full`, "sh", ...words],
+        cwd: dir.path,
+        signal: AbortSignal.timeout(60_000),
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const stderr = new TextDecoder().decode(child.stderr);
+      assert.equal(child.code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(`^pedidos ${args[0]}: Cannot write the output: No space left`),
+      );
+      assert.doesNotMatch(stderr, /Uncaught|    at /);
+    }
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "load whose stdout reader is gone (load | true) ends with its own status, not a BrokenPipe stack trace",
   async () => {
     await using dir = await tempDir();
