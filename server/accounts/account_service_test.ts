@@ -227,13 +227,23 @@ testWith("read", "write")("AccountService never logs a password or a token", asy
 
 Deno.test("AccountService.stop(): sign-ins still waiting for the hasher are answered shutting_down, the running one finishes", async () => {
   const store = new MemoryStore();
-  const hasher = new PasswordHasher({ params: FAST, concurrency: 1 });
+  // Once gated, a derivation waits until the test lets it go: the first
+  // sign-in holds the hasher for as long as the test needs.
+  let gated = false;
+  const held: (() => void)[] = [];
+  const derive = ((...args: Parameters<typeof scrypt>) => {
+    const go = () => (scrypt as (...a: unknown[]) => void)(...args);
+    if (gated) held.push(go);
+    else go();
+  }) as typeof scrypt;
+  const hasher = new PasswordHasher({ params: FAST, concurrency: 1, scrypt: derive });
   const accounts = new AccountService({
     store,
     logger: new Logger({ level: "error", write: () => {} }),
     hasher,
   });
   await accounts.register(creds("ana"));
+  gated = true;
   const logins = ["ana", "ana", "nadie"].map((usuario) =>
     accounts.login(creds(usuario)).then(
       (reply) => reply.ok,
@@ -241,7 +251,9 @@ Deno.test("AccountService.stop(): sign-ins still waiting for the hasher are answ
     )
   );
   while (hasher.waiting < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.equal(held.length, 1, "one sign-in running, two waiting");
   accounts.stop();
+  for (const go of held.splice(0)) go();
   assert.deepEqual(await Promise.all(logins), [true, "shutting_down", "shutting_down"]);
   assert.equal((await refusal(accounts.register(creds("eva")))).code, "shutting_down");
   await store.close();
