@@ -345,13 +345,18 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
   }
   const password = own(args, "password");
   const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;
-  if (
-    typeof password !== "string" || chars < MIN_PASSWORD_CHARS ||
-    chars > MAX_PASSWORD_CHARS || !password.isWellFormed()
-  ) {
+  if (typeof password !== "string" || chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS) {
     throw new ProtocolError(
       "invalid_user",
       `❌ La contraseña debe tener de ${MIN_PASSWORD_CHARS} a ${MAX_PASSWORD_CHARS} caracteres.`,
+      { campo: "password" },
+    );
+  }
+  // Of the right length but not text: say so, not that its length is wrong.
+  if (!password.isWellFormed()) {
+    throw new ProtocolError(
+      "invalid_user",
+      "❌ La contraseña debe ser un texto de Unicode válido (sin sustitutos UTF-16 sueltos).",
       { campo: "password" },
     );
   }

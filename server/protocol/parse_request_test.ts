@@ -544,3 +544,21 @@ Deno.test("parseRequest() says a TASK text with a lone surrogate is not valid Un
   const missing = assertRefused('{"op":"TASK","task":{"name":"upper"}}', "invalid_task", "task.s");
   assert.doesNotMatch(missing.message, /Unicode/);
 });
+
+Deno.test("parseRequest() says a password with a lone surrogate is not valid Unicode, not that its length is wrong", () => {
+  for (const op of ["REGISTRO", "LOGIN"]) {
+    const bad = assertRefused(
+      `{"op":"${op}","data":{"usuario":"ana","password":"s3cret\\ud800pass"}}`,
+      "invalid_user",
+      "password",
+    );
+    assert.match(bad.message, /Unicode válido/);
+    assert.doesNotMatch(bad.message, /de 8 a 256/);
+    const short = assertRefused(
+      `{"op":"${op}","data":{"usuario":"ana","password":"corta"}}`,
+      "invalid_user",
+      "password",
+    );
+    assert.match(short.message, /de 8 a 256 caracteres/);
+  }
+});
