@@ -298,9 +298,15 @@ function parseTask(args: Args): TaskSpec {
     case "sum": {
       const list = own(task, "args");
       if (!Array.isArray(list) || !list.every(isFiniteNumber)) {
+        // A number like 1e400 is a number to its sender: say it is too large, and which.
+        const huge = Array.isArray(list) && list.every((item) => typeof item === "number")
+          ? list.findIndex((item) => !Number.isFinite(item))
+          : -1;
         throw new ProtocolError(
           "invalid_task",
-          '❌ La tarea sum necesita "args": una lista de números.',
+          huge === -1
+            ? '❌ La tarea sum necesita "args": una lista de números.'
+            : `❌ El número args[${huge}] de la tarea sum es demasiado grande (más de ±1.8e308).`,
           { campo: "task.args" },
         );
       }

@@ -562,3 +562,19 @@ Deno.test("parseRequest() says a password with a lone surrogate is not valid Uni
     assert.match(short.message, /de 8 a 256 caracteres/);
   }
 });
+
+Deno.test("parseRequest() says a sum argument too large for a double is too large, not that it is no number", () => {
+  const huge = assertRefused(
+    '{"op":"TASK","task":{"name":"sum","args":[1,-1e400]}}',
+    "invalid_task",
+    "task.args",
+  );
+  assert.match(huge.message, /args\[1\]/);
+  assert.match(huge.message, /demasiado grande/);
+  const text = assertRefused(
+    '{"op":"TASK","task":{"name":"sum","args":[1,"2"]}}',
+    "invalid_task",
+    "task.args",
+  );
+  assert.doesNotMatch(text.message, /demasiado grande/);
+});
