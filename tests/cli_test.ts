@@ -233,7 +233,7 @@ testWith("read", "write", "run", "env")(
         stderr,
         new RegExp(`^pedidos ${args[0]}: Cannot write the output: No space left`),
       );
-      assert.doesNotMatch(stderr, /Uncaught|    at /);
+      assert.doesNotMatch(stderr, /Uncaught| {4}at /);
     }
   },
 );
