@@ -89,6 +89,9 @@ export class Claimer {
    */
   poke(origin: WorkOrigin = "here"): void {
     if (origin === "here") this.#workHere = true;
+    // The orders held here may be gone with the table: the renewal finds
+    // which, and lets them go (their slots with them), not at its next turn.
+    if (origin === "emptied" && this.#renewer !== undefined) this.#renewing ??= this.#renew();
     this.#mayHaveWork = true;
     this.#woken = true;
     this.#wake?.();

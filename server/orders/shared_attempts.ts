@@ -112,8 +112,12 @@ export class SharedAttempts {
         this.#o.onSettled?.();
         continue;
       }
-      const job = this.#o.active.get(id)?.job;
-      if (job) this.#o.pool.withdraw(job, LEASE_LOST);
+      const held = this.#o.active.get(id);
+      if (held?.job) this.#o.pool.withdraw(held.job, LEASE_LOST);
+      // No longer this daemon's (taken over, or gone with a TRUNCATE): its
+      // slot of the local gate goes back now, though a running attempt goes
+      // on to its end (its write fenced).
+      held?.permit.release();
     }
   }
 

@@ -144,3 +144,18 @@ Deno.test("SharedAttempts: a lease lost by an attempt that settled here is not t
   await settle();
   assert.equal(rows.get(5)!.estado, "listo", "attempt 2 recorded its end");
 });
+
+Deno.test("SharedAttempts: a running attempt whose lease is lost gives its slot back at once, though it runs on to its end", async () => {
+  const rows = new Map([[7, { estado: "en proceso", intentos: 1 }]]);
+  const { attempts, jobs, capacity } = attemptsOn(rows);
+  attempts.run(claimed(7, 1));
+  assert.equal(capacity.free, 9);
+  rows.delete(7); // gone: an operator emptied the table
+  attempts.lost([{ id: 7, attempt: 1 }]);
+  assert.equal(capacity.free, 10, "the slot is back");
+  assert.equal(attempts.held, 1, "the worker is still busy with it");
+  jobs[0]!.end();
+  await settle();
+  assert.equal(attempts.held, 0);
+  assert.equal(capacity.free, 10, "given back once, not twice");
+});

@@ -71,9 +71,11 @@ export type CheckedChange = ChangeResult | { status: "full" };
 /**
  * Where the news of new work comes from: this daemon committed it (`here`),
  * another daemon announced work it could not take, or the database is
- * reachable again (`elsewhere`).
+ * reachable again (`elsewhere`), or an operator emptied the table
+ * (`emptied`: `TRUNCATE pedidos`; the orders held here may be gone, so
+ * their leases are checked at once).
  */
-export type WorkOrigin = "here" | "elsewhere";
+export type WorkOrigin = "here" | "elsewhere" | "emptied";
 
 /** Options of {@linkcode SharedQueue.releaseAttempt}. */
 export interface ReleaseOptions {

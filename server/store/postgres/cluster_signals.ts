@@ -31,6 +31,11 @@ import { connectionReason } from "./postgres_errors.ts";
 export const WORK_CHANNEL = "pedidos_nuevos";
 /** The channel of finished orders; the payload is `NODE:ids separated by commas`. */
 export const FINISHED_CHANNEL = "pedidos_fin";
+/**
+ * The channel of `TRUNCATE pedidos` (an operator emptied the table), sent
+ * by the table's trigger (schema 9); no payload.
+ */
+export const EMPTIED_CHANNEL = "pedidos_vaciado";
 
 /** Largest payload sent (PostgreSQL's limit is 8000 bytes). */
 const MAX_PAYLOAD = 7000;
@@ -49,6 +54,8 @@ export interface ClusterSignalsOptions {
   logger: Logger;
   onWork: () => void;
   onFinished: (ids: number[]) => void;
+  /** The table was emptied (`TRUNCATE pedidos`). @default {nothing} */
+  onEmptied?: () => void;
   /**
    * The shortest time between two sends while there is more to send, ms:
    * the longest a wake-up waits behind another. @default 25
@@ -151,6 +158,7 @@ export class ClusterSignals {
     try {
       await this.#listener.unsafe(`LISTEN ${WORK_CHANNEL}`);
       await this.#listener.unsafe(`LISTEN ${FINISHED_CHANNEL}`);
+      await this.#listener.unsafe(`LISTEN ${EMPTIED_CHANNEL}`);
       this.#listening = true;
       // Anything announced while we were not listening was missed.
       if (attempt > 0) this.#options.onWork();
@@ -176,6 +184,7 @@ export class ClusterSignals {
   }
 
   #onNotify(channel: string, payload: string): void {
+    if (channel === EMPTIED_CHANNEL) return this.#options.onEmptied?.();
     const at = payload.indexOf(":");
     const from = at === -1 ? payload : payload.slice(0, at);
     if (from === this.#options.nodeId) return;

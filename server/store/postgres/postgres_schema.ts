@@ -213,6 +213,17 @@ export const MIGRATIONS: readonly string[] = [
     FOR EACH STATEMENT EXECUTE FUNCTION pedidos_contar_truncate();
   UPDATE pedidos_sin_terminar SET n = CASE WHEN parte = 0
     THEN (SELECT count(*) FROM pedidos WHERE estado IN ('pendiente', 'en proceso')) ELSE 0 END;`,
+  // 9: the daemons hear of a TRUNCATE (channel `pedidos_vaciado`), so that
+  // each checks the leases of the orders it holds at once: until its next
+  // renewal (a third of the lease), a daemon running orders the TRUNCATE
+  // took away kept their slots of its local gate, and refused new orders
+  // with queue_full while STATS said every slot was free.
+  `CREATE OR REPLACE FUNCTION pedidos_contar_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE pedidos_sin_terminar SET n = 0 WHERE n <> 0;
+    PERFORM pg_notify('pedidos_vaciado', '');
+    RETURN NULL;
+  END $$;`,
 ];
 
 /** The schema version this code writes and understands. */

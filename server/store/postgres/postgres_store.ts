@@ -198,6 +198,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       logger,
       onWork: () => this.#emitWork("elsewhere"),
       onFinished: (ids) => this.#emitFinished(ids),
+      onEmptied: () => this.#emitWork("emptied"),
     });
     this.#writer = new PostgresWriter({
       sql: () => this.#pools.main,
