@@ -245,8 +245,9 @@ Deno.test("parseRequest() reads arguments at the top level or in data, data winn
     ...expected,
     esperar: true,
   });
-  // data wins even when its value is bad.
+  // data wins even when its value is bad, or null (absent).
   assertRefused('{"op":"ESTADO","id":42,"data":{"id":"x"}}', "invalid_request", "id");
+  assertRefused('{"op":"ESTADO","id":42,"data":{"id":null}}', "invalid_request", "id");
 });
 
 Deno.test("parseRequest() refuses a data that is not an object with invalid_request", () => {
