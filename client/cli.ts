@@ -203,7 +203,8 @@ async function send(
     // Not done there (§3): the next host, when there is one.
     const next = await session.nextHost();
     if (next !== null) {
-      if (session.command.json) session.out(`${raw}\n`);
+      // Under --json, stdout holds the answer of the host that did the request (one line per
+      // request, as scripts read it); the one set aside is told of on stderr.
       session.err(
         `⚠️ ${
           reply.error === "busy" ? "Servidor lleno" : "Servidor deteniéndose"

@@ -426,6 +426,22 @@ Deno.test("runClient() with several hosts goes on to the next when the first ref
   }
 });
 
+Deno.test("runClient() --json with several hosts prints one line, the answer of the host that did the request, not the refusal of the one set aside", async () => {
+  await using refusing = refusingOnAccept('{"ok":false,"error":"busy","mensaje":"❌ No."}');
+  await using next = fakeLineServer(accepted, { hostname: "::1", port: refusing.port });
+  let stdout = "";
+  let stderr = "";
+  const status = await runClient(
+    ["--host", "127.0.0.1,::1", "--port", String(refusing.port), "--json", "ping"],
+    { stdout: (t) => stdout += t, stderr: (t) => stderr += t, sources: NO_SOURCES },
+  );
+  assert.equal(status, 0, stderr);
+  assert.match(stderr, /Servidor lleno; se prueba \[::1\]:/);
+  assert.equal(next.lines.length, 1);
+  assert.equal(stdout.split("\n").length, 2, `one line: ${stdout}`);
+  assert.equal(JSON.parse(stdout).ok, true);
+});
+
 Deno.test("runClient() with one host that refuses as it accepts exits 1 with the refusal, not 3", async () => {
   await using refusing = refusingOnAccept(
     '{"ok":false,"error":"shutting_down","mensaje":"❌ El servidor se está deteniendo."}',
