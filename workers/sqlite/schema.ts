@@ -144,16 +144,15 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO pedidos_id_alto (fila, alto) SELECT 1, coalesce(max(id), 0) FROM pedidos;`,
   // 7: the queue's order apart from the id, so that a restart keeps it: a
   // REINTENTAR puts the order back at the end of the queue (§2.9), not at its
-  // id's place. A new order has no `cola` (NULL: its id is its place, and an
-  // insert writes nothing more); a retry takes the next number of the ids'
-  // counter as its place, and the trigger counts it in `pedidos_id_alto`, so
-  // no later order gets it as its id and every later order comes after it.
-  // Adding a column rewrites no row.
+  // id's place. Places are counted PLACES_PER_ID to an id
+  // (sqlite_database.ts): a new order has no `cola` (NULL: its place is its
+  // id's, and an insert writes nothing more); a retry takes the place after
+  // the highest id given and after every place a retry took, so it comes
+  // after every order stored before it and before every one stored after,
+  // and no id is skipped. Adding a column rewrites no row; the index finds
+  // the last place a retry took without reading the table.
   `ALTER TABLE pedidos ADD COLUMN cola INTEGER;
-  CREATE TRIGGER pedidos_cola_alto AFTER UPDATE OF cola ON pedidos
-    WHEN new.cola IS NOT NULL BEGIN
-    UPDATE pedidos_id_alto SET alto = max(alto, new.cola);
-  END;`,
+  CREATE INDEX pedidos_cola ON pedidos (cola) WHERE cola IS NOT NULL;`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -95,10 +95,19 @@ const P_COLUMNS = COLUMNS.split(", ").map((column) =>
 /** The finished states (§4); their orders may be pruned. */
 const FINISHED = "('listo', 'error', 'cancelado')";
 
+/**
+ * Places in the queue per order id (schema v7): order `id`'s place is
+ * `id * PLACES_PER_ID`, and the retries made while `id` is the highest id
+ * take the places after it, one each. (More than 2^20 retries with no new
+ * order between would reach the next id's place; ids stay far below
+ * 2^63 / 2^20.)
+ */
+const PLACES_PER_ID = 1 << 20;
+
 const SQL = {
   // No RETURNING: the caller knows every column of a new row but its id.
-  // The id above every id given, pruned or not (schema v6), and every place
-  // in the queue a retry took (v7). No `cola`: the id is the order's place.
+  // The id above every id given, pruned or not (schema v6). No `cola`: the
+  // order's place in the queue is its id's (v7).
   insert: `INSERT INTO pedidos
       (id, clave, cliente, productos, direccion, estado, fecha_recibido, usuario_id)
     VALUES (max((SELECT coalesce(max(id), 0) FROM pedidos),
@@ -117,14 +126,14 @@ const SQL = {
     WHERE id = ?`,
   cancel: `UPDATE pedidos SET estado = 'cancelado', fecha_fin = ?
     WHERE id = ? AND estado = 'pendiente'`,
-  // Back at the end of the queue (schema v7): the next number of the ids'
-  // counter, past every id and place given; the trigger `pedidos_cola_alto`
-  // raises the counter to it, so every later order comes after.
+  // Back at the end of the queue (schema v7): the place after every stored
+  // order's and after the last place a retry took; the next new order's id
+  // (above every id stored) has a place past it.
   retry: `UPDATE pedidos
     SET estado = 'pendiente', fecha_inicio = NULL, fecha_fin = NULL, worker = NULL,
         detalle_error = NULL, resultado = NULL,
-        cola = max((SELECT coalesce(max(id), 0) FROM pedidos),
-                   (SELECT alto FROM pedidos_id_alto)) + 1
+        cola = max((SELECT coalesce(max(id), 0) FROM pedidos) * ${PLACES_PER_ID},
+                   (SELECT coalesce(max(cola), 0) FROM pedidos WHERE cola IS NOT NULL)) + 1
     WHERE id = ? AND estado = 'error'`,
   // Oldest first by `fecha_fin`, through the partial index `pedidos_fin`
   // (schema v4; named, as the planner without statistics prefers another):
@@ -144,9 +153,9 @@ const SQL = {
   get: `SELECT ${COLUMNS} FROM pedidos WHERE id = ?`,
   getOwned: `SELECT ${COLUMNS} FROM pedidos WHERE id = ? AND usuario_id = ?`,
   findByClave: `SELECT ${COLUMNS} FROM pedidos WHERE clave = ?`,
-  // In queue order (schema v7): a new order's place is its id, a retried one's its `cola`.
+  // In queue order (schema v7): a new order's place is its id's, a retried one's its `cola`.
   unfinished: `SELECT ${COLUMNS} FROM pedidos
-    WHERE estado IN ('pendiente', 'en proceso') ORDER BY coalesce(cola, id)`,
+    WHERE estado IN ('pendiente', 'en proceso') ORDER BY coalesce(cola, id * ${PLACES_PER_ID})`,
   // Accounts (§2.6). `usuario` is COLLATE NOCASE: "Ana" and "ana" are one account.
   createUser: `INSERT INTO usuarios (usuario, hash, creado) VALUES (?, ?, ?)
     ON CONFLICT (usuario) DO NOTHING
