@@ -16,12 +16,28 @@ import {
   startSubprocess,
   tempDir,
   waitUntil,
+  within,
 } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 import { Logger } from "../server/log.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../workers/sqlite/schema.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
+
+/** `main.ts server --host 127.0.0.1 ...args` run in `dir`, as one shell command, quoted. */
+function serverShellCommand(dir: string, args: string[]): string {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  return [
+    Deno.execPath(),
+    "run",
+    ...serverPermissions(dir),
+    `${ROOT}main.ts`,
+    "server",
+    "--host",
+    "127.0.0.1",
+    ...args,
+  ].map(quote).join(" ");
+}
 
 function pedidoOf(reply: Record<string, unknown> | null): Record<string, unknown> {
   return reply?.pedido as Record<string, unknown>;
@@ -503,19 +519,7 @@ testWith("read", "write", "run", "env")(
     const out = `${dir.path}/daemon.out`;
     const log = `${dir.path}/daemon.log`;
     const pidFile = `${dir.path}/daemon.pid`;
-    const daemon = [
-      Deno.execPath(),
-      "run",
-      ...serverPermissions(dir.path),
-      `${ROOT}main.ts`,
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--db",
-      `${dir.path}/p.db`,
-    ].map((word) => `'${word}'`).join(" ");
+    const daemon = serverShellCommand(dir.path, ["--port", "0", "--db", `${dir.path}/p.db`]);
     // `script` runs it with a pseudo-terminal of its own for stdin (its output
     // to files, read after); killing `script` closes that terminal: the
     // kernel hangs up on the daemon.
@@ -604,12 +608,7 @@ testWith("read", "write", "run", "env")(
         }
       }
       daemon.kill("SIGUSR2");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const exit = await Promise.race([
-        daemon.exited(),
-        new Promise<null>((resolve) => timer = setTimeout(resolve, 20_000, null)),
-      ]).finally(() => clearTimeout(timer));
-      assert.ok(exit !== null, "it exits within 20 s of its writer's death");
+      const exit = await within(daemon.exited(), 20_000, "the exit after its writer's death");
       assert.equal(exit.code, 1, exit.stderr);
       assert.match(
         exit.stderr,
@@ -667,20 +666,12 @@ testWith("read", "write", "run", "env")(
   async () => {
     await using dir = await tempDir();
     const port = unusedPort();
-    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-    const command = [
-      Deno.execPath(),
-      "run",
-      ...serverPermissions(dir.path),
-      `${ROOT}main.ts`,
-      "server",
-      "--host",
-      "127.0.0.1",
+    const command = serverShellCommand(dir.path, [
       "--port",
       String(port),
       "--db",
       `${dir.path}/p.db`,
-    ].map(quote).join(" ");
+    ]);
     // exec: the signal reaches the daemon itself, not the shell.
     const child = new Deno.Command("sh", {
       args: ["-c", `exec ${command} >/dev/full`],

@@ -22,6 +22,7 @@ import {
   startSubprocess,
   tempDir,
   waitUntil,
+  within,
 } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
@@ -558,13 +559,7 @@ privilegedTest("storage_faults_test", TMPFS, {
       } finally {
         // A stop that keeps retrying the writes would never end: bounded
         // generously (the drain is 0.5 s plus at most 1 s of grace).
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const summary = await Promise.race([
-          daemon.server.shutdown(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error("the stop did not end in 15 s")), 15_000);
-          }),
-        ]).finally(() => clearTimeout(timer));
+        const summary = await within(daemon.server.shutdown(), 15_000, "the stop");
         assert.equal(summary.listos, 0, "no order counted listo without its commit");
         assert.equal(
           summary.pendientes,

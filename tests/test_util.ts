@@ -267,6 +267,19 @@ export async function runMain(
   };
 }
 
+/** `promise`, or a failure naming `what` when it takes longer than `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes. */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,

@@ -7,23 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_GRACE_MS, LastingHttpServer } from "../server/lasting_http_server.ts";
-import { ROOT, taskPermissions } from "./test_util.ts";
+import { ROOT, taskPermissions, within } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 
 const encoder = new TextEncoder();
-
-/** `promise`, or a failure naming `what` when it takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Connects to `port` and sends a form POST's head and 3 bytes of its 100:
