@@ -202,7 +202,6 @@ async function runWeb(args: string[]): Promise<number> {
   }
 }
 
-/** Runs the subcommand named by `args[0]` and returns the exit status. */
 /**
  * Runs a command-line tool (`client`, `load`); when its output cannot be
  * written (a full disk), says so on stderr and ends with status 1.
@@ -217,6 +216,7 @@ async function writingOutput(command: string, run: () => Promise<number>): Promi
   }
 }
 
+/** Runs the subcommand named by `args[0]` and returns the exit status. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {

@@ -22,8 +22,6 @@ import { describeFinal, describeReply, printable } from "./describe_reply.ts";
 import { checkReply, opOf } from "./check_reply.ts";
 import { pipeWriter } from "./pipe_writer.ts";
 
-export { pipeWriter };
-
 /** The exit statuses of {@linkcode runClient}. */
 export const EXIT = Object.freeze({
   ok: 0,

@@ -2,8 +2,8 @@
  * `runClient()` against a scripted server: what it sends, and its exit statuses.
  */
 import assert from "node:assert/strict";
-import { pipeWriter, runClient } from "./cli.ts";
-import { OutputError } from "./pipe_writer.ts";
+import { runClient } from "./cli.ts";
+import { OutputError, pipeWriter } from "./pipe_writer.ts";
 import { CLIENT_USAGE } from "./cli_args.ts";
 import { NO_SOURCES, runClientAt as run, SAMPLE_PEDIDO as PEDIDO } from "./testing/cli_harness.ts";
 import { fakeLineServer } from "./testing/fake_line_server.ts";
