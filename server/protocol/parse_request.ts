@@ -167,11 +167,23 @@ function envelopeArgs(envelope: Args): Args {
   for (const source of [envelope, data]) {
     for (const key of Object.keys(source)) {
       // Assigning "__proto__" would set the prototype instead of a field.
-      if (key !== "__proto__") args[key] = source[key];
+      if (key === "__proto__") continue;
+      // A field of `data` wins over the same field at the top level under either of its names.
+      if (source === envelope && ALIASES.get(key)?.some((name) => Object.hasOwn(data, name))) {
+        continue;
+      }
+      args[key] = source[key];
     }
   }
   return args;
 }
+
+/** The names of a field that has two (§2.1, §2.6), by each of them. */
+const ALIASES: ReadonlyMap<string, readonly string[]> = new Map(
+  [["direccion", "dirección"], ["usuario", "username"]].flatMap((names) =>
+    names.map((name) => [name, names])
+  ),
+);
 
 /**
  * A PEDIDO request (`enveloped`: with `op`, its fields maybe in `data`).

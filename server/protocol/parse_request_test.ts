@@ -250,6 +250,33 @@ Deno.test("parseRequest() reads arguments at the top level or in data, data winn
   assertRefused('{"op":"ESTADO","id":42,"data":{"id":null}}', "invalid_request", "id");
 });
 
+Deno.test("parseRequest() lets a field in data win over the top level under either of its names", () => {
+  const inData = '"cliente":"Ana","productos":["pan"],"dirección":"En data"';
+  assert.deepEqual(parseRequest(`{"op":"PEDIDO","direccion":"Arriba","data":{${inData}}}`), {
+    op: "PEDIDO",
+    order: { ...NEW_ORDER, direccion: "En data" },
+  });
+  assert.deepEqual(
+    parseRequest(`{"op":"PEDIDO","dirección":"Arriba","data":{${ORDER}}}`),
+    { op: "PEDIDO", order: NEW_ORDER },
+  );
+  // A null in data is the field given as absent, under either name.
+  assertRefused(
+    `{"op":"PEDIDO","dirección":"Arriba","data":{"cliente":"Ana","productos":["pan"],"direccion":null}}`,
+    "invalid_order",
+    "direccion",
+  );
+  const login = parseRequest(
+    '{"op":"LOGIN","usuario":"eva","data":{"username":"ana","password":"s3cret-pass"}}',
+  );
+  assert.ok(login.op === "LOGIN" && login.credentials.usuario === "ana");
+  // Without data, both names at the top level are read as before.
+  assert.deepEqual(
+    parseRequest(`{"op":"PEDIDO","cliente":"Ana","productos":["pan"],"dirección":"Calle 1"}`),
+    { op: "PEDIDO", order: NEW_ORDER },
+  );
+});
+
 Deno.test("parseRequest() refuses a data that is not an object with invalid_request", () => {
   for (const data of ["null", "[]", '[{"id":42}]', '"id=42"', "42", "false"]) {
     assertRefused(`{"op":"ESTADO","id":42,"data":${data}}`, "invalid_request", "data");

@@ -196,10 +196,26 @@ function trimmedText(
   if (typeof raw !== "string") return NOT_TEXT;
   if (raw.includes("\u0000")) return HAS_NUL;
   if (!raw.isWellFormed()) return LONE_SURROGATE;
-  const text = raw.trim();
+  const text = trimSpace(raw);
   if (text.length === 0) return EMPTY_TEXT;
   return fits(text, max) ? text : LONG_TEXT;
 }
+
+/**
+ * `text` without white space at either end: what `String.prototype.trim`
+ * removes, and NEL (U+0085), the one character of Unicode's White_Space
+ * that it keeps. (Scanned a character at a time: `\s+$` tried at every
+ * space of a long run of them takes time quadratic in its length.)
+ */
+function trimSpace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && SPACE.test(text[start]!)) start++;
+  while (end > start && SPACE.test(text[end - 1]!)) end--;
+  return text.slice(start, end);
+}
+
+const SPACE = /^[\s\u0085]$/;
 
 /** Whether `text` has at most `max` Unicode code points. */
 function fits(text: string, max: number): boolean {

@@ -83,6 +83,21 @@ Deno.test("validateOrder() limits cliente to 1..200 code points after trimming",
   assertInvalid(order({ cliente: "a" + "🍕".repeat(200) }), "cliente");
 });
 
+Deno.test("validateOrder() trims every kind of Unicode white space, NEL included, and only at the ends", () => {
+  // NEL (U+0085) is Unicode White_Space, which String.prototype.trim keeps.
+  for (const space of [" ", "\t", "\n", "\r", "\u00a0", "\u2028", "\u3000", "\ufeff", "\u0085"]) {
+    assertInvalid(order({ cliente: space.repeat(3) }), "cliente");
+    assertInvalid(order({ direccion: space }), "direccion");
+    assertInvalid(order({ productos: [space] }), "productos[0]");
+    const trimmed = validateOrder(
+      order({ cliente: `${space}A${space}B${space}`, productos: [`${space}pan`] }),
+    );
+    assert.equal(trimmed.cliente, `A${space}B`);
+    assert.deepEqual(trimmed.productos, ["pan"]);
+  }
+  assert.equal(validateOrder(order({ cliente: "\u0085 \u0085Ana \u0085\t" })).cliente, "Ana");
+});
+
 Deno.test("validateOrder() refuses productos that is not a list of 1..100 items", () => {
   const { productos: _, ...withoutProductos } = VALID;
   assertInvalid(withoutProductos, "productos");
