@@ -196,6 +196,7 @@ export function parseClientArgs(args: string[], sources: ConfigSources = {}): Cl
     ...sources,
     extraFlags: EXTRA_FLAGS,
     allowPositionals: true,
+    checkOverridden: false,
   });
   const { config, help } = resolved;
   const json = resolved.flags.json === true;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, type ConfigSources } from "../server/config/settings.ts";
 import { parseClientArgs } from "./cli_args.ts";
+import { parseLoadArgs } from "./load/load_args.ts";
+import { parseWebConfig } from "./web/config.ts";
 import { NO_SOURCES as NOTHING } from "./testing/cli_harness.ts";
 import { testWith } from "../tests/permissions.ts";
 
@@ -96,4 +98,30 @@ Deno.test("parseClientArgs() takes the last of a flag given twice, but refuses a
       return true;
     }, args.join(" "));
   }
+});
+
+Deno.test("parseClientArgs(), parseLoadArgs() and parseWebConfig() let a flag win over the daemon's values in the shared environment and .env.local", () => {
+  // PEDIDOS_PORT=0 is the daemon's "pick a free port": a good value for it, no port for a client.
+  const shared: ConfigSources = {
+    getEnv: (name) => ({ PEDIDOS_PORT: "0" } as Record<string, string>)[name],
+    readFile: (path) => path === ".env.local" ? "PEDIDOS_PORT=0\nPEDIDOS_WORKERS=4\n" : null,
+  };
+  assert.equal(parseClientArgs(["ping", "--port", "9001"], shared).config.port, 9001);
+  assert.equal(parseLoadArgs(["--port", "9001"], shared).config.port, 9001);
+  assert.equal(parseWebConfig(["--port", "9001"], shared).port, 9001);
+  // The environment wins over the file the same way.
+  const inFile: ConfigSources = {
+    getEnv: (name) => ({ PEDIDOS_PORT: "9002" } as Record<string, string>)[name],
+    readFile: shared.readFile!,
+  };
+  assert.equal(parseClientArgs(["ping"], inFile).config.port, 9002);
+  // A 0 in force is refused, saying what it is and what to give instead.
+  assert.throws(
+    () => parseClientArgs(["ping"], shared),
+    (error) =>
+      error instanceof ConfigError && /PEDIDOS_PORT "0" in the environment/.test(error.message) &&
+      /free-port/.test(error.message) && /--port/.test(error.message),
+  );
+  // A bad value in force is still refused.
+  assert.throws(() => parseClientArgs(["ping", "--port", "x"], shared), /--port "x"/);
 });

@@ -44,9 +44,24 @@ export const CLIENT_SETTINGS: Settings<Omit<ClientConfig, "envFile">> = {
     default: 8888,
     shown: "8888",
     help: "the daemon's port",
-    parse: wholeNumber(1, 65535),
+    parse: daemonPort,
   },
 };
+
+/**
+ * The daemon's port, 1–65535. `0` is refused with what it means: the
+ * daemon's "pick a free port" (a `PEDIDOS_PORT=0` the daemon's `.env.local`
+ * may hold), where a client needs the port that the daemon printed.
+ */
+function daemonPort(text: string): number {
+  if (/^\s*0+\s*$/.test(text)) {
+    throw new RangeError(
+      "0 is the daemon's free-port choice, not a port a client can reach: give --port with the port " +
+        "its ready line printed",
+    );
+  }
+  return wholeNumber(1, 65535)(text);
+}
 
 /**
  * Reads where the daemon is (`--host`, `--port`, `--env-file`) for a command
@@ -56,5 +71,7 @@ export const CLIENT_SETTINGS: Settings<Omit<ClientConfig, "envFile">> = {
  * @throws {ConfigError} On a bad flag or a bad value from any source.
  */
 export function parseClientConfig(args: string[], sources: ConfigSources = {}): ClientConfig {
-  return freezeConfig({ ...resolveConfig(args, CLIENT_SETTINGS, sources).config });
+  return freezeConfig({
+    ...resolveConfig(args, CLIENT_SETTINGS, { ...sources, checkOverridden: false }).config,
+  });
 }

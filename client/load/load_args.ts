@@ -129,7 +129,11 @@ function prefix(text: string): string {
  * @throws {ConfigError} On an unknown flag or a bad value.
  */
 export function parseLoadArgs(args: string[], sources: ConfigSources = {}): LoadCommand {
-  const resolved = resolveConfig(args, CLIENT_SETTINGS, { ...sources, extraFlags: EXTRA_FLAGS });
+  const resolved = resolveConfig(args, CLIENT_SETTINGS, {
+    ...sources,
+    extraFlags: EXTRA_FLAGS,
+    checkOverridden: false,
+  });
   const { config, flags, help } = resolved;
   const duracion = flagValue(flags, "duracion", duration);
   const esperar = flags.esperar === true;

@@ -142,5 +142,7 @@ export const WEB_USAGE: string = formatUsage(
  * @throws {ConfigError} On a bad flag or a bad value from any source.
  */
 export function parseWebConfig(args: string[], sources: ConfigSources = {}): WebConfig {
-  return freezeConfig({ ...resolveConfig(args, WEB_SETTINGS, sources).config });
+  return freezeConfig({
+    ...resolveConfig(args, WEB_SETTINGS, { ...sources, checkOverridden: false }).config,
+  });
 }

@@ -92,6 +92,16 @@ export interface ResolveOptions extends ConfigSources {
   extraFlags?: Record<string, ExtraFlag>;
   /** Whether positional arguments are allowed. @default {false} */
   allowPositionals?: boolean;
+  /**
+   * Whether a value that a higher source overrides (an environment variable
+   * under a flag, an env file's line under either) is checked too, and
+   * refused when bad. The daemon checks them: a typo in its own settings
+   * is found before it matters. The clients do not: they share the
+   * environment and `.env.local` with the daemon, whose values (a
+   * `PEDIDOS_PORT=0`, say) need not be theirs, and their flags must win.
+   * @default {true}
+   */
+  checkOverridden?: boolean;
 }
 
 /** Where a value that was set came from: a flag, the environment or an env file. */
@@ -291,7 +301,7 @@ export function resolveConfig<T>(
   settings: Settings<T>,
   options: ResolveOptions = {},
 ): Resolved<T> {
-  const { extraFlags = {}, allowPositionals = false } = options;
+  const { extraFlags = {}, allowPositionals = false, checkOverridden = true } = options;
   const getEnv = options.getEnv ?? defaultGetEnv;
   const readFile = options.readFile ?? defaultReadFile;
   const table = Object.entries<Setting<unknown>>(settings);
@@ -374,6 +384,11 @@ export function resolveConfig<T>(
     if (sources.length === 0) {
       config[key] = s.default;
       continue;
+    }
+    if (!checkOverridden) {
+      // Only the source in force: the flag's values, else the environment's, else the file's.
+      const inForcePlace = sources[inForceAt]!.place;
+      sources.splice(0, sources.length, ...sources.filter(({ place }) => place === inForcePlace));
     }
     sources.forEach(({ text, place }, i) => {
       // An empty variable means the default (where the setting allows it).
