@@ -10,7 +10,11 @@
 export interface MalformedLine {
   /** Its number, from 1. */
   line: number;
-  /** Its first word, to point at it without showing a value that may be a secret. */
+  /**
+   * The name it starts with (letters, digits and `_`; at most 40), to
+   * point at it without showing a value that may be a secret: of
+   * `PGPASSWORD:s3cret`, only `PGPASSWORD`. Empty when it starts otherwise.
+   */
   start: string;
 }
 
@@ -40,7 +44,7 @@ export function findMalformedLine(text: string): MalformedLine | null {
     if (line === "" || line.startsWith("#")) continue;
     const assignment = ASSIGNMENT.exec(line);
     if (assignment === null) {
-      const start = line.split(/\s/, 1)[0]!.slice(0, 40);
+      const start = /^[\p{L}\p{N}_]*/u.exec(line)![0].slice(0, 40);
       return { line: i + 1, start };
     }
     i = lastLineOfValue(lines, i, assignment[1]!.trim());

@@ -4,8 +4,14 @@ import { assignmentTexts, findMalformedLine } from "./malformed_env_line.ts";
 Deno.test("findMalformedLine() points at a line without = by number and first word", () => {
   const text = "# the port\n\nPEDIDOS_WORKERS=2\nPEDIDOS_PORT 9504\n";
   assert.deepEqual(findMalformedLine(text), { line: 4, start: "PEDIDOS_PORT" });
-  assert.deepEqual(findMalformedLine("PEDIDOS_PORT: 1\n"), { line: 1, start: "PEDIDOS_PORT:" });
-  assert.deepEqual(findMalformedLine("=5\n"), { line: 1, start: "=5" });
+  assert.deepEqual(findMalformedLine("PEDIDOS_PORT: 1\n"), { line: 1, start: "PEDIDOS_PORT" });
+  assert.deepEqual(findMalformedLine("=5\n"), { line: 1, start: "" });
+});
+
+Deno.test("findMalformedLine() shows no more of a bad line than the name it starts with, never a secret after it", () => {
+  assert.deepEqual(findMalformedLine("PGPASSWORD:s3cret\n"), { line: 1, start: "PGPASSWORD" });
+  assert.deepEqual(findMalformedLine("root:*:20228:0:99999:7:::\n"), { line: 1, start: "root" });
+  assert.deepEqual(findMalformedLine('"quoted value"\n'), { line: 1, start: "" });
 });
 
 Deno.test("findMalformedLine() takes assignments, export, comments, blanks and quoted values over lines", () => {

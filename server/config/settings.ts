@@ -236,7 +236,8 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
   const malformed = findMalformedLine(text.replace(/^\uFEFF/, ""));
   if (malformed !== null) {
     throw new ConfigError(
-      `Invalid line ${malformed.line} of env file ${path} (starting "${malformed.start}"): ` +
+      `Invalid line ${malformed.line} of env file ${path}` +
+        (malformed.start === "" ? ": " : ` (starting "${malformed.start}"): `) +
         "must be NAME=value, export NAME=value, a # comment or blank",
     );
   }
