@@ -124,5 +124,6 @@ export function storeDriverOptions(url: string): Options<Record<string, never>> 
     poolSize: 2,
     connectTimeoutS: 5,
     idleInTransactionMs: 30_000,
+    sync: "full",
   });
 }

@@ -16,7 +16,7 @@ import type { Store } from "./store.ts";
 export interface OpenStoreOptions {
   /** `--db`: a SQLite file, `:memory:`, or `postgres://…`. */
   db: string;
-  /** SQLite `synchronous` mode. @default {"full"} */
+  /** `--sync`: SQLite's `synchronous`, PostgreSQL's `synchronous_commit` (on or off). @default {"full"} */
   sync?: "full" | "normal";
   /**
    * `--max-pedidos`, checked against the cluster's (PostgreSQL only). A daemon
@@ -38,16 +38,17 @@ export interface OpenStoreOptions {
  * @throws {Error} Why it cannot be opened, naming it (a URL without its password).
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const sync = options.sync ?? "full";
   if (isPostgresUrl(options.db)) {
     return PostgresStore.open({
       url: options.db,
+      sync,
       ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     });
   }
-  const sync = options.sync ?? "full";
   const store = await SqliteStore.open({
     path: options.db,
     sync,

@@ -52,6 +52,22 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
   datestyle: "ISO, MDY",
 };
 
+/**
+ * `synchronous_commit` of the sessions that commit orders, for `--sync`,
+ * whatever the database's or the role's default (an `ALTER DATABASE … SET
+ * synchronous_commit = off` made every `ok` an asynchronous commit):
+ * - `full`: `on`. A commit is on the server's disk before the daemon
+ *   answers: an `ok` survives a crash of the daemon, of PostgreSQL, or of
+ *   its machine (§6).
+ * - `normal`: `off`. A commit is in PostgreSQL's memory: an `ok` survives a
+ *   crash of the daemon, but a crash of PostgreSQL or its machine may undo
+ *   the last commits (up to three times `wal_writer_delay`, 0.6 s by
+ *   default), as `--sync normal` on SQLite may on a power loss.
+ */
+export function synchronousCommit(sync: "full" | "normal"): "on" | "off" {
+  return sync === "full" ? "on" : "off";
+}
+
 /** Options of {@linkcode driverOptions}. */
 export interface DriverSettings {
   /** Connections for reads and writes. */
@@ -68,6 +84,8 @@ export interface DriverSettings {
    * daemons' intake for that long only: see {@linkcode IDLE_IN_TRANSACTION_MS}.
    */
   idleInTransactionMs: number;
+  /** `--sync`: see {@linkcode synchronousCommit}. */
+  sync: "full" | "normal";
 }
 
 /** The driver's options to reach `target`. */
@@ -104,6 +122,7 @@ export function driverOptions(
     onnotice: () => {},
     connection: {
       ...SESSION_SETTINGS,
+      synchronous_commit: synchronousCommit(settings.sync),
       application_name: target.applicationName ?? "pedidos",
       idle_in_transaction_session_timeout: settings.idleInTransactionMs,
     },

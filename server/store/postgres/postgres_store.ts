@@ -92,6 +92,12 @@ export interface PostgresStoreOptions {
   leaseMs?: number;
   /** @default {a Logger at "error"} */
   logger?: Logger;
+  /**
+   * `--sync`: whether a commit of orders reaches the server's disk before it
+   * counts (`full`: `synchronous_commit` on) or its memory (`normal`: off).
+   * @default {"full"}
+   */
+  sync?: "full" | "normal";
   /** Connections for reads and writes. @default {10} */
   poolSize?: number;
   /** How long a connection attempt may take, seconds. @default {5} */
@@ -241,6 +247,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       poolSize: options.poolSize ?? 10,
       connectTimeoutS: options.connectTimeoutS ?? 5,
       idleInTransactionMs: idleInTransactionMsFor(options.leaseMs ?? 30_000),
+      sync: options.sync ?? "full",
     });
     const store = new PostgresStore(options, driver);
     if (REQUIRES_TLS.has(target.sslmode ?? "")) store.#server = target;
