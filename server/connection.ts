@@ -357,13 +357,24 @@ export class Connection {
    * Stopping, with everything received answered: closed once nothing more
    * comes for a moment, so that a request already on its way in (in the
    * socket's buffer, not read yet, or sent as the last reply arrived) gets
-   * its `shutting_down` rather than no reply at all.
+   * its `shutting_down` rather than no reply at all. A request partly
+   * received (a pretty-printed order still being pasted, a line still being
+   * typed) is on its way too: the connection waits for its end, to answer it
+   * `shutting_down`, until the drain ends ({@linkcode Connection.closeIfIdle}).
    */
   #closeWhenQuiet(): void {
     this.#stopTimer ??= setTimeout(() => {
       this.#stopTimer = undefined;
-      if (this.pending === 0) this.close();
+      if (this.pending === 0 && (this.#framer?.bufferedBytes ?? 0) === 0) this.close();
     }, STOP_GRACE_MS);
+  }
+
+  /**
+   * Closes the connection unless it has replies to write: the end of a
+   * stop's drain, when a request still partly received will not be answered.
+   */
+  closeIfIdle(): void {
+    if (this.pending === 0 && this.#unsentBytes === 0) this.close();
   }
 
   /** Closes the socket now. Idempotent. */

@@ -385,6 +385,7 @@ export class Server implements AsyncDisposable {
       }
     }
     await Promise.allSettled(this.#accepting);
+    for (const connection of [...this.#connections]) connection.closeIfIdle();
     // Give busy connections a moment to write their last replies.
     const deadline = performance.now() + 1000; // monotonic: a clock step changes no wait
     while (this.#connections.size > 0 && performance.now() < deadline) {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { errorReply } from "../server/protocol/errors.ts";
-import { rawConnect, startInProcess, waitUntil } from "./test_util.ts";
+import { rawConnect, startInProcess, waitUntil, within } from "./test_util.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
@@ -108,6 +108,40 @@ Deno.test("a stopping daemon answers shutting_down to a request sent as its last
   assert.ok(await conn.closedByPeer(1000), "closed after that reply");
   const summary = await stopped;
   assert.equal(summary.aceptados, 1, "the order sent during the stop was not taken");
+});
+
+Deno.test("a stopping daemon answers shutting_down to a request it had partly received, and closes it when the drain ends if it never ends", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 800, max: 800 },
+    drainTimeoutMs: 10_000,
+  });
+  const client = await daemon.client();
+  assert.equal((await client.request(ORDER)).ok, true);
+  await waitUntil(async () => {
+    const reply = await client.request({ op: "STATS" });
+    return (reply.stats as { en_proceso: number }).en_proceso === 1;
+  }, { what: "the order to run" });
+  // A pretty-printed order being pasted, and a line still being typed, as the stop begins.
+  await using pasting = await rawConnect(daemon.port);
+  await pasting.write('{\n  "cliente": "Eva",\n');
+  await using typing = await rawConnect(daemon.port);
+  await typing.write('{"op":"PI');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stopped = daemon.server.shutdown();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await pasting.write('  "productos": ["pan"],\n  "direccion": "Calle 2"\n}\n');
+  assert.deepEqual(
+    await pasting.readLine(1000),
+    errorReply("shutting_down"),
+    "told why, not cut off mid-paste",
+  );
+  assert.ok(await pasting.closedByPeer(1000), "closed after that reply");
+  // Never finished: closed when the drain is over, not kept open past it.
+  const summary = await within(stopped, 5000, "the stop");
+  assert.ok(await typing.closedByPeer(1000), "closed at the end of the drain");
+  assert.equal(summary.listos, 1);
+  assert.equal(summary.aceptados, 1, "the order pasted during the stop was not taken");
 });
 
 Deno.test("a stopping daemon ends a pipelining connection with shutting_down, not a silent close", async () => {
