@@ -27,6 +27,7 @@ import {
 } from "./value_parsers.ts";
 import { MAX_CAPACITY } from "../admission.ts";
 import {
+  hasUrlCredentials,
   isPostgresUrl,
   parsePostgresUrl,
   redactDatabaseUrl,
@@ -45,6 +46,12 @@ function parseDb(text: string): string {
     if (scheme !== undefined) {
       throw new RangeError(
         `names a ${scheme.toLowerCase()}:// database, which pedidos cannot use: give a SQLite file's path, :memory:, or postgres://USER@HOST/DATABASE`,
+      );
+    }
+    if (hasUrlCredentials(db)) {
+      // A URL with something before its scheme (a quote an env file kept), or a mistyped one.
+      throw new RangeError(
+        "holds a user and password (//USER:PASSWORD@) but does not start with postgres:// or postgresql://: give a SQLite file's path, :memory:, or postgres://USER@HOST/DATABASE",
       );
     }
   }

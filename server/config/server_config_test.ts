@@ -615,6 +615,18 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
     ],
     ["file://ana:s3cret@db/pedidos.db", /file:\/\/ database, which pedidos cannot use.*SQLite/],
   ];
+  // A URL with something before its scheme (a quote an env file kept), or a mistyped scheme.
+  for (
+    const db of [
+      '"postgres://ana:s3cret@db/pedidos"',
+      "'postgres://ana:s3cret@db/pedidos'",
+      "<postgres://ana:s3cret@db/pedidos>",
+      "db=postgres://ana:s3cret@db/pedidos",
+      "postgres//ana:s3cret@db/pedidos",
+      "postgres;//ana:s3cret@db/pedidos",
+      '"postgres://ana:s3@cret@db/pedidos',
+    ]
+  ) cases.push([db, /does not start with postgres:\/\/ or postgresql:\/\//]);
   // A password as a parameter is masked too.
   cases.push(["postgres://ana@db/pedidos?password=s3cret", /unknown parameter "password"/]);
   cases.push(["postgres://ana@db/pedidos?sslmode=x&PASS=s3cret#y", /unknown parameter "PASS"/]);

@@ -116,8 +116,22 @@ export function redactDatabaseUrl(db: string): string {
   // Any scheme: a URL refused for its scheme is shown masked too.
   // A password given as a parameter (`?password=…`, which libpq takes) too.
   // A scheme with its slashes mistyped (`postgres:/ana:pw@db/x`) too.
+  // And "//user:password@" anywhere, after whatever came before the scheme
+  // (a quote an env file kept, `db=`): a value that is no URL is shown too.
   return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/*[^:@/?#]*):.*@/i, "$1:***@")
+    .replace(CREDENTIALS, "$1:***@")
     .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
+}
+
+/** `//user:password@` anywhere in a value, up to its last `@`. */
+const CREDENTIALS = /(\/\/[^:@/?#\s]*):.*@/;
+
+/**
+ * Whether `db` holds `//user:password@` somewhere: a database URL with a
+ * password, whatever comes before it.
+ */
+export function hasUrlCredentials(db: string): boolean {
+  return CREDENTIALS.test(db);
 }
 
 function decode(text: string): string {

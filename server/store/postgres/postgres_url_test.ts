@@ -38,6 +38,10 @@ Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL UR
     assert.ok(!redactDatabaseUrl(db).includes("s3cret"), redactDatabaseUrl(db));
   }
   assert.equal(redactDatabaseUrl("postgres:/ana:s3cret@db/x"), "postgres:/ana:***@db/x");
+  // With anything before it, the password is masked all the same.
+  assert.equal(redactDatabaseUrl('"postgres://ana:s3cret@db/x"'), '"postgres://ana:***@db/x"');
+  assert.equal(redactDatabaseUrl("postgres//ana:s3@cret@db/x"), "postgres//ana:***@db/x");
+  assert.equal(redactDatabaseUrl("postgres://ana:s3cret@db/x"), "postgres://ana:***@db/x");
   // SQLite paths are not URLs.
   for (const db of ["pedidos.db", ":memory:", "/var/lib/pedidos/pedidos.db", "postgres.db"]) {
     assert.ok(!isPostgresUrl(db), db);
