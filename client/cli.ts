@@ -11,6 +11,7 @@
  * @module
  */
 
+import { clientPermissionHint } from "./client_config.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../server/config/settings.ts";
 import { MAX_REQUEST_BYTES } from "../server/config/server_config.ts";
 import type { Reply } from "../server/protocol/replies.ts";
@@ -281,7 +282,7 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     command = parseClientArgs(args, io.sources);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    err(`${error.message}\n\n${CLIENT_USAGE}`);
+    err(`${error.message}${clientPermissionHint(error)}\n\n${CLIENT_USAGE}`);
     return EXIT.usage;
   }
 

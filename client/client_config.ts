@@ -75,3 +75,18 @@ export function parseClientConfig(args: string[], sources: ConfigSources = {}): 
     ...resolveConfig(args, CLIENT_SETTINGS, { ...sources, checkOverridden: false }).config,
   });
 }
+
+/**
+ * What to do about an env file a client may not read: Deno's own advice
+ * ("run again with the --allow-read flag") cannot be followed through
+ * `deno task client`, `load` or `web`, which take no Deno flags and may read
+ * only `.env.local`. Empty for any other error.
+ */
+export function clientPermissionHint(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Requires read access to/.test(message)
+    ? ". (`deno task client`, `load` and `web` read only the `.env.local` of the folder they " +
+      "start in: put the settings there, give them as flags or PEDIDOS_* variables, or run " +
+      "`deno run` with --allow-read for that file. See Permissions in the README.)"
+    : "";
+}

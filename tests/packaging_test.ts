@@ -488,6 +488,40 @@ testWith("read", "write")(
 );
 
 testWith("read", "write")(
+  "client, load and web tasks refuse an env file other than .env.local with exit 2 and advice a task user can follow",
+  async () => {
+    await using dir = await tempDir();
+    await using elsewhere = await tempDir();
+    await Deno.writeTextFile(`${elsewhere.path}/x.env`, "PEDIDOS_PORT=9\n");
+    const tasks = JSON.parse(read("deno.json")).tasks as Record<string, string>;
+    for (const [name, extra] of [["client", ["ping"]], ["load", []], ["web", []]] as const) {
+      const words = tasks[name]!.split(/\s+/);
+      assert.deepEqual(words.slice(0, 2), ["deno", "run"], name);
+      const flags = words.slice(2, words.indexOf("main.ts"));
+      const run = await deno(
+        [
+          "run",
+          ...flags,
+          `${ROOT}main.ts`,
+          name,
+          "--env-file",
+          `${elsewhere.path}/x.env`,
+          ...extra,
+        ],
+        dir.path,
+      );
+      assert.equal(run.code, 2, `${name}: ${run.stderr}`);
+      assert.match(run.stderr, /Requires read access to/, name);
+      assert.match(
+        run.stderr,
+        /read only the `\.env\.local` of the folder they start in.*See Permissions in the README/,
+        name,
+      );
+    }
+  },
+);
+
+testWith("read", "write")(
   "server -- --help is an argument, not a request for help: exit 2",
   async () => {
     await using dir = await tempDir();

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { clientPermissionHint } from "../client_config.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
 import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
@@ -102,7 +103,7 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
     command = parseLoadArgs(args, io.sources);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    err(`pedidos load: ${error.message}\n\n${LOAD_USAGE}`);
+    err(`pedidos load: ${error.message}${clientPermissionHint(error)}\n\n${LOAD_USAGE}`);
     return LOAD_EXIT.usage;
   }
   const terminal = io.isTerminal ?? Deno.stdout.isTerminal();

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { clientPermissionHint } from "../client_config.ts";
 import { isLoopbackName } from "./loopback_host.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { Logger } from "../../server/log.ts";
@@ -87,7 +88,7 @@ export async function runWebCommand(args: string[], io: WebIo = {}): Promise<num
     config = parseWebConfig(args, io.sources);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    err(`pedidos web: ${error.message}\n\n${WEB_USAGE}`);
+    err(`pedidos web: ${error.message}${clientPermissionHint(error)}\n\n${WEB_USAGE}`);
     return 2;
   }
   const logger = new Logger({ level: config.log, write: (line) => err(`${line}\n`) });
