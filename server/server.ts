@@ -447,7 +447,7 @@ export class Server implements AsyncDisposable {
         if (this.#busyGraceMs > 0 && this.#overLimit.size < MAX_WAITING_FOR_PLACE) {
           this.#waitForPlace(conn, peer, dispatcher);
         } else {
-          this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
+          this.#logger.repeated("warn", "conn.busy", { peer: peer(), open: this.#connections.size });
           this.#refuse(conn, BUSY);
         }
         continue;
@@ -469,7 +469,7 @@ export class Server implements AsyncDisposable {
       this.#overLimit.delete(tryPlace);
       if (placed) return this.#serve(conn, peer, dispatcher);
       if (this.#stopping) return this.#refuse(conn, SHUTTING_DOWN);
-      this.#logger.warn("conn.busy", { peer: peer(), open: this.#connections.size });
+      this.#logger.repeated("warn", "conn.busy", { peer: peer(), open: this.#connections.size });
       this.#refuse(conn, BUSY);
     };
     const tryPlace = () => {

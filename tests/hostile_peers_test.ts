@@ -349,3 +349,34 @@ testWith("read", "write")(
     });
   },
 );
+
+Deno.test("hostile: a flood of connections over --max-connections logs conn.busy once per window, with how many it held back, not one line each", async () => {
+  const lines: string[] = [];
+  const logger = new Logger({ level: "info", write: (line) => lines.push(line) });
+  await using daemon = await startInProcess({ maxConnections: 2, log: "info" }, { logger });
+  const held = await Promise.all([rawConnect(daemon.port), rawConnect(daemon.port)]);
+  try {
+    for (const conn of held) {
+      await conn.write('{"op":"PING"}\n');
+      assert.equal((await conn.readLine())?.pong, true);
+    }
+    // 60 connections over the limit, each answered busy and closed.
+    for (let wave = 0; wave < 3; wave++) {
+      const extras = await Promise.all(Array.from({ length: 20 }, () => rawConnect(daemon.port)));
+      try {
+        for (const extra of extras) assert.equal((await extra.readLine())?.error, "busy");
+      } finally {
+        for (const extra of extras) extra.close();
+      }
+    }
+    const busyLines = lines.filter((line) => line.includes("conn.busy"));
+    assert.equal(
+      busyLines.length,
+      1,
+      `one line within the window, not one per peer: ${busyLines.length}`,
+    );
+    assert.match(busyLines[0]!, /WARN conn\.busy peer=127\.0\.0\.1:\d+ open=2/);
+  } finally {
+    for (const conn of held) conn.close();
+  }
+});
