@@ -128,6 +128,10 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
     // stdout is the spec's object alone: why no connection could be opened goes to stderr.
     if (status === LOAD_EXIT.unreachable) {
       err(`pedidos load: no connection could be opened\n${summary.detalles.join("\n")}\n`);
+    } else if (status !== LOAD_EXIT.ok) {
+      // And why it did not go well (errors, orders not seen listo and why), for a person reading
+      // the script's log: the object's counts alone do not say.
+      err(formatLoadSummary(summary, command));
     }
   } else out(formatLoadSummary(summary, command));
   return status;

@@ -136,6 +136,23 @@ Deno.test("runLoadCommand() --json with no daemon prints the spec's object on st
   assert.match(err.join(""), /Cannot connect to 127\.0\.0\.1 port/);
 });
 
+Deno.test("runLoadCommand() --json that does not go well says why on stderr, stdout keeping the spec's object alone", async () => {
+  await using daemon = await startInProcess({
+    workers: 1,
+    processMs: { min: 3000, max: 3000 },
+    drainTimeoutMs: 100,
+  });
+  const { out, err, io } = capture();
+  const args = ["--host", "127.0.0.1", "--port", String(daemon.port), "--clientes", "1"];
+  args.push("--pedidos", "2", "--esperar", "--timeout-ms", "300", "--json");
+  assert.equal(await runLoadCommand(args, io), LOAD_EXIT.errors);
+  assert.equal(out.length, 1);
+  const json = JSON.parse(out[0]!);
+  assert.equal(json.aceptados, 2);
+  assert.equal(json.listos, 0);
+  assert.match(err.join(""), /listos +0 de 2: no todos llegaron a listo \(2 sin terminar\)/);
+});
+
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {
   const help = capture();
   assert.equal(await runLoadCommand(["--help"], help.io), LOAD_EXIT.ok);
