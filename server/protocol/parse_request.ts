@@ -38,8 +38,13 @@ export const MAX_USUARIO_CHARS = 64;
 /** The `mensaje` of `invalid_user`: the rule a user name breaks. */
 export const USUARIO_RULE =
   '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".';
-/** A combining mark only on a letter: marks alone would be a name that shows as nothing. */
-const USUARIO_MARKS_REGEXP = /^(?:\p{L}\p{M}*|[0-9._-])*$/u;
+/**
+ * A combining mark only on a letter: marks alone would be a name that shows
+ * as nothing. And no letter that draws as nothing (Unicode's
+ * Default_Ignorable_Code_Point, such as the Hangul fillers U+3164 and
+ * U+1160): "opera" and "opera" + U+3164 would show as the same name.
+ */
+const USUARIO_MARKS_REGEXP = /^(?:(?!\p{Default_Ignorable_Code_Point})\p{L}\p{M}*|[0-9._-])*$/u;
 const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 256;
 /** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */

@@ -137,6 +137,10 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     "\u0301\u0301\u0301", // combining marks on nothing: a name that shows as nothing
     "_\u0301ab", // a mark on punctuation
     "1\u20dd23", // a mark on a digit
+    "opera\u3164", // a letter that draws as nothing: shown as "opera"
+    "\u3164\u3164\u3164", // a name of nothing but blank letters
+    "\u1160\u1160\u1160",
+    "an\uffa0a",
     "\ud800ana",
     "",
     42,
