@@ -180,6 +180,20 @@ Deno.test("gateway: Inicio shows the daemon's GET_TAREAS_HTML fragment", async (
   });
 });
 
+Deno.test("gateway: Inicio shows the Panel's tile to operators only, who alone may open it", async () => {
+  using gw = fakeGateway();
+  const user = gw.browser();
+  await signIn(user);
+  const page = await user.get("/");
+  assert.match(page.text, /href="\/tareas"/);
+  assert.doesNotMatch(page.text, /href="\/panel"/, "no way to a page that answers 403");
+  assert.equal((await user.get("/panel")).status, 403);
+  gw.daemon.operators.add("eva");
+  const operator = gw.browser();
+  await signIn(operator, "eva");
+  assert.match((await operator.get("/")).text, /class="tile" href="\/panel"/);
+});
+
 Deno.test("gateway: a session the daemon no longer knows signs out", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
@@ -496,6 +510,8 @@ Deno.test("gateway: when the daemon is down every page says so plainly", async (
   const task = await browser.submit("/tareas", { tarea: "upper", texto: "hola" });
   assert.equal(task.status, 503);
   assert.match(task.text, /No hay conexión/);
+  // What was typed is kept, in the form it was typed in only.
+  assert.equal([...task.text.matchAll(/name="texto" value="hola"/g)].length, 1, task.text);
   const order = await browser.post("/pedidos", {
     cliente: "Ana",
     productos: "pan",

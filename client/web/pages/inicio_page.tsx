@@ -10,9 +10,11 @@ import { raw } from "hono/html";
 export interface InicioPageProps {
   /** The daemon's fragment (it escapes what it places), or null when it could not be read. */
   fragment: string | null;
+  /** Whether the user is an operator, who alone may open the Panel (its tile is theirs only). */
+  operador: boolean;
 }
 
-/** The fragment, then a tile per page. */
+/** The fragment, then a tile per page the user may open. */
 export function InicioPage(props: InicioPageProps) {
   return (
     <>
@@ -27,10 +29,12 @@ export function InicioPage(props: InicioPageProps) {
           <strong>Pedidos</strong>
           <span>haga un pedido y véalo avanzar en vivo</span>
         </a>
-        <a class="tile" href="/panel">
-          <strong>Panel</strong>
-          <span>contadores y línea de tiempo de los workers</span>
-        </a>
+        {props.operador && (
+          <a class="tile" href="/panel">
+            <strong>Panel</strong>
+            <span>contadores y línea de tiempo de los workers</span>
+          </a>
+        )}
       </section>
     </>
   );

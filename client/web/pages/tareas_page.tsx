@@ -28,6 +28,11 @@ export interface TareasPageProps {
   numeros?: string;
   /** The text typed for the last `upper` or `lower`. @default {""} */
   texto?: string;
+  /**
+   * The task whose form was sent, whose text is shown again in it, with an
+   * outcome or without (the daemon unreachable). @default {the outcome's}
+   */
+  sent?: TareaName;
   /** The last task's outcome, or null before the first (or when the daemon was unreachable). */
   outcome?: TaskOutcome | null;
 }
@@ -89,7 +94,7 @@ export function TareasPage(props: TareasPageProps) {
                 Texto
                 <input
                   name="texto"
-                  value={outcome?.tarea === tarea ? props.texto ?? "" : ""}
+                  value={(props.sent ?? outcome?.tarea) === tarea ? props.texto ?? "" : ""}
                   placeholder={tarea === "upper" ? "hola" : "HOLA"}
                   required
                 />

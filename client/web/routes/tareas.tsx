@@ -55,14 +55,14 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
           nav: "inicio",
           problem: reply === null ? unreachable() : refusal(reply),
         },
-        <InicioPage fragment={null} />,
+        <InicioPage fragment={null} operador={session.rol === "operador"} />,
         reply ? statusFor(reply.error) : 503,
       );
     }
     return respond.page(
       c,
       { title: "Inicio", nav: "inicio" },
-      <InicioPage fragment={reply.html} />,
+      <InicioPage fragment={reply.html} operador={session.rol === "operador"} />,
     );
   });
 
@@ -111,7 +111,13 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     return respond.page(
       c,
       { title: "Tareas", nav: "tareas", problem: reply === null ? unreachable() : null },
-      <TareasPage csrf={session.csrf} numeros={numeros} texto={texto} outcome={outcome} />,
+      <TareasPage
+        csrf={session.csrf}
+        sent={tarea}
+        numeros={numeros}
+        texto={texto}
+        outcome={outcome}
+      />,
       reply === null ? 503 : reply.ok ? 200 : statusFor(reply.error),
     );
   });
