@@ -360,21 +360,14 @@ export class Connection {
    * its `shutting_down` rather than no reply at all. A request partly
    * received (a pretty-printed order still being pasted, a line still being
    * typed) is on its way too: the connection waits for its end, to answer it
-   * `shutting_down`, until the drain ends ({@linkcode Connection.closeIfIdle}).
+   * `shutting_down`, until the drain ends (and the stop's last second for
+   * replies has passed: `Server.shutdown`).
    */
   #closeWhenQuiet(): void {
     this.#stopTimer ??= setTimeout(() => {
       this.#stopTimer = undefined;
       if (this.pending === 0 && (this.#framer?.bufferedBytes ?? 0) === 0) this.close();
     }, STOP_GRACE_MS);
-  }
-
-  /**
-   * Closes the connection unless it has replies to write: the end of a
-   * stop's drain, when a request still partly received will not be answered.
-   */
-  closeIfIdle(): void {
-    if (this.pending === 0 && this.#unsentBytes === 0) this.close();
   }
 
   /** Closes the socket now. Idempotent. */

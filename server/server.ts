@@ -385,7 +385,6 @@ export class Server implements AsyncDisposable {
       }
     }
     await Promise.allSettled(this.#accepting);
-    for (const connection of [...this.#connections]) connection.closeIfIdle();
     // Give busy connections a moment to write their last replies.
     const deadline = performance.now() + 1000; // monotonic: a clock step changes no wait
     while (this.#connections.size > 0 && performance.now() < deadline) {
@@ -447,7 +446,10 @@ export class Server implements AsyncDisposable {
         if (this.#busyGraceMs > 0 && this.#overLimit.size < MAX_WAITING_FOR_PLACE) {
           this.#waitForPlace(conn, peer, dispatcher);
         } else {
-          this.#logger.repeated("warn", "conn.busy", { peer: peer(), open: this.#connections.size });
+          this.#logger.repeated("warn", "conn.busy", {
+            peer: peer(),
+            open: this.#connections.size,
+          });
           this.#refuse(conn, BUSY);
         }
         continue;
