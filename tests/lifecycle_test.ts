@@ -626,6 +626,52 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
+  "a daemon that finds its SQLite file damaged while it serves answers internal, stops with exit status 2 and says what to do, not serving the damaged file on",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    {
+      await using daemon = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+      await using client = await PedidosClient.connect({
+        hostname: "127.0.0.1",
+        port: daemon.port,
+      });
+      for (let i = 0; i < 50; i++) {
+        assert.equal((await client.request({ ...ORDER, clave: `k${i}` })).ok, true);
+      }
+    }
+    // A disk fault in the index of claves: the page no longer holds what SQLite wrote.
+    const file = new DatabaseSync(db);
+    file.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const { rootpage, page_size } = file.prepare(
+      "SELECT rootpage, (SELECT page_size FROM pragma_page_size) AS page_size FROM sqlite_master WHERE name = 'pedidos_clave'",
+    ).get() as { rootpage: number; page_size: number };
+    file.close();
+    const damaged = await Deno.open(db, { write: true });
+    await damaged.seek((rootpage - 1) * page_size, Deno.SeekMode.Start);
+    await damaged.write(new Uint8Array(page_size).fill(0xa5));
+    damaged.close();
+
+    await using daemon = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+    await using client = await PedidosClient.connect({ hostname: "127.0.0.1", port: daemon.port });
+    // An order without clave does not read that index; one with a clave does.
+    const reply = await client.request({ ...ORDER, clave: "otra" });
+    assert.equal(reply.error, "internal", JSON.stringify(reply));
+    const exit = await within(daemon.exited(), 20_000, "the exit on a damaged file");
+    assert.equal(exit.code, 2, exit.stderr);
+    assert.match(
+      exit.stderr,
+      /^pedidos server: cannot go on: The database ".*p\.db" is damaged \(database disk image is malformed\)\. Stop here, check it with sqlite3 .*PRAGMA integrity_check/m,
+    );
+    assert.doesNotMatch(
+      exit.stderr,
+      /storage\.recovered/,
+      "no word of a recovery that did not happen",
+    );
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "a database file of an older schema is upgraded at start with a store.migrated line naming both versions",
   async () => {
     await using dir = await tempDir();

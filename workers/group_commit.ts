@@ -131,6 +131,9 @@ export class GroupCommit implements Disposable {
         : batch.map((op) => this.#commitOne(op));
     }
     this.#onResults(results, { size: batch.length, commitMs: performance.now() - start });
+    // Its operations answered, a damaged file stops the writer: nothing more is written to it.
+    const damaged = results.find((result) => !result.ok && isDamaged(result.error));
+    if (damaged !== undefined && !damaged.ok) throw new DatabaseDamagedError(damaged.error);
     let inserted = 0;
     for (let i = 0; i < batch.length; i++) {
       if (batch[i]!.op === "insert" && results[i]!.ok) inserted++;
@@ -191,6 +194,29 @@ export class GroupCommit implements Disposable {
       return failure(op, error);
     }
   }
+}
+
+/**
+ * Thrown by {@linkcode GroupCommit.flush} once an operation found the
+ * database file damaged ({@linkcode isDamaged}), after every operation of
+ * its batch was answered.
+ */
+export class DatabaseDamagedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DatabaseDamagedError";
+  }
+}
+
+/**
+ * Whether an operation's error is SQLite's SQLITE_CORRUPT ("database disk
+ * image is malformed": a page of the file is not what SQLite wrote, such as
+ * an index a disk fault damaged) or SQLITE_NOTADB. It is found only when an
+ * operation reads that page, so a damaged file may open and serve until
+ * then; no retry makes it whole again.
+ */
+export function isDamaged(message: string): boolean {
+  return /\b(database disk image is malformed|file is not a database)\b/.test(message);
 }
 
 /** Whether `error` is SQLite's SQLITE_FULL (a full disk, or a file at its size limit). */

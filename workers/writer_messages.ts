@@ -117,7 +117,9 @@ export type ToWriter = InitMessage;
 export type FromWriter =
   | { type: "ready"; schemaVersion: number }
   | { type: "init_failed"; message: string }
-  | { type: "closed"; stats: WriterStats };
+  | { type: "closed"; stats: WriterStats }
+  /** The database file is damaged (SQLite's SQLITE_CORRUPT or SQLITE_NOTADB): the writer stopped. */
+  | { type: "damaged"; message: string };
 
 /** Messages the main thread sends through the pipe `toWriter`. */
 export type PipeToWriter =

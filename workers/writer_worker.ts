@@ -17,7 +17,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { GroupCommit } from "./group_commit.ts";
+import { DatabaseDamagedError, GroupCommit } from "./group_commit.ts";
 import { DATA, FrameReader, FrameWriter, SharedPipe, SPACE } from "./shared_pipe.ts";
 import { SqliteDatabase } from "./sqlite/sqlite_database.ts";
 import type {
@@ -85,7 +85,16 @@ function init(message: InitMessage): void {
   );
   post({ type: "ready", schemaVersion: db.schemaVersion });
   // An error thrown here is the worker's uncaught error: the store fails every call.
-  const stats = serve(writer, input);
+  let stats: WriterStats;
+  try {
+    stats = serve(writer, input);
+  } catch (error) {
+    if (!(error instanceof DatabaseDamagedError)) throw error;
+    // Closed as it is: committing what is pending would write to the damaged file.
+    post({ type: "damaged", message: error.message });
+    self.close();
+    return;
+  }
   if (!input.stopped) writer.close();
   post({ type: "closed", stats });
   self.close();

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { isDamaged } from "../../workers/group_commit.ts";
 import type { ListFilter, Pedido, PedidoNuevo } from "../protocol/messages.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import { DATA, FrameReader, FrameWriter, SharedPipe, SPACE } from "../../workers/shared_pipe.ts";
@@ -86,6 +87,23 @@ export class WriterFailedError extends Error {
   constructor(path: string, reason: string) {
     super(`Cannot write to database "${path}": ${reason}`);
     this.name = "WriterFailedError";
+  }
+}
+
+/**
+ * The database file was found damaged while the store was open (SQLite's
+ * "database disk image is malformed"): the daemon cannot go on, and a
+ * restart would not help (the damage may go unseen at the start, until an
+ * operation reads the damaged page again). It needs a person.
+ */
+export class DatabaseDamagedError extends Error {
+  constructor(path: string, reason: string) {
+    super(
+      `The database "${path}" is damaged (${reason}). Stop here, check it with ` +
+        `sqlite3 "${path}" "PRAGMA integrity_check", and restore it from a backup or ` +
+        `recover it (sqlite3 "${path}" .recover)`,
+    );
+    this.name = "DatabaseDamagedError";
   }
 }
 
@@ -422,6 +440,8 @@ export class SqliteStore implements Store, ObservesBatches {
     try {
       return Promise.resolve(local(this.#reader));
     } catch (error) {
+      // A damaged file stops the store, as when the writer finds it.
+      if (error instanceof Error && isDamaged(error.message)) this.#fail(error.message, true);
       return Promise.reject(error);
     }
   }
@@ -482,6 +502,9 @@ export class SqliteStore implements Store, ObservesBatches {
         return this.#ready.resolve();
       case "init_failed":
         return this.#ready.reject(new Error(message.message));
+      case "damaged":
+        this.#drainResults();
+        return this.#fail(message.message, true);
       case "closed":
         this.#stats = message.stats;
         this.#drainResults();
@@ -501,8 +524,8 @@ export class SqliteStore implements Store, ObservesBatches {
     else inflight.resolvers.reject(new Error(`Cannot ${inflight.op}: ${result.error}`));
   }
 
-  /** The writer is gone: refuse everything from now on. */
-  #fail(reason: string): void {
+  /** The writer is gone (`damaged`: it stopped on a damaged file): refuse everything from now on. */
+  #fail(reason: string, damaged = false): void {
     // Open and not closing: the daemon cannot go on without its writer.
     const fatal = this.#unavailable === null && !this.#closeRequested ? this.#onFatal : null;
     this.#onFatal = null;
@@ -515,7 +538,11 @@ export class SqliteStore implements Store, ObservesBatches {
     this.#rejectAll(reason);
     this.#ready.reject(new Error(`Cannot open store: ${reason}`));
     this.#closed.resolve();
-    fatal?.(new WriterFailedError(this.#path, reason));
+    fatal?.(
+      damaged
+        ? new DatabaseDamagedError(this.#path, reason)
+        : new WriterFailedError(this.#path, reason),
+    );
   }
 
   #rejectAll(reason: string): void {
