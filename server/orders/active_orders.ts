@@ -125,18 +125,15 @@ export class ActiveOrders {
   }
 
   /**
-   * How many wait and how many are being processed. An order `cerrando`
-   * counts as being processed: its worker is free, but it is not finished
-   * until its end is committed, and it holds its slot till then. That takes
-   * milliseconds, unless the disk is full: then the counts still add up
-   * with `libres` to the capacity, as the database's unfinished orders do.
+   * How many wait and how many are on a worker (an order `cerrando` is on
+   * neither: its worker is free, its slot held until its end is committed).
    */
   counts(): { pendientes: number; enProceso: number } {
     let pendientes = 0;
     let enProceso = 0;
     for (const { state } of this.#orders.values()) {
       if (state === "pendiente") pendientes++;
-      else enProceso++;
+      else if (state === "en proceso") enProceso++;
     }
     return { pendientes, enProceso };
   }

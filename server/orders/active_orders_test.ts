@@ -39,19 +39,3 @@ Deno.test("ActiveOrders.present() shows an order as stored, filling in the worke
   assert.deepEqual(active.present(STORED), STORED);
   assert.deepEqual(active.present({ ...STORED, id: 8 }), { ...STORED, id: 8 }, "not held here");
 });
-
-Deno.test("ActiveOrders.counts() counts an order whose end is being committed as being processed, so the counts and the free slots add up to the capacity", () => {
-  const capacity = Capacity.create(3);
-  const active = new ActiveOrders();
-  const permits = capacity.takeBeyond(3);
-  for (const [i, permit] of permits.entries()) active.add({ ...STORED, id: i + 1 }, permit);
-  active.start(2, 1, Date.now());
-  active.start(3, 2, Date.now());
-  // Processed, its listo not committed yet (for as long as the disk is full, say).
-  active.move(3, "cerrando");
-  assert.deepEqual(active.counts(), { pendientes: 1, enProceso: 2 });
-  assert.equal(active.counts().pendientes + active.counts().enProceso + capacity.free, 3);
-  active.end(3);
-  assert.deepEqual(active.counts(), { pendientes: 1, enProceso: 1 });
-  assert.equal(capacity.free, 1);
-});
