@@ -566,3 +566,74 @@ pgTest({
     assert.match(a.output(), /order\.lease_lost/);
   },
 });
+
+pgTest({
+  name:
+    "a daemon killed with SIGKILL has its running order taken over within seconds, not at the end of its lease: its lock went with it",
+  async fn() {
+    // A lease of a minute: only the lock's going can explain a takeover within 20 s.
+    await using cluster = await startCluster(1, [
+      "--lease-ms",
+      "60000",
+      "--workers",
+      "1",
+      "--process-ms",
+      "30000",
+    ]);
+    const a = cluster.daemons[0]!;
+    const placed = await ask(a.port, order());
+    assert.equal(placed.ok, true);
+    await waitUntil(async () => {
+      const [row] = await cluster.db.sql`SELECT estado FROM pedidos WHERE id = ${placed.id}`;
+      return row?.estado === "en proceso";
+    }, { what: "the order running on A" });
+    a.kill("SIGKILL");
+    await a.exited;
+    // Started again, as a supervisor would, as another daemon.
+    const b = await cluster.start("B", ["--process-ms", "0"]);
+    const started = performance.now();
+    const done = await ask(b.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "listo", JSON.stringify(done));
+    assert.equal(done.pedido.intentos, 2, "the attempt cut short counts");
+    assert.ok(performance.now() - started < 20_000);
+  },
+});
+
+pgTest({
+  name:
+    "a daemon whose database sessions are ended (pg_terminate_backend) but which lives on keeps its running order: no other daemon takes it",
+  async fn() {
+    await using cluster = await startCluster(2, [
+      "--lease-ms",
+      "60000",
+      "--workers",
+      "1",
+      "--process-ms",
+      "9000",
+    ]);
+    const [a, b] = cluster.daemons as [typeof cluster.daemons[0], typeof cluster.daemons[0]];
+    const placed = await ask(a!.port, order());
+    assert.equal(placed.ok, true);
+    let holder = "";
+    await waitUntil(async () => {
+      const [row] = await cluster.db.sql`SELECT estado, nodo FROM pedidos WHERE id = ${placed.id}`;
+      holder = row?.nodo ?? "";
+      return row?.estado === "en proceso";
+    }, { what: "the order running" });
+    // Every session of both daemons ended, twice, as an operator or a failover would.
+    for (let i = 0; i < 2; i++) {
+      await cluster.db.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    // Past the grace of a lock found free: still the same attempt, on the same daemon.
+    await new Promise((resolve) => setTimeout(resolve, 6500));
+    const [row] = await cluster.db.sql`SELECT estado, nodo, intentos FROM pedidos
+      WHERE id = ${placed.id}`;
+    assert.equal(row?.intentos, 1, JSON.stringify(row));
+    assert.equal(row?.nodo ?? holder, holder, "not taken over");
+    const done = await ask(b!.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "listo", JSON.stringify(done));
+    assert.equal(done.pedido.intentos, 1, "run once");
+  },
+});

@@ -37,6 +37,8 @@ export interface NodeOptions {
   nodeId: string;
   capacity: number;
   leaseMs: number;
+  /** The key of the lock it holds while it runs (`node_sentinel.ts`). @default {none} */
+  lockKey?: number;
 }
 
 /**
@@ -125,8 +127,8 @@ export class ClusterCapacityChangedError extends Error {
 }
 
 async function upsertNode(sql: Sql, node: NodeOptions): Promise<void> {
-  await sql`INSERT INTO pedidos_nodos (id, capacidad, lease_ms, inicio, visto, pid)
+  await sql`INSERT INTO pedidos_nodos (id, capacidad, lease_ms, inicio, visto, pid, candado)
     VALUES (${node.nodeId}, ${node.capacity}, ${node.leaseMs}, clock_timestamp(),
-      clock_timestamp(), ${Deno.pid})
+      clock_timestamp(), ${Deno.pid}, ${node.lockKey ?? null})
     ON CONFLICT (id) DO UPDATE SET visto = EXCLUDED.visto`;
 }

@@ -65,6 +65,21 @@ const TAKEOVER = `WITH cut AS (
   FROM cut WHERE p.id = cut.id
   RETURNING ${P_COLUMNS}, cut.inicio_antes, cut.worker_antes`;
 
+/**
+ * Orders of the daemons found dead (`$5`, a JSON array of their ids: their
+ * locks free, node_sentinel.ts), taken over before their leases run out,
+ * as {@linkcode TAKEOVER} takes those whose lease did.
+ */
+const TAKEOVER_DEAD = `WITH cut AS (
+    SELECT id, fecha_inicio AS inicio_antes, worker AS worker_antes FROM pedidos
+    WHERE estado = 'en proceso'
+      AND nodo = ANY(ARRAY(SELECT jsonb_array_elements_text($5::text::jsonb)))
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  )
+  UPDATE pedidos p SET ${START_ATTEMPT}
+  FROM cut WHERE p.id = cut.id
+  RETURNING ${P_COLUMNS}, cut.inicio_antes, cut.worker_antes`;
+
 /** Extends leases still held (`$4`: the lease's length, ms). */
 const RENEW = fencedUpdate("lease_hasta = clock_timestamp() + $4::int * interval '1 millisecond'");
 
@@ -186,9 +201,13 @@ export class PostgresReads {
 
   /**
    * Claims orders on `sql`: first those whose lease ran out (with
-   * `takeover`), then the oldest pending ones, up to `limit` in all.
+   * `takeover`) and those of daemons found dead (`dead`, their ids), then
+   * the oldest pending ones, up to `limit` in all.
    */
-  async claim(sql: Sql, options: ClaimOptions & Holder): Promise<ClaimedOrder[]> {
+  async claim(
+    sql: Sql,
+    options: ClaimOptions & Holder & { dead?: readonly string[] },
+  ): Promise<ClaimedOrder[]> {
     const { limit, at, nodeId, leaseMs } = options;
     const params = (n: number) => [n, nodeId, leaseMs, at];
     const holding = JSON.stringify(options.holding ?? []);
@@ -200,6 +219,16 @@ export class PostgresReads {
         }),
       ]
       : [];
+    const dead = options.dead ?? [];
+    if (dead.length > 0 && taken.length < limit) {
+      taken.push(
+        ...await sql.unsafe<CutRow[]>(
+          TAKEOVER_DEAD,
+          [...params(limit - taken.length), JSON.stringify(dead)],
+          { prepare: true },
+        ),
+      );
+    }
     const fresh: PedidoRow[] = taken.length < limit
       ? [...await sql.unsafe<PedidoRow[]>(CLAIM, params(limit - taken.length), { prepare: true })]
       : [];

@@ -224,6 +224,11 @@ export const MIGRATIONS: readonly string[] = [
     PERFORM pg_notify('pedidos_vaciado', '');
     RETURN NULL;
   END $$;`,
+  // 10: the key of each daemon's session advisory lock (node_sentinel.ts),
+  // held while it runs: a daemon whose lock is free died, and its orders are
+  // taken over without waiting out their leases. NULL: a daemon that holds
+  // none (an older version), never found dead early.
+  `ALTER TABLE pedidos_nodos ADD COLUMN candado integer;`,
 ];
 
 /** The schema version this code writes and understands. */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { DEAD_NODES, DeadNodeWatch, NodeSentinel } from "./node_sentinel.ts";
 import { ignoreLostTypeFetches } from "./lost_type_fetch.ts";
 import type { Options } from "postgres";
 import { Logger } from "../../log.ts";
@@ -125,6 +126,10 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly #pools: ConnectionPools;
   readonly #health: DatabaseHealth;
   readonly #signals: ClusterSignals;
+  /** This daemon's lock, held while it runs; null for a store that is not a daemon's. */
+  readonly #sentinel: NodeSentinel | null;
+  /** Daemons found dead, confirmed over the grace before their orders are taken over. */
+  readonly #deadNodes = new DeadNodeWatch();
   readonly #writer: PostgresWriter;
   readonly #writes: ReturnType<typeof orderWrites>;
   readonly #reads: PostgresReads;
@@ -153,6 +158,9 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     this.#onFatal = options.onFatal;
+    this.#sentinel = options.capacity === undefined
+      ? null
+      : new NodeSentinel({ driver, nodeId: this.nodeId, logger });
     this.#pools = new ConnectionPools({
       // Reads and the writer. A connection that closes may leave a
       // transaction of the writer unanswered.
@@ -325,7 +333,14 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       if (!this.#ready) {
         await migrate(this.#pools.main, { logger: this.#logger, db: this.#shown });
         if (this.#capacity !== undefined) {
-          const node = { nodeId: this.nodeId, capacity: this.#capacity, leaseMs: this.leaseMs };
+          // The lock first: once registered with its key, a daemon without its lock counts as dead.
+          await this.#sentinel!.lock();
+          const node = {
+            nodeId: this.nodeId,
+            capacity: this.#capacity,
+            leaseMs: this.leaseMs,
+            lockKey: this.#sentinel!.key,
+          };
           await registerNode(this.#pools.main, node);
         }
         this.#ready = true;
@@ -519,12 +534,23 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
 
   /** {@inheritDoc SharedQueue.claim} */
   claim(options: ClaimOptions): Promise<ClaimedOrder[]> {
-    return this.#run("claim", () =>
-      this.#reads.claim(this.#pools.fast, {
+    return this.#run("claim", async () => {
+      const fast = this.#pools.fast;
+      // With the look for leases run out, a look for daemons that died (node_sentinel.ts).
+      const dead = options.takeover
+        ? this.#deadNodes.confirm(
+          (await fast.unsafe<{ id: string }[]>(DEAD_NODES, [this.nodeId], { prepare: true }))
+            .map((row) => row.id),
+        )
+        : [];
+      if (dead.length > 0) this.#logger.warn("store.nodes_dead", { nodes: dead.join(",") });
+      return this.#reads.claim(fast, {
         ...options,
+        dead,
         nodeId: this.nodeId,
         leaseMs: this.leaseMs,
-      }));
+      });
+    });
   }
 
   /** {@inheritDoc SharedQueue.renew} */
@@ -654,6 +680,8 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     // Side by side, each bounded: a connection gone silent must not hold the
     // stop (the others forget this node once its heartbeat is old in any case).
     await Promise.all([this.#signals.close(LEAVE_MS), this.#leave()]);
+    // Its row gone (or the database out of reach), its lock goes with its session.
+    await this.#sentinel?.close(END_S);
     // Nothing of this daemon's is left to run on them (its writes were
     // committed or given up above): what still does (a claim or renewal the stop gave up
     // on, on a connection gone silent) is cut short.
