@@ -133,7 +133,7 @@ export class GroupCommit implements Disposable {
     this.#onResults(results, { size: batch.length, commitMs: performance.now() - start });
     // Its operations answered, a damaged file stops the writer: nothing more is written to it.
     const damaged = results.find((result) => !result.ok && isDamaged(result.error));
-    if (damaged !== undefined && !damaged.ok) throw new DatabaseDamagedError(damaged.error);
+    if (damaged !== undefined && !damaged.ok) throw new DamagedFileError(damaged.error);
     let inserted = 0;
     for (let i = 0; i < batch.length; i++) {
       if (batch[i]!.op === "insert" && results[i]!.ok) inserted++;
@@ -199,12 +199,13 @@ export class GroupCommit implements Disposable {
 /**
  * Thrown by {@linkcode GroupCommit.flush} once an operation found the
  * database file damaged ({@linkcode isDamaged}), after every operation of
- * its batch was answered.
+ * its batch was answered. (The writer then stops and says so; the store's
+ * `DatabaseDamagedError` is what the daemon is told.)
  */
-export class DatabaseDamagedError extends Error {
+export class DamagedFileError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "DatabaseDamagedError";
+    this.name = "DamagedFileError";
   }
 }
 

@@ -17,7 +17,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { DatabaseDamagedError, GroupCommit } from "./group_commit.ts";
+import { DamagedFileError, GroupCommit } from "./group_commit.ts";
 import { DATA, FrameReader, FrameWriter, SharedPipe, SPACE } from "./shared_pipe.ts";
 import { SqliteDatabase } from "./sqlite/sqlite_database.ts";
 import type {
@@ -89,7 +89,7 @@ function init(message: InitMessage): void {
   try {
     stats = serve(writer, input);
   } catch (error) {
-    if (!(error instanceof DatabaseDamagedError)) throw error;
+    if (!(error instanceof DamagedFileError)) throw error;
     // Closed as it is: committing what is pending would write to the damaged file.
     post({ type: "damaged", message: error.message });
     self.close();
