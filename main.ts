@@ -17,7 +17,12 @@
  */
 
 import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/config/server_config.ts";
-import { ConfigError, unknownVariables, wantsHelp } from "./server/config/settings.ts";
+import {
+  ConfigError,
+  isPermissionRefusal,
+  unknownVariables,
+  wantsHelp,
+} from "./server/config/settings.ts";
 import { WriterFailedError } from "./server/store/sqlite_store.ts";
 import { CLIENT_SETTINGS } from "./client/client_config.ts";
 import { WEB_SETTINGS } from "./client/web/config.ts";
@@ -80,9 +85,7 @@ export function formatSummary(summary: RunSummary): string {
  * binary, whose permissions are built in.
  */
 function permissionHint(error: unknown): string {
-  // By its text: the refusal may come from the writer worker, as a plain Error.
-  const message = error instanceof Error ? error.message : String(error);
-  return /Requires (read|write) access to/.test(message)
+  return isPermissionRefusal(error)
     ? ". (The daemon reads and writes only inside the folder it starts in, through " +
       "`deno task server` as in the compiled binary: give --db, --env-file and --processor " +
       "paths there, or start it in the folder that holds them; or run `deno run` with " +

@@ -9,6 +9,7 @@
 import {
   type ConfigSources,
   freezeConfig,
+  isPermissionRefusal,
   resolveConfig,
   type Settings,
 } from "../server/config/settings.ts";
@@ -83,8 +84,7 @@ export function parseClientConfig(args: string[], sources: ConfigSources = {}): 
  * only `.env.local`. Empty for any other error.
  */
 export function clientPermissionHint(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return /Requires read access to/.test(message)
+  return isPermissionRefusal(error)
     ? ". (`deno task client`, `load` and `web` read only the `.env.local` of the folder they " +
       "start in: put the settings there, give them as flags or PEDIDOS_* variables, or run " +
       "`deno run` with --allow-read for that file. See Permissions in the README.)"

@@ -179,6 +179,18 @@ function defaultGetEnv(name: string): string | undefined {
   }
 }
 
+/**
+ * Whether `error` is Deno refusing a file this process may not read or write
+ * ("Requires read access to …"), whose own advice ("run again with the
+ * --allow-read flag") a `deno task` user cannot follow: each command says
+ * what to do instead. Told by its text: the refusal may come from a worker,
+ * as a plain Error.
+ */
+export function isPermissionRefusal(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Requires (read|write) access to/.test(message);
+}
+
 function defaultReadFile(path: string): string | null {
   try {
     return Deno.readTextFileSync(path);
@@ -386,12 +398,13 @@ export function resolveConfig<T>(
       config[key] = s.default;
       continue;
     }
-    if (!checkOverridden) {
-      // Only the source in force: the flag's values, else the environment's, else the file's.
-      const inForcePlace = sources[inForceAt]!.place;
-      sources.splice(0, sources.length, ...sources.filter(({ place }) => place === inForcePlace));
-    }
-    sources.forEach(({ text, place }, i) => {
+    const inForce = sources[inForceAt]!;
+    // Without checkOverridden, only the source in force (the flag's values, else the
+    // environment's, else the file's), whose values come first: `inForceAt` still points at it.
+    const checked = checkOverridden
+      ? sources
+      : sources.filter(({ place }) => place === inForce.place);
+    checked.forEach(({ text, place }, i) => {
       // An empty variable means the default (where the setting allows it).
       const isDefault = text === "" && place !== "" && s.emptyMeansDefault === true;
       let parsedValue: unknown;
@@ -405,7 +418,6 @@ export function resolveConfig<T>(
       }
       if (i === inForceAt) config[key] = parsedValue;
     });
-    const inForce = sources[inForceAt]!;
     if (!(inForce.text === "" && inForce.place !== "" && s.emptyMeansDefault)) {
       given[key] = { name: inForce.place === "" ? `--${s.flag}` : name, place: inForce.place };
     }
