@@ -306,3 +306,104 @@ testWith("read", "write", "run", "env")(
     assert.equal(pedidoOf(await conn.readLine()).estado, "error", "H was not run again");
   },
 );
+
+/**
+ * §2.9: REINTENTAR answers `queue_full` only when no slot is free. Eight
+ * REINTENTARs of one `error` order at once (a double click, two operators):
+ * one puts it back, the others find it `pendiente` (`not_retryable`), and a
+ * PEDIDO sent with them is taken — none of them held a slot for a retry
+ * that could not happen.
+ */
+async function retriesOfOneOrderAtOnce(db: string): Promise<void> {
+  await using daemon = await startInProcess({
+    workers: 1,
+    maxPedidos: 3,
+    db,
+    processor: SCRIPTED,
+    maxIntentos: 1,
+    retryBackoffMs: 10,
+  });
+  await using conn = await rawConnect(daemon.port);
+  await using other = await rawConnect(daemon.port);
+  const retriers = await Promise.all(Array.from({ length: 8 }, () => rawConnect(daemon.port)));
+  const waitFor = async (id: unknown) => {
+    await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":8000}\n`);
+    return pedidoOf(await conn.readLine(10_000));
+  };
+  try {
+    for (let round = 0; round < 5; round++) {
+      // It fails 300 ms into each attempt: the retry taken is still running
+      // while the others are answered.
+      await conn.write(order("wait-300-throw"));
+      const id = (await conn.readLine())?.id;
+      assert.equal((await waitFor(id)).estado, "error");
+      await Promise.all([
+        ...retriers.map((r) => r.write(`{"op":"REINTENTAR","id":${id}}\n`)),
+        other.write(order("ok")),
+      ]);
+      const codes = (await Promise.all(retriers.map((r) => r.readLine())))
+        .map((reply) => reply?.ok === true ? "ok" : String(reply?.error)).sort();
+      assert.deepEqual(
+        codes,
+        [...Array(7).fill("not_retryable"), "ok"],
+        `round ${round}`,
+      );
+      const taken = await other.readLine();
+      assert.equal(taken?.ok, true, `round ${round}: ${JSON.stringify(taken)}`);
+      assert.equal((await waitFor(taken?.id)).estado, "listo");
+      assert.equal((await waitFor(id)).estado, "error");
+    }
+  } finally {
+    await Promise.all(retriers.map((r) => r[Symbol.asyncDispose]()));
+  }
+}
+
+testWith("read", "write")(
+  "REINTENTARs of one failed order sent at once: one ok, the others not_retryable, none queue_full, and a PEDIDO sent with them is taken (SQLite)",
+  () => retriesOfOneOrderAtOnce(":memory:"),
+);
+
+pgTest({
+  name:
+    "REINTENTARs of one failed order sent at once: one ok, the others not_retryable, none queue_full, and a PEDIDO sent with them is taken (PostgreSQL)",
+  async fn() {
+    await using db = await freshDatabase();
+    await retriesOfOneOrderAtOnce(db.url);
+  },
+});
+
+pgTest({
+  name:
+    "orders resending a stored clave hold no room while the database answers: a new order sent with nine of them to a daemon with free slots is taken (PostgreSQL)",
+  async fn() {
+    await using db = await freshDatabase();
+    await using daemon = await startInProcess({ workers: 1, maxPedidos: 3, db: db.url });
+    await using conn = await rawConnect(daemon.port);
+    const resenders = await Promise.all(Array.from({ length: 9 }, () => rawConnect(daemon.port)));
+    const keyed = JSON.stringify({
+      cliente: "Ana",
+      productos: ["pan"],
+      direccion: "C 1",
+      clave: "k-1",
+    });
+    try {
+      await conn.write(keyed + "\n");
+      const stored = (await conn.readLine())?.id;
+      assert.equal(typeof stored, "number");
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(resenders.map((r) => r.write(keyed + "\n")));
+        await conn.write(order("Bea"));
+        for (const r of resenders) {
+          const reply = await r.readLine();
+          assert.equal(reply?.id, stored, `round ${round}: ${JSON.stringify(reply)}`);
+        }
+        const fresh = await conn.readLine();
+        assert.equal(fresh?.ok, true, `round ${round}: ${JSON.stringify(fresh)}`);
+        await conn.write(`{"op":"ESTADO","id":${fresh?.id},"esperar":true,"timeout_ms":8000}\n`);
+        assert.equal(pedidoOf(await conn.readLine(10_000)).estado, "listo");
+      }
+    } finally {
+      await Promise.all(resenders.map((r) => r[Symbol.asyncDispose]()));
+    }
+  },
+});

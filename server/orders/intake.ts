@@ -14,6 +14,7 @@ import type { PedidoReply, PedidoStateReply } from "../protocol/replies.ts";
 import type { ChangeResult, InsertResult, OrderStore } from "../store/store.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import { ClavesInFlight } from "./claves_in_flight.ts";
+import { OneAtATime } from "./one_at_a_time.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import type { RunCounters } from "./run_counters.ts";
 import { queueFull } from "./queue_full.ts";
@@ -44,6 +45,8 @@ export class Intake {
   readonly #logger: Logger;
   readonly #storage: StorageHealth;
   readonly #claves = new ClavesInFlight();
+  /** Retries of one order are decided one at a time: the second finds it `pendiente`. */
+  readonly #retries = new OneAtATime<number>();
   /**
    * CANCELARs in flight, by id, of orders they found not held here. An
    * order being stored or put back (a PEDIDO, a REINTENTAR) may be that
@@ -251,7 +254,11 @@ export class Intake {
    * @throws {ProtocolError} `not_found`, `not_retryable` (with the order),
    * `queue_full` when no slot is free (nothing changes), `internal`.
    */
-  async retry(id: number): Promise<PedidoStateReply> {
+  retry(id: number): Promise<PedidoStateReply> {
+    return this.#retries.run(id, () => this.#retryNow(id));
+  }
+
+  async #retryNow(id: number): Promise<PedidoStateReply> {
     // Refused without a slot when it cannot be retried, so that it keeps none from a PEDIDO meanwhile.
     const stored = await this.#store.get(id);
     if (stored === null) throw notFound(id);

@@ -7,7 +7,10 @@
  * (a {@linkcode Permit}, held while the insert is in flight) refuses at once
  * what could not fit anyway, and the database decides for the cluster, in
  * the insert's transaction ({@linkcode SharedQueue.insertWithinCapacity}).
- * Either refusal is `queue_full`, and nothing is stored.
+ * Either refusal is `queue_full`, and nothing is stored. An order with a
+ * `clave` holds no permit while it is inserted (it may be a resend, which
+ * takes no room): with no room here it is looked up instead, else the
+ * database alone decides.
  *
  * @module
  */
@@ -22,6 +25,7 @@ import type { OrderStore } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { ActiveOrders } from "./active_orders.ts";
 import { ClavesInFlight } from "./claves_in_flight.ts";
+import { OneAtATime } from "./one_at_a_time.ts";
 import type { FinishWaiters } from "./finish_waiters.ts";
 import { duplicateReply, notCancellable, notFound, notRetryable } from "./intake.ts";
 import { queueFull } from "./queue_full.ts";
@@ -71,6 +75,8 @@ export function storeFailure(error: unknown, message?: string): ProtocolError {
 export class SharedIntake {
   readonly #options: SharedIntakeOptions;
   readonly #claves = new ClavesInFlight();
+  /** Retries of one order are sent one at a time: the second finds it `pendiente`. */
+  readonly #retries = new OneAtATime<number>();
 
   constructor(options: SharedIntakeOptions) {
     this.#options = options;
@@ -116,14 +122,17 @@ export class SharedIntake {
     const take = taker?.reserve() ?? false;
     let result: CheckedInsert | undefined;
     try {
+      const insert = () =>
+        store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take });
+      // An order with a clave may be a resend of one stored: holding a local
+      // slot while the database answers `duplicate` would refuse other new
+      // orders meanwhile, with room in the cluster. The database decides
+      // its room alone, exactly.
       result = await this.#claves.track(
         pedido.clave,
-        this.#withSlot(
-          "order.insert_failed",
-          () =>
-            store.insertWithinCapacity(pedido, new Date().toISOString(), owner ?? null, { take }),
-          { countRejected: true },
-        ),
+        pedido.clave === null
+          ? this.#withSlot("order.insert_failed", insert, { countRejected: true })
+          : this.#guard("order.insert_failed", insert),
       );
     } finally {
       // The room promised is used by the order taken, or given back.
@@ -170,7 +179,11 @@ export class SharedIntake {
    *
    * @throws {ProtocolError} `not_found`, `not_retryable`, `queue_full`, `unavailable`, `internal`.
    */
-  async retry(id: number): Promise<PedidoStateReply> {
+  retry(id: number): Promise<PedidoStateReply> {
+    return this.#retries.run(id, () => this.#retryNow(id));
+  }
+
+  async #retryNow(id: number): Promise<PedidoStateReply> {
     // Refused without a slot when it cannot be retried, so that it keeps none from a PEDIDO meanwhile.
     const stored = await this.#guard("order.retry_failed", () => this.#options.store.get(id));
     if (stored === null) throw notFound(id);

@@ -18,9 +18,10 @@ const ORDER: PedidoNuevo = {
 Deno.test(
   "SharedIntake.submit() answers duplicado for a clave whose insert commits while its lookup runs",
   async () => {
-    // One slot: the first order holds it while it is inserted, so the second
-    // (same clave, pipelined right after) looks the clave up. Its lookup reads
-    // the database before the first commits and finds nothing; the first then
+    // One slot: the first order is sent to the database while it is free,
+    // then an order starting here takes it, so the second (same clave,
+    // pipelined right after) looks the clave up. Its lookup reads the
+    // database before the first commits and finds nothing; the first then
     // commits. As if it had waited for the first's reply, it must answer
     // duplicado, not queue_full.
     const insert = Promise.withResolvers<CheckedInsert>();
@@ -33,15 +34,17 @@ Deno.test(
         return lookup.promise;
       },
     };
+    const capacity = Capacity.create(1);
     const intake = new SharedIntake({
       store: store as unknown as SharedIntakeOptions["store"],
-      capacity: Capacity.create(1),
+      capacity,
       counters: new RunCounters(),
       waiters: new FinishWaiters(),
       logger: new Logger({ write: () => {} }),
       onQueued: () => {},
     });
     const first = intake.submit(ORDER);
+    using _running = capacity.tryTake()!;
     const second = intake.submit(ORDER);
     await new Promise((resolve) => setTimeout(resolve, 0));
     assert.equal(lookups.length, 1, "the second looked the clave up");
