@@ -93,6 +93,13 @@ function encodeReply({ status, body, headers = {}, headOnly = false }: Reply): U
   return all;
 }
 
+/** The answer to a connection past the limit, or to one that gave its place up. */
+const TOO_MANY = encodeReply({
+  status: 503,
+  body: "Too many connections to the metrics endpoint\n",
+  headers: { "retry-after": "1" },
+});
+
 /** A running metrics endpoint. Dispose it to stop it. */
 export class MetricsServer implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
@@ -101,8 +108,13 @@ export class MetricsServer implements AsyncDisposable {
   readonly #timeoutMs: number;
   /** Connections being served: at most {@linkcode MetricsServerOptions.maxConnections}. */
   readonly #open = new Set<Deno.TcpConn>();
-  /** Those of {@linkcode MetricsServer.#open} still reading their request head, oldest first. */
-  readonly #reading = new Set<Deno.TcpConn>();
+  /**
+   * Those of {@linkcode MetricsServer.#open} still reading their request
+   * head, oldest first, each with what gives its place up.
+   */
+  readonly #reading = new Map<Deno.TcpConn, () => void>();
+  /** Connections that gave their place up, being told so (503) before they are closed. */
+  readonly #leaving = new Set<Deno.TcpConn>();
   /** Connections being refused (503). */
   readonly #refused = new Set<Deno.TcpConn>();
   readonly #serving = new Set<Promise<void>>();
@@ -146,7 +158,7 @@ export class MetricsServer implements AsyncDisposable {
       } catch {
         // Closed already.
       }
-      for (const conn of [...this.#open, ...this.#refused]) closeQuietly(conn);
+      for (const conn of [...this.#open, ...this.#refused, ...this.#leaving]) closeQuietly(conn);
       await this.#accepting;
       await Promise.all(this.#serving);
     })();
@@ -190,13 +202,26 @@ export class MetricsServer implements AsyncDisposable {
     }
   }
 
-  /** Closes the oldest connection that has not sent its whole request, if any, freeing its place. */
+  /**
+   * Frees the place of the oldest connection that has not sent its whole
+   * request, if any. It is answered 503 (its request may be on its way: a
+   * burst of scrapers is accepted faster than their requests are read), and
+   * closed once its request is read, or within a second. At most four times
+   * `maxConnections` are being told at once: past that, the one told first
+   * is closed.
+   */
   #dropOldestReading(): void {
-    const [oldest] = this.#reading;
-    if (oldest === undefined) return;
+    const [first] = this.#reading;
+    if (first === undefined) return;
+    const [oldest, leave] = first;
     this.#reading.delete(oldest);
     this.#open.delete(oldest);
-    closeQuietly(oldest);
+    if (this.#leaving.size >= 4 * this.#maxConnections) {
+      const [told] = this.#leaving;
+      this.#leaving.delete(told!);
+      closeQuietly(told!);
+    }
+    leave();
     this.#options.logger?.debug("metrics.idle_dropped", { open: this.#open.size });
   }
 
@@ -205,14 +230,7 @@ export class MetricsServer implements AsyncDisposable {
     this.#refused.add(conn);
     const timer = setTimeout(() => closeQuietly(conn), 1000);
     try {
-      await writeAll(
-        conn,
-        encodeReply({
-          status: 503,
-          body: "Too many connections to the metrics endpoint\n",
-          headers: { "retry-after": "1" },
-        }),
-      );
+      await writeAll(conn, TOO_MANY);
     } catch {
       // Gone, or too slow to take a few bytes.
     } finally {
@@ -222,15 +240,28 @@ export class MetricsServer implements AsyncDisposable {
     }
   }
 
-  /** One request: its head read within the timeout, its reply written within it again. */
+  /**
+   * One request: its head read within the timeout, its reply written within
+   * it again. When its place is given up meanwhile, it is answered 503 at
+   * once and its write side closed; its request, when it comes within a
+   * second, is read (closing a socket with unread bytes would reset it,
+   * and the peer could lose the answer), and nothing more is written.
+   */
   async #serve(conn: Deno.TcpConn): Promise<void> {
     this.#open.add(conn);
-    this.#reading.add(conn);
+    let left = false;
     let timer = setTimeout(() => closeQuietly(conn), this.#timeoutMs);
+    this.#reading.set(conn, () => {
+      left = true;
+      this.#leaving.add(conn);
+      clearTimeout(timer);
+      timer = setTimeout(() => closeQuietly(conn), 1000);
+      writeAll(conn, TOO_MANY).then(() => conn.closeWrite()).catch(() => closeQuietly(conn));
+    });
     try {
       const head = await readHead(conn);
       this.#reading.delete(conn);
-      if (head === null) return;
+      if (head === null || left) return;
       const reply = await this.#answer(head);
       clearTimeout(timer);
       timer = setTimeout(() => closeQuietly(conn), this.#timeoutMs);
@@ -240,6 +271,7 @@ export class MetricsServer implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
       this.#reading.delete(conn);
+      this.#leaving.delete(conn);
       this.#open.delete(conn);
       closeQuietly(conn);
     }

@@ -110,7 +110,11 @@ Deno.test("MetricsServer: connections that send nothing cannot keep a scrape out
   try {
     // Both places taken by connections that have sent nothing: a scrape takes the oldest's place.
     assert.match(await exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), /^HTTP\/1\.1 200 /);
-    assert.equal(await readToEnd(held[0]!), "", "the oldest silent connection was closed");
+    assert.match(
+      await readToEnd(held[0]!),
+      /^HTTP\/1\.1 503 [^]*\r\nretry-after: 1\r\n/,
+      "the oldest silent connection was told 503 and closed",
+    );
     await held[1]!.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\n\r\n"));
     assert.match(await readToEnd(held[1]!), /^HTTP\/1\.1 200 OK\r\n[^]*pedidos_libres 6\n$/);
     // Two scrapes being answered hold both places: a third is refused.
@@ -127,5 +131,27 @@ Deno.test("MetricsServer: connections that send nothing cannot keep a scrape out
     assert.match(await second, /^HTTP\/1\.1 200 /);
   } finally {
     for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("MetricsServer: a scraper whose place is taken before its request is read gets 503, not a connection closed unanswered", async () => {
+  await using server = MetricsServer.start({
+    port: 0,
+    render: () => "pedidos_libres 6\n",
+    maxConnections: 2,
+  });
+  const { port } = server.addr;
+  // Three scrapers connect at once (a burst is accepted faster than their
+  // requests are read); the third takes the first one's place.
+  const conns = [];
+  for (let i = 0; i < 3; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  try {
+    assert.match(await readToEnd(conns[0]!), /^HTTP\/1\.1 503 [^]*\r\nretry-after: 1\r\n/);
+    for (const conn of conns.slice(1)) {
+      await conn.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\n\r\n"));
+      assert.match(await readToEnd(conn), /^HTTP\/1\.1 200 OK\r\n[^]*pedidos_libres 6\n$/);
+    }
+  } finally {
+    for (const conn of conns) conn.close();
   }
 });
