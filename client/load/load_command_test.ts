@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LOAD_USAGE } from "./load_args.ts";
 import { LOAD_EXIT, loadStatus, runLoadCommand } from "./load_command.ts";
-import { runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
+import { rawConnect, runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
 import { NO_SOURCES } from "../testing/cli_harness.ts";
 import { SAMPLE_LOAD_SUMMARY as SUMMARY } from "../testing/sample_load_summary.ts";
 import { unusedPort } from "../testing/unused_port.ts";
@@ -151,6 +151,26 @@ Deno.test("runLoadCommand() --json that does not go well says why on stderr, std
   assert.equal(json.aceptados, 2);
   assert.equal(json.listos, 0);
   assert.match(err.join(""), /listos +0 de 2: no todos llegaron a listo \(2 sin terminar\)/);
+});
+
+Deno.test("runLoadCommand() counts a connection turned away with busy as a failed connection only, not as an order", async () => {
+  // One place, held by a connection of our own; no grace for a place to free.
+  await using daemon = await startInProcess({ maxConnections: 1 }, { busyGraceMs: 0 });
+  await using held = await rawConnect(daemon.port);
+  await held.write('{"op":"PING"}\n');
+  assert.deepEqual(await held.readLine(), { ok: true, pong: true }, "the place is taken");
+  const { out, err, io } = capture();
+  const args = ["--host", "127.0.0.1", "--port", String(daemon.port), "--clientes", "2"];
+  args.push("--pedidos", "1", "--json");
+  assert.equal(await runLoadCommand(args, io), LOAD_EXIT.errors);
+  const json = JSON.parse(out.join(""));
+  assert.equal(json.enviados, 0, out.join(""));
+  assert.equal(json.errores, 0, out.join(""));
+  const people = err.join("");
+  assert.match(people, /pedidos +enviados 0 · aceptados 0 · rechazados 0 · errores 0\n/);
+  assert.match(people, /conexiones abiertas 0 · fallidas 2 · perdidas 0\n/);
+  assert.match(people, /incidencias busy 2\n/);
+  assert.doesNotMatch(people, /^errores /m, "no order failed");
 });
 
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {

@@ -183,8 +183,14 @@ export class LoadConnection {
       return;
     }
     // `busy` before any other reply: the connection was turned away as it
-    // was accepted, and the orders already sent fail with it.
-    const turnedAway = kind.kind === "error" && !this.#served && TURNED_AWAY.has(kind.code);
+    // was accepted, unread. The orders already written on it are not
+    // orders of the run (docs/protocol.md §7): a failed connection only.
+    if (kind.kind === "error" && !this.#served && TURNED_AWAY.has(kind.code)) {
+      tally.enviados -= this.#outstanding;
+      this.#outstanding = 0;
+      this.#turnAway(kind.code);
+      return;
+    }
     this.#served = true;
     tally.latency.add(now - this.#sentAt[this.#head]!);
     this.#head = (this.#head + 1) % settings.pipeline;
@@ -201,7 +207,6 @@ export class LoadConnection {
       default:
         tally.error(kind.code);
     }
-    if (turnedAway) this.#turnAway(kind.code);
     this.#wakeUp();
   }
 

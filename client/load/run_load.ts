@@ -17,8 +17,9 @@
  *   (`sin_respuesta`); {@linkcode LoadSummary.erroresPorTipo} splits them.
  *   So `enviados = aceptados + rechazados + errores`.
  * - `conexiones`: opened, failed (could not be opened, or turned away with
- *   `busy`), lost before their client finished; what went wrong with them
- *   is in {@linkcode LoadSummary.incidencias}, not in `errores`.
+ *   `busy` or `shutting_down`: the orders written on it are then not in
+ *   `enviados`), lost before their client finished; what went wrong with
+ *   them is in {@linkcode LoadSummary.incidencias}, not in `errores`.
  * - latency: from writing an order to reading its reply, over every reply.
  *
  * The wire is pluggable (`LoadProtocol`, in `load_protocol.ts`) so the bench drives other
