@@ -14,7 +14,7 @@ import {
   freezeConfig,
   resolveConfig,
 } from "../server/config/settings.ts";
-import { wholeNumber } from "../server/config/value_parsers.ts";
+import { wholeNumber } from "./whole_number.ts";
 import { orderRequest, parseEstado, taskRequest } from "./cli_requests.ts";
 
 /** What the client is asked to do. */
@@ -96,8 +96,8 @@ Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect.`,
 function positiveId(text: string, what: string): number {
   try {
     return wholeNumber(1)(text);
-  } catch {
-    throw new ConfigError(`Invalid ${what} "${text}": must be a whole number ≥ 1`);
+  } catch (error) {
+    throw new ConfigError(`Invalid ${what} "${text}": ${(error as Error).message}`);
   }
 }
 

@@ -79,6 +79,34 @@ Deno.test("parseClientArgs() refuses bad usage with a ConfigError", () => {
   }
 });
 
+Deno.test("parseClientArgs() names the largest number it takes when one is past it", () => {
+  const bound = "a whole number from 1 to 9007199254740991";
+  const cases: [string[], string][] = [
+    [["estado", "99999999999999999999"], `Invalid ID "99999999999999999999": must be ${bound}`],
+    [["cancelar", "9007199254740992"], `Invalid ID "9007199254740992": must be ${bound}`],
+    [
+      ["listar", "--limit", "9007199254740992"],
+      `Invalid --limit "9007199254740992": must be ${bound}`,
+    ],
+    [
+      ["estado", "1", "--esperar", "--timeout-ms", "99999999999999999999"],
+      'Invalid --timeout-ms "99999999999999999999": must be a whole number from 0 to 9007199254740991',
+    ],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseClientArgs(args, NOTHING),
+      (error) => error instanceof ConfigError && error.message === message,
+      args.join(" "),
+    );
+  }
+  const largest = parseClientArgs(["estado", "9007199254740991"], NOTHING);
+  assert.deepEqual((largest as { request: unknown }).request, {
+    op: "ESTADO",
+    id: 9007199254740991,
+  });
+});
+
 Deno.test("parseClientArgs() takes the last of a flag given twice, but refuses a bad earlier value", () => {
   const command = parseClientArgs(["listar", "--limit", "5", "--limit", "7"], NOTHING);
   assert.equal((command as { request: { limit?: number } }).request.limit, 7);

@@ -87,6 +87,27 @@ Deno.test("parseLoadArgs() refuses bad values with a message naming the flag", (
   }
 });
 
+Deno.test("parseLoadArgs() names the largest number it takes when one is past it", () => {
+  for (const text of ["9007199254740992", "99999999999999999999"]) {
+    assert.throws(
+      () => parseLoadArgs(["--pedidos", text], NOTHING),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `Invalid --pedidos "${text}": must be a whole number from 1 to 9007199254740991`,
+      text,
+    );
+  }
+  assert.throws(
+    () => parseLoadArgs(["--clientes", "100001"], NOTHING),
+    /Invalid --clientes "100001": must be a whole number from 1 to 100000/,
+  );
+  assert.equal(
+    parseLoadArgs(["--pedidos", "9007199254740991"], NOTHING).options.pedidos,
+    9007199254740991,
+  );
+});
+
 Deno.test("parseLoadArgs() takes the last of a flag given twice, but refuses a bad earlier value", () => {
   assert.equal(parseLoadArgs(["--clientes", "1", "--clientes", "2"], NOTHING).options.clientes, 2);
   assert.throws(
