@@ -7,19 +7,12 @@
 
 import type { Pedido, Producto } from "../server/protocol/messages.ts";
 import type { ErrorReply, Reply, Stats } from "../server/protocol/replies.ts";
+import { columns as width, cutToColumns as cut } from "./text_width.ts";
 
-function width(text: string): number {
-  return [...text].length;
-}
-
+/** `text` filled with spaces to `size` terminal columns, on the left when `right`. */
 function pad(text: string, size: number, right = false): string {
   const fill = " ".repeat(Math.max(0, size - width(text)));
   return right ? fill + text : text + fill;
-}
-
-function cut(text: string, size: number): string {
-  const chars = [...text];
-  return chars.length <= size ? text : chars.slice(0, size - 1).join("") + "…";
 }
 
 /**

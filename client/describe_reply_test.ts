@@ -91,3 +91,40 @@ Deno.test("describeReply() and describeFinal() make every key and value inert, a
   assertInert(stats);
   assert.match(stats, /\\u001b\[2J 1 · p50 —/);
 });
+
+/**
+ * The terminal columns of the text of the test below, counted apart from
+ * the code under test: its CJK characters and emoji take 2, its combining
+ * accent 0, the rest 1.
+ */
+function shownColumns(text: string): number {
+  let total = 0;
+  for (const c of text) {
+    if (/[\u3040-\u30ff\u4e00-\u9fff]|\p{Emoji_Presentation}/u.test(c)) total += 2;
+    else if (c !== "\u0301") total += 1;
+  }
+  return total;
+}
+
+Deno.test("describeReply() lines up LISTAR's columns after wide names (CJK, emoji) and combining accents", () => {
+  const pedidos = [
+    { ...SAMPLE_PEDIDO, id: 1, cliente: "山田太郎", productos: ["寿司"] },
+    { ...SAMPLE_PEDIDO, id: 2, cliente: "🍣".repeat(30), productos: ["pan"] },
+    { ...SAMPLE_PEDIDO, id: 3, cliente: "Jose\u0301", productos: ["🍞", "agua"] },
+    { ...SAMPLE_PEDIDO, id: 4, cliente: "Ana", productos: ["pan"] },
+  ];
+  const shown = describeReply({ ok: true, pedidos } as unknown as Reply, "LISTAR");
+  const lines = shown.split("\n").slice(0, 5);
+  const at = (line: string, text: string) => shownColumns(line.slice(0, line.indexOf(text)));
+  const recibido = at(lines[0]!, "RECIBIDO");
+  const productos = at(lines[0]!, "PRODUCTOS");
+  for (const line of lines.slice(1)) {
+    assert.equal(at(line, "2026-11-23T13:16:00.123Z"), recibido, shown);
+  }
+  for (const [line, first] of [[lines[1], "寿司"], [lines[2], "pan"], [lines[3], "🍞"]] as const) {
+    assert.equal(at(line!, first), productos, shown);
+  }
+  // The name cut to the column's 24: 11 emoji and the ellipsis, 23 columns.
+  assert.ok(lines[2]!.includes(`${"🍣".repeat(11)}…`), shown);
+  assert.ok(!lines[2]!.includes("🍣".repeat(12)), shown);
+});
