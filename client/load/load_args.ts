@@ -56,8 +56,17 @@ Opens N connections to the daemon and sends M orders on each, one at a time
 (or K in flight with --pipeline), then prints what happened: sent, accepted,
 rejected (queue_full), errors, orders per second and latency. A live line
 shows progress on a terminal. Ctrl-C stops and still prints the summary.
+With several hosts, each connection opens to the first that accepts it and
+stays there: one turned away (busy, shutting_down) or lost is counted, not
+reopened elsewhere; the --esperar wait goes on from the next host.
 Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
-  CLIENT_SETTINGS,
+  {
+    ...CLIENT_SETTINGS,
+    hosts: {
+      ...CLIENT_SETTINGS.hosts,
+      help: "daemon hosts; each connection opens to the first that accepts it; repeatable",
+    },
+  },
   [
     ["--clientes N", "concurrent connections (default 10)"],
     ["--pedidos M", "orders per connection (default 10; no limit with --duracion)"],

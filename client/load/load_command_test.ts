@@ -173,6 +173,43 @@ Deno.test("runLoadCommand() counts a connection turned away with busy as a faile
   assert.doesNotMatch(people, /^errores /m, "no order failed");
 });
 
+Deno.test("runLoadCommand() with several hosts opens each connection to the first that accepts it, and does not move one turned away", async () => {
+  assert.match(LOAD_USAGE, /each connection opens to the first that accepts it/);
+  assert.match(
+    LOAD_USAGE,
+    /turned away \(busy, shutting_down\) or lost is counted, not\s+reopened elsewhere/,
+  );
+  // On 127.0.0.1, a daemon that is stopping: every connection gets shutting_down, then is closed.
+  const stopping = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = stopping.addr.port;
+  const turningAway = (async () => {
+    for await (const conn of stopping) {
+      await conn.write(new TextEncoder().encode('{"ok":false,"error":"shutting_down"}\n'))
+        .catch(() => {});
+      conn.close();
+    }
+  })();
+  await using daemon = await startInProcess({ hosts: ["::1"], port });
+  const args = ["--host", "127.0.0.1,::1", "--port", String(port), "--clientes", "2"];
+  args.push("--pedidos", "1", "--json");
+  try {
+    const away = capture();
+    assert.equal(await runLoadCommand(args, away.io), LOAD_EXIT.errors);
+    assert.equal(JSON.parse(away.out.join("")).aceptados, 0, "not sent to ::1");
+    assert.match(away.err.join(""), /fallidas 2/);
+    assert.match(away.err.join(""), /incidencias shutting_down 2/);
+  } finally {
+    stopping.close();
+    await turningAway.catch(() => {});
+  }
+  // Nothing on 127.0.0.1 now: the connections open to ::1.
+  const passed = capture();
+  assert.equal(await runLoadCommand(args, passed.io), LOAD_EXIT.ok, passed.err.join(""));
+  assert.equal(JSON.parse(passed.out.join("")).aceptados, 2);
+  const stats = await (await daemon.client("::1")).call("STATS");
+  assert.equal(stats.ok && stats.stats.recibidos, 2);
+});
+
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {
   const help = capture();
   assert.equal(await runLoadCommand(["--help"], help.io), LOAD_EXIT.ok);
