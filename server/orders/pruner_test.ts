@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Logger } from "../log.ts";
-import { Pruner } from "./pruner.ts";
+import { nextBatchSize, Pruner } from "./pruner.ts";
 
 const logger = new Logger({ level: "error" });
 const NOW = Date.parse("2026-01-10T00:00:00.000Z");
@@ -99,4 +99,54 @@ Deno.test("Pruner.close() stops between batches and no pass runs after it", asyn
 
 Deno.test("Pruner refuses a retention under one second", () => {
   assert.throws(() => Pruner.start({ store: fakeStore(0), retainS: 0, logger }), RangeError);
+});
+
+Deno.test("Pruner: a batch slower than batchTargetMs makes the next smaller, and the pause after it lasts as long as it took", async () => {
+  const calls: { limit: number; at: number }[] = [];
+  let left = 2000;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const store = {
+    prune(_before: string, limit: number): Promise<number> {
+      calls.push({ limit, at: performance.now() });
+      // A batch that takes 60 ms, as on a large, cold file under load.
+      const batch = new Promise<number>((resolve) =>
+        setTimeout(() => {
+          const n = Math.min(left, limit);
+          left -= n;
+          resolve(n);
+        }, 60)
+      );
+      inFlight = batch;
+      return batch;
+    },
+  };
+  await using pruner = Pruner.start({
+    store,
+    retainS: 3600,
+    logger,
+    batchSize: 500,
+    batchTargetMs: 10,
+    pauseMs: 0,
+    intervalMs: 3_600_000,
+    now: () => NOW,
+  });
+  while (calls.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+  await pruner.close();
+  await inFlight;
+  const [first, second, third] = calls;
+  assert.equal(first!.limit, 500);
+  // 60 ms or more for 500 orders: at most 10 ms' worth next.
+  assert.ok(second!.limit <= 500 * 10 / 60, `second batch ${second!.limit}`);
+  assert.ok(third!.limit <= second!.limit, `third batch ${third!.limit}`);
+  // The store is left alone at least half the time.
+  assert.ok(second!.at - first!.at >= 2 * 60 - 1, `${second!.at - first!.at} ms between batches`);
+});
+
+Deno.test("nextBatchSize: about targetMs' worth, at most twice the last, between 20 (or max) and max", () => {
+  assert.equal(nextBatchSize(500, 100, 10, 500), 50);
+  assert.equal(nextBatchSize(500, 1000, 10, 500), 20, "never below 20");
+  assert.equal(nextBatchSize(5, 1000, 10, 10), 10, "nor below max when max is smaller");
+  assert.equal(nextBatchSize(50, 1, 10, 500), 100, "grows at most twice a batch");
+  assert.equal(nextBatchSize(400, 1, 10, 500), 500, "never past max");
+  assert.equal(nextBatchSize(100, 0, 10, 500), 200, "a batch that took no time grows it");
 });
