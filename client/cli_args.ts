@@ -14,7 +14,7 @@ import {
   freezeConfig,
   resolveConfig,
 } from "../server/config/settings.ts";
-import { wholeNumber } from "./whole_number.ts";
+import { wholeNumber } from "../server/config/value_parsers.ts";
 import { orderRequest, parseEstado, taskRequest } from "./cli_requests.ts";
 
 /** What the client is asked to do. */

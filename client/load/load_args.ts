@@ -13,8 +13,7 @@ import {
   formatUsage,
   resolveConfig,
 } from "../../server/config/settings.ts";
-import { MAX_TIMER_MS } from "../../server/config/value_parsers.ts";
-import { wholeNumber } from "../whole_number.ts";
+import { MAX_TIMER_MS, wholeNumber } from "../../server/config/value_parsers.ts";
 import type { LoadOptions } from "./load_settings.ts";
 
 /** A parsed `load` command line. */

@@ -17,13 +17,13 @@ export const ONE_DAY_MS = 86_400_000;
 
 /** A parser of whole numbers in `[min, max]`. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
-  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+  const bounds = `from ${min} to ${max}`;
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : bounds;
   return (text) => {
     const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new RangeError(`must be a whole number ${range}`);
-    }
-    return value;
+    if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+    // A whole number past the largest allowed (2^53 − 1 at most) names it.
+    throw new RangeError(`must be a whole number ${value >= min ? bounds : range}`);
   };
 }
 
