@@ -40,11 +40,13 @@ export const USUARIO_RULE =
   '❌ El usuario debe tener de 3 a 64 caracteres: letras, dígitos, ".", "_" o "-".';
 /**
  * A combining mark only on a letter: marks alone would be a name that shows
- * as nothing. And no letter that draws as nothing (Unicode's
- * Default_Ignorable_Code_Point, such as the Hangul fillers U+3164 and
- * U+1160): "opera" and "opera" + U+3164 would show as the same name.
+ * as nothing. And no letter or mark that draws as nothing (Unicode's
+ * Default_Ignorable_Code_Point: the Hangul fillers U+3164 and U+1160, the
+ * variation selectors, the combining grapheme joiner U+034F, …): "opera"
+ * and "opera" + U+3164 (or + U+FE0F) would show as the same name.
  */
-const USUARIO_MARKS_REGEXP = /^(?:(?!\p{Default_Ignorable_Code_Point})\p{L}\p{M}*|[0-9._-])*$/u;
+const USUARIO_MARKS_REGEXP =
+  /^(?:(?!\p{Default_Ignorable_Code_Point})\p{L}(?:(?!\p{Default_Ignorable_Code_Point})\p{M})*|[0-9._-])*$/u;
 const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 256;
 /** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */

@@ -140,6 +140,13 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
     "opera\u3164", // a letter that draws as nothing: shown as "opera"
     "\u3164\u3164\u3164", // a name of nothing but blank letters
     "\u1160\u1160\u1160",
+    // Marks that draw as nothing after a letter: each shown as "opera".
+    "opera\u034f", // combining grapheme joiner
+    "opera\ufe0f", // variation selectors
+    "opera\ufe00",
+    "opera\u{e0100}",
+    "opera\u180b", // Mongolian free variation selector
+    "opera\u17b4", // Khmer inherent vowel
     "an\uffa0a",
     "\ud800ana",
     "",
