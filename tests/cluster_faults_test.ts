@@ -803,7 +803,7 @@ pgTest({
 
 pgTest({
   name:
-    "with a processor module, an order whose daemon was killed in its last attempt allowed is ended error by the daemon that takes it over, not run again",
+    "with a processor module, an order whose daemon was killed in its last attempt allowed is run once more by the daemon that takes it over; killed again, it is ended error by the next, not run again",
   async fn() {
     const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
     await using cluster = await startCluster(0, [
@@ -824,24 +824,32 @@ pgTest({
         (await readPgRows(cluster.db)).some((r) => r.estado === "en proceso" && r.worker !== null),
       { what: "A running it" },
     );
-    const [running] = await readPgRows(cluster.db);
     a.kill("SIGKILL");
     await a.exited;
+    // The last attempt allowed was cut short: B runs it once more (§4).
     const b = await cluster.start("B");
-    const done = await ask(b.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
+    await waitUntil(
+      async () => (await readPgRows(cluster.db)).some((r) => r.intentos === 2 && r.worker !== null),
+      { what: "B running attempt 2", timeoutMs: 20_000 },
+    );
+    const [running] = await readPgRows(cluster.db);
+    b.kill("SIGKILL");
+    await b.exited;
+    const c = await cluster.start("C");
+    const done = await ask(c.port, { op: "ESTADO", id: placed.id, esperar: true }, 20_000);
     assert.equal(done.pedido.estado, "error", JSON.stringify(done));
     assert.match(
       done.pedido.detalle_error,
-      /attempt 1 of 1 \(--max-intentos\) ended before it did/,
+      /attempt 1 of 1 \(--max-intentos\), then attempt 2, the one more given/,
     );
-    assert.match(b.output(), /order\.failed/);
+    assert.match(c.output(), /order\.failed/);
     // As on SQLite: the attempts that ran (the one taken over never did), with
-    // the start and worker of the attempt cut short; an end of B's run, with no time of its own.
+    // the start and worker of the attempt cut short; an end of C's run, with no time of its own.
     assert.deepEqual(
       [done.pedido.intentos, done.pedido.fecha_inicio, done.pedido.worker],
-      [1, running!.fecha_inicio!.toISOString(), running!.worker],
+      [2, running!.fecha_inicio!.toISOString(), running!.worker],
     );
-    const stats = await ask(b.port, { op: "STATS" });
+    const stats = await ask(c.port, { op: "STATS" });
     assert.deepEqual(
       [stats.stats.errores, stats.stats.duracion_ms.max],
       [1, null],

@@ -272,7 +272,33 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
-  "with a processor module, an order whose every attempt ends with the daemon killed ends error at --max-intentos, and the next start serves the others",
+  "with a processor module, an order whose last attempt allowed is cut short by a kill -9 runs again at the next start (§4) and ends listo",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const processor = new URL("./fixtures/processors/scripted.ts", import.meta.url).pathname;
+    const args = ["--db", db, "--processor", processor, "--max-intentos", "1", "--workers", "1"];
+    await using first = await startSubprocess(dir.path, args);
+    await using conn = await rawConnect(first.port);
+    await conn.write(
+      `${JSON.stringify({ cliente: "wait-1500", productos: ["pan"], direccion: "C 1" })}\n`,
+    );
+    const id = (await conn.readLine())?.id;
+    await waitUntil(() => readRows(db)[0]?.estado === "en proceso", { what: "attempt 1 running" });
+    first.kill("SIGKILL");
+    await first.exited();
+    await using second = await startSubprocess(dir.path, args);
+    await using again = await rawConnect(second.port);
+    await again.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":15000}\n`);
+    const pedido = (await again.readLine(17_000))?.pedido as Record<string, unknown>;
+    assert.deepEqual([pedido?.estado, pedido?.intentos], ["listo", 2], JSON.stringify(pedido));
+    second.kill("SIGTERM");
+    assert.equal((await second.exited()).code, 0);
+  },
+);
+
+testWith("read", "write", "run", "env")(
+  "with a processor module, an order whose every attempt ends with the daemon killed ends error after one attempt past --max-intentos, and the next start serves the others",
   async () => {
     await using dir = await tempDir();
     const db = `${dir.path}/p.db`;
@@ -295,12 +321,16 @@ testWith("read", "write", "run", "env")(
     await using second = await startSubprocess(dir.path, args);
     (await running(second, 2)).kill("SIGKILL");
     await second.exited();
-    // The last attempt allowed was cut short: not tried again, and the daemon serves others.
+    // The last attempt allowed was cut short: it runs once more.
     await using third = await startSubprocess(dir.path, args);
+    (await running(third, 3)).kill("SIGKILL");
+    await third.exited();
+    // That one cut short too: not tried again, and the daemon serves others.
+    await using fourth = await startSubprocess(dir.path, args);
     const [ended] = readRows(db);
     assert.equal(ended?.estado, "error");
-    assert.equal(ended?.intentos, 2);
-    await using other = await rawConnect(third.port);
+    assert.equal(ended?.intentos, 3);
+    await using other = await rawConnect(fourth.port);
     await other.write(
       `${JSON.stringify({ cliente: "ok", productos: ["pan"], direccion: "C 1" })}\n`,
     );
@@ -309,12 +339,12 @@ testWith("read", "write", "run", "env")(
     assert.equal(((await other.readLine())?.pedido as { estado: string }).estado, "listo");
     await other.write(`{"op":"ESTADO","id":${ended?.id}}\n`);
     const detail = ((await other.readLine())?.pedido as { detalle_error: string }).detalle_error;
-    assert.match(detail, /attempt 2 of 2 \(--max-intentos\) ended before it did/);
+    assert.match(detail, /attempt 2 of 2 \(--max-intentos\), then attempt 3, the one more given/);
     // Ended by this run (STATS errores), with no processing time of its own.
     await other.write('{"op":"STATS"}\n');
     const stats = (await other.readLine())?.stats as { errores: number; listos: number };
     assert.deepEqual([stats.errores, stats.listos], [1, 1]);
-    third.kill("SIGTERM");
-    assert.equal((await third.exited()).code, 0);
+    fourth.kill("SIGTERM");
+    assert.equal((await fourth.exited()).code, 0);
   },
 );

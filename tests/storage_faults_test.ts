@@ -641,6 +641,8 @@ async function leftRunningOnAFullDisk(
   db: string,
   args: string[],
   cliente: string,
+  /** Changes the file before the disk is filled. */
+  change?: (db: DatabaseSync) => void,
 ): Promise<{ ids: number[]; held: DatabaseSync }> {
   const ids: number[] = [];
   {
@@ -664,6 +666,7 @@ async function leftRunningOnAFullDisk(
     "pendiente",
   ]);
   const held = new DatabaseSync(db);
+  change?.(held);
   held.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   assert.equal(Deno.statSync(`${db}-wal`).size, 0);
   await fill(`${dir}/filler`);
@@ -722,13 +725,21 @@ privilegedTest("storage_faults_test", TMPFS, {
 
 privilegedTest("storage_faults_test", TMPFS, {
   name:
-    "storage: a restart on a full disk that must end orders error (processor module, last attempt cut short) starts, and ends them once space returns",
+    "storage: a restart on a full disk that must end orders error (processor module, the attempt past the last allowed cut short) starts, and ends them once space returns",
   async fn() {
     await using fs = await mountTmpfs("3m");
     const db = `${fs.path}/p.db`;
     const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
     const args = ["--processor", processor, "--max-intentos", "1"];
-    const { ids, held } = await leftRunningOnAFullDisk(fs.path, db, args, "wait-60000");
+    // Their attempt cut short is the one more given past --max-intentos
+    // (the attempt before it was cut short too): they end error, not run again.
+    const { ids, held } = await leftRunningOnAFullDisk(
+      fs.path,
+      db,
+      args,
+      "wait-60000",
+      (file) => file.exec("UPDATE pedidos SET intentos = 2 WHERE estado = 'en proceso'"),
+    );
     using _held = held;
     // (The two waiting then run for a minute: the stop cuts them short.)
     await using daemon = await startSubprocess(fs.path, [
@@ -751,7 +762,10 @@ privilegedTest("storage_faults_test", TMPFS, {
       ended.push((await conn.readLine(17_000))?.pedido as Record<string, unknown>);
     }
     assert.deepEqual(ended.map((pedido) => pedido?.estado), ["error", "error"]);
-    assert.match(String(ended[0]?.detalle_error), /ended before it did/);
+    assert.match(
+      String(ended[0]?.detalle_error),
+      /then attempt 2, the one more given, ended before each did/,
+    );
     daemon.kill("SIGTERM");
     const { code, stderr } = await daemon.exited();
     assert.equal(code, 0, stderr);

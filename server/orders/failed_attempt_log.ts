@@ -31,9 +31,10 @@ export function logFailedAttempt(logger: Logger, failed: FailedAttempt): void {
 }
 
 /**
- * Logs (`order.failed`) the end of an order whose last attempt allowed was
- * cut short by its daemon's end (killed, crashed, or cut off past its
- * lease), with a processor module, which may be what ended it.
+ * Logs (`order.failed`) the end of an order whose last attempt allowed, and
+ * the one more it was given then, were both cut short by their daemon's end
+ * (killed, crashed, or cut off past its lease), with a processor module,
+ * which may be what ended them.
  *
  * @returns The order's `detalle_error`.
  */
@@ -42,8 +43,9 @@ export function logInterrupted(
   cut: { id: number; attempt: number; maxAttempts: number },
 ): string {
   const { id, attempt, maxAttempts } = cut;
-  const error = `The daemon running attempt ${attempt} of ${maxAttempts} (--max-intentos) ended ` +
-    "before it did (killed, crashed, or cut off from the database): not tried again";
+  const error = `The daemon running attempt ${attempt - 1} of ${maxAttempts} (--max-intentos), ` +
+    `then attempt ${attempt}, the one more given, ended before each did (killed, crashed, or cut ` +
+    "off from the database): not tried again";
   logFailedAttempt(logger, { id, attempt, error, retryInMs: null });
   return error;
 }

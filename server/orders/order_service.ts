@@ -433,11 +433,11 @@ export class OrderService {
     }
     const all: Pedido[] = await this.#store.unfinished();
     // With a processor module, an attempt cut short by the daemon's end
-    // counts as failed (the module may be what ended it: a native crash, an
-    // exhausted heap): after the last one allowed the order ends `error`
-    // rather than take the daemon down at every start.
+    // counts (the module may be what ended it: a native crash, an exhausted
+    // heap): the order runs again, once past --max-intentos at most, then
+    // ends `error` rather than take the daemon down at every start.
     const exhausted = (p: Pedido) =>
-      this.#processor && p.estado === "en proceso" && this.#retry.delayAfter(p.intentos) === null;
+      this.#processor && p.estado === "en proceso" && this.#retry.endsAfterCut(p.intentos);
     const ended = all.filter(exhausted);
     const found = all.filter((pedido) => !exhausted(pedido));
     // An order the last run had started waits in the queue again: stored

@@ -75,6 +75,19 @@ export class RetryPolicy {
     return Math.min(this.#cap, Math.round(min + (max - min) * this.#random()));
   }
 
+  /**
+   * Whether an order whose attempt number `attempts` was cut short by its
+   * daemon's end (killed, crashed, a second signal), with a processor module
+   * (which may be what ended it), ends `error` instead of running again:
+   * only when that attempt was already one past `maxAttempts`. An attempt
+   * cut short is counted, but it never takes an order's last run away
+   * (§4: processed again at the next start); a module that takes the daemon
+   * down on some order takes it down at most `maxAttempts + 1` times.
+   */
+  endsAfterCut(attempts: number): boolean {
+    return attempts > this.maxAttempts;
+  }
+
   /** The range `[min, max]` of the wait after failed attempt `attempts`, in ms. */
   bounds(attempts: number): [min: number, max: number] {
     const nominal = Math.min(this.#cap, this.baseMs * 2 ** Math.max(0, attempts - 1));

@@ -50,3 +50,8 @@ Deno.test("RetryPolicy with a base longer than ten minutes waits at least the ba
     }
   }
 });
+
+Deno.test("RetryPolicy.endsAfterCut: an attempt cut short ends the order only when it was one past maxAttempts", () => {
+  const policy = new RetryPolicy({ maxAttempts: 2, baseMs: 10 });
+  assert.deepEqual([1, 2, 3, 4].map((n) => policy.endsAfterCut(n)), [false, false, true, true]);
+});

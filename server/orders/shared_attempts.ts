@@ -134,12 +134,12 @@ export class SharedAttempts {
     const [permit] = this.#o.capacity.takeBeyond(1);
     const held = active.add(pedido, permit!);
     // With a processor module, an attempt cut short by its daemon's end
-    // counts as failed (the module may be what ended it): after the last one
-    // allowed, the order taken over ends `error` instead of running again,
-    // as on SQLite: `intentos`, its start and its worker those of the attempt
-    // cut short (the one claimed here never runs).
+    // counts (the module may be what ended it): once one past --max-intentos
+    // was cut short too, the order taken over ends `error` instead of
+    // running again, as on SQLite: `intentos`, its start and its worker
+    // those of the attempt cut short (the one claimed here never runs).
     const cutShort = claimed.attempt - 1;
-    if (claimed.takenOver && this.#o.processor && this.#retry.delayAfter(cutShort) === null) {
+    if (claimed.takenOver && this.#o.processor && this.#retry.endsAfterCut(cutShort)) {
       const at = iso(Date.now());
       const { maxAttempts } = this.#retry;
       const detalle = logInterrupted(logger, { id: lease.id, attempt: cutShort, maxAttempts });
