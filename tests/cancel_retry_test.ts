@@ -272,13 +272,12 @@ testWith("read", "write", "run", "env")(
       await send("A", "wait-20-throw");
       await conn.write(`{"op":"ESTADO","id":${ids.A},"esperar":true,"timeout_ms":15000}\n`);
       assert.equal(pedidoOf(await conn.readLine(17_000)).estado, "error");
-      await send("H", "wait-600000"); // holds the only worker
+      await send("H", "wait-5000"); // holds the only worker until the kill
       await send("P", "wait-50");
       await conn.write(`{"op":"REINTENTAR","id":${ids.A}}\n`);
       assert.equal(pedidoOf(await conn.readLine()).estado, "pendiente");
       await send("Q", "wait-50");
-      // H's start is committed: the restart ends it (its one attempt spent)
-      // rather than run it for ten minutes again.
+      // H's start is committed: the restart runs it again first (§4), then the rest in order.
       await waitUntil(() => {
         const db = new DatabaseSync(`${dir.path}/p.db`, { readOnly: true });
         try {
@@ -303,7 +302,9 @@ testWith("read", "write", "run", "env")(
     const runOrder = started.sort((x, y) => x[1] - y[1]).map(([name]) => name);
     assert.deepEqual(runOrder, ["P", "A", "Q"], JSON.stringify({ ids, started }));
     await conn.write(`{"op":"ESTADO","id":${ids.H}}\n`);
-    assert.equal(pedidoOf(await conn.readLine()).estado, "error", "H was not run again");
+    const h = pedidoOf(await conn.readLine());
+    assert.deepEqual([h.estado, h.intentos], ["listo", 2], "H ran again, first");
+    assert.ok(Date.parse(h.fecha_inicio as string) < started[0]![1], JSON.stringify(h));
   },
 );
 
