@@ -6,49 +6,17 @@
  */
 
 import { LoadConnection, type RunContext } from "./load_connection.ts";
-import type { LoadSettings } from "./load_settings.ts";
+import { openSocket } from "./open_socket.ts";
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function connectOne(
-  settings: LoadSettings,
-  signal: AbortSignal,
-): Promise<Deno.TcpConn> {
-  let last: unknown = null;
-  for (const hostname of settings.hosts) {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), settings.connectTimeoutMs);
-    try {
-      const conn = await Deno.connect({
-        hostname,
-        port: settings.port,
-        signal: AbortSignal.any([signal, timeout.signal]),
-      });
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // not fatal
-      }
-      return conn;
-    } catch (error) {
-      if (signal.aborted) throw error;
-      last = timeout.signal.aborted
-        ? new Error(`no answer within ${settings.connectTimeoutMs} ms`)
-        : error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  const where = settings.hosts.join(", ");
-  throw new Error(`Cannot connect to ${where} port ${settings.port}: ${message(last)}`);
-}
-
 /**
  * Opens `clientes` connections, at most 128 at once, each to the first of
  * `hosts` that answers within `connectTimeoutMs`; one that fails counts a
- * failed connection (incident `conexion`).
+ * failed connection (incident `conexion`). A connection opened may move to
+ * another host later ({@linkcode LoadConnection}).
  *
  * @returns One entry per client: its connection, or null when it failed.
  */
@@ -63,8 +31,8 @@ export async function connectAll(
     while (next < settings.clientes && !signal.aborted) {
       const client = next++;
       try {
-        const conn = await connectOne(settings, signal);
-        result[client] = new LoadConnection(conn, client, ctx);
+        const { conn, host } = await openSocket(settings, signal);
+        result[client] = new LoadConnection(conn, client, ctx, host);
         tally.conexiones.abiertas++;
       } catch (error) {
         if (signal.aborted) return;

@@ -55,15 +55,17 @@ Opens N connections to the daemon and sends M orders on each, one at a time
 (or K in flight with --pipeline), then prints what happened: sent, accepted,
 rejected (queue_full), errors, orders per second and latency. A live line
 shows progress on a terminal. Ctrl-C stops and still prints the summary.
-With several hosts, each connection opens to the first that accepts it and
-stays there: one turned away (busy, shutting_down) or lost is counted, not
-reopened elsewhere; the --esperar wait goes on from the next host.
+With several hosts, each connection opens to the first that accepts it; one
+lost mid-run or answered shutting_down moves to the next host (hosts - 1
+moves at most) and sends there the orders it had not sent; the orders in
+flight when it was lost count as errors, never resent. The --esperar wait
+goes on from the next host too.
 Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
   {
     ...CLIENT_SETTINGS,
     hosts: {
       ...CLIENT_SETTINGS.hosts,
-      help: "daemon hosts; each connection opens to the first that accepts it; repeatable",
+      help: "daemon hosts, tried in order; a connection lost moves to the next; repeatable",
     },
   },
   [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LOAD_USAGE } from "./load_args.ts";
 import { LOAD_EXIT, loadStatus, runLoadCommand } from "./load_command.ts";
-import { rawConnect, runMain, startInProcess, tempDir } from "../../tests/test_util.ts";
+import { rawConnect, runMain, startInProcess, tempDir, within } from "../../tests/test_util.ts";
 import { NO_SOURCES } from "../testing/cli_harness.ts";
 import { SAMPLE_LOAD_SUMMARY as SUMMARY } from "../testing/sample_load_summary.ts";
 import { unusedPort } from "../testing/unused_port.ts";
@@ -173,41 +173,156 @@ Deno.test("runLoadCommand() counts a connection turned away with busy as a faile
   assert.doesNotMatch(people, /^errores /m, "no order failed");
 });
 
-Deno.test("runLoadCommand() with several hosts opens each connection to the first that accepts it, and does not move one turned away", async () => {
-  assert.match(LOAD_USAGE, /each connection opens to the first that accepts it/);
-  assert.match(
-    LOAD_USAGE,
-    /turned away \(busy, shutting_down\) or lost is counted, not\s+reopened elsewhere/,
-  );
-  // On 127.0.0.1, a daemon that is stopping: every connection gets shutting_down, then is closed.
-  const stopping = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = stopping.addr.port;
-  const turningAway = (async () => {
-    for await (const conn of stopping) {
-      await conn.write(new TextEncoder().encode('{"ok":false,"error":"shutting_down"}\n'))
-        .catch(() => {});
-      conn.close();
+/**
+ * A fake daemon on 127.0.0.1 (a free port), for as long as it lives. Each
+ * connection, `stopping`: is told `shutting_down` as it is accepted, and
+ * closed once the client closes it. `closing`: gets `ok` for its first 2
+ * orders, then is closed as its third comes, unanswered. `refusing`: gets
+ * `ok` for its first 2 orders, `shutting_down` for every one after, and is
+ * closed once the client closes it. Counts the order lines it read.
+ */
+function fakeDaemon(mode: "stopping" | "closing" | "refusing") {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const encoder = new TextEncoder();
+  const conns = new Set<Deno.TcpConn>();
+  const served: Promise<void>[] = [];
+  let orders = 0;
+  async function serve(conn: Deno.TcpConn): Promise<void> {
+    const reply = (text: string) => conn.write(encoder.encode(text + "\n"));
+    try {
+      if (mode === "stopping") await reply('{"ok":false,"error":"shutting_down"}');
+      const buffer = new Uint8Array(65536);
+      let seen = 0;
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        for (const byte of buffer.subarray(0, n)) {
+          if (byte !== 10) continue;
+          orders++;
+          seen++;
+          if (mode === "stopping") continue;
+          if (seen <= 2) await reply(`{"ok":true,"id":${orders}}`);
+          else if (mode === "closing") return;
+          else await reply('{"ok":false,"error":"shutting_down"}');
+        }
+      }
+    } catch {
+      // the client went away
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+  }
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      served.push(serve(conn));
     }
   })();
-  await using daemon = await startInProcess({ hosts: ["::1"], port });
-  const args = ["--host", "127.0.0.1,::1", "--port", String(port), "--clientes", "2"];
-  args.push("--pedidos", "1", "--json");
-  try {
-    const away = capture();
-    assert.equal(await runLoadCommand(args, away.io), LOAD_EXIT.errors);
-    assert.equal(JSON.parse(away.out.join("")).aceptados, 0, "not sent to ::1");
-    assert.match(away.err.join(""), /fallidas 2/);
-    assert.match(away.err.join(""), /incidencias shutting_down 2/);
-  } finally {
-    stopping.close();
-    await turningAway.catch(() => {});
-  }
-  // Nothing on 127.0.0.1 now: the connections open to ::1.
-  const passed = capture();
-  assert.equal(await runLoadCommand(args, passed.io), LOAD_EXIT.ok, passed.err.join(""));
-  assert.equal(JSON.parse(passed.out.join("")).aceptados, 2);
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get orders() {
+      return orders;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed already
+        }
+      }
+      await Promise.all(served);
+    },
+  };
+}
+
+function loadArgs(hosts: string, port: number, clientes: number, pedidos: number, json = true) {
+  const args = ["--host", hosts, "--port", String(port), "--clientes", String(clientes)];
+  return [...args, "--pedidos", String(pedidos), ...(json ? ["--json"] : [])];
+}
+
+Deno.test("runLoadCommand() with several hosts moves a connection turned away with shutting_down to the next host", async () => {
+  assert.match(LOAD_USAGE, /each connection opens to the first that accepts it/);
+  assert.match(LOAD_USAGE, /lost mid-run or answered shutting_down moves to the next host/);
+  // On 127.0.0.1 a daemon that is stopping; on ::1, the same port, one that serves.
+  await using stopping = fakeDaemon("stopping");
+  await using daemon = await startInProcess({ hosts: ["::1"], port: stopping.port });
+  const { out, err, io } = capture();
+  const run = runLoadCommand(loadArgs("127.0.0.1,::1", stopping.port, 2, 3, false), io);
+  assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.ok, err.join(""));
+  const people = out.join("");
+  assert.match(people, /pedidos +enviados 6 · aceptados 6 · rechazados 0 · errores 0\n/);
+  assert.match(people, /conexiones abiertas 2 · fallidas 0 · perdidas 0\n/);
+  assert.match(people, /incidencias shutting_down 2 · reconectadas 2\n/);
   const stats = await (await daemon.client("::1")).call("STATS");
-  assert.equal(stats.ok && stats.stats.recibidos, 2);
+  assert.equal(stats.ok && stats.stats.recibidos, 6, "every order made on ::1");
+});
+
+Deno.test("runLoadCommand() with several hosts sends the orders a connection lost mid-run had not sent to the next host, not those in flight", async () => {
+  // 127.0.0.1 serves 2 orders of each connection, then closes it as the third comes.
+  await using closing = fakeDaemon("closing");
+  await using daemon = await startInProcess({ hosts: ["::1"], port: closing.port });
+  const { out, err, io } = capture();
+  const run = runLoadCommand(loadArgs("127.0.0.1,::1", closing.port, 2, 5), io);
+  assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+  assert.equal(closing.orders, 6, "3 orders of each connection read on 127.0.0.1");
+  const json = JSON.parse(out.join(""));
+  // The third of each is lost with the connection (no reply), not sent again.
+  assert.deepEqual([json.enviados, json.aceptados, json.errores], [10, 8, 2], out.join(""));
+  const people = err.join("");
+  assert.match(people, /conexiones abiertas 2 · fallidas 0 · perdidas 0\n/);
+  assert.match(people, /errores +sin_respuesta 2\n/);
+  assert.match(people, /incidencias conexion_perdida 2 · reconectadas 2\n/);
+  const stats = await (await daemon.client("::1")).call("STATS");
+  assert.equal(stats.ok && stats.stats.recibidos, 4, "the last 2 of each connection on ::1");
+});
+
+Deno.test("runLoadCommand() with several hosts moves a connection answered shutting_down mid-run to the next host once its replies came", async () => {
+  await using refusing = fakeDaemon("refusing");
+  await using daemon = await startInProcess({ hosts: ["::1"], port: refusing.port });
+  const { out, err, io } = capture();
+  const run = runLoadCommand(loadArgs("127.0.0.1,::1", refusing.port, 2, 5), io);
+  assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+  assert.equal(refusing.orders, 6, "none sent to 127.0.0.1 after its shutting_down");
+  const json = JSON.parse(out.join(""));
+  assert.deepEqual([json.enviados, json.aceptados, json.errores], [10, 8, 2], out.join(""));
+  const people = err.join("");
+  assert.match(people, /conexiones abiertas 2 · fallidas 0 · perdidas 0\n/);
+  assert.match(people, /errores +shutting_down 2\n/);
+  assert.match(people, /incidencias reconectadas 2\n/);
+  const stats = await (await daemon.client("::1")).call("STATS");
+  assert.equal(stats.ok && stats.stats.recibidos, 4);
+});
+
+Deno.test("runLoadCommand() with one host counts a connection turned away or lost, and moves none", async () => {
+  assert.match(LOAD_USAGE, /in\s+flight when it was lost count as errors, never resent/);
+  {
+    await using stopping = fakeDaemon("stopping");
+    const { out, err, io } = capture();
+    const run = runLoadCommand(loadArgs("127.0.0.1", stopping.port, 2, 1), io);
+    assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+    assert.equal(JSON.parse(out.join("")).enviados, 0);
+    assert.match(err.join(""), /conexiones abiertas 0 · fallidas 2 · perdidas 0\n/);
+    assert.match(err.join(""), /incidencias shutting_down 2\n/);
+  }
+  {
+    await using closing = fakeDaemon("closing");
+    const { out, err, io } = capture();
+    const run = runLoadCommand(loadArgs("127.0.0.1", closing.port, 2, 5), io);
+    assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+    assert.equal(closing.orders, 6);
+    const json = JSON.parse(out.join(""));
+    assert.deepEqual([json.enviados, json.aceptados, json.errores], [6, 4, 2], out.join(""));
+    assert.match(err.join(""), /conexiones abiertas 2 · fallidas 0 · perdidas 2\n/);
+    assert.match(err.join(""), /incidencias conexion_perdida 2\n/);
+  }
 });
 
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {

@@ -1,13 +1,17 @@
 /**
  * One connection of a load run: a sender that writes orders (one at a
  * time, pipelined, or paced) and a reader that matches replies first in,
- * first out. Used by `run_load.ts`; not a public API.
+ * first out. With several hosts, a connection lost before its client
+ * finished, or whose daemon answers `shutting_down`, is opened again on the
+ * next host and sends the orders it had not sent yet there (at most
+ * `hosts.length - 1` moves each). Used by `run_load.ts`; not a public API.
  *
  * @module
  */
 
 import { LineReader, LineTooLongError } from "../line_reader.ts";
 import type { LoadSettings } from "./load_settings.ts";
+import { openSocket } from "./open_socket.ts";
 import type { Pacer } from "./pacer.ts";
 import type { Tally } from "./tally.ts";
 
@@ -30,9 +34,28 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * Why a connection that ended goes on from another host: it was lost
+ * (`lost`, with what happened), turned away as it was accepted
+ * (`shutting_down`), or its daemon answered an order `shutting_down` and
+ * then its last replies came (`stopping`).
+ */
+type Move =
+  | { why: "lost"; detail: string }
+  | { why: "turned_away"; code: string }
+  | { why: "stopping" };
+
 /** One connection of a run: a sender and a reader, replies matched first in, first out. */
 export class LoadConnection {
-  readonly #conn: Deno.TcpConn;
+  #conn: Deno.TcpConn;
+  /** The place in the settings' `hosts` of the current socket's host. */
+  #host: number;
+  /** Times it was opened again on another host. */
+  #moves = 0;
+  /** Set when the socket ended and the connection goes on from another host. */
+  #move: Move | null = null;
+  /** Its daemon answered an order `shutting_down`: it sends no more on this socket. */
+  #stopping = false;
   readonly #client: number;
   readonly #ctx: RunContext;
   /** Send times of the requests awaiting replies, a ring of `pipeline` slots. */
@@ -47,8 +70,9 @@ export class LoadConnection {
   #served = false;
   #wake: (() => void) | null = null;
 
-  constructor(conn: Deno.TcpConn, client: number, ctx: RunContext) {
+  constructor(conn: Deno.TcpConn, client: number, ctx: RunContext, host = 0) {
     this.#conn = conn;
+    this.#host = host;
     this.#client = client;
     this.#ctx = ctx;
     this.#sentAt = new Float64Array(ctx.settings.pipeline);
@@ -63,17 +87,87 @@ export class LoadConnection {
     return this.#closed;
   }
 
-  /** Sends this connection's orders, waits for their replies, then closes. */
+  /**
+   * Sends this connection's orders, waits for their replies, then closes;
+   * when its socket ends early and another host may take it, goes on there.
+   */
   async run(): Promise<void> {
-    const reading = this.#read();
-    try {
-      await this.#send();
-      while (!this.#closed && this.#outstanding > 0) await this.#sleepUntilWoken();
-      this.close(null);
-    } catch (error) {
-      this.close("conexion_perdida", `Cannot send: ${message(error)}`);
+    for (;;) {
+      const reading = this.#read(this.#conn);
+      try {
+        await this.#send();
+        while (!this.#closed && this.#outstanding > 0) await this.#sleepUntilWoken();
+        this.close(null);
+      } catch (error) {
+        this.close("conexion_perdida", `Cannot send: ${message(error)}`);
+      }
+      await reading;
+      if (this.#move === null || !await this.#moveOn(this.#move)) return;
     }
-    await reading;
+  }
+
+  /**
+   * Whether the connection, its socket ending now, may go on from another
+   * host: there is one it has not used up its moves on, and orders left to send.
+   */
+  #canMove(): boolean {
+    const { settings, stop } = this.#ctx;
+    return this.#moves < settings.hosts.length - 1 && !stop.aborted &&
+      this.#next < settings.pedidos;
+  }
+
+  /**
+   * Opens the connection again on the first of the hosts after its own
+   * (round the list) that accepts it. Counts the move (incident
+   * `reconectadas`), or, when none accepts, what ended the socket as it
+   * would have been counted without a move.
+   *
+   * @returns Whether it moved.
+   */
+  async #moveOn(move: Move): Promise<boolean> {
+    this.#move = null;
+    const { settings, tally, stop } = this.#ctx;
+    const count = settings.hosts.length;
+    const order = Array.from({ length: count - 1 }, (_, i) => (this.#host + 1 + i) % count);
+    let failure = "";
+    try {
+      const { conn, host } = await openSocket(settings, stop, order);
+      if (!stop.aborted) {
+        if (move.why === "lost") tally.incident("conexion_perdida", move.detail);
+        tally.incident(
+          "reconectadas",
+          `A connection to ${settings.hosts[this.#host]} went on from ${settings.hosts[host]}`,
+        );
+        this.#moves++;
+        this.#conn = conn;
+        this.#host = host;
+        this.#head = 0;
+        this.#outstanding = 0;
+        this.#closed = false;
+        this.#turnedAway = false;
+        this.#served = false;
+        this.#stopping = false;
+        return true;
+      }
+      conn.close();
+    } catch (error) {
+      failure = `; not opened again elsewhere: ${message(error)}`;
+    }
+    switch (move.why) {
+      case "lost":
+        tally.conexiones.perdidas++;
+        tally.incident("conexion_perdida", move.detail + failure);
+        break;
+      case "turned_away":
+        tally.conexiones.abiertas--;
+        tally.conexiones.fallidas++;
+        break;
+      case "stopping":
+        if (stop.aborted) break;
+        tally.conexiones.perdidas++;
+        tally.incident("conexion_perdida", `The daemon stopped${failure}`);
+    }
+    return false;
   }
 
   /**
@@ -88,8 +182,13 @@ export class LoadConnection {
     tally.error("sin_respuesta", this.#outstanding, detail);
     this.#outstanding = 0;
     if (lost !== null && !this.#turnedAway) {
-      tally.conexiones.perdidas++;
-      tally.incident(lost, detail);
+      if (this.#canMove()) this.#move = { why: "lost", detail: detail ?? lost };
+      else {
+        tally.conexiones.perdidas++;
+        tally.incident(lost, detail);
+      }
+    } else if (lost === null && this.#stopping && this.#canMove()) {
+      this.#move = { why: "stopping" };
     }
     try {
       this.#conn.close();
@@ -102,7 +201,7 @@ export class LoadConnection {
   async #send(): Promise<void> {
     const { settings, tally, pacer, stop } = this.#ctx;
     const { pipeline, pedidos, protocol, clavePrefijo } = settings;
-    while (!this.#closed && !stop.aborted && this.#next < pedidos) {
+    while (!this.#closed && !this.#stopping && !stop.aborted && this.#next < pedidos) {
       if (this.#outstanding >= pipeline) {
         await this.#sleepUntilWoken();
         continue;
@@ -111,7 +210,7 @@ export class LoadConnection {
       if (pacer !== null) {
         count = 1;
         await pacer.wait(stop);
-        if (this.#closed || stop.aborted) break;
+        if (this.#closed || this.#stopping || stop.aborted) break;
       }
       const parts: Uint8Array[] = [];
       let size = 0;
@@ -145,8 +244,8 @@ export class LoadConnection {
     }
   }
 
-  async #read(): Promise<void> {
-    const reader = new LineReader(this.#conn, { maxLineBytes: MAX_REPLY_BYTES });
+  async #read(conn: Deno.TcpConn): Promise<void> {
+    const reader = new LineReader(conn, { maxLineBytes: MAX_REPLY_BYTES });
     try {
       while (await reader.fill()) {
         const now = performance.now();
@@ -167,7 +266,7 @@ export class LoadConnection {
   #peerClosed(detail: string): void {
     if (this.#closed) return;
     const finished = this.#outstanding === 0 &&
-      (this.#next >= this.#ctx.settings.pedidos || this.#ctx.stop.aborted);
+      (this.#next >= this.#ctx.settings.pedidos || this.#ctx.stop.aborted || this.#stopping);
     this.close(finished ? null : "conexion_perdida", detail);
   }
 
@@ -185,8 +284,10 @@ export class LoadConnection {
     // `busy` before any other reply: the connection was turned away as it
     // was accepted, unread. The orders already written on it are not
     // orders of the run (docs/protocol.md §7): a failed connection only.
+    // They are sent again if the connection moves to another host.
     if (kind.kind === "error" && !this.#served && TURNED_AWAY.has(kind.code)) {
       tally.enviados -= this.#outstanding;
+      this.#next -= this.#outstanding;
       this.#outstanding = 0;
       this.#turnAway(kind.code);
       return;
@@ -206,18 +307,27 @@ export class LoadConnection {
         break;
       default:
         tally.error(kind.code);
+        // Stopping: the orders not sent yet go to another host, once the
+        // replies in flight here came.
+        if (kind.code === "shutting_down" && this.#canMove()) this.#stopping = true;
     }
     this.#wakeUp();
   }
 
   /**
    * The daemon turned it away with `code` (it closes it next): an incident,
-   * a failed connection; it sends no more.
+   * a failed connection; it sends no more. With `shutting_down` and another
+   * host to go to, it is not failed: it goes on there.
    */
   #turnAway(code: string): void {
     this.#ctx.tally.incident(code);
     if (this.#turnedAway) return;
     this.#turnedAway = true;
+    if (code === "shutting_down" && this.#canMove()) {
+      this.#move = { why: "turned_away", code };
+      this.close(null, `the daemon turned the connection away (${code})`);
+      return;
+    }
     this.#ctx.tally.conexiones.abiertas--;
     this.#ctx.tally.conexiones.fallidas++;
     this.close(null, `the daemon turned the connection away (${code})`);

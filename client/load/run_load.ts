@@ -19,7 +19,10 @@
  * - `conexiones`: opened, failed (could not be opened, or turned away with
  *   `busy` or `shutting_down`: the orders written on it are then not in
  *   `enviados`), lost before their client finished; what went wrong with
- *   them is in {@linkcode LoadSummary.incidencias}, not in `errores`.
+ *   them is in {@linkcode LoadSummary.incidencias}, not in `errores`. With
+ *   several hosts a connection lost or told `shutting_down` moves to the
+ *   next (`LoadConnection`): neither failed nor lost then, an incident
+ *   `reconectadas`.
  * - latency: from writing an order to reading its reply, over every reply.
  *
  * The wire is pluggable (`LoadProtocol`, in `load_protocol.ts`) so the bench drives other
@@ -63,7 +66,7 @@ export interface LoadSummary {
   /** `errores` by kind: a reply's error code, or `sin_respuesta`. */
   erroresPorTipo: Record<string, number>;
   conexiones: { abiertas: number; fallidas: number; perdidas: number };
-  /** What went wrong with connections: `conexion`, `conexion_perdida`, `busy`, `protocolo`, … */
+  /** What went wrong with connections: `conexion`, `conexion_perdida`, `busy`, `protocolo`, `reconectadas` (moved to another host), … */
   incidencias: Record<string, number>;
   /** Up to 5 distinct failure messages, for people. */
   detalles: string[];

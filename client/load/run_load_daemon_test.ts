@@ -191,3 +191,44 @@ Deno.test("runLoad() with esperar waits, one ESTADO each, for the orders still r
   assert.ok(summary.esperar!.hastaListosS! >= 0.45, String(summary.esperar?.hastaListosS));
   assert.ok((proxy.ops.get("ESTADO") ?? 0) >= 6, JSON.stringify([...proxy.ops]));
 });
+
+Deno.test("runLoad() with two hosts goes on from the second when the first daemon stops mid-run", async () => {
+  // The daemons of a cluster: one on 127.0.0.1, one on ::1, the same port.
+  const first = await startInProcess({ hosts: ["127.0.0.1"], maxPedidos: 100_000 });
+  await using second = await startInProcess({
+    hosts: ["::1"],
+    port: first.port,
+    maxPedidos: 100_000,
+  });
+  let stopping: Promise<unknown> | null = null;
+  const guard = new AbortController();
+  const timer = setTimeout(() => guard.abort(), 30_000);
+  try {
+    const summary = await runLoad({
+      hosts: ["127.0.0.1", "::1"],
+      port: first.port,
+      progressEveryMs: 20,
+      clientes: 4,
+      pedidos: 2000,
+      replyTimeoutMs: 5000,
+    }, {
+      signal: guard.signal,
+      onProgress: (p) => {
+        if (p.aceptados > 20 && stopping === null) stopping = first.server.shutdown();
+      },
+    });
+    assert.equal(summary.interrumpido, false, "it ended by itself");
+    assert.equal(summary.incidencias.reconectadas, 4, JSON.stringify(summary));
+    assert.deepEqual(summary.conexiones, { abiertas: 4, fallidas: 0, perdidas: 0 });
+    // Every order written once: those not sent when the first stopped went to the second.
+    assert.equal(summary.enviados, 8000, JSON.stringify(summary));
+    assert.equal(summary.aceptados + summary.rechazados + summary.errores, summary.enviados);
+    const stats = await (await second.client("::1")).call("STATS");
+    assert.ok(stats.ok && stats.stats.recibidos > 0, "orders made on ::1");
+    assert.ok(stats.ok && stats.stats.recibidos < 8000, "and some on 127.0.0.1 before");
+  } finally {
+    clearTimeout(timer);
+    await stopping;
+    await first[Symbol.asyncDispose]();
+  }
+});

@@ -44,7 +44,8 @@ export class Tally {
   readonly conexiones = { abiertas: 0, fallidas: 0, perdidas: 0 };
   /**
    * What went wrong with connections, by kind: `conexion` (cannot connect),
-   * `conexion_perdida`, a code the daemon sent unasked (`busy`), `protocolo`.
+   * `conexion_perdida`, a code the daemon sent unasked (`busy`), `protocolo`,
+   * `reconectadas` (a connection moved to another host).
    * Not orders: they are not in `errores`.
    */
   readonly incidencias: Record<string, number> = {};
