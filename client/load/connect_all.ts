@@ -7,10 +7,7 @@
 
 import { LoadConnection, type RunContext } from "./load_connection.ts";
 import { openSocket } from "./open_socket.ts";
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { errorMessage } from "./error_message.ts";
 
 /**
  * Opens `clientes` connections, at most 128 at once, each to the first of
@@ -37,7 +34,7 @@ export async function connectAll(
       } catch (error) {
         if (signal.aborted) return;
         tally.conexiones.fallidas++;
-        tally.incident("conexion", message(error));
+        tally.incident("conexion", errorMessage(error));
       }
     }
   }

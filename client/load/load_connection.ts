@@ -14,6 +14,7 @@ import type { LoadSettings } from "./load_settings.ts";
 import { openSocket } from "./open_socket.ts";
 import type { Pacer } from "./pacer.ts";
 import type { Tally } from "./tally.ts";
+import { errorMessage } from "./error_message.ts";
 
 /** Everything one connection needs from its run. */
 export interface RunContext {
@@ -30,19 +31,15 @@ const TURNED_AWAY = new Set(["busy", "shutting_down"]);
 /** A reply longer than this is not one of ours: the connection is dropped as `protocolo`. */
 const MAX_REPLY_BYTES = 1 << 20;
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * Why a connection that ended goes on from another host: it was lost
- * (`lost`, with what happened), turned away as it was accepted
- * (`shutting_down`), or its daemon answered an order `shutting_down` and
- * then its last replies came (`stopping`).
+ * (`lost`, with what happened), turned away with `shutting_down` as it was
+ * accepted (`turned_away`), or its daemon answered an order `shutting_down`
+ * and then its last replies came (`stopping`).
  */
 type Move =
   | { why: "lost"; detail: string }
-  | { why: "turned_away"; code: string }
+  | { why: "turned_away" }
   | { why: "stopping" };
 
 /** One connection of a run: a sender and a reader, replies matched first in, first out. */
@@ -99,7 +96,7 @@ export class LoadConnection {
         while (!this.#closed && this.#outstanding > 0) await this.#sleepUntilWoken();
         this.close(null);
       } catch (error) {
-        this.close("conexion_perdida", `Cannot send: ${message(error)}`);
+        this.close("conexion_perdida", `Cannot send: ${errorMessage(error)}`);
       }
       await reading;
       if (this.#move === null || !await this.#moveOn(this.#move)) return;
@@ -151,7 +148,7 @@ export class LoadConnection {
       }
       conn.close();
     } catch (error) {
-      failure = `; not opened again elsewhere: ${message(error)}`;
+      failure = `; not opened again elsewhere: ${errorMessage(error)}`;
     }
     switch (move.why) {
       case "lost":
@@ -159,8 +156,7 @@ export class LoadConnection {
         tally.incident("conexion_perdida", move.detail + failure);
         break;
       case "turned_away":
-        tally.conexiones.abiertas--;
-        tally.conexiones.fallidas++;
+        this.#countFailed();
         break;
       case "stopping":
         if (stop.aborted) break;
@@ -259,7 +255,7 @@ export class LoadConnection {
       if (error instanceof LineTooLongError) {
         this.#ctx.tally.incident("protocolo", `Reply longer than ${MAX_REPLY_BYTES} bytes`);
         this.close(null);
-      } else this.#peerClosed(`Connection lost: ${message(error)}`);
+      } else this.#peerClosed(`Connection lost: ${errorMessage(error)}`);
     }
   }
 
@@ -323,14 +319,15 @@ export class LoadConnection {
     this.#ctx.tally.incident(code);
     if (this.#turnedAway) return;
     this.#turnedAway = true;
-    if (code === "shutting_down" && this.#canMove()) {
-      this.#move = { why: "turned_away", code };
-      this.close(null, `the daemon turned the connection away (${code})`);
-      return;
-    }
+    if (code === "shutting_down" && this.#canMove()) this.#move = { why: "turned_away" };
+    else this.#countFailed();
+    this.close(null, `the daemon turned the connection away (${code})`);
+  }
+
+  /** Counted as opened, it turns out a failed connection (turned away, and not moved). */
+  #countFailed(): void {
     this.#ctx.tally.conexiones.abiertas--;
     this.#ctx.tally.conexiones.fallidas++;
-    this.close(null, `the daemon turned the connection away (${code})`);
   }
 
   #sleepUntilWoken(): Promise<void> {

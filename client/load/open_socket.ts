@@ -7,10 +7,7 @@
  */
 
 import type { LoadSettings } from "./load_settings.ts";
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { errorMessage } from "./error_message.ts";
 
 /** A socket opened, and the place of its host in the settings' `hosts`. */
 export interface OpenedSocket {
@@ -57,5 +54,5 @@ export async function openSocket(
     }
   }
   const where = order.map((host) => settings.hosts[host]).join(", ");
-  throw new Error(`Cannot connect to ${where} port ${settings.port}: ${message(last)}`);
+  throw new Error(`Cannot connect to ${where} port ${settings.port}: ${errorMessage(last)}`);
 }
