@@ -179,6 +179,10 @@ async function runServer(args: string[]): Promise<number> {
     stop();
   });
   // Not ready for anyone when told to stop while starting: no ready line then.
+  // A signal that came while the start kept the thread busy (recovering a long
+  // backlog) is delivered at a turn of the event loop, possibly the same turn as
+  // a timer set now: two turns let its listener run first.
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
   if (signals === 0) {
     print(server.readyLine);
     if (server.metricsLine !== null) print(server.metricsLine);

@@ -490,6 +490,74 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
+  "a SIGTERM while the start recovers a long backlog stops the daemon once up: no ready line, exit 0",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/p.db`;
+    // 100,000 orders left pendiente: recovering them keeps the start busy a while.
+    const file = new DatabaseSync(path);
+    file.exec("PRAGMA journal_mode = WAL");
+    for (const ddl of MIGRATIONS) file.exec(ddl);
+    file.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    const insert = file.prepare(
+      `INSERT INTO pedidos (cliente, productos, direccion, estado, fecha_recibido, intentos)
+       VALUES ('Ana', '["pan"]', 'Calle 1', 'pendiente', ?, 0)`,
+    );
+    const now = new Date().toISOString();
+    file.exec("BEGIN");
+    for (let i = 0; i < 100_000; i++) insert.run(now);
+    file.exec("COMMIT");
+    file.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...serverPermissions(dir.path),
+        `${ROOT}main.ts`,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(unusedPort()),
+        "--db",
+        path,
+        "--workers",
+        "1",
+      ],
+      cwd: dir.path,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const stdout = new Response(child.stdout).text();
+    // Signalled once the store is open, before the backlog is read.
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reader = child.stderr.getReader();
+    await within(
+      (async () => {
+        while (!/ store\.opened /.test(stderr)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the daemon ended first: ${stderr}`);
+          stderr += decoder.decode(value, { stream: true });
+        }
+      })(),
+      20_000,
+      "the store.opened line",
+    );
+    child.kill("SIGTERM");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      stderr += decoder.decode(chunk.value, { stream: true });
+    }
+    const { code } = await child.status;
+    const out = await stdout;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, / orders\.recovered count=100000/, "the backlog was read");
+    assert.match(out, /^resumen recibidos=0 /m);
+    assert.doesNotMatch(out, /listening on/, "never said ready");
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "a hang-up (SIGHUP) of a daemon without a terminal, as under nohup, is ignored and logged: it goes on serving",
   async () => {
     await using dir = await tempDir();
