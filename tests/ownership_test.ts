@@ -153,9 +153,22 @@ testWith("read", "write", "run", "env")(
       const before = Deno.readFileSync(`${dir.path}/${name}`);
       const foreign = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", name]);
       assert.equal(foreign.code, 2, `${name}: ${foreign.stderr}`);
-      assert.match(foreign.stderr, /not a pedidos database|file is not a database/, name);
+      assert.match(
+        foreign.stderr,
+        name === "texto.db"
+          ? /^pedidos usuarios: Cannot open database "texto\.db": file is not a database$/m
+          : new RegExp(`^pedidos usuarios: "${name}" is not a pedidos database`, "m"),
+        name,
+      );
       assert.deepEqual(Deno.readFileSync(`${dir.path}/${name}`), before, `${name} left as it was`);
     }
+    Deno.mkdirSync(`${dir.path}/carpeta.db`);
+    const folder = await runMain(dir.path, ["usuarios", "operador", "ana", "--db", "carpeta.db"]);
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.match(
+      folder.stderr,
+      /^pedidos usuarios: Cannot open database "carpeta\.db": it is a directory$/m,
+    );
     const usage = await runMain(dir.path, ["usuarios", "jefe", "ana"]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /expected "operador NOMBRE" or "usuario NOMBRE"/);

@@ -21,6 +21,7 @@ import type { Rol } from "../store/store.ts";
 import { SqliteDatabase } from "../../workers/sqlite/sqlite_database.ts";
 import { refuseOtherName } from "../store/database_lock.ts";
 import { DatabaseSync } from "node:sqlite";
+import { explainOpenFailure } from "../../workers/sqlite/open_failure.ts";
 
 /** The usage text of `pedidos usuarios`. */
 export const USUARIOS_USAGE: string = formatUsage(
@@ -93,19 +94,27 @@ export async function setAccountRole(db: string, usuario: string, rol: Rol): Pro
  * @throws {Error} Naming the file, when it is not one (or not SQLite at all).
  */
 function refuseForeignDatabase(db: string): void {
-  const probe = new DatabaseSync(db);
+  let version: unknown;
+  let table: unknown;
+  let probe: DatabaseSync | undefined;
   try {
-    const version = probe.prepare("PRAGMA user_version").get()?.user_version;
-    const table = probe
+    probe = new DatabaseSync(db);
+    version = probe.prepare("PRAGMA user_version").get()?.user_version;
+    table = probe
       .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'pedidos'")
       .get();
-    if (typeof version !== "number" || version < 1 || table === undefined) {
-      throw new Error(
-        `"${db}" is not a pedidos database (no pedidos tables in it): left as it was; check --db`,
-      );
-    }
+  } catch (error) {
+    // As the daemon says it: the file, and why (a directory, not SQLite, …).
+    throw new Error(`Cannot open database "${db}": ${explainOpenFailure(db, false, error)}`, {
+      cause: error,
+    });
   } finally {
-    probe.close();
+    if (probe?.isOpen) probe.close();
+  }
+  if (typeof version !== "number" || version < 1 || table === undefined) {
+    throw new Error(
+      `"${db}" is not a pedidos database (no pedidos tables in it): left as it was; check --db`,
+    );
   }
 }
 

@@ -170,13 +170,42 @@ export function schemaVersion(db: DatabaseSync): number {
 }
 
 /**
+ * Refuses, reading only, a file {@linkcode migrate} must not touch: one of a
+ * newer schema, or one with tables but no schema version — another program's
+ * file (a mistyped `--db`), which migrating would fill with pedidos' tables.
+ * Every pedidos file has a version of 1 or more from its first table on.
+ *
+ * @param db An open connection.
+ * @throws {Error} Saying why, when the file is one of those.
+ */
+export function checkMigratable(db: DatabaseSync): void {
+  const current = schemaVersion(db);
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
+    );
+  }
+  if (current > 0) return;
+  const objects = db.prepare(
+    "SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT 4",
+  ).all() as { name: string }[];
+  if (objects.length === 0) return;
+  const names = objects.slice(0, 3).map((object) => object.name).join(", ");
+  throw new Error(
+    `it is not a pedidos database: it holds ${names}${
+      objects.length > 3 ? ", …" : ""
+    } but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
+  );
+}
+
+/**
  * Brings the file up to {@linkcode SCHEMA_VERSION}, applying the missing
  * migrations inside one `BEGIN IMMEDIATE` transaction. Idempotent.
  *
  * @param db A writable connection, not inside a transaction.
  * @returns The schema version after migrating.
- * @throws {Error} When the file's version is newer than this code knows, or
- * a migration fails (the file is then left unchanged).
+ * @throws {Error} When {@linkcode checkMigratable} refuses the file, or a
+ * migration fails (the file is then left unchanged).
  *
  * @example Usage
  * ```ts
@@ -192,12 +221,8 @@ export function migrate(db: DatabaseSync): number {
   db.exec("BEGIN IMMEDIATE");
   try {
     // Read again under the write lock: another process may have migrated.
+    checkMigratable(db);
     const current = schemaVersion(db);
-    if (current > SCHEMA_VERSION) {
-      throw new Error(
-        `Cannot migrate database: its schema version ${current} is newer than version ${SCHEMA_VERSION} known to this program`,
-      );
-    }
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       db.exec(MIGRATIONS[version - 1]!);
     }

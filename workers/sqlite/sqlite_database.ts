@@ -28,7 +28,7 @@ import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/s
 import { storableText } from "../storable_text.ts";
 import { DatabaseFile, DatabaseFileGoneError } from "./database_file.ts";
 import { explainOpenFailure } from "./open_failure.ts";
-import { migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { checkMigratable, migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -235,6 +235,8 @@ export class SqliteDatabase implements Disposable {
       if (readOnly) {
         checkReadableVersion(db);
       } else {
+        // Before any change to the file, WAL mode included.
+        checkMigratable(db);
         db.exec("PRAGMA journal_mode = WAL");
         db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
         db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);

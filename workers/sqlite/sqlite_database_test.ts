@@ -366,9 +366,43 @@ testWith("read", "write")(
     const after = new DatabaseSync(path, { readOnly: true });
     try {
       assert.equal(schemaVersion(after), 99, "the file is left untouched");
+      assert.equal(
+        after.prepare("PRAGMA journal_mode").get()?.journal_mode,
+        "delete",
+        "not even turned to WAL mode",
+      );
     } finally {
       after.close();
     }
+  },
+);
+
+testWith("read", "write")(
+  "SqliteDatabase.open() refuses another program's file (tables, no schema version), naming what it holds, and leaves it as it was",
+  async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/other.db`;
+    const db = new DatabaseSync(path);
+    // Even one with a table named pedidos, made by hand.
+    db.exec("CREATE TABLE pedidos (x); CREATE TABLE clientes (y); INSERT INTO pedidos VALUES (1)");
+    db.close();
+    const before = await Deno.readFile(path);
+    assert.throws(
+      () => SqliteDatabase.open(path),
+      (error: Error) => {
+        assert.equal(
+          error.message,
+          `Cannot open database "${path}": it is not a pedidos database: it holds clientes, pedidos but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(await Deno.readFile(path), before, "not a byte changed");
+    // An empty file (made by `sqlite3 p.db ''` or touch) is a new database.
+    const empty = `${dir.path}/empty.db`;
+    await Deno.writeFile(empty, new Uint8Array());
+    using store = SqliteDatabase.open(empty);
+    assert.equal(store.schemaVersion, SCHEMA_VERSION);
   },
 );
 
