@@ -11,7 +11,7 @@ import { formatAddr, isMissingFamily } from "../listen.ts";
 import type { Logger } from "../log.ts";
 import { observesBatches, type Store } from "../store/store.ts";
 import { DaemonMetrics } from "./daemon_metrics.ts";
-import { MetricsServer } from "./metrics_server.ts";
+import { MetricsServer, type MetricsServerOptions } from "./metrics_server.ts";
 
 /** A running metrics endpoint and the collector it renders. */
 export interface MetricsEndpoint {
@@ -25,12 +25,15 @@ export interface MetricsEndpoint {
  * Starts the metrics endpoint when `--metrics-port` is set (before the store
  * is opened: a bad address fails the start first; see {@linkcode reportBatches}).
  *
+ * @param listen Starts the HTTP server on one address (tests simulate the
+ * system's refusals). @default {MetricsServer.start}
  * @returns The endpoint, or null when `--metrics-port` is off.
  * @throws {Deno.errors.AddrInUse} (and the like) when it cannot listen.
  */
 export function startMetrics(
   config: Pick<ServerConfig, "metricsPort" | "metricsHost">,
   logger: Logger,
+  listen: (options: MetricsServerOptions) => MetricsServer = MetricsServer.start,
 ): MetricsEndpoint | null {
   const port = config.metricsPort ?? V11_DEFAULTS.metricsPort;
   if (port === null) return null;
@@ -38,7 +41,7 @@ export function startMetrics(
   const hostname = config.metricsHost ?? V11_DEFAULTS.metricsHost;
   let server: MetricsServer;
   const start = (host: string) =>
-    MetricsServer.start({
+    listen({
       hostname: host,
       port,
       render: () => collector.render(),
@@ -46,7 +49,21 @@ export function startMetrics(
       logger,
     });
   try {
-    if (hostname !== "*") {
+    if (hostname === V11_DEFAULTS.metricsHost) {
+      // The default loopback, on a machine without IPv4: the IPv6 one, as the
+      // daemon's own port does with its default hosts (§7).
+      try {
+        server = start(hostname);
+      } catch (error) {
+        if (!isMissingFamily(error)) throw error;
+        server = start("::1");
+        logger.warn("listen.skipped", {
+          address: formatAddr({ transport: "tcp", hostname, port: server.addr.port }),
+          error: (error as Error).message,
+          advice: "this machine lacks IPv4; metrics are on ::1; name --metrics-host to require one",
+        });
+      }
+    } else if (hostname !== "*") {
       server = start(hostname);
     } else {
       // Every address, as `--host *`: `::` (IPv4 too where the system maps
