@@ -130,6 +130,16 @@ export class PedidosClient implements AsyncDisposable {
     return new PedidosClient(await dialAny(hosts, port, rest), maxReplyBytes);
   }
 
+  /**
+   * Whether the connection has ended with nothing left to read (the daemon
+   * closed it, or {@linkcode PedidosClient.close}): a request made now fails
+   * at once with `connection_closed` and is never sent, so it may be sent
+   * on another connection whatever it is.
+   */
+  get closed(): boolean {
+    return this.#closed && this.#refusal === null;
+  }
+
   /** Requests sent (or being sent) whose replies have not arrived yet. */
   get pending(): number {
     return this.#waiters.size;

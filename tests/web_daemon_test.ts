@@ -445,6 +445,88 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
   }
 });
 
+Deno.test("DaemonLink with several hosts: a connection the stopping daemon closed while idle is replaced on the next host before a request it must not repeat is sent", async () => {
+  // a: answers one PING, then closes (a daemon that drains closes idle
+  // connections); any later connection is refused shutting_down.
+  await using a = fakeLineServer((_line, { connection }) =>
+    connection === 0 ? { close: true, reply: '{"ok":true,"pong":true}' } : {
+      close: true,
+      reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
+    }
+  );
+  await using b = fakeLineServer(() =>
+    '{"ok":true,"token":"t","usuario":"ana","rol":"usuario","expira":"2027-01-01T00:00:00.000Z"}'
+  );
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    connect: twoHosts(a, b),
+  });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    // Within the idle check's 5 s: no PING first, the LOGIN itself goes out,
+    // once the link has seen a's close (and closed its side too).
+    await waitUntil(() => Promise.resolve(a.openConnections === 0), { what: "a's close" });
+    const login = await link.request({ op: "LOGIN", usuario: "ana", password: "x" });
+    assert.equal(login.ok, true, JSON.stringify(login));
+    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING"], "the LOGIN never reached a");
+    assert.deepEqual(b.lines.map((l) => JSON.parse(l).op), ["LOGIN"]);
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink with several hosts: an order with a clave lost with its connection is sent again, and a stopping daemon's refusal of it sends it on to the next host", async () => {
+  // a: the first connection is lost under the order; a new one is refused shutting_down.
+  await using a = fakeLineServer((_line, { connection }) =>
+    connection === 0 ? { close: true } : {
+      close: true,
+      reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
+    }
+  );
+  await using b = fakeLineServer(() => '{"ok":true,"id":7,"estado":"pendiente"}');
+  const order = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: "k-1" };
+  for (const shared of [false, true]) {
+    const link = new DaemonLink({
+      hosts: ["a", "b"],
+      port: 1,
+      logger: quiet(),
+      connect: twoHosts(a, b),
+      // As the gateway's links share it: a second link starts from what the first learnt.
+      aside: shared ? new Map() : undefined,
+    });
+    try {
+      const placed = await link.request(order);
+      assert.equal(placed.ok, true, JSON.stringify(placed));
+    } finally {
+      await link.close();
+    }
+  }
+  assert.equal(b.lines.length, 2, "each order answered by b");
+});
+
+Deno.test("connectDaemon() with several hosts: a host one connection found paused is tried last by the others, so it costs one wait, not one per connection", async () => {
+  await using a = fakeLineServer(() => null); // paused: accepts, never answers
+  await using b = fakeLineServer((line) =>
+    JSON.parse(line).op === "PING"
+      ? '{"ok":true,"pong":true}'
+      : '{"ok":true,"id":1,"estado":"pendiente"}'
+  );
+  await using daemon = connectDaemon({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    timeoutMs: 200,
+    connect: twoHosts(a, b),
+  });
+  await assert.rejects(daemon.request({ op: "PING" }), /No reply from the daemon within 200 ms/);
+  // The orders connection, not opened yet, goes to b at once.
+  const placed = await daemon.request({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
+  assert.equal(placed.ok, true, JSON.stringify(placed));
+  assert.equal(a.lines.length, 1, "only the first connection's PING ever reached a");
+});
+
 /** The HTTP status of `GET target` with `Host: host` on a gateway started with `args`. */
 async function withGateway(
   args: string[],

@@ -51,6 +51,8 @@ export interface FakeLineServer extends AsyncDisposable {
   readonly linesByConnection: string[][];
   /** Most replies held at once on any connection (requests read but not answered yet). */
   readonly maxInFlight: number;
+  /** Connections open now (one it closed counts until the client closes too). */
+  readonly openConnections: number;
 }
 
 const encoder = new TextEncoder();
@@ -153,6 +155,9 @@ export function fakeLineServer(
     linesByConnection,
     get maxInFlight() {
       return maxInFlight;
+    },
+    get openConnections() {
+      return open.size;
     },
     async [Symbol.asyncDispose]() {
       closeQuietly(listener);

@@ -70,7 +70,9 @@ const TASK_LINKS = 4;
  * console.log(await daemon.request({ op: "PING" }));
  * ```
  */
-export function connectDaemon(options: DaemonLinkOptions): DaemonClient & AsyncDisposable {
+export function connectDaemon(linkOptions: DaemonLinkOptions): DaemonClient & AsyncDisposable {
+  // A host one connection found stopping, gone or paused is tried last by all.
+  const options = { ...linkOptions, aside: linkOptions.aside ?? new Map<string, number>() };
   const queries = new DaemonLink({ ...options, name: "consultas" });
   const orders = new DaemonLink({ ...options, name: "pedidos" });
   const tasks = linkGroup(options, "tareas", TASK_LINKS);

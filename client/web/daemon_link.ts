@@ -4,10 +4,13 @@
  * repeated. {@linkcode connectDaemon} keeps two of them.
  *
  * With several hosts (a cluster, §9), a daemon that is stopping
- * (`shutting_down`), full of connections (`busy`) or does not answer in
- * time is set aside for a while ({@linkcode SET_ASIDE_MS}): the link
- * connects to the next host, and a request refused so — not done, §3 — is
- * sent there once more.
+ * (`shutting_down`), full of connections (`busy`), closes the connection or
+ * does not answer in time is set aside for a while ({@linkcode SET_ASIDE_MS}),
+ * for every link that shares {@linkcode DaemonLinkOptions.aside}: the link
+ * connects to the next host, and a request refused so — not done, §3 — or
+ * one that may be repeated and was lost with the connection is sent there
+ * once more (at most once per host). A connection found closed before a
+ * request is written is replaced first, for any request.
  *
  * A request over the daemon's size limit ({@linkcode DaemonLinkOptions.maxRequestBytes})
  * is never sent: the link answers it `too_large` itself
@@ -63,6 +66,13 @@ export interface DaemonLinkOptions {
    */
   checkIdleMs?: number;
   /**
+   * Hosts set aside, until when (on `now`'s clock): give the links of one
+   * gateway the same map, so that a host one of them found stopping, gone
+   * or paused is tried last by the others too, rather than costing each its
+   * own wait. @default {a map of the link's own}
+   */
+  aside?: Map<string, number>;
+  /**
    * The daemon's `--max-request-bytes`: a longer request (its JSON line in
    * UTF-8, without the newline) is answered `too_large` by the link and
    * never sent.
@@ -101,12 +111,13 @@ export class DaemonLink implements DaemonClient {
   #closed = false;
   /** The host the connection now goes to. */
   #host: string | null = null;
-  /** Hosts set aside, until when (the link's clock). */
-  readonly #aside = new Map<string, number>();
+  /** Hosts set aside, until when (the link's clock); maybe shared with other links. */
+  readonly #aside: Map<string, number>;
 
   /** Makes the link; it connects on the first request. */
   constructor(options: DaemonLinkOptions) {
     this.#options = options;
+    this.#aside = options.aside ?? new Map();
     this.#name = options.name ?? "daemon";
     this.#now = options.now ?? (() => performance.now());
     this.address = options.hosts.map((host) => formatAddress(host, options.port)).join(", ");
@@ -144,24 +155,27 @@ export class DaemonLink implements DaemonClient {
         if (error instanceof ClientError && error.code === "timeout" && !elsewhere) throw error;
       }
     }
-    try {
-      const reply = await this.#send(body, options.signal);
-      if (reply.ok || !CLOSING_CODES.has(reply.error)) return reply;
-      // Not done there (§3): once more on another host, when there is one.
-      if (GO_ELSEWHERE.has(reply.error) && this.#setAside()) {
-        return await this.#send(body, options.signal);
+    // Sent again at most once per host (once with one host): after a refusal
+    // that says it was not done (§3), or a connection lost under a request
+    // that may be repeated.
+    for (let again = Math.max(1, this.#options.hosts.length);; again--) {
+      let reply: ReplyOf<O>;
+      try {
+        reply = await this.#send(body, options.signal);
+      } catch (error) {
+        const lost = error instanceof ClientError && error.code === "connection_closed";
+        if (!retriable || !lost || again === 0) throw error;
+        continue;
       }
+      if (reply.ok || !CLOSING_CODES.has(reply.error)) return reply;
+      // Not done there (§3): on another host, when there is one.
+      if (GO_ELSEWHERE.has(reply.error) && again > 0 && this.#setAside()) continue;
       // The daemon closes the connection after that reply (`too_large` too:
       // a daemon whose limit is below the link's): the next request opens a
       // new one, rather than finding this one closed (and a request that must
       // not be repeated failing as if the daemon were down).
       this.#dropConnection();
       return reply;
-    } catch (error) {
-      if (!retriable || !(error instanceof ClientError) || error.code !== "connection_closed") {
-        throw error;
-      }
-      return await this.#send(body, options.signal);
     }
   }
 
@@ -195,12 +209,20 @@ export class DaemonLink implements DaemonClient {
           { cause: error },
         );
       }
-      if (error instanceof ClientError && this.#client === client) {
-        this.#client = null;
-        this.#options.logger.warn("web.daemon_lost", { link: this.#name, error: error.message });
-        client.close().catch(() => {});
-      }
+      if (error instanceof ClientError && this.#client === client) this.#lost(client, error);
       throw error;
+    }
+  }
+
+  /**
+   * The connection ended (the daemon stopping, restarted or gone): the next
+   * request opens another, on another host first when there are several.
+   */
+  #lost(client: PedidosClient, error: Error): void {
+    this.#options.logger.warn("web.daemon_lost", { link: this.#name, error: error.message });
+    if (!this.#setAside()) {
+      this.#client = null;
+      client.close().catch(() => {});
     }
   }
 
@@ -247,6 +269,11 @@ export class DaemonLink implements DaemonClient {
   #connection(): Promise<PedidosClient> {
     if (this.#closed) {
       return Promise.reject(new ClientError("connection_closed", "The gateway is stopping"));
+    }
+    if (this.#client?.closed) {
+      // Closed while idle (a daemon that stops closes its idle connections):
+      // nothing is sent on it, so any request may go on a new one.
+      this.#lost(this.#client, new Error("Connection closed by the daemon while idle"));
     }
     if (this.#client !== null) return Promise.resolve(this.#client);
     if (this.#connecting !== null) return this.#connecting;
