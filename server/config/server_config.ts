@@ -51,7 +51,7 @@ function parseDb(text: string): string {
     if (hasUrlCredentials(db)) {
       // A URL with something before its scheme (a quote an env file kept), or a mistyped one.
       throw new RangeError(
-        "holds a user and password (//USER:PASSWORD@) but does not start with postgres:// or postgresql://: give a SQLite file's path, :memory:, or postgres://USER@HOST/DATABASE",
+        "holds a user and password (USER:PASSWORD@) but does not start with postgres:// or postgresql://: give a SQLite file's path, :memory:, or postgres://USER@HOST/DATABASE",
       );
     }
   }

@@ -118,8 +118,11 @@ export function redactDatabaseUrl(db: string): string {
   // A scheme with its slashes mistyped (`postgres:/ana:pw@db/x`) too.
   // And "//user:password@" anywhere, after whatever came before the scheme
   // (a quote an env file kept, `db=`): a value that is no URL is shown too.
+  // And "user:password@host" with no "//" at all (the scheme left out:
+  // `postgres:pw@db/x`, `ana:pw@db/x`), which the other forms miss.
   return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/*[^:@/?#]*):.*@/i, "$1:***@")
     .replace(CREDENTIALS, "$1:***@")
+    .replace(BARE_CREDENTIALS, "$1:***@")
     .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
 }
 
@@ -127,11 +130,18 @@ export function redactDatabaseUrl(db: string): string {
 const CREDENTIALS = /(\/\/[^:@/?#\s]*):.*@/;
 
 /**
- * Whether `db` holds `//user:password@` somewhere: a database URL with a
- * password, whatever comes before it.
+ * `user:password@` at the start of a value, no `/` before the `:` nor right
+ * after it, up to the last `@`: a URL without its `scheme://`.
+ */
+const BARE_CREDENTIALS = /^(\s*[^\s:/@]*):(?!\/).*@/;
+
+/**
+ * Whether `db` holds `//user:password@` somewhere, or starts with
+ * `user:password@` (its scheme left out): a database URL with a password,
+ * whatever comes before it.
  */
 export function hasUrlCredentials(db: string): boolean {
-  return CREDENTIALS.test(db);
+  return CREDENTIALS.test(db) || BARE_CREDENTIALS.test(db);
 }
 
 function decode(text: string): string {

@@ -47,3 +47,17 @@ Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL UR
     assert.ok(!isPostgresUrl(db), db);
   }
 });
+
+Deno.test("a --db value of user:password@host with no scheme:// at all is shown without its password", () => {
+  // The scheme forgotten (the user is "postgres"), or the whole scheme left out.
+  assert.equal(
+    redactDatabaseUrl("postgres:s3cret@127.0.0.1:5432/x"),
+    "postgres:***@127.0.0.1:5432/x",
+  );
+  assert.equal(redactDatabaseUrl("postgresql:s3cret@h/x"), "postgresql:***@h/x");
+  assert.equal(redactDatabaseUrl("ana:s3cret@127.0.0.1/pedidos"), "ana:***@127.0.0.1/pedidos");
+  assert.equal(redactDatabaseUrl("ana:s3/cr@et@localhost"), "ana:***@localhost");
+  // A path with an "@" and a ":" after a "/" is a file's name, shown whole.
+  assert.equal(redactDatabaseUrl("/srv/a:b@c.db"), "/srv/a:b@c.db");
+  assert.equal(redactDatabaseUrl("pedidos@2026.db"), "pedidos@2026.db");
+});
