@@ -90,12 +90,19 @@ export interface TestDatabase extends AsyncDisposable {
   sql: Sql;
 }
 
-/** Creates a new, empty database; disposing it terminates its sessions and drops it. */
-export async function freshDatabase(): Promise<TestDatabase> {
+/**
+ * Creates a new, empty database; disposing it terminates its sessions and drops it.
+ *
+ * @param encoding Its encoding (with the C locale, from template0). @default {the server's}
+ */
+export async function freshDatabase(encoding?: "LATIN1" | "SQL_ASCII"): Promise<TestDatabase> {
   const name = `pedidos_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const admin = adminSql();
   try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
+    await admin.unsafe(
+      `CREATE DATABASE ${name}` +
+        (encoding ? ` ENCODING '${encoding}' LOCALE 'C' TEMPLATE template0` : ""),
+    );
   } finally {
     await admin.end({ timeout: 1 });
   }

@@ -234,6 +234,27 @@ export const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes and understands. */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
+/**
+ * Refuses a database whose encoding cannot hold every order: one made with
+ * `-E LATIN1` (say) would fail the insert of a name in Greek or an emoji,
+ * answered `internal`, long after the start. UTF8 holds all of Unicode;
+ * SQL_ASCII stores the bytes it is given, which are UTF-8 here.
+ *
+ * @param sql A connection pool.
+ * @throws {Error} Naming the encoding and how to make a database that fits.
+ */
+export async function checkEncoding(sql: Sql): Promise<void> {
+  const [row] = await sql<{ encoding: string }[]>`
+    SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database
+    WHERE datname = current_database()`;
+  const encoding = row?.encoding ?? "UTF8";
+  if (encoding !== "UTF8" && encoding !== "SQL_ASCII") {
+    throw new Error(
+      `the database's encoding is ${encoding}, which cannot hold every order (names in any script, emoji): pedidos needs UTF8; create one with CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0 (createdb -E UTF8 -T template0)`,
+    );
+  }
+}
+
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
   /** Where an upgrade of an older schema is logged (`store.migrated`, info). @default {none} */

@@ -62,7 +62,7 @@ import {
 } from "./postgres_errors.ts";
 import { ClusterCapacityChangedError, registerNode } from "./cluster_node.ts";
 import { PostgresReads } from "./postgres_reads.ts";
-import { migrate } from "./postgres_schema.ts";
+import { checkEncoding, migrate } from "./postgres_schema.ts";
 import { parsePostgresUrl, redactDatabaseUrl } from "./postgres_url.ts";
 import { PostgresWriter, WRITER_SETTINGS } from "./postgres_writer.ts";
 
@@ -331,6 +331,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   async #prepare(): Promise<void> {
     try {
       if (!this.#ready) {
+        await checkEncoding(this.#pools.main);
         await migrate(this.#pools.main, { logger: this.#logger, db: this.#shown });
         if (this.#capacity !== undefined) {
           // The lock first: once registered with its key, a daemon without its lock counts as dead.

@@ -352,6 +352,34 @@ pgTest({
 
 pgTest({
   name:
+    "PostgresStore refuses a database whose encoding cannot hold every order (LATIN1), naming it; a SQL_ASCII one stores any text",
+  async fn() {
+    {
+      await using db = await freshDatabase("LATIN1");
+      await assert.rejects(
+        () => PostgresStore.open({ url: db.url, capacity: 6, connectTimeoutS: 5 }),
+        /the database's encoding is LATIN1, which cannot hold every order .*pedidos needs UTF8/,
+      );
+      const [tables] = await db
+        .sql`SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'pedidos%'`;
+      assert.equal(tables?.n, 0, "nothing created in it");
+    }
+    await using db = await freshDatabase("SQL_ASCII");
+    await using store = await PostgresStore.open({ url: db.url, capacity: 6 });
+    const order = { cliente: "Ελένη 😀", productos: ["漢字"], direccion: "C 1", clave: "κλειδί" };
+    const placed = await store.insertWithinCapacity(order, new Date().toISOString());
+    assert.equal(placed.status, "inserted");
+    const stored = await store.get(placed.status === "inserted" ? placed.pedido.id : 0);
+    assert.deepEqual([stored?.cliente, stored?.productos, stored?.clave], [
+      "Ελένη 😀",
+      ["漢字"],
+      "κλειδί",
+    ]);
+  },
+});
+
+pgTest({
+  name:
     "pedidos usuarios on a cluster's database changes a role without joining the cluster: no capacity checked or reset, no node left behind",
   async fn() {
     await using db = await freshDatabase();
