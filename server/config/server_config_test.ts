@@ -607,6 +607,8 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
     ["postgres://ana:s3cret@[::1/pedidos", /must be a URL/],
     ["postgres://:s3cret@db/pedidos", /must name a user/],
     ["postgres://ana:s3cret@db", /must name one database/],
+    ["postgres://ana:s3cret@127.0.0.1,127.0.0.2:5432/pedidos", /names several hosts/],
+    ["postgres://ana:s3cret@db1:5432,db2:5433/pedidos", /names several hosts|must be a URL/],
     ["postgres://ana:s3cret@db/pedidos?sslmode=sometimes", /sslmode "sometimes"/],
     ["postgres://ana:s3cret@db/pedidos?pool=9", /unknown parameter "pool"/],
     [

@@ -261,7 +261,7 @@ export class SharedAttempts {
     let took = false;
     let unsure = false;
     this.#writing.add(lease.id);
-    for (let attempt = 1;; attempt++) {
+    for (let tries = 1;; tries++) {
       try {
         const settling = this.#settling;
         took = await settling.unlessGivenUp(write()) ||
@@ -271,16 +271,17 @@ export class SharedAttempts {
       } catch (error) {
         unsure = true;
         const { signal } = this.#settling;
-        if (attempt % 30 === 1 && !(signal.aborted && error === signal.reason)) {
+        if (tries % 30 === 1 && !(signal.aborted && error === signal.reason)) {
           this.#o.logger.error("order.write_failed", {
             id: lease.id,
-            attempt,
+            // The write's tries; the order's processing attempt is intentos.
+            tries,
             error: String(error),
           });
         }
         // Given up by the stop: the order stays leased, taken over once the lease ends.
         if (signal.aborted) break;
-        await backoff(Math.min(2000, 50 * attempt), signal);
+        await backoff(Math.min(2000, 50 * tries), signal);
         if (this.#settling.signal.aborted) break;
       }
     }

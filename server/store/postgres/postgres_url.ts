@@ -63,6 +63,12 @@ export function parsePostgresUrl(db: string): PostgresTarget {
   // (A URL of this scheme keeps its host %-encoded, as libpq takes it: decoded.)
   const host = decode(url.hostname.replace(/^\[(.*)\]$/, "$1"));
   if (host === "") throw new RangeError("must name a host: postgres://USER@HOST/DATABASE");
+  if (host.includes(",")) {
+    // libpq's list of hosts to try in turn: the driver would look the whole up as one name.
+    throw new RangeError(
+      "names several hosts (HOST1,HOST2): pedidos connects to one; give one host, or a name that follows the primary",
+    );
+  }
   if (host.startsWith("/")) {
     // libpq's Unix-socket directory: looked up as a host name, it never resolved.
     throw new RangeError("names a Unix socket directory as its host; give a TCP host: HOST[:PORT]");
