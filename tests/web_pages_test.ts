@@ -114,6 +114,7 @@ Deno.test("gateway: sum says which entry is not a number, and asks for one when 
     ["abc", /«abc» no es un número/],
     ["1,2,3", /«1,2,3» no es un número. Separe los números con espacios o «;»/],
     ["1 dos 3", /«dos» no es un número/],
+    ["1 1e400", /El número «1e400» es demasiado grande/],
     ["   ", /Escriba al menos un número/],
   ];
   for (const [numeros, said] of cases) {

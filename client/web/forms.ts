@@ -75,10 +75,20 @@ export function parseProductos(text: string): Producto[] {
 /** `1 2; 3,5 x` → `[1, 2, 3.5, "x"]`: what is not a number goes as text, for the daemon to judge. */
 export function parseNumbers(text: string): (number | string)[] {
   return text.split(/[\s;]+/).filter((item) => item !== "").map((item) => {
-    if (NUMBER_REGEXP.test(item)) return Number(item);
-    if (DECIMAL_COMMA_REGEXP.test(item)) return Number(item.replace(",", "."));
-    return item;
+    const value = NUMBER_REGEXP.test(item)
+      ? Number(item)
+      : DECIMAL_COMMA_REGEXP.test(item)
+      ? Number(item.replace(",", "."))
+      : NaN;
+    // Past a double's range (1e400) a number reads as Infinity, which JSON
+    // sends as null: kept as typed, for the form to say it is too large.
+    return Number.isFinite(value) ? value : item;
   });
+}
+
+/** Whether `item`, as {@linkcode parseNumbers} kept it, is a number too large for a double. */
+export function isTooLarge(item: string): boolean {
+  return NUMBER_REGEXP.test(item) || DECIMAL_COMMA_REGEXP.test(item);
 }
 
 /** A text field of a parsed form; `""` when missing or a file. */

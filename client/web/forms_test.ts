@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { parseNumbers, parseProductos, statusFor } from "./forms.ts";
+import { isTooLarge, parseNumbers, parseProductos, statusFor } from "./forms.ts";
 
 Deno.test("parseNumbers() reads spaces and semicolons as separators and a decimal comma", () => {
   assert.deepEqual(parseNumbers("1 2 3.5"), [1, 2, 3.5]);
   assert.deepEqual(parseNumbers(" 1;2 ;  3,5\n-4 1e3 .5 "), [1, 2, 3.5, -4, 1000, 0.5]);
   assert.deepEqual(parseNumbers("1 dos 3"), [1, "dos", 3]);
   assert.deepEqual(parseNumbers("   "), []);
+  // Past a double's range: kept as typed, never sent as null.
+  assert.deepEqual(parseNumbers("1 1e400 -1e400 " + "9".repeat(400)), [
+    1,
+    "1e400",
+    "-1e400",
+    "9".repeat(400),
+  ]);
+  assert.ok(isTooLarge("1e400") && isTooLarge("9".repeat(400) + ",5") && !isTooLarge("dos"));
 });
 
 Deno.test("parseProductos() reads one product per line, with an optional count", () => {

@@ -7,7 +7,7 @@
  */
 
 import { Hono } from "hono";
-import { field, parseNumbers, refusal, statusFor } from "../forms.ts";
+import { field, isTooLarge, parseNumbers, refusal, statusFor } from "../forms.ts";
 import { signedIn } from "../middleware/signed_in.ts";
 import { InicioPage } from "../pages/inicio_page.tsx";
 import { MessagePage } from "../pages/message_page.tsx";
@@ -22,6 +22,9 @@ import type { RouteDeps } from "../route_deps.ts";
  */
 function sumMistake(args: (number | string)[]): string | null {
   const wrong = args.find((item) => typeof item === "string");
+  if (wrong !== undefined && isTooLarge(wrong)) {
+    return `❌ El número «${wrong}» es demasiado grande (más de ±1.8e308).`;
+  }
   if (wrong !== undefined) {
     return `❌ «${wrong}» no es un número. Separe los números con espacios o «;» ` +
       "(los decimales, con punto o coma: 3.5 o 3,5).";
