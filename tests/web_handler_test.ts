@@ -57,6 +57,28 @@ Deno.test("gateway: a method other than GET, HEAD and POST gets 405 with Allow, 
   assert.equal(gw.daemon.requests.length, asked, "nothing reached the daemon");
 });
 
+Deno.test("gateway: a path of its own asked with the other method gets 405 naming the methods it takes; an unknown path 404", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser, "ana");
+  const cases: [string, string, string | null][] = [
+    ["GET", "/logout", "POST"],
+    ["GET", "/pedidos/5/cancelar", "POST"],
+    ["POST", "/", "GET, HEAD"],
+    ["POST", "/static/app.js", "GET, HEAD"],
+    ["POST", "/pedidos/eventos", "GET, HEAD"],
+    ["GET", "/nope", null],
+    ["POST", "/nope", null],
+  ];
+  for (const [method, path, allow] of cases) {
+    if (method === "POST") await browser.get("/"); // a fresh CSRF token
+    const page = method === "GET" ? await browser.get(path) : await browser.post(path, {});
+    assert.equal(page.status, allow === null ? 404 : 405, `${method} ${path}`);
+    assert.equal(page.headers.get("allow"), allow, `${method} ${path}`);
+  }
+  for (const op of ["CANCELAR", "PEDIDO"]) assert.equal(gw.daemon.sent(op).length, 0, op);
+});
+
 Deno.test("gateway: pages behind the login redirect there; live streams answer 401", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -190,7 +190,14 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
 
   const app = new Hono<GatewayEnv>();
   app.onError(errors.onError);
-  app.notFound(errors.notFound);
+  // A path of this server asked with a method it does not take there (GET
+  // /logout, POST /): 405 with the methods it takes, not "no such page".
+  app.notFound((c) => {
+    const allowed = methodsAt(app, c.req.path);
+    if (allowed.length === 0) return errors.notFound(c);
+    c.header("Allow", allowed.join(", "));
+    return c.text("Método no permitido", 405);
+  });
   // In this order: a HEAD gets its GET's length; every request is logged and gets the security headers;
   // static files need nothing more; then the session, the body limit and
   // both CSRF checks run before any page.
@@ -255,4 +262,17 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     live.close();
   };
   return handler;
+}
+
+/** The methods the routes of `app` take at `path` (HEAD wherever GET), in a fixed order. */
+function methodsAt(app: Hono<GatewayEnv>, path: string): string[] {
+  const taken = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method !== "GET" && route.method !== "POST") continue; // middleware is ALL
+    const pattern = route.path.split("/").map((part) =>
+      part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    ).join("/");
+    if (new RegExp(`^${pattern}$`).test(path)) taken.add(route.method);
+  }
+  return ["GET", "HEAD", "POST"].filter((method) => taken.has(method === "HEAD" ? "GET" : method));
 }
