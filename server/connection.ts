@@ -192,6 +192,8 @@ export class Connection {
   #writing = false;
   /** `performance.now()` when the write in progress began, or null. */
   #writeSince: number | null = null;
+  /** The longest a write of this connection waited before the peer read some of it, in ms. */
+  #longestWriteWaitMs = 0;
   #stopping = false;
   #readDone = false;
   /** A reply that closes the connection is queued: nothing after it is dispatched. */
@@ -275,6 +277,16 @@ export class Connection {
   /** How long the write in progress has waited for the peer to read, in ms (0 when none). */
   get writeStalledMs(): number {
     return this.#writeSince === null ? 0 : performance.now() - this.#writeSince;
+  }
+
+  /**
+   * The longest a write has waited before the peer read some of it, in ms:
+   * how often a peer reading slowly is seen to read. The system frees room
+   * in the socket's buffer in large steps (a third of it, up to megabytes),
+   * so a peer that reads steadily, but slowly, is seen to at long intervals.
+   */
+  get longestWriteWaitMs(): number {
+    return this.#longestWriteWaitMs;
   }
 
   /** Reply bytes waiting to be written. */
@@ -714,7 +726,10 @@ export class Connection {
       let offset = 0;
       while (offset < bytes.length) {
         offset += await this.#socket.write(bytes.subarray(offset));
-        this.#writeSince = performance.now(); // the peer read something
+        // The peer read something.
+        const now = performance.now();
+        this.#longestWriteWaitMs = Math.max(this.#longestWriteWaitMs, now - this.#writeSince);
+        this.#writeSince = now;
       }
     } finally {
       this.#writeSince = null;

@@ -337,3 +337,26 @@ Deno.test("Connection: replies that become ready together are written a bounded 
   connection.close();
   await served;
 });
+
+Deno.test("Connection tells how long a write waited before its peer read some of it (a slow reader's pace)", async () => {
+  const socket = fakeSocket('{"op":"PING"}\n');
+  const slow: Socket = {
+    read: (buffer) => socket.read(buffer),
+    // Half of what is asked, 40 ms later: a peer reading slowly.
+    write: async (bytes) => {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return await socket.write(bytes.subarray(0, Math.ceil(bytes.length / 2)));
+    },
+    close: () => socket.close(),
+  };
+  const connection = new Connection(slow, {
+    maxRequestBytes: 65536,
+    dispatcher: { parse: (text) => parseRequest(text), run: () => ({ ok: true, pong: true }) },
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  assert.equal(connection.longestWriteWaitMs, 0);
+  await connection.serve();
+  assert.equal(socket.written(), '{"ok":true,"pong":true}\n', "the whole reply, in pieces");
+  assert.ok(connection.longestWriteWaitMs >= 35, String(connection.longestWriteWaitMs));
+});

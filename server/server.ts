@@ -30,6 +30,7 @@ import type { DurationSummary } from "./protocol/replies.ts";
 import { processorSource } from "./processing/processor_source.ts";
 import { InlinePool } from "./processing/inline_pool.ts";
 import { peerGone } from "./peer_gone.ts";
+import { writeStallLimit } from "./write_stall_limit.ts";
 import type { ProcessorPool } from "./processing/processor_pool.ts";
 import { WorkerPool } from "./processing/worker_pool.ts";
 import { openStore } from "./store/open_store.ts";
@@ -537,7 +538,9 @@ export class Server implements AsyncDisposable {
       if (connection.pending === 0 && now - connection.lastActive > limit) {
         this.#logger.info("conn.idle_timeout", { peer: connection.peer });
         connection.close();
-      } else if (connection.writeStalledMs > limit) {
+      } else if (
+        connection.writeStalledMs > writeStallLimit(limit, connection.longestWriteWaitMs)
+      ) {
         // A peer that has read nothing of its replies for that long is idle too;
         // without this it would hold its place and its buffers for ever.
         this.#logger.info("conn.write_timeout", { peer: connection.peer });
