@@ -385,6 +385,15 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
       { campo: "password" },
     );
   }
+  // The hash (scrypt's HMAC key) pads a password with NULs: "pass\0" would
+  // sign in as "pass". No one types one; refused at sign-up and sign-in alike.
+  if (password.includes("\u0000")) {
+    throw new ProtocolError(
+      "invalid_user",
+      "❌ La contraseña no puede contener el carácter NUL (U+0000).",
+      { campo: "password" },
+    );
+  }
   return { usuario, password: new Secret(password) };
 }
 

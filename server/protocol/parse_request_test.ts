@@ -602,6 +602,19 @@ Deno.test("parseRequest() says a password with a lone surrogate is not valid Uni
   }
 });
 
+Deno.test("parseRequest() refuses a password holding a NUL, which the hash would take for the same password without it", () => {
+  for (const op of ["REGISTRO", "LOGIN"]) {
+    for (const password of ["s3cret-pass\\u0000", "s3cret\\u0000pass"]) {
+      const bad = assertRefused(
+        `{"op":"${op}","data":{"usuario":"ana","password":"${password}"}}`,
+        "invalid_user",
+        "password",
+      );
+      assert.match(bad.message, /NUL \(U\+0000\)/);
+    }
+  }
+});
+
 Deno.test("parseRequest() says a sum argument too large for a double is too large, not that it is no number", () => {
   const huge = assertRefused(
     '{"op":"TASK","task":{"name":"sum","args":[1,-1e400]}}',
