@@ -194,7 +194,9 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   // /logout, POST /): 405 with the methods it takes, not "no such page".
   app.notFound((c) => {
     const allowed = methodsAt(app, c.req.path);
-    if (allowed.length === 0) return errors.notFound(c);
+    const asked = c.req.method === "HEAD" ? "GET" : c.req.method;
+    // Taken there, but its parameters did not fit (`/pedidos/abc/cancelar`): no such page.
+    if (allowed.length === 0 || allowed.includes(asked)) return errors.notFound(c);
     c.header("Allow", allowed.join(", "));
     return c.text("Método no permitido", 405);
   });
@@ -269,8 +271,11 @@ function methodsAt(app: Hono<GatewayEnv>, path: string): string[] {
   const taken = new Set<string>();
   for (const route of app.routes) {
     if (route.method !== "GET" && route.method !== "POST") continue; // middleware is ALL
+    // `:id{[0-9]+}` takes what its pattern does; `:id` any one segment.
     const pattern = route.path.split("/").map((part) =>
-      part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      part.startsWith(":")
+        ? `(?:${/^:[^{]*\{(.*)\}$/.exec(part)?.[1] ?? "[^/]+"})`
+        : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
     ).join("/");
     if (new RegExp(`^${pattern}$`).test(path)) taken.add(route.method);
   }
