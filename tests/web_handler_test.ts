@@ -393,6 +393,23 @@ Deno.test("gateway: Pedidos shows refusals in words and keeps what was typed", a
   assert.match(full.text, /name="clave" value="k2"/, "the same key, so a retry makes one order");
 });
 
+Deno.test("gateway: a form refused at once (another tab's order just taken) does not show that tab's message, which waits for its own page", async () => {
+  using gw = fakeGateway();
+  const tab1 = gw.browser();
+  await signIn(tab1);
+  await tab1.get("/pedidos");
+  // Tab 1's order is taken: its message waits for the page it is sent to.
+  const order = { productos: "pan", direccion: "Calle 1" };
+  const taken = await tab1.post("/pedidos", { ...order, cliente: "Ana", clave: "k1" });
+  assert.equal(taken.status, 303);
+  // Tab 2 (the same session) posts before tab 1's page loads, and is refused.
+  gw.daemon.refuse.PEDIDO = "queue_full";
+  const full = await tab1.post("/pedidos", { ...order, cliente: "Eva", clave: "k2" });
+  assert.equal(full.status, 503);
+  assert.doesNotMatch(full.text, /recibido/, "not tab 1's message");
+  assert.match((await tab1.get("/pedidos")).text, /class="flash ok"[^>]*>✅ Pedido 1 recibido/);
+});
+
 Deno.test("gateway: Panel shows the counters and one timeline lane per worker", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -201,7 +201,14 @@ export class Responses {
     status: ContentfulStatusCode = 200,
   ): Response {
     const session = c.get("session");
-    const flash = props.flash === undefined ? this.#takeFlash(c) : props.flash;
+    // The message waiting for the next page shown after a redirect: a page
+    // that answers a form at once (refused, or wrong) leaves it for that one,
+    // as another tab's form may have just left it ("Pedido 16 recibido").
+    const flash = props.flash !== undefined
+      ? props.flash
+      : c.req.method === "POST"
+      ? null
+      : this.#takeFlash(c);
     const page = (
       <Layout
         {...props}
