@@ -445,18 +445,17 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
   }
 });
 
-Deno.test("DaemonLink with several hosts: a connection the stopping daemon closed while idle is replaced on the next host before a request it must not repeat is sent", async () => {
+const STOPPING = '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}';
+const SIGNED_IN =
+  '{"ok":true,"token":"t","usuario":"ana","rol":"usuario","expira":"2027-01-01T00:00:00.000Z"}';
+
+Deno.test("DaemonLink with several hosts: a connection the stopping daemon closed while idle is replaced before a request it must not repeat is sent, and the daemon's refusal sends it to the next host", async () => {
   // a: answers one PING, then closes (a daemon that drains closes idle
-  // connections); any later connection is refused shutting_down.
-  await using a = fakeLineServer((_line, { connection }) =>
-    connection === 0 ? { close: true, reply: '{"ok":true,"pong":true}' } : {
-      close: true,
-      reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
-    }
-  );
-  await using b = fakeLineServer(() =>
-    '{"ok":true,"token":"t","usuario":"ana","rol":"usuario","expira":"2027-01-01T00:00:00.000Z"}'
-  );
+  // connections); a later connection is refused shutting_down as it is accepted.
+  await using a = fakeLineServer(() => ({ close: true, reply: '{"ok":true,"pong":true}' }), {
+    refuse: (connection) => connection === 0 ? null : STOPPING,
+  });
+  await using b = fakeLineServer(() => SIGNED_IN);
   const link = new DaemonLink({
     hosts: ["a", "b"],
     port: 1,
@@ -470,40 +469,80 @@ Deno.test("DaemonLink with several hosts: a connection the stopping daemon close
     await waitUntil(() => Promise.resolve(a.openConnections === 0), { what: "a's close" });
     const login = await link.request({ op: "LOGIN", usuario: "ana", password: "x" });
     assert.equal(login.ok, true, JSON.stringify(login));
-    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING"], "the LOGIN never reached a");
+    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING"], "the LOGIN never done by a");
     assert.deepEqual(b.lines.map((l) => JSON.parse(l).op), ["LOGIN"]);
   } finally {
     await link.close();
   }
 });
 
-Deno.test("DaemonLink with several hosts: an order with a clave lost with its connection is sent again, and a stopping daemon's refusal of it sends it on to the next host", async () => {
-  // a: the first connection is lost under the order; a new one is refused shutting_down.
+Deno.test("DaemonLink with several hosts: a daemon that closed an idle connection (its idle timeout) and serves on is not set aside: the next request goes to it again", async () => {
   await using a = fakeLineServer((_line, { connection }) =>
-    connection === 0 ? { close: true } : {
-      close: true,
-      reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
-    }
+    connection === 0 ? { close: true, reply: '{"ok":true,"pong":true}' } : SIGNED_IN
   );
-  await using b = fakeLineServer(() => '{"ok":true,"id":7,"estado":"pendiente"}');
+  await using b = fakeLineServer(() => SIGNED_IN);
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    connect: twoHosts(a, b),
+  });
+  try {
+    assert.equal((await link.request({ op: "PING" })).ok, true);
+    await waitUntil(() => Promise.resolve(a.openConnections === 0), { what: "a's close" });
+    assert.equal((await link.request({ op: "LOGIN", usuario: "ana", password: "x" })).ok, true);
+    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING", "LOGIN"]);
+    assert.equal(b.lines.length, 0);
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink with every host set aside tries the one set aside longest ago first, not the one that refused just now", async () => {
+  await using a = fakeLineServer(() => null, { refuse: () => STOPPING });
+  await using b = fakeLineServer(() => SIGNED_IN);
+  let clock = 0;
+  // Both set aside (a rolling restart): b until 20 s, a until 10 s.
+  const aside = new Map([["a", 10_000], ["b", 20_000]]);
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    connect: twoHosts(a, b),
+    now: () => clock,
+    aside,
+  });
+  try {
+    clock = 1_000;
+    const login = await link.request({ op: "LOGIN", usuario: "ana", password: "x" });
+    assert.equal(login.ok, true, JSON.stringify(login));
+    assert.equal(b.lines.length, 1, "b, once a refused");
+    assert.ok((aside.get("a") ?? 0) > 20_000, "a set aside again, past b");
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink with several hosts: an order with a clave, bare or in the gateway's data envelope, lost with its connection is sent again, to the next host", async () => {
   const order = { cliente: "Ana", productos: ["pan"], direccion: "C 1", clave: "k-1" };
-  for (const shared of [false, true]) {
+  for (const body of [order, { op: "PEDIDO" as const, data: order }]) {
+    // a: the connection is lost under the order (a daemon killed).
+    await using a = fakeLineServer(() => ({ close: true }));
+    await using b = fakeLineServer(() => '{"ok":true,"id":7,"estado":"pendiente"}');
     const link = new DaemonLink({
       hosts: ["a", "b"],
       port: 1,
       logger: quiet(),
       connect: twoHosts(a, b),
-      // As the gateway's links share it: a second link starts from what the first learnt.
-      aside: shared ? new Map() : undefined,
     });
     try {
-      const placed = await link.request(order);
+      const placed = await link.request(body);
       assert.equal(placed.ok, true, JSON.stringify(placed));
+      assert.deepEqual([a.lines.length, b.lines.length], [1, 1], JSON.stringify(body));
     } finally {
       await link.close();
     }
   }
-  assert.equal(b.lines.length, 2, "each order answered by b");
 });
 
 Deno.test("connectDaemon() with several hosts: a host one connection found paused is tried last by the others, so it costs one wait, not one per connection", async () => {

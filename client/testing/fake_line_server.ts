@@ -39,6 +39,13 @@ export interface FakeLineServerOptions {
    * at once (checked after each read). @default {1}
    */
   batch?: number;
+  /**
+   * A line to write as soon as a connection is accepted, before reading
+   * anything, then close it (as the daemon refuses one with `busy` or
+   * `shutting_down`); null serves it. What such a connection sends is not
+   * recorded. @default {serve every connection}
+   */
+  refuse?: (connection: number) => string | null;
 }
 
 /** A running {@linkcode fakeLineServer}. */
@@ -85,7 +92,7 @@ export function fakeLineServer(
   script: Script,
   options: FakeLineServerOptions = {},
 ): FakeLineServer {
-  const { hostname = "127.0.0.1", port = 0, batch = 1 } = options;
+  const { hostname = "127.0.0.1", port = 0, batch = 1, refuse } = options;
   const listener = Deno.listen({ hostname, port });
   const lines: string[] = [];
   const linesByConnection: string[][] = [];
@@ -101,6 +108,15 @@ export function fakeLineServer(
     let count = 0;
     let closing = false;
     try {
+      const refusal = refuse?.(connection) ?? null;
+      if (refusal !== null) {
+        await writeAll(conn, refusal.endsWith("\n") ? refusal : `${refusal}\n`);
+        await conn.closeWrite();
+        while (await reader.fill()) {
+          // drop what the client sends, until it closes
+        }
+        return;
+      }
       while (await reader.fill()) {
         for (let bytes = reader.next(); bytes !== null && !closing; bytes = reader.next()) {
           const line = decoder.decode(bytes);

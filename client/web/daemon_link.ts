@@ -4,13 +4,15 @@
  * repeated. {@linkcode connectDaemon} keeps two of them.
  *
  * With several hosts (a cluster, §9), a daemon that is stopping
- * (`shutting_down`), full of connections (`busy`), closes the connection or
- * does not answer in time is set aside for a while ({@linkcode SET_ASIDE_MS}),
- * for every link that shares {@linkcode DaemonLinkOptions.aside}: the link
- * connects to the next host, and a request refused so — not done, §3 — or
- * one that may be repeated and was lost with the connection is sent there
- * once more (at most once per host). A connection found closed before a
- * request is written is replaced first, for any request.
+ * (`shutting_down`), full of connections (`busy`), loses the connection
+ * under a request or does not answer in time is set aside for a while
+ * ({@linkcode SET_ASIDE_MS}), for every link that shares
+ * {@linkcode DaemonLinkOptions.aside}: the link connects to the next host
+ * (those set aside last, the one set aside longest ago first), and a request
+ * refused so — not done, §3 — or one that may be repeated and was lost with
+ * the connection is sent there once more (at most once per host). A
+ * connection found closed before a request is written (closed while idle)
+ * is replaced first, for any request, on the same host first.
  *
  * A request over the daemon's size limit ({@linkcode DaemonLinkOptions.maxRequestBytes})
  * is never sent: the link answers it `too_large` itself
@@ -142,7 +144,7 @@ export class DaemonLink implements DaemonClient {
       });
       return tooLargeReply(bytes, maxBytes);
     }
-    const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && typeof body.clave === "string");
+    const retriable = SAFE_TO_RETRY.has(op) || (op === "PEDIDO" && hasClave(body));
     const idleMs = this.#now() - this.#lastUsed;
     if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
       // A stale connection (the daemon restarted) is found out by a PING, not by this request.
@@ -256,8 +258,14 @@ export class DaemonLink implements DaemonClient {
     const { hosts, port, connectTimeoutMs = 2000 } = this.#options;
     const connect = this.#options.connect ?? PedidosClient.connectAny;
     const now = this.#now();
-    const aside = (host: string) => (this.#aside.get(host) ?? 0) > now;
-    const ordered = [...hosts.filter((h) => !aside(h)), ...hosts.filter(aside)];
+    const until = (host: string) => this.#aside.get(host) ?? 0;
+    const aside = (host: string) => until(host) > now;
+    // Those set aside last, the one set aside longest ago first: with every
+    // host aside, the one that refused just now is not tried again first.
+    const ordered = [
+      ...hosts.filter((h) => !aside(h)),
+      ...hosts.filter(aside).sort((a, b) => until(a) - until(b)),
+    ];
     const { value, index } = await firstToConnect(
       ordered,
       (host) => connect([host], port, { connectTimeoutMs, maxReplyBytes: GATEWAY_MAX_REPLY_BYTES }),
@@ -271,9 +279,13 @@ export class DaemonLink implements DaemonClient {
       return Promise.reject(new ClientError("connection_closed", "The gateway is stopping"));
     }
     if (this.#client?.closed) {
-      // Closed while idle (a daemon that stops closes its idle connections):
-      // nothing is sent on it, so any request may go on a new one.
-      this.#lost(this.#client, new Error("Connection closed by the daemon while idle"));
+      // Closed while idle (a daemon that stops closes its idle connections,
+      // and so does one past its --idle-timeout-ms): nothing is sent on it, so
+      // any request may go on a new one. Not set aside: a daemon that is
+      // stopping says so to the new connection (shutting_down), which does.
+      this.#options.logger.info("web.daemon_closed_idle", { link: this.#name });
+      this.#dropConnection();
+      this.#host = null;
     }
     if (this.#client !== null) return Promise.resolve(this.#client);
     if (this.#connecting !== null) return this.#connecting;
@@ -316,4 +328,12 @@ export class DaemonLink implements DaemonClient {
     );
     return this.#connecting;
   }
+}
+
+/** Whether an order has its `clave`, bare or in its `data` envelope (as the gateway sends it). */
+function hasClave(body: Record<string, unknown>): boolean {
+  const data = body.data;
+  const inData = typeof data === "object" && data !== null &&
+    typeof (data as Record<string, unknown>).clave === "string";
+  return typeof body.clave === "string" || inData;
 }
