@@ -142,12 +142,18 @@ const CREDENTIALS = /(\/\/[^:@/?#\s]*):.*@/;
 const BARE_CREDENTIALS = /^(\s*[^\s:/@]*):(?!\/).*@/;
 
 /**
- * Whether `db` holds `//user:password@` somewhere, or starts with
- * `user:password@` (its scheme left out): a database URL with a password,
- * whatever comes before it.
+ * `user:password@host/database` with no scheme: a URL, not a file's name
+ * (`backup:2026@x.db` may be one, and is shown masked but opened).
+ */
+const BARE_URL = /^\s*[^\s:/@]*:(?!\/).*@[^/@\s]+\/[^/\s]+$/;
+
+/**
+ * Whether `db` holds `//user:password@` somewhere, or is
+ * `user:password@host/database` (its scheme left out): a database URL with
+ * a password, whatever comes before it.
  */
 export function hasUrlCredentials(db: string): boolean {
-  return CREDENTIALS.test(db) || BARE_CREDENTIALS.test(db);
+  return CREDENTIALS.test(db) || BARE_URL.test(db);
 }
 
 function decode(text: string): string {
