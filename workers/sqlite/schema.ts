@@ -191,10 +191,15 @@ export function checkMigratable(db: DatabaseSync): void {
   ).all() as { name: string }[];
   if (objects.length === 0) return;
   const names = objects.slice(0, 3).map((object) => object.name).join(", ");
+  const held = `${names}${objects.length > 3 ? ", …" : ""}`;
+  if (objects.some((object) => object.name === "pedidos")) {
+    // sqlite3's .dump, .clone and .recover copy the tables but not the version.
+    throw new Error(
+      `it holds ${held} but no pedidos schema version (PRAGMA user_version 0), as a copy made with sqlite3's .dump, .clone or .recover has; left as it was: copy the database with .backup or VACUUM INTO, which keep it, or check --db`,
+    );
+  }
   throw new Error(
-    `it is not a pedidos database: it holds ${names}${
-      objects.length > 3 ? ", …" : ""
-    } but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
+    `it is not a pedidos database: it holds ${held} but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
   );
 }
 

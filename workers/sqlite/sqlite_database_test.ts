@@ -383,8 +383,7 @@ testWith("read", "write")(
     using dir = tempDir();
     const path = `${dir.path}/other.db`;
     const db = new DatabaseSync(path);
-    // Even one with a table named pedidos, made by hand.
-    db.exec("CREATE TABLE pedidos (x); CREATE TABLE clientes (y); INSERT INTO pedidos VALUES (1)");
+    db.exec("CREATE TABLE notas (x); CREATE TABLE clientes (y); INSERT INTO notas VALUES (1)");
     db.close();
     const before = await Deno.readFile(path);
     assert.throws(
@@ -392,12 +391,21 @@ testWith("read", "write")(
       (error: Error) => {
         assert.equal(
           error.message,
-          `Cannot open database "${path}": it is not a pedidos database: it holds clientes, pedidos but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
+          `Cannot open database "${path}": it is not a pedidos database: it holds clientes, notas but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
         );
         return true;
       },
     );
     assert.deepEqual(await Deno.readFile(path), before, "not a byte changed");
+    // A pedidos database copied with sqlite3's .dump: its tables, not its version.
+    const copy = `${dir.path}/copia.db`;
+    const dumped = new DatabaseSync(copy);
+    for (const ddl of MIGRATIONS) dumped.exec(ddl);
+    dumped.close();
+    assert.throws(
+      () => SqliteDatabase.open(copy),
+      /it holds .*pedidos.* but no pedidos schema version \(PRAGMA user_version 0\), as a copy made with sqlite3's \.dump, \.clone or \.recover has; left as it was: copy the database with \.backup or VACUUM INTO/,
+    );
     // An empty file (made by `sqlite3 p.db ''` or touch) is a new database.
     const empty = `${dir.path}/empty.db`;
     await Deno.writeFile(empty, new Uint8Array());
