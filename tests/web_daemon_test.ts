@@ -426,23 +426,30 @@ Deno.test("DaemonLink with several hosts sends a request refused by a stopping d
   }
 });
 
-Deno.test("DaemonLink with several hosts gives up a daemon that does not answer in time: the next request goes to the next one", async () => {
+Deno.test("DaemonLink with several hosts gives up a daemon that does not answer in time: a request it must not repeat fails, one it may goes to the next host, as do the requests after", async () => {
   await using a = fakeLineServer(() => null); // paused: accepts, never answers
-  await using b = fakeLineServer(() => '{"ok":true,"pong":true}');
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
-    logger: quiet(),
-    timeoutMs: 200,
-    connect: twoHosts(a, b),
-  });
-  try {
-    await assert.rejects(link.request({ op: "PING" }), /No reply from the daemon within 200 ms/);
-    assert.equal((await link.request({ op: "PING" })).ok, true, "answered by b");
-    assert.deepEqual([a.lines.length, b.lines.length], [1, 1]);
-  } finally {
-    await link.close();
+  await using b = fakeLineServer((line) =>
+    JSON.parse(line).op === "PING" ? '{"ok":true,"pong":true}' : SIGNED_IN
+  );
+  for (const [first, resent] of [["LOGIN", false], ["PING", true]] as const) {
+    const link = new DaemonLink({
+      hosts: ["a", "b"],
+      port: 1,
+      logger: quiet(),
+      timeoutMs: 200,
+      connect: twoHosts(a, b),
+    });
+    try {
+      const body = first === "LOGIN" ? { op: first, usuario: "ana", password: "x" } : { op: first };
+      if (resent) assert.equal((await link.request(body)).ok, true, "answered by b");
+      else await assert.rejects(link.request(body), /No reply from the daemon within 200 ms/);
+      assert.equal((await link.request({ op: "PING" })).ok, true, "answered by b");
+    } finally {
+      await link.close();
+    }
   }
+  assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["LOGIN", "PING"], "once each");
+  assert.deepEqual(b.lines.map((l) => JSON.parse(l).op), ["PING", "PING", "PING"]);
 });
 
 const STOPPING = '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}';
@@ -493,6 +500,36 @@ Deno.test("DaemonLink with several hosts: a daemon that closed an idle connectio
     assert.equal((await link.request({ op: "LOGIN", usuario: "ana", password: "x" })).ok, true);
     assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING", "LOGIN"]);
     assert.equal(b.lines.length, 0);
+  } finally {
+    await link.close();
+  }
+});
+
+Deno.test("DaemonLink with several hosts: the PING that checks an idle connection, meeting the daemon's idle close, opens a new one on the same host, quietly", async () => {
+  // a: its first connection signs in, then closes under the PING (its idle sweep).
+  await using a = fakeLineServer((line, { connection }) =>
+    connection === 0 && JSON.parse(line).op === "PING" ? { close: true } : SIGNED_IN
+  );
+  await using b = fakeLineServer(() => SIGNED_IN);
+  const lines: string[] = [];
+  const link = new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: new Logger({ write: (line) => lines.push(line) }),
+    connect: twoHosts(a, b),
+    checkIdleMs: 0, // every sign-in checks its connection first
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const login = await link.request({ op: "LOGIN", usuario: "ana", password: "x" });
+      assert.equal(login.ok, true, JSON.stringify(login));
+    }
+    assert.deepEqual(a.linesByConnection.map((c) => c.map((l) => JSON.parse(l).op)), [
+      ["LOGIN", "PING"],
+      ["LOGIN"],
+    ]);
+    assert.equal(b.lines.length, 0, "a healthy daemon is not set aside");
+    assert.deepEqual(lines.filter((line) => / WARN /.test(line)), [], "nothing to warn of");
   } finally {
     await link.close();
   }
@@ -559,11 +596,43 @@ Deno.test("connectDaemon() with several hosts: a host one connection found pause
     timeoutMs: 200,
     connect: twoHosts(a, b),
   });
-  await assert.rejects(daemon.request({ op: "PING" }), /No reply from the daemon within 200 ms/);
+  // The PING waits its 200 ms on a, then is answered by b.
+  assert.equal((await daemon.request({ op: "PING" })).ok, true);
   // The orders connection, not opened yet, goes to b at once.
   const placed = await daemon.request({ cliente: "Ana", productos: ["pan"], direccion: "C 1" });
   assert.equal(placed.ok, true, JSON.stringify(placed));
   assert.equal(a.lines.length, 1, "only the first connection's PING ever reached a");
+});
+
+Deno.test("connectDaemon() with several hosts: a connection already open to a host another one found paused moves to the next host before its next request", async () => {
+  let paused = false;
+  await using a = fakeLineServer((line) =>
+    paused ? null : JSON.parse(line).op === "PING" ? '{"ok":true,"pong":true}' : SIGNED_IN
+  );
+  await using b = fakeLineServer((line) =>
+    JSON.parse(line).op === "PING" ? '{"ok":true,"pong":true}' : SIGNED_IN
+  );
+  await using daemon = connectDaemon({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    timeoutMs: 200,
+    connect: twoHosts(a, b),
+  });
+  // The queries and an accounts connection, both open on a.
+  assert.equal((await daemon.request({ op: "PING" })).ok, true);
+  assert.equal((await daemon.request({ op: "LOGIN", usuario: "ana", password: "x" })).ok, true);
+  paused = true;
+  // The queries connection finds a paused (one wait) and sets it aside.
+  await daemon.request({ op: "PING" }).catch(() => {});
+  // The accounts connection goes to b at once: a sign-in must not wait, nor fail.
+  const login = await daemon.request({ op: "LOGIN", usuario: "ana", password: "x" });
+  assert.equal(login.ok, true, JSON.stringify(login));
+  assert.deepEqual(
+    a.lines.map((l) => JSON.parse(l).op),
+    ["PING", "LOGIN", "PING"],
+    "the second sign-in never sent to a",
+  );
 });
 
 /** The HTTP status of `GET target` with `Host: host` on a gateway started with `args`. */

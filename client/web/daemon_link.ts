@@ -149,7 +149,7 @@ export class DaemonLink implements DaemonClient {
     if (!retriable && this.#client !== null && idleMs > (this.#options.checkIdleMs ?? 5000)) {
       // A stale connection (the daemon restarted) is found out by a PING, not by this request.
       try {
-        await this.#send({ op: "PING" }, options.signal);
+        await this.#send({ op: "PING" }, options.signal, { probe: true });
       } catch (error) {
         // No answer in time (the daemon paused, or stuck), and no other host to send it to:
         // waiting for the request too would double the wait, and nothing has been done yet.
@@ -165,8 +165,11 @@ export class DaemonLink implements DaemonClient {
       try {
         reply = await this.#send(body, options.signal);
       } catch (error) {
-        const lost = error instanceof ClientError && error.code === "connection_closed";
-        if (!retriable || !lost || again === 0) throw error;
+        // Lost with its connection, or not answered in time (that host is set
+        // aside then): a request that may be repeated goes on, to another host.
+        const code = error instanceof ClientError ? error.code : null;
+        const elsewhere = code === "timeout" && this.#options.hosts.length > 1;
+        if (!retriable || !(code === "connection_closed" || elsewhere) || again === 0) throw error;
         continue;
       }
       if (reply.ok || !CLOSING_CODES.has(reply.error)) return reply;
@@ -189,7 +192,17 @@ export class DaemonLink implements DaemonClient {
     await client?.close();
   }
 
-  async #send<O extends Op>(body: DaemonRequest<O>, signal?: AbortSignal): Promise<ReplyOf<O>> {
+  /**
+   * Sends `body` on the connection (opened first when there is none). With
+   * `probe`, the PING that checks an idle connection: its connection found
+   * closed is the stale one it looks for (a daemon's idle close, a restart),
+   * dropped quietly, its host not set aside.
+   */
+  async #send<O extends Op>(
+    body: DaemonRequest<O>,
+    signal?: AbortSignal,
+    { probe = false } = {},
+  ): Promise<ReplyOf<O>> {
     const client = await this.#connection();
     const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 15_000);
     try {
@@ -211,7 +224,15 @@ export class DaemonLink implements DaemonClient {
           { cause: error },
         );
       }
-      if (error instanceof ClientError && this.#client === client) this.#lost(client, error);
+      if (error instanceof ClientError && this.#client === client) {
+        if (probe && error.code === "connection_closed") {
+          this.#options.logger.info("web.daemon_closed_idle", { link: this.#name });
+          this.#dropConnection();
+          this.#host = null;
+        } else {
+          this.#lost(client, error);
+        }
+      }
       throw error;
     }
   }
@@ -226,6 +247,14 @@ export class DaemonLink implements DaemonClient {
       this.#client = null;
       client.close().catch(() => {});
     }
+  }
+
+  /** Whether the host of the connection now is set aside while another host is not. */
+  #hostSetAside(): boolean {
+    if (this.#host === null) return false;
+    const now = this.#now();
+    const aside = (host: string) => (this.#aside.get(host) ?? 0) > now;
+    return aside(this.#host) && this.#options.hosts.some((host) => !aside(host));
   }
 
   /** Closes the connection now; the next request opens another. */
@@ -284,6 +313,12 @@ export class DaemonLink implements DaemonClient {
       // any request may go on a new one. Not set aside: a daemon that is
       // stopping says so to the new connection (shutting_down), which does.
       this.#options.logger.info("web.daemon_closed_idle", { link: this.#name });
+      this.#dropConnection();
+      this.#host = null;
+    }
+    if (this.#client !== null && this.#client.pending === 0 && this.#hostSetAside()) {
+      // Another connection of the gateway found this host stopping, gone or
+      // paused: go to one it did not, rather than find out with a wait of our own.
       this.#dropConnection();
       this.#host = null;
     }
