@@ -24,11 +24,9 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../workers/sqlite/schema.ts";
 
 const ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1" };
 
-/** `main.ts server --host 127.0.0.1 ...args` run in `dir`, as one shell command, quoted. */
-function serverShellCommand(dir: string, args: string[]): string {
-  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+/** The arguments of `deno` for `main.ts server --host 127.0.0.1 ...args` in `dir`. */
+function serverArgs(dir: string, args: string[]): string[] {
   return [
-    Deno.execPath(),
     "run",
     ...serverPermissions(dir),
     `${ROOT}main.ts`,
@@ -36,7 +34,24 @@ function serverShellCommand(dir: string, args: string[]): string {
     "--host",
     "127.0.0.1",
     ...args,
-  ].map(quote).join(" ");
+  ];
+}
+
+/** `main.ts server --host 127.0.0.1 ...args` run in `dir`, as one shell command, quoted. */
+function serverShellCommand(dir: string, args: string[]): string {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  return [Deno.execPath(), ...serverArgs(dir, args)].map(quote).join(" ");
+}
+
+/** `main.ts server --host 127.0.0.1 ...args` started in `dir`, its output piped, without colour. */
+function spawnServer(dir: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: serverArgs(dir, args),
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
 }
 
 function pedidoOf(reply: Record<string, unknown> | null): Record<string, unknown> {
@@ -449,26 +464,14 @@ testWith("read", "write", "run", "env")(
     );
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const port = unusedPort();
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...serverPermissions(dir.path),
-          `${ROOT}main.ts`,
-          "server",
-          "--host",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--db",
-          `${dir.path}/p.db`,
-          "--processor",
-          slow,
-        ],
-        cwd: dir.path,
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
+      const child = spawnServer(dir.path, [
+        "--port",
+        String(port),
+        "--db",
+        `${dir.path}/p.db`,
+        "--processor",
+        slow,
+      ]);
       const output = child.output();
       // It listens first, then loads the module: signal once it listens.
       await waitUntil(async () => {
@@ -508,26 +511,14 @@ testWith("read", "write", "run", "env")(
     for (let i = 0; i < 100_000; i++) insert.run(now);
     file.exec("COMMIT");
     file.close();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...serverPermissions(dir.path),
-        `${ROOT}main.ts`,
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(unusedPort()),
-        "--db",
-        path,
-        "--workers",
-        "1",
-      ],
-      cwd: dir.path,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    const child = spawnServer(dir.path, [
+      "--port",
+      String(unusedPort()),
+      "--db",
+      path,
+      "--workers",
+      "1",
+    ]);
     const stdout = new Response(child.stdout).text();
     // Signalled once the store is open, before the backlog is read.
     let stderr = "";

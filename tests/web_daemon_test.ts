@@ -4,7 +4,7 @@
 import { unusedPort } from "../client/testing/unused_port.ts";
 import assert from "node:assert/strict";
 import { ClientError, PedidosClient } from "../client/client.ts";
-import { connectDaemon, DaemonLink } from "../client/web/daemon.ts";
+import { connectDaemon, DaemonLink, type DaemonLinkOptions } from "../client/web/daemon.ts";
 import { runWebCommand } from "../client/web/main.ts";
 import { Logger } from "../server/log.ts";
 import { type FakeLineServer, fakeLineServer } from "../client/testing/fake_line_server.ts";
@@ -405,18 +405,33 @@ function twoHosts(a: FakeLineServer, b: FakeLineServer) {
     PedidosClient.connect({ hostname: "127.0.0.1", port: ports[hosts[0] ?? ""]! });
 }
 
+/** A link to hosts "a" and "b", the fakes `a` and `b`, quiet, with `options` on top. */
+function twoHostLink(
+  a: FakeLineServer,
+  b: FakeLineServer,
+  options: Partial<DaemonLinkOptions> = {},
+): DaemonLink {
+  return new DaemonLink({
+    hosts: ["a", "b"],
+    port: 1,
+    logger: quiet(),
+    connect: twoHosts(a, b),
+    ...options,
+  });
+}
+
+/** The `op` of every request line `server` received, in order. */
+function ops(server: FakeLineServer): string[] {
+  return server.lines.map((line) => JSON.parse(line).op);
+}
+
 Deno.test("DaemonLink with several hosts sends a request refused by a stopping daemon to the next one, and stays there", async () => {
   await using a = fakeLineServer(() => ({
     close: true,
     reply: '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}',
   }));
   await using b = fakeLineServer(() => '{"ok":true,"pong":true}');
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
-    logger: quiet(),
-    connect: twoHosts(a, b),
-  });
+  const link = twoHostLink(a, b);
   try {
     assert.equal((await link.request({ op: "PING" })).ok, true, "answered by b");
     assert.equal((await link.request({ op: "PING" })).ok, true);
@@ -432,12 +447,8 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
     JSON.parse(line).op === "PING" ? '{"ok":true,"pong":true}' : SIGNED_IN
   );
   for (const [first, resent] of [["LOGIN", false], ["PING", true]] as const) {
-    const link = new DaemonLink({
-      hosts: ["a", "b"],
-      port: 1,
-      logger: quiet(),
+    const link = twoHostLink(a, b, {
       timeoutMs: 200,
-      connect: twoHosts(a, b),
     });
     try {
       const body = first === "LOGIN" ? { op: first, usuario: "ana", password: "x" } : { op: first };
@@ -448,8 +459,8 @@ Deno.test("DaemonLink with several hosts gives up a daemon that does not answer 
       await link.close();
     }
   }
-  assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["LOGIN", "PING"], "once each");
-  assert.deepEqual(b.lines.map((l) => JSON.parse(l).op), ["PING", "PING", "PING"]);
+  assert.deepEqual(ops(a), ["LOGIN", "PING"], "once each");
+  assert.deepEqual(ops(b), ["PING", "PING", "PING"]);
 });
 
 const STOPPING = '{"ok":false,"error":"shutting_down","mensaje":"❌ Se está deteniendo."}';
@@ -463,12 +474,7 @@ Deno.test("DaemonLink with several hosts: a connection the stopping daemon close
     refuse: (connection) => connection === 0 ? null : STOPPING,
   });
   await using b = fakeLineServer(() => SIGNED_IN);
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
-    logger: quiet(),
-    connect: twoHosts(a, b),
-  });
+  const link = twoHostLink(a, b);
   try {
     assert.equal((await link.request({ op: "PING" })).ok, true);
     // Within the idle check's 5 s: no PING first, the LOGIN itself goes out,
@@ -476,8 +482,8 @@ Deno.test("DaemonLink with several hosts: a connection the stopping daemon close
     await waitUntil(() => Promise.resolve(a.openConnections === 0), { what: "a's close" });
     const login = await link.request({ op: "LOGIN", usuario: "ana", password: "x" });
     assert.equal(login.ok, true, JSON.stringify(login));
-    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING"], "the LOGIN never done by a");
-    assert.deepEqual(b.lines.map((l) => JSON.parse(l).op), ["LOGIN"]);
+    assert.deepEqual(ops(a), ["PING"], "the LOGIN never done by a");
+    assert.deepEqual(ops(b), ["LOGIN"]);
   } finally {
     await link.close();
   }
@@ -488,17 +494,12 @@ Deno.test("DaemonLink with several hosts: a daemon that closed an idle connectio
     connection === 0 ? { close: true, reply: '{"ok":true,"pong":true}' } : SIGNED_IN
   );
   await using b = fakeLineServer(() => SIGNED_IN);
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
-    logger: quiet(),
-    connect: twoHosts(a, b),
-  });
+  const link = twoHostLink(a, b);
   try {
     assert.equal((await link.request({ op: "PING" })).ok, true);
     await waitUntil(() => Promise.resolve(a.openConnections === 0), { what: "a's close" });
     assert.equal((await link.request({ op: "LOGIN", usuario: "ana", password: "x" })).ok, true);
-    assert.deepEqual(a.lines.map((l) => JSON.parse(l).op), ["PING", "LOGIN"]);
+    assert.deepEqual(ops(a), ["PING", "LOGIN"]);
     assert.equal(b.lines.length, 0);
   } finally {
     await link.close();
@@ -512,11 +513,8 @@ Deno.test("DaemonLink with several hosts: the PING that checks an idle connectio
   );
   await using b = fakeLineServer(() => SIGNED_IN);
   const lines: string[] = [];
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
+  const link = twoHostLink(a, b, {
     logger: new Logger({ write: (line) => lines.push(line) }),
-    connect: twoHosts(a, b),
     checkIdleMs: 0, // every sign-in checks its connection first
   });
   try {
@@ -541,11 +539,7 @@ Deno.test("DaemonLink with every host set aside tries the one set aside longest 
   let clock = 0;
   // Both set aside (a rolling restart): b until 20 s, a until 10 s.
   const aside = new Map([["a", 10_000], ["b", 20_000]]);
-  const link = new DaemonLink({
-    hosts: ["a", "b"],
-    port: 1,
-    logger: quiet(),
-    connect: twoHosts(a, b),
+  const link = twoHostLink(a, b, {
     now: () => clock,
     aside,
   });
@@ -566,12 +560,7 @@ Deno.test("DaemonLink with several hosts: an order with a clave, bare or in the 
     // a: the connection is lost under the order (a daemon killed).
     await using a = fakeLineServer(() => ({ close: true }));
     await using b = fakeLineServer(() => '{"ok":true,"id":7,"estado":"pendiente"}');
-    const link = new DaemonLink({
-      hosts: ["a", "b"],
-      port: 1,
-      logger: quiet(),
-      connect: twoHosts(a, b),
-    });
+    const link = twoHostLink(a, b);
     try {
       const placed = await link.request(body);
       assert.equal(placed.ok, true, JSON.stringify(placed));
@@ -629,7 +618,7 @@ Deno.test("connectDaemon() with several hosts: a connection already open to a ho
   const login = await daemon.request({ op: "LOGIN", usuario: "ana", password: "x" });
   assert.equal(login.ok, true, JSON.stringify(login));
   assert.deepEqual(
-    a.lines.map((l) => JSON.parse(l).op),
+    ops(a),
     ["PING", "LOGIN", "PING"],
     "the second sign-in never sent to a",
   );

@@ -228,9 +228,8 @@ export class DaemonLink implements DaemonClient {
         if (probe && error.code === "connection_closed") {
           this.#options.logger.info("web.daemon_closed_idle", { link: this.#name });
           this.#dropConnection();
-          this.#host = null;
         } else {
-          this.#lost(client, error);
+          this.#lost(error);
         }
       }
       throw error;
@@ -241,12 +240,9 @@ export class DaemonLink implements DaemonClient {
    * The connection ended (the daemon stopping, restarted or gone): the next
    * request opens another, on another host first when there are several.
    */
-  #lost(client: PedidosClient, error: Error): void {
+  #lost(error: Error): void {
     this.#options.logger.warn("web.daemon_lost", { link: this.#name, error: error.message });
-    if (!this.#setAside()) {
-      this.#client = null;
-      client.close().catch(() => {});
-    }
+    if (!this.#setAside()) this.#dropConnection();
   }
 
   /** Whether the host of the connection now is set aside while another host is not. */
@@ -257,10 +253,11 @@ export class DaemonLink implements DaemonClient {
     return aside(this.#host) && this.#options.hosts.some((host) => !aside(host));
   }
 
-  /** Closes the connection now; the next request opens another. */
+  /** Closes the connection now; the next request opens another (its host chosen afresh). */
   #dropConnection(): void {
     const client = this.#client;
     this.#client = null;
+    this.#host = null;
     client?.close().catch(() => {});
   }
 
@@ -278,7 +275,6 @@ export class DaemonLink implements DaemonClient {
       daemon: formatAddress(this.#host, this.#options.port),
     });
     this.#dropConnection();
-    this.#host = null;
     return true;
   }
 
@@ -314,13 +310,11 @@ export class DaemonLink implements DaemonClient {
       // stopping says so to the new connection (shutting_down), which does.
       this.#options.logger.info("web.daemon_closed_idle", { link: this.#name });
       this.#dropConnection();
-      this.#host = null;
     }
     if (this.#client !== null && this.#client.pending === 0 && this.#hostSetAside()) {
       // Another connection of the gateway found this host stopping, gone or
       // paused: go to one it did not, rather than find out with a wait of our own.
       this.#dropConnection();
-      this.#host = null;
     }
     if (this.#client !== null) return Promise.resolve(this.#client);
     if (this.#connecting !== null) return this.#connecting;
