@@ -67,6 +67,8 @@ Deno.test("gateway: a path of its own asked with the other method gets 405 namin
     ["POST", "/", "GET, HEAD"],
     ["POST", "/static/app.js", "GET, HEAD"],
     ["POST", "/pedidos/eventos", "GET, HEAD"],
+    ["GET", "/pedidos/abc/cancelar", null],
+    ["GET", "/pedidos/-1/reintentar", null],
     ["GET", "/nope", null],
     ["POST", "/nope", null],
   ];

@@ -175,7 +175,9 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   app.get("/eventos", (c) => live.stream(c, "pedidos"));
 
   for (const [path, action] of Object.entries(ACTIONS)) {
-    app.post(`/:id/${path}`, async (c) => {
+    // Digits only in the path, so that a GET of `/pedidos/abc/cancelar` is
+    // "no such page" (404) as its POST is, not 405 (app.tsx's notFound).
+    app.post(`/:id{[0-9]+}/${path}`, async (c) => {
       const id = orderId(c.req.param("id"));
       if (id === null) return c.notFound();
       if (id === "too_large") {
