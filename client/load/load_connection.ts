@@ -2,7 +2,8 @@
  * One connection of a load run: a sender that writes orders (one at a
  * time, pipelined, or paced) and a reader that matches replies first in,
  * first out. With several hosts, a connection lost before its client
- * finished, or whose daemon answers `shutting_down`, is opened again on the
+ * finished, or whose daemon turns it away (`busy`) or answers
+ * `shutting_down`, is opened again on the
  * next host and sends the orders it had not sent yet there (at most
  * `hosts.length - 1` moves each). Used by `run_load.ts`; not a public API.
  *
@@ -312,14 +313,15 @@ export class LoadConnection {
 
   /**
    * The daemon turned it away with `code` (it closes it next): an incident,
-   * a failed connection; it sends no more. With `shutting_down` and another
-   * host to go to, it is not failed: it goes on there.
+   * a failed connection; it sends no more. With another host to go to
+   * (`busy`: that daemon is full of connections; `shutting_down`: it is
+   * stopping), it is not failed: it goes on there.
    */
   #turnAway(code: string): void {
     this.#ctx.tally.incident(code);
     if (this.#turnedAway) return;
     this.#turnedAway = true;
-    if (code === "shutting_down" && this.#canMove()) this.#move = { why: "turned_away" };
+    if (this.#canMove()) this.#move = { why: "turned_away" };
     else this.#countFailed();
     this.close(null, `the daemon turned the connection away (${code})`);
   }

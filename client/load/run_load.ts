@@ -20,7 +20,7 @@
  *   `busy` or `shutting_down`: the orders written on it are then not in
  *   `enviados`), lost before their client finished; what went wrong with
  *   them is in {@linkcode LoadSummary.incidencias}, not in `errores`. With
- *   several hosts a connection lost or told `shutting_down` moves to the
+ *   several hosts a connection lost, turned away (`busy`) or told `shutting_down` moves to the
  *   next (`LoadConnection`): neither failed nor lost then, an incident
  *   `reconectadas`.
  * - latency: from writing an order to reading its reply, over every reply.

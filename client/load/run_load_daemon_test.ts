@@ -68,6 +68,27 @@ Deno.test("runLoad() counts busy when there are more clients than --max-connecti
   assert.equal(summary.errores, 0, JSON.stringify(summary));
 });
 
+Deno.test("runLoad() with two hosts moves a connection turned away with busy to the second, which serves its orders", async () => {
+  // The daemons of a cluster: one on 127.0.0.1 with room for 2 connections, one on ::1.
+  await using first = await startInProcess({ hosts: ["127.0.0.1"], maxConnections: 2 }, {
+    busyGraceMs: 0,
+  });
+  await using second = await startInProcess({ hosts: ["::1"], port: first.port });
+  const summary = await runLoad({
+    ...base(first.port),
+    hosts: ["127.0.0.1", "::1"],
+    clientes: 4,
+    pedidos: 3,
+  });
+  // Every order of the run sent once and accepted: none lost with the busy ones.
+  assert.equal(summary.enviados, 12, JSON.stringify(summary));
+  assert.equal(summary.aceptados, 12, JSON.stringify(summary));
+  assert.deepEqual(summary.conexiones, { abiertas: 4, fallidas: 0, perdidas: 0 });
+  assert.deepEqual(summary.incidencias, { busy: 2, reconectadas: 2 });
+  const stats = await (await second.client("::1")).call("STATS");
+  assert.ok(stats.ok && stats.stats.recibidos === 6, JSON.stringify(stats));
+});
+
 Deno.test("runLoad() against a daemon that stops mid-run ends and reports it", async () => {
   const daemon = await startInProcess({ maxPedidos: 100_000 });
   let stopping: Promise<unknown> | null = null;
