@@ -56,10 +56,10 @@ Opens N connections to the daemon and sends M orders on each, one at a time
 rejected (queue_full), errors, orders per second and latency. A live line
 shows progress on a terminal. Ctrl-C stops and still prints the summary.
 With several hosts, each connection opens to the first that accepts it; one
-lost mid-run, turned away (busy) or answered shutting_down moves to the next host (hosts - 1
-moves at most) and sends there the orders it had not sent; the orders in
-flight when it was lost count as errors, never resent. The --esperar wait
-goes on from the next host too.
+lost mid-run, turned away (busy) or answered shutting_down moves to the next
+host (hosts - 1 moves at most) and sends there the orders it had not sent;
+the orders in flight when it was lost count as errors, never resent. The
+--esperar wait goes on from the next host too.
 Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
   {
     ...CLIENT_SETTINGS,

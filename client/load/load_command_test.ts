@@ -250,7 +250,10 @@ function loadArgs(hosts: string, port: number, clientes: number, pedidos: number
 
 Deno.test("runLoadCommand() with several hosts moves a connection turned away with shutting_down to the next host", async () => {
   assert.match(LOAD_USAGE, /each connection opens to the first that accepts it/);
-  assert.match(LOAD_USAGE, /lost mid-run or answered shutting_down moves to the next host/);
+  assert.match(
+    LOAD_USAGE,
+    /lost mid-run, turned away \(busy\) or answered shutting_down moves to the next\nhost/,
+  );
   // On 127.0.0.1 a daemon that is stopping; on ::1, the same port, one that serves.
   await using stopping = fakeDaemon("stopping");
   await using daemon = await startInProcess({ hosts: ["::1"], port: stopping.port });
