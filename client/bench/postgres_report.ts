@@ -260,7 +260,11 @@ export function renderPostgresSection(result: PgResult): string {
     "more than the wait. Committing the insert with `synchronous_commit` off (the lock let go " +
     "at once) and answering only after a flush that follows it on the same connection was " +
     "measured too and did not gain (1, 2, 3 daemons: 1.08×, 0.85×, 1.02× of the figures " +
-    "without it, within the noise): here the cores, not the lock, set the pace. On more " +
+    "without it, within the noise): here the cores, not the lock, set the pace. So did the " +
+    "bound on any exact scheme: with the lock taken shared, so that no daemon's insert ever " +
+    "waited for another's (capacity unchecked between daemons), two daemons' intake at 64 " +
+    "connections came to 1.15× and three's to 1.00× of the same tree with the lock (medians " +
+    "of three alternating pairs, 0.95–1.34 and 0.86–1.09; one daemon 0.97×). On more " +
     "cores, and a disk that overlaps flushes, that may turn. Sending a daemon's next batch " +
     "while the one before commits, to wait for the lock in PostgreSQL, was measured too " +
     "(one daemon's intake at 64 connections 1.15×, median of five alternating pairs; end " +
