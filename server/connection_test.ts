@@ -51,7 +51,7 @@ async function settle(): Promise<void> {
 }
 
 Deno.test("Connection runs a pipelined run of orders together and holds a read until they are answered", async () => {
-  const input = `${ORDER}\n${ORDER}\n${ORDER}\n{"op":"STATS"}\n{"op":"PING"}\n${ORDER}\n`;
+  const input = `${ORDER}\n${ORDER}\n${ORDER}\n{"op":"PING"}\n{"op":"STATS"}\n${ORDER}\n`;
   const socket = fakeSocket(input);
   const { dispatcher, started, pending } = manualDispatcher();
   const connection = new Connection(socket, {
@@ -68,7 +68,7 @@ Deno.test("Connection runs a pipelined run of orders together and holds a read u
   assert.deepEqual(started.length, 3, "STATS still waits for the third order");
   pending.shift()!.resolve({ ok: true, pong: true });
   await settle();
-  assert.deepEqual(started, ["PEDIDO", "PEDIDO", "PEDIDO", "STATS", "PING"], "reads overlap reads");
+  assert.deepEqual(started, ["PEDIDO", "PEDIDO", "PEDIDO", "PING", "STATS"], "reads overlap reads");
   for (const { resolve } of pending.splice(0)) resolve({ ok: true, pong: true });
   await settle();
   assert.deepEqual(

@@ -425,3 +425,43 @@ testWith("read", "write")(
     }
   },
 );
+
+testWith("read", "write")(
+  "ESTADO and LISTAR pipelined after a STATS that counted an order ended never show it still en proceso",
+  async () => {
+    // One worker, 150 ms an order: a TASK pipelined first waits for the
+    // worker, so it is answered once the order has run and while its end is
+    // still being committed, when STATS (which waits for those commits) and a
+    // read beside it could disagree.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 10,
+      workers: 1,
+      processMs: { min: 150, max: 150 },
+    });
+    await using conn = await rawConnect(daemon.port);
+    for (let round = 0; round < 5; round++) {
+      await conn.write(order(`Olga ${round}`) + "\n");
+      const { id } = (await conn.readLine()) as { id: number };
+      await conn.write(
+        `{"op":"TASK","task":{"name":"sum","args":[1]}}\n{"op":"STATS"}\n` +
+          `{"op":"ESTADO","id":${id}}\n{"op":"LISTAR","estado":"en proceso"}\n`,
+      );
+      const task = await conn.readLine();
+      const { stats } = (await conn.readLine()) as {
+        stats: { en_proceso: number; pendientes: number };
+      };
+      const estado = (await conn.readLine()) as { pedido: { estado: string } };
+      const listed = (await conn.readLine()) as { pedidos: { id: number }[] };
+      assert.equal(task?.ok, true, JSON.stringify(task));
+      assert.equal(typeof stats.en_proceso, "number");
+      if (stats.en_proceso + stats.pendientes === 0) {
+        assert.equal(
+          estado.pedido.estado,
+          "listo",
+          `round ${round}: STATS counted none unfinished`,
+        );
+        assert.deepEqual(listed.pedidos.map((p) => p.id), [], `round ${round}: listed en proceso`);
+      }
+    }
+  },
+);

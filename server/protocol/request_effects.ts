@@ -24,6 +24,12 @@
  *   wait said `listo`), and nothing starts until it is answered: a read
  *   after it, answered from the store before its last piece is read, would
  *   show an older state than it.
+ * - `settle`: STATS, a read that first waits for the orders whose end is
+ *   being committed to give their slots back (`OrderService.settleEnds`),
+ *   so it may count an order ended that a read beside it still finds
+ *   `en proceso` in the store. It may start beside earlier reads, and
+ *   nothing starts until it is answered: a read after it must not show an
+ *   older state than it (STATS `en_proceso` 0, then ESTADO `en proceso`).
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
  *   REGISTRO and LOGIN.
  *
@@ -33,7 +39,7 @@
 import type { Request } from "./messages.ts";
 
 /** How a request may overlap its neighbours on a connection. */
-export type Overlap = "pedido" | "read" | "wait" | "list" | "exclusive";
+export type Overlap = "pedido" | "read" | "wait" | "list" | "settle" | "exclusive";
 
 /**
  * The overlap class of a request.
@@ -41,7 +47,7 @@ export type Overlap = "pedido" | "read" | "wait" | "list" | "exclusive";
  * @example Usage
  * ```ts
  * import { overlapOf } from "./request_effects.ts";
- * console.log(overlapOf({ op: "STATS" })); // "read"
+ * console.log(overlapOf({ op: "PING" })); // "read"
  * ```
  */
 export function overlapOf(request: Request): Overlap {
@@ -55,6 +61,7 @@ export function overlapOf(request: Request): Overlap {
     case "LISTAR":
       return "list";
     case "STATS":
+      return "settle";
     case "PING":
     case "GET_TAREAS_HTML":
       return "read";
@@ -86,6 +93,7 @@ export function mayOverlap(
     case "wait":
       return runningClass === "read" || runningClass === "wait";
     case "list":
+    case "settle":
       return runningClass === "read" && readsTogether;
     case "exclusive":
       return false;

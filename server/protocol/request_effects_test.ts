@@ -4,7 +4,18 @@ import { mayOverlap, overlapOf } from "./request_effects.ts";
 Deno.test("overlapOf() puts ESTADO with esperar apart from the other reads", () => {
   assert.equal(overlapOf({ op: "ESTADO", id: 1, esperar: false, timeoutMs: 0 }), "read");
   assert.equal(overlapOf({ op: "ESTADO", id: 1, esperar: true, timeoutMs: 100 }), "wait");
-  assert.equal(overlapOf({ op: "STATS" }), "read");
+  assert.equal(overlapOf({ op: "PING" }), "read");
+});
+
+Deno.test("mayOverlap(): STATS joins running reads, and no read starts beside it (a read after it never shows an older state)", () => {
+  assert.equal(overlapOf({ op: "STATS" }), "settle");
+  assert.equal(mayOverlap("settle", 2, "read"), true);
+  assert.equal(mayOverlap("settle", 2, "read", false), false, "reads one at a time (PostgreSQL)");
+  assert.equal(mayOverlap("settle", 1, "pedido"), false, "STATS after an order counts it");
+  assert.equal(mayOverlap("settle", 1, "wait"), false);
+  for (const next of ["read", "wait", "list", "pedido", "settle", "exclusive"] as const) {
+    assert.equal(mayOverlap(next, 1, "settle"), false, `${next} after STATS`);
+  }
 });
 
 Deno.test("mayOverlap(): a wait joins running reads and waits, and nothing else joins a wait", () => {
@@ -24,7 +35,7 @@ Deno.test("mayOverlap(): a LISTAR joins running reads, not waits, and nothing jo
   assert.equal(mayOverlap("list", 2, "read", false), false, "reads one at a time (PostgreSQL)");
   assert.equal(mayOverlap("list", 1, "wait"), false, "a LISTAR after a wait lists what it saw");
   assert.equal(mayOverlap("list", 1, "pedido"), false, "a LISTAR after an order lists it");
-  for (const next of ["read", "wait", "list", "pedido", "exclusive"] as const) {
+  for (const next of ["read", "wait", "list", "pedido", "settle", "exclusive"] as const) {
     assert.equal(mayOverlap(next, 1, "list"), false, `${next} after a LISTAR in pieces`);
   }
 });
