@@ -213,6 +213,14 @@ privilegedTest("storage_faults_test", TMPFS, {
       assert.equal(((await conn.readLine())?.pedidos as unknown[]).length, 3, "LISTAR while full");
       assert.equal((await conn.readLine())?.pong, true);
       assert.equal((await conn.readLine())?.result, 3);
+      // STATS counts every order holding a slot: those whose end cannot be
+      // written wait, pendiente, as the store still has them (§8: current numbers).
+      const full = await stats(daemon.port);
+      assert.equal(
+        full.pendientes! + full.en_proceso!,
+        full.capacidad! - full.libres!,
+        `every held slot counted while full: ${JSON.stringify(full)}`,
+      );
       // A retry of an acked order is still recognised.
       await conn.write(JSON.stringify({ ...big, clave: "before-1" }) + "\n");
       const retry = await conn.readLine();

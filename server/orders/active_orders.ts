@@ -5,7 +5,11 @@
  *
  * - `pendiente`: waiting for a worker (queued on the pool).
  * - `en proceso`: a worker has it.
- * - `cerrando`: processed; its final state is being committed.
+ * - `cerrando`: processed; its final state is being committed. Counted
+ *   with neither while that goes as it should (a moment); once a write of
+ *   its end has failed (a full disk), counted `pendiente` until one
+ *   succeeds: the store still has it unfinished, ESTADO shows it as the
+ *   store has it, and a stop leaves it for the next start to run again.
  *
  * @module
  */
@@ -30,6 +34,8 @@ export interface ActiveOrder {
   backoff: AbortController | null;
   /** The attempt a worker has (since it took it, until the order is queued again); else null. */
   run: { worker: number; startedAt: number } | null;
+  /** Held `cerrando` after a write of its end failed: counted `pendiente`. */
+  endUnwritten: boolean;
 }
 
 /** Unfinished orders by id. */
@@ -47,6 +53,7 @@ export class ActiveOrders {
       job: null,
       backoff: null,
       run: null,
+      endUnwritten: false,
     };
     this.#orders.set(pedido.id, order);
     return order;
@@ -62,7 +69,17 @@ export class ActiveOrders {
     const order = this.#orders.get(id);
     if (order === undefined) return;
     order.state = state;
+    order.endUnwritten = false;
     if (state === "pendiente") order.run = null;
+  }
+
+  /**
+   * A write of the end of an order held `cerrando` failed (it is tried
+   * again): until it is written, the order counts `pendiente`.
+   */
+  endFailed(id: number): void {
+    const order = this.#orders.get(id);
+    if (order?.state === "cerrando") order.endUnwritten = true;
   }
 
   /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
@@ -70,6 +87,7 @@ export class ActiveOrders {
     const order = this.#orders.get(id);
     if (order === undefined) return;
     order.state = "en proceso";
+    order.endUnwritten = false;
     order.run = { worker, startedAt };
   }
 
@@ -125,14 +143,16 @@ export class ActiveOrders {
   }
 
   /**
-   * How many wait and how many are on a worker (an order `cerrando` is on
-   * neither: its worker is free, its slot held until its end is committed).
+   * How many wait and how many are on a worker. An order `cerrando` is on
+   * no worker (its worker is free, its slot held until its end is
+   * committed), so never `en proceso`; it waits, `pendiente`, once a write
+   * of its end failed.
    */
   counts(): { pendientes: number; enProceso: number } {
     let pendientes = 0;
     let enProceso = 0;
-    for (const { state } of this.#orders.values()) {
-      if (state === "pendiente") pendientes++;
+    for (const { state, endUnwritten } of this.#orders.values()) {
+      if (state === "pendiente" || endUnwritten) pendientes++;
       else if (state === "en proceso") enProceso++;
     }
     return { pendientes, enProceso };

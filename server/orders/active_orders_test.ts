@@ -39,3 +39,17 @@ Deno.test("ActiveOrders.present() shows an order as stored, filling in the worke
   assert.deepEqual(active.present(STORED), STORED);
   assert.deepEqual(active.present({ ...STORED, id: 8 }), { ...STORED, id: 8 }, "not held here");
 });
+
+Deno.test("ActiveOrders.counts(): an order whose end could not be written counts pendiente until it is, never en proceso", () => {
+  const active = new ActiveOrders();
+  const [permit] = Capacity.create(1).takeBeyond(1);
+  active.add(STORED, permit!);
+  active.start(7, 0, Date.now());
+  assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 1 });
+  active.move(7, "cerrando");
+  assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 0 }, "its end being committed");
+  active.endFailed(7);
+  assert.deepEqual(active.counts(), { pendientes: 1, enProceso: 0 }, "its end not written");
+  active.end(7);
+  assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 0 });
+});

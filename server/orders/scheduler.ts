@@ -252,6 +252,8 @@ export class Scheduler {
         await write();
         break;
       } catch (error) {
+        // STATS counts it pendiente meanwhile, as the store still has it.
+        this.#active.endFailed(id);
         // The first failure, then one line in 30 (a full disk can last minutes).
         if (attempt % 30 === 1) {
           this.#logger.error("order.mark_finished_failed", { id, attempt, error: String(error) });
