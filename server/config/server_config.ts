@@ -23,6 +23,7 @@ import {
   oneOf,
   parseHosts,
   parseProcessMs,
+  portOrOff,
   wholeNumber,
 } from "./value_parsers.ts";
 import { MAX_CAPACITY } from "../admission.ts";
@@ -357,7 +358,7 @@ export const SERVER_SETTINGS: Settings<Omit<ServerConfig, "envFile">> = {
     default: V11_DEFAULTS.metricsPort,
     shown: "off",
     help: "serve GET /metrics (Prometheus) on this port; 0 picks one; off",
-    parse: (text) => text.trim().toLowerCase() === "off" ? null : wholeNumber(0, 65535)(text),
+    parse: portOrOff,
   },
   metricsHost: {
     flag: "metrics-host",

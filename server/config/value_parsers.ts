@@ -56,11 +56,27 @@ export function parseHosts(text: string): string[] {
 export function parseProcessMs(text: string): { min: number; max: number } {
   const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(text);
   if (match === null) throw new RangeError("must be a number of ms or a range MIN-MAX");
-  const ms = wholeNumber(0, ONE_DAY_MS);
+  const ms = (part: string) => {
+    const value = Number(part);
+    if (Number.isSafeInteger(value) && value <= ONE_DAY_MS) return value;
+    throw new RangeError(
+      match[2] === undefined
+        ? `must be a whole number of ms from 0 to ${ONE_DAY_MS}, or a range MIN-MAX`
+        : `must be a range MIN-MAX of whole numbers of ms from 0 to ${ONE_DAY_MS}`,
+    );
+  };
   const min = ms(match[1] ?? "");
   const max = match[2] === undefined ? min : ms(match[2]);
   if (min > max) throw new RangeError("must be a range MIN-MAX with MIN ≤ MAX");
   return { min, max };
+}
+
+/** A port for a listener of its own: `0` picks one, `off` (null) serves none. */
+export function portOrOff(text: string): number | null {
+  if (text.trim().toLowerCase() === "off") return null;
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (Number.isSafeInteger(value) && value <= 65535) return value;
+  throw new RangeError("must be a port from 0 to 65535, or off");
 }
 
 /** A text that is not empty. */
