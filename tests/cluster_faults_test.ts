@@ -366,7 +366,9 @@ pgTest({
     await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "en proceso", {
       what: "the order en proceso",
     });
-    // Its lease runs out while the daemon cannot renew it; no other daemon is there.
+    // Its lease runs out while the daemon cannot renew it; no other daemon is
+    // there. (Out of reach for seconds, it would stop its attempt before
+    // another daemon could find it dead: see "a daemon cut off from its database".)
     await proxy.cut();
     await new Promise((resolve) => setTimeout(resolve, 1800));
     proxy.open();
@@ -882,5 +884,47 @@ pgTest({
     again.kill("SIGTERM");
     assert.equal(await again.exited, 0);
     assert.match(again.output(), /^resumen .* pendientes=\d+ uptime_s=\d+$/m);
+  },
+});
+
+pgTest({
+  name:
+    "a daemon cut off from its database stops its attempts before another may take them over within their lease",
+  async fn() {
+    // A long lease: only the early takeover of a daemon found dead (its lock
+    // free for 5 s) can take A's order within the test's time.
+    await using cluster = await startCluster(0, ["--lease-ms", "60000", "--workers", "1"]);
+    await using proxy = new TcpProxy(PG_SERVER);
+    proxy.open();
+    const a = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--process-ms",
+      "30000",
+    ]);
+    const placed = await ask(a.port, order("cut-1"));
+    assert.equal(placed.ok, true);
+    await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "en proceso", {
+      what: "A to take the order",
+    });
+    const b = await cluster.start("B", ["--process-ms", "200"]);
+    // A's every connection breaks and stays broken: it lives on, cut off.
+    await proxy.cut();
+    const takeover = await b.waitForLine(/order\.taken_over id=\d+ attempt=2/, 20_000);
+    const stopped = await a.waitForLine(/order\.attempt_stopped id=\d+ attempt=1/, 1000);
+    const at = (line: string) => Date.parse(line.split(" ")[0]!);
+    assert.ok(
+      at(stopped) < at(takeover),
+      `A stopped its attempt (${stopped}) before B took the order (${takeover})`,
+    );
+    await waitUntil(async () => (await readPgRows(cluster.db))[0]?.estado === "listo", {
+      what: "B to finish the order",
+    });
+    proxy.open();
+    await a.waitForLine(/store\.node_unfenced/, 15_000);
+    const [row] = await readPgRows(cluster.db);
+    assert.equal(row?.intentos, 2, "one attempt on A, cut short, then B's");
+    assert.equal(row?.estado, "listo");
+    assert.equal((await ask(a.port, { op: "PING" })).pong, true, "A is up");
   },
 });

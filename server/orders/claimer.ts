@@ -54,6 +54,7 @@ export class Claimer {
   /** Wake-ups at the end of retry backoffs ({@linkcode Claimer.pokeIn}). */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #subscription: Disposable | null = null;
+  #fencing: Disposable | null = null;
   #nextTakeover = 0;
   #failing = false;
   /**
@@ -78,6 +79,11 @@ export class Claimer {
   /** Starts claiming and renewing. */
   start(): void {
     this.#subscription = this.#o.store.onWork((origin) => this.poke(origin));
+    // Found dead, this daemon's orders may be taken over: none runs here meanwhile.
+    this.#fencing = this.#o.store.onFenced?.((fenced) => {
+      if (fenced) this.#o.attempts.fence();
+      else this.poke("elsewhere");
+    }) ?? null;
     this.#loop = this.#run();
     const every = Math.max(10, Math.floor(this.#o.store.leaseMs / 3));
     this.#renewer = setInterval(() => this.#renewing ??= this.#renew(), every);
@@ -125,7 +131,7 @@ export class Claimer {
    * @returns false when this daemon holds all it may, or has stopped.
    */
   reserve(): boolean {
-    if (this.#stop.signal.aborted) return false;
+    if (this.#stop.signal.aborted || this.#o.store.fenced) return false;
     if (this.#o.attempts.held + this.#reserved + this.#claiming >= this.#o.limit) return false;
     this.#reserved++;
     return true;
@@ -178,6 +184,8 @@ export class Claimer {
     this.#timers.clear();
     this.#subscription?.[Symbol.dispose]();
     this.#subscription = null;
+    this.#fencing?.[Symbol.dispose]();
+    this.#fencing = null;
   }
 
   async #run(): Promise<void> {
@@ -192,7 +200,10 @@ export class Claimer {
       if (workHere && (room <= 0 || (room < (this.#o.minBatch ?? 1) && held > 0))) {
         this.#o.store.announceWork();
       }
-      if (room > 0 && (room >= (this.#o.minBatch ?? 1) || held === 0)) {
+      // Fenced, it claims nothing (what it took could be taken over under it)
+      // until its lock is held again (`onFenced` wakes it).
+      const fenced = this.#o.store.fenced === true;
+      if (!fenced && room > 0 && (room >= (this.#o.minBatch ?? 1) || held === 0)) {
         const now = Date.now();
         const takeover = now >= this.#nextTakeover;
         if (takeover) this.#nextTakeover = now + this.#pollMs;

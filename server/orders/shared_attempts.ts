@@ -53,6 +53,11 @@ export interface SharedAttemptsOptions extends ProcessingOptions {
 /** Why a queued attempt was withdrawn: its lease was lost. */
 const LEASE_LOST = new Error("Withdrawn: the lease was lost");
 
+/** Why attempts were stopped: another daemon may take their orders over now. */
+const FENCED = new Error(
+  "Stopped: this daemon's lock is not known held, so another daemon may take its orders over",
+);
+
 /** The attempts of claimed orders. */
 export class SharedAttempts {
   readonly #o: SharedAttemptsOptions;
@@ -121,6 +126,24 @@ export class SharedAttempts {
     }
   }
 
+  /**
+   * This daemon may now be found dead and its orders taken over within
+   * their leases (its lock not known held, `node_sentinel.ts`): every
+   * attempt here stops before that can happen (a queued one withdrawn, a
+   * running one's signal fired, its processor replaced if it does not stop
+   * within the pool's grace), and its order goes back to the queue, by a
+   * write fenced by the attempt (tried until the database answers: changing
+   * nothing if the order was taken over meanwhile). Attempts whose end is
+   * being written are left to finish.
+   */
+  fence(): void {
+    for (const id of this.#held.keys()) {
+      if (this.#writing.has(id)) continue;
+      const job = this.#o.active.get(id)?.job;
+      if (job) this.#o.pool.abort(job, FENCED);
+    }
+  }
+
   /** Runs one claimed order's attempt on the pool. */
   run(claimed: ClaimedOrder): void {
     if (this.#held.has(claimed.id)) {
@@ -180,6 +203,14 @@ export class SharedAttempts {
       },
       (error: Error) => {
         if (error === LEASE_LOST) return this.#drop(lease);
+        if (error === FENCED) {
+          logger.warn("order.attempt_stopped", {
+            id: lease.id,
+            attempt: lease.attempt,
+            reason: "this daemon's lock is not known held",
+          });
+          return this.#release(lease, worker > 0);
+        }
         if (error instanceof PoolClosedError) {
           this.#leftPending++;
           return this.#release(lease, worker > 0);

@@ -78,6 +78,16 @@ export class InlinePool implements ProcessorPool {
     return true;
   }
 
+  abort(job: Job, reason: Error): boolean {
+    if (this.withdraw(job, reason)) return true;
+    for (const running of this.#running) {
+      if (running.entry.job !== job) continue;
+      running.stop.abort(reason);
+      return true;
+    }
+    return false;
+  }
+
   async stop(signal?: AbortSignal): Promise<void> {
     this.#stopped = true;
     for (const entry of this.#queue.splice(0)) entry.reject(new PoolClosedError());
@@ -113,10 +123,16 @@ export class InlinePool implements ProcessorPool {
       processJob(entry.job, { signal: running.stop.signal }).then(
         (result) => this.#done(slot, running, startedAt, () => entry.resolve(result)),
         (error) =>
-          this.#done(slot, running, startedAt, () =>
+          this.#done(slot, running, startedAt, () => {
+            const reason = running.stop.signal.reason;
             entry.reject(
-              error instanceof PoolClosedError ? error : new WorkerCrashError(slot, String(error)),
-            )),
+              error instanceof PoolClosedError
+                ? error
+                : reason instanceof Error && running.stop.signal.aborted
+                ? reason
+                : new WorkerCrashError(slot, String(error)),
+            );
+          }),
       );
     }
   }

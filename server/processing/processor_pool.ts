@@ -56,6 +56,14 @@ export interface ProcessorPool extends AsyncDisposable {
    */
   withdraw(job: Job, reason: unknown): boolean;
   /**
+   * Takes `job` back, queued or running: its promise rejects with `reason`.
+   * A running job's signal fires, and a processor that has not stopped
+   * within the pool's abort grace is replaced.
+   *
+   * @returns whether it was queued or running here.
+   */
+  abort(job: Job, reason: Error): boolean;
+  /**
    * Stops taking jobs: queued ones reject with `PoolClosedError`, running
    * ones go on. Resolves when none runs or when `signal` aborts.
    */

@@ -176,8 +176,8 @@ interface Slot {
   /** `performance.now()` when `entries` were sent. */
   since: number;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Set when its `process` job ran out of time: what the job rejects with. */
-  timedOut: ProcessTimeoutError | null;
+  /** Set when its job ran out of time or was aborted: what the job rejects with. */
+  timedOut: Error | null;
   /** Whether it said it read the `abort` of its timed-out job (its thread was free). */
   abortSeen: boolean;
   /**
@@ -304,6 +304,16 @@ export class WorkerPool implements ProcessorPool {
     if (at < 0) return false; // a worker has it, or it never was here
     const [entry] = this.#queue.splice(at, 1);
     entry!.reject(reason as Error);
+    return true;
+  }
+
+  /** {@inheritDoc ProcessorPool.abort} */
+  abort(job: Job, reason: Error): boolean {
+    if (this.withdraw(job, reason)) return true;
+    // A run (jobs that take no time) is not cut: it ends at once anyway.
+    const slot = this.#slots.find((s) => !s.run && s.entries[0]?.job === job);
+    if (slot === undefined) return false;
+    if (slot.timedOut === null) this.#abortRunning(slot, slot.entries[0]!.id, reason);
     return true;
   }
 
@@ -604,18 +614,29 @@ export class WorkerPool implements ProcessorPool {
       timeoutMs,
       during?.jobId === jobId ? during.message : null,
     );
+    this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
+    this.#abortRunning(slot, jobId, error, timeoutMs);
+  }
+
+  /**
+   * Fires the signal of the job `jobId` running on `slot`, which then
+   * rejects with `error`; a worker that has not answered `abortGraceMs`
+   * later is replaced. `timeoutMs`: the time the job ran out of, if that is
+   * why (a worker that never read the abort then names it a runaway).
+   */
+  #abortRunning(slot: Slot, jobId: number, error: Error, timeoutMs?: number): void {
     slot.timedOut = error;
     slot.abortSeen = false;
-    this.#logger?.warn("worker.attempt_timeout", { worker: slot.number, timeout_ms: timeoutMs });
     // Through the same queue as jobs, so it never overtakes the job it aborts.
     this.#post(slot.worker, { type: "abort", jobId, reason: error.message });
     const grace = this.#abortGraceMs;
+    clearTimeout(slot.timer);
     slot.timer = setTimeout(() => {
       if (!slot.abortSeen) {
         // Its thread never got to the abort: a loop that does not yield. Deno's
         // Worker.terminate() does not interrupt one, so the thread goes on.
         this.#runaways++;
-        slot.timedOut = new RunawayAttemptError(timeoutMs, grace);
+        if (timeoutMs !== undefined) slot.timedOut = new RunawayAttemptError(timeoutMs, grace);
         this.#logger?.error("worker.runaway", {
           worker: slot.number,
           runaways: this.#runaways,

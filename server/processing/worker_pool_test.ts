@@ -236,3 +236,24 @@ testWith("read")(
     }
   },
 );
+
+testWith("read")(
+  "WorkerPool.abort() cuts a running job short and takes a queued one back, each rejecting with the reason; the worker goes on",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 1, logger: quiet });
+    const reason = new Error("fenced");
+    const [long, next] = [order(1, "Ana", 60_000), order(2, "Ana", 60_000)];
+    const running = pool.submit(long);
+    const queued = pool.submit(next);
+    while (pool.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(pool.abort(order(3), reason), false, "a job never submitted");
+    const cutAt = performance.now();
+    assert.equal(pool.abort(next, reason), true);
+    assert.equal(pool.abort(long, reason), true);
+    await assert.rejects(queued, (error) => error === reason);
+    await assert.rejects(running, (error) => error === reason);
+    assert.ok(performance.now() - cutAt < 30_000, "cut short, not run out");
+    assert.equal(pool.crashes, 0, "its worker stopped when told: not replaced");
+    assert.equal(await pool.submit({ kind: "task", task: { name: "sum", args: [2, 3] } }), 5);
+  },
+);

@@ -193,6 +193,15 @@ export interface SharedQueue {
   announceWork(): void;
   /** Calls `listener` with the ids of orders that finished on any daemon. */
   onFinished(listener: (ids: number[]) => void): Disposable;
+  /**
+   * Whether the other daemons may now find this one dead and take its
+   * orders over before their leases end (PostgreSQL: its lock not known
+   * held for a while, `node_sentinel.ts`): it must run no attempt then.
+   * @default {false}
+   */
+  readonly fenced?: boolean;
+  /** Calls `listener` with {@linkcode SharedQueue.fenced} each time it changes. */
+  onFenced?(listener: (fenced: boolean) => void): Disposable;
 }
 
 /** Whether a store is shared by several daemons (PostgreSQL). */

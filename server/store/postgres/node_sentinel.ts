@@ -14,11 +14,21 @@
  * can, and a lock is taken for free only once it has stayed free for
  * {@linkcode DEAD_GRACE_MS}.
  *
+ * A daemon that lives on without its lock for longer (the database out of
+ * its reach, a proxy between them restarted) would then have its orders
+ * taken over while it still runs them, within their leases. So the
+ * sentinel checks its lock every {@linkcode CHECK_MS}, and once it has not
+ * known it held for {@linkcode SELF_FENCE_MS} it says so (`onFenced`):
+ * the daemon stops its attempts and claims no more, before any other daemon
+ * may take them (their grace starts no sooner than the last check that
+ * found the lock held). It says when the lock is held again (`onUnfenced`).
+ *
  * @module
  */
 
 import postgres, { type Options, type Sql } from "postgres";
 import type { Logger } from "../../log.ts";
+import { withDeadline } from "./deadline.ts";
 
 /** The first key of every daemon's lock (the second is {@linkcode nodeLockKey}): "pedi". */
 export const NODE_LOCK_CLASS = 0x70656469;
@@ -30,6 +40,17 @@ export const NODE_LOCK_CLASS = 0x70656469;
  * repeated for a few seconds), far shorter than a lease.
  */
 export const DEAD_GRACE_MS = 5000;
+
+/** How often a daemon checks that it holds its lock, ms. */
+export const CHECK_MS = 500;
+
+/**
+ * How long a daemon goes without knowing that it holds its lock before it
+ * stops its attempts, ms: with the pool's abort grace (1 s) for them to
+ * stop, within {@linkcode DEAD_GRACE_MS}; and longer than an outage of a
+ * second or two, through which its attempts go on.
+ */
+export const SELF_FENCE_MS = 3000;
 
 /**
  * The second key of the lock of the daemon `nodeId`: a hash of it, from 1
@@ -107,29 +128,56 @@ export interface NodeSentinelOptions {
   /** This daemon. */
   nodeId: string;
   logger: Logger;
+  /** This daemon has not known it holds its lock for `fenceMs`. @default {nothing} */
+  onFenced?: () => void;
+  /** It holds its lock again, after `onFenced`. @default {nothing} */
+  onUnfenced?: () => void;
+  /** @default {SELF_FENCE_MS} */
+  fenceMs?: number;
+  /** @default {CHECK_MS} */
+  checkMs?: number;
 }
 
 /** Holds this daemon's lock while it runs, and takes it again when its session ends. */
 export class NodeSentinel {
   /** This daemon's key ({@linkcode nodeLockKey}). */
   readonly key: number;
-  readonly #sql: Sql;
+  #sql: Sql;
   readonly #logger: Logger;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #retryMs = 100;
+  readonly #options: NodeSentinelOptions;
+  #checker: ReturnType<typeof setInterval> | undefined;
+  /** Fires the fence time after the last check that found the key held was sent. */
+  #fenceTimer: ReturnType<typeof setTimeout> | undefined;
+  #checking = false;
+  /** `performance.now()` when a check that found the key held was sent. */
+  #heldAt = -Infinity;
+  #fenced = false;
 
   constructor(options: NodeSentinelOptions) {
     this.key = nodeLockKey(options.nodeId);
+    this.#options = options;
     this.#logger = options.logger;
-    this.#sql = postgres({
-      ...options.driver,
+    this.#sql = this.#newSession();
+  }
+
+  #newSession(): Sql {
+    const sql: Sql = postgres({
+      ...this.#options.driver,
       max: 1,
       // Never closed for being idle or old: the lock lives with the session.
       idle_timeout: 0,
       max_lifetime: 0,
-      onclose: () => this.#lockSoon(),
+      // Connected again 0.1 s after a failure, not after the driver's growing
+      // pause (seconds after a few failures): past the fence time, this
+      // daemon's attempts stop.
+      backoff: () => 0.1,
+      // A session given up (gone silent) is not locked on again.
+      onclose: () => sql === this.#sql && this.#lockSoon(),
     });
+    return sql;
   }
 
   /**
@@ -139,13 +187,63 @@ export class NodeSentinel {
    * @throws When the database cannot be reached.
    */
   async lock(): Promise<void> {
+    const sent = performance.now();
     await this.#sql`SELECT pg_try_advisory_lock(${NODE_LOCK_CLASS}, ${this.key})`;
     this.#retryMs = 100;
+    this.#held(sent);
+    if (this.#checker === undefined && !this.#closed) {
+      this.#checker = setInterval(() => this.#check(), this.#options.checkMs ?? CHECK_MS);
+    }
+  }
+
+  /** Whether this daemon has gone {@linkcode SELF_FENCE_MS} without knowing it holds its lock. */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  /**
+   * Checks that the key is held (taking it again on a new session), and
+   * says when it has not been known held for the fence time. A key held by
+   * another session (a daemon with the same key) counts as held: while it
+   * is, no one finds this daemon dead.
+   */
+  #check(): void {
+    if (this.#checking || this.#closed) return;
+    this.#checking = true;
+    const sent = performance.now();
+    const sql = this.#sql;
+    withDeadline(
+      sql`SELECT CASE WHEN EXISTS (
+          SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+            AND pid = pg_backend_pid() AND classid = ${NODE_LOCK_CLASS}::oid
+            AND objid = ${this.key}::oid)
+        THEN true ELSE pg_try_advisory_lock(${NODE_LOCK_CLASS}, ${this.key}) END AS held`,
+      DEAD_GRACE_MS,
+      "check this daemon's lock",
+    ).then(() => this.#held(sent), () => {
+      // Unanswered that long, the session has gone silent: a new one takes the lock.
+      if (sql !== this.#sql || this.#closed || performance.now() - sent < DEAD_GRACE_MS) return;
+      this.#sql = this.#newSession();
+      sql.end({ timeout: 0 }).catch(() => {});
+      this.#lockSoon();
+    }).finally(() => this.#checking = false);
+  }
+
+  #held(sent: number): void {
+    if (this.#closed) return;
+    this.#heldAt = Math.max(this.#heldAt, sent);
+    clearTimeout(this.#fenceTimer);
+    const fenceMs = this.#options.fenceMs ?? SELF_FENCE_MS;
+    this.#fenceTimer = setTimeout(() => this.#fence(), this.#heldAt + fenceMs - performance.now());
+    if (!this.#fenced) return;
+    this.#fenced = false;
+    this.#logger.info("store.node_unfenced", {});
+    this.#options.onUnfenced?.();
   }
 
   /**
    * The session ended while the daemon runs: the lock is taken again on a
-   * new one, with a backoff of at most 0.5 s (well within the grace).
+   * new one, with a backoff of at most 0.25 s (well within the fence time).
    */
   #lockSoon(): void {
     if (this.#closed || this.#retry !== undefined) return;
@@ -154,16 +252,27 @@ export class NodeSentinel {
       if (this.#closed) return;
       this.lock().catch((error) => {
         this.#logger.repeated("warn", "store.node_lock_lost", { error: String(error) });
-        this.#retryMs = Math.min(this.#retryMs * 2, 500);
+        this.#retryMs = Math.min(this.#retryMs * 2, 250);
         this.#lockSoon();
       });
     }, this.#retryMs);
+  }
+
+  #fence(): void {
+    if (this.#fenced || this.#closed) return;
+    this.#fenced = true;
+    this.#logger.warn("store.node_fenced", {
+      reason: "its lock not known held: its attempts stop before another daemon may take them",
+    });
+    this.#options.onFenced?.();
   }
 
   /** Lets the lock go (its session ends). */
   async close(timeoutS: number): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearInterval(this.#checker);
+    clearTimeout(this.#fenceTimer);
     await this.#sql.end({ timeout: timeoutS });
   }
 }

@@ -134,6 +134,7 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
   readonly #writes: ReturnType<typeof orderWrites>;
   readonly #reads: PostgresReads;
   readonly #workListeners = new Set<(origin: WorkOrigin) => void>();
+  readonly #fenceListeners = new Set<(fenced: boolean) => void>();
   readonly #finishListeners = new Set<(ids: number[]) => void>();
   readonly #logger: Logger;
   /** The database's URL without its password, for log lines. */
@@ -158,9 +159,13 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#capacity = options.capacity;
     this.#onFatal = options.onFatal;
-    this.#sentinel = options.capacity === undefined
-      ? null
-      : new NodeSentinel({ driver, nodeId: this.nodeId, logger });
+    this.#sentinel = options.capacity === undefined ? null : new NodeSentinel({
+      driver,
+      nodeId: this.nodeId,
+      logger,
+      onFenced: () => this.#emitFenced(true),
+      onUnfenced: () => this.#emitFenced(false),
+    });
     this.#pools = new ConnectionPools({
       // Reads and the writer. A connection that closes may leave a
       // transaction of the writer unanswered.
@@ -625,6 +630,21 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
    */
   announceWork(): void {
     if (!this.#closed && this.#peers > 0) this.#signals.announceWork();
+  }
+
+  /** {@inheritDoc SharedQueue.fenced} */
+  get fenced(): boolean {
+    return this.#sentinel?.fenced ?? false;
+  }
+
+  /** {@inheritDoc SharedQueue.onFenced} */
+  onFenced(listener: (fenced: boolean) => void): Disposable {
+    this.#fenceListeners.add(listener);
+    return { [Symbol.dispose]: () => this.#fenceListeners.delete(listener) };
+  }
+
+  #emitFenced(fenced: boolean): void {
+    for (const listener of this.#fenceListeners) listener(fenced);
   }
 
   /** {@inheritDoc SharedQueue.onWork} */
