@@ -157,3 +157,34 @@ Deno.test("gateway: a live stream tells its page when the session ends, as its l
     /event: fin\ndata: Su sesión terminó: entre de nuevo para seguir en vivo\.\n\n$/,
   );
 });
+
+Deno.test("gateway: an order or a Cancelar the daemon did while its session ended (Salir in another tab) says it was done, not that nothing was sent", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  /** Salir in another tab of the same browser, while the daemon works on the request. */
+  const signOutMeanwhile = async () => {
+    const tab = gw.browser();
+    for (const [name, value] of browser.cookies) tab.cookies.set(name, value);
+    await tab.get("/pedidos");
+    assert.equal((await tab.post("/logout", {})).status, 303);
+  };
+  await browser.get("/pedidos");
+  gw.daemon.beforeAnswer = signOutMeanwhile;
+  const sent = await browser.post("/pedidos", ORDER);
+  assert.deepEqual([sent.status, sent.location], [303, "/login?next=%2Fpedidos"]);
+  assert.equal(gw.daemon.pedidos.length, 1, "the order was made");
+  const login = await browser.get(sent.location!);
+  assert.match(login.text, /Pedido 1 recibido\. Su sesión terminó: entre de nuevo/);
+  assert.doesNotMatch(login.text, /no se envió/);
+
+  await signIn(browser);
+  await browser.get("/pedidos");
+  gw.daemon.beforeAnswer = signOutMeanwhile;
+  const cancelled = await browser.post("/pedidos/1/cancelar", {});
+  assert.equal(cancelled.status, 303);
+  assert.equal(gw.daemon.pedidos[0]?.estado, "cancelado", "the cancel was made");
+  const again = await browser.get(cancelled.location!);
+  assert.match(again.text, /Pedido 1 cancelado\. Su sesión terminó/);
+  assert.doesNotMatch(again.text, /no se envió/);
+});

@@ -28,6 +28,8 @@ export class FakeDaemon implements DaemonClient {
   down = false;
   /** Throw `timeout` for every request, like a daemon that took it and never answered. */
   silent = false;
+  /** Awaited before each request is answered (what happens while it is in flight). */
+  beforeAnswer: ((op: string) => Promise<void>) | null = null;
   /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
   readonly refuse: Partial<Record<Op, ErrorCode>> = {};
   readonly users = new Map<string, { usuario: string; password: string }>();
@@ -55,6 +57,13 @@ export class FakeDaemon implements DaemonClient {
 
   request<O extends Op = "PEDIDO">(body: DaemonRequest<O>): Promise<ReplyOf<O>> {
     this.requests.push(structuredClone(body));
+    const before = this.beforeAnswer;
+    if (before === null) return this.#reply(body);
+    this.beforeAnswer = null;
+    return before(String(body.op ?? "PEDIDO").toUpperCase()).then(() => this.#reply(body));
+  }
+
+  #reply<O extends Op>(body: DaemonRequest<O>): Promise<ReplyOf<O>> {
     if (this.down) {
       return Promise.reject(
         new ClientError("connect_failed", "Cannot connect to localhost:8888: Connection refused"),

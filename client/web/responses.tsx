@@ -246,12 +246,20 @@ export class Responses {
   }
 
   /**
-   * When the daemon refused this request's session token (the session was
-   * ended meanwhile, see `app.tsx`), the sign-out that says so; else null.
+   * When this request's session ended meanwhile (the daemon refused its
+   * token, see `app.tsx`; or Salir in another tab while the request waited
+   * for the daemon), the sign-out that says so; else null. `done`: what the
+   * daemon did for this request all the same (an order received, a cancel
+   * made), said instead of "not sent", so that the user does not send it
+   * again (a new form has a new `clave`).
    */
-  ifSessionEnded(c: GatewayContext): Response | null {
+  ifSessionEnded(c: GatewayContext, done: string | null = null): Response | null {
     const session = c.get("session");
     if (session === null || !session.ended.aborted) return null;
+    if (done !== null) {
+      const text = `${done} Su sesión terminó: entre de nuevo para seguir.`;
+      return this.signOut(c, { kind: "ok", text }, returnPath(c));
+    }
     const text = c.req.method === "POST"
       ? "Su sesión venció y el formulario no se envió. Entre de nuevo."
       : "Su sesión venció. Entre de nuevo.";

@@ -161,10 +161,11 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         token: session.token,
       },
     });
-    const ended = respond.ifSessionEnded(c);
+    const received = reply?.ok ? reply.mensaje ?? `✅ Pedido ${reply.id} recibido.` : null;
+    const ended = respond.ifSessionEnded(c, received);
     if (ended !== null) return ended;
     if (reply?.ok) {
-      session.flash = { kind: "ok", text: reply.mensaje ?? `✅ Pedido ${reply.id} recibido.` };
+      session.flash = { kind: "ok", text: received! };
       return c.redirect("/pedidos", 303);
     }
     if (reply === null) return page(c, form, { ...ACCEPTED, problem: unreachable() }, 503);
@@ -195,7 +196,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       }
       const session = c.get("session")!;
       const reply = await ask({ op: action.op, id, token: session.token });
-      const ended = respond.ifSessionEnded(c);
+      const ended = respond.ifSessionEnded(c, reply?.ok ? action.done(id) : null);
       if (ended !== null) return ended;
       let note: ActionNote;
       if (reply === null) note = { kind: "error", text: unreachable() };
