@@ -38,6 +38,8 @@ Deno.test("gateway: every page sends security headers", async () => {
   assert.equal(page.headers.get("x-frame-options"), "DENY", "as frame-ancestors says");
   assert.equal(page.headers.get("x-content-type-options"), "nosniff");
   assert.equal(page.headers.get("cache-control"), "no-store");
+  // Its own forms carry its origin (under no-referrer they would say Origin: null).
+  assert.equal(page.headers.get("referrer-policy"), "same-origin");
 });
 
 Deno.test("gateway: a method other than GET, HEAD and POST gets 405 with Allow, on any path", async () => {
@@ -691,4 +693,20 @@ Deno.test("gateway: HEAD says the length GET's body has, and sends no body", asy
     assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
     assert.equal(head.body, null, `${path}: no body`);
   }
+});
+
+Deno.test("gateway: a browser reaching it over plain HTTP at a network address (no Sec-Fetch-Site) signs in and orders, its forms carrying the page's origin", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser(); // http://pedidos.test: no Sec-Fetch-Site from a real browser
+  await signIn(browser);
+  await browser.get("/pedidos");
+  assert.equal(browser.referrerPolicy, "same-origin");
+  const sent = await browser.post("/pedidos", {
+    cliente: "Ana",
+    productos: "pan",
+    direccion: "C 1",
+    clave: "lan-1",
+  });
+  assert.deepEqual([sent.status, sent.location], [303, "/pedidos"]);
+  assert.equal(gw.daemon.pedidos.length, 1);
 });

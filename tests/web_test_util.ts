@@ -246,6 +246,8 @@ export class FakeBrowser {
   readonly setCookies: string[] = [];
   /** The CSRF token of the last page that had one. */
   csrf: string | null = null;
+  /** The `Referrer-Policy` of the last response (its last token counts). */
+  referrerPolicy: string | null = null;
 
   constructor(handler: (request: Request) => Promise<Response>) {
     this.handler = handler;
@@ -263,7 +265,14 @@ export class FakeBrowser {
     if (csrf !== null) form.set("_csrf", csrf);
     const headers = this.#headers();
     headers.set("content-type", "application/x-www-form-urlencoded");
-    const origin = options.origin === undefined ? ORIGIN : options.origin;
+    // As a browser does (Fetch, "append a request Origin header"): a POST
+    // from a page under `no-referrer` says `Origin: null`, even to its own
+    // origin; and over plain HTTP to a name other than localhost it sends no
+    // Sec-Fetch-Site, so nothing else tells the gateway where it came from.
+    const policy = this.referrerPolicy?.split(",").at(-1)?.trim().toLowerCase();
+    const origin = options.origin === undefined
+      ? (policy === "no-referrer" ? "null" : ORIGIN)
+      : options.origin;
     if (origin !== null) headers.set("origin", origin);
     return this.send(new Request(ORIGIN + path, { method: "POST", headers, body: form }));
   }
@@ -276,6 +285,7 @@ export class FakeBrowser {
 
   async send(request: Request): Promise<Page> {
     const response = await this.handler(request);
+    this.referrerPolicy = response.headers.get("referrer-policy");
     for (const line of response.headers.getSetCookie()) {
       this.setCookies.push(line);
       const [pair] = line.split(";");

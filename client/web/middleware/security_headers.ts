@@ -1,8 +1,9 @@
 /**
  * The security headers of every response: a Content-Security-Policy that
- * allows only the gateway's own script and stylesheet, no framing, plus
- * hono's defaults (`nosniff`, no referrer, …). No HSTS: the gateway may
- * be served over plain HTTP on a private network.
+ * allows only the gateway's own script and stylesheet, no framing, a
+ * referrer for the gateway's own pages only, plus hono's other defaults
+ * (`nosniff`, …). No HSTS: the gateway may be served over plain HTTP on a
+ * private network.
  *
  * @module
  */
@@ -32,5 +33,12 @@ export function securityHeaders(): MiddlewareHandler {
     // As frame-ancestors 'none' says, for browsers that know only this header
     // (hono's default, SAMEORIGIN, would let the gateway's own pages frame it).
     xFrameOptions: "DENY",
+    // Not hono's default, no-referrer: under it a browser sends `Origin: null`
+    // with every form POST, even to the page's own origin (Fetch, "append a
+    // request Origin header"), and over plain HTTP to an address other than
+    // localhost it sends no Sec-Fetch-Site either, so the origin check refused
+    // every form there. Under same-origin, the gateway's own forms carry its
+    // origin, and other sites still get no referrer.
+    referrerPolicy: "same-origin",
   });
 }
