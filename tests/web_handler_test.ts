@@ -710,3 +710,24 @@ Deno.test("gateway: a browser reaching it over plain HTTP at a network address (
   assert.deepEqual([sent.status, sent.location], [303, "/pedidos"]);
   assert.equal(gw.daemon.pedidos.length, 1);
 });
+
+Deno.test("gateway: a HEAD of a page (a link checker, a prefetch) leaves its one-time message for the page the user sees", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  await browser.get("/pedidos");
+  const sent = await browser.post("/pedidos", {
+    cliente: "Ana",
+    productos: "pan",
+    direccion: "C 1",
+    clave: "head-1",
+  });
+  assert.equal(sent.location, "/pedidos");
+  const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const head = await gw.handler(
+    new Request(`${ORIGIN}/pedidos`, { method: "HEAD", headers: { cookie } }),
+  );
+  assert.equal(head.status, 200);
+  assert.match((await browser.get("/pedidos")).text, /Pedido 1 recibido/);
+  assert.doesNotMatch((await browser.get("/pedidos")).text, /Pedido 1 recibido/, "shown once");
+});

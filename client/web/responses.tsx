@@ -179,16 +179,19 @@ export class Responses {
 
   /** The message left for this page, taken (it is shown once). */
   #takeFlash(c: GatewayContext): Flash | null {
+    // A HEAD (a link checker, a prefetch) shows it, as its GET would, and
+    // leaves it for the GET that the user sees.
+    const take = c.req.method !== "HEAD";
     const session = c.get("session");
     let flash: Flash | null = null;
     if (session?.flash) {
       flash = session.flash;
-      session.flash = null;
+      if (take) session.flash = null;
     }
     const sealed = getCookie(c, FLASH_COOKIE);
     if (sealed !== undefined) {
       flash ??= this.#visitors.openFlash(sealed);
-      this.#setCookie(c, FLASH_COOKIE, "", 0);
+      if (take) this.#setCookie(c, FLASH_COOKIE, "", 0);
     }
     return flash;
   }
