@@ -123,16 +123,13 @@ export class InlinePool implements ProcessorPool {
       processJob(entry.job, { signal: running.stop.signal }).then(
         (result) => this.#done(slot, running, startedAt, () => entry.resolve(result)),
         (error) =>
-          this.#done(slot, running, startedAt, () => {
-            const reason = running.stop.signal.reason;
+          this.#done(slot, running, startedAt, () =>
+            // Cut short (closed, aborted): the reason it was given.
             entry.reject(
-              error instanceof PoolClosedError
-                ? error
-                : reason instanceof Error && running.stop.signal.aborted
-                ? reason
+              running.stop.signal.aborted
+                ? running.stop.signal.reason
                 : new WorkerCrashError(slot, String(error)),
-            );
-          }),
+            )),
       );
     }
   }
