@@ -17,14 +17,29 @@
 import type { FromProcessor, JobMessage, JobOutcome, ToProcessor } from "./processor_messages.ts";
 import { processJob } from "./process_job.ts";
 import { describeError, loadProcessor, type ProcessorFunction } from "./processor_module.ts";
-import { newPedido } from "../server/store/new_pedido.ts";
+import type { Pedido } from "../server/protocol/messages.ts";
 
-/** The order of {@linkcode warmUp}: never stored, never answered. */
-const WARM_UP_ORDER = newPedido(
-  0,
-  { cliente: "", productos: [], direccion: "", clave: null },
-  new Date(0).toISOString(),
-);
+/**
+ * The order of {@linkcode warmUp}: never stored, never answered. Written
+ * out rather than made by the store's `newPedido()`: `workers/` loads no
+ * daemon code at run time (tests/layout_test.ts).
+ */
+const WARM_UP_ORDER: Pedido = {
+  id: 0,
+  clave: null,
+  cliente: "",
+  productos: [],
+  direccion: "",
+  estado: "pendiente",
+  fecha_recibido: new Date(0).toISOString(),
+  fecha_inicio: null,
+  fecha_fin: null,
+  worker: null,
+  intentos: 0,
+  detalle_error: null,
+  resultado: null,
+  duracion_ms: null,
+};
 
 /**
  * A module's `Deno.exit` throws instead: in a worker it would end the
