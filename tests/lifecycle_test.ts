@@ -690,13 +690,23 @@ testWith("read", "write", "run", "env")(
     await using dir = await tempDir();
     const db = `${dir.path}/p.db`;
     {
-      await using daemon = await startSubprocess(dir.path, ["--db", db, "--process-ms", "0"]);
+      // Room for all 50: on a busy machine the ends may fall behind the intake,
+      // and the default capacity of 6 would answer queue_full.
+      await using daemon = await startSubprocess(dir.path, [
+        "--db",
+        db,
+        "--process-ms",
+        "0",
+        "--max-pedidos",
+        "100",
+      ]);
       await using client = await PedidosClient.connect({
         hostname: "127.0.0.1",
         port: daemon.port,
       });
       for (let i = 0; i < 50; i++) {
-        assert.equal((await client.request({ ...ORDER, clave: `k${i}` })).ok, true);
+        const placed = await client.request({ ...ORDER, clave: `k${i}` });
+        assert.equal(placed.ok, true, JSON.stringify(placed));
       }
     }
     // A disk fault in the index of claves: the page no longer holds what SQLite wrote.
