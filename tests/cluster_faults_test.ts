@@ -770,6 +770,62 @@ pgTest({
       return again.ok === true;
     }, { what: "the order again, the database back" });
     assert.equal(again.duplicado, true, JSON.stringify(again));
+    // Taken here at its insert, though this daemon never heard so: it runs it
+    // now, its one attempt, not once its lease runs out (30 s).
+    const done = await ask(
+      daemon.port,
+      { op: "ESTADO", id: again.id, esperar: true, timeout_ms: 10_000 },
+      15_000,
+    );
+    assert.equal(done.pedido?.estado, "listo", JSON.stringify(done));
+    assert.equal(done.pedido.intentos, 1);
+  },
+});
+
+pgTest({
+  name:
+    "orders whose claim went through but whose answer was lost with the connection run as soon as the database answers, not once their lease runs out",
+  async fn() {
+    await using cluster = await startCluster(0, ["--max-pedidos", "100", "--retain-s", "0"]);
+    // Two orders waiting in the queue, left there by a daemon that stopped.
+    const first = await cluster.start("S", [
+      "--workers",
+      "1",
+      "--process-ms",
+      "60000",
+      "--drain-timeout-ms",
+      "100",
+    ]);
+    // Named so that the first answer to carry them is the claim's, with their rows.
+    const named = { ...order(), cliente: "Zoe Lost-Claim" };
+    const ids = [(await ask(first.port, named)).id, (await ask(first.port, named)).id];
+    first.kill("SIGTERM");
+    assert.equal(await first.exited, 0);
+    assert.deepEqual((await readPgRows(cluster.db)).map((row) => row.estado), [
+      "pendiente",
+      "pendiente",
+    ]);
+    await using proxy = new TcpProxy(PG_SERVER);
+    proxy.open();
+    // A's first claim takes them, and the connection breaks before its answer.
+    const broken = proxy.breakAtReply("Zoe Lost-Claim");
+    const daemon = await cluster.start("A", [
+      "--db",
+      viaPort(cluster.db.url, proxy.port),
+      "--process-ms",
+      "0",
+    ]);
+    await within(broken, 15_000, "the claim's answer lost");
+    for (const id of ids) {
+      const done = await ask(
+        daemon.port,
+        { op: "ESTADO", id, esperar: true, timeout_ms: 10_000 },
+        15_000,
+      );
+      assert.equal(done.pedido?.estado, "listo", JSON.stringify(done) + daemon.output());
+      assert.ok(done.pedido.fecha_inicio >= done.pedido.fecha_recibido, JSON.stringify(done));
+    }
+    assert.match(daemon.output(), /WARN order\.claim_recovered id=/);
   },
 });
 

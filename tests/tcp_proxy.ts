@@ -39,6 +39,7 @@ export class TcpProxy implements AsyncDisposable {
   #accepting: Promise<void> | null = null;
   readonly #pairs = new Set<Pair>();
   #trap: Trap | null = null;
+  #replyTrap: { marker: Uint8Array; sprang: () => void } | null = null;
 
   /** The address it listens on. */
   readonly hostname: string;
@@ -146,6 +147,20 @@ export class TcpProxy implements AsyncDisposable {
     return promise;
   }
 
+  /**
+   * Breaks the next connection on which the server sends `marker` (say, a
+   * value of the rows a statement returns): the data carrying it is dropped
+   * and both sides are closed. The server has done the work, and the client
+   * never hears of it.
+   *
+   * @returns Resolves once it has broken the connection.
+   */
+  breakAtReply(marker: string): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#replyTrap = { marker: new TextEncoder().encode(marker), sprang: resolve };
+    return promise;
+  }
+
   /** Stops listening: new connections are refused; those open go on as they are. */
   stopAccepting(): void {
     this.#stopListening();
@@ -212,6 +227,13 @@ export class TcpProxy implements AsyncDisposable {
             tails.delete(b);
             await writer.write(chunk);
             continue;
+          }
+          const replyTrap = this.#replyTrap;
+          if (from === b && replyTrap !== null && seen(b, chunk, replyTrap.marker)) {
+            this.#replyTrap = null;
+            closeBoth();
+            replyTrap.sprang();
+            break;
           }
           if (from === b && pair.sprung !== null) {
             if (seen(b, chunk, pair.sprung.afterReply)) {

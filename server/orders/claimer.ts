@@ -18,6 +18,14 @@ import type { ClaimedOrder, SharedQueue, WorkOrigin } from "../store/shared_queu
 import { StoreUnavailableError } from "../store/store_unavailable_error.ts";
 import type { SharedAttempts } from "./shared_attempts.ts";
 
+/**
+ * After a claim (or an insert taking its order) failed, how long orders it
+ * may have left leased here are looked for, ms: a statement whose
+ * connection broke may still commit on its backend for a moment after the
+ * first look.
+ */
+export const RECOVER_AFTER_MS = 2000;
+
 /** Options of {@linkcode Claimer}. */
 export interface ClaimerOptions {
   store: SharedQueue;
@@ -39,6 +47,11 @@ export interface ClaimerOptions {
   maxBatch?: number;
   /** The slow poll, and how often expired leases are looked for, ms. @default {min(1000, leaseMs / 2)} */
   pollMs?: number;
+  /**
+   * After a claim (or an insert taking its order) failed, how long orders it
+   * may have left leased here are looked for, ms. @default {RECOVER_AFTER_MS}
+   */
+  recoverAfterMs?: number;
 }
 
 /** Claims orders for this daemon and keeps their leases. */
@@ -57,6 +70,8 @@ export class Claimer {
   #fencing: Disposable | null = null;
   #nextTakeover = 0;
   #failing = false;
+  /** The last claim's error, while claims fail: a new one is logged. */
+  #failure = "";
   /**
    * Whether the queue may hold orders for us: set by every wake-up from
    * outside (new work, the database back), cleared when a claim got fewer
@@ -70,6 +85,12 @@ export class Claimer {
   #reserved = 0;
   /** Orders asked for by the claim in flight: room no insert may promise meanwhile. */
   #claiming = 0;
+  /**
+   * When the last claim failed, or an insert that was to take its order
+   * ({@linkcode Claimer.reserve}) failed, `performance.now()`; null when
+   * none has since the last recovery ({@linkcode ClaimerOptions.recoverAfterMs}).
+   */
+  #unsureSince: number | null = null;
 
   constructor(options: ClaimerOptions) {
     this.#o = options;
@@ -132,15 +153,30 @@ export class Claimer {
    */
   reserve(): boolean {
     if (this.#stop.signal.aborted || this.#o.store.fenced) return false;
+    // An order taken at its insert would look like one a lost answer left
+    // leased here: none is taken until those are recovered.
+    if (this.#unsureSince !== null) return false;
     if (this.#o.attempts.held + this.#reserved + this.#claiming >= this.#o.limit) return false;
     this.#reserved++;
     return true;
   }
 
-  /** The reserved order was not taken here (it waits in the queue, or was not stored). */
-  unreserve(): void {
+  /**
+   * The reserved order was not taken here (it waits in the queue, or was not
+   * stored). `failed`: its insert failed, and may have committed all the same
+   * with the order taken here, its answer lost; it is looked for
+   * ({@linkcode ClaimOptions.recover}).
+   */
+  unreserve(failed = false): void {
     this.#reserved--;
+    if (failed) this.#unsure();
     this.roomMade();
+  }
+
+  /** A claim or an insert taking its order failed: what it took may be leased here, unknown. */
+  #unsure(): void {
+    this.#unsureSince = performance.now();
+    this.#mayHaveWork = true;
   }
 
   /** Runs an order taken at its insert, in the room reserved for it. */
@@ -207,6 +243,10 @@ export class Claimer {
         const now = Date.now();
         const takeover = now >= this.#nextTakeover;
         if (takeover) this.#nextTakeover = now + this.#pollMs;
+        // Orders a lost answer left leased here are looked for once no insert
+        // can be taking its own (reserve() promises none meanwhile).
+        const unsureSince = this.#unsureSince;
+        const recover = unsureSince !== null && this.#reserved === 0;
         try {
           const asked = Math.min(room, this.#o.maxBatch ?? room);
           this.#claiming = asked;
@@ -216,8 +256,11 @@ export class Claimer {
               limit: asked,
               at: new Date(now).toISOString(),
               takeover,
+              recover,
               // Its own orders past their lease (the database was out of reach) are still its own.
-              holding: takeover ? this.#o.attempts.leases().map((lease) => lease.id) : [],
+              holding: takeover || recover
+                ? this.#o.attempts.leases().map((lease) => lease.id)
+                : [],
             });
           } finally {
             // In the same turn as the claimed orders start below: a `.finally()`
@@ -226,10 +269,24 @@ export class Claimer {
             this.#claiming = 0;
           }
           this.#failing = false;
+          this.#failure = "";
           if (claimed.length < asked) this.#mayHaveWork = false;
+          // Recovered all, and late enough that what failed can no longer commit.
+          const recovered = claimed.filter((order) => order.recovered).length;
+          if (
+            recover && recovered < asked && this.#unsureSince === unsureSince &&
+            performance.now() - unsureSince! >= (this.#o.recoverAfterMs ?? RECOVER_AFTER_MS)
+          ) {
+            this.#unsureSince = null;
+          }
           for (const order of claimed) {
             if (order.takenOver) {
               this.#o.logger.info("order.taken_over", { id: order.id, attempt: order.attempt });
+            } else if (order.recovered) {
+              this.#o.logger.warn("order.claim_recovered", {
+                id: order.id,
+                attempt: order.attempt,
+              });
             }
             this.#o.attempts.run(order);
           }
@@ -237,10 +294,13 @@ export class Claimer {
           if (full && workHere) this.#o.store.announceWork();
         } catch (error) {
           // While the database is down the store says so at once; it wakes us when it is back.
-          if (!this.#failing && !(error instanceof StoreUnavailableError)) {
+          if (!(error instanceof StoreUnavailableError) && String(error) !== this.#failure) {
             this.#o.logger.error("orders.claim_failed", { error: String(error) });
           }
+          this.#failure = String(error);
           this.#failing = true;
+          // It may have committed, its answer lost: what it took is leased here, unknown.
+          this.#unsure();
         }
       }
       if (this.#stop.signal.aborted) return;

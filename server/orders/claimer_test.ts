@@ -6,15 +6,19 @@ import type { SharedAttempts } from "./shared_attempts.ts";
 
 /** A queue whose claims wait until the test answers them. */
 function pendingQueue() {
-  const claims: { options: ClaimOptions; answer: (orders: ClaimedOrder[]) => void }[] = [];
+  const claims: {
+    options: ClaimOptions;
+    answer: (orders: ClaimedOrder[]) => void;
+    fail: (error: Error) => void;
+  }[] = [];
   const store = {
     leaseMs: 60_000,
     onWork: () => ({ [Symbol.dispose]() {} }),
     announceWork() {},
     renew: () => Promise.resolve([]),
     claim(options: ClaimOptions) {
-      const { promise, resolve } = Promise.withResolvers<ClaimedOrder[]>();
-      claims.push({ options, answer: resolve });
+      const { promise, resolve, reject } = Promise.withResolvers<ClaimedOrder[]>();
+      claims.push({ options, answer: resolve, fail: reject });
       return promise;
     },
   } as unknown as SharedQueue;
@@ -187,4 +191,102 @@ Deno.test("Claimer.stopClaiming(waitMs) stops waiting for a claim that goes unan
   await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(attempts.held, 1);
   assert.equal(claims.length, 1, "and none after it");
+});
+
+Deno.test("Claimer: after a claim fails (it may have committed, its answer lost), it looks for the orders leased here, and no insert takes its own until it has", async () => {
+  const { store, claims } = pendingQueue();
+  const ran: ClaimedOrder[] = [];
+  const attempts = {
+    held: 0,
+    run(order: ClaimedOrder) {
+      ran.push(order);
+    },
+    leases: () => [],
+    lost() {},
+  };
+  const claimer = new Claimer({
+    store,
+    attempts: attempts as unknown as SharedAttempts,
+    logger: new Logger({ level: "error" }),
+    limit: 3,
+    maxBatch: 1, // a claim in flight leaves room for inserts to take their orders
+    pollMs: 10,
+    recoverAfterMs: 100,
+  });
+  const claimsMade = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (claims.length < n && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return claims.length;
+  };
+  claimer.start();
+  try {
+    assert.equal(await claimsMade(1), 1);
+    assert.equal(claims[0]!.options.recover, false, "nothing failed yet");
+    claims[0]!.answer([]);
+    // An insert in flight takes its order, then a claim fails.
+    assert.equal(await claimsMade(2), 2);
+    assert.equal(claimer.reserve(), true);
+    claims[1]!.fail(new Error("write CONNECTION_CLOSED"));
+    assert.equal(await claimsMade(3), 3);
+    assert.equal(claims[2]!.options.recover, false, "not while an insert may be taking its own");
+    assert.equal(claimer.reserve(), false, "no insert takes its order until the look");
+    claimer.unreserve();
+    claims[2]!.answer([]);
+    assert.equal(await claimsMade(4), 4);
+    assert.equal(claims[3]!.options.recover, true, "the look for orders leased here");
+    const lost = { id: 7, attempt: 1, recovered: true } as ClaimedOrder;
+    claims[3]!.answer([lost]);
+    assert.equal(await claimsMade(5), 5);
+    assert.deepEqual(ran, [lost], "the order the lost answer left here runs");
+    assert.equal(claims[4]!.options.recover, true, "a full look: there may be more");
+    claims[4]!.answer([]);
+    assert.equal(await claimsMade(6), 6);
+    assert.equal(claims[5]!.options.recover, true, "looked for again: what failed may commit late");
+    // Looked for until the failed claim can no longer commit.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    claims[5]!.answer([]);
+    assert.equal(await claimsMade(7), 7);
+    assert.equal(claims[6]!.options.recover, false, "done looking");
+    assert.equal(claimer.reserve(), true, "inserts take their orders again");
+    claimer.unreserve();
+  } finally {
+    const stopping = claimer.stop();
+    for (const claim of claims) claim.answer([]);
+    await stopping;
+  }
+});
+
+Deno.test("Claimer: an insert that was to take its order and failed is looked for as a failed claim is", async () => {
+  const { store, claims } = pendingQueue();
+  const claimer = new Claimer({
+    store,
+    attempts: { held: 0, run() {}, leases: () => [], lost() {} } as unknown as SharedAttempts,
+    logger: new Logger({ level: "error" }),
+    limit: 3,
+    maxBatch: 1,
+    pollMs: 600_000,
+  });
+  claimer.start();
+  const claimsMade = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (claims.length < n && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return claims.length;
+  };
+  try {
+    assert.equal(await claimsMade(1), 1);
+    claims[0]!.answer([]);
+    assert.equal(claimer.reserve(), true);
+    claimer.unreserve(true); // its insert failed: it may have committed, the order taken here
+    assert.equal(await claimsMade(2), 2, "claimed again at once");
+    assert.equal(claims[1]!.options.recover, true);
+    assert.equal(claimer.reserve(), false);
+  } finally {
+    const stopping = claimer.stop();
+    for (const claim of claims) claim.answer([]);
+    await stopping;
+  }
 });

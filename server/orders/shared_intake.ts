@@ -54,8 +54,11 @@ export interface SharedIntakeOptions {
 export interface Taker {
   /** Promises room for one order; false when there is none. */
   reserve(): boolean;
-  /** The promised room is not needed (the order waits in the queue, or was not stored). */
-  unreserve(): void;
+  /**
+   * The promised room is not needed (the order waits in the queue, or was not
+   * stored). `failed`: the insert failed, and may have taken its order all the same.
+   */
+  unreserve(failed?: boolean): void;
   /** Runs the attempt of an order taken at its insert, in its promised room. */
   runTaken(order: ClaimedOrder): void;
 }
@@ -137,7 +140,7 @@ export class SharedIntake {
     } finally {
       // The room promised is used by the order taken, or given back.
       if (take && result?.status === "inserted" && result.claimed) taker!.runTaken(result.claimed);
-      else if (take) taker!.unreserve();
+      else if (take) taker!.unreserve(result === undefined);
     }
     if (result.status === "full") {
       counters.rejected();

@@ -39,6 +39,12 @@ export interface ClaimedOrder extends Lease {
   /** Whether it was taken over from a daemon whose lease ran out. */
   takenOver: boolean;
   /**
+   * Found leased to this daemon though it did not hold it: a claim (or an
+   * insert that took it) committed, but its answer was lost
+   * ({@linkcode ClaimOptions.recover}). Its attempt, counted then, has not run.
+   */
+  recovered?: boolean;
+  /**
    * Taken over: the attempt cut short, as it was (its start and worker,
    * null where none was recorded), for an order that may not run again.
    */
@@ -110,6 +116,15 @@ export interface ClaimOptions {
    * it, unless another daemon took it over first). @default []
    */
   holding?: readonly number[];
+  /**
+   * First take back the orders leased to this daemon that it does not hold
+   * (`holding`): a claim, or an insert taking its order, whose commit landed
+   * while its answer was lost with the connection. They keep their attempt
+   * (it has not run) and come `recovered`. Only while no order this daemon
+   * inserts can be taking its own (no insert with `take` in flight), which
+   * would be taken for one. @default false
+   */
+  recover?: boolean;
 }
 
 /** How an attempt of a claimed order ended, with when and where it ran. */

@@ -374,6 +374,39 @@ export function runSharedQueueConformance(options: SharedQueueConformanceOptions
     assert.equal((await store.get(own!.id))?.intentos, 1);
   });
 
+  test("claim({recover}) takes back, with their attempt, the orders leased to this daemon that it does not hold, and no other daemon's", async (open) => {
+    const a = await open();
+    const b = await open();
+    for (let i = 0; i < 3; i++) await a.insert(nuevo(), T0);
+    // A claim whose answer was lost: the orders are leased to a, which does not know it.
+    const lost = await a.claim({ limit: 2, at: T1 });
+    const [others] = await b.claim({ limit: 1, at: T1 });
+    const [held] = lost;
+    const recovered = await a.claim({ limit: 5, at: T2, recover: true, holding: [held!.id] });
+    assert.deepEqual(
+      recovered.map((o) => [o.id, o.attempt, o.recovered, o.takenOver]),
+      [[lost[1]!.id, 1, true, false]],
+      "the one it does not hold, its attempt as claimed; not b's",
+    );
+    assert.equal((await a.get(others!.id))?.intentos, 1);
+    assert.deepEqual(await a.renew(recovered), [lost[1]!.id], "its lease, renewed as any");
+    assert.deepEqual(
+      await a.claim({ limit: 5, at: T2, recover: true, holding: [] }).then((o) =>
+        o.map((x) => x.id)
+      ),
+      [held!.id, lost[1]!.id],
+      "without holding, every order leased here",
+    );
+  });
+
+  test("claim() never dates an attempt before its order was received (a claim that waited for its turn)", async (open) => {
+    const store = await open();
+    const { pedido } = await store.insert(nuevo(), T2);
+    const [claimed] = await store.claim({ limit: 1, at: T1 });
+    assert.equal(claimed!.pedido.fecha_inicio, T2);
+    assert.equal((await store.get(pedido.id))?.fecha_inicio, T2);
+  });
+
   test("renew() keeps a lease alive past its length; a finished attempt is not taken over", async (open) => {
     const holder = await open({ leaseMs: 600 });
     const other = await open({ leaseMs: 600 });

@@ -24,8 +24,14 @@ import {
   type UsuarioRow,
 } from "./postgres_rows.ts";
 
-/** Sets a claimed order `en proceso` for a new attempt leased to `$2` for `$3` ms. */
-const START_ATTEMPT = `estado = 'en proceso', intentos = p.intentos + 1, fecha_inicio = $4,
+/**
+ * Sets a claimed order `en proceso` for a new attempt leased to `$2` for
+ * `$3` ms, started at `$4`: the claim's time, taken before its turn on the
+ * pool, so never before the order was received (an order inserted while
+ * the claim waited for a connection would read as started before it arrived).
+ */
+const START_ATTEMPT = `estado = 'en proceso', intentos = p.intentos + 1,
+  fecha_inicio = greatest($4::timestamptz, p.fecha_recibido),
   fecha_fin = NULL, worker = NULL, detalle_error = NULL, resultado = NULL, no_antes_de = NULL,
   nodo = $2, lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'`;
 
@@ -79,6 +85,22 @@ const TAKEOVER_DEAD = `WITH cut AS (
   UPDATE pedidos p SET ${START_ATTEMPT}
   FROM cut WHERE p.id = cut.id
   RETURNING ${P_COLUMNS}, cut.inicio_antes, cut.worker_antes`;
+
+/**
+ * Orders leased to this daemon (`$2`) that it does not hold (`$4`, a JSON
+ * array of ids): claimed (or taken at their insert) by a statement whose
+ * answer was lost. Their lease is extended for the attempt already
+ * counted, which has not run.
+ */
+const RECOVER =
+  `UPDATE pedidos p SET lease_hasta = clock_timestamp() + $3 * interval '1 millisecond'
+  WHERE p.id = ANY(ARRAY(
+    SELECT id FROM pedidos
+    WHERE estado = 'en proceso' AND nodo = $2
+      AND id <> ALL(ARRAY(SELECT jsonb_array_elements_text($4::text::jsonb)::bigint))
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  ))
+  RETURNING ${P_COLUMNS}`;
 
 /** Extends leases still held (`$4`: the lease's length, ms). */
 const RENEW = fencedUpdate("lease_hasta = clock_timestamp() + $4::int * interval '1 millisecond'");
@@ -200,19 +222,29 @@ export class PostgresReads {
   }
 
   /**
-   * Claims orders on `sql`: first those whose lease ran out (with
-   * `takeover`) and those of daemons found dead (`dead`, their ids), then
-   * the oldest pending ones, up to `limit` in all.
+   * Claims orders on `sql`: first those leased here and not held (with
+   * `recover`), then those whose lease ran out (with `takeover`) and those
+   * of daemons found dead (`dead`, their ids), then the oldest pending
+   * ones, up to `limit` in all.
    */
   async claim(
     sql: Sql,
     options: ClaimOptions & Holder & { dead?: readonly string[] },
   ): Promise<ClaimedOrder[]> {
-    const { limit, at, nodeId, leaseMs } = options;
+    const { at, nodeId, leaseMs } = options;
+    let { limit } = options;
     const params = (n: number) => [n, nodeId, leaseMs, at];
     const holding = JSON.stringify(options.holding ?? []);
+    const recovered: PedidoRow[] = options.recover
+      ? [
+        ...await sql.unsafe<PedidoRow[]>(RECOVER, [limit, nodeId, leaseMs, holding], {
+          prepare: true,
+        }),
+      ]
+      : [];
+    limit -= recovered.length;
     type CutRow = PedidoRow & { inicio_antes: Date | null; worker_antes: number | null };
-    const taken: CutRow[] = options.takeover
+    const taken: CutRow[] = options.takeover && limit > 0
       ? [
         ...await sql.unsafe<CutRow[]>(TAKEOVER, [...params(limit), holding], {
           prepare: true,
@@ -239,6 +271,7 @@ export class PostgresReads {
       takenOver,
     });
     return [
+      ...recovered.map((row): ClaimedOrder => ({ ...order(row, false), recovered: true })),
       ...taken.map((row): ClaimedOrder => ({
         ...order(row, true),
         cutShort: { startedAt: row.inicio_antes?.toISOString() ?? null, worker: row.worker_antes },
