@@ -78,6 +78,31 @@ testWith("read")(
   },
 );
 
+testWith("read", "write", "env")(
+  "a processor module starts only once its attempt is committed: a kill then could not leave a run uncounted, its intento run again",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    Deno.env.set("PEDIDOS_TEST_DB", db);
+    try {
+      await using daemon = await start({ db, workers: 3, maxPedidos: 100 });
+      await using conn = await rawConnect(daemon.port);
+      const order = JSON.stringify({ cliente: "read-row", productos: ["pan"], direccion: "C 1" });
+      await conn.write(`${order}\n`.repeat(30));
+      const ids: number[] = [];
+      for (let i = 0; i < 30; i++) ids.push((await conn.readLine())?.id as number);
+      for (const id of ids) {
+        await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":20000}\n`);
+        const pedido = (await conn.readLine(22_000))?.pedido as Record<string, unknown>;
+        assert.equal(pedido.estado, "listo", JSON.stringify(pedido));
+        assert.deepEqual(pedido.resultado, { stored: 1, intento: 1 }, `order ${id}`);
+      }
+    } finally {
+      Deno.env.delete("PEDIDOS_TEST_DB");
+    }
+  },
+);
+
 testWith("read")(
   "a module that keeps throwing ends error after --max-intentos attempts, its message in detalle_error",
   async () => {

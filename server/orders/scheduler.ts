@@ -101,11 +101,16 @@ export class Scheduler {
     let endedAt = 0;
     /** Whether the attempt's start was written (false when that write failed, e.g. a full disk). */
     let started: Promise<boolean> = Promise.resolve(true);
-    const onStart = (w: number) => {
+    const onStart = (w: number): Promise<boolean> | undefined => {
       worker = w;
       startedAt = Date.now();
       this.#active.start(id, w, startedAt);
-      if (!recordOnce) started = this.#markStarted(id, worker, startedAt);
+      if (recordOnce) return undefined;
+      started = this.#markStarted(id, worker, startedAt);
+      // A processor module acts outside (its effects keyed by `intento`): it
+      // starts once its attempt counts, so a kill meanwhile cannot leave one
+      // run uncounted, its intento run again. A simulated wait need not wait.
+      return job.kind === "process" ? started : undefined;
     };
     /** Writes the end with the attempt's start (`markRan`): a run's, or one whose start was not written. */
     const endWithStart = (outcome: Outcome) => {

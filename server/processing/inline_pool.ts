@@ -118,9 +118,16 @@ export class InlinePool implements ProcessorPool {
       const slot = this.#free.shift()!;
       const running: Running = { entry, stop: new AbortController() };
       this.#running.add(running);
-      entry.options.onStart?.(slot);
-      const startedAt = Date.now();
-      processJob(entry.job, { signal: running.stop.signal }).then(
+      const gate = entry.options.onStart?.(slot);
+      let startedAt = Date.now();
+      const run = () => {
+        // Cut short while held back: it never runs.
+        if (running.stop.signal.aborted) return Promise.reject(running.stop.signal.reason);
+        startedAt = Date.now();
+        return processJob(entry.job, { signal: running.stop.signal });
+      };
+      // Held back until what onStart returned settles (the start being written).
+      (gate instanceof Promise ? gate.then(run, run) : run()).then(
         (result) => this.#done(slot, running, startedAt, () => entry.resolve(result)),
         (error) =>
           this.#done(slot, running, startedAt, () =>

@@ -17,9 +17,11 @@ export interface SubmitOptions {
   /**
    * Called when a worker takes the job, with the worker's number (1-based);
    * of jobs sent in a run, only for the first (the others are told by
-   * `onRan`, when they have run).
+   * `onRan`, when they have run). A promise it returns for a job run alone
+   * holds the job back until it settles: the attempt's start is written
+   * before a processor module may act on it.
    */
-  onStart?: (worker: number) => void;
+  onStart?: (worker: number) => unknown;
   /**
    * Called before the job resolves or rejects, when its worker reported when
    * it ran: jobs sent in a run (orders that take no processing time).

@@ -154,7 +154,7 @@ type Result = number | string | null;
 interface Entry {
   id: number;
   job: Job;
-  onStart: ((worker: number) => void) | undefined;
+  onStart: ((worker: number) => unknown) | undefined;
   onRan: ((run: JobRun) => void) | undefined;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
@@ -173,6 +173,11 @@ interface Slot {
   entries: Entry[];
   /** Whether `entries` went as a run (`runMany`). */
   run: boolean;
+  /**
+   * The job given to it and held back, not sent yet, until what its
+   * `onStart` returned settles (its start being written); else null.
+   */
+  held: Entry | null;
   /** `performance.now()` when `entries` were sent. */
   since: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -367,6 +372,7 @@ export class WorkerPool implements ProcessorPool {
       worker,
       entries: [],
       run: false,
+      held: null,
       since: 0,
       timer: undefined,
       timedOut: null,
@@ -625,6 +631,17 @@ export class WorkerPool implements ProcessorPool {
    * why (a worker that never read the abort then names it a runaway).
    */
   #abortRunning(slot: Slot, jobId: number, error: Error, timeoutMs?: number): void {
+    const held = slot.held;
+    if (held !== null && slot.entries[0] === held) {
+      // Never sent: the worker knows nothing of it, and is free at once.
+      slot.held = null;
+      slot.entries = [];
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      held.reject(error);
+      this.#release(slot);
+      return;
+    }
     slot.timedOut = error;
     slot.abortSeen = false;
     // Through the same queue as jobs, so it never overtakes the job it aborts.
@@ -725,24 +742,34 @@ export class WorkerPool implements ProcessorPool {
         const allowed = (first.job.kind === "order" ? first.job.delayMs : 0) + this.#stallMs;
         slot.timer = setTimeout(() => this.#crash(slot, `no answer in ${allowed} ms`), allowed);
       }
-      this.#post(
-        slot.worker,
-        run
-          ? {
-            type: "runMany",
-            jobs: entries.map((entry) => ({ jobId: entry.id, job: entry.job })),
-          } satisfies ToProcessor
-          : { type: "run", jobId: first.id, job: first.job } satisfies ToProcessor,
-      );
+      const message: ToProcessor = run
+        ? {
+          type: "runMany",
+          jobs: entries.map((entry) => ({ jobId: entry.id, job: entry.job })),
+        }
+        : { type: "run", jobId: first.id, job: first.job };
       // A worker runs one job at a time: of a run, only the first is started
       // (`en proceso`); the others, which take no time, are told only when
       // they ran (`onRan`, with their worker), so no more orders show
       // `en proceso` than there are workers.
+      let gate: unknown;
       try {
-        first.onStart?.(slot.number);
+        gate = first.onStart?.(slot.number);
       } catch (error) {
         this.#logger?.error("pool.on_start_failed", { error: String(error) });
       }
+      if (run || !(gate instanceof Promise)) {
+        this.#post(slot.worker, message);
+        continue;
+      }
+      // Held back until its start is written; not sent if stopped meanwhile.
+      slot.held = first;
+      const send = () => {
+        if (slot.held !== first) return;
+        slot.held = null;
+        if (!this.#closed && slot.entries[0] === first) this.#post(slot.worker, message);
+      };
+      gate.then(send, send);
     }
   }
 }

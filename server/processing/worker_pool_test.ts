@@ -257,3 +257,45 @@ testWith("read")(
     assert.equal(await pool.submit({ kind: "task", task: { name: "sum", args: [2, 3] } }), 5);
   },
 );
+
+testWith("read")(
+  "WorkerPool holds a job back while what its onStart returned is pending (its start being written), and sends it after",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 1, logger: quiet });
+    const events: string[] = [];
+    const { promise: written, resolve: write } = Promise.withResolvers<boolean>();
+    const done = pool.submit(order(1, "Ana", 20), {
+      onStart: () => {
+        events.push("started");
+        return written;
+      },
+    }).then(() => events.push("ran"));
+    while (pool.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // five times its run
+    events.push("written");
+    write(true);
+    await done;
+    assert.deepEqual(events, ["started", "written", "ran"]);
+  },
+);
+
+testWith("read")(
+  "WorkerPool.abort() of a job held back for its start takes it back at once, never sent; its worker is free",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 1, logger: quiet });
+    const reason = new Error("fenced");
+    const { promise: written, resolve: write } = Promise.withResolvers<boolean>();
+    const job = order(1, "Ana", 20);
+    let ran = false;
+    const held = pool.submit(job, { onStart: () => written, onRan: () => ran = true });
+    while (pool.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(pool.abort(job, reason), true);
+    await assert.rejects(held, (error) => error === reason);
+    assert.equal(pool.running, 0);
+    assert.equal(await pool.submit({ kind: "task", task: { name: "sum", args: [2, 3] } }), 5);
+    write(true); // written late: the job stays unsent
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(ran, false);
+    assert.equal(pool.crashes, 0, "a worker that never had it is not replaced");
+  },
+);
