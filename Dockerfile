@@ -47,10 +47,15 @@ WORKDIR /data
 VOLUME ["/data"]
 
 # Listen on every address inside the container; publish the ports on the
-# host's loopback (compose.yaml does) unless a firewall guards them.
+# host's loopback (compose.yaml does) unless a firewall guards them. Listening
+# on 0.0.0.0, the gateway would answer any Host name; published on the
+# loopback, it answers only the loopback's (localhost, 127.0.0.1, [::1]), so
+# that a DNS rebinding finds nothing: a deployment reached under a real
+# hostname, or behind a proxy, sets PEDIDOS_WEB_ALLOWED_HOSTS=any.
 ENV PEDIDOS_HOST=* \
     PEDIDOS_DB=/data/pedidos.db \
-    PEDIDOS_WEB_HOST=0.0.0.0
+    PEDIDOS_WEB_HOST=0.0.0.0 \
+    PEDIDOS_WEB_ALLOWED_HOSTS=loopback
 
 # The daemon (TCP) and the web gateway (HTTP, the `web` subcommand).
 EXPOSE 8888 5000

@@ -12,7 +12,12 @@
  */
 
 import { clientPermissionHint } from "./client_config.ts";
-import { ConfigError, type ConfigSources, wantsHelp } from "../server/config/settings.ts";
+import {
+  ConfigError,
+  type ConfigSources,
+  wantsHelp,
+  withoutPositionalAdvice,
+} from "../server/config/settings.ts";
 import { MAX_REQUEST_BYTES } from "../server/config/server_config.ts";
 import type { Reply } from "../server/protocol/replies.ts";
 import { RequestFramer } from "../server/protocol/framing.ts";
@@ -31,6 +36,17 @@ export const EXIT = Object.freeze({
   unreachable: 3,
   interrupted: 130,
 });
+
+/**
+ * A bad-usage message as `load`, `web` and `server` print theirs: after
+ * the command's name, with the usage below. node's parseArgs, when
+ * positionals are allowed (they are here), adds to "Unknown option" advice
+ * on positionals starting with "-" that does not apply to a client's words
+ * (and whose quotes do not close): cut, as the other commands never show it.
+ */
+function usageError(message: string): string {
+  return `pedidos client: ${withoutPositionalAdvice(message)}\n\n${CLIENT_USAGE}`;
+}
 
 /** The outside world of {@linkcode runClient}; tests replace it. */
 export interface ClientIo {
@@ -186,9 +202,13 @@ async function send(
   } catch (error) {
     if (late.aborted && !session.signal?.aborted) {
       // An order may have been stored meanwhile (§6): say how to find out, not that it was lost.
-      const order = isOrder(line)
+      // Only an order with a clave may simply be sent again: without one, a resend of an order
+      // that was stored makes a second order.
+      const order = !isOrder(line)
+        ? ""
+        : hasClave(line)
         ? " No se sabe si el pedido fue aceptado: reenvíelo con la misma clave (o búsquelo con listar)."
-        : "";
+        : " No se sabe si el pedido fue aceptado: búsquelo con listar antes de reenviarlo (sin clave, reenviarlo crearía un segundo pedido si ya fue aceptado).";
       throw new ClientError(
         "timeout",
         `El servidor no respondió en ${limitMs / 1000} s.${order}`,
@@ -282,7 +302,7 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     command = parseClientArgs(args, io.sources);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    err(`${error.message}${clientPermissionHint(error)}\n\n${CLIENT_USAGE}`);
+    err(usageError(`${error.message}${clientPermissionHint(error)}`));
     return EXIT.usage;
   }
 
@@ -297,21 +317,25 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     } catch (error) {
       // `client < some-directory`: nothing to send, said plainly rather than as a stack trace.
       const reason = error instanceof Error ? error.message : String(error);
-      err(`Cannot read stdin: ${reason}\n\n${CLIENT_USAGE}`);
+      err(usageError(`Cannot read stdin: ${reason}`));
       return EXIT.usage;
     }
     if (read === null) {
       err(
-        `Cannot send stdin: it is larger than ${
-          MAX_REQUEST_BYTES / (1024 * 1024)
-        } MiB, more than any daemon takes (--max-request-bytes)\n\n${CLIENT_USAGE}`,
+        usageError(
+          `Cannot send stdin: it is larger than ${
+            MAX_REQUEST_BYTES / (1024 * 1024)
+          } MiB, more than any daemon takes (--max-request-bytes)`,
+        ),
       );
       return EXIT.usage;
     }
     stdinText = read.trim();
     if (stdinText === "") {
       err(
-        `Nothing to send: give --cliente, --producto and --direccion, or one JSON request on stdin\n\n${CLIENT_USAGE}`,
+        usageError(
+          "Nothing to send: give --cliente, --producto and --direccion, or one JSON request on stdin",
+        ),
       );
       return EXIT.usage;
     }
@@ -320,20 +344,26 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     if (requests === 0) {
       // The daemon would wait for the rest of it: nothing would be answered.
       err(
-        `Cannot send stdin: its request is incomplete (a { or [ is never closed outside strings)\n\n${CLIENT_USAGE}`,
+        usageError(
+          "Cannot send stdin: its request is incomplete (a { or [ is never closed outside strings)",
+        ),
       );
       return EXIT.usage;
     }
     if (requests > 1) {
       err(
-        `Cannot send stdin: it holds ${requests} requests, and the client sends one (a request ends at a newline outside braces); send each on its own, or use deno task load\n\n${CLIENT_USAGE}`,
+        usageError(
+          `Cannot send stdin: it holds ${requests} requests, and the client sends one (a request ends at a newline outside braces); send each on its own, or use deno task load`,
+        ),
       );
       return EXIT.usage;
     }
     if (command.esperar && asRequest(stdinText) !== null && !isOrder(stdinText)) {
       // Refused before it is sent: a request run and then called bad usage would mislead a script.
       err(
-        `Cannot use --esperar: the request on stdin is not an order (its "op" is not PEDIDO); to wait for an order, use client estado ID --esperar\n\n${CLIENT_USAGE}`,
+        usageError(
+          `Cannot use --esperar: the request on stdin is not an order (its "op" is not PEDIDO); to wait for an order, use client estado ID --esperar`,
+        ),
       );
       return EXIT.usage;
     }
@@ -432,19 +462,30 @@ function isOrder(line: string): boolean {
 }
 
 /**
+ * Field `name` of `top` as the daemon reads it (docs/protocol.md §8): from
+ * `data` when given there (not null), else from the top level.
+ */
+function field(top: Record<string, unknown>, name: string): unknown {
+  const data = typeof top.data === "object" && top.data !== null
+    ? top.data as Record<string, unknown>
+    : {};
+  return data[name] ?? top[name];
+}
+
+/** Whether the order `line` carries a `clave`, so that sending it again makes no second order. */
+function hasClave(line: string): boolean {
+  const request = asRequest(line);
+  return request !== null && typeof field(request, "clave") === "string";
+}
+
+/**
  * How long `request` ({@linkcode asRequest}) asks the daemon to hold its
  * reply: an `ESTADO` with `esperar`'s `timeout_ms`.
  */
 function waitsFor(top: Record<string, unknown> | null): number {
   if (top === null) return 0;
-  // Each field as the daemon reads it (docs/protocol.md §8): from `data` when
-  // given there (not null), else from the top level.
-  const data = typeof top.data === "object" && top.data !== null
-    ? top.data as Record<string, unknown>
-    : {};
-  const field = (name: string) => data[name] ?? top[name];
-  if (field("esperar") !== true) return 0;
-  const ms = field("timeout_ms");
+  if (field(top, "esperar") !== true) return 0;
+  const ms = field(top, "timeout_ms");
   return typeof ms === "number" && Number.isFinite(ms) && ms >= 0
     ? Math.min(ms, 600_000)
     : DEFAULT_WAIT_MS;

@@ -146,6 +146,34 @@ Deno.test("runClient() exits 2 on bad usage and prints the message and usage", a
   }
 });
 
+Deno.test("runClient() says what is wrong with its usage as load and web do: after 'pedidos client: ', in one short sentence", async () => {
+  const cases: [string[], string][] = [
+    [["--bogus"], "pedidos client: Unknown option '--bogus'\n\n"],
+    [["estado", "abc"], 'pedidos client: Invalid ID "abc": must be a whole number ≥ 1\n\n'],
+    [
+      ["ping", "--timeout-ms", "5"],
+      'pedidos client: Unexpected --timeout-ms: not valid with "ping"\n\n',
+    ],
+    [
+      ["estado", "7", "--timeout-ms", "5"],
+      "pedidos client: Unexpected --timeout-ms: needs --esperar\n\n",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    let stderr = "";
+    const status = await runClient(args, {
+      stdout: () => assert.fail("nothing on stdout"),
+      stderr: (text) => stderr += text,
+      sources: NO_SOURCES,
+    });
+    assert.equal(status, 2, args.join(" "));
+    assert.equal(stderr, message + CLIENT_USAGE);
+  }
+  // From stdin too.
+  const empty = await run(1, [], "  \n");
+  assert.match(empty.stderr, /^pedidos client: Nothing to send/);
+});
+
 Deno.test("runClient() sends a request spread over lines as one, and refuses stdin that holds several", async () => {
   await using daemon = fakeLineServer(accepted);
   const pretty = '{\n  "cliente": "Bea",\n  "productos": ["sal"],\n  "direccion": "Calle 2"\n}';
@@ -229,7 +257,10 @@ Deno.test("runClient() exits 2 when stdin cannot be read (client < a-directory),
     }),
   });
   assert.equal(status, 2);
-  assert.match(stderr, /^Cannot read stdin: Is a directory \(os error 21\)\n\nUsage:/);
+  assert.match(
+    stderr,
+    /^pedidos client: Cannot read stdin: Is a directory \(os error 21\)\n\nUsage:/,
+  );
   assert.equal(stdout, "");
   assert.deepEqual(daemon.lines, []);
 });
@@ -272,6 +303,24 @@ Deno.test("runClient() exits 3 when the daemon accepts and never answers, past t
   assert.equal(order.status, 3);
   assert.match(order.stderr, /No se sabe si el pedido fue aceptado: reenvíelo con la misma clave/);
   assert.doesNotMatch(silent.stderr, /No se sabe/);
+});
+
+Deno.test("runClient() advises an order without a clave that got no answer to be looked for with listar, not sent again", async () => {
+  await using daemon = fakeLineServer(() => null);
+  const order = ["--cliente", "Ana", "--producto", "pan", "--direccion", "C 1"];
+  const bare = await run(daemon.port, order, undefined, 200);
+  assert.equal(bare.status, 3);
+  assert.match(bare.stderr, /No se sabe si el pedido fue aceptado: búsquelo con listar antes/);
+  assert.match(bare.stderr, /segundo pedido/);
+  assert.doesNotMatch(bare.stderr, /misma clave/);
+  // A clave read as the daemon reads it (§8): in `data` too.
+  const inData = await run(
+    daemon.port,
+    [],
+    JSON.stringify({ op: "PEDIDO", data: { cliente: "Ana", productos: ["pan"], clave: "k" } }),
+    200,
+  );
+  assert.match(inData.stderr, /reenvíelo con la misma clave/);
 });
 
 Deno.test("runClient() reads the wait a request on stdin asks for as the daemon does, field by field from data or the top level", async () => {
@@ -534,7 +583,7 @@ Deno.test("runClient() refuses a stdin larger than any daemon takes (exit 2), re
     sources: NO_SOURCES,
   });
   assert.equal(status, 2);
-  assert.match(stderr, /^Cannot send stdin: it is larger than 64 MiB/);
+  assert.match(stderr, /^pedidos client: Cannot send stdin: it is larger than 64 MiB/);
   assert.ok(cancelled, "the rest of stdin is not read");
   assert.ok(pulled <= 66 * 1024 * 1024, `read ${pulled} bytes`);
   assert.deepEqual(daemon.lines, [], "nothing sent");

@@ -935,6 +935,11 @@ testWith("read")(
     const keys = envKeysReadByCode();
     for (const key of Object.keys(env)) assert.ok(keys.has(key), `ENV ${key} is read by the code`);
     assert.deepEqual(parseServerConfig([], only(env)).hosts, ["*"]);
+    // The gateway listens on every address there, yet answers only the loopback's names
+    // (against DNS rebinding), as compose's .env.docker makes it.
+    const web = parseWebConfig([], only(env));
+    assert.equal(web.webHost, "0.0.0.0");
+    assert.equal(web.webAllowedHosts, "loopback");
   },
 );
 

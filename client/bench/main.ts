@@ -14,9 +14,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { headline } from "./report.ts";
-import { type BenchOptions, runBench, runManyWaitsOnly } from "./run_bench.ts";
+import { runBench, runManyWaitsOnly } from "./run_bench.ts";
+import { type BenchArgs, checkWritable, parseBenchArgs } from "./bench_args.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--out PATH] [--rounds N] [--seconds S]
                         [--conns 1,16,64] [--idle N] [--no-redis]
@@ -31,15 +31,6 @@ only the probe of many ESTADO esperar waits on one big order (about 35 s;
 --quick, about 15) and rewrites only its section of the report.
 `;
 
-/** Where `--quick` writes its report unless `--out` says: not over the committed one. */
-const QUICK_OUT = "/tmp/pedidos-bench-quick.md";
-
-/** `path` with a trailing slash. @throws {RangeError} When it is not absolute. */
-function absoluteDir(path: string): string {
-  if (!path.startsWith("/")) throw new RangeError(`--daemon-root "${path}": give an absolute path`);
-  return path.endsWith("/") ? path : `${path}/`;
-}
-
 async function main(args: string[]): Promise<number> {
   const encoder = new TextEncoder();
   // A closed pipe must not kill the bench before it stops its processes.
@@ -53,54 +44,26 @@ async function main(args: string[]): Promise<number> {
   };
   const print = (text: string) => write(Deno.stdout, text);
   const printError = (text: string) => write(Deno.stderr, text);
-  let values;
+  let parsed: BenchArgs;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        quick: { type: "boolean" },
-        out: { type: "string" },
-        rounds: { type: "string" },
-        seconds: { type: "string" },
-        conns: { type: "string" },
-        idle: { type: "string" },
-        "no-redis": { type: "boolean" },
-        "daemon-root": { type: "string" },
-        only: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    parsed = parseBenchArgs(args);
   } catch (error) {
-    printError(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    const invalid = error instanceof RangeError ? "invalid " : "";
+    printError(`bench: ${invalid}${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) {
+  if (parsed.help) {
     print(USAGE);
     return 0;
   }
-  const num = (text: string | undefined, name: string) => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`--${name} "${text}"`);
-    return value;
-  };
-  let options: BenchOptions;
+  const { options } = parsed;
   try {
-    if (values.only !== undefined && values.only !== "waits") {
-      throw new RangeError(`--only "${values.only}" (the one part: waits)`);
-    }
-    options = {
-      quick: values.quick ?? false,
-      rounds: num(values.rounds, "rounds"),
-      seconds: num(values.seconds, "seconds"),
-      conns: values.conns?.split(",").map((c) => num(c.trim(), "conns")!),
-      idleConnections: num(values.idle, "idle"),
-      redis: !values["no-redis"],
-      ...(values["daemon-root"] ? { daemonRoot: absoluteDir(values["daemon-root"]) } : {}),
-      out: values.out ?? (values.quick ? QUICK_OUT : "docs/benchmarks.md"),
-    };
+    await checkWritable(options.out);
   } catch (error) {
-    printError(`bench: invalid ${(error as Error).message}\n\n${USAGE}`);
+    printError(
+      `bench: cannot write --out "${options.out}": ${(error as Error).message} ` +
+        "(deno task bench may write only under /tmp and to docs/benchmarks.md)\n",
+    );
     return 2;
   }
   const controller = new AbortController();
@@ -109,11 +72,11 @@ async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    if (values.only === "waits") {
+    if (parsed.onlyWaits) {
       const { section } = await runManyWaitsOnly({
         quick: options.quick ?? false,
         ...(options.daemonRoot ? { daemonRoot: options.daemonRoot } : {}),
-        out: options.out ?? null,
+        out: options.out,
         signal: controller.signal,
         log: (line) => printError(`${line}\n`),
       });

@@ -72,7 +72,10 @@ Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
     ["--clientes N", "concurrent connections (default 10)"],
     ["--pedidos M", "orders per connection (default 10; no limit with --duracion)"],
     ["--pipeline K", "orders in flight per connection (default 1: one at a time)"],
-    ["--tasa R", "orders per second over all connections (default: as fast as it answers)"],
+    [
+      "--tasa R",
+      "orders per second over all (at most 1000000; default: as fast as it answers)",
+    ],
     ["--duracion S", "stop sending after S seconds"],
     ["--clave-prefijo P", "orders carry clave P-CONN-N, so a rerun is deduplicated"],
     ["--esperar", "then wait until every accepted order is listo, and report the time"],
@@ -100,11 +103,20 @@ function decimal(text: string): number {
   return /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
 }
 
-/** A rate of orders per second: one every 1000 s at the slowest. */
+/**
+ * The highest `--tasa`, orders per second: more than one load process sends
+ * (a pace that fast paces nothing), so a larger value is a typo, not a wish.
+ */
+const MAX_TASA = 1_000_000;
+
+/**
+ * A rate of orders per second: one every 1000 s at the slowest. Written as
+ * the server's numbers are (`1e2` is refused there too), and said so.
+ */
 function rate(text: string): number {
   const value = decimal(text);
-  if (!(value >= 0.001) || !Number.isFinite(value)) {
-    throw new RangeError("must be a number of at least 0.001");
+  if (!(value >= 0.001 && value <= MAX_TASA)) {
+    throw new RangeError(`must be a decimal number such as 2.5, from 0.001 to ${MAX_TASA}`);
   }
   return value;
 }
@@ -115,7 +127,9 @@ const MAX_DURACION_S = Math.floor(MAX_TIMER_MS / 1000);
 function duration(text: string): number {
   const value = decimal(text);
   if (!(value > 0) || value > MAX_DURACION_S) {
-    throw new RangeError(`must be a number of seconds above 0 and at most ${MAX_DURACION_S}`);
+    throw new RangeError(
+      `must be a decimal number of seconds such as 2.5, above 0 and at most ${MAX_DURACION_S}`,
+    );
   }
   return value;
 }

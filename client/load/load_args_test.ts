@@ -119,3 +119,29 @@ Deno.test("parseLoadArgs() takes the last of a flag given twice, but refuses a b
     /Invalid --timeout-ms "0"/,
   );
 });
+
+Deno.test("parseLoadArgs() refuses --tasa and --duracion in exponent notation saying the form it wants, and a --tasa past a million a second", () => {
+  const refused: [string[], string][] = [
+    [
+      ["--tasa", "1e2"],
+      'Invalid --tasa "1e2": must be a decimal number such as 2.5, from 0.001 to 1000000',
+    ],
+    [
+      ["--tasa", "99999999999999999999999"],
+      'Invalid --tasa "99999999999999999999999": must be a decimal number such as 2.5, from 0.001 to 1000000',
+    ],
+    [
+      ["--duracion", "1e1"],
+      'Invalid --duracion "1e1": must be a decimal number of seconds such as 2.5, above 0 and at most 2147483',
+    ],
+  ];
+  for (const [args, message] of refused) {
+    assert.throws(
+      () => parseLoadArgs(args, NOTHING),
+      (error: unknown) => error instanceof ConfigError && error.message === message,
+      args.join(" "),
+    );
+  }
+  assert.equal(parseLoadArgs(["--tasa", "1000000"], NOTHING).options.tasa, 1_000_000);
+  assert.equal(parseLoadArgs(["--tasa", "0.001"], NOTHING).options.tasa, 0.001);
+});

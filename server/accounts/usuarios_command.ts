@@ -14,7 +14,13 @@
  * @module
  */
 
-import { ConfigError, type ConfigSources, formatUsage, resolveConfig } from "../config/settings.ts";
+import {
+  ConfigError,
+  type ConfigSources,
+  formatUsage,
+  resolveConfig,
+  withoutPositionalAdvice,
+} from "../config/settings.ts";
 import { SERVER_SETTINGS } from "../config/server_config.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Rol } from "../store/store.ts";
@@ -66,7 +72,7 @@ export async function setAccountRole(db: string, usuario: string, rol: Rol): Pro
   usuario = usuario.normalize("NFC");
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
     await using store = await openStore({ db });
-    return await store.setRole(usuario, rol);
+    return await changing(usuario, () => store.setRole(usuario, rol));
   }
   if (db === ":memory:") {
     throw new Error('Cannot open database ":memory:": it lives only inside a running daemon');
@@ -82,7 +88,22 @@ export async function setAccountRole(db: string, usuario: string, rol: Rol): Pro
   refuseOtherName(db);
   refuseForeignDatabase(db);
   using database = SqliteDatabase.open(db);
-  return database.setRole(usuario, rol);
+  return await changing(usuario, () => database.setRole(usuario, rol));
+}
+
+/**
+ * `change()`, whose failure says what could not be done in the user's terms:
+ * a store names its own method ("Cannot setRole: the database is
+ * unavailable"), SQLite only the cause ("database is locked").
+ */
+async function changing<T>(usuario: string, change: () => T | Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = message.replace(/^Cannot setRole: /, "");
+    throw new Error(`Cannot change the role of "${usuario}": ${reason}`, { cause: error });
+  }
 }
 
 /**
@@ -136,7 +157,7 @@ export async function runUsuariosCommand(args: string[], io: UsuariosIo = {}): P
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    err(`pedidos usuarios: ${error.message}\n\n${USUARIOS_USAGE}`);
+    err(`pedidos usuarios: ${withoutPositionalAdvice(error.message)}\n\n${USUARIOS_USAGE}`);
     return 2;
   }
   if (resolved.help) {

@@ -284,6 +284,15 @@ function parseEnvText(text: string): Record<string, string | undefined> {
   return parseEnv(text.replace(/^\uFEFF/, "")) as Record<string, string | undefined>;
 }
 
+/**
+ * A parseArgs message without the advice node adds to "Unknown option" when
+ * positionals are allowed (on positionals starting with "-"), which does not
+ * apply to a command's words and whose quotes do not close.
+ */
+export function withoutPositionalAdvice(message: string): string {
+  return message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "");
+}
+
 function cleanParseArgsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const first = (message.split("\n")[0] ?? message).replaceAll("\0", "").replace(/\.$/, "");
