@@ -11,6 +11,7 @@
  * @module
  */
 
+import { stopSignals } from "./stop_signals.ts";
 import { clientPermissionHint } from "./client_config.ts";
 import {
   ConfigError,
@@ -58,7 +59,7 @@ export interface ClientIo {
   stderr?: (text: string) => void;
   /** Where the environment and env file are read. @default {the real ones} */
   sources?: ConfigSources;
-  /** Stops connecting and waiting; {@linkcode runClient} then returns 130. */
+  /** Stops connecting and waiting; {@linkcode runClient} then returns 130. @default {SIGINT or SIGTERM} */
   signal?: AbortSignal;
   /** {@linkcode REPLY_TIMEOUT_MS} (tests make it short). */
   replyTimeoutMs?: number;
@@ -271,7 +272,18 @@ async function run(session: Session): Promise<number> {
       if (!command.json) session.out(`⏳ Esperando el pedido ${id}…\n`);
       const wait: Record<string, unknown> = { op: "ESTADO", id, esperar: true };
       if (command.timeoutMs !== null) wait.timeout_ms = command.timeoutMs;
-      return exitFor(await send(session, JSON.stringify(wait), describeFinal));
+      try {
+        return exitFor(await send(session, JSON.stringify(wait), describeFinal));
+      } catch (error) {
+        // Ctrl-C while waiting: the order was accepted all the same, and goes on.
+        if (!session.signal?.aborted) throw error;
+        if (!command.json) {
+          session.out(
+            `⏹️ Espera interrumpida. El pedido ${id} fue recibido y sigue su curso: consúltelo con estado ${id}.\n`,
+          );
+        }
+        return EXIT.interrupted;
+      }
     }
     default:
       return exitFor(await send(session, JSON.stringify(command.request)));
@@ -290,7 +302,10 @@ async function run(session: Session): Promise<number> {
 export async function runClient(args: string[], io: ClientIo = {}): Promise<number> {
   const out = io.stdout ?? pipeWriter(Deno.stdout);
   const err = io.stderr ?? pipeWriter(Deno.stderr);
-  const { signal } = io;
+  // Ctrl-C or SIGTERM: it says what it had done (an order accepted while it
+  // waited goes on), and exits 130.
+  using stop = io.signal === undefined ? stopSignals() : null;
+  const signal = io.signal ?? stop!.signal;
 
   // Help is shown whatever else is wrong (a bad value in the environment or env file).
   if (wantsHelp(args)) {

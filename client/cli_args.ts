@@ -88,7 +88,7 @@ export const CLIENT_USAGE: string = formatUsage(
   pedidos client ping
 
 Sends one request to the daemon and prints the reply.
-Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect.`,
+Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect, 130 interrupted.`,
   CLIENT_SETTINGS,
   [["--json", "print each reply line exactly as received"]],
 );

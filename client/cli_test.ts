@@ -617,3 +617,39 @@ Deno.test("pipeWriter() writes everything, then drops what is left quietly once 
     (error) => error instanceof OutputError && error.cause instanceof Deno.errors.PermissionDenied,
   );
 });
+
+Deno.test("runClient() stopped while it waits for an order says the order was received and goes on, and exits 130", async () => {
+  // The order is accepted; its wait is never answered.
+  await using daemon = fakeLineServer((line) =>
+    JSON.parse(line).op === "ESTADO" ? null : accepted()
+  );
+  const stop = new AbortController();
+  let stdout = "";
+  const running = runClient([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(daemon.port),
+    "--cliente",
+    "Ana",
+    "--producto",
+    "pan",
+    "--direccion",
+    "Calle 1",
+    "--esperar",
+  ], {
+    stdout: (text) => {
+      stdout += text;
+      if (text.startsWith("⏳")) stop.abort(); // Ctrl-C while it waits
+    },
+    stderr: () => {},
+    sources: NO_SOURCES,
+    signal: stop.signal,
+  });
+  assert.equal(await running, 130);
+  assert.match(stdout, /Pedido 42 recibido \(pendiente\)/);
+  assert.match(
+    stdout,
+    /⏹️ Espera interrumpida\. El pedido 42 fue recibido y sigue su curso: consúltelo con estado 42\./,
+  );
+});

@@ -262,3 +262,42 @@ testWith("read", "write", "run", "env")(
     assert.equal(run.code, 0);
   },
 );
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  testWith("read", "write", "run", "env")(
+    `client --esperar stopped by ${signal} says the order was received and goes on, and exits 130`,
+    async () => {
+      await using dir = await tempDir();
+      await using daemon = await startInProcess({ processMs: { min: 60_000, max: 60_000 } });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...serverPermissions(dir.path), `${ROOT}main.ts`, "client", "--host"]
+          .concat(["127.0.0.1", "--port", String(daemon.port), "--cliente", "Ana"])
+          .concat(["--producto", "pan", "--direccion", "Calle 1", "--esperar"]),
+        cwd: dir.path,
+        signal: AbortSignal.timeout(60_000),
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const decoder = new TextDecoder();
+      let stdout = "";
+      const reader = child.stdout.getReader();
+      while (!stdout.includes("⏳")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stdout += decoder.decode(value, { stream: true });
+      }
+      child.kill(signal);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stdout += decoder.decode(value, { stream: true });
+      }
+      await child.stderr.cancel();
+      const { code } = await child.status;
+      assert.equal(code, 130, stdout);
+      assert.match(stdout, /Pedido 1 recibido/);
+      assert.match(stdout, /Espera interrumpida\. El pedido 1 fue recibido y sigue su curso/);
+    },
+  );
+}

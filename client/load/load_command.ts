@@ -11,6 +11,7 @@
  * @module
  */
 
+import { stopSignals } from "../stop_signals.ts";
 import { clientPermissionHint } from "../client_config.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
@@ -66,20 +67,6 @@ export function loadStatus(summary: LoadSummary, esperar: boolean): number {
   return LOAD_EXIT.ok;
 }
 
-/** Aborts on SIGINT/SIGTERM until disposed. */
-function signalController(): { signal: AbortSignal } & Disposable {
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const name of signals) Deno.addSignalListener(name, abort);
-  return {
-    signal: controller.signal,
-    [Symbol.dispose]() {
-      for (const name of signals) Deno.removeSignalListener(name, abort);
-    },
-  };
-}
-
 /**
  * Runs `load` with `args` (the words after `load`) and returns the exit status.
  *
@@ -108,7 +95,7 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
   }
   const terminal = io.isTerminal ?? Deno.stdout.isTerminal();
   const live = terminal && !command.json;
-  using signals = io.signal === undefined ? signalController() : null;
+  using signals = io.signal === undefined ? stopSignals() : null;
   const signal = io.signal ?? signals!.signal;
   let drawn = false;
   const columns = io.columns ?? terminalColumns;
