@@ -9,6 +9,10 @@ import { NO_SOURCES, runClientAt as run, SAMPLE_PEDIDO as PEDIDO } from "./testi
 import { fakeLineServer } from "./testing/fake_line_server.ts";
 import { unusedPort } from "./testing/unused_port.ts";
 
+/** An order from flags, and the same waited for. */
+const ORDER_FLAGS = ["--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1"];
+const ORDER_WAITED = [...ORDER_FLAGS, "--esperar"];
+
 const accepted = () =>
   '{"ok":true,"id":42,"estado":"pendiente","mensaje":"✅ Pedido 42 recibido."}';
 
@@ -37,15 +41,7 @@ Deno.test("runClient() with --esperar waits for the order and prints its final s
   await using daemon = fakeLineServer((line) =>
     JSON.parse(line).op === "ESTADO" ? JSON.stringify({ ok: true, pedido: PEDIDO }) : accepted()
   );
-  const { status, stdout } = await run(daemon.port, [
-    "--cliente",
-    "Ana",
-    "--producto",
-    "pan",
-    "--direccion",
-    "Calle 1",
-    "--esperar",
-  ]);
+  const { status, stdout } = await run(daemon.port, ORDER_WAITED);
   assert.equal(status, 0);
   assert.deepEqual(JSON.parse(daemon.lines[1] ?? ""), { op: "ESTADO", id: 42, esperar: true });
   assert.match(stdout, /Pedido 42 recibido \(pendiente\)/);
@@ -109,14 +105,7 @@ Deno.test("runClient() exits 1 when the daemon refuses, printing mensaje and cod
   await using daemon = fakeLineServer(() =>
     '{"ok":false,"error":"queue_full","mensaje":"❌ Límite de pedidos alcanzado. Intente más tarde."}'
   );
-  const { status, stdout, stderr } = await run(daemon.port, [
-    "--cliente",
-    "Ana",
-    "--producto",
-    "pan",
-    "--direccion",
-    "Calle 1",
-  ]);
+  const { status, stdout, stderr } = await run(daemon.port, ORDER_FLAGS);
   assert.equal(status, 1);
   assert.equal(stdout, "");
   assert.equal(stderr, "❌ Límite de pedidos alcanzado. Intente más tarde. (queue_full)\n");
@@ -625,27 +614,18 @@ Deno.test("runClient() stopped while it waits for an order says the order was re
   );
   const stop = new AbortController();
   let stdout = "";
-  const running = runClient([
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(daemon.port),
-    "--cliente",
-    "Ana",
-    "--producto",
-    "pan",
-    "--direccion",
-    "Calle 1",
-    "--esperar",
-  ], {
-    stdout: (text) => {
-      stdout += text;
-      if (text.startsWith("⏳")) stop.abort(); // Ctrl-C while it waits
+  const running = runClient(
+    ["--host", "127.0.0.1", "--port", String(daemon.port), ...ORDER_WAITED],
+    {
+      stdout: (text) => {
+        stdout += text;
+        if (text.startsWith("⏳")) stop.abort(); // Ctrl-C while it waits
+      },
+      stderr: () => {},
+      sources: NO_SOURCES,
+      signal: stop.signal,
     },
-    stderr: () => {},
-    sources: NO_SOURCES,
-    signal: stop.signal,
-  });
+  );
   assert.equal(await running, 130);
   assert.match(stdout, /Pedido 42 recibido \(pendiente\)/);
   assert.match(
