@@ -47,6 +47,25 @@ export const USUARIO_RULE =
  */
 const USUARIO_MARKS_REGEXP =
   /^(?:(?!\p{Default_Ignorable_Code_Point})\p{L}(?:(?!\p{Default_Ignorable_Code_Point})\p{M})*|[0-9._-])*$/u;
+/**
+ * Letters of the scripts whose letters look alike (Unicode's confusables):
+ * a new name mixes none of them, or Cyrillic "а" in "аna" would pass for "ana".
+ */
+const LOOKALIKE_SCRIPTS = [/\p{Script=Latin}/u, /\p{Script=Greek}/u, /\p{Script=Cyrillic}/u];
+/** The `mensaje` of `invalid_user` for a new name that would pass for another one. */
+export const USUARIO_LOOKALIKE_RULE =
+  "❌ El usuario no puede mezclar letras latinas, griegas y cirílicas, ni usar formas de compatibilidad (letras de ancho completo, ligaduras como «ﬁ»): pasaría por otro nombre.";
+
+/**
+ * Whether a new name could pass for another: it mixes scripts whose letters
+ * look alike, or holds compatibility forms (fullwidth "Ｆｕｌｌ", the ligature
+ * "ﬁ", superscripts), which Unicode's NFKC folds into plain ones.
+ */
+function lookalike(usuario: string): boolean {
+  if (usuario !== usuario.normalize("NFKC")) return true;
+  return LOOKALIKE_SCRIPTS.filter((script) => script.test(usuario)).length > 1;
+}
+
 const MIN_PASSWORD_CHARS = 8;
 const MAX_PASSWORD_CHARS = 256;
 /** Longer than any token the daemon issues (43 characters); longer ones are refused unread. */
@@ -355,8 +374,9 @@ function parseTask(args: Args): TaskSpec {
 
 /**
  * `usuario` (or its alias `username`) and `password` of REGISTRO and LOGIN.
- * Only a new name (`registering`) must have its combining marks on letters:
- * one registered before that rule still signs in.
+ * Only a new name (`registering`) must have its combining marks on letters
+ * and not pass for another ({@linkcode lookalike}): one registered before
+ * those rules still signs in.
  */
 function parseCredentials(args: Args, registering: boolean): Credentials {
   const given = own(args, "usuario") ?? own(args, "username");
@@ -367,6 +387,9 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
     (registering && !USUARIO_MARKS_REGEXP.test(usuario))
   ) {
     throw new ProtocolError("invalid_user", USUARIO_RULE, { campo: "usuario" });
+  }
+  if (registering && lookalike(usuario)) {
+    throw new ProtocolError("invalid_user", USUARIO_LOOKALIKE_RULE, { campo: "usuario" });
   }
   const password = own(args, "password");
   const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;

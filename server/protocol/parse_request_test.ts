@@ -167,6 +167,30 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
   assertRefused('{"op":"LOGIN","password":"s3cret-pass"}', "invalid_user", "usuario");
 });
 
+Deno.test("parseRequest() refuses a new usuario that would pass for another: lookalike scripts mixed, compatibility forms; such a name registered before still signs in", () => {
+  for (
+    const usuario of [
+      "\u0430na", // Cyrillic а, then Latin "na": shown as "ana"
+      "Ana\u03bf", // Latin with a Greek ο
+      "\uff26\uff55\uff4c\uff4c", // fullwidth "Ｆｕｌｌ"
+      "\ufb01le", // the ligature "ﬁ" + "le": "file"
+      "\u00aana", // the ordinal "ª", a letter NFKC makes "a"
+    ]
+  ) {
+    const text = JSON.stringify({ op: "REGISTRO", data: { usuario, password: "s3cret-pass" } });
+    assert.match(
+      assertRefused(text, "invalid_user", "usuario").message,
+      /no puede mezclar letras latinas, griegas y cirílicas/,
+      usuario,
+    );
+    const login = parseRequest(JSON.stringify({
+      op: "LOGIN",
+      data: { usuario, password: "s3cret-pass" },
+    })) as { credentials: { usuario: string } };
+    assert.equal(login.credentials.usuario, usuario);
+  }
+});
+
 Deno.test("parseRequest() takes letters of any script in usuario, in one Unicode form", () => {
   for (const usuario of ["josé", "María_2", "Ñandú-3", "Łukasz", "Ελένη", "山田太郎", "नमस्ते"]) {
     const parsed = parseRequest(JSON.stringify({
