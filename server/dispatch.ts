@@ -196,12 +196,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           // On a shared store (§9) the cluster's counts are read from the database.
           const cluster = orders.clusterStats?.();
           if (!cluster) {
-            // `recibidos` as of now: requests parsed while ends settle came after
+            // The intake as of now: requests parsed while ends settle came after
             // this one (§8), and an invalid order is counted as it is parsed.
-            const { recibidos } = orders.stats();
+            // `aceptados` and `rechazados` with it, so that no order refused
+            // meanwhile (another connection's) is counted refused and not received.
+            const { recibidos, aceptados, rechazados } = orders.stats();
             return orders.settleEnds().then(() => ({
               ok: true,
-              stats: statsInOrder({ ...stats(), recibidos }),
+              stats: statsInOrder({ ...stats(), recibidos, aceptados, rechazados }),
             }));
           }
           return guard(

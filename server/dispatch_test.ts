@@ -181,6 +181,36 @@ async function whole(reply: Reply | ReplyStream): Promise<Reply> {
   return reply instanceof ReplyStream ? JSON.parse(await reply.text()) : reply;
 }
 
+Deno.test("dispatcher: STATS never counts an order refused or accepted that it does not count received: the intake is read at once", async () => {
+  const counts = { recibidos: 10, aceptados: 6, rechazados: 4 };
+  const settled = Promise.withResolvers<void>();
+  const dispatcher = createDispatcher({
+    orders: {
+      countReceived() {},
+      stats: () => ({ workers: 4, ...counts }) as OrderStats,
+      settleEnds: () => settled.promise,
+    } as unknown as OrderOperations,
+    logger: new Logger({ write: () => {} }),
+    connections: () => 1,
+    startedAt: 0,
+  });
+  const parsed = dispatcher.parse('{"op":"STATS"}');
+  assert.ok(!isReply(parsed));
+  const reply = dispatcher.run(parsed);
+  // While ends settle, another connection's order is received and refused queue_full.
+  counts.recibidos++;
+  counts.rechazados++;
+  settled.resolve();
+  const stats = await whole(await reply);
+  assert.ok(stats.ok && "stats" in stats);
+  const { recibidos, aceptados, rechazados } = stats.stats;
+  assert.deepEqual({ recibidos, aceptados, rechazados }, {
+    recibidos: 10,
+    aceptados: 6,
+    rechazados: 4,
+  });
+});
+
 Deno.test("dispatcher: STATS counts in recibidos the orders received before it, not invalid ones parsed while it settles", async () => {
   let recibidos = 10;
   const settled = Promise.withResolvers<void>();

@@ -43,6 +43,13 @@ import { SharedOrders } from "./shared_orders.ts";
 import { StorageHealth } from "./storage_health.ts";
 import { runTask } from "./tasks.ts";
 
+/**
+ * How many times STATS waits for the ends being committed, each time for
+ * those begun while it waited the last time: under a steady flow of ends it
+ * answers all the same.
+ */
+const SETTLE_ROUNDS = 4;
+
 /** Options of {@linkcode OrderService}. */
 export interface OrderServiceOptions extends ProcessingOptions {
   store: OrderStore;
@@ -366,7 +373,13 @@ export class OrderService {
    * answered beside it, counts that order ended and its slot free (§8).
    */
   async settleEnds(): Promise<void> {
-    await this.#within(this.#active.allClosed());
+    // Ends begun meanwhile too, a few rounds at most: an order whose end is
+    // being committed counts as neither waiting, running nor ended yet.
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      const closing = this.#active.allClosed();
+      if (closing.length === 0) return;
+      await this.#within(closing);
+    }
   }
 
   /**

@@ -255,6 +255,34 @@ Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an o
   }
 });
 
+Deno.test("OrderService.settleEnds(): an order whose end began while STATS waited is waited for too, not counted as neither running nor ended", async () => {
+  await using pool = new InlinePool(2);
+  const store = storeAnsweringEndsLate();
+  const service = new OrderService({
+    store,
+    capacity: Capacity.create(2),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 0, max: 0 },
+  });
+  try {
+    const first = await service.submit(ORDER);
+    await storedListo(store, first.id);
+    const settled = service.settleEnds().then(() => service.stats());
+    // Another order ends while STATS waits for the first's end.
+    const second = await service.submit(ORDER);
+    await storedListo(store, second.id);
+    const stats = await settled;
+    assert.deepEqual(
+      [stats.pendientes, stats.en_proceso, stats.listos, stats.libres],
+      [0, 0, 2, 2],
+      "each order counted once: waiting, running or ended",
+    );
+  } finally {
+    await service.drain(1000);
+  }
+});
+
 Deno.test("OrderService: an attempt whose start could not be written still ends with its start recorded (intentos, fecha_inicio, worker)", async () => {
   const store = new MemoryStore();
   store.markStarted = () => Promise.reject(new Error("database or disk is full"));
