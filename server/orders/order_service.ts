@@ -549,12 +549,15 @@ export class OrderService {
   /** The order part of STATS. */
   stats(): OrderStats {
     const { pendientes, enProceso } = this.#active.counts();
+    // Orders a drain left for the next start are still pendiente in the store,
+    // their slots no longer held (no order is taken while it drains).
+    const left = this.#scheduler.leftPending;
     return {
       ...this.#counters.counts,
-      pendientes,
+      pendientes: pendientes + left,
       en_proceso: enProceso,
       capacidad: this.#capacity.capacity,
-      libres: this.#capacity.free,
+      libres: Math.max(0, this.#capacity.free - left),
       workers: this.#pool.size,
       duracion_ms: this.#counters.durations,
     };

@@ -283,6 +283,27 @@ Deno.test("OrderService.settleEnds(): an order whose end began while STATS waite
   }
 });
 
+Deno.test("OrderService.stats() while it drains counts the orders left for the next start as pendientes, not as free slots", async () => {
+  await using pool = new InlinePool(1);
+  const service = new OrderService({
+    store: new MemoryStore(),
+    capacity: Capacity.create(3),
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: 60_000, max: 60_000 },
+  });
+  await service.submit(ORDER);
+  await service.submit(ORDER);
+  while (service.stats().en_proceso === 0) await new Promise((r) => setTimeout(r, 5));
+  const draining = service.drain(300);
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the queued one is left
+  const during = service.stats();
+  assert.deepEqual([during.pendientes, during.en_proceso, during.libres], [1, 1, 1]);
+  assert.equal(await draining, 2);
+  const after = service.stats();
+  assert.deepEqual([after.pendientes, after.en_proceso, after.libres], [2, 0, 1]);
+});
+
 Deno.test("OrderService: an attempt whose start could not be written still ends with its start recorded (intentos, fecha_inicio, worker)", async () => {
   const store = new MemoryStore();
   store.markStarted = () => Promise.reject(new Error("database or disk is full"));

@@ -194,6 +194,11 @@ export class Scheduler {
    *
    * @returns how many orders were left `pendiente`.
    */
+  /** Orders a drain has left `pendiente` for the next start so far. */
+  get leftPending(): number {
+    return this.#leftPending;
+  }
+
   async drain(timeoutMs: number): Promise<number> {
     this.#draining.abort();
     await this.#settling.drain(this.#pool, timeoutMs);
