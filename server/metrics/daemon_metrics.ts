@@ -105,6 +105,9 @@ export class DaemonMetrics {
     const sources = this.#sources;
     if (sources === null) return writer;
     const s = sources.stats();
+    // With the counters, before the cluster's counts are awaited: an order
+    // ending meanwhile is then in neither, never in the histogram alone.
+    const durations = sources.durations();
     const retention = sources.retention();
     const reading = sources.cluster?.() ?? null;
     // The queue's gauges: the cluster's when the store is shared. While its
@@ -151,7 +154,7 @@ export class DaemonMetrics {
         name: "pedidos_duracion_segundos",
         help: "Processing time of finished orders (fecha_fin - fecha_inicio).",
         type: "histogram",
-        histogram: sources.durations(),
+        histogram: durations,
       },
       gauge("pedidos_workers", "Processor workers.", s.workers),
       counter(
