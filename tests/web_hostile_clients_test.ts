@@ -541,6 +541,7 @@ Deno.test("gateway hostile: HEAD on a live stream opens none, so it takes no pla
     );
     assert.equal(head.status, 200);
     assert.equal(head.headers.get("content-type"), "text/event-stream");
+    assert.equal(head.headers.get("cache-control"), "no-store", "a user's orders, as pages");
     assert.equal(head.body, null);
   }
   const before = asked();
@@ -551,6 +552,7 @@ Deno.test("gateway hostile: HEAD on a live stream opens none, so it takes no pla
     for (let i = 0; i < 2; i++) {
       const response = await gw.handler(streamRequest(ana, "/pedidos/eventos"));
       assert.equal(response.status, 200, "the session's places are all free");
+      assert.equal(response.headers.get("cache-control"), "no-store", "kept in no cache");
       open.push(new EventStream(response));
     }
   } finally {

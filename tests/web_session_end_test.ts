@@ -111,6 +111,15 @@ Deno.test("gateway: Entrar never goes to a path whose dot segments leave //host,
     assert.deepEqual([page.status, page.location], [303, "/"], `signing in: ${next}`);
     assert.equal(localPath(next), null, next);
   }
+  // A path of this site that is no page: Entrar goes to Inicio, not to raw events or a 405.
+  for (const next of ["/pedidos/eventos", "/panel/eventos?x=1", "/logout", "/logout/"]) {
+    const browser = gw.browser();
+    const form = await browser.get(`/login?next=${encodeURIComponent(next)}`);
+    assert.doesNotMatch(form.text, /name="next"/, next);
+    const page = await browser.post("/login", { usuario: "ana", password, next });
+    assert.deepEqual([page.status, page.location], [303, "/"], `signing in: ${next}`);
+    assert.equal(localPath(next), null, next);
+  }
   // A path of this site that merely holds dots or an encoded slash is still followed.
   assert.equal(localPath("/a/../pedidos"), "/pedidos");
   assert.equal(localPath("/./%2f/x"), "/%2f/x");

@@ -56,8 +56,10 @@ export function refusal(reply: ErrorReply): string {
 /**
  * `NAME x2`, `NAME x 2`, `NAME ×2`, `NAME×2`: an `x` counts only after a
  * space (`Xbox 360`, `Fox 2`, `tornillo 4x40` are names), a `×` anywhere.
+ * A count out of range (`x0`, `x-1`, twenty digits) is still a count, for
+ * the daemon to refuse saying which are allowed, not a name `pan x-1`.
  */
-const PRODUCT_COUNT_REGEXP = /^(.*?)(?:\s+x|\s*×)\s*(\d{1,6})$/i;
+const PRODUCT_COUNT_REGEXP = /^(.*?)(?:\s+x|\s*×)\s*([-+]?\d+)$/i;
 const NUMBER_REGEXP = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 const DECIMAL_COMMA_REGEXP = /^[-+]?\d+,\d+$/;
 

@@ -26,6 +26,15 @@ Deno.test("parseProductos() reads one product per line, with an optional count",
   ]);
 });
 
+Deno.test("parseProductos() reads a count out of range as a count, for the daemon to refuse, not as part of the name", () => {
+  assert.deepEqual(parseProductos("pan x-1\npan x0\npan ×+3\npan x" + "9".repeat(20)), [
+    { nombre: "pan", cantidad: -1 },
+    { nombre: "pan", cantidad: 0 },
+    { nombre: "pan", cantidad: 3 },
+    { nombre: "pan", cantidad: 1e20 },
+  ]);
+});
+
 Deno.test("parseProductos() takes an x as a count only after a space: Xbox 360 is a name", () => {
   assert.deepEqual(
     parseProductos("Xbox 360\nFox 2\nMax 10\ntornillo 4x40\npan×2\npan X 3\nbox x 4"),

@@ -12,6 +12,9 @@ import type { GatewayContext } from "./responses.tsx";
 /** The longest `next` followed, in characters: a page's path is far shorter. */
 const MAX_NEXT = 512;
 
+/** Paths of this site that are no page to come back to: live streams, Salir. */
+const NOT_PAGES = /\/eventos\/?$|^\/logout\/?$/;
+
 /** The origin a path is resolved against to see whether it stays on this site. */
 const THIS_SITE = "http://gateway.invalid";
 
@@ -20,7 +23,7 @@ const THIS_SITE = "http://gateway.invalid";
  * otherwise: absent, another site (`//host`, `/\host`, `https://…`, or a
  * path that comes to `//host` once its dot segments are resolved:
  * `/.//host`, `/%2e//host`, `/a/..//host`), a scheme (`javascript:`),
- * control characters, or too long.
+ * control characters, too long, or no page (a live stream, `/logout`).
  *
  * @example Usage
  * ```ts
@@ -40,6 +43,8 @@ export function localPath(next: string | undefined | null): string | null {
   // Dot segments are gone now: `/.//host`, `/%2e//host`, `/a/..//host` leave
   // `//host`, which a browser reads as another site.
   if (url.pathname.startsWith("//") || url.pathname.startsWith("/\\")) return null;
+  // Not a page: a live stream (raw events in the tab) or Salir (a POST).
+  if (NOT_PAGES.test(url.pathname)) return null;
   return `${url.pathname}${url.search}`;
 }
 

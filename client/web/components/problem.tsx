@@ -9,5 +9,7 @@
  * pages' script tell a snapshot drawn without the daemon from one drawn with it.
  */
 export function Problem(props: { text: string }) {
-  return <p class="banner" role="alert" data-problem>⚠️ {props.text}</p>;
+  // The daemon's own messages start with their icon: one icon is enough.
+  const text = props.text.replace(/^❌\s*/u, "");
+  return <p class="banner" role="alert" data-problem>⚠️ {text}</p>;
 }

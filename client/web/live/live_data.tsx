@@ -210,7 +210,7 @@ export class LiveData {
       // The headers a GET would get, and no stream: a HEAD's body is dropped
       // unread, never cancelled, so a stream opened for it would hold its
       // place (and poll the daemon) until the session ended.
-      c.header("Cache-Control", "no-cache");
+      c.header("Cache-Control", "no-store");
       return c.body(null, 200, { "Content-Type": "text/event-stream" });
     }
     if (this.#streams >= this.#maxStreams) {

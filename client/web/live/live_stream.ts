@@ -42,7 +42,7 @@ const FAREWELL_MS = 1000;
  */
 export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOptions): Response {
   const { signal, onEnd, farewell } = options;
-  return streamSSE(c, async (stream) => {
+  const response = streamSSE(c, async (stream) => {
     const ended = Promise.withResolvers<void>();
     let writing: Promise<void> | null = null;
     let latest: string | null = null;
@@ -86,6 +86,9 @@ export function liveStream(c: Context, feed: LiveFeed, options: LiveStreamOption
       onEnd?.();
     }
   });
+  // A user's orders, as pages are: kept in no cache (hono's streamSSE says no-cache).
+  response.headers.set("Cache-Control", "no-store");
+  return response;
 }
 
 /** Waits for `promise`, or `ms` at most. */
