@@ -674,6 +674,10 @@ Deno.test("gateway: unknown pages are 404 and large bodies 413, in Spanish", asy
   const big = await browser.post("/login", { usuario: "ana", password: "x".repeat(100_000) });
   assert.equal(big.status, 413);
   assert.equal(gw.daemon.sent("LOGIN").length, 0);
+  // A page that says why, that nothing was sent, and leads back to the form.
+  assert.match(big.text, /<title>Formulario demasiado grande/);
+  assert.match(big.text, /más de 64 KiB.*No se envió nada: vuelva atrás/s);
+  assert.match(big.text, /<a href="\/login">Volver<\/a>/);
 });
 
 Deno.test("gateway: HEAD says the length GET's body has, and sends no body", async () => {

@@ -232,7 +232,7 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   }
   app.route("/static", staticRoutes());
   app.use("*", session(sessions));
-  app.use("*", formBodyLimit());
+  app.use("*", formBodyLimit((c) => errors.tooLarge(c as GatewayContext)));
   // The page's own origin, as the browser sees it: behind a trusted HTTPS
   // proxy that is https, though this server is reached over plain HTTP.
   app.use(

@@ -1,7 +1,7 @@
 /**
  * What the gateway answers when something goes wrong: a refused form
- * (403, CSRF), a page that does not exist (404), an error of its own
- * (500, logged). Each is a whole page in Spanish.
+ * (403, CSRF), a form too large to read (413), a page that does not exist
+ * (404), an error of its own (500, logged). Each is a whole page in Spanish.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import { MessagePage } from "./pages/message_page.tsx";
 import type { GatewayContext, GatewayEnv } from "./responses.tsx";
 import type { RouteDeps } from "./route_deps.ts";
 import { loggablePath } from "./middleware/request_log.ts";
+import { MAX_BODY_BYTES } from "./middleware/body_limit.ts";
+import { returnPath } from "./return_path.ts";
 
 /** The gateway's error pages. */
 export class ErrorPages {
@@ -43,6 +45,26 @@ export class ErrorPages {
         back="/"
       />,
       403,
+    );
+  }
+
+  /**
+   * 413: a form over 64 KiB, not read. A whole page that says what the limit
+   * counts and that nothing was sent; Back keeps what was typed in the
+   * browser, and "Volver" goes to the form's page.
+   */
+  tooLarge(c: GatewayContext): Response {
+    return this.#deps.respond.page(
+      c,
+      { title: "Formulario demasiado grande", nav: "inicio" },
+      <MessagePage
+        title="Formulario demasiado grande"
+        text={`El formulario ocupa más de ${
+          MAX_BODY_BYTES / 1024
+        } KiB una vez enviado (las letras con tilde y los símbolos ocupan varios bytes cada uno). No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y acorte el texto.`}
+        back={returnPath(c)}
+      />,
+      413,
     );
   }
 

@@ -5,17 +5,20 @@
  * @module
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 
 /** The largest body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * hono's `bodyLimit()` at {@linkcode MAX_BODY_BYTES}, answering "Demasiado grande".
+ * hono's `bodyLimit()` at {@linkcode MAX_BODY_BYTES}.
  *
+ * @param tooLarge The answer to a body over it. @default {413 "Demasiado grande", as text}
  * @returns The middleware.
  */
-export function formBodyLimit(): MiddlewareHandler {
-  return bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.text("Demasiado grande", 413) });
+export function formBodyLimit(
+  tooLarge: (c: Context) => Response = (c) => c.text("Demasiado grande", 413),
+): MiddlewareHandler {
+  return bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
 }
