@@ -45,9 +45,20 @@ export function statusFor(code: ErrorCode | undefined): ContentfulStatusCode {
   }
 }
 
+/**
+ * The daemon's words for a form's user, who typed lines, not JSON: a
+ * product is named by its place (`productos[2]` → `n.º 3`), and the shape
+ * of the list by how it is typed.
+ */
+function forPeople(mensaje: string): string {
+  return mensaje
+    .replace(/\(lista de 1 a (\d+) productos, cada uno [^)]*\}\)/, "(de 1 a $1, uno por línea)")
+    .replace(/productos\[(\d+)\](?:\.\w+)?/g, (_, i: string) => `n.º ${Number(i) + 1}`);
+}
+
 /** The daemon's refusal in words, for people. */
 export function refusal(reply: ErrorReply): string {
-  const mensaje = reply.mensaje ?? "❌ El servidor rechazó la solicitud.";
+  const mensaje = forPeople(reply.mensaje ?? "❌ El servidor rechazó la solicitud.");
   return reply.error === "queue_full"
     ? `${mensaje} El servidor está a plena capacidad: todos sus lugares están ocupados.`
     : mensaje;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isTooLarge, parseNumbers, parseProductos, statusFor } from "./forms.ts";
+import { isTooLarge, parseNumbers, parseProductos, refusal, statusFor } from "./forms.ts";
 
 Deno.test("parseNumbers() reads spaces and semicolons as separators and a decimal comma", () => {
   assert.deepEqual(parseNumbers("1 2 3.5"), [1, 2, 3.5]);
@@ -61,4 +61,22 @@ Deno.test("statusFor() maps each protocol code to one HTTP status", () => {
   assert.equal(statusFor("shutting_down"), 503);
   assert.equal(statusFor("internal"), 502);
   assert.equal(statusFor(undefined), 502);
+});
+
+Deno.test("refusal() names a product by its place and the list by how it is typed, not in JSON", () => {
+  const refused = (mensaje: string) => refusal({ ok: false, error: "invalid_order", mensaje });
+  assert.equal(
+    refused("❌ El nombre del producto productos[0] es demasiado largo (máximo 200 caracteres)."),
+    "❌ El nombre del producto n.º 1 es demasiado largo (máximo 200 caracteres).",
+  );
+  assert.equal(
+    refused(
+      '❌ Faltan los productos (lista de 1 a 100 productos, cada uno un texto o {"nombre": texto, "cantidad": entero ≥ 1}).',
+    ),
+    "❌ Faltan los productos (de 1 a 100, uno por línea).",
+  );
+  assert.equal(
+    refused("❌ La cantidad del producto productos[11] debe ser un número entero de 1 a 9"),
+    "❌ La cantidad del producto n.º 12 debe ser un número entero de 1 a 9",
+  );
 });
