@@ -251,3 +251,28 @@ Deno.test("gateway with a real daemon: Cancelar on another account's order chang
     handler.close();
   }
 });
+
+Deno.test("gateway: while the daemon cannot be reached, the live order list keeps the states last read, said to be so, under the banner", async () => {
+  using gw = fakeGateway();
+  const ana = gw.browser();
+  await signIn(ana, "ana");
+  gw.daemon.addPedido({ estado: "en proceso" });
+  const headers = new Headers({
+    cookie: [...ana.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+  });
+  const response = await gw.handler(new Request(`${ORIGIN}/pedidos/eventos`, { headers }));
+  await using events = new EventStream(response);
+  await events.until(/<tr data-id="1"[\s\S]*?<\/table>/);
+  let from = events.text.length;
+  gw.daemon.down = true;
+  const downPattern = /No hay conexión[\s\S]*?(<\/table>|No se pudieron leer los pedidos)/;
+  await events.until(downPattern, { from });
+  const down = events.text.slice(from);
+  assert.match(down, /Últimos estados leídos, de antes de perder la conexión/);
+  assert.match(down, /<tr data-id="1"[\s\S]*?en proceso/, "the row as last read");
+  assert.doesNotMatch(down, /No se pudieron leer los pedidos/);
+  from = events.text.length;
+  gw.daemon.down = false;
+  await events.until(/<tr data-id="1"[\s\S]*?<\/table>/, { from });
+  assert.doesNotMatch(events.text.slice(from), /Últimos estados leídos|No hay conexión/);
+});

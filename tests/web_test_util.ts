@@ -319,6 +319,8 @@ export class FakeBrowser {
 export interface WaitOptions {
   /** Fail when nothing matched (or the stream did not end) within this time. @default {5000} */
   timeoutMs?: number;
+  /** Match only what was received past this offset of the text (a later snapshot). @default {0} */
+  from?: number;
 }
 
 /**
@@ -338,14 +340,17 @@ export class EventStream implements AsyncDisposable {
   }
 
   /**
-   * Reads until the text received matches `pattern`.
+   * Reads until the text received (past `options.from`) matches `pattern`.
    *
    * @returns Everything received so far.
    * @throws {Error} When the stream ends first, or after `timeoutMs`.
    */
   async until(pattern: string | RegExp, options: WaitOptions = {}): Promise<string> {
-    const matches = () =>
-      typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+    const { from = 0 } = options;
+    const matches = () => {
+      const text = this.text.slice(from);
+      return typeof pattern === "string" ? text.includes(pattern) : pattern.test(text);
+    };
     const what = `the event stream to send ${pattern}`;
     while (!matches()) {
       const { done, value } = await this.#read(what, options);

@@ -58,6 +58,8 @@ export interface OrdersData {
   pedidos: Pedido[] | null;
   /** Why not, in words. */
   problem: string | null;
+  /** Whether the daemon could not be reached (not a refusal of its own). */
+  unreachable?: boolean;
   /** What became of the last CANCELAR / REINTENTAR asked of an order, by id. */
   notas: ReadonlyMap<number, ActionNote>;
 }
@@ -193,7 +195,9 @@ export class LiveData {
       token,
     });
     const notas = this.notes.current();
-    if (reply === null) return { pedidos: null, problem: this.#options.unreachable(), notas };
+    if (reply === null) {
+      return { pedidos: null, problem: this.#options.unreachable(), unreachable: true, notas };
+    }
     if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
     return { pedidos: reply.pedidos, problem: null, notas };
   }
@@ -271,15 +275,21 @@ export class LiveData {
 
   #feed(key: string, page: LivePage, token: string): LiveFeed {
     const { intervalMs, now } = this.#options;
+    /** The orders this feed last read from the daemon. */
+    let lastRead: Pedido[] | null = null;
     const render = page === "panel"
       ? async () => String(<PanelContent {...await this.panel(token)} />)
       : async () => {
-        const { pedidos, problem, notas } = await this.orders(token);
+        const { pedidos, problem, unreachable, notas } = await this.orders(token);
+        if (pedidos !== null) lastRead = pedidos;
+        // While the daemon cannot be reached, the states last read stay, said to be so.
+        const stale = pedidos === null && unreachable === true ? lastRead : null;
         // Its forms carry no CSRF token (a feed outlives a page); the page's script adds it.
         return String(
           <>
             {problem && <Problem text={problem} />}
-            <OrdersTable pedidos={pedidos} now={now()} csrf={null} notas={notas} />
+            {stale && <p class="muted">Últimos estados leídos, de antes de perder la conexión.</p>}
+            <OrdersTable pedidos={pedidos ?? stale} now={now()} csrf={null} notas={notas} />
           </>,
         );
       };
