@@ -13,6 +13,17 @@ import { unusedPort } from "./testing/unused_port.ts";
 const ORDER_FLAGS = ["--cliente", "Ana", "--producto", "pan", "--direccion", "Calle 1"];
 const ORDER_WAITED = [...ORDER_FLAGS, "--esperar"];
 
+/** Runs the client with `args`, failing on anything written to stdout; its status and stderr. */
+async function runWithoutStdout(args: string[]): Promise<{ status: number; stderr: string }> {
+  let stderr = "";
+  const status = await runClient(args, {
+    stdout: () => assert.fail("nothing on stdout"),
+    stderr: (text) => stderr += text,
+    sources: NO_SOURCES,
+  });
+  return { status, stderr };
+}
+
 const accepted = () =>
   '{"ok":true,"id":42,"estado":"pendiente","mensaje":"✅ Pedido 42 recibido."}';
 
@@ -123,12 +134,7 @@ Deno.test("runClient() exits 2 on bad usage and prints the message and usage", a
       ["listar", "--producto", "pan"],
     ]
   ) {
-    let stderr = "";
-    const status = await runClient(args, {
-      stdout: () => assert.fail("nothing on stdout"),
-      stderr: (text) => stderr += text,
-      sources: NO_SOURCES,
-    });
+    const { status, stderr } = await runWithoutStdout(args);
     assert.equal(status, 2, args.join(" "));
     assert.ok(stderr.endsWith(CLIENT_USAGE), args.join(" "));
     assert.ok(stderr.length > CLIENT_USAGE.length + 10, args.join(" "));
@@ -149,12 +155,7 @@ Deno.test("runClient() says what is wrong with its usage as load and web do: aft
     ],
   ];
   for (const [args, message] of cases) {
-    let stderr = "";
-    const status = await runClient(args, {
-      stdout: () => assert.fail("nothing on stdout"),
-      stderr: (text) => stderr += text,
-      sources: NO_SOURCES,
-    });
+    const { status, stderr } = await runWithoutStdout(args);
     assert.equal(status, 2, args.join(" "));
     assert.equal(stderr, message + CLIENT_USAGE);
   }

@@ -181,19 +181,28 @@ async function whole(reply: Reply | ReplyStream): Promise<Reply> {
   return reply instanceof ReplyStream ? JSON.parse(await reply.text()) : reply;
 }
 
-Deno.test("dispatcher: STATS never counts an order refused or accepted that it does not count received: the intake is read at once", async () => {
-  const counts = { recibidos: 10, aceptados: 6, rechazados: 4 };
-  const settled = Promise.withResolvers<void>();
-  const dispatcher = createDispatcher({
+/** A dispatcher whose orders count `counts()`, and whose ends settle once `settled` resolves. */
+function settlingDispatcher(
+  counts: () => Partial<OrderStats>,
+  countReceived: () => void,
+  settled: Promise<void>,
+) {
+  return createDispatcher({
     orders: {
-      countReceived() {},
-      stats: () => ({ workers: 4, ...counts }) as OrderStats,
-      settleEnds: () => settled.promise,
+      countReceived,
+      stats: () => ({ workers: 4, ...counts() }) as OrderStats,
+      settleEnds: () => settled,
     } as unknown as OrderOperations,
     logger: new Logger({ write: () => {} }),
     connections: () => 1,
     startedAt: 0,
   });
+}
+
+Deno.test("dispatcher: STATS never counts an order refused or accepted that it does not count received: the intake is read at once", async () => {
+  const counts = { recibidos: 10, aceptados: 6, rechazados: 4 };
+  const settled = Promise.withResolvers<void>();
+  const dispatcher = settlingDispatcher(() => counts, () => {}, settled.promise);
   const parsed = dispatcher.parse('{"op":"STATS"}');
   assert.ok(!isReply(parsed));
   const reply = dispatcher.run(parsed);
@@ -214,16 +223,11 @@ Deno.test("dispatcher: STATS never counts an order refused or accepted that it d
 Deno.test("dispatcher: STATS counts in recibidos the orders received before it, not invalid ones parsed while it settles", async () => {
   let recibidos = 10;
   const settled = Promise.withResolvers<void>();
-  const dispatcher = createDispatcher({
-    orders: {
-      countReceived: () => void recibidos++,
-      stats: () => ({ workers: 4, recibidos }) as OrderStats,
-      settleEnds: () => settled.promise,
-    } as unknown as OrderOperations,
-    logger: new Logger({ write: () => {} }),
-    connections: () => 1,
-    startedAt: 0,
-  });
+  const dispatcher = settlingDispatcher(
+    () => ({ recibidos }),
+    () => void recibidos++,
+    settled.promise,
+  );
   const parsed = dispatcher.parse('{"op":"STATS"}');
   assert.ok(!isReply(parsed));
   const reply = dispatcher.run(parsed);

@@ -22,7 +22,25 @@ function pendingQueue() {
       return promise;
     },
   } as unknown as SharedQueue;
-  return { store, claims };
+  /** Waits (10 s at most) until `n` claims were made; how many were. */
+  const claimsMade = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (claims.length < n && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return claims.length;
+  };
+  return { store, claims, claimsMade };
+}
+
+/** Stops `claimer`, answering every claim still open (empty), as a database would. */
+async function stopAnswering(
+  claimer: Claimer,
+  claims: { answer: (orders: ClaimedOrder[]) => void }[],
+): Promise<void> {
+  const stopping = claimer.stop();
+  for (const claim of claims) claim.answer([]);
+  await stopping;
 }
 
 /** A started claimer of `limit` orders whose attempts only count the orders run. */
@@ -60,9 +78,7 @@ Deno.test("Claimer.reserve() promises no room that a claim in flight has asked f
     claimer.unreserve();
     claimer.unreserve();
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });
 
@@ -85,9 +101,7 @@ Deno.test("Claimer.reserve() between a claim's answer and the claimed orders' st
       "one worker: no insert may take a second order",
     );
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });
 
@@ -121,14 +135,12 @@ Deno.test("Claimer.pokeIn() claims when a retry backoff ends, not at the next sl
     claims[1]!.answer([]);
     claimer.pokeIn(60_000); // pending at stop: cleared (the test's sanitizers check)
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });
 
 Deno.test("Claimer with maxBatch claims the next batch while the orders of the last are still held", async () => {
-  const { store, claims } = pendingQueue();
+  const { store, claims, claimsMade } = pendingQueue();
   const attempts = {
     held: 0,
     run() {
@@ -148,13 +160,6 @@ Deno.test("Claimer with maxBatch claims the next batch while the orders of the l
   });
   const orders = (from: number) =>
     [from, from + 1].map((id) => ({ id, attempt: 1 }) as ClaimedOrder);
-  const claimsMade = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while (claims.length < n && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    return claims.length;
-  };
   claimer.start();
   try {
     assert.equal(await claimsMade(1), 1);
@@ -172,9 +177,7 @@ Deno.test("Claimer with maxBatch claims the next batch while the orders of the l
     assert.equal(claims[2]!.options.limit, 2);
     claims[2]!.answer([]);
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });
 
@@ -194,7 +197,7 @@ Deno.test("Claimer.stopClaiming(waitMs) stops waiting for a claim that goes unan
 });
 
 Deno.test("Claimer: after a claim fails (it may have committed, its answer lost), it looks for the orders leased here, and no insert takes its own until it has", async () => {
-  const { store, claims } = pendingQueue();
+  const { store, claims, claimsMade } = pendingQueue();
   const ran: ClaimedOrder[] = [];
   const attempts = {
     held: 0,
@@ -213,13 +216,6 @@ Deno.test("Claimer: after a claim fails (it may have committed, its answer lost)
     pollMs: 10,
     recoverAfterMs: 100,
   });
-  const claimsMade = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while (claims.length < n && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    return claims.length;
-  };
   claimer.start();
   try {
     assert.equal(await claimsMade(1), 1);
@@ -252,14 +248,12 @@ Deno.test("Claimer: after a claim fails (it may have committed, its answer lost)
     assert.equal(claimer.reserve(), true, "inserts take their orders again");
     claimer.unreserve();
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });
 
 Deno.test("Claimer: an insert that was to take its order and failed is looked for as a failed claim is", async () => {
-  const { store, claims } = pendingQueue();
+  const { store, claims, claimsMade } = pendingQueue();
   const claimer = new Claimer({
     store,
     attempts: { held: 0, run() {}, leases: () => [], lost() {} } as unknown as SharedAttempts,
@@ -269,13 +263,6 @@ Deno.test("Claimer: an insert that was to take its order and failed is looked fo
     pollMs: 600_000,
   });
   claimer.start();
-  const claimsMade = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while (claims.length < n && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    return claims.length;
-  };
   try {
     assert.equal(await claimsMade(1), 1);
     claims[0]!.answer([]);
@@ -285,8 +272,6 @@ Deno.test("Claimer: an insert that was to take its order and failed is looked fo
     assert.equal(claims[1]!.options.recover, true);
     assert.equal(claimer.reserve(), false);
   } finally {
-    const stopping = claimer.stop();
-    for (const claim of claims) claim.answer([]);
-    await stopping;
+    await stopAnswering(claimer, claims);
   }
 });

@@ -29,16 +29,26 @@ function storeAnsweringEndsLate(): MemoryStore {
   return store;
 }
 
+/** A service of `capacity` slots on `pool` and `store` that logs nothing, each order taking `ms`. */
+function quietService(
+  pool: InlinePool,
+  capacity: number | Capacity,
+  ms: number,
+  store: MemoryStore = new MemoryStore(),
+): OrderService {
+  return new OrderService({
+    store,
+    capacity: typeof capacity === "number" ? Capacity.create(capacity) : capacity,
+    pool,
+    logger: new Logger({ level: "error", write: () => {} }),
+    processMs: { min: ms, max: ms },
+  });
+}
+
 /** A daemon of one slot, processing at once, on {@linkcode storeAnsweringEndsLate}. */
 function serviceAnsweringEndsLate(pool: InlinePool): { store: MemoryStore; service: OrderService } {
   const store = storeAnsweringEndsLate();
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(1),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 0, max: 0 },
-  });
+  const service = quietService(pool, 1, 0, store);
   return { store, service };
 }
 
@@ -209,13 +219,7 @@ Deno.test("OrderService.submit(): the same clave twice at a full daemon whose sl
   };
   await using pool = new InlinePool(1);
   const capacity = Capacity.create(1);
-  const service = new OrderService({
-    store,
-    capacity,
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 60_000, max: 60_000 },
-  });
+  const service = quietService(pool, capacity, 60_000, store);
   try {
     const held = capacity.tryTake()!; // the daemon is full
     const order = { ...ORDER, clave: "k-1" };
@@ -258,13 +262,7 @@ Deno.test("OrderService.settleEnds(): STATS answered beside a read that saw an o
 Deno.test("OrderService.settleEnds(): an order whose end began while STATS waited is waited for too, not counted as neither running nor ended", async () => {
   await using pool = new InlinePool(2);
   const store = storeAnsweringEndsLate();
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(2),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 0, max: 0 },
-  });
+  const service = quietService(pool, 2, 0, store);
   try {
     const first = await service.submit(ORDER);
     await storedListo(store, first.id);
@@ -285,13 +283,7 @@ Deno.test("OrderService.settleEnds(): an order whose end began while STATS waite
 
 Deno.test("OrderService.stats() while it drains counts the orders left for the next start as pendientes, not as free slots", async () => {
   await using pool = new InlinePool(1);
-  const service = new OrderService({
-    store: new MemoryStore(),
-    capacity: Capacity.create(3),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 60_000, max: 60_000 },
-  });
+  const service = quietService(pool, 3, 60_000);
   await service.submit(ORDER);
   await service.submit(ORDER);
   while (service.stats().en_proceso === 0) await new Promise((r) => setTimeout(r, 5));
@@ -308,13 +300,7 @@ Deno.test("OrderService: an attempt whose start could not be written still ends 
   const store = new MemoryStore();
   store.markStarted = () => Promise.reject(new Error("database or disk is full"));
   await using pool = new InlinePool(1);
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(10),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 30, max: 30 },
-  });
+  const service = quietService(pool, 10, 30, store);
   try {
     const { id } = await service.submit(ORDER);
     await storedListo(store, id);
@@ -434,13 +420,7 @@ async function ranWithEndUnwritten(
   store: MemoryStore,
 ): Promise<{ pool: InlinePool; service: OrderService; id: number }> {
   const pool = new InlinePool(1);
-  const service = new OrderService({
-    store,
-    capacity: Capacity.create(2),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 0, max: 0 },
-  });
+  const service = quietService(pool, 2, 0, store);
   try {
     const { id } = await service.submit(ORDER);
     while (service.stats().libres !== 1 || service.stats().pendientes !== 0) {
@@ -506,13 +486,7 @@ Deno.test("OrderService.cancel() of an order that ran but whose end cannot be wr
 
 Deno.test("OrderService.status(): many waits on one order hold it once: their replies share one object, of the order as it ended", async () => {
   await using pool = new InlinePool(1);
-  const service = new OrderService({
-    store: new MemoryStore(),
-    capacity: Capacity.create(10),
-    pool,
-    logger: new Logger({ level: "error", write: () => {} }),
-    processMs: { min: 200, max: 200 },
-  });
+  const service = quietService(pool, 10, 200);
   try {
     const { id } = await service.submit(ORDER);
     const waits = Array.from(
