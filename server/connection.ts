@@ -509,7 +509,11 @@ export class Connection {
   #answerAtOnce(frame: Frame): Reply | null {
     if (frame.kind === "too_large") {
       this.#logger.info("request.too_large", { peer: this.peer });
-      return errorReply("too_large");
+      return errorReply(
+        "too_large",
+        `❌ Solicitud demasiado grande: el límite es de ${this.#maxRequestBytes} bytes por solicitud. ` +
+          "La conexión se cierra.",
+      );
     }
     if (this.#stopping) return errorReply("shutting_down");
     if (frame.kind === "bad_utf8") return errorReply("invalid_json");

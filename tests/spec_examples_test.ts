@@ -522,6 +522,8 @@ test("§3: too_large, busy and shutting_down close the connection after their re
     assert.deepEqual(await conn.readLine(), { ok: true, pong: true }, "the request before");
     const tooLarge = await conn.readLine();
     assert.equal(tooLarge?.error, "too_large");
+    // It says what the limit is, so the sender knows what would fit.
+    assert.match(String(tooLarge?.mensaje), /el límite es de 100 bytes por solicitud/);
     assert.ok(await conn.closedByPeer(), "closed after too_large; nothing after it answered");
   }
   {

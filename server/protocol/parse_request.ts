@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { EXAMPLE_ORDER, ProtocolError } from "./errors.ts";
 import {
   type Credentials,
   type Estado,
@@ -15,7 +15,7 @@ import {
   Secret,
   type TaskSpec,
 } from "./messages.ts";
-import { validateOrder } from "./validate_order.ts";
+import { trimSpace, validateOrder } from "./validate_order.ts";
 
 type Args = Record<string, unknown>;
 
@@ -100,7 +100,13 @@ export function parseRequest(text: string): Request {
     // SyntaxError, and also RangeError if deep nesting overflows the stack.
     throw new ProtocolError("invalid_json", undefined, { cause });
   }
-  if (!isPlainObject(value)) throw new ProtocolError("invalid_json");
+  if (!isPlainObject(value)) {
+    throw new ProtocolError(
+      "invalid_json",
+      `❌ Se esperaba un objeto JSON ({…}), no ${jsonKind(value)}. Envíe un objeto por línea, ` +
+        `por ejemplo: ${EXAMPLE_ORDER}`,
+    );
+  }
 
   if (!Object.hasOwn(value, "op")) return pedido(value, false);
   const rawOp = value.op;
@@ -138,6 +144,21 @@ export function parseRequest(text: string): Request {
       return found(withToken({ op, id: parseId(args) }, args));
   }
   throw unknownOp(rawOp);
+}
+
+/** What a JSON value that is not an object is, for a message: "una lista", "un número", … */
+function jsonKind(value: unknown): string {
+  if (Array.isArray(value)) return "una lista ([…])";
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "number":
+      return "un número";
+    case "string":
+      return "un texto";
+    case "boolean":
+      return `${value}`;
+  }
+  return "otro valor";
 }
 
 /** The ops of an envelope besides PEDIDO. */
@@ -178,9 +199,12 @@ export function opName(rawOp: string): string {
   return rawOp.trim().replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
-/** The arguments of an envelope: its top-level fields, overridden by those of `data`. */
+/**
+ * The arguments of an envelope: its top-level fields, overridden by those
+ * of `data`. A `data` of `null` counts as absent, as any field does.
+ */
 function envelopeArgs(envelope: Args): Args {
-  if (!Object.hasOwn(envelope, "data")) return envelope;
+  if (!Object.hasOwn(envelope, "data") || envelope.data === null) return envelope;
   const data = envelope.data;
   if (!isPlainObject(data)) {
     throw new ProtocolError(
@@ -309,7 +333,8 @@ function parseFilter(args: Args): ListFilter {
   }
   const filter: ListFilter = { limit: Math.min(limit, LISTAR_MAX_LIMIT) };
   if (estado !== undefined) filter.estado = estado as Estado;
-  if (cliente !== undefined) filter.cliente = cliente;
+  // Stored names are trimmed (§2.1): a filter matches the name as it was sent.
+  if (cliente !== undefined) filter.cliente = trimSpace(cliente);
   // Every id is below the largest safe integer: a larger bound excludes nothing more.
   if (antesDe !== undefined) filter.antesDe = Math.min(antesDe, Number.MAX_SAFE_INTEGER);
   return filter;
@@ -336,15 +361,16 @@ function parseTask(args: Args): TaskSpec {
     case "sum": {
       const list = own(task, "args");
       if (!Array.isArray(list) || !list.every(isFiniteNumber)) {
-        // A number like 1e400 is a number to its sender: say it is too large, and which.
-        const huge = Array.isArray(list) && list.every((item) => typeof item === "number")
-          ? list.findIndex((item) => !Number.isFinite(item))
-          : -1;
+        // Which item is wrong, and how: a number like 1e400 is a number to its sender.
+        const items: unknown[] = Array.isArray(list) ? list : [];
+        const bad = items.findIndex((item) => !isFiniteNumber(item));
         throw new ProtocolError(
           "invalid_task",
-          huge === -1
+          bad === -1
             ? '❌ La tarea sum necesita "args": una lista de números.'
-            : `❌ El número args[${huge}] de la tarea sum es demasiado grande (más de ±1.8e308).`,
+            : typeof items[bad] === "number"
+            ? `❌ El número args[${bad}] de la tarea sum es demasiado grande (más de ±1.8e308).`
+            : `❌ La tarea sum necesita "args": una lista de números; args[${bad}] no es un número.`,
           { campo: "task.args" },
         );
       }
@@ -392,8 +418,17 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
     throw new ProtocolError("invalid_user", USUARIO_LOOKALIKE_RULE, { campo: "usuario" });
   }
   const password = own(args, "password");
-  const chars = typeof password === "string" ? codePoints(password, MAX_PASSWORD_CHARS + 1) : 0;
-  if (typeof password !== "string" || chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS) {
+  if (typeof password !== "string") {
+    throw new ProtocolError(
+      "invalid_user",
+      password === undefined || password === null
+        ? `❌ Falta la contraseña: "password", un texto de ${MIN_PASSWORD_CHARS} a ${MAX_PASSWORD_CHARS} caracteres.`
+        : `❌ La contraseña debe ser un texto entre comillas, de ${MIN_PASSWORD_CHARS} a ${MAX_PASSWORD_CHARS} caracteres.`,
+      { campo: "password" },
+    );
+  }
+  const chars = codePoints(password, MAX_PASSWORD_CHARS + 1);
+  if (chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS) {
     throw new ProtocolError(
       "invalid_user",
       `❌ La contraseña debe tener de ${MIN_PASSWORD_CHARS} a ${MAX_PASSWORD_CHARS} caracteres.`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ErrorCode, MESSAGES, ProtocolError } from "./errors.ts";
+import { type ErrorCode, EXAMPLE_ORDER, MESSAGES, ProtocolError } from "./errors.ts";
 import { Secret } from "./messages.ts";
 import { parseRequest } from "./parse_request.ts";
 
@@ -31,9 +31,23 @@ Deno.test("parseRequest() refuses text that is not JSON with invalid_json and an
   assert.match(MESSAGES.invalid_json, /"cliente"/);
 });
 
-Deno.test("parseRequest() refuses JSON that is not an object with invalid_json", () => {
-  for (const text of ["null", "[]", "[1,2]", '[{"op":"PING"}]', '"PING"', "5", "true", "1e400"]) {
-    assert.equal(assertRefused(text, "invalid_json").message, MESSAGES.invalid_json);
+Deno.test("parseRequest() refuses JSON that is not an object with invalid_json, saying what came", () => {
+  const kinds: [string, RegExp][] = [
+    ["null", /no null\./],
+    ["[]", /no una lista/],
+    ["[1,2]", /no una lista/],
+    ['[{"op":"PING"}]', /no una lista/],
+    ['"PING"', /no un texto/],
+    ["5", /no un número/],
+    ["1e400", /no un número/],
+    ["true", /no true\./],
+  ];
+  for (const [text, kind] of kinds) {
+    const { message } = assertRefused(text, "invalid_json");
+    // Valid JSON, but not an object: not called "JSON inválido".
+    assert.match(message, /^❌ Se esperaba un objeto JSON/);
+    assert.match(message, kind);
+    assert.ok(message.includes(EXAMPLE_ORDER), message);
   }
 });
 
@@ -87,7 +101,7 @@ Deno.test("parseRequest() refuses an unknown op with unknown_op", () => {
 });
 
 Deno.test("parseRequest() names an unknown op before a bad data field of the same envelope", () => {
-  for (const data of ["5", '"x"', "[1]", "null"]) {
+  for (const data of ["5", '"x"', "[1]"]) {
     assertRefused(`{"op":"FOO","data":${data}}`, "unknown_op", "op");
     // For an op it knows, the bad data is the fault.
     assertRefused(`{"op":"ESTADO","data":${data}}`, "invalid_request", "data");
@@ -165,6 +179,23 @@ Deno.test("parseRequest() refuses a bad usuario with invalid_user", () => {
   })) as { credentials: { usuario: string } };
   assert.equal(older.credentials.usuario, "_\u0301ab");
   assertRefused('{"op":"LOGIN","password":"s3cret-pass"}', "invalid_user", "usuario");
+  // A password that is not text is told so, not that its length is wrong.
+  for (const password of ["12345678", "true", '["s3cret-pass"]', '{"a":"s3cret-pass"}']) {
+    const { message } = assertRefused(
+      `{"op":"LOGIN","usuario":"ana","password":${password}}`,
+      "invalid_user",
+      "password",
+    );
+    assert.match(message, /^❌ La contraseña debe ser un texto entre comillas/);
+  }
+  for (const password of ["", ',"password":null']) {
+    const { message } = assertRefused(
+      `{"op":"LOGIN","usuario":"ana"${password}}`,
+      "invalid_user",
+      "password",
+    );
+    assert.match(message, /^❌ Falta la contraseña/);
+  }
 });
 
 Deno.test("parseRequest() refuses a new usuario that would pass for another: lookalike scripts mixed, compatibility forms; such a name registered before still signs in", () => {
@@ -313,9 +344,19 @@ Deno.test("parseRequest() lets a field in data win over the top level under eith
 });
 
 Deno.test("parseRequest() refuses a data that is not an object with invalid_request", () => {
-  for (const data of ["null", "[]", '[{"id":42}]', '"id=42"', "42", "false"]) {
+  for (const data of ["[]", '[{"id":42}]', '"id=42"', "42", "false"]) {
     assertRefused(`{"op":"ESTADO","id":42,"data":${data}}`, "invalid_request", "data");
   }
+});
+
+Deno.test("parseRequest() takes a data of null as absent, as any null field", () => {
+  assert.deepEqual(parseRequest('{"op":"PING","data":null}'), { op: "PING" });
+  assert.deepEqual(parseRequest('{"op":"STATS","data":null}'), { op: "STATS" });
+  const estado = parseRequest('{"op":"ESTADO","id":42,"data":null}');
+  assert.equal((estado as { id: number }).id, 42);
+  assertRefused('{"op":"ESTADO","data":null}', "invalid_request", "id");
+  const pedido = parseRequest(`{"op":"PEDIDO",${ORDER},"data":null}`);
+  assert.equal(pedido.op, "PEDIDO");
 });
 
 Deno.test("parseRequest() ignores __proto__ keys when merging data", () => {
@@ -456,7 +497,8 @@ Deno.test("parseRequest() reads LISTAR with its defaults and optional filters", 
     parseRequest(
       '{"op":"listar","data":{"estado":"en proceso","cliente":" Ana","limit":10,"antes_de":99}}',
     ),
-    { op: "LISTAR", filter: { estado: "en proceso", cliente: " Ana", limit: 10, antesDe: 99 } },
+    // The name as stored: trimmed, as an order's cliente is.
+    { op: "LISTAR", filter: { estado: "en proceso", cliente: "Ana", limit: 10, antesDe: 99 } },
   );
   // null is absent, and absent keys are left out.
   const request = parseRequest(
@@ -565,6 +607,25 @@ Deno.test("parseRequest() refuses a TASK without a proper task with invalid_task
     "task.args",
   );
   assertRefused('{"op":"TASK","task":{"name":"sum","args":[-1e400]}}', "invalid_task", "task.args");
+  // The message names the item that is wrong, and how.
+  assert.match(
+    assertRefused(
+      '{"op":"TASK","task":{"name":"sum","args":[1,"2",3]}}',
+      "invalid_task",
+      "task.args",
+    )
+      .message,
+    /args\[1\] no es un número/,
+  );
+  assert.match(
+    assertRefused(
+      '{"op":"TASK","task":{"name":"sum","args":[1,2,1e400]}}',
+      "invalid_task",
+      "task.args",
+    )
+      .message,
+    /args\[2\] de la tarea sum es demasiado grande/,
+  );
   for (const s of ["", ',"s":null', ',"s":5', ',"s":["a"]']) {
     assertRefused(`{"op":"TASK","task":{"name":"upper"${s}}}`, "invalid_task", "task.s");
     assertRefused(`{"op":"TASK","task":{"name":"lower"${s}}}`, "invalid_task", "task.s");

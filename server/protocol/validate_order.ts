@@ -110,6 +110,12 @@ export function validateOrder(value: Record<string, unknown>): PedidoNuevo {
 }
 
 function validateProductos(raw: unknown): Producto[] {
+  if (raw !== undefined && raw !== null && !Array.isArray(raw)) {
+    throw invalid(
+      "productos",
+      `❌ El campo "productos" debe ser una lista de 1 a ${MAX_PRODUCTOS} productos, cada uno ${PRODUCT_SHAPE}.`,
+    );
+  }
   if (!Array.isArray(raw) || raw.length === 0) {
     throw invalid(
       "productos",
@@ -207,7 +213,7 @@ function trimmedText(
  * that it keeps. (Scanned a character at a time: `\s+$` tried at every
  * space of a long run of them takes time quadratic in its length.)
  */
-function trimSpace(text: string): string {
+export function trimSpace(text: string): string {
   let start = 0;
   let end = text.length;
   while (start < end && SPACE.test(text[start]!)) start++;

@@ -104,6 +104,19 @@ Deno.test("validateOrder() refuses productos that is not a list of 1..100 items"
   for (const productos of [null, "pan", 5, { 0: "pan" }, []]) {
     assertInvalid(order({ productos }), "productos");
   }
+  // Missing or empty is "missing"; of the wrong type, says it must be a list.
+  for (const productos of [null, []]) {
+    assert.match(
+      assertInvalid(order({ productos }), "productos").message,
+      /^❌ Faltan los productos/,
+    );
+  }
+  for (const productos of ["pan", 5, { 0: "pan" }, true]) {
+    assert.match(
+      assertInvalid(order({ productos }), "productos").message,
+      /^❌ El campo "productos" debe ser una lista de 1 a 100 productos/,
+    );
+  }
   assert.equal(validateOrder(order({ productos: ["pan"] })).productos.length, 1);
   assert.equal(validateOrder(order({ productos: Array(100).fill("pan") })).productos.length, 100);
   const error = assertInvalid(order({ productos: Array(101).fill("pan") }), "productos");
