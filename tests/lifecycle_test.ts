@@ -251,6 +251,40 @@ testWith("read", "write", "run", "env")(
 );
 
 testWith("read", "write", "run", "env")(
+  "SIGTERM right after SIGINT is a second stop, however soon; the same signal twice at once is one",
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/p.db`;
+    const args = ["--db", db, "--process-ms", "20000", "--drain-timeout-ms", "1500"];
+    {
+      await using daemon = await startSubprocess(dir.path, args);
+      await using conn = await rawConnect(daemon.port);
+      await conn.write(JSON.stringify(ORDER) + "\n");
+      assert.equal((await conn.readLine())?.ok, true);
+      await waitUntil(() => readRows(db)[0]?.estado === "en proceso", { what: "the order to run" });
+      // Back to back: two signals cannot be one delivered twice.
+      daemon.kill("SIGINT");
+      daemon.kill("SIGTERM");
+      const result = await daemon.exited();
+      assert.equal(result.code, 1, "stopped at once, not after the drain");
+      assert.equal(readRows(db)[0]?.estado, "en proceso");
+    }
+    {
+      // A SIGTERM to the process group arrives twice (once forwarded): that is one stop,
+      // which drains (here until --drain-timeout-ms) and exits 0.
+      await using daemon = await startSubprocess(dir.path, args);
+      await waitUntil(() => readRows(db)[0]?.intentos === 2, { what: "the order to run again" });
+      daemon.kill("SIGTERM");
+      daemon.kill("SIGTERM");
+      const result = await daemon.exited();
+      assert.equal(result.code, 0, "one stop, drained");
+      assert.match(result.stdout, /^resumen /m);
+      assert.equal(readRows(db)[0]?.estado, "pendiente", "left for the next start");
+    }
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "SIGKILL right after the last ack loses no acked order; a restart ends each listo exactly once",
   async () => {
     await using dir = await tempDir();
