@@ -218,9 +218,12 @@ export class Server implements AsyncDisposable {
     const capacity = Capacity.create(config.maxPedidos);
     const failed = Promise.withResolvers<Error>();
     // What a bad value can make fail goes first, before the database is
-    // opened or created (§7): the addresses (a host that does not resolve,
-    // a port taken), then the processor module. Connections that come
-    // meanwhile wait in the listen queue until the daemon is ready.
+    // opened or created (§7): the processor module, then the addresses (a
+    // host that does not resolve, a port taken). The module is loaded before
+    // the daemon listens, so that one that cannot be used (which may take
+    // seconds to say so, with a top-level await) never leaves a port open
+    // that answers nothing. Connections that come once it listens wait in
+    // the listen queue until the daemon is ready.
     const processor = config.processor ? processorSource(config.processor) : undefined;
     let store: Store | undefined = options.store;
     let pool: ProcessorPool | undefined;
@@ -231,8 +234,6 @@ export class Server implements AsyncDisposable {
       // start that fails there (exit 2) is not restarted by systemd. (The
       // same list named by the operator counts as the default.)
       const defaultHosts = String(config.hosts) === String(SERVER_SETTINGS.hosts.default);
-      listeners = listenAll(config.hosts, config.port, { logger, defaultHosts });
-      metrics = startMetricsBeside(config, listeners, logger);
       pool = options.inlineProcessing ? new InlinePool(config.workers) : await WorkerPool.start({
         size: config.workers,
         logger,
@@ -240,6 +241,8 @@ export class Server implements AsyncDisposable {
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
         ...(processor ? { processor } : {}),
       });
+      listeners = listenAll(config.hosts, config.port, { logger, defaultHosts });
+      metrics = startMetricsBeside(config, listeners, logger);
       store ??= await openStore({
         db: config.db,
         sync: config.sync,

@@ -414,6 +414,53 @@ testWith("read")(
 );
 
 testWith("read", "write", "run", "env")(
+  "a processor module that takes seconds to fail at load never leaves the order port open: exit 2, and nothing listened meanwhile",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/slow_to_fail.ts`;
+    await Deno.writeTextFile(
+      path,
+      "await new Promise((resolve) => setTimeout(resolve, 1500));\n" +
+        'throw new Error("late fail");\n' +
+        "export default () => 1;\n",
+    );
+    // A port free now, for the daemon to be given.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const run = runMain(dir.path, [
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--db",
+      `${dir.path}/p.db`,
+      "--processor",
+      path,
+    ], { timeoutMs: 20_000 });
+    // While the module loads, a load balancer's TCP check must not find the port up.
+    let accepted = 0;
+    for (let look = 0; look < 10; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conn.close();
+        accepted++;
+      } catch (error) {
+        assert.ok(error instanceof Deno.errors.ConnectionRefused, String(error));
+      }
+    }
+    const out = await run;
+    assert.equal(out.code, 2, out.stderr);
+    assert.ok(out.stderr.includes(`Cannot load processor module "${path}"`), out.stderr);
+    assert.match(out.stderr, /late fail/);
+    assert.equal(accepted, 0, "connections accepted while the module loaded");
+    await assert.rejects(Deno.stat(`${dir.path}/p.db`), Deno.errors.NotFound, "no database made");
+  },
+);
+
+testWith("read", "write", "run", "env")(
   "a processor module whose top level posts a worker's `ready` still cannot start the daemon when its default export is not a function: exit 2, naming the path",
   async () => {
     await using dir = await tempDir();
