@@ -277,7 +277,7 @@ testWith("read")(
   },
 );
 
-for (const cliente of ["ignore-signal", "spin"]) {
+for (const cliente of ["ignore-signal", "spin-3000"]) {
   testWith("read")(
     `a module that does not stop when its attempt is aborted (${cliente}) has its worker replaced`,
     async () => {
@@ -287,8 +287,7 @@ for (const cliente of ["ignore-signal", "spin"]) {
           processor: SCRIPTED,
           metricsPort: 0,
           workers: 1,
-          // A runaway is not tried again (each attempt would leave a thread spinning for good).
-          maxIntentos: cliente === "spin" ? 3 : 1,
+          maxIntentos: 1,
           processTimeoutMs: 200,
         },
         { logger: new Logger({ level: "warn", write: (line) => lines.push(line) }) },
@@ -300,7 +299,7 @@ for (const cliente of ["ignore-signal", "spin"]) {
         /did not stop 1000 ms after it was aborted: the module loops without yielding/.test(
           pedido.detalle_error as string,
         ),
-        cliente === "spin",
+        cliente.startsWith("spin"),
       );
       const metrics = await scrape(daemon.server.metricsAddr!);
       assert.equal(metrics.value("pedidos_workers_reiniciados_total"), 1);
@@ -308,7 +307,7 @@ for (const cliente of ["ignore-signal", "spin"]) {
       // its thread, and the operator is told so.
       assert.equal(
         lines.some((line) => /ERROR worker\.runaway worker=1 runaways=1 /.test(line)),
-        cliente === "spin",
+        cliente.startsWith("spin"),
         lines.join("\n"),
       );
       const next = await run(daemon, "ok");
@@ -317,6 +316,32 @@ for (const cliente of ["ignore-signal", "spin"]) {
     },
   );
 }
+
+testWith("read")(
+  "a module that loops without yielding past its time is tried again up to --max-intentos (§11), while its stuck threads are no more than the workers",
+  async () => {
+    await using daemon = await startInProcess({
+      processor: SCRIPTED,
+      workers: 2,
+      maxIntentos: 2,
+      processTimeoutMs: 200,
+      retryBackoffMs: 10,
+    }, { logger: new Logger({ level: "error", write: () => {} }) });
+    // Each attempt spins 2.5 s: it is aborted at 200 ms, replaced 1 s later, and its thread
+    // ends by itself after.
+    const first = await run(daemon, "spin-2500");
+    assert.deepEqual([first.estado, first.intentos], ["error", 2], "retried once, as any failure");
+    assert.doesNotMatch(first.detalle_error as string, /not tried again/);
+    // Two threads left spinning, as many as the workers: a third would be one more core.
+    const second = await run(daemon, "spin-2500");
+    assert.deepEqual([second.estado, second.intentos], ["error", 1]);
+    assert.match(
+      second.detalle_error as string,
+      /not tried again: 3 attempts have left such threads since the daemon started, more than its 2 workers$/,
+    );
+    assert.equal((await run(daemon, "ok")).estado, "listo");
+  },
+);
 
 for (
   const [fixture, reason] of [

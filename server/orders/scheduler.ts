@@ -143,8 +143,11 @@ export class Scheduler {
         // A started attempt counts in `intentos`, also when it took no time.
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;
-        // A runaway leaves a thread that cannot be stopped: another attempt would leave another.
-        const wait = error instanceof RunawayAttemptError ? null : this.#retry.delayAfter(attempts);
+        // A runaway leaves a thread that cannot be stopped: past the pool's size, another
+        // attempt would leave another core spinning.
+        const wait = error instanceof RunawayAttemptError && !error.retryable
+          ? null
+          : this.#retry.delayAfter(attempts);
         logFailedAttempt(this.#logger, {
           id,
           attempt: attempts,

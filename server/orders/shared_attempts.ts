@@ -215,8 +215,9 @@ export class SharedAttempts {
           this.#leftPending++;
           return this.#release(lease, worker > 0);
         }
-        // A runaway leaves a thread that cannot be stopped: another attempt would leave another.
-        const wait = error instanceof RunawayAttemptError
+        // A runaway leaves a thread that cannot be stopped: past the pool's size, another
+        // attempt would leave another core spinning.
+        const wait = error instanceof RunawayAttemptError && !error.retryable
           ? null
           : this.#retry.delayAfter(lease.attempt);
         logFailedAttempt(logger, {

@@ -127,16 +127,30 @@ export class ProcessTimeoutError extends ProcessorError {
 /**
  * A processor module's attempt ran out of time and its worker never got to
  * the abort: a loop that does not yield. Its thread cannot be stopped
- * (Deno's `Worker.terminate()` does not interrupt it) and keeps a core
- * busy until the daemon restarts, so the order is not tried again: each
- * attempt would leave one more such thread.
+ * (Deno's `Worker.terminate()` does not interrupt it) and keeps a core busy
+ * until its loop ends, or the daemon restarts. The attempt is tried again
+ * as any failed one (§11) while such threads number at most the pool's
+ * workers ({@linkcode RunawayAttemptError.retryable}); past that, each
+ * attempt would leave one more core spinning, and the order ends `error`.
  */
 export class RunawayAttemptError extends ProcessTimeoutError {
-  constructor(timeoutMs: number, graceMs: number) {
+  /** Whether the attempt may be tried again: the threads left running so far are few enough. */
+  readonly retryable: boolean;
+
+  /**
+   * @param timeoutMs The time it had.
+   * @param graceMs How long it then had to stop.
+   * @param runaways Threads left running by such attempts since the daemon started, this one too.
+   * @param size The pool's workers: the most such threads for which an attempt is tried again.
+   */
+  constructor(timeoutMs: number, graceMs: number, runaways: number, size: number) {
     super(timeoutMs);
+    this.retryable = runaways <= size;
     this.message += `, and did not stop ${graceMs} ms after it was aborted: the module loops ` +
-      "without yielding, and its thread cannot be stopped (it runs until the daemon restarts); " +
-      "not tried again";
+      "without yielding, and its thread cannot be stopped (it runs until its loop ends, or the " +
+      "daemon restarts)" +
+      (this.retryable ? "" : `; not tried again: ${runaways} attempts have left such threads ` +
+        `since the daemon started, more than its ${size} workers`);
     this.name = "RunawayAttemptError";
   }
 }
@@ -653,7 +667,9 @@ export class WorkerPool implements ProcessorPool {
         // Its thread never got to the abort: a loop that does not yield. Deno's
         // Worker.terminate() does not interrupt one, so the thread goes on.
         this.#runaways++;
-        if (timeoutMs !== undefined) slot.timedOut = new RunawayAttemptError(timeoutMs, grace);
+        if (timeoutMs !== undefined) {
+          slot.timedOut = new RunawayAttemptError(timeoutMs, grace, this.#runaways, this.size);
+        }
         this.#logger?.error("worker.runaway", {
           worker: slot.number,
           runaways: this.#runaways,
