@@ -48,10 +48,11 @@ Protocol: docs/protocol.md`;
 /**
  * The same signal twice, closer together than this, is one signal delivered
  * twice (a SIGTERM to the process group reaches the daemon from the sender
- * and again through `deno task`, which forwards it: measured 0.2 ms apart).
- * Two different signals are never one.
+ * and again through `deno task`, which forwards it: measured 0.2–1 ms apart).
+ * Short, so that a second stop sent on purpose, even a tenth of a second
+ * after the first, is not taken for one. Two different signals are never one.
  */
-const DUPLICATE_SIGNAL_MS = 150;
+const DUPLICATE_SIGNAL_MS = 50;
 
 function print(text: string): void {
   try {
