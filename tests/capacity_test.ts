@@ -12,7 +12,7 @@ Deno.test("STATS recibidos counts every PEDIDO request, its envelope bad or its 
   await using conn = await rawConnect(daemon.port);
   const requests = [
     '{"op":"PEDIDO","data":5}', // data not an object
-    '{"op":"pedido","data":null}',
+    '{"op":"pedido","data":null}', // data absent: an order missing its fields
     '{"op":"PEDIDO","data":[]}',
     "{}", // a bare order missing its fields
     '{"op":"PEDIDO","data":{"cliente":"Ana"}}',
@@ -24,7 +24,7 @@ Deno.test("STATS recibidos counts every PEDIDO request, its envelope bad or its 
   for (let i = 0; i < requests.length; i++) replies.push(await conn.readLine());
   assert.deepEqual(replies.map((r) => r?.error ?? "ok"), [
     "invalid_request",
-    "invalid_request",
+    "invalid_order",
     "invalid_request",
     "invalid_order",
     "invalid_order",
