@@ -90,7 +90,10 @@ export const CLIENT_USAGE: string = formatUsage(
 Sends one request to the daemon and prints the reply.
 Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect, 130 interrupted.`,
   CLIENT_SETTINGS,
-  [["--json", "print each reply line exactly as received"]],
+  [
+    ["--json", "print each reply line exactly as received"],
+    ["--timeout-ms MS", "with --esperar, how long to wait (default 30000)"],
+  ],
 );
 
 function positiveId(text: string, what: string): number {
