@@ -201,20 +201,30 @@ async function send(
   try {
     answer = await exchange;
   } catch (error) {
-    if (late.aborted && !session.signal?.aborted) {
-      // An order may have been stored meanwhile (§6): say how to find out, not that it was lost.
-      // Only an order with a clave may simply be sent again: without one, a resend of an order
-      // that was stored makes a second order.
-      const order = !isOrder(line)
-        ? ""
-        : hasClave(line)
-        ? " No se sabe si el pedido fue aceptado: reenvíelo con la misma clave (o búsquelo con listar)."
-        : " No se sabe si el pedido fue aceptado: búsquelo con listar antes de reenviarlo (sin clave, reenviarlo crearía un segundo pedido si ya fue aceptado).";
+    if (session.signal?.aborted) throw error;
+    // An order may have been stored meanwhile (§6), whether the daemon fell silent or the
+    // connection broke after it was sent: say how to find out, not that it was lost. Only an
+    // order with a clave may simply be sent again: without one, a resend of an order that was
+    // stored makes a second order.
+    const order = !isOrder(line)
+      ? ""
+      : hasClave(line)
+      ? " No se sabe si el pedido fue aceptado: reenvíelo con la misma clave (o búsquelo con listar)."
+      : " No se sabe si el pedido fue aceptado: búsquelo con listar antes de reenviarlo (sin clave, reenviarlo crearía un segundo pedido si ya fue aceptado).";
+    if (late.aborted) {
       throw new ClientError(
         "timeout",
         `El servidor no respondió en ${limitMs / 1000} s.${order}`,
         { cause: error },
       );
+    }
+    // (Found closed before it was sent, it was not stored.)
+    const unsent = error instanceof ClientError &&
+      error.message === "Cannot send: connection closed";
+    if (
+      error instanceof ClientError && error.code === "connection_closed" && order !== "" && !unsent
+    ) {
+      throw new ClientError(error.code, `${error.message}.${order}`, { cause: error });
     }
     throw error;
   }
@@ -275,8 +285,18 @@ async function run(session: Session): Promise<number> {
       try {
         return exitFor(await send(session, JSON.stringify(wait), describeFinal));
       } catch (error) {
+        if (!session.signal?.aborted) {
+          // The wait failed (the connection broke, the daemon fell silent): the order was
+          // accepted all the same, and goes on; say so, lest it be sent again.
+          if (!(error instanceof ClientError) || error.code === "protocol") throw error;
+          throw new ClientError(
+            error.code,
+            `${error.message.replace(/\.?$/, ".")} El pedido ${id} fue recibido y sigue su ` +
+              `curso; la espera se interrumpió: consúltelo con estado ${id}.`,
+            { cause: error },
+          );
+        }
         // Ctrl-C while waiting: the order was accepted all the same, and goes on.
-        if (!session.signal?.aborted) throw error;
         if (!command.json) {
           session.out(
             `⏹️ Espera interrumpida. El pedido ${id} fue recibido y sigue su curso: consúltelo con estado ${id}.\n`,

@@ -313,6 +313,52 @@ Deno.test("runClient() advises an order without a clave that got no answer to be
   assert.match(inData.stderr, /reenvíelo con la misma clave/);
 });
 
+Deno.test("runClient() says an order may have been stored when the connection breaks after it was sent", async () => {
+  await using daemon = fakeLineServer(() => ({ close: true }));
+  const bare = await run(daemon.port, [
+    "--cliente",
+    "Ana",
+    "--producto",
+    "pan",
+    "--direccion",
+    "C",
+  ]);
+  assert.equal(bare.status, 3);
+  assert.match(bare.stderr, /Se perdió la conexión/);
+  assert.match(bare.stderr, /No se sabe si el pedido fue aceptado: búsquelo con listar antes/);
+  const keyed = await run(daemon.port, [
+    ...["--cliente", "Ana", "--producto", "pan", "--direccion", "C", "--clave", "k"],
+  ]);
+  assert.match(keyed.stderr, /reenvíelo con la misma clave/);
+  // A request that stores nothing gets no such advice.
+  assert.doesNotMatch((await run(daemon.port, ["stats"])).stderr, /No se sabe/);
+});
+
+Deno.test("runClient() --esperar whose wait breaks off says the order was received and how to look it up", async () => {
+  // The order is accepted; the connection breaks under its wait.
+  await using daemon = fakeLineServer((line) =>
+    JSON.parse(line).op === "ESTADO" ? { close: true } : accepted()
+  );
+  const { status, stdout, stderr } = await run(daemon.port, ORDER_WAITED);
+  assert.equal(status, 3);
+  assert.match(stdout, /Pedido 42 recibido \(pendiente\)/);
+  assert.match(
+    stderr,
+    /Se perdió la conexión.* El pedido 42 fue recibido y sigue su curso; la espera se interrumpió: consúltelo con estado 42\./,
+  );
+  assert.doesNotMatch(stderr, /No se sabe/, "the order is known to be stored");
+  // The same when the daemon falls silent under the wait.
+  await using silent = fakeLineServer((line) =>
+    JSON.parse(line).op === "ESTADO" ? null : accepted()
+  );
+  const quiet = await run(silent.port, [...ORDER_WAITED, "--timeout-ms", "100"], undefined, 200);
+  assert.equal(quiet.status, 3);
+  assert.match(
+    quiet.stderr,
+    /Sin respuesta del servidor.* El pedido 42 fue recibido y sigue su curso/,
+  );
+});
+
 Deno.test("runClient() reads the wait a request on stdin asks for as the daemon does, field by field from data or the top level", async () => {
   await using daemon = fakeLineServer(() => null);
   for (
