@@ -330,6 +330,36 @@ pgTest({
 
 pgTest({
   name:
+    "on PostgreSQL an attempt that loops without yielding past its time is tried again up to --max-intentos, as on SQLite",
+  async fn() {
+    const processor = `${ROOT}tests/fixtures/processors/scripted.ts`;
+    await using cluster = await startCluster(1, [
+      "--processor",
+      processor,
+      "--process-timeout-ms",
+      "200",
+      "--max-intentos",
+      "2",
+      "--retry-backoff-ms",
+      "10",
+      "--workers",
+      "2",
+    ]);
+    const port = cluster.daemons[0]!.port;
+    // Each attempt spins 2.5 s: aborted at 200 ms, its worker replaced 1 s later.
+    const spun = await ask(port, { ...order(), cliente: "spin-2500" });
+    const ended = await ask(port, { op: "ESTADO", id: spun.id, esperar: true }, 20_000);
+    assert.deepEqual([ended.pedido.estado, ended.pedido.intentos], ["error", 2]);
+    assert.match(ended.pedido.detalle_error, /the module loops without yielding/);
+    assert.doesNotMatch(ended.pedido.detalle_error, /not tried again/);
+    const next = await ask(port, { ...order(), cliente: "ok" });
+    const done = await ask(port, { op: "ESTADO", id: next.id, esperar: true }, 20_000);
+    assert.equal(done.pedido.estado, "listo", "the replaced workers run the next order");
+  },
+});
+
+pgTest({
+  name:
     "an order accepted by A and cancelled from B: A's waiter wakes with cancelado and the cluster's slot is free again",
   async fn() {
     await using cluster = await startCluster(2, [
