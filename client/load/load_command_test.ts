@@ -201,7 +201,7 @@ function fakeDaemon(mode: "stopping" | "closing" | "refusing") {
           orders++;
           seen++;
           if (mode === "stopping") continue;
-          if (seen <= 2) await reply(`{"ok":true,"id":${orders}}`);
+          if (seen <= 2) await reply(`{"ok":true,"id":${orders},"estado":"pendiente"}`);
           else if (mode === "closing") return;
           else await reply('{"ok":false,"error":"shutting_down"}');
         }

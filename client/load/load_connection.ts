@@ -44,6 +44,10 @@ type Move =
   | { why: "stopping" };
 
 /** One connection of a run: a sender and a reader, replies matched first in, first out. */
+/** Why a connection whose replies went out of step with its orders is given up. */
+const OUT_OF_STEP =
+  "a reply that answers none of its orders: its replies can no longer be matched to them";
+
 export class LoadConnection {
   #conn: Deno.TcpConn;
   /** The place in the settings' `hosts` of the current socket's host. */
@@ -275,7 +279,11 @@ export class LoadConnection {
       // Not an answer to anything we sent, e.g. `busy` as the daemon accepts
       // us: no order failed; a connection turned away failed.
       if (kind.kind === "error" && TURNED_AWAY.has(kind.code)) this.#turnAway(kind.code);
-      else tally.incident(kind.kind === "error" ? kind.code : "protocolo");
+      else {
+        // A reply to nothing: the replies that follow cannot be matched to their orders.
+        tally.incident(kind.kind === "error" ? kind.code : "protocolo");
+        this.close("conexion_perdida", OUT_OF_STEP);
+      }
       return;
     }
     // `busy` before any other reply: the connection was turned away as it
@@ -304,6 +312,12 @@ export class LoadConnection {
         break;
       default:
         tally.error(kind.code);
+        // A line that answers no order (not JSON, of another shape): the lines that follow
+        // cannot be trusted to answer the orders they would be counted for.
+        if (kind.code === "protocolo") {
+          this.close("conexion_perdida", OUT_OF_STEP);
+          return;
+        }
         // Stopping: the orders not sent yet go to another host, once the
         // replies in flight here came.
         if (kind.code === "shutting_down" && this.#canMove()) this.#stopping = true;

@@ -8,6 +8,7 @@
 
 import type { Reply } from "../../server/protocol/replies.ts";
 import { decodeReply } from "../decode_reply.ts";
+import { checkReply } from "../check_reply.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -45,6 +46,9 @@ export function orderJson(order: OrderRef): string {
   }}],"direccion":"Calle Falsa ${100 + n}"${clave}}`;
 }
 
+/** An order, as {@linkcode checkReply} reads a request: what every reply of a run answers. */
+const AN_ORDER = { cliente: "", productos: [], direccion: "" };
+
 /** The pedidos protocol: one JSON order per line; replies per docs/protocol.md §2.1. */
 export const PEDIDOS_PROTOCOL: LoadProtocol = {
   encode: (order) => encoder.encode(orderJson(order) + "\n"),
@@ -55,10 +59,16 @@ export const PEDIDOS_PROTOCOL: LoadProtocol = {
     } catch {
       return { kind: "error", code: "protocolo" };
     }
+    try {
+      // Of the shape of an answer to an order (§2.1): an `ok` with its id and state, a
+      // refusal with its code. Anything else (a `pong`, an id that is no id) accepted nothing.
+      checkReply(AN_ORDER, reply);
+    } catch {
+      return { kind: "error", code: "protocolo" };
+    }
     if (reply.ok) {
-      // A PEDIDO's reply; any other `ok` (from another line server) counts as accepted too.
-      if (!("id" in reply)) return { kind: "accepted", id: null, duplicado: false };
-      return { kind: "accepted", id: reply.id, duplicado: reply.duplicado === true };
+      const { id, duplicado } = reply as { id: number; duplicado?: unknown };
+      return { kind: "accepted", id, duplicado: duplicado === true };
     }
     if (reply.error === "queue_full") return { kind: "rejected" };
     return { kind: "error", code: typeof reply.error === "string" ? reply.error : "protocolo" };

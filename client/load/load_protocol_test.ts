@@ -6,22 +6,33 @@ const FULL = JSON.stringify({ ok: false, error: "queue_full", mensaje: "lleno" }
 
 Deno.test("PEDIDOS_PROTOCOL.classify() reads ok, queue_full, other codes and garbage", () => {
   const line = (text: string) => encoder.encode(text);
-  assert.deepEqual(PEDIDOS_PROTOCOL.classify(line('{"ok":true,"id":4,"duplicado":true}')), {
-    kind: "accepted",
-    id: 4,
-    duplicado: true,
-  });
+  assert.deepEqual(
+    PEDIDOS_PROTOCOL.classify(line('{"ok":true,"id":4,"estado":"listo","duplicado":true}')),
+    {
+      kind: "accepted",
+      id: 4,
+      duplicado: true,
+    },
+  );
   assert.deepEqual(PEDIDOS_PROTOCOL.classify(line(FULL)), { kind: "rejected" });
   assert.deepEqual(PEDIDOS_PROTOCOL.classify(line('{"ok":false,"error":"busy"}')), {
     kind: "error",
     code: "busy",
   });
   assert.deepEqual(PEDIDOS_PROTOCOL.classify(line("nope")), { kind: "error", code: "protocolo" });
-  assert.deepEqual(PEDIDOS_PROTOCOL.classify(line('{"ok":true,"pong":true}')), {
-    kind: "accepted",
-    id: null,
-    duplicado: false,
-  });
+  // An ok that is no answer to an order accepted nothing: no id, an id that is no id, no state.
+  for (
+    const text of [
+      '{"ok":true,"pong":true}',
+      '{"ok":true}',
+      '{"ok":true,"id":"abc","estado":"pendiente"}',
+      '{"ok":true,"id":0,"estado":"pendiente"}',
+      '{"ok":true,"id":5,"estado":"zz"}',
+      '{"ok":false}',
+    ]
+  ) {
+    assert.deepEqual(PEDIDOS_PROTOCOL.classify(line(text)), { kind: "error", code: "protocolo" });
+  }
   assert.deepEqual(PEDIDOS_PROTOCOL.classify(line('{"ok":1}')), {
     kind: "error",
     code: "protocolo",

@@ -43,6 +43,26 @@ Deno.test("runLoad() counts accepted, rejected and error replies exactly", async
   checkInvariant(summary);
 });
 
+Deno.test("runLoad() counts an ok that is no answer to an order as an error, and gives up the connection", async () => {
+  await using server = fakeLineServer(() => '{"ok":true}');
+  const summary = await runLoad({ ...base(server.port), clientes: 2, pedidos: 5 });
+  assert.equal(summary.aceptados, 0, "nothing was accepted");
+  assert.deepEqual(summary.erroresPorTipo, { protocolo: 2 });
+  // Each connection is given up at its first such reply: what follows cannot be trusted.
+  assert.equal(summary.enviados, 2);
+  assert.equal(summary.conexiones.perdidas, 2);
+  checkInvariant(summary);
+});
+
+Deno.test("runLoad() gives up a connection answered twice for one order, rather than credit replies to the wrong orders", async () => {
+  await using server = fakeLineServer((_, { index: n }) => `${OK(2 * n + 1)}\n${OK(2 * n + 2)}`);
+  const summary = await runLoad({ ...base(server.port), clientes: 1, pedidos: 5 });
+  assert.equal(summary.aceptados, 1, "the first reply answers the first order");
+  assert.equal(summary.conexiones.perdidas, 1);
+  assert.ok((summary.incidencias.protocolo ?? 0) >= 1, JSON.stringify(summary.incidencias));
+  checkInvariant(summary);
+});
+
 Deno.test("runLoad() sends valid orders, with clave PREFIX-CONN-N when asked", async () => {
   await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
   await runLoad({ ...base(server.port), clientes: 2, pedidos: 3, clavePrefijo: "run7" });
