@@ -30,6 +30,14 @@ export function opOf(body: unknown): string | null {
   return typeof body.op === "string" ? opName(body.op) : null;
 }
 
+/** The `id` a request body names, read as the daemon reads it (from `data` first); null if none. */
+function idOf(body: unknown): number | null {
+  if (!isObject(body)) return null;
+  const data = isObject(body.data) ? body.data : undefined;
+  const id = data !== undefined && data.id !== undefined && data.id !== null ? data.id : body.id;
+  return typeof id === "number" ? id : null;
+}
+
 /**
  * The most orders a LISTAR of `body` may answer (§2.3: `limit`, default 50,
  * at most 1000), its `limit` read as the daemon reads it: from `data` when
@@ -84,9 +92,19 @@ export function checkReply(body: unknown, reply: Reply): Reply {
       break;
     case "ESTADO":
     case "CANCELAR":
-    case "REINTENTAR":
+    case "REINTENTAR": {
       checkPedido(fields.pedido, "pedido");
+      // The order asked about, not another.
+      const asked = idOf(body);
+      const answered = (fields.pedido as Fields).id;
+      if (asked !== null && answered !== asked) {
+        throw new ClientError(
+          "protocol",
+          `Respuesta inválida del servidor: se preguntó por el pedido ${asked} y respondió por el ${answered}`,
+        );
+      }
       break;
+    }
     case "LISTAR": {
       const pedidos = fields.pedidos;
       need(Array.isArray(pedidos), "pedidos");

@@ -56,6 +56,17 @@ Deno.test("checkReply() refuses a reply without the fields its request's answer 
   refused({ op: "LISTAR" }, { ok: true, pedidos: "x" }, /"pedidos"/);
   refused({ op: "LISTAR" }, { ok: true, pedidos: [null] }, /"pedidos\[0\]"/);
   refused({ op: "ESTADO", id: 1 }, { ok: true, pedido: null }, /"pedido"/);
+  // Another order than the one asked about.
+  refused(
+    { op: "ESTADO", id: 7 },
+    { ok: true, pedido: SAMPLE_PEDIDO },
+    /se preguntó por el pedido 7 y respondió por el 42/,
+  );
+  refused(
+    { op: "CANCELAR", data: { id: 7 } },
+    { ok: true, pedido: SAMPLE_PEDIDO },
+    /pedido 7 y respondió por el 42/,
+  );
   refused({ op: "STATS" }, { ok: true, stats: { recibidos: "9" } }, /"stats\.recibidos"/);
   refused({ cliente: "Ana" }, { ok: true }, /"id"/);
   refused({ cliente: "Ana" }, { ok: true, id: "abc", estado: "pendiente" }, /"id"/);
