@@ -673,7 +673,7 @@ export class WorkerPool implements ProcessorPool {
         this.#logger?.error("worker.runaway", {
           worker: slot.number,
           runaways: this.#runaways,
-          advice: "its thread keeps running until the daemon restarts",
+          advice: "its thread keeps running until its loop ends or the daemon restarts",
         });
       }
       this.#crash(slot, `did not stop ${grace} ms after its attempt was aborted`);
