@@ -141,7 +141,9 @@ export async function runLoad(
       if (connection === null || connection.closed) continue;
       const oldest = connection.oldestSentAt;
       if (oldest !== null && now - oldest > settings.replyTimeoutMs) {
-        connection.close(null, `No reply within ${settings.replyTimeoutMs} ms`);
+        // Given up as lost: what it has not sent yet goes on from the next host, if any
+        // (those in flight count as unanswered, never sent again).
+        connection.close("conexion_perdida", `No reply within ${settings.replyTimeoutMs} ms`);
       } else if (oldest !== null && stoppedAt !== null && now - stoppedAt > settings.graceMs) {
         connection.close(null, `Stopped; no reply within ${settings.graceMs} ms`);
       }

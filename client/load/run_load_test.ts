@@ -138,6 +138,30 @@ Deno.test("runLoad() gives up on replies that never come, within replyTimeoutMs"
   checkInvariant(summary);
 });
 
+Deno.test("runLoad() with several hosts moves a connection whose host falls silent to the next, with the orders it had not sent", async () => {
+  await using silent = fakeLineServer(() => null);
+  await using good = fakeLineServer((_, { index: n }) => OK(n + 1), {
+    hostname: "::1",
+    port: silent.port,
+  });
+  const summary = await runLoad({
+    hosts: ["127.0.0.1", "::1"],
+    port: silent.port,
+    progressEveryMs: 20,
+    clientes: 2,
+    pedidos: 5,
+    replyTimeoutMs: 150,
+  });
+  // The first order of each connection went unanswered and is not sent again; the other four
+  // of each went to ::1.
+  assert.deepEqual([summary.enviados, summary.aceptados], [10, 8]);
+  assert.deepEqual(summary.erroresPorTipo, { sin_respuesta: 2 });
+  assert.equal(summary.incidencias.reconectadas, 2);
+  assert.deepEqual(summary.conexiones, { abiertas: 2, fallidas: 0, perdidas: 0 });
+  assert.equal(good.lines.length, 8);
+  checkInvariant(summary);
+});
+
 Deno.test("runLoad() with unlimited pedidos stops at duracionMs, and the signal stops it too", async () => {
   await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
   const timed = await runLoad({
