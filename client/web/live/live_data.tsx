@@ -96,7 +96,8 @@ export class LiveData {
   /** Nothing is asked until someone watches. */
   constructor(options: LiveDataOptions) {
     this.#options = options;
-    this.#rejections = new RejectionLog(options.timelineMs);
+    // Readings further apart than a few snapshots (no Panel open meanwhile) place no rise.
+    this.#rejections = new RejectionLog(options.timelineMs, 3 * options.intervalMs);
     this.#history = new OrderHistory({ spanMs: options.timelineMs });
     this.notes = new ActionNotes({ now: options.now });
     this.#maxStreams = options.maxStreams ?? 256;
@@ -170,7 +171,11 @@ export class LiveData {
       return { stats: null, pedidos: [], now: at, rejections: [], problem, cluster };
     }
     const { stats } = statsReply;
-    const rejections = this.#rejections.record(at, stats.rechazados);
+    const rejections = this.#rejections.record({
+      at,
+      rechazados: stats.rechazados,
+      uptimeS: stats.uptime_s,
+    });
     const pedidos = [...byId.values()];
     return {
       stats,
