@@ -44,7 +44,7 @@ Deno.test("gateway: a pendiente row has a Cancelar button, an error row a Reinte
   assert.doesNotMatch(row(page.text, 4), /<form/);
 });
 
-Deno.test("gateway: Cancelar cancels the order and says so in its row; a second time says why not", async () => {
+Deno.test("gateway: Cancelar cancels the order and says so in its row; a second time (a double click) says it is cancelled, not an error; a running order says why not", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
   await signIn(browser);
@@ -63,8 +63,17 @@ Deno.test("gateway: Cancelar cancels the order and says so in its row; a second 
   );
   await browser.post("/pedidos/1/cancelar", {});
   const again = await browser.get("/pedidos");
-  assert.match(row(again.text, 1), /class="nota error"[^>]*>❌ El pedido 1 está cancelado.</);
-  assert.match(again.text, /class="flash error"/);
+  assert.match(
+    row(again.text, 1),
+    /<small class="nota ok" role="status">✅ Pedido 1 cancelado \(ya lo estaba\).<\/small>/,
+  );
+  assert.doesNotMatch(again.text, /class="flash error"/);
+  // An order that is running cannot be cancelled: that is an error, and says why.
+  gw.daemon.addPedido({ estado: "en proceso" });
+  await browser.post("/pedidos/2/cancelar", {});
+  const running = await browser.get("/pedidos");
+  assert.match(row(running.text, 2), /class="nota error"[^>]*>❌ El pedido 2 está en proceso/);
+  assert.match(running.text, /class="flash error"/);
 });
 
 Deno.test("gateway: Reintentar sends an error order back to the queue; queue_full is said in words", async () => {
@@ -87,6 +96,11 @@ Deno.test("gateway: Reintentar sends an error order back to the queue; queue_ful
   assert.match(row(after.text, 1), /data-estado="pendiente"/);
   assert.match(row(after.text, 1), /✅ Pedido 1 de vuelta en la cola./);
   assert.match(row(after.text, 1), /action="\/pedidos\/1\/cancelar"/, "now it can be cancelled");
+  // Clicked twice: the second is refused as the order is back in the queue already; not an error.
+  await browser.post("/pedidos/1/reintentar", {});
+  const twice = await browser.get("/pedidos");
+  assert.match(row(twice.text, 1), /✅ Pedido 1 de vuelta en la cola \(ya lo estaba\)./);
+  assert.doesNotMatch(twice.text, /class="flash error"/);
 });
 
 Deno.test("gateway: another user's Cancelar or Reintentar that the daemon did not answer leaves no note in the owner's row", async () => {

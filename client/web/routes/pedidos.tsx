@@ -70,11 +70,13 @@ const ACTIONS = {
   cancelar: {
     op: "CANCELAR",
     done: (id: number) => `✅ Pedido ${id} cancelado.`,
+    already: (id: number) => `✅ Pedido ${id} cancelado (ya lo estaba).`,
     estados: ["cancelado"],
   },
   reintentar: {
     op: "REINTENTAR",
     done: (id: number) => `✅ Pedido ${id} de vuelta en la cola.`,
+    already: (id: number) => `✅ Pedido ${id} de vuelta en la cola (ya lo estaba).`,
     // Once it fails again or ends, "back in the queue" is old news.
     estados: ["pendiente", "en proceso"],
   },
@@ -202,9 +204,15 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
       if (reply === null) note = { kind: "error", text: unreachable() };
       else if (reply.ok) note = { kind: "ok", text: action.done(id), estados: action.estados };
       else {
-        // A refusal that names the order's state holds while the order stays in it.
         const estado = (reply.pedido as { estado?: Estado } | null | undefined)?.estado;
-        note = { kind: "error", text: refusal(reply), ...(estado ? { estados: [estado] } : {}) };
+        if (estado !== undefined && (action.estados as readonly Estado[]).includes(estado)) {
+          // Refused because it is already where it was asked to go (a double click, another
+          // tab): CANCELAR is idempotent from the client's view (§2.8), and so is this page.
+          note = { kind: "ok", text: action.already(id), estados: action.estados };
+        } else {
+          // A refusal that names the order's state holds while the order stays in it.
+          note = { kind: "error", text: refusal(reply), ...(estado ? { estados: [estado] } : {}) };
+        }
       }
       // Only what the daemon said of the order goes in its row: a success, or a
       // refusal that names it (not_cancellable, not_retryable), which it gives
