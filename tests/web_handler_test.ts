@@ -287,6 +287,9 @@ Deno.test("gateway: Tareas runs sum, upper and lower and shows the result", asyn
     op: "TASK",
     data: { task: { name: "sum", args: [1, 2, 3.5] } },
   });
+  // Binary fractions' leftovers are not shown: 0.1 + 0.2 reads 0.3.
+  const fraction = await browser.submit("/tareas", { tarea: "sum", numeros: "0,1 0,2" });
+  assert.match(fraction.text, /data-tarea="sum">Resultado: 0.3<\/output>/);
   const upper = await browser.submit("/tareas", { tarea: "upper", texto: "hola <b>" });
   assert.match(upper.text, /Resultado: HOLA &lt;B&gt;/);
   const lower = await browser.submit("/tareas", { tarea: "lower", texto: "HOLA" });

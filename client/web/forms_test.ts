@@ -33,6 +33,13 @@ Deno.test("parseProductos() reads a count out of range as a count, for the daemo
     { nombre: "pan", cantidad: 3 },
     { nombre: "pan", cantidad: 1e20 },
   ]);
+  // Not whole: a count all the same (the daemon refuses it), not a product named "pan x1.5".
+  assert.deepEqual(parseProductos("pan x1.5\npan x 1,5\npan x 1e3\npan ×.5"), [
+    { nombre: "pan", cantidad: 1.5 },
+    { nombre: "pan", cantidad: 1.5 },
+    { nombre: "pan", cantidad: 1000 },
+    { nombre: "pan", cantidad: 0.5 },
+  ]);
 });
 
 Deno.test("parseProductos() takes an x as a count only after a space: Xbox 360 is a name", () => {

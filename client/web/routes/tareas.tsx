@@ -38,6 +38,15 @@ function sumMistake(args: (number | string)[]): string | null {
  * @param deps The gateway's shared parts.
  * @returns A sub-app to mount at `/`.
  */
+/**
+ * A sum for people: at most 15 significant digits, which every double
+ * holds, so that the binary fractions' leftovers do not show (0.1 + 0.2 is
+ * 0.3, not 0.30000000000000004). The TCP reply keeps the exact double.
+ */
+export function shownNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(15)));
+}
+
 export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   const { ask, unreachable, respond } = deps;
   const app = new Hono<GatewayEnv>();
@@ -106,7 +115,11 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     const reply = await ask({ op: "TASK", data: { task } });
     let outcome: TaskOutcome | null = null;
     if (reply?.ok) {
-      const text = typeof reply.result === "string" ? reply.result : JSON.stringify(reply.result);
+      const text = typeof reply.result === "string"
+        ? reply.result
+        : typeof reply.result === "number"
+        ? shownNumber(reply.result)
+        : JSON.stringify(reply.result);
       outcome = { tarea, ok: true, text };
     } else if (reply) {
       outcome = { tarea, ok: false, text: refusal(reply) };
