@@ -79,7 +79,12 @@ Deno.test("gateway: a path of its own asked with the other method gets 405 namin
     const page = method === "GET" ? await browser.get(path) : await browser.post(path, {});
     assert.equal(page.status, allow === null ? 404 : 405, `${method} ${path}`);
     assert.equal(page.headers.get("allow"), allow, `${method} ${path}`);
+    // A whole page, with the site's menu and a way back, not a bare text.
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/, `${method} ${path}`);
   }
+  const logout = await browser.get("/logout");
+  assert.match(logout.text, /Para salir, use el botón Salir/);
+  assert.match(logout.text, /href="\/"/);
   for (const op of ["CANCELAR", "PEDIDO"]) assert.equal(gw.daemon.sent(op).length, 0, op);
 });
 

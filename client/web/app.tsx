@@ -197,8 +197,7 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     const asked = c.req.method === "HEAD" ? "GET" : c.req.method;
     // Taken there, but its parameters did not fit (`/pedidos/abc/cancelar`): no such page.
     if (allowed.length === 0 || allowed.includes(asked)) return errors.notFound(c);
-    c.header("Allow", allowed.join(", "));
-    return c.text("Método no permitido", 405);
+    return errors.methodNotAllowed(c, allowed);
   });
   // In this order: a HEAD gets its GET's length; every request is logged and gets the security headers;
   // static files need nothing more; then the session, the body limit and

@@ -68,6 +68,26 @@ export class ErrorPages {
     );
   }
 
+  /**
+   * 405: a page of this server asked with a method it does not take there,
+   * as a POST-only address (`/logout`, a row's Cancelar) typed into the
+   * address bar. A whole page, with `Allow` naming what it takes.
+   */
+  methodNotAllowed(c: GatewayContext, allowed: readonly string[]): Response {
+    c.header("Allow", allowed.join(", "));
+    const text = c.req.path === "/logout"
+      ? "Para salir, use el botón Salir del menú."
+      : allowed.includes("POST") && !allowed.includes("GET")
+      ? "Esta dirección solo recibe formularios: use el botón de la página."
+      : "Esta dirección no recibe formularios.";
+    return this.#deps.respond.page(
+      c,
+      { title: "Método no permitido", nav: "inicio" },
+      <MessagePage title="Método no permitido" text={text} back="/" />,
+      405,
+    );
+  }
+
   /** The app's `notFound`: 404 naming the path. */
   readonly notFound: NotFoundHandler<GatewayEnv> = (c) =>
     this.#deps.respond.page(
