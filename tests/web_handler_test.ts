@@ -292,6 +292,13 @@ Deno.test("gateway: Tareas runs sum, upper and lower and shows the result", asyn
     op: "TASK",
     data: { task: { name: "sum", args: [1, 2, 3.5] } },
   });
+  // A full daemon: said of the server, not as "Límite de pedidos" (a task is no order).
+  gw.daemon.refuse.TASK = "queue_full";
+  const full = await browser.submit("/tareas", { tarea: "sum", numeros: "1 2" });
+  assert.match(full.text, /❌ El servidor está a plena capacidad/);
+  // (The daemon's own mensaje speaks of orders: "Límite de pedidos alcanzado".)
+  assert.doesNotMatch(full.text, /Falla simulada/);
+  delete gw.daemon.refuse.TASK;
   // Binary fractions' leftovers are not shown: 0.1 + 0.2 reads 0.3.
   const fraction = await browser.submit("/tareas", { tarea: "sum", numeros: "0,1 0,2" });
   assert.match(fraction.text, /data-tarea="sum">Resultado: 0.3<\/output>/);
@@ -557,6 +564,8 @@ Deno.test("gateway: when the daemon is down every page says so plainly", async (
     const page = await browser.get(path);
     assert.equal(page.status, 503, path);
     assert.match(page.text, /No hay conexión con el servidor de pedidos \(localhost:8888\)/, path);
+    // Said to whoever uses the site: no operator's command in it.
+    assert.doesNotMatch(page.text, /deno task/, path);
   }
   const task = await browser.submit("/tareas", { tarea: "upper", texto: "hola" });
   assert.equal(task.status, 503);

@@ -92,7 +92,7 @@ export function createAsk(daemon: DaemonClient, signal: AbortSignal, health?: Da
  */
 export function unreachableMessage(address: string): string {
   return `No hay conexión con el servidor de pedidos (${address}). ` +
-    "Compruebe que está en marcha (deno task server); esta página se recupera sola cuando vuelva.";
+    "Puede estar detenido o reiniciándose; esta página se recupera sola cuando vuelva.";
 }
 
 /**

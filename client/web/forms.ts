@@ -53,6 +53,8 @@ export function statusFor(code: ErrorCode | undefined): ContentfulStatusCode {
 function forPeople(mensaje: string): string {
   return mensaje
     .replace(/\(lista de 1 a (\d+) productos, cada uno [^)]*\}\)/, "(de 1 a $1, uno por línea)")
+    // The protocol's field names are for programs: "(campo "direccion", texto de …)" → "(texto de …)".
+    .replace(/\(campo "[^"]*", /g, "(")
     .replace(/productos\[(\d+)\](?:\.\w+)?/g, (_, i: string) => `n.º ${Number(i) + 1}`);
 }
 

@@ -86,4 +86,9 @@ Deno.test("refusal() names a product by its place and the list by how it is type
     refused("❌ La cantidad del producto productos[11] debe ser un número entero de 1 a 9"),
     "❌ La cantidad del producto n.º 12 debe ser un número entero de 1 a 9",
   );
+  // The protocol's field names are for programs, not for the form's reader.
+  assert.equal(
+    refused('❌ Falta la dirección (campo "direccion", texto de 1 a 500 caracteres).'),
+    "❌ Falta la dirección (texto de 1 a 500 caracteres).",
+  );
 });

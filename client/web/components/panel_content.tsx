@@ -68,6 +68,17 @@ function Legend(props: { cluster: boolean }) {
 }
 
 /** The counters, the timeline and its legend; a banner when there are no stats. */
+/** A time up, for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`. */
+export function sinceText(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
 export function PanelContent(props: PanelContentProps) {
   const { stats } = props;
   if (stats === null) return <Problem text={props.problem ?? "Sin datos del servidor."} />;
@@ -103,7 +114,9 @@ export function PanelContent(props: PanelContentProps) {
       <p class="muted small">
         {stats.workers} workers{cluster === null ? "" : " en este nodo"} · {stats.aceptados}{" "}
         aceptados de {stats.recibidos} recibidos{cluster === null ? "" : " en este nodo"} ·{" "}
-        {stats.conexiones} conexiones · en marcha hace {stats.uptime_s} s
+        {stats.conexiones} {stats.conexiones === 1 ? "conexión" : "conexiones"} · en marcha hace
+        {" "}
+        {sinceText(stats.uptime_s)}
       </p>
       <div class="timeline-wrap">
         <Timeline

@@ -122,7 +122,11 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
         : JSON.stringify(reply.result);
       outcome = { tarea, ok: true, text };
     } else if (reply) {
-      outcome = { tarea, ok: false, text: refusal(reply) };
+      // A task is no order: "Límite de pedidos alcanzado" would say otherwise.
+      const text = reply.error === "queue_full"
+        ? "❌ El servidor está a plena capacidad: todos sus lugares están ocupados. Intente más tarde."
+        : refusal(reply);
+      outcome = { tarea, ok: false, text };
     }
     return respond.page(
       c,
