@@ -11,6 +11,7 @@ import type { Rejection } from "../live/rejection_log.ts";
 import { Counter } from "./counter.tsx";
 import { Problem } from "./problem.tsx";
 import { type OrderPast, Timeline, type UnlistedWaiting } from "./timeline.tsx";
+import { sinceText } from "./since_text.ts";
 
 /** Props of {@linkcode PanelContent}. */
 export interface PanelContentProps {
@@ -68,16 +69,6 @@ function Legend(props: { cluster: boolean }) {
 }
 
 /** The counters, the timeline and its legend; a banner when there are no stats. */
-/** A time up, for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`. */
-export function sinceText(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s} s`;
-  const minutes = Math.floor(s / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} h ${minutes % 60} min`;
-  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
-}
 
 export function PanelContent(props: PanelContentProps) {
   const { stats } = props;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sinceText } from "./panel_content.tsx";
+import { sinceText } from "./since_text.ts";
 
 Deno.test("sinceText() says how long in the largest units that fit, not in raw seconds", () => {
   assert.equal(sinceText(0), "0 s");
