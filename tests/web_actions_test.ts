@@ -76,6 +76,23 @@ Deno.test("gateway: Cancelar cancels the order and says so in its row; a second 
   assert.match(running.text, /class="flash error"/);
 });
 
+Deno.test("gateway: Pedidos lists every order still waiting below the newest, so the oldest, which run first, can be cancelled too", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  // 3 waiting orders, then 20 more that ended: the newest 15 hold none of the waiting ones.
+  for (let i = 0; i < 3; i++) gw.daemon.addPedido({ estado: "pendiente" });
+  for (let i = 0; i < 20; i++) gw.daemon.addPedido({ estado: "listo" });
+  const page = await browser.get("/pedidos");
+  for (const id of [1, 2, 3]) {
+    assert.match(row(page.text, id), new RegExp(`action="/pedidos/${id}/cancelar"`), `order ${id}`);
+  }
+  // Orders that ended, older than the newest 15, are not listed.
+  assert.doesNotMatch(page.text, /<tr data-id="4"/);
+  await browser.post("/pedidos/1/cancelar", {});
+  assert.equal(gw.daemon.sent("CANCELAR").length, 1);
+});
+
 Deno.test("gateway: Reintentar sends an error order back to the queue; queue_full is said in words", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -178,7 +178,10 @@ export class FakeDaemon implements DaemonClient {
       }
       case "LISTAR": {
         const limit = typeof data.limit === "number" ? data.limit : 50;
-        return { ok: true, pedidos: [...this.pedidos].reverse().slice(0, limit) };
+        const listed = typeof data.estado === "string"
+          ? this.pedidos.filter((pedido) => pedido.estado === data.estado)
+          : this.pedidos;
+        return { ok: true, pedidos: [...listed].reverse().slice(0, limit) };
       }
       case "STATS":
         return { ok: true, stats: structuredClone(this.stats) };

@@ -22,6 +22,9 @@ import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
 
+/** Orders still waiting listed on Pedidos beside the newest, at most (the oldest waiting run first). */
+const WAITING_ORDERS = 100;
+
 /** Options of {@linkcode LiveData}. */
 export interface LiveDataOptions {
   /** Asks the daemon; null when it cannot be reached. */
@@ -194,17 +197,22 @@ export class LiveData {
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
   async orders(token: string): Promise<OrdersData> {
-    const reply = await this.#options.ask({
-      op: "LISTAR",
-      limit: this.#options.recentOrders,
-      token,
-    });
+    // The newest orders, and every order still waiting however old (up to
+    // WAITING_ORDERS): those run first, and only their row can cancel them.
+    const [reply, waiting] = await Promise.all([
+      this.#options.ask({ op: "LISTAR", limit: this.#options.recentOrders, token }),
+      this.#options.ask({ op: "LISTAR", estado: "pendiente", limit: WAITING_ORDERS, token }),
+    ]);
     const notas = this.notes.current();
     if (reply === null) {
       return { pedidos: null, problem: this.#options.unreachable(), unreachable: true, notas };
     }
     if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
-    return { pedidos: reply.pedidos, problem: null, notas };
+    const oldest = reply.pedidos.at(-1)?.id ?? Infinity;
+    const older = waiting?.ok && reply.pedidos.length >= this.#options.recentOrders
+      ? waiting.pedidos.filter((pedido) => pedido.id < oldest)
+      : [];
+    return { pedidos: [...reply.pedidos, ...older], problem: null, notas };
   }
 
   /**
