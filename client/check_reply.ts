@@ -30,6 +30,18 @@ export function opOf(body: unknown): string | null {
   return typeof body.op === "string" ? opName(body.op) : null;
 }
 
+/** The order of `fields.pedido` (checked already) is the one `body` asks about, not another. */
+function sameOrder(body: unknown, fields: Fields): void {
+  const asked = idOf(body);
+  const answered = (fields.pedido as Fields).id;
+  if (asked !== null && answered !== asked) {
+    throw new ClientError(
+      "protocol",
+      `Respuesta inválida del servidor: se preguntó por el pedido ${asked} y respondió por el ${answered}`,
+    );
+  }
+}
+
 /** The `id` a request body names, read as the daemon reads it (from `data` first); null if none. */
 function idOf(body: unknown): number | null {
   if (!isObject(body)) return null;
@@ -82,7 +94,11 @@ export function checkReply(body: unknown, reply: Reply): Reply {
   if (!reply.ok) {
     need(typeof fields.error === "string", "error");
     need(fields.mensaje === undefined || typeof fields.mensaje === "string", "mensaje");
-    if (fields.pedido !== undefined) checkPedido(fields.pedido, "pedido");
+    if (fields.pedido !== undefined) {
+      checkPedido(fields.pedido, "pedido");
+      // A refusal that shows the order (not_cancellable, not_retryable) shows the one asked about.
+      if (op === "ESTADO" || op === "CANCELAR" || op === "REINTENTAR") sameOrder(body, fields);
+    }
     return reply;
   }
   switch (op) {
@@ -94,15 +110,7 @@ export function checkReply(body: unknown, reply: Reply): Reply {
     case "CANCELAR":
     case "REINTENTAR": {
       checkPedido(fields.pedido, "pedido");
-      // The order asked about, not another.
-      const asked = idOf(body);
-      const answered = (fields.pedido as Fields).id;
-      if (asked !== null && answered !== asked) {
-        throw new ClientError(
-          "protocol",
-          `Respuesta inválida del servidor: se preguntó por el pedido ${asked} y respondió por el ${answered}`,
-        );
-      }
+      sameOrder(body, fields);
       break;
     }
     case "LISTAR": {

@@ -67,6 +67,11 @@ Deno.test("checkReply() refuses a reply without the fields its request's answer 
     { ok: true, pedido: SAMPLE_PEDIDO },
     /pedido 7 y respondió por el 42/,
   );
+  refused(
+    { op: "CANCELAR", id: 7 },
+    { ok: false, error: "not_cancellable", mensaje: "❌", pedido: SAMPLE_PEDIDO },
+    /pedido 7 y respondió por el 42/,
+  );
   refused({ op: "STATS" }, { ok: true, stats: { recibidos: "9" } }, /"stats\.recibidos"/);
   refused({ cliente: "Ana" }, { ok: true }, /"id"/);
   refused({ cliente: "Ana" }, { ok: true, id: "abc", estado: "pendiente" }, /"id"/);

@@ -218,12 +218,9 @@ async function send(
         { cause: error },
       );
     }
-    // (Found closed before it was sent, it was not stored.)
-    const unsent = error instanceof ClientError &&
-      error.message === "Cannot send: connection closed";
-    if (
-      error instanceof ClientError && error.code === "connection_closed" && order !== "" && !unsent
-    ) {
+    // (The client cannot tell a request never written from one written and lost: it says the
+    // safe thing for both.)
+    if (error instanceof ClientError && error.code === "connection_closed" && order !== "") {
       throw new ClientError(error.code, `${error.message}.${order}`, { cause: error });
     }
     throw error;

@@ -208,8 +208,9 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Listens, starts the workers, opens the store and schedules unfinished
-   * orders; connections are accepted once all is done. Anything opened is
+   * Starts the workers (loading the processor module), listens, opens the
+   * store and schedules unfinished orders; connections are accepted once
+   * all is done. Anything opened is
    * closed again if a later step fails.
    */
   static async start(options: ServerOptions): Promise<Server> {

@@ -82,8 +82,10 @@ Deno.test("gateway: Pedidos lists every order still waiting below the newest, so
   await signIn(browser);
   // 3 waiting orders, then 20 more that ended: the newest 15 hold none of the waiting ones.
   for (let i = 0; i < 3; i++) gw.daemon.addPedido({ estado: "pendiente" });
-  for (let i = 0; i < 20; i++) gw.daemon.addPedido({ estado: "listo" });
+  for (let i = 0; i < 20; i++) gw.daemon.addPedido({ estado: i === 16 ? "pendiente" : "listo" });
   const page = await browser.get("/pedidos");
+  // A waiting order among the newest is listed once.
+  assert.equal(page.text.split('<tr data-id="20"').length - 1, 1);
   for (const id of [1, 2, 3]) {
     assert.match(row(page.text, id), new RegExp(`action="/pedidos/${id}/cancelar"`), `order ${id}`);
   }

@@ -178,9 +178,10 @@ export class FakeDaemon implements DaemonClient {
       }
       case "LISTAR": {
         const limit = typeof data.limit === "number" ? data.limit : 50;
-        const listed = typeof data.estado === "string"
-          ? this.pedidos.filter((pedido) => pedido.estado === data.estado)
-          : this.pedidos;
+        const listed = this.pedidos.filter((pedido) =>
+          (typeof data.estado !== "string" || pedido.estado === data.estado) &&
+          (typeof data.antes_de !== "number" || pedido.id < data.antes_de)
+        );
         return { ok: true, pedidos: [...listed].reverse().slice(0, limit) };
       }
       case "STATS":

@@ -43,11 +43,11 @@ type Move =
   | { why: "turned_away" }
   | { why: "stopping" };
 
-/** One connection of a run: a sender and a reader, replies matched first in, first out. */
 /** Why a connection whose replies went out of step with its orders is given up. */
 const OUT_OF_STEP =
   "a reply that answers none of its orders: its replies can no longer be matched to them";
 
+/** One connection of a run: a sender and a reader, replies matched first in, first out. */
 export class LoadConnection {
   #conn: Deno.TcpConn;
   /** The place in the settings' `hosts` of the current socket's host. */

@@ -135,6 +135,8 @@ Deno.test("runLoad() gives up on replies that never come, within replyTimeoutMs"
   assert.equal(summary.aceptados, 2);
   assert.equal(summary.erroresPorTipo.sin_respuesta, summary.enviados - 2);
   assert.match(summary.detalles.join("\n"), /No reply within 150 ms/);
+  // Each connection, silent past the timeout, is given up as lost (one host: nowhere to move).
+  assert.equal(summary.conexiones.perdidas, 2);
   checkInvariant(summary);
 });
 

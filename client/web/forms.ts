@@ -69,12 +69,12 @@ export function refusal(reply: ErrorReply): string {
 /**
  * `NAME x2`, `NAME x 2`, `NAME ×2`, `NAME×2`: an `x` counts only after a
  * space (`Xbox 360`, `Fox 2`, `tornillo 4x40` are names), a `×` anywhere.
- * A count out of range (`x0`, `x-1`, twenty digits) or not whole (`x1.5`,
- * `x 1,5`, `x1e3`) is still a count, for the daemon to refuse saying which
- * are allowed, not a name `pan x-1` stored as typed.
+ * A count out of range (`x0`, `x-1`, twenty digits) is still a count, for
+ * the daemon to refuse saying which are allowed, not a name `pan x-1`. Only
+ * whole digits are a count: `Tubo x 1,5`, `Resistencia x 4.7` and
+ * `Clavos x 1.000` (a thousand, in Spanish) are names, as typed.
  */
-const PRODUCT_COUNT_REGEXP =
-  /^(.*?)(?:\s+x|\s*×)\s*([-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+)(?:e[-+]?\d+)?)$/i;
+const PRODUCT_COUNT_REGEXP = /^(.*?)(?:\s+x|\s*×)\s*([-+]?\d+)$/i;
 const NUMBER_REGEXP = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 const DECIMAL_COMMA_REGEXP = /^[-+]?\d+,\d+$/;
 
@@ -84,7 +84,7 @@ export function parseProductos(text: string): Producto[] {
     (line) => {
       const match = PRODUCT_COUNT_REGEXP.exec(line);
       if (match === null || match[1] === "") return line;
-      return { nombre: match[1]!, cantidad: Number(match[2]!.replace(",", ".")) };
+      return { nombre: match[1]!, cantidad: Number(match[2]) };
     },
   );
 }

@@ -33,12 +33,12 @@ Deno.test("parseProductos() reads a count out of range as a count, for the daemo
     { nombre: "pan", cantidad: 3 },
     { nombre: "pan", cantidad: 1e20 },
   ]);
-  // Not whole: a count all the same (the daemon refuses it), not a product named "pan x1.5".
-  assert.deepEqual(parseProductos("pan x1.5\npan x 1,5\npan x 1e3\npan ×.5"), [
-    { nombre: "pan", cantidad: 1.5 },
-    { nombre: "pan", cantidad: 1.5 },
-    { nombre: "pan", cantidad: 1000 },
-    { nombre: "pan", cantidad: 0.5 },
+  // Only whole digits are a count: a decimal or a grouped thousand is part of the name.
+  assert.deepEqual(parseProductos("Tubo x 1,5\nResistencia x 4.7\nClavos x 1.000\npan x 1e400"), [
+    "Tubo x 1,5",
+    "Resistencia x 4.7",
+    "Clavos x 1.000",
+    "pan x 1e400",
   ]);
 });
 

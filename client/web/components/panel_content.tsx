@@ -69,7 +69,6 @@ function Legend(props: { cluster: boolean }) {
 }
 
 /** The counters, the timeline and its legend; a banner when there are no stats. */
-
 export function PanelContent(props: PanelContentProps) {
   const { stats } = props;
   if (stats === null) return <Problem text={props.problem ?? "Sin datos del servidor."} />;

@@ -5,6 +5,7 @@
  */
 /** A time up, for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`. */
 export function sinceText(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "—"; // not given (an older daemon)
   const s = Math.max(0, Math.floor(seconds));
   if (s < 60) return `${s} s`;
   const minutes = Math.floor(s / 60);

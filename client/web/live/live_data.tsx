@@ -177,7 +177,7 @@ export class LiveData {
     const rejections = this.#rejections.record({
       at,
       rechazados: stats.rechazados,
-      uptimeS: stats.uptime_s,
+      uptimeS: typeof stats.uptime_s === "number" ? stats.uptime_s : Number.NaN,
     });
     const pedidos = [...byId.values()];
     return {
@@ -197,21 +197,28 @@ export class LiveData {
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
   async orders(token: string): Promise<OrdersData> {
-    // The newest orders, and every order still waiting however old (up to
-    // WAITING_ORDERS): those run first, and only their row can cancel them.
-    const [reply, waiting] = await Promise.all([
-      this.#options.ask({ op: "LISTAR", limit: this.#options.recentOrders, token }),
-      this.#options.ask({ op: "LISTAR", estado: "pendiente", limit: WAITING_ORDERS, token }),
-    ]);
+    const { recentOrders, ask } = this.#options;
+    const reply = await ask({ op: "LISTAR", limit: recentOrders, token });
     const notas = this.notes.current();
     if (reply === null) {
       return { pedidos: null, problem: this.#options.unreachable(), unreachable: true, notas };
     }
     if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
-    const oldest = reply.pedidos.at(-1)?.id ?? Infinity;
-    const older = waiting?.ok && reply.pedidos.length >= this.#options.recentOrders
-      ? waiting.pedidos.filter((pedido) => pedido.id < oldest)
-      : [];
+    // Below the newest, the orders still waiting that are older than them
+    // (up to WAITING_ORDERS, the newest of those first, as LISTAR gives
+    // them): only their row can cancel them. Asked only when the newest
+    // fill the list, so older ones may exist.
+    const oldest = reply.pedidos.at(-1)?.id;
+    const waiting = oldest !== undefined && reply.pedidos.length >= recentOrders
+      ? await ask({
+        op: "LISTAR",
+        estado: "pendiente",
+        antes_de: oldest,
+        limit: WAITING_ORDERS,
+        token,
+      })
+      : null;
+    const older = waiting?.ok ? waiting.pedidos : [];
     return { pedidos: [...reply.pedidos, ...older], problem: null, notas };
   }
 

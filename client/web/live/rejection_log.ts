@@ -9,7 +9,8 @@
  * when they were seen; and another daemon's total (a restart, or another
  * daemon of a cluster answering) is no rise at all. Both only set the new
  * baseline. A daemon is told by its `uptime_s`, which advances with the
- * clock for one daemon and not for another.
+ * clock for one daemon and not for another (two daemons of a cluster
+ * started within 2 s of each other cannot be told apart so).
  *
  * @module
  */
@@ -64,7 +65,9 @@ export class RejectionLog {
     if (last !== null && reading.rechazados > last.rechazados) {
       const gapMs = reading.at - last.at;
       const expectedUptime = last.uptimeS + gapMs / 1000;
-      const sameDaemon = Math.abs(reading.uptimeS - expectedUptime) <= SAME_DAEMON_SLACK_S;
+      // A daemon that gives no uptime (an older one) is taken for the same one.
+      const sameDaemon = !Number.isFinite(reading.uptimeS) || !Number.isFinite(last.uptimeS) ||
+        Math.abs(reading.uptimeS - expectedUptime) <= SAME_DAEMON_SLACK_S;
       if (sameDaemon && gapMs <= this.#maxGapMs) {
         rejections.push({ at: reading.at, count: reading.rechazados - last.rechazados });
       }

@@ -37,3 +37,11 @@ Deno.test("RejectionLog takes another daemon's total (a restart, another node an
     { at: T0 + 3000, count: 1 },
   ]);
 });
+
+Deno.test("RejectionLog still draws rises from a daemon whose STATS give no uptime", () => {
+  const log = new RejectionLog(60_000, 3000);
+  log.record({ at: T0, rechazados: 1, uptimeS: Number.NaN });
+  assert.deepEqual(log.record({ at: T0 + 1000, rechazados: 3, uptimeS: Number.NaN }), [
+    { at: T0 + 1000, count: 2 },
+  ]);
+});

@@ -33,12 +33,6 @@ function sumMistake(args: (number | string)[]): string | null {
 }
 
 /**
- * The Inicio and Tareas routes.
- *
- * @param deps The gateway's shared parts.
- * @returns A sub-app to mount at `/`.
- */
-/**
  * A sum for people: at most 15 significant digits, which every double
  * holds, so that the binary fractions' leftovers do not show (0.1 + 0.2 is
  * 0.3, not 0.30000000000000004). The TCP reply keeps the exact double.
@@ -47,6 +41,12 @@ export function shownNumber(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(15)));
 }
 
+/**
+ * The Inicio and Tareas routes.
+ *
+ * @param deps The gateway's shared parts.
+ * @returns A sub-app to mount at `/`.
+ */
 export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   const { ask, unreachable, respond } = deps;
   const app = new Hono<GatewayEnv>();
