@@ -42,11 +42,18 @@ function sameOrder(body: unknown, fields: Fields): void {
   }
 }
 
-/** The `id` a request body names, read as the daemon reads it (from `data` first); null if none. */
+/**
+ * Field `name` of a request body as the daemon reads it (docs/protocol.md
+ * §8): from `data` when given there (not null), else from the top level.
+ */
+export function fieldOf(body: unknown, name: string): unknown {
+  if (!isObject(body)) return undefined;
+  return (isObject(body.data) ? body.data[name] : undefined) ?? body[name];
+}
+
+/** The `id` a request body names, read as the daemon reads it; null if none. */
 function idOf(body: unknown): number | null {
-  if (!isObject(body)) return null;
-  const data = isObject(body.data) ? body.data : undefined;
-  const id = data !== undefined && data.id !== undefined && data.id !== null ? data.id : body.id;
+  const id = fieldOf(body, "id");
   return typeof id === "number" ? id : null;
 }
 

@@ -26,7 +26,7 @@ import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { firstToConnect } from "./dial.ts";
 import { describeFinal, describeReply, printable } from "./describe_reply.ts";
-import { checkReply, opOf } from "./check_reply.ts";
+import { checkReply, fieldOf, opOf } from "./check_reply.ts";
 import { pipeWriter } from "./pipe_writer.ts";
 
 /** The exit statuses of {@linkcode runClient}. */
@@ -493,21 +493,9 @@ function isOrder(line: string): boolean {
   return op === undefined || (typeof op === "string" && op.trim().toUpperCase() === "PEDIDO");
 }
 
-/**
- * Field `name` of `top` as the daemon reads it (docs/protocol.md §8): from
- * `data` when given there (not null), else from the top level.
- */
-function field(top: Record<string, unknown>, name: string): unknown {
-  const data = typeof top.data === "object" && top.data !== null
-    ? top.data as Record<string, unknown>
-    : {};
-  return data[name] ?? top[name];
-}
-
 /** Whether the order `line` carries a `clave`, so that sending it again makes no second order. */
 function hasClave(line: string): boolean {
-  const request = asRequest(line);
-  return request !== null && typeof field(request, "clave") === "string";
+  return typeof fieldOf(asRequest(line), "clave") === "string";
 }
 
 /**
@@ -516,8 +504,8 @@ function hasClave(line: string): boolean {
  */
 function waitsFor(top: Record<string, unknown> | null): number {
   if (top === null) return 0;
-  if (field(top, "esperar") !== true) return 0;
-  const ms = field(top, "timeout_ms");
+  if (fieldOf(top, "esperar") !== true) return 0;
+  const ms = fieldOf(top, "timeout_ms");
   return typeof ms === "number" && Number.isFinite(ms) && ms >= 0
     ? Math.min(ms, 600_000)
     : DEFAULT_WAIT_MS;

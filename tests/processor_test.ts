@@ -19,6 +19,7 @@ import {
   waitUntil,
 } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { unusedPort } from "../client/testing/unused_port.ts";
 
 const FIXTURES = new URL("./fixtures/processors/", import.meta.url);
 const SCRIPTED = new URL("scripted.ts", FIXTURES).pathname;
@@ -450,9 +451,7 @@ testWith("read", "write", "run", "env")(
         "export default () => 1;\n",
     );
     // A port free now, for the daemon to be given.
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const port = unusedPort();
     const run = runMain(dir.path, [
       "server",
       "--host",

@@ -22,7 +22,7 @@ import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
 
-/** Orders still waiting listed on Pedidos beside the newest, at most (the oldest waiting run first). */
+/** Older orders still waiting listed on Pedidos below the newest, at most. */
 const WAITING_ORDERS = 100;
 
 /** Options of {@linkcode LiveData}. */
@@ -177,7 +177,7 @@ export class LiveData {
     const rejections = this.#rejections.record({
       at,
       rechazados: stats.rechazados,
-      uptimeS: typeof stats.uptime_s === "number" ? stats.uptime_s : Number.NaN,
+      uptimeS: stats.uptime_s, // (a daemon that gives none: RejectionLog takes it for the same one)
     });
     const pedidos = [...byId.values()];
     return {
