@@ -124,7 +124,7 @@ export class AccountService {
    */
   async authenticate(token: Secret): Promise<Sesion> {
     const sesion = await this.#store.findSession(hashToken(token.reveal()), this.#iso(0));
-    if (sesion === null) throw new ProtocolError("unauthorized");
+    if (sesion === null) throw new ProtocolError("unauthorized", undefined, { campo: "token" });
     return sesion;
   }
 

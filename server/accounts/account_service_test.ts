@@ -181,13 +181,16 @@ testWith("read", "write")("AccountService.authenticate() accepts a live token on
   const sesion = await t.accounts.authenticate(new Secret(String(token)));
   assert.equal(sesion.usuario, "ana");
   for (const bad of ["", "x", String(token).slice(1), String(token).toUpperCase()]) {
-    assert.equal((await refusal(t.accounts.authenticate(new Secret(bad)))).code, "unauthorized");
+    const refused = await refusal(t.accounts.authenticate(new Secret(bad)));
+    assert.equal(refused.code, "unauthorized");
+    assert.equal(refused.campo, "token", "names the field, as a missing token does");
   }
   t.clock.now += 59_999;
   await t.accounts.authenticate(new Secret(String(token)));
   t.clock.now += 1;
   const expired = await refusal(t.accounts.authenticate(new Secret(String(token))));
   assert.equal(expired.code, "unauthorized");
+  assert.equal(expired.campo, "token");
 });
 
 testWith("read", "write")(
