@@ -274,3 +274,22 @@ testWith("read", "write", "run", "env")(
     }
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "an env file value a # would cut short exits 2 naming the variable, never the value (a password after it)",
+  async () => {
+    await using dir = await tempDir();
+    // parseEnv reads `p#q.db` as `p`: the daemon would start on another, empty database.
+    for (const line of ["PEDIDOS_DB=p#q.db", "PEDIDOS_DB=postgres://ana:pa#s3cret@127.0.0.1/x"]) {
+      Deno.writeTextFileSync(`${dir.path}/.env.local`, `${line}\n`);
+      const result = await runMain(dir.path, ["server"], { timeoutMs: 20_000 });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /line 1 of env file \.env\.local \(starting "PEDIDOS_DB"\).*quote/,
+      );
+      assert.ok(!/pa#|s3cret|q\.db/.test(result.stderr), result.stderr);
+      assert.throws(() => Deno.statSync(`${dir.path}/p`), Deno.errors.NotFound, "no database made");
+    }
+  },
+);

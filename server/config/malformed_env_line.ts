@@ -16,6 +16,12 @@ export interface MalformedLine {
    * `PGPASSWORD:s3cret`, only `PGPASSWORD`. Empty when it starts otherwise.
    */
   start: string;
+  /**
+   * What is wrong with it: `"form"`, not an assignment, a comment or blank;
+   * `"hash"`, an assignment whose unquoted value has a `#` right after a
+   * character (`PEDIDOS_DB=p#q.db`), where `parseEnv` ends the value (`p`).
+   */
+  problem: "form" | "hash";
 }
 
 /**
@@ -43,9 +49,9 @@ export function findMalformedLine(text: string): MalformedLine | null {
     const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#")) continue;
     const assignment = ASSIGNMENT.exec(line);
-    if (assignment === null) {
-      const start = /^[\p{L}\p{N}_]*/u.exec(line)![0].slice(0, 40);
-      return { line: i + 1, start };
+    if (assignment === null) return { line: i + 1, start: startOf(line), problem: "form" };
+    if (cutByHash(assignment[1]!)) {
+      return { line: i + 1, start: startOf(line.replace(/^export \s*/, "")), problem: "hash" };
     }
     i = lastLineOfValue(lines, i, assignment[1]!.trim());
   }
@@ -79,6 +85,23 @@ export function assignmentTexts(text: string): string[] {
     i = last;
   }
   return texts;
+}
+
+/** The name a line starts with (at most 40 characters), never what follows it. */
+function startOf(line: string): string {
+  return /^[\p{L}\p{N}_]*/u.exec(line)![0].slice(0, 40);
+}
+
+/**
+ * Whether `parseEnv` would end the unquoted `value` (the text after `=`) at
+ * a `#` that does not look like a comment: right after `=` or after a
+ * character that is not a space (`p#q.db`, `postgres://ana:pa#ss@db/x`).
+ * `NAME=x # note` is a value and a comment; a quoted value keeps its `#`.
+ */
+function cutByHash(value: string): boolean {
+  const quote = value.trimStart()[0];
+  if (quote === '"' || quote === "'" || quote === "`") return false;
+  return /^#|[^\s]#/.test(value);
 }
 
 /**

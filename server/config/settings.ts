@@ -250,7 +250,10 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
     throw new ConfigError(
       `Invalid line ${malformed.line} of env file ${path}` +
         (malformed.start === "" ? ": " : ` (starting "${malformed.start}"): `) +
-        "must be NAME=value, export NAME=value, a # comment or blank",
+        (malformed.problem === "hash"
+          ? 'its value has a "#", where an unquoted value ends (the rest would be read as a ' +
+            'comment): quote the value, NAME="a#b", or put a space before a comment'
+          : "must be NAME=value, export NAME=value, a # comment or blank"),
     );
   }
   return { vars: parseEnvText(text), earlier: earlierValues(text) };
