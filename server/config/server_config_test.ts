@@ -636,6 +636,9 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
   for (const db of ["backup:2026@x.db", "a:b@c.db"]) {
     assert.equal(parseServerConfig(["--db", db], fake().sources).db, db);
   }
+  // No "@" at all: the host left out, or the value cut short (at a "#" of an env file's line).
+  cases.push(["postgres://postgres:s3cret", /must be a URL/]);
+  cases.push(["postgresql://ana:s3cret/pedidos", /must be a URL|must name/]);
   // A password as a parameter is masked too.
   cases.push(["postgres://ana@db/pedidos?password=s3cret", /unknown parameter "password"/]);
   cases.push(["postgres://ana@db/pedidos?sslmode=x&PASS=s3cret#y", /unknown parameter "PASS"/]);
@@ -655,7 +658,7 @@ Deno.test("parseServerConfig() refuses a PostgreSQL URL it cannot use, without s
       assert.match(message, reason, db);
       assert.match(
         message,
-        /:\*\*\*@|password=\*\*\*|PASS=\*\*\*/,
+        /:\*\*\*(@|\/|"|$)|password=\*\*\*|PASS=\*\*\*/,
         "shown with its password masked",
       );
       assert.doesNotMatch(message, /s3cret/, "the password is not shown");

@@ -126,11 +126,18 @@ export function redactDatabaseUrl(db: string): string {
   // (a quote an env file kept, `db=`): a value that is no URL is shown too.
   // And "user:password@host" with no "//" at all (the scheme left out:
   // `postgres:pw@db/x`, `ana:pw@db/x`), which the other forms miss.
+  // And, in a PostgreSQL URL with no "@" at all (its host left out, or cut
+  // at a "#"), what follows `//user:`: a password or a port, which cannot
+  // be told apart there.
   return db.replace(/^(\s*[a-z][a-z0-9+.-]*:\/*[^:@/?#]*):.*@/i, "$1:***@")
     .replace(CREDENTIALS, "$1:***@")
     .replace(BARE_CREDENTIALS, "$1:***@")
+    .replace(NO_HOST, "$1:***")
     .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
 }
+
+/** `postgres://user:` and what follows it up to `/`, `?` or `#`, in a value with no `@`. */
+const NO_HOST = /^(\s*postgres(?:ql)?:\/*[^:/?#@\s]*):(?=[^@]*$)[^/?#\s]*/i;
 
 /** `//user:password@` anywhere in a value, up to its last `@`. */
 const CREDENTIALS = /(\/\/[^:@/?#\s]*):.*@/;

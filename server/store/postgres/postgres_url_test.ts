@@ -42,6 +42,11 @@ Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL UR
   assert.equal(redactDatabaseUrl('"postgres://ana:s3cret@db/x"'), '"postgres://ana:***@db/x"');
   assert.equal(redactDatabaseUrl("postgres//ana:s3@cret@db/x"), "postgres//ana:***@db/x");
   assert.equal(redactDatabaseUrl("postgres://ana:s3cret@db/x"), "postgres://ana:***@db/x");
+  // With no "@" (the host left out, or the value cut at a "#"), what follows the user is hidden.
+  assert.equal(redactDatabaseUrl("postgres://postgres:Secret123"), "postgres://postgres:***");
+  assert.equal(redactDatabaseUrl("postgresql://ana:s3cret/x?y=1"), "postgresql://ana:***/x?y=1");
+  assert.equal(redactDatabaseUrl("postgres://ana@db:5432/x"), "postgres://ana@db:5432/x");
+  assert.equal(redactDatabaseUrl("pedidos.db:5"), "pedidos.db:5");
   // SQLite paths are not URLs.
   for (const db of ["pedidos.db", ":memory:", "/var/lib/pedidos/pedidos.db", "postgres.db"]) {
     assert.ok(!isPostgresUrl(db), db);
