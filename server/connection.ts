@@ -61,7 +61,7 @@ const STOP_GRACE_MS = 50;
 export interface ConnectionOptions {
   /** Largest request in bytes (without its newline). */
   maxRequestBytes: number;
-  dispatcher: Pick<Dispatcher, "parse" | "run">;
+  dispatcher: Pick<Dispatcher, "parse" | "run" | "refuseStopping">;
   logger: Logger;
   /** The peer, for logs; a function is called once, the first time it is needed. */
   peer: string | (() => string);
@@ -152,7 +152,7 @@ export class Connection {
   #framer: RequestFramer | null = null;
   /** Takes telnet's commands out before framing; made with the framer. */
   #telnet: TelnetFilter | null = null;
-  readonly #dispatcher: Pick<Dispatcher, "parse" | "run">;
+  readonly #dispatcher: Pick<Dispatcher, "parse" | "run" | "refuseStopping">;
   readonly #logger: Logger;
   readonly #maxPending: number;
   readonly #maxUnsent: number;
@@ -472,8 +472,9 @@ export class Connection {
         }
         if (this.#stopping) {
           // Parsed before the stop, waiting for the requests before it: it runs no more.
+          const { request } = this.#held!;
           this.#held = null;
-          this.#fill(this.#reserve(), errorReply("shutting_down"));
+          this.#fill(this.#reserve(), this.#dispatcher.refuseStopping(request));
           continue;
         }
         const { request, overlap } = this.#held!;
@@ -515,14 +516,20 @@ export class Connection {
           "La conexión se cierra.",
       );
     }
-    if (this.#stopping) return errorReply("shutting_down");
+    if (this.#stopping && frame.kind === "bad_utf8") return errorReply("shutting_down");
     if (frame.kind === "bad_utf8") return errorReply("invalid_json");
     let parsed;
     try {
+      // Parsed while stopping too: a PEDIDO refused then is still counted received (§8).
       parsed = this.#dispatcher.parse(frame.text);
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-      return errorReply("internal");
+      return errorReply(this.#stopping ? "shutting_down" : "internal");
+    }
+    if (this.#stopping) {
+      return isReply(parsed)
+        ? errorReply("shutting_down")
+        : this.#dispatcher.refuseStopping(parsed);
     }
     if (isReply(parsed)) return parsed;
     this.#held = { request: parsed, overlap: overlapOf(parsed) };

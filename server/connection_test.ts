@@ -6,6 +6,7 @@ import { parseRequest } from "./protocol/parse_request.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
 import { ReplyStream } from "./protocol/reply_stream.ts";
+import { errorReply } from "./protocol/errors.ts";
 
 /** A socket that delivers `input` as fast as it is read, then end of input, and keeps what is written. */
 function fakeSocket(input: string): Socket & { written: () => string } {
@@ -32,8 +33,9 @@ function fakeSocket(input: string): Socket & { written: () => string } {
 function manualDispatcher() {
   const started: string[] = [];
   const pending: { op: string; resolve: (reply: Reply | ReplyStream) => void }[] = [];
-  const dispatcher: Pick<Dispatcher, "parse" | "run"> = {
+  const dispatcher: Pick<Dispatcher, "parse" | "run" | "refuseStopping"> = {
     parse: (text) => parseRequest(text),
+    refuseStopping: () => errorReply("shutting_down"),
     run(request: Request) {
       started.push(request.op);
       const { promise, resolve } = Promise.withResolvers<Reply | ReplyStream>();
@@ -294,7 +296,11 @@ Deno.test("Connection: a peer flooding tiny requests without reading holds few o
   const { socket } = floodingPeer("x\n", 4 * 1024 * 1024);
   const connection = new Connection(socket, {
     maxRequestBytes: 65536,
-    dispatcher: { parse: (text) => parseRequest(text), run: () => ({ ok: true, pong: true }) },
+    dispatcher: {
+      parse: (text) => parseRequest(text),
+      run: () => ({ ok: true, pong: true }),
+      refuseStopping: () => errorReply("shutting_down"),
+    },
     logger: new Logger({ write: () => {} }),
     peer: "test",
   });
@@ -351,7 +357,11 @@ Deno.test("Connection tells how long a write waited before its peer read some of
   };
   const connection = new Connection(slow, {
     maxRequestBytes: 65536,
-    dispatcher: { parse: (text) => parseRequest(text), run: () => ({ ok: true, pong: true }) },
+    dispatcher: {
+      parse: (text) => parseRequest(text),
+      run: () => ({ ok: true, pong: true }),
+      refuseStopping: () => errorReply("shutting_down"),
+    },
     logger: new Logger({ write: () => {} }),
     peer: "test",
   });

@@ -77,6 +77,11 @@ export interface Dispatcher {
    * large orders) comes as a {@linkcode ReplyStream}.
    */
   run(request: Request, context?: RunContext): Reply | Promise<Reply | ReplyStream>;
+  /**
+   * The reply to a request the daemon no longer runs because it is stopping
+   * (`shutting_down`); a PEDIDO is counted as received all the same (§8).
+   */
+  refuseStopping(request: Request): Reply;
   /** STATS now. */
   stats(): Stats;
 }
@@ -154,6 +159,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (error.op === "PEDIDO") orders.countReceived();
         return error.toReply();
       }
+    },
+
+    refuseStopping(request: Request): Reply {
+      if (request.op === "PEDIDO") orders.countReceived();
+      return errorReply("shutting_down");
     },
 
     run(request: Request, context: RunContext = {}): Reply | Promise<Reply | ReplyStream> {

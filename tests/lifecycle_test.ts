@@ -188,14 +188,15 @@ testWith("read", "write", "run", "env")(
     // The daemon closes idle connections when it begins to stop: from then on
     // every new request on a busy connection gets shutting_down.
     assert.equal(await idle.closedByPeer(10_000), true, "the idle connection is closed at once");
-    await conn.write('{"op":"PING"}\n');
+    await conn.write(JSON.stringify(ORDER) + "\n");
     const waited = await conn.readLine(10_000);
     assert.equal(waited?.timeout, true, "the waiter is answered when the daemon stops");
     assert.equal((await conn.readLine())?.error, "shutting_down");
     assert.equal(await conn.readLine(), null, "closed after shutting_down");
     const result = await first.exited();
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /resumen .*aceptados=4 .*listos=1 .*pendientes=3/);
+    // The order refused with shutting_down was received all the same (§8: valid or not).
+    assert.match(result.stdout, /resumen .*recibidos=5 aceptados=4 .*listos=1 .*pendientes=3/);
     assert.match(result.stdout, /duracion_ms min=\d+ p50=\d+ p95=\d+ max=\d+/);
     assert.deepEqual(readRows(db).map((r) => r.estado), [
       "listo",
