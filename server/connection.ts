@@ -120,6 +120,53 @@ const FRAMES_PER_READ = 256;
 /** Requests one connection answers at most between two turns of the event loop. */
 const REQUESTS_PER_TURN = 64;
 /**
+ * Requests all connections together answer at most between two turns of
+ * the event loop, about: each busy connection gets an equal share of it (at
+ * least one request, at most {@linkcode REQUESTS_PER_TURN}). With a thousand
+ * connections flooding at once, 64 each would make a turn of tens of
+ * thousands of requests, hundreds of milliseconds before the loop reads
+ * anyone else's request again; with the share, a few milliseconds.
+ */
+const REQUESTS_PER_LOOP_TURN = 2048;
+/** Turns of the event loop counted so far, while connections ask ({@linkcode turnNow}). */
+let turnsCounted = 0;
+let turnTicking = false;
+/** Connections that answered requests in this turn of the event loop, and in the one before. */
+let answeringNow = 0;
+let answeringBefore = 0;
+
+/**
+ * The number of the event loop's turn now: it goes up at the next turn of
+ * the loop after someone asked. A connection counts the requests it
+ * answered in a turn with it, however many times its pump started in that
+ * turn: a read whose data was already there resolves without a turn, and
+ * a pump that ended and started again would otherwise count from zero.
+ */
+function turnNow(): number {
+  if (!turnTicking) {
+    turnTicking = true;
+    setImmediate(() => {
+      turnTicking = false;
+      turnsCounted++;
+      answeringBefore = answeringNow;
+      answeringNow = 0;
+    });
+  }
+  return turnsCounted;
+}
+
+/**
+ * How many requests a connection answers in a turn of the event loop: an
+ * equal share of {@linkcode REQUESTS_PER_LOOP_TURN} among the connections
+ * answering (in this turn so far, or in the one before, whichever were
+ * more), at least one, at most {@linkcode REQUESTS_PER_TURN}.
+ */
+function shareOfTurn(): number {
+  const answering = Math.max(answeringNow, answeringBefore, 1);
+  return Math.max(1, Math.min(REQUESTS_PER_TURN, Math.floor(REQUESTS_PER_LOOP_TURN / answering)));
+}
+
+/**
  * Reply text (UTF-16 units) joined into one write at most, unless one reply
  * alone is longer: replies that become ready together (waits ending at once)
  * are written a batch at a time, so the joined text and its bytes never copy
@@ -172,6 +219,10 @@ export class Connection {
   #backlog: Frame[] = [];
   #backlogHead = 0;
   #pumping = false;
+  /** The turn of the event loop ({@linkcode turnNow}) in which this connection last answered. */
+  #loopTurn = -1;
+  /** Requests this connection answered in that turn. */
+  #answeredThisTurn = 0;
   /** Requests dispatched whose reply is not ready yet. */
   #answering = 0;
   /** The overlap class of the requests being answered (meaningful while `#answering` > 0). */
@@ -444,16 +495,20 @@ export class Connection {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
-    // Requests answered since the last turn of the event loop. Replies made at
-    // once (bad lines, PING) and writes that complete at once resolve in
+    // Requests are counted per turn of the event loop. Replies made at once
+    // (bad lines, PING) and writes and reads that complete at once resolve in
     // microtasks only: a peer pipelining thousands of them would keep the
     // event loop, and every other connection, the listener and the timers,
     // waiting until its backlog is done (seconds, for a flood of bad lines).
-    let sinceTurn = 0;
     try {
       while (!this.#closed && !this.#closeQueued && this.#hasRoom()) {
-        if (++sinceTurn > REQUESTS_PER_TURN) {
-          sinceTurn = 0;
+        const turn = turnNow();
+        if (turn !== this.#loopTurn) {
+          this.#loopTurn = turn;
+          this.#answeredThisTurn = 0;
+          answeringNow++;
+        }
+        if (++this.#answeredThisTurn > shareOfTurn()) {
           await nextTurn();
           continue; // closed, stopped or out of room meanwhile: checked again
         }
@@ -484,10 +539,7 @@ export class Connection {
         this.#held = null;
         const slot = this.#run(request, overlap);
         // Let a reply that is ready within a turn (a read) count before the next request.
-        if (slot.line === null && !this.#closed) {
-          sinceTurn = 0;
-          await nextTurn();
-        }
+        if (slot.line === null && !this.#closed) await nextTurn();
       }
       if (this.#closeQueued) {
         // Nothing after a closing reply is read or answered.

@@ -370,3 +370,40 @@ Deno.test("Connection tells how long a write waited before its peer read some of
   assert.equal(socket.written(), '{"ok":true,"pong":true}\n', "the whole reply, in pieces");
   assert.ok(connection.longestWriteWaitMs >= 35, String(connection.longestWriteWaitMs));
 });
+
+Deno.test("Connection: many peers flooding at once share each turn of the event loop, so a turn stays short for everyone else", async () => {
+  // 200 peers each pipelining PINGs. Before, each answered 64 requests a turn (12,800 before
+  // the loop could read anyone else's), counted from zero again whenever a read resolved at
+  // once: then a peer whose data was all there was answered to its end without a turn.
+  let answered = 0;
+  const dispatcher = {
+    parse: (text: string) => parseRequest(text),
+    run: () => {
+      answered++;
+      return { ok: true as const, pong: true as const };
+    },
+    refuseStopping: () => errorReply("shutting_down"),
+  };
+  const connections = Array.from({ length: 200 }, () => {
+    // Each reads 64 KiB of replies, then stops reading: a bounded flood, so that a
+    // connection that never lets the loop turn ends its flood and fails, not hangs.
+    const { socket } = floodingPeer('{"op":"PING"}\n', 65536);
+    const connection = new Connection(socket, {
+      maxRequestBytes: 65536,
+      dispatcher,
+      logger: new Logger({ write: () => {} }),
+      peer: "test",
+    });
+    return { connection, served: connection.serve() };
+  });
+  let most = 0;
+  for (let turn = 0; turn < 200; turn++) {
+    const before = answered;
+    await new Promise((resolve) => setImmediate(resolve));
+    most = Math.max(most, answered - before);
+  }
+  assert.ok(answered > 20_000, `the peers were answered: ${answered}`);
+  assert.ok(most <= 4096, `requests answered in one turn of the event loop: at most ${most}`);
+  for (const { connection } of connections) connection.close();
+  await Promise.all(connections.map(({ served }) => served));
+});

@@ -16,7 +16,7 @@ import { errorReply, failureMessage, MESSAGES, ProtocolError } from "./protocol/
 import type { Request, Secret } from "./protocol/messages.ts";
 import { type Reply, type Stats, statsInOrder, type TareasHtmlReply } from "./protocol/replies.ts";
 import type { ReplyStream } from "./protocol/reply_stream.ts";
-import { parseRequest } from "./protocol/parse_request.ts";
+import { mayBeJson, parseRequest } from "./protocol/parse_request.ts";
 import { StoreUnavailableError } from "./store/store_unavailable_error.ts";
 
 /** The part of {@linkcode OrderService} the dispatcher calls (tests may pass a fake). */
@@ -152,6 +152,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     parse(text: string): Request | Reply {
+      if (!mayBeJson(text)) return errorReply("invalid_json");
       try {
         return parseRequest(text);
       } catch (error) {

@@ -72,6 +72,30 @@ const MAX_PASSWORD_CHARS = 256;
 const MAX_TOKEN_CHARS = 512;
 
 /**
+ * Whether `text` may be JSON at all: its first character after JSON's
+ * whitespace may begin a JSON value. Text that may not (`x`, `GET /`, a
+ * telnet user's word) is `invalid_json` without the cost of `JSON.parse`
+ * failing, and of the error it throws, which a flood of such lines would
+ * pay at every line.
+ *
+ * @example Usage
+ * ```ts
+ * import { mayBeJson } from "./parse_request.ts";
+ * console.log(mayBeJson("hola"), mayBeJson(' {"op":"PING"}')); // false true
+ * ```
+ */
+export function mayBeJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    // { [ " - 0-9 t f n
+    return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) ||
+      c === 0x74 || c === 0x66 || c === 0x6e;
+  }
+  return false;
+}
+
+/**
  * Parses one request: a bare order (no `op`), or an envelope
  * `{"op": OP, ...}` whose arguments are at the top level or in `data`
  * (fields in `data` win). `OP` is case-insensitive and trimmed.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ErrorCode, EXAMPLE_ORDER, MESSAGES, ProtocolError } from "./errors.ts";
 import { Secret } from "./messages.ts";
-import { parseRequest } from "./parse_request.ts";
+import { mayBeJson, parseRequest } from "./parse_request.ts";
 
 const ORDER = '"cliente":"Ana","productos":["pan"],"direccion":"Calle 1"';
 const NEW_ORDER = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
@@ -714,4 +714,18 @@ Deno.test("parseRequest() says a sum argument too large for a double is too larg
     "task.args",
   );
   assert.doesNotMatch(text.message, /demasiado grande/);
+});
+
+Deno.test("mayBeJson() tells text that cannot be JSON from text JSON.parse must judge", () => {
+  for (
+    const text of ["x", "hola", "GET / HTTP/1.1", "", "   ", "\u00a0{}", "}", "'a'", "NaN", "+1"]
+  ) {
+    assert.equal(mayBeJson(text), false, JSON.stringify(text));
+    assert.throws(() => JSON.parse(text), SyntaxError, "JSON.parse refuses it too");
+  }
+  for (
+    const text of ['{"op":"PING"}', " \t\r\n[1]", '"s"', "-1", "0", "true", "false", "null", "{x"]
+  ) {
+    assert.equal(mayBeJson(text), true, JSON.stringify(text));
+  }
 });
