@@ -5,6 +5,7 @@
  * @module
  */
 
+import tls from "node:tls";
 import type { Options } from "postgres";
 import type { PostgresTarget } from "./postgres_url.ts";
 
@@ -86,6 +87,49 @@ export interface DriverSettings {
   idleInTransactionMs: number;
   /** `--sync`: see {@linkcode synchronousCommit}. */
   sync: "full" | "normal";
+  /** The PEM text of the URL's `sslrootcert`, read by the caller. */
+  ca?: string;
+}
+
+/**
+ * The driver's `ssl` for libpq's `sslmode` of `target`, with `ca`, the
+ * certificate authorities of its `sslrootcert` (PEM), when it has one.
+ *
+ * - `disable` (or none): no TLS. `allow` and `prefer`: TLS when the server
+ *   has it, unverified (the driver, postgres 3.4.9, would take `allow` as
+ *   `require`). `require`: TLS, unverified — verified as `verify-ca` when
+ *   `ca` is given, as libpq does with a root certificate.
+ * - `verify-ca`: the chain must lead to a trusted authority (`ca`, else the
+ *   system's); the name is not checked.
+ * - `verify-full`: the chain, and the URL's host against the certificate's
+ *   names — an IP address too: the driver gives Deno no name for an IP
+ *   host, and Deno then checked the name "localhost".
+ */
+export function sslOptions(
+  target: PostgresTarget,
+  ca?: string,
+): false | "prefer" | "require" | tls.ConnectionOptions {
+  const trust = ca === undefined ? {} : { ca };
+  switch (target.sslmode) {
+    case null:
+    case "disable":
+      return false;
+    case "allow":
+    case "prefer":
+      return "prefer";
+    case "require":
+      if (ca === undefined) return "require";
+      return { ...trust, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case "verify-ca":
+      return { ...trust, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    default:
+      return {
+        ...trust,
+        rejectUnauthorized: true,
+        checkServerIdentity: (_name: string, cert: tls.PeerCertificate) =>
+          tls.checkServerIdentity(target.host, cert),
+      };
+  }
 }
 
 /** The driver's options to reach `target`. */
@@ -104,13 +148,7 @@ export function driverOptions(
     user: target.user,
     // Without a password in the URL, the driver reads PGPASSWORD.
     ...(target.password === "" ? {} : { pass: target.password }),
-    ssl: target.sslmode === null || target.sslmode === "disable"
-      ? false
-      // libpq's `allow` takes a server without TLS, as `prefer` does; the
-      // driver (postgres 3.4.9) would take `allow` as `require`.
-      : target.sslmode === "allow"
-      ? "prefer"
-      : target.sslmode as "prefer",
+    ssl: sslOptions(target, settings.ca) as "prefer",
     max: settings.poolSize,
     connect_timeout: settings.connectTimeoutS,
     // Connections idle this long are closed: several daemons share the

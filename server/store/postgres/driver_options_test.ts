@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { driverOptions } from "./driver_options.ts";
+import net from "node:net";
+import tls from "node:tls";
+import { driverOptions, sslOptions } from "./driver_options.ts";
 import { parsePostgresUrl } from "./postgres_url.ts";
 import postgres from "postgres";
 import { freshDatabase, pgTest } from "../../../tests/postgres_util.ts";
+import { testWith } from "../../../tests/permissions.ts";
 
 Deno.test("driverOptions() asks for TLS as each libpq sslmode means; allow takes a server without TLS", () => {
   const ssl = (query: string) =>
@@ -17,8 +20,104 @@ Deno.test("driverOptions() asks for TLS as each libpq sslmode means; allow takes
   assert.equal(ssl("?sslmode=allow"), "prefer", "a server without TLS is taken, not refused");
   assert.equal(ssl("?sslmode=prefer"), "prefer");
   assert.equal(ssl("?sslmode=require"), "require");
-  assert.equal(ssl("?sslmode=verify-full"), "verify-full");
+  assert.equal(typeof ssl("?sslmode=verify-ca"), "object", "verified, by the options below");
+  assert.equal(typeof ssl("?sslmode=verify-full"), "object");
 });
+
+/**
+ * A TLS server on 127.0.0.1 with the certificate `name` of tests/fixtures/tls
+ * (test-only keys: `ip` is for IP:127.0.0.1, `localhost` for DNS:localhost,
+ * both signed by `ca.pem`).
+ */
+async function tlsServer(name: "ip" | "localhost") {
+  const dir = new URL("../../../tests/fixtures/tls/", import.meta.url);
+  const server = tls.createServer({
+    key: Deno.readTextFileSync(new URL(`${name}.key`, dir)),
+    cert: Deno.readTextFileSync(new URL(`${name}.pem`, dir)),
+  }, (socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    ca: Deno.readTextFileSync(new URL("ca.pem", dir)),
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Whether a TLS handshake over a socket to `port` succeeds with `ssl`, the
+ * way the driver (postgres 3.4.9) makes it: on a connected socket, with no
+ * server name for an IP host.
+ */
+function handshake(port: number, ssl: ReturnType<typeof sslOptions>): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => {
+      // As the driver does: its own modes are unverified, an object is TLS options.
+      const options = typeof ssl === "object" ? ssl : { rejectUnauthorized: false };
+      const secure = tls.connect({
+        socket,
+        servername: undefined,
+        ...options,
+      });
+      secure.once("secureConnect", () => {
+        secure.destroy();
+        resolve("ok");
+      });
+      secure.once("error", (error) => {
+        secure.destroy();
+        resolve(error.message);
+      });
+    });
+    socket.once("error", (error) => resolve(error.message));
+  });
+}
+
+testWith("read")(
+  "sslmode verify-full checks the URL's host, an IP address too; verify-ca the chain only; sslrootcert is trusted",
+  async () => {
+    const target = (host: string, mode: string) =>
+      parsePostgresUrl(`postgres://ana@${host}/pedidos?sslmode=${mode}`);
+    {
+      await using server = await tlsServer("ip");
+      assert.equal(
+        await handshake(server.port, sslOptions(target("127.0.0.1", "verify-full"), server.ca)),
+        "ok",
+      );
+      // The certificate is for 127.0.0.1, not for the name in the URL.
+      assert.match(
+        await handshake(server.port, sslOptions(target("db.example", "verify-full"), server.ca)),
+        /db\.example/,
+      );
+      // Without the authority, nothing verifies.
+      assert.notEqual(
+        await handshake(server.port, sslOptions(target("127.0.0.1", "verify-full"))),
+        "ok",
+      );
+      assert.notEqual(
+        await handshake(server.port, sslOptions(target("127.0.0.1", "verify-ca"))),
+        "ok",
+      );
+      // require is not verified; with sslrootcert, libpq verifies it as verify-ca.
+      assert.equal(await handshake(server.port, sslOptions(target("127.0.0.1", "require"))), "ok");
+      assert.equal(
+        await handshake(server.port, sslOptions(target("db.example", "require"), server.ca)),
+        "ok",
+      );
+    }
+    {
+      // Before, with no server name for an IP host, Deno checked "localhost": this was accepted.
+      await using server = await tlsServer("localhost");
+      assert.notEqual(
+        await handshake(server.port, sslOptions(target("127.0.0.1", "verify-full"), server.ca)),
+        "ok",
+      );
+      // verify-ca does not check the name, as in libpq (before, it was checked as verify-full).
+      assert.equal(
+        await handshake(server.port, sslOptions(target("127.0.0.1", "verify-ca"), server.ca)),
+        "ok",
+      );
+    }
+  },
+);
 
 pgTest({
   name:

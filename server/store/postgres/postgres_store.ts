@@ -256,7 +256,21 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
     } catch (error) {
       throw new Error(`Cannot open database "${shown}": ${(error as Error).message}`);
     }
+    let ca: string | undefined;
+    if (target.sslrootcert !== null) {
+      try {
+        ca = Deno.readTextFileSync(target.sslrootcert);
+      } catch (error) {
+        const reason = error instanceof Deno.errors.NotCapable
+          ? "not readable under this process's --allow-read (the server task reads its folder: put the file there, or grant it)"
+          : (error as Error).message;
+        throw new Error(
+          `Cannot open database "${shown}": cannot read sslrootcert ${target.sslrootcert}: ${reason}`,
+        );
+      }
+    }
     const driver = driverOptions(target, {
+      ...(ca === undefined ? {} : { ca }),
       poolSize: options.poolSize ?? 10,
       connectTimeoutS: options.connectTimeoutS ?? 5,
       idleInTransactionMs: idleInTransactionMsFor(options.leaseMs ?? 30_000),

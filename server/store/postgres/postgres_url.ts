@@ -30,10 +30,16 @@ export interface PostgresTarget {
   sslmode: string | null;
   /** `application_name`, when given. */
   applicationName: string | null;
+  /**
+   * libpq's `sslrootcert`, when given: a PEM file of the certificate
+   * authorities to trust for `verify-ca` and `verify-full` (and, as libpq
+   * does, for `require`, which then verifies as `verify-ca`).
+   */
+  sslrootcert: string | null;
 }
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
-const KNOWN_PARAMS = new Set(["sslmode", "application_name"]);
+const KNOWN_PARAMS = new Set(["sslmode", "application_name", "sslrootcert"]);
 
 /**
  * Reads a PostgreSQL URL.
@@ -85,7 +91,9 @@ export function parsePostgresUrl(db: string): PostgresTarget {
   if (port === 0) throw new RangeError("has port 0; give the server's port, 1-65535");
   for (const key of url.searchParams.keys()) {
     if (!KNOWN_PARAMS.has(key)) {
-      throw new RangeError(`has an unknown parameter "${key}" (known: sslmode, application_name)`);
+      throw new RangeError(
+        `has an unknown parameter "${key}" (known: sslmode, sslrootcert, application_name)`,
+      );
     }
   }
   // A parameter given twice counts with its last value, as libpq (and so psql) reads it:
@@ -95,6 +103,15 @@ export function parsePostgresUrl(db: string): PostgresTarget {
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
     throw new RangeError(`has sslmode "${sslmode}"; use one of ${SSL_MODES.join(", ")}`);
   }
+  const sslrootcert = param("sslrootcert");
+  if (sslrootcert === "") throw new RangeError("has an empty sslrootcert; give a PEM file's path");
+  if (sslrootcert !== null && !["require", "verify-ca", "verify-full"].includes(sslmode ?? "")) {
+    throw new RangeError(
+      `has sslrootcert with sslmode ${
+        sslmode ?? "unset"
+      }, which verifies no certificate; use sslmode=verify-full (or verify-ca)`,
+    );
+  }
   return {
     host,
     port,
@@ -103,6 +120,7 @@ export function parsePostgresUrl(db: string): PostgresTarget {
     password: decode(url.password),
     sslmode,
     applicationName: param("application_name"),
+    sslrootcert,
   };
 }
 

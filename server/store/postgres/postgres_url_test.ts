@@ -66,3 +66,22 @@ Deno.test("a --db value of user:password@host with no scheme:// at all is shown 
   assert.equal(redactDatabaseUrl("/srv/a:b@c.db"), "/srv/a:b@c.db");
   assert.equal(redactDatabaseUrl("pedidos@2026.db"), "pedidos@2026.db");
 });
+
+Deno.test("a --db URL's sslrootcert names the authorities to trust, and only where a certificate is verified", () => {
+  const target = parsePostgresUrl(
+    "postgres://ana@db/pedidos?sslmode=verify-full&sslrootcert=certs/ca.pem",
+  );
+  assert.equal(target.sslrootcert, "certs/ca.pem");
+  assert.equal(parsePostgresUrl("postgres://ana@db/pedidos").sslrootcert, null);
+  assert.equal(
+    parsePostgresUrl("postgres://ana@db/x?sslmode=require&sslrootcert=ca.pem").sslrootcert,
+    "ca.pem",
+  );
+  for (const query of ["?sslrootcert=ca.pem", "?sslmode=prefer&sslrootcert=ca.pem"]) {
+    assert.throws(() => parsePostgresUrl(`postgres://ana@db/x${query}`), /verifies no certificate/);
+  }
+  assert.throws(
+    () => parsePostgresUrl("postgres://ana@db/x?sslmode=verify-ca&sslrootcert="),
+    /empty sslrootcert/,
+  );
+});

@@ -88,6 +88,28 @@ testWith("env")(
   },
 );
 
+testWith("read")(
+  "PostgresStore.open() stops at start, naming the file, when the URL's sslrootcert cannot be read",
+  async () => {
+    await assert.rejects(
+      PostgresStore.open({
+        url:
+          "postgres://ana:s3cret@127.0.0.1:1/pedidos?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        capacity: 6,
+        connectTimeoutS: 2,
+      }),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^Cannot open database ".*": cannot read sslrootcert \/nonexistent\/ca\.pem: /,
+        );
+        assert.doesNotMatch(error.message, /s3cret/);
+        return true;
+      },
+    );
+  },
+);
+
 testWith("env")(
   "PostgresStore started while its server is away stops, naming why, once it finds the server has no TLS the URL requires",
   async () => {
