@@ -20,6 +20,7 @@ import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/confi
 import {
   ConfigError,
   isPermissionRefusal,
+  postgresVariables,
   unknownVariables,
   wantsHelp,
 } from "./server/config/settings.ts";
@@ -178,6 +179,14 @@ async function runServer(args: string[]): Promise<number> {
     const tables = [SERVER_SETTINGS, CLIENT_SETTINGS, WEB_SETTINGS];
     for (const name of unknownVariables(config.envFile, tables)) {
       logger.warn("config.unknown_variable", { name, file: config.envFile });
+    }
+    // The driver reads PGPASSWORD and its kin from the environment, never from this file.
+    for (const name of postgresVariables(config.envFile)) {
+      logger.warn("config.ignored_variable", {
+        name,
+        file: config.envFile,
+        reason: "the PostgreSQL driver reads it from the environment only",
+      });
     }
   }
 

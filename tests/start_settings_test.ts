@@ -215,7 +215,7 @@ testWith("read", "write", "run", "env")(
     await using dir = await tempDir();
     Deno.writeTextFileSync(
       `${dir.path}/.env.local`,
-      "PEDIDOS_WORKERS=2\nPEDIDOS_WORKRES=9\nPEDIDOS_WEB_PORT=5001\nOTRA_COSA=1\n",
+      "PEDIDOS_WORKERS=2\nPEDIDOS_WORKRES=9\nPEDIDOS_WEB_PORT=5001\nOTRA_COSA=1\nPGPASSWORD=s3cret\n",
     );
     const daemon = await startSubprocess(dir.path, ["--db", ":memory:"]);
     daemon.kill("SIGTERM");
@@ -227,6 +227,9 @@ testWith("read", "write", "run", "env")(
       warnings[0]!,
       /WARN config\.unknown_variable name=PEDIDOS_WORKRES file=\.env\.local/,
     );
+    // A password put there is never sent: said, without the password.
+    assert.match(stderr, /WARN config\.ignored_variable name=PGPASSWORD file=\.env\.local reason=/);
+    assert.doesNotMatch(stderr, /s3cret/);
   },
 );
 

@@ -201,6 +201,28 @@ function defaultReadFile(path: string): string | null {
 }
 
 /**
+ * The `PG…` variables (`PGPASSWORD`, `PGSSLMODE`, …) of the env file at
+ * `path`. The PostgreSQL driver reads them from the environment only, and
+ * pedidos reads only its `PEDIDOS_` settings from an env file: one put
+ * there would be ignored without a word (a password that is never sent).
+ *
+ * @example Usage
+ * ```ts
+ * import { postgresVariables } from "./settings.ts";
+ * const file = () => "PEDIDOS_WORKERS=2\nPGPASSWORD=s3cret\nOTHER=1\n";
+ * console.log(postgresVariables(".env.local", file)); // ["PGPASSWORD"]
+ * ```
+ */
+export function postgresVariables(
+  path: string,
+  readFile: (path: string) => string | null = defaultReadFile,
+): string[] {
+  const text = readFile(path);
+  if (text === null) return [];
+  return Object.keys(parseEnvText(text)).filter((name) => /^PG[A-Z_]+$/.test(name));
+}
+
+/**
  * The `PEDIDOS_` variables of the env file at `path` that none of `tables`
  * reads (nor `PEDIDOS_ENV_FILE`): misspelt names, most likely, which would
  * otherwise be ignored without a word.
