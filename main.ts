@@ -134,10 +134,10 @@ async function runServer(args: string[]): Promise<number> {
     if (signals === 1) {
       first = signal;
       firstAt = performance.now();
-      logger.info("server.signal", { action: "draining" });
+      logger.info("server.signal", { signal, action: "draining" });
       stop();
     } else {
-      logger.warn("server.signal", { action: "exit now" });
+      logger.warn("server.signal", { signal, action: "exit now" });
       Deno.exit(1);
     }
   };

@@ -380,7 +380,22 @@ export class Server implements AsyncDisposable {
     for (const connection of [...this.#connections]) connection.beginStop();
     // Sign-ins still waiting for the hasher are answered shutting_down now.
     this.#accounts.stop();
-    const leftPending = await this.#orders.drain(this.#config.drainTimeoutMs);
+    // When the drain runs out, the orders still running go back to pendiente: said, not only
+    // counted in the summary. (Set before the drain's own deadline, so it reads them first.)
+    const drainTimeoutMs = this.#config.drainTimeoutMs;
+    const outOfTime = setTimeout(() => {
+      const running = this.#orders.stats().en_proceso;
+      if (running > 0) {
+        this.#logger.warn("server.drain_timeout", {
+          running,
+          drain_timeout_ms: drainTimeoutMs,
+          action: "left pendiente for the next start",
+        });
+      }
+    }, drainTimeoutMs);
+    const leftPending = await this.#orders.drain(drainTimeoutMs).finally(() =>
+      clearTimeout(outOfTime)
+    );
     this.#listenersClosed = true;
     for (const listener of this.#listeners) {
       try {

@@ -269,6 +269,8 @@ testWith("read", "write", "run", "env")(
       const result = await daemon.exited();
       assert.equal(result.code, 1, "stopped at once, not after the drain");
       assert.equal(readRows(db)[0]?.estado, "en proceso");
+      assert.match(result.stderr, /INFO server\.signal signal=SIGINT action=draining/);
+      assert.match(result.stderr, /WARN server\.signal signal=SIGTERM action="exit now"/);
     }
     {
       // The same signal again a tenth of a second later is sent on purpose: a second stop.
@@ -290,6 +292,8 @@ testWith("read", "write", "run", "env")(
       assert.equal(result.code, 0, "one stop, drained");
       assert.match(result.stdout, /^resumen /m);
       assert.equal(readRows(db)[0]?.estado, "pendiente", "left for the next start");
+      // The drain ran out with the order running: logged, not only counted in the summary.
+      assert.match(result.stderr, /WARN server\.drain_timeout running=1 drain_timeout_ms=1500 /);
     }
   },
 );
@@ -651,7 +655,7 @@ testWith("read", "write", "run", "env")(
         timeoutMs: 20_000,
       });
       const logged = await read(log);
-      assert.match(logged, / INFO server\.signal action=draining/);
+      assert.match(logged, / INFO server\.signal signal=SIGHUP action=draining/);
       assert.match(logged, / INFO server\.stopped /);
       await waitUntil(async () => {
         try {
