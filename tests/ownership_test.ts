@@ -77,7 +77,7 @@ testWith("read", "write")(
     // A token shaped as the daemon issues them that names no live session is refused.
     const ended = await client.request({ op: "LISTAR", token: "x".repeat(43) });
     assert.equal(ended.error, "unauthorized");
-    assert.equal(ended.campo, undefined);
+    assert.equal(ended.campo, "token", "the field at fault, as for GET_TAREAS_HTML");
     // Any other `token` is a field the contract does not define: ignored (§2.1).
     const stray = await client.request({ op: "ESTADO", id: a, token: 42 });
     assert.equal(stray.ok, true, JSON.stringify(stray));
