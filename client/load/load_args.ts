@@ -59,7 +59,8 @@ With several hosts, each connection opens to the first that accepts it; one
 lost mid-run, turned away (busy) or answered shutting_down moves to the next
 host (hosts - 1 moves at most) and sends there the orders it had not sent;
 the orders in flight when it was lost count as errors, never resent. The
---esperar wait goes on from the next host too.
+--esperar wait goes on from the next host too. A connection answered
+shutting_down sends no more orders there (with one host, it ends).
 Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
   {
     ...CLIENT_SETTINGS,

@@ -326,6 +326,18 @@ Deno.test("runLoadCommand() with one host counts a connection turned away or los
     assert.match(err.join(""), /conexiones abiertas 2 · fallidas 0 · perdidas 2\n/);
     assert.match(err.join(""), /incidencias conexion_perdida 2\n/);
   }
+  {
+    // Answered shutting_down mid-run: it sends no more there (before, every order left was
+    // sent on to a daemon that had said it was stopping, each one more error).
+    await using refusing = fakeDaemon("refusing");
+    const { out, err, io } = capture();
+    const run = runLoadCommand(loadArgs("127.0.0.1", refusing.port, 2, 5), io);
+    assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+    assert.equal(refusing.orders, 6, "none after each connection's shutting_down");
+    const json = JSON.parse(out.join(""));
+    assert.deepEqual([json.enviados, json.aceptados, json.errores], [6, 4, 2], out.join(""));
+    assert.match(err.join(""), /errores +shutting_down 2\n/);
+  }
 });
 
 Deno.test("runLoadCommand() prints the usage for --help (0) and a bad flag (2)", async () => {

@@ -318,9 +318,9 @@ export class LoadConnection {
           this.close("conexion_perdida", OUT_OF_STEP);
           return;
         }
-        // Stopping: the orders not sent yet go to another host, once the
-        // replies in flight here came.
-        if (kind.code === "shutting_down" && this.#canMove()) this.#stopping = true;
+        // Stopping: nothing more is sent here; the orders not sent yet go to
+        // another host, if there is one, once the replies in flight here came.
+        if (kind.code === "shutting_down") this.#stopping = true;
     }
     this.#wakeUp();
   }
