@@ -2,7 +2,7 @@
 # pedidos as one compiled binary on a small image: docs/deploy.md.
 #
 #   docker build -t pedidos .
-#   docker run -d --name pedidos -p 127.0.0.1:8888:8888 -v pedidos-data:/data pedidos
+#   docker run -d --name pedidos --stop-timeout 15 -p 127.0.0.1:8888:8888 -v pedidos-data:/data pedidos
 #   docker exec pedidos /usr/local/bin/pedidos client ping
 #
 # The image runs `pedidos server` (CMD); any other subcommand works the same:
