@@ -717,3 +717,8 @@ Deno.test("parseServerConfig() refuses a bad value an env file sets before a goo
     (error) => error instanceof ConfigError && error.message.includes('PEDIDOS_WORKERS "abc"'),
   );
 });
+
+Deno.test("parseServerConfig() says so when an env file's lines end with CR alone", () => {
+  const sources = fake({}, { ".env.local": "PEDIDOS_WORKERS=2\rPEDIDOS_PORT=9000\r" }).sources;
+  assert.throws(() => parseServerConfig([], sources), /line 1 .*CR alone/);
+});

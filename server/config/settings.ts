@@ -275,7 +275,11 @@ function readEnvFile(path: string, explicit: boolean, readFile: (path: string) =
         (malformed.problem === "hash"
           ? 'its value has a "#", where an unquoted value ends (the rest would be read as a ' +
             'comment): quote the value, NAME="a#b", or put a space before a comment'
-          : "must be NAME=value, export NAME=value, a # comment or blank"),
+          : "must be NAME=value, export NAME=value, a # comment or blank" +
+            // A file whose lines end with CR alone (classic Mac) is one long line here.
+            (/\r(?!\n)/.test(text)
+              ? " (its lines end with CR alone: save it with LF line endings)"
+              : "")),
     );
   }
   return { vars: parseEnvText(text), earlier: earlierValues(text) };
