@@ -7,7 +7,7 @@
 
 import tls from "node:tls";
 import type { Options } from "postgres";
-import type { PostgresTarget } from "./postgres_url.ts";
+import type { parsePostgresUrl, PostgresTarget } from "./postgres_url.ts";
 
 /** `int8` (ids, counts) read as numbers, not strings: ids stay below 2^53. */
 const INT8_AS_NUMBER = {
@@ -99,11 +99,22 @@ export interface DriverSettings {
  *   has it, unverified (the driver, postgres 3.4.9, would take `allow` as
  *   `require`). `require`: TLS, unverified — verified as `verify-ca` when
  *   `ca` is given, as libpq does with a root certificate.
- * - `verify-ca`: the chain must lead to a trusted authority (`ca`, else the
- *   system's); the name is not checked.
+ * - `verify-ca`: the chain must lead to `ca` (the URL must give one, see
+ *   {@linkcode parsePostgresUrl}); the name is not checked.
  * - `verify-full`: the chain, and the URL's host against the certificate's
  *   names — an IP address too: the driver gives Deno no name for an IP
  *   host, and Deno then checked the name "localhost".
+ *
+ * @param target The URL, read.
+ * @param ca The PEM text of its `sslrootcert` file, when it names one.
+ * @returns The driver's `ssl`: `false`, one of its modes, or TLS options.
+ *
+ * @example Usage
+ * ```ts
+ * import { sslOptions } from "./driver_options.ts";
+ * import { parsePostgresUrl } from "./postgres_url.ts";
+ * console.log(sslOptions(parsePostgresUrl("postgres://ana@db/x?sslmode=require"))); // require
+ * ```
  */
 export function sslOptions(
   target: PostgresTarget,
@@ -148,7 +159,7 @@ export function driverOptions(
     user: target.user,
     // Without a password in the URL, the driver reads PGPASSWORD.
     ...(target.password === "" ? {} : { pass: target.password }),
-    ssl: sslOptions(target, settings.ca) as "prefer",
+    ssl: sslOptions(target, settings.ca),
     max: settings.poolSize,
     connect_timeout: settings.connectTimeoutS,
     // Connections idle this long are closed: several daemons share the

@@ -257,12 +257,12 @@ export class PostgresStore implements Store, SharedQueue, ObservesBatches {
       throw new Error(`Cannot open database "${shown}": ${(error as Error).message}`);
     }
     let ca: string | undefined;
-    if (target.sslrootcert !== null) {
+    if (target.sslrootcert !== null && target.sslrootcert !== "system") {
       try {
         ca = Deno.readTextFileSync(target.sslrootcert);
       } catch (error) {
         const reason = error instanceof Deno.errors.NotCapable
-          ? "not readable under this process's --allow-read (the server task reads its folder: put the file there, or grant it)"
+          ? "not readable under this process's --allow-read (deno task server reads its folder, the binary its working directory: put the file there, or grant it)"
           : (error as Error).message;
         throw new Error(
           `Cannot open database "${shown}": cannot read sslrootcert ${target.sslrootcert}: ${reason}`,

@@ -33,7 +33,8 @@ export interface PostgresTarget {
   /**
    * libpq's `sslrootcert`, when given: a PEM file of the certificate
    * authorities to trust for `verify-ca` and `verify-full` (and, as libpq
-   * does, for `require`, which then verifies as `verify-ca`).
+   * does, for `require`, which then verifies as `verify-ca`), or `system`
+   * (the system's authorities, with `verify-full` only).
    */
   sslrootcert: string | null;
 }
@@ -111,6 +112,17 @@ export function parsePostgresUrl(db: string): PostgresTarget {
         sslmode ?? "unset"
       }, which verifies no certificate; use sslmode=verify-full (or verify-ca)`,
     );
+  }
+  // As libpq: verify-ca checks no name, so it needs the authorities of this
+  // server's certificates, not every public one (any certificate a public
+  // authority signed, for any name, would pass); `system` is for verify-full.
+  if (sslmode === "verify-ca" && (sslrootcert === null || sslrootcert === "system")) {
+    throw new RangeError(
+      "has sslmode=verify-ca without sslrootcert=PATH: it checks no name, so it needs the authority of the server's certificate; give sslrootcert=PATH, or use sslmode=verify-full",
+    );
+  }
+  if (sslrootcert === "system" && sslmode !== "verify-full") {
+    throw new RangeError("has sslrootcert=system, which needs sslmode=verify-full (as in libpq)");
   }
   return {
     host,

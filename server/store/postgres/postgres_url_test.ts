@@ -84,4 +84,16 @@ Deno.test("a --db URL's sslrootcert names the authorities to trust, and only whe
     () => parsePostgresUrl("postgres://ana@db/x?sslmode=verify-ca&sslrootcert="),
     /empty sslrootcert/,
   );
+  // verify-ca checks no name: with every public authority trusted, any certificate would pass.
+  for (const query of ["?sslmode=verify-ca", "?sslmode=verify-ca&sslrootcert=system"]) {
+    assert.throws(() => parsePostgresUrl(`postgres://ana@db/x${query}`), /verify-ca without/);
+  }
+  assert.equal(
+    parsePostgresUrl("postgres://ana@db/x?sslmode=verify-full&sslrootcert=system").sslrootcert,
+    "system",
+  );
+  assert.throws(
+    () => parsePostgresUrl("postgres://ana@db/x?sslmode=require&sslrootcert=system"),
+    /needs sslmode=verify-full/,
+  );
 });
