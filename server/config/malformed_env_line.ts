@@ -1,7 +1,8 @@
 /**
  * Finding the line of an env file that `node:util` `parseEnv` would skip
  * without a word: `PEDIDOS_PORT 9504` (no `=`) sets nothing, and the daemon
- * would start on its default port.
+ * would start on its default port; or whose value it would cut short at a
+ * `#` (`PEDIDOS_DB=p#q.db` is `p`).
  *
  * @module
  */
@@ -29,7 +30,7 @@ export interface MalformedLine {
  * spaces. `parseEnv` drops `export` only before a space: `export<TAB>NAME=1`
  * sets a variable named `export<TAB>NAME`, so it is not an assignment here.
  */
-const ASSIGNMENT = /^(?:export \s*)?[^\s=#]+\s*=(.*)$/;
+const ASSIGNMENT = /^(?:export \s*)?([^\s=#]+)\s*=(.*)$/;
 
 /**
  * The first line of `text` that is neither blank, nor a comment, nor
@@ -39,7 +40,7 @@ const ASSIGNMENT = /^(?:export \s*)?[^\s=#]+\s*=(.*)$/;
  * @example Usage
  * ```ts
  * import { findMalformedLine } from "./malformed_env_line.ts";
- * console.log(findMalformedLine("# port\nPEDIDOS_PORT 9504\n")); // { line: 2, start: "PEDIDOS_PORT" }
+ * console.log(findMalformedLine("# port\nPEDIDOS_PORT 9504\n")); // { line: 2, start: "PEDIDOS_PORT", problem: "form" }
  * ```
  * @param text The env file's text, without a byte order mark.
  */
@@ -50,10 +51,11 @@ export function findMalformedLine(text: string): MalformedLine | null {
     if (line === "" || line.startsWith("#")) continue;
     const assignment = ASSIGNMENT.exec(line);
     if (assignment === null) return { line: i + 1, start: startOf(line), problem: "form" };
-    if (cutByHash(assignment[1]!)) {
-      return { line: i + 1, start: startOf(line.replace(/^export \s*/, "")), problem: "hash" };
+    // Only pedidos' own settings: a value of another program's (`COLOR=#fff`) is its business.
+    if (assignment[1]!.startsWith("PEDIDOS_") && cutByHash(assignment[2]!)) {
+      return { line: i + 1, start: startOf(assignment[1]!), problem: "hash" };
     }
-    i = lastLineOfValue(lines, i, assignment[1]!.trim());
+    i = lastLineOfValue(lines, i, assignment[2]!.trim());
   }
   return null;
 }
@@ -80,7 +82,7 @@ export function assignmentTexts(text: string): string[] {
     if (line === "" || line.startsWith("#")) continue;
     const assignment = ASSIGNMENT.exec(line);
     if (assignment === null) continue;
-    const last = lastLineOfValue(lines, i, assignment[1]!.trim());
+    const last = lastLineOfValue(lines, i, assignment[2]!.trim());
     texts.push(lines.slice(i, last + 1).join("\n"));
     i = last;
   }
@@ -101,7 +103,9 @@ function startOf(line: string): string {
 function cutByHash(value: string): boolean {
   const quote = value.trimStart()[0];
   if (quote === '"' || quote === "'" || quote === "`") return false;
-  return /^#|[^\s]#/.test(value);
+  // The first "#" is where parseEnv ends the value; any after it are in the comment.
+  const at = value.indexOf("#");
+  return at === 0 || (at > 0 && !/\s/.test(value[at - 1]!));
 }
 
 /**

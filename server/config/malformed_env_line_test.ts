@@ -79,4 +79,13 @@ Deno.test("findMalformedLine() refuses an unquoted value that a # would cut shor
   // A comment after a space, and a # inside quotes, are what they look like.
   assert.equal(findMalformedLine("PEDIDOS_PORT=9504 # the port\nPEDIDOS_LOG= # none\n"), null);
   assert.equal(findMalformedLine("PEDIDOS_DB=\"p#q.db\"\nPEDIDOS_HOST='a#b' # c\n"), null);
+  // Only the first "#" counts: a comment may hold more.
+  const comments = [
+    "PEDIDOS_WORKERS=3 ## workers",
+    "PEDIDOS_PORT=9504 # see issue#3",
+    "PEDIDOS_WORKERS=3 # https://example.com/#x",
+  ];
+  assert.equal(findMalformedLine(comments.join("\n")), null);
+  // Another program's variables in a shared file are not pedidos' to refuse.
+  assert.equal(findMalformedLine("VITE_COLOR=#fff\nAPP_URL=https://x/#/route\n"), null);
 });
