@@ -166,8 +166,13 @@ export function redactDatabaseUrl(db: string): string {
     .replace(/([?&](?:password|pass)=)[^&#]*/gi, "$1***");
 }
 
-/** `postgres://user:` and what follows it up to `/`, `?` or `#`, in a value with no `@`. */
-const NO_HOST = /^(\s*postgres(?:ql)?:\/*[^:/?#@\s]*):(?=[^@]*$)[^/?#\s]*/i;
+/**
+ * `scheme://user:` (or `postgres:user:`) and all that follows it, in a value
+ * with no `@`: whether what follows is a password or a port cannot be told
+ * there, nor where a password with a `/`, `?`, `#` or space in it ends.
+ */
+const NO_HOST =
+  /^(\s*(?:postgres(?:ql)?:\/*|[a-z][a-z0-9+.-]*:\/\/)[^:/?#@\s]*):(?=[^@]*$)[\s\S]*$/i;
 
 /** `//user:password@` anywhere in a value, up to its last `@`. */
 const CREDENTIALS = /(\/\/[^:@/?#\s]*):.*@/;

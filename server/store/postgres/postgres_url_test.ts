@@ -44,7 +44,19 @@ Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL UR
   assert.equal(redactDatabaseUrl("postgres://ana:s3cret@db/x"), "postgres://ana:***@db/x");
   // With no "@" (the host left out, or the value cut at a "#"), what follows the user is hidden.
   assert.equal(redactDatabaseUrl("postgres://postgres:Secret123"), "postgres://postgres:***");
-  assert.equal(redactDatabaseUrl("postgresql://ana:s3cret/x?y=1"), "postgresql://ana:***/x?y=1");
+  assert.equal(redactDatabaseUrl("postgresql://ana:s3cret/x?y=1"), "postgresql://ana:***");
+  for (const db of ["postgres://ana:pa/ss", "postgres://ana:pa?ss", "postgres://ana:pa#ss"]) {
+    assert.equal(redactDatabaseUrl(db), "postgres://ana:***", "a password is not cut at / ? #");
+  }
+  assert.equal(redactDatabaseUrl("postgres://ana:pa ss"), "postgres://ana:***");
+  assert.equal(redactDatabaseUrl("postgres://ana:s3\tcret"), "postgres://ana:***");
+  // Another scheme, refused for it, is shown masked as well.
+  assert.equal(redactDatabaseUrl("pg://ana:s3cret"), "pg://ana:***");
+  assert.equal(
+    redactDatabaseUrl("postgresql+asyncpg://ana:s3cret"),
+    "postgresql+asyncpg://ana:***",
+  );
+  assert.equal(redactDatabaseUrl("data:v2:orders.db"), "data:v2:orders.db", "a file's name");
   assert.equal(redactDatabaseUrl("postgres://ana@db:5432/x"), "postgres://ana@db:5432/x");
   assert.equal(redactDatabaseUrl("pedidos.db:5"), "pedidos.db:5");
   // SQLite paths are not URLs.
