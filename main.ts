@@ -19,8 +19,8 @@
 import { parseServerConfig, SERVER_SETTINGS, SERVER_USAGE } from "./server/config/server_config.ts";
 import {
   ConfigError,
+  ignoredPostgresVariables,
   isPermissionRefusal,
-  postgresVariables,
   unknownVariables,
   wantsHelp,
 } from "./server/config/settings.ts";
@@ -180,13 +180,18 @@ async function runServer(args: string[]): Promise<number> {
     for (const name of unknownVariables(config.envFile, tables)) {
       logger.warn("config.unknown_variable", { name, file: config.envFile });
     }
-    // The driver reads PGPASSWORD and its kin from the environment, never from this file.
-    for (const name of postgresVariables(config.envFile)) {
-      logger.warn("config.ignored_variable", {
-        name,
-        file: config.envFile,
-        reason: "the PostgreSQL driver reads it from the environment only",
-      });
+    // A PG* variable there is never read (PGPASSWORD: the driver reads the environment only).
+    const inEnvironment = (name: string) => {
+      try {
+        return Deno.env.get(name) !== undefined;
+      } catch {
+        return false;
+      }
+    };
+    for (
+      const { name, reason } of ignoredPostgresVariables(config.envFile, config.db, inEnvironment)
+    ) {
+      logger.warn("config.ignored_variable", { name, file: config.envFile, reason });
     }
   }
 

@@ -227,8 +227,9 @@ testWith("read", "write", "run", "env")(
       warnings[0]!,
       /WARN config\.unknown_variable name=PEDIDOS_WORKRES file=\.env\.local/,
     );
-    // A password put there is never sent: said, without the password.
-    assert.match(stderr, /WARN config\.ignored_variable name=PGPASSWORD file=\.env\.local reason=/);
+    // On SQLite a PGPASSWORD there is nobody's business (on PostgreSQL it is named:
+    // server_config_test), and no value is ever shown.
+    assert.doesNotMatch(stderr, /config\.ignored_variable/);
     assert.doesNotMatch(stderr, /s3cret/);
   },
 );

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { parseClientConfig } from "../../client/client_config.ts";
-import { ConfigError, type ConfigSources, envName, wantsHelp } from "./settings.ts";
+import {
+  ConfigError,
+  type ConfigSources,
+  envName,
+  ignoredPostgresVariables,
+  wantsHelp,
+} from "./settings.ts";
 import {
   parseServerConfig,
   SERVER_SETTINGS,
@@ -721,4 +727,19 @@ Deno.test("parseServerConfig() refuses a bad value an env file sets before a goo
 Deno.test("parseServerConfig() says so when an env file's lines end with CR alone", () => {
   const sources = fake({}, { ".env.local": "PEDIDOS_WORKERS=2\rPEDIDOS_PORT=9000\r" }).sources;
   assert.throws(() => parseServerConfig([], sources), /line 1 .*CR alone/);
+});
+
+Deno.test("ignoredPostgresVariables() names the PG variables of an env file a PostgreSQL daemon will not read", () => {
+  const file = () =>
+    "PEDIDOS_WORKERS=2\nPGPASSWORD=s3cret\nPGSSLMODE=require\nPGADMIN_X=1\nOTRA=1\n";
+  const pg = "postgres://ana@db/pedidos";
+  const ignored = ignoredPostgresVariables(".env.local", pg, () => false, file);
+  assert.deepEqual(ignored.map((v) => v.name), ["PGPASSWORD", "PGSSLMODE"]);
+  assert.match(ignored[0]!.reason, /environment only/);
+  assert.match(ignored[1]!.reason, /URL gives/);
+  // Loaded into the environment as well (compose's env_file, set -a): used, so not named.
+  const both = ignoredPostgresVariables(".env.local", pg, (name) => name === "PGPASSWORD", file);
+  assert.deepEqual(both.map((v) => v.name), ["PGSSLMODE"]);
+  // A SQLite daemon reads none of them, and they are nobody's business there.
+  assert.deepEqual(ignoredPostgresVariables(".env.local", "pedidos.db", () => false, file), []);
 });

@@ -200,26 +200,45 @@ function defaultReadFile(path: string): string | null {
   }
 }
 
+/** A `PG…` variable of an env file that the PostgreSQL store will not read, and why. */
+export interface IgnoredVariable {
+  name: string;
+  reason: string;
+}
+
 /**
  * The `PG…` variables (`PGPASSWORD`, `PGSSLMODE`, …) of the env file at
- * `path`. The PostgreSQL driver reads them from the environment only, and
- * pedidos reads only its `PEDIDOS_` settings from an env file: one put
- * there would be ignored without a word (a password that is never sent).
+ * `path` that a daemon on PostgreSQL (`db`) will not read: pedidos reads only
+ * its `PEDIDOS_` settings from an env file, and the driver reads `PGPASSWORD`
+ * from the environment only (the other settings, host, port, user, TLS, it
+ * is always given by the URL). One that is in the environment too
+ * (`inEnvironment`: the file loaded there as well) is used, or moot.
  *
  * @example Usage
  * ```ts
- * import { postgresVariables } from "./settings.ts";
+ * import { ignoredPostgresVariables } from "./settings.ts";
  * const file = () => "PEDIDOS_WORKERS=2\nPGPASSWORD=s3cret\nOTHER=1\n";
- * console.log(postgresVariables(".env.local", file)); // ["PGPASSWORD"]
+ * const ignored = ignoredPostgresVariables(".env.local", "postgres://ana@db/x", () => false, file);
+ * console.log(ignored.map((v) => v.name)); // ["PGPASSWORD"]
  * ```
  */
-export function postgresVariables(
+export function ignoredPostgresVariables(
   path: string,
+  db: string,
+  inEnvironment: (name: string) => boolean,
   readFile: (path: string) => string | null = defaultReadFile,
-): string[] {
+): IgnoredVariable[] {
+  if (!/^\s*postgres(?:ql)?:/i.test(db)) return [];
   const text = readFile(path);
   if (text === null) return [];
-  return Object.keys(parseEnvText(text)).filter((name) => /^PG[A-Z_]+$/.test(name));
+  return Object.keys(parseEnvText(text))
+    .filter((name) => /^PG[A-Z]+$/.test(name) && !inEnvironment(name))
+    .map((name) => ({
+      name,
+      reason: name === "PGPASSWORD"
+        ? "the PostgreSQL driver reads it from the environment only"
+        : "not read: the --db URL gives this setting",
+    }));
 }
 
 /**
