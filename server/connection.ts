@@ -41,6 +41,7 @@ import { setImmediate } from "node:timers";
 import { type Dispatcher, isReply, type RunContext } from "./dispatch.ts";
 import type { Logger } from "./log.ts";
 import { encodeReply } from "./protocol/encode_reply.ts";
+import { type LoopTurns, PROCESS_TURNS } from "./loop_turns.ts";
 import { CLOSING_CODES, errorReply } from "./protocol/errors.ts";
 import { type Frame, RequestFramer } from "./protocol/framing.ts";
 import { INTERRUPT, TelnetFilter, type TelnetPiece } from "./protocol/telnet_commands.ts";
@@ -85,6 +86,8 @@ export interface ConnectionOptions {
   serialReads?: boolean;
   /** Called once when the connection is closed. */
   onClose?: (connection: Connection) => void;
+  /** The event loop's turns this connection shares. @default PROCESS_TURNS */
+  turns?: LoopTurns;
 }
 
 /** The narrow part of `Deno.Conn` a session needs (tests may pass a fake). */
@@ -117,55 +120,6 @@ const MAX_READ = 65536;
  * a 64 KiB read of 2-byte requests would hold about 1.5 MiB.
  */
 const FRAMES_PER_READ = 256;
-/** Requests one connection answers at most between two turns of the event loop. */
-const REQUESTS_PER_TURN = 64;
-/**
- * Requests all connections together answer at most between two turns of
- * the event loop, about: each busy connection gets an equal share of it (at
- * least one request, at most {@linkcode REQUESTS_PER_TURN}). With a thousand
- * connections flooding at once, 64 each would make a turn of tens of
- * thousands of requests, hundreds of milliseconds before the loop reads
- * anyone else's request again; with the share, a few milliseconds.
- */
-const REQUESTS_PER_LOOP_TURN = 2048;
-/** Turns of the event loop counted so far, while connections ask ({@linkcode turnNow}). */
-let turnsCounted = 0;
-let turnTicking = false;
-/** Connections that answered requests in this turn of the event loop, and in the one before. */
-let answeringNow = 0;
-let answeringBefore = 0;
-
-/**
- * The number of the event loop's turn now: it goes up at the next turn of
- * the loop after someone asked. A connection counts the requests it
- * answered in a turn with it, however many times its pump started in that
- * turn: a read whose data was already there resolves without a turn, and
- * a pump that ended and started again would otherwise count from zero.
- */
-function turnNow(): number {
-  if (!turnTicking) {
-    turnTicking = true;
-    setImmediate(() => {
-      turnTicking = false;
-      turnsCounted++;
-      answeringBefore = answeringNow;
-      answeringNow = 0;
-    });
-  }
-  return turnsCounted;
-}
-
-/**
- * How many requests a connection answers in a turn of the event loop: an
- * equal share of {@linkcode REQUESTS_PER_LOOP_TURN} among the connections
- * answering (in this turn so far, or in the one before, whichever were
- * more), at least one, at most {@linkcode REQUESTS_PER_TURN}.
- */
-function shareOfTurn(): number {
-  const answering = Math.max(answeringNow, answeringBefore, 1);
-  return Math.max(1, Math.min(REQUESTS_PER_TURN, Math.floor(REQUESTS_PER_LOOP_TURN / answering)));
-}
-
 /**
  * Reply text (UTF-16 units) joined into one write at most, unless one reply
  * alone is longer: replies that become ready together (waits ending at once)
@@ -219,7 +173,8 @@ export class Connection {
   #backlog: Frame[] = [];
   #backlogHead = 0;
   #pumping = false;
-  /** The turn of the event loop ({@linkcode turnNow}) in which this connection last answered. */
+  readonly #turns: LoopTurns;
+  /** The turn of the event loop ({@linkcode LoopTurns.now}) in which this connection last answered. */
   #loopTurn = -1;
   /** Requests this connection answered in that turn. */
   #answeredThisTurn = 0;
@@ -265,6 +220,7 @@ export class Connection {
     this.#maxWaits = options.maxWaits ?? 128;
     this.#serialReads = options.serialReads ?? false;
     this.#onClose = options.onClose;
+    this.#turns = options.turns ?? PROCESS_TURNS;
   }
 
   /** The peer address, for people. */
@@ -495,25 +451,24 @@ export class Connection {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
-    // Requests are counted per turn of the event loop. Replies made at once
-    // (bad lines, PING) and writes and reads that complete at once resolve in
-    // microtasks only: a peer pipelining thousands of them would keep the
-    // event loop, and every other connection, the listener and the timers,
-    // waiting until its backlog is done (seconds, for a flood of bad lines).
+    // Requests are answered a share of a turn of the event loop at a time
+    // (see LoopTurns): other connections, the listener and the timers get theirs.
+    const turns = this.#turns;
     try {
       while (!this.#closed && !this.#closeQueued && this.#hasRoom()) {
-        const turn = turnNow();
+        if (this.#held === null && this.#backlogHead === this.#backlog.length) break;
+        const turn = turns.now();
         if (turn !== this.#loopTurn) {
           this.#loopTurn = turn;
           this.#answeredThisTurn = 0;
-          answeringNow++;
+          turns.joined();
         }
-        if (++this.#answeredThisTurn > shareOfTurn()) {
+        if (++this.#answeredThisTurn > turns.share()) {
           await nextTurn();
           continue; // closed, stopped or out of room meanwhile: checked again
         }
+        turns.answered();
         if (this.#held === null) {
-          if (this.#backlogHead === this.#backlog.length) break;
           const frame = this.#backlog[this.#backlogHead++]!;
           if (this.#backlogHead === this.#backlog.length) {
             this.#backlog = [];

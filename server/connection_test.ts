@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Connection, type Socket } from "./connection.ts";
 import type { Dispatcher } from "./dispatch.ts";
 import { Logger } from "./log.ts";
+import { LoopTurns } from "./loop_turns.ts";
 import { parseRequest } from "./protocol/parse_request.ts";
 import type { Request } from "./protocol/messages.ts";
 import type { Reply } from "./protocol/replies.ts";
@@ -384,6 +385,7 @@ Deno.test("Connection: many peers flooding at once share each turn of the event 
     },
     refuseStopping: () => errorReply("shutting_down"),
   };
+  const turns = new LoopTurns(); // this test's own: other tests' connections do not share it
   const connections = Array.from({ length: 200 }, () => {
     // Each reads 64 KiB of replies, then stops reading: a bounded flood, so that a
     // connection that never lets the loop turn ends its flood and fails, not hangs.
@@ -393,6 +395,7 @@ Deno.test("Connection: many peers flooding at once share each turn of the event 
       dispatcher,
       logger: new Logger({ write: () => {} }),
       peer: "test",
+      turns,
     });
     return { connection, served: connection.serve() };
   });

@@ -7,7 +7,7 @@
 
 import tls from "node:tls";
 import type { Options } from "postgres";
-import type { parsePostgresUrl, PostgresTarget } from "./postgres_url.ts";
+import type { PostgresTarget } from "./postgres_url.ts";
 
 /** `int8` (ids, counts) read as numbers, not strings: ids stay below 2^53. */
 const INT8_AS_NUMBER = {
@@ -100,7 +100,7 @@ export interface DriverSettings {
  *   `require`). `require`: TLS, unverified — verified as `verify-ca` when
  *   `ca` is given, as libpq does with a root certificate.
  * - `verify-ca`: the chain must lead to `ca` (the URL must give one, see
- *   {@linkcode parsePostgresUrl}); the name is not checked.
+ *   `parsePostgresUrl`); the name is not checked.
  * - `verify-full`: the chain, and the URL's host against the certificate's
  *   names — an IP address too: the driver gives Deno no name for an IP
  *   host, and Deno then checked the name "localhost".
