@@ -337,6 +337,9 @@ Deno.test("runLoadCommand() with one host counts a connection turned away or los
     const json = JSON.parse(out.join(""));
     assert.deepEqual([json.enviados, json.aceptados, json.errores], [6, 4, 2], out.join(""));
     assert.match(err.join(""), /errores +shutting_down 2\n/);
+    // Ended early, with orders it never sent: lost, as it would be with hosts to go to.
+    assert.match(err.join(""), /conexiones abiertas 2 · fallidas 0 · perdidas 2\n/);
+    assert.match(err.join(""), /incidencias conexion_perdida 2\n/);
   }
 });
 

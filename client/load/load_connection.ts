@@ -188,8 +188,16 @@ export class LoadConnection {
         tally.conexiones.perdidas++;
         tally.incident(lost, detail);
       }
-    } else if (lost === null && this.#stopping && this.#canMove()) {
-      this.#move = { why: "stopping" };
+    } else if (lost === null && this.#stopping) {
+      if (this.#canMove()) this.#move = { why: "stopping" };
+      else if (this.#next < this.#ctx.settings.pedidos && !this.#ctx.stop.aborted) {
+        // Its daemon stopped with orders of its left unsent, and there is nowhere to go.
+        tally.conexiones.perdidas++;
+        tally.incident(
+          "conexion_perdida",
+          `The daemon stopped; ${this.#ctx.settings.pedidos - this.#next} orders not sent`,
+        );
+      }
     }
     try {
       this.#conn.close();
