@@ -497,7 +497,9 @@ export class Connection {
         if (slot.line === null && !this.#closed) await nextTurn();
       }
       if (this.#closeQueued) {
-        // Nothing after a closing reply is read or answered.
+        // Nothing after a closing reply is read or answered. A stop's refusal closes it, yet
+        // the orders read behind it were received all the same: counted (§8).
+        if (this.#stopping) this.#countUnanswered();
         this.#backlog = [];
         this.#backlogHead = 0;
         this.#held = null;
@@ -507,6 +509,21 @@ export class Connection {
       this.#pumping = false;
     }
     this.#wake();
+  }
+
+  /** Counts the PEDIDOs among the requests received that will not be answered (stopping). */
+  #countUnanswered(): void {
+    if (this.#held !== null) this.#dispatcher.refuseStopping(this.#held.request);
+    for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
+      const frame = this.#backlog[i]!;
+      if (frame.kind !== "request") continue;
+      try {
+        const parsed = this.#dispatcher.parse(frame.text); // counts a PEDIDO that is not valid
+        if (!isReply(parsed)) this.#dispatcher.refuseStopping(parsed);
+      } catch {
+        // not parsed: not counted
+      }
+    }
   }
 
   /**

@@ -410,3 +410,27 @@ Deno.test("Connection: many peers flooding at once share each turn of the event 
   for (const { connection } of connections) connection.close();
   await Promise.all(connections.map(({ served }) => served));
 });
+
+Deno.test("Connection: orders pipelined behind a stop's refusal, never answered, are counted as received all the same", async () => {
+  // Short enough to come in the connection's first read (128 bytes): all of it is received.
+  const order = '{"cliente":"A","productos":["p"],"direccion":"d"}';
+  const socket = fakeSocket(`${order}\n${order}\n{"op":"PING"}\n`);
+  const refused: string[] = [];
+  const connection = new Connection(socket, {
+    maxRequestBytes: 65536,
+    dispatcher: {
+      parse: (text) => parseRequest(text),
+      run: () => ({ ok: true, pong: true }),
+      refuseStopping: (request: Request) => {
+        refused.push(request.op);
+        return errorReply("shutting_down");
+      },
+    },
+    logger: new Logger({ write: () => {} }),
+    peer: "test",
+  });
+  connection.beginStop();
+  await connection.serve();
+  assert.equal(socket.written(), JSON.stringify(errorReply("shutting_down")) + "\n", "one reply");
+  assert.deepEqual(refused, ["PEDIDO", "PEDIDO", "PING"], "every request read");
+});
