@@ -322,22 +322,38 @@ export class Claimer {
     });
   }
 
+  /**
+   * Renews the leases of the attempts running here. A renewal that fails
+   * for another reason than the store being away (a deadlock with another
+   * transaction on the same rows) is tried again at once, twice at most:
+   * the next renewal is a third of the lease away, and two missed in a row
+   * would lose the lease of an order still running.
+   */
   async #renew(): Promise<void> {
-    const leases = this.#o.attempts.leases();
     try {
-      const kept = new Set(await this.#o.store.renew(leases));
-      // (Those settled or claimed again here meanwhile are told apart by lost().)
-      const lost = leases.filter((lease) => !kept.has(lease.id));
-      if (lost.length > 0) this.#o.attempts.lost(lost);
-    } catch (error) {
-      if (!(error instanceof StoreUnavailableError)) {
-        this.#o.logger.warn("orders.renew_failed", { error: String(error) });
+      for (let attempt = 1;; attempt++) {
+        const leases = this.#o.attempts.leases();
+        try {
+          const kept = new Set(await this.#o.store.renew(leases));
+          // (Those settled or claimed again here meanwhile are told apart by lost().)
+          const lost = leases.filter((lease) => !kept.has(lease.id));
+          if (lost.length > 0) this.#o.attempts.lost(lost);
+          return;
+        } catch (error) {
+          if (error instanceof StoreUnavailableError) return;
+          this.#o.logger.warn("orders.renew_failed", { error: String(error), attempt });
+          if (attempt >= RENEW_TRIES || this.#stop.signal.aborted) return;
+          await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        }
       }
     } finally {
       this.#renewing = null;
     }
   }
 }
+
+/** Tries of one lease renewal that fails (not for the store being away). */
+const RENEW_TRIES = 3;
 
 /** Waits for `promise`, for `ms` at most (for ever when `ms` is not finite). */
 async function within(promise: Promise<unknown> | null, ms: number): Promise<void> {

@@ -275,3 +275,38 @@ Deno.test("Claimer: an insert that was to take its order and failed is looked fo
     await stopAnswering(claimer, claims);
   }
 });
+
+Deno.test("Claimer tries a lease renewal that failed (a deadlock) again at once, not a third of the lease later", async () => {
+  const { store, claims } = pendingQueue();
+  const renewals: number[] = [];
+  (store as { renew: unknown }).renew = (leases: { id: number }[]) => {
+    renewals.push(leases.length);
+    if (renewals.length === 1) return Promise.reject(new Error("deadlock detected"));
+    return Promise.resolve(leases.map((lease) => lease.id));
+  };
+  const lost: number[] = [];
+  const attempts = {
+    held: 1,
+    run() {},
+    leases: () => [{ id: 7, attempt: 1 }],
+    lost: (leases: { id: number }[]) => lost.push(...leases.map((lease) => lease.id)),
+  };
+  const claimer = new Claimer({
+    store, // leaseMs 60 s: the next scheduled renewal is 20 s away
+    attempts: attempts as unknown as SharedAttempts,
+    logger: new Logger({ level: "error" }),
+    limit: 1,
+  });
+  claimer.start();
+  try {
+    claimer.poke("emptied"); // renews now
+    const deadline = Date.now() + 5_000;
+    while (renewals.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(renewals.length, 2, "tried again within moments");
+    assert.deepEqual(lost, [], "the lease was kept");
+  } finally {
+    await stopAnswering(claimer, claims);
+  }
+});
