@@ -5,6 +5,9 @@ import type { ProtocolError } from "../protocol/errors.ts";
 import { Capacity } from "../capacity.ts";
 import { Logger } from "../log.ts";
 import { InlinePool } from "../processing/inline_pool.ts";
+import { WorkerPool } from "../processing/worker_pool.ts";
+import { processorSource } from "../processing/processor_source.ts";
+import { testWith } from "../../tests/permissions.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { OrderService } from "./order_service.ts";
 import { RetryPolicy } from "./retry_policy.ts";
@@ -512,3 +515,45 @@ Deno.test("OrderService.status(): many waits on one order hold it once: their re
     await service.drain(1000);
   }
 });
+
+testWith("read")(
+  "OrderService: a processor module is not run while its attempt's start cannot be written (a full disk); it runs, counted, once it can",
+  async () => {
+    const module = new URL("../../tests/fixtures/processors/scripted.ts", import.meta.url);
+    const store = new MemoryStore();
+    let diskFull = true;
+    const markStarted = store.markStarted.bind(store);
+    store.markStarted = (id, worker, at) =>
+      diskFull
+        ? Promise.reject(new Error("database or disk is full"))
+        : markStarted(id, worker, at);
+    await using pool = await WorkerPool.start({
+      size: 1,
+      processor: processorSource(module.pathname),
+      logger: new Logger({ level: "error", write: () => {} }),
+    });
+    const service = new OrderService({
+      store,
+      capacity: Capacity.create(4),
+      pool,
+      logger: new Logger({ level: "error", write: () => {} }),
+      processor: { timeoutMs: 10_000 },
+    });
+    try {
+      const { id } = await service.submit({ ...ORDER, cliente: "ok" });
+      // Before, the module ran at once, its start unrecorded: after a kill, the
+      // restart ran it again with the same intento.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const waiting = await store.get(id);
+      assert.equal(waiting?.estado, "pendiente", JSON.stringify(waiting));
+      assert.equal(waiting?.intentos, 0, "no attempt ran");
+      diskFull = false;
+      await storedListo(store, id);
+      const done = await store.get(id);
+      assert.equal(done?.intentos, 1);
+      assert.equal((done?.resultado as { intento?: number } | null)?.intento, 1, "run once, as 1");
+    } finally {
+      await service.drain(1000);
+    }
+  },
+);

@@ -24,7 +24,12 @@
 import type { Logger } from "../log.ts";
 import type { Pedido } from "../protocol/messages.ts";
 import type { ProcessorPool } from "../processing/processor_pool.ts";
-import { type JobRun, PoolClosedError, RunawayAttemptError } from "../processing/worker_pool.ts";
+import {
+  type JobRun,
+  PoolClosedError,
+  RunawayAttemptError,
+  StartNotRecordedError,
+} from "../processing/worker_pool.ts";
 import type { OrderStore, Outcome } from "../store/store.ts";
 import { runsInBatch } from "../../workers/process_job.ts";
 import { attemptJob, iso, type ProcessingOptions } from "./attempt_job.ts";
@@ -50,6 +55,8 @@ export interface SchedulerOptions extends ProcessingOptions {
 
 /** The reason a queued attempt was withdrawn (CANCELAR). */
 const WITHDRAWN = new Error("Withdrawn: the order was cancelled");
+/** How long an order whose start could not be written waits before it is tried again. */
+const UNRECORDED_START_RETRY_MS = 1000;
 
 /** Runs and records the attempts of the orders this daemon holds. */
 export class Scheduler {
@@ -140,6 +147,11 @@ export class Scheduler {
       (error: Error) => {
         if (error === WITHDRAWN) return;
         if (error instanceof PoolClosedError) return this.#leavePending(id);
+        // Its start could not be written (the disk full): it did not run, and its attempt
+        // does not count; it waits for the storage, then goes first again.
+        if (error instanceof StartNotRecordedError) {
+          return this.#retryLater(pedido, UNRECORDED_START_RETRY_MS);
+        }
         // A started attempt counts in `intentos`, also when it took no time.
         if (recordOnce && worker > 0) this.#markStarted(id, worker, startedAt);
         const attempts = pedido.intentos + 1;

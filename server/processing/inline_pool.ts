@@ -11,7 +11,12 @@
 import type { Job } from "../../workers/processor_messages.ts";
 import { processJob } from "../../workers/process_job.ts";
 import type { JobResult, ProcessorPool } from "./processor_pool.ts";
-import { PoolClosedError, type SubmitOptions, WorkerCrashError } from "./worker_pool.ts";
+import {
+  PoolClosedError,
+  StartNotRecordedError,
+  type SubmitOptions,
+  WorkerCrashError,
+} from "./worker_pool.ts";
 
 interface Entry {
   job: Job;
@@ -126,18 +131,24 @@ export class InlinePool implements ProcessorPool {
         startedAt = Date.now();
         return processJob(entry.job, { signal: running.stop.signal });
       };
-      // Held back until what onStart returned settles (the start being written).
-      (gate instanceof Promise ? gate.then(run, run) : run()).then(
-        (result) => this.#done(slot, running, startedAt, () => entry.resolve(result)),
-        (error) =>
-          this.#done(slot, running, startedAt, () =>
-            // Cut short (closed, aborted): the reason it was given.
-            entry.reject(
-              running.stop.signal.aborted
-                ? running.stop.signal.reason
-                : new WorkerCrashError(slot, String(error)),
-            )),
-      );
+      // Held back until what onStart returned settles (the start being written);
+      // not run when it could not be written (false).
+      const notStarted = () => Promise.reject(new StartNotRecordedError());
+      (gate instanceof Promise
+        ? gate.then((written) => (written === false ? notStarted() : run()), run)
+        : run()).then(
+          (result) => this.#done(slot, running, startedAt, () => entry.resolve(result)),
+          (error) =>
+            this.#done(slot, running, startedAt, () =>
+              // Cut short (closed, aborted): the reason it was given.
+              entry.reject(
+                running.stop.signal.aborted
+                  ? running.stop.signal.reason
+                  : error instanceof StartNotRecordedError
+                  ? error
+                  : new WorkerCrashError(slot, String(error)),
+              )),
+        );
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InlinePool } from "./inline_pool.ts";
-import { PoolClosedError } from "./worker_pool.ts";
+import { PoolClosedError, StartNotRecordedError } from "./worker_pool.ts";
 import { newPedido } from "../store/new_pedido.ts";
 import type { Job } from "../../workers/processor_messages.ts";
 
@@ -53,4 +53,12 @@ Deno.test("InlinePool refuses a processor module's job", async () => {
     pool.submit({ kind: "process", pedido: pedido(1), timeoutMs: 1000 }),
     /Cannot run a processor module/,
   );
+});
+
+Deno.test("InlinePool does not run a job whose start could not be written (onStart gives false), and frees its slot", async () => {
+  await using pool = new InlinePool(1);
+  // Were it run, it would hold the only slot for 30 s.
+  const unrecorded = pool.submit(order(1, 30_000), { onStart: () => Promise.resolve(false) });
+  await assert.rejects(unrecorded, StartNotRecordedError);
+  assert.equal(await pool.submit(order(2, 0)), null, "the slot is free at once");
 });

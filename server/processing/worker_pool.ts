@@ -155,6 +155,18 @@ export class RunawayAttemptError extends ProcessTimeoutError {
   }
 }
 
+/**
+ * The job was not run: its `onStart` resolved `false`, its start could not
+ * be written (a full or read-only disk). Its attempt does not count; the
+ * caller puts it back.
+ */
+export class StartNotRecordedError extends Error {
+  constructor() {
+    super("Not run: its start could not be written");
+    this.name = "StartNotRecordedError";
+  }
+}
+
 /** The pool stopped before the job ran. */
 export class PoolClosedError extends Error {
   constructor() {
@@ -778,14 +790,19 @@ export class WorkerPool implements ProcessorPool {
         this.#post(slot.worker, message);
         continue;
       }
-      // Held back until its start is written; not sent if stopped meanwhile.
+      // Held back until its start is written; not sent if stopped meanwhile, nor
+      // when the start could not be written (onStart's promise gives false).
       slot.held = first;
       const send = () => {
         if (slot.held !== first) return;
         slot.held = null;
         if (!this.#closed && slot.entries[0] === first) this.#post(slot.worker, message);
       };
-      gate.then(send, send);
+      const notStarted = () => {
+        if (slot.held !== first || this.#closed) return;
+        this.#abortRunning(slot, first.id, new StartNotRecordedError());
+      };
+      gate.then((written) => (written === false ? notStarted() : send()), send);
     }
   }
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type JobRun, PoolClosedError, WorkerCrashError, WorkerPool } from "./worker_pool.ts";
+import {
+  type JobRun,
+  PoolClosedError,
+  StartNotRecordedError,
+  WorkerCrashError,
+  WorkerPool,
+} from "./worker_pool.ts";
 import type { Job } from "../../workers/processor_messages.ts";
 import { Logger } from "../log.ts";
 import { newPedido } from "../store/new_pedido.ts";
@@ -297,5 +303,20 @@ testWith("read")(
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(ran, false);
     assert.equal(pool.crashes, 0, "a worker that never had it is not replaced");
+  },
+);
+
+testWith("read")(
+  "WorkerPool does not send a job whose start could not be written (onStart gives false), and frees its worker",
+  async () => {
+    await using pool = await WorkerPool.start({ size: 1 });
+    // Were it sent, it would hold the only worker for 30 s.
+    const unrecorded = pool.submit(order(1, "Ana", 30_000), {
+      onStart: () => Promise.resolve(false),
+    });
+    await assert.rejects(unrecorded, StartNotRecordedError);
+    assert.equal(await pool.submit(order(2)), null, "the worker is free at once");
+    // A start that was written runs as before.
+    assert.equal(await pool.submit(order(3), { onStart: () => Promise.resolve(true) }), null);
   },
 );
