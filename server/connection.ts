@@ -518,12 +518,20 @@ export class Connection {
       const frame = this.#backlog[i]!;
       if (frame.kind !== "request") continue;
       try {
-        const parsed = this.#dispatcher.parse(frame.text); // counts a PEDIDO that is not valid
-        if (!isReply(parsed)) this.#dispatcher.refuseStopping(parsed);
+        this.#refuseWhileStopping(frame.text);
       } catch {
         // not parsed: not counted
       }
     }
+  }
+
+  /**
+   * The `shutting_down` of a request read while stopping: parsed first, so
+   * that a PEDIDO, valid or not, is counted received all the same (§8).
+   */
+  #refuseWhileStopping(text: string): Reply {
+    const parsed = this.#dispatcher.parse(text); // counts a PEDIDO that is not valid
+    return isReply(parsed) ? errorReply("shutting_down") : this.#dispatcher.refuseStopping(parsed);
   }
 
   /**
@@ -540,20 +548,22 @@ export class Connection {
           "La conexión se cierra.",
       );
     }
-    if (this.#stopping && frame.kind === "bad_utf8") return errorReply("shutting_down");
+    if (this.#stopping) {
+      if (frame.kind === "bad_utf8") return errorReply("shutting_down");
+      try {
+        return this.#refuseWhileStopping(frame.text);
+      } catch (error) {
+        this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
+        return errorReply("shutting_down");
+      }
+    }
     if (frame.kind === "bad_utf8") return errorReply("invalid_json");
     let parsed;
     try {
-      // Parsed while stopping too: a PEDIDO refused then is still counted received (§8).
       parsed = this.#dispatcher.parse(frame.text);
     } catch (error) {
       this.#logger.error("request.failed", { peer: this.peer, error: String(error) });
-      return errorReply(this.#stopping ? "shutting_down" : "internal");
-    }
-    if (this.#stopping) {
-      return isReply(parsed)
-        ? errorReply("shutting_down")
-        : this.#dispatcher.refuseStopping(parsed);
+      return errorReply("internal");
     }
     if (isReply(parsed)) return parsed;
     this.#held = { request: parsed, overlap: overlapOf(parsed) };

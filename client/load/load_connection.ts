@@ -164,9 +164,7 @@ export class LoadConnection {
         this.#countFailed();
         break;
       case "stopping":
-        if (stop.aborted) break;
-        tally.conexiones.perdidas++;
-        tally.incident("conexion_perdida", `The daemon stopped${failure}`);
+        if (!stop.aborted) this.#lostToStop(failure);
     }
     return false;
   }
@@ -192,11 +190,7 @@ export class LoadConnection {
       if (this.#canMove()) this.#move = { why: "stopping" };
       else if (this.#next < this.#ctx.settings.pedidos && !this.#ctx.stop.aborted) {
         // Its daemon stopped with orders of its left unsent, and there is nowhere to go.
-        tally.conexiones.perdidas++;
-        tally.incident(
-          "conexion_perdida",
-          `The daemon stopped; ${this.#ctx.settings.pedidos - this.#next} orders not sent`,
-        );
+        this.#lostToStop(`; ${this.#ctx.settings.pedidos - this.#next} orders not sent`);
       }
     }
     try {
@@ -346,6 +340,12 @@ export class LoadConnection {
     if (this.#canMove()) this.#move = { why: "turned_away" };
     else this.#countFailed();
     this.close(null, `the daemon turned the connection away (${code})`);
+  }
+
+  /** Counts it lost: its daemon stopped with orders of its left, and no other host took it. */
+  #lostToStop(detail: string): void {
+    this.#ctx.tally.conexiones.perdidas++;
+    this.#ctx.tally.incident("conexion_perdida", `The daemon stopped${detail}`);
   }
 
   /** Counted as opened, it turns out a failed connection (turned away, and not moved). */

@@ -18,6 +18,7 @@
 
 import { parseArgs, parseEnv } from "node:util";
 import { assignmentTexts, findMalformedLine } from "./malformed_env_line.ts";
+import { isPostgresUrl } from "../store/postgres/postgres_url.ts";
 
 /** A bad flag, environment variable or env file; the message says which, the value and why. */
 export class ConfigError extends Error {
@@ -228,7 +229,7 @@ export function ignoredPostgresVariables(
   inEnvironment: (name: string) => boolean,
   readFile: (path: string) => string | null = defaultReadFile,
 ): IgnoredVariable[] {
-  if (!/^\s*postgres(?:ql)?:/i.test(db)) return [];
+  if (!isPostgresUrl(db)) return [];
   const text = readFile(path);
   if (text === null) return [];
   return Object.keys(parseEnvText(text))
