@@ -79,7 +79,12 @@ export class ActiveOrders {
    */
   endFailed(id: number): void {
     const order = this.#orders.get(id);
-    if (order?.state === "cerrando") order.endUnwritten = true;
+    if (order?.state !== "cerrando") return;
+    order.endUnwritten = true;
+    // Counted now (pendiente): whoever waited for its end to be counted
+    // (STATS) need not wait for the disk to come back.
+    this.#closing.get(id)?.resolve();
+    this.#closing.delete(id);
   }
 
   /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
@@ -117,11 +122,14 @@ export class ActiveOrders {
 
   /**
    * Resolves once the order, held here `cerrando` (its final state being
-   * committed), has ended and given its slot back; null when it is not held
-   * `cerrando`.
+   * committed), has ended and given its slot back, or a write of its end
+   * has failed ({@linkcode ActiveOrders.endFailed}: it then counts
+   * `pendiente` until one succeeds); null when it is not held `cerrando`,
+   * or is but counts `pendiente` already.
    */
   closed(id: number): Promise<void> | null {
-    if (this.#orders.get(id)?.state !== "cerrando") return null;
+    const order = this.#orders.get(id);
+    if (order?.state !== "cerrando" || order.endUnwritten) return null;
     let closing = this.#closing.get(id);
     if (closing === undefined) this.#closing.set(id, closing = Promise.withResolvers<void>());
     return closing.promise;

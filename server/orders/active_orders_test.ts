@@ -53,3 +53,22 @@ Deno.test("ActiveOrders.counts(): an order whose end could not be written counts
   active.end(7);
   assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 0 });
 });
+
+Deno.test("ActiveOrders.closed(): a wait for an order's end to be counted ends when a write of its end fails, as it counts pendiente from then on", async () => {
+  const active = new ActiveOrders();
+  const capacity = Capacity.create(1);
+  const [permit] = capacity.takeBeyond(1);
+  active.add(STORED, permit!);
+  active.start(7, 0, Date.now());
+  active.move(7, "cerrando");
+  const waited = active.closed(7);
+  assert.ok(waited, "its end being committed: there is something to wait for");
+  let settled = false;
+  void waited.then(() => settled = true);
+  active.endFailed(7); // a full disk
+  await Promise.resolve();
+  assert.equal(settled, true, "the wait ended with the failed write, not with the disk's return");
+  assert.equal(active.closed(7), null, "counted pendiente: nothing to wait for");
+  assert.deepEqual(active.allClosed(), []);
+  assert.equal(capacity.used, 1, "its slot held until its end is written");
+});

@@ -557,3 +557,40 @@ testWith("read")(
     }
   },
 );
+
+Deno.test("OrderService.settleEnds(): STATS on a full disk does not wait for the end that cannot be written: it answers, counting that order pendiente", async () => {
+  const store = new MemoryStore();
+  let tries = 0;
+  const { promise: failedOnce, resolve } = Promise.withResolvers<void>();
+  const full = () => {
+    tries++;
+    resolve();
+    return Promise.reject(new Error("database or disk is full"));
+  };
+  store.markRan = full;
+  store.markFinished = full;
+  await using pool = new InlinePool(1);
+  const service = quietService(pool, 2, 0, store);
+  try {
+    await service.submit(ORDER);
+    await failedOnce;
+    // Its end is tried again 50, 100, … ms apart: STATS answers before two more tries.
+    const before = tries;
+    const twoMore = (async () => {
+      while (tries < before + 2) await new Promise((r) => setTimeout(r, 5));
+      return "two more tries";
+    })();
+    const first = await Promise.race([service.settleEnds().then(() => "stats"), twoMore]);
+    assert.equal(first, "stats", "STATS waited for the disk");
+    const stats = service.stats();
+    assert.deepEqual([stats.pendientes, stats.en_proceso, stats.listos, stats.libres], [
+      1,
+      0,
+      0,
+      1,
+    ]);
+    await twoMore;
+  } finally {
+    await service.drain(100);
+  }
+});
