@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { setImmediate } from "node:timers";
 import { freshDatabase, PG_SERVER, pgTest } from "../../../tests/postgres_util.ts";
 import { TcpProxy } from "../../../tests/tcp_proxy.ts";
 import { waitUntil } from "../../../tests/test_util.ts";
@@ -358,6 +359,52 @@ pgTest({
       await writer.close();
       await sql.end({ timeout: 1 });
       await other.end({ timeout: 1 });
+    }
+  },
+});
+
+pgTest({
+  name:
+    "clients in a closed loop, one of them quicker than the rest, share one transaction per round, not a small one and then the rest",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    // An order's kind of write: it goes in the lane that takes the capacity lock.
+    const checked: WriteKind<number, number> = { ...QUICK, name: "checked", checked: true };
+    /** Writes per transaction when 8 clients each send 20 writes, client i
+     * sending its next one i turns of the event loop after its last was answered. */
+    const rounds = async (gatherMs: number) => {
+      const writer = writerOn(() => sql, { gatherMs });
+      const sizes: number[] = [];
+      writer.onBatch = (batch) => sizes.push(batch.size);
+      await Promise.all(Array.from({ length: 8 }, async (_, client) => {
+        for (let n = 0; n < 20; n++) {
+          assert.equal(await writer.write(checked, n), n);
+          for (let turn = 0; turn < client; turn++) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
+      }));
+      await writer.flush();
+      assert.equal(sizes.reduce((sum, n) => sum + n, 0), 160);
+      return sizes;
+    };
+    try {
+      // A window wider than the default 1 ms: the test's machine may be busy.
+      const gathered = await rounds(5);
+      // The quickest client's write came during the commit: sent at once, it
+      // went alone, and the other seven waited for it (batches of 1 and 7).
+      const atOnce = await rounds(0);
+      assert.ok(
+        atOnce.length >= 35,
+        `at once: two transactions a round expected, got ${JSON.stringify(atOnce)}`,
+      );
+      assert.ok(
+        gathered.length <= 30,
+        `gathered: about one transaction a round expected, got ${JSON.stringify(gathered)}`,
+      );
+    } finally {
+      await sql.end({ timeout: 1 });
     }
   },
 });
