@@ -25,7 +25,7 @@ import { RequestFramer } from "../server/protocol/framing.ts";
 import { CLIENT_USAGE, type ClientCommand, parseClientArgs } from "./cli_args.ts";
 import { ClientError, formatAddress, PedidosClient } from "./client.ts";
 import { firstToConnect } from "./dial.ts";
-import { describeFinal, describeReply, printable } from "./describe_reply.ts";
+import { describeFinal, describeReply, describeWaitCutShort, printable } from "./describe_reply.ts";
 import { checkReply, fieldOf, opOf } from "./check_reply.ts";
 import { pipeWriter } from "./pipe_writer.ts";
 
@@ -99,7 +99,47 @@ const DEFAULT_WAIT_MS = 30_000;
  */
 const MAX_STDIN_BYTES = MAX_REQUEST_BYTES + 64 * 1024;
 
-/** The text of `stream`, or null (and the stream cancelled) once it passes `max` bytes. */
+/** Why stdin cannot be sent as it is: it is not UTF-8 text. */
+class NotUtf8Error extends Error {
+  /**
+   * @param offset Where its first byte that is not UTF-8 is.
+   * @param byte That byte.
+   */
+  constructor(readonly offset: number, readonly byte: number) {
+    super(
+      `Cannot send stdin: it is not UTF-8 text (byte 0x${
+        byte.toString(16).padStart(2, "0")
+      } at offset ${offset}), which the daemon refuses as invalid_json; save it as UTF-8 first`,
+    );
+    this.name = "NotUtf8Error";
+  }
+}
+
+/**
+ * `bytes` as UTF-8 text (a leading byte order mark dropped, as the daemon
+ * drops it). Never replaced by U+FFFD, which would send something other
+ * than what was typed.
+ *
+ * @throws {NotUtf8Error} When `bytes` is not UTF-8, naming the first bad byte.
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // The text up to the first bad byte comes back as it was: where it differs, that byte is.
+    const lenient = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+    const again = new TextEncoder().encode(lenient);
+    let at = 0;
+    while (at < bytes.length && bytes[at] === again[at]) at++;
+    throw new NotUtf8Error(at, bytes[at] ?? 0);
+  }
+}
+
+/**
+ * The text of `stream`, or null (and the stream cancelled) once it passes `max` bytes.
+ *
+ * @throws {NotUtf8Error} When it is not UTF-8 text.
+ */
 async function readAtMost(
   stream: ReadableStream<Uint8Array>,
   max: number,
@@ -117,12 +157,42 @@ async function readAtMost(
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  return new TextDecoder().decode(bytes);
+  return decodeUtf8(bytes);
 }
 
-/** §7: 0 on `ok` (a wait's reply too, whatever the order's end), 1 when the daemon refused. */
-function exitFor(reply: Reply): number {
-  return reply.ok ? EXIT.ok : EXIT.refused;
+/** A reply, and whether the daemon ended the wait it answers early ({@linkcode cutShort}). */
+interface Answer {
+  reply: Reply;
+  /** The daemon answered `timeout` before the wait asked for was over: it is stopping. */
+  stopping: boolean;
+}
+
+/**
+ * §7: 0 on `ok` (a wait's reply too, whatever the order's end, or its time
+ * being up), 1 when the daemon refused, or ended the wait early as it stops.
+ */
+function exitFor({ reply, stopping }: Answer): number {
+  return reply.ok && !stopping ? EXIT.ok : EXIT.refused;
+}
+
+/**
+ * How much sooner than the wait asked for a `timeout` reply must come to
+ * have ended early: the daemon starts timing a wait once it reads it, after
+ * the client started, so a wait whose time is up comes after it; this only
+ * leaves room for timers a little early.
+ */
+const EARLY_MS = 100;
+
+/**
+ * Whether `reply` ends a wait of `waitMs` the daemon cut short, `elapsedMs`
+ * after it was sent: a `timeout` before that time passed. A daemon does so
+ * only as it stops: at the end of its drain it answers every wait with the
+ * order's state then and `"timeout":true` (docs/protocol.md, "esperar during
+ * a stop"), then closes the connection.
+ */
+function cutShort(reply: Reply, waitMs: number, elapsedMs: number): boolean {
+  return waitMs > 0 && reply.ok && (reply as { timeout?: unknown }).timeout === true &&
+    elapsedMs < waitMs - EARLY_MS;
 }
 
 interface Session {
@@ -172,13 +242,14 @@ async function send(
   session: Session,
   line: string,
   human: (reply: Reply, op: string | null) => string = describeReply,
-): Promise<Reply> {
+): Promise<Answer> {
   const request = asRequest(line);
   const op = opOf(request);
   const waitMs = waitsFor(request);
   const limitMs = session.replyTimeoutMs + waitMs;
   const late = AbortSignal.timeout(limitMs);
   const signal = session.signal ? AbortSignal.any([session.signal, late]) : late;
+  const sentAt = performance.now();
   const exchange = session.client.exchange(line, { signal });
   // A request that changes nothing and waits for nothing goes on to the next
   // host when this one is silent a while (paused, or cut off without a reset),
@@ -242,15 +313,19 @@ async function send(
       return await send(session, line, human);
     }
   }
+  const stopping = cutShort(reply, waitMs, performance.now() - sentAt);
   if (session.command.json) {
     session.out(`${raw}\n`);
-    return reply;
+    // stdout keeps the reply line as received; why the status is 1 goes to stderr.
+    if (stopping) session.err(describeWaitCutShort(reply));
+    return { reply, stopping };
   }
   // Printed for people: only a reply of the shape its request expects.
   checkReply(request, reply);
-  if (reply.ok) session.out(human(reply, op));
+  if (stopping) session.err(describeWaitCutShort(reply));
+  else if (reply.ok) session.out(human(reply, op));
   else session.err(human(reply, op));
-  return reply;
+  return { reply, stopping };
 }
 
 async function run(session: Session): Promise<number> {
@@ -263,7 +338,7 @@ async function run(session: Session): Promise<number> {
       const line = command.kind === "stdin"
         ? session.stdinText ?? ""
         : JSON.stringify(command.request);
-      const first = await send(session, line);
+      const { reply: first } = await send(session, line);
       if (!first.ok) return EXIT.refused;
       if (!command.esperar) return EXIT.ok;
       // What was sent is an order (--esperar with anything else is refused before
@@ -347,6 +422,11 @@ export async function runClient(args: string[], io: ClientIo = {}): Promise<numb
     try {
       read = await readAtMost(io.stdin ?? Deno.stdin.readable, MAX_STDIN_BYTES);
     } catch (error) {
+      if (error instanceof NotUtf8Error) {
+        // Sent, its bytes would be refused (or, replaced, stored as other text): nothing is sent.
+        err(usageError(error.message));
+        return EXIT.usage;
+      }
       // `client < some-directory`: nothing to send, said plainly rather than as a stack trace.
       const reason = error instanceof Error ? error.message : String(error);
       err(usageError(`Cannot read stdin: ${reason}`));

@@ -15,6 +15,7 @@ import {
   resolveConfig,
 } from "../server/config/settings.ts";
 import { wholeNumber } from "../server/config/value_parsers.ts";
+import { LISTAR_MAX_LIMIT } from "../server/protocol/parse_request.ts";
 import { orderRequest, parseEstado, taskRequest } from "./cli_requests.ts";
 
 /** What the client is asked to do. */
@@ -49,7 +50,7 @@ const EXTRA_FLAGS: Record<string, ExtraFlag> = {
   esperar: { type: "boolean" },
   "timeout-ms": { type: "string", parse: wholeNumber(0) },
   estado: { type: "string", parse: (text) => parseEstado(text) },
-  limit: { type: "string", parse: wholeNumber(1) },
+  limit: { type: "string", parse: (text) => listLimit(text) },
   "antes-de": { type: "string", parse: wholeNumber(1) },
 };
 
@@ -93,6 +94,7 @@ Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect, 130 i
   [
     ["--json", "print each reply line exactly as received"],
     ["--timeout-ms MS", "with --esperar, how long to wait (default 30000)"],
+    ["--limit N", `with listar, how many orders, 1 to ${LISTAR_MAX_LIMIT} (default 50)`],
   ],
 );
 
@@ -104,11 +106,31 @@ function positiveId(text: string, what: string): number {
   }
 }
 
-function flagNumber(flags: Record<string, unknown>, flag: string, min: number): number | null {
+/**
+ * `--limit`: 1 to 1000, the most orders the daemon lists in one reply
+ * (§2.3). More would be cut to 1000 without a word, so it is refused.
+ */
+function listLimit(text: string): number {
+  try {
+    return wholeNumber(1, LISTAR_MAX_LIMIT)(text);
+  } catch (error) {
+    throw new RangeError(
+      `${
+        (error as Error).message
+      } (the daemon lists at most ${LISTAR_MAX_LIMIT} orders a request; page with --antes-de)`,
+    );
+  }
+}
+
+function flagNumber(
+  flags: Record<string, unknown>,
+  flag: string,
+  parse: (text: string) => number,
+): number | null {
   const text = flags[flag];
   if (typeof text !== "string") return null;
   try {
-    return wholeNumber(min)(text);
+    return parse(text);
   } catch (error) {
     throw new ConfigError(`Invalid --${flag} "${text}": ${(error as Error).message}`);
   }
@@ -135,7 +157,7 @@ function action(
     throw new ConfigError(`Unexpected argument "${rest[0]}"`);
   }
   const esperar = flags.esperar === true;
-  const timeoutMs = flagNumber(flags, "timeout-ms", 0);
+  const timeoutMs = flagNumber(flags, "timeout-ms", wholeNumber(0));
   if (timeoutMs !== null && !esperar) {
     throw new ConfigError("Unexpected --timeout-ms: needs --esperar");
   }
@@ -159,9 +181,9 @@ function action(
       const request: Record<string, unknown> = { op: "LISTAR" };
       if (typeof flags.estado === "string") request.estado = parseEstado(flags.estado);
       if (typeof flags.cliente === "string") request.cliente = flags.cliente;
-      const limit = flagNumber(flags, "limit", 1);
+      const limit = flagNumber(flags, "limit", listLimit);
       if (limit !== null) request.limit = limit;
-      const antesDe = flagNumber(flags, "antes-de", 1);
+      const antesDe = flagNumber(flags, "antes-de", wholeNumber(1));
       if (antesDe !== null) request.antes_de = antesDe;
       return { kind, request };
     }

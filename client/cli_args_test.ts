@@ -85,8 +85,8 @@ Deno.test("parseClientArgs() names the largest number it takes when one is past 
     [["estado", "99999999999999999999"], `Invalid ID "99999999999999999999": must be ${bound}`],
     [["cancelar", "9007199254740992"], `Invalid ID "9007199254740992": must be ${bound}`],
     [
-      ["listar", "--limit", "9007199254740992"],
-      `Invalid --limit "9007199254740992": must be ${bound}`,
+      ["listar", "--antes-de", "9007199254740992"],
+      `Invalid --antes-de "9007199254740992": must be ${bound}`,
     ],
     [
       ["estado", "1", "--esperar", "--timeout-ms", "99999999999999999999"],
@@ -105,6 +105,21 @@ Deno.test("parseClientArgs() names the largest number it takes when one is past 
     op: "ESTADO",
     id: 9007199254740991,
   });
+});
+
+Deno.test("parseClientArgs() refuses listar --limit over 1000, the most the daemon lists, as it refuses 0", () => {
+  for (const limit of ["0", "1001", "5000", "9007199254740992"]) {
+    assert.throws(
+      () => parseClientArgs(["listar", "--limit", limit], NOTHING),
+      (error) =>
+        error instanceof ConfigError &&
+        error.message ===
+          `Invalid --limit "${limit}": must be a whole number from 1 to 1000 (the daemon lists at most 1000 orders a request; page with --antes-de)`,
+      limit,
+    );
+  }
+  const most = parseClientArgs(["listar", "--limit", "1000"], NOTHING);
+  assert.deepEqual((most as { request: unknown }).request, { op: "LISTAR", limit: 1000 });
 });
 
 Deno.test("parseClientArgs() takes the last of a flag given twice, but refuses a bad earlier value", () => {

@@ -141,6 +141,18 @@ Deno.test("runClient() exits 2 on bad usage and prints the message and usage", a
   }
 });
 
+Deno.test("runClient() listar --limit 5000 exits 2 saying the daemon lists at most 1000, and sends nothing", async () => {
+  await using daemon = fakeLineServer(() => '{"ok":true,"pedidos":[]}');
+  const { status, stdout, stderr } = await run(daemon.port, ["listar", "--limit", "5000"]);
+  assert.equal(status, 2);
+  assert.equal(stdout, "");
+  assert.match(
+    stderr,
+    /^pedidos client: Invalid --limit "5000": must be a whole number from 1 to 1000 \(the daemon lists at most 1000 orders a request; page with --antes-de\)\n/,
+  );
+  assert.deepEqual(daemon.lines, []);
+});
+
 Deno.test("runClient() says what is wrong with its usage as load and web do: after 'pedidos client: ', in one short sentence", async () => {
   const cases: [string[], string][] = [
     [["--bogus"], "pedidos client: Unknown option '--bogus'\n\n"],
@@ -255,6 +267,50 @@ Deno.test("runClient() exits 2 when stdin cannot be read (client < a-directory),
   assert.deepEqual(daemon.lines, []);
 });
 
+Deno.test("runClient() refuses stdin that is not UTF-8 (exit 2, on stderr), sending nothing rather than U+FFFD", async () => {
+  await using daemon = fakeLineServer(() => accepted());
+  const encoder = new TextEncoder();
+  const order = (cliente: Uint8Array) =>
+    Uint8Array.from([
+      ...encoder.encode('{"cliente":"'),
+      ...cliente,
+      ...encoder.encode('","productos":["pan"],"direccion":"x"}\n'),
+    ]);
+  for (
+    const [cliente, shown] of [
+      [[0xff, 0xfe], /byte 0xff at offset 12\)/],
+      // A sequence cut short (é is C3 A9), and a surrogate encoded as UTF-8 (ED A0 80).
+      [[0x4a, 0x6f, 0x73, 0xc3], /byte 0xc3 at offset 15\)/],
+      [[0xed, 0xa0, 0x80], /byte 0xed at offset 12\)/],
+    ] as const
+  ) {
+    let stdout = "";
+    let stderr = "";
+    const status = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
+      stdout: (text) => stdout += text,
+      stderr: (text) => stderr += text,
+      sources: NO_SOURCES,
+      stdin: ReadableStream.from([order(Uint8Array.from(cliente))]),
+    });
+    assert.equal(status, 2, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr, /^pedidos client: Cannot send stdin: it is not UTF-8 text \(byte /);
+    assert.match(stderr, shown);
+  }
+  assert.deepEqual(daemon.lines, [], "nothing sent");
+  // UTF-8 text, a byte order mark before it (as some editors write), is sent as it is.
+  const text = '{"cliente":"José 東京 👍","productos":["pan"],"direccion":"x"}';
+  const bom = Uint8Array.from([0xef, 0xbb, 0xbf, ...encoder.encode(`${text}\n`)]);
+  const sent = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
+    stdout: () => {},
+    stderr: () => {},
+    sources: NO_SOURCES,
+    stdin: ReadableStream.from([bom.subarray(0, 14), bom.subarray(14)]),
+  });
+  assert.equal(sent, 0);
+  assert.deepEqual(daemon.lines, [text]);
+});
+
 Deno.test("runClient() exits 3 when it cannot connect, naming host:port", async () => {
   const port = unusedPort();
   const { status, stderr } = await run(port, ["ping"]);
@@ -357,6 +413,44 @@ Deno.test("runClient() --esperar whose wait breaks off says the order was receiv
     quiet.stderr,
     /Sin respuesta del servidor.* El pedido 42 fue recibido y sigue su curso/,
   );
+});
+
+Deno.test("runClient() --esperar whose wait the daemon ends early as it stops says so, not that the wait ran out, and exits 1", async () => {
+  // What a daemon stopping does at the end of its drain: the state then, "timeout":true, close.
+  const stopped = JSON.stringify({
+    ok: true,
+    pedido: { ...PEDIDO, estado: "pendiente", worker: null },
+    timeout: true,
+  });
+  await using daemon = fakeLineServer((line) =>
+    JSON.parse(line).op === "ESTADO" ? { close: true, reply: stopped } : accepted()
+  );
+  const { status, stdout, stderr } = await run(daemon.port, ORDER_WAITED);
+  assert.equal(status, 1, stderr);
+  assert.match(stdout, /Pedido 42 recibido \(pendiente\)/);
+  assert.doesNotMatch(stdout + stderr, /se agotó la espera/);
+  assert.equal(
+    stderr,
+    "⏹️ El servidor se está deteniendo y terminó la espera antes de tiempo: el pedido 42 sigue " +
+      "pendiente. Fue recibido y se conserva; seguirá cuando el servidor vuelva a estar en " +
+      "marcha: consúltelo entonces con estado 42.\n",
+  );
+  // The same for estado --esperar, and with --json, whose stdout keeps the reply line alone.
+  const estado = await run(daemon.port, ["estado", "42", "--esperar"]);
+  assert.equal(estado.status, 1);
+  assert.equal(estado.stdout, "");
+  assert.match(estado.stderr, /^⏹️ El servidor se está deteniendo/);
+  const json = await run(daemon.port, [...ORDER_WAITED, "--json"]);
+  assert.equal(json.status, 1);
+  assert.equal(json.stdout.split("\n")[1], stopped);
+  assert.match(json.stderr, /^⏹️ El servidor se está deteniendo/);
+  // A wait whose own time passed is still told as such, exit 0.
+  await using slow = fakeLineServer((line) =>
+    JSON.parse(line).op === "ESTADO" ? stopped : accepted()
+  );
+  const ranOut = await run(slow.port, [...ORDER_WAITED, "--timeout-ms", "0"]);
+  assert.equal(ranOut.status, 0, ranOut.stderr);
+  assert.match(ranOut.stdout, /⌛ Pedido 42 sigue pendiente: se agotó la espera/);
 });
 
 Deno.test("runClient() reads the wait a request on stdin asks for as the daemon does, field by field from data or the top level", async () => {

@@ -16,19 +16,32 @@ function pad(text: string, size: number, right = false): string {
 }
 
 /**
- * Control characters (C0, DEL, C1) and the bidirectional overrides, which a
- * terminal would act on rather than show: any client may store them in an
- * order, and `\x1b[2J` in a `cliente` would clear the screen of whoever lists it.
+ * What a terminal would act on, or draw as nothing, rather than show: any
+ * client may store it in an order, and `\x1b[2J` in a `cliente` would clear
+ * the screen of whoever lists it, while an invisible character makes one
+ * name pass for another or reorders what follows it. By Unicode category:
+ * - `Cc`, control characters: C0, DEL, C1 (`U+0085` too);
+ * - `Cf`, format characters: every bidirectional control (Unicode's
+ *   Bidi_Control list: `U+061C`, `U+200E`, `U+200F`, `U+202A`–`U+202E`,
+ *   `U+2066`–`U+2069`), the zero-width `U+200B`–`U+200D`, `U+2060`–`U+2064`,
+ *   `U+FEFF`, the soft hyphen `U+00AD`, the tag characters `U+E0000`–`U+E007F`;
+ * - `Zl` and `Zp`, the line and paragraph separators `U+2028`, `U+2029`.
  */
-// deno-lint-ignore no-control-regex -- matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
-/** `text` with what a terminal would act on shown as escapes (`\n`, `\u001b`). */
+/**
+ * `text` with what a terminal would act on or draw as nothing shown as
+ * escapes ({@linkcode UNPRINTABLE}): `\n`, `\r`, `\t`, else `\u001b`, and
+ * `\u{e0041}` past U+FFFF.
+ */
 export function printable(text: string): string {
-  return text.replace(
-    UNPRINTABLE,
-    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? escape(c.codePointAt(0)!));
+}
+
+/** `\u001b`, or `\u{e0041}` for a code point past U+FFFF. */
+function escape(code: number): string {
+  const hex = code.toString(16);
+  return code > 0xffff ? `\\u{${hex}}` : `\\u${hex.padStart(4, "0")}`;
 }
 
 const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
@@ -229,4 +242,18 @@ export function describeFinal(reply: Reply): string {
       return `✅ Pedido ${id} ${estado} en ${duration(p.duracion_ms)}${worker}\n`;
     }
   }
+}
+
+/**
+ * A wait the daemon ended before its time because it is stopping (at the
+ * end of its drain it answers every wait with the order's state then and
+ * `"timeout":true`): the order was received and is kept, and where to look
+ * for it. Not "se agotó la espera": the time asked for had not passed.
+ */
+export function describeWaitCutShort(reply: Reply): string {
+  const p = reply.ok && "pedido" in reply && isObject(reply.pedido) ? reply.pedido : null;
+  const [id, estado] = [text(p?.id), text(p?.estado)];
+  return `⏹️ El servidor se está deteniendo y terminó la espera antes de tiempo: el pedido ${id} ` +
+    `sigue ${estado}. Fue recibido y se conserva; seguirá cuando el servidor vuelva a estar en ` +
+    `marcha: consúltelo entonces con estado ${id}.\n`;
 }

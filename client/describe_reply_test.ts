@@ -37,11 +37,62 @@ Deno.test("describeReply() shows control characters in an order as escapes, neve
   }
 });
 
-/** No character a terminal would act on, but the newlines between lines. */
+Deno.test("describeReply() shows every bidi control, invisible format character and line separator as an escape", () => {
+  // Unicode's Bidi_Control list, the zero-width characters, the word joiner, the byte order
+  // mark, a soft hyphen, the line and paragraph separators, NEL, and a tag character.
+  const hidden = [
+    "\u061c",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2060",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\ufeff",
+    "\u00ad",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+  ];
+  const pedido = {
+    ...SAMPLE_PEDIDO,
+    cliente: `A${hidden.join("")}na`,
+    productos: ["pan\u200b", { nombre: "agua\u{e0041}", cantidad: 2 }],
+  };
+  for (
+    const text of [
+      describeReply({ ok: true, pedidos: [pedido] } as unknown as Reply),
+      describeReply({ ok: true, pedido } as unknown as Reply),
+    ]
+  ) {
+    assertInert(text);
+    assert.match(text, /pan\\u200b, agua\\u\{e0041\} ×2/);
+  }
+  // Each one as \u and its code, where a column does not cut it short (ESTADO's lines).
+  const escaped = hidden.map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const estado = describeReply({ ok: true, pedido } as unknown as Reply);
+  assert.ok(estado.includes(`cliente:        A${escaped.join("")}na\n`), JSON.stringify(estado));
+  // What is seen is left as it is: accents, other scripts, emoji, a variation selector.
+  const seen = "José Ñandú Ελένη مرحبا 東京 👍🏽 ❤️";
+  assert.match(
+    describeReply({ ok: true, pedido: { ...SAMPLE_PEDIDO, cliente: seen } }),
+    new RegExp(seen),
+  );
+});
+
+/** No character a terminal would act on or draw as nothing, but the newlines between lines. */
 function assertInert(shown: string): void {
-  // deno-lint-ignore no-control-regex -- looking for control characters is the point
-  const acting = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-  assert.doesNotMatch(shown, acting);
+  const acting = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+  assert.doesNotMatch(shown.replaceAll("\n", ""), acting);
   assert.doesNotMatch(shown, /undefined/);
 }
 

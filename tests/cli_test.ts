@@ -2,8 +2,17 @@
  * The `client` subcommand as a person runs it, against a real daemon.
  */
 import assert from "node:assert/strict";
-import { ROOT, runMain, serverPermissions, startInProcess, tempDir } from "./test_util.ts";
+import {
+  ROOT,
+  runMain,
+  serverPermissions,
+  startInProcess,
+  tempDir,
+  waitUntil,
+} from "./test_util.ts";
 import { testWith } from "./permissions.ts";
+import { runClient } from "../client/cli.ts";
+import { NO_SOURCES } from "../client/testing/cli_harness.ts";
 
 testWith("read", "write", "run", "env")(
   "client places an order from flags, waits for it, and reads it back",
@@ -301,3 +310,39 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     },
   );
 }
+
+Deno.test("client --esperar on a daemon that stops says the daemon is stopping and the order is kept, and exits 1", async () => {
+  // Orders take a minute; the drain gives them a tenth of a second.
+  await using daemon = await startInProcess({
+    processMs: { min: 60_000, max: 60_000 },
+    drainTimeoutMs: 100,
+  });
+  let stdout = "";
+  let stderr = "";
+  let stop: Promise<unknown> | null = null;
+  const status = await runClient(
+    ["--host", "127.0.0.1", "--port", String(daemon.port), "--cliente", "Ana"]
+      .concat(["--producto", "pan", "--direccion", "Calle 1", "--esperar"]),
+    {
+      stdout: (text) => {
+        stdout += text;
+        // SIGTERM once the daemon holds the wait.
+        if (text.startsWith("⏳")) {
+          stop = waitUntil(() => daemon.server.waits > 0, { what: "the wait" })
+            .then(() => daemon.server.shutdown());
+        }
+      },
+      stderr: (text) => stderr += text,
+      sources: NO_SOURCES,
+      signal: new AbortController().signal,
+    },
+  );
+  await stop;
+  assert.equal(status, 1, stdout + stderr);
+  assert.match(stdout, /✅ Pedido 1 recibido \(pendiente\)\n⏳ Esperando el pedido 1…\n$/);
+  assert.doesNotMatch(stderr, /se agotó/);
+  assert.match(
+    stderr,
+    /^⏹️ El servidor se está deteniendo y terminó la espera antes de tiempo: el pedido 1 sigue (pendiente|en proceso)\. Fue recibido y se conserva/,
+  );
+});

@@ -61,7 +61,8 @@ host (hosts - 1 moves at most) and sends there the orders it had not sent;
 the orders in flight when it was lost count as errors, never resent. The
 --esperar wait goes on from the next host too. A connection answered
 shutting_down sends no more orders there (with one host, it ends).
-Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.`,
+Exit status: 0 done, 1 errors, 2 bad usage, 3 cannot connect, 130 interrupted.
+The summary goes to stdout; why a run failed (1, 3) goes to stderr.`,
   {
     ...CLIENT_SETTINGS,
     hosts: {

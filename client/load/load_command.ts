@@ -7,6 +7,7 @@
  * semaphore at work, not errors), 1 there were errors (or, with
  * `--esperar`, an accepted order was not seen `listo`), 2 bad usage, 3 no
  * connection could be opened, 130 interrupted (the summary is printed still).
+ * Why a run failed (1 or 3) goes to stderr, with or without `--json`.
  *
  * @module
  */
@@ -15,7 +16,7 @@ import { stopSignals } from "../stop_signals.ts";
 import { clientPermissionHint } from "../client_config.ts";
 import { ConfigError, type ConfigSources, wantsHelp } from "../../server/config/settings.ts";
 import { LOAD_USAGE, type LoadCommand, parseLoadArgs } from "./load_args.ts";
-import { formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
+import { formatFailure, formatLoadSummary, formatProgress, loadJson } from "./load_report.ts";
 import { type LoadSummary, runLoad } from "./run_load.ts";
 import { pipeWriter } from "../pipe_writer.ts";
 
@@ -110,16 +111,21 @@ export async function runLoadCommand(args: string[], io: LoadIo = {}): Promise<n
   });
   if (drawn) out("\r\x1b[K");
   const status = loadStatus(summary, command.options.esperar);
+  const failed = status === LOAD_EXIT.unreachable || status === LOAD_EXIT.errors;
+  // The summary's counts go where they are documented; why a run failed goes to stderr
+  // whatever the flags, so that `load > run.txt` still shows it, and only there.
+  const people = formatLoadSummary(summary, command, { detalles: !failed });
   if (command.json) {
+    // stdout is the spec's object alone; the counts for people, when the run did not go
+    // well, go to stderr before the reason: the object's counts alone do not say why.
     out(JSON.stringify(loadJson(summary, command.options.esperar)) + "\n");
-    // stdout is the spec's object alone: why no connection could be opened goes to stderr.
-    if (status === LOAD_EXIT.unreachable) {
-      err(`pedidos load: no connection could be opened\n${summary.detalles.join("\n")}\n`);
-    } else if (status !== LOAD_EXIT.ok) {
-      // And why it did not go well (errors, orders not seen listo and why), for a person reading
-      // the script's log: the object's counts alone do not say.
-      err(formatLoadSummary(summary, command));
-    }
-  } else out(formatLoadSummary(summary, command));
+    if (status === LOAD_EXIT.errors) err(people);
+  } else out(people);
+  if (failed) {
+    err(formatFailure(summary, {
+      unreachable: status === LOAD_EXIT.unreachable,
+      esperar: command.options.esperar,
+    }));
+  }
   return status;
 }

@@ -116,13 +116,16 @@ Deno.test("runLoadCommand() draws a progress line only on a terminal, and erases
   assert.ok(erase > 0 && tty.out[erase + 1]!.startsWith("carga"), "erased before the summary");
 });
 
-Deno.test("runLoadCommand() with no daemon reports it and exits 3", async () => {
+Deno.test("runLoadCommand() with no daemon prints the summary on stdout and why on stderr, and exits 3", async () => {
   const port = unusedPort();
-  const { out, io } = capture();
+  const { out, err, io } = capture();
   const status = await runLoadCommand(["--host", "127.0.0.1", "--port", String(port)], io);
   assert.equal(status, LOAD_EXIT.unreachable);
   assert.match(out.join(""), /fallidas 10/);
-  assert.match(out.join(""), /Cannot connect to 127\.0\.0\.1 port/);
+  // The reason is on stderr, as with --json, and only there.
+  assert.match(err.join(""), /^pedidos load: no connection could be opened\n/);
+  assert.match(err.join(""), /Cannot connect to 127\.0\.0\.1 port/);
+  assert.doesNotMatch(out.join(""), /Cannot connect/);
 });
 
 Deno.test("runLoadCommand() --json with no daemon prints the spec's object on stdout and why on stderr, and exits 3", async () => {
@@ -247,6 +250,21 @@ function loadArgs(hosts: string, port: number, clientes: number, pedidos: number
   const args = ["--host", hosts, "--port", String(port), "--clientes", String(clientes)];
   return [...args, "--pedidos", String(pedidos), ...(json ? ["--json"] : [])];
 }
+
+Deno.test("runLoadCommand() that does not go well prints the summary on stdout and why on stderr, and exits 1", async () => {
+  await using closing = fakeDaemon("closing");
+  const { out, err, io } = capture();
+  const run = runLoadCommand(loadArgs("127.0.0.1", closing.port, 2, 5, false), io);
+  assert.equal(await within(run, 20_000, "the run"), LOAD_EXIT.errors, err.join(""));
+  const people = out.join("");
+  assert.match(people, /^carga +2 clientes × 5 pedidos/);
+  assert.match(people, /conexiones abiertas 2 · fallidas 0 · perdidas 2\n/);
+  assert.doesNotMatch(people, /the daemon closed the connection/);
+  assert.match(
+    err.join(""),
+    /^pedidos load: the run did not go well: 2 orders failed, 2 connections were lost\n {2}the daemon closed the connection\n$/,
+  );
+});
 
 Deno.test("runLoadCommand() with several hosts moves a connection turned away with shutting_down to the next host", async () => {
   assert.match(LOAD_USAGE, /each connection opens to the first that accepts it/);

@@ -21,9 +21,18 @@ import { errorMessage } from "./error_message.ts";
 export interface RunContext {
   settings: LoadSettings;
   tally: Tally;
+  /** Set once the connections are open, when the run has a rate: it then ends the sending. */
   pacer: Pacer | null;
-  /** Aborted when sending must stop. */
+  /** Aborted when sending must stop: the run interrupted, or `duracionMs` over. */
   stop: AbortSignal;
+  /**
+   * Aborted only when the run is interrupted (the caller's signal). A paced
+   * run's end of `duracionMs` is kept by its pacer, which hands out no slot
+   * at or after it: an order whose slot came before it goes out even when
+   * its timer fires a little after `stop` does, so the orders sent are those
+   * the rate gives, not one fewer when the machine is busy.
+   */
+  interrupt: AbortSignal;
 }
 
 /** Codes a daemon sends as it accepts a connection it will not serve, then closes it. */
@@ -202,9 +211,11 @@ export class LoadConnection {
   }
 
   async #send(): Promise<void> {
-    const { settings, tally, pacer, stop } = this.#ctx;
+    const { settings, tally, pacer, stop, interrupt } = this.#ctx;
     const { pipeline, pedidos, protocol, clavePrefijo } = settings;
-    while (!this.#closed && !this.#stopping && !stop.aborted && this.#next < pedidos) {
+    // Paced, sending ends when the pacer has no slot left (or the run is interrupted).
+    const ended = pacer === null ? stop : interrupt;
+    while (!this.#closed && !this.#stopping && !ended.aborted && this.#next < pedidos) {
       if (this.#outstanding >= pipeline) {
         await this.#sleepUntilWoken();
         continue;
@@ -212,8 +223,8 @@ export class LoadConnection {
       let count = Math.min(pipeline - this.#outstanding, pedidos - this.#next);
       if (pacer !== null) {
         count = 1;
-        await pacer.wait(stop);
-        if (this.#closed || this.#stopping || stop.aborted) break;
+        if (!await pacer.wait(interrupt)) break; // no slot left before the end of duracionMs
+        if (this.#closed || this.#stopping || interrupt.aborted) break;
       }
       const parts: Uint8Array[] = [];
       let size = 0;

@@ -79,8 +79,22 @@ export function formatProgress(progress: LoadProgress, columns = Infinity): stri
   return chars.length <= width ? compact : chars.slice(0, width).join("");
 }
 
+/** Options of {@linkcode formatLoadSummary}. */
+export interface SummaryOptions {
+  /**
+   * Whether the failure messages kept (`detalles`) end the summary; a failed
+   * run's go to stderr as its reason instead.
+   * @default {true}
+   */
+  detalles?: boolean;
+}
+
 /** The summary for people, in Spanish like the daemon. */
-export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): string {
+export function formatLoadSummary(
+  summary: LoadSummary,
+  command: LoadCommand,
+  shown: SummaryOptions = {},
+): string {
   const { options, config } = command;
   const where = formatAddress(config.hosts[0] ?? "localhost", config.port);
   const pedidos = options.pedidos === Infinity ? "∞" : String(options.pedidos);
@@ -132,6 +146,35 @@ export function formatLoadSummary(summary: LoadSummary, command: LoadCommand): s
   if (Object.keys(summary.incidencias).length > 0) {
     lines.push(`incidencias ${list(summary.incidencias)}`);
   }
-  for (const detail of summary.detalles) lines.push(`           ${detail}`);
+  if (shown.detalles ?? true) {
+    for (const detail of summary.detalles) lines.push(`           ${detail}`);
+  }
   return lines.join("\n") + "\n";
+}
+
+/** Options of {@linkcode formatFailure}. */
+export interface FailureOptions {
+  /** No connection could be opened (exit status 3), rather than a run that went wrong (1). */
+  unreachable: boolean;
+  /** The run waited for its orders to be `listo`. */
+  esperar: boolean;
+}
+
+/**
+ * Why a run failed, for stderr: one line saying what went wrong, then the
+ * failure messages kept (`detalles`), indented.
+ */
+export function formatFailure(summary: LoadSummary, options: FailureOptions): string {
+  const details = summary.detalles.map((detail) => `  ${detail}\n`).join("");
+  if (options.unreachable) return `pedidos load: no connection could be opened\n${details}`;
+  const { fallidas, perdidas } = summary.conexiones;
+  const reasons = [
+    summary.errores > 0 ? `${summary.errores} orders failed` : "",
+    fallidas > 0 ? `${fallidas} connections failed` : "",
+    perdidas > 0 ? `${perdidas} connections were lost` : "",
+    options.esperar && summary.esperar?.hastaListosS == null
+      ? "not every accepted order was seen listo"
+      : "",
+  ].filter(Boolean);
+  return `pedidos load: the run did not go well: ${reasons.join(", ")}\n${details}`;
 }

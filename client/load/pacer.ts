@@ -8,8 +8,24 @@
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * How far before `until` a slot must begin to be handed out: slots are sums
+ * of fractional intervals, and one meant to fall on `until` itself must not
+ * slip in a rounding error before it.
+ */
+const ROUNDING_MS = 1e-6;
+
+/** Options of a {@linkcode Pacer}, as `performance.now()` times. */
+export interface PacerOptions {
+  /** When the first slot begins. @default {the time of the first reservation} */
+  start?: number;
+  /** No slot is handed out at or after this time (the end of `--duracion`). @default {Infinity} */
+  until?: number;
+}
+
+/**
  * Hands out send times `1000 / perSecond` ms apart over every connection
- * of a run, never bursting to catch up after a late send.
+ * of a run, never bursting to catch up after a late send, and none at or
+ * after `until`.
  *
  * @example Usage
  * ```ts
@@ -21,25 +37,50 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class Pacer {
   readonly #interval: number;
-  #next = 0;
+  readonly #until: number;
+  #next: number;
 
-  /** @param perSecond Sends per second, over every caller. */
-  constructor(perSecond: number) {
+  /**
+   * @param perSecond Sends per second, over every caller.
+   * @param options When the pace starts and ends.
+   */
+  constructor(perSecond: number, options: PacerOptions = {}) {
     this.#interval = 1000 / perSecond;
+    this.#next = options.start ?? 0;
+    this.#until = options.until ?? Infinity;
   }
 
-  /** Reserves the next slot; returns how many ms to wait for it. */
-  reserve(): number {
+  /**
+   * When the pace handed out ends: the time of the slot after the last one
+   * handed out (when the next send would go), no later than `until`. Before
+   * any slot, the start.
+   */
+  get end(): number {
+    return Math.min(this.#next, this.#until);
+  }
+
+  /**
+   * Reserves the next slot; returns how many ms to wait for it, or null
+   * when no slot is left before `until` (nothing is reserved then).
+   */
+  reserve(): number | null {
     const now = performance.now();
     const slot = Math.max(this.#next, now);
+    if (slot >= this.#until - ROUNDING_MS) return null;
     this.#next = slot + this.#interval;
     return slot - now;
   }
 
-  /** Reserves the next slot and waits for it; resolves at once when `signal` aborts. */
-  wait(signal: AbortSignal): Promise<void> {
+  /**
+   * Reserves the next slot and waits for it.
+   *
+   * @returns True once the slot has come, or at once when `signal` aborts;
+   * false at once when no slot is left before `until`.
+   */
+  wait(signal: AbortSignal): Promise<boolean> {
     const ms = this.reserve();
-    if (ms < 1 || signal.aborted) return Promise.resolve();
+    if (ms === null) return Promise.resolve(false);
+    if (ms < 1 || signal.aborted) return Promise.resolve(true);
     const until = performance.now() + ms;
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -54,7 +95,7 @@ export class Pacer {
       function done() {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
-        resolve();
+        resolve(true);
       }
     });
   }

@@ -70,7 +70,11 @@ export interface LoadSummary {
   incidencias: Record<string, number>;
   /** Up to 5 distinct failure messages, for people. */
   detalles: string[];
-  /** Seconds from the start of sending until the last reply (or give-up). */
+  /**
+   * Seconds from the start of sending until the last reply (or give-up);
+   * paced (`tasa`), at least until the next order would have gone out, no
+   * later than the end of `duracionMs` or an interruption.
+   */
   segundos: number;
   /** Replies per second over `segundos`. */
   porSegundo: number;
@@ -118,12 +122,18 @@ export async function runLoad(
   const ctx: RunContext = {
     settings,
     tally,
-    pacer: settings.tasa === null ? null : new Pacer(settings.tasa),
+    pacer: null,
     stop: stopper.signal,
+    interrupt: signal ?? new AbortController().signal,
   };
-  const onAbort = () => stopper.abort();
+  /** When the caller's signal stopped the run (`performance.now()`), or null. */
+  let interruptedAt: number | null = null;
+  const onAbort = () => {
+    interruptedAt ??= performance.now();
+    stopper.abort();
+  };
   signal?.addEventListener("abort", onAbort, { once: true });
-  if (signal?.aborted) stopper.abort();
+  if (signal?.aborted) onAbort();
 
   let fase: LoadProgress["fase"] = "conectando";
   let t0 = performance.now();
@@ -172,12 +182,19 @@ export async function runLoad(
     fase = "enviando";
     t0 = performance.now();
     wall0 = Date.now();
+    if (settings.tasa !== null) {
+      // Its first order at once, none at or after the end of duracionMs.
+      ctx.pacer = new Pacer(settings.tasa, {
+        start: t0,
+        until: t0 + (settings.duracionMs ?? Infinity),
+      });
+    }
     if (settings.duracionMs !== null) {
       durationTimer = setTimeout(() => stopper.abort(), settings.duracionMs);
     }
     await Promise.all(connections.map((connection) => connection?.run()));
     clearTimeout(durationTimer);
-    sendSeconds = ((tally.lastReplyAt > 0 ? tally.lastReplyAt : performance.now()) - t0) / 1000;
+    sendSeconds = (sendingEnd(tally, ctx.pacer, interruptedAt) - t0) / 1000;
     if (settings.esperar && !signal?.aborted) {
       fase = "esperando";
       listos = 0;
@@ -213,4 +230,19 @@ export async function runLoad(
     ids: settings.esperar ? [...tally.ids] : [],
     esperar: waitSummary,
   };
+}
+
+/**
+ * When the sending of a run ended (`performance.now()`): at its last reply
+ * (now when none came). A paced run ends no sooner than its pace does, when
+ * its next order would have gone out (no later than the end of `duracionMs`,
+ * or than an interruption): its orders over that time are the rate asked
+ * when the daemon keeps up, as a person reading "N pedidos en S s" counts.
+ * Until its last reply only, N orders sent 1/R s apart would count N − 1
+ * intervals, and the rate shown would be higher than the one asked.
+ */
+function sendingEnd(tally: Tally, pacer: Pacer | null, interruptedAt: number | null): number {
+  const lastReply = tally.lastReplyAt > 0 ? tally.lastReplyAt : performance.now();
+  if (pacer === null) return lastReply;
+  return Math.max(lastReply, Math.min(pacer.end, interruptedAt ?? Infinity));
 }

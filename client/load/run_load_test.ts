@@ -201,6 +201,20 @@ Deno.test("runLoad() paces orders with tasa (never faster than asked)", async ()
   assert.ok(summary.segundos >= 0.3, `16 orders in ${summary.segundos} s`);
 });
 
+Deno.test("runLoad() with tasa sends no order at or after the end of duracion, and reports no more orders per second than asked", async () => {
+  await using server = fakeLineServer((_, { index: n }) => OK(n + 1));
+  // 20/s for 0.3 s: orders at 0, 50, …, 250 ms over both connections; none at 300 ms.
+  const timed = await runLoad({ ...base(server.port), clientes: 2, tasa: 20, duracionMs: 300 });
+  assert.ok(timed.enviados <= 6, `${timed.enviados} orders sent in 0.3 s at 20/s`);
+  assert.ok(timed.porSegundo <= 20, `${timed.porSegundo} orders/s reported at --tasa 20`);
+  checkInvariant(timed);
+  // 2 × 3 orders at 20/s take 6 intervals of 50 ms (0.3 s), not the 5 between the first and last.
+  const counted = await runLoad({ ...base(server.port), clientes: 2, pedidos: 3, tasa: 20 });
+  assert.equal(counted.enviados, 6);
+  assert.ok(counted.porSegundo <= 20, `${counted.porSegundo} orders/s reported at --tasa 20`);
+  assert.ok(counted.segundos >= 0.3, `6 orders at 20/s in ${counted.segundos} s`);
+});
+
 Deno.test("runLoad() refuses bad options before opening anything", async () => {
   await assert.rejects(() => runLoad({ clientes: 0 }), RangeError);
   await assert.rejects(() => runLoad({ pedidos: Infinity }), /needs duracionMs/);
