@@ -243,3 +243,107 @@ Deno.test("gateway: an order first seen back in the queue is not drawn waiting b
   const later = await gw.panel(32);
   assert.equal(waitingAt(later, 1), 1, "waiting since it was seen");
 });
+
+/** The timeline's bars: state, merged or not, id, and where (x, lane top, width). */
+function bars(svg: string) {
+  const found = svg.matchAll(
+    /<g class="tl-bar ([a-z-]+)( tl-merged)?" data-id="([^"]+)"><rect x="([\d.]+)" y="(\d+)" width="([\d.]+)"/g,
+  );
+  return [...found].map((m) => ({
+    estado: m[1]!,
+    merged: m[2] !== undefined,
+    id: m[3]!,
+    x: Number(m[4]),
+    y: Number(m[5]),
+    width: Number(m[6]),
+  }));
+}
+
+/** The x of a tick of the time axis ("ahora", "−60 s"). */
+function tick(svg: string, label: string): number {
+  return Number(new RegExp(`class="tl-tick" x="([\\d.]+)"[^>]*>${label}<`).exec(svg)?.[1]);
+}
+
+/**
+ * Orders that each ran `runMs` on workers 1 to 3 in turn, one every
+ * `everyMs` from `fromS` seconds after the start to `toS`, all `listo`.
+ */
+function ranOrders(
+  gw: { daemon: FakeDaemon; at: (s: number) => string },
+  options: { fromS: number; toS: number; everyMs: number; runMs: number },
+): void {
+  const { fromS, toS, everyMs, runMs } = options;
+  for (let t = fromS * 1000; t < toS * 1000; t += everyMs) {
+    const i = gw.daemon.pedidos.length;
+    gw.daemon.addPedido({
+      estado: "listo",
+      worker: (i % 3) + 1,
+      intentos: 1,
+      fecha_recibido: gw.at(t / 1000),
+      fecha_inicio: gw.at(t / 1000),
+      fecha_fin: gw.at((t + runMs) / 1000),
+      duracion_ms: runMs,
+    });
+  }
+}
+
+Deno.test("gateway: at 20 orders a second the Panel's worker lanes show the whole last minute busy, not only its last 15 s", async () => {
+  using gw = await panelAtTimes();
+  // 20 orders a second for the last minute, each 2 ms, on three workers: 1200 orders.
+  ranOrders(gw, { fromS: 0, toS: 60, everyMs: 50, runMs: 2 });
+  const svg = await gw.panel(60);
+  const left = tick(svg, "−60 s");
+  const right = tick(svg, "ahora");
+  const perSecond = (right - left) / 60;
+  const lanes = Map.groupBy(bars(svg), (bar) => bar.y);
+  assert.equal(lanes.size, 3, "three worker lanes with bars");
+  for (const [y, drawn] of lanes) {
+    const first = Math.min(...drawn.map((bar) => bar.x));
+    const last = Math.max(...drawn.map((bar) => bar.x + bar.width));
+    assert.ok(first - left < 2 * perSecond, `lane ${y} starts ${(first - left) / perSecond} s in`);
+    assert.ok(right - last < 2 * perSecond, `lane ${y} ends ${(right - last) / perSecond} s early`);
+  }
+  assert.doesNotMatch(svg, /sin datos/, "the whole minute was read");
+  // Too close to draw one by one, they are drawn merged, as faint as the workers were busy.
+  assert.match(svg, /pedidos listos seguidos \(#\d+ … #\d+\)/);
+  assert.match(svg, /el worker ocupado el [0-9] % de ese tiempo/);
+});
+
+Deno.test("gateway: at 1000 orders a second the Panel says how much of the minute it could read, marks the rest 'sin datos', and stays bounded", async () => {
+  using gw = await panelAtTimes();
+  // A minute at 1000 orders a second: 60 000 orders.
+  ranOrders(gw, { fromS: 0, toS: 60, everyMs: 1, runMs: 1 });
+  const first = await gw.panel(60);
+  assert.match(
+    first,
+    /<p class="small" data-coverage="true">La línea de tiempo solo está completa en los últimos \d s/,
+  );
+  assert.match(first, /aún lo está leyendo del servidor/);
+  assert.match(first, /<g class="tl-gap">/);
+  assert.ok(first.length < 100_000, `the page is ${first.length} bytes`);
+  // One refresh asks a bounded number of pages of a bounded size.
+  const listed = gw.daemon.sent("LISTAR");
+  assert.ok(listed.length <= 2 + 6, `${listed.length} LISTAR in one refresh`);
+  assert.ok(listed.every((r) => typeof r.limit === "number" && r.limit <= 500));
+  // Half a second later each time, with 500 more orders: it reads further back each time.
+  let page = first;
+  let s = 60;
+  const complete = () => Number(/completa en los últimos (\d+) s/.exec(page)?.[1]);
+  const before = complete();
+  for (; s < 90; s += 0.5) {
+    ranOrders(gw, { fromS: s, toS: s + 0.5, everyMs: 1, runMs: 1 });
+    gw.daemon.requests.length = 0;
+    page = await gw.panel(s + 0.5);
+    assert.ok(page.length < 100_000, `the page is ${page.length} bytes at ${s} s`);
+    assert.ok(gw.daemon.sent("LISTAR").length <= 8);
+    assert.ok(gw.daemon.sent("ESTADO").length <= 16);
+  }
+  assert.ok(complete() > before, `${complete()} s, up from ${before} s`);
+  // It keeps 30 000 finished orders: half a minute at this rate, and says so.
+  assert.match(page, /guarda como mucho 30000 pedidos terminados/);
+  assert.ok(Math.abs(complete() - 30) <= 1, `complete for the last ${complete()} s`);
+  const svg = page;
+  const perSecond = (tick(svg, "ahora") - tick(svg, "−60 s")) / 60;
+  const gap = Number(/<g class="tl-gap"><rect x="[\d.]+" y="\d+" width="([\d.]+)"/.exec(svg)?.[1]);
+  assert.ok(Math.abs(gap / perSecond - 30) <= 1, `'sin datos' spans ${gap / perSecond} s`);
+});

@@ -186,6 +186,11 @@ export class FakeDaemon implements DaemonClient {
       }
       case "STATS":
         return { ok: true, stats: structuredClone(this.stats) };
+      case "ESTADO": {
+        const pedido = this.pedidos.find((p) => p.id === data.id);
+        if (pedido === undefined) return fail("not_found", `❌ No existe el pedido ${data.id}.`);
+        return { ok: true, pedido: structuredClone(pedido) };
+      }
       case "CANCELAR":
       case "REINTENTAR": {
         const pedido = this.pedidos.find((p) => p.id === data.id);

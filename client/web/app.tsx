@@ -47,6 +47,7 @@ import { LiveData } from "./live/live_data.tsx";
 import { formBodyLimit } from "./middleware/body_limit.ts";
 import { headLength } from "./middleware/head_length.ts";
 import { csrfToken } from "./middleware/csrf_token.ts";
+import { formText } from "./middleware/form_text.ts";
 import { requestLog } from "./middleware/request_log.ts";
 import { securityHeaders } from "./middleware/security_headers.ts";
 import { session } from "./middleware/session.ts";
@@ -200,8 +201,8 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     return errors.methodNotAllowed(c, allowed);
   });
   // In this order: a HEAD gets its GET's length; every request is logged and gets the security headers;
-  // static files need nothing more; then the session, the body limit and
-  // both CSRF checks run before any page.
+  // static files need nothing more; then the session, the body limit,
+  // both CSRF checks and the check that form fields are text run before any page.
   app.use("*", headLength());
   app.use("*", requestLog(logger));
   app.use("*", securityHeaders());
@@ -245,6 +246,7 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
     "*",
     csrfToken(respond, { refuse: (c) => errors.forbidden(c), signIn: (c) => toSignIn(c, respond) }),
   );
+  app.use("*", formText((c, name) => errors.invalidText(c, name)));
   app.route("/", accountsRoutes({ ...parts, limits, address }));
   app.route("/", tareasRoutes(parts));
   app.route("/pedidos", pedidosRoutes(parts));

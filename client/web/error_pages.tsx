@@ -69,6 +69,24 @@ export class ErrorPages {
   }
 
   /**
+   * 422: a form with a field that is not UTF-8 text (a browser always
+   * sends text: some program sent it). A whole page naming the field; nothing
+   * was sent to the daemon.
+   */
+  invalidText(c: GatewayContext, name: string): Response {
+    return this.#deps.respond.page(
+      c,
+      { title: "Texto no válido", nav: "inicio" },
+      <MessagePage
+        title="Texto no válido"
+        text={`El campo «${name}» no es texto válido: tiene bytes que no son UTF-8 (un navegador no los envía así). No se envió nada: vuelva atrás y escríbalo de nuevo.`}
+        back={returnPath(c)}
+      />,
+      422,
+    );
+  }
+
+  /**
    * 405: a page of this server asked with a method it does not take there,
    * as a POST-only address (`/logout`, a row's Cancelar) typed into the
    * address bar. A whole page, with `Allow` naming what it takes.

@@ -118,6 +118,9 @@ svg.timeline { direction: ltr; display: block; width: 100%; min-width: 640px; he
 .tl-run { fill: var(--run); opacity: .55; }
 .tl-wait { fill: var(--wait); opacity: .6; }
 .tl-cap { stroke: #dc2626; stroke-width: 1.5; stroke-dasharray: 6 4; }
+.tl-gap rect { fill: rgba(100,116,139,.35); stroke: #64748b; stroke-dasharray: 3 3; }
+.tl-gap text { fill: #334155; font-weight: 600; }
+.tl-bar.tl-merged rect { stroke: none; }
 .tl-reject { fill: #dc2626; }
 .tl-bar rect { stroke: rgba(0,0,0,.15); }
 .tl-bar.listo rect { fill: var(--done); }

@@ -12,6 +12,7 @@ import { Counter } from "./counter.tsx";
 import { Problem } from "./problem.tsx";
 import { type OrderPast, Timeline, type UnlistedWaiting } from "./timeline.tsx";
 import { sinceText } from "./since_text.ts";
+import type { Coverage } from "../live/timeline_window.ts";
 
 /** Props of {@linkcode PanelContent}. */
 export interface PanelContentProps {
@@ -37,6 +38,8 @@ export interface PanelContentProps {
   waitingUnlisted?: UnlistedWaiting | null;
   /** The past of the orders that have been back in the queue, by id: see {@linkcode OrderPast}. @default {none} */
   pasts?: ReadonlyMap<number, OrderPast>;
+  /** Where the timeline's span is not whole (see {@linkcode Coverage}); null when it is. @default {null} */
+  coverage?: Coverage | null;
 }
 
 function ms(value: number | null): string {
@@ -66,6 +69,17 @@ function Legend(props: { cluster: boolean }) {
       </li>
     </ul>
   );
+}
+
+/** What the Panel says of a timeline that is not whole: since when it is, and why. */
+function coverageText(coverage: Coverage, now: number): string {
+  const since = Math.max(0, Math.round((now - coverage.from) / 1000));
+  const why = coverage.reason === "limit"
+    ? `guarda como mucho ${coverage.maxOrders} pedidos terminados, y han terminado más en el ` +
+      "último minuto"
+    : "aún lo está leyendo del servidor, unas páginas en cada actualización";
+  return `La línea de tiempo solo está completa en los últimos ${since} s: antes (la zona ` +
+    `gris, «sin datos») faltan pedidos, porque la pasarela ${why}. No indica workers libres.`;
 }
 
 /** The counters, the timeline and its legend; a banner when there are no stats. */
@@ -108,6 +122,11 @@ export function PanelContent(props: PanelContentProps) {
         {" "}
         {sinceText(stats.uptime_s)}
       </p>
+      {props.coverage && (
+        <p class="small" data-coverage>
+          {coverageText(props.coverage, props.now)}
+        </p>
+      )}
       <div class="timeline-wrap">
         <Timeline
           pedidos={props.pedidos}
@@ -117,6 +136,7 @@ export function PanelContent(props: PanelContentProps) {
           rejections={props.rejections}
           waitingUnlisted={props.waitingUnlisted ?? null}
           pasts={props.pasts ?? new Map()}
+          coverage={props.coverage ?? null}
         />
       </div>
       <Legend cluster={cluster !== null} />

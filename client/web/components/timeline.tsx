@@ -21,6 +21,7 @@
 import type { Pedido } from "../../../server/protocol/messages.ts";
 import { estadoClass } from "./estado_badge.tsx";
 import { isolate } from "../user_text.ts";
+import type { Coverage } from "../live/timeline_window.ts";
 
 /** What the timeline shows. */
 export interface TimelineOptions {
@@ -44,6 +45,12 @@ export interface TimelineOptions {
   waitingUnlisted?: UnlistedWaiting | null;
   /** The past of the orders that have been back in the queue, by id. @default {none} */
   pasts?: ReadonlyMap<number, OrderPast>;
+  /**
+   * Where `pedidos` do not cover the whole span (the gateway could not read
+   * or keep them all): before `coverage.from` the chart is marked "sin
+   * datos" rather than drawn idle. @default {null}
+   */
+  coverage?: Coverage | null;
 }
 
 /**
@@ -106,6 +113,14 @@ const LANE_TOP = QUEUE_TOP + QUEUE_HEIGHT + 26;
 const LANE_HEIGHT = 26;
 const LANE_GAP = 8;
 const SAMPLES = 240;
+/**
+ * Bars drawn at most in a lane for each state (`listo`, `error`): bars
+ * closer than two pixels (the narrowest bar) are drawn as one, and past
+ * this many, those closer than four, eight… pixels, so that the drawing
+ * stays bounded however many orders ran. A merged bar is as opaque as its
+ * worker was busy over it: it does not show idle time as busy.
+ */
+const MAX_BARS_PER_LANE = 120;
 
 function ms(iso: string | null): number | null {
   if (iso === null) return null;
@@ -184,6 +199,87 @@ function packLanes(runs: Run[]): { of: number[]; extra: Map<number, number> } {
   return { of, extra };
 }
 
+/**
+ * How many of `intervals` hold each of `times` (ascending): those with
+ * `from <= t < to`, counted in one pass over their sorted ends.
+ */
+function countAt(intervals: readonly Interval[], times: readonly number[]): number[] {
+  const real = intervals.filter((i) => i.from < i.to);
+  const starts = real.map((i) => i.from).sort((a, b) => a - b);
+  const ends = real.map((i) => i.to).sort((a, b) => a - b);
+  let s = 0;
+  let e = 0;
+  return times.map((t) => {
+    while (s < starts.length && starts[s]! <= t) s++;
+    while (e < ends.length && ends[e]! <= t) e++;
+    return s - e;
+  });
+}
+
+/** One bar drawn: a single attempt, or several of one lane and state merged. */
+interface Drawn extends Interval {
+  lane: number;
+  estado: string;
+  bars: Bar[];
+}
+
+/**
+ * The bars to draw: each lane's bars of one state, merged where closer than
+ * `gapMs` (two pixels' time), the gap doubled until the lane has at most
+ * {@linkcode MAX_BARS_PER_LANE} of that state. A bar still running is never merged.
+ */
+function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number): Drawn[] {
+  const groups = new Map<string, { bar: Bar; lane: number }[]>();
+  const drawn: Drawn[] = [];
+  bars.forEach((bar, i) => {
+    const lane = lanes[i]!;
+    if (bar.to === Infinity) {
+      drawn.push({ lane, estado: bar.estado, from: bar.from, to: bar.to, bars: [bar] });
+      return;
+    }
+    const key = `${lane}\n${bar.estado}`;
+    const group = groups.get(key) ?? [];
+    group.push({ bar, lane });
+    groups.set(key, group);
+  });
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.bar.from - b.bar.from);
+    for (let gap = gapMs;; gap *= 2) {
+      const merged: Drawn[] = [];
+      for (const { bar, lane } of group) {
+        const last = merged.at(-1);
+        if (last !== undefined && bar.from - last.to < gap) {
+          last.to = Math.max(last.to, bar.to);
+          last.bars.push(bar);
+        } else merged.push({ lane, estado: bar.estado, from: bar.from, to: bar.to, bars: [bar] });
+      }
+      if (merged.length <= MAX_BARS_PER_LANE) {
+        drawn.push(...merged);
+        break;
+      }
+    }
+  }
+  return drawn;
+}
+
+/** How much of a merged bar's time its orders ran, 0 to 1. */
+function busyShare(drawn: Drawn): number {
+  const busy = drawn.bars.reduce((sum, bar) => sum + (bar.to - bar.from), 0);
+  return drawn.to > drawn.from ? Math.min(1, busy / (drawn.to - drawn.from)) : 1;
+}
+
+/** What a merged bar says: how many orders, which, in what state, how busy. */
+function mergedTitle(drawn: Drawn): string {
+  const ids = drawn.bars.map((bar) => bar.p.id);
+  const lowest = ids.reduce((a, b) => Math.min(a, b));
+  const highest = ids.reduce((a, b) => Math.max(a, b));
+  const state = drawn.estado === "error" ? "con error" : drawn.estado === "listo" ? "listos" : "";
+  return `${drawn.bars.length} pedidos ${state} seguidos (#${lowest} … #${highest}), ` +
+    `en ${seconds(drawn.to - drawn.from)}, el worker ocupado el ${
+      Math.round(busyShare(drawn) * 100)
+    } % de ese tiempo (demasiado juntos para verlos por separado)`;
+}
+
 /** After a worker's number, in the label of its lanes from another daemon. */
 const OTHER_NODE = " · otro nodo";
 
@@ -243,11 +339,9 @@ export function Timeline(props: TimelineOptions) {
     }
   }
   const shown = bars.filter((bar) => bar.to >= start);
-  const workers = Math.max(
-    props.workers,
-    ...pedidos.map((p) => p.worker ?? 0),
-    ...shown.map((bar) => bar.worker),
-  );
+  let workers = props.workers;
+  for (const p of pedidos) workers = Math.max(workers, p.worker ?? 0);
+  for (const bar of shown) workers = Math.max(workers, bar.worker);
   const lanes = packLanes(shown);
   const rows = Array.from({ length: workers }, (_, w) => lanes.extra.get(w + 1) ?? 1);
   // The first lane of each worker number, then its extra ones, in worker order.
@@ -264,20 +358,23 @@ export function Timeline(props: TimelineOptions) {
   );
   const plot = WIDTH - left - RIGHT;
   const x = (t: number) => left + (Math.min(Math.max(t, start), now) - start) / windowMs * plot;
+  const drawn = mergeBars(
+    shown,
+    shown.map((bar, i) => firstLane[bar.worker - 1]! + lanes.of[i]!),
+    2 * windowMs / plot,
+  );
+  const coverage = props.coverage != null && props.coverage.from > start ? props.coverage : null;
 
   // Slots in use over time, sampled at the end of each step, so that the
   // last step is "now", as the counters: waiting stacked on running.
-  const waiting: number[] = [];
-  const running: number[] = [];
-  for (let i = 1; i <= SAMPLES; i++) {
-    const t = i === SAMPLES ? now : start + windowMs * i / SAMPLES;
-    let w = waitingUnlisted !== null && waitingUnlisted.since <= t ? waitingUnlisted.count : 0;
-    let r = 0;
-    for (const wait of waits) if (wait.from <= t && t < wait.to) w++;
-    for (const run of runs) if (run.from <= t && t < run.to) r++;
-    waiting.push(w);
-    running.push(r);
-  }
+  const times = Array.from(
+    { length: SAMPLES },
+    (_, i) => i + 1 === SAMPLES ? now : start + windowMs * (i + 1) / SAMPLES,
+  );
+  const running = countAt(runs, times);
+  const waiting = countAt(waits, times).map((w, i) =>
+    w + (waitingUnlisted !== null && waitingUnlisted.since <= times[i]! ? waitingUnlisted.count : 0)
+  );
   const peak = Math.max(props.capacidad, 1, ...waiting.map((w, i) => w + running[i]!));
   const y = (n: number) => QUEUE_TOP + QUEUE_HEIGHT - n / peak * QUEUE_HEIGHT;
   const step = (top: number[], bottom: number[]) => {
@@ -363,29 +460,51 @@ export function Timeline(props: TimelineOptions) {
           );
         })
       )}
-      {shown.map((bar, i) => {
-        const lane = firstLane[bar.worker - 1]! + lanes.of[i]!;
-        const top = LANE_TOP + lane * (LANE_HEIGHT + LANE_GAP);
+      {drawn.map((bar) => {
+        const top = LANE_TOP + bar.lane * (LANE_HEIGHT + LANE_GAP);
         const x1 = x(bar.from);
         const width = Math.max(2, x(bar.to) - x1);
+        const [one] = bar.bars;
+        const single = bar.bars.length === 1 ? one! : null;
         return (
-          <g class={`tl-bar ${bar.estado}`} data-id={bar.key}>
+          <g
+            class={`tl-bar ${bar.estado}${single ? "" : " tl-merged"}`}
+            data-id={single ? single.key : `${one!.key}+`}
+          >
             <rect
               x={x1.toFixed(1)}
               y={top + 2}
               width={width.toFixed(1)}
               height={LANE_HEIGHT - 4}
               rx="3"
+              fill-opacity={single ? undefined : Math.max(0.2, busyShare(bar)).toFixed(2)}
             />
-            {width > 40 && (
-              <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{bar.p.id}</text>
+            {single && width > 40 && (
+              <text x={(x1 + 5).toFixed(1)} y={top + LANE_HEIGHT / 2 + 4}>#{single.p.id}</text>
             )}
             <title>
-              Pedido #{bar.p.id} · {isolate(bar.p.cliente)} · {bar.says}
+              {single
+                ? `Pedido #${single.p.id} · ${isolate(single.p.cliente)} · ${single.says}`
+                : mergedTitle(bar)}
             </title>
           </g>
         );
       })}
+      {coverage && (
+        <g class="tl-gap">
+          <rect
+            x={left}
+            y={QUEUE_TOP}
+            width={(x(coverage.from) - left).toFixed(1)}
+            height={LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) - QUEUE_TOP}
+          />
+          <text x={left + 4} y={QUEUE_TOP + 14}>sin datos</text>
+          <title>
+            Sin datos antes de −{Math.round((now - coverage.from) / 1000)}{" "}
+            s: faltan pedidos, no son workers libres
+          </title>
+        </g>
+      )}
       {ticks.map((t) => {
         const tx = left + (windowMs - t) / windowMs * plot;
         return (

@@ -222,3 +222,30 @@ Deno.test("Timeline keeps every lane label whole, a cluster's 'otro nodo' ones t
     assert.ok(label.left >= 0, `"${label.text}" starts at x=${label.left.toFixed(1)}`);
   }
 });
+
+Deno.test("Timeline draws thousands of orders as a bounded number of bars, faint where the worker was mostly idle", () => {
+  // 6000 orders of 2 ms, one every 10 ms on worker 1, over the minute: busy 20 % of the time.
+  const pedidos = Array.from({ length: 6000 }, (_, i) =>
+    pedido(i + 1, {
+      estado: "listo",
+      worker: 1,
+      fecha_inicio: at(60 - i * 0.01),
+      fecha_fin: at(60 - i * 0.01 - 0.002),
+      duracion_ms: 2,
+    }));
+  const out = svg(pedidos);
+  const drawn = out.match(/<g class="tl-bar /g)?.length ?? 0;
+  assert.ok(drawn >= 1 && drawn <= 120, `${drawn} bars`);
+  assert.ok(out.length < 60_000, `${out.length} bytes`);
+  assert.match(out, /class="tl-bar listo tl-merged"/);
+  assert.match(out, /fill-opacity="0\.2\d?"/, "as faint as the worker was busy");
+  assert.match(out, /el worker ocupado el 20 % de ese tiempo/);
+  // Two orders far apart stay two bars, each its own.
+  const two = svg([
+    pedido(1, { estado: "listo", worker: 1, fecha_inicio: at(30), fecha_fin: at(29) }),
+    pedido(2, { estado: "listo", worker: 1, fecha_inicio: at(10), fecha_fin: at(9) }),
+  ]);
+  assert.match(two, /data-id="1"/);
+  assert.match(two, /data-id="2"/);
+  assert.doesNotMatch(two, /tl-merged|fill-opacity/);
+});

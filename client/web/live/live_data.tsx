@@ -21,6 +21,7 @@ import { RejectionLog } from "./rejection_log.ts";
 import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
+import { TimelineWindow, type TimelineWindowOptions } from "./timeline_window.ts";
 
 /** Older orders still waiting listed on Pedidos below the newest, at most. */
 const WAITING_ORDERS = 100;
@@ -45,6 +46,8 @@ export interface LiveDataOptions {
   address?: string;
   /** Live streams open at once, in all. @default {256} */
   maxStreams?: number;
+  /** The bounds of each session's timeline window (its span is `timelineMs`). @default {TimelineWindow's} */
+  timelineWindow?: Omit<TimelineWindowOptions, "spanMs">;
   /** Live streams open at once per session. @default {4} */
   maxStreamsPerSession?: number;
   /**
@@ -67,8 +70,16 @@ export interface OrdersData {
   notas: ReadonlyMap<number, ActionNote>;
 }
 
-/** Orders the Panel's timeline is drawn from. */
-const TIMELINE_ORDERS = 300;
+/** Orders waiting (the newest) and running listed for the Panel at each refresh, at most. */
+const LIVE_ORDERS = 300;
+
+/**
+ * Timeline windows kept, one per session watching the Panel (the daemon
+ * shows each session its own orders), the least recently used dropped
+ * first: with {@linkcode TimelineWindowOptions.maxOrders} they bound what
+ * the Panel holds.
+ */
+const MAX_WINDOWS = 8;
 
 /** A page with a live part. */
 export type LivePage = "panel" | "pedidos";
@@ -94,6 +105,9 @@ export class LiveData {
   readonly #maxPerAccount: number;
   /** Streams open per account ({@linkcode accountKey} of its name). */
   readonly #perAccount = new Map<string, number>();
+  /** The Panel's timeline windows, by session token, least recently used first. */
+  readonly #windows = new Map<string, { window: TimelineWindow; usedAt: number }>();
+  readonly #windowOptions: Omit<TimelineWindowOptions, "spanMs">;
   #streams = 0;
 
   /** Nothing is asked until someone watches. */
@@ -104,6 +118,7 @@ export class LiveData {
     this.#history = new OrderHistory({ spanMs: options.timelineMs });
     this.notes = new ActionNotes({ now: options.now });
     this.#maxStreams = options.maxStreams ?? 256;
+    this.#windowOptions = options.timelineWindow ?? {};
     this.#maxPerSession = options.maxStreamsPerSession ?? 4;
     this.#maxPerAccount = options.maxStreamsPerAccount ?? 8;
   }
@@ -114,26 +129,21 @@ export class LiveData {
   }
 
   /**
-   * What the Panel shows now to the session of `token`: STATS, recent
-   * orders, recent refusals.
+   * What the Panel shows now to the session of `token`: STATS, the orders
+   * of the timeline's span, recent refusals.
    *
-   * The newest orders are not always the ones the workers run: orders run
-   * oldest first, so behind a queue longer than {@linkcode TIMELINE_ORDERS}
-   * (a capacity over it) the newest are all waiting, and the orders running
-   * and just finished are older; so is an old order sent back by
-   * Reintentar. So the orders `en proceso` are asked for too, and, when the
-   * newest reach back to an order not finished before the timeline's
-   * start, the newest `listo` and `error` ones: the worker lanes show what
-   * the workers did, not empty lanes beside "3 en proceso".
+   * The orders `en proceso` and the newest {@linkcode LIVE_ORDERS}
+   * `pendiente` are asked for at each refresh; those that finished within
+   * the span are kept by the session's {@linkcode TimelineWindow}, which
+   * reads only what finished since the last refresh once it has the span,
+   * a bounded number of pages at a time (it says what it could not read).
    *
-   * The same goes for the orders waiting: an old order sent back by
-   * Reintentar waits behind newer ones, and a queue longer than
-   * {@linkcode TIMELINE_ORDERS} (a capacity over it) does not fit one list.
-   * So the newest `pendiente` ones are asked for too, and, when they fill
-   * the list, the others STATS counts (`pendientes`) are drawn as waiting
-   * since the oldest of them listed was received (ids grow with time: the
-   * unlisted ones came before it): the waiting band says at "now" what the
-   * "en espera" counter says.
+   * A queue longer than {@linkcode LIVE_ORDERS} (a capacity over it) does
+   * not fit one list: when the newest `pendiente` ones fill it, the others
+   * STATS counts (`pendientes`) are drawn as waiting since the oldest of
+   * them listed was received (ids grow with time: the unlisted ones came
+   * before it): the waiting band says at "now" what the "en espera" counter
+   * says.
    *
    * An order back in the queue (a retry after a failed attempt, Reintentar)
    * has lost its attempt's times: each snapshot is kept in an
@@ -141,38 +151,24 @@ export class LiveData {
    * it waited, as seen.
    */
   async panel(token: string): Promise<PanelContentProps> {
-    const { ask, now, timelineMs } = this.#options;
-    const [statsReply, listReply, runningReply, waitingReply] = await Promise.all([
+    const { ask, now } = this.#options;
+    const [statsReply, runningReply, waitingReply] = await Promise.all([
       ask({ op: "STATS" }),
-      ask({ op: "LISTAR", limit: TIMELINE_ORDERS, token }),
-      ask({ op: "LISTAR", estado: "en proceso", limit: TIMELINE_ORDERS, token }),
-      ask({ op: "LISTAR", estado: "pendiente", limit: TIMELINE_ORDERS, token }),
+      ask({ op: "LISTAR", estado: "en proceso", limit: LIVE_ORDERS, token }),
+      ask({ op: "LISTAR", estado: "pendiente", limit: LIVE_ORDERS, token }),
     ]);
-    const newest = listReply?.ok ? listReply.pedidos : [];
-    // Orders end roughly oldest first: past an order that ended before the
-    // timeline's start, the older ones ended before it too.
-    const oldestEnd = Date.parse(newest.at(-1)?.fecha_fin ?? "");
-    const reachesBack = newest.length >= TIMELINE_ORDERS &&
-      !(oldestEnd < now() - timelineMs);
-    const finished = reachesBack
-      ? await Promise.all(
-        (["listo", "error"] as const).map((estado) =>
-          ask({ op: "LISTAR", estado, limit: TIMELINE_ORDERS, token })
-        ),
-      )
-      : [];
-    const byId = new Map<number, Pedido>();
-    for (const reply of [waitingReply, runningReply, ...finished]) {
-      if (reply?.ok) { for (const pedido of reply.pedidos) byId.set(pedido.id, pedido); }
-    }
-    // The newest list's copy of an order wins: one order is drawn once.
-    for (const pedido of newest) byId.set(pedido.id, pedido);
     const at = now();
     const cluster = this.#options.cluster ? this.#options.address ?? "el servidor" : null;
     if (statsReply === null || !statsReply.ok) {
       const problem = statsReply === null ? this.#options.unreachable() : refusal(statsReply);
       return { stats: null, pedidos: [], now: at, rejections: [], problem, cluster };
     }
+    const live = [runningReply, waitingReply].flatMap((reply) => reply?.ok ? reply.pedidos : []);
+    const { finished, coverage } = await this.#window(token, at).refresh(ask, token, at, live);
+    const byId = new Map<number, Pedido>();
+    for (const pedido of live) byId.set(pedido.id, pedido);
+    // Read after the lists: an order found finished has finished since.
+    for (const pedido of finished) byId.set(pedido.id, pedido);
     const { stats } = statsReply;
     const rejections = this.#rejections.record({
       at,
@@ -186,6 +182,7 @@ export class LiveData {
       now: at,
       rejections,
       cluster,
+      coverage,
       pasts: this.#history.observe(at, pedidos),
       waitingUnlisted: unlistedWaiting(
         waitingReply?.ok ? waitingReply.pedidos : [],
@@ -193,6 +190,26 @@ export class LiveData {
         stats,
       ),
     };
+  }
+
+  /**
+   * The timeline window of the session of `token`, made on first use. At
+   * most {@linkcode MAX_WINDOWS} are kept, the least recently used dropped
+   * first, and none unused for a span.
+   */
+  #window(token: string, at: number): TimelineWindow {
+    const { timelineMs } = this.#options;
+    for (const [key, entry] of this.#windows) {
+      if (entry.usedAt < at - timelineMs) this.#windows.delete(key);
+    }
+    const entry = this.#windows.get(token) ??
+      { window: new TimelineWindow({ spanMs: timelineMs, ...this.#windowOptions }), usedAt: at };
+    this.#windows.delete(token);
+    this.#windows.set(token, { ...entry, usedAt: at });
+    while (this.#windows.size > MAX_WINDOWS) {
+      this.#windows.delete(this.#windows.keys().next().value!);
+    }
+    return entry.window;
   }
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
@@ -289,6 +306,7 @@ export class LiveData {
   /** Ends every stream and stops polling. Idempotent. */
   close(): void {
     this.#closing.abort();
+    this.#windows.clear();
     for (const feed of this.#feeds.values()) feed.close();
     this.#feeds.clear();
   }
@@ -330,7 +348,7 @@ function unlistedWaiting(
   pedidos: Pedido[],
   stats: Stats,
 ): UnlistedWaiting | null {
-  if (listed.length < TIMELINE_ORDERS) return null; // every order waiting was listed
+  if (listed.length < LIVE_ORDERS) return null; // every order waiting was listed
   const count = stats.pendientes - pedidos.filter((p) => p.estado === "pendiente").length;
   const since = Math.min(...listed.map((p) => Date.parse(p.fecha_recibido)));
   return count > 0 && Number.isFinite(since) ? { count, since } : null;

@@ -98,7 +98,13 @@ export function tareasRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     const numeros = field(form, "numeros");
     const texto = field(form, "texto");
     const args = parseNumbers(numeros);
-    const mistake = tarea === "sum" ? sumMistake(args) : null;
+    // §2.5: upper and lower need "s", a text; "" is one (an empty box is
+    // converted to ""), but a form without the field asks for nothing.
+    const mistake = tarea === "sum"
+      ? sumMistake(args)
+      : typeof form.texto !== "string"
+      ? "❌ Falta el texto a convertir: el formulario no trajo el campo «texto»."
+      : null;
     if (mistake !== null) {
       return respond.page(
         c,

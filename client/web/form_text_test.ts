@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { invalidTextField } from "./form_text.ts";
+
+const URLENCODED = "application/x-www-form-urlencoded";
+
+function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+Deno.test("invalidTextField() names the field whose value is no UTF-8", () => {
+  assert.equal(invalidTextField(bytes("a=1&cliente=%ff%fe%80&b=2"), URLENCODED), "cliente");
+  assert.equal(invalidTextField(bytes("cliente=%C3"), URLENCODED), "cliente", "a cut sequence");
+  assert.equal(invalidTextField(bytes("x=%ED%A0%80"), URLENCODED), "x", "a surrogate's bytes");
+});
+
+Deno.test("invalidTextField() passes text, accents and emoji, encoded or raw, and odd percent signs", () => {
+  assert.equal(
+    invalidTextField(bytes("cliente=Jos%C3%A9+%F0%9F%8D%95&dir=%&x=%zz&y&=z&Ñandú=sí"), URLENCODED),
+    null,
+  );
+  assert.equal(invalidTextField(bytes(""), URLENCODED), null);
+  assert.equal(invalidTextField(bytes('{"a":1}'), "application/json"), null, "no form");
+});
+
+Deno.test("invalidTextField() names a field whose name is no UTF-8", () => {
+  assert.equal(invalidTextField(bytes("ok=1&%ff=2"), URLENCODED), "\ufffd");
+});
+
+Deno.test("invalidTextField() reads the text parts of a multipart form, not its files", () => {
+  const body = (value: Uint8Array, file = false) =>
+    new Uint8Array([
+      ...bytes(
+        `--XX\r\nContent-Disposition: form-data; name="cliente"${
+          file ? '; filename="a.bin"' : ""
+        }\r\n\r\n`,
+      ),
+      ...value,
+      ...bytes("\r\n--XX--\r\n"),
+    ]);
+  const type = "multipart/form-data; boundary=XX";
+  assert.equal(invalidTextField(body(new Uint8Array([0xff, 0xfe, 0x80])), type), "cliente");
+  assert.equal(invalidTextField(body(bytes("José")), type), null);
+  assert.equal(invalidTextField(body(new Uint8Array([0xff]), true), type), null);
+});
