@@ -79,3 +79,59 @@ Deno.test("gateway: upper or lower without the texto field is refused with 422 s
     data: { task: { name: "upper", s: "" } },
   });
 });
+
+/** POSTs a multipart form as a browser sends a FormData (`enctype="multipart/form-data"`), with the page's CSRF token. */
+function postMultipart(
+  browser: FakeBrowser,
+  path: string,
+  body: Uint8Array<ArrayBuffer>,
+  boundary: string,
+) {
+  const headers = new Headers({
+    "content-type": `multipart/form-data; boundary=${boundary}`,
+    origin: ORIGIN,
+    cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+  });
+  return browser.send(new Request(ORIGIN + path, { method: "POST", headers, body }));
+}
+
+/** The bytes of a multipart body with these fields (a value given as bytes is sent as is). */
+function multipartBody(
+  boundary: string,
+  fields: Record<string, string | Uint8Array>,
+): Uint8Array<ArrayBuffer> {
+  const encoder = new TextEncoder();
+  const chunks: Uint8Array[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    chunks.push(
+      encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`),
+      typeof value === "string" ? encoder.encode(value) : value,
+      encoder.encode("\r\n"),
+    );
+  }
+  chunks.push(encoder.encode(`--${boundary}--\r\n`));
+  return new Uint8Array(chunks.flatMap((chunk) => [...chunk]));
+}
+
+Deno.test("gateway: a task sent as a multipart form with '€' and an emoji is converted, and one with bytes that are not UTF-8 is refused with 422", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  await signIn(browser);
+  await browser.get("/tareas");
+  const boundary = "----formdata-7d1";
+  const fields = { tarea: "upper", texto: "precio 5 € 😀", _csrf: browser.csrf ?? "" };
+  const ok = await postMultipart(browser, "/tareas", multipartBody(boundary, fields), boundary);
+  assert.equal(ok.status, 200);
+  assert.match(ok.text, /PRECIO 5 € 😀/);
+  assert.equal(gw.daemon.sent("TASK").length, 1);
+  await browser.get("/tareas");
+  const bad = multipartBody(boundary, {
+    tarea: "upper",
+    texto: new Uint8Array([0x41, 0xe2, 0x82]),
+    _csrf: browser.csrf ?? "",
+  });
+  const refused = await postMultipart(browser, "/tareas", bad, boundary);
+  assert.equal(refused.status, 422);
+  assert.match(refused.text, /«texto» no es texto válido/);
+  assert.equal(gw.daemon.sent("TASK").length, 1, "nothing more was sent");
+});

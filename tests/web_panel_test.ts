@@ -92,6 +92,20 @@ async function panelAtTimes() {
   return {
     daemon,
     browser,
+    /** Another operador, signed in in a browser of their own. */
+    operador: async (usuario: string) => {
+      // Made at the daemon (the gateway limits sign-ups from one address).
+      daemon.users.set(usuario, { usuario, password: "s3cret-pass" });
+      daemon.operators.add(usuario);
+      const other = new FakeBrowser(handler);
+      const page = await other.submit("/login", { usuario, password: "s3cret-pass" });
+      assert.equal(page.status, 303);
+      return other;
+    },
+    /** Sets the clock to `s` seconds after the start. */
+    setClock: (s: number) => {
+      clock.s = s;
+    },
     at: (s: number) => new Date(start + s * 1000).toISOString(),
     /** The Panel as it is `s` seconds after the start. */
     panel: async (s: number) => {
@@ -346,4 +360,74 @@ Deno.test("gateway: at 1000 orders a second the Panel says how much of the minut
   const perSecond = (tick(svg, "ahora") - tick(svg, "−60 s")) / 60;
   const gap = Number(/<g class="tl-gap"><rect x="[\d.]+" y="\d+" width="([\d.]+)"/.exec(svg)?.[1]);
   assert.ok(Math.abs(gap / perSecond - 30) <= 1, `'sin datos' spans ${gap / perSecond} s`);
+});
+
+Deno.test("gateway: nine operadors watching the Panel at once each see the whole minute, read once for all", async () => {
+  using gw = await panelAtTimes();
+  const browsers = [gw.browser];
+  for (let i = 2; i <= 9; i++) browsers.push(await gw.operador(`oper${i}`));
+  // 50 orders a second for the last minute: more than one refresh reads (2000 listo at first).
+  ranOrders(gw, { fromS: 0, toS: 60, everyMs: 20, runMs: 2 });
+  let s = 60;
+  const pages: string[] = [];
+  for (let round = 0; round < 2; round++) {
+    pages.length = 0;
+    for (const browser of browsers) {
+      gw.setClock(s += 0.05);
+      const page = await browser.get("/panel");
+      assert.equal(page.status, 200);
+      pages.push(page.text);
+    }
+  }
+  pages.forEach((page, i) => {
+    assert.doesNotMatch(page, /data-coverage/, `operador ${i + 1}'s Panel says it is not whole`);
+    assert.doesNotMatch(page, /sin datos/);
+  });
+  // Once whole, a refresh reads only what is new: one small page per finished state.
+  gw.daemon.requests.length = 0;
+  gw.setClock(s + 0.05);
+  await browsers[4]!.get("/panel");
+  const listed = gw.daemon.sent("LISTAR").filter((r) =>
+    r.estado !== "en proceso" && r.estado !== "pendiente"
+  );
+  assert.equal(listed.length, 3);
+  assert.ok(listed.every((r) => (r.limit as number) <= 20));
+});
+
+Deno.test("gateway: when the daemon does not answer the Panel's lists, the timeline says 'sin datos', not idle workers", async () => {
+  using gw = await panelAtTimes();
+  ranOrders(gw, { fromS: 0, toS: 10, everyMs: 500, runMs: 400 });
+  const first = await gw.panel(10);
+  assert.doesNotMatch(first, /sin datos/);
+  // More orders run, and the lists of finished orders are refused (a slow or failing store).
+  ranOrders(gw, { fromS: 10, toS: 20, everyMs: 500, runMs: 400 });
+  gw.daemon.refuse.LISTAR = "internal";
+  const failed = await gw.panel(20);
+  assert.match(failed, /<g class="tl-gap" data-unread="true">/);
+  assert.match(failed, /data-coverage="true">La línea de tiempo no se pudo leer del servidor/);
+  delete gw.daemon.refuse.LISTAR;
+  const back = await gw.panel(21);
+  assert.doesNotMatch(back, /sin datos/);
+  assert.doesNotMatch(back, /data-coverage/);
+});
+
+Deno.test("gateway: Reintentar of the newest failed order keeps the Panel's other bars, and it stays whole", async () => {
+  using gw = await panelAtTimes();
+  ranOrders(gw, { fromS: 0, toS: 10, everyMs: 500, runMs: 400 });
+  const older = gw.daemon.pedidos[5]!;
+  const newest = gw.daemon.pedidos.at(-1)!;
+  set(older, { estado: "error", detalle_error: "falló" });
+  set(newest, { estado: "error", detalle_error: "falló" });
+  const before = bars(await gw.panel(10)).map((bar) => bar.id);
+  // Reintentar, as the daemon does it (§2.9): the newest error id goes down to the older one.
+  gw.daemon.requests.length = 0;
+  set(newest, { estado: "pendiente", fecha_inicio: null, fecha_fin: null, worker: null });
+  const after = await gw.panel(10.5);
+  assert.doesNotMatch(after, /sin datos/);
+  assert.doesNotMatch(after, /data-coverage/);
+  // Every order's bar stays (the one back in the queue as its failed attempt, `id:1`).
+  const ids = (svg: string) => bars(svg).map((bar) => bar.id).sort();
+  const expected = before.map((id) => id === String(newest.id) ? `${id}:1` : id).sort();
+  assert.deepEqual(ids(after), expected);
+  assert.deepEqual(ids(await gw.panel(11)), expected);
 });

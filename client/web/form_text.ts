@@ -63,22 +63,57 @@ function urlencodedField(body: Uint8Array): string | null {
   return null;
 }
 
-/** The first text part of a multipart body that is no UTF-8 (files are bytes, and pass). */
+const CR = 0x0d;
+const LF = 0x0a;
+const CRLF = new Uint8Array([CR, LF]);
+const HEAD_END = new Uint8Array([CR, LF, CR, LF]);
+
+/** Where `needle` first is in `bytes` at or after `from`, or -1. */
+function indexOfBytes(bytes: Uint8Array, needle: Uint8Array, from = 0): number {
+  const first = needle[0];
+  if (first === undefined) return from;
+  for (let i = bytes.indexOf(first, from); i !== -1; i = bytes.indexOf(first, i + 1)) {
+    if (i + needle.length > bytes.length) return -1;
+    let j = 1;
+    while (j < needle.length && bytes[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+/**
+ * The first text part of a multipart body that is no UTF-8 (files are
+ * bytes, and pass). Read on the body's bytes: a part's value is every byte
+ * between its head's blank line and the CRLF before the next delimiter.
+ */
 function multipartField(body: Uint8Array, contentType: string): string | null {
   const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const mark = boundary?.[1] ?? boundary?.[2];
   if (mark === undefined) return null; // no form: parsing it fails elsewhere
-  // Latin-1 keeps one character per byte, so positions in it are positions in the body.
-  const text = new TextDecoder("latin1").decode(body);
-  for (const part of text.split(`--${mark}`)) {
-    const headEnd = part.indexOf("\r\n\r\n");
-    if (headEnd === -1) continue;
-    const head = part.slice(0, headEnd);
-    if (/filename=/i.test(head)) continue;
-    const name = /name="([^"]*)"/i.exec(head)?.[1] ?? "";
-    const toBytes = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
-    const value = toBytes(part.slice(headEnd + 4).replace(/\r\n$/, ""));
-    if (!isUtf8(value) || !isUtf8(toBytes(name))) return LENIENT_UTF8.decode(toBytes(name));
+  const delimiter = new TextEncoder().encode(`\r\n--${mark}`);
+  // The first delimiter may open the body, without the CRLF before it.
+  let at = indexOfBytes(body, delimiter.subarray(2));
+  if (at !== 0) at = indexOfBytes(body, delimiter);
+  else at -= 2;
+  while (at !== -1) {
+    const after = at + delimiter.length;
+    if (body[after] === 0x2d && body[after + 1] === 0x2d) return null; // the closing delimiter
+    const lineEnd = indexOfBytes(body, CRLF, after);
+    if (lineEnd === -1) return null; // a cut body: parsing it fails elsewhere
+    const headEnd = indexOfBytes(body, HEAD_END, lineEnd);
+    const next = indexOfBytes(body, delimiter, lineEnd);
+    if (headEnd === -1 || (next !== -1 && headEnd > next)) {
+      at = next;
+      continue;
+    }
+    const head = body.subarray(lineEnd + 2, headEnd);
+    const value = body.subarray(headEnd + 4, next === -1 ? body.length : next);
+    at = next;
+    // A head's name is UTF-8 too (HTML's multipart/form-data encoding).
+    const headText = LENIENT_UTF8.decode(head);
+    if (/[;\s]filename\*?=/i.test(headText)) continue;
+    const name = /(?:^|[;\s])name="([^"]*)"/i.exec(headText)?.[1] ?? "";
+    if (!isUtf8(head) || !isUtf8(value)) return name;
   }
   return null;
 }

@@ -71,15 +71,34 @@ function Legend(props: { cluster: boolean }) {
   );
 }
 
-/** What the Panel says of a timeline that is not whole: since when it is, and why. */
-function coverageText(coverage: Coverage, now: number): string {
-  const since = Math.max(0, Math.round((now - coverage.from) / 1000));
-  const why = coverage.reason === "limit"
-    ? `guarda como mucho ${coverage.maxOrders} pedidos terminados, y han terminado más en el ` +
-      "último minuto"
-    : "aún lo está leyendo del servidor, unas páginas en cada actualización";
-  return `La línea de tiempo solo está completa en los últimos ${since} s: antes (la zona ` +
-    `gris, «sin datos») faltan pedidos, porque la pasarela ${why}. No indica workers libres.`;
+/** What the Panel says of a timeline that is not whole: what is missing, and why. */
+function coverageText(coverage: Coverage, now: number, windowMs = 60_000): string {
+  const ago = (t: number) => Math.max(0, Math.round((now - t) / 1000));
+  const parts: string[] = [];
+  if (coverage.from > now - windowMs) {
+    const why = coverage.reason === "limit"
+      ? `guarda como mucho ${coverage.maxOrders} pedidos terminados, y han terminado más en el ` +
+        "último minuto"
+      : coverage.reason === "reset"
+      ? `encontró el servidor de pedidos con otros datos hace ${ago(coverage.from)} s (otra base ` +
+        "de datos), y lo terminado antes ya no se puede leer"
+      : "aún lo está leyendo del servidor, unas páginas en cada actualización";
+    parts.push(
+      `La línea de tiempo solo está completa en los últimos ${ago(coverage.from)} s: antes (la ` +
+        `zona gris, «sin datos») faltan pedidos, porque la pasarela ${why}. No indica workers libres.`,
+    );
+  }
+  const unread = coverage.unreadSince;
+  if (unread !== null) {
+    const span = unread <= now - windowMs
+      ? "La línea de tiempo no se pudo leer del servidor en esta actualización"
+      : `No se pudo leer del servidor qué pedidos terminaron en los últimos ${ago(unread)} s`;
+    parts.push(
+      `${span} (no respondió a tiempo, o lo rechazó): esa parte es «sin datos», no workers ` +
+        "libres; se lee de nuevo en la próxima actualización.",
+    );
+  }
+  return parts.join(" ");
 }
 
 /** The counters, the timeline and its legend; a banner when there are no stats. */

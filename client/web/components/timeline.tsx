@@ -47,8 +47,9 @@ export interface TimelineOptions {
   pasts?: ReadonlyMap<number, OrderPast>;
   /**
    * Where `pedidos` do not cover the whole span (the gateway could not read
-   * or keep them all): before `coverage.from` the chart is marked "sin
-   * datos" rather than drawn idle. @default {null}
+   * or keep them all): before `coverage.from`, and after
+   * `coverage.unreadSince`, the chart is marked "sin datos" rather than
+   * drawn idle. @default {null}
    */
   coverage?: Coverage | null;
 }
@@ -364,6 +365,8 @@ export function Timeline(props: TimelineOptions) {
     2 * windowMs / plot,
   );
   const coverage = props.coverage != null && props.coverage.from > start ? props.coverage : null;
+  // What a refresh could not read: from then to "ahora".
+  const unreadSince = props.coverage?.unreadSince ?? null;
 
   // Slots in use over time, sampled at the end of each step, so that the
   // last step is "now", as the counters: waiting stacked on running.
@@ -502,6 +505,21 @@ export function Timeline(props: TimelineOptions) {
           <title>
             Sin datos antes de −{Math.round((now - coverage.from) / 1000)}{" "}
             s: faltan pedidos, no son workers libres
+          </title>
+        </g>
+      )}
+      {unreadSince !== null && (
+        <g class="tl-gap" data-unread>
+          <rect
+            x={x(unreadSince).toFixed(1)}
+            y={QUEUE_TOP}
+            width={Math.max(x(now) - x(unreadSince), 2).toFixed(1)}
+            height={LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) - QUEUE_TOP}
+          />
+          <text x={(x(unreadSince) + 4).toFixed(1)} y={QUEUE_TOP + 14}>sin datos</text>
+          <title>
+            Sin datos desde −{Math.round((now - Math.max(unreadSince, start)) / 1000)}{" "}
+            s: no se pudo leer del servidor, no son workers libres
           </title>
         </g>
       )}

@@ -46,7 +46,7 @@ export interface LiveDataOptions {
   address?: string;
   /** Live streams open at once, in all. @default {256} */
   maxStreams?: number;
-  /** The bounds of each session's timeline window (its span is `timelineMs`). @default {TimelineWindow's} */
+  /** The bounds of the Panel's timeline window (its span is `timelineMs`). @default {TimelineWindow's} */
   timelineWindow?: Omit<TimelineWindowOptions, "spanMs">;
   /** Live streams open at once per session. @default {4} */
   maxStreamsPerSession?: number;
@@ -73,14 +73,6 @@ export interface OrdersData {
 /** Orders waiting (the newest) and running listed for the Panel at each refresh, at most. */
 const LIVE_ORDERS = 300;
 
-/**
- * Timeline windows kept, one per session watching the Panel (the daemon
- * shows each session its own orders), the least recently used dropped
- * first: with {@linkcode TimelineWindowOptions.maxOrders} they bound what
- * the Panel holds.
- */
-const MAX_WINDOWS = 8;
-
 /** A page with a live part. */
 export type LivePage = "panel" | "pedidos";
 
@@ -105,8 +97,11 @@ export class LiveData {
   readonly #maxPerAccount: number;
   /** Streams open per account ({@linkcode accountKey} of its name). */
   readonly #perAccount = new Map<string, number>();
-  /** The Panel's timeline windows, by session token, least recently used first. */
-  readonly #windows = new Map<string, { window: TimelineWindow; usedAt: number }>();
+  /**
+   * The Panel's timeline window, one for every operador session (each reads
+   * everyone's orders), and when it was last used; null while none is.
+   */
+  #timeline: { window: TimelineWindow; usedAt: number } | null = null;
   readonly #windowOptions: Omit<TimelineWindowOptions, "spanMs">;
   #streams = 0;
 
@@ -134,9 +129,11 @@ export class LiveData {
    *
    * The orders `en proceso` and the newest {@linkcode LIVE_ORDERS}
    * `pendiente` are asked for at each refresh; those that finished within
-   * the span are kept by the session's {@linkcode TimelineWindow}, which
-   * reads only what finished since the last refresh once it has the span,
-   * a bounded number of pages at a time (it says what it could not read).
+   * the span are kept by the one {@linkcode TimelineWindow} of all
+   * operador sessions (each refresh reads with the token of the session
+   * asking), which reads only what finished since the last refresh once it
+   * has the span, a bounded number of pages at a time (it says what it
+   * could not read).
    *
    * A queue longer than {@linkcode LIVE_ORDERS} (a capacity over it) does
    * not fit one list: when the newest `pendiente` ones fill it, the others
@@ -163,10 +160,17 @@ export class LiveData {
       const problem = statsReply === null ? this.#options.unreachable() : refusal(statsReply);
       return { stats: null, pedidos: [], now: at, rejections: [], problem, cluster };
     }
-    const live = [runningReply, waitingReply].flatMap((reply) => reply?.ok ? reply.pedidos : []);
-    const { finished, coverage } = await this.#window(token, at).refresh(ask, token, at, live);
+    const lists = [runningReply, waitingReply];
+    const listed = lists.flatMap((reply) => reply?.ok ? reply.pedidos : []);
+    const { finished, coverage } = await this.#window(at).refresh(ask, {
+      token,
+      at,
+      // One list missing, what runs or waits is not known.
+      live: lists.every((reply) => reply?.ok) ? listed : null,
+      uptimeS: statsReply.stats.uptime_s ?? null,
+    });
     const byId = new Map<number, Pedido>();
-    for (const pedido of live) byId.set(pedido.id, pedido);
+    for (const pedido of listed) byId.set(pedido.id, pedido);
     // Read after the lists: an order found finished has finished since.
     for (const pedido of finished) byId.set(pedido.id, pedido);
     const { stats } = statsReply;
@@ -192,24 +196,15 @@ export class LiveData {
     };
   }
 
-  /**
-   * The timeline window of the session of `token`, made on first use. At
-   * most {@linkcode MAX_WINDOWS} are kept, the least recently used dropped
-   * first, and none unused for a span.
-   */
-  #window(token: string, at: number): TimelineWindow {
+  /** The Panel's timeline window, made on first use, and anew after a span unused. */
+  #window(at: number): TimelineWindow {
     const { timelineMs } = this.#options;
-    for (const [key, entry] of this.#windows) {
-      if (entry.usedAt < at - timelineMs) this.#windows.delete(key);
+    if (this.#timeline === null || this.#timeline.usedAt < at - timelineMs) {
+      const window = new TimelineWindow({ spanMs: timelineMs, ...this.#windowOptions });
+      this.#timeline = { window, usedAt: at };
     }
-    const entry = this.#windows.get(token) ??
-      { window: new TimelineWindow({ spanMs: timelineMs, ...this.#windowOptions }), usedAt: at };
-    this.#windows.delete(token);
-    this.#windows.set(token, { ...entry, usedAt: at });
-    while (this.#windows.size > MAX_WINDOWS) {
-      this.#windows.delete(this.#windows.keys().next().value!);
-    }
-    return entry.window;
+    this.#timeline.usedAt = Math.max(this.#timeline.usedAt, at);
+    return this.#timeline.window;
   }
 
   /** The most recent orders the session of `token` may see (its own; an operador's, all). */
@@ -306,7 +301,7 @@ export class LiveData {
   /** Ends every stream and stops polling. Idempotent. */
   close(): void {
     this.#closing.abort();
-    this.#windows.clear();
+    this.#timeline = null;
     for (const feed of this.#feeds.values()) feed.close();
     this.#feeds.clear();
   }

@@ -1,7 +1,10 @@
 /**
  * The finished orders of the Panel's timeline: every order that ended
  * (`listo`, `error`, `cancelado`) within its span, read from the daemon a
- * bounded amount at a time and kept between refreshes.
+ * bounded amount at a time and kept between refreshes. One window serves
+ * every operador session: the Panel is theirs alone, and an operador's
+ * token reads everyone's orders, so each refresh reads with the token of
+ * the session asking (valid now: its session is signed in).
  *
  * LISTAR gives the newest orders first and pages back with `antes_de`
  * (§2.3). For each finished state a refresh reads the orders newer than
@@ -16,12 +19,20 @@
  * An order that finishes after a newer one (it ran longer) is behind the
  * newest already read: it was running or waiting at the refresh before,
  * so the ids seen so then are followed, and one not seen again is asked
- * for with ESTADO (a bounded number per refresh).
+ * for with ESTADO (a bounded number per refresh). The newest id of a state
+ * may go down (Reintentar sends the newest `error` order back to
+ * `pendiente`, §2.9): ids are never reused (§4), so that changes nothing.
+ *
+ * A daemon on another store starts its ids again. Only a restart can bring
+ * one, so when STATS' `uptime_s` goes down, the newest order read is asked
+ * for (ESTADO): gone (`not_found`) or received at another time, the store
+ * is new, and what was read is dropped; the part of the span before that
+ * moment is then not known.
  *
  * Bounded: pages per refresh, orders per page, ESTADO per refresh, orders
  * kept (the oldest go first). What it could not read or keep is said in
  * {@linkcode WindowRead.coverage}: the moment from which the span is
- * whole, and why not before.
+ * whole and why not before, and the moment since which a read failed.
  *
  * @module
  */
@@ -44,18 +55,27 @@ export interface TimelineWindowOptions {
   maxOrders?: number;
 }
 
-/** Where the span is not whole: before `from`, orders are missing. */
+/** Where the span is not whole: before `from`, and after `unreadSince`, orders are missing. */
 export interface Coverage {
-  /** Whole from then on, ms since the epoch. */
+  /** Whole from then on (until `unreadSince`), ms since the epoch; at or before the span's start when whole from its start. */
   from: number;
   /**
-   * Why not before: `reading`, the gateway has not read that far back yet
-   * (more pages at the next refreshes); `limit`, it keeps at most
-   * {@linkcode TimelineWindowOptions.maxOrders} finished orders.
+   * Why not before `from`: `reading`, the gateway has not read that far
+   * back yet (more pages at the next refreshes); `limit`, it keeps at most
+   * {@linkcode TimelineWindowOptions.maxOrders} finished orders; `reset`,
+   * the daemon came back on another store then, and what ended before on
+   * the old one is no longer there to read.
    */
-  reason: "reading" | "limit";
+  reason: "reading" | "limit" | "reset";
   /** The bound on orders kept, for the words. */
   maxOrders: number;
+  /**
+   * Orders that ended after this (ms since the epoch) were not read: a
+   * LISTAR of this refresh got no reply in time or was refused, or the
+   * orders running and waiting could not be listed (then the span's start:
+   * none of it is known). Null when every read was answered.
+   */
+  unreadSince: number | null;
 }
 
 /** What one refresh gives the timeline. */
@@ -66,12 +86,27 @@ export interface WindowRead {
   coverage: Coverage | null;
 }
 
+/** What one refresh of a {@linkcode TimelineWindow} reads with. */
+export interface TimelineRefreshOptions {
+  /** An operador's session token, valid now (the session asking for the Panel). */
+  token: string;
+  /** The timeline's right edge ("ahora"), ms since the epoch. */
+  at: number;
+  /** The orders waiting and running, as read for this refresh just before; null when they could not be. */
+  live: readonly Pedido[] | null;
+  /**
+   * STATS' `uptime_s` of this refresh: lower than the last one seen, the
+   * daemon restarted (maybe on another store). @default {unknown: no restart is told}
+   */
+  uptimeS?: number | null;
+}
+
 const FINISHED = ["listo", "error", "cancelado"] as const satisfies readonly Estado[];
 type Finished = (typeof FINISHED)[number];
 
 /** How far the orders of one finished state have been read. */
 interface Chain {
-  /** The newest id read, or null before the first read. */
+  /** The newest id read, or null before the first read (since the window began or was reset). */
   top: number | null;
   /** Where to go on reading back (`antes_de`), or null when the span's start was reached. */
   floor: number | null;
@@ -79,6 +114,22 @@ interface Chain {
   reach: number;
   /** How many newer orders the last refresh found, to size the next first page. */
   lastNew: number;
+  /** The right edge of the last refresh that read its newer orders. */
+  readAt: number;
+}
+
+/** One refresh's reading: whom it asks with, its budgets, what failed. */
+interface Run {
+  ask: Ask;
+  token: string;
+  at: number;
+  start: number;
+  /** LISTAR pages left beyond the first of each state. */
+  pages: number;
+  /** ESTADO requests left. */
+  lookups: number;
+  /** States whose newer orders could not be read this time. */
+  failed: Set<Finished>;
 }
 
 function ms(iso: string | null): number | null {
@@ -109,7 +160,11 @@ function isFinished(estado: Estado): estado is Finished {
   return (FINISHED as readonly Estado[]).includes(estado);
 }
 
-/** The finished orders of one viewer's timeline (one session: the daemon shows each its own). */
+/**
+ * The finished orders of the Panel's timeline, one window for every
+ * operador session (an operador's token reads everyone's orders, so all
+ * would hold the same).
+ */
 export class TimelineWindow {
   readonly #spanMs: number;
   readonly #pageSize: number;
@@ -123,6 +178,14 @@ export class TimelineWindow {
   #watch = new Set<number>();
   /** Orders that ended before this were dropped for {@linkcode TimelineWindowOptions.maxOrders}. */
   #droppedUntil = -Infinity;
+  /** When the daemon was found on another store: what ended before is not known. */
+  #resetAt = -Infinity;
+  /** The newest order read, to tell the store it came from. */
+  #anchor: { id: number; recibido: string } | null = null;
+  /** The last `uptime_s` seen. */
+  #uptimeS: number | null = null;
+  /** The daemon restarted and its store is not yet known to be the same. */
+  #restarted = false;
   /** The refresh in flight: refreshes of one window run one at a time. */
   #busy: Promise<unknown> = Promise.resolve();
 
@@ -133,7 +196,7 @@ export class TimelineWindow {
     this.#maxPages = Math.max(options.maxPages ?? 6, FINISHED.length);
     this.#maxLookups = options.maxLookups ?? 16;
     this.#maxOrders = options.maxOrders ?? 30_000;
-    this.#reset();
+    this.#reset(-Infinity);
   }
 
   /** Finished orders held now. */
@@ -143,63 +206,101 @@ export class TimelineWindow {
 
   /**
    * Reads what finished since the last refresh, and further back while the
-   * span is not whole, within the bounds.
+   * span is not whole, within the bounds. Refreshes run one at a time.
    *
-   * @param ask Asks the daemon, with `token`.
-   * @param token The viewer's session token.
-   * @param at The timeline's right edge ("ahora").
-   * @param live The orders waiting and running, as read for this refresh just before.
+   * @param ask Asks the daemon.
+   * @param options The token to read with, the right edge, the live orders.
    * @returns The finished orders within the span, and what is missing.
    */
-  refresh(ask: Ask, token: string, at: number, live: readonly Pedido[]): Promise<WindowRead> {
-    const run = this.#busy.then(() => this.#refresh(ask, token, at, live));
+  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
+    const run = this.#busy.then(() => this.#refresh(ask, options));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #refresh(ask: Ask, token: string, at: number, live: readonly Pedido[]) {
-    const start = at - this.#spanMs;
-    const liveIds = new Set(live.map((p) => p.id));
-    // An order waiting or running again (Reintentar) is no longer finished.
-    for (const id of liveIds) this.#orders.delete(id);
-    const budget = { pages: this.#maxPages - FINISHED.length };
-    for (const estado of FINISHED) {
-      if (!await this.#readNewer(ask, token, estado, start, budget)) break; // a new store: read again
+  async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
+    const { token, at, live } = options;
+    const run: Run = {
+      ask,
+      token,
+      at,
+      start: at - this.#spanMs,
+      pages: this.#maxPages - FINISHED.length,
+      lookups: this.#maxLookups,
+      failed: new Set(),
+    };
+    const uptime = options.uptimeS ?? null;
+    if (uptime !== null && this.#uptimeS !== null && uptime < this.#uptimeS) this.#restarted = true;
+    if (uptime !== null) this.#uptimeS = uptime;
+    const store = this.#restarted ? await this.#checkStore(run) : "same";
+    if (store === "new") this.#reset(at);
+    if (live !== null) {
+      // An order waiting or running again (Reintentar) is no longer finished.
+      for (const p of live) {
+        this.#orders.delete(p.id);
+        this.#see(p);
+      }
     }
-    for (const estado of FINISHED) await this.#readBack(ask, token, estado, start, budget);
-    await this.#lookUp(ask, token, start, liveIds);
-    this.#forget(start);
-    return { finished: [...this.#orders.values()], coverage: this.#coverage(start) };
+    if (store === "unknown") {
+      // Whether what would be read comes from the same store is not known: nothing is.
+      for (const estado of FINISHED) run.failed.add(estado);
+    } else {
+      for (const estado of FINISHED) await this.#readNewer(run, estado);
+      for (const estado of FINISHED) await this.#readBack(run, estado);
+      if (live !== null) await this.#lookUp(run, new Set(live.map((p) => p.id)));
+    }
+    this.#forget(run.start);
+    return { finished: [...this.#orders.values()], coverage: this.#coverage(run, live === null) };
+  }
+
+  /**
+   * After a restart: whether the daemon is on the store read so far, told
+   * by the newest order read (the same id, received at the same time).
+   * `unknown` when it could not be asked.
+   */
+  async #checkStore(run: Run): Promise<"same" | "new" | "unknown"> {
+    const anchor = this.#anchor;
+    if (anchor === null) {
+      this.#restarted = false;
+      return "same"; // nothing read: nothing to drop
+    }
+    run.lookups--;
+    const reply = await run.ask({ op: "ESTADO", id: anchor.id, token: run.token });
+    if (reply === null || (!reply.ok && reply.error !== "not_found")) return "unknown";
+    this.#restarted = false;
+    return reply.ok && reply.pedido.fecha_recibido === anchor.recibido ? "same" : "new";
+  }
+
+  /** Notes the newest order read. */
+  #see(p: Pedido): void {
+    if (this.#anchor === null || p.id > this.#anchor.id) {
+      this.#anchor = { id: p.id, recibido: p.fecha_recibido };
+    }
   }
 
   /** Keeps `p` when it ended within the span. */
   #keep(p: Pedido, start: number): void {
+    this.#see(p);
     if (isFinished(p.estado) && endOf(p) >= start) this.#orders.set(p.id, slim(p));
   }
 
-  async #list(ask: Ask, token: string, estado: Finished, limit: number, antesDe?: number) {
-    const reply = await ask({
+  async #list(run: Run, estado: Finished, limit: number, antesDe?: number) {
+    const reply = await run.ask({
       op: "LISTAR",
       estado,
       limit,
-      token,
+      token: run.token,
       ...(antesDe === undefined ? {} : { antes_de: antesDe }),
     });
     return reply?.ok ? reply.pedidos : null;
   }
 
   /**
-   * Reads the orders of `estado` newer than the newest read, newest first;
-   * false when the daemon's ids went back (a new store): everything is
-   * dropped, to be read again.
+   * Reads the orders of `estado` newer than the newest read, newest first.
+   * The newest id may be lower than before (the newest `error` order sent
+   * back to the queue): what is not newer was read before.
    */
-  async #readNewer(
-    ask: Ask,
-    token: string,
-    estado: Finished,
-    start: number,
-    budget: { pages: number },
-  ): Promise<boolean> {
+  async #readNewer(run: Run, estado: Finished): Promise<void> {
     const chain = this.#chains.get(estado)!;
     const fresh = chain.top === null;
     let limit = fresh
@@ -209,66 +310,71 @@ export class TimelineWindow {
     let newest: number | null = null;
     let oldest: Pedido | null = null;
     let found = 0;
-    for (let first = true; first || budget.pages-- > 0; first = false) {
-      const pedidos = await this.#list(ask, token, estado, limit, antesDe);
-      if (pedidos === null) return true; // not read this time: nothing changes
-      if (first && chain.top !== null && pedidos.length > 0 && pedidos[0]!.id < chain.top) {
-        this.#reset();
-        return false;
+    for (let first = true; first || run.pages-- > 0; first = false) {
+      const pedidos = await this.#list(run, estado, limit, antesDe);
+      if (pedidos === null) {
+        if (first) {
+          // Not read this time: what ended since the last read is not known.
+          run.failed.add(estado);
+          return;
+        }
+        break; // the newest were read: what is behind them is read back later
       }
       newest ??= pedidos[0]?.id ?? null;
       for (const p of pedidos) {
         if (chain.top !== null && p.id <= chain.top) {
           // Met what was read before: the newer ones are all in.
-          chain.top = newest ?? chain.top;
+          chain.top = Math.max(chain.top, newest ?? 0);
           chain.lastNew = found;
-          return true;
+          chain.readAt = run.at;
+          return;
         }
         found++;
-        this.#keep(p, start);
+        this.#keep(p, run.start);
         oldest = p;
       }
-      const whole = pedidos.length < limit || (oldest !== null && endOf(oldest) < start);
+      const whole = pedidos.length < limit || (oldest !== null && endOf(oldest) < run.start);
       if (whole) {
         // Every order of this state, or back to the span's start: nothing older to read.
-        chain.top = newest ?? chain.top ?? 0;
+        chain.top = Math.max(chain.top ?? 0, newest ?? 0);
         chain.floor = null;
         chain.reach = -Infinity;
         chain.lastNew = fresh ? 0 : found;
-        return true;
+        chain.readAt = run.at;
+        return;
       }
       antesDe = oldest!.id;
       limit = this.#pageSize;
     }
-    // The budget ran out before meeting what was read before (or the span's
-    // start): the gap is read back at the next refreshes.
-    chain.top = newest ?? chain.top;
+    // The budget ran out (or a page went unanswered) before meeting what was
+    // read before (or the span's start): the gap is read back at the next
+    // refreshes, and until then is "sin datos" (before `reach`).
+    this.#stopAt(chain, newest, oldest);
+    chain.lastNew = fresh ? 0 : found;
+    chain.readAt = run.at;
+  }
+
+  /** The newer orders were read down to `oldest`, not further: the rest is read back later. */
+  #stopAt(chain: Chain, newest: number | null, oldest: Pedido | null): void {
+    chain.top = Math.max(chain.top ?? 0, newest ?? 0);
     chain.floor = oldest?.id ?? chain.floor;
     chain.reach = oldest === null ? chain.reach : endOf(oldest);
-    chain.lastNew = fresh ? 0 : found;
-    return true;
   }
 
   /** Reads further back, while `estado` does not reach the span's start and pages are left. */
-  async #readBack(
-    ask: Ask,
-    token: string,
-    estado: Finished,
-    start: number,
-    budget: { pages: number },
-  ): Promise<void> {
+  async #readBack(run: Run, estado: Finished): Promise<void> {
     const chain = this.#chains.get(estado)!;
-    while (chain.floor !== null && budget.pages > 0) {
+    while (chain.floor !== null && run.pages > 0) {
       if (chain.reach <= this.#droppedUntil) {
         chain.floor = null; // what is older would not be kept
         return;
       }
-      budget.pages--;
-      const pedidos = await this.#list(ask, token, estado, this.#pageSize, chain.floor);
-      if (pedidos === null) return;
-      for (const p of pedidos) this.#keep(p, start);
+      run.pages--;
+      const pedidos = await this.#list(run, estado, this.#pageSize, chain.floor);
+      if (pedidos === null) return; // the gap stays, said by `reach`
+      for (const p of pedidos) this.#keep(p, run.start);
       const oldest = pedidos.at(-1);
-      if (oldest === undefined || pedidos.length < this.#pageSize || endOf(oldest) < start) {
+      if (oldest === undefined || pedidos.length < this.#pageSize || endOf(oldest) < run.start) {
         chain.floor = null;
         chain.reach = -Infinity;
       } else {
@@ -282,14 +388,16 @@ export class TimelineWindow {
    * Asks for the orders seen waiting or running at the last refresh that
    * are neither now nor among those read: they finished behind newer ones.
    */
-  async #lookUp(ask: Ask, token: string, start: number, liveIds: Set<number>): Promise<void> {
+  async #lookUp(run: Run, liveIds: Set<number>): Promise<void> {
     const missing = [...this.#watch].filter((id) => !liveIds.has(id) && !this.#orders.has(id));
-    const asked = missing.slice(0, this.#maxLookups);
-    const replies = await Promise.all(asked.map((id) => ask({ op: "ESTADO", id, token })));
+    const asked = missing.slice(0, Math.max(0, run.lookups));
+    const replies = await Promise.all(
+      asked.map((id) => run.ask({ op: "ESTADO", id, token: run.token })),
+    );
     const watch = new Set(liveIds);
     replies.forEach((reply, i) => {
       if (reply === null) watch.add(asked[i]!); // ask again next time
-      else if (reply.ok && isFinished(reply.pedido.estado)) this.#keep(reply.pedido, start);
+      else if (reply.ok && isFinished(reply.pedido.estado)) this.#keep(reply.pedido, run.start);
       else if (reply.ok) watch.add(reply.pedido.id); // waiting beyond the list
     });
     // Those not asked this time wait for the next refreshes, up to a bound.
@@ -307,22 +415,44 @@ export class TimelineWindow {
     this.#droppedUntil = Math.max(this.#droppedUntil, endOf(byEnd[over - 1]!));
   }
 
-  #coverage(start: number): Coverage | null {
+  #coverage(run: Run, liveUnread: boolean): Coverage | null {
+    const chains = [...this.#chains.entries()];
+    // A state never read (since the window began or was reset) is known from nothing.
     const reading = Math.max(
-      ...[...this.#chains.values()].map((c) => c.floor === null ? -Infinity : c.reach),
+      ...chains.map(([, c]) => c.top === null ? run.at : c.floor === null ? -Infinity : c.reach),
     );
-    const from = Math.max(reading, this.#droppedUntil);
-    if (from <= start) return null;
-    const reason = this.#droppedUntil >= reading ? "limit" : "reading";
-    return { from, reason, maxOrders: this.#maxOrders };
+    const from = Math.max(reading, this.#droppedUntil, this.#resetAt);
+    // A state read before but not now: what ended since its last read is not known.
+    const unread = chains.filter(([e, c]) => run.failed.has(e) && c.top !== null);
+    const unreadSince = liveUnread
+      ? run.start
+      : unread.length > 0
+      ? Math.max(run.start, Math.min(...unread.map(([, c]) => c.readAt)))
+      : null;
+    if (from <= run.start && unreadSince === null) return null;
+    const reason = from === this.#resetAt && from > run.start
+      ? "reset"
+      : this.#droppedUntil >= reading
+      ? "limit"
+      : "reading";
+    return { from, reason, maxOrders: this.#maxOrders, unreadSince };
   }
 
-  #reset(): void {
+  /** Drops everything read; `at`, the moment since which the span can be known again. */
+  #reset(at: number): void {
     this.#orders = new Map();
     this.#watch = new Set();
     this.#droppedUntil = -Infinity;
+    this.#resetAt = at;
+    this.#anchor = null;
     for (const estado of FINISHED) {
-      this.#chains.set(estado, { top: null, floor: null, reach: -Infinity, lastNew: 0 });
+      this.#chains.set(estado, {
+        top: null,
+        floor: null,
+        reach: -Infinity,
+        lastNew: 0,
+        readAt: -Infinity,
+      });
     }
   }
 }
