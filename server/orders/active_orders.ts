@@ -43,6 +43,8 @@ export class ActiveOrders {
   readonly #orders = new Map<number, ActiveOrder>();
   /** Those asked for by {@linkcode ActiveOrders.closed}, resolved by {@linkcode ActiveOrders.end}. */
   readonly #closing = new Map<number, PromiseWithResolvers<void>>();
+  /** Those asked for by {@linkcode ActiveOrders.allCounted}, resolved by `end` or `endFailed`. */
+  readonly #counting = new Map<number, PromiseWithResolvers<void>>();
 
   /** Starts holding an order, `pendiente`, with its slot. */
   add(pedido: Pedido, permit: Permit): ActiveOrder {
@@ -71,6 +73,11 @@ export class ActiveOrders {
     order.state = state;
     order.endUnwritten = false;
     if (state === "pendiente") order.run = null;
+    // Counted again (waiting or running): STATS need not wait for it.
+    if (state !== "cerrando") {
+      this.#counting.get(id)?.resolve();
+      this.#counting.delete(id);
+    }
   }
 
   /**
@@ -81,10 +88,9 @@ export class ActiveOrders {
     const order = this.#orders.get(id);
     if (order?.state !== "cerrando") return;
     order.endUnwritten = true;
-    // Counted now (pendiente): whoever waited for its end to be counted
-    // (STATS) need not wait for the disk to come back.
-    this.#closing.get(id)?.resolve();
-    this.#closing.delete(id);
+    // Counted now (pendiente): STATS need not wait for the disk to come back.
+    this.#counting.get(id)?.resolve();
+    this.#counting.delete(id);
   }
 
   /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
@@ -122,22 +128,32 @@ export class ActiveOrders {
 
   /**
    * Resolves once the order, held here `cerrando` (its final state being
-   * committed), has ended and given its slot back, or a write of its end
-   * has failed ({@linkcode ActiveOrders.endFailed}: it then counts
-   * `pendiente` until one succeeds); null when it is not held `cerrando`,
-   * or is but counts `pendiente` already.
+   * committed), has ended and given its slot back; null when it is not held
+   * `cerrando`. (A read that saw it ended waits for this: a failed write of
+   * its end may still have committed, its answer lost.)
    */
   closed(id: number): Promise<void> | null {
-    const order = this.#orders.get(id);
-    if (order?.state !== "cerrando" || order.endUnwritten) return null;
+    if (this.#orders.get(id)?.state !== "cerrando") return null;
     let closing = this.#closing.get(id);
     if (closing === undefined) this.#closing.set(id, closing = Promise.withResolvers<void>());
     return closing.promise;
   }
 
-  /** {@linkcode ActiveOrders.closed} of every order held `cerrando` now. */
-  allClosed(): Promise<void>[] {
-    return [...this.#orders.keys()].flatMap((id) => this.closed(id) ?? []);
+  /**
+   * For every order held `cerrando` now and counted with neither waiting
+   * nor running orders: resolves once it is counted, ended (its slot given
+   * back) or, after a write of its end failed ({@linkcode ActiveOrders.endFailed}),
+   * `pendiente`. What STATS waits for: not for a disk to come back.
+   */
+  allCounted(): Promise<void>[] {
+    const counted: Promise<void>[] = [];
+    for (const [id, order] of this.#orders) {
+      if (order.state !== "cerrando" || order.endUnwritten) continue;
+      let counting = this.#counting.get(id);
+      if (counting === undefined) this.#counting.set(id, counting = Promise.withResolvers<void>());
+      counted.push(counting.promise);
+    }
+    return counted;
   }
 
   /** Stops holding an order and gives its slot back. */
@@ -148,6 +164,8 @@ export class ActiveOrders {
     order.permit.release();
     this.#closing.get(id)?.resolve();
     this.#closing.delete(id);
+    this.#counting.get(id)?.resolve();
+    this.#counting.delete(id);
   }
 
   /**

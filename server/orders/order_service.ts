@@ -376,7 +376,7 @@ export class OrderService {
     // Ends begun meanwhile too, a few rounds at most: an order whose end is
     // being committed counts as neither waiting, running nor ended yet.
     for (let round = 0; round < SETTLE_ROUNDS; round++) {
-      const closing = this.#active.allClosed();
+      const closing = this.#active.allCounted();
       if (closing.length === 0) return;
       await this.#within(closing);
     }
