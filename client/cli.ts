@@ -126,13 +126,47 @@ function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    // The text up to the first bad byte comes back as it was: where it differs, that byte is.
-    const lenient = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
-    const again = new TextEncoder().encode(lenient);
-    let at = 0;
-    while (at < bytes.length && bytes[at] === again[at]) at++;
+    const at = firstNotUtf8(bytes);
     throw new NotUtf8Error(at, bytes[at] ?? 0);
   }
+}
+
+/**
+ * Where the first byte of `bytes` is that does not belong to well-formed
+ * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF):
+ * the lead byte of a sequence cut short or otherwise wrong; `bytes.length`
+ * when there is none.
+ */
+export function firstNotUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    // The sequence's length, and the range its second byte must be in.
+    let length: number, low = 0x80, high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) low = 0xa0; // not overlong
+      if (lead === 0xed) high = 0x9f; // not a surrogate
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) low = 0x90; // not overlong
+      if (lead === 0xf4) high = 0x8f; // not past U+10FFFF
+    } else return i;
+    if (i + length > bytes.length) return i;
+    const second = bytes[i + 1]!;
+    if (second < low || second > high) return i;
+    for (let k = 2; k < length; k++) {
+      const next = bytes[i + k]!;
+      if (next < 0x80 || next > 0xbf) return i;
+    }
+    i += length;
+  }
+  return bytes.length;
 }
 
 /**

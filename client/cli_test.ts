@@ -282,6 +282,11 @@ Deno.test("runClient() refuses stdin that is not UTF-8 (exit 2, on stderr), send
       // A sequence cut short (é is C3 A9), and a surrogate encoded as UTF-8 (ED A0 80).
       [[0x4a, 0x6f, 0x73, 0xc3], /byte 0xc3 at offset 15\)/],
       [[0xed, 0xa0, 0x80], /byte 0xed at offset 12\)/],
+      // Cut short where U+FFFD's own bytes (EF BF BD) would begin: the lead byte is named.
+      [[0x61, 0xef, 0xbf, 0x7a], /byte 0xef at offset 13\)/],
+      // An overlong form, and a code point past U+10FFFF.
+      [[0xc0, 0xaf], /byte 0xc0 at offset 12\)/],
+      [[0xf4, 0x90, 0x80, 0x80], /byte 0xf4 at offset 12\)/],
     ] as const
   ) {
     let stdout = "";

@@ -26,8 +26,14 @@ function pad(text: string, size: number, right = false): string {
  *   `U+2066`–`U+2069`), the zero-width `U+200B`–`U+200D`, `U+2060`–`U+2064`,
  *   `U+FEFF`, the soft hyphen `U+00AD`, the tag characters `U+E0000`–`U+E007F`;
  * - `Zl` and `Zp`, the line and paragraph separators `U+2028`, `U+2029`.
+ *
+ * But for the zero-width joiner and non-joiner between two shown characters
+ * outside ASCII ({@linkcode printable}): there they are part of the text.
  */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** {@linkcode UNPRINTABLE} for one character. */
+const SHOWN_AS_ESCAPE = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u;
 
 /**
  * `text` with what a terminal would act on or draw as nothing shown as
@@ -35,7 +41,30 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
  * `\u{e0041}` past U+FFFF.
  */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? escape(c.codePointAt(0)!));
+  return text.replace(
+    UNPRINTABLE,
+    (c, at: number) => joinsWithin(c, text, at) ? c : ESCAPES[c] ?? escape(c.codePointAt(0)!),
+  );
+}
+
+/**
+ * Whether `c`, at `at` in `text`, is a zero-width joiner or non-joiner
+ * between two characters outside ASCII that are shown: there it is part of
+ * the text (Persian and Indic words, emoji such as 👩‍💻), kept as it is; next
+ * to ASCII, at an end, or beside another invisible character it could only
+ * make one name pass for another, and is escaped.
+ */
+function joinsWithin(c: string, text: string, at: number): boolean {
+  if (c !== "\u200c" && c !== "\u200d") return false;
+  const before = at > 0 ? text.codePointAt(at - 1) : undefined;
+  // The character before may be the low half of a surrogate pair.
+  const previous = before !== undefined && before >= 0xdc00 && before <= 0xdfff && at > 1
+    ? text.codePointAt(at - 2)
+    : before;
+  const next = text.codePointAt(at + 1);
+  return [previous, next].every((code) =>
+    code !== undefined && code > 0x7f && !SHOWN_AS_ESCAPE.test(String.fromCodePoint(code))
+  );
 }
 
 /** `\u001b`, or `\u{e0041}` for a code point past U+FFFF. */

@@ -89,6 +89,26 @@ Deno.test("describeReply() shows every bidi control, invisible format character 
   );
 });
 
+Deno.test("describeReply() keeps the joiners of words and emoji as they are, and escapes one beside ASCII", () => {
+  // Persian (a non-joiner inside a word), Devanagari, and emoji joined into one.
+  const words = "می\u200cخواهم क्\u200dष 👩\u200d💻 👨\u200d👩\u200d👧";
+  const shown = describeReply({ ok: true, pedido: { ...SAMPLE_PEDIDO, cliente: words } });
+  assert.ok(shown.includes(`cliente:        ${words}\n`), JSON.stringify(shown));
+  // Next to ASCII, at an end, or beside another invisible character: escaped.
+  for (
+    const [cliente, escaped] of [
+      ["A\u200dna", "A\\u200dna"],
+      ["\u200cAna", "\\u200cAna"],
+      ["مر\u200c", "مر\\u200c"],
+      ["م\u200c\u200bر", "م\\u200c\\u200bر"],
+      ["👩\u200d\u200d💻", "👩\\u200d\\u200d💻"],
+    ] as const
+  ) {
+    const text = describeReply({ ok: true, pedido: { ...SAMPLE_PEDIDO, cliente } });
+    assert.ok(text.includes(`cliente:        ${escaped}\n`), JSON.stringify(text));
+  }
+});
+
 /** No character a terminal would act on or draw as nothing, but the newlines between lines. */
 function assertInert(shown: string): void {
   const acting = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
