@@ -10,7 +10,7 @@ import { Logger } from "../server/log.ts";
 import { Server } from "../server/server.ts";
 import { MemoryStore } from "../server/store/memory_store.ts";
 import { rawConnect, TEST_SETTINGS } from "./test_util.ts";
-import { FakeBrowser, FakeDaemon, signIn } from "./web_test_util.ts";
+import { EventStream, FakeBrowser, FakeDaemon, ORIGIN, signIn } from "./web_test_util.ts";
 import type { Pedido } from "../server/protocol/messages.ts";
 
 /** The points of an SVG path of the timeline's chart (`M x,y L x,y … Z`). */
@@ -335,9 +335,10 @@ Deno.test("gateway: at 1000 orders a second the Panel says how much of the minut
   assert.match(first, /aún lo está leyendo del servidor/);
   assert.match(first, /<g class="tl-gap">/);
   assert.ok(first.length < 100_000, `the page is ${first.length} bytes`);
-  // One refresh asks a bounded number of pages of a bounded size.
+  // One refresh asks a bounded number of pages of a bounded size (and, the
+  // window knowing no order yet, one list of the newest to check its token).
   const listed = gw.daemon.sent("LISTAR");
-  assert.ok(listed.length <= 2 + 6, `${listed.length} LISTAR in one refresh`);
+  assert.ok(listed.length <= 2 + 6 + 1, `${listed.length} LISTAR in one refresh`);
   assert.ok(listed.every((r) => typeof r.limit === "number" && r.limit <= 500));
   // Half a second later each time, with 500 more orders: it reads further back each time.
   let page = first;
@@ -430,4 +431,141 @@ Deno.test("gateway: Reintentar of the newest failed order keeps the Panel's othe
   const expected = before.map((id) => id === String(newest.id) ? `${id}:1` : id).sort();
   assert.deepEqual(ids(after), expected);
   assert.deepEqual(ids(await gw.panel(11)), expected);
+});
+
+/** A GET of the Panel's event stream in `browser`, as its page's EventSource makes it. */
+function panelEvents(browser: FakeBrowser): Promise<Response> {
+  const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  return browser.handler(new Request(`${ORIGIN}/panel/eventos`, { headers: { cookie } }));
+}
+
+/** The ids of the orders that ended at or after `s` seconds after the start. */
+function endedSince(gw: { daemon: FakeDaemon; at: (s: number) => string }, s: number): string[] {
+  return gw.daemon.pedidos
+    .filter((p) => p.fecha_fin !== null && p.fecha_fin >= gw.at(s))
+    .map((p) => String(p.id));
+}
+
+Deno.test("gateway: an operador whose role is taken back no longer sees others' orders on the Panel and is told to sign in again, while another operador's Panel keeps the whole minute", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true; // as the daemon: a usuario's token sees only its own orders
+  const bob = await gw.operador("bob");
+  // A minute of orders placed without a token (nobody's: not bob's).
+  ranOrders(gw, { fromS: 0, toS: 60, everyMs: 500, runMs: 400 });
+  // And the newest, bob's own, placed on Pedidos and waiting.
+  gw.setClock(59);
+  const sent = await bob.submit("/pedidos", { cliente: "Bob", productos: "pan", direccion: "C 2" });
+  assert.equal(sent.status, 303);
+  const drawn = (html: string) => new Set(bars(html).map((bar) => bar.id));
+
+  const whole = endedSince(gw, 0);
+  assert.deepEqual([...drawn(await gw.panel(60))].sort(), whole.sort());
+  gw.setClock(60.1);
+  const before = await bob.get("/panel");
+  assert.equal(before.status, 200);
+  assert.deepEqual([...drawn(before.text)].sort(), endedSince(gw, 0.1).sort());
+  const response = await panelEvents(bob);
+  assert.equal(response.status, 200);
+  await using stream = new EventStream(response);
+  await stream.until("event: html");
+  const mark = stream.text.length;
+
+  // `pedidos usuarios usuario bob`: the daemon scopes bob's token at once.
+  gw.daemon.operators.delete("bob");
+  gw.setClock(60.5);
+  const page = await bob.get("/panel");
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió: esta cuenta ya no es operador/);
+  assert.match(page.text, /salga y entre de nuevo/);
+  assert.doesNotMatch(page.text, /data-id=/, "no order of the Panel");
+  // Its open Panel ends, saying why, with nothing of the Panel sent since.
+  await stream.end();
+  const after = stream.text.slice(mark);
+  assert.match(after, /event: fin\ndata: Su rol cambió/);
+  assert.doesNotMatch(after, /data-id=/);
+  // A new Panel stream is refused too; its pages no longer offer the Panel.
+  const again = await panelEvents(bob);
+  assert.equal(again.status, 403);
+  assert.match(await again.text(), /Su rol cambió/);
+  const pedidos = await bob.get("/pedidos");
+  assert.equal(pedidos.status, 200);
+  assert.doesNotMatch(pedidos.text, /href="\/panel"/);
+
+  // Ana's Panel still has every order of the minute: nothing bob read was kept.
+  const anas = await gw.panel(60.6);
+  assert.doesNotMatch(anas, /sin datos/);
+  assert.doesNotMatch(anas, /data-coverage/);
+  assert.deepEqual([...drawn(anas)].sort(), endedSince(gw, 0.6).sort());
+  // Orders that end from now on still reach her.
+  ranOrders(gw, { fromS: 60.6, toS: 61, everyMs: 100, runMs: 50 });
+  assert.deepEqual([...drawn(await gw.panel(61.2))].sort(), endedSince(gw, 1.2).sort());
+});
+
+Deno.test("gateway: an operador whose role is kept keeps the Panel after Reintentar of the newest failed order, and when the newest orders read are pruned", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  ranOrders(gw, { fromS: 0, toS: 10, everyMs: 500, runMs: 400 });
+  const newest = gw.daemon.pedidos.at(-1)!;
+  set(newest, { estado: "error", detalle_error: "falló" });
+  const panel = async (s: number) => {
+    gw.setClock(s);
+    const page = await bob.get("/panel");
+    assert.equal(page.status, 200, `bob's Panel at ${s} s: ${page.text.slice(0, 300)}`);
+    assert.doesNotMatch(page.text, /Su rol cambió/);
+    assert.match(page.text, /href="\/panel"/);
+    return page.text;
+  };
+  await gw.panel(10);
+  await panel(10.1);
+  const response = await panelEvents(bob);
+  await using stream = new EventStream(response);
+  await stream.until("event: html");
+
+  // Reintentar, as the daemon does it (§2.9): the newest error order is back in the queue.
+  set(newest, { estado: "pendiente", fecha_inicio: null, fecha_fin: null, worker: null });
+  await panel(10.5);
+  // Retention prunes the newest orders the gateway read (the one it read last among them).
+  const pruned = gw.daemon.pedidos.slice(-3).map((p) => p.id);
+  for (const id of pruned) gw.daemon.prune(id);
+  const after = await panel(11);
+  assert.doesNotMatch(after, /data-coverage/);
+  const ids = new Set(bars(after).map((bar) => bar.id));
+  assert.ok(ids.size > 10, `${ids.size} bars`);
+  await gw.panel(11.5);
+  await panel(12);
+  // Its stream goes on (a stream ended for the role would have said so).
+  const mark = stream.text.length;
+  ranOrders(gw, { fromS: 12, toS: 12.5, everyMs: 100, runMs: 50 });
+  await stream.until("event: html", { from: mark });
+  assert.doesNotMatch(stream.text, /event: fin/);
+});
+
+Deno.test("gateway: a Panel first opened by an operador whose role was taken back keeps nothing it read: the next operador's Panel has the whole minute", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  ranOrders(gw, { fromS: 0, toS: 58, everyMs: 500, runMs: 400 });
+  // The newest finished order is bob's own, placed on Pedidos.
+  gw.setClock(59);
+  const sent = await bob.submit("/pedidos", { cliente: "Bob", productos: "pan", direccion: "C 2" });
+  assert.equal(sent.status, 303);
+  set(gw.daemon.pedidos.at(-1)!, {
+    estado: "listo",
+    worker: 1,
+    intentos: 1,
+    fecha_inicio: gw.at(59),
+    fecha_fin: gw.at(59.5),
+  });
+  // Taken back before anyone opened the Panel: bob's read would be the window's first.
+  gw.daemon.operators.delete("bob");
+  gw.setClock(60);
+  const page = await bob.get("/panel");
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió/);
+  const anas = await gw.panel(60.1);
+  assert.doesNotMatch(anas, /sin datos/);
+  assert.doesNotMatch(anas, /data-coverage/);
+  const drawn = new Set(bars(anas).map((bar) => bar.id.replace(/\+$/, "")));
+  for (const id of endedSince(gw, 0.1)) assert.ok(drawn.has(id), `order ${id} is not drawn`);
 });

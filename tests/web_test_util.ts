@@ -37,6 +37,22 @@ export class FakeDaemon implements DaemonClient {
   /** Names (lower case) whose LOGIN answers `rol: "operador"`. */
   readonly operators = new Set<string>();
   readonly pedidos: Pedido[] = [];
+  /**
+   * The account (its name as it signed in) of each order placed with a
+   * token. As the daemon (§2.10): a token of an account that is not in
+   * {@linkcode operators} at that request sees only its own orders; an
+   * order placed without a token is nobody's, seen by such a token only
+   * when {@linkcode scoped} is off.
+   */
+  readonly owners = new Map<number, string>();
+  /**
+   * Off, a token also sees the orders that have no owner, as this fake
+   * always answered (the older tests add orders without one and read them
+   * as any user); on, exactly as the daemon: only its own.
+   */
+  scoped = false;
+  /** The last id given: ids are never reused, even after an order is removed (retention). */
+  #lastId = 0;
   stats: Stats = {
     recibidos: 0,
     aceptados: 0,
@@ -97,9 +113,33 @@ export class FakeDaemon implements DaemonClient {
   addPedido(fields: Partial<Pedido> = {}): Pedido {
     const order = { cliente: "Ana", productos: ["pan"], direccion: "Calle 1", clave: null };
     const received = new Date().toISOString();
-    const pedido: Pedido = { ...newPedido(this.pedidos.length + 1, order, received), ...fields };
+    const id = Math.max(this.#lastId, this.pedidos.length) + 1;
+    const pedido: Pedido = { ...newPedido(id, order, received), ...fields };
+    this.#lastId = pedido.id;
     this.pedidos.push(pedido);
     return pedido;
+  }
+
+  /** Removes an order, as retention does (its id is not given again). */
+  prune(id: number): void {
+    const at = this.pedidos.findIndex((p) => p.id === id);
+    if (at >= 0) this.pedidos.splice(at, 1);
+  }
+
+  /** Whether the request's token (if any) sees `pedido`: the role is read at every request. */
+  #sees(data: Record<string, unknown>, pedido: Pedido): boolean {
+    if (typeof data.token !== "string") return true;
+    const usuario = this.tokens.get(data.token)?.toLowerCase();
+    if (usuario === undefined) return false;
+    const owner = this.owners.get(pedido.id)?.toLowerCase();
+    return this.operators.has(usuario) || owner === usuario ||
+      (!this.scoped && owner === undefined);
+  }
+
+  /** The order `id` as the request's token sees it. */
+  #find(data: Record<string, unknown>): Pedido | undefined {
+    const pedido = this.pedidos.find((p) => p.id === data.id);
+    return pedido !== undefined && this.#sees(data, pedido) ? pedido : undefined;
   }
 
   #answer(op: string, data: Record<string, unknown>): Reply {
@@ -169,6 +209,8 @@ export class FakeDaemon implements DaemonClient {
           direccion: String(data.direccion),
           clave: typeof data.clave === "string" ? data.clave : null,
         });
+        const owner = typeof data.token === "string" ? this.tokens.get(data.token) : undefined;
+        if (owner !== undefined) this.owners.set(pedido.id, owner);
         return {
           ok: true,
           id: pedido.id,
@@ -180,20 +222,21 @@ export class FakeDaemon implements DaemonClient {
         const limit = typeof data.limit === "number" ? data.limit : 50;
         const listed = this.pedidos.filter((pedido) =>
           (typeof data.estado !== "string" || pedido.estado === data.estado) &&
-          (typeof data.antes_de !== "number" || pedido.id < data.antes_de)
+          (typeof data.antes_de !== "number" || pedido.id < data.antes_de) &&
+          this.#sees(data, pedido)
         );
         return { ok: true, pedidos: [...listed].reverse().slice(0, limit) };
       }
       case "STATS":
         return { ok: true, stats: structuredClone(this.stats) };
       case "ESTADO": {
-        const pedido = this.pedidos.find((p) => p.id === data.id);
+        const pedido = this.#find(data);
         if (pedido === undefined) return fail("not_found", `❌ No existe el pedido ${data.id}.`);
         return { ok: true, pedido: structuredClone(pedido) };
       }
       case "CANCELAR":
       case "REINTENTAR": {
-        const pedido = this.pedidos.find((p) => p.id === data.id);
+        const pedido = this.#find(data);
         if (pedido === undefined) return fail("not_found", `❌ No existe el pedido ${data.id}.`);
         const [from, to, code] = op === "CANCELAR"
           ? ["pendiente", "cancelado", "not_cancellable"] as const

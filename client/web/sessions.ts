@@ -30,8 +30,14 @@ export interface WebSession {
   readonly usuario: string;
   /** The daemon's session token; never sent to the browser. */
   readonly token: string;
-  /** The account's role when it signed in: only an `operador` sees the Panel. */
-  readonly rol: Rol;
+  /**
+   * The account's role as the gateway knows it: LOGIN's, then `usuario`
+   * from when the gateway found its token no longer sees every order (the
+   * role taken back at the daemon). Only an `operador` sees the Panel.
+   */
+  rol: Rol;
+  /** Whether the gateway found the `operador` role taken back since LOGIN (see `rol`). */
+  rolTakenBack: boolean;
   /** When this session ends, ms since the epoch. */
   readonly expires: number;
   /** A message for the next page. */
@@ -131,6 +137,7 @@ export class SessionStore {
       usuario: user.usuario,
       token: user.token,
       rol: user.rol ?? "usuario",
+      rolTakenBack: false,
       expires: user.expires,
       flash: null,
       ended: end.signal,

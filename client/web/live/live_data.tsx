@@ -22,6 +22,12 @@ import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
 import { TimelineWindow, type TimelineWindowOptions } from "./timeline_window.ts";
+import { seesEveryOrder } from "./operator_check.ts";
+import { ROLE_TAKEN_BACK } from "../middleware/operator_only.tsx";
+import type { WebSession } from "../sessions.ts";
+
+/** Orders placed through the gateway remembered with their account, at most (the newest). */
+const PLACED_ORDERS = 10_000;
 
 /** Older orders still waiting listed on Pedidos below the newest, at most. */
 const WAITING_ORDERS = 100;
@@ -103,6 +109,10 @@ export class LiveData {
    */
   #timeline: { window: TimelineWindow; usedAt: number } | null = null;
   readonly #windowOptions: Omit<TimelineWindowOptions, "spanMs">;
+  /** The account ({@linkcode accountKey}) of the newest orders placed through the gateway, by id. */
+  readonly #placed = new Map<number, string>();
+  /** Aborted when a session's `operador` role is found taken back: its Panel streams end. */
+  readonly #rolesLost = new WeakMap<WebSession, AbortController>();
   #streams = 0;
 
   /** Nothing is asked until someone watches. */
@@ -124,8 +134,19 @@ export class LiveData {
   }
 
   /**
-   * What the Panel shows now to the session of `token`: STATS, the orders
-   * of the timeline's span, recent refusals.
+   * Notes that `usuario` placed order `id` through the gateway: its own
+   * order, which tells nothing of whether its token sees everyone's.
+   */
+  placed(usuario: string, id: number): void {
+    this.#placed.delete(id);
+    this.#placed.set(id, accountKey(usuario));
+    if (this.#placed.size > PLACED_ORDERS) this.#placed.delete(this.#placed.keys().next().value!);
+  }
+
+  /**
+   * What the Panel shows now to `session` (an operador's): STATS, the
+   * orders of the timeline's span, recent refusals. Null when its role was
+   * found taken back (see below): then nothing is shown.
    *
    * The orders `en proceso` and the newest {@linkcode LIVE_ORDERS}
    * `pendiente` are asked for at each refresh; those that finished within
@@ -146,9 +167,16 @@ export class LiveData {
    * has lost its attempt's times: each snapshot is kept in an
    * {@linkcode OrderHistory}, which tells the timeline when it ran and when
    * it waited, as seen.
+   *
+   * Its token is checked at each refresh ({@linkcode seesEveryOrder}): one
+   * that no longer sees every order (the role taken back since LOGIN) has
+   * none of its reads kept in the shared window, and the session is a
+   * `usuario`'s from then on (its Panel streams end).
    */
-  async panel(token: string): Promise<PanelContentProps> {
+  async panel(session: WebSession): Promise<PanelContentProps | null> {
     const { ask, now } = this.#options;
+    const { token } = session;
+    if (session.rolTakenBack) return null;
     const [statsReply, runningReply, waitingReply] = await Promise.all([
       ask({ op: "STATS" }),
       ask({ op: "LISTAR", estado: "en proceso", limit: LIVE_ORDERS, token }),
@@ -162,13 +190,25 @@ export class LiveData {
     }
     const lists = [runningReply, waitingReply];
     const listed = lists.flatMap((reply) => reply?.ok ? reply.pedidos : []);
-    const { finished, coverage } = await this.#window(at).refresh(ask, {
+    const account = accountKey(session.usuario);
+    const read = await this.#window(at).refresh(ask, {
       token,
       at,
       // One list missing, what runs or waits is not known.
       live: lists.every((reply) => reply?.ok) ? listed : null,
       uptimeS: statsReply.stats.uptime_s ?? null,
+      check: (witnesses) =>
+        seesEveryOrder(ask, {
+          token,
+          witnesses,
+          isOwn: (id) => this.#placed.get(id) === account,
+        }),
     });
+    if (read === null || session.rolTakenBack) {
+      this.#takeBack(session);
+      return null;
+    }
+    const { finished, coverage } = read;
     const byId = new Map<number, Pedido>();
     for (const pedido of listed) byId.set(pedido.id, pedido);
     // Read after the lists: an order found finished has finished since.
@@ -194,6 +234,19 @@ export class LiveData {
         stats,
       ),
     };
+  }
+
+  /** From now on `session` is a `usuario`'s: its Panel and Panel streams refuse it. */
+  #takeBack(session: WebSession): void {
+    session.rol = "usuario";
+    session.rolTakenBack = true;
+    this.#roleLost(session).abort();
+  }
+
+  #roleLost(session: WebSession): AbortController {
+    let lost = this.#rolesLost.get(session);
+    if (lost === undefined) this.#rolesLost.set(session, lost = new AbortController());
+    return lost;
   }
 
   /** The Panel's timeline window, made on first use, and anew after a span unused. */
@@ -271,17 +324,26 @@ export class LiveData {
     session.streams++;
     this.#perAccount.set(account, ofAccount + 1);
     const key = `${page}\n${session.id}`;
-    const feed = this.#feeds.get(key) ?? this.#feed(key, page, session.token);
+    const feed = this.#feeds.get(key) ?? this.#feed(key, page, session);
+    // A Panel stream ends when the session's role is found taken back.
+    const roleLost = page === "panel" ? this.#roleLost(session).signal : null;
     const expired = new AbortController();
     const timer = setTimeout(
       () => expired.abort(),
       Math.max(0, Math.min(session.expires - this.#options.now(), 2 ** 31 - 1)),
     );
     return liveStream(c, feed, {
-      signal: AbortSignal.any([this.#closing.signal, session.ended, expired.signal]),
+      signal: AbortSignal.any([
+        this.#closing.signal,
+        session.ended,
+        expired.signal,
+        ...(roleLost === null ? [] : [roleLost]),
+      ]),
       farewell: () =>
         session.ended.aborted || expired.signal.aborted
           ? "Su sesión terminó: entre de nuevo para seguir en vivo."
+          : roleLost?.aborted
+          ? ROLE_TAKEN_BACK
           : null,
       onEnd: () => {
         clearTimeout(timer);
@@ -306,12 +368,19 @@ export class LiveData {
     this.#feeds.clear();
   }
 
-  #feed(key: string, page: LivePage, token: string): LiveFeed {
+  #feed(key: string, page: LivePage, session: WebSession): LiveFeed {
+    const { token } = session;
     const { intervalMs, now } = this.#options;
     /** The orders this feed last read from the daemon. */
     let lastRead: Pedido[] | null = null;
     const render = page === "panel"
-      ? async () => String(<PanelContent {...await this.panel(token)} />)
+      ? async () => {
+        const props = await this.panel(session);
+        // Taken back, its stream ends (with the words): nothing of the Panel is sent.
+        return props === null ? String(<Problem text={ROLE_TAKEN_BACK} />) : String(
+          <PanelContent {...props} />,
+        );
+      }
       : async () => {
         const { pedidos, problem, unreachable, notas } = await this.orders(token);
         if (pedidos !== null) lastRead = pedidos;

@@ -29,6 +29,13 @@
  * is new, and what was read is dropped; the part of the span before that
  * moment is then not known.
  *
+ * The session asking may no longer be an operador (its role taken back
+ * since it signed in: its token now sees only its own orders). A refresh
+ * given a {@linkcode TimelineRefreshOptions.check} runs it after its reads,
+ * with orders known before them as witnesses; when it fails, everything the
+ * refresh read is undone and it resolves null: nothing read with that token
+ * is kept, and nothing of the window is given.
+ *
  * Bounded: pages per refresh, orders per page, ESTADO per refresh, orders
  * kept (the oldest go first). What it could not read or keep is said in
  * {@linkcode WindowRead.coverage}: the moment from which the span is
@@ -40,6 +47,7 @@
 import type { Estado, Pedido } from "../../../server/protocol/messages.ts";
 import type { Ask } from "../ask.ts";
 import { cutText } from "../user_text.ts";
+import type { Witness } from "./operator_check.ts";
 
 /** Options of {@linkcode TimelineWindow}. */
 export interface TimelineWindowOptions {
@@ -99,7 +107,16 @@ export interface TimelineRefreshOptions {
    * daemon restarted (maybe on another store). @default {unknown: no restart is told}
    */
   uptimeS?: number | null;
+  /**
+   * Whether `token` still sees every order, asked after the reads, given
+   * the newest orders known before them (newest first). False: nothing
+   * this refresh read is kept, and it resolves null. @default {not asked}
+   */
+  check?: (witnesses: readonly Witness[]) => Promise<boolean>;
 }
+
+/** Witnesses given to {@linkcode TimelineRefreshOptions.check}, at most. */
+const WITNESSES = 8;
 
 const FINISHED = ["listo", "error", "cancelado"] as const satisfies readonly Estado[];
 type Finished = (typeof FINISHED)[number];
@@ -116,6 +133,20 @@ interface Chain {
   lastNew: number;
   /** The right edge of the last refresh that read its newer orders. */
   readAt: number;
+}
+
+/** The window as it was before a refresh, to undo it. */
+interface Saved {
+  orders: Map<number, Pedido>;
+  /** What the orders of `orders` the refresh changed were before (undefined: absent). */
+  changed: Map<number, Pedido | undefined>;
+  chains: Map<Finished, Chain>;
+  watch: Set<number>;
+  droppedUntil: number;
+  resetAt: number;
+  anchor: { id: number; recibido: string } | null;
+  uptimeS: number | null;
+  restarted: boolean;
 }
 
 /** One refresh's reading: whom it asks with, its budgets, what failed. */
@@ -186,6 +217,8 @@ export class TimelineWindow {
   #uptimeS: number | null = null;
   /** The daemon restarted and its store is not yet known to be the same. */
   #restarted = false;
+  /** The window before the refresh in flight, while it may be undone. */
+  #saved: Saved | null = null;
   /** The refresh in flight: refreshes of one window run one at a time. */
   #busy: Promise<unknown> = Promise.resolve();
 
@@ -209,16 +242,97 @@ export class TimelineWindow {
    * span is not whole, within the bounds. Refreshes run one at a time.
    *
    * @param ask Asks the daemon.
-   * @param options The token to read with, the right edge, the live orders.
-   * @returns The finished orders within the span, and what is missing.
+   * @param options The token to read with, the right edge, the live orders, the check.
+   * @returns The finished orders within the span, and what is missing; null
+   * when the check failed (nothing read was kept).
    */
-  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
+  refresh(ask: Ask, options: TimelineRefreshOptions & { check?: undefined }): Promise<WindowRead>;
+  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null>;
+  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null> {
     const run = this.#busy.then(() => this.#refresh(ask, options));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
+  async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null> {
+    const { check } = options;
+    if (check === undefined) return await this.#read(ask, options);
+    const witnesses = this.#witnesses();
+    this.#save();
+    try {
+      const read = await this.#read(ask, options);
+      if (await check(witnesses)) return read;
+      this.#undo();
+      return null;
+    } catch (error) {
+      this.#undo();
+      throw error;
+    } finally {
+      this.#saved = null;
+    }
+  }
+
+  /** The newest orders known, newest first: the last one read, and those held. */
+  #witnesses(): Witness[] {
+    const known = new Map<number, string>();
+    if (this.#anchor !== null) known.set(this.#anchor.id, this.#anchor.recibido);
+    const held = [...this.#orders.keys()].sort((a, b) => b - a).slice(0, WITNESSES);
+    for (const id of held) known.set(id, this.#orders.get(id)!.fecha_recibido);
+    return [...known].sort(([a], [b]) => b - a).slice(0, WITNESSES)
+      .map(([id, recibido]) => ({ id, recibido }));
+  }
+
+  #save(): void {
+    this.#saved = {
+      orders: this.#orders,
+      changed: new Map(),
+      chains: new Map([...this.#chains].map(([estado, chain]) => [estado, { ...chain }])),
+      watch: this.#watch,
+      droppedUntil: this.#droppedUntil,
+      resetAt: this.#resetAt,
+      anchor: this.#anchor,
+      uptimeS: this.#uptimeS,
+      restarted: this.#restarted,
+    };
+  }
+
+  /** Puts the window back as it was before the refresh in flight. */
+  #undo(): void {
+    const saved = this.#saved;
+    if (saved === null) return;
+    for (const [id, p] of saved.changed) {
+      if (p === undefined) saved.orders.delete(id);
+      else saved.orders.set(id, p);
+    }
+    this.#orders = saved.orders;
+    this.#chains = saved.chains;
+    this.#watch = saved.watch;
+    this.#droppedUntil = saved.droppedUntil;
+    this.#resetAt = saved.resetAt;
+    this.#anchor = saved.anchor;
+    this.#uptimeS = saved.uptimeS;
+    this.#restarted = saved.restarted;
+  }
+
+  /** Notes what an order held was before the refresh in flight changed it. */
+  #change(id: number): void {
+    const saved = this.#saved;
+    if (saved === null || saved.orders !== this.#orders || saved.changed.has(id)) return;
+    saved.changed.set(id, this.#orders.get(id));
+  }
+
+  #put(p: Pedido): void {
+    this.#change(p.id);
+    this.#orders.set(p.id, p);
+  }
+
+  #drop(id: number): void {
+    if (!this.#orders.has(id)) return;
+    this.#change(id);
+    this.#orders.delete(id);
+  }
+
+  async #read(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
     const { token, at, live } = options;
     const run: Run = {
       ask,
@@ -237,7 +351,7 @@ export class TimelineWindow {
     if (live !== null) {
       // An order waiting or running again (Reintentar) is no longer finished.
       for (const p of live) {
-        this.#orders.delete(p.id);
+        this.#drop(p.id);
         this.#see(p);
       }
     }
@@ -281,7 +395,7 @@ export class TimelineWindow {
   /** Keeps `p` when it ended within the span. */
   #keep(p: Pedido, start: number): void {
     this.#see(p);
-    if (isFinished(p.estado) && endOf(p) >= start) this.#orders.set(p.id, slim(p));
+    if (isFinished(p.estado) && endOf(p) >= start) this.#put(slim(p));
   }
 
   async #list(run: Run, estado: Finished, limit: number, antesDe?: number) {
@@ -407,11 +521,11 @@ export class TimelineWindow {
 
   /** Drops what ended before the span, and the oldest past the bound. */
   #forget(start: number): void {
-    for (const [id, p] of this.#orders) if (endOf(p) < start) this.#orders.delete(id);
+    for (const [id, p] of this.#orders) if (endOf(p) < start) this.#drop(id);
     const over = this.#orders.size - this.#maxOrders;
     if (over <= 0) return;
     const byEnd = [...this.#orders.values()].sort((a, b) => endOf(a) - endOf(b));
-    for (const p of byEnd.slice(0, over)) this.#orders.delete(p.id);
+    for (const p of byEnd.slice(0, over)) this.#drop(p.id);
     this.#droppedUntil = Math.max(this.#droppedUntil, endOf(byEnd[over - 1]!));
   }
 

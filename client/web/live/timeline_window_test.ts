@@ -198,3 +198,38 @@ Deno.test("TimelineWindow drops the old store's orders when the daemon comes bac
   assert.equal(later.coverage?.from, T0 + 9000);
   assert.deepEqual(later.finished.map((p) => p.fecha_fin), [iso(8)]);
 });
+
+Deno.test("TimelineWindow keeps nothing a refresh read when its check fails, and gives nothing", async () => {
+  const store = fakeStore();
+  const window = new TimelineWindow({ spanMs: 60_000 });
+  for (let id = 1; id <= 4; id++) store.add(store.ran(id, id, id + 0.5));
+  const first = await window.refresh(store.ask, { token: "t", at: T0 + 6000, live: [] });
+  assert.deepEqual(first.finished.map((p) => p.id).sort(), [1, 2, 3, 4]);
+  // More finish; a token that sees only order 6 (its role taken back) reads them.
+  store.add(store.ran(5, 6, 6.5));
+  store.add(store.ran(6, 6, 6.6));
+  const mine = store.add({ estado: "pendiente" });
+  const scoped =
+    ((request: Record<string, unknown>) =>
+      store.ask(request as never).then((reply) =>
+        reply?.ok && "pedidos" in reply
+          ? { ...reply, pedidos: reply.pedidos.filter((p) => p.id === 6 || p.id === mine.id) }
+          : reply
+      )) as unknown as Ask;
+  let given: number[] = [];
+  const failed = await window.refresh(scoped, {
+    token: "t2",
+    at: T0 + 7000,
+    live: [mine],
+    check: (witnesses) => {
+      given = witnesses.map((w) => w.id);
+      return Promise.resolve(false);
+    },
+  });
+  assert.equal(failed, null);
+  assert.deepEqual(given, [4, 3, 2, 1], "the orders known before it read, newest first");
+  // The next refresh, with an operador's token, finds what the failed one had read as if new.
+  const next = await window.refresh(store.ask, { token: "t", at: T0 + 8000, live: [mine] });
+  assert.deepEqual(next.finished.map((p) => p.id).sort(), [1, 2, 3, 4, 5, 6]);
+  assert.equal(next.coverage, null);
+});

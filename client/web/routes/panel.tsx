@@ -1,13 +1,14 @@
 /**
  * The panel area, mounted at `/panel`: the page (STATS counters and the
  * workers' timeline) and its live feed (`/panel/eventos`). Both show
- * everyone's orders, so both need a signed-in operador (403 otherwise).
+ * everyone's orders, so both need a signed-in operador (403 otherwise,
+ * also once the role is found taken back since the session signed in).
  *
  * @module
  */
 
 import { Hono } from "hono";
-import { operatorOnly } from "../middleware/operator_only.tsx";
+import { operatorOnly, roleTakenBack } from "../middleware/operator_only.tsx";
 import { signedIn } from "../middleware/signed_in.ts";
 import { PanelPage } from "../pages/panel_page.tsx";
 import type { GatewayEnv } from "../responses.tsx";
@@ -25,9 +26,11 @@ export function panelRoutes(deps: RouteDeps): Hono<GatewayEnv> {
   for (const path of ["/", "/eventos"]) app.use(path, signedIn(respond), operatorOnly(respond));
 
   app.get("/", async (c) => {
-    const props = await live.panel(c.get("session")!.token);
+    const props = await live.panel(c.get("session")!);
     const ended = respond.ifSessionEnded(c);
     if (ended !== null) return ended;
+    // Its token no longer sees every order: the role was taken back since LOGIN.
+    if (props === null) return roleTakenBack(c, respond);
     return respond.page(
       c,
       { title: "Panel", nav: "panel", refreshWithoutScript: true },

@@ -167,6 +167,7 @@ export function pedidosRoutes(deps: RouteDeps): Hono<GatewayEnv> {
     const ended = respond.ifSessionEnded(c, received);
     if (ended !== null) return ended;
     if (reply?.ok) {
+      live.placed(session.usuario, reply.id);
       session.flash = { kind: "ok", text: received! };
       return c.redirect("/pedidos", 303);
     }
