@@ -20,10 +20,11 @@
  * connections, median of 12 alternating runs; 1.05× at 16). Once nothing
  * waits, the connection goes back to the pool. The lane of new orders
  * first gathers: when fewer writes wait than it just committed, it waits
- * (1 ms at most, {@linkcode PostgresWriterOptions.gatherMs}) for the
- * writers just answered to write again, so that a closed loop of clients
- * is one transaction a round, not the few orders that came during the
- * commit and then the rest (1.13× the intake at 64 connections).
+ * (1 ms at most, {@linkcode PostgresWriterOptions.gatherMs}) until as many
+ * more are queued, the writers just answered writing again, so that a
+ * closed loop of clients is one transaction a round, not the few orders
+ * that came during the commit and then the rest (1.15× the intake at 64
+ * connections).
  * (Going further, a second batch sent on another connection while the
  * first still holds the capacity lock, checking under it that the first
  * committed, was built and measured: 0.84–0.97× the intake, its batches
@@ -81,7 +82,6 @@ import { StoreUnavailableError } from "../store_unavailable_error.ts";
 import { endLostTransaction, type LostTransaction } from "./lost_commit.ts";
 import { RESERVE_RETRY_MS, reserveConnection } from "./reserve_connection.ts";
 import { WriterLane } from "./writer_lane.ts";
-import { setImmediate } from "node:timers";
 
 /**
  * How the store's connections (the writer's and the reads') plan their
@@ -213,8 +213,13 @@ export interface PostgresWriterOptions {
    * its next transaction, when fewer writes wait than it just committed:
    * time for the writers just answered to send their next writes, so that
    * they go in one batch instead of a small one (what came during the
-   * commit) and then the rest. The wait ends as soon as as many writes wait
-   * as were committed, and the event loop turns meanwhile. 0: no wait.
+   * commit) and then the rest. The wait ends as soon as, besides the writes
+   * that were waiting at the commit, as many more are queued as it
+   * committed (a timer, not a loop: an idle wait costs no CPU). A wait that
+   * runs out of time with not even half of them come (writers on their own
+   * pace, not a closed loop) makes the next commits go without one: 1, then
+   * 2, 4, … 64 after such misses in a row, none after a wait that was not
+   * one. 0: no wait.
    * @default 1
    */
   gatherMs?: number;
@@ -247,6 +252,23 @@ const COMMIT = `COMMIT -- ${"-".repeat(1024)}`;
 
 type Lane = WriterLane<Queued>;
 
+/**
+ * The lane of new orders waiting after a commit for the writers just
+ * answered ({@linkcode PostgresWriter.#next}): it ends once `wanted` writes
+ * are queued, or at the latest `gatherMs` after it began.
+ */
+interface Gather {
+  wanted: number;
+  /**
+   * Ends it (once; later calls do nothing): the lane's next transaction
+   * starts. `met`: the writes came (or the writer closes), not the time.
+   */
+  end: (met: boolean) => void;
+}
+
+/** The most commits in a row that go without a gather after gathers that timed out. */
+const MAX_GATHER_SKIPS = 64;
+
 /** How long a lost transaction's backend is looked for, to be ended, after its writers were answered. */
 const LINGER_MS = 10 * 60_000;
 
@@ -272,6 +294,12 @@ export class PostgresWriter {
   /** The two lanes: writes that add unfinished orders, and the others. */
   readonly #lanes: [Lane, Lane] = [new WriterLane(), new WriterLane()];
   #scheduled = false;
+  /** The gather under way on the lane of new orders ({@linkcode PostgresWriter.#next}), if any. */
+  #gather: Gather | null = null;
+  /** Commits left to go without a gather, after gathers that timed out. */
+  #gatherSkips = 0;
+  /** How many commits go without a gather after the last that timed out (0 after one that did not). */
+  #gatherBackoff = 0;
   /** Called with the size and time of each batch committed (the metrics' writer histograms). */
   onBatch: ((batch: BatchTiming) => void) | null = null;
   /** Batches committed, and writes in them (for tests and the bench). */
@@ -299,6 +327,11 @@ export class PostgresWriter {
       resolve: resolve as (value: unknown) => void,
       reject,
     });
+    // Enough writes to end the gather: it ends once this tick's writes are queued.
+    const gather = this.#gather;
+    if (gather !== null && kind.checked && this.#lanes[0].queue.length >= gather.wanted) {
+      queueMicrotask(() => gather.end(true));
+    }
     this.#schedule();
     return promise;
   }
@@ -366,21 +399,33 @@ export class PostgresWriter {
       lane !== this.#lanes[0] || this.#gatherMs <= 0 || committed < 2 || waiting >= committed ||
       this.#closing.signal.aborted
     ) return go();
-    const wanted = Math.min(this.#maxBatch, waiting + committed);
-    const until = performance.now() + this.#gatherMs;
+    if (this.#gatherSkips > 0) {
+      this.#gatherSkips--;
+      return go();
+    }
     // Held as running, so that flush() waits for it.
     const { promise, resolve } = Promise.withResolvers<void>();
     const gathering = promise.finally(() => lane.running.delete(gathering));
     lane.running.add(gathering);
-    const check = () => {
-      if (
-        lane.queue.length >= wanted || performance.now() >= until || this.#closing.signal.aborted
-      ) {
+    const gather: Gather = {
+      wanted: Math.min(this.#maxBatch, waiting + committed),
+      end: (met) => {
+        if (this.#gather !== gather) return;
+        this.#gather = null;
+        clearTimeout(timer);
+        // Writers that do not come back at once (each on its own pace, not
+        // waiting for the last answer) only make the wait cost latency:
+        // after each miss in a row (not even half of them came back in
+        // time), twice as many commits go without it.
+        const missed = !met && 2 * (lane.queue.length - waiting) < committed;
+        this.#gatherBackoff = missed ? Math.min(MAX_GATHER_SKIPS, 2 * this.#gatherBackoff || 1) : 0;
+        this.#gatherSkips = this.#gatherBackoff;
         resolve();
         go();
-      } else setImmediate(check);
+      },
     };
-    setImmediate(check);
+    this.#gather = gather;
+    const timer = setTimeout(() => gather.end(false), this.#gatherMs);
   }
 
   /** How many of the writes queued first go in the next batch: at least one. */
@@ -603,6 +648,7 @@ export class PostgresWriter {
   /** Stops ending lost transactions' backends; resolves once none is being ended. */
   async close(): Promise<void> {
     this.#closing.abort();
+    this.#gather?.end(true);
     await Promise.all(this.#ending);
   }
 

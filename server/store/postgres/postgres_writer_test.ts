@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { setImmediate } from "node:timers";
+import postgres from "postgres";
 import { freshDatabase, PG_SERVER, pgTest } from "../../../tests/postgres_util.ts";
 import { TcpProxy } from "../../../tests/tcp_proxy.ts";
 import { waitUntil } from "../../../tests/test_util.ts";
@@ -404,6 +404,64 @@ pgTest({
         `gathered: about one transaction a round expected, got ${JSON.stringify(gathered)}`,
       );
     } finally {
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
+
+pgTest({
+  name:
+    "writers on their own pace do not keep paying the gather's wait: after one that ran out of time the next commit goes without it, and a closed loop gathers again",
+  async fn() {
+    await using db = await freshDatabase();
+    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    const checked: WriteKind<string, string> = {
+      name: "checked",
+      checked: true,
+      async apply(ctx, args) {
+        await ctx.query("SELECT 1", []);
+        return args;
+      },
+    };
+    // A wait long enough to tell apart from a machine's hiccup.
+    const writer = writerOn(() => sql, { gatherMs: 600 });
+    const batches: string[][] = [];
+    const apply = checked.apply;
+    checked.apply = (ctx, args) => {
+      batches.push([...args]);
+      return apply(ctx, args);
+    };
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      // Two together, then nothing for a while: the gather after them waits
+      // for writes that do not come, and runs out of time.
+      await Promise.all([writer.write(checked, "a"), writer.write(checked, "b")]);
+      await pause(700);
+      await writer.write(checked, "c");
+      // Two together again; then one at once and one 200 ms later. Had the
+      // commit of the two waited for two more, f and g would share a batch.
+      await Promise.all([writer.write(checked, "d"), writer.write(checked, "e")]);
+      const f = writer.write(checked, "f");
+      await pause(200);
+      await Promise.all([f, writer.write(checked, "g")]);
+      // A closed loop again: two clients, one quicker than the other.
+      await Promise.all([writer.write(checked, "h"), writer.write(checked, "i")]);
+      await Promise.all([
+        writer.write(checked, "j"),
+        pause(0).then(() => writer.write(checked, "k")),
+      ]);
+      await writer.flush();
+      assert.deepEqual(batches, [
+        ["a", "b"],
+        ["c"],
+        ["d", "e"],
+        ["f"],
+        ["g"],
+        ["h", "i"],
+        ["j", "k"],
+      ]);
+    } finally {
+      await writer.close();
       await sql.end({ timeout: 1 });
     }
   },
