@@ -27,13 +27,10 @@ function pad(text: string, size: number, right = false): string {
  *   `U+FEFF`, the soft hyphen `U+00AD`, the tag characters `U+E0000`–`U+E007F`;
  * - `Zl` and `Zp`, the line and paragraph separators `U+2028`, `U+2029`.
  *
- * But for the zero-width joiner and non-joiner between two shown characters
- * outside ASCII ({@linkcode printable}): there they are part of the text.
+ * But for the zero-width joiner and non-joiner between two characters of
+ * the scripts and emoji that use them ({@linkcode printable}).
  */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-/** {@linkcode UNPRINTABLE} for one character. */
-const SHOWN_AS_ESCAPE = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u;
 
 /**
  * `text` with what a terminal would act on or draw as nothing shown as
@@ -49,10 +46,10 @@ export function printable(text: string): string {
 
 /**
  * Whether `c`, at `at` in `text`, is a zero-width joiner or non-joiner
- * between two characters outside ASCII that are shown: there it is part of
- * the text (Persian and Indic words, emoji such as 👩‍💻), kept as it is; next
- * to ASCII, at an end, or beside another invisible character it could only
- * make one name pass for another, and is escaped.
+ * between two characters of {@linkcode JOINED}: there it is part of the
+ * text (Persian and Indic words, emoji such as 👩‍💻), kept as it is;
+ * anywhere else (beside Latin letters, at an end, beside another invisible
+ * character) it could only make one name pass for another, and is escaped.
  */
 function joinsWithin(c: string, text: string, at: number): boolean {
   if (c !== "\u200c" && c !== "\u200d") return false;
@@ -63,9 +60,19 @@ function joinsWithin(c: string, text: string, at: number): boolean {
     : before;
   const next = text.codePointAt(at + 1);
   return [previous, next].every((code) =>
-    code !== undefined && code > 0x7f && !SHOWN_AS_ESCAPE.test(String.fromCodePoint(code))
+    code !== undefined && JOINED.test(String.fromCodePoint(code))
   );
 }
+
+/**
+ * Characters between which a joiner or non-joiner has a meaning: the
+ * scripts that join or form conjuncts (Arabic, Syriac, N'Ko, Mongolian, the
+ * Indic scripts), emoji, their skin tones and the emoji presentation
+ * selector. Between two Latin, Cyrillic or Han letters it has none, and
+ * could only make one name pass for another (`Mü\u200dñoz`).
+ */
+const JOINED =
+  /^[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}\p{Script=Mongolian}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Extended_Pictographic}\p{Emoji_Modifier}\ufe0f]$/u;
 
 /** `\u001b`, or `\u{e0041}` for a code point past U+FFFF. */
 function escape(code: number): string {

@@ -89,12 +89,12 @@ Deno.test("describeReply() shows every bidi control, invisible format character 
   );
 });
 
-Deno.test("describeReply() keeps the joiners of words and emoji as they are, and escapes one beside ASCII", () => {
-  // Persian (a non-joiner inside a word), Devanagari, and emoji joined into one.
-  const words = "می\u200cخواهم क्\u200dष 👩\u200d💻 👨\u200d👩\u200d👧";
+Deno.test("describeReply() keeps the joiners of words and emoji as they are, and escapes one where it joins nothing", () => {
+  // Persian (a non-joiner inside a word), Devanagari, emoji joined into one (a skin tone, ❤️‍🔥 too).
+  const words = "می\u200cخواهم क्\u200dष 👩\u200d💻 👨\u200d👩\u200d👧 👨🏽\u200d💻 ❤️\u200d🔥";
   const shown = describeReply({ ok: true, pedido: { ...SAMPLE_PEDIDO, cliente: words } });
   assert.ok(shown.includes(`cliente:        ${words}\n`), JSON.stringify(shown));
-  // Next to ASCII, at an end, or beside another invisible character: escaped.
+  // Next to ASCII, at an end, beside another invisible character: escaped.
   for (
     const [cliente, escaped] of [
       ["A\u200dna", "A\\u200dna"],
@@ -102,6 +102,10 @@ Deno.test("describeReply() keeps the joiners of words and emoji as they are, and
       ["مر\u200c", "مر\\u200c"],
       ["م\u200c\u200bر", "م\\u200c\\u200bر"],
       ["👩\u200d\u200d💻", "👩\\u200d\\u200d💻"],
+      // Between letters that do not join (accented Latin, Cyrillic, Han): escaped.
+      ["Mü\u200dñoz", "Mü\\u200dñoz"],
+      ["Ан\u200cна", "Ан\\u200cна"],
+      ["東\u200d京", "東\\u200d京"],
     ] as const
   ) {
     const text = describeReply({ ok: true, pedido: { ...SAMPLE_PEDIDO, cliente } });

@@ -100,6 +100,9 @@ export class ActiveOrders {
     order.state = "en proceso";
     order.endUnwritten = false;
     order.run = { worker, startedAt };
+    // Counted again (running): STATS need not wait for it.
+    this.#counting.get(id)?.resolve();
+    this.#counting.delete(id);
   }
 
   /**
