@@ -350,7 +350,8 @@ Deno.test("gateway: at 1000 orders a second the Panel says how much of the minut
     gw.daemon.requests.length = 0;
     page = await gw.panel(s + 0.5);
     assert.ok(page.length < 100_000, `the page is ${page.length} bytes at ${s} s`);
-    assert.ok(gw.daemon.sent("LISTAR").length <= 8);
+    // 2 lists of the live orders, 6 pages, and the role check's list of the newest.
+    assert.ok(gw.daemon.sent("LISTAR").length <= 9);
     assert.ok(gw.daemon.sent("ESTADO").length <= 16);
   }
   assert.ok(complete() > before, `${complete()} s, up from ${before} s`);
@@ -391,7 +392,9 @@ Deno.test("gateway: nine operadors watching the Panel at once each see the whole
   const listed = gw.daemon.sent("LISTAR").filter((r) =>
     r.estado !== "en proceso" && r.estado !== "pendiente"
   );
-  assert.equal(listed.length, 3);
+  // One small page per finished state, and the role check's list of the newest (no state).
+  assert.equal(listed.filter((r) => r.estado !== undefined).length, 3);
+  assert.equal(listed.filter((r) => r.estado === undefined).length, 1);
   assert.ok(listed.every((r) => (r.limit as number) <= 20));
 });
 
@@ -568,4 +571,111 @@ Deno.test("gateway: a Panel first opened by an operador whose role was taken bac
   assert.doesNotMatch(anas, /data-coverage/);
   const drawn = new Set(bars(anas).map((bar) => bar.id.replace(/\+$/, "")));
   for (const id of endedSince(gw, 0.1)) assert.ok(drawn.has(id), `order ${id} is not drawn`);
+});
+
+/** Orders that ended within the minute, placed over TCP by `usuario` with its token (the gateway does not know them). */
+function ownOrders(
+  gw: { daemon: FakeDaemon; at: (s: number) => string },
+  usuario: string,
+  times: number[],
+): void {
+  for (const s of times) {
+    const pedido = gw.daemon.addPedido({
+      estado: "listo",
+      worker: 1,
+      intentos: 1,
+      fecha_recibido: gw.at(s),
+      fecha_inicio: gw.at(s),
+      fecha_fin: gw.at(s + 0.2),
+    });
+    gw.daemon.owners.set(pedido.id, usuario);
+  }
+}
+
+const ids = (html: string) => new Set(bars(html).map((bar) => bar.id.replace(/\+$/, "")));
+
+Deno.test("gateway: a demoted operador whose check gets no reply keeps nothing in the shared window, sees none of it, and the next operador's Panel has the whole minute", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  // Orders 1-10 are nobody's; 11 is bob's, placed over TCP with his token.
+  ranOrders(gw, { fromS: 50, toS: 55, everyMs: 500, runMs: 400 });
+  ownOrders(gw, "bob", [56]);
+  gw.daemon.operators.delete("bob");
+  // No ESTADO with a token is answered: the check can prove nothing.
+  gw.daemon.unanswered = (op, data) => op === "ESTADO" && typeof data.token === "string";
+  gw.setClock(60);
+  const page = await bob.get("/panel"); // the window's first refresh
+  assert.equal(page.status, 200);
+  assert.match(page.text, /No se pudo comprobar en esta actualización/);
+  assert.match(page.text, /sin datos/);
+  assert.deepEqual([...ids(page.text)], [], "no finished order of the shared window");
+  // Ana's Panel, while no ESTADO is answered, says so too: never a minute of idle workers.
+  const unproven = await gw.panel(60.1);
+  assert.match(unproven, /sin datos/);
+  assert.deepEqual([...ids(unproven)], []);
+  // Answered again, it has the whole minute: nothing bob read was kept.
+  gw.daemon.unanswered = null;
+  const anas = await gw.panel(60.2);
+  assert.doesNotMatch(anas, /sin datos/);
+  assert.doesNotMatch(anas, /data-coverage/);
+  assert.deepEqual([...ids(anas)].sort(), endedSince(gw, 0.2).sort());
+  assert.equal(ids(anas).size, 11);
+});
+
+Deno.test("gateway: a demoted operador whose newest orders are its own (placed over TCP) is not shown others' orders, and keeps nothing", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  ranOrders(gw, { fromS: 50, toS: 55, everyMs: 500, runMs: 400 });
+  await gw.panel(56); // the window holds orders 1-10
+  // Then bob's own: the newest orders, and the newest two the window will know.
+  ownOrders(gw, "bob", [56, 56.5]);
+  await gw.panel(57);
+  ownOrders(gw, "bob", [57.5]);
+  gw.daemon.operators.delete("bob");
+  gw.setClock(58);
+  const page = await bob.get("/panel");
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió/);
+  assert.doesNotMatch(page.text, /data-id=/, "none of the Panel's orders");
+  const anas = await gw.panel(58.1);
+  assert.doesNotMatch(anas, /data-coverage/);
+  assert.deepEqual([...ids(anas)].sort(), endedSince(gw, 0.1).sort());
+  assert.equal(ids(anas).size, 13);
+});
+
+Deno.test("gateway: an operador's Panel stays whole when some of its check's ESTADO get no reply, and says 'sin datos' for a refresh none is answered", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  ranOrders(gw, { fromS: 0, toS: 60, everyMs: 500, runMs: 400 });
+  const panel = async (s: number) => {
+    gw.setClock(s);
+    const page = await bob.get("/panel");
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.text, /Su rol cambió/);
+    return page.text;
+  };
+  assert.deepEqual([...ids(await panel(60))].sort(), endedSince(gw, 0).sort());
+  // The first ESTADO with a token of each refresh gets no reply: the next ones prove it.
+  let asked = 0;
+  gw.daemon.unanswered = (op, data) =>
+    op === "ESTADO" && typeof data.token === "string" && asked++ === 0;
+  ranOrders(gw, { fromS: 60, toS: 60.5, everyMs: 100, runMs: 50 });
+  const some = await panel(60.6);
+  assert.doesNotMatch(some, /data-coverage/);
+  assert.deepEqual([...ids(some)].sort(), endedSince(gw, 0.6).sort());
+  // None answered for one refresh: its finished orders are "sin datos", not idle workers.
+  gw.daemon.unanswered = (op, data) => op === "ESTADO" && typeof data.token === "string";
+  ranOrders(gw, { fromS: 60.6, toS: 61, everyMs: 100, runMs: 50 });
+  const none = await panel(61.1);
+  assert.match(none, /No se pudo comprobar en esta actualización/);
+  assert.match(none, /<g class="tl-gap">/);
+  assert.deepEqual([...ids(none)], []);
+  // The next refresh, answered, has the whole minute again.
+  gw.daemon.unanswered = null;
+  const after = await panel(61.6);
+  assert.doesNotMatch(after, /data-coverage/);
+  assert.deepEqual([...ids(after)].sort(), endedSince(gw, 1.6).sort());
 });

@@ -28,6 +28,8 @@ export class FakeDaemon implements DaemonClient {
   down = false;
   /** Throw `timeout` for every request, like a daemon that took it and never answered. */
   silent = false;
+  /** Throw `timeout` for the requests it is true of (their op upper case, their fields). */
+  unanswered: ((op: string, data: Record<string, unknown>) => boolean) | null = null;
   /** Awaited before each request is answered (what happens while it is in flight). */
   beforeAnswer: ((op: string) => Promise<void>) | null = null;
   /** Answer this error to the next requests of an op (e.g. `{ TASK: "queue_full" }`). */
@@ -90,6 +92,9 @@ export class FakeDaemon implements DaemonClient {
     }
     const op = String(body.op ?? "PEDIDO").toUpperCase();
     const data = (body.data ?? body) as Record<string, unknown>;
+    if (this.unanswered?.(op, data)) {
+      return Promise.reject(new ClientError("timeout", "No reply from the daemon within 15000 ms"));
+    }
     const refused = this.refuse[op as Op];
     if (refused) return Promise.resolve(fail(refused, `❌ Falla simulada: ${refused}.`));
     // As the daemon: a request with a session token it does not know is refused.

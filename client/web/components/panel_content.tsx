@@ -75,6 +75,12 @@ function Legend(props: { cluster: boolean }) {
 function coverageText(coverage: Coverage, now: number, windowMs = 60_000): string {
   const ago = (t: number) => Math.max(0, Math.round((now - t) / 1000));
   const parts: string[] = [];
+  if (coverage.reason === "unchecked") {
+    return "No se pudo comprobar en esta actualización que su sesión sigue siendo de operador (el " +
+      "servidor no respondió a tiempo, o no hubo con qué probarlo), así que no se muestran los " +
+      "pedidos terminados: la línea de tiempo es «sin datos», no workers libres; se comprueba de " +
+      "nuevo en la próxima actualización.";
+  }
   if (coverage.from > now - windowMs) {
     const why = coverage.reason === "limit"
       ? `guarda como mucho ${coverage.maxOrders} pedidos terminados, y han terminado más en el ` +

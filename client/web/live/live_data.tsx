@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Pedido } from "../../../server/protocol/messages.ts";
-import type { Stats } from "../../../server/protocol/replies.ts";
+import type { Estado, Pedido } from "../../../server/protocol/messages.ts";
+import type { ReplyOf, Stats } from "../../../server/protocol/replies.ts";
 import type { UnlistedWaiting } from "../components/timeline.tsx";
 import type { Ask } from "../ask.ts";
 import type { GatewayContext } from "../responses.tsx";
@@ -22,7 +22,8 @@ import { OrderHistory } from "./order_history.ts";
 import { type ActionNote, ActionNotes } from "./action_notes.ts";
 import { accountKey } from "../account_key.ts";
 import { TimelineWindow, type TimelineWindowOptions } from "./timeline_window.ts";
-import { seesEveryOrder } from "./operator_check.ts";
+import { checkOperator, type TokenReads } from "./operator_check.ts";
+import { scopedClave } from "../routes/pedidos.tsx";
 import { ROLE_TAKEN_BACK } from "../middleware/operator_only.tsx";
 import type { WebSession } from "../sessions.ts";
 
@@ -168,10 +169,14 @@ export class LiveData {
    * {@linkcode OrderHistory}, which tells the timeline when it ran and when
    * it waited, as seen.
    *
-   * Its token is checked at each refresh ({@linkcode seesEveryOrder}): one
-   * that no longer sees every order (the role taken back since LOGIN) has
-   * none of its reads kept in the shared window, and the session is a
-   * `usuario`'s from then on (its Panel streams end).
+   * Its token is checked at each refresh ({@linkcode checkOperator}): only
+   * a token proven to see every order has its reads kept in the shared
+   * window and is shown it. One proven not to (the role taken back since
+   * LOGIN) has none of its reads kept, and the session is a `usuario`'s from
+   * then on (its Panel streams end). One that nothing could be proven of
+   * has none kept either, and is shown what it read itself (STATS, the
+   * orders running and waiting) with the finished ones "sin datos"; it is
+   * checked again at its next refresh.
    */
   async panel(session: WebSession): Promise<PanelContentProps | null> {
     const { ask, now } = this.#options;
@@ -191,24 +196,40 @@ export class LiveData {
     const lists = [runningReply, waitingReply];
     const listed = lists.flatMap((reply) => reply?.ok ? reply.pedidos : []);
     const account = accountKey(session.usuario);
+    const ownPrefix = scopedClave(session.usuario, "");
+    const liveReads = liveListed(lists);
     const read = await this.#window(at).refresh(ask, {
       token,
       at,
       // One list missing, what runs or waits is not known.
       live: lists.every((reply) => reply?.ok) ? listed : null,
       uptimeS: statsReply.stats.uptime_s ?? null,
-      check: (witnesses) =>
-        seesEveryOrder(ask, {
+      check: (witnesses, reads) =>
+        checkOperator(ask, {
           token,
           witnesses,
-          isOwn: (id) => this.#placed.get(id) === account,
+          reads: {
+            ids: new Set([...reads.ids, ...liveReads.ids]),
+            from: new Map([...reads.from, ...liveReads.from]),
+          },
+          placedBy: (id) => {
+            const by = this.#placed.get(id);
+            return by === undefined ? null : by === account ? "own" : "other";
+          },
+          ownClave: (clave) => clave.startsWith(ownPrefix),
         }),
     });
-    if (read === null || session.rolTakenBack) {
+    if (read === "demoted" || session.rolTakenBack) {
       this.#takeBack(session);
       return null;
     }
-    const { finished, coverage } = read;
+    // Not proven an operador: none of the shared window, only what it read itself.
+    const { finished, coverage } = read === "unknown"
+      ? {
+        finished: [],
+        coverage: { from: at, reason: "unchecked", maxOrders: 0, unreadSince: null } as const,
+      }
+      : read;
     const byId = new Map<number, Pedido>();
     for (const pedido of listed) byId.set(pedido.id, pedido);
     // Read after the lists: an order found finished has finished since.
@@ -399,6 +420,19 @@ export class LiveData {
     this.#feeds.set(key, feed);
     return feed;
   }
+}
+
+/** What the lists of orders running and waiting returned, for the check: see {@linkcode TokenReads}. */
+function liveListed(lists: (ReplyOf<"LISTAR"> | null)[]): TokenReads {
+  const ids = new Set<number>();
+  const from = new Map<Estado, number>();
+  lists.forEach((reply, i) => {
+    if (!reply?.ok) return;
+    for (const p of reply.pedidos) ids.add(p.id);
+    const estado = i === 0 ? "en proceso" : "pendiente";
+    from.set(estado, reply.pedidos.length < LIVE_ORDERS ? 0 : reply.pedidos.at(-1)!.id);
+  });
+  return { ids, from };
 }
 
 /**

@@ -32,9 +32,10 @@
  * The session asking may no longer be an operador (its role taken back
  * since it signed in: its token now sees only its own orders). A refresh
  * given a {@linkcode TimelineRefreshOptions.check} runs it after its reads,
- * with orders known before them as witnesses; when it fails, everything the
- * refresh read is undone and it resolves null: nothing read with that token
- * is kept, and nothing of the window is given.
+ * with orders known before them as witnesses and what its lists returned;
+ * unless it proves an operador, everything the refresh read is undone and
+ * it resolves with the outcome (`demoted` or `unknown`): nothing read with
+ * that token is kept, and nothing of the window is given.
  *
  * Bounded: pages per refresh, orders per page, ESTADO per refresh, orders
  * kept (the oldest go first). What it could not read or keep is said in
@@ -47,7 +48,7 @@
 import type { Estado, Pedido } from "../../../server/protocol/messages.ts";
 import type { Ask } from "../ask.ts";
 import { cutText } from "../user_text.ts";
-import type { Witness } from "./operator_check.ts";
+import type { OperatorCheck, TokenReads, Witness } from "./operator_check.ts";
 
 /** Options of {@linkcode TimelineWindow}. */
 export interface TimelineWindowOptions {
@@ -72,9 +73,11 @@ export interface Coverage {
    * back yet (more pages at the next refreshes); `limit`, it keeps at most
    * {@linkcode TimelineWindowOptions.maxOrders} finished orders; `reset`,
    * the daemon came back on another store then, and what ended before on
-   * the old one is no longer there to read.
+   * the old one is no longer there to read; `unchecked`, the session's role
+   * could not be checked at this refresh, so the shared window is not shown
+   * to it (`from` is then "ahora": none of the span is).
    */
-  reason: "reading" | "limit" | "reset";
+  reason: "reading" | "limit" | "reset" | "unchecked";
   /** The bound on orders kept, for the words. */
   maxOrders: number;
   /**
@@ -109,16 +112,20 @@ export interface TimelineRefreshOptions {
   uptimeS?: number | null;
   /**
    * Whether `token` still sees every order, asked after the reads, given
-   * the newest orders known before them (newest first). False: nothing
-   * this refresh read is kept, and it resolves null. @default {not asked}
+   * the newest orders known before them (newest first) and what its lists
+   * returned. Unless `operador`: nothing this refresh read is kept, and it
+   * resolves with the outcome. @default {not asked}
    */
-  check?: (witnesses: readonly Witness[]) => Promise<boolean>;
+  check?: (witnesses: readonly Witness[], reads: TokenReads) => Promise<OperatorCheck>;
 }
 
 /** Witnesses given to {@linkcode TimelineRefreshOptions.check}, at most. */
 const WITNESSES = 8;
 
 const FINISHED = ["listo", "error", "cancelado"] as const satisfies readonly Estado[];
+
+/** A refresh's outcome when its check did not prove an operador. */
+export type Unproven = Exclude<OperatorCheck, "operador">;
 type Finished = (typeof FINISHED)[number];
 
 /** How far the orders of one finished state have been read. */
@@ -161,6 +168,10 @@ interface Run {
   lookups: number;
   /** States whose newer orders could not be read this time. */
   failed: Set<Finished>;
+  /** What the token's lists returned, for the check. */
+  ids: Set<number>;
+  /** By state, the lowest id from which its newer orders were all listed (0: all). */
+  from: Map<Estado, number>;
 }
 
 function ms(iso: string | null): number | null {
@@ -243,27 +254,28 @@ export class TimelineWindow {
    *
    * @param ask Asks the daemon.
    * @param options The token to read with, the right edge, the live orders, the check.
-   * @returns The finished orders within the span, and what is missing; null
-   * when the check failed (nothing read was kept).
+   * @returns The finished orders within the span, and what is missing; the
+   * check's outcome when it did not prove an operador (nothing read was kept).
    */
   refresh(ask: Ask, options: TimelineRefreshOptions & { check?: undefined }): Promise<WindowRead>;
-  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null>;
-  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null> {
+  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | Unproven>;
+  refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | Unproven> {
     const run = this.#busy.then(() => this.#refresh(ask, options));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | null> {
+  async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | Unproven> {
     const { check } = options;
-    if (check === undefined) return await this.#read(ask, options);
+    if (check === undefined) return (await this.#read(ask, options)).read;
     const witnesses = this.#witnesses();
     this.#save();
     try {
-      const read = await this.#read(ask, options);
-      if (await check(witnesses)) return read;
+      const { read, reads } = await this.#read(ask, options);
+      const outcome = await check(witnesses, reads);
+      if (outcome === "operador") return read;
       this.#undo();
-      return null;
+      return outcome;
     } catch (error) {
       this.#undo();
       throw error;
@@ -332,7 +344,10 @@ export class TimelineWindow {
     this.#orders.delete(id);
   }
 
-  async #read(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead> {
+  async #read(
+    ask: Ask,
+    options: TimelineRefreshOptions,
+  ): Promise<{ read: WindowRead; reads: TokenReads }> {
     const { token, at, live } = options;
     const run: Run = {
       ask,
@@ -342,6 +357,8 @@ export class TimelineWindow {
       pages: this.#maxPages - FINISHED.length,
       lookups: this.#maxLookups,
       failed: new Set(),
+      ids: new Set(),
+      from: new Map(),
     };
     const uptime = options.uptimeS ?? null;
     if (uptime !== null && this.#uptimeS !== null && uptime < this.#uptimeS) this.#restarted = true;
@@ -364,7 +381,11 @@ export class TimelineWindow {
       if (live !== null) await this.#lookUp(run, new Set(live.map((p) => p.id)));
     }
     this.#forget(run.start);
-    return { finished: [...this.#orders.values()], coverage: this.#coverage(run, live === null) };
+    const read = {
+      finished: [...this.#orders.values()],
+      coverage: this.#coverage(run, live === null),
+    };
+    return { read, reads: { ids: run.ids, from: run.from } };
   }
 
   /**
@@ -406,7 +427,9 @@ export class TimelineWindow {
       token: run.token,
       ...(antesDe === undefined ? {} : { antes_de: antesDe }),
     });
-    return reply?.ok ? reply.pedidos : null;
+    if (!reply?.ok) return null;
+    for (const p of reply.pedidos) run.ids.add(p.id);
+    return reply.pedidos;
   }
 
   /**
@@ -435,6 +458,8 @@ export class TimelineWindow {
         break; // the newest were read: what is behind them is read back later
       }
       newest ??= pedidos[0]?.id ?? null;
+      // From the newest down, every order of this state the token sees was listed.
+      run.from.set(estado, pedidos.length < limit ? 0 : pedidos.at(-1)!.id);
       for (const p of pedidos) {
         if (chain.top !== null && p.id <= chain.top) {
           // Met what was read before: the newer ones are all in.

@@ -223,13 +223,54 @@ Deno.test("TimelineWindow keeps nothing a refresh read when its check fails, and
     live: [mine],
     check: (witnesses) => {
       given = witnesses.map((w) => w.id);
-      return Promise.resolve(false);
+      return Promise.resolve("demoted" as const);
     },
   });
-  assert.equal(failed, null);
+  assert.equal(failed, "demoted");
   assert.deepEqual(given, [4, 3, 2, 1], "the orders known before it read, newest first");
   // The next refresh, with an operador's token, finds what the failed one had read as if new.
   const next = await window.refresh(store.ask, { token: "t", at: T0 + 8000, live: [mine] });
   assert.deepEqual(next.finished.map((p) => p.id).sort(), [1, 2, 3, 4, 5, 6]);
+  assert.equal(next.coverage, null);
+});
+
+Deno.test("TimelineWindow keeps nothing a refresh read when its check proves nothing, and gives what its lists returned", async () => {
+  const store = fakeStore();
+  const window = new TimelineWindow({ spanMs: 60_000 });
+  for (let id = 1; id <= 10; id++) store.add(store.ran(id, id, id + 0.5));
+  store.add(store.ran(11, 11, 11.5)); // the only one a scoped token sees
+  const scoped =
+    ((request: Record<string, unknown>) =>
+      store.ask(request as never).then((reply) =>
+        reply?.ok && "pedidos" in reply
+          ? { ...reply, pedidos: reply.pedidos.filter((p) => p.id === 11) }
+          : reply
+      )) as unknown as Ask;
+  let given: { ids: number[]; from: unknown } | null = null;
+  const unproven = await window.refresh(scoped, {
+    token: "t2",
+    at: T0 + 20_000,
+    live: [],
+    check: (_witnesses, reads) => {
+      given = { ids: [...reads.ids], from: reads.from.get("listo") };
+      return Promise.resolve("unknown" as const);
+    },
+  });
+  assert.equal(unproven, "unknown");
+  assert.deepEqual(given, { ids: [11], from: 0 }, "every listo order it sees, from the newest");
+  const next = await window.refresh(store.ask, { token: "t", at: T0 + 21_000, live: [] });
+  assert.deepEqual(next.finished.map((p) => p.id).sort((a, b) => a - b), [
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+  ]);
   assert.equal(next.coverage, null);
 });
