@@ -679,3 +679,41 @@ Deno.test("gateway: an operador's Panel stays whole when some of its check's EST
   assert.doesNotMatch(after, /data-coverage/);
   assert.deepEqual([...ids(after)].sort(), endedSince(gw, 1.6).sort());
 });
+
+Deno.test("gateway: a demoted operador whose 20 newest orders are its own, placed on Pedidos, is not shown the older orders of others the Panel holds", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  ranOrders(gw, { fromS: 50, toS: 52, everyMs: 500, runMs: 400 }); // nobody's
+  await gw.panel(53); // the window holds them
+  // Then 22 orders of bob's own, placed on Pedidos, all ended: the newest orders, and held.
+  gw.setClock(53.5);
+  for (let i = 0; i < 22; i++) {
+    const sent = await bob.submit("/pedidos", { cliente: "Bob", productos: "pan", direccion: "C" });
+    assert.equal(sent.status, 303);
+  }
+  for (const pedido of gw.daemon.pedidos) {
+    if (pedido.estado === "pendiente") {
+      set(pedido, {
+        estado: "listo",
+        worker: 1,
+        intentos: 1,
+        fecha_inicio: gw.at(53.6),
+        fecha_fin: gw.at(54),
+      });
+    }
+  }
+  const others = endedSince(gw, 0).filter((id) => !gw.daemon.owners.has(Number(id)));
+  assert.equal(others.length, 4);
+  const anas = await gw.panel(55);
+  for (const id of others) assert.ok(ids(anas).has(id), `ana's Panel holds order ${id}`);
+  // `pedidos usuarios usuario bob`.
+  gw.daemon.operators.delete("bob");
+  gw.setClock(55.5);
+  const page = await bob.get("/panel");
+  for (const id of others) {
+    assert.doesNotMatch(page.text, new RegExp(`data-id="${id}\\+?"`), `order ${id} shown to bob`);
+  }
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió/);
+});

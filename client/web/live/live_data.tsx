@@ -218,6 +218,8 @@ export class LiveData {
           },
           ownClave: (clave) => clave.startsWith(ownPrefix),
         }),
+      // (Orders held are slim copies, without their clave: placed here is what is known.)
+      ownOrder: (pedido) => this.#placed.get(pedido.id) === account,
     });
     if (read === "demoted" || session.rolTakenBack) {
       this.#takeBack(session);

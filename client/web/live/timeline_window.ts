@@ -117,6 +117,13 @@ export interface TimelineRefreshOptions {
    * resolves with the outcome. @default {not asked}
    */
   check?: (witnesses: readonly Witness[], reads: TokenReads) => Promise<OperatorCheck>;
+  /**
+   * Whether an order held is known to be the asking account's own: the
+   * newest held that is not is always among the witnesses, so that a token
+   * that cannot see it is caught however many newer orders are its own.
+   * @default {none is}
+   */
+  ownOrder?: (pedido: Pedido) => boolean;
 }
 
 /** Witnesses given to {@linkcode TimelineRefreshOptions.check}, at most. */
@@ -268,7 +275,7 @@ export class TimelineWindow {
   async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | Unproven> {
     const { check } = options;
     if (check === undefined) return (await this.#read(ask, options)).read;
-    const witnesses = this.#witnesses();
+    const witnesses = this.#witnesses(options.ownOrder ?? (() => false));
     this.#save();
     try {
       const { read, reads } = await this.#read(ask, options);
@@ -284,14 +291,23 @@ export class TimelineWindow {
     }
   }
 
-  /** The newest orders known, newest first: the last one read, and those held. */
-  #witnesses(): Witness[] {
+  /**
+   * The newest orders known, newest first: the last one read, and those
+   * held; and the newest held that is not known to be the account's own
+   * (`ownOrder`), wherever it is.
+   */
+  #witnesses(ownOrder: (pedido: Pedido) => boolean): Witness[] {
     const known = new Map<number, string>();
     if (this.#anchor !== null) known.set(this.#anchor.id, this.#anchor.recibido);
-    const held = [...this.#orders.keys()].sort((a, b) => b - a).slice(0, WITNESSES);
-    for (const id of held) known.set(id, this.#orders.get(id)!.fecha_recibido);
-    return [...known].sort(([a], [b]) => b - a).slice(0, WITNESSES)
+    const held = [...this.#orders.keys()].sort((a, b) => b - a);
+    for (const id of held.slice(0, WITNESSES)) known.set(id, this.#orders.get(id)!.fecha_recibido);
+    const witnesses = [...known].sort(([a], [b]) => b - a).slice(0, WITNESSES)
       .map(([id, recibido]) => ({ id, recibido }));
+    const other = held.find((id) => !ownOrder(this.#orders.get(id)!));
+    if (other !== undefined && !witnesses.some((w) => w.id === other)) {
+      witnesses.push({ id: other, recibido: this.#orders.get(other)!.fecha_recibido });
+    }
+    return witnesses;
   }
 
   #save(): void {
