@@ -717,3 +717,42 @@ Deno.test("gateway: a demoted operador whose 20 newest orders are its own, place
   assert.equal(page.status, 403);
   assert.match(page.text, /Su rol cambió/);
 });
+
+Deno.test("gateway: a demoted operador whose newest orders are its own, placed over TCP, is still caught through an older order another account placed on Pedidos", async () => {
+  using gw = await panelAtTimes();
+  gw.daemon.scoped = true;
+  const bob = await gw.operador("bob");
+  const otro = await gw.operador("otro");
+  gw.setClock(50);
+  for (let i = 0; i < 2; i++) {
+    const sent = await otro.submit("/pedidos", {
+      cliente: "Otro",
+      productos: "pan",
+      direccion: "C",
+    });
+    assert.equal(sent.status, 303);
+  }
+  for (const pedido of gw.daemon.pedidos) {
+    set(pedido, {
+      estado: "listo",
+      worker: 1,
+      intentos: 1,
+      fecha_inicio: gw.at(50.5),
+      fecha_fin: gw.at(51),
+    });
+  }
+  const others = gw.daemon.pedidos.map((p) => String(p.id));
+  await gw.panel(52);
+  // Then 22 of bob's own over TCP (the gateway cannot know them as his): all of the newest.
+  ownOrders(gw, "bob", Array.from({ length: 22 }, (_, i) => 52 + i * 0.1));
+  const anas = await gw.panel(55);
+  for (const id of others) assert.ok(ids(anas).has(id), `ana's Panel holds order ${id}`);
+  gw.daemon.operators.delete("bob");
+  gw.setClock(55.5);
+  const page = await bob.get("/panel");
+  for (const id of others) {
+    assert.doesNotMatch(page.text, new RegExp(`data-id="${id}\\+?"`), `order ${id} shown to bob`);
+  }
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió/);
+});

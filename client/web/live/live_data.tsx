@@ -220,6 +220,10 @@ export class LiveData {
         }),
       // (Orders held are slim copies, without their clave: placed here is what is known.)
       ownOrder: (pedido) => this.#placed.get(pedido.id) === account,
+      otherOrder: (pedido) => {
+        const by = this.#placed.get(pedido.id);
+        return by !== undefined && by !== account;
+      },
     });
     if (read === "demoted" || session.rolTakenBack) {
       this.#takeBack(session);

@@ -124,6 +124,12 @@ export interface TimelineRefreshOptions {
    * @default {none is}
    */
   ownOrder?: (pedido: Pedido) => boolean;
+  /**
+   * Whether an order held is known to be another account's: the newest held
+   * that is is always among the witnesses too (it proves the most).
+   * @default {none is}
+   */
+  otherOrder?: (pedido: Pedido) => boolean;
 }
 
 /** Witnesses given to {@linkcode TimelineRefreshOptions.check}, at most. */
@@ -275,7 +281,10 @@ export class TimelineWindow {
   async #refresh(ask: Ask, options: TimelineRefreshOptions): Promise<WindowRead | Unproven> {
     const { check } = options;
     if (check === undefined) return (await this.#read(ask, options)).read;
-    const witnesses = this.#witnesses(options.ownOrder ?? (() => false));
+    const witnesses = this.#witnesses(
+      options.ownOrder ?? (() => false),
+      options.otherOrder ?? (() => false),
+    );
     this.#save();
     try {
       const { read, reads } = await this.#read(ask, options);
@@ -293,19 +302,25 @@ export class TimelineWindow {
 
   /**
    * The newest orders known, newest first: the last one read, and those
-   * held; and the newest held that is not known to be the account's own
-   * (`ownOrder`), wherever it is.
+   * held; and, wherever they are, the newest held that is not known to be
+   * the account's own (`ownOrder`) and the newest known to be another's
+   * (`otherOrder`).
    */
-  #witnesses(ownOrder: (pedido: Pedido) => boolean): Witness[] {
+  #witnesses(
+    ownOrder: (pedido: Pedido) => boolean,
+    otherOrder: (pedido: Pedido) => boolean,
+  ): Witness[] {
     const known = new Map<number, string>();
     if (this.#anchor !== null) known.set(this.#anchor.id, this.#anchor.recibido);
     const held = [...this.#orders.keys()].sort((a, b) => b - a);
     for (const id of held.slice(0, WITNESSES)) known.set(id, this.#orders.get(id)!.fecha_recibido);
     const witnesses = [...known].sort(([a], [b]) => b - a).slice(0, WITNESSES)
       .map(([id, recibido]) => ({ id, recibido }));
-    const other = held.find((id) => !ownOrder(this.#orders.get(id)!));
-    if (other !== undefined && !witnesses.some((w) => w.id === other)) {
-      witnesses.push({ id: other, recibido: this.#orders.get(other)!.fecha_recibido });
+    const notOwn = held.find((id) => !ownOrder(this.#orders.get(id)!));
+    const others = held.find((id) => otherOrder(this.#orders.get(id)!));
+    for (const id of [notOwn, others]) {
+      if (id === undefined || witnesses.some((w) => w.id === id)) continue;
+      witnesses.push({ id, recibido: this.#orders.get(id)!.fecha_recibido });
     }
     return witnesses;
   }
