@@ -341,8 +341,10 @@ export class PostgresWriter {
     for (;;) {
       const running = this.#lanes.flatMap((lane) => [...lane.running]);
       if (running.length > 0) await Promise.allSettled(running);
-      // Queued: the transaction for it starts in a microtask already queued.
+      // Queued: the transaction for it starts in a microtask already queued,
+      // or once a gather ends: now (a gather holds no write of its own).
       else if (this.#lanes.some((lane) => lane.queue.length > 0)) {
+        this.#gather?.end(true);
         await new Promise<void>((resolve) => queueMicrotask(resolve));
       } else return;
     }
@@ -403,10 +405,6 @@ export class PostgresWriter {
       this.#gatherSkips--;
       return go();
     }
-    // Held as running, so that flush() waits for it.
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const gathering = promise.finally(() => lane.running.delete(gathering));
-    lane.running.add(gathering);
     const gather: Gather = {
       wanted: Math.min(this.#maxBatch, waiting + committed),
       end: (met) => {
@@ -420,7 +418,6 @@ export class PostgresWriter {
         const missed = !met && 2 * (lane.queue.length - waiting) < committed;
         this.#gatherBackoff = missed ? Math.min(MAX_GATHER_SKIPS, 2 * this.#gatherBackoff || 1) : 0;
         this.#gatherSkips = this.#gatherBackoff;
-        resolve();
         go();
       },
     };
@@ -688,7 +685,10 @@ export class PostgresWriter {
     // transaction that never settles keeps its connection, which is then dead:
     // its deadline marks the database down, and the store replaces the pool.
     // One that settles after its deadline goes back to its pool.
-    const keep = () => expired ? reserved.release() : lane.hold(reserved, pool);
+    const keep = () =>
+      expired || carrier.connection === null
+        ? reserved.release()
+        : lane.hold(reserved, pool, carrier.connection);
     sending.then(keep, (error) => {
       if (!isConnectionError(error)) keep();
     });
@@ -714,6 +714,8 @@ export class PostgresWriter {
    * says nothing of theirs, and a slow commit must not be answered as lost.
    */
   connectionClosed(id?: number): void {
+    // A lane keeping it between transactions drops it.
+    for (const lane of this.#lanes) lane.forget(id);
     for (const [deadline, carrier] of this.#deadlines) {
       if (id === undefined || carrier.connection === null || carrier.connection === id) {
         deadline.hurry(1000);

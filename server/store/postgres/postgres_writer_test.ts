@@ -386,6 +386,7 @@ pgTest({
         }
       }));
       await writer.flush();
+      await writer.close();
       assert.equal(sizes.reduce((sum, n) => sum + n, 0), 160);
       return sizes;
     };
@@ -463,6 +464,48 @@ pgTest({
       ]);
     } finally {
       await writer.close();
+      await sql.end({ timeout: 1 });
+    }
+  },
+});
+
+pgTest({
+  name:
+    "a connection kept between transactions that the server ends meanwhile is dropped: the next batch goes on a new one, and the process does not crash",
+  async fn() {
+    await using db = await freshDatabase();
+    let writer: PostgresWriter | null = null;
+    let closes = 0;
+    const sql = postgres(db.url, {
+      max: 2,
+      onnotice: () => {},
+      onclose: (id: number) => {
+        closes++;
+        writer?.connectionClosed(id);
+      },
+    });
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    const checked: WriteKind<number, number> = { ...QUICK, name: "checked", checked: true };
+    try {
+      // A long gather: after its first commit the lane keeps its connection, waiting.
+      writer = writerOn(() => sql, { gatherMs: 10_000 });
+      assert.deepEqual(
+        await Promise.all([writer.write(checked, 1), writer.write(checked, 2)]),
+        [1, 2],
+      );
+      // Its backend ended by the server while the lane keeps it.
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+      await waitUntil(() => closes >= 1, { timeoutMs: 5_000 });
+      // Two more writes end the gather: they are committed on a new connection.
+      assert.deepEqual(
+        await Promise.all([writer.write(checked, 3), writer.write(checked, 4)]),
+        [3, 4],
+      );
+      await writer.flush();
+    } finally {
+      await writer?.close();
+      await admin.end({ timeout: 1 });
       await sql.end({ timeout: 1 });
     }
   },

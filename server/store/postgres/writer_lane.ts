@@ -24,12 +24,29 @@ export class WriterLane<Q> {
   readonly running = new Set<Promise<void>>();
   #conn: ReservedSql | null = null;
   #pool: Sql | null = null;
+  /** The driver's id of the connection kept. */
+  #id: number | null = null;
 
-  /** Keeps `conn`, of `pool`, for the next transaction. */
-  hold(conn: ReservedSql, pool: Sql): void {
+  /** Keeps `conn`, of `pool`, the driver's connection `id`, for the next transaction. */
+  hold(conn: ReservedSql, pool: Sql, id: number): void {
     this.letGo();
     this.#conn = conn;
     this.#pool = pool;
+    this.#id = id;
+  }
+
+  /**
+   * The driver's connection `id` closed (every one, without an id): when it
+   * is the one kept, it is dropped, not handed back. The driver has taken it
+   * back itself; a statement sent on it now would go to a dead socket (the
+   * driver, postgres 3.4.9, then throws from a timer, which ends the
+   * process) or to the connection the pool opens anew in its place.
+   */
+  forget(id?: number): void {
+    if (this.#conn === null || (id !== undefined && id !== this.#id)) return;
+    this.#conn = null;
+    this.#pool = null;
+    this.#id = null;
   }
 
   /** The connection kept, when it is of `pool`; one of another pool (replaced) goes back. */
@@ -39,6 +56,7 @@ export class WriterLane<Q> {
     if (this.#conn === null) return null;
     this.#conn = null;
     this.#pool = null;
+    this.#id = null;
     return conn;
   }
 
@@ -47,5 +65,6 @@ export class WriterLane<Q> {
     this.#conn?.release();
     this.#conn = null;
     this.#pool = null;
+    this.#id = null;
   }
 }
