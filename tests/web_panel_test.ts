@@ -680,6 +680,44 @@ Deno.test("gateway: an operador's Panel stays whole when some of its check's EST
   assert.deepEqual([...ids(after)].sort(), endedSince(gw, 1.6).sort());
 });
 
+/** Every order of `gw` still waiting ends `listo` on worker 1, started at `startS`, ended at `endS`. */
+function endWaiting(
+  gw: { daemon: FakeDaemon; at: (s: number) => string },
+  startS: number,
+  endS: number,
+): void {
+  for (const pedido of gw.daemon.pedidos) {
+    if (pedido.estado !== "pendiente") continue;
+    set(pedido, {
+      estado: "listo",
+      worker: 1,
+      intentos: 1,
+      fecha_inicio: gw.at(startS),
+      fecha_fin: gw.at(endS),
+    });
+  }
+}
+
+/**
+ * `pedidos usuarios usuario bob` at `s` seconds: bob's next Panel is a 403
+ * saying his role changed, with none of the orders `others`.
+ */
+async function assertTakenBack(
+  gw: { daemon: FakeDaemon; setClock: (s: number) => void },
+  bob: FakeBrowser,
+  others: string[],
+  s: number,
+): Promise<void> {
+  gw.daemon.operators.delete("bob");
+  gw.setClock(s);
+  const page = await bob.get("/panel");
+  for (const id of others) {
+    assert.doesNotMatch(page.text, new RegExp(`data-id="${id}\\+?"`), `order ${id} shown to bob`);
+  }
+  assert.equal(page.status, 403);
+  assert.match(page.text, /Su rol cambió/);
+}
+
 Deno.test("gateway: a demoted operador whose 20 newest orders are its own, placed on Pedidos, is not shown the older orders of others the Panel holds", async () => {
   using gw = await panelAtTimes();
   gw.daemon.scoped = true;
@@ -692,30 +730,12 @@ Deno.test("gateway: a demoted operador whose 20 newest orders are its own, place
     const sent = await bob.submit("/pedidos", { cliente: "Bob", productos: "pan", direccion: "C" });
     assert.equal(sent.status, 303);
   }
-  for (const pedido of gw.daemon.pedidos) {
-    if (pedido.estado === "pendiente") {
-      set(pedido, {
-        estado: "listo",
-        worker: 1,
-        intentos: 1,
-        fecha_inicio: gw.at(53.6),
-        fecha_fin: gw.at(54),
-      });
-    }
-  }
+  endWaiting(gw, 53.6, 54);
   const others = endedSince(gw, 0).filter((id) => !gw.daemon.owners.has(Number(id)));
   assert.equal(others.length, 4);
   const anas = await gw.panel(55);
   for (const id of others) assert.ok(ids(anas).has(id), `ana's Panel holds order ${id}`);
-  // `pedidos usuarios usuario bob`.
-  gw.daemon.operators.delete("bob");
-  gw.setClock(55.5);
-  const page = await bob.get("/panel");
-  for (const id of others) {
-    assert.doesNotMatch(page.text, new RegExp(`data-id="${id}\\+?"`), `order ${id} shown to bob`);
-  }
-  assert.equal(page.status, 403);
-  assert.match(page.text, /Su rol cambió/);
+  await assertTakenBack(gw, bob, others, 55.5);
 });
 
 Deno.test("gateway: a demoted operador whose newest orders are its own, placed over TCP, is still caught through an older order another account placed on Pedidos", async () => {
@@ -732,27 +752,12 @@ Deno.test("gateway: a demoted operador whose newest orders are its own, placed o
     });
     assert.equal(sent.status, 303);
   }
-  for (const pedido of gw.daemon.pedidos) {
-    set(pedido, {
-      estado: "listo",
-      worker: 1,
-      intentos: 1,
-      fecha_inicio: gw.at(50.5),
-      fecha_fin: gw.at(51),
-    });
-  }
+  endWaiting(gw, 50.5, 51);
   const others = gw.daemon.pedidos.map((p) => String(p.id));
   await gw.panel(52);
   // Then 22 of bob's own over TCP (the gateway cannot know them as his): all of the newest.
   ownOrders(gw, "bob", Array.from({ length: 22 }, (_, i) => 52 + i * 0.1));
   const anas = await gw.panel(55);
   for (const id of others) assert.ok(ids(anas).has(id), `ana's Panel holds order ${id}`);
-  gw.daemon.operators.delete("bob");
-  gw.setClock(55.5);
-  const page = await bob.get("/panel");
-  for (const id of others) {
-    assert.doesNotMatch(page.text, new RegExp(`data-id="${id}\\+?"`), `order ${id} shown to bob`);
-  }
-  assert.equal(page.status, 403);
-  assert.match(page.text, /Su rol cambió/);
+  await assertTakenBack(gw, bob, others, 55.5);
 });

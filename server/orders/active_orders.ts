@@ -74,10 +74,7 @@ export class ActiveOrders {
     order.endUnwritten = false;
     if (state === "pendiente") order.run = null;
     // Counted again (waiting or running): STATS need not wait for it.
-    if (state !== "cerrando") {
-      this.#counting.get(id)?.resolve();
-      this.#counting.delete(id);
-    }
+    if (state !== "cerrando") this.#counted(id);
   }
 
   /**
@@ -89,8 +86,7 @@ export class ActiveOrders {
     if (order?.state !== "cerrando") return;
     order.endUnwritten = true;
     // Counted now (pendiente): STATS need not wait for the disk to come back.
-    this.#counting.get(id)?.resolve();
-    this.#counting.delete(id);
+    this.#counted(id);
   }
 
   /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
@@ -101,8 +97,7 @@ export class ActiveOrders {
     order.endUnwritten = false;
     order.run = { worker, startedAt };
     // Counted again (running): STATS need not wait for it.
-    this.#counting.get(id)?.resolve();
-    this.#counting.delete(id);
+    this.#counted(id);
   }
 
   /**
@@ -159,6 +154,12 @@ export class ActiveOrders {
     return counted;
   }
 
+  /** The order is counted again (waiting, running or ended): STATS's wait for it ends. */
+  #counted(id: number): void {
+    this.#counting.get(id)?.resolve();
+    this.#counting.delete(id);
+  }
+
   /** Stops holding an order and gives its slot back. */
   end(id: number): void {
     const order = this.#orders.get(id);
@@ -167,8 +168,7 @@ export class ActiveOrders {
     order.permit.release();
     this.#closing.get(id)?.resolve();
     this.#closing.delete(id);
-    this.#counting.get(id)?.resolve();
-    this.#counting.delete(id);
+    this.#counted(id);
   }
 
   /**

@@ -232,10 +232,17 @@ interface Drawn extends Interval {
 function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number): Drawn[] {
   const groups = new Map<string, { bar: Bar; lane: number }[]>();
   const drawn: Drawn[] = [];
+  const alone = (bar: Bar, lane: number): Drawn => ({
+    lane,
+    estado: bar.estado,
+    from: bar.from,
+    to: bar.to,
+    bars: [bar],
+  });
   bars.forEach((bar, i) => {
     const lane = lanes[i]!;
     if (bar.to === Infinity) {
-      drawn.push({ lane, estado: bar.estado, from: bar.from, to: bar.to, bars: [bar] });
+      drawn.push(alone(bar, lane));
       return;
     }
     const key = `${lane}\n${bar.estado}`;
@@ -252,7 +259,7 @@ function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number
         if (last !== undefined && bar.from - last.to < gap) {
           last.to = Math.max(last.to, bar.to);
           last.bars.push(bar);
-        } else merged.push({ lane, estado: bar.estado, from: bar.from, to: bar.to, bars: [bar] });
+        } else merged.push(alone(bar, lane));
       }
       if (merged.length <= MAX_BARS_PER_LANE) {
         drawn.push(...merged);
@@ -397,7 +404,8 @@ export function Timeline(props: TimelineOptions) {
   };
   const zeros = running.map(() => 0);
   const stacked = waiting.map((w, i) => w + running[i]!);
-  const height = LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) + 22;
+  const lanesEnd = LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP);
+  const height = lanesEnd + 22;
   const ticks = Array.from({ length: Math.floor(windowMs / 10_000) + 1 }, (_, i) => i * 10_000);
 
   return (
@@ -499,7 +507,7 @@ export function Timeline(props: TimelineOptions) {
             x={left}
             y={QUEUE_TOP}
             width={(x(coverage.from) - left).toFixed(1)}
-            height={LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) - QUEUE_TOP}
+            height={lanesEnd - QUEUE_TOP}
           />
           <text x={left + 4} y={QUEUE_TOP + 14}>sin datos</text>
           <title>
@@ -514,7 +522,7 @@ export function Timeline(props: TimelineOptions) {
             x={x(unreadSince).toFixed(1)}
             y={QUEUE_TOP}
             width={Math.max(x(now) - x(unreadSince), 2).toFixed(1)}
-            height={LANE_TOP + laneCount * (LANE_HEIGHT + LANE_GAP) - QUEUE_TOP}
+            height={lanesEnd - QUEUE_TOP}
           />
           <text x={(x(unreadSince) + 4).toFixed(1)} y={QUEUE_TOP + 14}>sin datos</text>
           <title>

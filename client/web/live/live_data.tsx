@@ -198,6 +198,11 @@ export class LiveData {
     const account = accountKey(session.usuario);
     const ownPrefix = scopedClave(session.usuario, "");
     const liveReads = liveListed(lists);
+    /** Who placed order `id` through the gateway, as the check sees it. */
+    const placedBy = (id: number) => {
+      const by = this.#placed.get(id);
+      return by === undefined ? null : by === account ? "own" : "other";
+    };
     const read = await this.#window(at).refresh(ask, {
       token,
       at,
@@ -212,18 +217,12 @@ export class LiveData {
             ids: new Set([...reads.ids, ...liveReads.ids]),
             from: new Map([...reads.from, ...liveReads.from]),
           },
-          placedBy: (id) => {
-            const by = this.#placed.get(id);
-            return by === undefined ? null : by === account ? "own" : "other";
-          },
+          placedBy,
           ownClave: (clave) => clave.startsWith(ownPrefix),
         }),
       // (Orders held are slim copies, without their clave: placed here is what is known.)
-      ownOrder: (pedido) => this.#placed.get(pedido.id) === account,
-      otherOrder: (pedido) => {
-        const by = this.#placed.get(pedido.id);
-        return by !== undefined && by !== account;
-      },
+      ownOrder: (pedido) => placedBy(pedido.id) === "own",
+      otherOrder: (pedido) => placedBy(pedido.id) === "other",
     });
     if (read === "demoted" || session.rolTakenBack) {
       this.#takeBack(session);

@@ -44,9 +44,7 @@ export class WriterLane<Q> {
    */
   forget(id?: number): void {
     if (this.#conn === null || (id !== undefined && id !== this.#id)) return;
-    this.#conn = null;
-    this.#pool = null;
-    this.#id = null;
+    this.#clear();
   }
 
   /** The connection kept, when it is of `pool`; one of another pool (replaced) goes back. */
@@ -54,15 +52,18 @@ export class WriterLane<Q> {
     const conn = this.#conn;
     if (conn !== null && this.#pool !== pool) this.letGo();
     if (this.#conn === null) return null;
-    this.#conn = null;
-    this.#pool = null;
-    this.#id = null;
+    this.#clear();
     return conn;
   }
 
   /** Gives the connection kept back to its pool. */
   letGo(): void {
     this.#conn?.release();
+    this.#clear();
+  }
+
+  /** Keeps no connection. */
+  #clear(): void {
     this.#conn = null;
     this.#pool = null;
     this.#id = null;
