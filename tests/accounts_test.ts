@@ -56,6 +56,35 @@ Deno.test("daemon: a name may have letters of any script, and is one account how
   );
 });
 
+Deno.test("daemon: a password is one password however its accents are typed, counted composed", async () => {
+  await using daemon = await startInProcess({});
+  const client = await daemon.client();
+  const decomposed = "contrasen\u0303a"; // 11 code points as typed, 10 composed
+  const registered = await client.request({
+    op: "REGISTRO",
+    data: { usuario: "marta", password: decomposed },
+  });
+  assert.equal(registered.ok, true);
+  const login = await client.request({
+    op: "LOGIN",
+    data: { usuario: "marta", password: "contraseña" },
+  });
+  assert.deepEqual([login.ok, login.usuario], [true, "marta"]);
+  assert.equal(
+    (await client.request({ op: "LOGIN", data: { usuario: "marta", password: "contrasena" } }))
+      .error,
+    "bad_credentials",
+  );
+  // Eight code points as typed, seven once composed: too short, at either request.
+  for (const op of ["REGISTRO", "LOGIN"]) {
+    const short = await client.request({
+      op,
+      data: { usuario: "marta", password: "an\u0303o-123" },
+    });
+    assert.deepEqual([short.error, short.campo], ["invalid_user", "password"], op);
+  }
+});
+
 Deno.test("daemon: other clients are answered while logins are being hashed", async () => {
   await using daemon = await startInProcess();
   const a = await daemon.client();

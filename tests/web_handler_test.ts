@@ -120,6 +120,20 @@ Deno.test("gateway: Registro creates the account and sends the browser to Login"
   assert.match((await browser.get("/login")).text, /Cuenta ana creada/);
 });
 
+Deno.test("gateway: Registro takes a password repeated with its accents typed another way", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  const page = await browser.submit("/registro", {
+    usuario: "ana",
+    password: "contraseña-1",
+    password2: "contrasen\u0303a-1",
+  });
+  assert.equal(page.status, 303);
+  assert.deepEqual(gw.daemon.sent("REGISTRO"), [
+    { op: "REGISTRO", data: { usuario: "ana", password: "contraseña-1" } },
+  ]);
+});
+
 Deno.test("gateway: Registro shows each refusal in words, keeping the name", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();

@@ -72,7 +72,7 @@ testWith("read", "write")(
     const users = rows(t.path, "SELECT usuario, hash FROM usuarios ORDER BY id");
     assert.equal(users.length, 2);
     for (const { hash } of users) {
-      assert.match(String(hash), /^\$scrypt\$ln=10,r=8,p=1\$/);
+      assert.match(String(hash), /^\$scrypt\$ln=10,r=8,p=1,nfc=1\$/);
       assert.ok(!String(hash).includes(PASSWORD));
     }
     assert.notEqual(users[0]!.hash, users[1]!.hash, "same password, different salts");

@@ -3,8 +3,14 @@
  * on the runtime's thread pool, so hashing never blocks the event loop.
  *
  * Hashes are PHC strings that carry their own parameters
- * (`$scrypt$ln=15,r=8,p=1$SALT$HASH`, base64 without padding), so the cost
- * can be raised later without breaking stored accounts.
+ * (`$scrypt$ln=15,r=8,p=1,nfc=1$SALT$HASH`, base64 without padding), so the
+ * cost can be raised later without breaking stored accounts.
+ *
+ * A password is hashed in Unicode's composed form (NFC, as RFC 8265's
+ * OpaqueString has it): `contraseña` typed with a precomposed `ñ` and pasted
+ * with `n` + a combining tilde (as text from a macOS file name comes) is one
+ * password. Hashes that say `nfc=1` were made so; a hash without it (made
+ * before) is checked against the password exactly as typed, as it was made.
  *
  * @module
  */
@@ -31,7 +37,7 @@ export const DEFAULT_SCRYPT: Readonly<ScryptParams> = Object.freeze({ ln: 15, r:
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 const PHC_REGEXP =
-  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})(,nfc=1)?\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 /** Options of {@linkcode PasswordHasher}. */
 export interface PasswordHasherOptions {
@@ -96,18 +102,19 @@ export class PasswordHasher {
   }
 
   /**
-   * A new salted hash of `password`, as a PHC string.
+   * A new salted hash of `password` in its composed form (NFC), as a PHC string.
    *
    * @param password The password in clear; never stored or logged.
    */
   async hash(password: string): Promise<string> {
     const salt = randomBytes(SALT_BYTES);
-    const key = await this.#derive(password, salt, this.#params, HASH_BYTES);
+    const key = await this.#derive(password.normalize("NFC"), salt, this.#params, HASH_BYTES);
     return phc(this.#params, salt, key);
   }
 
   /**
-   * Whether `password` matches `stored`, compared in constant time. A
+   * Whether `password` matches `stored`, compared in constant time: in its
+   * composed form (NFC) when `stored` says `nfc=1`, else as given. A
    * malformed `stored` is false (after the same work as a real check).
    */
   async verify(password: string, stored: string): Promise<boolean> {
@@ -116,10 +123,11 @@ export class PasswordHasher {
       await this.verify(password, this.dummyHash());
       return false;
     }
-    const [, ln, r, p, salt, expected] = match;
+    const [, ln, r, p, nfc, salt, expected] = match;
     const want = Buffer.from(expected!, "base64");
     const params = { ln: Number(ln), r: Number(r), p: Number(p) };
-    const got = await this.#derive(password, Buffer.from(salt!, "base64"), params, want.length);
+    const typed = nfc === undefined ? password : password.normalize("NFC");
+    const got = await this.#derive(typed, Buffer.from(salt!, "base64"), params, want.length);
     return got.length === want.length && timingSafeEqual(got, want);
   }
 
@@ -189,9 +197,9 @@ export class PasswordHasher {
   }
 }
 
-/** The PHC string of a scrypt hash: `$scrypt$ln=…,r=…,p=…$<salt>$<key>`. */
+/** The PHC string of a scrypt hash of a composed password: `$scrypt$ln=…,r=…,p=…,nfc=1$<salt>$<key>`. */
 function phc({ ln, r, p }: ScryptParams, salt: Uint8Array, key: Uint8Array): string {
-  return `$scrypt$ln=${ln},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
+  return `$scrypt$ln=${ln},r=${r},p=${p},nfc=1$${b64(salt)}$${b64(key)}`;
 }
 
 function b64(bytes: Uint8Array): string {

@@ -9,13 +9,48 @@ Deno.test("PasswordHasher.hash() makes a salted PHC string that verify() accepts
   const hasher = new PasswordHasher({ params: FAST });
   const a = await hasher.hash("s3cret-pass");
   const b = await hasher.hash("s3cret-pass");
-  assert.match(a, /^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+  assert.match(a, /^\$scrypt\$ln=10,r=8,p=1,nfc=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
   assert.notEqual(a, b, "each hash has its own salt");
   assert.ok(!a.includes("s3cret-pass"));
   assert.equal(await hasher.verify("s3cret-pass", a), true);
   assert.equal(await hasher.verify("s3cret-pass", b), true);
   assert.equal(await hasher.verify("s3cret-pasS", a), false);
   assert.equal(await hasher.verify("", a), false);
+});
+
+Deno.test("PasswordHasher: a password is one password however its accents are typed (NFC)", async () => {
+  const hasher = new PasswordHasher({ params: FAST });
+  const composed = "contraseña-1"; // ñ is U+00F1
+  const decomposed = "contrasen\u0303a-1"; // n + a combining tilde
+  assert.notEqual(composed, decomposed);
+  const pairs: [string, string][] = [[composed, decomposed], [decomposed, composed]];
+  for (const [typed, stored] of pairs) {
+    const hash = await hasher.hash(stored);
+    assert.equal(
+      await hasher.verify(typed, hash),
+      true,
+      `${JSON.stringify(typed)} for ${JSON.stringify(stored)}`,
+    );
+    assert.equal(await hasher.verify("contrasena-1", hash), false, "the accent still counts");
+  }
+  // Only the canonical forms are one: a fullwidth letter is another password.
+  const plain = await hasher.hash("pass-word");
+  assert.equal(await hasher.verify("pass-wor\uFF44", plain), false);
+});
+
+Deno.test("PasswordHasher.verify(): a hash made before passwords were composed is checked as typed then", async () => {
+  const hasher = new PasswordHasher({ params: FAST });
+  const decomposed = "contrasen\u0303a-1";
+  // What hash() made before: the password's UTF-8 as given, and no `nfc=1`.
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(decomposed, salt, 32, { N: 2 ** 10, r: 8, p: 1 }, (e, k) => e ? reject(e) : resolve(k))
+  );
+  const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
+  const legacy = `$scrypt$ln=10,r=8,p=1$${b64(salt)}$${b64(key)}`;
+  assert.equal(await hasher.verify(decomposed, legacy), true);
+  assert.equal(await hasher.verify("contraseña-1", legacy), false);
+  assert.equal(await hasher.verify(decomposed, legacy.replace("p=1$", "p=1,nfc=1$")), false);
 });
 
 Deno.test("PasswordHasher.verify() reads the cost from the stored hash", async () => {
@@ -41,7 +76,7 @@ Deno.test("PasswordHasher.dummyHash() is made once, with no derivation, and matc
   const dummy = hasher.dummyHash();
   assert.equal(hasher.dummyHash(), dummy);
   assert.equal(derivations, 0);
-  assert.match(dummy, /^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+  assert.match(dummy, /^\$scrypt\$ln=10,r=8,p=1,nfc=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
   assert.equal(await hasher.verify("s3cret-pass", dummy), false);
 });
 

@@ -451,7 +451,14 @@ function parseCredentials(args: Args, registering: boolean): Credentials {
       { campo: "password" },
     );
   }
-  const chars = codePoints(password, MAX_PASSWORD_CHARS + 1);
+  // Counted in its composed form (NFC), the form it is hashed in: "contraseña"
+  // is 10 characters whether its ñ came precomposed or as n + a combining
+  // tilde. (No composition joins more than four code points into one: a
+  // password that long as typed is too long in any form.)
+  const typed = codePoints(password, 4 * MAX_PASSWORD_CHARS + 1);
+  const chars = typed > 4 * MAX_PASSWORD_CHARS
+    ? typed
+    : codePoints(password.normalize("NFC"), MAX_PASSWORD_CHARS + 1);
   if (chars < MIN_PASSWORD_CHARS || chars > MAX_PASSWORD_CHARS) {
     throw new ProtocolError(
       "invalid_user",

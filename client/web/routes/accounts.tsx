@@ -124,7 +124,8 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
         <RegistroPage csrf={respond.csrf(c)} usuario={usuario} error={error} />,
         status,
       );
-    if (password !== field(form, "password2")) {
+    // Compared as the daemon hashes them, composed (NFC): the same accents typed two ways match.
+    if (password.normalize("NFC") !== field(form, "password2").normalize("NFC")) {
       return again("❌ Las contraseñas no coinciden.", 422);
     }
     const from = address(c);
