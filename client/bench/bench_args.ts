@@ -22,6 +22,11 @@ export interface BenchArgs {
   help: boolean;
   /** `--only waits`: only the probe of many waits. */
   onlyWaits: boolean;
+  /**
+   * Then the PostgreSQL part (`deno task bench:pg`'s), when a PostgreSQL
+   * answers; false with `--no-pg` (and with `--only waits`).
+   */
+  postgres: boolean;
   /** What {@linkcode runBench} gets; `out` always set. */
   options: BenchOptions & { out: string };
 }
@@ -72,6 +77,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
       conns: { type: "string" },
       idle: { type: "string" },
       "no-redis": { type: "boolean" },
+      "no-pg": { type: "boolean" },
       "daemon-root": { type: "string" },
       only: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -79,7 +85,7 @@ export function parseBenchArgs(args: string[]): BenchArgs {
   });
   const out = values.out ?? (values.quick ? QUICK_OUT : DEFAULT_OUT);
   // Help is shown whatever else is wrong.
-  if (values.help) return { help: true, onlyWaits: false, options: { out } };
+  if (values.help) return { help: true, onlyWaits: false, postgres: false, options: { out } };
   if (values.only !== undefined && values.only !== "waits") {
     throw new RangeError(`--only "${values.only}" (the one part: waits)`);
   }
@@ -104,7 +110,8 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     options.idleConnections = flag("idle", values.idle, wholeNumber(0));
   }
   if (values["daemon-root"]) options.daemonRoot = absoluteDir(values["daemon-root"]);
-  return { help: false, onlyWaits: values.only === "waits", options };
+  const onlyWaits = values.only === "waits";
+  return { help: false, onlyWaits, postgres: !onlyWaits && !values["no-pg"], options };
 }
 
 /**

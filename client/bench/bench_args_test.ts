@@ -31,6 +31,10 @@ Deno.test("parseBenchArgs() reads every flag, and writes the quick report apart 
     daemonRoot: "/tmp/old/",
   });
   assert.equal(parseBenchArgs(["--quick"]).options.out, QUICK_OUT);
+  // The PostgreSQL part runs after the rest unless --no-pg (or only the waits) says.
+  assert.equal(parseBenchArgs([]).postgres, true);
+  assert.equal(parseBenchArgs(["--no-pg"]).postgres, false);
+  assert.equal(parseBenchArgs(["--only", "waits"]).postgres, false);
   assert.equal(parseBenchArgs(["--quick", "--out", "/tmp/x.md"]).options.out, "/tmp/x.md");
   assert.equal(parseBenchArgs(["--help", "--rounds", "0"]).help, true);
 });

@@ -263,6 +263,8 @@ export interface PgBenchOptions {
   /** Orders in the drained backlog. @default {20000, or 5000 quick} */
   backlog?: number;
   log?: (line: string) => void;
+  /** The command the report names. @default {"deno task bench:pg", with " --quick" when quick} */
+  command?: string;
 }
 
 /** Runs the PostgreSQL bench; returns its Markdown section. */
@@ -364,6 +366,7 @@ export async function runPostgresBench(options: PgBenchOptions = {}): Promise<st
     }
   }
   return renderPostgresSection({
+    command: options.command ?? `deno task bench:pg${quick ? " --quick" : ""}`,
     date: new Date(),
     postgres: version,
     cores: navigator.hardwareConcurrency,
