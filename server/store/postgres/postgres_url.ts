@@ -124,16 +124,17 @@ export function parsePostgresUrl(db: string): PostgresTarget {
   if (sslrootcert === "system" && sslmode !== "verify-full") {
     throw new RangeError("has sslrootcert=system, which needs sslmode=verify-full (as in libpq)");
   }
-  return {
-    host,
-    port,
-    database,
-    user,
-    password: decode(url.password),
-    sslmode,
-    applicationName: param("application_name"),
-    sslrootcert,
-  };
+  const password = decode(url.password);
+  const applicationName = param("application_name");
+  // The protocol's strings end at a NUL: the server refuses a startup packet
+  // with one inside, on every try, which would read as an outage forever.
+  const parts = { host, user, password, database, application_name: applicationName };
+  for (const [name, value] of Object.entries(parts)) {
+    if (value?.includes("\0")) {
+      throw new RangeError(`has a NUL (%00) in its ${name}, which PostgreSQL cannot take`);
+    }
+  }
+  return { host, port, database, user, password, sslmode, applicationName, sslrootcert };
 }
 
 /**

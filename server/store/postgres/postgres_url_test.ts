@@ -31,6 +31,26 @@ Deno.test("a --db URL whose host is a Unix socket directory, or whose port is 0,
   assert.equal(parsePostgresUrl("postgres://ana@%6Cocalhost/pedidos").host, "localhost");
 });
 
+Deno.test("a --db URL with a NUL (%00) in any part is refused at start, naming the part, not the password", () => {
+  for (
+    const [db, part] of [
+      ["postgres://ana@db/pedidos?application_name=a%00b", "application_name"],
+      ["postgres://an%00a@db/pedidos", "user"],
+      ["postgres://ana@db/ped%00idos", "database"],
+      ["postgres://ana:s3c%00ret@db/pedidos", "password"],
+      ["postgres://ana@d%00b/pedidos", "host"],
+    ]
+  ) {
+    assert.throws(
+      () => parsePostgresUrl(db!),
+      (error: Error) =>
+        error.message === `has a NUL (%00) in its ${part}, which PostgreSQL cannot take` &&
+        !error.message.includes("s3c"),
+      db,
+    );
+  }
+});
+
 Deno.test("a --db URL with a slash too few is taken for a mistyped PostgreSQL URL, refused, and shown without its password", () => {
   for (const db of ["postgres:/ana:s3cret@db/pedidos", "postgresql:ana:s3cret@db/pedidos"]) {
     assert.ok(isPostgresUrl(db), db);
