@@ -553,17 +553,20 @@ testWith("read", "write")(
 );
 
 testWith("read", "write", "run", "env")(
-  "a processor module's console output goes to stderr: stdout keeps only the ready line and the summary",
+  "a processor module's output goes to stderr (console, Deno.stdout, node:process): stdout keeps only the ready line and the summary",
   async () => {
     await using dir = await tempDir();
     const path = `${dir.path}/chatty.ts`;
     await Deno.writeTextFile(
       path,
-      'console.log("loading the chatty module");\n' +
+      'import process from "node:process";\n' +
+        'console.log("loading the chatty module");\n' +
         "export default (pedido: { id: number }) => {\n" +
         '  console.log("log of", pedido.id);\n' +
         '  console.info("info of", pedido.id);\n' +
         "  console.table([{ id: pedido.id }]);\n" +
+        "  Deno.stdout.writeSync(new TextEncoder().encode(`raw of ${pedido.id}\\n`));\n" +
+        "  process.stdout.write(`node of ${pedido.id}\\n`);\n" +
         "  return { done: true };\n" +
         "};\n",
     );
@@ -585,12 +588,13 @@ testWith("read", "write", "run", "env")(
     daemon.kill("SIGTERM");
     const { code, stdout, stderr } = await daemon.exited();
     assert.equal(code, 0, stderr);
-    assert.doesNotMatch(stdout, /chatty|log of|info of/, stdout);
+    assert.doesNotMatch(stdout, /chatty|log of|info of|raw of|node of/, stdout);
     assert.deepEqual(
       stdout.trim().split("\n").map((line) => line.split(" ")[0]),
       ["listening", "resumen", "duracion_ms"],
     );
-    for (const text of ["loading the chatty module", `log of ${id}`, `info of ${id}`]) {
+    const lines = ["loading the chatty module", `log of ${id}`, `info of ${id}`];
+    for (const text of [...lines, `raw of ${id}`, `node of ${id}`]) {
       assert.ok(stderr.includes(text), `stderr has ${text}: ${stderr}`);
     }
   },

@@ -18,6 +18,7 @@ import type { FromProcessor, JobMessage, JobOutcome, ToProcessor } from "./proce
 import { processJob } from "./process_job.ts";
 import { describeError, loadProcessor, type ProcessorFunction } from "./processor_module.ts";
 import type { Pedido } from "../server/protocol/messages.ts";
+import process from "node:process";
 
 /**
  * The order of {@linkcode warmUp}: never stored, never answered. Written
@@ -63,13 +64,20 @@ self.close = (): never => {
 };
 
 /**
- * A module's console output goes to stderr, with the daemon's logs: stdout
- * carries only the ready line and the summary, which scripts read.
+ * A module's output goes to stderr, with the daemon's logs: stdout carries
+ * only the ready line and the summary, which scripts read. Its console, and
+ * its writes to `Deno.stdout` and to `node:process`'s `stdout`.
  */
 for (const name of ["log", "info", "debug"] as const) console[name] = console.error;
 console.dir = (item?: unknown, options?: Deno.InspectOptions) =>
   console.error(Deno.inspect(item, options));
 console.table = (data: unknown) => console.error(Deno.inspect(data));
+Object.defineProperty(Deno, "stdout", { value: Deno.stderr, enumerable: true, configurable: true });
+Object.defineProperty(process, "stdout", {
+  get: () => process.stderr,
+  enumerable: true,
+  configurable: true,
+});
 
 /**
  * An error a module throws, or a promise it rejects, outside the call that
