@@ -632,13 +632,18 @@ Deno.test("gateway: a form POST without the session's CSRF token is refused with
   assert.equal((await browser.post("/pedidos", order)).status, 303, "the real form works");
 });
 
-Deno.test("gateway: a POST whose body is no form (multipart without a boundary, or cut short) is refused with 403, not an error page", async () => {
+Deno.test('gateway: a POST whose body is no form (multipart without its boundary, with another one, or none at all) gets 400 "Formulario ilegible", not the CSRF page', async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
   await browser.get("/login");
+  const token = browser.csrf ?? "";
   const bodies: [string, string][] = [
     ["multipart/form-data", "usuario=ana"],
     ["multipart/form-data; boundary=x", "garbage without any boundary line"],
+    [
+      "multipart/form-data; boundary=OTHER",
+      `--XyZ\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n--XyZ--\r\n`,
+    ],
   ];
   for (const [type, body] of bodies) {
     const headers = new Headers({ "content-type": type, origin: ORIGIN });
@@ -646,12 +651,15 @@ Deno.test("gateway: a POST whose body is no form (multipart without a boundary, 
     const page = await browser.send(
       new Request(`${ORIGIN}/login`, { method: "POST", headers, body }),
     );
-    assert.equal(page.status, 403, type);
+    assert.equal(page.status, 400, type);
+    assert.match(page.text, /Formulario ilegible/, type);
+    assert.match(page.text, /llegó incompleto o mal formado/, type);
+    assert.doesNotMatch(page.text, /CSRF/, type);
   }
   assert.deepEqual(
-    gw.lines.filter((line) => / ERROR /.test(line)),
+    gw.lines.filter((line) => / (ERROR|WARN) /.test(line) || /csrf_rejected/.test(line)),
     [],
-    "nothing for the error log",
+    "nothing for the error log, no false CSRF alarm",
   );
   assert.equal(gw.daemon.sent("LOGIN").length, 0);
 });

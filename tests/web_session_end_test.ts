@@ -49,6 +49,20 @@ Deno.test("gateway: a row's Cancelar after the session ended goes to Entrar and 
   assert.equal(gw.daemon.sent("CANCELAR").length, 0);
 });
 
+Deno.test("gateway: a row's Cancelar or Reintentar link opened without a session goes to Entrar and back to Pedidos, not to a 405 page", async () => {
+  using gw = fakeGateway();
+  const browser = gw.browser();
+  for (const action of ["cancelar", "reintentar"]) {
+    const page = await browser.get(`/pedidos/5/${action}`);
+    assert.deepEqual([page.status, page.location], [303, "/login?next=%2Fpedidos"], action);
+  }
+  const password = "s3cret-pass";
+  await browser.submit("/registro", { usuario: "ana", password, password2: password });
+  const back = await browser.post("/login", { usuario: "ana", password, next: "/pedidos" });
+  assert.deepEqual([back.status, back.location], [303, "/pedidos"]);
+  for (const op of ["CANCELAR", "REINTENTAR"]) assert.equal(gw.daemon.sent(op).length, 0, op);
+});
+
 Deno.test("gateway: a page opened without a session goes to Entrar and back to it", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
@@ -105,6 +119,8 @@ Deno.test("gateway: Entrar never goes to a path whose dot segments leave //host,
     "/panel/eventos?x=1",
     "/logout",
     "/logout/",
+    "/pedidos/5/cancelar",
+    "/pedidos/5/reintentar/",
   ];
   for (const next of elsewhere) {
     const already = await signedIn.get(`/login?next=${encodeURIComponent(next)}`);

@@ -244,7 +244,11 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   );
   app.use(
     "*",
-    csrfToken(respond, { refuse: (c) => errors.forbidden(c), signIn: (c) => toSignIn(c, respond) }),
+    csrfToken(respond, {
+      refuse: (c) => errors.forbidden(c),
+      unreadable: (c) => errors.unreadableForm(c),
+      signIn: (c) => toSignIn(c, respond),
+    }),
   );
   app.use("*", formText((c, name) => errors.invalidText(c, name)));
   app.route("/", accountsRoutes({ ...parts, limits, address }));

@@ -1,6 +1,6 @@
 /**
  * What the gateway answers when something goes wrong: a refused form
- * (403, CSRF), a form too large to read (413), a page that does not exist
+ * (403, CSRF), a body that is no form (400), a form too large to read (413), a page that does not exist
  * (404), an error of its own (500, logged). Each is a whole page in Spanish.
  *
  * @module
@@ -45,6 +45,26 @@ export class ErrorPages {
         back="/"
       />,
       403,
+    );
+  }
+
+  /**
+   * 400: a POST whose body is no form: a multipart one whose parts cannot
+   * be read (no boundary, another boundary, cut short). Not a CSRF refusal:
+   * its token could not even be looked for. Logged at `info` (a client that
+   * went away mid-body ends here too), never as `web.csrf_rejected`.
+   */
+  unreadableForm(c: GatewayContext): Response {
+    this.#deps.logger.info("web.form_unreadable", { path: c.req.path });
+    return this.#deps.respond.page(
+      c,
+      { title: "Formulario ilegible", nav: "inicio" },
+      <MessagePage
+        title="Formulario ilegible"
+        text="El formulario llegó incompleto o mal formado y no se pudo leer. No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y envíelo de nuevo."
+        back={returnPath(c)}
+      />,
+      400,
     );
   }
 

@@ -12,8 +12,14 @@ import type { GatewayContext } from "./responses.tsx";
 /** The longest `next` followed, in characters: a page's path is far shorter. */
 const MAX_NEXT = 512;
 
-/** Paths of this site that are no page to come back to: live streams, Salir. */
-const NOT_PAGES = /\/eventos\/?$|^\/logout\/?$/;
+/**
+ * Paths of this site that are no page to come back to: live streams, Salir,
+ * and a row's Cancelar and Reintentar (POSTs: a GET of one is a 405 page).
+ */
+const NOT_PAGES = /\/eventos\/?$|^\/logout\/?$|^\/pedidos\/[^/]+\/(?:cancelar|reintentar)\/?$/;
+
+/** A row's action, taken by a POST only: its page is Pedidos. */
+const ACTION = /^\/pedidos\/[^/]+\/(?:cancelar|reintentar)\/?$/;
 
 /** The origin a path is resolved against to see whether it stays on this site. */
 const THIS_SITE = "http://gateway.invalid";
@@ -52,11 +58,13 @@ export function localPath(next: string | undefined | null): string | null {
  * The page a request was made from, to come back to after signing in: a
  * page's own path (and query); for a form's POST, the page that shows that
  * form (`POST /pedidos/7/cancelar` → `/pedidos`: only a GET can be
- * returned to).
+ * returned to), and so for a GET of a row's action (a link to it opened
+ * signed out), which would come back to a 405 page.
  */
 export function returnPath(c: GatewayContext): string {
   const url = new URL(c.req.url);
-  if (c.req.method === "GET" || c.req.method === "HEAD") return `${url.pathname}${url.search}`;
+  const get = c.req.method === "GET" || c.req.method === "HEAD";
+  if (get && !ACTION.test(url.pathname)) return `${url.pathname}${url.search}`;
   return `/${url.pathname.split("/")[1] ?? ""}`;
 }
 

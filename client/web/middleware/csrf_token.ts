@@ -18,6 +18,8 @@ const ANONYMOUS_FORMS = new Set(["/login", "/registro"]);
 export interface CsrfTokenOptions {
   /** The answer to a refused POST (the 403 page). */
   refuse: (c: GatewayContext) => Response;
+  /** The answer to a POST whose body is no form, so that no token could be looked for (400). */
+  unreadable: (c: GatewayContext) => Response;
   /** The answer to a POST with no session to a page that needs one (to Entrar). */
   signIn: (c: GatewayContext) => Response;
 }
@@ -48,8 +50,9 @@ export function csrfToken(
     try {
       form = await c.req.parseBody();
     } catch {
-      // A body that is no form (a multipart one without a boundary, cut short…) carries no token.
-      return options.refuse(c);
+      // A body that is no form (a multipart one without a boundary, cut short…): not refused
+      // as a forgery, for it was not read; nothing runs either way.
+      return options.unreadable(c);
     }
     if (!respond.csrfMatches(c, field(form, "_csrf"))) return options.refuse(c);
     await next();
