@@ -350,7 +350,10 @@ async function send(
   const stopping = cutShort(reply, waitMs, performance.now() - sentAt);
   if (session.command.json) {
     session.out(`${raw}\n`);
-    // stdout keeps the reply line as received; why the status is 1 goes to stderr.
+    // stdout keeps the reply line as received; why the status is 1 goes to stderr, and so
+    // does why it is 3: a reply without the fields its request's answer has is no answer,
+    // under --json too (a script reading exit 0 as "accepted" must not get it for `{"ok":true}`).
+    checkReply(request, reply);
     if (stopping) session.err(describeWaitCutShort(reply));
     return { reply, stopping };
   }
@@ -376,8 +379,8 @@ async function run(session: Session): Promise<number> {
       if (!first.ok) return EXIT.refused;
       if (!command.esperar) return EXIT.ok;
       // What was sent is an order (--esperar with anything else is refused before
-      // it is sent): an `ok` without its id is the server's fault, not a bad usage,
-      // and under --json (whose replies are not checked) no id is sent back unchecked.
+      // it is sent): an `ok` without its id is the server's fault, not a bad usage
+      // (a bare order read from stdin is checked as a PEDIDO: here too, whatever it was).
       const id = (first as { id?: unknown }).id;
       if (!Number.isSafeInteger(id) || (id as number) < 1) {
         throw new ClientError(

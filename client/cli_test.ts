@@ -612,7 +612,8 @@ Deno.test("runClient() with several hosts goes on to the next when the first ref
 
 Deno.test("runClient() --json with several hosts prints one line, the answer of the host that did the request, not the refusal of the one set aside", async () => {
   await using refusing = refusingOnAccept('{"ok":false,"error":"busy","mensaje":"❌ No."}');
-  await using next = fakeLineServer(accepted, { hostname: "::1", port: refusing.port });
+  const pong = () => '{"ok":true,"pong":true}';
+  await using next = fakeLineServer(pong, { hostname: "::1", port: refusing.port });
   let stdout = "";
   let stderr = "";
   const status = await runClient(
@@ -664,24 +665,28 @@ Deno.test("runClient() --help prints the usage even when the environment or env 
   }
 });
 
-Deno.test("runClient() answered with a reply of the wrong shape says so and exits 3, with no stack trace and no terminal escapes", async () => {
+Deno.test("runClient() answered with a reply of the wrong shape says so and exits 3, with --json too (the line still printed), with no stack trace and no terminal escapes", async () => {
+  const order = ["--cliente", "a", "--producto", "p", "--direccion", "d"];
   const wrong: [string[], unknown][] = [
     [["listar"], { ok: true, pedidos: { length: 1 } }],
     [["estado", "1"], { ok: true, pedido: null }],
     [["stats"], { ok: true, stats: null }],
-    [["--cliente", "a", "--producto", "p", "--direccion", "d"], {
-      ok: true,
-      id: "\u001b[2J",
-      estado: "pendiente",
-    }],
+    [order, { ok: true, id: "\u001b[2J", estado: "pendiente" }],
+    [order, { ok: true }],
+    [["listar"], { ok: true }],
   ];
   for (const [args, reply] of wrong) {
-    await using daemon = fakeLineServer(() => JSON.stringify(reply));
-    const { status, stdout, stderr } = await run(daemon.port, args);
-    assert.equal(status, 3, `${args.join(" ")}: ${stdout}${stderr}`);
-    assert.match(stderr, /no es una respuesta válida.*Respuesta inválida del servidor/);
-    for (const shown of ["\u001b", "TypeError", "    at "]) {
-      assert.ok(!(stdout + stderr).includes(shown), `${args.join(" ")}: ${JSON.stringify(shown)}`);
+    for (const json of [[], ["--json"]]) {
+      const what = [...args, ...json].join(" ");
+      await using daemon = fakeLineServer(() => JSON.stringify(reply));
+      const { status, stdout, stderr } = await run(daemon.port, [...args, ...json]);
+      assert.equal(status, 3, `${what}: ${stdout}${stderr}`);
+      assert.match(stderr, /no es una respuesta válida.*Respuesta inválida del servidor/, what);
+      // Under --json stdout keeps the line as it came, for a script to see.
+      if (json.length > 0) assert.equal(stdout, `${JSON.stringify(reply)}\n`, what);
+      for (const shown of ["\u001b", "TypeError", "    at "]) {
+        assert.ok(!(stdout + stderr).includes(shown), `${what}: ${JSON.stringify(shown)}`);
+      }
     }
   }
 });
