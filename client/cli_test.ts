@@ -246,18 +246,12 @@ Deno.test("runClient() exits 2 when stdin is empty", async () => {
 
 Deno.test("runClient() exits 2 when stdin cannot be read (client < a-directory), saying why, with no stack trace and nothing sent", async () => {
   await using daemon = fakeLineServer(() => accepted());
-  let stdout = "";
-  let stderr = "";
-  const status = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
-    stdout: (text) => stdout += text,
-    stderr: (text) => stderr += text,
-    sources: NO_SOURCES,
-    stdin: new ReadableStream({
-      pull(controller) {
-        controller.error(new Deno.errors.IsADirectory("Is a directory (os error 21)"));
-      },
-    }),
+  const directory = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new Deno.errors.IsADirectory("Is a directory (os error 21)"));
+    },
   });
+  const { status, stdout, stderr } = await run(daemon.port, [], directory);
   assert.equal(status, 2);
   assert.match(
     stderr,
@@ -289,14 +283,8 @@ Deno.test("runClient() refuses stdin that is not UTF-8 (exit 2, on stderr), send
       [[0xf4, 0x90, 0x80, 0x80], /byte 0xf4 at offset 12\)/],
     ] as const
   ) {
-    let stdout = "";
-    let stderr = "";
-    const status = await runClient(["--host", "127.0.0.1", "--port", String(daemon.port)], {
-      stdout: (text) => stdout += text,
-      stderr: (text) => stderr += text,
-      sources: NO_SOURCES,
-      stdin: ReadableStream.from([order(Uint8Array.from(cliente))]),
-    });
+    const stdin = ReadableStream.from([order(Uint8Array.from(cliente))]);
+    const { status, stdout, stderr } = await run(daemon.port, [], stdin);
     assert.equal(status, 2, stderr);
     assert.equal(stdout, "");
     assert.match(stderr, /^pedidos client: Cannot send stdin: it is not UTF-8 text \(byte /);

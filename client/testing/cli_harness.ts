@@ -21,12 +21,13 @@ export interface ClientRun {
 
 /**
  * Runs `client --host 127.0.0.1 --port PORT ARGS…`, with `stdin` as its input
- * when given (and a reply timeout other than the client's).
+ * when given (text, or a stream of bytes as is), and a reply timeout other
+ * than the client's.
  */
 export async function runClientAt(
   port: number,
   args: string[],
-  stdin?: string,
+  stdin?: string | ReadableStream<Uint8Array>,
   replyTimeoutMs?: number,
 ): Promise<ClientRun> {
   let stdout = "";
@@ -36,9 +37,11 @@ export async function runClientAt(
     stderr: (text) => stderr += text,
     sources: NO_SOURCES,
     ...(replyTimeoutMs === undefined ? {} : { replyTimeoutMs }),
-    ...(stdin === undefined
-      ? {}
-      : { stdin: ReadableStream.from([new TextEncoder().encode(stdin)]) }),
+    ...(stdin === undefined ? {} : {
+      stdin: typeof stdin === "string"
+        ? ReadableStream.from([new TextEncoder().encode(stdin)])
+        : stdin,
+    }),
   });
   return { status, stdout, stderr };
 }

@@ -36,14 +36,11 @@ export class ErrorPages {
    */
   forbidden(c: GatewayContext): Response {
     this.#deps.logger.warn("web.csrf_rejected", { path: c.req.path });
-    return this.#deps.respond.page(
+    return this.#message(
       c,
-      { title: "Solicitud rechazada", nav: "inicio" },
-      <MessagePage
-        title="Solicitud rechazada"
-        text="El formulario no venía de esta página o había caducado (protección CSRF). Recargue la página e inténtelo de nuevo."
-        back="/"
-      />,
+      "Solicitud rechazada",
+      "El formulario no venía de esta página o había caducado (protección CSRF). Recargue la página e inténtelo de nuevo.",
+      "/",
       403,
     );
   }
@@ -56,14 +53,11 @@ export class ErrorPages {
    */
   unreadableForm(c: GatewayContext): Response {
     this.#deps.logger.info("web.form_unreadable", { path: c.req.path });
-    return this.#deps.respond.page(
+    return this.#message(
       c,
-      { title: "Formulario ilegible", nav: "inicio" },
-      <MessagePage
-        title="Formulario ilegible"
-        text="El formulario llegó incompleto o mal formado y no se pudo leer. No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y envíelo de nuevo."
-        back={returnPath(c)}
-      />,
+      "Formulario ilegible",
+      "El formulario llegó incompleto o mal formado y no se pudo leer. No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y envíelo de nuevo.",
+      returnPath(c),
       400,
     );
   }
@@ -74,16 +68,13 @@ export class ErrorPages {
    * browser, and "Volver" goes to the form's page.
    */
   tooLarge(c: GatewayContext): Response {
-    return this.#deps.respond.page(
+    return this.#message(
       c,
-      { title: "Formulario demasiado grande", nav: "inicio" },
-      <MessagePage
-        title="Formulario demasiado grande"
-        text={`El formulario ocupa más de ${
-          MAX_BODY_BYTES / 1024
-        } KiB una vez enviado (las letras con tilde y los símbolos ocupan varios bytes cada uno). No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y acorte el texto.`}
-        back={returnPath(c)}
-      />,
+      "Formulario demasiado grande",
+      `El formulario ocupa más de ${
+        MAX_BODY_BYTES / 1024
+      } KiB una vez enviado (las letras con tilde y los símbolos ocupan varios bytes cada uno). No se envió nada: vuelva atrás, donde el navegador conserva lo escrito, y acorte el texto.`,
+      returnPath(c),
       413,
     );
   }
@@ -94,14 +85,11 @@ export class ErrorPages {
    * was sent to the daemon.
    */
   invalidText(c: GatewayContext, name: string): Response {
-    return this.#deps.respond.page(
+    return this.#message(
       c,
-      { title: "Texto no válido", nav: "inicio" },
-      <MessagePage
-        title="Texto no válido"
-        text={`El campo «${name}» no es texto válido: tiene bytes que no son UTF-8 (un navegador no los envía así). No se envió nada: vuelva atrás y escríbalo de nuevo.`}
-        back={returnPath(c)}
-      />,
+      "Texto no válido",
+      `El campo «${name}» no es texto válido: tiene bytes que no son UTF-8 (un navegador no los envía así). No se envió nada: vuelva atrás y escríbalo de nuevo.`,
+      returnPath(c),
       422,
     );
   }
@@ -118,11 +106,22 @@ export class ErrorPages {
       : allowed.includes("POST") && !allowed.includes("GET")
       ? "Esta dirección solo recibe formularios: use el botón de la página."
       : "Esta dirección no recibe formularios.";
+    return this.#message(c, "Método no permitido", text, "/", 405);
+  }
+
+  /** A whole page titled `title` that says `text`, with "Volver" to `back`. */
+  #message(
+    c: GatewayContext,
+    title: string,
+    text: string,
+    back: string,
+    status: 400 | 403 | 405 | 413 | 422,
+  ): Response {
     return this.#deps.respond.page(
       c,
-      { title: "Método no permitido", nav: "inicio" },
-      <MessagePage title="Método no permitido" text={text} back="/" />,
-      405,
+      { title, nav: "inicio" },
+      <MessagePage title={title} text={text} back={back} />,
+      status,
     );
   }
 

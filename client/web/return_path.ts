@@ -12,14 +12,11 @@ import type { GatewayContext } from "./responses.tsx";
 /** The longest `next` followed, in characters: a page's path is far shorter. */
 const MAX_NEXT = 512;
 
-/**
- * Paths of this site that are no page to come back to: live streams, Salir,
- * and a row's Cancelar and Reintentar (POSTs: a GET of one is a 405 page).
- */
-const NOT_PAGES = /\/eventos\/?$|^\/logout\/?$|^\/pedidos\/[^/]+\/(?:cancelar|reintentar)\/?$/;
-
-/** A row's action, taken by a POST only: its page is Pedidos. */
+/** A row's action, taken by a POST only (a GET of one is a 405 page): its page is Pedidos. */
 const ACTION = /^\/pedidos\/[^/]+\/(?:cancelar|reintentar)\/?$/;
+
+/** Paths of this site that are no page to come back to: live streams, Salir, a row's action. */
+const NOT_PAGES = new RegExp(`\\/eventos\\/?$|^\\/logout\\/?$|${ACTION.source}`);
 
 /** The origin a path is resolved against to see whether it stays on this site. */
 const THIS_SITE = "http://gateway.invalid";
