@@ -465,3 +465,44 @@ testWith("read", "write")(
     }
   },
 );
+
+testWith("read", "write")(
+  "ESTADO pipelined after a STATS that counted an order en proceso shows it en proceso, with its worker and attempt",
+  async () => {
+    // One idle worker, 100 ms an order: it takes each order as soon as it is
+    // stored, and its start is committed a moment later, while the STATS and
+    // the ESTADO sent with the order are answered.
+    await using daemon = await daemonOnFile({
+      maxPedidos: 10,
+      workers: 1,
+      processMs: { min: 100, max: 100 },
+    });
+    await using conn = await rawConnect(daemon.port);
+    let counted = 0;
+    for (let round = 1; round <= 15; round++) {
+      await conn.write(
+        `${order(`Olga ${round}`)}\n{"op":"STATS"}\n{"op":"ESTADO","id":${round}}\n`,
+      );
+      assert.equal((await conn.readLine())?.id, round);
+      const { stats } = (await conn.readLine()) as {
+        stats: { en_proceso: number; pendientes: number };
+      };
+      const { pedido } = (await conn.readLine()) as { pedido: Record<string, unknown> };
+      assert.equal(stats.en_proceso + stats.pendientes, 1, `round ${round}: one unfinished`);
+      if (stats.en_proceso === 1) {
+        counted++;
+        assert.deepEqual(
+          [pedido.estado, pedido.worker, pedido.intentos, typeof pedido.fecha_inicio],
+          ["en proceso", 1, 1, "string"],
+          `round ${round}: STATS counted it en proceso, then ESTADO showed ${
+            JSON.stringify(pedido)
+          }`,
+        );
+      }
+      // The worker idle again before the next round.
+      await conn.write(`{"op":"ESTADO","id":${round},"esperar":true}\n`);
+      assert.equal(((await conn.readLine())?.pedido as { estado: string }).estado, "listo");
+    }
+    assert.ok(counted > 0, "STATS counted the order en proceso in some round");
+  },
+);

@@ -4,7 +4,10 @@
  * `en_proceso` of STATS are counted here.
  *
  * - `pendiente`: waiting for a worker (queued on the pool).
- * - `en proceso`: a worker has it.
+ * - `en proceso`: a worker has it. Counted `en proceso` once the store says
+ *   so (its start committed, or claimed so), `pendiente` before: a read
+ *   after STATS must not find it older than counted (§8). STATS waits for
+ *   starts being committed, as for ends.
  * - `cerrando`: processed; its final state is being committed. Counted
  *   with neither while that goes as it should (a moment); once a write of
  *   its end has failed (a full disk), counted `pendiente` until one
@@ -21,6 +24,14 @@ import type { Job } from "../../workers/processor_messages.ts";
 /** The state of an order this daemon holds. */
 export type ActiveState = "pendiente" | "en proceso" | "cerrando";
 
+/**
+ * Whether the store has an attempt's start: `stored` (committed, or the
+ * order was claimed `en proceso` there), `writing` (being committed), or
+ * `none` (an attempt whose start is written with its end, or whose start
+ * could not be written: the store still has the order `pendiente`).
+ */
+export type StartRecord = "stored" | "writing" | "none";
+
 /** An order held by this daemon. */
 export interface ActiveOrder {
   state: ActiveState;
@@ -36,6 +47,8 @@ export interface ActiveOrder {
   run: { worker: number; startedAt: number } | null;
   /** Held `cerrando` after a write of its end failed: counted `pendiente`. */
   endUnwritten: boolean;
+  /** While `en proceso`: whether the store has its start (counted `en proceso` once `stored`). */
+  start: StartRecord;
 }
 
 /** Unfinished orders by id. */
@@ -56,6 +69,7 @@ export class ActiveOrders {
       backoff: null,
       run: null,
       endUnwritten: false,
+      start: "none",
     };
     this.#orders.set(pedido.id, order);
     return order;
@@ -89,14 +103,30 @@ export class ActiveOrders {
     this.#counted(id);
   }
 
-  /** Worker `worker` took the order's attempt at `startedAt` (ms): it is `en proceso`. */
-  start(id: number, worker: number, startedAt: number): void {
+  /**
+   * Worker `worker` took the order's attempt at `startedAt` (ms): it is `en
+   * proceso`, with its start in the store as `start` says (then
+   * {@linkcode ActiveOrders.startWritten} once a write of it ends).
+   */
+  start(id: number, worker: number, startedAt: number, start: StartRecord): void {
     const order = this.#orders.get(id);
     if (order === undefined) return;
     order.state = "en proceso";
     order.endUnwritten = false;
     order.run = { worker, startedAt };
-    // Counted again (running): STATS need not wait for it.
+    order.start = start;
+    // Counted again (running, or waiting until its start is stored): STATS need not wait for it.
+    if (start !== "writing") this.#counted(id);
+  }
+
+  /**
+   * The write of an attempt's start ended: committed (`true`; counted `en
+   * proceso` from now) or failed (counted `pendiente`, as the store has it).
+   */
+  startWritten(id: number, written: boolean): void {
+    const order = this.#orders.get(id);
+    if (order?.state !== "en proceso" || order.start !== "writing") return;
+    order.start = written ? "stored" : "none";
     this.#counted(id);
   }
 
@@ -141,12 +171,15 @@ export class ActiveOrders {
    * For every order held `cerrando` now and counted with neither waiting
    * nor running orders: resolves once it is counted, ended (its slot given
    * back) or, after a write of its end failed ({@linkcode ActiveOrders.endFailed}),
-   * `pendiente`. What STATS waits for: not for a disk to come back.
+   * `pendiente`. And for every order whose start is being committed: once
+   * that write ends. What STATS waits for: not for a disk to come back.
    */
   allCounted(): Promise<void>[] {
     const counted: Promise<void>[] = [];
     for (const [id, order] of this.#orders) {
-      if (order.state !== "cerrando" || order.endUnwritten) continue;
+      const starting = order.state === "en proceso" && order.start === "writing";
+      const ending = order.state === "cerrando" && !order.endUnwritten;
+      if (!starting && !ending) continue;
       let counting = this.#counting.get(id);
       if (counting === undefined) this.#counting.set(id, counting = Promise.withResolvers<void>());
       counted.push(counting.promise);
@@ -172,17 +205,19 @@ export class ActiveOrders {
   }
 
   /**
-   * How many wait and how many are on a worker. An order `cerrando` is on
-   * no worker (its worker is free, its slot held until its end is
+   * How many wait and how many are on a worker, as the store has them. An
+   * order on a worker counts `en proceso` once its start is stored, and
+   * `pendiente` before (a read would still find it so). An order `cerrando`
+   * is on no worker (its worker is free, its slot held until its end is
    * committed), so never `en proceso`; it waits, `pendiente`, once a write
    * of its end failed.
    */
   counts(): { pendientes: number; enProceso: number } {
     let pendientes = 0;
     let enProceso = 0;
-    for (const { state, endUnwritten } of this.#orders.values()) {
+    for (const { state, endUnwritten, start } of this.#orders.values()) {
       if (state === "pendiente" || endUnwritten) pendientes++;
-      else if (state === "en proceso") enProceso++;
+      else if (state === "en proceso") start === "stored" ? enProceso++ : pendientes++;
     }
     return { pendientes, enProceso };
   }

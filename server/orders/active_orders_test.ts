@@ -26,7 +26,7 @@ Deno.test("ActiveOrders.present() shows an order as stored, filling in the worke
   active.add(STORED, permit!);
   assert.deepEqual(active.present(STORED), STORED, "queued: as stored");
   const startedAt = Date.parse("2026-12-01T10:00:01.000Z");
-  active.start(7, 2, startedAt);
+  active.start(7, 2, startedAt, "stored");
   // Taken by a worker, its start not stored yet: still as stored (the store is the truth).
   assert.deepEqual(active.present(STORED), STORED);
   // Stored en proceso without its worker yet (a claim on PostgreSQL): the worker is filled in.
@@ -44,7 +44,7 @@ Deno.test("ActiveOrders.counts(): an order whose end could not be written counts
   const active = new ActiveOrders();
   const [permit] = Capacity.create(1).takeBeyond(1);
   active.add(STORED, permit!);
-  active.start(7, 0, Date.now());
+  active.start(7, 0, Date.now(), "stored");
   assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 1 });
   active.move(7, "cerrando");
   assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 0 }, "its end being committed");
@@ -72,7 +72,7 @@ Deno.test("ActiveOrders.allCounted(): STATS's wait for an order's end to be coun
   const capacity = Capacity.create(1);
   const [permit] = capacity.takeBeyond(1);
   active.add(STORED, permit!);
-  active.start(7, 0, Date.now());
+  active.start(7, 0, Date.now(), "stored");
   active.move(7, "cerrando");
   const [counted, ...more] = active.allCounted();
   assert.ok(counted, "its end being committed: there is something to wait for");
@@ -90,4 +90,35 @@ Deno.test("ActiveOrders.allCounted(): STATS's wait for an order's end to be coun
   assert.equal(capacity.used, 1, "its slot held until its end is written");
   active.end(7);
   assert.equal(await firstOf({ read }), "read", "its end written: the read's wait ends");
+});
+
+Deno.test("ActiveOrders: an order on a worker counts en proceso once its start is stored, and STATS waits for that write", async () => {
+  const active = new ActiveOrders();
+  const [permit] = Capacity.create(1).takeBeyond(1);
+  active.add(STORED, permit!);
+  active.start(7, 1, Date.now(), "writing");
+  assert.deepEqual(
+    active.counts(),
+    { pendientes: 1, enProceso: 0 },
+    "the store still has it pendiente",
+  );
+  const [written, ...more] = active.allCounted();
+  assert.ok(written, "its start being committed: there is something to wait for");
+  assert.equal(more.length, 0);
+  active.startWritten(7, true);
+  assert.equal(await firstOf({ written }), "written");
+  assert.deepEqual(active.counts(), { pendientes: 0, enProceso: 1 });
+  assert.deepEqual(active.allCounted(), []);
+
+  // A start that could not be written: pendiente, as the store has it; nothing to wait for.
+  active.move(7, "pendiente");
+  active.start(7, 1, Date.now(), "writing");
+  const [failed] = active.allCounted();
+  active.startWritten(7, false);
+  assert.equal(await firstOf({ failed: failed! }), "failed");
+  assert.deepEqual(active.counts(), { pendientes: 1, enProceso: 0 });
+  // One whose start is written with its end: pendiente until then, and nothing to wait for.
+  active.move(7, "pendiente");
+  active.start(7, 1, Date.now(), "none");
+  assert.deepEqual([active.counts(), active.allCounted()], [{ pendientes: 1, enProceso: 0 }, []]);
 });

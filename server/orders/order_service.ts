@@ -370,7 +370,9 @@ export class OrderService {
   /**
    * Waits (a moment at most) until the orders whose end is being committed
    * now have given their slots back: STATS after a read that said `listo`,
-   * answered beside it, counts that order ended and its slot free (§8).
+   * answered beside it, counts that order ended and its slot free (§8). And
+   * until the starts being committed are: STATS after a read that said `en
+   * proceso` counts that order so.
    */
   async settleEnds(): Promise<void> {
     // Ends begun meanwhile too, a few rounds at most: an order whose end is

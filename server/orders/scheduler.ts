@@ -111,9 +111,11 @@ export class Scheduler {
     const onStart = (w: number): Promise<boolean> | undefined => {
       worker = w;
       startedAt = Date.now();
-      this.#active.start(id, w, startedAt);
+      // An attempt run in a batch has its start written with its end.
+      this.#active.start(id, w, startedAt, recordOnce ? "none" : "writing");
       if (recordOnce) return undefined;
       started = this.#markStarted(id, worker, startedAt);
+      started.then((written) => this.#active.startWritten(id, written));
       // A processor module acts outside (its effects keyed by `intento`): it
       // starts once its attempt counts, so a kill meanwhile cannot leave one
       // run uncounted, its intento run again. A simulated wait need not wait.

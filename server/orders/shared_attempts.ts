@@ -183,7 +183,8 @@ export class SharedAttempts {
     const onStart = (w: number) => {
       worker = w;
       startedAt = Date.now();
-      active.start(lease.id, w, startedAt);
+      // Claimed: the store has it en proceso already.
+      active.start(lease.id, w, startedAt, "stored");
       if (recordOnce) return;
       store.markAttemptStarted(lease, w, iso(startedAt)).catch((error) =>
         logger.warn("order.mark_started_failed", { id: lease.id, error: String(error) })

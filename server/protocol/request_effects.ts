@@ -25,9 +25,10 @@
  *   after it, answered from the store before its last piece is read, would
  *   show an older state than it.
  * - `settle`: STATS, a read that first waits for the orders whose end is
- *   being committed to give their slots back (`OrderService.settleEnds`),
- *   so it may count an order ended that a read beside it still finds
- *   `en proceso` in the store. It may start beside earlier reads, and
+ *   being committed to give their slots back, and for the starts being
+ *   committed (`OrderService.settleEnds`), so it may count an order ended
+ *   that a read beside it still finds `en proceso` in the store, but never
+ *   counts one `en proceso` that a read after it would find `pendiente`. It may start beside earlier reads, and
  *   nothing starts until it is answered: a read after it must not show an
  *   older state than it (STATS `en_proceso` 0, then ESTADO `en proceso`).
  * - `exclusive`: runs alone: CANCELAR, REINTENTAR, TASK (it holds a slot),
