@@ -98,7 +98,12 @@ Exit status: 0 ok, 1 refused by the daemon, 2 bad usage, 3 cannot connect, 130 i
   ],
 );
 
-function positiveId(text: string, what: string): number {
+/**
+ * An order's id: a whole number. 0 names no order, and is the daemon's to
+ * answer (`not_found`, status 1), as any other id that names none.
+ */
+function orderId(text: string, what: string): number {
+  if (/^\s*0+\s*$/.test(text)) return 0;
   try {
     return wholeNumber(1)(text);
   } catch (error) {
@@ -171,7 +176,7 @@ function action(
       if (rest.length !== 1) throw new ConfigError("Usage: client estado ID [--esperar]");
       const request: Record<string, unknown> = {
         op: "ESTADO",
-        id: positiveId(rest[0] ?? "", "ID"),
+        id: orderId(rest[0] ?? "", "ID"),
       };
       if (esperar) request.esperar = true;
       if (timeoutMs !== null) request.timeout_ms = timeoutMs;
@@ -191,7 +196,7 @@ function action(
     case "reintentar": {
       if (rest.length !== 1) throw new ConfigError(`Usage: client ${kind} ID`);
       const op = kind === "cancelar" ? "CANCELAR" : "REINTENTAR";
-      return { kind, request: { op, id: positiveId(rest[0] ?? "", "ID") } };
+      return { kind, request: { op, id: orderId(rest[0] ?? "", "ID") } };
     }
     case "stats":
       return { kind, request: { op: "STATS" } };

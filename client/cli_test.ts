@@ -128,7 +128,7 @@ Deno.test("runClient() exits 2 on bad usage and prints the message and usage", a
       ["--port", "abc", "ping"],
       ["--nope"],
       ["frobnicate"],
-      ["task", "sum", "1", "x"],
+      ["task"],
       ["estado"],
       ["--cliente", "Ana"],
       ["listar", "--producto", "pan"],

@@ -12,7 +12,7 @@ import {
 } from "./test_util.ts";
 import { testWith } from "./permissions.ts";
 import { runClient } from "../client/cli.ts";
-import { NO_SOURCES } from "../client/testing/cli_harness.ts";
+import { NO_SOURCES, runClientAt } from "../client/testing/cli_harness.ts";
 
 testWith("read", "write", "run", "env")(
   "client places an order from flags, waits for it, and reads it back",
@@ -345,4 +345,31 @@ Deno.test("client --esperar on a daemon that stops says the daemon is stopping a
     stderr,
     /^⏹️ El servidor se está deteniendo y terminó la espera antes de tiempo: el pedido 1 sigue (pendiente|en proceso)\. Fue recibido y se conserva/,
   );
+});
+
+Deno.test("client leaves the values of a request to the daemon: an unknown task, a bad argument, a state that is none and id 0 are its refusals (exit 1), not bad usage", async () => {
+  await using daemon = await startInProcess({ processMs: { min: 0, max: 0 } });
+  const cases: [string[], string][] = [
+    [["task", "div", "6", "3"], "unknown_task"],
+    [["task", "sum", "1", "dos"], "invalid_task"],
+    [["task", "upper"], "invalid_task"],
+    [["listar", "--estado", "raro"], "invalid_request"],
+    [["estado", "0"], "not_found"],
+    [["cancelar", "0"], "not_found"],
+    [["reintentar", "0"], "not_found"],
+  ];
+  for (const [args, code] of cases) {
+    const shown = await runClientAt(daemon.port, args);
+    assert.equal(shown.status, 1, `${args.join(" ")}: ${shown.stdout}${shown.stderr}`);
+    assert.match(shown.stderr, new RegExp(`\\(${code}[,)]`), args.join(" "));
+    const json = await runClientAt(daemon.port, [...args, "--json"]);
+    assert.equal(json.status, 1, args.join(" "));
+    assert.equal(JSON.parse(json.stdout).error, code, args.join(" "));
+  }
+  // What the client knows it still reads for the daemon: a state in any case, with _ for the space.
+  const listed = await runClientAt(daemon.port, ["listar", "--estado", "EN_PROCESO", "--json"]);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout), { ok: true, pedidos: [] });
+  const sum = await runClientAt(daemon.port, ["task", "sum", "1", "2", "3.5", "--json"]);
+  assert.equal(sum.stdout, '{"ok":true,"result":6.5}\n');
 });
