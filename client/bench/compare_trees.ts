@@ -17,11 +17,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { runLoad } from "../load/mod.ts";
 import { runConnectPerOrder } from "./connect_per_order.ts";
 import { median } from "./driver.ts";
 import { startDaemon, type Target } from "./targets.ts";
+import { parseToolArgs } from "./tool_args.ts";
 
 type Mode = "rr" | "p32" | "cpo";
 
@@ -50,9 +50,26 @@ async function measure(target: Target, mode: Mode, conns: number, seconds: numbe
   return { perS: s.porSegundo, p50: s.latenciaMs.p50, p99: s.latenciaMs.p99, errors: s.errores };
 }
 
+const USAGE = `Usage: deno task bench:compare --tree LABEL=PATH [--tree LABEL=PATH …] [options]
+
+The same daemon measurement on each checkout, alternating run after run;
+prints every sample and, per case, each tree's median and its ratio to the
+first tree's.
+
+  --tree LABEL=PATH   a checkout to measure (PATH alone: its path is its label)
+  --sync full,normal  the daemon's --sync values to measure (default full)
+  --conns 16,64       connections (default 16,64)
+  --cpo-conns N,…     connections for the cpo mode (default --conns)
+  --mode rr,p32,cpo   request/response, 32 in flight, one order per connection (default rr)
+  --rounds N          alternating rounds (default 5)
+  --seconds S         each measurement (default 1.5)
+  -h, --help          this text
+`;
+
 async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
+  const values = parseToolArgs(args, {
+    name: "bench:compare",
+    usage: USAGE,
     options: {
       tree: { type: "string", multiple: true },
       sync: { type: "string", default: "full" },
@@ -62,6 +79,19 @@ async function main(args: string[]): Promise<void> {
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "1.5" },
     },
+    positive: ["conns", "cpo-conns", "rounds", "seconds"],
+    check: (v) => {
+      if ((v.tree as string[] | undefined ?? []).length === 0) {
+        return "missing --tree LABEL=PATH: give at least one";
+      }
+      const bad = (list: unknown, allowed: string[]) =>
+        String(list).split(",").find((item) => !allowed.includes(item));
+      const sync = bad(v.sync, ["full", "normal"]);
+      if (sync !== undefined) return `invalid --sync "${sync}": must be full or normal`;
+      const mode = bad(v.mode, ["rr", "p32", "cpo"]);
+      if (mode !== undefined) return `invalid --mode "${mode}": must be rr, p32 or cpo`;
+      return null;
+    },
   });
   const trees = (values.tree ?? []).map((spec) => {
     const [label, path] = spec.includes("=")
@@ -69,7 +99,6 @@ async function main(args: string[]): Promise<void> {
       : [spec, spec];
     return { label, root: new URL(`${Deno.realPathSync(path)}/`, "file:///").pathname };
   });
-  if (trees.length < 1) throw new Error("give --tree LABEL=PATH at least once");
   const syncs = values.sync.split(",") as ("full" | "normal")[];
   const modes = values.mode.split(",") as Mode[];
   const conns = values.conns.split(",").map(Number);

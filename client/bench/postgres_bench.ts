@@ -18,7 +18,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { type LoadSummary, runLoad } from "../load/mod.ts";
 import { median } from "./driver.ts";
@@ -35,6 +34,7 @@ import {
 import { type PgRow, renderPostgresSection } from "./postgres_report.ts";
 import { cpuSeconds, postgresCpuSeconds } from "./cpu_ticks.ts";
 import { ROOT } from "./targets.ts";
+import { parseToolArgs } from "./tool_args.ts";
 
 /** One measurement: intake, and (for daemons) end to end. */
 interface PgSample {
@@ -400,9 +400,24 @@ export async function writeSection(path: string, section: string): Promise<void>
   await Deno.writeTextFile(path, text);
 }
 
+const USAGE = `Usage: deno task bench:pg [--quick] [options]
+
+The PostgreSQL part of deno task bench, alone (about 4 minutes; --quick,
+about 1): the PostgreSQL store beside the plain insert, the SQLite daemon
+and graphile-worker, on the PostgreSQL at 127.0.0.1:5432 (or PEDIDOS_BENCH_PG).
+
+  --quick          fewer rounds, shorter measurements, a smaller backlog
+  --rounds N       rounds of each measurement
+  --seconds S      each measurement
+  --backlog N      orders drained (default 20000)
+  --out FILE       the report whose section it rewrites (default docs/benchmarks.md)
+  -h, --help       this text
+`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+  const values = parseToolArgs(Deno.args, {
+    name: "bench:pg",
+    usage: USAGE,
     options: {
       quick: { type: "boolean" },
       rounds: { type: "string" },
@@ -410,6 +425,7 @@ if (import.meta.main) {
       backlog: { type: "string" },
       out: { type: "string", default: "docs/benchmarks.md" },
     },
+    positive: ["rounds", "seconds", "backlog"],
   });
   const section = await runPostgresBench({
     quick: values.quick ?? false,

@@ -22,11 +22,11 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { parseArgs } from "node:util";
 import { type LoadSummary, runLoad } from "../load/mod.ts";
 import { migrate } from "../../workers/sqlite/schema.ts";
 import { ServiceProcess } from "./service_process.ts";
 import { ROOT, runMain } from "./targets.ts";
+import { parseToolArgs } from "./tool_args.ts";
 
 /** A daemon started for this bench, with its metrics address. */
 interface Daemon extends AsyncDisposable {
@@ -185,9 +185,22 @@ async function soak(seconds: number, rate: number, everyS: number): Promise<void
   }
 }
 
+const USAGE = `Usage: deno task bench:retention [--mode prune|soak] [options]
+
+  --mode prune     intake while a backlog of old orders is pruned, against no pruning (default)
+  --rows N         prune: the backlog of old finished orders (default 1000000)
+  --conns N        prune: the load's connections (default 16)
+  --mode soak      a steady stream of orders with --retain-s 60: the file's size over time
+  --rate N         soak: orders a second (default 300)
+  --every S        soak: seconds between size readings (default 15)
+  --seconds S      how long to measure (prune: default 10; soak: default 300)
+  -h, --help       this text
+`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+  const values = parseToolArgs(Deno.args, {
+    name: "bench:retention",
+    usage: USAGE,
     options: {
       mode: { type: "string", default: "prune" },
       rows: { type: "string", default: "1000000" },
@@ -196,6 +209,11 @@ if (import.meta.main) {
       rate: { type: "string", default: "300" },
       every: { type: "string", default: "15" },
     },
+    positive: ["rows", "seconds", "conns", "rate", "every"],
+    check: (v) =>
+      v.mode === "prune" || v.mode === "soak"
+        ? null
+        : `invalid --mode "${v.mode}": must be prune or soak`,
   });
   if (values.mode === "soak") {
     await soak(Number(values.seconds ?? 300), Number(values.rate), Number(values.every));
