@@ -256,6 +256,14 @@ export class Server implements AsyncDisposable {
       const before = store instanceof SqliteStore ? store.schemaBefore : null;
       if (before !== null && before > 0 && before < SQLITE_SCHEMA_VERSION) {
         logger.info("store.migrated", { db: config.db, from: before, to: SQLITE_SCHEMA_VERSION });
+      } else if (store instanceof SqliteStore && store.takenIn) {
+        // Orders without a schema version (a file made by hand, a .dump's copy): their rows.
+        logger.info("store.migrated", {
+          db: config.db,
+          from: 0,
+          to: SQLITE_SCHEMA_VERSION,
+          orders: "taken in from a file without a schema version",
+        });
       }
       if (metrics !== null) reportBatches(metrics, store);
       const orders = new OrderService({

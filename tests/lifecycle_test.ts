@@ -867,3 +867,45 @@ testWith("read", "write", "run", "env")(
     assert.doesNotMatch(err, /Uncaught/);
   },
 );
+
+testWith("read", "write", "run", "env")(
+  "a file with §5's table and no schema version (made by hand, or a .dump's copy) is taken in at start: its unfinished orders run, its ids and claves hold",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/a_mano.db`;
+    const made = new DatabaseSync(path);
+    made.exec(`CREATE TABLE pedidos (
+      id INTEGER PRIMARY KEY, clave TEXT UNIQUE, cliente TEXT NOT NULL, productos TEXT NOT NULL,
+      direccion TEXT NOT NULL, estado TEXT NOT NULL, fecha_recibido TEXT NOT NULL,
+      fecha_inicio TEXT, fecha_fin TEXT, worker INTEGER, intentos INTEGER NOT NULL DEFAULT 0,
+      detalle_error TEXT)`);
+    const at = "2026-11-23T13:16:00.123Z";
+    made.exec(`INSERT INTO pedidos (id, clave, cliente, productos, direccion, estado,
+        fecha_recibido, fecha_inicio, worker, intentos) VALUES
+      (10, 'k-10', 'Ana', '["pan"]', 'Calle 1', 'pendiente', '${at}', NULL, NULL, 0),
+      (11, NULL, 'Luis', '["agua"]', 'Calle 2', 'en proceso', '${at}', '${at}', 1, 1)`);
+    made.close();
+    const lines: string[] = [];
+    const logger = new Logger({ write: (line) => lines.push(line) });
+    await using daemon = await startInProcess({ db: path, processMs: { min: 0, max: 0 } }, {
+      logger,
+    });
+    assert.ok(
+      lines.some((line) =>
+        / INFO store\.migrated db=\S+ from=0 to=\d+ orders="taken in from a file without a schema version"$/
+          .test(line)
+      ),
+      lines.join("\n"),
+    );
+    await using conn = await rawConnect(daemon.port);
+    for (const [id, intentos] of [[10, 1], [11, 2]]) {
+      await conn.write(`{"op":"ESTADO","id":${id},"esperar":true,"timeout_ms":10000}\n`);
+      const pedido = pedidoOf(await conn.readLine());
+      assert.deepEqual([pedido.estado, pedido.intentos], ["listo", intentos], `order ${id}`);
+    }
+    await conn.write(`${JSON.stringify({ ...ORDER, clave: "k-10" })}\n${JSON.stringify(ORDER)}\n`);
+    const again = await conn.readLine();
+    assert.deepEqual([again?.id, again?.duplicado], [10, true]);
+    assert.equal((await conn.readLine())?.id, 12, "a new id after the old ones");
+  },
+);

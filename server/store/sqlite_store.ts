@@ -148,6 +148,7 @@ export class SqliteStore implements Store, ObservesBatches {
   /** The exclusive lock on `<path>.lock`, held while open (null for `:memory:`). */
   #lock: DatabaseLock | null = null;
   #schemaBefore: number | null = null;
+  #takenIn = false;
   readonly #toWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #fromWriterBuffer = SharedPipe.create(PIPE_BYTES);
   readonly #toWriter = new SharedPipe(this.#toWriterBuffer);
@@ -180,6 +181,11 @@ export class SqliteStore implements Store, ObservesBatches {
    */
   get schemaBefore(): number | null {
     return this.#schemaBefore;
+  }
+
+  /** Whether the file held orders without a schema version, taken in as it opened. */
+  get takenIn(): boolean {
+    return this.#takenIn;
   }
 
   /**
@@ -215,6 +221,7 @@ export class SqliteStore implements Store, ObservesBatches {
     // Read once the lock is held (never for a file another daemon holds, under
     // any name), before the writer migrates it.
     const schemaBefore = lock === null ? null : SqliteDatabase.peekSchemaVersion(path);
+    const takenIn = lock !== null && SqliteDatabase.peekUnversionedOrders(path);
     const worker = new Worker(new URL("../../workers/writer_worker.ts", import.meta.url), {
       type: "module",
       name: "writer",
@@ -222,6 +229,7 @@ export class SqliteStore implements Store, ObservesBatches {
     const store = new SqliteStore(worker, closeTimeoutMs);
     store.#lock = lock;
     store.#schemaBefore = schemaBefore;
+    store.#takenIn = takenIn;
     worker.postMessage(
       {
         type: "init",

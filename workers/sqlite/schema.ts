@@ -10,6 +10,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { missingColumns, refusedOrder, setAside, takeIn } from "./unversioned_file.ts";
 
 /**
  * The DDL of each version, in order: `MIGRATIONS[0]` makes version 1.
@@ -173,7 +174,9 @@ export function schemaVersion(db: DatabaseSync): number {
  * Refuses, reading only, a file {@linkcode migrate} must not touch: one of a
  * newer schema, or one with tables but no schema version — another program's
  * file (a mistyped `--db`), which migrating would fill with pedidos' tables.
- * Every pedidos file has a version of 1 or more from its first table on.
+ * Every pedidos file has a version of 1 or more from its first table on; one
+ * without a version whose table `pedidos` has §5's columns (made by hand, or
+ * copied with sqlite3's `.dump`) is taken in (`unversioned_file.ts`).
  *
  * @param db An open connection.
  * @throws {Error} Saying why, when the file is one of those.
@@ -192,15 +195,32 @@ export function checkMigratable(db: DatabaseSync): void {
   if (objects.length === 0) return;
   const names = objects.slice(0, 3).map((object) => object.name).join(", ");
   const held = `${names}${objects.length > 3 ? ", …" : ""}`;
-  if (objects.some((object) => object.name === "pedidos")) {
-    // sqlite3's .dump, .clone and .recover copy the tables but not the version.
+  if (hasOrdersTable(db)) {
+    // Taken in by migrate() (unversioned_file.ts) when it has §5's columns.
+    const missing = missingColumns(db);
+    if (missing.length === 0) {
+      const refused = refusedOrder(db);
+      if (refused === null) return;
+      throw new Error(
+        `it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its orders could not be taken in: ${refused}; left as it was`,
+      );
+    }
     throw new Error(
-      `it holds ${held} but no pedidos schema version (PRAGMA user_version 0), as a copy made with sqlite3's .dump, .clone or .recover has; left as it was: copy the database with .backup or VACUUM INTO, which keep it, or check --db`,
+      `it is not a pedidos database: it holds ${held} but no pedidos schema version (PRAGMA user_version 0), and its table pedidos lacks ${
+        missing.join(", ")
+      }; left as it was: check --db`,
     );
   }
   throw new Error(
     `it is not a pedidos database: it holds ${held} but no pedidos schema version (PRAGMA user_version 0); left as it was: check --db`,
   );
+}
+
+/** Whether the file has a table named `pedidos` (in any case). */
+function hasOrdersTable(db: DatabaseSync): boolean {
+  return db.prepare(
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND lower(name) = 'pedidos'",
+  ).get() !== undefined;
 }
 
 /**
@@ -228,12 +248,28 @@ export function migrate(db: DatabaseSync): number {
     // Read again under the write lock: another process may have migrated.
     checkMigratable(db);
     const current = schemaVersion(db);
+    // A file with orders but no version: its rows are taken into new tables.
+    const aside = current === 0 && hasOrdersTable(db) ? setAside(db, MIGRATIONS) : null;
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       db.exec(MIGRATIONS[version - 1]!);
     }
     // PRAGMA takes no bound parameters; the value is a constant of this module.
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    db.exec("COMMIT");
+    if (aside === null) {
+      db.exec("COMMIT");
+    } else {
+      try {
+        takeIn(db, aside);
+        db.exec("COMMIT"); // where the accounts its orders name are checked
+      } catch (error) {
+        throw new Error(
+          `it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its orders could not be taken in: ${
+            (error as Error).message
+          }; left as it was`,
+          { cause: error },
+        );
+      }
+    }
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw error;

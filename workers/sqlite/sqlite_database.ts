@@ -279,6 +279,26 @@ export class SqliteDatabase implements Disposable {
     }
   }
 
+  /**
+   * Whether the file at `path` holds orders without a schema version (a
+   * table `pedidos`, `PRAGMA user_version` 0): opening it takes them in
+   * (`unversioned_file.ts`). False when it cannot be read.
+   */
+  static peekUnversionedOrders(path: string): boolean {
+    if (path === ":memory:" || path.startsWith("file:")) return false;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path, { readOnly: true });
+      return schemaVersion(db) === 0 && db.prepare(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND lower(name) = 'pedidos'",
+          ).get() !== undefined;
+    } catch {
+      return false;
+    } finally {
+      if (db?.isOpen) db.close();
+    }
+  }
+
   /** The file's schema version (`PRAGMA user_version`). */
   get schemaVersion(): number {
     return schemaVersion(this.#db);

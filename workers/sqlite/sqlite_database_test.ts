@@ -397,14 +397,20 @@ testWith("read", "write")(
       },
     );
     assert.deepEqual(await Deno.readFile(path), before, "not a byte changed");
-    // A pedidos database copied with sqlite3's .dump: its tables, not its version.
-    const copy = `${dir.path}/copia.db`;
-    const dumped = new DatabaseSync(copy);
-    for (const ddl of MIGRATIONS) dumped.exec(ddl);
-    dumped.close();
+    // A table pedidos of another program's, without §5's columns: refused too.
+    const alien = `${dir.path}/alien.db`;
+    const other = new DatabaseSync(alien);
+    other.exec("CREATE TABLE pedidos (numero INTEGER, total REAL)");
+    other.close();
     assert.throws(
-      () => SqliteDatabase.open(copy),
-      /it holds .*pedidos.* but no pedidos schema version \(PRAGMA user_version 0\), as a copy made with sqlite3's \.dump, \.clone or \.recover has; left as it was: copy the database with \.backup or VACUUM INTO/,
+      () => SqliteDatabase.open(alien),
+      (error: Error) => {
+        assert.equal(
+          error.message,
+          `Cannot open database "${alien}": it is not a pedidos database: it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its table pedidos lacks id, cliente, productos, direccion, estado, fecha_recibido; left as it was: check --db`,
+        );
+        return true;
+      },
     );
     // An empty file (made by `sqlite3 p.db ''` or touch) is a new database.
     const empty = `${dir.path}/empty.db`;
