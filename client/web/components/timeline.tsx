@@ -116,9 +116,12 @@ const LANE_GAP = 8;
 const SAMPLES = 240;
 /**
  * Bars drawn at most in a lane for each state (`listo`, `error`): bars
- * closer than two pixels (the narrowest bar) are drawn as one, and past
- * this many, those closer than four, eight… pixels, so that the drawing
- * stays bounded however many orders ran. A merged bar is as opaque as its
+ * narrower than two pixels (the narrowest bar drawn) and closer than that
+ * to the one before, itself as narrow, are drawn as one, and past this
+ * many, those narrower and closer than four, eight… pixels, so that the
+ * drawing stays bounded however many orders ran. Orders wide enough to see
+ * are each a bar of their own, however close: a worker starts the next
+ * order the moment it ends one. A merged bar is as opaque as its
  * worker was busy over it: it does not show idle time as busy.
  */
 const MAX_BARS_PER_LANE = 120;
@@ -225,8 +228,9 @@ interface Drawn extends Interval {
 }
 
 /**
- * The bars to draw: each lane's bars of one state, merged where closer than
- * `gapMs` (two pixels' time), the gap doubled until the lane has at most
+ * The bars to draw: each lane's bars of one state, merged where a bar
+ * narrower than `gapMs` (two pixels' time) comes closer than that after one
+ * as narrow, the gap doubled until the lane has at most
  * {@linkcode MAX_BARS_PER_LANE} of that state. A bar still running is never merged.
  */
 function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number): Drawn[] {
@@ -256,7 +260,11 @@ function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number
       const merged: Drawn[] = [];
       for (const { bar, lane } of group) {
         const last = merged.at(-1);
-        if (last !== undefined && bar.from - last.to < gap) {
+        const before = last?.bars.at(-1);
+        const narrow = (b: Bar) => b.to - b.from < gap;
+        if (
+          last !== undefined && bar.from - last.to < gap && narrow(bar) && narrow(before!)
+        ) {
           last.to = Math.max(last.to, bar.to);
           last.bars.push(bar);
         } else merged.push(alone(bar, lane));

@@ -249,3 +249,37 @@ Deno.test("Timeline draws thousands of orders as a bounded number of bars, faint
   assert.match(two, /data-id="2"/);
   assert.doesNotMatch(two, /tl-merged|fill-opacity/);
 });
+
+Deno.test("Timeline draws orders a worker ran back to back, each wide enough to see, as a bar each, not one block", () => {
+  // 20 orders of 1 to 3 s on worker 1, each starting the moment the one before ended (as a
+  // worker does under load): 15 to 45 px each, no gap between them.
+  let t = 58;
+  const pedidos = Array.from({ length: 20 }, (_, i) => {
+    const seconds = 1 + (i % 3);
+    const order = pedido(i + 1, {
+      estado: "listo",
+      worker: 1,
+      fecha_inicio: at(t),
+      fecha_fin: at(t - seconds),
+      duracion_ms: seconds * 1000,
+    });
+    t -= seconds;
+    return order;
+  }).filter((p) => Date.parse(p.fecha_fin!) <= NOW);
+  const out = svg(pedidos);
+  assert.doesNotMatch(out, /tl-merged/);
+  for (const { id } of pedidos) {
+    assert.match(out, new RegExp(`<g class="tl-bar listo" data-id="${id}">`));
+  }
+  // Narrow ones close together are still drawn as one: 50 orders of 5 ms, one every 10 ms.
+  const narrow = svg(Array.from({ length: 50 }, (_, i) =>
+    pedido(i + 1, {
+      estado: "listo",
+      worker: 2,
+      fecha_inicio: at(20 - i * 0.01),
+      fecha_fin: at(20 - i * 0.01 - 0.005),
+      duracion_ms: 5,
+    })));
+  assert.equal(narrow.match(/<g class="tl-bar /g)?.length, 1);
+  assert.match(narrow, /50 pedidos listos seguidos/);
+});
