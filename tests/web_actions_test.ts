@@ -76,21 +76,25 @@ Deno.test("gateway: Cancelar cancels the order and says so in its row; a second 
   assert.match(running.text, /class="flash error"/);
 });
 
-Deno.test("gateway: Pedidos lists every order still waiting below the newest, so the oldest, which run first, can be cancelled too", async () => {
+Deno.test("gateway: Pedidos lists every order still unfinished below the newest, so the oldest waiting, which run first, can be cancelled too, and one running is seen", async () => {
   using gw = fakeGateway();
   const browser = gw.browser();
   await signIn(browser);
-  // 3 waiting orders, then 20 more that ended: the newest 15 hold none of the waiting ones.
+  // 3 waiting orders and one running, then 20 more that ended: the newest 15 hold none of them.
   for (let i = 0; i < 3; i++) gw.daemon.addPedido({ estado: "pendiente" });
+  gw.daemon.addPedido({ estado: "en proceso" }); // 4
   for (let i = 0; i < 20; i++) gw.daemon.addPedido({ estado: i === 16 ? "pendiente" : "listo" });
   const page = await browser.get("/pedidos");
   // A waiting order among the newest is listed once.
-  assert.equal(page.text.split('<tr data-id="20"').length - 1, 1);
+  assert.equal(page.text.split('<tr data-id="21"').length - 1, 1);
   for (const id of [1, 2, 3]) {
     assert.match(row(page.text, id), new RegExp(`action="/pedidos/${id}/cancelar"`), `order ${id}`);
   }
+  assert.match(row(page.text, 4), /data-estado="en proceso"/);
+  // Newest first: the running order above the older waiting ones.
+  assert.ok(page.text.indexOf('<tr data-id="4"') < page.text.indexOf('<tr data-id="3"'));
   // Orders that ended, older than the newest 15, are not listed.
-  assert.doesNotMatch(page.text, /<tr data-id="4"/);
+  assert.doesNotMatch(page.text, /<tr data-id="5"/);
   await browser.post("/pedidos/1/cancelar", {});
   assert.equal(gw.daemon.sent("CANCELAR").length, 1);
 });

@@ -71,7 +71,11 @@ Deno.test("gateway: upper or lower without the texto field is refused with 422 s
     assert.match(page.text, /class="result error"[^>]*>❌ Falta el texto/);
   }
   assert.equal(gw.daemon.sent("TASK").length, 0, "nothing was sent to the daemon");
-  // §2.5: "s" is a text, and "" is one: an empty box is a valid (empty) task.
+  // §2.5: "s" is a text, and "" is one: an empty box is a valid (empty) task, and the
+  // page lets a browser send one (no `required` on the box).
+  const form = await browser.get("/tareas");
+  assert.equal([...form.text.matchAll(/<input name="texto"[^>]*>/g)].length, 2);
+  assert.doesNotMatch(form.text, /<input name="texto"[^>]*required/);
   const empty = await browser.submit("/tareas", { tarea: "upper", texto: "" });
   assert.equal(empty.status, 200);
   assert.deepEqual(gw.daemon.sent("TASK")[0], {

@@ -295,22 +295,22 @@ export class LiveData {
       return { pedidos: null, problem: this.#options.unreachable(), unreachable: true, notas };
     }
     if (!reply.ok) return { pedidos: null, problem: refusal(reply), notas };
-    // Below the newest, the orders still waiting that are older than them
-    // (up to WAITING_ORDERS, the newest of those first, as LISTAR gives
-    // them): only their row can cancel them. Asked only when the newest
-    // fill the list, so older ones may exist.
+    // Below the newest, the orders still unfinished that are older than
+    // them (up to WAITING_ORDERS of each state, the newest first, as LISTAR
+    // gives them): only a waiting one's row can cancel it, and one running
+    // is what its user looks for. Asked only when the newest fill the list,
+    // so older ones may exist.
     const oldest = reply.pedidos.at(-1)?.id;
-    const waiting = oldest !== undefined && reply.pedidos.length >= recentOrders
-      ? await ask({
-        op: "LISTAR",
-        estado: "pendiente",
-        antes_de: oldest,
-        limit: WAITING_ORDERS,
-        token,
-      })
-      : null;
-    const older = waiting?.ok ? waiting.pedidos : [];
-    return { pedidos: [...reply.pedidos, ...older], problem: null, notas };
+    const older = oldest !== undefined && reply.pedidos.length >= recentOrders
+      ? await Promise.all(
+        (["en proceso", "pendiente"] as const).map((estado) =>
+          ask({ op: "LISTAR", estado, antes_de: oldest, limit: WAITING_ORDERS, token })
+        ),
+      )
+      : [];
+    const unfinished = older.flatMap((listed) => listed?.ok ? listed.pedidos : [])
+      .sort((a, b) => b.id - a.id);
+    return { pedidos: [...reply.pedidos, ...unfinished], problem: null, notas };
   }
 
   /**

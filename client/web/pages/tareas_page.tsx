@@ -96,7 +96,6 @@ export function TareasPage(props: TareasPageProps) {
                   name="texto"
                   value={(props.sent ?? outcome?.tarea) === tarea ? props.texto ?? "" : ""}
                   placeholder={tarea === "upper" ? "hola" : "HOLA"}
-                  required
                 />
               </label>
               <button type="submit">{tarea === "upper" ? "Mayúsculas" : "Minúsculas"}</button>
