@@ -255,6 +255,36 @@ Deno.test("gateway hostile: registrations are limited per address", async () => 
   assert.equal((gw.daemon as FakeDaemon).sent("REGISTRO").length, 5);
 });
 
+Deno.test("gateway hostile: a sign-up the daemon refuses by its rules (a name too short, a space in it) uses up none of the address's sign-ups", async () => {
+  using gw = gateway();
+  const browser = gw.browser();
+  const statuses: number[] = [];
+  for (
+    const usuario of [
+      "ab",
+      "a b",
+      "x",
+      "yo",
+      "ab",
+      "cd",
+      "user1",
+      "user2",
+      "user3",
+      "user4",
+      "user5",
+      "user6",
+    ]
+  ) {
+    const page = await browser.submit("/registro", {
+      usuario,
+      password: PASSWORD,
+      password2: PASSWORD,
+    });
+    statuses.push(page.status);
+  }
+  assert.deepEqual(statuses, [422, 422, 422, 422, 422, 422, 303, 303, 303, 303, 303, 429]);
+});
+
 Deno.test("gateway hostile: X-Forwarded-For counts only with --web-trust-proxy", async () => {
   for (const trustProxy of [false, true]) {
     using gw = gateway({ trustProxy });

@@ -140,7 +140,12 @@ export function accountsRoutes(deps: AccountsDeps): Hono<GatewayEnv> {
       if (!sent) limits.registerUnanswered(from);
       return again(null, 503, unreachable());
     }
-    if (!reply.ok) return again(refusal(reply), statusFor(reply.error));
+    if (!reply.ok) {
+      // A name or password the daemon refuses by its rules made no account: a typo
+      // does not use up one of the address's sign-ups.
+      if (reply.error === "invalid_user") limits.registerUnanswered(from);
+      return again(refusal(reply), statusFor(reply.error));
+    }
     respond.flash(c, { kind: "ok", text: `✅ Cuenta ${reply.usuario} creada. Ya puede entrar.` });
     return c.redirect("/login", 303);
   });
