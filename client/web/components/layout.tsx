@@ -100,7 +100,8 @@ export function Layout(props: LayoutProps) {
         </header>
         <main id="contenido" tabindex={-1}>
           {props.problem && <Problem text={props.problem} />}
-          {props.flash && (
+          {/* A message that says what the banner says (the daemon out of reach) is said once. */}
+          {props.flash && props.flash.text !== props.problem && (
             <p class={`flash ${props.flash.kind}`} role="status">{props.flash.text}</p>
           )}
           {props.children}
