@@ -33,15 +33,12 @@ export function parseEstado(text: string): string {
 export function taskRequest(args: string[]): Record<string, unknown> {
   const [name, ...rest] = args;
   if (name === undefined) throw new ConfigError("Missing task name: use sum, upper or lower");
-  const values = rest.map((arg) =>
-    NUMBER.test(arg) && Number.isFinite(Number(arg)) ? Number(arg) : arg
-  );
-  let task: Record<string, unknown>;
-  if (name === "upper" || name === "lower") {
-    task = rest.length === 0 ? { name } : { name, s: rest.join(" ") };
-  } else {
-    task = { name, args: values };
-  }
+  const task = name === "upper" || name === "lower"
+    ? rest.length === 0 ? { name } : { name, s: rest.join(" ") }
+    : {
+      name,
+      args: rest.map((arg) => NUMBER.test(arg) && Number.isFinite(Number(arg)) ? Number(arg) : arg),
+    };
   return { op: "TASK", data: { task } };
 }
 

@@ -254,15 +254,14 @@ export class Server implements AsyncDisposable {
       });
       // An upgrade is logged, not silent (PostgreSQL's store logs its own).
       const before = store instanceof SqliteStore ? store.schemaBefore : null;
-      if (before !== null && before > 0 && before < SQLITE_SCHEMA_VERSION) {
-        logger.info("store.migrated", { db: config.db, from: before, to: SQLITE_SCHEMA_VERSION });
-      } else if (store instanceof SqliteStore && store.takenIn) {
-        // Orders without a schema version (a file made by hand, a .dump's copy): their rows.
+      // Orders without a schema version (a file made by hand, a .dump's copy) are taken in.
+      const takenIn = store instanceof SqliteStore && store.takenIn;
+      if (before !== null && (before > 0 || takenIn) && before < SQLITE_SCHEMA_VERSION) {
         logger.info("store.migrated", {
           db: config.db,
-          from: 0,
+          from: before,
           to: SQLITE_SCHEMA_VERSION,
-          orders: "taken in from a file without a schema version",
+          ...(takenIn ? { orders: "taken in from a file without a schema version" } : {}),
         });
       }
       if (metrics !== null) reportBatches(metrics, store);

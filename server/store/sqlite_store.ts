@@ -220,16 +220,15 @@ export class SqliteStore implements Store, ObservesBatches {
     }
     // Read once the lock is held (never for a file another daemon holds, under
     // any name), before the writer migrates it.
-    const schemaBefore = lock === null ? null : SqliteDatabase.peekSchemaVersion(path);
-    const takenIn = lock !== null && SqliteDatabase.peekUnversionedOrders(path);
+    const before = lock === null ? null : SqliteDatabase.peekSchema(path);
     const worker = new Worker(new URL("../../workers/writer_worker.ts", import.meta.url), {
       type: "module",
       name: "writer",
     });
     const store = new SqliteStore(worker, closeTimeoutMs);
     store.#lock = lock;
-    store.#schemaBefore = schemaBefore;
-    store.#takenIn = takenIn;
+    store.#schemaBefore = before?.version ?? null;
+    store.#takenIn = before?.unversionedOrders ?? false;
     worker.postMessage(
       {
         type: "init",

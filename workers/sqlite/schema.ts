@@ -201,9 +201,7 @@ export function checkMigratable(db: DatabaseSync): void {
     if (missing.length === 0) {
       const refused = refusedOrder(db);
       if (refused === null) return;
-      throw new Error(
-        `it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its orders could not be taken in: ${refused}; left as it was`,
-      );
+      throw notTakenIn(refused);
     }
     throw new Error(
       `it is not a pedidos database: it holds ${held} but no pedidos schema version (PRAGMA user_version 0), and its table pedidos lacks ${
@@ -216,8 +214,16 @@ export function checkMigratable(db: DatabaseSync): void {
   );
 }
 
+/** Why a file with orders but no version was not taken in; it is left as it was. */
+function notTakenIn(reason: string, cause?: unknown): Error {
+  return new Error(
+    `it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its orders could not be taken in: ${reason}; left as it was`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
 /** Whether the file has a table named `pedidos` (in any case). */
-function hasOrdersTable(db: DatabaseSync): boolean {
+export function hasOrdersTable(db: DatabaseSync): boolean {
   return db.prepare(
     "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND lower(name) = 'pedidos'",
   ).get() !== undefined;
@@ -262,12 +268,7 @@ export function migrate(db: DatabaseSync): number {
         takeIn(db, aside);
         db.exec("COMMIT"); // where the accounts its orders name are checked
       } catch (error) {
-        throw new Error(
-          `it holds pedidos but no pedidos schema version (PRAGMA user_version 0), and its orders could not be taken in: ${
-            (error as Error).message
-          }; left as it was`,
-          { cause: error },
-        );
+        throw notTakenIn((error as Error).message, error);
       }
     }
   } catch (error) {

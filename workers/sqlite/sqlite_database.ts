@@ -28,7 +28,13 @@ import type { ChangeResult, Outcome, Rol, Sesion, Usuario } from "../../server/s
 import { storableText } from "../storable_text.ts";
 import { DatabaseFile, DatabaseFileGoneError } from "./database_file.ts";
 import { explainOpenFailure } from "./open_failure.ts";
-import { checkMigratable, migrate, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import {
+  checkMigratable,
+  hasOrdersTable,
+  migrate,
+  SCHEMA_VERSION,
+  schemaVersion,
+} from "./schema.ts";
 
 /** How long a connection waits for a lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -258,42 +264,26 @@ export class SqliteDatabase implements Disposable {
   }
 
   /**
-   * The schema version of the database file at `path` as it is now, read
-   * without changing it (nor creating it): what {@linkcode SqliteDatabase.open}
-   * will migrate from, for the log line of an upgrade.
+   * The schema of the database file at `path` as it is now, read without
+   * changing it (nor creating it): the version {@linkcode SqliteDatabase.open}
+   * will migrate from, and whether it holds orders without a version, which
+   * opening it takes in (`unversioned_file.ts`), for the log line of an
+   * upgrade.
    *
    * @param path A file path; `:memory:` is never there before it is opened.
-   * @returns The version (0 for an empty file), or null when the file does not
-   * exist or cannot be read (opening it will say why).
+   * @returns The version (0 for an empty file) and whether its orders have
+   * none, or null when the file does not exist or cannot be read (opening it
+   * will say why).
    */
-  static peekSchemaVersion(path: string): number | null {
+  static peekSchema(path: string): { version: number; unversionedOrders: boolean } | null {
     if (path === ":memory:" || path.startsWith("file:")) return null;
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path, { readOnly: true });
-      return schemaVersion(db);
+      const version = schemaVersion(db);
+      return { version, unversionedOrders: version === 0 && hasOrdersTable(db) };
     } catch {
       return null;
-    } finally {
-      if (db?.isOpen) db.close();
-    }
-  }
-
-  /**
-   * Whether the file at `path` holds orders without a schema version (a
-   * table `pedidos`, `PRAGMA user_version` 0): opening it takes them in
-   * (`unversioned_file.ts`). False when it cannot be read.
-   */
-  static peekUnversionedOrders(path: string): boolean {
-    if (path === ":memory:" || path.startsWith("file:")) return false;
-    let db: DatabaseSync | undefined;
-    try {
-      db = new DatabaseSync(path, { readOnly: true });
-      return schemaVersion(db) === 0 && db.prepare(
-            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND lower(name) = 'pedidos'",
-          ).get() !== undefined;
-    } catch {
-      return false;
     } finally {
       if (db?.isOpen) db.close();
     }

@@ -21,7 +21,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The columns an orders table must have to be taken in (§5's, but for the optional ones). */
-export const REQUIRED_COLUMNS = [
+const REQUIRED_COLUMNS = [
   "id",
   "cliente",
   "productos",
@@ -75,10 +75,11 @@ function ownNames(migrations: readonly string[]): Set<string> {
   return names;
 }
 
+/** The columns of `table`, in lower case (SQLite's names ignore ASCII case). */
 function columnsOf(db: DatabaseSync, table: string): string[] {
   // A name of this module's, quoted: PRAGMA takes no bound parameters.
   const rows = db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[];
-  return rows.map((row) => row.name);
+  return rows.map((row) => row.name.toLowerCase());
 }
 
 /**
@@ -86,7 +87,7 @@ function columnsOf(db: DatabaseSync, table: string): string[] {
  * {@linkcode REQUIRED_COLUMNS}. Returns the ones it lacks.
  */
 export function missingColumns(db: DatabaseSync): string[] {
-  const columns = new Set(columnsOf(db, "pedidos").map((name) => name.toLowerCase()));
+  const columns = new Set(columnsOf(db, "pedidos"));
   return REQUIRED_COLUMNS.filter((name) => !columns.has(name));
 }
 
@@ -99,7 +100,7 @@ const STATES = "('pendiente', 'en proceso', 'listo', 'error', 'cancelado')";
  * this version's rules, or null when none does.
  */
 export function refusedOrder(db: DatabaseSync): string | null {
-  const columns = new Set(columnsOf(db, "pedidos").map((name) => name.toLowerCase()));
+  const columns = new Set(columnsOf(db, "pedidos"));
   const probes: [string, string][] = [
     ["id IS NULL OR typeof(id) <> 'integer'", "has no whole-number id"],
     [
@@ -157,7 +158,7 @@ export function setAside(db: DatabaseSync, migrations: readonly string[]): SetAs
   const tables = new Map<string, { aside: string; columns: readonly string[] }>();
   for (const table of Object.keys(COPIED)) {
     if (present.get(table)?.type !== "table") continue;
-    const columns = columnsOf(db, table).map((name) => name.toLowerCase());
+    const columns = columnsOf(db, table);
     if (table === "usuarios" && !ACCOUNT_COLUMNS.every((name) => columns.includes(name))) continue;
     tables.set(table, { aside: `${table}_sin_version`, columns });
   }

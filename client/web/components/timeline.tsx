@@ -258,12 +258,11 @@ function mergeBars(bars: readonly Bar[], lanes: readonly number[], gapMs: number
     group.sort((a, b) => a.bar.from - b.bar.from);
     for (let gap = gapMs;; gap *= 2) {
       const merged: Drawn[] = [];
+      const narrow = (b: Bar) => b.to - b.from < gap;
       for (const { bar, lane } of group) {
         const last = merged.at(-1);
-        const before = last?.bars.at(-1);
-        const narrow = (b: Bar) => b.to - b.from < gap;
         if (
-          last !== undefined && bar.from - last.to < gap && narrow(bar) && narrow(before!)
+          last !== undefined && bar.from - last.to < gap && narrow(bar) && narrow(last.bars.at(-1)!)
         ) {
           last.to = Math.max(last.to, bar.to);
           last.bars.push(bar);
